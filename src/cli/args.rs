@@ -1,0 +1,155 @@
+//! The clap definition, on its own so man pages and completions can be
+//! rendered from it (see `cli::docs`).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit status:
+  0  verified and allowed
+  1  verification failed or the policy denied
+  2  usage, input or internal error";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mcp-warden",
+    version,
+    about = "Verify MCP servers before they run: digests, signatures and policy",
+    long_about = "mcp-warden checks that an MCP server artifact is what a trusted publisher built \
+(its digest and signature, against a pinned trust store) and that the local policy allows it, \
+before anything runs it.\n\nStart with `mcp-warden verify --help`.",
+    after_long_help = EXIT_CODES,
+)]
+pub struct Cli {
+    /// Keep config, data and cache under DIR instead of the platform's directories.
+    #[arg(long, global = true, env = "MCP_WARDEN_HOME", value_name = "DIR")]
+    pub home: Option<PathBuf>,
+
+    /// Use FILE as the user policy (the system policy still applies).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// Output format: text for people, or one JSON document on stdout.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// More log output on stderr (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Print only the verdict and errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Verify an artifact's signatures and judge it against the policy.
+    #[command(after_long_help = EXIT_CODES)]
+    Verify(VerifyArgs),
+    /// Manage the trust store: pinned keys and identities with scopes.
+    #[command(subcommand)]
+    Trust(TrustCommand),
+    /// Write, check and explain the policy file.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The artifact: a file, or `sha256:HEX` / `sha512:HEX` where the
+    /// signature scheme can verify a bare digest (OpenSSH with the same hash, DSSE).
+    #[arg(value_name = "ARTIFACT|sha256:HEX")]
+    pub artifact: String,
+
+    /// A signature: minisign `.minisig`, OpenSSH `SSH SIGNATURE`, or a DSSE envelope (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub signature: Vec<PathBuf>,
+
+    /// A public key to verify with (minisign `.pub`, OpenSSH line, PEM); repeatable.
+    /// Without --key and --key-name, every trusted key is tried.
+    #[arg(long, value_name = "FILE")]
+    pub key: Vec<PathBuf>,
+
+    /// A trusted key by its trust-store name (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub key_name: Vec<String>,
+
+    /// Evaluate against this server's policy entry and scopes (default: the artifact's file name).
+    #[arg(long, value_name = "NAME")]
+    pub server: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Pin a public key (minisign .pub, OpenSSH ed25519 line, or PEM) under a name.
+    AddKey {
+        /// The public key file.
+        file: PathBuf,
+        /// The name policies use for this signer.
+        #[arg(long)]
+        name: String,
+        /// Server names (globs) this key may vouch for; repeatable. Required: use '*' for all.
+        #[arg(long = "scope", value_name = "GLOB")]
+        scopes: Vec<String>,
+        /// Namespace OpenSSH signatures by this key must carry.
+        #[arg(long, value_name = "NS", default_value = crate::trust::DEFAULT_SSH_NAMESPACE)]
+        ssh_namespace: String,
+    },
+    /// Pin a sigstore signer by OIDC issuer and certificate identity.
+    AddIdentity {
+        /// The name policies use for this signer.
+        #[arg(long)]
+        name: String,
+        /// The OIDC issuer URL, e.g. https://token.actions.githubusercontent.com
+        #[arg(long, value_name = "URL")]
+        issuer: String,
+        /// The exact certificate identity (SAN).
+        #[arg(long, value_name = "ID", required_unless_present = "identity_regexp", conflicts_with = "identity_regexp")]
+        identity: Option<String>,
+        /// A regular expression that must match the whole identity.
+        #[arg(long, value_name = "RE")]
+        identity_regexp: Option<String>,
+        /// Server names (globs) this identity may vouch for; repeatable and required.
+        #[arg(long = "scope", value_name = "GLOB")]
+        scopes: Vec<String>,
+    },
+    /// List trusted keys and identities with their scopes.
+    List,
+    /// Remove an entry from the user's trust store.
+    Remove {
+        /// The entry's name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Write a commented policy template (to --policy FILE or the home's policy.toml).
+    Init {
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Report every problem in a policy file with file:line:column and a code.
+    /// Exits 1 when it finds errors.
+    Check {
+        /// The file to check (default: the policies in force).
+        file: Option<PathBuf>,
+    },
+    /// Show what a server needs and which rule says so.
+    Explain {
+        /// The server name.
+        name: String,
+    },
+}

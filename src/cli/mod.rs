@@ -1,0 +1,95 @@
+//! The command line: parse, call the library, print, choose the exit code.
+//! Nothing here decides anything about trust.
+
+pub mod args;
+pub mod docs;
+mod policy;
+mod trust;
+mod verify;
+
+use std::io::Write as _;
+
+pub use args::Cli;
+use args::{Command, Format};
+
+use crate::context::Context;
+use crate::diag::{Code, Diagnostic};
+use crate::report::{Report, render_diagnostic};
+
+/// An error that already knows its diagnostics and exit code.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .diagnostics.first().map(|d| d.message.as_str()).unwrap_or("failed"))]
+pub struct Failure {
+    pub diagnostics: Vec<Diagnostic>,
+    pub exit: u8,
+}
+
+impl Failure {
+    pub fn input(code: Code, message: impl Into<String>, hint: Option<String>) -> Self {
+        let mut d = Diagnostic::error(code, message);
+        d.hint = hint;
+        Failure {
+            diagnostics: vec![d],
+            exit: 2,
+        }
+    }
+}
+
+/// Global options every subcommand sees.
+pub struct Global<'a> {
+    pub cli: &'a Cli,
+}
+
+impl Global<'_> {
+    pub fn context(&self) -> anyhow::Result<Context> {
+        let system = std::env::var_os("MCP_WARDEN_SYSTEM_DIR").map(std::path::PathBuf::from);
+        Ok(Context::new(self.cli.home.as_deref(), self.cli.policy.as_deref(), system.as_deref())?)
+    }
+
+    pub fn json(&self) -> bool {
+        self.cli.format == Format::Json
+    }
+
+    /// Writes the main output to stdout; a closed pipe is not an error.
+    pub fn out(&self, text: &str) {
+        let mut o = std::io::stdout().lock();
+        let _ = o.write_all(text.as_bytes());
+        let _ = o.flush();
+    }
+
+    /// Messages beside the main output go to stderr.
+    pub fn note(&self, text: &str) {
+        if !self.cli.quiet {
+            eprintln!("{text}");
+        }
+    }
+}
+
+/// Runs the parsed command and returns the process exit code.
+pub fn run(cli: &Cli) -> u8 {
+    let g = Global { cli };
+    let result = match &cli.command {
+        Command::Verify(a) => verify::run(&g, a),
+        Command::Trust(t) => trust::run(&g, t),
+        Command::Policy(p) => policy::run(&g, p),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let (diagnostics, exit) = match e.downcast::<Failure>() {
+                Ok(f) => (f.diagnostics, f.exit),
+                Err(e) => (vec![Diagnostic::error(Code::Internal, format!("{e:#}"))], 2),
+            };
+            if g.json() {
+                g.out(&Report::error(diagnostics).to_json());
+            } else {
+                let mut s = String::new();
+                for d in &diagnostics {
+                    render_diagnostic(&mut s, d);
+                }
+                eprint!("{s}");
+            }
+            exit
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! `mcp-warden trust …`.
+
+use anyhow::Result;
+use serde_json::json;
+
+use super::args::TrustCommand;
+use super::verify::load_trust;
+use super::{Failure, Global};
+use crate::diag::Code;
+use crate::trust::{self, Added, TrustError};
+
+fn failure(e: TrustError) -> anyhow::Error {
+    let code = match e {
+        TrustError::Invalid { .. } | TrustError::Read(_) => Code::TrustStoreInvalid,
+        _ => Code::TrustInput,
+    };
+    let hint = e.hint();
+    Failure::input(code, e.to_string(), hint).into()
+}
+
+pub fn run(g: &Global, cmd: &TrustCommand) -> Result<u8> {
+    let ctx = g.context()?;
+    match cmd {
+        TrustCommand::AddKey {
+            file,
+            name,
+            scopes,
+            ssh_namespace,
+        } => {
+            let (added, summary) = trust::add_key(&ctx, file, name, scopes, Some(ssh_namespace)).map_err(failure)?;
+            let (status, text) = match &added {
+                Added::New => (
+                    "added",
+                    format!(
+                        "trusted {} key `{name}` ({}) for {}",
+                        summary.format,
+                        summary.fingerprint,
+                        scopes.join(", ")
+                    ),
+                ),
+                Added::AlreadyPresent(existing) => (
+                    "unchanged",
+                    format!("this key ({}) is trusted already as `{existing}`; nothing changed", summary.fingerprint),
+                ),
+            };
+            if g.json() {
+                g.out(&format!("{}\n", json!({"status": status, "name": name, "fingerprint": summary.fingerprint, "minisign_key_id": summary.minisign_id})));
+            } else {
+                g.note(&text);
+            }
+        }
+        TrustCommand::AddIdentity {
+            name,
+            issuer,
+            identity,
+            identity_regexp,
+            scopes,
+        } => {
+            let added = trust::add_identity(&ctx, name, issuer, identity.as_deref(), identity_regexp.as_deref(), scopes)
+                .map_err(failure)?;
+            let (status, text) = match &added {
+                Added::New => ("added", format!("trusted sigstore identity `{name}` for {}", scopes.join(", "))),
+                Added::AlreadyPresent(existing) => (
+                    "unchanged",
+                    format!("this identity is trusted already as `{existing}`; nothing changed"),
+                ),
+            };
+            if g.json() {
+                g.out(&format!("{}\n", json!({"status": status, "name": name})));
+            } else {
+                g.note(&text);
+            }
+        }
+        TrustCommand::List => {
+            let store = load_trust(&ctx)?;
+            if g.json() {
+                let keys: Vec<_> = store
+                    .keys
+                    .iter()
+                    .map(|k| {
+                        json!({"name": k.name, "kind": "key", "format": k.key.format, "fingerprint": k.fingerprint,
+                               "minisign_key_id": k.key.minisign_id.as_ref().map(crate::signature::keys::minisign_id_hex),
+                               "scopes": k.scopes.patterns, "ssh_namespace": k.ssh_namespace, "origin": k.origin})
+                    })
+                    .chain(store.identities.iter().map(|i| {
+                        json!({"name": i.name, "kind": "identity", "issuer": i.issuer, "identity": i.identity.describe(),
+                               "scopes": i.scopes.patterns, "origin": i.origin})
+                    }))
+                    .collect();
+                g.out(&format!("{}\n", serde_json::to_string_pretty(&keys)?));
+            } else if store.keys.is_empty() && store.identities.is_empty() {
+                g.out("The trust store is empty. Add a key with `mcp-warden trust add-key FILE --name NAME --scope GLOB`.\n");
+            } else {
+                let mut s = String::new();
+                for k in &store.keys {
+                    s.push_str(&format!(
+                        "{}  key {} ({}{})\n    scopes: {}\n    origin: {}\n",
+                        k.name,
+                        k.fingerprint,
+                        k.key.format.name(),
+                        k.key
+                            .minisign_id
+                            .as_ref()
+                            .map(|id| format!(", minisign id {}", crate::signature::keys::minisign_id_hex(id)))
+                            .unwrap_or_default(),
+                        k.scopes.patterns.join(", "),
+                        k.file.display()
+                    ));
+                }
+                for i in &store.identities {
+                    s.push_str(&format!(
+                        "{}  identity {} from {}\n    scopes: {}\n    origin: {}\n",
+                        i.name,
+                        i.identity.describe(),
+                        i.issuer,
+                        i.scopes.patterns.join(", "),
+                        i.file.display()
+                    ));
+                }
+                g.out(&s);
+            }
+        }
+        TrustCommand::Remove { name } => {
+            trust::remove(&ctx, name).map_err(failure)?;
+            if g.json() {
+                g.out(&format!("{}\n", json!({"status": "removed", "name": name})));
+            } else {
+                g.note(&format!("removed `{name}` from the trust store"));
+            }
+        }
+    }
+    Ok(0)
+}

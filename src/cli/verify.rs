@@ -1,0 +1,74 @@
+//! `mcp-warden verify`.
+
+use anyhow::Result;
+
+use super::args::VerifyArgs;
+use super::{Failure, Global};
+use crate::diag::Code;
+use crate::policy::{self, PolicySet};
+use crate::report::Report;
+use crate::trust::TrustStore;
+use crate::verify::{self, ArtifactRef, InputError};
+
+pub fn run(g: &Global, a: &VerifyArgs) -> Result<u8> {
+    let ctx = g.context()?;
+    let artifact: ArtifactRef = a.artifact.parse().map_err(|e| {
+        Failure::input(
+            Code::InputInvalid,
+            format!("{e}"),
+            Some("give a file path, or sha256:<64 hex> / sha512:<128 hex>".into()),
+        )
+    })?;
+    let trust = load_trust(&ctx)?;
+    let policies = load_policies(&ctx, &trust)?;
+    let req = verify::Request {
+        artifact,
+        signatures: a.signature.clone(),
+        keys: a.key.clone(),
+        key_names: a.key_name.clone(),
+        server: a.server.clone(),
+    };
+    let evidence = verify::collect(&req, &trust).map_err(input_failure)?;
+    let decision = policy::evaluate(&policies, &evidence, &trust);
+    let report = Report::from_decision(&evidence, &decision);
+    if g.json() {
+        g.out(&report.to_json());
+    } else {
+        g.out(&report.to_human(g.cli.quiet));
+    }
+    Ok(report.verdict.exit_code())
+}
+
+pub fn load_trust(ctx: &crate::context::Context) -> Result<TrustStore> {
+    TrustStore::load(ctx).map_err(|e| {
+        let hint = e.hint();
+        Failure::input(Code::TrustStoreInvalid, e.to_string(), hint).into()
+    })
+}
+
+pub fn load_policies(ctx: &crate::context::Context, trust: &TrustStore) -> Result<PolicySet> {
+    PolicySet::load(ctx, trust).map_err(|e| match e {
+        policy::PolicyError::Read(r) => Failure::input(
+            Code::PolicyUnreadable,
+            format!("cannot read the policy: {r}"),
+            Some("check the --policy path; `mcp-warden policy init` writes a template".into()),
+        )
+        .into(),
+        policy::PolicyError::Invalid { diagnostics, .. } => Failure {
+            diagnostics: diagnostics.into_iter().filter(|d| d.severity == crate::diag::Severity::Error).collect(),
+            exit: 2,
+        }
+        .into(),
+    })
+}
+
+fn input_failure(e: InputError) -> anyhow::Error {
+    let code = match &e {
+        InputError::Artifact(_) => Code::ArtifactUnreadable,
+        InputError::Key { .. } | InputError::KeyFile(_) => Code::KeyMalformed,
+        InputError::KeyName(_) | InputError::NotAKey(_) => Code::KeyUnknown,
+        InputError::Signature(_) => Code::InputInvalid,
+    };
+    let hint = e.hint().map(str::to_string);
+    Failure::input(code, e.to_string(), hint).into()
+}

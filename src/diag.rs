@@ -1,0 +1,158 @@
+//! Diagnostics: findings with stable codes, rendered by `report`.
+//!
+//! The codes are part of the public interface (JSON output, README, man
+//! page): never rename one, only add.
+
+use serde::Serialize;
+
+/// How much a finding weighs. Only `Error` can deny on its own; the policy
+/// decides which failed checks become errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+macro_rules! codes {
+    ($($variant:ident => $code:literal : $doc:literal,)*) => {
+        /// Every stable diagnostic code.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Code { $($variant,)* }
+
+        impl Code {
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $code,)* }
+            }
+
+            /// One line on what the code means, for the README and `--help`.
+            pub fn doc(self) -> &'static str {
+                match self { $(Code::$variant => $doc,)* }
+            }
+        }
+    };
+}
+
+codes! {
+    // artifact and digest
+    ArtifactUnreadable => "artifact-unreadable": "the artifact could not be opened or read (missing, a directory, a symlink loop, no permission)",
+    DigestMismatch => "digest-mismatch": "the artifact's digest differs from a digest that the policy or a signed statement pins",
+    DigestModeUnsupported => "digest-mode-unsupported": "a signature cannot be checked against a bare digest (minisign hashes the file itself with BLAKE2b; pass the file)",
+    // signatures
+    SignatureMissing => "signature-missing": "the policy requires a signature and none was given or none verified",
+    SignatureMalformed => "signature-malformed": "a signature file could not be parsed (truncated, garbled, wrong format)",
+    SignatureUnsupported => "signature-unsupported": "a signature uses a key type, hash or payload this version does not verify",
+    SignatureInvalid => "signature-invalid": "a signature does not verify: the artifact or the signature was changed, or another key signed it",
+    NamespaceMismatch => "namespace-mismatch": "an OpenSSH signature was made for another namespace than the one the key is trusted for",
+    KeyUnknown => "key-unknown": "no trusted or given key matches the key that made the signature",
+    KeyMalformed => "key-malformed": "a public key file could not be parsed, or holds a key type this version does not support",
+    SignerUntrusted => "signer-untrusted": "the signature verifies, but with a key given on the command line that the policy's trust store does not hold",
+    SignerOutOfScope => "signer-out-of-scope": "the signer is trusted, but its scopes do not cover this server name",
+    SignerNotAllowed => "signer-not-allowed": "the signer is trusted and in scope, but the server's policy entry names other signers",
+    // policy decisions
+    EvidenceMissing => "evidence-missing": "the policy requires a kind of evidence (provenance, sbom) that was not given",
+    VersionUnknown => "version-unknown": "the policy pins versions, but the artifact's version is not known",
+    DefaultPolicy => "default-policy": "no policy file was found: the built-in default applies (a valid signature by a trusted key in scope)",
+    AuditMode => "audit-mode": "the policy is in audit mode: a denial is reported but not enforced",
+    ExceptionApplied => "exception-applied": "a policy exception waived a requirement for this server",
+    // policy file
+    PolicySyntax => "policy-syntax": "the policy file is not valid TOML",
+    PolicyUnknownKey => "policy-unknown-key": "the policy file has a key this version does not know",
+    PolicyType => "policy-type": "a policy value has the wrong type or an invalid value",
+    PolicyVersion => "policy-version": "the policy file's `version` is missing or not 1",
+    PolicyUnknownSigner => "policy-unknown-signer": "the policy names a signer that is not in the trust store",
+    PolicyBadPattern => "policy-bad-pattern": "a glob, regular expression, digest or version requirement in the policy is invalid",
+    PolicyContradiction => "policy-contradiction": "two rules of the policy cannot both hold",
+    PolicyMissingReason => "policy-missing-reason": "an exception has no `reason`",
+    PolicyDuplicate => "policy-duplicate": "a server is named twice in one policy file",
+    PolicyUnsupported => "policy-unsupported": "a policy section is reserved for a later version and not enforced yet, so it is refused",
+    PolicyLoosening => "policy-loosening": "the user policy tries to loosen the system policy; the system policy still applies",
+    ExceptionUnused => "exception-unused": "a policy exception matches no server entry",
+    // trust store and input
+    TrustStoreInvalid => "trust-store-invalid": "a trust store file could not be read or parsed",
+    TrustInput => "trust-input": "a trust store change was refused (no scope, duplicate name, system entry, bad key or pattern)",
+    PolicyUnreadable => "policy-unreadable": "a policy file could not be read",
+    InputInvalid => "input-invalid": "an argument or input file is invalid (bad digest, unreadable signature or key file)",
+    Internal => "internal-error": "mcp-warden failed for a reason of its own; please report it",
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One finding: what happened and, separately, what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub code: Code,
+    pub severity: Severity,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// `file:line:column` for findings in a file the user wrote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(code: Code, severity: Severity, message: impl Into<String>) -> Self {
+        Diagnostic {
+            code,
+            severity,
+            message: message.into(),
+            hint: None,
+            location: None,
+        }
+    }
+
+    pub fn error(code: Code, message: impl Into<String>) -> Self {
+        Self::new(code, Severity::Error, message)
+    }
+
+    pub fn warning(code: Code, message: impl Into<String>) -> Self {
+        Self::new(code, Severity::Warning, message)
+    }
+
+    pub fn info(code: Code, message: impl Into<String>) -> Self {
+        Self::new(code, Severity::Info, message)
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn at(mut self, location: impl Into<String>) -> Self {
+        self.location = Some(location.into());
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_kebab_case() {
+        let mut seen = std::collections::HashSet::new();
+        for c in Code::ALL {
+            let s = c.as_str();
+            assert!(seen.insert(s), "duplicate code {s}");
+            assert!(
+                s.chars().all(|ch| ch.is_ascii_lowercase() || ch == '-'),
+                "{s} is not kebab-case"
+            );
+            assert!(!c.doc().is_empty());
+        }
+    }
+}

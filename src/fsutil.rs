@@ -1,0 +1,123 @@
+//! File helpers shared by every module that reads user input or writes
+//! state: bounded reads and atomic replacement.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{path}: no such file")]
+    Missing { path: PathBuf },
+    #[error("{path}: is a directory, a file was expected")]
+    Directory { path: PathBuf },
+    #[error("{path}: is not a regular file")]
+    NotFile { path: PathBuf },
+    #[error("{path}: is larger than the {limit}-byte limit for this kind of file")]
+    TooLarge { path: PathBuf, limit: u64 },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl ReadError {
+    fn from_io(path: &Path, e: io::Error) -> Self {
+        let path = path.to_path_buf();
+        match e.kind() {
+            io::ErrorKind::NotFound => ReadError::Missing { path },
+            io::ErrorKind::IsADirectory => ReadError::Directory { path },
+            _ => ReadError::Io { path, source: e },
+        }
+    }
+}
+
+/// Opens a regular file for reading, with errors that name the path and
+/// say what is wrong (a symlink loop shows up as the OS's "too many
+/// levels of symbolic links").
+pub fn open_file(path: &Path) -> Result<(File, fs::Metadata), ReadError> {
+    let file = File::open(path).map_err(|e| ReadError::from_io(path, e))?;
+    let meta = file.metadata().map_err(|e| ReadError::from_io(path, e))?;
+    if meta.is_dir() {
+        return Err(ReadError::Directory {
+            path: path.to_path_buf(),
+        });
+    }
+    if !meta.is_file() {
+        return Err(ReadError::NotFile {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok((file, meta))
+}
+
+/// Reads a whole file that must not exceed `limit` bytes; the limit is
+/// enforced while reading, so a file that grows meanwhile cannot slip by.
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    let (file, meta) = open_file(path)?;
+    if meta.len() > limit {
+        return Err(ReadError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+        });
+    }
+    let mut buf = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| ReadError::from_io(path, e))?;
+    if buf.len() as u64 > limit {
+        return Err(ReadError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+        });
+    }
+    Ok(buf)
+}
+
+/// Like [`read_bounded`], for text files.
+pub fn read_text_bounded(path: &Path, limit: u64) -> Result<String, ReadError> {
+    let bytes = read_bounded(path, limit)?;
+    String::from_utf8(bytes).map_err(|_| ReadError::Io {
+        path: path.to_path_buf(),
+        source: io::Error::new(io::ErrorKind::InvalidData, "not valid UTF-8 text"),
+    })
+}
+
+/// Replaces `path` with `contents` atomically: a temporary file in the same
+/// directory, fsync, rename, fsync of the directory. A crash leaves either
+/// the old file or the new one, never a mix.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    tmp.write_all(contents)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    #[cfg(unix)]
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_read_and_atomic_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/f.txt");
+        write_atomic(&p, b"hello").unwrap();
+        assert_eq!(read_bounded(&p, 5).unwrap(), b"hello");
+        assert!(matches!(read_bounded(&p, 4), Err(ReadError::TooLarge { .. })));
+        assert!(matches!(read_bounded(dir.path(), 10), Err(ReadError::Directory { .. })));
+        assert!(matches!(read_bounded(&dir.path().join("nope"), 10), Err(ReadError::Missing { .. })));
+        write_atomic(&p, b"bye").unwrap();
+        assert_eq!(read_bounded(&p, 5).unwrap(), b"bye");
+        // Only the one file remains: no temporary left behind.
+        assert_eq!(fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
+    }
+}

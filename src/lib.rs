@@ -1,0 +1,17 @@
+//! mcp-warden: a verifying loader for MCP servers.
+//!
+//! Verification modules (`digest`, `signature`) turn bytes into evidence
+//! and never decide; `policy` alone decides, from evidence, and explains.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod context;
+pub mod diag;
+pub mod digest;
+pub mod evidence;
+pub mod fsutil;
+pub mod policy;
+pub mod report;
+pub mod signature;
+pub mod trust;
+pub mod verify;

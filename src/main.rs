@@ -1,0 +1,29 @@
+//! Thin binary: parse arguments, start logging on stderr, run, exit.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use mcp_warden::cli::{self, Cli};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    // Logs go to stderr only: stdout carries the report (and, under
+    // `run`, nothing but MCP messages).
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MCP_WARDEN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+        )
+        .with_target(false)
+        .without_time()
+        .init();
+    ExitCode::from(cli::run(&cli))
+}

@@ -1,0 +1,304 @@
+//! Evaluation: evidence in, a decision with its reasons out.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::{Layer, Mode, Policy, PolicySet, Requirement};
+use crate::diag::{Code, Diagnostic, Severity};
+use crate::evidence::Evidence;
+use crate::trust::{Entry, TrustStore};
+
+/// One layer's verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerDecision {
+    /// `default` when no policy file is in force.
+    pub policy: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    pub allowed: bool,
+    pub audit: bool,
+    /// The rule that decided, in words, with its file position.
+    pub rule: String,
+    #[serde(skip)]
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub allowed: bool,
+    pub layers: Vec<LayerDecision>,
+    /// Evidence failures first, then each layer's findings, then warnings
+    /// about the policy files themselves.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The signer that satisfied the signature rule, for the report.
+    pub signer: Option<String>,
+}
+
+impl Decision {
+    /// The rule that decided: the first denying layer's, or all of them.
+    pub fn rule(&self) -> String {
+        match self.layers.iter().find(|l| !l.allowed) {
+            Some(l) => l.rule.clone(),
+            None => self.layers.iter().map(|l| l.rule.as_str()).collect::<Vec<_>>().join("; "),
+        }
+    }
+}
+
+pub fn evaluate(set: &PolicySet, ev: &Evidence, trust: &TrustStore) -> Decision {
+    // A signature that was given and fails is never ignored, whatever the
+    // policy requires: it is either damage or an attack.
+    let failures: Vec<Diagnostic> = ev
+        .signatures
+        .iter()
+        .filter_map(|s| s.outcome.as_ref().err().map(|d| prefixed(d, &s.file.display().to_string())))
+        .collect();
+
+    let mut layers = Vec::new();
+    let mut signer = None;
+    if set.is_default() {
+        layers.push(evaluate_layer(None, ev, trust, &failures, &mut signer));
+    } else {
+        for p in &set.layers {
+            layers.push(evaluate_layer(Some(p), ev, trust, &failures, &mut signer));
+        }
+    }
+    let allowed = layers.iter().all(|l| l.allowed);
+    let mut diagnostics = Vec::new();
+    let audited = layers.iter().any(|l| l.audit && !l.diagnostics.is_empty()) && allowed;
+    for d in &failures {
+        let mut d = d.clone();
+        if audited {
+            d.severity = Severity::Warning;
+        }
+        diagnostics.push(d);
+    }
+    for l in &layers {
+        for d in &l.diagnostics {
+            if !diagnostics.contains(d) {
+                diagnostics.push(d.clone());
+            }
+        }
+    }
+    if set.is_default() {
+        diagnostics.push(
+            Diagnostic::info(
+                Code::DefaultPolicy,
+                "no policy file was found, so the default policy was used: a valid signature by a trusted key in scope, or by a key given with --key",
+            )
+            .hint("write a policy with `mcp-warden policy init` to pin signers, digests and required evidence"),
+        );
+    }
+    diagnostics.extend(set.warnings.iter().cloned());
+    Decision {
+        allowed,
+        layers,
+        diagnostics,
+        signer,
+    }
+}
+
+fn prefixed(d: &Diagnostic, file: &str) -> Diagnostic {
+    let mut d = d.clone();
+    d.message = format!("{file}: {}", d.message);
+    d
+}
+
+fn evaluate_layer(
+    policy: Option<&Policy>,
+    ev: &Evidence,
+    trust: &TrustStore,
+    failures: &[Diagnostic],
+    signer_out: &mut Option<String>,
+) -> LayerDecision {
+    let server = ev.server.as_str();
+    let entry = policy.and_then(|p| p.server(server));
+    let where_ = |loc: &super::Loc| format!(" ({loc})");
+    let label = match policy {
+        None => "default policy".to_string(),
+        Some(p) => p.layer.name().to_string(),
+    };
+
+    // What is required, and which line says so.
+    let (mut require, require_src) = match (entry.and_then(|e| e.rules.require.as_ref()), policy.and_then(|p| p.defaults.require.as_ref())) {
+        (Some(r), _) => (r.value.clone(), format!("[[servers]] `{server}` require{}", where_(&r.loc))),
+        (None, Some(r)) => (r.value.clone(), format!("[defaults] require{}", where_(&r.loc))),
+        (None, None) => (vec![Requirement::Signature], "the built-in `require = [\"signature\"]`".to_string()),
+    };
+    let mut diags = Vec::new();
+    if let Some(p) = policy {
+        for e in p.exceptions.iter().filter(|e| e.servers.matches(server)) {
+            for w in &e.waive {
+                if require.contains(w) {
+                    require.retain(|r| r != w);
+                    diags.push(Diagnostic::info(
+                        Code::ExceptionApplied,
+                        format!("`{}` is waived for `{server}` by the exception at {}: {}", w.name(), e.loc, e.reason),
+                    ));
+                }
+            }
+        }
+    }
+    let signers = entry
+        .and_then(|e| e.rules.signers.as_ref())
+        .or(policy.and_then(|p| p.defaults.signers.as_ref()));
+
+    let mut denials: Vec<Diagnostic> = Vec::new();
+    let mut satisfied_by: Option<String> = None;
+
+    if require.contains(&Requirement::Signature) {
+        let mut problems = Vec::new();
+        'sigs: for s in &ev.signatures {
+            let Ok(k) = &s.outcome else { continue };
+            if k.trust_names.is_empty() {
+                if policy.is_none() {
+                    satisfied_by = Some(format!(
+                        "the key given with --key {}",
+                        k.key_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+                    ));
+                    break 'sigs;
+                }
+                problems.push(
+                    Diagnostic::error(
+                        Code::SignerUntrusted,
+                        format!(
+                            "{}: signed by {}, a key the trust store does not hold; the {label} accepts trusted signers only",
+                            s.file.display(),
+                            k.fingerprint
+                        ),
+                    )
+                    .hint("if this is the publisher's key, trust it: mcp-warden trust add-key FILE --name NAME --scope GLOB"),
+                );
+                continue;
+            }
+            for name in &k.trust_names {
+                let Some(Entry::Key(tk)) = trust.get(name) else { continue };
+                let in_scope = tk.scopes.matches(server);
+                let allowed = signers.is_none_or(|sg| sg.value.contains(name));
+                if in_scope && allowed {
+                    satisfied_by = Some(format!("`{name}` (scope {})", tk.scopes.patterns.join(", ")));
+                    *signer_out = Some(name.clone());
+                    break 'sigs;
+                }
+                if !in_scope {
+                    problems.push(
+                        Diagnostic::error(
+                            Code::SignerOutOfScope,
+                            format!(
+                                "`{name}` signed, but may vouch only for {} and not for `{server}`",
+                                tk.scopes.patterns.join(", ")
+                            ),
+                        )
+                        .hint(format!(
+                            "if `{name}` really publishes `{server}`, widen its scope: remove it and add it again with --scope; or pass the right name with --server"
+                        )),
+                    );
+                } else {
+                    let sg = signers.expect("not allowed implies a list");
+                    problems.push(
+                        Diagnostic::error(
+                            Code::SignerNotAllowed,
+                            format!(
+                                "`{name}` signed, but `{server}` accepts only {}{}",
+                                if sg.value.is_empty() { "no signer".to_string() } else { sg.value.join(", ") },
+                                where_(&sg.loc)
+                            ),
+                        )
+                        .hint("add the signer to the server's `signers` if it is legitimate"),
+                    );
+                }
+            }
+        }
+        if satisfied_by.is_none() {
+            if problems.is_empty() && failures.is_empty() {
+                denials.push(
+                    Diagnostic::error(
+                        Code::SignatureMissing,
+                        if ev.signatures.is_empty() {
+                            format!("no signature was given, and {require_src} requires one")
+                        } else {
+                            format!("no signature verified, and {require_src} requires one")
+                        },
+                    )
+                    .hint("pass the publisher's signature with --signature FILE"),
+                );
+            }
+            denials.extend(problems);
+        }
+    }
+    for r in [Requirement::Provenance, Requirement::Sbom] {
+        if require.contains(&r) {
+            denials.push(
+                Diagnostic::error(
+                    Code::EvidenceMissing,
+                    format!("{require_src} requires {}, and this version of mcp-warden cannot check it yet", r.name()),
+                )
+                .hint(format!("until {} checks are supported, waive it in an [[exceptions]] entry with a reason", r.name())),
+            );
+        }
+    }
+    if let Some(pins) = entry.and_then(|e| e.digests.as_ref())
+        && !pins.value.is_empty()
+    {
+        let comparable: Vec<_> = pins.value.iter().filter(|d| ev.artifact.digest(d.algorithm).is_some()).collect();
+        if !comparable.iter().any(|d| ev.artifact.digest(d.algorithm) == Some(d)) {
+            let actual = ev.artifact.digests.first().map(|d| d.to_string()).unwrap_or_default();
+            denials.push(
+                Diagnostic::error(
+                    Code::DigestMismatch,
+                    if comparable.is_empty() {
+                        format!("`{server}` pins digests of another algorithm than the one given ({actual}){}", where_(&pins.loc))
+                    } else {
+                        format!("the artifact's digest {actual} is not one that `{server}` pins{}", where_(&pins.loc))
+                    },
+                )
+                .hint("if this is a legitimate new release, update the pinned digest in the policy; otherwise do not run it"),
+            );
+        }
+    }
+    if let Some(v) = entry.and_then(|e| e.versions.as_ref()) {
+        denials.push(
+            Diagnostic::error(
+                Code::VersionUnknown,
+                format!("`{server}` allows only versions {}{}, and a local file has no version to check", v.value, where_(&v.loc)),
+            )
+            .hint("pin the artifact by `digests` instead, or add it from its registry source"),
+        );
+    }
+
+    let fails = !denials.is_empty() || !failures.is_empty();
+    let audit = policy.is_some_and(|p| p.mode.value == Mode::Audit);
+    let rule = if fails {
+        let first = denials.first().or(failures.first()).map(|d| d.message.clone()).unwrap_or_default();
+        format!("{label} denies: {first}")
+    } else if let Some(by) = &satisfied_by {
+        format!("{label}: signature by {by} meets {require_src}")
+    } else {
+        format!("{label}: no signature is required for `{server}` ({require_src})")
+    };
+    if fails && audit {
+        for d in &mut denials {
+            d.severity = Severity::Warning;
+        }
+        denials.push(
+            Diagnostic::warning(
+                Code::AuditMode,
+                format!("the {label} is in audit mode: `{server}` would have been denied, and is allowed"),
+            )
+            .hint("fix the findings above before switching the policy to `mode = \"enforce\"`"),
+        );
+    }
+    diags.extend(denials);
+    LayerDecision {
+        policy: match policy.map(|p| p.layer) {
+            None => "default".into(),
+            Some(Layer::System) => "system".into(),
+            Some(Layer::User) => "user".into(),
+        },
+        file: policy.map(|p| p.file.clone()),
+        allowed: !fails || audit,
+        audit,
+        rule,
+        diagnostics: diags,
+    }
+}

@@ -1,0 +1,148 @@
+//! `policy explain NAME`: what a server needs, layer by layer, and which
+//! line of which file says so.
+
+use serde::Serialize;
+
+use super::{Mode, Policy, PolicySet, Requirement};
+use crate::trust::{Entry, TrustStore};
+
+#[derive(Debug, Serialize)]
+pub struct Explanation {
+    pub server: String,
+    pub layers: Vec<LayerExplanation>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LayerExplanation {
+    pub policy: String,
+    pub mode: &'static str,
+    /// Each line: a rule and where it comes from.
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Rule {
+    pub what: String,
+    pub from: String,
+}
+
+fn rule(what: impl Into<String>, from: impl Into<String>) -> Rule {
+    Rule {
+        what: what.into(),
+        from: from.into(),
+    }
+}
+
+pub fn explain(set: &PolicySet, trust: &TrustStore, server: &str) -> Explanation {
+    let mut layers = Vec::new();
+    if set.is_default() {
+        layers.push(LayerExplanation {
+            policy: "default (no policy file)".into(),
+            mode: "enforce",
+            rules: vec![
+                rule("require: signature", "built-in default"),
+                rule(
+                    format!("signers: any trusted key whose scope covers `{server}`, or a key given with --key"),
+                    "built-in default",
+                ),
+            ],
+        });
+    }
+    for p in &set.layers {
+        layers.push(explain_layer(p, trust, server));
+    }
+    Explanation {
+        server: server.into(),
+        layers,
+    }
+}
+
+fn explain_layer(p: &Policy, trust: &TrustStore, server: &str) -> LayerExplanation {
+    let entry = p.server(server);
+    let mut rules = Vec::new();
+    match entry {
+        Some(e) => rules.push(rule(format!("entry for `{server}`"), e.loc.to_string())),
+        None => rules.push(rule(format!("no entry for `{server}`: [defaults] apply"), p.file.display().to_string())),
+    }
+    let names = |r: &[Requirement]| r.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ");
+    let mut require = match (entry.and_then(|e| e.rules.require.as_ref()), p.defaults.require.as_ref()) {
+        (Some(r), _) => {
+            rules.push(rule(format!("require: {}", names(&r.value)), r.loc.to_string()));
+            r.value.clone()
+        }
+        (None, Some(r)) => {
+            rules.push(rule(format!("require: {}", names(&r.value)), format!("[defaults] {}", r.loc)));
+            r.value.clone()
+        }
+        (None, None) => {
+            rules.push(rule("require: signature", "built-in default (no `require` in the file)"));
+            vec![Requirement::Signature]
+        }
+    };
+    for e in p.exceptions.iter().filter(|e| e.servers.matches(server)) {
+        for w in &e.waive {
+            if require.contains(w) {
+                require.retain(|r| r != w);
+                rules.push(rule(format!("waived: {} — {}", w.name(), e.reason), e.loc.to_string()));
+            }
+        }
+    }
+    if require.contains(&Requirement::Signature) {
+        match entry.and_then(|e| e.rules.signers.as_ref()).or(p.defaults.signers.as_ref()) {
+            Some(sg) => {
+                rules.push(rule(format!("signers: {}", sg.value.join(", ")), sg.loc.to_string()));
+                for name in &sg.value {
+                    rules.push(signer_line(trust, name, server));
+                }
+            }
+            None => {
+                rules.push(rule(format!("signers: any trusted signer whose scope covers `{server}`"), "no `signers` in the file"));
+                for k in &trust.keys {
+                    if k.scopes.matches(server) {
+                        rules.push(signer_line(trust, &k.name, server));
+                    }
+                }
+            }
+        }
+    }
+    if let Some(d) = entry.and_then(|e| e.digests.as_ref()) {
+        let list: Vec<String> = d.value.iter().map(ToString::to_string).collect();
+        rules.push(rule(format!("digest must be one of: {}", list.join(", ")), d.loc.to_string()));
+    }
+    if let Some(v) = entry.and_then(|e| e.versions.as_ref()) {
+        rules.push(rule(format!("version must match {}", v.value), v.loc.to_string()));
+    }
+    LayerExplanation {
+        policy: format!("{} {}", p.layer.name(), p.file.display()),
+        mode: match p.mode.value {
+            Mode::Enforce => "enforce",
+            Mode::Audit => "audit",
+        },
+        rules,
+    }
+}
+
+fn signer_line(trust: &TrustStore, name: &str, server: &str) -> Rule {
+    match trust.get(name) {
+        Some(Entry::Key(k)) => rule(
+            format!(
+                "  `{name}`: key {}, scopes {} — {}",
+                k.fingerprint,
+                k.scopes.patterns.join(", "),
+                if k.scopes.matches(server) { "covers this server" } else { "does NOT cover this server" }
+            ),
+            k.file.display().to_string(),
+        ),
+        Some(Entry::Identity(i)) => rule(
+            format!(
+                "  `{name}`: sigstore identity {} from {}, scopes {} — {}",
+                i.identity.describe(),
+                i.issuer,
+                i.scopes.patterns.join(", "),
+                if i.scopes.matches(server) { "covers this server" } else { "does NOT cover this server" }
+            ),
+            i.file.display().to_string(),
+        ),
+        None => rule(format!("  `{name}`: not in the trust store"), "trust store"),
+    }
+}

@@ -1,0 +1,263 @@
+//! The policy: file format, validation with positions, layering of the
+//! system and user files, evaluation of evidence, and explanations.
+//!
+//! Layering is done by evaluation, not by merging: the system policy and
+//! the user's are each evaluated on their own and an artifact is allowed
+//! only when every layer allows it. A user file therefore can only tighten;
+//! what would loosen is reported by `check` and has no effect.
+
+mod eval;
+mod explain;
+mod parse;
+mod template;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use eval::{Decision, LayerDecision, evaluate};
+pub use explain::explain;
+pub use parse::parse;
+pub use template::TEMPLATE;
+
+use crate::context::Context;
+use crate::diag::{Code, Diagnostic, Severity};
+use crate::digest::Digest;
+use crate::fsutil::{self, ReadError};
+use crate::trust::{Scopes, TrustStore};
+
+pub const MAX_POLICY_FILE: u64 = 1024 * 1024;
+
+/// A position in a policy file, for `file:line:column` messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loc {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Loc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    System,
+    User,
+}
+
+impl Layer {
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::System => "system policy",
+            Layer::User => "user policy",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Enforce,
+    Audit,
+}
+
+/// Kinds of evidence a policy can require.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Requirement {
+    Signature,
+    Provenance,
+    Sbom,
+}
+
+impl Requirement {
+    pub const ALL: [Requirement; 3] = [Requirement::Signature, Requirement::Provenance, Requirement::Sbom];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Requirement::Signature => "signature",
+            Requirement::Provenance => "provenance",
+            Requirement::Sbom => "sbom",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.name() == s)
+    }
+}
+
+/// A value with the place it was written.
+#[derive(Debug, Clone)]
+pub struct At<T> {
+    pub value: T,
+    pub loc: Loc,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Rules {
+    pub require: Option<At<Vec<Requirement>>>,
+    /// Trust-store names; `None` means any trusted signer in scope.
+    pub signers: Option<At<Vec<String>>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerRule {
+    pub name: String,
+    pub loc: Loc,
+    pub source: Option<String>,
+    pub rules: Rules,
+    pub digests: Option<At<Vec<Digest>>>,
+    pub versions: Option<At<semver::VersionReq>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Exception {
+    pub servers: Scopes,
+    pub waive: Vec<Requirement>,
+    pub reason: String,
+    pub loc: Loc,
+}
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub file: PathBuf,
+    pub layer: Layer,
+    pub mode: At<Mode>,
+    pub defaults: Rules,
+    pub servers: Vec<ServerRule>,
+    pub exceptions: Vec<Exception>,
+}
+
+impl Policy {
+    pub fn server(&self, name: &str) -> Option<&ServerRule> {
+        self.servers.iter().find(|s| s.name == name)
+    }
+}
+
+/// The policies in force: none (the built-in default), or the system's
+/// and/or the user's.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySet {
+    pub layers: Vec<Policy>,
+    /// Warnings found while loading (loosening attempts, unused
+    /// exceptions), shown with every decision.
+    pub warnings: Vec<Diagnostic>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("cannot read the policy: {0}")]
+    Read(#[from] ReadError),
+    #[error("the policy {file} has {count} error(s)")]
+    Invalid { file: PathBuf, count: usize, diagnostics: Vec<Diagnostic> },
+}
+
+impl PolicyError {
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        match self {
+            PolicyError::Invalid { diagnostics, .. } => diagnostics,
+            PolicyError::Read(_) => &[],
+        }
+    }
+}
+
+/// Reads and validates one policy file; every problem is reported, not
+/// just the first.
+pub fn load_file(path: &Path, layer: Layer, trust: &TrustStore) -> Result<(Policy, Vec<Diagnostic>), PolicyError> {
+    let text = fsutil::read_text_bounded(path, MAX_POLICY_FILE)?;
+    let (policy, diags) = parse(&text, path, layer, trust);
+    let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+    match policy {
+        Some(p) if errors == 0 => Ok((p, diags)),
+        _ => Err(PolicyError::Invalid {
+            file: path.to_path_buf(),
+            count: errors.max(1),
+            diagnostics: diags,
+        }),
+    }
+}
+
+impl PolicySet {
+    /// The system policy (if present) and the user's (`--policy`, or the
+    /// one under the home, if present).
+    pub fn load(ctx: &Context, trust: &TrustStore) -> Result<Self, PolicyError> {
+        let mut set = PolicySet::default();
+        let sys = ctx.system_policy_file();
+        if sys.exists() {
+            let (p, w) = load_file(&sys, Layer::System, trust)?;
+            set.layers.push(p);
+            set.warnings.extend(w);
+        }
+        let user = ctx.user_policy_file();
+        if ctx.policy_override.is_some() || user.exists() {
+            let (p, w) = load_file(&user, Layer::User, trust)?;
+            set.layers.push(p);
+            set.warnings.extend(w);
+        }
+        if set.layers.len() == 2 {
+            let w = loosening(&set.layers[0], &set.layers[1]);
+            set.warnings.extend(w);
+        }
+        Ok(set)
+    }
+
+    pub fn is_default(&self) -> bool {
+        self.layers.is_empty()
+    }
+}
+
+/// What in the user's file tries to relax the system's; reported, and
+/// without effect since both layers must allow.
+fn loosening(system: &Policy, user: &Policy) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let warn = |msg: String, loc: &Loc| {
+        Diagnostic::warning(Code::PolicyLoosening, msg)
+            .hint("the system policy still applies; ask the administrator to change it")
+            .at(loc.to_string())
+    };
+    if system.mode.value == Mode::Enforce && user.mode.value == Mode::Audit {
+        out.push(warn(
+            "`mode = \"audit\"` cannot relax the system policy's enforce mode".into(),
+            &user.mode.loc,
+        ));
+    }
+    for e in &user.exceptions {
+        for w in &e.waive {
+            if system_requires_somewhere(system, *w) {
+                out.push(warn(
+                    format!("the exception waives `{}`, which the system policy requires", w.name()),
+                    &e.loc,
+                ));
+            }
+        }
+    }
+    for s in &user.servers {
+        let sys_rules = system.server(&s.name).map(|r| &r.rules).unwrap_or(&system.defaults);
+        if let (Some(us), Some(ss)) = (&s.rules.signers, &sys_rules.signers) {
+            for name in &us.value {
+                if !ss.value.contains(name) {
+                    out.push(warn(
+                        format!("signer `{name}` for `{}` is not among the system policy's signers", s.name),
+                        &us.loc,
+                    ));
+                }
+            }
+        }
+        if let (Some(ur), Some(sr)) = (&s.rules.require, &sys_rules.require) {
+            for r in &sr.value {
+                if !ur.value.contains(r) {
+                    out.push(warn(
+                        format!("`{}` drops `{}`, which the system policy requires", s.name, r.name()),
+                        &ur.loc,
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn system_requires_somewhere(p: &Policy, r: Requirement) -> bool {
+    let req = |rules: &Rules| rules.require.as_ref().map(|a| a.value.contains(&r));
+    req(&p.defaults).unwrap_or(r == Requirement::Signature) || p.servers.iter().any(|s| req(&s.rules) == Some(true))
+}

@@ -1,0 +1,34 @@
+//! The commented template `policy init` writes.
+
+pub const TEMPLATE: &str = r#"# mcp-warden policy: see the README, section "Policy file".
+# Check it with `mcp-warden policy check`; see one server's rules with
+# `mcp-warden policy explain NAME`.
+version = 1
+
+# "enforce" denies what fails; "audit" allows it and reports what would
+# have been denied. A system policy (/etc/mcp-warden/policy.toml) in
+# enforce mode cannot be relaxed here.
+mode = "enforce"
+
+[defaults]
+# Evidence every server must have: "signature" ("provenance" and "sbom"
+# are accepted but cannot be checked by this version yet, so they deny).
+require = ["signature"]
+# Uncomment to accept only these trust-store names (`mcp-warden trust list`).
+# Without it, any trusted signer whose scope covers the server counts.
+# signers = ["acme-release"]
+
+# One entry per server; `name` is what `verify --server` and `run` use.
+# [[servers]]
+# name = "github"
+# source = "npm:@acme/github-mcp@1.4.2"
+# signers = ["acme-release"]
+# digests = ["sha256:<64 hex digits>"]   # accept only these exact builds
+
+# Exceptions waive a requirement for matching servers; a reason is
+# mandatory and shown whenever the exception applies.
+# [[exceptions]]
+# servers = ["legacy-*"]
+# waive = ["signature"]
+# reason = "vendor publishes no signatures yet; ticket SEC-123"
+"#;

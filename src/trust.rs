@@ -1,0 +1,532 @@
+//! The trust store: pinned keys and sigstore identities, each with scopes
+//! (globs over server names it may vouch for). The user's store is a TOML
+//! file under the home; `/etc/mcp-warden/trust.d/*.toml` is read as well
+//! and never written.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::{Deserialize, Serialize};
+
+use crate::context::Context;
+use crate::fsutil::{self, ReadError};
+use crate::signature::keys::{self, KeyError, PublicKey};
+
+pub const MAX_TRUST_FILE: u64 = 4 * 1024 * 1024;
+pub const DEFAULT_SSH_NAMESPACE: &str = "file";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    #[error("cannot read the trust store: {0}")]
+    Read(#[from] ReadError),
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("cannot write the trust store {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Key {
+        path: PathBuf,
+        #[source]
+        source: KeyError,
+    },
+    #[error("a trust entry named `{0}` exists already (with other contents)")]
+    DuplicateName(String),
+    #[error("no trust entry is named `{0}`")]
+    NotFound(String),
+    #[error("`{name}` comes from the system trust store ({path}) and cannot be changed here")]
+    SystemEntry { name: String, path: PathBuf },
+    #[error("no scope given: a signer must be limited to the server names it may vouch for")]
+    NoScope,
+    #[error("invalid scope `{pattern}`: {message}")]
+    BadScope { pattern: String, message: String },
+    #[error("invalid name `{0}`: use letters, digits, `.`, `_` and `-`, starting with a letter or digit")]
+    BadName(String),
+    #[error("invalid identity regular expression: {0}")]
+    BadRegex(String),
+}
+
+impl TrustError {
+    /// What the user can do about it, shown apart from the message.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            TrustError::NoScope => "pass --scope GLOB (repeatable) with the server names this signer may vouch for, or --scope '*' to trust it for every server".into(),
+            TrustError::DuplicateName(_) => "choose another --name, or `mcp-warden trust remove NAME` first".into(),
+            TrustError::NotFound(_) => "`mcp-warden trust list` shows the names".into(),
+            TrustError::SystemEntry { .. } => "ask the administrator to change the system trust store".into(),
+            TrustError::Invalid { path, .. } => format!("fix or remove {}; the store is not used while it is invalid", path.display()),
+            _ => return None,
+        })
+    }
+}
+
+/// Glob patterns over server names, compiled once.
+#[derive(Debug, Clone)]
+pub struct Scopes {
+    pub patterns: Vec<String>,
+    set: GlobSet,
+}
+
+impl Scopes {
+    pub fn new(patterns: &[String]) -> Result<Self, TrustError> {
+        if patterns.is_empty() {
+            return Err(TrustError::NoScope);
+        }
+        let mut b = GlobSetBuilder::new();
+        for p in patterns {
+            b.add(compile_glob(p).map_err(|message| TrustError::BadScope {
+                pattern: p.clone(),
+                message,
+            })?);
+        }
+        let set = b.build().map_err(|e| TrustError::BadScope {
+            pattern: patterns.join(", "),
+            message: e.to_string(),
+        })?;
+        Ok(Scopes {
+            patterns: patterns.to_vec(),
+            set,
+        })
+    }
+
+    pub fn matches(&self, server: &str) -> bool {
+        self.set.is_match(server)
+    }
+}
+
+/// Server-name globs: `*`, `?`, `[…]`, `{a,b}`; `*` crosses `/` because
+/// registry names such as `io.github.acme/server` contain one.
+pub fn compile_glob(pattern: &str) -> Result<Glob, String> {
+    if pattern.trim().is_empty() {
+        return Err("empty pattern".into());
+    }
+    globset::GlobBuilder::new(pattern)
+        .literal_separator(false)
+        .backslash_escape(true)
+        .build()
+        .map_err(|e| e.kind().to_string())
+}
+
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && name.len() <= 128
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// A sigstore identity rule; a regexp must match the whole value.
+#[derive(Debug, Clone)]
+pub enum IdentityMatcher {
+    Exact(String),
+    Regexp(String, regex::Regex),
+}
+
+impl IdentityMatcher {
+    pub fn regexp(re: &str) -> Result<Self, TrustError> {
+        let anchored = regex::RegexBuilder::new(&format!("^(?:{re})$"))
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| TrustError::BadRegex(e.to_string()))?;
+        Ok(IdentityMatcher::Regexp(re.to_string(), anchored))
+    }
+
+    pub fn matches(&self, value: &str) -> bool {
+        match self {
+            IdentityMatcher::Exact(s) => s == value,
+            IdentityMatcher::Regexp(_, re) => re.is_match(value),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            IdentityMatcher::Exact(s) => s.clone(),
+            IdentityMatcher::Regexp(s, _) => format!("/{s}/"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    User,
+    System,
+}
+
+#[derive(Debug, Clone)]
+pub struct TrustedKey {
+    pub name: String,
+    pub key: PublicKey,
+    pub fingerprint: String,
+    pub scopes: Scopes,
+    pub ssh_namespace: String,
+    pub origin: Origin,
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct TrustedIdentity {
+    pub name: String,
+    pub issuer: String,
+    pub identity: IdentityMatcher,
+    pub scopes: Scopes,
+    pub origin: Origin,
+    pub file: PathBuf,
+}
+
+/// The stored form, one file per origin.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct TrustFile {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    key: Vec<KeyRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    identity: Vec<IdentityRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct KeyRecord {
+    name: String,
+    fingerprint: String,
+    /// The key as an OpenSSH line, or the minisign `.pub` text (which
+    /// also carries the minisign key id).
+    public_key: String,
+    scopes: Vec<String>,
+    #[serde(default = "default_namespace")]
+    ssh_namespace: String,
+}
+
+fn default_namespace() -> String {
+    DEFAULT_SSH_NAMESPACE.to_string()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct IdentityRecord {
+    name: String,
+    issuer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    identity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    identity_regexp: Option<String>,
+    scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TrustStore {
+    pub keys: Vec<TrustedKey>,
+    pub identities: Vec<TrustedIdentity>,
+}
+
+pub enum Entry<'a> {
+    Key(&'a TrustedKey),
+    Identity(&'a TrustedIdentity),
+}
+
+impl TrustStore {
+    /// Loads the system files (sorted by name) and then the user's. Any
+    /// invalid file is an error: a store that is half read could drop a
+    /// revocation, so nothing is used until it is fixed.
+    pub fn load(ctx: &Context) -> Result<Self, TrustError> {
+        let mut store = TrustStore::default();
+        let sys = ctx.system_trust_dir();
+        if sys.is_dir() {
+            let mut files: Vec<PathBuf> = fs::read_dir(&sys)
+                .map_err(|e| ReadError::Io {
+                    path: sys.clone(),
+                    source: e,
+                })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            files.sort();
+            for f in files {
+                store.load_file(&f, Origin::System)?;
+            }
+        }
+        let user = ctx.trust_file();
+        if user.exists() {
+            store.load_file(&user, Origin::User)?;
+        }
+        Ok(store)
+    }
+
+    fn load_file(&mut self, path: &Path, origin: Origin) -> Result<(), TrustError> {
+        let text = fsutil::read_text_bounded(path, MAX_TRUST_FILE)?;
+        let invalid = |message: String| TrustError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let file: TrustFile = toml::from_str(&text).map_err(|e| invalid(e.message().to_string()))?;
+        for r in file.key {
+            let key = PublicKey::parse(r.public_key.as_bytes()).map_err(|source| TrustError::Key {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            // The stored fingerprint is what `trust list` showed when the key
+            // was added; an edit of the key text alone must not go unnoticed.
+            if key.fingerprint() != r.fingerprint {
+                return Err(invalid(format!(
+                    "entry `{}`: the key does not have the recorded fingerprint {}",
+                    r.name, r.fingerprint
+                )));
+            }
+            self.check_new_name(&r.name).map_err(|e| invalid(e.to_string()))?;
+            let scopes = Scopes::new(&r.scopes).map_err(|e| invalid(format!("entry `{}`: {e}", r.name)))?;
+            self.keys.push(TrustedKey {
+                name: r.name,
+                fingerprint: r.fingerprint,
+                key,
+                scopes,
+                ssh_namespace: r.ssh_namespace,
+                origin: origin.clone(),
+                file: path.to_path_buf(),
+            });
+        }
+        for r in file.identity {
+            self.check_new_name(&r.name).map_err(|e| invalid(e.to_string()))?;
+            let identity = identity_matcher(r.identity.as_deref(), r.identity_regexp.as_deref())
+                .map_err(|e| invalid(format!("entry `{}`: {e}", r.name)))?;
+            let scopes = Scopes::new(&r.scopes).map_err(|e| invalid(format!("entry `{}`: {e}", r.name)))?;
+            self.identities.push(TrustedIdentity {
+                name: r.name,
+                issuer: r.issuer,
+                identity,
+                scopes,
+                origin: origin.clone(),
+                file: path.to_path_buf(),
+            });
+        }
+        Ok(())
+    }
+
+    fn check_new_name(&self, name: &str) -> Result<(), TrustError> {
+        if !valid_name(name) {
+            return Err(TrustError::BadName(name.to_string()));
+        }
+        if self.get(name).is_some() {
+            return Err(TrustError::DuplicateName(name.to_string()));
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, name: &str) -> Option<Entry<'_>> {
+        self.keys
+            .iter()
+            .find(|k| k.name == name)
+            .map(Entry::Key)
+            .or_else(|| self.identities.iter().find(|i| i.name == name).map(Entry::Identity))
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().map(|k| k.name.as_str()).chain(self.identities.iter().map(|i| i.name.as_str()))
+    }
+
+    pub fn keys_with_fingerprint<'a>(&'a self, fp: &'a str) -> impl Iterator<Item = &'a TrustedKey> + 'a {
+        self.keys.iter().filter(move |k| k.fingerprint == fp)
+    }
+}
+
+fn identity_matcher(identity: Option<&str>, regexp: Option<&str>) -> Result<IdentityMatcher, TrustError> {
+    match (identity, regexp) {
+        (Some(i), None) => Ok(IdentityMatcher::Exact(i.to_string())),
+        (None, Some(r)) => IdentityMatcher::regexp(r),
+        _ => Err(TrustError::BadRegex(
+            "give exactly one of `identity` and `identity-regexp`".into(),
+        )),
+    }
+}
+
+/// What `trust add-*` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Added {
+    New,
+    /// The same key or identity is trusted already, under this name.
+    AlreadyPresent(String),
+}
+
+fn read_user_file(path: &Path) -> Result<TrustFile, TrustError> {
+    if !path.exists() {
+        return Ok(TrustFile::default());
+    }
+    let text = fsutil::read_text_bounded(path, MAX_TRUST_FILE)?;
+    toml::from_str(&text).map_err(|e| TrustError::Invalid {
+        path: path.to_path_buf(),
+        message: e.message().to_string(),
+    })
+}
+
+fn write_user_file(path: &Path, file: &TrustFile) -> Result<(), TrustError> {
+    let mut text = String::from("# mcp-warden trust store. Edit with `mcp-warden trust`; entries are checked on every load.\n\n");
+    text.push_str(&toml::to_string_pretty(file).expect("trust records always serialise"));
+    fsutil::write_atomic(path, text.as_bytes()).map_err(|source| TrustError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// `trust add-key`: pins the key in `key_file` under `name`.
+pub fn add_key(
+    ctx: &Context,
+    key_file: &Path,
+    name: &str,
+    scopes: &[String],
+    ssh_namespace: Option<&str>,
+) -> Result<(Added, TrustedKeySummary), TrustError> {
+    if !valid_name(name) {
+        return Err(TrustError::BadName(name.to_string()));
+    }
+    let scopes_checked = Scopes::new(scopes)?;
+    let bytes = fsutil::read_bounded(key_file, keys::MAX_KEY_FILE)?;
+    let key = PublicKey::parse(&bytes).map_err(|source| TrustError::Key {
+        path: key_file.to_path_buf(),
+        source,
+    })?;
+    let fingerprint = key.fingerprint();
+    let store = TrustStore::load(ctx)?;
+    let summary = TrustedKeySummary {
+        fingerprint: fingerprint.clone(),
+        format: key.format.name(),
+        minisign_id: key.minisign_id.as_ref().map(keys::minisign_id_hex),
+    };
+    if let Some(existing) = store.keys_with_fingerprint(&fingerprint).next() {
+        return Ok((Added::AlreadyPresent(existing.name.clone()), summary));
+    }
+    match store.get(name) {
+        Some(Entry::Key(k)) if k.origin == Origin::System => {
+            return Err(TrustError::SystemEntry {
+                name: name.into(),
+                path: k.file.clone(),
+            });
+        }
+        Some(_) => return Err(TrustError::DuplicateName(name.into())),
+        None => {}
+    }
+    let public_key = match key.format {
+        // Keep the minisign text: it alone carries the key id.
+        keys::KeyFormat::Minisign => String::from_utf8_lossy(&bytes).trim().to_string(),
+        _ => key.openssh_line(),
+    };
+    let path = ctx.trust_file();
+    let mut file = read_user_file(&path)?;
+    file.key.push(KeyRecord {
+        name: name.to_string(),
+        fingerprint,
+        public_key,
+        scopes: scopes_checked.patterns,
+        ssh_namespace: ssh_namespace.unwrap_or(DEFAULT_SSH_NAMESPACE).to_string(),
+    });
+    write_user_file(&path, &file)?;
+    Ok((Added::New, summary))
+}
+
+pub struct TrustedKeySummary {
+    pub fingerprint: String,
+    pub format: &'static str,
+    pub minisign_id: Option<String>,
+}
+
+/// `trust add-identity`: a sigstore signer, by OIDC issuer and identity.
+pub fn add_identity(
+    ctx: &Context,
+    name: &str,
+    issuer: &str,
+    identity: Option<&str>,
+    identity_regexp: Option<&str>,
+    scopes: &[String],
+) -> Result<Added, TrustError> {
+    if !valid_name(name) {
+        return Err(TrustError::BadName(name.to_string()));
+    }
+    let scopes_checked = Scopes::new(scopes)?;
+    identity_matcher(identity, identity_regexp)?;
+    let store = TrustStore::load(ctx)?;
+    if let Some(existing) = store.identities.iter().find(|i| {
+        i.issuer == issuer
+            && match (&i.identity, identity, identity_regexp) {
+                (IdentityMatcher::Exact(a), Some(b), None) => a == b,
+                (IdentityMatcher::Regexp(a, _), None, Some(b)) => a == b,
+                _ => false,
+            }
+    }) {
+        return Ok(Added::AlreadyPresent(existing.name.clone()));
+    }
+    match store.get(name) {
+        Some(Entry::Identity(i)) if i.origin == Origin::System => {
+            return Err(TrustError::SystemEntry {
+                name: name.into(),
+                path: i.file.clone(),
+            });
+        }
+        Some(_) => return Err(TrustError::DuplicateName(name.into())),
+        None => {}
+    }
+    let path = ctx.trust_file();
+    let mut file = read_user_file(&path)?;
+    file.identity.push(IdentityRecord {
+        name: name.to_string(),
+        issuer: issuer.to_string(),
+        identity: identity.map(str::to_string),
+        identity_regexp: identity_regexp.map(str::to_string),
+        scopes: scopes_checked.patterns,
+    });
+    write_user_file(&path, &file)?;
+    Ok(Added::New)
+}
+
+/// `trust remove`: only entries of the user's own store.
+pub fn remove(ctx: &Context, name: &str) -> Result<(), TrustError> {
+    let store = TrustStore::load(ctx)?;
+    let origin = match store.get(name) {
+        None => return Err(TrustError::NotFound(name.to_string())),
+        Some(Entry::Key(k)) => (k.origin.clone(), k.file.clone()),
+        Some(Entry::Identity(i)) => (i.origin.clone(), i.file.clone()),
+    };
+    if origin.0 == Origin::System {
+        return Err(TrustError::SystemEntry {
+            name: name.into(),
+            path: origin.1,
+        });
+    }
+    let path = ctx.trust_file();
+    let mut file = read_user_file(&path)?;
+    file.key.retain(|k| k.name != name);
+    file.identity.retain(|i| i.name != name);
+    write_user_file(&path, &file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_match_globs_and_reject_bad_ones() {
+        let s = Scopes::new(&["acme-*".into(), "io.github.acme/*".into()]).unwrap();
+        assert!(s.matches("acme-github"));
+        assert!(s.matches("io.github.acme/tools"));
+        assert!(!s.matches("evil-acme"));
+        assert!(matches!(Scopes::new(&[]), Err(TrustError::NoScope)));
+        assert!(matches!(Scopes::new(&["[".into()]), Err(TrustError::BadScope { .. })));
+    }
+
+    #[test]
+    fn identity_regexp_matches_whole_value() {
+        let m = IdentityMatcher::regexp("https://github.com/acme/.*").unwrap();
+        assert!(m.matches("https://github.com/acme/x"));
+        assert!(!m.matches("evil https://github.com/acme/x"));
+        let m = IdentityMatcher::regexp("https://github.com/acme").unwrap();
+        assert!(!m.matches("https://github.com/acme-evil"));
+    }
+
+    #[test]
+    fn names() {
+        assert!(valid_name("acme-release.v2"));
+        assert!(!valid_name("-x"));
+        assert!(!valid_name(""));
+        assert!(!valid_name("a b"));
+    }
+}

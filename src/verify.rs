@@ -1,0 +1,421 @@
+//! `verify`: gathers evidence for one artifact (digests, signatures) and
+//! hands it to the policy. Reads the artifact once, whatever the number of
+//! signatures, and never decides anything itself.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use crate::diag::{Code, Diagnostic};
+use crate::digest::{self, Algorithm, Digest, Sink};
+use crate::evidence::{ArtifactInfo, Evidence, KeySigner, ServerFrom, SignatureEvidence};
+use crate::fsutil::{self, ReadError};
+use crate::signature::keys::{self, KeyError, PublicKey};
+use crate::signature::minisign::LegacyVerifier;
+use crate::signature::{MAX_SIGNATURE_FILE, SigError, SignatureFile};
+use crate::trust::{DEFAULT_SSH_NAMESPACE, Entry, TrustStore};
+
+/// What is verified: a file, or only its digest (`sha256:HEX`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArtifactRef {
+    Path(PathBuf),
+    Digest(Digest),
+}
+
+impl FromStr for ArtifactRef {
+    type Err = digest::ParseDigestError;
+
+    /// `sha256:`/`sha512:` prefixes mean a digest; anything else a path
+    /// (write `./sha256:x` for a file with such a name).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.starts_with("sha256:") || s.starts_with("sha512:") {
+            s.parse().map(ArtifactRef::Digest)
+        } else {
+            Ok(ArtifactRef::Path(PathBuf::from(s)))
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub artifact: ArtifactRef,
+    pub signatures: Vec<PathBuf>,
+    pub keys: Vec<PathBuf>,
+    pub key_names: Vec<String>,
+    pub server: Option<String>,
+}
+
+/// Problems with the input itself (exit 2), as opposed to evidence that
+/// fails to verify (a denial, exit 1).
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("cannot read the artifact: {0}")]
+    Artifact(ReadError),
+    #[error("cannot read the signature: {0}")]
+    Signature(ReadError),
+    #[error("cannot read the key: {0}")]
+    KeyFile(ReadError),
+    #[error("{path}: {source}")]
+    Key { path: PathBuf, source: KeyError },
+    #[error("no trusted key is named `{0}`")]
+    KeyName(String),
+    #[error("`{0}` is a sigstore identity, not a key; identities verify sigstore bundles")]
+    NotAKey(String),
+}
+
+impl InputError {
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            InputError::KeyName(_) => Some("`mcp-warden trust list` shows the trusted keys"),
+            InputError::Key { .. } => Some("pass a minisign .pub file, an OpenSSH `ssh-ed25519` public key line or a PEM public key"),
+            InputError::Artifact(ReadError::Directory { .. }) => Some("pass the server's file, not its directory"),
+            _ => None,
+        }
+    }
+}
+
+/// A key to try: from `--key`, `--key-name`, or the whole trust store.
+struct Candidate {
+    key: PublicKey,
+    fingerprint: String,
+    trust_names: Vec<String>,
+    key_file: Option<PathBuf>,
+    ssh_namespace: String,
+}
+
+impl Candidate {
+    fn signer(&self) -> KeySigner {
+        KeySigner {
+            fingerprint: self.fingerprint.clone(),
+            minisign_key_id: self.key.minisign_id.as_ref().map(keys::minisign_id_hex),
+            trust_names: self.trust_names.clone(),
+            key_file: self.key_file.clone(),
+        }
+    }
+}
+
+fn candidates(req: &Request, trust: &TrustStore) -> Result<Vec<Candidate>, InputError> {
+    let from_trust = |fp: &str| -> (Vec<String>, Option<String>) {
+        let entries: Vec<_> = trust.keys_with_fingerprint(fp).collect();
+        (
+            entries.iter().map(|k| k.name.clone()).collect(),
+            entries.first().map(|k| k.ssh_namespace.clone()),
+        )
+    };
+    let mut out: Vec<Candidate> = Vec::new();
+    for path in &req.keys {
+        let bytes = fsutil::read_bounded(path, keys::MAX_KEY_FILE).map_err(InputError::KeyFile)?;
+        let key = PublicKey::parse(&bytes).map_err(|source| InputError::Key {
+            path: path.clone(),
+            source,
+        })?;
+        let fingerprint = key.fingerprint();
+        let (trust_names, ns) = from_trust(&fingerprint);
+        out.push(Candidate {
+            key,
+            fingerprint,
+            trust_names,
+            key_file: Some(path.clone()),
+            ssh_namespace: ns.unwrap_or_else(|| DEFAULT_SSH_NAMESPACE.into()),
+        });
+    }
+    for name in &req.key_names {
+        match trust.get(name) {
+            Some(Entry::Key(k)) => out.push(Candidate {
+                key: k.key.clone(),
+                fingerprint: k.fingerprint.clone(),
+                trust_names: from_trust(&k.fingerprint).0,
+                key_file: None,
+                ssh_namespace: k.ssh_namespace.clone(),
+            }),
+            Some(Entry::Identity(_)) => return Err(InputError::NotAKey(name.clone())),
+            None => return Err(InputError::KeyName(name.clone())),
+        }
+    }
+    if req.keys.is_empty() && req.key_names.is_empty() {
+        for k in &trust.keys {
+            if out.iter().any(|c| c.fingerprint == k.fingerprint) {
+                continue;
+            }
+            out.push(Candidate {
+                key: k.key.clone(),
+                fingerprint: k.fingerprint.clone(),
+                trust_names: from_trust(&k.fingerprint).0,
+                key_file: None,
+                ssh_namespace: k.ssh_namespace.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+struct Parsed {
+    file: PathBuf,
+    sig: Result<SignatureFile, SigError>,
+}
+
+/// Collects the evidence for `req`. Input problems are errors; everything
+/// about the signatures themselves is evidence, good or bad.
+pub fn collect(req: &Request, trust: &TrustStore) -> Result<Evidence, InputError> {
+    let cands = candidates(req, trust)?;
+    let mut parsed = Vec::with_capacity(req.signatures.len());
+    for file in &req.signatures {
+        let bytes = fsutil::read_bounded(file, MAX_SIGNATURE_FILE).map_err(InputError::Signature)?;
+        parsed.push(Parsed {
+            file: file.clone(),
+            sig: SignatureFile::parse(&bytes),
+        });
+    }
+
+    let (artifact, server_default, mut stream) = match &req.artifact {
+        ArtifactRef::Path(p) => {
+            let (info, stream) = hash_file(p, &parsed, &cands)?;
+            let name = file_name(p);
+            (info, (name, ServerFrom::FileName), Some(stream))
+        }
+        ArtifactRef::Digest(d) => (
+            ArtifactInfo {
+                name: d.to_string(),
+                path: None,
+                size: None,
+                digests: vec![d.clone()],
+            },
+            (d.to_string(), ServerFrom::Digest),
+            None,
+        ),
+    };
+    let (server, server_from) = match &req.server {
+        Some(s) => (s.clone(), ServerFrom::Flag),
+        None => server_default,
+    };
+
+    let signatures = parsed
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| judge(i, p, &cands, &artifact, stream.as_mut()))
+        .collect();
+    Ok(Evidence {
+        artifact,
+        server,
+        server_from,
+        signatures,
+    })
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
+}
+
+/// What streaming the file produced beyond the plain digests.
+struct Streamed {
+    blake2b512: Option<Vec<u8>>,
+    /// (signature index, candidate index) → legacy minisign result.
+    legacy: Vec<((usize, usize), Result<(), SigError>)>,
+}
+
+fn hash_file(path: &Path, parsed: &[Parsed], cands: &[Candidate]) -> Result<(ArtifactInfo, Streamed), InputError> {
+    let mut algs = vec![Algorithm::Sha256];
+    let mut blake = None;
+    let mut legacy: Vec<((usize, usize), LegacyVerifier)> = Vec::new();
+    for (i, p) in parsed.iter().enumerate() {
+        match &p.sig {
+            Ok(SignatureFile::Ssh(s)) if !algs.contains(&s.hash_alg) => algs.push(s.hash_alg),
+            Ok(SignatureFile::Dsse(env)) => {
+                if let Ok(st) = env.statement() {
+                    for a in st.algorithms() {
+                        if !algs.contains(&a) {
+                            algs.push(a);
+                        }
+                    }
+                }
+            }
+            Ok(SignatureFile::Minisign(m)) if m.prehashed => {
+                blake.get_or_insert_with(|| blake2b_simd::Params::new().hash_length(64).to_state());
+            }
+            Ok(SignatureFile::Minisign(m)) => {
+                // Only keys that can have made it; the trusted comment is
+                // checked first so a forged one costs no pass over the file.
+                for (j, c) in cands.iter().enumerate() {
+                    if minisign_id_fits(c, &m.key_id)
+                        && m.verify_trusted_comment(&c.key.key).is_ok()
+                        && let Ok(v) = m.legacy_verifier(&c.key.key)
+                    {
+                        legacy.push(((i, j), v));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let (file, meta) = fsutil::open_file(path).map_err(InputError::Artifact)?;
+    let mut hashers: Vec<digest::Hasher> = algs.iter().map(|a| a.hasher()).collect();
+    let size = {
+        let mut sinks: Vec<&mut dyn Sink> = hashers.iter_mut().map(|h| h as &mut dyn Sink).collect();
+        if let Some(b) = blake.as_mut() {
+            sinks.push(b);
+        }
+        for (_, v) in legacy.iter_mut() {
+            sinks.push(v);
+        }
+        digest::feed(file, &mut sinks).map_err(|e| {
+            InputError::Artifact(ReadError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })
+        })?
+    };
+    tracing::debug!(bytes = size, expected = meta.len(), "hashed artifact");
+    let info = ArtifactInfo {
+        name: path.display().to_string(),
+        path: Some(path.to_path_buf()),
+        size: Some(size),
+        digests: hashers.into_iter().map(digest::Hasher::finish).collect(),
+    };
+    let streamed = Streamed {
+        blake2b512: blake.map(|b| b.finalize().as_bytes().to_vec()),
+        legacy: legacy.into_iter().map(|(k, v)| (k, v.finish())).collect(),
+    };
+    Ok((info, streamed))
+}
+
+fn minisign_id_fits(c: &Candidate, id: &[u8; 8]) -> bool {
+    c.key.minisign_id.is_none_or(|k| &k == id)
+}
+
+fn sig_diag(e: SigError) -> Diagnostic {
+    match e {
+        SigError::Malformed(m) => Diagnostic::error(Code::SignatureMalformed, m)
+            .hint("the signature file is damaged or not a signature: fetch it again from the publisher"),
+        SigError::Invalid(m) => Diagnostic::error(Code::SignatureInvalid, m)
+            .hint("do not run this artifact: fetch the artifact and its signature again from the publisher, and check that the key is the publisher's"),
+        SigError::Unsupported(m) => Diagnostic::error(Code::SignatureUnsupported, m),
+        e @ SigError::Namespace { .. } => Diagnostic::error(Code::NamespaceMismatch, e.to_string())
+            .hint("the publisher signed for another purpose; ask for a signature made with `-n file`, or trust the key with `--ssh-namespace`"),
+    }
+}
+
+fn key_unknown(what: String) -> Diagnostic {
+    Diagnostic::error(Code::KeyUnknown, what).hint(
+        "pass the publisher's public key with --key FILE, or trust it once: mcp-warden trust add-key FILE --name NAME --scope GLOB",
+    )
+}
+
+fn judge(
+    index: usize,
+    p: Parsed,
+    cands: &[Candidate],
+    artifact: &ArtifactInfo,
+    stream: Option<&mut Streamed>,
+) -> SignatureEvidence {
+    let mut ev = SignatureEvidence {
+        file: p.file,
+        scheme: None,
+        outcome: Err(Diagnostic::error(Code::SignatureInvalid, "not checked")),
+        details: Vec::new(),
+    };
+    let sig = match p.sig {
+        Ok(s) => s,
+        Err(e) => {
+            ev.outcome = Err(sig_diag(e));
+            return ev;
+        }
+    };
+    ev.scheme = Some(sig.scheme());
+    ev.outcome = match sig {
+        SignatureFile::Minisign(m) => {
+            ev.details.push(("trusted comment".into(), m.trusted_comment.clone()));
+            let fitting: Vec<(usize, &Candidate)> =
+                cands.iter().enumerate().filter(|(_, c)| minisign_id_fits(c, &m.key_id)).collect();
+            if fitting.is_empty() {
+                Err(key_unknown(format!(
+                    "signed by minisign key {}, which is neither given nor trusted",
+                    keys::minisign_id_hex(&m.key_id)
+                )))
+            } else if stream.is_none() {
+                Err(Diagnostic::error(
+                    Code::DigestModeUnsupported,
+                    "a minisign signature covers the file itself (BLAKE2b or raw), so it cannot be checked against a sha256/sha512 digest",
+                )
+                .hint("pass the artifact's path instead of its digest"))
+            } else {
+                let stream = stream.expect("checked above");
+                let mut last = None;
+                let mut ok = None;
+                for (j, c) in fitting {
+                    let r = m.verify_trusted_comment(&c.key.key).and_then(|_| {
+                        if m.prehashed {
+                            m.verify_prehashed(&c.key.key, stream.blake2b512.as_deref().expect("hashed when prehashed"))
+                        } else {
+                            stream
+                                .legacy
+                                .iter()
+                                .find(|(k, _)| *k == (index, j))
+                                .map(|(_, r)| r.clone())
+                                .unwrap_or_else(|| Err(SigError::Invalid("the trusted comment's global signature does not verify (the comment was changed, or another key signed)".into())))
+                        }
+                    });
+                    match r {
+                        Ok(()) => {
+                            ok = Some(c.signer());
+                            break;
+                        }
+                        Err(e) => last = Some(e),
+                    }
+                }
+                ok.ok_or_else(|| sig_diag(last.expect("at least one candidate was tried")))
+            }
+        }
+        SignatureFile::Ssh(s) => {
+            ev.details.push(("namespace".into(), s.namespace.clone()));
+            match cands.iter().find(|c| c.key.key == s.public_key) {
+                None => Err(key_unknown(format!(
+                    "signed by key {}, which is neither given nor trusted",
+                    keys::fingerprint_of(&s.public_key)
+                ))),
+                Some(c) => match artifact.digest(s.hash_alg) {
+                    None => Err(Diagnostic::error(
+                        Code::DigestModeUnsupported,
+                        format!(
+                            "the OpenSSH signature covers the {} hash of the file, and only a {} digest was given",
+                            s.hash_alg.name(),
+                            artifact.digests.first().map(|d| d.algorithm.name()).unwrap_or("different")
+                        ),
+                    )
+                    .hint(format!("pass the artifact's path, or its {}:HEX digest", s.hash_alg.name()))),
+                    Some(d) => s.verify(&c.key.key, &c.ssh_namespace, &d.bytes).map(|_| c.signer()).map_err(sig_diag),
+                },
+            }
+        }
+        SignatureFile::Dsse(env) => {
+            let signer = cands.iter().find(|c| env.verify(&c.key.key).is_ok());
+            match signer {
+                None if cands.is_empty() => Err(key_unknown("no key was given or is trusted to check the DSSE envelope".into())),
+                None => Err(Diagnostic::error(
+                    Code::SignatureInvalid,
+                    "no signature in the DSSE envelope verifies with a given or trusted key (the envelope was changed, or an unknown key signed it)",
+                )
+                .hint("check that the envelope and the key are the publisher's; a key not yet trusted can be passed with --key FILE")),
+                Some(c) => match env.statement() {
+                    Err(e) => Err(sig_diag(e)),
+                    Ok(st) => {
+                        ev.details.push(("predicate type".into(), st.predicate_type.clone()));
+                        match st.subject_for(&artifact.digests) {
+                            Some(subj) => {
+                                ev.details.push(("subject".into(), subj.name.clone()));
+                                Ok(c.signer())
+                            }
+                            None => Err(Diagnostic::error(
+                                Code::DigestMismatch,
+                                format!(
+                                    "the signed statement is about other artifacts ({}), not about this one",
+                                    st.subject.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+                                ),
+                            )
+                            .hint("pass the envelope that was made for this artifact; if the artifact should match, it was changed")),
+                        }
+                    }
+                },
+            }
+        }
+    };
+    ev
+}
