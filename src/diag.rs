@@ -155,4 +155,16 @@ mod tests {
             assert!(!c.doc().is_empty());
         }
     }
+
+    #[test]
+    fn readme_documents_every_code() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+        for c in Code::ALL {
+            assert!(
+                readme.contains(&format!("| `{}` |", c.as_str())),
+                "README.md does not document `{}`",
+                c.as_str()
+            );
+        }
+    }
 }

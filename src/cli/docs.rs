@@ -12,7 +12,7 @@ use crate::diag::Code;
 pub fn command() -> clap::Command {
     let mut codes = String::from("Diagnostic codes:\n");
     for c in Code::ALL {
-        codes.push_str(&format!("  {:<24} {}\n", c.as_str(), c.doc()));
+        codes.push_str(&format!("  {}\n      {}\n", c.as_str(), c.doc()));
     }
     let exit = "\nExit status:\n  0  verified and allowed\n  1  verification failed or the policy denied\n  2  usage, input or internal error";
     Cli::command().mut_subcommand("verify", move |v| v.after_long_help(format!("{codes}{exit}")))
