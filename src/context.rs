@@ -19,11 +19,17 @@ pub struct Context {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("no home directory could be found for configuration; pass --home DIR or set MCP_WARDEN_HOME")]
+#[error(
+    "no home directory could be found for configuration; pass --home DIR or set MCP_WARDEN_HOME"
+)]
 pub struct NoHome;
 
 impl Context {
-    pub fn new(home: Option<&Path>, policy: Option<&Path>, system_dir: Option<&Path>) -> Result<Self, NoHome> {
+    pub fn new(
+        home: Option<&Path>,
+        policy: Option<&Path>,
+        system_dir: Option<&Path>,
+    ) -> Result<Self, NoHome> {
         let (config_dir, data_dir, cache_dir) = match home {
             Some(h) => (h.join("config"), h.join("data"), h.join("cache")),
             None => {
@@ -39,7 +45,9 @@ impl Context {
             config_dir,
             data_dir,
             cache_dir,
-            system_dir: system_dir.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(DEFAULT_SYSTEM_DIR)),
+            system_dir: system_dir
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_SYSTEM_DIR)),
             policy_override: policy.map(Path::to_path_buf),
         })
     }
@@ -53,7 +61,9 @@ impl Context {
     }
 
     pub fn user_policy_file(&self) -> PathBuf {
-        self.policy_override.clone().unwrap_or_else(|| self.config_dir.join("policy.toml"))
+        self.policy_override
+            .clone()
+            .unwrap_or_else(|| self.config_dir.join("policy.toml"))
     }
 
     pub fn system_policy_file(&self) -> PathBuf {

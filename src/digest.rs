@@ -29,7 +29,7 @@ impl Algorithm {
         }
     }
 
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             Algorithm::Sha256 => 32,
             Algorithm::Sha512 => 64,
@@ -117,14 +117,15 @@ impl FromStr for Digest {
             Some(("sha512", h)) => (Algorithm::Sha512, h),
             _ => return Err(ParseDigestError::Prefix(s.chars().take(80).collect())),
         };
-        if hex_part.len() != alg.len() * 2 {
+        if hex_part.len() != alg.output_len() * 2 {
             return Err(ParseDigestError::Length {
                 alg: alg.name(),
-                want: alg.len() * 2,
+                want: alg.output_len() * 2,
                 got: hex_part.len(),
             });
         }
-        let bytes = hex::decode(hex_part.to_ascii_lowercase()).map_err(|_| ParseDigestError::NotHex)?;
+        let bytes =
+            hex::decode(hex_part.to_ascii_lowercase()).map_err(|_| ParseDigestError::NotHex)?;
         Ok(Digest {
             algorithm: alg,
             bytes,
@@ -247,9 +248,15 @@ mod tests {
                 Ok(n)
             }
         }
-        let data: Vec<u8> = (0..(CHUNK * 3 + 12345)).map(|i| (i * 31 % 251) as u8).collect();
+        let data: Vec<u8> = (0..(CHUNK * 3 + 12345))
+            .map(|i| (i * 31 % 251) as u8)
+            .collect();
         let want = sha2::Sha256::digest(&data).to_vec();
-        let (n, d) = digest_reader(Dribble(data.clone(), 0), &[Algorithm::Sha512, Algorithm::Sha256]).unwrap();
+        let (n, d) = digest_reader(
+            Dribble(data.clone(), 0),
+            &[Algorithm::Sha512, Algorithm::Sha256],
+        )
+        .unwrap();
         assert_eq!(n as usize, data.len());
         assert_eq!(d[1].bytes, want);
     }
@@ -260,8 +267,14 @@ mod tests {
         assert_eq!(d.to_string(), format!("sha256:{ABC256}"));
         let upper: Digest = format!("sha256:{}", ABC256.to_uppercase()).parse().unwrap();
         assert_eq!(upper, d);
-        assert!(matches!("md5:00".parse::<Digest>(), Err(ParseDigestError::Prefix(_))));
-        assert!(matches!("sha256:abc".parse::<Digest>(), Err(ParseDigestError::Length { .. })));
+        assert!(matches!(
+            "md5:00".parse::<Digest>(),
+            Err(ParseDigestError::Prefix(_))
+        ));
+        assert!(matches!(
+            "sha256:abc".parse::<Digest>(),
+            Err(ParseDigestError::Length { .. })
+        ));
         let bad = format!("sha256:{}", "g".repeat(64));
         assert_eq!(bad.parse::<Digest>(), Err(ParseDigestError::NotHex));
     }

@@ -38,6 +38,18 @@ impl ReadError {
 /// say what is wrong (a symlink loop shows up as the OS's "too many
 /// levels of symbolic links").
 pub fn open_file(path: &Path) -> Result<(File, fs::Metadata), ReadError> {
+    // Look before opening: opening a FIFO blocks until a writer comes.
+    let pre = fs::metadata(path).map_err(|e| ReadError::from_io(path, e))?;
+    if pre.is_dir() {
+        return Err(ReadError::Directory {
+            path: path.to_path_buf(),
+        });
+    }
+    if !pre.is_file() {
+        return Err(ReadError::NotFile {
+            path: path.to_path_buf(),
+        });
+    }
     let file = File::open(path).map_err(|e| ReadError::from_io(path, e))?;
     let meta = file.metadata().map_err(|e| ReadError::from_io(path, e))?;
     if meta.is_dir() {
@@ -89,7 +101,10 @@ pub fn read_text_bounded(path: &Path, limit: u64) -> Result<String, ReadError> {
 /// directory, fsync, rename, fsync of the directory. A crash leaves either
 /// the old file or the new one, never a mix.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
     tmp.write_all(contents)?;
@@ -112,9 +127,18 @@ mod tests {
         let p = dir.path().join("sub/f.txt");
         write_atomic(&p, b"hello").unwrap();
         assert_eq!(read_bounded(&p, 5).unwrap(), b"hello");
-        assert!(matches!(read_bounded(&p, 4), Err(ReadError::TooLarge { .. })));
-        assert!(matches!(read_bounded(dir.path(), 10), Err(ReadError::Directory { .. })));
-        assert!(matches!(read_bounded(&dir.path().join("nope"), 10), Err(ReadError::Missing { .. })));
+        assert!(matches!(
+            read_bounded(&p, 4),
+            Err(ReadError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            read_bounded(dir.path(), 10),
+            Err(ReadError::Directory { .. })
+        ));
+        assert!(matches!(
+            read_bounded(&dir.path().join("nope"), 10),
+            Err(ReadError::Missing { .. })
+        ));
         write_atomic(&p, b"bye").unwrap();
         assert_eq!(read_bounded(&p, 5).unwrap(), b"bye");
         // Only the one file remains: no temporary left behind.

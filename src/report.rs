@@ -82,8 +82,11 @@ impl Report {
                 f.insert("scheme".into(), json!(sc));
             }
             if !s.details.is_empty() {
-                let details: serde_json::Map<String, Value> =
-                    s.details.iter().map(|(k, v)| (k.replace(' ', "-"), json!(v))).collect();
+                let details: serde_json::Map<String, Value> = s
+                    .details
+                    .iter()
+                    .map(|(k, v)| (k.replace(' ', "-"), json!(v)))
+                    .collect();
                 f.insert("details".into(), Value::Object(details));
             }
             let status = match &s.outcome {
@@ -110,7 +113,11 @@ impl Report {
                 fields: obj(json!(l)),
             });
         }
-        let verdict = if d.allowed { Verdict::Allowed } else { Verdict::Denied };
+        let verdict = if d.allowed {
+            Verdict::Allowed
+        } else {
+            Verdict::Denied
+        };
         Report {
             verdict,
             artifact: Some(artifact),
@@ -142,8 +149,16 @@ impl Report {
         let mut out = String::new();
         if !quiet {
             if let Some(a) = &self.artifact {
-                let size = a.get("size").and_then(Value::as_u64).map(|s| format!(" ({s} bytes)")).unwrap_or_default();
-                let _ = writeln!(out, "artifact  {}{size}", a["name"].as_str().unwrap_or_default());
+                let size = a
+                    .get("size")
+                    .and_then(Value::as_u64)
+                    .map(|s| format!(" ({s} bytes)"))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "artifact  {}{size}",
+                    a["name"].as_str().unwrap_or_default()
+                );
                 for alg in ["sha256", "sha512"] {
                     if let Some(h) = a.get(alg).and_then(Value::as_str) {
                         let _ = writeln!(out, "{alg:<9} {h}");
@@ -156,7 +171,11 @@ impl Report {
                     Some("digest") => " (no name given; choose one with --server NAME)",
                     _ => "",
                 };
-                let _ = writeln!(out, "server    {}{how}", s["name"].as_str().unwrap_or_default());
+                let _ = writeln!(
+                    out,
+                    "server    {}{how}",
+                    s["name"].as_str().unwrap_or_default()
+                );
             }
             if !self.checks.is_empty() {
                 out.push('\n');
@@ -176,7 +195,11 @@ impl Report {
         for d in shown {
             render_diagnostic(&mut out, d);
         }
-        let rule = self.decision.as_ref().and_then(|d| d["rule"].as_str()).unwrap_or_default();
+        let rule = self
+            .decision
+            .as_ref()
+            .and_then(|d| d["rule"].as_str())
+            .unwrap_or_default();
         match self.verdict {
             Verdict::Allowed => {
                 let _ = writeln!(out, "\nALLOWED  {rule}");
@@ -201,23 +224,44 @@ fn render_check(out: &mut String, c: &Check) {
                 Some("dsse") => "DSSE",
                 _ => "unrecognised format",
             };
-            let file = c.fields.get("file").and_then(Value::as_str).unwrap_or_default();
+            let file = c
+                .fields
+                .get("file")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             let _ = writeln!(out, "{mark}  signature  {file} [{scheme}]");
             if let Some(s) = c.fields.get("signer") {
-                let names: Vec<&str> = s["trust_names"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                let names: Vec<&str> = s["trust_names"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
                 let who = if names.is_empty() {
-                    format!("key given with --key {}", s["key_file"].as_str().unwrap_or_default())
+                    format!(
+                        "key given with --key {}",
+                        s["key_file"].as_str().unwrap_or_default()
+                    )
                 } else {
                     format!("trusted key {}", names.join(", "))
                 };
-                let _ = writeln!(out, "      signer: {who}, fingerprint {}", s["fingerprint"].as_str().unwrap_or_default());
+                let _ = writeln!(
+                    out,
+                    "      signer: {who}, fingerprint {}",
+                    s["fingerprint"].as_str().unwrap_or_default()
+                );
                 if let Some(id) = s.get("minisign_key_id").and_then(Value::as_str) {
                     let _ = writeln!(out, "      minisign key id: {id}");
                 }
             }
             if let Some(Value::Object(d)) = c.fields.get("details") {
                 for (k, v) in d {
-                    let _ = writeln!(out, "      {}: {}", k.replace('-', " "), v.as_str().unwrap_or_default());
+                    let _ = writeln!(
+                        out,
+                        "      {}: {}",
+                        k.replace('-', " "),
+                        v.as_str().unwrap_or_default()
+                    );
                 }
             }
             if let Some(code) = c.fields.get("code").and_then(Value::as_str) {
@@ -225,7 +269,14 @@ fn render_check(out: &mut String, c: &Check) {
             }
         }
         "policy" => {
-            let _ = writeln!(out, "{mark}  policy     {}", c.fields.get("rule").and_then(Value::as_str).unwrap_or_default());
+            let _ = writeln!(
+                out,
+                "{mark}  policy     {}",
+                c.fields
+                    .get("rule")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+            );
         }
         other => {
             let _ = writeln!(out, "{mark}  {other}");

@@ -20,6 +20,8 @@ pub const DEFAULT_SSH_NAMESPACE: &str = "file";
 pub enum TrustError {
     #[error("cannot read the trust store: {0}")]
     Read(#[from] ReadError),
+    #[error("cannot read the key: {0}")]
+    KeyFile(ReadError),
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
     #[error("cannot write the trust store {path}: {source}")]
@@ -44,7 +46,9 @@ pub enum TrustError {
     NoScope,
     #[error("invalid scope `{pattern}`: {message}")]
     BadScope { pattern: String, message: String },
-    #[error("invalid name `{0}`: use letters, digits, `.`, `_` and `-`, starting with a letter or digit")]
+    #[error(
+        "invalid name `{0}`: use letters, digits, `.`, `_` and `-`, starting with a letter or digit"
+    )]
     BadName(String),
     #[error("invalid identity regular expression: {0}")]
     BadRegex(String),
@@ -261,12 +265,14 @@ impl TrustStore {
             path: path.to_path_buf(),
             message,
         };
-        let file: TrustFile = toml::from_str(&text).map_err(|e| invalid(e.message().to_string()))?;
+        let file: TrustFile =
+            toml::from_str(&text).map_err(|e| invalid(e.message().to_string()))?;
         for r in file.key {
-            let key = PublicKey::parse(r.public_key.as_bytes()).map_err(|source| TrustError::Key {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            let key =
+                PublicKey::parse(r.public_key.as_bytes()).map_err(|source| TrustError::Key {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
             // The stored fingerprint is what `trust list` showed when the key
             // was added; an edit of the key text alone must not go unnoticed.
             if key.fingerprint() != r.fingerprint {
@@ -275,8 +281,10 @@ impl TrustStore {
                     r.name, r.fingerprint
                 )));
             }
-            self.check_new_name(&r.name).map_err(|e| invalid(e.to_string()))?;
-            let scopes = Scopes::new(&r.scopes).map_err(|e| invalid(format!("entry `{}`: {e}", r.name)))?;
+            self.check_new_name(&r.name)
+                .map_err(|e| invalid(e.to_string()))?;
+            let scopes =
+                Scopes::new(&r.scopes).map_err(|e| invalid(format!("entry `{}`: {e}", r.name)))?;
             self.keys.push(TrustedKey {
                 name: r.name,
                 fingerprint: r.fingerprint,
@@ -288,10 +296,12 @@ impl TrustStore {
             });
         }
         for r in file.identity {
-            self.check_new_name(&r.name).map_err(|e| invalid(e.to_string()))?;
+            self.check_new_name(&r.name)
+                .map_err(|e| invalid(e.to_string()))?;
             let identity = identity_matcher(r.identity.as_deref(), r.identity_regexp.as_deref())
                 .map_err(|e| invalid(format!("entry `{}`: {e}", r.name)))?;
-            let scopes = Scopes::new(&r.scopes).map_err(|e| invalid(format!("entry `{}`: {e}", r.name)))?;
+            let scopes =
+                Scopes::new(&r.scopes).map_err(|e| invalid(format!("entry `{}`: {e}", r.name)))?;
             self.identities.push(TrustedIdentity {
                 name: r.name,
                 issuer: r.issuer,
@@ -319,19 +329,33 @@ impl TrustStore {
             .iter()
             .find(|k| k.name == name)
             .map(Entry::Key)
-            .or_else(|| self.identities.iter().find(|i| i.name == name).map(Entry::Identity))
+            .or_else(|| {
+                self.identities
+                    .iter()
+                    .find(|i| i.name == name)
+                    .map(Entry::Identity)
+            })
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.keys.iter().map(|k| k.name.as_str()).chain(self.identities.iter().map(|i| i.name.as_str()))
+        self.keys
+            .iter()
+            .map(|k| k.name.as_str())
+            .chain(self.identities.iter().map(|i| i.name.as_str()))
     }
 
-    pub fn keys_with_fingerprint<'a>(&'a self, fp: &'a str) -> impl Iterator<Item = &'a TrustedKey> + 'a {
+    pub fn keys_with_fingerprint<'a>(
+        &'a self,
+        fp: &'a str,
+    ) -> impl Iterator<Item = &'a TrustedKey> + 'a {
         self.keys.iter().filter(move |k| k.fingerprint == fp)
     }
 }
 
-fn identity_matcher(identity: Option<&str>, regexp: Option<&str>) -> Result<IdentityMatcher, TrustError> {
+fn identity_matcher(
+    identity: Option<&str>,
+    regexp: Option<&str>,
+) -> Result<IdentityMatcher, TrustError> {
     match (identity, regexp) {
         (Some(i), None) => Ok(IdentityMatcher::Exact(i.to_string())),
         (None, Some(r)) => IdentityMatcher::regexp(r),
@@ -361,7 +385,9 @@ fn read_user_file(path: &Path) -> Result<TrustFile, TrustError> {
 }
 
 fn write_user_file(path: &Path, file: &TrustFile) -> Result<(), TrustError> {
-    let mut text = String::from("# mcp-warden trust store. Edit with `mcp-warden trust`; entries are checked on every load.\n\n");
+    let mut text = String::from(
+        "# mcp-warden trust store. Edit with `mcp-warden trust`; entries are checked on every load.\n\n",
+    );
     text.push_str(&toml::to_string_pretty(file).expect("trust records always serialise"));
     fsutil::write_atomic(path, text.as_bytes()).map_err(|source| TrustError::Write {
         path: path.to_path_buf(),
@@ -381,7 +407,7 @@ pub fn add_key(
         return Err(TrustError::BadName(name.to_string()));
     }
     let scopes_checked = Scopes::new(scopes)?;
-    let bytes = fsutil::read_bounded(key_file, keys::MAX_KEY_FILE)?;
+    let bytes = fsutil::read_bounded(key_file, keys::MAX_KEY_FILE).map_err(TrustError::KeyFile)?;
     let key = PublicKey::parse(&bytes).map_err(|source| TrustError::Key {
         path: key_file.to_path_buf(),
         source,
@@ -510,7 +536,10 @@ mod tests {
         assert!(s.matches("io.github.acme/tools"));
         assert!(!s.matches("evil-acme"));
         assert!(matches!(Scopes::new(&[]), Err(TrustError::NoScope)));
-        assert!(matches!(Scopes::new(&["[".into()]), Err(TrustError::BadScope { .. })));
+        assert!(matches!(
+            Scopes::new(&["[".into()]),
+            Err(TrustError::BadScope { .. })
+        ));
     }
 
     #[test]

@@ -66,8 +66,12 @@ impl InputError {
     pub fn hint(&self) -> Option<&'static str> {
         match self {
             InputError::KeyName(_) => Some("`mcp-warden trust list` shows the trusted keys"),
-            InputError::Key { .. } => Some("pass a minisign .pub file, an OpenSSH `ssh-ed25519` public key line or a PEM public key"),
-            InputError::Artifact(ReadError::Directory { .. }) => Some("pass the server's file, not its directory"),
+            InputError::Key { .. } => Some(
+                "pass a minisign .pub file, an OpenSSH `ssh-ed25519` public key line or a PEM public key",
+            ),
+            InputError::Artifact(ReadError::Directory { .. }) => {
+                Some("pass the server's file, not its directory")
+            }
             _ => None,
         }
     }
@@ -159,7 +163,8 @@ pub fn collect(req: &Request, trust: &TrustStore) -> Result<Evidence, InputError
     let cands = candidates(req, trust)?;
     let mut parsed = Vec::with_capacity(req.signatures.len());
     for file in &req.signatures {
-        let bytes = fsutil::read_bounded(file, MAX_SIGNATURE_FILE).map_err(InputError::Signature)?;
+        let bytes =
+            fsutil::read_bounded(file, MAX_SIGNATURE_FILE).map_err(InputError::Signature)?;
         parsed.push(Parsed {
             file: file.clone(),
             sig: SignatureFile::parse(&bytes),
@@ -202,7 +207,9 @@ pub fn collect(req: &Request, trust: &TrustStore) -> Result<Evidence, InputError
 }
 
 fn file_name(p: &Path) -> String {
-    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
 }
 
 /// What streaming the file produced beyond the plain digests.
@@ -212,7 +219,11 @@ struct Streamed {
     legacy: Vec<((usize, usize), Result<(), SigError>)>,
 }
 
-fn hash_file(path: &Path, parsed: &[Parsed], cands: &[Candidate]) -> Result<(ArtifactInfo, Streamed), InputError> {
+fn hash_file(
+    path: &Path,
+    parsed: &[Parsed],
+    cands: &[Candidate],
+) -> Result<(ArtifactInfo, Streamed), InputError> {
     let mut algs = vec![Algorithm::Sha256];
     let mut blake = None;
     let mut legacy: Vec<((usize, usize), LegacyVerifier)> = Vec::new();
@@ -249,7 +260,8 @@ fn hash_file(path: &Path, parsed: &[Parsed], cands: &[Candidate]) -> Result<(Art
     let (file, meta) = fsutil::open_file(path).map_err(InputError::Artifact)?;
     let mut hashers: Vec<digest::Hasher> = algs.iter().map(|a| a.hasher()).collect();
     let size = {
-        let mut sinks: Vec<&mut dyn Sink> = hashers.iter_mut().map(|h| h as &mut dyn Sink).collect();
+        let mut sinks: Vec<&mut dyn Sink> =
+            hashers.iter_mut().map(|h| h as &mut dyn Sink).collect();
         if let Some(b) = blake.as_mut() {
             sinks.push(b);
         }
@@ -322,9 +334,13 @@ fn judge(
     ev.scheme = Some(sig.scheme());
     ev.outcome = match sig {
         SignatureFile::Minisign(m) => {
-            ev.details.push(("trusted comment".into(), m.trusted_comment.clone()));
-            let fitting: Vec<(usize, &Candidate)> =
-                cands.iter().enumerate().filter(|(_, c)| minisign_id_fits(c, &m.key_id)).collect();
+            ev.details
+                .push(("trusted comment".into(), m.trusted_comment.clone()));
+            let fitting: Vec<(usize, &Candidate)> = cands
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| minisign_id_fits(c, &m.key_id))
+                .collect();
             if fitting.is_empty() {
                 Err(key_unknown(format!(
                     "signed by minisign key {}, which is neither given nor trusted",

@@ -115,7 +115,12 @@ pub enum TrustCommand {
         #[arg(long, value_name = "URL")]
         issuer: String,
         /// The exact certificate identity (SAN).
-        #[arg(long, value_name = "ID", required_unless_present = "identity_regexp", conflicts_with = "identity_regexp")]
+        #[arg(
+            long,
+            value_name = "ID",
+            required_unless_present = "identity_regexp",
+            conflicts_with = "identity_regexp"
+        )]
         identity: Option<String>,
         /// A regular expression that must match the whole identity.
         #[arg(long, value_name = "RE")]

@@ -15,7 +15,9 @@ pub fn command() -> clap::Command {
         codes.push_str(&format!("  {}\n      {}\n", c.as_str(), c.doc()));
     }
     let exit = "\nExit status:\n  0  verified and allowed\n  1  verification failed or the policy denied\n  2  usage, input or internal error";
-    Cli::command().mut_subcommand("verify", move |v| v.after_long_help(format!("{codes}{exit}")))
+    Cli::command().mut_subcommand("verify", move |v| {
+        v.after_long_help(format!("{codes}{exit}"))
+    })
 }
 
 /// (relative path, contents) of every generated file.
@@ -36,7 +38,10 @@ pub fn render() -> Vec<(String, Vec<u8>)> {
 }
 
 fn man_pages(cmd: &clap::Command, name: &str, out: &mut Vec<(String, Vec<u8>)>) {
-    let cmd = cmd.clone().name(name.to_string()).display_name(name.to_string());
+    let cmd = cmd
+        .clone()
+        .name(name.to_string())
+        .display_name(name.to_string());
     let mut buf = Vec::new();
     clap_mangen::Man::new(cmd.clone())
         .date("")

@@ -43,7 +43,11 @@ pub struct Global<'a> {
 impl Global<'_> {
     pub fn context(&self) -> anyhow::Result<Context> {
         let system = std::env::var_os("MCP_WARDEN_SYSTEM_DIR").map(std::path::PathBuf::from);
-        Ok(Context::new(self.cli.home.as_deref(), self.cli.policy.as_deref(), system.as_deref())?)
+        Ok(Context::new(
+            self.cli.home.as_deref(),
+            self.cli.policy.as_deref(),
+            system.as_deref(),
+        )?)
     }
 
     pub fn json(&self) -> bool {

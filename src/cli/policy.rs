@@ -27,7 +27,10 @@ pub fn run(g: &Global, cmd: &PolicyCommand) -> Result<u8> {
             if g.json() {
                 g.out(&format!("{}\n", json!({"status": "written", "path": path})));
             } else {
-                g.note(&format!("wrote {}; check it with `mcp-warden policy check`", path.display()));
+                g.note(&format!(
+                    "wrote {}; check it with `mcp-warden policy check`",
+                    path.display()
+                ));
             }
             Ok(0)
         }
@@ -60,17 +63,26 @@ pub fn run(g: &Global, cmd: &PolicyCommand) -> Result<u8> {
                     Ok((_, w)) => diags.extend(w),
                     Err(PolicyError::Invalid { diagnostics, .. }) => diags.extend(diagnostics),
                     Err(PolicyError::Read(e)) => {
-                        return Err(Failure::input(Code::PolicyUnreadable, e.to_string(), None).into());
+                        return Err(
+                            Failure::input(Code::PolicyUnreadable, e.to_string(), None).into()
+                        );
                     }
                 }
             }
             if file.is_none() && files.len() == 2 {
                 // Loosening is only visible with both layers loaded.
                 if let Ok(set) = load_policies(&ctx, &trust) {
-                    diags.extend(set.warnings.into_iter().filter(|d| d.code == Code::PolicyLoosening));
+                    diags.extend(
+                        set.warnings
+                            .into_iter()
+                            .filter(|d| d.code == Code::PolicyLoosening),
+                    );
                 }
             }
-            let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+            let errors = diags
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
             let warnings = diags.len() - errors;
             if g.json() {
                 g.out(&format!(
@@ -84,8 +96,12 @@ pub fn run(g: &Global, cmd: &PolicyCommand) -> Result<u8> {
                 for d in &diags {
                     render_diagnostic(&mut s, d);
                 }
-                let names: Vec<String> = files.iter().map(|(f, _)| f.display().to_string()).collect();
-                s.push_str(&format!("{}: {errors} error(s), {warnings} warning(s)\n", names.join(", ")));
+                let names: Vec<String> =
+                    files.iter().map(|(f, _)| f.display().to_string()).collect();
+                s.push_str(&format!(
+                    "{}: {errors} error(s), {warnings} warning(s)\n",
+                    names.join(", ")
+                ));
                 g.out(&s);
             }
             Ok(if errors > 0 { 1 } else { 0 })

@@ -27,7 +27,8 @@ pub fn run(g: &Global, cmd: &TrustCommand) -> Result<u8> {
             scopes,
             ssh_namespace,
         } => {
-            let (added, summary) = trust::add_key(&ctx, file, name, scopes, Some(ssh_namespace)).map_err(failure)?;
+            let (added, summary) =
+                trust::add_key(&ctx, file, name, scopes, Some(ssh_namespace)).map_err(failure)?;
             let (status, text) = match &added {
                 Added::New => (
                     "added",
@@ -40,7 +41,10 @@ pub fn run(g: &Global, cmd: &TrustCommand) -> Result<u8> {
                 ),
                 Added::AlreadyPresent(existing) => (
                     "unchanged",
-                    format!("this key ({}) is trusted already as `{existing}`; nothing changed", summary.fingerprint),
+                    format!(
+                        "this key ({}) is trusted already as `{existing}`; nothing changed",
+                        summary.fingerprint
+                    ),
                 ),
             };
             if g.json() {
@@ -56,10 +60,23 @@ pub fn run(g: &Global, cmd: &TrustCommand) -> Result<u8> {
             identity_regexp,
             scopes,
         } => {
-            let added = trust::add_identity(&ctx, name, issuer, identity.as_deref(), identity_regexp.as_deref(), scopes)
-                .map_err(failure)?;
+            let added = trust::add_identity(
+                &ctx,
+                name,
+                issuer,
+                identity.as_deref(),
+                identity_regexp.as_deref(),
+                scopes,
+            )
+            .map_err(failure)?;
             let (status, text) = match &added {
-                Added::New => ("added", format!("trusted sigstore identity `{name}` for {}", scopes.join(", "))),
+                Added::New => (
+                    "added",
+                    format!(
+                        "trusted sigstore identity `{name}` for {}",
+                        scopes.join(", ")
+                    ),
+                ),
                 Added::AlreadyPresent(existing) => (
                     "unchanged",
                     format!("this identity is trusted already as `{existing}`; nothing changed"),
@@ -101,7 +118,10 @@ pub fn run(g: &Global, cmd: &TrustCommand) -> Result<u8> {
                         k.key
                             .minisign_id
                             .as_ref()
-                            .map(|id| format!(", minisign id {}", crate::signature::keys::minisign_id_hex(id)))
+                            .map(|id| format!(
+                                ", minisign id {}",
+                                crate::signature::keys::minisign_id_hex(id)
+                            ))
                             .unwrap_or_default(),
                         k.scopes.patterns.join(", "),
                         k.file.display()

@@ -55,7 +55,10 @@ pub fn load_policies(ctx: &crate::context::Context, trust: &TrustStore) -> Resul
         )
         .into(),
         policy::PolicyError::Invalid { diagnostics, .. } => Failure {
-            diagnostics: diagnostics.into_iter().filter(|d| d.severity == crate::diag::Severity::Error).collect(),
+            diagnostics: diagnostics
+                .into_iter()
+                .filter(|d| d.severity == crate::diag::Severity::Error)
+                .collect(),
             exit: 2,
         }
         .into(),

@@ -40,7 +40,12 @@ impl Decision {
     pub fn rule(&self) -> String {
         match self.layers.iter().find(|l| !l.allowed) {
             Some(l) => l.rule.clone(),
-            None => self.layers.iter().map(|l| l.rule.as_str()).collect::<Vec<_>>().join("; "),
+            None => self
+                .layers
+                .iter()
+                .map(|l| l.rule.as_str())
+                .collect::<Vec<_>>()
+                .join("; "),
         }
     }
 }
@@ -51,7 +56,12 @@ pub fn evaluate(set: &PolicySet, ev: &Evidence, trust: &TrustStore) -> Decision 
     let failures: Vec<Diagnostic> = ev
         .signatures
         .iter()
-        .filter_map(|s| s.outcome.as_ref().err().map(|d| prefixed(d, &s.file.display().to_string())))
+        .filter_map(|s| {
+            s.outcome
+                .as_ref()
+                .err()
+                .map(|d| prefixed(d, &s.file.display().to_string()))
+        })
         .collect();
 
     let mut layers = Vec::new();
@@ -120,10 +130,22 @@ fn evaluate_layer(
     };
 
     // What is required, and which line says so.
-    let (mut require, require_src) = match (entry.and_then(|e| e.rules.require.as_ref()), policy.and_then(|p| p.defaults.require.as_ref())) {
-        (Some(r), _) => (r.value.clone(), format!("[[servers]] `{server}` require{}", where_(&r.loc))),
-        (None, Some(r)) => (r.value.clone(), format!("[defaults] require{}", where_(&r.loc))),
-        (None, None) => (vec![Requirement::Signature], "the built-in `require = [\"signature\"]`".to_string()),
+    let (mut require, require_src) = match (
+        entry.and_then(|e| e.rules.require.as_ref()),
+        policy.and_then(|p| p.defaults.require.as_ref()),
+    ) {
+        (Some(r), _) => (
+            r.value.clone(),
+            format!("[[servers]] `{server}` require{}", where_(&r.loc)),
+        ),
+        (None, Some(r)) => (
+            r.value.clone(),
+            format!("[defaults] require{}", where_(&r.loc)),
+        ),
+        (None, None) => (
+            vec![Requirement::Signature],
+            "the built-in `require = [\"signature\"]`".to_string(),
+        ),
     };
     let mut diags = Vec::new();
     if let Some(p) = policy {
@@ -133,7 +155,12 @@ fn evaluate_layer(
                     require.retain(|r| r != w);
                     diags.push(Diagnostic::info(
                         Code::ExceptionApplied,
-                        format!("`{}` is waived for `{server}` by the exception at {}: {}", w.name(), e.loc, e.reason),
+                        format!(
+                            "`{}` is waived for `{server}` by the exception at {}: {}",
+                            w.name(),
+                            e.loc,
+                            e.reason
+                        ),
                     ));
                 }
             }
@@ -154,7 +181,10 @@ fn evaluate_layer(
                 if policy.is_none() {
                     satisfied_by = Some(format!(
                         "the key given with --key {}",
-                        k.key_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+                        k.key_file
+                            .as_ref()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default()
                     ));
                     break 'sigs;
                 }
@@ -172,11 +202,16 @@ fn evaluate_layer(
                 continue;
             }
             for name in &k.trust_names {
-                let Some(Entry::Key(tk)) = trust.get(name) else { continue };
+                let Some(Entry::Key(tk)) = trust.get(name) else {
+                    continue;
+                };
                 let in_scope = tk.scopes.matches(server);
                 let allowed = signers.is_none_or(|sg| sg.value.contains(name));
                 if in_scope && allowed {
-                    satisfied_by = Some(format!("`{name}` (scope {})", tk.scopes.patterns.join(", ")));
+                    satisfied_by = Some(format!(
+                        "`{name}` (scope {})",
+                        tk.scopes.patterns.join(", ")
+                    ));
                     *signer_out = Some(name.clone());
                     break 'sigs;
                 }
@@ -200,7 +235,11 @@ fn evaluate_layer(
                             Code::SignerNotAllowed,
                             format!(
                                 "`{name}` signed, but `{server}` accepts only {}{}",
-                                if sg.value.is_empty() { "no signer".to_string() } else { sg.value.join(", ") },
+                                if sg.value.is_empty() {
+                                    "no signer".to_string()
+                                } else {
+                                    sg.value.join(", ")
+                                },
                                 where_(&sg.loc)
                             ),
                         )
@@ -240,9 +279,21 @@ fn evaluate_layer(
     if let Some(pins) = entry.and_then(|e| e.digests.as_ref())
         && !pins.value.is_empty()
     {
-        let comparable: Vec<_> = pins.value.iter().filter(|d| ev.artifact.digest(d.algorithm).is_some()).collect();
-        if !comparable.iter().any(|d| ev.artifact.digest(d.algorithm) == Some(d)) {
-            let actual = ev.artifact.digests.first().map(|d| d.to_string()).unwrap_or_default();
+        let comparable: Vec<_> = pins
+            .value
+            .iter()
+            .filter(|d| ev.artifact.digest(d.algorithm).is_some())
+            .collect();
+        if !comparable
+            .iter()
+            .any(|d| ev.artifact.digest(d.algorithm) == Some(d))
+        {
+            let actual = ev
+                .artifact
+                .digests
+                .first()
+                .map(|d| d.to_string())
+                .unwrap_or_default();
             denials.push(
                 Diagnostic::error(
                     Code::DigestMismatch,
@@ -269,7 +320,11 @@ fn evaluate_layer(
     let fails = !denials.is_empty() || !failures.is_empty();
     let audit = policy.is_some_and(|p| p.mode.value == Mode::Audit);
     let rule = if fails {
-        let first = denials.first().or(failures.first()).map(|d| d.message.clone()).unwrap_or_default();
+        let first = denials
+            .first()
+            .or(failures.first())
+            .map(|d| d.message.clone())
+            .unwrap_or_default();
         format!("{label} denies: {first}")
     } else if let Some(by) = &satisfied_by {
         format!("{label}: signature by {by} meets {require_src}")

@@ -62,20 +62,35 @@ fn explain_layer(p: &Policy, trust: &TrustStore, server: &str) -> LayerExplanati
     let mut rules = Vec::new();
     match entry {
         Some(e) => rules.push(rule(format!("entry for `{server}`"), e.loc.to_string())),
-        None => rules.push(rule(format!("no entry for `{server}`: [defaults] apply"), p.file.display().to_string())),
+        None => rules.push(rule(
+            format!("no entry for `{server}`: [defaults] apply"),
+            p.file.display().to_string(),
+        )),
     }
     let names = |r: &[Requirement]| r.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ");
-    let mut require = match (entry.and_then(|e| e.rules.require.as_ref()), p.defaults.require.as_ref()) {
+    let mut require = match (
+        entry.and_then(|e| e.rules.require.as_ref()),
+        p.defaults.require.as_ref(),
+    ) {
         (Some(r), _) => {
-            rules.push(rule(format!("require: {}", names(&r.value)), r.loc.to_string()));
+            rules.push(rule(
+                format!("require: {}", names(&r.value)),
+                r.loc.to_string(),
+            ));
             r.value.clone()
         }
         (None, Some(r)) => {
-            rules.push(rule(format!("require: {}", names(&r.value)), format!("[defaults] {}", r.loc)));
+            rules.push(rule(
+                format!("require: {}", names(&r.value)),
+                format!("[defaults] {}", r.loc),
+            ));
             r.value.clone()
         }
         (None, None) => {
-            rules.push(rule("require: signature", "built-in default (no `require` in the file)"));
+            rules.push(rule(
+                "require: signature",
+                "built-in default (no `require` in the file)",
+            ));
             vec![Requirement::Signature]
         }
     };
@@ -83,20 +98,32 @@ fn explain_layer(p: &Policy, trust: &TrustStore, server: &str) -> LayerExplanati
         for w in &e.waive {
             if require.contains(w) {
                 require.retain(|r| r != w);
-                rules.push(rule(format!("waived: {} — {}", w.name(), e.reason), e.loc.to_string()));
+                rules.push(rule(
+                    format!("waived: {} — {}", w.name(), e.reason),
+                    e.loc.to_string(),
+                ));
             }
         }
     }
     if require.contains(&Requirement::Signature) {
-        match entry.and_then(|e| e.rules.signers.as_ref()).or(p.defaults.signers.as_ref()) {
+        match entry
+            .and_then(|e| e.rules.signers.as_ref())
+            .or(p.defaults.signers.as_ref())
+        {
             Some(sg) => {
-                rules.push(rule(format!("signers: {}", sg.value.join(", ")), sg.loc.to_string()));
+                rules.push(rule(
+                    format!("signers: {}", sg.value.join(", ")),
+                    sg.loc.to_string(),
+                ));
                 for name in &sg.value {
                     rules.push(signer_line(trust, name, server));
                 }
             }
             None => {
-                rules.push(rule(format!("signers: any trusted signer whose scope covers `{server}`"), "no `signers` in the file"));
+                rules.push(rule(
+                    format!("signers: any trusted signer whose scope covers `{server}`"),
+                    "no `signers` in the file",
+                ));
                 for k in &trust.keys {
                     if k.scopes.matches(server) {
                         rules.push(signer_line(trust, &k.name, server));
@@ -107,10 +134,16 @@ fn explain_layer(p: &Policy, trust: &TrustStore, server: &str) -> LayerExplanati
     }
     if let Some(d) = entry.and_then(|e| e.digests.as_ref()) {
         let list: Vec<String> = d.value.iter().map(ToString::to_string).collect();
-        rules.push(rule(format!("digest must be one of: {}", list.join(", ")), d.loc.to_string()));
+        rules.push(rule(
+            format!("digest must be one of: {}", list.join(", ")),
+            d.loc.to_string(),
+        ));
     }
     if let Some(v) = entry.and_then(|e| e.versions.as_ref()) {
-        rules.push(rule(format!("version must match {}", v.value), v.loc.to_string()));
+        rules.push(rule(
+            format!("version must match {}", v.value),
+            v.loc.to_string(),
+        ));
     }
     LayerExplanation {
         policy: format!("{} {}", p.layer.name(), p.file.display()),
@@ -129,7 +162,11 @@ fn signer_line(trust: &TrustStore, name: &str, server: &str) -> Rule {
                 "  `{name}`: key {}, scopes {} — {}",
                 k.fingerprint,
                 k.scopes.patterns.join(", "),
-                if k.scopes.matches(server) { "covers this server" } else { "does NOT cover this server" }
+                if k.scopes.matches(server) {
+                    "covers this server"
+                } else {
+                    "does NOT cover this server"
+                }
             ),
             k.file.display().to_string(),
         ),
@@ -139,7 +176,11 @@ fn signer_line(trust: &TrustStore, name: &str, server: &str) -> Rule {
                 i.identity.describe(),
                 i.issuer,
                 i.scopes.patterns.join(", "),
-                if i.scopes.matches(server) { "covers this server" } else { "does NOT cover this server" }
+                if i.scopes.matches(server) {
+                    "covers this server"
+                } else {
+                    "does NOT cover this server"
+                }
             ),
             i.file.display().to_string(),
         ),

@@ -71,7 +71,11 @@ pub enum Requirement {
 }
 
 impl Requirement {
-    pub const ALL: [Requirement; 3] = [Requirement::Signature, Requirement::Provenance, Requirement::Sbom];
+    pub const ALL: [Requirement; 3] = [
+        Requirement::Signature,
+        Requirement::Provenance,
+        Requirement::Sbom,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -149,7 +153,11 @@ pub enum PolicyError {
     #[error("cannot read the policy: {0}")]
     Read(#[from] ReadError),
     #[error("the policy {file} has {count} error(s)")]
-    Invalid { file: PathBuf, count: usize, diagnostics: Vec<Diagnostic> },
+    Invalid {
+        file: PathBuf,
+        count: usize,
+        diagnostics: Vec<Diagnostic>,
+    },
 }
 
 impl PolicyError {
@@ -163,10 +171,17 @@ impl PolicyError {
 
 /// Reads and validates one policy file; every problem is reported, not
 /// just the first.
-pub fn load_file(path: &Path, layer: Layer, trust: &TrustStore) -> Result<(Policy, Vec<Diagnostic>), PolicyError> {
+pub fn load_file(
+    path: &Path,
+    layer: Layer,
+    trust: &TrustStore,
+) -> Result<(Policy, Vec<Diagnostic>), PolicyError> {
     let text = fsutil::read_text_bounded(path, MAX_POLICY_FILE)?;
     let (policy, diags) = parse(&text, path, layer, trust);
-    let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+    let errors = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     match policy {
         Some(p) if errors == 0 => Ok((p, diags)),
         _ => Err(PolicyError::Invalid {
@@ -225,19 +240,28 @@ fn loosening(system: &Policy, user: &Policy) -> Vec<Diagnostic> {
         for w in &e.waive {
             if system_requires_somewhere(system, *w) {
                 out.push(warn(
-                    format!("the exception waives `{}`, which the system policy requires", w.name()),
+                    format!(
+                        "the exception waives `{}`, which the system policy requires",
+                        w.name()
+                    ),
                     &e.loc,
                 ));
             }
         }
     }
     for s in &user.servers {
-        let sys_rules = system.server(&s.name).map(|r| &r.rules).unwrap_or(&system.defaults);
+        let sys_rules = system
+            .server(&s.name)
+            .map(|r| &r.rules)
+            .unwrap_or(&system.defaults);
         if let (Some(us), Some(ss)) = (&s.rules.signers, &sys_rules.signers) {
             for name in &us.value {
                 if !ss.value.contains(name) {
                     out.push(warn(
-                        format!("signer `{name}` for `{}` is not among the system policy's signers", s.name),
+                        format!(
+                            "signer `{name}` for `{}` is not among the system policy's signers",
+                            s.name
+                        ),
                         &us.loc,
                     ));
                 }
@@ -247,7 +271,11 @@ fn loosening(system: &Policy, user: &Policy) -> Vec<Diagnostic> {
             for r in &sr.value {
                 if !ur.value.contains(r) {
                     out.push(warn(
-                        format!("`{}` drops `{}`, which the system policy requires", s.name, r.name()),
+                        format!(
+                            "`{}` drops `{}`, which the system policy requires",
+                            s.name,
+                            r.name()
+                        ),
                         &ur.loc,
                     ));
                 }
@@ -259,5 +287,6 @@ fn loosening(system: &Policy, user: &Policy) -> Vec<Diagnostic> {
 
 fn system_requires_somewhere(p: &Policy, r: Requirement) -> bool {
     let req = |rules: &Rules| rules.require.as_ref().map(|a| a.value.contains(&r));
-    req(&p.defaults).unwrap_or(r == Requirement::Signature) || p.servers.iter().any(|s| req(&s.rules) == Some(true))
+    req(&p.defaults).unwrap_or(r == Requirement::Signature)
+        || p.servers.iter().any(|s| req(&s.rules) == Some(true))
 }

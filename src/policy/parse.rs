@@ -24,9 +24,17 @@ struct Parser<'a> {
     diags: Vec<Diagnostic>,
 }
 
-type Entry<'i> = (&'i Spanned<std::borrow::Cow<'i, str>>, &'i Spanned<DeValue<'i>>);
+type Entry<'i> = (
+    &'i Spanned<std::borrow::Cow<'i, str>>,
+    &'i Spanned<DeValue<'i>>,
+);
 
-pub fn parse(text: &str, file: &Path, layer: Layer, trust: &TrustStore) -> (Option<Policy>, Vec<Diagnostic>) {
+pub fn parse(
+    text: &str,
+    file: &Path,
+    layer: Layer,
+    trust: &TrustStore,
+) -> (Option<Policy>, Vec<Diagnostic>) {
     let mut p = Parser {
         text,
         file,
@@ -37,7 +45,12 @@ pub fn parse(text: &str, file: &Path, layer: Layer, trust: &TrustStore) -> (Opti
         Ok(t) => t,
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
-            p.error(Code::PolicySyntax, span, e.message().trim().to_string(), "fix the TOML syntax at this position");
+            p.error(
+                Code::PolicySyntax,
+                span,
+                e.message().trim().to_string(),
+                "fix the TOML syntax at this position",
+            );
             return (None, p.diags);
         }
     };
@@ -50,7 +63,12 @@ impl<'a> Parser<'a> {
         let start = span.start.min(self.text.len());
         let before = &self.text[..start];
         let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        let column = before
+            .rsplit('\n')
+            .next()
+            .map(|l| l.chars().count())
+            .unwrap_or(0)
+            + 1;
         Loc {
             file: self.file.to_path_buf(),
             line,
@@ -58,9 +76,16 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn error(&mut self, code: Code, span: Range<usize>, msg: impl Into<String>, hint: impl Into<String>) {
+    fn error(
+        &mut self,
+        code: Code,
+        span: Range<usize>,
+        msg: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
         let loc = self.loc(span);
-        self.diags.push(Diagnostic::error(code, msg).hint(hint).at(loc.to_string()));
+        self.diags
+            .push(Diagnostic::error(code, msg).hint(hint).at(loc.to_string()));
     }
 
     /// Reports unknown and reserved keys of `table`.
@@ -141,7 +166,11 @@ impl<'a> Parser<'a> {
     }
 
     fn policy(&mut self, root: &DeTable, root_span: Range<usize>, layer: Layer) -> Option<Policy> {
-        self.check_keys(root, &["version", "mode", "defaults", "servers", "exceptions"], "the top level");
+        self.check_keys(
+            root,
+            &["version", "mode", "defaults", "servers", "exceptions"],
+            "the top level",
+        );
         match Self::get(root, "version") {
             None => self.error(
                 Code::PolicyVersion,
@@ -198,7 +227,8 @@ impl<'a> Parser<'a> {
             },
         };
         let servers = self.array_of_tables(root, "servers", |p, t, span| p.server(t, span));
-        let exceptions = self.array_of_tables(root, "exceptions", |p, t, span| p.exception(t, span));
+        let exceptions =
+            self.array_of_tables(root, "exceptions", |p, t, span| p.exception(t, span));
         let policy = Policy {
             file: self.file.to_path_buf(),
             layer,
@@ -242,9 +272,12 @@ impl<'a> Parser<'a> {
                     Some(r) => reqs.push(r),
                     None => {
                         self.diags.push(
-                            Diagnostic::error(Code::PolicyType, format!("unknown requirement `{}`", it.value))
-                                .hint("use \"signature\", \"provenance\" or \"sbom\"")
-                                .at(it.loc.to_string()),
+                            Diagnostic::error(
+                                Code::PolicyType,
+                                format!("unknown requirement `{}`", it.value),
+                            )
+                            .hint("use \"signature\", \"provenance\" or \"sbom\"")
+                            .at(it.loc.to_string()),
                         );
                     }
                 }
@@ -274,7 +307,13 @@ impl<'a> Parser<'a> {
     }
 
     fn server(&mut self, t: &DeTable, span: Range<usize>) -> Option<ServerRule> {
-        self.check_keys(t, &["name", "source", "require", "signers", "digests", "versions"], "[[servers]]");
+        self.check_keys(
+            t,
+            &[
+                "name", "source", "require", "signers", "digests", "versions",
+            ],
+            "[[servers]]",
+        );
         let Some(name) = self.string(t, "name") else {
             self.error(
                 Code::PolicyType,
@@ -300,20 +339,25 @@ impl<'a> Parser<'a> {
             }
             at.map(ds)
         });
-        let versions = self.string(t, "versions").and_then(|v| match semver::VersionReq::parse(&v.value) {
-            Ok(req) => Some(At {
-                value: req,
-                loc: v.loc,
-            }),
-            Err(e) => {
-                self.diags.push(
-                    Diagnostic::error(Code::PolicyBadPattern, format!("invalid version requirement `{}`: {e}", v.value))
-                        .hint("write a semver requirement such as \"=1.4.2\" or \">=1.4, <2\"")
-                        .at(v.loc.to_string()),
-                );
-                None
-            }
-        });
+        let versions =
+            self.string(t, "versions")
+                .and_then(|v| match semver::VersionReq::parse(&v.value) {
+                    Ok(req) => Some(At {
+                        value: req,
+                        loc: v.loc,
+                    }),
+                    Err(e) => {
+                        self.diags.push(
+                            Diagnostic::error(
+                                Code::PolicyBadPattern,
+                                format!("invalid version requirement `{}`: {e}", v.value),
+                            )
+                            .hint("write a semver requirement such as \"=1.4.2\" or \">=1.4, <2\"")
+                            .at(v.loc.to_string()),
+                        );
+                        None
+                    }
+                });
         Some(ServerRule {
             name: name.value,
             loc: name.loc,
@@ -327,7 +371,10 @@ impl<'a> Parser<'a> {
     fn exception(&mut self, t: &DeTable, span: Range<usize>) -> Option<Exception> {
         self.check_keys(t, &["servers", "waive", "reason"], "[[exceptions]]");
         let loc = self.loc(span.clone());
-        let reason = self.string(t, "reason").map(|r| r.value).filter(|r| !r.trim().is_empty());
+        let reason = self
+            .string(t, "reason")
+            .map(|r| r.value)
+            .filter(|r| !r.trim().is_empty());
         if reason.is_none() {
             self.error(
                 Code::PolicyMissingReason,
@@ -349,9 +396,12 @@ impl<'a> Parser<'a> {
                     match compile_glob(&it.value) {
                         Ok(_) => patterns.push(it.value),
                         Err(e) => self.diags.push(
-                            Diagnostic::error(Code::PolicyBadPattern, format!("invalid glob `{}`: {e}", it.value))
-                                .hint("globs use *, ?, [abc] and {a,b}")
-                                .at(it.loc.to_string()),
+                            Diagnostic::error(
+                                Code::PolicyBadPattern,
+                                format!("invalid glob `{}`: {e}", it.value),
+                            )
+                            .hint("globs use *, ?, [abc] and {a,b}")
+                            .at(it.loc.to_string()),
                         ),
                     }
                 }
@@ -370,9 +420,12 @@ impl<'a> Parser<'a> {
                     match Requirement::parse(&it.value) {
                         Some(r) => waive.push(r),
                         None => self.diags.push(
-                            Diagnostic::error(Code::PolicyType, format!("unknown requirement `{}`", it.value))
-                                .hint("use \"signature\", \"provenance\" or \"sbom\"")
-                                .at(it.loc.to_string()),
+                            Diagnostic::error(
+                                Code::PolicyType,
+                                format!("unknown requirement `{}`", it.value),
+                            )
+                            .hint("use \"signature\", \"provenance\" or \"sbom\"")
+                            .at(it.loc.to_string()),
                         ),
                     }
                 }
@@ -393,9 +446,12 @@ impl<'a> Parser<'a> {
         for (i, s) in p.servers.iter().enumerate() {
             if p.servers[..i].iter().any(|o| o.name == s.name) {
                 self.diags.push(
-                    Diagnostic::error(Code::PolicyDuplicate, format!("server `{}` has a second entry", s.name))
-                        .hint("merge the two entries into one")
-                        .at(s.loc.to_string()),
+                    Diagnostic::error(
+                        Code::PolicyDuplicate,
+                        format!("server `{}` has a second entry", s.name),
+                    )
+                    .hint("merge the two entries into one")
+                    .at(s.loc.to_string()),
                 );
             }
             let require = s.rules.require.as_ref().or(p.defaults.require.as_ref());
@@ -406,9 +462,12 @@ impl<'a> Parser<'a> {
                 && needs_sig
             {
                 self.diags.push(
-                    Diagnostic::error(Code::PolicyContradiction, format!("`{}` requires a signature but allows no signer", s.name))
-                        .hint("name the allowed signers, or drop \"signature\" from `require`")
-                        .at(sg.loc.to_string()),
+                    Diagnostic::error(
+                        Code::PolicyContradiction,
+                        format!("`{}` requires a signature but allows no signer", s.name),
+                    )
+                    .hint("name the allowed signers, or drop \"signature\" from `require`")
+                    .at(sg.loc.to_string()),
                 );
             }
             if let (Some(v), Some(src)) = (&s.versions, &s.source)
@@ -418,7 +477,10 @@ impl<'a> Parser<'a> {
                 self.diags.push(
                     Diagnostic::error(
                         Code::PolicyContradiction,
-                        format!("`{}` pins source version {ver}, which `versions = \"{}\"` excludes", s.name, v.value),
+                        format!(
+                            "`{}` pins source version {ver}, which `versions = \"{}\"` excludes",
+                            s.name, v.value
+                        ),
                     )
                     .hint("make the source's version and `versions` agree")
                     .at(v.loc.to_string()),
@@ -427,12 +489,18 @@ impl<'a> Parser<'a> {
         }
         if let Some(sg) = &p.defaults.signers
             && sg.value.is_empty()
-            && p.defaults.require.as_ref().is_none_or(|r| r.value.contains(&Requirement::Signature))
+            && p.defaults
+                .require
+                .as_ref()
+                .is_none_or(|r| r.value.contains(&Requirement::Signature))
         {
             self.diags.push(
-                Diagnostic::error(Code::PolicyContradiction, "[defaults] requires a signature but allows no signer")
-                    .hint("name the allowed signers, or drop \"signature\" from `require`")
-                    .at(sg.loc.to_string()),
+                Diagnostic::error(
+                    Code::PolicyContradiction,
+                    "[defaults] requires a signature but allows no signer",
+                )
+                .hint("name the allowed signers, or drop \"signature\" from `require`")
+                .at(sg.loc.to_string()),
             );
         }
         for e in &p.exceptions {
@@ -440,7 +508,10 @@ impl<'a> Parser<'a> {
                 self.diags.push(
                     Diagnostic::warning(
                         Code::ExceptionUnused,
-                        format!("the exception for {} matches no server entry", e.servers.patterns.join(", ")),
+                        format!(
+                            "the exception for {} matches no server entry",
+                            e.servers.patterns.join(", ")
+                        ),
                     )
                     .hint("remove it, or fix its `servers` globs")
                     .at(e.loc.to_string()),
@@ -463,7 +534,10 @@ fn source_version(src: &str) -> Option<semver::Version> {
 
 impl<T> At<T> {
     fn map<U>(self, value: U) -> At<U> {
-        At { value, loc: self.loc }
+        At {
+            value,
+            loc: self.loc,
+        }
     }
 }
 
@@ -472,7 +546,12 @@ mod tests {
     use super::*;
 
     fn check(text: &str) -> (Option<Policy>, Vec<Diagnostic>) {
-        parse(text, Path::new("p.toml"), Layer::User, &TrustStore::default())
+        parse(
+            text,
+            Path::new("p.toml"),
+            Layer::User,
+            &TrustStore::default(),
+        )
     }
 
     fn codes(d: &[Diagnostic]) -> Vec<&'static str> {
@@ -483,7 +562,10 @@ mod tests {
     fn minimal_policy_is_clean() {
         let (p, d) = check("version = 1\n[defaults]\nrequire = [\"signature\"]\n");
         assert!(d.is_empty(), "{d:?}");
-        assert_eq!(p.unwrap().defaults.require.unwrap().value, vec![Requirement::Signature]);
+        assert_eq!(
+            p.unwrap().defaults.require.unwrap().value,
+            vec![Requirement::Signature]
+        );
     }
 
     #[test]
@@ -521,7 +603,11 @@ mod tests {
             "version = 1\n[[servers]]\nname = \"a\"\nsigners = []\n[[servers]]\nname = \"a\"\n[[servers]]\nname = \"b\"\nsource = \"npm:@x/y@1.4.2\"\nversions = \"<1\"\n",
         );
         let c = codes(&d);
-        assert_eq!(c.iter().filter(|c| **c == "policy-contradiction").count(), 2, "{c:?}");
+        assert_eq!(
+            c.iter().filter(|c| **c == "policy-contradiction").count(),
+            2,
+            "{c:?}"
+        );
         assert!(c.contains(&"policy-duplicate"));
     }
 
@@ -534,15 +620,23 @@ mod tests {
 
     #[test]
     fn unused_exception_is_a_warning() {
-        let (p, d) = check("version = 1\n[[exceptions]]\nservers = [\"legacy-*\"]\nwaive = [\"provenance\"]\nreason = \"vendor has no CI\"\n");
+        let (p, d) = check(
+            "version = 1\n[[exceptions]]\nservers = [\"legacy-*\"]\nwaive = [\"provenance\"]\nreason = \"vendor has no CI\"\n",
+        );
         assert!(p.is_some());
         assert_eq!(codes(&d), vec!["exception-unused"]);
     }
 
     #[test]
     fn source_versions() {
-        assert_eq!(source_version("npm:@acme/x@1.4.2").unwrap().to_string(), "1.4.2");
-        assert_eq!(source_version("pypi:x==2.0.0").unwrap().to_string(), "2.0.0");
+        assert_eq!(
+            source_version("npm:@acme/x@1.4.2").unwrap().to_string(),
+            "1.4.2"
+        );
+        assert_eq!(
+            source_version("pypi:x==2.0.0").unwrap().to_string(),
+            "2.0.0"
+        );
         assert!(source_version("./path").is_none());
     }
 }

@@ -48,7 +48,8 @@ fn b64(s: &str) -> Option<Vec<u8>> {
 
 impl Envelope {
     pub fn parse(bytes: &[u8]) -> Result<Self, SigError> {
-        let raw: RawEnvelope = serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+        let raw: RawEnvelope =
+            serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
         let payload = b64(&raw.payload).ok_or_else(|| malformed("the payload is not base64"))?;
         if raw.signatures.is_empty() {
             return Err(malformed("it carries no signature"));
@@ -77,7 +78,11 @@ impl Envelope {
     /// True when one of the envelope's signatures verifies under `key`.
     pub fn verify(&self, key: &VerifyingKey) -> Result<(), SigError> {
         let msg = self.pae();
-        if self.signatures.iter().any(|(_, s)| key.verify_strict(&msg, s).is_ok()) {
+        if self
+            .signatures
+            .iter()
+            .any(|(_, s)| key.verify_strict(&msg, s).is_ok())
+        {
             Ok(())
         } else {
             Err(SigError::Invalid("no signature in the envelope verifies with this key (the payload was changed, or another key signed it)".into()))
@@ -98,7 +103,15 @@ impl Envelope {
 
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + payload_type.len() + 32);
-    out.extend_from_slice(format!("DSSEv1 {} {} {} ", payload_type.len(), payload_type, payload.len()).as_bytes());
+    out.extend_from_slice(
+        format!(
+            "DSSEv1 {} {} {} ",
+            payload_type.len(),
+            payload_type,
+            payload.len()
+        )
+        .as_bytes(),
+    );
     out.extend_from_slice(payload);
     out
 }
@@ -123,10 +136,13 @@ pub struct Subject {
 
 impl Statement {
     pub fn parse(bytes: &[u8]) -> Result<Self, SigError> {
-        let st: Statement =
-            serde_json::from_slice(bytes).map_err(|e| SigError::Malformed(format!("in-toto statement: {e}")))?;
+        let st: Statement = serde_json::from_slice(bytes)
+            .map_err(|e| SigError::Malformed(format!("in-toto statement: {e}")))?;
         if !st.type_.starts_with("https://in-toto.io/Statement/") {
-            return Err(SigError::Malformed(format!("in-toto statement: unknown _type `{}`", st.type_)));
+            return Err(SigError::Malformed(format!(
+                "in-toto statement: unknown _type `{}`",
+                st.type_
+            )));
         }
         Ok(st)
     }
@@ -180,15 +196,27 @@ mod tests {
     #[test]
     fn subject_must_agree_on_every_shared_algorithm() {
         let st = Statement::parse(br#"{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"a","digest":{"sha256":"aa","sha512":"bb"}}],"predicateType":"x"}"#).unwrap();
-        let d256 = Digest { algorithm: Algorithm::Sha256, bytes: vec![0xaa] };
-        let d512 = Digest { algorithm: Algorithm::Sha512, bytes: vec![0xcc] };
+        let d256 = Digest {
+            algorithm: Algorithm::Sha256,
+            bytes: vec![0xaa],
+        };
+        let d512 = Digest {
+            algorithm: Algorithm::Sha512,
+            bytes: vec![0xcc],
+        };
         assert!(st.subject_for(std::slice::from_ref(&d256)).is_some());
         assert!(st.subject_for(&[d256, d512]).is_none());
     }
 
     #[test]
     fn malformed_envelopes_fail_cleanly() {
-        for input in [&b""[..], b"{}", b"[]", br#"{"payload":"!","payloadType":"x","signatures":[]}"#, br#"{"payload":"","payloadType":"x","signatures":[]}"#] {
+        for input in [
+            &b""[..],
+            b"{}",
+            b"[]",
+            br#"{"payload":"!","payloadType":"x","signatures":[]}"#,
+            br#"{"payload":"","payloadType":"x","signatures":[]}"#,
+        ] {
             assert!(Envelope::parse(input).is_err());
         }
         let deep = "[".repeat(100_000);

@@ -31,7 +31,9 @@ impl KeyFormat {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
-    #[error("not a public key in a known format (minisign .pub, OpenSSH `ssh-ed25519 …` line or PEM `PUBLIC KEY`)")]
+    #[error(
+        "not a public key in a known format (minisign .pub, OpenSSH `ssh-ed25519 …` line or PEM `PUBLIC KEY`)"
+    )]
     UnknownFormat,
     #[error("the {0} key is malformed: {1}")]
     Malformed(&'static str, String),
@@ -54,7 +56,9 @@ impl PublicKey {
     pub fn parse(bytes: &[u8]) -> Result<Self, KeyError> {
         let text = std::str::from_utf8(bytes).map_err(|_| KeyError::UnknownFormat)?;
         let trimmed = text.trim();
-        if trimmed.contains("PRIVATE KEY") || trimmed.starts_with("untrusted comment: minisign encrypted secret key") {
+        if trimmed.contains("PRIVATE KEY")
+            || trimmed.starts_with("untrusted comment: minisign encrypted secret key")
+        {
             return Err(KeyError::Private);
         }
         if trimmed.starts_with("-----BEGIN PUBLIC KEY-----") {
@@ -68,7 +72,10 @@ impl PublicKey {
             })?;
             return Self::checked(key, KeyFormat::Pem, None);
         }
-        if trimmed.starts_with("ssh-") || trimmed.starts_with("ecdsa-") || trimmed.starts_with("sk-") {
+        if trimmed.starts_with("ssh-")
+            || trimmed.starts_with("ecdsa-")
+            || trimmed.starts_with("sk-")
+        {
             let pk = ssh_key::PublicKey::from_openssh(trimmed)
                 .map_err(|e| KeyError::Malformed("OpenSSH", e.to_string()))?;
             return match pk.key_data() {
@@ -89,33 +96,53 @@ impl PublicKey {
         let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
         let mut line = lines.next().ok_or(KeyError::UnknownFormat)?;
         if line.starts_with("untrusted comment:") {
-            line = lines.next().ok_or(KeyError::Malformed("minisign", "the key line is missing".into()))?;
+            line = lines.next().ok_or(KeyError::Malformed(
+                "minisign",
+                "the key line is missing".into(),
+            ))?;
         } else if line.len() != 56 {
             return Err(KeyError::UnknownFormat);
         }
         if lines.next().is_some() {
-            return Err(KeyError::Malformed("minisign", "unexpected text after the key line".into()));
+            return Err(KeyError::Malformed(
+                "minisign",
+                "unexpected text after the key line".into(),
+            ));
         }
-        let raw = B64
-            .decode(line)
-            .map_err(|e| KeyError::Malformed("minisign", format!("the key line is not base64 ({e})")))?;
+        let raw = B64.decode(line).map_err(|e| {
+            KeyError::Malformed("minisign", format!("the key line is not base64 ({e})"))
+        })?;
         if raw.len() != 42 {
-            return Err(KeyError::Malformed("minisign", format!("the key is {} bytes, expected 42", raw.len())));
+            return Err(KeyError::Malformed(
+                "minisign",
+                format!("the key is {} bytes, expected 42", raw.len()),
+            ));
         }
         if &raw[..2] != b"Ed" {
-            return Err(KeyError::Unsupported(format!("minisign algorithm {:?}", String::from_utf8_lossy(&raw[..2]))));
+            return Err(KeyError::Unsupported(format!(
+                "minisign algorithm {:?}",
+                String::from_utf8_lossy(&raw[..2])
+            )));
         }
         let mut id = [0u8; 8];
         id.copy_from_slice(&raw[2..10]);
         let bytes: [u8; 32] = raw[10..42].try_into().expect("length checked");
-        let key = VerifyingKey::from_bytes(&bytes).map_err(|e| KeyError::Malformed("minisign", e.to_string()))?;
+        let key = VerifyingKey::from_bytes(&bytes)
+            .map_err(|e| KeyError::Malformed("minisign", e.to_string()))?;
         Self::checked(key, KeyFormat::Minisign, Some(id))
     }
 
-    fn checked(key: VerifyingKey, format: KeyFormat, minisign_id: Option<[u8; 8]>) -> Result<Self, KeyError> {
+    fn checked(
+        key: VerifyingKey,
+        format: KeyFormat,
+        minisign_id: Option<[u8; 8]>,
+    ) -> Result<Self, KeyError> {
         // A small-order key accepts forged signatures: refuse it outright.
         if key.is_weak() {
-            return Err(KeyError::Malformed(format.name(), "weak (small-order) ed25519 key".into()));
+            return Err(KeyError::Malformed(
+                format.name(),
+                "weak (small-order) ed25519 key".into(),
+            ));
         }
         Ok(PublicKey {
             key,
@@ -133,7 +160,8 @@ impl PublicKey {
     /// A canonical one-line form for storage: the OpenSSH line.
     pub fn openssh_line(&self) -> String {
         let pk = ssh_key::PublicKey::from(ssh_key::public::Ed25519PublicKey(self.key.to_bytes()));
-        pk.to_openssh().expect("encoding an ed25519 key cannot fail")
+        pk.to_openssh()
+            .expect("encoding an ed25519 key cannot fail")
     }
 }
 

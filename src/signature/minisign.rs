@@ -25,7 +25,11 @@ fn malformed(why: impl Into<String>) -> SigError {
 impl MinisignSignature {
     pub fn parse(text: &str) -> Result<Self, SigError> {
         let mut lines = text.lines();
-        let mut next = |what: &str| lines.next().ok_or_else(|| malformed(format!("the {what} line is missing (truncated?)")));
+        let mut next = |what: &str| {
+            lines
+                .next()
+                .ok_or_else(|| malformed(format!("the {what} line is missing (truncated?)")))
+        };
         let untrusted = next("untrusted comment")?;
         let untrusted_comment = untrusted
             .strip_prefix("untrusted comment: ")
@@ -36,15 +40,24 @@ impl MinisignSignature {
             .decode(sig_line.trim())
             .map_err(|_| malformed("the signature line is not base64"))?;
         if raw.len() != 74 {
-            return Err(malformed(format!("the signature is {} bytes, expected 74", raw.len())));
+            return Err(malformed(format!(
+                "the signature is {} bytes, expected 74",
+                raw.len()
+            )));
         }
         let prehashed = match &raw[..2] {
             b"ED" => true,
             b"Ed" => false,
-            other => return Err(malformed(format!("unknown algorithm {:?}", String::from_utf8_lossy(other)))),
+            other => {
+                return Err(malformed(format!(
+                    "unknown algorithm {:?}",
+                    String::from_utf8_lossy(other)
+                )));
+            }
         };
         let key_id: [u8; 8] = raw[2..10].try_into().expect("length checked");
-        let signature = Signature::from_slice(&raw[10..74]).map_err(|e| malformed(e.to_string()))?;
+        let signature =
+            Signature::from_slice(&raw[10..74]).map_err(|e| malformed(e.to_string()))?;
         let trusted = next("trusted comment")?;
         let trusted_comment = trusted
             .strip_prefix("trusted comment: ")
@@ -54,8 +67,12 @@ impl MinisignSignature {
         let global_raw = B64
             .decode(global_line.trim())
             .map_err(|_| malformed("the global signature line is not base64"))?;
-        let global_signature = Signature::from_slice(&global_raw)
-            .map_err(|_| malformed(format!("the global signature is {} bytes, expected 64", global_raw.len())))?;
+        let global_signature = Signature::from_slice(&global_raw).map_err(|_| {
+            malformed(format!(
+                "the global signature is {} bytes, expected 64",
+                global_raw.len()
+            ))
+        })?;
         if lines.any(|l| !l.trim().is_empty()) {
             return Err(malformed("unexpected text after the global signature"));
         }
@@ -88,9 +105,9 @@ impl MinisignSignature {
 
     /// Legacy mode verifies over the file itself, so it streams.
     pub fn legacy_verifier(&self, key: &VerifyingKey) -> Result<LegacyVerifier, SigError> {
-        let v = key
-            .verify_stream(&self.signature)
-            .map_err(|_| SigError::Invalid("the signature is not a valid ed25519 signature".into()))?;
+        let v = key.verify_stream(&self.signature).map_err(|_| {
+            SigError::Invalid("the signature is not a valid ed25519 signature".into())
+        })?;
         Ok(LegacyVerifier(v))
     }
 }
@@ -123,7 +140,13 @@ mod tests {
             // Every prefix either parses or fails cleanly.
             let _ = MinisignSignature::parse(&good[..cut]);
         }
-        assert!(matches!(MinisignSignature::parse(""), Err(SigError::Malformed(_))));
-        assert!(matches!(MinisignSignature::parse("untrusted comment: x\n%%%\n"), Err(SigError::Malformed(_))));
+        assert!(matches!(
+            MinisignSignature::parse(""),
+            Err(SigError::Malformed(_))
+        ));
+        assert!(matches!(
+            MinisignSignature::parse("untrusted comment: x\n%%%\n"),
+            Err(SigError::Malformed(_))
+        ));
     }
 }

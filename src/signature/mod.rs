@@ -21,7 +21,9 @@ pub enum SigError {
     Invalid(String),
     #[error("{0}")]
     Unsupported(String),
-    #[error("the signature is for namespace `{got}`, but the key is trusted for namespace `{want}`")]
+    #[error(
+        "the signature is for namespace `{got}`, but the key is trusted for namespace `{want}`"
+    )]
     Namespace { want: String, got: String },
 }
 
@@ -56,13 +58,19 @@ impl SignatureFile {
     /// Detects the format from the content, never from the file name.
     pub fn parse(bytes: &[u8]) -> Result<Self, SigError> {
         let text = std::str::from_utf8(bytes);
-        let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).map(|i| &bytes[i..]).unwrap_or(&[]);
+        let start = bytes
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .map(|i| &bytes[i..])
+            .unwrap_or(&[]);
         if start.starts_with(b"untrusted comment:") {
-            let text = text.map_err(|_| SigError::Malformed("minisign signature: not UTF-8 text".into()))?;
+            let text =
+                text.map_err(|_| SigError::Malformed("minisign signature: not UTF-8 text".into()))?;
             return minisign::MinisignSignature::parse(text).map(SignatureFile::Minisign);
         }
         if start.starts_with(b"-----BEGIN SSH SIGNATURE-----") {
-            let text = text.map_err(|_| SigError::Malformed("OpenSSH signature: not UTF-8 text".into()))?;
+            let text =
+                text.map_err(|_| SigError::Malformed("OpenSSH signature: not UTF-8 text".into()))?;
             return ssh::SshSignature::parse(text).map(SignatureFile::Ssh);
         }
         if start.starts_with(b"{") {

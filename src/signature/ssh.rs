@@ -35,14 +35,21 @@ impl SshSignature {
             }
         };
         if sig.signature().algorithm() != ssh_key::Algorithm::Ed25519 {
-            return Err(malformed("the signature algorithm does not match the ed25519 key"));
+            return Err(malformed(
+                "the signature algorithm does not match the ed25519 key",
+            ));
         }
         let hash_alg = match sig.hash_alg() {
             ssh_key::HashAlg::Sha256 => Algorithm::Sha256,
             ssh_key::HashAlg::Sha512 => Algorithm::Sha512,
-            other => return Err(SigError::Unsupported(format!("OpenSSH signature hash {other}"))),
+            other => {
+                return Err(SigError::Unsupported(format!(
+                    "OpenSSH signature hash {other}"
+                )));
+            }
         };
-        let signature = Signature::from_slice(sig.signature().as_bytes()).map_err(|e| malformed(e.to_string()))?;
+        let signature = Signature::from_slice(sig.signature().as_bytes())
+            .map_err(|e| malformed(e.to_string()))?;
         Ok(SshSignature {
             public_key,
             namespace: sig.namespace().to_string(),
@@ -53,7 +60,12 @@ impl SshSignature {
 
     /// Checks the namespace, then the signature over the SSHSIG blob built
     /// from `message_hash` (the artifact's digest under `self.hash_alg`).
-    pub fn verify(&self, key: &VerifyingKey, namespace: &str, message_hash: &[u8]) -> Result<(), SigError> {
+    pub fn verify(
+        &self,
+        key: &VerifyingKey,
+        namespace: &str,
+        message_hash: &[u8],
+    ) -> Result<(), SigError> {
         if self.namespace != namespace {
             return Err(SigError::Namespace {
                 want: namespace.to_string(),
@@ -61,7 +73,9 @@ impl SshSignature {
             });
         }
         if key != &self.public_key {
-            return Err(SigError::Invalid("the signature was made by another key".into()));
+            return Err(SigError::Invalid(
+                "the signature was made by another key".into(),
+            ));
         }
         key.verify_strict(&signed_data(&self.namespace, self.hash_alg, message_hash), &self.signature)
             .map_err(|_| SigError::Invalid("the signature does not match the file (the file was changed, or the signature was)".into()))

@@ -1,0 +1,150 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_mcp_warden_global_optspecs
+    string join \n home= policy= format= v/verbose q/quiet h/help V/version
+end
+
+function __fish_mcp_warden_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_mcp_warden_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_mcp_warden_using_subcommand
+    set -l cmd (__fish_mcp_warden_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -s V -l version -d 'Print version'
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "trust" -d 'Manage the trust store: pinned keys and identities with scopes'
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "policy" -d 'Write, check and explain the policy file'
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "verify" -d 'Verify an artifact\'s signatures and judge it against the policy'
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list remove help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list remove help" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list remove help" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list remove help" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list remove help" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list remove help" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list remove help" -f -a "add-key" -d 'Pin a public key (minisign .pub, OpenSSH ed25519 line, or PEM) under a name'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list remove help" -f -a "add-identity" -d 'Pin a sigstore signer by OIDC issuer and certificate identity'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list remove help" -f -a "list" -d 'List trusted keys and identities with their scopes'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list remove help" -f -a "remove" -d 'Remove an entry from the user\'s trust store'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -l name -d 'The name policies use for this signer' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -l scope -d 'Server names (globs) this key may vouch for; repeatable. Required: use \'*\' for all' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -l ssh-namespace -d 'Namespace OpenSSH signatures by this key must carry' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -l name -d 'The name policies use for this signer' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -l issuer -d 'The OIDC issuer URL, e.g. https://token.actions.githubusercontent.com' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -l identity -d 'The exact certificate identity (SAN)' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -l identity-regexp -d 'A regular expression that must match the whole identity' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -l scope -d 'Server names (globs) this identity may vouch for; repeatable and required' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from list" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from list" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from list" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from remove" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from remove" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from remove" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "add-key" -d 'Pin a public key (minisign .pub, OpenSSH ed25519 line, or PEM) under a name'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "add-identity" -d 'Pin a sigstore signer by OIDC issuer and certificate identity'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "list" -d 'List trusted keys and identities with their scopes'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove an entry from the user\'s trust store'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -f -a "init" -d 'Write a commented policy template (to --policy FILE or the home\'s policy.toml)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -f -a "check" -d 'Report every problem in a policy file with file:line:column and a code. Exits 1 when it finds errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -f -a "explain" -d 'Show what a server needs and which rule says so'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from init" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from init" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from init" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from init" -l force -d 'Replace an existing file'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from init" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from init" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from check" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from check" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from check" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from check" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from explain" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from explain" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from explain" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from explain" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from explain" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from explain" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "init" -d 'Write a commented policy template (to --policy FILE or the home\'s policy.toml)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "check" -d 'Report every problem in a policy file with file:line:column and a code. Exits 1 when it finds errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "explain" -d 'Show what a server needs and which rule says so'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l signature -d 'A signature: minisign `.minisig`, OpenSSH `SSH SIGNATURE`, or a DSSE envelope (repeatable)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l key -d 'A public key to verify with (minisign `.pub`, OpenSSH line, PEM); repeatable. Without --key and --key-name, every trusted key is tried' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l key-name -d 'A trusted key by its trust-store name (repeatable)' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l server -d 'Evaluate against this server\'s policy entry and scopes (default: the artifact\'s file name)' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy verify help" -f -a "trust" -d 'Manage the trust store: pinned keys and identities with scopes'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy verify help" -f -a "policy" -d 'Write, check and explain the policy file'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy verify help" -f -a "verify" -d 'Verify an artifact\'s signatures and judge it against the policy'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "add-key" -d 'Pin a public key (minisign .pub, OpenSSH ed25519 line, or PEM) under a name'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "add-identity" -d 'Pin a sigstore signer by OIDC issuer and certificate identity'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "list" -d 'List trusted keys and identities with their scopes'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "remove" -d 'Remove an entry from the user\'s trust store'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "init" -d 'Write a commented policy template (to --policy FILE or the home\'s policy.toml)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "check" -d 'Report every problem in a policy file with file:line:column and a code. Exits 1 when it finds errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "explain" -d 'Show what a server needs and which rule says so'

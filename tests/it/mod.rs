@@ -1,0 +1,12 @@
+#[macro_use]
+pub mod util;
+
+mod bad_input;
+mod cli;
+mod digest_mode;
+mod docs;
+mod happy;
+mod policy;
+mod snapshots;
+mod tamper;
+mod trust;
