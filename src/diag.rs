@@ -75,6 +75,7 @@ codes! {
     TrustStoreInvalid => "trust-store-invalid": "a trust store file could not be read or parsed",
     TrustInput => "trust-input": "a trust store change was refused (no scope, duplicate name, system entry, bad key or pattern)",
     PolicyUnreadable => "policy-unreadable": "a policy file could not be read",
+    Usage => "usage": "the command line is not valid (unknown option, missing argument)",
     InputInvalid => "input-invalid": "an argument or input file is invalid (bad digest, unreadable signature or key file)",
     Internal => "internal-error": "mcp-warden failed for a reason of its own; please report it",
 }

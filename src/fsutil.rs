@@ -38,19 +38,7 @@ impl ReadError {
 /// say what is wrong (a symlink loop shows up as the OS's "too many
 /// levels of symbolic links").
 pub fn open_file(path: &Path) -> Result<(File, fs::Metadata), ReadError> {
-    // Look before opening: opening a FIFO blocks until a writer comes.
-    let pre = fs::metadata(path).map_err(|e| ReadError::from_io(path, e))?;
-    if pre.is_dir() {
-        return Err(ReadError::Directory {
-            path: path.to_path_buf(),
-        });
-    }
-    if !pre.is_file() {
-        return Err(ReadError::NotFile {
-            path: path.to_path_buf(),
-        });
-    }
-    let file = File::open(path).map_err(|e| ReadError::from_io(path, e))?;
+    let file = open_nonblocking(path).map_err(|e| ReadError::from_io(path, e))?;
     let meta = file.metadata().map_err(|e| ReadError::from_io(path, e))?;
     if meta.is_dir() {
         return Err(ReadError::Directory {
@@ -63,6 +51,23 @@ pub fn open_file(path: &Path) -> Result<(File, fs::Metadata), ReadError> {
         });
     }
     Ok((file, meta))
+}
+
+/// Opening a FIFO for reading blocks until a writer comes; O_NONBLOCK makes
+/// the open return at once, so the type check below can refuse it. On a
+/// regular file the flag has no effect on reads.
+#[cfg(unix)]
+fn open_nonblocking(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_nonblocking(path: &Path) -> io::Result<File> {
+    File::open(path)
 }
 
 /// Reads a whole file that must not exceed `limit` bytes; the limit is

@@ -8,8 +8,13 @@ use mcp_warden::cli::{self, Cli};
 fn main() -> ExitCode {
     // Parsed from the same definition the man pages are rendered from, so
     // `--help` and `man` say the same thing.
-    let cli =
-        Cli::from_arg_matches(&cli::docs::command().get_matches()).unwrap_or_else(|e| e.exit());
+    let cli = match cli::docs::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
+        Ok(cli) => cli,
+        Err(e) => cli::usage_error(e),
+    };
     let level = match (cli.quiet, cli.verbose) {
         (true, _) => "error",
         (false, 0) => "warn",

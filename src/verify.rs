@@ -27,8 +27,11 @@ impl FromStr for ArtifactRef {
     /// `sha256:`/`sha512:` prefixes mean a digest; anything else a path
     /// (write `./sha256:x` for a file with such a name).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.starts_with("sha256:") || s.starts_with("sha512:") {
-            s.parse().map(ArtifactRef::Digest)
+        let prefix = s.get(..7).map(str::to_ascii_lowercase);
+        if matches!(prefix.as_deref(), Some("sha256:" | "sha512:")) {
+            format!("{}{}", prefix.unwrap_or_default(), &s[7..])
+                .parse()
+                .map(ArtifactRef::Digest)
         } else {
             Ok(ArtifactRef::Path(PathBuf::from(s)))
         }
@@ -334,8 +337,6 @@ fn judge(
     ev.scheme = Some(sig.scheme());
     ev.outcome = match sig {
         SignatureFile::Minisign(m) => {
-            ev.details
-                .push(("trusted comment".into(), m.trusted_comment.clone()));
             let fitting: Vec<(usize, &Candidate)> = cands
                 .iter()
                 .enumerate()
@@ -377,7 +378,22 @@ fn judge(
                         Err(e) => last = Some(e),
                     }
                 }
-                ok.ok_or_else(|| sig_diag(last.expect("at least one candidate was tried")))
+                // Keys without a minisign id (OpenSSH, PEM) are tried too;
+                // when only those were tried, the signer is simply unknown.
+                let id_matched = cands.iter().any(|c| c.key.minisign_id == Some(m.key_id));
+                match ok {
+                    Some(signer) => {
+                        // Shown only once the global signature has vouched for it.
+                        ev.details
+                            .push(("trusted comment".into(), m.trusted_comment.clone()));
+                        Ok(signer)
+                    }
+                    None if !id_matched => Err(key_unknown(format!(
+                        "signed by minisign key {}, which is neither given nor trusted",
+                        keys::minisign_id_hex(&m.key_id)
+                    ))),
+                    None => Err(sig_diag(last.expect("at least one candidate was tried"))),
+                }
             }
         }
         SignatureFile::Ssh(s) => {

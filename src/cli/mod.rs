@@ -69,6 +69,35 @@ impl Global<'_> {
     }
 }
 
+/// Reports a command-line error and exits 2: as clap's text, or as a JSON
+/// error document when `--format json` was asked for, so that programs
+/// reading stdout always get JSON.
+pub fn usage_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    let json = {
+        let args: Vec<String> = std::env::args().collect();
+        args.iter().any(|a| a == "--format=json")
+            || args
+                .windows(2)
+                .any(|w| w[0] == "--format" && w[1] == "json")
+    };
+    if !json || matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        e.exit();
+    }
+    let message = e.render().to_string();
+    // clap's first paragraph is the error; the rest is usage text.
+    let first: Vec<&str> = message
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let first = first.join(" ");
+    let d = Diagnostic::error(Code::Usage, first.trim_start_matches("error: "))
+        .hint("run `mcp-warden --help` for the usage");
+    print!("{}", Report::error(vec![d]).to_json());
+    std::process::exit(2)
+}
+
 /// Runs the parsed command and returns the process exit code.
 pub fn run(cli: &Cli) -> u8 {
     let g = Global { cli };

@@ -85,8 +85,14 @@ pub fn evaluate(set: &PolicySet, ev: &Evidence, trust: &TrustStore) -> Decision 
     }
     for l in &layers {
         for d in &l.diagnostics {
-            if !diagnostics.contains(d) {
-                diagnostics.push(d.clone());
+            // Both layers may find the same thing; say it once, at the
+            // weight of the layer that enforces it.
+            match diagnostics
+                .iter_mut()
+                .find(|e| e.code == d.code && e.message == d.message)
+            {
+                Some(e) => e.severity = e.severity.max(d.severity),
+                None => diagnostics.push(d.clone()),
             }
         }
     }
@@ -325,7 +331,11 @@ fn evaluate_layer(
             .or(failures.first())
             .map(|d| d.message.clone())
             .unwrap_or_default();
-        format!("{label} denies: {first}")
+        if audit {
+            format!("{label} (audit mode) would deny: {first}")
+        } else {
+            format!("{label} denies: {first}")
+        }
     } else if let Some(by) = &satisfied_by {
         format!("{label}: signature by {by} meets {require_src}")
     } else {

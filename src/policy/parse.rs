@@ -55,6 +55,8 @@ pub fn parse(
         }
     };
     let policy = p.policy(root.get_ref(), root.span(), layer);
+    // Report in file order, whatever order the checks ran in.
+    p.diags.sort_by_key(line_col);
     (policy, p.diags)
 }
 
@@ -519,6 +521,18 @@ impl<'a> Parser<'a> {
             }
         }
     }
+}
+
+fn line_col(d: &Diagnostic) -> (usize, usize) {
+    d.location
+        .as_deref()
+        .and_then(|l| {
+            let mut it = l.rsplitn(3, ':');
+            let col = it.next()?.parse().ok()?;
+            let line = it.next()?.parse().ok()?;
+            Some((line, col))
+        })
+        .unwrap_or((usize::MAX, 0))
 }
 
 /// The version a source string pins: `npm:NAME@1.2.3`, `pypi:NAME==1.2.3`.

@@ -36,17 +36,6 @@ pub enum Scheme {
     Dsse,
 }
 
-impl Scheme {
-    pub fn describe(self) -> &'static str {
-        match self {
-            Scheme::MinisignPrehashed => "minisign (prehashed)",
-            Scheme::MinisignLegacy => "minisign (legacy)",
-            Scheme::Ssh => "OpenSSH",
-            Scheme::Dsse => "DSSE",
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub enum SignatureFile {
     Minisign(minisign::MinisignSignature),

@@ -119,3 +119,21 @@ fn logs_go_to_stderr_and_json_stays_clean() {
         "debug logs on stderr",
     );
 }
+
+#[test]
+fn usage_errors_under_json_are_json_documents() {
+    let env = TestEnv::new();
+    for args in [
+        &["--format", "json", "verify"][..],
+        &["--format=json", "verify", "x", "--bogus"],
+        &["--format", "json", "trust", "add-key", "k.pub"],
+    ] {
+        let out = env.run(args);
+        out.code(2).diag("usage");
+        out.check(out.json()["verdict"] == "error", "verdict error");
+    }
+    // Help is still help, not an error document.
+    env.run(["--format", "json", "verify", "--help"])
+        .code(0)
+        .stdout_has("Usage: mcp-warden verify");
+}

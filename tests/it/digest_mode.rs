@@ -229,3 +229,21 @@ fn malformed_digests_are_usage_errors() {
         out.check(out.json()["verdict"] == "error", "verdict error");
     }
 }
+
+#[test]
+fn digest_prefix_is_case_insensitive() {
+    let env = TestEnv::new();
+    let (art, bytes) = artifact(&env);
+    let key = SshKey::generate(&env, "ssh");
+    key.sign_to(&art, &env.path("server.sha256.sig"), "file", Some("sha256"));
+    let digest = format!("SHA256:{}", sha256_hex(&bytes).to_uppercase());
+    env.run([
+        "verify",
+        &digest,
+        "--signature",
+        "server.sha256.sig",
+        "--key",
+        "ssh.pub",
+    ])
+    .code(0);
+}

@@ -292,7 +292,9 @@ fn audit_mode_allows_and_warns() {
     out.code(0)
         .diag("audit-mode")
         .stdout_has("warning[audit-mode]: the user policy is in audit mode: `server.bin` would have been denied, and is allowed")
-        .stdout_has("warning[signature-missing]");
+        .stdout_has("warning[signature-missing]")
+        .stdout_has("ALLOWED  user policy (audit mode) would deny: no signature was given")
+        .stdout_lacks("user policy denies");
     let out = env.run([
         "--format",
         "json",
