@@ -88,6 +88,9 @@ fn verify(c: &mut Criterion) {
         keys: vec![key],
         key_names: vec![],
         server: None,
+        bundles: vec![],
+        identity: None,
+        trusted_root: None,
     };
     let trust = TrustStore::default();
     // The fixture must verify, or the bench would time the failure path.

@@ -61,6 +61,9 @@ _mcp__warden() {
             mcp__warden__subcmd__help__subcmd__trust,remove)
                 cmd="mcp__warden__subcmd__help__subcmd__trust__subcmd__remove"
                 ;;
+            mcp__warden__subcmd__help__subcmd__trust,roots)
+                cmd="mcp__warden__subcmd__help__subcmd__trust__subcmd__roots"
+                ;;
             mcp__warden__subcmd__policy,check)
                 cmd="mcp__warden__subcmd__policy__subcmd__check"
                 ;;
@@ -100,6 +103,9 @@ _mcp__warden() {
             mcp__warden__subcmd__trust,remove)
                 cmd="mcp__warden__subcmd__trust__subcmd__remove"
                 ;;
+            mcp__warden__subcmd__trust,roots)
+                cmd="mcp__warden__subcmd__trust__subcmd__roots"
+                ;;
             mcp__warden__subcmd__trust__subcmd__help,add-identity)
                 cmd="mcp__warden__subcmd__trust__subcmd__help__subcmd__add__subcmd__identity"
                 ;;
@@ -114,6 +120,9 @@ _mcp__warden() {
                 ;;
             mcp__warden__subcmd__trust__subcmd__help,remove)
                 cmd="mcp__warden__subcmd__trust__subcmd__help__subcmd__remove"
+                ;;
+            mcp__warden__subcmd__trust__subcmd__help,roots)
+                cmd="mcp__warden__subcmd__trust__subcmd__help__subcmd__roots"
                 ;;
             *)
                 ;;
@@ -232,7 +241,7 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__help__subcmd__trust)
-            opts="add-key add-identity list remove"
+            opts="add-key add-identity list roots remove"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -288,6 +297,20 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__help__subcmd__trust__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__help__subcmd__trust__subcmd__roots)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -490,7 +513,7 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__trust)
-            opts="-v -q -h --home --policy --format --verbose --quiet --help add-key add-identity list remove help"
+            opts="-v -q -h --home --policy --format --verbose --quiet --help add-key add-identity list roots remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -600,7 +623,7 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__trust__subcmd__help)
-            opts="add-key add-identity list remove help"
+            opts="add-key add-identity list roots remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -683,6 +706,20 @@ _mcp__warden() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mcp__subcmd__warden__subcmd__trust__subcmd__help__subcmd__roots)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mcp__subcmd__warden__subcmd__trust__subcmd__list)
             opts="-v -q -h --home --policy --format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -735,14 +772,64 @@ _mcp__warden() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mcp__subcmd__warden__subcmd__trust__subcmd__roots)
+            opts="-v -q -h --home --policy --format --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mcp__subcmd__warden__subcmd__verify)
-            opts="-v -q -h --signature --key --key-name --server --home --policy --format --verbose --quiet --help"
+            opts="-v -q -h --signature --bundle --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --certificate-oidc-issuer-regexp --trusted-root --key --key-name --server --home --policy --format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --signature)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bundle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --certificate-identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --certificate-identity-regexp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --certificate-oidc-issuer)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --certificate-oidc-issuer-regexp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trusted-root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -36,18 +36,19 @@ complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "trust" -d 'Ma
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "policy" -d 'Write, check and explain the policy file'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "verify" -d 'Verify an artifact\'s signatures and judge it against the policy'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list remove help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list remove help" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list remove help" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
 json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list remove help" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list remove help" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list remove help" -s h -l help -d 'Print help'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list remove help" -f -a "add-key" -d 'Pin a public key (minisign .pub, OpenSSH ed25519 line, or PEM) under a name'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list remove help" -f -a "add-identity" -d 'Pin a sigstore signer by OIDC issuer and certificate identity'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list remove help" -f -a "list" -d 'List trusted keys and identities with their scopes'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list remove help" -f -a "remove" -d 'Remove an entry from the user\'s trust store'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -f -a "add-key" -d 'Pin a public key (minisign .pub, OpenSSH ed25519 line, or PEM) under a name'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -f -a "add-identity" -d 'Pin a sigstore signer by OIDC issuer and certificate identity'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -f -a "list" -d 'List trusted keys and identities with their scopes'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -f -a "roots" -d 'List the embedded sigstore trusted roots: logs, CAs and validity windows'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -f -a "remove" -d 'Remove an entry from the user\'s trust store'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -l name -d 'The name policies use for this signer' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -l scope -d 'Server names (globs) this key may vouch for; repeatable. Required: use \'*\' for all' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -l ssh-namespace -d 'Namespace OpenSSH signatures by this key must carry' -r
@@ -77,6 +78,13 @@ json\t''"
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only the verdict and errors'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from roots" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from roots" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from roots" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from roots" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from roots" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from roots" -s h -l help -d 'Print help'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from remove" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from remove" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from remove" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
@@ -87,6 +95,7 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "add-key" -d 'Pin a public key (minisign .pub, OpenSSH ed25519 line, or PEM) under a name'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "add-identity" -d 'Pin a sigstore signer by OIDC issuer and certificate identity'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "list" -d 'List trusted keys and identities with their scopes'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "roots" -d 'List the embedded sigstore trusted roots: logs, CAs and validity windows'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove an entry from the user\'s trust store'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
@@ -127,7 +136,13 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "explain" -d 'Show what a server needs and which rule says so'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l signature -d 'A signature: minisign `.minisig`, OpenSSH `SSH SIGNATURE`, or a DSSE envelope (repeatable)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l key -d 'A public key to verify with (minisign `.pub`, OpenSSH line, PEM); repeatable. Without --key and --key-name, every trusted key is tried' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l bundle -d 'A sigstore bundle (v0.1, v0.2, v0.3), an npm attestations document or an `.intoto.jsonl` file; verified offline against the pinned trusted roots' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l certificate-identity -d 'The signer\'s exact certificate identity (keyless bundles)' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l certificate-identity-regexp -d 'A regular expression that must match the WHOLE certificate identity (unlike cosign, which matches anywhere)' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l certificate-oidc-issuer -d 'The exact OIDC issuer of the signer\'s certificate' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l certificate-oidc-issuer-regexp -d 'A regular expression that must match the whole OIDC issuer' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l trusted-root -d 'A sigstore trusted_root.json that replaces the embedded roots for this call, or the name of an embedded root (`sigstore-staging`). Without it, the production roots (sigstore-production, github) are used' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l key -d 'A public key to verify with (minisign `.pub`, OpenSSH line, PEM; PEM ECDSA P-256 or Ed25519 for managed-key sigstore bundles); repeatable. Without --key and --key-name, every trusted key is tried' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l key-name -d 'A trusted key by its trust-store name (repeatable)' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l server -d 'Evaluate against this server\'s policy entry and scopes (default: the artifact\'s file name)' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
@@ -144,6 +159,7 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fi
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "add-key" -d 'Pin a public key (minisign .pub, OpenSSH ed25519 line, or PEM) under a name'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "add-identity" -d 'Pin a sigstore signer by OIDC issuer and certificate identity'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "list" -d 'List trusted keys and identities with their scopes'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "roots" -d 'List the embedded sigstore trusted roots: logs, CAs and validity windows'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "remove" -d 'Remove an entry from the user\'s trust store'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "init" -d 'Write a commented policy template (to --policy FILE or the home\'s policy.toml)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "check" -d 'Report every problem in a policy file with file:line:column and a code. Exits 1 when it finds errors'

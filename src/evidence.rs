@@ -39,14 +39,69 @@ pub struct KeySigner {
     pub key_file: Option<PathBuf>,
 }
 
+/// Who signed, as far as the evidence shows.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Signer {
+    Key(KeySigner),
+    Identity(IdentitySigner),
+}
+
+impl Signer {
+    pub fn trust_names(&self) -> &[String] {
+        match self {
+            Signer::Key(k) => &k.trust_names,
+            Signer::Identity(i) => &i.trust_names,
+        }
+    }
+
+    /// How an untrusted signer was vouched for on the command line.
+    pub fn adhoc(&self) -> Option<String> {
+        match self {
+            Signer::Key(k) => k
+                .key_file
+                .as_ref()
+                .map(|p| format!("the key given with --key {}", p.display())),
+            Signer::Identity(i) if i.by_flags => Some(format!(
+                "{} from {} (matched by --certificate-identity/--certificate-oidc-issuer)",
+                i.identity, i.issuer
+            )),
+            Signer::Identity(_) => None,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Signer::Key(k) => format!("key {}", k.fingerprint),
+            Signer::Identity(i) => format!("{} from {}", i.identity, i.issuer),
+        }
+    }
+}
+
+/// A keyless sigstore signer: the identity in the Fulcio certificate.
+#[derive(Debug, Clone, Serialize)]
+pub struct IdentitySigner {
+    pub identity: String,
+    pub issuer: String,
+    /// Trust-store identities that match it.
+    pub trust_names: Vec<String>,
+    /// Matched the identity flags given on the command line.
+    pub by_flags: bool,
+    /// GitHub workflow claims: repository, ref, workflow, trigger, commit,
+    /// runner-environment.
+    pub claims: std::collections::BTreeMap<String, String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SignatureEvidence {
     pub file: PathBuf,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scheme: Option<Scheme>,
-    /// Verified signer, or why not.
+    /// Verified signer, or why not. A warning (not an error) marks a
+    /// member of a multi-bundle file that could not be checked, which
+    /// neither counts nor denies.
     #[serde(skip)]
-    pub outcome: Result<KeySigner, Diagnostic>,
+    pub outcome: Result<Signer, Diagnostic>,
     /// Facts worth showing: trusted comment, namespace, subject.
     pub details: Vec<(String, String)>,
 }

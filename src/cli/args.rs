@@ -66,6 +66,8 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("identity_rule").args(["certificate_identity", "certificate_identity_regexp"]).multiple(false)))]
+#[command(group(clap::ArgGroup::new("issuer_rule").args(["certificate_oidc_issuer", "certificate_oidc_issuer_regexp"]).multiple(false)))]
 pub struct VerifyArgs {
     /// The artifact: a file, or `sha256:HEX` / `sha512:HEX` where the
     /// signature scheme can verify a bare digest (OpenSSH with the same hash, DSSE).
@@ -76,7 +78,46 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE")]
     pub signature: Vec<PathBuf>,
 
-    /// A public key to verify with (minisign `.pub`, OpenSSH line, PEM); repeatable.
+    /// A sigstore bundle (v0.1, v0.2, v0.3), an npm attestations document or
+    /// an `.intoto.jsonl` file; verified offline against the pinned trusted roots.
+    #[arg(long, value_name = "FILE")]
+    pub bundle: Vec<PathBuf>,
+
+    /// The signer's exact certificate identity (keyless bundles).
+    #[arg(
+        long,
+        value_name = "ID",
+        conflicts_with = "certificate_identity_regexp",
+        requires = "issuer_rule"
+    )]
+    pub certificate_identity: Option<String>,
+
+    /// A regular expression that must match the WHOLE certificate identity
+    /// (unlike cosign, which matches anywhere).
+    #[arg(long, value_name = "RE", requires = "issuer_rule")]
+    pub certificate_identity_regexp: Option<String>,
+
+    /// The exact OIDC issuer of the signer's certificate.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "certificate_oidc_issuer_regexp",
+        requires = "identity_rule"
+    )]
+    pub certificate_oidc_issuer: Option<String>,
+
+    /// A regular expression that must match the whole OIDC issuer.
+    #[arg(long, value_name = "RE", requires = "identity_rule")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+
+    /// A sigstore trusted_root.json that replaces the embedded roots for this
+    /// call, or the name of an embedded root (`sigstore-staging`). Without it,
+    /// the production roots (sigstore-production, github) are used.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+
+    /// A public key to verify with (minisign `.pub`, OpenSSH line, PEM; PEM
+    /// ECDSA P-256 or Ed25519 for managed-key sigstore bundles); repeatable.
     /// Without --key and --key-name, every trusted key is tried.
     #[arg(long, value_name = "FILE")]
     pub key: Vec<PathBuf>,
@@ -131,6 +172,8 @@ pub enum TrustCommand {
     },
     /// List trusted keys and identities with their scopes.
     List,
+    /// List the embedded sigstore trusted roots: logs, CAs and validity windows.
+    Roots,
     /// Remove an entry from the user's trust store.
     Remove {
         /// The entry's name.

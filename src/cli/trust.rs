@@ -140,6 +140,45 @@ pub fn run(g: &Global, cmd: &TrustCommand) -> Result<u8> {
                 g.out(&s);
             }
         }
+        TrustCommand::Roots => {
+            let roots = crate::signature::sigstore::describe_embedded();
+            if g.json() {
+                g.out(&format!("{}\n", serde_json::to_string_pretty(&roots)?));
+            } else {
+                let mut s = String::new();
+                for r in &roots {
+                    let default =
+                        crate::signature::sigstore::DEFAULT_ROOTS.contains(&r.name.as_str());
+                    s.push_str(&format!(
+                        "{}{}\n",
+                        r.name,
+                        if default {
+                            " (used by default)"
+                        } else {
+                            " (only with --trusted-root NAME)"
+                        }
+                    ));
+                    for (kind, items) in [
+                        ("transparency log", &r.tlogs),
+                        ("certificate authority", &r.cas),
+                        ("CT log", &r.ctlogs),
+                        ("timestamp authority", &r.tsas),
+                    ] {
+                        for i in items {
+                            s.push_str(&format!(
+                                "  {kind:<22} {}\n      valid {} .. {}\n",
+                                i.name, i.start, i.end
+                            ));
+                        }
+                    }
+                    s.push('\n');
+                }
+                s.push_str(
+                    "Pass --trusted-root FILE to `verify` to use another root for one call.\n",
+                );
+                g.out(&s);
+            }
+        }
         TrustCommand::Remove { name } => {
             trust::remove(&ctx, name).map_err(failure)?;
             if g.json() {

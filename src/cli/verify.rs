@@ -7,7 +7,7 @@ use super::{Failure, Global};
 use crate::diag::Code;
 use crate::policy::{self, PolicySet};
 use crate::report::Report;
-use crate::trust::TrustStore;
+use crate::trust::{IdentityMatcher, TrustStore};
 use crate::verify::{self, ArtifactRef, InputError};
 
 pub fn run(g: &Global, a: &VerifyArgs) -> Result<u8> {
@@ -21,7 +21,11 @@ pub fn run(g: &Global, a: &VerifyArgs) -> Result<u8> {
     })?;
     let trust = load_trust(&ctx)?;
     let policies = load_policies(&ctx, &trust)?;
+    let identity = identity_rule(a)?;
     let req = verify::Request {
+        bundles: a.bundle.clone(),
+        identity,
+        trusted_root: a.trusted_root.clone(),
         artifact,
         signatures: a.signature.clone(),
         keys: a.key.clone(),
@@ -37,6 +41,41 @@ pub fn run(g: &Global, a: &VerifyArgs) -> Result<u8> {
         g.out(&report.to_human(g.cli.quiet));
     }
     Ok(report.verdict.exit_code())
+}
+
+/// The cosign-style identity flags as one rule; clap ensures both halves
+/// come together.
+fn identity_rule(a: &VerifyArgs) -> Result<Option<verify::IdentityRule>> {
+    let matcher = |exact: &Option<String>,
+                   re: &Option<String>,
+                   flag: &str|
+     -> Result<Option<IdentityMatcher>> {
+        Ok(match (exact, re) {
+            (Some(e), _) => Some(IdentityMatcher::Exact(e.clone())),
+            (None, Some(r)) => Some(IdentityMatcher::regexp(r).map_err(|e| {
+                Failure::input(
+                    Code::Usage,
+                    format!("--{flag}-regexp: {e}"),
+                    Some("write a regular expression in Rust regex syntax".into()),
+                )
+            })?),
+            (None, None) => None,
+        })
+    };
+    let identity = matcher(
+        &a.certificate_identity,
+        &a.certificate_identity_regexp,
+        "certificate-identity",
+    )?;
+    let issuer = matcher(
+        &a.certificate_oidc_issuer,
+        &a.certificate_oidc_issuer_regexp,
+        "certificate-oidc-issuer",
+    )?;
+    Ok(match (identity, issuer) {
+        (Some(identity), Some(issuer)) => Some(verify::IdentityRule { identity, issuer }),
+        _ => None,
+    })
 }
 
 pub fn load_trust(ctx: &crate::context::Context) -> Result<TrustStore> {
@@ -70,7 +109,8 @@ fn input_failure(e: InputError) -> anyhow::Error {
         InputError::Artifact(_) => Code::ArtifactUnreadable,
         InputError::Key { .. } | InputError::KeyFile(_) => Code::KeyMalformed,
         InputError::KeyName(_) | InputError::NotAKey(_) => Code::KeyUnknown,
-        InputError::Signature(_) => Code::InputInvalid,
+        InputError::Signature(_) | InputError::Bundle(_) => Code::InputInvalid,
+        InputError::TrustedRoot(_) => Code::TrustedRootInvalid,
     };
     let hint = e.hint().map(str::to_string);
     Failure::input(code, e.to_string(), hint).into()

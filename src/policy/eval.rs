@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::{Layer, Mode, Policy, PolicySet, Requirement};
 use crate::diag::{Code, Diagnostic, Severity};
-use crate::evidence::Evidence;
+use crate::evidence::{Evidence, Signer};
 use crate::trust::{Entry, TrustStore};
 
 /// One layer's verdict.
@@ -53,7 +53,7 @@ impl Decision {
 pub fn evaluate(set: &PolicySet, ev: &Evidence, trust: &TrustStore) -> Decision {
     // A signature that was given and fails is never ignored, whatever the
     // policy requires: it is either damage or an attack.
-    let failures: Vec<Diagnostic> = ev
+    let (failures, notes): (Vec<Diagnostic>, Vec<Diagnostic>) = ev
         .signatures
         .iter()
         .filter_map(|s| {
@@ -62,7 +62,7 @@ pub fn evaluate(set: &PolicySet, ev: &Evidence, trust: &TrustStore) -> Decision 
                 .err()
                 .map(|d| prefixed(d, &s.file.display().to_string()))
         })
-        .collect();
+        .partition(|d| d.severity == Severity::Error);
 
     let mut layers = Vec::new();
     let mut signer = None;
@@ -83,6 +83,7 @@ pub fn evaluate(set: &PolicySet, ev: &Evidence, trust: &TrustStore) -> Decision 
         }
         diagnostics.push(d);
     }
+    diagnostics.extend(notes);
     for l in &layers {
         for d in &l.diagnostics {
             // Both layers may find the same thing; say it once, at the
@@ -181,43 +182,54 @@ fn evaluate_layer(
 
     if require.contains(&Requirement::Signature) {
         let mut problems = Vec::new();
+        let claims_rule = entry.and_then(|e| e.identity.as_ref());
         'sigs: for s in &ev.signatures {
-            let Ok(k) = &s.outcome else { continue };
-            if k.trust_names.is_empty() {
-                if policy.is_none() {
-                    satisfied_by = Some(format!(
-                        "the key given with --key {}",
-                        k.key_file
-                            .as_ref()
-                            .map(|p| p.display().to_string())
-                            .unwrap_or_default()
-                    ));
+            let Ok(sg) = &s.outcome else { continue };
+            if let Some(rule) = claims_rule
+                && let Err(why) = rule.check(sg)
+            {
+                problems.push(
+                    Diagnostic::error(
+                        Code::IdentityClaimsMismatch,
+                        format!("{}: {why}, which [servers.identity] at {} does not allow", s.file.display(), rule.loc),
+                    )
+                    .hint("check that this is the release workflow you expect; if it moved, update [servers.identity]"),
+                );
+                continue;
+            }
+            if sg.trust_names().is_empty() {
+                if policy.is_none()
+                    && let Some(how) = sg.adhoc()
+                {
+                    satisfied_by = Some(how);
                     break 'sigs;
                 }
                 problems.push(
                     Diagnostic::error(
                         Code::SignerUntrusted,
                         format!(
-                            "{}: signed by {}, a key the trust store does not hold; the {label} accepts trusted signers only",
+                            "{}: signed by {}, which the trust store does not hold; the {label} accepts trusted signers only",
                             s.file.display(),
-                            k.fingerprint
+                            sg.describe()
                         ),
                     )
-                    .hint("if this is the publisher's key, trust it: mcp-warden trust add-key FILE --name NAME --scope GLOB"),
+                    .hint(match sg {
+                        Signer::Key(_) => "if this is the publisher's key, trust it: mcp-warden trust add-key FILE --name NAME --scope GLOB",
+                        Signer::Identity(_) => "if this is the publisher's identity, trust it: mcp-warden trust add-identity --name NAME --issuer URL --identity ID --scope GLOB",
+                    }),
                 );
                 continue;
             }
-            for name in &k.trust_names {
-                let Some(Entry::Key(tk)) = trust.get(name) else {
-                    continue;
+            for name in sg.trust_names() {
+                let scopes = match trust.get(name) {
+                    Some(Entry::Key(k)) => &k.scopes,
+                    Some(Entry::Identity(i)) => &i.scopes,
+                    None => continue,
                 };
-                let in_scope = tk.scopes.matches(server);
+                let in_scope = scopes.matches(server);
                 let allowed = signers.is_none_or(|sg| sg.value.contains(name));
                 if in_scope && allowed {
-                    satisfied_by = Some(format!(
-                        "`{name}` (scope {})",
-                        tk.scopes.patterns.join(", ")
-                    ));
+                    satisfied_by = Some(format!("`{name}` (scope {})", scopes.patterns.join(", ")));
                     *signer_out = Some(name.clone());
                     break 'sigs;
                 }
@@ -227,7 +239,7 @@ fn evaluate_layer(
                             Code::SignerOutOfScope,
                             format!(
                                 "`{name}` signed, but may vouch only for {} and not for `{server}`",
-                                tk.scopes.patterns.join(", ")
+                                scopes.patterns.join(", ")
                             ),
                         )
                         .hint(format!(

@@ -112,6 +112,68 @@ pub struct ServerRule {
     pub rules: Rules,
     pub digests: Option<At<Vec<Digest>>>,
     pub versions: Option<At<semver::VersionReq>>,
+    pub identity: Option<IdentityClaims>,
+}
+
+/// `[servers.identity]`: GitHub workflow claims a keyless signature's
+/// certificate must carry.
+#[derive(Debug, Clone)]
+pub struct IdentityClaims {
+    /// `owner/repo` or its URL.
+    pub repository: Option<String>,
+    /// Glob over the git ref, e.g. `refs/tags/v*`.
+    pub git_ref: Option<globset::GlobMatcher>,
+    pub git_ref_text: Option<String>,
+    /// Glob over the workflow path, e.g. `.github/workflows/release.yml`.
+    pub workflow: Option<globset::GlobMatcher>,
+    pub workflow_text: Option<String>,
+    pub loc: Loc,
+}
+
+impl IdentityClaims {
+    /// Ok when `signer` is a keyless signer whose claims match; otherwise
+    /// what differs, in words.
+    pub fn check(&self, signer: &crate::evidence::Signer) -> Result<(), String> {
+        let crate::evidence::Signer::Identity(id) = signer else {
+            return Err("it is signed by a key, not by a CI workflow identity".into());
+        };
+        let claim = |k: &str| id.claims.get(k).map(String::as_str);
+        if let Some(want) = &self.repository {
+            let got = claim("repository").unwrap_or("");
+            if normalise_repo(got) != normalise_repo(want) {
+                return Err(format!("the certificate names repository `{got}`"));
+            }
+        }
+        if let Some(g) = &self.git_ref {
+            let got = claim("ref").unwrap_or("");
+            if !g.is_match(got) {
+                return Err(format!("the certificate names ref `{got}`"));
+            }
+        }
+        if let Some(g) = &self.workflow {
+            let uri = claim("workflow").unwrap_or("");
+            if !g.is_match(workflow_path(uri)) && !g.is_match(uri) {
+                return Err(format!("the certificate names workflow `{uri}`"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn normalise_repo(r: &str) -> &str {
+    let r = r.trim_end_matches('/');
+    let r = r.strip_suffix(".git").unwrap_or(r);
+    r.strip_prefix("https://github.com/").unwrap_or(r)
+}
+
+/// `https://github.com/o/r/.github/workflows/x.yml@refs/tags/v1` →
+/// `.github/workflows/x.yml`.
+fn workflow_path(uri: &str) -> &str {
+    let no_ref = uri.split_once('@').map(|(p, _)| p).unwrap_or(uri);
+    match no_ref.find("/.github/") {
+        Some(i) => &no_ref[i + 1..],
+        None => no_ref,
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -8,14 +8,16 @@ use std::path::Path;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::{At, Exception, Layer, Loc, Mode, Policy, Requirement, Rules, ServerRule};
+use super::{
+    At, Exception, IdentityClaims, Layer, Loc, Mode, Policy, Requirement, Rules, ServerRule,
+};
 use crate::diag::{Code, Diagnostic};
 use crate::digest::Digest;
 use crate::trust::{Scopes, TrustStore, compile_glob};
 
 /// Sections that later versions will enforce. Refused now, so nobody
 /// believes a rule is in force when it is not.
-const RESERVED: &[&str] = &["provenance", "identity", "sbom", "run", "tools"];
+const RESERVED: &[&str] = &["provenance", "sbom", "run", "tools"];
 
 struct Parser<'a> {
     text: &'a str,
@@ -312,7 +314,7 @@ impl<'a> Parser<'a> {
         self.check_keys(
             t,
             &[
-                "name", "source", "require", "signers", "digests", "versions",
+                "name", "source", "require", "signers", "digests", "versions", "identity",
             ],
             "[[servers]]",
         );
@@ -360,6 +362,16 @@ impl<'a> Parser<'a> {
                         None
                     }
                 });
+        let identity = match Self::get(t, "identity") {
+            None => None,
+            Some((_, v)) => match v.get_ref().as_table() {
+                Some(it) => self.identity_claims(it, v.span()),
+                None => {
+                    self.type_error(v, "identity", "a table");
+                    None
+                }
+            },
+        };
         Some(ServerRule {
             name: name.value,
             loc: name.loc,
@@ -367,6 +379,50 @@ impl<'a> Parser<'a> {
             rules,
             digests,
             versions,
+            identity,
+        })
+    }
+
+    fn identity_claims(&mut self, t: &DeTable, span: Range<usize>) -> Option<IdentityClaims> {
+        self.check_keys(t, &["repository", "ref", "workflow"], "[servers.identity]");
+        let repository = self.string(t, "repository").map(|r| r.value);
+        let glob = |p: &mut Self, key: &str| -> (Option<globset::GlobMatcher>, Option<String>) {
+            match p.string(t, key) {
+                None => (None, None),
+                Some(v) => match compile_glob(&v.value) {
+                    Ok(g) => (Some(g.compile_matcher()), Some(v.value)),
+                    Err(e) => {
+                        p.diags.push(
+                            Diagnostic::error(
+                                Code::PolicyBadPattern,
+                                format!("invalid glob `{}`: {e}", v.value),
+                            )
+                            .hint("globs use *, ?, [abc] and {a,b}")
+                            .at(v.loc.to_string()),
+                        );
+                        (None, None)
+                    }
+                },
+            }
+        };
+        let (git_ref, git_ref_text) = glob(self, "ref");
+        let (workflow, workflow_text) = glob(self, "workflow");
+        if repository.is_none() && git_ref_text.is_none() && workflow_text.is_none() {
+            self.error(
+                Code::PolicyType,
+                span.clone(),
+                "`[servers.identity]` names no claim",
+                "give at least one of `repository`, `ref`, `workflow`",
+            );
+            return None;
+        }
+        Some(IdentityClaims {
+            repository,
+            git_ref,
+            git_ref_text,
+            workflow,
+            workflow_text,
+            loc: self.loc(span),
         })
     }
 

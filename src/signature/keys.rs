@@ -1,6 +1,8 @@
 //! Public keys in the formats publishers hand out: minisign `.pub`,
-//! OpenSSH public-key lines and PEM SubjectPublicKeyInfo. All name an
-//! ed25519 key; one fingerprint identifies it whatever the container.
+//! OpenSSH public-key lines and PEM SubjectPublicKeyInfo. Ed25519 keys sign
+//! minisign, OpenSSH, DSSE and sigstore material; ECDSA P-256 keys (PEM,
+//! as cosign writes them) sign sigstore bundles. One fingerprint identifies
+//! a key whatever the container: the one `ssh-keygen -l` prints.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -37,16 +39,23 @@ pub enum KeyError {
     UnknownFormat,
     #[error("the {0} key is malformed: {1}")]
     Malformed(&'static str, String),
-    #[error("the key is of type {0}; this version verifies ed25519 keys only")]
+    #[error("the key is of type {0}; this version verifies ed25519 and ECDSA P-256 keys only")]
     Unsupported(String),
     #[error("the file holds a private key; give the public key instead")]
     Private,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyMaterial {
+    Ed25519(VerifyingKey),
+    /// SEC1-encoded point; sigstore bundles only.
+    EcdsaP256(p256::PublicKey),
+}
+
 /// A parsed public key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublicKey {
-    pub key: VerifyingKey,
+    pub material: KeyMaterial,
     pub format: KeyFormat,
     /// minisign's 8-byte key id, when the key came as a minisign key.
     pub minisign_id: Option<[u8; 8]>,
@@ -62,15 +71,21 @@ impl PublicKey {
             return Err(KeyError::Private);
         }
         if trimmed.starts_with("-----BEGIN PUBLIC KEY-----") {
-            let key = VerifyingKey::from_public_key_pem(trimmed).map_err(|e| {
-                if trimmed.len() > 200 {
-                    // Longer than an ed25519 SPKI: another algorithm.
-                    KeyError::Unsupported("non-ed25519 PEM".into())
-                } else {
-                    KeyError::Malformed("PEM", e.to_string())
-                }
-            })?;
-            return Self::checked(key, KeyFormat::Pem, None);
+            if let Ok(key) = VerifyingKey::from_public_key_pem(trimmed) {
+                return Self::checked(key, KeyFormat::Pem, None);
+            }
+            use p256::pkcs8::DecodePublicKey as _;
+            return match p256::PublicKey::from_public_key_pem(trimmed) {
+                Ok(k) => Ok(PublicKey {
+                    material: KeyMaterial::EcdsaP256(k),
+                    format: KeyFormat::Pem,
+                    minisign_id: None,
+                }),
+                Err(e) => match pem_algorithm(trimmed) {
+                    Some(alg) => Err(KeyError::Unsupported(alg)),
+                    None => Err(KeyError::Malformed("PEM", e.to_string())),
+                },
+            };
         }
         if trimmed.starts_with("ssh-")
             || trimmed.starts_with("ecdsa-")
@@ -83,6 +98,15 @@ impl PublicKey {
                     let key = VerifyingKey::from_bytes(&k.0)
                         .map_err(|e| KeyError::Malformed("OpenSSH", e.to_string()))?;
                     Self::checked(key, KeyFormat::Openssh, None)
+                }
+                ssh_key::public::KeyData::Ecdsa(ssh_key::public::EcdsaPublicKey::NistP256(p)) => {
+                    let k = p256::PublicKey::from_sec1_bytes(p.as_bytes())
+                        .map_err(|e| KeyError::Malformed("OpenSSH", e.to_string()))?;
+                    Ok(PublicKey {
+                        material: KeyMaterial::EcdsaP256(k),
+                        format: KeyFormat::Openssh,
+                        minisign_id: None,
+                    })
                 }
                 other => Err(KeyError::Unsupported(other.algorithm().to_string())),
             };
@@ -145,29 +169,99 @@ impl PublicKey {
             ));
         }
         Ok(PublicKey {
-            key,
+            material: KeyMaterial::Ed25519(key),
             format,
             minisign_id,
         })
     }
 
+    /// The ed25519 key, for the schemes that only take ed25519.
+    pub fn ed25519(&self) -> Option<&VerifyingKey> {
+        match &self.material {
+            KeyMaterial::Ed25519(k) => Some(k),
+            KeyMaterial::EcdsaP256(_) => None,
+        }
+    }
+
+    /// SubjectPublicKeyInfo DER, as sigstore's managed-key policy takes it.
+    pub fn spki_der(&self) -> Vec<u8> {
+        match &self.material {
+            KeyMaterial::Ed25519(k) => {
+                use ed25519_dalek::pkcs8::EncodePublicKey as _;
+                k.to_public_key_der()
+                    .expect("encoding an ed25519 key cannot fail")
+                    .into_vec()
+            }
+            KeyMaterial::EcdsaP256(k) => {
+                use p256::pkcs8::EncodePublicKey as _;
+                k.to_public_key_der()
+                    .expect("encoding a P-256 key cannot fail")
+                    .into_vec()
+            }
+        }
+    }
+
+    pub fn algorithm(&self) -> &'static str {
+        match self.material {
+            KeyMaterial::Ed25519(_) => "ed25519",
+            KeyMaterial::EcdsaP256(_) => "ECDSA P-256",
+        }
+    }
+
     /// `SHA256:` + unpadded base64 of the key's OpenSSH wire encoding, as
     /// `ssh-keygen -l` prints it; the same for every container format.
     pub fn fingerprint(&self) -> String {
-        fingerprint_of(&self.key)
+        self.ssh_key()
+            .fingerprint(ssh_key::HashAlg::Sha256)
+            .to_string()
     }
 
     /// A canonical one-line form for storage: the OpenSSH line.
     pub fn openssh_line(&self) -> String {
-        let pk = ssh_key::PublicKey::from(ssh_key::public::Ed25519PublicKey(self.key.to_bytes()));
-        pk.to_openssh()
-            .expect("encoding an ed25519 key cannot fail")
+        self.ssh_key()
+            .to_openssh()
+            .expect("encoding a public key cannot fail")
+    }
+
+    fn ssh_key(&self) -> ssh_key::PublicKey {
+        match &self.material {
+            KeyMaterial::Ed25519(k) => {
+                ssh_key::PublicKey::from(ssh_key::public::Ed25519PublicKey(k.to_bytes()))
+            }
+            KeyMaterial::EcdsaP256(k) => {
+                let point = k.to_sec1_bytes();
+                let ec = ssh_key::public::EcdsaPublicKey::from_sec1_bytes(&point)
+                    .expect("a valid P-256 point is valid SEC1");
+                ssh_key::PublicKey::from(ec)
+            }
+        }
     }
 }
 
 pub fn fingerprint_of(key: &VerifyingKey) -> String {
     let pk = ssh_key::PublicKey::from(ssh_key::public::Ed25519PublicKey(key.to_bytes()));
     pk.fingerprint(ssh_key::HashAlg::Sha256).to_string()
+}
+
+/// The algorithm OID of a PEM SPKI we cannot use, for the error message.
+fn pem_algorithm(pem: &str) -> Option<String> {
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = B64.decode(body.trim()).ok()?;
+    // id-ecPublicKey with another curve, or RSA: name them by OID bytes.
+    if der
+        .windows(9)
+        .any(|w| w == [0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01])
+    {
+        Some("ECDSA on a curve other than P-256".into())
+    } else if der.windows(11).any(|w| {
+        w == [
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+        ]
+    }) {
+        Some("RSA".into())
+    } else {
+        None
+    }
 }
 
 /// minisign key ids are shown as 16 upper-case hex digits of the
@@ -190,7 +284,7 @@ mod tests {
         assert_eq!(minisign_id_hex(&k.minisign_id.unwrap()), "91BAC0D4BE62AADF");
         let line = k.openssh_line();
         let again = PublicKey::parse(line.as_bytes()).unwrap();
-        assert_eq!(again.key, k.key);
+        assert_eq!(again.material, k.material);
         assert_eq!(again.fingerprint(), k.fingerprint());
         assert!(k.fingerprint().starts_with("SHA256:"));
     }

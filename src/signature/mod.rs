@@ -5,6 +5,7 @@
 pub mod dsse;
 pub mod keys;
 pub mod minisign;
+pub mod sigstore;
 pub mod ssh;
 
 use serde::Serialize;
@@ -21,6 +22,12 @@ pub enum SigError {
     Invalid(String),
     #[error("{0}")]
     Unsupported(String),
+    /// A sigstore check failed; the code says which one.
+    #[error("{message}")]
+    Check {
+        code: crate::diag::Code,
+        message: String,
+    },
     #[error(
         "the signature is for namespace `{got}`, but the key is trusted for namespace `{want}`"
     )]
@@ -34,6 +41,7 @@ pub enum Scheme {
     MinisignLegacy,
     Ssh,
     Dsse,
+    Sigstore,
 }
 
 #[derive(Debug, Clone)]

@@ -449,7 +449,7 @@ fn key_flag_is_not_enough_under_a_policy() {
         .code(1)
         .diag("signer-untrusted")
         .stdout_has(
-            "a key the trust store does not hold; the user policy accepts trusted signers only",
+            "which the trust store does not hold; the user policy accepts trusted signers only",
         );
 }
 

@@ -7,12 +7,16 @@ use std::str::FromStr;
 
 use crate::diag::{Code, Diagnostic};
 use crate::digest::{self, Algorithm, Digest, Sink};
-use crate::evidence::{ArtifactInfo, Evidence, KeySigner, ServerFrom, SignatureEvidence};
+use crate::evidence::{ArtifactInfo, Evidence, KeySigner, ServerFrom, SignatureEvidence, Signer};
 use crate::fsutil::{self, ReadError};
 use crate::signature::keys::{self, KeyError, PublicKey};
 use crate::signature::minisign::LegacyVerifier;
+use crate::signature::sigstore;
 use crate::signature::{MAX_SIGNATURE_FILE, SigError, SignatureFile};
-use crate::trust::{DEFAULT_SSH_NAMESPACE, Entry, TrustStore};
+use crate::trust::{DEFAULT_SSH_NAMESPACE, Entry, IdentityMatcher, TrustStore};
+use ed25519_dalek::VerifyingKey;
+
+mod bundle;
 
 /// What is verified: a file, or only its digest (`sha256:HEX`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,9 +46,23 @@ impl FromStr for ArtifactRef {
 pub struct Request {
     pub artifact: ArtifactRef,
     pub signatures: Vec<PathBuf>,
+    /// Sigstore bundles (plain, npm attestations, `.intoto.jsonl`).
+    pub bundles: Vec<PathBuf>,
     pub keys: Vec<PathBuf>,
     pub key_names: Vec<String>,
     pub server: Option<String>,
+    /// `--certificate-identity[-regexp]` and `--certificate-oidc-issuer[-regexp]`.
+    pub identity: Option<IdentityRule>,
+    /// Replaces the embedded sigstore roots for this call.
+    pub trusted_root: Option<PathBuf>,
+}
+
+/// An identity rule from the command line, in cosign's words; both halves
+/// are required, and a regexp must match the whole value.
+#[derive(Debug, Clone)]
+pub struct IdentityRule {
+    pub identity: IdentityMatcher,
+    pub issuer: IdentityMatcher,
 }
 
 /// Problems with the input itself (exit 2), as opposed to evidence that
@@ -63,6 +81,10 @@ pub enum InputError {
     KeyName(String),
     #[error("`{0}` is a sigstore identity, not a key; identities verify sigstore bundles")]
     NotAKey(String),
+    #[error("cannot read the bundle: {0}")]
+    Bundle(ReadError),
+    #[error("cannot use the trusted root: {0}")]
+    TrustedRoot(String),
 }
 
 impl InputError {
@@ -81,7 +103,7 @@ impl InputError {
 }
 
 /// A key to try: from `--key`, `--key-name`, or the whole trust store.
-struct Candidate {
+pub(crate) struct Candidate {
     key: PublicKey,
     fingerprint: String,
     trust_names: Vec<String>,
@@ -90,7 +112,7 @@ struct Candidate {
 }
 
 impl Candidate {
-    fn signer(&self) -> KeySigner {
+    pub(crate) fn signer(&self) -> KeySigner {
         KeySigner {
             fingerprint: self.fingerprint.clone(),
             minisign_key_id: self.key.minisign_id.as_ref().map(keys::minisign_id_hex),
@@ -196,11 +218,18 @@ pub fn collect(req: &Request, trust: &TrustStore) -> Result<Evidence, InputError
         None => server_default,
     };
 
-    let signatures = parsed
+    let mut signatures: Vec<SignatureEvidence> = parsed
         .into_iter()
         .enumerate()
         .map(|(i, p)| judge(i, p, &cands, &artifact, stream.as_mut()))
         .collect();
+    if !req.bundles.is_empty() {
+        let input = match &req.artifact {
+            ArtifactRef::Path(p) => sigstore::Input::File(p),
+            ArtifactRef::Digest(d) => sigstore::Input::Digest(d),
+        };
+        signatures.extend(bundle::judge_all(req, &input, &cands, trust)?);
+    }
     Ok(Evidence {
         artifact,
         server,
@@ -249,9 +278,9 @@ fn hash_file(
                 // Only keys that can have made it; the trusted comment is
                 // checked first so a forged one costs no pass over the file.
                 for (j, c) in cands.iter().enumerate() {
-                    if minisign_id_fits(c, &m.key_id)
-                        && m.verify_trusted_comment(&c.key.key).is_ok()
-                        && let Ok(v) = m.legacy_verifier(&c.key.key)
+                    if let Some(ed) = minisign_key(c, &m.key_id)
+                        && m.verify_trusted_comment(ed).is_ok()
+                        && let Ok(v) = m.legacy_verifier(ed)
                     {
                         legacy.push(((i, j), v));
                     }
@@ -292,23 +321,34 @@ fn hash_file(
     Ok((info, streamed))
 }
 
-fn minisign_id_fits(c: &Candidate, id: &[u8; 8]) -> bool {
-    c.key.minisign_id.is_none_or(|k| &k == id)
+/// The candidate's ed25519 key, if it can have made a minisign signature
+/// with key id `id`.
+fn minisign_key<'a>(c: &'a Candidate, id: &[u8; 8]) -> Option<&'a VerifyingKey> {
+    c.key
+        .ed25519()
+        .filter(|_| c.key.minisign_id.is_none_or(|k| &k == id))
 }
 
-fn sig_diag(e: SigError) -> Diagnostic {
+pub(crate) fn sig_diag(e: SigError) -> Diagnostic {
     match e {
         SigError::Malformed(m) => Diagnostic::error(Code::SignatureMalformed, m)
             .hint("the signature file is damaged or not a signature: fetch it again from the publisher"),
         SigError::Invalid(m) => Diagnostic::error(Code::SignatureInvalid, m)
             .hint("do not run this artifact: fetch the artifact and its signature again from the publisher, and check that the key is the publisher's"),
         SigError::Unsupported(m) => Diagnostic::error(Code::SignatureUnsupported, m),
+        SigError::Check { code, message } => {
+            let d = Diagnostic::error(code, message);
+            match bundle::hint(code) {
+                Some(h) => d.hint(h),
+                None => d,
+            }
+        }
         e @ SigError::Namespace { .. } => Diagnostic::error(Code::NamespaceMismatch, e.to_string())
             .hint("the publisher signed for another purpose; ask for a signature made with `-n file`, or trust the key with `--ssh-namespace`"),
     }
 }
 
-fn key_unknown(what: String) -> Diagnostic {
+pub(crate) fn key_unknown(what: String) -> Diagnostic {
     Diagnostic::error(Code::KeyUnknown, what).hint(
         "pass the publisher's public key with --key FILE, or trust it once: mcp-warden trust add-key FILE --name NAME --scope GLOB",
     )
@@ -337,10 +377,10 @@ fn judge(
     ev.scheme = Some(sig.scheme());
     ev.outcome = match sig {
         SignatureFile::Minisign(m) => {
-            let fitting: Vec<(usize, &Candidate)> = cands
+            let fitting: Vec<(usize, &Candidate, &VerifyingKey)> = cands
                 .iter()
                 .enumerate()
-                .filter(|(_, c)| minisign_id_fits(c, &m.key_id))
+                .filter_map(|(j, c)| minisign_key(c, &m.key_id).map(|k| (j, c, k)))
                 .collect();
             if fitting.is_empty() {
                 Err(key_unknown(format!(
@@ -357,10 +397,10 @@ fn judge(
                 let stream = stream.expect("checked above");
                 let mut last = None;
                 let mut ok = None;
-                for (j, c) in fitting {
-                    let r = m.verify_trusted_comment(&c.key.key).and_then(|_| {
+                for (j, c, ed) in fitting {
+                    let r = m.verify_trusted_comment(ed).and_then(|_| {
                         if m.prehashed {
-                            m.verify_prehashed(&c.key.key, stream.blake2b512.as_deref().expect("hashed when prehashed"))
+                            m.verify_prehashed(ed, stream.blake2b512.as_deref().expect("hashed when prehashed"))
                         } else {
                             stream
                                 .legacy
@@ -372,7 +412,7 @@ fn judge(
                     });
                     match r {
                         Ok(()) => {
-                            ok = Some(c.signer());
+                            ok = Some(Signer::Key(c.signer()));
                             break;
                         }
                         Err(e) => last = Some(e),
@@ -398,7 +438,7 @@ fn judge(
         }
         SignatureFile::Ssh(s) => {
             ev.details.push(("namespace".into(), s.namespace.clone()));
-            match cands.iter().find(|c| c.key.key == s.public_key) {
+            match cands.iter().find(|c| c.key.ed25519() == Some(&s.public_key)) {
                 None => Err(key_unknown(format!(
                     "signed by key {}, which is neither given nor trusted",
                     keys::fingerprint_of(&s.public_key)
@@ -413,12 +453,14 @@ fn judge(
                         ),
                     )
                     .hint(format!("pass the artifact's path, or its {}:HEX digest", s.hash_alg.name()))),
-                    Some(d) => s.verify(&c.key.key, &c.ssh_namespace, &d.bytes).map(|_| c.signer()).map_err(sig_diag),
+                    Some(d) => s.verify(&s.public_key, &c.ssh_namespace, &d.bytes).map(|_| Signer::Key(c.signer())).map_err(sig_diag),
                 },
             }
         }
         SignatureFile::Dsse(env) => {
-            let signer = cands.iter().find(|c| env.verify(&c.key.key).is_ok());
+            let signer = cands
+                .iter()
+                .find(|c| c.key.ed25519().is_some_and(|k| env.verify(k).is_ok()));
             match signer {
                 None if cands.is_empty() => Err(key_unknown("no key was given or is trusted to check the DSSE envelope".into())),
                 None => Err(Diagnostic::error(
@@ -433,7 +475,7 @@ fn judge(
                         match st.subject_for(&artifact.digests) {
                             Some(subj) => {
                                 ev.details.push(("subject".into(), subj.name.clone()));
-                                Ok(c.signer())
+                                Ok(Signer::Key(c.signer()))
                             }
                             None => Err(Diagnostic::error(
                                 Code::DigestMismatch,

@@ -1,0 +1,266 @@
+//! Sigstore bundles as evidence: which keys or identities to try, and what
+//! a verified bundle says about its signer.
+
+use crate::diag::{Code, Diagnostic, Severity};
+use crate::evidence::{IdentitySigner, SignatureEvidence, Signer};
+use crate::fsutil;
+use crate::signature::sigstore::{self, Input, Root, Rule, Wrapper};
+use crate::signature::{MAX_SIGNATURE_FILE, Scheme};
+use crate::trust::TrustStore;
+use sigstore_verify::types::VerificationMaterialContent;
+
+use super::{Candidate, InputError, Request, key_unknown, sig_diag};
+
+/// Largest trusted-root file read.
+const MAX_ROOT_FILE: u64 = 4 * 1024 * 1024;
+
+pub(super) fn roots(req: &Request) -> Result<Vec<Root>, InputError> {
+    match &req.trusted_root {
+        Some(p) if !p.exists() && sigstore::embedded_root(&p.to_string_lossy()).is_some() => {
+            let r = sigstore::embedded_root(&p.to_string_lossy()).expect("checked");
+            Ok(vec![r.map_err(|e| InputError::TrustedRoot(e.to_string()))?])
+        }
+        Some(p) => {
+            let text = fsutil::read_text_bounded(p, MAX_ROOT_FILE)
+                .map_err(|e| InputError::TrustedRoot(e.to_string()))?;
+            let name = p.display().to_string();
+            Ok(vec![
+                Root::new(&name, &text).map_err(|e| InputError::TrustedRoot(e.to_string()))?,
+            ])
+        }
+        None => sigstore::embedded_roots().map_err(|e| InputError::TrustedRoot(e.to_string())),
+    }
+}
+
+pub(super) fn judge_all(
+    req: &Request,
+    input: &Input,
+    cands: &[Candidate],
+    trust: &TrustStore,
+) -> Result<Vec<SignatureEvidence>, InputError> {
+    let roots = roots(req)?;
+    let mut out = Vec::new();
+    for file in &req.bundles {
+        let bytes = fsutil::read_bounded(file, MAX_SIGNATURE_FILE).map_err(InputError::Bundle)?;
+        let (wrapper, items) = match sigstore::parse_file(&bytes) {
+            Ok(x) => x,
+            Err(e) => {
+                out.push(SignatureEvidence {
+                    file: file.clone(),
+                    scheme: Some(Scheme::Sigstore),
+                    outcome: Err(sig_diag(e)),
+                    details: Vec::new(),
+                });
+                continue;
+            }
+        };
+        let several = items.len() > 1;
+        for item in items {
+            let mut ev = SignatureEvidence {
+                file: file.clone(),
+                scheme: Some(Scheme::Sigstore),
+                outcome: Err(Diagnostic::error(Code::SignatureInvalid, "not checked")),
+                details: vec![(
+                    "format".into(),
+                    if several || wrapper != Wrapper::Bundle {
+                        format!("{}, {}", wrapper.name(), item.label)
+                    } else {
+                        wrapper.name().to_string()
+                    },
+                )],
+            };
+            ev.details.push((
+                "media type".into(),
+                item.bundle.media_type().as_str().to_string(),
+            ));
+            let managed = matches!(
+                item.bundle.verification_material.content,
+                VerificationMaterialContent::PublicKey(_)
+            );
+            ev.outcome = if managed {
+                managed_key(&item.bundle, input, &roots, cands, &mut ev.details, several)
+            } else {
+                keyless(&item.bundle, input, &roots, req, trust, &mut ev.details)
+            };
+            out.push(ev);
+        }
+    }
+    Ok(out)
+}
+
+fn push_root(details: &mut Vec<(String, String)>, v: &sigstore::Verified) {
+    details.push(("trusted root".into(), v.root.clone()));
+    if let Some(l) = &v.log {
+        details.push(("log".into(), l.clone()));
+    }
+    if let Some(t) = &v.integrated_time {
+        details.push(("integrated time".into(), t.clone()));
+    }
+    details.push((
+        "content".into(),
+        if v.dsse {
+            "DSSE envelope"
+        } else {
+            "message signature"
+        }
+        .into(),
+    ));
+}
+
+fn managed_key(
+    bundle: &sigstore_verify::types::Bundle,
+    input: &Input,
+    roots: &[Root],
+    cands: &[Candidate],
+    details: &mut Vec<(String, String)>,
+    in_multi: bool,
+) -> Result<Signer, Diagnostic> {
+    let hint = match &bundle.verification_material.content {
+        VerificationMaterialContent::PublicKey(p) => p.hint.clone(),
+        _ => String::new(),
+    };
+    if !hint.is_empty() {
+        details.push(("key hint".into(), hint.clone()));
+    }
+    if cands.is_empty() {
+        let mut d = key_unknown(format!(
+            "signed by a managed key{}, and no key was given or is trusted",
+            if hint.is_empty() {
+                String::new()
+            } else {
+                format!(" (hint {hint})")
+            }
+        ));
+        // In a file of several bundles (npm's registry-signed publish
+        // attestation beside the provenance), one that cannot be checked
+        // is reported but neither counts nor denies.
+        if in_multi {
+            d.severity = Severity::Warning;
+            d.message = format!("not checked: {}", d.message);
+        }
+        return Err(d);
+    }
+    let mut last = None;
+    for c in cands {
+        let der = c.key.spki_der();
+        match sigstore::verify(bundle, input, roots, &Rule::Key(&der)) {
+            Ok(v) => {
+                push_root(details, &v);
+                return Ok(Signer::Key(c.signer()));
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(sig_diag(last.expect("at least one candidate")))
+}
+
+fn keyless(
+    bundle: &sigstore_verify::types::Bundle,
+    input: &Input,
+    roots: &[Root],
+    req: &Request,
+    trust: &TrustStore,
+    details: &mut Vec<(String, String)>,
+) -> Result<Signer, Diagnostic> {
+    if req.identity.is_none() && trust.identities.is_empty() {
+        return Err(Diagnostic::error(
+            Code::IdentityMissing,
+            "the bundle is signed keylessly, and no identity rule says whose signature to accept",
+        )
+        .hint("pass --certificate-identity (or -regexp) and --certificate-oidc-issuer (or -regexp), or trust the publisher with `mcp-warden trust add-identity`"));
+    }
+    let v = sigstore::verify(bundle, input, roots, &Rule::Keyless).map_err(sig_diag)?;
+    push_root(details, &v);
+    let identity = v.identity.clone().unwrap_or_default();
+    let issuer = v.issuer.clone().unwrap_or_default();
+    details.push(("identity".into(), identity.clone()));
+    details.push(("issuer".into(), issuer.clone()));
+    for (k, val) in &v.claims {
+        details.push((format!("claim {k}"), val.clone()));
+    }
+    let trust_names: Vec<String> = trust
+        .identities
+        .iter()
+        .filter(|t| t.issuer == issuer && t.identity.matches(&identity))
+        .map(|t| t.name.clone())
+        .collect();
+    let by_flags = match &req.identity {
+        Some(rule) => {
+            if !rule.identity.matches(&identity) {
+                return Err(Diagnostic::error(
+                    Code::IdentityMismatch,
+                    format!(
+                        "the certificate identity is `{identity}`, and --certificate-identity requires {}",
+                        rule.identity.describe()
+                    ),
+                )
+                .hint("check the identity for typos; a -regexp must match the whole identity, not a prefix"));
+            }
+            if !rule.issuer.matches(&issuer) {
+                return Err(Diagnostic::error(
+                    Code::IssuerMismatch,
+                    format!(
+                        "the certificate's OIDC issuer is `{issuer}`, and --certificate-oidc-issuer requires {}",
+                        rule.issuer.describe()
+                    ),
+                )
+                .hint("check the issuer URL; GitHub Actions uses https://token.actions.githubusercontent.com"));
+            }
+            true
+        }
+        None => {
+            if trust_names.is_empty() {
+                return Err(Diagnostic::error(
+                    Code::IdentityMismatch,
+                    format!("signed by `{identity}` from `{issuer}`, which no trusted identity matches"),
+                )
+                .hint("if this is the publisher, trust it: mcp-warden trust add-identity --name NAME --issuer URL --identity ID --scope GLOB"));
+            }
+            false
+        }
+    };
+    Ok(Signer::Identity(IdentitySigner {
+        identity,
+        issuer,
+        trust_names,
+        by_flags,
+        claims: v.claims,
+    }))
+}
+
+/// What to do about each sigstore failure, shown apart from the message.
+pub(super) fn hint(code: Code) -> Option<&'static str> {
+    Some(match code {
+        Code::BundleMalformed => {
+            "the bundle is damaged or not a sigstore bundle: fetch it again from the publisher"
+        }
+        Code::BundleUnsupported => {
+            "this bundle needs a newer mcp-warden, or is not meant for artifact verification"
+        }
+        Code::CertificateInvalid => {
+            "the certificate does not chain to the trusted root: the bundle may come from another sigstore instance (try --trusted-root) or be forged"
+        }
+        Code::TrustedRootExpired => {
+            "the trusted root has no authority valid when this was signed; check --trusted-root, or update mcp-warden for newer roots"
+        }
+        Code::TrustedRootInvalid => {
+            "pass a trusted_root.json as published by the sigstore instance"
+        }
+        Code::TlogInvalid
+        | Code::InclusionProofInvalid
+        | Code::CheckpointInvalid
+        | Code::SetInvalid => {
+            "the transparency log evidence in the bundle does not check out: the bundle was altered; do not run this artifact"
+        }
+        Code::TimestampInvalid => {
+            "the bundle's timestamps do not check out: the bundle was altered or uses an untrusted timestamp authority"
+        }
+        Code::DigestMismatch => {
+            "the bundle was made for another artifact; pass the bundle that belongs to this one"
+        }
+        Code::SignatureInvalid => {
+            "do not run this artifact: the artifact or the bundle was changed"
+        }
+        _ => return None,
+    })
+}
