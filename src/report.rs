@@ -97,7 +97,13 @@ impl Report {
                 Err(diag) => {
                     f.insert("code".into(), json!(diag.code));
                     f.insert("message".into(), json!(diag.message));
-                    "fail"
+                    // A member of a multi-bundle file that could not be
+                    // checked is reported, but neither passes nor fails.
+                    if diag.severity == Severity::Error {
+                        "fail"
+                    } else {
+                        "skip"
+                    }
                 }
             };
             checks.push(Check {
@@ -214,7 +220,11 @@ impl Report {
 }
 
 fn render_check(out: &mut String, c: &Check) {
-    let mark = if c.status == "pass" { "PASS" } else { "FAIL" };
+    let mark = match c.status {
+        "pass" => "PASS",
+        "skip" => "SKIP",
+        _ => "FAIL",
+    };
     match c.kind {
         "signature" => {
             let scheme = match c.fields.get("scheme").and_then(Value::as_str) {
@@ -222,6 +232,7 @@ fn render_check(out: &mut String, c: &Check) {
                 Some("minisign-legacy") => "minisign, legacy",
                 Some("ssh") => "OpenSSH",
                 Some("dsse") => "DSSE",
+                Some("sigstore") => "sigstore",
                 _ => "unrecognised format",
             };
             let file = c
@@ -237,19 +248,28 @@ fn render_check(out: &mut String, c: &Check) {
                     .flatten()
                     .filter_map(Value::as_str)
                     .collect();
-                let who = if names.is_empty() {
-                    format!(
-                        "key given with --key {}",
-                        s["key_file"].as_str().unwrap_or_default()
-                    )
+                if s["kind"] == "identity" {
+                    let who = if names.is_empty() {
+                        "identity matched by the --certificate-* flags".to_string()
+                    } else {
+                        format!("trusted identity {}", names.join(", "))
+                    };
+                    let _ = writeln!(out, "      signer: {who}");
                 } else {
-                    format!("trusted key {}", names.join(", "))
-                };
-                let _ = writeln!(
-                    out,
-                    "      signer: {who}, fingerprint {}",
-                    s["fingerprint"].as_str().unwrap_or_default()
-                );
+                    let who = if names.is_empty() {
+                        format!(
+                            "key given with --key {}",
+                            s["key_file"].as_str().unwrap_or_default()
+                        )
+                    } else {
+                        format!("trusted key {}", names.join(", "))
+                    };
+                    let _ = writeln!(
+                        out,
+                        "      signer: {who}, fingerprint {}",
+                        s["fingerprint"].as_str().unwrap_or_default()
+                    );
+                }
                 if let Some(id) = s.get("minisign_key_id").and_then(Value::as_str) {
                     let _ = writeln!(out, "      minisign key id: {id}");
                 }
