@@ -95,7 +95,7 @@ pub fn run(g: &Global, cmd: &TrustCommand) -> Result<u8> {
                     .keys
                     .iter()
                     .map(|k| {
-                        json!({"name": k.name, "kind": "key", "format": k.key.format, "fingerprint": k.fingerprint,
+                        json!({"name": k.name, "kind": "key", "algorithm": k.key.algorithm(), "format": k.key.format, "fingerprint": k.fingerprint,
                                "minisign_key_id": k.key.minisign_id.as_ref().map(crate::signature::keys::minisign_id_hex),
                                "scopes": k.scopes.patterns, "ssh_namespace": k.ssh_namespace, "origin": k.origin})
                     })
@@ -114,7 +114,7 @@ pub fn run(g: &Global, cmd: &TrustCommand) -> Result<u8> {
                         "{}  key {} ({}{})\n    scopes: {}\n    origin: {}\n",
                         k.name,
                         k.fingerprint,
-                        k.key.format.name(),
+                        k.key.algorithm(),
                         k.key
                             .minisign_id
                             .as_ref()
