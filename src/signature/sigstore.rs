@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::Value;
+use sigstore_verify::bundle::Error as BundleError;
 use sigstore_verify::error::{CertificateError, TransparencyLogError};
 use sigstore_verify::trust_root::TrustedRoot;
 use sigstore_verify::types::{ArtifactDigest, Bundle, DerPublicKey, DigestBytes, HashAlgorithm};
@@ -35,6 +36,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../trust-roots/sigstore-staging.trusted_root.json"),
     ),
 ];
+
+/// Largest artifact read whole, for Ed25519 message signatures (which sign
+/// the message itself and cannot be streamed).
+pub const MAX_WHOLE_FILE: u64 = 256 * 1024 * 1024;
 
 /// Largest number of bundles one file may carry (`.intoto.jsonl` lines,
 /// npm attestations).
@@ -291,8 +296,53 @@ pub fn parse_file(bytes: &[u8]) -> Result<(Wrapper, Vec<Item>), SigError> {
 
 /// The artifact as sigstore sees it.
 pub enum Input<'a> {
-    File(&'a Path),
+    /// A file, with its SHA-256 when the caller has it already: that serves
+    /// ECDSA message signatures and sha256 DSSE subjects without reading
+    /// the file again.
+    File {
+        path: &'a Path,
+        sha256: Option<&'a Digest>,
+    },
     Digest(&'a Digest),
+}
+
+fn check<P: sigstore_verify::Policy>(
+    v: &Verifier,
+    bundle: &Bundle,
+    input: &Input,
+    policy: &P,
+    whole_file: bool,
+) -> Result<sigstore_verify::VerificationResult, SsError> {
+    match input {
+        Input::Digest(d) => v.verify(artifact_digest(d)?, bundle, policy),
+        Input::File { path, sha256 } => {
+            if !whole_file && let Some(d) = sha256 {
+                match v.verify(artifact_digest(d)?, bundle, policy) {
+                    // The bundle needs another digest (sha512 subjects) or
+                    // the bytes: the file decides.
+                    Err(SsError::UnsupportedArtifact(_) | SsError::ArtifactMismatch(_)) => {}
+                    r => return r,
+                }
+            }
+            if whole_file {
+                // Bounded: such signatures are for small files; a larger
+                // one is refused rather than read into memory.
+                let bytes = crate::fsutil::read_bounded(path, MAX_WHOLE_FILE).map_err(|e| {
+                    SsError::UnsupportedArtifact(format!(
+                        "an Ed25519 message signature needs the whole file in memory: {e}"
+                    ))
+                })?;
+                v.verify(bytes.as_slice(), bundle, policy)
+            } else {
+                let f = std::fs::File::open(path).map_err(SsError::ArtifactRead)?;
+                v.verify_reader(
+                    std::io::BufReader::with_capacity(1 << 20, f),
+                    bundle,
+                    policy,
+                )
+            }
+        }
+    }
 }
 
 /// How the bundle must be signed.
@@ -342,9 +392,50 @@ pub fn verify(
             }
         }
     }
-    Err(first_err
+    let err = first_err
         .map(|(_, e)| e)
-        .unwrap_or_else(|| malformed("no trusted root to verify against")))
+        .unwrap_or_else(|| malformed("no trusted root to verify against"));
+    Err(unknown_log(bundle, roots, err))
+}
+
+/// When no root knows the bundle's transparency log (a bundle from another
+/// sigstore instance), the log checks fail on whichever proof comes first
+/// (SET, checkpoint); the cause is the unknown log, so say that.
+fn unknown_log(bundle: &Bundle, roots: &[Root], err: SigError) -> SigError {
+    let Some(entry) = bundle.verification_material.tlog_entries.first() else {
+        return err;
+    };
+    match err {
+        SigError::Check { code, message }
+            if matches!(
+                code,
+                Code::SetInvalid
+                    | Code::CheckpointInvalid
+                    | Code::InclusionProofInvalid
+                    | Code::TlogInvalid
+            ) && !roots.is_empty()
+                && roots.iter().all(|r| r.log_for(bundle).is_none()) =>
+        {
+            let id = serde_json::to_value(&entry.log_id)
+                .ok()
+                .and_then(|v| v.get("keyId").and_then(Value::as_str).map(str::to_string))
+                .unwrap_or_default();
+            let names: Vec<&str> = roots.iter().map(|r| r.name.as_str()).collect();
+            let (root, know) = if names.len() == 1 {
+                ("root", "does")
+            } else {
+                ("roots", "do")
+            };
+            SigError::Check {
+                code: Code::TlogInvalid,
+                message: format!(
+                    "the bundle's log entry is from a transparency log (log ID {id}) that the trusted {root} ({}) {know} not know; {message}",
+                    names.join(", ")
+                ),
+            }
+        }
+        e => e,
+    }
 }
 
 fn verify_one(
@@ -353,30 +444,24 @@ fn verify_one(
     root: &Root,
     rule: &Rule,
 ) -> Result<Verified, SigError> {
-    let run =
-        |policy: &dyn Fn(&Verifier) -> Result<sigstore_verify::VerificationResult, SsError>| {
-            policy(&root.verifier)
-        };
     let result = match rule {
-        Rule::Keyless => {
-            let p = VerificationPolicy::any_identity();
-            run(&|v| match input {
-                Input::File(path) => {
-                    let f = std::fs::File::open(path).map_err(SsError::ArtifactRead)?;
-                    v.verify_reader(std::io::BufReader::with_capacity(1 << 20, f), bundle, &p)
-                }
-                Input::Digest(d) => v.verify(artifact_digest(d)?, bundle, &p),
-            })
-        }
+        Rule::Keyless => check(
+            &root.verifier,
+            bundle,
+            input,
+            &VerificationPolicy::any_identity(),
+            false,
+        ),
         Rule::Key(der) => {
+            // Pure Ed25519 signs the message itself, not a digest of it, so
+            // a message signature by an Ed25519 key needs the file's bytes.
+            let whole_file = is_ed25519_spki(der)
+                && matches!(
+                    bundle.content,
+                    sigstore_verify::types::SignatureContent::MessageSignature(_)
+                );
             let p = PublicKeyVerificationPolicy::new(DerPublicKey::new(der.to_vec()));
-            run(&|v| match input {
-                Input::File(path) => {
-                    let f = std::fs::File::open(path).map_err(SsError::ArtifactRead)?;
-                    v.verify_reader(std::io::BufReader::with_capacity(1 << 20, f), bundle, &p)
-                }
-                Input::Digest(d) => v.verify(artifact_digest(d)?, bundle, &p),
-            })
+            check(&root.verifier, bundle, input, &p, whole_file)
         }
     }
     .map_err(map_error)?;
@@ -417,6 +502,14 @@ fn verify_one(
     })
 }
 
+/// An Ed25519 SubjectPublicKeyInfo: `SEQUENCE { SEQUENCE { OID 1.3.101.112 } BIT STRING (32 bytes) }`.
+fn is_ed25519_spki(der: &[u8]) -> bool {
+    const PREFIX: [u8; 12] = [
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    der.len() == 44 && der.starts_with(&PREFIX)
+}
+
 fn artifact_digest(d: &Digest) -> Result<sigstore_verify::types::Artifact<'static>, SsError> {
     let alg = match d.algorithm {
         Algorithm::Sha256 => HashAlgorithm::Sha2256,
@@ -443,6 +536,13 @@ fn map_error(e: SsError) -> SigError {
             _ => Code::TlogInvalid,
         },
         SsError::Timestamp(_) => Code::TimestampInvalid,
+        // Found by the structural pass, which runs before the log checks,
+        // but they are log evidence that does not check out, not parse
+        // failures: the proof's root is not the one the checkpoint signs
+        // (Rekor checks this with the checkpoint), or the proof's index is
+        // outside its tree.
+        SsError::Bundle(BundleError::CheckpointRootMismatch) => Code::CheckpointInvalid,
+        SsError::Bundle(BundleError::LogIndexOutOfRange { .. }) => Code::InclusionProofInvalid,
         SsError::UnsupportedBundle(_) => Code::BundleUnsupported,
         SsError::InvalidTrustRoot(_) | SsError::TrustRoot(_) | SsError::TrustedCertificate(_) => {
             Code::TrustedRootInvalid
@@ -467,6 +567,21 @@ mod tests {
                 .iter()
                 .all(|r| !r.root.certificate_authorities.is_empty())
         );
+    }
+
+    #[test]
+    fn ed25519_keys_are_told_from_p256_keys() {
+        use crate::signature::keys::PublicKey;
+        let ed = PublicKey::parse(include_bytes!(
+            "../../fixtures/keys/openssl_ed25519.pub.pem"
+        ))
+        .unwrap();
+        assert!(is_ed25519_spki(&ed.spki_der()));
+        let p256 = PublicKey::parse(include_bytes!(
+            "../../fixtures/sigstore-conformance/bundle-verify/managed-key-happy-path/key.pub"
+        ))
+        .unwrap();
+        assert!(!is_ed25519_spki(&p256.spki_der()));
     }
 
     #[test]

@@ -246,10 +246,10 @@ pub(super) fn hint(code: Code) -> Option<&'static str> {
         Code::TrustedRootInvalid => {
             "pass a trusted_root.json as published by the sigstore instance"
         }
-        Code::TlogInvalid
-        | Code::InclusionProofInvalid
-        | Code::CheckpointInvalid
-        | Code::SetInvalid => {
+        Code::TlogInvalid => {
+            "the log entry is from a log the trusted root does not know, or does not match the bundle: if the bundle comes from another sigstore instance, pass that instance's root with --trusted-root; otherwise it was altered, do not run this artifact"
+        }
+        Code::InclusionProofInvalid | Code::CheckpointInvalid | Code::SetInvalid => {
             "the transparency log evidence in the bundle does not check out: the bundle was altered; do not run this artifact"
         }
         Code::TimestampInvalid => {
@@ -260,6 +260,9 @@ pub(super) fn hint(code: Code) -> Option<&'static str> {
         }
         Code::SignatureInvalid => {
             "do not run this artifact: the artifact or the bundle was changed"
+        }
+        Code::DigestModeUnsupported => {
+            "this signature covers the file itself, not a digest of it: pass the artifact's path"
         }
         _ => return None,
     })

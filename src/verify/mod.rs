@@ -225,7 +225,10 @@ pub fn collect(req: &Request, trust: &TrustStore) -> Result<Evidence, InputError
         .collect();
     if !req.bundles.is_empty() {
         let input = match &req.artifact {
-            ArtifactRef::Path(p) => sigstore::Input::File(p),
+            ArtifactRef::Path(p) => sigstore::Input::File {
+                path: p,
+                sha256: artifact.digest(Algorithm::Sha256),
+            },
             ArtifactRef::Digest(d) => sigstore::Input::Digest(d),
         };
         signatures.extend(bundle::judge_all(req, &input, &cands, trust)?);
