@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{Layer, Mode, Policy, PolicySet, Requirement};
+use super::{Layer, Mode, Policy, PolicySet, RequireSource, Requirement, requirements};
 use crate::diag::{Code, Diagnostic, Severity};
 use crate::evidence::{Evidence, Signer};
 use crate::trust::{Entry, TrustStore};
@@ -137,45 +137,29 @@ fn evaluate_layer(
     };
 
     // What is required, and which line says so.
-    let (mut require, require_src) = match (
-        entry.and_then(|e| e.rules.require.as_ref()),
-        policy.and_then(|p| p.defaults.require.as_ref()),
-    ) {
-        (Some(r), _) => (
-            r.value.clone(),
-            format!("[[servers]] `{server}` require{}", where_(&r.loc)),
-        ),
-        (None, Some(r)) => (
-            r.value.clone(),
-            format!("[defaults] require{}", where_(&r.loc)),
-        ),
-        (None, None) => (
-            vec![Requirement::Signature],
-            "the built-in `require = [\"signature\"]`".to_string(),
-        ),
+    let reqs = requirements(policy, server);
+    let require = reqs.required;
+    let require_src = match reqs.source {
+        RequireSource::Server(loc) => format!("[[servers]] `{server}` require{}", where_(loc)),
+        RequireSource::Defaults(loc) => format!("[defaults] require{}", where_(loc)),
+        RequireSource::BuiltIn => "the built-in `require = [\"signature\"]`".to_string(),
     };
-    let mut diags = Vec::new();
-    if let Some(p) = policy {
-        for e in p.exceptions.iter().filter(|e| e.servers.matches(server)) {
-            for w in &e.waive {
-                if require.contains(w) {
-                    require.retain(|r| r != w);
-                    diags.push(Diagnostic::info(
-                        Code::ExceptionApplied,
-                        format!(
-                            "`{}` is waived for `{server}` by the exception at {}: {}",
-                            w.name(),
-                            e.loc,
-                            e.reason
-                        ),
-                    ));
-                }
-            }
-        }
-    }
-    let signers = entry
-        .and_then(|e| e.rules.signers.as_ref())
-        .or(policy.and_then(|p| p.defaults.signers.as_ref()));
+    let mut diags: Vec<Diagnostic> = reqs
+        .waived
+        .iter()
+        .map(|(e, w)| {
+            Diagnostic::info(
+                Code::ExceptionApplied,
+                format!(
+                    "`{}` is waived for `{server}` by the exception at {}: {}",
+                    w.name(),
+                    e.loc,
+                    e.reason
+                ),
+            )
+        })
+        .collect();
+    let signers = reqs.signers;
 
     let mut denials: Vec<Diagnostic> = Vec::new();
     let mut satisfied_by: Option<String> = None;

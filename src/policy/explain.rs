@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{Mode, Policy, PolicySet, Requirement};
+use super::{Mode, Policy, PolicySet, RequireSource, Requirement, requirements};
 use crate::trust::{Entry, TrustStore};
 
 #[derive(Debug, Serialize)]
@@ -68,48 +68,35 @@ fn explain_layer(p: &Policy, trust: &TrustStore, server: &str) -> LayerExplanati
         )),
     }
     let names = |r: &[Requirement]| r.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ");
-    let mut require = match (
-        entry.and_then(|e| e.rules.require.as_ref()),
-        p.defaults.require.as_ref(),
-    ) {
-        (Some(r), _) => {
-            rules.push(rule(
-                format!("require: {}", names(&r.value)),
-                r.loc.to_string(),
-            ));
-            r.value.clone()
-        }
-        (None, Some(r)) => {
-            rules.push(rule(
-                format!("require: {}", names(&r.value)),
-                format!("[defaults] {}", r.loc),
-            ));
-            r.value.clone()
-        }
-        (None, None) => {
-            rules.push(rule(
-                "require: signature",
-                "built-in default (no `require` in the file)",
-            ));
-            vec![Requirement::Signature]
-        }
+    let reqs = requirements(Some(p), server);
+    let before_waivers: Vec<Requirement> = {
+        let mut all = reqs.required.clone();
+        all.extend(reqs.waived.iter().map(|(_, w)| *w));
+        all.sort();
+        all
     };
-    for e in p.exceptions.iter().filter(|e| e.servers.matches(server)) {
-        for w in &e.waive {
-            if require.contains(w) {
-                require.retain(|r| r != w);
-                rules.push(rule(
-                    format!("waived: {} — {}", w.name(), e.reason),
-                    e.loc.to_string(),
-                ));
-            }
-        }
+    match reqs.source {
+        RequireSource::Server(loc) => rules.push(rule(
+            format!("require: {}", names(&before_waivers)),
+            loc.to_string(),
+        )),
+        RequireSource::Defaults(loc) => rules.push(rule(
+            format!("require: {}", names(&before_waivers)),
+            format!("[defaults] {loc}"),
+        )),
+        RequireSource::BuiltIn => rules.push(rule(
+            "require: signature",
+            "built-in default (no `require` in the file)",
+        )),
     }
-    if require.contains(&Requirement::Signature) {
-        match entry
-            .and_then(|e| e.rules.signers.as_ref())
-            .or(p.defaults.signers.as_ref())
-        {
+    for (e, w) in &reqs.waived {
+        rules.push(rule(
+            format!("waived: {} — {}", w.name(), e.reason),
+            e.loc.to_string(),
+        ));
+    }
+    if reqs.required.contains(&Requirement::Signature) {
+        match reqs.signers {
             Some(sg) => {
                 rules.push(rule(
                     format!("signers: {}", sg.value.join(", ")),
@@ -124,13 +111,39 @@ fn explain_layer(p: &Policy, trust: &TrustStore, server: &str) -> LayerExplanati
                     format!("signers: any trusted signer whose scope covers `{server}`"),
                     "no `signers` in the file",
                 ));
-                for k in &trust.keys {
-                    if k.scopes.matches(server) {
-                        rules.push(signer_line(trust, &k.name, server));
-                    }
+                for name in trust
+                    .keys
+                    .iter()
+                    .filter(|k| k.scopes.matches(server))
+                    .map(|k| &k.name)
+                    .chain(
+                        trust
+                            .identities
+                            .iter()
+                            .filter(|i| i.scopes.matches(server))
+                            .map(|i| &i.name),
+                    )
+                {
+                    rules.push(signer_line(trust, name, server));
                 }
             }
         }
+    }
+    if let Some(id) = entry.and_then(|e| e.identity.as_ref()) {
+        let mut parts = Vec::new();
+        if let Some(r) = &id.repository {
+            parts.push(format!("repository {r}"));
+        }
+        if let Some(r) = &id.git_ref_text {
+            parts.push(format!("ref {r}"));
+        }
+        if let Some(w) = &id.workflow_text {
+            parts.push(format!("workflow {w}"));
+        }
+        rules.push(rule(
+            format!("keyless signer's workflow claims: {}", parts.join(", ")),
+            id.loc.to_string(),
+        ));
     }
     if let Some(d) = entry.and_then(|e| e.digests.as_ref()) {
         let list: Vec<String> = d.value.iter().map(ToString::to_string).collect();

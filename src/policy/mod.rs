@@ -200,6 +200,58 @@ impl Policy {
     }
 }
 
+/// Where a server's `require` comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum RequireSource<'a> {
+    Server(&'a Loc),
+    Defaults(&'a Loc),
+    BuiltIn,
+}
+
+/// What one policy (or, for `None`, the built-in default) asks of a
+/// server: the one place that resolves entry, defaults and exceptions, so
+/// that `evaluate` and `explain` cannot disagree.
+pub struct Requirements<'a> {
+    pub required: Vec<Requirement>,
+    pub source: RequireSource<'a>,
+    /// Requirements waived by matching exceptions.
+    pub waived: Vec<(&'a Exception, Requirement)>,
+    /// Trust-store names; `None` means any trusted signer in scope.
+    pub signers: Option<&'a At<Vec<String>>>,
+}
+
+pub fn requirements<'a>(policy: Option<&'a Policy>, server: &str) -> Requirements<'a> {
+    let entry = policy.and_then(|p| p.server(server));
+    let (mut required, source) = match (
+        entry.and_then(|e| e.rules.require.as_ref()),
+        policy.and_then(|p| p.defaults.require.as_ref()),
+    ) {
+        (Some(r), _) => (r.value.clone(), RequireSource::Server(&r.loc)),
+        (None, Some(r)) => (r.value.clone(), RequireSource::Defaults(&r.loc)),
+        (None, None) => (vec![Requirement::Signature], RequireSource::BuiltIn),
+    };
+    let mut waived = Vec::new();
+    for e in policy.into_iter().flat_map(|p| &p.exceptions) {
+        if !e.servers.matches(server) {
+            continue;
+        }
+        for w in &e.waive {
+            if required.contains(w) {
+                required.retain(|r| r != w);
+                waived.push((e, *w));
+            }
+        }
+    }
+    Requirements {
+        required,
+        source,
+        waived,
+        signers: entry
+            .and_then(|e| e.rules.signers.as_ref())
+            .or(policy.and_then(|p| p.defaults.signers.as_ref())),
+    }
+}
+
 /// The policies in force: none (the built-in default), or the system's
 /// and/or the user's.
 #[derive(Debug, Clone, Default)]
