@@ -91,6 +91,7 @@ fn verify(c: &mut Criterion) {
         bundles: vec![],
         identity: None,
         trusted_root: None,
+        provenance: vec![],
     };
     let trust = TrustStore::default();
     // The fixture must verify, or the bench would time the failure path.

@@ -66,6 +66,14 @@ codes! {
     SignerUntrusted => "signer-untrusted": "the signature verifies, but with a key given on the command line that the policy's trust store does not hold",
     SignerOutOfScope => "signer-out-of-scope": "the signer is trusted, but its scopes do not cover this server name",
     SignerNotAllowed => "signer-not-allowed": "the signer is trusted and in scope, but the server's policy entry names other signers",
+    // provenance
+    ProvenanceNotBound => "provenance-not-bound": "the provenance statement is about another artifact: no subject digest equals the artifact's",
+    ProvenanceUnsupported => "provenance-unsupported": "the statement's predicate type is not SLSA provenance v0.2 or v1, so it is refused",
+    ProvenanceMalformed => "provenance-malformed": "the provenance statement lacks fields SLSA requires (builder, build type), or the file holds no statement",
+    BuilderIdentityMismatch => "builder-identity-mismatch": "the provenance names a builder other than the one its signing certificate was issued to",
+    BuilderUntrusted => "builder-untrusted": "the provenance's builder is not one that [servers.provenance] `builder-id` allows, and no trusted signer vouches for it",
+    SourceMismatch => "source-mismatch": "the provenance's source repository or ref differs from [servers.provenance] `source-repo` / `source-ref`",
+    BuildTypeMismatch => "build-type-mismatch": "the provenance's build type is not one that [servers.provenance] `build-type` allows",
     // policy decisions
     EvidenceMissing => "evidence-missing": "the policy requires a kind of evidence (provenance, sbom) that was not given",
     VersionUnknown => "version-unknown": "the policy pins versions, but the artifact's version is not known",

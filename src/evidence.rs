@@ -4,9 +4,11 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::diag::Diagnostic;
+use crate::diag::{Code, Diagnostic};
 use crate::digest::{Algorithm, Digest};
+use crate::provenance::Provenance;
 use crate::signature::Scheme;
+use crate::signature::dsse::Statement;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ArtifactInfo {
@@ -104,6 +106,38 @@ pub struct SignatureEvidence {
     pub outcome: Result<Signer, Diagnostic>,
     /// Facts worth showing: trusted comment, namespace, subject.
     pub details: Vec<(String, String)>,
+    /// What the file was given as.
+    #[serde(skip)]
+    pub role: Role,
+    /// The verified in-toto statement, for DSSE content.
+    #[serde(skip)]
+    pub statement: Option<Statement>,
+    /// The provenance read from the statement, for `--provenance` files.
+    #[serde(skip)]
+    pub provenance: Option<Provenance>,
+}
+
+impl SignatureEvidence {
+    pub fn new(file: PathBuf, scheme: Option<Scheme>, role: Role) -> Self {
+        SignatureEvidence {
+            file,
+            scheme,
+            outcome: Err(Diagnostic::error(Code::SignatureInvalid, "not checked")),
+            details: Vec::new(),
+            role,
+            statement: None,
+            provenance: None,
+        }
+    }
+}
+
+/// Whether a file was given as a signature (`--signature`, `--bundle`) or
+/// as provenance (`--provenance`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Role {
+    #[default]
+    Signature,
+    Provenance,
 }
 
 #[derive(Debug, Clone)]

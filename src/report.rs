@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::diag::{Diagnostic, Severity};
-use crate::evidence::Evidence;
+use crate::evidence::{Evidence, Role};
 use crate::policy::Decision;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -106,8 +106,14 @@ impl Report {
                     }
                 }
             };
+            if let Some(p) = &s.provenance {
+                f.insert("provenance".into(), json!(p));
+            }
             checks.push(Check {
-                kind: "signature",
+                kind: match s.role {
+                    Role::Signature => "signature",
+                    Role::Provenance => "provenance",
+                },
                 status,
                 fields: f,
             });
@@ -226,7 +232,7 @@ fn render_check(out: &mut String, c: &Check) {
         _ => "FAIL",
     };
     match c.kind {
-        "signature" => {
+        "signature" | "provenance" => {
             let scheme = match c.fields.get("scheme").and_then(Value::as_str) {
                 Some("minisign-prehashed") => "minisign, prehashed",
                 Some("minisign-legacy") => "minisign, legacy",
@@ -240,7 +246,7 @@ fn render_check(out: &mut String, c: &Check) {
                 .get("file")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            let _ = writeln!(out, "{mark}  signature  {file} [{scheme}]");
+            let _ = writeln!(out, "{mark}  {:<10} {file} [{scheme}]", c.kind);
             if let Some(s) = c.fields.get("signer") {
                 let names: Vec<&str> = s["trust_names"]
                     .as_array()
@@ -249,8 +255,10 @@ fn render_check(out: &mut String, c: &Check) {
                     .filter_map(Value::as_str)
                     .collect();
                 if s["kind"] == "identity" {
-                    let who = if names.is_empty() {
+                    let who = if s["by_flags"] == true {
                         "identity matched by the --certificate-* flags".to_string()
+                    } else if names.is_empty() {
+                        "certificate identity, judged by the builder it names".to_string()
                     } else {
                         format!("trusted identity {}", names.join(", "))
                     };

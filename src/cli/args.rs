@@ -110,6 +110,12 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "RE", requires = "identity_rule")]
     pub certificate_oidc_issuer_regexp: Option<String>,
 
+    /// Build provenance (SLSA v0.2 or v1 in-toto statement): a sigstore
+    /// bundle, npm attestations document, `.intoto.jsonl`, or a DSSE envelope
+    /// signed by a pinned key; repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub provenance: Vec<PathBuf>,
+
     /// A sigstore trusted_root.json that replaces the embedded roots for this
     /// call, or the name of an embedded root (`sigstore-staging`). Without it,
     /// the production roots (sigstore-production, github) are used.

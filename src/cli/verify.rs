@@ -24,6 +24,7 @@ pub fn run(g: &Global, a: &VerifyArgs) -> Result<u8> {
     let identity = identity_rule(a)?;
     let req = verify::Request {
         bundles: a.bundle.clone(),
+        provenance: a.provenance.clone(),
         identity,
         trusted_root: a.trusted_root.clone(),
         artifact,

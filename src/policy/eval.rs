@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::{Layer, Mode, Policy, PolicySet, RequireSource, Requirement, requirements};
 use crate::diag::{Code, Diagnostic, Severity};
-use crate::evidence::{Evidence, Signer};
+use crate::evidence::{Evidence, Role, Signer};
 use crate::trust::{Entry, TrustStore};
 
 /// One layer's verdict.
@@ -115,6 +115,71 @@ pub fn evaluate(set: &PolicySet, ev: &Evidence, trust: &TrustStore) -> Decision 
     }
 }
 
+/// The provenance requirement: some verified statement about this artifact
+/// whose builder the policy trusts and whose source it allows. The trust
+/// anchor is the `builder-id` rule when there is one (the certificate was
+/// checked to belong to that builder); otherwise the signer must be trusted
+/// in scope, as for signatures.
+fn judge_provenance(
+    ev: &Evidence,
+    policy: Option<&Policy>,
+    entry: Option<&super::ServerRule>,
+    trust: &TrustStore,
+    require_src: &str,
+) -> Result<String, Vec<Diagnostic>> {
+    let server = ev.server.as_str();
+    let rules = entry.and_then(|e| e.provenance.as_ref());
+    let mut problems = Vec::new();
+    // A given provenance file that failed has its own error already.
+    let given = ev.signatures.iter().any(|s| s.role == Role::Provenance);
+    for s in ev.signatures.iter().filter(|s| s.role == Role::Provenance) {
+        let (Ok(signer), Some(p)) = (&s.outcome, &s.provenance) else {
+            continue;
+        };
+        if let Some(r) = rules
+            && let Err((code, why)) = r.check(p)
+        {
+            problems.push(
+                Diagnostic::error(code, format!("{}: {why} ([servers.provenance] at {})", s.file.display(), r.loc))
+                    .hint("if the build moved legitimately, update [servers.provenance]; otherwise do not run this artifact"),
+            );
+            continue;
+        }
+        let anchored = rules.is_some_and(|r| !r.builder_id.is_empty());
+        let trusted = signer.trust_names().iter().any(|n| match trust.get(n) {
+            Some(Entry::Key(k)) => k.scopes.matches(server),
+            Some(Entry::Identity(i)) => i.scopes.matches(server),
+            None => false,
+        });
+        let adhoc_ok = policy.is_none() && signer.adhoc().is_some();
+        if anchored || trusted || adhoc_ok {
+            return Ok(format!("provenance by builder `{}`", p.builder_id));
+        }
+        problems.push(
+            Diagnostic::error(
+                Code::BuilderUntrusted,
+                format!(
+                    "{}: provenance by builder `{}`, signed by {}, and nothing says to trust that builder for `{server}`",
+                    s.file.display(),
+                    p.builder_id,
+                    signer.describe()
+                ),
+            )
+            .hint("name the builder in [servers.provenance] `builder-id`, or trust the signer with `mcp-warden trust add-identity`"),
+        );
+    }
+    if !given {
+        problems.push(
+            Diagnostic::error(
+                Code::EvidenceMissing,
+                format!("{require_src} requires provenance, and no verified provenance about this artifact was given"),
+            )
+            .hint("pass the build's provenance with --provenance FILE (a .intoto.jsonl, sigstore bundle or npm attestations document)"),
+        );
+    }
+    Err(problems)
+}
+
 fn prefixed(d: &Diagnostic, file: &str) -> Diagnostic {
     let mut d = d.clone();
     d.message = format!("{file}: {}", d.message);
@@ -167,7 +232,7 @@ fn evaluate_layer(
     if require.contains(&Requirement::Signature) {
         let mut problems = Vec::new();
         let claims_rule = entry.and_then(|e| e.identity.as_ref());
-        'sigs: for s in &ev.signatures {
+        'sigs: for s in ev.signatures.iter().filter(|s| s.role == Role::Signature) {
             let Ok(sg) = &s.outcome else { continue };
             if let Some(rule) = claims_rule
                 && let Err(why) = rule.check(sg)
@@ -267,7 +332,14 @@ fn evaluate_layer(
             denials.extend(problems);
         }
     }
-    for r in [Requirement::Provenance, Requirement::Sbom] {
+    let mut provenance_by = None;
+    if require.contains(&Requirement::Provenance) {
+        match judge_provenance(ev, policy, entry, trust, &require_src) {
+            Ok(by) => provenance_by = Some(by),
+            Err(d) => denials.extend(d),
+        }
+    }
+    for r in [Requirement::Sbom] {
         if require.contains(&r) {
             denials.push(
                 Diagnostic::error(
@@ -332,10 +404,19 @@ fn evaluate_layer(
         } else {
             format!("{label} denies: {first}")
         }
-    } else if let Some(by) = &satisfied_by {
-        format!("{label}: signature by {by} meets {require_src}")
     } else {
-        format!("{label}: no signature is required for `{server}` ({require_src})")
+        let mut met: Vec<String> = Vec::new();
+        if let Some(by) = &satisfied_by {
+            met.push(format!("signature by {by}"));
+        }
+        if let Some(by) = &provenance_by {
+            met.push(by.clone());
+        }
+        if met.is_empty() {
+            format!("{label}: nothing is required of `{server}` ({require_src})")
+        } else {
+            format!("{label}: {} meets {require_src}", met.join(" and "))
+        }
     };
     if fails && audit {
         for d in &mut denials {

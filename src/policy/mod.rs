@@ -113,6 +113,7 @@ pub struct ServerRule {
     pub digests: Option<At<Vec<Digest>>>,
     pub versions: Option<At<semver::VersionReq>>,
     pub identity: Option<IdentityClaims>,
+    pub provenance: Option<ProvenanceRules>,
 }
 
 /// `[servers.identity]`: GitHub workflow claims a keyless signature's
@@ -173,6 +174,84 @@ fn workflow_path(uri: &str) -> &str {
     match no_ref.find("/.github/") {
         Some(i) => &no_ref[i + 1..],
         None => no_ref,
+    }
+}
+
+/// `[servers.provenance]`: what the build provenance must say.
+#[derive(Debug, Clone)]
+pub struct ProvenanceRules {
+    /// Exact builder ids or globs (`…/generator_generic_slsa3.yml@refs/tags/v*`).
+    pub builder_id: Vec<(String, globset::GlobMatcher)>,
+    pub source_repo: Option<String>,
+    pub source_ref: Option<(String, globset::GlobMatcher)>,
+    pub build_type: Vec<String>,
+    pub loc: Loc,
+}
+
+impl ProvenanceRules {
+    /// Ok, or the code and words of the first rule the provenance breaks.
+    pub fn check(&self, p: &crate::provenance::Provenance) -> Result<(), (Code, String)> {
+        if !self.builder_id.is_empty()
+            && !self
+                .builder_id
+                .iter()
+                .any(|(_, g)| g.is_match(&p.builder_id))
+        {
+            return Err((
+                Code::BuilderUntrusted,
+                format!(
+                    "builder `{}` is not among the allowed builders ({})",
+                    p.builder_id,
+                    self.builder_id
+                        .iter()
+                        .map(|(t, _)| t.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        if let Some(want) = &self.source_repo {
+            let got = p.source_repo.as_deref().unwrap_or("(none)");
+            if crate::provenance::normalise_repo(&normalise_repo_url(want)) != got {
+                return Err((
+                    Code::SourceMismatch,
+                    format!("the source repository is `{got}`, not `{want}`"),
+                ));
+            }
+        }
+        if let Some((text, g)) = &self.source_ref {
+            let got = p.source_ref.as_deref().unwrap_or("(none)");
+            if !g.is_match(got) {
+                return Err((
+                    Code::SourceMismatch,
+                    format!("the source ref is `{got}`, which `{text}` does not match"),
+                ));
+            }
+        }
+        if !self.build_type.is_empty() && !self.build_type.contains(&p.build_type) {
+            return Err((
+                Code::BuildTypeMismatch,
+                format!(
+                    "the build type is `{}`, not one of {}",
+                    p.build_type,
+                    self.build_type.join(", ")
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `github.com/o/r` and `o/r` mean `https://github.com/o/r`.
+fn normalise_repo_url(r: &str) -> String {
+    if r.contains("://") {
+        r.to_string()
+    } else if r.starts_with("github.com/") {
+        format!("https://{r}")
+    } else if r.matches('/').count() == 1 {
+        format!("https://github.com/{r}")
+    } else {
+        r.to_string()
     }
 }
 

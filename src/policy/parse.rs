@@ -9,7 +9,8 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::{
-    At, Exception, IdentityClaims, Layer, Loc, Mode, Policy, Requirement, Rules, ServerRule,
+    At, Exception, IdentityClaims, Layer, Loc, Mode, Policy, ProvenanceRules, Requirement, Rules,
+    ServerRule,
 };
 use crate::diag::{Code, Diagnostic};
 use crate::digest::Digest;
@@ -17,7 +18,7 @@ use crate::trust::{Scopes, TrustStore, compile_glob};
 
 /// Sections that later versions will enforce. Refused now, so nobody
 /// believes a rule is in force when it is not.
-const RESERVED: &[&str] = &["provenance", "sbom", "run", "tools"];
+const RESERVED: &[&str] = &["sbom", "run", "tools"];
 
 struct Parser<'a> {
     text: &'a str,
@@ -314,7 +315,14 @@ impl<'a> Parser<'a> {
         self.check_keys(
             t,
             &[
-                "name", "source", "require", "signers", "digests", "versions", "identity",
+                "name",
+                "source",
+                "require",
+                "signers",
+                "digests",
+                "versions",
+                "identity",
+                "provenance",
             ],
             "[[servers]]",
         );
@@ -372,7 +380,18 @@ impl<'a> Parser<'a> {
                 }
             },
         };
+        let provenance = match Self::get(t, "provenance") {
+            None => None,
+            Some((_, v)) => match v.get_ref().as_table() {
+                Some(pt) => self.provenance_rules(pt, v.span()),
+                None => {
+                    self.type_error(v, "provenance", "a table");
+                    None
+                }
+            },
+        };
         Some(ServerRule {
+            provenance,
             name: name.value,
             loc: name.loc,
             source,
@@ -383,25 +402,72 @@ impl<'a> Parser<'a> {
         })
     }
 
+    fn glob_or_report(&mut self, v: &At<String>) -> Option<globset::GlobMatcher> {
+        match compile_glob(&v.value) {
+            Ok(g) => Some(g.compile_matcher()),
+            Err(e) => {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::PolicyBadPattern,
+                        format!("invalid glob `{}`: {e}", v.value),
+                    )
+                    .hint("globs use *, ?, [abc] and {a,b}")
+                    .at(v.loc.to_string()),
+                );
+                None
+            }
+        }
+    }
+
+    fn provenance_rules(&mut self, t: &DeTable, span: Range<usize>) -> Option<ProvenanceRules> {
+        self.check_keys(
+            t,
+            &["builder-id", "source-repo", "source-ref", "build-type"],
+            "[servers.provenance]",
+        );
+        // A single string or a list, for builder-id and build-type.
+        let list = |p: &mut Self, key: &str| -> Vec<At<String>> {
+            match Self::get(t, key) {
+                Some((_, v)) if v.get_ref().as_str().is_some() => {
+                    p.string(t, key).into_iter().collect()
+                }
+                Some(_) => p
+                    .strings(t, key)
+                    .map(|(_, items)| items)
+                    .unwrap_or_default(),
+                None => Vec::new(),
+            }
+        };
+        let builder_id: Vec<(String, globset::GlobMatcher)> = list(self, "builder-id")
+            .into_iter()
+            .filter_map(|b| self.glob_or_report(&b).map(|g| (b.value, g)))
+            .collect();
+        let build_type = list(self, "build-type")
+            .into_iter()
+            .map(|b| b.value)
+            .collect();
+        let source_repo = self.string(t, "source-repo").map(|r| r.value);
+        let source_ref = self
+            .string(t, "source-ref")
+            .and_then(|r| self.glob_or_report(&r).map(|g| (r.value, g)));
+        Some(ProvenanceRules {
+            builder_id,
+            source_repo,
+            source_ref,
+            build_type,
+            loc: self.loc(span),
+        })
+    }
+
     fn identity_claims(&mut self, t: &DeTable, span: Range<usize>) -> Option<IdentityClaims> {
         self.check_keys(t, &["repository", "ref", "workflow"], "[servers.identity]");
         let repository = self.string(t, "repository").map(|r| r.value);
         let glob = |p: &mut Self, key: &str| -> (Option<globset::GlobMatcher>, Option<String>) {
             match p.string(t, key) {
                 None => (None, None),
-                Some(v) => match compile_glob(&v.value) {
-                    Ok(g) => (Some(g.compile_matcher()), Some(v.value)),
-                    Err(e) => {
-                        p.diags.push(
-                            Diagnostic::error(
-                                Code::PolicyBadPattern,
-                                format!("invalid glob `{}`: {e}", v.value),
-                            )
-                            .hint("globs use *, ?, [abc] and {a,b}")
-                            .at(v.loc.to_string()),
-                        );
-                        (None, None)
-                    }
+                Some(v) => match p.glob_or_report(&v) {
+                    Some(g) => (Some(g), Some(v.value)),
+                    None => (None, None),
                 },
             }
         };

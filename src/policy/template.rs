@@ -11,8 +11,8 @@ version = 1
 mode = "enforce"
 
 [defaults]
-# Evidence every server must have: "signature" ("provenance" and "sbom"
-# are accepted but cannot be checked by this version yet, so they deny).
+# Evidence every server must have: "signature", "provenance" ("sbom" is
+# accepted but cannot be checked by this version yet, so it denies).
 require = ["signature"]
 # Uncomment to accept only these trust-store names (`mcp-warden trust list`).
 # Without it, any trusted signer whose scope covers the server counts.
@@ -24,6 +24,10 @@ require = ["signature"]
 # source = "npm:@acme/github-mcp@1.4.2"
 # signers = ["acme-release"]
 # digests = ["sha256:<64 hex digits>"]   # accept only these exact builds
+# [servers.provenance]
+# builder-id = ["https://github.com/actions/runner/github-hosted"]
+# source-repo = "acme/github-mcp"
+# source-ref = "refs/tags/v*"
 
 # Exceptions waive a requirement for matching servers; a reason is
 # mandatory and shown whenever the exception applies.

@@ -28,10 +28,16 @@ struct RawSignature {
     #[serde(default)]
     keyid: Option<String>,
     sig: String,
+    /// Older sigstore tooling put a Fulcio certificate here, with no log
+    /// proof beside it.
+    #[serde(default)]
+    cert: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Envelope {
+    /// A signature carries a certificate instead of naming a key.
+    pub has_certificate: bool,
     pub payload_type: String,
     pub payload: Vec<u8>,
     pub signatures: Vec<(Option<String>, Signature)>,
@@ -54,6 +60,7 @@ impl Envelope {
         if raw.signatures.is_empty() {
             return Err(malformed("it carries no signature"));
         }
+        let has_certificate = raw.signatures.iter().any(|s| s.cert.is_some());
         let mut signatures = Vec::with_capacity(raw.signatures.len());
         for s in raw.signatures {
             let bytes = b64(&s.sig).ok_or_else(|| malformed("a signature is not base64"))?;
@@ -64,6 +71,7 @@ impl Envelope {
             }
         }
         Ok(Envelope {
+            has_certificate,
             payload_type: raw.payload_type,
             payload,
             signatures,

@@ -264,10 +264,11 @@ fn pem_algorithm(pem: &str) -> Option<String> {
     }
 }
 
-/// minisign key ids are shown as 16 upper-case hex digits of the
-/// little-endian number, as `minisign` prints them.
+/// minisign key ids are shown as upper-case hex of the little-endian
+/// number without leading zeros, exactly as `minisign` prints them
+/// (`%" PRIX64`), so a user can compare them by eye.
 pub fn minisign_id_hex(id: &[u8; 8]) -> String {
-    format!("{:016X}", u64::from_le_bytes(*id))
+    format!("{:X}", u64::from_le_bytes(*id))
 }
 
 #[cfg(test)]
@@ -282,6 +283,11 @@ mod tests {
         let k = PublicKey::parse(MINISIGN.as_bytes()).unwrap();
         assert_eq!(k.format, KeyFormat::Minisign);
         assert_eq!(minisign_id_hex(&k.minisign_id.unwrap()), "91BAC0D4BE62AADF");
+        // No zero padding, as minisign prints it.
+        assert_eq!(
+            minisign_id_hex(&[0x01, 0, 0, 0, 0, 0, 0, 0x0a]),
+            "A00000000000001"
+        );
         let line = k.openssh_line();
         let again = PublicKey::parse(line.as_bytes()).unwrap();
         assert_eq!(again.material, k.material);

@@ -2,12 +2,15 @@
 //! a verified bundle says about its signer.
 
 use crate::diag::{Code, Diagnostic, Severity};
-use crate::evidence::{IdentitySigner, SignatureEvidence, Signer};
+use std::path::PathBuf;
+
+use crate::evidence::{IdentitySigner, Role, SignatureEvidence, Signer};
 use crate::fsutil;
+use crate::signature::dsse::Statement;
 use crate::signature::sigstore::{self, Input, Root, Rule, Wrapper};
 use crate::signature::{MAX_SIGNATURE_FILE, Scheme};
 use crate::trust::TrustStore;
-use sigstore_verify::types::VerificationMaterialContent;
+use sigstore_verify::types::{SignatureContent, VerificationMaterialContent};
 
 use super::{Candidate, InputError, Request, key_unknown, sig_diag};
 
@@ -34,41 +37,35 @@ pub(super) fn roots(req: &Request) -> Result<Vec<Root>, InputError> {
 
 pub(super) fn judge_all(
     req: &Request,
+    files: &[(PathBuf, Role)],
     input: &Input,
     cands: &[Candidate],
     trust: &TrustStore,
 ) -> Result<Vec<SignatureEvidence>, InputError> {
     let roots = roots(req)?;
     let mut out = Vec::new();
-    for file in &req.bundles {
+    for (file, role) in files {
         let bytes = fsutil::read_bounded(file, MAX_SIGNATURE_FILE).map_err(InputError::Bundle)?;
         let (wrapper, items) = match sigstore::parse_file(&bytes) {
             Ok(x) => x,
             Err(e) => {
-                out.push(SignatureEvidence {
-                    file: file.clone(),
-                    scheme: Some(Scheme::Sigstore),
-                    outcome: Err(sig_diag(e)),
-                    details: Vec::new(),
-                });
+                let mut ev = SignatureEvidence::new(file.clone(), Some(Scheme::Sigstore), *role);
+                ev.outcome = Err(sig_diag(e));
+                out.push(ev);
                 continue;
             }
         };
         let several = items.len() > 1;
         for item in items {
-            let mut ev = SignatureEvidence {
-                file: file.clone(),
-                scheme: Some(Scheme::Sigstore),
-                outcome: Err(Diagnostic::error(Code::SignatureInvalid, "not checked")),
-                details: vec![(
-                    "format".into(),
-                    if several || wrapper != Wrapper::Bundle {
-                        format!("{}, {}", wrapper.name(), item.label)
-                    } else {
-                        wrapper.name().to_string()
-                    },
-                )],
-            };
+            let mut ev = SignatureEvidence::new(file.clone(), Some(Scheme::Sigstore), *role);
+            ev.details.push((
+                "format".into(),
+                if several || wrapper != Wrapper::Bundle {
+                    format!("{}, {}", wrapper.name(), item.label)
+                } else {
+                    wrapper.name().to_string()
+                },
+            ));
             ev.details.push((
                 "media type".into(),
                 item.bundle.media_type().as_str().to_string(),
@@ -80,8 +77,26 @@ pub(super) fn judge_all(
             ev.outcome = if managed {
                 managed_key(&item.bundle, input, &roots, cands, &mut ev.details, several)
             } else {
-                keyless(&item.bundle, input, &roots, req, trust, &mut ev.details)
+                keyless(
+                    &item.bundle,
+                    input,
+                    &roots,
+                    req,
+                    trust,
+                    *role,
+                    &mut ev.details,
+                )
             };
+            if ev.outcome.is_ok()
+                && let SignatureContent::DsseEnvelope(env) = &item.bundle.content
+            {
+                // sigstore-verify has checked the envelope and that a
+                // subject is this artifact; the statement is now evidence.
+                match Statement::parse(env.payload.as_bytes()) {
+                    Ok(st) => ev.statement = Some(st),
+                    Err(e) => ev.outcome = Err(sig_diag(e)),
+                }
+            }
             out.push(ev);
         }
     }
@@ -160,9 +175,14 @@ fn keyless(
     roots: &[Root],
     req: &Request,
     trust: &TrustStore,
+    role: Role,
     details: &mut Vec<(String, String)>,
 ) -> Result<Signer, Diagnostic> {
-    if req.identity.is_none() && trust.identities.is_empty() {
+    // Provenance is judged by its builder, which must be the certificate's
+    // identity (checked when the statement is read); a signature needs an
+    // identity rule of its own.
+    let builder_decides = role == Role::Provenance;
+    if req.identity.is_none() && trust.identities.is_empty() && !builder_decides {
         return Err(Diagnostic::error(
             Code::IdentityMissing,
             "the bundle is signed keylessly, and no identity rule says whose signature to accept",
@@ -209,7 +229,7 @@ fn keyless(
             true
         }
         None => {
-            if trust_names.is_empty() {
+            if trust_names.is_empty() && !builder_decides {
                 return Err(Diagnostic::error(
                     Code::IdentityMismatch,
                     format!("signed by `{identity}` from `{issuer}`, which no trusted identity matches"),

@@ -7,8 +7,11 @@ use std::str::FromStr;
 
 use crate::diag::{Code, Diagnostic};
 use crate::digest::{self, Algorithm, Digest, Sink};
-use crate::evidence::{ArtifactInfo, Evidence, KeySigner, ServerFrom, SignatureEvidence, Signer};
+use crate::evidence::{
+    ArtifactInfo, Evidence, KeySigner, Role, ServerFrom, SignatureEvidence, Signer,
+};
 use crate::fsutil::{self, ReadError};
+use crate::provenance;
 use crate::signature::keys::{self, KeyError, PublicKey};
 use crate::signature::minisign::LegacyVerifier;
 use crate::signature::sigstore;
@@ -55,6 +58,8 @@ pub struct Request {
     pub identity: Option<IdentityRule>,
     /// Replaces the embedded sigstore roots for this call.
     pub trusted_root: Option<PathBuf>,
+    /// Provenance attestations (`--provenance`).
+    pub provenance: Vec<PathBuf>,
 }
 
 /// An identity rule from the command line, in cosign's words; both halves
@@ -180,6 +185,15 @@ fn candidates(req: &Request, trust: &TrustStore) -> Result<Vec<Candidate>, Input
 struct Parsed {
     file: PathBuf,
     sig: Result<SignatureFile, SigError>,
+    role: Role,
+}
+
+/// A bare DSSE envelope (not a sigstore bundle): `{"payloadType": …}` at
+/// the top level of a single JSON document.
+fn is_bare_dsse(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .is_some_and(|v| v.get("payloadType").is_some() && v.get("mediaType").is_none())
 }
 
 /// Collects the evidence for `req`. Input problems are errors; everything
@@ -193,7 +207,29 @@ pub fn collect(req: &Request, trust: &TrustStore) -> Result<Evidence, InputError
         parsed.push(Parsed {
             file: file.clone(),
             sig: SignatureFile::parse(&bytes),
+            role: Role::Signature,
         });
+    }
+    // Provenance comes as a bare DSSE envelope (signed by a pinned key) or
+    // in sigstore wrappers; the envelopes join the signatures so that one
+    // pass over the artifact hashes what their subjects need.
+    let mut bundle_files: Vec<(PathBuf, Role)> = req
+        .bundles
+        .iter()
+        .map(|b| (b.clone(), Role::Signature))
+        .collect();
+    for file in &req.provenance {
+        let bytes =
+            fsutil::read_bounded(file, MAX_SIGNATURE_FILE).map_err(InputError::Signature)?;
+        if is_bare_dsse(&bytes) {
+            parsed.push(Parsed {
+                file: file.clone(),
+                sig: SignatureFile::parse(&bytes),
+                role: Role::Provenance,
+            });
+        } else {
+            bundle_files.push((file.clone(), Role::Provenance));
+        }
     }
 
     let (artifact, server_default, mut stream) = match &req.artifact {
@@ -223,7 +259,7 @@ pub fn collect(req: &Request, trust: &TrustStore) -> Result<Evidence, InputError
         .enumerate()
         .map(|(i, p)| judge(i, p, &cands, &artifact, stream.as_mut()))
         .collect();
-    if !req.bundles.is_empty() {
+    if !bundle_files.is_empty() {
         let input = match &req.artifact {
             ArtifactRef::Path(p) => sigstore::Input::File {
                 path: p,
@@ -231,7 +267,16 @@ pub fn collect(req: &Request, trust: &TrustStore) -> Result<Evidence, InputError
             },
             ArtifactRef::Digest(d) => sigstore::Input::Digest(d),
         };
-        signatures.extend(bundle::judge_all(req, &input, &cands, trust)?);
+        signatures.extend(bundle::judge_all(
+            req,
+            &bundle_files,
+            &input,
+            &cands,
+            trust,
+        )?);
+    }
+    for ev in signatures.iter_mut().filter(|e| e.role == Role::Provenance) {
+        read_provenance(ev);
     }
     Ok(Evidence {
         artifact,
@@ -239,6 +284,71 @@ pub fn collect(req: &Request, trust: &TrustStore) -> Result<Evidence, InputError
         server_from,
         signatures,
     })
+}
+
+/// Turns a verified `--provenance` statement into provenance evidence, or
+/// the evidence into a failure: a statement about another artifact, an
+/// unknown predicate, or a builder the certificate does not vouch for.
+fn read_provenance(ev: &mut SignatureEvidence) {
+    let signer = match &mut ev.outcome {
+        Err(d) => {
+            // For provenance, "the digest does not match" means the
+            // statement is about something else.
+            if d.code == Code::DigestMismatch {
+                d.code = Code::ProvenanceNotBound;
+                d.hint = Some("pass the provenance that was made for this artifact; if it should match, the artifact was changed".into());
+            }
+            return;
+        }
+        Ok(s) => s.clone(),
+    };
+    let Some(st) = ev.statement.clone() else {
+        ev.outcome = Err(Diagnostic::error(
+            Code::ProvenanceMalformed,
+            "the file is signed, but holds no in-toto statement to read provenance from",
+        )
+        .hint("pass the provenance attestation (.intoto.jsonl or a DSSE bundle), not the artifact's signature"));
+        return;
+    };
+    if st.predicate_type == provenance::NPM_PUBLISH {
+        // npm's publish attestation rides along with the provenance; it
+        // says nothing about the build.
+        ev.details
+            .push(("predicate type".into(), st.predicate_type));
+        return;
+    }
+    let p = match provenance::parse(&st.predicate_type, &st.predicate) {
+        Ok(p) => p,
+        Err(e @ provenance::ProvenanceError::Unsupported(_)) => {
+            ev.outcome = Err(Diagnostic::error(Code::ProvenanceUnsupported, e.to_string())
+                .hint("mcp-warden reads SLSA provenance v0.2 and v1; other predicates are refused, never guessed at"));
+            return;
+        }
+        Err(e) => {
+            ev.outcome = Err(Diagnostic::error(Code::ProvenanceMalformed, e.to_string()));
+            return;
+        }
+    };
+    if let Signer::Identity(id) = &signer
+        && let Err(why) = provenance::builder_matches_certificate(&p, id)
+    {
+        ev.outcome = Err(Diagnostic::error(Code::BuilderIdentityMismatch, why).hint(
+            "the statement claims a builder that did not sign it: do not trust this provenance",
+        ));
+        return;
+    }
+    ev.details.push(("builder".into(), p.builder_id.clone()));
+    ev.details.push(("build type".into(), p.build_type.clone()));
+    if let Some(r) = &p.source_repo {
+        ev.details.push(("source".into(), r.clone()));
+    }
+    if let Some(r) = &p.source_ref {
+        ev.details.push(("source ref".into(), r.clone()));
+    }
+    if let Some(d) = &p.source_digest {
+        ev.details.push(("source commit".into(), d.clone()));
+    }
+    ev.provenance = Some(p);
 }
 
 fn file_name(p: &Path) -> String {
@@ -364,12 +474,7 @@ fn judge(
     artifact: &ArtifactInfo,
     stream: Option<&mut Streamed>,
 ) -> SignatureEvidence {
-    let mut ev = SignatureEvidence {
-        file: p.file,
-        scheme: None,
-        outcome: Err(Diagnostic::error(Code::SignatureInvalid, "not checked")),
-        details: Vec::new(),
-    };
+    let mut ev = SignatureEvidence::new(p.file, None, p.role);
     let sig = match p.sig {
         Ok(s) => s,
         Err(e) => {
@@ -465,6 +570,11 @@ fn judge(
                 .iter()
                 .find(|c| c.key.ed25519().is_some_and(|k| env.verify(k).is_ok()));
             match signer {
+                None if env.has_certificate => Err(Diagnostic::error(
+                    Code::SignatureUnsupported,
+                    "the DSSE envelope is signed with a sigstore certificate but carries no transparency-log proof, so it cannot be verified offline",
+                )
+                .hint("ask for the sigstore bundle form (.sigstore.json, or .intoto.jsonl lines with mediaType), which carries the proof")),
                 None if cands.is_empty() => Err(key_unknown("no key was given or is trusted to check the DSSE envelope".into())),
                 None => Err(Diagnostic::error(
                     Code::SignatureInvalid,
@@ -478,6 +588,7 @@ fn judge(
                         match st.subject_for(&artifact.digests) {
                             Some(subj) => {
                                 ev.details.push(("subject".into(), subj.name.clone()));
+                                ev.statement = Some(st.clone());
                                 Ok(Signer::Key(c.signer()))
                             }
                             None => Err(Diagnostic::error(

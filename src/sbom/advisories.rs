@@ -1,0 +1,1 @@
+//! Offline OSV advisories (being written).
