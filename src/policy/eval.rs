@@ -130,8 +130,15 @@ fn judge_provenance(
     let server = ev.server.as_str();
     let rules = entry.and_then(|e| e.provenance.as_ref());
     let mut problems = Vec::new();
-    // A given provenance file that failed has its own error already.
-    let given = ev.signatures.iter().any(|s| s.role == Role::Provenance);
+    // A given provenance file that failed has its own error already; one
+    // that only held members that were skipped or are not provenance (npm's
+    // publish attestation) leaves the requirement unmet.
+    let failed = ev.signatures.iter().any(|s| {
+        s.role == Role::Provenance
+            && s.outcome
+                .as_ref()
+                .is_err_and(|d| d.severity == Severity::Error)
+    });
     for s in ev.signatures.iter().filter(|s| s.role == Role::Provenance) {
         let (Ok(signer), Some(p)) = (&s.outcome, &s.provenance) else {
             continue;
@@ -145,7 +152,10 @@ fn judge_provenance(
             );
             continue;
         }
-        let anchored = rules.is_some_and(|r| !r.builder_id.is_empty());
+        // A builder-id rule anchors trust only where the builder was bound
+        // to a certificate; a key holder can name any builder it likes.
+        let anchored = rules.is_some_and(|r| !r.builder_id.is_empty())
+            && matches!(signer, Signer::Identity(_));
         let trusted = signer.trust_names().iter().any(|n| match trust.get(n) {
             Some(Entry::Key(k)) => k.scopes.matches(server),
             Some(Entry::Identity(i)) => i.scopes.matches(server),
@@ -165,10 +175,13 @@ fn judge_provenance(
                     signer.describe()
                 ),
             )
-            .hint("name the builder in [servers.provenance] `builder-id`, or trust the signer with `mcp-warden trust add-identity`"),
+            .hint(match signer {
+                Signer::Identity(_) => "name the builder in [servers.provenance] `builder-id`, or trust the signer with `mcp-warden trust add-identity`",
+                Signer::Key(_) => "a key-signed statement can name any builder: trust the key for this server with `mcp-warden trust add-key FILE --name NAME --scope GLOB`",
+            }),
         );
     }
-    if !given {
+    if problems.is_empty() && !failed {
         problems.push(
             Diagnostic::error(
                 Code::EvidenceMissing,

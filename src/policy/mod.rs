@@ -211,21 +211,30 @@ impl ProvenanceRules {
             ));
         }
         if let Some(want) = &self.source_repo {
-            let got = p.source_repo.as_deref().unwrap_or("(none)");
-            if crate::provenance::normalise_repo(&normalise_repo_url(want)) != got {
+            let want_url = crate::provenance::normalise_repo(&normalise_repo_url(want));
+            if p.source_repo.as_deref() != Some(want_url.as_str()) {
                 return Err((
                     Code::SourceMismatch,
-                    format!("the source repository is `{got}`, not `{want}`"),
+                    format!(
+                        "the source repository is `{}`, not `{want}`",
+                        p.source_repo.as_deref().unwrap_or("(none)")
+                    ),
                 ));
             }
         }
         if let Some((text, g)) = &self.source_ref {
-            let got = p.source_ref.as_deref().unwrap_or("(none)");
-            if !g.is_match(got) {
-                return Err((
-                    Code::SourceMismatch,
-                    format!("the source ref is `{got}`, which `{text}` does not match"),
-                ));
+            // A statement that names no ref matches no pattern, not even `*`.
+            match p.source_ref.as_deref() {
+                Some(got) if g.is_match(got) => {}
+                got => {
+                    return Err((
+                        Code::SourceMismatch,
+                        format!(
+                            "the source ref is `{}`, which `{text}` does not match",
+                            got.unwrap_or("(none)")
+                        ),
+                    ));
+                }
             }
         }
         if !self.build_type.is_empty() && !self.build_type.contains(&p.build_type) {

@@ -7,6 +7,7 @@ mod digest_mode;
 mod docs;
 mod happy;
 mod policy;
+mod provenance;
 mod sigstore;
 mod snapshots;
 mod tamper;
