@@ -92,6 +92,7 @@ fn verify(c: &mut Criterion) {
         identity: None,
         trusted_root: None,
         provenance: vec![],
+        sboms: vec![],
     };
     let trust = TrustStore::default();
     // The fixture must verify, or the bench would time the failure path.

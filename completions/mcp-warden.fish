@@ -142,6 +142,8 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l certifi
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l certificate-oidc-issuer -d 'The exact OIDC issuer of the signer\'s certificate' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l certificate-oidc-issuer-regexp -d 'A regular expression that must match the whole OIDC issuer' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l provenance -d 'Build provenance (SLSA v0.2 or v1 in-toto statement): a sigstore bundle, npm attestations document, `.intoto.jsonl`, or a DSSE envelope signed by a pinned key; repeatable' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l sbom -d 'An SBOM: CycloneDX (JSON 1.2-1.7, XML 1.2-1.6) or SPDX 2.2/2.3 (JSON, tag-value), loose or as a signed in-toto attestation; repeatable' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l advisories -d 'An offline OSV database: a directory of OSV JSON files or an ecosystem\'s all.zip (overrides [advisories] db in the policy)' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l trusted-root -d 'A sigstore trusted_root.json that replaces the embedded roots for this call, or the name of an embedded root (`sigstore-staging`). Without it, the production roots (sigstore-production, github) are used' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l key -d 'A public key to verify with (minisign `.pub`, OpenSSH line, PEM; PEM ECDSA P-256 or Ed25519 for managed-key sigstore bundles); repeatable. Without --key and --key-name, every trusted key is tried' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l key-name -d 'A trusted key by its trust-store name (repeatable)' -r
@@ -150,6 +152,7 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l home -d
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
 json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l summary -d 'Print a summary of each SBOM (components, licences, ecosystems)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -s q -l quiet -d 'Print only the verdict and errors'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'

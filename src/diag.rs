@@ -74,6 +74,18 @@ codes! {
     BuilderUntrusted => "builder-untrusted": "the provenance's builder is not one that [servers.provenance] `builder-id` allows, and no trusted signer vouches for it",
     SourceMismatch => "source-mismatch": "the provenance's source repository or ref differs from [servers.provenance] `source-repo` / `source-ref`",
     BuildTypeMismatch => "build-type-mismatch": "the provenance's build type is not one that [servers.provenance] `build-type` allows",
+    // sbom and advisories
+    SbomMalformed => "sbom-malformed": "an SBOM could not be parsed, or fails its format's JSON schema",
+    SbomUnsupported => "sbom-unsupported": "an SBOM format or version this version does not read (SPDX 3), or an attestation that is not an SBOM",
+    SbomNotBound => "sbom-not-bound": "the SBOM does not describe this artifact: no top-component hash, purl or name and version matches it",
+    SbomUnsigned => "sbom-unsigned": "the SBOM is not signed, and the policy requires a signed one (`signed = false` accepts loose files)",
+    SbomStale => "sbom-stale": "the SBOM is older than [servers.sbom] `max-age`, or says nothing of when it was made",
+    ComponentDenied => "component-denied": "the SBOM lists a component that [servers.sbom] `deny-components` denies",
+    LicenseDenied => "license-denied": "a component's licence expression cannot be satisfied under the policy's licence lists",
+    LicenseUnknown => "license-unknown": "a component's licence is missing, NOASSERTION or not a valid SPDX expression, and the policy says to warn",
+    VulnerableComponent => "vulnerable-component": "a component is affected by an advisory at or above the policy's severity threshold",
+    AdvisoryUnknown => "advisory-unknown": "whether a component is affected by an advisory cannot be decided (unparsable version, unknown range kind)",
+    AdvisoryIgnoreUnused => "advisory-ignore-unused": "an [advisories] ignore entry matched no advisory of any component",
     // policy decisions
     EvidenceMissing => "evidence-missing": "the policy requires a kind of evidence (provenance, sbom) that was not given",
     VersionUnknown => "version-unknown": "the policy pins versions, but the artifact's version is not known",

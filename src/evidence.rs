@@ -138,6 +138,19 @@ pub enum Role {
     #[default]
     Signature,
     Provenance,
+    /// An SBOM attestation given with `--sbom`.
+    Sbom,
+}
+
+/// A bill of materials and how it arrived.
+#[derive(Debug, Clone)]
+pub struct SbomEvidence {
+    pub file: PathBuf,
+    /// Who signed the attestation that carried it; `None` for a loose file.
+    pub signer: Option<Signer>,
+    /// Set when an attestation's subject was checked to be this artifact.
+    pub subject_bound: bool,
+    pub sbom: Result<crate::sbom::Sbom, Diagnostic>,
 }
 
 #[derive(Debug, Clone)]
@@ -147,6 +160,7 @@ pub struct Evidence {
     /// How the server name was chosen, for the report.
     pub server_from: ServerFrom,
     pub signatures: Vec<SignatureEvidence>,
+    pub sboms: Vec<SbomEvidence>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -113,8 +113,29 @@ impl Report {
                 kind: match s.role {
                     Role::Signature => "signature",
                     Role::Provenance => "provenance",
+                    Role::Sbom => "sbom-attestation",
                 },
                 status,
+                fields: f,
+            });
+        }
+        for sb in &ev.sboms {
+            let mut f = obj(json!({ "file": sb.file }));
+            match &sb.sbom {
+                Ok(sbom) => {
+                    f.insert("summary".into(), json!(crate::sbom::summary(sbom)));
+                    if let Some(s) = &sb.signer {
+                        f.insert("signer".into(), json!(s));
+                    }
+                }
+                Err(diag) => {
+                    f.insert("code".into(), json!(diag.code));
+                    f.insert("message".into(), json!(diag.message));
+                }
+            }
+            checks.push(Check {
+                kind: "sbom",
+                status: if sb.sbom.is_ok() { "read" } else { "fail" },
                 fields: f,
             });
         }
@@ -157,7 +178,7 @@ impl Report {
     }
 
     /// Human text; `quiet` keeps only the verdict line and errors.
-    pub fn to_human(&self, quiet: bool) -> String {
+    pub fn to_human(&self, quiet: bool, summary: bool) -> String {
         let mut out = String::new();
         if !quiet {
             if let Some(a) = &self.artifact {
@@ -193,7 +214,7 @@ impl Report {
                 out.push('\n');
             }
             for c in self.checks.iter().filter(|c| c.kind != "digest") {
-                render_check(&mut out, c);
+                render_check(&mut out, c, summary);
             }
         }
         let shown: Vec<&Diagnostic> = self
@@ -225,7 +246,7 @@ impl Report {
     }
 }
 
-fn render_check(out: &mut String, c: &Check) {
+fn render_check(out: &mut String, c: &Check, summary: bool) {
     let mark = match c.status {
         "pass" => "PASS",
         "skip" => "SKIP",
@@ -296,6 +317,36 @@ fn render_check(out: &mut String, c: &Check) {
                 let _ = writeln!(out, "      {code}");
             }
         }
+        "sbom" => {
+            let file = c
+                .fields
+                .get("file")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            match c.fields.get("summary") {
+                Some(s) => {
+                    let _ = writeln!(
+                        out,
+                        "READ  sbom       {file} [{}, {} components]",
+                        s["format"].as_str().unwrap_or_default(),
+                        s["components"]
+                    );
+                    if summary {
+                        render_summary(out, s);
+                    }
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "FAIL  sbom       {file}\n      {}",
+                        c.fields
+                            .get("code")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                    );
+                }
+            }
+        }
         "policy" => {
             let _ = writeln!(
                 out,
@@ -309,6 +360,46 @@ fn render_check(out: &mut String, c: &Check) {
         other => {
             let _ = writeln!(out, "{mark}  {other}");
         }
+    }
+}
+
+/// `--summary`: licences and ecosystems, most common first.
+fn render_summary(out: &mut String, s: &Value) {
+    let top = |key: &str| -> Vec<(String, u64)> {
+        let mut v: Vec<(String, u64)> = s[key]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, n)| (k.clone(), n.as_u64().unwrap_or(0)))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v
+    };
+    for (label, key, none) in [
+        ("licences", "licenses", "without_license"),
+        ("ecosystems", "ecosystems", "without_purl"),
+    ] {
+        let items = top(key);
+        let shown: Vec<String> = items
+            .iter()
+            .take(12)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        let more = items.len().saturating_sub(12);
+        let _ = writeln!(
+            out,
+            "      {label}: {}{}{}",
+            shown.join(", "),
+            if more > 0 {
+                format!(", and {more} more")
+            } else {
+                String::new()
+            },
+            match s[none].as_u64() {
+                Some(n) if n > 0 => format!(" (none given: {n})"),
+                _ => String::new(),
+            }
+        );
     }
 }
 

@@ -52,6 +52,8 @@ pub enum Format {
     Json,
 }
 
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Verify an artifact's signatures and judge it against the policy.
@@ -115,6 +117,20 @@ pub struct VerifyArgs {
     /// signed by a pinned key; repeatable.
     #[arg(long, value_name = "FILE")]
     pub provenance: Vec<PathBuf>,
+
+    /// An SBOM: CycloneDX (JSON 1.2-1.7, XML 1.2-1.6) or SPDX 2.2/2.3 (JSON,
+    /// tag-value), loose or as a signed in-toto attestation; repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub sbom: Vec<PathBuf>,
+
+    /// An offline OSV database: a directory of OSV JSON files or an
+    /// ecosystem's all.zip (overrides [advisories] db in the policy).
+    #[arg(long, value_name = "PATH")]
+    pub advisories: Option<PathBuf>,
+
+    /// Print a summary of each SBOM (components, licences, ecosystems).
+    #[arg(long)]
+    pub summary: bool,
 
     /// A sigstore trusted_root.json that replaces the embedded roots for this
     /// call, or the name of an embedded root (`sigstore-staging`). Without it,

@@ -7,6 +7,7 @@ use super::{Failure, Global};
 use crate::diag::Code;
 use crate::policy::{self, PolicySet};
 use crate::report::Report;
+use crate::sbom::advisories::AdvisoryDb;
 use crate::trust::{IdentityMatcher, TrustStore};
 use crate::verify::{self, ArtifactRef, InputError};
 
@@ -25,6 +26,7 @@ pub fn run(g: &Global, a: &VerifyArgs) -> Result<u8> {
     let req = verify::Request {
         bundles: a.bundle.clone(),
         provenance: a.provenance.clone(),
+        sboms: a.sbom.clone(),
         identity,
         trusted_root: a.trusted_root.clone(),
         artifact,
@@ -34,14 +36,38 @@ pub fn run(g: &Global, a: &VerifyArgs) -> Result<u8> {
         server: a.server.clone(),
     };
     let evidence = verify::collect(&req, &trust).map_err(input_failure)?;
-    let decision = policy::evaluate(&policies, &evidence, &trust);
+    let db = load_advisories(a, &policies)?;
+    let decision = policy::evaluate(&policies, &evidence, &trust, db.as_ref());
     let report = Report::from_decision(&evidence, &decision);
     if g.json() {
         g.out(&report.to_json());
     } else {
-        g.out(&report.to_human(g.cli.quiet));
+        g.out(&report.to_human(g.cli.quiet, a.summary));
     }
     Ok(report.verdict.exit_code())
+}
+
+/// The OSV database from `--advisories`, or else the first policy layer's
+/// `[advisories] db` (relative to that policy file).
+fn load_advisories(a: &VerifyArgs, policies: &PolicySet) -> Result<Option<AdvisoryDb>> {
+    let path = a.advisories.clone().or_else(|| {
+        policies.layers.iter().find_map(|p| {
+            let db = p.advisories.as_ref()?.db.as_ref()?;
+            Some(match p.file.parent() {
+                Some(dir) if db.is_relative() => dir.join(db),
+                _ => db.clone(),
+            })
+        })
+    });
+    let Some(path) = path else { return Ok(None) };
+    let db = AdvisoryDb::load(&path).map_err(|e| {
+        Failure::input(
+            Code::InputInvalid,
+            format!("cannot use the advisory database {}: {e}", path.display()),
+            Some("pass a directory of OSV JSON files or an ecosystem's all.zip".into()),
+        )
+    })?;
+    Ok(Some(db))
 }
 
 /// The cosign-style identity flags as one rule; clap ensures both halves

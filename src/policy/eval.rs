@@ -50,7 +50,19 @@ impl Decision {
     }
 }
 
-pub fn evaluate(set: &PolicySet, ev: &Evidence, trust: &TrustStore) -> Decision {
+/// Decides on `ev` under every layer of `set`. `advisories` is the offline
+/// OSV database, when one was given.
+pub fn evaluate(
+    set: &PolicySet,
+    ev: &Evidence,
+    trust: &TrustStore,
+    advisories: Option<&crate::sbom::advisories::AdvisoryDb>,
+) -> Decision {
+    let ctx = Ctx {
+        trust,
+        advisories,
+        now: jiff::Timestamp::now(),
+    };
     // A signature that was given and fails is never ignored, whatever the
     // policy requires: it is either damage or an attack.
     let (failures, notes): (Vec<Diagnostic>, Vec<Diagnostic>) = ev
@@ -67,10 +79,10 @@ pub fn evaluate(set: &PolicySet, ev: &Evidence, trust: &TrustStore) -> Decision 
     let mut layers = Vec::new();
     let mut signer = None;
     if set.is_default() {
-        layers.push(evaluate_layer(None, ev, trust, &failures, &mut signer));
+        layers.push(evaluate_layer(None, ev, &ctx, &failures, &mut signer));
     } else {
         for p in &set.layers {
-            layers.push(evaluate_layer(Some(p), ev, trust, &failures, &mut signer));
+            layers.push(evaluate_layer(Some(p), ev, &ctx, &failures, &mut signer));
         }
     }
     let allowed = layers.iter().all(|l| l.allowed);
@@ -156,13 +168,7 @@ fn judge_provenance(
         // to a certificate; a key holder can name any builder it likes.
         let anchored = rules.is_some_and(|r| !r.builder_id.is_empty())
             && matches!(signer, Signer::Identity(_));
-        let trusted = signer.trust_names().iter().any(|n| match trust.get(n) {
-            Some(Entry::Key(k)) => k.scopes.matches(server),
-            Some(Entry::Identity(i)) => i.scopes.matches(server),
-            None => false,
-        });
-        let adhoc_ok = policy.is_none() && signer.adhoc().is_some();
-        if anchored || trusted || adhoc_ok {
+        if anchored || signer_trusted(signer, policy, trust, server) {
             return Ok(format!("provenance by builder `{}`", p.builder_id));
         }
         problems.push(
@@ -193,19 +199,44 @@ fn judge_provenance(
     Err(problems)
 }
 
+/// A signer counts for `server` when a trust-store entry holding it covers
+/// the server, or, under the default policy only, when the command line
+/// vouched for it (`--key`, identity flags).
+fn signer_trusted(
+    signer: &Signer,
+    policy: Option<&Policy>,
+    trust: &TrustStore,
+    server: &str,
+) -> bool {
+    let in_scope = signer.trust_names().iter().any(|n| match trust.get(n) {
+        Some(Entry::Key(k)) => k.scopes.matches(server),
+        Some(Entry::Identity(i)) => i.scopes.matches(server),
+        None => false,
+    });
+    in_scope || (policy.is_none() && signer.adhoc().is_some())
+}
+
 fn prefixed(d: &Diagnostic, file: &str) -> Diagnostic {
     let mut d = d.clone();
     d.message = format!("{file}: {}", d.message);
     d
 }
 
+/// What every layer is evaluated with.
+struct Ctx<'a> {
+    trust: &'a TrustStore,
+    advisories: Option<&'a crate::sbom::advisories::AdvisoryDb>,
+    now: jiff::Timestamp,
+}
+
 fn evaluate_layer(
     policy: Option<&Policy>,
     ev: &Evidence,
-    trust: &TrustStore,
+    ctx: &Ctx,
     failures: &[Diagnostic],
     signer_out: &mut Option<String>,
 ) -> LayerDecision {
+    let trust = ctx.trust;
     let server = ev.server.as_str();
     let entry = policy.and_then(|p| p.server(server));
     let where_ = |loc: &super::Loc| format!(" ({loc})");
@@ -352,17 +383,29 @@ fn evaluate_layer(
             Err(d) => denials.extend(d),
         }
     }
-    for r in [Requirement::Sbom] {
-        if require.contains(&r) {
-            denials.push(
-                Diagnostic::error(
-                    Code::EvidenceMissing,
-                    format!("{require_src} requires {}, and this version of mcp-warden cannot check it yet", r.name()),
-                )
-                .hint(format!("until {} checks are supported, waive it in an [[exceptions]] entry with a reason", r.name())),
-            );
+    let sbom_required = require.contains(&Requirement::Sbom)
+        || entry
+            .and_then(|e| e.sbom.as_ref())
+            .is_some_and(|r| r.require);
+    let sbom = super::sbom::judge(&super::sbom::Inputs {
+        ev,
+        policy,
+        entry,
+        required: sbom_required,
+        require_src: &require_src,
+        signer_ok: &|s| signer_trusted(s, policy, trust, server),
+        db: ctx.advisories,
+        now: ctx.now,
+    });
+    let mut sbom_notes = Vec::new();
+    for d in sbom.diagnostics {
+        if d.severity == Severity::Error {
+            denials.push(d);
+        } else {
+            sbom_notes.push(d);
         }
     }
+    let sbom_by = sbom.met;
     if let Some(pins) = entry.and_then(|e| e.digests.as_ref())
         && !pins.value.is_empty()
     {
@@ -425,6 +468,9 @@ fn evaluate_layer(
         if let Some(by) = &provenance_by {
             met.push(by.clone());
         }
+        if let Some(by) = &sbom_by {
+            met.push(by.clone());
+        }
         if met.is_empty() {
             format!("{label}: nothing is required of `{server}` ({require_src})")
         } else {
@@ -444,6 +490,7 @@ fn evaluate_layer(
         );
     }
     diags.extend(denials);
+    diags.extend(sbom_notes);
     LayerDecision {
         policy: match policy.map(|p| p.layer) {
             None => "default".into(),

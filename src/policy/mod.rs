@@ -9,6 +9,7 @@
 mod eval;
 mod explain;
 mod parse;
+mod sbom;
 mod template;
 
 use std::fmt;
@@ -114,6 +115,7 @@ pub struct ServerRule {
     pub versions: Option<At<semver::VersionReq>>,
     pub identity: Option<IdentityClaims>,
     pub provenance: Option<ProvenanceRules>,
+    pub sbom: Option<SbomRules>,
 }
 
 /// `[servers.identity]`: GitHub workflow claims a keyless signature's
@@ -280,6 +282,41 @@ pub struct Policy {
     pub defaults: Rules,
     pub servers: Vec<ServerRule>,
     pub exceptions: Vec<Exception>,
+    pub advisories: Option<AdvisoryRules>,
+}
+
+/// `[servers.sbom]`: what the bill of materials must show.
+#[derive(Debug, Clone)]
+pub struct SbomRules {
+    /// The same as "sbom" in the server's `require`.
+    pub require: bool,
+    /// An unsigned SBOM counts only when this is false.
+    pub signed: bool,
+    /// (as written, seconds): the SBOM's creation time must be this recent.
+    pub max_age: Option<(String, u64)>,
+    pub deny_components: Vec<DenyComponent>,
+    /// `allow-licenses` / `deny-licenses` / `noassertion`.
+    pub licenses: Option<crate::sbom::license::LicensePolicy>,
+    pub loc: Loc,
+}
+
+#[derive(Debug, Clone)]
+pub struct DenyComponent {
+    /// A purl without version (`pkg:npm/event-stream`), or a name.
+    pub purl: Option<String>,
+    pub name: Option<String>,
+    pub versions: Option<(String, semver::VersionReq)>,
+    pub reason: String,
+    pub loc: Loc,
+}
+
+/// `[advisories]`: the offline OSV database and what it denies.
+#[derive(Debug, Clone)]
+pub struct AdvisoryRules {
+    pub db: Option<PathBuf>,
+    pub severity: crate::sbom::advisories::Severity,
+    pub ignore: Vec<(crate::sbom::advisories::Ignore, Loc)>,
+    pub loc: Loc,
 }
 
 impl Policy {

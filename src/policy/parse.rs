@@ -9,16 +9,18 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::{
-    At, Exception, IdentityClaims, Layer, Loc, Mode, Policy, ProvenanceRules, Requirement, Rules,
-    ServerRule,
+    AdvisoryRules, At, DenyComponent, Exception, IdentityClaims, Layer, Loc, Mode, Policy,
+    ProvenanceRules, Requirement, Rules, SbomRules, ServerRule,
 };
 use crate::diag::{Code, Diagnostic};
 use crate::digest::Digest;
+use crate::sbom::advisories::{Ignore, Severity};
+use crate::sbom::license::{LicensePolicy, NoAssertion};
 use crate::trust::{Scopes, TrustStore, compile_glob};
 
 /// Sections that later versions will enforce. Refused now, so nobody
 /// believes a rule is in force when it is not.
-const RESERVED: &[&str] = &["sbom", "run", "tools"];
+const RESERVED: &[&str] = &["run", "tools"];
 
 struct Parser<'a> {
     text: &'a str,
@@ -173,7 +175,14 @@ impl<'a> Parser<'a> {
     fn policy(&mut self, root: &DeTable, root_span: Range<usize>, layer: Layer) -> Option<Policy> {
         self.check_keys(
             root,
-            &["version", "mode", "defaults", "servers", "exceptions"],
+            &[
+                "version",
+                "mode",
+                "defaults",
+                "servers",
+                "exceptions",
+                "advisories",
+            ],
             "the top level",
         );
         match Self::get(root, "version") {
@@ -234,7 +243,18 @@ impl<'a> Parser<'a> {
         let servers = self.array_of_tables(root, "servers", |p, t, span| p.server(t, span));
         let exceptions =
             self.array_of_tables(root, "exceptions", |p, t, span| p.exception(t, span));
+        let advisories = match Self::get(root, "advisories") {
+            None => None,
+            Some((_, v)) => match v.get_ref().as_table() {
+                Some(t) => self.advisory_rules(t, v.span()),
+                None => {
+                    self.type_error(v, "advisories", "a table");
+                    None
+                }
+            },
+        };
         let policy = Policy {
+            advisories,
             file: self.file.to_path_buf(),
             layer,
             mode,
@@ -323,6 +343,7 @@ impl<'a> Parser<'a> {
                 "versions",
                 "identity",
                 "provenance",
+                "sbom",
             ],
             "[[servers]]",
         );
@@ -390,7 +411,18 @@ impl<'a> Parser<'a> {
                 }
             },
         };
+        let sbom = match Self::get(t, "sbom") {
+            None => None,
+            Some((_, v)) => match v.get_ref().as_table() {
+                Some(st) => self.sbom_rules(st, v.span()),
+                None => {
+                    self.type_error(v, "sbom", "a table");
+                    None
+                }
+            },
+        };
         Some(ServerRule {
+            sbom,
             provenance,
             name: name.value,
             loc: name.loc,
@@ -417,6 +449,256 @@ impl<'a> Parser<'a> {
                 None
             }
         }
+    }
+
+    fn boolean(&mut self, table: &DeTable, key: &str) -> Option<bool> {
+        let (_, v) = Self::get(table, key)?;
+        match v.get_ref().as_bool() {
+            Some(b) => Some(b),
+            None => {
+                self.type_error(v, key, "true or false");
+                None
+            }
+        }
+    }
+
+    fn sbom_rules(&mut self, t: &DeTable, span: Range<usize>) -> Option<SbomRules> {
+        self.check_keys(
+            t,
+            &[
+                "require",
+                "signed",
+                "max-age",
+                "deny-components",
+                "allow-licenses",
+                "deny-licenses",
+                "noassertion",
+            ],
+            "[servers.sbom]",
+        );
+        let require = self.boolean(t, "require").unwrap_or(false);
+        let signed = self.boolean(t, "signed").unwrap_or(true);
+        let max_age = self
+            .string(t, "max-age")
+            .and_then(|m| match parse_duration(&m.value) {
+                Some(secs) => Some((m.value, secs)),
+                None => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::PolicyBadPattern,
+                            format!("invalid duration `{}`", m.value),
+                        )
+                        .hint("write a number and a unit: \"90d\", \"12h\", \"2w\"")
+                        .at(m.loc.to_string()),
+                    );
+                    None
+                }
+            });
+        let deny_components = self.array_of_tables(t, "deny-components", |p, ct, cspan| {
+            p.deny_component(ct, cspan)
+        });
+        let allow = self.strings(t, "allow-licenses").map(|(_, v)| v);
+        let deny = self.strings(t, "deny-licenses").map(|(_, v)| v);
+        let noassertion = self.string(t, "noassertion");
+        let licenses = if allow.is_some() || deny.is_some() {
+            let rule = match noassertion.as_ref().map(|n| n.value.as_str()) {
+                Some("allow") => Some(NoAssertion::Allow),
+                Some("deny") => Some(NoAssertion::Deny),
+                Some("warn") => Some(NoAssertion::Warn),
+                Some(other) => {
+                    let loc = noassertion
+                        .as_ref()
+                        .map(|n| n.loc.to_string())
+                        .unwrap_or_default();
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::PolicyType,
+                            format!("unknown `noassertion` rule `{other}`"),
+                        )
+                        .hint("use \"allow\", \"deny\" or \"warn\"")
+                        .at(loc),
+                    );
+                    None
+                }
+                None => {
+                    self.error(
+                        Code::PolicyType,
+                        span.clone(),
+                        "licence lists need an explicit rule for components without a licence",
+                        "add `noassertion = \"deny\"` (or \"allow\", \"warn\") for NOASSERTION, NONE and missing licences",
+                    );
+                    None
+                }
+            };
+            let (allow, deny) = (allow.unwrap_or_default(), deny.unwrap_or_default());
+            let at = allow
+                .first()
+                .or(deny.first())
+                .map(|a| a.loc.to_string())
+                .unwrap_or_default();
+            rule.and_then(|r| {
+                match LicensePolicy::new(
+                    allow.into_iter().map(|a| a.value).collect(),
+                    deny.into_iter().map(|a| a.value).collect(),
+                    r,
+                ) {
+                    Ok(lp) => Some(lp),
+                    Err(e) => {
+                        self.diags.push(
+                            Diagnostic::error(Code::PolicyBadPattern, e.to_string())
+                                .hint("use SPDX licence ids such as \"MIT\" or \"GPL-2.0-only WITH Classpath-exception-2.0\"")
+                                .at(at),
+                        );
+                        None
+                    }
+                }
+            })
+        } else {
+            if let Some(n) = noassertion {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::PolicyContradiction,
+                        "`noassertion` without `allow-licenses` or `deny-licenses` has no effect",
+                    )
+                    .hint("add a licence list, or remove `noassertion`")
+                    .at(n.loc.to_string()),
+                );
+            }
+            None
+        };
+        Some(SbomRules {
+            require,
+            signed,
+            max_age,
+            deny_components,
+            licenses,
+            loc: self.loc(span),
+        })
+    }
+
+    fn deny_component(&mut self, t: &DeTable, span: Range<usize>) -> Option<DenyComponent> {
+        self.check_keys(
+            t,
+            &["purl", "name", "versions", "reason"],
+            "deny-components",
+        );
+        let loc = self.loc(span.clone());
+        let purl = self.string(t, "purl").map(|p| p.value);
+        let name = self.string(t, "name").map(|p| p.value);
+        let reason = self
+            .string(t, "reason")
+            .map(|r| r.value)
+            .filter(|r| !r.trim().is_empty());
+        if purl.is_none() && name.is_none() {
+            self.error(
+                Code::PolicyType,
+                span.clone(),
+                "a denied component has neither `purl` nor `name`",
+                "name it: `purl = \"pkg:npm/event-stream\"` or `name = \"event-stream\"`",
+            );
+        }
+        if let Some(p) = &purl
+            && p.parse::<packageurl::PackageUrl>().is_err()
+        {
+            self.error(
+                Code::PolicyBadPattern,
+                span.clone(),
+                format!("`{p}` is not a valid purl"),
+                "write it like pkg:npm/event-stream or pkg:pypi/requests, without a version",
+            );
+        }
+        if reason.is_none() {
+            self.error(
+                Code::PolicyMissingReason,
+                span.clone(),
+                "a denied component has no `reason`",
+                "say why it is denied: `reason = \"compromised release\"`",
+            );
+        }
+        let versions =
+            self.string(t, "versions")
+                .and_then(|v| match semver::VersionReq::parse(&v.value) {
+                    Ok(r) => Some((v.value, r)),
+                    Err(e) => {
+                        self.diags.push(
+                            Diagnostic::error(
+                                Code::PolicyBadPattern,
+                                format!("invalid version range `{}`: {e}", v.value),
+                            )
+                            .hint("write a range such as \"=3.3.6\" or \">=1.0, <1.4\"")
+                            .at(v.loc.to_string()),
+                        );
+                        None
+                    }
+                });
+        Some(DenyComponent {
+            purl,
+            name,
+            versions,
+            reason: reason?,
+            loc,
+        })
+    }
+
+    fn advisory_rules(&mut self, t: &DeTable, span: Range<usize>) -> Option<AdvisoryRules> {
+        self.check_keys(t, &["db", "severity", "ignore"], "[advisories]");
+        let db = self
+            .string(t, "db")
+            .map(|d| std::path::PathBuf::from(d.value));
+        let severity = match self.string(t, "severity") {
+            None => Severity::High,
+            Some(s) => match s.value.parse::<Severity>() {
+                Ok(sev) => sev,
+                Err(_) => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::PolicyType,
+                            format!("unknown severity `{}`", s.value),
+                        )
+                        .hint("use \"low\", \"medium\", \"high\" or \"critical\"")
+                        .at(s.loc.to_string()),
+                    );
+                    Severity::High
+                }
+            },
+        };
+        let ignore = self.array_of_tables(t, "ignore", |p, it, ispan| {
+            p.check_keys(it, &["id", "reason"], "[advisories] ignore");
+            let id = p.string(it, "id").map(|i| i.value);
+            let reason = p
+                .string(it, "reason")
+                .map(|r| r.value)
+                .filter(|r| !r.trim().is_empty());
+            if id.is_none() {
+                p.error(
+                    Code::PolicyType,
+                    ispan.clone(),
+                    "an ignored advisory has no `id`",
+                    "give the advisory id: `id = \"GHSA-xxxx-xxxx-xxxx\"`",
+                );
+            }
+            if reason.is_none() {
+                p.error(
+                    Code::PolicyMissingReason,
+                    ispan.clone(),
+                    "an ignored advisory has no `reason`",
+                    "say why it is safe to ignore: `reason = \"...\"`",
+                );
+            }
+            Some((
+                Ignore {
+                    id: id?,
+                    reason: reason?,
+                },
+                p.loc(ispan),
+            ))
+        });
+        Some(AdvisoryRules {
+            db,
+            severity,
+            ignore,
+            loc: self.loc(span),
+        })
     }
 
     fn provenance_rules(&mut self, t: &DeTable, span: Range<usize>) -> Option<ProvenanceRules> {
@@ -657,6 +939,22 @@ fn line_col(d: &Diagnostic) -> (usize, usize) {
         .unwrap_or((usize::MAX, 0))
 }
 
+/// `90d`, `12h`, `30m`, `2w`, `45s` → seconds.
+fn parse_duration(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = num.parse().ok()?;
+    let mult = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
 /// The version a source string pins: `npm:NAME@1.2.3`, `pypi:NAME==1.2.3`.
 fn source_version(src: &str) -> Option<semver::Version> {
     let v = src.rsplit_once("==").map(|(_, v)| v).or_else(|| {
@@ -706,7 +1004,7 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_with_its_position() {
-        let text = "version = 1\nmode = \"lenient\"\nfoo = 1\n[defaults]\nrequire = [\"signature\", \"vibes\"]\nsigners = [\"nobody\"]\n[[servers]]\nname = \"a\"\ndigests = [\"sha256:zz\"]\nversions = \"not a req\"\n[servers.sbom]\nx = 1\n[[exceptions]]\nservers = [\"[\"]\nwaive = [\"provenance\"]\n";
+        let text = "version = 1\nmode = \"lenient\"\nfoo = 1\n[defaults]\nrequire = [\"signature\", \"vibes\"]\nsigners = [\"nobody\"]\n[[servers]]\nname = \"a\"\ndigests = [\"sha256:zz\"]\nversions = \"not a req\"\n[servers.run]\nx = 1\n[[exceptions]]\nservers = [\"[\"]\nwaive = [\"provenance\"]\n";
         let (_, d) = check(text);
         let c = codes(&d);
         for want in [

@@ -11,8 +11,7 @@ version = 1
 mode = "enforce"
 
 [defaults]
-# Evidence every server must have: "signature", "provenance" ("sbom" is
-# accepted but cannot be checked by this version yet, so it denies).
+# Evidence every server must have: "signature", "provenance", "sbom".
 require = ["signature"]
 # Uncomment to accept only these trust-store names (`mcp-warden trust list`).
 # Without it, any trusted signer whose scope covers the server counts.

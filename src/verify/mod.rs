@@ -8,7 +8,7 @@ use std::str::FromStr;
 use crate::diag::{Code, Diagnostic};
 use crate::digest::{self, Algorithm, Digest, Sink};
 use crate::evidence::{
-    ArtifactInfo, Evidence, KeySigner, Role, ServerFrom, SignatureEvidence, Signer,
+    ArtifactInfo, Evidence, KeySigner, Role, SbomEvidence, ServerFrom, SignatureEvidence, Signer,
 };
 use crate::fsutil::{self, ReadError};
 use crate::provenance;
@@ -60,6 +60,8 @@ pub struct Request {
     pub trusted_root: Option<PathBuf>,
     /// Provenance attestations (`--provenance`).
     pub provenance: Vec<PathBuf>,
+    /// SBOMs (`--sbom`): plain documents or attestations carrying one.
+    pub sboms: Vec<PathBuf>,
 }
 
 /// An identity rule from the command line, in cosign's words; both halves
@@ -218,6 +220,27 @@ pub fn collect(req: &Request, trust: &TrustStore) -> Result<Evidence, InputError
         .iter()
         .map(|b| (b.clone(), Role::Signature))
         .collect();
+    let mut sboms = Vec::new();
+    for file in &req.sboms {
+        let bytes = fsutil::read_bounded(file, crate::sbom::MAX_SBOM as u64)
+            .map_err(InputError::Signature)?;
+        if is_bare_dsse(&bytes) {
+            parsed.push(Parsed {
+                file: file.clone(),
+                sig: SignatureFile::parse(&bytes),
+                role: Role::Sbom,
+            });
+        } else if is_sigstore_wrapper(&bytes) {
+            bundle_files.push((file.clone(), Role::Sbom));
+        } else {
+            sboms.push(SbomEvidence {
+                file: file.clone(),
+                signer: None,
+                subject_bound: false,
+                sbom: crate::sbom::parse(&bytes).map_err(sbom_diag),
+            });
+        }
+    }
     for file in &req.provenance {
         let bytes =
             fsutil::read_bounded(file, MAX_SIGNATURE_FILE).map_err(InputError::Signature)?;
@@ -275,14 +298,91 @@ pub fn collect(req: &Request, trust: &TrustStore) -> Result<Evidence, InputError
             trust,
         )?);
     }
-    for ev in signatures.iter_mut().filter(|e| e.role == Role::Provenance) {
-        read_provenance(ev);
+    for ev in signatures.iter_mut() {
+        match ev.role {
+            Role::Provenance => read_provenance(ev),
+            Role::Sbom => sboms.extend(read_sbom_attestation(ev)),
+            Role::Signature => {}
+        }
     }
     Ok(Evidence {
         artifact,
         server,
         server_from,
         signatures,
+        sboms,
+    })
+}
+
+/// in-toto predicate types that carry an SBOM.
+const SBOM_PREDICATES: &[&str] = &["https://cyclonedx.org/bom", "https://spdx.dev/Document"];
+
+/// A sigstore bundle, npm attestations document or bundle-per-line file
+/// (as opposed to a plain SBOM document).
+fn is_sigstore_wrapper(bytes: &[u8]) -> bool {
+    let wrapper =
+        |v: &serde_json::Value| v.get("mediaType").is_some() || v.get("attestations").is_some();
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(v) => wrapper(&v),
+        Err(_) => std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|t| t.lines().find(|l| !l.trim().is_empty()))
+            .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .is_some_and(|v| wrapper(&v)),
+    }
+}
+
+fn sbom_diag(e: crate::sbom::SbomError) -> Diagnostic {
+    let code = match &e {
+        crate::sbom::SbomError::Unsupported(_) => Code::SbomUnsupported,
+        _ => Code::SbomMalformed,
+    };
+    Diagnostic::error(code, e.to_string()).hint(
+        "pass a CycloneDX (JSON 1.2-1.7, XML 1.2-1.6) or SPDX 2.2/2.3 (JSON, tag-value) document as its generator wrote it",
+    )
+}
+
+/// The SBOM inside a verified `--sbom` attestation. Its subject was checked
+/// to be this artifact, which binds the SBOM to it.
+fn read_sbom_attestation(ev: &mut SignatureEvidence) -> Option<SbomEvidence> {
+    let signer = match &mut ev.outcome {
+        Err(d) => {
+            if d.code == Code::DigestMismatch {
+                d.code = Code::SbomNotBound;
+                d.hint = Some("pass the SBOM attestation made for this artifact".into());
+            }
+            return None;
+        }
+        Ok(s) => s.clone(),
+    };
+    let Some(st) = ev.statement.clone() else {
+        ev.outcome = Err(Diagnostic::error(
+            Code::SbomMalformed,
+            "the file is signed, but holds no in-toto statement to read an SBOM from",
+        ));
+        return None;
+    };
+    ev.details
+        .push(("predicate type".into(), st.predicate_type.clone()));
+    if st.predicate_type == provenance::NPM_PUBLISH {
+        return None;
+    }
+    if !SBOM_PREDICATES.contains(&st.predicate_type.as_str()) {
+        ev.outcome = Err(Diagnostic::error(
+            Code::SbomUnsupported,
+            format!(
+                "predicate type `{}` is not an SBOM (CycloneDX or SPDX)",
+                st.predicate_type
+            ),
+        ));
+        return None;
+    }
+    let bytes = serde_json::to_vec(&st.predicate).unwrap_or_default();
+    Some(SbomEvidence {
+        file: ev.file.clone(),
+        signer: Some(signer),
+        subject_bound: true,
+        sbom: crate::sbom::parse(&bytes).map_err(sbom_diag),
     })
 }
 

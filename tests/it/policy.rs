@@ -177,7 +177,7 @@ mode = "lenient"
 
 [[servers]]
 name = "a"
-[servers.sbom]
+[servers.run]
 format = "spdx"
 
 [[servers]]

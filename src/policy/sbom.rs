@@ -1,0 +1,448 @@
+//! The SBOM part of a decision: which bills of materials count (bound to
+//! the artifact, signed unless the policy says otherwise), and what their
+//! contents may not hold (denied components, licences, advisories, age).
+
+use crate::diag::{Code, Diagnostic, Severity};
+use crate::evidence::{ArtifactInfo, Evidence, SbomEvidence};
+use crate::sbom::advisories::{self, AdvisoryDb};
+use crate::sbom::license::{self, LicenseVerdict};
+use crate::sbom::{Component, Sbom};
+
+use super::{Policy, SbomRules, ServerRule};
+
+/// Findings of one kind beyond this many are counted, not listed: a
+/// 100,000-component SBOM must not print 100,000 lines.
+const MAX_LISTED: usize = 20;
+
+pub(super) struct Judged {
+    /// How the requirement was met, when it was.
+    pub met: Option<String>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Everything one layer's SBOM judgement needs.
+pub(super) struct Inputs<'a> {
+    pub ev: &'a Evidence,
+    pub policy: Option<&'a Policy>,
+    pub entry: Option<&'a ServerRule>,
+    pub required: bool,
+    pub require_src: &'a str,
+    /// Whether a signer of an SBOM attestation is trusted for this server
+    /// (the same rules as for signatures).
+    pub signer_ok: &'a dyn Fn(&crate::evidence::Signer) -> bool,
+    pub db: Option<&'a AdvisoryDb>,
+    pub now: jiff::Timestamp,
+}
+
+pub(super) fn judge(i: &Inputs) -> Judged {
+    let Inputs {
+        ev,
+        policy,
+        entry,
+        required,
+        require_src,
+        signer_ok,
+        db,
+        now,
+    } = *i;
+    let rules = entry.and_then(|e| e.sbom.as_ref());
+    let signed_required = rules.is_none_or(|r| r.signed);
+    let source = entry.and_then(|e| e.source.as_deref());
+    let mut diags = Vec::new();
+    let mut met = None;
+    for s in &ev.sboms {
+        let name = s.file.display().to_string();
+        let sbom = match &s.sbom {
+            Ok(sbom) => sbom,
+            Err(d) => {
+                let mut d = d.clone();
+                d.message = format!("{name}: {}", d.message);
+                diags.push(d);
+                continue;
+            }
+        };
+        let Some(how) = binding(s, sbom, &ev.artifact, source) else {
+            diags.push(
+                Diagnostic::error(
+                    Code::SbomNotBound,
+                    format!(
+                        "{name}: the SBOM describes {}, not this artifact ({})",
+                        describe(sbom.top.as_ref()),
+                        ev.artifact.digests.first().map(|d| d.to_string()).unwrap_or_default()
+                    ),
+                )
+                .hint("pass the SBOM made for this build: its top component must carry the artifact's hash, or the purl the policy's `source` names"),
+            );
+            continue;
+        };
+        let signed = s.signer.as_ref().is_some_and(signer_ok);
+        let content = judge_content(&name, sbom, rules, policy, db, now);
+        let clean = content.iter().all(|d| d.severity != Severity::Error);
+        diags.extend(content);
+        if signed_required && !signed {
+            if required {
+                diags.push(
+                    Diagnostic::error(
+                        Code::SbomUnsigned,
+                        match &s.signer {
+                            None => format!("{name}: the SBOM is a loose file, and the policy requires a signed one"),
+                            Some(sg) => format!("{name}: the SBOM is signed by {}, whom nothing trusts for `{}`", sg.describe(), ev.server),
+                        },
+                    )
+                    .hint("pass the SBOM as a signed attestation (predicate https://cyclonedx.org/bom or https://spdx.dev/Document), or set `signed = false` in [servers.sbom]"),
+                );
+            }
+            continue;
+        }
+        if clean && met.is_none() {
+            met = Some(format!(
+                "SBOM {name} ({} components, bound by {how})",
+                sbom.components.len()
+            ));
+        }
+    }
+    if required && met.is_none() && diags.iter().all(|d| d.severity != Severity::Error) {
+        diags.push(
+            Diagnostic::error(
+                Code::EvidenceMissing,
+                format!("{require_src} requires an SBOM, and none about this artifact was given"),
+            )
+            .hint("pass the SBOM with --sbom FILE"),
+        );
+    }
+    Judged {
+        met,
+        diagnostics: diags,
+    }
+}
+
+fn describe(c: Option<&Component>) -> String {
+    match c {
+        None => "no top component".into(),
+        Some(c) => match (&c.purl, &c.version) {
+            (Some(p), _) => format!("`{p}`"),
+            (None, Some(v)) => format!("`{} {v}`", c.name),
+            (None, None) => format!("`{}`", c.name),
+        },
+    }
+}
+
+/// How an SBOM is tied to the artifact, if it is: an attestation whose
+/// subject is the artifact, a top component carrying the artifact's hash,
+/// or the purl (or name and version) of the server's pinned source.
+fn binding(
+    s: &SbomEvidence,
+    sbom: &Sbom,
+    artifact: &ArtifactInfo,
+    source: Option<&str>,
+) -> Option<String> {
+    if s.subject_bound {
+        return Some("the attestation's subject".into());
+    }
+    let top = sbom.top.as_ref()?;
+    for d in &artifact.digests {
+        if top
+            .hashes
+            .iter()
+            .any(|(alg, hex)| alg == d.algorithm.name() && hex.eq_ignore_ascii_case(&d.hex()))
+        {
+            return Some(format!("its top component's {} hash", d.algorithm.name()));
+        }
+    }
+    let (want_purl, want_name, want_version) = source_identity(source?)?;
+    if let Some(p) = &top.purl
+        && same_purl(p, &want_purl)
+    {
+        return Some(format!("its top component's purl {p}"));
+    }
+    if top.name == want_name && top.version.as_deref() == Some(want_version.as_str()) {
+        return Some(format!("its top component {want_name} {want_version}"));
+    }
+    None
+}
+
+/// `npm:@scope/name@1.2.3` → (`pkg:npm/%40scope/name@1.2.3`, name, version);
+/// `pypi:name==1.2.3` → (`pkg:pypi/name@1.2.3`, …).
+fn source_identity(source: &str) -> Option<(String, String, String)> {
+    if let Some(rest) = source.strip_prefix("npm:") {
+        let at = rest.rfind('@').filter(|&i| i > 0)?;
+        let (name, version) = (&rest[..at], &rest[at + 1..]);
+        let purl = match name.strip_prefix('@') {
+            Some(scoped) => format!("pkg:npm/%40{scoped}@{version}"),
+            None => format!("pkg:npm/{name}@{version}"),
+        };
+        return Some((purl, name.to_string(), version.to_string()));
+    }
+    if let Some(rest) = source.strip_prefix("pypi:") {
+        let (name, version) = rest.split_once("==")?;
+        return Some((
+            format!("pkg:pypi/{}@{version}", name.to_lowercase()),
+            name.to_string(),
+            version.to_string(),
+        ));
+    }
+    None
+}
+
+fn same_purl(a: &str, b: &str) -> bool {
+    match (
+        a.parse::<packageurl::PackageUrl>(),
+        b.parse::<packageurl::PackageUrl>(),
+    ) {
+        (Ok(a), Ok(b)) => {
+            a.ty() == b.ty()
+                && a.namespace() == b.namespace()
+                && a.name() == b.name()
+                && a.version() == b.version()
+        }
+        _ => false,
+    }
+}
+
+fn judge_content(
+    name: &str,
+    sbom: &Sbom,
+    rules: Option<&SbomRules>,
+    policy: Option<&Policy>,
+    db: Option<&AdvisoryDb>,
+    now: jiff::Timestamp,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    if let Some(r) = rules {
+        if let Some((text, secs)) = &r.max_age {
+            match sbom.created.as_deref().and_then(|c| c.parse::<jiff::Timestamp>().ok()) {
+                None => out.push(
+                    Diagnostic::error(Code::SbomStale, format!("{name}: the SBOM does not say when it was made, and `max-age = \"{text}\"` needs that"))
+                        .hint("regenerate the SBOM with a creation time (CycloneDX metadata.timestamp, SPDX creationInfo.created)"),
+                ),
+                Some(t) => {
+                    let age = now.as_second().saturating_sub(t.as_second());
+                    if age > *secs as i64 {
+                        out.push(
+                            Diagnostic::error(Code::SbomStale, format!("{name}: the SBOM was made {t}, more than {text} ago"))
+                                .hint("regenerate the SBOM for this build"),
+                        );
+                    }
+                }
+            }
+        }
+        let mut denied = Listed::new(Code::ComponentDenied, name, "denied components");
+        for c in &sbom.components {
+            for d in &r.deny_components {
+                if let Some(why) = deny_match(c, d) {
+                    denied.push(format!(
+                        "{} is denied by the rule at {}: {} ({why})",
+                        describe(Some(c)),
+                        d.loc,
+                        d.reason
+                    ));
+                }
+            }
+        }
+        out.extend(
+            denied
+                .finish("remove the component, or update the rule if the denial no longer applies"),
+        );
+        if let Some(lp) = &r.licenses {
+            let mut denied =
+                Listed::new(Code::LicenseDenied, name, "components with denied licences");
+            let mut unknown = Listed::new(
+                Code::LicenseUnknown,
+                name,
+                "components with unknown licences",
+            );
+            for c in &sbom.components {
+                match license::evaluate(c.licenses.as_deref(), lp) {
+                    LicenseVerdict::Allowed => {}
+                    LicenseVerdict::Denied { reason } => {
+                        denied.push(format!("{}: {reason}", describe(Some(c))))
+                    }
+                    LicenseVerdict::Unknown { reason } => {
+                        unknown.push(format!("{}: {reason}", describe(Some(c))))
+                    }
+                }
+            }
+            out.extend(
+                denied
+                    .finish("replace the component, or ask for a licence exception in the policy"),
+            );
+            out.extend(unknown.warn().finish("check the component's licence by hand; `noassertion` sets what missing licences do"));
+        }
+    }
+    if let Some(db) = db {
+        let (threshold, ignores): (advisories::Severity, Vec<advisories::Ignore>) =
+            match policy.and_then(|p| p.advisories.as_ref()) {
+                Some(a) => (
+                    a.severity,
+                    a.ignore.iter().map(|(i, _)| i.clone()).collect(),
+                ),
+                None => (advisories::Severity::High, Vec::new()),
+            };
+        let comps = sbom
+            .components
+            .iter()
+            .filter_map(|c| c.purl.as_deref().map(|p| (p, c.version.as_deref())));
+        let f = advisories::evaluate(db, comps, threshold, &ignores);
+        let mut vuln = Listed::new(Code::VulnerableComponent, name, "vulnerable components");
+        for d in &f.denied {
+            let sev = d
+                .matched
+                .advisory
+                .severity
+                .map(|s| format!("{s:?}").to_lowercase())
+                .unwrap_or_else(|| "unrated".into());
+            vuln.push(format!(
+                "{} is affected by {} ({sev}): {}",
+                with_version(&d.purl, d.version.as_deref()),
+                d.matched.advisory.id,
+                d.matched.why
+            ));
+        }
+        out.extend(vuln.finish("upgrade the component to a fixed version, or ignore the advisory in [advisories] with a reason"));
+        // An advisory names the package and the version cannot be placed:
+        // fail closed.
+        let mut unknown = Listed::new(
+            Code::AdvisoryUnknown,
+            name,
+            "components whose advisories could not be decided",
+        );
+        for d in &f.unknown {
+            unknown.push(format!(
+                "{}: {} ({})",
+                with_version(&d.purl, d.version.as_deref()),
+                d.matched.advisory.id,
+                d.matched.why
+            ));
+        }
+        out.extend(unknown.finish("check by hand whether this version is affected, then ignore the advisory in [advisories] with a reason if it is not"));
+        let mut unchecked = Listed::new(
+            Code::AdvisoryUnknown,
+            name,
+            "components the advisory database cannot check",
+        );
+        for u in &f.unchecked {
+            unchecked.push(format!("{}: {}", u.purl, u.reason));
+        }
+        out.extend(
+            unchecked
+                .warn()
+                .finish("these components were not checked against advisories"),
+        );
+        for ig in &f.unused_ignores {
+            let loc = policy
+                .and_then(|p| p.advisories.as_ref())
+                .and_then(|a| a.ignore.iter().find(|(i, _)| i.id == ig.id))
+                .map(|(_, l)| l.to_string());
+            let mut d = Diagnostic::warning(
+                Code::AdvisoryIgnoreUnused,
+                format!(
+                    "the ignore for {} matched no advisory of any component ({})",
+                    ig.id, ig.reason
+                ),
+            )
+            .hint("remove it: a stale ignore would silently accept a future match");
+            d.location = loc;
+            out.push(d);
+        }
+    }
+    out
+}
+
+/// The purl, with the version when the purl does not carry it already.
+fn with_version(purl: &str, version: Option<&str>) -> String {
+    match version {
+        Some(v) if !purl.contains('@') => format!("{purl}@{v}"),
+        _ => purl.to_string(),
+    }
+}
+
+/// Why component `c` matches a deny rule, if it does.
+fn deny_match(c: &Component, d: &super::DenyComponent) -> Option<String> {
+    let by_purl = d.purl.as_deref().is_some_and(|want| {
+        c.purl.as_deref().is_some_and(|have| {
+            match (
+                want.parse::<packageurl::PackageUrl>(),
+                have.parse::<packageurl::PackageUrl>(),
+            ) {
+                (Ok(w), Ok(h)) => {
+                    w.ty() == h.ty() && w.namespace() == h.namespace() && w.name() == h.name()
+                }
+                _ => false,
+            }
+        })
+    });
+    let by_name = d.name.as_deref().is_some_and(|n| n == c.name);
+    if !by_purl && !by_name {
+        return None;
+    }
+    match &d.versions {
+        None => Some("every version".into()),
+        Some((text, req)) => {
+            let v = c.version.as_deref().unwrap_or("");
+            match semver::Version::parse(v.trim_start_matches('v')) {
+                Ok(ver) if req.matches(&ver) => Some(format!("version {v} matches {text}")),
+                Ok(_) => None,
+                // Fail closed: a version that cannot be compared is denied.
+                Err(_) => Some(format!("version `{v}` cannot be compared with {text}")),
+            }
+        }
+    }
+}
+
+/// Collects findings of one kind, lists the first few and counts the rest.
+struct Listed {
+    code: Code,
+    file: String,
+    what: &'static str,
+    severity: Severity,
+    items: Vec<String>,
+    count: usize,
+}
+
+impl Listed {
+    fn new(code: Code, file: &str, what: &'static str) -> Self {
+        Listed {
+            code,
+            file: file.to_string(),
+            what,
+            severity: Severity::Error,
+            items: Vec::new(),
+            count: 0,
+        }
+    }
+
+    fn warn(mut self) -> Self {
+        self.severity = Severity::Warning;
+        self
+    }
+
+    fn push(&mut self, item: String) {
+        self.count += 1;
+        if self.items.len() < MAX_LISTED {
+            self.items.push(item);
+        }
+    }
+
+    fn finish(self, hint: &str) -> Vec<Diagnostic> {
+        let mut out: Vec<Diagnostic> = self
+            .items
+            .iter()
+            .map(|i| {
+                Diagnostic::new(self.code, self.severity, format!("{}: {i}", self.file)).hint(hint)
+            })
+            .collect();
+        if self.count > self.items.len() {
+            out.push(Diagnostic::new(
+                self.code,
+                self.severity,
+                format!(
+                    "{}: and {} more {}",
+                    self.file,
+                    self.count - self.items.len(),
+                    self.what
+                ),
+            ));
+        }
+        out
+    }
+}
