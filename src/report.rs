@@ -124,6 +124,9 @@ impl Report {
             match &sb.sbom {
                 Ok(sbom) => {
                     f.insert("summary".into(), json!(crate::sbom::summary(sbom)));
+                    if !sbom.warnings.is_empty() {
+                        f.insert("warnings".into(), json!(sbom.warnings));
+                    }
                     if let Some(s) = &sb.signer {
                         f.insert("signer".into(), json!(s));
                     }
@@ -253,7 +256,7 @@ fn render_check(out: &mut String, c: &Check, summary: bool) {
         _ => "FAIL",
     };
     match c.kind {
-        "signature" | "provenance" => {
+        "signature" | "provenance" | "sbom-attestation" => {
             let scheme = match c.fields.get("scheme").and_then(Value::as_str) {
                 Some("minisign-prehashed") => "minisign, prehashed",
                 Some("minisign-legacy") => "minisign, legacy",
@@ -333,6 +336,15 @@ fn render_check(out: &mut String, c: &Check, summary: bool) {
                     );
                     if summary {
                         render_summary(out, s);
+                    }
+                    for w in c
+                        .fields
+                        .get("warnings")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        let _ = writeln!(out, "      warning: {}", w.as_str().unwrap_or_default());
                     }
                 }
                 None => {

@@ -136,7 +136,9 @@ fn input_failure(e: InputError) -> anyhow::Error {
         InputError::Artifact(_) => Code::ArtifactUnreadable,
         InputError::Key { .. } | InputError::KeyFile(_) => Code::KeyMalformed,
         InputError::KeyName(_) | InputError::NotAKey(_) => Code::KeyUnknown,
-        InputError::Signature(_) | InputError::Bundle(_) => Code::InputInvalid,
+        InputError::Signature(_) | InputError::Bundle(_) | InputError::Evidence(_) => {
+            Code::InputInvalid
+        }
         InputError::TrustedRoot(_) => Code::TrustedRootInvalid,
     };
     let hint = e.hint().map(str::to_string);

@@ -597,15 +597,22 @@ impl<'a> Parser<'a> {
                 "name it: `purl = \"pkg:npm/event-stream\"` or `name = \"event-stream\"`",
             );
         }
-        if let Some(p) = &purl
-            && p.parse::<packageurl::PackageUrl>().is_err()
-        {
-            self.error(
+        match purl.as_deref().map(|p| (p, p.parse::<packageurl::PackageUrl>())) {
+            Some((p, Err(_))) => self.error(
                 Code::PolicyBadPattern,
                 span.clone(),
                 format!("`{p}` is not a valid purl"),
                 "write it like pkg:npm/event-stream or pkg:pypi/requests, without a version",
-            );
+            ),
+            // The rule matches packages; a version in the purl would be
+            // silently ignored, denying every version.
+            Some((p, Ok(parsed))) if parsed.version().is_some() => self.error(
+                Code::PolicyBadPattern,
+                span.clone(),
+                format!("`{p}` names a version; a denied component's purl names the package only"),
+                "drop the version from the purl and give the range in `versions`: `purl = \"pkg:npm/event-stream\", versions = \"=3.3.6\"`",
+            ),
+            _ => {}
         }
         if reason.is_none() {
             self.error(

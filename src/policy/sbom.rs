@@ -50,6 +50,9 @@ pub(super) fn judge(i: &Inputs) -> Judged {
     let source = entry.and_then(|e| e.source.as_deref());
     let mut diags = Vec::new();
     let mut met = None;
+    // Which [advisories] ignores some SBOM needed; None until one SBOM
+    // was checked against the database.
+    let mut ignores_used: Option<Vec<bool>> = None;
     for s in &ev.sboms {
         let name = s.file.display().to_string();
         let sbom = match &s.sbom {
@@ -76,7 +79,7 @@ pub(super) fn judge(i: &Inputs) -> Judged {
             continue;
         };
         let signed = s.signer.as_ref().is_some_and(signer_ok);
-        let content = judge_content(&name, sbom, rules, policy, db, now);
+        let content = judge_content(&name, sbom, rules, policy, db, now, &mut ignores_used);
         let clean = content.iter().all(|d| d.severity != Severity::Error);
         diags.extend(content);
         if signed_required && !signed {
@@ -99,6 +102,25 @@ pub(super) fn judge(i: &Inputs) -> Judged {
                 "SBOM {name} ({} components, bound by {how})",
                 sbom.components.len()
             ));
+        }
+    }
+    // An ignore is stale only when no SBOM of this run needed it.
+    let ignores = policy
+        .and_then(|p| p.advisories.as_ref())
+        .map(|a| a.ignore.as_slice())
+        .unwrap_or_default();
+    for ((ig, loc), used) in ignores.iter().zip(ignores_used.unwrap_or_default()) {
+        if !used {
+            let mut d = Diagnostic::warning(
+                Code::AdvisoryIgnoreUnused,
+                format!(
+                    "the ignore for {} matched no advisory of any component ({})",
+                    ig.id, ig.reason
+                ),
+            )
+            .hint("remove it: a stale ignore would silently accept a future match");
+            d.location = Some(loc.to_string());
+            diags.push(d);
         }
     }
     if required && met.is_none() && diags.iter().all(|d| d.severity != Severity::Error) {
@@ -206,6 +228,7 @@ fn judge_content(
     policy: Option<&Policy>,
     db: Option<&AdvisoryDb>,
     now: jiff::Timestamp,
+    ignores_used: &mut Option<Vec<bool>>,
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     if let Some(r) = rules {
@@ -217,7 +240,14 @@ fn judge_content(
                 ),
                 Some(t) => {
                     let age = now.as_second().saturating_sub(t.as_second());
-                    if age > *secs as i64 {
+                    // A day of clock skew is tolerated; a date further ahead
+                    // is not a fresh SBOM but a wrong (or forged) one.
+                    if age < -86_400 {
+                        out.push(
+                            Diagnostic::error(Code::SbomStale, format!("{name}: the SBOM says it was made {t}, in the future"))
+                                .hint("check the generator's clock and regenerate the SBOM"),
+                        );
+                    } else if age > *secs as i64 {
                         out.push(
                             Diagnostic::error(Code::SbomStale, format!("{name}: the SBOM was made {t}, more than {text} ago"))
                                 .hint("regenerate the SBOM for this build"),
@@ -328,21 +358,12 @@ fn judge_content(
                 .warn()
                 .finish("these components were not checked against advisories"),
         );
-        for ig in &f.unused_ignores {
-            let loc = policy
-                .and_then(|p| p.advisories.as_ref())
-                .and_then(|a| a.ignore.iter().find(|(i, _)| i.id == ig.id))
-                .map(|(_, l)| l.to_string());
-            let mut d = Diagnostic::warning(
-                Code::AdvisoryIgnoreUnused,
-                format!(
-                    "the ignore for {} matched no advisory of any component ({})",
-                    ig.id, ig.reason
-                ),
-            )
-            .hint("remove it: a stale ignore would silently accept a future match");
-            d.location = loc;
-            out.push(d);
+        // Reported by `judge` once every SBOM was checked.
+        let used = ignores_used.get_or_insert_with(|| vec![false; ignores.len()]);
+        for (u, ig) in used.iter_mut().zip(&ignores) {
+            if !f.unused_ignores.iter().any(|x| std::ptr::eq(*x, ig)) {
+                *u = true;
+            }
         }
     }
     out

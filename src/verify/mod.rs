@@ -90,6 +90,8 @@ pub enum InputError {
     NotAKey(String),
     #[error("cannot read the bundle: {0}")]
     Bundle(ReadError),
+    #[error("cannot read the evidence file: {0}")]
+    Evidence(ReadError),
     #[error("cannot use the trusted root: {0}")]
     TrustedRoot(String),
 }
@@ -190,12 +192,43 @@ struct Parsed {
     role: Role,
 }
 
-/// A bare DSSE envelope (not a sigstore bundle): `{"payloadType": …}` at
-/// the top level of a single JSON document.
-fn is_bare_dsse(bytes: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(bytes)
-        .ok()
-        .is_some_and(|v| v.get("payloadType").is_some() && v.get("mediaType").is_none())
+/// What an evidence file holds, judged from its top-level JSON keys only:
+/// the values are skipped, not built, so a 50 MB SBOM costs one light pass.
+#[derive(Debug, PartialEq, Eq)]
+enum Kind {
+    /// `{"payloadType": …}`: a DSSE envelope signed by a key.
+    BareDsse,
+    /// A sigstore bundle, an npm attestations document, or bundles one per
+    /// line.
+    SigstoreWrapper,
+    /// Anything else: for `--sbom`, a plain SBOM document.
+    Other,
+}
+
+fn classify(bytes: &[u8]) -> Kind {
+    type Keys = std::collections::HashMap<String, serde::de::IgnoredAny>;
+    let of = |keys: &Keys| {
+        if keys.contains_key("mediaType") || keys.contains_key("attestations") {
+            Kind::SigstoreWrapper
+        } else if keys.contains_key("payloadType") {
+            Kind::BareDsse
+        } else {
+            Kind::Other
+        }
+    };
+    match serde_json::from_slice::<Keys>(bytes) {
+        Ok(keys) => of(&keys),
+        // JSON lines: the first line decides.
+        Err(_) => std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|t| t.lines().find(|l| !l.trim().is_empty()))
+            .and_then(|l| serde_json::from_str::<Keys>(l).ok())
+            .map(|keys| match of(&keys) {
+                Kind::BareDsse => Kind::Other,
+                k => k,
+            })
+            .unwrap_or(Kind::Other),
+    }
 }
 
 /// Collects the evidence for `req`. Input problems are errors; everything
@@ -223,28 +256,25 @@ pub fn collect(req: &Request, trust: &TrustStore) -> Result<Evidence, InputError
     let mut sboms = Vec::new();
     for file in &req.sboms {
         let bytes = fsutil::read_bounded(file, crate::sbom::MAX_SBOM as u64)
-            .map_err(InputError::Signature)?;
-        if is_bare_dsse(&bytes) {
-            parsed.push(Parsed {
+            .map_err(InputError::Evidence)?;
+        match classify(&bytes) {
+            Kind::BareDsse => parsed.push(Parsed {
                 file: file.clone(),
                 sig: SignatureFile::parse(&bytes),
                 role: Role::Sbom,
-            });
-        } else if is_sigstore_wrapper(&bytes) {
-            bundle_files.push((file.clone(), Role::Sbom));
-        } else {
-            sboms.push(SbomEvidence {
+            }),
+            Kind::SigstoreWrapper => bundle_files.push((file.clone(), Role::Sbom)),
+            Kind::Other => sboms.push(SbomEvidence {
                 file: file.clone(),
                 signer: None,
                 subject_bound: false,
                 sbom: crate::sbom::parse(&bytes).map_err(sbom_diag),
-            });
+            }),
         }
     }
     for file in &req.provenance {
-        let bytes =
-            fsutil::read_bounded(file, MAX_SIGNATURE_FILE).map_err(InputError::Signature)?;
-        if is_bare_dsse(&bytes) {
+        let bytes = fsutil::read_bounded(file, MAX_SIGNATURE_FILE).map_err(InputError::Evidence)?;
+        if classify(&bytes) == Kind::BareDsse {
             parsed.push(Parsed {
                 file: file.clone(),
                 sig: SignatureFile::parse(&bytes),
@@ -255,9 +285,20 @@ pub fn collect(req: &Request, trust: &TrustStore) -> Result<Evidence, InputError
         }
     }
 
+    // A loose SBOM is bound by its top component's hash, which may be a
+    // SHA-512 only (npm's integrity): hash what the SBOMs carry.
+    let sbom_algs: Vec<Algorithm> = sboms
+        .iter()
+        .filter_map(|s| s.sbom.as_ref().ok()?.top.as_ref())
+        .flat_map(|t| &t.hashes)
+        .filter_map(|(alg, _)| match alg.as_str() {
+            "sha512" => Some(Algorithm::Sha512),
+            _ => None,
+        })
+        .collect();
     let (artifact, server_default, mut stream) = match &req.artifact {
         ArtifactRef::Path(p) => {
-            let (info, stream) = hash_file(p, &parsed, &cands)?;
+            let (info, stream) = hash_file(p, &parsed, &cands, &sbom_algs)?;
             let name = file_name(p);
             (info, (name, ServerFrom::FileName), Some(stream))
         }
@@ -317,24 +358,10 @@ pub fn collect(req: &Request, trust: &TrustStore) -> Result<Evidence, InputError
 /// in-toto predicate types that carry an SBOM.
 const SBOM_PREDICATES: &[&str] = &["https://cyclonedx.org/bom", "https://spdx.dev/Document"];
 
-/// A sigstore bundle, npm attestations document or bundle-per-line file
-/// (as opposed to a plain SBOM document).
-fn is_sigstore_wrapper(bytes: &[u8]) -> bool {
-    let wrapper =
-        |v: &serde_json::Value| v.get("mediaType").is_some() || v.get("attestations").is_some();
-    match serde_json::from_slice::<serde_json::Value>(bytes) {
-        Ok(v) => wrapper(&v),
-        Err(_) => std::str::from_utf8(bytes)
-            .ok()
-            .and_then(|t| t.lines().find(|l| !l.trim().is_empty()))
-            .and_then(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .is_some_and(|v| wrapper(&v)),
-    }
-}
-
 fn sbom_diag(e: crate::sbom::SbomError) -> Diagnostic {
     let code = match &e {
-        crate::sbom::SbomError::Unsupported(_) => Code::SbomUnsupported,
+        crate::sbom::SbomError::Unsupported(_)
+        | crate::sbom::SbomError::UnsupportedVersion { .. } => Code::SbomUnsupported,
         _ => Code::SbomMalformed,
     };
     Diagnostic::error(code, e.to_string()).hint(
@@ -468,8 +495,14 @@ fn hash_file(
     path: &Path,
     parsed: &[Parsed],
     cands: &[Candidate],
+    extra: &[Algorithm],
 ) -> Result<(ArtifactInfo, Streamed), InputError> {
     let mut algs = vec![Algorithm::Sha256];
+    for a in extra {
+        if !algs.contains(a) {
+            algs.push(*a);
+        }
+    }
     let mut blake = None;
     let mut legacy: Vec<((usize, usize), LegacyVerifier)> = Vec::new();
     for (i, p) in parsed.iter().enumerate() {

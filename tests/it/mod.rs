@@ -8,6 +8,7 @@ mod docs;
 mod happy;
 mod policy;
 mod provenance;
+mod sbom;
 mod sigstore;
 mod snapshots;
 mod tamper;

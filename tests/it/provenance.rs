@@ -1469,9 +1469,10 @@ fn malformed_provenance_files_fail_cleanly() {
     ];
     for (name, bytes) in &files {
         env.write(name, bytes);
-        // Bare DSSE envelopes are signatures to parse; everything else is
-        // taken for a sigstore wrapper.
-        let code = if name.starts_with("bare-envelope") {
+        // Bare DSSE envelopes (judged by their top-level keys, however deep
+        // their values) are signatures to parse; everything else is taken
+        // for a sigstore wrapper.
+        let code = if name.starts_with("bare-envelope") || *name == "deep-in-envelope.json" {
             "signature-malformed"
         } else {
             "bundle-malformed"
