@@ -257,9 +257,10 @@ fn judge_content(
             }
         }
         let mut denied = Listed::new(Code::ComponentDenied, name, "denied components");
+        let rules = DenyIndex::new(&r.deny_components);
         for c in &sbom.components {
-            for d in &r.deny_components {
-                if let Some(why) = deny_match(c, d) {
+            for d in rules.candidates(c) {
+                if let Some(why) = version_match(c, d) {
                     denied.push(format!(
                         "{} is denied by the rule at {}: {} ({why})",
                         describe(Some(c)),
@@ -281,8 +282,16 @@ fn judge_content(
                 name,
                 "components with unknown licences",
             );
+            // Thousands of components share a handful of expressions.
+            let mut verdicts: std::collections::HashMap<Option<&str>, LicenseVerdict> =
+                std::collections::HashMap::new();
             for c in &sbom.components {
-                match license::evaluate(c.licenses.as_deref(), lp) {
+                let key = c.licenses.as_deref();
+                let verdict = verdicts
+                    .entry(key)
+                    .or_insert_with(|| license::evaluate(key, lp))
+                    .clone();
+                match verdict {
                     LicenseVerdict::Allowed => {}
                     LicenseVerdict::Denied { reason } => {
                         denied.push(format!("{}: {reason}", describe(Some(c))))
@@ -377,25 +386,64 @@ fn with_version(purl: &str, version: Option<&str>) -> String {
     }
 }
 
-/// Why component `c` matches a deny rule, if it does.
-fn deny_match(c: &Component, d: &super::DenyComponent) -> Option<String> {
-    let by_purl = d.purl.as_deref().is_some_and(|want| {
-        c.purl.as_deref().is_some_and(|have| {
-            match (
-                want.parse::<packageurl::PackageUrl>(),
-                have.parse::<packageurl::PackageUrl>(),
-            ) {
-                (Ok(w), Ok(h)) => {
-                    w.ty() == h.ty() && w.namespace() == h.namespace() && w.name() == h.name()
-                }
-                _ => false,
+/// Deny rules indexed by package identity, so each component's purl is
+/// parsed once and looked up, not compared with every rule (100,000
+/// components × 50 rules must stay milliseconds).
+struct DenyIndex<'a> {
+    by_purl:
+        std::collections::HashMap<(String, Option<String>, String), Vec<&'a super::DenyComponent>>,
+    by_name: std::collections::HashMap<&'a str, Vec<&'a super::DenyComponent>>,
+}
+
+fn purl_key(purl: &str) -> Option<(String, Option<String>, String)> {
+    let p = purl.parse::<packageurl::PackageUrl>().ok()?;
+    Some((
+        p.ty().to_string(),
+        p.namespace().map(str::to_string),
+        p.name().to_string(),
+    ))
+}
+
+impl<'a> DenyIndex<'a> {
+    fn new(rules: &'a [super::DenyComponent]) -> Self {
+        let mut ix = DenyIndex {
+            by_purl: Default::default(),
+            by_name: Default::default(),
+        };
+        for d in rules {
+            // `policy check` has refused purls that do not parse.
+            if let Some(k) = d.purl.as_deref().and_then(purl_key) {
+                ix.by_purl.entry(k).or_default().push(d);
             }
-        })
-    });
-    let by_name = d.name.as_deref().is_some_and(|n| n == c.name);
-    if !by_purl && !by_name {
-        return None;
+            if let Some(n) = d.name.as_deref() {
+                ix.by_name.entry(n).or_default().push(d);
+            }
+        }
+        ix
     }
+
+    /// The rules that name `c`'s package, each once.
+    fn candidates(&self, c: &Component) -> Vec<&'a super::DenyComponent> {
+        let mut out: Vec<&super::DenyComponent> = Vec::new();
+        if !self.by_purl.is_empty()
+            && let Some(k) = c.purl.as_deref().and_then(purl_key)
+            && let Some(v) = self.by_purl.get(&k)
+        {
+            out.extend(v);
+        }
+        if let Some(v) = self.by_name.get(c.name.as_str()) {
+            for d in v {
+                if !out.iter().any(|o| std::ptr::eq(*o, *d)) {
+                    out.push(d);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Why component `c`, whose package rule `d` names, is denied by it.
+fn version_match(c: &Component, d: &super::DenyComponent) -> Option<String> {
     match &d.versions {
         None => Some("every version".into()),
         Some((text, req)) => {
