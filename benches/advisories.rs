@@ -19,6 +19,9 @@ use mcp_warden::sbom::advisories::{AdvisoryDb, Severity, evaluate};
 
 const JUICE_SHOP: &str =
     "fixtures/sbom/cyclonedx/bom-examples/SBOM/juice-shop/via_npm/flat/bom.1.4.json";
+#[path = "common/osv.rs"]
+mod osv;
+
 const RECORDS: usize = 10_000;
 
 /// The Juice Shop SBOM's purls, with versions.
@@ -45,27 +48,7 @@ fn records(juice: &[String]) -> Vec<(String, String)> {
     let mut names: Vec<String> = juice.iter().map(|p| npm_name(p)).collect();
     names.sort();
     names.dedup();
-    (0..RECORDS)
-        .map(|i| {
-            let (eco, name, kind) = match names.get(i) {
-                Some(n) => ("npm", n.clone(), "ECOSYSTEM"),
-                None => match i % 3 {
-                    0 => ("npm", format!("pkg-{i}"), "SEMVER"),
-                    1 => ("PyPI", format!("py_pkg.{i}"), "ECOSYSTEM"),
-                    _ => ("crates.io", format!("crate_{i}"), "SEMVER"),
-                },
-            };
-            let json = format!(
-                r#"{{"id": "GEN-{i}", "modified": "2024-01-01T00:00:00Z", "aliases": ["CVE-2024-{i}"],
-                "summary": "generated record {i}",
-                "severity": [{{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:H/A:H"}}],
-                "affected": [{{"package": {{"ecosystem": "{eco}", "name": "{name}"}},
-                "ranges": [{{"type": "{kind}", "events": [{{"introduced": "0"}}, {{"fixed": "{fixed}.0.0"}}]}}]}}]}}"#,
-                fixed = 1 + i % 7,
-            );
-            (format!("GEN-{i}.json"), json)
-        })
-        .collect()
+    osv::osv_records(RECORDS, &names)
 }
 
 fn generated_components(n: usize) -> Vec<String> {

@@ -63,6 +63,9 @@ const JUICE_SHOP_DENIED: &str = "pkg:npm/lodash";
 const GENERATED: usize = 100_000;
 const GENERATED_SOURCE: &str = "npm:bench-app@1.0.0";
 const GENERATED_DENIED: &str = "pkg:npm/pkg-4242";
+#[path = "common/osv.rs"]
+mod osv;
+
 const RECORDS: usize = 10_000;
 const DENY_RULES: usize = 50;
 
@@ -194,30 +197,9 @@ fn juice_shop_names(bom: &[u8]) -> Vec<String> {
     names
 }
 
-/// 10,000 OSV records, as `benches/advisories.rs` makes them: the Juice
-/// Shop packages first, then npm `pkg-N`, PyPI and crates.io names.
+/// 10,000 OSV records, as `benches/advisories.rs` makes them.
 fn osv_records(juice_names: &[String]) -> Vec<(String, String)> {
-    (0..RECORDS)
-        .map(|i| {
-            let (eco, name, kind) = match juice_names.get(i) {
-                Some(n) => ("npm", n.clone(), "ECOSYSTEM"),
-                None => match i % 3 {
-                    0 => ("npm", format!("pkg-{i}"), "SEMVER"),
-                    1 => ("PyPI", format!("py_pkg.{i}"), "ECOSYSTEM"),
-                    _ => ("crates.io", format!("crate_{i}"), "SEMVER"),
-                },
-            };
-            let json = format!(
-                r#"{{"id": "GEN-{i}", "modified": "2024-01-01T00:00:00Z", "aliases": ["CVE-2024-{i}"],
-                "summary": "generated record {i}",
-                "severity": [{{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:H/A:H"}}],
-                "affected": [{{"package": {{"ecosystem": "{eco}", "name": "{name}"}},
-                "ranges": [{{"type": "{kind}", "events": [{{"introduced": "0"}}, {{"fixed": "{fixed}.0.0"}}]}}]}}]}}"#,
-                fixed = 1 + i % 7,
-            );
-            (format!("GEN-{i}.json"), json)
-        })
-        .collect()
+    osv::osv_records(RECORDS, juice_names)
 }
 
 /// A policy with one `[[servers]]` entry named `server`, bound by
