@@ -47,14 +47,6 @@ const UNTRUSTED_PROV: &str = "slsa/binary-linux-amd64-untrusted-builder.intoto.j
 const SLSA_V02: &str = "https://slsa.dev/provenance/v0.2";
 const SLSA_V1: &str = "https://slsa.dev/provenance/v1";
 
-fn f(rel: &str) -> OsString {
-    fixture(rel).into()
-}
-
-fn o(s: &str) -> OsString {
-    s.into()
-}
-
 /// `[--policy P] --format json verify ARTIFACT ARGS...`.
 fn verify(env: &TestEnv, policy: Option<&str>, artifact: OsString, args: &[OsString]) -> Output {
     let mut all: Vec<OsString> = Vec::new();
@@ -83,27 +75,6 @@ fn provenance_policy(env: &TestEnv, name: &str, server: &str, rules: &str) -> St
     }
     env.write(name, body);
     name.to_string()
-}
-
-/// The codes of the error-severity diagnostics of a JSON report.
-fn error_codes(v: &Value) -> Vec<String> {
-    v["diagnostics"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|d| d["severity"] == "error")
-        .filter_map(|d| d["code"].as_str().map(str::to_string))
-        .collect()
-}
-
-fn checks_of(v: &Value, kind: &str) -> Vec<Value> {
-    v["checks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|c| c["kind"] == kind)
-        .cloned()
-        .collect()
 }
 
 /// Allowed, exit 0, no error at all, and one passing provenance check

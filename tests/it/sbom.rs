@@ -27,14 +27,6 @@ const SERIAL: &str = "urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79";
 /// The server name every policy here describes (`--server srv`).
 const SRV: &str = "srv";
 
-fn o(s: &str) -> OsString {
-    s.into()
-}
-
-fn f(rel: &str) -> OsString {
-    fixture(rel).into()
-}
-
 /// `[--policy P] --format json verify ARTIFACT ARGS...`.
 fn verify(env: &TestEnv, policy: Option<&str>, artifact: &str, args: &[OsString]) -> Output {
     let mut all: Vec<OsString> = Vec::new();
@@ -175,26 +167,6 @@ fn messages(v: &Value, code: &str) -> Vec<String> {
     diags_of(v, code)
         .iter()
         .map(|d| d["message"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
-
-fn error_codes(v: &Value) -> Vec<String> {
-    v["diagnostics"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|d| d["severity"] == "error")
-        .filter_map(|d| d["code"].as_str().map(str::to_string))
-        .collect()
-}
-
-fn checks_of(v: &Value, kind: &str) -> Vec<Value> {
-    v["checks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|c| c["kind"] == kind)
-        .cloned()
         .collect()
 }
 

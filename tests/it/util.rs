@@ -767,3 +767,35 @@ pub fn spread_offsets(len: usize, spread: usize) -> Vec<usize> {
     v.dedup();
     v
 }
+
+/// An argument as the `Command` helpers take it.
+pub fn o(s: &str) -> OsString {
+    s.into()
+}
+
+/// A fixture path as an argument.
+pub fn f(rel: &str) -> OsString {
+    fixture(rel).into()
+}
+
+/// The codes of the error-severity diagnostics of a JSON report.
+pub fn error_codes(v: &Value) -> Vec<String> {
+    v["diagnostics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["severity"] == "error")
+        .filter_map(|d| d["code"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The checks of one kind of a JSON report.
+pub fn checks_of(v: &Value, kind: &str) -> Vec<Value> {
+    v["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["kind"] == kind)
+        .cloned()
+        .collect()
+}
