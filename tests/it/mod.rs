@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod digest_mode;
 mod docs;
+mod generators;
 mod happy;
 mod policy;
 mod provenance;

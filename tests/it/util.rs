@@ -799,3 +799,27 @@ pub fn checks_of(v: &Value, kind: &str) -> Vec<Value> {
         .cloned()
         .collect()
 }
+
+// ---------------------------------------------------------------------------
+// Tools that scripts/test installs into the project tree.
+
+/// A program under `target/test-tools/` (`rel` below it), where
+/// scripts/test installs the pinned SBOM generators; a message saying it is
+/// missing, and how to get it, when it is not there.
+pub fn test_tool(rel: &str) -> Result<PathBuf, String> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("test-tools")
+        .join(rel);
+    if p.is_file() {
+        Ok(p)
+    } else {
+        let name = p.file_name().unwrap_or_default().to_string_lossy();
+        Err(format!(
+            "`{name}` missing at {}: run scripts/test, which installs the pinned SBOM generators \
+             there. The tests that need it fail instead of skipping, so that a missing generator \
+             is never mistaken for a pass.",
+            p.display()
+        ))
+    }
+}
