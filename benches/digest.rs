@@ -93,6 +93,7 @@ fn verify(c: &mut Criterion) {
         trusted_root: None,
         provenance: vec![],
         sboms: vec![],
+        sbom_signatures: vec![],
     };
     let trust = TrustStore::default();
     // The fixture must verify, or the bench would time the failure path.

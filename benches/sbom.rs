@@ -296,6 +296,7 @@ fn request(artifact: &Path, server: &str, bom: &Path) -> Request {
         trusted_root: None,
         provenance: vec![],
         sboms: vec![bom.to_path_buf()],
+        sbom_signatures: vec![],
     }
 }
 

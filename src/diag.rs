@@ -78,7 +78,7 @@ codes! {
     SbomMalformed => "sbom-malformed": "an SBOM could not be parsed, or fails its format's JSON schema",
     SbomUnsupported => "sbom-unsupported": "an SBOM format or version this version does not read (SPDX 3), or an attestation that is not an SBOM",
     SbomNotBound => "sbom-not-bound": "the SBOM does not describe this artifact: no top-component hash, purl or name and version matches it",
-    SbomUnsigned => "sbom-unsigned": "the SBOM is not signed, and the policy requires a signed one (`signed = false` accepts loose files)",
+    SbomUnsigned => "sbom-unsigned": "the SBOM is not signed by a signer trusted for the server (an attestation, or a loose file with a verified --sbom-signature), and the policy requires a signed one (`signed = false` accepts unsigned loose files)",
     SbomStale => "sbom-stale": "the SBOM is older than [servers.sbom] `max-age`, or says nothing of when it was made",
     ComponentDenied => "component-denied": "the SBOM lists a component that [servers.sbom] `deny-components` denies",
     LicenseDenied => "license-denied": "a component's licence expression cannot be satisfied under the policy's licence lists",

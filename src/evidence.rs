@@ -140,6 +140,8 @@ pub enum Role {
     Provenance,
     /// An SBOM attestation given with `--sbom`.
     Sbom,
+    /// A detached signature over a loose SBOM (`--sbom-signature`).
+    SbomSignature,
 }
 
 /// A bill of materials and how it arrived.
@@ -148,9 +150,30 @@ pub struct SbomEvidence {
     pub file: PathBuf,
     /// Who signed the attestation that carried it; `None` for a loose file.
     pub signer: Option<Signer>,
+    /// For a loose file: the detached signatures (`--sbom-signature`) that
+    /// verified over its bytes, and who made them.
+    pub signatures: Vec<DetachedSignature>,
     /// Set when an attestation's subject was checked to be this artifact.
     pub subject_bound: bool,
     pub sbom: Result<crate::sbom::Sbom, Diagnostic>,
+}
+
+impl SbomEvidence {
+    /// Everyone who signed it: the attestation's signer, or the signers of
+    /// its detached signatures. Empty for an unsigned loose file.
+    pub fn signers(&self) -> impl Iterator<Item = &Signer> {
+        self.signer
+            .iter()
+            .chain(self.signatures.iter().map(|d| &d.signer))
+    }
+}
+
+/// A detached signature that verified over a loose SBOM.
+#[derive(Debug, Clone, Serialize)]
+pub struct DetachedSignature {
+    /// The signature file.
+    pub file: PathBuf,
+    pub signer: Signer,
 }
 
 #[derive(Debug, Clone)]

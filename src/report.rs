@@ -114,6 +114,7 @@ impl Report {
                     Role::Signature => "signature",
                     Role::Provenance => "provenance",
                     Role::Sbom => "sbom-attestation",
+                    Role::SbomSignature => "sbom-signature",
                 },
                 status,
                 fields: f,
@@ -127,14 +128,19 @@ impl Report {
                     if !sbom.warnings.is_empty() {
                         f.insert("warnings".into(), json!(sbom.warnings));
                     }
-                    if let Some(s) = &sb.signer {
-                        f.insert("signer".into(), json!(s));
-                    }
                 }
                 Err(diag) => {
                     f.insert("code".into(), json!(diag.code));
                     f.insert("message".into(), json!(diag.message));
                 }
+            }
+            // Who signed it: the attestation's signer, or the first
+            // detached signature's; every detached signature is listed.
+            if let Some(s) = sb.signers().next() {
+                f.insert("signer".into(), json!(s));
+            }
+            if !sb.signatures.is_empty() {
+                f.insert("signatures".into(), json!(sb.signatures));
             }
             checks.push(Check {
                 kind: "sbom",
@@ -256,7 +262,7 @@ fn render_check(out: &mut String, c: &Check, summary: bool) {
         _ => "FAIL",
     };
     match c.kind {
-        "signature" | "provenance" | "sbom-attestation" => {
+        "signature" | "provenance" | "sbom-attestation" | "sbom-signature" => {
             let scheme = match c.fields.get("scheme").and_then(Value::as_str) {
                 Some("minisign-prehashed") => "minisign, prehashed",
                 Some("minisign-legacy") => "minisign, legacy",
@@ -272,39 +278,7 @@ fn render_check(out: &mut String, c: &Check, summary: bool) {
                 .unwrap_or_default();
             let _ = writeln!(out, "{mark}  {:<10} {file} [{scheme}]", c.kind);
             if let Some(s) = c.fields.get("signer") {
-                let names: Vec<&str> = s["trust_names"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .collect();
-                if s["kind"] == "identity" {
-                    let who = if s["by_flags"] == true {
-                        "identity matched by the --certificate-* flags".to_string()
-                    } else if names.is_empty() {
-                        "certificate identity, judged by the builder it names".to_string()
-                    } else {
-                        format!("trusted identity {}", names.join(", "))
-                    };
-                    let _ = writeln!(out, "      signer: {who}");
-                } else {
-                    let who = if names.is_empty() {
-                        format!(
-                            "key given with --key {}",
-                            s["key_file"].as_str().unwrap_or_default()
-                        )
-                    } else {
-                        format!("trusted key {}", names.join(", "))
-                    };
-                    let _ = writeln!(
-                        out,
-                        "      signer: {who}, fingerprint {}",
-                        s["fingerprint"].as_str().unwrap_or_default()
-                    );
-                }
-                if let Some(id) = s.get("minisign_key_id").and_then(Value::as_str) {
-                    let _ = writeln!(out, "      minisign key id: {id}");
-                }
+                render_signer(out, s, "");
             }
             if let Some(Value::Object(d)) = c.fields.get("details") {
                 for (k, v) in d {
@@ -358,6 +332,22 @@ fn render_check(out: &mut String, c: &Check, summary: bool) {
                     );
                 }
             }
+            match c.fields.get("signatures").and_then(Value::as_array) {
+                Some(sigs) => {
+                    for sig in sigs {
+                        render_signer(
+                            out,
+                            &sig["signer"],
+                            &format!(", signature {}", sig["file"].as_str().unwrap_or_default()),
+                        );
+                    }
+                }
+                None => {
+                    if let Some(s) = c.fields.get("signer") {
+                        render_signer(out, s, "");
+                    }
+                }
+            }
         }
         "policy" => {
             let _ = writeln!(
@@ -372,6 +362,43 @@ fn render_check(out: &mut String, c: &Check, summary: bool) {
         other => {
             let _ = writeln!(out, "{mark}  {other}");
         }
+    }
+}
+
+/// A verified signer, as the report names it; `how` follows the line.
+fn render_signer(out: &mut String, s: &Value, how: &str) {
+    let names: Vec<&str> = s["trust_names"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    if s["kind"] == "identity" {
+        let who = if s["by_flags"] == true {
+            "identity matched by the --certificate-* flags".to_string()
+        } else if names.is_empty() {
+            "certificate identity, judged by the builder it names".to_string()
+        } else {
+            format!("trusted identity {}", names.join(", "))
+        };
+        let _ = writeln!(out, "      signer: {who}{how}");
+    } else {
+        let who = if names.is_empty() {
+            format!(
+                "key given with --key {}",
+                s["key_file"].as_str().unwrap_or_default()
+            )
+        } else {
+            format!("trusted key {}", names.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "      signer: {who}, fingerprint {}{how}",
+            s["fingerprint"].as_str().unwrap_or_default()
+        );
+    }
+    if let Some(id) = s.get("minisign_key_id").and_then(Value::as_str) {
+        let _ = writeln!(out, "      minisign key id: {id}");
     }
 }
 

@@ -123,6 +123,14 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE")]
     pub sbom: Vec<PathBuf>,
 
+    /// A detached signature over one of the loose --sbom files: minisign
+    /// `.minisig`, OpenSSH `SSH SIGNATURE`, or a sigstore bundle (`cosign
+    /// sign-blob --bundle`); repeatable. Matched to its SBOM by content and
+    /// judged like an artifact signature (--key, trust store, identity
+    /// flags); one that verifies over no SBOM fails.
+    #[arg(long, value_name = "FILE", requires = "sbom")]
+    pub sbom_signature: Vec<PathBuf>,
+
     /// An offline OSV database: a directory of OSV JSON files or an
     /// ecosystem's all.zip (overrides [advisories] db in the policy).
     #[arg(long, value_name = "PATH")]

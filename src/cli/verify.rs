@@ -27,6 +27,7 @@ pub fn run(g: &Global, a: &VerifyArgs) -> Result<u8> {
         bundles: a.bundle.clone(),
         provenance: a.provenance.clone(),
         sboms: a.sbom.clone(),
+        sbom_signatures: a.sbom_signature.clone(),
         identity,
         trusted_root: a.trusted_root.clone(),
         artifact,

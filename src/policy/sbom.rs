@@ -27,8 +27,8 @@ pub(super) struct Inputs<'a> {
     pub entry: Option<&'a ServerRule>,
     pub required: bool,
     pub require_src: &'a str,
-    /// Whether a signer of an SBOM attestation is trusted for this server
-    /// (the same rules as for signatures).
+    /// Whether a signer of an SBOM (an attestation's, or a detached
+    /// signature's) is trusted for this server: the rules of signatures.
     pub signer_ok: &'a dyn Fn(&crate::evidence::Signer) -> bool,
     pub db: Option<&'a AdvisoryDb>,
     pub now: jiff::Timestamp,
@@ -78,21 +78,29 @@ pub(super) fn judge(i: &Inputs) -> Judged {
             );
             continue;
         };
-        let signed = s.signer.as_ref().is_some_and(signer_ok);
+        // An attestation's signer, or the signer of any detached signature
+        // that verified over the file, trusted as a signature's would be.
+        let signed = s.signers().any(signer_ok);
         let content = judge_content(&name, sbom, rules, policy, db, now, &mut ignores_used);
         let clean = content.iter().all(|d| d.severity != Severity::Error);
         diags.extend(content);
         if signed_required && !signed {
             if required {
+                let signers: Vec<String> = s.signers().map(|sg| sg.describe()).collect();
                 diags.push(
                     Diagnostic::error(
                         Code::SbomUnsigned,
-                        match &s.signer {
-                            None => format!("{name}: the SBOM is a loose file, and the policy requires a signed one"),
-                            Some(sg) => format!("{name}: the SBOM is signed by {}, whom nothing trusts for `{}`", sg.describe(), ev.server),
+                        if signers.is_empty() {
+                            format!("{name}: the SBOM is a loose file, and the policy requires a signed one")
+                        } else {
+                            format!(
+                                "{name}: the SBOM is signed by {}, whom nothing trusts for `{}`",
+                                signers.join(" and "),
+                                ev.server
+                            )
                         },
                     )
-                    .hint("pass the SBOM as a signed attestation (predicate https://cyclonedx.org/bom or https://spdx.dev/Document), or set `signed = false` in [servers.sbom]"),
+                    .hint("pass the SBOM's signature by a signer trusted for this server with --sbom-signature FILE, or the SBOM as a signed attestation (predicate https://cyclonedx.org/bom or https://spdx.dev/Document); or set `signed = false` in [servers.sbom]"),
                 );
             }
             continue;

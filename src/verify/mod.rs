@@ -20,6 +20,7 @@ use crate::trust::{DEFAULT_SSH_NAMESPACE, Entry, IdentityMatcher, TrustStore};
 use ed25519_dalek::VerifyingKey;
 
 mod bundle;
+mod detached;
 
 /// What is verified: a file, or only its digest (`sha256:HEX`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +63,8 @@ pub struct Request {
     pub provenance: Vec<PathBuf>,
     /// SBOMs (`--sbom`): plain documents or attestations carrying one.
     pub sboms: Vec<PathBuf>,
+    /// Detached signatures over loose SBOMs (`--sbom-signature`).
+    pub sbom_signatures: Vec<PathBuf>,
 }
 
 /// An identity rule from the command line, in cosign's words; both halves
@@ -186,6 +189,7 @@ fn candidates(req: &Request, trust: &TrustStore) -> Result<Vec<Candidate>, Input
     Ok(out)
 }
 
+#[derive(Clone)]
 struct Parsed {
     file: PathBuf,
     sig: Result<SignatureFile, SigError>,
@@ -253,6 +257,11 @@ pub fn collect(req: &Request, trust: &TrustStore) -> Result<Evidence, InputError
         .iter()
         .map(|b| (b.clone(), Role::Signature))
         .collect();
+    // Detached signatures over loose SBOMs are checked against each SBOM's
+    // bytes as it is read, so that the bytes signed are the bytes parsed
+    // (sigstore goes by their SHA-256, and reads the file again only for
+    // an Ed25519 message signature or a sha512 subject).
+    let mut sbom_sigs = detached::read(req)?;
     let mut sboms = Vec::new();
     for file in &req.sboms {
         let bytes = fsutil::read_bounded(file, crate::sbom::MAX_SBOM as u64)
@@ -264,12 +273,24 @@ pub fn collect(req: &Request, trust: &TrustStore) -> Result<Evidence, InputError
                 role: Role::Sbom,
             }),
             Kind::SigstoreWrapper => bundle_files.push((file.clone(), Role::Sbom)),
-            Kind::Other => sboms.push(SbomEvidence {
-                file: file.clone(),
-                signer: None,
-                subject_bound: false,
-                sbom: crate::sbom::parse(&bytes).map_err(sbom_diag),
-            }),
+            Kind::Other => {
+                detached::check_sbom(
+                    &mut sbom_sigs,
+                    sboms.len(),
+                    file,
+                    &bytes,
+                    &cands,
+                    req,
+                    trust,
+                )?;
+                sboms.push(SbomEvidence {
+                    file: file.clone(),
+                    signer: None,
+                    signatures: Vec::new(),
+                    subject_bound: false,
+                    sbom: crate::sbom::parse(&bytes).map_err(sbom_diag),
+                });
+            }
         }
     }
     for file in &req.provenance {
@@ -343,8 +364,13 @@ pub fn collect(req: &Request, trust: &TrustStore) -> Result<Evidence, InputError
         match ev.role {
             Role::Provenance => read_provenance(ev),
             Role::Sbom => sboms.extend(read_sbom_attestation(ev)),
-            Role::Signature => {}
+            Role::Signature | Role::SbomSignature => {}
         }
+    }
+    if !sbom_sigs.is_empty() {
+        signatures.extend(detached::finish(
+            sbom_sigs, &mut sboms, req, &cands, trust, &artifact,
+        )?);
     }
     Ok(Evidence {
         artifact,
@@ -408,6 +434,7 @@ fn read_sbom_attestation(ev: &mut SignatureEvidence) -> Option<SbomEvidence> {
     Some(SbomEvidence {
         file: ev.file.clone(),
         signer: Some(signer),
+        signatures: Vec::new(),
         subject_bound: true,
         sbom: crate::sbom::parse(&bytes).map_err(sbom_diag),
     })
@@ -497,6 +524,27 @@ fn hash_file(
     cands: &[Candidate],
     extra: &[Algorithm],
 ) -> Result<(ArtifactInfo, Streamed), InputError> {
+    let (file, meta) = fsutil::open_file(path).map_err(InputError::Artifact)?;
+    let (info, streamed) = hash_stream(file, path, parsed, cands, extra).map_err(|e| {
+        InputError::Artifact(ReadError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })
+    })?;
+    tracing::debug!(bytes = info.size, expected = meta.len(), "hashed artifact");
+    Ok((info, streamed))
+}
+
+/// Hashes what `reader` yields (the artifact, or a loose SBOM's bytes)
+/// with every algorithm the signatures in `parsed` need, and streams it
+/// through their verifiers; `path` names it in the result.
+fn hash_stream(
+    reader: impl std::io::Read,
+    path: &Path,
+    parsed: &[Parsed],
+    cands: &[Candidate],
+    extra: &[Algorithm],
+) -> std::io::Result<(ArtifactInfo, Streamed)> {
     let mut algs = vec![Algorithm::Sha256];
     for a in extra {
         if !algs.contains(a) {
@@ -535,7 +583,6 @@ fn hash_file(
             _ => {}
         }
     }
-    let (file, meta) = fsutil::open_file(path).map_err(InputError::Artifact)?;
     let mut hashers: Vec<digest::Hasher> = algs.iter().map(|a| a.hasher()).collect();
     let size = {
         let mut sinks: Vec<&mut dyn Sink> =
@@ -546,14 +593,8 @@ fn hash_file(
         for (_, v) in legacy.iter_mut() {
             sinks.push(v);
         }
-        digest::feed(file, &mut sinks).map_err(|e| {
-            InputError::Artifact(ReadError::Io {
-                path: path.to_path_buf(),
-                source: e,
-            })
-        })?
+        digest::feed(reader, &mut sinks)?
     };
-    tracing::debug!(bytes = size, expected = meta.len(), "hashed artifact");
     let info = ArtifactInfo {
         name: path.display().to_string(),
         path: Some(path.to_path_buf()),

@@ -10,6 +10,7 @@ mod happy;
 mod policy;
 mod provenance;
 mod sbom;
+mod sbom_signed;
 mod sigstore;
 mod snapshots;
 mod tamper;
