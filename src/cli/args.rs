@@ -118,7 +118,7 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE")]
     pub provenance: Vec<PathBuf>,
 
-    /// An SBOM: CycloneDX (JSON 1.2-1.7, XML 1.2-1.6) or SPDX 2.2/2.3 (JSON,
+    /// An SBOM: CycloneDX 1.2-1.7 (JSON, XML) or SPDX 2.2/2.3 (JSON,
     /// tag-value), loose or as a signed in-toto attestation; repeatable.
     #[arg(long, value_name = "FILE")]
     pub sbom: Vec<PathBuf>,

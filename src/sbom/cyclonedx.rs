@@ -2,14 +2,10 @@
 //! `specVersion`, and XML 1.2 to 1.7, read with `roxmltree` (no XSD
 //! validation: the XML reader checks what the model needs itself).
 
-use std::sync::OnceLock;
-
 use serde::Deserialize;
-use serde_json::Value;
 
-use super::{
-    Collector, Encoding, Format, Limits, RawComponent, Sbom, SbomError, check_schema, join_licenses,
-};
+use super::json::{Members, Schema, Split};
+use super::{Collector, Encoding, Format, Limits, RawComponent, Sbom, SbomError, join_licenses};
 
 /// JSON spec versions read, oldest first; each has a schema below.
 pub const JSON_VERSIONS: [&str; 6] = ["1.2", "1.3", "1.4", "1.5", "1.6", "1.7"];
@@ -22,16 +18,40 @@ const XML_NAMESPACE_PREFIX: &str = "http://cyclonedx.org/schema/bom/";
 /// bytes a node) stays bounded whatever the input.
 const XML_NODES_LIMIT: u32 = 16_000_000;
 
-/// The official schemas (see `schemas/README.md`). The bom schemas `$ref`
-/// their siblings by relative name, so those are registered under the URI
-/// each reference resolves to.
-const BOM_SCHEMAS: [&str; 6] = [
-    include_str!("../../schemas/cyclonedx/bom-1.2.SNAPSHOT.schema.json"),
-    include_str!("../../schemas/cyclonedx/bom-1.3.SNAPSHOT.schema.json"),
-    include_str!("../../schemas/cyclonedx/bom-1.4.SNAPSHOT.schema.json"),
-    include_str!("../../schemas/cyclonedx/bom-1.5.SNAPSHOT.schema.json"),
-    include_str!("../../schemas/cyclonedx/bom-1.6.SNAPSHOT.schema.json"),
-    include_str!("../../schemas/cyclonedx/bom-1.7.SNAPSHOT.schema.json"),
+/// The official schemas (see `schemas/README.md`), one per entry of
+/// [`JSON_VERSIONS`]. The bom schemas `$ref` their siblings by relative
+/// name, so those are registered under the URI each reference resolves to.
+static SCHEMAS: [Schema; 6] = [
+    Schema::new(
+        "CycloneDX 1.2",
+        include_str!("../../schemas/cyclonedx/bom-1.2.SNAPSHOT.schema.json"),
+        &RESOURCES,
+    ),
+    Schema::new(
+        "CycloneDX 1.3",
+        include_str!("../../schemas/cyclonedx/bom-1.3.SNAPSHOT.schema.json"),
+        &RESOURCES,
+    ),
+    Schema::new(
+        "CycloneDX 1.4",
+        include_str!("../../schemas/cyclonedx/bom-1.4.SNAPSHOT.schema.json"),
+        &RESOURCES,
+    ),
+    Schema::new(
+        "CycloneDX 1.5",
+        include_str!("../../schemas/cyclonedx/bom-1.5.SNAPSHOT.schema.json"),
+        &RESOURCES,
+    ),
+    Schema::new(
+        "CycloneDX 1.6",
+        include_str!("../../schemas/cyclonedx/bom-1.6.SNAPSHOT.schema.json"),
+        &RESOURCES,
+    ),
+    Schema::new(
+        "CycloneDX 1.7",
+        include_str!("../../schemas/cyclonedx/bom-1.7.SNAPSHOT.schema.json"),
+        &RESOURCES,
+    ),
 ];
 const RESOURCES: [(&str, &str); 3] = [
     (
@@ -48,40 +68,12 @@ const RESOURCES: [(&str, &str); 3] = [
     ),
 ];
 
-/// Compiling a schema takes far longer than checking most documents, so
-/// each is built once, on first use.
-static VALIDATORS: [OnceLock<Result<jsonschema::Validator, String>>; 6] =
-    [const { OnceLock::new() }; 6];
-
-fn validator(index: usize) -> Result<&'static jsonschema::Validator, SbomError> {
-    let (Some(cell), Some(schema)) = (VALIDATORS.get(index), BOM_SCHEMAS.get(index)) else {
-        return Err(SbomError::Internal(format!("no CycloneDX schema #{index}")));
-    };
-    cell.get_or_init(|| super::build_validator(schema, &RESOURCES))
-        .as_ref()
-        .map_err(|e| {
-            SbomError::Internal(format!(
-                "the CycloneDX {} schema does not compile: {e}",
-                JSON_VERSIONS[index]
-            ))
-        })
-}
-
 fn supported(versions: &[&str]) -> String {
     versions.join(", ")
 }
 
 // Serde models of only what the policy needs; the schema has already
 // checked everything else.
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct JsonBom {
-    serial_number: Option<String>,
-    metadata: Option<JsonMetadata>,
-    #[serde(default)]
-    components: Vec<JsonComponent>,
-}
 
 #[derive(Deserialize)]
 struct JsonMetadata {
@@ -120,71 +112,83 @@ struct JsonLicense {
     name: Option<String>,
 }
 
-/// Reads a CycloneDX JSON document already parsed into `doc`.
-pub(crate) fn parse_json(doc: &Value, size: usize, limits: Limits) -> Result<Sbom, SbomError> {
-    let version = match doc.get("specVersion") {
-        Some(Value::String(v)) => v.clone(),
-        Some(other) => {
+/// Reads a CycloneDX JSON document from its top-level members.
+pub(crate) fn parse_json(members: Members, limits: Limits) -> Result<Sbom, SbomError> {
+    let version = match members.string("specVersion") {
+        Ok(Some(v)) => v.to_string(),
+        Err(found) => {
             return Err(SbomError::UnsupportedVersion {
                 format: "CycloneDX",
-                found: super::clip(other.to_string()),
+                found,
                 supported: supported(&JSON_VERSIONS),
             });
         }
-        None => {
+        Ok(None) => {
             return Err(SbomError::Invalid {
                 format: "CycloneDX",
                 message: "`specVersion` is missing".to_string(),
             });
         }
     };
-    let Some(index) = JSON_VERSIONS.iter().position(|v| *v == version) else {
+    let Some(schema) = JSON_VERSIONS
+        .iter()
+        .position(|v| *v == version)
+        .and_then(|i| SCHEMAS.get(i))
+    else {
         return Err(SbomError::UnsupportedVersion {
             format: "CycloneDX",
             found: super::clip(version),
             supported: supported(&JSON_VERSIONS),
         });
     };
-    // A cheap count first, so an oversized list fails before the schema
-    // walks it.
-    let top_level = doc
-        .get("components")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len);
-    let collector = Collector::new(limits);
-    collector.check_room(top_level)?;
-
-    check_schema(validator(index)?, doc, size)?;
-    let bom = JsonBom::deserialize(doc).map_err(|e| SbomError::Invalid {
+    let split = Split::new(members, schema)?;
+    // A cheap count first, so an oversized list fails before it is checked.
+    let mut collector = Collector::new(limits);
+    collector.check_room(split.len("components"))?;
+    let (mut shell, shares) = split.check(
+        schema,
+        &["components"],
+        |n| Collector::with_capacity(limits, n),
+        |_, share, item| {
+            let c: JsonComponent = serde_json::from_value(item).map_err(|e| e.to_string())?;
+            flatten(c, share);
+            Ok(())
+        },
+    )?;
+    let invalid = |e: serde_json::Error| SbomError::Invalid {
         format: "CycloneDX",
         message: e.to_string(),
-    })?;
-    from_json_model(bom, version, collector)
-}
-
-fn from_json_model(
-    bom: JsonBom,
-    version: String,
-    mut collector: Collector,
-) -> Result<Sbom, SbomError> {
+    };
+    let metadata: Option<JsonMetadata> = shell
+        .remove("metadata")
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(invalid)?;
+    let serial: Option<String> = shell
+        .remove("serialNumber")
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(invalid)?;
     let mut created = None;
     let mut top = None;
-    // Depth-first with an explicit stack, children after their parent:
-    // nesting depth is bounded by the JSON parser, but no recursion here.
-    let mut stack: Vec<JsonComponent> = bom.components.into_iter().rev().collect();
-    if let Some(meta) = bom.metadata {
+    if let Some(meta) = metadata {
         created = meta.timestamp;
         if let Some(mut c) = meta.component {
             // The top component's own parts are parts of the software,
             // listed first.
-            stack.extend(std::mem::take(&mut c.components).into_iter().rev());
+            for child in std::mem::take(&mut c.components) {
+                flatten(child, &mut collector);
+            }
             top = Some(collector.normalise(raw_from_json(c)));
         }
     }
-    while let Some(mut c) = stack.pop() {
-        let children = std::mem::take(&mut c.components);
-        collector.push(raw_from_json(c))?;
-        stack.extend(children.into_iter().rev());
+    collector.check_overflow()?;
+    if !collector.components.is_empty() {
+        let more = shares.iter().flatten().map(|s| s.components.len()).sum();
+        collector.components.reserve_exact(more);
+    }
+    for share in shares.into_iter().flatten() {
+        collector.absorb(share)?;
     }
     let (components, warnings) = collector.into_warnings();
     Ok(Sbom {
@@ -195,9 +199,21 @@ fn from_json_model(
         top,
         components,
         created,
-        serial: bom.serial_number,
+        serial,
         warnings,
     })
+}
+
+/// Collects `c` and its nested components, depth first, children after
+/// their parent. Nesting depth is bounded by the JSON parser, but no
+/// recursion here.
+fn flatten(c: JsonComponent, into: &mut Collector) {
+    let mut stack = vec![c];
+    while let Some(mut c) = stack.pop() {
+        let children = std::mem::take(&mut c.components);
+        into.push_bounded(raw_from_json(c));
+        stack.extend(children.into_iter().rev());
+    }
 }
 
 fn raw_from_json(c: JsonComponent) -> RawComponent {
@@ -416,12 +432,11 @@ mod tests {
 
     #[test]
     fn every_schema_compiles() {
-        for (i, v) in JSON_VERSIONS.iter().enumerate() {
-            assert!(
-                validator(i).is_ok(),
-                "CycloneDX {v}: {:?}",
-                validator(i).err()
-            );
+        for schema in &SCHEMAS {
+            // The whole schema and one item schema per split array: at
+            // least components, services and dependencies.
+            let pieces = schema.compile_all().unwrap_or_else(|e| panic!("{e}"));
+            assert!(pieces >= 4, "{}: {pieces}", schema.name);
         }
     }
 

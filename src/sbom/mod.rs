@@ -14,29 +14,27 @@
 
 pub mod advisories;
 pub mod cyclonedx;
+mod json;
 pub mod license;
 pub mod spdx;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::Serialize;
-use serde_json::Value;
 
 /// The largest SBOM read: juice-shop's 1,115 components take 1.9 MB, so
-/// 64 MiB leaves room for very large images while bounding memory (the
-/// parsed JSON tree of a document dense with components takes up to 30
-/// times its size).
+/// 64 MiB leaves room for very large images while bounding memory (JSON
+/// documents are checked item by item, see `json`, so no tree of the whole
+/// document is built).
 pub const MAX_SBOM: usize = 64 << 20;
 /// The most components (nested ones included) one SBOM may list.
 pub const MAX_COMPONENTS: usize = 1_000_000;
 /// Schema errors kept in [`SbomError::Schema`]: enough to fix a document,
 /// few enough to print.
 const MAX_SCHEMA_ERRORS: usize = 8;
-/// Documents up to this size get several schema errors listed; larger ones
-/// their first.
-const FULL_ERRORS_UP_TO: usize = 4 << 20;
 /// Warnings kept on an [`Sbom`]; past this only a count is added, so a
 /// document with a million bad purls cannot flood the report.
 const MAX_WARNINGS: usize = 50;
@@ -106,11 +104,13 @@ pub struct Component {
     /// and names joined with AND; SPDX `licenseConcluded`, or
     /// `licenseDeclared` when nothing was concluded. `NOASSERTION` and
     /// `NONE` are kept as they are.
+    /// Shared between the components that carry the same text: a large
+    /// SBOM has a handful of distinct licences.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub licenses: Option<String>,
-    /// The purl's type (`npm`, `pypi`, `cargo`, ...).
+    pub licenses: Option<Arc<str>>,
+    /// The purl's type (`npm`, `pypi`, `cargo`, ...), shared likewise.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ecosystem: Option<String>,
+    pub ecosystem: Option<Arc<str>>,
 }
 
 /// A parsed SBOM: what the policy needs, nothing else.
@@ -240,23 +240,21 @@ pub(crate) fn parse_with(bytes: &[u8], limits: Limits) -> Result<Sbom, SbomError
 }
 
 fn parse_json(bytes: &[u8], limits: Limits) -> Result<Sbom, SbomError> {
-    // serde_json's recursion limit (128) stays on: a document nested
-    // deeper fails here instead of overflowing the stack.
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| SbomError::Json(e.to_string()))?;
-    let Some(obj) = value.as_object() else {
-        return Err(SbomError::NotSbom(
-            "the JSON document is not an object".to_string(),
-        ));
+    let members = match json::Members::parse(bytes) {
+        Ok(m) => m,
+        // Valid JSON, but not an object.
+        Err(e) if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() => {
+            return Err(SbomError::NotSbom(format!(
+                "the JSON document is not an object ({e})"
+            )));
+        }
+        Err(e) => return Err(e),
     };
-    if obj.contains_key("spdxVersion") {
-        return spdx::parse_json(&value, bytes.len(), limits);
+    if members.contains("spdxVersion") {
+        return spdx::parse_json(members, limits);
     }
-    if obj.contains_key("@context") || obj.contains_key("@graph") {
-        let context = obj
-            .get("@context")
-            .map(Value::to_string)
-            .unwrap_or_default();
-        if context.contains("spdx.org/rdf/3") || is_spdx3_graph(obj.get("@graph")) {
+    if members.contains("@context") || members.contains("@graph") {
+        if members.text("@context").contains("spdx.org/rdf/3") || is_spdx3_graph(&members) {
             return Err(SbomError::Unsupported(
                 "SPDX 3 (JSON-LD) is not supported yet; SPDX 2.2 and 2.3 (JSON, tag-value) \
                  and CycloneDX are"
@@ -267,18 +265,25 @@ fn parse_json(bytes: &[u8], limits: Limits) -> Result<Sbom, SbomError> {
             "a JSON-LD document that is not SPDX".to_string(),
         ));
     }
-    if obj.contains_key("bomFormat") || obj.contains_key("specVersion") {
-        return cyclonedx::parse_json(&value, bytes.len(), limits);
+    if members.contains("bomFormat") || members.contains("specVersion") {
+        return cyclonedx::parse_json(members, limits);
     }
     Err(SbomError::NotSbom(
         "a JSON object with neither `bomFormat` (CycloneDX) nor `spdxVersion` (SPDX)".to_string(),
     ))
 }
 
-fn is_spdx3_graph(graph: Option<&Value>) -> bool {
-    graph
-        .and_then(Value::as_array)
-        .is_some_and(|g| g.iter().any(|n| n.get("specVersion").is_some()))
+/// An SPDX 3 graph: its elements carry `specVersion`.
+fn is_spdx3_graph(members: &json::Members) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Node {
+        #[serde(rename = "specVersion")]
+        spec_version: Option<serde::de::IgnoredAny>,
+    }
+    members
+        .items::<Node>("@graph")
+        .iter()
+        .any(|n| n.spec_version.is_some())
 }
 
 /// Counts components by licence and by ecosystem.
@@ -294,84 +299,15 @@ pub fn summary(sbom: &Sbom) -> Summary {
     };
     for c in &sbom.components {
         match &c.licenses {
-            Some(l) => *s.licenses.entry(l.clone()).or_default() += 1,
+            Some(l) => *s.licenses.entry(l.to_string()).or_default() += 1,
             None => s.without_license += 1,
         }
         match &c.ecosystem {
-            Some(e) => *s.ecosystems.entry(e.clone()).or_default() += 1,
+            Some(e) => *s.ecosystems.entry(e.to_string()).or_default() += 1,
             None => s.without_purl += 1,
         }
     }
     s
-}
-
-/// Validates `doc` (`size` bytes of JSON) against `validator`, with the
-/// first few errors, each led by its JSON pointer (instance values masked:
-/// they can be huge).
-pub(crate) fn check_schema(
-    validator: &jsonschema::Validator,
-    doc: &Value,
-    size: usize,
-) -> Result<(), SbomError> {
-    if validator.is_valid(doc) {
-        return Ok(());
-    }
-    let describe = |e: &jsonschema::ValidationError| {
-        let at = e.instance_path().as_str();
-        let at = if at.is_empty() { "/" } else { at };
-        clip(format!("{at}: {}", e.masked()))
-    };
-    // Listing errors gathers all of them first, a few hundred bytes each:
-    // a large document full of errors gets its first error only.
-    let mut errors: Vec<String> = if size <= FULL_ERRORS_UP_TO {
-        validator
-            .iter_errors(doc)
-            .take(MAX_SCHEMA_ERRORS)
-            .map(|e| describe(&e))
-            .collect()
-    } else {
-        validator.validate(doc).err().iter().map(describe).collect()
-    };
-    if errors.is_empty() {
-        // is_valid and the error listing disagree only through a bug
-        // upstream; refuse all the same.
-        errors.push("the document fails its schema".to_string());
-    }
-    Err(SbomError::Schema { errors })
-}
-
-/// Builds a validator for a compiled-in schema; `resources` are the other
-/// schemas its `$ref`s reach, by the URI they resolve to. Offline: any
-/// other reference fails the build instead of being fetched.
-pub(crate) fn build_validator(
-    schema: &str,
-    resources: &[(&str, &str)],
-) -> Result<jsonschema::Validator, String> {
-    let schema: Value = serde_json::from_str(schema).map_err(|e| e.to_string())?;
-    let mut registry = jsonschema::Registry::new();
-    for (uri, text) in resources {
-        let value: Value = serde_json::from_str(text).map_err(|e| format!("{uri}: {e}"))?;
-        registry = registry
-            .add(*uri, value)
-            .map_err(|e| format!("{uri}: {e}"))?;
-    }
-    let registry = registry.prepare().map_err(|e| e.to_string())?;
-    jsonschema::options()
-        .with_registry(&registry)
-        .should_validate_formats(true)
-        .with_format("iri-reference", lenient_reference)
-        .offline()
-        .build(&schema)
-        .map_err(|e| e.to_string())
-}
-
-/// CycloneDX types external reference URLs as `iri-reference`, but the
-/// generators write scp-style git locations there (npm 11's `npm sbom`:
-/// `git@github.com:owner/repo.git`), which are not IRI references. They
-/// are only locators, never read by the policy, so any text without
-/// spaces or control characters passes; every other format is checked.
-fn lenient_reference(s: &str) -> bool {
-    !s.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 fn clip(mut s: String) -> String {
@@ -393,6 +329,10 @@ pub(crate) struct Collector {
     warnings: Vec<String>,
     dropped_warnings: usize,
     max_components: usize,
+    /// Set by [`Collector::push_bounded`] when a component did not fit.
+    overflowed: bool,
+    /// Licence and ecosystem texts already seen, shared by the components.
+    interned: HashSet<Arc<str>>,
 }
 
 /// A component as read, before normalisation.
@@ -412,7 +352,25 @@ impl Collector {
             warnings: Vec::new(),
             dropped_warnings: 0,
             max_components: limits.max_components,
+            overflowed: false,
+            interned: HashSet::new(),
         }
+    }
+
+    /// A collector with room for `n` components.
+    pub fn with_capacity(limits: Limits, n: usize) -> Self {
+        let mut c = Collector::new(limits);
+        c.components.reserve_exact(n.min(limits.max_components));
+        c
+    }
+
+    fn intern(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.interned.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.interned.insert(a.clone());
+        a
     }
 
     pub fn warn(&mut self, message: String) {
@@ -441,13 +399,53 @@ impl Collector {
         Ok(())
     }
 
+    /// [`Collector::push`] for a share of a document read on another
+    /// thread: past the limit the component is dropped and the overflow
+    /// reported by [`Collector::absorb`].
+    pub fn push_bounded(&mut self, raw: RawComponent) {
+        match self.check_room(1) {
+            Ok(()) => {
+                let c = self.normalise(raw);
+                self.components.push(c);
+            }
+            Err(_) => self.overflowed = true,
+        }
+    }
+
+    /// Fails when [`Collector::push_bounded`] dropped a component.
+    pub fn check_overflow(&self) -> Result<(), SbomError> {
+        if self.overflowed {
+            return Err(SbomError::TooManyComponents {
+                limit: self.max_components,
+            });
+        }
+        Ok(())
+    }
+
+    /// Appends what `share` collected, in order, under this collector's
+    /// limits.
+    pub fn absorb(&mut self, share: Collector) -> Result<(), SbomError> {
+        share.check_overflow()?;
+        self.check_room(share.components.len())?;
+        if self.components.is_empty() && self.components.capacity() < share.components.len() {
+            self.components = share.components;
+        } else {
+            self.components.extend(share.components);
+        }
+        for w in share.warnings {
+            self.warn(w);
+        }
+        self.dropped_warnings += share.dropped_warnings;
+        Ok(())
+    }
+
     pub fn normalise(&mut self, raw: RawComponent) -> Component {
         let mut purl = None;
         let mut ecosystem = None;
         if let Some(p) = raw.purl.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
             match packageurl::PackageUrl::from_str(p) {
                 Ok(parsed) => {
-                    ecosystem = Some(parsed.ty().to_string());
+                    ecosystem = Some(self.intern(parsed.ty()));
                     purl = Some(p.to_string());
                 }
                 Err(e) => self.warn(format!(
@@ -475,7 +473,10 @@ impl Collector {
             version: raw.version.filter(|v| !v.is_empty()),
             purl,
             hashes,
-            licenses: raw.licenses.filter(|l| !l.trim().is_empty()),
+            licenses: raw
+                .licenses
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| self.intern(&l)),
             ecosystem,
         }
     }
@@ -949,14 +950,22 @@ mod tests {
     #[test]
     fn deep_nesting_fails_cleanly() {
         let depth = 10_000;
+        // Valid JSON, skipped without recursion, and not an object.
         let json = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        assert!(matches!(parse(json.as_bytes()), Err(SbomError::NotSbom(_))));
+        let json = format!(
+            r#"{{"bomFormat":"CycloneDX","specVersion":"1.6","metadata":{}{}}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        );
         assert!(matches!(parse(json.as_bytes()), Err(SbomError::Json(_))));
         let json = format!(
-            r#"{{"bomFormat":"CycloneDX","specVersion":"1.6","components":{}{}}}"#,
+            r#"{{"bomFormat":"CycloneDX","specVersion":"1.6","components":{}[]{}}}"#,
             r#"[{"type":"library","name":"x","components":"#.repeat(depth),
-            "]}".repeat(depth)
+            "}]".repeat(depth)
         );
         let err = parse(json.as_bytes()).unwrap_err();
+        assert!(matches!(err, SbomError::Json(_)), "{err}");
         assert!(err.to_string().contains("recursion limit"), "{err}");
 
         // Just inside the limit: every level is read, the schema checker
@@ -1042,7 +1051,7 @@ mod tests {
     }
 
     #[test]
-    fn a_large_invalid_document_lists_its_first_error() {
+    fn a_large_invalid_document_lists_its_first_errors() {
         let bad = |i: usize| {
             format!(r#"{{"type":"bogus","name":{i},"hashes":[{{"alg":"X","content":"zz"}}]}}"#)
         };
@@ -1053,17 +1062,52 @@ mod tests {
                 list.join(",")
             )
         };
-        let large = doc(FULL_ERRORS_UP_TO / bad(0).len() + 1);
-        assert!(large.len() > FULL_ERRORS_UP_TO);
-        let SbomError::Schema { errors } = parse(large.as_bytes()).unwrap_err() else {
+        // 5 MB of invalid components (checked on several threads): the
+        // first errors, in document order, and no more than the cap.
+        for n in [3, 5 * (1 << 20) / bad(0).len()] {
+            let SbomError::Schema { errors } = parse(doc(n).as_bytes()).unwrap_err() else {
+                panic!("expected a schema error")
+            };
+            assert_eq!(errors.len(), MAX_SCHEMA_ERRORS, "{errors:?}");
+            assert!(errors[0].starts_with("/components/0/"), "{errors:?}");
+        }
+    }
+
+    #[test]
+    fn items_must_be_unique_where_the_schema_says_so() {
+        let c = |name: &str, order: bool| {
+            if order {
+                format!(r#"{{"type":"library","name":"{name}","version":"1.0"}}"#)
+            } else {
+                format!(r#"{{"version":"1.0","name":"{name}","type":"library"}}"#)
+            }
+        };
+        let doc = |list: &[String]| {
+            format!(
+                r#"{{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{}]}}"#,
+                list.join(",")
+            )
+        };
+        // The same component written with its members in another order.
+        let dup = doc(&[c("a", true), c("b", true), c("a", false)]);
+        let SbomError::Schema { errors } = parse(dup.as_bytes()).unwrap_err() else {
             panic!("expected a schema error")
         };
-        assert_eq!(errors.len(), 1, "{errors:?}");
-        assert!(errors[0].starts_with("/components/0/"), "{errors:?}");
-        let SbomError::Schema { errors } = parse(doc(3).as_bytes()).unwrap_err() else {
+        assert_eq!(
+            errors,
+            ["/components/2: the same as /components/0, but the schema requires unique items"]
+        );
+        assert!(parse(doc(&[c("a", true), c("b", false)]).as_bytes()).is_ok());
+        // Duplicates far apart, across the threads' shares.
+        let mut many: Vec<String> = (0..20_000).map(|i| c(&format!("p{i}"), true)).collect();
+        many.push(c("p3", false));
+        let SbomError::Schema { errors } = parse(doc(&many).as_bytes()).unwrap_err() else {
             panic!("expected a schema error")
         };
-        assert_eq!(errors.len(), MAX_SCHEMA_ERRORS, "{errors:?}");
+        assert_eq!(
+            errors,
+            ["/components/20000: the same as /components/3, but the schema requires unique items"]
+        );
     }
 
     #[test]

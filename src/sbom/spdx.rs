@@ -1,14 +1,11 @@
 //! SPDX 2.2 and 2.3: JSON, checked against the official SPDX 2.3 schema,
 //! and tag-value, read line by line. SPDX 3 is refused in `super`.
 
-use std::sync::OnceLock;
-
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{
-    Collector, Encoding, Format, Limits, RawComponent, Sbom, SbomError, check_schema, clip,
-};
+use super::json::{Members, Schema, Split};
+use super::{Collector, Encoding, Format, Limits, RawComponent, Sbom, SbomError, clip};
 
 /// SPDX versions read.
 pub const VERSIONS: [&str; 2] = ["2.2", "2.3"];
@@ -16,16 +13,11 @@ pub const VERSIONS: [&str; 2] = ["2.2", "2.3"];
 /// The SPDX 2.3 JSON schema. It also judges 2.2 documents: 2.3 only added
 /// optional fields and relaxed required ones, so every valid 2.2 document
 /// passes it.
-const SCHEMA: &str = include_str!("../../schemas/spdx/spdx-2.3.schema.json");
-
-static VALIDATOR: OnceLock<Result<jsonschema::Validator, String>> = OnceLock::new();
-
-fn validator() -> Result<&'static jsonschema::Validator, SbomError> {
-    VALIDATOR
-        .get_or_init(|| super::build_validator(SCHEMA, &[]))
-        .as_ref()
-        .map_err(|e| SbomError::Internal(format!("the SPDX 2.3 schema does not compile: {e}")))
-}
+static SCHEMA: Schema = Schema::new(
+    "SPDX 2.3",
+    include_str!("../../schemas/spdx/spdx-2.3.schema.json"),
+    &[],
+);
 
 const DOCUMENT_ID: &str = "SPDXRef-DOCUMENT";
 
@@ -51,19 +43,6 @@ fn version_of(declared: &str) -> Result<String, SbomError> {
 
 // Serde models of only what the policy needs; the schema has already
 // checked everything else.
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct JsonDoc {
-    document_namespace: Option<String>,
-    creation_info: Option<JsonCreationInfo>,
-    #[serde(default)]
-    document_describes: Vec<String>,
-    #[serde(default)]
-    packages: Vec<JsonPackage>,
-    #[serde(default)]
-    relationships: Vec<JsonRelationship>,
-}
 
 #[derive(Deserialize)]
 struct JsonCreationInfo {
@@ -113,66 +92,99 @@ struct Package {
     raw: RawComponent,
 }
 
-/// Reads an SPDX JSON document already parsed into `doc`.
-pub(crate) fn parse_json(doc: &Value, size: usize, limits: Limits) -> Result<Sbom, SbomError> {
-    let version = match doc.get("spdxVersion") {
-        Some(Value::String(v)) => version_of(v)?,
+/// What one thread read of the split arrays.
+#[derive(Default)]
+struct Share {
+    packages: Vec<Package>,
+    /// Ids the document describes, from `documentDescribes` or from
+    /// DESCRIBES / DESCRIBED_BY relationships of the document.
+    describes: Vec<String>,
+}
+
+/// The split arrays the model reads, in the order their described ids
+/// count: `documentDescribes` first.
+const WANTED: [&str; 3] = ["documentDescribes", "relationships", "packages"];
+
+fn read_item(key: &str, share: &mut Share, item: Value) -> Result<(), String> {
+    let err = |e: serde_json::Error| e.to_string();
+    match key {
+        "documentDescribes" => share
+            .describes
+            .push(serde_json::from_value(item).map_err(err)?),
+        "relationships" => {
+            let r: JsonRelationship = serde_json::from_value(item).map_err(err)?;
+            match r.relationship_type.as_str() {
+                "DESCRIBES" if r.spdx_element_id == DOCUMENT_ID => {
+                    share.describes.push(r.related_spdx_element)
+                }
+                "DESCRIBED_BY" if r.related_spdx_element == DOCUMENT_ID => {
+                    share.describes.push(r.spdx_element_id)
+                }
+                _ => {}
+            }
+        }
+        _ => {
+            let p: JsonPackage = serde_json::from_value(item).map_err(err)?;
+            share.packages.push(Package {
+                id: p.spdx_id,
+                raw: RawComponent {
+                    name: p.name,
+                    version: p.version_info,
+                    purl: p
+                        .external_refs
+                        .into_iter()
+                        .find(|r| r.reference_type == "purl")
+                        .map(|r| r.reference_locator),
+                    hashes: p
+                        .checksums
+                        .into_iter()
+                        .map(|c| (c.algorithm, c.checksum_value))
+                        .collect(),
+                    licenses: license(p.license_concluded, p.license_declared),
+                },
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Reads an SPDX JSON document from its top-level members.
+pub(crate) fn parse_json(members: Members, limits: Limits) -> Result<Sbom, SbomError> {
+    let version = match members.string("spdxVersion") {
+        Ok(Some(v)) => version_of(v)?,
         other => {
             return Err(SbomError::UnsupportedVersion {
                 format: "SPDX",
-                found: clip(other.map(Value::to_string).unwrap_or_default()),
+                found: other.err().unwrap_or_default(),
                 supported: VERSIONS.join(", "),
             });
         }
     };
+    let split = Split::new(members, &SCHEMA)?;
     let collector = Collector::new(limits);
-    let count = doc
-        .get("packages")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len);
     // The top package is not a component, hence one spare.
-    collector.check_room(count.saturating_sub(1))?;
-
-    check_schema(validator()?, doc, size)?;
-    let parsed = JsonDoc::deserialize(doc).map_err(|e| SbomError::Invalid {
+    collector.check_room(split.len("packages").saturating_sub(1))?;
+    let (mut shell, shares) = split.check(&SCHEMA, &WANTED, |_| Share::default(), read_item)?;
+    let invalid = |e: serde_json::Error| SbomError::Invalid {
         format: "SPDX",
         message: e.to_string(),
-    })?;
-
-    let mut describes = parsed.document_describes;
-    for r in &parsed.relationships {
-        match r.relationship_type.as_str() {
-            "DESCRIBES" if r.spdx_element_id == DOCUMENT_ID => {
-                describes.push(r.related_spdx_element.clone())
-            }
-            "DESCRIBED_BY" if r.related_spdx_element == DOCUMENT_ID => {
-                describes.push(r.spdx_element_id.clone())
-            }
-            _ => {}
-        }
+    };
+    let namespace: Option<String> = shell
+        .remove("documentNamespace")
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(invalid)?;
+    let creation: Option<JsonCreationInfo> = shell
+        .remove("creationInfo")
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(invalid)?;
+    let mut describes = Vec::new();
+    let mut packages = Vec::new();
+    for share in shares.into_iter().flatten() {
+        describes.extend(share.describes);
+        packages.extend(share.packages);
     }
-    let packages = parsed
-        .packages
-        .into_iter()
-        .map(|p| Package {
-            id: p.spdx_id,
-            raw: RawComponent {
-                name: p.name,
-                version: p.version_info,
-                purl: p
-                    .external_refs
-                    .into_iter()
-                    .find(|r| r.reference_type == "purl")
-                    .map(|r| r.reference_locator),
-                hashes: p
-                    .checksums
-                    .into_iter()
-                    .map(|c| (c.algorithm, c.checksum_value))
-                    .collect(),
-                licenses: license(p.license_concluded, p.license_declared),
-            },
-        })
-        .collect();
     assemble(
         Format::Spdx {
             version,
@@ -180,8 +192,8 @@ pub(crate) fn parse_json(doc: &Value, size: usize, limits: Limits) -> Result<Sbo
         },
         packages,
         &describes,
-        parsed.creation_info.and_then(|c| c.created),
-        parsed.document_namespace,
+        creation.and_then(|c| c.created),
+        namespace,
         collector,
     )
 }

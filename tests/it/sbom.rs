@@ -1491,17 +1491,34 @@ fn deep_nesting_fails_cleanly() {
     artifact(&env);
     let p = loose_policy(&env, "");
     let depth = 10_000;
+    // Valid JSON nested 10,000 deep: as a top-level member and inside a
+    // component.
     env.write(
         "arrays.json",
-        format!("{}{}", "[".repeat(depth), "]".repeat(depth)),
+        format!(
+            r#"{{"bomFormat":"CycloneDX","specVersion":"1.6","metadata":{}{}}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        ),
     );
     env.write(
         "components.json",
         format!(
-            r#"{{"bomFormat":"CycloneDX","specVersion":"1.6","components":{}{}}}"#,
+            r#"{{"bomFormat":"CycloneDX","specVersion":"1.6","components":{}[]{}}}"#,
             r#"[{"type":"library","name":"x","components":"#.repeat(depth),
-            "]}".repeat(depth)
+            "}]".repeat(depth)
         ),
+    );
+    // A bare array is not an SBOM, however deep.
+    env.write(
+        "bare.json",
+        format!("{}{}", "[".repeat(depth), "]".repeat(depth)),
+    );
+    let out = verify(&env, Some(p), "server.bin", &sbom_args("bare.json"));
+    let v = denied_with(&out, "sbom-malformed");
+    out.check(
+        messages(&v, "sbom-malformed")[0].contains("not an object"),
+        "says why",
     );
     for file in ["arrays.json", "components.json"] {
         let out = verify(&env, Some(p), "server.bin", &sbom_args(file));
