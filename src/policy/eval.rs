@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{Layer, Mode, Policy, PolicySet, RequireSource, Requirement, requirements};
+use super::{At, Layer, Mode, Policy, PolicySet, RequireSource, Requirement, requirements};
 use crate::diag::{Code, Diagnostic, Severity};
 use crate::evidence::{Evidence, Role, Signer};
 use crate::trust::{Entry, TrustStore};
@@ -138,6 +138,7 @@ fn judge_provenance(
     entry: Option<&super::ServerRule>,
     trust: &TrustStore,
     require_src: &str,
+    signers: Option<&At<Vec<String>>>,
 ) -> Result<String, Vec<Diagnostic>> {
     let server = ev.server.as_str();
     let rules = entry.and_then(|e| e.provenance.as_ref());
@@ -168,7 +169,7 @@ fn judge_provenance(
         // to a certificate; a key holder can name any builder it likes.
         let anchored = rules.is_some_and(|r| !r.builder_id.is_empty())
             && matches!(signer, Signer::Identity(_));
-        if anchored || signer_trusted(signer, policy, trust, server) {
+        if anchored || signer_trusted(signer, policy, trust, server, signers) {
             return Ok(format!("provenance by builder `{}`", p.builder_id));
         }
         problems.push(
@@ -207,11 +208,17 @@ fn signer_trusted(
     policy: Option<&Policy>,
     trust: &TrustStore,
     server: &str,
+    signers: Option<&At<Vec<String>>>,
 ) -> bool {
-    let in_scope = signer.trust_names().iter().any(|n| match trust.get(n) {
-        Some(Entry::Key(k)) => k.scopes.matches(server),
-        Some(Entry::Identity(i)) => i.scopes.matches(server),
-        None => false,
+    let in_scope = signer.trust_names().iter().any(|n| {
+        let scoped = match trust.get(n) {
+            Some(Entry::Key(k)) => k.scopes.matches(server),
+            Some(Entry::Identity(i)) => i.scopes.matches(server),
+            None => false,
+        };
+        // The server's `signers`, where given, names who may vouch for
+        // it: for its provenance and SBOMs as for the artifact.
+        scoped && signers.is_none_or(|sg| sg.value.contains(n))
     });
     in_scope || (policy.is_none() && signer.adhoc().is_some())
 }
@@ -378,7 +385,7 @@ fn evaluate_layer(
     }
     let mut provenance_by = None;
     if require.contains(&Requirement::Provenance) {
-        match judge_provenance(ev, policy, entry, trust, &require_src) {
+        match judge_provenance(ev, policy, entry, trust, &require_src, signers) {
             Ok(by) => provenance_by = Some(by),
             Err(d) => denials.extend(d),
         }
@@ -393,7 +400,7 @@ fn evaluate_layer(
         entry,
         required: sbom_required,
         require_src: &require_src,
-        signer_ok: &|s| signer_trusted(s, policy, trust, server),
+        signer_ok: &|s| signer_trusted(s, policy, trust, server, signers),
         db: ctx.advisories,
         now: ctx.now,
     });

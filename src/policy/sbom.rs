@@ -65,6 +65,18 @@ pub(super) fn judge(i: &Inputs) -> Judged {
             }
         };
         let Some(how) = binding(s, sbom, &ev.artifact, source) else {
+            if sbom.top.is_none() && !s.subject_bound {
+                diags.push(
+                    Diagnostic::error(
+                        Code::SbomNotBound,
+                        format!(
+                            "{name}: the SBOM names no top component (CycloneDX `metadata.component`, SPDX `documentDescribes`), so nothing ties it to this artifact"
+                        ),
+                    )
+                    .hint("pass the SBOM made for this build, with its root component (cyclonedx-py: --pyproject; cyclonedx-npm and syft write one)"),
+                );
+                continue;
+            }
             diags.push(
                 Diagnostic::error(
                     Code::SbomNotBound,

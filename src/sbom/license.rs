@@ -20,8 +20,8 @@ use spdx::{Expression, LicenseReq, Licensee, ParseMode};
 /// bounds the parser's work on hostile input.
 const MAX_EXPRESSION: usize = 4096;
 
-/// What to do with a component whose licence is missing, `NOASSERTION` or
-/// `NONE`.
+/// What to do with a component whose licence is missing, `NOASSERTION`,
+/// `NONE`, or not an SPDX expression that can be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NoAssertion {
@@ -139,10 +139,13 @@ pub fn evaluate(expr: Option<&str>, policy: &LicensePolicy) -> LicenseVerdict {
             "the SBOM says the component has no licence (NONE)".to_string(),
         );
     }
+    // A licence that cannot be read says no more than NOASSERTION: the
+    // same explicit rule decides, so `deny` fails closed on it.
     if text.len() > MAX_EXPRESSION {
-        return LicenseVerdict::Unknown {
-            reason: format!("the licence expression is over {MAX_EXPRESSION} bytes"),
-        };
+        return no_assertion(
+            policy,
+            format!("the licence expression is over {MAX_EXPRESSION} bytes"),
+        );
     }
     let (parsed, read) = match Expression::parse(text) {
         Ok(e) => (e, String::new()),
@@ -156,9 +159,13 @@ pub fn evaluate(expr: Option<&str>, policy: &LicensePolicy) -> LicenseVerdict {
                 (e, read)
             }
             Err(_) => {
-                return LicenseVerdict::Unknown {
-                    reason: format!("`{text}` is not a valid SPDX licence expression: {strict}"),
-                };
+                return no_assertion(
+                    policy,
+                    format!(
+                        "`{text}` is not a valid SPDX licence expression ({})",
+                        strict.reason
+                    ),
+                );
             }
         },
     };
@@ -250,7 +257,9 @@ fn no_assertion(policy: &LicensePolicy, why: String) -> LicenseVerdict {
     match policy.noassertion {
         NoAssertion::Allow => LicenseVerdict::Allowed,
         NoAssertion::Deny => LicenseVerdict::Denied {
-            reason: format!("{why}, and the policy denies components without a licence"),
+            reason: format!(
+                "{why}, and the policy denies components without a licence it can judge (`noassertion = \"deny\"`)"
+            ),
         },
         NoAssertion::Warn => LicenseVerdict::Unknown { reason: why },
     }
@@ -425,25 +434,35 @@ mod tests {
     }
 
     #[test]
-    fn invalid_expressions_are_unknown_with_the_parse_error() {
-        let p = policy(&[], &["GPL-3.0-only"], NoAssertion::Allow);
-        for bad in [
+    fn invalid_expressions_follow_the_noassertion_rule() {
+        let bad = [
             "MIT AND",
             "(MIT",
             "License :: OSI Approved :: MIT License",
             "Not-A-Licence-1.0",
-        ] {
-            let v = verdict(bad, &p);
+            &format!("{}MIT{}", "(".repeat(10_000), ")".repeat(10_000)),
+        ];
+        let warn = policy(&[], &["GPL-3.0-only"], NoAssertion::Warn);
+        let deny = policy(&["MIT"], &[], NoAssertion::Deny);
+        let allow = policy(&[], &["GPL-3.0-only"], NoAssertion::Allow);
+        for bad in bad {
+            let v = verdict(bad, &warn);
             let LicenseVerdict::Unknown { reason } = &v else {
                 panic!("{bad}: {v:?}")
             };
             assert!(
-                reason.contains("not a valid SPDX licence expression"),
+                reason.contains("not a valid SPDX licence expression") || reason.contains("bytes"),
                 "{reason}"
             );
+            assert!(!reason.contains('\n'), "one line: {reason}");
+            let v = verdict(bad, &deny);
+            let LicenseVerdict::Denied { reason } = &v else {
+                panic!("{bad}: {v:?}")
+            };
+            assert!(reason.contains("noassertion"), "{reason}");
+            assert_eq!(verdict(bad, &allow), LicenseVerdict::Allowed, "{bad}");
         }
-        let huge = format!("{}MIT{}", "(".repeat(10_000), ")".repeat(10_000));
-        assert!(matches!(verdict(&huge, &p), LicenseVerdict::Unknown { .. }));
+        let p = allow;
         let deep = format!("{}MIT{}", "(".repeat(1_000), ")".repeat(1_000));
         assert_eq!(verdict(&deep, &p), LicenseVerdict::Allowed);
     }

@@ -1054,7 +1054,7 @@ fn a_python_environment_without_a_root_component_is_not_bound() {
     let v = denied_by(&out, "sbom-not-bound");
     let m = messages(&v, "sbom-not-bound");
     out.check(
-        m.len() == 1 && m[0].contains("the SBOM describes no top component, not this artifact"),
+        m.len() == 1 && m[0].contains("the SBOM names no top component"),
         "says there is no top component",
     )
     .check(

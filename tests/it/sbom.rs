@@ -946,6 +946,26 @@ fn licences_noassertion_allow_deny_warn() {
         "warnings",
     );
 
+    // Text that is not an SPDX expression (cyclonedx-py writes trove
+    // classifiers) says no more than NOASSERTION: the same rule decides.
+    let odd = [
+        Some("MIT"),
+        Some("License :: OSI Approved :: MIT License"),
+        Some("MIT AND"),
+    ];
+    let out = licence_run(&env, &odd, &format!("{lists}noassertion = \"deny\""));
+    let v = denied_with(&out, "license-denied");
+    assert_eq!(flagged(&v, "license-denied"), vec![1, 2]);
+    let out = licence_run(&env, &odd, &format!("{lists}noassertion = \"warn\""));
+    let v = allowed(&out);
+    assert_eq!(flagged(&v, "license-unknown"), vec![1, 2]);
+    out.check(
+        messages(&v, "license-unknown")
+            .iter()
+            .all(|m| !m.contains('\n')),
+        "one line per finding",
+    );
+
     // A real generator's SPDX document, six packages NOASSERTION.
     let key = PemKey::generate(&env, "publisher");
     let spdx: Value =
@@ -971,7 +991,7 @@ fn licences_noassertion_allow_deny_warn() {
     assert_eq!(
         messages(&v, "license-denied"),
         vec![format!(
-            "{LAUNCHER}, and the policy denies components without a licence"
+            "{LAUNCHER}, and the policy denies components without a licence it can judge (`noassertion = \"deny\"`)"
         )]
     );
     let out = run("warn");

@@ -466,6 +466,36 @@ fn sbom_signer_out_of_scope_is_denied() {
 }
 
 #[test]
+fn sbom_signer_must_be_among_the_servers_signers() {
+    let env = TestEnv::new();
+    setup(&env, true);
+    let key = Minisign::generate(&env, "ci");
+    env.trust_key(&key.public, "acme-ci", &["s*"]);
+    let release = Minisign::generate(&env, "release");
+    env.trust_key(&release.public, "acme-release", &["s*"]);
+    key.sign(&env.path("bom.json"), None);
+    // Trusted and in scope, but the server names another signer.
+    env.write(
+        "policy.toml",
+        format!(
+            "version = 1\n\n[[servers]]\nname = \"{SRV}\"\nsource = \"npm:juice-shop@14.1.1\"\nrequire = [\"sbom\"]\nsigners = [\"acme-release\"]\n\n[servers.sbom]\nsigned = true\n"
+        ),
+    );
+    let out = verify(&env, &signed_by("bom.json.minisig"));
+    denied_with(&out, &["sbom-unsigned"]);
+    // Named there, it counts.
+    env.write(
+        "policy.toml",
+        format!(
+            "version = 1\n\n[[servers]]\nname = \"{SRV}\"\nsource = \"npm:juice-shop@14.1.1\"\nrequire = [\"sbom\"]\nsigners = [\"acme-release\", \"acme-ci\"]\n\n[servers.sbom]\nsigned = true\n"
+        ),
+    );
+    let out = verify(&env, &signed_by("bom.json.minisig"));
+    let v = allowed(&out);
+    assert_signed(&out, &v, "bom.json.minisig", "acme-ci");
+}
+
+#[test]
 fn sbom_signature_requires_sbom() {
     let env = TestEnv::new();
     setup(&env, true);
