@@ -239,6 +239,42 @@ pub(crate) fn parse_with(bytes: &[u8], limits: Limits) -> Result<Sbom, SbomError
     }
 }
 
+/// A file whose top level was read once, for a caller that looks at its
+/// keys (is it an attestation?) before reading it as an SBOM: the one scan
+/// serves both.
+pub struct Scanned<'a> {
+    bytes: &'a [u8],
+    members: Option<Result<json::Members<'a>, SbomError>>,
+}
+
+impl<'a> Scanned<'a> {
+    /// Scans `bytes` when it is a JSON object; anything else is left for
+    /// [`Scanned::parse`].
+    pub fn new(bytes: &'a [u8]) -> Self {
+        let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let object = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+        let members = (object && bytes.len() <= MAX_SBOM).then(|| json::Members::parse(body));
+        Scanned { bytes, members }
+    }
+
+    /// Whether the document is a JSON object with top-level key `key`;
+    /// `None` when it is not a JSON object (or not JSON).
+    pub fn has_key(&self, key: &str) -> Option<bool> {
+        match &self.members {
+            Some(Ok(m)) => Some(m.contains(key)),
+            _ => None,
+        }
+    }
+
+    /// Reads the document as an SBOM, as [`parse`] would.
+    pub fn parse(self) -> Result<Sbom, SbomError> {
+        match self.members {
+            Some(members) => parse_members(members?, Limits::DEFAULT),
+            None => parse(self.bytes),
+        }
+    }
+}
+
 fn parse_json(bytes: &[u8], limits: Limits) -> Result<Sbom, SbomError> {
     let members = match json::Members::parse(bytes) {
         Ok(m) => m,
@@ -250,6 +286,10 @@ fn parse_json(bytes: &[u8], limits: Limits) -> Result<Sbom, SbomError> {
         }
         Err(e) => return Err(e),
     };
+    parse_members(members, limits)
+}
+
+fn parse_members(members: json::Members, limits: Limits) -> Result<Sbom, SbomError> {
     if members.contains("spdxVersion") {
         return spdx::parse_json(members, limits);
     }
@@ -1108,6 +1148,25 @@ mod tests {
             errors,
             ["/components/20000: the same as /components/3, but the schema requires unique items"]
         );
+    }
+
+    #[test]
+    fn one_scan_serves_the_key_check_and_the_parse() {
+        let juice = read("cyclonedx/bom-examples/SBOM/juice-shop/via_npm/flat/bom.1.4.json");
+        let scanned = Scanned::new(&juice);
+        assert_eq!(scanned.has_key("components"), Some(true));
+        assert_eq!(scanned.has_key("payloadType"), Some(false));
+        assert_eq!(scanned.parse().unwrap().components.len(), 1115);
+        let xml = read("cyclonedx/bom-examples/SBOM/laravel-7.12.0/bom.1.4.xml");
+        let scanned = Scanned::new(&xml);
+        assert_eq!(scanned.has_key("components"), None);
+        assert_eq!(
+            scanned.parse().unwrap().components.len(),
+            parse(&xml).unwrap().components.len()
+        );
+        let bad = Scanned::new(b"{\"bomFormat\": ");
+        assert_eq!(bad.has_key("bomFormat"), None);
+        assert!(matches!(bad.parse(), Err(SbomError::Json(_))));
     }
 
     #[test]

@@ -210,6 +210,24 @@ enum Kind {
 }
 
 fn classify(bytes: &[u8]) -> Kind {
+    classify_scanned(bytes, &crate::sbom::Scanned::new(bytes))
+}
+
+/// [`classify`] on a file already scanned (`--sbom`, whose scan then
+/// serves the SBOM parser too).
+fn classify_scanned(bytes: &[u8], scanned: &crate::sbom::Scanned) -> Kind {
+    if let Some(true) = scanned.has_key("mediaType") {
+        return Kind::SigstoreWrapper;
+    }
+    match (
+        scanned.has_key("attestations"),
+        scanned.has_key("payloadType"),
+    ) {
+        (Some(true), _) => return Kind::SigstoreWrapper,
+        (_, Some(true)) => return Kind::BareDsse,
+        (Some(false), Some(false)) => return Kind::Other,
+        _ => {}
+    }
     type Keys = std::collections::HashMap<String, serde::de::IgnoredAny>;
     let of = |keys: &Keys| {
         if keys.contains_key("mediaType") || keys.contains_key("attestations") {
@@ -266,7 +284,8 @@ pub fn collect(req: &Request, trust: &TrustStore) -> Result<Evidence, InputError
     for file in &req.sboms {
         let bytes = fsutil::read_bounded(file, crate::sbom::MAX_SBOM as u64)
             .map_err(InputError::Evidence)?;
-        match classify(&bytes) {
+        let scanned = crate::sbom::Scanned::new(&bytes);
+        match classify_scanned(&bytes, &scanned) {
             Kind::BareDsse => parsed.push(Parsed {
                 file: file.clone(),
                 sig: SignatureFile::parse(&bytes),
@@ -288,7 +307,7 @@ pub fn collect(req: &Request, trust: &TrustStore) -> Result<Evidence, InputError
                     signer: None,
                     signatures: Vec::new(),
                     subject_bound: false,
-                    sbom: crate::sbom::parse(&bytes).map_err(sbom_diag),
+                    sbom: scanned.parse().map_err(sbom_diag),
                 });
             }
         }
