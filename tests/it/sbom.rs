@@ -1412,6 +1412,7 @@ fn a_fifty_megabyte_sbom() {
         doc.len()
     );
     env.write("big.json", &doc);
+    let size = doc.len() as u64;
     drop(doc);
     let p = policy_with(&env, "source = \"npm:big@1.0.0\"", "", "");
     let out = env
@@ -1435,6 +1436,13 @@ fn a_fifty_megabyte_sbom() {
     println!(
         "50 MB SBOM: {:?}, peak RSS {:?} KiB",
         out.elapsed, out.peak_rss_kib
+    );
+    // Bounded memory: the items are checked one at a time, so the whole
+    // process (the file's bytes included) stays within 3x the file.
+    let rss = out.peak_rss_kib.expect("peak RSS measured");
+    out.check(
+        rss * 1024 < 3 * size,
+        &format!("peak RSS {rss} KiB within 3x the {size}-byte file"),
     );
 }
 
