@@ -209,25 +209,20 @@ enum Kind {
     Other,
 }
 
-fn classify(bytes: &[u8]) -> Kind {
-    classify_scanned(bytes, &crate::sbom::Scanned::new(bytes))
+/// [`classify`] on an `--sbom` file already scanned: its scan serves the
+/// SBOM parser too. Where the scan could not tell, the key-only pass does.
+fn classify_scanned(bytes: &[u8], scanned: &crate::sbom::Scanned) -> Kind {
+    let has = |k| scanned.has_key(k);
+    match (has("mediaType"), has("attestations"), has("payloadType")) {
+        (Some(true), ..) | (_, Some(true), _) => Kind::SigstoreWrapper,
+        (.., Some(true)) => Kind::BareDsse,
+        (Some(false), Some(false), Some(false)) => Kind::Other,
+        _ => classify(bytes),
+    }
 }
 
-/// [`classify`] on a file already scanned (`--sbom`, whose scan then
-/// serves the SBOM parser too).
-fn classify_scanned(bytes: &[u8], scanned: &crate::sbom::Scanned) -> Kind {
-    if let Some(true) = scanned.has_key("mediaType") {
-        return Kind::SigstoreWrapper;
-    }
-    match (
-        scanned.has_key("attestations"),
-        scanned.has_key("payloadType"),
-    ) {
-        (Some(true), _) => return Kind::SigstoreWrapper,
-        (_, Some(true)) => return Kind::BareDsse,
-        (Some(false), Some(false)) => return Kind::Other,
-        _ => {}
-    }
+/// Judged by a key-only pass: values are skipped, not built.
+fn classify(bytes: &[u8]) -> Kind {
     type Keys = std::collections::HashMap<String, serde::de::IgnoredAny>;
     let of = |keys: &Keys| {
         if keys.contains_key("mediaType") || keys.contains_key("attestations") {
