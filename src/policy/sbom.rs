@@ -6,7 +6,7 @@ use crate::diag::{Code, Diagnostic, Severity};
 use crate::evidence::{ArtifactInfo, Evidence, SbomEvidence};
 use crate::sbom::advisories::{self, AdvisoryDb};
 use crate::sbom::license::{self, LicenseVerdict};
-use crate::sbom::{Component, Sbom};
+use crate::sbom::{Component, PackageId, Sbom};
 
 use super::{Policy, SbomRules, ServerRule};
 
@@ -250,152 +250,169 @@ fn judge_content(
     now: jiff::Timestamp,
     ignores_used: &mut Option<Vec<bool>>,
 ) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    if let Some(r) = rules {
-        if let Some((text, secs)) = &r.max_age {
-            match sbom.created.as_deref().and_then(|c| c.parse::<jiff::Timestamp>().ok()) {
-                None => out.push(
-                    Diagnostic::error(Code::SbomStale, format!("{name}: the SBOM does not say when it was made, and `max-age = \"{text}\"` needs that"))
-                        .hint("regenerate the SBOM with a creation time (CycloneDX metadata.timestamp, SPDX creationInfo.created)"),
-                ),
-                Some(t) => {
-                    let age = now.as_second().saturating_sub(t.as_second());
-                    // A day of clock skew is tolerated; a date further ahead
-                    // is not a fresh SBOM but a wrong (or forged) one.
-                    if age < -86_400 {
-                        out.push(
-                            Diagnostic::error(Code::SbomStale, format!("{name}: the SBOM says it was made {t}, in the future"))
-                                .hint("check the generator's clock and regenerate the SBOM"),
-                        );
-                    } else if age > *secs as i64 {
-                        out.push(
-                            Diagnostic::error(Code::SbomStale, format!("{name}: the SBOM was made {t}, more than {text} ago"))
-                                .hint("regenerate the SBOM for this build"),
-                        );
-                    }
-                }
-            }
-        }
-        let mut denied = Listed::new(Code::ComponentDenied, name, "denied components");
-        let rules = DenyIndex::new(&r.deny_components);
-        for c in &sbom.components {
-            for d in rules.candidates(c) {
-                if let Some(why) = version_match(c, d) {
-                    denied.push(format!(
-                        "{} is denied by the rule at {}: {} ({why})",
-                        describe(Some(c)),
-                        d.loc,
-                        d.reason
-                    ));
-                }
-            }
-        }
-        out.extend(
-            denied
-                .finish("remove the component, or update the rule if the denial no longer applies"),
-        );
-        if let Some(lp) = &r.licenses {
-            let mut denied =
-                Listed::new(Code::LicenseDenied, name, "components with denied licences");
-            let mut unknown = Listed::new(
-                Code::LicenseUnknown,
-                name,
-                "components with unknown licences",
-            );
-            // Thousands of components share a handful of expressions.
-            let mut verdicts: std::collections::HashMap<Option<&str>, LicenseVerdict> =
-                std::collections::HashMap::new();
-            for c in &sbom.components {
-                let key = c.licenses.as_deref();
-                let verdict = verdicts
-                    .entry(key)
-                    .or_insert_with(|| license::evaluate(key, lp))
-                    .clone();
-                match verdict {
-                    LicenseVerdict::Allowed => {}
-                    LicenseVerdict::Denied { reason } => {
-                        denied.push(format!("{}: {reason}", describe(Some(c))))
-                    }
-                    LicenseVerdict::Unknown { reason } => {
-                        unknown.push(format!("{}: {reason}", describe(Some(c))))
-                    }
-                }
-            }
-            out.extend(
-                denied
-                    .finish("replace the component, or ask for a licence exception in the policy"),
-            );
-            out.extend(unknown.warn().finish("check the component's licence by hand; `noassertion` sets what missing licences do"));
-        }
-    }
-    if let Some(db) = db {
-        let (threshold, ignores): (advisories::Severity, Vec<advisories::Ignore>) =
-            match policy.and_then(|p| p.advisories.as_ref()) {
-                Some(a) => (
-                    a.severity,
-                    a.ignore.iter().map(|(i, _)| i.clone()).collect(),
-                ),
-                None => (advisories::Severity::High, Vec::new()),
-            };
-        let comps = sbom
-            .components
-            .iter()
-            .filter_map(|c| c.purl.as_deref().map(|p| (p, c.version.as_deref())));
-        let f = advisories::evaluate(db, comps, threshold, &ignores);
-        let mut vuln = Listed::new(Code::VulnerableComponent, name, "vulnerable components");
-        for d in &f.denied {
-            let sev = d
-                .matched
-                .advisory
-                .severity
-                .map(|s| format!("{s:?}").to_lowercase())
-                .unwrap_or_else(|| "unrated".into());
-            vuln.push(format!(
-                "{} is affected by {} ({sev}): {}",
-                with_version(&d.purl, d.version.as_deref()),
-                d.matched.advisory.id,
-                d.matched.why
-            ));
-        }
-        out.extend(vuln.finish("upgrade the component to a fixed version, or ignore the advisory in [advisories] with a reason"));
-        // An advisory names the package and the version cannot be placed:
-        // fail closed.
-        let mut unknown = Listed::new(
-            Code::AdvisoryUnknown,
-            name,
-            "components whose advisories could not be decided",
-        );
-        for d in &f.unknown {
-            unknown.push(format!(
-                "{}: {} ({})",
-                with_version(&d.purl, d.version.as_deref()),
-                d.matched.advisory.id,
-                d.matched.why
-            ));
-        }
-        out.extend(unknown.finish("check by hand whether this version is affected, then ignore the advisory in [advisories] with a reason if it is not"));
-        let mut unchecked = Listed::new(
-            Code::AdvisoryUnknown,
-            name,
-            "components the advisory database cannot check",
-        );
-        for u in &f.unchecked {
-            unchecked.push(format!("{}: {}", u.purl, u.reason));
-        }
-        out.extend(
-            unchecked
-                .warn()
-                .finish("these components were not checked against advisories"),
-        );
+    let mut out = rules
+        .map(|r| judge_rules(name, sbom, r, now))
+        .unwrap_or_default();
+    let advised = db.map(|db| judge_advisories(name, sbom, policy, db));
+    if let Some((diags, used_now)) = advised {
+        out.extend(diags);
         // Reported by `judge` once every SBOM was checked.
-        let used = ignores_used.get_or_insert_with(|| vec![false; ignores.len()]);
-        for (u, ig) in used.iter_mut().zip(&ignores) {
-            if !f.unused_ignores.iter().any(|x| std::ptr::eq(*x, ig)) {
-                *u = true;
-            }
+        let used = ignores_used.get_or_insert_with(|| vec![false; used_now.len()]);
+        for (u, now) in used.iter_mut().zip(used_now) {
+            *u |= now;
         }
     }
     out
+}
+
+/// Age, denied components and licences.
+fn judge_rules(name: &str, sbom: &Sbom, r: &SbomRules, now: jiff::Timestamp) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    if let Some((text, secs)) = &r.max_age {
+        match sbom.created.as_deref().and_then(|c| c.parse::<jiff::Timestamp>().ok()) {
+            None => out.push(
+                Diagnostic::error(Code::SbomStale, format!("{name}: the SBOM does not say when it was made, and `max-age = \"{text}\"` needs that"))
+                    .hint("regenerate the SBOM with a creation time (CycloneDX metadata.timestamp, SPDX creationInfo.created)"),
+            ),
+            Some(t) => {
+                let age = now.as_second().saturating_sub(t.as_second());
+                // A day of clock skew is tolerated; a date further ahead
+                // is not a fresh SBOM but a wrong (or forged) one.
+                if age < -86_400 {
+                    out.push(
+                        Diagnostic::error(Code::SbomStale, format!("{name}: the SBOM says it was made {t}, in the future"))
+                            .hint("check the generator's clock and regenerate the SBOM"),
+                    );
+                } else if age > *secs as i64 {
+                    out.push(
+                        Diagnostic::error(Code::SbomStale, format!("{name}: the SBOM was made {t}, more than {text} ago"))
+                            .hint("regenerate the SBOM for this build"),
+                    );
+                }
+            }
+        }
+    }
+    let mut denied = Listed::new(Code::ComponentDenied, name, "denied components");
+    let rules = DenyIndex::new(&r.deny_components);
+    for c in &sbom.components {
+        for d in rules.candidates(c) {
+            if let Some(why) = version_match(c, d) {
+                denied.push(format!(
+                    "{} is denied by the rule at {}: {} ({why})",
+                    describe(Some(c)),
+                    d.loc,
+                    d.reason
+                ));
+            }
+        }
+    }
+    out.extend(
+        denied.finish("remove the component, or update the rule if the denial no longer applies"),
+    );
+    if let Some(lp) = &r.licenses {
+        let mut denied = Listed::new(Code::LicenseDenied, name, "components with denied licences");
+        let mut unknown = Listed::new(
+            Code::LicenseUnknown,
+            name,
+            "components with unknown licences",
+        );
+        // Thousands of components share a handful of expressions.
+        let mut verdicts: std::collections::HashMap<Option<&str>, LicenseVerdict> =
+            std::collections::HashMap::new();
+        for c in &sbom.components {
+            let key = c.licenses.as_deref();
+            let verdict = verdicts
+                .entry(key)
+                .or_insert_with(|| license::evaluate(key, lp))
+                .clone();
+            match verdict {
+                LicenseVerdict::Allowed => {}
+                LicenseVerdict::Denied { reason } => {
+                    denied.push(format!("{}: {reason}", describe(Some(c))))
+                }
+                LicenseVerdict::Unknown { reason } => {
+                    unknown.push(format!("{}: {reason}", describe(Some(c))))
+                }
+            }
+        }
+        out.extend(
+            denied.finish("replace the component, or ask for a licence exception in the policy"),
+        );
+        out.extend(unknown.warn().finish(
+            "check the component's licence by hand; `noassertion` sets what missing licences do",
+        ));
+    }
+    out
+}
+
+/// Known vulnerabilities, and which `[advisories]` ignores were needed.
+fn judge_advisories(
+    name: &str,
+    sbom: &Sbom,
+    policy: Option<&Policy>,
+    db: &AdvisoryDb,
+) -> (Vec<Diagnostic>, Vec<bool>) {
+    let mut out = Vec::new();
+    let (threshold, ignores): (advisories::Severity, Vec<advisories::Ignore>) =
+        match policy.and_then(|p| p.advisories.as_ref()) {
+            Some(a) => (
+                a.severity,
+                a.ignore.iter().map(|(i, _)| i.clone()).collect(),
+            ),
+            None => (advisories::Severity::High, Vec::new()),
+        };
+    let comps = sbom.components.iter().filter(|c| c.purl.is_some());
+    let f = advisories::evaluate(db, comps, threshold, &ignores);
+    let mut vuln = Listed::new(Code::VulnerableComponent, name, "vulnerable components");
+    for d in &f.denied {
+        let sev = d
+            .matched
+            .advisory
+            .severity
+            .map(|s| format!("{s:?}").to_lowercase())
+            .unwrap_or_else(|| "unrated".into());
+        vuln.push(format!(
+            "{} is affected by {} ({sev}): {}",
+            with_version(&d.purl, d.version.as_deref()),
+            d.matched.advisory.id,
+            d.matched.why
+        ));
+    }
+    out.extend(vuln.finish("upgrade the component to a fixed version, or ignore the advisory in [advisories] with a reason"));
+    // An advisory names the package and the version cannot be placed:
+    // fail closed.
+    let mut unknown = Listed::new(
+        Code::AdvisoryUnknown,
+        name,
+        "components whose advisories could not be decided",
+    );
+    for d in &f.unknown {
+        unknown.push(format!(
+            "{}: {} ({})",
+            with_version(&d.purl, d.version.as_deref()),
+            d.matched.advisory.id,
+            d.matched.why
+        ));
+    }
+    out.extend(unknown.finish("check by hand whether this version is affected, then ignore the advisory in [advisories] with a reason if it is not"));
+    let mut unchecked = Listed::new(
+        Code::AdvisoryUnknown,
+        name,
+        "components the advisory database cannot check",
+    );
+    for u in &f.unchecked {
+        unchecked.push(format!("{}: {}", u.purl, u.reason));
+    }
+    out.extend(
+        unchecked
+            .warn()
+            .finish("these components were not checked against advisories"),
+    );
+    let used = ignores
+        .iter()
+        .map(|ig| !f.unused_ignores.iter().any(|x| std::ptr::eq(*x, ig)))
+        .collect();
+    (out, used)
 }
 
 /// The purl, with the version when the purl does not carry it already.
@@ -410,18 +427,23 @@ fn with_version(purl: &str, version: Option<&str>) -> String {
 /// parsed once and looked up, not compared with every rule (100,000
 /// components × 50 rules must stay milliseconds).
 struct DenyIndex<'a> {
-    by_purl:
-        std::collections::HashMap<(String, Option<String>, String), Vec<&'a super::DenyComponent>>,
+    by_purl: std::collections::HashMap<String, Vec<&'a super::DenyComponent>>,
     by_name: std::collections::HashMap<&'a str, Vec<&'a super::DenyComponent>>,
 }
 
-fn purl_key(purl: &str) -> Option<(String, Option<String>, String)> {
-    let p = purl.parse::<packageurl::PackageUrl>().ok()?;
-    Some((
-        p.ty().to_string(),
-        p.namespace().map(str::to_string),
-        p.name().to_string(),
-    ))
+/// A package's identity as one key: type, namespace and name.
+fn package_key(p: &PackageId) -> String {
+    let ns = p.namespace.as_deref().unwrap_or("");
+    let mut k = String::with_capacity(p.ty.len() + ns.len() + p.name.len() + 3);
+    k.push_str(&p.ty);
+    k.push('\0');
+    if p.namespace.is_some() {
+        k.push('/');
+        k.push_str(ns);
+    }
+    k.push('\0');
+    k.push_str(&p.name);
+    k
 }
 
 impl<'a> DenyIndex<'a> {
@@ -432,7 +454,12 @@ impl<'a> DenyIndex<'a> {
         };
         for d in rules {
             // `policy check` has refused purls that do not parse.
-            if let Some(k) = d.purl.as_deref().and_then(purl_key) {
+            if let Some(k) = d
+                .purl
+                .as_deref()
+                .and_then(|p| PackageId::parse(p).ok())
+                .map(|p| package_key(&p))
+            {
                 ix.by_purl.entry(k).or_default().push(d);
             }
             if let Some(n) = d.name.as_deref() {
@@ -446,8 +473,8 @@ impl<'a> DenyIndex<'a> {
     fn candidates(&self, c: &Component) -> Vec<&'a super::DenyComponent> {
         let mut out: Vec<&super::DenyComponent> = Vec::new();
         if !self.by_purl.is_empty()
-            && let Some(k) = c.purl.as_deref().and_then(purl_key)
-            && let Some(v) = self.by_purl.get(&k)
+            && let Some(p) = &c.package
+            && let Some(v) = self.by_purl.get(&package_key(p))
         {
             out.extend(v);
         }

@@ -25,6 +25,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::fsutil::{self, ReadError};
+use crate::sbom::{Component, PackageId};
 
 /// Bounds on what [`AdvisoryDb::load_with`] reads, so that a hostile or
 /// corrupt database costs bounded memory and time. A database past them is
@@ -514,11 +515,40 @@ impl Findings<'_> {
     }
 }
 
+/// One component to look up: its purl, already parsed when it came from an
+/// SBOM, and a version that overrides the purl's.
+pub struct Query<'c> {
+    pub purl: &'c str,
+    pub package: Option<&'c PackageId>,
+    pub version: Option<&'c str>,
+}
+
+impl<'c> From<&'c Component> for Query<'c> {
+    /// Components without a valid purl are not queries; filter them first.
+    fn from(c: &'c Component) -> Self {
+        Query {
+            purl: c.purl.as_deref().unwrap_or(""),
+            package: c.package.as_ref(),
+            version: c.version.as_deref(),
+        }
+    }
+}
+
+impl<'c> From<(&'c str, Option<&'c str>)> for Query<'c> {
+    fn from((purl, version): (&'c str, Option<&'c str>)) -> Self {
+        Query {
+            purl,
+            package: None,
+            version,
+        }
+    }
+}
+
 /// Matches every component (purl, and a version that overrides the purl's)
 /// and sorts the matches by `threshold` and `ignores`.
-pub fn evaluate<'a, 'c>(
+pub fn evaluate<'a, 'c, Q: Into<Query<'c>>>(
     db: &'a AdvisoryDb,
-    components: impl IntoIterator<Item = (&'c str, Option<&'c str>)>,
+    components: impl IntoIterator<Item = Q>,
     threshold: Severity,
     ignores: &'a [Ignore],
 ) -> Findings<'a> {
@@ -531,9 +561,18 @@ pub fn evaluate<'a, 'c>(
         .collect();
     let mut used = vec![false; ignores.len()];
     let mut findings = Findings::default();
-    for (purl, version) in components {
+    for q in components {
+        let Query {
+            purl,
+            package,
+            version,
+        } = q.into();
         findings.components += 1;
-        let target = match Target::parse(purl) {
+        let parsed = match package {
+            Some(p) => Target::of(purl, p),
+            None => Target::parse(purl),
+        };
+        let target = match parsed {
             Ok(t) => t,
             Err(e) => {
                 findings.unchecked.push(Unchecked {
@@ -593,36 +632,40 @@ struct Target {
 
 impl Target {
     fn parse(purl: &str) -> Result<Target, AdvisoryError> {
-        let p = packageurl::PackageUrl::from_str(purl).map_err(|e| AdvisoryError::InvalidPurl {
+        let p = PackageId::parse(purl).map_err(|e| AdvisoryError::InvalidPurl {
             purl: purl.to_string(),
             message: e.to_string(),
         })?;
-        let ns = p.namespace().filter(|n| !n.is_empty());
+        Target::of(purl, &p)
+    }
+
+    fn of(purl: &str, p: &PackageId) -> Result<Target, AdvisoryError> {
+        let ns = p.namespace.as_deref().filter(|n| !n.is_empty());
         let joined = |sep: &str| match ns {
-            Some(ns) => format!("{ns}{sep}{}", p.name()),
-            None => p.name().to_string(),
+            Some(ns) => format!("{ns}{sep}{}", p.name),
+            None => p.name.clone(),
         };
-        let (ecosystem, name) = match p.ty() {
+        let (ecosystem, name) = match &*p.ty {
             // The scope is the namespace; the purl spec writes it with `@`.
             "npm" => (
                 "npm",
                 match ns {
-                    Some(ns) if ns.starts_with('@') => format!("{ns}/{}", p.name()),
-                    Some(ns) => format!("@{ns}/{}", p.name()),
-                    None => p.name().to_string(),
+                    Some(ns) if ns.starts_with('@') => format!("{ns}/{}", p.name),
+                    Some(ns) => format!("@{ns}/{}", p.name),
+                    None => p.name.clone(),
                 },
             ),
-            "pypi" => ("PyPI", p.name().to_string()),
-            "cargo" => ("crates.io", p.name().to_string()),
+            "pypi" => ("PyPI", p.name.clone()),
+            "cargo" => ("crates.io", p.name.clone()),
             "golang" => ("Go", joined("/")),
             "maven" => ("Maven", joined(":")),
-            "nuget" => ("NuGet", p.name().to_string()),
-            "gem" => ("RubyGems", p.name().to_string()),
+            "nuget" => ("NuGet", p.name.clone()),
+            "gem" => ("RubyGems", p.name.clone()),
             "composer" => ("Packagist", joined("/")),
-            "hex" => ("Hex", p.name().to_string()),
-            "pub" => ("Pub", p.name().to_string()),
-            "hackage" => ("Hackage", p.name().to_string()),
-            "cran" => ("CRAN", p.name().to_string()),
+            "hex" => ("Hex", p.name.clone()),
+            "pub" => ("Pub", p.name.clone()),
+            "hackage" => ("Hackage", p.name.clone()),
+            "cran" => ("CRAN", p.name.clone()),
             other => {
                 return Err(AdvisoryError::UnsupportedPurlType {
                     purl: purl.to_string(),
@@ -633,7 +676,7 @@ impl Target {
         Ok(Target {
             ecosystem,
             key: key(ecosystem, &normalise_name(ecosystem, &name)),
-            version: p.version().map(str::to_string),
+            version: p.version.clone(),
         })
     }
 }

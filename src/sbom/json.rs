@@ -18,6 +18,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
@@ -30,8 +31,12 @@ use super::{MAX_SCHEMA_ERRORS, SbomError, clip};
 /// Items below this many bytes of JSON (in all) are checked on one thread:
 /// starting another costs more than it saves.
 const PARALLEL_FROM_BYTES: usize = 256 << 10;
-/// At most this many threads check one array.
+/// At most this many threads check a document's items.
 const MAX_THREADS: usize = 8;
+/// Items are handed to threads in blocks of this many, so that a thread
+/// that starts late (a millisecond is common on small VMs) takes fewer
+/// blocks instead of holding the others up.
+const BLOCK: usize = 64;
 
 /// Keywords an array's schema may carry for the array to be split.
 /// (`additionalItems` means nothing beside a single `items` schema; `$id`
@@ -355,7 +360,7 @@ pub(crate) struct Split<'a> {
 /// threads that read it, in document order.
 pub(crate) type Checked<S> = (Map<String, Value>, Vec<Vec<S>>);
 
-/// What one thread made of its share of an array's items.
+/// What a thread made of one block of an array's items.
 struct Share<S> {
     state: S,
     errors: Vec<String>,
@@ -419,57 +424,70 @@ impl<'a> Split<'a> {
         E: Fn(&str, &mut S, Value) -> Result<(), String> + Sync,
     {
         let compiled = schema.compiled()?;
-        let mut errors = Vec::new();
         let shell = Value::Object(self.shell);
-        if !compiled.whole.is_valid(&shell) {
-            errors.extend(
-                compiled
-                    .whole
-                    .iter_errors(&shell)
-                    .take(MAX_SCHEMA_ERRORS)
-                    .map(|e| describe("", &e)),
-            );
+        let mut works = Vec::new();
+        for (key, items) in &self.arrays {
+            let Some((validator, unique)) = schema.items(key)? else {
+                continue;
+            };
+            works.push(Work {
+                key,
+                items,
+                validator,
+                unique,
+                slot: wanted.iter().position(|w| *w == key.as_str()),
+            });
+        }
+        let each = |key: &str, state: &mut S, v: Value| each(key, state, v);
+        let run = Run::new(&works, &init, &each);
+        // The shell is checked while the other threads start on the items.
+        let (mut errors, blocks) = run.go(|| {
+            if compiled.whole.is_valid(&shell) {
+                return Vec::new();
+            }
+            let mut errors: Vec<String> = compiled
+                .whole
+                .iter_errors(&shell)
+                .take(MAX_SCHEMA_ERRORS)
+                .map(|e| describe("", &e))
+                .collect();
             if errors.is_empty() {
                 // is_valid and the error listing disagree only through a
                 // bug upstream; refuse all the same.
                 errors.push("/: the document fails its schema".to_string());
             }
-        }
+            errors
+        })?;
         let mut out: Vec<Vec<S>> = wanted.iter().map(|_| Vec::new()).collect();
-        for (key, items) in &self.arrays {
+        // Blocks are merged in document order, and only up to the point
+        // where enough errors are known: every block before it has been
+        // checked, whatever the threads' timing, so the result is the same
+        // on every run.
+        let mut blocks = blocks.into_iter().peekable();
+        for (w, work) in works.iter().enumerate() {
             if errors.len() >= MAX_SCHEMA_ERRORS {
                 break;
             }
-            let Some((validator, unique)) = schema.items(key)? else {
-                continue;
-            };
-            let slot = wanted.iter().position(|w| *w == key.as_str());
-            let work = Work {
-                key,
-                validator,
-                unique,
-                max_errors: MAX_SCHEMA_ERRORS - errors.len(),
-                init: &init,
-                each: &|state: &mut S, v: Value| match slot {
-                    Some(_) => each(key, state, v),
-                    None => Ok(()),
-                },
-            };
-            let shares = work.run(items);
             let mut hashes = Vec::new();
-            let mut states = Vec::with_capacity(shares.len());
-            for share in shares {
+            let mut states = Vec::new();
+            while let Some((_, _, share)) = blocks.next_if(|b| b.0 == w) {
                 if let Some(e) = share.malformed {
                     return Err(SbomError::Json(e));
                 }
                 errors.extend(share.errors);
+                if errors.len() >= MAX_SCHEMA_ERRORS {
+                    break;
+                }
                 hashes.extend(share.hashes);
                 states.push(share.state);
             }
-            if unique {
-                errors.extend(duplicates(key, items, hashes)?);
+            if errors.len() >= MAX_SCHEMA_ERRORS {
+                break;
             }
-            if let Some(i) = slot {
+            if work.unique {
+                errors.extend(duplicates(work.key, work.items, hashes)?);
+            }
+            if let Some(i) = work.slot {
                 out[i] = states;
             }
         }
@@ -511,60 +529,126 @@ fn hasher() -> foldhash::fast::FoldHasher<'static> {
     foldhash::fast::FixedState::with_seed(0x6d63_702d_7761_7264).build_hasher()
 }
 
-/// Checking one split array: its item schema, and what to do with items.
-struct Work<'w, S> {
+/// One split array to check: its items and its item schema.
+struct Work<'w> {
     key: &'w str,
+    items: &'w [&'w RawValue],
     validator: &'w jsonschema::Validator,
     unique: bool,
-    max_errors: usize,
-    init: &'w (dyn Fn(usize) -> S + Sync),
-    each: &'w (dyn Fn(&mut S, Value) -> Result<(), String> + Sync),
+    /// Where in `wanted` the array is, when its items go to the model.
+    slot: Option<usize>,
 }
 
-impl<S: Send> Work<'_, S> {
-    /// Checks `items` in contiguous shares, one per thread; shares in order.
-    fn run(&self, items: &[&RawValue]) -> Vec<Share<S>> {
-        let bytes: usize = items.iter().map(|r| r.get().len()).sum();
+/// (array, first item, what the block made of it).
+type Block<S> = (usize, usize, Share<S>);
+
+/// The items of every split array, handed out in blocks to the threads.
+struct Run<'r, S> {
+    works: &'r [Work<'r>],
+    /// (array, first item) of each block, in document order.
+    blocks: Vec<(usize, usize)>,
+    next: AtomicUsize,
+    /// Errors found so far (a malformed item counts as all of them): once
+    /// there are enough, no thread takes another block.
+    errors: AtomicUsize,
+    init: &'r (dyn Fn(usize) -> S + Sync),
+    each: &'r (dyn Fn(&str, &mut S, Value) -> Result<(), String> + Sync),
+}
+
+impl<'r, S: Send> Run<'r, S> {
+    fn new(
+        works: &'r [Work<'r>],
+        init: &'r (dyn Fn(usize) -> S + Sync),
+        each: &'r (dyn Fn(&str, &mut S, Value) -> Result<(), String> + Sync),
+    ) -> Self {
+        let blocks = works
+            .iter()
+            .enumerate()
+            .flat_map(|(w, work)| (0..work.items.len()).step_by(BLOCK).map(move |i| (w, i)))
+            .collect();
+        Run {
+            works,
+            blocks,
+            next: AtomicUsize::new(0),
+            errors: AtomicUsize::new(0),
+            init,
+            each,
+        }
+    }
+
+    /// Runs `first` on this thread, then checks every block on as many
+    /// threads as the items are worth. Returns what `first` returned and
+    /// the blocks in document order (those taken before enough errors were
+    /// known).
+    fn go(
+        &self,
+        first: impl FnOnce() -> Vec<String>,
+    ) -> Result<(Vec<String>, Vec<Block<S>>), SbomError> {
+        let bytes: usize = self
+            .works
+            .iter()
+            .flat_map(|w| w.items.iter())
+            .map(|r| r.get().len())
+            .sum();
         let threads = if bytes < PARALLEL_FROM_BYTES {
             1
         } else {
             std::thread::available_parallelism()
                 .map_or(1, |n| n.get())
                 .min(MAX_THREADS)
-                .min(items.len())
+                .min(self.blocks.len())
         };
-        if threads <= 1 {
-            return vec![self.share(0, items)];
-        }
-        let per = items.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let mut chunks = items.chunks(per).enumerate();
-            let first = chunks.next();
-            let handles: Vec<_> = chunks
-                .map(|(n, chunk)| scope.spawn(move || self.share(n * per, chunk)))
-                .collect();
-            let mut shares = Vec::with_capacity(threads);
-            if let Some((_, chunk)) = first {
-                shares.push(self.share(0, chunk));
-            }
+        let (first, mut blocks) = std::thread::scope(|scope| {
+            let handles: Vec<_> = (1..threads).map(|_| scope.spawn(|| self.work())).collect();
+            let first = first();
+            self.errors.fetch_add(first.len(), Ordering::Relaxed);
+            let mut blocks = self.work();
+            let mut failed = false;
             for h in handles {
-                shares.push(h.join().unwrap_or_else(|_| Share {
-                    state: (self.init)(0),
-                    errors: Vec::new(),
-                    malformed: Some("internal error: a checking thread failed".to_string()),
-                    hashes: Vec::new(),
-                }));
+                match h.join() {
+                    Ok(b) => blocks.extend(b),
+                    Err(_) => failed = true,
+                }
             }
-            shares
-        })
+            (first, (!failed).then_some(blocks))
+        });
+        let Some(blocks) = blocks.as_mut() else {
+            return Err(SbomError::Json(
+                "internal error: a checking thread failed".to_string(),
+            ));
+        };
+        blocks.sort_unstable_by_key(|b| (b.0, b.1));
+        Ok((first, std::mem::take(blocks)))
     }
 
-    fn share(&self, base: usize, items: &[&RawValue]) -> Share<S> {
+    /// Takes blocks until none is left or enough errors are known.
+    fn work(&self) -> Vec<Block<S>> {
+        let mut done = Vec::new();
+        while self.errors.load(Ordering::Relaxed) < MAX_SCHEMA_ERRORS {
+            let b = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(&(w, first)) = self.blocks.get(b) else {
+                break;
+            };
+            let work = &self.works[w];
+            let end = (first + BLOCK).min(work.items.len());
+            let share = self.block(work, first, &work.items[first..end]);
+            let found = if share.malformed.is_some() {
+                MAX_SCHEMA_ERRORS
+            } else {
+                share.errors.len()
+            };
+            self.errors.fetch_add(found, Ordering::Relaxed);
+            done.push((w, first, share));
+        }
+        done
+    }
+
+    fn block(&self, work: &Work, base: usize, items: &[&RawValue]) -> Share<S> {
         let mut share = Share {
             state: (self.init)(items.len()),
             errors: Vec::new(),
             malformed: None,
-            hashes: Vec::with_capacity(if self.unique { items.len() } else { 0 }),
+            hashes: Vec::with_capacity(if work.unique { items.len() } else { 0 }),
         };
         for (n, raw) in items.iter().enumerate() {
             let i = base + n;
@@ -573,16 +657,16 @@ impl<S: Send> Work<'_, S> {
             let value: Value = match serde_json::from_str(raw.get()) {
                 Ok(v) => v,
                 Err(e) => {
-                    share.malformed = Some(format!("/{}/{i}: {e}", self.key));
+                    share.malformed = Some(format!("/{}/{i}: {e}", work.key));
                     break;
                 }
             };
-            if !self.validator.is_valid(&value) {
-                let at = format!("/{}/{i}", self.key);
-                let room = self.max_errors.saturating_sub(share.errors.len());
+            if !work.validator.is_valid(&value) {
+                let at = format!("/{}/{i}", work.key);
+                let room = MAX_SCHEMA_ERRORS.saturating_sub(share.errors.len());
                 let before = share.errors.len();
                 share.errors.extend(
-                    self.validator
+                    work.validator
                         .iter_errors(&value)
                         .take(room)
                         .map(|e| describe(&at, &e)),
@@ -590,19 +674,21 @@ impl<S: Send> Work<'_, S> {
                 if share.errors.len() == before {
                     share.errors.push(format!("{at}: fails its schema"));
                 }
-                if share.errors.len() >= self.max_errors {
+                if share.errors.len() >= MAX_SCHEMA_ERRORS {
                     break;
                 }
                 continue;
             }
-            if self.unique {
+            if work.unique {
                 let mut h = hasher();
                 structural_hash(&value, &mut h);
                 share.hashes.push((h.finish(), i));
             }
-            if let Err(e) = (self.each)(&mut share.state, value) {
-                share.errors.push(clip(format!("/{}/{i}: {e}", self.key)));
-                if share.errors.len() >= self.max_errors {
+            if work.slot.is_some()
+                && let Err(e) = (self.each)(work.key, &mut share.state, value)
+            {
+                share.errors.push(clip(format!("/{}/{i}: {e}", work.key)));
+                if share.errors.len() >= MAX_SCHEMA_ERRORS {
                     break;
                 }
             }

@@ -111,6 +111,36 @@ pub struct Component {
     /// The purl's type (`npm`, `pypi`, `cargo`, ...), shared likewise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ecosystem: Option<Arc<str>>,
+    /// The purl as parsed once while reading (on the reading threads), so
+    /// the policy's lookups need not parse it again.
+    #[serde(skip)]
+    pub package: Option<PackageId>,
+}
+
+/// The parts of a valid purl that name its package, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageId {
+    /// `npm`, `pypi`, ... (as `packageurl` normalises it).
+    pub ty: Arc<str>,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub version: Option<String>,
+}
+
+impl PackageId {
+    pub fn parse(purl: &str) -> Result<PackageId, packageurl::Error> {
+        let p = packageurl::PackageUrl::from_str(purl)?;
+        Ok(PackageId::of(&p, Arc::from(p.ty())))
+    }
+
+    fn of(p: &packageurl::PackageUrl, ty: Arc<str>) -> PackageId {
+        PackageId {
+            ty,
+            namespace: p.namespace().map(str::to_string),
+            name: p.name().to_string(),
+            version: p.version().map(str::to_string),
+        }
+    }
 }
 
 /// A parsed SBOM: what the policy needs, nothing else.
@@ -482,10 +512,13 @@ impl Collector {
     pub fn normalise(&mut self, raw: RawComponent) -> Component {
         let mut purl = None;
         let mut ecosystem = None;
+        let mut package = None;
         if let Some(p) = raw.purl.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
             match packageurl::PackageUrl::from_str(p) {
                 Ok(parsed) => {
-                    ecosystem = Some(self.intern(parsed.ty()));
+                    let ty = self.intern(parsed.ty());
+                    package = Some(PackageId::of(&parsed, ty.clone()));
+                    ecosystem = Some(ty);
                     purl = Some(p.to_string());
                 }
                 Err(e) => self.warn(format!(
@@ -518,6 +551,7 @@ impl Collector {
                 .filter(|l| !l.trim().is_empty())
                 .map(|l| self.intern(&l)),
             ecosystem,
+            package,
         }
     }
 
@@ -1095,21 +1129,38 @@ mod tests {
         let bad = |i: usize| {
             format!(r#"{{"type":"bogus","name":{i},"hashes":[{{"alg":"X","content":"zz"}}]}}"#)
         };
-        let doc = |n: usize| {
-            let list: Vec<String> = (0..n).map(bad).collect();
+        let doc_with = |n: usize, last: &str| {
+            let mut list: Vec<String> = (0..n).map(bad).collect();
+            list.push(last.to_string());
             format!(
                 r#"{{"bomFormat":"CycloneDX","specVersion":"1.6","components":[{}]}}"#,
                 list.join(",")
             )
         };
+        let doc = |n: usize| doc_with(n - 1, &bad(n - 1));
         // 5 MB of invalid components (checked on several threads): the
         // first errors, in document order, and no more than the cap.
-        for n in [3, 5 * (1 << 20) / bad(0).len()] {
-            let SbomError::Schema { errors } = parse(doc(n).as_bytes()).unwrap_err() else {
+        let first = |doc: &str| {
+            let SbomError::Schema { errors } = parse(doc.as_bytes()).unwrap_err() else {
                 panic!("expected a schema error")
             };
-            assert_eq!(errors.len(), MAX_SCHEMA_ERRORS, "{errors:?}");
-            assert!(errors[0].starts_with("/components/0/"), "{errors:?}");
+            errors
+        };
+        let small = first(&doc(3));
+        assert_eq!(small.len(), MAX_SCHEMA_ERRORS, "{small:?}");
+        let n = 5 * (1 << 20) / bad(0).len();
+        let large = doc(n);
+        // However the threads are timed, the same first errors as the
+        // three-item document's: blocks merge in document order.
+        for _ in 0..3 {
+            assert_eq!(first(&large), small);
+        }
+        assert!(small[0].starts_with("/components/0/"), "{small:?}");
+        // A malformed item far past the first errors does not replace them.
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        let with_deep = doc_with(n, &deep);
+        for _ in 0..3 {
+            assert_eq!(first(&with_deep), small);
         }
     }
 
