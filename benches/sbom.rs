@@ -39,7 +39,7 @@
 //! inputs to DIR and exits without timing anything (`scripts/bench-sbom`
 //! runs the CLI on them).
 
-use std::alloc::{GlobalAlloc, Layout};
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::fs;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -69,7 +69,7 @@ mod osv;
 const RECORDS: usize = 10_000;
 const DENY_RULES: usize = 50;
 
-/// The binary's allocator (mimalloc), counting live bytes and their peak while
+/// The system allocator, counting live bytes and their peak while
 /// [`TRACK`] is on (off during the timings, where it costs one relaxed
 /// load per call).
 struct Counting;
@@ -88,13 +88,12 @@ fn shrank(n: usize) {
     LIVE.fetch_sub(n as isize, Ordering::Relaxed);
 }
 
-// SAFETY: every call is passed on to mimalloc (the allocator the binary
-// uses) unchanged; only counters are
+// SAFETY: every call is passed on to `System` unchanged; only counters are
 // updated besides.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller's contract is passed on.
-        let p = unsafe { mimalloc::MiMalloc.alloc(layout) };
+        let p = unsafe { System.alloc(layout) };
         if !p.is_null() && TRACK.load(Ordering::Relaxed) {
             grew(layout.size());
         }
@@ -106,12 +105,12 @@ unsafe impl GlobalAlloc for Counting {
             shrank(layout.size());
         }
         // SAFETY: the caller's contract is passed on.
-        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
+        unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: the caller's contract is passed on.
-        let p = unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) };
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() && TRACK.load(Ordering::Relaxed) {
             if new_size >= layout.size() {
                 grew(new_size - layout.size());

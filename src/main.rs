@@ -5,12 +5,6 @@ use std::process::ExitCode;
 use clap::FromArgMatches;
 use mcp_warden::cli::{self, Cli};
 
-/// SBOM checking builds and drops a small JSON tree per component on
-/// several threads; mimalloc makes that 14% faster than glibc's malloc
-/// (juice-shop, `benches/sbom.rs`).
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     // Parsed from the same definition the man pages are rendered from, so
     // `--help` and `man` say the same thing.

@@ -6,7 +6,8 @@ use crate::diag::{Code, Diagnostic, Severity};
 use crate::evidence::{ArtifactInfo, Evidence, SbomEvidence};
 use crate::sbom::advisories::{self, AdvisoryDb};
 use crate::sbom::license::{self, LicenseVerdict};
-use crate::sbom::{Component, PackageId, Sbom};
+use crate::sbom::{Component, Sbom};
+use packageurl::PackageUrl;
 
 use super::{Policy, SbomRules, ServerRule};
 
@@ -250,23 +251,67 @@ fn judge_content(
     now: jiff::Timestamp,
     ignores_used: &mut Option<Vec<bool>>,
 ) -> Vec<Diagnostic> {
-    let mut out = rules
-        .map(|r| judge_rules(name, sbom, r, now))
-        .unwrap_or_default();
-    let advised = db.map(|db| judge_advisories(name, sbom, policy, db));
-    if let Some((diags, used_now)) = advised {
-        out.extend(diags);
+    let mut out = rules.map(|r| age(name, sbom, r, now)).unwrap_or_default();
+    let (threshold, ignores): (advisories::Severity, Vec<advisories::Ignore>) =
+        match policy.and_then(|p| p.advisories.as_ref()) {
+            Some(a) => (
+                a.severity,
+                a.ignore.iter().map(|(i, _)| i.clone()).collect(),
+            ),
+            None => (advisories::Severity::High, Vec::new()),
+        };
+    // One walk, one purl parse per component, for the deny rules and the
+    // advisories alike; nothing is kept per component.
+    let deny = rules.map(|r| DenyIndex::new(&r.deny_components));
+    let mut denied = Listed::new(Code::ComponentDenied, name, "denied components");
+    let mut matcher = db.map(|db| advisories::Matcher::new(db, threshold, &ignores));
+    for c in &sbom.components {
+        let package = c.purl.as_deref().and_then(|p| p.parse::<PackageUrl>().ok());
+        if let Some(ix) = &deny {
+            for d in ix.candidates(c, package.as_ref()) {
+                if let Some(why) = version_match(c, d) {
+                    denied.push(format!(
+                        "{} is denied by the rule at {}: {} ({why})",
+                        describe(Some(c)),
+                        d.loc,
+                        d.reason
+                    ));
+                }
+            }
+        }
+        if let (Some(m), Some(purl)) = (&mut matcher, &c.purl) {
+            m.check(advisories::Query {
+                purl,
+                package: package.as_ref(),
+                version: c.version.as_deref(),
+            });
+        }
+    }
+    if let Some(r) = rules {
+        out.extend(
+            denied
+                .finish("remove the component, or update the rule if the denial no longer applies"),
+        );
+        if let Some(lp) = &r.licenses {
+            out.extend(licences(name, sbom, lp));
+        }
+    }
+    if let Some(m) = matcher {
+        let f = m.finish();
+        out.extend(advised(name, &f));
         // Reported by `judge` once every SBOM was checked.
-        let used = ignores_used.get_or_insert_with(|| vec![false; used_now.len()]);
-        for (u, now) in used.iter_mut().zip(used_now) {
-            *u |= now;
+        let used = ignores_used.get_or_insert_with(|| vec![false; ignores.len()]);
+        for (u, ig) in used.iter_mut().zip(&ignores) {
+            if !f.unused_ignores.iter().any(|x| std::ptr::eq(*x, ig)) {
+                *u = true;
+            }
         }
     }
     out
 }
 
-/// Age, denied components and licences.
-fn judge_rules(name: &str, sbom: &Sbom, r: &SbomRules, now: jiff::Timestamp) -> Vec<Diagnostic> {
+/// `max-age`.
+fn age(name: &str, sbom: &Sbom, r: &SbomRules, now: jiff::Timestamp) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     if let Some((text, secs)) = &r.max_age {
         match sbom.created.as_deref().and_then(|c| c.parse::<jiff::Timestamp>().ok()) {
@@ -292,77 +337,47 @@ fn judge_rules(name: &str, sbom: &Sbom, r: &SbomRules, now: jiff::Timestamp) -> 
             }
         }
     }
-    let mut denied = Listed::new(Code::ComponentDenied, name, "denied components");
-    let rules = DenyIndex::new(&r.deny_components);
-    for c in &sbom.components {
-        for d in rules.candidates(c) {
-            if let Some(why) = version_match(c, d) {
-                denied.push(format!(
-                    "{} is denied by the rule at {}: {} ({why})",
-                    describe(Some(c)),
-                    d.loc,
-                    d.reason
-                ));
-            }
-        }
-    }
-    out.extend(
-        denied.finish("remove the component, or update the rule if the denial no longer applies"),
-    );
-    if let Some(lp) = &r.licenses {
-        let mut denied = Listed::new(Code::LicenseDenied, name, "components with denied licences");
-        let mut unknown = Listed::new(
-            Code::LicenseUnknown,
-            name,
-            "components with unknown licences",
-        );
-        // Thousands of components share a handful of expressions.
-        let mut verdicts: std::collections::HashMap<Option<&str>, LicenseVerdict> =
-            std::collections::HashMap::new();
-        for c in &sbom.components {
-            let key = c.licenses.as_deref();
-            let verdict = verdicts
-                .entry(key)
-                .or_insert_with(|| license::evaluate(key, lp))
-                .clone();
-            match verdict {
-                LicenseVerdict::Allowed => {}
-                LicenseVerdict::Denied { reason } => {
-                    denied.push(format!("{}: {reason}", describe(Some(c))))
-                }
-                LicenseVerdict::Unknown { reason } => {
-                    unknown.push(format!("{}: {reason}", describe(Some(c))))
-                }
-            }
-        }
-        out.extend(
-            denied.finish("replace the component, or ask for a licence exception in the policy"),
-        );
-        out.extend(unknown.warn().finish(
-            "check the component's licence by hand; `noassertion` sets what missing licences do",
-        ));
-    }
     out
 }
 
-/// Known vulnerabilities, and which `[advisories]` ignores were needed.
-fn judge_advisories(
-    name: &str,
-    sbom: &Sbom,
-    policy: Option<&Policy>,
-    db: &AdvisoryDb,
-) -> (Vec<Diagnostic>, Vec<bool>) {
+/// Licence allow and deny lists.
+fn licences(name: &str, sbom: &Sbom, lp: &license::LicensePolicy) -> Vec<Diagnostic> {
+    let mut denied = Listed::new(Code::LicenseDenied, name, "components with denied licences");
+    let mut unknown = Listed::new(
+        Code::LicenseUnknown,
+        name,
+        "components with unknown licences",
+    );
+    // Thousands of components share a handful of expressions.
+    let mut verdicts: std::collections::HashMap<Option<&str>, LicenseVerdict> =
+        std::collections::HashMap::new();
+    for c in &sbom.components {
+        let key = c.licenses.as_deref();
+        let verdict = verdicts
+            .entry(key)
+            .or_insert_with(|| license::evaluate(key, lp))
+            .clone();
+        match verdict {
+            LicenseVerdict::Allowed => {}
+            LicenseVerdict::Denied { reason } => {
+                denied.push(format!("{}: {reason}", describe(Some(c))))
+            }
+            LicenseVerdict::Unknown { reason } => {
+                unknown.push(format!("{}: {reason}", describe(Some(c))))
+            }
+        }
+    }
+    let mut out =
+        denied.finish("replace the component, or ask for a licence exception in the policy");
+    out.extend(unknown.warn().finish(
+        "check the component's licence by hand; `noassertion` sets what missing licences do",
+    ));
+    out
+}
+
+/// Known vulnerabilities.
+fn advised(name: &str, f: &advisories::Findings) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let (threshold, ignores): (advisories::Severity, Vec<advisories::Ignore>) =
-        match policy.and_then(|p| p.advisories.as_ref()) {
-            Some(a) => (
-                a.severity,
-                a.ignore.iter().map(|(i, _)| i.clone()).collect(),
-            ),
-            None => (advisories::Severity::High, Vec::new()),
-        };
-    let comps = sbom.components.iter().filter(|c| c.purl.is_some());
-    let f = advisories::evaluate(db, comps, threshold, &ignores);
     let mut vuln = Listed::new(Code::VulnerableComponent, name, "vulnerable components");
     for d in &f.denied {
         let sev = d
@@ -408,11 +423,7 @@ fn judge_advisories(
             .warn()
             .finish("these components were not checked against advisories"),
     );
-    let used = ignores
-        .iter()
-        .map(|ig| !f.unused_ignores.iter().any(|x| std::ptr::eq(*x, ig)))
-        .collect();
-    (out, used)
+    out
 }
 
 /// The purl, with the version when the purl does not carry it already.
@@ -432,17 +443,17 @@ struct DenyIndex<'a> {
 }
 
 /// A package's identity as one key: type, namespace and name.
-fn package_key(p: &PackageId) -> String {
-    let ns = p.namespace.as_deref().unwrap_or("");
-    let mut k = String::with_capacity(p.ty.len() + ns.len() + p.name.len() + 3);
-    k.push_str(&p.ty);
+fn package_key(p: &PackageUrl) -> String {
+    let ns = p.namespace().unwrap_or("");
+    let mut k = String::with_capacity(p.ty().len() + ns.len() + p.name().len() + 3);
+    k.push_str(p.ty());
     k.push('\0');
-    if p.namespace.is_some() {
+    if p.namespace().is_some() {
         k.push('/');
         k.push_str(ns);
     }
     k.push('\0');
-    k.push_str(&p.name);
+    k.push_str(p.name());
     k
 }
 
@@ -457,7 +468,7 @@ impl<'a> DenyIndex<'a> {
             if let Some(k) = d
                 .purl
                 .as_deref()
-                .and_then(|p| PackageId::parse(p).ok())
+                .and_then(|p| p.parse::<PackageUrl>().ok())
                 .map(|p| package_key(&p))
             {
                 ix.by_purl.entry(k).or_default().push(d);
@@ -470,10 +481,14 @@ impl<'a> DenyIndex<'a> {
     }
 
     /// The rules that name `c`'s package, each once.
-    fn candidates(&self, c: &Component) -> Vec<&'a super::DenyComponent> {
+    fn candidates(
+        &self,
+        c: &Component,
+        package: Option<&PackageUrl>,
+    ) -> Vec<&'a super::DenyComponent> {
         let mut out: Vec<&super::DenyComponent> = Vec::new();
         if !self.by_purl.is_empty()
-            && let Some(p) = &c.package
+            && let Some(p) = package
             && let Some(v) = self.by_purl.get(&package_key(p))
         {
             out.extend(v);

@@ -22,10 +22,10 @@ use std::io::{self, BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use packageurl::PackageUrl;
 use serde::{Deserialize, Serialize};
 
 use crate::fsutil::{self, ReadError};
-use crate::sbom::{Component, PackageId};
 
 /// Bounds on what [`AdvisoryDb::load_with`] reads, so that a hostile or
 /// corrupt database costs bounded memory and time. A database past them is
@@ -519,19 +519,8 @@ impl Findings<'_> {
 /// SBOM, and a version that overrides the purl's.
 pub struct Query<'c> {
     pub purl: &'c str,
-    pub package: Option<&'c PackageId>,
+    pub package: Option<&'c PackageUrl<'c>>,
     pub version: Option<&'c str>,
-}
-
-impl<'c> From<&'c Component> for Query<'c> {
-    /// Components without a valid purl are not queries; filter them first.
-    fn from(c: &'c Component) -> Self {
-        Query {
-            purl: c.purl.as_deref().unwrap_or(""),
-            package: c.package.as_ref(),
-            version: c.version.as_deref(),
-        }
-    }
 }
 
 impl<'c> From<(&'c str, Option<&'c str>)> for Query<'c> {
@@ -552,22 +541,50 @@ pub fn evaluate<'a, 'c, Q: Into<Query<'c>>>(
     threshold: Severity,
     ignores: &'a [Ignore],
 ) -> Findings<'a> {
-    // Ids are compared without case: GHSA ids appear in both cases.
-    let by_id: HashMap<String, usize> = ignores
-        .iter()
-        .enumerate()
-        .rev()
-        .map(|(i, ig)| (ig.id.trim().to_ascii_lowercase(), i))
-        .collect();
-    let mut used = vec![false; ignores.len()];
-    let mut findings = Findings::default();
+    let mut m = Matcher::new(db, threshold, ignores);
     for q in components {
+        m.check(q.into());
+    }
+    m.finish()
+}
+
+/// [`evaluate`] one component at a time, for a caller that walks the
+/// components for other rules too and parses each purl once.
+pub struct Matcher<'a> {
+    db: &'a AdvisoryDb,
+    threshold: Severity,
+    ignores: &'a [Ignore],
+    /// Ignore ids, lower-cased: GHSA ids appear in both cases.
+    by_id: HashMap<String, usize>,
+    used: Vec<bool>,
+    findings: Findings<'a>,
+}
+
+impl<'a> Matcher<'a> {
+    pub fn new(db: &'a AdvisoryDb, threshold: Severity, ignores: &'a [Ignore]) -> Self {
+        let by_id = ignores
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, ig)| (ig.id.trim().to_ascii_lowercase(), i))
+            .collect();
+        Matcher {
+            db,
+            threshold,
+            ignores,
+            by_id,
+            used: vec![false; ignores.len()],
+            findings: Findings::default(),
+        }
+    }
+
+    pub fn check(&mut self, q: Query<'_>) {
         let Query {
             purl,
             package,
             version,
-        } = q.into();
-        findings.components += 1;
+        } = q;
+        self.findings.components += 1;
         let parsed = match package {
             Some(p) => Target::of(purl, p),
             None => Target::parse(purl),
@@ -575,20 +592,20 @@ pub fn evaluate<'a, 'c, Q: Into<Query<'c>>>(
         let target = match parsed {
             Ok(t) => t,
             Err(e) => {
-                findings.unchecked.push(Unchecked {
+                self.findings.unchecked.push(Unchecked {
                     purl: purl.to_string(),
                     reason: e.to_string(),
                 });
-                continue;
+                return;
             }
         };
         let version = version.or(target.version.as_deref());
-        for m in db.matches_target(&target, version) {
+        for m in self.db.matches_target(&target, version) {
             let ignore = std::iter::once(&m.advisory.id)
                 .chain(&m.advisory.aliases)
-                .find_map(|id| by_id.get(&id.to_ascii_lowercase()).copied());
+                .find_map(|id| self.by_id.get(&id.to_ascii_lowercase()).copied());
             let would_deny = match m.advisory.severity {
-                Some(s) => s >= threshold,
+                Some(s) => s >= self.threshold,
                 None => m.advisory.informational.is_none(),
             };
             let status = m.status;
@@ -598,26 +615,31 @@ pub fn evaluate<'a, 'c, Q: Into<Query<'c>>>(
                 matched: m,
                 ignored_by: None,
             };
+            let f = &mut self.findings;
             if let Some(i) = ignore {
-                used[i] = true;
-                finding.ignored_by = Some(&ignores[i]);
-                findings.ignored.push(finding);
+                self.used[i] = true;
+                finding.ignored_by = Some(&self.ignores[i]);
+                f.ignored.push(finding);
             } else if !would_deny {
-                findings.below_threshold.push(finding);
+                f.below_threshold.push(finding);
             } else if status == Status::Unknown {
-                findings.unknown.push(finding);
+                f.unknown.push(finding);
             } else {
-                findings.denied.push(finding);
+                f.denied.push(finding);
             }
         }
     }
-    findings.unused_ignores = ignores
-        .iter()
-        .zip(&used)
-        .filter(|(_, u)| !**u)
-        .map(|(ig, _)| ig)
-        .collect();
-    findings
+
+    pub fn finish(mut self) -> Findings<'a> {
+        self.findings.unused_ignores = self
+            .ignores
+            .iter()
+            .zip(&self.used)
+            .filter(|(_, u)| !**u)
+            .map(|(ig, _)| ig)
+            .collect();
+        self.findings
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -632,40 +654,40 @@ struct Target {
 
 impl Target {
     fn parse(purl: &str) -> Result<Target, AdvisoryError> {
-        let p = PackageId::parse(purl).map_err(|e| AdvisoryError::InvalidPurl {
+        let p = PackageUrl::from_str(purl).map_err(|e| AdvisoryError::InvalidPurl {
             purl: purl.to_string(),
             message: e.to_string(),
         })?;
         Target::of(purl, &p)
     }
 
-    fn of(purl: &str, p: &PackageId) -> Result<Target, AdvisoryError> {
-        let ns = p.namespace.as_deref().filter(|n| !n.is_empty());
+    fn of(purl: &str, p: &PackageUrl) -> Result<Target, AdvisoryError> {
+        let ns = p.namespace().filter(|n| !n.is_empty());
         let joined = |sep: &str| match ns {
-            Some(ns) => format!("{ns}{sep}{}", p.name),
-            None => p.name.clone(),
+            Some(ns) => format!("{ns}{sep}{}", p.name()),
+            None => p.name().to_string(),
         };
-        let (ecosystem, name) = match &*p.ty {
+        let (ecosystem, name) = match p.ty() {
             // The scope is the namespace; the purl spec writes it with `@`.
             "npm" => (
                 "npm",
                 match ns {
-                    Some(ns) if ns.starts_with('@') => format!("{ns}/{}", p.name),
-                    Some(ns) => format!("@{ns}/{}", p.name),
-                    None => p.name.clone(),
+                    Some(ns) if ns.starts_with('@') => format!("{ns}/{}", p.name()),
+                    Some(ns) => format!("@{ns}/{}", p.name()),
+                    None => p.name().to_string(),
                 },
             ),
-            "pypi" => ("PyPI", p.name.clone()),
-            "cargo" => ("crates.io", p.name.clone()),
+            "pypi" => ("PyPI", p.name().to_string()),
+            "cargo" => ("crates.io", p.name().to_string()),
             "golang" => ("Go", joined("/")),
             "maven" => ("Maven", joined(":")),
-            "nuget" => ("NuGet", p.name.clone()),
-            "gem" => ("RubyGems", p.name.clone()),
+            "nuget" => ("NuGet", p.name().to_string()),
+            "gem" => ("RubyGems", p.name().to_string()),
             "composer" => ("Packagist", joined("/")),
-            "hex" => ("Hex", p.name.clone()),
-            "pub" => ("Pub", p.name.clone()),
-            "hackage" => ("Hackage", p.name.clone()),
-            "cran" => ("CRAN", p.name.clone()),
+            "hex" => ("Hex", p.name().to_string()),
+            "pub" => ("Pub", p.name().to_string()),
+            "hackage" => ("Hackage", p.name().to_string()),
+            "cran" => ("CRAN", p.name().to_string()),
             other => {
                 return Err(AdvisoryError::UnsupportedPurlType {
                     purl: purl.to_string(),
@@ -676,7 +698,7 @@ impl Target {
         Ok(Target {
             ecosystem,
             key: key(ecosystem, &normalise_name(ecosystem, &name)),
-            version: p.version.clone(),
+            version: p.version().map(str::to_string),
         })
     }
 }

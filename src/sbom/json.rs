@@ -33,10 +33,13 @@ use super::{MAX_SCHEMA_ERRORS, SbomError, clip};
 const PARALLEL_FROM_BYTES: usize = 256 << 10;
 /// At most this many threads check a document's items.
 const MAX_THREADS: usize = 8;
-/// Items are handed to threads in blocks of this many, so that a thread
-/// that starts late (a millisecond is common on small VMs) takes fewer
-/// blocks instead of holding the others up.
-const BLOCK: usize = 64;
+/// Items are handed to threads in blocks, so that a thread that starts
+/// late (half a millisecond is common on small VMs) takes fewer blocks
+/// instead of holding the others up: at least this many items a block...
+const MIN_BLOCK: usize = 64;
+/// ...and at most about this many blocks an array (each block's state
+/// costs a little memory until the blocks are merged).
+const BLOCKS_PER_ARRAY: usize = 32;
 
 /// Keywords an array's schema may carry for the array to be split.
 /// (`additionalItems` means nothing beside a single `items` schema; `$id`
@@ -529,6 +532,10 @@ fn hasher() -> foldhash::fast::FoldHasher<'static> {
     foldhash::fast::FixedState::with_seed(0x6d63_702d_7761_7264).build_hasher()
 }
 
+fn block_size(items: usize) -> usize {
+    items.div_ceil(BLOCKS_PER_ARRAY).max(MIN_BLOCK)
+}
+
 /// One split array to check: its items and its item schema.
 struct Work<'w> {
     key: &'w str,
@@ -564,7 +571,10 @@ impl<'r, S: Send> Run<'r, S> {
         let blocks = works
             .iter()
             .enumerate()
-            .flat_map(|(w, work)| (0..work.items.len()).step_by(BLOCK).map(move |i| (w, i)))
+            .flat_map(|(w, work)| {
+                let n = work.items.len();
+                (0..n).step_by(block_size(n)).map(move |i| (w, i))
+            })
             .collect();
         Run {
             works,
@@ -630,7 +640,7 @@ impl<'r, S: Send> Run<'r, S> {
                 break;
             };
             let work = &self.works[w];
-            let end = (first + BLOCK).min(work.items.len());
+            let end = (first + block_size(work.items.len())).min(work.items.len());
             let share = self.block(work, first, &work.items[first..end]);
             let found = if share.malformed.is_some() {
                 MAX_SCHEMA_ERRORS

@@ -111,36 +111,6 @@ pub struct Component {
     /// The purl's type (`npm`, `pypi`, `cargo`, ...), shared likewise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ecosystem: Option<Arc<str>>,
-    /// The purl as parsed once while reading (on the reading threads), so
-    /// the policy's lookups need not parse it again.
-    #[serde(skip)]
-    pub package: Option<PackageId>,
-}
-
-/// The parts of a valid purl that name its package, decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PackageId {
-    /// `npm`, `pypi`, ... (as `packageurl` normalises it).
-    pub ty: Arc<str>,
-    pub namespace: Option<String>,
-    pub name: String,
-    pub version: Option<String>,
-}
-
-impl PackageId {
-    pub fn parse(purl: &str) -> Result<PackageId, packageurl::Error> {
-        let p = packageurl::PackageUrl::from_str(purl)?;
-        Ok(PackageId::of(&p, Arc::from(p.ty())))
-    }
-
-    fn of(p: &packageurl::PackageUrl, ty: Arc<str>) -> PackageId {
-        PackageId {
-            ty,
-            namespace: p.namespace().map(str::to_string),
-            name: p.name().to_string(),
-            version: p.version().map(str::to_string),
-        }
-    }
 }
 
 /// A parsed SBOM: what the policy needs, nothing else.
@@ -512,13 +482,10 @@ impl Collector {
     pub fn normalise(&mut self, raw: RawComponent) -> Component {
         let mut purl = None;
         let mut ecosystem = None;
-        let mut package = None;
         if let Some(p) = raw.purl.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
             match packageurl::PackageUrl::from_str(p) {
                 Ok(parsed) => {
-                    let ty = self.intern(parsed.ty());
-                    package = Some(PackageId::of(&parsed, ty.clone()));
-                    ecosystem = Some(ty);
+                    ecosystem = Some(self.intern(parsed.ty()));
                     purl = Some(p.to_string());
                 }
                 Err(e) => self.warn(format!(
@@ -551,7 +518,6 @@ impl Collector {
                 .filter(|l| !l.trim().is_empty())
                 .map(|l| self.intern(&l)),
             ecosystem,
-            package,
         }
     }
 
