@@ -39,7 +39,7 @@
 //! inputs to DIR and exits without timing anything (`scripts/bench-sbom`
 //! runs the CLI on them).
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::fs;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -69,7 +69,7 @@ mod osv;
 const RECORDS: usize = 10_000;
 const DENY_RULES: usize = 50;
 
-/// The system allocator, counting live bytes and their peak while
+/// The binary's allocator, counting live bytes and their peak while
 /// [`TRACK`] is on (off during the timings, where it costs one relaxed
 /// load per call).
 struct Counting;
@@ -88,12 +88,19 @@ fn shrank(n: usize) {
     LIVE.fetch_sub(n as isize, Ordering::Relaxed);
 }
 
-// SAFETY: every call is passed on to `System` unchanged; only counters are
+#[cfg(target_env = "msvc")]
+use std::alloc::System as Inner;
+/// The allocator `src/main.rs` installs, so that the timings are the
+/// binary's.
+#[cfg(not(target_env = "msvc"))]
+use tikv_jemallocator::Jemalloc as Inner;
+
+// SAFETY: every call is passed on to `Inner` unchanged; only counters are
 // updated besides.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller's contract is passed on.
-        let p = unsafe { System.alloc(layout) };
+        let p = unsafe { Inner.alloc(layout) };
         if !p.is_null() && TRACK.load(Ordering::Relaxed) {
             grew(layout.size());
         }
@@ -105,12 +112,12 @@ unsafe impl GlobalAlloc for Counting {
             shrank(layout.size());
         }
         // SAFETY: the caller's contract is passed on.
-        unsafe { System.dealloc(ptr, layout) }
+        unsafe { Inner.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: the caller's contract is passed on.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        let p = unsafe { Inner.realloc(ptr, layout, new_size) };
         if !p.is_null() && TRACK.load(Ordering::Relaxed) {
             if new_size >= layout.size() {
                 grew(new_size - layout.size());

@@ -5,6 +5,13 @@ use std::process::ExitCode;
 use clap::FromArgMatches;
 use mcp_warden::cli::{self, Cli};
 
+/// jemalloc: the many small, short-lived allocations of SBOM checking on
+/// several threads run about 11% faster than under glibc's malloc, for a
+/// higher peak RSS on large SBOMs (README, design notes).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     // Parsed from the same definition the man pages are rendered from, so
     // `--help` and `man` say the same thing.

@@ -270,12 +270,14 @@ fn judge_content(
         if let Some(ix) = &deny {
             for d in ix.candidates(c, package.as_ref()) {
                 if let Some(why) = version_match(c, d) {
-                    denied.push(format!(
-                        "{} is denied by the rule at {}: {} ({why})",
-                        describe(Some(c)),
-                        d.loc,
-                        d.reason
-                    ));
+                    denied.push(|| {
+                        format!(
+                            "{} is denied by the rule at {}: {} ({why})",
+                            describe(Some(c)),
+                            d.loc,
+                            d.reason
+                        )
+                    });
                 }
             }
         }
@@ -355,15 +357,14 @@ fn licences(name: &str, sbom: &Sbom, lp: &license::LicensePolicy) -> Vec<Diagnos
         let key = c.licenses.as_deref();
         let verdict = verdicts
             .entry(key)
-            .or_insert_with(|| license::evaluate(key, lp))
-            .clone();
+            .or_insert_with(|| license::evaluate(key, lp));
         match verdict {
             LicenseVerdict::Allowed => {}
             LicenseVerdict::Denied { reason } => {
-                denied.push(format!("{}: {reason}", describe(Some(c))))
+                denied.push(|| format!("{}: {reason}", describe(Some(c))))
             }
             LicenseVerdict::Unknown { reason } => {
-                unknown.push(format!("{}: {reason}", describe(Some(c))))
+                unknown.push(|| format!("{}: {reason}", describe(Some(c))))
             }
         }
     }
@@ -380,18 +381,20 @@ fn advised(name: &str, f: &advisories::Findings) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut vuln = Listed::new(Code::VulnerableComponent, name, "vulnerable components");
     for d in &f.denied {
-        let sev = d
-            .matched
-            .advisory
-            .severity
-            .map(|s| format!("{s:?}").to_lowercase())
-            .unwrap_or_else(|| "unrated".into());
-        vuln.push(format!(
-            "{} is affected by {} ({sev}): {}",
-            with_version(&d.purl, d.version.as_deref()),
-            d.matched.advisory.id,
-            d.matched.why
-        ));
+        vuln.push(|| {
+            let sev = d
+                .matched
+                .advisory
+                .severity
+                .map(|s| format!("{s:?}").to_lowercase())
+                .unwrap_or_else(|| "unrated".into());
+            format!(
+                "{} is affected by {} ({sev}): {}",
+                with_version(&d.purl, d.version.as_deref()),
+                d.matched.advisory.id,
+                d.matched.why
+            )
+        });
     }
     out.extend(vuln.finish("upgrade the component to a fixed version, or ignore the advisory in [advisories] with a reason"));
     // An advisory names the package and the version cannot be placed:
@@ -402,12 +405,14 @@ fn advised(name: &str, f: &advisories::Findings) -> Vec<Diagnostic> {
         "components whose advisories could not be decided",
     );
     for d in &f.unknown {
-        unknown.push(format!(
-            "{}: {} ({})",
-            with_version(&d.purl, d.version.as_deref()),
-            d.matched.advisory.id,
-            d.matched.why
-        ));
+        unknown.push(|| {
+            format!(
+                "{}: {} ({})",
+                with_version(&d.purl, d.version.as_deref()),
+                d.matched.advisory.id,
+                d.matched.why
+            )
+        });
     }
     out.extend(unknown.finish("check by hand whether this version is affected, then ignore the advisory in [advisories] with a reason if it is not"));
     let mut unchecked = Listed::new(
@@ -416,7 +421,7 @@ fn advised(name: &str, f: &advisories::Findings) -> Vec<Diagnostic> {
         "components the advisory database cannot check",
     );
     for u in &f.unchecked {
-        unchecked.push(format!("{}: {}", u.purl, u.reason));
+        unchecked.push(|| format!("{}: {}", u.purl, u.reason));
     }
     out.extend(
         unchecked
@@ -547,10 +552,12 @@ impl Listed {
         self
     }
 
-    fn push(&mut self, item: String) {
+    /// Counts a finding; only the listed ones are worded (a large SBOM
+    /// may have thousands).
+    fn push(&mut self, item: impl FnOnce() -> String) {
         self.count += 1;
         if self.items.len() < MAX_LISTED {
-            self.items.push(item);
+            self.items.push(item());
         }
     }
 

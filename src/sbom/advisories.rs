@@ -21,6 +21,7 @@ use std::fs;
 use std::io::{self, BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::OnceLock;
 
 use packageurl::PackageUrl;
 use serde::{Deserialize, Serialize};
@@ -189,6 +190,40 @@ pub struct Affected {
 pub struct Range {
     pub kind: RangeKind,
     pub events: Vec<Event>,
+    #[serde(skip)]
+    ordered: Ordered,
+}
+
+/// A range's events parsed and sorted under each scheme, on first use: a
+/// database is loaded once and a range is judged for many versions.
+#[derive(Default, Clone)]
+struct Ordered {
+    semver: OnceLock<Option<Events<semver::Version>>>,
+    pep440: OnceLock<Option<Events<pep440_rs::Version>>>,
+}
+
+/// `None` when some event is not a version of the scheme.
+#[derive(Clone)]
+struct Events<V> {
+    /// (version, index of the event), sorted; `None` is `introduced: "0"`.
+    sorted: Vec<(Option<V>, usize)>,
+    /// `limit` events; `None` is `*`.
+    limits: Vec<Option<V>>,
+}
+
+// A cache of what `events` says: equal ranges are equal whatever it holds.
+impl PartialEq for Ordered {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Ordered {}
+
+impl fmt::Debug for Ordered {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Ordered")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -828,7 +863,7 @@ fn judge(ecosystem: &str, aff: &Affected, version: Option<&str>) -> Outcome {
             continue;
         };
         evaluable = true;
-        match contains(s, v, &range.events) {
+        match contains(s, v, range) {
             Ok(true) => {
                 return Outcome::Affected(format!(
                     "version {v} is in range {}",
@@ -877,11 +912,49 @@ fn listed(scheme: Option<Scheme>, versions: &[String], v: &str) -> bool {
     }
 }
 
-fn contains(scheme: Scheme, v: &str, events: &[Event]) -> Result<bool, String> {
+fn contains(scheme: Scheme, v: &str, range: &Range) -> Result<bool, String> {
+    let events = &range.events;
     match scheme {
-        Scheme::Semver => in_range(scheme, v, events, parse_semver),
-        Scheme::Pep440 => in_range(scheme, v, events, parse_pep440),
+        Scheme::Semver => in_range(
+            scheme,
+            v,
+            events,
+            parse_semver,
+            range
+                .ordered
+                .semver
+                .get_or_init(|| order(events, parse_semver)),
+        ),
+        Scheme::Pep440 => in_range(
+            scheme,
+            v,
+            events,
+            parse_pep440,
+            range
+                .ordered
+                .pep440
+                .get_or_init(|| order(events, parse_pep440)),
+        ),
     }
+}
+
+/// The events parsed and sorted; `None` when one is not a version.
+fn order<V: Ord>(events: &[Event], parse: impl Fn(&str) -> Option<V>) -> Option<Events<V>> {
+    let mut sorted: Vec<(Option<V>, usize)> = Vec::with_capacity(events.len());
+    let mut limits: Vec<Option<V>> = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let s = e.version().trim();
+        match e {
+            Event::Introduced(_) if s == "0" => sorted.push((None, i)),
+            // `*` is infinity: no bound at all.
+            Event::Limit(_) if s.contains('*') => limits.push(None),
+            Event::Limit(_) => limits.push(Some(parse(s)?)),
+            _ => sorted.push((Some(parse(s)?), i)),
+        }
+    }
+    // Stable: equal versions keep the order the record gives them.
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    Some(Events { sorted, limits })
 }
 
 /// The OSV schema's `IncludedInRanges` for one range: events sorted by
@@ -893,6 +966,7 @@ fn in_range<V: Ord>(
     v: &str,
     events: &[Event],
     parse: impl Fn(&str) -> Option<V>,
+    ordered: &Option<Events<V>>,
 ) -> Result<bool, String> {
     let version = parse(v).ok_or_else(|| {
         format!(
@@ -901,40 +975,30 @@ fn in_range<V: Ord>(
             events_text(events)
         )
     })?;
-    // `None` sorts first: "introduced 0" and no other event uses it.
-    let mut sorted: Vec<(Option<V>, &Event)> = Vec::with_capacity(events.len());
-    let mut limits: Vec<Option<V>> = Vec::new();
-    for e in events {
-        let s = e.version().trim();
-        match e {
-            Event::Introduced(_) if s == "0" => sorted.push((None, e)),
-            // `*` is infinity: no bound at all.
-            Event::Limit(_) if s.contains('*') => limits.push(None),
-            _ => {
-                let p = parse(s).ok_or_else(|| {
-                    format!(
-                        "range event `{e}` is not a valid {} version, so whether {v} is affected cannot be decided",
-                        scheme.name()
-                    )
-                })?;
-                match e {
-                    Event::Limit(_) => limits.push(Some(p)),
-                    _ => sorted.push((Some(p), e)),
-                }
-            }
-        }
-    }
-    if !limits.is_empty()
-        && !limits
+    let Some(ordered) = ordered else {
+        let bad = events.iter().find(|e| {
+            let s = e.version().trim();
+            !(matches!(e, Event::Introduced(_) if s == "0")
+                || matches!(e, Event::Limit(_) if s.contains('*'))
+                || parse(s).is_some())
+        });
+        let bad = bad.map_or_else(|| events_text(events), Event::to_string);
+        return Err(format!(
+            "range event `{bad}` is not a valid {} version, so whether {v} is affected cannot be decided",
+            scheme.name()
+        ));
+    };
+    if !ordered.limits.is_empty()
+        && !ordered
+            .limits
             .iter()
             .any(|l| l.as_ref().is_none_or(|l| version < *l))
     {
         return Ok(false);
     }
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
     let mut affected = false;
-    for (at, e) in &sorted {
-        match e {
+    for (at, i) in &ordered.sorted {
+        match &events[*i] {
             Event::Introduced(_) if at.as_ref().is_none_or(|at| version >= *at) => affected = true,
             Event::Fixed(_) if at.as_ref().is_some_and(|at| version >= *at) => affected = false,
             Event::LastAffected(_) if at.as_ref().is_some_and(|at| version > *at) => {
@@ -1094,7 +1158,11 @@ fn parse_record(bytes: &[u8]) -> Result<Parsed, String> {
                 };
                 events.push(event);
             }
-            ranges.push(Range { kind, events });
+            ranges.push(Range {
+                kind,
+                events,
+                ordered: Ordered::default(),
+            });
         }
         affected.push(Affected {
             package: Package {
@@ -1463,7 +1531,11 @@ mod tests {
                     name: name.to_string(),
                 },
                 versions: vec![],
-                ranges: vec![Range { kind, events }],
+                ranges: vec![Range {
+                    kind,
+                    events,
+                    ordered: Ordered::default(),
+                }],
             }],
         }
     }
