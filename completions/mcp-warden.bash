@@ -799,7 +799,7 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__verify)
-            opts="-v -q -h --signature --bundle --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --certificate-oidc-issuer-regexp --provenance --sbom --sbom-signature --advisories --summary --trusted-root --key --key-name --server --home --policy --format --verbose --quiet --help"
+            opts="-v -q -h --signature --bundle --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --certificate-oidc-issuer-regexp --provenance --sbom --sbom-signature --advisories --trusted-root --key --key-name --summary --server --home --policy --format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -68,14 +68,29 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("identity_rule").args(["certificate_identity", "certificate_identity_regexp"]).multiple(false)))]
-#[command(group(clap::ArgGroup::new("issuer_rule").args(["certificate_oidc_issuer", "certificate_oidc_issuer_regexp"]).multiple(false)))]
 pub struct VerifyArgs {
     /// The artifact: a file, or `sha256:HEX` / `sha512:HEX` where the
     /// signature scheme can verify a bare digest (OpenSSH with the same hash, DSSE).
     #[arg(value_name = "ARTIFACT|sha256:HEX")]
     pub artifact: String,
 
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
+
+    /// Print a summary of each SBOM (components, licences, ecosystems).
+    #[arg(long)]
+    pub summary: bool,
+
+    /// Evaluate against this server's policy entry and scopes (default: the artifact's file name).
+    #[arg(long, value_name = "NAME")]
+    pub server: Option<String>,
+}
+
+/// The evidence flags `verify` and `add` share.
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("identity_rule").args(["certificate_identity", "certificate_identity_regexp"]).multiple(false)))]
+#[command(group(clap::ArgGroup::new("issuer_rule").args(["certificate_oidc_issuer", "certificate_oidc_issuer_regexp"]).multiple(false)))]
+pub struct EvidenceArgs {
     /// A signature: minisign `.minisig`, OpenSSH `SSH SIGNATURE`, or a DSSE envelope (repeatable).
     #[arg(long, value_name = "FILE")]
     pub signature: Vec<PathBuf>,
@@ -136,10 +151,6 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "PATH")]
     pub advisories: Option<PathBuf>,
 
-    /// Print a summary of each SBOM (components, licences, ecosystems).
-    #[arg(long)]
-    pub summary: bool,
-
     /// A sigstore trusted_root.json that replaces the embedded roots for this
     /// call, or the name of an embedded root (`sigstore-staging`). Without it,
     /// the production roots (sigstore-production, github) are used.
@@ -155,10 +166,6 @@ pub struct VerifyArgs {
     /// A trusted key by its trust-store name (repeatable).
     #[arg(long, value_name = "NAME")]
     pub key_name: Vec<String>,
-
-    /// Evaluate against this server's policy entry and scopes (default: the artifact's file name).
-    #[arg(long, value_name = "NAME")]
-    pub server: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use super::args::VerifyArgs;
+use super::args::{EvidenceArgs, VerifyArgs};
 use super::{Failure, Global};
 use crate::diag::Code;
 use crate::policy::{self, PolicySet};
@@ -22,22 +22,22 @@ pub fn run(g: &Global, a: &VerifyArgs) -> Result<u8> {
     })?;
     let trust = load_trust(&ctx)?;
     let policies = load_policies(&ctx, &trust)?;
-    let identity = identity_rule(a)?;
+    let identity = identity_rule(&a.evidence)?;
     let req = verify::Request {
-        bundles: a.bundle.clone(),
-        provenance: a.provenance.clone(),
-        sboms: a.sbom.clone(),
-        sbom_signatures: a.sbom_signature.clone(),
+        bundles: a.evidence.bundle.clone(),
+        provenance: a.evidence.provenance.clone(),
+        sboms: a.evidence.sbom.clone(),
+        sbom_signatures: a.evidence.sbom_signature.clone(),
         identity,
-        trusted_root: a.trusted_root.clone(),
+        trusted_root: a.evidence.trusted_root.clone(),
         artifact,
-        signatures: a.signature.clone(),
-        keys: a.key.clone(),
-        key_names: a.key_name.clone(),
+        signatures: a.evidence.signature.clone(),
+        keys: a.evidence.key.clone(),
+        key_names: a.evidence.key_name.clone(),
         server: a.server.clone(),
     };
     let evidence = verify::collect(&req, &trust).map_err(input_failure)?;
-    let db = load_advisories(a, &policies)?;
+    let db = load_advisories(a.evidence.advisories.as_deref(), &policies)?;
     let decision = policy::evaluate(&policies, &evidence, &trust, db.as_ref());
     let report = Report::from_decision(&evidence, &decision);
     if g.json() {
@@ -50,8 +50,11 @@ pub fn run(g: &Global, a: &VerifyArgs) -> Result<u8> {
 
 /// The OSV database from `--advisories`, or else the first policy layer's
 /// `[advisories] db` (relative to that policy file).
-fn load_advisories(a: &VerifyArgs, policies: &PolicySet) -> Result<Option<AdvisoryDb>> {
-    let path = a.advisories.clone().or_else(|| {
+pub fn load_advisories(
+    given: Option<&std::path::Path>,
+    policies: &PolicySet,
+) -> Result<Option<AdvisoryDb>> {
+    let path = given.map(std::path::Path::to_path_buf).or_else(|| {
         policies.layers.iter().find_map(|p| {
             let db = p.advisories.as_ref()?.db.as_ref()?;
             Some(match p.file.parent() {
@@ -73,7 +76,7 @@ fn load_advisories(a: &VerifyArgs, policies: &PolicySet) -> Result<Option<Adviso
 
 /// The cosign-style identity flags as one rule; clap ensures both halves
 /// come together.
-fn identity_rule(a: &VerifyArgs) -> Result<Option<verify::IdentityRule>> {
+pub fn identity_rule(a: &EvidenceArgs) -> Result<Option<verify::IdentityRule>> {
     let matcher = |exact: &Option<String>,
                    re: &Option<String>,
                    flag: &str|

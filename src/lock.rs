@@ -1,0 +1,308 @@
+//! `servers.lock`: what `add` verified and pinned, so that `run` and
+//! `verify --server` use exactly the same bytes.
+//!
+//! TOML, one table per server under `[servers.NAME]`. Read-modify-write
+//! happens under an exclusive lock on a sibling file, and the new file
+//! replaces the old one atomically, so two `add`s never interleave and a
+//! failed `add` leaves the previous lock as it was.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::fsutil::{self, ReadError};
+
+/// The lock grows by one small table per server; a file far beyond this
+/// is not one mcp-warden wrote.
+pub const MAX_LOCK_BYTES: u64 = 4 << 20;
+const VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("cannot read the lock file: {0}")]
+    Read(ReadError),
+    #[error("{path}: not a valid lock file: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("{path}: lock file version {found}, this mcp-warden reads version {VERSION}")]
+    Version { path: PathBuf, found: u32 },
+    #[error("cannot write the lock file {path}: {source}")]
+    Write { path: PathBuf, source: io::Error },
+    #[error("cannot take the lock on {path}: {source}")]
+    Locking { path: PathBuf, source: io::Error },
+}
+
+impl LockError {
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            LockError::Invalid { .. } => Some(
+                "the lock is written by `mcp-warden add`; restore it from a backup, or remove the file and add the servers again",
+            ),
+            LockError::Version { .. } => {
+                Some("use the mcp-warden that wrote this lock, or a newer one")
+            }
+            LockError::Write { .. } | LockError::Locking { .. } => {
+                Some("check that the config directory is writable (or pass --home DIR)")
+            }
+            LockError::Read(_) => None,
+        }
+    }
+}
+
+/// The whole lock file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lock {
+    pub version: u32,
+    #[serde(default)]
+    pub servers: BTreeMap<String, Entry>,
+}
+
+/// One pinned server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Entry {
+    /// The source as the user gave it (`npm:NAME@VERSION`, a path, ...).
+    pub source: String,
+    /// The version the source resolved to, where it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Hex digests of the artifact as fetched (the cache key is sha256).
+    pub sha256: String,
+    pub sha512: String,
+    pub size: u64,
+    /// `file`, `npm-tarball`, `wheel`, `sdist`, `mcpb`, `directory`.
+    pub kind: String,
+    /// The sha256 key of the unpacked tree in the cache, for archives and
+    /// directories.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree: Option<String>,
+    /// Who signed it: trust-store names or certificate identities.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signers: Vec<String>,
+    /// The evidence the verdict rested on, one line each
+    /// (`signature: minisign by acme-release`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
+    /// When `add` or `update` pinned it (RFC 3339).
+    pub pinned: String,
+    #[serde(default, skip_serializing_if = "RunSettings::is_empty")]
+    pub run: RunSettings,
+}
+
+/// What a source says about running the server (an MCP registry entry's
+/// `environmentVariables` and arguments); never a shell string.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RunSettings {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
+}
+
+impl RunSettings {
+    pub fn is_empty(&self) -> bool {
+        self.args.is_empty() && self.env.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct EnvVar {
+    pub name: String,
+    /// Read from the keychain at launch, never stored here.
+    #[serde(default)]
+    pub secret: bool,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+impl Lock {
+    /// Reads `path`; a missing file is an empty lock.
+    pub fn load(path: &Path) -> Result<Lock, LockError> {
+        let text = match fsutil::read_text_bounded(path, MAX_LOCK_BYTES) {
+            Ok(t) => t,
+            Err(ReadError::Missing { .. }) => {
+                return Ok(Lock {
+                    version: VERSION,
+                    servers: BTreeMap::new(),
+                });
+            }
+            Err(e) => return Err(LockError::Read(e)),
+        };
+        let lock: Lock = toml::from_str(&text).map_err(|e| LockError::Invalid {
+            path: path.to_path_buf(),
+            message: e.message().to_string(),
+        })?;
+        if lock.version != VERSION {
+            return Err(LockError::Version {
+                path: path.to_path_buf(),
+                found: lock.version,
+            });
+        }
+        for (name, e) in &lock.servers {
+            let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+            if !hex(&e.sha256, 64) || !hex(&e.sha512, 128) {
+                return Err(LockError::Invalid {
+                    path: path.to_path_buf(),
+                    message: format!("server `{name}` has a malformed digest"),
+                });
+            }
+        }
+        Ok(lock)
+    }
+
+    /// Writes `path` atomically (temporary file, fsync, rename).
+    pub fn save(&self, path: &Path) -> Result<(), LockError> {
+        let body = toml::to_string_pretty(self).map_err(|e| LockError::Write {
+            path: path.to_path_buf(),
+            source: io::Error::other(e.to_string()),
+        })?;
+        let text = format!(
+            "# Written by `mcp-warden add`: the servers it verified and pinned.\n\
+             # Edit with `mcp-warden add|update|remove`, not by hand.\n{body}"
+        );
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(|source| LockError::Write {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
+        fsutil::write_atomic(path, text.as_bytes()).map_err(|source| LockError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Every cache key the entries use (artifact blobs and trees), for
+    /// `cache gc`.
+    pub fn cache_keys(&self) -> impl Iterator<Item = &str> {
+        self.servers
+            .values()
+            .flat_map(|e| std::iter::once(e.sha256.as_str()).chain(e.tree.as_deref()))
+    }
+}
+
+/// An exclusive hold on the lock file for a read-modify-write; released
+/// when dropped (or when the process dies).
+pub struct Held {
+    _file: File,
+}
+
+/// Waits for exclusive use of the lock at `path` (through `path.lck`).
+pub fn hold(path: &Path) -> Result<Held, LockError> {
+    let lck = path.with_extension("lock.lck");
+    if let Some(dir) = lck.parent() {
+        fs::create_dir_all(dir).map_err(|source| LockError::Locking {
+            path: lck.clone(),
+            source,
+        })?;
+    }
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lck)
+        .map_err(|source| LockError::Locking {
+            path: lck.clone(),
+            source,
+        })?;
+    file.lock()
+        .map_err(|source| LockError::Locking { path: lck, source })?;
+    Ok(Held { _file: file })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> Entry {
+        Entry {
+            source: "npm:@acme/server@1.2.3".into(),
+            version: Some("1.2.3".into()),
+            sha256: "a".repeat(64),
+            sha512: "b".repeat(128),
+            size: 42,
+            kind: "npm-tarball".into(),
+            tree: Some("c".repeat(64)),
+            signers: vec!["acme-release".into()],
+            evidence: vec!["signature: minisign by acme-release".into()],
+            pinned: "2026-11-21T09:00:00Z".into(),
+            run: RunSettings {
+                args: vec!["--stdio".into()],
+                env: vec![EnvVar {
+                    name: "TOKEN".into(),
+                    secret: true,
+                    required: true,
+                    default: None,
+                    description: None,
+                }],
+            },
+        }
+    }
+
+    #[test]
+    fn round_trips_and_missing_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config/servers.lock");
+        let empty = Lock::load(&path).unwrap();
+        assert!(empty.servers.is_empty());
+        let mut lock = empty;
+        lock.servers.insert("github".into(), entry());
+        lock.save(&path).unwrap();
+        assert_eq!(Lock::load(&path).unwrap(), lock);
+        let keys: Vec<&str> = lock.cache_keys().collect();
+        assert_eq!(keys.len(), 2);
+    }
+
+    #[test]
+    fn malformed_locks_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("servers.lock");
+        let mut lock = Lock {
+            version: VERSION,
+            servers: BTreeMap::new(),
+        };
+        lock.servers.insert("s".into(), entry());
+        lock.save(&path).unwrap();
+        let good = fs::read_to_string(&path).unwrap();
+        for (bad, want) in [
+            (good.replace(&"a".repeat(64), "zz"), "malformed digest"),
+            (good.replace("version = 1", "version = 9"), "version 9"),
+            (
+                good.replace("kind =", "surprise = 1\nkind ="),
+                "unknown field",
+            ),
+            (good[..good.len() / 2].to_string(), "not a valid lock file"),
+            ("\u{0}\u{1}".to_string(), "not a valid lock file"),
+        ] {
+            fs::write(&path, &bad).unwrap();
+            let e = Lock::load(&path).unwrap_err().to_string();
+            assert!(e.contains(want), "{want}: {e}");
+        }
+        fs::write(&path, vec![b'#'; MAX_LOCK_BYTES as usize + 1]).unwrap();
+        assert!(matches!(Lock::load(&path), Err(LockError::Read(_))));
+    }
+
+    #[test]
+    fn holds_are_exclusive() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("servers.lock");
+        let held = hold(&path).unwrap();
+        let lck = path.with_extension("lock.lck");
+        let other = OpenOptions::new().write(true).open(&lck).unwrap();
+        assert!(matches!(
+            other.try_lock(),
+            Err(std::fs::TryLockError::WouldBlock)
+        ));
+        drop(held);
+        other.try_lock().unwrap();
+    }
+}
