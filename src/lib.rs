@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod archive;
+pub mod cache;
 pub mod cli;
 pub mod context;
 pub mod diag;
