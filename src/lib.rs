@@ -4,6 +4,8 @@
 //! and never decide; `policy` alone decides, from evidence, and explains.
 #![forbid(unsafe_code)]
 
+pub mod archive;
+pub mod cache;
 pub mod cli;
 pub mod context;
 pub mod diag;

@@ -1,0 +1,812 @@
+//! Safe extraction of tar.gz and zip archives into a fresh directory.
+//!
+//! Archives are hostile input: every path is checked before anything is
+//! written, sizes are counted while writing (headers are not trusted),
+//! and the output is bounded in entries, bytes and compression ratio.
+//! Symlinks are created only once everything else is written, so no write
+//! can ever pass through one. On error the destination is left partially
+//! written: the caller extracts into a temporary directory and removes it
+//! (see `cache::Cache::unpack`).
+
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+/// Archive formats, told apart by magic bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    TarGz,
+    Zip,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::TarGz => "tar.gz",
+            Kind::Zip => "zip",
+        }
+    }
+}
+
+/// The format of an archive from its first bytes: gzip (`1f 8b`) is taken
+/// to be tar.gz, `PK\x03\x04` (or `PK\x05\x06`, an empty zip) a zip.
+/// The extension is not consulted: a name can lie, and the extractor for
+/// the wrong format would only fail later and less clearly.
+pub fn kind_of(magic: &[u8]) -> Option<Kind> {
+    if magic.starts_with(&[0x1f, 0x8b]) {
+        Some(Kind::TarGz)
+    } else if magic.starts_with(b"PK\x03\x04") || magic.starts_with(b"PK\x05\x06") {
+        Some(Kind::Zip)
+    } else {
+        None
+    }
+}
+
+/// [`kind_of`] on the first bytes of a file.
+pub fn kind_of_file(path: &Path) -> io::Result<Option<Kind>> {
+    let mut f = File::open(path)?;
+    let mut buf = [0u8; 4];
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(kind_of(&buf[..n]))
+}
+
+/// Bounds on what one archive may produce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Entries of any kind (files, directories, links, tar metadata).
+    pub max_entries: u64,
+    /// Bytes written in all (hard-link copies included); for tar.gz also
+    /// the whole decompressed stream, headers included.
+    pub max_total_bytes: u64,
+    /// Uncompressed bytes per compressed byte, checked as the bytes come
+    /// once more than [`RATIO_GRACE`] bytes were produced.
+    pub max_ratio: u64,
+    /// Bytes of one file.
+    pub max_entry_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_entries: 100_000,
+            max_total_bytes: 2 << 30,
+            max_ratio: 200,
+            max_entry_bytes: 1 << 30,
+        }
+    }
+}
+
+/// Output allowed before the ratio is enforced: tiny archives of
+/// repetitive text compress far better than 200:1 and are harmless.
+pub const RATIO_GRACE: u64 = 1 << 20;
+/// Tar metadata (GNU long names, pax headers, skipped padding) read
+/// between two entries; the tar crate buffers it whole, so it is bounded.
+const HEADER_BUDGET: u64 = 1 << 20;
+const BUF: usize = 64 * 1024;
+
+/// What an extraction produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub entries: u64,
+    pub files: u64,
+    pub dirs: u64,
+    pub symlinks: u64,
+    /// Bytes written to files.
+    pub bytes: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("the archive is damaged or truncated: {detail}")]
+    Corrupt { detail: String },
+    #[error("archive entry {entry}: unsafe path ({reason})")]
+    UnsafePath { entry: String, reason: &'static str },
+    #[error("archive entry {entry}: link to {target} refused ({reason})")]
+    UnsafeLink {
+        entry: String,
+        target: String,
+        reason: &'static str,
+    },
+    #[error("archive entry {entry}: {what} entries are not extracted")]
+    Unsupported { entry: String, what: &'static str },
+    #[error("archive entry {entry} appears twice or clashes with another entry")]
+    Duplicate { entry: String },
+    #[error("archive entry {entry} is encrypted")]
+    Encrypted { entry: String },
+    #[error("the archive has more than {limit} entries")]
+    TooManyEntries { limit: u64 },
+    #[error("the archive unpacks to more than {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("archive entry {entry} is larger than {limit} bytes")]
+    EntryTooLarge { entry: String, limit: u64 },
+    #[error("the archive expands more than {limit} times its compressed size (a zip or gzip bomb)")]
+    Ratio { limit: u64 },
+    #[error("archive metadata between entries exceeds {limit} bytes")]
+    HeaderTooLarge { limit: u64 },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl ArchiveError {
+    pub fn hint(&self) -> &'static str {
+        match self {
+            ArchiveError::Corrupt { .. } => {
+                "download the artifact again; if it stays broken, the publisher's file is bad"
+            }
+            ArchiveError::UnsafePath { .. }
+            | ArchiveError::UnsafeLink { .. }
+            | ArchiveError::Unsupported { .. }
+            | ArchiveError::Duplicate { .. } => {
+                "the archive tries to write outside its directory or create special files; do not use it, and report it to the publisher"
+            }
+            ArchiveError::Encrypted { .. } => "encrypted archives are not supported",
+            ArchiveError::TooManyEntries { .. }
+            | ArchiveError::TooLarge { .. }
+            | ArchiveError::EntryTooLarge { .. }
+            | ArchiveError::Ratio { .. }
+            | ArchiveError::HeaderTooLarge { .. } => {
+                "the archive is far larger than an MCP server should be; treat it as hostile unless the publisher explains"
+            }
+            ArchiveError::Io { .. } => "check that the cache directory is writable and has space",
+        }
+    }
+
+    fn io(path: &Path, source: io::Error) -> Self {
+        ArchiveError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    fn corrupt(e: impl std::fmt::Display) -> Self {
+        ArchiveError::Corrupt {
+            detail: e.to_string(),
+        }
+    }
+}
+
+/// Extracts `archive` into `dest`, which must not exist yet (its parent
+/// must). Paths are kept as they are in the archive (npm's `package/`
+/// prefix included).
+pub fn extract(
+    archive: &Path,
+    kind: Kind,
+    dest: &Path,
+    limits: &Limits,
+) -> Result<Summary, ArchiveError> {
+    let file = File::open(archive).map_err(|e| ArchiveError::io(archive, e))?;
+    let archive_len = file
+        .metadata()
+        .map_err(|e| ArchiveError::io(archive, e))?
+        .len();
+    fs::create_dir(dest).map_err(|e| ArchiveError::io(dest, e))?;
+    set_mode(dest, 0o755)?;
+    let mut w = Writer::new(dest, limits);
+    match kind {
+        Kind::TarGz => extract_tar_gz(file, &mut w)?,
+        Kind::Zip => extract_zip(file, archive_len, &mut w)?,
+    }
+    w.finish()
+}
+
+/// Shared between the byte counters under and over the gzip decoder and
+/// the extraction loop, so a limit tripped inside the tar reader is
+/// reported as that limit, not as the I/O error the reader had to return.
+struct Meter {
+    compressed: Cell<u64>,
+    stream: Cell<u64>,
+    in_header: Cell<bool>,
+    header_bytes: Cell<u64>,
+    tripped: Cell<Option<Trip>>,
+    limits: Limits,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Trip {
+    Total,
+    Ratio,
+    Header,
+}
+
+struct CountCompressed<R> {
+    inner: R,
+    meter: Rc<Meter>,
+}
+
+impl<R: Read> Read for CountCompressed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.meter.compressed.set(self.meter.compressed.get() + n as u64);
+        Ok(n)
+    }
+}
+
+struct CountStream<R> {
+    inner: R,
+    meter: Rc<Meter>,
+}
+
+impl<R: Read> Read for CountStream<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let m = &self.meter;
+        if let Some(t) = m.tripped.get() {
+            return Err(io::Error::other(format!("limit exceeded: {t:?}")));
+        }
+        let n = self.inner.read(buf)?;
+        let total = m.stream.get() + n as u64;
+        m.stream.set(total);
+        let trip = if total > m.limits.max_total_bytes {
+            Some(Trip::Total)
+        } else if total > RATIO_GRACE
+            && total > m.compressed.get().saturating_mul(m.limits.max_ratio)
+        {
+            Some(Trip::Ratio)
+        } else if m.in_header.get() {
+            let h = m.header_bytes.get() + n as u64;
+            m.header_bytes.set(h);
+            (h > HEADER_BUDGET).then_some(Trip::Header)
+        } else {
+            None
+        };
+        if let Some(t) = trip {
+            m.tripped.set(Some(t));
+            return Err(io::Error::other(format!("limit exceeded: {t:?}")));
+        }
+        Ok(n)
+    }
+}
+
+impl Meter {
+    fn error(&self, fallback: impl FnOnce() -> ArchiveError) -> ArchiveError {
+        match self.tripped.get() {
+            Some(Trip::Total) => ArchiveError::TooLarge {
+                limit: self.limits.max_total_bytes,
+            },
+            Some(Trip::Ratio) => ArchiveError::Ratio {
+                limit: self.limits.max_ratio,
+            },
+            Some(Trip::Header) => ArchiveError::HeaderTooLarge {
+                limit: HEADER_BUDGET,
+            },
+            None => fallback(),
+        }
+    }
+}
+
+fn extract_tar_gz(file: File, w: &mut Writer<'_>) -> Result<(), ArchiveError> {
+    let meter = Rc::new(Meter {
+        compressed: Cell::new(0),
+        stream: Cell::new(0),
+        in_header: Cell::new(false),
+        header_bytes: Cell::new(0),
+        tripped: Cell::new(None),
+        limits: w.limits.clone(),
+    });
+    let gz = flate2::read::GzDecoder::new(CountCompressed {
+        inner: io::BufReader::with_capacity(BUF, file),
+        meter: Rc::clone(&meter),
+    });
+    let mut ar = tar::Archive::new(CountStream {
+        inner: gz,
+        meter: Rc::clone(&meter),
+    });
+    {
+        let mut entries = ar
+            .entries()
+            .map_err(|e| meter.error(|| ArchiveError::corrupt(e)))?;
+        loop {
+            meter.in_header.set(true);
+            meter.header_bytes.set(0);
+            let next = entries.next();
+            meter.in_header.set(false);
+            let mut entry = match next {
+                None => break,
+                Some(Ok(e)) => e,
+                Some(Err(e)) => return Err(meter.error(|| ArchiveError::corrupt(e))),
+            };
+            w.count_entry()?;
+            let raw = entry.path_bytes().into_owned();
+            let ty = entry.header().entry_type();
+            if ty.is_pax_global_extensions() {
+                continue;
+            }
+            let rel = clean_path(&raw)?;
+            if ty.is_file() || ty.is_contiguous() {
+                let mode = entry.header().mode().map_err(ArchiveError::corrupt)?;
+                let declared = entry.size();
+                let comp = || meter.compressed.get();
+                let n = w
+                    .file(&raw, &rel, mode & 0o111 != 0, declared, &mut entry, &comp)
+                    .map_err(|e| match e {
+                        ArchiveError::Corrupt { .. } => meter.error(|| e),
+                        e => e,
+                    })?;
+                if n != declared {
+                    return Err(ArchiveError::Corrupt {
+                        detail: format!("{} ends early", show(&raw)),
+                    });
+                }
+            } else if ty.is_dir() {
+                w.dir(&raw, &rel)?;
+            } else if ty.is_symlink() {
+                let target = entry
+                    .link_name_bytes()
+                    .map(|c| c.into_owned())
+                    .unwrap_or_default();
+                w.symlink(&raw, &rel, target)?;
+            } else if ty.is_hard_link() {
+                let target = entry
+                    .link_name_bytes()
+                    .map(|c| c.into_owned())
+                    .unwrap_or_default();
+                let comp = || meter.compressed.get();
+                w.hard_link(&raw, &rel, &target, &comp)?;
+            } else {
+                let what = if ty.is_character_special() {
+                    "character device"
+                } else if ty.is_block_special() {
+                    "block device"
+                } else if ty.is_fifo() {
+                    "fifo"
+                } else if ty.is_gnu_sparse() {
+                    "sparse file"
+                } else {
+                    "unknown type"
+                };
+                return Err(ArchiveError::Unsupported {
+                    entry: show(&raw),
+                    what,
+                });
+            }
+        }
+    }
+    // Read to the end of the gzip stream so its CRC and length trailer are
+    // checked: a tarball cut after the tar end marker is still refused.
+    let mut rest = ar.into_inner();
+    io::copy(&mut rest, &mut io::sink()).map_err(|e| meter.error(|| ArchiveError::corrupt(e)))?;
+    Ok(())
+}
+
+fn extract_zip(file: File, archive_len: u64, w: &mut Writer<'_>) -> Result<(), ArchiveError> {
+    let mut zip = zip::ZipArchive::new(io::BufReader::with_capacity(BUF, file))
+        .map_err(ArchiveError::corrupt)?;
+    if zip.len() as u64 > w.limits.max_entries {
+        return Err(ArchiveError::TooManyEntries {
+            limit: w.limits.max_entries,
+        });
+    }
+    // Compressed bytes that entries so far may expand from: the sum of
+    // their declared compressed sizes, but never more than the file, so
+    // entries overlapping the same data (a "non-recursive" zip bomb)
+    // cannot claim the same bytes twice.
+    let mut comp_total = 0u64;
+    for i in 0..zip.len() {
+        let mut f = zip.by_index(i).map_err(ArchiveError::corrupt)?;
+        w.count_entry()?;
+        let raw = f.name_raw().to_vec();
+        if raw.contains(&b'\\') {
+            return Err(ArchiveError::UnsafePath {
+                entry: show(&raw),
+                reason: "backslash in a zip name",
+            });
+        }
+        if f.encrypted() {
+            return Err(ArchiveError::Encrypted { entry: show(&raw) });
+        }
+        let rel = clean_path(&raw)?;
+        comp_total = comp_total.saturating_add(f.compressed_size());
+        let budget = comp_total.min(archive_len);
+        let unix = f.unix_mode();
+        let fmt = unix.map(|m| m & 0o170_000).unwrap_or(0);
+        if f.is_symlink() || fmt == 0o120_000 {
+            return Err(ArchiveError::UnsafeLink {
+                entry: show(&raw),
+                target: String::new(),
+                reason: "symlinks in zip archives are not extracted",
+            });
+        }
+        match fmt {
+            0 | 0o100_000 | 0o040_000 => {}
+            0o020_000 | 0o060_000 => {
+                return Err(ArchiveError::Unsupported {
+                    entry: show(&raw),
+                    what: "device",
+                });
+            }
+            0o010_000 => {
+                return Err(ArchiveError::Unsupported {
+                    entry: show(&raw),
+                    what: "fifo",
+                });
+            }
+            _ => {
+                return Err(ArchiveError::Unsupported {
+                    entry: show(&raw),
+                    what: "special file",
+                });
+            }
+        }
+        if f.is_dir() || fmt == 0o040_000 {
+            w.dir(&raw, &rel)?;
+            continue;
+        }
+        let declared = f.size();
+        let exec = unix.is_some_and(|m| m & 0o111 != 0);
+        let comp = || budget;
+        let n = w.file(&raw, &rel, exec, declared, &mut f, &comp)?;
+        if n != declared {
+            return Err(ArchiveError::Corrupt {
+                detail: format!(
+                    "{} has {n} bytes where the archive says {declared}",
+                    show(&raw)
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Writes entries under `dest`, keeping track of what exists so that no
+/// entry replaces or passes through another.
+struct Writer<'a> {
+    dest: &'a Path,
+    limits: &'a Limits,
+    summary: Summary,
+    files: HashSet<PathBuf>,
+    dirs: HashSet<PathBuf>,
+    links: Vec<(Vec<u8>, PathBuf, Vec<u8>)>,
+    link_set: HashSet<PathBuf>,
+}
+
+impl<'a> Writer<'a> {
+    fn new(dest: &'a Path, limits: &'a Limits) -> Self {
+        Writer {
+            dest,
+            limits,
+            summary: Summary::default(),
+            files: HashSet::new(),
+            dirs: HashSet::new(),
+            links: Vec::new(),
+            link_set: HashSet::new(),
+        }
+    }
+
+    fn count_entry(&mut self) -> Result<(), ArchiveError> {
+        self.summary.entries += 1;
+        if self.summary.entries > self.limits.max_entries {
+            return Err(ArchiveError::TooManyEntries {
+                limit: self.limits.max_entries,
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses a new non-directory entry at `rel` that already exists, or
+    /// that lies under a file or symlink; creates the parent directories.
+    fn prepare(&mut self, raw: &[u8], rel: &Path) -> Result<(), ArchiveError> {
+        if rel.as_os_str().is_empty()
+            || self.files.contains(rel)
+            || self.dirs.contains(rel)
+            || self.link_set.contains(rel)
+        {
+            return Err(ArchiveError::Duplicate { entry: show(raw) });
+        }
+        self.make_parents(raw, rel)
+    }
+
+    fn make_parents(&mut self, raw: &[u8], rel: &Path) -> Result<(), ArchiveError> {
+        let mut cur = PathBuf::new();
+        let parents: Vec<_> = rel.parent().map(|p| p.components().collect()).unwrap_or_default();
+        for c in parents {
+            cur.push(c);
+            if self.files.contains(&cur) || self.link_set.contains(&cur) {
+                return Err(ArchiveError::Duplicate { entry: show(raw) });
+            }
+            if self.dirs.insert(cur.clone()) {
+                let p = self.dest.join(&cur);
+                fs::create_dir(&p).map_err(|e| ArchiveError::io(&p, e))?;
+                set_mode(&p, 0o755)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn dir(&mut self, raw: &[u8], rel: &Path) -> Result<(), ArchiveError> {
+        if rel.as_os_str().is_empty() || self.dirs.contains(rel) {
+            return Ok(());
+        }
+        if self.files.contains(rel) || self.link_set.contains(rel) {
+            return Err(ArchiveError::Duplicate { entry: show(raw) });
+        }
+        self.make_parents(raw, rel)?;
+        let p = self.dest.join(rel);
+        fs::create_dir(&p).map_err(|e| ArchiveError::io(&p, e))?;
+        set_mode(&p, 0o755)?;
+        self.dirs.insert(rel.to_path_buf());
+        self.summary.dirs += 1;
+        Ok(())
+    }
+
+    /// Writes one file from `data`, counting bytes as they are written;
+    /// returns how many were written.
+    fn file(
+        &mut self,
+        raw: &[u8],
+        rel: &Path,
+        exec: bool,
+        declared: u64,
+        data: &mut dyn Read,
+        compressed: &dyn Fn() -> u64,
+    ) -> Result<u64, ArchiveError> {
+        if declared > self.limits.max_entry_bytes {
+            return Err(ArchiveError::EntryTooLarge {
+                entry: show(raw),
+                limit: self.limits.max_entry_bytes,
+            });
+        }
+        self.prepare(raw, rel)?;
+        let p = self.dest.join(rel);
+        let mut out = create_new(&p)?;
+        self.files.insert(rel.to_path_buf());
+        self.summary.files += 1;
+        let n = self.copy(raw, data, &mut out, &p, compressed)?;
+        out.sync_all().map_err(|e| ArchiveError::io(&p, e))?;
+        set_mode(&p, if exec { 0o755 } else { 0o644 })?;
+        Ok(n)
+    }
+
+    fn copy(
+        &mut self,
+        raw: &[u8],
+        data: &mut dyn Read,
+        out: &mut File,
+        p: &Path,
+        compressed: &dyn Fn() -> u64,
+    ) -> Result<u64, ArchiveError> {
+        let mut buf = vec![0u8; BUF];
+        let mut n = 0u64;
+        loop {
+            let k = match data.read(&mut buf) {
+                Ok(0) => return Ok(n),
+                Ok(k) => k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(ArchiveError::corrupt(format!("{}: {e}", show(raw)))),
+            };
+            n += k as u64;
+            self.summary.bytes += k as u64;
+            if n > self.limits.max_entry_bytes {
+                return Err(ArchiveError::EntryTooLarge {
+                    entry: show(raw),
+                    limit: self.limits.max_entry_bytes,
+                });
+            }
+            if self.summary.bytes > self.limits.max_total_bytes {
+                return Err(ArchiveError::TooLarge {
+                    limit: self.limits.max_total_bytes,
+                });
+            }
+            if self.summary.bytes > RATIO_GRACE
+                && self.summary.bytes > compressed().saturating_mul(self.limits.max_ratio)
+            {
+                return Err(ArchiveError::Ratio {
+                    limit: self.limits.max_ratio,
+                });
+            }
+            out.write_all(&buf[..k])
+                .map_err(|e| ArchiveError::io(p, e))?;
+        }
+    }
+
+    /// A tar hard link: only to a regular file written earlier, and made
+    /// as a copy so that the tree holds no shared inodes.
+    fn hard_link(
+        &mut self,
+        raw: &[u8],
+        rel: &Path,
+        target: &[u8],
+        compressed: &dyn Fn() -> u64,
+    ) -> Result<(), ArchiveError> {
+        let bad = |reason| ArchiveError::UnsafeLink {
+            entry: show(raw),
+            target: show(target),
+            reason,
+        };
+        let t = clean_path(target).map_err(|_| bad("target path is unsafe"))?;
+        if !self.files.contains(&t) {
+            return Err(bad("target is not a regular file extracted earlier"));
+        }
+        let src_path = self.dest.join(&t);
+        let mut src = File::open(&src_path).map_err(|e| ArchiveError::io(&src_path, e))?;
+        self.prepare(raw, rel)?;
+        let p = self.dest.join(rel);
+        let mut out = create_new(&p)?;
+        self.files.insert(rel.to_path_buf());
+        self.summary.files += 1;
+        self.copy(raw, &mut src, &mut out, &p, compressed)?;
+        out.sync_all().map_err(|e| ArchiveError::io(&p, e))?;
+        let mode = fs::metadata(&src_path)
+            .map_err(|e| ArchiveError::io(&src_path, e))?
+            .permissions();
+        fs::set_permissions(&p, mode).map_err(|e| ArchiveError::io(&p, e))?;
+        Ok(())
+    }
+
+    fn symlink(&mut self, raw: &[u8], rel: &Path, target: Vec<u8>) -> Result<(), ArchiveError> {
+        self.prepare(raw, rel)?;
+        self.link_set.insert(rel.to_path_buf());
+        self.links.push((raw.to_vec(), rel.to_path_buf(), target));
+        Ok(())
+    }
+
+    /// Creates the symlinks, now that the set of them is final.
+    fn finish(self) -> Result<Summary, ArchiveError> {
+        let mut summary = self.summary;
+        for (raw, rel, target) in &self.links {
+            check_link(rel, target, &self.link_set).map_err(|reason| ArchiveError::UnsafeLink {
+                entry: show(raw),
+                target: show(target),
+                reason,
+            })?;
+            let p = self.dest.join(rel);
+            make_symlink(target, &p)?;
+            summary.symlinks += 1;
+        }
+        Ok(summary)
+    }
+}
+
+/// Checks a symlink target, resolved lexically from the link's directory:
+/// it must be relative, stay inside the root, and never step back (`..`)
+/// out of a path that passes through another symlink, where the physical
+/// parent differs from the lexical one.
+pub(crate) fn check_link(
+    link: &Path,
+    target: &[u8],
+    links: &HashSet<PathBuf>,
+) -> Result<(), &'static str> {
+    if target.is_empty() {
+        return Err("empty target");
+    }
+    if target.contains(&0) {
+        return Err("NUL byte in target");
+    }
+    if target.starts_with(b"/") {
+        return Err("absolute target");
+    }
+    let mut stack: Vec<PathBuf> = Vec::new();
+    let mut cur = PathBuf::new();
+    if let Some(parent) = link.parent() {
+        for c in parent.components() {
+            cur.push(c);
+            stack.push(cur.clone());
+        }
+    }
+    for comp in target.split(|&b| b == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." => {
+                if stack.iter().any(|p| links.contains(p)) {
+                    return Err("`..` after a symlink");
+                }
+                if stack.pop().is_none() {
+                    return Err("target leaves the archive root");
+                }
+            }
+            name => {
+                let mut next = stack.last().cloned().unwrap_or_default();
+                next.push(bytes_to_path(name).ok_or("target is not valid UTF-8")?);
+                stack.push(next);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The entry's path as a relative path of plain components (`.` and empty
+/// components dropped); empty for the archive root itself.
+pub(crate) fn clean_path(raw: &[u8]) -> Result<PathBuf, ArchiveError> {
+    let bad = |reason| ArchiveError::UnsafePath {
+        entry: show(raw),
+        reason,
+    };
+    if raw.is_empty() {
+        return Err(bad("empty name"));
+    }
+    if raw.contains(&0) {
+        return Err(bad("NUL byte"));
+    }
+    if raw.starts_with(b"/") {
+        return Err(bad("absolute path"));
+    }
+    let mut out = PathBuf::new();
+    for comp in raw.split(|&b| b == b'/') {
+        match comp {
+            b"" | b"." => {}
+            b".." => return Err(bad("`..` component")),
+            name => out.push(bytes_to_path(name).ok_or_else(|| bad("not valid UTF-8"))?),
+        }
+    }
+    // Belt and braces: whatever the platform makes of the bytes, only
+    // plain components may remain.
+    if !out
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(bad("path does not normalise to a plain relative path"));
+    }
+    Ok(out)
+}
+
+#[cfg(unix)]
+fn bytes_to_path(b: &[u8]) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    Some(PathBuf::from(std::ffi::OsStr::from_bytes(b)))
+}
+
+#[cfg(not(unix))]
+fn bytes_to_path(b: &[u8]) -> Option<PathBuf> {
+    std::str::from_utf8(b).ok().map(PathBuf::from)
+}
+
+/// An entry name for messages: lossy UTF-8, control characters escaped,
+/// cut at 200 characters.
+pub(crate) fn show(raw: &[u8]) -> String {
+    let s = String::from_utf8_lossy(raw);
+    let mut out: String = s.chars().take(200).flat_map(char::escape_debug).collect();
+    if s.chars().count() > 200 {
+        out.push('…');
+    }
+    format!("`{out}`")
+}
+
+/// Opens a new file; never follows or replaces an existing path.
+fn create_new(p: &Path) -> Result<File, ArchiveError> {
+    let mut o = OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    o.open(p).map_err(|e| ArchiveError::io(p, e))
+}
+
+#[cfg(unix)]
+fn set_mode(p: &Path, mode: u32) -> Result<(), ArchiveError> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(p, fs::Permissions::from_mode(mode)).map_err(|e| ArchiveError::io(p, e))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_p: &Path, _mode: u32) -> Result<(), ArchiveError> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn make_symlink(target: &[u8], p: &Path) -> Result<(), ArchiveError> {
+    let t = bytes_to_path(target).unwrap_or_default();
+    std::os::unix::fs::symlink(t, p).map_err(|e| ArchiveError::io(p, e))
+}
+
+#[cfg(not(unix))]
+fn make_symlink(target: &[u8], p: &Path) -> Result<(), ArchiveError> {
+    Err(ArchiveError::Unsupported {
+        entry: format!("{} -> {}", p.display(), show(target)),
+        what: "symlink",
+    })
+}

@@ -1,0 +1,1024 @@
+//! Content-addressed store for artifacts and their unpacked trees.
+//!
+//! Layout under the root (`Context::cache_dir`):
+//!
+//! - `blobs/sha256/<hex>`: artifact files named by their SHA-256, 0444.
+//! - `trees/sha256/<hex>/`: unpacked archives, keyed by the SHA-256 of the
+//!   blob they came from (or by their own tree digest for a local
+//!   directory); files 0444 (0555 when executable), directories 0555.
+//! - `trees/sha256/<hex>.tree`: the tree digest ([`tree_digest`]) recorded
+//!   when the tree was made, which `verify` compares against.
+//! - `tmp/`: work files on the same file system, so `rename` is atomic.
+//! - `.lock`: the lock file behind [`Cache::lock`].
+//!
+//! Writers never need the lock: everything is built in `tmp/` and renamed
+//! into place, and when two processes race the second finds the first's
+//! result and drops its own. The lock is for callers that must keep a
+//! sequence consistent, such as "put, then pin in the lock file" against
+//! `gc`, which would otherwise remove a blob not yet pinned.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::archive::{self, ArchiveError, Kind, Limits};
+use crate::digest::{self, Algorithm, Digest, Hasher, Sink};
+use crate::fsutil::{self, ReadError};
+
+/// `tmp/` entries older than this are left over from a crashed process;
+/// younger ones may belong to a put or unpack running now.
+pub const STALE_TMP: Duration = Duration::from_secs(3600);
+/// Entries a tree may hold for [`tree_digest`]; far above any archive
+/// limit, it only keeps a hostile local directory from exhausting memory.
+const TREE_ENTRY_CAP: usize = 5_000_000;
+/// Directory depth followed when walking a local directory.
+const MAX_DEPTH: usize = 256;
+const TREE_HEADER: &str = "mcp-warden-tree-v1\n";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("cache: {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("reading the artifact failed: {0}")]
+    Read(#[source] io::Error),
+    #[error(transparent)]
+    Source(#[from] ReadError),
+    #[error("the artifact is larger than the {limit}-byte limit")]
+    TooLarge { limit: u64 },
+    #[error("digest mismatch: expected {expected}, got {actual}")]
+    Mismatch { expected: String, actual: String },
+    #[error("`{key}` is not a SHA-256 cache key (64 lowercase hex characters)")]
+    BadKey { key: String },
+    #[error("cache entry {path} is damaged: {detail}")]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("{path}: {reason}")]
+    UnsafeDir { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+}
+
+impl CacheError {
+    pub fn hint(&self) -> &'static str {
+        match self {
+            CacheError::Io { .. } => "check that the cache directory exists, is yours and has space",
+            CacheError::Read(_) | CacheError::Source(_) => {
+                "check that the artifact path or download is readable"
+            }
+            CacheError::TooLarge { .. } => {
+                "the artifact is far larger than an MCP server should be; check the source"
+            }
+            CacheError::Mismatch { .. } => {
+                "the bytes are not the ones pinned or published; do not use them, and fetch again from the real source"
+            }
+            CacheError::BadKey { .. } => "give the full sha256 as 64 hex characters",
+            CacheError::Corrupt { .. } => {
+                "run `mcp-warden cache verify`, then `mcp-warden cache gc` and fetch the artifact again"
+            }
+            CacheError::UnsafeDir { .. } => {
+                "the directory may hold only regular files, directories and symlinks that stay inside it"
+            }
+            CacheError::Archive(e) => e.hint(),
+        }
+    }
+
+    fn io(path: &Path, source: io::Error) -> Self {
+        CacheError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// A stored artifact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blob {
+    pub sha256: String,
+    /// Known when the blob was just stored or re-hashed; `None` from
+    /// [`Cache::blob`], which does not read the content.
+    pub sha512: Option<String>,
+    pub size: u64,
+    pub path: PathBuf,
+}
+
+/// An unpacked tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tree {
+    /// Its name under `trees/sha256/`: the archive blob's SHA-256, or the
+    /// tree digest for a local directory.
+    pub key: String,
+    /// [`tree_digest`] of the content, as recorded when it was made.
+    pub digest: String,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    Blob,
+    Tree,
+}
+
+/// One item of [`Cache::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub kind: EntryKind,
+    pub key: String,
+    /// Bytes of the blob, or of all files in the tree.
+    pub size: u64,
+    pub path: PathBuf,
+}
+
+/// What [`Cache::verify`] found wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub path: PathBuf,
+    pub kind: ProblemKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// The blob's content hashes to something else than its name.
+    BlobMismatch { actual: String },
+    /// The tree's content no longer has the digest recorded at unpack.
+    TreeMismatch { recorded: String, actual: String },
+    /// A tree without its `.tree` record.
+    MissingRecord,
+    /// A file or directory that the cache did not put there.
+    Stray,
+    /// Could not be read or walked.
+    Unreadable { detail: String },
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.path.display();
+        match &self.kind {
+            ProblemKind::BlobMismatch { actual } => {
+                write!(f, "{p}: content has sha256 {actual}, not its name")
+            }
+            ProblemKind::TreeMismatch { recorded, actual } => write!(
+                f,
+                "{p}: tree digest is {actual}, recorded {recorded}: files were changed"
+            ),
+            ProblemKind::MissingRecord => write!(f, "{p}: no recorded tree digest"),
+            ProblemKind::Stray => write!(f, "{p}: not a cache entry"),
+            ProblemKind::Unreadable { detail } => write!(f, "{p}: {detail}"),
+        }
+    }
+}
+
+/// What [`Cache::gc`] removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GcReport {
+    pub blobs: u64,
+    pub trees: u64,
+    pub tmp: u64,
+    pub bytes: u64,
+}
+
+/// Held while a [`Cache::lock`] is in force; dropping it releases the lock.
+#[derive(Debug)]
+pub struct CacheLock {
+    _file: File,
+}
+
+#[derive(Debug, Clone)]
+pub struct Cache {
+    root: PathBuf,
+    blobs: PathBuf,
+    trees: PathBuf,
+    tmp: PathBuf,
+}
+
+impl Cache {
+    /// Opens the cache at `root`, creating its directories (0700) as needed.
+    pub fn open(root: &Path) -> Result<Cache, CacheError> {
+        let c = Cache {
+            root: root.to_path_buf(),
+            blobs: root.join("blobs").join("sha256"),
+            trees: root.join("trees").join("sha256"),
+            tmp: root.join("tmp"),
+        };
+        for d in [&c.root, &c.blobs, &c.trees, &c.tmp] {
+            let mut b = fs::DirBuilder::new();
+            b.recursive(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                b.mode(0o700);
+            }
+            b.create(d).map_err(|e| CacheError::io(d, e))?;
+        }
+        Ok(c)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn lock_file(&self) -> Result<File, CacheError> {
+        let p = self.root.join(".lock");
+        let mut o = OpenOptions::new();
+        o.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.mode(0o600);
+        }
+        o.open(&p).map_err(|e| CacheError::io(&p, e))
+    }
+
+    /// Takes the cache's exclusive lock, waiting for other holders.
+    /// Held per open file, so a second `lock` in the same process waits
+    /// too: do not call it while holding one.
+    pub fn lock(&self) -> Result<CacheLock, CacheError> {
+        let f = self.lock_file()?;
+        f.lock()
+            .map_err(|e| CacheError::io(&self.root.join(".lock"), e))?;
+        Ok(CacheLock { _file: f })
+    }
+
+    /// Like [`Cache::lock`], but returns `None` at once when another
+    /// holder has it.
+    pub fn try_lock(&self) -> Result<Option<CacheLock>, CacheError> {
+        let f = self.lock_file()?;
+        match f.try_lock() {
+            Ok(()) => Ok(Some(CacheLock { _file: f })),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(e)) => Err(CacheError::io(&self.root.join(".lock"), e)),
+        }
+    }
+
+    fn blob_path(&self, key: &str) -> PathBuf {
+        self.blobs.join(key)
+    }
+
+    /// Stores what `r` yields, hashing SHA-256 and SHA-512 in the same
+    /// pass as the write; more than `limit` bytes fail with `TooLarge`
+    /// without reading further. Every digest in `expect` must match. No
+    /// partial file survives an error; an existing blob with the same
+    /// content is kept and returned.
+    pub fn put_reader(
+        &self,
+        r: impl Read,
+        limit: u64,
+        expect: &[Digest],
+    ) -> Result<Blob, CacheError> {
+        let mut tmp = tempfile::Builder::new()
+            .prefix("blob-")
+            .tempfile_in(&self.tmp)
+            .map_err(|e| CacheError::io(&self.tmp, e))?;
+        let tmp_path = tmp.path().to_path_buf();
+        let mut h256 = Algorithm::Sha256.hasher();
+        let mut h512 = Algorithm::Sha512.hasher();
+        let mut tee = Tee {
+            inner: r,
+            out: tmp.as_file_mut(),
+            n: 0,
+            limit,
+            over: false,
+            write_err: None,
+        };
+        let res = {
+            let mut sinks: [&mut dyn Sink; 2] = [&mut h256, &mut h512];
+            digest::feed(&mut tee, &mut sinks)
+        };
+        if tee.over {
+            return Err(CacheError::TooLarge { limit });
+        }
+        if let Some(e) = tee.write_err.take() {
+            return Err(CacheError::io(&tmp_path, e));
+        }
+        let size = res.map_err(CacheError::Read)?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(|e| CacheError::io(&tmp_path, e))?;
+        let got = [Hasher::finish(h256), Hasher::finish(h512)];
+        for want in expect {
+            if let Some(have) = got.iter().find(|d| d.algorithm == want.algorithm)
+                && have != want
+            {
+                return Err(CacheError::Mismatch {
+                    expected: want.to_string(),
+                    actual: have.to_string(),
+                });
+            }
+        }
+        let sha256 = got[0].hex();
+        let dest = self.blob_path(&sha256);
+        set_mode(&tmp_path, 0o444)?;
+        match tmp.persist_noclobber(&dest) {
+            Ok(_) => sync_dir(&self.blobs),
+            // Someone stored the same content first: theirs is complete
+            // (it got there by rename), ours is dropped and deleted.
+            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(CacheError::io(&dest, e.error)),
+        }
+        Ok(Blob {
+            sha256,
+            sha512: Some(got[1].hex()),
+            size,
+            path: dest,
+        })
+    }
+
+    /// [`Cache::put_reader`] on a local file.
+    pub fn put_file(&self, path: &Path, limit: u64, expect: &[Digest]) -> Result<Blob, CacheError> {
+        let (file, meta) = fsutil::open_file(path)?;
+        if meta.len() > limit {
+            return Err(CacheError::TooLarge { limit });
+        }
+        self.put_reader(file, limit, expect)
+    }
+
+    /// The stored blob named `sha256_hex`, if any, without reading it.
+    pub fn blob(&self, sha256_hex: &str) -> Result<Option<Blob>, CacheError> {
+        check_key(sha256_hex)?;
+        let path = self.blob_path(sha256_hex);
+        let meta = match fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(CacheError::io(&path, e)),
+        };
+        if !meta.is_file() {
+            return Err(CacheError::Corrupt {
+                path,
+                detail: "not a regular file".into(),
+            });
+        }
+        Ok(Some(Blob {
+            sha256: sha256_hex.to_string(),
+            sha512: None,
+            size: meta.len(),
+            path,
+        }))
+    }
+
+    /// The stored blob named `sha256_hex`, re-hashed: fails with `Corrupt`
+    /// when its content does not match its name; fills in `sha512`.
+    pub fn blob_verified(&self, sha256_hex: &str) -> Result<Option<Blob>, CacheError> {
+        let Some(mut b) = self.blob(sha256_hex)? else {
+            return Ok(None);
+        };
+        let (size, d) = hash_file(&b.path, &[Algorithm::Sha256, Algorithm::Sha512])?;
+        if d[0].hex() != b.sha256 {
+            return Err(CacheError::Corrupt {
+                path: b.path,
+                detail: format!("content has sha256 {}", d[0].hex()),
+            });
+        }
+        b.size = size;
+        b.sha512 = Some(d[1].hex());
+        Ok(Some(b))
+    }
+
+    /// Re-hashes the blob's file: true when it still has the blob's
+    /// SHA-256 (and SHA-512, when known).
+    pub fn rehash(&self, blob: &Blob) -> Result<bool, CacheError> {
+        let mut algs = vec![Algorithm::Sha256];
+        if blob.sha512.is_some() {
+            algs.push(Algorithm::Sha512);
+        }
+        let (_, d) = hash_file(&blob.path, &algs)?;
+        Ok(d[0].hex() == blob.sha256
+            && blob.sha512.as_ref().is_none_or(|s| d.get(1).map(Digest::hex).as_ref() == Some(s)))
+    }
+
+    /// Unpacks an archive blob into `trees/sha256/<blob sha256>`, or
+    /// returns the tree already there. The blob is re-hashed first, so a
+    /// blob changed on disk is never unpacked under its old name.
+    pub fn unpack(&self, blob: &Blob, kind: Kind, limits: &Limits) -> Result<Tree, CacheError> {
+        check_key(&blob.sha256)?;
+        if let Some(t) = self.tree(&blob.sha256)? {
+            return Ok(t);
+        }
+        let (_, d) = hash_file(&blob.path, &[Algorithm::Sha256])?;
+        if d[0].hex() != blob.sha256 {
+            return Err(CacheError::Corrupt {
+                path: blob.path.clone(),
+                detail: format!("content has sha256 {}", d[0].hex()),
+            });
+        }
+        let work = self.work_dir()?;
+        let dest = work.path().join("tree");
+        let res = archive::extract(&blob.path, kind, &dest, limits)
+            .map_err(CacheError::from)
+            .and_then(|_| self.install(&dest, &blob.sha256));
+        finish_work(work, &dest);
+        res
+    }
+
+    /// Copies a local directory into `trees/sha256/<tree digest>`:
+    /// regular files, directories, and symlinks whose target stays inside
+    /// it; anything else is refused. Limits are those of an archive
+    /// (the ratio does not apply).
+    pub fn put_dir(&self, dir: &Path, limits: &Limits) -> Result<Tree, CacheError> {
+        let meta = fs::symlink_metadata(dir).map_err(|e| CacheError::io(dir, e))?;
+        if !meta.is_dir() {
+            return Err(CacheError::UnsafeDir {
+                path: dir.to_path_buf(),
+                reason: "not a directory".into(),
+            });
+        }
+        let work = self.work_dir()?;
+        let dest = work.path().join("tree");
+        let res = copy_dir(dir, &dest, limits).and_then(|()| {
+            let digest = tree_digest(&dest)?;
+            self.install(&dest, &digest)
+        });
+        finish_work(work, &dest);
+        res
+    }
+
+    fn work_dir(&self) -> Result<tempfile::TempDir, CacheError> {
+        tempfile::Builder::new()
+            .prefix("unpack-")
+            .tempdir_in(&self.tmp)
+            .map_err(|e| CacheError::io(&self.tmp, e))
+    }
+
+    /// Seals a finished tree in `tmp/` and renames it to `key`; when
+    /// another process got there first, keeps theirs.
+    fn install(&self, dest: &Path, key: &str) -> Result<Tree, CacheError> {
+        seal(dest)?;
+        let digest = tree_digest(dest)?;
+        // The record goes first: a tree in place always has one, and two
+        // racing writers write the same text.
+        let record = self.trees.join(format!("{key}.tree"));
+        fsutil::write_atomic(&record, format!("{digest}\n").as_bytes())
+            .map_err(|e| CacheError::io(&record, e))?;
+        let target = self.trees.join(key);
+        match fs::rename(dest, &target) {
+            Ok(()) => {
+                sync_dir(&self.trees);
+                set_mode(&target, 0o555)?;
+            }
+            Err(e) => {
+                if fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) {
+                    remove_tree(dest);
+                } else {
+                    return Err(CacheError::io(&target, e));
+                }
+            }
+        }
+        Ok(Tree {
+            key: key.to_string(),
+            digest,
+            path: target,
+        })
+    }
+
+    /// The tree under `key`, if there is one, with its recorded digest.
+    pub fn tree(&self, key: &str) -> Result<Option<Tree>, CacheError> {
+        check_key(key)?;
+        let path = self.trees.join(key);
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(CacheError::Corrupt {
+                    path,
+                    detail: "not a directory".into(),
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(CacheError::io(&path, e)),
+        }
+        let digest = self.record(key)?.ok_or_else(|| CacheError::Corrupt {
+            path: path.clone(),
+            detail: "no recorded tree digest".into(),
+        })?;
+        Ok(Some(Tree {
+            key: key.to_string(),
+            digest,
+            path,
+        }))
+    }
+
+    fn record(&self, key: &str) -> Result<Option<String>, CacheError> {
+        let p = self.trees.join(format!("{key}.tree"));
+        match fsutil::read_text_bounded(&p, 200) {
+            Ok(s) => {
+                let d = s.trim_end().to_string();
+                check_key(&d).map_err(|_| CacheError::Corrupt {
+                    path: p,
+                    detail: "the record is not a sha256 digest".into(),
+                })?;
+                Ok(Some(d))
+            }
+            Err(ReadError::Missing { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Blobs and trees, with sizes, sorted by kind then key.
+    pub fn list(&self) -> Result<Vec<Entry>, CacheError> {
+        let mut out = Vec::new();
+        for (name, path) in read_names(&self.blobs)? {
+            if check_key(&name).is_err() {
+                continue;
+            }
+            let meta = fs::symlink_metadata(&path).map_err(|e| CacheError::io(&path, e))?;
+            if meta.is_file() {
+                out.push(Entry {
+                    kind: EntryKind::Blob,
+                    key: name,
+                    size: meta.len(),
+                    path,
+                });
+            }
+        }
+        for (name, path) in read_names(&self.trees)? {
+            if check_key(&name).is_err() {
+                continue;
+            }
+            out.push(Entry {
+                kind: EntryKind::Tree,
+                key: name,
+                size: tree_size(&path),
+                path,
+            });
+        }
+        out.sort_by(|a, b| (a.kind as u8, &a.key).cmp(&(b.kind as u8, &b.key)));
+        Ok(out)
+    }
+
+    /// Re-hashes every blob against its name and every tree against its
+    /// recorded digest; also reports files the cache did not put there.
+    pub fn verify(&self) -> Result<Vec<Problem>, CacheError> {
+        let mut problems = Vec::new();
+        let unreadable = |path: &Path, e: &dyn fmt::Display| Problem {
+            path: path.to_path_buf(),
+            kind: ProblemKind::Unreadable {
+                detail: e.to_string(),
+            },
+        };
+        for (name, path) in read_names(&self.blobs)? {
+            if check_key(&name).is_err() {
+                problems.push(Problem {
+                    path,
+                    kind: ProblemKind::Stray,
+                });
+                continue;
+            }
+            match hash_file(&path, &[Algorithm::Sha256]) {
+                Ok((_, d)) if d[0].hex() == name => {}
+                Ok((_, d)) => problems.push(Problem {
+                    path,
+                    kind: ProblemKind::BlobMismatch { actual: d[0].hex() },
+                }),
+                Err(e) => problems.push(unreadable(&path, &e)),
+            }
+        }
+        for (name, path) in read_names(&self.trees)? {
+            if let Some(k) = name.strip_suffix(".tree")
+                && check_key(k).is_ok()
+            {
+                continue;
+            }
+            if check_key(&name).is_err() || !fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir())
+            {
+                problems.push(Problem {
+                    path,
+                    kind: ProblemKind::Stray,
+                });
+                continue;
+            }
+            let recorded = match self.record(&name) {
+                Ok(Some(r)) => r,
+                Ok(None) => {
+                    problems.push(Problem {
+                        path,
+                        kind: ProblemKind::MissingRecord,
+                    });
+                    continue;
+                }
+                Err(e) => {
+                    problems.push(unreadable(&path, &e));
+                    continue;
+                }
+            };
+            match tree_digest(&path) {
+                Ok(actual) if actual == recorded => {}
+                Ok(actual) => problems.push(Problem {
+                    path,
+                    kind: ProblemKind::TreeMismatch { recorded, actual },
+                }),
+                Err(e) => problems.push(unreadable(&path, &e)),
+            }
+        }
+        Ok(problems)
+    }
+
+    /// Removes blobs and trees whose key is not in `keep`, records left
+    /// without a tree, and `tmp/` entries older than [`STALE_TMP`].
+    /// Hold [`Cache::lock`] around it and around "put, then pin", or a
+    /// blob stored meanwhile but not yet pinned may go.
+    pub fn gc(&self, keep: &HashSet<String>) -> Result<GcReport, CacheError> {
+        let mut r = GcReport::default();
+        for (name, path) in read_names(&self.blobs)? {
+            if check_key(&name).is_err() || keep.contains(&name) {
+                continue;
+            }
+            let size = fs::symlink_metadata(&path).map(|m| m.len()).unwrap_or(0);
+            fs::remove_file(&path).map_err(|e| CacheError::io(&path, e))?;
+            r.blobs += 1;
+            r.bytes += size;
+        }
+        for (name, path) in read_names(&self.trees)? {
+            if let Some(k) = name.strip_suffix(".tree") {
+                if check_key(k).is_ok() && !keep.contains(k) {
+                    fs::remove_file(&path).map_err(|e| CacheError::io(&path, e))?;
+                }
+                continue;
+            }
+            if check_key(&name).is_err() || keep.contains(&name) {
+                continue;
+            }
+            r.bytes += tree_size(&path);
+            remove_tree(&path);
+            if fs::symlink_metadata(&path).is_ok() {
+                return Err(CacheError::io(
+                    &path,
+                    io::Error::other("could not remove the tree"),
+                ));
+            }
+            r.trees += 1;
+        }
+        let now = SystemTime::now();
+        for (_, path) in read_names(&self.tmp)? {
+            let Ok(meta) = fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let age = meta
+                .modified()
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .unwrap_or_default();
+            if age < STALE_TMP {
+                continue;
+            }
+            if meta.is_dir() {
+                r.bytes += tree_size(&path);
+                remove_tree(&path);
+            } else {
+                r.bytes += meta.len();
+                let _ = fs::remove_file(&path);
+            }
+            r.tmp += 1;
+        }
+        Ok(r)
+    }
+}
+
+/// Copies `r` into `out` while the digests read it, stopping past `limit`.
+struct Tee<'a, R> {
+    inner: R,
+    out: &'a mut File,
+    n: u64,
+    limit: u64,
+    over: bool,
+    write_err: Option<io::Error>,
+}
+
+impl<R: Read> Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // Never ask for more than one byte past the limit, so an endless
+        // source costs at most `limit + 1` bytes.
+        let room = (self.limit - self.n.min(self.limit)).saturating_add(1);
+        let want = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        let k = self.inner.read(&mut buf[..want])?;
+        self.n += k as u64;
+        if self.n > self.limit {
+            self.over = true;
+            return Err(io::Error::other("size limit exceeded"));
+        }
+        if let Err(e) = self.out.write_all(&buf[..k]) {
+            let kind = e.kind();
+            self.write_err = Some(e);
+            return Err(io::Error::new(kind, "writing the cache file failed"));
+        }
+        Ok(k)
+    }
+}
+
+fn check_key(key: &str) -> Result<(), CacheError> {
+    if key.len() == 64 && key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        Ok(())
+    } else {
+        Err(CacheError::BadKey {
+            key: key.chars().take(80).collect(),
+        })
+    }
+}
+
+fn hash_file(path: &Path, algs: &[Algorithm]) -> Result<(u64, Vec<Digest>), CacheError> {
+    let f = open_nofollow(path)?;
+    digest::digest_reader(f, algs).map_err(|e| CacheError::io(path, e))
+}
+
+/// Opens a regular file without following a symlink at its last component.
+fn open_nofollow(path: &Path) -> Result<File, CacheError> {
+    let mut o = OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let f = o.open(path).map_err(|e| CacheError::io(path, e))?;
+    let m = f.metadata().map_err(|e| CacheError::io(path, e))?;
+    if !m.is_file() {
+        return Err(CacheError::UnsafeDir {
+            path: path.to_path_buf(),
+            reason: "not a regular file".into(),
+        });
+    }
+    Ok(f)
+}
+
+/// Names and paths in a directory, sorted by name; names that are not
+/// UTF-8 are shown lossily (they are never valid keys).
+fn read_names(dir: &Path) -> Result<Vec<(String, PathBuf)>, CacheError> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).map_err(|e| CacheError::io(dir, e))? {
+        let e = e.map_err(|e| CacheError::io(dir, e))?;
+        out.push((e.file_name().to_string_lossy().into_owned(), e.path()));
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn finish_work(work: tempfile::TempDir, dest: &Path) {
+    // A sealed tree that lost the race, or a half-written one, has
+    // read-only directories that the TempDir's own removal cannot empty.
+    remove_tree(dest);
+    let _ = work.close();
+}
+
+/// Walks a tree without following symlinks, depth first; `f` sees each
+/// entry's path relative to `root` and its metadata.
+fn walk(
+    root: &Path,
+    f: &mut dyn FnMut(&Path, &Path, &fs::Metadata) -> Result<(), CacheError>,
+) -> Result<(), CacheError> {
+    let mut stack = vec![(root.to_path_buf(), PathBuf::new(), 0usize)];
+    while let Some((dir, rel, depth)) = stack.pop() {
+        if depth > MAX_DEPTH {
+            return Err(CacheError::UnsafeDir {
+                path: dir,
+                reason: format!("nested deeper than {MAX_DEPTH} directories"),
+            });
+        }
+        for e in fs::read_dir(&dir).map_err(|e| CacheError::io(&dir, e))? {
+            let e = e.map_err(|e| CacheError::io(&dir, e))?;
+            let path = e.path();
+            let r = rel.join(e.file_name());
+            let meta = fs::symlink_metadata(&path).map_err(|e| CacheError::io(&path, e))?;
+            f(&path, &r, &meta)?;
+            if meta.is_dir() {
+                stack.push((path, r, depth + 1));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn tree_size(root: &Path) -> u64 {
+    let mut n = 0;
+    let _ = walk(root, &mut |_, _, m| {
+        if m.is_file() {
+            n += m.len();
+        }
+        Ok(())
+    });
+    n
+}
+
+/// Makes a finished tree read-only: files 0444 (0555 when executable),
+/// directories 0555; the top directory stays writable until it is renamed
+/// into place (moving a directory needs write access to it).
+fn seal(root: &Path) -> Result<(), CacheError> {
+    walk(root, &mut |p, _, m| {
+        if m.is_dir() {
+            set_mode(p, 0o555)
+        } else if m.is_file() {
+            set_mode(p, if is_exec(m) { 0o555 } else { 0o444 })
+        } else {
+            Ok(())
+        }
+    })
+}
+
+/// Removes a tree that may have read-only directories; best effort, a
+/// missing path is fine.
+fn remove_tree(root: &Path) {
+    if !fs::symlink_metadata(root).is_ok_and(|m| m.is_dir()) {
+        let _ = fs::remove_file(root);
+        return;
+    }
+    let _ = set_mode(root, 0o700);
+    let _ = walk(root, &mut |p, _, m| {
+        if m.is_dir() {
+            let _ = set_mode(p, 0o700);
+        }
+        Ok(())
+    });
+    let _ = fs::remove_dir_all(root);
+}
+
+#[cfg(unix)]
+fn is_exec(m: &fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    m.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn is_exec(_m: &fs::Metadata) -> bool {
+    false
+}
+
+#[cfg(unix)]
+fn set_mode(p: &Path, mode: u32) -> Result<(), CacheError> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(p, fs::Permissions::from_mode(mode)).map_err(|e| CacheError::io(p, e))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_p: &Path, _mode: u32) -> Result<(), CacheError> {
+    Ok(())
+}
+
+fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+#[cfg(unix)]
+fn path_bytes(p: &Path) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    p.as_os_str().as_bytes().to_vec()
+}
+
+#[cfg(not(unix))]
+fn path_bytes(p: &Path) -> Vec<u8> {
+    p.to_string_lossy().replace('\\', "/").into_bytes()
+}
+
+/// The digest of a directory's content, independent of timestamps,
+/// ownership and the order the file system lists entries in.
+///
+/// The listing hashed is the line `mcp-warden-tree-v1`, then one line per
+/// entry below `dir` (not `dir` itself), sorted by the bytes of the
+/// relative path (components joined by `/`):
+///
+/// ```text
+/// d - - <path>              a directory
+/// f x <sha256> <path>       a regular file with any execute bit set
+/// f - <sha256> <path>       any other regular file
+/// l - <sha256> <path>       a symlink; the hash is of its target's bytes
+/// ```
+///
+/// `<sha256>` is lowercase hex; in `<path>`, `%` is written `%25` and a
+/// newline `%0A`, so every listing reads back one way. Each line ends in
+/// `\n`. The result is the lowercase hex SHA-256 of the whole listing.
+/// Any other kind of file (device, fifo, socket) is an error.
+pub fn tree_digest(dir: &Path) -> Result<String, CacheError> {
+    let mut items: Vec<(Vec<u8>, String)> = Vec::new();
+    walk(dir, &mut |p, rel, m| {
+        if items.len() >= TREE_ENTRY_CAP {
+            return Err(CacheError::UnsafeDir {
+                path: dir.to_path_buf(),
+                reason: format!("more than {TREE_ENTRY_CAP} entries"),
+            });
+        }
+        let ft = m.file_type();
+        let head = if ft.is_dir() {
+            "d - -".to_string()
+        } else if ft.is_file() {
+            let (_, d) = hash_file(p, &[Algorithm::Sha256])?;
+            format!("f {} {}", if is_exec(m) { "x" } else { "-" }, d[0].hex())
+        } else if ft.is_symlink() {
+            let t = fs::read_link(p).map_err(|e| CacheError::io(p, e))?;
+            let (_, d) = digest::digest_reader(&path_bytes(&t)[..], &[Algorithm::Sha256])
+                .map_err(|e| CacheError::io(p, e))?;
+            format!("l - {}", d[0].hex())
+        } else {
+            return Err(CacheError::UnsafeDir {
+                path: p.to_path_buf(),
+                reason: "not a regular file, directory or symlink".into(),
+            });
+        };
+        items.push((path_bytes(rel), head));
+        Ok(())
+    })?;
+    items.sort();
+    let mut h = Algorithm::Sha256.hasher();
+    h.update(TREE_HEADER.as_bytes());
+    for (path, head) in &items {
+        h.update(head.as_bytes());
+        h.update(b" ");
+        let mut esc = Vec::with_capacity(path.len());
+        for &b in path {
+            match b {
+                b'%' => esc.extend_from_slice(b"%25"),
+                b'\n' => esc.extend_from_slice(b"%0A"),
+                b => esc.push(b),
+            }
+        }
+        h.update(&esc);
+        h.update(b"\n");
+    }
+    Ok(h.finish().hex())
+}
+
+/// Copies a local directory for [`Cache::put_dir`], under `limits`.
+fn copy_dir(src: &Path, dest: &Path, limits: &Limits) -> Result<(), CacheError> {
+    fs::create_dir(dest).map_err(|e| CacheError::io(dest, e))?;
+    set_mode(dest, 0o755)?;
+    let mut entries = 0u64;
+    let mut total = 0u64;
+    let mut links: Vec<(PathBuf, PathBuf, Vec<u8>)> = Vec::new();
+    walk(src, &mut |p, rel, m| {
+        entries += 1;
+        if entries > limits.max_entries {
+            return Err(ArchiveError::TooManyEntries {
+                limit: limits.max_entries,
+            }
+            .into());
+        }
+        let out = dest.join(rel);
+        let ft = m.file_type();
+        if ft.is_dir() {
+            fs::create_dir(&out).map_err(|e| CacheError::io(&out, e))?;
+            set_mode(&out, 0o755)
+        } else if ft.is_file() {
+            if m.len() > limits.max_entry_bytes {
+                return Err(ArchiveError::EntryTooLarge {
+                    entry: archive::show(&path_bytes(rel)),
+                    limit: limits.max_entry_bytes,
+                }
+                .into());
+            }
+            let f = open_nofollow(p)?;
+            let mut w = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&out)
+                .map_err(|e| CacheError::io(&out, e))?;
+            // Bounded by what the limits allow, whatever the file grows to.
+            let room = limits
+                .max_entry_bytes
+                .min(limits.max_total_bytes.saturating_sub(total));
+            let n = io::copy(&mut f.take(room.saturating_add(1)), &mut w)
+                .map_err(|e| CacheError::io(p, e))?;
+            total += n;
+            if n > limits.max_entry_bytes {
+                return Err(ArchiveError::EntryTooLarge {
+                    entry: archive::show(&path_bytes(rel)),
+                    limit: limits.max_entry_bytes,
+                }
+                .into());
+            }
+            if total > limits.max_total_bytes {
+                return Err(ArchiveError::TooLarge {
+                    limit: limits.max_total_bytes,
+                }
+                .into());
+            }
+            w.sync_all().map_err(|e| CacheError::io(&out, e))?;
+            set_mode(&out, if is_exec(m) { 0o755 } else { 0o644 })
+        } else if ft.is_symlink() {
+            let t = fs::read_link(p).map_err(|e| CacheError::io(p, e))?;
+            links.push((p.to_path_buf(), rel.to_path_buf(), path_bytes(&t)));
+            Ok(())
+        } else {
+            Err(CacheError::UnsafeDir {
+                path: p.to_path_buf(),
+                reason: "devices, fifos and sockets are not copied".into(),
+            })
+        }
+    })?;
+    let set: HashSet<PathBuf> = links.iter().map(|(_, rel, _)| rel.clone()).collect();
+    for (p, rel, target) in &links {
+        archive::check_link(rel, target, &set).map_err(|reason| CacheError::UnsafeDir {
+            path: p.clone(),
+            reason: format!("symlink refused: {reason}"),
+        })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let out = dest.join(rel);
+            std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(target), &out)
+                .map_err(|e| CacheError::io(&out, e))?;
+        }
+    }
+    Ok(())
+}
