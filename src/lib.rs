@@ -18,5 +18,6 @@ pub mod provenance;
 pub mod report;
 pub mod sbom;
 pub mod signature;
+pub mod source;
 pub mod trust;
 pub mod verify;
