@@ -1,0 +1,670 @@
+//! HTTPS client for server artifacts and registry metadata.
+//!
+//! `reqwest`'s blocking client on rustls (crypto from aws-lc-rs, which
+//! sigstore-verify already links), never OpenSSL. Certificates are checked
+//! by `rustls-platform-verifier`, the verifier reqwest 0.13 uses for its
+//! `rustls` feature: it trusts what the operating system trusts (the
+//! system CA bundle on Linux, the keychain on macOS, the Windows store),
+//! so a corporate CA installed by IT works without flags and OS-level
+//! distrust applies, where a compiled-in webpki-roots list would go stale
+//! with the binary. CA files from [`Options::ca_files`] and
+//! `MCP_WARDEN_CA_FILE` are added to those roots, not put in their place.
+//!
+//! What is enforced, whatever the server does:
+//! - https only, for the first URL and every redirect (at most
+//!   [`MAX_REDIRECTS`]); the refusal happens before any connection;
+//! - a connect timeout and a read timeout; the read timeout bounds the wait
+//!   for the response headers and then every single read of the body, so a
+//!   stalled server fails with [`NetError::Timeout`] while a large download
+//!   that keeps moving is never cut short by a total deadline;
+//! - a size limit, against Content-Length before the body is read and
+//!   again while streaming, so a lying or missing Content-Length stops at
+//!   the limit;
+//! - a body shorter than its Content-Length is [`NetError::Truncated`].
+//!
+//! Proxies come from the environment as reqwest reads them: `HTTPS_PROXY`,
+//! `HTTP_PROXY`, `ALL_PROXY` (and lowercase forms), with `NO_PROXY`
+//! exceptions; an https URL through an http proxy is tunnelled with
+//! CONNECT, so TLS still runs end to end with the origin. reqwest's
+//! `system-proxy` feature (macOS and Windows proxy settings) is off.
+//! Responses are not decompressed (no gzip feature), so the bytes read are
+//! the bytes the digests are computed over.
+
+use std::error::Error as StdError;
+use std::ffi::OsStr;
+use std::io::{self, IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use reqwest::Url;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+
+/// Environment variable naming extra CA certificate files (PEM), several
+/// separated like `PATH` entries.
+pub const ENV_CA_FILE: &str = "MCP_WARDEN_CA_FILE";
+
+/// Redirects followed per request before giving up.
+pub const MAX_REDIRECTS: usize = 10;
+
+/// A CA bundle larger than this is not a CA bundle (the Mozilla bundle is
+/// about 220 KiB).
+const CA_FILE_LIMIT: u64 = 8 * 1024 * 1024;
+
+const USER_AGENT: &str = concat!("mcp-warden/", env!("CARGO_PKG_VERSION"));
+
+/// How the client connects; `Default` gives 10 s to connect, 30 s per read.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Extra trusted CA certificates (PEM files, each possibly holding
+    /// several), added to the platform's roots.
+    pub ca_files: Vec<PathBuf>,
+    /// Limit on establishing the TCP connection.
+    pub connect_timeout: Duration,
+    /// Limit on waiting for the response headers, and on each read of the
+    /// body (an idle timeout, not a total one).
+    pub read_timeout: Duration,
+    /// Show a progress bar on stderr (only when stderr is a terminal).
+    pub progress: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            ca_files: Vec::new(),
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+            progress: false,
+        }
+    }
+}
+
+/// Network errors; each message names the URL (credentials removed) or
+/// the file concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("refusing to fetch {url}: only https:// URLs are fetched")]
+    NotHttps { url: String },
+    #[error("invalid URL {url}: {message}")]
+    InvalidUrl { url: String, message: String },
+    #[error("refusing redirect from {from} to {to}: only https:// URLs are fetched")]
+    InsecureRedirect { from: String, to: String },
+    #[error("too many redirects (more than {MAX_REDIRECTS}) fetching {url}")]
+    TooManyRedirects { url: String },
+    #[error("timed out fetching {url}")]
+    Timeout { url: String },
+    #[error("{url} is larger than the limit of {limit} bytes")]
+    TooLarge { url: String, limit: u64 },
+    #[error("download of {url} truncated: got {got} of {expected} bytes")]
+    Truncated { url: String, got: u64, expected: u64 },
+    #[error("{url}: HTTP {code}{}", status_words(*.code))]
+    Status { url: String, code: u16 },
+    #[error("cannot connect to {url}: {message}")]
+    Connect { url: String, message: String },
+    #[error("TLS failure with {url}: {message}")]
+    Tls { url: String, message: String },
+    #[error("request to {url} failed: {message}")]
+    Request { url: String, message: String },
+    #[error("reading the response from {url} failed: {message}")]
+    Body { url: String, message: String },
+    #[error("CA file {}: {message}", path.display())]
+    CaFile { path: PathBuf, message: String },
+    #[error("cannot set up the HTTPS client: {message}")]
+    Setup { message: String },
+    #[error("network I/O failed: {0}")]
+    Io(#[source] io::Error),
+}
+
+fn status_words(code: u16) -> String {
+    match code {
+        404 => " (not found)".to_owned(),
+        410 => " (gone)".to_owned(),
+        _ => reqwest::StatusCode::from_u16(code)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default(),
+    }
+}
+
+impl NetError {
+    /// What the user can do about it, when there is something to say.
+    pub fn hint(&self) -> Option<&'static str> {
+        Some(match self {
+            NetError::NotHttps { .. } | NetError::InsecureRedirect { .. } => {
+                "use an https:// URL; plain http is never fetched, as anyone on the path could change the bytes"
+            }
+            NetError::InvalidUrl { .. } => "check the URL",
+            NetError::TooManyRedirects { .. } => "the server redirects in a loop; check the URL",
+            NetError::Timeout { .. } => {
+                "the server stopped answering; retry later, or check the network and proxy settings (HTTPS_PROXY, NO_PROXY)"
+            }
+            NetError::TooLarge { .. } => {
+                "the file is larger than allowed; check that the URL names the intended artifact"
+            }
+            NetError::Truncated { .. } => {
+                "the connection closed early; retry the download"
+            }
+            NetError::Status { code: 404 | 410, .. } => {
+                "check the URL, name and version; the server has no such file"
+            }
+            NetError::Status { code: 401 | 403, .. } => {
+                "the server refused access; private registries are not supported yet"
+            }
+            NetError::Status { code, .. } if *code >= 500 => {
+                "the server failed; retry later"
+            }
+            NetError::Status { .. } => return None,
+            NetError::Connect { .. } | NetError::Request { .. } | NetError::Body { .. } => {
+                "check the network connection and proxy settings (HTTPS_PROXY, NO_PROXY)"
+            }
+            NetError::Tls { .. } => {
+                "the server's certificate is not trusted; if a private CA signs it (a company proxy, a mirror), pass --ca-file or set MCP_WARDEN_CA_FILE to its PEM file"
+            }
+            NetError::CaFile { .. } => {
+                "give a readable PEM file with one or more -----BEGIN CERTIFICATE----- blocks"
+            }
+            NetError::Setup { .. } | NetError::Io(_) => return None,
+        })
+    }
+
+    /// The `NetError` inside an I/O error returned by [`Download`]'s `read`.
+    pub fn from_io(err: &io::Error) -> Option<&NetError> {
+        err.get_ref()?.downcast_ref::<NetError>()
+    }
+
+    fn into_io(self) -> io::Error {
+        let kind = match self {
+            NetError::Timeout { .. } => io::ErrorKind::TimedOut,
+            NetError::Truncated { .. } => io::ErrorKind::UnexpectedEof,
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, self)
+    }
+}
+
+/// Unwraps the `NetError` a [`Download`] read put in the I/O error, so `?`
+/// keeps the precise variant.
+impl From<io::Error> for NetError {
+    fn from(err: io::Error) -> Self {
+        if NetError::from_io(&err).is_none() {
+            return NetError::Io(err);
+        }
+        match err.into_inner().map(|inner| inner.downcast::<NetError>()) {
+            Some(Ok(net)) => *net,
+            // Unreachable after the check above; keep a message anyway.
+            Some(Err(other)) => NetError::Io(io::Error::other(other)),
+            None => NetError::Io(io::Error::other("I/O error")),
+        }
+    }
+}
+
+/// The extra CA files named by the value of `MCP_WARDEN_CA_FILE`: paths
+/// separated like `PATH` entries, empty entries ignored. Takes the value so
+/// that it can be tested without touching the process environment.
+pub fn env_ca_files(value: Option<&OsStr>) -> Vec<PathBuf> {
+    match value {
+        Some(v) if !v.is_empty() => std::env::split_paths(v)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Reads a PEM file of one or more CA certificates; each must parse as a
+/// trust anchor, and at least one must be there.
+pub fn load_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>, NetError> {
+    let ca_err = |message: String| NetError::CaFile {
+        path: path.to_path_buf(),
+        message,
+    };
+    let pem = crate::fsutil::read_bounded(path, CA_FILE_LIMIT).map_err(|e| ca_err(e.to_string()))?;
+    let mut certs = Vec::new();
+    for (i, item) in CertificateDer::pem_slice_iter(&pem).enumerate() {
+        let der = item.map_err(|e| ca_err(format!("certificate {} is not valid PEM: {e}", i + 1)))?;
+        // The platform verifier skips certificates it cannot parse; check
+        // here so that a broken file is an error, not a silent no-op.
+        rustls::RootCertStore::empty()
+            .add(der.clone())
+            .map_err(|e| ca_err(format!("certificate {} is not a usable CA certificate: {e}", i + 1)))?;
+        certs.push(
+            reqwest::Certificate::from_der(der.as_ref())
+                .map_err(|e| ca_err(format!("certificate {}: {e}", i + 1)))?,
+        );
+    }
+    if certs.is_empty() {
+        return Err(ca_err(
+            "no PEM certificate (-----BEGIN CERTIFICATE-----) found".to_owned(),
+        ));
+    }
+    Ok(certs)
+}
+
+/// Why the redirect policy stopped; found again in reqwest's error chain.
+#[derive(Debug, thiserror::Error)]
+enum RedirectRefused {
+    #[error("redirect from {from} to a non-https URL {to}")]
+    Insecure { from: String, to: String },
+    #[error("more than {MAX_REDIRECTS} redirects")]
+    TooMany,
+}
+
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        // `previous` holds the first URL and every redirect target so far.
+        if attempt.previous().len() > MAX_REDIRECTS {
+            return attempt.error(RedirectRefused::TooMany);
+        }
+        if attempt.url().scheme() != "https" {
+            let from = attempt.previous().last().map(shown).unwrap_or_default();
+            let to = shown(attempt.url());
+            return attempt.error(RedirectRefused::Insecure { from, to });
+        }
+        attempt.follow()
+    })
+}
+
+/// A URL as shown in messages: without user name or password.
+fn shown(url: &Url) -> String {
+    let mut url = url.clone();
+    if !url.username().is_empty() || url.password().is_some() {
+        // Only fails for URLs that cannot have credentials anyway.
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+    }
+    url.to_string()
+}
+
+/// Parses `url` and refuses anything but https, before any connection.
+fn parse_https(url: &str) -> Result<Url, NetError> {
+    let parsed = Url::parse(url).map_err(|e| NetError::InvalidUrl {
+        url: url.to_owned(),
+        message: e.to_string(),
+    })?;
+    if parsed.scheme() != "https" {
+        return Err(NetError::NotHttps {
+            url: shown(&parsed),
+        });
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(NetError::InvalidUrl {
+            url: shown(&parsed),
+            message: "no host".to_owned(),
+        });
+    }
+    Ok(parsed)
+}
+
+/// Every error in the chain, looking inside `io::Error`s too (whose
+/// `source()` skips the error they wrap).
+fn chain<'a>(err: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'static)> {
+    let mut out = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if out.len() > 32 {
+            break;
+        }
+        out.push(e);
+        next = match e.downcast_ref::<io::Error>().and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn StdError + 'static)),
+            None => e.source(),
+        };
+    }
+    out
+}
+
+fn find<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    chain(err).into_iter().find_map(|e| e.downcast_ref::<T>())
+}
+
+fn is_timeout(err: &(dyn StdError + 'static)) -> bool {
+    chain(err).into_iter().any(|e| {
+        e.downcast_ref::<reqwest::Error>()
+            .is_some_and(reqwest::Error::is_timeout)
+            || e.downcast_ref::<io::Error>()
+                .is_some_and(|io| io.kind() == io::ErrorKind::TimedOut)
+    })
+}
+
+/// The causes below reqwest's own message (which repeats the URL), joined.
+fn causes(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for e in chain(err).into_iter().skip(1) {
+        if e.downcast_ref::<reqwest::Error>().is_some() {
+            continue;
+        }
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    if parts.is_empty() {
+        err.to_string()
+    } else {
+        parts.join(": ")
+    }
+}
+
+fn map_send_error(err: &reqwest::Error, first: &str) -> NetError {
+    let url = err.url().map(shown).unwrap_or_else(|| first.to_owned());
+    match find::<RedirectRefused>(err) {
+        Some(RedirectRefused::Insecure { from, to }) => {
+            return NetError::InsecureRedirect {
+                from: from.clone(),
+                to: to.clone(),
+            };
+        }
+        Some(RedirectRefused::TooMany) => return NetError::TooManyRedirects { url: first.to_owned() },
+        None => {}
+    }
+    if is_timeout(err) {
+        return NetError::Timeout { url };
+    }
+    if let Some(tls) = find::<rustls::Error>(err) {
+        return NetError::Tls {
+            url,
+            message: tls.to_string(),
+        };
+    }
+    if err.is_redirect() {
+        return NetError::TooManyRedirects { url: first.to_owned() };
+    }
+    if err.is_connect() {
+        return NetError::Connect {
+            url,
+            message: causes(err),
+        };
+    }
+    NetError::Request {
+        url,
+        message: causes(err),
+    }
+}
+
+/// An HTTPS client; cheap to share by reference, one per command run.
+pub struct Client {
+    inner: reqwest::blocking::Client,
+    progress: bool,
+}
+
+impl Client {
+    /// Builds a client; CA files from `opts` and from `MCP_WARDEN_CA_FILE`
+    /// are read now, so a bad file fails before any download.
+    pub fn new(opts: &Options) -> Result<Client, NetError> {
+        let env = std::env::var_os(ENV_CA_FILE);
+        Client::with_env_ca(opts, env.as_deref())
+    }
+
+    /// Like [`Client::new`], with the value of `MCP_WARDEN_CA_FILE` given.
+    pub fn with_env_ca(opts: &Options, env_ca: Option<&OsStr>) -> Result<Client, NetError> {
+        let mut certs = Vec::new();
+        for path in opts.ca_files.iter().cloned().chain(env_ca_files(env_ca)) {
+            certs.extend(load_ca_file(&path)?);
+        }
+        let mut builder = reqwest::blocking::Client::builder()
+            .user_agent(USER_AGENT)
+            .https_only(true)
+            .redirect(redirect_policy())
+            .referer(false)
+            .connect_timeout(opts.connect_timeout)
+            // The blocking client applies this to the wait for the headers
+            // and to each body read: an idle timeout, not a total one.
+            .timeout(opts.read_timeout);
+        if !certs.is_empty() {
+            builder = builder.tls_certs_merge(certs);
+        }
+        let inner = builder.build().map_err(|e| NetError::Setup {
+            message: causes(&e),
+        })?;
+        Ok(Client {
+            inner,
+            progress: opts.progress,
+        })
+    }
+
+    /// Starts a download: follows redirects, checks the status and refuses
+    /// a Content-Length above `limit` before reading the body.
+    pub fn get(&self, url: &str, limit: u64) -> Result<Download, NetError> {
+        let parsed = parse_https(url)?;
+        let first = shown(&parsed);
+        tracing::debug!(url = %first, limit, "GET");
+        let resp = self
+            .inner
+            .get(parsed)
+            .send()
+            .map_err(|e| map_send_error(&e, &first))?;
+        let final_url = shown(resp.url());
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(NetError::Status {
+                url: final_url,
+                code: status.as_u16(),
+            });
+        }
+        let expected = resp.content_length();
+        if expected.is_some_and(|len| len > limit) {
+            return Err(NetError::TooLarge {
+                url: final_url,
+                limit,
+            });
+        }
+        let bar = (self.progress && io::stderr().is_terminal()).then(|| progress_bar(expected, &final_url));
+        Ok(Download {
+            resp,
+            url: final_url,
+            expected,
+            limit,
+            got: 0,
+            bar,
+            done: false,
+        })
+    }
+
+    /// Fetches a small document (JSON metadata) whole.
+    pub fn get_bytes(&self, url: &str, limit: u64) -> Result<Vec<u8>, NetError> {
+        let mut download = self.get(url, limit)?;
+        let cap = download.content_length().unwrap_or(0).min(limit).min(1 << 20);
+        let mut buf = Vec::with_capacity(cap as usize);
+        download.read_to_end(&mut buf)?;
+        Ok(buf)
+    }
+}
+
+fn progress_bar(len: Option<u64>, url: &str) -> ProgressBar {
+    let name = url.rsplit('/').find(|s| !s.is_empty()).unwrap_or(url).to_owned();
+    let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
+    let template = if len.is_some() {
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}"
+    } else {
+        "{msg} {spinner} {bytes} {bytes_per_sec}"
+    };
+    if let Ok(style) = ProgressStyle::default_bar().template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(name);
+    bar
+}
+
+/// A response body being streamed. `read` fails with an `io::Error`
+/// wrapping a [`NetError`] (see [`NetError::from_io`]) when the body passes
+/// the limit, ends before its Content-Length, or stalls.
+pub struct Download {
+    resp: reqwest::blocking::Response,
+    url: String,
+    expected: Option<u64>,
+    limit: u64,
+    got: u64,
+    bar: Option<ProgressBar>,
+    done: bool,
+}
+
+impl Download {
+    /// The Content-Length the server announced.
+    pub fn content_length(&self) -> Option<u64> {
+        self.expected
+    }
+
+    /// The final URL, after redirects (credentials removed).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Bytes read so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.got
+    }
+
+    fn fail(&mut self, err: NetError) -> io::Error {
+        self.done = true;
+        if let Some(bar) = self.bar.take() {
+            bar.abandon();
+        }
+        err.into_io()
+    }
+
+    fn classify(&self, err: io::Error) -> NetError {
+        if is_timeout(&err) {
+            return NetError::Timeout {
+                url: self.url.clone(),
+            };
+        }
+        // hyper reports a body cut short of its Content-Length as an
+        // incomplete message; any failure before that length is reached
+        // is a truncated download for the caller.
+        if let Some(expected) = self.expected
+            && self.got < expected
+        {
+            tracing::debug!(url = %self.url, error = %causes(&err), "body ended early");
+            return NetError::Truncated {
+                url: self.url.clone(),
+                got: self.got,
+                expected,
+            };
+        }
+        NetError::Body {
+            url: self.url.clone(),
+            message: causes(&err),
+        }
+    }
+}
+
+impl Read for Download {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.done || buf.is_empty() {
+            return Ok(0);
+        }
+        // Ask for at most one byte past the limit: enough to see that the
+        // body is too large without reading more of it.
+        let room = self.limit.saturating_sub(self.got).saturating_add(1);
+        let want = usize::try_from(room).map_or(buf.len(), |r| r.min(buf.len()));
+        match self.resp.read(&mut buf[..want]) {
+            Ok(0) => {
+                if let Some(expected) = self.expected
+                    && self.got < expected
+                {
+                    let err = NetError::Truncated {
+                        url: self.url.clone(),
+                        got: self.got,
+                        expected,
+                    };
+                    return Err(self.fail(err));
+                }
+                self.done = true;
+                if let Some(bar) = self.bar.take() {
+                    bar.finish();
+                }
+                Ok(0)
+            }
+            Ok(n) => {
+                self.got += n as u64;
+                if self.got > self.limit {
+                    let err = NetError::TooLarge {
+                        url: self.url.clone(),
+                        limit: self.limit,
+                    };
+                    return Err(self.fail(err));
+                }
+                if let Some(bar) = &self.bar {
+                    bar.inc(n as u64);
+                }
+                Ok(n)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
+            Err(e) => {
+                let err = self.classify(e);
+                Err(self.fail(err))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_non_https_before_connecting() {
+        let client = Client::with_env_ca(&Options::default(), None).unwrap();
+        for url in ["http://127.0.0.1:9/x", "ftp://example.com/x", "file:///etc/passwd"] {
+            let err = client.get(url, 10).err().unwrap();
+            assert!(matches!(err, NetError::NotHttps { .. }), "{url}: {err}");
+            assert!(err.to_string().contains("only https"), "{err}");
+        }
+        let err = client.get("not a url", 10).err().unwrap();
+        assert!(matches!(err, NetError::InvalidUrl { .. }), "{err}");
+    }
+
+    #[test]
+    fn credentials_are_not_shown() {
+        let url = Url::parse("https://user:secret@example.com/a").unwrap();
+        assert_eq!(shown(&url), "https://example.com/a");
+        let err = parse_https("http://user:secret@example.com/a").err().unwrap();
+        assert!(!err.to_string().contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn env_value_is_split_like_path() {
+        assert!(env_ca_files(None).is_empty());
+        assert!(env_ca_files(Some(OsStr::new(""))).is_empty());
+        let sep = if cfg!(windows) { ";" } else { ":" };
+        let v = format!("/a/ca.pem{sep}{sep}/b/ca.pem");
+        assert_eq!(
+            env_ca_files(Some(OsStr::new(&v))),
+            vec![PathBuf::from("/a/ca.pem"), PathBuf::from("/b/ca.pem")]
+        );
+    }
+
+    #[test]
+    fn status_messages() {
+        let e = NetError::Status {
+            url: "https://x/y".into(),
+            code: 404,
+        };
+        assert_eq!(e.to_string(), "https://x/y: HTTP 404 (not found)");
+        let e = NetError::Status {
+            url: "https://x/y".into(),
+            code: 500,
+        };
+        assert_eq!(e.to_string(), "https://x/y: HTTP 500 (Internal Server Error)");
+    }
+
+    #[test]
+    fn io_round_trip_keeps_the_variant() {
+        let io = NetError::Truncated {
+            url: "https://x".into(),
+            got: 1,
+            expected: 2,
+        }
+        .into_io();
+        assert!(matches!(
+            NetError::from_io(&io),
+            Some(NetError::Truncated { got: 1, expected: 2, .. })
+        ));
+        assert!(matches!(NetError::from(io), NetError::Truncated { .. }));
+        assert!(matches!(
+            NetError::from(io::Error::other("x")),
+            NetError::Io(_)
+        ));
+    }
+}
