@@ -10,6 +10,7 @@ pub mod diag;
 pub mod digest;
 pub mod evidence;
 pub mod fsutil;
+pub mod mcpb;
 pub mod policy;
 pub mod provenance;
 pub mod report;
