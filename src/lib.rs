@@ -13,6 +13,7 @@ pub mod digest;
 pub mod evidence;
 pub mod fsutil;
 pub mod lock;
+pub mod mcpb;
 pub mod net;
 pub mod policy;
 pub mod provenance;

@@ -52,6 +52,8 @@ pub enum TrustError {
     BadName(String),
     #[error("invalid identity regular expression: {0}")]
     BadRegex(String),
+    #[error("{path}: {message}")]
+    BadCertificate { path: PathBuf, message: String },
 }
 
 impl TrustError {
@@ -62,6 +64,7 @@ impl TrustError {
             TrustError::DuplicateName(_) => "choose another --name, or `mcp-warden trust remove NAME` first".into(),
             TrustError::NotFound(_) => "`mcp-warden trust list` shows the names".into(),
             TrustError::SystemEntry { .. } => "ask the administrator to change the system trust store".into(),
+            TrustError::BadCertificate { .. } => "give the PEM file of the publisher's root CA certificate (BEGIN CERTIFICATE, CA:TRUE), not a leaf or a key".into(),
             TrustError::Invalid { path, .. } => format!("fix or remove {}; the store is not used while it is invalid", path.display()),
             _ => return None,
         })
@@ -181,6 +184,20 @@ pub struct TrustedIdentity {
     pub file: PathBuf,
 }
 
+/// A pinned X.509 root for `.mcpb` bundle signatures.
+#[derive(Debug, Clone)]
+pub struct TrustedCa {
+    pub name: String,
+    pub scopes: Scopes,
+    pub cert_der: Vec<u8>,
+    /// `sha256:HEX` of the DER certificate.
+    pub fingerprint: String,
+    /// RFC 4514 subject.
+    pub subject: String,
+    pub origin: Origin,
+    pub file: PathBuf,
+}
+
 /// The stored form, one file per origin.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -189,6 +206,44 @@ struct TrustFile {
     key: Vec<KeyRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     identity: Vec<IdentityRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    ca: Vec<CaRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct CaRecord {
+    name: String,
+    fingerprint: String,
+    /// The certificate, PEM.
+    certificate: String,
+    scopes: Vec<String>,
+}
+
+/// Largest certificate file `trust add-ca` reads.
+pub const MAX_CERT_FILE: u64 = 256 * 1024;
+
+/// One certificate from PEM (a single `CERTIFICATE` block) or DER.
+pub fn certificate_der(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    use x509_cert::der::pem;
+    if bytes.first() == Some(&0x30) {
+        return Ok(bytes.to_vec());
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| "neither PEM nor DER".to_string())?;
+    let text = text.trim();
+    if text.matches("-----BEGIN ").count() != 1 {
+        return Err("expected exactly one PEM CERTIFICATE block".into());
+    }
+    let (label, der) = pem::decode_vec(text.as_bytes()).map_err(|e| format!("bad PEM: {e}"))?;
+    if label != "CERTIFICATE" {
+        return Err(format!("the PEM block is a {label}, not a CERTIFICATE"));
+    }
+    Ok(der)
+}
+
+fn certificate_pem(der: &[u8]) -> String {
+    use x509_cert::der::pem::{LineEnding, encode_string};
+    encode_string("CERTIFICATE", LineEnding::LF, der).unwrap_or_default()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -224,6 +279,7 @@ struct IdentityRecord {
 pub struct TrustStore {
     pub keys: Vec<TrustedKey>,
     pub identities: Vec<TrustedIdentity>,
+    pub cas: Vec<TrustedCa>,
 }
 
 pub enum Entry<'a> {
@@ -311,14 +367,43 @@ impl TrustStore {
                 file: path.to_path_buf(),
             });
         }
+        for r in file.ca {
+            self.check_new_name(&r.name)
+                .map_err(|e| invalid(e.to_string()))?;
+            let entry = |m: String| invalid(format!("entry `{}`: {m}", r.name));
+            let der = certificate_der(r.certificate.as_bytes()).map_err(entry)?;
+            let info = crate::mcpb::inspect_ca(&der, std::time::SystemTime::now())
+                .map_err(|e| entry(e.to_string()))?;
+            if info.fingerprint != r.fingerprint {
+                return Err(entry(format!(
+                    "the certificate does not have the recorded fingerprint {}",
+                    r.fingerprint
+                )));
+            }
+            let scopes = Scopes::new(&r.scopes).map_err(|e| entry(e.to_string()))?;
+            self.cas.push(TrustedCa {
+                name: r.name,
+                scopes,
+                cert_der: der,
+                fingerprint: r.fingerprint,
+                subject: info.subject,
+                origin: origin.clone(),
+                file: path.to_path_buf(),
+            });
+        }
         Ok(())
+    }
+
+    /// The pinned CAs whose scopes cover `server`.
+    pub fn cas_for<'a>(&'a self, server: &'a str) -> impl Iterator<Item = &'a TrustedCa> + 'a {
+        self.cas.iter().filter(move |c| c.scopes.matches(server))
     }
 
     fn check_new_name(&self, name: &str) -> Result<(), TrustError> {
         if !valid_name(name) {
             return Err(TrustError::BadName(name.to_string()));
         }
-        if self.get(name).is_some() {
+        if self.get(name).is_some() || self.ca(name).is_some() {
             return Err(TrustError::DuplicateName(name.to_string()));
         }
         Ok(())
@@ -335,6 +420,12 @@ impl TrustStore {
                     .find(|i| i.name == name)
                     .map(Entry::Identity)
             })
+    }
+
+    /// A pinned CA by name. CAs are kept out of [`Entry`]: policies name
+    /// key and identity signers, while CAs anchor `.mcpb` signatures.
+    pub fn ca(&self, name: &str) -> Option<&TrustedCa> {
+        self.cas.iter().find(|c| c.name == name)
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -430,6 +521,7 @@ pub fn add_key(
             });
         }
         Some(_) => return Err(TrustError::DuplicateName(name.into())),
+        None if store.ca(name).is_some() => return Err(TrustError::DuplicateName(name.into())),
         None => {}
     }
     let public_key = match key.format {
@@ -489,6 +581,7 @@ pub fn add_identity(
             });
         }
         Some(_) => return Err(TrustError::DuplicateName(name.into())),
+        None if store.ca(name).is_some() => return Err(TrustError::DuplicateName(name.into())),
         None => {}
     }
     let path = ctx.trust_file();
@@ -507,10 +600,11 @@ pub fn add_identity(
 /// `trust remove`: only entries of the user's own store.
 pub fn remove(ctx: &Context, name: &str) -> Result<(), TrustError> {
     let store = TrustStore::load(ctx)?;
-    let origin = match store.get(name) {
-        None => return Err(TrustError::NotFound(name.to_string())),
-        Some(Entry::Key(k)) => (k.origin.clone(), k.file.clone()),
-        Some(Entry::Identity(i)) => (i.origin.clone(), i.file.clone()),
+    let origin = match (store.get(name), store.ca(name)) {
+        (Some(Entry::Key(k)), _) => (k.origin.clone(), k.file.clone()),
+        (Some(Entry::Identity(i)), _) => (i.origin.clone(), i.file.clone()),
+        (None, Some(c)) => (c.origin.clone(), c.file.clone()),
+        (None, None) => return Err(TrustError::NotFound(name.to_string())),
     };
     if origin.0 == Origin::System {
         return Err(TrustError::SystemEntry {
@@ -522,7 +616,71 @@ pub fn remove(ctx: &Context, name: &str) -> Result<(), TrustError> {
     let mut file = read_user_file(&path)?;
     file.key.retain(|k| k.name != name);
     file.identity.retain(|i| i.name != name);
+    file.ca.retain(|c| c.name != name);
     write_user_file(&path, &file)
+}
+
+/// What `trust add-ca` pinned.
+#[derive(Debug, Clone)]
+pub struct TrustedCaSummary {
+    pub subject: String,
+    pub fingerprint: String,
+    pub not_after: String,
+    /// Set when the certificate is expired or not valid yet: pinned anyway,
+    /// but nothing chains to it until it is valid.
+    pub warning: Option<String>,
+}
+
+/// `trust add-ca`: pins an X.509 root CA for `.mcpb` signatures.
+pub fn add_ca(
+    ctx: &Context,
+    cert_file: &Path,
+    name: &str,
+    scopes: &[String],
+) -> Result<(Added, TrustedCaSummary), TrustError> {
+    if !valid_name(name) {
+        return Err(TrustError::BadName(name.to_string()));
+    }
+    let scopes_checked = Scopes::new(scopes)?;
+    let bytes = fsutil::read_bounded(cert_file, MAX_CERT_FILE).map_err(TrustError::KeyFile)?;
+    let bad = |message: String| TrustError::BadCertificate {
+        path: cert_file.to_path_buf(),
+        message,
+    };
+    let der = certificate_der(&bytes).map_err(bad)?;
+    let info = crate::mcpb::inspect_ca(&der, std::time::SystemTime::now())
+        .map_err(|e| bad(e.to_string()))?;
+    let summary = TrustedCaSummary {
+        subject: info.subject.clone(),
+        fingerprint: info.fingerprint.clone(),
+        not_after: info.not_after.clone(),
+        warning: info.time_problem.clone(),
+    };
+    let store = TrustStore::load(ctx)?;
+    if let Some(existing) = store.cas.iter().find(|c| c.fingerprint == info.fingerprint) {
+        return Ok((Added::AlreadyPresent(existing.name.clone()), summary));
+    }
+    if let Some(c) = store.ca(name)
+        && c.origin == Origin::System
+    {
+        return Err(TrustError::SystemEntry {
+            name: name.into(),
+            path: c.file.clone(),
+        });
+    }
+    if store.get(name).is_some() || store.ca(name).is_some() {
+        return Err(TrustError::DuplicateName(name.into()));
+    }
+    let path = ctx.trust_file();
+    let mut file = read_user_file(&path)?;
+    file.ca.push(CaRecord {
+        name: name.to_string(),
+        fingerprint: info.fingerprint,
+        certificate: certificate_pem(&der),
+        scopes: scopes_checked.patterns,
+    });
+    write_user_file(&path, &file)?;
+    Ok((Added::New, summary))
 }
 
 #[cfg(test)]
