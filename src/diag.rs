@@ -105,6 +105,18 @@ codes! {
     PolicyUnsupported => "policy-unsupported": "a policy section is reserved for a later version and not enforced yet, so it is refused",
     PolicyLoosening => "policy-loosening": "the user policy tries to loosen the system policy; the system policy still applies",
     ExceptionUnused => "exception-unused": "a policy exception matches no server entry",
+    // sources, cache and lock
+    SourceInvalid => "source-invalid": "a source is malformed or of a kind this version does not fetch (the message lists the supported forms)",
+    SourceNotFound => "source-not-found": "the package, version or file does not exist at the source (HTTP 404, unknown version or dist-tag)",
+    FetchFailed => "fetch-failed": "fetching failed: connection, TLS, timeout, redirect to http, an HTTP error status or a truncated body",
+    ArtifactTooLarge => "artifact-too-large": "the artifact or a metadata document is larger than the limit for its kind",
+    IntegrityMismatch => "integrity-mismatch": "the fetched artifact's digest differs from the one its registry publishes or the lock pins",
+    ArchiveUnsafe => "archive-unsafe": "an archive was refused: a path or link leaving its root, a device file, too many entries, too large or too compressed",
+    CacheError => "cache-error": "the cache could not be read or written",
+    CacheMismatch => "cache-mismatch": "a cached artifact or unpacked tree no longer has the digest it was stored under",
+    LockInvalid => "lock-invalid": "servers.lock could not be read, parsed or written",
+    Downgrade => "downgrade": "the new version is lower than the pinned one (rollback protection; --allow-downgrade accepts it)",
+    ServerUnknown => "server-unknown": "no server of that name is pinned in servers.lock",
     // trust store and input
     TrustStoreInvalid => "trust-store-invalid": "a trust store file could not be read or parsed",
     TrustInput => "trust-input": "a trust store change was refused (no scope, duplicate name, system entry, bad key or pattern)",

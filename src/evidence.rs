@@ -47,6 +47,20 @@ pub struct KeySigner {
 pub enum Signer {
     Key(KeySigner),
     Identity(IdentitySigner),
+    /// The publisher of a signed `.mcpb` bundle, by its X.509 certificate.
+    Publisher(PublisherSigner),
+}
+
+/// An `.mcpb` signer whose certificate chains to a CA of the trust store
+/// (`trust add-ca`).
+#[derive(Debug, Clone, Serialize)]
+pub struct PublisherSigner {
+    /// The certificate's subject (RFC 4514).
+    pub subject: String,
+    /// `sha256:HEX` of the signer's certificate.
+    pub fingerprint: String,
+    /// The trust-store CA the chain ends in.
+    pub trust_names: Vec<String>,
 }
 
 impl Signer {
@@ -54,6 +68,7 @@ impl Signer {
         match self {
             Signer::Key(k) => &k.trust_names,
             Signer::Identity(i) => &i.trust_names,
+            Signer::Publisher(p) => &p.trust_names,
         }
     }
 
@@ -68,7 +83,7 @@ impl Signer {
                 "{} from {} (matched by --certificate-identity/--certificate-oidc-issuer)",
                 i.identity, i.issuer
             )),
-            Signer::Identity(_) => None,
+            Signer::Identity(_) | Signer::Publisher(_) => None,
         }
     }
 
@@ -76,6 +91,7 @@ impl Signer {
         match self {
             Signer::Key(k) => format!("key {}", k.fingerprint),
             Signer::Identity(i) => format!("{} from {}", i.identity, i.issuer),
+            Signer::Publisher(p) => format!("publisher {}", p.subject),
         }
     }
 }

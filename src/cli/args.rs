@@ -65,6 +65,96 @@ pub enum Command {
     /// Write, check and explain the policy file.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Fetch a server, verify it, and pin it in servers.lock.
+    #[command(after_long_help = SOURCES)]
+    Add(AddArgs),
+    /// Re-resolve a pinned server under the current policy; shows the change first.
+    Update(UpdateArgs),
+    /// Unpin a server and drop its cache references.
+    Remove {
+        /// The server's name in servers.lock.
+        name: String,
+    },
+    /// Inspect and maintain the content-addressed cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+}
+
+const SOURCES: &str = "\
+Sources:
+  ./path, /path, file:PATH   a local file or directory (a directory is pinned by its tree digest)
+  https://HOST/PATH          a release artifact (https only; redirects only to https)
+  npm:NAME@VERSION           an npm package (dist.integrity checked, attestations read)
+  pypi:NAME==VERSION         a PyPI wheel or sdist (sha256 checked, PEP 740 provenance read)
+  registry:NAME[@VERSION]    an MCP registry entry, or a local server.json path
+  PATH.mcpb, https://….mcpb  an MCP bundle (its signature checked against `trust add-ca` roots)";
+
+/// Where and how sources are fetched (`add`, `update`).
+#[derive(Debug, Clone, Args)]
+pub struct FetchArgs {
+    /// The npm registry (default https://registry.npmjs.org).
+    #[arg(long, value_name = "URL")]
+    pub registry: Option<String>,
+
+    /// The PyPI index (default https://pypi.org).
+    #[arg(long, value_name = "URL")]
+    pub pypi_url: Option<String>,
+
+    /// The MCP registry (default https://registry.modelcontextprotocol.io).
+    #[arg(long, value_name = "URL")]
+    pub registry_url: Option<String>,
+
+    /// Extra CA certificates (PEM) to trust for https, e.g. an enterprise
+    /// proxy's; also read from MCP_WARDEN_CA_FILE.
+    #[arg(long, value_name = "FILE", env = "MCP_WARDEN_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Use only the cache: fail instead of fetching.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The server's name: policies, scopes and `run NAME` refer to it.
+    pub name: String,
+
+    /// Where the server comes from (see Sources below).
+    pub source: String,
+
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
+
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+
+    /// Pin a version lower than the one already pinned (rollback protection
+    /// refuses it otherwise).
+    #[arg(long)]
+    pub allow_downgrade: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The server's name in servers.lock.
+    pub name: String,
+
+    /// Show what would change, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List what the cache holds and which servers use it.
+    List,
+    /// Re-hash every cached artifact and unpacked tree; exits 1 on a mismatch.
+    Verify,
+    /// Remove what no pinned server uses.
+    Gc,
 }
 
 #[derive(Debug, Args)]
@@ -87,7 +177,7 @@ pub struct VerifyArgs {
 }
 
 /// The evidence flags `verify` and `add` share.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 #[command(group(clap::ArgGroup::new("identity_rule").args(["certificate_identity", "certificate_identity_regexp"]).multiple(false)))]
 #[command(group(clap::ArgGroup::new("issuer_rule").args(["certificate_oidc_issuer", "certificate_oidc_issuer_regexp"]).multiple(false)))]
 pub struct EvidenceArgs {

@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod docs;
+mod pin;
 mod policy;
 mod trust;
 mod verify;
@@ -105,6 +106,10 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Verify(a) => verify::run(&g, a),
         Command::Trust(t) => trust::run(&g, t),
         Command::Policy(p) => policy::run(&g, p),
+        Command::Add(a) => pin::add(&g, a),
+        Command::Update(a) => pin::update(&g, a),
+        Command::Remove { name } => pin::remove(&g, name),
+        Command::Cache(c) => pin::cache(&g, c),
     };
     match result {
         Ok(code) => code,

@@ -135,7 +135,7 @@ pub fn load_policies(ctx: &crate::context::Context, trust: &TrustStore) -> Resul
     })
 }
 
-fn input_failure(e: InputError) -> anyhow::Error {
+pub(super) fn input_failure(e: InputError) -> anyhow::Error {
     let code = match &e {
         InputError::Artifact(_) => Code::ArtifactUnreadable,
         InputError::Key { .. } | InputError::KeyFile(_) => Code::KeyMalformed,

@@ -184,7 +184,7 @@ fn judge_provenance(
             )
             .hint(match signer {
                 Signer::Identity(_) => "name the builder in [servers.provenance] `builder-id`, or trust the signer with `mcp-warden trust add-identity`",
-                Signer::Key(_) => "a key-signed statement can name any builder: trust the key for this server with `mcp-warden trust add-key FILE --name NAME --scope GLOB`",
+                Signer::Key(_) | Signer::Publisher(_) => "a key-signed statement can name any builder: trust the key for this server with `mcp-warden trust add-key FILE --name NAME --scope GLOB`",
             }),
         );
     }
@@ -316,6 +316,7 @@ fn evaluate_layer(
                     .hint(match sg {
                         Signer::Key(_) => "if this is the publisher's key, trust it: mcp-warden trust add-key FILE --name NAME --scope GLOB",
                         Signer::Identity(_) => "if this is the publisher's identity, trust it: mcp-warden trust add-identity --name NAME --issuer URL --identity ID --scope GLOB",
+                        Signer::Publisher(_) => "if this is the publisher's CA, trust it: mcp-warden trust add-ca PEM --name NAME --scope GLOB",
                     }),
                 );
                 continue;

@@ -42,6 +42,8 @@ pub enum Scheme {
     Ssh,
     Dsse,
     Sigstore,
+    /// The PKCS#7 signature block of an `.mcpb` bundle.
+    Mcpb,
 }
 
 #[derive(Debug, Clone)]

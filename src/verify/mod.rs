@@ -386,6 +386,9 @@ pub fn collect(req: &Request, trust: &TrustStore) -> Result<Evidence, InputError
             sbom_sigs, &mut sboms, req, &cands, trust, &artifact,
         )?);
     }
+    if let ArtifactRef::Path(p) = &req.artifact {
+        signatures.extend(mcpb_signature(p, trust, &server));
+    }
     Ok(Evidence {
         artifact,
         server,
@@ -393,6 +396,50 @@ pub fn collect(req: &Request, trust: &TrustStore) -> Result<Evidence, InputError
         signatures,
         sboms,
     })
+}
+
+/// The signature an `.mcpb` bundle carries at its end, checked against the
+/// trust store's CAs in scope for `server`; nothing for other files.
+fn mcpb_signature(path: &Path, trust: &TrustStore, server: &str) -> Option<SignatureEvidence> {
+    use crate::evidence::PublisherSigner;
+    use crate::mcpb::McpbError as E;
+    let block = crate::mcpb::find_signature(path);
+    if matches!(block, Ok(None)) {
+        return None;
+    }
+    let mut ev = SignatureEvidence::new(
+        path.to_path_buf(),
+        Some(crate::signature::Scheme::Mcpb),
+        Role::Signature,
+    );
+    ev.outcome = block
+        .and_then(|_| {
+            crate::mcpb::verify_for_server(path, trust, server, std::time::SystemTime::now())
+        })
+        .map(|p| {
+            ev.details.push(("publisher".into(), p.subject.clone()));
+            ev.details.push(("ca".into(), p.ca_name.clone()));
+            Signer::Publisher(PublisherSigner {
+                subject: p.subject,
+                fingerprint: p.fingerprint,
+                trust_names: vec![p.ca_name],
+            })
+        })
+        .map_err(|e| {
+            let code = match &e {
+                E::MalformedBlock(_) | E::MalformedCms(_) => Code::SignatureMalformed,
+                E::UnsupportedAlgorithm(_) => Code::SignatureUnsupported,
+                E::UntrustedChain(_)
+                | E::CertificateTime { .. }
+                | E::BadCertificate { .. }
+                | E::OutOfScope { .. } => Code::CertificateInvalid,
+                _ => Code::SignatureInvalid,
+            };
+            let mut d = Diagnostic::error(code, format!("{}: {e}", path.display()));
+            d.hint = e.hint();
+            d
+        });
+    Some(ev)
 }
 
 /// in-toto predicate types that carry an SBOM.

@@ -1,0 +1,742 @@
+//! `mcp-warden add`, `update`, `remove` and `cache`: fetch into the cache,
+//! verify with the checks of `verify`, and pin in servers.lock.
+//!
+//! Order matters: the artifact is stored (hashed while written) and
+//! verified before anything is unpacked, and the lock is written last, so
+//! a failure at any step leaves the lock as it was and nothing
+//! half-written in the cache.
+
+use std::collections::HashSet;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use super::args::{AddArgs, CacheCommand, EvidenceArgs, FetchArgs, UpdateArgs};
+use super::verify::{identity_rule, load_advisories, load_policies, load_trust};
+use super::{Failure, Global};
+use crate::archive::{self, Kind as ArchiveKind};
+use crate::cache::{Blob, Cache, CacheError};
+use crate::context::Context;
+use crate::diag::Code;
+use crate::evidence::Evidence;
+use crate::lock::{self, Entry, EnvVar, Lock, LockError, RunSettings};
+use crate::net::{self, NetError};
+use crate::policy;
+use crate::report::{Report, Verdict};
+use crate::source::{self, ArtifactKind, Location, Resolved, Source, SourceError};
+use crate::verify::{self, ArtifactRef};
+
+/// Largest artifact `add` fetches or copies.
+const MAX_ARTIFACT: u64 = 2 << 30;
+
+pub fn add(g: &Global, a: &AddArgs) -> Result<u8> {
+    check_name(&a.name)?;
+    let ctx = g.context()?;
+    let lock_path = lock_file(&ctx);
+    let _held = lock::hold(&lock_path).map_err(lock_failure)?;
+    let mut lock = Lock::load(&lock_path).map_err(lock_failure)?;
+    let previous = lock.servers.get(&a.name).cloned();
+    let pinned = pin(g, &ctx, &a.name, &a.source, &a.evidence, &a.fetch)?;
+    let Pinned::Allowed(entry, report) = pinned else {
+        return Ok(1);
+    };
+    if let Some(prev) = &previous {
+        refuse_downgrade(&a.name, prev, &entry, a.allow_downgrade)?;
+    }
+    lock.servers.insert(a.name.clone(), *entry.clone());
+    lock.save(&lock_path).map_err(lock_failure)?;
+    print_pinned(g, &a.name, &entry, previous.as_ref(), &report);
+    Ok(0)
+}
+
+pub fn update(g: &Global, a: &UpdateArgs) -> Result<u8> {
+    let ctx = g.context()?;
+    let lock_path = lock_file(&ctx);
+    let _held = lock::hold(&lock_path).map_err(lock_failure)?;
+    let mut lock = Lock::load(&lock_path).map_err(lock_failure)?;
+    let Some(prev) = lock.servers.get(&a.name).cloned() else {
+        return Err(unknown_server(&a.name));
+    };
+    // The newest release of the same package: the pinned source without
+    // its version (a path or URL is fetched again as it is).
+    let source: Source = prev.source.parse().map_err(source_failure)?;
+    let latest = match source {
+        Source::Npm { name, .. } => Source::Npm {
+            name,
+            version: None,
+        },
+        Source::Pypi { name, .. } => Source::Pypi {
+            name,
+            version: None,
+        },
+        Source::Registry { name, .. } => Source::Registry {
+            name,
+            version: None,
+        },
+        other => other,
+    };
+    let evidence = EvidenceArgs::default();
+    let Pinned::Allowed(entry, report) =
+        pin(g, &ctx, &a.name, &latest.to_string(), &evidence, &a.fetch)?
+    else {
+        return Ok(1);
+    };
+    refuse_downgrade(&a.name, &prev, &entry, false)?;
+    let changes = diff(&prev, &entry);
+    if changes.is_empty() {
+        g.note(&format!("{}: up to date ({})", a.name, describe(&prev)));
+        return Ok(0);
+    }
+    g.note(&format!("{}: would change:", a.name));
+    for c in &changes {
+        g.note(&format!("  {c}"));
+    }
+    if a.dry_run {
+        g.note("--dry-run: nothing changed");
+        return Ok(0);
+    }
+    lock.servers.insert(a.name.clone(), *entry.clone());
+    lock.save(&lock_path).map_err(lock_failure)?;
+    print_pinned(g, &a.name, &entry, Some(&prev), &report);
+    Ok(0)
+}
+
+pub fn remove(g: &Global, name: &str) -> Result<u8> {
+    let ctx = g.context()?;
+    let lock_path = lock_file(&ctx);
+    let _held = lock::hold(&lock_path).map_err(lock_failure)?;
+    let mut lock = Lock::load(&lock_path).map_err(lock_failure)?;
+    let Some(entry) = lock.servers.remove(name) else {
+        return Err(unknown_server(name));
+    };
+    lock.save(&lock_path).map_err(lock_failure)?;
+    // What only this server used goes now; the rest stays for the others.
+    let cache = Cache::open(&ctx.cache_dir).map_err(cache_failure)?;
+    let _c = cache.lock().map_err(cache_failure)?;
+    let keep: HashSet<String> = lock.cache_keys().map(str::to_string).collect();
+    let report = cache.gc(&keep).map_err(cache_failure)?;
+    if g.json() {
+        g.out(&format!(
+            "{}\n",
+            serde_json::json!({"status": "removed", "name": name, "source": entry.source,
+                "freed": {"blobs": report.blobs, "trees": report.trees, "bytes": report.bytes}})
+        ));
+    } else {
+        g.out(&format!(
+            "removed {name} ({}); freed {} cached artifact(s), {} tree(s), {} bytes\n",
+            entry.source, report.blobs, report.trees, report.bytes
+        ));
+    }
+    Ok(0)
+}
+
+pub fn cache(g: &Global, c: &CacheCommand) -> Result<u8> {
+    let ctx = g.context()?;
+    let cache = Cache::open(&ctx.cache_dir).map_err(cache_failure)?;
+    let lock = Lock::load(&lock_file(&ctx)).map_err(lock_failure)?;
+    match c {
+        CacheCommand::List => {
+            let entries = cache.list().map_err(cache_failure)?;
+            let users = |key: &str| -> Vec<String> {
+                lock.servers
+                    .iter()
+                    .filter(|(_, e)| e.sha256 == key || e.tree.as_deref() == Some(key))
+                    .map(|(n, _)| n.clone())
+                    .collect()
+            };
+            if g.json() {
+                let list: Vec<_> = entries
+                    .iter()
+                    .map(|e| {
+                        serde_json::json!({"kind": kind_name(e.kind), "sha256": e.key,
+                            "size": e.size, "path": e.path, "servers": users(&e.key)})
+                    })
+                    .collect();
+                g.out(&format!("{}\n", serde_json::json!({ "entries": list })));
+            } else if entries.is_empty() {
+                g.out("the cache is empty\n");
+            } else {
+                let mut s = String::new();
+                for e in &entries {
+                    let u = users(&e.key);
+                    s.push_str(&format!(
+                        "{:<5} sha256:{} {:>12} bytes  {}\n",
+                        kind_name(e.kind),
+                        e.key,
+                        e.size,
+                        if u.is_empty() {
+                            "(unused: `cache gc` removes it)".to_string()
+                        } else {
+                            u.join(", ")
+                        }
+                    ));
+                }
+                g.out(&s);
+            }
+            Ok(0)
+        }
+        CacheCommand::Verify => {
+            let _c = cache.lock().map_err(cache_failure)?;
+            let problems = cache.verify().map_err(cache_failure)?;
+            if problems.is_empty() {
+                g.out(if g.json() {
+                    "{\"status\":\"ok\",\"problems\":[]}\n"
+                } else {
+                    "every cached artifact and tree has its digest\n"
+                });
+                return Ok(0);
+            }
+            let diagnostics = problems
+                .iter()
+                .map(|p| {
+                    crate::diag::Diagnostic::error(Code::CacheMismatch, p.to_string()).hint(
+                        "run `mcp-warden cache gc`, then `mcp-warden add` the servers that used it again",
+                    )
+                })
+                .collect();
+            Err(Failure {
+                diagnostics,
+                exit: 1,
+            }
+            .into())
+        }
+        CacheCommand::Gc => {
+            let _c = cache.lock().map_err(cache_failure)?;
+            let keep: HashSet<String> = lock.cache_keys().map(str::to_string).collect();
+            let r = cache.gc(&keep).map_err(cache_failure)?;
+            if g.json() {
+                g.out(&format!(
+                    "{}\n",
+                    serde_json::json!({"blobs": r.blobs, "trees": r.trees, "tmp": r.tmp, "bytes": r.bytes})
+                ));
+            } else {
+                g.out(&format!(
+                    "removed {} artifact(s), {} tree(s), {} temporary file(s): {} bytes\n",
+                    r.blobs, r.trees, r.tmp, r.bytes
+                ));
+            }
+            Ok(0)
+        }
+    }
+}
+
+enum Pinned {
+    Allowed(Box<Entry>, Box<Report>),
+    Denied,
+}
+
+/// Resolves, fetches, verifies and (when allowed) unpacks one source;
+/// prints the report of a denial.
+fn pin(
+    g: &Global,
+    ctx: &Context,
+    name: &str,
+    source_text: &str,
+    ev: &EvidenceArgs,
+    fetch: &FetchArgs,
+) -> Result<Pinned> {
+    let source = absolute(source_text.parse().map_err(source_failure)?)?;
+    let trust = load_trust(ctx)?;
+    let policies = load_policies(ctx, &trust)?;
+    let cache = Cache::open(&ctx.cache_dir).map_err(cache_failure)?;
+    let client = if fetch.offline {
+        None
+    } else {
+        let opts = net::Options {
+            ca_files: fetch.ca_file.iter().cloned().collect(),
+            progress: std::io::stderr().is_terminal() && !g.cli.quiet,
+            ..net::Options::default()
+        };
+        Some(net::Client::new(&opts).map_err(net_failure)?)
+    };
+    let opts = source::ResolveOptions {
+        npm_registry: fetch
+            .registry
+            .clone()
+            .unwrap_or_else(|| source::DEFAULT_NPM_REGISTRY.into()),
+        pypi_index: fetch
+            .pypi_url
+            .clone()
+            .unwrap_or_else(|| source::DEFAULT_PYPI_INDEX.into()),
+        mcp_registry: fetch
+            .registry_url
+            .clone()
+            .unwrap_or_else(|| source::DEFAULT_MCP_REGISTRY.into()),
+    };
+    let fetcher: &dyn source::Fetch = match &client {
+        Some(c) => c,
+        None => &Offline,
+    };
+    let resolved = source::resolve(&source, fetcher, &opts).map_err(source_failure)?;
+    let (blob, dir_tree) = store(&cache, &resolved, client.as_ref())?;
+
+    // Evidence fetched with the metadata goes beside the user's.
+    let tmp = tempfile::tempdir()?;
+    let mut bundles = ev.bundle.clone();
+    for (i, att) in resolved.attestations.iter().enumerate() {
+        let p = tmp.path().join(format!("attestation-{i}.json"));
+        std::fs::write(&p, &att.bytes)?;
+        bundles.push(p);
+    }
+    let artifact = match &dir_tree {
+        // A directory is judged by its tree digest.
+        Some(t) => ArtifactRef::Digest(
+            format!("sha256:{}", t.digest)
+                .parse()
+                .map_err(|e| anyhow::anyhow!("tree digest: {e}"))?,
+        ),
+        None => ArtifactRef::Path(blob.as_ref().map(|b| b.path.clone()).unwrap_or_default()),
+    };
+    let req = verify::Request {
+        artifact,
+        signatures: ev.signature.clone(),
+        bundles,
+        keys: ev.key.clone(),
+        key_names: ev.key_name.clone(),
+        server: Some(name.to_string()),
+        identity: identity_rule(ev)?,
+        trusted_root: ev.trusted_root.clone(),
+        provenance: ev.provenance.clone(),
+        sboms: ev.sbom.clone(),
+        sbom_signatures: ev.sbom_signature.clone(),
+    };
+    let evidence = verify::collect(&req, &trust).map_err(super::verify::input_failure)?;
+    let db = load_advisories(ev.advisories.as_deref(), &policies)?;
+    let decision = policy::evaluate(&policies, &evidence, &trust, db.as_ref());
+    let report = Report::from_decision(&evidence, &decision);
+    if report.verdict != Verdict::Allowed {
+        if g.json() {
+            g.out(&report.to_json());
+        } else {
+            g.out(&report.to_human(g.cli.quiet, false));
+            g.note(&format!("not pinned: {name} was not added"));
+        }
+        return Ok(Pinned::Denied);
+    }
+
+    // Unpacked only now that it is verified.
+    let tree = match (&dir_tree, &blob) {
+        (Some(t), _) => Some(t.key.clone()),
+        (None, Some(b)) => match archive_kind(resolved.kind, &b.path)? {
+            Some(kind) => Some(
+                cache
+                    .unpack(b, kind, &archive::Limits::default())
+                    .map_err(cache_failure)?
+                    .key,
+            ),
+            None => None,
+        },
+        (None, None) => None,
+    };
+    let (sha256, sha512, size) = match (&blob, &dir_tree) {
+        (Some(b), _) => (
+            b.sha256.clone(),
+            b.sha512.clone().unwrap_or_default(),
+            b.size,
+        ),
+        (None, Some(t)) => (t.digest.clone(), String::new(), 0),
+        (None, None) => unreachable!("store returns a blob or a tree"),
+    };
+    let entry = Entry {
+        source: source.to_string(),
+        version: resolved.version.clone(),
+        sha256,
+        sha512,
+        size,
+        kind: kind_label(resolved.kind).into(),
+        tree,
+        signers: signers(&evidence),
+        evidence: evidence_lines(&evidence),
+        pinned: jiff::Timestamp::now().to_string(),
+        run: RunSettings {
+            args: resolved.run.args.clone(),
+            env: resolved
+                .run
+                .env
+                .iter()
+                .map(|e| EnvVar {
+                    name: e.name.clone(),
+                    secret: e.secret,
+                    required: e.required,
+                    default: if e.secret { None } else { e.default.clone() },
+                    description: e.description.clone(),
+                })
+                .collect(),
+        },
+    };
+    for n in &resolved.notes {
+        g.note(&format!("note: {n}"));
+    }
+    Ok(Pinned::Allowed(Box::new(entry), Box::new(report)))
+}
+
+/// Brings the artifact into the cache: a blob for files and archives, a
+/// tree for a local directory.
+fn store(
+    cache: &Cache,
+    r: &Resolved,
+    client: Option<&net::Client>,
+) -> Result<(Option<Blob>, Option<crate::cache::Tree>)> {
+    let _c = cache.lock().map_err(cache_failure)?;
+    match &r.artifact {
+        Location::Path(p) if r.kind == ArtifactKind::Directory => {
+            let t = cache
+                .put_dir(p, &archive::Limits::default())
+                .map_err(cache_failure)?;
+            Ok((None, Some(t)))
+        }
+        Location::Path(p) => Ok((
+            Some(
+                cache
+                    .put_file(p, MAX_ARTIFACT, &r.expected)
+                    .map_err(cache_failure)?,
+            ),
+            None,
+        )),
+        Location::Url(url) => {
+            let Some(client) = client else {
+                return Err(offline_miss(url, cache, r));
+            };
+            let body = client.get(url, MAX_ARTIFACT).map_err(net_failure)?;
+            let blob = cache
+                .put_reader(body, MAX_ARTIFACT, &r.expected)
+                .map_err(cache_failure)?;
+            Ok((Some(blob), None))
+        }
+    }
+}
+
+/// Local paths are pinned absolute: `update` and `run` may start elsewhere.
+fn absolute(source: Source) -> Result<Source> {
+    let abs = |p: PathBuf| -> Result<PathBuf> {
+        std::fs::canonicalize(&p).map_err(|e| {
+            Failure::input(
+                Code::ArtifactUnreadable,
+                format!("{}: {e}", p.display()),
+                Some("check the path of the source".into()),
+            )
+            .into()
+        })
+    };
+    Ok(match source {
+        Source::Path(p) => Source::Path(abs(p)?),
+        Source::Mcpb(Location::Path(p)) => Source::Mcpb(Location::Path(abs(p)?)),
+        Source::ServerJson(p) => Source::ServerJson(abs(p)?),
+        other => other,
+    })
+}
+
+/// `--offline` with a remote artifact: only a blob whose digest the source
+/// publishes can be taken from the cache.
+fn offline_miss(url: &str, cache: &Cache, r: &Resolved) -> anyhow::Error {
+    let _ = (cache, r);
+    Failure::input(
+        Code::FetchFailed,
+        format!("--offline: {url} would have to be fetched"),
+        Some("run without --offline once; a pinned server is then used from the cache".into()),
+    )
+    .into()
+}
+
+/// `--offline`: every metadata fetch fails.
+struct Offline;
+
+impl source::Fetch for Offline {
+    fn get_bytes(&self, url: &str, _limit: u64) -> Result<Vec<u8>, source::FetchError> {
+        Err(source::FetchError::other(format!(
+            "--offline: {url} would have to be fetched"
+        )))
+    }
+}
+
+impl source::Fetch for net::Client {
+    fn get_bytes(&self, url: &str, limit: u64) -> Result<Vec<u8>, source::FetchError> {
+        net::Client::get_bytes(self, url, limit).map_err(|e| match e {
+            NetError::Status { code: 404, .. } => source::FetchError::not_found(e.to_string()),
+            e => source::FetchError::other(e.to_string()),
+        })
+    }
+}
+
+fn archive_kind(kind: ArtifactKind, path: &Path) -> Result<Option<ArchiveKind>> {
+    Ok(match kind {
+        ArtifactKind::NpmTarball | ArtifactKind::Sdist => Some(ArchiveKind::TarGz),
+        ArtifactKind::Wheel | ArtifactKind::Mcpb => Some(ArchiveKind::Zip),
+        // A release file is unpacked when it is an archive by content.
+        ArtifactKind::File => archive::kind_of_file(path)?,
+        ArtifactKind::Directory => None,
+    })
+}
+
+fn kind_label(kind: ArtifactKind) -> &'static str {
+    match kind {
+        ArtifactKind::File => "file",
+        ArtifactKind::NpmTarball => "npm-tarball",
+        ArtifactKind::Wheel => "wheel",
+        ArtifactKind::Sdist => "sdist",
+        ArtifactKind::Mcpb => "mcpb",
+        ArtifactKind::Directory => "directory",
+    }
+}
+
+fn kind_name(k: crate::cache::EntryKind) -> &'static str {
+    match k {
+        crate::cache::EntryKind::Blob => "blob",
+        crate::cache::EntryKind::Tree => "tree",
+    }
+}
+
+/// Trust-store names of the verified signers, else their description.
+fn signers(ev: &Evidence) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in &ev.signatures {
+        if let Ok(signer) = &s.outcome {
+            let names = signer.trust_names();
+            let add: Vec<String> = if names.is_empty() {
+                vec![signer.describe()]
+            } else {
+                names.to_vec()
+            };
+            for n in add {
+                if !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// One line per piece of evidence that verified, for the lock.
+fn evidence_lines(ev: &Evidence) -> Vec<String> {
+    use crate::evidence::Role;
+    let mut out = Vec::new();
+    for s in &ev.signatures {
+        let Ok(signer) = &s.outcome else { continue };
+        let role = match s.role {
+            Role::Signature => "signature",
+            Role::Provenance => "provenance",
+            Role::Sbom => "sbom attestation",
+            Role::SbomSignature => "sbom signature",
+        };
+        let scheme = s
+            .scheme
+            .and_then(|sc| serde_json::to_value(sc).ok())
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| "unknown".into());
+        out.push(format!("{role}: {scheme} by {}", signer.describe()));
+    }
+    for b in &ev.sboms {
+        if b.sbom.is_ok() {
+            out.push(format!("sbom: {}", b.file.display()));
+        }
+    }
+    out
+}
+
+/// Rollback protection: a lower version of the same package is refused
+/// unless asked for.
+fn refuse_downgrade(name: &str, prev: &Entry, new: &Entry, allowed: bool) -> Result<()> {
+    let (Some(old_v), Some(new_v)) = (&prev.version, &new.version) else {
+        return Ok(());
+    };
+    let same_package = |a: &str, b: &str| -> bool {
+        match (a.parse::<Source>(), b.parse::<Source>()) {
+            (Ok(Source::Npm { name: x, .. }), Ok(Source::Npm { name: y, .. }))
+            | (Ok(Source::Pypi { name: x, .. }), Ok(Source::Pypi { name: y, .. }))
+            | (Ok(Source::Registry { name: x, .. }), Ok(Source::Registry { name: y, .. })) => {
+                x == y
+            }
+            _ => false,
+        }
+    };
+    if allowed || old_v == new_v || !same_package(&prev.source, &new.source) {
+        return Ok(());
+    }
+    let lower = match new.source.parse::<Source>() {
+        Ok(Source::Pypi { .. }) => {
+            match (
+                old_v.parse::<pep440_rs::Version>(),
+                new_v.parse::<pep440_rs::Version>(),
+            ) {
+                (Ok(o), Ok(n)) => Some(n < o),
+                _ => None,
+            }
+        }
+        _ => match (
+            semver::Version::parse(old_v.trim_start_matches('v')),
+            semver::Version::parse(new_v.trim_start_matches('v')),
+        ) {
+            (Ok(o), Ok(n)) => Some(n < o),
+            _ => None,
+        },
+    };
+    match lower {
+        Some(false) => Ok(()),
+        Some(true) => Err(Failure::input(
+            Code::Downgrade,
+            format!("{name}: {new_v} is lower than the pinned {old_v}; refusing a downgrade"),
+            Some("pass --allow-downgrade if you mean to go back to the older version".into()),
+        )
+        .into()),
+        // Fail closed: versions that cannot be ordered might go back.
+        None => Err(Failure::input(
+            Code::Downgrade,
+            format!("{name}: cannot tell whether {new_v} is older than the pinned {old_v}"),
+            Some("pass --allow-downgrade if the change is intended".into()),
+        )
+        .into()),
+    }
+}
+
+fn diff(old: &Entry, new: &Entry) -> Vec<String> {
+    let mut out = Vec::new();
+    if old.version != new.version {
+        out.push(format!(
+            "version: {} -> {}",
+            old.version.as_deref().unwrap_or("-"),
+            new.version.as_deref().unwrap_or("-")
+        ));
+    }
+    if old.sha256 != new.sha256 {
+        out.push(format!("sha256: {} -> {}", old.sha256, new.sha256));
+    }
+    if old.signers != new.signers {
+        out.push(format!(
+            "signers: [{}] -> [{}]",
+            old.signers.join(", "),
+            new.signers.join(", ")
+        ));
+    }
+    if old.run != new.run {
+        out.push("run settings (arguments, environment) changed".into());
+    }
+    out
+}
+
+fn describe(e: &Entry) -> String {
+    match &e.version {
+        Some(v) => format!("{} {v}, sha256:{}", e.source, e.sha256),
+        None => format!("{}, sha256:{}", e.source, e.sha256),
+    }
+}
+
+fn print_pinned(g: &Global, name: &str, e: &Entry, prev: Option<&Entry>, report: &Report) {
+    if g.json() {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&report.to_json()).unwrap_or(serde_json::Value::Null);
+        if let Some(m) = v.as_object_mut() {
+            m.insert(
+                "pinned".into(),
+                serde_json::json!({"name": name, "source": e.source, "version": e.version,
+                    "sha256": e.sha256, "sha512": e.sha512, "kind": e.kind, "tree": e.tree,
+                    "signers": e.signers, "replaced": prev.map(|p| p.sha256.clone())}),
+            );
+        }
+        g.out(&format!("{v}\n"));
+    } else {
+        g.out(&report.to_human(g.cli.quiet, false));
+        g.out(&format!("pinned {name}: {}\n", describe(e)));
+    }
+}
+
+fn lock_file(ctx: &Context) -> PathBuf {
+    ctx.config_dir.join("servers.lock")
+}
+
+/// Server names appear in policies, scopes, file names and `run NAME`.
+fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@' | b'/'))
+        && !name.starts_with(['.', '/', '-'])
+        && !name.contains("..");
+    if ok {
+        Ok(())
+    } else {
+        Err(Failure::input(
+            Code::Usage,
+            format!("`{name}` is not a usable server name"),
+            Some(
+                "use letters, digits and - _ . @ / (at most 128), not starting with . / or -"
+                    .into(),
+            ),
+        )
+        .into())
+    }
+}
+
+fn unknown_server(name: &str) -> anyhow::Error {
+    Failure::input(
+        Code::ServerUnknown,
+        format!("no server named `{name}` is pinned"),
+        Some(
+            "`mcp-warden cache list` shows what is cached; `mcp-warden add NAME SOURCE` pins one"
+                .into(),
+        ),
+    )
+    .into()
+}
+
+fn source_failure(e: SourceError) -> anyhow::Error {
+    let code = match &e {
+        SourceError::InvalidSpec { .. }
+        | SourceError::Unsupported { .. }
+        | SourceError::OnlyHttps { .. }
+        | SourceError::VersionRange { .. }
+        | SourceError::ShellArgument { .. }
+        | SourceError::NoUsablePackage { .. } => Code::SourceInvalid,
+        SourceError::NotFound { .. } | SourceError::NoFile { .. } => Code::SourceNotFound,
+        SourceError::TooLarge { .. } => Code::ArtifactTooLarge,
+        SourceError::Fetch { .. } => Code::FetchFailed,
+        SourceError::Json { .. }
+        | SourceError::Field { .. }
+        | SourceError::NoIntegrity { .. }
+        | SourceError::NotHttps { .. } => Code::SourceInvalid,
+        SourceError::Local { .. } => Code::ArtifactUnreadable,
+    };
+    let hint = e.hint();
+    Failure::input(code, e.to_string(), Some(hint)).into()
+}
+
+fn net_failure(e: NetError) -> anyhow::Error {
+    let code = match &e {
+        NetError::TooLarge { .. } => Code::ArtifactTooLarge,
+        NetError::Status { code: 404, .. } => Code::SourceNotFound,
+        NetError::CaFile { .. } => Code::InputInvalid,
+        _ => Code::FetchFailed,
+    };
+    let hint = e.hint().map(str::to_string);
+    Failure::input(code, e.to_string(), hint).into()
+}
+
+fn cache_failure(e: CacheError) -> anyhow::Error {
+    // A network error surfaces through the reader the cache consumed.
+    if let CacheError::Read(io) = &e
+        && let Some(n) = NetError::from_io(io)
+    {
+        let code = match n {
+            NetError::TooLarge { .. } => Code::ArtifactTooLarge,
+            _ => Code::FetchFailed,
+        };
+        return Failure::input(code, n.to_string(), n.hint().map(str::to_string)).into();
+    }
+    let code = match &e {
+        CacheError::TooLarge { .. } => Code::ArtifactTooLarge,
+        CacheError::Mismatch { .. } => Code::IntegrityMismatch,
+        CacheError::Archive(_) | CacheError::UnsafeDir { .. } => Code::ArchiveUnsafe,
+        CacheError::Corrupt { .. } => Code::CacheMismatch,
+        CacheError::Source(_) => Code::ArtifactUnreadable,
+        _ => Code::CacheError,
+    };
+    let hint = e.hint().to_string();
+    Failure::input(code, e.to_string(), Some(hint)).into()
+}
+
+fn lock_failure(e: LockError) -> anyhow::Error {
+    let hint = e.hint().map(str::to_string);
+    Failure::input(Code::LockInvalid, e.to_string(), hint).into()
+}
