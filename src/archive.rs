@@ -231,7 +231,9 @@ struct CountCompressed<R> {
 impl<R: Read> Read for CountCompressed<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.meter.compressed.set(self.meter.compressed.get() + n as u64);
+        self.meter
+            .compressed
+            .set(self.meter.compressed.get() + n as u64);
         Ok(n)
     }
 }
@@ -533,7 +535,10 @@ impl<'a> Writer<'a> {
 
     fn make_parents(&mut self, raw: &[u8], rel: &Path) -> Result<(), ArchiveError> {
         let mut cur = PathBuf::new();
-        let parents: Vec<_> = rel.parent().map(|p| p.components().collect()).unwrap_or_default();
+        let parents: Vec<_> = rel
+            .parent()
+            .map(|p| p.components().collect())
+            .unwrap_or_default();
         for c in parents {
             cur.push(c);
             if self.files.contains(&cur) || self.link_set.contains(&cur) {
@@ -866,8 +871,11 @@ mod tests {
     }
 
     fn file(b: &mut Tgz, path: &[u8], data: &[u8]) {
-        b.append(&raw(path, EntryType::Regular, data.len() as u64, None), data)
-            .unwrap();
+        b.append(
+            &raw(path, EntryType::Regular, data.len() as u64, None),
+            data,
+        )
+        .unwrap();
     }
 
     fn run(cmd: &mut Command) {
@@ -911,7 +919,12 @@ mod tests {
         }
         /// Extracts into `<tmp>/out/dest`, so anything escaping one or
         /// two levels up lands where the test can see it.
-        fn extract(&self, archive: &Path, kind: Kind, limits: &Limits) -> Result<Summary, ArchiveError> {
+        fn extract(
+            &self,
+            archive: &Path,
+            kind: Kind,
+            limits: &Limits,
+        ) -> Result<Summary, ArchiveError> {
             let _ = fs::create_dir(self.p("out"));
             extract(archive, kind, &self.p("out/dest"), limits)
         }
@@ -949,11 +962,19 @@ mod tests {
         fs::set_permissions(src.join("sgid"), fs::Permissions::from_mode(0o2640)).unwrap();
         fs::set_permissions(src.join("bin"), fs::Permissions::from_mode(0o700)).unwrap();
         let a = t.p("a.tgz");
-        run(Command::new("tar").arg("-C").arg(t.p("src")).arg("-czf").arg(&a).arg("package"));
+        run(Command::new("tar")
+            .arg("-C")
+            .arg(t.p("src"))
+            .arg("-czf")
+            .arg(&a)
+            .arg("package"));
         assert_eq!(kind_of_file(&a).unwrap(), Some(Kind::TarGz));
         let s = t.extract(&a, Kind::TarGz, &Limits::default()).unwrap();
         let d = t.p("out/dest/package");
-        assert_eq!(fs::read_to_string(d.join("index.js")).unwrap(), "module.exports = 1;\n");
+        assert_eq!(
+            fs::read_to_string(d.join("index.js")).unwrap(),
+            "module.exports = 1;\n"
+        );
         assert_eq!(mode(&d.join("index.js")), 0o644);
         assert_eq!(mode(&d.join("bin/cli")), 0o755);
         assert_eq!(mode(&d.join("suid")), 0o755, "setuid bit must be dropped");
@@ -965,7 +986,12 @@ mod tests {
 
     #[test]
     fn refuses_parent_and_absolute_paths() {
-        for name in [&b"../evil"[..], b"a/../../evil", b"/tmp/mcp-warden-test-abs-evil", b"a/./../evil"] {
+        for name in [
+            &b"../evil"[..],
+            b"a/../../evil",
+            b"/tmp/mcp-warden-test-abs-evil",
+            b"a/./../evil",
+        ] {
             let t = T::new();
             let a = t.p("a.tgz");
             tgz(&a, |b| {
@@ -973,7 +999,10 @@ mod tests {
                 file(b, name, b"pwned");
             });
             let e = t.extract(&a, Kind::TarGz, &Limits::default()).unwrap_err();
-            assert!(matches!(e, ArchiveError::UnsafePath { .. }), "{name:?}: {e}");
+            assert!(
+                matches!(e, ArchiveError::UnsafePath { .. }),
+                "{name:?}: {e}"
+            );
             assert!(t.outside().is_empty(), "{:?}", t.outside());
         }
         assert!(!Path::new("/tmp/mcp-warden-test-abs-evil").exists());
@@ -986,9 +1015,24 @@ mod tests {
         fs::create_dir(t.p("d")).unwrap();
         fs::write(t.p("evil"), "pwned").unwrap();
         let a = t.p("a.tgz");
-        run(Command::new("tar").arg("-C").arg(t.p("d")).arg("-P").arg("-czf").arg(&a).arg("../evil"));
+        run(Command::new("tar")
+            .arg("-C")
+            .arg(t.p("d"))
+            .arg("-P")
+            .arg("-czf")
+            .arg(&a)
+            .arg("../evil"));
         let e = t.extract(&a, Kind::TarGz, &Limits::default()).unwrap_err();
-        assert!(matches!(e, ArchiveError::UnsafePath { reason: "`..` component", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                ArchiveError::UnsafePath {
+                    reason: "`..` component",
+                    ..
+                }
+            ),
+            "{e}"
+        );
         assert!(t.outside().is_empty());
     }
 
@@ -998,7 +1042,11 @@ mod tests {
         let t = T::new();
         let a = t.p("a.tgz");
         tgz(&a, |b| {
-            b.append(&raw(b"link", EntryType::Symlink, 0, Some(b"../..")), io::empty()).unwrap();
+            b.append(
+                &raw(b"link", EntryType::Symlink, 0, Some(b"../..")),
+                io::empty(),
+            )
+            .unwrap();
             file(b, b"link/file", b"pwned");
         });
         let e = t.extract(&a, Kind::TarGz, &Limits::default()).unwrap_err();
@@ -1011,30 +1059,71 @@ mod tests {
         fs::create_dir(t.p("d")).unwrap();
         std::os::unix::fs::symlink("../../etc", t.p("d/link")).unwrap();
         let a = t.p("a.tgz");
-        run(Command::new("tar").arg("-C").arg(t.p("d")).arg("-czf").arg(&a).arg("link"));
+        run(Command::new("tar")
+            .arg("-C")
+            .arg(t.p("d"))
+            .arg("-czf")
+            .arg(&a)
+            .arg("link"));
         let e = t.extract(&a, Kind::TarGz, &Limits::default()).unwrap_err();
-        assert!(matches!(e, ArchiveError::UnsafeLink { reason: "target leaves the archive root", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                ArchiveError::UnsafeLink {
+                    reason: "target leaves the archive root",
+                    ..
+                }
+            ),
+            "{e}"
+        );
         assert!(fs::symlink_metadata(t.p("out/dest/link")).is_err());
 
         // Absolute target.
         let t = T::new();
         let a = t.p("a.tgz");
         tgz(&a, |b| {
-            b.append(&raw(b"l", EntryType::Symlink, 0, Some(b"/etc/passwd")), io::empty()).unwrap();
+            b.append(
+                &raw(b"l", EntryType::Symlink, 0, Some(b"/etc/passwd")),
+                io::empty(),
+            )
+            .unwrap();
         });
         let e = t.extract(&a, Kind::TarGz, &Limits::default()).unwrap_err();
-        assert!(matches!(e, ArchiveError::UnsafeLink { reason: "absolute target", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                ArchiveError::UnsafeLink {
+                    reason: "absolute target",
+                    ..
+                }
+            ),
+            "{e}"
+        );
 
         // `a -> .` makes `a/..` the root's parent on disk, while lexically
         // it is the root: refused.
         let t = T::new();
         let a = t.p("a.tgz");
         tgz(&a, |b| {
-            b.append(&raw(b"a", EntryType::Symlink, 0, Some(b".")), io::empty()).unwrap();
-            b.append(&raw(b"b", EntryType::Symlink, 0, Some(b"a/../x")), io::empty()).unwrap();
+            b.append(&raw(b"a", EntryType::Symlink, 0, Some(b".")), io::empty())
+                .unwrap();
+            b.append(
+                &raw(b"b", EntryType::Symlink, 0, Some(b"a/../x")),
+                io::empty(),
+            )
+            .unwrap();
         });
         let e = t.extract(&a, Kind::TarGz, &Limits::default()).unwrap_err();
-        assert!(matches!(e, ArchiveError::UnsafeLink { reason: "`..` after a symlink", .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                ArchiveError::UnsafeLink {
+                    reason: "`..` after a symlink",
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1046,7 +1135,12 @@ mod tests {
         fs::write(d.join("lib/x.js"), "x").unwrap();
         std::os::unix::fs::symlink("../lib/x.js", d.join("bin/run")).unwrap();
         let a = t.p("a.tgz");
-        run(Command::new("tar").arg("-C").arg(t.p("src")).arg("-czf").arg(&a).arg("package"));
+        run(Command::new("tar")
+            .arg("-C")
+            .arg(t.p("src"))
+            .arg("-czf")
+            .arg(&a)
+            .arg("package"));
         let s = t.extract(&a, Kind::TarGz, &Limits::default()).unwrap();
         assert_eq!(s.symlinks, 1);
         let link = t.p("out/dest/package/bin/run");
@@ -1060,7 +1154,8 @@ mod tests {
         let a = t.p("a.tgz");
         tgz(&a, |b| {
             file(b, b"a", b"content");
-            b.append(&raw(b"b", EntryType::Link, 0, Some(b"a")), io::empty()).unwrap();
+            b.append(&raw(b"b", EntryType::Link, 0, Some(b"a")), io::empty())
+                .unwrap();
         });
         t.extract(&a, Kind::TarGz, &Limits::default()).unwrap();
         assert_eq!(fs::read(t.p("out/dest/b")).unwrap(), b"content");
@@ -1069,12 +1164,17 @@ mod tests {
             let t = T::new();
             let a = t.p("a.tgz");
             tgz(&a, |b| {
-                b.append(&raw(b"dir", EntryType::Directory, 0, None), io::empty()).unwrap();
-                b.append(&raw(b"h", EntryType::Link, 0, Some(target)), io::empty()).unwrap();
+                b.append(&raw(b"dir", EntryType::Directory, 0, None), io::empty())
+                    .unwrap();
+                b.append(&raw(b"h", EntryType::Link, 0, Some(target)), io::empty())
+                    .unwrap();
                 file(b, b"later", b"x");
             });
             let e = t.extract(&a, Kind::TarGz, &Limits::default()).unwrap_err();
-            assert!(matches!(e, ArchiveError::UnsafeLink { .. }), "{target:?}: {e}");
+            assert!(
+                matches!(e, ArchiveError::UnsafeLink { .. }),
+                "{target:?}: {e}"
+            );
             assert!(!t.p("out/dest/h").exists());
         }
     }
@@ -1096,7 +1196,10 @@ mod tests {
                 b.append(&h, io::empty()).unwrap();
             });
             let e = t.extract(&a, Kind::TarGz, &Limits::default()).unwrap_err();
-            assert!(matches!(e, ArchiveError::Unsupported { what: w, .. } if w == what), "{e}");
+            assert!(
+                matches!(e, ArchiveError::Unsupported { what: w, .. } if w == what),
+                "{e}"
+            );
             assert!(fs::symlink_metadata(t.p("out/dest/dev")).is_err());
         }
         // A real fifo, archived by GNU tar.
@@ -1104,9 +1207,17 @@ mod tests {
         fs::create_dir(t.p("d")).unwrap();
         run(Command::new("mkfifo").arg(t.p("d/pipe")));
         let a = t.p("a.tgz");
-        run(Command::new("tar").arg("-C").arg(t.p("d")).arg("-czf").arg(&a).arg("pipe"));
+        run(Command::new("tar")
+            .arg("-C")
+            .arg(t.p("d"))
+            .arg("-czf")
+            .arg(&a)
+            .arg("pipe"));
         let e = t.extract(&a, Kind::TarGz, &Limits::default()).unwrap_err();
-        assert!(matches!(e, ArchiveError::Unsupported { what: "fifo", .. }), "{e}");
+        assert!(
+            matches!(e, ArchiveError::Unsupported { what: "fifo", .. }),
+            "{e}"
+        );
     }
 
     const GIB: u64 = 1 << 30;
@@ -1188,16 +1299,23 @@ mod tests {
             }
         });
         let e = t.extract(&a, Kind::TarGz, &limits).unwrap_err();
-        assert!(matches!(e, ArchiveError::TooManyEntries { limit: 10 }), "{e}");
+        assert!(
+            matches!(e, ArchiveError::TooManyEntries { limit: 10 }),
+            "{e}"
+        );
         let t = T::new();
         let a = t.p("a.zip");
         let mut z = zip::ZipWriter::new(File::create(&a).unwrap());
         for i in 0..11 {
-            z.start_file(format!("f{i}"), zip::write::SimpleFileOptions::default()).unwrap();
+            z.start_file(format!("f{i}"), zip::write::SimpleFileOptions::default())
+                .unwrap();
         }
         z.finish().unwrap();
         let e = t.extract(&a, Kind::Zip, &limits).unwrap_err();
-        assert!(matches!(e, ArchiveError::TooManyEntries { limit: 10 }), "{e}");
+        assert!(
+            matches!(e, ArchiveError::TooManyEntries { limit: 10 }),
+            "{e}"
+        );
         // Exactly at the limit is fine.
         let t = T::new();
         let a = t.p("a.tgz");
@@ -1230,7 +1348,11 @@ mod tests {
             file(b, b"package/small", b"x");
         });
         let whole = fs::read(&a).unwrap();
-        assert!(T::new().extract(&a, Kind::TarGz, &Limits::default()).is_ok());
+        assert!(
+            T::new()
+                .extract(&a, Kind::TarGz, &Limits::default())
+                .is_ok()
+        );
         // Cut in the middle of the data, and cut only the gzip trailer
         // (the tar end marker is intact then; only the CRC check sees it).
         for cut in [whole.len() / 2, whole.len() - 4] {
@@ -1238,7 +1360,10 @@ mod tests {
             let p = t2.p("cut.tgz");
             fs::write(&p, &whole[..cut]).unwrap();
             let e = t2.extract(&p, Kind::TarGz, &Limits::default()).unwrap_err();
-            assert!(matches!(e, ArchiveError::Corrupt { .. }), "cut at {cut}: {e}");
+            assert!(
+                matches!(e, ArchiveError::Corrupt { .. }),
+                "cut at {cut}: {e}"
+            );
         }
     }
 
@@ -1247,30 +1372,39 @@ mod tests {
         let t = T::new();
         let a = t.p("a.zip");
         let data = noise(100_000);
-        run(Command::new("python3").arg("-c").arg(
-            "import sys, zipfile\n\
+        run(Command::new("python3")
+            .arg("-c")
+            .arg(
+                "import sys, zipfile\n\
              with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:\n\
              \x20   z.writestr('package/data.bin', open(sys.argv[2], 'rb').read())\n",
-        ).arg(&a).arg({
-            fs::write(t.p("data"), &data).unwrap();
-            t.p("data")
-        }));
+            )
+            .arg(&a)
+            .arg({
+                fs::write(t.p("data"), &data).unwrap();
+                t.p("data")
+            }));
         T::new().extract(&a, Kind::Zip, &Limits::default()).unwrap();
         let mut bytes = fs::read(&a).unwrap();
         bytes[50_000] ^= 0xff;
         fs::write(t.p("flip.zip"), &bytes).unwrap();
-        let e = T::new().extract(&t.p("flip.zip"), Kind::Zip, &Limits::default()).unwrap_err();
+        let e = T::new()
+            .extract(&t.p("flip.zip"), Kind::Zip, &Limits::default())
+            .unwrap_err();
         assert!(matches!(e, ArchiveError::Corrupt { .. }), "{e}");
         let mut junk = b"PK\x03\x04".to_vec();
         junk.extend(noise(5000));
         fs::write(t.p("junk.zip"), &junk).unwrap();
-        let e = T::new().extract(&t.p("junk.zip"), Kind::Zip, &Limits::default()).unwrap_err();
+        let e = T::new()
+            .extract(&t.p("junk.zip"), Kind::Zip, &Limits::default())
+            .unwrap_err();
         assert!(matches!(e, ArchiveError::Corrupt { .. }), "{e}");
     }
 
     /// Writes a zip with python's zipfile: (name, data, unix mode).
     fn py_zip(path: &Path, entries: &[(&str, &str, u32)]) {
-        let mut script = String::from("import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1], 'w')\n");
+        let mut script =
+            String::from("import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1], 'w')\n");
         for (name, data, mode) in entries {
             script.push_str(&format!(
                 "i = zipfile.ZipInfo({name:?}); i.create_system = 3; i.external_attr = {mode} << 16\nz.writestr(i, {data:?})\n"
@@ -1318,7 +1452,11 @@ mod tests {
         fs::write(d.join("data"), "d").unwrap();
         fs::set_permissions(d.join("run.sh"), fs::Permissions::from_mode(0o4750)).unwrap();
         let a = t.p("a.zip");
-        run(Command::new("zip").current_dir(t.p("src")).arg("-qr").arg(&a).arg("package"));
+        run(Command::new("zip")
+            .current_dir(t.p("src"))
+            .arg("-qr")
+            .arg(&a)
+            .arg("package"));
         assert_eq!(kind_of_file(&a).unwrap(), Some(Kind::Zip));
         let s = t.extract(&a, Kind::Zip, &Limits::default()).unwrap();
         assert_eq!(s.files, 2);
@@ -1328,8 +1466,14 @@ mod tests {
 
         std::os::unix::fs::symlink("/etc/passwd", d.join("pw")).unwrap();
         let b = t.p("b.zip");
-        run(Command::new("zip").current_dir(t.p("src")).arg("-qry").arg(&b).arg("package"));
-        let e = T::new().extract(&b, Kind::Zip, &Limits::default()).unwrap_err();
+        run(Command::new("zip")
+            .current_dir(t.p("src"))
+            .arg("-qry")
+            .arg(&b)
+            .arg("package"));
+        let e = T::new()
+            .extract(&b, Kind::Zip, &Limits::default())
+            .unwrap_err();
         assert!(matches!(e, ArchiveError::UnsafeLink { .. }), "{e}");
     }
 
@@ -1353,7 +1497,10 @@ mod tests {
             ..Limits::default()
         };
         let e = t.extract(&a, Kind::TarGz, &limits).unwrap_err();
-        assert!(matches!(e, ArchiveError::EntryTooLarge { limit: 4096, .. }), "{e}");
+        assert!(
+            matches!(e, ArchiveError::EntryTooLarge { limit: 4096, .. }),
+            "{e}"
+        );
 
         // The destination must be new.
         let t = T::new();
