@@ -231,7 +231,9 @@ struct CountCompressed<R> {
 impl<R: Read> Read for CountCompressed<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.meter.compressed.set(self.meter.compressed.get() + n as u64);
+        self.meter
+            .compressed
+            .set(self.meter.compressed.get() + n as u64);
         Ok(n)
     }
 }
@@ -382,19 +384,44 @@ fn extract_tar_gz(file: File, w: &mut Writer<'_>) -> Result<(), ArchiveError> {
     Ok(())
 }
 
+/// Counts the bytes read from the zip file, to hold inflated output to
+/// the compressed input actually consumed.
+struct CountSeek<R> {
+    inner: R,
+    n: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for CountSeek<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.n.set(self.n.get() + k as u64);
+        Ok(k)
+    }
+}
+
+impl<R: io::Seek> io::Seek for CountSeek<R> {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
 fn extract_zip(file: File, archive_len: u64, w: &mut Writer<'_>) -> Result<(), ArchiveError> {
-    let mut zip = zip::ZipArchive::new(io::BufReader::with_capacity(BUF, file))
+    let consumed = Rc::new(Cell::new(0u64));
+    let counted = CountSeek {
+        inner: file,
+        n: Rc::clone(&consumed),
+    };
+    let mut zip = zip::ZipArchive::new(io::BufReader::with_capacity(BUF, counted))
         .map_err(ArchiveError::corrupt)?;
     if zip.len() as u64 > w.limits.max_entries {
         return Err(ArchiveError::TooManyEntries {
             limit: w.limits.max_entries,
         });
     }
-    // Compressed bytes that entries so far may expand from: the sum of
-    // their declared compressed sizes, but never more than the file, so
-    // entries overlapping the same data (a "non-recursive" zip bomb)
-    // cannot claim the same bytes twice.
-    let mut comp_total = 0u64;
+    // Output may grow with the compressed bytes read so far, but never
+    // with more than the file: entries that overlap the same data (a
+    // "non-recursive" zip bomb) re-read it, and must not earn twice.
+    let budget = || consumed.get().min(archive_len);
     for i in 0..zip.len() {
         let mut f = zip.by_index(i).map_err(ArchiveError::corrupt)?;
         w.count_entry()?;
@@ -409,8 +436,6 @@ fn extract_zip(file: File, archive_len: u64, w: &mut Writer<'_>) -> Result<(), A
             return Err(ArchiveError::Encrypted { entry: show(&raw) });
         }
         let rel = clean_path(&raw)?;
-        comp_total = comp_total.saturating_add(f.compressed_size());
-        let budget = comp_total.min(archive_len);
         let unix = f.unix_mode();
         let fmt = unix.map(|m| m & 0o170_000).unwrap_or(0);
         if f.is_symlink() || fmt == 0o120_000 {
@@ -447,8 +472,7 @@ fn extract_zip(file: File, archive_len: u64, w: &mut Writer<'_>) -> Result<(), A
         }
         let declared = f.size();
         let exec = unix.is_some_and(|m| m & 0o111 != 0);
-        let comp = || budget;
-        let n = w.file(&raw, &rel, exec, declared, &mut f, &comp)?;
+        let n = w.file(&raw, &rel, exec, declared, &mut f, &budget)?;
         if n != declared {
             return Err(ArchiveError::Corrupt {
                 detail: format!(
@@ -511,7 +535,10 @@ impl<'a> Writer<'a> {
 
     fn make_parents(&mut self, raw: &[u8], rel: &Path) -> Result<(), ArchiveError> {
         let mut cur = PathBuf::new();
-        let parents: Vec<_> = rel.parent().map(|p| p.components().collect()).unwrap_or_default();
+        let parents: Vec<_> = rel
+            .parent()
+            .map(|p| p.components().collect())
+            .unwrap_or_default();
         for c in parents {
             cur.push(c);
             if self.files.contains(&cur) || self.link_set.contains(&cur) {
@@ -809,4 +836,680 @@ fn make_symlink(target: &[u8], p: &Path) -> Result<(), ArchiveError> {
         entry: format!("{} -> {}", p.display(), show(target)),
         what: "symlink",
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::Command;
+    use tar::{EntryType, Header};
+
+    type Tgz = tar::Builder<flate2::write::GzEncoder<File>>;
+
+    fn tgz(path: &Path, build: impl FnOnce(&mut Tgz)) {
+        let f = File::create(path).unwrap();
+        let gz = flate2::write::GzEncoder::new(f, flate2::Compression::default());
+        let mut b = tar::Builder::new(gz);
+        build(&mut b);
+        b.into_inner().unwrap().finish().unwrap();
+    }
+
+    /// A header with the path bytes set directly: the builder refuses
+    /// `..` and absolute paths, an attacker's tool does not.
+    fn raw(path: &[u8], ty: EntryType, size: u64, link: Option<&[u8]>) -> Header {
+        let mut h = Header::new_gnu();
+        h.as_old_mut().name[..path.len()].copy_from_slice(path);
+        h.set_entry_type(ty);
+        h.set_size(size);
+        h.set_mode(0o644);
+        if let Some(l) = link {
+            h.set_link_name_literal(l).unwrap();
+        }
+        h.set_cksum();
+        h
+    }
+
+    fn file(b: &mut Tgz, path: &[u8], data: &[u8]) {
+        b.append(
+            &raw(path, EntryType::Regular, data.len() as u64, None),
+            data,
+        )
+        .unwrap();
+    }
+
+    fn run(cmd: &mut Command) {
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{cmd:?}: {out:?}");
+    }
+
+    fn mode(p: &Path) -> u32 {
+        fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+    }
+
+    /// Every path under `root`, relative, sorted.
+    fn listing(root: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                out.push(p.strip_prefix(root).unwrap().display().to_string());
+                if fs::symlink_metadata(&p).unwrap().is_dir() {
+                    stack.push(p);
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    struct T {
+        dir: tempfile::TempDir,
+    }
+
+    impl T {
+        fn new() -> T {
+            T {
+                dir: tempfile::tempdir().unwrap(),
+            }
+        }
+        fn p(&self, name: &str) -> PathBuf {
+            self.dir.path().join(name)
+        }
+        /// Extracts into `<tmp>/out/dest`, so anything escaping one or
+        /// two levels up lands where the test can see it.
+        fn extract(
+            &self,
+            archive: &Path,
+            kind: Kind,
+            limits: &Limits,
+        ) -> Result<Summary, ArchiveError> {
+            let _ = fs::create_dir(self.p("out"));
+            extract(archive, kind, &self.p("out/dest"), limits)
+        }
+        fn outside(&self) -> Vec<String> {
+            listing(&self.p("out"))
+                .into_iter()
+                .filter(|p| !p.starts_with("dest"))
+                .collect()
+        }
+    }
+
+    #[test]
+    fn kind_by_magic_not_name() {
+        assert_eq!(kind_of(&[0x1f, 0x8b, 8, 0]), Some(Kind::TarGz));
+        assert_eq!(kind_of(b"PK\x03\x04"), Some(Kind::Zip));
+        assert_eq!(kind_of(b"PK\x05\x06"), Some(Kind::Zip));
+        assert_eq!(kind_of(b"ustar"), None);
+        assert_eq!(kind_of(b""), None);
+        let t = T::new();
+        fs::write(t.p("x.zip"), [0x1f, 0x8b, 8, 0, 0]).unwrap();
+        assert_eq!(kind_of_file(&t.p("x.zip")).unwrap(), Some(Kind::TarGz));
+    }
+
+    #[test]
+    fn tar_cli_archive_extracts_with_modes_normalised() {
+        let t = T::new();
+        let src = t.p("src/package");
+        fs::create_dir_all(src.join("bin")).unwrap();
+        fs::write(src.join("index.js"), "module.exports = 1;\n").unwrap();
+        fs::write(src.join("bin/cli"), "#!/bin/sh\n").unwrap();
+        fs::write(src.join("suid"), "x").unwrap();
+        fs::write(src.join("sgid"), "y").unwrap();
+        fs::set_permissions(src.join("bin/cli"), fs::Permissions::from_mode(0o700)).unwrap();
+        fs::set_permissions(src.join("suid"), fs::Permissions::from_mode(0o4755)).unwrap();
+        fs::set_permissions(src.join("sgid"), fs::Permissions::from_mode(0o2640)).unwrap();
+        fs::set_permissions(src.join("bin"), fs::Permissions::from_mode(0o700)).unwrap();
+        let a = t.p("a.tgz");
+        run(Command::new("tar")
+            .arg("-C")
+            .arg(t.p("src"))
+            .arg("-czf")
+            .arg(&a)
+            .arg("package"));
+        assert_eq!(kind_of_file(&a).unwrap(), Some(Kind::TarGz));
+        let s = t.extract(&a, Kind::TarGz, &Limits::default()).unwrap();
+        let d = t.p("out/dest/package");
+        assert_eq!(
+            fs::read_to_string(d.join("index.js")).unwrap(),
+            "module.exports = 1;\n"
+        );
+        assert_eq!(mode(&d.join("index.js")), 0o644);
+        assert_eq!(mode(&d.join("bin/cli")), 0o755);
+        assert_eq!(mode(&d.join("suid")), 0o755, "setuid bit must be dropped");
+        assert_eq!(mode(&d.join("sgid")), 0o644, "setgid bit must be dropped");
+        assert_eq!(mode(&d.join("bin")), 0o755);
+        assert_eq!(s.files, 4);
+        assert_eq!(s.bytes, 20 + 10 + 2);
+    }
+
+    #[test]
+    fn refuses_parent_and_absolute_paths() {
+        for name in [
+            &b"../evil"[..],
+            b"a/../../evil",
+            b"/tmp/mcp-warden-test-abs-evil",
+            b"a/./../evil",
+        ] {
+            let t = T::new();
+            let a = t.p("a.tgz");
+            tgz(&a, |b| {
+                file(b, b"ok", b"fine");
+                file(b, name, b"pwned");
+            });
+            let e = t.extract(&a, Kind::TarGz, &Limits::default()).unwrap_err();
+            assert!(
+                matches!(e, ArchiveError::UnsafePath { .. }),
+                "{name:?}: {e}"
+            );
+            assert!(t.outside().is_empty(), "{:?}", t.outside());
+        }
+        assert!(!Path::new("/tmp/mcp-warden-test-abs-evil").exists());
+    }
+
+    #[test]
+    fn refuses_dotdot_written_by_gnu_tar() {
+        // GNU tar keeps `../` in names with -P, as a hostile packer would.
+        let t = T::new();
+        fs::create_dir(t.p("d")).unwrap();
+        fs::write(t.p("evil"), "pwned").unwrap();
+        let a = t.p("a.tgz");
+        run(Command::new("tar")
+            .arg("-C")
+            .arg(t.p("d"))
+            .arg("-P")
+            .arg("-czf")
+            .arg(&a)
+            .arg("../evil"));
+        let e = t.extract(&a, Kind::TarGz, &Limits::default()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ArchiveError::UnsafePath {
+                    reason: "`..` component",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(t.outside().is_empty());
+    }
+
+    #[test]
+    fn refuses_symlink_escapes() {
+        // link -> ../../etc, then a file written through it.
+        let t = T::new();
+        let a = t.p("a.tgz");
+        tgz(&a, |b| {
+            b.append(
+                &raw(b"link", EntryType::Symlink, 0, Some(b"../..")),
+                io::empty(),
+            )
+            .unwrap();
+            file(b, b"link/file", b"pwned");
+        });
+        let e = t.extract(&a, Kind::TarGz, &Limits::default()).unwrap_err();
+        assert!(matches!(e, ArchiveError::Duplicate { .. }), "{e}");
+        assert!(t.outside().is_empty());
+        assert!(!t.p("file").exists());
+
+        // The link alone, made by GNU tar.
+        let t = T::new();
+        fs::create_dir(t.p("d")).unwrap();
+        std::os::unix::fs::symlink("../../etc", t.p("d/link")).unwrap();
+        let a = t.p("a.tgz");
+        run(Command::new("tar")
+            .arg("-C")
+            .arg(t.p("d"))
+            .arg("-czf")
+            .arg(&a)
+            .arg("link"));
+        let e = t.extract(&a, Kind::TarGz, &Limits::default()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ArchiveError::UnsafeLink {
+                    reason: "target leaves the archive root",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(fs::symlink_metadata(t.p("out/dest/link")).is_err());
+
+        // Absolute target.
+        let t = T::new();
+        let a = t.p("a.tgz");
+        tgz(&a, |b| {
+            b.append(
+                &raw(b"l", EntryType::Symlink, 0, Some(b"/etc/passwd")),
+                io::empty(),
+            )
+            .unwrap();
+        });
+        let e = t.extract(&a, Kind::TarGz, &Limits::default()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ArchiveError::UnsafeLink {
+                    reason: "absolute target",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+
+        // `a -> .` makes `a/..` the root's parent on disk, while lexically
+        // it is the root: refused.
+        let t = T::new();
+        let a = t.p("a.tgz");
+        tgz(&a, |b| {
+            b.append(&raw(b"a", EntryType::Symlink, 0, Some(b".")), io::empty())
+                .unwrap();
+            b.append(
+                &raw(b"b", EntryType::Symlink, 0, Some(b"a/../x")),
+                io::empty(),
+            )
+            .unwrap();
+        });
+        let e = t.extract(&a, Kind::TarGz, &Limits::default()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ArchiveError::UnsafeLink {
+                    reason: "`..` after a symlink",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn symlinks_inside_the_root_are_kept() {
+        let t = T::new();
+        let d = t.p("src/package");
+        fs::create_dir_all(d.join("lib")).unwrap();
+        fs::create_dir_all(d.join("bin")).unwrap();
+        fs::write(d.join("lib/x.js"), "x").unwrap();
+        std::os::unix::fs::symlink("../lib/x.js", d.join("bin/run")).unwrap();
+        let a = t.p("a.tgz");
+        run(Command::new("tar")
+            .arg("-C")
+            .arg(t.p("src"))
+            .arg("-czf")
+            .arg(&a)
+            .arg("package"));
+        let s = t.extract(&a, Kind::TarGz, &Limits::default()).unwrap();
+        assert_eq!(s.symlinks, 1);
+        let link = t.p("out/dest/package/bin/run");
+        assert_eq!(fs::read_link(&link).unwrap(), Path::new("../lib/x.js"));
+        assert_eq!(fs::read_to_string(&link).unwrap(), "x");
+    }
+
+    #[test]
+    fn hard_links_only_to_earlier_files_inside() {
+        let t = T::new();
+        let a = t.p("a.tgz");
+        tgz(&a, |b| {
+            file(b, b"a", b"content");
+            b.append(&raw(b"b", EntryType::Link, 0, Some(b"a")), io::empty())
+                .unwrap();
+        });
+        t.extract(&a, Kind::TarGz, &Limits::default()).unwrap();
+        assert_eq!(fs::read(t.p("out/dest/b")).unwrap(), b"content");
+
+        for target in [&b"../../etc/passwd"[..], b"/etc/passwd", b"later", b"dir"] {
+            let t = T::new();
+            let a = t.p("a.tgz");
+            tgz(&a, |b| {
+                b.append(&raw(b"dir", EntryType::Directory, 0, None), io::empty())
+                    .unwrap();
+                b.append(&raw(b"h", EntryType::Link, 0, Some(target)), io::empty())
+                    .unwrap();
+                file(b, b"later", b"x");
+            });
+            let e = t.extract(&a, Kind::TarGz, &Limits::default()).unwrap_err();
+            assert!(
+                matches!(e, ArchiveError::UnsafeLink { .. }),
+                "{target:?}: {e}"
+            );
+            assert!(!t.p("out/dest/h").exists());
+        }
+    }
+
+    #[test]
+    fn refuses_devices_and_fifos() {
+        for (ty, what) in [
+            (EntryType::Char, "character device"),
+            (EntryType::Block, "block device"),
+            (EntryType::Fifo, "fifo"),
+        ] {
+            let t = T::new();
+            let a = t.p("a.tgz");
+            tgz(&a, |b| {
+                let mut h = raw(b"dev", ty, 0, None);
+                h.set_device_major(1).unwrap();
+                h.set_device_minor(3).unwrap();
+                h.set_cksum();
+                b.append(&h, io::empty()).unwrap();
+            });
+            let e = t.extract(&a, Kind::TarGz, &Limits::default()).unwrap_err();
+            assert!(
+                matches!(e, ArchiveError::Unsupported { what: w, .. } if w == what),
+                "{e}"
+            );
+            assert!(fs::symlink_metadata(t.p("out/dest/dev")).is_err());
+        }
+        // A real fifo, archived by GNU tar.
+        let t = T::new();
+        fs::create_dir(t.p("d")).unwrap();
+        run(Command::new("mkfifo").arg(t.p("d/pipe")));
+        let a = t.p("a.tgz");
+        run(Command::new("tar")
+            .arg("-C")
+            .arg(t.p("d"))
+            .arg("-czf")
+            .arg(&a)
+            .arg("pipe"));
+        let e = t.extract(&a, Kind::TarGz, &Limits::default()).unwrap_err();
+        assert!(
+            matches!(e, ArchiveError::Unsupported { what: "fifo", .. }),
+            "{e}"
+        );
+    }
+
+    const GIB: u64 = 1 << 30;
+
+    #[test]
+    fn gzip_bomb_stops_early() {
+        let t = T::new();
+        let a = t.p("bomb.tgz");
+        // 1 GiB of zeros, streamed through the compressor.
+        tgz(&a, |b| {
+            let mut h = Header::new_gnu();
+            h.set_path("zeros").unwrap();
+            h.set_size(GIB);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append(&h, io::repeat(0).take(GIB)).unwrap();
+        });
+        let compressed = fs::metadata(&a).unwrap().len();
+        assert!(compressed < 4 << 20, "{compressed}");
+        let e = t.extract(&a, Kind::TarGz, &Limits::default()).unwrap_err();
+        assert!(matches!(e, ArchiveError::Ratio { limit: 200 }), "{e}");
+        let written = fs::metadata(t.p("out/dest/zeros")).unwrap().len();
+        assert!(written < 64 << 20, "stopped only after {written} bytes");
+        // With the ratio out of the way, the size limits stop it.
+        let t2 = T::new();
+        let limits = Limits {
+            max_ratio: u64::MAX,
+            max_entry_bytes: 16 << 20,
+            ..Limits::default()
+        };
+        let e = t2.extract(&a, Kind::TarGz, &limits).unwrap_err();
+        assert!(matches!(e, ArchiveError::EntryTooLarge { .. }), "{e}");
+        let limits = Limits {
+            max_ratio: u64::MAX,
+            max_total_bytes: 8 << 20,
+            ..Limits::default()
+        };
+        let t3 = T::new();
+        let e = t3.extract(&a, Kind::TarGz, &limits).unwrap_err();
+        assert!(matches!(e, ArchiveError::TooLarge { .. }), "{e}");
+        assert!(fs::metadata(t3.p("out/dest/zeros")).unwrap().len() <= 8 << 20);
+    }
+
+    #[test]
+    fn zip_bomb_stops_early() {
+        let t = T::new();
+        let a = t.p("bomb.zip");
+        {
+            let mut z = zip::ZipWriter::new(File::create(&a).unwrap());
+            let o = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated)
+                .large_file(true);
+            z.start_file("zeros", o).unwrap();
+            let chunk = vec![0u8; 1 << 20];
+            for _ in 0..1024 {
+                z.write_all(&chunk).unwrap();
+            }
+            z.finish().unwrap();
+        }
+        let compressed = fs::metadata(&a).unwrap().len();
+        assert!(compressed < 4 << 20, "{compressed}");
+        let e = t.extract(&a, Kind::Zip, &Limits::default()).unwrap_err();
+        assert!(matches!(e, ArchiveError::Ratio { limit: 200 }), "{e}");
+        let written = fs::metadata(t.p("out/dest/zeros")).unwrap().len();
+        assert!(written < 64 << 20, "stopped only after {written} bytes");
+    }
+
+    #[test]
+    fn too_many_entries() {
+        let limits = Limits {
+            max_entries: 10,
+            ..Limits::default()
+        };
+        let t = T::new();
+        let a = t.p("a.tgz");
+        tgz(&a, |b| {
+            for i in 0..11 {
+                file(b, format!("f{i}").as_bytes(), b"x");
+            }
+        });
+        let e = t.extract(&a, Kind::TarGz, &limits).unwrap_err();
+        assert!(
+            matches!(e, ArchiveError::TooManyEntries { limit: 10 }),
+            "{e}"
+        );
+        let t = T::new();
+        let a = t.p("a.zip");
+        let mut z = zip::ZipWriter::new(File::create(&a).unwrap());
+        for i in 0..11 {
+            z.start_file(format!("f{i}"), zip::write::SimpleFileOptions::default())
+                .unwrap();
+        }
+        z.finish().unwrap();
+        let e = t.extract(&a, Kind::Zip, &limits).unwrap_err();
+        assert!(
+            matches!(e, ArchiveError::TooManyEntries { limit: 10 }),
+            "{e}"
+        );
+        // Exactly at the limit is fine.
+        let t = T::new();
+        let a = t.p("a.tgz");
+        tgz(&a, |b| {
+            for i in 0..10 {
+                file(b, format!("f{i}").as_bytes(), b"x");
+            }
+        });
+        assert_eq!(t.extract(&a, Kind::TarGz, &limits).unwrap().files, 10);
+    }
+
+    fn noise(n: usize) -> Vec<u8> {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn truncated_tar_gz_is_refused() {
+        let t = T::new();
+        let a = t.p("a.tgz");
+        tgz(&a, |b| {
+            file(b, b"package/big.bin", &noise(300_000));
+            file(b, b"package/small", b"x");
+        });
+        let whole = fs::read(&a).unwrap();
+        assert!(
+            T::new()
+                .extract(&a, Kind::TarGz, &Limits::default())
+                .is_ok()
+        );
+        // Cut in the middle of the data, and cut only the gzip trailer
+        // (the tar end marker is intact then; only the CRC check sees it).
+        for cut in [whole.len() / 2, whole.len() - 4] {
+            let t2 = T::new();
+            let p = t2.p("cut.tgz");
+            fs::write(&p, &whole[..cut]).unwrap();
+            let e = t2.extract(&p, Kind::TarGz, &Limits::default()).unwrap_err();
+            assert!(
+                matches!(e, ArchiveError::Corrupt { .. }),
+                "cut at {cut}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn corrupt_zip_is_refused() {
+        let t = T::new();
+        let a = t.p("a.zip");
+        let data = noise(100_000);
+        run(Command::new("python3")
+            .arg("-c")
+            .arg(
+                "import sys, zipfile\n\
+             with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:\n\
+             \x20   z.writestr('package/data.bin', open(sys.argv[2], 'rb').read())\n",
+            )
+            .arg(&a)
+            .arg({
+                fs::write(t.p("data"), &data).unwrap();
+                t.p("data")
+            }));
+        T::new().extract(&a, Kind::Zip, &Limits::default()).unwrap();
+        let mut bytes = fs::read(&a).unwrap();
+        bytes[50_000] ^= 0xff;
+        fs::write(t.p("flip.zip"), &bytes).unwrap();
+        let e = T::new()
+            .extract(&t.p("flip.zip"), Kind::Zip, &Limits::default())
+            .unwrap_err();
+        assert!(matches!(e, ArchiveError::Corrupt { .. }), "{e}");
+        let mut junk = b"PK\x03\x04".to_vec();
+        junk.extend(noise(5000));
+        fs::write(t.p("junk.zip"), &junk).unwrap();
+        let e = T::new()
+            .extract(&t.p("junk.zip"), Kind::Zip, &Limits::default())
+            .unwrap_err();
+        assert!(matches!(e, ArchiveError::Corrupt { .. }), "{e}");
+    }
+
+    /// Writes a zip with python's zipfile: (name, data, unix mode).
+    fn py_zip(path: &Path, entries: &[(&str, &str, u32)]) {
+        let mut script =
+            String::from("import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1], 'w')\n");
+        for (name, data, mode) in entries {
+            script.push_str(&format!(
+                "i = zipfile.ZipInfo({name:?}); i.create_system = 3; i.external_attr = {mode} << 16\nz.writestr(i, {data:?})\n"
+            ));
+        }
+        script.push_str("z.close()\n");
+        run(Command::new("python3").arg("-c").arg(script).arg(path));
+    }
+
+    #[test]
+    fn zip_attacks_are_refused() {
+        let cases: &[(&str, &str, u32, &str)] = &[
+            ("../evil", "x", 0o100644, "path"),
+            ("/tmp/mcp-warden-zip-abs", "x", 0o100644, "path"),
+            ("a\\..\\..\\evil", "x", 0o100644, "path"),
+            ("link", "../../etc", 0o120777, "link"),
+            ("dev", "", 0o020644, "device"),
+            ("pipe", "", 0o010644, "fifo"),
+        ];
+        for (name, data, mode, want) in cases {
+            let t = T::new();
+            let a = t.p("a.zip");
+            py_zip(&a, &[("ok", "fine", 0o100644), (name, data, *mode)]);
+            let e = t.extract(&a, Kind::Zip, &Limits::default()).unwrap_err();
+            let got = match e {
+                ArchiveError::UnsafePath { .. } => "path",
+                ArchiveError::UnsafeLink { .. } => "link",
+                ArchiveError::Unsupported { what: "device", .. } => "device",
+                ArchiveError::Unsupported { what: "fifo", .. } => "fifo",
+                ref e => panic!("{name}: {e}"),
+            };
+            assert_eq!(got, *want, "{name}");
+            assert!(t.outside().is_empty());
+            assert!(fs::symlink_metadata(t.p("out/dest/link")).is_err());
+        }
+        assert!(!Path::new("/tmp/mcp-warden-zip-abs").exists());
+    }
+
+    #[test]
+    fn zip_cli_archive_with_symlink_is_refused_and_modes_normalised() {
+        let t = T::new();
+        let d = t.p("src/package");
+        fs::create_dir_all(&d).unwrap();
+        fs::write(d.join("run.sh"), "#!/bin/sh\n").unwrap();
+        fs::write(d.join("data"), "d").unwrap();
+        fs::set_permissions(d.join("run.sh"), fs::Permissions::from_mode(0o4750)).unwrap();
+        let a = t.p("a.zip");
+        run(Command::new("zip")
+            .current_dir(t.p("src"))
+            .arg("-qr")
+            .arg(&a)
+            .arg("package"));
+        assert_eq!(kind_of_file(&a).unwrap(), Some(Kind::Zip));
+        let s = t.extract(&a, Kind::Zip, &Limits::default()).unwrap();
+        assert_eq!(s.files, 2);
+        assert_eq!(mode(&t.p("out/dest/package/run.sh")), 0o755);
+        assert_eq!(mode(&t.p("out/dest/package/data")), 0o644);
+        assert_eq!(mode(&t.p("out/dest/package")), 0o755);
+
+        std::os::unix::fs::symlink("/etc/passwd", d.join("pw")).unwrap();
+        let b = t.p("b.zip");
+        run(Command::new("zip")
+            .current_dir(t.p("src"))
+            .arg("-qry")
+            .arg(&b)
+            .arg("package"));
+        let e = T::new()
+            .extract(&b, Kind::Zip, &Limits::default())
+            .unwrap_err();
+        assert!(matches!(e, ArchiveError::UnsafeLink { .. }), "{e}");
+    }
+
+    #[test]
+    fn duplicates_and_entry_limit() {
+        let t = T::new();
+        let a = t.p("a.tgz");
+        tgz(&a, |b| {
+            file(b, b"a", b"first");
+            file(b, b"./a", b"second");
+        });
+        let e = t.extract(&a, Kind::TarGz, &Limits::default()).unwrap_err();
+        assert!(matches!(e, ArchiveError::Duplicate { .. }), "{e}");
+        assert_eq!(fs::read(t.p("out/dest/a")).unwrap(), b"first");
+
+        let t = T::new();
+        let a = t.p("a.tgz");
+        tgz(&a, |b| file(b, b"big", &noise(5000)));
+        let limits = Limits {
+            max_entry_bytes: 4096,
+            ..Limits::default()
+        };
+        let e = t.extract(&a, Kind::TarGz, &limits).unwrap_err();
+        assert!(
+            matches!(e, ArchiveError::EntryTooLarge { limit: 4096, .. }),
+            "{e}"
+        );
+
+        // The destination must be new.
+        let t = T::new();
+        let a = t.p("a.tgz");
+        tgz(&a, |b| file(b, b"x", b"x"));
+        fs::create_dir_all(t.p("out/dest")).unwrap();
+        assert!(matches!(
+            t.extract(&a, Kind::TarGz, &Limits::default()),
+            Err(ArchiveError::Io { .. })
+        ));
+    }
 }

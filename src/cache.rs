@@ -67,7 +67,9 @@ pub enum CacheError {
 impl CacheError {
     pub fn hint(&self) -> &'static str {
         match self {
-            CacheError::Io { .. } => "check that the cache directory exists, is yours and has space",
+            CacheError::Io { .. } => {
+                "check that the cache directory exists, is yours and has space"
+            }
             CacheError::Read(_) | CacheError::Source(_) => {
                 "check that the artifact path or download is readable"
             }
@@ -387,7 +389,10 @@ impl Cache {
         }
         let (_, d) = hash_file(&blob.path, &algs)?;
         Ok(d[0].hex() == blob.sha256
-            && blob.sha512.as_ref().is_none_or(|s| d.get(1).map(Digest::hex).as_ref() == Some(s)))
+            && blob
+                .sha512
+                .as_ref()
+                .is_none_or(|s| d.get(1).map(Digest::hex).as_ref() == Some(s)))
     }
 
     /// Unpacks an archive blob into `trees/sha256/<blob sha256>`, or
@@ -581,8 +586,7 @@ impl Cache {
             {
                 continue;
             }
-            if check_key(&name).is_err() || !fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir())
-            {
+            if check_key(&name).is_err() || !fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
                 problems.push(Problem {
                     path,
                     kind: ProblemKind::Stray,
@@ -1021,4 +1025,419 @@ fn copy_dir(src: &Path, dest: &Path, limits: &Limits) -> Result<(), CacheError> 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::Command;
+    use std::sync::{Arc, Barrier};
+
+    const ABC256: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+    struct T {
+        dir: tempfile::TempDir,
+        cache: Cache,
+    }
+
+    impl T {
+        fn new() -> T {
+            let dir = tempfile::tempdir().unwrap();
+            let cache = Cache::open(&dir.path().join("cache")).unwrap();
+            T { dir, cache }
+        }
+        fn p(&self, name: &str) -> PathBuf {
+            self.dir.path().join(name)
+        }
+        fn count(&self, sub: &str) -> usize {
+            fs::read_dir(self.cache.root().join(sub)).unwrap().count()
+        }
+        /// A real npm-style tarball made by GNU tar.
+        fn tarball(&self) -> PathBuf {
+            let d = self.p("src/package");
+            fs::create_dir_all(d.join("bin")).unwrap();
+            fs::write(d.join("package.json"), "{\"name\":\"x\"}\n").unwrap();
+            fs::write(d.join("bin/cli.js"), "#!/usr/bin/env node\n").unwrap();
+            fs::set_permissions(d.join("bin/cli.js"), fs::Permissions::from_mode(0o755)).unwrap();
+            let a = self.p("x.tgz");
+            let out = Command::new("tar")
+                .arg("-C")
+                .arg(self.p("src"))
+                .arg("-czf")
+                .arg(&a)
+                .arg("package")
+                .output()
+                .unwrap();
+            assert!(out.status.success());
+            a
+        }
+    }
+
+    impl Drop for T {
+        fn drop(&mut self) {
+            remove_tree(self.dir.path());
+        }
+    }
+
+    fn sha256_cli(p: &Path) -> String {
+        let out = Command::new("sha256sum").arg(p).output().unwrap();
+        String::from_utf8(out.stdout).unwrap()[..64].to_string()
+    }
+
+    #[test]
+    fn put_dedupes_and_is_read_only() {
+        let t = T::new();
+        let b = t.cache.put_reader(&b"abc"[..], 10, &[]).unwrap();
+        assert_eq!(b.sha256, ABC256);
+        assert!(b.sha512.as_deref().unwrap().starts_with("ddaf35a193617aba"));
+        assert_eq!(b.size, 3);
+        assert_eq!(b.path, t.cache.root().join("blobs/sha256").join(ABC256));
+        assert_eq!(sha256_cli(&b.path), ABC256);
+        assert_eq!(
+            fs::metadata(&b.path).unwrap().permissions().mode() & 0o777,
+            0o444
+        );
+        let again = t.cache.put_reader(&b"abc"[..], 10, &[]).unwrap();
+        assert_eq!(again, b);
+        assert_eq!(t.count("blobs/sha256"), 1);
+        assert_eq!(t.count("tmp"), 0);
+        let got = t.cache.blob(ABC256).unwrap().unwrap();
+        assert_eq!((got.size, got.sha512), (3, None));
+        assert!(t.cache.rehash(&b).unwrap());
+        assert_eq!(
+            t.cache.blob_verified(ABC256).unwrap().unwrap().sha512,
+            b.sha512
+        );
+        assert!(t.cache.blob(&"0".repeat(64)).unwrap().is_none());
+        assert!(matches!(
+            t.cache.blob("../etc"),
+            Err(CacheError::BadKey { .. })
+        ));
+        assert!(matches!(
+            t.cache.blob(&ABC256.to_uppercase()),
+            Err(CacheError::BadKey { .. })
+        ));
+        // A file put by path, checked against the digest sha256sum gives.
+        fs::write(t.p("f"), b"hello\n").unwrap();
+        let want: Digest = format!("sha256:{}", sha256_cli(&t.p("f"))).parse().unwrap();
+        let b = t.cache.put_file(&t.p("f"), 100, &[want]).unwrap();
+        assert_eq!(fs::read(&b.path).unwrap(), b"hello\n");
+    }
+
+    #[test]
+    fn digest_mismatch_leaves_nothing() {
+        let t = T::new();
+        let wrong: Digest = format!("sha256:{}", "0".repeat(64)).parse().unwrap();
+        let e = t.cache.put_reader(&b"abc"[..], 10, &[wrong]).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, CacheError::Mismatch { .. }));
+        assert!(
+            msg.contains(&"0".repeat(64)) && msg.contains(ABC256),
+            "{msg}"
+        );
+        // A wrong sha512 next to a right sha256 fails too.
+        let right: Digest = format!("sha256:{ABC256}").parse().unwrap();
+        let wrong512: Digest = format!("sha512:{}", "1".repeat(128)).parse().unwrap();
+        let e = t
+            .cache
+            .put_reader(&b"abc"[..], 10, &[right, wrong512])
+            .unwrap_err();
+        assert!(matches!(e, CacheError::Mismatch { .. }), "{e}");
+        assert_eq!(t.count("blobs/sha256"), 0);
+        assert_eq!(t.count("tmp"), 0);
+    }
+
+    #[test]
+    fn too_large_leaves_nothing_and_stops_reading() {
+        let t = T::new();
+        // An endless source: only the limit ends it.
+        let e = t.cache.put_reader(io::repeat(7), 1 << 20, &[]).unwrap_err();
+        assert!(
+            matches!(e, CacheError::TooLarge { limit } if limit == 1 << 20),
+            "{e}"
+        );
+        let e = t.cache.put_reader(&[0u8; 11][..], 10, &[]).unwrap_err();
+        assert!(matches!(e, CacheError::TooLarge { limit: 10 }));
+        fs::write(t.p("f"), [1u8; 11]).unwrap();
+        assert!(matches!(
+            t.cache.put_file(&t.p("f"), 10, &[]),
+            Err(CacheError::TooLarge { limit: 10 })
+        ));
+        assert_eq!(t.count("blobs/sha256"), 0);
+        assert_eq!(t.count("tmp"), 0);
+        assert!(t.cache.put_reader(&[0u8; 10][..], 10, &[]).is_ok());
+    }
+
+    #[test]
+    fn unpack_and_verify_detect_tampering() {
+        let t = T::new();
+        let blob = t.cache.put_file(&t.tarball(), 1 << 20, &[]).unwrap();
+        let tree = t
+            .cache
+            .unpack(&blob, Kind::TarGz, &Limits::default())
+            .unwrap();
+        assert_eq!(tree.key, blob.sha256);
+        assert_eq!(tree.digest, tree_digest(&tree.path).unwrap());
+        let cli = tree.path.join("package/bin/cli.js");
+        assert_eq!(fs::read_to_string(&cli).unwrap(), "#!/usr/bin/env node\n");
+        assert_eq!(
+            fs::metadata(&cli).unwrap().permissions().mode() & 0o777,
+            0o555
+        );
+        assert_eq!(
+            fs::metadata(tree.path.join("package/package.json"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o444
+        );
+        // Again: the same tree, nothing new.
+        assert_eq!(
+            t.cache
+                .unpack(&blob, Kind::TarGz, &Limits::default())
+                .unwrap(),
+            tree
+        );
+        assert_eq!(t.count("tmp"), 0);
+        assert!(t.cache.verify().unwrap().is_empty());
+        assert_eq!(t.cache.list().unwrap().len(), 2);
+
+        // Tamper with a tree file.
+        let pj = tree.path.join("package/package.json");
+        fs::set_permissions(&pj, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(&pj, "{\"name\":\"evil\"}\n").unwrap();
+        let problems = t.cache.verify().unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(matches!(problems[0].kind, ProblemKind::TreeMismatch { .. }));
+        // Tamper with the blob: one byte.
+        fs::set_permissions(&blob.path, fs::Permissions::from_mode(0o644)).unwrap();
+        let mut bytes = fs::read(&blob.path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        fs::write(&blob.path, &bytes).unwrap();
+        let problems = t.cache.verify().unwrap();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems.iter().any(|p| matches!(
+            &p.kind,
+            ProblemKind::BlobMismatch { actual } if *actual == sha256_cli(&blob.path)
+        )));
+        assert!(!t.cache.rehash(&blob).unwrap());
+        assert!(matches!(
+            t.cache.blob_verified(&blob.sha256),
+            Err(CacheError::Corrupt { .. })
+        ));
+        // A changed blob is not unpacked under its old name.
+        remove_tree(&tree.path);
+        assert!(matches!(
+            t.cache.unpack(&blob, Kind::TarGz, &Limits::default()),
+            Err(CacheError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn failed_unpack_leaves_nothing() {
+        let t = T::new();
+        let a = t.tarball();
+        let bytes = fs::read(&a).unwrap();
+        let blob = t
+            .cache
+            .put_reader(&bytes[..bytes.len() / 2], 1 << 20, &[])
+            .unwrap();
+        let e = t
+            .cache
+            .unpack(&blob, Kind::TarGz, &Limits::default())
+            .unwrap_err();
+        assert!(
+            matches!(e, CacheError::Archive(ArchiveError::Corrupt { .. })),
+            "{e}"
+        );
+        assert_eq!(t.count("tmp"), 0);
+        assert_eq!(t.count("trees/sha256"), 0);
+    }
+
+    #[test]
+    fn tree_digest_ignores_times_sees_content_modes_names() {
+        let t = T::new();
+        let d = t.p("d");
+        fs::create_dir_all(d.join("sub")).unwrap();
+        fs::write(d.join("sub/a"), "a").unwrap();
+        fs::write(d.join("b%\n"), "b").unwrap();
+        let d0 = tree_digest(&d).unwrap();
+        File::options()
+            .write(true)
+            .open(d.join("sub/a"))
+            .unwrap()
+            .set_modified(SystemTime::UNIX_EPOCH)
+            .unwrap();
+        assert_eq!(tree_digest(&d).unwrap(), d0);
+        fs::set_permissions(d.join("sub/a"), fs::Permissions::from_mode(0o744)).unwrap();
+        let d1 = tree_digest(&d).unwrap();
+        assert_ne!(d1, d0);
+        fs::write(d.join("sub/a"), "A").unwrap();
+        let d2 = tree_digest(&d).unwrap();
+        assert_ne!(d2, d1);
+        fs::rename(d.join("sub/a"), d.join("sub/c")).unwrap();
+        assert_ne!(tree_digest(&d).unwrap(), d2);
+        fs::create_dir(d.join("empty")).unwrap();
+        let d3 = tree_digest(&d).unwrap();
+        std::os::unix::fs::symlink("sub/c", d.join("l")).unwrap();
+        assert_ne!(tree_digest(&d).unwrap(), d3);
+        // The listing as documented, hashed by sha256sum.
+        let e = t.p("e");
+        fs::create_dir_all(e.join("s")).unwrap();
+        fs::write(e.join("s/f"), "hi").unwrap();
+        fs::write(t.p("hi"), "hi").unwrap();
+        let listing = format!(
+            "mcp-warden-tree-v1\nd - - s\nf - {} s/f\n",
+            sha256_cli(&t.p("hi"))
+        );
+        fs::write(t.p("listing"), listing).unwrap();
+        assert_eq!(tree_digest(&e).unwrap(), sha256_cli(&t.p("listing")));
+    }
+
+    #[test]
+    fn put_dir_copies_and_refuses_escapes() {
+        let t = T::new();
+        let d = t.p("d");
+        fs::create_dir_all(d.join("lib")).unwrap();
+        fs::write(d.join("lib/x.js"), "x").unwrap();
+        std::os::unix::fs::symlink("lib/x.js", d.join("main.js")).unwrap();
+        let tree = t.cache.put_dir(&d, &Limits::default()).unwrap();
+        assert_eq!(tree.key, tree_digest(&d).unwrap());
+        assert_eq!(tree.digest, tree.key);
+        assert_eq!(fs::read_to_string(tree.path.join("main.js")).unwrap(), "x");
+        assert!(t.cache.verify().unwrap().is_empty());
+        assert_eq!(t.cache.put_dir(&d, &Limits::default()).unwrap(), tree);
+
+        std::os::unix::fs::symlink("../../etc/passwd", d.join("pw")).unwrap();
+        let e = t.cache.put_dir(&d, &Limits::default()).unwrap_err();
+        assert!(matches!(e, CacheError::UnsafeDir { .. }), "{e}");
+        fs::remove_file(d.join("pw")).unwrap();
+        let out = Command::new("mkfifo").arg(d.join("pipe")).output().unwrap();
+        assert!(out.status.success());
+        let e = t.cache.put_dir(&d, &Limits::default()).unwrap_err();
+        assert!(matches!(e, CacheError::UnsafeDir { .. }), "{e}");
+        fs::remove_file(d.join("pipe")).unwrap();
+        let small = Limits {
+            max_entry_bytes: 0,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            t.cache.put_dir(&d, &small),
+            Err(CacheError::Archive(ArchiveError::EntryTooLarge { .. }))
+        ));
+        assert_eq!(t.count("tmp"), 0);
+        assert_eq!(t.count("trees/sha256"), 2);
+    }
+
+    #[test]
+    fn gc_removes_only_unreferenced() {
+        let t = T::new();
+        let keep_blob = t.cache.put_reader(&b"keep"[..], 10, &[]).unwrap();
+        let drop_blob = t.cache.put_reader(&b"drop"[..], 10, &[]).unwrap();
+        let tgz = t.cache.put_file(&t.tarball(), 1 << 20, &[]).unwrap();
+        let tree = t
+            .cache
+            .unpack(&tgz, Kind::TarGz, &Limits::default())
+            .unwrap();
+        let stale = t.cache.root().join("tmp/blob-stale");
+        fs::write(&stale, "12345").unwrap();
+        File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(SystemTime::now() - 2 * STALE_TMP)
+            .unwrap();
+        let fresh = t.cache.root().join("tmp/blob-fresh");
+        fs::write(&fresh, "x").unwrap();
+
+        let keep: HashSet<String> = [keep_blob.sha256.clone()].into();
+        let r = t.cache.gc(&keep).unwrap();
+        assert_eq!((r.blobs, r.trees, r.tmp), (2, 1, 1), "{r:?}");
+        assert_eq!(r.bytes, 4 + tgz.size + tree_size_of(&t) + 5);
+        assert!(keep_blob.path.exists());
+        assert!(!drop_blob.path.exists() && !tgz.path.exists());
+        assert!(!tree.path.exists());
+        assert!(
+            !t.cache
+                .root()
+                .join(format!("trees/sha256/{}.tree", tgz.sha256))
+                .exists()
+        );
+        assert!(!stale.exists() && fresh.exists());
+        assert!(t.cache.verify().unwrap().is_empty());
+        let l = t.cache.list().unwrap();
+        assert_eq!(l.len(), 1);
+        assert_eq!(l[0].key, keep_blob.sha256);
+    }
+
+    /// Bytes of the files in the test tarball.
+    fn tree_size_of(_t: &T) -> u64 {
+        ("{\"name\":\"x\"}\n".len() + "#!/usr/bin/env node\n".len()) as u64
+    }
+
+    #[test]
+    fn concurrent_puts_and_unpacks_of_the_same_content() {
+        let t = T::new();
+        let a = t.tarball();
+        let data = Arc::new({
+            let mut v = fs::read(&a).unwrap();
+            v.extend(std::iter::repeat_n(0x5a, 3 << 20));
+            v
+        });
+        for _ in 0..5 {
+            let barrier = Arc::new(Barrier::new(2));
+            let results: Vec<Blob> = std::thread::scope(|s| {
+                let hs: Vec<_> = (0..2)
+                    .map(|_| {
+                        let (c, b, d) = (t.cache.clone(), Arc::clone(&barrier), Arc::clone(&data));
+                        s.spawn(move || {
+                            b.wait();
+                            c.put_reader(&d[..], 16 << 20, &[]).unwrap()
+                        })
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            assert_eq!(results[0], results[1]);
+            assert_eq!(t.count("blobs/sha256"), 1);
+            assert_eq!(t.count("tmp"), 0);
+            fs::remove_file(&results[0].path).unwrap();
+        }
+
+        let blob = t.cache.put_file(&a, 1 << 20, &[]).unwrap();
+        for _ in 0..5 {
+            let barrier = Arc::new(Barrier::new(2));
+            let trees: Vec<Tree> = std::thread::scope(|s| {
+                let hs: Vec<_> = (0..2)
+                    .map(|_| {
+                        let (c, b, bl) = (t.cache.clone(), Arc::clone(&barrier), blob.clone());
+                        s.spawn(move || {
+                            b.wait();
+                            c.unpack(&bl, Kind::TarGz, &Limits::default()).unwrap()
+                        })
+                    })
+                    .collect();
+                hs.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            assert_eq!(trees[0], trees[1]);
+            assert_eq!(tree_digest(&trees[0].path).unwrap(), trees[0].digest);
+            assert!(t.cache.verify().unwrap().is_empty());
+            assert_eq!(t.count("tmp"), 0);
+            assert_eq!(t.count("trees/sha256"), 2);
+            remove_tree(&trees[0].path);
+        }
+    }
+
+    #[test]
+    fn lock_is_exclusive() {
+        let t = T::new();
+        let other = Cache::open(t.cache.root()).unwrap();
+        let held = t.cache.lock().unwrap();
+        assert!(other.try_lock().unwrap().is_none());
+        drop(held);
+        assert!(other.try_lock().unwrap().is_some());
+    }
 }
