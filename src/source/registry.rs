@@ -123,10 +123,7 @@ pub fn resolve(
             })?;
             (url, bytes)
         }
-        Source::ServerJson(path) => (
-            path.display().to_string(),
-            read_local(path)?,
-        ),
+        Source::ServerJson(path) => (path.display().to_string(), read_local(path)?),
         other => {
             return Err(SourceError::InvalidSpec {
                 spec: other.to_string(),
@@ -140,18 +137,30 @@ pub fn resolve(
         Some(inner) if inner.is_object() => inner.clone(),
         _ => doc,
     };
-    let server: ServerJson = serde_json::from_value(server_value).map_err(|e| SourceError::Json {
-        url: origin.clone(),
-        message: e.to_string(),
-    })?;
+    let server: ServerJson =
+        serde_json::from_value(server_value).map_err(|e| SourceError::Json {
+            url: origin.clone(),
+            message: e.to_string(),
+        })?;
     if let Source::Registry { name, version } = source {
         if &server.name != name {
-            return Err(field(&origin, "name", format!("the document is for `{}`, `{name}` was asked for", server.name)));
+            return Err(field(
+                &origin,
+                "name",
+                format!(
+                    "the document is for `{}`, `{name}` was asked for",
+                    server.name
+                ),
+            ));
         }
         if let (Some(v), Some(got)) = (version, &server.version)
             && v != got
         {
-            return Err(field(&origin, "version", format!("the document is for {got}, {v} was asked for")));
+            return Err(field(
+                &origin,
+                "version",
+                format!("the document is for {got}, {v} was asked for"),
+            ));
         }
     }
 
@@ -172,18 +181,12 @@ pub fn resolve(
             run: RunHints::default(),
             notes: Vec::new(),
         },
-        Source::Npm { name, version } => npm::resolve(
-            name,
-            version.as_deref(),
-            fetch,
-            &opts.npm_registry,
-        )?,
-        Source::Pypi { name, version } => pypi::resolve(
-            name,
-            version.as_deref(),
-            fetch,
-            &opts.pypi_index,
-        )?,
+        Source::Npm { name, version } => {
+            npm::resolve(name, version.as_deref(), fetch, &opts.npm_registry)?
+        }
+        Source::Pypi { name, version } => {
+            pypi::resolve(name, version.as_deref(), fetch, &opts.pypi_index)?
+        }
         other => {
             return Err(SourceError::NoUsablePackage {
                 origin,
@@ -231,7 +234,11 @@ fn read_local(path: &Path) -> Result<Vec<u8>, SourceError> {
 
 /// Picks the package to fetch: npm, then pypi, then mcpb, each only with a
 /// stdio transport (the only one `run` launches).
-fn choose(origin: &str, server: &ServerJson, notes: &mut Vec<String>) -> Result<Package, SourceError> {
+fn choose(
+    origin: &str,
+    server: &ServerJson,
+    notes: &mut Vec<String>,
+) -> Result<Package, SourceError> {
     for p in &server.packages {
         if !PREFERENCE.contains(&p.registry_type.as_str()) {
             notes.push(format!(
@@ -244,11 +251,19 @@ fn choose(origin: &str, server: &ServerJson, notes: &mut Vec<String>) -> Result<
     let mut non_stdio = Vec::new();
     for kind in PREFERENCE {
         for p in server.packages.iter().filter(|p| p.registry_type == kind) {
-            let transport = p.transport.as_ref().map(|t| t.kind.as_str()).unwrap_or("stdio");
+            let transport = p
+                .transport
+                .as_ref()
+                .map(|t| t.kind.as_str())
+                .unwrap_or("stdio");
             if transport == "stdio" {
                 return Ok(p.clone());
             }
-            non_stdio.push(format!("{} ({} transport)", clean(&p.identifier), clean(transport)));
+            non_stdio.push(format!(
+                "{} ({} transport)",
+                clean(&p.identifier),
+                clean(transport)
+            ));
         }
     }
     let reason = if !non_stdio.is_empty() {
@@ -303,9 +318,13 @@ fn nested_source(
         Ok(())
     };
     let version = || {
-        p.version
-            .clone()
-            .ok_or_else(|| field(origin, "packages[].version", format!("missing for `{}`", clean(&p.identifier))))
+        p.version.clone().ok_or_else(|| {
+            field(
+                origin,
+                "packages[].version",
+                format!("missing for `{}`", clean(&p.identifier)),
+            )
+        })
     };
     match p.registry_type.as_str() {
         "npm" => {
@@ -327,11 +346,15 @@ fn nested_source(
                 value: clean(&p.identifier),
             })?;
             let expected = match &p.file_sha256 {
-                Some(h) => vec![Digest::from_str(&format!("sha256:{h}")).map_err(|e| {
-                    field(origin, "packages[].fileSha256", e.to_string())
-                })?],
+                Some(h) => vec![
+                    Digest::from_str(&format!("sha256:{h}"))
+                        .map_err(|e| field(origin, "packages[].fileSha256", e.to_string()))?,
+                ],
                 None => {
-                    notes.push("the mcpb package publishes no fileSha256: its signature is the check".into());
+                    notes.push(
+                        "the mcpb package publishes no fileSha256: its signature is the check"
+                            .into(),
+                    );
                     Vec::new()
                 }
             };
@@ -346,7 +369,9 @@ fn nested_source(
 
 /// Characters that mean a value was written for a shell: expansion,
 /// substitution, redirection, chaining, globbing.
-const SHELL_META: &[char] = &['$', '`', ';', '|', '&', '<', '>', '(', ')', '*', '\\', '\n', '\r'];
+const SHELL_META: &[char] = &[
+    '$', '`', ';', '|', '&', '<', '>', '(', ')', '*', '\\', '\n', '\r',
+];
 
 fn shell_check(origin: &str, value: &str) -> Result<(), SourceError> {
     let why = if let Some(c) = value.chars().find(|c| SHELL_META.contains(c)) {
@@ -388,11 +413,19 @@ fn run_hints(origin: &str, p: &Package) -> Result<RunHints, SourceError> {
             }
             // `{name}` placeholders are the registry's templates: the
             // user fills them in; nothing is substituted here.
-            let templated = value.as_deref().is_some_and(|v| v.contains('{') && v.contains('}'));
+            let templated = value
+                .as_deref()
+                .is_some_and(|v| v.contains('{') && v.contains('}'));
             match (a.kind.as_str(), value) {
                 ("named", Some(v)) if !templated => {
                     shell_check(origin, &v)?;
-                    let n = a.name.clone().ok_or_else(|| field(origin, &format!("{kind}Arguments[].name"), "missing on a named argument".into()))?;
+                    let n = a.name.clone().ok_or_else(|| {
+                        field(
+                            origin,
+                            &format!("{kind}Arguments[].name"),
+                            "missing on a named argument".into(),
+                        )
+                    })?;
                     argv.push(n);
                     argv.push(v);
                 }
@@ -437,8 +470,14 @@ fn run_hints(origin: &str, p: &Package) -> Result<RunHints, SourceError> {
         }
     }
     for e in &p.environment_variables {
-        let valid = e.name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && e.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let valid = e
+            .name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && e.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
             return Err(field(
                 origin,
@@ -511,7 +550,9 @@ mod tests {
     #[test]
     fn registry_name_resolves_through_the_api_to_npm() {
         let fetch = everything_fetch(|_| {});
-        let src: Source = "registry:io.modelcontextprotocol/everything".parse().unwrap();
+        let src: Source = "registry:io.modelcontextprotocol/everything"
+            .parse()
+            .unwrap();
         let r = resolve_source(&src, &fetch, &opts()).unwrap();
         assert_eq!(
             fetch.urls()[0],
@@ -543,9 +584,14 @@ mod tests {
             &version_url(REG, "io.modelcontextprotocol/everything", Some("9.9.9")),
             serde_json::to_vec(&s).unwrap(),
         );
-        let src: Source = "registry:io.modelcontextprotocol/everything@9.9.9".parse().unwrap();
+        let src: Source = "registry:io.modelcontextprotocol/everything@9.9.9"
+            .parse()
+            .unwrap();
         let e = resolve_source(&src, &fetch, &opts()).unwrap_err();
-        assert!(matches!(&e, SourceError::Field { field, .. } if field == "version"), "{e:?}");
+        assert!(
+            matches!(&e, SourceError::Field { field, .. } if field == "version"),
+            "{e:?}"
+        );
         let e = resolve_source(
             &"registry:io.github.nobody/none".parse().unwrap(),
             &MapFetch::new(),
@@ -563,7 +609,10 @@ mod tests {
             let server: ServerJson = serde_json::from_value(s).unwrap();
             let mut notes = Vec::new();
             let p = choose("f", &server, &mut notes).unwrap();
-            assert!(notes.iter().any(|n| n.contains("skipped the oci package")), "{notes:?}");
+            assert!(
+                notes.iter().any(|n| n.contains("skipped the oci package")),
+                "{notes:?}"
+            );
             ("f".to_string(), p)
         };
         assert_eq!(pkg.registry_type, "npm");
@@ -627,7 +676,10 @@ mod tests {
         let src = Source::ServerJson(path("registry/text-editor.server.json"));
         let fetch = MapFetch::new();
         let r = resolve_source(&src, &fetch, &opts()).unwrap();
-        assert!(fetch.urls().is_empty(), "an mcpb package needs no more metadata");
+        assert!(
+            fetch.urls().is_empty(),
+            "an mcpb package needs no more metadata"
+        );
         assert_eq!(r.kind, ArtifactKind::Mcpb);
         assert_eq!(
             r.artifact,
@@ -635,7 +687,12 @@ mod tests {
         );
         assert_eq!(
             r.expected,
-            vec![Digest::from_str("sha256:fe333e598595000ae021bd27117db32ec69af6987f507ba7a63c90638ff633ce").unwrap()]
+            vec![
+                Digest::from_str(
+                    "sha256:fe333e598595000ae021bd27117db32ec69af6987f507ba7a63c90638ff633ce"
+                )
+                .unwrap()
+            ]
         );
         assert_eq!(r.run.transport.as_deref(), Some("stdio"));
         // A bad digest is refused.
@@ -669,14 +726,28 @@ mod tests {
 
     #[test]
     fn shell_metacharacters_in_arguments_are_refused() {
-        for bad in ["$API_KEY", "${HOME}/x", "`id`", "a;rm -rf /", "a|b", "x > y", "~/data", "*.json"] {
+        for bad in [
+            "$API_KEY",
+            "${HOME}/x",
+            "`id`",
+            "a;rm -rf /",
+            "a|b",
+            "x > y",
+            "~/data",
+            "*.json",
+        ] {
             let fetch = everything_fetch(|s| {
                 s["packages"][0]["packageArguments"] =
                     serde_json::json!([{"type": "named", "name": "--key", "value": bad}]);
             });
-            let src: Source = "registry:io.modelcontextprotocol/everything".parse().unwrap();
+            let src: Source = "registry:io.modelcontextprotocol/everything"
+                .parse()
+                .unwrap();
             let e = resolve_source(&src, &fetch, &opts()).unwrap_err();
-            assert!(matches!(e, SourceError::ShellArgument { .. }), "{bad}: {e:?}");
+            assert!(
+                matches!(e, SourceError::ShellArgument { .. }),
+                "{bad}: {e:?}"
+            );
             assert!(e.hint().contains("without a shell"));
         }
         // Plain values pass.
@@ -686,7 +757,9 @@ mod tests {
                 {"type": "positional", "value": "a b c"}
             ]);
         });
-        let src: Source = "registry:io.modelcontextprotocol/everything".parse().unwrap();
+        let src: Source = "registry:io.modelcontextprotocol/everything"
+            .parse()
+            .unwrap();
         let r = resolve_source(&src, &fetch, &opts()).unwrap();
         assert_eq!(r.run.args, vec!["--url", "https://h/p?q=1", "a b c"]);
     }
@@ -694,16 +767,22 @@ mod tests {
     #[test]
     fn non_stdio_transport_and_foreign_registry_are_refused() {
         let fetch = everything_fetch(|s| {
-            s["packages"][0]["transport"] = serde_json::json!({"type": "streamable-http", "url": "http://localhost:3000/mcp"});
+            s["packages"][0]["transport"] =
+                serde_json::json!({"type": "streamable-http", "url": "http://localhost:3000/mcp"});
         });
-        let src: Source = "registry:io.modelcontextprotocol/everything".parse().unwrap();
+        let src: Source = "registry:io.modelcontextprotocol/everything"
+            .parse()
+            .unwrap();
         let e = resolve_source(&src, &fetch, &opts()).unwrap_err();
         assert!(e.to_string().contains("only stdio"), "{e}");
         let fetch = everything_fetch(|s| {
             s["packages"][0]["registryBaseUrl"] = "https://npm.evil.example".into();
         });
         let e = resolve_source(&src, &fetch, &opts()).unwrap_err();
-        assert!(matches!(&e, SourceError::Field { field, .. } if field == "packages[].registryBaseUrl"), "{e:?}");
+        assert!(
+            matches!(&e, SourceError::Field { field, .. } if field == "packages[].registryBaseUrl"),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -712,7 +791,9 @@ mod tests {
             &version_url(REG, "io.modelcontextprotocol/everything", None),
             fixture("registry/everything.server.json")[..50].to_vec(),
         );
-        let src: Source = "registry:io.modelcontextprotocol/everything".parse().unwrap();
+        let src: Source = "registry:io.modelcontextprotocol/everything"
+            .parse()
+            .unwrap();
         let e = resolve_source(&src, &fetch, &opts()).unwrap_err();
         assert!(matches!(e, SourceError::Json { .. }), "{e:?}");
         // A document for another server.
@@ -721,15 +802,22 @@ mod tests {
             "registry/brave-search.server.json",
         );
         let e = resolve_source(&src, &fetch, &opts()).unwrap_err();
-        assert!(matches!(&e, SourceError::Field { field, .. } if field == "name"), "{e:?}");
+        assert!(
+            matches!(&e, SourceError::Field { field, .. } if field == "name"),
+            "{e:?}"
+        );
         // Bad env var name.
         let fetch = everything_fetch(|s| {
             s["packages"][0]["environmentVariables"] = serde_json::json!([{"name": "A-B"}]);
         });
         assert!(resolve_source(&src, &fetch, &opts()).is_err());
         // Missing local file.
-        let e = resolve_source(&Source::ServerJson(path("registry/nope.json")), &MapFetch::new(), &opts())
-            .unwrap_err();
+        let e = resolve_source(
+            &Source::ServerJson(path("registry/nope.json")),
+            &MapFetch::new(),
+            &opts(),
+        )
+        .unwrap_err();
         assert!(matches!(e, SourceError::Local { .. }), "{e:?}");
     }
 }

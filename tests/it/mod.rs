@@ -13,5 +13,6 @@ mod sbom;
 mod sbom_signed;
 mod sigstore;
 mod snapshots;
+mod sources;
 mod tamper;
 mod trust;
