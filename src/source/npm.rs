@@ -38,6 +38,8 @@ struct VersionDoc {
     main: Option<Value>,
     #[serde(default)]
     engines: Option<Value>,
+    #[serde(default)]
+    deprecated: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -186,6 +188,16 @@ pub fn resolve(
             field("dist.integrity", reason)
         }
     })?;
+
+    if let Some(Value::String(why)) = &doc.deprecated {
+        notes.push(format!(
+            "warning: {name}@{resolved_version} is deprecated: {}",
+            why.chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect::<String>()
+        ));
+    }
 
     // Attestations: from `dist.attestations` when the registry lists them;
     // otherwise the conventional URL is tried, because mirrors drop the
@@ -651,6 +663,23 @@ mod tests {
             .fail(SIGSTORE_ATT, FetchError::other("connection reset"));
         let e = resolve("sigstore", Some("2.3.1"), &fetch, REG).unwrap_err();
         assert!(matches!(e, SourceError::Fetch { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn deprecation_is_a_warning_note() {
+        let mut d = doc("npm/sigstore-2.3.1.json");
+        d["deprecated"] = "use 3.x".into();
+        let fetch = MapFetch::new()
+            .serve(SIGSTORE_DOC, serde_json::to_vec(&d).unwrap())
+            .fixture(SIGSTORE_ATT, "npm/sigstore-2.3.1.attestations.json");
+        let r = resolve("sigstore", Some("2.3.1"), &fetch, REG).unwrap();
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n == "warning: sigstore@2.3.1 is deprecated: use 3.x"),
+            "{:?}",
+            r.notes
+        );
     }
 
     #[test]

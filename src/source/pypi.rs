@@ -109,6 +109,18 @@ pub fn resolve(
             ),
         ));
     }
+    // The file must be this project's: an index answering with another
+    // project's file (whose own provenance would verify) is refused.
+    let file_project = dist_project(&file.filename);
+    if file_project.as_deref() != Some(name.as_str()) {
+        return Err(field(
+            "urls[].filename",
+            format!(
+                "`{}` is not a distribution of {name}",
+                file.filename.chars().take(80).collect::<String>()
+            ),
+        ));
+    }
     if spec::validate_https(&file.url).is_err() {
         return Err(SourceError::NotHttps {
             url: url.clone(),
@@ -186,6 +198,17 @@ pub fn resolve(
         },
         notes,
     })
+}
+
+/// The normalised project name of a wheel (`name-ver-...whl`) or sdist
+/// (`name-ver.tar.gz`) file name.
+fn dist_project(filename: &str) -> Option<String> {
+    let name = if filename.ends_with(".whl") {
+        filename.split('-').next()?
+    } else {
+        filename.strip_suffix(".tar.gz")?.rsplit_once('-')?.0
+    };
+    Some(spec::normalize_pypi_name(name))
 }
 
 fn safe_filename(f: &str) -> bool {
@@ -620,6 +643,24 @@ mod tests {
             d["urls"][1]["filename"] = "../../evil-4.0.0-py3-none-any.whl".into();
         });
         assert!(resolve("sampleproject", None, &fetch, BASE).is_err());
+        // Another project's file.
+        let fetch = sp_with(|d| {
+            d["urls"][1]["filename"] = "otherproject-4.0.0-py3-none-any.whl".into();
+        });
+        let e = resolve("sampleproject", None, &fetch, BASE).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("not a distribution of sampleproject"),
+            "{e}"
+        );
+        assert_eq!(
+            dist_project("Sample_Project-4.0.0-py3-none-any.whl").as_deref(),
+            Some("sample-project")
+        );
+        assert_eq!(
+            dist_project("gcb_attestation_test-0.0.0.tar.gz").as_deref(),
+            Some("gcb-attestation-test")
+        );
         // The index answered for another version than the one pinned.
         let fetch = MapFetch::new().fixture(
             "https://pypi.org/pypi/sampleproject/3.0.0/json",

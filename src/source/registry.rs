@@ -167,7 +167,7 @@ pub fn resolve(
     let mut notes = Vec::new();
     let package = choose(&origin, &server, &mut notes)?;
     let (nested, expected) = nested_source(&origin, &package, opts, &mut notes)?;
-    let run = run_hints(&origin, &package)?;
+    let run = run_hints(&origin, &package, &mut notes)?;
 
     let mut resolved = match &nested {
         Source::Mcpb(Location::Url(url)) => Resolved {
@@ -390,7 +390,7 @@ fn shell_check(origin: &str, value: &str) -> Result<(), SourceError> {
     })
 }
 
-fn run_hints(origin: &str, p: &Package) -> Result<RunHints, SourceError> {
+fn run_hints(origin: &str, p: &Package, notes: &mut Vec<String>) -> Result<RunHints, SourceError> {
     let mut run = RunHints {
         runtime_hint: p.runtime_hint.as_deref().map(clean),
         transport: Some(
@@ -492,6 +492,14 @@ fn run_hints(origin: &str, p: &Package) -> Result<RunHints, SourceError> {
                 origin,
                 "environmentVariables[].default",
                 format!("the default of {} contains control characters", e.name),
+            ));
+        }
+        if let Some(d) = &e.default
+            && d.contains(['$', '`'])
+        {
+            notes.push(format!(
+                "the default of {} looks like shell expansion; it is passed literally",
+                e.name
             ));
         }
         run.env.push(EnvVar {
@@ -616,7 +624,7 @@ mod tests {
             ("f".to_string(), p)
         };
         assert_eq!(pkg.registry_type, "npm");
-        let run = run_hints(&origin, &pkg).unwrap();
+        let run = run_hints(&origin, &pkg, &mut Vec::new()).unwrap();
         // The positional argument has a default: it becomes an argument.
         assert_eq!(run.args, vec!["/Users/username/Desktop"]);
         assert_eq!(run.env.len(), 1);
@@ -629,7 +637,7 @@ mod tests {
     fn env_vars_keep_required_and_secret_but_no_secret_default() {
         let s = server_json("registry/brave-search.server.json");
         let server: ServerJson = serde_json::from_value(s).unwrap();
-        let run = run_hints("b", &server.packages[0]).unwrap();
+        let run = run_hints("b", &server.packages[0], &mut Vec::new()).unwrap();
         assert_eq!(
             run.env,
             vec![EnvVar {
@@ -646,13 +654,13 @@ mod tests {
     fn named_and_positional_arguments_become_argv() {
         let s = server_json("registry/snyk.server.json");
         let server: ServerJson = serde_json::from_value(s).unwrap();
-        let run = run_hints("s", &server.packages[0]).unwrap();
+        let run = run_hints("s", &server.packages[0], &mut Vec::new()).unwrap();
         assert_eq!(run.args, vec!["mcp", "-t", "stdio"]);
         assert!(run.inputs.is_empty());
         // An oci package's templated runtime argument is an input, not argv.
         let s = server_json("registry/filesystem.server.json");
         let server: ServerJson = serde_json::from_value(s).unwrap();
-        let run = run_hints("f", &server.packages[1]).unwrap();
+        let run = run_hints("f", &server.packages[1], &mut Vec::new()).unwrap();
         assert!(run.runtime_args.is_empty());
         assert_eq!(run.inputs[0].flag.as_deref(), Some("--mount"));
         assert!(run.inputs[0].hint.contains("{source_path}"));
@@ -805,6 +813,18 @@ mod tests {
         assert!(
             matches!(&e, SourceError::Field { field, .. } if field == "name"),
             "{e:?}"
+        );
+        // An env default written for a shell is passed literally, with a note.
+        let fetch = everything_fetch(|s| {
+            s["packages"][0]["environmentVariables"] =
+                serde_json::json!([{"name": "DATA", "default": "$HOME/data"}]);
+        });
+        let r = resolve_source(&src, &fetch, &opts()).unwrap();
+        assert_eq!(r.run.env[0].default.as_deref(), Some("$HOME/data"));
+        assert!(
+            r.notes.iter().any(|n| n.contains("passed literally")),
+            "{:?}",
+            r.notes
         );
         // Bad env var name.
         let fetch = everything_fetch(|s| {
