@@ -390,6 +390,64 @@ fn shell_check(origin: &str, value: &str) -> Result<(), SourceError> {
     })
 }
 
+/// Turns `runtimeArguments` or `packageArguments` into an argument vector
+/// (fixed values and defaults) and the inputs left to the user (a value
+/// hint only, or a `{placeholder}` template). Nothing becomes a shell
+/// string; a value written for a shell is refused.
+fn arguments(
+    origin: &str,
+    kind: &'static str,
+    list: &[Argument],
+) -> Result<(Vec<String>, Vec<ArgInput>), SourceError> {
+    let mut argv = Vec::new();
+    let mut inputs = Vec::new();
+    for a in list {
+        if let Some(n) = &a.name {
+            shell_check(origin, n)?;
+        }
+        let value = a.value.clone().or_else(|| a.default.clone());
+        if let Some(v) = &value {
+            shell_check(origin, v)?;
+        }
+        // `{name}` placeholders are the registry's templates: the user
+        // fills them in; nothing is substituted here.
+        let templated = value
+            .as_deref()
+            .is_some_and(|v| v.contains('{') && v.contains('}'));
+        match (a.kind.as_str(), value) {
+            ("named", Some(v)) if !templated => {
+                let n = a.name.clone().ok_or_else(|| {
+                    field(
+                        origin,
+                        &format!("{kind}Arguments[].name"),
+                        "missing on a named argument".into(),
+                    )
+                })?;
+                argv.push(n);
+                argv.push(v);
+            }
+            ("positional", Some(v)) if !templated => argv.push(v),
+            ("named" | "positional", v) => inputs.push(ArgInput {
+                kind,
+                flag: a.name.clone(),
+                hint: v
+                    .or_else(|| a.value_hint.clone())
+                    .or_else(|| a.name.clone())
+                    .unwrap_or_default(),
+                required: a.is_required,
+            }),
+            (other, _) => {
+                return Err(field(
+                    origin,
+                    &format!("{kind}Arguments[].type"),
+                    format!("`{}` is neither positional nor named", clean(other)),
+                ));
+            }
+        }
+    }
+    Ok((argv, inputs))
+}
+
 fn run_hints(origin: &str, p: &Package, notes: &mut Vec<String>) -> Result<RunHints, SourceError> {
     let mut run = RunHints {
         runtime_hint: p.runtime_hint.as_deref().map(clean),
@@ -401,74 +459,12 @@ fn run_hints(origin: &str, p: &Package, notes: &mut Vec<String>) -> Result<RunHi
         ),
         ..RunHints::default()
     };
-    for (kind, list, out) in [
-        ("runtime", &p.runtime_arguments, 0),
-        ("package", &p.package_arguments, 1),
-    ] {
-        let mut argv = Vec::new();
-        for a in list {
-            let value = a.value.clone().or_else(|| a.default.clone());
-            if let Some(n) = &a.name {
-                shell_check(origin, n)?;
-            }
-            // `{name}` placeholders are the registry's templates: the
-            // user fills them in; nothing is substituted here.
-            let templated = value
-                .as_deref()
-                .is_some_and(|v| v.contains('{') && v.contains('}'));
-            match (a.kind.as_str(), value) {
-                ("named", Some(v)) if !templated => {
-                    shell_check(origin, &v)?;
-                    let n = a.name.clone().ok_or_else(|| {
-                        field(
-                            origin,
-                            &format!("{kind}Arguments[].name"),
-                            "missing on a named argument".into(),
-                        )
-                    })?;
-                    argv.push(n);
-                    argv.push(v);
-                }
-                ("named", None) if a.value_hint.is_none() && !a.is_required => {
-                    // A flag without a value (a switch) that is optional:
-                    // left to the user.
-                    run.inputs.push(ArgInput {
-                        kind: if out == 0 { "runtime" } else { "package" },
-                        flag: a.name.clone(),
-                        hint: a.name.clone().unwrap_or_default(),
-                        required: false,
-                    });
-                }
-                ("positional", Some(v)) if !templated => {
-                    shell_check(origin, &v)?;
-                    argv.push(v);
-                }
-                ("named" | "positional", v) => {
-                    if let Some(v) = &v {
-                        shell_check(origin, v)?;
-                    }
-                    run.inputs.push(ArgInput {
-                        kind: if out == 0 { "runtime" } else { "package" },
-                        flag: a.name.clone(),
-                        hint: v.or_else(|| a.value_hint.clone()).unwrap_or_default(),
-                        required: a.is_required,
-                    });
-                }
-                (other, _) => {
-                    return Err(field(
-                        origin,
-                        &format!("{kind}Arguments[].type"),
-                        format!("`{}` is neither positional nor named", clean(other)),
-                    ));
-                }
-            }
-        }
-        if out == 0 {
-            run.runtime_args = argv;
-        } else {
-            run.args = argv;
-        }
-    }
+    let (runtime_args, mut inputs) = arguments(origin, "runtime", &p.runtime_arguments)?;
+    let (args, mut more) = arguments(origin, "package", &p.package_arguments)?;
+    inputs.append(&mut more);
+    run.runtime_args = runtime_args;
+    run.args = args;
+    run.inputs = inputs;
     for e in &p.environment_variables {
         let valid = e
             .name
@@ -665,6 +661,29 @@ mod tests {
         assert_eq!(run.inputs[0].flag.as_deref(), Some("--mount"));
         assert!(run.inputs[0].hint.contains("{source_path}"));
         assert_eq!(run.args, vec!["/project"]);
+    }
+
+    #[test]
+    fn arguments_without_a_value_are_inputs() {
+        let s = server_json("registry/database-manager.server.json");
+        let server: ServerJson = serde_json::from_value(s).unwrap();
+        let run = run_hints("d", &server.packages[0], &mut Vec::new()).unwrap();
+        assert_eq!(run.runtime_args, vec!["--network", "host"]);
+        assert_eq!(run.args, vec!["--host", "localhost"]);
+        let inputs: Vec<(&str, Option<&str>, &str, bool)> = run
+            .inputs
+            .iter()
+            .map(|i| (i.kind, i.flag.as_deref(), i.hint.as_str(), i.required))
+            .collect();
+        assert_eq!(
+            inputs,
+            vec![
+                ("runtime", Some("-e"), "DB_TYPE={db_type}", false),
+                ("package", Some("--port"), "--port", false),
+                ("package", None, "database_name", true),
+            ]
+        );
+        assert_eq!(run.env.iter().filter(|e| e.secret).count(), 1);
     }
 
     #[test]
