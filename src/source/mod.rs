@@ -282,8 +282,9 @@ pub fn resolve(
         Source::Mcpb(Location::Url(url)) => {
             spec::validate_https(url)?;
             let mut r = bare(source, Location::Url(url.clone()), ArtifactKind::Mcpb);
-            r.notes
-                .push("no digest is published for a bare .mcpb URL: its signature is the check".into());
+            r.notes.push(
+                "no digest is published for a bare .mcpb URL: its signature is the check".into(),
+            );
             Ok(r)
         }
         Source::Mcpb(Location::Path(p)) => {
@@ -525,7 +526,17 @@ mod tests {
             }
         }
         let e = fetch_doc(&Liar, "https://x/y", 10, || "doc".into()).unwrap_err();
-        assert!(matches!(e, SourceError::TooLarge { len: 100, limit: 10, .. }), "{e:?}");
+        assert!(
+            matches!(
+                e,
+                SourceError::TooLarge {
+                    len: 100,
+                    limit: 10,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
     }
 
     #[test]

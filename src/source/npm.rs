@@ -38,6 +38,8 @@ struct VersionDoc {
     main: Option<Value>,
     #[serde(default)]
     engines: Option<Value>,
+    #[serde(default)]
+    deprecated: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -99,7 +101,9 @@ pub fn resolve(
         }
         None => {
             let url = format!("{base}/{}", encode_name(name));
-            let bytes = fetch_doc(fetch, &url, PACKUMENT_LIMIT, || format!("npm package {name}"))?;
+            let bytes = fetch_doc(fetch, &url, PACKUMENT_LIMIT, || {
+                format!("npm package {name}")
+            })?;
             let mut pack: Packument = parse_json(&url, &bytes)?;
             let latest = match pack.dist_tags.get("latest") {
                 Some(Value::String(v)) => v.clone(),
@@ -185,6 +189,16 @@ pub fn resolve(
         }
     })?;
 
+    if let Some(Value::String(why)) = &doc.deprecated {
+        notes.push(format!(
+            "warning: {name}@{resolved_version} is deprecated: {}",
+            why.chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect::<String>()
+        ));
+    }
+
     // Attestations: from `dist.attestations` when the registry lists them;
     // otherwise the conventional URL is tried, because mirrors drop the
     // field, and a 404 there means none were published.
@@ -198,7 +212,11 @@ pub fn resolve(
                     value: a.url.chars().take(200).collect(),
                 });
             }
-            if let Some(pt) = a.provenance.as_ref().and_then(|p| p.predicate_type.as_deref()) {
+            if let Some(pt) = a
+                .provenance
+                .as_ref()
+                .and_then(|p| p.predicate_type.as_deref())
+            {
                 notes.push(format!("registry lists provenance of type {pt}"));
             }
             (a.url.clone(), true)
@@ -262,7 +280,10 @@ pub fn strongest_integrity(sri: &str) -> Result<Digest, String> {
     let mut found: Option<Vec<u8>> = None;
     for entry in sri.split_ascii_whitespace() {
         let Some((alg, rest)) = entry.split_once('-') else {
-            return Err(format!("`{}` is not an SRI entry (ALG-BASE64)", short(entry)));
+            return Err(format!(
+                "`{}` is not an SRI entry (ALG-BASE64)",
+                short(entry)
+            ));
         };
         if alg != "sha512" {
             continue;
@@ -273,7 +294,10 @@ pub fn strongest_integrity(sri: &str) -> Result<Digest, String> {
             .decode(b64)
             .map_err(|e| format!("sha512 value `{}` is not base64: {e}", short(b64)))?;
         if bytes.len() != 64 {
-            return Err(format!("sha512 value decodes to {} bytes, not 64", bytes.len()));
+            return Err(format!(
+                "sha512 value decodes to {} bytes, not 64",
+                bytes.len()
+            ));
         }
         match &found {
             Some(prev) if *prev != bytes => {
@@ -445,7 +469,11 @@ mod tests {
             "{:?}",
             fetch.urls()
         );
-        assert!(r.notes.iter().any(|n| n.contains("no npm attestations")), "{:?}", r.notes);
+        assert!(
+            r.notes.iter().any(|n| n.contains("no npm attestations")),
+            "{:?}",
+            r.notes
+        );
     }
 
     #[test]
@@ -509,7 +537,9 @@ mod tests {
             .as_str()
             .unwrap()
             .to_string();
-        let sri = format!("sha1-B1Xdwz3TLQ0h1gTeq5bSRy+5G7U= {real}?opt sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
+        let sri = format!(
+            "sha1-B1Xdwz3TLQ0h1gTeq5bSRy+5G7U= {real}?opt sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        );
         let d = strongest_integrity(&sri).unwrap();
         assert_eq!(d.algorithm, Algorithm::Sha512);
         assert_eq!(d, strongest_integrity(&real).unwrap());
@@ -517,7 +547,10 @@ mod tests {
         assert!(strongest_integrity(&twice).is_ok());
         let other = "sha512-".to_string() + &"A".repeat(86) + "==";
         assert!(strongest_integrity(&format!("{real} {other}")).is_err());
-        assert!(strongest_integrity("sha512-AAAA").is_err(), "3 bytes is not sha512");
+        assert!(
+            strongest_integrity("sha512-AAAA").is_err(),
+            "3 bytes is not sha512"
+        );
         assert!(strongest_integrity("garbage").is_err());
     }
 
@@ -557,7 +590,11 @@ mod tests {
         });
         let r = resolve("sigstore", Some("2.3.1"), &fetch, REG).unwrap();
         assert_eq!(r.attestations.len(), 1);
-        assert!(r.notes.iter().any(|n| n.contains("https://slsa.dev/provenance/v1")));
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.contains("https://slsa.dev/provenance/v1"))
+        );
 
         let fetch = with_dist(|d| {
             d.insert(
@@ -584,7 +621,10 @@ mod tests {
         p["dist-tags"]["latest"] = "9.9.9".into();
         let fetch = MapFetch::new().serve(EVERYTHING, serde_json::to_vec(&p).unwrap());
         let e = resolve("@modelcontextprotocol/server-everything", None, &fetch, REG).unwrap_err();
-        assert!(matches!(&e, SourceError::Field { field, .. } if field == "versions.9.9.9"), "{e:?}");
+        assert!(
+            matches!(&e, SourceError::Field { field, .. } if field == "versions.9.9.9"),
+            "{e:?}"
+        );
 
         // 404 for a version that does not exist.
         let fetch = sigstore_fetch();
@@ -604,7 +644,10 @@ mod tests {
         // A document for another package (a confused or hostile mirror).
         let fetch = MapFetch::new().fixture(SIGSTORE_DOC, "npm/server-everything-2026.8.31.json");
         let e = resolve("sigstore", Some("2.3.1"), &fetch, REG).unwrap_err();
-        assert!(matches!(&e, SourceError::Field { field, .. } if field == "name"), "{e:?}");
+        assert!(
+            matches!(&e, SourceError::Field { field, .. } if field == "name"),
+            "{e:?}"
+        );
 
         // A truncated attestations document.
         let att = fixture("npm/sigstore-2.3.1.attestations.json");
@@ -623,6 +666,23 @@ mod tests {
     }
 
     #[test]
+    fn deprecation_is_a_warning_note() {
+        let mut d = doc("npm/sigstore-2.3.1.json");
+        d["deprecated"] = "use 3.x".into();
+        let fetch = MapFetch::new()
+            .serve(SIGSTORE_DOC, serde_json::to_vec(&d).unwrap())
+            .fixture(SIGSTORE_ATT, "npm/sigstore-2.3.1.attestations.json");
+        let r = resolve("sigstore", Some("2.3.1"), &fetch, REG).unwrap();
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n == "warning: sigstore@2.3.1 is deprecated: use 3.x"),
+            "{:?}",
+            r.notes
+        );
+    }
+
+    #[test]
     fn bin_paths_must_stay_inside_the_package() {
         assert!(parse_bin("x", Some(&Value::String("../../etc/passwd".into()))).is_err());
         assert!(parse_bin("x", Some(&Value::String("/bin/sh".into()))).is_err());
@@ -638,7 +698,13 @@ mod tests {
 
     #[test]
     fn http_registry_is_refused() {
-        let e = resolve("sigstore", None, &MapFetch::new(), "http://registry.npmjs.org").unwrap_err();
+        let e = resolve(
+            "sigstore",
+            None,
+            &MapFetch::new(),
+            "http://registry.npmjs.org",
+        )
+        .unwrap_err();
         assert!(matches!(e, SourceError::OnlyHttps { .. }), "{e:?}");
     }
 }

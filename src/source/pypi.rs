@@ -74,8 +74,12 @@ pub fn resolve(
         field: f.into(),
         reason,
     };
-    let release = pep440_rs::Version::from_str(&doc.info.version)
-        .map_err(|e| field("info.version", format!("`{}` is not PEP 440: {e}", doc.info.version)))?;
+    let release = pep440_rs::Version::from_str(&doc.info.version).map_err(|e| {
+        field(
+            "info.version",
+            format!("`{}` is not PEP 440: {e}", doc.info.version),
+        )
+    })?;
     if let Some(v) = version {
         let asked = pep440_rs::Version::from_str(v)
             .map_err(|e| field("info.version", format!("`{v}` is not PEP 440: {e}")))?;
@@ -99,7 +103,22 @@ pub fn resolve(
     if !safe_filename(&file.filename) {
         return Err(field(
             "urls[].filename",
-            format!("`{}` is not a plain file name", file.filename.chars().take(80).collect::<String>()),
+            format!(
+                "`{}` is not a plain file name",
+                file.filename.chars().take(80).collect::<String>()
+            ),
+        ));
+    }
+    // The file must be this project's: an index answering with another
+    // project's file (whose own provenance would verify) is refused.
+    let file_project = dist_project(&file.filename);
+    if file_project.as_deref() != Some(name.as_str()) {
+        return Err(field(
+            "urls[].filename",
+            format!(
+                "`{}` is not a distribution of {name}",
+                file.filename.chars().take(80).collect::<String>()
+            ),
         ));
     }
     if spec::validate_https(&file.url).is_err() {
@@ -114,7 +133,12 @@ pub fn resolve(
         .as_ref()
         .and_then(|d| d.get("sha256"))
         .and_then(Value::as_str)
-        .ok_or_else(|| field("urls[].digests.sha256", format!("missing for {}", file.filename)))?;
+        .ok_or_else(|| {
+            field(
+                "urls[].digests.sha256",
+                format!("missing for {}", file.filename),
+            )
+        })?;
     let expected = Digest::from_str(&format!("sha256:{sha}"))
         .map_err(|e| field("urls[].digests.sha256", e.to_string()))?;
     let kind = if file.filename.ends_with(".whl") {
@@ -149,7 +173,10 @@ pub fn resolve(
             }
         }
         Err(SourceError::NotFound { .. }) => {
-            notes.push(format!("no PEP 740 provenance published for {}", file.filename));
+            notes.push(format!(
+                "no PEP 740 provenance published for {}",
+                file.filename
+            ));
         }
         Err(e) => return Err(e),
     }
@@ -173,6 +200,17 @@ pub fn resolve(
     })
 }
 
+/// The normalised project name of a wheel (`name-ver-...whl`) or sdist
+/// (`name-ver.tar.gz`) file name.
+fn dist_project(filename: &str) -> Option<String> {
+    let name = if filename.ends_with(".whl") {
+        filename.split('-').next()?
+    } else {
+        filename.strip_suffix(".tar.gz")?.rsplit_once('-')?.0
+    };
+    Some(spec::normalize_pypi_name(name))
+}
+
 fn safe_filename(f: &str) -> bool {
     !f.is_empty()
         && !f.starts_with('.')
@@ -183,7 +221,11 @@ fn safe_filename(f: &str) -> bool {
 
 /// A pure-Python wheel (`py3-none-any`, `py2.py3-none-any`) first, else the
 /// sdist. Yanked files only when the version was pinned, with a note.
-fn pick_file(files: &[FileEntry], pinned: bool, notes: &mut Vec<String>) -> Result<FileEntry, String> {
+fn pick_file(
+    files: &[FileEntry],
+    pinned: bool,
+    notes: &mut Vec<String>,
+) -> Result<FileEntry, String> {
     let pure_wheel = |f: &FileEntry| {
         let Some(stem) = f.filename.strip_suffix(".whl") else {
             return false;
@@ -219,7 +261,10 @@ fn pick_file(files: &[FileEntry], pinned: bool, notes: &mut Vec<String>) -> Resu
             }
         }
     }
-    if files.iter().any(|f| f.yanked && (pure_wheel(f) || sdist(f))) {
+    if files
+        .iter()
+        .any(|f| f.yanked && (pure_wheel(f) || sdist(f)))
+    {
         return Err("its files are yanked; pin the version with == to use one anyway".into());
     }
     Err(format!(
@@ -283,7 +328,10 @@ pub fn provenance_to_bundles(url: &str, bytes: &[u8]) -> Result<Vec<ConvertedBun
         reason: reason.into(),
     };
     if prov.version != 1 {
-        return Err(field("version".into(), "only provenance version 1 is understood"));
+        return Err(field(
+            "version".into(),
+            "only provenance version 1 is understood",
+        ));
     }
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut out = Vec::new();
@@ -292,10 +340,16 @@ pub fn provenance_to_bundles(url: &str, bytes: &[u8]) -> Result<Vec<ConvertedBun
         for (ai, a) in ab.attestations.iter().enumerate() {
             let at = |f: &str| format!("attestation_bundles[{bi}].attestations[{ai}].{f}");
             if a.version != 1 {
-                return Err(field(at("version"), "only attestation version 1 is understood"));
+                return Err(field(
+                    at("version"),
+                    "only attestation version 1 is understood",
+                ));
             }
             for (f, v) in [
-                ("verification_material.certificate", &a.verification_material.certificate),
+                (
+                    "verification_material.certificate",
+                    &a.verification_material.certificate,
+                ),
                 ("envelope.statement", &a.envelope.statement),
                 ("envelope.signature", &a.envelope.signature),
             ] {
@@ -355,7 +409,12 @@ fn describe_publisher(p: &Value) -> String {
         .or_else(|| get("email"))
         .or_else(|| get("project"))
         .or_else(|| get("identity"));
-    let clean = |s: &str| s.chars().filter(|c| !c.is_control()).take(200).collect::<String>();
+    let clean = |s: &str| {
+        s.chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect::<String>()
+    };
     match (who, get("workflow")) {
         (Some(w), Some(wf)) => format!("{} {} ({})", clean(kind), clean(w), clean(wf)),
         (Some(w), None) => format!("{} {}", clean(kind), clean(w)),
@@ -378,7 +437,9 @@ mod tests {
     const GCB_PROV: &str = "https://pypi.org/integrity/gcb-attestation-test/0.0.0/gcb_attestation_test-0.0.0.tar.gz/provenance";
 
     fn sha256_of(rel: &str) -> Vec<Digest> {
-        digest_reader(&fixture(rel)[..], &[Algorithm::Sha256]).unwrap().1
+        digest_reader(&fixture(rel)[..], &[Algorithm::Sha256])
+            .unwrap()
+            .1
     }
 
     #[test]
@@ -393,7 +454,10 @@ mod tests {
             Location::Url("https://files.pythonhosted.org/packages/d7/73/c16e5f3f0d37c60947e70865c255a58dc408780a6474de0523afd0ec553a/sampleproject-4.0.0-py3-none-any.whl".into())
         );
         // The digest the index publishes is the real wheel's.
-        assert_eq!(r.expected, sha256_of("pypi/sampleproject-4.0.0-py3-none-any.whl"));
+        assert_eq!(
+            r.expected,
+            sha256_of("pypi/sampleproject-4.0.0-py3-none-any.whl")
+        );
         assert_eq!(r.run.requires_python.as_deref(), Some(">=3.9"));
         assert_eq!(fetch.limit_for(SP_LATEST), Some(JSON_LIMIT));
         assert!(
@@ -409,20 +473,30 @@ mod tests {
     fn pinned_sdist_with_provenance_converts_to_bundles() {
         let fetch = MapFetch::new()
             .fixture(GCB_000, "pypi/gcb-attestation-test.json")
-            .fixture(GCB_PROV, "pypi/gcb_attestation_test-0.0.0.tar.gz.provenance");
+            .fixture(
+                GCB_PROV,
+                "pypi/gcb_attestation_test-0.0.0.tar.gz.provenance",
+            );
         let r = resolve("gcb_attestation.test", Some("0.0.0"), &fetch, BASE).unwrap();
         assert_eq!(r.kind, ArtifactKind::Sdist);
-        assert_eq!(r.expected, sha256_of("pypi/gcb_attestation_test-0.0.0.tar.gz"));
+        assert_eq!(
+            r.expected,
+            sha256_of("pypi/gcb_attestation_test-0.0.0.tar.gz")
+        );
         assert_eq!(fetch.limit_for(GCB_PROV), Some(PROVENANCE_LIMIT));
         assert_eq!(r.attestations.len(), 1);
         assert!(
-            r.notes.iter().any(|n| n.contains("Google 919436158236-compute@developer.gserviceaccount.com")),
+            r.notes
+                .iter()
+                .any(|n| n.contains("Google 919436158236-compute@developer.gserviceaccount.com")),
             "{:?}",
             r.notes
         );
         let b: Value = serde_json::from_slice(&r.attestations[0].bytes).unwrap();
-        let prov: Value =
-            serde_json::from_slice(&fixture("pypi/gcb_attestation_test-0.0.0.tar.gz.provenance")).unwrap();
+        let prov: Value = serde_json::from_slice(&fixture(
+            "pypi/gcb_attestation_test-0.0.0.tar.gz.provenance",
+        ))
+        .unwrap();
         let a = &prov["attestation_bundles"][0]["attestations"][0];
         assert_eq!(b["mediaType"], BUNDLE_V03);
         assert_eq!(
@@ -435,13 +509,18 @@ mod tests {
         );
         assert_eq!(b["dsseEnvelope"]["payload"], a["envelope"]["statement"]);
         assert_eq!(b["dsseEnvelope"]["payloadType"], IN_TOTO);
-        assert_eq!(b["dsseEnvelope"]["signatures"][0]["sig"], a["envelope"]["signature"]);
+        assert_eq!(
+            b["dsseEnvelope"]["signatures"][0]["sig"],
+            a["envelope"]["signature"]
+        );
     }
 
     #[test]
     fn timestamps_become_rfc3161_timestamps() {
-        let mut prov: Value =
-            serde_json::from_slice(&fixture("pypi/gcb_attestation_test-0.0.0.tar.gz.provenance")).unwrap();
+        let mut prov: Value = serde_json::from_slice(&fixture(
+            "pypi/gcb_attestation_test-0.0.0.tar.gz.provenance",
+        ))
+        .unwrap();
         prov["attestation_bundles"][0]["attestations"][0]["verification_material"]["timestamps"] =
             json!(["MIIE"]);
         let out = provenance_to_bundles("u", &serde_json::to_vec(&prov).unwrap()).unwrap();
@@ -454,8 +533,10 @@ mod tests {
 
     #[test]
     fn malformed_provenance_is_refused() {
-        let orig: Value =
-            serde_json::from_slice(&fixture("pypi/gcb_attestation_test-0.0.0.tar.gz.provenance")).unwrap();
+        let orig: Value = serde_json::from_slice(&fixture(
+            "pypi/gcb_attestation_test-0.0.0.tar.gz.provenance",
+        ))
+        .unwrap();
         let bytes = serde_json::to_vec(&orig).unwrap();
         assert!(matches!(
             provenance_to_bundles("u", &bytes[..bytes.len() - 10]),
@@ -489,11 +570,16 @@ mod tests {
     #[test]
     fn sdist_when_no_pure_wheel() {
         let fetch = sp_with(|d| {
-            d["urls"].as_array_mut().unwrap().retain(|f| f["packagetype"] == "sdist");
+            d["urls"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|f| f["packagetype"] == "sdist");
         });
         let r = resolve("sampleproject", None, &fetch, BASE).unwrap();
         assert_eq!(r.kind, ArtifactKind::Sdist);
-        assert!(matches!(&r.artifact, Location::Url(u) if u.ends_with("sampleproject-4.0.0.tar.gz")));
+        assert!(
+            matches!(&r.artifact, Location::Url(u) if u.ends_with("sampleproject-4.0.0.tar.gz"))
+        );
     }
 
     #[test]
@@ -501,7 +587,8 @@ mod tests {
         let fetch = sp_with(|d| {
             let urls = d["urls"].as_array_mut().unwrap();
             urls.retain(|f| f["packagetype"] == "bdist_wheel");
-            urls[0]["filename"] = "sampleproject-4.0.0-cp312-cp312-manylinux_2_17_x86_64.whl".into();
+            urls[0]["filename"] =
+                "sampleproject-4.0.0-cp312-cp312-manylinux_2_17_x86_64.whl".into();
         });
         let e = resolve("sampleproject", None, &fetch, BASE).unwrap_err();
         assert!(matches!(e, SourceError::NoFile { .. }), "{e:?}");
@@ -521,7 +608,9 @@ mod tests {
         let r = resolve("sampleproject", Some("4.0.0"), &sp_with(yank), BASE).unwrap();
         assert_eq!(r.kind, ArtifactKind::Wheel);
         assert!(
-            r.notes.iter().any(|n| n.starts_with("warning:") && n.contains("yanked (broken)")),
+            r.notes
+                .iter()
+                .any(|n| n.starts_with("warning:") && n.contains("yanked (broken)")),
             "{:?}",
             r.notes
         );
@@ -554,10 +643,34 @@ mod tests {
             d["urls"][1]["filename"] = "../../evil-4.0.0-py3-none-any.whl".into();
         });
         assert!(resolve("sampleproject", None, &fetch, BASE).is_err());
+        // Another project's file.
+        let fetch = sp_with(|d| {
+            d["urls"][1]["filename"] = "otherproject-4.0.0-py3-none-any.whl".into();
+        });
+        let e = resolve("sampleproject", None, &fetch, BASE).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("not a distribution of sampleproject"),
+            "{e}"
+        );
+        assert_eq!(
+            dist_project("Sample_Project-4.0.0-py3-none-any.whl").as_deref(),
+            Some("sample-project")
+        );
+        assert_eq!(
+            dist_project("gcb_attestation_test-0.0.0.tar.gz").as_deref(),
+            Some("gcb-attestation-test")
+        );
         // The index answered for another version than the one pinned.
-        let fetch = MapFetch::new().fixture("https://pypi.org/pypi/sampleproject/3.0.0/json", "pypi/sampleproject.json");
+        let fetch = MapFetch::new().fixture(
+            "https://pypi.org/pypi/sampleproject/3.0.0/json",
+            "pypi/sampleproject.json",
+        );
         let e = resolve("sampleproject", Some("3.0.0"), &fetch, BASE).unwrap_err();
-        assert!(matches!(&e, SourceError::Field { field, .. } if field == "info.version"), "{e:?}");
+        assert!(
+            matches!(&e, SourceError::Field { field, .. } if field == "info.version"),
+            "{e:?}"
+        );
     }
 
     #[test]

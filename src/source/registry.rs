@@ -123,10 +123,7 @@ pub fn resolve(
             })?;
             (url, bytes)
         }
-        Source::ServerJson(path) => (
-            path.display().to_string(),
-            read_local(path)?,
-        ),
+        Source::ServerJson(path) => (path.display().to_string(), read_local(path)?),
         other => {
             return Err(SourceError::InvalidSpec {
                 spec: other.to_string(),
@@ -140,25 +137,37 @@ pub fn resolve(
         Some(inner) if inner.is_object() => inner.clone(),
         _ => doc,
     };
-    let server: ServerJson = serde_json::from_value(server_value).map_err(|e| SourceError::Json {
-        url: origin.clone(),
-        message: e.to_string(),
-    })?;
+    let server: ServerJson =
+        serde_json::from_value(server_value).map_err(|e| SourceError::Json {
+            url: origin.clone(),
+            message: e.to_string(),
+        })?;
     if let Source::Registry { name, version } = source {
         if &server.name != name {
-            return Err(field(&origin, "name", format!("the document is for `{}`, `{name}` was asked for", server.name)));
+            return Err(field(
+                &origin,
+                "name",
+                format!(
+                    "the document is for `{}`, `{name}` was asked for",
+                    server.name
+                ),
+            ));
         }
         if let (Some(v), Some(got)) = (version, &server.version)
             && v != got
         {
-            return Err(field(&origin, "version", format!("the document is for {got}, {v} was asked for")));
+            return Err(field(
+                &origin,
+                "version",
+                format!("the document is for {got}, {v} was asked for"),
+            ));
         }
     }
 
     let mut notes = Vec::new();
     let package = choose(&origin, &server, &mut notes)?;
     let (nested, expected) = nested_source(&origin, &package, opts, &mut notes)?;
-    let run = run_hints(&origin, &package)?;
+    let run = run_hints(&origin, &package, &mut notes)?;
 
     let mut resolved = match &nested {
         Source::Mcpb(Location::Url(url)) => Resolved {
@@ -172,18 +181,12 @@ pub fn resolve(
             run: RunHints::default(),
             notes: Vec::new(),
         },
-        Source::Npm { name, version } => npm::resolve(
-            name,
-            version.as_deref(),
-            fetch,
-            &opts.npm_registry,
-        )?,
-        Source::Pypi { name, version } => pypi::resolve(
-            name,
-            version.as_deref(),
-            fetch,
-            &opts.pypi_index,
-        )?,
+        Source::Npm { name, version } => {
+            npm::resolve(name, version.as_deref(), fetch, &opts.npm_registry)?
+        }
+        Source::Pypi { name, version } => {
+            pypi::resolve(name, version.as_deref(), fetch, &opts.pypi_index)?
+        }
         other => {
             return Err(SourceError::NoUsablePackage {
                 origin,
@@ -231,7 +234,11 @@ fn read_local(path: &Path) -> Result<Vec<u8>, SourceError> {
 
 /// Picks the package to fetch: npm, then pypi, then mcpb, each only with a
 /// stdio transport (the only one `run` launches).
-fn choose(origin: &str, server: &ServerJson, notes: &mut Vec<String>) -> Result<Package, SourceError> {
+fn choose(
+    origin: &str,
+    server: &ServerJson,
+    notes: &mut Vec<String>,
+) -> Result<Package, SourceError> {
     for p in &server.packages {
         if !PREFERENCE.contains(&p.registry_type.as_str()) {
             notes.push(format!(
@@ -244,11 +251,19 @@ fn choose(origin: &str, server: &ServerJson, notes: &mut Vec<String>) -> Result<
     let mut non_stdio = Vec::new();
     for kind in PREFERENCE {
         for p in server.packages.iter().filter(|p| p.registry_type == kind) {
-            let transport = p.transport.as_ref().map(|t| t.kind.as_str()).unwrap_or("stdio");
+            let transport = p
+                .transport
+                .as_ref()
+                .map(|t| t.kind.as_str())
+                .unwrap_or("stdio");
             if transport == "stdio" {
                 return Ok(p.clone());
             }
-            non_stdio.push(format!("{} ({} transport)", clean(&p.identifier), clean(transport)));
+            non_stdio.push(format!(
+                "{} ({} transport)",
+                clean(&p.identifier),
+                clean(transport)
+            ));
         }
     }
     let reason = if !non_stdio.is_empty() {
@@ -303,9 +318,13 @@ fn nested_source(
         Ok(())
     };
     let version = || {
-        p.version
-            .clone()
-            .ok_or_else(|| field(origin, "packages[].version", format!("missing for `{}`", clean(&p.identifier))))
+        p.version.clone().ok_or_else(|| {
+            field(
+                origin,
+                "packages[].version",
+                format!("missing for `{}`", clean(&p.identifier)),
+            )
+        })
     };
     match p.registry_type.as_str() {
         "npm" => {
@@ -327,11 +346,15 @@ fn nested_source(
                 value: clean(&p.identifier),
             })?;
             let expected = match &p.file_sha256 {
-                Some(h) => vec![Digest::from_str(&format!("sha256:{h}")).map_err(|e| {
-                    field(origin, "packages[].fileSha256", e.to_string())
-                })?],
+                Some(h) => vec![
+                    Digest::from_str(&format!("sha256:{h}"))
+                        .map_err(|e| field(origin, "packages[].fileSha256", e.to_string()))?,
+                ],
                 None => {
-                    notes.push("the mcpb package publishes no fileSha256: its signature is the check".into());
+                    notes.push(
+                        "the mcpb package publishes no fileSha256: its signature is the check"
+                            .into(),
+                    );
                     Vec::new()
                 }
             };
@@ -346,7 +369,9 @@ fn nested_source(
 
 /// Characters that mean a value was written for a shell: expansion,
 /// substitution, redirection, chaining, globbing.
-const SHELL_META: &[char] = &['$', '`', ';', '|', '&', '<', '>', '(', ')', '*', '\\', '\n', '\r'];
+const SHELL_META: &[char] = &[
+    '$', '`', ';', '|', '&', '<', '>', '(', ')', '*', '\\', '\n', '\r',
+];
 
 fn shell_check(origin: &str, value: &str) -> Result<(), SourceError> {
     let why = if let Some(c) = value.chars().find(|c| SHELL_META.contains(c)) {
@@ -365,7 +390,65 @@ fn shell_check(origin: &str, value: &str) -> Result<(), SourceError> {
     })
 }
 
-fn run_hints(origin: &str, p: &Package) -> Result<RunHints, SourceError> {
+/// Turns `runtimeArguments` or `packageArguments` into an argument vector
+/// (fixed values and defaults) and the inputs left to the user (a value
+/// hint only, or a `{placeholder}` template). Nothing becomes a shell
+/// string; a value written for a shell is refused.
+fn arguments(
+    origin: &str,
+    kind: &'static str,
+    list: &[Argument],
+) -> Result<(Vec<String>, Vec<ArgInput>), SourceError> {
+    let mut argv = Vec::new();
+    let mut inputs = Vec::new();
+    for a in list {
+        if let Some(n) = &a.name {
+            shell_check(origin, n)?;
+        }
+        let value = a.value.clone().or_else(|| a.default.clone());
+        if let Some(v) = &value {
+            shell_check(origin, v)?;
+        }
+        // `{name}` placeholders are the registry's templates: the user
+        // fills them in; nothing is substituted here.
+        let templated = value
+            .as_deref()
+            .is_some_and(|v| v.contains('{') && v.contains('}'));
+        match (a.kind.as_str(), value) {
+            ("named", Some(v)) if !templated => {
+                let n = a.name.clone().ok_or_else(|| {
+                    field(
+                        origin,
+                        &format!("{kind}Arguments[].name"),
+                        "missing on a named argument".into(),
+                    )
+                })?;
+                argv.push(n);
+                argv.push(v);
+            }
+            ("positional", Some(v)) if !templated => argv.push(v),
+            ("named" | "positional", v) => inputs.push(ArgInput {
+                kind,
+                flag: a.name.clone(),
+                hint: v
+                    .or_else(|| a.value_hint.clone())
+                    .or_else(|| a.name.clone())
+                    .unwrap_or_default(),
+                required: a.is_required,
+            }),
+            (other, _) => {
+                return Err(field(
+                    origin,
+                    &format!("{kind}Arguments[].type"),
+                    format!("`{}` is neither positional nor named", clean(other)),
+                ));
+            }
+        }
+    }
+    Ok((argv, inputs))
+}
+
+fn run_hints(origin: &str, p: &Package, notes: &mut Vec<String>) -> Result<RunHints, SourceError> {
     let mut run = RunHints {
         runtime_hint: p.runtime_hint.as_deref().map(clean),
         transport: Some(
@@ -376,69 +459,21 @@ fn run_hints(origin: &str, p: &Package) -> Result<RunHints, SourceError> {
         ),
         ..RunHints::default()
     };
-    for (kind, list, out) in [
-        ("runtime", &p.runtime_arguments, 0),
-        ("package", &p.package_arguments, 1),
-    ] {
-        let mut argv = Vec::new();
-        for a in list {
-            let value = a.value.clone().or_else(|| a.default.clone());
-            if let Some(n) = &a.name {
-                shell_check(origin, n)?;
-            }
-            // `{name}` placeholders are the registry's templates: the
-            // user fills them in; nothing is substituted here.
-            let templated = value.as_deref().is_some_and(|v| v.contains('{') && v.contains('}'));
-            match (a.kind.as_str(), value) {
-                ("named", Some(v)) if !templated => {
-                    shell_check(origin, &v)?;
-                    let n = a.name.clone().ok_or_else(|| field(origin, &format!("{kind}Arguments[].name"), "missing on a named argument".into()))?;
-                    argv.push(n);
-                    argv.push(v);
-                }
-                ("named", None) if a.value_hint.is_none() && !a.is_required => {
-                    // A flag without a value (a switch) that is optional:
-                    // left to the user.
-                    run.inputs.push(ArgInput {
-                        kind: if out == 0 { "runtime" } else { "package" },
-                        flag: a.name.clone(),
-                        hint: a.name.clone().unwrap_or_default(),
-                        required: false,
-                    });
-                }
-                ("positional", Some(v)) if !templated => {
-                    shell_check(origin, &v)?;
-                    argv.push(v);
-                }
-                ("named" | "positional", v) => {
-                    if let Some(v) = &v {
-                        shell_check(origin, v)?;
-                    }
-                    run.inputs.push(ArgInput {
-                        kind: if out == 0 { "runtime" } else { "package" },
-                        flag: a.name.clone(),
-                        hint: v.or_else(|| a.value_hint.clone()).unwrap_or_default(),
-                        required: a.is_required,
-                    });
-                }
-                (other, _) => {
-                    return Err(field(
-                        origin,
-                        &format!("{kind}Arguments[].type"),
-                        format!("`{}` is neither positional nor named", clean(other)),
-                    ));
-                }
-            }
-        }
-        if out == 0 {
-            run.runtime_args = argv;
-        } else {
-            run.args = argv;
-        }
-    }
+    let (runtime_args, mut inputs) = arguments(origin, "runtime", &p.runtime_arguments)?;
+    let (args, mut more) = arguments(origin, "package", &p.package_arguments)?;
+    inputs.append(&mut more);
+    run.runtime_args = runtime_args;
+    run.args = args;
+    run.inputs = inputs;
     for e in &p.environment_variables {
-        let valid = e.name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && e.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let valid = e
+            .name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && e.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
             return Err(field(
                 origin,
@@ -453,6 +488,14 @@ fn run_hints(origin: &str, p: &Package) -> Result<RunHints, SourceError> {
                 origin,
                 "environmentVariables[].default",
                 format!("the default of {} contains control characters", e.name),
+            ));
+        }
+        if let Some(d) = &e.default
+            && d.contains(['$', '`'])
+        {
+            notes.push(format!(
+                "the default of {} looks like shell expansion; it is passed literally",
+                e.name
             ));
         }
         run.env.push(EnvVar {
@@ -511,7 +554,9 @@ mod tests {
     #[test]
     fn registry_name_resolves_through_the_api_to_npm() {
         let fetch = everything_fetch(|_| {});
-        let src: Source = "registry:io.modelcontextprotocol/everything".parse().unwrap();
+        let src: Source = "registry:io.modelcontextprotocol/everything"
+            .parse()
+            .unwrap();
         let r = resolve_source(&src, &fetch, &opts()).unwrap();
         assert_eq!(
             fetch.urls()[0],
@@ -543,9 +588,14 @@ mod tests {
             &version_url(REG, "io.modelcontextprotocol/everything", Some("9.9.9")),
             serde_json::to_vec(&s).unwrap(),
         );
-        let src: Source = "registry:io.modelcontextprotocol/everything@9.9.9".parse().unwrap();
+        let src: Source = "registry:io.modelcontextprotocol/everything@9.9.9"
+            .parse()
+            .unwrap();
         let e = resolve_source(&src, &fetch, &opts()).unwrap_err();
-        assert!(matches!(&e, SourceError::Field { field, .. } if field == "version"), "{e:?}");
+        assert!(
+            matches!(&e, SourceError::Field { field, .. } if field == "version"),
+            "{e:?}"
+        );
         let e = resolve_source(
             &"registry:io.github.nobody/none".parse().unwrap(),
             &MapFetch::new(),
@@ -563,11 +613,14 @@ mod tests {
             let server: ServerJson = serde_json::from_value(s).unwrap();
             let mut notes = Vec::new();
             let p = choose("f", &server, &mut notes).unwrap();
-            assert!(notes.iter().any(|n| n.contains("skipped the oci package")), "{notes:?}");
+            assert!(
+                notes.iter().any(|n| n.contains("skipped the oci package")),
+                "{notes:?}"
+            );
             ("f".to_string(), p)
         };
         assert_eq!(pkg.registry_type, "npm");
-        let run = run_hints(&origin, &pkg).unwrap();
+        let run = run_hints(&origin, &pkg, &mut Vec::new()).unwrap();
         // The positional argument has a default: it becomes an argument.
         assert_eq!(run.args, vec!["/Users/username/Desktop"]);
         assert_eq!(run.env.len(), 1);
@@ -580,7 +633,7 @@ mod tests {
     fn env_vars_keep_required_and_secret_but_no_secret_default() {
         let s = server_json("registry/brave-search.server.json");
         let server: ServerJson = serde_json::from_value(s).unwrap();
-        let run = run_hints("b", &server.packages[0]).unwrap();
+        let run = run_hints("b", &server.packages[0], &mut Vec::new()).unwrap();
         assert_eq!(
             run.env,
             vec![EnvVar {
@@ -597,17 +650,40 @@ mod tests {
     fn named_and_positional_arguments_become_argv() {
         let s = server_json("registry/snyk.server.json");
         let server: ServerJson = serde_json::from_value(s).unwrap();
-        let run = run_hints("s", &server.packages[0]).unwrap();
+        let run = run_hints("s", &server.packages[0], &mut Vec::new()).unwrap();
         assert_eq!(run.args, vec!["mcp", "-t", "stdio"]);
         assert!(run.inputs.is_empty());
         // An oci package's templated runtime argument is an input, not argv.
         let s = server_json("registry/filesystem.server.json");
         let server: ServerJson = serde_json::from_value(s).unwrap();
-        let run = run_hints("f", &server.packages[1]).unwrap();
+        let run = run_hints("f", &server.packages[1], &mut Vec::new()).unwrap();
         assert!(run.runtime_args.is_empty());
         assert_eq!(run.inputs[0].flag.as_deref(), Some("--mount"));
         assert!(run.inputs[0].hint.contains("{source_path}"));
         assert_eq!(run.args, vec!["/project"]);
+    }
+
+    #[test]
+    fn arguments_without_a_value_are_inputs() {
+        let s = server_json("registry/database-manager.server.json");
+        let server: ServerJson = serde_json::from_value(s).unwrap();
+        let run = run_hints("d", &server.packages[0], &mut Vec::new()).unwrap();
+        assert_eq!(run.runtime_args, vec!["--network", "host"]);
+        assert_eq!(run.args, vec!["--host", "localhost"]);
+        let inputs: Vec<(&str, Option<&str>, &str, bool)> = run
+            .inputs
+            .iter()
+            .map(|i| (i.kind, i.flag.as_deref(), i.hint.as_str(), i.required))
+            .collect();
+        assert_eq!(
+            inputs,
+            vec![
+                ("runtime", Some("-e"), "DB_TYPE={db_type}", false),
+                ("package", Some("--port"), "--port", false),
+                ("package", None, "database_name", true),
+            ]
+        );
+        assert_eq!(run.env.iter().filter(|e| e.secret).count(), 1);
     }
 
     #[test]
@@ -627,7 +703,10 @@ mod tests {
         let src = Source::ServerJson(path("registry/text-editor.server.json"));
         let fetch = MapFetch::new();
         let r = resolve_source(&src, &fetch, &opts()).unwrap();
-        assert!(fetch.urls().is_empty(), "an mcpb package needs no more metadata");
+        assert!(
+            fetch.urls().is_empty(),
+            "an mcpb package needs no more metadata"
+        );
         assert_eq!(r.kind, ArtifactKind::Mcpb);
         assert_eq!(
             r.artifact,
@@ -635,7 +714,12 @@ mod tests {
         );
         assert_eq!(
             r.expected,
-            vec![Digest::from_str("sha256:fe333e598595000ae021bd27117db32ec69af6987f507ba7a63c90638ff633ce").unwrap()]
+            vec![
+                Digest::from_str(
+                    "sha256:fe333e598595000ae021bd27117db32ec69af6987f507ba7a63c90638ff633ce"
+                )
+                .unwrap()
+            ]
         );
         assert_eq!(r.run.transport.as_deref(), Some("stdio"));
         // A bad digest is refused.
@@ -669,14 +753,28 @@ mod tests {
 
     #[test]
     fn shell_metacharacters_in_arguments_are_refused() {
-        for bad in ["$API_KEY", "${HOME}/x", "`id`", "a;rm -rf /", "a|b", "x > y", "~/data", "*.json"] {
+        for bad in [
+            "$API_KEY",
+            "${HOME}/x",
+            "`id`",
+            "a;rm -rf /",
+            "a|b",
+            "x > y",
+            "~/data",
+            "*.json",
+        ] {
             let fetch = everything_fetch(|s| {
                 s["packages"][0]["packageArguments"] =
                     serde_json::json!([{"type": "named", "name": "--key", "value": bad}]);
             });
-            let src: Source = "registry:io.modelcontextprotocol/everything".parse().unwrap();
+            let src: Source = "registry:io.modelcontextprotocol/everything"
+                .parse()
+                .unwrap();
             let e = resolve_source(&src, &fetch, &opts()).unwrap_err();
-            assert!(matches!(e, SourceError::ShellArgument { .. }), "{bad}: {e:?}");
+            assert!(
+                matches!(e, SourceError::ShellArgument { .. }),
+                "{bad}: {e:?}"
+            );
             assert!(e.hint().contains("without a shell"));
         }
         // Plain values pass.
@@ -686,7 +784,9 @@ mod tests {
                 {"type": "positional", "value": "a b c"}
             ]);
         });
-        let src: Source = "registry:io.modelcontextprotocol/everything".parse().unwrap();
+        let src: Source = "registry:io.modelcontextprotocol/everything"
+            .parse()
+            .unwrap();
         let r = resolve_source(&src, &fetch, &opts()).unwrap();
         assert_eq!(r.run.args, vec!["--url", "https://h/p?q=1", "a b c"]);
     }
@@ -694,16 +794,22 @@ mod tests {
     #[test]
     fn non_stdio_transport_and_foreign_registry_are_refused() {
         let fetch = everything_fetch(|s| {
-            s["packages"][0]["transport"] = serde_json::json!({"type": "streamable-http", "url": "http://localhost:3000/mcp"});
+            s["packages"][0]["transport"] =
+                serde_json::json!({"type": "streamable-http", "url": "http://localhost:3000/mcp"});
         });
-        let src: Source = "registry:io.modelcontextprotocol/everything".parse().unwrap();
+        let src: Source = "registry:io.modelcontextprotocol/everything"
+            .parse()
+            .unwrap();
         let e = resolve_source(&src, &fetch, &opts()).unwrap_err();
         assert!(e.to_string().contains("only stdio"), "{e}");
         let fetch = everything_fetch(|s| {
             s["packages"][0]["registryBaseUrl"] = "https://npm.evil.example".into();
         });
         let e = resolve_source(&src, &fetch, &opts()).unwrap_err();
-        assert!(matches!(&e, SourceError::Field { field, .. } if field == "packages[].registryBaseUrl"), "{e:?}");
+        assert!(
+            matches!(&e, SourceError::Field { field, .. } if field == "packages[].registryBaseUrl"),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -712,7 +818,9 @@ mod tests {
             &version_url(REG, "io.modelcontextprotocol/everything", None),
             fixture("registry/everything.server.json")[..50].to_vec(),
         );
-        let src: Source = "registry:io.modelcontextprotocol/everything".parse().unwrap();
+        let src: Source = "registry:io.modelcontextprotocol/everything"
+            .parse()
+            .unwrap();
         let e = resolve_source(&src, &fetch, &opts()).unwrap_err();
         assert!(matches!(e, SourceError::Json { .. }), "{e:?}");
         // A document for another server.
@@ -721,15 +829,34 @@ mod tests {
             "registry/brave-search.server.json",
         );
         let e = resolve_source(&src, &fetch, &opts()).unwrap_err();
-        assert!(matches!(&e, SourceError::Field { field, .. } if field == "name"), "{e:?}");
+        assert!(
+            matches!(&e, SourceError::Field { field, .. } if field == "name"),
+            "{e:?}"
+        );
+        // An env default written for a shell is passed literally, with a note.
+        let fetch = everything_fetch(|s| {
+            s["packages"][0]["environmentVariables"] =
+                serde_json::json!([{"name": "DATA", "default": "$HOME/data"}]);
+        });
+        let r = resolve_source(&src, &fetch, &opts()).unwrap();
+        assert_eq!(r.run.env[0].default.as_deref(), Some("$HOME/data"));
+        assert!(
+            r.notes.iter().any(|n| n.contains("passed literally")),
+            "{:?}",
+            r.notes
+        );
         // Bad env var name.
         let fetch = everything_fetch(|s| {
             s["packages"][0]["environmentVariables"] = serde_json::json!([{"name": "A-B"}]);
         });
         assert!(resolve_source(&src, &fetch, &opts()).is_err());
         // Missing local file.
-        let e = resolve_source(&Source::ServerJson(path("registry/nope.json")), &MapFetch::new(), &opts())
-            .unwrap_err();
+        let e = resolve_source(
+            &Source::ServerJson(path("registry/nope.json")),
+            &MapFetch::new(),
+            &opts(),
+        )
+        .unwrap_err();
         assert!(matches!(e, SourceError::Local { .. }), "{e:?}");
     }
 }

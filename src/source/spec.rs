@@ -68,7 +68,10 @@ impl FromStr for Source {
         if s.len() > MAX_SPEC_LEN {
             return Err(invalid(
                 s,
-                &format!("the source is {} bytes long, at most {MAX_SPEC_LEN} are accepted", s.len()),
+                &format!(
+                    "the source is {} bytes long, at most {MAX_SPEC_LEN} are accepted",
+                    s.len()
+                ),
             ));
         }
         if let Some(c) = s.chars().find(|c| c.is_control()) {
@@ -85,9 +88,7 @@ impl FromStr for Source {
             no_space(s, rest)?;
             let (name, version) = split_npm(rest);
             validate_npm_name(name).map_err(|r| invalid(s, &r))?;
-            let version = version
-                .map(|v| validate_npm_version(s, v))
-                .transpose()?;
+            let version = version.map(|v| validate_npm_version(s, v)).transpose()?;
             return Ok(Source::Npm {
                 name: name.to_string(),
                 version,
@@ -128,12 +129,12 @@ impl FromStr for Source {
                 Source::Https(s.to_string())
             });
         }
-        if s.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("http://")) {
+        if s.get(..7)
+            .is_some_and(|p| p.eq_ignore_ascii_case("http://"))
+        {
             return Err(SourceError::OnlyHttps { url: s.to_string() });
         }
-        Err(SourceError::Unsupported {
-            spec: shorten(s),
-        })
+        Err(SourceError::Unsupported { spec: shorten(s) })
     }
 }
 
@@ -245,9 +246,7 @@ pub fn validate_https(url: &str) -> Result<(), SourceError> {
         .filter(|p| p.eq_ignore_ascii_case("https://"))
         .map(|_| &url[8..])
     else {
-        return Err(SourceError::OnlyHttps {
-            url: shorten(url),
-        });
+        return Err(SourceError::OnlyHttps { url: shorten(url) });
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     if authority.is_empty() {
@@ -260,7 +259,10 @@ pub fn validate_https(url: &str) -> Result<(), SourceError> {
         ));
     }
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(invalid(url, "the URL contains white space or control characters"));
+        return Err(invalid(
+            url,
+            "the URL contains white space or control characters",
+        ));
     }
     Ok(())
 }
@@ -332,7 +334,9 @@ pub fn validate_npm_version(spec: &str, v: &str) -> Result<String, SourceError> 
     match semver::Version::parse(v) {
         Ok(parsed) => Ok(parsed.to_string()),
         Err(e) => {
-            if semver::VersionReq::parse(v).is_ok() || v.contains(['^', '~', '*', '>', '<', '|', ' ']) {
+            if semver::VersionReq::parse(v).is_ok()
+                || v.contains(['^', '~', '*', '>', '<', '|', ' '])
+            {
                 Err(SourceError::VersionRange {
                     spec: shorten(spec),
                     version: v.to_string(),
@@ -341,7 +345,9 @@ pub fn validate_npm_version(spec: &str, v: &str) -> Result<String, SourceError> 
             } else {
                 Err(invalid(
                     spec,
-                    &format!("`{v}` is not an exact semver version ({e}); dist-tags other than the implied `latest` are not pinned versions"),
+                    &format!(
+                        "`{v}` is not an exact semver version ({e}); dist-tags other than the implied `latest` are not pinned versions"
+                    ),
                 ))
             }
         }
@@ -375,8 +381,14 @@ pub fn validate_pypi_name(name: &str) -> Result<(), String> {
         return Err("the PyPI project name is too long".into());
     }
     let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-    let first_last_ok = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
+    let first_last_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
     if !first_last_ok || !name.chars().all(ok_char) {
         return Err(format!(
             "`{name}` is not a PyPI project name (letters, digits, and - _ . inside)"
@@ -496,7 +508,11 @@ fn parse_registry(spec: &str, rest: &str) -> Result<Source, SourceError> {
                 example: "registry:io.github.owner/server@1.2.3".into(),
             });
         }
-        Some(v) if !v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | '_')) => {
+        Some(v)
+            if !v
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | '_')) =>
+        {
             return Err(invalid(spec, &format!("`{v}` is not a version")));
         }
         Some(v) => Some(v.to_string()),
@@ -571,7 +587,10 @@ mod tests {
             err("https://user:pw@host/x"),
             SourceError::InvalidSpec { .. }
         ));
-        assert!(matches!(err("https://h/a b"), SourceError::InvalidSpec { .. }));
+        assert!(matches!(
+            err("https://h/a b"),
+            SourceError::InvalidSpec { .. }
+        ));
     }
 
     #[test]
@@ -623,9 +642,19 @@ mod tests {
         let long = format!("npm:{}", "a".repeat(215));
         assert!(matches!(err(&long), SourceError::InvalidSpec { .. }));
         ok(&format!("npm:{}", "a".repeat(214)));
-        for range in ["npm:x@^1.2.3", "npm:x@~1.2.3", "npm:x@>=1.0.0", "npm:x@1.x", "npm:x@*", "npm:x@1.0"] {
+        for range in [
+            "npm:x@^1.2.3",
+            "npm:x@~1.2.3",
+            "npm:x@>=1.0.0",
+            "npm:x@1.x",
+            "npm:x@*",
+            "npm:x@1.0",
+        ] {
             let e = err(range);
-            assert!(matches!(e, SourceError::VersionRange { .. }), "{range}: {e:?}");
+            assert!(
+                matches!(e, SourceError::VersionRange { .. }),
+                "{range}: {e:?}"
+            );
             assert!(e.hint().contains("npm:NAME@1.2.3"), "{}", e.hint());
         }
     }
@@ -659,7 +688,10 @@ mod tests {
             "pypi:x==1.0,<2",
         ] {
             let e = err(range);
-            assert!(matches!(e, SourceError::VersionRange { .. }), "{range}: {e:?}");
+            assert!(
+                matches!(e, SourceError::VersionRange { .. }),
+                "{range}: {e:?}"
+            );
             assert!(e.hint().contains("pypi:NAME==1.2.3"));
         }
         for bad in [
@@ -745,7 +777,15 @@ mod tests {
             let e = err(s);
             assert!(matches!(e, SourceError::Unsupported { .. }), "{s}: {e:?}");
             let text = format!("{e} {}", e.hint());
-            for form in ["./PATH", "file:PATH", "https://", "npm:", "pypi:", "registry:", ".mcpb"] {
+            for form in [
+                "./PATH",
+                "file:PATH",
+                "https://",
+                "npm:",
+                "pypi:",
+                "registry:",
+                ".mcpb",
+            ] {
                 assert!(text.contains(form), "{s}: `{form}` missing from: {text}");
             }
         }

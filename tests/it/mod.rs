@@ -14,6 +14,7 @@ mod sbom;
 mod sbom_signed;
 mod sigstore;
 mod snapshots;
+mod sources;
 mod tamper;
 mod tls_server;
 mod trust;
