@@ -34,6 +34,10 @@ complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -s h -l help -d 'Pri
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -s V -l version -d 'Print version'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "trust" -d 'Manage the trust store: pinned keys and identities with scopes'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "policy" -d 'Write, check and explain the policy file'
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "add" -d 'Fetch a server, verify it, and pin it in servers.lock'
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "update" -d 'Re-resolve a pinned server under the current policy; shows the change first'
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "remove" -d 'Unpin a server and drop its cache references'
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "cache" -d 'Inspect and maintain the content-addressed cache'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "verify" -d 'Verify an artifact\'s signatures and judge it against the policy'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
@@ -135,6 +139,92 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "check" -d 'Report every problem in a policy file with file:line:column and a code. Exits 1 when it finds errors'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "explain" -d 'Show what a server needs and which rule says so'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l signature -d 'A signature: minisign `.minisig`, OpenSSH `SSH SIGNATURE`, or a DSSE envelope (repeatable)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l bundle -d 'A sigstore bundle (v0.1, v0.2, v0.3), an npm attestations document or an `.intoto.jsonl` file; verified offline against the pinned trusted roots' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l certificate-identity -d 'The signer\'s exact certificate identity (keyless bundles)' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l certificate-identity-regexp -d 'A regular expression that must match the WHOLE certificate identity (unlike cosign, which matches anywhere)' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l certificate-oidc-issuer -d 'The exact OIDC issuer of the signer\'s certificate' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l certificate-oidc-issuer-regexp -d 'A regular expression that must match the whole OIDC issuer' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l provenance -d 'Build provenance (SLSA v0.2 or v1 in-toto statement): a sigstore bundle, npm attestations document, `.intoto.jsonl`, or a DSSE envelope signed by a pinned key; repeatable' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l sbom -d 'An SBOM: CycloneDX 1.2-1.7 (JSON, XML) or SPDX 2.2/2.3 (JSON, tag-value), loose or as a signed in-toto attestation; repeatable' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l sbom-signature -d 'A detached signature over one of the loose --sbom files: minisign `.minisig`, OpenSSH `SSH SIGNATURE`, or a sigstore bundle (`cosign sign-blob --bundle`); repeatable. Matched to its SBOM by content and judged like an artifact signature (--key, trust store, identity flags); one that verifies over no SBOM fails' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l advisories -d 'An offline OSV database: a directory of OSV JSON files or an ecosystem\'s all.zip (overrides [advisories] db in the policy)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l trusted-root -d 'A sigstore trusted_root.json that replaces the embedded roots for this call, or the name of an embedded root (`sigstore-staging`). Without it, the production roots (sigstore-production, github) are used' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l key -d 'A public key to verify with (minisign `.pub`, OpenSSH line, PEM; PEM ECDSA P-256 or Ed25519 for managed-key sigstore bundles); repeatable. Without --key and --key-name, every trusted key is tried' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l key-name -d 'A trusted key by its trust-store name (repeatable)' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l registry -d 'The npm registry (default https://registry.npmjs.org)' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l pypi-url -d 'The PyPI index (default https://pypi.org)' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l registry-url -d 'The MCP registry (default https://registry.modelcontextprotocol.io)' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l ca-file -d 'Extra CA certificates (PEM) to trust for https, e.g. an enterprise proxy\'s; also read from MCP_WARDEN_CA_FILE' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l max-size -d 'The largest artifact to fetch or copy, in bytes' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l timeout -d 'Seconds to wait for a connection, and for each read from the network' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l offline -d 'Use only the cache: fail instead of fetching'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l allow-downgrade -d 'Pin a version lower than the one already pinned (rollback protection refuses it otherwise)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l registry -d 'The npm registry (default https://registry.npmjs.org)' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l pypi-url -d 'The PyPI index (default https://pypi.org)' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l registry-url -d 'The MCP registry (default https://registry.modelcontextprotocol.io)' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l ca-file -d 'Extra CA certificates (PEM) to trust for https, e.g. an enterprise proxy\'s; also read from MCP_WARDEN_CA_FILE' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l max-size -d 'The largest artifact to fetch or copy, in bytes' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l timeout -d 'Seconds to wait for a connection, and for each read from the network' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l dry-run -d 'Show what would change, change nothing'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l offline -d 'Use only the cache: fail instead of fetching'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand remove" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand remove" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand remove" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand remove" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand remove" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand remove" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -f -a "list" -d 'List what the cache holds and which servers use it'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -f -a "verify" -d 'Re-hash every cached artifact and unpacked tree; exits 1 on a mismatch'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -f -a "gc" -d 'Remove what no pinned server uses'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from list" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from list" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from list" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from verify" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from verify" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from verify" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from gc" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from gc" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from gc" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from gc" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from gc" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from gc" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "list" -d 'List what the cache holds and which servers use it'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Re-hash every cached artifact and unpacked tree; exits 1 on a mismatch'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "gc" -d 'Remove what no pinned server uses'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l signature -d 'A signature: minisign `.minisig`, OpenSSH `SSH SIGNATURE`, or a DSSE envelope (repeatable)' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l bundle -d 'A sigstore bundle (v0.1, v0.2, v0.3), an npm attestations document or an `.intoto.jsonl` file; verified offline against the pinned trusted roots' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l certificate-identity -d 'The signer\'s exact certificate identity (keyless bundles)' -r
@@ -157,10 +247,14 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l summary
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -s q -l quiet -d 'Print only the verdict and errors'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy verify help" -f -a "trust" -d 'Manage the trust store: pinned keys and identities with scopes'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy verify help" -f -a "policy" -d 'Write, check and explain the policy file'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy verify help" -f -a "verify" -d 'Verify an artifact\'s signatures and judge it against the policy'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update remove cache verify help" -f -a "trust" -d 'Manage the trust store: pinned keys and identities with scopes'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update remove cache verify help" -f -a "policy" -d 'Write, check and explain the policy file'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update remove cache verify help" -f -a "add" -d 'Fetch a server, verify it, and pin it in servers.lock'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update remove cache verify help" -f -a "update" -d 'Re-resolve a pinned server under the current policy; shows the change first'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update remove cache verify help" -f -a "remove" -d 'Unpin a server and drop its cache references'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update remove cache verify help" -f -a "cache" -d 'Inspect and maintain the content-addressed cache'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update remove cache verify help" -f -a "verify" -d 'Verify an artifact\'s signatures and judge it against the policy'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update remove cache verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "add-key" -d 'Pin a public key (minisign .pub, OpenSSH ed25519 line, or PEM) under a name'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "add-identity" -d 'Pin a sigstore signer by OIDC issuer and certificate identity'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "list" -d 'List trusted keys and identities with their scopes'
@@ -169,3 +263,6 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_s
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "init" -d 'Write a commented policy template (to --policy FILE or the home\'s policy.toml)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "check" -d 'Report every problem in a policy file with file:line:column and a code. Exits 1 when it finds errors'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "explain" -d 'Show what a server needs and which rule says so'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from cache" -f -a "list" -d 'List what the cache holds and which servers use it'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from cache" -f -a "verify" -d 'Re-hash every cached artifact and unpacked tree; exits 1 on a mismatch'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from cache" -f -a "gc" -d 'Remove what no pinned server uses'

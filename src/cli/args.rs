@@ -112,6 +112,14 @@ pub struct FetchArgs {
     /// Use only the cache: fail instead of fetching.
     #[arg(long)]
     pub offline: bool,
+
+    /// The largest artifact to fetch or copy, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 2 << 30)]
+    pub max_size: u64,
+
+    /// Seconds to wait for a connection, and for each read from the network.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Args)]

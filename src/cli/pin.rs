@@ -27,9 +27,6 @@ use crate::report::{Report, Verdict};
 use crate::source::{self, ArtifactKind, Location, Resolved, Source, SourceError};
 use crate::verify::{self, ArtifactRef};
 
-/// Largest artifact `add` fetches or copies.
-const MAX_ARTIFACT: u64 = 2 << 30;
-
 pub fn add(g: &Global, a: &AddArgs) -> Result<u8> {
     check_name(&a.name)?;
     let ctx = g.context()?;
@@ -202,6 +199,10 @@ pub fn cache(g: &Global, c: &CacheCommand) -> Result<u8> {
             .into())
         }
         CacheCommand::Gc => {
+            // Lock file first, as `add` takes them: a blob stored by an
+            // `add` that has not pinned it yet is not collected.
+            let _held = lock::hold(&lock_file(&ctx)).map_err(lock_failure)?;
+            let lock = Lock::load(&lock_file(&ctx)).map_err(lock_failure)?;
             let _c = cache.lock().map_err(cache_failure)?;
             let keep: HashSet<String> = lock.cache_keys().map(str::to_string).collect();
             let r = cache.gc(&keep).map_err(cache_failure)?;
@@ -246,7 +247,8 @@ fn pin(
         let opts = net::Options {
             ca_files: fetch.ca_file.iter().cloned().collect(),
             progress: std::io::stderr().is_terminal() && !g.cli.quiet,
-            ..net::Options::default()
+            connect_timeout: std::time::Duration::from_secs(fetch.timeout),
+            read_timeout: std::time::Duration::from_secs(fetch.timeout),
         };
         Some(net::Client::new(&opts).map_err(net_failure)?)
     };
@@ -269,7 +271,7 @@ fn pin(
         None => &Offline,
     };
     let resolved = source::resolve(&source, fetcher, &opts).map_err(source_failure)?;
-    let (blob, dir_tree) = store(&cache, &resolved, client.as_ref())?;
+    let (blob, dir_tree) = store(&cache, &resolved, client.as_ref(), fetch.max_size)?;
 
     // Evidence fetched with the metadata goes beside the user's.
     let tmp = tempfile::tempdir()?;
@@ -377,6 +379,7 @@ fn store(
     cache: &Cache,
     r: &Resolved,
     client: Option<&net::Client>,
+    max: u64,
 ) -> Result<(Option<Blob>, Option<crate::cache::Tree>)> {
     let _c = cache.lock().map_err(cache_failure)?;
     match &r.artifact {
@@ -387,20 +390,16 @@ fn store(
             Ok((None, Some(t)))
         }
         Location::Path(p) => Ok((
-            Some(
-                cache
-                    .put_file(p, MAX_ARTIFACT, &r.expected)
-                    .map_err(cache_failure)?,
-            ),
+            Some(cache.put_file(p, max, &r.expected).map_err(cache_failure)?),
             None,
         )),
         Location::Url(url) => {
             let Some(client) = client else {
                 return Err(offline_miss(url, cache, r));
             };
-            let body = client.get(url, MAX_ARTIFACT).map_err(net_failure)?;
+            let body = client.get(url, max).map_err(net_failure)?;
             let blob = cache
-                .put_reader(body, MAX_ARTIFACT, &r.expected)
+                .put_reader(body, max, &r.expected)
                 .map_err(cache_failure)?;
             Ok((Some(blob), None))
         }

@@ -1,6 +1,7 @@
 #[macro_use]
 pub mod util;
 
+mod add;
 mod bad_input;
 mod cli;
 mod digest_mode;
