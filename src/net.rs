@@ -97,7 +97,11 @@ pub enum NetError {
     #[error("{url} is larger than the limit of {limit} bytes")]
     TooLarge { url: String, limit: u64 },
     #[error("download of {url} truncated: got {got} of {expected} bytes")]
-    Truncated { url: String, got: u64, expected: u64 },
+    Truncated {
+        url: String,
+        got: u64,
+        expected: u64,
+    },
     #[error("{url}: HTTP {code}{}", status_words(*.code))]
     Status { url: String, code: u16 },
     #[error("cannot connect to {url}: {message}")]
@@ -143,18 +147,14 @@ impl NetError {
             NetError::TooLarge { .. } => {
                 "the file is larger than allowed; check that the URL names the intended artifact"
             }
-            NetError::Truncated { .. } => {
-                "the connection closed early; retry the download"
-            }
-            NetError::Status { code: 404 | 410, .. } => {
-                "check the URL, name and version; the server has no such file"
-            }
-            NetError::Status { code: 401 | 403, .. } => {
-                "the server refused access; private registries are not supported yet"
-            }
-            NetError::Status { code, .. } if *code >= 500 => {
-                "the server failed; retry later"
-            }
+            NetError::Truncated { .. } => "the connection closed early; retry the download",
+            NetError::Status {
+                code: 404 | 410, ..
+            } => "check the URL, name and version; the server has no such file",
+            NetError::Status {
+                code: 401 | 403, ..
+            } => "the server refused access; private registries are not supported yet",
+            NetError::Status { code, .. } if *code >= 500 => "the server failed; retry later",
             NetError::Status { .. } => return None,
             NetError::Connect { .. } | NetError::Request { .. } | NetError::Body { .. } => {
                 "check the network connection and proxy settings (HTTPS_PROXY, NO_PROXY)"
@@ -219,15 +219,22 @@ pub fn load_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>, NetError> 
         path: path.to_path_buf(),
         message,
     };
-    let pem = crate::fsutil::read_bounded(path, CA_FILE_LIMIT).map_err(|e| ca_err(e.to_string()))?;
+    let pem =
+        crate::fsutil::read_bounded(path, CA_FILE_LIMIT).map_err(|e| ca_err(e.to_string()))?;
     let mut certs = Vec::new();
     for (i, item) in CertificateDer::pem_slice_iter(&pem).enumerate() {
-        let der = item.map_err(|e| ca_err(format!("certificate {} is not valid PEM: {e}", i + 1)))?;
+        let der =
+            item.map_err(|e| ca_err(format!("certificate {} is not valid PEM: {e}", i + 1)))?;
         // The platform verifier skips certificates it cannot parse; check
         // here so that a broken file is an error, not a silent no-op.
         rustls::RootCertStore::empty()
             .add(der.clone())
-            .map_err(|e| ca_err(format!("certificate {} is not a usable CA certificate: {e}", i + 1)))?;
+            .map_err(|e| {
+                ca_err(format!(
+                    "certificate {} is not a usable CA certificate: {e}",
+                    i + 1
+                ))
+            })?;
         certs.push(
             reqwest::Certificate::from_der(der.as_ref())
                 .map_err(|e| ca_err(format!("certificate {}: {e}", i + 1)))?,
@@ -355,7 +362,11 @@ fn map_send_error(err: &reqwest::Error, first: &str) -> NetError {
                 to: to.clone(),
             };
         }
-        Some(RedirectRefused::TooMany) => return NetError::TooManyRedirects { url: first.to_owned() },
+        Some(RedirectRefused::TooMany) => {
+            return NetError::TooManyRedirects {
+                url: first.to_owned(),
+            };
+        }
         None => {}
     }
     if is_timeout(err) {
@@ -368,7 +379,9 @@ fn map_send_error(err: &reqwest::Error, first: &str) -> NetError {
         };
     }
     if err.is_redirect() {
-        return NetError::TooManyRedirects { url: first.to_owned() };
+        return NetError::TooManyRedirects {
+            url: first.to_owned(),
+        };
     }
     if err.is_connect() {
         return NetError::Connect {
@@ -383,6 +396,7 @@ fn map_send_error(err: &reqwest::Error, first: &str) -> NetError {
 }
 
 /// An HTTPS client; cheap to share by reference, one per command run.
+#[derive(Debug)]
 pub struct Client {
     inner: reqwest::blocking::Client,
     progress: bool,
@@ -449,7 +463,8 @@ impl Client {
                 limit,
             });
         }
-        let bar = (self.progress && io::stderr().is_terminal()).then(|| progress_bar(expected, &final_url));
+        let bar = (self.progress && io::stderr().is_terminal())
+            .then(|| progress_bar(expected, &final_url));
         Ok(Download {
             resp,
             url: final_url,
@@ -464,7 +479,11 @@ impl Client {
     /// Fetches a small document (JSON metadata) whole.
     pub fn get_bytes(&self, url: &str, limit: u64) -> Result<Vec<u8>, NetError> {
         let mut download = self.get(url, limit)?;
-        let cap = download.content_length().unwrap_or(0).min(limit).min(1 << 20);
+        let cap = download
+            .content_length()
+            .unwrap_or(0)
+            .min(limit)
+            .min(1 << 20);
         let mut buf = Vec::with_capacity(cap as usize);
         download.read_to_end(&mut buf)?;
         Ok(buf)
@@ -472,7 +491,11 @@ impl Client {
 }
 
 fn progress_bar(len: Option<u64>, url: &str) -> ProgressBar {
-    let name = url.rsplit('/').find(|s| !s.is_empty()).unwrap_or(url).to_owned();
+    let name = url
+        .rsplit('/')
+        .find(|s| !s.is_empty())
+        .unwrap_or(url)
+        .to_owned();
     let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
     let template = if len.is_some() {
         "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}"
@@ -497,6 +520,17 @@ pub struct Download {
     got: u64,
     bar: Option<ProgressBar>,
     done: bool,
+}
+
+impl std::fmt::Debug for Download {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Download")
+            .field("url", &self.url)
+            .field("content_length", &self.expected)
+            .field("limit", &self.limit)
+            .field("bytes_read", &self.got)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Download {
@@ -606,12 +640,16 @@ mod tests {
     #[test]
     fn refuses_non_https_before_connecting() {
         let client = Client::with_env_ca(&Options::default(), None).unwrap();
-        for url in ["http://127.0.0.1:9/x", "ftp://example.com/x", "file:///etc/passwd"] {
-            let err = client.get(url, 10).err().unwrap();
+        for url in [
+            "http://127.0.0.1:9/x",
+            "ftp://example.com/x",
+            "file:///etc/passwd",
+        ] {
+            let err = client.get(url, 10).unwrap_err();
             assert!(matches!(err, NetError::NotHttps { .. }), "{url}: {err}");
             assert!(err.to_string().contains("only https"), "{err}");
         }
-        let err = client.get("not a url", 10).err().unwrap();
+        let err = client.get("not a url", 10).unwrap_err();
         assert!(matches!(err, NetError::InvalidUrl { .. }), "{err}");
     }
 
@@ -619,7 +657,7 @@ mod tests {
     fn credentials_are_not_shown() {
         let url = Url::parse("https://user:secret@example.com/a").unwrap();
         assert_eq!(shown(&url), "https://example.com/a");
-        let err = parse_https("http://user:secret@example.com/a").err().unwrap();
+        let err = parse_https("http://user:secret@example.com/a").unwrap_err();
         assert!(!err.to_string().contains("secret"), "{err}");
     }
 
@@ -646,7 +684,10 @@ mod tests {
             url: "https://x/y".into(),
             code: 500,
         };
-        assert_eq!(e.to_string(), "https://x/y: HTTP 500 (Internal Server Error)");
+        assert_eq!(
+            e.to_string(),
+            "https://x/y: HTTP 500 (Internal Server Error)"
+        );
     }
 
     #[test]
@@ -659,7 +700,11 @@ mod tests {
         .into_io();
         assert!(matches!(
             NetError::from_io(&io),
-            Some(NetError::Truncated { got: 1, expected: 2, .. })
+            Some(NetError::Truncated {
+                got: 1,
+                expected: 2,
+                ..
+            })
         ));
         assert!(matches!(NetError::from(io), NetError::Truncated { .. }));
         assert!(matches!(

@@ -105,7 +105,7 @@ fn plain_http_is_refused_before_connecting() {
     server.route("/x", Response::ok("x"));
     let c = client(&server);
     let url = format!("http://localhost:{}/x", server.port());
-    let err = c.get(&url, 10).err().expect("http must be refused");
+    let err = c.get(&url, 10).expect_err("http must be refused");
     assert!(matches!(err, NetError::NotHttps { .. }), "{err:?}");
     let msg = err.to_string();
     assert!(msg.contains(&url) && msg.contains("only https"), "{msg}");
@@ -133,8 +133,7 @@ fn redirect_to_http_is_refused() {
     server.route("/plain", Response::ok("x"));
     let err = client(&server)
         .get(&server.url("/old"), 100)
-        .err()
-        .expect("redirect to http must fail");
+        .expect_err("redirect to http must fail");
     match &err {
         NetError::InsecureRedirect { from, to } => {
             assert_eq!(from, &server.url("/old"));
@@ -152,8 +151,7 @@ fn redirect_loops_stop() {
     server.route("/loop", Response::redirect(&server.url("/loop")));
     let err = client(&server)
         .get(&server.url("/loop"), 100)
-        .err()
-        .expect("a loop must fail");
+        .expect_err("a loop must fail");
     assert!(matches!(err, NetError::TooManyRedirects { .. }), "{err:?}");
     // The first request and ten redirects, no more.
     assert_eq!(server.requests().len(), 11);
@@ -163,7 +161,10 @@ fn redirect_loops_stop() {
 fn ten_redirects_are_allowed() {
     let server = TlsServer::start();
     for i in 0..10 {
-        server.route(&format!("/r{i}"), Response::redirect(&format!("/r{}", i + 1)));
+        server.route(
+            &format!("/r{i}"),
+            Response::redirect(&format!("/r{}", i + 1)),
+        );
     }
     server.route("/r10", Response::ok("end"));
     let d = client(&server).get(&server.url("/r0"), 100).expect("get");
@@ -177,14 +178,17 @@ fn http_errors_name_the_status_and_url() {
     let c = client(&server);
 
     let url = server.url("/missing.tgz");
-    let err = c.get(&url, 100).err().expect("404");
+    let err = c.get(&url, 100).expect_err("404");
     assert!(matches!(err, NetError::Status { code: 404, .. }), "{err:?}");
     let msg = err.to_string();
-    assert!(msg.contains(&url) && msg.contains("404") && msg.contains("not found"), "{msg}");
+    assert!(
+        msg.contains(&url) && msg.contains("404") && msg.contains("not found"),
+        "{msg}"
+    );
     assert!(err.hint().is_some());
 
     let url = server.url("/boom");
-    let err = c.get_bytes(&url, 100).err().expect("500");
+    let err = c.get_bytes(&url, 100).expect_err("500");
     assert!(matches!(err, NetError::Status { code: 500, .. }), "{err:?}");
     let msg = err.to_string();
     assert!(msg.contains(&url) && msg.contains("500"), "{msg}");
@@ -195,7 +199,7 @@ fn oversized_content_length_is_refused_before_the_body() {
     let server = TlsServer::start();
     server.route("/big", Response::generated(64 * MIB, 1));
     let url = server.url("/big");
-    let err = client(&server).get(&url, MIB).err().expect("too large");
+    let err = client(&server).get(&url, MIB).expect_err("too large");
     match &err {
         NetError::TooLarge { url: u, limit } => {
             assert_eq!(u, &url);
@@ -209,7 +213,10 @@ fn oversized_content_length_is_refused_before_the_body() {
 fn oversized_bodies_without_length_stop_at_the_limit() {
     let server = TlsServer::start();
     server.route("/close", Response::generated_no_length(16 * MIB, 2));
-    server.route("/chunked", Response::chunked(generated_bytes(MIB as usize, 2)));
+    server.route(
+        "/chunked",
+        Response::chunked(generated_bytes(MIB as usize, 2)),
+    );
     // A Content-Length that lies low: hyper stops at the length, so the
     // caller gets the claimed bytes, never more than the limit.
     server.route("/liar", Response::truncated(generated_bytes(1000, 2), 100));
@@ -219,7 +226,11 @@ fn oversized_bodies_without_length_stop_at_the_limit() {
         let mut d = c.get(&server.url(path), limit).expect(path);
         let mut out = Vec::new();
         let err = d.read_to_end(&mut out).expect_err("over the limit");
-        assert!(out.len() as u64 <= limit, "{path}: read {} bytes", out.len());
+        assert!(
+            out.len() as u64 <= limit,
+            "{path}: read {} bytes",
+            out.len()
+        );
         match NetError::from(err) {
             NetError::TooLarge { limit: l, .. } => assert_eq!(l, limit),
             other => panic!("{path}: expected TooLarge, got {other:?}"),
@@ -244,14 +255,21 @@ fn body_exactly_at_the_limit_is_fine() {
 #[test]
 fn truncated_body_is_an_error() {
     let server = TlsServer::start();
-    server.route("/short", Response::truncated(generated_bytes(5000, 9), 20_000));
+    server.route(
+        "/short",
+        Response::truncated(generated_bytes(5000, 9), 20_000),
+    );
     let url = server.url("/short");
     let c = client(&server);
     let d = c.get(&url, MIB).expect("headers are fine");
     assert_eq!(d.content_length(), Some(20_000));
     let err = read_err(d);
     match &err {
-        NetError::Truncated { url: u, got, expected } => {
+        NetError::Truncated {
+            url: u,
+            got,
+            expected,
+        } => {
             assert_eq!(u, &url);
             assert_eq!(*expected, 20_000);
             assert!(*got <= 5000, "got {got}");
@@ -260,7 +278,7 @@ fn truncated_body_is_an_error() {
     }
     assert!(err.to_string().contains("truncated"), "{err}");
     // get_bytes as well
-    let err = c.get_bytes(&url, MIB).err().expect("truncated");
+    let err = c.get_bytes(&url, MIB).expect_err("truncated");
     assert!(matches!(err, NetError::Truncated { .. }), "{err:?}");
 }
 
@@ -268,11 +286,14 @@ fn truncated_body_is_an_error() {
 fn stalled_server_times_out() {
     let server = TlsServer::start();
     server.route("/silent", Response::stall());
-    server.route("/slow-body", Response::stall_body(generated_bytes(1000, 1), 100_000));
+    server.route(
+        "/slow-body",
+        Response::stall_body(generated_bytes(1000, 1), 100_000),
+    );
     let c = client(&server); // 1 s read timeout
 
     let url = server.url("/silent");
-    let err = c.get(&url, MIB).err().expect("no headers ever come");
+    let err = c.get(&url, MIB).expect_err("no headers ever come");
     match &err {
         NetError::Timeout { url: u } => assert_eq!(u, &url),
         other => panic!("expected Timeout, got {other:?}"),
@@ -297,9 +318,14 @@ fn unknown_ca_is_refused() {
         ..opts(&server)
     };
     let c = Client::with_env_ca(&untrusting, None).expect("client");
-    let err = c.get(&server.url("/x"), 10).err().expect("must not trust the server");
+    let err = c
+        .get(&server.url("/x"), 10)
+        .expect_err("must not trust the server");
     assert!(matches!(err, NetError::Tls { .. }), "{err:?}");
-    assert!(err.hint().is_some_and(|h| h.contains("--ca-file")), "{err:?}");
+    assert!(
+        err.hint().is_some_and(|h| h.contains("--ca-file")),
+        "{err:?}"
+    );
     assert!(server.requests().is_empty(), "a request went through");
 
     // Another server's CA does not help either.
@@ -311,8 +337,7 @@ fn unknown_ca_is_refused() {
     let err = Client::with_env_ca(&wrong, None)
         .expect("client")
         .get(&server.url("/x"), 10)
-        .err()
-        .expect("wrong CA");
+        .expect_err("wrong CA");
     assert!(matches!(err, NetError::Tls { .. }), "{err:?}");
 }
 
@@ -399,9 +424,7 @@ fn env_ca_file_is_honoured() {
     // A bad file named there fails like one passed in options.
     let dir = tempfile::tempdir().expect("tempdir");
     let missing = dir.path().join("nope.pem");
-    let err = Client::with_env_ca(&o, Some(missing.as_os_str()))
-        .err()
-        .expect("missing CA file");
+    let err = Client::with_env_ca(&o, Some(missing.as_os_str())).expect_err("missing CA file");
     assert!(matches!(err, NetError::CaFile { .. }), "{err:?}");
 }
 
@@ -414,7 +437,7 @@ fn connection_refused_is_a_connect_error() {
         .port();
     let c = Client::with_env_ca(&Options::default(), None).expect("client");
     let url = format!("https://127.0.0.1:{port}/x");
-    let err = c.get(&url, 10).err().expect("nothing listens");
+    let err = c.get(&url, 10).expect_err("nothing listens");
     assert!(matches!(err, NetError::Connect { .. }), "{err:?}");
     assert!(err.to_string().contains(&url), "{err}");
 }

@@ -71,12 +71,16 @@ impl TestCa {
         let mut params =
             CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
                 .expect("server params");
-        params.distinguished_name.push(DnType::CommonName, "localhost");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
         params.use_authority_key_identifier_extension = true;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let key = KeyPair::generate().expect("server key");
-        let cert = params.signed_by(&key, &self.issuer).expect("sign server cert");
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("sign server cert");
         let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         (cert.der().clone(), key_der)
     }
@@ -99,7 +103,11 @@ enum Body {
     /// No Content-Length: chunked, or delimited by closing.
     NoLength { bytes: Arc<Vec<u8>>, chunked: bool },
     /// `len` bytes of [`generated_bytes`], streamed as they are made.
-    Generated { len: u64, seed: u64, with_length: bool },
+    Generated {
+        len: u64,
+        seed: u64,
+        with_length: bool,
+    },
     /// Reads the request, then sends nothing (or, with `head`, headers and
     /// a first part of the body) and waits until the server is dropped.
     Stall { head: Option<(Arc<Vec<u8>>, u64)> },
@@ -113,7 +121,10 @@ impl Response {
 
     /// `code` with a short text body.
     pub fn status(code: u16) -> Response {
-        Response::with_body(code, Body::Full(Arc::new(format!("status {code}\n").into_bytes())))
+        Response::with_body(
+            code,
+            Body::Full(Arc::new(format!("status {code}\n").into_bytes())),
+        )
     }
 
     /// 302 to `location`.
@@ -221,10 +232,19 @@ impl Response {
 /// A deterministic byte stream: byte `i` depends only on `seed` and `i`, so
 /// any chunking gives the same bytes.
 pub fn fill_generated(seed: u64, offset: u64, buf: &mut [u8]) {
-    for (i, b) in buf.iter_mut().enumerate() {
-        let pos = offset + i as u64;
-        let word = splitmix64(seed ^ (pos / 8).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        *b = word.to_le_bytes()[(pos % 8) as usize];
+    let word =
+        |index: u64| splitmix64(seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15)).to_le_bytes();
+    let mut pos = offset;
+    let mut rest = buf;
+    while !rest.is_empty() {
+        // One 64-bit word per 8 bytes of output; a chunk may start or end
+        // inside a word.
+        let skip = (pos % 8) as usize;
+        let n = (8 - skip).min(rest.len());
+        let (head, tail) = rest.split_at_mut(n);
+        head.copy_from_slice(&word(pos / 8)[skip..skip + n]);
+        pos += n as u64;
+        rest = tail;
     }
 }
 
@@ -340,7 +360,9 @@ impl TlsServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
         // Polled, so that the acceptor sees the stop flag.
-        listener.set_nonblocking(true).expect("non-blocking listener");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
         let state = Arc::new(State {
             stop: AtomicBool::new(false),
             routes: Mutex::new(HashMap::new()),
@@ -417,26 +439,32 @@ fn accept_loop(listener: TcpListener, config: Arc<ServerConfig>, state: Arc<Stat
         match listener.accept() {
             Ok((stream, _)) => {
                 let (config, st) = (config.clone(), state.clone());
-                let spawned = thread::Builder::new()
-                    .name("tls-server-conn".into())
-                    .spawn(move || {
-                        // Errors are the client going away; nothing to do.
-                        let _ = serve(stream, config, &st);
-                    });
+                let spawned =
+                    thread::Builder::new()
+                        .name("tls-server-conn".into())
+                        .spawn(move || {
+                            // Errors are the client going away; nothing to do.
+                            let _ = serve(stream, config, &st);
+                        });
                 if let Ok(h) = spawned {
                     let mut workers = lock(&state.workers);
                     workers.retain(|h| !h.is_finished());
                     workers.push(h);
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => thread::sleep(Duration::from_millis(5)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(5))
+            }
             Err(_) => thread::sleep(Duration::from_millis(5)),
         }
     }
 }
 
 fn is_wait(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
 }
 
 type Tls = StreamOwned<ServerConnection, TcpStream>;
@@ -476,11 +504,17 @@ fn serve(stream: TcpStream, config: Arc<ServerConfig>, state: &State) -> io::Res
             write_head(&mut tls, response.status, hs, Some(*claimed))?;
             tls.write_all(bytes)?;
         }
-        Body::NoLength { bytes, chunked: false } => {
+        Body::NoLength {
+            bytes,
+            chunked: false,
+        } => {
             write_head(&mut tls, response.status, hs, None)?;
             tls.write_all(bytes)?;
         }
-        Body::NoLength { bytes, chunked: true } => {
+        Body::NoLength {
+            bytes,
+            chunked: true,
+        } => {
             let mut hs = hs.clone();
             hs.push(("Transfer-Encoding".into(), "chunked".into()));
             write_head(&mut tls, response.status, &hs, None)?;
@@ -611,4 +645,18 @@ fn close(mut tls: Tls) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[test]
+fn generated_bytes_do_not_depend_on_chunking() {
+    let whole = generated_bytes(1000, 11);
+    let mut pieces = vec![0u8; 1000];
+    let mut at = 0;
+    for n in [1usize, 3, 7, 8, 13, 100, 868] {
+        fill_generated(11, at as u64, &mut pieces[at..at + n]);
+        at += n;
+    }
+    assert_eq!(at, 1000);
+    assert_eq!(whole, pieces);
+    assert_ne!(whole, generated_bytes(1000, 12));
 }
