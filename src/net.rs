@@ -22,11 +22,13 @@
 //!   the limit;
 //! - a body shorter than its Content-Length is [`NetError::Truncated`].
 //!
-//! Proxies come from the environment as reqwest reads them: `HTTPS_PROXY`,
-//! `HTTP_PROXY`, `ALL_PROXY` (and lowercase forms), with `NO_PROXY`
-//! exceptions; an https URL through an http proxy is tunnelled with
-//! CONNECT, so TLS still runs end to end with the origin. reqwest's
-//! `system-proxy` feature (macOS and Windows proxy settings) is off.
+//! Proxies come from the environment as reqwest reads them (curl's rules):
+//! `HTTPS_PROXY`, else `ALL_PROXY` (lowercase forms too), except for hosts
+//! in `NO_PROXY`; `HTTP_PROXY` only applies to http:// URLs, which are never
+//! fetched. An https URL through a proxy is tunnelled with CONNECT, so TLS
+//! still runs end to end with the origin and the proxy sees no bytes in
+//! clear. reqwest's `system-proxy` feature (macOS and Windows proxy
+//! settings) is off, so only the environment counts.
 //! Responses are not decompressed (no gzip feature), so the bytes read are
 //! the bytes the digests are computed over.
 
@@ -62,8 +64,9 @@ pub struct Options {
     pub ca_files: Vec<PathBuf>,
     /// Limit on establishing the TCP connection.
     pub connect_timeout: Duration,
-    /// Limit on waiting for the response headers, and on each read of the
-    /// body (an idle timeout, not a total one).
+    /// Limit on waiting for the response headers (connection, TLS and
+    /// redirects included, so it also caps `connect_timeout`), and on each
+    /// read of the body: an idle timeout, not a total one.
     pub read_timeout: Duration,
     /// Show a progress bar on stderr (only when stderr is a terminal).
     pub progress: bool,
@@ -219,25 +222,32 @@ pub fn load_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>, NetError> 
         path: path.to_path_buf(),
         message,
     };
-    let pem =
-        crate::fsutil::read_bounded(path, CA_FILE_LIMIT).map_err(|e| ca_err(e.to_string()))?;
+    let pem = crate::fsutil::read_bounded(path, CA_FILE_LIMIT).map_err(|e| {
+        // ReadError names the path; CaFile does too.
+        let text = e.to_string();
+        let prefix = format!("{}: ", path.display());
+        ca_err(text.strip_prefix(&prefix).unwrap_or(&text).to_owned())
+    })?;
     let mut certs = Vec::new();
     for (i, item) in CertificateDer::pem_slice_iter(&pem).enumerate() {
-        let der =
-            item.map_err(|e| ca_err(format!("certificate {} is not valid PEM: {e}", i + 1)))?;
+        let n = i + 1;
+        let der = item.map_err(|e| ca_err(format!("certificate {n}: {}", pem_problem(&e))))?;
         // The platform verifier skips certificates it cannot parse; check
         // here so that a broken file is an error, not a silent no-op.
         rustls::RootCertStore::empty()
             .add(der.clone())
             .map_err(|e| {
+                let why = match e {
+                    rustls::Error::InvalidCertificate(c) => format!("{c:?}"),
+                    other => other.to_string(),
+                };
                 ca_err(format!(
-                    "certificate {} is not a usable CA certificate: {e}",
-                    i + 1
+                    "certificate {n} is not a usable CA certificate ({why})"
                 ))
             })?;
         certs.push(
             reqwest::Certificate::from_der(der.as_ref())
-                .map_err(|e| ca_err(format!("certificate {}: {e}", i + 1)))?,
+                .map_err(|e| ca_err(format!("certificate {n}: {e}")))?,
         );
     }
     if certs.is_empty() {
@@ -246,6 +256,20 @@ pub fn load_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>, NetError> 
         ));
     }
     Ok(certs)
+}
+
+/// A PEM syntax error in words (pki-types prints the offending lines as
+/// byte arrays).
+fn pem_problem(err: &rustls::pki_types::pem::Error) -> String {
+    use rustls::pki_types::pem::Error as E;
+    match err {
+        E::MissingSectionEnd { .. } => {
+            "no -----END CERTIFICATE----- line (is the file cut short?)".to_owned()
+        }
+        E::IllegalSectionStart { .. } => "malformed -----BEGIN line".to_owned(),
+        E::Base64Decode(e) => format!("invalid base64 ({e})"),
+        other => other.to_string(),
+    }
 }
 
 /// Why the redirect policy stopped; found again in reqwest's error chain.

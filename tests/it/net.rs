@@ -44,7 +44,16 @@ fn download_streams_the_exact_bytes() {
     let server = TlsServer::start();
     let body = generated_bytes(3 * MIB as usize + 17, 7);
     server.route("/pkg.tgz", Response::ok(body.clone()));
-    let c = client(&server);
+    // The progress flag on: no bar unless stderr is a terminal, and the
+    // bytes are the same either way.
+    let c = Client::with_env_ca(
+        &Options {
+            progress: true,
+            ..opts(&server)
+        },
+        None,
+    )
+    .expect("client");
 
     let d = c.get(&server.url("/pkg.tgz"), 10 * MIB).expect("get");
     assert_eq!(d.content_length(), Some(body.len() as u64));
@@ -310,6 +319,22 @@ fn stalled_server_times_out() {
 }
 
 #[test]
+fn slow_but_moving_download_is_not_cut_short() {
+    // Eight pieces 250 ms apart: longer in total than the 1 s read
+    // timeout, never idle that long. A total deadline would fail this.
+    let server = TlsServer::start();
+    let body = generated_bytes(80_000, 4);
+    server.route(
+        "/slow",
+        Response::trickle(body.clone(), 8, Duration::from_millis(250)),
+    );
+    let bytes = client(&server)
+        .get_bytes(&server.url("/slow"), MIB)
+        .expect("a slow download completes");
+    assert!(bytes == body, "bytes differ");
+}
+
+#[test]
 fn unknown_ca_is_refused() {
     let server = TlsServer::start();
     server.route("/x", Response::ok("x"));
@@ -398,7 +423,13 @@ fn invalid_ca_files_are_clear_errors() {
             NetError::CaFile { path: p, .. } => assert_eq!(p, path),
             other => panic!("{}: expected CaFile, got {other:?}", path.display()),
         }
-        assert!(err.to_string().contains(&*path.to_string_lossy()), "{err}");
+        let msg = err.to_string();
+        let shown = path.to_string_lossy();
+        assert_eq!(
+            msg.matches(&*shown).count(),
+            1,
+            "path missing or repeated: {msg}"
+        );
         assert!(err.hint().is_some());
     }
 }
@@ -440,4 +471,26 @@ fn connection_refused_is_a_connect_error() {
     let err = c.get(&url, 10).expect_err("nothing listens");
     assert!(matches!(err, NetError::Connect { .. }), "{err:?}");
     assert!(err.to_string().contains(&url), "{err}");
+}
+
+#[test]
+fn silent_tls_peer_times_out() {
+    // The kernel completes the TCP handshake for a listener nobody
+    // accepts on; the TLS handshake then never gets an answer.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let o = Options {
+        read_timeout: Duration::from_secs(1),
+        ..Options::default()
+    };
+    let url = format!("https://127.0.0.1:{port}/x");
+    let err = Client::with_env_ca(&o, None)
+        .expect("client")
+        .get(&url, 10)
+        .expect_err("no TLS answer");
+    match &err {
+        NetError::Timeout { url: u } => assert_eq!(u, &url),
+        other => panic!("expected Timeout, got {other:?}"),
+    }
+    drop(listener);
 }

@@ -108,6 +108,13 @@ enum Body {
         seed: u64,
         with_length: bool,
     },
+    /// The bytes with a correct Content-Length, in `pieces` parts with
+    /// `delay` before each.
+    Trickle {
+        bytes: Arc<Vec<u8>>,
+        pieces: usize,
+        delay: Duration,
+    },
     /// Reads the request, then sends nothing (or, with `head`, headers and
     /// a first part of the body) and waits until the server is dropped.
     Stall { head: Option<(Arc<Vec<u8>>, u64)> },
@@ -204,6 +211,19 @@ impl Response {
                 len,
                 seed,
                 with_length: false,
+            },
+        )
+    }
+
+    /// `bytes` with a correct Content-Length, sent in `pieces` parts with
+    /// `delay` before each: slow but never idle for longer than `delay`.
+    pub fn trickle(bytes: impl Into<Vec<u8>>, pieces: usize, delay: Duration) -> Response {
+        Response::with_body(
+            200,
+            Body::Trickle {
+                bytes: Arc::new(bytes.into()),
+                pieces: pieces.max(1),
+                delay,
             },
         )
     }
@@ -538,6 +558,22 @@ fn serve(stream: TcpStream, config: Arc<ServerConfig>, state: &State) -> io::Res
                 fill_generated(*seed, sent, &mut buf[..n]);
                 tls.write_all(&buf[..n])?;
                 sent += n as u64;
+            }
+        }
+        Body::Trickle {
+            bytes,
+            pieces,
+            delay,
+        } => {
+            write_head(&mut tls, response.status, hs, Some(bytes.len() as u64))?;
+            tls.flush()?;
+            for piece in bytes.chunks(bytes.len().div_ceil(*pieces).max(1)) {
+                if state.stop.load(Ordering::SeqCst) {
+                    return Ok(());
+                }
+                thread::sleep(*delay);
+                tls.write_all(piece)?;
+                tls.flush()?;
             }
         }
         Body::Stall { head } => {
