@@ -187,6 +187,63 @@ impl NetError {
     }
 }
 
+/// A copy; an `Io` error is copied as its kind and message.
+impl Clone for NetError {
+    fn clone(&self) -> Self {
+        use NetError::*;
+        match self {
+            NotHttps { url } => NotHttps { url: url.clone() },
+            InvalidUrl { url, message } => InvalidUrl {
+                url: url.clone(),
+                message: message.clone(),
+            },
+            InsecureRedirect { from, to } => InsecureRedirect {
+                from: from.clone(),
+                to: to.clone(),
+            },
+            TooManyRedirects { url } => TooManyRedirects { url: url.clone() },
+            Timeout { url } => Timeout { url: url.clone() },
+            TooLarge { url, limit } => TooLarge {
+                url: url.clone(),
+                limit: *limit,
+            },
+            Truncated { url, got, expected } => Truncated {
+                url: url.clone(),
+                got: *got,
+                expected: *expected,
+            },
+            Status { url, code } => Status {
+                url: url.clone(),
+                code: *code,
+            },
+            Connect { url, message } => Connect {
+                url: url.clone(),
+                message: message.clone(),
+            },
+            Tls { url, message } => Tls {
+                url: url.clone(),
+                message: message.clone(),
+            },
+            Request { url, message } => Request {
+                url: url.clone(),
+                message: message.clone(),
+            },
+            Body { url, message } => Body {
+                url: url.clone(),
+                message: message.clone(),
+            },
+            CaFile { path, message } => CaFile {
+                path: path.clone(),
+                message: message.clone(),
+            },
+            Setup { message } => Setup {
+                message: message.clone(),
+            },
+            Io(e) => Io(io::Error::new(e.kind(), e.to_string())),
+        }
+    }
+}
+
 /// Unwraps the `NetError` a [`Download`] read put in the I/O error, so `?`
 /// keeps the precise variant.
 impl From<io::Error> for NetError {
@@ -497,6 +554,7 @@ impl Client {
             got: 0,
             bar,
             done: false,
+            failed: None,
         })
     }
 
@@ -543,7 +601,11 @@ pub struct Download {
     limit: u64,
     got: u64,
     bar: Option<ProgressBar>,
+    /// Set at the end of the body: later reads return 0.
     done: bool,
+    /// Set by the first failed read: later reads fail the same way, so a
+    /// caller that retries never sees a short body end cleanly.
+    failed: Option<NetError>,
 }
 
 impl std::fmt::Debug for Download {
@@ -574,10 +636,10 @@ impl Download {
     }
 
     fn fail(&mut self, err: NetError) -> io::Error {
-        self.done = true;
         if let Some(bar) = self.bar.take() {
             bar.abandon();
         }
+        self.failed = Some(err.clone());
         err.into_io()
     }
 
@@ -609,6 +671,9 @@ impl Download {
 
 impl Read for Download {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(err) = &self.failed {
+            return Err(err.clone().into_io());
+        }
         if self.done || buf.is_empty() {
             return Ok(0);
         }

@@ -244,6 +244,12 @@ fn oversized_bodies_without_length_stop_at_the_limit() {
             NetError::TooLarge { limit: l, .. } => assert_eq!(l, limit),
             other => panic!("{path}: expected TooLarge, got {other:?}"),
         }
+        // Reading on after the failure fails again, never a clean end.
+        let again = d.read(&mut [0u8; 16]).expect_err("read after failure");
+        assert!(matches!(
+            NetError::from_io(&again),
+            Some(NetError::TooLarge { .. })
+        ));
     }
     let d = c.get(&server.url("/liar"), limit).expect("liar");
     assert_eq!(read_all(d).expect("read").len(), 100);
