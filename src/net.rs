@@ -7,7 +7,10 @@
 //! system CA bundle on Linux, the keychain on macOS, the Windows store),
 //! so a corporate CA installed by IT works without flags and OS-level
 //! distrust applies, where a compiled-in webpki-roots list would go stale
-//! with the binary. CA files from [`Options::ca_files`] and
+//! with the binary. On Linux the system bundle is read when the client is
+//! built (`SSL_CERT_FILE` and `SSL_CERT_DIR` override where from); with no
+//! system roots and no extra CA file, building fails with
+//! [`NetError::Setup`]. CA files from [`Options::ca_files`] and
 //! `MCP_WARDEN_CA_FILE` are added to those roots, not put in their place.
 //!
 //! What is enforced, whatever the server does:
@@ -168,7 +171,10 @@ impl NetError {
             NetError::CaFile { .. } => {
                 "give a readable PEM file with one or more -----BEGIN CERTIFICATE----- blocks"
             }
-            NetError::Setup { .. } | NetError::Io(_) => return None,
+            NetError::Setup { .. } => {
+                "if no CA certificates were loaded from the system, install its CA bundle (the ca-certificates package) or point SSL_CERT_FILE or MCP_WARDEN_CA_FILE at a PEM bundle"
+            }
+            NetError::Io(_) => return None,
         })
     }
 

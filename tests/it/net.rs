@@ -500,3 +500,52 @@ fn silent_tls_peer_times_out() {
     }
     drop(listener);
 }
+
+/// Runs in a child process of the test binary (see the next test), where
+/// the system CA bundle is made empty; does nothing in the parent.
+#[test]
+fn child_without_system_roots() {
+    if std::env::var_os("MCP_WARDEN_NET_CHILD").is_none() {
+        return;
+    }
+    let err = Client::with_env_ca(&Options::default(), None).expect_err("no roots at all");
+    assert!(matches!(err, NetError::Setup { .. }), "{err:?}");
+    assert!(err.to_string().contains("CA certificates"), "{err}");
+    assert!(err.hint().is_some_and(|h| h.contains("SSL_CERT_FILE")));
+
+    // An extra CA file is enough to work without the system bundle.
+    let server = TlsServer::start();
+    server.route("/x", Response::ok("x"));
+    let bytes = client(&server)
+        .get_bytes(&server.url("/x"), 10)
+        .expect("trusted through the CA file alone");
+    assert_eq!(bytes, b"x");
+}
+
+#[test]
+fn missing_system_roots_are_a_clear_error() {
+    // SSL_CERT_FILE and SSL_CERT_DIR are process-wide, so the check runs in
+    // a child process of this test binary.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "").expect("write");
+    let exe = std::env::current_exe().expect("test binary");
+    let out = std::process::Command::new(exe)
+        .args([
+            "--exact",
+            "it::net::child_without_system_roots",
+            "--test-threads=1",
+        ])
+        .env("MCP_WARDEN_NET_CHILD", "1")
+        .env("SSL_CERT_FILE", &empty)
+        .env("SSL_CERT_DIR", dir.path())
+        .env_remove("MCP_WARDEN_CA_FILE")
+        .output()
+        .expect("run the child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "child failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
