@@ -549,3 +549,73 @@ fn missing_system_roots_are_a_clear_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Runs in a child process (see the next test) whose HTTPS_PROXY and
+/// NO_PROXY the parent sets; does nothing in the parent.
+#[test]
+fn child_fetch_for_proxy_test() {
+    if std::env::var_os("MCP_WARDEN_NET_PROXY_CHILD").is_none() {
+        return;
+    }
+    let server = TlsServer::start();
+    server.route("/x", Response::ok("through"));
+    let bytes = client(&server)
+        .get_bytes(&server.url("/x"), 100)
+        .expect("fetch");
+    assert_eq!(bytes, b"through");
+}
+
+#[test]
+fn https_proxy_from_the_environment_is_used() {
+    use super::tls_server::ConnectProxy;
+    // Proxy variables are process-wide, so the client runs in a child
+    // process of this test binary with its own environment.
+    let run = |proxy: &ConnectProxy, no_proxy: Option<&str>| {
+        let exe = std::env::current_exe().expect("test binary");
+        let mut cmd = std::process::Command::new(exe);
+        cmd.args([
+            "--exact",
+            "it::net::child_fetch_for_proxy_test",
+            "--test-threads=1",
+        ]);
+        for var in [
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+            "NO_PROXY",
+            "no_proxy",
+            "MCP_WARDEN_CA_FILE",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.env("MCP_WARDEN_NET_PROXY_CHILD", "1")
+            .env("HTTPS_PROXY", proxy.url());
+        if let Some(v) = no_proxy {
+            cmd.env("NO_PROXY", v);
+        }
+        let out = cmd.output().expect("run the child");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("1 passed"),
+            "child failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+
+    let proxy = ConnectProxy::start();
+    run(&proxy, None);
+    let targets = proxy.targets();
+    assert_eq!(targets.len(), 1, "{targets:?}");
+    assert!(targets[0].starts_with("localhost:"), "{targets:?}");
+
+    let proxy = ConnectProxy::start();
+    run(&proxy, Some("localhost"));
+    assert!(
+        proxy.targets().is_empty(),
+        "NO_PROXY ignored: {:?}",
+        proxy.targets()
+    );
+}

@@ -696,3 +696,128 @@ fn generated_bytes_do_not_depend_on_chunking() {
     assert_eq!(whole, pieces);
     assert_ne!(whole, generated_bytes(1000, 12));
 }
+
+/// An HTTP proxy on 127.0.0.1 that only tunnels (CONNECT), recording each
+/// CONNECT target; for tests of HTTPS_PROXY handling. Stops on drop.
+pub struct ConnectProxy {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    targets: Arc<Mutex<Vec<String>>>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl ConnectProxy {
+    pub fn start() -> ConnectProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy address");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let stop = Arc::new(AtomicBool::new(false));
+        let targets = Arc::new(Mutex::new(Vec::new()));
+        let (st, tg) = (stop.clone(), targets.clone());
+        let acceptor = thread::Builder::new()
+            .name("connect-proxy-accept".into())
+            .spawn(move || {
+                let mut workers = Vec::new();
+                while !st.load(Ordering::SeqCst) {
+                    match listener.accept() {
+                        Ok((client, _)) => {
+                            let (st, tg) = (st.clone(), tg.clone());
+                            workers.push(thread::spawn(move || {
+                                let _ = tunnel(client, &st, &tg);
+                            }));
+                        }
+                        Err(_) => thread::sleep(Duration::from_millis(5)),
+                    }
+                }
+                for w in workers {
+                    let _ = w.join();
+                }
+            })
+            .expect("spawn proxy");
+        ConnectProxy {
+            addr,
+            stop,
+            targets,
+            acceptor: Some(acceptor),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, for HTTPS_PROXY.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The CONNECT targets (`host:port`) asked for so far.
+    pub fn targets(&self) -> Vec<String> {
+        lock(&self.targets).clone()
+    }
+}
+
+impl Drop for ConnectProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.acceptor.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn tunnel(
+    mut client: TcpStream,
+    stop: &AtomicBool,
+    targets: &Mutex<Vec<String>>,
+) -> io::Result<()> {
+    client.set_nonblocking(false)?;
+    client.set_read_timeout(Some(POLL))?;
+    let started = Instant::now();
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        if stop.load(Ordering::SeqCst) || started.elapsed() > IDLE_LIMIT || head.len() > MAX_HEAD {
+            return Ok(());
+        }
+        match client.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+            Err(e) if is_wait(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let text = String::from_utf8_lossy(&head);
+    let mut first = text.split("\r\n").next().unwrap_or("").split(' ');
+    let (method, target) = (first.next().unwrap_or(""), first.next().unwrap_or(""));
+    if method != "CONNECT" {
+        client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")?;
+        return Ok(());
+    }
+    lock(targets).push(target.to_owned());
+    let upstream = TcpStream::connect(target)?;
+    upstream.set_read_timeout(Some(POLL))?;
+    client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")?;
+    let (mut up_r, mut cl_w) = (upstream.try_clone()?, client.try_clone()?);
+    thread::scope(|s| {
+        s.spawn(|| pipe(&mut up_r, &mut cl_w, stop));
+        pipe(&mut client, &mut upstream.try_clone()?, stop);
+        Ok(())
+    })
+}
+
+/// Copies until end of input or stop, then closes the writing side.
+fn pipe(from: &mut TcpStream, to: &mut TcpStream, stop: &AtomicBool) {
+    let mut buf = [0u8; 16 * 1024];
+    while !stop.load(Ordering::SeqCst) {
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            Err(e) if is_wait(&e) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = to.shutdown(Shutdown::Write);
+}
