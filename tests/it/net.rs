@@ -326,15 +326,21 @@ fn stalled_server_times_out() {
 
 #[test]
 fn slow_but_moving_download_is_not_cut_short() {
-    // Eight pieces 250 ms apart: longer in total than the 1 s read
-    // timeout, never idle that long. A total deadline would fail this.
+    // Twelve pieces 250 ms apart: 3 s in all, longer than the 2 s read
+    // timeout, never idle that long (a wide margin for a loaded machine).
+    // A total deadline would fail this.
     let server = TlsServer::start();
-    let body = generated_bytes(80_000, 4);
+    let body = generated_bytes(120_000, 4);
     server.route(
         "/slow",
-        Response::trickle(body.clone(), 8, Duration::from_millis(250)),
+        Response::trickle(body.clone(), 12, Duration::from_millis(250)),
     );
-    let bytes = client(&server)
+    let o = Options {
+        read_timeout: Duration::from_secs(2),
+        ..opts(&server)
+    };
+    let bytes = Client::with_env_ca(&o, None)
+        .expect("client")
         .get_bytes(&server.url("/slow"), MIB)
         .expect("a slow download completes");
     assert!(bytes == body, "bytes differ");
