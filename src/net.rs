@@ -7,7 +7,10 @@
 //! system CA bundle on Linux, the keychain on macOS, the Windows store),
 //! so a corporate CA installed by IT works without flags and OS-level
 //! distrust applies, where a compiled-in webpki-roots list would go stale
-//! with the binary. CA files from [`Options::ca_files`] and
+//! with the binary. On Linux the system bundle is read when the client is
+//! built (`SSL_CERT_FILE` and `SSL_CERT_DIR` override where from); with no
+//! system roots and no extra CA file, building fails with
+//! [`NetError::Setup`]. CA files from [`Options::ca_files`] and
 //! `MCP_WARDEN_CA_FILE` are added to those roots, not put in their place.
 //!
 //! What is enforced, whatever the server does:
@@ -22,11 +25,13 @@
 //!   the limit;
 //! - a body shorter than its Content-Length is [`NetError::Truncated`].
 //!
-//! Proxies come from the environment as reqwest reads them: `HTTPS_PROXY`,
-//! `HTTP_PROXY`, `ALL_PROXY` (and lowercase forms), with `NO_PROXY`
-//! exceptions; an https URL through an http proxy is tunnelled with
-//! CONNECT, so TLS still runs end to end with the origin. reqwest's
-//! `system-proxy` feature (macOS and Windows proxy settings) is off.
+//! Proxies come from the environment as reqwest reads them (curl's rules):
+//! `HTTPS_PROXY`, else `ALL_PROXY` (lowercase forms too), except for hosts
+//! in `NO_PROXY`; `HTTP_PROXY` only applies to http:// URLs, which are never
+//! fetched. An https URL through a proxy is tunnelled with CONNECT, so TLS
+//! still runs end to end with the origin and the proxy sees no bytes in
+//! clear. reqwest's `system-proxy` feature (macOS and Windows proxy
+//! settings) is off, so only the environment counts.
 //! Responses are not decompressed (no gzip feature), so the bytes read are
 //! the bytes the digests are computed over.
 
@@ -62,8 +67,9 @@ pub struct Options {
     pub ca_files: Vec<PathBuf>,
     /// Limit on establishing the TCP connection.
     pub connect_timeout: Duration,
-    /// Limit on waiting for the response headers, and on each read of the
-    /// body (an idle timeout, not a total one).
+    /// Limit on waiting for the response headers (connection, TLS and
+    /// redirects included, so it also caps `connect_timeout`), and on each
+    /// read of the body: an idle timeout, not a total one.
     pub read_timeout: Duration,
     /// Show a progress bar on stderr (only when stderr is a terminal).
     pub progress: bool,
@@ -97,7 +103,11 @@ pub enum NetError {
     #[error("{url} is larger than the limit of {limit} bytes")]
     TooLarge { url: String, limit: u64 },
     #[error("download of {url} truncated: got {got} of {expected} bytes")]
-    Truncated { url: String, got: u64, expected: u64 },
+    Truncated {
+        url: String,
+        got: u64,
+        expected: u64,
+    },
     #[error("{url}: HTTP {code}{}", status_words(*.code))]
     Status { url: String, code: u16 },
     #[error("cannot connect to {url}: {message}")]
@@ -143,18 +153,14 @@ impl NetError {
             NetError::TooLarge { .. } => {
                 "the file is larger than allowed; check that the URL names the intended artifact"
             }
-            NetError::Truncated { .. } => {
-                "the connection closed early; retry the download"
-            }
-            NetError::Status { code: 404 | 410, .. } => {
-                "check the URL, name and version; the server has no such file"
-            }
-            NetError::Status { code: 401 | 403, .. } => {
-                "the server refused access; private registries are not supported yet"
-            }
-            NetError::Status { code, .. } if *code >= 500 => {
-                "the server failed; retry later"
-            }
+            NetError::Truncated { .. } => "the connection closed early; retry the download",
+            NetError::Status {
+                code: 404 | 410, ..
+            } => "check the URL, name and version; the server has no such file",
+            NetError::Status {
+                code: 401 | 403, ..
+            } => "the server refused access; private registries are not supported yet",
+            NetError::Status { code, .. } if *code >= 500 => "the server failed; retry later",
             NetError::Status { .. } => return None,
             NetError::Connect { .. } | NetError::Request { .. } | NetError::Body { .. } => {
                 "check the network connection and proxy settings (HTTPS_PROXY, NO_PROXY)"
@@ -165,7 +171,10 @@ impl NetError {
             NetError::CaFile { .. } => {
                 "give a readable PEM file with one or more -----BEGIN CERTIFICATE----- blocks"
             }
-            NetError::Setup { .. } | NetError::Io(_) => return None,
+            NetError::Setup { .. } => {
+                "if no CA certificates were loaded from the system, install its CA bundle (the ca-certificates package) or point SSL_CERT_FILE or MCP_WARDEN_CA_FILE at a PEM bundle"
+            }
+            NetError::Io(_) => return None,
         })
     }
 
@@ -181,6 +190,63 @@ impl NetError {
             _ => io::ErrorKind::Other,
         };
         io::Error::new(kind, self)
+    }
+}
+
+/// A copy; an `Io` error is copied as its kind and message.
+impl Clone for NetError {
+    fn clone(&self) -> Self {
+        use NetError::*;
+        match self {
+            NotHttps { url } => NotHttps { url: url.clone() },
+            InvalidUrl { url, message } => InvalidUrl {
+                url: url.clone(),
+                message: message.clone(),
+            },
+            InsecureRedirect { from, to } => InsecureRedirect {
+                from: from.clone(),
+                to: to.clone(),
+            },
+            TooManyRedirects { url } => TooManyRedirects { url: url.clone() },
+            Timeout { url } => Timeout { url: url.clone() },
+            TooLarge { url, limit } => TooLarge {
+                url: url.clone(),
+                limit: *limit,
+            },
+            Truncated { url, got, expected } => Truncated {
+                url: url.clone(),
+                got: *got,
+                expected: *expected,
+            },
+            Status { url, code } => Status {
+                url: url.clone(),
+                code: *code,
+            },
+            Connect { url, message } => Connect {
+                url: url.clone(),
+                message: message.clone(),
+            },
+            Tls { url, message } => Tls {
+                url: url.clone(),
+                message: message.clone(),
+            },
+            Request { url, message } => Request {
+                url: url.clone(),
+                message: message.clone(),
+            },
+            Body { url, message } => Body {
+                url: url.clone(),
+                message: message.clone(),
+            },
+            CaFile { path, message } => CaFile {
+                path: path.clone(),
+                message: message.clone(),
+            },
+            Setup { message } => Setup {
+                message: message.clone(),
+            },
+            Io(e) => Io(io::Error::new(e.kind(), e.to_string())),
+        }
     }
 }
 
@@ -219,18 +285,32 @@ pub fn load_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>, NetError> 
         path: path.to_path_buf(),
         message,
     };
-    let pem = crate::fsutil::read_bounded(path, CA_FILE_LIMIT).map_err(|e| ca_err(e.to_string()))?;
+    let pem = crate::fsutil::read_bounded(path, CA_FILE_LIMIT).map_err(|e| {
+        // ReadError names the path; CaFile does too.
+        let text = e.to_string();
+        let prefix = format!("{}: ", path.display());
+        ca_err(text.strip_prefix(&prefix).unwrap_or(&text).to_owned())
+    })?;
     let mut certs = Vec::new();
     for (i, item) in CertificateDer::pem_slice_iter(&pem).enumerate() {
-        let der = item.map_err(|e| ca_err(format!("certificate {} is not valid PEM: {e}", i + 1)))?;
+        let n = i + 1;
+        let der = item.map_err(|e| ca_err(format!("certificate {n}: {}", pem_problem(&e))))?;
         // The platform verifier skips certificates it cannot parse; check
         // here so that a broken file is an error, not a silent no-op.
         rustls::RootCertStore::empty()
             .add(der.clone())
-            .map_err(|e| ca_err(format!("certificate {} is not a usable CA certificate: {e}", i + 1)))?;
+            .map_err(|e| {
+                let why = match e {
+                    rustls::Error::InvalidCertificate(c) => format!("{c:?}"),
+                    other => other.to_string(),
+                };
+                ca_err(format!(
+                    "certificate {n} is not a usable CA certificate ({why})"
+                ))
+            })?;
         certs.push(
             reqwest::Certificate::from_der(der.as_ref())
-                .map_err(|e| ca_err(format!("certificate {}: {e}", i + 1)))?,
+                .map_err(|e| ca_err(format!("certificate {n}: {e}")))?,
         );
     }
     if certs.is_empty() {
@@ -239,6 +319,20 @@ pub fn load_ca_file(path: &Path) -> Result<Vec<reqwest::Certificate>, NetError> 
         ));
     }
     Ok(certs)
+}
+
+/// A PEM syntax error in words (pki-types prints the offending lines as
+/// byte arrays).
+fn pem_problem(err: &rustls::pki_types::pem::Error) -> String {
+    use rustls::pki_types::pem::Error as E;
+    match err {
+        E::MissingSectionEnd { .. } => {
+            "no -----END CERTIFICATE----- line (is the file cut short?)".to_owned()
+        }
+        E::IllegalSectionStart { .. } => "malformed -----BEGIN line".to_owned(),
+        E::Base64Decode(e) => format!("invalid base64 ({e})"),
+        other => other.to_string(),
+    }
 }
 
 /// Why the redirect policy stopped; found again in reqwest's error chain.
@@ -355,7 +449,11 @@ fn map_send_error(err: &reqwest::Error, first: &str) -> NetError {
                 to: to.clone(),
             };
         }
-        Some(RedirectRefused::TooMany) => return NetError::TooManyRedirects { url: first.to_owned() },
+        Some(RedirectRefused::TooMany) => {
+            return NetError::TooManyRedirects {
+                url: first.to_owned(),
+            };
+        }
         None => {}
     }
     if is_timeout(err) {
@@ -368,7 +466,9 @@ fn map_send_error(err: &reqwest::Error, first: &str) -> NetError {
         };
     }
     if err.is_redirect() {
-        return NetError::TooManyRedirects { url: first.to_owned() };
+        return NetError::TooManyRedirects {
+            url: first.to_owned(),
+        };
     }
     if err.is_connect() {
         return NetError::Connect {
@@ -383,6 +483,7 @@ fn map_send_error(err: &reqwest::Error, first: &str) -> NetError {
 }
 
 /// An HTTPS client; cheap to share by reference, one per command run.
+#[derive(Debug)]
 pub struct Client {
     inner: reqwest::blocking::Client,
     progress: bool,
@@ -449,7 +550,8 @@ impl Client {
                 limit,
             });
         }
-        let bar = (self.progress && io::stderr().is_terminal()).then(|| progress_bar(expected, &final_url));
+        let bar = (self.progress && io::stderr().is_terminal())
+            .then(|| progress_bar(expected, &final_url));
         Ok(Download {
             resp,
             url: final_url,
@@ -458,13 +560,18 @@ impl Client {
             got: 0,
             bar,
             done: false,
+            failed: None,
         })
     }
 
     /// Fetches a small document (JSON metadata) whole.
     pub fn get_bytes(&self, url: &str, limit: u64) -> Result<Vec<u8>, NetError> {
         let mut download = self.get(url, limit)?;
-        let cap = download.content_length().unwrap_or(0).min(limit).min(1 << 20);
+        let cap = download
+            .content_length()
+            .unwrap_or(0)
+            .min(limit)
+            .min(1 << 20);
         let mut buf = Vec::with_capacity(cap as usize);
         download.read_to_end(&mut buf)?;
         Ok(buf)
@@ -472,7 +579,11 @@ impl Client {
 }
 
 fn progress_bar(len: Option<u64>, url: &str) -> ProgressBar {
-    let name = url.rsplit('/').find(|s| !s.is_empty()).unwrap_or(url).to_owned();
+    let name = url
+        .rsplit('/')
+        .find(|s| !s.is_empty())
+        .unwrap_or(url)
+        .to_owned();
     let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
     let template = if len.is_some() {
         "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}"
@@ -496,7 +607,22 @@ pub struct Download {
     limit: u64,
     got: u64,
     bar: Option<ProgressBar>,
+    /// Set at the end of the body: later reads return 0.
     done: bool,
+    /// Set by the first failed read: later reads fail the same way, so a
+    /// caller that retries never sees a short body end cleanly.
+    failed: Option<NetError>,
+}
+
+impl std::fmt::Debug for Download {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Download")
+            .field("url", &self.url)
+            .field("content_length", &self.expected)
+            .field("limit", &self.limit)
+            .field("bytes_read", &self.got)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Download {
@@ -516,10 +642,10 @@ impl Download {
     }
 
     fn fail(&mut self, err: NetError) -> io::Error {
-        self.done = true;
         if let Some(bar) = self.bar.take() {
             bar.abandon();
         }
+        self.failed = Some(err.clone());
         err.into_io()
     }
 
@@ -551,6 +677,9 @@ impl Download {
 
 impl Read for Download {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(err) = &self.failed {
+            return Err(err.clone().into_io());
+        }
         if self.done || buf.is_empty() {
             return Ok(0);
         }
@@ -606,12 +735,16 @@ mod tests {
     #[test]
     fn refuses_non_https_before_connecting() {
         let client = Client::with_env_ca(&Options::default(), None).unwrap();
-        for url in ["http://127.0.0.1:9/x", "ftp://example.com/x", "file:///etc/passwd"] {
-            let err = client.get(url, 10).err().unwrap();
+        for url in [
+            "http://127.0.0.1:9/x",
+            "ftp://example.com/x",
+            "file:///etc/passwd",
+        ] {
+            let err = client.get(url, 10).unwrap_err();
             assert!(matches!(err, NetError::NotHttps { .. }), "{url}: {err}");
             assert!(err.to_string().contains("only https"), "{err}");
         }
-        let err = client.get("not a url", 10).err().unwrap();
+        let err = client.get("not a url", 10).unwrap_err();
         assert!(matches!(err, NetError::InvalidUrl { .. }), "{err}");
     }
 
@@ -619,7 +752,7 @@ mod tests {
     fn credentials_are_not_shown() {
         let url = Url::parse("https://user:secret@example.com/a").unwrap();
         assert_eq!(shown(&url), "https://example.com/a");
-        let err = parse_https("http://user:secret@example.com/a").err().unwrap();
+        let err = parse_https("http://user:secret@example.com/a").unwrap_err();
         assert!(!err.to_string().contains("secret"), "{err}");
     }
 
@@ -646,7 +779,10 @@ mod tests {
             url: "https://x/y".into(),
             code: 500,
         };
-        assert_eq!(e.to_string(), "https://x/y: HTTP 500 (Internal Server Error)");
+        assert_eq!(
+            e.to_string(),
+            "https://x/y: HTTP 500 (Internal Server Error)"
+        );
     }
 
     #[test]
@@ -659,7 +795,11 @@ mod tests {
         .into_io();
         assert!(matches!(
             NetError::from_io(&io),
-            Some(NetError::Truncated { got: 1, expected: 2, .. })
+            Some(NetError::Truncated {
+                got: 1,
+                expected: 2,
+                ..
+            })
         ));
         assert!(matches!(NetError::from(io), NetError::Truncated { .. }));
         assert!(matches!(

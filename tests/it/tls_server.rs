@@ -71,12 +71,16 @@ impl TestCa {
         let mut params =
             CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
                 .expect("server params");
-        params.distinguished_name.push(DnType::CommonName, "localhost");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
         params.use_authority_key_identifier_extension = true;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let key = KeyPair::generate().expect("server key");
-        let cert = params.signed_by(&key, &self.issuer).expect("sign server cert");
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("sign server cert");
         let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         (cert.der().clone(), key_der)
     }
@@ -99,7 +103,18 @@ enum Body {
     /// No Content-Length: chunked, or delimited by closing.
     NoLength { bytes: Arc<Vec<u8>>, chunked: bool },
     /// `len` bytes of [`generated_bytes`], streamed as they are made.
-    Generated { len: u64, seed: u64, with_length: bool },
+    Generated {
+        len: u64,
+        seed: u64,
+        with_length: bool,
+    },
+    /// The bytes with a correct Content-Length, in `pieces` parts with
+    /// `delay` before each.
+    Trickle {
+        bytes: Arc<Vec<u8>>,
+        pieces: usize,
+        delay: Duration,
+    },
     /// Reads the request, then sends nothing (or, with `head`, headers and
     /// a first part of the body) and waits until the server is dropped.
     Stall { head: Option<(Arc<Vec<u8>>, u64)> },
@@ -113,7 +128,10 @@ impl Response {
 
     /// `code` with a short text body.
     pub fn status(code: u16) -> Response {
-        Response::with_body(code, Body::Full(Arc::new(format!("status {code}\n").into_bytes())))
+        Response::with_body(
+            code,
+            Body::Full(Arc::new(format!("status {code}\n").into_bytes())),
+        )
     }
 
     /// 302 to `location`.
@@ -197,6 +215,19 @@ impl Response {
         )
     }
 
+    /// `bytes` with a correct Content-Length, sent in `pieces` parts with
+    /// `delay` before each: slow but never idle for longer than `delay`.
+    pub fn trickle(bytes: impl Into<Vec<u8>>, pieces: usize, delay: Duration) -> Response {
+        Response::with_body(
+            200,
+            Body::Trickle {
+                bytes: Arc::new(bytes.into()),
+                pieces: pieces.max(1),
+                delay,
+            },
+        )
+    }
+
     /// Adds a header.
     pub fn header(mut self, name: &str, value: &str) -> Response {
         self.headers.push((name.to_owned(), value.to_owned()));
@@ -221,10 +252,19 @@ impl Response {
 /// A deterministic byte stream: byte `i` depends only on `seed` and `i`, so
 /// any chunking gives the same bytes.
 pub fn fill_generated(seed: u64, offset: u64, buf: &mut [u8]) {
-    for (i, b) in buf.iter_mut().enumerate() {
-        let pos = offset + i as u64;
-        let word = splitmix64(seed ^ (pos / 8).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        *b = word.to_le_bytes()[(pos % 8) as usize];
+    let word =
+        |index: u64| splitmix64(seed ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15)).to_le_bytes();
+    let mut pos = offset;
+    let mut rest = buf;
+    while !rest.is_empty() {
+        // One 64-bit word per 8 bytes of output; a chunk may start or end
+        // inside a word.
+        let skip = (pos % 8) as usize;
+        let n = (8 - skip).min(rest.len());
+        let (head, tail) = rest.split_at_mut(n);
+        head.copy_from_slice(&word(pos / 8)[skip..skip + n]);
+        pos += n as u64;
+        rest = tail;
     }
 }
 
@@ -340,7 +380,9 @@ impl TlsServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local address");
         // Polled, so that the acceptor sees the stop flag.
-        listener.set_nonblocking(true).expect("non-blocking listener");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
         let state = Arc::new(State {
             stop: AtomicBool::new(false),
             routes: Mutex::new(HashMap::new()),
@@ -417,26 +459,32 @@ fn accept_loop(listener: TcpListener, config: Arc<ServerConfig>, state: Arc<Stat
         match listener.accept() {
             Ok((stream, _)) => {
                 let (config, st) = (config.clone(), state.clone());
-                let spawned = thread::Builder::new()
-                    .name("tls-server-conn".into())
-                    .spawn(move || {
-                        // Errors are the client going away; nothing to do.
-                        let _ = serve(stream, config, &st);
-                    });
+                let spawned =
+                    thread::Builder::new()
+                        .name("tls-server-conn".into())
+                        .spawn(move || {
+                            // Errors are the client going away; nothing to do.
+                            let _ = serve(stream, config, &st);
+                        });
                 if let Ok(h) = spawned {
                     let mut workers = lock(&state.workers);
                     workers.retain(|h| !h.is_finished());
                     workers.push(h);
                 }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => thread::sleep(Duration::from_millis(5)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(5))
+            }
             Err(_) => thread::sleep(Duration::from_millis(5)),
         }
     }
 }
 
 fn is_wait(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
 }
 
 type Tls = StreamOwned<ServerConnection, TcpStream>;
@@ -476,11 +524,17 @@ fn serve(stream: TcpStream, config: Arc<ServerConfig>, state: &State) -> io::Res
             write_head(&mut tls, response.status, hs, Some(*claimed))?;
             tls.write_all(bytes)?;
         }
-        Body::NoLength { bytes, chunked: false } => {
+        Body::NoLength {
+            bytes,
+            chunked: false,
+        } => {
             write_head(&mut tls, response.status, hs, None)?;
             tls.write_all(bytes)?;
         }
-        Body::NoLength { bytes, chunked: true } => {
+        Body::NoLength {
+            bytes,
+            chunked: true,
+        } => {
             let mut hs = hs.clone();
             hs.push(("Transfer-Encoding".into(), "chunked".into()));
             write_head(&mut tls, response.status, &hs, None)?;
@@ -504,6 +558,22 @@ fn serve(stream: TcpStream, config: Arc<ServerConfig>, state: &State) -> io::Res
                 fill_generated(*seed, sent, &mut buf[..n]);
                 tls.write_all(&buf[..n])?;
                 sent += n as u64;
+            }
+        }
+        Body::Trickle {
+            bytes,
+            pieces,
+            delay,
+        } => {
+            write_head(&mut tls, response.status, hs, Some(bytes.len() as u64))?;
+            tls.flush()?;
+            for piece in bytes.chunks(bytes.len().div_ceil(*pieces).max(1)) {
+                if state.stop.load(Ordering::SeqCst) {
+                    return Ok(());
+                }
+                thread::sleep(*delay);
+                tls.write_all(piece)?;
+                tls.flush()?;
             }
         }
         Body::Stall { head } => {
@@ -611,4 +681,143 @@ fn close(mut tls: Tls) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[test]
+fn generated_bytes_do_not_depend_on_chunking() {
+    let whole = generated_bytes(1000, 11);
+    let mut pieces = vec![0u8; 1000];
+    let mut at = 0;
+    for n in [1usize, 3, 7, 8, 13, 100, 868] {
+        fill_generated(11, at as u64, &mut pieces[at..at + n]);
+        at += n;
+    }
+    assert_eq!(at, 1000);
+    assert_eq!(whole, pieces);
+    assert_ne!(whole, generated_bytes(1000, 12));
+}
+
+/// An HTTP proxy on 127.0.0.1 that only tunnels (CONNECT), recording each
+/// CONNECT target; for tests of HTTPS_PROXY handling. Stops on drop.
+pub struct ConnectProxy {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    targets: Arc<Mutex<Vec<String>>>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl ConnectProxy {
+    pub fn start() -> ConnectProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy address");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let stop = Arc::new(AtomicBool::new(false));
+        let targets = Arc::new(Mutex::new(Vec::new()));
+        let (st, tg) = (stop.clone(), targets.clone());
+        let acceptor = thread::Builder::new()
+            .name("connect-proxy-accept".into())
+            .spawn(move || {
+                let mut workers = Vec::new();
+                while !st.load(Ordering::SeqCst) {
+                    match listener.accept() {
+                        Ok((client, _)) => {
+                            let (st, tg) = (st.clone(), tg.clone());
+                            workers.push(thread::spawn(move || {
+                                let _ = tunnel(client, &st, &tg);
+                            }));
+                        }
+                        Err(_) => thread::sleep(Duration::from_millis(5)),
+                    }
+                }
+                for w in workers {
+                    let _ = w.join();
+                }
+            })
+            .expect("spawn proxy");
+        ConnectProxy {
+            addr,
+            stop,
+            targets,
+            acceptor: Some(acceptor),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, for HTTPS_PROXY.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The CONNECT targets (`host:port`) asked for so far.
+    pub fn targets(&self) -> Vec<String> {
+        lock(&self.targets).clone()
+    }
+}
+
+impl Drop for ConnectProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.acceptor.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn tunnel(
+    mut client: TcpStream,
+    stop: &AtomicBool,
+    targets: &Mutex<Vec<String>>,
+) -> io::Result<()> {
+    client.set_nonblocking(false)?;
+    client.set_read_timeout(Some(POLL))?;
+    let started = Instant::now();
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        if stop.load(Ordering::SeqCst) || started.elapsed() > IDLE_LIMIT || head.len() > MAX_HEAD {
+            return Ok(());
+        }
+        match client.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+            Err(e) if is_wait(&e) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let text = String::from_utf8_lossy(&head);
+    let mut first = text.split("\r\n").next().unwrap_or("").split(' ');
+    let (method, target) = (first.next().unwrap_or(""), first.next().unwrap_or(""));
+    if method != "CONNECT" {
+        client.write_all(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")?;
+        return Ok(());
+    }
+    lock(targets).push(target.to_owned());
+    let upstream = TcpStream::connect(target)?;
+    upstream.set_read_timeout(Some(POLL))?;
+    client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")?;
+    let (mut up_r, mut cl_w) = (upstream.try_clone()?, client.try_clone()?);
+    thread::scope(|s| {
+        s.spawn(|| pipe(&mut up_r, &mut cl_w, stop));
+        pipe(&mut client, &mut upstream.try_clone()?, stop);
+        Ok(())
+    })
+}
+
+/// Copies until end of input or stop, then closes the writing side.
+fn pipe(from: &mut TcpStream, to: &mut TcpStream, stop: &AtomicBool) {
+    let mut buf = [0u8; 16 * 1024];
+    while !stop.load(Ordering::SeqCst) {
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            Err(e) if is_wait(&e) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = to.shutdown(Shutdown::Write);
 }
