@@ -6,6 +6,7 @@ mod cli;
 mod digest_mode;
 mod docs;
 mod generators;
+mod mcpb;
 mod happy;
 mod policy;
 mod provenance;
