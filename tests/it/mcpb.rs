@@ -583,3 +583,58 @@ fn an_edited_stored_ca_stops_the_store() {
         .diag("trust-store-invalid")
         .stderr_has("fingerprint");
 }
+
+// ------------------------------------------- bundles signed by the real mcpb
+
+fn fixture_root() -> TrustedCa {
+    let der = mcp_warden::trust::certificate_der(&fs::read(fixture("mcpb/root.pem")).unwrap())
+        .unwrap();
+    TrustedCa {
+        name: "fixture-ca".into(),
+        scopes: Scopes::new(&["fixture-*".to_string()]).unwrap(),
+        fingerprint: mcpb::fingerprint(&der),
+        subject: mcpb::certificate_subject(&der).unwrap(),
+        cert_der: der,
+        origin: mcp_warden::trust::Origin::User,
+        file: PathBuf::new(),
+    }
+}
+
+#[test]
+fn a_bundle_signed_by_mcpb_2_1_2_verifies() {
+    let path = fixture("mcpb/signed-mcpb-2.1.2.mcpb");
+    let block = mcpb::find_signature(&path).unwrap().unwrap();
+    assert_eq!(block.variant, CommentVariant::Unchanged);
+    assert_eq!(block.signed_len, fs::metadata(fixture("mcpb/unsigned.mcpb")).unwrap().len());
+    let p = mcpb::verify(&path, &[fixture_root()], now()).unwrap();
+    assert_eq!(p.common_name.as_deref(), Some("Fixture Publisher"));
+    assert_eq!(p.organization.as_deref(), Some("Acme Tools"));
+    assert_eq!(p.ca_name, "fixture-ca");
+    assert_eq!(mcpb::read_manifest(&path).unwrap().name, "fixture-files");
+    assert!(mcpb::find_signature(&fixture("mcpb/unsigned.mcpb")).unwrap().is_none());
+
+    // What mcpb's main branch (mcpb#204) does after signing: raise the
+    // comment length over the block. Same signature, other layout.
+    let env = TestEnv::new();
+    let mut bytes = fs::read(&path).unwrap();
+    let signed_len = block.signed_len as usize;
+    let e = eocd(&bytes[..signed_len]);
+    let block_len = (bytes.len() - signed_len) as u16;
+    bytes[e + 20..e + 22].copy_from_slice(&block_len.to_le_bytes());
+    let covering = write(&env, "covering.mcpb", &bytes);
+    let p = mcpb::verify(&covering, &[fixture_root()], now()).unwrap();
+    assert!(matches!(p.variant, CommentVariant::Covering { .. }));
+
+    // Through the trust store and the binary's add-ca.
+    env.copy_fixture("mcpb/root.pem", "root.pem");
+    env.run(["trust", "add-ca", "root.pem", "--name", "fixture-ca", "--scope", "fixture-*"])
+        .code(0);
+    let ctx = mcp_warden::context::Context::new(Some(&env.home), None, Some(&env.system)).unwrap();
+    let store = TrustStore::load(&ctx).unwrap();
+    assert_eq!(store.cas[0].fingerprint, fixture_root().fingerprint);
+    mcpb::verify_for_server(&covering, &store, "fixture-files", now()).unwrap();
+    assert!(matches!(
+        mcpb::verify_for_server(&covering, &store, "other", now()),
+        Err(McpbError::OutOfScope { .. })
+    ));
+}
