@@ -65,12 +65,36 @@ impl Pki {
             p.genkey(k, alg);
         }
         p.ossl(&[
-            "req", "-config", "openssl.cnf", "-new", "-x509", "-key", &p.f("root.key"),
-            "-subj", &format!("/CN={prefix} Root/O=Test"), "-days", "3650",
-            "-extensions", "v3_ca", "-out", &p.f("root.pem"),
+            "req",
+            "-config",
+            "openssl.cnf",
+            "-new",
+            "-x509",
+            "-key",
+            &p.f("root.key"),
+            "-subj",
+            &format!("/CN={prefix} Root/O=Test"),
+            "-days",
+            "3650",
+            "-extensions",
+            "v3_ca",
+            "-out",
+            &p.f("root.pem"),
         ]);
-        p.issue("inter", "root", &format!("/CN={prefix} Intermediate/O=Test"), "v3_inter", "3650");
-        p.issue("leaf", "inter", &format!("/CN={prefix} Publisher/O=Acme Tools"), "v3_leaf", "30");
+        p.issue(
+            "inter",
+            "root",
+            &format!("/CN={prefix} Intermediate/O=Test"),
+            "v3_inter",
+            "3650",
+        );
+        p.issue(
+            "leaf",
+            "inter",
+            &format!("/CN={prefix} Publisher/O=Acme Tools"),
+            "v3_leaf",
+            "30",
+        );
         p
     }
 
@@ -90,10 +114,22 @@ impl Pki {
         let key = self.f(&format!("{name}.key"));
         match alg {
             Alg::Rsa => self.ossl(&[
-                "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", &key,
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-out",
+                &key,
             ]),
             Alg::Ec => self.ossl(&[
-                "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", &key,
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                &key,
             ]),
         };
     }
@@ -102,13 +138,36 @@ impl Pki {
     fn issue(&self, name: &str, issuer: &str, subj: &str, ext: &str, days: &str) {
         let csr = self.f(&format!("{name}.csr"));
         self.ossl(&[
-            "req", "-config", "openssl.cnf", "-new", "-key", &self.f(&format!("{name}.key")),
-            "-subj", subj, "-out", &csr,
+            "req",
+            "-config",
+            "openssl.cnf",
+            "-new",
+            "-key",
+            &self.f(&format!("{name}.key")),
+            "-subj",
+            subj,
+            "-out",
+            &csr,
         ]);
         self.ossl(&[
-            "x509", "-req", "-in", &csr, "-CA", &self.f(&format!("{issuer}.pem")),
-            "-CAkey", &self.f(&format!("{issuer}.key")), "-set_serial", "4242", "-days", days,
-            "-extfile", "openssl.cnf", "-extensions", ext, "-out", &self.f(&format!("{name}.pem")),
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &self.f(&format!("{issuer}.pem")),
+            "-CAkey",
+            &self.f(&format!("{issuer}.key")),
+            "-set_serial",
+            "4242",
+            "-days",
+            days,
+            "-extfile",
+            "openssl.cnf",
+            "-extensions",
+            ext,
+            "-out",
+            &self.f(&format!("{name}.pem")),
         ]);
     }
 
@@ -118,9 +177,24 @@ impl Pki {
         let input = self.dir.join("to-sign.bin");
         fs::write(&input, content).unwrap();
         self.ossl(&[
-            "cms", "-sign", "-binary", "-in", "to-sign.bin", "-signer", &self.f(&format!("{leaf}.pem")),
-            "-inkey", &self.f(&format!("{leaf}.key")), "-certfile", &self.f("inter.pem"),
-            "-md", "sha256", "-nosmimecap", "-outform", "DER", "-out", "sig.der",
+            "cms",
+            "-sign",
+            "-binary",
+            "-in",
+            "to-sign.bin",
+            "-signer",
+            &self.f(&format!("{leaf}.pem")),
+            "-inkey",
+            &self.f(&format!("{leaf}.key")),
+            "-certfile",
+            &self.f("inter.pem"),
+            "-md",
+            "sha256",
+            "-nosmimecap",
+            "-outform",
+            "DER",
+            "-out",
+            "sig.der",
         ]);
         fs::read(self.dir.join("sig.der")).unwrap()
     }
@@ -147,8 +221,12 @@ fn bundle_zip(manifest: &[u8]) -> Vec<u8> {
     w.start_file("manifest.json", opts).unwrap();
     w.write_all(manifest).unwrap();
     w.start_file("server/index.js", opts).unwrap();
-    w.write_all(b"console.log('hello from the server');\n".repeat(50).as_slice())
-        .unwrap();
+    w.write_all(
+        b"console.log('hello from the server');\n"
+            .repeat(50)
+            .as_slice(),
+    )
+    .unwrap();
     w.finish().unwrap().into_inner()
 }
 
@@ -230,7 +308,9 @@ fn valid_bundles_in_each_layout_rsa_and_ec() {
             let block = mcpb::find_signature(&path).unwrap().expect("a block");
             match layout {
                 Layout::Unchanged => assert_eq!(block.variant, CommentVariant::Unchanged),
-                Layout::Covering => assert!(matches!(block.variant, CommentVariant::Covering { .. })),
+                Layout::Covering => {
+                    assert!(matches!(block.variant, CommentVariant::Covering { .. }))
+                }
                 Layout::Prepared => assert_eq!(block.variant, CommentVariant::Prepared),
             }
             let p = mcpb::verify(&path, &roots, now())
@@ -239,9 +319,22 @@ fn valid_bundles_in_each_layout_rsa_and_ec() {
             assert_eq!(p.common_name.as_deref(), Some("t Publisher"));
             assert_eq!(p.organization.as_deref(), Some("Acme Tools"));
             // The fingerprint is the one openssl prints for the leaf.
-            let out = pki.ossl(&["x509", "-in", &pki.f("leaf.pem"), "-noout", "-fingerprint", "-sha256"]);
+            let out = pki.ossl(&[
+                "x509",
+                "-in",
+                &pki.f("leaf.pem"),
+                "-noout",
+                "-fingerprint",
+                "-sha256",
+            ]);
             let want = String::from_utf8(out).unwrap();
-            let want = want.trim().rsplit('=').next().unwrap().replace(':', "").to_lowercase();
+            let want = want
+                .trim()
+                .rsplit('=')
+                .next()
+                .unwrap()
+                .replace(':', "")
+                .to_lowercase();
             assert_eq!(p.fingerprint, format!("sha256:{want}"));
             // Every layout is still a zip whose manifest reads.
             let m = mcpb::read_manifest(&path).unwrap_or_else(|e| panic!("{layout:?}: {e}"));
@@ -293,16 +386,23 @@ fn tampered_truncated_and_malformed_bundles_are_refused() {
         // A byte of the server file changed.
         let mut t = good.clone();
         t[zip.len() / 3] ^= 1;
-        check(&t, "tampered content", &|e| matches!(e, McpbError::DigestMismatch { .. }));
+        check(&t, "tampered content", &|e| {
+            matches!(e, McpbError::DigestMismatch { .. })
+        });
         // A byte of the EOCD comment length changed.
         let mut t = good.clone();
         let e = eocd(&zip);
         t[e + 20] ^= 0x40;
         check(&t, "tampered comment length", &|e| {
-            matches!(e, McpbError::DigestMismatch { .. } | McpbError::MalformedBlock(_))
+            matches!(
+                e,
+                McpbError::DigestMismatch { .. } | McpbError::MalformedBlock(_)
+            )
         });
         // Cut short inside the block.
-        check(&good[..good.len() - 40], "truncated", &|e| matches!(e, McpbError::MalformedBlock(_)));
+        check(&good[..good.len() - 40], "truncated", &|e| {
+            matches!(e, McpbError::MalformedBlock(_))
+        });
         // A length field one too large.
         let mut t = good.clone();
         let h = zip.len() + 11;
@@ -316,18 +416,24 @@ fn tampered_truncated_and_malformed_bundles_are_refused() {
         // An absurd length field.
         let mut t = good.clone();
         t[h..h + 4].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
-        check(&t, "oversized length", &|e| {
-            matches!(e, McpbError::MalformedBlock(m) if m.contains("limit"))
-        });
+        check(
+            &t,
+            "oversized length",
+            &|e| matches!(e, McpbError::MalformedBlock(m) if m.contains("limit")),
+        );
         // A flipped byte inside the DER.
         let mut t = good.clone();
         t[h + 4 + 1] ^= 0xff;
-        check(&t, "malformed DER", &|e| matches!(e, McpbError::MalformedCms(_)));
+        check(&t, "malformed DER", &|e| {
+            matches!(e, McpbError::MalformedCms(_))
+        });
         // A flipped byte in the signature value (the last bytes of the DER).
         let mut t = good.clone();
         let der_end = h + 4 + (n as usize - 1);
         t[der_end - 2] ^= 1;
-        check(&t, "bad signature", &|e| matches!(e, McpbError::BadSignature(_)));
+        check(&t, "bad signature", &|e| {
+            matches!(e, McpbError::BadSignature(_))
+        });
     }
 }
 
@@ -352,7 +458,10 @@ fn unsigned_bundle_has_no_block() {
         mcpb::verify(&path, &[], now()),
         Err(McpbError::NoSignature)
     ));
-    assert_eq!(mcpb::read_manifest(&path).unwrap().version.as_deref(), Some("1.2.3"));
+    assert_eq!(
+        mcpb::read_manifest(&path).unwrap().version.as_deref(),
+        Some("1.2.3")
+    );
 }
 
 #[test]
@@ -361,7 +470,11 @@ fn foreign_ca_expired_leaf_and_wrong_key_usage() {
     let pki = Pki::new(&env, "t", Alg::Rsa);
     let other = Pki::new(&env, "o", Alg::Rsa);
     let zip = bundle_zip(MANIFEST);
-    let path = write(&env, "b.mcpb", &signed_bundle(&other, &zip, Layout::Covering, "leaf"));
+    let path = write(
+        &env,
+        "b.mcpb",
+        &signed_bundle(&other, &zip, Layout::Covering, "leaf"),
+    );
     // Signed under a CA that is not pinned.
     let e = mcpb::verify(&path, &[pki.root("acme-ca", &["*"])], now()).unwrap_err();
     assert!(matches!(e, McpbError::UntrustedChain(_)), "{e}");
@@ -388,8 +501,18 @@ fn foreign_ca_expired_leaf_and_wrong_key_usage() {
     );
     // A leaf without digitalSignature.
     fs::copy(other.path("leaf.key"), other.path("nosign.key")).unwrap();
-    other.issue("nosign", "inter", "/CN=o Key Encipherment", "v3_leaf_nosign", "30");
-    let path = write(&env, "n.mcpb", &signed_bundle(&other, &zip, Layout::Unchanged, "nosign"));
+    other.issue(
+        "nosign",
+        "inter",
+        "/CN=o Key Encipherment",
+        "v3_leaf_nosign",
+        "30",
+    );
+    let path = write(
+        &env,
+        "n.mcpb",
+        &signed_bundle(&other, &zip, Layout::Unchanged, "nosign"),
+    );
     let e = mcpb::verify(&path, &roots, now()).unwrap_err();
     assert!(
         matches!(&e, McpbError::BadCertificate { problem, .. } if problem.contains("digitalSignature")),
@@ -402,7 +525,11 @@ fn ca_out_of_scope_for_the_server() {
     let env = TestEnv::new();
     let pki = Pki::new(&env, "t", Alg::Ec);
     let zip = bundle_zip(MANIFEST);
-    let path = write(&env, "b.mcpb", &signed_bundle(&pki, &zip, Layout::Prepared, "leaf"));
+    let path = write(
+        &env,
+        "b.mcpb",
+        &signed_bundle(&pki, &zip, Layout::Prepared, "leaf"),
+    );
     let store = TrustStore {
         cas: vec![pki.root("acme-ca", &["acme-*"])],
         ..Default::default()
@@ -495,37 +622,64 @@ fn add_ca_list_remove() {
         .find(|e| e["name"] == "acme-ca")
         .unwrap_or_else(|| out.fail("the CA is listed"));
     out.check(ca["kind"] == "ca", "kind ca")
-        .check(ca["subject"].as_str().unwrap().contains("CN=t Root"), "subject")
+        .check(
+            ca["subject"].as_str().unwrap().contains("CN=t Root"),
+            "subject",
+        )
         .check(ca["scopes"][0] == "acme-*", "scopes");
 
     // The stored CA verifies a bundle through the store.
     let ctx = mcp_warden::context::Context::new(Some(&env.home), None, Some(&env.system)).unwrap();
     let store = TrustStore::load(&ctx).unwrap();
     let zip = bundle_zip(MANIFEST);
-    let path = write(&env, "b.mcpb", &signed_bundle(&pki, &zip, Layout::Unchanged, "leaf"));
+    let path = write(
+        &env,
+        "b.mcpb",
+        &signed_bundle(&pki, &zip, Layout::Unchanged, "leaf"),
+    );
     assert_eq!(
-        mcpb::verify_for_server(&path, &store, "acme-x", now()).unwrap().ca_name,
+        mcpb::verify_for_server(&path, &store, "acme-x", now())
+            .unwrap()
+            .ca_name,
         "acme-ca"
     );
 
     // The same certificate again: unchanged. Another under the same name: refused.
-    let out = env.run(["--format", "json", "trust", "add-ca", &root, "--name", "again", "--scope", "*"]);
+    let out = env.run([
+        "--format", "json", "trust", "add-ca", &root, "--name", "again", "--scope", "*",
+    ]);
     out.code(0);
     out.check(out.json()["status"] == "unchanged", "unchanged");
     let other = Pki::new(&env, "o", Alg::Ec);
     let before = fs::read(env.trust_file()).unwrap();
-    env.run(["trust", "add-ca", &other.f("root.pem"), "--name", "acme-ca", "--scope", "*"])
-        .code(2)
-        .diag("trust-input")
-        .stderr_has("exists already");
-    assert_eq!(fs::read(env.trust_file()).unwrap(), before, "file untouched");
+    env.run([
+        "trust",
+        "add-ca",
+        &other.f("root.pem"),
+        "--name",
+        "acme-ca",
+        "--scope",
+        "*",
+    ])
+    .code(2)
+    .diag("trust-input")
+    .stderr_has("exists already");
+    assert_eq!(
+        fs::read(env.trust_file()).unwrap(),
+        before,
+        "file untouched"
+    );
 
     let out = env.run(["trust", "list"]);
     out.code(0).stdout_has("acme-ca  ca sha256:");
     env.run(["trust", "remove", "acme-ca"]).code(0);
     let out = env.run(["--format", "json", "trust", "list"]);
     out.check(
-        !out.json().as_array().unwrap().iter().any(|e| e["name"] == "acme-ca"),
+        !out.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "acme-ca"),
         "removed",
     );
 }
@@ -534,25 +688,54 @@ fn add_ca_list_remove() {
 fn add_ca_refuses_leaves_garbage_and_keys() {
     let env = TestEnv::new();
     let pki = Pki::new(&env, "t", Alg::Ec);
-    env.run(["trust", "add-ca", &pki.f("leaf.pem"), "--name", "leaf", "--scope", "*"])
-        .code(2)
-        .diag("trust-input")
-        .stderr_has("not a CA");
-    env.write("garbage.pem", "-----BEGIN CERTIFICATE-----\nnot base64!!\n-----END CERTIFICATE-----\n");
-    env.run(["trust", "add-ca", "garbage.pem", "--name", "g", "--scope", "*"])
-        .code(2)
-        .diag("trust-input")
-        .stderr_has("PEM");
-    env.run(["trust", "add-ca", &pki.f("root.key"), "--name", "k", "--scope", "*"])
-        .code(2)
-        .diag("trust-input");
+    env.run([
+        "trust",
+        "add-ca",
+        &pki.f("leaf.pem"),
+        "--name",
+        "leaf",
+        "--scope",
+        "*",
+    ])
+    .code(2)
+    .diag("trust-input")
+    .stderr_has("not a CA");
+    env.write(
+        "garbage.pem",
+        "-----BEGIN CERTIFICATE-----\nnot base64!!\n-----END CERTIFICATE-----\n",
+    );
+    env.run([
+        "trust",
+        "add-ca",
+        "garbage.pem",
+        "--name",
+        "g",
+        "--scope",
+        "*",
+    ])
+    .code(2)
+    .diag("trust-input")
+    .stderr_has("PEM");
+    env.run([
+        "trust",
+        "add-ca",
+        &pki.f("root.key"),
+        "--name",
+        "k",
+        "--scope",
+        "*",
+    ])
+    .code(2)
+    .diag("trust-input");
     // Two certificates in one file: ambiguous.
     let mut two = fs::read(pki.path("root.pem")).unwrap();
     two.extend(fs::read(pki.path("inter.pem")).unwrap());
     env.write("two.pem", two);
-    env.run(["trust", "add-ca", "two.pem", "--name", "two", "--scope", "*"])
-        .code(2)
-        .stderr_has("exactly one");
+    env.run([
+        "trust", "add-ca", "two.pem", "--name", "two", "--scope", "*",
+    ])
+    .code(2)
+    .stderr_has("exactly one");
     assert!(!env.trust_file().exists(), "nothing was written");
 }
 
@@ -561,8 +744,16 @@ fn an_edited_stored_ca_stops_the_store() {
     let env = TestEnv::new();
     let pki = Pki::new(&env, "t", Alg::Rsa);
     let other = Pki::new(&env, "o", Alg::Rsa);
-    env.run(["trust", "add-ca", &pki.f("root.pem"), "--name", "acme-ca", "--scope", "*"])
-        .code(0);
+    env.run([
+        "trust",
+        "add-ca",
+        &pki.f("root.pem"),
+        "--name",
+        "acme-ca",
+        "--scope",
+        "*",
+    ])
+    .code(0);
     // Swap in another root's PEM but keep the recorded fingerprint.
     let text = String::from_utf8(fs::read(env.trust_file()).unwrap()).unwrap();
     let mine = String::from_utf8(fs::read(pki.path("root.pem")).unwrap()).unwrap();
@@ -587,8 +778,8 @@ fn an_edited_stored_ca_stops_the_store() {
 // ------------------------------------------- bundles signed by the real mcpb
 
 fn fixture_root() -> TrustedCa {
-    let der = mcp_warden::trust::certificate_der(&fs::read(fixture("mcpb/root.pem")).unwrap())
-        .unwrap();
+    let der =
+        mcp_warden::trust::certificate_der(&fs::read(fixture("mcpb/root.pem")).unwrap()).unwrap();
     TrustedCa {
         name: "fixture-ca".into(),
         scopes: Scopes::new(&["fixture-*".to_string()]).unwrap(),
@@ -605,13 +796,20 @@ fn a_bundle_signed_by_mcpb_2_1_2_verifies() {
     let path = fixture("mcpb/signed-mcpb-2.1.2.mcpb");
     let block = mcpb::find_signature(&path).unwrap().unwrap();
     assert_eq!(block.variant, CommentVariant::Unchanged);
-    assert_eq!(block.signed_len, fs::metadata(fixture("mcpb/unsigned.mcpb")).unwrap().len());
+    assert_eq!(
+        block.signed_len,
+        fs::metadata(fixture("mcpb/unsigned.mcpb")).unwrap().len()
+    );
     let p = mcpb::verify(&path, &[fixture_root()], now()).unwrap();
     assert_eq!(p.common_name.as_deref(), Some("Fixture Publisher"));
     assert_eq!(p.organization.as_deref(), Some("Acme Tools"));
     assert_eq!(p.ca_name, "fixture-ca");
     assert_eq!(mcpb::read_manifest(&path).unwrap().name, "fixture-files");
-    assert!(mcpb::find_signature(&fixture("mcpb/unsigned.mcpb")).unwrap().is_none());
+    assert!(
+        mcpb::find_signature(&fixture("mcpb/unsigned.mcpb"))
+            .unwrap()
+            .is_none()
+    );
 
     // What mcpb's main branch (mcpb#204) does after signing: raise the
     // comment length over the block. Same signature, other layout.
@@ -627,8 +825,16 @@ fn a_bundle_signed_by_mcpb_2_1_2_verifies() {
 
     // Through the trust store and the binary's add-ca.
     env.copy_fixture("mcpb/root.pem", "root.pem");
-    env.run(["trust", "add-ca", "root.pem", "--name", "fixture-ca", "--scope", "fixture-*"])
-        .code(0);
+    env.run([
+        "trust",
+        "add-ca",
+        "root.pem",
+        "--name",
+        "fixture-ca",
+        "--scope",
+        "fixture-*",
+    ])
+    .code(0);
     let ctx = mcp_warden::context::Context::new(Some(&env.home), None, Some(&env.system)).unwrap();
     let store = TrustStore::load(&ctx).unwrap();
     assert_eq!(store.cas[0].fingerprint, fixture_root().fingerprint);
