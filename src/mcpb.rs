@@ -1203,6 +1203,7 @@ fn parse_cms(der: &[u8]) -> Result<ParsedCms, McpbError> {
         .signed_attrs
         .ok_or_else(|| bad("signed attributes not found".into()))?;
     let mut message_digest = None;
+    let mut content_type = None;
     for a in attrs.iter() {
         let single = || {
             if a.values.len() == 1 {
@@ -1217,19 +1218,28 @@ fn parse_cms(der: &[u8]) -> Result<ParsedCms, McpbError> {
                 )))
             }
         };
+        // One of each: a second messageDigest could tell two readers two stories.
         if a.oid == oid::MESSAGE_DIGEST {
             let v = single()?
                 .decode_as::<OctetString>()
                 .map_err(|e| bad(format!("messageDigest: {e}")))?;
-            message_digest = Some(v.as_bytes().to_vec());
+            if message_digest.replace(v.as_bytes().to_vec()).is_some() {
+                return Err(bad("more than one messageDigest attribute".into()));
+            }
         } else if a.oid == oid::CONTENT_TYPE {
             let v = single()?
                 .decode_as::<ObjectIdentifier>()
                 .map_err(|e| bad(format!("contentType: {e}")))?;
-            if v != oid::DATA {
-                return Err(bad("the contentType attribute is not id-data".into()));
+            if content_type.replace(v).is_some() {
+                return Err(bad("more than one contentType attribute".into()));
             }
         }
+    }
+    // RFC 5652 §5.3: with signed attributes, contentType is mandatory.
+    if content_type != Some(oid::DATA) {
+        return Err(bad(
+            "the contentType attribute is missing or is not id-data".into(),
+        ));
     }
     let message_digest =
         message_digest.ok_or_else(|| bad("the messageDigest attribute is missing".into()))?;

@@ -39,27 +39,52 @@ authorityKeyIdentifier = keyid
 [v3_leaf_nosign]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,keyEncipherment
+[ca]
+default_ca = ca_default
+[ca_default]
+database = index.txt
+new_certs_dir = .
+serial = serial
+default_md = sha256
+policy = policy_any
+unique_subject = no
+[policy_any]
+commonName = supplied
+organizationName = optional
 ";
 
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy, PartialEq, Debug)]
 enum Alg {
+    /// RSA 2048, signed with SHA-256.
     Rsa,
+    /// RSA 2048, SHA-512.
+    Rsa512,
+    /// P-256, SHA-256.
     Ec,
+    /// P-384, SHA-384.
+    Ec384,
 }
 
 /// A root, an intermediate and a leaf, as files in `dir`.
 struct Pki {
     dir: PathBuf,
     prefix: String,
+    md: &'static str,
 }
 
 impl Pki {
     fn new(env: &TestEnv, prefix: &str, alg: Alg) -> Pki {
         let dir = env.work.clone();
         fs::write(dir.join("openssl.cnf"), OPENSSL_CNF).unwrap();
+        let md = match alg {
+            Alg::Rsa | Alg::Ec => "sha256",
+            Alg::Rsa512 => "sha512",
+            Alg::Ec384 => "sha384",
+        };
         let p = Pki {
             dir,
             prefix: prefix.to_string(),
+            md,
         };
         for k in ["root", "inter", "leaf"] {
             p.genkey(k, alg);
@@ -112,26 +137,20 @@ impl Pki {
 
     fn genkey(&self, name: &str, alg: Alg) {
         let key = self.f(&format!("{name}.key"));
-        match alg {
-            Alg::Rsa => self.ossl(&[
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:2048",
-                "-out",
-                &key,
-            ]),
-            Alg::Ec => self.ossl(&[
-                "genpkey",
-                "-algorithm",
-                "EC",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-out",
-                &key,
-            ]),
+        let opt = match alg {
+            Alg::Rsa | Alg::Rsa512 => ["RSA", "rsa_keygen_bits:2048"],
+            Alg::Ec => ["EC", "ec_paramgen_curve:P-256"],
+            Alg::Ec384 => ["EC", "ec_paramgen_curve:P-384"],
         };
+        self.ossl(&[
+            "genpkey",
+            "-algorithm",
+            opt[0],
+            "-pkeyopt",
+            opt[1],
+            "-out",
+            &key,
+        ]);
     }
 
     /// `name`.pem for `name`.key, signed by `issuer`.
@@ -171,6 +190,52 @@ impl Pki {
         ]);
     }
 
+    /// `name`.pem valid only from `start` to `end` (YYYYMMDDHHMMSSZ), by
+    /// `openssl ca` (the one openssl 3.0 command that sets both dates);
+    /// `issuer` == `name` makes a self-signed root.
+    fn issue_dated(&self, name: &str, issuer: &str, subj: &str, ext: &str, start: &str, end: &str) {
+        fs::write(self.dir.join("index.txt"), "").unwrap();
+        fs::write(self.dir.join("serial"), "1000\n").unwrap();
+        let csr = self.f(&format!("{name}.csr"));
+        self.ossl(&[
+            "req",
+            "-config",
+            "openssl.cnf",
+            "-new",
+            "-key",
+            &self.f(&format!("{name}.key")),
+            "-subj",
+            subj,
+            "-out",
+            &csr,
+        ]);
+        let mut args = vec![
+            "ca",
+            "-batch",
+            "-config",
+            "openssl.cnf",
+            "-notext",
+            "-in",
+            &csr,
+            "-startdate",
+            start,
+            "-enddate",
+            end,
+            "-extensions",
+            ext,
+        ];
+        let issuer_pem = self.f(&format!("{issuer}.pem"));
+        let issuer_key = self.f(&format!("{issuer}.key"));
+        if issuer == name {
+            args.push("-selfsign");
+        } else {
+            args.extend(["-cert", &issuer_pem]);
+        }
+        let out = self.f(&format!("{name}.pem"));
+        args.extend(["-keyfile", &issuer_key, "-out", &out]);
+        self.ossl(&args);
+    }
+
     /// Detached CMS over `content`, as `mcpb sign` and external signers
     /// produce it: DER, SHA-256, signer and intermediate certificates.
     fn sign(&self, content: &[u8], leaf: &str) -> Vec<u8> {
@@ -189,7 +254,7 @@ impl Pki {
             "-certfile",
             &self.f("inter.pem"),
             "-md",
-            "sha256",
+            self.md,
             "-nosmimecap",
             "-outform",
             "DER",
@@ -298,7 +363,7 @@ fn now() -> SystemTime {
 
 #[test]
 fn valid_bundles_in_each_layout_rsa_and_ec() {
-    for alg in [Alg::Rsa, Alg::Ec] {
+    for alg in [Alg::Rsa, Alg::Rsa512, Alg::Ec, Alg::Ec384] {
         let env = TestEnv::new();
         let pki = Pki::new(&env, "t", alg);
         let roots = [pki.root("acme-ca", &["acme-*"])];
@@ -314,7 +379,7 @@ fn valid_bundles_in_each_layout_rsa_and_ec() {
                 Layout::Prepared => assert_eq!(block.variant, CommentVariant::Prepared),
             }
             let p = mcpb::verify(&path, &roots, now())
-                .unwrap_or_else(|e| panic!("{layout:?}: {e} ({:?})", e.hint()));
+                .unwrap_or_else(|e| panic!("{alg:?} {layout:?}: {e} ({:?})", e.hint()));
             assert_eq!(p.ca_name, "acme-ca");
             assert_eq!(p.common_name.as_deref(), Some("t Publisher"));
             assert_eq!(p.organization.as_deref(), Some("Acme Tools"));
@@ -499,6 +564,26 @@ fn foreign_ca_expired_leaf_and_wrong_key_usage() {
         matches!(&e, McpbError::CertificateTime { problem, .. } if problem.contains("not valid yet")),
         "{e}"
     );
+    // A leaf whose validity ended in 2021, issued by openssl with those dates.
+    fs::copy(other.path("leaf.key"), other.path("old.key")).unwrap();
+    other.issue_dated(
+        "old",
+        "inter",
+        "/CN=o Old Publisher",
+        "v3_leaf",
+        "20200101000000Z",
+        "20210101000000Z",
+    );
+    let old = write(
+        &env,
+        "old.mcpb",
+        &signed_bundle(&other, &zip, Layout::Prepared, "old"),
+    );
+    let e = mcpb::verify(&old, &roots, now()).unwrap_err();
+    assert!(
+        matches!(&e, McpbError::CertificateTime { subject, problem } if subject.contains("Old Publisher") && problem.contains("expired")),
+        "{e}"
+    );
     // A leaf without digitalSignature.
     fs::copy(other.path("leaf.key"), other.path("nosign.key")).unwrap();
     other.issue(
@@ -681,6 +766,51 @@ fn add_ca_list_remove() {
             .iter()
             .any(|e| e["name"] == "acme-ca"),
         "removed",
+    );
+}
+
+#[test]
+fn add_ca_warns_about_an_expired_root() {
+    let env = TestEnv::new();
+    let pki = Pki::new(&env, "t", Alg::Ec);
+    pki.issue_dated(
+        "root",
+        "root",
+        "/CN=t Old Root",
+        "v3_ca",
+        "20200101000000Z",
+        "20210101000000Z",
+    );
+    let out = env.run([
+        "--format",
+        "json",
+        "trust",
+        "add-ca",
+        &pki.f("root.pem"),
+        "--name",
+        "old",
+        "--scope",
+        "*",
+    ]);
+    out.code(0).stderr_has("warning: the certificate expired");
+    out.check(
+        out.json()["warning"].as_str().unwrap().contains("expired"),
+        "warning in JSON",
+    );
+    // Pinned, but nothing chains to it while it is expired.
+    let ctx = mcp_warden::context::Context::new(Some(&env.home), None, Some(&env.system)).unwrap();
+    let store = TrustStore::load(&ctx).unwrap();
+    pki.issue("inter", "root", "/CN=t Intermediate", "v3_inter", "3650");
+    pki.issue("leaf", "inter", "/CN=t Publisher", "v3_leaf", "30");
+    let path = write(
+        &env,
+        "b.mcpb",
+        &signed_bundle(&pki, &bundle_zip(MANIFEST), Layout::Unchanged, "leaf"),
+    );
+    let e = mcpb::verify_for_server(&path, &store, "x", now()).unwrap_err();
+    assert!(
+        matches!(&e, McpbError::CertificateTime { subject, .. } if subject.contains("Old Root")),
+        "{e}"
     );
 }
 
