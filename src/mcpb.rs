@@ -489,10 +489,16 @@ fn parse_tail(tail: &[u8], base: u64) -> Result<Option<(SignatureBlock, usize)>,
     }
     let mut last_err = None;
     let mut end = tail.len() - FOOTER.len();
-    // The DER could hold the header's bytes by chance: try each candidate
-    // from the end, keeping the first that adds up.
+    // The DER could hold the header's bytes by chance: try candidates from
+    // the end, keeping the first that adds up. A few at most: each costs a
+    // scan of the tail, and a crafted file could hold thousands.
+    let mut tries = 0;
     while let Some(i) = rfind(&tail[..end], HEADER) {
         end = i;
+        tries += 1;
+        if tries > 8 {
+            break;
+        }
         match block_at(tail, i) {
             Ok((der, padded)) => {
                 let variant = match comment_variant(&tail[..i], tail.len(), padded) {
@@ -1470,6 +1476,31 @@ mod tests {
         ));
         // No block at all.
         assert!(parse_tail(&zip_with_comment(b"x"), 0).unwrap().is_none());
+    }
+
+    #[test]
+    fn many_fake_headers_cost_a_bounded_search() {
+        // Thousands of headers, each with a length field that fits the end
+        // of the file: refused after a few tries, not each one scanned.
+        let mut f = zip_with_comment(b"");
+        let mut at = Vec::new();
+        for _ in 0..20_000 {
+            at.push(f.len());
+            f.extend_from_slice(HEADER);
+            f.extend_from_slice(&[0; 4]);
+        }
+        f.extend_from_slice(FOOTER);
+        let total = f.len();
+        for p in at {
+            let der_len = (total - p) as u64 - OVERHEAD;
+            f[p + HEADER.len()..p + HEADER.len() + 4]
+                .copy_from_slice(&(der_len as u32).to_le_bytes());
+        }
+        assert!(block_at(&f, total - FOOTER.len() - 15).is_ok());
+        assert!(matches!(
+            parse_tail(&f, 0),
+            Err(McpbError::MalformedBlock(_))
+        ));
     }
 
     #[test]
