@@ -106,6 +106,9 @@ _mcp__warden() {
             mcp__warden__subcmd__help__subcmd__policy,init)
                 cmd="mcp__warden__subcmd__help__subcmd__policy__subcmd__init"
                 ;;
+            mcp__warden__subcmd__help__subcmd__trust,add-ca)
+                cmd="mcp__warden__subcmd__help__subcmd__trust__subcmd__add__subcmd__ca"
+                ;;
             mcp__warden__subcmd__help__subcmd__trust,add-identity)
                 cmd="mcp__warden__subcmd__help__subcmd__trust__subcmd__add__subcmd__identity"
                 ;;
@@ -145,6 +148,9 @@ _mcp__warden() {
             mcp__warden__subcmd__policy__subcmd__help,init)
                 cmd="mcp__warden__subcmd__policy__subcmd__help__subcmd__init"
                 ;;
+            mcp__warden__subcmd__trust,add-ca)
+                cmd="mcp__warden__subcmd__trust__subcmd__add__subcmd__ca"
+                ;;
             mcp__warden__subcmd__trust,add-identity)
                 cmd="mcp__warden__subcmd__trust__subcmd__add__subcmd__identity"
                 ;;
@@ -162,6 +168,9 @@ _mcp__warden() {
                 ;;
             mcp__warden__subcmd__trust,roots)
                 cmd="mcp__warden__subcmd__trust__subcmd__roots"
+                ;;
+            mcp__warden__subcmd__trust__subcmd__help,add-ca)
+                cmd="mcp__warden__subcmd__trust__subcmd__help__subcmd__add__subcmd__ca"
                 ;;
             mcp__warden__subcmd__trust__subcmd__help,add-identity)
                 cmd="mcp__warden__subcmd__trust__subcmd__help__subcmd__add__subcmd__identity"
@@ -658,8 +667,22 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__help__subcmd__trust)
-            opts="add-key add-identity list roots remove"
+            opts="add-key add-identity add-ca list roots remove"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__help__subcmd__trust__subcmd__add__subcmd__ca)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -970,12 +993,46 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__trust)
-            opts="-v -q -h --home --policy --format --verbose --quiet --help add-key add-identity list roots remove help"
+            opts="-v -q -h --home --policy --format --verbose --quiet --help add-key add-identity add-ca list roots remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__trust__subcmd__add__subcmd__ca)
+            opts="-v -q -h --name --scope --home --policy --format --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --scope)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1080,8 +1137,22 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__trust__subcmd__help)
-            opts="add-key add-identity list roots remove help"
+            opts="add-key add-identity add-ca list roots remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__trust__subcmd__help__subcmd__add__subcmd__ca)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

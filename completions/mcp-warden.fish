@@ -40,19 +40,20 @@ complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "remove" -d 'U
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "cache" -d 'Inspect and maintain the content-addressed cache'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "verify" -d 'Verify an artifact\'s signatures and judge it against the policy'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
 json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -s h -l help -d 'Print help'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -f -a "add-key" -d 'Pin a public key (minisign .pub, OpenSSH ed25519 line, or PEM) under a name'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -f -a "add-identity" -d 'Pin a sigstore signer by OIDC issuer and certificate identity'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -f -a "list" -d 'List trusted keys and identities with their scopes'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -f -a "roots" -d 'List the embedded sigstore trusted roots: logs, CAs and validity windows'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -f -a "remove" -d 'Remove an entry from the user\'s trust store'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity list roots remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -f -a "add-key" -d 'Pin a public key (minisign .pub, OpenSSH ed25519 line, or PEM) under a name'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -f -a "add-identity" -d 'Pin a sigstore signer by OIDC issuer and certificate identity'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -f -a "add-ca" -d 'Pin an X.509 root CA (PEM) that may anchor `.mcpb` bundle signatures'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -f -a "list" -d 'List trusted keys, identities and CAs with their scopes'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -f -a "roots" -d 'List the embedded sigstore trusted roots: logs, CAs and validity windows'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -f -a "remove" -d 'Remove an entry from the user\'s trust store'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -l name -d 'The name policies use for this signer' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -l scope -d 'Server names (globs) this key may vouch for; repeatable. Required: use \'*\' for all' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -l ssh-namespace -d 'Namespace OpenSSH signatures by this key must carry' -r
@@ -75,6 +76,15 @@ json\t''"
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -s q -l quiet -d 'Print only the verdict and errors'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-ca" -l name -d 'The name this CA is listed under' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-ca" -l scope -d 'Server names (globs) bundles signed under this CA may be; repeatable and required' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-ca" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-ca" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-ca" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-ca" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-ca" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-ca" -s h -l help -d 'Print help'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from list" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from list" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from list" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
@@ -98,7 +108,8 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "add-key" -d 'Pin a public key (minisign .pub, OpenSSH ed25519 line, or PEM) under a name'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "add-identity" -d 'Pin a sigstore signer by OIDC issuer and certificate identity'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "list" -d 'List trusted keys and identities with their scopes'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "add-ca" -d 'Pin an X.509 root CA (PEM) that may anchor `.mcpb` bundle signatures'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "list" -d 'List trusted keys, identities and CAs with their scopes'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "roots" -d 'List the embedded sigstore trusted roots: logs, CAs and validity windows'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove an entry from the user\'s trust store'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -257,7 +268,8 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fi
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update remove cache verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "add-key" -d 'Pin a public key (minisign .pub, OpenSSH ed25519 line, or PEM) under a name'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "add-identity" -d 'Pin a sigstore signer by OIDC issuer and certificate identity'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "list" -d 'List trusted keys and identities with their scopes'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "add-ca" -d 'Pin an X.509 root CA (PEM) that may anchor `.mcpb` bundle signatures'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "list" -d 'List trusted keys, identities and CAs with their scopes'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "roots" -d 'List the embedded sigstore trusted roots: logs, CAs and validity windows'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "remove" -d 'Remove an entry from the user\'s trust store'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from policy" -f -a "init" -d 'Write a commented policy template (to --policy FILE or the home\'s policy.toml)'

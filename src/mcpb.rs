@@ -30,9 +30,9 @@ use cms::signed_data::{SignedData, SignerIdentifier};
 use serde_json::Value;
 use sha2::Digest as _;
 use x509_cert::Certificate;
+use x509_cert::der::Decode;
 use x509_cert::der::asn1::{Ia5StringRef, OctetString, PrintableStringRef, Utf8StringRef};
 use x509_cert::der::oid::ObjectIdentifier;
-use x509_cert::der::Decode;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectKeyIdentifier};
 use x509_cert::name::Name;
 use x509_cert::spki::AlgorithmIdentifierOwned;
@@ -370,7 +370,9 @@ pub fn parse_manifest(bytes: &[u8]) -> Result<Manifest, McpbError> {
                     .map(|(k, v)| {
                         v.as_str()
                             .map(|s| (k.clone(), s.to_string()))
-                            .ok_or_else(|| bad(format!("`server.mcp_config.env.{k}` is not a string")))
+                            .ok_or_else(|| {
+                                bad(format!("`server.mcp_config.env.{k}` is not a string"))
+                            })
                     })
                     .collect::<Result<_, _>>()?,
                 Some(_) => return Err(bad("`server.mcp_config.env` is not an object".into())),
@@ -487,10 +489,16 @@ fn parse_tail(tail: &[u8], base: u64) -> Result<Option<(SignatureBlock, usize)>,
     }
     let mut last_err = None;
     let mut end = tail.len() - FOOTER.len();
-    // The DER could hold the header's bytes by chance: try each candidate
-    // from the end, keeping the first that adds up.
+    // The DER could hold the header's bytes by chance: try candidates from
+    // the end, keeping the first that adds up. A few at most: each costs a
+    // scan of the tail, and a crafted file could hold thousands.
+    let mut tries = 0;
     while let Some(i) = rfind(&tail[..end], HEADER) {
         end = i;
+        tries += 1;
+        if tries > 8 {
+            break;
+        }
         match block_at(tail, i) {
             Ok((der, padded)) => {
                 let variant = match comment_variant(&tail[..i], tail.len(), padded) {
@@ -569,11 +577,7 @@ fn block_at(tail: &[u8], i: usize) -> Result<(&[u8], bool), McpbError> {
 
 /// Which signer wrote this: finds the zip end record before the block
 /// whose comment length fits one variant. Offsets are within `before`.
-fn comment_variant(
-    before: &[u8],
-    total: usize,
-    padded: bool,
-) -> Option<(CommentVariant, usize)> {
+fn comment_variant(before: &[u8], total: usize, padded: bool) -> Option<(CommentVariant, usize)> {
     let block_start = before.len();
     let lowest = block_start.saturating_sub((EOCD_LEN + MAX_COMMENT) as usize);
     let mut end = block_start;
@@ -588,7 +592,8 @@ fn comment_variant(
         let l = usize::from(u16::from_le_bytes([before[j + 20], before[j + 21]]));
         let covers = j + EOCD_LEN as usize + l;
         let found = if padded {
-            (covers == total && (l as u64) == PREPARED_BLOCK_SIZE).then_some(CommentVariant::Prepared)
+            (covers == total && (l as u64) == PREPARED_BLOCK_SIZE)
+                .then_some(CommentVariant::Prepared)
         } else if covers == block_start {
             Some(CommentVariant::Unchanged)
         } else if covers == total {
@@ -806,12 +811,12 @@ fn raw_signed_data(der: &[u8]) -> Option<RawSignedData<'_>> {
     let infos = sd.last().filter(|t| t.tag == 0x31)?;
     let infos = children(infos.value)?;
     let mut signed_attrs = None;
-    if let [info] = infos.as_slice() {
-        if let Some(a) = children(info.value)?.iter().find(|t| t.tag == 0xa0) {
-            let mut v = a.full.to_vec();
-            v[0] = 0x31;
-            signed_attrs = Some(v);
-        }
+    if let [info] = infos.as_slice()
+        && let Some(a) = children(info.value)?.iter().find(|t| t.tag == 0xa0)
+    {
+        let mut v = a.full.to_vec();
+        v[0] = 0x31;
+        signed_attrs = Some(v);
     }
     Some(RawSignedData {
         certs,
@@ -883,9 +888,11 @@ impl Cert {
     /// CA=true, and keyCertSign if keyUsage is present.
     fn check_ca(&self) -> Result<Option<u8>, McpbError> {
         let bc: Option<BasicConstraints> = self.decode_ext(&oid::BASIC_CONSTRAINTS)?;
-        let bc = bc
-            .filter(|b| b.ca)
-            .ok_or_else(|| self.bad("it issues certificates but is not a CA (basicConstraints CA is not true)".into()))?;
+        let bc = bc.filter(|b| b.ca).ok_or_else(|| {
+            self.bad(
+                "it issues certificates but is not a CA (basicConstraints CA is not true)".into(),
+            )
+        })?;
         let ku: Option<KeyUsage> = self.decode_ext(&oid::KEY_USAGE)?;
         if ku.is_some_and(|k| !k.key_cert_sign()) {
             return Err(self.bad("its keyUsage lacks keyCertSign".into()));
@@ -991,7 +998,9 @@ pub fn certificate_subject(der: &[u8]) -> Option<String> {
 }
 
 fn unix(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 // -------------------------------------------------------------- signatures
@@ -1019,7 +1028,9 @@ fn key_kind(spki: &x509_cert::spki::SubjectPublicKeyInfoOwned) -> Result<KeyKind
                 Err(McpbError::UnsupportedAlgorithm(format!("EC curve {curve}")))
             }
         }
-        other => Err(McpbError::UnsupportedAlgorithm(format!("public key {other}"))),
+        other => Err(McpbError::UnsupportedAlgorithm(format!(
+            "public key {other}"
+        ))),
     }
 }
 
@@ -1033,7 +1044,8 @@ fn verify_signature(
     sig: &[u8],
 ) -> Result<(), McpbError> {
     use aws_lc_rs::signature as s;
-    let unsupported = || McpbError::UnsupportedAlgorithm(format!("signature algorithm {}", alg.oid));
+    let unsupported =
+        || McpbError::UnsupportedAlgorithm(format!("signature algorithm {}", alg.oid));
     let key = spki
         .subject_public_key
         .as_bytes()
@@ -1073,7 +1085,9 @@ fn verify_signature(
     };
     s::UnparsedPublicKey::new(params, key)
         .verify(msg, sig)
-        .map_err(|_| McpbError::BadSignature(format!("the {} signature does not match the key", alg.oid)))
+        .map_err(|_| {
+            McpbError::BadSignature(format!("the {} signature does not match the key", alg.oid))
+        })
 }
 
 // ----------------------------------------------------------------- verify
@@ -1136,15 +1150,13 @@ pub fn verify_for_server(
 ) -> Result<Publisher, McpbError> {
     let in_scope: Vec<TrustedCa> = store.cas_for(server).cloned().collect();
     match verify(bundle, &in_scope, at) {
-        Err(McpbError::UntrustedChain(why)) => {
-            match verify(bundle, &store.cas, at) {
-                Ok(p) => Err(McpbError::OutOfScope {
-                    ca: p.ca_name,
-                    server: server.to_string(),
-                }),
-                Err(_) => Err(McpbError::UntrustedChain(why)),
-            }
-        }
+        Err(McpbError::UntrustedChain(why)) => match verify(bundle, &store.cas, at) {
+            Ok(p) => Err(McpbError::OutOfScope {
+                ca: p.ca_name,
+                server: server.to_string(),
+            }),
+            Err(_) => Err(McpbError::UntrustedChain(why)),
+        },
         other => other,
     }
 }
@@ -1163,54 +1175,77 @@ fn parse_cms(der: &[u8]) -> Result<ParsedCms, McpbError> {
     let bad = |m: String| McpbError::MalformedCms(m);
     let ci = ContentInfo::from_der(der).map_err(|e| bad(e.to_string()))?;
     if ci.content_type != oid::SIGNED_DATA {
-        return Err(bad(format!("content type {} is not SignedData", ci.content_type)));
+        return Err(bad(format!(
+            "content type {} is not SignedData",
+            ci.content_type
+        )));
     }
     let sd: SignedData = ci.content.decode_as().map_err(|e| bad(e.to_string()))?;
     let raw = raw_signed_data(der).ok_or_else(|| bad("unexpected structure".into()))?;
     if sd.encap_content_info.econtent.is_some() {
-        return Err(bad("the signature embeds content; mcpb signatures are detached".into()));
+        return Err(bad(
+            "the signature embeds content; mcpb signatures are detached".into(),
+        ));
     }
     if sd.encap_content_info.econtent_type != oid::DATA {
         return Err(bad("the signed content type is not id-data".into()));
     }
     let infos = &sd.signer_infos.0;
     if infos.len() != 1 {
-        return Err(bad(format!("exactly one signer is required, found {}", infos.len())));
+        return Err(bad(format!(
+            "exactly one signer is required, found {}",
+            infos.len()
+        )));
     }
     let Some(si) = infos.iter().next() else {
         return Err(bad("no signer".into()));
     };
     let digest = Hash::from_oid(&si.digest_alg.oid)
         .ok_or_else(|| McpbError::UnsupportedAlgorithm(format!("digest {}", si.digest_alg.oid)))?;
-    let attrs = si
-        .signed_attrs
-        .as_ref()
-        .ok_or_else(|| bad("the signer has no signed attributes (mcpb always writes them)".into()))?;
+    let attrs = si.signed_attrs.as_ref().ok_or_else(|| {
+        bad("the signer has no signed attributes (mcpb always writes them)".into())
+    })?;
     let signed_attrs = raw
         .signed_attrs
         .ok_or_else(|| bad("signed attributes not found".into()))?;
     let mut message_digest = None;
+    let mut content_type = None;
     for a in attrs.iter() {
         let single = || {
             if a.values.len() == 1 {
-                a.values.iter().next().ok_or_else(|| bad("empty attribute".into()))
+                a.values
+                    .iter()
+                    .next()
+                    .ok_or_else(|| bad("empty attribute".into()))
             } else {
-                Err(bad(format!("attribute {} must have exactly one value", a.oid)))
+                Err(bad(format!(
+                    "attribute {} must have exactly one value",
+                    a.oid
+                )))
             }
         };
+        // One of each: a second messageDigest could tell two readers two stories.
         if a.oid == oid::MESSAGE_DIGEST {
             let v = single()?
                 .decode_as::<OctetString>()
                 .map_err(|e| bad(format!("messageDigest: {e}")))?;
-            message_digest = Some(v.as_bytes().to_vec());
+            if message_digest.replace(v.as_bytes().to_vec()).is_some() {
+                return Err(bad("more than one messageDigest attribute".into()));
+            }
         } else if a.oid == oid::CONTENT_TYPE {
             let v = single()?
                 .decode_as::<ObjectIdentifier>()
                 .map_err(|e| bad(format!("contentType: {e}")))?;
-            if v != oid::DATA {
-                return Err(bad("the contentType attribute is not id-data".into()));
+            if content_type.replace(v).is_some() {
+                return Err(bad("more than one contentType attribute".into()));
             }
         }
+    }
+    // RFC 5652 §5.3: with signed attributes, contentType is mandatory.
+    if content_type != Some(oid::DATA) {
+        return Err(bad(
+            "the contentType attribute is missing or is not id-data".into(),
+        ));
     }
     let message_digest =
         message_digest.ok_or_else(|| bad("the messageDigest attribute is missing".into()))?;
@@ -1258,7 +1293,10 @@ fn build_chain(
         return Err(leaf.bad("its keyUsage lacks digitalSignature".into()));
     }
     let eku: Option<ExtendedKeyUsage> = leaf.decode_ext(&oid::EXT_KEY_USAGE)?;
-    if eku.is_some_and(|e| !e.0.iter().any(|o| *o == oid::CODE_SIGNING || *o == oid::ANY_EKU)) {
+    if eku.is_some_and(|e| {
+        !e.0.iter()
+            .any(|o| *o == oid::CODE_SIGNING || *o == oid::ANY_EKU)
+    }) {
         return Err(leaf.bad("its extendedKeyUsage does not allow code signing".into()));
     }
     let roots: Vec<(&TrustedCa, Cert)> = roots
@@ -1323,7 +1361,10 @@ fn name_attr(name: &Name, id: &ObjectIdentifier) -> Option<String> {
         let v = &atv.value;
         v.decode_as::<Utf8StringRef<'_>>()
             .map(|s| s.to_string())
-            .or_else(|_| v.decode_as::<PrintableStringRef<'_>>().map(|s| s.to_string()))
+            .or_else(|_| {
+                v.decode_as::<PrintableStringRef<'_>>()
+                    .map(|s| s.to_string())
+            })
             .or_else(|_| v.decode_as::<Ia5StringRef<'_>>().map(|s| s.to_string()))
             .ok()
     })
@@ -1393,7 +1434,10 @@ mod tests {
         // Padding must be zeros.
         let k = f.len() - FOOTER.len() - 1;
         f[k] = 1;
-        assert!(matches!(parse_tail(&f, 0), Err(McpbError::MalformedBlock(_))));
+        assert!(matches!(
+            parse_tail(&f, 0),
+            Err(McpbError::MalformedBlock(_))
+        ));
     }
 
     #[test]
@@ -1402,13 +1446,19 @@ mod tests {
         let mut f = zip_with_comment(b"");
         f[20..22].copy_from_slice(&7u16.to_le_bytes());
         f.extend(block(b"abc", None));
-        assert!(matches!(parse_tail(&f, 0), Err(McpbError::MalformedBlock(_))));
+        assert!(matches!(
+            parse_tail(&f, 0),
+            Err(McpbError::MalformedBlock(_))
+        ));
         // Wrong length field.
         let mut f = zip_with_comment(b"");
         let mut blk = block(b"abc", None);
         blk[HEADER.len()] = 4;
         f.extend(blk);
-        assert!(matches!(parse_tail(&f, 0), Err(McpbError::MalformedBlock(_))));
+        assert!(matches!(
+            parse_tail(&f, 0),
+            Err(McpbError::MalformedBlock(_))
+        ));
         // Oversized length field.
         let mut f = zip_with_comment(b"");
         let mut blk = block(b"abc", None);
@@ -1420,9 +1470,37 @@ mod tests {
         let mut f = zip_with_comment(b"");
         f.extend(block(b"abc", None));
         f.truncate(f.len() - 3);
-        assert!(matches!(parse_tail(&f, 0), Err(McpbError::MalformedBlock(_))));
+        assert!(matches!(
+            parse_tail(&f, 0),
+            Err(McpbError::MalformedBlock(_))
+        ));
         // No block at all.
         assert!(parse_tail(&zip_with_comment(b"x"), 0).unwrap().is_none());
+    }
+
+    #[test]
+    fn many_fake_headers_cost_a_bounded_search() {
+        // Thousands of headers, each with a length field that fits the end
+        // of the file: refused after a few tries, not each one scanned.
+        let mut f = zip_with_comment(b"");
+        let mut at = Vec::new();
+        for _ in 0..20_000 {
+            at.push(f.len());
+            f.extend_from_slice(HEADER);
+            f.extend_from_slice(&[0; 4]);
+        }
+        f.extend_from_slice(FOOTER);
+        let total = f.len();
+        for p in at {
+            let der_len = (total - p) as u64 - OVERHEAD;
+            f[p + HEADER.len()..p + HEADER.len() + 4]
+                .copy_from_slice(&(der_len as u32).to_le_bytes());
+        }
+        assert!(block_at(&f, total - FOOTER.len() - 15).is_ok());
+        assert!(matches!(
+            parse_tail(&f, 0),
+            Err(McpbError::MalformedBlock(_))
+        ));
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub enum TrustError {
     BadRegex(String),
     #[error("{path}: {message}")]
     BadCertificate { path: PathBuf, message: String },
+    #[error("cannot read the certificate: {0}")]
+    CertFile(ReadError),
 }
 
 impl TrustError {
@@ -642,7 +644,7 @@ pub fn add_ca(
         return Err(TrustError::BadName(name.to_string()));
     }
     let scopes_checked = Scopes::new(scopes)?;
-    let bytes = fsutil::read_bounded(cert_file, MAX_CERT_FILE).map_err(TrustError::KeyFile)?;
+    let bytes = fsutil::read_bounded(cert_file, MAX_CERT_FILE).map_err(TrustError::CertFile)?;
     let bad = |message: String| TrustError::BadCertificate {
         path: cert_file.to_path_buf(),
         message,

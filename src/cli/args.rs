@@ -305,7 +305,19 @@ pub enum TrustCommand {
         #[arg(long = "scope", value_name = "GLOB")]
         scopes: Vec<String>,
     },
-    /// List trusted keys and identities with their scopes.
+    /// Pin an X.509 root CA (PEM) that may anchor `.mcpb` bundle signatures.
+    AddCa {
+        /// The CA certificate, PEM (one CERTIFICATE block) or DER.
+        #[arg(value_name = "PEM")]
+        file: PathBuf,
+        /// The name this CA is listed under.
+        #[arg(long)]
+        name: String,
+        /// Server names (globs) bundles signed under this CA may be; repeatable and required.
+        #[arg(long = "scope", value_name = "GLOB")]
+        scopes: Vec<String>,
+    },
+    /// List trusted keys, identities and CAs with their scopes.
     List,
     /// List the embedded sigstore trusted roots: logs, CAs and validity windows.
     Roots,

@@ -88,6 +88,42 @@ pub fn run(g: &Global, cmd: &TrustCommand) -> Result<u8> {
                 g.note(&text);
             }
         }
+        TrustCommand::AddCa { file, name, scopes } => {
+            let (added, summary) = trust::add_ca(&ctx, file, name, scopes).map_err(failure)?;
+            if let Some(w) = &summary.warning {
+                g.note(&format!(
+                    "warning: the certificate {w}; bundles will not verify under it until it is valid"
+                ));
+            }
+            let (status, text) = match &added {
+                Added::New => (
+                    "added",
+                    format!(
+                        "trusted CA `{name}` ({}, {}) for {}",
+                        summary.subject,
+                        summary.fingerprint,
+                        scopes.join(", ")
+                    ),
+                ),
+                Added::AlreadyPresent(existing) => (
+                    "unchanged",
+                    format!(
+                        "this CA ({}) is trusted already as `{existing}`; nothing changed",
+                        summary.fingerprint
+                    ),
+                ),
+            };
+            if g.json() {
+                g.out(&format!(
+                    "{}\n",
+                    json!({"status": status, "name": name, "subject": summary.subject,
+                           "fingerprint": summary.fingerprint, "not_after": summary.not_after,
+                           "warning": summary.warning})
+                ));
+            } else {
+                g.note(&text);
+            }
+        }
         TrustCommand::List => {
             let store = load_trust(&ctx)?;
             if g.json() {
@@ -103,9 +139,13 @@ pub fn run(g: &Global, cmd: &TrustCommand) -> Result<u8> {
                         json!({"name": i.name, "kind": "identity", "issuer": i.issuer, "identity": i.identity.describe(),
                                "scopes": i.scopes.patterns, "origin": i.origin})
                     }))
+                    .chain(store.cas.iter().map(|c| {
+                        json!({"name": c.name, "kind": "ca", "subject": c.subject, "fingerprint": c.fingerprint,
+                               "scopes": c.scopes.patterns, "origin": c.origin})
+                    }))
                     .collect();
                 g.out(&format!("{}\n", serde_json::to_string_pretty(&keys)?));
-            } else if store.keys.is_empty() && store.identities.is_empty() {
+            } else if store.keys.is_empty() && store.identities.is_empty() && store.cas.is_empty() {
                 g.out("The trust store is empty. Add a key with `mcp-warden trust add-key FILE --name NAME --scope GLOB`.\n");
             } else {
                 let mut s = String::new();
@@ -135,6 +175,16 @@ pub fn run(g: &Global, cmd: &TrustCommand) -> Result<u8> {
                         i.issuer,
                         i.scopes.patterns.join(", "),
                         i.file.display()
+                    ));
+                }
+                for c in &store.cas {
+                    s.push_str(&format!(
+                        "{}  ca {} ({})\n    scopes: {}\n    origin: {}\n",
+                        c.name,
+                        c.fingerprint,
+                        c.subject,
+                        c.scopes.patterns.join(", "),
+                        c.file.display()
                     ));
                 }
                 g.out(&s);

@@ -8,6 +8,7 @@ mod digest_mode;
 mod docs;
 mod generators;
 mod happy;
+mod mcpb;
 mod net;
 mod policy;
 mod provenance;

@@ -466,3 +466,73 @@ fn tampered_trust_store_stops_verification() {
         .code(2)
         .diag("trust-store-invalid");
 }
+
+#[test]
+fn cas_share_the_namespace_and_the_system_store() {
+    let env = TestEnv::new();
+    env.copy_fixture("mcpb/root.pem", "root.pem");
+    env.copy_fixture("mcpb/inter.pem", "inter.pem");
+    let key = Minisign::generate(&env, "k");
+    env.trust_key(&key.public, "acme", &["*"]).code(0);
+    // One name, one entry, whatever its kind.
+    env.run([
+        "trust", "add-ca", "root.pem", "--name", "acme", "--scope", "*",
+    ])
+    .code(2)
+    .diag("trust-input")
+    .stderr_has("exists already");
+    env.run([
+        "trust", "add-ca", "root.pem", "--name", "corp-ca", "--scope", "*",
+    ])
+    .code(0);
+    env.run([
+        "trust", "add-key", "k.pub", "--name", "corp-ca", "--scope", "*",
+    ])
+    .code(0)
+    .stderr_has("trusted already as `acme`");
+    Minisign::generate(&env, "k2");
+    env.run([
+        "trust", "add-key", "k2.pub", "--name", "corp-ca", "--scope", "*",
+    ])
+    .code(2)
+    .stderr_has("exists already");
+
+    // A CA from the system store: listed as such, not removable here.
+    let scratch = env.root.join("scratch");
+    env.run([
+        "--home",
+        scratch.to_str().unwrap(),
+        "trust",
+        "add-ca",
+        "inter.pem",
+        "--name",
+        "sys-ca",
+        "--scope",
+        "corp-*",
+    ])
+    .code(0);
+    fs::create_dir_all(env.system_trust_dir()).unwrap();
+    fs::copy(
+        scratch.join("config/trust.toml"),
+        env.system_trust_dir().join("ca.toml"),
+    )
+    .unwrap();
+    let list = list_json(&env);
+    let sys = list
+        .iter()
+        .find(|e| e["name"] == "sys-ca")
+        .expect("the system CA is listed");
+    assert_eq!(sys["kind"], "ca");
+    assert_eq!(sys["origin"], "system");
+    assert!(
+        sys["subject"]
+            .as_str()
+            .unwrap()
+            .contains("Fixture Intermediate")
+    );
+    env.run(["trust", "remove", "sys-ca"])
+        .code(2)
+        .stderr_has("comes from the system trust store");
+    env.run(["trust", "remove", "corp-ca"]).code(0);
+    assert!(!list_json(&env).iter().any(|e| e["name"] == "corp-ca"));
+}
