@@ -90,6 +90,23 @@ pub struct Entry {
     pub pinned: String,
     #[serde(default, skip_serializing_if = "RunSettings::is_empty")]
     pub run: RunSettings,
+    /// What the verdict was reached from, so that the same `add` again
+    /// can be answered without fetching and verifying again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<Receipt>,
+}
+
+/// The inputs of the `add` that pinned an entry, and the cached file's
+/// identity on disk at that moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Receipt {
+    /// SHA-256 over the request: name, source, every evidence file's
+    /// content and flag, the fetch settings, and the policy and trust
+    /// files in force.
+    pub request: String,
+    /// `device:inode:size:mtime-ns` of the cached artifact.
+    pub file: String,
 }
 
 /// What a source says about running the server (an MCP registry entry's
@@ -235,6 +252,7 @@ mod tests {
             signers: vec!["acme-release".into()],
             evidence: vec!["signature: minisign by acme-release".into()],
             pinned: "2026-11-21T09:00:00Z".into(),
+            receipt: None,
             run: RunSettings {
                 args: vec!["--stdio".into()],
                 env: vec![EnvVar {

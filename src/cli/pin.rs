@@ -34,10 +34,32 @@ pub fn add(g: &Global, a: &AddArgs) -> Result<u8> {
     let _held = lock::hold(&lock_path).map_err(lock_failure)?;
     let mut lock = Lock::load(&lock_path).map_err(lock_failure)?;
     let previous = lock.servers.get(&a.name).cloned();
+    let request = request_digest(&ctx, &a.name, &a.source, &a.evidence, &a.fetch)?;
+    if let Some(prev) = &previous
+        && unchanged(&ctx, prev, &request)
+    {
+        // Same request, same policy and trust, same cached file: the
+        // verdict stands. `update` fetches again.
+        if g.json() {
+            g.out(&format!(
+                "{}\n",
+                serde_json::json!({"status": "unchanged", "name": a.name,
+                    "source": prev.source, "sha256": prev.sha256})
+            ));
+        } else {
+            g.out(&format!(
+                "{} is pinned already: {}\n",
+                a.name,
+                describe(prev)
+            ));
+        }
+        return Ok(0);
+    }
     let pinned = pin(g, &ctx, &a.name, &a.source, &a.evidence, &a.fetch)?;
-    let Pinned::Allowed(entry, report) = pinned else {
+    let Pinned::Allowed(mut entry, report) = pinned else {
         return Ok(1);
     };
+    entry.receipt = receipt_file(&ctx, &entry).map(|file| lock::Receipt { request, file });
     if let Some(prev) = &previous {
         refuse_downgrade(&a.name, prev, &entry, a.allow_downgrade)?;
     }
@@ -351,6 +373,7 @@ fn pin(
         signers: signers(&evidence),
         evidence: evidence_lines(&evidence),
         pinned: jiff::Timestamp::now().to_string(),
+        receipt: None,
         run: RunSettings {
             args: resolved.run.args.clone(),
             env: resolved
@@ -404,6 +427,129 @@ fn store(
             Ok((Some(blob), None))
         }
     }
+}
+
+/// The cached file an entry rests on: its blob, or for a directory its
+/// tree record.
+fn cached_file(ctx: &Context, e: &Entry) -> PathBuf {
+    let root = ctx.cache_dir.join("trees/sha256");
+    match (e.kind.as_str(), &e.tree) {
+        ("directory", Some(t)) => root.join(format!("{t}.tree")),
+        _ => ctx.cache_dir.join("blobs/sha256").join(&e.sha256),
+    }
+}
+
+fn file_identity(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let m = std::fs::symlink_metadata(path).ok()?;
+    m.is_file().then(|| {
+        format!(
+            "{}:{}:{}:{}",
+            m.dev(),
+            m.ino(),
+            m.size(),
+            m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128
+        )
+    })
+}
+
+fn receipt_file(ctx: &Context, e: &Entry) -> Option<String> {
+    file_identity(&cached_file(ctx, e))
+}
+
+fn unchanged(ctx: &Context, e: &Entry, request: &str) -> bool {
+    let Some(r) = &e.receipt else { return false };
+    // A local source may have changed behind the same path: always look.
+    let local = matches!(
+        e.source.parse::<Source>(),
+        Ok(Source::Path(_) | Source::Mcpb(Location::Path(_)) | Source::ServerJson(_))
+    );
+    !local && r.request == request && receipt_file(ctx, e).as_deref() == Some(r.file.as_str())
+}
+
+/// SHA-256 over everything an `add` verdict depends on. Unreadable inputs
+/// make a digest that matches nothing, so the full path runs and reports.
+fn request_digest(
+    ctx: &Context,
+    name: &str,
+    source: &str,
+    ev: &EvidenceArgs,
+    fetch: &FetchArgs,
+) -> Result<String> {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    let mut field = |k: &str, v: &[u8]| {
+        h.update((k.len() as u64).to_le_bytes());
+        h.update(k.as_bytes());
+        h.update((v.len() as u64).to_le_bytes());
+        h.update(v);
+    };
+    field("version", env!("CARGO_PKG_VERSION").as_bytes());
+    field("name", name.as_bytes());
+    let source = absolute(source.parse().map_err(source_failure)?)
+        .map(|s| s.to_string())
+        .unwrap_or_else(|_| source.to_string());
+    field("source", source.as_bytes());
+    let file_digest = |p: &Path| -> Vec<u8> {
+        match std::fs::File::open(p) {
+            Ok(f) => match crate::digest::digest_reader(f, &[crate::digest::Algorithm::Sha256]) {
+                Ok((_, d)) => d.first().map(|d| d.hex().into_bytes()).unwrap_or_default(),
+                Err(_) => b"unreadable".to_vec(),
+            },
+            Err(_) => b"missing".to_vec(),
+        }
+    };
+    let files: [(&str, &Vec<PathBuf>); 7] = [
+        ("signature", &ev.signature),
+        ("bundle", &ev.bundle),
+        ("key", &ev.key),
+        ("provenance", &ev.provenance),
+        ("sbom", &ev.sbom),
+        ("sbom-signature", &ev.sbom_signature),
+        ("trusted-root", &ev.trusted_root.iter().cloned().collect()),
+    ];
+    for (k, list) in files {
+        for p in list {
+            field(k, p.to_string_lossy().as_bytes());
+            field(k, &file_digest(p));
+        }
+    }
+    for (k, v) in [
+        ("key-name", ev.key_name.join("\n")),
+        ("identity", format!("{:?}", ev.certificate_identity)),
+        (
+            "identity-re",
+            format!("{:?}", ev.certificate_identity_regexp),
+        ),
+        ("issuer", format!("{:?}", ev.certificate_oidc_issuer)),
+        (
+            "issuer-re",
+            format!("{:?}", ev.certificate_oidc_issuer_regexp),
+        ),
+        ("advisories", format!("{:?}", ev.advisories)),
+        ("registry", format!("{:?}", fetch.registry)),
+        ("pypi-url", format!("{:?}", fetch.pypi_url)),
+        ("registry-url", format!("{:?}", fetch.registry_url)),
+        ("max-size", fetch.max_size.to_string()),
+    ] {
+        field(k, v.as_bytes());
+    }
+    // The policy and trust files in force, the administrator's included.
+    let mut state = vec![
+        ctx.user_policy_file(),
+        ctx.system_policy_file(),
+        ctx.trust_file(),
+    ];
+    if let Ok(rd) = std::fs::read_dir(ctx.system_trust_dir()) {
+        let mut more: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+        more.sort();
+        state.extend(more);
+    }
+    for p in &state {
+        field("state", p.to_string_lossy().as_bytes());
+        field("state", &file_digest(p));
+    }
+    Ok(hex::encode(h.finalize()))
 }
 
 /// Local paths are pinned absolute: `update` and `run` may start elsewhere.

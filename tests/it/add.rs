@@ -108,9 +108,27 @@ fn an_https_artifact_is_fetched_verified_and_pinned() {
     assert_eq!(v["entries"][0]["servers"][0], "demo", "{v}");
     env.run(["cache", "verify"]).code(0);
 
-    // The same add again changes nothing but the pin time.
-    add_https(&env, &server, "demo", &[]).code(0);
+    // The same add again is answered from the receipt: nothing fetched.
+    let fetches = || {
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.path() == "/server.bin")
+            .count()
+    };
+    let before = fetches();
+    add_https(&env, &server, "demo", &[])
+        .code(0)
+        .stdout_has("demo is pinned already");
+    assert_eq!(fetches(), before);
     assert_eq!(files(&cache_dir(&env, "blobs")).len(), 1);
+    // A change to the trust store (or policy, or evidence) runs it all again.
+    let other = Minisign::generate(&env, "other");
+    env.trust_key(&other.public, "other", &["*"]).code(0);
+    add_https(&env, &server, "demo", &[])
+        .code(0)
+        .stdout_has("pinned demo");
+    assert_eq!(fetches(), before + 1);
 
     // A changed byte in the cache is found.
     let mut perms = fs::metadata(&blob).unwrap().permissions();
