@@ -90,10 +90,25 @@ pub struct Entry {
     pub pinned: String,
     #[serde(default, skip_serializing_if = "RunSettings::is_empty")]
     pub run: RunSettings,
+    /// The evidence files the verdict rested on (the user's and those the
+    /// source published), kept in the cache so that `verify --server` can
+    /// judge the server again without the network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence_files: Vec<EvidenceFile>,
     /// What the verdict was reached from, so that the same `add` again
     /// can be answered without fetching and verifying again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt: Option<Receipt>,
+}
+
+/// One evidence file in the cache.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct EvidenceFile {
+    /// `signature`, `bundle`, `provenance`, `sbom` or `sbom-signature`:
+    /// the flag it was given with.
+    pub role: String,
+    pub sha256: String,
 }
 
 /// The inputs of the `add` that pinned an entry, and the cached file's
@@ -201,9 +216,11 @@ impl Lock {
     /// Every cache key the entries use (artifact blobs and trees), for
     /// `cache gc`.
     pub fn cache_keys(&self) -> impl Iterator<Item = &str> {
-        self.servers
-            .values()
-            .flat_map(|e| std::iter::once(e.sha256.as_str()).chain(e.tree.as_deref()))
+        self.servers.values().flat_map(|e| {
+            std::iter::once(e.sha256.as_str())
+                .chain(e.tree.as_deref())
+                .chain(e.evidence_files.iter().map(|f| f.sha256.as_str()))
+        })
     }
 }
 
@@ -253,6 +270,10 @@ mod tests {
             evidence: vec!["signature: minisign by acme-release".into()],
             pinned: "2026-11-21T09:00:00Z".into(),
             receipt: None,
+            evidence_files: vec![EvidenceFile {
+                role: "signature".into(),
+                sha256: "d".repeat(64),
+            }],
             run: RunSettings {
                 args: vec!["--stdio".into()],
                 env: vec![EnvVar {
@@ -277,7 +298,7 @@ mod tests {
         lock.save(&path).unwrap();
         assert_eq!(Lock::load(&path).unwrap(), lock);
         let keys: Vec<&str> = lock.cache_keys().collect();
-        assert_eq!(keys.len(), 2);
+        assert_eq!(keys.len(), 3);
     }
 
     #[test]

@@ -169,8 +169,11 @@ pub enum CacheCommand {
 pub struct VerifyArgs {
     /// The artifact: a file, or `sha256:HEX` / `sha512:HEX` where the
     /// signature scheme can verify a bare digest (OpenSSH with the same hash, DSSE).
-    #[arg(value_name = "ARTIFACT|sha256:HEX")]
-    pub artifact: String,
+    /// Without it, --server NAME verifies the copy `add` pinned, re-hashed
+    /// from the cache, with the evidence `add` kept (unless evidence flags
+    /// are given).
+    #[arg(value_name = "ARTIFACT|sha256:HEX", required_unless_present = "server")]
+    pub artifact: Option<String>,
 
     #[command(flatten)]
     pub evidence: EvidenceArgs,

@@ -160,7 +160,11 @@ pub fn cache(g: &Global, c: &CacheCommand) -> Result<u8> {
             let users = |key: &str| -> Vec<String> {
                 lock.servers
                     .iter()
-                    .filter(|(_, e)| e.sha256 == key || e.tree.as_deref() == Some(key))
+                    .filter(|(_, e)| {
+                        e.sha256 == key
+                            || e.tree.as_deref() == Some(key)
+                            || e.evidence_files.iter().any(|f| f.sha256 == key)
+                    })
                     .map(|(n, _)| n.clone())
                     .collect()
             };
@@ -244,6 +248,9 @@ pub fn cache(g: &Global, c: &CacheCommand) -> Result<u8> {
     }
 }
 
+/// Evidence files are small; SBOMs are the largest.
+const MAX_EVIDENCE: u64 = 256 << 20;
+
 enum Pinned {
     Allowed(Box<Entry>, Box<Report>),
     Denied,
@@ -315,7 +322,7 @@ fn pin(
     let req = verify::Request {
         artifact,
         signatures: ev.signature.clone(),
-        bundles,
+        bundles: bundles.clone(),
         keys: ev.key.clone(),
         key_names: ev.key_name.clone(),
         server: Some(name.to_string()),
@@ -337,6 +344,27 @@ fn pin(
             g.note(&format!("not pinned: {name} was not added"));
         }
         return Ok(Pinned::Denied);
+    }
+
+    // Kept only now that they count: a denied add stores no evidence.
+    let mut evidence_files = Vec::new();
+    let given: [(&str, &Vec<PathBuf>); 5] = [
+        ("signature", &ev.signature),
+        ("bundle", &bundles),
+        ("provenance", &ev.provenance),
+        ("sbom", &ev.sbom),
+        ("sbom-signature", &ev.sbom_signature),
+    ];
+    for (role, list) in given {
+        for p in list {
+            let b = cache
+                .put_file(p, MAX_EVIDENCE, &[])
+                .map_err(cache_failure)?;
+            evidence_files.push(lock::EvidenceFile {
+                role: role.into(),
+                sha256: b.sha256,
+            });
+        }
     }
 
     // Unpacked only now that it is verified.
@@ -374,6 +402,7 @@ fn pin(
         evidence: evidence_lines(&evidence),
         pinned: jiff::Timestamp::now().to_string(),
         receipt: None,
+        evidence_files,
         run: RunSettings {
             args: resolved.run.args.clone(),
             env: resolved

@@ -13,31 +13,36 @@ use crate::verify::{self, ArtifactRef, InputError};
 
 pub fn run(g: &Global, a: &VerifyArgs) -> Result<u8> {
     let ctx = g.context()?;
-    let artifact: ArtifactRef = a.artifact.parse().map_err(|e| {
-        Failure::input(
-            Code::InputInvalid,
-            format!("{e}"),
-            Some("give a file path, or sha256:<64 hex> / sha512:<128 hex>".into()),
-        )
-    })?;
     let trust = load_trust(&ctx)?;
     let policies = load_policies(&ctx, &trust)?;
     let identity = identity_rule(&a.evidence)?;
+    let mut ev = a.evidence.clone();
+    let artifact: ArtifactRef = match &a.artifact {
+        Some(text) => text.parse().map_err(|e| {
+            Failure::input(
+                Code::InputInvalid,
+                format!("{e}"),
+                Some("give a file path, or sha256:<64 hex> / sha512:<128 hex>".into()),
+            )
+        })?,
+        // clap requires --server without an artifact.
+        None => pinned(&ctx, a.server.as_deref().unwrap_or_default(), &mut ev)?,
+    };
     let req = verify::Request {
-        bundles: a.evidence.bundle.clone(),
-        provenance: a.evidence.provenance.clone(),
-        sboms: a.evidence.sbom.clone(),
-        sbom_signatures: a.evidence.sbom_signature.clone(),
+        bundles: ev.bundle.clone(),
+        provenance: ev.provenance.clone(),
+        sboms: ev.sbom.clone(),
+        sbom_signatures: ev.sbom_signature.clone(),
         identity,
-        trusted_root: a.evidence.trusted_root.clone(),
+        trusted_root: ev.trusted_root.clone(),
         artifact,
-        signatures: a.evidence.signature.clone(),
-        keys: a.evidence.key.clone(),
-        key_names: a.evidence.key_name.clone(),
+        signatures: ev.signature.clone(),
+        keys: ev.key.clone(),
+        key_names: ev.key_name.clone(),
         server: a.server.clone(),
     };
     let evidence = verify::collect(&req, &trust).map_err(input_failure)?;
-    let db = load_advisories(a.evidence.advisories.as_deref(), &policies)?;
+    let db = load_advisories(ev.advisories.as_deref(), &policies)?;
     let decision = policy::evaluate(&policies, &evidence, &trust, db.as_ref());
     let report = Report::from_decision(&evidence, &decision);
     if g.json() {
@@ -46,6 +51,108 @@ pub fn run(g: &Global, a: &VerifyArgs) -> Result<u8> {
         g.out(&report.to_human(g.cli.quiet, a.summary));
     }
     Ok(report.verdict.exit_code())
+}
+
+/// The artifact `add` pinned for `server`, re-hashed in the cache; when no
+/// evidence file was given, the evidence `add` kept goes into `ev`.
+fn pinned(
+    ctx: &crate::context::Context,
+    server: &str,
+    ev: &mut EvidenceArgs,
+) -> Result<ArtifactRef> {
+    let lock_path = ctx.config_dir.join("servers.lock");
+    let lock = crate::lock::Lock::load(&lock_path).map_err(|e| {
+        Failure::input(
+            Code::LockInvalid,
+            e.to_string(),
+            e.hint().map(str::to_string),
+        )
+    })?;
+    let Some(entry) = lock.servers.get(server) else {
+        return Err(Failure::input(
+            Code::ServerUnknown,
+            format!("no server named `{server}` is pinned, and no artifact was given"),
+            Some("pass the artifact, or pin the server with `mcp-warden add NAME SOURCE`".into()),
+        )
+        .into());
+    };
+    let cache = crate::cache::Cache::open(&ctx.cache_dir)
+        .map_err(|e| Failure::input(Code::CacheError, e.to_string(), Some(e.hint().into())))?;
+    let damaged = |what: String| -> anyhow::Error {
+        Failure::input(
+            Code::CacheMismatch,
+            what,
+            Some(format!(
+                "the cached copy changed since `add`; run `mcp-warden cache gc`, then `mcp-warden add {server} ...` again"
+            )),
+        )
+        .into()
+    };
+    let artifact = if entry.kind == "directory" {
+        let tree = entry
+            .tree
+            .as_deref()
+            .and_then(|t| cache.tree(t).ok().flatten())
+            .ok_or_else(|| {
+                damaged(format!(
+                    "{server}: the pinned directory is not in the cache"
+                ))
+            })?;
+        let now = crate::cache::tree_digest(&tree.path).map_err(|e| damaged(e.to_string()))?;
+        if now != entry.sha256 {
+            return Err(damaged(format!(
+                "{server}: the cached directory has tree digest {now}, not the pinned {}",
+                entry.sha256
+            )));
+        }
+        ArtifactRef::Digest(
+            format!("sha256:{now}")
+                .parse()
+                .map_err(|e| damaged(format!("{e}")))?,
+        )
+    } else {
+        match cache.blob_verified(&entry.sha256) {
+            Ok(Some(b)) => ArtifactRef::Path(b.path),
+            Ok(None) => {
+                return Err(damaged(format!(
+                    "{server}: the pinned artifact sha256:{} is not in the cache",
+                    entry.sha256
+                )));
+            }
+            Err(e) => return Err(damaged(format!("{server}: {e}"))),
+        }
+    };
+    let given = !(ev.signature.is_empty()
+        && ev.bundle.is_empty()
+        && ev.provenance.is_empty()
+        && ev.sbom.is_empty()
+        && ev.sbom_signature.is_empty());
+    if !given {
+        for f in &entry.evidence_files {
+            let path = match cache.blob_verified(&f.sha256) {
+                Ok(Some(b)) => b.path,
+                _ => {
+                    return Err(damaged(format!(
+                        "{server}: the kept {} file sha256:{} is missing or changed",
+                        f.role, f.sha256
+                    )));
+                }
+            };
+            match f.role.as_str() {
+                "signature" => ev.signature.push(path),
+                "bundle" => ev.bundle.push(path),
+                "provenance" => ev.provenance.push(path),
+                "sbom" => ev.sbom.push(path),
+                "sbom-signature" => ev.sbom_signature.push(path),
+                other => {
+                    return Err(damaged(format!(
+                        "{server}: unknown evidence role `{other}`"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(artifact)
 }
 
 /// The OSV database from `--advisories`, or else the first policy layer's

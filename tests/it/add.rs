@@ -105,7 +105,10 @@ fn an_https_artifact_is_fetched_verified_and_pinned() {
     let list = env.run(["--format", "json", "cache", "list"]);
     list.code(0);
     let v = list.json();
-    assert_eq!(v["entries"][0]["servers"][0], "demo", "{v}");
+    let entries = v["entries"].as_array().unwrap();
+    // The artifact and the signature `add` kept, both used by demo.
+    assert_eq!(entries.len(), 2, "{v}");
+    assert!(entries.iter().all(|e| e["servers"][0] == "demo"), "{v}");
     env.run(["cache", "verify"]).code(0);
 
     // The same add again is answered from the receipt: nothing fetched.
@@ -121,7 +124,7 @@ fn an_https_artifact_is_fetched_verified_and_pinned() {
         .code(0)
         .stdout_has("demo is pinned already");
     assert_eq!(fetches(), before);
-    assert_eq!(files(&cache_dir(&env, "blobs")).len(), 1);
+    assert_eq!(files(&cache_dir(&env, "blobs")).len(), 2);
     // A change to the trust store (or policy, or evidence) runs it all again.
     let other = Minisign::generate(&env, "other");
     env.trust_key(&other.public, "other", &["*"]).code(0);
@@ -129,6 +132,17 @@ fn an_https_artifact_is_fetched_verified_and_pinned() {
         .code(0)
         .stdout_has("pinned demo");
     assert_eq!(fetches(), before + 1);
+
+    // `verify --server` judges the pinned copy again, from the cache and
+    // the evidence `add` kept, without the network.
+    let before = fetches();
+    env.run(["verify", "--server", "demo"])
+        .code(0)
+        .stdout_has("ALLOWED");
+    assert_eq!(fetches(), before);
+    env.run(["verify", "--server", "nobody"])
+        .code(2)
+        .diag("server-unknown");
 
     // A changed byte in the cache is found.
     let mut perms = fs::metadata(&blob).unwrap().permissions();
@@ -139,6 +153,9 @@ fn an_https_artifact_is_fetched_verified_and_pinned() {
     tampered[10] ^= 1;
     fs::write(&blob, &tampered).unwrap();
     env.run(["cache", "verify"]).code(1).diag("cache-mismatch");
+    env.run(["verify", "--server", "demo"])
+        .code(2)
+        .diag("cache-mismatch");
 
     // remove drops the entry and what only it used.
     env.run(["remove", "demo"])
@@ -432,7 +449,7 @@ fn two_concurrent_adds_of_the_same_server_both_succeed_once() {
     let lock = lock_text(&env);
     assert_eq!(lock.matches("[servers.demo]").count(), 1, "{lock}");
     assert!(lock.contains(&sha256_hex(&bytes)));
-    assert_eq!(files(&cache_dir(&env, "blobs")).len(), 1);
+    assert_eq!(files(&cache_dir(&env, "blobs")).len(), 2);
     assert!(files(&cache_dir(&env, "tmp")).is_empty());
 }
 
