@@ -55,7 +55,40 @@ pub fn add(g: &Global, a: &AddArgs) -> Result<u8> {
         }
         return Ok(0);
     }
-    let pinned = pin(g, &ctx, &a.name, &a.source, &a.evidence, &a.fetch)?;
+    let pinned = if a.fetch.offline && remote(&a.source) {
+        // Only what the cache holds: the pinned copy and the evidence kept
+        // with it, judged again under the current policy and trust.
+        let Some(prev) = previous
+            .as_ref()
+            .filter(|p| same_source(&p.source, &a.source))
+        else {
+            return Err(Failure::input(
+                Code::FetchFailed,
+                format!(
+                    "--offline: {} is not pinned as `{}`, so it would have to be fetched",
+                    a.source, a.name
+                ),
+                Some("run the add once without --offline".into()),
+            )
+            .into());
+        };
+        let mut ev = a.evidence.clone();
+        let ArtifactRef::Path(blob) = super::verify::pinned(&ctx, &a.name, &mut ev)? else {
+            return Err(anyhow::anyhow!("a remote source pinned as a directory"));
+        };
+        match pin(g, &ctx, &a.name, &blob.to_string_lossy(), &ev, &a.fetch)? {
+            Pinned::Allowed(mut e, r) => {
+                e.source = prev.source.clone();
+                e.version = prev.version.clone();
+                e.kind = prev.kind.clone();
+                e.run = prev.run.clone();
+                Pinned::Allowed(e, r)
+            }
+            Pinned::Denied => Pinned::Denied,
+        }
+    } else {
+        pin(g, &ctx, &a.name, &a.source, &a.evidence, &a.fetch)?
+    };
     let Pinned::Allowed(mut entry, report) = pinned else {
         return Ok(1);
     };
@@ -455,6 +488,21 @@ fn store(
                 .map_err(cache_failure)?;
             Ok((Some(blob), None))
         }
+    }
+}
+
+/// Whether the source is fetched over the network.
+fn remote(source: &str) -> bool {
+    !matches!(
+        source.parse::<Source>(),
+        Ok(Source::Path(_) | Source::Mcpb(Location::Path(_)) | Source::ServerJson(_)) | Err(_)
+    )
+}
+
+fn same_source(pinned: &str, given: &str) -> bool {
+    match (pinned.parse::<Source>(), given.parse::<Source>()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
     }
 }
 

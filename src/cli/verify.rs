@@ -55,7 +55,7 @@ pub fn run(g: &Global, a: &VerifyArgs) -> Result<u8> {
 
 /// The artifact `add` pinned for `server`, re-hashed in the cache; when no
 /// evidence file was given, the evidence `add` kept goes into `ev`.
-fn pinned(
+pub(super) fn pinned(
     ctx: &crate::context::Context,
     server: &str,
     ev: &mut EvidenceArgs,

@@ -483,3 +483,33 @@ fn local_files_and_directories_are_pinned() {
         .diag("source-invalid")
         .stdout_lacks("panicked");
 }
+
+#[test]
+fn offline_uses_only_the_cache() {
+    let env = TestEnv::new();
+    let server = TlsServer::start();
+    let bytes = signed_artifact(&env, &server);
+    // Nothing pinned yet: offline cannot fetch.
+    add_https(&env, &server, "demo", &["--offline"])
+        .code(2)
+        .diag("fetch-failed");
+    assert_untouched(&env, "offline, not pinned");
+    assert!(server.requests().is_empty());
+    add_https(&env, &server, "demo", &[]).code(0);
+    let asked = server.requests().len();
+    // The trust store changes, so the receipt no longer answers: offline,
+    // the pinned copy and its kept signature are judged again.
+    let other = Minisign::generate(&env, "other");
+    env.trust_key(&other.public, "other", &["*"]).code(0);
+    server.route("/server.bin", Response::status(500));
+    add_https(&env, &server, "demo", &["--offline"])
+        .code(0)
+        .stdout_has("pinned demo");
+    assert_eq!(server.requests().len(), asked, "offline fetched nothing");
+    let lock = lock_text(&env);
+    assert!(lock.contains(&sha256_hex(&bytes)), "{lock}");
+    assert!(lock.contains(&server.url("/server.bin")), "{lock}");
+    // A trust change that removes the signer denies, offline too.
+    env.run(["trust", "remove", "publisher"]).code(0);
+    add_https(&env, &server, "demo", &["--offline"]).code(1);
+}
