@@ -260,6 +260,18 @@ fn a_pypi_file_that_fails_its_digest_or_provenance_is_not_pinned() {
     out.code(2).diag("source-invalid");
     assert_untouched(&env, "truncated provenance");
 
+    // A file URL that is not https is refused before anything is fetched.
+    let env = TestEnv::new();
+    let port = server.port();
+    gcb(&server, Some(Response::ok(gcb_provenance())), |v| {
+        v["urls"][0]["url"] = format!("http://127.0.0.1:{port}/files/{GCB_FILE}").into();
+    });
+    add_gcb(&env, &server, &[])
+        .code(2)
+        .diag("source-invalid")
+        .stderr_has("not an https URL");
+    assert_untouched(&env, "http file URL");
+
     // The index failing on the provenance is not taken as "none".
     let env = TestEnv::new();
     gcb(&server, Some(Response::status(500)), |_| {});
@@ -562,6 +574,55 @@ fn a_server_json_with_only_an_oci_package_is_refused_clearly() {
         .diag("source-invalid")
         .stderr_has("remote");
     assert_untouched(&env, "remote only");
+}
+
+#[test]
+fn a_server_json_mcpb_package_is_checked_by_its_file_sha256_and_signature() {
+    let server = TlsServer::start();
+    let bytes = signed_bundle();
+    server.route("/dl/text-editor.mcpb", Response::ok(bytes.clone()));
+    let server_json = |sha: &str| {
+        let mut s: Value = serde_json::from_slice(
+            &fs::read(fixture("sources/registry/text-editor.server.json")).unwrap(),
+        )
+        .unwrap();
+        s["packages"][0]["identifier"] = server.url("/dl/text-editor.mcpb").into();
+        s["packages"][0]["fileSha256"] = sha.into();
+        serde_json::to_vec(&s).unwrap()
+    };
+    let add = |env: &TestEnv| {
+        let mut args = os(&["add", "editor", "registry:./server.json"]);
+        args.extend(tls_args(&server));
+        env.run(args)
+    };
+
+    let env = TestEnv::new();
+    add_ca(&env, "*");
+    env.write("server.json", server_json(&sha256_hex(&bytes)));
+    add(&env).code(0).stdout_has("pinned editor");
+    let e = entry(&env, "editor");
+    assert_eq!(e["kind"].as_str(), Some("mcpb"), "{e}");
+    assert_eq!(e["version"].as_str(), Some("1.0.2"), "{e}");
+    assert_eq!(
+        e["sha256"].as_str(),
+        Some(sha256_hex(&bytes).as_str()),
+        "{e}"
+    );
+    assert_eq!(e["signers"][0].as_str(), Some("acme-ca"), "{e}");
+    assert_unpacked(&env, "manifest.json");
+
+    // server.json's digest is not the served file's.
+    let env = TestEnv::new();
+    add_ca(&env, "*");
+    env.write("server.json", server_json(&"ab".repeat(32)));
+    add(&env).code(2).diag("integrity-mismatch");
+    assert_untouched(&env, "fileSha256 mismatch");
+
+    // The digest matches but nobody trusted signed it.
+    let env = TestEnv::new();
+    env.write("server.json", server_json(&sha256_hex(&bytes)));
+    add(&env).code(1).diag("certificate-invalid");
+    assert_not_pinned(&env, "untrusted mcpb package");
 }
 
 // ------------------------------------------------------------------ .mcpb
