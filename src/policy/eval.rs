@@ -214,7 +214,8 @@ fn signer_trusted(
         let scoped = match trust.get(n) {
             Some(Entry::Key(k)) => k.scopes.matches(server),
             Some(Entry::Identity(i)) => i.scopes.matches(server),
-            None => false,
+            // An `.mcpb` publisher's chain ends in a pinned CA.
+            None => trust.ca(n).is_some_and(|c| c.scopes.matches(server)),
         };
         // The server's `signers`, where given, names who may vouch for
         // it: for its provenance and SBOMs as for the artifact.
@@ -325,7 +326,11 @@ fn evaluate_layer(
                 let scopes = match trust.get(name) {
                     Some(Entry::Key(k)) => &k.scopes,
                     Some(Entry::Identity(i)) => &i.scopes,
-                    None => continue,
+                    // An `.mcpb` publisher's chain ends in a pinned CA.
+                    None => match trust.ca(name) {
+                        Some(c) => &c.scopes,
+                        None => continue,
+                    },
                 };
                 let in_scope = scopes.matches(server);
                 let allowed = signers.is_none_or(|sg| sg.value.contains(name));

@@ -435,7 +435,8 @@ fn mcpb_signature(path: &Path, trust: &TrustStore, server: &str) -> Option<Signa
                 | E::OutOfScope { .. } => Code::CertificateInvalid,
                 _ => Code::SignatureInvalid,
             };
-            let mut d = Diagnostic::error(code, format!("{}: {e}", path.display()));
+            // The report names the file; the message says what failed.
+            let mut d = Diagnostic::error(code, e.to_string());
             d.hint = e.hint();
             d
         });

@@ -13,11 +13,11 @@ use sha2::Digest as _;
 use super::tls_server::{Response, TlsServer};
 use super::util::*;
 
-const GHA: &str = "https://token.actions.githubusercontent.com";
-const SIGSTORE_JS: &str =
+pub(super) const GHA: &str = "https://token.actions.githubusercontent.com";
+pub(super) const SIGSTORE_JS: &str =
     "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main";
 
-fn os(args: &[&str]) -> Vec<OsString> {
+pub(super) fn os(args: &[&str]) -> Vec<OsString> {
     args.iter().map(OsString::from).collect()
 }
 
@@ -25,12 +25,12 @@ fn lock_file(env: &TestEnv) -> PathBuf {
     env.root.join("home/config/servers.lock")
 }
 
-fn lock_text(env: &TestEnv) -> String {
+pub(super) fn lock_text(env: &TestEnv) -> String {
     fs::read_to_string(lock_file(env)).unwrap_or_default()
 }
 
 /// Files under `dir`, recursively (none when it does not exist).
-fn files(dir: &Path) -> Vec<PathBuf> {
+pub(super) fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let Ok(rd) = fs::read_dir(dir) else {
         return out;
@@ -46,12 +46,12 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn cache_dir(env: &TestEnv, sub: &str) -> PathBuf {
+pub(super) fn cache_dir(env: &TestEnv, sub: &str) -> PathBuf {
     env.root.join("home/cache").join(sub)
 }
 
 /// Nothing pinned, nothing stored, nothing left in the cache's tmp/.
-fn assert_untouched(env: &TestEnv, what: &str) {
+pub(super) fn assert_untouched(env: &TestEnv, what: &str) {
     assert!(
         !lock_text(env).contains("[servers."),
         "{what}: the lock changed:\n{}",
@@ -253,7 +253,7 @@ fn fetch_faults_fail_cleanly_and_leave_nothing_behind() {
 
 /// Serves sigstore 2.3.1 as an npm registry does: the version document
 /// (tarball URL pointed at this server), the tarball and the attestations.
-fn npm_registry(server: &TlsServer, tarball: Vec<u8>) {
+pub(super) fn npm_registry(server: &TlsServer, tarball: Vec<u8>) {
     let doc = fs::read_to_string(fixture("sources/npm/sigstore-2.3.1.json")).unwrap();
     let mut v: serde_json::Value = serde_json::from_str(&doc).unwrap();
     v["dist"]["tarball"] = server.url("/sigstore/-/sigstore-2.3.1.tgz").into();

@@ -2,6 +2,7 @@
 pub mod util;
 
 mod add;
+mod add_sources;
 mod bad_input;
 mod cli;
 mod digest_mode;
