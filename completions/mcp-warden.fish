@@ -178,6 +178,19 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l allow-down
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -s q -l quiet -d 'Print only the verdict and errors'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l signature -d 'A signature: minisign `.minisig`, OpenSSH `SSH SIGNATURE`, or a DSSE envelope (repeatable)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l bundle -d 'A sigstore bundle (v0.1, v0.2, v0.3), an npm attestations document or an `.intoto.jsonl` file; verified offline against the pinned trusted roots' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l certificate-identity -d 'The signer\'s exact certificate identity (keyless bundles)' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l certificate-identity-regexp -d 'A regular expression that must match the WHOLE certificate identity (unlike cosign, which matches anywhere)' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l certificate-oidc-issuer -d 'The exact OIDC issuer of the signer\'s certificate' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l certificate-oidc-issuer-regexp -d 'A regular expression that must match the whole OIDC issuer' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l provenance -d 'Build provenance (SLSA v0.2 or v1 in-toto statement): a sigstore bundle, npm attestations document, `.intoto.jsonl`, or a DSSE envelope signed by a pinned key; repeatable' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l sbom -d 'An SBOM: CycloneDX 1.2-1.7 (JSON, XML) or SPDX 2.2/2.3 (JSON, tag-value), loose or as a signed in-toto attestation; repeatable' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l sbom-signature -d 'A detached signature over one of the loose --sbom files: minisign `.minisig`, OpenSSH `SSH SIGNATURE`, or a sigstore bundle (`cosign sign-blob --bundle`); repeatable. Matched to its SBOM by content and judged like an artifact signature (--key, trust store, identity flags); one that verifies over no SBOM fails' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l advisories -d 'An offline OSV database: a directory of OSV JSON files or an ecosystem\'s all.zip (overrides [advisories] db in the policy)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l trusted-root -d 'A sigstore trusted_root.json that replaces the embedded roots for this call, or the name of an embedded root (`sigstore-staging`). Without it, the production roots (sigstore-production, github) are used' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l key -d 'A public key to verify with (minisign `.pub`, OpenSSH line, PEM; PEM ECDSA P-256 or Ed25519 for managed-key sigstore bundles); repeatable. Without --key and --key-name, every trusted key is tried' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l key-name -d 'A trusted key by its trust-store name (repeatable)' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l registry -d 'The npm registry (default https://registry.npmjs.org)' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l pypi-url -d 'The PyPI index (default https://pypi.org)' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l registry-url -d 'The MCP registry (default https://registry.modelcontextprotocol.io)' -r

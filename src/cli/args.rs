@@ -152,6 +152,9 @@ pub struct UpdateArgs {
     pub dry_run: bool,
 
     #[command(flatten)]
+    pub evidence: EvidenceArgs,
+
+    #[command(flatten)]
     pub fetch: FetchArgs,
 }
 

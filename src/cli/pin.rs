@@ -128,9 +128,8 @@ pub fn update(g: &Global, a: &UpdateArgs) -> Result<u8> {
         },
         other => other,
     };
-    let evidence = EvidenceArgs::default();
     let Pinned::Allowed(entry, report) =
-        pin(g, &ctx, &a.name, &latest.to_string(), &evidence, &a.fetch)?
+        pin(g, &ctx, &a.name, &latest.to_string(), &a.evidence, &a.fetch)?
     else {
         return Ok(1);
     };
@@ -339,7 +338,20 @@ fn pin(
     let tmp = tempfile::tempdir()?;
     let mut bundles = ev.bundle.clone();
     for (i, att) in resolved.attestations.iter().enumerate() {
-        let p = tmp.path().join(format!("attestation-{i}.json"));
+        // Named after what the source called it: the report shows the name.
+        let readable: String = att
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "@._-".contains(c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .take(100)
+            .collect();
+        let p = tmp.path().join(format!("{i}-{readable}.json"));
         std::fs::write(&p, &att.bytes)?;
         bundles.push(p);
     }

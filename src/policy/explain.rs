@@ -197,6 +197,22 @@ fn signer_line(trust: &TrustStore, name: &str, server: &str) -> Rule {
             ),
             i.file.display().to_string(),
         ),
-        None => rule(format!("  `{name}`: not in the trust store"), "trust store"),
+        None => match trust.ca(name) {
+            Some(c) => rule(
+                format!(
+                    "  `{name}`: X.509 root {} ({}) for .mcpb publishers, scopes {} — {}",
+                    c.subject,
+                    c.fingerprint,
+                    c.scopes.patterns.join(", "),
+                    if c.scopes.matches(server) {
+                        "covers this server"
+                    } else {
+                        "does NOT cover this server"
+                    }
+                ),
+                c.file.display().to_string(),
+            ),
+            None => rule(format!("  `{name}`: not in the trust store"), "trust store"),
+        },
     }
 }

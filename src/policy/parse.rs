@@ -313,7 +313,7 @@ impl<'a> Parser<'a> {
         });
         let signers = self.strings(t, "signers").map(|(at, items)| {
             for it in &items {
-                if self.trust.get(&it.value).is_none() {
+                if self.trust.get(&it.value).is_none() && self.trust.ca(&it.value).is_none() {
                     let known: Vec<&str> = self.trust.names().collect();
                     self.diags.push(
                         Diagnostic::error(Code::PolicyUnknownSigner, format!("signer `{}` is not in the trust store", it.value))

@@ -676,6 +676,18 @@ fn a_signed_mcpb_is_pinned_on_its_publisher_signature_alone() {
     assert_eq!(v["verdict"], "allowed", "{v}");
     assert_eq!(v["pinned"]["kind"], "mcpb", "{v}");
     assert_eq!(v["pinned"]["signers"][0], "acme-ca", "{v}");
+
+    // A policy may name the CA among a server's signers.
+    env.write(
+        "policy.toml",
+        "version = 1\n[[servers]]\nname = \"bundle3\"\nsigners = [\"acme-ca\"]\n",
+    );
+    env.run(["policy", "check", "policy.toml"]).code(0);
+    env.run(["--policy", "policy.toml", "policy", "explain", "bundle3"])
+        .code(0)
+        .stdout_has("X.509 root");
+    env.run(["--policy", "policy.toml", "add", "bundle3", "./signed.mcpb"])
+        .code(0);
 }
 
 #[test]
