@@ -513,3 +513,59 @@ fn offline_uses_only_the_cache() {
     env.run(["trust", "remove", "publisher"]).code(0);
     add_https(&env, &server, "demo", &["--offline"]).code(1);
 }
+
+#[test]
+fn update_shows_the_change_before_making_it() {
+    let env = TestEnv::new();
+    let server = TlsServer::start();
+    let key = Minisign::generate(&env, "publisher");
+    env.trust_key(&key.public, "publisher", &["*"]).code(0);
+    let old = publish(&env, &server, &key, "1.0.0", tarball("1.0.0", &[]));
+    let new = publish(&env, &server, &key, "1.1.0", tarball("1.1.0", &[]));
+    // The packument `update` reads for the newest version.
+    let doc = |v: &str| -> serde_json::Value {
+        let tgz = fs::read(env.path(&format!("demo-server-{v}.tgz"))).unwrap();
+        let integrity = format!(
+            "sha512-{}",
+            base64::engine::general_purpose::STANDARD.encode(sha2::Sha512::digest(&tgz))
+        );
+        serde_json::json!({"name": "demo-server", "version": v, "dist": {
+            "tarball": server.url(&format!("/demo-server/-/demo-server-{v}.tgz")),
+            "integrity": integrity}})
+    };
+    let packument = serde_json::json!({"name": "demo-server",
+        "dist-tags": {"latest": "1.1.0"},
+        "versions": {"1.0.0": doc("1.0.0"), "1.1.0": doc("1.1.0")}});
+    server.route(
+        "/demo-server",
+        Response::ok(serde_json::to_vec(&packument).unwrap()),
+    );
+    add_demo(&env, &server, "1.0.0", &old, &[]).code(0);
+    let pinned = lock_text(&env);
+
+    let update = |extra: &[&str]| {
+        let mut args = os(&["update", "demo", "--registry"]);
+        args.push(server.base_url().into());
+        args.push("--ca-file".into());
+        args.push(server.ca_file().into());
+        args.push("--signature".into());
+        args.push(new.clone().into());
+        args.extend(os(extra));
+        env.run(args)
+    };
+    let dry = update(&["--dry-run"]);
+    dry.code(0);
+    assert!(
+        dry.stderr.contains("version: 1.0.0 -> 1.1.0"),
+        "{}",
+        dry.context()
+    );
+    assert!(dry.stderr.contains("--dry-run: nothing changed"));
+    assert_eq!(lock_text(&env), pinned, "--dry-run changed the lock");
+    update(&[]).code(0);
+    let lock = lock_text(&env);
+    assert!(lock.contains("version = \"1.1.0\""), "{lock}");
+    // The newest is pinned: nothing more to do.
+    update(&[]).code(0).stderr_has("up to date");
+    env.run(["update", "nobody"]).code(2).diag("server-unknown");
+}
