@@ -388,6 +388,16 @@ fn pin(
             g.out(&report.to_human(g.cli.quiet, false));
             g.note(&format!("not pinned: {name} was not added"));
         }
+        // A denied artifact is not kept, unless a pinned server uses the
+        // same bytes. The caller holds the lock file, so no other `add` is
+        // between storing and pinning.
+        if let Some(b) = &blob
+            && let Ok(lock) = Lock::load(&lock_file(ctx))
+            && !lock.cache_keys().any(|k| k == b.sha256)
+        {
+            let _c = cache.lock().map_err(cache_failure)?;
+            let _ = std::fs::remove_file(&b.path);
+        }
         return Ok(Pinned::Denied);
     }
 

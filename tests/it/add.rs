@@ -176,13 +176,13 @@ fn an_unsigned_or_tampered_artifact_is_not_pinned() {
     args.extend(os(&["--ca-file"]));
     args.push(server.ca_file().into());
     env.run(args).code(1).diag("signature-missing");
-    assert!(!lock_text(&env).contains("[servers."));
+    assert_untouched(&env, "denied, unsigned");
     bytes[0] ^= 1;
     server.route("/server.bin", Response::ok(bytes));
     add_https(&env, &server, "demo", &[])
         .code(1)
         .diag("signature-invalid");
-    assert!(!lock_text(&env).contains("[servers."));
+    assert_untouched(&env, "denied, tampered");
 }
 
 #[test]
