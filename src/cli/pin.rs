@@ -43,7 +43,7 @@ pub fn add(g: &Global, a: &AddArgs) -> Result<u8> {
         if g.json() {
             g.out(&format!(
                 "{}\n",
-                serde_json::json!({"status": "unchanged", "name": a.name,
+                serde_json::json!({"verdict": "allowed", "status": "unchanged", "name": a.name,
                     "source": prev.source, "sha256": prev.sha256})
             ));
         } else {
