@@ -76,7 +76,15 @@ pub fn add(g: &Global, a: &AddArgs) -> Result<u8> {
         let ArtifactRef::Path(blob) = super::verify::pinned(&ctx, &a.name, &mut ev)? else {
             return Err(anyhow::anyhow!("a remote source pinned as a directory"));
         };
-        match pin(g, &ctx, &a.name, &blob.to_string_lossy(), &ev, &a.fetch)? {
+        match pin(
+            g,
+            &ctx,
+            &a.name,
+            &blob.to_string_lossy(),
+            &ev,
+            &a.fetch,
+            None,
+        )? {
             Pinned::Allowed(mut e, r) => {
                 e.source = prev.source.clone();
                 e.version = prev.version.clone();
@@ -87,15 +95,20 @@ pub fn add(g: &Global, a: &AddArgs) -> Result<u8> {
             Pinned::Denied => Pinned::Denied,
         }
     } else {
-        pin(g, &ctx, &a.name, &a.source, &a.evidence, &a.fetch)?
+        pin(
+            g,
+            &ctx,
+            &a.name,
+            &a.source,
+            &a.evidence,
+            &a.fetch,
+            previous.as_ref().map(|p| (p, a.allow_downgrade)),
+        )?
     };
     let Pinned::Allowed(mut entry, report) = pinned else {
         return Ok(1);
     };
     entry.receipt = receipt_file(&ctx, &entry).map(|file| lock::Receipt { request, file });
-    if let Some(prev) = &previous {
-        refuse_downgrade(&a.name, prev, &entry, a.allow_downgrade)?;
-    }
     lock.servers.insert(a.name.clone(), *entry.clone());
     lock.save(&lock_path).map_err(lock_failure)?;
     print_pinned(g, &a.name, &entry, previous.as_ref(), &report);
@@ -128,12 +141,18 @@ pub fn update(g: &Global, a: &UpdateArgs) -> Result<u8> {
         },
         other => other,
     };
-    let Pinned::Allowed(entry, report) =
-        pin(g, &ctx, &a.name, &latest.to_string(), &a.evidence, &a.fetch)?
+    let Pinned::Allowed(entry, report) = pin(
+        g,
+        &ctx,
+        &a.name,
+        &latest.to_string(),
+        &a.evidence,
+        &a.fetch,
+        Some((&prev, false)),
+    )?
     else {
         return Ok(1);
     };
-    refuse_downgrade(&a.name, &prev, &entry, false)?;
     let changes = diff(&prev, &entry);
     if changes.is_empty() {
         g.note(&format!("{}: up to date ({})", a.name, describe(&prev)));
@@ -297,6 +316,7 @@ fn pin(
     source_text: &str,
     ev: &EvidenceArgs,
     fetch: &FetchArgs,
+    rollback: Option<(&Entry, bool)>,
 ) -> Result<Pinned> {
     let source = absolute(source_text.parse().map_err(source_failure)?)?;
     let trust = load_trust(ctx)?;
@@ -332,8 +352,55 @@ fn pin(
         None => &Offline,
     };
     let resolved = source::resolve(&source, fetcher, &opts).map_err(source_failure)?;
+    // Refused before anything is downloaded.
+    if let Some((prev, allowed)) = rollback {
+        refuse_downgrade(
+            name,
+            prev,
+            &source.to_string(),
+            resolved.version.as_deref(),
+            allowed,
+        )?;
+    }
     let (blob, dir_tree) = store(&cache, &resolved, client.as_ref(), fetch.max_size)?;
+    let outcome = judge_stored(
+        g,
+        &cache,
+        name,
+        &source,
+        &resolved,
+        (&blob, &dir_tree),
+        ev,
+        (&trust, &policies),
+    );
+    // Whatever stopped the add after the download (a denial, bad evidence,
+    // an unsafe archive), the artifact is not kept, unless a pinned server
+    // uses the same bytes. The caller holds the lock file, so no other
+    // `add` is between storing and pinning.
+    if !matches!(outcome, Ok(Pinned::Allowed(..)))
+        && let Some(b) = &blob
+        && let Ok(lock) = Lock::load(&lock_file(ctx))
+        && !lock.cache_keys().any(|k| k == b.sha256)
+        && let Ok(_c) = cache.lock()
+    {
+        let _ = std::fs::remove_file(&b.path);
+    }
+    outcome
+}
 
+/// Verifies what `store` put in the cache and, when allowed, unpacks it
+/// and describes the entry to pin.
+#[allow(clippy::too_many_arguments)]
+fn judge_stored(
+    g: &Global,
+    cache: &Cache,
+    name: &str,
+    source: &Source,
+    resolved: &Resolved,
+    (blob, dir_tree): (&Option<Blob>, &Option<crate::cache::Tree>),
+    ev: &EvidenceArgs,
+    (trust, policies): (&crate::trust::TrustStore, &policy::PolicySet),
+) -> Result<Pinned> {
     // Evidence fetched with the metadata goes beside the user's.
     let tmp = tempfile::tempdir()?;
     let mut bundles = ev.bundle.clone();
@@ -377,9 +444,9 @@ fn pin(
         sboms: ev.sbom.clone(),
         sbom_signatures: ev.sbom_signature.clone(),
     };
-    let evidence = verify::collect(&req, &trust).map_err(super::verify::input_failure)?;
-    let db = load_advisories(ev.advisories.as_deref(), &policies)?;
-    let decision = policy::evaluate(&policies, &evidence, &trust, db.as_ref());
+    let evidence = verify::collect(&req, trust).map_err(super::verify::input_failure)?;
+    let db = load_advisories(ev.advisories.as_deref(), policies)?;
+    let decision = policy::evaluate(policies, &evidence, trust, db.as_ref());
     let report = Report::from_decision(&evidence, &decision);
     if report.verdict != Verdict::Allowed {
         if g.json() {
@@ -388,20 +455,25 @@ fn pin(
             g.out(&report.to_human(g.cli.quiet, false));
             g.note(&format!("not pinned: {name} was not added"));
         }
-        // A denied artifact is not kept, unless a pinned server uses the
-        // same bytes. The caller holds the lock file, so no other `add` is
-        // between storing and pinning.
-        if let Some(b) = &blob
-            && let Ok(lock) = Lock::load(&lock_file(ctx))
-            && !lock.cache_keys().any(|k| k == b.sha256)
-        {
-            let _c = cache.lock().map_err(cache_failure)?;
-            let _ = std::fs::remove_file(&b.path);
-        }
         return Ok(Pinned::Denied);
     }
 
-    // Kept only now that they count: a denied add stores no evidence.
+    // Unpacked only now that it is verified.
+    let tree = match (&dir_tree, &blob) {
+        (Some(t), _) => Some(t.key.clone()),
+        (None, Some(b)) => match archive_kind(resolved.kind, &b.path)? {
+            Some(kind) => Some(
+                cache
+                    .unpack(b, kind, &archive::Limits::default())
+                    .map_err(cache_failure)?
+                    .key,
+            ),
+            None => None,
+        },
+        (None, None) => None,
+    };
+    // Kept only now that they count: a denied add, or an
+    // archive that cannot be unpacked, stores no evidence.
     let mut evidence_files = Vec::new();
     let given: [(&str, &Vec<PathBuf>); 5] = [
         ("signature", &ev.signature),
@@ -422,20 +494,6 @@ fn pin(
         }
     }
 
-    // Unpacked only now that it is verified.
-    let tree = match (&dir_tree, &blob) {
-        (Some(t), _) => Some(t.key.clone()),
-        (None, Some(b)) => match archive_kind(resolved.kind, &b.path)? {
-            Some(kind) => Some(
-                cache
-                    .unpack(b, kind, &archive::Limits::default())
-                    .map_err(cache_failure)?
-                    .key,
-            ),
-            None => None,
-        },
-        (None, None) => None,
-    };
     let (sha256, sha512, size) = match (&blob, &dir_tree) {
         (Some(b), _) => (
             b.sha256.clone(),
@@ -781,8 +839,14 @@ fn evidence_lines(ev: &Evidence) -> Vec<String> {
 
 /// Rollback protection: a lower version of the same package is refused
 /// unless asked for.
-fn refuse_downgrade(name: &str, prev: &Entry, new: &Entry, allowed: bool) -> Result<()> {
-    let (Some(old_v), Some(new_v)) = (&prev.version, &new.version) else {
+fn refuse_downgrade(
+    name: &str,
+    prev: &Entry,
+    new_source: &str,
+    new_version: Option<&str>,
+    allowed: bool,
+) -> Result<()> {
+    let (Some(old_v), Some(new_v)) = (prev.version.as_deref(), new_version) else {
         return Ok(());
     };
     let same_package = |a: &str, b: &str| -> bool {
@@ -795,10 +859,10 @@ fn refuse_downgrade(name: &str, prev: &Entry, new: &Entry, allowed: bool) -> Res
             _ => false,
         }
     };
-    if allowed || old_v == new_v || !same_package(&prev.source, &new.source) {
+    if allowed || old_v == new_v || !same_package(&prev.source, new_source) {
         return Ok(());
     }
-    let lower = match new.source.parse::<Source>() {
+    let lower = match new_source.parse::<Source>() {
         Ok(Source::Pypi { .. }) => {
             match (
                 old_v.parse::<pep440_rs::Version>(),
