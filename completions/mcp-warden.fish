@@ -166,7 +166,7 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l key-name -
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l registry -d 'The npm registry (default https://registry.npmjs.org)' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l pypi-url -d 'The PyPI index (default https://pypi.org)' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l registry-url -d 'The MCP registry (default https://registry.modelcontextprotocol.io)' -r
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l ca-file -d 'Extra CA certificates (PEM) to trust for https, e.g. an enterprise proxy\'s; also read from MCP_WARDEN_CA_FILE' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l ca-file -d 'Extra CA certificates (PEM) to trust for https besides the system\'s, e.g. an enterprise proxy\'s (repeatable). MCP_WARDEN_CA_FILE adds more: paths separated by \':\'' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l max-size -d 'The largest artifact to fetch or copy, in bytes' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l timeout -d 'Seconds to wait for a connection, and for each read from the network' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
@@ -194,7 +194,7 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l key-nam
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l registry -d 'The npm registry (default https://registry.npmjs.org)' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l pypi-url -d 'The PyPI index (default https://pypi.org)' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l registry-url -d 'The MCP registry (default https://registry.modelcontextprotocol.io)' -r
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l ca-file -d 'Extra CA certificates (PEM) to trust for https, e.g. an enterprise proxy\'s; also read from MCP_WARDEN_CA_FILE' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l ca-file -d 'Extra CA certificates (PEM) to trust for https besides the system\'s, e.g. an enterprise proxy\'s (repeatable). MCP_WARDEN_CA_FILE adds more: paths separated by \':\'' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l max-size -d 'The largest artifact to fetch or copy, in bytes' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l timeout -d 'Seconds to wait for a connection, and for each read from the network' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F

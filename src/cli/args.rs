@@ -104,10 +104,11 @@ pub struct FetchArgs {
     #[arg(long, value_name = "URL")]
     pub registry_url: Option<String>,
 
-    /// Extra CA certificates (PEM) to trust for https, e.g. an enterprise
-    /// proxy's; also read from MCP_WARDEN_CA_FILE.
-    #[arg(long, value_name = "FILE", env = "MCP_WARDEN_CA_FILE")]
-    pub ca_file: Option<PathBuf>,
+    /// Extra CA certificates (PEM) to trust for https besides the system's,
+    /// e.g. an enterprise proxy's (repeatable). MCP_WARDEN_CA_FILE adds
+    /// more: paths separated by ':'.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Vec<PathBuf>,
 
     /// Use only the cache: fail instead of fetching.
     #[arg(long)]

@@ -326,7 +326,7 @@ fn pin(
         None
     } else {
         let opts = net::Options {
-            ca_files: fetch.ca_file.iter().cloned().collect(),
+            ca_files: fetch.ca_file.clone(),
             progress: std::io::stderr().is_terminal() && !g.cli.quiet,
             connect_timeout: std::time::Duration::from_secs(fetch.timeout),
             read_timeout: std::time::Duration::from_secs(fetch.timeout),

@@ -574,3 +574,45 @@ fn update_shows_the_change_before_making_it() {
     update(&[]).code(0).stderr_has("up to date");
     env.run(["update", "nobody"]).code(2).diag("server-unknown");
 }
+
+#[test]
+fn ca_files_come_from_the_flag_or_the_environment() {
+    let env = TestEnv::new();
+    let server = TlsServer::start();
+    signed_artifact(&env, &server);
+    // Another CA first, then the server's: MCP_WARDEN_CA_FILE is a list.
+    let other = TlsServer::start();
+    let list = std::env::join_paths([other.ca_file(), server.ca_file()]).unwrap();
+    let mut args = os(&["add", "demo"]);
+    args.push(server.url("/server.bin").into());
+    args.extend(os(&["--signature", "server.bin.minisig"]));
+    env.cmd()
+        .args(&args)
+        .var("MCP_WARDEN_CA_FILE", &list)
+        .run()
+        .code(0);
+    // Without it the server's certificate is unknown; the flag repeats.
+    let mut again = os(&["add", "demo2"]);
+    again.push(server.url("/server.bin").into());
+    again.extend(os(&["--signature", "server.bin.minisig"]));
+    env.run(&again).code(2).diag("fetch-failed");
+    again.push("--ca-file".into());
+    again.push(other.ca_file().into());
+    again.push("--ca-file".into());
+    again.push(server.ca_file().into());
+    env.run(&again).code(0);
+    // A CA file that is not one is an input error, named.
+    env.write("bad.pem", "not a certificate");
+    let mut bad = os(&["add", "demo3"]);
+    bad.push(server.url("/server.bin").into());
+    bad.extend(os(&[
+        "--signature",
+        "server.bin.minisig",
+        "--ca-file",
+        "bad.pem",
+    ]));
+    env.run(&bad)
+        .code(2)
+        .diag("input-invalid")
+        .stdout_lacks("panicked");
+}

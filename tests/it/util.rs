@@ -111,6 +111,7 @@ impl TestEnv {
         Cmd {
             env: self,
             args: Vec::new(),
+            vars: Vec::new(),
             home_env: true,
             measure_rss: false,
             timeout: Duration::from_secs(120),
@@ -149,6 +150,7 @@ impl TestEnv {
 pub struct Cmd<'a> {
     env: &'a TestEnv,
     args: Vec<OsString>,
+    vars: Vec<(String, OsString)>,
     home_env: bool,
     measure_rss: bool,
     timeout: Duration,
@@ -162,6 +164,13 @@ impl Cmd<'_> {
     {
         self.args
             .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets an environment variable for the child (the rest is scrubbed).
+    pub fn var(mut self, name: &str, value: impl AsRef<OsStr>) -> Self {
+        self.vars
+            .push((name.to_string(), value.as_ref().to_owned()));
         self
     }
 
@@ -206,11 +215,17 @@ impl Cmd<'_> {
         if self.home_env {
             c.env("MCP_WARDEN_HOME", &env.home);
         }
+        for (k, v) in &self.vars {
+            c.env(k, v);
+        }
         let mut cmdline = format!(
             "cd {} && MCP_WARDEN_SYSTEM_DIR={}",
             env.work.display(),
             env.system.display()
         );
+        for (k, v) in &self.vars {
+            let _ = write!(cmdline, " {k}={}", v.to_string_lossy());
+        }
         if self.home_env {
             let _ = write!(cmdline, " MCP_WARDEN_HOME={}", env.home.display());
         }
