@@ -201,12 +201,7 @@ pub struct Cache {
 impl Cache {
     /// Opens the cache at `root`, creating its directories (0700) as needed.
     pub fn open(root: &Path) -> Result<Cache, CacheError> {
-        let c = Cache {
-            root: root.to_path_buf(),
-            blobs: root.join("blobs").join("sha256"),
-            trees: root.join("trees").join("sha256"),
-            tmp: root.join("tmp"),
-        };
+        let c = Cache::at(root);
         for d in [&c.root, &c.blobs, &c.trees, &c.tmp] {
             let mut b = fs::DirBuilder::new();
             b.recursive(true);
@@ -218,6 +213,17 @@ impl Cache {
             b.create(d).map_err(|e| CacheError::io(d, e))?;
         }
         Ok(c)
+    }
+
+    /// The cache at `root`, for naming its paths; nothing is created or
+    /// read ([`Cache::open`] for that).
+    pub fn at(root: &Path) -> Cache {
+        Cache {
+            root: root.to_path_buf(),
+            blobs: root.join("blobs").join("sha256"),
+            trees: root.join("trees").join("sha256"),
+            tmp: root.join("tmp"),
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -257,8 +263,14 @@ impl Cache {
         }
     }
 
-    fn blob_path(&self, key: &str) -> PathBuf {
+    /// Where the blob `key` is (or would be) stored.
+    pub fn blob_path(&self, key: &str) -> PathBuf {
         self.blobs.join(key)
+    }
+
+    /// Where the tree `key` records its digest.
+    pub fn tree_record(&self, key: &str) -> PathBuf {
+        self.trees.join(format!("{key}.tree"))
     }
 
     /// Stores what `r` yields, hashing SHA-256 and SHA-512 in the same
@@ -455,7 +467,7 @@ impl Cache {
         let digest = tree_digest(dest)?;
         // The record goes first: a tree in place always has one, and two
         // racing writers write the same text.
-        let record = self.trees.join(format!("{key}.tree"));
+        let record = self.tree_record(key);
         fsutil::write_atomic(&record, format!("{digest}\n").as_bytes())
             .map_err(|e| CacheError::io(&record, e))?;
         let target = self.trees.join(key);
@@ -506,7 +518,7 @@ impl Cache {
     }
 
     fn record(&self, key: &str) -> Result<Option<String>, CacheError> {
-        let p = self.trees.join(format!("{key}.tree"));
+        let p = self.tree_record(key);
         match fsutil::read_text_bounded(&p, 200) {
             Ok(s) => {
                 let d = s.trim_end().to_string();

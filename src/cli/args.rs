@@ -123,6 +123,43 @@ pub struct FetchArgs {
     pub timeout: u64,
 }
 
+/// The evidence-file flags, by the role name servers.lock records.
+pub const EVIDENCE_ROLES: [&str; 5] = [
+    "signature",
+    "bundle",
+    "provenance",
+    "sbom",
+    "sbom-signature",
+];
+
+impl EvidenceArgs {
+    /// The files given for `role` (one of [`EVIDENCE_ROLES`]).
+    pub fn files_mut(&mut self, role: &str) -> Option<&mut Vec<PathBuf>> {
+        Some(match role {
+            "signature" => &mut self.signature,
+            "bundle" => &mut self.bundle,
+            "provenance" => &mut self.provenance,
+            "sbom" => &mut self.sbom,
+            "sbom-signature" => &mut self.sbom_signature,
+            _ => return None,
+        })
+    }
+
+    /// Every evidence file with its role, in [`EVIDENCE_ROLES`] order.
+    pub fn files(&self) -> impl Iterator<Item = (&'static str, &PathBuf)> {
+        [
+            &self.signature,
+            &self.bundle,
+            &self.provenance,
+            &self.sbom,
+            &self.sbom_signature,
+        ]
+        .into_iter()
+        .zip(EVIDENCE_ROLES)
+        .flat_map(|(list, role)| list.iter().map(move |p| (role, p)))
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct AddArgs {
     /// The server's name: policies, scopes and `run NAME` refer to it.

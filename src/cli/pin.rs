@@ -403,7 +403,7 @@ fn judge_stored(
 ) -> Result<Pinned> {
     // Evidence fetched with the metadata goes beside the user's.
     let tmp = tempfile::tempdir()?;
-    let mut bundles = ev.bundle.clone();
+    let mut all = ev.clone();
     for (i, att) in resolved.attestations.iter().enumerate() {
         // Named after what the source called it: the report shows the name.
         let readable: String = att
@@ -420,7 +420,7 @@ fn judge_stored(
             .collect();
         let p = tmp.path().join(format!("{i}-{readable}.json"));
         std::fs::write(&p, &att.bytes)?;
-        bundles.push(p);
+        all.bundle.push(p);
     }
     let artifact = match &dir_tree {
         // A directory is judged by its tree digest.
@@ -434,7 +434,7 @@ fn judge_stored(
     let req = verify::Request {
         artifact,
         signatures: ev.signature.clone(),
-        bundles: bundles.clone(),
+        bundles: all.bundle.clone(),
         keys: ev.key.clone(),
         key_names: ev.key_name.clone(),
         server: Some(name.to_string()),
@@ -475,23 +475,14 @@ fn judge_stored(
     // Kept only now that they count: a denied add, or an
     // archive that cannot be unpacked, stores no evidence.
     let mut evidence_files = Vec::new();
-    let given: [(&str, &Vec<PathBuf>); 5] = [
-        ("signature", &ev.signature),
-        ("bundle", &bundles),
-        ("provenance", &ev.provenance),
-        ("sbom", &ev.sbom),
-        ("sbom-signature", &ev.sbom_signature),
-    ];
-    for (role, list) in given {
-        for p in list {
-            let b = cache
-                .put_file(p, MAX_EVIDENCE, &[])
-                .map_err(cache_failure)?;
-            evidence_files.push(lock::EvidenceFile {
-                role: role.into(),
-                sha256: b.sha256,
-            });
-        }
+    for (role, p) in all.files() {
+        let b = cache
+            .put_file(p, MAX_EVIDENCE, &[])
+            .map_err(cache_failure)?;
+        evidence_files.push(lock::EvidenceFile {
+            role: role.into(),
+            sha256: b.sha256,
+        });
     }
 
     let (sha256, sha512, size) = match (&blob, &dir_tree) {
@@ -571,12 +562,17 @@ fn store(
     }
 }
 
+/// A source on this machine, whose content may change behind its path.
+fn local(source: &Source) -> bool {
+    matches!(
+        source,
+        Source::Path(_) | Source::Mcpb(Location::Path(_)) | Source::ServerJson(_)
+    )
+}
+
 /// Whether the source is fetched over the network.
 fn remote(source: &str) -> bool {
-    !matches!(
-        source.parse::<Source>(),
-        Ok(Source::Path(_) | Source::Mcpb(Location::Path(_)) | Source::ServerJson(_)) | Err(_)
-    )
+    source.parse::<Source>().is_ok_and(|s| !local(&s))
 }
 
 fn same_source(pinned: &str, given: &str) -> bool {
@@ -589,10 +585,10 @@ fn same_source(pinned: &str, given: &str) -> bool {
 /// The cached file an entry rests on: its blob, or for a directory its
 /// tree record.
 fn cached_file(ctx: &Context, e: &Entry) -> PathBuf {
-    let root = ctx.cache_dir.join("trees/sha256");
+    let cache = Cache::at(&ctx.cache_dir);
     match (e.kind.as_str(), &e.tree) {
-        ("directory", Some(t)) => root.join(format!("{t}.tree")),
-        _ => ctx.cache_dir.join("blobs/sha256").join(&e.sha256),
+        ("directory", Some(t)) => cache.tree_record(t),
+        _ => cache.blob_path(&e.sha256),
     }
 }
 
@@ -617,10 +613,7 @@ fn receipt_file(ctx: &Context, e: &Entry) -> Option<String> {
 fn unchanged(ctx: &Context, e: &Entry, request: &str) -> bool {
     let Some(r) = &e.receipt else { return false };
     // A local source may have changed behind the same path: always look.
-    let local = matches!(
-        e.source.parse::<Source>(),
-        Ok(Source::Path(_) | Source::Mcpb(Location::Path(_)) | Source::ServerJson(_))
-    );
+    let local = e.source.parse::<Source>().is_ok_and(|s| local(&s));
     !local && r.request == request && receipt_file(ctx, e).as_deref() == Some(r.file.as_str())
 }
 
@@ -656,20 +649,14 @@ fn request_digest(
             Err(_) => b"missing".to_vec(),
         }
     };
-    let files: [(&str, &Vec<PathBuf>); 7] = [
-        ("signature", &ev.signature),
-        ("bundle", &ev.bundle),
-        ("key", &ev.key),
-        ("provenance", &ev.provenance),
-        ("sbom", &ev.sbom),
-        ("sbom-signature", &ev.sbom_signature),
-        ("trusted-root", &ev.trusted_root.iter().cloned().collect()),
-    ];
-    for (k, list) in files {
-        for p in list {
-            field(k, p.to_string_lossy().as_bytes());
-            field(k, &file_digest(p));
-        }
+    let extra = ev
+        .key
+        .iter()
+        .map(|p| ("key", p))
+        .chain(ev.trusted_root.iter().map(|p| ("trusted-root", p)));
+    for (k, p) in ev.files().chain(extra) {
+        field(k, p.to_string_lossy().as_bytes());
+        field(k, &file_digest(p));
     }
     for (k, v) in [
         ("key-name", ev.key_name.join("\n")),

@@ -122,12 +122,7 @@ pub(super) fn pinned(
             Err(e) => return Err(damaged(format!("{server}: {e}"))),
         }
     };
-    let given = !(ev.signature.is_empty()
-        && ev.bundle.is_empty()
-        && ev.provenance.is_empty()
-        && ev.sbom.is_empty()
-        && ev.sbom_signature.is_empty());
-    if !given {
+    if ev.files().next().is_none() {
         for f in &entry.evidence_files {
             let path = match cache.blob_verified(&f.sha256) {
                 Ok(Some(b)) => b.path,
@@ -138,15 +133,12 @@ pub(super) fn pinned(
                     )));
                 }
             };
-            match f.role.as_str() {
-                "signature" => ev.signature.push(path),
-                "bundle" => ev.bundle.push(path),
-                "provenance" => ev.provenance.push(path),
-                "sbom" => ev.sbom.push(path),
-                "sbom-signature" => ev.sbom_signature.push(path),
-                other => {
+            match ev.files_mut(&f.role) {
+                Some(list) => list.push(path),
+                None => {
                     return Err(damaged(format!(
-                        "{server}: unknown evidence role `{other}`"
+                        "{server}: unknown evidence role `{}`",
+                        f.role
                     )));
                 }
             }
