@@ -19,6 +19,7 @@ pub mod policy;
 pub mod provenance;
 pub mod report;
 pub mod sbom;
+pub mod secrets;
 pub mod signature;
 pub mod source;
 pub mod trust;

@@ -78,6 +78,9 @@ pub enum Command {
     /// Inspect and maintain the content-addressed cache.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Store, remove and list servers' secrets in the OS keychain.
+    #[command(subcommand)]
+    Secret(super::secret::SecretCommand),
 }
 
 const SOURCES: &str = "\

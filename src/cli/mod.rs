@@ -5,6 +5,7 @@ pub mod args;
 pub mod docs;
 mod pin;
 mod policy;
+pub mod secret;
 mod trust;
 mod verify;
 
@@ -110,6 +111,7 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Update(a) => pin::update(&g, a),
         Command::Remove { name } => pin::remove(&g, name),
         Command::Cache(c) => pin::cache(&g, c),
+        Command::Secret(s) => secret::run(&g, s),
     };
     match result {
         Ok(code) => code,

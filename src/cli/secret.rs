@@ -1,0 +1,180 @@
+//! `mcp-warden secret set|rm|list`: server credentials in the OS keychain.
+
+use std::io::{IsTerminal, Read};
+
+use anyhow::Result;
+use clap::Subcommand;
+use serde_json::json;
+
+use super::{Failure, Global};
+use crate::diag::Code;
+use crate::secrets::{MAX_VALUE_BYTES, SecretError, SecretValue, Secrets};
+
+const KEYCHAIN: &str = "\
+Secrets live in the OS keychain: the Secret Service on Linux (gnome-keyring,
+KeePassXC), falling back to the kernel keyutils session keyring (lost at
+logout) when none answers; the login keychain on macOS; the Credential
+Manager on Windows. MCP_WARDEN_KEYRING=secret-service|keyutils forces a
+Linux backend. Only the names are written to disk (config/secrets.toml).";
+
+#[derive(Debug, Subcommand)]
+#[command(after_long_help = KEYCHAIN)]
+pub enum SecretCommand {
+    /// Store a secret for a server: the value is read from a no-echo prompt
+    /// on a terminal, else from stdin (one trailing newline dropped), never
+    /// from the command line.
+    Set {
+        /// The server's name (as in servers.lock).
+        server: String,
+        /// The environment variable the server reads it from.
+        var: String,
+    },
+    /// Remove a secret from the keychain and the index; a secret that is
+    /// stored in neither is an error (exit 2).
+    Rm {
+        /// The server's name.
+        server: String,
+        /// The variable's name.
+        var: String,
+    },
+    /// List the stored secrets' names, and whether the keychain still holds
+    /// each (present/missing); never their values.
+    List {
+        /// Only this server's secrets.
+        server: Option<String>,
+    },
+}
+
+fn failure(e: SecretError) -> anyhow::Error {
+    let code = match e {
+        SecretError::InvalidServer { .. } | SecretError::InvalidVar { .. } => Code::Usage,
+        // Wanted: `keychain-unavailable`, `secret-invalid`; the lead maps them.
+        _ => Code::InputInvalid,
+    };
+    let hint = e.hint();
+    Failure::input(code, e.to_string(), hint).into()
+}
+
+pub fn run(g: &Global, cmd: &SecretCommand) -> Result<u8> {
+    let ctx = g.context()?;
+    match cmd {
+        SecretCommand::Set { server, var } => {
+            // Names first: no prompt for a value that would be refused.
+            crate::secrets::check_names(server, var).map_err(failure)?;
+            let value = read_value(server, var)?;
+            let secrets = Secrets::open(&ctx).map_err(failure)?;
+            secrets.set(server, var, &value).map_err(failure)?;
+            if g.json() {
+                g.out(&format!(
+                    "{}\n",
+                    json!({"status": "stored", "server": server, "var": var, "backend": secrets.backend()})
+                ));
+            }
+            g.note(&format!("stored {server}/{var} in {}", secrets.backend()));
+            Ok(0)
+        }
+        SecretCommand::Rm { server, var } => {
+            let secrets = Secrets::open(&ctx).map_err(failure)?;
+            if !secrets.remove(server, var).map_err(failure)? {
+                return Err(Failure::input(
+                    Code::InputInvalid,
+                    format!("no secret {server}/{var} is stored"),
+                    Some("`mcp-warden secret list` shows the stored names".into()),
+                )
+                .into());
+            }
+            if g.json() {
+                g.out(&format!(
+                    "{}\n",
+                    json!({"status": "removed", "server": server, "var": var, "backend": secrets.backend()})
+                ));
+            }
+            g.note(&format!("removed {server}/{var} from {}", secrets.backend()));
+            Ok(0)
+        }
+        SecretCommand::List { server } => {
+            let secrets = Secrets::open(&ctx).map_err(failure)?;
+            let names = secrets.names(server.as_deref()).map_err(failure)?;
+            let mut rows = Vec::with_capacity(names.len());
+            for (s, v) in names {
+                // Only presence is asked; the value is dropped (and wiped) here.
+                let present = secrets.get(&s, &v).map_err(failure)?.is_some();
+                rows.push((s, v, if present { "present" } else { "missing" }));
+            }
+            if g.json() {
+                let items: Vec<_> = rows
+                    .iter()
+                    .map(|(s, v, st)| json!({"server": s, "var": v, "status": st}))
+                    .collect();
+                g.out(&format!(
+                    "{}\n",
+                    json!({"backend": secrets.backend(), "secrets": items})
+                ));
+            } else if rows.is_empty() {
+                g.note("no secrets stored");
+            } else {
+                let width = rows
+                    .iter()
+                    .map(|(s, v, _)| s.len() + v.len() + 1)
+                    .max()
+                    .unwrap_or(0);
+                let mut text = String::new();
+                for (s, v, st) in &rows {
+                    text.push_str(&format!("{:<width$}  {st}\n", format!("{s}/{v}")));
+                }
+                g.out(&text);
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// The value from a no-echo prompt on a terminal, else from stdin:
+/// bounded, one trailing newline (LF or CRLF) dropped, UTF-8.
+fn read_value(server: &str, var: &str) -> Result<SecretValue> {
+    let bad = |message: String, hint: &str| -> anyhow::Error {
+        Failure::input(Code::InputInvalid, message, Some(hint.to_string())).into()
+    };
+    let mut text = zeroize::Zeroizing::new(String::new());
+    if std::io::stdin().is_terminal() {
+        *text = rpassword::prompt_password(format!("value for {server}/{var}: ")).map_err(|e| {
+            bad(
+                format!("cannot read the value for {server}/{var} from the terminal: {e}"),
+                "pipe the value on stdin instead",
+            )
+        })?;
+    } else {
+        let mut bytes = zeroize::Zeroizing::new(Vec::new());
+        std::io::stdin()
+            .lock()
+            .take(MAX_VALUE_BYTES as u64 + 3)
+            .read_to_end(&mut bytes)
+            .map_err(|e| {
+                bad(
+                    format!("cannot read the value for {server}/{var} from stdin: {e}"),
+                    "pipe the value on stdin",
+                )
+            })?;
+        let end = if bytes.ends_with(b"\r\n") {
+            bytes.len() - 2
+        } else if bytes.ends_with(b"\n") {
+            bytes.len() - 1
+        } else {
+            bytes.len()
+        };
+        if end > MAX_VALUE_BYTES {
+            return Err(failure(SecretError::ValueTooLarge {
+                server: server.into(),
+                var: var.into(),
+                limit: MAX_VALUE_BYTES,
+            }));
+        }
+        text.push_str(std::str::from_utf8(&bytes[..end]).map_err(|_| {
+            bad(
+                format!("the value for {server}/{var} is not UTF-8 text"),
+                "environment values are stored as text; encode binary credentials (base64)",
+            )
+        })?);
+    }
+    Ok(SecretValue::new(std::mem::take(&mut *text)))
+}
