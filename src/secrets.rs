@@ -97,7 +97,9 @@ pub enum SecretError {
         var: String,
         limit: usize,
     },
-    #[error("the value for {server}/{var} contains a NUL byte, which no environment variable can hold")]
+    #[error(
+        "the value for {server}/{var} contains a NUL byte, which no environment variable can hold"
+    )]
     ValueHasNul { server: String, var: String },
     #[error("the value stored for {server}/{var} in {backend} is not UTF-8 text")]
     NotUtf8 {
@@ -278,8 +280,8 @@ fn check_value(server: &str, var: &str, value: &SecretValue) -> Result<(), Secre
 
 /// The keychain service name for this context (see the module docs).
 fn service_name(ctx: &Context) -> String {
-    let default = directories::ProjectDirs::from("", "", "mcp-warden")
-        .map(|d| d.config_dir().to_path_buf());
+    let default =
+        directories::ProjectDirs::from("", "", "mcp-warden").map(|d| d.config_dir().to_path_buf());
     if default.as_deref() == Some(ctx.config_dir.as_path()) {
         return "mcp-warden".to_string();
     }
@@ -334,7 +336,13 @@ impl KeyringStore {
 
     /// Maps a keyring error to ours, dropping (and wiping) any secret
     /// bytes the error carries.
-    fn map_err(&self, op: &'static str, server: &str, var: &str, e: keyring_core::Error) -> SecretError {
+    fn map_err(
+        &self,
+        op: &'static str,
+        server: &str,
+        var: &str,
+        e: keyring_core::Error,
+    ) -> SecretError {
         use keyring_core::Error as K;
         let backend = self.backend;
         let (server, var) = (server.to_string(), var.to_string());
@@ -393,7 +401,9 @@ impl SecretStore for KeyringStore {
 
     fn set(&self, server: &str, var: &str, value: &SecretValue) -> Result<(), SecretError> {
         let value = value.clone();
-        self.call("store", server, var, move |e| e.set_password(value.expose()))
+        self.call("store", server, var, move |e| {
+            e.set_password(value.expose())
+        })
     }
 
     fn delete(&self, server: &str, var: &str) -> Result<bool, SecretError> {
@@ -452,7 +462,9 @@ fn choice_from_env() -> Result<Choice, SecretError> {
         Ok(v) if v.is_empty() => Ok(Choice::Auto),
         Ok(v) if v == SECRET_SERVICE => Ok(Choice::SecretService),
         Ok(v) if v == KEYUTILS => Ok(Choice::Keyutils),
-        Ok(v) => Err(SecretError::UnknownBackend { value: printable(&v) }),
+        Ok(v) => Err(SecretError::UnknownBackend {
+            value: printable(&v),
+        }),
         Err(std::env::VarError::NotUnicode(v)) => Err(SecretError::UnknownBackend {
             value: printable(&v.to_string_lossy()),
         }),
@@ -460,14 +472,20 @@ fn choice_from_env() -> Result<Choice, SecretError> {
 }
 
 #[cfg(target_os = "linux")]
-fn open_store(choice: Choice) -> Result<(Arc<keyring_core::CredentialStore>, &'static str), SecretError> {
+fn open_store(
+    choice: Choice,
+) -> Result<(Arc<keyring_core::CredentialStore>, &'static str), SecretError> {
     let secret_service = || {
-        with_deadline(SECRET_SERVICE, "connect", zbus_secret_service_keyring_store::Store::new)?
-            .map(|s| s as Arc<keyring_core::CredentialStore>)
-            .map_err(|e| SecretError::Unavailable {
-                backend: SECRET_SERVICE,
-                reason: e.to_string(),
-            })
+        with_deadline(
+            SECRET_SERVICE,
+            "connect",
+            zbus_secret_service_keyring_store::Store::new,
+        )?
+        .map(|s| s as Arc<keyring_core::CredentialStore>)
+        .map_err(|e| SecretError::Unavailable {
+            backend: SECRET_SERVICE,
+            reason: e.to_string(),
+        })
     };
     let keyutils = || {
         // The store uses the session keyring; a process without one gets
@@ -498,7 +516,9 @@ fn open_store(choice: Choice) -> Result<(Arc<keyring_core::CredentialStore>, &'s
 }
 
 #[cfg(target_os = "macos")]
-fn open_store(choice: Choice) -> Result<(Arc<keyring_core::CredentialStore>, &'static str), SecretError> {
+fn open_store(
+    choice: Choice,
+) -> Result<(Arc<keyring_core::CredentialStore>, &'static str), SecretError> {
     if choice != Choice::Auto {
         return Err(SecretError::Unavailable {
             backend: "macos-keychain",
@@ -514,7 +534,9 @@ fn open_store(choice: Choice) -> Result<(Arc<keyring_core::CredentialStore>, &'s
 }
 
 #[cfg(target_os = "windows")]
-fn open_store(choice: Choice) -> Result<(Arc<keyring_core::CredentialStore>, &'static str), SecretError> {
+fn open_store(
+    choice: Choice,
+) -> Result<(Arc<keyring_core::CredentialStore>, &'static str), SecretError> {
     if choice != Choice::Auto {
         return Err(SecretError::Unavailable {
             backend: "windows-credential-manager",
@@ -522,7 +544,12 @@ fn open_store(choice: Choice) -> Result<(Arc<keyring_core::CredentialStore>, &'s
         });
     }
     windows_native_keyring_store::Store::new()
-        .map(|s| (s as Arc<keyring_core::CredentialStore>, "windows-credential-manager"))
+        .map(|s| {
+            (
+                s as Arc<keyring_core::CredentialStore>,
+                "windows-credential-manager",
+            )
+        })
         .map_err(|e| SecretError::Unavailable {
             backend: "windows-credential-manager",
             reason: e.to_string(),
@@ -530,7 +557,9 @@ fn open_store(choice: Choice) -> Result<(Arc<keyring_core::CredentialStore>, &'s
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
-fn open_store(_: Choice) -> Result<(Arc<keyring_core::CredentialStore>, &'static str), SecretError> {
+fn open_store(
+    _: Choice,
+) -> Result<(Arc<keyring_core::CredentialStore>, &'static str), SecretError> {
     Err(SecretError::NoPlatformStore)
 }
 
@@ -556,10 +585,16 @@ impl Index {
         let index: Index = toml::from_str(&text).map_err(|e| invalid(e.message().to_string()))?;
         for (server, vars) in &index.servers {
             if !valid_server_name(server) {
-                return Err(invalid(format!("`{}` is not a server name", printable(server))));
+                return Err(invalid(format!(
+                    "`{}` is not a server name",
+                    printable(server)
+                )));
             }
             if let Some(v) = vars.iter().find(|v| !valid_var_name(v)) {
-                return Err(invalid(format!("`{}` is not a variable name", printable(v))));
+                return Err(invalid(format!(
+                    "`{}` is not a variable name",
+                    printable(v)
+                )));
             }
         }
         Ok(index)
@@ -570,7 +605,8 @@ impl Index {
             path: path.to_path_buf(),
             source,
         };
-        let body = toml::to_string_pretty(self).map_err(|e| write(io::Error::other(e.to_string())))?;
+        let body =
+            toml::to_string_pretty(self).map_err(|e| write(io::Error::other(e.to_string())))?;
         let text = format!(
             "# Written by `mcp-warden secret set|rm`: the names of the secrets in the\n\
              # OS keychain, never their values.\n{body}"
@@ -708,7 +744,10 @@ mod tests {
     impl SecretStore for Memory {
         fn get(&self, s: &str, v: &str) -> Result<Option<SecretValue>, SecretError> {
             let items = self.items.lock().unwrap();
-            Ok(items.get(&format!("{s}/{v}")).cloned().map(SecretValue::new))
+            Ok(items
+                .get(&format!("{s}/{v}"))
+                .cloned()
+                .map(SecretValue::new))
         }
         fn set(&self, s: &str, v: &str, value: &SecretValue) -> Result<(), SecretError> {
             if self.fail_set {
@@ -722,7 +761,12 @@ mod tests {
             Ok(())
         }
         fn delete(&self, s: &str, v: &str) -> Result<bool, SecretError> {
-            Ok(self.items.lock().unwrap().remove(&format!("{s}/{v}")).is_some())
+            Ok(self
+                .items
+                .lock()
+                .unwrap()
+                .remove(&format!("{s}/{v}"))
+                .is_some())
         }
         fn backend(&self) -> &'static str {
             "memory"
@@ -776,7 +820,10 @@ mod tests {
             ]
         );
         assert_eq!(s.names(Some("acme/db")).unwrap().len(), 1);
-        assert_eq!(s.get("github", "TOKEN").unwrap().unwrap().expose(), "canary-value");
+        assert_eq!(
+            s.get("github", "TOKEN").unwrap().unwrap().expose(),
+            "canary-value"
+        );
         let index = fs::read_to_string(dir.path().join("config/secrets.toml")).unwrap();
         assert!(!index.contains("canary"), "{index}");
         assert!(index.contains("github = ["), "{index}");
@@ -814,7 +861,13 @@ mod tests {
         let s = secrets(dir.path(), Memory::default());
         let canary = "canary-🔑";
         let v = SecretValue::new(canary.into());
-        for (server, var) in [("", "A"), ("-x", "A"), ("../x", "A"), ("ok", "1A"), ("ok", "A-B")] {
+        for (server, var) in [
+            ("", "A"),
+            ("-x", "A"),
+            ("../x", "A"),
+            ("ok", "1A"),
+            ("ok", "A-B"),
+        ] {
             let e = s.set(server, var, &v).unwrap_err();
             assert!(!e.to_string().contains(canary));
             assert!(e.hint().is_some());

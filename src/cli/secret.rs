@@ -89,7 +89,10 @@ pub fn run(g: &Global, cmd: &SecretCommand) -> Result<u8> {
                     json!({"status": "removed", "server": server, "var": var, "backend": secrets.backend()})
                 ));
             }
-            g.note(&format!("removed {server}/{var} from {}", secrets.backend()));
+            g.note(&format!(
+                "removed {server}/{var} from {}",
+                secrets.backend()
+            ));
             Ok(0)
         }
         SecretCommand::List { server } => {
