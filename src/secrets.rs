@@ -47,12 +47,31 @@ pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 pub const MAX_VAR_NAME: usize = 128;
 /// The index holds names only; a file far beyond this is not ours.
 const MAX_INDEX_BYTES: u64 = 1 << 20;
-/// How long one keychain call may take. Generous, because a locked
-/// keychain may ask the user for a password; bounded, because a D-Bus peer
-/// that never replies would otherwise hang the launch forever.
-const KEYCHAIN_DEADLINE: Duration = Duration::from_secs(25);
+/// How long one keychain call may take by default. Generous, because a
+/// locked keychain may ask the user for a password; bounded, because a
+/// D-Bus peer that never replies would otherwise hang the launch forever.
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(25);
 /// The environment variable that forces a backend.
 pub const BACKEND_ENV: &str = "MCP_WARDEN_KEYRING";
+/// The environment variable that sets the deadline, in seconds (1 to 600).
+pub const TIMEOUT_ENV: &str = "MCP_WARDEN_KEYRING_TIMEOUT";
+
+/// The deadline for one keychain call: `MCP_WARDEN_KEYRING_TIMEOUT` or the
+/// default; a value out of range is refused rather than ignored.
+fn deadline() -> Result<Duration, SecretError> {
+    match std::env::var(TIMEOUT_ENV) {
+        Err(std::env::VarError::NotPresent) => Ok(DEFAULT_DEADLINE),
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(s @ 1..=600) => Ok(Duration::from_secs(s)),
+            _ => Err(SecretError::BadTimeout {
+                value: printable(&v),
+            }),
+        },
+        Err(std::env::VarError::NotUnicode(v)) => Err(SecretError::BadTimeout {
+            value: printable(&v.to_string_lossy()),
+        }),
+    }
+}
 
 /// A secret value: zeroized on drop, Debug/Display print "<redacted>".
 #[derive(Clone)]
@@ -109,6 +128,8 @@ pub enum SecretError {
     },
     #[error("{BACKEND_ENV}=`{value}` names no keychain backend")]
     UnknownBackend { value: String },
+    #[error("{TIMEOUT_ENV}=`{value}` is not a number of seconds from 1 to 600")]
+    BadTimeout { value: String },
     #[error("no OS keychain is supported on this platform")]
     NoPlatformStore,
     #[error("the keychain ({backend}) cannot be reached: {reason}")]
@@ -169,6 +190,9 @@ impl SecretError {
             }
             SecretError::UnknownBackend { .. } => {
                 "set MCP_WARDEN_KEYRING to `secret-service` or `keyutils`, or unset it"
+            }
+            SecretError::BadTimeout { .. } => {
+                "set MCP_WARDEN_KEYRING_TIMEOUT to whole seconds (1 to 600), or unset it"
             }
             SecretError::NoPlatformStore => {
                 "mcp-warden reads secrets from the keychains of Linux, macOS and Windows"
@@ -303,6 +327,7 @@ struct KeyringStore {
     store: Arc<keyring_core::CredentialStore>,
     service: String,
     backend: &'static str,
+    deadline: Duration,
 }
 
 impl KeyringStore {
@@ -318,7 +343,7 @@ impl KeyringStore {
     }
 
     /// Runs `f` on an entry on another thread and waits at most
-    /// [`KEYCHAIN_DEADLINE`]. A call that never returns leaves its thread
+    /// `self.deadline`. A call that never returns leaves its thread
     /// behind, blocked; the process ends soon after anyway.
     fn call<T: Send + 'static>(
         &self,
@@ -330,7 +355,7 @@ impl KeyringStore {
         let entry = self
             .entry(server, var)
             .map_err(|e| self.map_err(op, server, var, e))?;
-        let r = with_deadline(self.backend, op, move || f(entry))?;
+        let r = with_deadline(self.deadline, self.backend, op, move || f(entry))?;
         r.map_err(|e| self.map_err(op, server, var, e))
     }
 
@@ -420,6 +445,7 @@ impl SecretStore for KeyringStore {
 }
 
 fn with_deadline<T: Send + 'static>(
+    deadline: Duration,
     backend: &'static str,
     op: &'static str,
     f: impl FnOnce() -> T + Send + 'static,
@@ -434,11 +460,11 @@ fn with_deadline<T: Send + 'static>(
             backend,
             reason: format!("cannot start a thread: {e}"),
         })?;
-    rx.recv_timeout(KEYCHAIN_DEADLINE).map_err(|e| match e {
+    rx.recv_timeout(deadline).map_err(|e| match e {
         mpsc::RecvTimeoutError::Timeout => SecretError::Timeout {
             backend,
             op,
-            secs: KEYCHAIN_DEADLINE.as_secs(),
+            secs: deadline.as_secs(),
         },
         // The thread panicked inside the keychain crate.
         mpsc::RecvTimeoutError::Disconnected => SecretError::Unavailable {
@@ -474,9 +500,11 @@ fn choice_from_env() -> Result<Choice, SecretError> {
 #[cfg(target_os = "linux")]
 fn open_store(
     choice: Choice,
+    deadline: Duration,
 ) -> Result<(Arc<keyring_core::CredentialStore>, &'static str), SecretError> {
     let secret_service = || {
         with_deadline(
+            deadline,
             SECRET_SERVICE,
             "connect",
             zbus_secret_service_keyring_store::Store::new,
@@ -518,6 +546,7 @@ fn open_store(
 #[cfg(target_os = "macos")]
 fn open_store(
     choice: Choice,
+    _deadline: Duration,
 ) -> Result<(Arc<keyring_core::CredentialStore>, &'static str), SecretError> {
     if choice != Choice::Auto {
         return Err(SecretError::Unavailable {
@@ -536,6 +565,7 @@ fn open_store(
 #[cfg(target_os = "windows")]
 fn open_store(
     choice: Choice,
+    _deadline: Duration,
 ) -> Result<(Arc<keyring_core::CredentialStore>, &'static str), SecretError> {
     if choice != Choice::Auto {
         return Err(SecretError::Unavailable {
@@ -559,6 +589,7 @@ fn open_store(
 #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
 fn open_store(
     _: Choice,
+    _: Duration,
 ) -> Result<(Arc<keyring_core::CredentialStore>, &'static str), SecretError> {
     Err(SecretError::NoPlatformStore)
 }
@@ -625,7 +656,8 @@ impl Secrets {
     /// Opens the keychain that `MCP_WARDEN_KEYRING` or the platform names.
     pub fn open(ctx: &Context) -> Result<Secrets, SecretError> {
         let choice = choice_from_env()?;
-        let (store, backend) = open_store(choice)?;
+        let deadline = deadline()?;
+        let (store, backend) = open_store(choice, deadline)?;
         let service = service_name(ctx);
         tracing::debug!(backend, service, "keychain opened");
         Ok(Secrets::with_store(
@@ -633,6 +665,7 @@ impl Secrets {
                 store,
                 service,
                 backend,
+                deadline,
             }),
             ctx.config_dir.join("secrets.toml"),
         ))

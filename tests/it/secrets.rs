@@ -463,3 +463,32 @@ fn the_helper_leaves_no_daemons() {
     }
     assert!(!dir.exists(), "the keyring directory was left behind");
 }
+
+#[test]
+fn a_silent_bus_times_out() {
+    let env = TestEnv::new();
+    // A socket that takes connections into its backlog and never answers:
+    // the D-Bus handshake waits forever unless mcp-warden bounds it.
+    let sock = env.root.join("silent-bus");
+    let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let o = env
+        .cmd()
+        .var(
+            "DBUS_SESSION_BUS_ADDRESS",
+            format!("unix:path={}", sock.display()),
+        )
+        .var("MCP_WARDEN_KEYRING", "secret-service")
+        .var("MCP_WARDEN_KEYRING_TIMEOUT", "1")
+        .args(["secret", "list"])
+        .timeout(std::time::Duration::from_secs(60))
+        .run();
+    o.code(2).stderr_has("did not answer within 1 s");
+    for bad in ["0", "601", "soon"] {
+        env.cmd()
+            .var("MCP_WARDEN_KEYRING_TIMEOUT", bad)
+            .args(["secret", "list"])
+            .run()
+            .code(2)
+            .stderr_has("is not a number of seconds");
+    }
+}
