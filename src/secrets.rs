@@ -5,8 +5,9 @@
 //! platform stores come from the `keyring-core` family of crates:
 //!
 //! - Linux: the Secret Service over D-Bus (gnome-keyring, KeePassXC, ...),
-//!   or, when none answers, the kernel's keyutils session keyring (which
-//!   does not survive logout or a reboot, hence the warning).
+//!   or, when none answers, the kernel's keyutils session keyring, linked
+//!   into the persistent keyring (lost at reboot, and after logout once the
+//!   persistent keyring expires: hence the warning).
 //!   `MCP_WARDEN_KEYRING=secret-service|keyutils` forces one of them.
 //! - macOS: the login keychain. Windows: the Credential Manager.
 //!
@@ -24,7 +25,8 @@
 //!
 //! Values never reach a log line or an error message: errors name the
 //! server and variable only. Every keychain call runs with a deadline, so a
-//! D-Bus peer that never answers cannot hang mcp-warden.
+//! D-Bus peer that never answers cannot hang mcp-warden
+//! (`MCP_WARDEN_KEYRING_TIMEOUT`, seconds, default 25).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -198,7 +200,7 @@ impl SecretError {
                 "mcp-warden reads secrets from the keychains of Linux, macOS and Windows"
             }
             SecretError::Unavailable { backend, .. } if *backend == SECRET_SERVICE => {
-                "start a Secret Service (gnome-keyring-daemon, KeePassXC) in this session and check DBUS_SESSION_BUS_ADDRESS, or set MCP_WARDEN_KEYRING=keyutils (lost at logout)"
+                "start a Secret Service (gnome-keyring-daemon, KeePassXC) in this session and check DBUS_SESSION_BUS_ADDRESS, or set MCP_WARDEN_KEYRING=keyutils (lost at reboot)"
             }
             SecretError::Unavailable { .. } => "check that the OS keychain is running and unlocked",
             SecretError::Denied { .. } => "unlock the keychain and try again",
@@ -534,8 +536,9 @@ fn open_store(
             Ok(s) => Ok((s, SECRET_SERVICE)),
             Err(e) => {
                 tracing::warn!(
-                    "no Secret Service answers ({e}); using the kernel keyutils session keyring, \
-                     whose secrets are lost at logout and reboot"
+                    "no Secret Service answers ({e}); using the kernel keyutils keyrings, \
+                     whose secrets are lost at reboot (and after logout once the persistent \
+                     keyring expires)"
                 );
                 Ok((keyutils()?, KEYUTILS))
             }

@@ -12,10 +12,14 @@ use crate::secrets::{MAX_VALUE_BYTES, SecretError, SecretValue, Secrets};
 
 const KEYCHAIN: &str = "\
 Secrets live in the OS keychain: the Secret Service on Linux (gnome-keyring,
-KeePassXC), falling back to the kernel keyutils session keyring (lost at
-logout) when none answers; the login keychain on macOS; the Credential
-Manager on Windows. MCP_WARDEN_KEYRING=secret-service|keyutils forces a
-Linux backend. Only the names are written to disk (config/secrets.toml).";
+KeePassXC), falling back to the kernel keyutils keyrings (lost at reboot,
+and after logout once the persistent keyring expires) when none answers; the
+login keychain on macOS; the Credential Manager on Windows.
+MCP_WARDEN_KEYRING=secret-service|keyutils forces a Linux backend;
+MCP_WARDEN_KEYRING_TIMEOUT=SECONDS bounds each keychain call (default 25).
+Only the names are written to disk (config/secrets.toml), never values.
+Under --home DIR the keychain service is `mcp-warden:DIR`, so homes never
+share secrets.";
 
 #[derive(Debug, Subcommand)]
 #[command(after_long_help = KEYCHAIN)]
