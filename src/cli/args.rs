@@ -78,6 +78,9 @@ pub enum Command {
     /// Inspect and maintain the content-addressed cache.
     #[command(subcommand)]
     Cache(CacheCommand),
+    /// Route MCP client configs (Claude Desktop, VS Code, Cursor) through `mcp-warden run`.
+    #[command(subcommand)]
+    Client(super::client::ClientCommand),
 }
 
 const SOURCES: &str = "\

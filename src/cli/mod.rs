@@ -2,6 +2,7 @@
 //! Nothing here decides anything about trust.
 
 pub mod args;
+mod client;
 pub mod docs;
 mod pin;
 mod policy;
@@ -110,6 +111,7 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Update(a) => pin::update(&g, a),
         Command::Remove { name } => pin::remove(&g, name),
         Command::Cache(c) => pin::cache(&g, c),
+        Command::Client(c) => client::run(&g, c),
     };
     match result {
         Ok(code) => code,
