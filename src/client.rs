@@ -285,7 +285,7 @@ impl Config {
 }
 
 fn parse_cst(kind: ClientKind, path: &Path, text: &str) -> Result<CstRootNode, ClientError> {
-    CstRootNode::parse(text, &kind.parse_options()).map_err(|e| ClientError::Syntax {
+    let syntax = |e: jsonc_parser::errors::ParseError| ClientError::Syntax {
         path: path.to_path_buf(),
         line: e.line_display(),
         column: e.column_display(),
@@ -295,7 +295,14 @@ fn parse_cst(kind: ClientKind, path: &Path, text: &str) -> Result<CstRootNode, C
             "JSON"
         },
         message: e.kind().to_string(),
-    })
+    };
+    // jsonc-parser 0.34's CST parse collects comments as tokens and then
+    // ignores `allow_comments`; the plain parse honours it, so strict
+    // files are checked with it first.
+    if !kind.allows_jsonc() {
+        jsonc_parser::parse_to_value(text, &kind.parse_options()).map_err(syntax)?;
+    }
+    CstRootNode::parse(text, &kind.parse_options()).map_err(syntax)
 }
 
 fn describe(v: &Value) -> &'static str {
@@ -1263,8 +1270,14 @@ mod tests {
         assert!(plan.new_text().contains("// trailing"));
         assert!(
             plan.new_text()
-                .contains(r#""args": ["run", "a", "--", "pkg@1.0.0"]"#)
-                || plan.new_text().contains("\"run\"")
+                .contains(r#""args": ["run", "a"] }, // trailing"#)
+        );
+        assert!(plan.new_text().contains(r#""args": ["run", "b"]"#));
+        // Claude Desktop's file is strict JSON: a comment is refused.
+        let strict = Config::parse(ClientKind::Claude, Path::new("c.json"), "{\n// x\n}".into());
+        assert!(
+            matches!(strict, Err(ClientError::Syntax { line: 2, .. })),
+            "{strict:?}"
         );
     }
 }
