@@ -452,7 +452,7 @@ pub fn parse_launcher(command: &str, args: &[String]) -> Result<Launch, String> 
             "`{base}` {why}; mcp-warden cannot tell which artifact it would run"
         ));
     }
-    let unknown_flag = |f: &str| Err(format!("`{base}` option `{f}` is not understood"));
+    let unknown_flag = |f: &str| Err(format!("`{base}` option `{}` is not understood", shown(f)));
     match base.as_str() {
         "npx" => {
             let mut i = 0;
@@ -465,8 +465,9 @@ pub fn parse_launcher(command: &str, args: &[String]) -> Result<Launch, String> 
             if pkg.starts_with('-') {
                 return unknown_flag(pkg);
             }
-            let (name, version) = npm_spec(pkg)
-                .ok_or_else(|| format!("`{pkg}` is not a package from the npm registry"))?;
+            let (name, version) = npm_spec(pkg).ok_or_else(|| {
+                format!("`{}` is not a package from the npm registry", shown(pkg))
+            })?;
             Ok(Launch {
                 launcher: "npx",
                 server_args: args[i + 1..].to_vec(),
@@ -480,8 +481,8 @@ pub fn parse_launcher(command: &str, args: &[String]) -> Result<Launch, String> 
             if pkg.starts_with('-') {
                 return unknown_flag(pkg);
             }
-            let (name, version) =
-                pypi_spec(pkg).ok_or_else(|| format!("`{pkg}` is not a package from PyPI"))?;
+            let (name, version) = pypi_spec(pkg)
+                .ok_or_else(|| format!("`{}` is not a package from PyPI", shown(pkg)))?;
             Ok(Launch {
                 launcher: "uvx",
                 server_args: args[1..].to_vec(),
@@ -715,9 +716,63 @@ pub struct ServerPlan {
     /// Secret-looking variables that stay literal in the config.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub literal_secrets: Vec<String>,
+    /// How many arguments look like secrets: they stay in the config.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub secret_args: usize,
     /// The source to pin it with (`mcp-warden add NAME SOURCE`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// An argument that looks like a credential: by its shape, or as
+/// `--token=VALUE` by the option's name.
+pub fn arg_looks_secret(arg: &str) -> bool {
+    looks_secret("", arg)
+        || arg
+            .split_once('=')
+            .is_some_and(|(k, v)| looks_secret(k.trim_start_matches('-'), v))
+}
+
+/// An argument as it may be shown in a message.
+fn shown(arg: &str) -> &str {
+    if arg_looks_secret(arg) {
+        "<redacted>"
+    } else {
+        arg
+    }
+}
+
+/// Collects, as they appear in the text and as JSON would write them,
+/// the string literals that look like secrets: by the key that holds them
+/// or by their own shape.
+fn collect_secrets(node: &CstNode, key: Option<&str>, out: &mut BTreeSet<String>) {
+    if let Some(obj) = node.as_object() {
+        for prop in obj.properties() {
+            let name = prop.name().and_then(|n| n.decoded_value().ok());
+            if let Some(v) = prop.value() {
+                collect_secrets(&v, Some(name.as_deref().unwrap_or("")), out);
+            }
+        }
+    } else if let Some(arr) = node.as_array() {
+        for el in arr.elements() {
+            collect_secrets(&el, None, out);
+        }
+    } else if let Some(lit) = node.as_string_lit() {
+        let Ok(value) = lit.decoded_value() else {
+            return;
+        };
+        let secret = arg_looks_secret(&value) || key.is_some_and(|k| looks_secret(k, &value));
+        if secret {
+            out.insert(node.to_string());
+            if let Ok(q) = serde_json::to_string(&value) {
+                out.insert(q);
+            }
+        }
+    }
 }
 
 /// A secret to move: the value is private so that nothing prints it.
@@ -799,7 +854,13 @@ pub fn plan_install(
         .and_then(|o| o.object_value(cfg.kind.servers_key()));
     let mut plans = Vec::new();
     let mut moves = Vec::new();
+    // Every secret-looking string anywhere in the file (env values, args,
+    // remote servers' headers) is redacted from the diff: unchanged lines
+    // show up in it as context.
     let mut redact = BTreeSet::new();
+    if let Some(v) = root.value() {
+        collect_secrets(&v, None, &mut redact);
+    }
     for (name, value) in cfg.servers_value() {
         let mut plan = ServerPlan {
             name: name.to_string(),
@@ -807,27 +868,14 @@ pub fn plan_install(
             env: Vec::new(),
             moved: Vec::new(),
             literal_secrets: Vec::new(),
+            secret_args: 0,
             source: None,
         };
-        // Every secret-looking literal is redacted from the diff, whatever
-        // happens to its server.
-        if let Some(env) = value.get("env").and_then(Value::as_object) {
-            for (k, v) in env {
-                if let Some(s) = v.as_str().filter(|s| looks_secret(k, s)) {
-                    if let Ok(q) = serde_json::to_string(s) {
-                        redact.insert(q);
-                    }
-                    if let Some(raw) = servers_obj
-                        .as_ref()
-                        .and_then(|o| o.object_value(name))
-                        .and_then(|o| o.object_value("env"))
-                        .and_then(|o| o.get(k))
-                        .and_then(|p| p.value())
-                    {
-                        redact.insert(raw.to_string());
-                    }
-                }
-            }
+        if let Some(args) = value.get("args").and_then(Value::as_array) {
+            plan.secret_args = args
+                .iter()
+                .filter(|a| a.as_str().is_some_and(arg_looks_secret))
+                .count();
         }
         plan.action = match classify(value) {
             ServerKind::Remote => Action::Remote,
@@ -882,6 +930,13 @@ fn wrap(
     moves: &mut Vec<Move>,
 ) -> Result<Edit, String> {
     let obj = value.as_object().ok_or("not an object")?;
+    if !usable_name(&plan.name) {
+        return Err(
+            "its name is not one mcp-warden can pin (letters, digits and - _ . @ /, at most 128, \
+             not starting with . / or -); rename it in the config first"
+                .to_string(),
+        );
+    }
     if obj.contains_key("envFile") {
         return Err(
             "it reads variables from `envFile`, which mcp-warden cannot pass through by name"
@@ -942,6 +997,18 @@ fn wrap(
         drop_env: plan.moved.clone(),
         command: warden.to_string(),
     })
+}
+
+/// The rule `mcp-warden add` applies to server names (they appear in
+/// policies, scopes, file names and `run NAME`).
+fn usable_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@' | b'/'))
+        && !name.starts_with(['.', '/', '-'])
+        && !name.contains("..")
 }
 
 fn valid_env_name(k: &str) -> bool {

@@ -217,6 +217,13 @@ fn install(g: &Global, a: &InstallArgs) -> Result<u8> {
                 text.push_str(&format!("  {}: left as it is: {reason}\n", s.name));
             }
         }
+        if s.secret_args > 0 {
+            warnings.push(format!(
+                "warning: server `{}`: {} argument(s) look like secrets and stay in the config, \
+                 readable by anyone who can read the file; pass them as env variables instead",
+                s.name, s.secret_args
+            ));
+        }
         let run_name = match &s.action {
             Action::Wrap { .. } => Some(s.name.as_str()),
             Action::AlreadyWrapped { run_name } => Some(run_name.as_str()),

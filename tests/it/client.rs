@@ -376,6 +376,59 @@ fn cursor_leaves_remote_and_shell_servers_and_keeps_declined_secret() {
 }
 
 #[test]
+fn secrets_in_args_and_headers_never_reach_the_output() {
+    let env = TestEnv::new();
+    let header = format!("Bearer {CANARY}");
+    let text = format!(
+        r#"{{
+  "mcpServers": {{
+    "remote": {{
+      "url": "https://mcp.example.com/mcp",
+      "headers": {{ "Authorization": "{header}" }}
+    }},
+    "search": {{
+      "command": "npx",
+      "args": ["-y", "@acme/search-mcp@1.0.0", "--api-key={CURSOR_KEY}", "{CANARY}"]
+    }},
+    "odd": {{
+      "command": "npx",
+      "args": ["-y", "--token={CANARY}"]
+    }},
+    "-dash": {{ "command": "uvx", "args": ["x==1.0"] }}
+  }}
+}}
+"#
+    );
+    env.write("cursor.json", &text);
+    for extra in [&["--dry-run"][..], &[]] {
+        let out = install(&env, "cursor", "cursor.json", extra);
+        out.code(0);
+        no_secret_in(&out);
+        out.stderr_has("server `search`: 2 argument(s) look like secrets");
+    }
+    // The wrapped server keeps its arguments (after `--`), secrets included:
+    // they were there before, and only a warning can help.
+    let new = json_file(&env, "cursor.json");
+    assert_eq!(
+        args_of(&new, "mcpServers", "search"),
+        strs(&[
+            "run",
+            "search",
+            "--",
+            &format!("--api-key={CURSOR_KEY}"),
+            CANARY
+        ])
+    );
+    assert_eq!(
+        new["mcpServers"]["remote"]["headers"]["Authorization"],
+        header
+    );
+    // Names `add` would refuse are left alone.
+    assert_eq!(new["mcpServers"]["-dash"]["command"], "uvx");
+    assert_eq!(new["mcpServers"]["odd"]["command"], "npx");
+}
+
+#[test]
 fn bad_configs_fail_cleanly_and_leave_the_file() {
     let env = TestEnv::new();
     let fixture = fs::read(fixture("clients/claude_desktop_config.json")).unwrap();
