@@ -644,6 +644,8 @@ pub fn looks_secret(name: &str, value: &str) -> bool {
         "xapp-",
         "Bearer ",
         "Basic ",
+        // A JWT's header, `{"` in base64url.
+        "eyJ",
     ];
     if PREFIXES.iter().any(|p| value.starts_with(p)) {
         return true;
@@ -656,26 +658,35 @@ pub fn is_reference(value: &str) -> bool {
     value.contains("${")
 }
 
-/// A long token-like string: no spaces, not a path or URL, letters and
-/// digits mixed, and at least 4 bits of entropy per character (English
-/// words and paths score lower, random base64 or hex tokens higher).
+/// A long token-like string: only base64/base62/hex characters (so not a
+/// path, URL, package spec or sentence), and either mixed case with
+/// digits at 3.5 bits of entropy per character or more (random tokens;
+/// slugs like `mcp-server-fetch-2025` are lowercase), or 32+ hex digits.
 fn high_entropy(v: &str) -> bool {
-    if v.len() < 24
-        || v.contains(char::is_whitespace)
-        || v.starts_with(['/', '.', '~'])
-        || v.contains("://")
-        || v.contains(":\\")
+    let b = v.as_bytes();
+    if b.len() < 20
+        || b[0] == b'-'
+        || b[0] == b'/'
+        || !b
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"+/=_-".contains(c))
     {
         return false;
     }
-    if !(v.bytes().any(|b| b.is_ascii_digit()) && v.bytes().any(|b| b.is_ascii_alphabetic())) {
+    if b.len() >= 32 && b.iter().all(u8::is_ascii_hexdigit) {
+        return true;
+    }
+    let mixed = b.iter().any(u8::is_ascii_uppercase)
+        && b.iter().any(u8::is_ascii_lowercase)
+        && b.iter().any(u8::is_ascii_digit);
+    if !mixed {
         return false;
     }
     let mut counts = [0u32; 256];
-    for b in v.bytes() {
-        counts[b as usize] += 1;
+    for &c in b {
+        counts[c as usize] += 1;
     }
-    let n = v.len() as f64;
+    let n = b.len() as f64;
     let entropy: f64 = counts
         .iter()
         .filter(|&&c| c > 0)
@@ -684,7 +695,7 @@ fn high_entropy(v: &str) -> bool {
             -p * p.log2()
         })
         .sum();
-    entropy >= 4.0
+    entropy >= 3.5
 }
 
 /// What `install` does with one server.
@@ -1307,6 +1318,16 @@ mod tests {
             "/home/someone/projects/a-long-directory-name2"
         ));
         assert!(!looks_secret("GREETING", "hello-world-this-is-long-1"));
+        assert!(!looks_secret(
+            "",
+            "@modelcontextprotocol/server-filesystem@2025.8.21"
+        ));
+        assert!(!looks_secret("", "mcp-server-git==2025.7.1"));
+        assert!(!looks_secret("", "mcp-server-fetch-2025-v2-final"));
+        assert!(!looks_secret("", "/Users/Alice/Projects/App2024"));
+        assert!(looks_secret("", "0123456789abcdef0123456789abcdef"));
+        assert!(arg_looks_secret("--api-key=abc"));
+        assert!(!arg_looks_secret("--repository=/tmp/x"));
     }
 
     #[test]

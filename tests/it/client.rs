@@ -131,6 +131,12 @@ fn claude_install_wraps_local_servers_and_keeps_the_rest() {
         .stdout_has("literal secrets");
     // Not a terminal and no --yes: the token stays, with a warning.
     out.stderr_has("GITHUB_PERSONAL_ACCESS_TOKEN is still a literal secret");
+    // Package specs and paths are not mistaken for secrets.
+    assert!(
+        !out.stderr.contains("look like secrets"),
+        "{}",
+        out.context()
+    );
 
     let new = json_file(&env, "claude.json");
     let m = "mcpServers";
@@ -658,4 +664,50 @@ fn settings(env: &TestEnv) -> insta::Settings {
     s.set_prepend_module_to_snapshot(false);
     s.set_omit_expression(true);
     s
+}
+
+/// Declining at the terminal prompt keeps the literal and warns. The
+/// binary runs under `script` (util-linux) so that its stdin and stderr
+/// are a real terminal, and the answer is typed into it.
+#[cfg(target_os = "linux")]
+#[test]
+fn declined_at_the_prompt_keeps_the_literal() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    require_tool("script", &["--version"]);
+    let env = TestEnv::new();
+    env.copy_fixture("clients/claude_desktop_config.json", "claude.json");
+    let cmdline =
+        format!("{BIN} client install --client claude --config claude.json --warden-path {WARDEN}");
+    let mut child = Command::new("script")
+        .args(["-q", "-e", "-c", &cmdline, "/dev/null"])
+        .current_dir(&env.work)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("MCP_WARDEN_HOME", &env.home)
+        .env("MCP_WARDEN_SYSTEM_DIR", &env.system)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start script");
+    child.stdin.take().unwrap().write_all(b"n\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("move GITHUB_PERSONAL_ACCESS_TOKEN from the config into the keychain? [y/N]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("GITHUB_PERSONAL_ACCESS_TOKEN is still a literal secret"),
+        "{text}"
+    );
+    assert!(!text.contains(CANARY), "the token was shown: {text}");
+    let new = json_file(&env, "claude.json");
+    assert_eq!(
+        new["mcpServers"]["github"]["env"]["GITHUB_PERSONAL_ACCESS_TOKEN"],
+        CANARY
+    );
+    assert_eq!(new["mcpServers"]["github"]["command"], WARDEN);
 }
