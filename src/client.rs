@@ -227,6 +227,14 @@ impl Config {
     /// Parses `text` as `kind`'s config found at `path`.
     pub fn parse(kind: ClientKind, path: &Path, text: String) -> Result<Config, ClientError> {
         let root = parse_cst(kind, path, &text)?;
+        // JSON.parse keeps the last of two equal keys, the syntax tree
+        // edits the first: refuse rather than guess which one the client uses.
+        if let Some(key) = root.value().and_then(|v| duplicate_key(&v)) {
+            return Err(ClientError::Shape {
+                path: path.to_path_buf(),
+                message: format!("the key `{key}` appears twice in one object"),
+            });
+        }
         let value = root
             .value()
             .and_then(|v| v.to_serde_value())
@@ -303,6 +311,24 @@ fn parse_cst(kind: ClientKind, path: &Path, text: &str) -> Result<CstRootNode, C
         jsonc_parser::parse_to_value(text, &kind.parse_options()).map_err(syntax)?;
     }
     CstRootNode::parse(text, &kind.parse_options()).map_err(syntax)
+}
+
+fn duplicate_key(node: &CstNode) -> Option<String> {
+    if let Some(obj) = node.as_object() {
+        let mut seen = BTreeSet::new();
+        for prop in obj.properties() {
+            let name = prop.name().and_then(|n| n.decoded_value().ok())?;
+            if let Some(dup) = prop.value().and_then(|v| duplicate_key(&v)) {
+                return Some(dup);
+            }
+            if !seen.insert(name.clone()) {
+                return Some(name);
+            }
+        }
+    } else if let Some(arr) = node.as_array() {
+        return arr.elements().iter().find_map(duplicate_key);
+    }
+    None
 }
 
 fn describe(v: &Value) -> &'static str {
@@ -1298,6 +1324,25 @@ mod tests {
         let l = parse_launcher("/opt/srv/bin/server", &s(&["--stdio"])).unwrap();
         assert_eq!(l.launcher, "binary");
         assert_eq!(l.source, "/opt/srv/bin/server");
+    }
+
+    #[test]
+    fn args_are_added_after_command_and_duplicates_refused() {
+        let text = r#"{"mcpServers": {"t": {"command": "/opt/t/bin/srv", "env": {"A": "1"}}}}"#;
+        let cfg = Config::parse(ClientKind::Claude, Path::new("c.json"), text.into()).unwrap();
+        let plan = plan_install(&cfg, Path::new("/w/mcp-warden"), |_, _| false).unwrap();
+        let v: Value = serde_json::from_str(plan.new_text()).unwrap();
+        let keys: Vec<&String> = v["mcpServers"]["t"].as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["command", "args", "env"]);
+        assert_eq!(
+            v["mcpServers"]["t"]["args"],
+            serde_json::json!(["run", "t", "--env", "A"])
+        );
+        let dup = r#"{"mcpServers": {"t": {"command": "a"}, "t": {"command": "b"}}}"#;
+        let err = Config::parse(ClientKind::Claude, Path::new("c.json"), dup.into()).unwrap_err();
+        assert!(err.to_string().contains("`t` appears twice"), "{err}");
+        let dup = r#"{"mcpServers": {"t": {"command": "a", "command": "b"}}}"#;
+        assert!(Config::parse(ClientKind::Claude, Path::new("c.json"), dup.into()).is_err());
     }
 
     #[test]
