@@ -7,6 +7,7 @@
 pub mod archive;
 pub mod cache;
 pub mod cli;
+pub mod client;
 pub mod context;
 pub mod diag;
 pub mod digest;

@@ -81,6 +81,9 @@ pub enum Command {
     /// Store, remove and list servers' secrets in the OS keychain.
     #[command(subcommand)]
     Secret(super::secret::SecretCommand),
+    /// Route MCP client configs (Claude Desktop, VS Code, Cursor) through `mcp-warden run`.
+    #[command(subcommand)]
+    Client(super::client::ClientCommand),
 }
 
 const SOURCES: &str = "\

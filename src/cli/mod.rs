@@ -2,6 +2,7 @@
 //! Nothing here decides anything about trust.
 
 pub mod args;
+mod client;
 pub mod docs;
 mod pin;
 mod policy;
@@ -112,6 +113,7 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Remove { name } => pin::remove(&g, name),
         Command::Cache(c) => pin::cache(&g, c),
         Command::Secret(s) => secret::run(&g, s),
+        Command::Client(c) => client::run(&g, c),
     };
     match result {
         Ok(code) => code,

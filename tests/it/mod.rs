@@ -5,6 +5,7 @@ mod add;
 mod add_sources;
 mod bad_input;
 mod cli;
+mod client;
 mod digest_mode;
 mod docs;
 mod generators;

@@ -1,0 +1,407 @@
+//! `mcp-warden client install|list`: route MCP client configs through
+//! `mcp-warden run`.
+
+use std::io::{BufRead as _, IsTerminal as _, Read as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::json;
+
+use super::{Failure, Global};
+use crate::client::{
+    Action, ClientError, ClientKind, Config, ServerKind, apply_install, plan_install,
+};
+use crate::context::Context;
+use crate::diag::Code;
+use crate::lock::Lock;
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Rewrite a client's config so each local server starts through `mcp-warden run NAME`.
+    ///
+    /// Remote servers and commands mcp-warden cannot understand (docker,
+    /// shell strings) are left alone, with the reason. Secret-looking env
+    /// values are offered for the keychain; a backup of the original is
+    /// written beside the file (mode 0600: it holds the original's secrets).
+    Install(InstallArgs),
+    /// Show each server of the clients' configs: wrapped, not wrapped or remote.
+    List(ListArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClientArg {
+    Claude,
+    Vscode,
+    Cursor,
+}
+
+impl From<ClientArg> for ClientKind {
+    fn from(c: ClientArg) -> Self {
+        match c {
+            ClientArg::Claude => ClientKind::Claude,
+            ClientArg::Vscode => ClientKind::Vscode,
+            ClientArg::Cursor => ClientKind::Cursor,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// The client whose config to rewrite.
+    #[arg(long, value_enum)]
+    pub client: ClientArg,
+    /// The config file (default: the client's own location for this user).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Show the change as a unified diff and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Move secret-looking env values into the keychain without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// The mcp-warden to put in the config (default: this executable).
+    #[arg(long, hide = true, value_name = "PATH")]
+    pub warden_path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this client (default: every client whose config exists).
+    #[arg(long, value_enum)]
+    pub client: Option<ClientArg>,
+    /// The config file (needs --client).
+    #[arg(long, value_name = "FILE", requires = "client")]
+    pub config: Option<PathBuf>,
+}
+
+pub fn run(g: &Global, cmd: &ClientCommand) -> Result<u8> {
+    match cmd {
+        ClientCommand::Install(a) => install(g, a),
+        ClientCommand::List(a) => list(g, a),
+    }
+}
+
+fn failure(e: ClientError) -> anyhow::Error {
+    let hint = e.hint();
+    Failure::input(Code::InputInvalid, e.to_string(), hint).into()
+}
+
+fn config_path(kind: ClientKind, given: Option<&Path>) -> Result<PathBuf> {
+    match given {
+        Some(p) => Ok(p.to_path_buf()),
+        None => kind
+            .default_path()
+            .ok_or_else(|| failure(ClientError::NoDefaultPath { client: kind })),
+    }
+}
+
+fn load_lock(ctx: &Context) -> Result<Lock> {
+    Lock::load(&ctx.config_dir.join("servers.lock")).map_err(|e| {
+        let hint = e.hint().map(str::to_string);
+        Failure::input(Code::LockInvalid, e.to_string(), hint).into()
+    })
+}
+
+/// This executable, canonical: Claude Desktop starts servers with a
+/// trimmed PATH, so the config must name mcp-warden by absolute path.
+fn warden_path(given: Option<&Path>) -> Result<PathBuf> {
+    let p = match given {
+        Some(p) => p.to_path_buf(),
+        None => std::env::current_exe()?.canonicalize()?,
+    };
+    if !p.is_absolute() {
+        return Err(Failure::input(
+            Code::Usage,
+            format!("--warden-path {} is not an absolute path", p.display()),
+            Some("give the absolute path of the mcp-warden binary".to_string()),
+        )
+        .into());
+    }
+    Ok(p)
+}
+
+/// Quotes a word for a POSIX shell when it needs it.
+fn sh(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@+,".contains(c))
+    {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// Asks on the terminal; anything but y/yes is no. The answer is read
+/// from stdin, at most one short line.
+fn ask(question: &str) -> bool {
+    eprint!("{question} [y/N] ");
+    let mut line = String::new();
+    let stdin = std::io::stdin();
+    let mut limited = stdin.lock().take(256);
+    let mut reader = std::io::BufReader::new(&mut limited);
+    if reader.read_line(&mut line).is_err() {
+        return false;
+    }
+    matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+fn install(g: &Global, a: &InstallArgs) -> Result<u8> {
+    let ctx = g.context()?;
+    let kind = ClientKind::from(a.client);
+    let path = config_path(kind, a.config.as_deref())?;
+    let warden = warden_path(a.warden_path.as_deref())?;
+    let cfg = Config::load(kind, &path).map_err(failure)?;
+    let lock = load_lock(&ctx)?;
+    let tty = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let mut unasked = Vec::new();
+    let plan = plan_install(&cfg, &warden, |server, vars| {
+        if a.yes {
+            return true;
+        }
+        if a.dry_run || !tty {
+            unasked.push(server.to_string());
+            return false;
+        }
+        ask(&format!(
+            "server `{server}`: move {} from the config into the keychain?",
+            vars.join(", ")
+        ))
+    })
+    .map_err(failure)?;
+
+    let label = cfg.path.display().to_string();
+    let mut text = format!("{kind} config: {label}\n");
+    let mut warnings = Vec::new();
+    for s in &plan.servers {
+        match &s.action {
+            Action::Wrap { launcher } => {
+                text.push_str(&format!(
+                    "  {}: {} (was started by {launcher})\n",
+                    s.name,
+                    if a.dry_run {
+                        "would be wrapped"
+                    } else {
+                        "wrapped"
+                    }
+                ));
+                if !s.moved.is_empty() {
+                    text.push_str(&format!(
+                        "    {} {} into the keychain\n",
+                        s.moved.join(", "),
+                        if a.dry_run { "would move" } else { "moved" }
+                    ));
+                }
+                for var in &s.literal_secrets {
+                    warnings.push(format!(
+                        "warning: server `{}`: {var} is still a literal secret in the config; \
+                         move it with `mcp-warden secret set {} {var}` and delete it from the file, \
+                         or run `client install` again with --yes",
+                        s.name,
+                        sh(&s.name)
+                    ));
+                }
+            }
+            Action::AlreadyWrapped { run_name } => {
+                text.push_str(&format!("  {}: already wrapped (run {run_name})\n", s.name));
+            }
+            Action::Remote => {
+                text.push_str(&format!(
+                    "  {}: remote server, left alone (nothing runs locally)\n",
+                    s.name
+                ));
+            }
+            Action::Skip { reason } => {
+                text.push_str(&format!("  {}: left as it is: {reason}\n", s.name));
+            }
+        }
+        if s.secret_args > 0 {
+            warnings.push(format!(
+                "warning: server `{}`: {} argument(s) look like secrets and stay in the config, \
+                 readable by anyone who can read the file; pass them as env variables instead",
+                s.name, s.secret_args
+            ));
+        }
+        let run_name = match &s.action {
+            Action::Wrap { .. } => Some(s.name.as_str()),
+            Action::AlreadyWrapped { run_name } => Some(run_name.as_str()),
+            _ => None,
+        };
+        if let Some(n) = run_name.filter(|n| !lock.servers.contains_key(*n)) {
+            let source = s.source.as_deref().unwrap_or("SOURCE");
+            text.push_str(&format!(
+                "    not pinned yet: mcp-warden add {} {}\n",
+                sh(n),
+                sh(source)
+            ));
+        }
+    }
+    if !unasked.is_empty() {
+        warnings.push(format!(
+            "note: secret-looking env values of {} were not moved ({}); pass --yes to move them into the keychain",
+            unasked.join(", "),
+            if a.dry_run {
+                "dry run"
+            } else {
+                "stdin is not a terminal to ask on"
+            }
+        ));
+    }
+
+    let changed = plan.changed();
+    let diff = (a.dry_run && changed).then(|| plan.diff(&label));
+    let servers = plan.servers.clone();
+    let applied = if a.dry_run {
+        None
+    } else {
+        // The keychain is opened only when there is something to store.
+        let mut keychain: Option<shim::secrets::Secrets> = None;
+        apply_install(&cfg, plan, |server, var, value| -> Result<()> {
+            if keychain.is_none() {
+                keychain = Some(shim::secrets::Secrets::open(&ctx)?);
+            }
+            match &keychain {
+                Some(k) => k.set(server, var, &shim::secrets::SecretValue::new(value)),
+                None => Ok(()),
+            }
+        })
+        .map_err(failure)?
+    };
+
+    if g.json() {
+        g.out(&format!(
+            "{}\n",
+            json!({
+                "client": kind,
+                "config": cfg.path,
+                "dry_run": a.dry_run,
+                "changed": changed,
+                "backup": applied.as_ref().map(|x| &x.backup),
+                "diff": diff,
+                "servers": servers,
+            })
+        ));
+    } else {
+        if let Some(d) = &diff {
+            text.push('\n');
+            text.push_str(d);
+        }
+        if !changed {
+            text.push_str("nothing to change\n");
+        } else if a.dry_run {
+            text.push_str("dry run: nothing was changed\n");
+        } else if let Some(x) = &applied {
+            text.push_str(&format!(
+                "wrote {label}\nbackup of the original: {} (mode 0600; it still holds any literal secrets the original had: delete it once the client works)\n",
+                x.backup.display()
+            ));
+        }
+        g.out(&text);
+    }
+    for w in warnings {
+        g.note(&w);
+    }
+    Ok(0)
+}
+
+fn list(g: &Global, a: &ListArgs) -> Result<u8> {
+    let ctx = g.context()?;
+    let lock = load_lock(&ctx)?;
+    let kinds: Vec<ClientKind> = match a.client {
+        Some(c) => vec![c.into()],
+        None => ClientKind::ALL.to_vec(),
+    };
+    let mut docs = Vec::new();
+    let mut text = String::new();
+    for kind in kinds {
+        let path = config_path(kind, a.config.as_deref())?;
+        // Without --client, a client that is not configured is skipped.
+        if a.client.is_none() && !path.exists() {
+            continue;
+        }
+        let cfg = Config::load(kind, &path).map_err(failure)?;
+        text.push_str(&format!("{kind}: {}\n", cfg.path.display()));
+        let mut servers = Vec::new();
+        for s in cfg.servers() {
+            let (status, detail) = match &s.kind {
+                ServerKind::Wrapped { run_name } => {
+                    let pinned = lock.servers.contains_key(run_name);
+                    servers.push(json!({"name": s.name, "status": "wrapped", "run_name": run_name, "pinned": pinned}));
+                    (
+                        "wrapped",
+                        if pinned {
+                            format!("run {run_name}, pinned")
+                        } else {
+                            format!(
+                                "run {run_name}, NOT pinned (mcp-warden add {} SOURCE)",
+                                sh(run_name)
+                            )
+                        },
+                    )
+                }
+                ServerKind::NotWrapped => {
+                    servers.push(json!({"name": s.name, "status": "not-wrapped"}));
+                    ("not wrapped", String::new())
+                }
+                ServerKind::Remote => {
+                    servers.push(json!({"name": s.name, "status": "remote"}));
+                    ("remote", String::new())
+                }
+                ServerKind::Invalid { reason } => {
+                    servers.push(json!({"name": s.name, "status": "invalid", "reason": reason}));
+                    ("invalid", reason.clone())
+                }
+            };
+            if detail.is_empty() {
+                text.push_str(&format!("  {}: {status}\n", s.name));
+            } else {
+                text.push_str(&format!("  {}: {status} ({detail})\n", s.name));
+            }
+        }
+        docs.push(json!({"client": kind, "config": cfg.path, "servers": servers}));
+    }
+    if g.json() {
+        g.out(&format!("{}\n", json!({ "clients": docs })));
+    } else if docs.is_empty() {
+        g.note("no client config found (Claude Desktop, Cursor, VS Code); pass --client and --config FILE");
+    } else {
+        g.out(&text);
+    }
+    Ok(0)
+}
+
+// SHIM: replaced at merge. `crate::secrets` (the keychain) is written by
+// another helper; at merge `shim::secrets::` becomes `crate::secrets::`
+// and this module goes.
+mod shim {
+    pub mod secrets {
+        use crate::context::Context;
+
+        pub struct Secrets;
+
+        pub struct SecretValue(#[allow(dead_code)] String);
+
+        impl SecretValue {
+            pub fn new(value: String) -> Self {
+                SecretValue(value)
+            }
+        }
+
+        impl Secrets {
+            pub fn open(_ctx: &Context) -> anyhow::Result<Secrets> {
+                Ok(Secrets)
+            }
+
+            pub fn set(
+                &self,
+                _server: &str,
+                _var: &str,
+                _value: &SecretValue,
+            ) -> anyhow::Result<()> {
+                anyhow::bail!("keychain not available yet")
+            }
+        }
+    }
+}
