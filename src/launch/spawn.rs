@@ -11,7 +11,9 @@
 //!   subreaper (Linux) `run` is the parent of every orphan of the server.
 //! - `run` killed, even by SIGKILL: the server has PR_SET_PDEATHSIG(SIGKILL)
 //!   (Linux), and a forked sentinel blocked on a pipe that only `run`
-//!   writes to kills the whole group when that pipe closes.
+//!   writes to kills the whole group when that pipe closes. The server's
+//!   pre-exec hook tells the sentinel its group id, so the watchdog is
+//!   armed before the server's first instruction.
 //!
 //! Known limit: a descendant that leaves the group (setsid/setpgid) is
 //! not killed by either; it is still re-parented to `run` and reaped if it
@@ -23,7 +25,7 @@
 //! stderr are inherited (a later guard replaces them with pumps of the
 //! same shape as the stdin pump).
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
@@ -113,6 +115,8 @@ pub enum LaunchError {
         what: &'static str,
         source: io::Error,
     },
+    #[error("an argument or environment entry of the server contains a NUL byte or a bad name")]
+    Invalid,
     #[error("starting servers is not yet supported on this platform")]
     Unsupported,
 }
@@ -139,6 +143,9 @@ impl LaunchError {
             LaunchError::Spawn { .. } => "check the error above; re-run with -v for details",
             LaunchError::Supervise { .. } => {
                 "the OS refused a process-control call; check resource limits (ulimit -u, -n)"
+            }
+            LaunchError::Invalid => {
+                "remove NUL bytes from the arguments and environment, and '=' from variable names"
             }
             LaunchError::Unsupported => "run the server on Linux or macOS for now",
         }
@@ -233,7 +240,7 @@ mod imp {
         };
 
         sys::set_child_subreaper().map_err(supervise("PR_SET_CHILD_SUBREAPER"))?;
-        let mut sentinel = Sentinel::fork().map_err(supervise("fork of the sentinel"))?;
+        let sentinel = Sentinel::fork().map_err(supervise("fork of the sentinel"))?;
         // Registered before the spawn: a signal in between is queued and
         // forwarded once the group exists.
         let mut signals = signal_hook::iterator::Signals::new([
@@ -253,7 +260,29 @@ mod imp {
             .stdin(Stdio::piped())
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit());
-        sys::server_pre_exec(&mut cmd, keep_fd);
+        let argv0 = launch.argv0.as_deref().unwrap_or(exe.as_os_str());
+        let env = launch
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_os_str(), v.as_os_str()));
+        let secrets =
+            (launch.secret_env.iter()).map(|(k, v)| (OsStr::new(k), OsStr::new(v.expose())));
+        let exec = match sys::Exec::new(
+            &exe,
+            argv0,
+            launch.args.iter().map(|a| a.as_os_str()),
+            env.chain(secrets),
+        ) {
+            Ok(exec) => exec,
+            Err(_) => {
+                signals.handle().close();
+                let _ = sentinel.disarm();
+                return Err(LaunchError::Invalid);
+            }
+        };
+        // The hook execs with execve itself (see sys::Exec); the Command
+        // is still set up the same way, as a second line of defence.
+        sys::server_pre_exec(&mut cmd, keep_fd, &sentinel, exec);
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
@@ -267,16 +296,6 @@ mod imp {
         let stdin = child.stdin.take();
         drop(child);
         tracing::debug!(pid, program = %shown, "server started");
-        if let Err(e) = sentinel.arm(pid) {
-            // Without a watchdog the guarantee is gone: fail closed.
-            let _ = sys::kill_group(pid, libc::SIGKILL);
-            let _ = finish(pid);
-            return Err(LaunchError::Supervise {
-                what: "arming the sentinel",
-                source: e,
-            });
-        }
-
         let handle = signals.handle();
         let forwarder = std::thread::Builder::new()
             .name("warden-signals".into())
@@ -448,5 +467,409 @@ mod imp {
             Some(libc::ETXTBSY) => LaunchError::Busy { path },
             _ => LaunchError::Spawn { path, source: e },
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    //! The servers here are small `sh` scripts (test servers only: `run`
+    //! itself never uses a shell). Waits use deadlines, never sleeps as
+    //! assertions.
+    use super::*;
+    use crate::launch::sys;
+    use std::collections::BTreeSet;
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+
+    const DEADLINE: Duration = Duration::from_secs(20);
+    const HARNESS_SCRIPT: &str = "MCP_WARDEN_SPAWN_HARNESS";
+    const HARNESS_DIR: &str = "MCP_WARDEN_SPAWN_HARNESS_DIR";
+
+    fn sh(script: &str, dir: &Path, extra: &[&str]) -> Launch {
+        let mut args: Vec<OsString> = vec!["-c".into(), script.into(), "sh".into()];
+        args.extend(extra.iter().map(OsString::from));
+        Launch {
+            program: Program::Path("/bin/sh".into()),
+            argv0: None,
+            args,
+            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+            secret_env: vec![],
+            cwd: dir.to_path_buf(),
+            grace: Duration::from_secs(60),
+        }
+    }
+
+    /// Client input that never ends while the returned writer lives.
+    fn open_input() -> (io::PipeReader, io::PipeWriter) {
+        io::pipe().expect("pipe")
+    }
+
+    /// Client input that ends (EOF) once `file` exists: lets a server get
+    /// ready (e.g. install a trap) before the EOF escalation starts.
+    struct EofWhen(PathBuf);
+    impl Read for EofWhen {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            wait_file(&self.0);
+            Ok(0)
+        }
+    }
+
+    fn wait_file(path: &Path) -> String {
+        let until = Instant::now() + DEADLINE;
+        loop {
+            if let Ok(s) = std::fs::read_to_string(path)
+                && s.ends_with('\n')
+            {
+                return s;
+            }
+            assert!(Instant::now() < until, "{} never appeared", path.display());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn read_pid(path: &Path) -> libc::pid_t {
+        wait_file(path).trim().parse().expect("pid")
+    }
+
+    /// (state, pgrp) of a live or zombie process; None once it is gone.
+    fn stat(pid: libc::pid_t) -> Option<(char, libc::pid_t)> {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let rest = &s[s.rfind(')')? + 2..];
+        let mut f = rest.split(' ');
+        let state = f.next()?.chars().next()?;
+        let _ppid = f.next()?;
+        Some((state, f.next()?.parse().ok()?))
+    }
+
+    /// Every process (zombies included) whose group is `pgid`.
+    fn group_members(pgid: libc::pid_t) -> Vec<libc::pid_t> {
+        std::fs::read_dir("/proc")
+            .expect("/proc")
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|&pid| stat(pid).is_some_and(|(_, g)| g == pgid))
+            .collect()
+    }
+
+    /// Dead: gone, or a zombie (the test process may be a subreaper).
+    fn wait_dead(pid: libc::pid_t) {
+        let until = Instant::now() + DEADLINE;
+        while let Some((state, _)) = stat(pid) {
+            if state == 'Z' {
+                let _ = sys::reap(pid, false);
+                return;
+            }
+            assert!(Instant::now() < until, "process {pid} still alive");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn exit_code_passes_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, _keep) = open_input();
+        let exit = run_with_input(sh("exit 7", dir.path(), &[]), input).unwrap();
+        assert_eq!(exit, Exit { code: 7 });
+    }
+
+    #[test]
+    fn killed_by_signal_is_128_plus_signal() {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, _keep) = open_input();
+        let exit = run_with_input(sh("kill -9 $$", dir.path(), &[]), input).unwrap();
+        assert_eq!(exit.code, 128 + 9);
+        let (input, _keep) = open_input();
+        let exit = run_with_input(sh("kill -TERM $$", dir.path(), &[]), input).unwrap();
+        assert_eq!(exit.code, 128 + 15);
+    }
+
+    #[test]
+    fn client_eof_closes_server_stdin() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = "read line; printf '%s\\n' \"$line\" > got; cat > rest; exit 3";
+        let input = io::Cursor::new(b"hello\nworld\n".to_vec());
+        // A grace of 60 s: had the EOF not reached the server, it would
+        // end by SIGTERM (143), not by itself (3).
+        let exit = run_with_input(sh(script, dir.path(), &[]), input).unwrap();
+        assert_eq!(exit.code, 3);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("got")).unwrap(),
+            "hello\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("rest")).unwrap(),
+            "world\n"
+        );
+    }
+
+    #[test]
+    fn client_eof_then_sigterm_after_grace() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut launch = sh("echo > ready; while :; do sleep 1; done", dir.path(), &[]);
+        launch.grace = Duration::from_millis(100);
+        let exit = run_with_input(launch, EofWhen(dir.path().join("ready"))).unwrap();
+        assert_eq!(exit.code, 128 + libc::SIGTERM as u8);
+    }
+
+    #[test]
+    fn server_ignoring_sigterm_gets_sigkill() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = "trap '' TERM; echo > ready; while :; do sleep 1; done";
+        let mut launch = sh(script, dir.path(), &[]);
+        launch.grace = Duration::from_millis(100);
+        let exit = run_with_input(launch, EofWhen(dir.path().join("ready"))).unwrap();
+        assert_eq!(exit.code, 128 + libc::SIGKILL as u8);
+    }
+
+    #[test]
+    fn nothing_of_the_group_survives_the_server() {
+        let dir = tempfile::tempdir().unwrap();
+        // A direct child, and an orphan (its parent subshell exits at once).
+        let script = "sleep 1000 & echo $! > child; (sleep 1000 & echo $! > orphan); \
+                      echo $$ > server; exit 4";
+        let (input, _keep) = open_input();
+        let exit = run_with_input(sh(script, dir.path(), &[]), input).unwrap();
+        assert_eq!(exit.code, 4);
+        let server = read_pid(&dir.path().join("server"));
+        for name in ["child", "orphan"] {
+            let pid = read_pid(&dir.path().join(name));
+            assert_eq!(stat(pid), None, "{name} {pid} survived (or was not reaped)");
+        }
+        assert_eq!(group_members(server), Vec::<libc::pid_t>::new());
+    }
+
+    /// Not a test on its own: the supervising process of the tests below,
+    /// when re-invoked with its environment variables set.
+    #[test]
+    fn harness() {
+        let (Some(script), Some(dir)) = (
+            std::env::var_os(HARNESS_SCRIPT),
+            std::env::var_os(HARNESS_DIR),
+        ) else {
+            return;
+        };
+        let launch = sh(script.to_str().unwrap(), Path::new(&dir), &[]);
+        let exit = run(launch).unwrap();
+        std::process::exit(exit.code.into());
+    }
+
+    fn start_harness(script: &str, dir: &Path) -> std::process::Child {
+        Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "launch::spawn::tests::harness",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(HARNESS_SCRIPT, script)
+            .env(HARNESS_DIR, dir)
+            .stdin(Stdio::piped()) // held open: no client EOF
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap()
+    }
+
+    #[test]
+    fn sigkill_of_the_supervisor_kills_server_and_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = "sleep 1000 & echo $! > child; (sleep 1000 & echo $! > orphan); \
+                      echo $$ > server; wait";
+        let mut harness = start_harness(script, dir.path());
+        let server = read_pid(&dir.path().join("server"));
+        let child = read_pid(&dir.path().join("child"));
+        let orphan = read_pid(&dir.path().join("orphan"));
+        assert!(
+            stat(child).is_some_and(|(s, _)| s != 'Z'),
+            "child not running"
+        );
+        harness.kill().unwrap(); // SIGKILL
+        harness.wait().unwrap();
+        for pid in [server, child, orphan] {
+            wait_dead(pid);
+        }
+        let until = Instant::now() + DEADLINE;
+        while !group_members(server)
+            .iter()
+            .all(|&p| stat(p).is_none_or(|(s, _)| s == 'Z'))
+        {
+            assert!(
+                Instant::now() < until,
+                "group {server} still has live members"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn sigterm_to_the_supervisor_is_forwarded() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = "trap 'echo term > got; exit 42' TERM; echo $$ > server; \
+                      while :; do sleep 1; done";
+        let mut harness = start_harness(script, dir.path());
+        read_pid(&dir.path().join("server"));
+        sys::kill_pid(harness.id() as libc::pid_t, libc::SIGTERM).unwrap();
+        let status = harness.wait().unwrap();
+        assert_eq!(status.code(), Some(42));
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("got")).unwrap(),
+            "term\n"
+        );
+    }
+
+    #[test]
+    fn server_inherits_no_descriptor_but_stdio() {
+        let dir = tempfile::tempdir().unwrap();
+        let canary_path = dir.path().join("fd-canary");
+        let canary = File::create(&canary_path).unwrap();
+        sys::set_inheritable(&canary, true).unwrap();
+        let script = "exec ls -l /proc/self/fd > \"$1\"";
+        // Control: a plain spawn does pass the planted fd on.
+        let out = dir.path().join("plain");
+        let st = Command::new("/bin/sh")
+            .args(["-c", script, "sh"])
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        assert!(std::fs::read_to_string(&out).unwrap().contains("fd-canary"));
+
+        let out = dir.path().join("run");
+        let (input, _keep) = open_input();
+        let launch = sh(script, dir.path(), &[out.to_str().unwrap()]);
+        assert_eq!(run_with_input(launch, input).unwrap().code, 0);
+        let listing = std::fs::read_to_string(&out).unwrap();
+        assert!(!listing.contains("fd-canary"), "{listing}");
+        // 0, 1, 2 and the directory ls itself opened; nothing else.
+        let fds: Vec<&str> = listing.lines().filter(|l| l.contains(" -> ")).collect();
+        assert!(fds.len() <= 4, "{listing}");
+        drop(canary);
+    }
+
+    #[test]
+    fn environment_is_exactly_the_given_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("env");
+        let mut launch = sh(
+            "cat /proc/$$/environ > \"$1\"",
+            dir.path(),
+            &[out.to_str().unwrap()],
+        );
+        launch.env.push(("PLAIN".into(), "1".into()));
+        launch
+            .secret_env
+            .push(("TOKEN".into(), SecretValue::new("canary-s3cret")));
+        assert!(!format!("{launch:?}").contains("canary-s3cret"));
+        let (input, _keep) = open_input();
+        assert_eq!(run_with_input(launch, input).unwrap().code, 0);
+        let raw = std::fs::read(&out).unwrap();
+        let got: BTreeSet<&[u8]> = raw.split(|&b| b == 0).filter(|s| !s.is_empty()).collect();
+        let want: BTreeSet<&[u8]> = [
+            &b"PATH=/usr/bin:/bin"[..],
+            b"PLAIN=1",
+            b"TOKEN=canary-s3cret",
+        ]
+        .into();
+        assert_eq!(got, want);
+    }
+
+    /// Runs `launch()` until the exec is not refused with ETXTBSY (another
+    /// test thread's fork may briefly hold a writable fd of a fresh copy).
+    fn run_retrying(launch: impl Fn() -> Launch) -> Result<Exit, LaunchError> {
+        let until = Instant::now() + DEADLINE;
+        loop {
+            let (input, _keep) = open_input();
+            match run_with_input(launch(), input) {
+                Err(LaunchError::Busy { .. }) if Instant::now() < until => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn executable(path: &Path, bytes: &[u8], mode: u32) {
+        std::fs::write(path, bytes).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn program_file_runs_the_opened_inode() {
+        let dir = tempfile::tempdir().unwrap();
+        let prog = dir.path().join("prog");
+        executable(&prog, &std::fs::read("/bin/cp").unwrap(), 0o755);
+        let file = File::open(&prog).unwrap();
+        // Replace the path: what runs must still be the opened copy of cp.
+        std::fs::remove_file(&prog).unwrap();
+        executable(&prog, b"#!/bin/sh\nexit 99\n", 0o755);
+        std::fs::write(dir.path().join("src"), b"payload").unwrap();
+        let exit = run_retrying(|| Launch {
+            program: Program::File(file.try_clone().unwrap()),
+            argv0: Some("cp".into()),
+            args: vec!["src".into(), "dst".into()],
+            env: vec![],
+            secret_env: vec![],
+            cwd: dir.path().to_path_buf(),
+            grace: Duration::from_secs(60),
+        })
+        .unwrap();
+        assert_eq!(exit.code, 0);
+        assert_eq!(std::fs::read(dir.path().join("dst")).unwrap(), b"payload");
+    }
+
+    #[test]
+    fn program_file_script_runs_through_its_fd() {
+        let dir = tempfile::tempdir().unwrap();
+        let prog = dir.path().join("server.sh");
+        executable(&prog, b"#!/bin/sh\nexit 5\n", 0o755);
+        let file = File::open(&prog).unwrap();
+        std::fs::remove_file(&prog).unwrap();
+        let exit = run_retrying(|| Launch {
+            program: Program::File(file.try_clone().unwrap()),
+            ..sh("", dir.path(), &[])
+        })
+        .unwrap();
+        assert_eq!(exit.code, 5);
+    }
+
+    #[test]
+    fn start_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let with = |program: PathBuf| Launch {
+            program: Program::Path(program),
+            args: vec![],
+            ..sh("", d, &[])
+        };
+        let cp = std::fs::read("/bin/cp").unwrap();
+        executable(&d.join("noexec"), b"#!/bin/sh\nexit 0\n", 0o644);
+        executable(&d.join("garbage"), b"\x00\x01 not a program", 0o755);
+        executable(&d.join("truncated"), &cp[..cp.len().min(100)], 0o755);
+        executable(&d.join("badinterp"), b"#!/nonexistent/interp\n", 0o755);
+
+        let err = |p: PathBuf| run_retrying(|| with(p.clone())).unwrap_err();
+        let e = err("sh".into());
+        assert!(matches!(e, LaunchError::NotAbsolute { .. }), "{e:?}");
+        let e = err(d.join("missing"));
+        assert!(matches!(e, LaunchError::NotFound { .. }), "{e:?}");
+        let e = err(d.join("noexec"));
+        assert!(matches!(e, LaunchError::NotExecutable { .. }), "{e:?}");
+        for name in ["garbage", "truncated"] {
+            let e = err(d.join(name));
+            assert!(matches!(e, LaunchError::ExecFormat { .. }), "{name}: {e:?}");
+            assert!(e.to_string().contains(name), "{e}");
+            assert!(!e.hint().is_empty());
+        }
+        let e = err(d.join("badinterp"));
+        assert!(
+            matches!(e, LaunchError::InterpreterNotFound { .. }),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("badinterp"), "{e}");
+
+        let mut launch = with("/bin/true".into());
+        launch.cwd = d.join("no-such-dir");
+        let e = run_with_input(launch, io::empty()).unwrap_err();
+        assert!(matches!(e, LaunchError::Cwd { .. }), "{e:?}");
     }
 }

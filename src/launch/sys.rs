@@ -8,9 +8,12 @@
 //! `libc`, no allocation, no locks, no `tracing`.
 #![allow(unsafe_code)]
 
+use std::ffi::{CString, OsStr};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::Command;
 
 /// The byte that tells the sentinel that `run` cleaned up by itself and
@@ -180,11 +183,101 @@ fn fd_limit() -> libc::c_int {
     cur.min(FD_LOOP_CAP) as libc::c_int
 }
 
+/// A prepared `execve`: every string and pointer array is built before
+/// fork, because the child may not allocate.
+///
+/// std's `Command` execs with `execvp`, and glibc's `execvp` runs a file
+/// that fails with ENOEXEC through `/bin/sh`: a file without a `#!` line
+/// would become a shell script. The hook execs by itself with `execve`,
+/// which never does that, and never searches PATH.
+pub(crate) struct Exec {
+    path: CString,
+    _strings: Vec<CString>,
+    argv: Vec<*const libc::c_char>,
+    envp: Vec<*const libc::c_char>,
+}
+
+// SAFETY: the raw pointers point into the heap buffers of `_strings`
+// (owned, never mutated or moved out while `Exec` lives); they are only
+// read, by execve in the forked child.
+unsafe impl Send for Exec {}
+// SAFETY: as above; nothing mutates through `&Exec`.
+unsafe impl Sync for Exec {}
+
+impl Exec {
+    /// Fails with InvalidInput on a NUL byte, or a `=` in a variable name.
+    pub(crate) fn new<'a>(
+        path: &Path,
+        argv0: &OsStr,
+        args: impl IntoIterator<Item = &'a OsStr>,
+        env: impl IntoIterator<Item = (&'a OsStr, &'a OsStr)>,
+    ) -> io::Result<Exec> {
+        fn c(bytes: &[u8]) -> io::Result<CString> {
+            CString::new(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte"))
+        }
+        let path = c(path.as_os_str().as_bytes())?;
+        let mut argv_s = vec![c(argv0.as_bytes())?];
+        for a in args {
+            argv_s.push(c(a.as_bytes())?);
+        }
+        // Later entries win, as with Command::env.
+        let mut vars: Vec<(&[u8], &[u8])> = Vec::new();
+        for (k, v) in env {
+            let k = k.as_bytes();
+            if k.is_empty() || k.contains(&b'=') {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "bad variable name",
+                ));
+            }
+            vars.retain(|(old, _)| *old != k);
+            vars.push((k, v.as_bytes()));
+        }
+        let mut env_s = Vec::with_capacity(vars.len());
+        for (k, v) in vars {
+            env_s.push(c(&[k, b"=", v].concat())?);
+        }
+        let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
+            v.iter()
+                .map(|s| s.as_ptr())
+                .chain([std::ptr::null()])
+                .collect()
+        };
+        let argv = ptrs(&argv_s);
+        let envp = ptrs(&env_s);
+        argv_s.extend(env_s);
+        Ok(Exec {
+            path,
+            _strings: argv_s,
+            argv,
+            envp,
+        })
+    }
+}
+
+impl Exec {
+    /// Replaces this process; returns only on failure. Async-signal-safe.
+    fn execve(&self) -> io::Error {
+        // SAFETY: path, argv and envp are NUL-terminated strings and
+        // NULL-terminated arrays owned by `self`, alive for the call.
+        unsafe { libc::execve(self.path.as_ptr(), self.argv.as_ptr(), self.envp.as_ptr()) };
+        io::Error::last_os_error()
+    }
+}
+
 /// Installs the hook that runs in the server's process after fork, before
 /// exec: own process group, parent-death SIGKILL (Linux), and every fd
 /// >= 3 close-on-exec except `keep_fd` (a `#!` script opened by fd, which
 /// its interpreter must reopen through /proc/self/fd).
-pub(crate) fn server_pre_exec(cmd: &mut Command, keep_fd: Option<RawFd>) {
+/// The hook also arms `sentinel` with the new group's id before exec, so
+/// no moment exists where the server or a child of it runs unguarded.
+pub(crate) fn server_pre_exec(
+    cmd: &mut Command,
+    keep_fd: Option<RawFd>,
+    sentinel: &Sentinel,
+    exec: Exec,
+) {
+    let arm_fd = sentinel.tx.as_ref().map(|tx| tx.as_raw_fd());
     let parent = std::process::id() as libc::pid_t;
     let hook = move || -> io::Result<()> {
         // SAFETY: setpgid(0, 0) makes the calling (child) process the
@@ -210,15 +303,29 @@ pub(crate) fn server_pre_exec(cmd: &mut Command, keep_fd: Option<RawFd>) {
             }
         }
         let _ = parent;
+        if let Some(fd) = arm_fd {
+            // SAFETY: getpid cannot fail; our pid is now our group id.
+            let pgid = unsafe { libc::getpid() }.to_le_bytes();
+            // SAFETY: writes 4 bytes from a stack buffer to the pipe (an
+            // atomic pipe write, < PIPE_BUF).
+            let n = unsafe { libc::write(fd, pgid.as_ptr().cast(), pgid.len()) };
+            if n != pgid.len() as isize {
+                return Err(io::Error::last_os_error());
+            }
+        } else {
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        }
         cloexec_from_3()?;
         if let Some(fd) = keep_fd {
             // SAFETY: clears FD_CLOEXEC on an fd the parent keeps open.
             cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) })?;
         }
-        Ok(())
+        // Only returns when execve failed; std reports that to `spawn`.
+        Err(exec.execve())
     };
     // SAFETY: the hook only makes async-signal-safe syscalls (setpgid,
-    // prctl, getppid, syscall/close_range, getrlimit, fcntl), allocates
+    // prctl, getppid, getpid, write, syscall/close_range, getrlimit,
+    // fcntl, execve), allocates
     // nothing and takes no lock, as required between fork and exec.
     unsafe {
         cmd.pre_exec(hook);
@@ -236,9 +343,8 @@ pub(crate) struct Sentinel {
 }
 
 impl Sentinel {
-    /// Forks the sentinel. Call before spawning the server, so that no
-    /// moment exists where the server runs without a watchdog (a crash
-    /// before `arm` is covered by the server's parent-death signal).
+    /// Forks the sentinel. Call before spawning the server: the server's
+    /// pre-exec hook tells it the group id ([`server_pre_exec`]).
     pub(crate) fn fork() -> io::Result<Sentinel> {
         let (rx, tx) = io::pipe()?; // both ends close-on-exec
         let rx: OwnedFd = rx.into();
@@ -252,11 +358,6 @@ impl Sentinel {
         }
         drop(rx);
         Ok(Sentinel { pid, tx: Some(tx) })
-    }
-
-    /// Tells the sentinel which group to kill when `run` dies.
-    pub(crate) fn arm(&mut self, pgid: libc::pid_t) -> io::Result<()> {
-        self.write(&pgid.to_le_bytes())
     }
 
     fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
