@@ -564,6 +564,27 @@ mod tests {
         }
     }
 
+    /// Kills the recorded processes when a test fails half-way, so that
+    /// nothing it started outlives it (and holds the runner's pipes).
+    #[derive(Default)]
+    struct Cleanup(Vec<libc::pid_t>);
+    impl Cleanup {
+        fn pid(&mut self, path: &Path) -> libc::pid_t {
+            let pid = read_pid(path);
+            self.0.push(pid);
+            pid
+        }
+    }
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                for &pid in &self.0 {
+                    let _ = sys::kill_pid(pid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+
     #[test]
     fn exit_code_passes_through() {
         let dir = tempfile::tempdir().unwrap();
@@ -625,7 +646,7 @@ mod tests {
     fn nothing_of_the_group_survives_the_server() {
         let dir = tempfile::tempdir().unwrap();
         // A direct child, and an orphan (its parent subshell exits at once).
-        let script = "sleep 1000 & echo $! > child; (sleep 1000 & echo $! > orphan); \
+        let script = "sleep 60 >/dev/null 2>&1 & echo $! > child; (sleep 60 >/dev/null 2>&1 & echo $! > orphan); \
                       echo $$ > server; exit 4";
         let (input, _keep) = open_input();
         let exit = run_with_input(sh(script, dir.path(), &[]), input).unwrap();
@@ -636,6 +657,52 @@ mod tests {
             assert_eq!(stat(pid), None, "{name} {pid} survived (or was not reaped)");
         }
         assert_eq!(group_members(server), Vec::<libc::pid_t>::new());
+    }
+
+    #[test]
+    fn orphans_of_the_server_are_reparented_to_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = "(sleep 60 >/dev/null 2>&1 & echo $! > orphan); echo $$ > server; \
+                      cat > /dev/null; exit 0";
+        let (input, client) = open_input();
+        let launch = sh(script, dir.path(), &[]);
+        let runner = std::thread::spawn(move || run_with_input(launch, input));
+        let mut cleanup = Cleanup::default();
+        cleanup.pid(&dir.path().join("server"));
+        let orphan = cleanup.pid(&dir.path().join("orphan"));
+        let until = Instant::now() + DEADLINE;
+        // The subshell exits at once; its child then belongs to `run`.
+        loop {
+            let stat = std::fs::read_to_string(format!("/proc/{orphan}/stat")).unwrap();
+            let ppid: u32 = stat[stat.rfind(')').unwrap() + 4..]
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            if ppid == std::process::id() {
+                break;
+            }
+            assert!(Instant::now() < until, "orphan's parent is {ppid}, not run");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        drop(client); // client EOF: cat ends, the server exits
+        assert_eq!(runner.join().unwrap().unwrap().code, 0);
+        assert_eq!(stat(orphan), None, "orphan survived or was not reaped");
+    }
+
+    #[test]
+    fn server_cannot_gain_privileges() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("status");
+        let launch = sh(
+            "grep NoNewPrivs /proc/self/status > \"$1\"",
+            dir.path(),
+            &[out.to_str().unwrap()],
+        );
+        let (input, _keep) = open_input();
+        assert_eq!(run_with_input(launch, input).unwrap().code, 0);
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "NoNewPrivs:\t1\n");
     }
 
     /// Not a test on its own: the supervising process of the tests below,
@@ -673,12 +740,13 @@ mod tests {
     #[test]
     fn sigkill_of_the_supervisor_kills_server_and_children() {
         let dir = tempfile::tempdir().unwrap();
-        let script = "sleep 1000 & echo $! > child; (sleep 1000 & echo $! > orphan); \
+        let script = "sleep 60 >/dev/null 2>&1 & echo $! > child; (sleep 60 >/dev/null 2>&1 & echo $! > orphan); \
                       echo $$ > server; wait";
         let mut harness = start_harness(script, dir.path());
-        let server = read_pid(&dir.path().join("server"));
-        let child = read_pid(&dir.path().join("child"));
-        let orphan = read_pid(&dir.path().join("orphan"));
+        let mut cleanup = Cleanup::default();
+        let server = cleanup.pid(&dir.path().join("server"));
+        let child = cleanup.pid(&dir.path().join("child"));
+        let orphan = cleanup.pid(&dir.path().join("orphan"));
         assert!(
             stat(child).is_some_and(|(s, _)| s != 'Z'),
             "child not running"
@@ -707,7 +775,8 @@ mod tests {
         let script = "trap 'echo term > got; exit 42' TERM; echo $$ > server; \
                       while :; do sleep 1; done";
         let mut harness = start_harness(script, dir.path());
-        read_pid(&dir.path().join("server"));
+        let mut cleanup = Cleanup::default();
+        cleanup.pid(&dir.path().join("server"));
         sys::kill_pid(harness.id() as libc::pid_t, libc::SIGTERM).unwrap();
         let status = harness.wait().unwrap();
         assert_eq!(status.code(), Some(42));

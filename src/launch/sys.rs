@@ -266,7 +266,8 @@ impl Exec {
 }
 
 /// Installs the hook that runs in the server's process after fork, before
-/// exec: own process group, parent-death SIGKILL (Linux), and every fd
+/// exec: own process group, parent-death SIGKILL and no-new-privs
+/// (Linux), and every fd
 /// >= 3 close-on-exec except `keep_fd` (a `#!` script opened by fd, which
 /// its interpreter must reopen through /proc/self/fd).
 /// The hook also arms `sentinel` with the new group's id before exec, so
@@ -295,6 +296,11 @@ pub(crate) fn server_pre_exec(
                     0,
                 )
             })?;
+            // No setuid/setgid/file-capability gains across exec: a
+            // server that raised its privileges could no longer be
+            // signalled by `run`, and would lose its parent-death signal.
+            // SAFETY: prctl with integer arguments only.
+            cvt(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as libc::c_ulong, 0, 0, 0) })?;
             // The parent may have died before prctl: then we were already
             // re-parented and no signal will come.
             // SAFETY: getppid cannot fail.
@@ -406,7 +412,7 @@ fn sentinel_main(rfd: RawFd) -> ! {
             let n = libc::read(rfd, buf[got..].as_mut_ptr().cast(), buf.len() - got);
             if n > 0 {
                 got += n as usize;
-            } else if n == -1 && *errno() == libc::EINTR {
+            } else if n == -1 && interrupted() {
                 continue;
             } else {
                 // Closed before a group was named: nothing to guard.
@@ -417,7 +423,7 @@ fn sentinel_main(rfd: RawFd) -> ! {
         let mut b = [0u8; 1];
         let n = loop {
             let n = libc::read(rfd, b.as_mut_ptr().cast(), 1);
-            if n == -1 && *errno() == libc::EINTR {
+            if n == -1 && interrupted() {
                 continue;
             }
             break n;
@@ -429,16 +435,10 @@ fn sentinel_main(rfd: RawFd) -> ! {
     }
 }
 
-#[cfg(target_os = "linux")]
-unsafe fn errno() -> *mut libc::c_int {
-    // SAFETY: returns this thread's errno location; always valid.
-    unsafe { libc::__errno_location() }
-}
-
-#[cfg(not(target_os = "linux"))]
-unsafe fn errno() -> *mut libc::c_int {
-    // SAFETY: returns this thread's errno location; always valid.
-    unsafe { libc::__error() }
+/// Whether the last call failed with EINTR. Async-signal-safe: it only
+/// reads errno.
+fn interrupted() -> bool {
+    io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
 }
 
 /// Closes every fd except `keep`. Async-signal-safe.
