@@ -267,9 +267,10 @@ impl Exec {
 
 /// Installs the hook that runs in the server's process after fork, before
 /// exec: own process group, parent-death SIGKILL and no-new-privs
-/// (Linux), and every fd
-/// >= 3 close-on-exec except `keep_fd` (a `#!` script opened by fd, which
-/// its interpreter must reopen through /proc/self/fd).
+/// (Linux), every fd from 3 up close-on-exec except `keep_fd` (a `#!`
+/// script opened by fd, which its interpreter must reopen through
+/// /proc/self/fd), then `execve` of `exec`.
+///
 /// The hook also arms `sentinel` with the new group's id before exec, so
 /// no moment exists where the server or a child of it runs unguarded.
 pub(crate) fn server_pre_exec(
