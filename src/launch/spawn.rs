@@ -183,7 +183,6 @@ mod imp {
     use std::io::Write;
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::FileExt;
-    use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};
     use std::sync::mpsc;
     use std::time::Instant;
@@ -239,6 +238,14 @@ mod imp {
             }
         };
 
+        let argv0 = launch.argv0.as_deref().unwrap_or(exe.as_os_str());
+        let env = (launch.env.iter()).map(|(k, v)| (k.as_os_str(), v.as_os_str()));
+        let secrets =
+            (launch.secret_env.iter()).map(|(k, v)| (OsStr::new(k), OsStr::new(v.expose())));
+        let args = launch.args.iter().map(|a| a.as_os_str());
+        let exec = sys::Exec::new(&exe, argv0, args, env.chain(secrets))
+            .map_err(|_| LaunchError::Invalid)?;
+
         sys::set_child_subreaper().map_err(supervise("PR_SET_CHILD_SUBREAPER"))?;
         let sentinel = Sentinel::fork().map_err(supervise("fork of the sentinel"))?;
         // Registered before the spawn: a signal in between is queued and
@@ -250,38 +257,15 @@ mod imp {
         ])
         .map_err(supervise("signal handlers"))?;
 
+        // std sets up stdin and the working directory; program, argv and
+        // environment are the hook's own execve (see sys::Exec), so none
+        // are given here (and the secrets are not copied twice).
         let mut cmd = Command::new(&exe);
-        cmd.arg0(launch.argv0.as_deref().unwrap_or(exe.as_os_str()))
-            .args(&launch.args)
-            .env_clear()
-            .envs(launch.env.iter().map(|(k, v)| (k, v)))
-            .envs(launch.secret_env.iter().map(|(k, v)| (k, v.expose())))
+        cmd.env_clear()
             .current_dir(&launch.cwd)
             .stdin(Stdio::piped())
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit());
-        let argv0 = launch.argv0.as_deref().unwrap_or(exe.as_os_str());
-        let env = launch
-            .env
-            .iter()
-            .map(|(k, v)| (k.as_os_str(), v.as_os_str()));
-        let secrets =
-            (launch.secret_env.iter()).map(|(k, v)| (OsStr::new(k), OsStr::new(v.expose())));
-        let exec = match sys::Exec::new(
-            &exe,
-            argv0,
-            launch.args.iter().map(|a| a.as_os_str()),
-            env.chain(secrets),
-        ) {
-            Ok(exec) => exec,
-            Err(_) => {
-                signals.handle().close();
-                let _ = sentinel.disarm();
-                return Err(LaunchError::Invalid);
-            }
-        };
-        // The hook execs with execve itself (see sys::Exec); the Command
-        // is still set up the same way, as a second line of defence.
         sys::server_pre_exec(&mut cmd, keep_fd, &sentinel, exec);
         let mut child = match cmd.spawn() {
             Ok(c) => c,
@@ -825,6 +809,7 @@ mod tests {
             &[out.to_str().unwrap()],
         );
         launch.env.push(("PLAIN".into(), "1".into()));
+        launch.env.push(("TOKEN".into(), "plain-value".into()));
         launch
             .secret_env
             .push(("TOKEN".into(), SecretValue::new("canary-s3cret")));
@@ -935,6 +920,15 @@ mod tests {
             "{e:?}"
         );
         assert!(e.to_string().contains("badinterp"), "{e}");
+
+        let mut launch = with("/bin/true".into());
+        launch.args.push("a\0b".into());
+        let e = run_with_input(launch, io::empty()).unwrap_err();
+        assert!(matches!(e, LaunchError::Invalid), "{e:?}");
+        let mut launch = with("/bin/true".into());
+        launch.env.push(("A=B".into(), "c".into()));
+        let e = run_with_input(launch, io::empty()).unwrap_err();
+        assert!(matches!(e, LaunchError::Invalid), "{e:?}");
 
         let mut launch = with("/bin/true".into());
         launch.cwd = d.join("no-such-dir");
