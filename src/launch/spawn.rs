@@ -25,11 +25,11 @@
 //! stderr are inherited (a later guard replaces them with pumps of the
 //! same shape as the stdin pump).
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use thiserror::Error;
@@ -180,9 +180,11 @@ mod imp {
 mod imp {
     use super::*;
     use crate::launch::sys::{self, Reaped, Sentinel};
+    use std::ffi::OsStr;
     use std::io::Write;
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::FileExt;
+    use std::path::Path;
     use std::process::{Command, Stdio};
     use std::sync::mpsc;
     use std::time::Instant;
@@ -463,6 +465,7 @@ mod tests {
     use crate::launch::sys;
     use std::collections::BTreeSet;
     use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
     use std::process::{Command, Stdio};
     use std::time::Instant;
 

@@ -331,9 +331,9 @@ pub(crate) fn server_pre_exec(
         Err(exec.execve())
     };
     // SAFETY: the hook only makes async-signal-safe syscalls (setpgid,
-    // prctl, getppid, getpid, write, syscall/close_range, getrlimit,
-    // fcntl, execve), allocates
-    // nothing and takes no lock, as required between fork and exec.
+    // prctl, getppid, getpid, write, close_range, getrlimit, fcntl,
+    // execve), allocates nothing and takes no lock, as required between
+    // fork and exec.
     unsafe {
         cmd.pre_exec(hook);
     }
