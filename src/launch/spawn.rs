@@ -1,0 +1,941 @@
+//! Starting and supervising the verified server over stdio.
+//!
+//! The server runs with exactly the environment it is given, no shell,
+//! and no descriptor but 0, 1 and 2. It leads its own process group, so
+//! one `kill(-pgid)` reaches it and everything it forked. Nothing of that
+//! group outlives `run`:
+//!
+//! - normal end: when the server exits, `run` kills what is left of its
+//!   group while the server is still an unreaped zombie (so the group id
+//!   cannot have been reused), then reaps the whole group; as a child
+//!   subreaper (Linux) `run` is the parent of every orphan of the server.
+//! - `run` killed, even by SIGKILL: the server has PR_SET_PDEATHSIG(SIGKILL)
+//!   (Linux), and a forked sentinel blocked on a pipe that only `run`
+//!   writes to kills the whole group when that pipe closes. The server's
+//!   pre-exec hook tells the sentinel its group id, so the watchdog is
+//!   armed before the server's first instruction.
+//!
+//! Known limit: a descendant that leaves the group (setsid/setpgid) is
+//! not killed by either; it is still re-parented to `run` and reaped if it
+//! exits while `run` waits. A PID namespace (the sandbox) closes that gap.
+//!
+//! Threads: the caller's thread waits for events; one thread pumps the
+//! client's input into the server's stdin; one waits for the server's
+//! exit; one forwards SIGINT/SIGTERM/SIGHUP to the group. stdout and
+//! stderr are inherited (a later guard replaces them with pumps of the
+//! same shape as the stdin pump).
+
+use std::ffi::OsString;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use thiserror::Error;
+
+/// A secret environment value (a stand-in for `crate::secrets::SecretValue`
+/// until that module lands): never printed by `Debug`.
+#[derive(Clone)]
+pub struct SecretValue(String);
+
+impl SecretValue {
+    pub fn new(value: impl Into<String>) -> Self {
+        SecretValue(value.into())
+    }
+
+    /// The value itself, for the child's environment only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretValue(<redacted>)")
+    }
+}
+
+/// What to execute.
+#[derive(Debug)]
+pub enum Program {
+    /// An absolute path (no PATH search, no shell).
+    Path(PathBuf),
+    /// The already-verified open file itself (Linux: exec'd through
+    /// /proc/self/fd/N, so what runs is the inode that was hashed, even if
+    /// its path was replaced since).
+    File(File),
+}
+
+/// Everything needed to start the server.
+#[derive(Debug)]
+pub struct Launch {
+    pub program: Program,
+    /// argv[0] as the server sees it; the program's path by default.
+    pub argv0: Option<OsString>,
+    pub args: Vec<OsString>,
+    /// The complete environment: the child's is cleared first.
+    pub env: Vec<(OsString, OsString)>,
+    /// Added to `env` (after it, so a secret wins over a plain value).
+    pub secret_env: Vec<(String, SecretValue)>,
+    pub cwd: PathBuf,
+    /// After the client's EOF: wait this long for the server to exit,
+    /// then SIGTERM its group, wait again, then SIGKILL.
+    pub grace: Duration,
+}
+
+/// How the server ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    /// The server's exit code, or 128 + the signal that killed it.
+    pub code: u8,
+}
+
+/// Why the server could not be started or supervised.
+#[derive(Debug, Error)]
+pub enum LaunchError {
+    #[error("program path {} is not absolute", path.display())]
+    NotAbsolute { path: PathBuf },
+    #[error("program {path} not found")]
+    NotFound { path: String },
+    #[error("program {} exists but its interpreter or loader was not found", path)]
+    InterpreterNotFound { path: String },
+    #[error("program {} is not executable", path)]
+    NotExecutable { path: String },
+    #[error("program {} is not in an executable format for this machine", path)]
+    ExecFormat { path: String },
+    #[error("program {} is open for writing elsewhere (text file busy)", path)]
+    Busy { path: String },
+    #[error("working directory {} is not a directory", path.display())]
+    Cwd { path: PathBuf },
+    #[error("could not start {}: {source}", path)]
+    Spawn { path: String, source: io::Error },
+    #[error("could not set up supervision of the server: {what}: {source}")]
+    Supervise {
+        what: &'static str,
+        source: io::Error,
+    },
+    #[error("an argument or environment entry of the server contains a NUL byte or a bad name")]
+    Invalid,
+    #[error("starting servers is not yet supported on this platform")]
+    Unsupported,
+}
+
+impl LaunchError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            LaunchError::NotAbsolute { .. } => {
+                "resolve the program to an absolute path (no PATH search is done)"
+            }
+            LaunchError::NotFound { .. } => "check the server's command; re-run `mcp-warden add`",
+            LaunchError::InterpreterNotFound { .. } => {
+                "install the interpreter named on its `#!` line, or the dynamic loader it needs"
+            }
+            LaunchError::NotExecutable { .. } => {
+                "make the file executable (chmod +x) or run it through its interpreter"
+            }
+            LaunchError::ExecFormat { .. } => {
+                "the file is not a program for this OS/architecture, or is truncated; use a matching build"
+            }
+            LaunchError::Busy { .. } => "wait for whatever writes the file to finish, then retry",
+            LaunchError::Cwd { .. } => "create the directory or fix the server's working directory",
+            LaunchError::Spawn { .. } => "check the error above; re-run with -v for details",
+            LaunchError::Supervise { .. } => {
+                "the OS refused a process-control call; check resource limits (ulimit -u, -n)"
+            }
+            LaunchError::Invalid => {
+                "remove NUL bytes from the arguments and environment, and '=' from variable names"
+            }
+            LaunchError::Unsupported => "run the server on Linux or macOS for now",
+        }
+    }
+}
+
+/// Starts the server on this process's stdin and supervises it until it
+/// exits; returns its exit code.
+pub fn run(launch: Launch) -> Result<Exit, LaunchError> {
+    run_with_input(launch, io::stdin())
+}
+
+/// [`run`] with the client's input read from `input` instead of stdin.
+/// The pump thread that reads `input` is left behind if the server exits
+/// first (it ends at the input's next EOF or error).
+pub fn run_with_input<R: Read + Send + 'static>(
+    launch: Launch,
+    input: R,
+) -> Result<Exit, LaunchError> {
+    imp::run(launch, input)
+}
+
+#[cfg(not(unix))]
+mod imp {
+    use super::*;
+    pub(super) fn run<R: Read + Send + 'static>(_: Launch, _: R) -> Result<Exit, LaunchError> {
+        Err(LaunchError::Unsupported)
+    }
+}
+
+#[cfg(unix)]
+mod imp {
+    use super::*;
+    use crate::launch::sys::{self, Reaped, Sentinel};
+    use std::ffi::OsStr;
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::FileExt;
+    use std::path::Path;
+    use std::process::{Command, Stdio};
+    use std::sync::mpsc;
+    use std::time::Instant;
+
+    /// How long `run` waits for killed group members to disappear before
+    /// it gives up reaping them (a process in uninterruptible sleep).
+    const REAP_LIMIT: Duration = Duration::from_secs(5);
+
+    enum Event {
+        ClientEof,
+        ServerExited,
+        WaitFailed(io::Error),
+    }
+
+    #[derive(Clone, Copy)]
+    enum Phase {
+        Term,
+        Kill,
+    }
+
+    fn supervise(what: &'static str) -> impl FnOnce(io::Error) -> LaunchError {
+        move |source| LaunchError::Supervise { what, source }
+    }
+
+    pub(super) fn run<R: Read + Send + 'static>(
+        launch: Launch,
+        input: R,
+    ) -> Result<Exit, LaunchError> {
+        if !launch.cwd.is_dir() {
+            return Err(LaunchError::Cwd {
+                path: launch.cwd.clone(),
+            });
+        }
+        let (exe, shown, keep_fd) = match &launch.program {
+            Program::Path(p) => {
+                if !p.is_absolute() {
+                    return Err(LaunchError::NotAbsolute { path: p.clone() });
+                }
+                (p.clone(), p.display().to_string(), None)
+            }
+            Program::File(f) => {
+                let fd = f.as_raw_fd();
+                let exe = fd_path(fd);
+                let shown = match std::fs::read_link(&exe) {
+                    Ok(target) => format!("{} (open file)", target.display()),
+                    Err(_) => format!("open file (fd {fd})"),
+                };
+                // A `#!` script is reopened by its interpreter through
+                // /proc/self/fd/N, so that fd must survive exec.
+                let mut magic = [0u8; 2];
+                let script = f.read_at(&mut magic, 0).ok() == Some(2) && &magic == b"#!";
+                (exe, shown, script.then_some(fd))
+            }
+        };
+
+        let argv0 = launch.argv0.as_deref().unwrap_or(exe.as_os_str());
+        let env = (launch.env.iter()).map(|(k, v)| (k.as_os_str(), v.as_os_str()));
+        let secrets =
+            (launch.secret_env.iter()).map(|(k, v)| (OsStr::new(k), OsStr::new(v.expose())));
+        let args = launch.args.iter().map(|a| a.as_os_str());
+        let exec = sys::Exec::new(&exe, argv0, args, env.chain(secrets))
+            .map_err(|_| LaunchError::Invalid)?;
+
+        sys::set_child_subreaper().map_err(supervise("PR_SET_CHILD_SUBREAPER"))?;
+        let sentinel = Sentinel::fork().map_err(supervise("fork of the sentinel"))?;
+        // Registered before the spawn: a signal in between is queued and
+        // forwarded once the group exists.
+        let mut signals = signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
+        ])
+        .map_err(supervise("signal handlers"))?;
+
+        // std sets up stdin and the working directory; program, argv and
+        // environment are the hook's own execve (see sys::Exec), so none
+        // are given here (and the secrets are not copied twice).
+        let mut cmd = Command::new(&exe);
+        cmd.env_clear()
+            .current_dir(&launch.cwd)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::inherit())
+            .stderr(Stdio::inherit());
+        sys::server_pre_exec(&mut cmd, keep_fd, &sentinel, exec);
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                signals.handle().close();
+                let _ = sentinel.disarm();
+                return Err(spawn_error(e, &launch.program, &exe, shown));
+            }
+        };
+        // Our own process (not the Child handle) reaps the server.
+        let pid = child.id() as libc::pid_t;
+        let stdin = child.stdin.take();
+        drop(child);
+        tracing::debug!(pid, program = %shown, "server started");
+        let handle = signals.handle();
+        let forwarder = std::thread::Builder::new()
+            .name("warden-signals".into())
+            .spawn(move || {
+                for sig in signals.forever() {
+                    tracing::debug!(sig, "forwarding signal to the server");
+                    let _ = sys::kill_group(pid, sig);
+                }
+            });
+
+        let (tx, rx) = mpsc::channel();
+        let waiter_tx = tx.clone();
+        let waiter = std::thread::Builder::new()
+            .name("warden-wait".into())
+            .spawn(move || {
+                let ev = match sys::wait_exited_nowait(pid) {
+                    Ok(()) => Event::ServerExited,
+                    Err(e) => Event::WaitFailed(e),
+                };
+                let _ = waiter_tx.send(ev);
+            });
+        if let Some(stdin) = stdin {
+            let pump_tx = tx;
+            let _ = std::thread::Builder::new()
+                .name("warden-stdin".into())
+                .spawn(move || {
+                    pump(input, stdin);
+                    let _ = pump_tx.send(Event::ClientEof);
+                });
+        }
+
+        let outcome = match (&forwarder, &waiter) {
+            (Ok(_), Ok(_)) => wait_events(&rx, pid, launch.grace),
+            _ => Err(io::Error::other("could not start a supervision thread")),
+        };
+        // Whatever happened, nothing of the group survives this point.
+        let _ = sys::kill_group(pid, libc::SIGKILL);
+        let status = finish(pid);
+        let disarmed = sentinel.disarm();
+        handle.close();
+        if let Ok(t) = forwarder {
+            let _ = t.join();
+        }
+        if let Ok(t) = waiter {
+            let _ = t.join();
+        }
+        outcome.map_err(supervise("waiting for the server"))?;
+        disarmed.map_err(supervise("stopping the sentinel"))?;
+        let status = status.map_err(supervise("reaping the server"))?;
+        let code = sys::exit_code(status);
+        tracing::debug!(code, "server exited");
+        Ok(Exit { code })
+    }
+
+    /// Blocks until the server exits, applying the EOF → SIGTERM → SIGKILL
+    /// escalation after the client closes its input.
+    fn wait_events(
+        rx: &mpsc::Receiver<Event>,
+        pgid: libc::pid_t,
+        grace: Duration,
+    ) -> io::Result<()> {
+        let mut deadline: Option<(Instant, Phase)> = None;
+        loop {
+            let ev = match deadline {
+                None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+                Some((at, _)) => rx.recv_timeout(at.saturating_duration_since(Instant::now())),
+            };
+            match ev {
+                Ok(Event::ServerExited) => return Ok(()),
+                Ok(Event::WaitFailed(e)) => return Err(e),
+                Ok(Event::ClientEof) => {
+                    if deadline.is_none() {
+                        tracing::debug!("client closed its input; server stdin closed");
+                        deadline = Some((Instant::now() + grace, Phase::Term));
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => match deadline {
+                    Some((_, Phase::Term)) => {
+                        tracing::debug!("server still running after the grace period: SIGTERM");
+                        sys::kill_group(pgid, libc::SIGTERM)?;
+                        deadline = Some((Instant::now() + grace, Phase::Kill));
+                    }
+                    Some((_, Phase::Kill)) => {
+                        tracing::debug!("server ignored SIGTERM: SIGKILL");
+                        sys::kill_group(pgid, libc::SIGKILL)?;
+                        deadline = None;
+                    }
+                    None => {}
+                },
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(io::Error::other("the server's waiter thread ended"));
+                }
+            }
+        }
+    }
+
+    /// Copies the client's input to the server's stdin until either side
+    /// closes; dropping `to` closes the server's stdin.
+    fn pump<R: Read>(mut from: R, mut to: std::process::ChildStdin) {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match from.read(&mut buf) {
+                Ok(0) => return,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the client's input failed; treating as EOF");
+                    return;
+                }
+            };
+            if to.write_all(&buf[..n]).is_err() {
+                // The server closed its stdin; it is the server's call.
+                return;
+            }
+        }
+    }
+
+    /// Reaps the server (returning its raw status) and every other member
+    /// of its group that is our child, within [`REAP_LIMIT`].
+    fn finish(pid: libc::pid_t) -> io::Result<libc::c_int> {
+        let status = match sys::reap(pid, true)? {
+            Reaped::Child(_, status) => status,
+            _ => return Err(io::Error::from_raw_os_error(libc::ECHILD)),
+        };
+        let until = Instant::now() + REAP_LIMIT;
+        loop {
+            match sys::reap(-pid, false)? {
+                Reaped::Child(..) => continue,
+                Reaped::NoChild => break,
+                Reaped::Running if Instant::now() >= until => {
+                    tracing::warn!(
+                        pgid = pid,
+                        "members of the server's group did not exit after SIGKILL"
+                    );
+                    break;
+                }
+                Reaped::Running => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+        Ok(status)
+    }
+
+    fn fd_path(fd: std::os::fd::RawFd) -> PathBuf {
+        if cfg!(target_os = "linux") {
+            PathBuf::from(format!("/proc/self/fd/{fd}"))
+        } else {
+            PathBuf::from(format!("/dev/fd/{fd}"))
+        }
+    }
+
+    fn spawn_error(e: io::Error, program: &Program, exe: &Path, shown: String) -> LaunchError {
+        let path = shown;
+        match e.raw_os_error() {
+            Some(libc::ENOENT) => {
+                // ENOENT from execve of a file that exists means its
+                // interpreter (`#!`) or ELF loader is missing.
+                let exists = match program {
+                    Program::Path(_) => exe.exists(),
+                    Program::File(_) => true,
+                };
+                if exists {
+                    LaunchError::InterpreterNotFound { path }
+                } else {
+                    LaunchError::NotFound { path }
+                }
+            }
+            Some(libc::EACCES) | Some(libc::EPERM) => LaunchError::NotExecutable { path },
+            Some(libc::ENOEXEC) => LaunchError::ExecFormat { path },
+            Some(libc::ETXTBSY) => LaunchError::Busy { path },
+            _ => LaunchError::Spawn { path, source: e },
+        }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    //! The servers here are small `sh` scripts (test servers only: `run`
+    //! itself never uses a shell). Waits use deadlines, never sleeps as
+    //! assertions.
+    use super::*;
+    use crate::launch::sys;
+    use std::collections::BTreeSet;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+
+    const DEADLINE: Duration = Duration::from_secs(20);
+    const HARNESS_SCRIPT: &str = "MCP_WARDEN_SPAWN_HARNESS";
+    const HARNESS_DIR: &str = "MCP_WARDEN_SPAWN_HARNESS_DIR";
+
+    fn sh(script: &str, dir: &Path, extra: &[&str]) -> Launch {
+        let mut args: Vec<OsString> = vec!["-c".into(), script.into(), "sh".into()];
+        args.extend(extra.iter().map(OsString::from));
+        Launch {
+            program: Program::Path("/bin/sh".into()),
+            argv0: None,
+            args,
+            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+            secret_env: vec![],
+            cwd: dir.to_path_buf(),
+            grace: Duration::from_secs(60),
+        }
+    }
+
+    /// Client input that never ends while the returned writer lives.
+    fn open_input() -> (io::PipeReader, io::PipeWriter) {
+        io::pipe().expect("pipe")
+    }
+
+    /// Client input that ends (EOF) once `file` exists: lets a server get
+    /// ready (e.g. install a trap) before the EOF escalation starts.
+    struct EofWhen(PathBuf);
+    impl Read for EofWhen {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            wait_file(&self.0);
+            Ok(0)
+        }
+    }
+
+    fn wait_file(path: &Path) -> String {
+        let until = Instant::now() + DEADLINE;
+        loop {
+            if let Ok(s) = std::fs::read_to_string(path)
+                && s.ends_with('\n')
+            {
+                return s;
+            }
+            assert!(Instant::now() < until, "{} never appeared", path.display());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn read_pid(path: &Path) -> libc::pid_t {
+        wait_file(path).trim().parse().expect("pid")
+    }
+
+    /// (state, pgrp) of a live or zombie process; None once it is gone.
+    fn stat(pid: libc::pid_t) -> Option<(char, libc::pid_t)> {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let rest = &s[s.rfind(')')? + 2..];
+        let mut f = rest.split(' ');
+        let state = f.next()?.chars().next()?;
+        let _ppid = f.next()?;
+        Some((state, f.next()?.parse().ok()?))
+    }
+
+    /// Every process (zombies included) whose group is `pgid`.
+    fn group_members(pgid: libc::pid_t) -> Vec<libc::pid_t> {
+        std::fs::read_dir("/proc")
+            .expect("/proc")
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|&pid| stat(pid).is_some_and(|(_, g)| g == pgid))
+            .collect()
+    }
+
+    /// Dead: gone, or a zombie (the test process may be a subreaper).
+    fn wait_dead(pid: libc::pid_t) {
+        let until = Instant::now() + DEADLINE;
+        while let Some((state, _)) = stat(pid) {
+            if state == 'Z' {
+                let _ = sys::reap(pid, false);
+                return;
+            }
+            assert!(Instant::now() < until, "process {pid} still alive");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Kills the recorded processes when a test fails half-way, so that
+    /// nothing it started outlives it (and holds the runner's pipes).
+    #[derive(Default)]
+    struct Cleanup(Vec<libc::pid_t>);
+    impl Cleanup {
+        fn pid(&mut self, path: &Path) -> libc::pid_t {
+            let pid = read_pid(path);
+            self.0.push(pid);
+            pid
+        }
+    }
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                for &pid in &self.0 {
+                    let _ = sys::kill_pid(pid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn exit_code_passes_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, _keep) = open_input();
+        let exit = run_with_input(sh("exit 7", dir.path(), &[]), input).unwrap();
+        assert_eq!(exit, Exit { code: 7 });
+    }
+
+    #[test]
+    fn killed_by_signal_is_128_plus_signal() {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, _keep) = open_input();
+        let exit = run_with_input(sh("kill -9 $$", dir.path(), &[]), input).unwrap();
+        assert_eq!(exit.code, 128 + 9);
+        let (input, _keep) = open_input();
+        let exit = run_with_input(sh("kill -TERM $$", dir.path(), &[]), input).unwrap();
+        assert_eq!(exit.code, 128 + 15);
+    }
+
+    #[test]
+    fn client_eof_closes_server_stdin() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = "read line; printf '%s\\n' \"$line\" > got; cat > rest; exit 3";
+        let input = io::Cursor::new(b"hello\nworld\n".to_vec());
+        // A grace of 60 s: had the EOF not reached the server, it would
+        // end by SIGTERM (143), not by itself (3).
+        let exit = run_with_input(sh(script, dir.path(), &[]), input).unwrap();
+        assert_eq!(exit.code, 3);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("got")).unwrap(),
+            "hello\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("rest")).unwrap(),
+            "world\n"
+        );
+    }
+
+    #[test]
+    fn client_eof_then_sigterm_after_grace() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut launch = sh("echo > ready; while :; do sleep 1; done", dir.path(), &[]);
+        launch.grace = Duration::from_millis(100);
+        let exit = run_with_input(launch, EofWhen(dir.path().join("ready"))).unwrap();
+        assert_eq!(exit.code, 128 + libc::SIGTERM as u8);
+    }
+
+    #[test]
+    fn server_ignoring_sigterm_gets_sigkill() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = "trap '' TERM; echo > ready; while :; do sleep 1; done";
+        let mut launch = sh(script, dir.path(), &[]);
+        launch.grace = Duration::from_millis(100);
+        let exit = run_with_input(launch, EofWhen(dir.path().join("ready"))).unwrap();
+        assert_eq!(exit.code, 128 + libc::SIGKILL as u8);
+    }
+
+    #[test]
+    fn nothing_of_the_group_survives_the_server() {
+        let dir = tempfile::tempdir().unwrap();
+        // A direct child, and an orphan (its parent subshell exits at once).
+        let script = "sleep 60 >/dev/null 2>&1 & echo $! > child; (sleep 60 >/dev/null 2>&1 & echo $! > orphan); \
+                      echo $$ > server; exit 4";
+        let (input, _keep) = open_input();
+        let exit = run_with_input(sh(script, dir.path(), &[]), input).unwrap();
+        assert_eq!(exit.code, 4);
+        let server = read_pid(&dir.path().join("server"));
+        for name in ["child", "orphan"] {
+            let pid = read_pid(&dir.path().join(name));
+            assert_eq!(stat(pid), None, "{name} {pid} survived (or was not reaped)");
+        }
+        assert_eq!(group_members(server), Vec::<libc::pid_t>::new());
+    }
+
+    #[test]
+    fn orphans_of_the_server_are_reparented_to_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = "(sleep 60 >/dev/null 2>&1 & echo $! > orphan); echo $$ > server; \
+                      cat > /dev/null; exit 0";
+        let (input, client) = open_input();
+        let launch = sh(script, dir.path(), &[]);
+        let runner = std::thread::spawn(move || run_with_input(launch, input));
+        let mut cleanup = Cleanup::default();
+        cleanup.pid(&dir.path().join("server"));
+        let orphan = cleanup.pid(&dir.path().join("orphan"));
+        let until = Instant::now() + DEADLINE;
+        // The subshell exits at once; its child then belongs to `run`.
+        loop {
+            let stat = std::fs::read_to_string(format!("/proc/{orphan}/stat")).unwrap();
+            let ppid: u32 = stat[stat.rfind(')').unwrap() + 4..]
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            if ppid == std::process::id() {
+                break;
+            }
+            assert!(Instant::now() < until, "orphan's parent is {ppid}, not run");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        drop(client); // client EOF: cat ends, the server exits
+        assert_eq!(runner.join().unwrap().unwrap().code, 0);
+        assert_eq!(stat(orphan), None, "orphan survived or was not reaped");
+    }
+
+    #[test]
+    fn server_cannot_gain_privileges() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("status");
+        let launch = sh(
+            "grep NoNewPrivs /proc/self/status > \"$1\"",
+            dir.path(),
+            &[out.to_str().unwrap()],
+        );
+        let (input, _keep) = open_input();
+        assert_eq!(run_with_input(launch, input).unwrap().code, 0);
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "NoNewPrivs:\t1\n");
+    }
+
+    /// Not a test on its own: the supervising process of the tests below,
+    /// when re-invoked with its environment variables set.
+    #[test]
+    fn harness() {
+        let (Some(script), Some(dir)) = (
+            std::env::var_os(HARNESS_SCRIPT),
+            std::env::var_os(HARNESS_DIR),
+        ) else {
+            return;
+        };
+        let launch = sh(script.to_str().unwrap(), Path::new(&dir), &[]);
+        let exit = run(launch).unwrap();
+        std::process::exit(exit.code.into());
+    }
+
+    fn start_harness(script: &str, dir: &Path) -> std::process::Child {
+        Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "launch::spawn::tests::harness",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(HARNESS_SCRIPT, script)
+            .env(HARNESS_DIR, dir)
+            .stdin(Stdio::piped()) // held open: no client EOF
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap()
+    }
+
+    #[test]
+    fn sigkill_of_the_supervisor_kills_server_and_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = "sleep 60 >/dev/null 2>&1 & echo $! > child; (sleep 60 >/dev/null 2>&1 & echo $! > orphan); \
+                      echo $$ > server; wait";
+        let mut harness = start_harness(script, dir.path());
+        let mut cleanup = Cleanup::default();
+        let server = cleanup.pid(&dir.path().join("server"));
+        let child = cleanup.pid(&dir.path().join("child"));
+        let orphan = cleanup.pid(&dir.path().join("orphan"));
+        assert!(
+            stat(child).is_some_and(|(s, _)| s != 'Z'),
+            "child not running"
+        );
+        harness.kill().unwrap(); // SIGKILL
+        harness.wait().unwrap();
+        for pid in [server, child, orphan] {
+            wait_dead(pid);
+        }
+        let until = Instant::now() + DEADLINE;
+        while !group_members(server)
+            .iter()
+            .all(|&p| stat(p).is_none_or(|(s, _)| s == 'Z'))
+        {
+            assert!(
+                Instant::now() < until,
+                "group {server} still has live members"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn sigterm_to_the_supervisor_is_forwarded() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = "trap 'echo term > got; exit 42' TERM; echo $$ > server; \
+                      while :; do sleep 1; done";
+        let mut harness = start_harness(script, dir.path());
+        let mut cleanup = Cleanup::default();
+        cleanup.pid(&dir.path().join("server"));
+        sys::kill_pid(harness.id() as libc::pid_t, libc::SIGTERM).unwrap();
+        let status = harness.wait().unwrap();
+        assert_eq!(status.code(), Some(42));
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("got")).unwrap(),
+            "term\n"
+        );
+    }
+
+    #[test]
+    fn server_inherits_no_descriptor_but_stdio() {
+        let dir = tempfile::tempdir().unwrap();
+        let canary_path = dir.path().join("fd-canary");
+        let canary = File::create(&canary_path).unwrap();
+        sys::set_inheritable(&canary, true).unwrap();
+        let script = "exec ls -l /proc/self/fd > \"$1\"";
+        // Control: a plain spawn does pass the planted fd on.
+        let out = dir.path().join("plain");
+        let st = Command::new("/bin/sh")
+            .args(["-c", script, "sh"])
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        assert!(std::fs::read_to_string(&out).unwrap().contains("fd-canary"));
+
+        let out = dir.path().join("run");
+        let (input, _keep) = open_input();
+        let launch = sh(script, dir.path(), &[out.to_str().unwrap()]);
+        assert_eq!(run_with_input(launch, input).unwrap().code, 0);
+        let listing = std::fs::read_to_string(&out).unwrap();
+        assert!(!listing.contains("fd-canary"), "{listing}");
+        // 0, 1, 2 and the directory ls itself opened; nothing else.
+        let fds: Vec<&str> = listing.lines().filter(|l| l.contains(" -> ")).collect();
+        assert!(fds.len() <= 4, "{listing}");
+        drop(canary);
+    }
+
+    #[test]
+    fn environment_is_exactly_the_given_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("env");
+        let mut launch = sh(
+            "cat /proc/$$/environ > \"$1\"",
+            dir.path(),
+            &[out.to_str().unwrap()],
+        );
+        launch.env.push(("PLAIN".into(), "1".into()));
+        launch.env.push(("TOKEN".into(), "plain-value".into()));
+        launch
+            .secret_env
+            .push(("TOKEN".into(), SecretValue::new("canary-s3cret")));
+        assert!(!format!("{launch:?}").contains("canary-s3cret"));
+        let (input, _keep) = open_input();
+        assert_eq!(run_with_input(launch, input).unwrap().code, 0);
+        let raw = std::fs::read(&out).unwrap();
+        let got: BTreeSet<&[u8]> = raw.split(|&b| b == 0).filter(|s| !s.is_empty()).collect();
+        let want: BTreeSet<&[u8]> = [
+            &b"PATH=/usr/bin:/bin"[..],
+            b"PLAIN=1",
+            b"TOKEN=canary-s3cret",
+        ]
+        .into();
+        assert_eq!(got, want);
+    }
+
+    /// Runs `launch()` until the exec is not refused with ETXTBSY (another
+    /// test thread's fork may briefly hold a writable fd of a fresh copy).
+    fn run_retrying(launch: impl Fn() -> Launch) -> Result<Exit, LaunchError> {
+        let until = Instant::now() + DEADLINE;
+        loop {
+            let (input, _keep) = open_input();
+            match run_with_input(launch(), input) {
+                Err(LaunchError::Busy { .. }) if Instant::now() < until => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn executable(path: &Path, bytes: &[u8], mode: u32) {
+        std::fs::write(path, bytes).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn program_file_runs_the_opened_inode() {
+        let dir = tempfile::tempdir().unwrap();
+        let prog = dir.path().join("prog");
+        executable(&prog, &std::fs::read("/bin/cp").unwrap(), 0o755);
+        let file = File::open(&prog).unwrap();
+        // Replace the path: what runs must still be the opened copy of cp.
+        std::fs::remove_file(&prog).unwrap();
+        executable(&prog, b"#!/bin/sh\nexit 99\n", 0o755);
+        std::fs::write(dir.path().join("src"), b"payload").unwrap();
+        let exit = run_retrying(|| Launch {
+            program: Program::File(file.try_clone().unwrap()),
+            argv0: Some("cp".into()),
+            args: vec!["src".into(), "dst".into()],
+            env: vec![],
+            secret_env: vec![],
+            cwd: dir.path().to_path_buf(),
+            grace: Duration::from_secs(60),
+        })
+        .unwrap();
+        assert_eq!(exit.code, 0);
+        assert_eq!(std::fs::read(dir.path().join("dst")).unwrap(), b"payload");
+    }
+
+    #[test]
+    fn program_file_script_runs_through_its_fd() {
+        let dir = tempfile::tempdir().unwrap();
+        let prog = dir.path().join("server.sh");
+        executable(&prog, b"#!/bin/sh\nexit 5\n", 0o755);
+        let file = File::open(&prog).unwrap();
+        std::fs::remove_file(&prog).unwrap();
+        let exit = run_retrying(|| Launch {
+            program: Program::File(file.try_clone().unwrap()),
+            ..sh("", dir.path(), &[])
+        })
+        .unwrap();
+        assert_eq!(exit.code, 5);
+    }
+
+    #[test]
+    fn start_errors_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let with = |program: PathBuf| Launch {
+            program: Program::Path(program),
+            args: vec![],
+            ..sh("", d, &[])
+        };
+        let cp = std::fs::read("/bin/cp").unwrap();
+        executable(&d.join("noexec"), b"#!/bin/sh\nexit 0\n", 0o644);
+        executable(&d.join("garbage"), b"\x00\x01 not a program", 0o755);
+        executable(&d.join("truncated"), &cp[..cp.len().min(100)], 0o755);
+        executable(&d.join("badinterp"), b"#!/nonexistent/interp\n", 0o755);
+
+        let err = |p: PathBuf| run_retrying(|| with(p.clone())).unwrap_err();
+        let e = err("sh".into());
+        assert!(matches!(e, LaunchError::NotAbsolute { .. }), "{e:?}");
+        let e = err(d.join("missing"));
+        assert!(matches!(e, LaunchError::NotFound { .. }), "{e:?}");
+        let e = err(d.join("noexec"));
+        assert!(matches!(e, LaunchError::NotExecutable { .. }), "{e:?}");
+        for name in ["garbage", "truncated"] {
+            let e = err(d.join(name));
+            assert!(matches!(e, LaunchError::ExecFormat { .. }), "{name}: {e:?}");
+            assert!(e.to_string().contains(name), "{e}");
+            assert!(!e.hint().is_empty());
+        }
+        let e = err(d.join("badinterp"));
+        assert!(
+            matches!(e, LaunchError::InterpreterNotFound { .. }),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("badinterp"), "{e}");
+
+        let mut launch = with("/bin/true".into());
+        launch.args.push("a\0b".into());
+        let e = run_with_input(launch, io::empty()).unwrap_err();
+        assert!(matches!(e, LaunchError::Invalid), "{e:?}");
+        let mut launch = with("/bin/true".into());
+        launch.env.push(("A=B".into(), "c".into()));
+        let e = run_with_input(launch, io::empty()).unwrap_err();
+        assert!(matches!(e, LaunchError::Invalid), "{e:?}");
+
+        let mut launch = with("/bin/true".into());
+        launch.cwd = d.join("no-such-dir");
+        let e = run_with_input(launch, io::empty()).unwrap_err();
+        assert!(matches!(e, LaunchError::Cwd { .. }), "{e:?}");
+    }
+}

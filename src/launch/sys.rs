@@ -1,0 +1,485 @@
+//! Every `unsafe` of the crate: the few OS calls that process supervision
+//! needs and that std does not offer (process groups, parent-death signal,
+//! subreaper, fd flags in the forked child, waiting without reaping, and
+//! the fork of the watchdog sentinel). Each block says why it is sound.
+//!
+//! Code that runs between `fork` and `exec` (the `pre_exec` hook and the
+//! sentinel) may only make async-signal-safe calls: raw syscalls through
+//! `libc`, no allocation, no locks, no `tracing`.
+#![allow(unsafe_code)]
+
+use std::ffi::{CString, OsStr};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Command;
+
+/// The byte that tells the sentinel that `run` cleaned up by itself and
+/// the group must not be killed (its id may already be reused).
+const DISARM: u8 = b'D';
+
+/// Upper bound on the fd loops used where `close_range` is missing: a
+/// soft RLIMIT_NOFILE above this is treated as this (fds that high are
+/// not opened by anything that calls `run`).
+const FD_LOOP_CAP: libc::rlim_t = 1 << 20;
+
+fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// Makes this process a child subreaper: orphans among the server's
+/// descendants are re-parented to us, so we can reap them (Linux only; a
+/// no-op elsewhere).
+pub(crate) fn set_child_subreaper() -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: prctl with integer arguments only; no memory is passed.
+        cvt(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) })?;
+    }
+    Ok(())
+}
+
+/// Sends `sig` to every process of group `pgid`. A group that no longer
+/// exists is not an error.
+pub(crate) fn kill_group(pgid: libc::pid_t, sig: libc::c_int) -> io::Result<()> {
+    if pgid <= 1 {
+        // -1 and -0 would mean "every process" / "our own group".
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: kill takes plain integers.
+    match cvt(unsafe { libc::kill(-pgid, sig) }) {
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+        r => r.map(drop),
+    }
+}
+
+/// Sends `sig` to one process (tests use it to play the host client).
+#[cfg(test)]
+pub(crate) fn kill_pid(pid: libc::pid_t, sig: libc::c_int) -> io::Result<()> {
+    if pid <= 1 {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: kill takes plain integers.
+    cvt(unsafe { libc::kill(pid, sig) }).map(drop)
+}
+
+/// Blocks until child `pid` has exited, without reaping it: while it is
+/// a zombie its id, and so its process group id, cannot be reused, so
+/// the group can still be killed safely.
+pub(crate) fn wait_exited_nowait(pid: libc::pid_t) -> io::Result<()> {
+    loop {
+        // SAFETY: siginfo_t is plain old data, all-zero is a valid value.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is a valid, writable siginfo_t for the call.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        match cvt(r) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// What `waitpid` reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reaped {
+    /// A child was reaped: its id and raw wait status.
+    Child(libc::pid_t, libc::c_int),
+    /// Children match but none has exited yet (WNOHANG).
+    Running,
+    /// No child matches (ECHILD).
+    NoChild,
+}
+
+/// `waitpid(target, WNOHANG?)`: `target` > 0 is one child, < -1 a group.
+pub(crate) fn reap(target: libc::pid_t, block: bool) -> io::Result<Reaped> {
+    let flags = if block { 0 } else { libc::WNOHANG };
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: `status` is a valid, writable c_int.
+        let r = unsafe { libc::waitpid(target, &mut status, flags) };
+        if r > 0 {
+            return Ok(Reaped::Child(r, status));
+        }
+        if r == 0 {
+            return Ok(Reaped::Running);
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::ECHILD) => return Ok(Reaped::NoChild),
+            _ => return Err(e),
+        }
+    }
+}
+
+/// The exit code `run` returns for a raw wait status: the server's own
+/// code, or 128 + the signal that killed it.
+pub(crate) fn exit_code(status: libc::c_int) -> u8 {
+    if libc::WIFEXITED(status) {
+        (libc::WEXITSTATUS(status) & 0xff) as u8
+    } else if libc::WIFSIGNALED(status) {
+        128u8.wrapping_add((libc::WTERMSIG(status) & 0x7f) as u8)
+    } else {
+        // Stopped/continued are never asked for; treat as a failure.
+        1
+    }
+}
+
+/// Marks every fd >= 3 close-on-exec. Async-signal-safe.
+fn cloexec_from_3() -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: close_range with integer arguments; CLOSE_RANGE_CLOEXEC
+        // (Linux >= 5.11) only sets flags, it closes nothing.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                3 as libc::c_uint,
+                libc::c_uint::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            )
+        };
+        if r == 0 {
+            return Ok(());
+        }
+    }
+    for fd in 3..fd_limit() {
+        // SAFETY: fcntl on an int fd; EBADF for a closed fd is ignored.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+            // SAFETY: as above, setting a flag on an fd we just read.
+            cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) })?;
+        }
+    }
+    Ok(())
+}
+
+/// The soft RLIMIT_NOFILE, capped. Async-signal-safe.
+fn fd_limit() -> libc::c_int {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `rl` is a valid, writable rlimit.
+    let cur = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } == 0 {
+        rl.rlim_cur
+    } else {
+        FD_LOOP_CAP
+    };
+    cur.min(FD_LOOP_CAP) as libc::c_int
+}
+
+/// A prepared `execve`: every string and pointer array is built before
+/// fork, because the child may not allocate.
+///
+/// std's `Command` execs with `execvp`, and glibc's `execvp` runs a file
+/// that fails with ENOEXEC through `/bin/sh`: a file without a `#!` line
+/// would become a shell script. The hook execs by itself with `execve`,
+/// which never does that, and never searches PATH.
+pub(crate) struct Exec {
+    path: CString,
+    _strings: Vec<CString>,
+    argv: Vec<*const libc::c_char>,
+    envp: Vec<*const libc::c_char>,
+}
+
+// SAFETY: the raw pointers point into the heap buffers of `_strings`
+// (owned, never mutated or moved out while `Exec` lives); they are only
+// read, by execve in the forked child.
+unsafe impl Send for Exec {}
+// SAFETY: as above; nothing mutates through `&Exec`.
+unsafe impl Sync for Exec {}
+
+impl Exec {
+    /// Fails with InvalidInput on a NUL byte, or a `=` in a variable name.
+    pub(crate) fn new<'a>(
+        path: &Path,
+        argv0: &OsStr,
+        args: impl IntoIterator<Item = &'a OsStr>,
+        env: impl IntoIterator<Item = (&'a OsStr, &'a OsStr)>,
+    ) -> io::Result<Exec> {
+        fn c(bytes: &[u8]) -> io::Result<CString> {
+            CString::new(bytes).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL byte"))
+        }
+        let path = c(path.as_os_str().as_bytes())?;
+        let mut argv_s = vec![c(argv0.as_bytes())?];
+        for a in args {
+            argv_s.push(c(a.as_bytes())?);
+        }
+        // Later entries win, as with Command::env.
+        let mut vars: Vec<(&[u8], &[u8])> = Vec::new();
+        for (k, v) in env {
+            let k = k.as_bytes();
+            if k.is_empty() || k.contains(&b'=') {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "bad variable name",
+                ));
+            }
+            vars.retain(|(old, _)| *old != k);
+            vars.push((k, v.as_bytes()));
+        }
+        let mut env_s = Vec::with_capacity(vars.len());
+        for (k, v) in vars {
+            env_s.push(c(&[k, b"=", v].concat())?);
+        }
+        let ptrs = |v: &[CString]| -> Vec<*const libc::c_char> {
+            v.iter()
+                .map(|s| s.as_ptr())
+                .chain([std::ptr::null()])
+                .collect()
+        };
+        let argv = ptrs(&argv_s);
+        let envp = ptrs(&env_s);
+        argv_s.extend(env_s);
+        Ok(Exec {
+            path,
+            _strings: argv_s,
+            argv,
+            envp,
+        })
+    }
+}
+
+impl Exec {
+    /// Replaces this process; returns only on failure. Async-signal-safe.
+    fn execve(&self) -> io::Error {
+        // SAFETY: path, argv and envp are NUL-terminated strings and
+        // NULL-terminated arrays owned by `self`, alive for the call.
+        unsafe { libc::execve(self.path.as_ptr(), self.argv.as_ptr(), self.envp.as_ptr()) };
+        io::Error::last_os_error()
+    }
+}
+
+/// Installs the hook that runs in the server's process after fork, before
+/// exec: own process group, parent-death SIGKILL and no-new-privs
+/// (Linux), every fd from 3 up close-on-exec except `keep_fd` (a `#!`
+/// script opened by fd, which its interpreter must reopen through
+/// /proc/self/fd), then `execve` of `exec`.
+///
+/// The hook also arms `sentinel` with the new group's id before exec, so
+/// no moment exists where the server or a child of it runs unguarded.
+pub(crate) fn server_pre_exec(
+    cmd: &mut Command,
+    keep_fd: Option<RawFd>,
+    sentinel: &Sentinel,
+    exec: Exec,
+) {
+    let arm_fd = sentinel.tx.as_ref().map(|tx| tx.as_raw_fd());
+    let parent = std::process::id() as libc::pid_t;
+    let hook = move || -> io::Result<()> {
+        // SAFETY: setpgid(0, 0) makes the calling (child) process the
+        // leader of a new group; plain integers.
+        cvt(unsafe { libc::setpgid(0, 0) })?;
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: prctl with integer arguments only.
+            cvt(unsafe {
+                libc::prctl(
+                    libc::PR_SET_PDEATHSIG,
+                    libc::SIGKILL as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                )
+            })?;
+            // No setuid/setgid/file-capability gains across exec: a
+            // server that raised its privileges could no longer be
+            // signalled by `run`, and would lose its parent-death signal.
+            // SAFETY: prctl with integer arguments only.
+            cvt(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as libc::c_ulong, 0, 0, 0) })?;
+            // The parent may have died before prctl: then we were already
+            // re-parented and no signal will come.
+            // SAFETY: getppid cannot fail.
+            if unsafe { libc::getppid() } != parent {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+        }
+        let _ = parent;
+        if let Some(fd) = arm_fd {
+            // SAFETY: getpid cannot fail; our pid is now our group id.
+            let pgid = unsafe { libc::getpid() }.to_le_bytes();
+            // SAFETY: writes 4 bytes from a stack buffer to the pipe (an
+            // atomic pipe write, < PIPE_BUF).
+            let n = unsafe { libc::write(fd, pgid.as_ptr().cast(), pgid.len()) };
+            if n != pgid.len() as isize {
+                return Err(io::Error::last_os_error());
+            }
+        } else {
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        }
+        cloexec_from_3()?;
+        if let Some(fd) = keep_fd {
+            // SAFETY: clears FD_CLOEXEC on an fd the parent keeps open.
+            cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) })?;
+        }
+        // Only returns when execve failed; std reports that to `spawn`.
+        Err(exec.execve())
+    };
+    // SAFETY: the hook only makes async-signal-safe syscalls (setpgid,
+    // prctl, getppid, getpid, write, close_range, getrlimit, fcntl,
+    // execve), allocates nothing and takes no lock, as required between
+    // fork and exec.
+    unsafe {
+        cmd.pre_exec(hook);
+    }
+}
+
+/// The watchdog: a forked (not exec'd) child that holds the read end of a
+/// pipe whose write end only `run` has. It learns the server's group id
+/// through the pipe, then blocks; when the write end closes without the
+/// disarm byte (`run` died, even by SIGKILL), it kills the group.
+pub(crate) struct Sentinel {
+    pid: libc::pid_t,
+    /// `None` once disarmed.
+    tx: Option<io::PipeWriter>,
+}
+
+impl Sentinel {
+    /// Forks the sentinel. Call before spawning the server: the server's
+    /// pre-exec hook tells it the group id ([`server_pre_exec`]).
+    pub(crate) fn fork() -> io::Result<Sentinel> {
+        let (rx, tx) = io::pipe()?; // both ends close-on-exec
+        let rx: OwnedFd = rx.into();
+        let rfd = rx.as_raw_fd();
+        // SAFETY: the child runs only `sentinel_main`, which makes
+        // async-signal-safe syscalls and never returns (it ends in
+        // _exit), as required after fork in a multi-threaded process.
+        let pid = cvt(unsafe { libc::fork() })?;
+        if pid == 0 {
+            sentinel_main(rfd);
+        }
+        drop(rx);
+        Ok(Sentinel { pid, tx: Some(tx) })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        use std::io::Write;
+        let Some(tx) = &mut self.tx else {
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        };
+        // Writes of a few bytes to a pipe are atomic (< PIPE_BUF).
+        tx.write_all(bytes)
+    }
+
+    /// Stops the sentinel without killing anything, and reaps it.
+    pub(crate) fn disarm(mut self) -> io::Result<()> {
+        let r = self.write(&[DISARM]);
+        self.tx = None; // closes the write end: the sentinel exits
+        reap(self.pid, true)?;
+        r
+    }
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        if self.tx.take().is_some() {
+            // Dropped without disarm (an error path): closing the pipe
+            // makes it kill the group if it was armed; reap it.
+            let _ = reap(self.pid, true);
+        }
+    }
+}
+
+/// The sentinel's whole life. Async-signal-safe only; never returns.
+fn sentinel_main(rfd: RawFd) -> ! {
+    // SAFETY (whole function): raw syscalls on integers and on stack
+    // buffers we own; no allocation, no locks; ends in _exit.
+    unsafe {
+        close_all_but(rfd);
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGPIPE] {
+            libc::signal(sig, libc::SIG_IGN);
+        }
+        // Out of `run`'s group, so a terminal's ^C or a kill of `run`'s
+        // group does not take the watchdog with it.
+        libc::setpgid(0, 0);
+        let mut buf = [0u8; 4];
+        let mut got = 0usize;
+        while got < buf.len() {
+            let n = libc::read(rfd, buf[got..].as_mut_ptr().cast(), buf.len() - got);
+            if n > 0 {
+                got += n as usize;
+            } else if n == -1 && interrupted() {
+                continue;
+            } else {
+                // Closed before a group was named: nothing to guard.
+                libc::_exit(0);
+            }
+        }
+        let pgid = libc::pid_t::from_le_bytes(buf);
+        let mut b = [0u8; 1];
+        let n = loop {
+            let n = libc::read(rfd, b.as_mut_ptr().cast(), 1);
+            if n == -1 && interrupted() {
+                continue;
+            }
+            break n;
+        };
+        if !(n == 1 && b[0] == DISARM) && pgid > 1 {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+        libc::_exit(0);
+    }
+}
+
+/// Whether the last call failed with EINTR. Async-signal-safe: it only
+/// reads errno.
+fn interrupted() -> bool {
+    io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+}
+
+/// Closes every fd except `keep`. Async-signal-safe.
+unsafe fn close_all_but(keep: RawFd) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: close_range on integer ranges.
+        let ok = unsafe {
+            (keep == 0
+                || libc::syscall(
+                    libc::SYS_close_range,
+                    0 as libc::c_uint,
+                    (keep - 1) as libc::c_uint,
+                    0,
+                ) == 0)
+                && libc::syscall(
+                    libc::SYS_close_range,
+                    (keep + 1) as libc::c_uint,
+                    libc::c_uint::MAX,
+                    0,
+                ) == 0
+        };
+        if ok {
+            return;
+        }
+    }
+    for fd in 0..fd_limit().max(keep + 1) {
+        if fd != keep {
+            // SAFETY: close on an int; EBADF ignored.
+            unsafe {
+                libc::close(fd);
+            }
+        }
+    }
+}
+
+/// Clears or sets FD_CLOEXEC (tests plant an inheritable fd with it).
+#[cfg(test)]
+pub(crate) fn set_inheritable(fd: &impl AsRawFd, inheritable: bool) -> io::Result<()> {
+    let flags = if inheritable { 0 } else { libc::FD_CLOEXEC };
+    // SAFETY: fcntl F_SETFD on an fd the caller owns.
+    cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, flags) }).map(drop)
+}
