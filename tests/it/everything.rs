@@ -88,7 +88,10 @@ pub fn pack_npm(pkg: &Path, deps: Option<&Path>, out: &Path) {
         );
     }
     let gz = tar.into_inner().expect("finish the tar stream");
-    gz.finish().expect("finish the gzip stream").flush().unwrap();
+    gz.finish()
+        .expect("finish the gzip stream")
+        .flush()
+        .unwrap();
 }
 
 fn add_tree<W: std::io::Write>(
@@ -271,7 +274,8 @@ fn a_tampered_or_truncated_everything_is_not_added() {
         "--signature",
         "everything.tgz.minisig",
     ])
-    .code(1);
+    .code(1)
+    .diag("signature-invalid");
     fs::write(&tgz, &good[..good.len() - 4096]).unwrap();
     env.run([
         "add",
@@ -280,7 +284,8 @@ fn a_tampered_or_truncated_everything_is_not_added() {
         "--signature",
         "everything.tgz.minisig",
     ])
-    .code(1);
+    .code(1)
+    .diag("signature-invalid");
     // Signed as truncated: the signature holds, the archive does not.
     key.sign(&tgz, None);
     let out = env.run([
@@ -290,9 +295,14 @@ fn a_tampered_or_truncated_everything_is_not_added() {
         "--signature",
         "everything.tgz.minisig",
     ]);
-    out.check(out.code != Some(0), "a truncated archive was pinned");
+    out.code(2).diag("archive-unsafe");
     let lock = fs::read_to_string(env.home.join("config/servers.lock")).unwrap_or_default();
     assert!(!lock.contains("[servers.everything]"), "{lock}");
+    let trees = env.home.join("cache/trees/sha256");
+    let left: Vec<_> = fs::read_dir(&trees)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "unpacked trees left behind: {left:?}");
 }
 
 // ---------------------------------------------------------------------------
@@ -433,7 +443,10 @@ fn echo_once_answers_one_request_and_exits() {
     assert!(out.status.success(), "{out:?}");
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["id"], 7);
-    assert_eq!(v["result"]["echo"], json!({"method": "ping", "params": {"k": 1}}));
+    assert_eq!(
+        v["result"]["echo"],
+        json!({"method": "ping", "params": {"k": 1}})
+    );
 }
 
 /// stubborn outlives SIGTERM and stdin closing; the client's deadline
@@ -447,15 +460,42 @@ fn stubborn_ignores_sigterm_and_stdin_closing() {
     .unwrap_or_else(|e| panic!("{e}"));
     let info = s.server_info().unwrap();
     let pids: Value = serde_json::from_str(info.instructions.as_deref().unwrap()).unwrap();
-    let (pid, child) = (pids["pid"].as_u64().unwrap(), pids["childPid"].as_u64().unwrap());
+    let (pid, child) = (
+        pids["pid"].as_u64().unwrap(),
+        pids["childPid"].as_u64().unwrap(),
+    );
     assert_eq!(s.pid().map(u64::from), Some(pid));
     let alive = |p: u64| Path::new(&format!("/proc/{p}")).exists();
     assert!(alive(pid) && alive(child));
     tool(Path::new("/"), "kill", ["-TERM", &pid.to_string()]);
-    let err = s.close().err().expect("stubborn must not exit on SIGTERM");
+    let err = s.close().expect_err("stubborn must not exit on SIGTERM");
     assert!(err.what.contains("did not exit"), "{err}");
     assert!(err.stderr.contains("stubborn: ignoring SIGTERM"), "{err}");
     // The session killed `stubborn`; its child is ours to end.
-    assert!(alive(child), "the child should outlive its parent's SIGKILL");
+    assert!(
+        alive(child),
+        "the child should outlive its parent's SIGKILL"
+    );
     tool(Path::new("/"), "kill", ["-KILL", &child.to_string()]);
+}
+
+/// The client itself: a server that never answers, or answers with
+/// garbage, fails within the deadline with a message; it never hangs.
+#[test]
+fn a_silent_or_garbled_server_fails_the_handshake_in_time() {
+    for (what, script) in [
+        ("silent", "setInterval(() => {}, 1 << 30);"),
+        (
+            "garbled",
+            "console.log('not json'); console.log('{\"jsonrpc\":\"2.0\",\"id\":0,\"result\":7}'); \
+             setInterval(() => {}, 1 << 30);",
+        ),
+    ] {
+        let mut c = Command::new(node());
+        c.args(["-e", script]).env_clear();
+        let err = McpSession::spawn_with_deadline(c, std::time::Duration::from_secs(3))
+            .err()
+            .unwrap_or_else(|| panic!("{what}: the handshake succeeded"));
+        assert!(err.what.contains("initialize"), "{what}: {err}");
+    }
 }

@@ -122,9 +122,8 @@ impl McpSession {
             });
             (child, captured, task, (stdout, stdin))
         };
-        let handshake = rt.block_on(async {
-            tokio::time::timeout(deadline, ().serve(started)).await
-        });
+        let handshake =
+            rt.block_on(async { tokio::time::timeout(deadline, ().serve(started)).await });
         let mut s = McpSession {
             rt,
             service: None,
@@ -143,10 +142,9 @@ impl McpSession {
                 Err(s.error(format!("MCP handshake with {shown} failed: {e} ({status})")))
             }
             Err(_) => {
-                let _ = s.child.start_kill();
                 let status = s.reap();
                 Err(s.error(format!(
-                    "no answer to `initialize` from {shown} within {deadline:?} (killed; {status})"
+                    "no answer to `initialize` from {shown} within {deadline:?} ({status})"
                 )))
             }
         }
@@ -254,16 +252,24 @@ impl McpSession {
         }
     }
 
-    /// Waits a little for a killed or exiting child, for the message.
+    /// Gives a failing child a moment to exit on its own (so that its
+    /// own exit code shows), then kills it; returns how it ended, for
+    /// the message.
     fn reap(&mut self) -> String {
-        let waited = self.rt.block_on(async {
-            tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await
+        let mut waited = self.rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(2), self.child.wait()).await
         });
+        if waited.is_err() {
+            let _ = self.child.start_kill();
+            waited = self.rt.block_on(async {
+                tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await
+            });
+        }
         self.drain_stderr();
         match waited {
             Ok(Ok(st)) => format!("exit: {st}"),
             Ok(Err(e)) => format!("wait failed: {e}"),
-            Err(_) => "still running".into(),
+            Err(_) => "still running after SIGKILL".into(),
         }
     }
 
