@@ -518,3 +518,38 @@ fn a_silent_or_garbled_server_fails_the_handshake_in_time() {
         assert!(err.what.contains(want), "{what}: {err}");
     }
 }
+
+/// A session dropped without `close` (a failing test) kills its server,
+/// even one that ignores SIGTERM and stdin closing.
+#[test]
+fn dropping_a_session_kills_its_server() {
+    let s = McpSession::spawn(node_cmd(&small("stubborn"), &[])).unwrap_or_else(|e| panic!("{e}"));
+    let pids: Value =
+        serde_json::from_str(s.server_info().unwrap().instructions.as_deref().unwrap()).unwrap();
+    let (pid, child) = (
+        pids["pid"].as_u64().unwrap(),
+        pids["childPid"].as_u64().unwrap(),
+    );
+    drop(s);
+    // Gone, or a zombie nobody reaps any more: either way not running.
+    let running = |p: u64| {
+        fs::read_to_string(format!("/proc/{p}/stat"))
+            .map(|st| {
+                st.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .chars()
+                    .next()
+                    != Some('Z')
+            })
+            .unwrap_or(false)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while running(pid) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let still = running(pid);
+    tool(Path::new("/"), "kill", ["-KILL", &child.to_string()]);
+    assert!(!still, "stubborn (pid {pid}) outlived its dropped session");
+}

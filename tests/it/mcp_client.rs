@@ -53,13 +53,15 @@ struct Captured {
 }
 
 /// One initialized MCP session with a child process.
+/// Fields drop in order: the session and the child (killed on drop, so
+/// a panicking test leaves no server behind) before their runtime.
 pub struct McpSession {
-    rt: tokio::runtime::Runtime,
     service: Option<RunningService<RoleClient, ()>>,
     child: tokio::process::Child,
     stderr: Arc<Mutex<Captured>>,
     stderr_task: Option<tokio::task::JoinHandle<()>>,
     deadline: Duration,
+    rt: tokio::runtime::Runtime,
 }
 
 impl McpSession {
@@ -88,7 +90,6 @@ impl McpSession {
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            // A test that panics must not leave a server behind.
             .kill_on_drop(true);
         let (child, stderr, stderr_task, started) = {
             let _g = rt.enter();
