@@ -535,13 +535,11 @@ fn dropping_a_session_kills_its_server() {
     let running = |p: u64| {
         fs::read_to_string(format!("/proc/{p}/stat"))
             .map(|st| {
-                st.rsplit(')')
+                !st.rsplit(')')
                     .next()
                     .unwrap_or("")
                     .trim_start()
-                    .chars()
-                    .next()
-                    != Some('Z')
+                    .starts_with('Z')
             })
             .unwrap_or(false)
     };
