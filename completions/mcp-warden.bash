@@ -22,6 +22,9 @@ _mcp__warden() {
             mcp__warden,cache)
                 cmd="mcp__warden__subcmd__cache"
                 ;;
+            mcp__warden,client)
+                cmd="mcp__warden__subcmd__client"
+                ;;
             mcp__warden,help)
                 cmd="mcp__warden__subcmd__help"
                 ;;
@@ -30,6 +33,12 @@ _mcp__warden() {
                 ;;
             mcp__warden,remove)
                 cmd="mcp__warden__subcmd__remove"
+                ;;
+            mcp__warden,run)
+                cmd="mcp__warden__subcmd__run"
+                ;;
+            mcp__warden,secret)
+                cmd="mcp__warden__subcmd__secret"
                 ;;
             mcp__warden,trust)
                 cmd="mcp__warden__subcmd__trust"
@@ -64,11 +73,32 @@ _mcp__warden() {
             mcp__warden__subcmd__cache__subcmd__help,verify)
                 cmd="mcp__warden__subcmd__cache__subcmd__help__subcmd__verify"
                 ;;
+            mcp__warden__subcmd__client,help)
+                cmd="mcp__warden__subcmd__client__subcmd__help"
+                ;;
+            mcp__warden__subcmd__client,install)
+                cmd="mcp__warden__subcmd__client__subcmd__install"
+                ;;
+            mcp__warden__subcmd__client,list)
+                cmd="mcp__warden__subcmd__client__subcmd__list"
+                ;;
+            mcp__warden__subcmd__client__subcmd__help,help)
+                cmd="mcp__warden__subcmd__client__subcmd__help__subcmd__help"
+                ;;
+            mcp__warden__subcmd__client__subcmd__help,install)
+                cmd="mcp__warden__subcmd__client__subcmd__help__subcmd__install"
+                ;;
+            mcp__warden__subcmd__client__subcmd__help,list)
+                cmd="mcp__warden__subcmd__client__subcmd__help__subcmd__list"
+                ;;
             mcp__warden__subcmd__help,add)
                 cmd="mcp__warden__subcmd__help__subcmd__add"
                 ;;
             mcp__warden__subcmd__help,cache)
                 cmd="mcp__warden__subcmd__help__subcmd__cache"
+                ;;
+            mcp__warden__subcmd__help,client)
+                cmd="mcp__warden__subcmd__help__subcmd__client"
                 ;;
             mcp__warden__subcmd__help,help)
                 cmd="mcp__warden__subcmd__help__subcmd__help"
@@ -78,6 +108,12 @@ _mcp__warden() {
                 ;;
             mcp__warden__subcmd__help,remove)
                 cmd="mcp__warden__subcmd__help__subcmd__remove"
+                ;;
+            mcp__warden__subcmd__help,run)
+                cmd="mcp__warden__subcmd__help__subcmd__run"
+                ;;
+            mcp__warden__subcmd__help,secret)
+                cmd="mcp__warden__subcmd__help__subcmd__secret"
                 ;;
             mcp__warden__subcmd__help,trust)
                 cmd="mcp__warden__subcmd__help__subcmd__trust"
@@ -97,6 +133,12 @@ _mcp__warden() {
             mcp__warden__subcmd__help__subcmd__cache,verify)
                 cmd="mcp__warden__subcmd__help__subcmd__cache__subcmd__verify"
                 ;;
+            mcp__warden__subcmd__help__subcmd__client,install)
+                cmd="mcp__warden__subcmd__help__subcmd__client__subcmd__install"
+                ;;
+            mcp__warden__subcmd__help__subcmd__client,list)
+                cmd="mcp__warden__subcmd__help__subcmd__client__subcmd__list"
+                ;;
             mcp__warden__subcmd__help__subcmd__policy,check)
                 cmd="mcp__warden__subcmd__help__subcmd__policy__subcmd__check"
                 ;;
@@ -105,6 +147,15 @@ _mcp__warden() {
                 ;;
             mcp__warden__subcmd__help__subcmd__policy,init)
                 cmd="mcp__warden__subcmd__help__subcmd__policy__subcmd__init"
+                ;;
+            mcp__warden__subcmd__help__subcmd__secret,list)
+                cmd="mcp__warden__subcmd__help__subcmd__secret__subcmd__list"
+                ;;
+            mcp__warden__subcmd__help__subcmd__secret,rm)
+                cmd="mcp__warden__subcmd__help__subcmd__secret__subcmd__rm"
+                ;;
+            mcp__warden__subcmd__help__subcmd__secret,set)
+                cmd="mcp__warden__subcmd__help__subcmd__secret__subcmd__set"
                 ;;
             mcp__warden__subcmd__help__subcmd__trust,add-ca)
                 cmd="mcp__warden__subcmd__help__subcmd__trust__subcmd__add__subcmd__ca"
@@ -147,6 +198,30 @@ _mcp__warden() {
                 ;;
             mcp__warden__subcmd__policy__subcmd__help,init)
                 cmd="mcp__warden__subcmd__policy__subcmd__help__subcmd__init"
+                ;;
+            mcp__warden__subcmd__secret,help)
+                cmd="mcp__warden__subcmd__secret__subcmd__help"
+                ;;
+            mcp__warden__subcmd__secret,list)
+                cmd="mcp__warden__subcmd__secret__subcmd__list"
+                ;;
+            mcp__warden__subcmd__secret,rm)
+                cmd="mcp__warden__subcmd__secret__subcmd__rm"
+                ;;
+            mcp__warden__subcmd__secret,set)
+                cmd="mcp__warden__subcmd__secret__subcmd__set"
+                ;;
+            mcp__warden__subcmd__secret__subcmd__help,help)
+                cmd="mcp__warden__subcmd__secret__subcmd__help__subcmd__help"
+                ;;
+            mcp__warden__subcmd__secret__subcmd__help,list)
+                cmd="mcp__warden__subcmd__secret__subcmd__help__subcmd__list"
+                ;;
+            mcp__warden__subcmd__secret__subcmd__help,rm)
+                cmd="mcp__warden__subcmd__secret__subcmd__help__subcmd__rm"
+                ;;
+            mcp__warden__subcmd__secret__subcmd__help,set)
+                cmd="mcp__warden__subcmd__secret__subcmd__help__subcmd__set"
                 ;;
             mcp__warden__subcmd__trust,add-ca)
                 cmd="mcp__warden__subcmd__trust__subcmd__add__subcmd__ca"
@@ -197,7 +272,7 @@ _mcp__warden() {
 
     case "${cmd}" in
         mcp__warden)
-            opts="-v -q -h -V --home --policy --format --verbose --quiet --help --version trust policy add update remove cache verify help"
+            opts="-v -q -h -V --home --policy --format --verbose --quiet --help --version trust policy add update remove cache secret client run verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -498,8 +573,162 @@ _mcp__warden() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mcp__subcmd__warden__subcmd__client)
+            opts="-v -q -h --home --policy --format --verbose --quiet --help install list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__client__subcmd__help)
+            opts="install list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__client__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__client__subcmd__help__subcmd__install)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__client__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__client__subcmd__install)
+            opts="-y -v -q -h --client --config --dry-run --yes --warden-path --home --policy --format --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --client)
+                    COMPREPLY=($(compgen -W "claude vscode cursor" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --warden-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__client__subcmd__list)
+            opts="-v -q -h --client --config --home --policy --format --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --client)
+                    COMPREPLY=($(compgen -W "claude vscode cursor" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mcp__subcmd__warden__subcmd__help)
-            opts="trust policy add update remove cache verify help"
+            opts="trust policy add update remove cache secret client run verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -569,6 +798,48 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__help__subcmd__cache__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__help__subcmd__client)
+            opts="install list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__help__subcmd__client__subcmd__install)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__help__subcmd__client__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -655,6 +926,76 @@ _mcp__warden() {
         mcp__subcmd__warden__subcmd__help__subcmd__remove)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__help__subcmd__run)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__help__subcmd__secret)
+            opts="set rm list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__help__subcmd__secret__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__help__subcmd__secret__subcmd__rm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__help__subcmd__secret__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -969,6 +1310,214 @@ _mcp__warden() {
         mcp__subcmd__warden__subcmd__remove)
             opts="-v -q -h --home --policy --format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__run)
+            opts="-v -q -h --rehash --env --grace-period --home --policy --format --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --grace-period)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__secret)
+            opts="-v -q -h --home --policy --format --verbose --quiet --help set rm list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__secret__subcmd__help)
+            opts="set rm list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__secret__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__secret__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__secret__subcmd__help__subcmd__rm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__secret__subcmd__help__subcmd__set)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__secret__subcmd__list)
+            opts="-v -q -h --home --policy --format --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__secret__subcmd__rm)
+            opts="-v -q -h --home --policy --format --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__secret__subcmd__set)
+            opts="-v -q -h --home --policy --format --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

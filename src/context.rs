@@ -69,4 +69,20 @@ impl Context {
     pub fn system_policy_file(&self) -> PathBuf {
         self.system_dir.join("policy.toml")
     }
+
+    /// The policy and trust files in force, the administrator's included:
+    /// what a verdict depends on besides the artifact and its evidence.
+    pub fn judgement_files(&self) -> Vec<PathBuf> {
+        let mut files = vec![
+            self.user_policy_file(),
+            self.system_policy_file(),
+            self.trust_file(),
+        ];
+        if let Ok(rd) = std::fs::read_dir(self.system_trust_dir()) {
+            let mut more: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+            more.sort();
+            files.extend(more);
+        }
+        files
+    }
 }

@@ -117,6 +117,13 @@ codes! {
     LockInvalid => "lock-invalid": "servers.lock could not be read, parsed or written",
     Downgrade => "downgrade": "the new version is lower than the pinned one (rollback protection; --allow-downgrade accepts it)",
     ServerUnknown => "server-unknown": "no server of that name is pinned in servers.lock",
+    // launch and secrets
+    EntryPoint => "entry-point": "run cannot tell how to start the pinned artifact, or its entry point is missing, malformed or needs dependencies it does not contain",
+    SecretMissing => "secret-missing": "a secret the server needs is not in the keychain (mcp-warden secret set SERVER VAR)",
+    EnvMissing => "env-missing": "a variable the server requires has no value in run's environment",
+    KeychainUnavailable => "keychain-unavailable": "the OS keychain (Secret Service, keyutils, macOS Keychain, Windows Credential Manager) could not be reached or refused the request",
+    LaunchFailed => "launch-failed": "the verified server could not be started (not executable, no interpreter, exec error)",
+    ClientConfig => "client-config": "an MCP client's config could not be read, parsed or rewritten",
     // trust store and input
     TrustStoreInvalid => "trust-store-invalid": "a trust store file could not be read or parsed",
     TrustInput => "trust-input": "a trust store change was refused (no scope, duplicate name, system entry, bad key or pattern)",

@@ -79,6 +79,10 @@ pub struct Entry {
     /// directories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tree: Option<String>,
+    /// The tree digest of the unpacked files, which `run` checks the
+    /// cached tree against before starting from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree_digest: Option<String>,
     /// Who signed it: trust-store names or certificate identities.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signers: Vec<String>,
@@ -266,6 +270,7 @@ mod tests {
             size: 42,
             kind: "npm-tarball".into(),
             tree: Some("c".repeat(64)),
+            tree_digest: Some("d".repeat(64)),
             signers: vec!["acme-release".into()],
             evidence: vec!["signature: minisign by acme-release".into()],
             pinned: "2026-11-21T09:00:00Z".into(),

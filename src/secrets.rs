@@ -649,6 +649,23 @@ impl Index {
     }
 }
 
+/// The variables stored for `server`, from the index alone: `run` reads
+/// them without opening the keychain, which it opens only when there is
+/// a secret to fetch.
+pub fn stored_names(ctx: &Context, server: &str) -> Result<Vec<String>, SecretError> {
+    if !valid_server_name(server) {
+        return Err(SecretError::InvalidServer {
+            name: printable(server),
+        });
+    }
+    let index = Index::load(&ctx.config_dir.join("secrets.toml"))?;
+    Ok(index
+        .servers
+        .get(server)
+        .map(|vars| vars.iter().cloned().collect())
+        .unwrap_or_default())
+}
+
 /// The store plus a names-only index, which is what `list` reads.
 pub struct Secrets {
     store: Box<dyn SecretStore + Send + Sync>,

@@ -84,7 +84,35 @@ pub enum Command {
     /// Route MCP client configs (Claude Desktop, VS Code, Cursor) through `mcp-warden run`.
     #[command(subcommand)]
     Client(super::client::ClientCommand),
+    /// Check a pinned server again and start it over stdio, with a clean
+    /// environment and its secrets from the OS keychain.
+    #[command(after_long_help = RUN_HELP)]
+    Run(super::run::RunArgs),
 }
+
+const RUN_HELP: &str = "\
+Before the server starts, run checks that the cached artifact still has the
+pinned digest (a receipt of the last full check, keyed by the files' device,
+inode, size, mtime and ctime, spares the re-hash; --rehash forces it) and
+judges it again under the current policy and trust store: a key removed or a
+rule tightened since `add` stops the launch, with the reason on stderr.
+
+The server starts from the verified copy in the cache, never through a shell:
+a native executable as is; an npm package's `bin` under node; a wheel's
+console script under python3 (the interpreter named by the policy's
+[servers.run] interpreter, else the one on PATH, reported on stderr); an
+.mcpb bundle's mcp_config. Its environment is cleared: it gets PATH, HOME,
+LANG, LC_*, TZ, TMPDIR, the variables its entry declares, --env passes, and
+its secrets from the OS keychain (`mcp-warden secret set SERVER VAR`).
+
+stdout carries only the server's MCP messages; mcp-warden writes to stderr.
+Signals (INT, TERM, HUP) are forwarded to the server's process group. When
+the client closes stdin, the server's stdin is closed, then after the grace
+period SIGTERM, then SIGKILL. No process of the server outlives run.
+
+Exit status: before the server starts, 1 when verification or policy denies
+and 2 for any other error; then the server's own code (128+N when it was
+killed by signal N).";
 
 const SOURCES: &str = "\
 Sources:

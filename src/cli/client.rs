@@ -83,8 +83,12 @@ pub fn run(g: &Global, cmd: &ClientCommand) -> Result<u8> {
 }
 
 fn failure(e: ClientError) -> anyhow::Error {
+    let code = match e {
+        ClientError::Secret { .. } => Code::KeychainUnavailable,
+        _ => Code::ClientConfig,
+    };
     let hint = e.hint();
-    Failure::input(Code::InputInvalid, e.to_string(), hint).into()
+    Failure::input(code, e.to_string(), hint).into()
 }
 
 fn config_path(kind: ClientKind, given: Option<&Path>) -> Result<PathBuf> {
@@ -257,13 +261,13 @@ fn install(g: &Global, a: &InstallArgs) -> Result<u8> {
         None
     } else {
         // The keychain is opened only when there is something to store.
-        let mut keychain: Option<shim::secrets::Secrets> = None;
+        let mut keychain: Option<crate::secrets::Secrets> = None;
         apply_install(&cfg, plan, |server, var, value| -> Result<()> {
             if keychain.is_none() {
-                keychain = Some(shim::secrets::Secrets::open(&ctx)?);
+                keychain = Some(crate::secrets::Secrets::open(&ctx)?);
             }
             match &keychain {
-                Some(k) => k.set(server, var, &shim::secrets::SecretValue::new(value)),
+                Some(k) => Ok(k.set(server, var, &crate::secrets::SecretValue::new(value))?),
                 None => Ok(()),
             }
         })
@@ -370,38 +374,4 @@ fn list(g: &Global, a: &ListArgs) -> Result<u8> {
         g.out(&text);
     }
     Ok(0)
-}
-
-// SHIM: replaced at merge. `crate::secrets` (the keychain) is written by
-// another helper; at merge `shim::secrets::` becomes `crate::secrets::`
-// and this module goes.
-mod shim {
-    pub mod secrets {
-        use crate::context::Context;
-
-        pub struct Secrets;
-
-        pub struct SecretValue(#[allow(dead_code)] String);
-
-        impl SecretValue {
-            pub fn new(value: String) -> Self {
-                SecretValue(value)
-            }
-        }
-
-        impl Secrets {
-            pub fn open(_ctx: &Context) -> anyhow::Result<Secrets> {
-                Ok(Secrets)
-            }
-
-            pub fn set(
-                &self,
-                _server: &str,
-                _var: &str,
-                _value: &SecretValue,
-            ) -> anyhow::Result<()> {
-                anyhow::bail!("keychain not available yet")
-            }
-        }
-    }
 }

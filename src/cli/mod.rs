@@ -6,6 +6,7 @@ mod client;
 pub mod docs;
 mod pin;
 mod policy;
+pub mod run;
 pub mod secret;
 mod trust;
 mod verify;
@@ -114,6 +115,7 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Cache(c) => pin::cache(&g, c),
         Command::Secret(s) => secret::run(&g, s),
         Command::Client(c) => client::run(&g, c),
+        Command::Run(a) => run::run(&g, a),
     };
     match result {
         Ok(code) => code,
@@ -122,7 +124,11 @@ pub fn run(cli: &Cli) -> u8 {
                 Ok(f) => (f.diagnostics, f.exit),
                 Err(e) => (vec![Diagnostic::error(Code::Internal, format!("{e:#}"))], 2),
             };
-            if g.json() {
+            // Under `run`, stdout carries only the server's messages.
+            let run = matches!(cli.command, Command::Run(_));
+            if g.json() && run {
+                eprint!("{}", Report::error(diagnostics).to_json());
+            } else if g.json() {
                 g.out(&Report::error(diagnostics).to_json());
             } else {
                 let mut s = String::new();

@@ -460,13 +460,12 @@ fn judge_stored(
 
     // Unpacked only now that it is verified.
     let tree = match (&dir_tree, &blob) {
-        (Some(t), _) => Some(t.key.clone()),
+        (Some(t), _) => Some(t.clone()),
         (None, Some(b)) => match archive_kind(resolved.kind, &b.path)? {
             Some(kind) => Some(
                 cache
                     .unpack(b, kind, &archive::Limits::default())
-                    .map_err(cache_failure)?
-                    .key,
+                    .map_err(cache_failure)?,
             ),
             None => None,
         },
@@ -501,7 +500,8 @@ fn judge_stored(
         sha512,
         size,
         kind: kind_label(resolved.kind).into(),
-        tree,
+        tree_digest: tree.as_ref().map(|t| t.digest.clone()),
+        tree: tree.map(|t| t.key),
         signers: signers(&evidence),
         evidence: evidence_lines(&evidence),
         pinned: jiff::Timestamp::now().to_string(),
@@ -679,16 +679,7 @@ fn request_digest(
         field(k, v.as_bytes());
     }
     // The policy and trust files in force, the administrator's included.
-    let mut state = vec![
-        ctx.user_policy_file(),
-        ctx.system_policy_file(),
-        ctx.trust_file(),
-    ];
-    if let Ok(rd) = std::fs::read_dir(ctx.system_trust_dir()) {
-        let mut more: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
-        more.sort();
-        state.extend(more);
-    }
+    let state = ctx.judgement_files();
     for p in &state {
         field("state", p.to_string_lossy().as_bytes());
         field("state", &file_digest(p));

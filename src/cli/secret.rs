@@ -49,12 +49,23 @@ pub enum SecretCommand {
     },
 }
 
-fn failure(e: SecretError) -> anyhow::Error {
-    let code = match e {
+/// The diagnostic code of a keychain error (shared with `run`).
+pub fn secret_code(e: &SecretError) -> Code {
+    match e {
         SecretError::InvalidServer { .. } | SecretError::InvalidVar { .. } => Code::Usage,
-        // Wanted: `keychain-unavailable`, `secret-invalid`; the lead maps them.
+        SecretError::Unavailable { .. }
+        | SecretError::Timeout { .. }
+        | SecretError::Denied { .. }
+        | SecretError::Backend { .. }
+        | SecretError::UnknownBackend { .. }
+        | SecretError::BadTimeout { .. }
+        | SecretError::NoPlatformStore => Code::KeychainUnavailable,
         _ => Code::InputInvalid,
-    };
+    }
+}
+
+fn failure(e: SecretError) -> anyhow::Error {
+    let code = secret_code(&e);
     let hint = e.hint();
     Failure::input(code, e.to_string(), hint).into()
 }
@@ -81,7 +92,7 @@ pub fn run(g: &Global, cmd: &SecretCommand) -> Result<u8> {
             let secrets = Secrets::open(&ctx).map_err(failure)?;
             if !secrets.remove(server, var).map_err(failure)? {
                 return Err(Failure::input(
-                    Code::InputInvalid,
+                    Code::SecretMissing,
                     format!("no secret {server}/{var} is stored"),
                     Some("`mcp-warden secret list` shows the stored names".into()),
                 )

@@ -1,8 +1,13 @@
-//! Launching a verified server: process hygiene and supervision
-//! (`spawn`), over the OS calls of `sys`, the crate's only unsafe code.
+//! Launching a verified server: how it starts (`entry`), what it sees
+//! (`env`), the receipt that spares a re-hash (`receipt`), and process
+//! hygiene and supervision (`spawn`) over the OS calls of `sys`, the
+//! crate's only unsafe code.
 
+pub mod entry;
+pub mod env;
+pub mod receipt;
 pub mod spawn;
 #[cfg(unix)]
 mod sys;
 
-pub use spawn::{Exit, Launch, LaunchError, Program, SecretValue, run, run_with_input};
+pub use spawn::{Exit, Launch, LaunchError, Program, run, run_with_input};

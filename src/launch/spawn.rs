@@ -26,7 +26,6 @@
 //! same shape as the stdin pump).
 
 use std::ffi::OsString;
-use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::PathBuf;
@@ -34,27 +33,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-/// A secret environment value (a stand-in for `crate::secrets::SecretValue`
-/// until that module lands): never printed by `Debug`.
-#[derive(Clone)]
-pub struct SecretValue(String);
-
-impl SecretValue {
-    pub fn new(value: impl Into<String>) -> Self {
-        SecretValue(value.into())
-    }
-
-    /// The value itself, for the child's environment only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for SecretValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SecretValue(<redacted>)")
-    }
-}
+pub use crate::secrets::SecretValue;
 
 /// What to execute.
 #[derive(Debug)]
@@ -813,9 +792,10 @@ mod tests {
         );
         launch.env.push(("PLAIN".into(), "1".into()));
         launch.env.push(("TOKEN".into(), "plain-value".into()));
-        launch
-            .secret_env
-            .push(("TOKEN".into(), SecretValue::new("canary-s3cret")));
+        launch.secret_env.push((
+            "TOKEN".into(),
+            SecretValue::new("canary-s3cret".to_string()),
+        ));
         assert!(!format!("{launch:?}").contains("canary-s3cret"));
         let (input, _keep) = open_input();
         assert_eq!(run_with_input(launch, input).unwrap().code, 0);

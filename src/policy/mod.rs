@@ -116,6 +116,25 @@ pub struct ServerRule {
     pub identity: Option<IdentityClaims>,
     pub provenance: Option<ProvenanceRules>,
     pub sbom: Option<SbomRules>,
+    pub run: Option<RunRules>,
+}
+
+/// `[servers.run]`: how `run` starts the server.
+#[derive(Debug, Clone, Default)]
+pub struct RunRules {
+    /// Variables the server receives, and from where.
+    pub env: Vec<(String, EnvRule, Loc)>,
+    /// The interpreter for script entry points, instead of the one on PATH.
+    pub interpreter: Option<At<PathBuf>>,
+}
+
+/// Where a `[servers.run] env` variable comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvRule {
+    /// From the OS keychain (`mcp-warden secret set`); required.
+    Keychain,
+    /// From the environment `run` was started with (the client's config).
+    Inherit,
 }
 
 /// `[servers.identity]`: GitHub workflow claims a keyless signature's
@@ -457,6 +476,33 @@ impl PolicySet {
 
     pub fn is_default(&self) -> bool {
         self.layers.is_empty()
+    }
+
+    /// `[servers.run]` of `server` over both layers: the variables of
+    /// each (a variable both name is taken from the keychain if either
+    /// says so), and the system's interpreter before the user's.
+    pub fn run_rules(&self, server: &str) -> RunRules {
+        let mut out = RunRules::default();
+        for rules in self
+            .layers
+            .iter()
+            .filter_map(|p| p.server(server)?.run.as_ref())
+        {
+            for (name, rule, loc) in &rules.env {
+                match out.env.iter_mut().find(|(n, _, _)| n == name) {
+                    Some(have) if *rule == EnvRule::Keychain => {
+                        have.1 = EnvRule::Keychain;
+                        have.2 = loc.clone();
+                    }
+                    Some(_) => {}
+                    None => out.env.push((name.clone(), *rule, loc.clone())),
+                }
+            }
+            if out.interpreter.is_none() {
+                out.interpreter = rules.interpreter.clone();
+            }
+        }
+        out
     }
 }
 

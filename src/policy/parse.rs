@@ -3,14 +3,14 @@
 //! unknown keys, and all problems are collected, not just the first.
 
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::{
-    AdvisoryRules, At, DenyComponent, Exception, IdentityClaims, Layer, Loc, Mode, Policy,
-    ProvenanceRules, Requirement, Rules, SbomRules, ServerRule,
+    AdvisoryRules, At, DenyComponent, EnvRule, Exception, IdentityClaims, Layer, Loc, Mode, Policy,
+    ProvenanceRules, Requirement, Rules, RunRules, SbomRules, ServerRule,
 };
 use crate::diag::{Code, Diagnostic};
 use crate::digest::Digest;
@@ -20,7 +20,18 @@ use crate::trust::{Scopes, TrustStore, compile_glob};
 
 /// Sections that later versions will enforce. Refused now, so nobody
 /// believes a rule is in force when it is not.
-const RESERVED: &[&str] = &["run", "tools"];
+const RESERVED: &[&str] = &["tools"];
+
+/// `[servers.run]` keys of the guard and sandbox, not enforced yet.
+const RUN_RESERVED: &[&str] = &[
+    "network",
+    "sandbox",
+    "guard",
+    "confirm-tools",
+    "deny-tools",
+    "rate",
+    "strict-arguments",
+];
 
 struct Parser<'a> {
     text: &'a str,
@@ -344,6 +355,7 @@ impl<'a> Parser<'a> {
                 "identity",
                 "provenance",
                 "sbom",
+                "run",
             ],
             "[[servers]]",
         );
@@ -421,9 +433,20 @@ impl<'a> Parser<'a> {
                 }
             },
         };
+        let run = match Self::get(t, "run") {
+            None => None,
+            Some((_, v)) => match v.get_ref().as_table() {
+                Some(rt) => Some(self.run_rules(rt)),
+                None => {
+                    self.type_error(v, "run", "a table");
+                    None
+                }
+            },
+        };
         Some(ServerRule {
             sbom,
             provenance,
+            run,
             name: name.value,
             loc: name.loc,
             source,
@@ -706,6 +729,81 @@ impl<'a> Parser<'a> {
             ignore,
             loc: self.loc(span),
         })
+    }
+
+    fn run_rules(&mut self, t: &DeTable) -> RunRules {
+        let allowed = ["env", "interpreter"];
+        for (k, _) in t.iter() {
+            let key = k.get_ref().as_ref();
+            if allowed.contains(&key) {
+                continue;
+            }
+            if RUN_RESERVED.contains(&key) {
+                self.error(
+                    Code::PolicyUnsupported,
+                    k.span(),
+                    format!("`[servers.run] {key}` is not enforced by this version of mcp-warden"),
+                    "remove the key for now; a policy never holds rules that are not in force",
+                );
+            } else {
+                self.error(
+                    Code::PolicyUnknownKey,
+                    k.span(),
+                    format!("unknown key `{key}` in [servers.run]"),
+                    format!("the keys allowed here are: {}", allowed.join(", ")),
+                );
+            }
+        }
+        let mut rules = RunRules::default();
+        if let Some((_, v)) = Self::get(t, "env") {
+            match v.get_ref().as_table() {
+                Some(et) => {
+                    for (k, val) in et.iter() {
+                        let name = k.get_ref().to_string();
+                        let loc = self.loc(k.span());
+                        if !crate::launch::env::valid_name(&name) {
+                            self.error(
+                                Code::PolicyBadPattern,
+                                k.span(),
+                                format!("`{name}` is not a valid environment variable name"),
+                                "use letters, digits and underscores, not starting with a digit",
+                            );
+                            continue;
+                        }
+                        match val.get_ref().as_str() {
+                            Some("keychain") => rules.env.push((name, EnvRule::Keychain, loc)),
+                            Some("inherit") => rules.env.push((name, EnvRule::Inherit, loc)),
+                            _ => self.error(
+                                Code::PolicyType,
+                                val.span(),
+                                format!("`env.{name}` must be \"keychain\" or \"inherit\""),
+                                "a policy names where a value comes from, never the value: \"keychain\" (mcp-warden secret set) or \"inherit\" (the client's environment)",
+                            ),
+                        }
+                    }
+                }
+                None => self.type_error(v, "env", "a table such as { TOKEN = \"keychain\" }"),
+            }
+        }
+        if let Some(i) = self.string(t, "interpreter") {
+            let path = PathBuf::from(&i.value);
+            if path.is_absolute() {
+                rules.interpreter = Some(At {
+                    value: path,
+                    loc: i.loc,
+                });
+            } else {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::PolicyType,
+                        format!("`interpreter` must be an absolute path, not `{}`", i.value),
+                    )
+                    .hint("write the interpreter's full path, e.g. \"/usr/bin/node\"")
+                    .at(i.loc.to_string()),
+                );
+            }
+        }
+        rules
     }
 
     fn provenance_rules(&mut self, t: &DeTable, span: Range<usize>) -> Option<ProvenanceRules> {
@@ -1011,7 +1109,7 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_with_its_position() {
-        let text = "version = 1\nmode = \"lenient\"\nfoo = 1\n[defaults]\nrequire = [\"signature\", \"vibes\"]\nsigners = [\"nobody\"]\n[[servers]]\nname = \"a\"\ndigests = [\"sha256:zz\"]\nversions = \"not a req\"\n[servers.run]\nx = 1\n[[exceptions]]\nservers = [\"[\"]\nwaive = [\"provenance\"]\n";
+        let text = "version = 1\nmode = \"lenient\"\nfoo = 1\n[defaults]\nrequire = [\"signature\", \"vibes\"]\nsigners = [\"nobody\"]\n[[servers]]\nname = \"a\"\ndigests = [\"sha256:zz\"]\nversions = \"not a req\"\n[servers.run]\nx = 1\nnetwork = true\n[[exceptions]]\nservers = [\"[\"]\nwaive = [\"provenance\"]\n";
         let (_, d) = check(text);
         let c = codes(&d);
         for want in [
@@ -1028,6 +1126,44 @@ mod tests {
         assert_eq!(unknown.location.as_deref(), Some("p.toml:3:1"));
         let mode = d.iter().find(|d| d.message.contains("lenient")).unwrap();
         assert_eq!(mode.location.as_deref(), Some("p.toml:2:8"));
+    }
+
+    #[test]
+    fn run_rules_name_sources_never_values() {
+        let text = "version = 1\n[[servers]]\nname = \"a\"\n[servers.run]\nenv = { TOKEN = \"keychain\", REGION = \"inherit\" }\ninterpreter = \"/usr/bin/node\"\n";
+        let (p, d) = check(text);
+        assert!(d.is_empty(), "{d:?}");
+        let run = p.unwrap().servers[0].run.clone().unwrap();
+        let env: Vec<(&str, EnvRule)> = run.env.iter().map(|(n, r, _)| (n.as_str(), *r)).collect();
+        assert_eq!(
+            env,
+            [("REGION", EnvRule::Inherit), ("TOKEN", EnvRule::Keychain)]
+        );
+        assert_eq!(
+            run.interpreter.unwrap().value,
+            PathBuf::from("/usr/bin/node")
+        );
+
+        let text = "version = 1\n[[servers]]\nname = \"a\"\n[servers.run]\nenv = { TOKEN = \"ghp_literal\", \"1BAD\" = \"keychain\" }\ninterpreter = \"node\"\nsandbox = \"require\"\n";
+        let (_, d) = check(text);
+        let c = codes(&d);
+        assert_eq!(
+            c,
+            [
+                "policy-type",
+                "policy-bad-pattern",
+                "policy-type",
+                "policy-unsupported"
+            ],
+            "{d:?}"
+        );
+        // The literal is not echoed back as if it were a setting.
+        assert!(
+            d.iter().all(|d| !d.message.contains("ghp_literal")),
+            "{d:?}"
+        );
+        let (_, d) = check("version = 1\n[[servers]]\nname = \"a\"\nrun = 3\n");
+        assert_eq!(codes(&d), ["policy-type"]);
     }
 
     #[test]

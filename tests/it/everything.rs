@@ -315,18 +315,12 @@ fn a_tampered_or_truncated_everything_is_not_added() {
 // ---------------------------------------------------------------------------
 // Through `mcp-warden run`.
 
-/// LEAD: complete once `run` exists. Starts `mcp-warden run NAME` in the
-/// test's home with a scrubbed environment (as `TestEnv::cmd` does) and
-/// runs the MCP handshake through it; the session's stderr is
-/// mcp-warden's (and the server's, as `run` passes it on).
+/// Starts `mcp-warden run NAME` in the test's home with a scrubbed
+/// environment (as `TestEnv::cmd` does) and runs the MCP handshake
+/// through it; the session's stderr is mcp-warden's and the server's.
 pub fn run_through_warden(env: &TestEnv, name: &str, extra: &[(&str, &str)]) -> McpSession {
-    let mut c = Command::new(BIN);
-    c.args(["run", name])
-        .current_dir(&env.work)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("MCP_WARDEN_HOME", &env.home)
-        .env("MCP_WARDEN_SYSTEM_DIR", &env.system);
+    let mut c = env.command();
+    c.args(["run", name]);
     for (k, v) in extra {
         c.env(k, v);
     }
@@ -334,7 +328,6 @@ pub fn run_through_warden(env: &TestEnv, name: &str, extra: &[(&str, &str)]) -> 
 }
 
 #[test]
-#[ignore = "needs `mcp-warden run` (issue #6): remove this line once it lands"]
 fn everything_through_warden_run() {
     let env = TestEnv::new();
     let tgz = pack_everything(&env);
@@ -349,9 +342,8 @@ fn everything_through_warden_run() {
         "everything.tgz.minisig",
     ])
     .code(0);
-    // LEAD: server-everything needs the argument `stdio` (or none: stdio
-    // is its default); `run` finds `node` and `package/dist/index.js`
-    // from the tree's package.json `bin`.
+    // `run` finds node on PATH and `package/dist/index.js` from the tree's
+    // package.json `bin`; the server's dependencies are in the artifact.
     let s = run_through_warden(&env, "everything", &[]);
     exercise_everything(s);
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::keyring::SecretService;
-use super::util::{BIN, Output, TestEnv};
+use super::util::{BIN, Output, TestEnv, assert_not_in_tree};
 
 const CANARY: &str = "canary-4f1c9e-🔑-s3cr3t";
 
@@ -62,22 +62,6 @@ fn ss_vars(ss: &SecretService) -> Vec<(String, String)> {
 /// The service name mcp-warden uses for a `--home`.
 fn service(env: &TestEnv) -> String {
     format!("mcp-warden:{}", env.home.display())
-}
-
-/// Fails when `needle` occurs in any file under `dir`.
-fn assert_not_in_tree(dir: &Path, needle: &[u8]) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let p = entry.unwrap().path();
-        if p.is_dir() {
-            assert_not_in_tree(&p, needle);
-        } else if let Ok(bytes) = std::fs::read(&p) {
-            assert!(
-                !bytes.windows(needle.len()).any(|w| w == needle),
-                "the secret value was written to {}",
-                p.display()
-            );
-        }
-    }
 }
 
 fn assert_no_canary(outs: &[&Output]) {
@@ -177,7 +161,7 @@ fn secret_service_round_trip() {
         .cmd(&env)
         .args(["--format", "json", "secret", "rm", "github", "GITHUB_TOKEN"])
         .run();
-    rm2.code(2).diag("input-invalid");
+    rm2.code(2).diag("secret-missing");
     assert!(
         rm2.stdout
             .contains("no secret github/GITHUB_TOKEN is stored")
@@ -325,8 +309,8 @@ fn unreachable_secret_service_is_a_clear_error() {
         &["--format", "json", "secret", "set", "github", "TOKEN"],
         format!("{CANARY}\n").as_bytes(),
     );
-    o.code(2).diag("input-invalid");
-    let d = o.diagnostic("input-invalid");
+    o.code(2).diag("keychain-unavailable");
+    let d = o.diagnostic("keychain-unavailable");
     let msg = d["message"].as_str().unwrap_or_default();
     assert!(
         msg.contains("secret-service") && msg.contains("cannot be reached"),

@@ -115,7 +115,21 @@ impl TestEnv {
             home_env: true,
             measure_rss: false,
             timeout: Duration::from_secs(120),
+            stdin: None,
         }
+    }
+
+    /// `mcp-warden` as a plain `Command` with the same scrubbed
+    /// environment as [`Cmd`], for tests that drive its stdio or signals
+    /// themselves.
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.current_dir(&self.work)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("MCP_WARDEN_SYSTEM_DIR", &self.system)
+            .env("MCP_WARDEN_HOME", &self.home);
+        c
     }
 
     /// Runs `mcp-warden ARGS` and checks that it did not panic.
@@ -154,9 +168,17 @@ pub struct Cmd<'a> {
     home_env: bool,
     measure_rss: bool,
     timeout: Duration,
+    stdin: Option<Vec<u8>>,
 }
 
 impl Cmd<'_> {
+    /// Feeds `bytes` to the child's stdin, then closes it (default: no
+    /// stdin at all).
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
     pub fn args<I, S>(mut self, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -209,7 +231,11 @@ impl Cmd<'_> {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("MCP_WARDEN_SYSTEM_DIR", &env.system)
-            .stdin(Stdio::null())
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if self.home_env {
@@ -240,6 +266,11 @@ impl Cmd<'_> {
             .unwrap_or_else(|e| panic!("cannot start {BIN}: {e}"));
         // Read the pipes on threads so a chatty child never blocks, and
         // poll the peak RSS when /usr/bin/time is not there to report it.
+        if let (Some(bytes), Some(mut sink)) = (self.stdin.clone(), child.stdin.take()) {
+            std::thread::spawn(move || {
+                let _ = std::io::Write::write_all(&mut sink, &bytes);
+            });
+        }
         let mut so = child.stdout.take().expect("piped");
         let mut se = child.stderr.take().expect("piped");
         let t_out = std::thread::spawn(move || {
@@ -347,9 +378,12 @@ impl Output {
         if self.stderr.contains("panicked") || self.stdout.contains("panicked") {
             self.fail("mcp-warden panicked");
         }
+        // `run` exits with its server's code; everything else with 0-2.
+        let run = self.cmdline.contains(" mcp-warden run ");
         match self.code {
             Some(0..=2) => self,
             Some(101) => self.fail("mcp-warden panicked (exit 101)"),
+            Some(_) if run => self,
             Some(c) => self.fail(&format!("exit code {c} is not one of 0, 1, 2")),
             None => self.fail("mcp-warden was killed by a signal"),
         }
@@ -414,6 +448,14 @@ impl Output {
     }
 
     #[track_caller]
+    /// A human diagnostic with `code` on stderr (`error[code]: ...`).
+    pub fn diag_in_stderr(&self, code: &str) -> &Self {
+        if !self.stderr.contains(&format!("[{code}]")) {
+            self.fail(&format!("expected diagnostic `{code}` on stderr"));
+        }
+        self
+    }
+
     pub fn stdout_has(&self, s: &str) -> &Self {
         if !self.stdout.contains(s) {
             self.fail(&format!("stdout should contain {s:?}"));
@@ -460,6 +502,30 @@ impl Output {
 /// Fails, with a message that says what to install, when `prog` cannot
 /// be started. Its exit status does not matter.
 #[track_caller]
+/// Fails when `needle` occurs in any file under `dir`.
+pub fn assert_not_in_tree(dir: &Path, needle: &[u8]) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            assert_not_in_tree(&p, needle);
+        } else if let Ok(bytes) = fs::read(&p) {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "the secret value was written to {}",
+                p.display()
+            );
+        }
+    }
+}
+
+/// The absolute path of `prog` on PATH.
+pub fn which(prog: &str) -> PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join(prog))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{prog} is not on PATH; scripts/test installs it"))
+}
+
 pub fn require_tool(prog: &str, probe: &[&str]) {
     if let Err(e) = Command::new(prog)
         .args(probe)

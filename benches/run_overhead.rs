@@ -1,0 +1,229 @@
+//! What `mcp-warden run` adds to a server's start, side by side in one run
+//! (driven by `scripts/bench-run`).
+//!
+//! The server is `examples/echo_once` (answers one request and exits),
+//! pinned with a real minisign signature. Each round starts it, in an
+//! order that rotates every round:
+//!   direct:  the pinned binary itself
+//!   receipt: `mcp-warden run srv` (the receipt of the last full check
+//!            spares the re-hash)
+//!   rehash:  `mcp-warden run --rehash srv`
+//! and measures from spawn to exit: write one request, read the answer,
+//! wait. Prints medians, the added time and the targets of the issue
+//! (receipt: at most +5 ms; rehash: at most the artifact's hashing time,
+//! measured here in process with the digests --rehash computes, + 5 ms).
+//!
+//! Environment: MCP_WARDEN_BIN, ECHO_ONCE_BIN (set by the script), ROUNDS
+//! (default 200), PAD_MIB (bytes appended to the ELF, which ignores them,
+//! to show the hashing term; default 0), BENCH_STRICT=1 (exit 3 on a
+//! missed target).
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn main() {
+    // `cargo bench` passes --bench; nothing else is expected.
+    let warden = PathBuf::from(env("MCP_WARDEN_BIN"));
+    let echo = PathBuf::from(env("ECHO_ONCE_BIN"));
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
+    let pad_mib: u64 = std::env::var("PAD_MIB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let strict = std::env::var("BENCH_STRICT").is_ok_and(|v| v == "1");
+
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let dir = tmp.path();
+    let home = dir.join("home");
+    let artifact = dir.join("echo_once");
+    let mut bytes = std::fs::read(&echo).expect("read echo_once");
+    bytes.resize(bytes.len() + (pad_mib << 20) as usize, 0);
+    std::fs::write(&artifact, &bytes).expect("write the artifact");
+    run_ok(
+        Command::new("minisign")
+            .args(["-G", "-W", "-p"])
+            .arg(dir.join("k.pub"))
+            .arg("-s")
+            .arg(dir.join("k.sec")),
+    );
+    run_ok(
+        Command::new("minisign")
+            .args(["-S", "-W", "-s"])
+            .arg(dir.join("k.sec"))
+            .arg("-m")
+            .arg(&artifact),
+    );
+    let warden_cmd = || {
+        let mut c = Command::new(&warden);
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("MCP_WARDEN_HOME", &home)
+            .env("MCP_WARDEN_SYSTEM_DIR", dir.join("system"));
+        c
+    };
+    run_ok(
+        warden_cmd()
+            .arg("trust")
+            .arg("add-key")
+            .arg(dir.join("k.pub"))
+            .args(["--name", "bench", "--scope", "*"]),
+    );
+    run_ok(
+        warden_cmd()
+            .args(["-q", "add", "srv"])
+            .arg(&artifact)
+            .arg("--signature")
+            .arg(dir.join("echo_once.minisig")),
+    );
+    // The cached copy is what both sides start.
+    let lock = std::fs::read_to_string(home.join("config/servers.lock")).expect("lock");
+    let sha = lock
+        .lines()
+        .find_map(|l| l.strip_prefix("sha256 = \""))
+        .expect("sha256 in the lock")
+        .trim_end_matches('"')
+        .to_string();
+    let direct_path = dir.join("direct-echo_once");
+    std::fs::copy(home.join("cache/blobs/sha256").join(&sha), &direct_path).expect("copy");
+    set_exec(&direct_path);
+
+    // Warm up: the first run writes the receipt.
+    for _ in 0..3 {
+        once(warden_cmd().args(["-q", "run", "srv"]));
+        once(&mut Command::new(&direct_path));
+    }
+    let mut direct = Vec::new();
+    let mut receipt = Vec::new();
+    let mut rehash = Vec::new();
+    for r in 0..rounds {
+        for k in 0..3 {
+            match (r + k) % 3 {
+                0 => direct.push(once(Command::new(&direct_path).env_clear())),
+                1 => receipt.push(once(warden_cmd().args(["-q", "run", "srv"]))),
+                _ => rehash.push(once(warden_cmd().args(["-q", "run", "--rehash", "srv"]))),
+            }
+        }
+    }
+    // The digests --rehash computes over the artifact: SHA-256 and SHA-512
+    // for the cache, BLAKE2b-512 for the prehashed minisign signature.
+    let mut hashing = Vec::new();
+    for _ in 0..rounds.clamp(5, 50) {
+        let t = Instant::now();
+        let f = std::fs::File::open(&direct_path).expect("open");
+        mcp_warden::digest::digest_reader(
+            f,
+            &[
+                mcp_warden::digest::Algorithm::Sha256,
+                mcp_warden::digest::Algorithm::Sha512,
+            ],
+        )
+        .expect("hash");
+        let mut b = blake2b_simd::State::new();
+        b.update(&std::fs::read(&direct_path).expect("read"));
+        std::hint::black_box(b.finalize());
+        hashing.push(t.elapsed());
+    }
+    let (d, rc, rh, h) = (
+        median(&mut direct),
+        median(&mut receipt),
+        median(&mut rehash),
+        median(&mut hashing),
+    );
+    let ms = |x: Duration| x.as_secs_f64() * 1e3;
+    let added_receipt = ms(rc) - ms(d);
+    let added_rehash = ms(rh) - ms(d);
+    println!(
+        "artifact: {} bytes (echo_once + {pad_mib} MiB padding), {rounds} rounds, medians",
+        bytes.len()
+    );
+    println!("  direct start             {:8.3} ms", ms(d));
+    println!(
+        "  run (receipt)            {:8.3} ms   added {:+.3} ms   target <= 5 ms: {}",
+        ms(rc),
+        added_receipt,
+        verdict(added_receipt <= 5.0)
+    );
+    println!(
+        "  run --rehash             {:8.3} ms   added {:+.3} ms",
+        ms(rh),
+        added_rehash
+    );
+    println!(
+        "  hashing the artifact     {:8.3} ms   (SHA-256 + SHA-512 + BLAKE2b, in process)",
+        ms(h)
+    );
+    println!(
+        "  rehash target: added <= hashing + 5 ms = {:.3} ms: {}",
+        ms(h) + 5.0,
+        verdict(added_rehash <= ms(h) + 5.0)
+    );
+    if strict && (added_receipt > 5.0 || added_rehash > ms(h) + 5.0) {
+        std::process::exit(3);
+    }
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "MISSED" }
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        eprintln!("run_overhead: {name} is not set; use scripts/bench-run");
+        std::process::exit(2)
+    })
+}
+
+fn run_ok(c: &mut Command) {
+    let out = c.output().expect("start a setup command");
+    if !out.status.success() {
+        eprintln!(
+            "setup failed: {c:?}\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::process::exit(2);
+    }
+}
+
+fn set_exec(p: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// One start: spawn, one request, the answer, exit. Fails loudly when the
+/// answer is not the expected one, so a broken side cannot look fast.
+fn once(c: &mut Command) -> Duration {
+    let t = Instant::now();
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\"}\n")
+        .expect("write the request");
+    drop(stdin);
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read the answer");
+    let status = child.wait().expect("wait");
+    let elapsed = t.elapsed();
+    if line != "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}\n" || !status.success() {
+        eprintln!("unexpected answer {line:?} ({status}) from {c:?}");
+        std::process::exit(1);
+    }
+    elapsed
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}

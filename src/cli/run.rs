@@ -1,0 +1,421 @@
+//! `mcp-warden run NAME`: check the pinned artifact again, then start it
+//! with a clean environment and its keychain secrets.
+//!
+//! Nothing goes to stdout here: stdout belongs to the server's MCP
+//! messages. Every message of mcp-warden's own goes to stderr.
+
+use std::ffi::OsString;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::args::EvidenceArgs;
+use super::verify::{input_failure, load_advisories, load_policies, load_trust, pinned};
+use super::{Failure, Global};
+use crate::diag::Code;
+use crate::launch::entry::{self, Artifact, EnvValue};
+use crate::launch::{env, receipt};
+use crate::lock::Lock;
+use crate::policy;
+use crate::report::{Report, Verdict};
+use crate::secrets::{SecretValue, Secrets};
+use crate::verify;
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The server's name in servers.lock.
+    pub name: String,
+
+    /// Re-hash the artifact and verify it in full, even when the receipt of
+    /// the last full check says nothing changed.
+    #[arg(long)]
+    pub rehash: bool,
+
+    /// Pass variable VAR from this environment (the client config's `env`)
+    /// to the server (repeatable). Without it the server sees only PATH,
+    /// HOME, LANG, LC_*, TZ, TMPDIR, its declared variables and its secrets.
+    #[arg(long = "env", value_name = "VAR", value_parser = var_name)]
+    pub env: Vec<String>,
+
+    /// Seconds to wait after the client closes stdin before SIGTERM, and
+    /// again before SIGKILL.
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = seconds)]
+    pub grace_period: Duration,
+
+    /// Arguments for the server, after `--`; they follow the ones the
+    /// source declares.
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<OsString>,
+}
+
+fn var_name(s: &str) -> Result<String, String> {
+    if env::valid_name(s) {
+        Ok(s.to_string())
+    } else {
+        Err("a variable name is letters, digits and _, not starting with a digit".into())
+    }
+}
+
+fn seconds(s: &str) -> Result<Duration, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !(0.0..=3600.0).contains(&v) {
+        return Err("give between 0 and 3600 seconds".into());
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
+    let ctx = g.context()?;
+    let name = a.name.as_str();
+    let lock = Lock::load(&ctx.config_dir.join("servers.lock")).map_err(|e| {
+        Failure::input(
+            Code::LockInvalid,
+            e.to_string(),
+            e.hint().map(str::to_string),
+        )
+    })?;
+    let Some(entry) = lock.servers.get(name) else {
+        return Err(Failure::input(
+            Code::ServerUnknown,
+            format!("no server named `{name}` is pinned"),
+            Some(format!(
+                "pin it first: `mcp-warden add {name} SOURCE` (see `mcp-warden add --help`)"
+            )),
+        )
+        .into());
+    };
+    let trust = load_trust(&ctx)?;
+    let policies = load_policies(&ctx, &trust)?;
+    let cache = crate::cache::Cache::open(&ctx.cache_dir)
+        .map_err(|e| Failure::input(Code::CacheError, e.to_string(), Some(e.hint().into())))?;
+    // The pinned bytes are gone or changed: a failed verification (1).
+    let damaged = |what: String| -> anyhow::Error {
+        let mut f = Failure::input(
+            Code::CacheMismatch,
+            what,
+            Some(format!(
+                "the cached copy changed since it was pinned: `mcp-warden cache verify` shows what; `mcp-warden cache gc`, then `mcp-warden add {name} ...` again"
+            )),
+        );
+        f.exit = 1;
+        f.into()
+    };
+
+    // What will run: the pinned file itself (opened now, so the inode
+    // checked is the inode executed), or the unpacked tree.
+    let tree = match &entry.tree {
+        Some(key) => Some(
+            cache
+                .tree(key)
+                .map_err(|e| damaged(format!("{name}: {e}")))?
+                .ok_or_else(|| {
+                    damaged(format!("{name}: the unpacked files are not in the cache"))
+                })?,
+        ),
+        None => None,
+    };
+    let blob_path = cache.blob_path(&entry.sha256);
+    let (file, fingerprint) = match &tree {
+        Some(t) => (
+            None,
+            receipt::tree_fingerprint(&t.path).map_err(|e| damaged(format!("{name}: {e}")))?,
+        ),
+        None => {
+            ensure_executable(&blob_path);
+            let f = std::fs::File::open(&blob_path).map_err(|e| {
+                damaged(format!(
+                    "{name}: the pinned artifact sha256:{} cannot be opened: {e}",
+                    entry.sha256
+                ))
+            })?;
+            let m = f.metadata().map_err(|e| damaged(format!("{name}: {e}")))?;
+            (Some(f), receipt::file_fingerprint(&m))
+        }
+    };
+
+    let entry_toml = toml::to_string(entry).unwrap_or_default();
+    let db_path = advisories_path(&policies);
+    let inputs = receipt::inputs(&ctx, &entry_toml, db_path.as_deref());
+    let fresh = !a.rehash
+        && receipt::load(&ctx, name)
+            .is_some_and(|r| r.matches(&entry.sha256, &inputs, &fingerprint));
+    let how = if fresh {
+        "receipt"
+    } else {
+        receipt::remove(&ctx, name);
+        verify_in_full(g, &ctx, name, entry, &trust, &policies)?;
+        if let Some(t) = &tree {
+            let expected = entry.tree_digest.as_deref().unwrap_or(&t.digest);
+            let now =
+                crate::cache::tree_digest(&t.path).map_err(|e| damaged(format!("{name}: {e}")))?;
+            if now != expected {
+                return Err(damaged(format!(
+                    "{name}: the unpacked files have tree digest {now}, not the pinned {expected}"
+                )));
+            }
+        }
+        // The files checked must be the files that run: nothing may have
+        // changed while they were hashed.
+        let after = match (&tree, &file) {
+            (Some(t), _) => receipt::tree_fingerprint(&t.path).ok(),
+            (None, Some(_)) => std::fs::metadata(&blob_path)
+                .ok()
+                .map(|m| receipt::file_fingerprint(&m)),
+            (None, None) => None,
+        };
+        if after.as_deref() != Some(fingerprint.as_str()) {
+            return Err(damaged(format!(
+                "{name}: the cached files changed while they were being checked"
+            )));
+        }
+        if let Err(e) = receipt::save(
+            &ctx,
+            name,
+            &receipt::Receipt::new(&entry.sha256, &inputs, &fingerprint),
+        ) {
+            tracing::warn!("cannot record the verification receipt: {e}");
+        }
+        if a.rehash { "re-hashed" } else { "verified" }
+    };
+
+    // How to start it.
+    let rules = policies.run_rules(name);
+    let path_var = std::env::var_os("PATH");
+    let pinned_name = pinned_file_name(&entry.source);
+    let artifact = match &tree {
+        Some(t) => Artifact::Tree(&t.path),
+        None => Artifact::File {
+            path: &blob_path,
+            name: &pinned_name,
+        },
+    };
+    let ep = entry::resolve(artifact, &rules, path_var.as_deref()).map_err(|e| {
+        let code = match e {
+            entry::EntryError::NoInterpreter { .. } => Code::LaunchFailed,
+            _ => Code::EntryPoint,
+        };
+        Failure::input(code, format!("{name}: {e}"), e.hint())
+    })?;
+
+    // The environment: allowlist, declared variables, secrets.
+    let stored = crate::secrets::stored_names(&ctx, name).map_err(secret_failure)?;
+    let plan = env::plan(std::env::vars_os(), &entry.run.env, &rules, &stored, &a.env);
+    if let Some(var) = plan.missing.first() {
+        return Err(Failure::input(
+            Code::EnvMissing,
+            format!("{name}: the server requires {var}, and run's environment does not have it"),
+            Some(format!(
+                "set {var} in the client config's `env` block, or store it as a secret: `mcp-warden secret set {name} {var}`"
+            )),
+        )
+        .into());
+    }
+    for var in &plan.unset_passes {
+        tracing::warn!("--env {var}: not set in run's environment; the server does not get it");
+    }
+    let mut plain = plan.plain;
+    // (variable, required, default) for every secret wanted.
+    let mut wanted: Vec<(&str, bool, Option<&str>)> = plan
+        .secrets
+        .iter()
+        .map(|n| (n.var.as_str(), n.required, None))
+        .collect();
+    for (var, value) in &ep.env {
+        match value {
+            EnvValue::Plain(v) => {
+                plain.retain(|(k, _)| k != var.as_str());
+                plain.push((var.into(), v.into()));
+            }
+            EnvValue::Secret { default, required } => {
+                wanted.push((var, *required, default.as_deref()));
+            }
+        }
+    }
+    let mut secret_env: Vec<(String, SecretValue)> = Vec::new();
+    // The keychain is opened only when a secret is wanted.
+    let secrets = match wanted.is_empty() {
+        true => None,
+        false => Some(Secrets::open(&ctx).map_err(secret_failure)?),
+    };
+    for (var, required, default) in wanted {
+        let Some(secrets) = &secrets else { break };
+        if secret_env.iter().any(|(k, _)| k == var) {
+            continue;
+        }
+        match secrets.get(name, var).map_err(secret_failure)? {
+            Some(v) => {
+                plain.retain(|(k, _)| k != var);
+                secret_env.push((var.to_string(), v));
+            }
+            None => match default {
+                Some(d) => plain.push((var.into(), d.into())),
+                None if required => {
+                    return Err(Failure::input(
+                        Code::SecretMissing,
+                        format!("{name}: the secret {var} is not in the keychain"),
+                        Some(format!("store it: `mcp-warden secret set {name} {var}`")),
+                    )
+                    .into());
+                }
+                None => {}
+            },
+        }
+    }
+
+    let mut args = ep.args.clone();
+    args.extend(entry.run.args.iter().map(OsString::from));
+    args.extend(a.args.iter().cloned());
+    let mut facts = vec![format!(
+        "sha256:{}",
+        &entry.sha256[..entry.sha256.len().min(12)]
+    )];
+    if !entry.signers.is_empty() {
+        facts.push(format!("signed by {}", entry.signers.join(", ")));
+    }
+    facts.push(how.to_string());
+    let interpreter = ep
+        .interpreter
+        .as_ref()
+        .map(|i| format!(" [{} from {}]", i.path.display(), i.from))
+        .unwrap_or_default();
+    g.note(&format!(
+        "mcp-warden: starting {name}{} ({}): {}{interpreter}",
+        entry
+            .version
+            .as_deref()
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default(),
+        facts.join(", "),
+        ep.describe
+    ));
+
+    use crate::launch::spawn::{Launch, Program};
+    let program = match (&ep.program, file) {
+        (Some(p), _) => Program::Path(p.clone()),
+        (None, Some(f)) => Program::File(f),
+        (None, None) => {
+            return Err(Failure::input(
+                Code::EntryPoint,
+                format!("{name}: nothing to execute"),
+                None,
+            )
+            .into());
+        }
+    };
+    let launch = Launch {
+        program,
+        argv0: ep.argv0.clone(),
+        args,
+        env: plain,
+        secret_env,
+        cwd: std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/")),
+        grace: a.grace_period,
+    };
+    match crate::launch::spawn::run(launch) {
+        Ok(exit) => Ok(exit.code),
+        Err(e) => Err(Failure::input(
+            Code::LaunchFailed,
+            format!("{name}: {e}"),
+            Some(e.hint().to_string()),
+        )
+        .into()),
+    }
+}
+
+/// The checks of `verify --server NAME` with the evidence `add` kept; the
+/// report goes to stderr when the verdict is not allowed.
+fn verify_in_full(
+    g: &Global,
+    ctx: &crate::context::Context,
+    name: &str,
+    _entry: &crate::lock::Entry,
+    trust: &crate::trust::TrustStore,
+    policies: &policy::PolicySet,
+) -> Result<()> {
+    let mut ev = EvidenceArgs::default();
+    // A cached copy that lost its digest failed verification (exit 1).
+    let artifact = pinned(ctx, name, &mut ev).map_err(|e| match e.downcast::<Failure>() {
+        Ok(mut f) => {
+            if f.diagnostics.iter().any(|d| d.code == Code::CacheMismatch) {
+                f.exit = 1;
+            }
+            f.into()
+        }
+        Err(e) => e,
+    })?;
+    let req = verify::Request {
+        bundles: ev.bundle.clone(),
+        provenance: ev.provenance.clone(),
+        sboms: ev.sbom.clone(),
+        sbom_signatures: ev.sbom_signature.clone(),
+        identity: None,
+        trusted_root: None,
+        artifact,
+        signatures: ev.signature.clone(),
+        keys: Vec::new(),
+        key_names: Vec::new(),
+        server: Some(name.to_string()),
+    };
+    let evidence = verify::collect(&req, trust).map_err(input_failure)?;
+    let db = load_advisories(None, policies)?;
+    let decision = policy::evaluate(policies, &evidence, trust, db.as_ref());
+    let report = Report::from_decision(&evidence, &decision);
+    if report.verdict == Verdict::Allowed {
+        return Ok(());
+    }
+    // stdout is the server's: the report goes to stderr.
+    if g.json() {
+        eprint!("{}", report.to_json());
+    } else {
+        eprint!("{}", report.to_human(false, false));
+    }
+    Err(Failure {
+        diagnostics: Vec::new(),
+        exit: report.verdict.exit_code(),
+    }
+    .into())
+}
+
+fn advisories_path(policies: &policy::PolicySet) -> Option<std::path::PathBuf> {
+    policies.layers.iter().find_map(|p| {
+        let db = p.advisories.as_ref()?.db.as_ref()?;
+        Some(match p.file.parent() {
+            Some(dir) if db.is_relative() => dir.join(db),
+            _ => db.clone(),
+        })
+    })
+}
+
+/// The file name the artifact was pinned under (for a script's
+/// extension and a native program's argv[0]).
+fn pinned_file_name(source: &str) -> String {
+    source
+        .rsplit(['/', '\\'])
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or("server")
+        .to_string()
+}
+
+/// Cache blobs are stored read-only; a native server also needs the
+/// execute bit. Changing the mode changes the ctime, so the next run
+/// re-hashes once.
+fn ensure_executable(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if let Ok(m) = std::fs::metadata(path)
+            && m.permissions().mode() & 0o100 == 0
+        {
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o555));
+        }
+    }
+}
+
+fn secret_failure(e: crate::secrets::SecretError) -> anyhow::Error {
+    let hint = e.hint();
+    Failure::input(super::secret::secret_code(&e), e.to_string(), hint).into()
+}

@@ -1,0 +1,986 @@
+//! How a verified artifact is started: a native executable as is, a
+//! script under its interpreter (node for npm packages, python for
+//! wheels), or an `.mcpb` manifest's `mcp_config`. Never through a shell:
+//! the result is a program and an argument array.
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::path::{Component, Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::fsutil::{self, ReadError};
+use crate::policy::RunRules;
+
+/// `package.json`, `manifest.json`, `METADATA` and `entry_points.txt`
+/// larger than this are refused.
+const MAX_META: u64 = 1 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EntryError {
+    #[error("cannot tell how to start {what}: {detail}")]
+    Unknown { what: String, detail: String },
+    #[error("{file}: {detail}")]
+    Invalid { file: PathBuf, detail: String },
+    #[error("cannot read {0}")]
+    Read(#[from] ReadError),
+    #[error("the entry point `{0}` is outside the verified files")]
+    Escapes(String),
+    #[error("no `{name}` interpreter found on PATH")]
+    NoInterpreter { name: String },
+    #[error(
+        "the package needs {} that the verified artifact does not contain: {}",
+        if names.len() == 1 { "a dependency" } else { "dependencies" },
+        names.join(", ")
+    )]
+    MissingDependencies { names: Vec<String> },
+    #[error("`{0}` would install or fetch code at launch, which is not verified")]
+    Installer(String),
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl EntryError {
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            EntryError::Unknown { .. } => "pin a package with a package.json `bin`, a wheel with a console script, an .mcpb bundle, or a native executable".into(),
+            EntryError::Invalid { .. } | EntryError::Read(_) => "the pinned package is malformed; ask its publisher, or pin another version".into(),
+            EntryError::Escapes(_) => "the package points outside itself; refuse it or ask its publisher".into(),
+            EntryError::NoInterpreter { name } => format!(
+                "install {name}, or name it in the policy: [servers.run] interpreter = \"/path/to/{name}\""
+            ),
+            EntryError::MissingDependencies { .. } => "mcp-warden runs only verified code and never installs dependencies at launch: pin an artifact that bundles them (an .mcpb bundle, or a package with node_modules or its wheels inside)".into(),
+            EntryError::Installer(_) => "pin an artifact that bundles its dependencies (an .mcpb bundle)".into(),
+            EntryError::Unsupported(_) => return None,
+        })
+    }
+}
+
+/// How a variable of an `.mcpb` `mcp_config` gets its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvValue {
+    Plain(String),
+    /// From the keychain under the variable's own name; `default` when
+    /// the keychain has none, and an error when neither exists and the
+    /// field is required.
+    Secret {
+        default: Option<String>,
+        required: bool,
+    },
+}
+
+/// Where the interpreter came from, for the launch report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interpreter {
+    pub path: PathBuf,
+    /// `policy` or `PATH`.
+    pub from: &'static str,
+}
+
+/// What to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryPoint {
+    /// `None`: execute the pinned file itself (opened and checked by the
+    /// caller, so the inode that was verified is the one that runs).
+    pub program: Option<PathBuf>,
+    pub argv0: Option<OsString>,
+    pub args: Vec<OsString>,
+    pub env: Vec<(String, EnvValue)>,
+    pub interpreter: Option<Interpreter>,
+    /// One line for the launch report (`node package/dist/index.js`).
+    pub describe: String,
+}
+
+/// The unpacked, verified files, or the pinned file alone.
+pub enum Artifact<'a> {
+    /// A single file, by its cache path and the name it was pinned with.
+    File {
+        path: &'a Path,
+        name: &'a str,
+    },
+    Tree(&'a Path),
+}
+
+/// Finds the entry point. `path_var` is `run`'s PATH, searched for
+/// interpreters the policy does not name.
+pub fn resolve(
+    artifact: Artifact,
+    rules: &RunRules,
+    path_var: Option<&OsStr>,
+) -> Result<EntryPoint, EntryError> {
+    let interp = |name: &str| -> Result<Interpreter, EntryError> {
+        if let Some(i) = &rules.interpreter {
+            return Ok(Interpreter {
+                path: i.value.clone(),
+                from: "policy",
+            });
+        }
+        find_on_path(name, path_var)
+            .map(|path| Interpreter { path, from: "PATH" })
+            .ok_or_else(|| EntryError::NoInterpreter { name: name.into() })
+    };
+    match artifact {
+        Artifact::File { path, name } => single_file(path, name, &interp),
+        Artifact::Tree(root) => {
+            if root.join("manifest.json").is_file() {
+                return mcpb(root, &interp);
+            }
+            if let Some(pkg) = package_root(root) {
+                return node_package(root, &pkg, &interp);
+            }
+            if let Some(ep) = wheel(root, &interp)? {
+                return Ok(ep);
+            }
+            Err(EntryError::Unknown {
+                what: "the pinned files".into(),
+                detail: "no package.json, manifest.json or *.dist-info/entry_points.txt".into(),
+            })
+        }
+    }
+}
+
+fn single_file(
+    path: &Path,
+    name: &str,
+    interp: &dyn Fn(&str) -> Result<Interpreter, EntryError>,
+) -> Result<EntryPoint, EntryError> {
+    let head = read_head(path)?;
+    let native = head.starts_with(b"\x7fELF")
+        || [
+            [0xfe, 0xed, 0xfa, 0xce],
+            [0xfe, 0xed, 0xfa, 0xcf],
+            [0xce, 0xfa, 0xed, 0xfe],
+            [0xcf, 0xfa, 0xed, 0xfe],
+            [0xca, 0xfe, 0xba, 0xbe],
+        ]
+        .iter()
+        .any(|m| head.starts_with(m));
+    if native {
+        return Ok(EntryPoint {
+            program: None,
+            argv0: Some(OsString::from(name)),
+            args: Vec::new(),
+            env: Vec::new(),
+            interpreter: None,
+            describe: format!("native executable {name}"),
+        });
+    }
+    let lower = name.to_ascii_lowercase();
+    let runtime = if [".js", ".mjs", ".cjs"].iter().any(|e| lower.ends_with(e)) {
+        "node"
+    } else if lower.ends_with(".py") {
+        "python3"
+    } else {
+        return Err(EntryError::Unknown {
+            what: name.into(),
+            detail: "it is neither a native executable nor a .js, .mjs, .cjs or .py script".into(),
+        });
+    };
+    let i = interp(runtime)?;
+    let mut args = Vec::new();
+    if runtime == "python3" {
+        // Isolated: no PYTHON* variables, no user site, no script dir
+        // ahead of the standard library; no .pyc written.
+        args.extend(["-I", "-B"].map(OsString::from));
+    }
+    args.push(path.as_os_str().to_owned());
+    Ok(EntryPoint {
+        program: Some(i.path.clone()),
+        argv0: None,
+        args,
+        env: Vec::new(),
+        describe: format!("{} {name}", i.path.display()),
+        interpreter: Some(i),
+    })
+}
+
+fn read_head(path: &Path) -> Result<Vec<u8>, EntryError> {
+    use std::io::Read as _;
+    let (f, _) = fsutil::open_file(path)?;
+    let mut head = Vec::with_capacity(4);
+    f.take(4)
+        .read_to_end(&mut head)
+        .map_err(|e| EntryError::Invalid {
+            file: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+    Ok(head)
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Map<String, Value>, EntryError> {
+    let bytes = fsutil::read_bounded(path, MAX_META)?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(EntryError::Invalid {
+            file: path.to_path_buf(),
+            detail: "not a JSON object".into(),
+        }),
+        Err(e) => Err(EntryError::Invalid {
+            file: path.to_path_buf(),
+            detail: e.to_string(),
+        }),
+    }
+}
+
+/// `rel` inside `root`, refusing absolute paths, `..` and symlinks that
+/// lead out.
+fn inside(root: &Path, rel: &str) -> Result<PathBuf, EntryError> {
+    let p = Path::new(rel);
+    if p.components()
+        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(EntryError::Escapes(rel.into()));
+    }
+    let joined = root.join(p);
+    let real = joined.canonicalize().map_err(|_| EntryError::Invalid {
+        file: joined.clone(),
+        detail: "the entry point does not exist".into(),
+    })?;
+    let real_root = root.canonicalize().map_err(|e| EntryError::Invalid {
+        file: root.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    if !real.starts_with(&real_root) {
+        return Err(EntryError::Escapes(rel.into()));
+    }
+    if !real.is_file() {
+        return Err(EntryError::Invalid {
+            file: joined,
+            detail: "the entry point is not a file".into(),
+        });
+    }
+    Ok(real)
+}
+
+// ------------------------------------------------------------------ npm
+
+/// The directory holding package.json: the tree itself, or `package/` as
+/// in an npm tarball.
+fn package_root(root: &Path) -> Option<PathBuf> {
+    [root.to_path_buf(), root.join("package")]
+        .into_iter()
+        .find(|d| d.join("package.json").is_file())
+}
+
+fn node_package(
+    root: &Path,
+    pkg: &Path,
+    interp: &dyn Fn(&str) -> Result<Interpreter, EntryError>,
+) -> Result<EntryPoint, EntryError> {
+    let file = pkg.join("package.json");
+    let json = read_json(&file)?;
+    let invalid = |detail: String| EntryError::Invalid {
+        file: file.clone(),
+        detail,
+    };
+    let name = json.get("name").and_then(Value::as_str).unwrap_or("server");
+    let script = match json.get("bin") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Object(bins)) => {
+            let unscoped = name.rsplit('/').next().unwrap_or(name);
+            let pick = if bins.len() == 1 {
+                bins.values().next()
+            } else {
+                bins.get(unscoped).or_else(|| bins.get(name))
+            };
+            match pick {
+                Some(Value::String(s)) => s.clone(),
+                Some(_) => return Err(invalid("`bin` values must be strings".into())),
+                None => {
+                    return Err(EntryError::Unknown {
+                        what: name.into(),
+                        detail: format!(
+                            "package.json has several `bin` entries ({}) and none is named after the package",
+                            bins.keys().cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+        Some(_) => return Err(invalid("`bin` must be a string or an object".into())),
+        None => match json.get("main") {
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => return Err(invalid("`main` must be a string".into())),
+            None if pkg.join("index.js").is_file() => "index.js".into(),
+            None => {
+                return Err(EntryError::Unknown {
+                    what: name.into(),
+                    detail: "package.json has no `bin` or `main`".into(),
+                });
+            }
+        },
+    };
+    let script_path = inside(pkg, &script)?;
+    let missing: Vec<String> = match json.get("dependencies") {
+        Some(Value::Object(deps)) => deps
+            .keys()
+            .filter(|d| !dependency_present(root, pkg, d))
+            .cloned()
+            .collect(),
+        Some(_) => return Err(invalid("`dependencies` must be an object".into())),
+        None => Vec::new(),
+    };
+    if !missing.is_empty() {
+        return Err(EntryError::MissingDependencies { names: missing });
+    }
+    let i = interp("node")?;
+    let rel = script_path
+        .strip_prefix(root.canonicalize().unwrap_or_else(|_| root.to_path_buf()))
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| script_path.clone());
+    Ok(EntryPoint {
+        program: Some(i.path.clone()),
+        argv0: None,
+        args: vec![script_path.into_os_string()],
+        env: Vec::new(),
+        describe: format!("{} {}", i.path.display(), rel.display()),
+        interpreter: Some(i),
+    })
+}
+
+/// Node's lookup: `node_modules/NAME` in the package directory or any
+/// directory above it, up to the tree's root.
+fn dependency_present(root: &Path, pkg: &Path, dep: &str) -> bool {
+    if dep
+        .split('/')
+        .any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return false;
+    }
+    let mut dir = Some(pkg);
+    while let Some(d) = dir {
+        if d.join("node_modules")
+            .join(dep)
+            .join("package.json")
+            .is_file()
+        {
+            return true;
+        }
+        if d == root {
+            break;
+        }
+        dir = d.parent();
+    }
+    false
+}
+
+// --------------------------------------------------------------- python
+
+/// A wheel's console script, run by an isolated interpreter that imports
+/// it from the verified tree. Module and function reach Python as
+/// arguments, never as code.
+fn wheel(
+    root: &Path,
+    interp: &dyn Fn(&str) -> Result<Interpreter, EntryError>,
+) -> Result<Option<EntryPoint>, EntryError> {
+    let mut infos: Vec<PathBuf> = match std::fs::read_dir(root) {
+        Ok(rd) => rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir() && p.extension() == Some(OsStr::new("dist-info")))
+            .collect(),
+        Err(_) => return Ok(None),
+    };
+    infos.sort();
+    let installed: Vec<String> = infos
+        .iter()
+        .filter_map(|p| p.file_stem()?.to_str())
+        .filter_map(|s| s.split('-').next())
+        .map(normalize)
+        .collect();
+    let mut scripts = Vec::new();
+    for info in &infos {
+        let ep = info.join("entry_points.txt");
+        if !ep.is_file() {
+            continue;
+        }
+        let text = fsutil::read_text_bounded(&ep, MAX_META)?;
+        for (name, target) in console_scripts(&text) {
+            scripts.push((info.clone(), name, target));
+        }
+    }
+    let Some(first) = scripts.first().cloned() else {
+        return Ok(None);
+    };
+    let (info, name, target) = if scripts.len() == 1 {
+        first
+    } else {
+        // The script named after the distribution, else refuse to guess.
+        let dist = info_name(&first.0);
+        match scripts
+            .iter()
+            .find(|(i, n, _)| normalize(n) == normalize(&info_name(i)))
+        {
+            Some(s) => s.clone(),
+            None => {
+                return Err(EntryError::Unknown {
+                    what: dist,
+                    detail: format!(
+                        "several console scripts ({}) and none is named after the distribution",
+                        scripts
+                            .iter()
+                            .map(|s| s.1.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+            }
+        }
+    };
+    let (module, func) = target.split_once(':').ok_or_else(|| EntryError::Invalid {
+        file: info.join("entry_points.txt"),
+        detail: format!("`{name} = {target}` is not module:function"),
+    })?;
+    let (module, func) = (module.trim(), func.split('[').next().unwrap_or("").trim());
+    if !dotted(module) || !dotted(func) {
+        return Err(EntryError::Invalid {
+            file: info.join("entry_points.txt"),
+            detail: format!("`{name} = {target}` is not module:function"),
+        });
+    }
+    let metadata = info.join("METADATA");
+    if metadata.is_file() {
+        let text = fsutil::read_text_bounded(&metadata, MAX_META)?;
+        let missing: Vec<String> = requirements(&text)
+            .into_iter()
+            .filter(|r| !installed.contains(&normalize(r)))
+            .collect();
+        if !missing.is_empty() {
+            return Err(EntryError::MissingDependencies { names: missing });
+        }
+    }
+    let i = interp("python3")?;
+    // argv: -c CODE ROOT MODULE FUNC SCRIPT-NAME [server args...]
+    const CODE: &str = "import sys,importlib\n\
+        root,mod,fn,name=sys.argv[1:5]\n\
+        sys.path.insert(0,root)\n\
+        sys.argv=[name]+sys.argv[5:]\n\
+        f=importlib.import_module(mod)\n\
+        for a in fn.split('.'): f=getattr(f,a)\n\
+        sys.exit(f())\n";
+    Ok(Some(EntryPoint {
+        program: Some(i.path.clone()),
+        argv0: None,
+        args: vec![
+            "-I".into(),
+            "-B".into(),
+            "-c".into(),
+            CODE.into(),
+            root.as_os_str().to_owned(),
+            module.into(),
+            func.into(),
+            name.as_str().into(),
+        ],
+        env: Vec::new(),
+        describe: format!("{} -m {module}:{func} ({name})", i.path.display()),
+        interpreter: Some(i),
+    }))
+}
+
+fn info_name(info: &Path) -> String {
+    info.file_stem()
+        .and_then(OsStr::to_str)
+        .and_then(|s| s.split('-').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// PEP 503 name normalisation.
+fn normalize(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut sep = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            sep = true;
+        } else {
+            if sep && !out.is_empty() {
+                out.push('-');
+            }
+            sep = false;
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+fn dotted(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|p| {
+            let mut c = p.chars();
+            matches!(c.next(), Some(f) if f.is_alphabetic() || f == '_')
+                && c.all(|c| c.is_alphanumeric() || c == '_')
+        })
+}
+
+fn console_scripts(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut on = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            on = line == "[console_scripts]";
+            continue;
+        }
+        if on && let Some((k, v)) = line.split_once('=') {
+            out.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    out
+}
+
+/// `Requires-Dist` names that apply without extras (a marker naming an
+/// extra is optional; any other marker counts, to fail closed).
+fn requirements(metadata: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in metadata.lines() {
+        if line.is_empty() {
+            break; // the body (long description) starts here
+        }
+        let Some(req) = line.strip_prefix("Requires-Dist:") else {
+            continue;
+        };
+        if let Some((_, marker)) = req.split_once(';')
+            && marker.contains("extra")
+        {
+            continue;
+        }
+        let name: String = req
+            .trim()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            .collect();
+        if !name.is_empty() {
+            out.push(name);
+        }
+    }
+    out
+}
+
+// ----------------------------------------------------------------- mcpb
+
+fn mcpb(
+    root: &Path,
+    interp: &dyn Fn(&str) -> Result<Interpreter, EntryError>,
+) -> Result<EntryPoint, EntryError> {
+    let file = root.join("manifest.json");
+    let bytes = fsutil::read_bounded(&file, MAX_META)?;
+    let m = crate::mcpb::parse_manifest(&bytes).map_err(|e| EntryError::Invalid {
+        file: file.clone(),
+        detail: e.to_string(),
+    })?;
+    let Some(cfg) = &m.mcp_config else {
+        return Err(EntryError::Unknown {
+            what: m.name.clone(),
+            detail: "manifest.json has no server.mcp_config".into(),
+        });
+    };
+    let dirname = root.to_str().ok_or_else(|| EntryError::Invalid {
+        file: file.clone(),
+        detail: "the cache path is not UTF-8".into(),
+    })?;
+    let home = std::env::var("HOME").unwrap_or_default();
+    // ${__dirname}, ${HOME}, ${/} and ${pathSeparator}; user_config only
+    // where the caller allows it.
+    let substitute = |s: &str, allow_user: bool| -> Result<(String, Vec<String>), EntryError> {
+        let mut out = String::new();
+        let mut users = Vec::new();
+        let mut rest = s;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let end = after.find('}').ok_or_else(|| EntryError::Invalid {
+                file: file.clone(),
+                detail: format!("unclosed `${{` in `{s}`"),
+            })?;
+            let var = &after[..end];
+            match var {
+                "__dirname" => out.push_str(dirname),
+                "HOME" => out.push_str(&home),
+                "/" | "pathSeparator" => out.push(std::path::MAIN_SEPARATOR),
+                v if v.starts_with("user_config.") && allow_user => {
+                    users.push(v["user_config.".len()..].to_string());
+                }
+                v => {
+                    return Err(EntryError::Unsupported(format!(
+                        "{}: `${{{v}}}` in mcp_config is not supported here",
+                        file.display()
+                    )));
+                }
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok((out, users))
+    };
+    let mut args = Vec::new();
+    for a in &cfg.args {
+        let (s, _) = substitute(a, false)?;
+        args.push(OsString::from(s));
+    }
+    let mut env: BTreeMap<String, EnvValue> = BTreeMap::new();
+    for (k, v) in &cfg.env {
+        if !super::env::valid_name(k) {
+            return Err(EntryError::Invalid {
+                file: file.clone(),
+                detail: format!("`{k}` is not a valid environment variable name"),
+            });
+        }
+        let (s, users) = substitute(v, true)?;
+        match users.as_slice() {
+            [] => {
+                env.insert(k.clone(), EnvValue::Plain(s));
+            }
+            [key] if v.trim() == format!("${{user_config.{key}}}") => {
+                let field = m.user_config.get(key);
+                env.insert(
+                    k.clone(),
+                    EnvValue::Secret {
+                        default: field.and_then(|f| f.default.as_ref()).map(|d| match d {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        }),
+                        required: field.is_some_and(|f| f.required),
+                    },
+                );
+            }
+            _ => {
+                return Err(EntryError::Unsupported(format!(
+                    "{}: `{k}` mixes ${{user_config.*}} with other text",
+                    file.display()
+                )));
+            }
+        }
+    }
+    let (command, _) = substitute(&cfg.command, false)?;
+    let (program, interpreter, describe) = match command.as_str() {
+        "node" | "python" | "python3" => {
+            let i = interp(if command == "node" { "node" } else { "python3" })?;
+            (i.path.clone(), Some(i), command.clone())
+        }
+        "uv" | "uvx" | "npx" | "pip" | "npm" => return Err(EntryError::Installer(command)),
+        c => {
+            let p = Path::new(c);
+            let rel = p.strip_prefix(root).map_err(|_| {
+                EntryError::Unsupported(format!(
+                    "{}: mcp_config command `{c}` is neither node, python nor a file inside the bundle",
+                    file.display()
+                ))
+            })?;
+            let rel = rel.to_str().unwrap_or_default();
+            (inside(root, rel)?, None, rel.to_string())
+        }
+    };
+    let shown: Vec<String> = args
+        .iter()
+        .map(|a| {
+            let a = a.to_string_lossy();
+            a.strip_prefix(dirname)
+                .map(|r| format!("<bundle>{r}"))
+                .unwrap_or_else(|| a.into_owned())
+        })
+        .collect();
+    Ok(EntryPoint {
+        program: Some(program),
+        argv0: None,
+        args,
+        env: env.into_iter().collect(),
+        interpreter,
+        describe: format!("{describe} {}", shown.join(" "))
+            .trim_end()
+            .to_string(),
+    })
+}
+
+/// An executable file named `name` in PATH's directories.
+pub fn find_on_path(name: &str, path_var: Option<&OsStr>) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::env::split_paths(path_var?)
+        .filter(|d| d.is_absolute())
+        .map(|d| d.join(name))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn rules_with(interp: Option<&str>) -> RunRules {
+        RunRules {
+            env: Vec::new(),
+            interpreter: interp.map(|p| crate::policy::At {
+                value: PathBuf::from(p),
+                loc: crate::policy::Loc {
+                    file: "p.toml".into(),
+                    line: 1,
+                    column: 1,
+                },
+            }),
+        }
+    }
+
+    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        for (p, c) in files {
+            let p = d.path().join(p);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, c).unwrap();
+        }
+        d
+    }
+
+    fn resolve_tree(d: &tempfile::TempDir) -> Result<EntryPoint, EntryError> {
+        resolve(
+            Artifact::Tree(d.path()),
+            &rules_with(Some("/opt/interp")),
+            None,
+        )
+    }
+
+    #[test]
+    fn npm_bin_forms_and_main() {
+        let d = tree(&[
+            (
+                "package/package.json",
+                r#"{"name":"@a/srv","bin":{"tool":"t.js","srv":"s.js"}}"#,
+            ),
+            ("package/s.js", ""),
+            ("package/t.js", ""),
+        ]);
+        let ep = resolve_tree(&d).unwrap();
+        assert_eq!(ep.program.as_deref(), Some(Path::new("/opt/interp")));
+        assert!(ep.args[0].to_string_lossy().ends_with("package/s.js"));
+        assert_eq!(ep.interpreter.unwrap().from, "policy");
+
+        let d = tree(&[
+            (
+                "package.json",
+                r#"{"name":"x","bin":{"a":"a.js","b":"b.js"}}"#,
+            ),
+            ("a.js", ""),
+            ("b.js", ""),
+        ]);
+        let e = resolve_tree(&d).unwrap_err();
+        assert!(e.to_string().contains("a, b"), "{e}");
+
+        let d = tree(&[
+            ("package.json", r#"{"name":"x","main":"lib/m.js"}"#),
+            ("lib/m.js", ""),
+        ]);
+        assert!(
+            resolve_tree(&d).unwrap().args[0]
+                .to_string_lossy()
+                .ends_with("lib/m.js")
+        );
+    }
+
+    #[test]
+    fn npm_entry_points_may_not_leave_the_package() {
+        for bin in ["../outside.js", "/etc/passwd", "sub/../../x.js"] {
+            let d = tree(&[
+                (
+                    "package/package.json",
+                    &format!(r#"{{"name":"x","bin":"{bin}"}}"#),
+                ),
+                ("outside.js", ""),
+            ]);
+            assert!(
+                matches!(resolve_tree(&d), Err(EntryError::Escapes(_))),
+                "{bin}"
+            );
+        }
+        // A symlink inside that points outside.
+        let d = tree(&[
+            ("package/package.json", r#"{"name":"x","bin":"l.js"}"#),
+            ("o.js", ""),
+        ]);
+        std::os::unix::fs::symlink(d.path().join("o.js"), d.path().join("package/l.js")).unwrap();
+        assert!(matches!(resolve_tree(&d), Err(EntryError::Escapes(_))));
+    }
+
+    #[test]
+    fn npm_dependencies_must_be_bundled() {
+        let pj = r#"{"name":"x","bin":"s.js","dependencies":{"a":"1","@s/b":"1","../c":"1"}}"#;
+        let d = tree(&[
+            ("package/package.json", pj),
+            ("package/s.js", ""),
+            ("package/node_modules/a/package.json", "{}"),
+        ]);
+        match resolve_tree(&d) {
+            Err(EntryError::MissingDependencies { names }) => assert_eq!(names, ["@s/b", "../c"]),
+            other => panic!("{other:?}"),
+        }
+        let d = tree(&[
+            (
+                "package/package.json",
+                pj.replace(",\"../c\":\"1\"", "").as_str(),
+            ),
+            ("package/s.js", ""),
+            ("package/node_modules/a/package.json", "{}"),
+            ("package/node_modules/@s/b/package.json", "{}"),
+        ]);
+        resolve_tree(&d).unwrap();
+    }
+
+    #[test]
+    fn malformed_package_json_is_an_error_not_a_panic() {
+        for pj in [
+            "",
+            "[]",
+            "{",
+            r#"{"bin": 3}"#,
+            r#"{"bin": {"x": 1}}"#,
+            r#"{"name":"x","bin":"s.js","dependencies":[]}"#,
+        ] {
+            let d = tree(&[("package.json", pj), ("s.js", "")]);
+            assert!(resolve_tree(&d).is_err(), "{pj}");
+        }
+        let d = tree(&[("package.json", &" ".repeat((MAX_META + 1) as usize))]);
+        assert!(matches!(resolve_tree(&d), Err(EntryError::Read(_))));
+    }
+
+    #[test]
+    fn wheel_console_script_runs_isolated_with_module_and_function_as_arguments() {
+        let d = tree(&[
+            ("srv_pkg/__init__.py", ""),
+            (
+                "srv_pkg-1.0.dist-info/entry_points.txt",
+                "[console_scripts]\nsrv-pkg = srv_pkg.main:run\n[other]\nx = y:z\n",
+            ),
+            (
+                "srv_pkg-1.0.dist-info/METADATA",
+                "Name: srv-pkg\nRequires-Dist: Dep.Lib>=1\nRequires-Dist: extra-only; extra == \"cli\"\n\nbody\nRequires-Dist: not-a-header\n",
+            ),
+            ("dep_lib-2.0.dist-info/METADATA", "Name: dep-lib\n"),
+        ]);
+        let ep = resolve_tree(&d).unwrap();
+        let args: Vec<String> = ep.args.iter().map(|a| a.to_string_lossy().into()).collect();
+        assert_eq!(&args[..3], ["-I", "-B", "-c"]);
+        assert_eq!(&args[5..], ["srv_pkg.main", "run", "srv-pkg"]);
+
+        fs::remove_dir_all(d.path().join("dep_lib-2.0.dist-info")).unwrap();
+        match resolve_tree(&d) {
+            Err(EntryError::MissingDependencies { names }) => assert_eq!(names, ["Dep.Lib"]),
+            other => panic!("{other:?}"),
+        }
+        // Code in an entry point never reaches the interpreter.
+        let d = tree(&[(
+            "x-1.dist-info/entry_points.txt",
+            "[console_scripts]\nx = os;os.system('id'):f\n",
+        )]);
+        assert!(matches!(resolve_tree(&d), Err(EntryError::Invalid { .. })));
+    }
+
+    #[test]
+    fn mcpb_config_is_substituted_and_user_config_comes_from_the_keychain() {
+        let manifest = r#"{
+          "manifest_version": "0.2", "name": "b", "version": "1.0.0",
+          "author": {"name": "a"},
+          "server": {"type": "node", "entry_point": "server/index.js",
+            "mcp_config": {"command": "node",
+              "args": ["${__dirname}/server/index.js", "--sep=${/}"],
+              "env": {"API_KEY": "${user_config.api_key}", "MODE": "fast",
+                      "ROOT": "${user_config.root}"}}},
+          "user_config": {"api_key": {"type": "string", "title": "k", "sensitive": true, "required": true},
+                          "root": {"type": "directory", "title": "r", "default": "/srv"}}
+        }"#;
+        let d = tree(&[("manifest.json", manifest), ("server/index.js", "")]);
+        let ep = resolve_tree(&d).unwrap();
+        assert_eq!(ep.program.as_deref(), Some(Path::new("/opt/interp")));
+        assert_eq!(
+            ep.args[0],
+            OsString::from(format!("{}/server/index.js", d.path().display()))
+        );
+        assert_eq!(ep.args[1], "--sep=/");
+        assert_eq!(
+            ep.env,
+            [
+                (
+                    "API_KEY".into(),
+                    EnvValue::Secret {
+                        default: None,
+                        required: true
+                    }
+                ),
+                ("MODE".into(), EnvValue::Plain("fast".into())),
+                (
+                    "ROOT".into(),
+                    EnvValue::Secret {
+                        default: Some("/srv".into()),
+                        required: false
+                    }
+                ),
+            ]
+        );
+
+        for (cmd, want) in [
+            ("uvx", "install"),
+            (
+                "/bin/sh",
+                "neither node, python nor a file inside the bundle",
+            ),
+        ] {
+            let m = manifest.replace("\"command\": \"node\"", &format!("\"command\": \"{cmd}\""));
+            let d = tree(&[("manifest.json", &m)]);
+            let e = resolve_tree(&d).unwrap_err();
+            assert!(e.to_string().contains(want), "{cmd}: {e}");
+        }
+        let m = manifest.replace("--sep=${/}", "${user_config.api_key}");
+        let d = tree(&[("manifest.json", &m)]);
+        assert!(matches!(resolve_tree(&d), Err(EntryError::Unsupported(_))));
+    }
+
+    #[test]
+    fn single_files_by_content_then_extension() {
+        let d = tempfile::tempdir().unwrap();
+        let elf = d.path().join("blob1");
+        fs::write(&elf, b"\x7fELF\x02\x01").unwrap();
+        let ep = resolve(
+            Artifact::File {
+                path: &elf,
+                name: "srv",
+            },
+            &rules_with(None),
+            None,
+        )
+        .unwrap();
+        assert_eq!(ep.program, None);
+        assert_eq!(ep.argv0.as_deref(), Some(OsStr::new("srv")));
+
+        let js = d.path().join("blob2");
+        fs::write(&js, b"console.log(1)").unwrap();
+        let ep = resolve(
+            Artifact::File {
+                path: &js,
+                name: "srv.mjs",
+            },
+            &rules_with(Some("/opt/node")),
+            None,
+        )
+        .unwrap();
+        assert_eq!(ep.program.as_deref(), Some(Path::new("/opt/node")));
+        assert_eq!(ep.args, [js.as_os_str()]);
+
+        let e = resolve(
+            Artifact::File {
+                path: &js,
+                name: "srv.sh",
+            },
+            &rules_with(None),
+            None,
+        )
+        .unwrap_err();
+        assert!(matches!(e, EntryError::Unknown { .. }));
+        let e = resolve(
+            Artifact::File {
+                path: &js,
+                name: "srv.js",
+            },
+            &rules_with(None),
+            Some(OsStr::new("/nonexistent-dir")),
+        )
+        .unwrap_err();
+        assert!(matches!(e, EntryError::NoInterpreter { .. }));
+    }
+}

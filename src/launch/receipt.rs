@@ -1,0 +1,236 @@
+//! Verification receipts: `run` re-hashes a pinned artifact only when
+//! something the verdict depends on may have changed.
+//!
+//! A receipt records the artifact's digest, a digest of the verdict's
+//! inputs (the lock entry, the policy and trust files, the advisory
+//! database's identity, this version) and a fingerprint of the files on
+//! disk (device, inode, size, mtime, ctime and mode of every file). ctime
+//! cannot be set back by a user, so rewriting a file and restoring its
+//! mtime still changes the fingerprint. Any difference means the full
+//! check: re-hash, signatures, policy.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
+
+use crate::context::Context;
+use crate::fsutil;
+
+const VERSION: u32 = 1;
+/// Files in a tree beyond this are not fingerprinted (and so always
+/// re-hashed); the cache's own unpack limits stay far below.
+const MAX_TREE_ENTRIES: usize = 1_000_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Receipt {
+    pub version: u32,
+    pub sha256: String,
+    pub inputs: String,
+    pub fingerprint: String,
+    /// When the full check passed (RFC 3339).
+    pub verified: String,
+}
+
+impl Receipt {
+    pub fn new(sha256: &str, inputs: &str, fingerprint: &str) -> Self {
+        Receipt {
+            version: VERSION,
+            sha256: sha256.into(),
+            inputs: inputs.into(),
+            fingerprint: fingerprint.into(),
+            verified: jiff::Timestamp::now().to_string(),
+        }
+    }
+
+    pub fn matches(&self, sha256: &str, inputs: &str, fingerprint: &str) -> bool {
+        self.version == VERSION
+            && self.sha256 == sha256
+            && self.inputs == inputs
+            && self.fingerprint == fingerprint
+    }
+}
+
+fn path(ctx: &Context, server: &str) -> PathBuf {
+    // Server names are checked when pinned; hex keeps any name a plain
+    // file name all the same.
+    ctx.data_dir
+        .join("receipts")
+        .join(format!("{}.toml", hex::encode(server.as_bytes())))
+}
+
+/// The stored receipt, or `None` when there is none or it is unreadable
+/// (which only means the full check runs).
+pub fn load(ctx: &Context, server: &str) -> Option<Receipt> {
+    let text = fsutil::read_text_bounded(&path(ctx, server), 4096).ok()?;
+    toml::from_str(&text).ok()
+}
+
+pub fn save(ctx: &Context, server: &str, r: &Receipt) -> io::Result<()> {
+    let p = path(ctx, server);
+    if let Some(dir) = p.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let text = toml::to_string(r).map_err(io::Error::other)?;
+    fsutil::write_atomic(&p, text.as_bytes())
+}
+
+pub fn remove(ctx: &Context, server: &str) {
+    let _ = std::fs::remove_file(path(ctx, server));
+}
+
+/// SHA-256 over everything besides the bytes that the verdict depends on.
+pub fn inputs(ctx: &Context, entry_toml: &str, advisories: Option<&Path>) -> String {
+    let mut h = sha2::Sha256::new();
+    let mut field = |k: &str, v: &[u8]| {
+        h.update((k.len() as u64).to_le_bytes());
+        h.update(k.as_bytes());
+        h.update((v.len() as u64).to_le_bytes());
+        h.update(v);
+    };
+    field("version", env!("CARGO_PKG_VERSION").as_bytes());
+    field("entry", entry_toml.as_bytes());
+    for p in ctx.judgement_files() {
+        field("state", p.to_string_lossy().as_bytes());
+        field("state", &file_sha256(&p));
+    }
+    if let Some(db) = advisories {
+        field("advisories", db.to_string_lossy().as_bytes());
+        field(
+            "advisories",
+            std::fs::metadata(db)
+                .map(|m| meta_line(&m))
+                .unwrap_or_else(|_| "missing".into())
+                .as_bytes(),
+        );
+    }
+    hex::encode(h.finalize())
+}
+
+/// Unreadable files give a value that matches no real content, so the
+/// full check runs and reports them.
+fn file_sha256(p: &Path) -> Vec<u8> {
+    match std::fs::File::open(p) {
+        Ok(f) => match crate::digest::digest_reader(f, &[crate::digest::Algorithm::Sha256]) {
+            Ok((_, d)) => d.first().map(|d| d.hex().into_bytes()).unwrap_or_default(),
+            Err(_) => b"unreadable".to_vec(),
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => b"missing".to_vec(),
+        Err(_) => b"unreadable".to_vec(),
+    }
+}
+
+#[cfg(unix)]
+fn meta_line(m: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt as _;
+    format!(
+        "{}:{}:{}:{}.{}:{}.{}:{:o}",
+        m.dev(),
+        m.ino(),
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec(),
+        m.mode()
+    )
+}
+
+#[cfg(not(unix))]
+fn meta_line(m: &std::fs::Metadata) -> String {
+    format!("{}:{:?}", m.len(), m.modified().ok())
+}
+
+/// The fingerprint of one open file (its own metadata, not the path's).
+pub fn file_fingerprint(m: &std::fs::Metadata) -> String {
+    let mut h = sha2::Sha256::new();
+    h.update(meta_line(m).as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// The fingerprint of a tree: every entry's relative path, type, and
+/// metadata line, in sorted order. Symbolic links are not followed.
+pub fn tree_fingerprint(root: &Path) -> io::Result<String> {
+    let mut entries = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let dir = root.join(&rel);
+        for e in std::fs::read_dir(&dir)? {
+            let e = e?;
+            let rel = rel.join(e.file_name());
+            let m = std::fs::symlink_metadata(root.join(&rel))?;
+            if m.is_dir() {
+                stack.push(rel.clone());
+            }
+            entries.push((rel, m));
+            if entries.len() > MAX_TREE_ENTRIES {
+                return Err(io::Error::other("too many files to fingerprint"));
+            }
+        }
+    }
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut h = sha2::Sha256::new();
+    h.update(meta_line(&std::fs::symlink_metadata(root)?).as_bytes());
+    for (rel, m) in &entries {
+        let bytes = rel.as_os_str().as_encoded_bytes();
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+        h.update(meta_line(m).as_bytes());
+        h.update(b"\n");
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_fingerprint_sees_content_mode_and_new_files() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        std::fs::write(d.path().join("sub/a.js"), "1").unwrap();
+        let a = tree_fingerprint(d.path()).unwrap();
+        assert_eq!(a, tree_fingerprint(d.path()).unwrap());
+        std::fs::write(d.path().join("sub/a.js"), "2").unwrap();
+        let b = tree_fingerprint(d.path()).unwrap();
+        assert_ne!(a, b);
+        std::fs::write(d.path().join("sub/b.js"), "").unwrap();
+        let c = tree_fingerprint(d.path()).unwrap();
+        assert_ne!(b, c);
+    }
+
+    #[test]
+    fn a_rewrite_with_the_old_mtime_still_changes_the_fingerprint() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        std::fs::write(&p, "aaaa").unwrap();
+        let before = std::fs::metadata(&p).unwrap();
+        let fp = file_fingerprint(&before);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&p, "bbbb").unwrap();
+        let f = std::fs::File::options().write(true).open(&p).unwrap();
+        f.set_modified(before.modified().unwrap()).unwrap();
+        let after = std::fs::metadata(&p).unwrap();
+        assert_eq!(before.modified().unwrap(), after.modified().unwrap());
+        assert_ne!(fp, file_fingerprint(&after));
+    }
+
+    #[test]
+    fn receipts_round_trip_and_garbage_reads_as_none() {
+        let d = tempfile::tempdir().unwrap();
+        let ctx = Context::new(Some(d.path()), None, Some(d.path())).unwrap();
+        assert!(load(&ctx, "srv").is_none());
+        let r = Receipt::new("aa", "bb", "cc");
+        save(&ctx, "srv", &r).unwrap();
+        assert_eq!(load(&ctx, "srv"), Some(r.clone()));
+        assert!(r.matches("aa", "bb", "cc"));
+        assert!(!r.matches("aa", "bb", "cd"));
+        std::fs::write(path(&ctx, "srv"), "garbage = [").unwrap();
+        assert!(load(&ctx, "srv").is_none());
+        std::fs::write(path(&ctx, "srv"), vec![b'x'; 10_000]).unwrap();
+        assert!(load(&ctx, "srv").is_none());
+    }
+}

@@ -1,0 +1,348 @@
+//! `mcp-warden run`: what starts is exactly what was pinned, re-checked
+//! under the current policy and trust store, with a clean environment.
+//! Test servers are small node packages signed by the real `minisign`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::util::{Minisign, TestEnv, require_tool, tool};
+
+/// A server that answers each line on stdin with one JSON line: its
+/// sorted environment, the line, its arguments.
+const ECHO_ENV: &str = r#"
+const rl = require('readline').createInterface({ input: process.stdin });
+rl.on('line', (l) => {
+  process.stdout.write(JSON.stringify({
+    env: Object.fromEntries(Object.entries(process.env).sort()),
+    got: l,
+    argv: process.argv.slice(2),
+  }) + '\n');
+});
+rl.on('close', () => process.exit(0));
+"#;
+
+/// Packs `files` as an npm-style `package/` tarball with a `bin`, signs it
+/// with a fresh trusted minisign key and pins it as `name`.
+pub(super) fn pin_node(env: &TestEnv, name: &str, js: &str, extra_pkg: &str) -> Minisign {
+    require_tool("node", &["--version"]);
+    let key = Minisign::generate(env, &format!("{name}-key"));
+    env.trust_key(&key.public, &format!("{name}-signer"), &["*"])
+        .code(0);
+    let tgz = pack_node(env, name, js, extra_pkg);
+    let sig = key.sign(&tgz, None);
+    env.run([
+        "add",
+        name,
+        tgz.to_str().unwrap(),
+        "--signature",
+        sig.to_str().unwrap(),
+    ])
+    .code(0);
+    key
+}
+
+fn pack_node(env: &TestEnv, name: &str, js: &str, extra_pkg: &str) -> PathBuf {
+    let dir = format!("src-{name}");
+    env.write(
+        &format!("{dir}/package/package.json"),
+        format!(
+            r#"{{"name": "{name}", "version": "1.0.0", "bin": {{"{name}": "server.js"}}{extra_pkg}}}"#
+        ),
+    );
+    env.write(&format!("{dir}/package/server.js"), js);
+    let tgz = env.path(&format!("{name}.tgz"));
+    tool(
+        &env.work,
+        "tar",
+        ["czf", tgz.to_str().unwrap(), "-C", &dir, "package"],
+    );
+    tgz
+}
+
+pub(super) fn answer(out: &super::util::Output) -> serde_json::Value {
+    let line = out
+        .stdout
+        .lines()
+        .next()
+        .unwrap_or_else(|| out.fail("the server answered nothing"));
+    serde_json::from_str(line).unwrap_or_else(|e| out.fail(&format!("not JSON: {e}")))
+}
+
+/// The unpacked tree of the one server pinned in `env`.
+fn cached_tree(env: &TestEnv) -> PathBuf {
+    let trees = env.home.join("cache/trees/sha256");
+    let mut dirs: Vec<PathBuf> = fs::read_dir(&trees)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(dirs.len(), 1, "one tree in {}", trees.display());
+    dirs.pop().unwrap()
+}
+
+fn make_writable(p: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut perms = fs::metadata(p).unwrap().permissions();
+    perms.set_mode(perms.mode() | 0o200);
+    fs::set_permissions(p, perms).unwrap();
+}
+
+#[test]
+fn starts_the_pinned_server_with_a_clean_environment_and_its_arguments() {
+    let env = TestEnv::new();
+    pin_node(&env, "echo", ECHO_ENV, "");
+    let out = env
+        .cmd()
+        .args(["run", "echo", "--env", "LOG_LEVEL", "--", "--flag", "value"])
+        .var("AWS_SECRET_ACCESS_KEY", "canary-aws-7c1e")
+        .var("GITHUB_TOKEN", "canary-gh-7c1e")
+        .var("NODE_OPTIONS", "--require /nonexistent.js")
+        .var("LOG_LEVEL", "debug")
+        .var("LANG", "C.UTF-8")
+        .var("LC_ALL", "C.UTF-8")
+        .stdin("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n")
+        .run();
+    out.code(0);
+    let a = answer(&out);
+    assert_eq!(
+        a["got"],
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"
+    );
+    assert_eq!(a["argv"], serde_json::json!(["--flag", "value"]));
+    let keys: Vec<&str> = a["env"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        ["LANG", "LC_ALL", "LOG_LEVEL", "PATH"],
+        "only the allowlist and --env reach the server:\n{}",
+        out.context()
+    );
+    assert_eq!(a["env"]["LOG_LEVEL"], "debug");
+    // Only the server's line is on stdout; mcp-warden speaks on stderr.
+    assert_eq!(out.stdout.lines().count(), 1, "{}", out.context());
+    out.stderr_has("starting echo").stderr_has("/usr/bin/node");
+    assert!(!out.stderr.contains("canary"), "{}", out.context());
+}
+
+#[test]
+fn a_receipt_spares_the_rehash_until_something_changes() {
+    let env = TestEnv::new();
+    pin_node(&env, "echo", ECHO_ENV, "");
+    let run = |extra: &[&str]| {
+        env.cmd()
+            .args(["run", "echo"])
+            .args(extra)
+            .stdin("x\n")
+            .run()
+    };
+    run(&[]).code(0).stderr_has(", verified)");
+    run(&[]).code(0).stderr_has(", receipt)");
+    run(&["--rehash"]).code(0).stderr_has(", re-hashed)");
+    // A policy file appearing is a change of the verdict's inputs.
+    fs::write(env.user_policy(), "version = 1\n").unwrap();
+    run(&[]).code(0).stderr_has(", verified)");
+    run(&[]).code(0).stderr_has(", receipt)");
+}
+
+#[test]
+fn a_tampered_cached_file_stops_the_launch() {
+    let env = TestEnv::new();
+    pin_node(&env, "echo", ECHO_ENV, "");
+    env.cmd().args(["run", "echo"]).stdin("x\n").run().code(0);
+    // Same size, same mtime: only the content and the ctime differ.
+    let server = cached_tree(&env).join("package/server.js");
+    let before = fs::metadata(&server).unwrap();
+    make_writable(&server);
+    let evil = ECHO_ENV.replace("got: l", "got: 'pwned'");
+    let mut padded = evil.into_bytes();
+    padded.resize(before.len() as usize, b' ');
+    fs::write(&server, &padded).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&server)
+        .unwrap()
+        .set_modified(before.modified().unwrap())
+        .unwrap();
+    let out = env.cmd().args(["run", "echo"]).stdin("x\n").run();
+    out.code(1).diag_in_stderr("cache-mismatch");
+    assert!(out.stdout.is_empty(), "{}", out.context());
+    assert!(!out.stderr.contains("starting echo"), "{}", out.context());
+}
+
+#[test]
+fn a_tampered_cached_archive_stops_the_launch() {
+    let env = TestEnv::new();
+    pin_node(&env, "echo", ECHO_ENV, "");
+    let blobs = env.home.join("cache/blobs/sha256");
+    let lock = fs::read_to_string(env.home.join("config/servers.lock")).unwrap();
+    let sha = lock
+        .lines()
+        .find_map(|l| l.strip_prefix("sha256 = \""))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_string();
+    let blob = blobs.join(&sha);
+    make_writable(&blob);
+    let mut bytes = fs::read(&blob).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    fs::write(&blob, bytes).unwrap();
+    let out = env.cmd().args(["run", "echo"]).stdin("x\n").run();
+    out.code(1).diag_in_stderr("cache-mismatch");
+    assert!(out.stdout.is_empty(), "{}", out.context());
+}
+
+#[test]
+fn removing_the_signer_from_the_trust_store_stops_the_launch() {
+    let env = TestEnv::new();
+    pin_node(&env, "echo", ECHO_ENV, "");
+    env.cmd().args(["run", "echo"]).stdin("x\n").run().code(0);
+    env.run(["trust", "remove", "echo-signer"]).code(0);
+    let out = env.cmd().args(["run", "echo"]).stdin("x\n").run();
+    out.code(1);
+    out.stderr_has("DENIED");
+    assert!(out.stdout.is_empty(), "{}", out.context());
+    assert!(!out.stderr.contains("starting echo"), "{}", out.context());
+}
+
+#[test]
+fn a_tightened_policy_stops_the_launch_and_says_why() {
+    let env = TestEnv::new();
+    pin_node(&env, "echo", ECHO_ENV, "");
+    fs::write(
+        env.user_policy(),
+        "version = 1\n[defaults]\nrequire = [\"signature\", \"provenance\"]\n",
+    )
+    .unwrap();
+    let out = env.cmd().args(["run", "echo"]).stdin("x\n").run();
+    out.code(1).stderr_has("provenance");
+    assert!(out.stdout.is_empty(), "{}", out.context());
+}
+
+#[test]
+fn the_servers_exit_code_is_runs_exit_code() {
+    let env = TestEnv::new();
+    pin_node(&env, "seven", "process.exit(7);\n", "");
+    env.cmd().args(["run", "seven"]).stdin("").run().code(7);
+    pin_node(
+        &env,
+        "selfkill",
+        "process.kill(process.pid, 'SIGKILL');\n",
+        "",
+    );
+    env.cmd()
+        .args(["run", "selfkill"])
+        .stdin("")
+        .run()
+        .code(128 + 9);
+}
+
+#[test]
+fn the_policy_interpreter_is_used_and_reported() {
+    let env = TestEnv::new();
+    pin_node(&env, "echo", ECHO_ENV, "");
+    let node = super::util::which("node");
+    // A copy of node elsewhere proves the policy's choice, not PATH's.
+    let mine = env.path("bin/my-node");
+    fs::create_dir_all(mine.parent().unwrap()).unwrap();
+    fs::copy(&node, &mine).unwrap();
+    fs::write(
+        env.user_policy(),
+        format!(
+            "version = 1\n[[servers]]\nname = \"echo\"\n[servers.run]\ninterpreter = \"{}\"\n",
+            mine.display()
+        ),
+    )
+    .unwrap();
+    let out = env.cmd().args(["run", "echo"]).stdin("x\n").run();
+    out.code(0)
+        .stderr_has(&format!("[{} from policy]", mine.display()));
+    answer(&out);
+    fs::write(
+        env.user_policy(),
+        "version = 1\n[[servers]]\nname = \"echo\"\n[servers.run]\ninterpreter = \"/nonexistent/node\"\n",
+    )
+    .unwrap();
+    let out = env.cmd().args(["run", "echo"]).stdin("x\n").run();
+    out.code(2).diag_in_stderr("launch-failed");
+}
+
+#[test]
+fn dependencies_missing_from_the_artifact_stop_the_launch() {
+    let env = TestEnv::new();
+    pin_node(
+        &env,
+        "needy",
+        "require('left-pad');\n",
+        r#", "dependencies": {"left-pad": "^1.3.0", "@scope/x": "1"}"#,
+    );
+    let out = env.cmd().args(["run", "needy"]).stdin("").run();
+    out.code(2)
+        .diag_in_stderr("entry-point")
+        .stderr_has("left-pad")
+        .stderr_has("@scope/x")
+        .stderr_has("never installs dependencies");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn variables_the_policy_requires_from_the_client_must_be_there() {
+    let env = TestEnv::new();
+    pin_node(&env, "echo", ECHO_ENV, "");
+    fs::write(
+        env.user_policy(),
+        "version = 1\n[[servers]]\nname = \"echo\"\n[servers.run]\nenv = { REGION = \"inherit\" }\n",
+    )
+    .unwrap();
+    let out = env.cmd().args(["run", "echo"]).stdin("x\n").run();
+    out.code(2)
+        .diag_in_stderr("env-missing")
+        .stderr_has("REGION");
+    let out = env
+        .cmd()
+        .args(["run", "echo"])
+        .var("REGION", "eu-west-1")
+        .stdin("x\n")
+        .run();
+    out.code(0);
+    assert_eq!(answer(&out)["env"]["REGION"], "eu-west-1");
+}
+
+#[test]
+fn errors_never_reach_stdout_even_as_json() {
+    let env = TestEnv::new();
+    let out = env.run(["--format", "json", "run", "nope"]);
+    out.code(2);
+    assert!(out.stdout.is_empty(), "{}", out.context());
+    let v: serde_json::Value = serde_json::from_str(&out.stderr).unwrap();
+    assert_eq!(v["diagnostics"][0]["code"], "server-unknown");
+    let out = env.run(["run", "nope"]);
+    out.code(2).stderr_has("mcp-warden add nope");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_native_executable_runs_from_the_verified_inode() {
+    // /bin/cat is a native stdio "server": it echoes what it reads.
+    let env = TestEnv::new();
+    let cat = env.path("cat");
+    fs::copy(super::util::which("cat"), &cat).unwrap();
+    let key = Minisign::generate(&env, "k");
+    env.trust_key(&key.public, "k", &["*"]).code(0);
+    let sig = key.sign(&cat, None);
+    env.run(["add", "cat", "./cat", "--signature", sig.to_str().unwrap()])
+        .code(0);
+    let out = env
+        .cmd()
+        .args(["run", "cat"])
+        .stdin("{\"jsonrpc\":\"2.0\"}\n")
+        .run();
+    out.code(0);
+    assert_eq!(out.stdout, "{\"jsonrpc\":\"2.0\"}\n", "{}", out.context());
+    out.stderr_has("native executable");
+}
