@@ -11,7 +11,8 @@
 //! and measures from spawn to exit: write one request, read the answer,
 //! wait. Prints medians, the added time and the targets of the issue
 //! (receipt: at most +5 ms; rehash: at most the artifact's hashing time,
-//! measured here in process with the digests --rehash computes, + 5 ms).
+//! measured here in process: SHA-256 and BLAKE2b-512, one after the
+//! other, + 5 ms).
 //!
 //! Environment: MCP_WARDEN_BIN, ECHO_ONCE_BIN (set by the script), ROUNDS
 //! (default 200), PAD_MIB (bytes appended to the ELF, which ignores them,
@@ -109,25 +110,27 @@ fn main() {
             }
         }
     }
-    // The digests --rehash computes over the artifact: SHA-256 and SHA-512
-    // for the cache, BLAKE2b-512 for the prehashed minisign signature.
-    let mut hashing = Vec::new();
+    // The digests --rehash needs over the artifact: SHA-256 (the pin) and
+    // BLAKE2b-512 (the prehashed minisign signature), each timed alone in
+    // process with the same code; `run` computes them in one read, on two
+    // threads, but the target is held to their sum.
+    let mut sha256 = Vec::new();
+    let mut blake = Vec::new();
     for _ in 0..rounds.clamp(5, 50) {
         let t = Instant::now();
         let f = std::fs::File::open(&direct_path).expect("open");
-        mcp_warden::digest::digest_reader(
-            f,
-            &[
-                mcp_warden::digest::Algorithm::Sha256,
-                mcp_warden::digest::Algorithm::Sha512,
-            ],
-        )
-        .expect("hash");
-        let mut b = blake2b_simd::State::new();
-        b.update(&std::fs::read(&direct_path).expect("read"));
+        mcp_warden::digest::digest_reader(f, &[mcp_warden::digest::Algorithm::Sha256])
+            .expect("hash");
+        sha256.push(t.elapsed());
+        let t = Instant::now();
+        let mut f = std::fs::File::open(&direct_path).expect("open");
+        let mut b = blake2b_simd::Params::new().hash_length(64).to_state();
+        std::io::copy(&mut f, &mut b).expect("hash");
         std::hint::black_box(b.finalize());
-        hashing.push(t.elapsed());
+        blake.push(t.elapsed());
     }
+    let (s256, b2) = (median(&mut sha256), median(&mut blake));
+    let mut hashing = vec![s256 + b2];
     let (d, rc, rh, h) = (
         median(&mut direct),
         median(&mut receipt),
@@ -154,8 +157,10 @@ fn main() {
         added_rehash
     );
     println!(
-        "  hashing the artifact     {:8.3} ms   (SHA-256 + SHA-512 + BLAKE2b, in process)",
-        ms(h)
+        "  hashing the artifact     {:8.3} ms   (SHA-256 {:.3} + BLAKE2b-512 {:.3}, in process)",
+        ms(h),
+        ms(s256),
+        ms(b2)
     );
     println!(
         "  rehash target: added <= hashing + 5 ms = {:.3} ms: {}",

@@ -163,6 +163,16 @@ pub fn feed(mut reader: impl Read, sinks: &mut [&mut dyn Sink]) -> io::Result<u6
             }
         }
     }
+    // An input that fits in one chunk is hashed here: starting threads
+    // would cost more than the hashing (small servers, `run --rehash`).
+    let mut first = vec![0u8; CHUNK];
+    let n = read_full(&mut reader, &mut first)?;
+    if n < CHUNK {
+        for s in sinks.iter_mut() {
+            s.update(&first[..n]);
+        }
+        return Ok(n as u64);
+    }
     std::thread::scope(|scope| {
         let mut senders = Vec::with_capacity(sinks.len());
         for sink in sinks.iter_mut() {
@@ -175,7 +185,11 @@ pub fn feed(mut reader: impl Read, sinks: &mut [&mut dyn Sink]) -> io::Result<u6
                 }
             });
         }
-        let mut total = 0u64;
+        let mut total = CHUNK as u64;
+        let first = Arc::new(first);
+        for tx in &senders {
+            let _ = tx.send(Arc::clone(&first));
+        }
         loop {
             let mut buf = vec![0u8; CHUNK];
             let n = read_full(&mut reader, &mut buf)?;

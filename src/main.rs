@@ -23,22 +23,28 @@ fn main() -> ExitCode {
         Err(e) => cli::usage_error(e),
     };
     let level = match (cli.quiet, cli.verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info",
-        (false, 2) => "debug",
-        _ => "trace",
+        (true, _) => tracing::Level::ERROR,
+        (false, 0) => tracing::Level::WARN,
+        (false, 1) => tracing::Level::INFO,
+        (false, 2) => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
     };
     // Logs go to stderr only: stdout carries the report (and, under
     // `run`, nothing but MCP messages).
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MCP_WARDEN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
-        )
         .with_target(false)
-        .without_time()
-        .init();
+        .without_time();
+    // An EnvFilter compiles regexes (a millisecond on every start, which
+    // `run` adds to each server launch): only when a filter is asked for.
+    match std::env::var("MCP_WARDEN_LOG") {
+        Ok(filter) if !filter.is_empty() => logs
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_new(&filter)
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level.as_str())),
+            )
+            .init(),
+        _ => logs.with_max_level(level).init(),
+    }
     ExitCode::from(cli::run(&cli))
 }

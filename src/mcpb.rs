@@ -456,6 +456,14 @@ pub fn find_signature(bundle: &Path) -> Result<Option<SignatureBlock>, McpbError
         source,
     };
     let len = meta.len();
+    // A bundle is a zip, which starts with a local file header (or, empty,
+    // with its end record): anything else carries no bundle signature,
+    // and is not scanned (`run --rehash` checks native executables too).
+    let mut magic = [0u8; 4];
+    let got = (&mut file).take(4).read(&mut magic).map_err(io_err)?;
+    if got < 4 || (magic != *b"PK\x03\x04" && magic != *b"PK\x05\x06") {
+        return Ok(None);
+    }
     let tail_len = len.min(MAX_SIGNATURE + OVERHEAD + EOCD_LEN + MAX_COMMENT);
     let base = len - tail_len;
     file.seek(SeekFrom::Start(base)).map_err(io_err)?;

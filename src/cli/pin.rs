@@ -73,7 +73,7 @@ pub fn add(g: &Global, a: &AddArgs) -> Result<u8> {
             .into());
         };
         let mut ev = a.evidence.clone();
-        let ArtifactRef::Path(blob) = super::verify::pinned(&ctx, &a.name, &mut ev)? else {
+        let ArtifactRef::Path(blob) = super::verify::pinned(&ctx, &a.name, &mut ev, true)? else {
             return Err(anyhow::anyhow!("a remote source pinned as a directory"));
         };
         match pin(
@@ -181,6 +181,8 @@ pub fn remove(g: &Global, name: &str) -> Result<u8> {
         return Err(unknown_server(name));
     };
     lock.save(&lock_path).map_err(lock_failure)?;
+    // The receipt of `run`'s last full check goes with the pin.
+    crate::launch::receipt::remove(&ctx, name);
     // What only this server used goes now; the rest stays for the others.
     let cache = Cache::open(&ctx.cache_dir).map_err(cache_failure)?;
     let _c = cache.lock().map_err(cache_failure)?;

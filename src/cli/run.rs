@@ -331,21 +331,22 @@ fn verify_in_full(
     g: &Global,
     ctx: &crate::context::Context,
     name: &str,
-    _entry: &crate::lock::Entry,
+    entry: &crate::lock::Entry,
     trust: &crate::trust::TrustStore,
     policies: &policy::PolicySet,
 ) -> Result<()> {
     let mut ev = EvidenceArgs::default();
     // A cached copy that lost its digest failed verification (exit 1).
-    let artifact = pinned(ctx, name, &mut ev).map_err(|e| match e.downcast::<Failure>() {
-        Ok(mut f) => {
-            if f.diagnostics.iter().any(|d| d.code == Code::CacheMismatch) {
-                f.exit = 1;
+    let artifact =
+        pinned(ctx, name, &mut ev, false).map_err(|e| match e.downcast::<Failure>() {
+            Ok(mut f) => {
+                if f.diagnostics.iter().any(|d| d.code == Code::CacheMismatch) {
+                    f.exit = 1;
+                }
+                f.into()
             }
-            f.into()
-        }
-        Err(e) => e,
-    })?;
+            Err(e) => e,
+        })?;
     let req = verify::Request {
         bundles: ev.bundle.clone(),
         provenance: ev.provenance.clone(),
@@ -360,6 +361,29 @@ fn verify_in_full(
         server: Some(name.to_string()),
     };
     let evidence = verify::collect(&req, trust).map_err(input_failure)?;
+    // The one pass over the artifact that verification made also gave its
+    // SHA-256: it must be the pinned one before the verdict counts.
+    if entry.kind != "directory" {
+        let now = evidence
+            .artifact
+            .digest(crate::digest::Algorithm::Sha256)
+            .map(|d| d.hex());
+        if now.as_deref() != Some(entry.sha256.as_str()) {
+            let mut f = Failure::input(
+                Code::CacheMismatch,
+                format!(
+                    "{name}: the cached artifact has sha256:{}, not the pinned sha256:{}",
+                    now.unwrap_or_default(),
+                    entry.sha256
+                ),
+                Some(format!(
+                    "the cached copy changed since it was pinned: `mcp-warden cache verify` shows what; `mcp-warden cache gc`, then `mcp-warden add {name} ...` again"
+                )),
+            );
+            f.exit = 1;
+            return Err(f.into());
+        }
+    }
     let db = load_advisories(None, policies)?;
     let decision = policy::evaluate(policies, &evidence, trust, db.as_ref());
     let report = Report::from_decision(&evidence, &decision);

@@ -26,7 +26,7 @@ pub fn run(g: &Global, a: &VerifyArgs) -> Result<u8> {
             )
         })?,
         // clap requires --server without an artifact.
-        None => pinned(&ctx, a.server.as_deref().unwrap_or_default(), &mut ev)?,
+        None => pinned(&ctx, a.server.as_deref().unwrap_or_default(), &mut ev, true)?,
     };
     let req = verify::Request {
         bundles: ev.bundle.clone(),
@@ -59,6 +59,7 @@ pub(super) fn pinned(
     ctx: &crate::context::Context,
     server: &str,
     ev: &mut EvidenceArgs,
+    rehash_artifact: bool,
 ) -> Result<ArtifactRef> {
     let lock_path = ctx.config_dir.join("servers.lock");
     let lock = crate::lock::Lock::load(&lock_path).map_err(|e| {
@@ -111,7 +112,13 @@ pub(super) fn pinned(
                 .map_err(|e| damaged(format!("{e}")))?,
         )
     } else {
-        match cache.blob_verified(&entry.sha256) {
+        // Without the re-hash here the caller must compare the SHA-256
+        // that verification computes anyway with the pinned one.
+        let found = match rehash_artifact {
+            true => cache.blob_verified(&entry.sha256),
+            false => cache.blob(&entry.sha256),
+        };
+        match found {
             Ok(Some(b)) => ArtifactRef::Path(b.path),
             Ok(None) => {
                 return Err(damaged(format!(

@@ -74,7 +74,14 @@ pub fn save(ctx: &Context, server: &str, r: &Receipt) -> io::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     let text = toml::to_string(r).map_err(io::Error::other)?;
-    fsutil::write_atomic(&p, text.as_bytes())
+    // Renamed into place but not fsynced: a receipt lost in a crash only
+    // means one more full check, and the fsync would cost every re-hash
+    // about a millisecond.
+    let dir = p.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    io::Write::write_all(&mut tmp, text.as_bytes())?;
+    tmp.persist(&p).map_err(|e| e.error)?;
+    Ok(())
 }
 
 pub fn remove(ctx: &Context, server: &str) {

@@ -18,6 +18,7 @@ mod net;
 mod policy;
 mod provenance;
 mod run;
+mod run_formats;
 mod run_process;
 mod run_secrets;
 mod sbom;
