@@ -967,7 +967,7 @@ fn wrap(
     moves: &mut Vec<Move>,
 ) -> Result<Edit, String> {
     let obj = value.as_object().ok_or("not an object")?;
-    if !usable_name(&plan.name) {
+    if !crate::lock::valid_server_name(&plan.name) {
         return Err(
             "its name is not one mcp-warden can pin (letters, digits and - _ . @ /, at most 128, \
              not starting with . / or -); rename it in the config first"
@@ -1034,18 +1034,6 @@ fn wrap(
         drop_env: plan.moved.clone(),
         command: warden.to_string(),
     })
-}
-
-/// The rule `mcp-warden add` applies to server names (they appear in
-/// policies, scopes, file names and `run NAME`).
-fn usable_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 128
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@' | b'/'))
-        && !name.starts_with(['.', '/', '-'])
-        && !name.contains("..")
 }
 
 fn valid_env_name(k: &str) -> bool {

@@ -233,6 +233,47 @@ pub fn digest_reader(reader: impl Read, algs: &[Algorithm]) -> io::Result<(u64, 
     Ok((n, hashers.into_iter().map(Hasher::finish).collect()))
 }
 
+/// SHA-256 over named fields, each length-prefixed so that no two
+/// different sequences of fields hash alike: what receipts are keyed by.
+pub struct FieldHasher(sha2::Sha256);
+
+impl Default for FieldHasher {
+    fn default() -> Self {
+        FieldHasher(<sha2::Sha256 as sha2::Digest>::new())
+    }
+}
+
+impl FieldHasher {
+    pub fn field(&mut self, key: &str, value: &[u8]) {
+        use sha2::Digest as _;
+        self.0.update((key.len() as u64).to_le_bytes());
+        self.0.update(key.as_bytes());
+        self.0.update((value.len() as u64).to_le_bytes());
+        self.0.update(value);
+    }
+
+    /// The path and the SHA-256 of the file's content; a missing or
+    /// unreadable file gives a value no content hashes to, so whatever
+    /// the digest guards runs in full and reports the file.
+    pub fn file(&mut self, key: &str, path: &std::path::Path) {
+        self.field(key, path.to_string_lossy().as_bytes());
+        let content = match std::fs::File::open(path) {
+            Ok(f) => match digest_reader(f, &[Algorithm::Sha256]) {
+                Ok((_, d)) => d.first().map(|d| d.hex()).unwrap_or_default(),
+                Err(_) => "unreadable".into(),
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => "missing".into(),
+            Err(_) => "unreadable".into(),
+        };
+        self.field(key, content.as_bytes());
+    }
+
+    pub fn finish(self) -> String {
+        use sha2::Digest as _;
+        hex::encode(self.0.finalize())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,6 +51,19 @@ impl LockError {
     }
 }
 
+/// The server names `add` accepts: they appear in policies, scopes, file
+/// names, keychain accounts and `run NAME`, so no path tricks and no
+/// leading dash.
+pub fn valid_server_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@' | b'/'))
+        && !name.starts_with(['.', '/', '-'])
+        && !name.contains("..")
+}
+
 /// The whole lock file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -241,16 +241,7 @@ pub fn valid_var_name(s: &str) -> bool {
     s.len() <= MAX_VAR_NAME && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
-/// The server names that `add` accepts (src/cli/pin.rs).
-fn valid_server_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 128
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@' | b'/'))
-        && !name.starts_with(['.', '/', '-'])
-        && !name.contains("..")
-}
+use crate::lock::valid_server_name;
 
 pub(crate) fn check_names(server: &str, var: &str) -> Result<(), SecretError> {
     if !valid_server_name(server) {

@@ -628,37 +628,20 @@ fn request_digest(
     ev: &EvidenceArgs,
     fetch: &FetchArgs,
 ) -> Result<String> {
-    use sha2::Digest as _;
-    let mut h = sha2::Sha256::new();
-    let mut field = |k: &str, v: &[u8]| {
-        h.update((k.len() as u64).to_le_bytes());
-        h.update(k.as_bytes());
-        h.update((v.len() as u64).to_le_bytes());
-        h.update(v);
-    };
-    field("version", env!("CARGO_PKG_VERSION").as_bytes());
-    field("name", name.as_bytes());
+    let mut h = crate::digest::FieldHasher::default();
+    h.field("version", env!("CARGO_PKG_VERSION").as_bytes());
+    h.field("name", name.as_bytes());
     let source = absolute(source.parse().map_err(source_failure)?)
         .map(|s| s.to_string())
         .unwrap_or_else(|_| source.to_string());
-    field("source", source.as_bytes());
-    let file_digest = |p: &Path| -> Vec<u8> {
-        match std::fs::File::open(p) {
-            Ok(f) => match crate::digest::digest_reader(f, &[crate::digest::Algorithm::Sha256]) {
-                Ok((_, d)) => d.first().map(|d| d.hex().into_bytes()).unwrap_or_default(),
-                Err(_) => b"unreadable".to_vec(),
-            },
-            Err(_) => b"missing".to_vec(),
-        }
-    };
+    h.field("source", source.as_bytes());
     let extra = ev
         .key
         .iter()
         .map(|p| ("key", p))
         .chain(ev.trusted_root.iter().map(|p| ("trusted-root", p)));
     for (k, p) in ev.files().chain(extra) {
-        field(k, p.to_string_lossy().as_bytes());
-        field(k, &file_digest(p));
+        h.file(k, p);
     }
     for (k, v) in [
         ("key-name", ev.key_name.join("\n")),
@@ -678,15 +661,13 @@ fn request_digest(
         ("registry-url", format!("{:?}", fetch.registry_url)),
         ("max-size", fetch.max_size.to_string()),
     ] {
-        field(k, v.as_bytes());
+        h.field(k, v.as_bytes());
     }
     // The policy and trust files in force, the administrator's included.
-    let state = ctx.judgement_files();
-    for p in &state {
-        field("state", p.to_string_lossy().as_bytes());
-        field("state", &file_digest(p));
+    for p in ctx.judgement_files() {
+        h.file("state", &p);
     }
-    Ok(hex::encode(h.finalize()))
+    Ok(h.finish())
 }
 
 /// Local paths are pinned absolute: `update` and `run` may start elsewhere.
@@ -935,14 +916,7 @@ fn lock_file(ctx: &Context) -> PathBuf {
 
 /// Server names appear in policies, scopes, file names and `run NAME`.
 fn check_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 128
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@' | b'/'))
-        && !name.starts_with(['.', '/', '-'])
-        && !name.contains("..");
-    if ok {
+    if crate::lock::valid_server_name(name) {
         Ok(())
     } else {
         Err(Failure::input(

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::fsutil::{self, ReadError};
 use crate::policy::RunRules;
+use crate::source::spec::normalize_pypi_name;
 
 /// `package.json`, `manifest.json`, `METADATA` and `entry_points.txt`
 /// larger than this are refused.
@@ -386,7 +387,7 @@ fn wheel(
         .iter()
         .filter_map(|p| p.file_stem()?.to_str())
         .filter_map(|s| s.split('-').next())
-        .map(normalize)
+        .map(normalize_pypi_name)
         .collect();
     let mut scripts = Vec::new();
     for info in &infos {
@@ -409,7 +410,7 @@ fn wheel(
         let dist = info_name(&first.0);
         match scripts
             .iter()
-            .find(|(i, n, _)| normalize(n) == normalize(&info_name(i)))
+            .find(|(i, n, _)| normalize_pypi_name(n) == normalize_pypi_name(&info_name(i)))
         {
             Some(s) => s.clone(),
             None => {
@@ -443,7 +444,7 @@ fn wheel(
         let text = fsutil::read_text_bounded(&metadata, MAX_META)?;
         let missing: Vec<String> = requirements(&text)
             .into_iter()
-            .filter(|r| !installed.contains(&normalize(r)))
+            .filter(|r| !installed.contains(&normalize_pypi_name(r)))
             .collect();
         if !missing.is_empty() {
             return Err(EntryError::MissingDependencies { names: missing });
@@ -483,24 +484,6 @@ fn info_name(info: &Path) -> String {
         .and_then(|s| s.split('-').next())
         .unwrap_or_default()
         .to_string()
-}
-
-/// PEP 503 name normalisation.
-fn normalize(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut sep = false;
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            sep = true;
-        } else {
-            if sep && !out.is_empty() {
-                out.push('-');
-            }
-            sep = false;
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    out
 }
 
 fn dotted(s: &str) -> bool {

@@ -90,43 +90,22 @@ pub fn remove(ctx: &Context, server: &str) {
 
 /// SHA-256 over everything besides the bytes that the verdict depends on.
 pub fn inputs(ctx: &Context, entry_toml: &str, advisories: Option<&Path>) -> String {
-    let mut h = sha2::Sha256::new();
-    let mut field = |k: &str, v: &[u8]| {
-        h.update((k.len() as u64).to_le_bytes());
-        h.update(k.as_bytes());
-        h.update((v.len() as u64).to_le_bytes());
-        h.update(v);
-    };
-    field("version", env!("CARGO_PKG_VERSION").as_bytes());
-    field("entry", entry_toml.as_bytes());
+    let mut h = crate::digest::FieldHasher::default();
+    h.field("version", env!("CARGO_PKG_VERSION").as_bytes());
+    h.field("entry", entry_toml.as_bytes());
     for p in ctx.judgement_files() {
-        field("state", p.to_string_lossy().as_bytes());
-        field("state", &file_sha256(&p));
+        h.file("state", &p);
     }
+    // A database of thousands of files is not hashed on every launch: its
+    // directory's identity changes when a file is added or removed.
     if let Some(db) = advisories {
-        field("advisories", db.to_string_lossy().as_bytes());
-        field(
-            "advisories",
-            std::fs::metadata(db)
-                .map(|m| meta_line(&m))
-                .unwrap_or_else(|_| "missing".into())
-                .as_bytes(),
-        );
+        h.field("advisories", db.to_string_lossy().as_bytes());
+        let id = std::fs::metadata(db)
+            .map(|m| meta_line(&m))
+            .unwrap_or_else(|_| "missing".into());
+        h.field("advisories", id.as_bytes());
     }
-    hex::encode(h.finalize())
-}
-
-/// Unreadable files give a value that matches no real content, so the
-/// full check runs and reports them.
-fn file_sha256(p: &Path) -> Vec<u8> {
-    match std::fs::File::open(p) {
-        Ok(f) => match crate::digest::digest_reader(f, &[crate::digest::Algorithm::Sha256]) {
-            Ok((_, d)) => d.first().map(|d| d.hex().into_bytes()).unwrap_or_default(),
-            Err(_) => b"unreadable".to_vec(),
-        },
-        Err(e) if e.kind() == io::ErrorKind::NotFound => b"missing".to_vec(),
-        Err(_) => b"unreadable".to_vec(),
-    }
+    h.finish()
 }
 
 #[cfg(unix)]
