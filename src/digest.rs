@@ -12,6 +12,8 @@ use sha2::Digest as _;
 /// Read size: large enough for few syscalls, small enough that the chunks
 /// in flight stay a few MiB whatever the file size.
 pub const CHUNK: usize = 1 << 20;
+/// Inputs below this are hashed on the calling thread.
+const SMALL: usize = 128 << 10;
 /// Chunks queued per hasher before the reader waits.
 const QUEUE: usize = 3;
 
@@ -163,11 +165,11 @@ pub fn feed(mut reader: impl Read, sinks: &mut [&mut dyn Sink]) -> io::Result<u6
             }
         }
     }
-    // An input that fits in one chunk is hashed here: starting threads
-    // would cost more than the hashing (small servers, `run --rehash`).
+    // A small input is hashed here: below about 128 KiB starting threads
+    // costs more than they save (signature files, tiny servers).
     let mut first = vec![0u8; CHUNK];
     let n = read_full(&mut reader, &mut first)?;
-    if n < CHUNK {
+    if n < SMALL {
         for s in sinks.iter_mut() {
             s.update(&first[..n]);
         }
@@ -185,7 +187,8 @@ pub fn feed(mut reader: impl Read, sinks: &mut [&mut dyn Sink]) -> io::Result<u6
                 }
             });
         }
-        let mut total = CHUNK as u64;
+        let mut total = n as u64;
+        first.truncate(n);
         let first = Arc::new(first);
         for tx in &senders {
             let _ = tx.send(Arc::clone(&first));
