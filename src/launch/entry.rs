@@ -540,6 +540,17 @@ fn requirements(metadata: &str) -> Vec<String> {
 
 // ----------------------------------------------------------------- mcpb
 
+/// What `${user_config.KEY}` may become where it appears.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum UserConfig {
+    /// A whole `env` value: read from the keychain at launch.
+    Collect,
+    /// Inside an argument: the manifest's default, if not sensitive.
+    Default,
+    /// The command itself: never.
+    Refuse,
+}
+
 fn mcpb(
     root: &Path,
     interp: &dyn Fn(&str) -> Result<Interpreter, EntryError>,
@@ -561,9 +572,28 @@ fn mcpb(
         detail: "the cache path is not UTF-8".into(),
     })?;
     let home = std::env::var("HOME").unwrap_or_default();
-    // ${__dirname}, ${HOME}, ${/} and ${pathSeparator}; user_config only
-    // where the caller allows it.
-    let substitute = |s: &str, allow_user: bool| -> Result<(String, Vec<String>), EntryError> {
+    // ${__dirname}, ${HOME}, ${/} and ${pathSeparator}; ${user_config.KEY}
+    // is collected in `env` (the keychain supplies it) and, in arguments,
+    // replaced by the manifest's default for a field that is not
+    // sensitive: a secret on a command line is visible in the process list.
+    let default_of = |key: &str| -> Result<String, EntryError> {
+        let field = m.user_config.get(key);
+        if field.is_some_and(|f| f.sensitive) {
+            return Err(EntryError::Unsupported(format!(
+                "{}: the sensitive `${{user_config.{key}}}` is in mcp_config's args, where the process list would show it; only `env` may carry it",
+                file.display()
+            )));
+        }
+        match field.and_then(|f| f.default.as_ref()) {
+            Some(Value::String(d)) => Ok(d.clone()),
+            Some(d @ (Value::Number(_) | Value::Bool(_))) => Ok(d.to_string()),
+            _ => Err(EntryError::Unsupported(format!(
+                "{}: `${{user_config.{key}}}` in mcp_config's args has no default, and mcp-warden keeps no user_config values outside the keychain (which feeds `env` only)",
+                file.display()
+            ))),
+        }
+    };
+    let substitute = |s: &str, user: UserConfig| -> Result<(String, Vec<String>), EntryError> {
         let mut out = String::new();
         let mut users = Vec::new();
         let mut rest = s;
@@ -579,8 +609,11 @@ fn mcpb(
                 "__dirname" => out.push_str(dirname),
                 "HOME" => out.push_str(&home),
                 "/" | "pathSeparator" => out.push(std::path::MAIN_SEPARATOR),
-                v if v.starts_with("user_config.") && allow_user => {
+                v if v.starts_with("user_config.") && user == UserConfig::Collect => {
                     users.push(v["user_config.".len()..].to_string());
+                }
+                v if v.starts_with("user_config.") && user == UserConfig::Default => {
+                    out.push_str(&default_of(&v["user_config.".len()..])?);
                 }
                 v => {
                     return Err(EntryError::Unsupported(format!(
@@ -596,7 +629,7 @@ fn mcpb(
     };
     let mut args = Vec::new();
     for a in &cfg.args {
-        let (s, _) = substitute(a, false)?;
+        let (s, _) = substitute(a, UserConfig::Default)?;
         args.push(OsString::from(s));
     }
     let mut env: BTreeMap<String, EnvValue> = BTreeMap::new();
@@ -607,7 +640,7 @@ fn mcpb(
                 detail: format!("`{k}` is not a valid environment variable name"),
             });
         }
-        let (s, users) = substitute(v, true)?;
+        let (s, users) = substitute(v, UserConfig::Collect)?;
         match users.as_slice() {
             [] => {
                 env.insert(k.clone(), EnvValue::Plain(s));
@@ -633,7 +666,7 @@ fn mcpb(
             }
         }
     }
-    let (command, _) = substitute(&cfg.command, false)?;
+    let (command, _) = substitute(&cfg.command, UserConfig::Refuse)?;
     let (program, interpreter, describe) = match command.as_str() {
         "node" | "python" | "python3" => {
             let i = interp(if command == "node" { "node" } else { "python3" })?;
@@ -909,9 +942,27 @@ mod tests {
             let e = resolve_tree(&d).unwrap_err();
             assert!(e.to_string().contains(want), "{cmd}: {e}");
         }
+        // In arguments: a sensitive field never; a plain one by its default.
         let m = manifest.replace("--sep=${/}", "${user_config.api_key}");
         let d = tree(&[("manifest.json", &m)]);
-        assert!(matches!(resolve_tree(&d), Err(EntryError::Unsupported(_))));
+        match resolve_tree(&d) {
+            Err(EntryError::Unsupported(e)) => assert!(e.contains("process list"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+        let m = manifest.replace("--sep=${/}", "--root=${user_config.root}");
+        let d = tree(&[("manifest.json", &m), ("server/index.js", "")]);
+        assert_eq!(resolve_tree(&d).unwrap().args[1], "--root=/srv");
+        let m = manifest
+            .replace("--sep=${/}", "${user_config.nodefault}")
+            .replace(
+                "\"user_config\": {",
+                "\"user_config\": {\"nodefault\": {\"type\": \"string\", \"title\": \"n\"},",
+            );
+        let d = tree(&[("manifest.json", &m), ("server/index.js", "")]);
+        match resolve_tree(&d) {
+            Err(EntryError::Unsupported(e)) => assert!(e.contains("no default"), "{e}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
