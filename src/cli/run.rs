@@ -265,6 +265,8 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
         }
     }
 
+    // The keychain connection is not kept open beside the server.
+    drop(secrets);
     let mut args = ep.args.clone();
     args.extend(entry.run.args.iter().map(OsString::from));
     args.extend(a.args.iter().cloned());
