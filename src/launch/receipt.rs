@@ -19,6 +19,8 @@ use crate::context::Context;
 use crate::fsutil;
 
 const VERSION: u32 = 1;
+/// How long a full check stands in for the next ones.
+pub const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 /// Files in a tree beyond this are not fingerprinted (and so always
 /// re-hashed); the cache's own unpack limits stay far below.
 const MAX_TREE_ENTRIES: usize = 1_000_000;
@@ -45,11 +47,21 @@ impl Receipt {
         }
     }
 
+    /// Also false once the receipt is older than [`MAX_AGE`] (or dated in
+    /// the future): verdicts can depend on the clock (certificate validity,
+    /// an SBOM's `max-age`), so they are reached again at least daily.
     pub fn matches(&self, sha256: &str, inputs: &str, fingerprint: &str) -> bool {
+        let fresh = self
+            .verified
+            .parse::<jiff::Timestamp>()
+            .ok()
+            .and_then(|t| jiff::Timestamp::now().duration_since(t).try_into().ok())
+            .is_some_and(|age: std::time::Duration| age <= MAX_AGE);
         self.version == VERSION
             && self.sha256 == sha256
             && self.inputs == inputs
             && self.fingerprint == fingerprint
+            && fresh
     }
 }
 
@@ -214,6 +226,14 @@ mod tests {
         assert_eq!(load(&ctx, "srv"), Some(r.clone()));
         assert!(r.matches("aa", "bb", "cc"));
         assert!(!r.matches("aa", "bb", "cd"));
+        // A day old, or from the future: the full check runs again.
+        let mut old = r.clone();
+        old.verified = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(25)).to_string();
+        assert!(!old.matches("aa", "bb", "cc"));
+        old.verified = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1)).to_string();
+        assert!(!old.matches("aa", "bb", "cc"));
+        old.verified = "yesterday".into();
+        assert!(!old.matches("aa", "bb", "cc"));
         std::fs::write(path(&ctx, "srv"), "garbage = [").unwrap();
         assert!(load(&ctx, "srv").is_none());
         std::fs::write(path(&ctx, "srv"), vec![b'x'; 10_000]).unwrap();
