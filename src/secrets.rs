@@ -509,10 +509,16 @@ fn open_store(
         })
     };
     let keyutils = || {
-        // The store uses the session keyring; a process without one gets
-        // the user's default session keyring from the kernel, which all of
-        // the user's processes share (what `secret set` then `run` needs).
+        // The store keeps keys in the session keyring and links them into
+        // the user's persistent keyring, where the next process finds
+        // them. A process without a session keyring of its own joins a new
+        // one first: in the user's default session keyring it would not
+        // possess the keys it makes, and the kernel refuses it access.
         // Descriptions are set per entry (`KeyringStore::entry`).
+        let _ = linux_keyutils::KeyRing::from_special_id(
+            linux_keyutils::KeyRingIdentifier::Session,
+            true,
+        );
         linux_keyutils_keyring_store::Store::new()
             .map(|s| s as Arc<keyring_core::CredentialStore>)
             .map_err(|e| SecretError::Unavailable {

@@ -341,6 +341,36 @@ fn unreachable_secret_service_is_a_clear_error() {
         .stderr_has("keyutils");
 }
 
+/// Without a session keyring of its own (a service started outside a
+/// login session), each mcp-warden process joins a new one, and the
+/// persistent keyring carries the secret from `set` to `list` and `rm`.
+#[test]
+fn keyutils_works_without_a_session_keyring_of_its_own() {
+    super::util::require_tool("keyctl", &["--version"]);
+    let env = TestEnv::new();
+    let vars = vec![("MCP_WARDEN_KEYRING".to_string(), "keyutils".to_string())];
+    let set = run_stdin(
+        &env,
+        &vars,
+        &["secret", "set", "acme", "API_KEY"],
+        format!("{CANARY}\n").as_bytes(),
+    );
+    set.code(0).stderr_has("stored acme/API_KEY in keyutils");
+    let list = env
+        .cmd()
+        .var("MCP_WARDEN_KEYRING", "keyutils")
+        .args(["secret", "list"])
+        .run();
+    list.code(0).stdout_has("acme/API_KEY  present");
+    let rm = env
+        .cmd()
+        .var("MCP_WARDEN_KEYRING", "keyutils")
+        .args(["secret", "rm", "acme", "API_KEY"])
+        .run();
+    rm.code(0);
+    assert_no_canary(&[&set, &list, &rm]);
+}
+
 #[test]
 fn keyutils_round_trip() {
     super::util::require_tool("keyctl", &["--version"]);
