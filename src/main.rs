@@ -31,8 +31,10 @@ fn main() -> ExitCode {
     };
     // Logs go to stderr only: stdout carries the report (and, under
     // `run`, nothing but MCP messages).
+    // Colour only on a terminal: an MCP client logs `run`'s stderr to a file.
     let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .without_time();
     // An EnvFilter compiles regexes (a millisecond on every start, which
