@@ -91,18 +91,7 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
     let policies = load_policies(&ctx, &trust)?;
     let cache = crate::cache::Cache::open(&ctx.cache_dir)
         .map_err(|e| Failure::input(Code::CacheError, e.to_string(), Some(e.hint().into())))?;
-    // The pinned bytes are gone or changed: a failed verification (1).
-    let damaged = |what: String| -> anyhow::Error {
-        let mut f = Failure::input(
-            Code::CacheMismatch,
-            what,
-            Some(format!(
-                "the cached copy changed since it was pinned: `mcp-warden cache verify` shows what; `mcp-warden cache gc`, then `mcp-warden add {name} ...` again"
-            )),
-        );
-        f.exit = 1;
-        f.into()
-    };
+    let damaged = |what: String| damaged(name, what);
 
     // What will run: the pinned file itself (opened now, so the inode
     // checked is the inode executed), or the unpacked tree.
@@ -137,7 +126,7 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
     };
 
     let entry_toml = toml::to_string(entry).unwrap_or_default();
-    let db_path = advisories_path(&policies);
+    let db_path = policies.advisories_db();
     let inputs = receipt::inputs(&ctx, &entry_toml, db_path.as_deref());
     let fresh = !a.rehash
         && receipt::load(&ctx, name)
@@ -147,7 +136,9 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
     } else {
         receipt::remove(&ctx, name);
         verify_in_full(g, &ctx, name, entry, &trust, &policies)?;
-        if let Some(t) = &tree {
+        // A pinned directory's tree digest is its pin, which
+        // `verify_in_full` compared already; an archive's tree is checked here.
+        if let Some(t) = tree.as_ref().filter(|_| entry.kind != "directory") {
             let expected = entry.tree_digest.as_deref().unwrap_or(&t.digest);
             let now =
                 crate::cache::tree_digest(&t.path).map_err(|e| damaged(format!("{name}: {e}")))?;
@@ -371,19 +362,14 @@ fn verify_in_full(
             .digest(crate::digest::Algorithm::Sha256)
             .map(|d| d.hex());
         if now.as_deref() != Some(entry.sha256.as_str()) {
-            let mut f = Failure::input(
-                Code::CacheMismatch,
+            return Err(damaged(
+                name,
                 format!(
                     "{name}: the cached artifact has sha256:{}, not the pinned sha256:{}",
                     now.unwrap_or_default(),
                     entry.sha256
                 ),
-                Some(format!(
-                    "the cached copy changed since it was pinned: `mcp-warden cache verify` shows what; `mcp-warden cache gc`, then `mcp-warden add {name} ...` again"
-                )),
-            );
-            f.exit = 1;
-            return Err(f.into());
+            ));
         }
     }
     let db = load_advisories(None, policies)?;
@@ -405,14 +391,17 @@ fn verify_in_full(
     .into())
 }
 
-fn advisories_path(policies: &policy::PolicySet) -> Option<std::path::PathBuf> {
-    policies.layers.iter().find_map(|p| {
-        let db = p.advisories.as_ref()?.db.as_ref()?;
-        Some(match p.file.parent() {
-            Some(dir) if db.is_relative() => dir.join(db),
-            _ => db.clone(),
-        })
-    })
+/// The pinned bytes are gone or changed: a failed verification (exit 1).
+fn damaged(name: &str, what: String) -> anyhow::Error {
+    let mut f = Failure::input(
+        Code::CacheMismatch,
+        what,
+        Some(format!(
+            "the cached copy changed since it was pinned: `mcp-warden cache verify` shows what; `mcp-warden cache gc`, then `mcp-warden add {name} ...` again"
+        )),
+    );
+    f.exit = 1;
+    f.into()
 }
 
 /// The file name the artifact was pinned under (for a script's

@@ -160,15 +160,9 @@ pub fn load_advisories(
     given: Option<&std::path::Path>,
     policies: &PolicySet,
 ) -> Result<Option<AdvisoryDb>> {
-    let path = given.map(std::path::Path::to_path_buf).or_else(|| {
-        policies.layers.iter().find_map(|p| {
-            let db = p.advisories.as_ref()?.db.as_ref()?;
-            Some(match p.file.parent() {
-                Some(dir) if db.is_relative() => dir.join(db),
-                _ => db.clone(),
-            })
-        })
-    });
+    let path = given
+        .map(std::path::Path::to_path_buf)
+        .or_else(|| policies.advisories_db());
     let Some(path) = path else { return Ok(None) };
     let db = AdvisoryDb::load(&path).map_err(|e| {
         Failure::input(

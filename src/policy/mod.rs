@@ -478,6 +478,17 @@ impl PolicySet {
         self.layers.is_empty()
     }
 
+    /// The first layer's `[advisories] db`, relative to that policy file.
+    pub fn advisories_db(&self) -> Option<PathBuf> {
+        self.layers.iter().find_map(|p| {
+            let db = p.advisories.as_ref()?.db.as_ref()?;
+            Some(match p.file.parent() {
+                Some(dir) if db.is_relative() => dir.join(db),
+                _ => db.clone(),
+            })
+        })
+    }
+
     /// `[servers.run]` of `server` over both layers: the variables of
     /// each (a variable both name is taken from the keychain if either
     /// says so), and the system's interpreter before the user's.
