@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 
 pub mod archive;
+pub mod audit;
 pub mod cache;
 pub mod cli;
 pub mod client;

@@ -5,6 +5,7 @@
 
 pub mod entry;
 pub mod env;
+pub mod guard;
 pub mod receipt;
 pub mod spawn;
 #[cfg(unix)]
