@@ -102,7 +102,6 @@ codes! {
     PolicyContradiction => "policy-contradiction": "two rules of the policy cannot both hold",
     PolicyMissingReason => "policy-missing-reason": "an exception has no `reason`",
     PolicyDuplicate => "policy-duplicate": "a server is named twice in one policy file",
-    PolicyUnsupported => "policy-unsupported": "a policy section is reserved for a later version and not enforced yet, so it is refused",
     PolicyLoosening => "policy-loosening": "the user policy tries to loosen the system policy; the system policy still applies",
     ExceptionUnused => "exception-unused": "a policy exception matches no server entry",
     // sources, cache and lock

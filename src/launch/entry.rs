@@ -733,6 +733,7 @@ mod tests {
                     column: 1,
                 },
             }),
+            ..RunRules::default()
         }
     }
 

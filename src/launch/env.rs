@@ -225,6 +225,7 @@ mod tests {
                 ("PROXY".into(), EnvRule::Inherit, loc),
             ],
             interpreter: None,
+            ..RunRules::default()
         };
         let p = plan(
             os(&[("PROXY", "http://p"), ("DEBUG", "1"), ("GITHUB_TOKEN", "t")]),

@@ -117,15 +117,53 @@ pub struct ServerRule {
     pub provenance: Option<ProvenanceRules>,
     pub sbom: Option<SbomRules>,
     pub run: Option<RunRules>,
+    /// `[servers.tools] pinned`: the approved tool list's digest.
+    pub tools_pinned: Option<At<String>>,
 }
 
-/// `[servers.run]`: how `run` starts the server.
+/// `[servers.run]`: how `run` starts the server, and the guard's and
+/// sandbox's rules. `None` is "not said here"; [`PolicySet::run_rules`]
+/// merges the layers and the defaults live where the rules are applied.
 #[derive(Debug, Clone, Default)]
 pub struct RunRules {
     /// Variables the server receives, and from where.
     pub env: Vec<(String, EnvRule, Loc)>,
     /// The interpreter for script entry points, instead of the one on PATH.
     pub interpreter: Option<At<PathBuf>>,
+    /// The stdio guard between client and server (default on).
+    pub guard: Option<bool>,
+    pub sandbox: Option<SandboxMode>,
+    /// TCP and UDP for the server (default off).
+    pub network: Option<bool>,
+    /// Globs over tool names.
+    pub confirm_tools: Vec<String>,
+    pub deny_tools: Vec<String>,
+    /// `rate`: `tools/call` per second, over all tools and per tool.
+    pub rate_overall: Option<f64>,
+    pub rate_per_tool: Option<f64>,
+    pub rate_burst: Option<u32>,
+    pub strict_arguments: Option<bool>,
+    pub max_message_size: Option<u64>,
+    pub max_depth: Option<u64>,
+    pub max_in_flight: Option<u64>,
+}
+
+/// `[servers.run] sandbox`, weakest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SandboxMode {
+    Off,
+    BestEffort,
+    Require,
+}
+
+impl SandboxMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SandboxMode::Off => "off",
+            SandboxMode::BestEffort => "best-effort",
+            SandboxMode::Require => "require",
+        }
+    }
 }
 
 /// Where a `[servers.run] env` variable comes from.
@@ -302,6 +340,8 @@ pub struct Policy {
     pub servers: Vec<ServerRule>,
     pub exceptions: Vec<Exception>,
     pub advisories: Option<AdvisoryRules>,
+    /// `[audit] otlp`: where audit events are also exported.
+    pub otlp: Option<At<String>>,
 }
 
 /// `[servers.sbom]`: what the bill of materials must show.
@@ -478,6 +518,16 @@ impl PolicySet {
         self.layers.is_empty()
     }
 
+    /// `[servers.tools] pinned` for `server`: the system's before the user's.
+    pub fn tools_pinned(&self, server: &str) -> Option<String> {
+        (self.layers.iter()).find_map(|p| Some(p.server(server)?.tools_pinned.as_ref()?.value.clone()))
+    }
+
+    /// `[audit] otlp`: the system's before the user's.
+    pub fn otlp(&self) -> Option<String> {
+        (self.layers.iter()).find_map(|p| Some(p.otlp.as_ref()?.value.clone()))
+    }
+
     /// The first layer's `[advisories] db`, relative to that policy file.
     pub fn advisories_db(&self) -> Option<PathBuf> {
         self.layers.iter().find_map(|p| {
@@ -491,14 +541,43 @@ impl PolicySet {
 
     /// `[servers.run]` of `server` over both layers: the variables of
     /// each (a variable both name is taken from the keychain if either
-    /// says so), and the system's interpreter before the user's.
+    /// says so), the system's interpreter before the user's, and for the
+    /// guard and sandbox the stricter of the two (a layer may tighten,
+    /// never relax: guard on if either says so, network only if neither
+    /// says no, the lower of two limits, every pattern of both).
     pub fn run_rules(&self, server: &str) -> RunRules {
         let mut out = RunRules::default();
+        fn stricter<T: Copy>(a: Option<T>, b: Option<T>, pick: fn(T, T) -> T) -> Option<T> {
+            match (a, b) {
+                (Some(a), Some(b)) => Some(pick(a, b)),
+                (a, b) => a.or(b),
+            }
+        }
         for rules in self
             .layers
             .iter()
             .filter_map(|p| p.server(server)?.run.as_ref())
         {
+            out.guard = stricter(out.guard, rules.guard, |a, b| a || b);
+            out.sandbox = stricter(out.sandbox, rules.sandbox, Ord::max);
+            out.network = stricter(out.network, rules.network, |a, b| a && b);
+            out.strict_arguments = stricter(out.strict_arguments, rules.strict_arguments, |a, b| a || b);
+            out.rate_overall = stricter(out.rate_overall, rules.rate_overall, f64::min);
+            out.rate_per_tool = stricter(out.rate_per_tool, rules.rate_per_tool, f64::min);
+            out.rate_burst = stricter(out.rate_burst, rules.rate_burst, Ord::min);
+            out.max_message_size = stricter(out.max_message_size, rules.max_message_size, Ord::min);
+            out.max_depth = stricter(out.max_depth, rules.max_depth, Ord::min);
+            out.max_in_flight = stricter(out.max_in_flight, rules.max_in_flight, Ord::min);
+            for p in &rules.confirm_tools {
+                if !out.confirm_tools.contains(p) {
+                    out.confirm_tools.push(p.clone());
+                }
+            }
+            for p in &rules.deny_tools {
+                if !out.deny_tools.contains(p) {
+                    out.deny_tools.push(p.clone());
+                }
+            }
             for (name, rule, loc) in &rules.env {
                 match out.env.iter_mut().find(|(n, _, _)| n == name) {
                     Some(have) if *rule == EnvRule::Keychain => {

@@ -10,7 +10,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::{
     AdvisoryRules, At, DenyComponent, EnvRule, Exception, IdentityClaims, Layer, Loc, Mode, Policy,
-    ProvenanceRules, Requirement, Rules, RunRules, SbomRules, ServerRule,
+    ProvenanceRules, Requirement, Rules, RunRules, SandboxMode, SbomRules, ServerRule,
 };
 use crate::diag::{Code, Diagnostic};
 use crate::digest::Digest;
@@ -18,20 +18,35 @@ use crate::sbom::advisories::{Ignore, Severity};
 use crate::sbom::license::{LicensePolicy, NoAssertion};
 use crate::trust::{Scopes, TrustStore, compile_glob};
 
-/// Sections that later versions will enforce. Refused now, so nobody
-/// believes a rule is in force when it is not.
-const RESERVED: &[&str] = &["tools"];
-
-/// `[servers.run]` keys of the guard and sandbox, not enforced yet.
-const RUN_RESERVED: &[&str] = &[
-    "network",
-    "sandbox",
+/// `[servers.run]` keys.
+const RUN_KEYS: &[&str] = &[
+    "env",
+    "interpreter",
     "guard",
+    "sandbox",
+    "network",
     "confirm-tools",
     "deny-tools",
     "rate",
     "strict-arguments",
+    "max-message-size",
+    "max-depth",
+    "max-in-flight",
 ];
+
+/// "20/s", "300/min", "1000/h" → calls per second (positive, finite).
+fn parse_rate(s: &str) -> Option<f64> {
+    let (n, unit) = s.split_once('/')?;
+    let n: f64 = n.trim().parse().ok()?;
+    let secs = match unit.trim() {
+        "s" | "sec" | "second" => 1.0,
+        "m" | "min" | "minute" => 60.0,
+        "h" | "hour" => 3600.0,
+        _ => return None,
+    };
+    let r = n / secs;
+    (r.is_finite() && r > 0.0).then_some(r)
+}
 
 struct Parser<'a> {
     text: &'a str,
@@ -113,21 +128,12 @@ impl<'a> Parser<'a> {
             if allowed.contains(&key) {
                 continue;
             }
-            if RESERVED.contains(&key) && what.starts_with("[[servers]]") {
-                self.error(
-                    Code::PolicyUnsupported,
-                    k.span(),
-                    format!("`[servers.{key}]` is not enforced by this version of mcp-warden"),
-                    "remove the section for now; a policy never holds rules that are not in force",
-                );
-            } else {
-                self.error(
-                    Code::PolicyUnknownKey,
-                    k.span(),
-                    format!("unknown key `{key}` in {what}"),
-                    format!("the keys allowed here are: {}", allowed.join(", ")),
-                );
-            }
+            self.error(
+                Code::PolicyUnknownKey,
+                k.span(),
+                format!("unknown key `{key}` in {what}"),
+                format!("the keys allowed here are: {}", allowed.join(", ")),
+            );
         }
     }
 
@@ -193,6 +199,7 @@ impl<'a> Parser<'a> {
                 "servers",
                 "exceptions",
                 "advisories",
+                "audit",
             ],
             "the top level",
         );
@@ -264,7 +271,35 @@ impl<'a> Parser<'a> {
                 }
             },
         };
+        let otlp = match Self::get(root, "audit") {
+            None => None,
+            Some((_, v)) => match v.get_ref().as_table() {
+                Some(t) => {
+                    self.check_keys(t, &["otlp"], "[audit]");
+                    self.string(t, "otlp").and_then(|u| {
+                        if reqwest::Url::parse(&u.value).is_ok_and(|url| matches!(url.scheme(), "http" | "https")) {
+                            Some(u)
+                        } else {
+                            self.diags.push(
+                                Diagnostic::error(
+                                    Code::PolicyType,
+                                    format!("`otlp` must be an http or https URL, not `{}`", u.value),
+                                )
+                                .hint("write the collector's OTLP/HTTP base URL, e.g. \"http://127.0.0.1:4318\"")
+                                .at(u.loc.to_string()),
+                            );
+                            None
+                        }
+                    })
+                }
+                None => {
+                    self.type_error(v, "audit", "a table");
+                    None
+                }
+            },
+        };
         let policy = Policy {
+            otlp,
             advisories,
             file: self.file.to_path_buf(),
             layer,
@@ -356,6 +391,7 @@ impl<'a> Parser<'a> {
                 "provenance",
                 "sbom",
                 "run",
+                "tools",
             ],
             "[[servers]]",
         );
@@ -443,7 +479,18 @@ impl<'a> Parser<'a> {
                 }
             },
         };
+        let tools_pinned = match Self::get(t, "tools") {
+            None => None,
+            Some((_, v)) => match v.get_ref().as_table() {
+                Some(tt) => self.tools_rules(tt),
+                None => {
+                    self.type_error(v, "tools", "a table");
+                    None
+                }
+            },
+        };
         Some(ServerRule {
+            tools_pinned,
             sbom,
             provenance,
             run,
@@ -732,28 +779,7 @@ impl<'a> Parser<'a> {
     }
 
     fn run_rules(&mut self, t: &DeTable) -> RunRules {
-        let allowed = ["env", "interpreter"];
-        for (k, _) in t.iter() {
-            let key = k.get_ref().as_ref();
-            if allowed.contains(&key) {
-                continue;
-            }
-            if RUN_RESERVED.contains(&key) {
-                self.error(
-                    Code::PolicyUnsupported,
-                    k.span(),
-                    format!("`[servers.run] {key}` is not enforced by this version of mcp-warden"),
-                    "remove the key for now; a policy never holds rules that are not in force",
-                );
-            } else {
-                self.error(
-                    Code::PolicyUnknownKey,
-                    k.span(),
-                    format!("unknown key `{key}` in [servers.run]"),
-                    format!("the keys allowed here are: {}", allowed.join(", ")),
-                );
-            }
-        }
+        self.check_keys(t, RUN_KEYS, "[servers.run]");
         let mut rules = RunRules::default();
         if let Some((_, v)) = Self::get(t, "env") {
             match v.get_ref().as_table() {
@@ -803,7 +829,112 @@ impl<'a> Parser<'a> {
                 );
             }
         }
+        rules.guard = self.boolean(t, "guard");
+        rules.network = self.boolean(t, "network");
+        rules.strict_arguments = self.boolean(t, "strict-arguments");
+        if let Some(m) = self.string(t, "sandbox") {
+            rules.sandbox = match m.value.as_str() {
+                "off" => Some(SandboxMode::Off),
+                "best-effort" => Some(SandboxMode::BestEffort),
+                "require" => Some(SandboxMode::Require),
+                other => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::PolicyType,
+                            format!("`sandbox` must be \"require\", \"best-effort\" or \"off\", not `{other}`"),
+                        )
+                        .hint("\"require\" refuses to start where the sandbox cannot be enforced")
+                        .at(m.loc.to_string()),
+                    );
+                    None
+                }
+            };
+        }
+        for (key, into) in [
+            ("confirm-tools", &mut rules.confirm_tools),
+            ("deny-tools", &mut rules.deny_tools),
+        ] {
+            if let Some((_, items)) = self.strings(t, key) {
+                for it in items {
+                    if self.glob_or_report(&it).is_some() {
+                        into.push(it.value);
+                    }
+                }
+            }
+        }
+        rules.max_message_size = self.count(t, "max-message-size", 1024, 1 << 30);
+        rules.max_depth = self.count(t, "max-depth", 2, 1024);
+        rules.max_in_flight = self.count(t, "max-in-flight", 1, 65536);
+        if let Some((_, v)) = Self::get(t, "rate") {
+            match v.get_ref().as_table() {
+                Some(rt) => {
+                    self.check_keys(rt, &["overall", "per-tool", "burst"], "[servers.run] rate");
+                    rules.rate_overall = self.rate(rt, "overall");
+                    rules.rate_per_tool = self.rate(rt, "per-tool");
+                    rules.rate_burst = self.count(rt, "burst", 1, 1_000_000).map(|b| b as u32);
+                }
+                None => self.type_error(v, "rate", "a table such as { overall = \"20/s\", per-tool = \"5/s\" }"),
+            }
+        }
         rules
+    }
+
+    /// A whole number in `min..=max`.
+    fn count(&mut self, t: &DeTable, key: &str, min: u64, max: u64) -> Option<u64> {
+        let (_, v) = Self::get(t, key)?;
+        match v.get_ref().as_integer().and_then(|i| i.as_str().parse::<u64>().ok()) {
+            Some(n) if (min..=max).contains(&n) => Some(n),
+            _ => {
+                let want = format!("a whole number from {min} to {max}");
+                match v.get_ref().as_integer() {
+                    Some(i) => self.error(
+                        Code::PolicyType,
+                        v.span(),
+                        format!("`{key}` must be {want}, not {}", i.as_str()),
+                        format!("write `{key}` as {want}"),
+                    ),
+                    None => self.type_error(v, key, &want),
+                }
+                None
+            }
+        }
+    }
+
+    /// A rate such as "20/s", "300/min" or "1000/h", in calls per second.
+    fn rate(&mut self, t: &DeTable, key: &str) -> Option<f64> {
+        let r = self.string(t, key)?;
+        match parse_rate(&r.value) {
+            Some(per_second) => Some(per_second),
+            None => {
+                self.diags.push(
+                    Diagnostic::error(Code::PolicyType, format!("invalid rate `{}`", r.value))
+                        .hint("write calls per unit of time: \"20/s\", \"300/min\" or \"1000/h\"")
+                        .at(r.loc.to_string()),
+                );
+                None
+            }
+        }
+    }
+
+    fn tools_rules(&mut self, t: &DeTable) -> Option<At<String>> {
+        self.check_keys(t, &["pinned"], "[servers.tools]");
+        let pin = self.string(t, "pinned")?;
+        let ok = pin.value.strip_prefix("sha256:").is_some_and(|h| {
+            h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        });
+        if ok {
+            Some(pin)
+        } else {
+            self.diags.push(
+                Diagnostic::error(
+                    Code::PolicyBadPattern,
+                    format!("`pinned` must be \"sha256:\" and 64 lowercase hex digits, not `{}`", pin.value),
+                )
+                .hint("copy the digest `mcp-warden approve NAME` prints")
+                .at(pin.loc.to_string()),
+            );
+            None
+        }
     }
 
     fn provenance_rules(&mut self, t: &DeTable, span: Range<usize>) -> Option<ProvenanceRules> {
@@ -1109,7 +1240,7 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_with_its_position() {
-        let text = "version = 1\nmode = \"lenient\"\nfoo = 1\n[defaults]\nrequire = [\"signature\", \"vibes\"]\nsigners = [\"nobody\"]\n[[servers]]\nname = \"a\"\ndigests = [\"sha256:zz\"]\nversions = \"not a req\"\n[servers.run]\nx = 1\nnetwork = true\n[[exceptions]]\nservers = [\"[\"]\nwaive = [\"provenance\"]\n";
+        let text = "version = 1\nmode = \"lenient\"\nfoo = 1\n[defaults]\nrequire = [\"signature\", \"vibes\"]\nsigners = [\"nobody\"]\n[[servers]]\nname = \"a\"\ndigests = [\"sha256:zz\"]\nversions = \"not a req\"\n[servers.run]\nx = 1\nnetwork = \"yes\"\n[[exceptions]]\nservers = [\"[\"]\nwaive = [\"provenance\"]\n";
         let (_, d) = check(text);
         let c = codes(&d);
         for want in [
@@ -1117,7 +1248,6 @@ mod tests {
             "policy-unknown-key",
             "policy-unknown-signer",
             "policy-bad-pattern",
-            "policy-unsupported",
             "policy-missing-reason",
         ] {
             assert!(c.contains(&want), "{want} missing from {c:?}");
@@ -1126,6 +1256,47 @@ mod tests {
         assert_eq!(unknown.location.as_deref(), Some("p.toml:3:1"));
         let mode = d.iter().find(|d| d.message.contains("lenient")).unwrap();
         assert_eq!(mode.location.as_deref(), Some("p.toml:2:8"));
+    }
+
+    #[test]
+    fn guard_and_sandbox_rules_parse_and_reject_bad_values() {
+        let text = "version = 1\n[audit]\notlp = \"http://127.0.0.1:4318\"\n[[servers]]\nname = \"a\"\n[servers.run]\nguard = true\nsandbox = \"require\"\nnetwork = false\nconfirm-tools = [\"delete_*\"]\ndeny-tools = [\"shell\"]\nrate = { overall = \"600/min\", per-tool = \"2/s\", burst = 5 }\nstrict-arguments = true\nmax-message-size = 65536\nmax-depth = 16\nmax-in-flight = 8\n[servers.tools]\npinned = \"sha256:0000000000000000000000000000000000000000000000000000000000000000\"\n";
+        let (p, d) = check(text);
+        assert!(d.is_empty(), "{d:?}");
+        let p = p.unwrap();
+        assert_eq!(p.otlp.as_ref().unwrap().value, "http://127.0.0.1:4318");
+        let s = &p.servers[0];
+        let run = s.run.clone().unwrap();
+        assert_eq!(run.guard, Some(true));
+        assert_eq!(run.sandbox, Some(SandboxMode::Require));
+        assert_eq!(run.network, Some(false));
+        assert_eq!(run.confirm_tools, ["delete_*"]);
+        assert_eq!(run.deny_tools, ["shell"]);
+        assert_eq!(run.rate_overall, Some(10.0));
+        assert_eq!(run.rate_per_tool, Some(2.0));
+        assert_eq!(run.rate_burst, Some(5));
+        assert_eq!(run.strict_arguments, Some(true));
+        assert_eq!((run.max_message_size, run.max_depth, run.max_in_flight), (Some(65536), Some(16), Some(8)));
+        assert!(s.tools_pinned.as_ref().unwrap().value.starts_with("sha256:0000"));
+
+        let bad = "version = 1\n[audit]\notlp = \"ftp://x\"\n[[servers]]\nname = \"a\"\n[servers.run]\nrate = { overall = \"fast\", every = 1 }\nmax-depth = 0\nmax-in-flight = -1\nconfirm-tools = [\"[\"]\nguard = \"on\"\n[servers.tools]\npinned = \"sha256:XYZ\"\nextra = 1\n";
+        let (_, d) = check(bad);
+        let c = codes(&d);
+        assert_eq!(
+            c,
+            [
+                "policy-type",
+                "policy-type",
+                "policy-unknown-key",
+                "policy-type",
+                "policy-type",
+                "policy-bad-pattern",
+                "policy-type",
+                "policy-bad-pattern",
+                "policy-unknown-key",
+            ],
+            "{d:?}"
+        );
     }
 
     #[test]
@@ -1144,7 +1315,7 @@ mod tests {
             PathBuf::from("/usr/bin/node")
         );
 
-        let text = "version = 1\n[[servers]]\nname = \"a\"\n[servers.run]\nenv = { TOKEN = \"ghp_literal\", \"1BAD\" = \"keychain\" }\ninterpreter = \"node\"\nsandbox = \"require\"\n";
+        let text = "version = 1\n[[servers]]\nname = \"a\"\n[servers.run]\nenv = { TOKEN = \"ghp_literal\", \"1BAD\" = \"keychain\" }\ninterpreter = \"node\"\nsandbox = \"always\"\n";
         let (_, d) = check(text);
         let c = codes(&d);
         assert_eq!(
@@ -1153,7 +1324,7 @@ mod tests {
                 "policy-type",
                 "policy-bad-pattern",
                 "policy-type",
-                "policy-unsupported"
+                "policy-type"
             ],
             "{d:?}"
         );

@@ -178,7 +178,7 @@ mode = "lenient"
 [[servers]]
 name = "a"
 [servers.run]
-network = true
+network = "yes"
 
 [[servers]]
 name = "a"
@@ -191,7 +191,7 @@ versions = "not a requirement"
     for (code, loc) in [
         ("policy-version", "more.toml:1:11"),
         ("policy-type", "more.toml:2:8"),
-        ("policy-unsupported", "more.toml:7:1"),
+        ("policy-type", "more.toml:7:11"),
         ("policy-duplicate", "more.toml:10:8"),
         ("policy-bad-pattern", "more.toml:11:12"),
         ("policy-bad-pattern", "more.toml:12:12"),
