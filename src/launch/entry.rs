@@ -383,16 +383,27 @@ fn wheel(
         Err(_) => return Ok(None),
     };
     infos.sort();
-    let installed: Vec<String> = infos
-        .iter()
-        .filter_map(|p| p.file_stem()?.to_str())
-        .filter_map(|s| s.split('-').next())
-        .map(normalize_pypi_name)
+    // Each distribution's name and unconditional requirements. A tree made
+    // by `pip install --target` holds the server and all it needs; the
+    // server is the distribution that none of the others requires.
+    let mut dists: Vec<(PathBuf, String, Vec<String>)> = Vec::new();
+    for info in &infos {
+        let metadata = info.join("METADATA");
+        let reqs = if metadata.is_file() {
+            requirements(&fsutil::read_text_bounded(&metadata, MAX_META)?)
+        } else {
+            Vec::new()
+        };
+        dists.push((info.clone(), normalize_pypi_name(&info_name(info)), reqs));
+    }
+    let installed: Vec<&str> = dists.iter().map(|d| d.1.as_str()).collect();
+    let required: Vec<String> = (dists.iter())
+        .flat_map(|d| d.2.iter().map(|r| normalize_pypi_name(r)))
         .collect();
     let mut scripts = Vec::new();
-    for info in &infos {
+    for (info, dist, _) in &dists {
         let ep = info.join("entry_points.txt");
-        if !ep.is_file() {
+        if required.contains(dist) || !ep.is_file() {
             continue;
         }
         let text = fsutil::read_text_bounded(&ep, MAX_META)?;
@@ -439,16 +450,15 @@ fn wheel(
             detail: format!("`{name} = {target}` is not module:function"),
         });
     }
-    let metadata = info.join("METADATA");
-    if metadata.is_file() {
-        let text = fsutil::read_text_bounded(&metadata, MAX_META)?;
-        let missing: Vec<String> = requirements(&text)
-            .into_iter()
-            .filter(|r| !installed.contains(&normalize_pypi_name(r)))
-            .collect();
-        if !missing.is_empty() {
-            return Err(EntryError::MissingDependencies { names: missing });
+    // Every unconditional requirement of every distribution is present.
+    let mut missing: Vec<String> = Vec::new();
+    for r in dists.iter().flat_map(|d| &d.2) {
+        if !installed.contains(&normalize_pypi_name(r).as_str()) && !missing.contains(r) {
+            missing.push(r.clone());
         }
+    }
+    if !missing.is_empty() {
+        return Err(EntryError::MissingDependencies { names: missing });
     }
     let i = interp("python3")?;
     // argv: -c CODE ROOT MODULE FUNC SCRIPT-NAME [server args...]
@@ -521,9 +531,11 @@ fn requirements(metadata: &str) -> Vec<String> {
         let Some(req) = line.strip_prefix("Requires-Dist:") else {
             continue;
         };
-        if let Some((_, marker)) = req.split_once(';')
-            && marker.contains("extra")
-        {
+        // Requirements under an environment marker (an extra, another
+        // platform or Python version) are not checked: a wrong guess
+        // would refuse a working server, and a missing module fails at
+        // import anyway.
+        if req.contains(';') {
             continue;
         }
         let name: String = req
@@ -869,13 +881,18 @@ mod tests {
                 "srv_pkg-1.0.dist-info/METADATA",
                 "Name: srv-pkg\nRequires-Dist: Dep.Lib>=1\nRequires-Dist: extra-only; extra == \"cli\"\n\nbody\nRequires-Dist: not-a-header\n",
             ),
-            ("dep_lib-2.0.dist-info/METADATA", "Name: dep-lib\n"),
+            ("dep_lib-2.0.dist-info/METADATA", "Name: dep-lib\nRequires-Dist: web; sys_platform == 'emscripten'\n"),
+            // A dependency's own console script (as `pip install --target`
+            // leaves them) is not the server's.
+            ("dep_lib-2.0.dist-info/entry_points.txt", "[console_scripts]\ndep-lib = dep_lib:cli\n"),
         ]);
         let ep = resolve_tree(&d).unwrap();
         let args: Vec<String> = ep.args.iter().map(|a| a.to_string_lossy().into()).collect();
         assert_eq!(&args[..3], ["-I", "-B", "-c"]);
         assert_eq!(&args[5..], ["srv_pkg.main", "run", "srv-pkg"]);
 
+        fs::remove_file(d.path().join("dep_lib-2.0.dist-info/entry_points.txt")).unwrap();
+        fs::remove_file(d.path().join("dep_lib-2.0.dist-info/METADATA")).unwrap();
         fs::remove_dir_all(d.path().join("dep_lib-2.0.dist-info")).unwrap();
         match resolve_tree(&d) {
             Err(EntryError::MissingDependencies { names }) => assert_eq!(names, ["Dep.Lib"]),
