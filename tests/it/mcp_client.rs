@@ -12,8 +12,14 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rmcp::model::{CallToolRequestParams, CallToolResult, ServerPeerInfo, Tool};
-use rmcp::service::{RoleClient, RunningService, ServiceExt as _};
+use rmcp::ClientHandler;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ElicitRequestParams,
+    ElicitResult, ElicitationAction, ElicitationCapability, ProtocolVersion, ServerPeerInfo, Tool,
+};
+use rmcp::service::{
+    ClientLifecycleMode, ClientServiceExt as _, RequestContext, RoleClient, RunningService,
+};
 use serde_json::Value;
 use tokio::io::AsyncReadExt as _;
 
@@ -52,11 +58,73 @@ struct Captured {
     dropped: u64,
 }
 
+/// Which lifecycle the client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Era {
+    /// 2025-11-25: `initialize`, then `notifications/initialized`.
+    Initialize,
+    /// 2026-07-28: `server/discover`, per-request `_meta`.
+    Discover,
+}
+
+/// The client side: declares the elicitation capability only when it
+/// has an answer to give, and records every question it was asked.
+#[derive(Clone, Default)]
+pub struct Asker {
+    pub answer: Option<ElicitationAction>,
+    pub asked: Arc<Mutex<Vec<String>>>,
+}
+
+impl Asker {
+    pub fn answering(action: ElicitationAction) -> Asker {
+        Asker {
+            answer: Some(action),
+            ..Asker::default()
+        }
+    }
+
+    pub fn questions(&self) -> Vec<String> {
+        self.asked.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl ClientHandler for Asker {
+    fn get_info(&self) -> ClientConfig {
+        let mut info = ClientConfig::default();
+        if self.answer.is_some() {
+            let mut caps = ClientCapabilities::default();
+            caps.elicitation = Some(ElicitationCapability::default());
+            info.capabilities = caps;
+        }
+        info
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _: RequestContext<RoleClient>,
+    ) -> std::result::Result<ElicitResult, rmcp::ErrorData> {
+        let message = match &request {
+            ElicitRequestParams::FormElicitationParams { message, .. } => message.clone(),
+            other => format!("{other:?}"),
+        };
+        self.asked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(message);
+        let action = self.answer.clone().unwrap_or(ElicitationAction::Decline);
+        let content = (action == ElicitationAction::Accept).then(|| serde_json::json!({}));
+        let mut r = ElicitResult::new(action);
+        r.content = content;
+        Ok(r)
+    }
+}
+
 /// One initialized MCP session with a child process.
 /// Fields drop in order: the session and the child (killed on drop, so
 /// a panicking test leaves no server behind) before their runtime.
 pub struct McpSession {
-    service: Option<RunningService<RoleClient, ()>>,
+    service: Option<RunningService<RoleClient, Asker>>,
     child: tokio::process::Child,
     stderr: Arc<Mutex<Captured>>,
     stderr_task: Option<tokio::task::JoinHandle<()>>,
@@ -70,11 +138,22 @@ impl McpSession {
     /// [`DEFAULT_DEADLINE`]. The caller sets program, args and env
     /// (clear it for a reproducible server); stdio is taken over here.
     pub fn spawn(cmd: std::process::Command) -> Result<McpSession> {
-        Self::spawn_with_deadline(cmd, DEFAULT_DEADLINE)
+        Self::spawn_as(cmd, Era::Initialize, Asker::default(), DEFAULT_DEADLINE)
     }
 
     pub fn spawn_with_deadline(
         cmd: std::process::Command,
+        deadline: Duration,
+    ) -> Result<McpSession> {
+        Self::spawn_as(cmd, Era::Initialize, Asker::default(), deadline)
+    }
+
+    /// Starts `cmd` and opens the session in `era`, with `asker` as the
+    /// client's handler.
+    pub fn spawn_as(
+        cmd: std::process::Command,
+        era: Era,
+        asker: Asker,
         deadline: Duration,
     ) -> Result<McpSession> {
         let shown = format!("{cmd:?}");
@@ -123,8 +202,15 @@ impl McpSession {
             });
             (child, captured, task, (stdout, stdin))
         };
-        let handshake =
-            rt.block_on(async { tokio::time::timeout(deadline, ().serve(started)).await });
+        let lifecycle = match era {
+            Era::Initialize => ClientLifecycleMode::Initialize,
+            Era::Discover => ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        };
+        let handshake = rt.block_on(async {
+            tokio::time::timeout(deadline, asker.serve_with_lifecycle(started, lifecycle)).await
+        });
         let mut s = McpSession {
             rt,
             service: None,
@@ -230,7 +316,7 @@ impl McpSession {
         s
     }
 
-    fn service(&self) -> Result<&RunningService<RoleClient, ()>> {
+    fn service(&self) -> Result<&RunningService<RoleClient, Asker>> {
         self.service
             .as_ref()
             .ok_or_else(|| self.error("the session is closed".into()))

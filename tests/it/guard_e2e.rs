@@ -1,0 +1,109 @@
+//! The guard end to end: real MCP servers (PyPI `mcp-server-time`, npm
+//! `@modelcontextprotocol/server-everything`, the fixture servers) driven
+//! through `mcp-warden run` by a real MCP client (rmcp), in both protocol
+//! eras where the server speaks them.
+//!
+//! `mcp-server-time` and everything it imports are installed by
+//! scripts/test from fixtures/servers/time/requirements.txt into
+//! `target/test-tools/time/site` (a `pip install --target` tree); here that
+//! tree is packed, signed with the real minisign and `add`ed, so `run`
+//! starts it from the verified cache under `python3 -I`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::mcp_client::{Asker, DEFAULT_DEADLINE, Era, McpSession, text_of};
+use super::util::*;
+
+/// `target/test-tools/time/site`, as scripts/test installs it.
+fn time_site() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-tools/time");
+    assert!(
+        root.join(".installed").is_file() && root.join("site/mcp_server_time/__init__.py").is_file(),
+        "mcp-server-time is not installed in {}: run scripts/test, which installs it from \
+         fixtures/servers/time/requirements.txt. The test fails instead of skipping, so that a \
+         missing server is never mistaken for a pass.",
+        root.display()
+    );
+    root.join("site")
+}
+
+/// Packs the time server's tree once per test process.
+fn pack_time(env: &TestEnv) -> PathBuf {
+    static PACKED: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let bytes = PACKED.get_or_init(|| {
+        let site = time_site();
+        let tmp = tempfile::tempdir().expect("a temporary directory");
+        let out = tmp.path().join("time.tgz");
+        tool(
+            tmp.path(),
+            "tar",
+            [
+                o("--exclude=__pycache__"),
+                o("-czf"),
+                out.clone().into_os_string(),
+                o("-C"),
+                site.into_os_string(),
+                o("."),
+            ],
+        );
+        std::fs::read(&out).expect("read the packed server")
+    });
+    env.write("time.tgz", bytes)
+}
+
+/// Pins the time server as `time`, signed by a trusted minisign key.
+pub fn pin_time(env: &TestEnv) {
+    let tgz = pack_time(env);
+    let key = Minisign::generate(env, "time-publisher");
+    let sig = key.sign(&tgz, None);
+    env.trust_key(&key.public, "time-publisher", &["time"]).code(0);
+    env.run([
+        "add",
+        "time",
+        tgz.to_str().unwrap(),
+        "--signature",
+        sig.to_str().unwrap(),
+    ])
+    .code(0);
+}
+
+pub fn session(env: &TestEnv, name: &str, era: Era, asker: Asker) -> McpSession {
+    let mut c = env.command();
+    c.args(["run", name]);
+    McpSession::spawn_as(c, era, asker, DEFAULT_DEADLINE)
+        .unwrap_or_else(|e| panic!("mcp-warden run {name} ({era:?}): {e}"))
+}
+
+fn exercise_time(s: &McpSession) {
+    let tools = s.list_tools().unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    assert!(names.contains(&"get_current_time"), "{names:?}");
+    let r = s
+        .call_tool("get_current_time", json!({"timezone": "Europe/Paris"}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(r.is_error, Some(true), "{r:?}");
+    assert!(text_of(&r).contains("Europe/Paris"), "{r:?}");
+    let r = s
+        .call_tool(
+            "convert_time",
+            json!({"source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"}),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(text_of(&r).contains("21:00"), "{r:?}");
+}
+
+#[test]
+fn time_server_through_the_guard_in_both_eras() {
+    let env = TestEnv::new();
+    pin_time(&env);
+    for era in [Era::Initialize, Era::Discover] {
+        let s = session(&env, "time", era, Asker::default());
+        exercise_time(&s);
+        let status = s.close().unwrap_or_else(|e| panic!("{era:?}: {e}"));
+        assert!(status.success(), "{era:?}: {status:?}");
+    }
+    let _ = Duration::ZERO;
+}
