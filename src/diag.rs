@@ -123,6 +123,11 @@ codes! {
     KeychainUnavailable => "keychain-unavailable": "the OS keychain (Secret Service, keyutils, macOS Keychain, Windows Credential Manager) could not be reached or refused the request",
     LaunchFailed => "launch-failed": "the verified server could not be started (not executable, no interpreter, exec error)",
     ClientConfig => "client-config": "an MCP client's config could not be read, parsed or rewritten",
+    // guard, sandbox and audit
+    SandboxUnavailable => "sandbox-unavailable": "the policy says `sandbox = \"require\"`, and this system cannot enforce the whole sandbox (Landlock, seccomp), so run refuses to start",
+    ToolsChanged => "tools-changed": "the server's tools (prompts, resources) differ from the approved ones: the changes are hidden until `mcp-warden approve NAME`",
+    AuditUnavailable => "audit-unavailable": "the audit log cannot be opened or written, so run refuses to start a server it could not account for",
+    AuditBroken => "audit-broken": "the audit log's hash chain is broken: a record was edited, removed, inserted or reordered, or the log was cut short",
     // trust store and input
     TrustStoreInvalid => "trust-store-invalid": "a trust store file could not be read or parsed",
     TrustInput => "trust-input": "a trust store change was refused (no scope, duplicate name, system entry, bad key or pattern)",
