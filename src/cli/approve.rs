@@ -75,7 +75,9 @@ pub fn run(g: &Global, a: &ApproveArgs) -> Result<u8> {
         return Err(Failure::input(
             Code::ServerUnknown,
             format!("no server named `{}` is pinned", a.name),
-            Some("`mcp-warden add NAME SOURCE` pins one; the name is the one in servers.lock".into()),
+            Some(
+                "`mcp-warden add NAME SOURCE` pins one; the name is the one in servers.lock".into(),
+            ),
         )
         .into());
     };
@@ -87,7 +89,10 @@ pub fn run(g: &Global, a: &ApproveArgs) -> Result<u8> {
                 json!({"status": "nothing-pending", "name": a.name, "tools-digest": store.digest(Kind::Tools)})
             ));
         } else {
-            g.out(&format!("nothing to approve for {}: no changed tools, prompts or resources are pending\n", a.name));
+            g.out(&format!(
+                "nothing to approve for {}: no changed tools, prompts or resources are pending\n",
+                a.name
+            ));
         }
         return Ok(0);
     }

@@ -40,9 +40,13 @@ fn write_pins(env: &TestEnv, pending: bool) {
 fn nothing_pending() {
     let env = TestEnv::new();
     pinned_server(&env);
-    env.run(["approve", "rp"]).code(0).stdout_has("nothing to approve for rp");
+    env.run(["approve", "rp"])
+        .code(0)
+        .stdout_has("nothing to approve for rp");
     write_pins(&env, false);
-    env.run(["approve", "rp"]).code(0).stdout_has("nothing to approve");
+    env.run(["approve", "rp"])
+        .code(0)
+        .stdout_has("nothing to approve");
 }
 
 #[test]
@@ -65,10 +69,22 @@ fn pending_change_shown_and_applied_with_yes() {
         .stdout_has("~/.ssh/id_rsa")
         .stdout_has("tool `steal` (new)")
         .stdout_has("[servers.tools] pinned = \"sha256:");
-    let f: serde_json::Value = serde_json::from_slice(&std::fs::read(pin_file(&env)).unwrap()).unwrap();
-    assert!(f["pinned"]["tools"]["echo"]["description"].as_str().unwrap().contains("id_rsa"));
+    let f: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(pin_file(&env)).unwrap()).unwrap();
+    assert!(
+        f["pinned"]["tools"]["echo"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("id_rsa")
+    );
     assert!(f["pinned"]["tools"]["steal"].is_object());
-    assert!(f["pending"].as_object().unwrap().values().all(|v| v.as_object().unwrap().is_empty()));
+    assert!(
+        f["pending"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|v| v.as_object().unwrap().is_empty())
+    );
     // The digest printed is the one the library computes for the pins.
     let json = env.run(["--format", "json", "approve", "rp"]);
     json.code(0);
@@ -82,9 +98,13 @@ fn pending_change_shown_and_applied_with_yes() {
 fn unknown_server_and_corrupt_pins() {
     let env = TestEnv::new();
     pinned_server(&env);
-    env.run(["approve", "nope", "--yes"]).code(2).stderr_has("no server named `nope`");
+    env.run(["approve", "nope", "--yes"])
+        .code(2)
+        .stderr_has("no server named `nope`");
     let p = pin_file(&env);
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     std::fs::write(&p, b"{\"version\":1,\"pinned\":").unwrap();
-    env.run(["approve", "rp", "--yes"]).code(2).stderr_has("not a pin file");
+    env.run(["approve", "rp", "--yes"])
+        .code(2)
+        .stderr_has("not a pin file");
 }

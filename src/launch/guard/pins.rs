@@ -195,11 +195,10 @@ impl PinStore {
     pub fn reload(&mut self) -> Result<bool, PinError> {
         let file = match fsutil::read_bounded(&self.path, MAX_PIN_FILE) {
             Ok(bytes) => {
-                let f: PinFile =
-                    serde_json::from_slice(&bytes).map_err(|e| PinError::Invalid {
-                        path: self.path.clone(),
-                        message: e.to_string(),
-                    })?;
+                let f: PinFile = serde_json::from_slice(&bytes).map_err(|e| PinError::Invalid {
+                    path: self.path.clone(),
+                    message: e.to_string(),
+                })?;
                 if f.version != 1 {
                     return Err(PinError::Invalid {
                         path: self.path.clone(),
@@ -300,7 +299,10 @@ pub fn list_digest(defs: &BTreeMap<String, Value>) -> String {
         canonical_into(v, &mut text);
     }
     text.push(']');
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(text.as_bytes())))
+    format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(text.as_bytes()))
+    )
 }
 
 /// An item's name and its canonical definition: only the pinned fields,
@@ -404,8 +406,12 @@ mod tests {
 
     #[test]
     fn canonical_sorts_keys_and_drops_whitespace() {
-        let v: Value = serde_json::from_str(r#"{ "b": [1, {"z":1, "a":"é\n"}], "a": null }"#).unwrap();
-        assert_eq!(canonical_json(&v), r#"{"a":null,"b":[1,{"a":"é\n","z":1}]}"#);
+        let v: Value =
+            serde_json::from_str(r#"{ "b": [1, {"z":1, "a":"é\n"}], "a": null }"#).unwrap();
+        assert_eq!(
+            canonical_json(&v),
+            r#"{"a":null,"b":[1,{"a":"é\n","z":1}]}"#
+        );
     }
 
     #[test]

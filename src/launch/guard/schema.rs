@@ -181,9 +181,7 @@ mod tests {
         )
         .unwrap();
         assert!(p.check(&json!({"t":[1]})).is_err());
-        assert!(
-            ArgSchema::compile(&json!({"$schema":"http://example.com/other"}), false).is_err()
-        );
+        assert!(ArgSchema::compile(&json!({"$schema":"http://example.com/other"}), false).is_err());
     }
 
     #[test]
