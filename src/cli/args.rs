@@ -70,6 +70,8 @@ pub enum Command {
     Add(AddArgs),
     /// Re-resolve a pinned server under the current policy; shows the change first.
     Update(UpdateArgs),
+    /// Accept a server's changed tool descriptions (shows the difference first).
+    Approve(super::approve::ApproveArgs),
     /// Unpin a server and drop its cache references.
     Remove {
         /// The server's name in servers.lock.

@@ -1,6 +1,7 @@
 //! The command line: parse, call the library, print, choose the exit code.
 //! Nothing here decides anything about trust.
 
+pub mod approve;
 pub mod args;
 mod client;
 pub mod docs;
@@ -112,6 +113,7 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Add(a) => pin::add(&g, a),
         Command::Update(a) => pin::update(&g, a),
         Command::Remove { name } => pin::remove(&g, name),
+        Command::Approve(a) => approve::run(&g, a),
         Command::Cache(c) => pin::cache(&g, c),
         Command::Secret(s) => secret::run(&g, s),
         Command::Client(c) => client::run(&g, c),

@@ -3,6 +3,7 @@ pub mod util;
 
 mod add;
 mod add_sources;
+mod approve;
 mod bad_input;
 mod cli;
 mod client;

@@ -133,3 +133,10 @@ impl Rules {
         }
     }
 }
+
+pub mod pins;
+pub mod rate;
+pub mod schema;
+pub mod session;
+
+pub use session::GuardSession;

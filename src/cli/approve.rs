@@ -1,0 +1,148 @@
+//! `mcp-warden approve NAME [--yes]`: accept a server's changed tool
+//! (prompt, resource) definitions that the guard hid, after showing the
+//! difference to the pinned ones.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::Result;
+use clap::Args;
+use serde_json::{Value, json};
+
+use super::{Failure, Global};
+use crate::diag::Code;
+use crate::launch::guard::pins::{Kind, PinError, PinStore};
+use crate::lock::{Lock, LockError};
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The server's name (as in servers.lock).
+    pub name: String,
+    /// Apply without asking (for scripts); without it, approve asks on a
+    /// terminal and refuses when there is none.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+fn pin_failure(e: PinError) -> anyhow::Error {
+    let hint = e.hint().map(str::to_string);
+    Failure::input(Code::InputInvalid, e.to_string(), hint).into()
+}
+
+fn lock_failure(e: LockError) -> anyhow::Error {
+    let hint = e.hint().map(str::to_string);
+    Failure::input(Code::LockInvalid, e.to_string(), hint).into()
+}
+
+fn pretty(v: Option<&Value>) -> String {
+    match v {
+        Some(v) => {
+            let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+            s.push('\n');
+            s
+        }
+        None => String::new(),
+    }
+}
+
+/// The human-readable difference, one section per item.
+pub fn render_diff(store: &PinStore) -> String {
+    let mut text = String::new();
+    for (kind, items) in &store.file.pending {
+        for (name, new) in items {
+            let old = store.pin(*kind, name);
+            let what = if old.is_some() { "changed" } else { "new" };
+            let clean: String = name.chars().filter(|c| !c.is_control()).collect();
+            text.push_str(&format!("{} `{clean}` ({what}):\n", kind.noun()));
+            let (a, b) = (pretty(old), pretty(Some(new)));
+            let diff = similar::TextDiff::from_lines(&a, &b);
+            text.push_str(
+                &diff
+                    .unified_diff()
+                    .context_radius(3)
+                    .header("pinned", "pending")
+                    .to_string(),
+            );
+            text.push('\n');
+        }
+    }
+    text
+}
+
+pub fn run(g: &Global, a: &ApproveArgs) -> Result<u8> {
+    let ctx = g.context()?;
+    let lock = Lock::load(&ctx.config_dir.join("servers.lock")).map_err(lock_failure)?;
+    let Some(entry) = lock.servers.get(&a.name) else {
+        return Err(Failure::input(
+            Code::ServerUnknown,
+            format!("no server named `{}` is pinned", a.name),
+            Some(
+                "`mcp-warden add NAME SOURCE` pins one; the name is the one in servers.lock".into(),
+            ),
+        )
+        .into());
+    };
+    let mut store = PinStore::open(&ctx.data_dir, &a.name, &entry.sha256).map_err(pin_failure)?;
+    if !store.has_pending() {
+        if g.json() {
+            g.out(&format!(
+                "{}\n",
+                json!({"status": "nothing-pending", "name": a.name, "tools-digest": store.digest(Kind::Tools)})
+            ));
+        } else {
+            g.out(&format!(
+                "nothing to approve for {}: no changed tools, prompts or resources are pending\n",
+                a.name
+            ));
+        }
+        return Ok(0);
+    }
+    if !g.json() {
+        g.out(&render_diff(&store));
+    }
+    if !a.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Failure::input(
+                Code::Usage,
+                format!("approve {} needs a confirmation, and stdin is not a terminal", a.name),
+                Some("run it on a terminal to be asked, or pass --yes after reviewing the difference".into()),
+            )
+            .into());
+        }
+        eprint!("approve these changes for {}? [y/N] ", a.name);
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .take(64)
+            .read_line(&mut line)
+            .map_err(|e| anyhow::anyhow!("cannot read the answer: {e}"))?;
+        if !matches!(line.trim(), "y" | "Y" | "yes") {
+            g.note("nothing approved");
+            return Ok(1);
+        }
+    }
+    // The guard may have added pending items since: apply what the file
+    // holds now (the difference shown is what was pending then).
+    let approved = store.approve_all();
+    store.save().map_err(pin_failure)?;
+    let digest = store.digest(Kind::Tools);
+    if g.json() {
+        let items: Vec<Value> = approved
+            .iter()
+            .map(|(k, n)| json!({"kind": k.noun(), "name": n}))
+            .collect();
+        g.out(&format!(
+            "{}\n",
+            json!({"status": "approved", "name": a.name, "approved": items, "tools-digest": digest})
+        ));
+    } else {
+        g.out(&format!(
+            "approved {} change(s) for {}\ntool list digest: {digest}\n(for a policy: [servers.tools] pinned = \"{digest}\")\n",
+            approved.len(),
+            a.name
+        ));
+    }
+    Ok(0)
+}
+
+use std::io::Read as _;
