@@ -1,0 +1,839 @@
+//! The confinement of a launched server (Linux): Landlock for the
+//! filesystem, TCP and scopes, a seccomp filter for dangerous calls and
+//! for sockets, on top of the no_new_privs that `spawn` always sets.
+//!
+//! [`Plan::prepare`] does everything that allocates or can fail with a
+//! message, in the parent before fork: it asks the kernel what it offers,
+//! builds the Landlock ruleset (an fd) and compiles the BPF program. The
+//! forked child then makes only the two final syscalls (src/launch/sys.rs),
+//! right before `execve`. The `landlock` crate's `restrict_self()` is not
+//! used for that: it calls prctl again and builds a status object in the
+//! child; the crate hands over the ruleset's fd instead
+//! (`Option<OwnedFd>::from(RulesetCreated)`).
+//!
+//! What keeps the D-Bus session bus and the keyring out of reach:
+//! - no unix socket can be created at all (seccomp denies
+//!   `socket(AF_UNIX, …)`; `socketpair` stays allowed for child stdio):
+//!   the session bus and gnome-keyring's control socket are pathname
+//!   sockets, which Landlock (ABI ≤ 7) cannot refuse a connect to;
+//! - abstract unix sockets (some buses listen on one) are covered by the
+//!   same denial, and by Landlock's scope at ABI ≥ 6;
+//! - keyctl/add_key/request_key are denied: the kernel keyring (the
+//!   secrets store's fallback) cannot be read or joined;
+//! - /run/user/UID is in no Landlock rule, and `run` passes no
+//!   DBUS_SESSION_BUS_ADDRESS in the server's environment.
+//!
+//! Other processes' /proc/PID/{environ,mem,fd} stay unreadable although
+//! /proc is readable: Landlock refuses ptrace-mode access from inside a
+//! domain to any process outside it.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// How much confinement `run` insists on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// No sandbox (no_new_privs and the clean environment still apply).
+    Off,
+    /// Whatever the kernel offers; the report says what was not enforced.
+    #[default]
+    BestEffort,
+    /// Refuse to start unless Landlock's filesystem rules (ABI ≥ 3) and
+    /// the seccomp filter are both enforced.
+    Require,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Off => "off",
+            Mode::BestEffort => "best-effort",
+            Mode::Require => "require",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the server may touch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Read and execute: the artifact's directory or tree, the
+    /// interpreter's prefix ([`interpreter_prefixes`]), the system
+    /// directories ([`system_read_exec`]). A path that does not exist is
+    /// skipped (e.g. /lib64 on aarch64).
+    pub read_exec: Vec<PathBuf>,
+    /// Read-only, no execute: /proc, a few /sys directories and the /etc
+    /// files programs need ([`system_read`]).
+    pub read: Vec<PathBuf>,
+    /// Read and write (create, remove, rename, truncate), never execute:
+    /// the state directories ([`state_dirs`]) and the harmless devices
+    /// ([`system_read_write`]). A path that does not exist is an error.
+    pub read_write: Vec<PathBuf>,
+    /// TCP and UDP sockets (AF_INET, AF_INET6) allowed.
+    pub network: bool,
+    pub mode: Mode,
+}
+
+impl Plan {
+    /// A plan with the system paths and nothing of the server's yet.
+    pub fn new(mode: Mode, network: bool) -> Plan {
+        Plan {
+            read_exec: system_read_exec(),
+            read: system_read(),
+            read_write: system_read_write(),
+            network,
+            mode,
+        }
+    }
+
+    /// Builds the sandbox for this kernel. Under [`Mode::Require`], fails
+    /// when Landlock's filesystem rules (ABI ≥ 3) or seccomp are missing.
+    pub fn prepare(&self) -> Result<Prepared, SandboxError> {
+        imp::prepare(self)
+    }
+}
+
+/// Program directories: read and execute. /etc is not among them (root
+/// would read /etc/shadow and the SSH host keys), only its files that
+/// programs need ([`system_read`]); nor is /opt (third-party software: an
+/// interpreter there comes in through its own prefix), nor /home, /root,
+/// /run, /var, /tmp, /mnt, /media, /srv.
+pub fn system_read_exec() -> Vec<PathBuf> {
+    ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
+        .iter()
+        .map(PathBuf::from)
+        .collect()
+}
+
+/// Read-only system paths: /proc (node and python read /proc/self; other
+/// processes' entries are guarded by Landlock's ptrace rule), the CPU and
+/// cgroup facts under /sys that runtimes size themselves by, and the /etc
+/// files that the dynamic loader, name resolution, TLS and time zones use.
+pub fn system_read() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = [
+        "/proc",
+        "/sys/devices/system/cpu",
+        "/sys/fs/cgroup",
+        "/dev/fd",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .collect();
+    for f in [
+        "ld.so.cache",
+        "ld.so.conf",
+        "ld.so.conf.d",
+        "nsswitch.conf",
+        "passwd",
+        "group",
+        "hosts",
+        "host.conf",
+        "resolv.conf",
+        "gai.conf",
+        "services",
+        "protocols",
+        "localtime",
+        "timezone",
+        "ssl",
+        "ca-certificates",
+        "ca-certificates.conf",
+        "pki",
+        "crypto-policies",
+        "mime.types",
+        "os-release",
+        "alternatives",
+        "locale.alias",
+        "locale.conf",
+        "default/locale",
+    ] {
+        v.push(Path::new("/etc").join(f));
+    }
+    v
+}
+
+/// Devices a program may open for reading and writing. Not /dev/tty or
+/// /dev/pts (a server has no terminal), not /dev/shm (shared with other
+/// processes).
+pub fn system_read_write() -> Vec<PathBuf> {
+    [
+        "/dev/null",
+        "/dev/zero",
+        "/dev/full",
+        "/dev/random",
+        "/dev/urandom",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .collect()
+}
+
+/// The installation prefixes an interpreter needs for its standard
+/// library: for `…/bin/NAME`, the directory above `bin`, both for the
+/// path as given (a venv) and for its resolved target (the base
+/// installation). A prefix of `/` or `/usr` adds nothing: the system
+/// directories already cover it.
+///
+/// `/root/.pyenv/versions/3.11.7/bin/python3` → `/root/.pyenv/versions/3.11.7`;
+/// `/usr/bin/node` → nothing.
+pub fn interpreter_prefixes(program: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let resolved = std::fs::canonicalize(program).ok();
+    for p in std::iter::once(program).chain(resolved.as_deref()) {
+        let Some(dir) = p.parent() else { continue };
+        if dir.file_name().is_none_or(|n| n != "bin") {
+            continue;
+        }
+        let Some(prefix) = dir.parent() else { continue };
+        if prefix == Path::new("/") || prefix == Path::new("/usr") || out.iter().any(|o| o == prefix)
+        {
+            continue;
+        }
+        out.push(prefix.to_path_buf());
+    }
+    out
+}
+
+/// A server's private directories: its HOME and its TMPDIR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateDirs {
+    pub home: PathBuf,
+    pub tmp: PathBuf,
+}
+
+/// Creates (if needed) `DATA/state/SERVER/{home,tmp}`, mode 0700, and
+/// checks that each is a real directory (not a symlink) owned by us.
+pub fn state_dirs(data_dir: &Path, server: &str) -> Result<StateDirs, SandboxError> {
+    let bad_name = server.is_empty()
+        || server == "."
+        || server == ".."
+        || server.len() > 255
+        || server.contains(['/', '\\', '\0']);
+    if bad_name {
+        return Err(SandboxError::ServerName {
+            name: server.to_string(),
+        });
+    }
+    let base = data_dir.join("state").join(server);
+    let dirs = StateDirs {
+        home: base.join("home"),
+        tmp: base.join("tmp"),
+    };
+    for d in [&base, &dirs.home, &dirs.tmp] {
+        make_private_dir(d)?;
+    }
+    Ok(dirs)
+}
+
+fn make_private_dir(path: &Path) -> Result<(), SandboxError> {
+    let err = |source| SandboxError::StateDir {
+        path: path.to_path_buf(),
+        source,
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)
+            .map_err(err)?;
+        let meta = std::fs::symlink_metadata(path).map_err(err)?;
+        if !meta.is_dir() {
+            return Err(err(std::io::Error::other("not a directory (a symlink?)")));
+        }
+        // /proc/self belongs to our effective uid (geteuid itself would
+        // need `unsafe` outside sys.rs); without /proc, no check.
+        let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+        if me.is_some_and(|uid| uid != meta.uid()) {
+            return Err(err(std::io::Error::other("owned by another user")));
+        }
+        if meta.mode() & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(err)?;
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(path).map_err(err)?;
+        if !std::fs::symlink_metadata(path).map_err(err)?.is_dir() {
+            return Err(err(std::io::Error::other("not a directory")));
+        }
+    }
+    Ok(())
+}
+
+/// What was enforced, for `run`'s start line and the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SandboxReport {
+    pub mode: Mode,
+    /// The Landlock ABI used (0: none).
+    pub landlock_abi: u8,
+    /// Parts of Landlock enforced: "filesystem", "tcp", "scopes".
+    pub landlock: Vec<&'static str>,
+    /// Number of system calls the seccomp filter denies outright (0: no
+    /// filter).
+    pub seccomp_denied: usize,
+    /// Socket families denied: "unix", and "inet" with network off.
+    pub sockets_denied: Vec<&'static str>,
+    pub network: bool,
+    /// What the plan asked for and this kernel or OS could not enforce.
+    pub not_enforced: Vec<String>,
+}
+
+impl SandboxReport {
+    /// One line, e.g. "landlock ABI 7: filesystem, tcp, scopes; seccomp:
+    /// 35 calls denied, unix sockets denied; network off".
+    pub fn summary(&self) -> String {
+        if self.mode == Mode::Off {
+            return "sandbox off".to_string();
+        }
+        let mut parts = Vec::new();
+        if self.landlock_abi == 0 {
+            parts.push("landlock: not enforced".to_string());
+        } else {
+            parts.push(format!(
+                "landlock ABI {}: {}",
+                self.landlock_abi,
+                self.landlock.join(", ")
+            ));
+        }
+        if self.seccomp_denied == 0 {
+            parts.push("seccomp: not enforced".to_string());
+        } else {
+            let socks = if self.sockets_denied.is_empty() {
+                String::new()
+            } else {
+                format!(", {} sockets denied", self.sockets_denied.join("/"))
+            };
+            parts.push(format!(
+                "seccomp: {} calls denied{socks}",
+                self.seccomp_denied
+            ));
+        }
+        parts.push(format!(
+            "network {}",
+            if self.network { "on" } else { "off" }
+        ));
+        let mut s = parts.join("; ");
+        if !self.not_enforced.is_empty() {
+            s.push_str(&format!(
+                " (not enforced: {})",
+                self.not_enforced.join("; ")
+            ));
+        }
+        s
+    }
+
+    fn unenforced(mode: Mode, network: bool, why: &str) -> SandboxReport {
+        SandboxReport {
+            mode,
+            landlock_abi: 0,
+            landlock: vec![],
+            seccomp_denied: 0,
+            sockets_denied: vec![],
+            network,
+            not_enforced: vec![why.to_string()],
+        }
+    }
+}
+
+/// A sandbox ready to be applied between fork and exec: put it in
+/// [`crate::launch::Launch::sandbox`].
+pub struct Prepared {
+    report: SandboxReport,
+    #[cfg(unix)]
+    exec: super::sys::SandboxExec,
+}
+
+impl fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prepared")
+            .field("report", &self.report)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Prepared {
+    pub fn report(&self) -> &SandboxReport {
+        &self.report
+    }
+
+    #[cfg(unix)]
+    pub(crate) fn into_exec(self) -> super::sys::SandboxExec {
+        self.exec
+    }
+}
+
+/// Why the sandbox could not be prepared.
+#[derive(Debug, Error)]
+pub enum SandboxError {
+    #[error("the sandbox is required but cannot be enforced here: {}", missing.join("; "))]
+    Unavailable { missing: Vec<String> },
+    #[error("building the Landlock ruleset failed: {0}")]
+    Landlock(String),
+    #[error("sandbox path {}: {source}", path.display())]
+    Path {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("compiling the seccomp filter failed: {0}")]
+    Seccomp(String),
+    #[error("state directory {}: {source}", path.display())]
+    StateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("server name {name:?} cannot name a state directory")]
+    ServerName { name: String },
+}
+
+impl SandboxError {
+    pub fn hint(&self) -> &'static str {
+        match self {
+            SandboxError::Unavailable { .. } => {
+                "set `sandbox = \"best-effort\"` for this server, or run on a kernel with Landlock ABI >= 3 (Linux 6.2+) and seccomp enabled"
+            }
+            SandboxError::Landlock(_) | SandboxError::Seccomp(_) => {
+                "report this as a bug; meanwhile `sandbox = \"off\"` runs the server unconfined"
+            }
+            SandboxError::Path { .. } => {
+                "create the path or remove it from the server's writable paths"
+            }
+            SandboxError::StateDir { .. } => {
+                "check the permissions of mcp-warden's data directory (--home)"
+            }
+            SandboxError::ServerName { .. } => "rename the server: no '/', '\\', NUL, '.' or '..'",
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod imp {
+    use super::*;
+
+    pub(super) fn prepare(plan: &Plan) -> Result<Prepared, SandboxError> {
+        if plan.mode == Mode::Off {
+            return Ok(off(plan));
+        }
+        let why = "sandbox: not enforced on this OS";
+        if plan.mode == Mode::Require {
+            return Err(SandboxError::Unavailable {
+                missing: vec![why.to_string()],
+            });
+        }
+        Ok(Prepared {
+            report: SandboxReport::unenforced(plan.mode, plan.network, why),
+            #[cfg(unix)]
+            exec: Default::default(),
+        })
+    }
+
+    fn off(plan: &Plan) -> Prepared {
+        Prepared {
+            report: SandboxReport {
+                not_enforced: vec![],
+                ..SandboxReport::unenforced(Mode::Off, plan.network, "")
+            },
+            #[cfg(unix)]
+            exec: Default::default(),
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod imp {
+    use super::*;
+    use crate::launch::sys::{self, SandboxExec};
+    use landlock::{
+        ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath,
+        PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, Scope,
+    };
+    use seccompiler::{
+        BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition,
+        SeccompFilter, SeccompRule, TargetArch,
+    };
+    use std::collections::BTreeMap;
+    use std::os::fd::OwnedFd;
+
+    /// What the kernel offers; [`prepare`] asks it, tests substitute a
+    /// weaker kernel than this machine's to exercise `Require`'s refusal
+    /// (a test double: a kernel without Landlock cannot be had here).
+    #[derive(Debug, Clone, Copy)]
+    pub(crate) struct Kernel {
+        pub(crate) landlock_abi: i32,
+        pub(crate) seccomp: bool,
+    }
+
+    impl Kernel {
+        pub(crate) fn current() -> Kernel {
+            Kernel {
+                landlock_abi: sys::landlock_abi(),
+                seccomp: sys::seccomp_errno_available(),
+            }
+        }
+    }
+
+    /// The least Landlock ABI that `Require` accepts: ABI 3 adds the
+    /// truncate right, without which files outside the writable paths
+    /// could still be truncated.
+    const REQUIRED_ABI: i32 = 3;
+
+    pub(super) fn prepare(plan: &Plan) -> Result<Prepared, SandboxError> {
+        prepare_for(plan, Kernel::current())
+    }
+
+    pub(crate) fn prepare_for(plan: &Plan, kernel: Kernel) -> Result<Prepared, SandboxError> {
+        if plan.mode == Mode::Off {
+            return Ok(Prepared {
+                report: SandboxReport {
+                    not_enforced: vec![],
+                    ..SandboxReport::unenforced(Mode::Off, plan.network, "")
+                },
+                exec: SandboxExec::default(),
+            });
+        }
+        let mut report = SandboxReport {
+            mode: plan.mode,
+            landlock_abi: 0,
+            landlock: vec![],
+            seccomp_denied: 0,
+            sockets_denied: vec![],
+            network: plan.network,
+            not_enforced: vec![],
+        };
+        let mut missing = Vec::new();
+        if kernel.landlock_abi < 1 {
+            missing.push("Landlock (not built into this kernel or disabled at boot)".to_string());
+        } else if kernel.landlock_abi < REQUIRED_ABI {
+            missing.push(format!(
+                "Landlock ABI {} lacks the truncate right (ABI 3, Linux 6.2)",
+                kernel.landlock_abi
+            ));
+        }
+        if !kernel.seccomp {
+            missing.push("seccomp filters (not built into this kernel)".to_string());
+        }
+        if plan.mode == Mode::Require && !missing.is_empty() {
+            return Err(SandboxError::Unavailable { missing });
+        }
+        report.not_enforced.extend(missing);
+
+        let ruleset = if kernel.landlock_abi >= 1 {
+            Some(landlock_ruleset(plan, kernel, &mut report)?)
+        } else {
+            None
+        };
+        let filter = if kernel.seccomp {
+            Some(seccomp_filter(plan, &mut report)?)
+        } else {
+            None
+        };
+        // What neither mechanism covers on this kernel.
+        if !plan.network && kernel.landlock_abi < 4 && !kernel.seccomp {
+            report
+                .not_enforced
+                .push("network off (no Landlock TCP rules, no seccomp)".to_string());
+        }
+        if kernel.landlock_abi >= 1 && kernel.landlock_abi < 5 {
+            report
+                .not_enforced
+                .push("ioctl on devices (Landlock ABI 5)".to_string());
+        }
+        if kernel.landlock_abi >= 1 && kernel.landlock_abi < 6 {
+            report
+                .not_enforced
+                .push("signals to processes outside the sandbox (Landlock ABI 6)".to_string());
+        }
+        if kernel.landlock_abi >= 1 && kernel.landlock_abi < 6 && !kernel.seccomp {
+            report
+                .not_enforced
+                .push("abstract unix sockets (Landlock ABI 6 or seccomp)".to_string());
+        }
+        if !kernel.seccomp {
+            report.not_enforced.push(
+                "unix sockets, ptrace and keyctl (the D-Bus session bus and the keyring stay reachable)"
+                    .to_string(),
+            );
+        }
+        Ok(Prepared {
+            report,
+            exec: SandboxExec {
+                ruleset,
+                filter: filter.map(Vec::into_boxed_slice),
+            },
+        })
+    }
+
+    fn ll(e: impl fmt::Display) -> SandboxError {
+        SandboxError::Landlock(e.to_string())
+    }
+
+    fn landlock_ruleset(
+        plan: &Plan,
+        kernel: Kernel,
+        report: &mut SandboxReport,
+    ) -> Result<OwnedFd, SandboxError> {
+        let abi = ABI::from(kernel.landlock_abi);
+        let all = AccessFs::from_all(abi);
+        let read_exec = AccessFs::from_read(abi);
+        let read = read_exec & !AccessFs::Execute;
+        // Never execute in a writable place (W^X), never make device
+        // nodes (root could mknod a disk there and read it raw).
+        let read_write = all & !(AccessFs::Execute | AccessFs::MakeChar | AccessFs::MakeBlock);
+
+        // Hard requirement: everything asked for below is within `abi`,
+        // so a refusal is a bug to report, not a silent downgrade.
+        let mut rs = Ruleset::default()
+            .set_compatibility(CompatLevel::HardRequirement)
+            .handle_access(all)
+            .map_err(ll)?;
+        let mut parts = vec!["filesystem"];
+        if !plan.network && kernel.landlock_abi >= 4 {
+            rs = rs.handle_access(AccessNet::from_all(abi)).map_err(ll)?;
+            parts.push("tcp");
+        }
+        if kernel.landlock_abi >= 6 {
+            rs = rs.scope(Scope::from_all(abi)).map_err(ll)?;
+            parts.push("scopes");
+        }
+        let mut created = rs.create().map_err(ll)?;
+        let groups: [(&[PathBuf], BitFlags<AccessFs>, bool); 3] = [
+            (&plan.read_exec, read_exec, false),
+            (&plan.read, read, false),
+            (&plan.read_write, read_write, true),
+        ];
+        for (paths, access, required) in groups {
+            for path in paths {
+                let fd = match PathFd::new(path) {
+                    Ok(fd) => fd,
+                    Err(_) if !required && !path.exists() => {
+                        tracing::debug!(path = %path.display(), "sandbox: no such path, skipped");
+                        continue;
+                    }
+                    Err(e) => {
+                        return Err(SandboxError::Path {
+                            path: path.clone(),
+                            source: std::io::Error::other(e.to_string()),
+                        });
+                    }
+                };
+                // A file takes only the rights that apply to files.
+                let access = if path.is_dir() {
+                    access
+                } else {
+                    access & AccessFs::from_file(abi)
+                };
+                created = created
+                    .add_rule(PathBeneath::new(fd, access))
+                    .map_err(ll)?;
+            }
+        }
+        let fd: Option<OwnedFd> = created.into();
+        let fd = fd.ok_or_else(|| ll("the kernel gave no ruleset"))?;
+        report.landlock_abi = kernel.landlock_abi.clamp(0, u8::MAX.into()) as u8;
+        report.landlock = parts;
+        Ok(fd)
+    }
+
+    /// Denied outright, with EPERM (not a kill: a server that probes gets
+    /// an error it can report). Tracing and other processes' memory, the
+    /// kernel keyring, mounts and namespaces, kernel modules and kexec,
+    /// BPF, perf, userfaultfd, io_uring (whose ops bypass this filter's
+    /// socket check), handle-based opens (bypass paths), fds and
+    /// comparisons of other processes, and the host's clock, swap,
+    /// accounting and reboot.
+    fn denied_calls() -> Vec<(&'static str, libc::c_long)> {
+        use libc::*;
+        let mut v = vec![
+            ("ptrace", SYS_ptrace),
+            ("process_vm_readv", SYS_process_vm_readv),
+            ("process_vm_writev", SYS_process_vm_writev),
+            ("pidfd_getfd", SYS_pidfd_getfd),
+            ("kcmp", SYS_kcmp),
+            ("keyctl", SYS_keyctl),
+            ("add_key", SYS_add_key),
+            ("request_key", SYS_request_key),
+            ("mount", SYS_mount),
+            ("umount2", SYS_umount2),
+            ("pivot_root", SYS_pivot_root),
+            ("chroot", SYS_chroot),
+            ("fsopen", SYS_fsopen),
+            ("fsconfig", SYS_fsconfig),
+            ("fsmount", SYS_fsmount),
+            ("fspick", SYS_fspick),
+            ("move_mount", SYS_move_mount),
+            ("open_tree", SYS_open_tree),
+            ("mount_setattr", SYS_mount_setattr),
+            ("unshare", SYS_unshare),
+            ("setns", SYS_setns),
+            ("bpf", SYS_bpf),
+            ("perf_event_open", SYS_perf_event_open),
+            ("userfaultfd", SYS_userfaultfd),
+            ("io_uring_setup", SYS_io_uring_setup),
+            ("io_uring_enter", SYS_io_uring_enter),
+            ("io_uring_register", SYS_io_uring_register),
+            ("kexec_load", SYS_kexec_load),
+            ("kexec_file_load", SYS_kexec_file_load),
+            ("init_module", SYS_init_module),
+            ("finit_module", SYS_finit_module),
+            ("delete_module", SYS_delete_module),
+            ("open_by_handle_at", SYS_open_by_handle_at),
+            ("name_to_handle_at", SYS_name_to_handle_at),
+            ("swapon", SYS_swapon),
+            ("swapoff", SYS_swapoff),
+            ("reboot", SYS_reboot),
+            ("acct", SYS_acct),
+            ("settimeofday", SYS_settimeofday),
+            ("clock_settime", SYS_clock_settime),
+            ("clock_adjtime", SYS_clock_adjtime),
+            ("adjtimex", SYS_adjtimex),
+            ("syslog", SYS_syslog),
+            ("quotactl", SYS_quotactl),
+        ];
+        #[cfg(target_arch = "x86_64")]
+        v.extend([
+            ("iopl", SYS_iopl),
+            ("ioperm", SYS_ioperm),
+            ("uselib", SYS_uselib),
+        ]);
+        v
+    }
+
+    fn sc(e: impl fmt::Display) -> SandboxError {
+        SandboxError::Seccomp(e.to_string())
+    }
+
+    fn cond(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition, SandboxError> {
+        SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value).map_err(sc)
+    }
+
+    fn seccomp_filter(
+        plan: &Plan,
+        report: &mut SandboxReport,
+    ) -> Result<Vec<libc::sock_filter>, SandboxError> {
+        let arch = if cfg!(target_arch = "x86_64") {
+            TargetArch::x86_64
+        } else if cfg!(target_arch = "aarch64") {
+            TargetArch::aarch64
+        } else {
+            return Err(sc("no seccomp filter for this CPU architecture"));
+        };
+        let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+        let calls = denied_calls();
+        for (_, nr) in &calls {
+            // An empty rule list matches the call whatever its arguments.
+            rules.insert(*nr, vec![]);
+        }
+        // socket(): unix sockets never (the D-Bus bus and the keyring's
+        // control socket are pathname sockets that Landlock cannot keep a
+        // connect from); with network on only AF_INET/AF_INET6 (no
+        // netlink: root could change routes), with network off none.
+        // socketpair(2) is another call and stays allowed.
+        let socket_rules = if plan.network {
+            vec![
+                SeccompRule::new(vec![
+                    cond(0, SeccompCmpOp::Ne, libc::AF_INET as u64)?,
+                    cond(0, SeccompCmpOp::Ne, libc::AF_INET6 as u64)?,
+                ])
+                .map_err(sc)?,
+            ]
+        } else {
+            vec![]
+        };
+        rules.insert(libc::SYS_socket, socket_rules);
+        report.sockets_denied = if plan.network {
+            vec!["unix", "netlink", "raw"]
+        } else {
+            vec!["unix", "inet", "all other"]
+        };
+        // clone() with a namespace flag is unshare() by another name.
+        let mut clone_rules = Vec::new();
+        for flag in [
+            libc::CLONE_NEWUSER,
+            libc::CLONE_NEWNS,
+            libc::CLONE_NEWPID,
+            libc::CLONE_NEWNET,
+            libc::CLONE_NEWUTS,
+            libc::CLONE_NEWIPC,
+            libc::CLONE_NEWCGROUP,
+        ] {
+            let flag = flag as u64;
+            clone_rules.push(
+                SeccompRule::new(vec![cond(0, SeccompCmpOp::MaskedEq(flag), flag)?])
+                    .map_err(sc)?,
+            );
+        }
+        rules.insert(libc::SYS_clone, clone_rules);
+
+        let filter = SeccompFilter::new(
+            rules,
+            SeccompAction::Allow,
+            SeccompAction::Errno(libc::EPERM as u32),
+            arch,
+        )
+        .map_err(sc)?;
+        let body: BpfProgram = filter.try_into().map_err(sc)?;
+        let mut prog = prefix();
+        prog.extend(body.into_iter().map(|i| libc::sock_filter {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        }));
+        if prog.len() > usize::from(u16::MAX) {
+            return Err(sc("the BPF program is too long"));
+        }
+        report.seccomp_denied = calls.len() + 1; // + clone3
+        Ok(prog)
+    }
+
+    /// Hand-written BPF run before seccompiler's program: clone3 fails with
+    /// ENOSYS (its flags are behind a pointer a filter cannot read; libc
+    /// then falls back to clone(), whose flags are checked), and on x86_64
+    /// every x32 call (numbers with bit 30 set, which the rules above would
+    /// not match) fails with EPERM.
+    fn prefix() -> Vec<libc::sock_filter> {
+        const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+        const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+        #[cfg(target_arch = "x86_64")]
+        const JGE_K: u16 = 0x35; // BPF_JMP | BPF_JGE | BPF_K
+        const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+        const KILL_PROCESS: u32 = 0x8000_0000;
+        const RET_ERRNO: u32 = 0x0005_0000;
+        #[cfg(target_arch = "x86_64")]
+        const AUDIT_ARCH: u32 = 0xC000_003E;
+        #[cfg(not(target_arch = "x86_64"))]
+        const AUDIT_ARCH: u32 = 0xC000_00B7; // aarch64
+        let i = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+        let mut p = vec![
+            i(LD_W_ABS, 0, 0, 4), // seccomp_data.arch
+            i(JEQ_K, 1, 0, AUDIT_ARCH),
+            i(RET_K, 0, 0, KILL_PROCESS),
+            i(LD_W_ABS, 0, 0, 0), // seccomp_data.nr
+        ];
+        #[cfg(target_arch = "x86_64")]
+        p.extend([
+            i(JGE_K, 0, 1, 0x4000_0000),
+            i(RET_K, 0, 0, RET_ERRNO | libc::EPERM as u32),
+        ]);
+        p.extend([
+            i(JEQ_K, 0, 1, libc::SYS_clone3 as u32),
+            i(RET_K, 0, 0, RET_ERRNO | libc::ENOSYS as u32),
+        ]);
+        p
+    }
+
+    #[cfg(test)]
+    pub(crate) fn denied_call_names() -> Vec<&'static str> {
+        denied_calls().into_iter().map(|(n, _)| n).collect()
+    }
+}
+
