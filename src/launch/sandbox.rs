@@ -837,3 +837,510 @@ mod imp {
     }
 }
 
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    //! Each test runs a small `sh` script as the server, under a sandbox
+    //! prepared for this machine's kernel, and proves a denial by the
+    //! script's exit code; most also run the same script unconfined (the
+    //! control), so that a denial for an unrelated reason cannot pass.
+    use super::imp::{Kernel, prepare_for};
+    use super::*;
+    use crate::launch::spawn::{Launch, LaunchError, Program, run_with_input};
+    use crate::launch::sys;
+    use std::ffi::OsString;
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::Command;
+    use std::time::Duration;
+
+    struct Setup {
+        _t: tempfile::TempDir,
+        root: PathBuf,
+        dirs: StateDirs,
+    }
+
+    fn setup() -> Setup {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().to_path_buf();
+        let dirs = state_dirs(&root.join("data"), "srv").unwrap();
+        Setup { _t: t, root, dirs }
+    }
+
+    fn plan(s: &Setup, mode: Mode, network: bool) -> Plan {
+        let mut p = Plan::new(mode, network);
+        p.read_write.push(s.dirs.home.clone());
+        p.read_write.push(s.dirs.tmp.clone());
+        p
+    }
+
+    /// The script's exit code, confined by `plan` (None: unconfined).
+    fn run_sh(s: &Setup, plan: Option<&Plan>, script: &str, env: &[(&str, &str)]) -> u8 {
+        let prepared = plan.map(|p| p.prepare().unwrap());
+        run_prepared(s, prepared, script, env).unwrap().code
+    }
+
+    fn run_prepared(
+        s: &Setup,
+        prepared: Option<Prepared>,
+        script: &str,
+        env: &[(&str, &str)],
+    ) -> Result<crate::launch::Exit, LaunchError> {
+        let mut vars: Vec<(OsString, OsString)> = vec![
+            ("PATH".into(), "/usr/bin:/bin".into()),
+            ("HOME".into(), s.dirs.home.clone().into()),
+            ("TMPDIR".into(), s.dirs.tmp.clone().into()),
+        ];
+        vars.extend(env.iter().map(|(k, v)| (k.into(), v.into())));
+        let launch = Launch {
+            program: Program::Path("/bin/sh".into()),
+            argv0: None,
+            args: vec!["-c".into(), script.into(), "sh".into()],
+            env: vars,
+            secret_env: vec![],
+            cwd: s.dirs.home.clone(),
+            grace: Duration::from_secs(60),
+            sandbox: prepared,
+        };
+        // A pipe held open: no client EOF while the script runs.
+        let (input, keep) = std::io::pipe().unwrap();
+        let r = run_with_input(launch, input);
+        drop(keep);
+        r
+    }
+
+    /// The real python3 executable (not a pyenv shim) and its prefixes.
+    fn python() -> (String, Vec<PathBuf>) {
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .or_else(|_| {
+                Command::new("/usr/bin/python3")
+                    .args(["-c", "import sys; print(sys.executable)"])
+                    .output()
+            })
+            .expect("python3 is needed by these tests (scripts/test installs it)");
+        let exe = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        assert!(Path::new(&exe).is_absolute(), "python3 gave {exe:?}");
+        let prefixes = interpreter_prefixes(Path::new(&exe));
+        (exe, prefixes)
+    }
+
+    fn python_plan(s: &Setup, network: bool) -> (String, Plan) {
+        let (py, prefixes) = python();
+        let mut p = plan(s, Mode::Require, network);
+        p.read_exec.extend(prefixes);
+        (py, p)
+    }
+
+    #[test]
+    fn report_on_this_kernel() {
+        let s = setup();
+        let p = plan(&s, Mode::Require, false).prepare().unwrap();
+        let r = p.report();
+        assert!(r.landlock_abi >= 6, "{r:?}");
+        assert_eq!(r.landlock, ["filesystem", "tcp", "scopes"]);
+        assert!(r.seccomp_denied > 30, "{r:?}");
+        assert!(r.not_enforced.is_empty(), "{r:?}");
+        let line = r.summary();
+        assert!(
+            line.starts_with(&format!(
+                "landlock ABI {}: filesystem, tcp, scopes; seccomp: ",
+                r.landlock_abi
+            )),
+            "{line}"
+        );
+        assert!(line.contains("unix/inet/all other sockets denied"), "{line}");
+        assert!(line.ends_with("network off"), "{line}");
+        for name in ["ptrace", "keyctl", "bpf", "unshare", "setns", "mount"] {
+            assert!(imp::denied_call_names().contains(&name), "{name}");
+        }
+        // Network on: TCP is not handled by Landlock.
+        let p = plan(&s, Mode::Require, true).prepare().unwrap();
+        assert_eq!(p.report().landlock, ["filesystem", "scopes"]);
+        assert!(p.report().summary().ends_with("network on"));
+        // Off: nothing.
+        let p = plan(&s, Mode::Off, false).prepare().unwrap();
+        assert_eq!(p.report().summary(), "sandbox off");
+    }
+
+    #[test]
+    fn writes_only_in_the_state_dirs() {
+        let s = setup();
+        let outside = s.root.join("outside");
+        let script = r#"echo x 2>/dev/null > "$1/escaped" && exit 10
+            echo ok > "$HOME/f" || exit 11
+            echo ok > "$TMPDIR/f" || exit 12
+            mkdir "$HOME/d" && mv "$HOME/f" "$HOME/d/g" || exit 13
+            touch /tmp/mcp-warden-sandbox-escape-$$ 2>/dev/null && exit 14
+            echo x > /dev/null || exit 15
+            exit 0"#;
+        std::fs::create_dir(&outside).unwrap();
+        let script = script.replace("$1", outside.to_str().unwrap());
+        let p = plan(&s, Mode::Require, false);
+        assert_eq!(run_sh(&s, Some(&p), &script, &[]), 0);
+        assert!(!outside.join("escaped").exists());
+        assert_eq!(
+            std::fs::read_to_string(s.dirs.home.join("d/g")).unwrap(),
+            "ok\n"
+        );
+        assert!(s.dirs.tmp.join("f").exists());
+        // Control: unconfined, the same script escapes.
+        assert_eq!(run_sh(&s, None, &script, &[]), 10);
+        assert!(outside.join("escaped").exists());
+        // Mode off: no confinement either.
+        std::fs::remove_file(outside.join("escaped")).unwrap();
+        let off = plan(&s, Mode::Off, false);
+        assert_eq!(run_sh(&s, Some(&off), &script, &[]), 10);
+    }
+
+    #[test]
+    fn ssh_key_and_shadow_are_unreadable() {
+        let s = setup();
+        let fake_home = s.root.join("user");
+        std::fs::create_dir_all(fake_home.join(".ssh")).unwrap();
+        let key = fake_home.join(".ssh/id_ed25519");
+        std::fs::write(&key, "-----BEGIN OPENSSH PRIVATE KEY-----\ncanary\n").unwrap();
+        let script = r#"cat "$KEY" > /dev/null 2>&1 && exit 10
+            ls "$KEYDIR" > /dev/null 2>&1 && exit 11
+            cat /etc/shadow > /dev/null 2>&1 && exit 12
+            cat /etc/passwd > /dev/null || exit 13
+            exit 0"#;
+        let env = [
+            ("KEY", key.to_str().unwrap()),
+            ("KEYDIR", fake_home.to_str().unwrap()),
+        ];
+        let p = plan(&s, Mode::Require, false);
+        assert_eq!(run_sh(&s, Some(&p), script, &env), 0);
+        assert_eq!(run_sh(&s, None, script, &env), 10);
+    }
+
+    #[test]
+    fn program_outside_the_plan_cannot_be_executed() {
+        let s = setup();
+        let art = s.root.join("artifact");
+        std::fs::create_dir(&art).unwrap();
+        let tool = art.join("tool");
+        std::fs::copy("/bin/true", &tool).unwrap();
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let script = format!("{} || exit 10; exit 0", tool.display());
+        // Nor in a writable directory (W^X).
+        let in_home = s.dirs.home.join("tool");
+        std::fs::copy(&tool, &in_home).unwrap();
+        let script_home = format!("{} || exit 10; exit 0", in_home.display());
+        let mut p = plan(&s, Mode::Require, false);
+        assert_eq!(run_sh(&s, Some(&p), &script, &[]), 10);
+        assert_eq!(run_sh(&s, Some(&p), &script_home, &[]), 10);
+        p.read_exec.push(art.clone());
+        assert_eq!(run_sh(&s, Some(&p), &script, &[]), 0);
+    }
+
+    #[test]
+    fn tcp_connect_only_with_network_on() {
+        let s = setup();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port().to_string();
+        let script = r#"exec "$PY" -c '
+import socket, sys
+try:
+    socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10).close()
+except OSError as e:
+    print("connect:", e, file=sys.stderr)
+    sys.exit(20)
+try:
+    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).close()
+except OSError:
+    sys.exit(21)
+sys.exit(0)
+' "$PORT""#;
+        let (py, off) = python_plan(&s, false);
+        let env = [("PY", py.as_str()), ("PORT", port.as_str())];
+        assert_eq!(run_sh(&s, Some(&off), script, &env), 20);
+        let (_, on) = python_plan(&s, true);
+        assert_eq!(run_sh(&s, Some(&on), script, &env), 0);
+        drop(listener);
+    }
+
+    #[test]
+    fn unix_sockets_are_denied_socketpair_is_not() {
+        let s = setup();
+        let path = s.root.join("bus.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let script = r#"exec "$PY" -c '
+import socket, sys
+a, b = socket.socketpair()
+a.send(b"x")
+if b.recv(1) != b"x":
+    sys.exit(22)
+try:
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(sys.argv[1])
+except OSError as e:
+    print("unix:", e, file=sys.stderr)
+    sys.exit(20)
+sys.exit(0)
+' "$SOCK""#;
+        let (py, _) = python();
+        let env = [("PY", py.as_str()), ("SOCK", path.to_str().unwrap())];
+        for network in [false, true] {
+            let (_, p) = python_plan(&s, network);
+            assert_eq!(run_sh(&s, Some(&p), script, &env), 20, "network {network}");
+        }
+        assert_eq!(run_sh(&s, None, script, &env), 0);
+    }
+
+    /// A real session bus, stopped when dropped.
+    struct Bus {
+        pid: libc::pid_t,
+        address: String,
+    }
+    impl Drop for Bus {
+        fn drop(&mut self) {
+            let _ = sys::kill_pid(self.pid, libc::SIGTERM);
+        }
+    }
+
+    #[test]
+    fn dbus_session_bus_is_out_of_reach() {
+        let s = setup();
+        let out = Command::new("dbus-daemon")
+            .args(["--session", "--print-address=1", "--print-pid=1", "--fork"])
+            .output()
+            .expect("dbus-daemon is needed by this test (scripts/test installs dbus)");
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut lines = text.lines();
+        let address = lines.next().unwrap().to_string();
+        let pid = lines.next().unwrap().trim().parse().unwrap();
+        let bus = Bus { pid, address };
+        let script = r#"dbus-send --session --dest=org.freedesktop.DBus --type=method_call \
+            --print-reply / org.freedesktop.DBus.ListNames > /dev/null || exit 20; exit 0"#;
+        let env = [("DBUS_SESSION_BUS_ADDRESS", bus.address.as_str())];
+        for network in [false, true] {
+            let p = plan(&s, Mode::Require, network);
+            assert_eq!(run_sh(&s, Some(&p), script, &env), 20, "network {network}");
+        }
+        assert_eq!(run_sh(&s, None, script, &env), 0);
+    }
+
+    #[test]
+    fn keyring_is_out_of_reach() {
+        let s = setup();
+        assert!(
+            Path::new("/usr/bin/keyctl").exists() || Path::new("/bin/keyctl").exists(),
+            "keyctl is needed by this test (scripts/test installs keyutils)"
+        );
+        let script = "keyctl show @s > /dev/null 2>&1 && exit 10; \
+                      keyctl add user mcp-warden-sandbox-probe x @s > /dev/null 2>&1 && exit 11; exit 0";
+        let p = plan(&s, Mode::Require, true);
+        assert_eq!(run_sh(&s, Some(&p), script, &[]), 0);
+        assert_eq!(
+            run_sh(&s, None, "keyctl show @s > /dev/null || exit 10", &[]),
+            0
+        );
+    }
+
+    #[test]
+    fn ptrace_and_namespaces_are_denied() {
+        let s = setup();
+        let script = r#"exec "$PY" -c '
+import ctypes, errno, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+pid = os.fork()
+if pid == 0:
+    os.execv("/bin/sleep", ["sleep", "30"])
+PTRACE_ATTACH = 16
+r = libc.ptrace(PTRACE_ATTACH, pid, None, None)
+e = ctypes.get_errno()
+os.kill(pid, 9)
+os.waitpid(pid, 0)
+if r == 0:
+    sys.exit(20)
+if e != errno.EPERM:
+    sys.exit(21)
+if libc.unshare(0x10000000) == 0:  # CLONE_NEWUSER
+    sys.exit(22)
+sys.exit(0)
+'"#;
+        let (py, p) = python_plan(&s, false);
+        let env = [("PY", py.as_str())];
+        assert_eq!(run_sh(&s, Some(&p), script, &env), 0);
+        // Control: unconfined, attaching to our own child works.
+        assert_eq!(run_sh(&s, None, script, &env), 20);
+    }
+
+    #[test]
+    fn node_runs_under_the_sandbox() {
+        let s = setup();
+        let node = Command::new("sh")
+            .args(["-c", "command -v node"])
+            .output()
+            .expect("sh");
+        let node = String::from_utf8(node.stdout).unwrap().trim().to_string();
+        assert!(
+            !node.is_empty(),
+            "node is needed by this test (scripts/test installs nodejs)"
+        );
+        let node = std::fs::canonicalize(&node).unwrap();
+        let mut p = plan(&s, Mode::Require, false);
+        p.read_exec.extend(interpreter_prefixes(&node));
+        let script = r#"exec "$NODE" -e '
+const fs = require("fs"), os = require("os"), cp = require("child_process");
+fs.writeFileSync(os.homedir() + "/n", String(os.cpus().length));
+const r = cp.spawnSync("/bin/echo", ["child"]);
+if (r.stdout.toString() !== "child\n") process.exit(30);
+try { fs.writeFileSync("/tmp/mcp-warden-node-escape", "x"); process.exit(31); } catch (e) {}
+process.exit(0);
+'"#;
+        let env = [("NODE", node.to_str().unwrap())];
+        assert_eq!(run_sh(&s, Some(&p), script, &env), 0);
+        assert!(s.dirs.home.join("n").exists());
+    }
+
+    #[test]
+    fn require_refuses_a_weaker_kernel() {
+        // A test double for the kernel: this machine has Landlock ABI 7
+        // and seccomp; a kernel without them cannot be had here.
+        let s = setup();
+        let p = plan(&s, Mode::Require, false);
+        for (kernel, what) in [
+            (
+                Kernel {
+                    landlock_abi: 0,
+                    seccomp: true,
+                },
+                "Landlock",
+            ),
+            (
+                Kernel {
+                    landlock_abi: 2,
+                    seccomp: true,
+                },
+                "truncate",
+            ),
+            (
+                Kernel {
+                    landlock_abi: 7,
+                    seccomp: false,
+                },
+                "seccomp",
+            ),
+        ] {
+            let e = prepare_for(&p, kernel).unwrap_err();
+            assert!(matches!(e, SandboxError::Unavailable { .. }), "{e:?}");
+            assert!(e.to_string().contains(what), "{e}");
+            assert!(e.hint().contains("best-effort"), "{}", e.hint());
+        }
+    }
+
+    #[test]
+    fn best_effort_on_a_weaker_kernel_says_what_is_missing() {
+        let s = setup();
+        let mut p = plan(&s, Mode::BestEffort, false);
+        // ABI 2 is a real, older ruleset: enforced by this kernel too.
+        let weak = Kernel {
+            landlock_abi: 2,
+            seccomp: true,
+        };
+        let prepared = prepare_for(&p, weak).unwrap();
+        let r = prepared.report().clone();
+        assert_eq!(r.landlock_abi, 2);
+        assert_eq!(r.landlock, ["filesystem"]);
+        let line = r.summary();
+        for gap in ["truncate", "ioctl", "signals"] {
+            assert!(line.contains(gap), "{gap}: {line}");
+        }
+        let outside = s.root.join("outside");
+        let script = format!("echo x > {} && exit 10; exit 0", outside.display());
+        let code = run_prepared(&s, Some(prepared), &script, &[]).unwrap().code;
+        assert_eq!(code, 0);
+        assert!(!outside.exists());
+
+        // No Landlock, no seccomp: runs, and says nothing was enforced.
+        let none = Kernel {
+            landlock_abi: 0,
+            seccomp: false,
+        };
+        let r = prepare_for(&p, none).unwrap().report().clone();
+        let line = r.summary();
+        assert!(line.starts_with("landlock: not enforced; seccomp: not enforced"), "{line}");
+        assert!(line.contains("D-Bus"), "{line}");
+        assert!(line.contains("network off (no Landlock TCP rules"), "{line}");
+
+        // A writable path that does not exist is an error, not a skip.
+        p.read_write.push(s.root.join("missing"));
+        let e = prepare_for(&p, Kernel::current()).unwrap_err();
+        assert!(matches!(e, SandboxError::Path { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn a_failing_sandbox_step_fails_the_spawn() {
+        let s = setup();
+        let marker = s.dirs.home.join("ran");
+        // Not a Landlock ruleset: landlock_restrict_self refuses it.
+        let bogus = std::fs::File::open("/dev/null").unwrap();
+        let prepared = Prepared {
+            report: SandboxReport::unenforced(Mode::Require, false, "test"),
+            exec: sys::SandboxExec {
+                ruleset: Some(bogus.into()),
+                filter: None,
+            },
+        };
+        let script = format!("echo > {}", marker.display());
+        let e = run_prepared(&s, Some(prepared), &script, &[]).unwrap_err();
+        match &e {
+            LaunchError::Sandbox { step, .. } => assert_eq!(*step, "landlock_restrict_self"),
+            other => panic!("{other:?}"),
+        }
+        assert!(!e.hint().is_empty());
+        assert!(!marker.exists());
+    }
+
+    #[test]
+    fn state_dirs_are_private() {
+        let t = tempfile::tempdir().unwrap();
+        let data = t.path().join("data");
+        let d = state_dirs(&data, "my-server").unwrap();
+        for dir in [&d.home, &d.tmp, &data.join("state/my-server")] {
+            let mode = std::fs::metadata(dir).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{}", dir.display());
+        }
+        // Loosened permissions are tightened again; a second call is fine.
+        std::fs::set_permissions(&d.home, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(state_dirs(&data, "my-server").unwrap(), d);
+        let mode = std::fs::metadata(&d.home).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        for bad in ["", ".", "..", "a/b", "../x", "a\0b"] {
+            let e = state_dirs(&data, bad).unwrap_err();
+            assert!(matches!(e, SandboxError::ServerName { .. }), "{bad:?}: {e:?}");
+        }
+        // A symlink where a state directory goes is refused.
+        let other = t.path().join("elsewhere");
+        std::fs::create_dir(&other).unwrap();
+        std::fs::create_dir_all(data.join("state/linked")).unwrap();
+        std::os::unix::fs::symlink(&other, data.join("state/linked/home")).unwrap();
+        let e = state_dirs(&data, "linked").unwrap_err();
+        assert!(matches!(e, SandboxError::StateDir { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn interpreter_prefixes_of_real_layouts() {
+        assert_eq!(
+            interpreter_prefixes(Path::new("/root/.pyenv/versions/3.11.7/bin/python3")),
+            [PathBuf::from("/root/.pyenv/versions/3.11.7")]
+        );
+        assert!(interpreter_prefixes(Path::new("/usr/bin/node")).is_empty());
+        assert!(interpreter_prefixes(Path::new("/bin/sh")).is_empty());
+        assert!(interpreter_prefixes(Path::new("/opt/tool")).is_empty());
+        // A venv's python: the venv and the base installation.
+        let t = tempfile::tempdir().unwrap();
+        let base = t.path().join("base");
+        std::fs::create_dir_all(base.join("bin")).unwrap();
+        std::fs::write(base.join("bin/python3.12"), b"").unwrap();
+        let venv = t.path().join("venv");
+        std::fs::create_dir_all(venv.join("bin")).unwrap();
+        std::os::unix::fs::symlink(base.join("bin/python3.12"), venv.join("bin/python")).unwrap();
+        let got = interpreter_prefixes(&venv.join("bin/python"));
+        let base = std::fs::canonicalize(&base).unwrap();
+        assert_eq!(got, [venv, base]);
+    }
+}
