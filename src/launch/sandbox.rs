@@ -108,10 +108,12 @@ impl Plan {
 /// interpreter there comes in through its own prefix), nor /home, /root,
 /// /run, /var, /tmp, /mnt, /media, /srv.
 pub fn system_read_exec() -> Vec<PathBuf> {
-    ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
-        .iter()
-        .map(PathBuf::from)
-        .collect()
+    [
+        "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .collect()
 }
 
 /// Read-only system paths: /proc (node and python read /proc/self; other
@@ -193,7 +195,9 @@ pub fn interpreter_prefixes(program: &Path) -> Vec<PathBuf> {
             continue;
         }
         let Some(prefix) = dir.parent() else { continue };
-        if prefix == Path::new("/") || prefix == Path::new("/usr") || out.iter().any(|o| o == prefix)
+        if prefix == Path::new("/")
+            || prefix == Path::new("/usr")
+            || out.iter().any(|o| o == prefix)
         {
             continue;
         }
@@ -453,12 +457,12 @@ mod imp {
     use super::*;
     use crate::launch::sys::{self, SandboxExec};
     use landlock::{
-        ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath,
-        PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, Scope,
+        ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd,
+        Ruleset, RulesetAttr, RulesetCreatedAttr, Scope,
     };
     use seccompiler::{
-        BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition,
-        SeccompFilter, SeccompRule, TargetArch,
+        BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+        SeccompRule, TargetArch,
     };
     use std::collections::BTreeMap;
     use std::os::fd::OwnedFd;
@@ -631,9 +635,7 @@ mod imp {
                 } else {
                     access & AccessFs::from_file(abi)
                 };
-                created = created
-                    .add_rule(PathBeneath::new(fd, access))
-                    .map_err(ll)?;
+                created = created.add_rule(PathBeneath::new(fd, access)).map_err(ll)?;
             }
         }
         let fd: Option<OwnedFd> = created.into();
@@ -767,8 +769,7 @@ mod imp {
         ] {
             let flag = flag as u64;
             clone_rules.push(
-                SeccompRule::new(vec![cond(0, SeccompCmpOp::MaskedEq(flag), flag)?])
-                    .map_err(sc)?,
+                SeccompRule::new(vec![cond(0, SeccompCmpOp::MaskedEq(flag), flag)?]).map_err(sc)?,
             );
         }
         rules.insert(libc::SYS_clone, clone_rules);
@@ -836,7 +837,6 @@ mod imp {
         denied_calls().into_iter().map(|(n, _)| n).collect()
     }
 }
-
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
@@ -949,7 +949,10 @@ mod tests {
             )),
             "{line}"
         );
-        assert!(line.contains("unix/inet/all other sockets denied"), "{line}");
+        assert!(
+            line.contains("unix/inet/all other sockets denied"),
+            "{line}"
+        );
         assert!(line.ends_with("network off"), "{line}");
         for name in ["ptrace", "keyctl", "bpf", "unshare", "setns", "mount"] {
             assert!(imp::denied_call_names().contains(&name), "{name}");
@@ -1159,6 +1162,22 @@ if e != errno.EPERM:
     sys.exit(21)
 if libc.unshare(0x10000000) == 0:  # CLONE_NEWUSER
     sys.exit(22)
+x86 = os.uname().machine == "x86_64"
+# clone(CLONE_NEWUSER | SIGCHLD): namespaces through clone are denied too.
+r = libc.syscall(56 if x86 else 220, 0x10000000 | 17, 0, 0, 0, 0)
+if r == 0:
+    os._exit(0)
+if r > 0:
+    os.waitpid(r, 0)
+    sys.exit(23)
+if ctypes.get_errno() != errno.EPERM:
+    sys.exit(24)
+# clone3 (flags behind a pointer): ENOSYS, so that libc falls back to clone.
+if libc.syscall(435, None, 0) != -1 or ctypes.get_errno() != errno.ENOSYS:
+    sys.exit(25)
+# x32 calls (bit 30) on x86_64: refused whatever the number.
+if x86 and (libc.syscall(0x40000000 | 39) != -1 or ctypes.get_errno() != errno.EPERM):
+    sys.exit(26)
 sys.exit(0)
 '"#;
         let (py, p) = python_plan(&s, false);
@@ -1262,9 +1281,15 @@ process.exit(0);
         };
         let r = prepare_for(&p, none).unwrap().report().clone();
         let line = r.summary();
-        assert!(line.starts_with("landlock: not enforced; seccomp: not enforced"), "{line}");
+        assert!(
+            line.starts_with("landlock: not enforced; seccomp: not enforced"),
+            "{line}"
+        );
         assert!(line.contains("D-Bus"), "{line}");
-        assert!(line.contains("network off (no Landlock TCP rules"), "{line}");
+        assert!(
+            line.contains("network off (no Landlock TCP rules"),
+            "{line}"
+        );
 
         // A writable path that does not exist is an error, not a skip.
         p.read_write.push(s.root.join("missing"));
@@ -1311,7 +1336,10 @@ process.exit(0);
         assert_eq!(mode & 0o777, 0o700);
         for bad in ["", ".", "..", "a/b", "../x", "a\0b"] {
             let e = state_dirs(&data, bad).unwrap_err();
-            assert!(matches!(e, SandboxError::ServerName { .. }), "{bad:?}: {e:?}");
+            assert!(
+                matches!(e, SandboxError::ServerName { .. }),
+                "{bad:?}: {e:?}"
+            );
         }
         // A symlink where a state directory goes is refused.
         let other = t.path().join("elsewhere");
