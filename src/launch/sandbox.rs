@@ -7,9 +7,12 @@
 //! builds the Landlock ruleset (an fd) and compiles the BPF program. The
 //! forked child then makes only the two final syscalls (src/launch/sys.rs),
 //! right before `execve`. The `landlock` crate's `restrict_self()` is not
-//! used for that: it calls prctl again and builds a status object in the
-//! child; the crate hands over the ruleset's fd instead
-//! (`Option<OwnedFd>::from(RulesetCreated)`).
+//! used there: in 0.4.7 its success path happens not to allocate, but
+//! nothing promises that (its error path builds error values), it repeats
+//! the no_new_privs prctl, and it consumes the ruleset, whose drop would
+//! run in the child. The crate hands over the ruleset's fd instead
+//! (`Option<OwnedFd>::from(RulesetCreated)`), and sys.rs makes the
+//! `landlock_restrict_self` call on it.
 //!
 //! What keeps the D-Bus session bus and the keyring out of reach:
 //! - no unix socket can be created at all (seccomp denies
