@@ -26,9 +26,13 @@
 //! - /run/user/UID is in no Landlock rule, and `run` passes no
 //!   DBUS_SESSION_BUS_ADDRESS in the server's environment.
 //!
-//! Other processes' /proc/PID/{environ,mem,fd} stay unreadable although
-//! /proc is readable: Landlock refuses ptrace-mode access from inside a
-//! domain to any process outside it.
+//! /proc is not readable as a whole: Landlock refuses ptrace *attach*
+//! from inside a domain to a process outside it, but on Linux 6.18 it
+//! lets PTRACE_MODE_READ through, so /proc/PID/environ, maps and cmdline
+//! of every same-uid process (other servers and their secrets, the user's
+//! shell) would be readable. The server gets its own /proc/PID (a rule
+//! added in the child, where /proc/self names it) and a few system-wide
+//! files ([`system_read`]).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -81,6 +85,9 @@ pub struct Plan {
     /// the state directories ([`state_dirs`]) and the harmless devices
     /// ([`system_read_write`]). A path that does not exist is an error.
     pub read_write: Vec<PathBuf>,
+    /// The server's own /proc/PID readable (node and python read
+    /// /proc/self). Processes it starts do not get theirs.
+    pub proc_self: bool,
     /// TCP and UDP sockets (AF_INET, AF_INET6) allowed.
     pub network: bool,
     pub mode: Mode,
@@ -93,6 +100,7 @@ impl Plan {
             read_exec: system_read_exec(),
             read: system_read(),
             read_write: system_read_write(),
+            proc_self: true,
             network,
             mode,
         }
@@ -119,16 +127,24 @@ pub fn system_read_exec() -> Vec<PathBuf> {
     .collect()
 }
 
-/// Read-only system paths: /proc (node and python read /proc/self; other
-/// processes' entries are guarded by Landlock's ptrace rule), the CPU and
-/// cgroup facts under /sys that runtimes size themselves by, and the /etc
-/// files that the dynamic loader, name resolution, TLS and time zones use.
+/// Read-only system paths: the system-wide /proc files that runtimes read
+/// (CPU, memory, load, kernel limits; not /proc as a whole, see the module
+/// doc, and no symlink into /proc/self, which would resolve to `run`'s own
+/// entry here), the CPU and cgroup facts under /sys that runtimes size
+/// themselves by, and the /etc files that the dynamic loader, name
+/// resolution, TLS and time zones use.
 pub fn system_read() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = [
-        "/proc",
+        "/proc/cpuinfo",
+        "/proc/meminfo",
+        "/proc/stat",
+        "/proc/loadavg",
+        "/proc/uptime",
+        "/proc/version",
+        "/proc/filesystems",
+        "/proc/sys",
         "/sys/devices/system/cpu",
         "/sys/fs/cgroup",
-        "/dev/fd",
     ]
     .iter()
     .map(PathBuf::from)
@@ -533,10 +549,11 @@ mod imp {
         }
         report.not_enforced.extend(missing);
 
-        let ruleset = if kernel.landlock_abi >= 1 {
-            Some(landlock_ruleset(plan, kernel, &mut report)?)
+        let (ruleset, proc_self_access) = if kernel.landlock_abi >= 1 {
+            let (fd, access) = landlock_ruleset(plan, kernel, &mut report)?;
+            (Some(fd), access)
         } else {
-            None
+            (None, 0)
         };
         let filter = if kernel.seccomp {
             Some(seccomp_filter(plan, &mut report)?)
@@ -574,6 +591,7 @@ mod imp {
             report,
             exec: SandboxExec {
                 ruleset,
+                proc_self_access,
                 filter: filter.map(Vec::into_boxed_slice),
             },
         })
@@ -587,7 +605,7 @@ mod imp {
         plan: &Plan,
         kernel: Kernel,
         report: &mut SandboxReport,
-    ) -> Result<OwnedFd, SandboxError> {
+    ) -> Result<(OwnedFd, u64), SandboxError> {
         let abi = ABI::from(kernel.landlock_abi);
         let all = AccessFs::from_all(abi);
         let read_exec = AccessFs::from_read(abi);
@@ -645,7 +663,10 @@ mod imp {
         let fd = fd.ok_or_else(|| ll("the kernel gave no ruleset"))?;
         report.landlock_abi = kernel.landlock_abi.clamp(0, u8::MAX.into()) as u8;
         report.landlock = parts;
-        Ok(fd)
+        // /proc/self is the child's only after fork: sys.rs adds that rule
+        // there, with these rights.
+        let proc_self = if plan.proc_self { read.bits() } else { 0 };
+        Ok((fd, proc_self))
     }
 
     /// Denied outright, with EPERM (not a kill: a server that probes gets
@@ -1021,6 +1042,33 @@ mod tests {
     }
 
     #[test]
+    fn other_processes_cannot_be_signalled_or_read() {
+        let s = setup();
+        // This test process stands for `run` and for another server.
+        let me = std::process::id().to_string();
+        let script = r#"kill -0 "$TARGET" 2>/dev/null && exit 10
+            cat "/proc/$TARGET/environ" > /dev/null 2>&1 && exit 11
+            cat "/proc/$TARGET/cmdline" > /dev/null 2>&1 && exit 12
+            ls "/proc/$TARGET/fd/" > /dev/null 2>&1 && exit 13
+            ls /proc > /dev/null 2>&1 && exit 14
+            read -r first < /proc/self/status || exit 15
+            grep -q . /proc/cpuinfo /proc/meminfo /proc/sys/kernel/pid_max || exit 16
+            exit 0"#;
+        let env = [("TARGET", me.as_str())];
+        let p = plan(&s, Mode::Require, false);
+        assert_eq!(run_sh(&s, Some(&p), script, &env), 0);
+        // Controls: unconfined, each of the first two steps succeeds.
+        assert_eq!(run_sh(&s, None, script, &env), 10);
+        let unsignalled = script.replacen(r#"kill -0 "$TARGET" 2>/dev/null && exit 10"#, ":", 1);
+        assert_eq!(run_sh(&s, None, &unsignalled, &env), 11);
+        // Without the /proc/self rule, the server cannot read its own
+        // (the shell itself opens it: a child would have another pid).
+        let mut p = plan(&s, Mode::Require, false);
+        p.proc_self = false;
+        assert_eq!(run_sh(&s, Some(&p), script, &env), 15);
+    }
+
+    #[test]
     fn program_outside_the_plan_cannot_be_executed() {
         let s = setup();
         let art = s.root.join("artifact");
@@ -1310,6 +1358,7 @@ process.exit(0);
             report: SandboxReport::unenforced(Mode::Require, false, "test"),
             exec: sys::SandboxExec {
                 ruleset: Some(bogus.into()),
+                proc_self_access: 0,
                 filter: None,
             },
         };

@@ -503,6 +503,10 @@ pub(crate) fn set_inheritable(fd: &impl AsRawFd, inheritable: bool) -> io::Resul
 pub(crate) struct SandboxExec {
     #[cfg(target_os = "linux")]
     pub(crate) ruleset: Option<OwnedFd>,
+    /// Landlock rights on the child's own /proc/PID (0: no such rule),
+    /// added to `ruleset` in the child: only there does /proc/self name it.
+    #[cfg(target_os = "linux")]
+    pub(crate) proc_self_access: u64,
     #[cfg(target_os = "linux")]
     pub(crate) filter: Option<Box<[libc::sock_filter]>>,
 }
@@ -512,11 +516,20 @@ pub(crate) struct SandboxExec {
 const SANDBOX_ERRNO_TAG: i32 = 0x5a00_0000;
 const SANDBOX_STEP_SHIFT: u32 = 16;
 /// The steps, by the tag's step number.
-const SANDBOX_STEPS: [&str; 2] = ["landlock_restrict_self", "seccomp(SET_MODE_FILTER)"];
+const SANDBOX_STEPS: [&str; 3] = [
+    "landlock_restrict_self",
+    "seccomp(SET_MODE_FILTER)",
+    "landlock_add_rule(/proc/self)",
+];
 
 #[cfg(target_os = "linux")]
 fn sandbox_errno(step: usize) -> io::Error {
-    let errno = io::Error::last_os_error().raw_os_error().unwrap_or(0) & 0xffff;
+    sandbox_tagged(step, &io::Error::last_os_error())
+}
+
+#[cfg(target_os = "linux")]
+fn sandbox_tagged(step: usize, e: &io::Error) -> io::Error {
+    let errno = e.raw_os_error().unwrap_or(0) & 0xffff;
     io::Error::from_raw_os_error(SANDBOX_ERRNO_TAG | ((step as i32) << SANDBOX_STEP_SHIFT) | errno)
 }
 
@@ -537,6 +550,10 @@ pub(crate) fn sandbox_failure(raw: i32) -> Option<(&'static str, io::Error)> {
 /// require it) and after every other syscall of the hook but `execve`.
 #[cfg(target_os = "linux")]
 fn apply_sandbox(s: &SandboxExec) -> io::Result<()> {
+    if let (Some(fd), true) = (&s.ruleset, s.proc_self_access != 0) {
+        add_proc_self_rule(fd.as_raw_fd(), s.proc_self_access)
+            .map_err(|e| sandbox_tagged(2, &e))?;
+    }
     if let Some(fd) = &s.ruleset {
         // SAFETY: landlock_restrict_self(ruleset_fd, flags = 0) takes an
         // fd we own (alive for the call) and an integer; no memory.
@@ -579,6 +596,48 @@ fn apply_sandbox(s: &SandboxExec) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `struct landlock_path_beneath_attr` (packed in the UAPI header).
+#[cfg(target_os = "linux")]
+#[repr(C, packed)]
+struct PathBeneathAttr {
+    allowed_access: u64,
+    parent_fd: i32,
+}
+
+/// Adds "`access` beneath /proc/self" to the ruleset. Async-signal-safe:
+/// open, landlock_add_rule and close, with a stack struct.
+#[cfg(target_os = "linux")]
+fn add_proc_self_rule(ruleset: RawFd, access: u64) -> io::Result<()> {
+    const LANDLOCK_RULE_PATH_BENEATH: libc::c_uint = 1;
+    // SAFETY: open of a NUL-terminated static path; O_PATH opens nothing
+    // for reading.
+    let dir = cvt(unsafe {
+        libc::open(
+            c"/proc/self".as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    })?;
+    let attr = PathBeneathAttr {
+        allowed_access: access,
+        parent_fd: dir,
+    };
+    // SAFETY: landlock_add_rule(ruleset, PATH_BENEATH, &attr, 0) reads the
+    // packed attr from our stack, alive for the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_add_rule,
+            ruleset,
+            LANDLOCK_RULE_PATH_BENEATH,
+            &attr as *const PathBeneathAttr,
+            0 as libc::c_uint,
+        )
+    };
+    let err = io::Error::last_os_error();
+    // SAFETY: closes the fd opened above, which nothing else uses.
+    unsafe { libc::close(dir) };
+    if r != 0 { Err(err) } else { Ok(()) }
 }
 
 /// The kernel's Landlock ABI version: > 0 when available, 0 when not
