@@ -1264,6 +1264,12 @@ process.exit(0);
         let env = [("NODE", node.to_str().unwrap())];
         assert_eq!(run_sh(&s, Some(&p), script, &env), 0);
         assert!(s.dirs.home.join("n").exists());
+        // Node as a child of the server (as under npx), without its own
+        // /proc/PID: it still runs.
+        let child = format!("{}; exit $?", script.strip_prefix("exec ").unwrap());
+        std::fs::remove_file(s.dirs.home.join("n")).unwrap();
+        assert_eq!(run_sh(&s, Some(&p), &child, &env), 0);
+        assert!(s.dirs.home.join("n").exists());
     }
 
     #[test]
