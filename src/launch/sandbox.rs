@@ -797,6 +797,14 @@ mod imp {
             );
         }
         rules.insert(libc::SYS_clone, clone_rules);
+        // Typing into the terminal that stderr may still be (TIOCSTI, the
+        // bubblewrap escape of CVE-2017-5226), or driving its console.
+        let mut ioctl_rules = Vec::new();
+        for req in [libc::TIOCSTI, libc::TIOCLINUX] {
+            ioctl_rules
+                .push(SeccompRule::new(vec![cond(1, SeccompCmpOp::Eq, req as u64)?]).map_err(sc)?);
+        }
+        rules.insert(libc::SYS_ioctl, ioctl_rules);
 
         let filter = SeccompFilter::new(
             rules,
@@ -1226,6 +1234,14 @@ if ctypes.get_errno() != errno.EPERM:
 # clone3 (flags behind a pointer): ENOSYS, so that libc falls back to clone.
 if libc.syscall(435, None, 0) != -1 or ctypes.get_errno() != errno.ENOSYS:
     sys.exit(25)
+# Keystrokes into a terminal: EPERM (unconfined: ENOTTY, stderr is no tty).
+import fcntl, termios
+try:
+    fcntl.ioctl(2, termios.TIOCSTI, b"x")
+    sys.exit(27)
+except OSError as e:
+    if e.errno != errno.EPERM:
+        sys.exit(28)
 # x32 calls (bit 30) on x86_64: refused whatever the number.
 if x86 and (libc.syscall(0x40000000 | 39) != -1 or ctypes.get_errno() != errno.EPERM):
     sys.exit(26)
