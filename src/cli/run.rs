@@ -306,6 +306,7 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
         secret_env,
         cwd: std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/")),
         grace: a.grace_period,
+        sandbox: None,
     };
     match crate::launch::spawn::run(launch) {
         Ok(exit) => Ok(exit.code),

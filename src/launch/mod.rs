@@ -7,6 +7,7 @@ pub mod entry;
 pub mod env;
 pub mod guard;
 pub mod receipt;
+pub mod sandbox;
 pub mod spawn;
 #[cfg(unix)]
 mod sys;

@@ -61,6 +61,9 @@ pub struct Launch {
     /// After the client's EOF: wait this long for the server to exit,
     /// then SIGTERM its group, wait again, then SIGKILL.
     pub grace: Duration,
+    /// The confinement applied between fork and exec (see
+    /// [`crate::launch::sandbox`]); `None` runs the server unconfined.
+    pub sandbox: Option<crate::launch::sandbox::Prepared>,
 }
 
 /// How the server ended.
@@ -98,6 +101,12 @@ pub enum LaunchError {
     Invalid,
     #[error("starting servers is not yet supported on this platform")]
     Unsupported,
+    #[error("could not confine {path}: {step} failed: {source}")]
+    Sandbox {
+        path: String,
+        step: &'static str,
+        source: io::Error,
+    },
 }
 
 impl LaunchError {
@@ -127,6 +136,9 @@ impl LaunchError {
                 "remove NUL bytes from the arguments and environment, and '=' from variable names"
             }
             LaunchError::Unsupported => "run the server on Linux or macOS for now",
+            LaunchError::Sandbox { .. } => {
+                "the kernel refused the prepared sandbox; set `sandbox = \"off\"` for this server only if you accept running it unconfined"
+            }
         }
     }
 }
@@ -189,9 +201,10 @@ mod imp {
     }
 
     pub(super) fn run<R: Read + Send + 'static>(
-        launch: Launch,
+        mut launch: Launch,
         input: R,
     ) -> Result<Exit, LaunchError> {
+        let sandbox = launch.sandbox.take().map(|p| p.into_exec());
         if !launch.cwd.is_dir() {
             return Err(LaunchError::Cwd {
                 path: launch.cwd.clone(),
@@ -247,7 +260,7 @@ mod imp {
             .stdin(Stdio::piped())
             .stdout(Stdio::inherit())
             .stderr(Stdio::inherit());
-        sys::server_pre_exec(&mut cmd, keep_fd, &sentinel, exec);
+        sys::server_pre_exec(&mut cmd, keep_fd, &sentinel, exec, sandbox);
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
@@ -413,6 +426,9 @@ mod imp {
 
     fn spawn_error(e: io::Error, program: &Program, exe: &Path, shown: String) -> LaunchError {
         let path = shown;
+        if let Some((step, source)) = e.raw_os_error().and_then(sys::sandbox_failure) {
+            return LaunchError::Sandbox { path, step, source };
+        }
         match e.raw_os_error() {
             Some(libc::ENOENT) => {
                 // ENOENT from execve of a file that exists means its
@@ -463,6 +479,7 @@ mod tests {
             secret_env: vec![],
             cwd: dir.to_path_buf(),
             grace: Duration::from_secs(60),
+            sandbox: None,
         }
     }
 
@@ -848,6 +865,7 @@ mod tests {
             secret_env: vec![],
             cwd: dir.path().to_path_buf(),
             grace: Duration::from_secs(60),
+            sandbox: None,
         })
         .unwrap();
         assert_eq!(exit.code, 0);

@@ -273,11 +273,17 @@ impl Exec {
 ///
 /// The hook also arms `sentinel` with the new group's id before exec, so
 /// no moment exists where the server or a child of it runs unguarded.
+///
+/// `sandbox` (Linux) is applied last, right before `execve`: the seccomp
+/// filter then constrains nothing of the hook but `execve` itself (never
+/// denied), and a failure fails the spawn (see [`sandbox_failure`]), so
+/// the server never runs less confined than prepared.
 pub(crate) fn server_pre_exec(
     cmd: &mut Command,
     keep_fd: Option<RawFd>,
     sentinel: &Sentinel,
     exec: Exec,
+    sandbox: Option<SandboxExec>,
 ) {
     let arm_fd = sentinel.tx.as_ref().map(|tx| tx.as_raw_fd());
     let parent = std::process::id() as libc::pid_t;
@@ -327,12 +333,18 @@ pub(crate) fn server_pre_exec(
             // SAFETY: clears FD_CLOEXEC on an fd the parent keeps open.
             cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) })?;
         }
+        #[cfg(target_os = "linux")]
+        if let Some(s) = &sandbox {
+            apply_sandbox(s)?;
+        }
+        #[cfg(not(target_os = "linux"))]
+        let _ = &sandbox;
         // Only returns when execve failed; std reports that to `spawn`.
         Err(exec.execve())
     };
     // SAFETY: the hook only makes async-signal-safe syscalls (setpgid,
     // prctl, getppid, getpid, write, close_range, getrlimit, fcntl,
-    // execve), allocates nothing and takes no lock, as required between
+    // landlock_restrict_self, seccomp, execve), allocates nothing and takes no lock, as required between
     // fork and exec.
     unsafe {
         cmd.pre_exec(hook);
@@ -482,4 +494,184 @@ pub(crate) fn set_inheritable(fd: &impl AsRawFd, inheritable: bool) -> io::Resul
     let flags = if inheritable { 0 } else { libc::FD_CLOEXEC };
     // SAFETY: fcntl F_SETFD on an fd the caller owns.
     cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, flags) }).map(drop)
+}
+
+/// What the sandbox leaves for the pre-exec hook: a Landlock ruleset fd
+/// and a seccomp BPF program, both built before fork (src/launch/sandbox.rs),
+/// so that the child only makes the two final syscalls.
+#[derive(Debug, Default)]
+pub(crate) struct SandboxExec {
+    #[cfg(target_os = "linux")]
+    pub(crate) ruleset: Option<OwnedFd>,
+    /// Landlock rights on the child's own /proc/PID (0: no such rule),
+    /// added to `ruleset` in the child: only there does /proc/self name it.
+    #[cfg(target_os = "linux")]
+    pub(crate) proc_self_access: u64,
+    #[cfg(target_os = "linux")]
+    pub(crate) filter: Option<Box<[libc::sock_filter]>>,
+}
+
+/// Tags an errno of a failed sandbox step, so that the parent tells it
+/// from an errno of `execve` (std passes the hook's raw errno back).
+const SANDBOX_ERRNO_TAG: i32 = 0x5a00_0000;
+const SANDBOX_STEP_SHIFT: u32 = 16;
+/// The steps, by the tag's step number.
+const SANDBOX_STEPS: [&str; 3] = [
+    "landlock_restrict_self",
+    "seccomp(SET_MODE_FILTER)",
+    "landlock_add_rule(/proc/self)",
+];
+
+#[cfg(target_os = "linux")]
+fn sandbox_errno(step: usize) -> io::Error {
+    sandbox_tagged(step, &io::Error::last_os_error())
+}
+
+#[cfg(target_os = "linux")]
+fn sandbox_tagged(step: usize, e: &io::Error) -> io::Error {
+    let errno = e.raw_os_error().unwrap_or(0) & 0xffff;
+    io::Error::from_raw_os_error(SANDBOX_ERRNO_TAG | ((step as i32) << SANDBOX_STEP_SHIFT) | errno)
+}
+
+/// The step and errno of a failed sandbox step, from the raw errno that
+/// `spawn` got back; `None` for any other errno.
+pub(crate) fn sandbox_failure(raw: i32) -> Option<(&'static str, io::Error)> {
+    if raw & 0x7f00_0000 != SANDBOX_ERRNO_TAG {
+        return None;
+    }
+    let step = ((raw >> SANDBOX_STEP_SHIFT) & 0xff) as usize;
+    let name = SANDBOX_STEPS.get(step)?;
+    Some((name, io::Error::from_raw_os_error(raw & 0xffff)))
+}
+
+/// Applies the prepared sandbox to the calling (forked, single-threaded)
+/// process. Async-signal-safe: two syscalls on data built before fork and
+/// a `sock_fprog` on the stack. Must run after no_new_privs (both calls
+/// require it) and after every other syscall of the hook but `execve`.
+#[cfg(target_os = "linux")]
+fn apply_sandbox(s: &SandboxExec) -> io::Result<()> {
+    if let (Some(fd), true) = (&s.ruleset, s.proc_self_access != 0) {
+        add_proc_self_rule(fd.as_raw_fd(), s.proc_self_access)
+            .map_err(|e| sandbox_tagged(2, &e))?;
+    }
+    if let Some(fd) = &s.ruleset {
+        // SAFETY: landlock_restrict_self(ruleset_fd, flags = 0) takes an
+        // fd we own (alive for the call) and an integer; no memory.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_landlock_restrict_self,
+                fd.as_raw_fd(),
+                0 as libc::c_uint,
+            )
+        };
+        if r != 0 {
+            return Err(sandbox_errno(0));
+        }
+    }
+    if let Some(filter) = &s.filter {
+        let Ok(len) = u16::try_from(filter.len()) else {
+            return Err(io::Error::from_raw_os_error(
+                SANDBOX_ERRNO_TAG | (1 << SANDBOX_STEP_SHIFT) | libc::E2BIG,
+            ));
+        };
+        let prog = libc::sock_fprog {
+            len,
+            // The kernel only reads through this pointer (it copies the
+            // program); the cast to *mut is what the C struct wants.
+            filter: filter.as_ptr().cast_mut(),
+        };
+        // SAFETY: seccomp(SECCOMP_SET_MODE_FILTER, 0, &prog): `prog` is a
+        // valid sock_fprog on our stack pointing at `len` instructions
+        // owned by `s`, alive for the call; the kernel copies them.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER as libc::c_ulong,
+                0 as libc::c_ulong,
+                &prog as *const libc::sock_fprog,
+            )
+        };
+        if r != 0 {
+            return Err(sandbox_errno(1));
+        }
+    }
+    Ok(())
+}
+
+/// `struct landlock_path_beneath_attr` (packed in the UAPI header).
+#[cfg(target_os = "linux")]
+#[repr(C, packed)]
+struct PathBeneathAttr {
+    allowed_access: u64,
+    parent_fd: i32,
+}
+
+/// Adds "`access` beneath /proc/self" to the ruleset. Async-signal-safe:
+/// open, landlock_add_rule and close, with a stack struct.
+#[cfg(target_os = "linux")]
+fn add_proc_self_rule(ruleset: RawFd, access: u64) -> io::Result<()> {
+    const LANDLOCK_RULE_PATH_BENEATH: libc::c_uint = 1;
+    // SAFETY: open of a NUL-terminated static path; O_PATH opens nothing
+    // for reading.
+    let dir = cvt(unsafe {
+        libc::open(
+            c"/proc/self".as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    })?;
+    let attr = PathBeneathAttr {
+        allowed_access: access,
+        parent_fd: dir,
+    };
+    // SAFETY: landlock_add_rule(ruleset, PATH_BENEATH, &attr, 0) reads the
+    // packed attr from our stack, alive for the call.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_add_rule,
+            ruleset,
+            LANDLOCK_RULE_PATH_BENEATH,
+            &attr as *const PathBeneathAttr,
+            0 as libc::c_uint,
+        )
+    };
+    let err = io::Error::last_os_error();
+    // SAFETY: closes the fd opened above, which nothing else uses.
+    unsafe { libc::close(dir) };
+    if r != 0 { Err(err) } else { Ok(()) }
+}
+
+/// The kernel's Landlock ABI version: > 0 when available, 0 when not
+/// built in or disabled at boot.
+#[cfg(target_os = "linux")]
+pub(crate) fn landlock_abi() -> i32 {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: landlock_create_ruleset(NULL, 0, VERSION) only returns the
+    // ABI version; no memory is read or written.
+    let v = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0 as libc::size_t,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    if v > 0 { v as i32 } else { 0 }
+}
+
+/// Whether the kernel offers seccomp filters returning an errno
+/// (SECCOMP_GET_ACTION_AVAIL, Linux >= 4.14).
+#[cfg(target_os = "linux")]
+pub(crate) fn seccomp_errno_available() -> bool {
+    let action: u32 = libc::SECCOMP_RET_ERRNO;
+    // SAFETY: seccomp(SECCOMP_GET_ACTION_AVAIL, 0, &action) reads one u32
+    // from a valid stack variable.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_GET_ACTION_AVAIL as libc::c_ulong,
+            0 as libc::c_ulong,
+            &action as *const u32,
+        )
+    };
+    r == 0
 }

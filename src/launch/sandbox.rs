@@ -1,0 +1,1448 @@
+//! The confinement of a launched server (Linux): Landlock for the
+//! filesystem, TCP and scopes, a seccomp filter for dangerous calls and
+//! for sockets, on top of the no_new_privs that `spawn` always sets.
+//!
+//! [`Plan::prepare`] does everything that allocates or can fail with a
+//! message, in the parent before fork: it asks the kernel what it offers,
+//! builds the Landlock ruleset (an fd) and compiles the BPF program. The
+//! forked child then makes only the two final syscalls (src/launch/sys.rs),
+//! right before `execve`. The `landlock` crate's `restrict_self()` is not
+//! used there: in 0.4.7 its success path happens not to allocate, but
+//! nothing promises that (its error path builds error values), it repeats
+//! the no_new_privs prctl, and it consumes the ruleset, whose drop would
+//! run in the child. The crate hands over the ruleset's fd instead
+//! (`Option<OwnedFd>::from(RulesetCreated)`), and sys.rs makes the
+//! `landlock_restrict_self` call on it.
+//!
+//! What keeps the D-Bus session bus and the keyring out of reach:
+//! - no unix socket can be created at all (seccomp denies
+//!   `socket(AF_UNIX, …)`; `socketpair` stays allowed for child stdio):
+//!   the session bus and gnome-keyring's control socket are pathname
+//!   sockets, which Landlock (ABI ≤ 7) cannot refuse a connect to;
+//! - abstract unix sockets (some buses listen on one) are covered by the
+//!   same denial, and by Landlock's scope at ABI ≥ 6;
+//! - keyctl/add_key/request_key are denied: the kernel keyring (the
+//!   secrets store's fallback) cannot be read or joined;
+//! - /run/user/UID is in no Landlock rule, and `run` passes no
+//!   DBUS_SESSION_BUS_ADDRESS in the server's environment.
+//!
+//! /proc is not readable as a whole: Landlock refuses ptrace *attach*
+//! from inside a domain to a process outside it, but on Linux 6.18 it
+//! lets PTRACE_MODE_READ through, so /proc/PID/environ, maps and cmdline
+//! of every same-uid process (other servers and their secrets, the user's
+//! shell) would be readable. The server gets its own /proc/PID (a rule
+//! added in the child, where /proc/self names it) and a few system-wide
+//! files ([`system_read`]).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// How much confinement `run` insists on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// No sandbox (no_new_privs and the clean environment still apply).
+    Off,
+    /// Whatever the kernel offers; the report says what was not enforced.
+    #[default]
+    BestEffort,
+    /// Refuse to start unless Landlock's filesystem rules (ABI ≥ 3) and
+    /// the seccomp filter are both enforced.
+    Require,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Off => "off",
+            Mode::BestEffort => "best-effort",
+            Mode::Require => "require",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the server may touch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Read and execute: the artifact's directory or tree, the
+    /// interpreter's prefix ([`interpreter_prefixes`]), the system
+    /// directories ([`system_read_exec`]). A path that does not exist is
+    /// skipped (e.g. /lib64 on aarch64).
+    pub read_exec: Vec<PathBuf>,
+    /// Read-only, no execute: /proc, a few /sys directories and the /etc
+    /// files programs need ([`system_read`]).
+    pub read: Vec<PathBuf>,
+    /// Read and write (create, remove, rename, truncate), never execute:
+    /// the state directories ([`state_dirs`]) and the harmless devices
+    /// ([`system_read_write`]). A path that does not exist is an error.
+    pub read_write: Vec<PathBuf>,
+    /// The server's own /proc/PID readable (node and python read
+    /// /proc/self). Processes it starts do not get theirs.
+    pub proc_self: bool,
+    /// TCP and UDP sockets (AF_INET, AF_INET6) allowed.
+    pub network: bool,
+    pub mode: Mode,
+}
+
+impl Plan {
+    /// A plan with the system paths and nothing of the server's yet.
+    pub fn new(mode: Mode, network: bool) -> Plan {
+        Plan {
+            read_exec: system_read_exec(),
+            read: system_read(),
+            read_write: system_read_write(),
+            proc_self: true,
+            network,
+            mode,
+        }
+    }
+
+    /// Builds the sandbox for this kernel. Under [`Mode::Require`], fails
+    /// when Landlock's filesystem rules (ABI ≥ 3) or seccomp are missing.
+    pub fn prepare(&self) -> Result<Prepared, SandboxError> {
+        imp::prepare(self)
+    }
+}
+
+/// Program directories: read and execute. /etc is not among them (root
+/// would read /etc/shadow and the SSH host keys), only its files that
+/// programs need ([`system_read`]); nor is /opt (third-party software: an
+/// interpreter there comes in through its own prefix), nor /home, /root,
+/// /run, /var, /tmp, /mnt, /media, /srv.
+pub fn system_read_exec() -> Vec<PathBuf> {
+    [
+        "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .collect()
+}
+
+/// Read-only system paths: the system-wide /proc files that runtimes read
+/// (CPU, memory, load, kernel limits; not /proc as a whole, see the module
+/// doc, and no symlink into /proc/self, which would resolve to `run`'s own
+/// entry here), the CPU and cgroup facts under /sys that runtimes size
+/// themselves by, and the /etc files that the dynamic loader, name
+/// resolution, TLS and time zones use.
+pub fn system_read() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = [
+        "/proc/cpuinfo",
+        "/proc/meminfo",
+        "/proc/stat",
+        "/proc/loadavg",
+        "/proc/uptime",
+        "/proc/version",
+        "/proc/filesystems",
+        "/proc/sys",
+        "/sys/devices/system/cpu",
+        "/sys/fs/cgroup",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .collect();
+    for f in [
+        "ld.so.cache",
+        "ld.so.conf",
+        "ld.so.conf.d",
+        "nsswitch.conf",
+        "passwd",
+        "group",
+        "hosts",
+        "host.conf",
+        "resolv.conf",
+        "gai.conf",
+        "services",
+        "protocols",
+        "localtime",
+        "timezone",
+        "ssl",
+        "ca-certificates",
+        "ca-certificates.conf",
+        "pki",
+        "crypto-policies",
+        "mime.types",
+        "os-release",
+        "alternatives",
+        "locale.alias",
+        "locale.conf",
+        "default/locale",
+    ] {
+        v.push(Path::new("/etc").join(f));
+    }
+    v
+}
+
+/// Devices a program may open for reading and writing. Not /dev/tty or
+/// /dev/pts (a server has no terminal), not /dev/shm (shared with other
+/// processes).
+pub fn system_read_write() -> Vec<PathBuf> {
+    [
+        "/dev/null",
+        "/dev/zero",
+        "/dev/full",
+        "/dev/random",
+        "/dev/urandom",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .collect()
+}
+
+/// The installation prefixes an interpreter needs for its standard
+/// library: for `…/bin/NAME`, the directory above `bin`, both for the
+/// path as given (a venv) and for its resolved target (the base
+/// installation). A prefix of `/` or `/usr` adds nothing: the system
+/// directories already cover it.
+///
+/// `/root/.pyenv/versions/3.11.7/bin/python3` → `/root/.pyenv/versions/3.11.7`;
+/// `/usr/bin/node` → nothing.
+pub fn interpreter_prefixes(program: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let resolved = std::fs::canonicalize(program).ok();
+    for p in std::iter::once(program).chain(resolved.as_deref()) {
+        let Some(dir) = p.parent() else { continue };
+        if dir.file_name().is_none_or(|n| n != "bin") {
+            continue;
+        }
+        let Some(prefix) = dir.parent() else { continue };
+        if prefix == Path::new("/")
+            || prefix == Path::new("/usr")
+            || out.iter().any(|o| o == prefix)
+        {
+            continue;
+        }
+        out.push(prefix.to_path_buf());
+    }
+    out
+}
+
+/// A server's private directories: its HOME and its TMPDIR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateDirs {
+    pub home: PathBuf,
+    pub tmp: PathBuf,
+}
+
+/// Creates (if needed) `DATA/state/SERVER/{home,tmp}`, mode 0700, and
+/// checks that each is a real directory (not a symlink) owned by us.
+pub fn state_dirs(data_dir: &Path, server: &str) -> Result<StateDirs, SandboxError> {
+    let bad_name = server.is_empty()
+        || server == "."
+        || server == ".."
+        || server.len() > 255
+        || server.contains(['/', '\\', '\0']);
+    if bad_name {
+        return Err(SandboxError::ServerName {
+            name: server.to_string(),
+        });
+    }
+    let base = data_dir.join("state").join(server);
+    let dirs = StateDirs {
+        home: base.join("home"),
+        tmp: base.join("tmp"),
+    };
+    for d in [&base, &dirs.home, &dirs.tmp] {
+        make_private_dir(d)?;
+    }
+    Ok(dirs)
+}
+
+fn make_private_dir(path: &Path) -> Result<(), SandboxError> {
+    let err = |source| SandboxError::StateDir {
+        path: path.to_path_buf(),
+        source,
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)
+            .map_err(err)?;
+        let meta = std::fs::symlink_metadata(path).map_err(err)?;
+        if !meta.is_dir() {
+            return Err(err(std::io::Error::other("not a directory (a symlink?)")));
+        }
+        // /proc/self belongs to our effective uid (geteuid itself would
+        // need `unsafe` outside sys.rs); without /proc, no check.
+        let me = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
+        if me.is_some_and(|uid| uid != meta.uid()) {
+            return Err(err(std::io::Error::other("owned by another user")));
+        }
+        if meta.mode() & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(err)?;
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(path).map_err(err)?;
+        if !std::fs::symlink_metadata(path).map_err(err)?.is_dir() {
+            return Err(err(std::io::Error::other("not a directory")));
+        }
+    }
+    Ok(())
+}
+
+/// What was enforced, for `run`'s start line and the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SandboxReport {
+    pub mode: Mode,
+    /// The Landlock ABI used (0: none).
+    pub landlock_abi: u8,
+    /// Parts of Landlock enforced: "filesystem", "tcp", "scopes".
+    pub landlock: Vec<&'static str>,
+    /// Number of system calls the seccomp filter denies outright (0: no
+    /// filter).
+    pub seccomp_denied: usize,
+    /// Socket families denied: "unix", and "inet" with network off.
+    pub sockets_denied: Vec<&'static str>,
+    pub network: bool,
+    /// What the plan asked for and this kernel or OS could not enforce.
+    pub not_enforced: Vec<String>,
+}
+
+impl SandboxReport {
+    /// One line, e.g. "landlock ABI 7: filesystem, tcp, scopes; seccomp:
+    /// 35 calls denied, unix sockets denied; network off".
+    pub fn summary(&self) -> String {
+        if self.mode == Mode::Off {
+            return "sandbox off".to_string();
+        }
+        let mut parts = Vec::new();
+        if self.landlock_abi == 0 {
+            parts.push("landlock: not enforced".to_string());
+        } else {
+            parts.push(format!(
+                "landlock ABI {}: {}",
+                self.landlock_abi,
+                self.landlock.join(", ")
+            ));
+        }
+        if self.seccomp_denied == 0 {
+            parts.push("seccomp: not enforced".to_string());
+        } else {
+            let socks = if self.sockets_denied.is_empty() {
+                String::new()
+            } else {
+                format!(", {} sockets denied", self.sockets_denied.join("/"))
+            };
+            parts.push(format!(
+                "seccomp: {} calls denied{socks}",
+                self.seccomp_denied
+            ));
+        }
+        parts.push(format!(
+            "network {}",
+            if self.network { "on" } else { "off" }
+        ));
+        let mut s = parts.join("; ");
+        if !self.not_enforced.is_empty() {
+            s.push_str(&format!(
+                " (not enforced: {})",
+                self.not_enforced.join("; ")
+            ));
+        }
+        s
+    }
+
+    fn unenforced(mode: Mode, network: bool, why: &str) -> SandboxReport {
+        SandboxReport {
+            mode,
+            landlock_abi: 0,
+            landlock: vec![],
+            seccomp_denied: 0,
+            sockets_denied: vec![],
+            network,
+            not_enforced: vec![why.to_string()],
+        }
+    }
+}
+
+/// A sandbox ready to be applied between fork and exec: put it in
+/// [`crate::launch::Launch::sandbox`].
+pub struct Prepared {
+    report: SandboxReport,
+    #[cfg(unix)]
+    exec: super::sys::SandboxExec,
+}
+
+impl fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prepared")
+            .field("report", &self.report)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Prepared {
+    pub fn report(&self) -> &SandboxReport {
+        &self.report
+    }
+
+    #[cfg(unix)]
+    pub(crate) fn into_exec(self) -> super::sys::SandboxExec {
+        self.exec
+    }
+}
+
+/// Why the sandbox could not be prepared.
+#[derive(Debug, Error)]
+pub enum SandboxError {
+    #[error("the sandbox is required but cannot be enforced here: {}", missing.join("; "))]
+    Unavailable { missing: Vec<String> },
+    #[error("building the Landlock ruleset failed: {0}")]
+    Landlock(String),
+    #[error("sandbox path {}: {source}", path.display())]
+    Path {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("compiling the seccomp filter failed: {0}")]
+    Seccomp(String),
+    #[error("state directory {}: {source}", path.display())]
+    StateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("server name {name:?} cannot name a state directory")]
+    ServerName { name: String },
+}
+
+impl SandboxError {
+    pub fn hint(&self) -> &'static str {
+        match self {
+            SandboxError::Unavailable { .. } => {
+                "set `sandbox = \"best-effort\"` for this server, or run on a kernel with Landlock ABI >= 3 (Linux 6.2+) and seccomp enabled"
+            }
+            SandboxError::Landlock(_) | SandboxError::Seccomp(_) => {
+                "report this as a bug; meanwhile `sandbox = \"off\"` runs the server unconfined"
+            }
+            SandboxError::Path { .. } => {
+                "create the path or remove it from the server's writable paths"
+            }
+            SandboxError::StateDir { .. } => {
+                "check the permissions of mcp-warden's data directory (--home)"
+            }
+            SandboxError::ServerName { .. } => "rename the server: no '/', '\\', NUL, '.' or '..'",
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod imp {
+    use super::*;
+
+    pub(super) fn prepare(plan: &Plan) -> Result<Prepared, SandboxError> {
+        if plan.mode == Mode::Off {
+            return Ok(off(plan));
+        }
+        let why = "sandbox: not enforced on this OS";
+        if plan.mode == Mode::Require {
+            return Err(SandboxError::Unavailable {
+                missing: vec![why.to_string()],
+            });
+        }
+        Ok(Prepared {
+            report: SandboxReport::unenforced(plan.mode, plan.network, why),
+            #[cfg(unix)]
+            exec: Default::default(),
+        })
+    }
+
+    fn off(plan: &Plan) -> Prepared {
+        Prepared {
+            report: SandboxReport {
+                not_enforced: vec![],
+                ..SandboxReport::unenforced(Mode::Off, plan.network, "")
+            },
+            #[cfg(unix)]
+            exec: Default::default(),
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod imp {
+    use super::*;
+    use crate::launch::sys::{self, SandboxExec};
+    use landlock::{
+        ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, PathBeneath, PathFd,
+        Ruleset, RulesetAttr, RulesetCreatedAttr, Scope,
+    };
+    use seccompiler::{
+        BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+        SeccompRule, TargetArch,
+    };
+    use std::collections::BTreeMap;
+    use std::os::fd::OwnedFd;
+
+    /// What the kernel offers; [`prepare`] asks it, tests substitute a
+    /// weaker kernel than this machine's to exercise `Require`'s refusal
+    /// (a test double: a kernel without Landlock cannot be had here).
+    #[derive(Debug, Clone, Copy)]
+    pub(crate) struct Kernel {
+        pub(crate) landlock_abi: i32,
+        pub(crate) seccomp: bool,
+    }
+
+    impl Kernel {
+        pub(crate) fn current() -> Kernel {
+            Kernel {
+                landlock_abi: sys::landlock_abi(),
+                seccomp: sys::seccomp_errno_available(),
+            }
+        }
+    }
+
+    /// The least Landlock ABI that `Require` accepts: ABI 3 adds the
+    /// truncate right, without which files outside the writable paths
+    /// could still be truncated.
+    const REQUIRED_ABI: i32 = 3;
+
+    pub(super) fn prepare(plan: &Plan) -> Result<Prepared, SandboxError> {
+        prepare_for(plan, Kernel::current())
+    }
+
+    pub(crate) fn prepare_for(plan: &Plan, kernel: Kernel) -> Result<Prepared, SandboxError> {
+        if plan.mode == Mode::Off {
+            return Ok(Prepared {
+                report: SandboxReport {
+                    not_enforced: vec![],
+                    ..SandboxReport::unenforced(Mode::Off, plan.network, "")
+                },
+                exec: SandboxExec::default(),
+            });
+        }
+        let mut report = SandboxReport {
+            mode: plan.mode,
+            landlock_abi: 0,
+            landlock: vec![],
+            seccomp_denied: 0,
+            sockets_denied: vec![],
+            network: plan.network,
+            not_enforced: vec![],
+        };
+        let mut missing = Vec::new();
+        if kernel.landlock_abi < 1 {
+            missing.push("Landlock (not built into this kernel or disabled at boot)".to_string());
+        } else if kernel.landlock_abi < REQUIRED_ABI {
+            missing.push(format!(
+                "Landlock ABI {} lacks the truncate right (ABI 3, Linux 6.2)",
+                kernel.landlock_abi
+            ));
+        }
+        if !kernel.seccomp {
+            missing.push("seccomp filters (not built into this kernel)".to_string());
+        }
+        if plan.mode == Mode::Require && !missing.is_empty() {
+            return Err(SandboxError::Unavailable { missing });
+        }
+        report.not_enforced.extend(missing);
+
+        let (ruleset, proc_self_access) = if kernel.landlock_abi >= 1 {
+            let (fd, access) = landlock_ruleset(plan, kernel, &mut report)?;
+            (Some(fd), access)
+        } else {
+            (None, 0)
+        };
+        let filter = if kernel.seccomp {
+            Some(seccomp_filter(plan, &mut report)?)
+        } else {
+            None
+        };
+        // What neither mechanism covers on this kernel.
+        if !plan.network && kernel.landlock_abi < 4 && !kernel.seccomp {
+            report
+                .not_enforced
+                .push("network off (no Landlock TCP rules, no seccomp)".to_string());
+        }
+        if kernel.landlock_abi >= 1 && kernel.landlock_abi < 5 {
+            report
+                .not_enforced
+                .push("ioctl on devices (Landlock ABI 5)".to_string());
+        }
+        if kernel.landlock_abi >= 1 && kernel.landlock_abi < 6 {
+            report
+                .not_enforced
+                .push("signals to processes outside the sandbox (Landlock ABI 6)".to_string());
+        }
+        if kernel.landlock_abi >= 1 && kernel.landlock_abi < 6 && !kernel.seccomp {
+            report
+                .not_enforced
+                .push("abstract unix sockets (Landlock ABI 6 or seccomp)".to_string());
+        }
+        if !kernel.seccomp {
+            report.not_enforced.push(
+                "unix sockets, ptrace and keyctl (the D-Bus session bus and the keyring stay reachable)"
+                    .to_string(),
+            );
+        }
+        Ok(Prepared {
+            report,
+            exec: SandboxExec {
+                ruleset,
+                proc_self_access,
+                filter: filter.map(Vec::into_boxed_slice),
+            },
+        })
+    }
+
+    fn ll(e: impl fmt::Display) -> SandboxError {
+        SandboxError::Landlock(e.to_string())
+    }
+
+    fn landlock_ruleset(
+        plan: &Plan,
+        kernel: Kernel,
+        report: &mut SandboxReport,
+    ) -> Result<(OwnedFd, u64), SandboxError> {
+        let abi = ABI::from(kernel.landlock_abi);
+        let all = AccessFs::from_all(abi);
+        let read_exec = AccessFs::from_read(abi);
+        let read = read_exec & !AccessFs::Execute;
+        // Never execute in a writable place (W^X), never make device
+        // nodes (root could mknod a disk there and read it raw).
+        let read_write = all & !(AccessFs::Execute | AccessFs::MakeChar | AccessFs::MakeBlock);
+
+        // Hard requirement: everything asked for below is within `abi`,
+        // so a refusal is a bug to report, not a silent downgrade.
+        let mut rs = Ruleset::default()
+            .set_compatibility(CompatLevel::HardRequirement)
+            .handle_access(all)
+            .map_err(ll)?;
+        let mut parts = vec!["filesystem"];
+        if !plan.network && kernel.landlock_abi >= 4 {
+            rs = rs.handle_access(AccessNet::from_all(abi)).map_err(ll)?;
+            parts.push("tcp");
+        }
+        if kernel.landlock_abi >= 6 {
+            rs = rs.scope(Scope::from_all(abi)).map_err(ll)?;
+            parts.push("scopes");
+        }
+        let mut created = rs.create().map_err(ll)?;
+        let groups: [(&[PathBuf], BitFlags<AccessFs>, bool); 3] = [
+            (&plan.read_exec, read_exec, false),
+            (&plan.read, read, false),
+            (&plan.read_write, read_write, true),
+        ];
+        for (paths, access, required) in groups {
+            for path in paths {
+                let fd = match PathFd::new(path) {
+                    Ok(fd) => fd,
+                    Err(_) if !required && !path.exists() => {
+                        tracing::debug!(path = %path.display(), "sandbox: no such path, skipped");
+                        continue;
+                    }
+                    Err(e) => {
+                        return Err(SandboxError::Path {
+                            path: path.clone(),
+                            source: std::io::Error::other(e.to_string()),
+                        });
+                    }
+                };
+                // A file takes only the rights that apply to files.
+                let access = if path.is_dir() {
+                    access
+                } else {
+                    access & AccessFs::from_file(abi)
+                };
+                created = created.add_rule(PathBeneath::new(fd, access)).map_err(ll)?;
+            }
+        }
+        let fd: Option<OwnedFd> = created.into();
+        let fd = fd.ok_or_else(|| ll("the kernel gave no ruleset"))?;
+        report.landlock_abi = kernel.landlock_abi.clamp(0, u8::MAX.into()) as u8;
+        report.landlock = parts;
+        // /proc/self is the child's only after fork: sys.rs adds that rule
+        // there, with these rights.
+        let proc_self = if plan.proc_self { read.bits() } else { 0 };
+        Ok((fd, proc_self))
+    }
+
+    /// Denied outright, with EPERM (not a kill: a server that probes gets
+    /// an error it can report). Tracing and other processes' memory, the
+    /// kernel keyring, mounts and namespaces, kernel modules and kexec,
+    /// BPF, perf, userfaultfd, io_uring (whose ops bypass this filter's
+    /// socket check), handle-based opens (bypass paths), fds and
+    /// comparisons of other processes, and the host's clock, swap,
+    /// accounting and reboot.
+    fn denied_calls() -> Vec<(&'static str, libc::c_long)> {
+        use libc::*;
+        let mut v = vec![
+            ("ptrace", SYS_ptrace),
+            ("process_vm_readv", SYS_process_vm_readv),
+            ("process_vm_writev", SYS_process_vm_writev),
+            ("pidfd_getfd", SYS_pidfd_getfd),
+            ("kcmp", SYS_kcmp),
+            ("keyctl", SYS_keyctl),
+            ("add_key", SYS_add_key),
+            ("request_key", SYS_request_key),
+            ("mount", SYS_mount),
+            ("umount2", SYS_umount2),
+            ("pivot_root", SYS_pivot_root),
+            ("chroot", SYS_chroot),
+            ("fsopen", SYS_fsopen),
+            ("fsconfig", SYS_fsconfig),
+            ("fsmount", SYS_fsmount),
+            ("fspick", SYS_fspick),
+            ("move_mount", SYS_move_mount),
+            ("open_tree", SYS_open_tree),
+            ("mount_setattr", SYS_mount_setattr),
+            ("unshare", SYS_unshare),
+            ("setns", SYS_setns),
+            ("bpf", SYS_bpf),
+            ("perf_event_open", SYS_perf_event_open),
+            ("userfaultfd", SYS_userfaultfd),
+            ("io_uring_setup", SYS_io_uring_setup),
+            ("io_uring_enter", SYS_io_uring_enter),
+            ("io_uring_register", SYS_io_uring_register),
+            ("kexec_load", SYS_kexec_load),
+            ("kexec_file_load", SYS_kexec_file_load),
+            ("init_module", SYS_init_module),
+            ("finit_module", SYS_finit_module),
+            ("delete_module", SYS_delete_module),
+            ("open_by_handle_at", SYS_open_by_handle_at),
+            ("name_to_handle_at", SYS_name_to_handle_at),
+            ("swapon", SYS_swapon),
+            ("swapoff", SYS_swapoff),
+            ("reboot", SYS_reboot),
+            ("acct", SYS_acct),
+            ("settimeofday", SYS_settimeofday),
+            ("clock_settime", SYS_clock_settime),
+            ("clock_adjtime", SYS_clock_adjtime),
+            ("adjtimex", SYS_adjtimex),
+            ("syslog", SYS_syslog),
+            ("quotactl", SYS_quotactl),
+        ];
+        #[cfg(target_arch = "x86_64")]
+        v.extend([
+            ("iopl", SYS_iopl),
+            ("ioperm", SYS_ioperm),
+            ("uselib", SYS_uselib),
+        ]);
+        v
+    }
+
+    fn sc(e: impl fmt::Display) -> SandboxError {
+        SandboxError::Seccomp(e.to_string())
+    }
+
+    fn cond(arg: u8, op: SeccompCmpOp, value: u64) -> Result<SeccompCondition, SandboxError> {
+        SeccompCondition::new(arg, SeccompCmpArgLen::Dword, op, value).map_err(sc)
+    }
+
+    fn seccomp_filter(
+        plan: &Plan,
+        report: &mut SandboxReport,
+    ) -> Result<Vec<libc::sock_filter>, SandboxError> {
+        let arch = if cfg!(target_arch = "x86_64") {
+            TargetArch::x86_64
+        } else if cfg!(target_arch = "aarch64") {
+            TargetArch::aarch64
+        } else {
+            return Err(sc("no seccomp filter for this CPU architecture"));
+        };
+        let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+        let calls = denied_calls();
+        for (_, nr) in &calls {
+            // An empty rule list matches the call whatever its arguments.
+            rules.insert(*nr, vec![]);
+        }
+        // socket(): unix sockets never (the D-Bus bus and the keyring's
+        // control socket are pathname sockets that Landlock cannot keep a
+        // connect from); with network on only AF_INET/AF_INET6 (no
+        // netlink: root could change routes), with network off none.
+        // socketpair(2) is another call and stays allowed.
+        let socket_rules = if plan.network {
+            vec![
+                SeccompRule::new(vec![
+                    cond(0, SeccompCmpOp::Ne, libc::AF_INET as u64)?,
+                    cond(0, SeccompCmpOp::Ne, libc::AF_INET6 as u64)?,
+                ])
+                .map_err(sc)?,
+            ]
+        } else {
+            vec![]
+        };
+        rules.insert(libc::SYS_socket, socket_rules);
+        report.sockets_denied = if plan.network {
+            vec!["unix", "netlink", "raw"]
+        } else {
+            vec!["unix", "inet", "all other"]
+        };
+        // clone() with a namespace flag is unshare() by another name.
+        let mut clone_rules = Vec::new();
+        for flag in [
+            libc::CLONE_NEWUSER,
+            libc::CLONE_NEWNS,
+            libc::CLONE_NEWPID,
+            libc::CLONE_NEWNET,
+            libc::CLONE_NEWUTS,
+            libc::CLONE_NEWIPC,
+            libc::CLONE_NEWCGROUP,
+        ] {
+            let flag = flag as u64;
+            clone_rules.push(
+                SeccompRule::new(vec![cond(0, SeccompCmpOp::MaskedEq(flag), flag)?]).map_err(sc)?,
+            );
+        }
+        rules.insert(libc::SYS_clone, clone_rules);
+        // Typing into the terminal that stderr may still be (TIOCSTI, the
+        // bubblewrap escape of CVE-2017-5226), or driving its console.
+        let mut ioctl_rules = Vec::new();
+        for req in [libc::TIOCSTI, libc::TIOCLINUX] {
+            ioctl_rules
+                .push(SeccompRule::new(vec![cond(1, SeccompCmpOp::Eq, req as u64)?]).map_err(sc)?);
+        }
+        rules.insert(libc::SYS_ioctl, ioctl_rules);
+
+        let filter = SeccompFilter::new(
+            rules,
+            SeccompAction::Allow,
+            SeccompAction::Errno(libc::EPERM as u32),
+            arch,
+        )
+        .map_err(sc)?;
+        let body: BpfProgram = filter.try_into().map_err(sc)?;
+        let mut prog = prefix();
+        prog.extend(body.into_iter().map(|i| libc::sock_filter {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        }));
+        if prog.len() > usize::from(u16::MAX) {
+            return Err(sc("the BPF program is too long"));
+        }
+        report.seccomp_denied = calls.len() + 1; // + clone3
+        Ok(prog)
+    }
+
+    /// Hand-written BPF run before seccompiler's program: clone3 fails with
+    /// ENOSYS (its flags are behind a pointer a filter cannot read; libc
+    /// then falls back to clone(), whose flags are checked), and on x86_64
+    /// every x32 call (numbers with bit 30 set, which the rules above would
+    /// not match) fails with EPERM.
+    fn prefix() -> Vec<libc::sock_filter> {
+        const LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+        const JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+        #[cfg(target_arch = "x86_64")]
+        const JGE_K: u16 = 0x35; // BPF_JMP | BPF_JGE | BPF_K
+        const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+        const KILL_PROCESS: u32 = 0x8000_0000;
+        const RET_ERRNO: u32 = 0x0005_0000;
+        #[cfg(target_arch = "x86_64")]
+        const AUDIT_ARCH: u32 = 0xC000_003E;
+        #[cfg(not(target_arch = "x86_64"))]
+        const AUDIT_ARCH: u32 = 0xC000_00B7; // aarch64
+        let i = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+        let mut p = vec![
+            i(LD_W_ABS, 0, 0, 4), // seccomp_data.arch
+            i(JEQ_K, 1, 0, AUDIT_ARCH),
+            i(RET_K, 0, 0, KILL_PROCESS),
+            i(LD_W_ABS, 0, 0, 0), // seccomp_data.nr
+        ];
+        #[cfg(target_arch = "x86_64")]
+        p.extend([
+            i(JGE_K, 0, 1, 0x4000_0000),
+            i(RET_K, 0, 0, RET_ERRNO | libc::EPERM as u32),
+        ]);
+        p.extend([
+            i(JEQ_K, 0, 1, libc::SYS_clone3 as u32),
+            i(RET_K, 0, 0, RET_ERRNO | libc::ENOSYS as u32),
+        ]);
+        p
+    }
+
+    #[cfg(test)]
+    pub(crate) fn denied_call_names() -> Vec<&'static str> {
+        denied_calls().into_iter().map(|(n, _)| n).collect()
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    //! Each test runs a small `sh` script as the server, under a sandbox
+    //! prepared for this machine's kernel, and proves a denial by the
+    //! script's exit code; most also run the same script unconfined (the
+    //! control), so that a denial for an unrelated reason cannot pass.
+    use super::imp::{Kernel, prepare_for};
+    use super::*;
+    use crate::launch::spawn::{Launch, LaunchError, Program, run_with_input};
+    use crate::launch::sys;
+    use std::ffi::OsString;
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::Command;
+    use std::time::Duration;
+
+    struct Setup {
+        _t: tempfile::TempDir,
+        root: PathBuf,
+        dirs: StateDirs,
+    }
+
+    fn setup() -> Setup {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().to_path_buf();
+        let dirs = state_dirs(&root.join("data"), "srv").unwrap();
+        Setup { _t: t, root, dirs }
+    }
+
+    fn plan(s: &Setup, mode: Mode, network: bool) -> Plan {
+        let mut p = Plan::new(mode, network);
+        p.read_write.push(s.dirs.home.clone());
+        p.read_write.push(s.dirs.tmp.clone());
+        p
+    }
+
+    /// The script's exit code, confined by `plan` (None: unconfined).
+    fn run_sh(s: &Setup, plan: Option<&Plan>, script: &str, env: &[(&str, &str)]) -> u8 {
+        let prepared = plan.map(|p| p.prepare().unwrap());
+        run_prepared(s, prepared, script, env).unwrap().code
+    }
+
+    fn run_prepared(
+        s: &Setup,
+        prepared: Option<Prepared>,
+        script: &str,
+        env: &[(&str, &str)],
+    ) -> Result<crate::launch::Exit, LaunchError> {
+        let mut vars: Vec<(OsString, OsString)> = vec![
+            ("PATH".into(), "/usr/bin:/bin".into()),
+            ("HOME".into(), s.dirs.home.clone().into()),
+            ("TMPDIR".into(), s.dirs.tmp.clone().into()),
+        ];
+        vars.extend(env.iter().map(|(k, v)| (k.into(), v.into())));
+        let launch = Launch {
+            program: Program::Path("/bin/sh".into()),
+            argv0: None,
+            args: vec!["-c".into(), script.into(), "sh".into()],
+            env: vars,
+            secret_env: vec![],
+            cwd: s.dirs.home.clone(),
+            grace: Duration::from_secs(60),
+            sandbox: prepared,
+        };
+        // A pipe held open: no client EOF while the script runs.
+        let (input, keep) = std::io::pipe().unwrap();
+        let r = run_with_input(launch, input);
+        drop(keep);
+        r
+    }
+
+    /// The real python3 executable (not a pyenv shim) and its prefixes.
+    fn python() -> (String, Vec<PathBuf>) {
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .or_else(|_| {
+                Command::new("/usr/bin/python3")
+                    .args(["-c", "import sys; print(sys.executable)"])
+                    .output()
+            })
+            .expect("python3 is needed by these tests (scripts/test installs it)");
+        let exe = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        assert!(Path::new(&exe).is_absolute(), "python3 gave {exe:?}");
+        let prefixes = interpreter_prefixes(Path::new(&exe));
+        (exe, prefixes)
+    }
+
+    fn python_plan(s: &Setup, network: bool) -> (String, Plan) {
+        let (py, prefixes) = python();
+        let mut p = plan(s, Mode::Require, network);
+        p.read_exec.extend(prefixes);
+        (py, p)
+    }
+
+    #[test]
+    fn report_on_this_kernel() {
+        let s = setup();
+        let p = plan(&s, Mode::Require, false).prepare().unwrap();
+        let r = p.report();
+        assert!(r.landlock_abi >= 6, "{r:?}");
+        assert_eq!(r.landlock, ["filesystem", "tcp", "scopes"]);
+        assert!(r.seccomp_denied > 30, "{r:?}");
+        assert!(r.not_enforced.is_empty(), "{r:?}");
+        let line = r.summary();
+        assert!(
+            line.starts_with(&format!(
+                "landlock ABI {}: filesystem, tcp, scopes; seccomp: ",
+                r.landlock_abi
+            )),
+            "{line}"
+        );
+        assert!(
+            line.contains("unix/inet/all other sockets denied"),
+            "{line}"
+        );
+        assert!(line.ends_with("network off"), "{line}");
+        for name in ["ptrace", "keyctl", "bpf", "unshare", "setns", "mount"] {
+            assert!(imp::denied_call_names().contains(&name), "{name}");
+        }
+        // Network on: TCP is not handled by Landlock.
+        let p = plan(&s, Mode::Require, true).prepare().unwrap();
+        assert_eq!(p.report().landlock, ["filesystem", "scopes"]);
+        assert!(p.report().summary().ends_with("network on"));
+        // Off: nothing.
+        let p = plan(&s, Mode::Off, false).prepare().unwrap();
+        assert_eq!(p.report().summary(), "sandbox off");
+    }
+
+    #[test]
+    fn writes_only_in_the_state_dirs() {
+        let s = setup();
+        let outside = s.root.join("outside");
+        let script = r#"echo x 2>/dev/null > "$1/escaped" && exit 10
+            echo ok > "$HOME/f" || exit 11
+            echo ok > "$TMPDIR/f" || exit 12
+            mkdir "$HOME/d" && mv "$HOME/f" "$HOME/d/g" || exit 13
+            touch /tmp/mcp-warden-sandbox-escape-$$ 2>/dev/null && exit 14
+            echo x > /dev/null || exit 15
+            exit 0"#;
+        std::fs::create_dir(&outside).unwrap();
+        let script = script.replace("$1", outside.to_str().unwrap());
+        let p = plan(&s, Mode::Require, false);
+        assert_eq!(run_sh(&s, Some(&p), &script, &[]), 0);
+        assert!(!outside.join("escaped").exists());
+        assert_eq!(
+            std::fs::read_to_string(s.dirs.home.join("d/g")).unwrap(),
+            "ok\n"
+        );
+        assert!(s.dirs.tmp.join("f").exists());
+        // Control: unconfined, the same script escapes.
+        assert_eq!(run_sh(&s, None, &script, &[]), 10);
+        assert!(outside.join("escaped").exists());
+        // Mode off: no confinement either.
+        std::fs::remove_file(outside.join("escaped")).unwrap();
+        let off = plan(&s, Mode::Off, false);
+        assert_eq!(run_sh(&s, Some(&off), &script, &[]), 10);
+    }
+
+    #[test]
+    fn ssh_key_and_shadow_are_unreadable() {
+        let s = setup();
+        let fake_home = s.root.join("user");
+        std::fs::create_dir_all(fake_home.join(".ssh")).unwrap();
+        let key = fake_home.join(".ssh/id_ed25519");
+        std::fs::write(&key, "-----BEGIN OPENSSH PRIVATE KEY-----\ncanary\n").unwrap();
+        let script = r#"cat "$KEY" > /dev/null 2>&1 && exit 10
+            ls "$KEYDIR" > /dev/null 2>&1 && exit 11
+            cat /etc/shadow > /dev/null 2>&1 && exit 12
+            cat /etc/passwd > /dev/null || exit 13
+            exit 0"#;
+        let env = [
+            ("KEY", key.to_str().unwrap()),
+            ("KEYDIR", fake_home.to_str().unwrap()),
+        ];
+        let p = plan(&s, Mode::Require, false);
+        assert_eq!(run_sh(&s, Some(&p), script, &env), 0);
+        assert_eq!(run_sh(&s, None, script, &env), 10);
+    }
+
+    #[test]
+    fn other_processes_cannot_be_signalled_or_read() {
+        let s = setup();
+        // This test process stands for `run` and for another server.
+        let me = std::process::id().to_string();
+        let script = r#"kill -0 "$TARGET" 2>/dev/null && exit 10
+            cat "/proc/$TARGET/environ" > /dev/null 2>&1 && exit 11
+            cat "/proc/$TARGET/cmdline" > /dev/null 2>&1 && exit 12
+            ls "/proc/$TARGET/fd/" > /dev/null 2>&1 && exit 13
+            ls /proc > /dev/null 2>&1 && exit 14
+            read -r first < /proc/self/status || exit 15
+            grep -q . /proc/cpuinfo /proc/meminfo /proc/sys/kernel/pid_max || exit 16
+            exit 0"#;
+        let env = [("TARGET", me.as_str())];
+        let p = plan(&s, Mode::Require, false);
+        assert_eq!(run_sh(&s, Some(&p), script, &env), 0);
+        // Controls: unconfined, each of the first two steps succeeds.
+        assert_eq!(run_sh(&s, None, script, &env), 10);
+        let unsignalled = script.replacen(r#"kill -0 "$TARGET" 2>/dev/null && exit 10"#, ":", 1);
+        assert_eq!(run_sh(&s, None, &unsignalled, &env), 11);
+        // Without the /proc/self rule, the server cannot read its own
+        // (the shell itself opens it: a child would have another pid).
+        let mut p = plan(&s, Mode::Require, false);
+        p.proc_self = false;
+        assert_eq!(run_sh(&s, Some(&p), script, &env), 15);
+    }
+
+    #[test]
+    fn program_outside_the_plan_cannot_be_executed() {
+        let s = setup();
+        let art = s.root.join("artifact");
+        std::fs::create_dir(&art).unwrap();
+        let tool = art.join("tool");
+        std::fs::copy("/bin/true", &tool).unwrap();
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let script = format!("{} || exit 10; exit 0", tool.display());
+        // Nor in a writable directory (W^X).
+        let in_home = s.dirs.home.join("tool");
+        std::fs::copy(&tool, &in_home).unwrap();
+        let script_home = format!("{} || exit 10; exit 0", in_home.display());
+        let mut p = plan(&s, Mode::Require, false);
+        assert_eq!(run_sh(&s, Some(&p), &script, &[]), 10);
+        assert_eq!(run_sh(&s, Some(&p), &script_home, &[]), 10);
+        p.read_exec.push(art.clone());
+        assert_eq!(run_sh(&s, Some(&p), &script, &[]), 0);
+    }
+
+    #[test]
+    fn tcp_connect_only_with_network_on() {
+        let s = setup();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port().to_string();
+        let script = r#"exec "$PY" -c '
+import socket, sys
+try:
+    socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10).close()
+except OSError as e:
+    print("connect:", e, file=sys.stderr)
+    sys.exit(20)
+try:
+    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).close()
+except OSError:
+    sys.exit(21)
+sys.exit(0)
+' "$PORT""#;
+        let (py, off) = python_plan(&s, false);
+        let env = [("PY", py.as_str()), ("PORT", port.as_str())];
+        assert_eq!(run_sh(&s, Some(&off), script, &env), 20);
+        let (_, on) = python_plan(&s, true);
+        assert_eq!(run_sh(&s, Some(&on), script, &env), 0);
+        drop(listener);
+    }
+
+    #[test]
+    fn unix_sockets_are_denied_socketpair_is_not() {
+        let s = setup();
+        let path = s.root.join("bus.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let script = r#"exec "$PY" -c '
+import socket, sys
+a, b = socket.socketpair()
+a.send(b"x")
+if b.recv(1) != b"x":
+    sys.exit(22)
+try:
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(sys.argv[1])
+except OSError as e:
+    print("unix:", e, file=sys.stderr)
+    sys.exit(20)
+sys.exit(0)
+' "$SOCK""#;
+        let (py, _) = python();
+        let env = [("PY", py.as_str()), ("SOCK", path.to_str().unwrap())];
+        for network in [false, true] {
+            let (_, p) = python_plan(&s, network);
+            assert_eq!(run_sh(&s, Some(&p), script, &env), 20, "network {network}");
+        }
+        assert_eq!(run_sh(&s, None, script, &env), 0);
+    }
+
+    /// A real session bus, stopped when dropped.
+    struct Bus {
+        pid: libc::pid_t,
+        address: String,
+    }
+    impl Drop for Bus {
+        fn drop(&mut self) {
+            let _ = sys::kill_pid(self.pid, libc::SIGTERM);
+        }
+    }
+
+    #[test]
+    fn dbus_session_bus_is_out_of_reach() {
+        let s = setup();
+        let out = Command::new("dbus-daemon")
+            .args(["--session", "--print-address=1", "--print-pid=1", "--fork"])
+            .output()
+            .expect("dbus-daemon is needed by this test (scripts/test installs dbus)");
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut lines = text.lines();
+        let address = lines.next().unwrap().to_string();
+        let pid = lines.next().unwrap().trim().parse().unwrap();
+        let bus = Bus { pid, address };
+        let script = r#"dbus-send --session --dest=org.freedesktop.DBus --type=method_call \
+            --print-reply / org.freedesktop.DBus.ListNames > /dev/null || exit 20; exit 0"#;
+        let env = [("DBUS_SESSION_BUS_ADDRESS", bus.address.as_str())];
+        for network in [false, true] {
+            let p = plan(&s, Mode::Require, network);
+            assert_eq!(run_sh(&s, Some(&p), script, &env), 20, "network {network}");
+        }
+        assert_eq!(run_sh(&s, None, script, &env), 0);
+    }
+
+    #[test]
+    fn keyring_is_out_of_reach() {
+        let s = setup();
+        assert!(
+            Path::new("/usr/bin/keyctl").exists() || Path::new("/bin/keyctl").exists(),
+            "keyctl is needed by this test (scripts/test installs keyutils)"
+        );
+        let script = "keyctl show @s > /dev/null 2>&1 && exit 10; \
+                      keyctl add user mcp-warden-sandbox-probe x @s > /dev/null 2>&1 && exit 11; exit 0";
+        let p = plan(&s, Mode::Require, true);
+        assert_eq!(run_sh(&s, Some(&p), script, &[]), 0);
+        assert_eq!(
+            run_sh(&s, None, "keyctl show @s > /dev/null || exit 10", &[]),
+            0
+        );
+    }
+
+    #[test]
+    fn ptrace_and_namespaces_are_denied() {
+        let s = setup();
+        let script = r#"exec "$PY" -c '
+import ctypes, errno, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+pid = os.fork()
+if pid == 0:
+    os.execv("/bin/sleep", ["sleep", "30"])
+PTRACE_ATTACH = 16
+r = libc.ptrace(PTRACE_ATTACH, pid, None, None)
+e = ctypes.get_errno()
+os.kill(pid, 9)
+os.waitpid(pid, 0)
+if r == 0:
+    sys.exit(20)
+if e != errno.EPERM:
+    sys.exit(21)
+if libc.unshare(0x10000000) == 0:  # CLONE_NEWUSER
+    sys.exit(22)
+x86 = os.uname().machine == "x86_64"
+# clone(CLONE_NEWUSER | SIGCHLD): namespaces through clone are denied too.
+r = libc.syscall(56 if x86 else 220, 0x10000000 | 17, 0, 0, 0, 0)
+if r == 0:
+    os._exit(0)
+if r > 0:
+    os.waitpid(r, 0)
+    sys.exit(23)
+if ctypes.get_errno() != errno.EPERM:
+    sys.exit(24)
+# clone3 (flags behind a pointer): ENOSYS, so that libc falls back to clone.
+if libc.syscall(435, None, 0) != -1 or ctypes.get_errno() != errno.ENOSYS:
+    sys.exit(25)
+# Keystrokes into a terminal: EPERM (unconfined: ENOTTY, stderr is no tty).
+import fcntl, termios
+try:
+    fcntl.ioctl(2, termios.TIOCSTI, b"x")
+    sys.exit(27)
+except OSError as e:
+    if e.errno != errno.EPERM:
+        sys.exit(28)
+# x32 calls (bit 30) on x86_64: refused whatever the number.
+if x86 and (libc.syscall(0x40000000 | 39) != -1 or ctypes.get_errno() != errno.EPERM):
+    sys.exit(26)
+sys.exit(0)
+'"#;
+        let (py, p) = python_plan(&s, false);
+        let env = [("PY", py.as_str())];
+        assert_eq!(run_sh(&s, Some(&p), script, &env), 0);
+        // Control: unconfined, attaching to our own child works.
+        assert_eq!(run_sh(&s, None, script, &env), 20);
+    }
+
+    #[test]
+    fn node_runs_under_the_sandbox() {
+        let s = setup();
+        let node = Command::new("sh")
+            .args(["-c", "command -v node"])
+            .output()
+            .expect("sh");
+        let node = String::from_utf8(node.stdout).unwrap().trim().to_string();
+        assert!(
+            !node.is_empty(),
+            "node is needed by this test (scripts/test installs nodejs)"
+        );
+        let node = std::fs::canonicalize(&node).unwrap();
+        let mut p = plan(&s, Mode::Require, false);
+        p.read_exec.extend(interpreter_prefixes(&node));
+        let script = r#"exec "$NODE" -e '
+const fs = require("fs"), os = require("os"), cp = require("child_process");
+fs.writeFileSync(os.homedir() + "/n", String(os.cpus().length));
+const r = cp.spawnSync("/bin/echo", ["child"]);
+if (r.stdout.toString() !== "child\n") process.exit(30);
+try { fs.writeFileSync("/tmp/mcp-warden-node-escape", "x"); process.exit(31); } catch (e) {}
+process.exit(0);
+'"#;
+        let env = [("NODE", node.to_str().unwrap())];
+        assert_eq!(run_sh(&s, Some(&p), script, &env), 0);
+        assert!(s.dirs.home.join("n").exists());
+        // Node as a child of the server (as under npx), without its own
+        // /proc/PID: it still runs.
+        let child = format!("{}; exit $?", script.strip_prefix("exec ").unwrap());
+        std::fs::remove_file(s.dirs.home.join("n")).unwrap();
+        assert_eq!(run_sh(&s, Some(&p), &child, &env), 0);
+        assert!(s.dirs.home.join("n").exists());
+    }
+
+    #[test]
+    fn require_refuses_a_weaker_kernel() {
+        // A test double for the kernel: this machine has Landlock ABI 7
+        // and seccomp; a kernel without them cannot be had here.
+        let s = setup();
+        let p = plan(&s, Mode::Require, false);
+        for (kernel, what) in [
+            (
+                Kernel {
+                    landlock_abi: 0,
+                    seccomp: true,
+                },
+                "Landlock",
+            ),
+            (
+                Kernel {
+                    landlock_abi: 2,
+                    seccomp: true,
+                },
+                "truncate",
+            ),
+            (
+                Kernel {
+                    landlock_abi: 7,
+                    seccomp: false,
+                },
+                "seccomp",
+            ),
+        ] {
+            let e = prepare_for(&p, kernel).unwrap_err();
+            assert!(matches!(e, SandboxError::Unavailable { .. }), "{e:?}");
+            assert!(e.to_string().contains(what), "{e}");
+            assert!(e.hint().contains("best-effort"), "{}", e.hint());
+        }
+    }
+
+    #[test]
+    fn best_effort_on_a_weaker_kernel_says_what_is_missing() {
+        let s = setup();
+        let mut p = plan(&s, Mode::BestEffort, false);
+        // ABI 2 is a real, older ruleset: enforced by this kernel too.
+        let weak = Kernel {
+            landlock_abi: 2,
+            seccomp: true,
+        };
+        let prepared = prepare_for(&p, weak).unwrap();
+        let r = prepared.report().clone();
+        assert_eq!(r.landlock_abi, 2);
+        assert_eq!(r.landlock, ["filesystem"]);
+        let line = r.summary();
+        for gap in ["truncate", "ioctl", "signals"] {
+            assert!(line.contains(gap), "{gap}: {line}");
+        }
+        let outside = s.root.join("outside");
+        let script = format!("echo x > {} && exit 10; exit 0", outside.display());
+        let code = run_prepared(&s, Some(prepared), &script, &[]).unwrap().code;
+        assert_eq!(code, 0);
+        assert!(!outside.exists());
+
+        // No Landlock, no seccomp: runs, and says nothing was enforced.
+        let none = Kernel {
+            landlock_abi: 0,
+            seccomp: false,
+        };
+        let r = prepare_for(&p, none).unwrap().report().clone();
+        let line = r.summary();
+        assert!(
+            line.starts_with("landlock: not enforced; seccomp: not enforced"),
+            "{line}"
+        );
+        assert!(line.contains("D-Bus"), "{line}");
+        assert!(
+            line.contains("network off (no Landlock TCP rules"),
+            "{line}"
+        );
+
+        // A writable path that does not exist is an error, not a skip.
+        p.read_write.push(s.root.join("missing"));
+        let e = prepare_for(&p, Kernel::current()).unwrap_err();
+        assert!(matches!(e, SandboxError::Path { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn a_failing_sandbox_step_fails_the_spawn() {
+        let s = setup();
+        let marker = s.dirs.home.join("ran");
+        // Not a Landlock ruleset: landlock_restrict_self refuses it.
+        let bogus = std::fs::File::open("/dev/null").unwrap();
+        let prepared = Prepared {
+            report: SandboxReport::unenforced(Mode::Require, false, "test"),
+            exec: sys::SandboxExec {
+                ruleset: Some(bogus.into()),
+                proc_self_access: 0,
+                filter: None,
+            },
+        };
+        let script = format!("echo > {}", marker.display());
+        let e = run_prepared(&s, Some(prepared), &script, &[]).unwrap_err();
+        match &e {
+            LaunchError::Sandbox { step, .. } => assert_eq!(*step, "landlock_restrict_self"),
+            other => panic!("{other:?}"),
+        }
+        assert!(!e.hint().is_empty());
+        assert!(!marker.exists());
+    }
+
+    #[test]
+    fn state_dirs_are_private() {
+        let t = tempfile::tempdir().unwrap();
+        let data = t.path().join("data");
+        let d = state_dirs(&data, "my-server").unwrap();
+        for dir in [&d.home, &d.tmp, &data.join("state/my-server")] {
+            let mode = std::fs::metadata(dir).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{}", dir.display());
+        }
+        // Loosened permissions are tightened again; a second call is fine.
+        std::fs::set_permissions(&d.home, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(state_dirs(&data, "my-server").unwrap(), d);
+        let mode = std::fs::metadata(&d.home).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        for bad in ["", ".", "..", "a/b", "../x", "a\0b"] {
+            let e = state_dirs(&data, bad).unwrap_err();
+            assert!(
+                matches!(e, SandboxError::ServerName { .. }),
+                "{bad:?}: {e:?}"
+            );
+        }
+        // A symlink where a state directory goes is refused.
+        let other = t.path().join("elsewhere");
+        std::fs::create_dir(&other).unwrap();
+        std::fs::create_dir_all(data.join("state/linked")).unwrap();
+        std::os::unix::fs::symlink(&other, data.join("state/linked/home")).unwrap();
+        let e = state_dirs(&data, "linked").unwrap_err();
+        assert!(matches!(e, SandboxError::StateDir { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn interpreter_prefixes_of_real_layouts() {
+        assert_eq!(
+            interpreter_prefixes(Path::new("/root/.pyenv/versions/3.11.7/bin/python3")),
+            [PathBuf::from("/root/.pyenv/versions/3.11.7")]
+        );
+        assert!(interpreter_prefixes(Path::new("/usr/bin/node")).is_empty());
+        assert!(interpreter_prefixes(Path::new("/bin/sh")).is_empty());
+        assert!(interpreter_prefixes(Path::new("/opt/tool")).is_empty());
+        // A venv's python: the venv and the base installation.
+        let t = tempfile::tempdir().unwrap();
+        let base = t.path().join("base");
+        std::fs::create_dir_all(base.join("bin")).unwrap();
+        std::fs::write(base.join("bin/python3.12"), b"").unwrap();
+        let venv = t.path().join("venv");
+        std::fs::create_dir_all(venv.join("bin")).unwrap();
+        std::os::unix::fs::symlink(base.join("bin/python3.12"), venv.join("bin/python")).unwrap();
+        let got = interpreter_prefixes(&venv.join("bin/python"));
+        let base = std::fs::canonicalize(&base).unwrap();
+        assert_eq!(got, [venv, base]);
+    }
+}
