@@ -93,6 +93,40 @@ pub struct Plan {
     pub mode: Mode,
 }
 
+impl From<crate::policy::SandboxMode> for Mode {
+    fn from(m: crate::policy::SandboxMode) -> Mode {
+        match m {
+            crate::policy::SandboxMode::Off => Mode::Off,
+            crate::policy::SandboxMode::BestEffort => Mode::BestEffort,
+            crate::policy::SandboxMode::Require => Mode::Require,
+        }
+    }
+}
+
+/// The sandbox `run` puts around one server: the system paths, the
+/// verified files (`artifact`: the unpacked tree, or the pinned file
+/// itself), the interpreter's installation, and the server's own state
+/// directories, which become its HOME and TMPDIR.
+pub fn for_server(
+    data_dir: &Path,
+    server: &str,
+    mode: Mode,
+    network: bool,
+    artifact: &Path,
+    interpreter: Option<&Path>,
+) -> Result<(Prepared, StateDirs), SandboxError> {
+    let dirs = state_dirs(data_dir, server)?;
+    let mut plan = Plan::new(mode, network);
+    plan.read_exec.push(artifact.to_path_buf());
+    if let Some(i) = interpreter {
+        plan.read_exec.push(i.to_path_buf());
+        plan.read_exec.extend(interpreter_prefixes(i));
+    }
+    plan.read_write.push(dirs.home.clone());
+    plan.read_write.push(dirs.tmp.clone());
+    Ok((plan.prepare()?, dirs))
+}
+
 impl Plan {
     /// A plan with the system paths and nothing of the server's yet.
     pub fn new(mode: Mode, network: bool) -> Plan {
@@ -210,6 +244,17 @@ pub fn interpreter_prefixes(program: &Path) -> Vec<PathBuf> {
     let resolved = std::fs::canonicalize(program).ok();
     for p in std::iter::once(program).chain(resolved.as_deref()) {
         let Some(dir) = p.parent() else { continue };
+        // A version manager's shim (pyenv, rbenv, nodenv, asdf: ROOT/shims/NAME)
+        // runs the manager from ROOT, then the interpreter under ROOT.
+        if dir.file_name().is_some_and(|n| n == "shims")
+            && let Some(root) = dir.parent()
+            && root != Path::new("/")
+            && root != Path::new("/usr")
+            && !out.iter().any(|o| o == root)
+        {
+            out.push(root.to_path_buf());
+            continue;
+        }
         if dir.file_name().is_none_or(|n| n != "bin") {
             continue;
         }
@@ -1433,6 +1478,11 @@ process.exit(0);
         assert!(interpreter_prefixes(Path::new("/usr/bin/node")).is_empty());
         assert!(interpreter_prefixes(Path::new("/bin/sh")).is_empty());
         assert!(interpreter_prefixes(Path::new("/opt/tool")).is_empty());
+        // A version manager's shim: the manager's root holds it all.
+        assert_eq!(
+            interpreter_prefixes(Path::new("/home/u/.pyenv/shims/python3")),
+            [PathBuf::from("/home/u/.pyenv")]
+        );
         // A venv's python: the venv and the base installation.
         let t = tempfile::tempdir().unwrap();
         let base = t.path().join("base");
