@@ -2,6 +2,7 @@
 //! Nothing here decides anything about trust.
 
 pub mod args;
+mod audit;
 mod client;
 pub mod docs;
 mod pin;
@@ -116,6 +117,7 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Secret(s) => secret::run(&g, s),
         Command::Client(c) => client::run(&g, c),
         Command::Run(a) => run::run(&g, a),
+        Command::Audit(c) => audit::run(&g, c),
     };
     match result {
         Ok(code) => code,
