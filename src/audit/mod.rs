@@ -512,6 +512,10 @@ pub fn read_head(path: &Path) -> Result<Option<(u64, String)>, HeadError> {
         Err(crate::fsutil::ReadError::TooLarge { .. }) => return Err(HeadError::Malformed),
         Err(e) => return Err(HeadError::Read(e.to_string())),
     };
+    // Created by `open` and not yet written: no records.
+    if bytes.is_empty() {
+        return Ok(None);
+    }
     let text = std::str::from_utf8(&bytes).map_err(|_| HeadError::Malformed)?;
     let mut it = text.split_whitespace();
     let (Some("v1"), Some(seq), Some(hash), None) = (it.next(), it.next(), it.next(), it.next())

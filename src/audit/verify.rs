@@ -265,7 +265,7 @@ pub fn verify_log(log: &Path, head: &Path) -> Result<Verdict, AuditError> {
                 let next_continues = next
                     .as_ref()
                     .is_some_and(|n| n.seq == expected && n.prev == prev_hash);
-                let (line, problem, message) = if next_continues {
+                let inserted_here = || {
                     (
                         no,
                         Problem::Inserted,
@@ -275,6 +275,13 @@ pub fn verify_log(log: &Path, head: &Path) -> Result<Verdict, AuditError> {
                             no - 1
                         ),
                     )
+                };
+                // Two adjacent records swapped look like an insertion of
+                // the later one; a seq one ahead is read as the swap.
+                let (line, problem, message) = if next_continues
+                    && (p.seq <= expected || p.seq > expected + 1)
+                {
+                    inserted_here()
                 } else if p.seq == expected {
                     if no == 1 {
                         (

@@ -3,6 +3,7 @@ pub mod util;
 
 mod add;
 mod add_sources;
+mod audit;
 mod bad_input;
 mod cli;
 mod client;
