@@ -152,6 +152,13 @@ impl Event {
 /// a disk filled).
 pub trait Sink: Send {
     fn record(&mut self, event: Event);
+
+    /// Waits up to `deadline` for events still on their way (an exporter's
+    /// queue); true when nothing is left. Added for the audit log's OTLP
+    /// export; sinks that write synchronously need not override it.
+    fn flush(&mut self, _deadline: std::time::Duration) -> bool {
+        true
+    }
 }
 
 /// Discards everything (tests, `guard = false`).
@@ -268,6 +275,8 @@ pub struct AuditLog {
     log: File,
     head: File,
     tail: Option<Tail>,
+    /// The head file was checked for its fixed length by this process.
+    head_sized: bool,
     warned: bool,
     otlp: Option<otlp::Exporter>,
 }
@@ -325,6 +334,7 @@ impl AuditLog {
             log,
             head,
             tail: None,
+            head_sized: false,
             warned: false,
             otlp: None,
         })
@@ -398,11 +408,16 @@ impl AuditLog {
         Ok((tail.next_seq, hash))
     }
 
-    fn write_head(&self, seq: u64, hash: &str) -> io::Result<()> {
+    /// One `pwrite` of the fixed-width line; the length is checked once
+    /// per process (a longer file left by hand would keep a tail).
+    fn write_head(&mut self, seq: u64, hash: &str) -> io::Result<()> {
         let line = format!("v1 {seq:020} {hash}\n");
         self.head.write_all_at(line.as_bytes(), 0)?;
-        if self.head.metadata()?.len() != HEAD_LEN as u64 {
-            self.head.set_len(HEAD_LEN as u64)?;
+        if !self.head_sized {
+            if self.head.metadata()?.len() != HEAD_LEN as u64 {
+                self.head.set_len(HEAD_LEN as u64)?;
+            }
+            self.head_sized = true;
         }
         Ok(())
     }
@@ -471,6 +486,10 @@ impl AuditLog {
 }
 
 impl Sink for AuditLog {
+    fn flush(&mut self, deadline: Duration) -> bool {
+        AuditLog::flush(self, deadline)
+    }
+
     fn record(&mut self, event: Event) {
         let now = Timestamp::now();
         let appended = self.append(&event, now);

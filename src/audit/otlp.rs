@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -167,10 +167,7 @@ fn worker(base: Url, rx: Receiver<Msg>, _dropped: Arc<AtomicU64>) {
                 Msg::Flush(f) => flushes.push(f),
             }
             if batch.len() < BATCH {
-                next = match rx.try_recv() {
-                    Ok(m) => Some(m),
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-                };
+                next = rx.try_recv().ok();
             }
         }
         if let (Some(c), false) = (&client, batch.is_empty()) {

@@ -217,3 +217,78 @@ fn since() {
         assert!(parse_since(bad, now).is_err(), "{bad}");
     }
 }
+
+/// Writes `n` records, applies `tamper` to the lines, and verifies.
+fn tampered(n: usize, tamper: impl FnOnce(&mut Vec<String>)) -> Verdict {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = paths(tmp.path());
+    let mut log = AuditLog::open_at(p.clone()).unwrap();
+    for i in 0..n {
+        log.record(call("s", &format!("t{i}")));
+    }
+    let mut ls = lines(&p);
+    tamper(&mut ls);
+    let mut text = ls.join("\n");
+    if !ls.is_empty() {
+        text.push('\n');
+    }
+    fs::write(&p.log, text).unwrap();
+    verify_log(&p.log, &p.head).unwrap()
+}
+
+#[track_caller]
+fn finding(v: Verdict) -> (Option<u64>, Problem) {
+    match v {
+        Verdict::Broken { finding, .. } => (finding.line, finding.problem),
+        v => panic!("expected a broken chain, got {v:?}"),
+    }
+}
+
+#[test]
+fn verify_names_the_first_bad_line() {
+    assert!(matches!(
+        tampered(4, |_| {}),
+        Verdict::Intact { records: 4, .. }
+    ));
+    // The first record removed.
+    assert_eq!(
+        finding(tampered(4, |l| drop(l.remove(0)))),
+        (Some(1), Problem::Removed)
+    );
+    // Several removed from the middle.
+    assert_eq!(
+        finding(tampered(6, |l| drop(l.drain(1..3)))),
+        (Some(2), Problem::Removed)
+    );
+    // The last two swapped.
+    assert_eq!(
+        finding(tampered(5, |l| l.swap(3, 4))),
+        (Some(4), Problem::Reordered)
+    );
+    // A record moved far back.
+    assert_eq!(
+        finding(tampered(6, |l| {
+            let x = l.remove(1);
+            l.push(x)
+        })),
+        (Some(2), Problem::Removed)
+    );
+    // The first line edited.
+    assert_eq!(
+        finding(tampered(3, |l| l[0] = l[0].replace("t0", "tX"))),
+        (Some(1), Problem::Edited)
+    );
+    // A forged record appended without the head file: caught by the head.
+    assert_eq!(
+        finding(tampered(3, |l| {
+            let prev = line_hash(l[2].as_bytes());
+            l.push(format_record(3, Timestamp::now(), &prev, &call("s", "x")));
+        })),
+        (Some(4), Problem::Inserted)
+    );
+    // A record whose `seq` is a string.
+    assert_eq!(
+        finding(tampered(3, |l| l[1] = l[1].replacen("\"seq\":1", "\"seq\":\"1\"", 1))),
+        (Some(2), Problem::Malformed)
+    );
+}
