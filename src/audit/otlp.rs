@@ -101,7 +101,11 @@ impl Exporter {
         match self.tx.try_send(Msg::Event(Box::new(item))) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
+                if self.dropped.fetch_add(1, Ordering::Relaxed) == 0 {
+                    tracing::warn!(
+                        "OTLP export is behind (queue of {QUEUE} full): dropping events; the audit log still has them"
+                    );
+                }
             }
             // The thread is gone (it cannot start a client): nothing to do.
             Err(TrySendError::Disconnected(_)) => {}

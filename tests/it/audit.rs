@@ -612,3 +612,45 @@ fn otlp_endpoint_that_never_answers_or_is_closed() {
         );
     }
 }
+
+/// The child half of `concurrent_processes_keep_one_chain`: appends when
+/// started by it, does nothing in a normal test run.
+#[test]
+fn appender_child() {
+    let Some(home) = std::env::var_os("MCP_WARDEN_TEST_AUDIT_CHILD") else {
+        return;
+    };
+    let c = Context::new(Some(std::path::Path::new(&home)), None, None).unwrap();
+    let mut log = AuditLog::open(&c).unwrap();
+    let me = std::process::id().to_string();
+    for i in 0..100 {
+        log.record(call(&me, i));
+    }
+}
+
+#[test]
+fn concurrent_processes_keep_one_chain() {
+    let env = TestEnv::new();
+    let exe = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            std::process::Command::new(&exe)
+                .args(["--exact", "it::audit::appender_child", "--test-threads=1"])
+                .env("MCP_WARDEN_TEST_AUDIT_CHILD", &env.home)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let pids: Vec<String> = children.iter().map(|c| c.id().to_string()).collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let (out, v) = verify_json(&env);
+    out.code(0)
+        .check(v["records"] == 400, "400 records from 4 processes");
+    for pid in &pids {
+        let out = env.run(["audit", "show", "--server", pid]);
+        assert_eq!(out.stdout.lines().count(), 100, "{}", out.context());
+    }
+}
