@@ -401,7 +401,7 @@ impl AuditLog {
         self.write_head(tail.next_seq, &hash)?;
         self.tail = Some(Tail {
             len: len + buf.len() as u64,
-            next_seq: tail.next_seq + 1,
+            next_seq: tail.next_seq.saturating_add(1),
             prev: hash.clone(),
             needs_newline: false,
         });
@@ -455,14 +455,14 @@ impl AuditLog {
                     .ok()
                     .and_then(|v| v.get("seq").and_then(Value::as_u64));
                 let next = match (seq, &head) {
-                    (Some(s), _) => s + 1,
-                    (None, Some((s, _))) => s + 1,
+                    (Some(s), _) => s.saturating_add(1),
+                    (None, Some((s, _))) => s.saturating_add(1),
                     (None, None) => 0,
                 };
                 (next, line_hash(l))
             }
             None => match head {
-                Some((s, h)) => (s + 1, h),
+                Some((s, h)) => (s.saturating_add(1), h),
                 None => (0, GENESIS.into()),
             },
         };

@@ -117,7 +117,8 @@ impl Exporter {
     }
 
     pub fn flush(&self, deadline: Duration) -> bool {
-        let end = Instant::now() + deadline;
+        // Capped: `Instant + Duration::MAX` would overflow.
+        let end = Instant::now() + deadline.min(Duration::from_secs(3600));
         let (done_tx, done_rx) = sync_channel(1);
         let mut msg = Msg::Flush(done_tx);
         loop {

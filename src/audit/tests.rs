@@ -292,3 +292,24 @@ fn verify_names_the_first_bad_line() {
         (Some(2), Problem::Malformed)
     );
 }
+
+#[test]
+fn extreme_seq_values_do_not_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = paths(tmp.path());
+    fs::create_dir_all(&p.dir).unwrap();
+    let forged = format_record(u64::MAX, Timestamp::now(), GENESIS, &call("s", "x"));
+    fs::write(&p.log, format!("{forged}\n")).unwrap();
+    fs::write(&p.head, format!("v1 {} {GENESIS}\n", u64::MAX)).unwrap();
+    let mut log = AuditLog::open_at(p.clone()).unwrap();
+    log.record(call("s", "y"));
+    assert!(matches!(
+        verify_log(&p.log, &p.head).unwrap(),
+        Verdict::Broken { .. }
+    ));
+    fs::write(&p.log, b"").unwrap();
+    assert!(matches!(
+        verify_log(&p.log, &p.head).unwrap(),
+        Verdict::Broken { .. }
+    ));
+}

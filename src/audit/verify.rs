@@ -386,7 +386,7 @@ pub fn verify_log(log: &Path, head: &Path) -> Result<Verdict, AuditError> {
             Problem::Truncated,
             format!(
                 "the log is empty but the head file records {} records: the log was truncated",
-                hs + 1
+                hs.saturating_add(1)
             ),
         ),
         (Some((hs, hh)), n) => {
@@ -404,12 +404,12 @@ pub fn verify_log(log: &Path, head: &Path) -> Result<Verdict, AuditError> {
                 )
             } else if hs < last {
                 broken(
-                    hs + 1,
-                    Some(hs + 2),
+                    hs.saturating_add(1),
+                    Some(hs.saturating_add(2)),
                     Problem::Inserted,
                     format!(
                         "the head file records seq {hs}, but the log goes on to seq {last}: line {} and after were appended behind the log's back",
-                        hs + 2
+                        hs.saturating_add(2)
                     ),
                 )
             } else if hh != last_hash {
