@@ -90,6 +90,9 @@ pub enum Command {
     /// environment and its secrets from the OS keychain.
     #[command(after_long_help = RUN_HELP)]
     Run(super::run::RunArgs),
+    /// Show the audit log and verify its hash chain.
+    #[command(subcommand)]
+    Audit(super::audit::AuditCommand),
 }
 
 const RUN_HELP: &str = "\

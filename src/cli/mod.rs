@@ -3,6 +3,7 @@
 
 pub mod approve;
 pub mod args;
+mod audit;
 mod client;
 pub mod docs;
 mod pin;
@@ -118,6 +119,7 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Secret(s) => secret::run(&g, s),
         Command::Client(c) => client::run(&g, c),
         Command::Run(a) => run::run(&g, a),
+        Command::Audit(c) => audit::run(&g, c),
     };
     match result {
         Ok(code) => code,

@@ -4,6 +4,7 @@ pub mod util;
 mod add;
 mod add_sources;
 mod approve;
+mod audit;
 mod bad_input;
 mod cli;
 mod client;

@@ -1,0 +1,562 @@
+//! The audit log: one JSON line per event under the home, each carrying
+//! the SHA-256 of the line before it, so an edited, removed, inserted or
+//! reordered record breaks the chain at that line.
+//!
+//! Layout: `DATA_DIR/audit/audit.jsonl` (mode 0600, directory 0700) and
+//! beside it `audit.head`, a fixed-width line with the last record's seq
+//! and hash, rewritten after every append, so that records cut off the
+//! end are caught too. Several `run` processes share the log: each append
+//! takes an exclusive `flock` on the log, reads the tail (only when another
+//! process wrote since this one last did), and appends the whole line in
+//! one `write` on an O_APPEND descriptor, so the chain stays linear.
+
+mod otlp;
+mod verify;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write as _};
+use std::os::unix::fs::{
+    DirBuilderExt as _, FileExt as _, OpenOptionsExt as _, PermissionsExt as _,
+};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::{Map, Value};
+use sha2::Digest as _;
+
+pub use otlp::otlp_endpoint_valid;
+pub use verify::{Entry, Finding, Problem, Verdict, parse_since, read_records, verify_log};
+
+/// A line longer than this is not a record (records are a few hundred
+/// bytes); readers stop there instead of buffering without limit.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// The `prev` of the first record.
+pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The head file's one line: `v1 SEQ(20 digits) sha256:HEX\n`, fixed width
+/// so that it is rewritten in place with one `pwrite`.
+const HEAD_LEN: usize = 3 + 20 + 1 + 71 + 1;
+
+/// What the guard and `run` record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// `run` decided whether to start a server.
+    Launch {
+        server: String,
+        /// `sha256:HEX` of the artifact.
+        digest: String,
+        /// Signer names from the trust store.
+        signers: Vec<String>,
+        /// `sha256:HEX` over the policy and trust files in force.
+        policy_digest: String,
+        /// "allowed" or "denied".
+        verdict: String,
+        /// What the sandbox enforced, in one line.
+        sandbox: String,
+    },
+    /// One `tools/call`, when it was answered or refused.
+    ToolCall {
+        server: String,
+        tool: String,
+        /// `sha256:HEX` of the canonical JSON of the arguments; never the
+        /// arguments themselves (they may carry secrets).
+        arguments: String,
+        /// allowed, denied, confirmed, declined, rate-limited,
+        /// invalid-arguments, unpinned, too-many-in-flight
+        decision: String,
+        duration_ms: Option<u64>,
+        /// The JSON-RPC error message, or "tool error" for `isError`.
+        error: Option<String>,
+    },
+    /// Something the guard noticed: a changed tool list, a refused or
+    /// dropped message.
+    Guard {
+        server: String,
+        kind: String,
+        detail: String,
+    },
+}
+
+impl Event {
+    /// The record's `event` field.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::Launch { .. } => "launch",
+            Event::ToolCall { .. } => "tool-call",
+            Event::Guard { .. } => "guard",
+        }
+    }
+
+    pub fn server(&self) -> &str {
+        match self {
+            Event::Launch { server, .. }
+            | Event::ToolCall { server, .. }
+            | Event::Guard { server, .. } => server,
+        }
+    }
+
+    /// The event's own fields, kebab-case, in a fixed order.
+    pub fn fields(&self) -> Vec<(&'static str, Value)> {
+        let s = |v: &str| Value::String(v.to_string());
+        match self {
+            Event::Launch {
+                server,
+                digest,
+                signers,
+                policy_digest,
+                verdict,
+                sandbox,
+            } => vec![
+                ("server", s(server)),
+                ("digest", s(digest)),
+                (
+                    "signers",
+                    Value::Array(signers.iter().map(|x| s(x)).collect()),
+                ),
+                ("policy-digest", s(policy_digest)),
+                ("verdict", s(verdict)),
+                ("sandbox", s(sandbox)),
+            ],
+            Event::ToolCall {
+                server,
+                tool,
+                arguments,
+                decision,
+                duration_ms,
+                error,
+            } => vec![
+                ("server", s(server)),
+                ("tool", s(tool)),
+                ("arguments", s(arguments)),
+                ("decision", s(decision)),
+                ("duration-ms", duration_ms.map_or(Value::Null, Value::from)),
+                ("error", error.as_deref().map_or(Value::Null, s)),
+            ],
+            Event::Guard {
+                server,
+                kind,
+                detail,
+            } => vec![
+                ("server", s(server)),
+                ("kind", s(kind)),
+                ("detail", s(detail)),
+            ],
+        }
+    }
+}
+
+/// Where events go. Recording never fails the caller: a sink that cannot
+/// write reports on stderr and goes on (the server must not stop because
+/// a disk filled).
+pub trait Sink: Send {
+    fn record(&mut self, event: Event);
+
+    /// Waits up to `deadline` for events still on their way (an exporter's
+    /// queue); true when nothing is left. Added for the audit log's OTLP
+    /// export; sinks that write synchronously need not override it.
+    fn flush(&mut self, _deadline: std::time::Duration) -> bool {
+        true
+    }
+}
+
+/// Discards everything (tests, `guard = false`).
+pub struct Discard;
+
+impl Sink for Discard {
+    fn record(&mut self, _: Event) {}
+}
+
+/// `sha256:HEX` of one record line, newline excluded.
+pub fn line_hash(line: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(line)))
+}
+
+/// One record as the line written to the log (without the newline):
+/// `seq`, `time`, `prev`, `event`, then the event's fields.
+pub fn format_record(seq: u64, time: Timestamp, prev: &str, event: &Event) -> String {
+    let mut m = Map::new();
+    m.insert("seq".into(), Value::from(seq));
+    m.insert("time".into(), Value::String(time.to_string()));
+    m.insert("prev".into(), Value::String(prev.to_string()));
+    m.insert("event".into(), Value::String(event.name().into()));
+    for (k, v) in event.fields() {
+        m.insert(k.into(), v);
+    }
+    Value::Object(m).to_string()
+}
+
+/// Where the log and its head file live.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub dir: PathBuf,
+    pub log: PathBuf,
+    pub head: PathBuf,
+}
+
+impl Paths {
+    pub fn new(ctx: &crate::context::Context) -> Self {
+        let dir = ctx.data_dir.join("audit");
+        Paths {
+            log: dir.join("audit.jsonl"),
+            head: dir.join("audit.head"),
+            dir,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("cannot create the audit directory {path}: {source}")]
+    Dir {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot open the audit log {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("reading {path} failed: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("invalid OTLP endpoint {url}: {reason}")]
+    OtlpEndpoint { url: String, reason: String },
+    #[error("invalid time {value:?}: {reason}")]
+    Since { value: String, reason: String },
+}
+
+impl AuditError {
+    /// What to do about it.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            AuditError::Dir { .. } | AuditError::Open { .. } | AuditError::Read { .. } => {
+                "check that the home's data directory exists and belongs to this user (--home DIR moves it)".into()
+            }
+            AuditError::OtlpEndpoint { .. } => {
+                "give the collector's base URL, e.g. http://127.0.0.1:4318 (/v1/logs and /v1/traces are appended)".into()
+            }
+            AuditError::Since { .. } => {
+                "give an RFC 3339 time (2026-01-31T12:00:00Z) or a span such as 30m, 1h, 2d".into()
+            }
+        })
+    }
+
+    /// The diagnostic code the CLI reports it under.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuditError::OtlpEndpoint { .. } | AuditError::Since { .. } => "usage",
+            _ => "audit-io",
+        }
+    }
+}
+
+/// What this process knows of the log's end: valid while the file still
+/// has `len` bytes (no other process appended since).
+#[derive(Debug, Clone)]
+struct Tail {
+    len: u64,
+    next_seq: u64,
+    prev: String,
+    /// The file does not end with a newline (a cut-off record): the next
+    /// append starts a new line first.
+    needs_newline: bool,
+}
+
+/// The hash-chained log; implements [`Sink`].
+pub struct AuditLog {
+    paths: Paths,
+    log: File,
+    head: File,
+    tail: Option<Tail>,
+    /// The head file was checked for its fixed length by this process.
+    head_sized: bool,
+    warned: bool,
+    otlp: Option<otlp::Exporter>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("log", &self.paths.log)
+            .field("otlp", &self.otlp.is_some())
+            .finish()
+    }
+}
+
+impl AuditLog {
+    /// Opens (creating) the log under the home's data directory.
+    pub fn open(ctx: &crate::context::Context) -> Result<AuditLog, AuditError> {
+        Self::open_at(Paths::new(ctx))
+    }
+
+    /// Opens (creating) the log at explicit paths.
+    pub fn open_at(paths: Paths) -> Result<AuditLog, AuditError> {
+        let dir_err = |source| AuditError::Dir {
+            path: paths.dir.clone(),
+            source,
+        };
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&paths.dir)
+            .map_err(dir_err)?;
+        // An existing directory keeps its mode unless we tighten it.
+        let meta = fs::metadata(&paths.dir).map_err(dir_err)?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            fs::set_permissions(&paths.dir, fs::Permissions::from_mode(0o700)).map_err(dir_err)?;
+        }
+        let open = |p: &Path, append: bool| {
+            let mut o = OpenOptions::new();
+            o.read(true).create(true).mode(0o600);
+            if append {
+                o.append(true);
+            } else {
+                o.write(true);
+            }
+            o.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(p)
+                .map_err(|source| AuditError::Open {
+                    path: p.to_path_buf(),
+                    source,
+                })
+        };
+        let log = open(&paths.log, true)?;
+        let head = open(&paths.head, false)?;
+        Ok(AuditLog {
+            paths,
+            log,
+            head,
+            tail: None,
+            head_sized: false,
+            warned: false,
+            otlp: None,
+        })
+    }
+
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    /// Also exports every event to an OTLP/HTTP collector at `url` (the
+    /// base URL: `/v1/logs` and `/v1/traces` are appended), from a
+    /// background thread that never blocks `record`.
+    pub fn with_otlp(mut self, url: &str) -> Result<AuditLog, AuditError> {
+        self.otlp = Some(otlp::Exporter::start(url)?);
+        Ok(self)
+    }
+
+    /// Waits up to `deadline` for queued exports to be sent (when `run`
+    /// ends). Returns false when they were not all sent in time. Without
+    /// an exporter, returns true at once.
+    pub fn flush(&mut self, deadline: Duration) -> bool {
+        match &self.otlp {
+            Some(x) => x.flush(deadline),
+            None => true,
+        }
+    }
+
+    /// Events the exporter dropped because its queue was full.
+    pub fn otlp_dropped(&self) -> u64 {
+        self.otlp.as_ref().map_or(0, |x| x.dropped())
+    }
+
+    /// Appends one record; returns its seq and line hash.
+    fn append(&mut self, event: &Event, now: Timestamp) -> io::Result<(u64, String)> {
+        self.log.lock()?;
+        let r = self.append_locked(event, now);
+        let _ = self.log.unlock();
+        r
+    }
+
+    fn append_locked(&mut self, event: &Event, now: Timestamp) -> io::Result<(u64, String)> {
+        let len = self.log.metadata()?.len();
+        let tail = match self.tail.take() {
+            Some(t) if t.len == len => t,
+            _ => self.read_tail(len)?,
+        };
+        let line = format_record(tail.next_seq, now, &tail.prev, event);
+        let hash = line_hash(line.as_bytes());
+        let mut buf = Vec::with_capacity(line.len() + 2);
+        if tail.needs_newline {
+            buf.push(b'\n');
+        }
+        buf.extend_from_slice(line.as_bytes());
+        buf.push(b'\n');
+        // One write of the whole line (O_APPEND): a short write is an error
+        // rather than a second write that could interleave.
+        let n = (&self.log).write(&buf)?;
+        if n != buf.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!("short write to the audit log ({n} of {} bytes)", buf.len()),
+            ));
+        }
+        self.write_head(tail.next_seq, &hash)?;
+        self.tail = Some(Tail {
+            len: len + buf.len() as u64,
+            next_seq: tail.next_seq.saturating_add(1),
+            prev: hash.clone(),
+            needs_newline: false,
+        });
+        Ok((tail.next_seq, hash))
+    }
+
+    /// One `pwrite` of the fixed-width line; the length is checked once
+    /// per process (a longer file left by hand would keep a tail).
+    fn write_head(&mut self, seq: u64, hash: &str) -> io::Result<()> {
+        let line = format!("v1 {seq:020} {hash}\n");
+        self.head.write_all_at(line.as_bytes(), 0)?;
+        if !self.head_sized {
+            if self.head.metadata()?.len() != HEAD_LEN as u64 {
+                self.head.set_len(HEAD_LEN as u64)?;
+            }
+            self.head_sized = true;
+        }
+        Ok(())
+    }
+
+    /// Finds the previous record from the last line only (bounded read).
+    fn read_tail(&self, len: u64) -> io::Result<Tail> {
+        if len == 0 {
+            return Ok(Tail {
+                len,
+                next_seq: 0,
+                prev: GENESIS.into(),
+                needs_newline: false,
+            });
+        }
+        let start = len.saturating_sub(MAX_LINE as u64 + 2);
+        let mut buf = vec![0u8; (len - start) as usize];
+        self.log.read_exact_at(&mut buf, start)?;
+        let needs_newline = buf.last() != Some(&b'\n');
+        let body = if needs_newline {
+            &buf[..]
+        } else {
+            &buf[..buf.len() - 1]
+        };
+        let line = match body.iter().rposition(|&b| b == b'\n') {
+            Some(i) => Some(&body[i + 1..]),
+            None if start == 0 => Some(body),
+            // The last line is longer than any record: continue from the
+            // head file; `audit verify` reports the line.
+            None => None,
+        };
+        let head = read_head(&self.paths.head).ok().flatten();
+        let (next_seq, prev) = match line {
+            Some(l) => {
+                let seq = serde_json::from_slice::<Value>(l)
+                    .ok()
+                    .and_then(|v| v.get("seq").and_then(Value::as_u64));
+                let next = match (seq, &head) {
+                    (Some(s), _) => s.saturating_add(1),
+                    (None, Some((s, _))) => s.saturating_add(1),
+                    (None, None) => 0,
+                };
+                (next, line_hash(l))
+            }
+            None => match head {
+                Some((s, h)) => (s.saturating_add(1), h),
+                None => (0, GENESIS.into()),
+            },
+        };
+        Ok(Tail {
+            len,
+            next_seq,
+            prev,
+            needs_newline,
+        })
+    }
+
+    fn warn_once(&mut self, e: &io::Error) {
+        if !self.warned {
+            self.warned = true;
+            tracing::warn!(
+                "cannot write the audit log {}: {e}; the server goes on, further audit errors are not reported",
+                self.paths.log.display()
+            );
+        }
+    }
+}
+
+impl Sink for AuditLog {
+    fn flush(&mut self, deadline: Duration) -> bool {
+        AuditLog::flush(self, deadline)
+    }
+
+    fn record(&mut self, event: Event) {
+        let now = Timestamp::now();
+        let appended = self.append(&event, now);
+        let (seq, hash) = match appended {
+            Ok((seq, hash)) => (Some(seq), line_hash_bytes(&hash)),
+            Err(e) => {
+                self.warn_once(&e);
+                // Ids for the export only: unique enough without the chain.
+                let h = sha2::Sha256::digest(format!("{now}{event:?}").as_bytes());
+                (None, h.into())
+            }
+        };
+        if let Some(x) = &self.otlp {
+            x.send(otlp::Item {
+                time: now,
+                seq,
+                hash,
+                event,
+            });
+        }
+    }
+}
+
+/// The 32 bytes behind a `sha256:HEX` string (zeros when malformed).
+fn line_hash_bytes(h: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    if let Some(x) = h.strip_prefix("sha256:") {
+        let _ = hex::decode_to_slice(x, &mut out);
+    }
+    out
+}
+
+/// Reads the head file: `Ok(None)` when it does not exist, an error when
+/// it is unreadable or malformed.
+pub fn read_head(path: &Path) -> Result<Option<(u64, String)>, HeadError> {
+    let bytes = match crate::fsutil::read_bounded(path, 4096) {
+        Ok(b) => b,
+        Err(crate::fsutil::ReadError::Missing { .. }) => return Ok(None),
+        Err(crate::fsutil::ReadError::TooLarge { .. }) => return Err(HeadError::Malformed),
+        Err(e) => return Err(HeadError::Read(e.to_string())),
+    };
+    // Created by `open` and not yet written: no records.
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| HeadError::Malformed)?;
+    let mut it = text.split_whitespace();
+    let (Some("v1"), Some(seq), Some(hash), None) = (it.next(), it.next(), it.next(), it.next())
+    else {
+        return Err(HeadError::Malformed);
+    };
+    let seq: u64 = seq.parse().map_err(|_| HeadError::Malformed)?;
+    let ok = hash
+        .strip_prefix("sha256:")
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !ok {
+        return Err(HeadError::Malformed);
+    }
+    Ok(Some((seq, hash.to_string())))
+}
+
+/// Why the head file could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeadError {
+    Read(String),
+    Malformed,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,315 @@
+use super::*;
+
+fn call(server: &str, tool: &str) -> Event {
+    Event::ToolCall {
+        server: server.into(),
+        tool: tool.into(),
+        arguments: "sha256:1111111111111111111111111111111111111111111111111111111111111111".into(),
+        decision: "allowed".into(),
+        duration_ms: Some(3),
+        error: None,
+    }
+}
+
+fn paths(dir: &Path) -> Paths {
+    let dir = dir.join("audit");
+    Paths {
+        log: dir.join("audit.jsonl"),
+        head: dir.join("audit.head"),
+        dir,
+    }
+}
+
+fn lines(p: &Paths) -> Vec<String> {
+    fs::read_to_string(&p.log)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn record_format_is_kebab_case_in_order() {
+    let t: Timestamp = "2026-03-04T05:06:07Z".parse().unwrap();
+    let launch = Event::Launch {
+        server: "gh".into(),
+        digest: "sha256:ab".into(),
+        signers: vec!["acme".into(), "b".into()],
+        policy_digest: "sha256:cd".into(),
+        verdict: "allowed".into(),
+        sandbox: "landlock abi 4".into(),
+    };
+    let line = format_record(0, t, GENESIS, &launch);
+    assert_eq!(
+        line,
+        format!(
+            r#"{{"seq":0,"time":"2026-03-04T05:06:07Z","prev":"{GENESIS}","event":"launch","server":"gh","digest":"sha256:ab","signers":["acme","b"],"policy-digest":"sha256:cd","verdict":"allowed","sandbox":"landlock abi 4"}}"#
+        )
+    );
+    let mut c = call("gh", "echo");
+    if let Event::ToolCall {
+        duration_ms, error, ..
+    } = &mut c
+    {
+        *duration_ms = None;
+        *error = Some("tool error\nwith a newline".into());
+    }
+    let line = format_record(5, t, GENESIS, &c);
+    assert!(!line.contains('\n'), "one line per record: {line}");
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["event"], "tool-call");
+    assert_eq!(v["duration-ms"], Value::Null);
+    assert_eq!(v["error"], "tool error\nwith a newline");
+    let g = Event::Guard {
+        server: "gh".into(),
+        kind: "rug-pull".into(),
+        detail: "d".into(),
+    };
+    let v: Value = serde_json::from_str(&format_record(1, t, GENESIS, &g)).unwrap();
+    assert_eq!(
+        (v["event"].as_str(), v["kind"].as_str()),
+        (Some("guard"), Some("rug-pull"))
+    );
+    assert_eq!(
+        line_hash(b"abc"),
+        "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+}
+
+#[test]
+fn chain_head_and_modes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = paths(tmp.path());
+    let mut log = AuditLog::open_at(p.clone()).unwrap();
+    for i in 0..5 {
+        log.record(call("s", &format!("t{i}")));
+    }
+    let ls = lines(&p);
+    assert_eq!(ls.len(), 5);
+    let mut prev = GENESIS.to_string();
+    for (i, l) in ls.iter().enumerate() {
+        let v: Value = serde_json::from_str(l).unwrap();
+        assert_eq!(v["seq"], i as u64);
+        assert_eq!(v["prev"], prev.as_str());
+        assert!(v["time"].as_str().unwrap().ends_with('Z'));
+        prev = line_hash(l.as_bytes());
+    }
+    let head = fs::read_to_string(&p.head).unwrap();
+    assert_eq!(head.len(), HEAD_LEN);
+    assert_eq!(head, format!("v1 {:020} {prev}\n", 4));
+    assert_eq!(read_head(&p.head).unwrap(), Some((4, prev.clone())));
+    assert_eq!(
+        verify_log(&p.log, &p.head).unwrap(),
+        Verdict::Intact {
+            records: 5,
+            last_hash: Some(prev)
+        }
+    );
+    let mode = |q: &Path| fs::metadata(q).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&p.dir), 0o700);
+    assert_eq!(mode(&p.log), 0o600);
+    assert_eq!(mode(&p.head), 0o600);
+}
+
+#[test]
+fn two_writers_interleave_and_keep_one_chain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = paths(tmp.path());
+    let mut a = AuditLog::open_at(p.clone()).unwrap();
+    let mut b = AuditLog::open_at(p.clone()).unwrap();
+    for i in 0..6 {
+        // Each sees the other's appends through the tail, not its cache.
+        if i % 3 == 0 {
+            b.record(call("b", "x"));
+        } else {
+            a.record(call("a", "x"));
+        }
+    }
+    assert!(matches!(
+        verify_log(&p.log, &p.head).unwrap(),
+        Verdict::Intact { records: 6, .. }
+    ));
+}
+
+#[test]
+fn threads_append_concurrently() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = paths(tmp.path());
+    let hs: Vec<_> = (0..4)
+        .map(|t| {
+            let p = p.clone();
+            std::thread::spawn(move || {
+                let mut log = AuditLog::open_at(p).unwrap();
+                for i in 0..50 {
+                    log.record(call(&format!("s{t}"), &format!("t{i}")));
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    assert!(matches!(
+        verify_log(&p.log, &p.head).unwrap(),
+        Verdict::Intact { records: 200, .. }
+    ));
+}
+
+#[test]
+fn continues_after_a_cut_off_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = paths(tmp.path());
+    let mut log = AuditLog::open_at(p.clone()).unwrap();
+    log.record(call("s", "a"));
+    drop(log);
+    // A crash mid-line: the next writer starts a new line, and verify
+    // still names the cut one.
+    let mut f = OpenOptions::new().append(true).open(&p.log).unwrap();
+    f.write_all(b"{\"seq\":1,\"ti").unwrap();
+    let mut log = AuditLog::open_at(p.clone()).unwrap();
+    log.record(call("s", "b"));
+    let ls = lines(&p);
+    assert_eq!(ls.len(), 3);
+    let v: Value = serde_json::from_str(&ls[2]).unwrap();
+    assert_eq!(v["prev"], line_hash(ls[1].as_bytes()));
+    match verify_log(&p.log, &p.head).unwrap() {
+        Verdict::Broken { finding, .. } => {
+            assert_eq!(finding.line, Some(2));
+            assert_eq!(finding.problem, Problem::Malformed);
+        }
+        v => panic!("{v:?}"),
+    }
+}
+
+#[test]
+fn write_errors_do_not_fail_the_caller() {
+    if !Path::new("/dev/full").exists() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = paths(tmp.path());
+    fs::create_dir_all(&p.dir).unwrap();
+    p.log = PathBuf::from("/dev/full");
+    let mut log = AuditLog::open_at(p).unwrap();
+    log.record(call("s", "a"));
+    log.record(call("s", "b"));
+    assert!(log.warned, "the failure was reported");
+}
+
+#[test]
+fn since() {
+    let now: Timestamp = "2026-03-04T05:06:07Z".parse().unwrap();
+    let at = |s| parse_since(s, now).unwrap().to_string();
+    assert_eq!(at("1h"), "2026-03-04T04:06:07Z");
+    assert_eq!(at("30m"), "2026-03-04T04:36:07Z");
+    assert_eq!(at("2d"), "2026-03-02T05:06:07Z");
+    assert_eq!(at("2026-01-01T00:00:00Z"), "2026-01-01T00:00:00Z");
+    assert_eq!(at("2026-01-01T02:00:00+02:00"), "2026-01-01T00:00:00Z");
+    for bad in [
+        "",
+        "1",
+        "h",
+        "1y",
+        "-1h",
+        "99999999999999999999d",
+        "yesterday",
+    ] {
+        assert!(parse_since(bad, now).is_err(), "{bad}");
+    }
+}
+
+/// Writes `n` records, applies `tamper` to the lines, and verifies.
+fn tampered(n: usize, tamper: impl FnOnce(&mut Vec<String>)) -> Verdict {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = paths(tmp.path());
+    let mut log = AuditLog::open_at(p.clone()).unwrap();
+    for i in 0..n {
+        log.record(call("s", &format!("t{i}")));
+    }
+    let mut ls = lines(&p);
+    tamper(&mut ls);
+    let mut text = ls.join("\n");
+    if !ls.is_empty() {
+        text.push('\n');
+    }
+    fs::write(&p.log, text).unwrap();
+    verify_log(&p.log, &p.head).unwrap()
+}
+
+#[track_caller]
+fn finding(v: Verdict) -> (Option<u64>, Problem) {
+    match v {
+        Verdict::Broken { finding, .. } => (finding.line, finding.problem),
+        v => panic!("expected a broken chain, got {v:?}"),
+    }
+}
+
+#[test]
+fn verify_names_the_first_bad_line() {
+    assert!(matches!(
+        tampered(4, |_| {}),
+        Verdict::Intact { records: 4, .. }
+    ));
+    // The first record removed.
+    assert_eq!(
+        finding(tampered(4, |l| drop(l.remove(0)))),
+        (Some(1), Problem::Removed)
+    );
+    // Several removed from the middle.
+    assert_eq!(
+        finding(tampered(6, |l| drop(l.drain(1..3)))),
+        (Some(2), Problem::Removed)
+    );
+    // The last two swapped.
+    assert_eq!(
+        finding(tampered(5, |l| l.swap(3, 4))),
+        (Some(4), Problem::Reordered)
+    );
+    // A record moved far back.
+    assert_eq!(
+        finding(tampered(6, |l| {
+            let x = l.remove(1);
+            l.push(x)
+        })),
+        (Some(2), Problem::Removed)
+    );
+    // The first line edited.
+    assert_eq!(
+        finding(tampered(3, |l| l[0] = l[0].replace("t0", "tX"))),
+        (Some(1), Problem::Edited)
+    );
+    // A forged record appended without the head file: caught by the head.
+    assert_eq!(
+        finding(tampered(3, |l| {
+            let prev = line_hash(l[2].as_bytes());
+            l.push(format_record(3, Timestamp::now(), &prev, &call("s", "x")));
+        })),
+        (Some(4), Problem::Inserted)
+    );
+    // A record whose `seq` is a string.
+    assert_eq!(
+        finding(tampered(3, |l| l[1] = l[1].replacen("\"seq\":1", "\"seq\":\"1\"", 1))),
+        (Some(2), Problem::Malformed)
+    );
+}
+
+#[test]
+fn extreme_seq_values_do_not_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = paths(tmp.path());
+    fs::create_dir_all(&p.dir).unwrap();
+    let forged = format_record(u64::MAX, Timestamp::now(), GENESIS, &call("s", "x"));
+    fs::write(&p.log, format!("{forged}\n")).unwrap();
+    fs::write(&p.head, format!("v1 {} {GENESIS}\n", u64::MAX)).unwrap();
+    let mut log = AuditLog::open_at(p.clone()).unwrap();
+    log.record(call("s", "y"));
+    assert!(matches!(
+        verify_log(&p.log, &p.head).unwrap(),
+        Verdict::Broken { .. }
+    ));
+    fs::write(&p.log, b"").unwrap();
+    assert!(matches!(
+        verify_log(&p.log, &p.head).unwrap(),
+        Verdict::Broken { .. }
+    ));
+}

@@ -1,0 +1,225 @@
+//! `mcp-warden audit show|verify`: read and check the hash-chained audit log.
+
+use std::io::Write as _;
+
+use anyhow::Result;
+use clap::Subcommand;
+use serde_json::{Map, Value, json};
+
+use super::Global;
+use crate::audit::{
+    AuditError, Entry, Finding, Paths, Verdict, parse_since, read_records, verify_log,
+};
+
+const AUDIT_HELP: &str = "\
+The log is DATA_DIR/audit/audit.jsonl (under --home DIR: DIR/data/audit/):
+one JSON record per launch decision, tool call and guard finding, each with
+the SHA-256 of the line before it (`prev`) and a sequence number (`seq`);
+audit.head beside it holds the last seq and hash. Records carry digests of
+tool arguments, never the arguments.
+
+Exit status of `audit verify`: 0 intact, 1 broken (the first bad line is
+named), 2 when the log cannot be read.";
+
+#[derive(Debug, Subcommand)]
+#[command(after_long_help = AUDIT_HELP)]
+pub enum AuditCommand {
+    /// Print the records, oldest first (lines that are not records are
+    /// reported on stderr); does not check the chain: see `audit verify`.
+    Show {
+        /// Only this server's records.
+        #[arg(long, value_name = "NAME")]
+        server: Option<String>,
+        /// Only records at or after T: an RFC 3339 time
+        /// (2026-01-31T12:00:00Z) or a span back from now (90s, 30m, 1h, 2d, 1w).
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+    },
+    /// Check the hash chain and the head file; names the first edited,
+    /// removed, inserted, reordered or truncated record.
+    Verify,
+}
+
+fn io_failure(e: AuditError) -> anyhow::Error {
+    // AuditError codes are strings the lead maps into diag::Code later;
+    // until then, the closest existing codes.
+    let code = match e.code() {
+        "usage" => crate::diag::Code::Usage,
+        _ => crate::diag::Code::InputInvalid,
+    };
+    let hint = e.hint();
+    super::Failure::input(code, e.to_string(), hint).into()
+}
+
+pub fn run(g: &Global, cmd: &AuditCommand) -> Result<u8> {
+    let ctx = g.context()?;
+    let paths = Paths::new(&ctx);
+    match cmd {
+        AuditCommand::Verify => verify(g, &paths),
+        AuditCommand::Show { server, since } => {
+            show(g, &paths, server.as_deref(), since.as_deref())
+        }
+    }
+}
+
+fn verify(g: &Global, paths: &Paths) -> Result<u8> {
+    let verdict = verify_log(&paths.log, &paths.head).map_err(io_failure)?;
+    match verdict {
+        Verdict::Intact { records, last_hash } => {
+            if g.json() {
+                g.out(&format!(
+                    "{}\n",
+                    json!({"status": "intact", "records": records, "last-hash": last_hash,
+                        "log": paths.log, "diagnostics": []})
+                ));
+            } else if records == 0 {
+                g.out("the audit log is empty: intact, 0 records\n");
+            } else {
+                g.out(&format!(
+                    "the audit log is intact: {records} records, last {}\n",
+                    last_hash.unwrap_or_default()
+                ));
+            }
+            Ok(0)
+        }
+        Verdict::Broken { records, finding } => {
+            let hint = "the log was changed outside mcp-warden: keep a copy for investigation; \
+                        records before that line still chain";
+            if g.json() {
+                g.out(&format!(
+                    "{}\n",
+                    json!({"status": "broken", "records": records, "log": paths.log,
+                        "line": finding.line, "problem": finding.problem.as_str(),
+                        "diagnostics": [{"code": "audit-broken", "severity": "error",
+                            "message": finding.message, "hint": hint,
+                            "location": location(paths, &finding)}]})
+                ));
+            } else {
+                eprintln!(
+                    "error[audit-broken]: {}: {} ({})\n  hint: {hint}",
+                    location(paths, &finding),
+                    finding.message,
+                    finding.problem.as_str()
+                );
+            }
+            Ok(1)
+        }
+    }
+}
+
+fn location(paths: &Paths, f: &Finding) -> String {
+    match f.line {
+        Some(n) => format!("{}:{n}", paths.log.display()),
+        None => paths.head.display().to_string(),
+    }
+}
+
+fn show(g: &Global, paths: &Paths, server: Option<&str>, since: Option<&str>) -> Result<u8> {
+    let since = since
+        .map(|s| parse_since(s, jiff::Timestamp::now()))
+        .transpose()
+        .map_err(io_failure)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut first = true;
+    let mut shown = 0u64;
+    let mut bad = 0u64;
+    // A closed pipe (`| head`) ends the output, not the command.
+    let mut closed = false;
+    if g.json() {
+        closed |= out.write_all(b"{\"records\":[").is_err();
+    }
+    read_records(&paths.log, |entry| match entry {
+        Entry::Bad {
+            line,
+            problem,
+            message,
+        } => {
+            bad += 1;
+            eprintln!(
+                "warning: {}:{line}: not a record ({}): {message}; `mcp-warden audit verify` checks the chain",
+                paths.log.display(),
+                problem.as_str()
+            );
+        }
+        Entry::Record { value, .. } => {
+            if !keep(&value, server, since) || closed {
+                return;
+            }
+            shown += 1;
+            let text = if g.json() {
+                let sep = if first { "\n" } else { ",\n" };
+                format!("{sep}{}", Value::Object(value))
+            } else {
+                format!("{}\n", human(&value))
+            };
+            first = false;
+            closed |= out.write_all(text.as_bytes()).is_err();
+        }
+    })
+    .map_err(io_failure)?;
+    if g.json() {
+        let _ = write!(out, "\n],\"skipped-lines\":{bad}}}\n");
+    } else if shown == 0 && !closed {
+        g.note("no matching audit records");
+    }
+    let _ = out.flush();
+    Ok(0)
+}
+
+fn keep(v: &Map<String, Value>, server: Option<&str>, since: Option<jiff::Timestamp>) -> bool {
+    if let Some(s) = server
+        && v.get("server").and_then(Value::as_str) != Some(s)
+    {
+        return false;
+    }
+    if let Some(t) = since {
+        // A record whose time cannot be read is shown: hiding it would
+        // hide exactly the odd ones.
+        let time = v
+            .get("time")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<jiff::Timestamp>().ok());
+        if time.is_some_and(|rt| rt < t) {
+            return false;
+        }
+    }
+    true
+}
+
+fn human(v: &Map<String, Value>) -> String {
+    let s = |k: &str| match v.get(k) {
+        Some(Value::String(x)) => x.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+            .collect::<Vec<_>>()
+            .join(","),
+        Some(x) => x.to_string(),
+    };
+    let event = s("event");
+    let fields: &[&str] = match event.as_str() {
+        "launch" => &["verdict", "digest", "signers", "sandbox"],
+        "tool-call" => &["tool", "decision", "duration-ms", "error", "arguments"],
+        "guard" => &["kind", "detail"],
+        _ => &[],
+    };
+    let mut line = format!(
+        "{:<5} {}  {:<9} {}",
+        s("seq"),
+        s("time"),
+        event,
+        s("server")
+    );
+    for f in fields {
+        let val = s(f);
+        if !val.is_empty() {
+            line.push_str(&format!("  {f}={val}"));
+        }
+    }
+    // Control characters in a field would let a record forge lines.
+    line.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
