@@ -249,10 +249,10 @@ impl AuditError {
     }
 
     /// The diagnostic code the CLI reports it under.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::diag::Code {
         match self {
-            AuditError::OtlpEndpoint { .. } | AuditError::Since { .. } => "usage",
-            _ => "audit-io",
+            AuditError::OtlpEndpoint { .. } | AuditError::Since { .. } => crate::diag::Code::Usage,
+            _ => crate::diag::Code::AuditUnavailable,
         }
     }
 }

@@ -41,12 +41,7 @@ pub enum AuditCommand {
 }
 
 fn io_failure(e: AuditError) -> anyhow::Error {
-    // AuditError codes are strings the lead maps into diag::Code later;
-    // until then, the closest existing codes.
-    let code = match e.code() {
-        "usage" => crate::diag::Code::Usage,
-        _ => crate::diag::Code::InputInvalid,
-    };
+    let code = e.code();
     let hint = e.hint();
     super::Failure::input(code, e.to_string(), hint).into()
 }
@@ -90,13 +85,14 @@ fn verify(g: &Global, paths: &Paths) -> Result<u8> {
                     "{}\n",
                     json!({"status": "broken", "records": records, "log": paths.log,
                         "line": finding.line, "problem": finding.problem.as_str(),
-                        "diagnostics": [{"code": "audit-broken", "severity": "error",
+                        "diagnostics": [{"code": crate::diag::Code::AuditBroken.as_str(), "severity": "error",
                             "message": finding.message, "hint": hint,
                             "location": location(paths, &finding)}]})
                 ));
             } else {
                 eprintln!(
-                    "error[audit-broken]: {}: {} ({})\n  hint: {hint}",
+                    "error[{}]: {}: {} ({})\n  hint: {hint}",
+                    crate::diag::Code::AuditBroken.as_str(),
                     location(paths, &finding),
                     finding.message,
                     finding.problem.as_str()
