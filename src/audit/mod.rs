@@ -485,6 +485,27 @@ impl AuditLog {
     }
 }
 
+/// One log written from two places (`run`'s launch record and the guard's
+/// session), and flushed by `run` when the server has exited.
+#[derive(Clone)]
+pub struct Shared(std::sync::Arc<std::sync::Mutex<AuditLog>>);
+
+impl Shared {
+    pub fn new(log: AuditLog) -> Shared {
+        Shared(std::sync::Arc::new(std::sync::Mutex::new(log)))
+    }
+}
+
+impl Sink for Shared {
+    fn record(&mut self, event: Event) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).record(event);
+    }
+
+    fn flush(&mut self, deadline: Duration) -> bool {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).flush(deadline)
+    }
+}
+
 impl Sink for AuditLog {
     fn flush(&mut self, deadline: Duration) -> bool {
         AuditLog::flush(self, deadline)

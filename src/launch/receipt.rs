@@ -101,6 +101,16 @@ pub fn remove(ctx: &Context, server: &str) {
 }
 
 /// SHA-256 over everything besides the bytes that the verdict depends on.
+/// `sha256:HEX` over the policy and trust files in force, for the audit
+/// log's launch records.
+pub fn policy_digest(ctx: &Context) -> String {
+    let mut h = crate::digest::FieldHasher::default();
+    for p in ctx.judgement_files() {
+        h.file("state", &p);
+    }
+    format!("sha256:{}", h.finish())
+}
+
 pub fn inputs(ctx: &Context, entry_toml: &str, advisories: Option<&Path>) -> String {
     let mut h = crate::digest::FieldHasher::default();
     h.field("version", env!("CARGO_PKG_VERSION").as_bytes());

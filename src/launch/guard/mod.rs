@@ -114,7 +114,54 @@ pub struct Rules {
     pub confirm_timeout: Duration,
 }
 
+impl Limits {
+    /// The policy's `max-message-size` and `max-depth` over the defaults.
+    pub fn from_policy(run: &crate::policy::RunRules) -> Limits {
+        let d = Limits::default();
+        Limits {
+            max_message: run
+                .max_message_size
+                .map_or(d.max_message, |n| usize::try_from(n).unwrap_or(d.max_message)),
+            max_depth: run
+                .max_depth
+                .map_or(d.max_depth, |n| usize::try_from(n).unwrap_or(d.max_depth)),
+        }
+    }
+}
+
 impl Rules {
+    /// The defaults of [`Rules::new`] with what `[servers.run]` and
+    /// `[servers.tools] pinned` say.
+    pub fn from_policy(
+        server: &str,
+        digest: &str,
+        run: &crate::policy::RunRules,
+        pinned: Option<String>,
+    ) -> Rules {
+        let mut r = Rules::new(server, digest);
+        // A bucket holds two seconds' worth of calls unless `burst` says.
+        let bucket = |per_second: f64| Bucket {
+            per_second,
+            burst: run
+                .rate_burst
+                .unwrap_or_else(|| (per_second * 2.0).ceil().clamp(1.0, 1e6) as u32),
+        };
+        if let Some(p) = run.rate_overall {
+            r.rate_overall = Some(bucket(p));
+        }
+        if let Some(p) = run.rate_per_tool {
+            r.rate_per_tool = Some(bucket(p));
+        }
+        if let Some(n) = run.max_in_flight {
+            r.max_in_flight = usize::try_from(n).unwrap_or(r.max_in_flight);
+        }
+        r.confirm_tools = run.confirm_tools.clone();
+        r.deny_tools = run.deny_tools.clone();
+        r.strict_arguments = run.strict_arguments.unwrap_or(false);
+        r.pinned = pinned;
+        r
+    }
+
     pub fn new(server: &str, digest: &str) -> Rules {
         Rules {
             server: server.to_string(),
