@@ -9,6 +9,10 @@
 
 use std::time::Duration;
 
+pub mod frame;
+pub mod io;
+pub mod redact;
+
 /// Which side a message came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
