@@ -189,10 +189,10 @@ mod imp {
     use crate::launch::sys::{self, Reaped, Sentinel};
     use std::ffi::OsStr;
     use std::os::fd::{AsFd, AsRawFd};
-    use std::sync::Arc;
     use std::os::unix::fs::FileExt;
     use std::path::Path;
     use std::process::{Command, Stdio};
+    use std::sync::Arc;
     use std::sync::mpsc;
     use std::time::Instant;
 
@@ -673,11 +673,19 @@ mod tests {
     impl Captured {
         fn lines(&self) -> Vec<String> {
             let v = self.0.lock().unwrap().clone();
-            String::from_utf8(v).unwrap().lines().map(String::from).collect()
+            String::from_utf8(v)
+                .unwrap()
+                .lines()
+                .map(String::from)
+                .collect()
         }
     }
 
-    fn guarded(script: &str, dir: &Path, session: Box<dyn crate::launch::guard::Session>) -> Launch {
+    fn guarded(
+        script: &str,
+        dir: &Path,
+        session: Box<dyn crate::launch::guard::Session>,
+    ) -> Launch {
         Launch {
             guard: Some(Guard {
                 session,
@@ -693,7 +701,11 @@ mod tests {
         use crate::launch::guard::Passthrough;
         let dir = tempfile::tempdir().unwrap();
         // The server echoes each line, after a line of garbage of its own.
-        let launch = guarded("echo 'not json'; cat; exit 5", dir.path(), Box::new(Passthrough));
+        let launch = guarded(
+            "echo 'not json'; cat; exit 5",
+            dir.path(),
+            Box::new(Passthrough),
+        );
         let input = io::Cursor::new(
             b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\"}\nnope\n{\"id\":2, \"method\":\"b\"}\n".to_vec(),
         );
@@ -747,7 +759,11 @@ mod tests {
     fn guard_session_answers_a_request_itself() {
         let dir = tempfile::tempdir().unwrap();
         // The server records what reached it.
-        let launch = guarded("cat > got; echo '{\"done\":1}'", dir.path(), Box::new(Pinger));
+        let launch = guarded(
+            "cat > got; echo '{\"done\":1}'",
+            dir.path(),
+            Box::new(Pinger),
+        );
         let input = io::Cursor::new(
             b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"x\"}\n".to_vec(),
         );
@@ -756,7 +772,10 @@ mod tests {
         assert_eq!(exit.code, 0);
         assert_eq!(
             out.lines(),
-            ["{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}", "{\"done\":1}"]
+            [
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}",
+                "{\"done\":1}"
+            ]
         );
         assert_eq!(
             std::fs::read_to_string(dir.path().join("got")).unwrap(),

@@ -10,6 +10,7 @@ mod digest_mode;
 mod docs;
 mod everything;
 mod generators;
+mod guard_io;
 mod happy;
 mod keyring;
 mod mcp_client;

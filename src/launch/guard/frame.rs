@@ -571,7 +571,9 @@ mod tests {
             panic!("not refused: {f:?}")
         };
         assert_eq!(refusal.id, Some(json!("req-7")));
-        assert!(matches!(refusal.what, Fault::TooLarge { size, .. } if size == big.find('\n').unwrap() as u64));
+        assert!(
+            matches!(refusal.what, Fault::TooLarge { size, .. } if size == big.find('\n').unwrap() as u64)
+        );
         assert_eq!(refusal.what.code(), -32600);
         // Never kept more than the limit + 1.
         assert!(r.buf.len() <= 64 * 1024 + 1, "{}", r.buf.len());
@@ -637,12 +639,18 @@ mod tests {
     fn id_is_only_the_top_level_one() {
         let l = limits(10, 64);
         let cases: [(&str, Option<Value>); 6] = [
-            (r#"{"params":{"id":1},"id":2,"x":"0123456789"}"#, Some(json!(2))),
+            (
+                r#"{"params":{"id":1},"id":2,"x":"0123456789"}"#,
+                Some(json!(2)),
+            ),
             (r#"{"x":"id","y":"0123456789"}"#, None),
             (r#"{"id":null,"y":"0123456789"}"#, None),
             (r#"{"id":{"a":1},"y":"0123456789"}"#, None),
             (r#"[{"id":3},"0123456789"]"#, None),
-            (r#"{ "id" : -1.5e3 , "y":"0123456789"}"#, Some(json!(-1.5e3))),
+            (
+                r#"{ "id" : -1.5e3 , "y":"0123456789"}"#,
+                Some(json!(-1.5e3)),
+            ),
         ];
         for (line, want) in cases {
             let got = frames(format!("{line}\n").as_bytes(), l);
@@ -659,7 +667,8 @@ mod tests {
 
     #[test]
     fn malformed_json_and_invalid_utf8_are_refused() {
-        let input = b"{\"id\":3,\"a\":}\n{\"id\":4} {}\nnot json\n{\"id\":5,\"s\":\"\xff\"}\n{\"ok\":1}\n";
+        let input =
+            b"{\"id\":3,\"a\":}\n{\"id\":4} {}\nnot json\n{\"id\":5,\"s\":\"\xff\"}\n{\"ok\":1}\n";
         let got = frames(input, Limits::default());
         assert_eq!(got.len(), 5);
         let e0 = got[0].as_ref().unwrap_err();

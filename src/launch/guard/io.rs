@@ -376,9 +376,14 @@ mod tests {
             "{{\"jsonrpc\":\"2.0\",\"id\":7,\"params\":\"{}\"}}",
             "x".repeat(200)
         );
-        let deep = format!("{{\"id\":\"d\",\"p\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000));
-        let input =
-            format!("{big}\n{deep}\nnot json\n{{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"ok\"}}\n");
+        let deep = format!(
+            "{{\"id\":\"d\",\"p\":{}{}}}",
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        );
+        let input = format!(
+            "{big}\n{deep}\nnot json\n{{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"ok\"}}\n"
+        );
         g.io.client_to_server(input.as_bytes());
         assert_eq!(
             g.server_in.text(),
@@ -413,7 +418,8 @@ mod tests {
                         serde_json::to_vec(&json!({"jsonrpc":"2.0","id":v["id"],"result":{}}))
                             .unwrap(),
                     );
-                    out.notes.push("answered ping with token canary-s3cret".into());
+                    out.notes
+                        .push("answered ping with token canary-s3cret".into());
                     Verdict::Drop
                 }
                 Some("echo") => Verdict::Replace(b"{\"replaced\":true}".to_vec()),
@@ -445,7 +451,10 @@ mod tests {
             g.server_in.text(),
             "{\"replaced\":true}\n{\"id\":3,\"method\":\"x\"}\n"
         );
-        assert_eq!(g.client_out.text(), "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n");
+        assert_eq!(
+            g.client_out.text(),
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n"
+        );
         assert_eq!(
             g.err.text(),
             "mcp-warden: answered ping with token [REDACTED]\n"
@@ -459,7 +468,12 @@ mod tests {
         );
         assert_eq!(
             *lock(&seen),
-            ["client \"ping\"", "client \"echo\"", "client \"x\"", "server"]
+            [
+                "client \"ping\"",
+                "client \"echo\"",
+                "client \"x\"",
+                "server"
+            ]
         );
     }
 
@@ -518,7 +532,8 @@ mod tests {
     #[test]
     fn stderr_is_redacted_and_long_lines_are_cut() {
         let g = guard(Box::new(Passthrough), Limits::default(), &["canary-s3cret"]);
-        let mut input = b"starting with canary-s3cret\nAuthorization: Bearer abcdefghijkl\n".to_vec();
+        let mut input =
+            b"starting with canary-s3cret\nAuthorization: Bearer abcdefghijkl\n".to_vec();
         input.extend(std::iter::repeat_n(b'a', 3 * MAX_STDERR_LINE));
         input.extend_from_slice(b"\nlast without newline ghp_16C7e42F292c6912E7710c838347Ae178B4a");
         g.io.server_stderr(&input[..]);
@@ -527,7 +542,11 @@ mod tests {
         assert_eq!(lines.len(), 4, "{err}");
         assert_eq!(lines[0], "starting with [REDACTED]");
         assert_eq!(lines[1], "Authorization: [REDACTED]");
-        assert!(lines[2].ends_with("line cut, longer than 16384 bytes]"), "{}", &lines[2][..50]);
+        assert!(
+            lines[2].ends_with("line cut, longer than 16384 bytes]"),
+            "{}",
+            &lines[2][..50]
+        );
         assert!(lines[2].len() < MAX_STDERR_LINE + 100);
         assert_eq!(lines[3], "last without newline [REDACTED]");
     }
