@@ -25,7 +25,8 @@
 //! guard, stdout and stderr are inherited. With one (`Launch::guard`),
 //! the stdin pump is the guard's client-to-server direction, and two more
 //! threads carry the server's stdout (framed, to the client) and stderr
-//! (redacted, to run's stderr); `run` waits for both to drain, within
+//! (redacted, to run's stderr), and one writes what the session sends the
+//! server while handling the server's messages; `run` waits for both to drain, within
 //! [`OUTPUT_DRAIN`], after the server exits.
 
 use std::ffi::OsString;
@@ -345,6 +346,12 @@ mod imp {
                         g.client_to_server(input);
                         let _ = pump_tx.send(Event::ClientEof);
                     });
+                {
+                    let g = gio.clone();
+                    let _ = std::thread::Builder::new()
+                        .name("warden-to-server".into())
+                        .spawn(move || g.server_writer());
+                }
                 if let Some(out) = server_out {
                     let (g, done) = (gio.clone(), drained_tx.clone());
                     let spawned = std::thread::Builder::new()

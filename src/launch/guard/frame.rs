@@ -89,6 +89,9 @@ pub const MAX_ID: usize = 128;
 /// The first read buffer; it grows (doubling) up to the message limit + 1.
 const INITIAL_BUF: usize = 64 * 1024;
 
+/// Compact the buffer before a read that would get less room than this.
+const MIN_READ: usize = 16 * 1024;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Top {
     Unknown,
@@ -401,7 +404,9 @@ impl<R: Read> FrameReader<R> {
 
     /// Reads more input into the buffer (compacting or growing it first).
     fn fill(&mut self, before_block: &mut dyn FnMut() -> io::Result<()>) -> io::Result<()> {
-        if self.start > 0 && (self.end == self.buf.len() || self.start == self.end) {
+        // Move a partial line to the front when little room is left, so
+        // reads stay large.
+        if self.start > 0 && (self.start == self.end || self.buf.len() - self.end < MIN_READ) {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.scanned -= self.start;

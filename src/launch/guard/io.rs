@@ -9,12 +9,19 @@
 //! directions (answers to refused requests, the session's outbox) and are
 //! serialised by one mutex, one whole message at a time.
 //!
+//! Messages the session sends to the server while handling a *server*
+//! message go through a queue and a writer thread of their own
+//! ([`GuardIo::server_writer`]): the server-to-client thread never waits
+//! on the server's stdin, so a server that stops reading its stdin until
+//! its stdout is read cannot deadlock the guard.
+//!
 //! Nothing a peer sends stops the guard: a refused line is answered
 //! (client) or dropped and reported (server), and the session goes on. A
 //! read error is taken as EOF and a broken pipe ends that direction.
 
+use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 use serde_json::{Value, json};
 
@@ -58,6 +65,16 @@ pub struct GuardIo {
     server_in: Mutex<Option<BufWriter<Sink>>>,
     client_out: Mutex<BufWriter<Sink>>,
     err: Mutex<Sink>,
+    /// To the server, from the server direction's outbox.
+    queued: Mutex<Queued>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct Queued {
+    msgs: VecDeque<Vec<u8>>,
+    /// The server direction ended: the writer stops once the queue is empty.
+    done: bool,
 }
 
 fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -76,6 +93,8 @@ impl GuardIo {
             server_in: Mutex::new(Some(BufWriter::with_capacity(OUT_BUF, server_in))),
             client_out: Mutex::new(BufWriter::with_capacity(OUT_BUF, client_out)),
             err: Mutex::new(err),
+            queued: Mutex::new(Queued::default()),
+            wake: Condvar::new(),
         }
     }
 
@@ -103,7 +122,7 @@ impl GuardIo {
                         Verdict::Replace(b) => self.send_server(&b, false),
                         Verdict::Drop => true,
                     };
-                    self.deliver(&mut out) && sent
+                    self.deliver(&mut out, Side::Client) && sent
                 }
                 Frame::Refused(r) => {
                     lock(&self.session).refused(Side::Client, &r.what.to_string());
@@ -141,7 +160,7 @@ impl GuardIo {
                         Verdict::Replace(b) => self.send_client(&b, false),
                         Verdict::Drop => true,
                     };
-                    self.deliver(&mut out) && sent
+                    self.deliver(&mut out, Side::Server) && sent
                 }
                 Frame::Refused(r) => {
                     let what = r.what.to_string();
@@ -156,6 +175,36 @@ impl GuardIo {
             }
         }
         let _ = self.flush_client();
+        self.stop_server_writer();
+    }
+
+    /// Writes what the server direction's outbox queued for the server,
+    /// until that direction ended and the queue is empty. Run it on a
+    /// thread of its own next to [`GuardIo::server_to_client`].
+    pub fn server_writer(&self) {
+        loop {
+            let batch: Vec<Vec<u8>> = {
+                let mut q = lock(&self.queued);
+                while q.msgs.is_empty() && !q.done {
+                    q = self.wake.wait(q).unwrap_or_else(|p| p.into_inner());
+                }
+                if q.msgs.is_empty() {
+                    return;
+                }
+                q.msgs.drain(..).collect()
+            };
+            for m in batch {
+                // A closed stdin drops the rest (the server's call).
+                self.send_server(&m, false);
+            }
+            let _ = self.flush_server();
+        }
+    }
+
+    /// Ends [`GuardIo::server_writer`] once its queue is written.
+    pub fn stop_server_writer(&self) {
+        lock(&self.queued).done = true;
+        self.wake.notify_all();
     }
 
     /// The server's stderr to run's stderr, line by line, redacted; a line
@@ -224,15 +273,24 @@ impl GuardIo {
         }
     }
 
-    /// The outbox: to the client, to the server, notes; then empties it.
-    /// `false` when the server's stdin is closed.
-    fn deliver(&self, out: &mut Outbox) -> bool {
+    /// The outbox of a message from `side`: to the client, to the server,
+    /// notes; then empties it. `false` when the server's stdin is closed.
+    fn deliver(&self, out: &mut Outbox, side: Side) -> bool {
         let mut ok = true;
         for m in out.to_client.drain(..) {
             self.send_client(&m, true);
         }
-        for m in out.to_server.drain(..) {
-            ok &= self.send_server(&m, true);
+        match side {
+            Side::Client => {
+                for m in out.to_server.drain(..) {
+                    ok &= self.send_server(&m, true);
+                }
+            }
+            Side::Server if !out.to_server.is_empty() => {
+                lock(&self.queued).msgs.extend(out.to_server.drain(..));
+                self.wake.notify_one();
+            }
+            Side::Server => {}
         }
         for n in out.notes.drain(..) {
             self.note(&n);
@@ -461,7 +519,10 @@ mod tests {
         );
         // Closed after the client's EOF: the server side's outbox no
         // longer reaches the server, and nothing panics.
-        g.io.server_to_client(&b"{\"id\":3,\"result\":1}\n"[..]);
+        std::thread::scope(|s| {
+            s.spawn(|| g.io.server_writer());
+            g.io.server_to_client(&b"{\"id\":3,\"result\":1}\n"[..]);
+        });
         assert_eq!(
             g.client_out.text(),
             "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n{\"id\":3,\"result\":1}\n"
@@ -486,7 +547,10 @@ mod tests {
         out.extend(std::iter::repeat_n(b'[', 10_000));
         out.extend(std::iter::repeat_n(b']', 10_000));
         out.extend_from_slice(b"}\n{\"id\":2,\"result\":{}}\n");
-        g.io.server_to_client(&out[..]);
+        std::thread::scope(|s| {
+            s.spawn(|| g.io.server_writer());
+            g.io.server_to_client(&out[..]);
+        });
         assert_eq!(g.client_out.text(), "{\"id\":2,\"result\":{}}\n");
         let err = g.err.text();
         assert_eq!(err.lines().count(), 2, "{err}");
