@@ -298,6 +298,14 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
             .into());
         }
     };
+    use crate::launch::guard::{Limits, Passthrough, io::Guard};
+    // The protocol layer is wired in later; for now the guard's bounds and
+    // redaction only.
+    let guard = Some(Guard {
+        session: Box::new(Passthrough),
+        limits: Limits::default(),
+        secrets: secret_env.iter().map(|(_, v)| v.clone()).collect(),
+    });
     let launch = Launch {
         program,
         argv0: ep.argv0.clone(),
@@ -307,6 +315,7 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
         cwd: std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/")),
         grace: a.grace_period,
         sandbox: None,
+        guard,
     };
     match crate::launch::spawn::run(launch) {
         Ok(exit) => Ok(exit.code),

@@ -21,19 +21,29 @@
 //!
 //! Threads: the caller's thread waits for events; one thread pumps the
 //! client's input into the server's stdin; one waits for the server's
-//! exit; one forwards SIGINT/SIGTERM/SIGHUP to the group. stdout and
-//! stderr are inherited (a later guard replaces them with pumps of the
-//! same shape as the stdin pump).
+//! exit; one forwards SIGINT/SIGTERM/SIGHUP to the group. Without a
+//! guard, stdout and stderr are inherited. With one (`Launch::guard`),
+//! the stdin pump is the guard's client-to-server direction, and two more
+//! threads carry the server's stdout (framed, to the client) and stderr
+//! (redacted, to run's stderr), and one writes what the session sends the
+//! server while handling the server's messages; `run` waits for both to drain, within
+//! [`OUTPUT_DRAIN`], after the server exits.
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use thiserror::Error;
 
+pub use crate::launch::guard::io::Guard;
 pub use crate::secrets::SecretValue;
+
+/// How long `run` waits, after the server exited, for the guard to pass
+/// on what the server wrote last (a descendant outside the group may hold
+/// the pipes open).
+pub const OUTPUT_DRAIN: Duration = Duration::from_secs(2);
 
 /// What to execute.
 #[derive(Debug)]
@@ -64,6 +74,9 @@ pub struct Launch {
     /// The confinement applied between fork and exec (see
     /// [`crate::launch::sandbox`]); `None` runs the server unconfined.
     pub sandbox: Option<crate::launch::sandbox::Prepared>,
+    /// The stdio guard between client and server; `None` (policy
+    /// `guard = false`): stdout and stderr are inherited, stdin is copied.
+    pub guard: Option<Guard>,
 }
 
 /// How the server ended.
@@ -156,13 +169,28 @@ pub fn run_with_input<R: Read + Send + 'static>(
     launch: Launch,
     input: R,
 ) -> Result<Exit, LaunchError> {
-    imp::run(launch, input)
+    imp::run(launch, input, None)
+}
+
+/// [`run_with_input`] with the client's side of the guard written to
+/// `client_out` instead of stdout (without a guard, the server's stdout is
+/// inherited and `client_out` is unused).
+pub fn run_with_io<R: Read + Send + 'static>(
+    launch: Launch,
+    input: R,
+    client_out: Box<dyn Write + Send>,
+) -> Result<Exit, LaunchError> {
+    imp::run(launch, input, Some(client_out))
 }
 
 #[cfg(not(unix))]
 mod imp {
     use super::*;
-    pub(super) fn run<R: Read + Send + 'static>(_: Launch, _: R) -> Result<Exit, LaunchError> {
+    pub(super) fn run<R: Read + Send + 'static>(
+        _: Launch,
+        _: R,
+        _: Option<Box<dyn Write + Send>>,
+    ) -> Result<Exit, LaunchError> {
         Err(LaunchError::Unsupported)
     }
 }
@@ -170,13 +198,14 @@ mod imp {
 #[cfg(unix)]
 mod imp {
     use super::*;
+    use crate::launch::guard::io::GuardIo;
     use crate::launch::sys::{self, Reaped, Sentinel};
     use std::ffi::OsStr;
-    use std::io::Write;
-    use std::os::fd::AsRawFd;
+    use std::os::fd::{AsFd, AsRawFd};
     use std::os::unix::fs::FileExt;
     use std::path::Path;
     use std::process::{Command, Stdio};
+    use std::sync::Arc;
     use std::sync::mpsc;
     use std::time::Instant;
 
@@ -203,8 +232,14 @@ mod imp {
     pub(super) fn run<R: Read + Send + 'static>(
         mut launch: Launch,
         input: R,
+        client_out: Option<Box<dyn Write + Send>>,
     ) -> Result<Exit, LaunchError> {
         let sandbox = launch.sandbox.take().map(|p| p.into_exec());
+        let guard = launch.guard.take();
+        let (out_cfg, err_cfg) = match guard {
+            Some(_) => (Stdio::piped(), Stdio::piped()),
+            None => (Stdio::inherit(), Stdio::inherit()),
+        };
         if !launch.cwd.is_dir() {
             return Err(LaunchError::Cwd {
                 path: launch.cwd.clone(),
@@ -258,8 +293,8 @@ mod imp {
         cmd.env_clear()
             .current_dir(&launch.cwd)
             .stdin(Stdio::piped())
-            .stdout(Stdio::inherit())
-            .stderr(Stdio::inherit());
+            .stdout(out_cfg)
+            .stderr(err_cfg);
         sys::server_pre_exec(&mut cmd, keep_fd, &sentinel, exec, sandbox);
         let mut child = match cmd.spawn() {
             Ok(c) => c,
@@ -272,6 +307,7 @@ mod imp {
         // Our own process (not the Child handle) reaps the server.
         let pid = child.id() as libc::pid_t;
         let stdin = child.stdin.take();
+        let (server_out, server_err) = (child.stdout.take(), child.stderr.take());
         drop(child);
         tracing::debug!(pid, program = %shown, "server started");
         let handle = signals.handle();
@@ -295,14 +331,62 @@ mod imp {
                 };
                 let _ = waiter_tx.send(ev);
             });
-        if let Some(stdin) = stdin {
-            let pump_tx = tx;
-            let _ = std::thread::Builder::new()
-                .name("warden-stdin".into())
-                .spawn(move || {
-                    pump(input, stdin);
-                    let _ = pump_tx.send(Event::ClientEof);
-                });
+        // Output threads of the guard report here when drained.
+        let (drained_tx, drained_rx) = mpsc::channel::<()>();
+        let mut outputs = 0;
+        match (stdin, guard) {
+            (Some(stdin), None) => {
+                let pump_tx = tx;
+                let _ = std::thread::Builder::new()
+                    .name("warden-stdin".into())
+                    .spawn(move || {
+                        pump(input, stdin);
+                        let _ = pump_tx.send(Event::ClientEof);
+                    });
+            }
+            (Some(stdin), Some(guard)) => {
+                let client_out = client_out.unwrap_or_else(stdout_sink);
+                let gio = Arc::new(GuardIo::new(
+                    guard,
+                    Box::new(stdin),
+                    client_out,
+                    Box::new(io::stderr()),
+                ));
+                let (g, pump_tx) = (gio.clone(), tx);
+                let _ = std::thread::Builder::new()
+                    .name("warden-stdin".into())
+                    .spawn(move || {
+                        g.client_to_server(input);
+                        let _ = pump_tx.send(Event::ClientEof);
+                    });
+                {
+                    let g = gio.clone();
+                    let _ = std::thread::Builder::new()
+                        .name("warden-to-server".into())
+                        .spawn(move || g.server_writer());
+                }
+                if let Some(out) = server_out {
+                    let (g, done) = (gio.clone(), drained_tx.clone());
+                    let spawned = std::thread::Builder::new()
+                        .name("warden-stdout".into())
+                        .spawn(move || {
+                            g.server_to_client(out);
+                            let _ = done.send(());
+                        });
+                    outputs += usize::from(spawned.is_ok());
+                }
+                if let Some(err) = server_err {
+                    let (g, done) = (gio, drained_tx);
+                    let spawned = std::thread::Builder::new()
+                        .name("warden-stderr".into())
+                        .spawn(move || {
+                            g.server_stderr(err);
+                            let _ = done.send(());
+                        });
+                    outputs += usize::from(spawned.is_ok());
+                }
+            }
+            (None, _) => {}
         }
 
         let outcome = match (&forwarder, &waiter) {
@@ -312,6 +396,17 @@ mod imp {
         // Whatever happened, nothing of the group survives this point.
         let _ = sys::kill_group(pid, libc::SIGKILL);
         let status = finish(pid);
+        // What the server wrote before it exited still reaches the client.
+        let until = Instant::now() + OUTPUT_DRAIN;
+        for _ in 0..outputs {
+            if drained_rx
+                .recv_timeout(until.saturating_duration_since(Instant::now()))
+                .is_err()
+            {
+                tracing::warn!("the server's output pipes stayed open after it exited");
+                break;
+            }
+        }
         let disarmed = sentinel.disarm();
         handle.close();
         if let Ok(t) = forwarder {
@@ -388,6 +483,16 @@ mod imp {
                 // The server closed its stdin; it is the server's call.
                 return;
             }
+        }
+    }
+
+    /// The client's side of the guard: run's stdout as a plain file (a
+    /// duplicate of fd 1), since std's stdout flushes at every newline and
+    /// the guard flushes itself; std's stdout if the dup fails.
+    fn stdout_sink() -> Box<dyn Write + Send> {
+        match io::stdout().as_fd().try_clone_to_owned() {
+            Ok(fd) => Box::new(File::from(fd)),
+            Err(_) => Box::new(io::stdout()),
         }
     }
 
@@ -480,6 +585,7 @@ mod tests {
             cwd: dir.to_path_buf(),
             grace: Duration::from_secs(60),
             sandbox: None,
+            guard: None,
         }
     }
 
@@ -574,6 +680,146 @@ mod tests {
         let (input, _keep) = open_input();
         let exit = run_with_input(sh("exit 7", dir.path(), &[]), input).unwrap();
         assert_eq!(exit, Exit { code: 7 });
+    }
+
+    /// A shared in-memory client side for guarded runs.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl Write for Captured {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    impl Captured {
+        fn lines(&self) -> Vec<String> {
+            let v = self.0.lock().unwrap().clone();
+            String::from_utf8(v)
+                .unwrap()
+                .lines()
+                .map(String::from)
+                .collect()
+        }
+    }
+
+    fn guarded(
+        script: &str,
+        dir: &Path,
+        session: Box<dyn crate::launch::guard::Session>,
+    ) -> Launch {
+        Launch {
+            guard: Some(Guard {
+                session,
+                limits: crate::launch::guard::Limits::default(),
+                secrets: vec![],
+            }),
+            ..sh(script, dir, &[])
+        }
+    }
+
+    #[test]
+    fn guard_passthrough_carries_messages_and_keeps_the_exit_code() {
+        use crate::launch::guard::Passthrough;
+        let dir = tempfile::tempdir().unwrap();
+        // The server echoes each line, after a line of garbage of its own.
+        let launch = guarded(
+            "echo 'not json'; cat; exit 5",
+            dir.path(),
+            Box::new(Passthrough),
+        );
+        let input = io::Cursor::new(
+            b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\"}\nnope\n{\"id\":2, \"method\":\"b\"}\n".to_vec(),
+        );
+        let out = Captured::default();
+        let exit = run_with_io(launch, input, Box::new(out.clone())).unwrap();
+        assert_eq!(exit.code, 5);
+        // The two directions interleave in any order; each keeps its own.
+        let lines = out.lines();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        let (errors, echoes): (Vec<&String>, Vec<&String>) =
+            lines.iter().partition(|l| l.contains("\"error\""));
+        assert_eq!(
+            echoes,
+            [
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\"}",
+                "{\"id\":2, \"method\":\"b\"}"
+            ]
+        );
+        let err: serde_json::Value = serde_json::from_str(errors[0]).unwrap();
+        assert_eq!(err["id"], serde_json::Value::Null);
+        assert_eq!(err["error"]["code"], -32700);
+    }
+
+    /// Answers `ping` itself; everything else passes.
+    struct Pinger;
+    impl crate::launch::guard::Session for Pinger {
+        fn from_client(
+            &mut self,
+            raw: &[u8],
+            out: &mut crate::launch::guard::Outbox,
+        ) -> crate::launch::guard::Verdict {
+            use crate::launch::guard::Verdict;
+            let v: serde_json::Value = serde_json::from_slice(raw).unwrap_or_default();
+            if v["method"] == "ping" {
+                let answer = serde_json::json!({"jsonrpc": "2.0", "id": v["id"], "result": {}});
+                out.to_client.push(serde_json::to_vec(&answer).unwrap());
+                return Verdict::Drop;
+            }
+            Verdict::Pass
+        }
+        fn from_server(
+            &mut self,
+            _: &[u8],
+            _: &mut crate::launch::guard::Outbox,
+        ) -> crate::launch::guard::Verdict {
+            crate::launch::guard::Verdict::Pass
+        }
+    }
+
+    #[test]
+    fn guard_session_answers_a_request_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        // The server records what reached it.
+        let launch = guarded(
+            "cat > got; echo '{\"done\":1}'",
+            dir.path(),
+            Box::new(Pinger),
+        );
+        let input = io::Cursor::new(
+            b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"x\"}\n".to_vec(),
+        );
+        let out = Captured::default();
+        let exit = run_with_io(launch, input, Box::new(out.clone())).unwrap();
+        assert_eq!(exit.code, 0);
+        assert_eq!(
+            out.lines(),
+            [
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}",
+                "{\"done\":1}"
+            ]
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("got")).unwrap(),
+            "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"x\"}\n"
+        );
+    }
+
+    #[test]
+    fn guarded_client_eof_then_sigterm_after_grace() {
+        use crate::launch::guard::Passthrough;
+        let dir = tempfile::tempdir().unwrap();
+        let mut launch = guarded(
+            "echo > ready; while :; do sleep 1; done",
+            dir.path(),
+            Box::new(Passthrough),
+        );
+        launch.grace = Duration::from_millis(100);
+        let out = Captured::default();
+        let exit = run_with_io(launch, EofWhen(dir.path().join("ready")), Box::new(out)).unwrap();
+        assert_eq!(exit.code, 128 + libc::SIGTERM as u8);
     }
 
     #[test]
@@ -866,6 +1112,7 @@ mod tests {
             cwd: dir.path().to_path_buf(),
             grace: Duration::from_secs(60),
             sandbox: None,
+            guard: None,
         })
         .unwrap();
         assert_eq!(exit.code, 0);

@@ -13,6 +13,7 @@ mod docs;
 mod everything;
 mod generators;
 mod guard_e2e;
+mod guard_io;
 mod happy;
 mod keyring;
 mod mcp_client;

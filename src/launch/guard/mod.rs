@@ -9,6 +9,10 @@
 
 use std::time::Duration;
 
+pub mod frame;
+pub mod io;
+pub mod redact;
+
 /// Which side a message came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -39,6 +43,7 @@ pub struct Outbox {
 
 /// The protocol layer. Called from the guard's one I/O thread, one
 /// message at a time, in the order the messages arrived.
+#[allow(clippy::wrong_self_convention)] // `from_client`: the side a message came from
 pub trait Session: Send {
     /// A message from the client: one line, valid JSON within the bounds,
     /// without its newline.

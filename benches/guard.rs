@@ -1,0 +1,313 @@
+//! What the stdio guard adds between client and server, side by side in
+//! one run (driven by `scripts/bench-guard`).
+//!
+//! The server is `examples/echo_server` (answers each request with its
+//! params), pinned with a real minisign signature:
+//!   direct:  the pinned binary itself on a pipe
+//!   guarded: `mcp-warden run srv` (guard on, Passthrough session)
+//! Measures, alternating the sides every round:
+//!   latency:    1 KiB requests sent one at a time (ping-pong), median
+//!               round trip; added = guarded - direct (target <= 50 us)
+//!   throughput: 1 KiB requests pipelined (a writer and a reader thread),
+//!               answers per second; ratio guarded / direct (>= 80 %)
+//!   memory:     peak resident set (VmHWM) of the `mcp-warden run`
+//!               process while passing 1 GiB each way (<= 16 MiB), read
+//!               from /proc after the last answer, before its input ends.
+//!
+//! Environment: MCP_WARDEN_BIN, ECHO_SERVER_BIN (set by the script),
+//! PINGS (default 5000), THROUGHPUT_MIB (default 256), MEMORY_MIB
+//! (default 1024), ROUNDS (default 3), BENCH_STRICT=1 (exit 3 on a missed
+//! target).
+
+use std::io::{BufRead as _, BufReader, BufWriter, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Each request line is this long, newline included.
+const MSG: usize = 1024;
+
+fn main() {
+    let warden = PathBuf::from(env("MCP_WARDEN_BIN"));
+    let echo = PathBuf::from(env("ECHO_SERVER_BIN"));
+    let num = |name: &str, default: usize| -> usize {
+        std::env::var(name)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    };
+    let pings = num("PINGS", 5000);
+    let tput_mib = num("THROUGHPUT_MIB", 256);
+    let mem_mib = num("MEMORY_MIB", 1024);
+    let rounds = num("ROUNDS", 3).max(1);
+    let strict = std::env::var("BENCH_STRICT").is_ok_and(|v| v == "1");
+
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let dir = tmp.path();
+    let home = dir.join("home");
+    let artifact = dir.join("echo_server");
+    std::fs::copy(&echo, &artifact).expect("copy echo_server");
+    run_ok(
+        Command::new("minisign")
+            .args(["-G", "-W", "-p"])
+            .arg(dir.join("k.pub"))
+            .arg("-s")
+            .arg(dir.join("k.sec")),
+    );
+    run_ok(
+        Command::new("minisign")
+            .args(["-S", "-W", "-s"])
+            .arg(dir.join("k.sec"))
+            .arg("-m")
+            .arg(&artifact),
+    );
+    let warden_cmd = || {
+        let mut c = Command::new(&warden);
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("MCP_WARDEN_HOME", &home)
+            .env("MCP_WARDEN_SYSTEM_DIR", dir.join("system"));
+        c
+    };
+    run_ok(
+        warden_cmd()
+            .arg("trust")
+            .arg("add-key")
+            .arg(dir.join("k.pub"))
+            .args(["--name", "bench", "--scope", "*"]),
+    );
+    run_ok(
+        warden_cmd()
+            .args(["-q", "add", "srv"])
+            .arg(&artifact)
+            .arg("--signature")
+            .arg(dir.join("echo_server.minisig")),
+    );
+    let lock = std::fs::read_to_string(home.join("config/servers.lock")).expect("lock");
+    let sha = lock
+        .lines()
+        .find_map(|l| l.strip_prefix("sha256 = \""))
+        .expect("sha256 in the lock")
+        .trim_end_matches('"')
+        .to_string();
+    let direct_path = dir.join("direct-echo_server");
+    std::fs::copy(home.join("cache/blobs/sha256").join(&sha), &direct_path).expect("copy");
+    set_exec(&direct_path);
+
+    let direct = || {
+        let mut c = Command::new(&direct_path);
+        c.env_clear();
+        c
+    };
+    let guarded = || {
+        let mut c = warden_cmd();
+        c.args(["-q", "run", "srv"]);
+        c
+    };
+
+    // Warm up (the first run writes the receipt).
+    ping_pong(&mut direct(), 100);
+    ping_pong(&mut guarded(), 100);
+
+    let (mut lat_d, mut lat_g, mut tp_d, mut tp_g) = (vec![], vec![], vec![], vec![]);
+    for r in 0..rounds {
+        for k in 0..2 {
+            if (r + k) % 2 == 0 {
+                lat_d.push(ping_pong(&mut direct(), pings));
+                tp_d.push(pipelined(&mut direct(), tput_mib << 20).rate);
+            } else {
+                lat_g.push(ping_pong(&mut guarded(), pings));
+                tp_g.push(pipelined(&mut guarded(), tput_mib << 20).rate);
+            }
+        }
+    }
+    let mem = pipelined(&mut guarded(), mem_mib << 20);
+
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    let (ld, lg) = (median(&mut lat_d), median(&mut lat_g));
+    let (td, tg) = (median_f(&mut tp_d), median_f(&mut tp_g));
+    let added = us(lg) - us(ld);
+    let ratio = tg / td;
+    let hwm_mib = mem.hwm_kib as f64 / 1024.0;
+    let mib_s = |msgs_per_s: f64| msgs_per_s * MSG as f64 / (1 << 20) as f64;
+    println!(
+        "echo server, 1 KiB requests; {rounds} rounds alternating sides, medians; {pings} ping-pongs, {tput_mib} MiB pipelined"
+    );
+    println!("                      direct        guarded");
+    println!(
+        "  round trip        {:8.1} us   {:8.1} us   added {:+.1} us   target <= 50 us: {}",
+        us(ld),
+        us(lg),
+        added,
+        verdict(added <= 50.0)
+    );
+    println!(
+        "  throughput        {:8.1} MiB/s {:8.1} MiB/s ratio {:.1} %   target >= 80 %: {}",
+        mib_s(td),
+        mib_s(tg),
+        ratio * 100.0,
+        verdict(ratio >= 0.8)
+    );
+    println!(
+        "  guard peak RSS    {:8.2} MiB while passing {mem_mib} MiB each way ({:.1} MiB/s)   target <= 16 MiB: {}",
+        hwm_mib,
+        mib_s(mem.rate),
+        verdict(hwm_mib <= 16.0)
+    );
+    if strict && (added > 50.0 || ratio < 0.8 || hwm_mib > 16.0) {
+        std::process::exit(3);
+    }
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "MISSED" }
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        eprintln!("guard: {name} is not set; use scripts/bench-guard");
+        std::process::exit(2)
+    })
+}
+
+fn run_ok(c: &mut Command) {
+    let out = c.output().expect("start a setup command");
+    if !out.status.success() {
+        eprintln!(
+            "setup failed: {c:?}\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::process::exit(2);
+    }
+}
+
+fn set_exec(p: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// Request `id`, padded so that the line is exactly [`MSG`] bytes.
+fn request(id: usize, buf: &mut Vec<u8>) {
+    buf.clear();
+    let head =
+        format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"echo\",\"params\":{{\"d\":\"");
+    buf.extend_from_slice(head.as_bytes());
+    let tail = b"\"}}\n";
+    buf.resize(MSG - tail.len(), b'x');
+    buf.extend_from_slice(tail);
+}
+
+fn check_answer(line: &[u8], id: usize) {
+    let want = format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":{{\"d\":\"");
+    if !line.starts_with(want.as_bytes()) || !line.ends_with(b"\"}}\n") {
+        eprintln!(
+            "unexpected answer to {id}: {}",
+            String::from_utf8_lossy(&line[..line.len().min(120)])
+        );
+        std::process::exit(1);
+    }
+}
+
+fn spawn(c: &mut Command) -> Child {
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn")
+}
+
+fn finish(mut child: Child) {
+    drop(child.stdin.take());
+    let status = child.wait().expect("wait");
+    if !status.success() {
+        eprintln!("server side ended with {status}");
+        std::process::exit(1);
+    }
+}
+
+/// Median round trip of `n` requests sent one at a time.
+fn ping_pong(c: &mut Command, n: usize) -> Duration {
+    let mut child = spawn(c);
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let (mut req, mut line) = (Vec::with_capacity(MSG), Vec::with_capacity(MSG + 64));
+    let mut times = Vec::with_capacity(n);
+    for id in 0..n {
+        request(id, &mut req);
+        line.clear();
+        let t = Instant::now();
+        stdin.write_all(&req).expect("write");
+        stdout.read_until(b'\n', &mut line).expect("read");
+        times.push(t.elapsed());
+        check_answer(&line, id);
+    }
+    child.stdin = Some(stdin);
+    finish(child);
+    median(&mut times)
+}
+
+struct Pipelined {
+    /// Answers per second.
+    rate: f64,
+    /// VmHWM of the process started, in KiB.
+    hwm_kib: u64,
+}
+
+/// `bytes` of requests written by one thread while this one reads the
+/// answers; the rate counts from the first write to the last answer.
+fn pipelined(c: &mut Command, bytes: usize) -> Pipelined {
+    let mut child = spawn(c);
+    let pid = child.id();
+    let n = bytes / MSG;
+    let stdin = child.stdin.take().expect("stdin");
+    let mut stdout = BufReader::with_capacity(64 * 1024, child.stdout.take().expect("stdout"));
+    let t = Instant::now();
+    let writer = std::thread::spawn(move || {
+        let mut w = BufWriter::with_capacity(64 * 1024, stdin);
+        let mut req = Vec::with_capacity(MSG);
+        for id in 0..n {
+            request(id, &mut req);
+            w.write_all(&req).expect("write");
+        }
+        w.flush().expect("flush");
+        w.into_inner().map_err(|_| ()).expect("stdin back")
+    });
+    let mut line = Vec::with_capacity(MSG + 64);
+    for id in 0..n {
+        line.clear();
+        stdout.read_until(b'\n', &mut line).expect("read");
+        if id % 4096 == 0 || id == n - 1 {
+            check_answer(&line, id);
+        }
+    }
+    let elapsed = t.elapsed();
+    let hwm_kib = vm_hwm(pid);
+    child.stdin = Some(writer.join().expect("writer"));
+    finish(child);
+    Pipelined {
+        rate: n as f64 / elapsed.as_secs_f64(),
+        hwm_kib,
+    }
+}
+
+fn vm_hwm(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn median_f(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}

@@ -1,0 +1,234 @@
+//! Redaction of the server's stderr (and of the guard's own notes): the
+//! values of the server's secrets, and common token shapes, become
+//! `[REDACTED]`. Works on whole lines, so a secret is never split across
+//! two calls.
+
+use std::borrow::Cow;
+
+use regex::bytes::{Captures, Regex};
+
+use crate::secrets::SecretValue;
+
+/// What replaces a redacted value.
+pub const MARK: &[u8] = b"[REDACTED]";
+
+/// Secret values shorter than this are not matched (they would redact
+/// common words and numbers, and say little about the secret).
+pub const MIN_SECRET: usize = 4;
+
+/// Token shapes. Where a pattern has a `keep` group, that prefix (the
+/// header or variable name) stays and only the value is replaced.
+const SHAPES: &[&str] = &[
+    // `Authorization: Basic ...`, `authorization=...`: the whole value.
+    r#"(?i)(?P<keep>\b(?:proxy-)?authorization["']?\s*[:=]\s*["']?)[^\r\n"']+"#,
+    // `Bearer <token>` anywhere (also outside a header).
+    r"(?i)(?P<keep>\bbearer\s+)[A-Za-z0-9\-._~+/]{8,}=*",
+    // AWS access key ids.
+    r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b",
+    // AWS secret keys and session tokens assigned to their usual names.
+    r#"(?i)(?P<keep>\baws_(?:secret_access_key|session_token)["']?\s*[:=]\s*["']?)[A-Za-z0-9/+=]+"#,
+    // GitHub tokens: classic and fine-grained.
+    r"\bgh[pousr]_[A-Za-z0-9]{20,255}\b",
+    r"\bgithub_pat_[A-Za-z0-9_]{20,255}\b",
+    // Slack tokens.
+    r"\bxox[abposr]-[A-Za-z0-9-]{10,}",
+    // `sk-` API keys (OpenAI, Anthropic and similar).
+    r"\bsk-[A-Za-z0-9_-]{20,}",
+];
+
+/// Replaces secrets and token shapes in lines of text.
+pub struct Redactor {
+    /// The secret values as one alternation of literals, longest first;
+    /// `None` when there is none of at least [`MIN_SECRET`] bytes.
+    secrets: Option<Regex>,
+    /// The longest secret, in bytes (for cutting long lines safely).
+    longest: usize,
+    shapes: Vec<(Regex, bool)>,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("secrets", &self.secrets.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Redactor {
+    /// A redactor for these secrets (plus the token shapes).
+    pub fn new(secrets: &[SecretValue]) -> Redactor {
+        Redactor::from_values(secrets.iter().map(|s| s.expose().as_bytes()))
+    }
+
+    /// A redactor for these secret values given as bytes.
+    pub fn from_values<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Redactor {
+        let mut vals: Vec<&[u8]> = values
+            .into_iter()
+            .filter(|v| v.len() >= MIN_SECRET)
+            .collect();
+        vals.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        vals.dedup();
+        let longest = vals.first().map_or(0, |v| v.len());
+        // Bytes, not text: a secret need not be valid UTF-8 in the output.
+        let alternation: Vec<String> = vals
+            .iter()
+            .map(|v| v.iter().map(|b| format!("\\x{b:02x}")).collect())
+            .collect();
+        let secrets = (!alternation.is_empty())
+            .then(|| Regex::new(&format!("(?-u:{})", alternation.join("|"))).ok())
+            .flatten();
+        let shapes = SHAPES
+            .iter()
+            .filter_map(|p| Regex::new(p).ok().map(|r| (r, p.contains("?P<keep>"))))
+            .collect();
+        Redactor {
+            secrets,
+            longest,
+            shapes,
+        }
+    }
+
+    /// The longest secret value matched, in bytes.
+    pub fn longest_secret(&self) -> usize {
+        self.longest
+    }
+
+    /// `line` with every secret and token shape replaced by `[REDACTED]`.
+    pub fn redact<'a>(&self, line: &'a [u8]) -> Cow<'a, [u8]> {
+        let mut out: Cow<'a, [u8]> = Cow::Borrowed(line);
+        // Secrets first: a secret may contain a token shape's prefix.
+        if let Some(re) = &self.secrets
+            && let Cow::Owned(v) = re.replace_all(&out, MARK)
+        {
+            out = Cow::Owned(v);
+        }
+        for (re, keep) in &self.shapes {
+            let replaced = if *keep {
+                re.replace_all(&out, |c: &Captures<'_>| {
+                    let mut v = c.name("keep").map_or(&[][..], |m| m.as_bytes()).to_vec();
+                    v.extend_from_slice(MARK);
+                    v
+                })
+            } else {
+                re.replace_all(&out, MARK)
+            };
+            if let Cow::Owned(v) = replaced {
+                out = Cow::Owned(v);
+            }
+        }
+        out
+    }
+
+    /// [`Redactor::redact`] for text.
+    pub fn redact_str(&self, text: &str) -> String {
+        String::from_utf8_lossy(&self.redact(text.as_bytes())).into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(secrets: &[&str]) -> Redactor {
+        Redactor::from_values(secrets.iter().map(|s| s.as_bytes()))
+    }
+
+    fn red(re: &Redactor, s: &str) -> String {
+        String::from_utf8(re.redact(s.as_bytes()).into_owned()).unwrap()
+    }
+
+    #[test]
+    fn secret_values_are_redacted_wherever_they_appear() {
+        let re = r(&["s3cret-canary", "abc", "s3cret-canary-longer"]);
+        assert_eq!(
+            red(&re, "token=s3cret-canary-longer and s3cret-canary;x"),
+            "token=[REDACTED] and [REDACTED];x"
+        );
+        // Shorter than 4 bytes: not matched.
+        assert_eq!(red(&re, "abc abcd"), "abc abcd");
+        // Regex metacharacters in a secret are literal.
+        let re = r(&["a.b*c(d)"]);
+        assert_eq!(red(&re, "a.b*c(d) axbbc(d)"), "[REDACTED] axbbc(d)");
+        assert_eq!(re.longest_secret(), 8);
+    }
+
+    #[test]
+    fn non_utf8_lines_and_secrets() {
+        let re = Redactor::from_values([&b"\xffsecret\xfe"[..]]);
+        assert_eq!(
+            re.redact(b"x \xffsecret\xfe y \xff").into_owned(),
+            b"x [REDACTED] y \xff".to_vec()
+        );
+    }
+
+    #[test]
+    fn token_shapes() {
+        let re = r(&[]);
+        let cases = [
+            (
+                "> Authorization: Basic dXNlcjpwYXNz",
+                "> Authorization: [REDACTED]",
+            ),
+            (
+                "header authorization=\"tok en\" next",
+                "header authorization=\"[REDACTED]\" next",
+            ),
+            (
+                "using Bearer eyJhbGciOi.J9.x-y_z~ now",
+                "using Bearer [REDACTED] now",
+            ),
+            ("key AKIAIOSFODNN7EXAMPLE.", "key [REDACTED]."),
+            ("key ASIAIOSFODNN7EXAMPLE", "key [REDACTED]"),
+            (
+                "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY end",
+                "aws_secret_access_key=[REDACTED] end",
+            ),
+            (
+                "AWS_SESSION_TOKEN: \"FwoGZXIvYXdzEB==\"",
+                "AWS_SESSION_TOKEN: \"[REDACTED]\"",
+            ),
+            (
+                "gh ghp_16C7e42F292c6912E7710c838347Ae178B4a!",
+                "gh [REDACTED]!",
+            ),
+            ("gho_16C7e42F292c6912E7710c838347Ae178B4a", "[REDACTED]"),
+            ("ghu_16C7e42F292c6912E7710c838347Ae178B4a", "[REDACTED]"),
+            ("ghs_16C7e42F292c6912E7710c838347Ae178B4a", "[REDACTED]"),
+            ("ghr_16C7e42F292c6912E7710c838347Ae178B4a", "[REDACTED]"),
+            (
+                "pat github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
+                "pat [REDACTED]",
+            ),
+            ("slack xoxb-123456789012-abcdefABCDEF", "slack [REDACTED]"),
+            ("k sk-proj-abcdefghijklmnopqrstuvwx", "k [REDACTED]"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(red(&re, input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn ordinary_text_is_untouched_and_borrowed() {
+        let re = r(&["canary-value"]);
+        for line in [
+            "server started on port 8080",
+            "ghp_short is not a token; AKIA alone neither",
+            "the bearer of bad news",
+            "task-list: ok",
+        ] {
+            assert!(
+                matches!(re.redact(line.as_bytes()), Cow::Borrowed(_)),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn notes_are_redacted_too() {
+        let re = r(&["canary-value"]);
+        assert_eq!(
+            re.redact_str("tool x got canary-value"),
+            "tool x got [REDACTED]"
+        );
+    }
+}
