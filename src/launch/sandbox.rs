@@ -977,6 +977,7 @@ mod tests {
             cwd: s.dirs.home.clone(),
             grace: Duration::from_secs(60),
             sandbox: prepared,
+            guard: None,
         };
         // A pipe held open: no client EOF while the script runs.
         let (input, keep) = std::io::pipe().unwrap();
