@@ -110,14 +110,19 @@ fn main() {
     ping_pong(&mut guarded(), 100);
 
     let (mut lat_d, mut lat_g, mut tp_d, mut tp_g) = (vec![], vec![], vec![], vec![]);
+    let (mut cpu_d, mut cpu_g) = (vec![], vec![]);
     for r in 0..rounds {
         for k in 0..2 {
             if (r + k) % 2 == 0 {
                 lat_d.push(ping_pong(&mut direct(), pings));
-                tp_d.push(pipelined(&mut direct(), tput_mib << 20).rate);
+                let p = pipelined(&mut direct(), tput_mib << 20);
+                tp_d.push(p.rate);
+                cpu_d.push(p.cpu_ms_per_mib);
             } else {
                 lat_g.push(ping_pong(&mut guarded(), pings));
-                tp_g.push(pipelined(&mut guarded(), tput_mib << 20).rate);
+                let p = pipelined(&mut guarded(), tput_mib << 20);
+                tp_g.push(p.rate);
+                cpu_g.push(p.cpu_ms_per_mib);
             }
         }
     }
@@ -153,6 +158,15 @@ fn main() {
         hwm_mib,
         mib_s(mem.rate),
         verdict(hwm_mib <= 16.0)
+    );
+    println!(
+        "  CPU per MiB       {:8.2} ms (echo server)  {:5.2} ms (guard, both directions; the server's own not counted)",
+        median_f(&mut cpu_d),
+        median_f(&mut cpu_g)
+    );
+    println!(
+        "  cores: {} (pipelined throughput is CPU-bound when client, guard and server share fewer cores than busy threads)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     if strict && (added > 50.0 || ratio < 0.8 || hwm_mib > 16.0) {
         std::process::exit(3);
@@ -252,6 +266,9 @@ struct Pipelined {
     rate: f64,
     /// VmHWM of the process started, in KiB.
     hwm_kib: u64,
+    /// CPU time (user + system) of the process started (not its
+    /// children), per MiB of requests.
+    cpu_ms_per_mib: f64,
 }
 
 /// `bytes` of requests written by one thread while this one reads the
@@ -283,12 +300,29 @@ fn pipelined(c: &mut Command, bytes: usize) -> Pipelined {
     }
     let elapsed = t.elapsed();
     let hwm_kib = vm_hwm(pid);
+    let cpu_ms_per_mib = cpu_ms(pid) / (bytes as f64 / (1 << 20) as f64);
     child.stdin = Some(writer.join().expect("writer"));
     finish(child);
     Pipelined {
         rate: n as f64 / elapsed.as_secs_f64(),
         hwm_kib,
+        cpu_ms_per_mib,
     }
+}
+
+/// utime + stime of `pid` in milliseconds (from /proc/PID/stat).
+fn cpu_ms(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+        return 0.0;
+    };
+    // Fields after the command: state is 3rd in stat(5), utime 14th, stime 15th.
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    ticks * 1000.0 / 100.0 // USER_HZ is 100 on Linux
 }
 
 fn vm_hwm(pid: u32) -> u64 {
