@@ -14,8 +14,11 @@ use super::args::EvidenceArgs;
 use super::verify::{input_failure, load_advisories, load_policies, load_trust, pinned};
 use super::{Failure, Global};
 use crate::diag::Code;
+use crate::audit::{self, Event, Sink as _};
 use crate::launch::entry::{self, Artifact, EnvValue};
-use crate::launch::{env, receipt};
+use crate::launch::guard::{self, GuardSession, io::Guard, pins::PinStore};
+use crate::launch::spawn::{Launch, Program};
+use crate::launch::{env, receipt, sandbox};
 use crate::lock::Lock;
 use crate::policy;
 use crate::report::{Report, Verdict};
@@ -42,6 +45,13 @@ pub struct RunArgs {
     /// again before SIGKILL.
     #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = seconds)]
     pub grace_period: Duration,
+
+    /// Also export the audit events (launch decision, tool calls, guard
+    /// findings) as OpenTelemetry logs and spans to this OTLP/HTTP base URL
+    /// (e.g. http://127.0.0.1:4318); the policy's `[audit] otlp` otherwise.
+    /// Export never blocks or stops the server.
+    #[arg(long, value_name = "URL")]
+    pub otlp: Option<String>,
 
     /// Arguments for the server, after `--`; they follow the ones the
     /// source declares.
@@ -89,6 +99,99 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
     };
     let trust = load_trust(&ctx)?;
     let policies = load_policies(&ctx, &trust)?;
+
+    // Every launch decision is recorded, the refusals too.
+    let mut audit = open_audit(&ctx, a, &policies)?;
+    let decision = |verdict: &str, sandbox: String| Event::Launch {
+        server: name.to_string(),
+        digest: format!("sha256:{}", entry.sha256),
+        signers: entry.signers.clone(),
+        policy_digest: receipt::policy_digest(&ctx),
+        verdict: verdict.to_string(),
+        sandbox,
+    };
+    let ready = match prepare(g, a, &ctx, entry, &trust, &policies, &audit) {
+        Ok(r) => r,
+        Err(e) => {
+            let verdict = match e.downcast_ref::<Failure>() {
+                Some(f) if f.exit == 1 => "denied",
+                _ => "error",
+            };
+            audit.record(decision(verdict, String::new()));
+            audit.flush(FLUSH);
+            return Err(e);
+        }
+    };
+    audit.record(decision("allowed", ready.sandbox.clone()));
+    g.note(&ready.banner);
+    for gap in &ready.gaps {
+        g.note(&format!("mcp-warden: {name}: not enforced: {gap}"));
+    }
+    let outcome = crate::launch::spawn::run(ready.launch);
+    audit.flush(FLUSH);
+    match outcome {
+        Ok(exit) => Ok(exit.code),
+        Err(e) => Err(Failure::input(
+            Code::LaunchFailed,
+            format!("{name}: {e}"),
+            Some(e.hint().to_string()),
+        )
+        .into()),
+    }
+}
+
+/// How long `run` waits, at the end, for audit events to reach an OTLP
+/// collector.
+const FLUSH: Duration = Duration::from_secs(2);
+
+/// The audit log, exporting to `--otlp` or the policy's `[audit] otlp`.
+fn open_audit(
+    ctx: &crate::context::Context,
+    a: &RunArgs,
+    policies: &policy::PolicySet,
+) -> Result<audit::Shared> {
+    let fail = |e: audit::AuditError| -> anyhow::Error {
+        let mut f = Failure::input(e.code(), e.to_string(), e.hint());
+        // A server that could not be accounted for is not started.
+        if e.code() == Code::AuditUnavailable {
+            f.diagnostics[0].hint = Some(format!(
+                "{}; run refuses to start a server without its audit log",
+                e.hint().unwrap_or_else(|| "check the home's data directory".into())
+            ));
+        }
+        f.into()
+    };
+    let mut log = audit::AuditLog::open(ctx).map_err(fail)?;
+    if let Some(url) = a.otlp.clone().or_else(|| policies.otlp()) {
+        log = log.with_otlp(&url).map_err(fail)?;
+    }
+    Ok(audit::Shared::new(log))
+}
+
+/// A server checked and ready to start.
+struct Ready {
+    launch: Launch,
+    /// The line `run` prints on stderr before the server starts.
+    banner: String,
+    /// What the sandbox enforced, in one line (for the audit log).
+    sandbox: String,
+    /// What the sandbox could not enforce here (best effort).
+    gaps: Vec<String>,
+}
+
+/// Everything before the server starts: the pinned files checked again,
+/// the entry point, the environment and secrets, the sandbox and the
+/// guard. Any error here means the server does not start.
+fn prepare(
+    g: &Global,
+    a: &RunArgs,
+    ctx: &crate::context::Context,
+    entry: &crate::lock::Entry,
+    trust: &crate::trust::TrustStore,
+    policies: &policy::PolicySet,
+    audit: &audit::Shared,
+) -> Result<Ready> {
+    let name = a.name.as_str();
     let cache = crate::cache::Cache::open(&ctx.cache_dir)
         .map_err(|e| Failure::input(Code::CacheError, e.to_string(), Some(e.hint().into())))?;
     let damaged = |what: String| damaged(name, what);
@@ -135,7 +238,7 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
         "receipt"
     } else {
         receipt::remove(&ctx, name);
-        verify_in_full(g, &ctx, name, entry, &trust, &policies)?;
+        verify_in_full(g, &ctx, name, entry, trust, policies)?;
         // A pinned directory's tree digest is its pin, which
         // `verify_in_full` compared already; an archive's tree is checked here.
         if let Some(t) = tree.as_ref().filter(|_| entry.kind != "directory") {
@@ -261,6 +364,70 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
     let mut args = ep.args.clone();
     args.extend(entry.run.args.iter().map(OsString::from));
     args.extend(a.args.iter().cloned());
+
+    // The sandbox: the verified files, the interpreter, and the server's
+    // own state directories as its HOME and TMPDIR.
+    let mode: sandbox::Mode = rules.sandbox.map(Into::into).unwrap_or_default();
+    let mut cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/"));
+    let (confined, summary, gaps) = if mode == sandbox::Mode::Off {
+        (None, "sandbox off".to_string(), Vec::new())
+    } else {
+        let artifact = match &tree {
+            Some(t) => t.path.clone(),
+            None => blob_path.clone(),
+        };
+        let interpreter = ep.interpreter.as_ref().map(|i| i.path.as_path());
+        let network = rules.network.unwrap_or(false);
+        let (prepared, dirs) =
+            sandbox::for_server(&ctx.data_dir, name, mode, network, &artifact, interpreter)
+                .map_err(|e| {
+                    let code = match e {
+                        sandbox::SandboxError::Unavailable { .. } => Code::SandboxUnavailable,
+                        _ => Code::LaunchFailed,
+                    };
+                    let mut f = Failure::input(code, format!("{name}: {e}"), Some(e.hint().into()));
+                    if code == Code::SandboxUnavailable {
+                        f.exit = 1;
+                    }
+                    anyhow::Error::from(f)
+                })?;
+        for (var, dir) in [("HOME", &dirs.home), ("TMPDIR", &dirs.tmp)] {
+            plain.retain(|(k, _)| k != var);
+            plain.push((var.into(), dir.into()));
+        }
+        cwd = dirs.home.clone();
+        let (summary, gaps) = (prepared.report().summary(), prepared.report().not_enforced.clone());
+        (Some(prepared), summary, gaps)
+    };
+
+    // The guard, unless the policy says `guard = false`.
+    let guard = match rules.guard.unwrap_or(true) {
+        false => None,
+        true => {
+            let pins = PinStore::open(&ctx.data_dir, name, &entry.sha256).map_err(|e| {
+                Failure::input(
+                    Code::CacheError,
+                    format!("{name}: {e}"),
+                    e.hint().map(str::to_string),
+                )
+            })?;
+            let rules = guard::Rules::from_policy(
+                name,
+                &entry.sha256,
+                &rules,
+                policies.tools_pinned(name),
+            );
+            let session = GuardSession::new(rules, pins, Box::new(audit.clone())).map_err(|e| {
+                Failure::input(Code::PolicyType, format!("{name}: {e}"), e.hint().map(str::to_string))
+            })?;
+            Some(Guard {
+                session: Box::new(session),
+                limits: guard::Limits::from_policy(&policies.run_rules(name)),
+                secrets: secret_env.iter().map(|(_, v)| v.clone()).collect(),
+            })
+        }
+    };
+
     let mut facts = vec![format!(
         "sha256:{}",
         &entry.sha256[..entry.sha256.len().min(12)]
@@ -274,18 +441,19 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
         .as_ref()
         .map(|i| format!(" [{} from {}]", i.path.display(), i.from))
         .unwrap_or_default();
-    g.note(&format!(
-        "mcp-warden: starting {name}{} ({}): {}{interpreter}",
+    let banner = format!(
+        "mcp-warden: starting {name}{} ({}): {}{interpreter}; {}; guard {}",
         entry
             .version
             .as_deref()
             .map(|v| format!(" {v}"))
             .unwrap_or_default(),
         facts.join(", "),
-        ep.describe
-    ));
+        ep.describe,
+        summary,
+        if guard.is_some() { "on" } else { "off" },
+    );
 
-    use crate::launch::spawn::{Launch, Program};
     let program = match (&ep.program, file) {
         (Some(p), _) => Program::Path(p.clone()),
         (None, Some(f)) => Program::File(f),
@@ -298,34 +466,23 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
             .into());
         }
     };
-    use crate::launch::guard::{Limits, Passthrough, io::Guard};
-    // The protocol layer is wired in later; for now the guard's bounds and
-    // redaction only.
-    let guard = Some(Guard {
-        session: Box::new(Passthrough),
-        limits: Limits::default(),
-        secrets: secret_env.iter().map(|(_, v)| v.clone()).collect(),
-    });
     let launch = Launch {
         program,
         argv0: ep.argv0.clone(),
         args,
         env: plain,
         secret_env,
-        cwd: std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/")),
+        cwd,
         grace: a.grace_period,
-        sandbox: None,
+        sandbox: confined,
         guard,
     };
-    match crate::launch::spawn::run(launch) {
-        Ok(exit) => Ok(exit.code),
-        Err(e) => Err(Failure::input(
-            Code::LaunchFailed,
-            format!("{name}: {e}"),
-            Some(e.hint().to_string()),
-        )
-        .into()),
-    }
+    Ok(Ready {
+        launch,
+        banner,
+        sandbox: summary,
+        gaps,
+    })
 }
 
 /// The checks of `verify --server NAME` with the evidence `add` kept; the

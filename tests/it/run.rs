@@ -59,6 +59,9 @@ fn pack_node(env: &TestEnv, name: &str, js: &str, extra_pkg: &str) -> PathBuf {
     tgz
 }
 
+/// One MCP request: what the fixture servers read before answering.
+pub(super) const PING: &str = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n";
+
 pub(super) fn answer(out: &super::util::Output) -> serde_json::Value {
     let line = out
         .stdout
@@ -118,11 +121,15 @@ fn starts_the_pinned_server_with_a_clean_environment_and_its_arguments() {
         .collect();
     assert_eq!(
         keys,
-        ["LANG", "LC_ALL", "LOG_LEVEL", "PATH"],
+        ["HOME", "LANG", "LC_ALL", "LOG_LEVEL", "PATH", "TMPDIR"],
         "only the allowlist and --env reach the server:\n{}",
         out.context()
     );
     assert_eq!(a["env"]["LOG_LEVEL"], "debug");
+    // Under the sandbox, HOME and TMPDIR are the server's own directories.
+    let state = env.home.join("data/state/echo");
+    assert_eq!(a["env"]["HOME"], state.join("home").to_str().unwrap());
+    assert_eq!(a["env"]["TMPDIR"], state.join("tmp").to_str().unwrap());
     // Only the server's line is on stdout; mcp-warden speaks on stderr.
     assert_eq!(out.stdout.lines().count(), 1, "{}", out.context());
     out.stderr_has("starting echo").stderr_has("/usr/bin/node");
@@ -137,7 +144,7 @@ fn a_receipt_spares_the_rehash_until_something_changes() {
         env.cmd()
             .args(["run", "echo"])
             .args(extra)
-            .stdin("x\n")
+            .stdin(PING)
             .run()
     };
     run(&[]).code(0).stderr_has(", verified)");
@@ -153,7 +160,7 @@ fn a_receipt_spares_the_rehash_until_something_changes() {
 fn a_tampered_cached_file_stops_the_launch() {
     let env = TestEnv::new();
     pin_node(&env, "echo", ECHO_ENV, "");
-    env.cmd().args(["run", "echo"]).stdin("x\n").run().code(0);
+    env.cmd().args(["run", "echo"]).stdin(PING).run().code(0);
     // Same size, same mtime: only the content and the ctime differ.
     let server = cached_tree(&env).join("package/server.js");
     let before = fs::metadata(&server).unwrap();
@@ -168,7 +175,7 @@ fn a_tampered_cached_file_stops_the_launch() {
         .unwrap()
         .set_modified(before.modified().unwrap())
         .unwrap();
-    let out = env.cmd().args(["run", "echo"]).stdin("x\n").run();
+    let out = env.cmd().args(["run", "echo"]).stdin(PING).run();
     out.code(1).diag_in_stderr("cache-mismatch");
     assert!(out.stdout.is_empty(), "{}", out.context());
     assert!(!out.stderr.contains("starting echo"), "{}", out.context());
@@ -192,7 +199,7 @@ fn a_tampered_cached_archive_stops_the_launch() {
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
     fs::write(&blob, bytes).unwrap();
-    let out = env.cmd().args(["run", "echo"]).stdin("x\n").run();
+    let out = env.cmd().args(["run", "echo"]).stdin(PING).run();
     out.code(1).diag_in_stderr("cache-mismatch");
     assert!(out.stdout.is_empty(), "{}", out.context());
 }
@@ -201,9 +208,9 @@ fn a_tampered_cached_archive_stops_the_launch() {
 fn removing_the_signer_from_the_trust_store_stops_the_launch() {
     let env = TestEnv::new();
     pin_node(&env, "echo", ECHO_ENV, "");
-    env.cmd().args(["run", "echo"]).stdin("x\n").run().code(0);
+    env.cmd().args(["run", "echo"]).stdin(PING).run().code(0);
     env.run(["trust", "remove", "echo-signer"]).code(0);
-    let out = env.cmd().args(["run", "echo"]).stdin("x\n").run();
+    let out = env.cmd().args(["run", "echo"]).stdin(PING).run();
     out.code(1);
     out.stderr_has("DENIED");
     assert!(out.stdout.is_empty(), "{}", out.context());
@@ -219,7 +226,7 @@ fn a_tightened_policy_stops_the_launch_and_says_why() {
         "version = 1\n[defaults]\nrequire = [\"signature\", \"provenance\"]\n",
     )
     .unwrap();
-    let out = env.cmd().args(["run", "echo"]).stdin("x\n").run();
+    let out = env.cmd().args(["run", "echo"]).stdin(PING).run();
     out.code(1).stderr_has("provenance");
     assert!(out.stdout.is_empty(), "{}", out.context());
 }
@@ -259,7 +266,7 @@ fn the_policy_interpreter_is_used_and_reported() {
         ),
     )
     .unwrap();
-    let out = env.cmd().args(["run", "echo"]).stdin("x\n").run();
+    let out = env.cmd().args(["run", "echo"]).stdin(PING).run();
     out.code(0)
         .stderr_has(&format!("[{} from policy]", mine.display()));
     answer(&out);
@@ -268,7 +275,7 @@ fn the_policy_interpreter_is_used_and_reported() {
         "version = 1\n[[servers]]\nname = \"echo\"\n[servers.run]\ninterpreter = \"/nonexistent/node\"\n",
     )
     .unwrap();
-    let out = env.cmd().args(["run", "echo"]).stdin("x\n").run();
+    let out = env.cmd().args(["run", "echo"]).stdin(PING).run();
     out.code(2).diag_in_stderr("launch-failed");
 }
 
@@ -299,7 +306,7 @@ fn variables_the_policy_requires_from_the_client_must_be_there() {
         "version = 1\n[[servers]]\nname = \"echo\"\n[servers.run]\nenv = { REGION = \"inherit\" }\n",
     )
     .unwrap();
-    let out = env.cmd().args(["run", "echo"]).stdin("x\n").run();
+    let out = env.cmd().args(["run", "echo"]).stdin(PING).run();
     out.code(2)
         .diag_in_stderr("env-missing")
         .stderr_has("REGION");
@@ -307,7 +314,7 @@ fn variables_the_policy_requires_from_the_client_must_be_there() {
         .cmd()
         .args(["run", "echo"])
         .var("REGION", "eu-west-1")
-        .stdin("x\n")
+        .stdin(PING)
         .run();
     out.code(0);
     assert_eq!(answer(&out)["env"]["REGION"], "eu-west-1");

@@ -19,9 +19,22 @@ fn an_mcpb_bundle_runs_its_mcp_config() {
     env.run(["add", "bundle", "./b.mcpb"]).code(0);
     let out = env.cmd().args(["run", "bundle"]).stdin("").run();
     out.code(0);
-    assert_eq!(out.stdout, "fixture server\n", "{}", out.context());
+    // The fixture's server prints one line that is not MCP: the guard
+    // drops it (stdout carries only messages) and says so on stderr.
+    assert_eq!(out.stdout, "", "{}", out.context());
     out.stderr_has("signed by acme-ca")
-        .stderr_has("node <bundle>/server/index.js");
+        .stderr_has("node <bundle>/server/index.js")
+        .stderr_has("dropped a message from the server");
+    // Without the guard (policy `guard = false`) the line reaches stdout.
+    fs::write(
+        env.user_policy(),
+        "version = 1\n[[servers]]\nname = \"bundle\"\n[servers.run]\nguard = false\n",
+    )
+    .unwrap();
+    let out = env.cmd().args(["run", "bundle"]).stdin("").run();
+    out.code(0);
+    assert_eq!(out.stdout, "fixture server\n", "{}", out.context());
+    out.stderr_has("guard off");
 }
 
 const WHEEL_MAIN: &str = r#"

@@ -185,6 +185,14 @@ fn the_server_inherits_no_descriptor_but_its_stdio() {
     let sig = key.sign(&ls, None);
     env.run(["add", "ls", "./ls", "--signature", sig.to_str().unwrap()])
         .code(0);
+    // ls is no MCP server: its output reaches stdout only without the
+    // guard (which would drop it). The guard's own pipes are checked with
+    // the `fds` server in tests/it/everything.rs.
+    std::fs::write(
+        env.user_policy(),
+        "version = 1\n[[servers]]\nname = \"ls\"\n[servers.run]\nguard = false\n",
+    )
+    .unwrap();
     let out = std::process::Command::new("bash")
         .arg("-c")
         .arg("exec 7</dev/null; exec \"$0\" \"$@\"")

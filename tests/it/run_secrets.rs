@@ -5,7 +5,7 @@
 use std::fs;
 
 use super::keyring::SecretService;
-use super::run::{answer, pin_node};
+use super::run::{answer, pin_node, PING};
 use super::util::{TestEnv, assert_not_in_tree};
 
 const CANARY: &str = "canary-run-9d2f7a-s3cr3t";
@@ -39,7 +39,7 @@ fn a_keychain_secret_reaches_the_server_and_nothing_else() {
     .unwrap();
 
     // Not stored yet: the launch stops and names the command to run.
-    let missing = ss.cmd(&env).args(["run", "hasher"]).stdin("x\n").run();
+    let missing = ss.cmd(&env).args(["run", "hasher"]).stdin(PING).run();
     missing
         .code(2)
         .diag_in_stderr("secret-missing")
@@ -57,7 +57,7 @@ fn a_keychain_secret_reaches_the_server_and_nothing_else() {
         .args(["-vvv", "run", "hasher"])
         .var("MCP_WARDEN_LOG", "trace")
         .var("GITHUB_TOKEN", "from-the-config")
-        .stdin("x\n")
+        .stdin(PING)
         .run();
     out.code(0);
     let a = answer(&out);
@@ -122,7 +122,7 @@ fn client_install_moves_a_literal_token_to_the_keychain_and_the_wrapped_command_
         .map(|a| a.as_str().unwrap().to_string())
         .collect();
     assert_eq!(args[..2], ["run", "hasher"]);
-    let mut c = ss.cmd(&env).args(["run"]).args(&args[1..]).stdin("x\n");
+    let mut c = ss.cmd(&env).args(["run"]).args(&args[1..]).stdin(PING);
     if let Some(e) = server["env"].as_object() {
         for (k, val) in e {
             c = c.var(k, val.as_str().unwrap());
