@@ -19,6 +19,12 @@ _mcp__warden() {
             mcp__warden,add)
                 cmd="mcp__warden__subcmd__add"
                 ;;
+            mcp__warden,approve)
+                cmd="mcp__warden__subcmd__approve"
+                ;;
+            mcp__warden,audit)
+                cmd="mcp__warden__subcmd__audit"
+                ;;
             mcp__warden,cache)
                 cmd="mcp__warden__subcmd__cache"
                 ;;
@@ -48,6 +54,24 @@ _mcp__warden() {
                 ;;
             mcp__warden,verify)
                 cmd="mcp__warden__subcmd__verify"
+                ;;
+            mcp__warden__subcmd__audit,help)
+                cmd="mcp__warden__subcmd__audit__subcmd__help"
+                ;;
+            mcp__warden__subcmd__audit,show)
+                cmd="mcp__warden__subcmd__audit__subcmd__show"
+                ;;
+            mcp__warden__subcmd__audit,verify)
+                cmd="mcp__warden__subcmd__audit__subcmd__verify"
+                ;;
+            mcp__warden__subcmd__audit__subcmd__help,help)
+                cmd="mcp__warden__subcmd__audit__subcmd__help__subcmd__help"
+                ;;
+            mcp__warden__subcmd__audit__subcmd__help,show)
+                cmd="mcp__warden__subcmd__audit__subcmd__help__subcmd__show"
+                ;;
+            mcp__warden__subcmd__audit__subcmd__help,verify)
+                cmd="mcp__warden__subcmd__audit__subcmd__help__subcmd__verify"
                 ;;
             mcp__warden__subcmd__cache,gc)
                 cmd="mcp__warden__subcmd__cache__subcmd__gc"
@@ -94,6 +118,12 @@ _mcp__warden() {
             mcp__warden__subcmd__help,add)
                 cmd="mcp__warden__subcmd__help__subcmd__add"
                 ;;
+            mcp__warden__subcmd__help,approve)
+                cmd="mcp__warden__subcmd__help__subcmd__approve"
+                ;;
+            mcp__warden__subcmd__help,audit)
+                cmd="mcp__warden__subcmd__help__subcmd__audit"
+                ;;
             mcp__warden__subcmd__help,cache)
                 cmd="mcp__warden__subcmd__help__subcmd__cache"
                 ;;
@@ -123,6 +153,12 @@ _mcp__warden() {
                 ;;
             mcp__warden__subcmd__help,verify)
                 cmd="mcp__warden__subcmd__help__subcmd__verify"
+                ;;
+            mcp__warden__subcmd__help__subcmd__audit,show)
+                cmd="mcp__warden__subcmd__help__subcmd__audit__subcmd__show"
+                ;;
+            mcp__warden__subcmd__help__subcmd__audit,verify)
+                cmd="mcp__warden__subcmd__help__subcmd__audit__subcmd__verify"
                 ;;
             mcp__warden__subcmd__help__subcmd__cache,gc)
                 cmd="mcp__warden__subcmd__help__subcmd__cache__subcmd__gc"
@@ -272,7 +308,7 @@ _mcp__warden() {
 
     case "${cmd}" in
         mcp__warden)
-            opts="-v -q -h -V --home --policy --format --verbose --quiet --help --version trust policy add update remove cache secret client run verify help"
+            opts="-v -q -h -V --home --policy --format --verbose --quiet --help --version trust policy add update approve remove cache secret client run audit verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -380,6 +416,174 @@ _mcp__warden() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__approve)
+            opts="-v -q -h --yes --home --policy --format --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__audit)
+            opts="-v -q -h --home --policy --format --verbose --quiet --help show verify help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__audit__subcmd__help)
+            opts="show verify help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__audit__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__audit__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__audit__subcmd__help__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__audit__subcmd__show)
+            opts="-v -q -h --server --since --home --policy --format --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__audit__subcmd__verify)
+            opts="-v -q -h --home --policy --format --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -728,7 +932,7 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__help)
-            opts="trust policy add update remove cache secret client run verify help"
+            opts="trust policy add update approve remove cache secret client run audit verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -744,6 +948,62 @@ _mcp__warden() {
         mcp__subcmd__warden__subcmd__help__subcmd__add)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__help__subcmd__approve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__help__subcmd__audit)
+            opts="show verify"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__help__subcmd__audit__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__help__subcmd__audit__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1334,7 +1594,7 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__run)
-            opts="-v -q -h --rehash --env --grace-period --home --policy --format --verbose --quiet --help"
+            opts="-v -q -h --rehash --env --grace-period --otlp --home --policy --format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1345,6 +1605,10 @@ _mcp__warden() {
                     return 0
                     ;;
                 --grace-period)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --otlp)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -36,11 +36,13 @@ complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "trust" -d 'Ma
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "policy" -d 'Write, check and explain the policy file'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "add" -d 'Fetch a server, verify it, and pin it in servers.lock'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "update" -d 'Re-resolve a pinned server under the current policy; shows the change first'
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "approve" -d 'Accept a server\'s changed tool descriptions (shows the difference first)'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "remove" -d 'Unpin a server and drop its cache references'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "cache" -d 'Inspect and maintain the content-addressed cache'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "secret" -d 'Store, remove and list servers\' secrets in the OS keychain'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "client" -d 'Route MCP client configs (Claude Desktop, VS Code, Cursor) through `mcp-warden run`'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "run" -d 'Check a pinned server again and start it over stdio, with a clean environment and its secrets from the OS keychain'
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "audit" -d 'Show the audit log and verify its hash chain'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "verify" -d 'Verify an artifact\'s signatures and judge it against the policy'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
@@ -209,6 +211,14 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l offline
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -s q -l quiet -d 'Print only the verdict and errors'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -l yes -d 'Apply without asking (for scripts); without it, approve asks on a terminal and refuses when there is none'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -s h -l help -d 'Print help'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand remove" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand remove" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand remove" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
@@ -328,6 +338,7 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l env -d 'Pass variable VAR from this environment (the client config\'s `env`) to the server (repeatable). Without it the server sees only PATH, HOME, LANG, LC_*, TZ, TMPDIR, its declared variables and its secrets' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l grace-period -d 'Seconds to wait after the client closes stdin before SIGTERM, and again before SIGKILL' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l otlp -d 'Also export the audit events (launch decision, tool calls, guard findings) as OpenTelemetry logs and spans to this OTLP/HTTP base URL (e.g. http://127.0.0.1:4318); the policy\'s `[audit] otlp` otherwise. Export never blocks or stops the server' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
@@ -336,6 +347,35 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l rehash -d 
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -s q -l quiet -d 'Print only the verdict and errors'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -f -a "show" -d 'Print the records, oldest first (lines that are not records are reported on stderr); does not check the chain: see `audit verify`'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -f -a "verify" -d 'Check the hash chain and the head file; names the first edited, removed, inserted, reordered or truncated record'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from show" -l server -d 'Only this server\'s records' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from show" -l since -d 'Only records at or after T: an RFC 3339 time (2026-01-31T12:00:00Z) or a span back from now (90s, 30m, 1h, 2d, 1w)' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from show" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from show" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from show" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from verify" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from verify" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from verify" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the records, oldest first (lines that are not records are reported on stderr); does not check the chain: see `audit verify`'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check the hash chain and the head file; names the first edited, removed, inserted, reordered or truncated record'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l signature -d 'A signature: minisign `.minisig`, OpenSSH `SSH SIGNATURE`, or a DSSE envelope (repeatable)' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l bundle -d 'A sigstore bundle (v0.1, v0.2, v0.3), an npm attestations document or an `.intoto.jsonl` file; verified offline against the pinned trusted roots' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l certificate-identity -d 'The signer\'s exact certificate identity (keyless bundles)' -r
@@ -358,17 +398,19 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l summary
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -s q -l quiet -d 'Print only the verdict and errors'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update remove cache secret client run verify help" -f -a "trust" -d 'Manage the trust store: pinned keys and identities with scopes'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update remove cache secret client run verify help" -f -a "policy" -d 'Write, check and explain the policy file'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update remove cache secret client run verify help" -f -a "add" -d 'Fetch a server, verify it, and pin it in servers.lock'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update remove cache secret client run verify help" -f -a "update" -d 'Re-resolve a pinned server under the current policy; shows the change first'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update remove cache secret client run verify help" -f -a "remove" -d 'Unpin a server and drop its cache references'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update remove cache secret client run verify help" -f -a "cache" -d 'Inspect and maintain the content-addressed cache'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update remove cache secret client run verify help" -f -a "secret" -d 'Store, remove and list servers\' secrets in the OS keychain'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update remove cache secret client run verify help" -f -a "client" -d 'Route MCP client configs (Claude Desktop, VS Code, Cursor) through `mcp-warden run`'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update remove cache secret client run verify help" -f -a "run" -d 'Check a pinned server again and start it over stdio, with a clean environment and its secrets from the OS keychain'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update remove cache secret client run verify help" -f -a "verify" -d 'Verify an artifact\'s signatures and judge it against the policy'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update remove cache secret client run verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "trust" -d 'Manage the trust store: pinned keys and identities with scopes'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "policy" -d 'Write, check and explain the policy file'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "add" -d 'Fetch a server, verify it, and pin it in servers.lock'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "update" -d 'Re-resolve a pinned server under the current policy; shows the change first'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "approve" -d 'Accept a server\'s changed tool descriptions (shows the difference first)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "remove" -d 'Unpin a server and drop its cache references'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "cache" -d 'Inspect and maintain the content-addressed cache'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "secret" -d 'Store, remove and list servers\' secrets in the OS keychain'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "client" -d 'Route MCP client configs (Claude Desktop, VS Code, Cursor) through `mcp-warden run`'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "run" -d 'Check a pinned server again and start it over stdio, with a clean environment and its secrets from the OS keychain'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "audit" -d 'Show the audit log and verify its hash chain'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "verify" -d 'Verify an artifact\'s signatures and judge it against the policy'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "add-key" -d 'Pin a public key (minisign .pub, OpenSSH ed25519 line, or PEM) under a name'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "add-identity" -d 'Pin a sigstore signer by OIDC issuer and certificate identity'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "add-ca" -d 'Pin an X.509 root CA (PEM) that may anchor `.mcpb` bundle signatures'
@@ -386,3 +428,5 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_s
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from secret" -f -a "list" -d 'List the stored secrets\' names, and whether the keychain still holds each (present/missing); never their values'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from client" -f -a "install" -d 'Rewrite a client\'s config so each local server starts through `mcp-warden run NAME`'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from client" -f -a "list" -d 'Show each server of the clients\' configs: wrapped, not wrapped or remote'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "show" -d 'Print the records, oldest first (lines that are not records are reported on stderr); does not check the chain: see `audit verify`'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Check the hash chain and the head file; names the first edited, removed, inserted, reordered or truncated record'
