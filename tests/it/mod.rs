@@ -12,6 +12,7 @@ mod digest_mode;
 mod docs;
 mod everything;
 mod generators;
+mod guard_confirm;
 mod guard_e2e;
 mod guard_io;
 mod happy;

@@ -20,13 +20,17 @@
 //!   `resultType` and list results cache hints (`ttlMs`, `cacheScope`),
 //!   which the guard leaves as they are. Server-to-client requests no
 //!   longer exist: a server that needs input answers with
-//!   `resultType: "input_required"` and the client retries (MRTR). The
-//!   guard therefore cannot ask for a confirmation in this era and
-//!   refuses calls of `confirm-tools` there (fail closed). Sources: the
-//!   spec's 2026-07-28 changelog and versioning pages as quoted in public
-//!   write-ups, the rust-mcp-sdk and turul-mcp-protocol-2026-07-28 crate
-//!   sources (found with the search tool); not checked against a
-//!   2026-07-28 client here.
+//!   `resultType: "input_required"` and the client retries (MRTR): it
+//!   fulfils the result's `inputRequests` (an `elicitation/create` among
+//!   them) and sends the same request again with `inputResponses` and the
+//!   echoed `requestState`. The guard asks for a confirmation this way:
+//!   it answers the call itself with an `input_required` result whose
+//!   `requestState` is a single-use nonce bound to the tool and its
+//!   argument digest, and forwards the retried call, without the guard's
+//!   `inputResponses` and `requestState`, only when the user accepted.
+//!   Sources: the spec's 2026-07-28 changelog as quoted in public
+//!   write-ups, and the rmcp 3.9 sources (`model/mrtr.rs`), whose client
+//!   is the one the end-to-end tests drive.
 //!
 //! The era is taken from what the client sends: `initialize` means the
 //! old era, a request whose `_meta` names a protocol version means the
@@ -55,6 +59,9 @@ use crate::audit::{Event, Sink};
 
 /// Confirmations waiting for the user at once.
 pub const MAX_HELD: usize = 16;
+/// The key of the guard's confirmation among a call's `inputRequests`
+/// (2026-07-28).
+const CONFIRM_KEY: &str = "mcp-warden-confirm";
 /// Pages the guard fetches itself in one re-check.
 const MAX_GUARD_PAGES: u32 = 100;
 /// Hard cap on in-flight requests, whatever the rules say.
@@ -187,6 +194,11 @@ pub struct GuardSession {
     per_tool: HashMap<String, TokenBucket>,
     lists: [ListState; 3],
     schemas: HashMap<String, Result<ArgSchema, String>>,
+    /// 2026-07-28 confirmations asked for: `requestState` → (tool,
+    /// argument digest, expiry). Single use, at most [`MAX_HELD`].
+    asked: HashMap<String, (String, String, Instant)>,
+    /// Calls confirmed that way, whose later rounds the server may ask for.
+    confirmed: Vec<(String, String, Instant)>,
 }
 
 fn globs(field: &'static str, patterns: &[String]) -> Result<GlobSet, GuardError> {
@@ -306,6 +318,8 @@ impl GuardSession {
             per_tool: HashMap::new(),
             lists: Default::default(),
             schemas: HashMap::new(),
+            asked: HashMap::new(),
+            confirmed: Vec::new(),
         })
     }
 
@@ -701,12 +715,11 @@ impl GuardSession {
                 None,
             );
         }
+        if self.confirm.is_match(name) && self.era == Era::Stateless {
+            return self.confirm_stateless(id, name, params.as_ref(), &tool, &args, now, out);
+        }
         if self.confirm.is_match(name) {
-            let why = if self.era == Era::Stateless {
-                Some(
-                    "the 2026-07-28 protocol has no server-to-client requests, so the guard cannot ask",
-                )
-            } else if !self.elicitation {
+            let why = if !self.elicitation {
                 Some("this client cannot ask (no elicitation capability)")
             } else if self.held_len() >= MAX_HELD {
                 Some("too many confirmations are already waiting")
@@ -776,6 +789,167 @@ impl GuardSession {
             },
         );
         Verdict::Pass
+    }
+
+    /// Confirmation in the 2026-07-28 era (see the module documentation):
+    /// a call that carries the user's answer to the guard's question is
+    /// forwarded without it when accepted; any other call is answered with
+    /// an `input_required` result asking the question.
+    #[allow(clippy::too_many_arguments)]
+    fn confirm_stateless(
+        &mut self,
+        id: &str,
+        name: &str,
+        params: Option<&Value>,
+        tool: &str,
+        args: &str,
+        now: Instant,
+        out: &mut Outbox,
+    ) -> Verdict {
+        self.asked.retain(|_, (_, _, expires)| *expires > now);
+        let state = params
+            .and_then(|p| p.get("requestState"))
+            .and_then(Value::as_str)
+            .filter(|s| self.asked.contains_key(*s))
+            .map(str::to_string);
+        if let Some(state) = state {
+            // Single use, and only for the call it was asked for.
+            let (for_tool, for_args) = (self.asked.remove(&state))
+                .map(|(t, a, _)| (t, a))
+                .unwrap_or_default();
+            let answer = params
+                .and_then(|p| p.get("inputResponses"))
+                .and_then(|r| r.get(CONFIRM_KEY));
+            let action = answer
+                .and_then(|a| a.get("action"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if for_tool != tool || for_args != args || action != "accept" {
+                let why = if action == "accept" {
+                    "the confirmation was given for another call"
+                } else {
+                    "the user did not accept"
+                };
+                return self.refuse_call(
+                    out,
+                    id,
+                    tool,
+                    args,
+                    "declined",
+                    REFUSED,
+                    format!("mcp-warden: tool `{}` was not run: {why}", shown(name)),
+                    None,
+                );
+            }
+            // The server sees the call as the client first made it.
+            let mut msg = json!({"jsonrpc": "2.0", "method": "tools/call"});
+            if let Ok(v) = serde_json::from_str::<Value>(id) {
+                msg["id"] = v;
+            }
+            let mut p = params.cloned().unwrap_or_else(|| json!({}));
+            if let Some(o) = p.as_object_mut() {
+                o.remove("requestState");
+                if let Some(r) = o.get_mut("inputResponses").and_then(Value::as_object_mut) {
+                    r.remove(CONFIRM_KEY);
+                    if r.is_empty() {
+                        o.remove("inputResponses");
+                    }
+                }
+            }
+            msg["params"] = p;
+            if self.confirmed.len() >= MAX_HELD {
+                self.confirmed.remove(0);
+            }
+            self.confirmed.push((
+                tool.to_string(),
+                args.to_string(),
+                now + self.rules.confirm_timeout,
+            ));
+            self.in_flight.insert(
+                id.to_string(),
+                InFlight {
+                    method: Method::ToolsCall,
+                    started: now,
+                    call: Some((tool.to_string(), args.to_string(), "confirmed")),
+                    cursor: false,
+                },
+            );
+            return Verdict::Replace(msg.to_string().into_bytes());
+        }
+        let why = if !self.elicitation {
+            Some("this client cannot ask (no elicitation capability)")
+        } else if self.asked.len() >= MAX_HELD {
+            Some("too many confirmations are already waiting")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return self.refuse_call(
+                out,
+                id,
+                tool,
+                args,
+                "declined",
+                REFUSED,
+                format!(
+                    "mcp-warden: tool `{}` needs confirmation, and {why}; use a client with elicitation support or change confirm-tools in the policy",
+                    shown(name)
+                ),
+                None,
+            );
+        }
+        // A retry the server itself asked for (its own `requestState`) of
+        // a call the user confirmed moments ago is not asked again.
+        let servers_round = params
+            .and_then(|p| p.get("requestState"))
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.starts_with(GUARD_ID_PREFIX));
+        if servers_round
+            && let Some(i) = (self.confirmed.iter())
+                .position(|(t, a, until)| t == tool && a == args && *until > now)
+        {
+            self.confirmed.remove(i);
+            self.in_flight.insert(
+                id.to_string(),
+                InFlight {
+                    method: Method::ToolsCall,
+                    started: now,
+                    call: Some((tool.to_string(), args.to_string(), "confirmed")),
+                    cursor: false,
+                },
+            );
+            return Verdict::Pass;
+        }
+        let state = self.guard_id().trim_matches('"').to_string();
+        let message = truncate(
+            &format!(
+                "Allow the tool `{}` of server {} to run? Arguments: {}",
+                shown(name),
+                shown(&self.rules.server),
+                summarize_arguments(params.and_then(|p| p.get("arguments")))
+            ),
+            200,
+        );
+        self.asked.insert(
+            state.clone(),
+            (
+                tool.to_string(),
+                args.to_string(),
+                now + self.rules.confirm_timeout,
+            ),
+        );
+        let result = json!({
+            "resultType": "input_required",
+            "inputRequests": {CONFIRM_KEY: {
+                "method": "elicitation/create",
+                "params": {"mode": "form", "message": message,
+                    "requestedSchema": {"type": "object", "properties": {}}}}},
+            "requestState": state,
+        });
+        let mut text = json!({"jsonrpc": "2.0", "result": result}).to_string();
+        text.insert_str(1, &format!("\"id\":{id},"));
+        out.to_client.push(text.into_bytes());
+        Verdict::Drop
     }
 
     /// Whether `name` is pinned and was listed unchanged; a hidden tool
@@ -1961,7 +2135,7 @@ mod tests {
         );
         assert_eq!(t.sink.decisions(), ["declined"]);
 
-        // The stateless era cannot ask: refused, even with the capability.
+        // The stateless era asks through an `input_required` result.
         let mut t = setup(r);
         let meta = json!({"io.modelcontextprotocol/protocolVersion":"2026-07-28",
             "io.modelcontextprotocol/clientCapabilities":{"elicitation":{}}});
@@ -1973,10 +2147,77 @@ mod tests {
         assert_eq!(client(&mut t, &l.to_string()).0, Verdict::Pass);
         let resp = json!({"jsonrpc":"2.0","id":2,"result":{"resultType":"complete","ttlMs":1000,"tools":[tool("echo","E")]}});
         assert_eq!(server(&mut t, &resp.to_string()).0, Verdict::Pass);
-        let c = json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"},"_meta":meta}});
+        let call3 = |id: u64, extra: Value| {
+            let mut p = json!({"name":"echo","arguments":{"text":"x"},"_meta":meta});
+            for (k, v) in extra.as_object().unwrap() {
+                p[k] = v.clone();
+            }
+            json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":p}).to_string()
+        };
+        let ask = |o: &Outbox| -> (Value, String) {
+            let m = parse(&o.to_client[0]);
+            let r = &m["result"];
+            assert_eq!(r["resultType"], "input_required", "{m}");
+            let q = &r["inputRequests"][CONFIRM_KEY];
+            assert_eq!(q["method"], "elicitation/create", "{m}");
+            assert!(
+                q["params"]["message"].as_str().unwrap().contains("`echo`"),
+                "{m}"
+            );
+            (
+                m["id"].clone(),
+                r["requestState"].as_str().unwrap().to_string(),
+            )
+        };
+        let (v, o) = client(&mut t, &call3(3, json!({})));
+        assert_eq!(v, Verdict::Drop);
+        assert!(o.to_server.is_empty());
+        let (id, state) = ask(&o);
+        assert_eq!(id, 3);
+        // Accepted: the retry reaches the server without the guard's parts.
+        let accept = json!({"requestState": state,
+            "inputResponses": {CONFIRM_KEY: {"action":"accept","content":{}}}});
+        let (v, _) = client(&mut t, &call3(4, accept.clone()));
+        let Verdict::Replace(fwd) = v else {
+            panic!("{v:?}")
+        };
+        let fwd = parse(&fwd);
+        assert_eq!(fwd["id"], 4);
+        assert_eq!(fwd["params"]["arguments"]["text"], "x");
+        assert!(fwd["params"].get("requestState").is_none(), "{fwd}");
+        assert!(fwd["params"].get("inputResponses").is_none(), "{fwd}");
+        assert_eq!(fwd["params"]["_meta"], meta);
+        let done = json!({"jsonrpc":"2.0","id":4,"result":{"content":[]}});
+        assert_eq!(server(&mut t, &done.to_string()).0, Verdict::Pass);
+        // The same state again: single use, so it is asked afresh.
+        let (v, o) = client(&mut t, &call3(5, accept));
+        assert_eq!(v, Verdict::Drop);
+        let (_, state) = ask(&o);
+        // Declined, and a state given for other arguments: refused.
+        let decline = json!({"requestState": state,
+            "inputResponses": {CONFIRM_KEY: {"action":"decline"}}});
+        let (v, o) = client(&mut t, &call3(6, decline));
+        assert_eq!(v, Verdict::Drop);
+        assert!(error_of(&o).1.contains("did not accept"), "{o:?}");
+        let (_, o) = client(&mut t, &call3(7, json!({})));
+        let (_, state) = ask(&o);
+        let other = json!({"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"echo",
+            "arguments":{"text":"rm -rf"},"_meta":meta,"requestState":state,
+            "inputResponses":{CONFIRM_KEY:{"action":"accept"}}}});
+        let (v, o) = client(&mut t, &other.to_string());
+        assert_eq!(v, Verdict::Drop);
+        assert!(error_of(&o).1.contains("another call"), "{o:?}");
+        assert_eq!(t.sink.decisions(), ["confirmed", "declined", "declined"]);
+        // Without the capability in this request's _meta: refused.
+        let bare = json!({"io.modelcontextprotocol/protocolVersion":"2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities":{}});
+        let c = json!({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"echo","arguments":{"text":"y"},"_meta":bare}});
         let (v, o) = client(&mut t, &c.to_string());
         assert_eq!(v, Verdict::Drop);
-        assert!(error_of(&o).1.contains("2026-07-28"));
+        assert!(
+            error_of(&o).1.contains("no elicitation capability"),
+            "{o:?}"
+        );
     }
 
     #[test]
