@@ -498,11 +498,17 @@ impl Shared {
 
 impl Sink for Shared {
     fn record(&mut self, event: Event) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).record(event);
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .record(event);
     }
 
     fn flush(&mut self, deadline: Duration) -> bool {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).flush(deadline)
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .flush(deadline)
     }
 }
 

@@ -13,8 +13,8 @@ use clap::Args;
 use super::args::EvidenceArgs;
 use super::verify::{input_failure, load_advisories, load_policies, load_trust, pinned};
 use super::{Failure, Global};
-use crate::diag::Code;
 use crate::audit::{self, Event, Sink as _};
+use crate::diag::Code;
 use crate::launch::entry::{self, Artifact, EnvValue};
 use crate::launch::guard::{self, GuardSession, io::Guard, pins::PinStore};
 use crate::launch::spawn::{Launch, Program};
@@ -156,7 +156,8 @@ fn open_audit(
         if e.code() == Code::AuditUnavailable {
             f.diagnostics[0].hint = Some(format!(
                 "{}; run refuses to start a server without its audit log",
-                e.hint().unwrap_or_else(|| "check the home's data directory".into())
+                e.hint()
+                    .unwrap_or_else(|| "check the home's data directory".into())
             ));
         }
         f.into()
@@ -230,15 +231,15 @@ fn prepare(
 
     let entry_toml = toml::to_string(entry).unwrap_or_default();
     let db_path = policies.advisories_db();
-    let inputs = receipt::inputs(&ctx, &entry_toml, db_path.as_deref());
+    let inputs = receipt::inputs(ctx, &entry_toml, db_path.as_deref());
     let fresh = !a.rehash
-        && receipt::load(&ctx, name)
+        && receipt::load(ctx, name)
             .is_some_and(|r| r.matches(&entry.sha256, &inputs, &fingerprint));
     let how = if fresh {
         "receipt"
     } else {
-        receipt::remove(&ctx, name);
-        verify_in_full(g, &ctx, name, entry, trust, policies)?;
+        receipt::remove(ctx, name);
+        verify_in_full(g, ctx, name, entry, trust, policies)?;
         // A pinned directory's tree digest is its pin, which
         // `verify_in_full` compared already; an archive's tree is checked here.
         if let Some(t) = tree.as_ref().filter(|_| entry.kind != "directory") {
@@ -266,7 +267,7 @@ fn prepare(
             )));
         }
         if let Err(e) = receipt::save(
-            &ctx,
+            ctx,
             name,
             &receipt::Receipt::new(&entry.sha256, &inputs, &fingerprint),
         ) {
@@ -295,7 +296,7 @@ fn prepare(
     })?;
 
     // The environment: allowlist, declared variables, secrets.
-    let stored = crate::secrets::stored_names(&ctx, name).map_err(secret_failure)?;
+    let stored = crate::secrets::stored_names(ctx, name).map_err(secret_failure)?;
     let plan = env::plan(std::env::vars_os(), &entry.run.env, &rules, &stored, &a.env);
     if let Some(var) = plan.missing.first() {
         return Err(Failure::input(
@@ -332,7 +333,7 @@ fn prepare(
     // The keychain is opened only when a secret is wanted.
     let secrets = match wanted.is_empty() {
         true => None,
-        false => Some(Secrets::open(&ctx).map_err(secret_failure)?),
+        false => Some(Secrets::open(ctx).map_err(secret_failure)?),
     };
     for (var, required, default) in wanted {
         let Some(secrets) = &secrets else { break };
@@ -396,7 +397,10 @@ fn prepare(
             plain.push((var.into(), dir.into()));
         }
         cwd = dirs.home.clone();
-        let (summary, gaps) = (prepared.report().summary(), prepared.report().not_enforced.clone());
+        let (summary, gaps) = (
+            prepared.report().summary(),
+            prepared.report().not_enforced.clone(),
+        );
         (Some(prepared), summary, gaps)
     };
 
@@ -411,14 +415,14 @@ fn prepare(
                     e.hint().map(str::to_string),
                 )
             })?;
-            let rules = guard::Rules::from_policy(
-                name,
-                &entry.sha256,
-                &rules,
-                policies.tools_pinned(name),
-            );
+            let rules =
+                guard::Rules::from_policy(name, &entry.sha256, &rules, policies.tools_pinned(name));
             let session = GuardSession::new(rules, pins, Box::new(audit.clone())).map_err(|e| {
-                Failure::input(Code::PolicyType, format!("{name}: {e}"), e.hint().map(str::to_string))
+                Failure::input(
+                    Code::PolicyType,
+                    format!("{name}: {e}"),
+                    e.hint().map(str::to_string),
+                )
             })?;
             Some(Guard {
                 session: Box::new(session),

@@ -881,10 +881,16 @@ mod tests {
                 "srv_pkg-1.0.dist-info/METADATA",
                 "Name: srv-pkg\nRequires-Dist: Dep.Lib>=1\nRequires-Dist: extra-only; extra == \"cli\"\n\nbody\nRequires-Dist: not-a-header\n",
             ),
-            ("dep_lib-2.0.dist-info/METADATA", "Name: dep-lib\nRequires-Dist: web; sys_platform == 'emscripten'\n"),
+            (
+                "dep_lib-2.0.dist-info/METADATA",
+                "Name: dep-lib\nRequires-Dist: web; sys_platform == 'emscripten'\n",
+            ),
             // A dependency's own console script (as `pip install --target`
             // leaves them) is not the server's.
-            ("dep_lib-2.0.dist-info/entry_points.txt", "[console_scripts]\ndep-lib = dep_lib:cli\n"),
+            (
+                "dep_lib-2.0.dist-info/entry_points.txt",
+                "[console_scripts]\ndep-lib = dep_lib:cli\n",
+            ),
         ]);
         let ep = resolve_tree(&d).unwrap();
         let args: Vec<String> = ep.args.iter().map(|a| a.to_string_lossy().into()).collect();

@@ -846,8 +846,7 @@ mod imp {
         // bubblewrap escape of CVE-2017-5226), or driving its console.
         let mut ioctl_rules = Vec::new();
         for req in [libc::TIOCSTI, libc::TIOCLINUX] {
-            ioctl_rules
-                .push(SeccompRule::new(vec![cond(1, SeccompCmpOp::Eq, req as u64)?]).map_err(sc)?);
+            ioctl_rules.push(SeccompRule::new(vec![cond(1, SeccompCmpOp::Eq, req)?]).map_err(sc)?);
         }
         rules.insert(libc::SYS_ioctl, ioctl_rules);
 

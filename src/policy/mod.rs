@@ -520,7 +520,8 @@ impl PolicySet {
 
     /// `[servers.tools] pinned` for `server`: the system's before the user's.
     pub fn tools_pinned(&self, server: &str) -> Option<String> {
-        (self.layers.iter()).find_map(|p| Some(p.server(server)?.tools_pinned.as_ref()?.value.clone()))
+        (self.layers.iter())
+            .find_map(|p| Some(p.server(server)?.tools_pinned.as_ref()?.value.clone()))
     }
 
     /// `[audit] otlp`: the system's before the user's.
@@ -561,7 +562,8 @@ impl PolicySet {
             out.guard = stricter(out.guard, rules.guard, |a, b| a || b);
             out.sandbox = stricter(out.sandbox, rules.sandbox, Ord::max);
             out.network = stricter(out.network, rules.network, |a, b| a && b);
-            out.strict_arguments = stricter(out.strict_arguments, rules.strict_arguments, |a, b| a || b);
+            out.strict_arguments =
+                stricter(out.strict_arguments, rules.strict_arguments, |a, b| a || b);
             out.rate_overall = stricter(out.rate_overall, rules.rate_overall, f64::min);
             out.rate_per_tool = stricter(out.rate_per_tool, rules.rate_per_tool, f64::min);
             out.rate_burst = stricter(out.rate_burst, rules.rate_burst, Ord::min);

@@ -873,7 +873,11 @@ impl<'a> Parser<'a> {
                     rules.rate_per_tool = self.rate(rt, "per-tool");
                     rules.rate_burst = self.count(rt, "burst", 1, 1_000_000).map(|b| b as u32);
                 }
-                None => self.type_error(v, "rate", "a table such as { overall = \"20/s\", per-tool = \"5/s\" }"),
+                None => self.type_error(
+                    v,
+                    "rate",
+                    "a table such as { overall = \"20/s\", per-tool = \"5/s\" }",
+                ),
             }
         }
         rules
@@ -882,7 +886,11 @@ impl<'a> Parser<'a> {
     /// A whole number in `min..=max`.
     fn count(&mut self, t: &DeTable, key: &str, min: u64, max: u64) -> Option<u64> {
         let (_, v) = Self::get(t, key)?;
-        match v.get_ref().as_integer().and_then(|i| i.as_str().parse::<u64>().ok()) {
+        match v
+            .get_ref()
+            .as_integer()
+            .and_then(|i| i.as_str().parse::<u64>().ok())
+        {
             Some(n) if (min..=max).contains(&n) => Some(n),
             _ => {
                 let want = format!("a whole number from {min} to {max}");
@@ -920,7 +928,9 @@ impl<'a> Parser<'a> {
         self.check_keys(t, &["pinned"], "[servers.tools]");
         let pin = self.string(t, "pinned")?;
         let ok = pin.value.strip_prefix("sha256:").is_some_and(|h| {
-            h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            h.len() == 64
+                && h.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         });
         if ok {
             Some(pin)
@@ -928,7 +938,10 @@ impl<'a> Parser<'a> {
             self.diags.push(
                 Diagnostic::error(
                     Code::PolicyBadPattern,
-                    format!("`pinned` must be \"sha256:\" and 64 lowercase hex digits, not `{}`", pin.value),
+                    format!(
+                        "`pinned` must be \"sha256:\" and 64 lowercase hex digits, not `{}`",
+                        pin.value
+                    ),
                 )
                 .hint("copy the digest `mcp-warden approve NAME` prints")
                 .at(pin.loc.to_string()),
@@ -1276,8 +1289,17 @@ mod tests {
         assert_eq!(run.rate_per_tool, Some(2.0));
         assert_eq!(run.rate_burst, Some(5));
         assert_eq!(run.strict_arguments, Some(true));
-        assert_eq!((run.max_message_size, run.max_depth, run.max_in_flight), (Some(65536), Some(16), Some(8)));
-        assert!(s.tools_pinned.as_ref().unwrap().value.starts_with("sha256:0000"));
+        assert_eq!(
+            (run.max_message_size, run.max_depth, run.max_in_flight),
+            (Some(65536), Some(16), Some(8))
+        );
+        assert!(
+            s.tools_pinned
+                .as_ref()
+                .unwrap()
+                .value
+                .starts_with("sha256:0000")
+        );
 
         let bad = "version = 1\n[audit]\notlp = \"ftp://x\"\n[[servers]]\nname = \"a\"\n[servers.run]\nrate = { overall = \"fast\", every = 1 }\nmax-depth = 0\nmax-in-flight = -1\nconfirm-tools = [\"[\"]\nguard = \"on\"\n[servers.tools]\npinned = \"sha256:XYZ\"\nextra = 1\n";
         let (_, d) = check(bad);

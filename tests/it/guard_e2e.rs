@@ -21,7 +21,8 @@ use super::util::*;
 fn time_site() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-tools/time");
     assert!(
-        root.join(".installed").is_file() && root.join("site/mcp_server_time/__init__.py").is_file(),
+        root.join(".installed").is_file()
+            && root.join("site/mcp_server_time/__init__.py").is_file(),
         "mcp-server-time is not installed in {}: run scripts/test, which installs it from \
          fixtures/servers/time/requirements.txt. The test fails instead of skipping, so that a \
          missing server is never mistaken for a pass.",
@@ -59,7 +60,8 @@ pub fn pin_time(env: &TestEnv) {
     let tgz = pack_time(env);
     let key = Minisign::generate(env, "time-publisher");
     let sig = key.sign(&tgz, None);
-    env.trust_key(&key.public, "time-publisher", &["time"]).code(0);
+    env.trust_key(&key.public, "time-publisher", &["time"])
+        .code(0);
     env.run([
         "add",
         "time",

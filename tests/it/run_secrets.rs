@@ -5,7 +5,7 @@
 use std::fs;
 
 use super::keyring::SecretService;
-use super::run::{answer, pin_node, PING};
+use super::run::{PING, answer, pin_node};
 use super::util::{TestEnv, assert_not_in_tree};
 
 const CANARY: &str = "canary-run-9d2f7a-s3cr3t";

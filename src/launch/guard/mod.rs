@@ -124,9 +124,9 @@ impl Limits {
     pub fn from_policy(run: &crate::policy::RunRules) -> Limits {
         let d = Limits::default();
         Limits {
-            max_message: run
-                .max_message_size
-                .map_or(d.max_message, |n| usize::try_from(n).unwrap_or(d.max_message)),
+            max_message: run.max_message_size.map_or(d.max_message, |n| {
+                usize::try_from(n).unwrap_or(d.max_message)
+            }),
             max_depth: run
                 .max_depth
                 .map_or(d.max_depth, |n| usize::try_from(n).unwrap_or(d.max_depth)),
