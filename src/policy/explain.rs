@@ -158,6 +158,43 @@ fn explain_layer(p: &Policy, trust: &TrustStore, server: &str) -> LayerExplanati
             v.loc.to_string(),
         ));
     }
+    if let Some(run) = entry.and_then(|e| e.run.as_ref()) {
+        let mut parts = Vec::new();
+        let on = |b: bool| if b { "on" } else { "off" };
+        if let Some(g) = run.guard {
+            parts.push(format!("guard {}", on(g)));
+        }
+        if let Some(m) = run.sandbox {
+            parts.push(format!("sandbox {}", m.as_str()));
+        }
+        if let Some(n) = run.network {
+            parts.push(format!("network {}", on(n)));
+        }
+        for (what, list) in [("confirm-tools", &run.confirm_tools), ("deny-tools", &run.deny_tools)] {
+            if !list.is_empty() {
+                parts.push(format!("{what} {}", list.join(" ")));
+            }
+        }
+        if let Some(r) = run.rate_overall {
+            parts.push(format!("rate {r}/s overall"));
+        }
+        if let Some(r) = run.rate_per_tool {
+            parts.push(format!("rate {r}/s per tool"));
+        }
+        if run.strict_arguments == Some(true) {
+            parts.push("strict arguments".into());
+        }
+        if !parts.is_empty() {
+            let at = entry.map(|e| e.loc.to_string()).unwrap_or_default();
+            rules.push(rule(format!("run: {}", parts.join(", ")), at));
+        }
+    }
+    if let Some(pin) = entry.and_then(|e| e.tools_pinned.as_ref()) {
+        rules.push(rule(
+            format!("tool list pinned to {}", pin.value),
+            pin.loc.to_string(),
+        ));
+    }
     LayerExplanation {
         policy: format!("{} {}", p.layer.name(), p.file.display()),
         mode: match p.mode.value {

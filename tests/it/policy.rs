@@ -522,3 +522,17 @@ fn verify_with_an_invalid_policy_is_an_input_error() {
     fs::write(env.system_policy(), "version = 7\n").unwrap();
     env.run(SIGNED).code(2).diag("policy-version");
 }
+
+#[test]
+fn explain_shows_the_guard_and_sandbox_rules_with_their_lines() {
+    let env = TestEnv::new();
+    env.write(
+        "p.toml",
+        "version = 1\n[[servers]]\nname = \"x\"\n[servers.run]\nsandbox = \"require\"\nnetwork = true\nconfirm-tools = [\"delete_*\"]\nrate = { per-tool = \"2/s\" }\n[servers.tools]\npinned = \"sha256:0000000000000000000000000000000000000000000000000000000000000000\"\n",
+    );
+    let out = env.run(["--policy", "p.toml", "policy", "explain", "x"]);
+    out.code(0)
+        .stdout_has("run: sandbox require, network on, confirm-tools delete_*, rate 2/s per tool")
+        .stdout_has("tool list pinned to sha256:0000")
+        .stdout_has("p.toml:10:10");
+}
