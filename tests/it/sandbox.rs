@@ -64,7 +64,11 @@ fn probe(s: &McpSession, args: Value) -> Value {
         .unwrap_or_else(|e| panic!("probe {args}: {e}"));
     assert_ne!(r.is_error, Some(true), "probe {args}: {r:?}");
     let text = text_of(&r);
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("probe {args}: not JSON ({e}): {text}"))
+    let v = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("probe {args}: not JSON ({e}): {text}"));
+    // Shown with --nocapture, and on failure.
+    println!("probe {args} -> {v}");
+    v
 }
 
 /// The operation failed with the sandbox's error: EACCES (Landlock) or
@@ -501,6 +505,35 @@ fn time_server_works_under_require() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_ne!(r.is_error, Some(true), "{r:?}");
     assert!(text_of(&r).contains("21:00"), "{r:?}");
+    let status = s.close().unwrap_or_else(|e| panic!("{e}"));
+    assert!(status.success(), "{status:?}");
+}
+
+/// Layers only tighten: a user policy that turns the sandbox off and the
+/// network on does not loosen a system policy that says neither.
+#[test]
+fn a_user_policy_cannot_loosen_the_systems_sandbox() {
+    let w = World::new();
+    std::fs::write(
+        w.env.system_policy(),
+        "version = 1\n[[servers]]\nname = \"probe\"\n[servers.run]\nsandbox = \"best-effort\"\nnetwork = false\n",
+    )
+    .unwrap();
+    set_policy(&w.env, "probe", Some("sandbox = \"off\"\nnetwork = true"));
+    let s = w.session();
+    let line = start_line(&s, "probe");
+    assert!(landlock_abi(&line) >= 1, "{line}");
+    assert!(line.contains("network off"), "{line}");
+    let r = probe(&s, json!({"op": "tcp", "port": w.tcp.port}));
+    assert_denied(&s, "TCP that only the user policy allows", &r);
+    assert_eq!(w.tcp.accepted(), 0, "a denied connect reached the listener");
+    let escaped = w.outside.join("escaped");
+    let r = probe(
+        &s,
+        json!({"op": "write", "path": escaped.to_str().unwrap()}),
+    );
+    assert_denied(&s, "a write outside under the system's sandbox", &r);
+    assert!(!escaped.exists());
     let status = s.close().unwrap_or_else(|e| panic!("{e}"));
     assert!(status.success(), "{status:?}");
 }
