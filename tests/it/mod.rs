@@ -26,6 +26,7 @@ mod run;
 mod run_formats;
 mod run_process;
 mod run_secrets;
+mod sandbox;
 mod sbom;
 mod sbom_signed;
 mod secrets;
