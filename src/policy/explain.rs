@@ -170,7 +170,10 @@ fn explain_layer(p: &Policy, trust: &TrustStore, server: &str) -> LayerExplanati
         if let Some(n) = run.network {
             parts.push(format!("network {}", on(n)));
         }
-        for (what, list) in [("confirm-tools", &run.confirm_tools), ("deny-tools", &run.deny_tools)] {
+        for (what, list) in [
+            ("confirm-tools", &run.confirm_tools),
+            ("deny-tools", &run.deny_tools),
+        ] {
             if !list.is_empty() {
                 parts.push(format!("{what} {}", list.join(" ")));
             }

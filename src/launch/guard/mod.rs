@@ -13,6 +13,19 @@ pub mod frame;
 pub mod io;
 pub mod redact;
 
+/// `s` cut to at most `max` bytes on a character boundary, marked with
+/// an ellipsis when cut (for messages that quote what a peer sent).
+pub(crate) fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
 /// Which side a message came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {

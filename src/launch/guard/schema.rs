@@ -9,6 +9,8 @@
 
 use serde_json::Value;
 
+use super::truncate;
+
 /// Largest schema accepted, as canonical JSON.
 pub const MAX_SCHEMA_BYTES: usize = 256 * 1024;
 /// Deepest nesting of a schema.
@@ -117,17 +119,6 @@ impl ArgSchema {
         }
         Err(truncate(&s, 400))
     }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }
 
 #[cfg(test)]

@@ -54,6 +54,7 @@ use serde_json::{Value, json};
 use super::pins::{self, Kind, PinStore};
 use super::rate::TokenBucket;
 use super::schema::ArgSchema;
+use super::truncate;
 use super::{Outbox, Rules, Session, Side, Verdict};
 use crate::audit::{Event, Sink};
 
@@ -258,17 +259,6 @@ pub fn summarize_arguments(args: Option<&Value>) -> String {
         parts.push(format!("{key} ({what})"));
     }
     truncate(&parts.join(", "), 160)
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }
 
 /// The printable form of a name from a peer, for messages.
@@ -1926,13 +1916,15 @@ mod tests {
 
     #[test]
     fn flood_of_calls_is_rate_limited_with_bounded_state() {
+        // Refills so slow (one call per ~3 hours) that however long the
+        // loop takes on a loaded machine, only the bursts pass.
         let mut r = rules();
         r.rate_overall = Some(Bucket {
-            per_second: 1.0,
+            per_second: 1e-4,
             burst: 10,
         });
         r.rate_per_tool = Some(Bucket {
-            per_second: 1.0,
+            per_second: 1e-4,
             burst: 3,
         });
         let mut t = setup(r);
