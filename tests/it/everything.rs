@@ -327,13 +327,14 @@ pub fn run_through_warden(env: &TestEnv, name: &str, extra: &[(&str, &str)]) -> 
     McpSession::spawn(c).unwrap_or_else(|e| panic!("mcp-warden run {name}: {e}"))
 }
 
-#[test]
-fn everything_through_warden_run() {
-    let env = TestEnv::new();
-    let tgz = pack_everything(&env);
-    let key = Minisign::generate(&env, "publisher");
+/// Packs, signs (real minisign) and pins the reference server as
+/// `everything`.
+pub fn pin_everything(env: &TestEnv) {
+    let tgz = pack_everything(env);
+    let key = Minisign::generate(env, "publisher");
     key.sign(&tgz, None);
-    env.trust_key(&key.public, "publisher", &["everything"]);
+    env.trust_key(&key.public, "publisher", &["everything"])
+        .code(0);
     env.run([
         "add",
         "everything",
@@ -342,6 +343,12 @@ fn everything_through_warden_run() {
         "everything.tgz.minisig",
     ])
     .code(0);
+}
+
+#[test]
+fn everything_through_warden_run() {
+    let env = TestEnv::new();
+    pin_everything(&env);
     // `run` finds node on PATH and `package/dist/index.js` from the tree's
     // package.json `bin`; the server's dependencies are in the artifact.
     let s = run_through_warden(&env, "everything", &[]);

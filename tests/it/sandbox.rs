@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::everything::{pack_everything, run_through_warden};
+use super::everything::{pin_everything, run_through_warden};
 use super::guard_e2e::pin_time;
 use super::mcp_client::{McpSession, text_of};
 use super::run::pin_node;
@@ -451,19 +451,7 @@ fn network_true_allows_tcp_only_and_require_starts_here() {
 #[test]
 fn everything_works_under_the_default_sandbox() {
     let env = TestEnv::new();
-    let tgz = pack_everything(&env);
-    let key = Minisign::generate(&env, "publisher");
-    key.sign(&tgz, None);
-    env.trust_key(&key.public, "publisher", &["everything"])
-        .code(0);
-    env.run([
-        "add",
-        "everything",
-        "./everything.tgz",
-        "--signature",
-        "everything.tgz.minisig",
-    ])
-    .code(0);
+    pin_everything(&env);
     let s = run_through_warden(&env, "everything", &[]);
     let line = start_line(&s, "everything");
     assert!(landlock_abi(&line) >= 1, "{line}");
