@@ -379,19 +379,37 @@ fn prepare(
         };
         let interpreter = ep.interpreter.as_ref().map(|i| i.path.as_path());
         let network = rules.network.unwrap_or(false);
-        let (prepared, dirs) =
-            sandbox::for_server(&ctx.data_dir, name, mode, network, &artifact, interpreter)
-                .map_err(|e| {
-                    let code = match e {
-                        sandbox::SandboxError::Unavailable { .. } => Code::SandboxUnavailable,
-                        _ => Code::LaunchFailed,
-                    };
-                    let mut f = Failure::input(code, format!("{name}: {e}"), Some(e.hint().into()));
-                    if code == Code::SandboxUnavailable {
-                        f.exit = 1;
-                    }
-                    anyhow::Error::from(f)
-                })?;
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+        let expand = |list: &[policy::At<String>]| -> Vec<std::path::PathBuf> {
+            (list.iter())
+                .filter_map(|p| match p.value.strip_prefix("~/") {
+                    Some(rest) => home.as_ref().map(|h| h.join(rest)),
+                    None => Some(std::path::PathBuf::from(&p.value)),
+                })
+                .collect()
+        };
+        let (read, write) = (expand(&rules.read_paths), expand(&rules.write_paths));
+        let (prepared, dirs) = sandbox::for_server(
+            &ctx.data_dir,
+            name,
+            mode,
+            network,
+            &artifact,
+            interpreter,
+            &read,
+            &write,
+        )
+        .map_err(|e| {
+            let code = match e {
+                sandbox::SandboxError::Unavailable { .. } => Code::SandboxUnavailable,
+                _ => Code::LaunchFailed,
+            };
+            let mut f = Failure::input(code, format!("{name}: {e}"), Some(e.hint().into()));
+            if code == Code::SandboxUnavailable {
+                f.exit = 1;
+            }
+            anyhow::Error::from(f)
+        })?;
         for (var, dir) in [("HOME", &dirs.home), ("TMPDIR", &dirs.tmp)] {
             plain.retain(|(k, _)| k != var);
             plain.push((var.into(), dir.into()));

@@ -107,6 +107,9 @@ impl From<crate::policy::SandboxMode> for Mode {
 /// verified files (`artifact`: the unpacked tree, or the pinned file
 /// itself), the interpreter's installation, and the server's own state
 /// directories, which become its HOME and TMPDIR.
+/// `read` and `write` are the policy's `read-paths` and `write-paths`,
+/// already absolute.
+#[allow(clippy::too_many_arguments)]
 pub fn for_server(
     data_dir: &Path,
     server: &str,
@@ -114,9 +117,21 @@ pub fn for_server(
     network: bool,
     artifact: &Path,
     interpreter: Option<&Path>,
+    read: &[PathBuf],
+    write: &[PathBuf],
 ) -> Result<(Prepared, StateDirs), SandboxError> {
     let dirs = state_dirs(data_dir, server)?;
     let mut plan = Plan::new(mode, network);
+    for p in read.iter().chain(write) {
+        if let Err(source) = std::fs::symlink_metadata(p) {
+            return Err(SandboxError::Path {
+                path: p.clone(),
+                source,
+            });
+        }
+    }
+    plan.read.extend(read.iter().cloned());
+    plan.read_write.extend(write.iter().cloned());
     plan.read_exec.push(artifact.to_path_buf());
     if let Some(i) = interpreter {
         plan.read_exec.push(i.to_path_buf());
@@ -473,7 +488,7 @@ impl SandboxError {
                 "report this as a bug; meanwhile `sandbox = \"off\"` runs the server unconfined"
             }
             SandboxError::Path { .. } => {
-                "create the path or remove it from the server's writable paths"
+                "create the path, or remove it from the policy's [servers.run] read-paths or write-paths"
             }
             SandboxError::StateDir { .. } => {
                 "check the permissions of mcp-warden's data directory (--home)"

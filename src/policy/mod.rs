@@ -146,6 +146,10 @@ pub struct RunRules {
     pub max_message_size: Option<u64>,
     pub max_depth: Option<u64>,
     pub max_in_flight: Option<u64>,
+    /// Paths the sandboxed server may read (`read-paths`) or read and
+    /// write (`write-paths`): absolute, or `~/...` under the user's home.
+    pub read_paths: Vec<At<String>>,
+    pub write_paths: Vec<At<String>>,
 }
 
 /// `[servers.run] sandbox`, weakest first.
@@ -570,6 +574,13 @@ impl PolicySet {
             out.max_message_size = stricter(out.max_message_size, rules.max_message_size, Ord::min);
             out.max_depth = stricter(out.max_depth, rules.max_depth, Ord::min);
             out.max_in_flight = stricter(out.max_in_flight, rules.max_in_flight, Ord::min);
+            // Paths are openings: a user layer may not add to what the
+            // system layer grants for this server, so the first layer that
+            // names any paths decides them all.
+            if out.read_paths.is_empty() && out.write_paths.is_empty() {
+                out.read_paths = rules.read_paths.clone();
+                out.write_paths = rules.write_paths.clone();
+            }
             for p in &rules.confirm_tools {
                 if !out.confirm_tools.contains(p) {
                     out.confirm_tools.push(p.clone());

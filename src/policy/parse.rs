@@ -32,6 +32,8 @@ const RUN_KEYS: &[&str] = &[
     "max-message-size",
     "max-depth",
     "max-in-flight",
+    "read-paths",
+    "write-paths",
 ];
 
 /// "20/s", "300/min", "1000/h" → calls per second (positive, finite).
@@ -862,6 +864,30 @@ impl<'a> Parser<'a> {
                 }
             }
         }
+        for (key, into) in [
+            ("read-paths", &mut rules.read_paths),
+            ("write-paths", &mut rules.write_paths),
+        ] {
+            if let Some((_, items)) = self.strings(t, key) {
+                for it in items {
+                    if it.value.starts_with('/') || it.value.starts_with("~/") {
+                        into.push(it);
+                    } else {
+                        self.diags.push(
+                            Diagnostic::error(
+                                Code::PolicyType,
+                                format!(
+                                    "`{key}` entries must be absolute or start with ~/, not `{}`",
+                                    it.value
+                                ),
+                            )
+                            .hint("write the full path, e.g. \"~/projects\" or \"/srv/data\"")
+                            .at(it.loc.to_string()),
+                        );
+                    }
+                }
+            }
+        }
         rules.max_message_size = self.count(t, "max-message-size", 1024, 1 << 30);
         rules.max_depth = self.count(t, "max-depth", 2, 1024);
         rules.max_in_flight = self.count(t, "max-in-flight", 1, 65536);
@@ -1273,7 +1299,7 @@ mod tests {
 
     #[test]
     fn guard_and_sandbox_rules_parse_and_reject_bad_values() {
-        let text = "version = 1\n[audit]\notlp = \"http://127.0.0.1:4318\"\n[[servers]]\nname = \"a\"\n[servers.run]\nguard = true\nsandbox = \"require\"\nnetwork = false\nconfirm-tools = [\"delete_*\"]\ndeny-tools = [\"shell\"]\nrate = { overall = \"600/min\", per-tool = \"2/s\", burst = 5 }\nstrict-arguments = true\nmax-message-size = 65536\nmax-depth = 16\nmax-in-flight = 8\n[servers.tools]\npinned = \"sha256:0000000000000000000000000000000000000000000000000000000000000000\"\n";
+        let text = "version = 1\n[audit]\notlp = \"http://127.0.0.1:4318\"\n[[servers]]\nname = \"a\"\n[servers.run]\nguard = true\nsandbox = \"require\"\nnetwork = false\nconfirm-tools = [\"delete_*\"]\ndeny-tools = [\"shell\"]\nrate = { overall = \"600/min\", per-tool = \"2/s\", burst = 5 }\nstrict-arguments = true\nmax-message-size = 65536\nmax-depth = 16\nmax-in-flight = 8\nread-paths = [\"~/docs\", \"/srv/data\"]\nwrite-paths = [\"~/out\"]\n[servers.tools]\npinned = \"sha256:0000000000000000000000000000000000000000000000000000000000000000\"\n";
         let (p, d) = check(text);
         assert!(d.is_empty(), "{d:?}");
         let p = p.unwrap();

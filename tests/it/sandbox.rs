@@ -525,3 +525,64 @@ fn a_user_policy_cannot_loosen_the_systems_sandbox() {
     let status = s.close().unwrap_or_else(|e| panic!("{e}"));
     assert!(status.success(), "{status:?}");
 }
+
+/// `read-paths` and `write-paths` open the user's directories a server is
+/// for (a filesystem server's project), and nothing beside them; `~/` is
+/// the client's HOME. A path that does not exist stops the launch.
+#[test]
+fn read_and_write_paths_open_exactly_what_they_name() {
+    let env = TestEnv::new();
+    pin_probe(&env);
+    let user_home = env.root.join("user-home");
+    let docs = user_home.join("docs");
+    let out = user_home.join("out");
+    for d in [&docs, &out] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(docs.join("notes.txt"), "readable\n").unwrap();
+    std::fs::write(user_home.join("secret.txt"), "not for the server\n").unwrap();
+    set_policy(
+        &env,
+        "probe",
+        Some("read-paths = [\"~/docs\"]\nwrite-paths = [\"~/out\"]"),
+    );
+    let home = user_home.to_str().unwrap();
+    let s = run_through_warden(&env, "probe", &[("HOME", home)]);
+    s.list_tools().unwrap_or_else(|e| panic!("{e}"));
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let r = probe(
+        &s,
+        json!({"op": "read", "path": path(&docs.join("notes.txt"))}),
+    );
+    assert_allowed(&s, "read in read-paths", &r);
+    assert_eq!(r["detail"], "readable\n");
+    let r = probe(
+        &s,
+        json!({"op": "write", "path": path(&docs.join("new.txt"))}),
+    );
+    assert_denied(&s, "write in read-paths", &r);
+    let r = probe(
+        &s,
+        json!({"op": "write", "path": path(&out.join("new.txt"))}),
+    );
+    assert_allowed(&s, "write in write-paths", &r);
+    assert!(out.join("new.txt").is_file());
+    let r = probe(
+        &s,
+        json!({"op": "read", "path": path(&user_home.join("secret.txt"))}),
+    );
+    assert_denied(&s, "read beside the paths", &r);
+    s.close().unwrap_or_else(|e| panic!("{e}"));
+
+    set_policy(&env, "probe", Some("read-paths = [\"~/missing\"]"));
+    let out = env
+        .cmd()
+        .args(["run", "probe"])
+        .var("HOME", home)
+        .stdin("")
+        .run();
+    out.code(2)
+        .diag_in_stderr("launch-failed")
+        .stderr_has("missing")
+        .stderr_has("read-paths");
+}
