@@ -710,6 +710,90 @@ fn policy_bounds_hold_in_both_directions_and_the_session_goes_on() {
     );
 }
 
+/// `max-in-flight` from the policy: requests the server has not answered
+/// yet fill the slots, a request over the limit is answered by the guard
+/// (the server never sees it), and a cancellation or an answer frees a slot.
+#[test]
+fn in_flight_limit_from_the_policy() {
+    let env = TestEnv::new();
+    pin_fixture(&env, "tally");
+    policy(&env, "tally", "max-in-flight = 2", None);
+    let mut r = Raw::start(&env, "tally");
+    r.handshake();
+    r.send(r#"{"jsonrpc":"2.0","id":"h1","method":"tally/hold"}"#);
+    r.send(r#"{"jsonrpc":"2.0","id":"h2","method":"tally/hold"}"#);
+    let (v, before) = r.request(
+        json!("c1"),
+        "tools/call",
+        json!({"name": "echo", "arguments": {"text": "x"}}),
+    );
+    assert!(before.is_empty(), "{before:?}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too many requests in flight (2"),
+        "{v}"
+    );
+    let (v, _) = r.request(json!("p1"), "ping", json!({}));
+    assert!(v.get("error").is_some(), "{v}");
+    // Cancelling h1 frees its slot.
+    r.send(r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"h1"}}"#);
+    let (v, _) = r.request(
+        json!("c2"),
+        "tools/call",
+        json!({"name": "echo", "arguments": {"text": "y"}}),
+    );
+    assert_eq!(v["result"]["content"][0]["text"], "y", "{v}");
+    // The held answers come; h2's frees the other slot.
+    r.send(r#"{"jsonrpc":"2.0","method":"tally/release"}"#);
+    let (v, _) = r.answer(json!("h2"));
+    assert_eq!(v["result"]["released"], true, "{v}");
+    let (v, _) = r.request(
+        json!("c3"),
+        "tools/call",
+        json!({"name": "seen", "arguments": {}}),
+    );
+    // The refused call never reached the server.
+    assert_eq!(v["result"]["content"][0]["text"], r#"["echo"]"#, "{v}");
+    let (status, _, stderr) = r.finish();
+    assert!(status.success(), "{status:?}\n{stderr}");
+}
+
+/// A `tools/list` the client cancels must not become a way around the
+/// pins: the server's late answer to it reaches the client filtered or
+/// not at all, never with the changed tool.
+#[test]
+fn a_cancelled_list_does_not_leak_a_changed_tool() {
+    let env = TestEnv::new();
+    pin_fixture(&env, "rugpull");
+    let mut r = Raw::start(&env, "rugpull");
+    assert_eq!(r.handshake(), ["echo"]);
+    // The server changes echo and says so; the guard re-checks, hides it
+    // and passes the notice on.
+    let v = r.next();
+    assert_eq!(v["method"], "notifications/tools/list_changed", "{v}");
+    r.send(
+        &[
+            r#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7}}"#,
+        ]
+        .join("\n"),
+    );
+    let (v, before) = r.request(json!(8), "tools/list", json!({}));
+    assert_eq!(v["result"]["tools"], json!([]), "{v}");
+    for m in &before {
+        let tools = &m["result"]["tools"];
+        assert!(
+            tools.is_null() || tools == &json!([]),
+            "the changed tool leaked through the cancelled list: {m}"
+        );
+    }
+    let (status, rest, stderr) = r.finish();
+    assert!(status.success(), "{status:?}\n{stderr}");
+    assert!(rest.is_empty(), "{rest:?}");
+}
+
 // ---------------------------------------------------------------------------
 // 5. Flood.
 
