@@ -341,7 +341,6 @@ fn rug_pull_is_hidden_until_approved_and_policy_pins_follow_the_approval() {
             && stderr.contains("`mcp-warden approve rugpull`"),
         "{stderr}"
     );
-    assert!(s.close().unwrap_or_else(|e| panic!("{e}")).success());
     let records = audit_records(&env);
     let changed = events(&records, "guard");
     assert!(
@@ -374,6 +373,16 @@ fn rug_pull_is_hidden_until_approved_and_policy_pins_follow_the_approval() {
     env.run(["approve", "rugpull", "--yes"])
         .code(0)
         .stdout_has("nothing to approve");
+    // The approval reaches the running session: the tool it hid can be
+    // called now, without listing again.
+    assert_eq!(call_ok(&s, "echo", json!({"text": "live"})), "live");
+    assert!(s.close().unwrap_or_else(|e| panic!("{e}")).success());
+    let calls: Vec<Value> = events(&audit_records(&env), "tool-call")
+        .into_iter()
+        .cloned()
+        .collect();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[1]["decision"], "allowed");
 
     // A new session: the approved (changed) tool is listed once the
     // server serves it again, and can be called.
