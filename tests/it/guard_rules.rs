@@ -336,6 +336,12 @@ fn rug_pull_is_hidden_until_approved_and_policy_pins_follow_the_approval() {
         "{refused}"
     );
     let stderr = s.stderr();
+    // The guard's own re-check was the server's third list (the second
+    // is the change).
+    assert!(
+        stderr.contains("rugpull: tools/list 3 protocolVersion=none"),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("hidden from the client until approved")
             && stderr.contains("`mcp-warden approve rugpull`"),
@@ -419,6 +425,36 @@ fn rug_pull_is_hidden_until_approved_and_policy_pins_follow_the_approval() {
     assert_eq!(tool_names(&s), Vec::<String>::new(), "{}", s.stderr());
     let refused = call_refused(&s, "echo", json!({"text": "hi"}));
     assert!(refused.contains("not an approved tool"), "{refused}");
+    assert!(s.close().unwrap_or_else(|e| panic!("{e}")).success());
+}
+
+/// The same rug pull in the 2026-07-28 era: the guard's re-check carries
+/// the client's `_meta` (the server sees the protocol version in it).
+#[test]
+fn rug_pull_in_the_stateless_era() {
+    let env = TestEnv::new();
+    pin_fixture(&env, "rugpull");
+    let s = session(&env, "rugpull", Era::Discover, Asker::default());
+    let v = s
+        .server_info()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .protocol_version;
+    assert!(!v.has_initialize(), "{v:?}");
+    assert_eq!(echo_description(&s).as_deref(), Some(ORIGINAL));
+    wait_stderr(&s, "the guard's re-check of the changed list", |e| {
+        e.contains("server rugpull changed or added tools echo")
+    });
+    assert!(
+        s.stderr()
+            .contains("rugpull: tools/list 3 protocolVersion=2026-07-28"),
+        "{}",
+        s.stderr()
+    );
+    assert_eq!(echo_description(&s), None, "{}", s.stderr());
+    let refused = call_refused(&s, "echo", json!({"text": "hi"}));
+    assert!(refused.contains("not an approved tool"), "{refused}");
+    env.run(["approve", "rugpull", "--yes"]).code(0);
+    assert_eq!(call_ok(&s, "echo", json!({"text": "ok"})), "ok");
     assert!(s.close().unwrap_or_else(|e| panic!("{e}")).success());
 }
 
