@@ -1,8 +1,10 @@
 //! The guard's rules end to end, through `mcp-warden run` of real servers
 //! (fixtures/servers/rugpull and tally, the time server): a rug pull
 //! caught and released by `approve`, policy pins, confirmation, denied
-//! tools, argument checks, bounds from both sides set by the policy, a
-//! flood of 10,000 calls, and the audit log the session leaves behind.
+//! tools, argument checks, bounds from both sides set by the policy, the
+//! in-flight and rate limits, a cancelled list, a flood of 10,000 calls,
+//! and the audit log the session leaves behind; in both protocol eras
+//! where the server speaks them.
 //!
 //! Sessions are driven by the rmcp client (tests/it/mcp_client.rs) where
 //! the MCP behaviour matters, and by raw JSON lines (`Raw`) where the
