@@ -9,10 +9,8 @@
 //! tree is packed, signed with the real minisign and `add`ed, so `run`
 //! starts it from the verified cache under `python3 -I`.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
 use serde_json::json;
+use std::path::{Path, PathBuf};
 
 use super::mcp_client::{Asker, DEFAULT_DEADLINE, Era, McpSession, text_of};
 use super::util::*;
@@ -107,5 +105,45 @@ fn time_server_through_the_guard_in_both_eras() {
         let status = s.close().unwrap_or_else(|e| panic!("{era:?}: {e}"));
         assert!(status.success(), "{era:?}: {status:?}");
     }
-    let _ = Duration::ZERO;
+}
+
+/// server-everything 2026.8.31 does not speak 2026-07-28: it answers
+/// `server/discover` with "method not found", which the guard passes
+/// through unchanged, and rmcp's Discover lifecycle gives up on that
+/// (it falls back only on "unsupported protocol version"). The
+/// 2026-07-28 era through the guard is covered with the time server
+/// (above, and `guard_rules::confirmation_in_the_stateless_era`); the
+/// 2025-11-25 era with server-everything by
+/// `everything::everything_through_warden_run`. When a newer
+/// server-everything speaks 2026-07-28, this test fails: turn it into a
+/// session in that era.
+#[test]
+fn everything_answers_server_discover_with_method_not_found_through_the_guard() {
+    let env = TestEnv::new();
+    let tgz = super::everything::pack_everything(&env);
+    let key = Minisign::generate(&env, "publisher");
+    let sig = key.sign(&tgz, None);
+    env.trust_key(&key.public, "publisher", &["everything"]);
+    env.run([
+        "add",
+        "everything",
+        tgz.to_str().unwrap(),
+        "--signature",
+        sig.to_str().unwrap(),
+    ])
+    .code(0);
+    let mut c = env.command();
+    c.args(["run", "everything"]);
+    match McpSession::spawn_as(c, Era::Discover, Asker::default(), DEFAULT_DEADLINE) {
+        Ok(s) => panic!(
+            "server-everything now speaks 2026-07-28 ({:?}): test it in that era",
+            s.server_info().map(|i| i.protocol_version)
+        ),
+        Err(e) => {
+            assert!(e.what.contains("-32601: Method not found"), "{e}");
+            // The answer is the server's, not a refusal of the guard.
+            assert!(!e.stderr.contains("mcp-warden: dropped"), "{e}");
+            assert!(!e.what.contains("mcp-warden: "), "{e}");
+        }
+    }
 }

@@ -15,6 +15,7 @@ mod generators;
 mod guard_confirm;
 mod guard_e2e;
 mod guard_io;
+mod guard_rules;
 mod happy;
 mod keyring;
 mod mcp_client;

@@ -69,6 +69,8 @@ const MAX_GUARD_PAGES: u32 = 100;
 const MAX_IN_FLIGHT_CAP: usize = 4096;
 /// Items gathered across pages while a policy pin is checked.
 const MAX_CANDIDATES: usize = pins::MAX_ITEMS;
+/// List requests remembered after they were cancelled or answered.
+const MAX_STALE_LISTS: usize = 256;
 const GUARD_ID_PREFIX: &str = "mcp-warden-";
 
 const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
@@ -200,6 +202,9 @@ pub struct GuardSession {
     asked: HashMap<String, (String, String, Instant)>,
     /// Calls confirmed that way, whose later rounds the server may ask for.
     confirmed: Vec<(String, String, Instant)>,
+    /// Ids of list requests cancelled or answered, oldest first: a late
+    /// or second answer to one is dropped, never passed unfiltered.
+    stale_lists: std::collections::VecDeque<String>,
 }
 
 fn globs(field: &'static str, patterns: &[String]) -> Result<GlobSet, GuardError> {
@@ -310,6 +315,7 @@ impl GuardSession {
             schemas: HashMap::new(),
             asked: HashMap::new(),
             confirmed: Vec::new(),
+            stale_lists: Default::default(),
         })
     }
 
@@ -1042,6 +1048,9 @@ impl GuardSession {
         };
         let key = rid.to_string();
         if let Some(f) = self.in_flight.remove(&key) {
+            if matches!(f.method, Method::List(_)) {
+                self.note_stale_list(&key);
+            }
             let held: Option<String> = self.guard_reqs.iter().find_map(|(g, r)| match r {
                 GuardReq::Confirm { client_id, .. } if *client_id == key => Some(g.clone()),
                 _ => None,
@@ -1118,8 +1127,24 @@ impl GuardSession {
             return Verdict::Drop;
         }
         let Some(f) = self.in_flight.remove(id) else {
+            if self.stale_lists.iter().any(|s| s == id) {
+                // The server's answer to a list the client cancelled, or
+                // a second answer: it would reach the client unfiltered.
+                out.notes.push(
+                    "dropped an answer from the server to a list request that was cancelled or already answered"
+                        .into(),
+                );
+                self.guard_event(
+                    "dropped",
+                    "server: answer to a finished list request".into(),
+                );
+                return Verdict::Drop;
+            }
             return Verdict::Pass;
         };
+        if matches!(f.method, Method::List(_)) {
+            self.note_stale_list(id);
+        }
         match f.method {
             Method::ToolsCall => {
                 if let Some((tool, args, decision)) = f.call {
@@ -1145,6 +1170,13 @@ impl GuardSession {
             }
             Method::Other => Verdict::Pass,
         }
+    }
+
+    fn note_stale_list(&mut self, id: &str) {
+        if self.stale_lists.len() >= MAX_STALE_LISTS {
+            self.stale_lists.pop_front();
+        }
+        self.stale_lists.push_back(id.to_string());
     }
 
     fn guard_list_answer(&mut self, kind: Kind, pages: u32, env: &Envelope, out: &mut Outbox) {
@@ -2284,6 +2316,30 @@ mod tests {
         t.s.refused(Side::Server, "too large");
         assert!(
             matches!(t.sink.events().last(), Some(Event::Guard { kind, .. }) if kind == "refused")
+        );
+    }
+    #[test]
+    fn late_or_repeated_list_answers_are_dropped() {
+        let mut t = setup(rules());
+        init(&mut t, false);
+        list(&mut t, 1, &[tool("echo", "Echoes")]);
+        let evil = json!({"jsonrpc":"2.0","id":2,"result":{"tools":[tool("echo","evil")]}});
+        // Cancelled before the server answered.
+        client(&mut t, r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#);
+        let c = r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2}}"#;
+        assert_eq!(client(&mut t, c).0, Verdict::Pass);
+        let (v, o) = server(&mut t, &evil.to_string());
+        assert_eq!(v, Verdict::Drop);
+        assert!(!o.notes.is_empty());
+        // Answered twice: the second answer is not filtered, so dropped.
+        let (seen, _) = list(&mut t, 3, &[tool("echo", "Echoes")]);
+        assert_eq!(seen, ["echo"]);
+        let again = json!({"jsonrpc":"2.0","id":3,"result":{"tools":[tool("echo","evil")]}});
+        assert_eq!(server(&mut t, &again.to_string()).0, Verdict::Drop);
+        // Other answers to unknown ids still pass.
+        assert_eq!(
+            server(&mut t, r#"{"jsonrpc":"2.0","id":99,"result":{}}"#).0,
+            Verdict::Pass
         );
     }
 }
