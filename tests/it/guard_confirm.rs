@@ -22,6 +22,16 @@ fn confirmation_in_both_eras_accepted_declined_and_without_elicitation() {
         // Accepted: the user was asked, naming the tool; the call ran.
         let asker = Asker::answering(ElicitationAction::Accept);
         let s = session(&env, "time", era, asker.clone());
+        // The era asked for is the era spoken.
+        let version = s
+            .server_info()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .protocol_version;
+        assert_eq!(
+            version.has_initialize(),
+            era == Era::Initialize,
+            "{version:?}"
+        );
         s.list_tools().unwrap_or_else(|e| panic!("{era:?}: {e}"));
         let r = s
             .call_tool("get_current_time", args.clone())

@@ -21,7 +21,7 @@ use rmcp::model::ElicitationAction;
 use serde_json::{Value, json};
 
 use super::everything::pack_npm;
-use super::guard_e2e::{pin_time, session};
+use super::guard_e2e::session;
 use super::mcp_client::{Asker, Era, McpSession, text_of};
 use super::util::*;
 
@@ -557,41 +557,7 @@ fn confirmation_accepted_declined_and_unavailable_and_denied_tools() {
     );
 }
 
-/// The 2026-07-28 era, with the time server (it speaks both eras).
-#[test]
-fn confirmation_in_the_stateless_era() {
-    let env = TestEnv::new();
-    pin_time(&env);
-    policy(&env, "time", "confirm-tools = [\"get_current_time\"]", None);
-    let asker = Asker::answering(ElicitationAction::Accept);
-    let s = session(&env, "time", Era::Discover, asker.clone());
-    let v = s
-        .server_info()
-        .unwrap_or_else(|e| panic!("{e}"))
-        .protocol_version;
-    assert!(!v.has_initialize(), "{v:?}");
-    let names = tool_names(&s);
-    assert!(names.contains(&"get_current_time".to_string()), "{names:?}");
-    let refused = call_refused(&s, "get_current_time", json!({"timezone": "UTC"}));
-    // The era's behaviour today: 2026-07-28 has no server-to-client
-    // requests, so the guard cannot ask and refuses the call, even for a
-    // client that could answer. (Confirmation through an `input_required`
-    // result would change these three assertions.)
-    assert!(
-        refused.contains("needs confirmation")
-            && refused.contains("the 2026-07-28 protocol has no server-to-client requests"),
-        "{refused}"
-    );
-    assert!(asker.questions().is_empty(), "{:?}", asker.questions());
-    // Other tools still work.
-    let t = call_ok(
-        &s,
-        "convert_time",
-        json!({"source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"}),
-    );
-    assert!(t.contains("21:00"), "{t}");
-    assert!(s.close().unwrap_or_else(|e| panic!("{e}")).success());
-}
+// Confirmation in the 2026-07-28 era: tests/it/guard_confirm.rs.
 
 #[test]
 fn arguments_are_checked_against_the_pinned_schema() {
