@@ -809,13 +809,7 @@ fn a_cancelled_list_does_not_leak_a_changed_tool() {
 /// flight: the client must get an error for that id rather than wait
 /// forever, and the request must leave the in-flight count.
 ///
-/// Known gap, ignored until fixed: the I/O layer drops the line and tells
-/// the session only `refused(side, what)`, without the id it recovered,
-/// so nothing answers the client and the id stays in flight for good (a
-/// server can fill `max-in-flight` this way). The fix needs the id passed
-/// to `Session::refused` (src/launch/guard/{mod,io}.rs).
 #[test]
-#[ignore = "known gap: a refused answer from the server leaves the client waiting"]
 fn a_refused_answer_from_the_server_is_answered_with_an_error() {
     let env = TestEnv::new();
     pin_fixture(&env, "tally");

@@ -164,9 +164,14 @@ impl GuardIo {
                 }
                 Frame::Refused(r) => {
                     let what = r.what.to_string();
-                    lock(&self.session).refused(Side::Server, &what);
+                    lock(&self.session).refused_message(
+                        Side::Server,
+                        &what,
+                        r.id.as_ref(),
+                        &mut out,
+                    );
                     self.note(&format!("dropped a message from the server: {what}"));
-                    true
+                    self.deliver(&mut out, Side::Server)
                 }
             };
             if !sent {

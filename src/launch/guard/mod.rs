@@ -68,6 +68,20 @@ pub trait Session: Send {
     fn refused(&mut self, side: Side, what: &str) {
         let _ = (side, what);
     }
+    /// The same, with the request id the I/O layer's scan caught in the
+    /// refused line (a server's answer, say): the session answers for it
+    /// through `out` where it waits on that id. By default only
+    /// [`Session::refused`].
+    fn refused_message(
+        &mut self,
+        side: Side,
+        what: &str,
+        id: Option<&serde_json::Value>,
+        out: &mut Outbox,
+    ) {
+        let _ = (id, out);
+        self.refused(side, what);
+    }
 }
 
 /// A session with no rules: everything passes.

@@ -83,6 +83,8 @@ const INVALID_REQUEST: i64 = -32600;
 const REFUSED: i64 = -32001;
 const RATE_LIMITED: i64 = -32002;
 const BUSY: i64 = -32003;
+/// The server's answer broke a bound and was not passed on.
+const SERVER_FAULT: i64 = -32004;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GuardError {
@@ -1564,6 +1566,56 @@ impl Session for GuardSession {
             Side::Server => "server",
         };
         self.guard_event("refused", format!("{side}: {}", truncate(what, 200)));
+    }
+
+    /// A server answer the I/O layer refused (too large, too deep, not
+    /// JSON) still ends its request: the client gets an error instead of
+    /// waiting for ever, and the in-flight slot or the guard's re-check
+    /// is released.
+    fn refused_message(&mut self, side: Side, what: &str, id: Option<&Value>, out: &mut Outbox) {
+        self.refused(side, what);
+        let (Side::Server, Some(id)) = (side, id) else {
+            return;
+        };
+        let Ok(key) = serde_json::to_string(id) else {
+            return;
+        };
+        if let Some(GuardReq::List { kind, .. }) = self.guard_reqs.get(&key) {
+            let kind = *kind;
+            self.guard_reqs.remove(&key);
+            out.notes.push(format!(
+                "the server's answer to the guard's {} was refused; its {} stay as they were",
+                kind.method(),
+                kind.key()
+            ));
+            let st = &mut self.lists[kind_index(kind)];
+            st.rechecking = false;
+            if let Some(n) = st.held_notice.take() {
+                out.to_client.push(n);
+            }
+            return;
+        }
+        let Some(f) = self.in_flight.remove(&key) else {
+            return;
+        };
+        if matches!(f.method, Method::List(_)) {
+            self.note_stale_list(&key);
+        }
+        let msg = format!(
+            "mcp-warden: the server's answer was refused ({}); nothing of it was passed on",
+            truncate(what, 200)
+        );
+        if let (Method::ToolsCall, Some((tool, args, decision))) = (f.method, f.call) {
+            self.tool_event(
+                &tool,
+                &args,
+                decision,
+                Some(f.started.elapsed()),
+                Some(msg.clone()),
+            );
+        }
+        out.to_client
+            .push(error_response(&key, SERVER_FAULT, &msg, None));
     }
 }
 
