@@ -808,7 +808,6 @@ fn a_cancelled_list_does_not_leak_a_changed_tool() {
 /// An answer the guard refuses (over `max-message-size`) to a request in
 /// flight: the client must get an error for that id rather than wait
 /// forever, and the request must leave the in-flight count.
-///
 #[test]
 fn a_refused_answer_from_the_server_is_answered_with_an_error() {
     let env = TestEnv::new();
