@@ -1219,7 +1219,13 @@ impl GuardSession {
         if self.era == Era::Stateless
             && let Some(m) = &self.last_meta
         {
-            params.insert("_meta".into(), m.clone());
+            // The protocol version and capabilities, not what belonged to
+            // the client's own request (its progress token, say).
+            let mut m = m.clone();
+            if let Some(o) = m.as_object_mut() {
+                o.retain(|k, _| k.starts_with("io.modelcontextprotocol/"));
+            }
+            params.insert("_meta".into(), m);
         }
         let body = json!({"jsonrpc":"2.0","method":kind.method(),"params":params}).to_string();
         let mut text = body;
@@ -2301,7 +2307,11 @@ mod tests {
         let mut t = setup(rules());
         let meta = json!({"io.modelcontextprotocol/protocolVersion":"2026-07-28",
             "io.modelcontextprotocol/clientCapabilities":{}});
-        let l = json!({"jsonrpc":"2.0","id":"a","method":"tools/list","params":{"_meta":meta}});
+        // The client's own request carries a progress token: not the
+        // guard's to reuse.
+        let mut own = meta.clone();
+        own["progressToken"] = json!(7);
+        let l = json!({"jsonrpc":"2.0","id":"a","method":"tools/list","params":{"_meta":own}});
         assert_eq!(client(&mut t, &l.to_string()).0, Verdict::Pass);
         server(&mut t, &json!({"jsonrpc":"2.0","id":"a","result":{"resultType":"complete","tools":[tool("echo","E")]}}).to_string());
         let (_, o) = server(
