@@ -525,7 +525,9 @@ impl GuardSession {
         // Parsed in full only where the guard acts on the parameters.
         let params: Option<Value> = match method {
             "tools/call" | "initialize" | "server/discover" | "tools/list" | "prompts/list"
-            | "resources/list" => env.params.and_then(|p| serde_json::from_str(p.get()).ok()),
+            | "resources/list" | "prompts/get" | "resources/read" => {
+                env.params.and_then(|p| serde_json::from_str(p.get()).ok())
+            }
             _ => None,
         };
         self.note_meta(params.as_ref());
@@ -568,6 +570,35 @@ impl GuardSession {
             }
             "server/discover" => self.era = Era::Stateless,
             "tools/call" => return self.client_call(id, params, raw, now, out),
+            "prompts/get" | "resources/read" => {
+                // A prompt or resource hidden since it changed is not
+                // served either (tools: `usable`).
+                let (kind, key) = match method {
+                    "prompts/get" => (Kind::Prompts, "name"),
+                    _ => (Kind::Resources, "uri"),
+                };
+                let item = params
+                    .as_ref()
+                    .and_then(|p| p.get(key))
+                    .and_then(Value::as_str);
+                if let Some(item) = item
+                    && self.lists[kind_index(kind)].hidden.contains_key(item)
+                {
+                    let msg = format!(
+                        "mcp-warden: {} `{}` of server {} changed since it was approved and is hidden; review it with `mcp-warden approve {}`",
+                        kind.noun(),
+                        shown(item),
+                        self.rules.server,
+                        self.rules.server
+                    );
+                    out.to_client.push(error_response(id, REFUSED, &msg, None));
+                    self.guard_event(
+                        "refused",
+                        format!("client: {method} of a hidden {}", kind.noun()),
+                    );
+                    return Verdict::Drop;
+                }
+            }
             m => {
                 if let Some(kind) = Kind::from_list_method(m) {
                     flight.method = Method::List(kind);
@@ -2375,6 +2406,21 @@ mod tests {
                 .any(|e| matches!(e, Event::Guard { kind, .. } if kind == "prompt-changed"))
         );
         assert!(!o.notes.is_empty());
+        // The hidden prompt is not served either; an unchanged one is.
+        let (v, o) = client(
+            &mut t,
+            r#"{"jsonrpc":"2.0","id":7,"method":"prompts/get","params":{"name":"p"}}"#,
+        );
+        assert_eq!(v, Verdict::Drop);
+        assert!(error_of(&o).1.contains("prompt `p`"), "{o:?}");
+        assert_eq!(
+            client(
+                &mut t,
+                r#"{"jsonrpc":"2.0","id":8,"method":"prompts/get","params":{"name":"q"}}"#
+            )
+            .0,
+            Verdict::Pass
+        );
         t.s.refused(Side::Server, "too large");
         assert!(
             matches!(t.sink.events().last(), Some(Event::Guard { kind, .. }) if kind == "refused")
