@@ -13,6 +13,8 @@ pub mod frame;
 pub mod io;
 pub mod redact;
 
+pub use frame::Scanned;
+
 /// Which side a message came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -50,6 +52,18 @@ pub trait Session: Send {
     fn from_client(&mut self, raw: &[u8], out: &mut Outbox) -> Verdict;
     /// A message from the server, likewise.
     fn from_server(&mut self, raw: &[u8], out: &mut Outbox) -> Verdict;
+    /// [`Session::from_client`] with what the I/O layer's validator found
+    /// at the message's top level (`scanned` describes `raw`), so that the
+    /// session need not parse the envelope again.
+    fn from_client_scanned(&mut self, raw: &[u8], scanned: &Scanned, out: &mut Outbox) -> Verdict {
+        let _ = scanned;
+        self.from_client(raw, out)
+    }
+    /// [`Session::from_server`], likewise.
+    fn from_server_scanned(&mut self, raw: &[u8], scanned: &Scanned, out: &mut Outbox) -> Verdict {
+        let _ = scanned;
+        self.from_server(raw, out)
+    }
     /// The I/O layer refused a line from `side` itself (`what` says why:
     /// too large, too deep, not JSON); for the audit log.
     fn refused(&mut self, side: Side, what: &str) {
@@ -124,9 +138,9 @@ impl Limits {
     pub fn from_policy(run: &crate::policy::RunRules) -> Limits {
         let d = Limits::default();
         Limits {
-            max_message: run
-                .max_message_size
-                .map_or(d.max_message, |n| usize::try_from(n).unwrap_or(d.max_message)),
+            max_message: run.max_message_size.map_or(d.max_message, |n| {
+                usize::try_from(n).unwrap_or(d.max_message)
+            }),
             max_depth: run
                 .max_depth
                 .map_or(d.max_depth, |n| usize::try_from(n).unwrap_or(d.max_depth)),
