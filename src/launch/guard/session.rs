@@ -2117,4 +2117,54 @@ mod tests {
             matches!(t.sink.events().last(), Some(Event::Guard { kind, .. }) if kind == "refused")
         );
     }
+
+    #[test]
+    fn duplicate_or_escaped_envelope_keys_are_refused_whichever_way_the_scan_came() {
+        let mut t = setup(rules());
+        init(&mut t, false);
+        list(&mut t, 1, &[tool("echo", "E")]);
+        // A second `id`/`method`, or one spelled with an escape, could make
+        // the guard and the server read different messages: refused.
+        for m in [
+            r#"{"jsonrpc":"2.0","id":7,"id":8,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"}}}"#,
+            r#"{"jsonrpc":"2.0","id":7,"method":"ping","method":"tools/call","params":{"name":"echo","arguments":{"text":"x"}}}"#,
+            r#"{"jsonrpc":"2.0","id":7,"method":"ping","m\u0065thod":"tools/call"}"#,
+            r#"{"jsonrpc":"2.0","id":7,"method":"ping","params":{},"params":{"name":"echo"}}"#,
+        ] {
+            // From the framer (its scan) and as a bare session call.
+            let line = format!("{m}\n");
+            let mut reader =
+                super::super::frame::FrameReader::new(line.as_bytes(), Limits::default());
+            let Ok(Some(super::super::frame::Frame::Line(raw, sc))) =
+                reader.next_frame(&mut || Ok(()))
+            else {
+                panic!("not framed: {m}")
+            };
+            assert!(!sc.plain, "{m}");
+            let mut o = Outbox::default();
+            assert_eq!(
+                t.s.from_client_scanned(raw, sc, &mut o),
+                Verdict::Drop,
+                "{m}"
+            );
+            assert_eq!(error_of(&o).0, INVALID_REQUEST, "{m}");
+            let (v, o) = client(&mut t, m);
+            assert_eq!(v, Verdict::Drop, "{m}");
+            assert_eq!(error_of(&o).0, INVALID_REQUEST, "{m}");
+        }
+        // The plain form of the same call passes, with the scan's fields.
+        let (v, _) = call(&mut t, 9, "echo", json!({"text":"x"}));
+        assert_eq!(v, Verdict::Pass);
+        assert_eq!(t.s.in_flight_len(), 1);
+        let (v, _) = server(
+            &mut t,
+            r#"{"jsonrpc":"2.0","id":9,"result":{"content":[]}}"#,
+        );
+        assert_eq!(v, Verdict::Pass);
+        assert_eq!(t.s.in_flight_len(), 0);
+        // A server answer with a duplicate `result` is dropped.
+        let (v, o) = server(&mut t, r#"{"jsonrpc":"2.0","id":10,"result":1,"result":2}"#);
+        assert_eq!(v, Verdict::Drop);
+        assert!(!o.notes.is_empty());
+    }
 }
