@@ -4,7 +4,8 @@
 //! The server is `examples/echo_server` (answers each request with its
 //! params), pinned with a real minisign signature:
 //!   direct:  the pinned binary itself on a pipe
-//!   guarded: `mcp-warden run srv` (guard on, Passthrough session)
+//!   guarded: `mcp-warden run srv` (guard on: the full `GuardSession`,
+//!            the server under the sandbox where the OS has one)
 //! Measures, alternating the sides every round:
 //!   latency:    1 KiB requests sent one at a time (ping-pong), median
 //!               round trip; added = guarded - direct (target <= 50 us)
@@ -83,6 +84,13 @@ fn main() {
             .arg("--signature")
             .arg(dir.join("echo_server.minisig")),
     );
+    // The pipelined client keeps hundreds of requests in flight (the
+    // pipes' contents); the guard's default allows 64 and refuses the rest.
+    std::fs::write(
+        home.join("config/policy.toml"),
+        "version = 1\n[[servers]]\nname = \"srv\"\n[servers.run]\nmax-in-flight = 4096\n",
+    )
+    .expect("policy");
     let lock = std::fs::read_to_string(home.join("config/servers.lock")).expect("lock");
     let sha = lock
         .lines()

@@ -752,16 +752,19 @@ fn member(b: &[u8], field: u8, s: usize, e: usize, sc: &mut Scanned) {
     }
 }
 
-/// Whether any of the 8 bytes of `w` is `"`, `\`, a control character or
-/// not ASCII (exact "has a zero byte" tests, no false negatives).
-fn needs_attention(w: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
-    let quote = zero(w ^ (ONES * u64::from(b'"')));
-    let backslash = zero(w ^ (ONES * u64::from(b'\\')));
-    let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-    (quote | backslash | control | (w & HIGH)) != 0
+/// Bytes of a string checked at once on its plain runs.
+const RUN: usize = 32;
+
+/// Whether `chunk` holds a `"`, a `\`, a control character or a byte
+/// that is not ASCII: a branch-free fold the compiler turns into vector
+/// compares.
+fn special(chunk: &[u8; RUN]) -> bool {
+    let mut any = false;
+    for &c in chunk {
+        // Below 0x20 wraps to 0xe0 and above; 0x80 and above stay >= 0x60.
+        any |= (c.wrapping_sub(0x20) >= 0x60) | (c == b'"') | (c == b'\\');
+    }
+    any
 }
 
 /// A string's rest from `i` (after its opening quote); returns the index
@@ -769,46 +772,50 @@ fn needs_attention(w: u64) -> bool {
 fn string(b: &[u8], mut i: usize) -> Result<(usize, bool), Bad> {
     let mut escaped = false;
     loop {
-        // Eight plain bytes at a time.
-        while let Some(w) = b.get(i..i + 8) {
-            let Ok(w) = <[u8; 8]>::try_from(w) else { break };
-            if needs_attention(u64::from_le_bytes(w)) {
-                break;
+        // Plain runs a chunk at a time; then byte by byte through the
+        // chunk that holds something (so text full of escapes or UTF-8
+        // does not retry the chunk test at every byte).
+        for chunk in b.get(i..).unwrap_or_default().chunks_exact(RUN) {
+            match <&[u8; RUN]>::try_from(chunk) {
+                Ok(c) if !special(c) => i += RUN,
+                _ => break,
             }
-            i += 8;
         }
-        let Some(&c) = b.get(i) else {
-            return Err(bad(i, "unterminated string"));
-        };
-        match c {
-            b'"' => return Ok((i + 1, escaped)),
-            b'\\' => {
-                escaped = true;
-                match b.get(i + 1) {
-                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
-                    Some(b'u')
-                        if b.get(i + 2..i + 6)
-                            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) =>
-                    {
-                        i += 6
+        let stop = i + RUN;
+        while i < stop {
+            let Some(&c) = b.get(i) else {
+                return Err(bad(i, "unterminated string"));
+            };
+            match c {
+                b'"' => return Ok((i + 1, escaped)),
+                b'\\' => {
+                    escaped = true;
+                    match b.get(i + 1) {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                        Some(b'u')
+                            if b.get(i + 2..i + 6)
+                                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) =>
+                        {
+                            i += 6
+                        }
+                        _ => return Err(bad(i, "invalid escape in a string")),
                     }
-                    _ => return Err(bad(i, "invalid escape in a string")),
                 }
-            }
-            0..=0x1f => return Err(bad(i, "control character in a string")),
-            0x80.. => {
-                let n = match c {
-                    0xc2..=0xdf => 2,
-                    0xe0..=0xef => 3,
-                    0xf0..=0xf4 => 4,
-                    _ => return Err(bad(i, "invalid UTF-8")),
-                };
-                match b.get(i..i + n) {
-                    Some(seq) if std::str::from_utf8(seq).is_ok() => i += n,
-                    _ => return Err(bad(i, "invalid UTF-8")),
+                0..=0x1f => return Err(bad(i, "control character in a string")),
+                0x80.. => {
+                    let n = match c {
+                        0xc2..=0xdf => 2,
+                        0xe0..=0xef => 3,
+                        0xf0..=0xf4 => 4,
+                        _ => return Err(bad(i, "invalid UTF-8")),
+                    };
+                    match b.get(i..i + n) {
+                        Some(seq) if std::str::from_utf8(seq).is_ok() => i += n,
+                        _ => return Err(bad(i, "invalid UTF-8")),
+                    }
                 }
+                _ => i += 1,
             }
-            _ => i += 1,
         }
     }
 }
