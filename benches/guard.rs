@@ -168,6 +168,11 @@ fn main() {
         verdict(hwm_mib <= 16.0)
     );
     println!(
+        "    of which now    {:8.2} MiB anonymous (heap, buffers, stacks), {:.2} MiB file-backed (mapped code of the binary and libraries; varies with the page cache)",
+        mem.rss_anon_kib as f64 / 1024.0,
+        mem.rss_file_kib as f64 / 1024.0
+    );
+    println!(
         "  CPU per MiB       {:8.2} ms (echo server)  {:5.2} ms (guard, both directions; the server's own not counted)",
         median_f(&mut cpu_d),
         median_f(&mut cpu_g)
@@ -274,6 +279,9 @@ struct Pipelined {
     rate: f64,
     /// VmHWM of the process started, in KiB.
     hwm_kib: u64,
+    /// Its RssAnon and RssFile after the last answer, in KiB.
+    rss_anon_kib: u64,
+    rss_file_kib: u64,
     /// CPU time (user + system) of the process started (not its
     /// children), per MiB of requests.
     cpu_ms_per_mib: f64,
@@ -307,13 +315,17 @@ fn pipelined(c: &mut Command, bytes: usize) -> Pipelined {
         }
     }
     let elapsed = t.elapsed();
-    let hwm_kib = vm_hwm(pid);
+    let hwm_kib = status_kib(pid, "VmHWM:");
+    let rss_anon_kib = status_kib(pid, "RssAnon:");
+    let rss_file_kib = status_kib(pid, "RssFile:");
     let cpu_ms_per_mib = cpu_ms(pid) / (bytes as f64 / (1 << 20) as f64);
     child.stdin = Some(writer.join().expect("writer"));
     finish(child);
     Pipelined {
         rate: n as f64 / elapsed.as_secs_f64(),
         hwm_kib,
+        rss_anon_kib,
+        rss_file_kib,
         cpu_ms_per_mib,
     }
 }
@@ -333,12 +345,13 @@ fn cpu_ms(pid: u32) -> f64 {
     ticks * 1000.0 / 100.0 // USER_HZ is 100 on Linux
 }
 
-fn vm_hwm(pid: u32) -> u64 {
+/// A `kB` field of /proc/PID/status (0 when missing).
+fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .find_map(|l| l.strip_prefix(field))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)

@@ -752,19 +752,24 @@ fn member(b: &[u8], field: u8, s: usize, e: usize, sc: &mut Scanned) {
     }
 }
 
-/// Bytes of a string checked at once on its plain runs.
-const RUN: usize = 32;
-
-/// Whether `chunk` holds a `"`, a `\`, a control character or a byte
-/// that is not ASCII: a branch-free fold the compiler turns into vector
-/// compares.
-fn special(chunk: &[u8; RUN]) -> bool {
-    let mut any = false;
-    for &c in chunk {
-        // Below 0x20 wraps to 0xe0 and above; 0x80 and above stay >= 0x60.
-        any |= (c.wrapping_sub(0x20) >= 0x60) | (c == b'"') | (c == b'\\');
+/// Whether `run` is printable ASCII only (no byte below 0x20 or above
+/// 0x7f), eight bytes at a time: per byte the top bit of `c | (c - 0x20)`
+/// is set exactly when `c >= 0x80` or `c < 0x20`. Across a word, a borrow
+/// only moves upwards from a byte below 0x20, which is caught itself, so
+/// a problem is never missed (a false alarm only costs the exact check).
+fn plain_ascii(run: &[u8]) -> bool {
+    const LOW: u64 = 0x2020_2020_2020_2020;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let words = run.chunks_exact(8);
+    let tail = words.remainder();
+    let mut acc = 0u64;
+    for w in words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        let w = u64::from_le_bytes(a);
+        acc |= w | w.wrapping_sub(LOW);
     }
-    any
+    acc & HIGH == 0 && tail.iter().all(|&c| (0x20..0x80).contains(&c))
 }
 
 /// A string's rest from `i` (after its opening quote); returns the index
@@ -772,50 +777,35 @@ fn special(chunk: &[u8; RUN]) -> bool {
 fn string(b: &[u8], mut i: usize) -> Result<(usize, bool), Bad> {
     let mut escaped = false;
     loop {
-        // Plain runs a chunk at a time; then byte by byte through the
-        // chunk that holds something (so text full of escapes or UTF-8
-        // does not retry the chunk test at every byte).
-        for chunk in b.get(i..).unwrap_or_default().chunks_exact(RUN) {
-            match <&[u8; RUN]>::try_from(chunk) {
-                Ok(c) if !special(c) => i += RUN,
-                _ => break,
+        // The run up to the next quote or backslash (memchr, vectorised);
+        // UTF-8 never puts those bytes inside a multi-byte character.
+        let rest = b.get(i..).unwrap_or_default();
+        let Some(k) = memchr::memchr2(b'"', b'\\', rest) else {
+            return Err(bad(b.len(), "unterminated string"));
+        };
+        let run = &rest[..k];
+        if !plain_ascii(run) {
+            if let Some(at) = run.iter().position(|&c| c < 0x20) {
+                return Err(bad(i + at, "control character in a string"));
+            }
+            if let Err(e) = std::str::from_utf8(run) {
+                return Err(bad(i + e.valid_up_to(), "invalid UTF-8"));
             }
         }
-        let stop = i + RUN;
-        while i < stop {
-            let Some(&c) = b.get(i) else {
-                return Err(bad(i, "unterminated string"));
-            };
-            match c {
-                b'"' => return Ok((i + 1, escaped)),
-                b'\\' => {
-                    escaped = true;
-                    match b.get(i + 1) {
-                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
-                        Some(b'u')
-                            if b.get(i + 2..i + 6)
-                                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) =>
-                        {
-                            i += 6
-                        }
-                        _ => return Err(bad(i, "invalid escape in a string")),
-                    }
-                }
-                0..=0x1f => return Err(bad(i, "control character in a string")),
-                0x80.. => {
-                    let n = match c {
-                        0xc2..=0xdf => 2,
-                        0xe0..=0xef => 3,
-                        0xf0..=0xf4 => 4,
-                        _ => return Err(bad(i, "invalid UTF-8")),
-                    };
-                    match b.get(i..i + n) {
-                        Some(seq) if std::str::from_utf8(seq).is_ok() => i += n,
-                        _ => return Err(bad(i, "invalid UTF-8")),
-                    }
-                }
-                _ => i += 1,
+        i += k;
+        if b[i] == b'"' {
+            return Ok((i + 1, escaped));
+        }
+        escaped = true;
+        match b.get(i + 1) {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+            Some(b'u')
+                if b.get(i + 2..i + 6)
+                    .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) =>
+            {
+                i += 6
             }
+            _ => return Err(bad(i, "invalid escape in a string")),
         }
     }
 }
@@ -1517,5 +1507,22 @@ mod tests {
         assert!(want.plain);
         assert_eq!(want.id.map(|(a, b)| &line[a..b]), Some(&br#""a\"b""#[..]));
         assert_eq!(want.method.map(|(a, b)| &line[a..b]), Some(&b"m"[..]));
+    }
+
+    #[test]
+    fn plain_ascii_word_check_is_exact_on_every_byte_and_position() {
+        for len in [1, 7, 8, 9, 16, 23] {
+            for at in 0..len {
+                for c in 0..=255u8 {
+                    for fill in [b' ', b'a', 0x7f] {
+                        let mut run = vec![fill; len];
+                        run[at] = c;
+                        let want = run.iter().all(|&b| (0x20..0x80).contains(&b));
+                        assert_eq!(plain_ascii(&run), want, "{run:?}");
+                    }
+                }
+            }
+        }
+        assert!(plain_ascii(b""));
     }
 }
