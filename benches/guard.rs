@@ -4,7 +4,8 @@
 //! The server is `examples/echo_server` (answers each request with its
 //! params), pinned with a real minisign signature:
 //!   direct:  the pinned binary itself on a pipe
-//!   guarded: `mcp-warden run srv` (guard on, Passthrough session)
+//!   guarded: `mcp-warden run srv` (guard on: the full `GuardSession`,
+//!            the server under the sandbox where the OS has one)
 //! Measures, alternating the sides every round:
 //!   latency:    1 KiB requests sent one at a time (ping-pong), median
 //!               round trip; added = guarded - direct (target <= 50 us)
@@ -83,6 +84,13 @@ fn main() {
             .arg("--signature")
             .arg(dir.join("echo_server.minisig")),
     );
+    // The pipelined client keeps hundreds of requests in flight (the
+    // pipes' contents); the guard's default allows 64 and refuses the rest.
+    std::fs::write(
+        home.join("config/policy.toml"),
+        "version = 1\n[[servers]]\nname = \"srv\"\n[servers.run]\nmax-in-flight = 4096\n",
+    )
+    .expect("policy");
     let lock = std::fs::read_to_string(home.join("config/servers.lock")).expect("lock");
     let sha = lock
         .lines()
@@ -158,6 +166,11 @@ fn main() {
         hwm_mib,
         mib_s(mem.rate),
         verdict(hwm_mib <= 16.0)
+    );
+    println!(
+        "    of which now    {:8.2} MiB anonymous (heap, buffers, stacks), {:.2} MiB file-backed (mapped code of the binary and libraries; varies with the page cache)",
+        mem.rss_anon_kib as f64 / 1024.0,
+        mem.rss_file_kib as f64 / 1024.0
     );
     println!(
         "  CPU per MiB       {:8.2} ms (echo server)  {:5.2} ms (guard, both directions; the server's own not counted)",
@@ -266,6 +279,9 @@ struct Pipelined {
     rate: f64,
     /// VmHWM of the process started, in KiB.
     hwm_kib: u64,
+    /// Its RssAnon and RssFile after the last answer, in KiB.
+    rss_anon_kib: u64,
+    rss_file_kib: u64,
     /// CPU time (user + system) of the process started (not its
     /// children), per MiB of requests.
     cpu_ms_per_mib: f64,
@@ -299,13 +315,17 @@ fn pipelined(c: &mut Command, bytes: usize) -> Pipelined {
         }
     }
     let elapsed = t.elapsed();
-    let hwm_kib = vm_hwm(pid);
+    let hwm_kib = status_kib(pid, "VmHWM:");
+    let rss_anon_kib = status_kib(pid, "RssAnon:");
+    let rss_file_kib = status_kib(pid, "RssFile:");
     let cpu_ms_per_mib = cpu_ms(pid) / (bytes as f64 / (1 << 20) as f64);
     child.stdin = Some(writer.join().expect("writer"));
     finish(child);
     Pipelined {
         rate: n as f64 / elapsed.as_secs_f64(),
         hwm_kib,
+        rss_anon_kib,
+        rss_file_kib,
         cpu_ms_per_mib,
     }
 }
@@ -325,12 +345,13 @@ fn cpu_ms(pid: u32) -> f64 {
     ticks * 1000.0 / 100.0 // USER_HZ is 100 on Linux
 }
 
-fn vm_hwm(pid: u32) -> u64 {
+/// A `kB` field of /proc/PID/status (0 when missing).
+fn status_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .find_map(|l| l.strip_prefix(field))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)

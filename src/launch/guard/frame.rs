@@ -1,12 +1,17 @@
 //! Framing of the MCP stdio transport: one JSON-RPC message per line.
 //!
-//! [`FrameReader`] checks each line *while reading it*: its size (bytes
-//! past the limit are discarded as they arrive, never kept), its nesting
-//! depth (a string- and escape-aware count of `[`/`{`), and it captures the
-//! top-level `"id"` on the way, so that even a refused request can be
-//! answered with its own id. A line within the bounds is then checked to
-//! be UTF-8 and one well-formed JSON document (serde_json; the scan has
-//! already bounded its depth).
+//! [`FrameReader`] checks each line within its bounds: its size (bytes
+//! past the limit are discarded as they arrive, never kept) and its
+//! nesting depth, and that it is one strict RFC 8259 JSON document in
+//! UTF-8. The common case, a whole line already in the read buffer, takes
+//! one pass of an iterative validator ([`validate`]) that also notes the
+//! top-level `id`, `method`, `params`, `result` and `error` ([`Scanned`])
+//! for the session, so it need not parse the envelope again. A line that
+//! arrives in parts, or that the validator refuses, goes through the
+//! incremental scan (string- and escape-aware depth count, the top-level
+//! `"id"` captured on the way, so that even a refused request can be
+//! answered with its own id) and is validated once complete. The
+//! validator agrees with serde_json (differential test below).
 //!
 //! Conventions: empty and whitespace-only lines are skipped; a `\r` before
 //! the `\n` is kept as part of the line (JSON allows it as whitespace) and
@@ -78,8 +83,8 @@ pub struct Refusal {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Frame<'a> {
     /// A message within the bounds, without its newline (a `\r` before the
-    /// newline is kept).
-    Line(&'a [u8]),
+    /// newline is kept), and what the validator found at its top level.
+    Line(&'a [u8], &'a Scanned),
     Refused(Refusal),
 }
 
@@ -324,6 +329,10 @@ pub struct FrameReader<R> {
     discarding: bool,
     scan: Scan,
     eof: bool,
+    /// The validator's stack of open brackets (reused; at most `max_depth`).
+    stack: Vec<u8>,
+    /// The top level of the last message returned.
+    last: Scanned,
 }
 
 impl<R: Read> FrameReader<R> {
@@ -339,6 +348,8 @@ impl<R: Read> FrameReader<R> {
             discarding: false,
             scan: Scan::new(),
             eof: false,
+            stack: Vec::new(),
+            last: Scanned::default(),
         }
     }
 
@@ -355,6 +366,32 @@ impl<R: Read> FrameReader<R> {
         before_block: &mut dyn FnMut() -> io::Result<()>,
     ) -> io::Result<Option<Frame<'_>>> {
         loop {
+            // Fast path: a whole line already in the buffer, at the start
+            // of a fresh scan, is validated in one pass. A line it refuses
+            // (and any line that arrives in parts) goes through the
+            // incremental scan below, which names the fault and the id.
+            if self.scanned == self.start
+                && self.scanned < self.end
+                && self.scan.len == 0
+                && !self.discarding
+                && let Some(k) = memchr::memchr(b'\n', &self.buf[self.start..self.end])
+                && k <= self.limits.max_message
+            {
+                let (s, nl) = (self.start, self.start + k);
+                if let Ok(found) =
+                    validate(&self.buf[s..nl], self.limits.max_depth, &mut self.stack)
+                {
+                    self.start = nl + 1;
+                    self.scanned = nl + 1;
+                    match found {
+                        Some(sc) => {
+                            self.last = sc;
+                            return Ok(Some(Frame::Line(&self.buf[s..nl], &self.last)));
+                        }
+                        None => continue, // a blank line
+                    }
+                }
+            }
             if self.scanned < self.end {
                 let found = self
                     .scan
@@ -366,7 +403,9 @@ impl<R: Read> FrameReader<R> {
                         self.start = nl + 1;
                         self.scanned = nl + 1;
                         match self.finish_line(line_start, nl) {
-                            Some(Ok((s, e))) => return Ok(Some(Frame::Line(&self.buf[s..e]))),
+                            Some(Ok((s, e))) => {
+                                return Ok(Some(Frame::Line(&self.buf[s..e], &self.last)));
+                            }
                             Some(Err(r)) => return Ok(Some(Frame::Refused(r))),
                             None => continue, // a blank line
                         }
@@ -393,7 +432,7 @@ impl<R: Read> FrameReader<R> {
                 self.start = self.end;
                 self.scanned = self.end;
                 return Ok(match self.finish_line(s, e) {
-                    Some(Ok((s, e))) => Some(Frame::Line(&self.buf[s..e])),
+                    Some(Ok((s, e))) => Some(Frame::Line(&self.buf[s..e], &self.last)),
                     Some(Err(r)) => Some(Frame::Refused(r)),
                     None => None,
                 });
@@ -452,7 +491,19 @@ impl<R: Read> FrameReader<R> {
             return None;
         } else {
             debug_assert!(!discarding);
-            check_json(&self.buf[s..e]).err()
+            let line = &self.buf[s..e];
+            match validate(line, self.limits.max_depth, &mut self.stack) {
+                Ok(Some(sc)) => {
+                    self.last = sc;
+                    None
+                }
+                // Not reached: the scan saw content, which is not blank.
+                Ok(None) => {
+                    self.scan.reset();
+                    return None;
+                }
+                Err(bad) => Some(bad.fault(line, self.limits.max_depth)),
+            }
         };
         match fault {
             Some(what) => {
@@ -468,17 +519,340 @@ impl<R: Read> FrameReader<R> {
     }
 }
 
-/// UTF-8 and one JSON document (any value; trailing whitespace allowed).
-fn check_json(line: &[u8]) -> Result<(), Fault> {
-    let text = std::str::from_utf8(line).map_err(|e| Fault::NotUtf8 {
-        at: e.valid_up_to(),
-    })?;
-    serde_json::from_str::<serde::de::IgnoredAny>(text)
-        .map(|_| ())
-        .map_err(|e| Fault::NotJson {
-            // serde_json's message names the position, never the content.
-            detail: e.to_string(),
-        })
+/// What the validator found at the top level of a well-formed message, for
+/// the session's common path (so that it need not parse the envelope
+/// again). Spans are byte ranges of the line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scanned {
+    /// The message is an object whose top-level keys have no escapes,
+    /// with at most one each of `id`, `method`, `params`, `result` and
+    /// `error`, and `method` absent, null or a string without escapes.
+    /// When `false` the spans below are incomplete: parse the message in
+    /// full (a duplicate key must be refused there).
+    pub plain: bool,
+    /// The `id` value's JSON text (`None` when absent or null).
+    pub id: Option<(usize, usize)>,
+    /// The `method` string's contents, without the quotes.
+    pub method: Option<(usize, usize)>,
+    /// The JSON text of `params`, `result` and `error` (`None` when absent
+    /// or null).
+    pub params: Option<(usize, usize)>,
+    pub result: Option<(usize, usize)>,
+    pub error: Option<(usize, usize)>,
+}
+
+/// The whole-message check of a line that is already complete (the
+/// session's own entry points use it): strict RFC 8259 JSON within
+/// `limits.max_depth`, and what its top level holds. Size is not checked.
+pub fn scan_message(line: &[u8], limits: Limits) -> Result<Scanned, Fault> {
+    let mut stack = Vec::new();
+    match validate(line, limits.max_depth, &mut stack) {
+        Ok(Some(sc)) => Ok(sc),
+        Ok(None) => Err(Fault::NotJson {
+            detail: "the line is blank".into(),
+        }),
+        Err(bad) => Err(bad.fault(line, limits.max_depth)),
+    }
+}
+
+/// Where and why [`validate`] stopped.
+#[derive(Debug)]
+struct Bad {
+    at: usize,
+    what: &'static str,
+}
+
+impl Bad {
+    /// The fault of `line`, in the order the framer has always reported
+    /// them: too deep, then not UTF-8 (anywhere in the line), then not JSON.
+    fn fault(&self, line: &[u8], max_depth: usize) -> Fault {
+        if self.what == TOO_DEEP {
+            return Fault::TooDeep { limit: max_depth };
+        }
+        match std::str::from_utf8(line) {
+            Err(e) => Fault::NotUtf8 {
+                at: e.valid_up_to(),
+            },
+            Ok(_) => Fault::NotJson {
+                detail: format!("{} at byte {}", self.what, self.at),
+            },
+        }
+    }
+}
+
+const TOO_DEEP: &str = "nested too deep";
+
+fn bad(at: usize, what: &'static str) -> Bad {
+    Bad { at, what }
+}
+
+/// JSON whitespace (`\n` included, though a framed line never holds one).
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\r' | b'\n') = b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// Top-level keys the envelope reads (bit numbers of `seen`).
+const F_ID: u8 = 1;
+const F_METHOD: u8 = 2;
+const F_PARAMS: u8 = 3;
+const F_RESULT: u8 = 4;
+const F_ERROR: u8 = 5;
+
+/// One strict pass over a complete line: exactly one JSON value (RFC 8259:
+/// structure, strings with their escapes and UTF-8, numbers, literals)
+/// with only whitespace around it, nesting at most `max_depth`, no
+/// recursion. `Ok(None)` for a blank line. `stack` is scratch space.
+fn validate(b: &[u8], max_depth: usize, stack: &mut Vec<u8>) -> Result<Option<Scanned>, Bad> {
+    stack.clear();
+    let mut i = skip_ws(b, 0);
+    if i == b.len() {
+        return Ok(None);
+    }
+    let mut sc = Scanned {
+        plain: b[i] == b'{',
+        ..Scanned::default()
+    };
+    let mut seen = 0u8;
+    // The top-level member whose value is being read, and where it starts.
+    let mut field = 0u8;
+    let mut vstart = 0usize;
+    'value: loop {
+        let Some(&c) = b.get(i) else {
+            return Err(bad(i, "a value is missing"));
+        };
+        match c {
+            b'{' | b'[' => {
+                stack.push(c);
+                if stack.len() > max_depth {
+                    return Err(bad(i, TOO_DEEP));
+                }
+                i = skip_ws(b, i + 1);
+                match (c, b.get(i)) {
+                    (b'{', Some(b'}')) | (b'[', Some(b']')) => {
+                        stack.pop();
+                        i += 1;
+                    }
+                    (b'{', _) => {
+                        i = key(b, i, stack.len(), &mut sc, &mut seen, &mut field)?;
+                        if stack.len() == 1 {
+                            vstart = i;
+                        }
+                        continue 'value;
+                    }
+                    _ => continue 'value,
+                }
+            }
+            b'"' => i = string(b, i + 1)?.0,
+            b'-' | b'0'..=b'9' => i = number(b, i)?,
+            b't' => i = literal(b, i, b"true")?,
+            b'f' => i = literal(b, i, b"false")?,
+            b'n' => i = literal(b, i, b"null")?,
+            _ => return Err(bad(i, "expected a value")),
+        }
+        // A value ended at `i`; close what it ends.
+        loop {
+            if stack.len() == 1 && field != 0 {
+                member(b, field, vstart, i, &mut sc);
+                field = 0;
+            }
+            i = skip_ws(b, i);
+            let Some(&open) = stack.last() else {
+                return match i == b.len() {
+                    true => Ok(Some(sc)),
+                    false => Err(bad(i, "trailing characters after the JSON document")),
+                };
+            };
+            match (open, b.get(i)) {
+                (_, Some(b',')) => {
+                    i = skip_ws(b, i + 1);
+                    if open == b'{' {
+                        i = key(b, i, stack.len(), &mut sc, &mut seen, &mut field)?;
+                        if stack.len() == 1 {
+                            vstart = i;
+                        }
+                    }
+                    continue 'value;
+                }
+                (b'{', Some(b'}')) | (b'[', Some(b']')) => {
+                    stack.pop();
+                    i += 1;
+                }
+                (b'{', _) => return Err(bad(i, "expected `,` or `}`")),
+                _ => return Err(bad(i, "expected `,` or `]`")),
+            }
+        }
+    }
+}
+
+/// An object's key at `i`, its `:` and the whitespace after it; returns
+/// where the value starts. At the top level (`depth` 1) notes which
+/// envelope field it names.
+fn key(
+    b: &[u8],
+    i: usize,
+    depth: usize,
+    sc: &mut Scanned,
+    seen: &mut u8,
+    field: &mut u8,
+) -> Result<usize, Bad> {
+    if b.get(i) != Some(&b'"') {
+        return Err(bad(i, "expected a key string"));
+    }
+    let (end, escaped) = string(b, i + 1)?;
+    if depth == 1 {
+        *field = match &b[i + 1..end - 1] {
+            _ if escaped => {
+                // Escapes may spell a field's name: leave it to the full parse.
+                sc.plain = false;
+                0
+            }
+            b"id" => F_ID,
+            b"method" => F_METHOD,
+            b"params" => F_PARAMS,
+            b"result" => F_RESULT,
+            b"error" => F_ERROR,
+            _ => 0,
+        };
+        if *field != 0 {
+            if *seen & (1 << *field) != 0 {
+                sc.plain = false;
+            }
+            *seen |= 1 << *field;
+        }
+    }
+    let j = skip_ws(b, end);
+    if b.get(j) != Some(&b':') {
+        return Err(bad(j, "expected `:`"));
+    }
+    Ok(skip_ws(b, j + 1))
+}
+
+/// Records the top-level member `field` whose value is `b[s..e]`.
+fn member(b: &[u8], field: u8, s: usize, e: usize, sc: &mut Scanned) {
+    let v = &b[s..e];
+    if v == b"null" {
+        return;
+    }
+    let span = Some((s, e));
+    match field {
+        F_ID => sc.id = span,
+        F_METHOD => {
+            if v.len() >= 2 && v[0] == b'"' && memchr::memchr(b'\\', v).is_none() {
+                sc.method = Some((s + 1, e - 1));
+            } else {
+                sc.plain = false;
+            }
+        }
+        F_PARAMS => sc.params = span,
+        F_RESULT => sc.result = span,
+        _ => sc.error = span,
+    }
+}
+
+/// Whether `run` is printable ASCII only (no byte below 0x20 or above
+/// 0x7f), eight bytes at a time: per byte the top bit of `c | (c - 0x20)`
+/// is set exactly when `c >= 0x80` or `c < 0x20`. Across a word, a borrow
+/// only moves upwards from a byte below 0x20, which is caught itself, so
+/// a problem is never missed (a false alarm only costs the exact check).
+fn plain_ascii(run: &[u8]) -> bool {
+    const LOW: u64 = 0x2020_2020_2020_2020;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let words = run.chunks_exact(8);
+    let tail = words.remainder();
+    let mut acc = 0u64;
+    for w in words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        let w = u64::from_le_bytes(a);
+        acc |= w | w.wrapping_sub(LOW);
+    }
+    acc & HIGH == 0 && tail.iter().all(|&c| (0x20..0x80).contains(&c))
+}
+
+/// A string's rest from `i` (after its opening quote); returns the index
+/// after the closing quote and whether it held an escape.
+fn string(b: &[u8], mut i: usize) -> Result<(usize, bool), Bad> {
+    let mut escaped = false;
+    loop {
+        // The run up to the next quote or backslash (memchr, vectorised);
+        // UTF-8 never puts those bytes inside a multi-byte character.
+        let rest = b.get(i..).unwrap_or_default();
+        let Some(k) = memchr::memchr2(b'"', b'\\', rest) else {
+            return Err(bad(b.len(), "unterminated string"));
+        };
+        let run = &rest[..k];
+        if !plain_ascii(run) {
+            if let Some(at) = run.iter().position(|&c| c < 0x20) {
+                return Err(bad(i + at, "control character in a string"));
+            }
+            if let Err(e) = std::str::from_utf8(run) {
+                return Err(bad(i + e.valid_up_to(), "invalid UTF-8"));
+            }
+        }
+        i += k;
+        if b[i] == b'"' {
+            return Ok((i + 1, escaped));
+        }
+        escaped = true;
+        match b.get(i + 1) {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+            Some(b'u')
+                if b.get(i + 2..i + 6)
+                    .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) =>
+            {
+                i += 6
+            }
+            _ => return Err(bad(i, "invalid escape in a string")),
+        }
+    }
+}
+
+fn digits(b: &[u8], mut i: usize) -> usize {
+    while let Some(b'0'..=b'9') = b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+/// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?` from `i`.
+fn number(b: &[u8], mut i: usize) -> Result<usize, Bad> {
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => i = digits(b, i + 1),
+        _ => return Err(bad(i, "invalid number")),
+    }
+    if b.get(i) == Some(&b'.') {
+        let j = digits(b, i + 1);
+        if j == i + 1 {
+            return Err(bad(j, "invalid number"));
+        }
+        i = j;
+    }
+    if let Some(b'e' | b'E') = b.get(i) {
+        i += 1;
+        if let Some(b'+' | b'-') = b.get(i) {
+            i += 1;
+        }
+        let j = digits(b, i);
+        if j == i {
+            return Err(bad(j, "invalid number"));
+        }
+        i = j;
+    }
+    Ok(i)
+}
+
+fn literal(b: &[u8], i: usize, lit: &[u8]) -> Result<usize, Bad> {
+    match b.get(i..i + lit.len()) {
+        Some(s) if s == lit => Ok(i + lit.len()),
+        _ => Err(bad(i, "invalid literal")),
+    }
 }
 
 #[cfg(test)]
@@ -508,7 +882,7 @@ mod tests {
         let mut out = Vec::new();
         while let Some(f) = r.next_frame(&mut || Ok(())).unwrap() {
             out.push(match f {
-                Frame::Line(b) => Ok(b.to_vec()),
+                Frame::Line(b, _) => Ok(b.to_vec()),
                 Frame::Refused(r) => Err(r),
             });
         }
@@ -583,7 +957,7 @@ mod tests {
         // Never kept more than the limit + 1.
         assert!(r.buf.len() <= 64 * 1024 + 1, "{}", r.buf.len());
         let f = r.next_frame(&mut || Ok(())).unwrap().unwrap();
-        assert_eq!(f, Frame::Line(b"{\"id\":8}"));
+        assert!(matches!(f, Frame::Line(b"{\"id\":8}", _)), "{f:?}");
         assert!(r.next_frame(&mut || Ok(())).unwrap().is_none());
     }
 
@@ -724,5 +1098,431 @@ mod tests {
                 id: Some(json!(1))
             })]
         );
+    }
+
+    // ---- the validator against serde_json ---------------------------------
+
+    /// The check the validator replaced: UTF-8, then serde_json.
+    fn serde_ok(line: &[u8]) -> bool {
+        std::str::from_utf8(line)
+            .is_ok_and(|t| serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok())
+    }
+
+    fn valid(line: &[u8]) -> bool {
+        matches!(validate(line, 100, &mut Vec::new()), Ok(Some(_)))
+    }
+
+    #[test]
+    fn validator_corpus_agrees_with_serde_json() {
+        let good: &[&[u8]] = &[
+            b"0",
+            b"-0",
+            b"-0.0e+0",
+            b"1E5",
+            b"123.456e-789",
+            b"1e400",
+            b"true",
+            b"false",
+            b"null",
+            b"\"\"",
+            b" \t\r\"x\"\r ",
+            br#""\"\\\/\b\f\n\r\t\u00e9\uD834\uDD1E\uFFFF""#,
+            br#""\ud800""#, // a lone surrogate: syntax only, as before
+            "\"é€𝄞 \u{7f}\"".as_bytes(),
+            b"[]",
+            b"{}",
+            b"[ ]",
+            b"{ }",
+            b"[1,[2,[3,{}]],\"a\",{\"b\":[null]}]",
+            br#"{"jsonrpc":"2.0","id":1,"method":"x","params":{"a":[1,2.5,-3e2]}}"#,
+            br#"{"a":{"a":{"a":{}}},"":""}"#,
+            b"{\"a\" :\t1 , \"b\" : [ true , false ] }",
+        ];
+        let bad: &[&[u8]] = &[
+            b"",
+            b"   ",
+            b"01",
+            b"-",
+            b"-a",
+            b"1.",
+            b".5",
+            b"1.e3",
+            b"1e",
+            b"1e+",
+            b"+1",
+            b"0x10",
+            b"NaN",
+            b"Infinity",
+            b"tru",
+            b"truex",
+            b"nul",
+            b"True",
+            b"\"abc",
+            b"\"\\x\"",
+            b"\"\\u12\"",
+            b"\"\\u12G4\"",
+            b"\"a\tb\"",
+            b"\"a\x00b\"",
+            b"\"\x1f\"",
+            b"\"\xff\"",
+            b"\"\xc3\"",
+            b"\"\xc0\xaf\"",
+            b"\"\xed\xa0\x80\"",
+            b"\"\xf5\x80\x80\x80\"",
+            b"\xef\xbb\xbf{}",
+            b"[1,]",
+            b"[,1]",
+            b"[1 2]",
+            b"{\"a\":1,}",
+            b"{\"a\" 1}",
+            b"{\"a\":}",
+            b"{a:1}",
+            b"{'a':1}",
+            b"{\"a\":1",
+            b"[",
+            b"]",
+            b"{]",
+            b"[}",
+            b"{} {}",
+            b"{}x",
+            b"1 2",
+            b"[1]]",
+            b"/* */ 1",
+            b"\xc3\xa9",
+        ];
+        for g in good {
+            assert!(
+                serde_ok(g),
+                "serde refuses {:?}",
+                String::from_utf8_lossy(g)
+            );
+            assert!(valid(g), "refused {:?}", String::from_utf8_lossy(g));
+        }
+        for b in bad {
+            assert!(
+                !serde_ok(b),
+                "serde accepts {:?}",
+                String::from_utf8_lossy(b)
+            );
+            assert!(!valid(b), "accepted {:?}", String::from_utf8_lossy(b));
+        }
+    }
+
+    /// xorshift64*: deterministic, no dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+        fn pick<T: Copy>(&mut self, v: &[T]) -> T {
+            v[self.below(v.len())]
+        }
+    }
+
+    fn ws(r: &mut Rng, out: &mut Vec<u8>) {
+        if r.below(4) == 0 {
+            out.extend_from_slice(r.pick(&[&b" "[..], b"\t", b"\r", b"  \t"]));
+        }
+    }
+
+    fn gen_string(r: &mut Rng, out: &mut Vec<u8>) {
+        out.push(b'"');
+        for _ in 0..r.below(12) {
+            let piece: &[u8] = r.pick(&[
+                &b"a"[..],
+                b"xyz",
+                b"\\\"",
+                b"\\\\",
+                b"\\/",
+                b"\\n",
+                b"\\t",
+                b"\\u0041",
+                b"\\ud83d\\ude00",
+                "é".as_bytes(),
+                "€".as_bytes(),
+                "𝄞".as_bytes(),
+                b"{[,:]}",
+                b"0123456789abcdef",
+                b" ",
+            ]);
+            out.extend_from_slice(piece);
+        }
+        out.push(b'"');
+    }
+
+    fn gen_value(r: &mut Rng, depth: usize, out: &mut Vec<u8>) {
+        let k = if depth >= 6 { r.below(6) } else { r.below(9) };
+        match k {
+            0 => out.extend_from_slice(r.pick(&[&b"true"[..], b"false", b"null"])),
+            1 | 2 => {
+                let n: &[u8] = r.pick(&[
+                    &b"0"[..],
+                    b"-0",
+                    b"7",
+                    b"-12",
+                    b"3.25",
+                    b"1e9",
+                    b"-2.5E-3",
+                    b"6e+2",
+                    b"18446744073709551616",
+                ]);
+                out.extend_from_slice(n);
+            }
+            3..=5 => gen_string(r, out),
+            6 => {
+                out.push(b'[');
+                ws(r, out);
+                for j in 0..r.below(4) {
+                    if j > 0 {
+                        out.push(b',');
+                        ws(r, out);
+                    }
+                    gen_value(r, depth + 1, out);
+                    ws(r, out);
+                }
+                out.push(b']');
+            }
+            _ => gen_object(r, depth, out),
+        }
+    }
+
+    fn gen_object(r: &mut Rng, depth: usize, out: &mut Vec<u8>) {
+        out.push(b'{');
+        ws(r, out);
+        for j in 0..r.below(6) {
+            if j > 0 {
+                out.push(b',');
+                ws(r, out);
+            }
+            if r.below(2) == 0 {
+                let key: &[u8] = r.pick(&[
+                    &b"\"id\""[..],
+                    b"\"method\"",
+                    b"\"params\"",
+                    b"\"result\"",
+                    b"\"error\"",
+                    b"\"jsonrpc\"",
+                    b"\"i\\u0064\"",
+                    b"\"ids\"",
+                    b"\"\"",
+                ]);
+                out.extend_from_slice(key);
+            } else {
+                gen_string(r, out);
+            }
+            ws(r, out);
+            out.push(b':');
+            ws(r, out);
+            gen_value(r, depth + 1, out);
+            ws(r, out);
+        }
+        out.push(b'}');
+    }
+
+    /// Bytes a mutation puts in: structure, escapes, number parts, controls
+    /// and broken UTF-8.
+    const MUTANTS: &[u8] = &[
+        b'"', b'\\', b'{', b'}', b'[', b']', b',', b':', b'0', b'1', b'-', b'+', b'.', b'e', b'E',
+        b't', b'n', b'u', b'a', b' ', b'\t', b'\r', 0x00, 0x08, 0x1f, 0x7f, 0x80, 0xbf, 0xc0, 0xc3,
+        0xe2, 0xed, 0xf0, 0xf4, 0xf5, 0xff,
+    ];
+
+    fn mutate(r: &mut Rng, doc: &[u8]) -> Vec<u8> {
+        let mut m = doc.to_vec();
+        for _ in 0..1 + r.below(3) {
+            let at = r.below(m.len() + 1);
+            match r.below(5) {
+                0 if at < m.len() => m[at] = r.pick(MUTANTS),
+                1 => m.insert(at, r.pick(MUTANTS)),
+                2 if at < m.len() => {
+                    m.remove(at);
+                }
+                3 => m.truncate(at),
+                _ => {
+                    let from = r.below(m.len() + 1);
+                    let piece = m[from.min(at)..from.max(at)].to_vec();
+                    m.splice(at..at, piece);
+                }
+            }
+        }
+        m
+    }
+
+    #[derive(serde::Deserialize)]
+    struct SerdeEnvelope<'a> {
+        #[serde(borrow, default)]
+        id: Option<&'a serde_json::value::RawValue>,
+        #[serde(borrow, default)]
+        method: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow, default)]
+        params: Option<&'a serde_json::value::RawValue>,
+        #[serde(borrow, default)]
+        result: Option<&'a serde_json::value::RawValue>,
+        #[serde(borrow, default)]
+        error: Option<&'a serde_json::value::RawValue>,
+    }
+
+    /// A plain scan says what serde's envelope says.
+    fn check_envelope(line: &[u8], sc: &Scanned) {
+        let env = serde_json::from_slice::<SerdeEnvelope<'_>>(line);
+        let text = String::from_utf8_lossy(line);
+        if !sc.plain {
+            return;
+        }
+        let env = match env {
+            Ok(e) => e,
+            Err(e) => panic!("plain but serde refuses the envelope ({e}): {text}"),
+        };
+        let span = |s: Option<(usize, usize)>| s.map(|(a, b)| &line[a..b]);
+        fn raw(r: Option<&serde_json::value::RawValue>) -> Option<&[u8]> {
+            r.map(|r| r.get().as_bytes())
+        }
+        assert_eq!(span(sc.id), raw(env.id), "id: {text}");
+        assert_eq!(span(sc.params), raw(env.params), "params: {text}");
+        assert_eq!(span(sc.result), raw(env.result), "result: {text}");
+        assert_eq!(span(sc.error), raw(env.error), "error: {text}");
+        assert_eq!(
+            span(sc.method),
+            env.method.as_deref().map(str::as_bytes),
+            "method: {text}"
+        );
+    }
+
+    #[test]
+    fn validator_agrees_with_serde_json_on_generated_and_mutated_documents() {
+        let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+        let (mut accepted, mut refused, mut plain) = (0, 0, 0);
+        for n in 0..4000 {
+            let mut doc = Vec::new();
+            if n % 2 == 0 {
+                gen_object(&mut r, 0, &mut doc);
+            } else {
+                gen_value(&mut r, 0, &mut doc);
+            }
+            let mut docs = vec![doc.clone()];
+            for _ in 0..4 {
+                docs.push(mutate(&mut r, &doc));
+            }
+            for d in &docs {
+                // A framed line never holds a newline.
+                if d.contains(&b'\n') {
+                    continue;
+                }
+                let got = validate(d, 100, &mut Vec::new());
+                let want = serde_ok(d);
+                assert_eq!(
+                    matches!(got, Ok(Some(_))),
+                    want,
+                    "disagree on {:?}: {got:?}",
+                    String::from_utf8_lossy(d)
+                );
+                match got {
+                    Ok(Some(sc)) => {
+                        accepted += 1;
+                        plain += usize::from(sc.plain);
+                        check_envelope(d, &sc);
+                    }
+                    _ => refused += 1,
+                }
+            }
+        }
+        // The corpus exercised both sides and the envelope's fast path.
+        assert!(accepted > 4000 && refused > 4000, "{accepted} {refused}");
+        assert!(plain > 1000, "{plain}");
+    }
+
+    #[test]
+    fn scan_marks_duplicates_escaped_keys_and_odd_methods_not_plain() {
+        let l = Limits::default();
+        let sc = scan_message(
+            br#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"id":1}}"#,
+            l,
+        )
+        .unwrap();
+        assert!(sc.plain);
+        assert_eq!(sc.id, Some((22, 23)));
+        for line in [
+            &br#"{"id":1,"id":2,"method":"x"}"#[..],
+            br#"{"id":1,"method":"x","method":"tools/call"}"#,
+            br#"{"id":1,"method":"x","params":{},"params":{}}"#,
+            br#"{"id":1,"result":{},"result":null}"#,
+            br#"{"id":1,"i\u0064":2,"method":"x"}"#,
+            br#"{"id":1,"method":"tools\/call"}"#,
+            br#"{"id":1,"method":5}"#,
+            br#"[{"id":1}]"#,
+            br#""id""#,
+        ] {
+            let sc = scan_message(line, l).unwrap();
+            assert!(!sc.plain, "{}", String::from_utf8_lossy(line));
+        }
+        // Null members are absent, as for serde's Option.
+        let sc = scan_message(br#"{"id":null,"method":null,"result":null}"#, l).unwrap();
+        assert_eq!(
+            (sc.plain, sc.id, sc.method, sc.result),
+            (true, None, None, None)
+        );
+        // Depth and faults of the standalone scan.
+        assert_eq!(
+            scan_message(b"[[[1]]]", limits(100, 2)),
+            Err(Fault::TooDeep { limit: 2 })
+        );
+        assert_eq!(scan_message(b"\"\xff\"", l), Err(Fault::NotUtf8 { at: 1 }));
+        assert!(matches!(
+            scan_message(b"{} x", l),
+            Err(Fault::NotJson { .. })
+        ));
+    }
+
+    #[test]
+    fn lines_split_across_reads_get_the_same_scan() {
+        let line = br#"{"jsonrpc":"2.0","id":"a\"b","method":"m","result":[1,{"x":2}]}"#;
+        let mut input = line.to_vec();
+        input.push(b'\n');
+        let want = scan_message(line, Limits::default()).unwrap();
+        for chunk in [1, 3, 7, 1000] {
+            struct Chunked<'a>(&'a [u8], usize);
+            impl Read for Chunked<'_> {
+                fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                    let n = self.0.len().min(self.1).min(buf.len());
+                    buf[..n].copy_from_slice(&self.0[..n]);
+                    self.0 = &self.0[n..];
+                    Ok(n)
+                }
+            }
+            let mut r = FrameReader::new(Chunked(&input, chunk), Limits::default());
+            match r.next_frame(&mut || Ok(())).unwrap() {
+                Some(Frame::Line(l, sc)) => {
+                    assert_eq!(l, line);
+                    assert_eq!(*sc, want, "chunk {chunk}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(want.plain);
+        assert_eq!(want.id.map(|(a, b)| &line[a..b]), Some(&br#""a\"b""#[..]));
+        assert_eq!(want.method.map(|(a, b)| &line[a..b]), Some(&b"m"[..]));
+    }
+
+    #[test]
+    fn plain_ascii_word_check_is_exact_on_every_byte_and_position() {
+        for len in [1, 7, 8, 9, 16, 23] {
+            for at in 0..len {
+                for c in 0..=255u8 {
+                    for fill in [b' ', b'a', 0x7f] {
+                        let mut run = vec![fill; len];
+                        run[at] = c;
+                        let want = run.iter().all(|&b| (0x20..0x80).contains(&b));
+                        assert_eq!(plain_ascii(&run), want, "{run:?}");
+                    }
+                }
+            }
+        }
+        assert!(plain_ascii(b""));
     }
 }

@@ -115,8 +115,8 @@ impl GuardIo {
                 }
             };
             let sent = match frame {
-                Frame::Line(raw) => {
-                    let verdict = lock(&self.session).from_client(raw, &mut out);
+                Frame::Line(raw, scanned) => {
+                    let verdict = lock(&self.session).from_client_scanned(raw, scanned, &mut out);
                     let sent = match verdict {
                         Verdict::Pass => self.send_server(raw, false),
                         Verdict::Replace(b) => self.send_server(&b, false),
@@ -153,8 +153,8 @@ impl GuardIo {
                 }
             };
             let sent = match frame {
-                Frame::Line(raw) => {
-                    let verdict = lock(&self.session).from_server(raw, &mut out);
+                Frame::Line(raw, scanned) => {
+                    let verdict = lock(&self.session).from_server_scanned(raw, scanned, &mut out);
                     let sent = match verdict {
                         Verdict::Pass => self.send_client(raw, false),
                         Verdict::Replace(b) => self.send_client(&b, false),

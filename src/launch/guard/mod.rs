@@ -25,6 +25,7 @@ pub(crate) fn truncate(s: &str, max: usize) -> String {
     }
     format!("{}…", &s[..end])
 }
+pub use frame::Scanned;
 
 /// Which side a message came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +64,18 @@ pub trait Session: Send {
     fn from_client(&mut self, raw: &[u8], out: &mut Outbox) -> Verdict;
     /// A message from the server, likewise.
     fn from_server(&mut self, raw: &[u8], out: &mut Outbox) -> Verdict;
+    /// [`Session::from_client`] with what the I/O layer's validator found
+    /// at the message's top level (`scanned` describes `raw`), so that the
+    /// session need not parse the envelope again.
+    fn from_client_scanned(&mut self, raw: &[u8], scanned: &Scanned, out: &mut Outbox) -> Verdict {
+        let _ = scanned;
+        self.from_client(raw, out)
+    }
+    /// [`Session::from_server`], likewise.
+    fn from_server_scanned(&mut self, raw: &[u8], scanned: &Scanned, out: &mut Outbox) -> Verdict {
+        let _ = scanned;
+        self.from_server(raw, out)
+    }
     /// The I/O layer refused a line from `side` itself (`what` says why:
     /// too large, too deep, not JSON); for the audit log.
     fn refused(&mut self, side: Side, what: &str) {

@@ -55,7 +55,7 @@ use super::pins::{self, Kind, PinStore};
 use super::rate::TokenBucket;
 use super::schema::ArgSchema;
 use super::truncate;
-use super::{Outbox, Rules, Session, Side, Verdict};
+use super::{Limits, Outbox, Rules, Scanned, Session, Side, Verdict};
 use crate::audit::{Event, Sink};
 
 /// Confirmations waiting for the user at once.
@@ -116,19 +116,75 @@ pub enum Era {
     Stateless,
 }
 
-/// The light parse of one message.
+/// The light parse of one message: from the framer's scan when it could
+/// tell ([`Scanned::plain`]), else by serde (which refuses duplicate keys).
 #[derive(Deserialize)]
 struct Envelope<'a> {
     #[serde(borrow, default)]
-    id: Option<&'a RawValue>,
+    id: Option<Raw<'a>>,
     #[serde(borrow, default)]
     method: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
-    params: Option<&'a RawValue>,
+    params: Option<Raw<'a>>,
     #[serde(borrow, default)]
-    result: Option<&'a RawValue>,
+    result: Option<Raw<'a>>,
     #[serde(borrow, default)]
-    error: Option<&'a RawValue>,
+    error: Option<Raw<'a>>,
+}
+
+/// The JSON text of one value of a validated message.
+#[derive(Clone, Copy)]
+struct Raw<'a>(&'a [u8]);
+
+impl<'a> Raw<'a> {
+    fn get(&self) -> &'a str {
+        // Checked as UTF-8 by the validator (or serde) already.
+        std::str::from_utf8(self.0).unwrap_or("null")
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Raw<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <&'de RawValue>::deserialize(d).map(|r| Raw(r.get().as_bytes()))
+    }
+}
+
+impl<'a> Envelope<'a> {
+    fn parse(raw: &'a [u8], scanned: &Scanned) -> serde_json::Result<Envelope<'a>> {
+        match Envelope::scanned(raw, scanned) {
+            Some(env) => Ok(env),
+            None => serde_json::from_slice(raw),
+        }
+    }
+
+    fn scanned(raw: &'a [u8], sc: &Scanned) -> Option<Envelope<'a>> {
+        if !sc.plain {
+            return None;
+        }
+        let span = |s: Option<(usize, usize)>| s.and_then(|(a, b)| raw.get(a..b));
+        let method = match span(sc.method) {
+            Some(m) => Some(Cow::Borrowed(std::str::from_utf8(m).ok()?)),
+            None => None,
+        };
+        Some(Envelope {
+            id: span(sc.id).map(Raw),
+            method,
+            params: span(sc.params).map(Raw),
+            result: span(sc.result).map(Raw),
+            error: span(sc.error).map(Raw),
+        })
+    }
+}
+
+/// The scan of a message handed to the session without one (its unit
+/// tests, other callers): a message that is not valid JSON gets the full
+/// parse, which refuses it.
+fn scan_own(raw: &[u8]) -> Scanned {
+    let limits = Limits {
+        max_message: usize::MAX,
+        max_depth: usize::MAX,
+    };
+    super::frame::scan_message(raw, limits).unwrap_or_default()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1520,6 +1576,14 @@ fn call_error(env: &Envelope) -> Option<String> {
 
 impl Session for GuardSession {
     fn from_client(&mut self, raw: &[u8], out: &mut Outbox) -> Verdict {
+        self.from_client_scanned(raw, &scan_own(raw), out)
+    }
+
+    fn from_server(&mut self, raw: &[u8], out: &mut Outbox) -> Verdict {
+        self.from_server_scanned(raw, &scan_own(raw), out)
+    }
+
+    fn from_client_scanned(&mut self, raw: &[u8], scanned: &Scanned, out: &mut Outbox) -> Verdict {
         self.expire_held(Instant::now(), out);
         if raw.first().is_some_and(|b| *b == b'[')
             || raw
@@ -1529,7 +1593,7 @@ impl Session for GuardSession {
         {
             return self.client_batch(raw, out);
         }
-        let env: Envelope = match serde_json::from_slice(raw) {
+        let env: Envelope = match Envelope::parse(raw, scanned) {
             Ok(e) => e,
             Err(_) => {
                 // Valid JSON, but not one message (a duplicate key, a
@@ -1556,7 +1620,7 @@ impl Session for GuardSession {
         }
     }
 
-    fn from_server(&mut self, raw: &[u8], out: &mut Outbox) -> Verdict {
+    fn from_server_scanned(&mut self, raw: &[u8], scanned: &Scanned, out: &mut Outbox) -> Verdict {
         self.expire_held(Instant::now(), out);
         if raw
             .iter()
@@ -1565,7 +1629,7 @@ impl Session for GuardSession {
         {
             return self.server_batch(raw, out);
         }
-        let env: Envelope = match serde_json::from_slice(raw) {
+        let env: Envelope = match Envelope::parse(raw, scanned) {
             Ok(e) => e,
             Err(_) => {
                 out.notes
@@ -2449,5 +2513,55 @@ mod tests {
             server(&mut t, r#"{"jsonrpc":"2.0","id":99,"result":{}}"#).0,
             Verdict::Pass
         );
+    }
+
+    #[test]
+    fn duplicate_or_escaped_envelope_keys_are_refused_whichever_way_the_scan_came() {
+        let mut t = setup(rules());
+        init(&mut t, false);
+        list(&mut t, 1, &[tool("echo", "E")]);
+        // A second `id`/`method`, or one spelled with an escape, could make
+        // the guard and the server read different messages: refused.
+        for m in [
+            r#"{"jsonrpc":"2.0","id":7,"id":8,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"}}}"#,
+            r#"{"jsonrpc":"2.0","id":7,"method":"ping","method":"tools/call","params":{"name":"echo","arguments":{"text":"x"}}}"#,
+            r#"{"jsonrpc":"2.0","id":7,"method":"ping","m\u0065thod":"tools/call"}"#,
+            r#"{"jsonrpc":"2.0","id":7,"method":"ping","params":{},"params":{"name":"echo"}}"#,
+        ] {
+            // From the framer (its scan) and as a bare session call.
+            let line = format!("{m}\n");
+            let mut reader =
+                super::super::frame::FrameReader::new(line.as_bytes(), Limits::default());
+            let Ok(Some(super::super::frame::Frame::Line(raw, sc))) =
+                reader.next_frame(&mut || Ok(()))
+            else {
+                panic!("not framed: {m}")
+            };
+            assert!(!sc.plain, "{m}");
+            let mut o = Outbox::default();
+            assert_eq!(
+                t.s.from_client_scanned(raw, sc, &mut o),
+                Verdict::Drop,
+                "{m}"
+            );
+            assert_eq!(error_of(&o).0, INVALID_REQUEST, "{m}");
+            let (v, o) = client(&mut t, m);
+            assert_eq!(v, Verdict::Drop, "{m}");
+            assert_eq!(error_of(&o).0, INVALID_REQUEST, "{m}");
+        }
+        // The plain form of the same call passes, with the scan's fields.
+        let (v, _) = call(&mut t, 9, "echo", json!({"text":"x"}));
+        assert_eq!(v, Verdict::Pass);
+        assert_eq!(t.s.in_flight_len(), 1);
+        let (v, _) = server(
+            &mut t,
+            r#"{"jsonrpc":"2.0","id":9,"result":{"content":[]}}"#,
+        );
+        assert_eq!(v, Verdict::Pass);
+        assert_eq!(t.s.in_flight_len(), 0);
+        // A server answer with a duplicate `result` is dropped.
+        let (v, o) = server(&mut t, r#"{"jsonrpc":"2.0","id":10,"result":1,"result":2}"#);
+        assert_eq!(v, Verdict::Drop);
+        assert!(!o.notes.is_empty());
     }
 }
