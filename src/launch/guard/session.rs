@@ -249,7 +249,9 @@ pub struct GuardSession {
     elicitation: bool,
     /// The client's last `_meta` (new era), reused on the guard's requests.
     last_meta: Option<Value>,
-    in_flight: HashMap<String, InFlight>,
+    /// Looked up on every message: foldhash, randomly seeded (the map is
+    /// bounded by `max-in-flight`, so a peer choosing ids gains little).
+    in_flight: HashMap<String, InFlight, foldhash::fast::RandomState>,
     guard_reqs: HashMap<String, GuardReq>,
     overall: Option<TokenBucket>,
     per_tool: HashMap<String, TokenBucket>,
@@ -366,7 +368,7 @@ impl GuardSession {
             era: Era::Unknown,
             elicitation: false,
             last_meta: None,
-            in_flight: HashMap::new(),
+            in_flight: HashMap::default(),
             guard_reqs: HashMap::new(),
             per_tool: HashMap::new(),
             lists: Default::default(),
