@@ -6,11 +6,15 @@
 //!   direct:  the pinned binary itself on a pipe
 //!   guarded: `mcp-warden run srv` (guard on: the full `GuardSession`,
 //!            the server under the sandbox where the OS has one)
+//!   relay:   `cat | server | cat`, the cheapest proxy there is (copies
+//!            bytes, inspects nothing): what any stdio proxy costs here
 //! Measures, alternating the sides every round:
 //!   latency:    1 KiB requests sent one at a time (ping-pong), median
 //!               round trip; added = guarded - direct (target <= 50 us)
 //!   throughput: 1 KiB requests pipelined (a writer and a reader thread),
 //!               answers per second; ratio guarded / direct (>= 80 %)
+//!   relay:      the same two figures for the relay, and the guard's
+//!               throughput as a share of the relay's
 //!   memory:     peak resident set (VmHWM) of the `mcp-warden run`
 //!               process while passing 1 GiB each way (<= 16 MiB), read
 //!               from /proc after the last answer, before its input ends.
@@ -112,6 +116,14 @@ fn main() {
         c.args(["-q", "run", "srv"]);
         c
     };
+    let relay = || {
+        let mut c = Command::new("sh");
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .args(["-c", "cat | \"$0\" | cat"])
+            .arg(&direct_path);
+        c
+    };
 
     // Warm up (the first run writes the receipt).
     ping_pong(&mut direct(), 100);
@@ -119,18 +131,26 @@ fn main() {
 
     let (mut lat_d, mut lat_g, mut tp_d, mut tp_g) = (vec![], vec![], vec![], vec![]);
     let (mut cpu_d, mut cpu_g) = (vec![], vec![]);
+    let (mut lat_r, mut tp_r) = (vec![], vec![]);
     for r in 0..rounds {
-        for k in 0..2 {
-            if (r + k) % 2 == 0 {
-                lat_d.push(ping_pong(&mut direct(), pings));
-                let p = pipelined(&mut direct(), tput_mib << 20);
-                tp_d.push(p.rate);
-                cpu_d.push(p.cpu_ms_per_mib);
-            } else {
-                lat_g.push(ping_pong(&mut guarded(), pings));
-                let p = pipelined(&mut guarded(), tput_mib << 20);
-                tp_g.push(p.rate);
-                cpu_g.push(p.cpu_ms_per_mib);
+        for k in 0..3 {
+            match (r + k) % 3 {
+                0 => {
+                    lat_d.push(ping_pong(&mut direct(), pings));
+                    let p = pipelined(&mut direct(), tput_mib << 20);
+                    tp_d.push(p.rate);
+                    cpu_d.push(p.cpu_ms_per_mib);
+                }
+                1 => {
+                    lat_g.push(ping_pong(&mut guarded(), pings));
+                    let p = pipelined(&mut guarded(), tput_mib << 20);
+                    tp_g.push(p.rate);
+                    cpu_g.push(p.cpu_ms_per_mib);
+                }
+                _ => {
+                    lat_r.push(ping_pong(&mut relay(), pings));
+                    tp_r.push(pipelined(&mut relay(), tput_mib << 20).rate);
+                }
             }
         }
     }
@@ -160,6 +180,15 @@ fn main() {
         mib_s(tg),
         ratio * 100.0,
         verdict(ratio >= 0.8)
+    );
+    let (lr, tr) = (median(&mut lat_r), median_f(&mut tp_r));
+    println!(
+        "  relay (cat | server | cat, inspects nothing): round trip {:.1} us (added {:+.1} us), throughput {:.1} MiB/s (ratio {:.1} %); the guard reaches {:.1} % of the relay's throughput",
+        us(lr),
+        us(lr) - us(ld),
+        mib_s(tr),
+        tr / td * 100.0,
+        tg / tr * 100.0
     );
     println!(
         "  guard peak RSS    {:8.2} MiB while passing {mem_mib} MiB each way ({:.1} MiB/s)   target <= 16 MiB: {}",
