@@ -331,18 +331,7 @@ pub fn run_through_warden(env: &TestEnv, name: &str, extra: &[(&str, &str)]) -> 
 /// `everything`.
 pub fn pin_everything(env: &TestEnv) {
     let tgz = pack_everything(env);
-    let key = Minisign::generate(env, "publisher");
-    key.sign(&tgz, None);
-    env.trust_key(&key.public, "publisher", &["everything"])
-        .code(0);
-    env.run([
-        "add",
-        "everything",
-        "./everything.tgz",
-        "--signature",
-        "everything.tgz.minisig",
-    ])
-    .code(0);
+    env.pin_signed("everything", &tgz, "publisher", &["everything"]);
 }
 
 #[test]

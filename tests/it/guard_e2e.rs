@@ -56,18 +56,7 @@ fn pack_time(env: &TestEnv) -> PathBuf {
 /// Pins the time server as `time`, signed by a trusted minisign key.
 pub fn pin_time(env: &TestEnv) {
     let tgz = pack_time(env);
-    let key = Minisign::generate(env, "time-publisher");
-    let sig = key.sign(&tgz, None);
-    env.trust_key(&key.public, "time-publisher", &["time"])
-        .code(0);
-    env.run([
-        "add",
-        "time",
-        tgz.to_str().unwrap(),
-        "--signature",
-        sig.to_str().unwrap(),
-    ])
-    .code(0);
+    env.pin_signed("time", &tgz, "time-publisher", &["time"]);
 }
 
 pub fn session(env: &TestEnv, name: &str, era: Era, asker: Asker) -> McpSession {

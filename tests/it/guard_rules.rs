@@ -37,17 +37,7 @@ fn pin_fixture(env: &TestEnv, name: &str) {
     require_tool("node", &["--version"]);
     let tgz = env.path(&format!("{name}.tgz"));
     pack_npm(&fixture(&format!("servers/{name}")), None, &tgz);
-    let key = Minisign::generate(env, &format!("{name}-key"));
-    env.trust_key(&key.public, &format!("{name}-signer"), &[name]);
-    let sig = key.sign(&tgz, None);
-    env.run([
-        "add",
-        name,
-        tgz.to_str().unwrap(),
-        "--signature",
-        sig.to_str().unwrap(),
-    ])
-    .code(0);
+    env.pin_signed(name, &tgz, &format!("{name}-signer"), &[name]);
 }
 
 /// Writes the user policy with one server's `[servers.run]` lines and,

@@ -25,20 +25,8 @@ rl.on('close', () => process.exit(0));
 /// with a fresh trusted minisign key and pins it as `name`.
 pub(super) fn pin_node(env: &TestEnv, name: &str, js: &str, extra_pkg: &str) -> Minisign {
     require_tool("node", &["--version"]);
-    let key = Minisign::generate(env, &format!("{name}-key"));
-    env.trust_key(&key.public, &format!("{name}-signer"), &["*"])
-        .code(0);
     let tgz = pack_node(env, name, js, extra_pkg);
-    let sig = key.sign(&tgz, None);
-    env.run([
-        "add",
-        name,
-        tgz.to_str().unwrap(),
-        "--signature",
-        sig.to_str().unwrap(),
-    ])
-    .code(0);
-    key
+    env.pin_signed(name, &tgz, &format!("{name}-signer"), &["*"])
 }
 
 fn pack_node(env: &TestEnv, name: &str, js: &str, extra_pkg: &str) -> PathBuf {

@@ -158,6 +158,30 @@ impl TestEnv {
         out.code(0);
         out
     }
+
+    /// Signs `artifact` with a fresh minisign key (the real tool), trusts
+    /// it as `signer` for `scopes` and pins the artifact as `name`, which
+    /// must succeed.
+    pub fn pin_signed(
+        &self,
+        name: &str,
+        artifact: &Path,
+        signer: &str,
+        scopes: &[&str],
+    ) -> Minisign {
+        let key = Minisign::generate(self, &format!("{signer}-key"));
+        self.trust_key(&key.public, signer, scopes);
+        let sig = key.sign(artifact, None);
+        self.run([
+            OsStr::new("add"),
+            OsStr::new(name),
+            artifact.as_os_str(),
+            OsStr::new("--signature"),
+            sig.as_os_str(),
+        ])
+        .code(0);
+        key
+    }
 }
 
 /// One invocation of the binary being prepared.
