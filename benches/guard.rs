@@ -25,9 +25,12 @@
 //! target).
 
 use std::io::{BufRead as _, BufReader, BufWriter, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod common;
+use common::{Pinned, env, median, verdict};
 
 /// Each request line is this long, newline included.
 const MSG: usize = 1024;
@@ -47,47 +50,13 @@ fn main() {
     let rounds = num("ROUNDS", 3).max(1);
     let strict = std::env::var("BENCH_STRICT").is_ok_and(|v| v == "1");
 
-    let tmp = tempfile::tempdir().expect("temporary directory");
-    let dir = tmp.path();
-    let home = dir.join("home");
-    let artifact = dir.join("echo_server");
-    std::fs::copy(&echo, &artifact).expect("copy echo_server");
-    run_ok(
-        Command::new("minisign")
-            .args(["-G", "-W", "-p"])
-            .arg(dir.join("k.pub"))
-            .arg("-s")
-            .arg(dir.join("k.sec")),
+    let pinned = Pinned::new(
+        &warden,
+        "echo_server",
+        &std::fs::read(&echo).expect("read echo_server"),
     );
-    run_ok(
-        Command::new("minisign")
-            .args(["-S", "-W", "-s"])
-            .arg(dir.join("k.sec"))
-            .arg("-m")
-            .arg(&artifact),
-    );
-    let warden_cmd = || {
-        let mut c = Command::new(&warden);
-        c.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("MCP_WARDEN_HOME", &home)
-            .env("MCP_WARDEN_SYSTEM_DIR", dir.join("system"));
-        c
-    };
-    run_ok(
-        warden_cmd()
-            .arg("trust")
-            .arg("add-key")
-            .arg(dir.join("k.pub"))
-            .args(["--name", "bench", "--scope", "*"]),
-    );
-    run_ok(
-        warden_cmd()
-            .args(["-q", "add", "srv"])
-            .arg(&artifact)
-            .arg("--signature")
-            .arg(dir.join("echo_server.minisig")),
-    );
+    let warden_cmd = || pinned.warden();
+    let home = pinned.home.clone();
     // The pipelined client keeps hundreds of requests in flight (the
     // pipes' contents); the guard's default allows 64 and refuses the rest.
     std::fs::write(
@@ -95,16 +64,7 @@ fn main() {
         "version = 1\n[[servers]]\nname = \"srv\"\n[servers.run]\nmax-in-flight = 4096\n",
     )
     .expect("policy");
-    let lock = std::fs::read_to_string(home.join("config/servers.lock")).expect("lock");
-    let sha = lock
-        .lines()
-        .find_map(|l| l.strip_prefix("sha256 = \""))
-        .expect("sha256 in the lock")
-        .trim_end_matches('"')
-        .to_string();
-    let direct_path = dir.join("direct-echo_server");
-    std::fs::copy(home.join("cache/blobs/sha256").join(&sha), &direct_path).expect("copy");
-    set_exec(&direct_path);
+    let direct_path = pinned.direct.clone();
 
     let direct = || {
         let mut c = Command::new(&direct_path);
@@ -213,34 +173,6 @@ fn main() {
     if strict && (added > 50.0 || ratio < 0.8 || hwm_mib > 16.0) {
         std::process::exit(3);
     }
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok { "met" } else { "MISSED" }
-}
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        eprintln!("guard: {name} is not set; use scripts/bench-guard");
-        std::process::exit(2)
-    })
-}
-
-fn run_ok(c: &mut Command) {
-    let out = c.output().expect("start a setup command");
-    if !out.status.success() {
-        eprintln!(
-            "setup failed: {c:?}\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::process::exit(2);
-    }
-}
-
-fn set_exec(p: &Path) {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
 /// Request `id`, padded so that the line is exactly [`MSG`] bytes.
@@ -384,11 +316,6 @@ fn status_kib(pid: u32, field: &str) -> u64 {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)
-}
-
-fn median(v: &mut [Duration]) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 fn median_f(v: &mut [f64]) -> f64 {

@@ -20,9 +20,12 @@
 //! missed target).
 
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+mod common;
+use common::{Pinned, env, median, verdict};
 
 fn main() {
     // `cargo bench` passes --bench; nothing else is expected.
@@ -38,60 +41,11 @@ fn main() {
         .unwrap_or(0);
     let strict = std::env::var("BENCH_STRICT").is_ok_and(|v| v == "1");
 
-    let tmp = tempfile::tempdir().expect("temporary directory");
-    let dir = tmp.path();
-    let home = dir.join("home");
-    let artifact = dir.join("echo_once");
     let mut bytes = std::fs::read(&echo).expect("read echo_once");
     bytes.resize(bytes.len() + (pad_mib << 20) as usize, 0);
-    std::fs::write(&artifact, &bytes).expect("write the artifact");
-    run_ok(
-        Command::new("minisign")
-            .args(["-G", "-W", "-p"])
-            .arg(dir.join("k.pub"))
-            .arg("-s")
-            .arg(dir.join("k.sec")),
-    );
-    run_ok(
-        Command::new("minisign")
-            .args(["-S", "-W", "-s"])
-            .arg(dir.join("k.sec"))
-            .arg("-m")
-            .arg(&artifact),
-    );
-    let warden_cmd = || {
-        let mut c = Command::new(&warden);
-        c.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("MCP_WARDEN_HOME", &home)
-            .env("MCP_WARDEN_SYSTEM_DIR", dir.join("system"));
-        c
-    };
-    run_ok(
-        warden_cmd()
-            .arg("trust")
-            .arg("add-key")
-            .arg(dir.join("k.pub"))
-            .args(["--name", "bench", "--scope", "*"]),
-    );
-    run_ok(
-        warden_cmd()
-            .args(["-q", "add", "srv"])
-            .arg(&artifact)
-            .arg("--signature")
-            .arg(dir.join("echo_once.minisig")),
-    );
-    // The cached copy is what both sides start.
-    let lock = std::fs::read_to_string(home.join("config/servers.lock")).expect("lock");
-    let sha = lock
-        .lines()
-        .find_map(|l| l.strip_prefix("sha256 = \""))
-        .expect("sha256 in the lock")
-        .trim_end_matches('"')
-        .to_string();
-    let direct_path = dir.join("direct-echo_once");
-    std::fs::copy(home.join("cache/blobs/sha256").join(&sha), &direct_path).expect("copy");
-    set_exec(&direct_path);
+    let pinned = Pinned::new(&warden, "echo_once", &bytes);
+    let warden_cmd = || pinned.warden();
+    let direct_path = pinned.direct.clone();
 
     // Warm up: the first run writes the receipt.
     for _ in 0..3 {
@@ -172,34 +126,6 @@ fn main() {
     }
 }
 
-fn verdict(ok: bool) -> &'static str {
-    if ok { "met" } else { "MISSED" }
-}
-
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        eprintln!("run_overhead: {name} is not set; use scripts/bench-run");
-        std::process::exit(2)
-    })
-}
-
-fn run_ok(c: &mut Command) {
-    let out = c.output().expect("start a setup command");
-    if !out.status.success() {
-        eprintln!(
-            "setup failed: {c:?}\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::process::exit(2);
-    }
-}
-
-fn set_exec(p: &Path) {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-}
-
 /// One start: spawn, one request, the answer, exit. Fails loudly when the
 /// answer is not the expected one, so a broken side cannot look fast.
 fn once(c: &mut Command) -> Duration {
@@ -226,9 +152,4 @@ fn once(c: &mut Command) -> Duration {
         std::process::exit(1);
     }
     elapsed
-}
-
-fn median(v: &mut [Duration]) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }

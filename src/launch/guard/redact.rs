@@ -36,20 +36,31 @@ const SHAPES: &[&str] = &[
     r"\bsk-[A-Za-z0-9_-]{20,}",
 ];
 
+/// The token shapes, compiled once per process and only when a line is
+/// first redacted: compiling them takes a millisecond or two, which a
+/// server that writes nothing to stderr should not wait for at start.
+static COMPILED: std::sync::LazyLock<Vec<(Regex, bool)>> = std::sync::LazyLock::new(|| {
+    SHAPES
+        .iter()
+        .filter_map(|p| Regex::new(p).ok().map(|r| (r, p.contains("?P<keep>"))))
+        .collect()
+});
+
 /// Replaces secrets and token shapes in lines of text.
 pub struct Redactor {
     /// The secret values as one alternation of literals, longest first;
     /// `None` when there is none of at least [`MIN_SECRET`] bytes.
-    secrets: Option<Regex>,
+    /// Compiled on first use, like the shapes.
+    pattern: Option<String>,
+    secrets: std::sync::OnceLock<Option<Regex>>,
     /// The longest secret, in bytes (for cutting long lines safely).
     longest: usize,
-    shapes: Vec<(Regex, bool)>,
 }
 
 impl std::fmt::Debug for Redactor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Redactor")
-            .field("secrets", &self.secrets.is_some())
+            .field("secrets", &self.pattern.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -74,17 +85,11 @@ impl Redactor {
             .iter()
             .map(|v| v.iter().map(|b| format!("\\x{b:02x}")).collect())
             .collect();
-        let secrets = (!alternation.is_empty())
-            .then(|| Regex::new(&format!("(?-u:{})", alternation.join("|"))).ok())
-            .flatten();
-        let shapes = SHAPES
-            .iter()
-            .filter_map(|p| Regex::new(p).ok().map(|r| (r, p.contains("?P<keep>"))))
-            .collect();
+        let pattern = (!alternation.is_empty()).then(|| format!("(?-u:{})", alternation.join("|")));
         Redactor {
-            secrets,
+            pattern,
+            secrets: std::sync::OnceLock::new(),
             longest,
-            shapes,
         }
     }
 
@@ -97,12 +102,15 @@ impl Redactor {
     pub fn redact<'a>(&self, line: &'a [u8]) -> Cow<'a, [u8]> {
         let mut out: Cow<'a, [u8]> = Cow::Borrowed(line);
         // Secrets first: a secret may contain a token shape's prefix.
-        if let Some(re) = &self.secrets
+        let secrets = self
+            .secrets
+            .get_or_init(|| self.pattern.as_deref().and_then(|p| Regex::new(p).ok()));
+        if let Some(re) = secrets
             && let Cow::Owned(v) = re.replace_all(&out, MARK)
         {
             out = Cow::Owned(v);
         }
-        for (re, keep) in &self.shapes {
+        for (re, keep) in COMPILED.iter() {
             let replaced = if *keep {
                 re.replace_all(&out, |c: &Captures<'_>| {
                     let mut v = c.name("keep").map_or(&[][..], |m| m.as_bytes()).to_vec();
