@@ -48,11 +48,10 @@ static COMPILED: std::sync::LazyLock<Vec<(Regex, bool)>> = std::sync::LazyLock::
 
 /// Replaces secrets and token shapes in lines of text.
 pub struct Redactor {
-    /// The secret values as one alternation of literals, longest first;
-    /// `None` when there is none of at least [`MIN_SECRET`] bytes.
-    /// Compiled on first use, like the shapes.
-    pattern: Option<String>,
-    secrets: std::sync::OnceLock<Option<Regex>>,
+    /// The secret values of at least [`MIN_SECRET`] bytes, longest first,
+    /// replaced as literals (no pattern that could fail to compile or
+    /// grow past a size limit; wiped from memory on drop).
+    secrets: Vec<zeroize::Zeroizing<Vec<u8>>>,
     /// The longest secret, in bytes (for cutting long lines safely).
     longest: usize,
 }
@@ -60,7 +59,7 @@ pub struct Redactor {
 impl std::fmt::Debug for Redactor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Redactor")
-            .field("secrets", &self.pattern.is_some())
+            .field("secrets", &self.secrets.len())
             .finish_non_exhaustive()
     }
 }
@@ -80,15 +79,11 @@ impl Redactor {
         vals.sort_by_key(|v| std::cmp::Reverse(v.len()));
         vals.dedup();
         let longest = vals.first().map_or(0, |v| v.len());
-        // Bytes, not text: a secret need not be valid UTF-8 in the output.
-        let alternation: Vec<String> = vals
-            .iter()
-            .map(|v| v.iter().map(|b| format!("\\x{b:02x}")).collect())
-            .collect();
-        let pattern = (!alternation.is_empty()).then(|| format!("(?-u:{})", alternation.join("|")));
         Redactor {
-            pattern,
-            secrets: std::sync::OnceLock::new(),
+            secrets: vals
+                .into_iter()
+                .map(|v| zeroize::Zeroizing::new(v.to_vec()))
+                .collect(),
             longest,
         }
     }
@@ -102,13 +97,20 @@ impl Redactor {
     pub fn redact<'a>(&self, line: &'a [u8]) -> Cow<'a, [u8]> {
         let mut out: Cow<'a, [u8]> = Cow::Borrowed(line);
         // Secrets first: a secret may contain a token shape's prefix.
-        let secrets = self
-            .secrets
-            .get_or_init(|| self.pattern.as_deref().and_then(|p| Regex::new(p).ok()));
-        if let Some(re) = secrets
-            && let Cow::Owned(v) = re.replace_all(&out, MARK)
-        {
-            out = Cow::Owned(v);
+        for secret in &self.secrets {
+            if memchr::memmem::find(&out, secret).is_some() {
+                let mut v = Vec::with_capacity(out.len());
+                let mut at = 0;
+                for k in memchr::memmem::find_iter(&out, secret.as_slice()) {
+                    if k >= at {
+                        v.extend_from_slice(&out[at..k]);
+                        v.extend_from_slice(MARK);
+                        at = k + secret.len();
+                    }
+                }
+                v.extend_from_slice(&out[at..]);
+                out = Cow::Owned(v);
+            }
         }
         for (re, keep) in COMPILED.iter() {
             let replaced = if *keep {
@@ -158,6 +160,22 @@ mod tests {
         let re = r(&["a.b*c(d)"]);
         assert_eq!(red(&re, "a.b*c(d) axbbc(d)"), "[REDACTED] axbbc(d)");
         assert_eq!(re.longest_secret(), 8);
+    }
+
+    #[test]
+    fn many_large_secrets_are_all_redacted() {
+        // 64 KiB each, the most `secret set` takes, and many of them:
+        // replaced as literals, every one, whatever their number and size.
+        let values: Vec<Vec<u8>> = (0..40u8)
+            .map(|i| (0..65536).map(|k| b'a' + ((k as u8) ^ i) % 26).collect())
+            .collect();
+        let re = Redactor::from_values(values.iter().map(Vec::as_slice));
+        for v in [&values[0], &values[39]] {
+            let mut line = b"token=".to_vec();
+            line.extend_from_slice(v);
+            line.extend_from_slice(b" end");
+            assert_eq!(re.redact(&line).as_ref(), b"token=[REDACTED] end");
+        }
     }
 
     #[test]
