@@ -433,18 +433,19 @@ fn prepare(
                     e.hint().map(str::to_string),
                 )
             })?;
-            let rules =
+            let guard_rules =
                 guard::Rules::from_policy(name, &entry.sha256, &rules, policies.tools_pinned(name));
-            let session = GuardSession::new(rules, pins, Box::new(audit.clone())).map_err(|e| {
-                Failure::input(
-                    Code::PolicyType,
-                    format!("{name}: {e}"),
-                    e.hint().map(str::to_string),
-                )
-            })?;
+            let session =
+                GuardSession::new(guard_rules, pins, Box::new(audit.clone())).map_err(|e| {
+                    Failure::input(
+                        Code::PolicyType,
+                        format!("{name}: {e}"),
+                        e.hint().map(str::to_string),
+                    )
+                })?;
             Some(Guard {
                 session: Box::new(session),
-                limits: guard::Limits::from_policy(&policies.run_rules(name)),
+                limits: guard::Limits::from_policy(&rules),
                 secrets: secret_env.iter().map(|(_, v)| v.clone()).collect(),
             })
         }
