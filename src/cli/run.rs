@@ -102,15 +102,20 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
 
     // Every launch decision is recorded, the refusals too.
     let mut audit = open_audit(&ctx, a, &policies)?;
+    let judges = Judges {
+        trust: &trust,
+        policies: &policies,
+        digest: receipt::policy_digest(&ctx),
+    };
     let decision = |verdict: &str, sandbox: String| Event::Launch {
         server: name.to_string(),
         digest: format!("sha256:{}", entry.sha256),
         signers: entry.signers.clone(),
-        policy_digest: receipt::policy_digest(&ctx),
+        policy_digest: judges.digest.clone(),
         verdict: verdict.to_string(),
         sandbox,
     };
-    let ready = match prepare(g, a, &ctx, entry, &trust, &policies, &audit) {
+    let ready = match prepare(g, a, &ctx, entry, &judges, &audit) {
         Ok(r) => r,
         Err(e) => {
             let verdict = match e.downcast_ref::<Failure>() {
@@ -169,6 +174,14 @@ fn open_audit(
     Ok(audit::Shared::new(log))
 }
 
+/// What judges a launch: the trust store, the policies, and the digest of
+/// the files both were read from (for the receipt and the audit log).
+struct Judges<'a> {
+    trust: &'a crate::trust::TrustStore,
+    policies: &'a policy::PolicySet,
+    digest: String,
+}
+
 /// A server checked and ready to start.
 struct Ready {
     launch: Launch,
@@ -188,11 +201,10 @@ fn prepare(
     a: &RunArgs,
     ctx: &crate::context::Context,
     entry: &crate::lock::Entry,
-    trust: &crate::trust::TrustStore,
-    policies: &policy::PolicySet,
+    judges: &Judges,
     audit: &audit::Shared,
 ) -> Result<Ready> {
-    let name = a.name.as_str();
+    let (name, trust, policies) = (a.name.as_str(), judges.trust, judges.policies);
     let cache = crate::cache::Cache::open(&ctx.cache_dir)
         .map_err(|e| Failure::input(Code::CacheError, e.to_string(), Some(e.hint().into())))?;
     let damaged = |what: String| damaged(name, what);
@@ -231,7 +243,7 @@ fn prepare(
 
     let entry_toml = toml::to_string(entry).unwrap_or_default();
     let db_path = policies.advisories_db();
-    let inputs = receipt::inputs(ctx, &entry_toml, db_path.as_deref());
+    let inputs = receipt::inputs(&judges.digest, &entry_toml, db_path.as_deref());
     let fresh = !a.rehash
         && receipt::load(ctx, name)
             .is_some_and(|r| r.matches(&entry.sha256, &inputs, &fingerprint));

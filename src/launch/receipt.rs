@@ -100,9 +100,8 @@ pub fn remove(ctx: &Context, server: &str) {
     let _ = std::fs::remove_file(path(ctx, server));
 }
 
-/// SHA-256 over everything besides the bytes that the verdict depends on.
-/// `sha256:HEX` over the policy and trust files in force, for the audit
-/// log's launch records.
+/// `sha256:HEX` over the policy and trust files in force: part of a
+/// receipt's key, and named in the audit log's launch records.
 pub fn policy_digest(ctx: &Context) -> String {
     let mut h = crate::digest::FieldHasher::default();
     for p in ctx.judgement_files() {
@@ -111,13 +110,15 @@ pub fn policy_digest(ctx: &Context) -> String {
     format!("sha256:{}", h.finish())
 }
 
-pub fn inputs(ctx: &Context, entry_toml: &str, advisories: Option<&Path>) -> String {
+/// SHA-256 over everything besides the bytes that the verdict depends on,
+/// which a receipt is keyed by besides the files' identities: this
+/// version, the lock entry, the policy and trust files (as
+/// [`policy_digest`] gave them), the advisory database.
+pub fn inputs(policy_digest: &str, entry_toml: &str, advisories: Option<&Path>) -> String {
     let mut h = crate::digest::FieldHasher::default();
     h.field("version", env!("CARGO_PKG_VERSION").as_bytes());
     h.field("entry", entry_toml.as_bytes());
-    for p in ctx.judgement_files() {
-        h.file("state", &p);
-    }
+    h.field("state", policy_digest.as_bytes());
     // A database of thousands of files is not hashed on every launch: its
     // directory's identity changes when a file is added or removed.
     if let Some(db) = advisories {
