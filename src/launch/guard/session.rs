@@ -194,6 +194,26 @@ enum Method {
     Other,
 }
 
+/// Why a call does not reach the server: its audit decision and the
+/// JSON-RPC error the client gets.
+struct Refusal {
+    decision: &'static str,
+    code: i64,
+    message: String,
+    data: Option<Value>,
+}
+
+impl Refusal {
+    fn new(decision: &'static str, code: i64, message: String) -> Refusal {
+        Refusal {
+            decision,
+            code,
+            message,
+            data: None,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct InFlight {
     method: Method,
@@ -671,6 +691,117 @@ impl GuardSession {
         Verdict::Pass
     }
 
+    /// The checks every `tools/call` passes before confirmation, in order:
+    /// argument shape, deny-tools, the overall rate, pinned and listed, the
+    /// tool's own rate, the pinned schema.
+    fn admit(
+        &mut self,
+        name: &str,
+        arguments: Option<&Value>,
+        now: Instant,
+        out: &mut Outbox,
+    ) -> Result<(), Refusal> {
+        let server = &self.rules.server;
+        if arguments.is_some_and(|a| !a.is_object() && !a.is_null()) {
+            return Err(Refusal::new(
+                "invalid-arguments",
+                INVALID_PARAMS,
+                format!(
+                    "mcp-warden: the arguments of tool `{}` must be a JSON object",
+                    shown(name)
+                ),
+            ));
+        }
+        if self.deny.is_match(name) {
+            return Err(Refusal::new(
+                "denied",
+                REFUSED,
+                format!(
+                    "mcp-warden: tool `{}` is denied by the policy (deny-tools of server {server}); ask the administrator if it is needed",
+                    shown(name)
+                ),
+            ));
+        }
+        if let Some(b) = self.overall.as_mut()
+            && let Err(wait) = b.take(now)
+        {
+            let ms = wait.as_millis().max(1) as u64;
+            return Err(Refusal {
+                data: Some(json!({"limit": "overall", "retryAfterMs": ms})),
+                ..Refusal::new(
+                    "rate-limited",
+                    RATE_LIMITED,
+                    format!(
+                        "mcp-warden: the rate limit over all tools of server {server} is reached; retry in {ms} ms"
+                    ),
+                )
+            });
+        }
+        if !self.usable(name, out) {
+            let server = &self.rules.server;
+            return Err(Refusal::new(
+                "unpinned",
+                REFUSED,
+                format!(
+                    "mcp-warden: tool `{}` is not an approved tool of server {server} (changed, new, or not listed yet); list the tools first, and if it changed run `mcp-warden approve {server}`",
+                    shown(name)
+                ),
+            ));
+        }
+        if let Some(rule) = self.rules.rate_per_tool {
+            // Only usable (pinned, listed) tools get a bucket: the map is
+            // bounded by the pinned list.
+            let b = self
+                .per_tool
+                .entry(name.to_string())
+                .or_insert_with(|| TokenBucket::new(rule, now));
+            if let Err(wait) = b.take(now) {
+                let ms = wait.as_millis().max(1) as u64;
+                return Err(Refusal {
+                    data: Some(json!({"limit": "per-tool", "tool": name, "retryAfterMs": ms})),
+                    ..Refusal::new(
+                        "rate-limited",
+                        RATE_LIMITED,
+                        format!(
+                            "mcp-warden: the rate limit of tool `{}` is reached; retry in {ms} ms",
+                            shown(name)
+                        ),
+                    )
+                });
+            }
+        }
+        self.check_arguments(name, arguments).map_err(|problem| {
+            Refusal::new(
+                "invalid-arguments",
+                INVALID_PARAMS,
+                format!(
+                    "mcp-warden: invalid arguments for tool `{}`: {problem}",
+                    shown(name)
+                ),
+            )
+        })
+    }
+
+    /// A call that goes on to the server (`decision`: allowed or
+    /// confirmed), awaiting its answer.
+    fn track_call(
+        &mut self,
+        id: &str,
+        tool: String,
+        args: String,
+        decision: &'static str,
+        now: Instant,
+    ) {
+        let call = Some((tool, args, decision));
+        let f = InFlight {
+            method: Method::ToolsCall,
+            started: now,
+            call,
+            cursor: false,
+        };
+        self.in_flight.insert(id.to_string(), f);
+    }
+
     fn client_call(
         &mut self,
         id: &str,
@@ -697,110 +828,8 @@ impl GuardSession {
             );
         };
         let arguments = params.as_ref().and_then(|p| p.get("arguments"));
-        if arguments.is_some_and(|a| !a.is_object() && !a.is_null()) {
-            return self.refuse_call(
-                out,
-                id,
-                &tool,
-                &args,
-                "invalid-arguments",
-                INVALID_PARAMS,
-                format!(
-                    "mcp-warden: the arguments of tool `{}` must be a JSON object",
-                    shown(name)
-                ),
-                None,
-            );
-        }
-        if self.deny.is_match(name) {
-            return self.refuse_call(
-                out,
-                id,
-                &tool,
-                &args,
-                "denied",
-                REFUSED,
-                format!(
-                    "mcp-warden: tool `{}` is denied by the policy (deny-tools of server {}); ask the administrator if it is needed",
-                    shown(name),
-                    self.rules.server
-                ),
-                None,
-            );
-        }
-        if let Some(b) = self.overall.as_mut()
-            && let Err(wait) = b.take(now)
-        {
-            let ms = wait.as_millis().max(1) as u64;
-            return self.refuse_call(
-                out,
-                id,
-                &tool,
-                &args,
-                "rate-limited",
-                RATE_LIMITED,
-                format!(
-                    "mcp-warden: the rate limit over all tools of server {} is reached; retry in {ms} ms",
-                    self.rules.server
-                ),
-                Some(json!({"limit": "overall", "retryAfterMs": ms})),
-            );
-        }
-        if !self.usable(name, out) {
-            return self.refuse_call(
-                out,
-                id,
-                &tool,
-                &args,
-                "unpinned",
-                REFUSED,
-                format!(
-                    "mcp-warden: tool `{}` is not an approved tool of server {} (changed, new, or not listed yet); list the tools first, and if it changed run `mcp-warden approve {}`",
-                    shown(name),
-                    self.rules.server,
-                    self.rules.server
-                ),
-                None,
-            );
-        }
-        if let Some(rule) = self.rules.rate_per_tool {
-            // Only usable (pinned, listed) tools get a bucket: the map is
-            // bounded by the pinned list.
-            let b = self
-                .per_tool
-                .entry(name.to_string())
-                .or_insert_with(|| TokenBucket::new(rule, now));
-            if let Err(wait) = b.take(now) {
-                let ms = wait.as_millis().max(1) as u64;
-                return self.refuse_call(
-                    out,
-                    id,
-                    &tool,
-                    &args,
-                    "rate-limited",
-                    RATE_LIMITED,
-                    format!(
-                        "mcp-warden: the rate limit of tool `{}` is reached; retry in {ms} ms",
-                        shown(name)
-                    ),
-                    Some(json!({"limit": "per-tool", "tool": name, "retryAfterMs": ms})),
-                );
-            }
-        }
-        if let Err(problem) = self.check_arguments(name, arguments) {
-            return self.refuse_call(
-                out,
-                id,
-                &tool,
-                &args,
-                "invalid-arguments",
-                INVALID_PARAMS,
-                format!(
-                    "mcp-warden: invalid arguments for tool `{}`: {problem}",
-                    shown(name)
-                ),
-                None,
-            );
+        if let Err(r) = self.admit(name, arguments, now, out) {
+            return self.refuse_call(out, id, &tool, &args, r.decision, r.code, r.message, r.data);
         }
         if self.confirm.is_match(name) && self.era == Era::Stateless {
             return self.confirm_stateless(id, name, params.as_ref(), &tool, &args, now, out);
@@ -855,26 +884,10 @@ impl GuardSession {
                     expires: now + self.rules.confirm_timeout,
                 },
             );
-            self.in_flight.insert(
-                id.to_string(),
-                InFlight {
-                    method: Method::ToolsCall,
-                    started: now,
-                    call: Some((tool, args, "confirmed")),
-                    cursor: false,
-                },
-            );
+            self.track_call(id, tool, args, "confirmed", now);
             return Verdict::Drop;
         }
-        self.in_flight.insert(
-            id.to_string(),
-            InFlight {
-                method: Method::ToolsCall,
-                started: now,
-                call: Some((tool, args, "allowed")),
-                cursor: false,
-            },
-        );
+        self.track_call(id, tool, args, "allowed", now);
         Verdict::Pass
     }
 
@@ -952,15 +965,7 @@ impl GuardSession {
                 args.to_string(),
                 now + self.rules.confirm_timeout,
             ));
-            self.in_flight.insert(
-                id.to_string(),
-                InFlight {
-                    method: Method::ToolsCall,
-                    started: now,
-                    call: Some((tool.to_string(), args.to_string(), "confirmed")),
-                    cursor: false,
-                },
-            );
+            self.track_call(id, tool.to_string(), args.to_string(), "confirmed", now);
             return Verdict::Replace(msg.to_string().into_bytes());
         }
         let why = if !self.elicitation {
@@ -996,15 +1001,7 @@ impl GuardSession {
                 .position(|(t, a, until)| t == tool && a == args && *until > now)
         {
             self.confirmed.remove(i);
-            self.in_flight.insert(
-                id.to_string(),
-                InFlight {
-                    method: Method::ToolsCall,
-                    started: now,
-                    call: Some((tool.to_string(), args.to_string(), "confirmed")),
-                    cursor: false,
-                },
-            );
+            self.track_call(id, tool.to_string(), args.to_string(), "confirmed", now);
             return Verdict::Pass;
         }
         let state = self.guard_id().trim_matches('"').to_string();
