@@ -867,17 +867,19 @@ mod tests {
         }
     }
 
+    /// A reader that hands out at most `.1` bytes per read.
+    struct Chunked<'a>(&'a [u8], usize);
+    impl Read for Chunked<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(self.1).min(buf.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
     /// Every frame of `input`, read in chunks of `chunk` bytes.
     fn frames_chunked(input: &[u8], l: Limits, chunk: usize) -> Vec<Result<Vec<u8>, Refusal>> {
-        struct Chunked<'a>(&'a [u8], usize);
-        impl Read for Chunked<'_> {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                let n = self.0.len().min(self.1).min(buf.len());
-                buf[..n].copy_from_slice(&self.0[..n]);
-                self.0 = &self.0[n..];
-                Ok(n)
-            }
-        }
         let mut r = FrameReader::new(Chunked(input, chunk), l);
         let mut out = Vec::new();
         while let Some(f) = r.next_frame(&mut || Ok(())).unwrap() {
@@ -1486,15 +1488,6 @@ mod tests {
         input.push(b'\n');
         let want = scan_message(line, Limits::default()).unwrap();
         for chunk in [1, 3, 7, 1000] {
-            struct Chunked<'a>(&'a [u8], usize);
-            impl Read for Chunked<'_> {
-                fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                    let n = self.0.len().min(self.1).min(buf.len());
-                    buf[..n].copy_from_slice(&self.0[..n]);
-                    self.0 = &self.0[n..];
-                    Ok(n)
-                }
-            }
             let mut r = FrameReader::new(Chunked(&input, chunk), Limits::default());
             match r.next_frame(&mut || Ok(())).unwrap() {
                 Some(Frame::Line(l, sc)) => {

@@ -1531,6 +1531,11 @@ impl GuardSession {
 }
 
 /// The tool name (as given, or "") and the argument digest of a call.
+/// A JSON-RPC batch: the document is an array.
+fn is_batch(raw: &[u8]) -> bool {
+    raw.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
+}
+
 fn call_parts(params: Option<&Value>) -> (String, String) {
     let tool = params
         .and_then(|p| p.get("name"))
@@ -1584,12 +1589,7 @@ impl Session for GuardSession {
 
     fn from_client_scanned(&mut self, raw: &[u8], scanned: &Scanned, out: &mut Outbox) -> Verdict {
         self.expire_held(Instant::now(), out);
-        if raw.first().is_some_and(|b| *b == b'[')
-            || raw
-                .iter()
-                .find(|b| !b.is_ascii_whitespace())
-                .is_some_and(|b| *b == b'[')
-        {
+        if is_batch(raw) {
             return self.client_batch(raw, out);
         }
         let env: Envelope = match Envelope::parse(raw, scanned) {
@@ -1621,11 +1621,7 @@ impl Session for GuardSession {
 
     fn from_server_scanned(&mut self, raw: &[u8], scanned: &Scanned, out: &mut Outbox) -> Verdict {
         self.expire_held(Instant::now(), out);
-        if raw
-            .iter()
-            .find(|b| !b.is_ascii_whitespace())
-            .is_some_and(|b| *b == b'[')
-        {
+        if is_batch(raw) {
             return self.server_batch(raw, out);
         }
         let env: Envelope = match Envelope::parse(raw, scanned) {
