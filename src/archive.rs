@@ -190,9 +190,19 @@ pub fn extract(
     limits: &Limits,
 ) -> Result<Summary, ArchiveError> {
     let file = File::open(archive).map_err(|e| ArchiveError::io(archive, e))?;
+    extract_file(file, kind, dest, limits)
+}
+
+/// [`extract`] from an open file: its bytes are all there is.
+pub fn extract_file(
+    file: File,
+    kind: Kind,
+    dest: &Path,
+    limits: &Limits,
+) -> Result<Summary, ArchiveError> {
     let archive_len = file
         .metadata()
-        .map_err(|e| ArchiveError::io(archive, e))?
+        .map_err(|e| ArchiveError::io(dest, e))?
         .len();
     fs::create_dir(dest).map_err(|e| ArchiveError::io(dest, e))?;
     set_mode(dest, 0o755)?;

@@ -20,7 +20,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -149,6 +149,9 @@ pub enum ProblemKind {
     BlobMismatch { actual: String },
     /// The tree's content no longer has the digest recorded at unpack.
     TreeMismatch { recorded: String, actual: String },
+    /// The tree differs from what its archive blob unpacks to (its record
+    /// may match: whoever changed the files could rewrite it too).
+    TreeNotDerived { derived: String, actual: String },
     /// A tree without its `.tree` record.
     MissingRecord,
     /// A file or directory that the cache did not put there.
@@ -167,6 +170,10 @@ impl fmt::Display for Problem {
             ProblemKind::TreeMismatch { recorded, actual } => write!(
                 f,
                 "{p}: tree digest is {actual}, recorded {recorded}: files were changed"
+            ),
+            ProblemKind::TreeNotDerived { derived, actual } => write!(
+                f,
+                "{p}: tree digest is {actual}, but its archive unpacks to {derived}: files were changed or planted"
             ),
             ProblemKind::MissingRecord => write!(f, "{p}: no recorded tree digest"),
             ProblemKind::Stray => write!(f, "{p}: not a cache entry"),
@@ -407,28 +414,137 @@ impl Cache {
                 .is_none_or(|s| d.get(1).map(Digest::hex).as_ref() == Some(s)))
     }
 
-    /// Unpacks an archive blob into `trees/sha256/<blob sha256>`, or
-    /// returns the tree already there. The blob is re-hashed first, so a
-    /// blob changed on disk is never unpacked under its old name.
+    /// Unpacks an archive blob into `trees/sha256/<blob sha256>`.
+    ///
+    /// The tree is always derived from the blob's bytes, never taken on
+    /// the word of what is already in the cache: the blob is copied into
+    /// a private unlinked file while it is hashed, that copy (which no
+    /// other process can reach by name) is what is extracted, and a tree
+    /// already under the key is kept only when its content equals the
+    /// derived one; otherwise it is replaced. So a planted tree, with a
+    /// record to match, is never pinned, and `add` after a mismatch
+    /// repairs it.
     pub fn unpack(&self, blob: &Blob, kind: Kind, limits: &Limits) -> Result<Tree, CacheError> {
         check_key(&blob.sha256)?;
-        if let Some(t) = self.tree(&blob.sha256)? {
-            return Ok(t);
-        }
-        let (_, d) = hash_file(&blob.path, &[Algorithm::Sha256])?;
-        if d[0].hex() != blob.sha256 {
-            return Err(CacheError::Corrupt {
-                path: blob.path.clone(),
-                detail: format!("content has sha256 {}", d[0].hex()),
-            });
-        }
+        let private = self.private_copy(blob)?;
         let work = self.work_dir()?;
         let dest = work.path().join("tree");
-        let res = archive::extract(&blob.path, kind, &dest, limits)
+        let res = archive::extract_file(private, kind, &dest, limits)
             .map_err(CacheError::from)
-            .and_then(|_| self.install(&dest, &blob.sha256));
+            .and_then(|_| self.install_derived(&dest, &blob.sha256));
         finish_work(work, &dest);
         res
+    }
+
+    /// The blob's bytes in an unlinked file of `tmp/`, checked against its
+    /// SHA-256 as they were copied.
+    fn private_copy(&self, blob: &Blob) -> Result<File, CacheError> {
+        let mut src = open_nofollow(&blob.path)?;
+        let mut copy =
+            tempfile::tempfile_in(&self.tmp).map_err(|e| CacheError::io(&self.tmp, e))?;
+        let mut h = Algorithm::Sha256.hasher();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = match src.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(CacheError::io(&blob.path, e)),
+            };
+            h.update(&buf[..n]);
+            copy.write_all(&buf[..n])
+                .map_err(|e| CacheError::io(&self.tmp, e))?;
+        }
+        let actual = h.finish().hex();
+        if actual != blob.sha256 {
+            return Err(CacheError::Corrupt {
+                path: blob.path.clone(),
+                detail: format!("content has sha256 {actual}"),
+            });
+        }
+        copy.seek(io::SeekFrom::Start(0))
+            .map_err(|e| CacheError::io(&self.tmp, e))?;
+        Ok(copy)
+    }
+
+    /// The tree digest the blob `key` unpacks to, or `None` when there is
+    /// no such blob or it is not an archive (a local directory's tree).
+    fn derive(&self, key: &str) -> Result<Option<String>, CacheError> {
+        let path = self.blob_path(key);
+        if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+            return Ok(None);
+        }
+        let Some(kind) = archive::kind_of_file(&path).map_err(|e| CacheError::io(&path, e))? else {
+            return Ok(None);
+        };
+        let blob = Blob {
+            sha256: key.to_string(),
+            sha512: None,
+            size: 0,
+            path,
+        };
+        let private = self.private_copy(&blob)?;
+        let work = self.work_dir()?;
+        let dest = work.path().join("tree");
+        let res = archive::extract_file(private, kind, &dest, &Limits::default())
+            .map_err(CacheError::from)
+            .and_then(|_| tree_digest(&dest));
+        finish_work(work, &dest);
+        res.map(Some)
+    }
+
+    /// [`Cache::install`] for a tree derived from a blob: a tree already
+    /// under `key` whose content differs from `dest` is replaced.
+    fn install_derived(&self, dest: &Path, key: &str) -> Result<Tree, CacheError> {
+        let target = self.trees.join(key);
+        if fs::symlink_metadata(&target).is_ok() {
+            seal(dest)?;
+            let derived = tree_digest(dest)?;
+            let present = fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir())
+                && tree_digest(&target).is_ok_and(|d| d == derived);
+            if present {
+                let record = self.tree_record(key);
+                if self.record(key).ok().flatten().as_deref() != Some(derived.as_str()) {
+                    fsutil::write_atomic(&record, format!("{derived}\n").as_bytes())
+                        .map_err(|e| CacheError::io(&record, e))?;
+                }
+                return Ok(Tree {
+                    key: key.to_string(),
+                    digest: derived,
+                    path: target,
+                });
+            }
+            tracing::warn!(
+                "the cached tree {} differs from its archive; replacing it",
+                target.display()
+            );
+            self.discard(&target)?;
+        }
+        self.install(dest, key)
+    }
+
+    /// Moves a damaged tree (or whatever took its name) out of the way
+    /// atomically, then removes it.
+    fn discard(&self, target: &Path) -> Result<(), CacheError> {
+        let aside = self.tmp.join(format!(
+            "discard-{}-{}",
+            std::process::id(),
+            jiff::Timestamp::now().as_nanosecond()
+        ));
+        if let Ok(m) = fs::symlink_metadata(target)
+            && m.is_dir()
+        {
+            // Moving a directory to another parent needs write access to it.
+            set_mode(target, 0o755)?;
+        }
+        fs::rename(target, &aside).map_err(|e| CacheError::io(target, e))?;
+        sync_dir(&self.trees);
+        if fs::symlink_metadata(&aside).is_ok_and(|m| m.is_dir()) {
+            remove_tree(&aside);
+        } else {
+            let _ = fs::remove_file(&aside);
+        }
+        Ok(())
     }
 
     /// Copies a local directory into `trees/sha256/<tree digest>`:
@@ -619,12 +735,28 @@ impl Cache {
                     continue;
                 }
             };
-            match tree_digest(&path) {
-                Ok(actual) if actual == recorded => {}
-                Ok(actual) => problems.push(Problem {
+            let actual = match tree_digest(&path) {
+                Ok(actual) => actual,
+                Err(e) => {
+                    problems.push(unreadable(&path, &e));
+                    continue;
+                }
+            };
+            if actual != recorded {
+                problems.push(Problem {
                     path,
                     kind: ProblemKind::TreeMismatch { recorded, actual },
+                });
+                continue;
+            }
+            // The record is only as good as the files beside it: a tree
+            // whose archive is here is unpacked again and compared.
+            match self.derive(&name) {
+                Ok(Some(derived)) if derived != actual => problems.push(Problem {
+                    path,
+                    kind: ProblemKind::TreeNotDerived { derived, actual },
                 }),
+                Ok(_) => {}
                 Err(e) => problems.push(unreadable(&path, &e)),
             }
         }

@@ -120,6 +120,7 @@ codes! {
     EntryPoint => "entry-point": "run cannot tell how to start the pinned artifact, or its entry point is missing, malformed or needs dependencies it does not contain",
     SecretMissing => "secret-missing": "a secret the server needs is not in the keychain (mcp-warden secret set SERVER VAR)",
     EnvMissing => "env-missing": "a variable the server requires has no value in run's environment",
+    EnvRefused => "env-refused": "a variable that makes a runtime load code (NODE_OPTIONS, LD_PRELOAD, PYTHONPATH, ...) came from registry metadata, run --env or a stored secret; only the policy's [servers.run] env may set one",
     KeychainUnavailable => "keychain-unavailable": "the OS keychain (Secret Service, keyutils, macOS Keychain, Windows Credential Manager) could not be reached or refused the request",
     LaunchFailed => "launch-failed": "the verified server could not be started (not executable, no interpreter, exec error)",
     ClientConfig => "client-config": "an MCP client's config could not be read, parsed or rewritten",

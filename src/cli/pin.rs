@@ -528,7 +528,38 @@ fn judge_stored(
     for n in &resolved.notes {
         g.note(&format!("note: {n}"));
     }
+    for line in unsigned_run_hints(&resolved.run) {
+        g.note(&line);
+    }
     Ok(Pinned::Allowed(Box::new(entry), Box::new(report)))
+}
+
+/// What the source's metadata, which no signature covers (a registry's
+/// server.json), says about starting the server: shown at `add`, since it
+/// is pinned beside the verified artifact.
+fn unsigned_run_hints(run: &crate::source::RunHints) -> Vec<String> {
+    let mut out = Vec::new();
+    if run.env.is_empty() && run.args.is_empty() && run.runtime_args.is_empty() {
+        return out;
+    }
+    out.push("from the source's metadata, which no signature covers:".into());
+    for e in &run.env {
+        let value = match (&e.default, e.secret) {
+            (_, true) => "secret, from the keychain".to_string(),
+            (Some(d), false) => format!("default {d:?}"),
+            (None, false) => "no default".to_string(),
+        };
+        out.push(format!("  env {} ({value})", e.name));
+    }
+    for a in &run.args {
+        out.push(format!("  server argument {a:?} (after the entry point)"));
+    }
+    for a in &run.runtime_args {
+        out.push(format!(
+            "  runtime argument {a:?}: not used (mcp-warden starts the verified entry point itself)"
+        ));
+    }
+    out
 }
 
 /// Brings the artifact into the cache: a blob for files and archives, a

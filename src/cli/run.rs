@@ -15,6 +15,7 @@ use super::verify::{input_failure, load_advisories, load_policies, load_trust, p
 use super::{Failure, Global};
 use crate::audit::{self, Event, Sink as _};
 use crate::diag::Code;
+use crate::launch::anchor::Anchor;
 use crate::launch::entry::{self, Artifact, EnvValue};
 use crate::launch::guard::{self, GuardSession, io::Guard, pins::PinStore};
 use crate::launch::spawn::{Launch, Program};
@@ -23,7 +24,7 @@ use crate::lock::Lock;
 use crate::policy;
 use crate::report::{Report, Verdict};
 use crate::secrets::{SecretValue, Secrets};
-use crate::verify;
+use crate::verify::{self, ArtifactRef};
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
@@ -209,71 +210,75 @@ fn prepare(
         .map_err(|e| Failure::input(Code::CacheError, e.to_string(), Some(e.hint().into())))?;
     let damaged = |what: String| damaged(name, what);
 
-    // What will run: the pinned file itself (opened now, so the inode
-    // checked is the inode executed), or the unpacked tree.
-    let tree = match &entry.tree {
-        Some(key) => Some(
+    // What will run, opened once: the pinned file itself, or the unpacked
+    // tree's directory. Everything after (fingerprint, digest, entry point,
+    // sandbox, the interpreter's arguments) reaches it through this
+    // descriptor, never by its name again (see launch::anchor).
+    let anchor = match &entry.tree {
+        Some(key) => {
             cache
                 .tree(key)
                 .map_err(|e| damaged(format!("{name}: {e}")))?
                 .ok_or_else(|| {
                     damaged(format!("{name}: the unpacked files are not in the cache"))
-                })?,
-        ),
-        None => None,
-    };
-    let blob_path = cache.blob_path(&entry.sha256);
-    let (file, fingerprint) = match &tree {
-        Some(t) => (
-            None,
-            receipt::tree_fingerprint(&t.path).map_err(|e| damaged(format!("{name}: {e}")))?,
-        ),
+                })?;
+            Anchor::open_dir(&ctx.cache_dir, &["trees", "sha256", key])
+                .map_err(|e| damaged(format!("{name}: the unpacked files cannot be opened: {e}")))?
+        }
         None => {
+            let blob_path = cache.blob_path(&entry.sha256);
             ensure_executable(&blob_path);
-            let f = std::fs::File::open(&blob_path).map_err(|e| {
+            Anchor::open_file(&blob_path).map_err(|e| {
                 damaged(format!(
                     "{name}: the pinned artifact sha256:{} cannot be opened: {e}",
                     entry.sha256
                 ))
-            })?;
-            let m = f.metadata().map_err(|e| damaged(format!("{name}: {e}")))?;
-            (Some(f), receipt::file_fingerprint(&m))
+            })?
         }
     };
+    let is_tree = entry.tree.is_some();
+    let fingerprint = |a: &Anchor| -> std::io::Result<String> {
+        match is_tree {
+            true => receipt::tree_fingerprint(a.path()),
+            false => a.metadata().map(|m| receipt::file_fingerprint(&m)),
+        }
+    };
+    let before = fingerprint(&anchor).map_err(|e| damaged(format!("{name}: {e}")))?;
 
     let entry_toml = toml::to_string(entry).unwrap_or_default();
     let db_path = policies.advisories_db();
     let inputs = receipt::inputs(&judges.digest, &entry_toml, db_path.as_deref());
     let fresh = !a.rehash
-        && receipt::load(ctx, name)
-            .is_some_and(|r| r.matches(&entry.sha256, &inputs, &fingerprint));
+        && receipt::load(ctx, name).is_some_and(|r| r.matches(&entry.sha256, &inputs, &before));
     let how = if fresh {
         "receipt"
     } else {
         receipt::remove(ctx, name);
-        verify_in_full(g, ctx, name, entry, trust, policies)?;
-        // A pinned directory's tree digest is its pin, which
-        // `verify_in_full` compared already; an archive's tree is checked here.
-        if let Some(t) = tree.as_ref().filter(|_| entry.kind != "directory") {
-            let expected = entry.tree_digest.as_deref().unwrap_or(&t.digest);
-            let now =
-                crate::cache::tree_digest(&t.path).map_err(|e| damaged(format!("{name}: {e}")))?;
+        // A single file is verified through the open descriptor: the bytes
+        // hashed are the bytes that run.
+        verify_in_full(
+            g,
+            ctx,
+            name,
+            entry,
+            trust,
+            policies,
+            (!is_tree).then(|| anchor.path()),
+        )?;
+        // The tree that runs is compared with the tree digest pinned at
+        // `add` (for a directory, the pin itself).
+        if is_tree {
+            let expected = entry.tree_digest.as_deref().unwrap_or(&entry.sha256);
+            let now = crate::cache::tree_digest(anchor.path())
+                .map_err(|e| damaged(format!("{name}: {e}")))?;
             if now != expected {
                 return Err(damaged(format!(
                     "{name}: the unpacked files have tree digest {now}, not the pinned {expected}"
                 )));
             }
         }
-        // The files checked must be the files that run: nothing may have
-        // changed while they were hashed.
-        let after = match (&tree, &file) {
-            (Some(t), _) => receipt::tree_fingerprint(&t.path).ok(),
-            (None, Some(_)) => std::fs::metadata(&blob_path)
-                .ok()
-                .map(|m| receipt::file_fingerprint(&m)),
-            (None, None) => None,
-        };
-        if after.as_deref() != Some(fingerprint.as_str()) {
+        // Nothing may have changed in place while it was hashed.
+        if fingerprint(&anchor).ok().as_deref() != Some(before.as_str()) {
             return Err(damaged(format!(
                 "{name}: the cached files changed while they were being checked"
             )));
@@ -281,7 +286,7 @@ fn prepare(
         if let Err(e) = receipt::save(
             ctx,
             name,
-            &receipt::Receipt::new(&entry.sha256, &inputs, &fingerprint),
+            &receipt::Receipt::new(&entry.sha256, &inputs, &before),
         ) {
             tracing::warn!("cannot record the verification receipt: {e}");
         }
@@ -292,10 +297,10 @@ fn prepare(
     let rules = policies.run_rules(name);
     let path_var = std::env::var_os("PATH");
     let pinned_name = pinned_file_name(&entry.source);
-    let artifact = match &tree {
-        Some(t) => Artifact::Tree(&t.path),
-        None => Artifact::File {
-            path: &blob_path,
+    let artifact = match is_tree {
+        true => Artifact::Tree(anchor.path()),
+        false => Artifact::File {
+            path: anchor.path(),
             name: &pinned_name,
         },
     };
@@ -310,6 +315,18 @@ fn prepare(
     // The environment: allowlist, declared variables, secrets.
     let stored = crate::secrets::stored_names(ctx, name).map_err(secret_failure)?;
     let plan = env::plan(std::env::vars_os(), &entry.run.env, &rules, &stored, &a.env);
+    if let Some((var, from)) = plan.refused.first() {
+        return Err(Failure::input(
+            Code::EnvRefused,
+            format!(
+                "{name}: {var} makes the runtime load code, and {from} may not set it; only the policy may"
+            ),
+            Some(format!(
+                "if you mean it, set it in the policy: [servers.run] env = {{ {var} = \"inherit\" }} (or \"keychain\")"
+            )),
+        )
+        .into());
+    }
     if let Some(var) = plan.missing.first() {
         return Err(Failure::input(
             Code::EnvMissing,
@@ -385,10 +402,7 @@ fn prepare(
     let (confined, summary, gaps) = if mode == sandbox::Mode::Off {
         (None, "sandbox off".to_string(), Vec::new())
     } else {
-        let artifact = match &tree {
-            Some(t) => t.path.clone(),
-            None => blob_path.clone(),
-        };
+        let artifact = anchor.path().to_path_buf();
         let interpreter = ep.interpreter.as_ref().map(|i| i.path.as_path());
         let network = rules.network.unwrap_or(false);
         let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
@@ -489,10 +503,10 @@ fn prepare(
         if guard.is_some() { "on" } else { "off" },
     );
 
-    let program = match (&ep.program, file) {
-        (Some(p), _) => Program::Path(p.clone()),
-        (None, Some(f)) => Program::File(f),
-        (None, None) => {
+    let (program, anchor) = match (&ep.program, is_tree) {
+        (Some(p), _) => (Program::Path(p.clone()), Some(anchor)),
+        (None, false) => (Program::File(anchor.into_file()), None),
+        (None, true) => {
             return Err(Failure::input(
                 Code::EntryPoint,
                 format!("{name}: nothing to execute"),
@@ -511,6 +525,7 @@ fn prepare(
         grace: a.grace_period,
         sandbox: confined,
         guard,
+        anchor,
     };
     Ok(Ready {
         launch,
@@ -529,6 +544,7 @@ fn verify_in_full(
     entry: &crate::lock::Entry,
     trust: &crate::trust::TrustStore,
     policies: &policy::PolicySet,
+    opened: Option<&std::path::Path>,
 ) -> Result<()> {
     let mut ev = EvidenceArgs::default();
     // A cached copy that lost its digest failed verification (exit 1).
@@ -542,6 +558,12 @@ fn verify_in_full(
             }
             Err(e) => e,
         })?;
+    // The file that will run, through its open descriptor, rather than
+    // the cache path `pinned` names.
+    let artifact = match (artifact, opened) {
+        (ArtifactRef::Path(_), Some(p)) => ArtifactRef::Path(p.to_path_buf()),
+        (a, _) => a,
+    };
     let req = verify::Request {
         bundles: ev.bundle.clone(),
         provenance: ev.provenance.clone(),

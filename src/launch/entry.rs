@@ -13,6 +13,12 @@ use crate::fsutil::{self, ReadError};
 use crate::policy::RunRules;
 use crate::source::spec::normalize_pypi_name;
 
+/// Node resolves the main script and every module to its real path and
+/// loads that, a second lookup by name; the verified files are reached
+/// through `/proc/self/fd/N` (see [`crate::launch::anchor`]), which must
+/// be kept as it is.
+const NODE_FLAGS: [&str; 2] = ["--preserve-symlinks", "--preserve-symlinks-main"];
+
 /// `package.json`, `manifest.json`, `METADATA` and `entry_points.txt`
 /// larger than this are refused.
 const MAX_META: u64 = 1 << 20;
@@ -179,6 +185,9 @@ fn single_file(
     };
     let i = interp(runtime)?;
     let mut args = Vec::new();
+    if runtime == "node" {
+        args.extend(NODE_FLAGS.map(OsString::from));
+    }
     if runtime == "python3" {
         // Isolated: no PYTHON* variables, no user site, no script dir
         // ahead of the standard library; no .pyc written.
@@ -225,28 +234,66 @@ fn read_json(path: &Path) -> Result<serde_json::Map<String, Value>, EntryError> 
 
 /// `rel` inside `root`, refusing absolute paths, `..` and symlinks that
 /// lead out.
+/// `root`/`rel`, with every symlink on the way resolved inside `root`
+/// (never by `realpath`, which would re-walk `root` by its name: `root`
+/// may be `/proc/self/fd/N`, see [`crate::launch::anchor`]). The result
+/// starts with `root` itself, so it reaches the same files.
 fn inside(root: &Path, rel: &str) -> Result<PathBuf, EntryError> {
+    const MAX_LINKS: usize = 40;
     let p = Path::new(rel);
     if p.components()
         .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
     {
         return Err(EntryError::Escapes(rel.into()));
     }
-    let joined = root.join(p);
-    let real = joined.canonicalize().map_err(|_| EntryError::Invalid {
-        file: joined.clone(),
+    let missing = || EntryError::Invalid {
+        file: root.join(p),
         detail: "the entry point does not exist".into(),
-    })?;
-    let real_root = root.canonicalize().map_err(|e| EntryError::Invalid {
-        file: root.to_path_buf(),
-        detail: e.to_string(),
-    })?;
-    if !real.starts_with(&real_root) {
-        return Err(EntryError::Escapes(rel.into()));
+    };
+    // Components still to walk (in reverse) and the resolved ones.
+    let mut todo: Vec<std::ffi::OsString> = p
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_owned()),
+            _ => None,
+        })
+        .rev()
+        .collect();
+    let mut done: Vec<std::ffi::OsString> = Vec::new();
+    let mut links = 0;
+    while let Some(c) = todo.pop() {
+        if c == ".." {
+            if done.pop().is_none() {
+                return Err(EntryError::Escapes(rel.into()));
+            }
+            continue;
+        }
+        let here: PathBuf = done.iter().collect::<PathBuf>().join(&c);
+        let m = std::fs::symlink_metadata(root.join(&here)).map_err(|_| missing())?;
+        if !m.file_type().is_symlink() {
+            done.push(c);
+            continue;
+        }
+        links += 1;
+        if links > MAX_LINKS {
+            return Err(missing());
+        }
+        let target = std::fs::read_link(root.join(&here)).map_err(|_| missing())?;
+        for t in target.components().rev() {
+            match t {
+                Component::Normal(n) => todo.push(n.to_owned()),
+                Component::CurDir => {}
+                Component::ParentDir => todo.push("..".into()),
+                Component::RootDir | Component::Prefix(_) => {
+                    return Err(EntryError::Escapes(rel.into()));
+                }
+            }
+        }
     }
-    if !real.is_file() {
+    let real = root.join(done.iter().collect::<PathBuf>());
+    if !std::fs::symlink_metadata(&real).is_ok_and(|m| m.is_file()) {
         return Err(EntryError::Invalid {
-            file: joined,
+            file: root.join(p),
             detail: "the entry point is not a file".into(),
         });
     }
@@ -326,13 +373,15 @@ fn node_package(
     }
     let i = interp("node")?;
     let rel = script_path
-        .strip_prefix(root.canonicalize().unwrap_or_else(|_| root.to_path_buf()))
+        .strip_prefix(root)
         .map(Path::to_path_buf)
         .unwrap_or_else(|_| script_path.clone());
+    let mut args = NODE_FLAGS.map(OsString::from).to_vec();
+    args.push(script_path.into_os_string());
     Ok(EntryPoint {
         program: Some(i.path.clone()),
         argv0: None,
-        args: vec![script_path.into_os_string()],
+        args,
         env: Vec::new(),
         describe: format!("{} {}", i.path.display(), rel.display()),
         interpreter: Some(i),
@@ -681,6 +730,9 @@ fn mcpb(
     let (command, _) = substitute(&cfg.command, UserConfig::Refuse)?;
     let (program, interpreter, describe) = match command.as_str() {
         "node" | "python" | "python3" => {
+            if command == "node" {
+                args.splice(0..0, NODE_FLAGS.map(OsString::from));
+            }
             let i = interp(if command == "node" { "node" } else { "python3" })?;
             (i.path.clone(), Some(i), command.clone())
         }
@@ -699,6 +751,7 @@ fn mcpb(
     };
     let shown: Vec<String> = args
         .iter()
+        .filter(|a| !NODE_FLAGS.iter().any(|f| a.as_os_str() == *f))
         .map(|a| {
             let a = a.to_string_lossy();
             a.strip_prefix(dirname)
@@ -768,6 +821,49 @@ mod tests {
     }
 
     #[test]
+    fn entry_points_resolve_inside_the_root_without_realpath() {
+        use std::os::unix::fs::symlink;
+        let d = tree(&[("package/lib/real.js", ""), ("package/package.json", "{}")]);
+        let pkg = d.path().join("package");
+        symlink("lib/real.js", pkg.join("bin.js")).unwrap();
+        symlink("../lib/./real.js", pkg.join("lib/up.js")).unwrap();
+        symlink("/etc/passwd", pkg.join("abs.js")).unwrap();
+        symlink("../../outside.js", pkg.join("lib/out.js")).unwrap();
+        symlink("loop.js", pkg.join("loop.js")).unwrap();
+        fs::write(d.path().join("outside.js"), "").unwrap();
+        // Through a root reached by a symlink: the result keeps that root,
+        // as a /proc/self/fd/N root must be kept.
+        let link = d.path().join("via");
+        symlink(&pkg, &link).unwrap();
+        assert_eq!(inside(&link, "bin.js").unwrap(), link.join("lib/real.js"));
+        assert_eq!(
+            inside(&link, "lib/up.js").unwrap(),
+            link.join("lib/real.js")
+        );
+        assert!(matches!(
+            inside(&link, "abs.js"),
+            Err(EntryError::Escapes(_))
+        ));
+        assert!(matches!(
+            inside(&pkg, "lib/out.js"),
+            Err(EntryError::Escapes(_))
+        ));
+        assert!(matches!(inside(&pkg, "../x"), Err(EntryError::Escapes(_))));
+        assert!(matches!(
+            inside(&pkg, "loop.js"),
+            Err(EntryError::Invalid { .. })
+        ));
+        assert!(matches!(
+            inside(&pkg, "lib"),
+            Err(EntryError::Invalid { .. })
+        ));
+        assert!(matches!(
+            inside(&pkg, "nope.js"),
+            Err(EntryError::Invalid { .. })
+        ));
+    }
+
+    #[test]
     fn npm_bin_forms_and_main() {
         let d = tree(&[
             (
@@ -779,7 +875,8 @@ mod tests {
         ]);
         let ep = resolve_tree(&d).unwrap();
         assert_eq!(ep.program.as_deref(), Some(Path::new("/opt/interp")));
-        assert!(ep.args[0].to_string_lossy().ends_with("package/s.js"));
+        assert_eq!(ep.args[..2], NODE_FLAGS.map(OsString::from));
+        assert_eq!(ep.args[2], d.path().join("package/s.js"));
         assert_eq!(ep.interpreter.unwrap().from, "policy");
 
         let d = tree(&[
@@ -797,11 +894,7 @@ mod tests {
             ("package.json", r#"{"name":"x","main":"lib/m.js"}"#),
             ("lib/m.js", ""),
         ]);
-        assert!(
-            resolve_tree(&d).unwrap().args[0]
-                .to_string_lossy()
-                .ends_with("lib/m.js")
-        );
+        assert_eq!(resolve_tree(&d).unwrap().args[2], d.path().join("lib/m.js"));
     }
 
     #[test]
@@ -928,11 +1021,12 @@ mod tests {
         let d = tree(&[("manifest.json", manifest), ("server/index.js", "")]);
         let ep = resolve_tree(&d).unwrap();
         assert_eq!(ep.program.as_deref(), Some(Path::new("/opt/interp")));
+        assert_eq!(ep.args[..2], NODE_FLAGS.map(OsString::from));
         assert_eq!(
-            ep.args[0],
+            ep.args[2],
             OsString::from(format!("{}/server/index.js", d.path().display()))
         );
-        assert_eq!(ep.args[1], "--sep=/");
+        assert_eq!(ep.args[3], "--sep=/");
         assert_eq!(
             ep.env,
             [
@@ -975,7 +1069,7 @@ mod tests {
         }
         let m = manifest.replace("--sep=${/}", "--root=${user_config.root}");
         let d = tree(&[("manifest.json", &m), ("server/index.js", "")]);
-        assert_eq!(resolve_tree(&d).unwrap().args[1], "--root=/srv");
+        assert_eq!(resolve_tree(&d).unwrap().args[3], "--root=/srv");
         let m = manifest
             .replace("--sep=${/}", "${user_config.nodefault}")
             .replace(
@@ -1018,7 +1112,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ep.program.as_deref(), Some(Path::new("/opt/node")));
-        assert_eq!(ep.args, [js.as_os_str()]);
+        assert_eq!(
+            ep.args,
+            [
+                NODE_FLAGS[0].as_ref(),
+                NODE_FLAGS[1].as_ref(),
+                js.as_os_str()
+            ]
+        );
 
         let e = resolve(
             Artifact::File {

@@ -22,6 +22,107 @@ pub fn valid_name(s: &str) -> bool {
         && s.len() <= MAX_NAME
 }
 
+/// Variables that make a runtime load code, or change where it loads code
+/// or trust from. Metadata that no signature covers (a registry's
+/// `server.json`), `run --env` and stored secrets may not set them: only
+/// the user's policy may (`[servers.run] env = { NODE_OPTIONS = "inherit" }`).
+/// The one list of them; [`loads_code`] reads it.
+pub const CODE_LOADING: &[&str] = &[
+    // The dynamic loader and libc: preloads, search paths, tunables, iconv modules.
+    "LD_*",
+    "DYLD_*",
+    "GLIBC_TUNABLES",
+    "GCONV_PATH",
+    "LOCPATH",
+    "NLSPATH",
+    "HOSTALIASES",
+    "RES_OPTIONS",
+    "LOCALDOMAIN",
+    "MALLOC_*",
+    // Node.js: `--require`/`--import` through NODE_OPTIONS, module paths,
+    // TLS trust. NODE_ENV is data and stays allowed.
+    "NODE_OPTIONS",
+    "NODE_PATH",
+    "NODE_REPL_EXTERNAL_MODULE",
+    "NODE_EXTRA_CA_CERTS",
+    "NODE_TLS_REJECT_UNAUTHORIZED",
+    "NODE_PRESERVE_SYMLINKS",
+    "NODE_ICU_DATA",
+    "NODE_V8_COVERAGE",
+    "NODE_REDIRECT_WARNINGS",
+    "NODE_COMPILE_CACHE",
+    "UV_THREADPOOL_SIZE",
+    "BUN_*",
+    "DENO_*",
+    "NPM_CONFIG_*",
+    // Python: PYTHONPATH, PYTHONSTARTUP, PYTHONHOME, PYTHONINSPECT, ...
+    "PYTHON*",
+    "PIP_*",
+    "UV_*",
+    "VIRTUAL_ENV",
+    // Other runtimes a server may start.
+    "PERL5OPT",
+    "PERL5LIB",
+    "PERLLIB",
+    "PERL5DB",
+    "RUBYOPT",
+    "RUBYLIB",
+    "GEM_HOME",
+    "GEM_PATH",
+    "BUNDLE_*",
+    "JAVA_TOOL_OPTIONS",
+    "_JAVA_OPTIONS",
+    "JDK_JAVA_OPTIONS",
+    "CLASSPATH",
+    "JAVA_HOME",
+    "DOTNET_*",
+    "CORECLR_*",
+    "GOFLAGS",
+    "LUA_PATH*",
+    "LUA_CPATH*",
+    "LUA_INIT*",
+    "TCLLIBPATH",
+    "R_PROFILE*",
+    "R_LIBS*",
+    // Shells and tools the server may run: startup files, hooks, helpers.
+    "BASH_ENV",
+    "ENV",
+    "BASH_FUNC_*",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "PS4",
+    "PROMPT_COMMAND",
+    "IFS",
+    "CDPATH",
+    "GIT_*",
+    "SSH_ASKPASS",
+    "SUDO_ASKPASS",
+    "EDITOR",
+    "VISUAL",
+    "PAGER",
+    "BROWSER",
+    "PATH",
+    // TLS trust and engines (OpenSSL loads engine modules).
+    "OPENSSL_CONF",
+    "OPENSSL_ENGINES",
+    "OPENSSL_MODULES",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+];
+
+/// Whether `name` is in [`CODE_LOADING`] (a trailing `*` matches any rest).
+/// Compared without regard to case: Windows names are case-insensitive, and
+/// no legitimate server variable differs from one of these only in case.
+pub fn loads_code(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    CODE_LOADING.iter().any(|p| match p.strip_suffix('*') {
+        Some(prefix) => upper.starts_with(prefix),
+        None => upper == *p,
+    })
+}
+
 fn allowed(name: &OsStr) -> bool {
     let Some(n) = name.to_str() else { return false };
     ALLOWLIST.contains(&n) || n == "LC_ALL" || n.starts_with("LC_") && valid_name(n)
@@ -46,6 +147,9 @@ pub struct EnvPlan {
     pub missing: Vec<String>,
     /// `--env VAR` names that `run`'s environment does not have.
     pub unset_passes: Vec<String>,
+    /// Variables that [`loads_code`] and that something other than the
+    /// policy tried to set, with where that came from: the launch stops.
+    pub refused: Vec<(String, &'static str)>,
 }
 
 /// Where each variable comes from:
@@ -56,7 +160,9 @@ pub struct EnvPlan {
 /// - secrets stored for the server (`stored`), from the keychain;
 /// - `--env VAR` (`passes`), from `parent`.
 ///
-/// Later sources do not override a secret with a plain value.
+/// Later sources do not override a secret with a plain value. A variable
+/// that [`loads_code`] is taken from the policy alone; from any other
+/// source it is listed in `refused`.
 pub fn plan(
     parent: impl IntoIterator<Item = (OsString, OsString)>,
     declared: &[EnvVar],
@@ -95,7 +201,26 @@ pub fn plan(
             }),
         }
     };
+    let policy_sets = |name: &str| rules.env.iter().any(|(n, _, _)| n == name);
+    // Skipped from every source but the policy; refused when the policy
+    // does not set it either.
+    let refuse = |out: &mut EnvPlan, name: &str, from: &'static str| -> bool {
+        if !loads_code(name) {
+            return false;
+        }
+        if !policy_sets(name) && !out.refused.iter().any(|(n, _)| n == name) {
+            out.refused.push((name.to_string(), from));
+        }
+        true
+    };
     for v in declared.iter().filter(|v| valid_name(&v.name)) {
+        if refuse(
+            &mut out,
+            &v.name,
+            "the pinned entry's metadata (servers.lock)",
+        ) {
+            continue;
+        }
         if v.secret {
             need(&mut out, &v.name, v.required, "the server declares it");
         } else if let Some(value) = from_parent(&v.name) {
@@ -116,9 +241,15 @@ pub fn plan(
         }
     }
     for var in stored.iter().filter(|v| valid_name(v)) {
+        if refuse(&mut out, var, "a secret stored for the server") {
+            continue;
+        }
         need(&mut out, var, false, "it is stored for the server");
     }
     for name in passes {
+        if refuse(&mut out, name, "run --env") {
+            continue;
+        }
         match from_parent(name) {
             Some(value) => set_plain(&mut out, name, value),
             None => out.unset_passes.push(name.clone()),
@@ -242,6 +373,91 @@ mod tests {
             .collect();
         assert_eq!(secrets, [("GITHUB_TOKEN", true), ("EXTRA", false)]);
         assert_eq!(p.unset_passes, ["NOPE"]);
+    }
+
+    #[test]
+    fn code_loading_variables_come_from_the_policy_only() {
+        let declared = [
+            var(
+                "NODE_OPTIONS",
+                false,
+                false,
+                Some("--import=data:text/javascript,x"),
+            ),
+            var("ld_preload", false, false, Some("/evil.so")),
+            var("PYTHONSTARTUP", true, false, None),
+            var("NODE_ENV", false, false, Some("production")),
+        ];
+        let parent = os(&[
+            ("NODE_OPTIONS", "--max-old-space-size=64"),
+            ("GIT_DIR", "/x"),
+        ]);
+        let p = plan(
+            parent.clone(),
+            &declared,
+            &RunRules::default(),
+            &["PERL5OPT".into()],
+            &["GIT_DIR".into()],
+        );
+        assert_eq!(names(&p), ["NODE_ENV=production"]);
+        assert!(p.secrets.is_empty());
+        let refused: Vec<&str> = p.refused.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            refused,
+            [
+                "NODE_OPTIONS",
+                "ld_preload",
+                "PYTHONSTARTUP",
+                "PERL5OPT",
+                "GIT_DIR"
+            ]
+        );
+        // The policy's rule is the only way in, and the registry's default
+        // does not fill in for it.
+        let loc = Loc {
+            file: "p.toml".into(),
+            line: 1,
+            column: 1,
+        };
+        let rules = RunRules {
+            env: vec![("NODE_OPTIONS".into(), EnvRule::Inherit, loc)],
+            ..RunRules::default()
+        };
+        let p = plan(parent, &declared, &rules, &[], &["NODE_OPTIONS".into()]);
+        assert!(names(&p).contains(&"NODE_OPTIONS=--max-old-space-size=64".to_string()));
+        assert_eq!(p.refused.len(), 2, "{:?}", p.refused);
+        let p = plan(os(&[]), &declared[..1], &rules, &[], &[]);
+        assert!(p.plain.is_empty() && p.refused.is_empty());
+        assert_eq!(p.missing, ["NODE_OPTIONS"]);
+    }
+
+    #[test]
+    fn the_code_loading_list() {
+        for n in [
+            "LD_PRELOAD",
+            "DYLD_INSERT_LIBRARIES",
+            "PYTHONPATH",
+            "PYTHONHOME",
+            "NODE_PATH",
+            "BASH_ENV",
+            "ENV",
+            "JAVA_TOOL_OPTIONS",
+            "RUBYOPT",
+            "PATH",
+            "node_options",
+        ] {
+            assert!(loads_code(n), "{n}");
+        }
+        for n in [
+            "NODE_ENV",
+            "LOG_LEVEL",
+            "GITHUB_TOKEN",
+            "ENVIRONMENT",
+            "HOME_REGION",
+            "PATHS",
+        ] {
+            assert!(!loads_code(n), "{n}");
+        }
     }
 
     #[test]

@@ -1,8 +1,10 @@
-//! Launching a verified server: how it starts (`entry`), what it sees
+//! Launching a verified server: the verified files held open from check
+//! to exec (`anchor`), how it starts (`entry`), what it sees
 //! (`env`), the receipt that spares a re-hash (`receipt`), and process
 //! hygiene and supervision (`spawn`) over the OS calls of `sys`, the
 //! crate's only unsafe code.
 
+pub mod anchor;
 pub mod entry;
 pub mod env;
 pub mod guard;

@@ -181,7 +181,9 @@ pub fn tree_fingerprint(root: &Path) -> io::Result<String> {
     }
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     let mut h = sha2::Sha256::new();
-    h.update(meta_line(&std::fs::symlink_metadata(root)?).as_bytes());
+    // The root itself is followed: it may be reached through
+    // /proc/self/fd/N (launch::anchor), whose own entry changes each run.
+    h.update(meta_line(&std::fs::metadata(root)?).as_bytes());
     for (rel, m) in &entries {
         let bytes = rel.as_os_str().as_encoded_bytes();
         h.update((bytes.len() as u64).to_le_bytes());

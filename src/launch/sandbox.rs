@@ -992,6 +992,7 @@ mod tests {
             grace: Duration::from_secs(60),
             sandbox: prepared,
             guard: None,
+            anchor: None,
         };
         // A pipe held open: no client EOF while the script runs.
         let (input, keep) = std::io::pipe().unwrap();

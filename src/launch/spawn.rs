@@ -77,6 +77,9 @@ pub struct Launch {
     /// The stdio guard between client and server; `None` (policy
     /// `guard = false`): stdout and stderr are inherited, stdin is copied.
     pub guard: Option<Guard>,
+    /// The verified files, which `program` and `args` reach through
+    /// `/proc/self/fd/N`: kept open at that number in the server.
+    pub anchor: Option<crate::launch::anchor::Anchor>,
 }
 
 /// How the server ended.
@@ -250,7 +253,8 @@ mod imp {
                 if !p.is_absolute() {
                     return Err(LaunchError::NotAbsolute { path: p.clone() });
                 }
-                (p.clone(), p.display().to_string(), None)
+                let keep = launch.anchor.as_ref().map(|a| a.fd().as_raw_fd());
+                (p.clone(), p.display().to_string(), keep)
             }
             Program::File(f) => {
                 let fd = f.as_raw_fd();
@@ -586,6 +590,7 @@ mod tests {
             grace: Duration::from_secs(60),
             sandbox: None,
             guard: None,
+            anchor: None,
         }
     }
 
@@ -1113,6 +1118,7 @@ mod tests {
             grace: Duration::from_secs(60),
             sandbox: None,
             guard: None,
+            anchor: None,
         })
         .unwrap();
         assert_eq!(exit.code, 0);

@@ -481,6 +481,18 @@ fn run_hints(origin: &str, p: &Package, notes: &mut Vec<String>) -> Result<RunHi
                 format!("`{}` is not an environment variable name", clean(&e.name)),
             ));
         }
+        // server.json is not covered by the artifact's signature: it is
+        // data, never code (see launch::env::CODE_LOADING).
+        if crate::launch::env::loads_code(&e.name) {
+            return Err(field(
+                origin,
+                "environmentVariables[].name",
+                format!(
+                    "{} would make the runtime load code, and the registry's metadata is not signed; only your policy may set it ([servers.run] env)",
+                    e.name
+                ),
+            ));
+        }
         if let Some(d) = &e.default
             && d.chars().any(|c| c.is_control() || c == '\0')
         {

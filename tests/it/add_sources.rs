@@ -448,9 +448,14 @@ fn a_local_server_json_pins_its_npm_package_with_its_run_settings() {
         "server.json",
         serde_json::to_vec_pretty(&brave_server_json(&server)).unwrap(),
     );
-    env.run(registry_args(&server, "brave", "registry:./server.json"))
-        .code(0)
-        .stdout_has("pinned brave");
+    let out = env.run(registry_args(&server, "brave", "registry:./server.json"));
+    out.code(0).stdout_has("pinned brave");
+    // What the unsigned server.json adds to the verified package is shown.
+    out.stderr_has("from the source's metadata, which no signature covers:")
+        .stderr_has("env BRAVE_API_KEY (secret, from the keychain)")
+        .stderr_has("env LOG_LEVEL (default \"info\")")
+        .stderr_has("server argument \"mcp\" (after the entry point)");
+    assert!(!out.stderr.contains("hunter2"), "{}", out.context());
     let e = entry(&env, "brave");
     assert_eq!(e["kind"].as_str(), Some("npm-tarball"), "{e}");
     assert_eq!(e["version"].as_str(), Some("2.3.1"), "{e}");
@@ -479,6 +484,37 @@ fn a_local_server_json_pins_its_npm_package_with_its_run_settings() {
         .code(2)
         .diag("source-invalid");
     assert_untouched(&env, "shell argument");
+}
+
+#[test]
+fn registry_metadata_may_not_make_the_runtime_load_code() {
+    let server = TlsServer::start();
+    npm_registry(&server, npm_tarball());
+    for (var, default) in [
+        ("NODE_OPTIONS", Some("--import=data:text/javascript,console.log(1)")),
+        ("LD_PRELOAD", Some("/tmp/x.so")),
+        ("PYTHONPATH", None),
+        ("node_path", None),
+        ("BASH_ENV", Some("/tmp/rc")),
+    ] {
+        let env = TestEnv::new();
+        let mut s = brave_server_json(&server);
+        let mut v = serde_json::json!({"name": var, "description": "tuning"});
+        if let Some(d) = default {
+            v["default"] = d.into();
+        }
+        s["packages"][0]["environmentVariables"]
+            .as_array_mut()
+            .unwrap()
+            .push(v);
+        env.write("server.json", serde_json::to_vec(&s).unwrap());
+        env.run(registry_args(&server, "brave", "registry:./server.json"))
+            .code(2)
+            .diag("source-invalid")
+            .stderr_has(var)
+            .stderr_has("would make the runtime load code");
+        assert_not_pinned(&env, var);
+    }
 }
 
 #[test]

@@ -37,3 +37,4 @@ mod sources;
 mod tamper;
 mod tls_server;
 mod trust;
+mod verified_runs;

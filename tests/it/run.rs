@@ -29,7 +29,7 @@ pub(super) fn pin_node(env: &TestEnv, name: &str, js: &str, extra_pkg: &str) -> 
     env.pin_signed(name, &tgz, &format!("{name}-signer"), &["*"])
 }
 
-fn pack_node(env: &TestEnv, name: &str, js: &str, extra_pkg: &str) -> PathBuf {
+pub(super) fn pack_node(env: &TestEnv, name: &str, js: &str, extra_pkg: &str) -> PathBuf {
     let dir = format!("src-{name}");
     env.write(
         &format!("{dir}/package/package.json"),
