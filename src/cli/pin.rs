@@ -922,10 +922,7 @@ fn check_name(name: &str) -> Result<()> {
         Err(Failure::input(
             Code::Usage,
             format!("`{name}` is not a usable server name"),
-            Some(
-                "use letters, digits and - _ . @ / (at most 128), not starting with . / or -"
-                    .into(),
-            ),
+            Some(crate::lock::SERVER_NAME_RULE.into()),
         )
         .into())
     }
