@@ -103,7 +103,7 @@ codes! {
     PolicyMissingReason => "policy-missing-reason": "an exception has no `reason`",
     PolicyDuplicate => "policy-duplicate": "a server is named twice in one policy file",
     PolicyLoosening => "policy-loosening": "the user policy tries to loosen the system policy; the system policy still applies",
-    ExceptionUnused => "exception-unused": "a policy exception matches no server entry",
+    ExceptionUnused => "exception-unused": "a policy exception matches no server entry and no pinned server",
     // sources, cache and lock
     SourceInvalid => "source-invalid": "a source is malformed or of a kind this version does not fetch (the message lists the supported forms)",
     SourceNotFound => "source-not-found": "the package, version or file does not exist at the source (HTTP 404, unknown version or dist-tag)",
