@@ -173,7 +173,9 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l pypi-url -
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l registry-url -d 'The MCP registry (default https://registry.modelcontextprotocol.io)' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l ca-file -d 'Extra CA certificates (PEM) to trust for https besides the system\'s, e.g. an enterprise proxy\'s (repeatable). MCP_WARDEN_CA_FILE adds more: paths separated by \':\'' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l max-size -d 'The largest artifact to fetch or copy, in bytes' -r
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l timeout -d 'Seconds to wait for a connection, and for each read from the network' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l timeout -d 'The longest one download may take, from the request to its last byte, in seconds. Connecting and each wait for data also give up after 30 s (or SECS, if less), so a download ends at the latest that long after its deadline' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l min-rate -d 'The slowest a download may go, in bytes per second, averaged over each --min-rate-window of the body after the first (a grace period); 0 turns the check off' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l min-rate-window -d 'The window, in seconds, over which --min-rate is averaged' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
@@ -201,7 +203,9 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l pypi-ur
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l registry-url -d 'The MCP registry (default https://registry.modelcontextprotocol.io)' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l ca-file -d 'Extra CA certificates (PEM) to trust for https besides the system\'s, e.g. an enterprise proxy\'s (repeatable). MCP_WARDEN_CA_FILE adds more: paths separated by \':\'' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l max-size -d 'The largest artifact to fetch or copy, in bytes' -r
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l timeout -d 'Seconds to wait for a connection, and for each read from the network' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l timeout -d 'The longest one download may take, from the request to its last byte, in seconds. Connecting and each wait for data also give up after 30 s (or SECS, if less), so a download ends at the latest that long after its deadline' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l min-rate -d 'The slowest a download may go, in bytes per second, averaged over each --min-rate-window of the body after the first (a grace period); 0 turns the check off' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l min-rate-window -d 'The window, in seconds, over which --min-rate is averaged' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''

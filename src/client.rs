@@ -135,6 +135,16 @@ pub enum ClientError {
     #[error("the rewritten {path} failed mcp-warden's own check ({message}); nothing was written")]
     SelfCheck { path: PathBuf, message: String },
     #[error(
+        "{path}: server `{server}` sets the variable `{var}` in `env`, which `mcp-warden run` \
+         cannot pass (a name is a letter or _ followed by letters, digits or _, at most 128); \
+         nothing was written"
+    )]
+    EnvName {
+        path: PathBuf,
+        server: String,
+        var: String,
+    },
+    #[error(
         "cannot move {var} of server `{server}` into the keychain: {message}; the config was not changed"
     )]
     Secret {
@@ -170,6 +180,11 @@ impl ClientError {
             ClientError::SelfCheck { .. } => {
                 "please report this; edit the file by hand meanwhile".to_string()
             }
+            ClientError::EnvName { server, var, .. } => format!(
+                "remove `{var}` from the `env` of `{server}`, or rename it if the server also reads it \
+                 under a valid name (mcp-warden does not rename it: the server would not see it), \
+                 then run `client install` again"
+            ),
             ClientError::Secret { .. } => {
                 "check that the keychain is unlocked, or decline moving and use `mcp-warden secret set` later"
                     .to_string()
@@ -919,6 +934,16 @@ pub fn plan_install(
             ServerKind::Invalid { reason } => Action::Skip { reason },
             ServerKind::Wrapped { run_name } => Action::AlreadyWrapped { run_name },
             ServerKind::NotWrapped => {
+                // `run` refuses such a name, so the wrapped server would
+                // never start: refuse the install as a whole, before any
+                // edit, rather than write a config that cannot work.
+                if let Some(var) = unpassable_env(value) {
+                    return Err(ClientError::EnvName {
+                        path: cfg.path.clone(),
+                        server: name.escape_debug().take(140).collect(),
+                        var: var.escape_debug().take(140).collect(),
+                    });
+                }
                 match wrap(&mut plan, value, warden_str, &mut decide, &mut moves) {
                     Ok(edit) => {
                         let Some(obj) = servers_obj.as_ref().and_then(|o| o.object_value(name))
@@ -968,11 +993,10 @@ fn wrap(
 ) -> Result<Edit, String> {
     let obj = value.as_object().ok_or("not an object")?;
     if !crate::lock::valid_server_name(&plan.name) {
-        return Err(
-            "its name is not one mcp-warden can pin (letters, digits and - _ . @ /, at most 128, \
-             not starting with . / or -); rename it in the config first"
-                .to_string(),
-        );
+        return Err(format!(
+            "its name is not one mcp-warden can pin ({}); rename it in the config first",
+            crate::lock::SERVER_NAME_RULE
+        ));
     }
     if obj.contains_key("envFile") {
         return Err(
@@ -991,7 +1015,7 @@ fn wrap(
                 let Some(s) = v.as_str() else {
                     return Err(format!("env `{k}` is {}, not a string", describe(v)));
                 };
-                if !valid_env_name(k) {
+                if !crate::launch::env::valid_name(k) {
                     return Err(format!("env `{k}` is not a valid variable name"));
                 }
                 env_literals.push((k.clone(), s.to_string()));
@@ -1036,8 +1060,15 @@ fn wrap(
     })
 }
 
-fn valid_env_name(k: &str) -> bool {
-    !k.is_empty() && !k.contains(['=', '\0'])
+/// The first `env` key that `run --env` would refuse: `run` and install
+/// share one rule ([`crate::launch::env::valid_name`]).
+fn unpassable_env(server: &Value) -> Option<&str> {
+    server
+        .get("env")?
+        .as_object()?
+        .keys()
+        .map(String::as_str)
+        .find(|k| !crate::launch::env::valid_name(k))
 }
 
 fn apply_edit(obj: &CstObject, edit: &Edit) {

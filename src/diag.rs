@@ -103,11 +103,11 @@ codes! {
     PolicyMissingReason => "policy-missing-reason": "an exception has no `reason`",
     PolicyDuplicate => "policy-duplicate": "a server is named twice in one policy file",
     PolicyLoosening => "policy-loosening": "the user policy tries to loosen the system policy; the system policy still applies",
-    ExceptionUnused => "exception-unused": "a policy exception matches no server entry",
+    ExceptionUnused => "exception-unused": "a policy exception matches no server entry and no pinned server",
     // sources, cache and lock
     SourceInvalid => "source-invalid": "a source is malformed or of a kind this version does not fetch (the message lists the supported forms)",
     SourceNotFound => "source-not-found": "the package, version or file does not exist at the source (HTTP 404, unknown version or dist-tag)",
-    FetchFailed => "fetch-failed": "fetching failed: connection, TLS, timeout, redirect to http, an HTTP error status or a truncated body",
+    FetchFailed => "fetch-failed": "fetching failed: connection, TLS, timeout, the download's deadline (--timeout) or minimum rate (--min-rate) missed, redirect to http, an HTTP error status or a truncated body",
     ArtifactTooLarge => "artifact-too-large": "the artifact or a metadata document is larger than the limit for its kind",
     IntegrityMismatch => "integrity-mismatch": "the fetched artifact's digest differs from the one its registry publishes or the lock pins",
     ArchiveUnsafe => "archive-unsafe": "an archive was refused: a path or link leaving its root, a device file, too many entries, too large or too compressed",

@@ -18,8 +18,16 @@
 //!   [`MAX_REDIRECTS`]); the refusal happens before any connection;
 //! - a connect timeout and a read timeout; the read timeout bounds the wait
 //!   for the response headers and then every single read of the body, so a
-//!   stalled server fails with [`NetError::Timeout`] while a large download
-//!   that keeps moving is never cut short by a total deadline;
+//!   stalled server fails with [`NetError::Timeout`];
+//! - a deadline for the download as a whole ([`Options::deadline`]), from
+//!   the request to the last byte, so a server that drips bytes just often
+//!   enough to beat the read timeout still ends ([`NetError::Deadline`]). A
+//!   blocked read cannot be interrupted, so the deadline is checked each
+//!   time a read returns: a download ends at most one read timeout after it;
+//! - a minimum average rate ([`Options::min_rate`]): once the body has
+//!   flowed for one window, a window whose average falls below the rate
+//!   stops the download ([`NetError::TooSlow`]); the first window is the
+//!   grace period for a slow start;
 //! - a size limit, against Content-Length before the body is read and
 //!   again while streaming, so a lying or missing Content-Length stops at
 //!   the limit;
@@ -39,7 +47,7 @@ use std::error::Error as StdError;
 use std::ffi::OsStr;
 use std::io::{self, IsTerminal, Read};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reqwest::Url;
@@ -59,7 +67,25 @@ const CA_FILE_LIMIT: u64 = 8 * 1024 * 1024;
 
 const USER_AGENT: &str = concat!("mcp-warden/", env!("CARGO_PKG_VERSION"));
 
-/// How the client connects; `Default` gives 10 s to connect, 30 s per read.
+/// The slowest a download may go: `bytes_per_sec` on average over each
+/// `window` of the body (the first window is the grace period).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinRate {
+    pub bytes_per_sec: u64,
+    pub window: Duration,
+}
+
+impl Default for MinRate {
+    fn default() -> Self {
+        MinRate {
+            bytes_per_sec: 1024,
+            window: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How the client connects; `Default` gives 10 s to connect, 30 s per read,
+/// 10 minutes per download and at least 1 KiB/s over each 30 s.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Extra trusted CA certificates (PEM files, each possibly holding
@@ -71,6 +97,11 @@ pub struct Options {
     /// redirects included, so it also caps `connect_timeout`), and on each
     /// read of the body: an idle timeout, not a total one.
     pub read_timeout: Duration,
+    /// Limit on one download as a whole, from the request to the last
+    /// byte of the body; `None` for none.
+    pub deadline: Option<Duration>,
+    /// The slowest average rate a body may come in at; `None` for any.
+    pub min_rate: Option<MinRate>,
     /// Show a progress bar on stderr (only when stderr is a terminal).
     pub progress: bool,
 }
@@ -81,6 +112,8 @@ impl Default for Options {
             ca_files: Vec::new(),
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
+            deadline: Some(Duration::from_secs(600)),
+            min_rate: Some(MinRate::default()),
             progress: false,
         }
     }
@@ -100,6 +133,17 @@ pub enum NetError {
     TooManyRedirects { url: String },
     #[error("timed out fetching {url}")]
     Timeout { url: String },
+    #[error("fetching {url} took longer than the deadline of {secs} s")]
+    Deadline { url: String, secs: u64 },
+    #[error(
+        "{url} came in at {rate} bytes/s over the last {window} s, below the minimum of {min} bytes/s"
+    )]
+    TooSlow {
+        url: String,
+        rate: u64,
+        min: u64,
+        window: u64,
+    },
     #[error("{url} is larger than the limit of {limit} bytes")]
     TooLarge { url: String, limit: u64 },
     #[error("download of {url} truncated: got {got} of {expected} bytes")]
@@ -150,6 +194,12 @@ impl NetError {
             NetError::Timeout { .. } => {
                 "the server stopped answering; retry later, or check the network and proxy settings (HTTPS_PROXY, NO_PROXY)"
             }
+            NetError::Deadline { .. } => {
+                "raise --timeout SECS (the limit on one whole download) for a large artifact on a slow link, or retry later"
+            }
+            NetError::TooSlow { .. } => {
+                "the server or the network is too slow; retry later, or lower --min-rate (0 turns the check off) or lengthen --min-rate-window"
+            }
             NetError::TooLarge { .. } => {
                 "the file is larger than allowed; check that the URL names the intended artifact"
             }
@@ -185,7 +235,9 @@ impl NetError {
 
     fn into_io(self) -> io::Error {
         let kind = match self {
-            NetError::Timeout { .. } => io::ErrorKind::TimedOut,
+            NetError::Timeout { .. } | NetError::Deadline { .. } | NetError::TooSlow { .. } => {
+                io::ErrorKind::TimedOut
+            }
             NetError::Truncated { .. } => io::ErrorKind::UnexpectedEof,
             _ => io::ErrorKind::Other,
         };
@@ -209,6 +261,21 @@ impl Clone for NetError {
             },
             TooManyRedirects { url } => TooManyRedirects { url: url.clone() },
             Timeout { url } => Timeout { url: url.clone() },
+            Deadline { url, secs } => Deadline {
+                url: url.clone(),
+                secs: *secs,
+            },
+            TooSlow {
+                url,
+                rate,
+                min,
+                window,
+            } => TooSlow {
+                url: url.clone(),
+                rate: *rate,
+                min: *min,
+                window: *window,
+            },
             TooLarge { url, limit } => TooLarge {
                 url: url.clone(),
                 limit: *limit,
@@ -487,6 +554,8 @@ fn map_send_error(err: &reqwest::Error, first: &str) -> NetError {
 pub struct Client {
     inner: reqwest::blocking::Client,
     progress: bool,
+    deadline: Option<Duration>,
+    min_rate: Option<MinRate>,
 }
 
 impl Client {
@@ -521,6 +590,8 @@ impl Client {
         Ok(Client {
             inner,
             progress: opts.progress,
+            deadline: opts.deadline,
+            min_rate: opts.min_rate.filter(|m| m.bytes_per_sec > 0),
         })
     }
 
@@ -530,12 +601,21 @@ impl Client {
         let parsed = parse_https(url)?;
         let first = shown(&parsed);
         tracing::debug!(url = %first, limit, "GET");
+        let started = Instant::now();
         let resp = self
             .inner
             .get(parsed)
             .send()
             .map_err(|e| map_send_error(&e, &first))?;
         let final_url = shown(resp.url());
+        if let Some(d) = self.deadline
+            && started.elapsed() > d
+        {
+            return Err(NetError::Deadline {
+                url: final_url,
+                secs: d.as_secs(),
+            });
+        }
         let status = resp.status();
         if !status.is_success() {
             return Err(NetError::Status {
@@ -561,6 +641,10 @@ impl Client {
             bar,
             done: false,
             failed: None,
+            started,
+            deadline: self.deadline,
+            min_rate: self.min_rate,
+            window: (Instant::now(), 0),
         })
     }
 
@@ -612,6 +696,12 @@ pub struct Download {
     /// Set by the first failed read: later reads fail the same way, so a
     /// caller that retries never sees a short body end cleanly.
     failed: Option<NetError>,
+    /// When the request was sent, for the deadline.
+    started: Instant,
+    deadline: Option<Duration>,
+    min_rate: Option<MinRate>,
+    /// The start of the current rate window and the bytes read by then.
+    window: (Instant, u64),
 }
 
 impl std::fmt::Debug for Download {
@@ -649,7 +739,42 @@ impl Download {
         err.into_io()
     }
 
-    fn classify(&self, err: io::Error) -> NetError {
+    /// The deadline and the minimum rate, checked each time a read returns
+    /// (a read blocks for at most the read timeout).
+    fn pace(&mut self) -> Option<NetError> {
+        let now = Instant::now();
+        if let Some(d) = self.deadline
+            && now.duration_since(self.started) > d
+        {
+            return Some(NetError::Deadline {
+                url: self.url.clone(),
+                secs: d.as_secs(),
+            });
+        }
+        if let Some(m) = self.min_rate {
+            let (since, at) = self.window;
+            let span = now.duration_since(since);
+            if span >= m.window {
+                let rate = (self.got - at) as f64 / span.as_secs_f64();
+                if rate < m.bytes_per_sec as f64 {
+                    return Some(NetError::TooSlow {
+                        url: self.url.clone(),
+                        rate: rate as u64,
+                        min: m.bytes_per_sec,
+                        window: m.window.as_secs(),
+                    });
+                }
+                self.window = (now, self.got);
+            }
+        }
+        None
+    }
+
+    fn classify(&mut self, err: io::Error) -> NetError {
+        // A read that timed out past the deadline reports the deadline.
+        if let Some(late @ NetError::Deadline { .. }) = self.pace() {
+            return late;
+        }
         if is_timeout(&err) {
             return NetError::Timeout {
                 url: self.url.clone(),
@@ -712,6 +837,9 @@ impl Read for Download {
                         url: self.url.clone(),
                         limit: self.limit,
                     };
+                    return Err(self.fail(err));
+                }
+                if let Some(err) = self.pace() {
                     return Err(self.fail(err));
                 }
                 if let Some(bar) = &self.bar {

@@ -174,9 +174,7 @@ impl SecretError {
     /// What to do about it, separately from what failed.
     pub fn hint(&self) -> Option<String> {
         let s = match self {
-            SecretError::InvalidServer { .. } => {
-                "use letters, digits and - _ . @ / (at most 128), not starting with . / or -"
-            }
+            SecretError::InvalidServer { .. } => crate::lock::SERVER_NAME_RULE,
             SecretError::InvalidVar { .. } => {
                 "a variable name is a letter or _ followed by letters, digits or _ (at most 128)"
             }

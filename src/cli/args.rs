@@ -157,9 +157,22 @@ pub struct FetchArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 2 << 30)]
     pub max_size: u64,
 
-    /// Seconds to wait for a connection, and for each read from the network.
-    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    /// The longest one download may take, from the request to its last
+    /// byte, in seconds. Connecting and each wait for data also give up
+    /// after 30 s (or SECS, if less), so a download ends at the latest
+    /// that long after its deadline.
+    #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub timeout: u64,
+
+    /// The slowest a download may go, in bytes per second, averaged over
+    /// each --min-rate-window of the body after the first (a grace
+    /// period); 0 turns the check off.
+    #[arg(long, value_name = "BYTES", default_value_t = 1024)]
+    pub min_rate: u64,
+
+    /// The window, in seconds, over which --min-rate is averaged.
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub min_rate_window: u64,
 }
 
 /// The evidence-file flags, by the role name servers.lock records.

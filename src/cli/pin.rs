@@ -327,11 +327,18 @@ fn pin(
     let client = if fetch.offline {
         None
     } else {
+        // --timeout bounds the whole download; no single wait is longer.
+        let wait = std::time::Duration::from_secs(fetch.timeout.min(30));
         let opts = net::Options {
             ca_files: fetch.ca_file.clone(),
             progress: std::io::stderr().is_terminal() && !g.cli.quiet,
-            connect_timeout: std::time::Duration::from_secs(fetch.timeout),
-            read_timeout: std::time::Duration::from_secs(fetch.timeout),
+            connect_timeout: wait,
+            read_timeout: wait,
+            deadline: Some(std::time::Duration::from_secs(fetch.timeout)),
+            min_rate: (fetch.min_rate > 0).then(|| net::MinRate {
+                bytes_per_sec: fetch.min_rate,
+                window: std::time::Duration::from_secs(fetch.min_rate_window),
+            }),
         };
         Some(net::Client::new(&opts).map_err(net_failure)?)
     };
@@ -953,10 +960,7 @@ fn check_name(name: &str) -> Result<()> {
         Err(Failure::input(
             Code::Usage,
             format!("`{name}` is not a usable server name"),
-            Some(
-                "use letters, digits and - _ . @ / (at most 128), not starting with . / or -"
-                    .into(),
-            ),
+            Some(crate::lock::SERVER_NAME_RULE.into()),
         )
         .into())
     }

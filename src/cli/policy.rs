@@ -58,9 +58,13 @@ pub fn run(g: &Global, cmd: &PolicyCommand) -> Result<u8> {
                 .into());
             }
             let mut diags: Vec<Diagnostic> = Vec::new();
+            let mut loaded = Vec::new();
             for (f, layer) in &files {
                 match policy::load_file(f, *layer, &trust) {
-                    Ok((_, w)) => diags.extend(w),
+                    Ok((p, w)) => {
+                        diags.extend(w);
+                        loaded.push(p);
+                    }
                     Err(PolicyError::Invalid { diagnostics, .. }) => diags.extend(diagnostics),
                     Err(PolicyError::Read(e)) => {
                         return Err(
@@ -68,6 +72,22 @@ pub fn run(g: &Global, cmd: &PolicyCommand) -> Result<u8> {
                         );
                     }
                 }
+            }
+            // An exception is used when it matches a server entry or a
+            // pinned server, by the same globs that evaluation applies.
+            let lock =
+                crate::lock::Lock::load(&ctx.config_dir.join("servers.lock")).map_err(|e| {
+                    let hint = e.hint().map(str::to_string);
+                    Failure::input(Code::LockInvalid, e.to_string(), hint)
+                })?;
+            let mut names: Vec<&str> = lock.servers.keys().map(String::as_str).collect();
+            names.extend(
+                loaded
+                    .iter()
+                    .flat_map(|p| p.servers.iter().map(|s| s.name.as_str())),
+            );
+            for p in &loaded {
+                diags.extend(policy::unused_exceptions(p, &names));
             }
             if file.is_none() && files.len() == 2 {
                 // Loosening is only visible with both layers loaded.

@@ -292,20 +292,18 @@ pub struct StateDirs {
     pub tmp: PathBuf,
 }
 
-/// Creates (if needed) `DATA/state/SERVER/{home,tmp}`, mode 0700, and
+/// Creates (if needed) `DATA/state/DIR/{home,tmp}`, mode 0700, and
 /// checks that each is a real directory (not a symlink) owned by us.
+/// DIR is the server name as one file-name component
+/// ([`crate::lock::server_dir_name`]: `io.github.acme/srv` is
+/// `io.github.acme+srv`).
 pub fn state_dirs(data_dir: &Path, server: &str) -> Result<StateDirs, SandboxError> {
-    let bad_name = server.is_empty()
-        || server == "."
-        || server == ".."
-        || server.len() > 255
-        || server.contains(['/', '\\', '\0']);
-    if bad_name {
+    let Some(dir) = crate::lock::server_dir_name(server) else {
         return Err(SandboxError::ServerName {
-            name: server.to_string(),
+            name: server.escape_debug().take(140).collect(),
         });
-    }
-    let base = data_dir.join("state").join(server);
+    };
+    let base = data_dir.join("state").join(dir);
     let dirs = StateDirs {
         home: base.join("home"),
         tmp: base.join("tmp"),
@@ -474,7 +472,7 @@ pub enum SandboxError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("server name {name:?} cannot name a state directory")]
+    #[error("`{name}` is not a usable server name for a state directory")]
     ServerName { name: String },
 }
 
@@ -493,7 +491,7 @@ impl SandboxError {
             SandboxError::StateDir { .. } => {
                 "check the permissions of mcp-warden's data directory (--home)"
             }
-            SandboxError::ServerName { .. } => "rename the server: no '/', '\\', NUL, '.' or '..'",
+            SandboxError::ServerName { .. } => crate::lock::SERVER_NAME_RULE,
         }
     }
 }
@@ -1469,13 +1467,17 @@ process.exit(0);
         assert_eq!(state_dirs(&data, "my-server").unwrap(), d);
         let mode = std::fs::metadata(&d.home).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
-        for bad in ["", ".", "..", "a/b", "../x", "a\0b"] {
+        for bad in ["", ".", "..", "a//b", "../x", "a\0b", "/a"] {
             let e = state_dirs(&data, bad).unwrap_err();
             assert!(
                 matches!(e, SandboxError::ServerName { .. }),
                 "{bad:?}: {e:?}"
             );
         }
+        // A registry-style name gets one directory, named as the mapping says.
+        let d = state_dirs(&data, "io.github.acme/srv").unwrap();
+        assert_eq!(d.home, data.join("state/io.github.acme+srv/home"));
+        assert_eq!(d.tmp, data.join("state/io.github.acme+srv/tmp"));
         // A symlink where a state directory goes is refused.
         let other = t.path().join("elsewhere");
         std::fs::create_dir(&other).unwrap();

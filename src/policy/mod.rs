@@ -471,6 +471,28 @@ impl PolicyError {
     }
 }
 
+/// Exceptions of `p` whose `servers` globs match none of `names` (the
+/// server entries of the policies in force and the pinned servers),
+/// matched exactly as [`requirements`] matches them, so that `policy
+/// check` and `policy explain` cannot disagree.
+pub fn unused_exceptions(p: &Policy, names: &[&str]) -> Vec<Diagnostic> {
+    p.exceptions
+        .iter()
+        .filter(|e| !names.iter().any(|n| e.servers.matches(n)))
+        .map(|e| {
+            Diagnostic::warning(
+                Code::ExceptionUnused,
+                format!(
+                    "the exception for {} matches no server: no `[[servers]]` entry and no pinned server",
+                    e.servers.patterns.join(", ")
+                ),
+            )
+            .hint("remove it, or fix its `servers` globs")
+            .at(e.loc.to_string())
+        })
+        .collect()
+}
+
 /// Reads and validates one policy file; every problem is reported, not
 /// just the first.
 pub fn load_file(

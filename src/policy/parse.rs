@@ -406,6 +406,36 @@ impl<'a> Parser<'a> {
             );
             return None;
         };
+        // A server entry names one server, literally. Globs are refused
+        // rather than supported: entries are looked up by exact name, and
+        // an entry that silently matched many servers would hand all of
+        // them its signers and run rules. Many servers are covered by
+        // listing them, or by an exception's `servers` globs.
+        if name.value.contains(['*', '?', '[']) {
+            self.diags.push(
+                Diagnostic::error(
+                    Code::PolicyType,
+                    format!(
+                        "`[[servers]] name = \"{}\"` is a glob; a server entry names one server",
+                        name.value
+                    ),
+                )
+                .hint("give each server its own `[[servers]]` entry with its exact name; globs go in an exception's `servers`")
+                .at(name.loc.to_string()),
+            );
+        } else if !crate::lock::valid_server_name(&name.value) {
+            self.diags.push(
+                Diagnostic::error(
+                    Code::PolicyType,
+                    format!(
+                        "`{}` is not a usable server name",
+                        name.value.escape_debug()
+                    ),
+                )
+                .hint(crate::lock::SERVER_NAME_RULE)
+                .at(name.loc.to_string()),
+            );
+        }
         let source = self.string(t, "source").map(|s| s.value);
         let rules = self.rules(t);
         let digests = self.strings(t, "digests").map(|(at, items)| {
@@ -1184,21 +1214,9 @@ impl<'a> Parser<'a> {
                 .at(sg.loc.to_string()),
             );
         }
-        for e in &p.exceptions {
-            if !p.servers.iter().any(|s| e.servers.matches(&s.name)) {
-                self.diags.push(
-                    Diagnostic::warning(
-                        Code::ExceptionUnused,
-                        format!(
-                            "the exception for {} matches no server entry",
-                            e.servers.patterns.join(", ")
-                        ),
-                    )
-                    .hint("remove it, or fix its `servers` globs")
-                    .at(e.loc.to_string()),
-                );
-            }
-        }
+        // Whether an exception matches anything depends on the pinned
+        // servers too, which the file alone does not know: `policy check`
+        // reports that (`super::unused_exceptions`).
     }
 }
 
@@ -1415,12 +1433,35 @@ mod tests {
     }
 
     #[test]
-    fn unused_exception_is_a_warning() {
+    fn unused_exception_is_a_warning_against_the_known_names() {
         let (p, d) = check(
-            "version = 1\n[[exceptions]]\nservers = [\"legacy-*\"]\nwaive = [\"provenance\"]\nreason = \"vendor has no CI\"\n",
+            "version = 1\n[[servers]]\nname = \"a\"\n[[exceptions]]\nservers = [\"legacy-*\"]\nwaive = [\"provenance\"]\nreason = \"vendor has no CI\"\n[[exceptions]]\nservers = [\"*\"]\nwaive = [\"provenance\"]\nreason = \"r\"\n",
         );
-        assert!(p.is_some());
+        let p = p.unwrap();
+        assert!(d.is_empty(), "{d:?}");
+        // Entries and pinned servers both count; `*` matches any of them.
+        let d = super::super::unused_exceptions(&p, &["a", "legacy-x"]);
+        assert!(d.is_empty(), "{d:?}");
+        let d = super::super::unused_exceptions(&p, &["a"]);
         assert_eq!(codes(&d), vec!["exception-unused"]);
+        assert_eq!(d[0].location.as_deref(), Some("p.toml:4:1"));
+        let d = super::super::unused_exceptions(&p, &[]);
+        assert_eq!(codes(&d), vec!["exception-unused", "exception-unused"]);
+    }
+
+    #[test]
+    fn server_entry_names_are_literal_valid_names() {
+        let (_, d) = check("version = 1\n[[servers]]\nname = \"io.github.acme/*\"\n");
+        assert_eq!(codes(&d), vec!["policy-type"]);
+        assert_eq!(
+            d[0].message,
+            "`[[servers]] name = \"io.github.acme/*\"` is a glob; a server entry names one server"
+        );
+        assert_eq!(d[0].location.as_deref(), Some("p.toml:3:8"));
+        let (_, d) = check("version = 1\n[[servers]]\nname = \"a//b\"\n");
+        assert_eq!(codes(&d), vec!["policy-type"]);
+        let (p, d) = check("version = 1\n[[servers]]\nname = \"io.github.acme/srv\"\n");
+        assert!(p.is_some() && d.is_empty(), "{d:?}");
     }
 
     #[test]

@@ -272,6 +272,90 @@ pub(super) fn npm_registry(server: &TlsServer, tarball: Vec<u8>) {
     );
 }
 
+/// A body of `len` bytes dripped one byte per `every`: never idle long
+/// enough for a read timeout, and far too slow to finish.
+fn drip(len: usize, every: std::time::Duration) -> Response {
+    Response::trickle(noise(len, 9), len, every)
+}
+
+#[test]
+fn timeout_bounds_the_whole_download_of_a_dripping_server() {
+    let env = TestEnv::new();
+    let server = TlsServer::start();
+    signed_artifact(&env, &server);
+    server.route(
+        "/server.bin",
+        drip(100_000, std::time::Duration::from_millis(500)),
+    );
+    let t = std::time::Instant::now();
+    let out = add_https(&env, &server, "demo", &["--timeout", "3"]);
+    let took = t.elapsed();
+    out.code(2).diag("fetch-failed").stderr_has(&format!(
+        "fetching {} took longer than the deadline of 3 s",
+        server.url("/server.bin")
+    ));
+    out.stderr_has("hint: raise --timeout SECS");
+    // The deadline is checked as each byte arrives: about 3 s, well under
+    // the 50,000 s the body would take (wide margin for a loaded machine).
+    assert!(
+        took >= std::time::Duration::from_millis(2900) && took < std::time::Duration::from_secs(10),
+        "took {took:?}: {}",
+        out.context()
+    );
+    assert_untouched(&env, "dripping server");
+}
+
+#[test]
+fn a_download_below_the_minimum_rate_is_stopped_after_one_window() {
+    let env = TestEnv::new();
+    let server = TlsServer::start();
+    signed_artifact(&env, &server);
+    // About 20 bytes/s, moving all the time, under a deadline it would
+    // take long to reach.
+    server.route(
+        "/server.bin",
+        drip(100_000, std::time::Duration::from_millis(50)),
+    );
+    let t = std::time::Instant::now();
+    let out = add_https(
+        &env,
+        &server,
+        "demo",
+        &["--min-rate", "500", "--min-rate-window", "2"],
+    );
+    let took = t.elapsed();
+    out.code(2)
+        .diag("fetch-failed")
+        .stderr_has(&format!("{} came in at ", server.url("/server.bin")));
+    out.stderr_has(" bytes/s over the last 2 s, below the minimum of 500 bytes/s")
+        .stderr_has("hint: the server or the network is too slow");
+    // One window of grace, then the first window's average stops it.
+    assert!(
+        took >= std::time::Duration::from_millis(1900) && took < std::time::Duration::from_secs(10),
+        "took {took:?}: {}",
+        out.context()
+    );
+    assert_untouched(&env, "slow server");
+    // --min-rate 0 turns the check off: the same drip then runs into the
+    // deadline instead.
+    let out = add_https(
+        &env,
+        &server,
+        "demo",
+        &[
+            "--min-rate",
+            "0",
+            "--min-rate-window",
+            "1",
+            "--timeout",
+            "3",
+        ],
+    );
+    out.code(2)
+        .stderr_has("took longer than the deadline of 3 s");
+    assert_untouched(&env, "slow server, no minimum rate");
+}
+
 fn add_npm(env: &TestEnv, server: &TlsServer, name: &str) -> Output {
     let mut args = os(&["add", name, "npm:sigstore@2.3.1", "--registry"]);
     args.push(server.base_url().into());

@@ -500,6 +500,42 @@ fn bad_configs_fail_cleanly_and_leave_the_file() {
 }
 
 #[test]
+fn an_env_name_run_would_refuse_fails_the_install_and_leaves_the_file() {
+    let env = TestEnv::new();
+    let bad = br#"{"mcpServers": {"ok": {"command": "uvx", "args": ["a==1.0"]}, "dash": {"command": "npx", "args": ["-y", "@acme/x@1.0.0"], "env": {"LOG": "1", "A-B": "x"}}}}"#;
+    env.write("bad.json", bad);
+    let out = install(&env, "claude", "bad.json", &[]);
+    out.code(2).diag_in_stderr("client-config").stderr_has(
+        "server `dash` sets the variable `A-B` in `env`, which `mcp-warden run` cannot pass \
+         (a name is a letter or _ followed by letters, digits or _, at most 128); nothing was written",
+    );
+    out.stderr_has("hint: remove `A-B` from the `env` of `dash`");
+    assert_eq!(env.read("bad.json"), bad, "the config was changed");
+    assert!(backups(&env, "bad.json").is_empty(), "a backup was made");
+    // The name is refused by run's own parser, which is why install refuses it.
+    env.run(["run", "dash", "--env", "A-B"])
+        .code(2)
+        .stderr_has("invalid value 'A-B' for '--env <VAR>'");
+
+    // Valid names install, and the written arguments get past run's parser
+    // (the server is not pinned, so run stops at that, not at the usage).
+    env.write(
+        "good.json",
+        r#"{"mcpServers": {"under": {"command": "npx", "args": ["-y", "@acme/x@1.0.0"], "env": {"A_B": "x", "_c1": "y"}}}}"#,
+    );
+    install(&env, "claude", "good.json", &[])
+        .code(0)
+        .stdout_has("under: wrapped");
+    let args = args_of(&json_file(&env, "good.json"), "mcpServers", "under");
+    assert_eq!(
+        args,
+        strs(&["run", "under", "--env", "A_B", "--env", "_c1"])
+    );
+    let out = env.run(&args);
+    out.code(2).diag_in_stderr("server-unknown");
+}
+
+#[test]
 fn list_reports_wrapped_pinned_and_remote() {
     let env = TestEnv::new();
     env.copy_fixture("clients/cursor_mcp.json", "cursor.json");

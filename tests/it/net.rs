@@ -18,6 +18,7 @@ fn opts(server: &TlsServer) -> Options {
         connect_timeout: Duration::from_secs(5),
         read_timeout: Duration::from_secs(1),
         progress: false,
+        ..Options::default()
     }
 }
 
@@ -327,8 +328,8 @@ fn stalled_server_times_out() {
 #[test]
 fn slow_but_moving_download_is_not_cut_short() {
     // Twelve pieces 250 ms apart: 3 s in all, longer than the 2 s read
-    // timeout, never idle that long (a wide margin for a loaded machine).
-    // A total deadline would fail this.
+    // timeout, never idle that long (a wide margin for a loaded machine),
+    // and well above a minimum rate averaged over 1 s windows.
     let server = TlsServer::start();
     let body = generated_bytes(120_000, 4);
     server.route(
@@ -337,13 +338,30 @@ fn slow_but_moving_download_is_not_cut_short() {
     );
     let o = Options {
         read_timeout: Duration::from_secs(2),
+        deadline: Some(Duration::from_secs(20)),
+        min_rate: Some(mcp_warden::net::MinRate {
+            bytes_per_sec: 1024,
+            window: Duration::from_secs(1),
+        }),
         ..opts(&server)
     };
-    let bytes = Client::with_env_ca(&o, None)
-        .expect("client")
+    let c = Client::with_env_ca(&o, None).expect("client");
+    let bytes = c
         .get_bytes(&server.url("/slow"), MIB)
         .expect("a slow download completes");
     assert!(bytes == body, "bytes differ");
+    // The same body under a deadline shorter than it takes is cut off.
+    let o = Options {
+        deadline: Some(Duration::from_secs(1)),
+        ..o
+    };
+    let err = read_err(
+        Client::with_env_ca(&o, None)
+            .expect("client")
+            .get(&server.url("/slow"), MIB)
+            .expect("headers come"),
+    );
+    assert!(matches!(err, NetError::Deadline { secs: 1, .. }), "{err:?}");
 }
 
 #[test]

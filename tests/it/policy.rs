@@ -429,6 +429,69 @@ fn explain_names_the_rule_and_its_line() {
 }
 
 #[test]
+fn check_and_explain_agree_on_a_catch_all_exception() {
+    let env = signed_env();
+    let policy = "version = 1\n[defaults]\nrequire = [\"signature\", \"provenance\"]\n\
+                  [[exceptions]]\nservers = [\"*\"]\nwaive = [\"provenance\"]\nreason = \"no CI yet\"\n";
+    env.write("p.toml", policy);
+    // Nothing pinned and no entry: the exception matches nothing yet.
+    env.run(["policy", "check", "p.toml"])
+        .code(0)
+        .stdout_has("warning[exception-unused]: p.toml:4:1: the exception for * matches no server: no `[[servers]]` entry and no pinned server")
+        .stdout_has("0 error(s), 1 warning(s)");
+    env.run([
+        "add",
+        "srv",
+        "./server.bin",
+        "--signature",
+        "server.bin.minisig",
+    ])
+    .code(0);
+    fs::write(env.user_policy(), policy).unwrap();
+    // With a pinned server, check does not call it unused, and explain
+    // shows it waiving provenance for that server.
+    let out = env.run(["policy", "check"]);
+    out.code(0)
+        .stdout_lacks("exception-unused")
+        .stdout_has("0 error(s), 0 warning(s)");
+    env.run(["policy", "explain", "srv"])
+        .code(0)
+        .stdout_has("  waived: provenance — no CI yet\n      from ");
+    // A glob that matches no pinned server is still reported.
+    fs::write(env.user_policy(), policy.replace("\"*\"", "\"legacy-*\"")).unwrap();
+    env.run(["policy", "check"])
+        .code(0)
+        .stdout_has("the exception for legacy-* matches no server");
+}
+
+#[test]
+fn a_glob_as_a_server_entry_name_is_refused_with_its_position() {
+    let env = signed_env();
+    env.write(
+        "glob.toml",
+        "version = 1\n[[servers]]\nname = \"io.github.acme/*\"\nsigners = [\"acme\"]\n",
+    );
+    env.run(["policy", "check", "glob.toml"])
+        .code(1)
+        .stdout_has(
+            "error[policy-type]: glob.toml:3:8: `[[servers]] name = \"io.github.acme/*\"` is a glob; a server entry names one server\n  \
+             hint: give each server its own `[[servers]]` entry with its exact name; globs go in an exception's `servers`\n",
+        );
+    // The policy is refused as a whole, not read as a literal name.
+    env.run(verify_with("glob.toml", &["--server", "io.github.acme/x"]))
+        .code(2)
+        .diag("policy-type");
+    // A registry-style literal name is a valid entry.
+    env.write(
+        "lit.toml",
+        "version = 1\n[[servers]]\nname = \"io.github.acme/srv\"\nsigners = [\"acme\"]\n",
+    );
+    env.run(["policy", "check", "lit.toml"])
+        .code(0)
+        .stdout_has("0 error(s), 0 warning(s)");
+}
+
+#[test]
 fn key_flag_is_not_enough_under_a_policy() {
     let env = TestEnv::new();
     env.write("server.bin", "x");

@@ -125,6 +125,33 @@ fn starts_the_pinned_server_with_a_clean_environment_and_its_arguments() {
 }
 
 #[test]
+fn a_registry_style_name_runs_under_the_sandbox_in_its_own_state_dir() {
+    let env = TestEnv::new();
+    require_tool("node", &["--version"]);
+    let name = "io.github.acme/srv";
+    let tgz = pack_node(&env, "srv", ECHO_ENV, "");
+    env.pin_signed(name, &tgz, "acme-signer", &["io.github.acme/*"]);
+    fs::write(
+        env.user_policy(),
+        format!("version = 1\n[[servers]]\nname = \"{name}\"\n[servers.run]\nsandbox = \"best-effort\"\n"),
+    )
+    .unwrap();
+    let out = env.cmd().args(["run", name]).stdin(PING).run();
+    out.code(0).stderr_has("starting io.github.acme/srv");
+    // One directory per name: each `/` is a `+`, which no name contains.
+    let state = env.home.join("data/state/io.github.acme+srv");
+    let a = answer(&out);
+    assert_eq!(a["env"]["HOME"], state.join("home").to_str().unwrap());
+    assert_eq!(a["env"]["TMPDIR"], state.join("tmp").to_str().unwrap());
+    let entries: Vec<String> = fs::read_dir(env.home.join("data/state"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(entries, ["io.github.acme+srv"], "{}", out.context());
+    assert!(state.join("home").is_dir() && state.join("tmp").is_dir());
+}
+
+#[test]
 fn a_receipt_spares_the_rehash_until_something_changes() {
     let env = TestEnv::new();
     pin_node(&env, "echo", ECHO_ENV, "");

@@ -155,25 +155,52 @@ pub struct PinStore {
     pub file: PinFile,
 }
 
-/// The pin file's path for `server` at `digest` (hex, or `sha256:HEX`).
+/// The pin file's path for `server` at `digest` (hex, or `sha256:HEX`):
+/// `DATA/pins/DIR/DIGEST.json`, DIR as [`crate::lock::server_dir_name`]
+/// says.
 pub fn pin_path(data_dir: &Path, server: &str, digest: &str) -> Result<PathBuf, PinError> {
-    if !crate::lock::valid_server_name(server) {
-        return Err(PinError::BadServer(server.to_string()));
-    }
+    let Some(dir) = crate::lock::server_dir_name(server) else {
+        return Err(PinError::BadServer(
+            server.escape_debug().take(140).collect(),
+        ));
+    };
     let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
     if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(PinError::BadDigest(digest.to_string()));
     }
     Ok(data_dir
         .join("pins")
-        .join(server)
+        .join(dir)
         .join(format!("{}.json", hex.to_ascii_lowercase())))
+}
+
+/// Before names with `/` were mapped, their pins sat in nested
+/// directories (`pins/a/b/DIGEST.json`); moving such a file to the mapped
+/// path keeps what was approved, rather than pinning anew whatever the
+/// server says next.
+fn adopt_nested_pins(data_dir: &Path, server: &str, path: &Path) {
+    if !server.contains('/') || path.exists() {
+        return;
+    }
+    let Some(file) = path.file_name() else {
+        return;
+    };
+    let old = data_dir.join("pins").join(server).join(file);
+    if std::fs::symlink_metadata(&old).is_ok_and(|m| m.is_file()) {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Err(e) = std::fs::rename(&old, path) {
+            tracing::warn!("cannot move the pins at {}: {e}", old.display());
+        }
+    }
 }
 
 impl PinStore {
     /// Opens (reads, when it exists) the pins of `server` at `digest`.
     pub fn open(data_dir: &Path, server: &str, digest: &str) -> Result<PinStore, PinError> {
         let path = pin_path(data_dir, server, digest)?;
+        adopt_nested_pins(data_dir, server, &path);
         let mut s = PinStore {
             path,
             file: PinFile {
@@ -446,6 +473,31 @@ mod tests {
         assert!(s.reload().unwrap());
         assert!(!s.has_pending());
         assert_eq!(s.pin(Kind::Tools, "a").unwrap()["description"], "evil");
+    }
+
+    #[test]
+    fn registry_names_get_one_directory_and_keep_nested_pins() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = D.to_ascii_lowercase();
+        assert_eq!(
+            pin_path(dir.path(), "io.github.acme/srv", D).unwrap(),
+            dir.path().join(format!("pins/io.github.acme+srv/{d}.json"))
+        );
+        assert_eq!(
+            pin_path(dir.path(), "srv", D).unwrap(),
+            dir.path().join(format!("pins/srv/{d}.json"))
+        );
+        // Pins written where the unmapped name put them are adopted.
+        let old = dir.path().join(format!("pins/acme/srv/{d}.json"));
+        let mut s = PinStore::open(dir.path(), "acme/srv", D).unwrap();
+        s.set_pin(Kind::Tools, "a", json!({"name":"a"}));
+        s.save().unwrap();
+        std::fs::create_dir_all(old.parent().unwrap()).unwrap();
+        std::fs::rename(s.path(), &old).unwrap();
+        let t = PinStore::open(dir.path(), "acme/srv", D).unwrap();
+        assert_eq!(t.path(), s.path());
+        assert!(t.pin(Kind::Tools, "a").is_some());
+        assert!(!old.exists());
     }
 
     #[test]
