@@ -111,6 +111,8 @@ pub enum McpbError {
     ManifestMissing,
     #[error("the bundle has more than one manifest.json entry")]
     ManifestDuplicate,
+    #[error("the bundle's zip is not laid out strictly: {0}")]
+    Layout(#[source] crate::archive::ArchiveError),
     #[error("manifest.json is larger than {MAX_MANIFEST} bytes")]
     ManifestTooLarge,
     #[error("manifest.json is invalid: {0}")]
@@ -121,6 +123,10 @@ pub enum McpbError {
     MalformedBlock(String),
     #[error("the PKCS#7 signature is malformed: {0}")]
     MalformedCms(String),
+    #[error(
+        "the PKCS#7 signature carries {0}, which its signature does not cover: anyone could have added it after signing"
+    )]
+    UnsignedContent(&'static str),
     #[error(
         "the bundle's {algorithm} digest does not match the signed digest: the bundle was changed after signing"
     )]
@@ -154,6 +160,10 @@ impl McpbError {
             }
             McpbError::NoSignature => {
                 "ask the publisher for a bundle signed with `mcpb sign`, or verify it by digest or another signature".into()
+            }
+            McpbError::Layout(e) => e.hint().into(),
+            McpbError::UnsignedContent(_) => {
+                "mcpb sign writes neither; do not install this copy, and ask the publisher for the bundle as `mcpb sign` wrote it".into()
             }
             McpbError::MalformedBlock(_) | McpbError::MalformedCms(_) => {
                 "the file was truncated or altered after signing; download it again from the publisher".into()
@@ -219,58 +229,35 @@ pub struct UserConfigField {
     pub default: Option<Value>,
 }
 
-/// A read-only view of the first `len` bytes of a file, so that the zip
-/// reader never sees a signature block appended after the archive.
-struct Window {
-    file: File,
-    len: u64,
-    pos: u64,
-}
-
-impl Read for Window {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.len.saturating_sub(self.pos);
-        let n = (buf.len() as u64).min(left) as usize;
-        if n == 0 {
-            return Ok(0);
-        }
-        let n = self.file.read(&mut buf[..n])?;
-        self.pos += n as u64;
-        Ok(n)
-    }
-}
-
-impl Seek for Window {
-    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let target = match to {
-            SeekFrom::Start(o) => Some(o),
-            SeekFrom::End(d) => self.len.checked_add_signed(d),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-        }
-        .filter(|t| *t <= self.len)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek outside the archive"))?;
-        self.pos = self.file.seek(SeekFrom::Start(target))?;
-        Ok(self.pos)
-    }
-}
-
 /// Reads `manifest.json` from the root of the bundle. Every entry name is
 /// checked for path tricks (the bundle is extracted later), the entry count
-/// and the manifest size are bounded.
+/// and the manifest size are bounded. The zip is read exactly as
+/// extraction reads it: for a signed bundle, only the zip the signature
+/// covers (see [`zip_bound`]); no data outside its entries, no name twice.
 pub fn read_manifest(bundle: &Path) -> Result<Manifest, McpbError> {
-    let (file, meta) = fsutil::open_file(bundle)?;
-    // A signature block after a zero-length comment is trailing garbage to
-    // a zip reader; hide it behind a window ending where the signed zip ends.
-    // A malformed block is the verifier's business, not the manifest's.
-    let len = match find_signature(bundle).ok().flatten() {
-        Some(b) if b.variant == CommentVariant::Unchanged => b.signed_len,
-        _ => meta.len(),
+    let (mut file, meta) = fsutil::open_file(bundle)?;
+    let bound = block_in(&mut file, meta.len(), bundle)?.map(|b| b.zip_bound());
+    let layout =
+        crate::archive::zip_layout::check(&mut file, meta.len(), bound, MAX_ENTRIES as u64)
+            .map_err(|e| match e {
+                crate::archive::ArchiveError::TooManyEntries { .. } => {
+                    McpbError::TooManyEntries(MAX_ENTRIES as u64 + 1)
+                }
+                crate::archive::ArchiveError::Duplicate { entry }
+                    if entry == "`manifest.json`" || entry == "`./manifest.json`" =>
+                {
+                    McpbError::ManifestDuplicate
+                }
+                crate::archive::ArchiveError::Corrupt { detail } => McpbError::Zip(detail),
+                e => McpbError::Layout(e),
+            })?;
+    let view = crate::archive::zip_layout::ZipView::new(file, &layout);
+    let config = zip::read::Config {
+        archive_offset: zip::read::ArchiveOffset::Known(0),
     };
-    let window = Window { file, len, pos: 0 };
-    let mut zip = zip::ZipArchive::new(window).map_err(|e| McpbError::Zip(e.to_string()))?;
-    if zip.len() > MAX_ENTRIES {
-        return Err(McpbError::TooManyEntries(zip.len() as u64));
-    }
+    let mut zip =
+        zip::ZipArchive::with_config(config, view).map_err(|e| McpbError::Zip(e.to_string()))?;
+    crate::archive::zip_layout::same_entries(&mut zip, &layout).map_err(McpbError::Layout)?;
     let mut manifests = 0;
     for name in zip.file_names() {
         let name = name.map_err(|e| McpbError::Zip(e.to_string()))?;
@@ -442,8 +429,24 @@ pub enum CommentVariant {
 pub struct SignatureBlock {
     /// Bytes of the file covered by the signature (the block starts here).
     pub signed_len: u64,
+    /// The zip end record the variant was recognised by.
+    pub eocd_offset: u64,
     pub pkcs7_der: Vec<u8>,
     pub variant: CommentVariant,
+}
+
+impl SignatureBlock {
+    /// Where the signed zip lies, the same in all three variants: its end
+    /// record where the verifier found it, its bytes ending where the
+    /// block starts (Unchanged: the comment ends there; Covering: the
+    /// comment as signed ends there; Prepared: the comment *is* the block,
+    /// so the signed zip ends right after the record).
+    pub fn zip_bound(&self) -> crate::archive::ZipBound {
+        crate::archive::ZipBound {
+            eocd: self.eocd_offset,
+            end: self.signed_len,
+        }
+    }
 }
 
 /// Finds the signature block at the end of the bundle, reading only the
@@ -451,16 +454,35 @@ pub struct SignatureBlock {
 /// (cut short, wrong length, not where any known signer puts it) is an error.
 pub fn find_signature(bundle: &Path) -> Result<Option<SignatureBlock>, McpbError> {
     let (mut file, meta) = fsutil::open_file(bundle)?;
+    block_in(&mut file, meta.len(), bundle)
+}
+
+/// The zip inside an open file that may be a signed bundle: where the
+/// verifier of its signature block finds the signed zip; `None` for a file
+/// without a block. The file's bytes are all there is (no path is opened).
+pub fn zip_bound(file: &mut File) -> Result<Option<crate::archive::ZipBound>, McpbError> {
+    let path = Path::new("the bundle");
+    let len = file
+        .metadata()
+        .map_err(|source| McpbError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .len();
+    Ok(block_in(file, len, path)?.map(|b| b.zip_bound()))
+}
+
+fn block_in(file: &mut File, len: u64, bundle: &Path) -> Result<Option<SignatureBlock>, McpbError> {
     let io_err = |source| McpbError::Io {
         path: bundle.to_path_buf(),
         source,
     };
-    let len = meta.len();
+    file.seek(SeekFrom::Start(0)).map_err(io_err)?;
     // A bundle is a zip, which starts with a local file header (or, empty,
     // with its end record): anything else carries no bundle signature,
     // and is not scanned (`run --rehash` checks native executables too).
     let mut magic = [0u8; 4];
-    let got = (&mut file).take(4).read(&mut magic).map_err(io_err)?;
+    let got = (&mut *file).take(4).read(&mut magic).map_err(io_err)?;
     if got < 4 || (magic != *b"PK\x03\x04" && magic != *b"PK\x05\x06") {
         return Ok(None);
     }
@@ -468,7 +490,7 @@ pub fn find_signature(bundle: &Path) -> Result<Option<SignatureBlock>, McpbError
     let base = len - tail_len;
     file.seek(SeekFrom::Start(base)).map_err(io_err)?;
     let mut tail = Vec::with_capacity(tail_len as usize);
-    (&mut file)
+    (&mut *file)
         .take(tail_len)
         .read_to_end(&mut tail)
         .map_err(io_err)?;
@@ -531,6 +553,7 @@ fn parse_tail(tail: &[u8], base: u64) -> Result<Option<(SignatureBlock, usize)>,
                 return Ok(Some((
                     SignatureBlock {
                         signed_len: base + i as u64,
+                        eocd_offset: base + variant.1 as u64,
                         pkcs7_der: der.to_vec(),
                         variant: variant_abs,
                     },
@@ -1136,6 +1159,7 @@ pub fn verify(bundle: &Path, roots: &[TrustedCa], at: SystemTime) -> Result<Publ
         &parsed.signed_attrs,
         &parsed.signature,
     )?;
+    check_layout(bundle, &block)?;
     let ca_name = build_chain(&parsed.certs, parsed.signer, roots, unix(at))?;
     let subject = &leaf.cert.tbs_certificate.subject;
     Ok(Publisher {
@@ -1169,6 +1193,21 @@ pub fn verify_for_server(
     }
 }
 
+/// The signed zip must be the one extraction will read: packed from the
+/// first byte to the end record the block was recognised by, and nothing
+/// in the rest of the file that a zip reader could take for another zip.
+fn check_layout(bundle: &Path, block: &SignatureBlock) -> Result<(), McpbError> {
+    let (mut file, meta) = fsutil::open_file(bundle)?;
+    crate::archive::zip_layout::check(
+        &mut file,
+        meta.len(),
+        Some(block.zip_bound()),
+        MAX_ENTRIES as u64,
+    )
+    .map(|_| ())
+    .map_err(McpbError::Layout)
+}
+
 struct ParsedCms {
     certs: Vec<Cert>,
     signer: usize,
@@ -1198,6 +1237,14 @@ fn parse_cms(der: &[u8]) -> Result<ParsedCms, McpbError> {
     if sd.encap_content_info.econtent_type != oid::DATA {
         return Err(bad("the signed content type is not id-data".into()));
     }
+    // Neither CRLs nor unsigned attributes are covered by the signature, and
+    // no field mcp-warden reads needs them (there is no revocation checking,
+    // no countersignature or timestamp support): anything there was written
+    // by whoever last held the file. mcpb sign (node-forge) and openssl cms
+    // leave both out. Empty sets hold nothing and are let through.
+    if sd.crls.as_ref().is_some_and(|c| !c.0.is_empty()) {
+        return Err(McpbError::UnsignedContent("CRLs"));
+    }
     let infos = &sd.signer_infos.0;
     if infos.len() != 1 {
         return Err(bad(format!(
@@ -1208,6 +1255,9 @@ fn parse_cms(der: &[u8]) -> Result<ParsedCms, McpbError> {
     let Some(si) = infos.iter().next() else {
         return Err(bad("no signer".into()));
     };
+    if si.unsigned_attrs.as_ref().is_some_and(|a| !a.is_empty()) {
+        return Err(McpbError::UnsignedContent("unsigned attributes"));
+    }
     let digest = Hash::from_oid(&si.digest_alg.oid)
         .ok_or_else(|| McpbError::UnsupportedAlgorithm(format!("digest {}", si.digest_alg.oid)))?;
     let attrs = si.signed_attrs.as_ref().ok_or_else(|| {

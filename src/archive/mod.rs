@@ -11,9 +11,13 @@
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+
+pub mod zip_layout;
+
+pub use zip_layout::Bound as ZipBound;
 
 /// Archive formats, told apart by magic bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -134,6 +138,10 @@ pub enum ArchiveError {
     Ratio { limit: u64 },
     #[error("archive metadata between entries exceeds {limit} bytes")]
     HeaderTooLarge { limit: u64 },
+    #[error(
+        "the zip holds data outside its entries or records a reader could read another way: {detail}"
+    )]
+    Layout { detail: String },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -155,6 +163,9 @@ impl ArchiveError {
                 "the archive tries to write outside its directory or create special files; do not use it, and report it to the publisher"
             }
             ArchiveError::Encrypted { .. } => "encrypted archives are not supported",
+            ArchiveError::Layout { .. } => {
+                "a zip must hold only its entries, packed from its first byte, so that every reader sees the same files; do not use this one, and report it to the publisher"
+            }
             ArchiveError::TooManyEntries { .. }
             | ArchiveError::TooLarge { .. }
             | ArchiveError::EntryTooLarge { .. }
@@ -190,16 +201,34 @@ pub fn extract(
     limits: &Limits,
 ) -> Result<Summary, ArchiveError> {
     let file = File::open(archive).map_err(|e| ArchiveError::io(archive, e))?;
-    let archive_len = file
-        .metadata()
-        .map_err(|e| ArchiveError::io(archive, e))?
-        .len();
+    extract_file(file, kind, dest, limits)
+}
+
+/// [`extract`] from a file already open; its bytes are all there is. A zip
+/// that ends with a `.mcpb` signature block is read only up to where the
+/// signature's verifier says the signed zip ends (the block's validity is
+/// the verifier's business, not checked here; a block that does not add
+/// up is refused).
+pub fn extract_file(
+    mut file: File,
+    kind: Kind,
+    dest: &Path,
+    limits: &Limits,
+) -> Result<Summary, ArchiveError> {
+    let bound = match kind {
+        Kind::Zip => crate::mcpb::zip_bound(&mut file).map_err(|e| ArchiveError::Layout {
+            detail: format!("the file ends with a .mcpb signature block that does not add up: {e}"),
+        })?,
+        Kind::TarGz => None,
+    };
+    file.seek(io::SeekFrom::Start(0))
+        .map_err(|e| ArchiveError::io(dest, e))?;
     fs::create_dir(dest).map_err(|e| ArchiveError::io(dest, e))?;
     set_mode(dest, 0o755)?;
     let mut w = Writer::new(dest, limits);
     match kind {
         Kind::TarGz => extract_tar_gz(file, &mut w)?,
-        Kind::Zip => extract_zip(file, archive_len, &mut w)?,
+        Kind::Zip => extract_zip(file, bound, &mut w)?,
     }
     w.finish()
 }
@@ -405,19 +434,32 @@ impl<R: io::Seek> io::Seek for CountSeek<R> {
     }
 }
 
-fn extract_zip(file: File, archive_len: u64, w: &mut Writer<'_>) -> Result<(), ArchiveError> {
+/// Extracts exactly the zip that [`zip_layout::check`] accepted: the
+/// `zip` crate reads through a window that ends at the end record the
+/// check used, from offset 0, and must see the same entries.
+fn extract_zip(
+    mut file: File,
+    bound: Option<ZipBound>,
+    w: &mut Writer<'_>,
+) -> Result<(), ArchiveError> {
+    let len = file
+        .metadata()
+        .map_err(|e| ArchiveError::corrupt(format!("cannot read the archive: {e}")))?
+        .len();
+    let layout = zip_layout::check(&mut file, len, bound, w.limits.max_entries)?;
+    let view = zip_layout::ZipView::new(file, &layout);
+    let archive_len = view.len();
     let consumed = Rc::new(Cell::new(0u64));
     let counted = CountSeek {
-        inner: file,
+        inner: view,
         n: Rc::clone(&consumed),
     };
-    let mut zip = zip::ZipArchive::new(io::BufReader::with_capacity(BUF, counted))
+    let config = zip::read::Config {
+        archive_offset: zip::read::ArchiveOffset::Known(0),
+    };
+    let mut zip = zip::ZipArchive::with_config(config, io::BufReader::with_capacity(BUF, counted))
         .map_err(ArchiveError::corrupt)?;
-    if zip.len() as u64 > w.limits.max_entries {
-        return Err(ArchiveError::TooManyEntries {
-            limit: w.limits.max_entries,
-        });
-    }
+    zip_layout::same_entries(&mut zip, &layout)?;
     // Output may grow with the compressed bytes read so far, but never
     // with more than the file: entries that overlap the same data (a
     // "non-recursive" zip bomb) re-read it, and must not earn twice.
