@@ -215,20 +215,35 @@ pub fn extract_file(
     dest: &Path,
     limits: &Limits,
 ) -> Result<Summary, ArchiveError> {
-    let bound = match kind {
-        Kind::Zip => crate::mcpb::zip_bound(&mut file).map_err(|e| ArchiveError::Layout {
-            detail: format!("the file ends with a .mcpb signature block that does not add up: {e}"),
-        })?,
+    // The zip's layout is checked before anything is written.
+    let layout = match kind {
+        Kind::Zip => {
+            let bound = crate::mcpb::zip_bound(&mut file).map_err(|e| ArchiveError::Layout {
+                detail: format!(
+                    "the file ends with a .mcpb signature block that does not add up: {e}"
+                ),
+            })?;
+            let len = file
+                .metadata()
+                .map_err(|e| ArchiveError::corrupt(format!("cannot read the archive: {e}")))?
+                .len();
+            Some(zip_layout::check(
+                &mut file,
+                len,
+                bound,
+                limits.max_entries,
+            )?)
+        }
         Kind::TarGz => None,
     };
     file.seek(io::SeekFrom::Start(0))
-        .map_err(|e| ArchiveError::io(dest, e))?;
+        .map_err(|e| ArchiveError::corrupt(format!("cannot read the archive: {e}")))?;
     fs::create_dir(dest).map_err(|e| ArchiveError::io(dest, e))?;
     set_mode(dest, 0o755)?;
     let mut w = Writer::new(dest, limits);
-    match kind {
-        Kind::TarGz => extract_tar_gz(file, &mut w)?,
-        Kind::Zip => extract_zip(file, bound, &mut w)?,
+    match layout {
+        None => extract_tar_gz(file, &mut w)?,
+        Some(layout) => extract_zip(file, &layout, &mut w)?,
     }
     w.finish()
 }
@@ -438,16 +453,11 @@ impl<R: io::Seek> io::Seek for CountSeek<R> {
 /// `zip` crate reads through a window that ends at the end record the
 /// check used, from offset 0, and must see the same entries.
 fn extract_zip(
-    mut file: File,
-    bound: Option<ZipBound>,
+    file: File,
+    layout: &zip_layout::Layout,
     w: &mut Writer<'_>,
 ) -> Result<(), ArchiveError> {
-    let len = file
-        .metadata()
-        .map_err(|e| ArchiveError::corrupt(format!("cannot read the archive: {e}")))?
-        .len();
-    let layout = zip_layout::check(&mut file, len, bound, w.limits.max_entries)?;
-    let view = zip_layout::ZipView::new(file, &layout);
+    let view = zip_layout::ZipView::new(file, layout);
     let archive_len = view.len();
     let consumed = Rc::new(Cell::new(0u64));
     let counted = CountSeek {
@@ -459,7 +469,7 @@ fn extract_zip(
     };
     let mut zip = zip::ZipArchive::with_config(config, io::BufReader::with_capacity(BUF, counted))
         .map_err(ArchiveError::corrupt)?;
-    zip_layout::same_entries(&mut zip, &layout)?;
+    zip_layout::same_entries(&mut zip, layout)?;
     // Output may grow with the compressed bytes read so far, but never
     // with more than the file: entries that overlap the same data (a
     // "non-recursive" zip bomb) re-read it, and must not earn twice.
@@ -1553,5 +1563,51 @@ mod tests {
             t.extract(&a, Kind::TarGz, &Limits::default()),
             Err(ArchiveError::Io { .. })
         ));
+    }
+
+    #[test]
+    fn zips_with_hidden_data_or_duplicates_are_refused_before_writing() {
+        let t = T::new();
+        let a = t.p("a.zip");
+        py_zip(
+            &a,
+            &[("manifest.json", "{}", 0o100644), ("x", "1", 0o100644)],
+        );
+        let good = fs::read(&a).unwrap();
+        t.extract(&a, Kind::Zip, &Limits::default()).unwrap();
+        let hidden = t.p("hidden.zip");
+        py_zip(&hidden, &[("manifest.json", "{\"evil\":1}", 0o100644)]);
+        let both = [good.clone(), fs::read(&hidden).unwrap()].concat();
+        let cases = [
+            ("appended zip", both),
+            ("prepended", [b"MZ".to_vec(), good.clone()].concat()),
+            (
+                "trailing bytes",
+                [good.clone(), b"MCPB_SIG_V1".to_vec()].concat(),
+            ),
+        ];
+        for (what, bytes) in cases {
+            let t = T::new();
+            let p = t.p("x.zip");
+            fs::write(&p, &bytes).unwrap();
+            let e = t.extract(&p, Kind::Zip, &Limits::default()).unwrap_err();
+            assert!(matches!(e, ArchiveError::Layout { .. }), "{what}: {e}");
+            assert!(!t.p("out/dest").exists(), "{what}");
+        }
+        // An exact duplicate, which the zip crate would fold into one entry.
+        let t = T::new();
+        let p = t.p("dup.zip");
+        run(Command::new("python3")
+            .arg("-c")
+            .arg(
+                "import sys, zipfile, warnings\nwarnings.simplefilter('ignore')\n\
+                 with zipfile.ZipFile(sys.argv[1], 'w') as z:\n\
+                 \x20   z.writestr('server/index.js', 'good')\n\
+                 \x20   z.writestr('server/index.js', 'evil')\n",
+            )
+            .arg(&p));
+        let e = t.extract(&p, Kind::Zip, &Limits::default()).unwrap_err();
+        assert!(matches!(e, ArchiveError::Duplicate { .. }), "{e}");
+        assert!(!t.p("out/dest").exists());
     }
 }

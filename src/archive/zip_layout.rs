@@ -599,3 +599,440 @@ pub fn same_entries<R: Read + Seek>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Cursor, Write};
+    use std::path::Path;
+    use std::process::Command;
+
+    const MAX: u64 = 100_000;
+
+    fn check_bytes(b: &[u8], bound: Option<Bound>) -> Result<Layout, ArchiveError> {
+        check(&mut Cursor::new(b), b.len() as u64, bound, MAX)
+    }
+
+    fn layout_err(b: &[u8]) -> String {
+        match check_bytes(b, None) {
+            Err(ArchiveError::Layout { detail }) => detail,
+            other => panic!("expected a layout error, got {other:?}"),
+        }
+    }
+
+    /// A zip written by the `zip` crate: (name, data, deflated).
+    fn crate_zip(entries: &[(&str, &[u8])], deflate: bool) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let method = if deflate {
+            zip::CompressionMethod::Deflated
+        } else {
+            zip::CompressionMethod::Stored
+        };
+        let o = zip::write::SimpleFileOptions::default().compression_method(method);
+        for (name, data) in entries {
+            w.start_file(*name, o).unwrap();
+            w.write_all(data).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    fn eocd_of(z: &[u8]) -> usize {
+        z.windows(4).rposition(|w| w == EOCD_SIG).unwrap()
+    }
+
+    /// Inserts `junk` at `at` and moves every offset at or after it, so
+    /// the zip stays self-consistent: the hard case for a layout check.
+    fn splice(z: &[u8], at: usize, junk: &[u8]) -> Vec<u8> {
+        let mut out = z[..at].to_vec();
+        out.extend_from_slice(junk);
+        out.extend_from_slice(&z[at..]);
+        let e = eocd_of(&out);
+        let shift = |v: u32| {
+            if v as usize >= at {
+                v + junk.len() as u32
+            } else {
+                v
+            }
+        };
+        let cd = shift(u32_at(&out, e + 16));
+        out[e + 16..e + 20].copy_from_slice(&cd.to_le_bytes());
+        let mut p = cd as usize;
+        for _ in 0..u16_at(&out, e + 10) {
+            let off = shift(u32_at(&out, p + 42));
+            out[p + 42..p + 46].copy_from_slice(&off.to_le_bytes());
+            p += 46
+                + usize::from(u16_at(&out, p + 28))
+                + usize::from(u16_at(&out, p + 30))
+                + usize::from(u16_at(&out, p + 32));
+        }
+        out
+    }
+
+    fn run(cmd: &mut Command) {
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{cmd:?}: {out:?}");
+    }
+
+    fn python(script: &str, out: &Path) -> Vec<u8> {
+        run(Command::new("python3").arg("-c").arg(script).arg(out));
+        std::fs::read(out).unwrap()
+    }
+
+    fn names(l: &Layout) -> Vec<String> {
+        l.entries
+            .iter()
+            .map(|e| String::from_utf8_lossy(&e.name).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn real_zips_pass() {
+        let d = tempfile::tempdir().unwrap();
+        // The zip crate, stored and deflated.
+        for deflate in [false, true] {
+            let z = crate_zip(&[("a", b"one"), ("dir/b", &[7u8; 5000])], deflate);
+            let l = check_bytes(&z, None).unwrap();
+            assert_eq!(names(&l), ["a", "dir/b"]);
+            assert_eq!(l.entries[0].header_offset, 0);
+            assert_eq!(l.end, z.len() as u64);
+            assert_eq!(l.eocd, eocd_of(&z) as u64);
+        }
+        // Info-ZIP: plain, zip64 end records (-fz), and streamed to a pipe,
+        // which writes data descriptors.
+        std::fs::create_dir_all(d.path().join("src/pkg")).unwrap();
+        std::fs::write(d.path().join("src/pkg/a"), "hello\n".repeat(100)).unwrap();
+        std::fs::write(d.path().join("src/pkg/b"), "x").unwrap();
+        for (name, flags) in [("plain.zip", "-qr"), ("z64.zip", "-qrfz")] {
+            run(Command::new("zip")
+                .current_dir(d.path().join("src"))
+                .arg(flags)
+                .arg(d.path().join(name))
+                .arg("pkg"));
+            let z = std::fs::read(d.path().join(name)).unwrap();
+            let l = check_bytes(&z, None).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(l.entries.len(), 3, "{name}");
+            if name == "z64.zip" {
+                assert!(z.windows(4).any(|w| w == ZIP64_EOCD_SIG));
+            }
+        }
+        let streamed = d.path().join("streamed.zip");
+        run(Command::new("sh")
+            .current_dir(d.path().join("src"))
+            .arg("-c")
+            .arg("zip -qr - pkg | cat > \"$1\"")
+            .arg("sh")
+            .arg(&streamed));
+        let z = std::fs::read(&streamed).unwrap();
+        let l = check_bytes(&z, None).unwrap();
+        assert!(l.entries.iter().any(|e| e.flags & FLAG_DESCRIPTOR != 0));
+        // Python's zipfile: seekable, streamed (descriptors), forced zip64
+        // extras, and an empty archive.
+        let py = python(
+            "import sys, zipfile\n\
+             with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:\n\
+             \x20   z.writestr('a.txt', 'hello' * 100)\n\
+             \x20   z.mkdir('d')\n\
+             \x20   with z.open('d/big', 'w', force_zip64=True) as f: f.write(b'x' * 1000)\n",
+            &d.path().join("py.zip"),
+        );
+        assert_eq!(
+            names(&check_bytes(&py, None).unwrap()),
+            ["a.txt", "d/", "d/big"]
+        );
+        let py = python(
+            "import sys, io, zipfile\n\
+             class W(io.RawIOBase):\n\
+             \x20   def __init__(s, f): s.f = f\n\
+             \x20   def writable(s): return True\n\
+             \x20   def write(s, b): return s.f.write(b)\n\
+             with open(sys.argv[1], 'wb') as f:\n\
+             \x20   with zipfile.ZipFile(W(f), 'w', zipfile.ZIP_DEFLATED) as z:\n\
+             \x20       z.writestr('a.txt', 'hello' * 100)\n\
+             \x20       z.writestr('b.txt', '')\n",
+            &d.path().join("pystream.zip"),
+        );
+        let l = check_bytes(&py, None).unwrap();
+        assert!(l.entries.iter().all(|e| e.flags & FLAG_DESCRIPTOR != 0));
+        assert!(py.windows(4).any(|w| w == DD_SIG));
+        let empty = python(
+            "import sys, zipfile\nzipfile.ZipFile(sys.argv[1], 'w').close()\n",
+            &d.path().join("empty.zip"),
+        );
+        assert_eq!(empty.len(), 22);
+        assert!(check_bytes(&empty, None).unwrap().entries.is_empty());
+        assert!(
+            check_bytes(&crate_zip(&[], false), None)
+                .unwrap()
+                .entries
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn fixtures_pass() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let wheel =
+            std::fs::read(root.join("sources/pypi/sampleproject-4.0.0-py3-none-any.whl")).unwrap();
+        check_bytes(&wheel, None).unwrap();
+        let unsigned = std::fs::read(root.join("mcpb/unsigned.mcpb")).unwrap();
+        check_bytes(&unsigned, None).unwrap();
+        // The signed bundle: a zip only up to the block its verifier finds.
+        let path = root.join("mcpb/signed-mcpb-2.1.2.mcpb");
+        let signed = std::fs::read(&path).unwrap();
+        let bound = crate::mcpb::zip_bound(&mut std::fs::File::open(&path).unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!(bound.end, unsigned.len() as u64);
+        let l = check_bytes(&signed, Some(bound)).unwrap();
+        assert_eq!(l.entries, check_bytes(&unsigned, None).unwrap().entries);
+        let d = layout_err(&signed);
+        assert!(d.contains("data after the end"), "{d}");
+    }
+
+    #[test]
+    fn data_outside_the_entries_is_refused() {
+        let z = crate_zip(&[("a", b"one"), ("b", b"two")], false);
+        let e = eocd_of(&z);
+        let cd = u32_at(&z, e + 16) as usize;
+        let second = u32_at(&z, cd + 46 + 1 + 42) as usize;
+        assert!(second > 0);
+        let cases: [(&str, Vec<u8>, &str); 5] = [
+            (
+                "prepended",
+                splice(&z, 0, b"#!/bin/sh\n"),
+                "before the first entry",
+            ),
+            (
+                "between entries",
+                splice(&z, second, b"JUNK"),
+                "between entries",
+            ),
+            (
+                "before the CD",
+                splice(&z, cd, b"JUNK"),
+                "between the last entry and the central directory",
+            ),
+            (
+                "between CD and EOCD",
+                splice(&z, e, b"JUNK"),
+                "between the central directory and the end record",
+            ),
+            (
+                "appended",
+                [z.as_slice(), b"JUNK"].concat(),
+                "data after the end",
+            ),
+        ];
+        for (what, bytes, want) in cases {
+            let d = layout_err(&bytes);
+            assert!(d.contains(want), "{what}: {d}");
+        }
+        // A whole second zip after the first, as the zip crate would read it
+        // (it takes the last end record and finds the archive's start).
+        let hidden = crate_zip(&[("a", b"evil")], false);
+        let both = [z.as_slice(), hidden.as_slice()].concat();
+        assert!(zip::ZipArchive::new(Cursor::new(both.clone())).is_ok());
+        let d = layout_err(&both);
+        assert!(
+            d.contains("between the central directory and the end record"),
+            "{d}"
+        );
+        // With its offsets moved to fit, the first zip is data before it.
+        let e2 = eocd_of(&both);
+        let mut moved = both.clone();
+        let cd2 = u32_at(&moved, e2 + 16) + z.len() as u32;
+        moved[e2 + 16..e2 + 20].copy_from_slice(&cd2.to_le_bytes());
+        let off = u32_at(&moved, cd2 as usize + 42) + z.len() as u32;
+        moved[cd2 as usize + 42..cd2 as usize + 46].copy_from_slice(&off.to_le_bytes());
+        let d = layout_err(&moved);
+        assert!(d.contains("before the first entry"), "{d}");
+    }
+
+    #[test]
+    fn a_second_end_record_is_refused() {
+        let z = crate_zip(&[("a", b"one")], false);
+        // In the comment: the zip's comment length covers a record that
+        // could itself be the last one.
+        let e = eocd_of(&z);
+        let mut fake = z[e..].to_vec();
+        fake[20..22].copy_from_slice(&100u16.to_le_bytes());
+        fake.extend_from_slice(b"abc");
+        let mut with = z.clone();
+        with[e + 20..e + 22].copy_from_slice(&(fake.len() as u16).to_le_bytes());
+        with.extend_from_slice(&fake);
+        let d = layout_err(&with);
+        assert!(d.contains("second end of central directory record"), "{d}");
+        // Both reach the end of the file: ambiguous by construction.
+        let mut two = with.clone();
+        let n = two.len();
+        two[n - 5..n - 3].copy_from_slice(&3u16.to_le_bytes());
+        let d = layout_err(&two);
+        assert!(d.contains("more than one end"), "{d}");
+        // After a bound: in the caller's trailing bytes.
+        let mut trailer = z.clone();
+        trailer.extend_from_slice(b"MCPB_SIG_V1");
+        trailer.extend_from_slice(&fake);
+        let bound = Bound {
+            eocd: e as u64,
+            end: z.len() as u64,
+        };
+        let ArchiveError::Layout { detail } = check_bytes(&trailer, Some(bound)).unwrap_err()
+        else {
+            panic!()
+        };
+        assert!(detail.contains("second end"), "{detail}");
+        // The same trailer without a record is the caller's business.
+        let mut ok = z.clone();
+        ok.extend_from_slice(b"MCPB_SIG_V1 anything MCPB_SIG_END");
+        check_bytes(&ok, Some(bound)).unwrap();
+        // A bound that is not where the record is.
+        assert!(check_bytes(&ok, Some(Bound { eocd: 3, end: 25 })).is_err());
+        assert!(
+            check_bytes(
+                &ok,
+                Some(Bound {
+                    eocd: e as u64,
+                    end: e as u64 + 10
+                })
+            )
+            .is_err()
+        );
+        assert!(
+            check_bytes(
+                &ok,
+                Some(Bound {
+                    eocd: e as u64,
+                    end: u64::MAX
+                })
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn duplicate_names_after_normalisation() {
+        for (a, b) in [
+            ("a/b", "a/b"),
+            ("a/b", "a//b"),
+            ("a/b", "./a/b"),
+            ("d/", "d"),
+        ] {
+            // The zip crate refuses duplicates on write; rename afterwards.
+            let mut z = crate_zip(&[(a, b"1"), ("X".repeat(b.len()).as_str(), b"2")], false);
+            let x = "X".repeat(b.len());
+            for _ in 0..2 {
+                let at = z.windows(x.len()).position(|w| w == x.as_bytes()).unwrap();
+                z[at..at + x.len()].copy_from_slice(b.as_bytes());
+            }
+            let e = check_bytes(&z, None).unwrap_err();
+            assert!(matches!(e, ArchiveError::Duplicate { .. }), "{a} {b}: {e}");
+        }
+        // Python's zipfile writes exact duplicates (with a warning).
+        let d = tempfile::tempdir().unwrap();
+        let z = python(
+            "import sys, zipfile, warnings\nwarnings.simplefilter('ignore')\n\
+             with zipfile.ZipFile(sys.argv[1], 'w') as z:\n\
+             \x20   z.writestr('manifest.json', '{}')\n\
+             \x20   z.writestr('manifest.json', '{\"evil\": 1}')\n",
+            &d.path().join("dup.zip"),
+        );
+        assert!(matches!(
+            check_bytes(&z, None),
+            Err(ArchiveError::Duplicate { .. })
+        ));
+    }
+
+    #[test]
+    fn local_headers_must_match() {
+        let z = crate_zip(&[("a", b"one"), ("b", b"two")], false);
+        let mut renamed = z.clone();
+        renamed[30] = b'c';
+        assert!(layout_err(&renamed).contains("names another file"));
+        let mut sig = z.clone();
+        sig[0] = b'Q';
+        assert!(layout_err(&sig).contains("no local header"));
+        // The central directory claims a larger entry than the local one.
+        let e = eocd_of(&z);
+        let cd = u32_at(&z, e + 16) as usize;
+        let mut size = z.clone();
+        size[cd + 20] += 1;
+        assert!(check_bytes(&size, None).is_err());
+    }
+
+    #[test]
+    fn hostile_numbers_are_errors_not_panics() {
+        let z = crate_zip(&[("a", b"one"), ("dir/b", b"two")], true);
+        let e = eocd_of(&z);
+        let set = |at: usize, v: &[u8]| {
+            let mut b = z.clone();
+            b[at..at + v.len()].copy_from_slice(v);
+            b
+        };
+        // Counts far beyond the limit, or beyond what the directory holds.
+        let many = set(e + 8, &[0xff, 0xff, 0xff, 0xff]);
+        assert!(matches!(
+            check(&mut Cursor::new(&many), many.len() as u64, None, 10),
+            Err(ArchiveError::TooManyEntries { limit: 10 })
+        ));
+        assert!(check_bytes(&many, None).is_err());
+        for (at, v) in [
+            (e + 12, &[0xff, 0xff, 0xff, 0xff][..]),
+            (e + 16, &[0xff, 0xff, 0xff, 0xff]),
+            (e + 16, &[0xfe, 0xff, 0xff, 0xff]),
+            (e + 4, &[1, 0]),
+        ] {
+            assert!(check_bytes(&set(at, v), None).is_err(), "{at}");
+        }
+        // A central header whose offset and sizes are at the top of u64
+        // through a zip64 extra field.
+        let cd = u32_at(&z, e + 16) as usize;
+        let mut b = set(cd + 42, &[0xff; 4]);
+        b[cd + 20..cd + 28].copy_from_slice(&[0xff; 8]);
+        assert!(check_bytes(&b, None).is_err());
+        // A zip64 locator and record with absurd values.
+        let mut z64 = z[..e].to_vec();
+        let rec_at = z64.len() as u64;
+        z64.extend_from_slice(ZIP64_EOCD_SIG);
+        z64.extend_from_slice(&44u64.to_le_bytes());
+        z64.extend_from_slice(&[45, 0, 45, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        for _ in 0..4 {
+            z64.extend_from_slice(&u64::MAX.to_le_bytes());
+        }
+        z64.extend_from_slice(LOCATOR_SIG);
+        z64.extend_from_slice(&0u32.to_le_bytes());
+        z64.extend_from_slice(&rec_at.to_le_bytes());
+        z64.extend_from_slice(&1u32.to_le_bytes());
+        let mut end = z[e..].to_vec();
+        end[8..20].copy_from_slice(&[0xff; 12]);
+        z64.extend_from_slice(&end);
+        assert!(check_bytes(&z64, None).is_err());
+        let n = z64.len();
+        for v in [u64::MAX, u64::MAX - 10, n as u64] {
+            let mut b = z64.clone();
+            b[n - 22 - 12..n - 22 - 4].copy_from_slice(&v.to_le_bytes());
+            assert!(check_bytes(&b, None).is_err());
+        }
+    }
+
+    #[test]
+    fn truncations_and_byte_flips_never_panic() {
+        let z = crate_zip(&[("a", b"one"), ("dir/b", &[9u8; 300])], true);
+        for cut in 0..z.len() {
+            assert!(check_bytes(&z[..cut], None).is_err(), "cut at {cut}");
+        }
+        for at in 0..z.len() {
+            for v in [0x00, 0xff, z[at] ^ 0x01] {
+                let mut b = z.clone();
+                b[at] = v;
+                let _ = check_bytes(&b, None);
+                let _ = check_bytes(
+                    &b,
+                    Some(Bound {
+                        eocd: eocd_of(&z) as u64,
+                        end: z.len() as u64,
+                    }),
+                );
+            }
+        }
+    }
+}
