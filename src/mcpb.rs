@@ -1499,6 +1499,53 @@ mod tests {
     }
 
     #[test]
+    fn zip_bound_is_the_signed_zip_in_each_variant() {
+        use std::io::Write as _;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        w.start_file("manifest.json", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(b"{}").unwrap();
+        w.set_comment("signed comment").unwrap();
+        let zip = w.finish().unwrap().into_inner();
+        let eocd = rfind(&zip, EOCD_SIG).unwrap();
+        let comment = (zip.len() - eocd - EOCD_LEN as usize) as u16;
+        let blk = block(b"\x30\x00", None);
+        let unchanged = [zip.clone(), blk.clone()].concat();
+        let mut covering = unchanged.clone();
+        covering[eocd + 20..eocd + 22].copy_from_slice(&(comment + blk.len() as u16).to_le_bytes());
+        // Prepared: the comment is the block, so the zip has none of its own.
+        let mut prepared = zip[..eocd + EOCD_LEN as usize].to_vec();
+        prepared[eocd + 20..eocd + 22].copy_from_slice(&16384u16.to_le_bytes());
+        let prepared_end = prepared.len() as u64;
+        prepared.extend(block(b"\x30\x00", Some(16384)));
+        let dir = tempfile::tempdir().unwrap();
+        for (name, bytes, end) in [
+            ("unchanged", unchanged, zip.len() as u64),
+            ("covering", covering, zip.len() as u64),
+            ("prepared", prepared, prepared_end),
+        ] {
+            let p = dir.path().join(name);
+            std::fs::write(&p, &bytes).unwrap();
+            let mut f = File::open(&p).unwrap();
+            let b = zip_bound(&mut f).unwrap().unwrap();
+            assert_eq!((b.eocd, b.end), (eocd as u64, end), "{name}");
+            let len = bytes.len() as u64;
+            let l = crate::archive::zip_layout::check(&mut f, len, Some(b), 10).unwrap();
+            assert_eq!(l.entries.len(), 1, "{name}");
+            // Without the bound the unchanged block is data after the zip;
+            // the others' end records count it as their comment.
+            let unbound = crate::archive::zip_layout::check(&mut f, len, None, 10);
+            match name {
+                "unchanged" => assert!(unbound.is_err()),
+                _ => assert_eq!(unbound.unwrap().entries, l.entries, "{name}"),
+            }
+        }
+        let p = dir.path().join("plain");
+        std::fs::write(&p, &zip).unwrap();
+        assert!(zip_bound(&mut File::open(&p).unwrap()).unwrap().is_none());
+    }
+
+    #[test]
     fn refuses_blocks_that_do_not_add_up() {
         // Comment length that covers neither the zip nor the block.
         let mut f = zip_with_comment(b"");

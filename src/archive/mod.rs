@@ -458,7 +458,7 @@ fn extract_zip(
     w: &mut Writer<'_>,
 ) -> Result<(), ArchiveError> {
     let view = zip_layout::ZipView::new(file, layout);
-    let archive_len = view.len();
+    let archive_len = view.visible_len();
     let consumed = Rc::new(Cell::new(0u64));
     let counted = CountSeek {
         inner: view,

@@ -269,6 +269,8 @@ fn find_eocd<R: Read + Seek>(r: &mut R, len: u64) -> Result<(u64, u64), ArchiveE
 /// The first end record signature in `b` (at file offset `base`) whose
 /// fields hang together, so that a reader could take it for the real one.
 /// Random bytes (a signature's DER) pass this by chance about once in 2^64.
+/// Records before the zip's own (in a stored entry, a nested zip) are left
+/// alone: a reader scanning from the end meets the zip's own first.
 fn plausible_eocd(b: &[u8], base: u64) -> Option<u64> {
     let mut k = 0;
     while let Some(i) = b[k..].windows(4).position(|w| w == EOCD_SIG) {
@@ -529,7 +531,8 @@ impl<R: Read + Seek> ZipView<R> {
         }
     }
 
-    pub fn len(&self) -> u64 {
+    /// Bytes the reader sees: up to and with the end record.
+    pub fn visible_len(&self) -> u64 {
         self.len
     }
 }
