@@ -1610,4 +1610,24 @@ mod tests {
         assert!(matches!(e, ArchiveError::Duplicate { .. }), "{e}");
         assert!(!t.p("out/dest").exists());
     }
+
+    #[test]
+    fn extract_file_reads_only_the_signed_zip_of_a_bundle() {
+        let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mcpb");
+        let mut trees = Vec::new();
+        for name in ["signed-mcpb-2.1.2.mcpb", "unsigned.mcpb"] {
+            let t = T::new();
+            fs::create_dir(t.p("out")).unwrap();
+            let file = File::open(fx.join(name)).unwrap();
+            let s = extract_file(file, Kind::Zip, &t.p("out/dest"), &Limits::default()).unwrap();
+            assert!(s.files >= 2, "{name}: {s:?}");
+            trees.push(listing(&t.p("out/dest")));
+        }
+        assert!(
+            trees[0].contains(&"manifest.json".to_string()),
+            "{:?}",
+            trees[0]
+        );
+        assert_eq!(trees[0], trees[1]);
+    }
 }

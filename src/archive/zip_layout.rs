@@ -486,7 +486,7 @@ fn descriptor<R: Read + Seek>(
     let room = next.saturating_sub(at);
     let fail = || {
         bad(format!(
-            "the data descriptor of {} is not followed by the next entry",
+            "the data descriptor of {} does not match the central directory or is not followed by the next entry",
             show(&e.name)
         ))
     };
@@ -494,23 +494,21 @@ fn descriptor<R: Read + Seek>(
         return Err(fail());
     }
     let d = read_at(r, at, room)?;
-    let (body, signed) = if &d[..4] == DD_SIG && room >= 16 {
-        (&d[4..], true)
+    // CRC, then sizes of 4 or 8 bytes; a CRC could equal the signature, so
+    // the unsigned reading is tried too.
+    let fits = |body: &[u8]| {
+        let csize = match body.len() {
+            12 => u64::from(u32_at(body, 4)),
+            20 => u64_at(body, 4),
+            _ => return false,
+        };
+        u32_at(body, 0) == e.crc && csize == e.compressed_size
+    };
+    if (&d[..4] == DD_SIG && fits(&d[4..])) || fits(&d) {
+        Ok(room)
     } else {
-        (&d[..], false)
-    };
-    let csize = match (body.len(), signed) {
-        (12, _) => u64::from(u32_at(body, 4)),
-        (20, _) => u64_at(body, 4),
-        _ => return Err(fail()),
-    };
-    if u32_at(body, 0) != e.crc || csize != e.compressed_size {
-        return Err(bad(format!(
-            "the data descriptor of {} disagrees with the central directory",
-            show(&e.name)
-        )));
+        Err(fail())
     }
-    Ok(room)
 }
 
 /// A read-only view of a zip that passed [`check`]: its bytes up to the
@@ -960,6 +958,34 @@ mod tests {
         let mut size = z.clone();
         size[cd + 20] += 1;
         assert!(check_bytes(&size, None).is_err());
+    }
+
+    #[test]
+    fn data_descriptors_must_match_and_be_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let z = python(
+            "import sys, io, zipfile\n\
+             class W(io.RawIOBase):\n\
+             \x20   def __init__(s, f): s.f = f\n\
+             \x20   def writable(s): return True\n\
+             \x20   def write(s, b): return s.f.write(b)\n\
+             with open(sys.argv[1], 'wb') as f:\n\
+             \x20   with zipfile.ZipFile(W(f), 'w') as z:\n\
+             \x20       z.writestr('a', 'one')\n\
+             \x20       z.writestr('b', 'two')\n",
+            &d.path().join("s.zip"),
+        );
+        check_bytes(&z, None).unwrap();
+        let dd = z.windows(4).position(|w| w == DD_SIG).unwrap();
+        // Its CRC or its size changed: it no longer matches.
+        for at in [dd + 4, dd + 8] {
+            let mut b = z.clone();
+            b[at] ^= 1;
+            assert!(layout_err(&b).contains("data descriptor"), "{at}");
+        }
+        // Bytes after it, before the next entry.
+        let d = layout_err(&splice(&z, dd + 16, b"JUNK"));
+        assert!(d.contains("data descriptor"), "{d}");
     }
 
     #[test]
