@@ -13,7 +13,11 @@
 //! The tool's versions disagree about the EOCD comment length, so three
 //! variants exist, each with its own idea of which bytes were signed (see
 //! [`CommentVariant`]). The verifier recognises exactly these three and
-//! computes the signed bytes for each; anything else is refused.
+//! computes the signed bytes for each; anything else is refused. The zip
+//! that is read and extracted is exactly the signed one ([`zip_bound`]):
+//! from offset 0 to the end record the verifier located, laid out strictly
+//! (`archive::zip_layout`), so that nothing outside the signed bytes, nor a
+//! second zip inside them, can be what runs.
 //!
 //! Certificates are checked at the time the caller passes (normally now):
 //! the `signingTime` attribute is chosen by the signer, so it proves
@@ -163,7 +167,7 @@ impl McpbError {
             }
             McpbError::Layout(e) => e.hint().into(),
             McpbError::UnsignedContent(_) => {
-                "mcpb sign writes neither; do not install this copy, and ask the publisher for the bundle as `mcpb sign` wrote it".into()
+                "`mcpb sign` writes no CRLs and no unsigned attributes; do not install this copy, and ask the publisher for the bundle as `mcpb sign` wrote it".into()
             }
             McpbError::MalformedBlock(_) | McpbError::MalformedCms(_) => {
                 "the file was truncated or altered after signing; download it again from the publisher".into()

@@ -3,10 +3,12 @@
 //! Archives are hostile input: every path is checked before anything is
 //! written, sizes are counted while writing (headers are not trusted),
 //! and the output is bounded in entries, bytes and compression ratio.
-//! Symlinks are created only once everything else is written, so no write
-//! can ever pass through one. On error the destination is left partially
-//! written: the caller extracts into a temporary directory and removes it
-//! (see `cache::Cache::unpack`).
+//! A zip's layout is checked first ([`zip_layout`]) and the zip reader is
+//! shown only the zip that check accepted (for a signed `.mcpb`, the bytes
+//! its signature covers). Symlinks are created only once everything else
+//! is written, so no write can ever pass through one. On error the
+//! destination is left partially written: the caller extracts into a
+//! temporary directory and removes it (see `cache::Cache::unpack`).
 
 use std::cell::Cell;
 use std::collections::HashSet;
