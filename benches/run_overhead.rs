@@ -17,7 +17,8 @@
 //! Environment: MCP_WARDEN_BIN, ECHO_ONCE_BIN (set by the script), ROUNDS
 //! (default 200), PAD_MIB (bytes appended to the ELF, which ignores them,
 //! to show the hashing term; default 0), BENCH_STRICT=1 (exit 3 on a
-//! missed target).
+//! missed target). Where node is on PATH, a second table does the same for
+//! a small npm package run from its unpacked tree.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::PathBuf;
@@ -121,9 +122,59 @@ fn main() {
         ms(h) + 5.0,
         verdict(added_rehash <= ms(h) + 5.0)
     );
+    if which("node") {
+        tree_side(&warden, rounds);
+    }
     if strict && (added_receipt > 5.0 || added_rehash > ms(h) + 5.0) {
         std::process::exit(3);
     }
+}
+
+/// The same for a server run from an unpacked tree (an npm package under
+/// node): node on the script directly, against `run` with a receipt and
+/// with --rehash (the tree digest).
+fn tree_side(warden: &std::path::Path, rounds: usize) {
+    const JS: &str = "process.stdin.once('data', () => { \
+        process.stdout.write('{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{}}\\n'); process.exit(0); });";
+    let pinned = Pinned::node_package(warden, JS);
+    let direct = || {
+        let mut c = Command::new("node");
+        c.arg(&pinned.direct).env_clear();
+        c
+    };
+    for _ in 0..3 {
+        once(pinned.warden().args(["-q", "run", "srv"]));
+        once(&mut direct());
+    }
+    let (mut d, mut rc, mut rh) = (Vec::new(), Vec::new(), Vec::new());
+    for r in 0..rounds {
+        for k in 0..3 {
+            match (r + k) % 3 {
+                0 => d.push(once(&mut direct())),
+                1 => rc.push(once(pinned.warden().args(["-q", "run", "srv"]))),
+                _ => rh.push(once(pinned.warden().args(["-q", "run", "--rehash", "srv"]))),
+            }
+        }
+    }
+    let ms = |x: Duration| x.as_secs_f64() * 1e3;
+    let (d, rc, rh) = (median(&mut d), median(&mut rc), median(&mut rh));
+    println!("node package (unpacked tree), {rounds} rounds, medians");
+    println!("  node server.js           {:8.3} ms", ms(d));
+    println!(
+        "  run (receipt)            {:8.3} ms   added {:+.3} ms",
+        ms(rc),
+        ms(rc) - ms(d)
+    );
+    println!(
+        "  run --rehash             {:8.3} ms   added {:+.3} ms",
+        ms(rh),
+        ms(rh) - ms(d)
+    );
+}
+
+fn which(prog: &str) -> bool {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .any(|d| d.join(prog).is_file())
 }
 
 /// One start: spawn, one request, the answer, exit. Fails loudly when the

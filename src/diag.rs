@@ -110,7 +110,7 @@ codes! {
     FetchFailed => "fetch-failed": "fetching failed: connection, TLS, timeout, the download's deadline (--timeout) or minimum rate (--min-rate) missed, redirect to http, an HTTP error status or a truncated body",
     ArtifactTooLarge => "artifact-too-large": "the artifact or a metadata document is larger than the limit for its kind",
     IntegrityMismatch => "integrity-mismatch": "the fetched artifact's digest differs from the one its registry publishes or the lock pins",
-    ArchiveUnsafe => "archive-unsafe": "an archive was refused: a path or link leaving its root, a device file, too many entries, too large or too compressed",
+    ArchiveUnsafe => "archive-unsafe": "an archive was refused: a path or link leaving its root, a device file, too many entries, too large or too compressed, a name twice, or a zip with data outside its entries that readers could see differently",
     CacheError => "cache-error": "the cache could not be read or written",
     CacheMismatch => "cache-mismatch": "a cached artifact or unpacked tree no longer has the digest it was stored under",
     LockInvalid => "lock-invalid": "servers.lock could not be read, parsed or written",

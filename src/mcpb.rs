@@ -13,7 +13,11 @@
 //! The tool's versions disagree about the EOCD comment length, so three
 //! variants exist, each with its own idea of which bytes were signed (see
 //! [`CommentVariant`]). The verifier recognises exactly these three and
-//! computes the signed bytes for each; anything else is refused.
+//! computes the signed bytes for each; anything else is refused. The zip
+//! that is read and extracted is exactly the signed one ([`zip_bound`]):
+//! from offset 0 to the end record the verifier located, laid out strictly
+//! (`archive::zip_layout`), so that nothing outside the signed bytes, nor a
+//! second zip inside them, can be what runs.
 //!
 //! Certificates are checked at the time the caller passes (normally now):
 //! the `signingTime` attribute is chosen by the signer, so it proves
@@ -111,6 +115,8 @@ pub enum McpbError {
     ManifestMissing,
     #[error("the bundle has more than one manifest.json entry")]
     ManifestDuplicate,
+    #[error("the bundle's zip is not laid out strictly: {0}")]
+    Layout(#[source] crate::archive::ArchiveError),
     #[error("manifest.json is larger than {MAX_MANIFEST} bytes")]
     ManifestTooLarge,
     #[error("manifest.json is invalid: {0}")]
@@ -121,6 +127,10 @@ pub enum McpbError {
     MalformedBlock(String),
     #[error("the PKCS#7 signature is malformed: {0}")]
     MalformedCms(String),
+    #[error(
+        "the PKCS#7 signature carries {0}, which its signature does not cover: anyone could have added it after signing"
+    )]
+    UnsignedContent(&'static str),
     #[error(
         "the bundle's {algorithm} digest does not match the signed digest: the bundle was changed after signing"
     )]
@@ -154,6 +164,10 @@ impl McpbError {
             }
             McpbError::NoSignature => {
                 "ask the publisher for a bundle signed with `mcpb sign`, or verify it by digest or another signature".into()
+            }
+            McpbError::Layout(e) => e.hint().into(),
+            McpbError::UnsignedContent(_) => {
+                "`mcpb sign` writes no CRLs and no unsigned attributes; do not install this copy, and ask the publisher for the bundle as `mcpb sign` wrote it".into()
             }
             McpbError::MalformedBlock(_) | McpbError::MalformedCms(_) => {
                 "the file was truncated or altered after signing; download it again from the publisher".into()
@@ -219,58 +233,35 @@ pub struct UserConfigField {
     pub default: Option<Value>,
 }
 
-/// A read-only view of the first `len` bytes of a file, so that the zip
-/// reader never sees a signature block appended after the archive.
-struct Window {
-    file: File,
-    len: u64,
-    pos: u64,
-}
-
-impl Read for Window {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.len.saturating_sub(self.pos);
-        let n = (buf.len() as u64).min(left) as usize;
-        if n == 0 {
-            return Ok(0);
-        }
-        let n = self.file.read(&mut buf[..n])?;
-        self.pos += n as u64;
-        Ok(n)
-    }
-}
-
-impl Seek for Window {
-    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let target = match to {
-            SeekFrom::Start(o) => Some(o),
-            SeekFrom::End(d) => self.len.checked_add_signed(d),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-        }
-        .filter(|t| *t <= self.len)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek outside the archive"))?;
-        self.pos = self.file.seek(SeekFrom::Start(target))?;
-        Ok(self.pos)
-    }
-}
-
 /// Reads `manifest.json` from the root of the bundle. Every entry name is
 /// checked for path tricks (the bundle is extracted later), the entry count
-/// and the manifest size are bounded.
+/// and the manifest size are bounded. The zip is read exactly as
+/// extraction reads it: for a signed bundle, only the zip the signature
+/// covers (see [`zip_bound`]); no data outside its entries, no name twice.
 pub fn read_manifest(bundle: &Path) -> Result<Manifest, McpbError> {
-    let (file, meta) = fsutil::open_file(bundle)?;
-    // A signature block after a zero-length comment is trailing garbage to
-    // a zip reader; hide it behind a window ending where the signed zip ends.
-    // A malformed block is the verifier's business, not the manifest's.
-    let len = match find_signature(bundle).ok().flatten() {
-        Some(b) if b.variant == CommentVariant::Unchanged => b.signed_len,
-        _ => meta.len(),
+    let (mut file, meta) = fsutil::open_file(bundle)?;
+    let bound = block_in(&mut file, meta.len(), bundle)?.map(|b| b.zip_bound());
+    let layout =
+        crate::archive::zip_layout::check(&mut file, meta.len(), bound, MAX_ENTRIES as u64)
+            .map_err(|e| match e {
+                crate::archive::ArchiveError::TooManyEntries { .. } => {
+                    McpbError::TooManyEntries(MAX_ENTRIES as u64 + 1)
+                }
+                crate::archive::ArchiveError::Duplicate { entry }
+                    if entry == "`manifest.json`" || entry == "`./manifest.json`" =>
+                {
+                    McpbError::ManifestDuplicate
+                }
+                crate::archive::ArchiveError::Corrupt { detail } => McpbError::Zip(detail),
+                e => McpbError::Layout(e),
+            })?;
+    let view = crate::archive::zip_layout::ZipView::new(file, &layout);
+    let config = zip::read::Config {
+        archive_offset: zip::read::ArchiveOffset::Known(0),
     };
-    let window = Window { file, len, pos: 0 };
-    let mut zip = zip::ZipArchive::new(window).map_err(|e| McpbError::Zip(e.to_string()))?;
-    if zip.len() > MAX_ENTRIES {
-        return Err(McpbError::TooManyEntries(zip.len() as u64));
-    }
+    let mut zip =
+        zip::ZipArchive::with_config(config, view).map_err(|e| McpbError::Zip(e.to_string()))?;
+    crate::archive::zip_layout::same_entries(&mut zip, &layout).map_err(McpbError::Layout)?;
     let mut manifests = 0;
     for name in zip.file_names() {
         let name = name.map_err(|e| McpbError::Zip(e.to_string()))?;
@@ -442,8 +433,24 @@ pub enum CommentVariant {
 pub struct SignatureBlock {
     /// Bytes of the file covered by the signature (the block starts here).
     pub signed_len: u64,
+    /// The zip end record the variant was recognised by.
+    pub eocd_offset: u64,
     pub pkcs7_der: Vec<u8>,
     pub variant: CommentVariant,
+}
+
+impl SignatureBlock {
+    /// Where the signed zip lies, the same in all three variants: its end
+    /// record where the verifier found it, its bytes ending where the
+    /// block starts (Unchanged: the comment ends there; Covering: the
+    /// comment as signed ends there; Prepared: the comment *is* the block,
+    /// so the signed zip ends right after the record).
+    pub fn zip_bound(&self) -> crate::archive::ZipBound {
+        crate::archive::ZipBound {
+            eocd: self.eocd_offset,
+            end: self.signed_len,
+        }
+    }
 }
 
 /// Finds the signature block at the end of the bundle, reading only the
@@ -451,16 +458,35 @@ pub struct SignatureBlock {
 /// (cut short, wrong length, not where any known signer puts it) is an error.
 pub fn find_signature(bundle: &Path) -> Result<Option<SignatureBlock>, McpbError> {
     let (mut file, meta) = fsutil::open_file(bundle)?;
+    block_in(&mut file, meta.len(), bundle)
+}
+
+/// The zip inside an open file that may be a signed bundle: where the
+/// verifier of its signature block finds the signed zip; `None` for a file
+/// without a block. The file's bytes are all there is (no path is opened).
+pub fn zip_bound(file: &mut File) -> Result<Option<crate::archive::ZipBound>, McpbError> {
+    let path = Path::new("the bundle");
+    let len = file
+        .metadata()
+        .map_err(|source| McpbError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .len();
+    Ok(block_in(file, len, path)?.map(|b| b.zip_bound()))
+}
+
+fn block_in(file: &mut File, len: u64, bundle: &Path) -> Result<Option<SignatureBlock>, McpbError> {
     let io_err = |source| McpbError::Io {
         path: bundle.to_path_buf(),
         source,
     };
-    let len = meta.len();
+    file.seek(SeekFrom::Start(0)).map_err(io_err)?;
     // A bundle is a zip, which starts with a local file header (or, empty,
     // with its end record): anything else carries no bundle signature,
     // and is not scanned (`run --rehash` checks native executables too).
     let mut magic = [0u8; 4];
-    let got = (&mut file).take(4).read(&mut magic).map_err(io_err)?;
+    let got = (&mut *file).take(4).read(&mut magic).map_err(io_err)?;
     if got < 4 || (magic != *b"PK\x03\x04" && magic != *b"PK\x05\x06") {
         return Ok(None);
     }
@@ -468,7 +494,7 @@ pub fn find_signature(bundle: &Path) -> Result<Option<SignatureBlock>, McpbError
     let base = len - tail_len;
     file.seek(SeekFrom::Start(base)).map_err(io_err)?;
     let mut tail = Vec::with_capacity(tail_len as usize);
-    (&mut file)
+    (&mut *file)
         .take(tail_len)
         .read_to_end(&mut tail)
         .map_err(io_err)?;
@@ -531,6 +557,7 @@ fn parse_tail(tail: &[u8], base: u64) -> Result<Option<(SignatureBlock, usize)>,
                 return Ok(Some((
                     SignatureBlock {
                         signed_len: base + i as u64,
+                        eocd_offset: base + variant.1 as u64,
                         pkcs7_der: der.to_vec(),
                         variant: variant_abs,
                     },
@@ -1136,6 +1163,7 @@ pub fn verify(bundle: &Path, roots: &[TrustedCa], at: SystemTime) -> Result<Publ
         &parsed.signed_attrs,
         &parsed.signature,
     )?;
+    check_layout(bundle, &block)?;
     let ca_name = build_chain(&parsed.certs, parsed.signer, roots, unix(at))?;
     let subject = &leaf.cert.tbs_certificate.subject;
     Ok(Publisher {
@@ -1169,6 +1197,21 @@ pub fn verify_for_server(
     }
 }
 
+/// The signed zip must be the one extraction will read: packed from the
+/// first byte to the end record the block was recognised by, and nothing
+/// in the rest of the file that a zip reader could take for another zip.
+fn check_layout(bundle: &Path, block: &SignatureBlock) -> Result<(), McpbError> {
+    let (mut file, meta) = fsutil::open_file(bundle)?;
+    crate::archive::zip_layout::check(
+        &mut file,
+        meta.len(),
+        Some(block.zip_bound()),
+        MAX_ENTRIES as u64,
+    )
+    .map(|_| ())
+    .map_err(McpbError::Layout)
+}
+
 struct ParsedCms {
     certs: Vec<Cert>,
     signer: usize,
@@ -1198,6 +1241,14 @@ fn parse_cms(der: &[u8]) -> Result<ParsedCms, McpbError> {
     if sd.encap_content_info.econtent_type != oid::DATA {
         return Err(bad("the signed content type is not id-data".into()));
     }
+    // Neither CRLs nor unsigned attributes are covered by the signature, and
+    // no field mcp-warden reads needs them (there is no revocation checking,
+    // no countersignature or timestamp support): anything there was written
+    // by whoever last held the file. mcpb sign (node-forge) and openssl cms
+    // leave both out. Empty sets hold nothing and are let through.
+    if sd.crls.as_ref().is_some_and(|c| !c.0.is_empty()) {
+        return Err(McpbError::UnsignedContent("CRLs"));
+    }
     let infos = &sd.signer_infos.0;
     if infos.len() != 1 {
         return Err(bad(format!(
@@ -1208,6 +1259,9 @@ fn parse_cms(der: &[u8]) -> Result<ParsedCms, McpbError> {
     let Some(si) = infos.iter().next() else {
         return Err(bad("no signer".into()));
     };
+    if si.unsigned_attrs.as_ref().is_some_and(|a| !a.is_empty()) {
+        return Err(McpbError::UnsignedContent("unsigned attributes"));
+    }
     let digest = Hash::from_oid(&si.digest_alg.oid)
         .ok_or_else(|| McpbError::UnsupportedAlgorithm(format!("digest {}", si.digest_alg.oid)))?;
     let attrs = si.signed_attrs.as_ref().ok_or_else(|| {
@@ -1446,6 +1500,53 @@ mod tests {
             parse_tail(&f, 0),
             Err(McpbError::MalformedBlock(_))
         ));
+    }
+
+    #[test]
+    fn zip_bound_is_the_signed_zip_in_each_variant() {
+        use std::io::Write as _;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        w.start_file("manifest.json", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(b"{}").unwrap();
+        w.set_comment("signed comment").unwrap();
+        let zip = w.finish().unwrap().into_inner();
+        let eocd = rfind(&zip, EOCD_SIG).unwrap();
+        let comment = (zip.len() - eocd - EOCD_LEN as usize) as u16;
+        let blk = block(b"\x30\x00", None);
+        let unchanged = [zip.clone(), blk.clone()].concat();
+        let mut covering = unchanged.clone();
+        covering[eocd + 20..eocd + 22].copy_from_slice(&(comment + blk.len() as u16).to_le_bytes());
+        // Prepared: the comment is the block, so the zip has none of its own.
+        let mut prepared = zip[..eocd + EOCD_LEN as usize].to_vec();
+        prepared[eocd + 20..eocd + 22].copy_from_slice(&16384u16.to_le_bytes());
+        let prepared_end = prepared.len() as u64;
+        prepared.extend(block(b"\x30\x00", Some(16384)));
+        let dir = tempfile::tempdir().unwrap();
+        for (name, bytes, end) in [
+            ("unchanged", unchanged, zip.len() as u64),
+            ("covering", covering, zip.len() as u64),
+            ("prepared", prepared, prepared_end),
+        ] {
+            let p = dir.path().join(name);
+            std::fs::write(&p, &bytes).unwrap();
+            let mut f = File::open(&p).unwrap();
+            let b = zip_bound(&mut f).unwrap().unwrap();
+            assert_eq!((b.eocd, b.end), (eocd as u64, end), "{name}");
+            let len = bytes.len() as u64;
+            let l = crate::archive::zip_layout::check(&mut f, len, Some(b), 10).unwrap();
+            assert_eq!(l.entries.len(), 1, "{name}");
+            // Without the bound the unchanged block is data after the zip;
+            // the others' end records count it as their comment.
+            let unbound = crate::archive::zip_layout::check(&mut f, len, None, 10);
+            match name {
+                "unchanged" => assert!(unbound.is_err()),
+                _ => assert_eq!(unbound.unwrap().entries, l.entries, "{name}"),
+            }
+        }
+        let p = dir.path().join("plain");
+        std::fs::write(&p, &zip).unwrap();
+        assert!(zip_bound(&mut File::open(&p).unwrap()).unwrap().is_none());
     }
 
     #[test]

@@ -23,9 +23,39 @@ impl Pinned {
     /// Pins `bytes` (written as `file_name`) as `srv`.
     pub fn new(warden: &Path, file_name: &str, bytes: &[u8]) -> Pinned {
         let tmp = tempfile::tempdir().expect("temporary directory");
+        let artifact = tmp.path().join(file_name);
+        std::fs::write(&artifact, bytes).expect("write the artifact");
+        Pinned::pin(warden, tmp, file_name)
+    }
+
+    /// Pins an npm-style `package/` tarball holding `server.js` (run by
+    /// node from the unpacked tree) as `srv`; `direct` is that script.
+    pub fn node_package(warden: &Path, server_js: &str) -> Pinned {
+        let tmp = tempfile::tempdir().expect("temporary directory");
+        let pkg = tmp.path().join("src/package");
+        std::fs::create_dir_all(&pkg).expect("package directory");
+        std::fs::write(
+            pkg.join("package.json"),
+            r#"{"name": "srv", "version": "1.0.0", "bin": {"srv": "server.js"}}"#,
+        )
+        .expect("package.json");
+        std::fs::write(pkg.join("server.js"), server_js).expect("server.js");
+        run_ok(
+            Command::new("tar")
+                .arg("czf")
+                .arg(tmp.path().join("srv.tgz"))
+                .arg("-C")
+                .arg(tmp.path().join("src"))
+                .arg("package"),
+        );
+        let mut p = Pinned::pin(warden, tmp, "srv.tgz");
+        p.direct = p.dir.join("src/package/server.js");
+        p
+    }
+
+    fn pin(warden: &Path, tmp: tempfile::TempDir, file_name: &str) -> Pinned {
         let dir = tmp.path().to_path_buf();
         let artifact = dir.join(file_name);
-        std::fs::write(&artifact, bytes).expect("write the artifact");
         run_ok(
             Command::new("minisign")
                 .args(["-G", "-W", "-p"])

@@ -427,7 +427,10 @@ fn mcpb_signature(path: &Path, trust: &TrustStore, server: &str) -> Option<Signa
         })
         .map_err(|e| {
             let code = match &e {
-                E::MalformedBlock(_) | E::MalformedCms(_) => Code::SignatureMalformed,
+                E::MalformedBlock(_) | E::MalformedCms(_) | E::UnsignedContent(_) => {
+                    Code::SignatureMalformed
+                }
+                E::Layout(_) => Code::ArchiveUnsafe,
                 E::UnsupportedAlgorithm(_) => Code::SignatureUnsupported,
                 E::UntrustedChain(_)
                 | E::CertificateTime { .. }

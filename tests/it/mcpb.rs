@@ -54,7 +54,7 @@ organizationName = optional
 ";
 
 #[derive(Clone, Copy, PartialEq, Debug)]
-enum Alg {
+pub(super) enum Alg {
     /// RSA 2048, signed with SHA-256.
     Rsa,
     /// RSA 2048, SHA-512.
@@ -66,14 +66,14 @@ enum Alg {
 }
 
 /// A root, an intermediate and a leaf, as files in `dir`.
-struct Pki {
+pub(super) struct Pki {
     dir: PathBuf,
     prefix: String,
     md: &'static str,
 }
 
 impl Pki {
-    fn new(env: &TestEnv, prefix: &str, alg: Alg) -> Pki {
+    pub(super) fn new(env: &TestEnv, prefix: &str, alg: Alg) -> Pki {
         let dir = env.work.clone();
         fs::write(dir.join("openssl.cnf"), OPENSSL_CNF).unwrap();
         let md = match alg {
@@ -127,11 +127,15 @@ impl Pki {
         format!("{}-{name}", self.prefix)
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(super) fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    pub(super) fn path(&self, name: &str) -> PathBuf {
         self.dir.join(self.f(name))
     }
 
-    fn ossl(&self, args: &[&str]) -> Vec<u8> {
+    pub(super) fn ossl(&self, args: &[&str]) -> Vec<u8> {
         tool(&self.dir, "openssl", args)
     }
 
@@ -238,7 +242,7 @@ impl Pki {
 
     /// Detached CMS over `content`, as `mcpb sign` and external signers
     /// produce it: DER, SHA-256, signer and intermediate certificates.
-    fn sign(&self, content: &[u8], leaf: &str) -> Vec<u8> {
+    pub(super) fn sign(&self, content: &[u8], leaf: &str) -> Vec<u8> {
         let input = self.dir.join("to-sign.bin");
         fs::write(&input, content).unwrap();
         self.ossl(&[
@@ -264,7 +268,7 @@ impl Pki {
         fs::read(self.dir.join("sig.der")).unwrap()
     }
 
-    fn root(&self, name: &str, scopes: &[&str]) -> TrustedCa {
+    pub(super) fn root(&self, name: &str, scopes: &[&str]) -> TrustedCa {
         let pem = fs::read(self.path("root.pem")).unwrap();
         let der = mcp_warden::trust::certificate_der(&pem).unwrap();
         TrustedCa {
@@ -280,7 +284,7 @@ impl Pki {
 }
 
 /// A small bundle: manifest.json and a server file.
-fn bundle_zip(manifest: &[u8]) -> Vec<u8> {
+pub(super) fn bundle_zip(manifest: &[u8]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let opts = zip::write::SimpleFileOptions::default();
     w.start_file("manifest.json", opts).unwrap();
@@ -295,17 +299,17 @@ fn bundle_zip(manifest: &[u8]) -> Vec<u8> {
     w.finish().unwrap().into_inner()
 }
 
-const MANIFEST: &[u8] = br#"{"manifest_version":"0.3","name":"acme-files","version":"1.2.3",
+pub(super) const MANIFEST: &[u8] = br#"{"manifest_version":"0.3","name":"acme-files","version":"1.2.3",
  "display_name":"Acme Files","author":{"name":"Acme"},
  "server":{"type":"node","entry_point":"server/index.js",
    "mcp_config":{"command":"node","args":["${__dirname}/server/index.js"],"env":{"ROOT":"${user_config.root}"}}},
  "user_config":{"root":{"type":"directory","title":"Root","required":true}}}"#;
 
-fn eocd(z: &[u8]) -> usize {
+pub(super) fn eocd(z: &[u8]) -> usize {
     z.windows(4).rposition(|w| w == b"PK\x05\x06").unwrap()
 }
 
-fn sig_block(der: &[u8], pad_to: Option<usize>) -> Vec<u8> {
+pub(super) fn sig_block(der: &[u8], pad_to: Option<usize>) -> Vec<u8> {
     let mut b = b"MCPB_SIG_V1".to_vec();
     b.extend_from_slice(&(der.len() as u32).to_le_bytes());
     b.extend_from_slice(der);
@@ -317,7 +321,7 @@ fn sig_block(der: &[u8], pad_to: Option<usize>) -> Vec<u8> {
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Layout {
+pub(super) enum Layout {
     /// mcpb sign before mcpb#204.
     Unchanged,
     /// mcpb sign since mcpb#204: comment length raised after signing.
@@ -327,16 +331,27 @@ enum Layout {
 }
 
 /// Signs `zip` the way the given mcpb method lays the bytes out.
-fn signed_bundle(pki: &Pki, zip: &[u8], layout: Layout, leaf: &str) -> Vec<u8> {
+pub(super) fn signed_bundle(pki: &Pki, zip: &[u8], layout: Layout, leaf: &str) -> Vec<u8> {
+    signed_bundle_with(pki, zip, layout, leaf, &|der| der)
+}
+
+/// [`signed_bundle`], with the DER passed through `edit` after signing.
+pub(super) fn signed_bundle_with(
+    pki: &Pki,
+    zip: &[u8],
+    layout: Layout,
+    leaf: &str,
+    edit: &dyn Fn(Vec<u8>) -> Vec<u8>,
+) -> Vec<u8> {
     let e = eocd(zip);
     match layout {
         Layout::Unchanged => {
             let mut out = zip.to_vec();
-            out.extend(sig_block(&pki.sign(zip, leaf), None));
+            out.extend(sig_block(&edit(pki.sign(zip, leaf)), None));
             out
         }
         Layout::Covering => {
-            let block = sig_block(&pki.sign(zip, leaf), None);
+            let block = sig_block(&edit(pki.sign(zip, leaf)), None);
             let mut out = zip.to_vec();
             let c = u16::from_le_bytes([out[e + 20], out[e + 21]]);
             out[e + 20..e + 22].copy_from_slice(&(c + block.len() as u16).to_le_bytes());
@@ -346,7 +361,7 @@ fn signed_bundle(pki: &Pki, zip: &[u8], layout: Layout, leaf: &str) -> Vec<u8> {
         Layout::Prepared => {
             let mut prepared = zip.to_vec();
             prepared[e + 20..e + 22].copy_from_slice(&16384u16.to_le_bytes());
-            let block = sig_block(&pki.sign(&prepared, leaf), Some(16384));
+            let block = sig_block(&edit(pki.sign(&prepared, leaf)), Some(16384));
             prepared.extend(block);
             prepared
         }

@@ -20,6 +20,7 @@ mod happy;
 mod keyring;
 mod mcp_client;
 mod mcpb;
+mod mcpb_smuggle;
 mod net;
 mod policy;
 mod provenance;

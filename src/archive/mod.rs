@@ -3,17 +3,23 @@
 //! Archives are hostile input: every path is checked before anything is
 //! written, sizes are counted while writing (headers are not trusted),
 //! and the output is bounded in entries, bytes and compression ratio.
-//! Symlinks are created only once everything else is written, so no write
-//! can ever pass through one. On error the destination is left partially
-//! written: the caller extracts into a temporary directory and removes it
-//! (see `cache::Cache::unpack`).
+//! A zip's layout is checked first ([`zip_layout`]) and the zip reader is
+//! shown only the zip that check accepted (for a signed `.mcpb`, the bytes
+//! its signature covers). Symlinks are created only once everything else
+//! is written, so no write can ever pass through one. On error the
+//! destination is left partially written: the caller extracts into a
+//! temporary directory and removes it (see `cache::Cache::unpack`).
 
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+
+pub mod zip_layout;
+
+pub use zip_layout::Bound as ZipBound;
 
 /// Archive formats, told apart by magic bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -134,6 +140,10 @@ pub enum ArchiveError {
     Ratio { limit: u64 },
     #[error("archive metadata between entries exceeds {limit} bytes")]
     HeaderTooLarge { limit: u64 },
+    #[error(
+        "the zip holds data outside its entries or records a reader could read another way: {detail}"
+    )]
+    Layout { detail: String },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -155,6 +165,9 @@ impl ArchiveError {
                 "the archive tries to write outside its directory or create special files; do not use it, and report it to the publisher"
             }
             ArchiveError::Encrypted { .. } => "encrypted archives are not supported",
+            ArchiveError::Layout { .. } => {
+                "a zip must hold only its entries, packed from its first byte, so that every reader sees the same files; do not use this one, and report it to the publisher"
+            }
             ArchiveError::TooManyEntries { .. }
             | ArchiveError::TooLarge { .. }
             | ArchiveError::EntryTooLarge { .. }
@@ -193,23 +206,46 @@ pub fn extract(
     extract_file(file, kind, dest, limits)
 }
 
-/// [`extract`] from an open file: its bytes are all there is.
+/// [`extract`] from a file already open; its bytes are all there is. A zip
+/// that ends with a `.mcpb` signature block is read only up to where the
+/// signature's verifier says the signed zip ends (the block's validity is
+/// the verifier's business, not checked here; a block that does not add
+/// up is refused).
 pub fn extract_file(
-    file: File,
+    mut file: File,
     kind: Kind,
     dest: &Path,
     limits: &Limits,
 ) -> Result<Summary, ArchiveError> {
-    let archive_len = file
-        .metadata()
-        .map_err(|e| ArchiveError::io(dest, e))?
-        .len();
+    // The zip's layout is checked before anything is written.
+    let layout = match kind {
+        Kind::Zip => {
+            let bound = crate::mcpb::zip_bound(&mut file).map_err(|e| ArchiveError::Layout {
+                detail: format!(
+                    "the file ends with a .mcpb signature block that does not add up: {e}"
+                ),
+            })?;
+            let len = file
+                .metadata()
+                .map_err(|e| ArchiveError::corrupt(format!("cannot read the archive: {e}")))?
+                .len();
+            Some(zip_layout::check(
+                &mut file,
+                len,
+                bound,
+                limits.max_entries,
+            )?)
+        }
+        Kind::TarGz => None,
+    };
+    file.seek(io::SeekFrom::Start(0))
+        .map_err(|e| ArchiveError::corrupt(format!("cannot read the archive: {e}")))?;
     fs::create_dir(dest).map_err(|e| ArchiveError::io(dest, e))?;
     set_mode(dest, 0o755)?;
     let mut w = Writer::new(dest, limits);
-    match kind {
-        Kind::TarGz => extract_tar_gz(file, &mut w)?,
-        Kind::Zip => extract_zip(file, archive_len, &mut w)?,
+    match layout {
+        None => extract_tar_gz(file, &mut w)?,
+        Some(layout) => extract_zip(file, &layout, &mut w)?,
     }
     w.finish()
 }
@@ -415,19 +451,27 @@ impl<R: io::Seek> io::Seek for CountSeek<R> {
     }
 }
 
-fn extract_zip(file: File, archive_len: u64, w: &mut Writer<'_>) -> Result<(), ArchiveError> {
+/// Extracts exactly the zip that [`zip_layout::check`] accepted: the
+/// `zip` crate reads through a window that ends at the end record the
+/// check used, from offset 0, and must see the same entries.
+fn extract_zip(
+    file: File,
+    layout: &zip_layout::Layout,
+    w: &mut Writer<'_>,
+) -> Result<(), ArchiveError> {
+    let view = zip_layout::ZipView::new(file, layout);
+    let archive_len = view.visible_len();
     let consumed = Rc::new(Cell::new(0u64));
     let counted = CountSeek {
-        inner: file,
+        inner: view,
         n: Rc::clone(&consumed),
     };
-    let mut zip = zip::ZipArchive::new(io::BufReader::with_capacity(BUF, counted))
+    let config = zip::read::Config {
+        archive_offset: zip::read::ArchiveOffset::Known(0),
+    };
+    let mut zip = zip::ZipArchive::with_config(config, io::BufReader::with_capacity(BUF, counted))
         .map_err(ArchiveError::corrupt)?;
-    if zip.len() as u64 > w.limits.max_entries {
-        return Err(ArchiveError::TooManyEntries {
-            limit: w.limits.max_entries,
-        });
-    }
+    zip_layout::same_entries(&mut zip, layout)?;
     // Output may grow with the compressed bytes read so far, but never
     // with more than the file: entries that overlap the same data (a
     // "non-recursive" zip bomb) re-read it, and must not earn twice.
@@ -1521,5 +1565,71 @@ mod tests {
             t.extract(&a, Kind::TarGz, &Limits::default()),
             Err(ArchiveError::Io { .. })
         ));
+    }
+
+    #[test]
+    fn zips_with_hidden_data_or_duplicates_are_refused_before_writing() {
+        let t = T::new();
+        let a = t.p("a.zip");
+        py_zip(
+            &a,
+            &[("manifest.json", "{}", 0o100644), ("x", "1", 0o100644)],
+        );
+        let good = fs::read(&a).unwrap();
+        t.extract(&a, Kind::Zip, &Limits::default()).unwrap();
+        let hidden = t.p("hidden.zip");
+        py_zip(&hidden, &[("manifest.json", "{\"evil\":1}", 0o100644)]);
+        let both = [good.clone(), fs::read(&hidden).unwrap()].concat();
+        let cases = [
+            ("appended zip", both),
+            ("prepended", [b"MZ".to_vec(), good.clone()].concat()),
+            (
+                "trailing bytes",
+                [good.clone(), b"MCPB_SIG_V1".to_vec()].concat(),
+            ),
+        ];
+        for (what, bytes) in cases {
+            let t = T::new();
+            let p = t.p("x.zip");
+            fs::write(&p, &bytes).unwrap();
+            let e = t.extract(&p, Kind::Zip, &Limits::default()).unwrap_err();
+            assert!(matches!(e, ArchiveError::Layout { .. }), "{what}: {e}");
+            assert!(!t.p("out/dest").exists(), "{what}");
+        }
+        // An exact duplicate, which the zip crate would fold into one entry.
+        let t = T::new();
+        let p = t.p("dup.zip");
+        run(Command::new("python3")
+            .arg("-c")
+            .arg(
+                "import sys, zipfile, warnings\nwarnings.simplefilter('ignore')\n\
+                 with zipfile.ZipFile(sys.argv[1], 'w') as z:\n\
+                 \x20   z.writestr('server/index.js', 'good')\n\
+                 \x20   z.writestr('server/index.js', 'evil')\n",
+            )
+            .arg(&p));
+        let e = t.extract(&p, Kind::Zip, &Limits::default()).unwrap_err();
+        assert!(matches!(e, ArchiveError::Duplicate { .. }), "{e}");
+        assert!(!t.p("out/dest").exists());
+    }
+
+    #[test]
+    fn extract_file_reads_only_the_signed_zip_of_a_bundle() {
+        let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/mcpb");
+        let mut trees = Vec::new();
+        for name in ["signed-mcpb-2.1.2.mcpb", "unsigned.mcpb"] {
+            let t = T::new();
+            fs::create_dir(t.p("out")).unwrap();
+            let file = File::open(fx.join(name)).unwrap();
+            let s = extract_file(file, Kind::Zip, &t.p("out/dest"), &Limits::default()).unwrap();
+            assert!(s.files >= 2, "{name}: {s:?}");
+            trees.push(listing(&t.p("out/dest")));
+        }
+        assert!(
+            trees[0].contains(&"manifest.json".to_string()),
+            "{:?}",
+            trees[0]
+        );
+        assert_eq!(trees[0], trees[1]);
     }
 }
