@@ -646,8 +646,22 @@ fn file_identity(path: &Path) -> Option<String> {
     })
 }
 
+/// The identity of the cached file and, for an archive, the fingerprint of
+/// its unpacked tree: a tree changed since (even with its record rewritten
+/// to match) makes the next `add` derive it again from the verified bytes.
 fn receipt_file(ctx: &Context, e: &Entry) -> Option<String> {
-    file_identity(&cached_file(ctx, e))
+    let file = file_identity(&cached_file(ctx, e))?;
+    match (&e.tree, e.kind.as_str()) {
+        (Some(t), kind) if kind != "directory" => {
+            let tree = Cache::at(&ctx.cache_dir)
+                .root()
+                .join("trees/sha256")
+                .join(t);
+            let print = crate::launch::receipt::tree_fingerprint(&tree).ok()?;
+            Some(format!("{file}:{print}"))
+        }
+        _ => Some(file),
+    }
 }
 
 fn unchanged(ctx: &Context, e: &Entry, request: &str) -> bool {

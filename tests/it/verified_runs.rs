@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::add::{files, lock_text};
 use super::run::{PING, answer, pack_node, pin_node};
+use super::tls_server::{Response, TlsServer};
 use super::util::{Minisign, TestEnv, require_tool, sha256_hex};
 
 /// A server that answers each line with its argv, its environment's
@@ -260,6 +261,51 @@ fn a_planted_tree_is_never_pinned_and_add_repairs_a_tampered_one() {
     // Nothing left behind in the cache's work directory.
     let left = files(&env.home.join("cache/tmp"));
     assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn add_of_a_remote_source_repairs_a_tampered_tree_instead_of_calling_it_pinned() {
+    require_tool("node", &["--version"]);
+    let env = TestEnv::new();
+    let server = TlsServer::start();
+    let tgz = pack_node(&env, "srv", &server_js("genuine"), "");
+    server.route("/srv.tgz", Response::ok(fs::read(&tgz).unwrap()));
+    let key = sha256_hex(&fs::read(&tgz).unwrap());
+    let k = Minisign::generate(&env, "k");
+    env.trust_key(&k.public, "signer", &["*"]);
+    let sig = k.sign(&tgz, None);
+    let add = || {
+        let mut args: Vec<std::ffi::OsString> = vec!["add".into(), "srv".into()];
+        args.push(server.url("/srv.tgz").into());
+        args.extend([
+            "--signature".into(),
+            sig.clone().into_os_string(),
+            "--ca-file".into(),
+        ]);
+        args.push(server.ca_file().into());
+        env.run(args)
+    };
+    add().code(0).stdout_has("pinned srv");
+    let genuine = lock_tree_digest(&env, "srv");
+    // Nothing changed: answered from the add receipt.
+    add().code(0).stdout_has("pinned already");
+    // The tree (and its record) changed: derived again, not "pinned already".
+    plant(
+        &env,
+        &key,
+        &[
+            ("package/package.json", PKG),
+            ("package/server.js", &*server_js("planted")),
+        ],
+    );
+    let out = add();
+    out.code(0);
+    assert!(!out.stdout.contains("pinned already"), "{}", out.context());
+    assert_eq!(digest_of(&tree_dir(&env, &key)), genuine);
+    env.run(["cache", "verify"]).code(0);
+    let out = env.cmd().args(["run", "srv"]).stdin(PING).run();
+    out.code(0);
+    assert_eq!(answer(&out)["mark"], "genuine");
 }
 
 // ------------------------------------------------------- swapped paths
