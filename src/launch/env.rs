@@ -51,7 +51,6 @@ pub const CODE_LOADING: &[&str] = &[
     "NODE_V8_COVERAGE",
     "NODE_REDIRECT_WARNINGS",
     "NODE_COMPILE_CACHE",
-    "UV_THREADPOOL_SIZE",
     "BUN_*",
     "DENO_*",
     "NPM_CONFIG_*",
