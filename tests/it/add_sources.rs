@@ -491,7 +491,10 @@ fn registry_metadata_may_not_make_the_runtime_load_code() {
     let server = TlsServer::start();
     npm_registry(&server, npm_tarball());
     for (var, default) in [
-        ("NODE_OPTIONS", Some("--import=data:text/javascript,console.log(1)")),
+        (
+            "NODE_OPTIONS",
+            Some("--import=data:text/javascript,console.log(1)"),
+        ),
         ("LD_PRELOAD", Some("/tmp/x.so")),
         ("PYTHONPATH", None),
         ("node_path", None),
