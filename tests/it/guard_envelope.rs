@@ -55,6 +55,34 @@ fn received(env: &TestEnv, r: &mut Raw) -> Vec<String> {
         .collect()
 }
 
+/// What the server received, one entry a line: `METHOD ID` (`-` for
+/// no id), or `answer ID`.
+fn summary(seen: &[String]) -> Vec<String> {
+    seen.iter()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+            let id = v.get("id").map_or("-".to_string(), Value::to_string);
+            match v["method"].as_str() {
+                Some(m) => format!("{m} {id}"),
+                None => format!("answer {id}"),
+            }
+        })
+        .collect()
+}
+
+/// What every session's server receives from [`start`], then `rest`.
+fn expect(rest: &[&str]) -> Vec<String> {
+    let mut v = vec![
+        "initialize 0",
+        "notifications/initialized -",
+        r#"tools/list "list""#,
+        r#"prompts/list "pl1""#,
+        r#"prompts/list "pl2""#,
+    ];
+    v.extend_from_slice(rest);
+    v.into_iter().map(str::to_string).collect()
+}
+
 /// `kind detail` of the audit log's guard records.
 fn guard_records(env: &TestEnv) -> Vec<String> {
     events(&audit_records(env), "guard")
@@ -113,6 +141,15 @@ fn null_ids_and_requests_without_an_id_never_reach_the_server() {
     let answers: Vec<_> = got.iter().map(code_and_id).collect();
     assert_eq!(answers, vec![(json!(-32600), Value::Null); 3], "{got:#?}");
     let seen = received(&env, &mut r);
+    // Exactly these lines reached the server.
+    assert_eq!(
+        summary(&seen),
+        expect(&[
+            r#"notifications/roots/list_changed -"#,
+            r#"ping "end""#,
+            r#"ping "sync""#
+        ])
+    );
     assert!(
         !seen
             .iter()
@@ -170,6 +207,16 @@ fn messages_the_strict_decode_refuses_never_reach_the_server() {
     assert_eq!(code_and_id(&v), (json!(-32004), json!(24)), "{v}");
     assert!(before.is_empty(), "{before:?}");
     let seen = received(&env, &mut r);
+    // Exactly these lines reached the server.
+    assert_eq!(
+        summary(&seen),
+        expect(&[
+            r#"ping "end""#,
+            r#"recorder/next "script""#,
+            r#"tools/list 24"#,
+            r#"ping "sync""#
+        ])
+    );
     assert!(
         !seen
             .iter()
@@ -223,6 +270,16 @@ fn batches_are_refused_in_both_directions() {
     assert_eq!(v["result"], json!({"plain": true}), "{v}");
     assert!(before.is_empty(), "{before:?}");
     let seen = received(&env, &mut r);
+    // Exactly these lines reached the server.
+    assert_eq!(
+        summary(&seen),
+        expect(&[
+            r#"ping "end""#,
+            r#"recorder/next "script""#,
+            r#"ping 33"#,
+            r#"ping "sync""#
+        ])
+    );
     assert!(!seen.iter().any(|l| l.starts_with('[')), "{seen:#?}");
     let (_, _, stderr) = r.finish();
     assert_eq!(
@@ -301,9 +358,54 @@ fn ids_are_compared_by_their_decoded_value() {
     let (v, before) = r.request(json!(40), "tools/list", json!({}));
     assert!(before.is_empty(), "an unfiltered list passed: {before:#?}");
     assert_eq!(v["result"]["tools"], json!([]), "{v}");
+    // The server asks the client: one answer reaches it, a second answer
+    // and an answer to an id never asked for do not.
+    script(
+        &mut r,
+        "ping",
+        &[
+            r#"{"jsonrpc":"2.0","id":"s1","method":"roots/list"}"#.to_string(),
+            r#"{"jsonrpc":"2.0","id":"r1","result":{}}"#.to_string(),
+        ],
+    );
+    let (_, before) = r.request(json!("r1"), "ping", json!({}));
+    assert_eq!(
+        before.iter().map(|v| v["id"].clone()).collect::<Vec<_>>(),
+        [json!("s1")]
+    );
+    exchange(
+        &mut r,
+        &[
+            r#"{"jsonrpc":"2.0","id":"s1","result":{"roots":[],"n":1}}"#,
+            r#"{"jsonrpc":"2.0","id":"s1","result":{"roots":[],"n":2}}"#,
+            r#"{"jsonrpc":"2.0","id":"never","result":{"roots":[],"n":3}}"#,
+        ],
+    );
     let seen = received(&env, &mut r);
+    // Exactly these lines reached the server.
+    assert_eq!(
+        summary(&seen),
+        expect(&[
+            r#"ping "end""#,
+            r#"recorder/next "script""#,
+            r#"ping "70""#,
+            r#"recorder/next "script""#,
+            r#"tools/list 40"#,
+            r#"recorder/next "script""#,
+            r#"ping "r1""#,
+            r#"answer "s1""#,
+            r#"ping "end""#,
+            r#"ping "sync""#
+        ])
+    );
     assert!(!seen.iter().any(|l| l.contains("tools/call")), "{seen:#?}");
     assert!(seen.iter().any(|l| l.contains(r#""id":"70""#)), "{seen:#?}");
+    let answers: Vec<&String> = seen
+        .iter()
+        .filter(|l| l.contains(r#""roots":[]"#))
+        .collect();
+    assert_eq!(answers.len(), 1, "{seen:#?}");
+    assert!(answers[0].contains(r#""n":1"#), "{seen:#?}");
     let (_, _, stderr) = r.finish();
     assert!(
         stderr.contains("dropped an answer from the server to id"),
@@ -315,6 +417,8 @@ fn ids_are_compared_by_their_decoded_value() {
         "dropped server: answer to id \"40\" not in flight",
         "dropped server: answer to id 70 not in flight",
         "refused client: the id is neither a string nor an integer",
+        "refused client: answer to id \"s1\" not in flight",
+        "refused client: answer to id \"never\" not in flight",
     ] {
         assert!(g.iter().any(|d| d == want), "{want}: {g:#?}");
     }
@@ -348,6 +452,16 @@ fn answers_that_also_carry_a_method_are_refused() {
         [(json!(-32600), json!(72)), (json!(-32600), json!(73))]
     );
     let seen = received(&env, &mut r);
+    // Exactly these lines reached the server.
+    assert_eq!(
+        summary(&seen),
+        expect(&[
+            r#"recorder/next "script""#,
+            r#"tools/list 71"#,
+            r#"ping "end""#,
+            r#"ping "sync""#
+        ])
+    );
     assert!(
         !seen
             .iter()

@@ -225,6 +225,9 @@ pub struct GuardSession {
     /// Ids of list requests cancelled or answered, oldest first: a late
     /// or second answer to one is dropped, never passed unfiltered.
     stale_lists: std::collections::VecDeque<Id>,
+    /// The server's requests awaiting the client's answer (at most
+    /// [`MAX_IN_FLIGHT_CAP`]): an answer to any other id is dropped.
+    server_reqs: HashSet<Id>,
 }
 
 fn globs(field: &'static str, patterns: &[String]) -> Result<GlobSet, GuardError> {
@@ -342,6 +345,7 @@ impl GuardSession {
             asked: HashMap::new(),
             confirmed: Vec::new(),
             stale_lists: Default::default(),
+            server_reqs: HashSet::new(),
         })
     }
 
@@ -1016,7 +1020,19 @@ impl GuardSession {
 
     fn client_response(&mut self, id: &Id, env: &Envelope, out: &mut Outbox) -> Verdict {
         let Some(req) = self.guard_reqs.remove(id) else {
-            return Verdict::Pass;
+            if self.server_reqs.remove(id) {
+                return Verdict::Pass;
+            }
+            // Nothing asked for it: an answer the guard did not decide on.
+            out.notes.push(format!(
+                "dropped an answer from the client to id {}, which no request awaits",
+                shown(&id.json())
+            ));
+            self.guard_event(
+                "refused",
+                format!("client: answer to id {} not in flight", shown(&id.json())),
+            );
+            return Verdict::Drop;
         };
         let GuardReq::Confirm {
             client_id,
@@ -1449,7 +1465,24 @@ impl GuardSession {
         }
     }
 
-    fn server_notification(&mut self, method: &str, raw: &[u8], out: &mut Outbox) -> Verdict {
+    fn server_notification(
+        &mut self,
+        method: &str,
+        env: &Envelope,
+        raw: &[u8],
+        out: &mut Outbox,
+    ) -> Verdict {
+        if method == "notifications/cancelled" {
+            // The client's answer to a cancelled request is not awaited.
+            let id = env
+                .params
+                .and_then(|p| p.decode().ok())
+                .and_then(|p| p.get("requestId").and_then(Id::from_value));
+            if let Some(id) = id {
+                self.server_reqs.remove(&id);
+            }
+            return Verdict::Pass;
+        }
         let Some(kind) = Kind::from_changed_notification(method) else {
             return Verdict::Pass;
         };
@@ -1573,10 +1606,23 @@ impl Session for GuardSession {
                 self.guard_event("refused", "server: request with a guard id".into());
                 Verdict::Drop
             }
-            (MsgKind::Request, Some(_), Some(_)) => Verdict::Pass,
+            (MsgKind::Request, Some(id), Some(_)) => {
+                if self.server_reqs.len() >= MAX_IN_FLIGHT_CAP && !self.server_reqs.contains(id) {
+                    out.to_server.push(error_response(
+                        id,
+                        BUSY,
+                        "mcp-warden: too many requests from the server await the client's answer",
+                        None,
+                    ));
+                    self.guard_event("refused", "server: too many requests in flight".into());
+                    return Verdict::Drop;
+                }
+                self.server_reqs.insert(id.clone());
+                Verdict::Pass
+            }
             (MsgKind::Notification, _, Some(m)) if is_notification(m) => {
                 let m = m.to_string();
-                self.server_notification(&m, raw, out)
+                self.server_notification(&m, &env, raw, out)
             }
             (MsgKind::Notification, _, Some(m)) => {
                 let m = m.to_string();
@@ -2767,5 +2813,38 @@ mod tests {
             );
         }
         assert!(t.sink.decisions().is_empty());
+    }
+
+    #[test]
+    fn answers_pass_only_to_ids_in_flight_from_either_side() {
+        let mut t = guarded();
+        // The server asks the client; one answer each, by decoded id.
+        let ask = r#"{"jsonrpc":"2.0","id":"s1","method":"roots/list"}"#;
+        assert_eq!(server(&mut t, ask).0, Verdict::Pass);
+        let answer = r#"{"jsonrpc":"2.0","id":"\u0073\u0031","result":{"roots":[]}}"#;
+        assert_eq!(client(&mut t, answer).0, Verdict::Pass);
+        for m in [answer, r#"{"jsonrpc":"2.0","id":"nope","result":{}}"#] {
+            let (v, o) = client(&mut t, m);
+            assert_eq!(v, Verdict::Drop, "{m}");
+            assert!(o.to_client.is_empty() && o.to_server.is_empty(), "{m}");
+            assert!(o.notes[0].contains("no request awaits"), "{o:?}");
+        }
+        // A request the server cancelled is not awaited any more.
+        let ask = r#"{"jsonrpc":"2.0","id":7,"method":"roots/list"}"#;
+        assert_eq!(server(&mut t, ask).0, Verdict::Pass);
+        let c = r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7}}"#;
+        assert_eq!(server(&mut t, c).0, Verdict::Pass);
+        let late = r#"{"jsonrpc":"2.0","id":7,"result":{"roots":[]}}"#;
+        assert_eq!(client(&mut t, late).0, Verdict::Drop);
+        let g = guard_details(&t);
+        assert!(
+            g.iter()
+                .any(|d| d == "refused client: answer to id \"nope\" not in flight"),
+            "{g:#?}"
+        );
+        // And from the server: an answer to an id the client never used.
+        let (v, o) = server(&mut t, r#"{"jsonrpc":"2.0","id":"s1","result":{}}"#);
+        assert_eq!(v, Verdict::Drop);
+        assert!(o.to_client.is_empty() && !o.notes.is_empty());
     }
 }
