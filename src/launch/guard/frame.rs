@@ -11,7 +11,9 @@
 //! incremental scan (string- and escape-aware depth count, the top-level
 //! `"id"` captured on the way, so that even a refused request can be
 //! answered with its own id) and is validated once complete. The
-//! validator agrees with serde_json (differential test below).
+//! validator is as strict as a decode into values: lone surrogates and
+//! numbers outside the f64 range are refused, and it agrees with
+//! serde_json's `Value` (differential test below).
 //!
 //! Conventions: empty and whitespace-only lines are skipped; a `\r` before
 //! the `\n` is kept as part of the line (JSON allows it as whitespace) and

@@ -1,9 +1,12 @@
 //! The guard's protocol layer: [`GuardSession`], one per launched server.
 //!
-//! It sees each well-formed message once and decides from a light parse
-//! (id, method, and whether it is a response, with `params`/`result`
-//! kept as unparsed slices); only the methods it acts on are parsed in
-//! full: `initialize`, `tools/call`, the `*/list` results and the
+//! It sees each well-formed message once and decides on its strict
+//! decode ([`Envelope`]: kind, [`Id`] and method as decoded values, with
+//! `params`/`result` kept as validated slices); a message that does not
+//! decode is refused, never passed. Ids are compared by decoded value
+//! everywhere (in flight, held, the guard's own). Only the methods it
+//! acts on have their parameters decoded in full (and refused when they
+//! do not decode): `initialize`, `tools/call`, the `*/list` results and the
 //! `*/list_changed` notifications, `notifications/cancelled`, and the
 //! answers to the guard's own requests.
 //!
