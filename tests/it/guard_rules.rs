@@ -33,7 +33,7 @@ const PATIENCE: Duration = Duration::from_secs(60);
 /// Packs fixtures/servers/NAME as an npm tarball (deterministic bytes),
 /// signs it with a fresh trusted minisign key (signer `NAME-signer`) and
 /// pins it as NAME.
-fn pin_fixture(env: &TestEnv, name: &str) {
+pub(super) fn pin_fixture(env: &TestEnv, name: &str) {
     require_tool("node", &["--version"]);
     let tgz = env.path(&format!("{name}.tgz"));
     pack_npm(&fixture(&format!("servers/{name}")), None, &tgz);
@@ -42,7 +42,7 @@ fn pin_fixture(env: &TestEnv, name: &str) {
 
 /// Writes the user policy with one server's `[servers.run]` lines and,
 /// if given, its `[servers.tools] pinned`.
-fn policy(env: &TestEnv, name: &str, run: &str, pinned: Option<&str>) {
+pub(super) fn policy(env: &TestEnv, name: &str, run: &str, pinned: Option<&str>) {
     let mut text = format!("version = 1\n[[servers]]\nname = \"{name}\"\n[servers.run]\n{run}\n");
     if let Some(p) = pinned {
         text.push_str(&format!("[servers.tools]\npinned = \"{p}\"\n"));
@@ -111,7 +111,7 @@ fn wait_stderr(s: &McpSession, what: &str, cond: impl Fn(&str) -> bool) {
 }
 
 /// `audit show --format json`: the records.
-fn audit_records(env: &TestEnv) -> Vec<Value> {
+pub(super) fn audit_records(env: &TestEnv) -> Vec<Value> {
     let out = env.run(["--format", "json", "audit", "show"]);
     out.code(0);
     let v = out.json();
@@ -119,7 +119,7 @@ fn audit_records(env: &TestEnv) -> Vec<Value> {
     v["records"].as_array().cloned().unwrap_or_default()
 }
 
-fn events<'a>(records: &'a [Value], event: &str) -> Vec<&'a Value> {
+pub(super) fn events<'a>(records: &'a [Value], event: &str) -> Vec<&'a Value> {
     records.iter().filter(|r| r["event"] == event).collect()
 }
 
@@ -129,7 +129,7 @@ fn events<'a>(records: &'a [Value], event: &str) -> Vec<&'a Value> {
 /// `mcp-warden run NAME` with piped stdio, driven line by line. Stdout is
 /// read on a thread into a channel, so a test can write thousands of
 /// lines without the two pipes deadlocking; every wait has a deadline.
-struct Raw {
+pub(super) struct Raw {
     child: Child,
     stdin: Option<ChildStdin>,
     lines: Receiver<String>,
@@ -137,7 +137,7 @@ struct Raw {
 }
 
 impl Raw {
-    fn start(env: &TestEnv, name: &str) -> Raw {
+    pub(super) fn start(env: &TestEnv, name: &str) -> Raw {
         let mut c = env.command();
         c.args(["run", name])
             .stdin(Stdio::piped())
@@ -174,11 +174,11 @@ impl Raw {
         }
     }
 
-    fn stderr(&self) -> String {
+    pub(super) fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
     }
 
-    fn send(&mut self, line: &str) {
+    pub(super) fn send(&mut self, line: &str) {
         let stdin = self.stdin.as_mut().expect("stdin still open");
         stdin
             .write_all(line.as_bytes())
@@ -187,7 +187,7 @@ impl Raw {
     }
 
     /// The next line from `run`'s stdout, as JSON.
-    fn next(&self) -> Value {
+    pub(super) fn next(&self) -> Value {
         match self.lines.recv_timeout(PATIENCE) {
             Ok(l) => serde_json::from_str(&l).unwrap_or_else(|e| panic!("{e}: {l}")),
             Err(RecvTimeoutError::Timeout) => {
@@ -200,7 +200,7 @@ impl Raw {
     }
 
     /// Lines up to the answer with `id`: (the answer, what came before).
-    fn answer(&self, id: Value) -> (Value, Vec<Value>) {
+    pub(super) fn answer(&self, id: Value) -> (Value, Vec<Value>) {
         let mut before = Vec::new();
         loop {
             let v = self.next();
@@ -212,14 +212,19 @@ impl Raw {
     }
 
     /// Sends a request and waits for its answer.
-    fn request(&mut self, id: Value, method: &str, params: Value) -> (Value, Vec<Value>) {
+    pub(super) fn request(
+        &mut self,
+        id: Value,
+        method: &str,
+        params: Value,
+    ) -> (Value, Vec<Value>) {
         let line = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         self.send(&line.to_string());
         self.answer(id)
     }
 
     /// `initialize`, `notifications/initialized` and `tools/list`.
-    fn handshake(&mut self) -> Vec<String> {
+    pub(super) fn handshake(&mut self) -> Vec<String> {
         let (init, _) = self.request(
             json!(0),
             "initialize",
@@ -239,7 +244,7 @@ impl Raw {
 
     /// Closes stdin and waits for `run` to exit: its status, the lines it
     /// wrote after the last one read, and its stderr.
-    fn finish(mut self) -> (ExitStatus, Vec<Value>, String) {
+    pub(super) fn finish(mut self) -> (ExitStatus, Vec<Value>, String) {
         drop(self.stdin.take());
         let start = Instant::now();
         let status = loop {
@@ -747,7 +752,7 @@ fn in_flight_limit_from_the_policy() {
     );
     assert_eq!(v["result"]["content"][0]["text"], "y", "{v}");
     // The held answers come; h2's frees the other slot.
-    r.send(r#"{"jsonrpc":"2.0","method":"tally/release"}"#);
+    r.send(r#"{"jsonrpc":"2.0","method":"notifications/tally/release"}"#);
     let (v, _) = r.answer(json!("h2"));
     assert_eq!(v["result"]["released"], true, "{v}");
     let (v, _) = r.request(

@@ -14,6 +14,7 @@ mod everything;
 mod generators;
 mod guard_confirm;
 mod guard_e2e;
+mod guard_envelope;
 mod guard_io;
 mod guard_rules;
 mod happy;

@@ -1,14 +1,18 @@
 //! The guard: a stdio proxy between the MCP client and the server.
 //!
 //! Two layers. The I/O layer (`io`, `frame`) reads newline-delimited
-//! messages from both sides within bounds (size, depth) and carries out
+//! messages from both sides within bounds (size, depth), strict JSON
+//! (no lone surrogates, numbers within the f64 range), and carries out
 //! what the protocol layer decides. The protocol layer (`session`) sees
-//! each well-formed message once and says whether it passes, is replaced
+//! each well-formed message once, decodes its envelope strictly
+//! (`envelope`: batches, null or non-integer ids, ambiguous messages
+//! refused; ids as decoded values) and says whether it passes, is replaced
 //! or dropped, and what else goes to either side; it holds the rules
 //! (rate, in-flight, tool pins, argument checks, confirmation).
 
 use std::time::Duration;
 
+pub mod envelope;
 pub mod frame;
 pub mod io;
 pub mod redact;

@@ -1,9 +1,12 @@
 //! The guard's protocol layer: [`GuardSession`], one per launched server.
 //!
-//! It sees each well-formed message once and decides from a light parse
-//! (id, method, and whether it is a response, with `params`/`result`
-//! kept as unparsed slices); only the methods it acts on are parsed in
-//! full: `initialize`, `tools/call`, the `*/list` results and the
+//! It sees each well-formed message once and decides on its strict
+//! decode ([`Envelope`]: kind, [`Id`] and method as decoded values, with
+//! `params`/`result` kept as validated slices); a message that does not
+//! decode is refused, never passed. Ids are compared by decoded value
+//! everywhere (in flight, held, the guard's own). Only the methods it
+//! acts on have their parameters decoded in full (and refused when they
+//! do not decode): `initialize`, `tools/call`, the `*/list` results and the
 //! `*/list_changed` notifications, `notifications/cancelled`, and the
 //! answers to the guard's own requests.
 //!
@@ -42,14 +45,14 @@
 //! answers to the guard are never confused with others and never
 //! forwarded.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
+
+use super::envelope::{Envelope, Id, Invalid, MsgKind};
 
 use super::pins::{self, Kind, PinStore};
 use super::rate::TokenBucket;
@@ -116,75 +119,15 @@ pub enum Era {
     Stateless,
 }
 
-/// The light parse of one message: from the framer's scan when it could
-/// tell ([`Scanned::plain`]), else by serde (which refuses duplicate keys).
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow, default)]
-    id: Option<Raw<'a>>,
-    #[serde(borrow, default)]
-    method: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    params: Option<Raw<'a>>,
-    #[serde(borrow, default)]
-    result: Option<Raw<'a>>,
-    #[serde(borrow, default)]
-    error: Option<Raw<'a>>,
-}
-
-/// The JSON text of one value of a validated message.
-#[derive(Clone, Copy)]
-struct Raw<'a>(&'a [u8]);
-
-impl<'a> Raw<'a> {
-    fn get(&self) -> &'a str {
-        // Checked as UTF-8 by the validator (or serde) already.
-        std::str::from_utf8(self.0).unwrap_or("null")
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Raw<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        <&'de RawValue>::deserialize(d).map(|r| Raw(r.get().as_bytes()))
-    }
-}
-
-impl<'a> Envelope<'a> {
-    fn parse(raw: &'a [u8], scanned: &Scanned) -> serde_json::Result<Envelope<'a>> {
-        match Envelope::scanned(raw, scanned) {
-            Some(env) => Ok(env),
-            None => serde_json::from_slice(raw),
-        }
-    }
-
-    fn scanned(raw: &'a [u8], sc: &Scanned) -> Option<Envelope<'a>> {
-        if !sc.plain {
-            return None;
-        }
-        let span = |s: Option<(usize, usize)>| s.and_then(|(a, b)| raw.get(a..b));
-        let method = match span(sc.method) {
-            Some(m) => Some(Cow::Borrowed(std::str::from_utf8(m).ok()?)),
-            None => None,
-        };
-        Some(Envelope {
-            id: span(sc.id).map(Raw),
-            method,
-            params: span(sc.params).map(Raw),
-            result: span(sc.result).map(Raw),
-            error: span(sc.error).map(Raw),
-        })
-    }
-}
-
 /// The scan of a message handed to the session without one (its unit
-/// tests, other callers): a message that is not valid JSON gets the full
-/// parse, which refuses it.
-fn scan_own(raw: &[u8]) -> Scanned {
+/// tests, other callers): the framer's strict check, so that what the
+/// framer would refuse is refused here too.
+fn scan_own(raw: &[u8]) -> Result<Scanned, super::frame::Fault> {
     let limits = Limits {
         max_message: usize::MAX,
         max_depth: usize::MAX,
     };
-    super::frame::scan_message(raw, limits).unwrap_or_default()
+    super::frame::scan_message(raw, limits)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,7 +174,7 @@ enum GuardReq {
         pages: u32,
     },
     Confirm {
-        client_id: String,
+        client_id: Id,
         raw: Vec<u8>,
         tool: String,
         args: String,
@@ -271,8 +214,8 @@ pub struct GuardSession {
     last_meta: Option<Value>,
     /// Looked up on every message: foldhash, randomly seeded (the map is
     /// bounded by `max-in-flight`, so a peer choosing ids gains little).
-    in_flight: HashMap<String, InFlight, foldhash::fast::RandomState>,
-    guard_reqs: HashMap<String, GuardReq>,
+    in_flight: HashMap<Id, InFlight, foldhash::fast::RandomState>,
+    guard_reqs: HashMap<Id, GuardReq>,
     overall: Option<TokenBucket>,
     per_tool: HashMap<String, TokenBucket>,
     lists: [ListState; 3],
@@ -284,7 +227,10 @@ pub struct GuardSession {
     confirmed: Vec<(String, String, Instant)>,
     /// Ids of list requests cancelled or answered, oldest first: a late
     /// or second answer to one is dropped, never passed unfiltered.
-    stale_lists: std::collections::VecDeque<String>,
+    stale_lists: std::collections::VecDeque<Id>,
+    /// The server's requests awaiting the client's answer (at most
+    /// [`MAX_IN_FLIGHT_CAP`]): an answer to any other id is dropped.
+    server_reqs: HashSet<Id>,
 }
 
 fn globs(field: &'static str, patterns: &[String]) -> Result<GlobSet, GuardError> {
@@ -312,12 +258,18 @@ fn kind_index(k: Kind) -> usize {
     }
 }
 
-/// A JSON-RPC error response; `id` is the request's raw id text.
-fn error_response(id: &str, code: i64, message: &str, data: Option<Value>) -> Vec<u8> {
+/// A JSON-RPC error response to the request `id`.
+fn error_response(id: &Id, code: i64, message: &str, data: Option<Value>) -> Vec<u8> {
+    error_to(Some(id), code, message, data)
+}
+
+/// The same for a request whose id is not known (`null`).
+fn error_to(id: Option<&Id>, code: i64, message: &str, data: Option<Value>) -> Vec<u8> {
     let mut err = json!({"code": code, "message": message});
     if let Some(d) = data {
         err["data"] = d;
     }
+    let id = id.map_or_else(|| "null".to_string(), Id::json);
     format!(r#"{{"jsonrpc":"2.0","id":{id},"error":{err}}}"#).into_bytes()
 }
 
@@ -396,6 +348,7 @@ impl GuardSession {
             asked: HashMap::new(),
             confirmed: Vec::new(),
             stale_lists: Default::default(),
+            server_reqs: HashSet::new(),
         })
     }
 
@@ -418,13 +371,15 @@ impl GuardSession {
         &self.store
     }
 
-    fn guard_id(&mut self) -> String {
+    fn guard_id(&mut self) -> Id {
         self.next_id += 1;
-        format!("\"{GUARD_ID_PREFIX}{}-{}\"", self.nonce, self.next_id)
+        Id::Str(format!("{GUARD_ID_PREFIX}{}-{}", self.nonce, self.next_id))
     }
 
-    fn is_guard_shaped(id: &str) -> bool {
-        id.starts_with(&format!("\"{GUARD_ID_PREFIX}"))
+    /// Whether `id` has the shape of the guard's own ids (decoded: an
+    /// escaped prefix is the same prefix).
+    fn is_guard_shaped(id: &Id) -> bool {
+        matches!(id, Id::Str(s) if s.starts_with(GUARD_ID_PREFIX))
     }
 
     fn guard_event(&mut self, kind: &str, detail: String) {
@@ -458,7 +413,7 @@ impl GuardSession {
     fn refuse_call(
         &mut self,
         out: &mut Outbox,
-        id: &str,
+        id: &Id,
         tool: &str,
         args: &str,
         decision: &str,
@@ -476,7 +431,7 @@ impl GuardSession {
         if self.guard_reqs.is_empty() {
             return;
         }
-        let expired: Vec<String> = self
+        let expired: Vec<Id> = self
             .guard_reqs
             .iter()
             .filter(|(_, r)| matches!(r, GuardReq::Confirm { expires, .. } if *expires <= now))
@@ -520,61 +475,40 @@ impl GuardSession {
 
     // ---- client side ------------------------------------------------------
 
-    fn client_batch(&mut self, raw: &[u8], out: &mut Outbox) -> Verdict {
-        let items: Vec<Envelope> = match serde_json::from_slice(raw) {
-            Ok(v) => v,
-            Err(_) => {
-                out.to_client.push(error_response(
-                    "null",
-                    INVALID_REQUEST,
-                    "mcp-warden: a batch whose members are not JSON-RPC messages was refused",
-                    None,
-                ));
-                self.guard_event("refused", "client: malformed batch".into());
-                return Verdict::Drop;
-            }
+    /// A client message the strict decode refused: answered with the
+    /// error (with its id where that decoded) and recorded; never forwarded.
+    fn refuse_client(&mut self, why: Invalid, id: Option<&Id>, out: &mut Outbox) -> Verdict {
+        let msg = format!("mcp-warden: {}; {}", why.describe(), why.hint());
+        out.to_client.push(error_to(id, why.code(), &msg, None));
+        out.notes.push(format!(
+            "refused a message from the client: {}",
+            why.describe()
+        ));
+        self.guard_event("refused", format!("client: {}", why.describe()));
+        Verdict::Drop
+    }
+
+    /// A client message without an id whose method is not a notification
+    /// (a request sent as one): nobody can be answered; dropped, recorded.
+    fn refuse_idless(&mut self, side: Side, method: &str, out: &mut Outbox) -> Verdict {
+        let side = match side {
+            Side::Client => "client",
+            Side::Server => "server",
         };
-        let acted = items.iter().any(|e| match (&e.method, e.id) {
-            (Some(m), _) => {
-                matches!(
-                    m.as_ref(),
-                    "tools/call"
-                        | "initialize"
-                        | "server/discover"
-                        | "notifications/cancelled"
-                        | "tools/list"
-                        | "prompts/list"
-                        | "resources/list"
-                )
-            }
-            (None, Some(id)) => self.guard_reqs.contains_key(id.get()),
-            _ => false,
-        });
-        if !acted {
-            return Verdict::Pass;
-        }
-        let msg = "mcp-warden: batches with tool calls, lists or the handshake are refused; send those requests one per message";
-        let errors: Vec<Value> = items
-            .iter()
-            .filter(|e| e.method.is_some())
-            .filter_map(|e| e.id)
-            .filter_map(|id| serde_json::from_str::<Value>(id.get()).ok())
-            .map(|id| json!({"jsonrpc":"2.0","id":id,"error":{"code":INVALID_REQUEST,"message":msg}}))
-            .collect();
-        if errors.is_empty() {
-            out.to_client
-                .push(error_response("null", INVALID_REQUEST, msg, None));
-        } else {
-            out.to_client
-                .push(Value::Array(errors).to_string().into_bytes());
-        }
-        self.guard_event("refused", "client: batch with guarded methods".into());
+        let m = shown(method);
+        out.notes.push(format!(
+            "dropped `{m}` from the {side}: it has no id and is not a notification"
+        ));
+        self.guard_event(
+            "refused",
+            format!("{side}: {m} without an id (not a notification)"),
+        );
         Verdict::Drop
     }
 
     fn client_request(
         &mut self,
-        id: &str,
+        id: &Id,
         method: &str,
         env: &Envelope,
         raw: &[u8],
@@ -600,12 +534,18 @@ impl GuardSession {
             return Verdict::Drop;
         }
         let is_call = method == "tools/call";
-        // Parsed in full only where the guard acts on the parameters.
+        // Decoded in full only where the guard acts on the parameters
+        // (the framer checked all of the message strictly); what does not
+        // decode is refused, never taken for "no parameters".
         let params: Option<Value> = match method {
             "tools/call" | "initialize" | "server/discover" | "tools/list" | "prompts/list"
-            | "resources/list" | "prompts/get" | "resources/read" => {
-                env.params.and_then(|p| serde_json::from_str(p.get()).ok())
-            }
+            | "resources/list" | "prompts/get" | "resources/read" => match env.params {
+                Some(p) => match p.decode() {
+                    Ok(v) => Some(v),
+                    Err(why) => return self.refuse_client(why, Some(id), out),
+                },
+                None => None,
+            },
             _ => None,
         };
         self.note_meta(params.as_ref());
@@ -687,7 +627,7 @@ impl GuardSession {
                 }
             }
         }
-        self.in_flight.insert(id.to_string(), flight);
+        self.in_flight.insert(id.clone(), flight);
         Verdict::Pass
     }
 
@@ -786,7 +726,7 @@ impl GuardSession {
     /// confirmed), awaiting its answer.
     fn track_call(
         &mut self,
-        id: &str,
+        id: &Id,
         tool: String,
         args: String,
         decision: &'static str,
@@ -799,12 +739,12 @@ impl GuardSession {
             call,
             cursor: false,
         };
-        self.in_flight.insert(id.to_string(), f);
+        self.in_flight.insert(id.clone(), f);
     }
 
     fn client_call(
         &mut self,
-        id: &str,
+        id: &Id,
         params: Option<Value>,
         raw: &[u8],
         now: Instant,
@@ -871,13 +811,12 @@ impl GuardSession {
                 "message": message,
                 "requestedSchema": {"type":"object","properties":{}}}});
             let mut text = req.to_string();
-            // The id goes in as raw JSON text (it is a quoted string).
             text.insert_str(1, &format!("\"id\":{gid},"));
             out.to_client.push(text.into_bytes());
             self.guard_reqs.insert(
                 gid,
                 GuardReq::Confirm {
-                    client_id: id.to_string(),
+                    client_id: id.clone(),
                     raw: raw.to_vec(),
                     tool: tool.clone(),
                     args: args.clone(),
@@ -898,7 +837,7 @@ impl GuardSession {
     #[allow(clippy::too_many_arguments)]
     fn confirm_stateless(
         &mut self,
-        id: &str,
+        id: &Id,
         name: &str,
         params: Option<&Value>,
         tool: &str,
@@ -942,10 +881,7 @@ impl GuardSession {
                 );
             }
             // The server sees the call as the client first made it.
-            let mut msg = json!({"jsonrpc": "2.0", "method": "tools/call"});
-            if let Ok(v) = serde_json::from_str::<Value>(id) {
-                msg["id"] = v;
-            }
+            let mut msg = json!({"jsonrpc": "2.0", "id": id.value(), "method": "tools/call"});
             let mut p = params.cloned().unwrap_or_else(|| json!({}));
             if let Some(o) = p.as_object_mut() {
                 o.remove("requestState");
@@ -1004,7 +940,9 @@ impl GuardSession {
             self.track_call(id, tool.to_string(), args.to_string(), "confirmed", now);
             return Verdict::Pass;
         }
-        let state = self.guard_id().trim_matches('"').to_string();
+        let Id::Str(state) = self.guard_id() else {
+            unreachable!("guard ids are strings")
+        };
         let message = truncate(
             &format!(
                 "Allow the tool `{}` of server {} to run? Arguments: {}",
@@ -1083,9 +1021,21 @@ impl GuardSession {
         }
     }
 
-    fn client_response(&mut self, id: &str, env: &Envelope, out: &mut Outbox) -> Verdict {
+    fn client_response(&mut self, id: &Id, env: &Envelope, out: &mut Outbox) -> Verdict {
         let Some(req) = self.guard_reqs.remove(id) else {
-            return Verdict::Pass;
+            if self.server_reqs.remove(id) {
+                return Verdict::Pass;
+            }
+            // Nothing asked for it: an answer the guard did not decide on.
+            out.notes.push(format!(
+                "dropped an answer from the client to id {}, which no request awaits",
+                shown(&id.json())
+            ));
+            self.guard_event(
+                "refused",
+                format!("client: answer to id {} not in flight", shown(&id.json())),
+            );
+            return Verdict::Drop;
         };
         let GuardReq::Confirm {
             client_id,
@@ -1096,7 +1046,7 @@ impl GuardSession {
         } = req
         else {
             // A list request goes to the server; the client cannot answer it.
-            self.guard_reqs.insert(id.to_string(), req);
+            self.guard_reqs.insert(id.clone(), req);
             return Verdict::Drop;
         };
         let action = env
@@ -1131,15 +1081,14 @@ impl GuardSession {
         else {
             return Verdict::Pass;
         };
-        let Some(rid) = p.get("requestId") else {
+        let Some(key) = p.get("requestId").and_then(Id::from_value) else {
             return Verdict::Pass;
         };
-        let key = rid.to_string();
         if let Some(f) = self.in_flight.remove(&key) {
             if matches!(f.method, Method::List(_)) {
                 self.note_stale_list(&key);
             }
-            let held: Option<String> = self.guard_reqs.iter().find_map(|(g, r)| match r {
+            let held: Option<Id> = self.guard_reqs.iter().find_map(|(g, r)| match r {
                 GuardReq::Confirm { client_id, .. } if *client_id == key => Some(g.clone()),
                 _ => None,
             });
@@ -1166,40 +1115,23 @@ impl GuardSession {
 
     // ---- server side ------------------------------------------------------
 
-    fn server_batch(&mut self, raw: &[u8], out: &mut Outbox) -> Verdict {
-        let items: Vec<Envelope> = match serde_json::from_slice(raw) {
-            Ok(v) => v,
-            Err(_) => {
-                out.notes
-                    .push("dropped a malformed batch from the server".into());
-                self.guard_event("dropped", "server: malformed batch".into());
-                return Verdict::Drop;
-            }
-        };
-        let acted = items.iter().any(|e| match (&e.method, e.id) {
-            (Some(m), id) => {
-                Kind::from_changed_notification(m).is_some()
-                    || id.is_some_and(|i| Self::is_guard_shaped(i.get()))
-            }
-            (None, Some(id)) => {
-                self.in_flight.contains_key(id.get()) || self.guard_reqs.contains_key(id.get())
-            }
-            _ => false,
-        });
-        if acted {
-            out.notes.push(
-                "dropped a batch from the server that answers guarded requests or changes lists"
-                    .into(),
-            );
-            self.guard_event("dropped", "server: batch with guarded messages".into());
-            return Verdict::Drop;
+    /// A server message the strict decode refused: dropped and reported;
+    /// a request of the client it answers (its id decoded, in flight)
+    /// gets the error of a refused answer.
+    fn refuse_server(&mut self, why: Invalid, id: Option<&Id>, out: &mut Outbox) -> Verdict {
+        let what = why.describe();
+        out.notes
+            .push(format!("dropped a message from the server: {what}"));
+        self.guard_event("dropped", format!("server: {what}"));
+        if let Some(id) = id {
+            self.answer_refused(id, what, out);
         }
-        Verdict::Pass
+        Verdict::Drop
     }
 
     fn server_response(
         &mut self,
-        id: &str,
+        id: &Id,
         raw: &[u8],
         env: &Envelope,
         out: &mut Outbox,
@@ -1209,12 +1141,22 @@ impl GuardSession {
                 GuardReq::List { kind, pages } => self.guard_list_answer(kind, pages, env, out),
                 other => {
                     // A server answering the guard's question to the client.
-                    self.guard_reqs.insert(id.to_string(), other);
+                    self.guard_reqs.insert(id.clone(), other);
                 }
             }
             return Verdict::Drop;
         }
-        let Some(f) = self.in_flight.remove(id) else {
+        // A call held for confirmation has not reached the server: an
+        // answer to it is forged, and would be recorded as `confirmed`.
+        let held = self
+            .guard_reqs
+            .values()
+            .any(|r| matches!(r, GuardReq::Confirm { client_id, .. } if client_id == id));
+        let f = match held {
+            true => None,
+            false => self.in_flight.remove(id),
+        };
+        let Some(f) = f else {
             if self.stale_lists.iter().any(|s| s == id) {
                 // The server's answer to a list the client cancelled, or
                 // a second answer: it would reach the client unfiltered.
@@ -1228,7 +1170,16 @@ impl GuardSession {
                 );
                 return Verdict::Drop;
             }
-            return Verdict::Pass;
+            // Nothing asked for it: an answer the guard did not decide on.
+            out.notes.push(format!(
+                "dropped an answer from the server to id {}, which no request awaits",
+                shown(&id.json())
+            ));
+            self.guard_event(
+                "dropped",
+                format!("server: answer to id {} not in flight", shown(&id.json())),
+            );
+            return Verdict::Drop;
         };
         if matches!(f.method, Method::List(_)) {
             self.note_stale_list(id);
@@ -1246,7 +1197,10 @@ impl GuardSession {
                     return Verdict::Pass;
                 }
                 let Ok(mut msg) = serde_json::from_slice::<Value>(raw) else {
-                    return Verdict::Pass;
+                    // Checked strictly by the framer: not reached.
+                    out.notes
+                        .push("dropped a list answer from the server that does not decode".into());
+                    return Verdict::Drop;
                 };
                 let Some(result) = msg.get_mut("result") else {
                     return Verdict::Pass;
@@ -1260,11 +1214,11 @@ impl GuardSession {
         }
     }
 
-    fn note_stale_list(&mut self, id: &str) {
+    fn note_stale_list(&mut self, id: &Id) {
         if self.stale_lists.len() >= MAX_STALE_LISTS {
             self.stale_lists.pop_front();
         }
-        self.stale_lists.push_back(id.to_string());
+        self.stale_lists.push_back(id.clone());
     }
 
     fn guard_list_answer(&mut self, kind: Kind, pages: u32, env: &Envelope, out: &mut Outbox) {
@@ -1514,7 +1468,24 @@ impl GuardSession {
         }
     }
 
-    fn server_notification(&mut self, method: &str, raw: &[u8], out: &mut Outbox) -> Verdict {
+    fn server_notification(
+        &mut self,
+        method: &str,
+        env: &Envelope,
+        raw: &[u8],
+        out: &mut Outbox,
+    ) -> Verdict {
+        if method == "notifications/cancelled" {
+            // The client's answer to a cancelled request is not awaited.
+            let id = env
+                .params
+                .and_then(|p| p.decode().ok())
+                .and_then(|p| p.get("requestId").and_then(Id::from_value));
+            if let Some(id) = id {
+                self.server_reqs.remove(&id);
+            }
+            return Verdict::Pass;
+        }
         let Some(kind) = Kind::from_changed_notification(method) else {
             return Verdict::Pass;
         };
@@ -1531,11 +1502,6 @@ impl GuardSession {
 }
 
 /// The tool name (as given, or "") and the argument digest of a call.
-/// A JSON-RPC batch: the document is an array.
-fn is_batch(raw: &[u8]) -> bool {
-    raw.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
-}
-
 fn call_parts(params: Option<&Value>) -> (String, String) {
     let tool = params
         .and_then(|p| p.get("name"))
@@ -1578,81 +1544,98 @@ fn call_error(env: &Envelope) -> Option<String> {
     }
 }
 
+/// A notification's method: MCP's are all `notifications/...`.
+fn is_notification(method: &str) -> bool {
+    method.starts_with("notifications/")
+}
+
 impl Session for GuardSession {
     fn from_client(&mut self, raw: &[u8], out: &mut Outbox) -> Verdict {
-        self.from_client_scanned(raw, &scan_own(raw), out)
+        match scan_own(raw) {
+            Ok(sc) => self.from_client_scanned(raw, &sc, out),
+            Err(_) => self.refuse_client(Invalid::Undecodable, None, out),
+        }
     }
 
     fn from_server(&mut self, raw: &[u8], out: &mut Outbox) -> Verdict {
-        self.from_server_scanned(raw, &scan_own(raw), out)
+        match scan_own(raw) {
+            Ok(sc) => self.from_server_scanned(raw, &sc, out),
+            Err(_) => self.refuse_server(Invalid::Undecodable, None, out),
+        }
     }
 
     fn from_client_scanned(&mut self, raw: &[u8], scanned: &Scanned, out: &mut Outbox) -> Verdict {
         self.expire_held(Instant::now(), out);
-        if is_batch(raw) {
-            return self.client_batch(raw, out);
-        }
-        let env: Envelope = match Envelope::parse(raw, scanned) {
+        let env = match Envelope::decode(raw, scanned) {
             Ok(e) => e,
-            Err(_) => {
-                // Valid JSON, but not one message (a duplicate key, a
-                // wrong type): nothing can say which id to answer.
-                out.to_client.push(error_response(
-                    "null",
-                    INVALID_REQUEST,
-                    "mcp-warden: the message is not a JSON-RPC request or response",
-                    None,
-                ));
-                self.guard_event("refused", "client: not a JSON-RPC message".into());
-                return Verdict::Drop;
-            }
+            Err((why, id)) => return self.refuse_client(why, id.as_ref(), out),
         };
-        match (env.method.as_deref(), env.id) {
-            (Some(m), Some(id)) => {
-                let m = m.to_string();
-                self.client_request(id.get(), &m, &env, raw, out)
+        match (env.kind, &env.id, env.method.as_deref()) {
+            (MsgKind::Request, Some(id), Some(m)) => {
+                let (id, m) = (id.clone(), m.to_string());
+                self.client_request(&id, &m, &env, raw, out)
             }
-            (Some("notifications/cancelled"), None) => self.client_cancelled(&env),
-            (Some(_), None) => Verdict::Pass,
-            (None, Some(id)) => self.client_response(id.get(), &env, out),
-            (None, None) => Verdict::Pass,
+            (MsgKind::Notification, _, Some("notifications/cancelled")) => {
+                self.client_cancelled(&env)
+            }
+            (MsgKind::Notification, _, Some(m)) if is_notification(m) => Verdict::Pass,
+            (MsgKind::Notification, _, Some(m)) => {
+                let m = m.to_string();
+                self.refuse_idless(Side::Client, &m, out)
+            }
+            (MsgKind::Response, Some(id), _) => {
+                let id = id.clone();
+                self.client_response(&id, &env, out)
+            }
+            // Not produced by the decode.
+            _ => self.refuse_client(Invalid::Malformed, env.id.as_ref(), out),
         }
     }
 
     fn from_server_scanned(&mut self, raw: &[u8], scanned: &Scanned, out: &mut Outbox) -> Verdict {
         self.expire_held(Instant::now(), out);
-        if is_batch(raw) {
-            return self.server_batch(raw, out);
-        }
-        let env: Envelope = match Envelope::parse(raw, scanned) {
+        let env = match Envelope::decode(raw, scanned) {
             Ok(e) => e,
-            Err(_) => {
-                out.notes
-                    .push("dropped a message from the server that is not JSON-RPC".into());
-                self.guard_event("dropped", "server: not a JSON-RPC message".into());
-                return Verdict::Drop;
-            }
+            Err((why, id)) => return self.refuse_server(why, id.as_ref(), out),
         };
-        match (env.method.as_deref(), env.id) {
-            (Some(_), Some(id)) if Self::is_guard_shaped(id.get()) => {
+        match (env.kind, &env.id, env.method.as_deref()) {
+            (MsgKind::Request, Some(id), Some(_)) if Self::is_guard_shaped(id) => {
                 out.to_server.push(error_response(
-                    id.get(),
+                    id,
                     INVALID_REQUEST,
                     "mcp-warden: request ids starting with \"mcp-warden-\" are reserved for the guard",
                     None,
                 ));
+                self.guard_event("refused", "server: request with a guard id".into());
                 Verdict::Drop
             }
-            (Some(_), Some(_)) => Verdict::Pass,
-            (Some(m), None) => {
-                let m = m.to_string();
-                self.server_notification(&m, raw, out)
+            (MsgKind::Request, Some(id), Some(_)) => {
+                if self.server_reqs.len() >= MAX_IN_FLIGHT_CAP && !self.server_reqs.contains(id) {
+                    out.to_server.push(error_response(
+                        id,
+                        BUSY,
+                        "mcp-warden: too many requests from the server await the client's answer",
+                        None,
+                    ));
+                    self.guard_event("refused", "server: too many requests in flight".into());
+                    return Verdict::Drop;
+                }
+                self.server_reqs.insert(id.clone());
+                Verdict::Pass
             }
-            (None, Some(id)) => {
-                let id = id.get().to_string();
+            (MsgKind::Notification, _, Some(m)) if is_notification(m) => {
+                let m = m.to_string();
+                self.server_notification(&m, &env, raw, out)
+            }
+            (MsgKind::Notification, _, Some(m)) => {
+                let m = m.to_string();
+                self.refuse_idless(Side::Server, &m, out)
+            }
+            (MsgKind::Response, Some(id), _) => {
+                let id = id.clone();
                 self.server_response(&id, raw, &env, out)
             }
-            (None, None) => Verdict::Pass,
+            _ => self.refuse_server(Invalid::Malformed, env.id.as_ref(), out),
         }
     }
 
@@ -1670,15 +1653,20 @@ impl Session for GuardSession {
     /// is released.
     fn refused_message(&mut self, side: Side, what: &str, id: Option<&Value>, out: &mut Outbox) {
         self.refused(side, what);
-        let (Side::Server, Some(id)) = (side, id) else {
+        let (Side::Server, Some(id)) = (side, id.and_then(Id::from_value)) else {
             return;
         };
-        let Ok(key) = serde_json::to_string(id) else {
-            return;
-        };
-        if let Some(GuardReq::List { kind, .. }) = self.guard_reqs.get(&key) {
+        self.answer_refused(&id, what, out);
+    }
+}
+
+impl GuardSession {
+    /// The server's answer to `id` was refused: the guard's re-check ends,
+    /// or the client's request is answered with an error.
+    fn answer_refused(&mut self, key: &Id, what: &str, out: &mut Outbox) {
+        if let Some(GuardReq::List { kind, .. }) = self.guard_reqs.get(key) {
             let kind = *kind;
-            self.guard_reqs.remove(&key);
+            self.guard_reqs.remove(key);
             out.notes.push(format!(
                 "the server's answer to the guard's {} was refused; its {} stay as they were",
                 kind.method(),
@@ -1691,11 +1679,11 @@ impl Session for GuardSession {
             }
             return;
         }
-        let Some(f) = self.in_flight.remove(&key) else {
+        let Some(f) = self.in_flight.remove(key) else {
             return;
         };
         if matches!(f.method, Method::List(_)) {
-            self.note_stale_list(&key);
+            self.note_stale_list(key);
         }
         let msg = format!(
             "mcp-warden: the server's answer was refused ({}); nothing of it was passed on",
@@ -1711,7 +1699,7 @@ impl Session for GuardSession {
             );
         }
         out.to_client
-            .push(error_response(&key, SERVER_FAULT, &msg, None));
+            .push(error_response(key, SERVER_FAULT, &msg, None));
     }
 }
 
@@ -2423,12 +2411,28 @@ mod tests {
             r#"[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}},{"jsonrpc":"2.0","id":2,"method":"ping"}]"#,
         );
         assert_eq!(v, Verdict::Drop);
-        let errs = parse(&o.to_client[0]);
-        assert_eq!(errs.as_array().unwrap().len(), 2);
-        assert_eq!(
-            client(&mut t, r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#).0,
-            Verdict::Pass
+        let err = parse(&o.to_client[0]);
+        assert_eq!(err["id"], Value::Null);
+        assert_eq!(err["error"]["code"], INVALID_REQUEST);
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("batches are not part of MCP since 2025-06-18")
         );
+        // Every batch, however harmless or nested.
+        for b in [
+            r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#,
+            r#"[[{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}]]"#,
+            "[]",
+        ] {
+            let (v, o) = client(&mut t, b);
+            assert_eq!(v, Verdict::Drop, "{b}");
+            assert_eq!(error_of(&o).0, INVALID_REQUEST, "{b}");
+            let (v, o) = server(&mut t, b);
+            assert_eq!(v, Verdict::Drop, "{b}");
+            assert!(o.to_client.is_empty() && !o.notes.is_empty(), "{b}");
+        }
         assert_eq!(
             server(
                 &mut t,
@@ -2503,11 +2507,10 @@ mod tests {
         assert_eq!(seen, ["echo"]);
         let again = json!({"jsonrpc":"2.0","id":3,"result":{"tools":[tool("echo","evil")]}});
         assert_eq!(server(&mut t, &again.to_string()).0, Verdict::Drop);
-        // Other answers to unknown ids still pass.
-        assert_eq!(
-            server(&mut t, r#"{"jsonrpc":"2.0","id":99,"result":{}}"#).0,
-            Verdict::Pass
-        );
+        // So is any other answer to an id that no request awaits.
+        let (v, o) = server(&mut t, r#"{"jsonrpc":"2.0","id":99,"result":{}}"#);
+        assert_eq!(v, Verdict::Drop);
+        assert!(o.notes[0].contains("no request awaits"), "{o:?}");
     }
 
     #[test]
@@ -2558,5 +2561,293 @@ mod tests {
         let (v, o) = server(&mut t, r#"{"jsonrpc":"2.0","id":10,"result":1,"result":2}"#);
         assert_eq!(v, Verdict::Drop);
         assert!(!o.notes.is_empty());
+    }
+
+    /// A session with `shell` denied, `danger` to confirm, the tools
+    /// listed and the prompt `p` hidden (changed since it was pinned).
+    fn guarded() -> T {
+        let mut r = rules();
+        r.deny_tools = vec!["shell".into()];
+        r.confirm_tools = vec!["danger".into()];
+        let mut t = setup(r);
+        init(&mut t, true);
+        list(
+            &mut t,
+            1,
+            &[tool("echo", "E"), tool("shell", "S"), tool("danger", "D")],
+        );
+        for (id, desc) in [(2, "P"), (3, "evil")] {
+            client(
+                &mut t,
+                &format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"prompts/list"}}"#),
+            );
+            let p = json!({"jsonrpc":"2.0","id":id,"result":{"prompts":[{"name":"p","description":desc}]}});
+            server(&mut t, &p.to_string());
+        }
+        t
+    }
+
+    fn guard_details(t: &T) -> Vec<String> {
+        t.sink
+            .events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Guard { kind, detail, .. } => Some(format!("{kind} {detail}")),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn null_ids_and_requests_without_an_id_never_pass() {
+        let mut t = guarded();
+        let shell = r#""params":{"name":"shell","arguments":{"command":"rm"}}"#;
+        let hidden = r#""params":{"name":"p"}"#;
+        // `"id": null`: refused with an answer (id null).
+        for m in [
+            format!(r#"{{"jsonrpc":"2.0","id":null,"method":"tools/call",{shell}}}"#),
+            format!(r#"{{"jsonrpc":"2.0","id":null,"method":"prompts/get",{hidden}}}"#),
+            r#"{"id":null,"jsonrpc":"2.0","method":"ping"}"#.to_string(),
+        ] {
+            let (v, o) = client(&mut t, &m);
+            assert_eq!(v, Verdict::Drop, "{m}");
+            let e = parse(o.to_client.last().unwrap());
+            assert_eq!(
+                (e["id"].clone(), error_of(&o).0),
+                (Value::Null, INVALID_REQUEST)
+            );
+        }
+        // No id: a request sent as a notification is dropped and recorded.
+        for m in [
+            format!(r#"{{"jsonrpc":"2.0","method":"tools/call",{shell}}}"#),
+            format!(r#"{{"jsonrpc":"2.0","method":"prompts/get",{hidden}}}"#),
+            r#"{"jsonrpc":"2.0","method":"ping"}"#.to_string(),
+        ] {
+            let (v, o) = client(&mut t, &m);
+            assert_eq!(v, Verdict::Drop, "{m}");
+            assert!(o.to_client.is_empty() && o.to_server.is_empty(), "{m}");
+            assert!(
+                o.notes[0].contains("no id and is not a notification"),
+                "{o:?}"
+            );
+        }
+        // Neither method nor id.
+        let (v, o) = client(&mut t, r#"{"jsonrpc":"2.0","params":{}}"#);
+        assert_eq!((v, error_of(&o).0), (Verdict::Drop, INVALID_REQUEST));
+        // Notifications pass.
+        let n = r#"{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}"#;
+        assert_eq!(client(&mut t, n).0, Verdict::Pass);
+        // Nothing was tracked or recorded as a call; all was recorded.
+        assert_eq!(t.s.in_flight_len(), 0);
+        assert!(t.sink.decisions().is_empty());
+        let g = guard_details(&t);
+        assert!(
+            g.iter()
+                .any(|d| d == "refused client: tools/call without an id (not a notification)"),
+            "{g:#?}"
+        );
+        assert!(
+            g.iter().any(|d| d.contains("client: the id is null")),
+            "{g:#?}"
+        );
+        // From the server: only notifications without an id, and answers
+        // with one.
+        let (v, o) = server(
+            &mut t,
+            r#"{"jsonrpc":"2.0","method":"sampling/createMessage"}"#,
+        );
+        assert_eq!(v, Verdict::Drop);
+        assert!(o.to_client.is_empty() && !o.notes.is_empty());
+        for m in [
+            r#"{"jsonrpc":"2.0","id":null,"result":{}}"#,
+            r#"{"jsonrpc":"2.0","id":null,"method":"roots/list"}"#,
+            r#"{"jsonrpc":"2.0","result":{}}"#,
+        ] {
+            let (v, o) = server(&mut t, m);
+            assert_eq!(v, Verdict::Drop, "{m}");
+            assert!(o.to_client.is_empty() && !o.notes.is_empty(), "{m}");
+        }
+        let n = r#"{"jsonrpc":"2.0","method":"notifications/message","params":{}}"#;
+        assert_eq!(server(&mut t, n).0, Verdict::Pass);
+    }
+
+    #[test]
+    fn params_the_strict_decode_refuses_are_refused_not_taken_as_none() {
+        let mut t = guarded();
+        for m in [
+            r#"{"jsonrpc":"2.0","id":21,"method":"prompts/get","params":{"name":"p","arguments":{"a":"\udead"}}}"#,
+            r#"{"jsonrpc":"2.0","id":21,"method":"prompts/get","params":{"name":"p","arguments":{"a":1e999}}}"#,
+            r#"{"jsonrpc":"2.0","id":21,"method":"tools/call","params":{"name":"shell","arguments":{"command":"\ud800"}}}"#,
+            r#"{"jsonrpc":"2.0","id":21,"method":"tools/call","params":{"name":"shell","arguments":{"n":-1E400}}}"#,
+        ] {
+            let (v, o) = client(&mut t, m);
+            assert_eq!(v, Verdict::Drop, "{m}");
+            assert_eq!(error_of(&o).0, -32700, "{m}");
+        }
+        assert_eq!(t.s.in_flight_len(), 0);
+        assert!(t.sink.decisions().is_empty());
+        // From the server: dropped and reported.
+        let (v, o) = server(
+            &mut t,
+            r#"{"jsonrpc":"2.0","method":"notifications/message","params":{"d":"\udead"}}"#,
+        );
+        assert_eq!(v, Verdict::Drop);
+        assert!(!o.notes.is_empty());
+        // The params of a method the guard acts on, decoded in full.
+        let env = Envelope::decode(
+            br#"{"id":1,"method":"x","params":{"a":"\udead"}}"#,
+            &Scanned::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            env.params.unwrap().decode().unwrap_err(),
+            Invalid::Undecodable
+        );
+    }
+
+    #[test]
+    fn ids_are_compared_by_their_decoded_value() {
+        let mut t = guarded();
+        // The server answers list 40 with look-alike ids and an evil list.
+        client(&mut t, r#"{"jsonrpc":"2.0","id":40,"method":"tools/list"}"#);
+        let evil = json!({"tools":[tool("echo","evil"), tool("shell", "S"), tool("danger", "D")]})
+            .to_string();
+        for id in ["40.0", "4.2e1", "4E1", r#""\u0034\u0030""#, r#""40""#] {
+            let m = format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{evil}}}"#);
+            let (v, o) = server(&mut t, &m);
+            assert_eq!(v, Verdict::Drop, "{m}");
+            assert!(o.to_client.is_empty() && !o.notes.is_empty(), "{m}");
+        }
+        assert_eq!(t.s.in_flight_len(), 1);
+        let (v, _) = server(
+            &mut t,
+            &format!(r#"{{"jsonrpc":"2.0","id":40,"result":{evil}}}"#),
+        );
+        let Verdict::Replace(b) = v else {
+            panic!("{v:?}")
+        };
+        let names = parse(&b)["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].clone())
+            .collect::<Vec<_>>();
+        assert_eq!(names, [json!("shell"), json!("danger")]);
+        // A held call under 70: 70.0 is refused, "70" is another id, and
+        // an answer to 70 (which the server never got) is dropped.
+        let (v, o) = call(&mut t, 70, "danger", json!({"text":"x"}));
+        assert_eq!(v, Verdict::Drop);
+        assert_eq!(
+            parse(&o.to_client[0])["method"],
+            "elicitation/create",
+            "{o:?}"
+        );
+        let (v, o) = client(
+            &mut t,
+            r#"{"jsonrpc":"2.0","id":70.0,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x"}}}"#,
+        );
+        assert_eq!((v, error_of(&o).0), (Verdict::Drop, INVALID_REQUEST));
+        assert_eq!(
+            client(&mut t, r#"{"jsonrpc":"2.0","id":"70","method":"ping"}"#).0,
+            Verdict::Pass
+        );
+        let (v, o) = client(
+            &mut t,
+            r#"{"jsonrpc":"2.0","id":"\u0037\u0030","method":"ping"}"#,
+        );
+        assert_eq!(v, Verdict::Drop, "the same id as \"70\", still in flight");
+        assert!(error_of(&o).1.contains("still awaiting"));
+        let (v, _) = server(
+            &mut t,
+            r#"{"jsonrpc":"2.0","id":70,"result":{"content":[]}}"#,
+        );
+        assert_eq!(v, Verdict::Drop);
+        assert!(!t.sink.decisions().iter().any(|d| d == "confirmed"));
+        assert_eq!(
+            server(
+                &mut t,
+                r#"{"jsonrpc":"2.0","id":"\u0037\u0030","result":{}}"#
+            )
+            .0,
+            Verdict::Pass
+        );
+        // Integers beyond i64 are no ids either.
+        let (v, o) = client(
+            &mut t,
+            r#"{"jsonrpc":"2.0","id":9223372036854775808,"method":"ping"}"#,
+        );
+        assert_eq!((v, error_of(&o).0), (Verdict::Drop, INVALID_REQUEST));
+    }
+
+    #[test]
+    fn answers_that_also_carry_a_method_are_refused() {
+        let mut t = guarded();
+        client(&mut t, r#"{"jsonrpc":"2.0","id":71,"method":"tools/list"}"#);
+        let evil = json!({"tools":[tool("echo","evil")]}).to_string();
+        let m = format!(r#"{{"jsonrpc":"2.0","id":71,"method":"tools/list","result":{evil}}}"#);
+        let (v, o) = server(&mut t, &m);
+        assert_eq!(v, Verdict::Drop);
+        // The client's list ends with an error, not the unfiltered list.
+        let e = parse(&o.to_client[0]);
+        assert_eq!((e["id"].clone(), error_of(&o).0), (json!(71), SERVER_FAULT));
+        assert_eq!(t.s.in_flight_len(), 0);
+        let (v, o) = server(
+            &mut t,
+            r#"{"jsonrpc":"2.0","id":5,"result":{},"error":{"code":1,"message":"x"}}"#,
+        );
+        assert_eq!(v, Verdict::Drop);
+        assert!(!o.notes.is_empty());
+        for (m, id) in [
+            (
+                r#"{"jsonrpc":"2.0","id":72,"method":"tools/call","params":{"name":"shell"},"result":{}}"#,
+                72,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":73,"result":{},"error":{"code":1,"message":"x"}}"#,
+                73,
+            ),
+        ] {
+            let (v, o) = client(&mut t, m);
+            assert_eq!(v, Verdict::Drop, "{m}");
+            let e = parse(&o.to_client[0]);
+            assert_eq!(
+                (e["id"].clone(), error_of(&o).0),
+                (json!(id), INVALID_REQUEST)
+            );
+        }
+        assert!(t.sink.decisions().is_empty());
+    }
+
+    #[test]
+    fn answers_pass_only_to_ids_in_flight_from_either_side() {
+        let mut t = guarded();
+        // The server asks the client; one answer each, by decoded id.
+        let ask = r#"{"jsonrpc":"2.0","id":"s1","method":"roots/list"}"#;
+        assert_eq!(server(&mut t, ask).0, Verdict::Pass);
+        let answer = r#"{"jsonrpc":"2.0","id":"\u0073\u0031","result":{"roots":[]}}"#;
+        assert_eq!(client(&mut t, answer).0, Verdict::Pass);
+        for m in [answer, r#"{"jsonrpc":"2.0","id":"nope","result":{}}"#] {
+            let (v, o) = client(&mut t, m);
+            assert_eq!(v, Verdict::Drop, "{m}");
+            assert!(o.to_client.is_empty() && o.to_server.is_empty(), "{m}");
+            assert!(o.notes[0].contains("no request awaits"), "{o:?}");
+        }
+        // A request the server cancelled is not awaited any more.
+        let ask = r#"{"jsonrpc":"2.0","id":7,"method":"roots/list"}"#;
+        assert_eq!(server(&mut t, ask).0, Verdict::Pass);
+        let c = r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7}}"#;
+        assert_eq!(server(&mut t, c).0, Verdict::Pass);
+        let late = r#"{"jsonrpc":"2.0","id":7,"result":{"roots":[]}}"#;
+        assert_eq!(client(&mut t, late).0, Verdict::Drop);
+        let g = guard_details(&t);
+        assert!(
+            g.iter()
+                .any(|d| d == "refused client: answer to id \"nope\" not in flight"),
+            "{g:#?}"
+        );
+        // And from the server: an answer to an id the client never used.
+        let (v, o) = server(&mut t, r#"{"jsonrpc":"2.0","id":"s1","result":{}}"#);
+        assert_eq!(v, Verdict::Drop);
+        assert!(o.to_client.is_empty() && !o.notes.is_empty());
     }
 }
