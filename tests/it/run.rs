@@ -7,16 +7,16 @@ use std::path::{Path, PathBuf};
 
 use super::util::{Minisign, TestEnv, require_tool, tool};
 
-/// A server that answers each line on stdin with one JSON line: its
-/// sorted environment, the line, its arguments.
+/// A server that answers each request on stdin with a JSON-RPC result:
+/// its sorted environment, the line, its arguments.
 const ECHO_ENV: &str = r#"
 const rl = require('readline').createInterface({ input: process.stdin });
 rl.on('line', (l) => {
-  process.stdout.write(JSON.stringify({
+  process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: JSON.parse(l).id, result: {
     env: Object.fromEntries(Object.entries(process.env).sort()),
     got: l,
     argv: process.argv.slice(2),
-  }) + '\n');
+  }}) + '\n');
 });
 rl.on('close', () => process.exit(0));
 "#;
@@ -50,13 +50,19 @@ pub(super) fn pack_node(env: &TestEnv, name: &str, js: &str, extra_pkg: &str) ->
 /// One MCP request: what the fixture servers read before answering.
 pub(super) const PING: &str = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n";
 
+/// The `result` of the first line on stdout: the server's answer.
 pub(super) fn answer(out: &super::util::Output) -> serde_json::Value {
     let line = out
         .stdout
         .lines()
         .next()
         .unwrap_or_else(|| out.fail("the server answered nothing"));
-    serde_json::from_str(line).unwrap_or_else(|e| out.fail(&format!("not JSON: {e}")))
+    let v: serde_json::Value =
+        serde_json::from_str(line).unwrap_or_else(|e| out.fail(&format!("not JSON: {e}")));
+    match v.get("result") {
+        Some(r) => r.clone(),
+        None => out.fail("the first line is not a JSON-RPC result"),
+    }
 }
 
 /// The unpacked tree of the one server pinned in `env`.
@@ -348,6 +354,9 @@ fn errors_never_reach_stdout_even_as_json() {
     assert!(out.stdout.is_empty());
 }
 
+/// A notification, which `cat` echoes back as the server's own.
+const NOTE: &str = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{}}\n";
+
 #[test]
 fn a_native_executable_runs_from_the_verified_inode() {
     // /bin/cat is a native stdio "server": it echoes what it reads.
@@ -359,12 +368,8 @@ fn a_native_executable_runs_from_the_verified_inode() {
     let sig = key.sign(&cat, None);
     env.run(["add", "cat", "./cat", "--signature", sig.to_str().unwrap()])
         .code(0);
-    let out = env
-        .cmd()
-        .args(["run", "cat"])
-        .stdin("{\"jsonrpc\":\"2.0\"}\n")
-        .run();
+    let out = env.cmd().args(["run", "cat"]).stdin(NOTE).run();
     out.code(0);
-    assert_eq!(out.stdout, "{\"jsonrpc\":\"2.0\"}\n", "{}", out.context());
+    assert_eq!(out.stdout, NOTE, "{}", out.context());
     out.stderr_has("native executable");
 }

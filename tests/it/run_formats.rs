@@ -42,9 +42,10 @@ import json, os, sys
 
 def main():
     line = sys.stdin.readline()
-    print(json.dumps({"argv": sys.argv, "got": line.strip(),
-                      "isolated": sys.flags.isolated,
-                      "pythonpath": os.environ.get("PYTHONPATH")}))
+    print(json.dumps({"jsonrpc": "2.0", "id": json.loads(line)["id"],
+                      "result": {"argv": sys.argv, "got": line.strip(),
+                                 "isolated": sys.flags.isolated,
+                                 "pythonpath": os.environ.get("PYTHONPATH")}}))
     return 4
 "#;
 
@@ -88,13 +89,12 @@ fn a_wheel_runs_its_console_script_isolated() {
         .cmd()
         .args(["run", "hello", "--", "--port", "0"])
         .var("PYTHONPATH", "/nonexistent/evil")
-        .stdin("{\"id\":1}\n")
+        .stdin(super::run::PING)
         .run();
     out.code(4);
-    let v: serde_json::Value = serde_json::from_str(out.stdout.trim())
-        .unwrap_or_else(|e| out.fail(&format!("not JSON: {e}")));
+    let v = super::run::answer(&out);
     assert_eq!(v["argv"], serde_json::json!(["hello-srv", "--port", "0"]));
-    assert_eq!(v["got"], "{\"id\":1}");
+    assert_eq!(v["got"], super::run::PING.trim_end());
     assert_eq!(v["isolated"], 1);
     assert_eq!(v["pythonpath"], serde_json::Value::Null);
     out.stderr_has("hello_srv:main");

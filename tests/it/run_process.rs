@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use super::run::pin_node;
 use super::util::{Minisign, TestEnv, which};
 
-/// Prints `{"server": PID, "child": PID}` once it has started a child
+/// Sends a `notifications/message` with `{"server": PID, "child": PID}`
+/// as its data once it has started a child
 /// that sleeps, then lives until killed. `TERM` decides what SIGTERM does.
 fn family(on_term: &str, on_close: &str) -> String {
     format!(
@@ -19,7 +20,8 @@ const child = spawn(process.execPath, ['-e', 'setInterval(() => {{}}, 1000)'], {
 process.on('SIGTERM', () => {{ {on_term} }});
 process.stdin.on('data', () => {{}});
 process.stdin.on('end', () => {{ {on_close} }});
-process.stdout.write(JSON.stringify({{ server: process.pid, child: child.pid }}) + '\n');
+process.stdout.write(JSON.stringify({{ jsonrpc: '2.0', method: 'notifications/message',
+  params: {{ level: 'info', data: {{ server: process.pid, child: child.pid }} }} }}) + '\n');
 setInterval(() => {{}}, 1000);
 "#
     )
@@ -49,8 +51,8 @@ fn start(env: &TestEnv, name: &str, extra: &[&str]) -> Session {
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
     Session {
         child,
-        server: v["server"].as_u64().unwrap() as u32,
-        grandchild: v["child"].as_u64().unwrap() as u32,
+        server: v["params"]["data"]["server"].as_u64().unwrap() as u32,
+        grandchild: v["params"]["data"]["child"].as_u64().unwrap() as u32,
     }
 }
 
@@ -167,7 +169,12 @@ fn a_crashing_server_takes_its_children_with_it() {
     );
     pin_node(&env, "crash", &js, "");
     let mut s = start(&env, "crash", &[]);
-    s.child.stdin.as_mut().unwrap().write_all(b"{}\n").unwrap();
+    s.child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n")
+        .unwrap();
     assert_eq!(wait_code(&mut s.child), Some(3));
     assert_gone(&[s.server, s.grandchild]);
 }

@@ -16,9 +16,9 @@ const HASH_ENV: &str = r#"
 const crypto = require('crypto');
 const h = (v) => crypto.createHash('sha256').update(v).digest('hex');
 const rl = require('readline').createInterface({ input: process.stdin });
-rl.on('line', () => {
+rl.on('line', (l) => {
   const env = Object.fromEntries(Object.entries(process.env).map(([k, v]) => [k, h(v)]));
-  process.stdout.write(JSON.stringify({ env }) + '\n');
+  process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: JSON.parse(l).id, result: { env } }) + '\n');
 });
 rl.on('close', () => process.exit(0));
 "#;

@@ -14,14 +14,15 @@ use super::run::{PING, answer, pack_node, pin_node};
 use super::tls_server::{Response, TlsServer};
 use super::util::{Minisign, TestEnv, require_tool, sha256_hex};
 
-/// A server that answers each line with its argv, its environment's
-/// NODE_OPTIONS and a mark of which code this is.
+/// A server that answers each request with its environment's NODE_OPTIONS
+/// and a mark of which code this is.
 fn server_js(mark: &str) -> String {
     format!(
         r#"
 const rl = require('readline').createInterface({{ input: process.stdin }});
 rl.on('line', (l) => {{
-  process.stdout.write(JSON.stringify({{ mark: '{mark}', node_options: process.env.NODE_OPTIONS || null }}) + '\n');
+  const result = {{ mark: '{mark}', node_options: process.env.NODE_OPTIONS || null }};
+  process.stdout.write(JSON.stringify({{ jsonrpc: '2.0', id: JSON.parse(l).id, result }}) + '\n');
 }});
 rl.on('close', () => process.exit(0));
 "#
