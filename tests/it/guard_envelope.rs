@@ -485,3 +485,209 @@ fn answers_that_also_carry_a_method_are_refused() {
         "{g:#?}"
     );
 }
+
+/// `"mcp-warden-"` and 32 hex digits: 128 random bits.
+fn is_guard_id(v: &Value) -> bool {
+    v.as_str()
+        .and_then(|s| s.strip_prefix("mcp-warden-"))
+        .is_some_and(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+#[test]
+fn the_server_cannot_ask_under_the_id_of_the_guards_pending_confirmation() {
+    // Issue 16, item 5: the server puts an innocent question under the id
+    // of the guard's confirmation (here it is told the id; in practice it
+    // would have to guess 128 bits), escaped or not, and under ids shaped
+    // like the guard's old sequential ones. None reaches the client, the
+    // server gets an error for each, and the user's "accept" of the
+    // server's own innocent question does not run the held call.
+    let env = TestEnv::new();
+    let mut r = start(&env);
+    // The server has the guard re-list its tools: it sees that request's
+    // id, never the ids the guard uses towards the client.
+    script(
+        &mut r,
+        "ping",
+        &[
+            r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#.to_string(),
+            r#"{"jsonrpc":"2.0","id":"p0","result":{}}"#.to_string(),
+        ],
+    );
+    let (_, before) = r.request(json!("p0"), "ping", json!({}));
+    if !before
+        .iter()
+        .any(|v| v["method"] == "notifications/tools/list_changed")
+    {
+        let n = r.next();
+        assert_eq!(n["method"], "notifications/tools/list_changed", "{n}");
+    }
+    let relist = {
+        let seen = received(&env, &mut r);
+        let l: Value = serde_json::from_str(&seen[seen.len() - 2]).unwrap();
+        assert_eq!(l["method"], "tools/list", "{seen:#?}");
+        assert!(is_guard_id(&l["id"]), "{l}");
+        l["id"].clone()
+    };
+    // The client cannot answer the guard's request to the server.
+    r.send(&json!({"jsonrpc":"2.0","id":relist,"result":{"tools":[]}}).to_string());
+    r.send(r#"{"jsonrpc":"2.0","id":80,"method":"tools/call","params":{"name":"danger","arguments":{"text":"rm -rf ~"}}}"#);
+    let ask = r.next();
+    assert_eq!(ask["method"], "elicitation/create", "{ask}");
+    let gid = ask["id"].as_str().unwrap().to_string();
+    assert!(is_guard_id(&ask["id"]) && ask["id"] != relist, "{ask}");
+    let escaped = gid.replacen("mcp-", "mcp\\u002d", 1);
+    let question = |id: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":"{id}","method":"elicitation/create","params":{{"message":"Say hello?","requestedSchema":{{"type":"object","properties":{{}}}}}}}}"#
+        )
+    };
+    let mut lines: Vec<String> = [
+        gid.as_str(),
+        escaped.as_str(),
+        "mcp-warden-0123456789abcdef-1",
+        "mcp-warden-0123456789abcdef-2",
+        "q1",
+    ]
+    .map(question)
+    .to_vec();
+    lines.push(r#"{"jsonrpc":"2.0","id":"p1","result":{}}"#.to_string());
+    script(&mut r, "ping", &lines);
+    let (_, before) = r.request(json!("p1"), "ping", json!({}));
+    // Only the server's question under its own id reached the client.
+    assert_eq!(
+        before.iter().map(|v| v["id"].clone()).collect::<Vec<_>>(),
+        [json!("q1")],
+        "{before:#?}"
+    );
+    // The user accepts the innocent question, and declines the guard's.
+    r.send(r#"{"jsonrpc":"2.0","id":"q1","result":{"action":"accept","content":{}}}"#);
+    r.send(&json!({"jsonrpc":"2.0","id":gid,"result":{"action":"decline"}}).to_string());
+    let (v, _) = r.answer(json!(80));
+    assert_eq!(code_and_id(&v), (json!(-32001), json!(80)), "{v}");
+    let seen = received(&env, &mut r);
+    let g = json!(gid).to_string();
+    assert_eq!(
+        summary(&seen),
+        expect(&[
+            r#"recorder/next "script""#,
+            r#"ping "p0""#,
+            &format!("tools/list {relist}"),
+            r#"ping "sync""#,
+            r#"recorder/next "script""#,
+            r#"ping "p1""#,
+            &format!("answer {g}"),
+            &format!("answer {g}"),
+            r#"answer "mcp-warden-0123456789abcdef-1""#,
+            r#"answer "mcp-warden-0123456789abcdef-2""#,
+            r#"answer "q1""#,
+            r#"ping "sync""#
+        ])
+    );
+    // The answers under guard ids are the guard's refusals; the user's
+    // accept reached the server only as the answer to its own question.
+    for l in &seen {
+        let v: Value = serde_json::from_str(l).unwrap();
+        if v.get("method").is_none() && v["id"] != "q1" {
+            assert_eq!(v["error"]["code"], -32600, "{l}");
+        }
+    }
+    assert_eq!(seen.iter().filter(|l| l.contains("accept")).count(), 1);
+    assert!(!seen.iter().any(|l| l.contains("tools/call")), "{seen:#?}");
+    r.finish();
+    let g = guard_records(&env);
+    assert_eq!(
+        g.iter()
+            .filter(|d| *d == "refused server: request with a guard id")
+            .count(),
+        4,
+        "{g:#?}"
+    );
+    let dropped = format!("refused client: answer to id {relist} not in flight");
+    assert!(g.contains(&dropped), "{dropped}: {g:#?}");
+    let calls = audit_records(&env);
+    let decisions: Vec<&Value> = events(&calls, "tool-call")
+        .iter()
+        .map(|c| &c["decision"])
+        .collect();
+    assert_eq!(decisions, [&json!("declined")], "{calls:#?}");
+}
+
+#[test]
+fn stateless_confirmations_cannot_be_replayed_forged_or_moved() {
+    // Issue 16, item 6, in the 2026-07-28 era: one accepted round, then
+    // retries with the same requestState, forged ones, and one issued for
+    // another call. Each is asked again (a fresh `input_required`
+    // result); the server receives the one confirmed call only.
+    let env = TestEnv::new();
+    pin_fixture(&env, "recorder");
+    policy(
+        &env,
+        "recorder",
+        "confirm-tools = [\"danger\", \"echo\"]",
+        None,
+    );
+    let mut r = Raw::start(&env, "recorder");
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}}});
+    let (list, _) = r.request(json!("list"), "tools/list", json!({"_meta": meta}));
+    assert_eq!(list["result"]["tools"].as_array().map(Vec::len), Some(3));
+    let mut call = |id: u64, name: &str, text: &str, state: Option<&str>| {
+        let mut p = json!({"name": name, "arguments": {"text": text}, "_meta": meta});
+        if let Some(s) = state {
+            p["requestState"] = json!(s);
+            p["inputResponses"] =
+                json!({"mcp-warden-confirm": {"action": "accept", "content": {}}});
+        }
+        r.request(json!(id), "tools/call", p).0
+    };
+    // The documented answer to a retry the guard does not honour: asked again.
+    let asked = |v: &Value| -> String {
+        assert_eq!(v["result"]["resultType"], "input_required", "{v}");
+        v["result"]["requestState"].as_str().unwrap().to_string()
+    };
+    let s1 = asked(&call(1, "danger", "a", None));
+    let done = call(2, "danger", "a", Some(&s1));
+    assert_eq!(done["result"]["content"][0]["text"], "ran danger", "{done}");
+    asked(&call(3, "danger", "a", Some(&s1)));
+    asked(&call(
+        4,
+        "danger",
+        "a",
+        Some("mcp-warden-rs1.1.99999999999.g..AAAA"),
+    ));
+    asked(&call(5, "danger", "a", Some("any-state")));
+    let s2 = asked(&call(6, "danger", "a", None));
+    asked(&call(7, "echo", "a", Some(&s2)));
+    asked(&call(8, "danger", "b", Some(&s2)));
+    let seen = received(&env, &mut r);
+    assert_eq!(
+        summary(&seen),
+        [r#"tools/list "list""#, "tools/call 2", r#"ping "sync""#]
+    );
+    assert!(
+        !seen[1].contains("requestState") && !seen[1].contains("inputResponses"),
+        "{}",
+        seen[1]
+    );
+    r.finish();
+    let g = guard_records(&env);
+    for want in [
+        "refused client: requestState of a tools/call of `danger` was already used; asked again",
+        "refused client: requestState of a tools/call of `echo` was not issued by the guard for this call (forged, from another session, or for another tool or other arguments); asked again",
+    ] {
+        assert!(g.iter().any(|d| d == want), "{want}: {g:#?}");
+    }
+    assert_eq!(
+        g.iter()
+            .filter(|d| d.contains("was not issued by the guard"))
+            .count(),
+        4,
+        "{g:#?}"
+    );
+    let calls = audit_records(&env);
+    let decisions: Vec<String> = events(&calls, "tool-call")
+        .iter()
+        .map(|c| format!("{}:{}", c["tool"], c["decision"]))
+        .collect();
+    assert_eq!(decisions, [r#""danger":"confirmed""#], "{calls:#?}");
+}

@@ -234,5 +234,6 @@ pub mod pins;
 pub mod rate;
 pub mod schema;
 pub mod session;
+pub mod tokens;
 
 pub use session::GuardSession;

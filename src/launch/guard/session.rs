@@ -28,9 +28,16 @@
 //!   them) and sends the same request again with `inputResponses` and the
 //!   echoed `requestState`. The guard asks for a confirmation this way:
 //!   it answers the call itself with an `input_required` result whose
-//!   `requestState` is a single-use nonce bound to the tool and its
-//!   argument digest, and forwards the retried call, without the guard's
-//!   `inputResponses` and `requestState`, only when the user accepted.
+//!   `requestState` is a token of the guard's (HMAC-SHA256 under a key
+//!   drawn for the session; bound to the session, the tool and the digest
+//!   of its canonical arguments; single use; expiring after the
+//!   confirmation timeout), and forwards the retried call, without the
+//!   guard's `inputResponses` and `requestState`, only when the user
+//!   accepted. A retry with no such token (missing, forged, for another
+//!   call, used or expired) is asked again. When the server itself
+//!   answers a confirmed call with `input_required`, its `requestState`
+//!   is carried inside a token of the guard's the same way, and put back
+//!   when the client retries.
 //!   Sources: the spec's 2026-07-28 changelog as quoted in public
 //!   write-ups, and the rmcp 3.9 sources (`model/mrtr.rs`), whose client
 //!   is the one the end-to-end tests drive.
@@ -39,11 +46,15 @@
 //! old era, a request whose `_meta` names a protocol version means the
 //! new one (and updates the client's capabilities, request by request).
 //!
-//! The guard's own requests (its `tools/list` after `list_changed`, its
-//! `elicitation/create`) carry ids `"mcp-warden-NONCE-N"`; a client
-//! request or a server request with an id of that shape is refused, so
-//! answers to the guard are never confused with others and never
-//! forwarded.
+//! The guard's own requests (its `tools/list` after `list_changed` to the
+//! server, its `elicitation/create` to the client) carry ids
+//! `"mcp-warden-"` and 128 random bits, fresh for each request
+//! ([`tokens::guard_id`]); the ids sent to one side are never shown to
+//! the other, and an answer is matched only against the guard's requests
+//! to the side it came from. A client or server request whose decoded
+//! id starts with `mcp-warden-` is refused, so a server cannot put its
+//! own question under the id of the guard's pending confirmation and
+//! capture the user's answer.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -53,6 +64,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::envelope::{Envelope, Id, Invalid, MsgKind};
+use super::tokens::{self, GUARD_ID_PREFIX, Rejected, Round, StateKeys};
 
 use super::pins::{self, Kind, PinStore};
 use super::rate::TokenBucket;
@@ -74,7 +86,9 @@ const MAX_IN_FLIGHT_CAP: usize = 4096;
 const MAX_CANDIDATES: usize = pins::MAX_ITEMS;
 /// List requests remembered after they were cancelled or answered.
 const MAX_STALE_LISTS: usize = 256;
-const GUARD_ID_PREFIX: &str = "mcp-warden-";
+
+/// The session's clock: [`Instant::now`] but in tests.
+pub type Clock = Box<dyn Fn() -> Instant + Send>;
 
 const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 const META_CAPS: &str = "io.modelcontextprotocol/clientCapabilities";
@@ -167,19 +181,22 @@ struct InFlight {
     cursor: bool,
 }
 
+/// The guard's own re-list, sent to the server.
 #[derive(Debug)]
-enum GuardReq {
-    List {
-        kind: Kind,
-        pages: u32,
-    },
-    Confirm {
-        client_id: Id,
-        raw: Vec<u8>,
-        tool: String,
-        args: String,
-        expires: Instant,
-    },
+struct GuardList {
+    kind: Kind,
+    pages: u32,
+}
+
+/// The guard's confirmation question, sent to the client
+/// (`elicitation/create`, 2025-11-25 era), and the call it holds.
+#[derive(Debug)]
+struct GuardConfirm {
+    client_id: Id,
+    raw: Vec<u8>,
+    tool: String,
+    args: String,
+    expires: Instant,
 }
 
 #[derive(Debug, Default)]
@@ -206,8 +223,11 @@ pub struct GuardSession {
     audit: Box<dyn Sink>,
     deny: GlobSet,
     confirm: GlobSet,
-    nonce: String,
-    next_id: u64,
+    /// The key and spent set of 2026-07-28 `requestState` tokens.
+    state_keys: StateKeys,
+    /// The session's clock (injectable for tests) and its start.
+    clock: Clock,
+    epoch: Instant,
     era: Era,
     elicitation: bool,
     /// The client's last `_meta` (new era), reused on the guard's requests.
@@ -215,16 +235,15 @@ pub struct GuardSession {
     /// Looked up on every message: foldhash, randomly seeded (the map is
     /// bounded by `max-in-flight`, so a peer choosing ids gains little).
     in_flight: HashMap<Id, InFlight, foldhash::fast::RandomState>,
-    guard_reqs: HashMap<Id, GuardReq>,
+    /// The guard's requests to the client (confirmations) and to the
+    /// server (re-lists), by their random ids: an answer is matched only
+    /// against the requests sent to the side it came from.
+    asking_client: HashMap<Id, GuardConfirm>,
+    asking_server: HashMap<Id, GuardList>,
     overall: Option<TokenBucket>,
     per_tool: HashMap<String, TokenBucket>,
     lists: [ListState; 3],
     schemas: HashMap<String, Result<ArgSchema, String>>,
-    /// 2026-07-28 confirmations asked for: `requestState` → (tool,
-    /// argument digest, expiry). Single use, at most [`MAX_HELD`].
-    asked: HashMap<String, (String, String, Instant)>,
-    /// Calls confirmed that way, whose later rounds the server may ask for.
-    confirmed: Vec<(String, String, Instant)>,
     /// Ids of list requests cancelled or answered, oldest first: a late
     /// or second answer to one is dropped, never passed unfiltered.
     stale_lists: std::collections::VecDeque<Id>,
@@ -315,19 +334,6 @@ impl GuardSession {
         let deny = globs("deny-tools", &rules.deny_tools)?;
         let confirm = globs("confirm-tools", &rules.confirm_tools)?;
         let now = Instant::now();
-        // Unpredictable enough that a peer cannot aim at the guard's ids.
-        let nonce = {
-            use std::hash::{BuildHasher, Hasher};
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u128(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_nanos())
-                    .unwrap_or(0),
-            );
-            h.write_u32(std::process::id());
-            format!("{:016x}", h.finish())
-        };
         Ok(GuardSession {
             overall: rules.rate_overall.map(|b| TokenBucket::new(b, now)),
             rules,
@@ -335,18 +341,18 @@ impl GuardSession {
             audit,
             deny,
             confirm,
-            nonce,
-            next_id: 0,
+            state_keys: StateKeys::new(),
+            clock: Box::new(Instant::now),
+            epoch: now,
             era: Era::Unknown,
             elicitation: false,
             last_meta: None,
             in_flight: HashMap::default(),
-            guard_reqs: HashMap::new(),
+            asking_client: HashMap::new(),
+            asking_server: HashMap::new(),
             per_tool: HashMap::new(),
             lists: Default::default(),
             schemas: HashMap::new(),
-            asked: HashMap::new(),
-            confirmed: Vec::new(),
             stale_lists: Default::default(),
             server_reqs: HashSet::new(),
         })
@@ -359,10 +365,7 @@ impl GuardSession {
         self.in_flight.len()
     }
     pub fn held_len(&self) -> usize {
-        self.guard_reqs
-            .values()
-            .filter(|r| matches!(r, GuardReq::Confirm { .. }))
-            .count()
+        self.asking_client.len()
     }
     pub fn per_tool_buckets(&self) -> usize {
         self.per_tool.len()
@@ -371,9 +374,32 @@ impl GuardSession {
         &self.store
     }
 
-    fn guard_id(&mut self) -> Id {
-        self.next_id += 1;
-        Id::Str(format!("{GUARD_ID_PREFIX}{}-{}", self.nonce, self.next_id))
+    /// The session's clock instead of the system's (tests: expiry).
+    pub fn with_clock(mut self, clock: Clock) -> GuardSession {
+        self.epoch = clock();
+        self.clock = clock;
+        self
+    }
+
+    fn now(&self) -> Instant {
+        (self.clock)()
+    }
+
+    /// `t` in milliseconds of the session (the time in its tokens).
+    fn session_ms(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.epoch)
+            .as_millis()
+            .min(u128::from(u64::MAX)) as u64
+    }
+
+    /// A fresh id for one request of the guard (128 random bits).
+    fn guard_id() -> Id {
+        Id::Str(tokens::guard_id())
+    }
+
+    /// Whether `id` is one of the guard's requests in flight, to either side.
+    fn is_guard_id_in_flight(&self, id: &Id) -> bool {
+        self.asking_client.contains_key(id) || self.asking_server.contains_key(id)
     }
 
     /// Whether `id` has the shape of the guard's own ids (decoded: an
@@ -428,22 +454,22 @@ impl GuardSession {
 
     /// Confirmations nobody answered in time are declined.
     fn expire_held(&mut self, now: Instant, out: &mut Outbox) {
-        if self.guard_reqs.is_empty() {
+        if self.asking_client.is_empty() {
             return;
         }
         let expired: Vec<Id> = self
-            .guard_reqs
+            .asking_client
             .iter()
-            .filter(|(_, r)| matches!(r, GuardReq::Confirm { expires, .. } if *expires <= now))
+            .filter(|(_, r)| r.expires <= now)
             .map(|(k, _)| k.clone())
             .collect();
         for k in expired {
-            if let Some(GuardReq::Confirm {
+            if let Some(GuardConfirm {
                 client_id,
                 tool,
                 args,
                 ..
-            }) = self.guard_reqs.remove(&k)
+            }) = self.asking_client.remove(&k)
             {
                 let started = self.in_flight.remove(&client_id).map(|f| f.started);
                 let msg = format!(
@@ -514,8 +540,8 @@ impl GuardSession {
         raw: &[u8],
         out: &mut Outbox,
     ) -> Verdict {
-        let now = Instant::now();
-        if Self::is_guard_shaped(id) {
+        let now = self.now();
+        if Self::is_guard_shaped(id) || self.is_guard_id_in_flight(id) {
             out.to_client.push(error_response(
                 id,
                 INVALID_REQUEST,
@@ -797,7 +823,7 @@ impl GuardSession {
                     None,
                 );
             }
-            let gid = self.guard_id();
+            let gid = Self::guard_id();
             let message = truncate(
                 &format!(
                     "Allow the tool `{}` of server {} to run? Arguments: {}",
@@ -813,9 +839,9 @@ impl GuardSession {
             let mut text = req.to_string();
             text.insert_str(1, &format!("\"id\":{gid},"));
             out.to_client.push(text.into_bytes());
-            self.guard_reqs.insert(
+            self.asking_client.insert(
                 gid,
-                GuardReq::Confirm {
+                GuardConfirm {
                     client_id: id.clone(),
                     raw: raw.to_vec(),
                     tool: tool.clone(),
@@ -830,10 +856,20 @@ impl GuardSession {
         Verdict::Pass
     }
 
-    /// Confirmation in the 2026-07-28 era (see the module documentation):
-    /// a call that carries the user's answer to the guard's question is
-    /// forwarded without it when accepted; any other call is answered with
-    /// an `input_required` result asking the question.
+    /// Confirmation in the 2026-07-28 era (see the module documentation).
+    ///
+    /// A retry whose `requestState` is a token the guard issued (see
+    /// [`tokens::StateKeys`]) for this tool and these arguments, unspent
+    /// and unexpired, goes on to the server: after the guard's own round
+    /// when the user accepted (without the guard's `requestState` and
+    /// answer), after a round the server asked for with the server's own
+    /// `requestState` put back. A call without a token, or whose token is
+    /// forged, from another session, for another tool or other
+    /// arguments, already used or expired, is asked again with a fresh
+    /// `input_required` result, as a server answers a retry whose state it
+    /// cannot use (and the audit log records the token refused); it never
+    /// reaches the server unconfirmed. A retry whose user declined is
+    /// refused (-32001).
     #[allow(clippy::too_many_arguments)]
     fn confirm_stateless(
         &mut self,
@@ -845,73 +881,35 @@ impl GuardSession {
         now: Instant,
         out: &mut Outbox,
     ) -> Verdict {
-        self.asked.retain(|_, (_, _, expires)| *expires > now);
-        let state = params
-            .and_then(|p| p.get("requestState"))
-            .and_then(Value::as_str)
-            .filter(|s| self.asked.contains_key(*s))
-            .map(str::to_string);
-        if let Some(state) = state {
-            // Single use, and only for the call it was asked for.
-            let (for_tool, for_args) = (self.asked.remove(&state))
-                .map(|(t, a, _)| (t, a))
-                .unwrap_or_default();
-            let answer = params
-                .and_then(|p| p.get("inputResponses"))
-                .and_then(|r| r.get(CONFIRM_KEY));
-            let action = answer
-                .and_then(|a| a.get("action"))
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            if for_tool != tool || for_args != args || action != "accept" {
-                let why = if action == "accept" {
-                    "the confirmation was given for another call"
-                } else {
-                    "the user did not accept"
-                };
-                return self.refuse_call(
-                    out,
-                    id,
-                    tool,
-                    args,
-                    "declined",
-                    REFUSED,
-                    format!("mcp-warden: tool `{}` was not run: {why}", shown(name)),
-                    None,
-                );
-            }
-            // The server sees the call as the client first made it.
-            let mut msg = json!({"jsonrpc": "2.0", "id": id.value(), "method": "tools/call"});
-            let mut p = params.cloned().unwrap_or_else(|| json!({}));
-            if let Some(o) = p.as_object_mut() {
-                o.remove("requestState");
-                if let Some(r) = o.get_mut("inputResponses").and_then(Value::as_object_mut) {
-                    r.remove(CONFIRM_KEY);
-                    if r.is_empty() {
-                        o.remove("inputResponses");
-                    }
+        let now_ms = self.session_ms(now);
+        if let Some(state) = params.and_then(|p| p.get("requestState")) {
+            let redeemed = match state.as_str() {
+                // Bound to the full name (`tool` is cut for the audit log).
+                Some(t) => self.state_keys.redeem(t, now_ms, name, args),
+                None => Err(Rejected::Forged),
+            };
+            match redeemed {
+                Ok(round) => {
+                    return self.confirmed_retry(id, name, params, tool, args, round, now, out);
+                }
+                Err(why) => {
+                    out.notes.push(format!(
+                        "the requestState of a call of tool `{}` {}: asked again",
+                        shown(name),
+                        why.describe()
+                    ));
+                    self.guard_event(
+                        "refused",
+                        format!(
+                            "client: requestState of a tools/call of `{}` {}; asked again",
+                            shown(name),
+                            why.describe()
+                        ),
+                    );
                 }
             }
-            msg["params"] = p;
-            if self.confirmed.len() >= MAX_HELD {
-                self.confirmed.remove(0);
-            }
-            self.confirmed.push((
-                tool.to_string(),
-                args.to_string(),
-                now + self.rules.confirm_timeout,
-            ));
-            self.track_call(id, tool.to_string(), args.to_string(), "confirmed", now);
-            return Verdict::Replace(msg.to_string().into_bytes());
         }
-        let why = if !self.elicitation {
-            Some("this client cannot ask (no elicitation capability)")
-        } else if self.asked.len() >= MAX_HELD {
-            Some("too many confirmations are already waiting")
-        } else {
-            None
-        };
-        if let Some(why) = why {
+        if !self.elicitation {
             return self.refuse_call(
                 out,
                 id,
@@ -920,29 +918,14 @@ impl GuardSession {
                 "declined",
                 REFUSED,
                 format!(
-                    "mcp-warden: tool `{}` needs confirmation, and {why}; use a client with elicitation support or change confirm-tools in the policy",
+                    "mcp-warden: tool `{}` needs confirmation, and this client cannot ask (no elicitation capability); use a client with elicitation support or change confirm-tools in the policy",
                     shown(name)
                 ),
                 None,
             );
         }
-        // A retry the server itself asked for (its own `requestState`) of
-        // a call the user confirmed moments ago is not asked again.
-        let servers_round = params
-            .and_then(|p| p.get("requestState"))
-            .and_then(Value::as_str)
-            .is_some_and(|s| !s.starts_with(GUARD_ID_PREFIX));
-        if servers_round
-            && let Some(i) = (self.confirmed.iter())
-                .position(|(t, a, until)| t == tool && a == args && *until > now)
-        {
-            self.confirmed.remove(i);
-            self.track_call(id, tool.to_string(), args.to_string(), "confirmed", now);
-            return Verdict::Pass;
-        }
-        let Id::Str(state) = self.guard_id() else {
-            unreachable!("guard ids are strings")
-        };
+        let expires = self.session_ms(now + self.rules.confirm_timeout);
+        let state = self.state_keys.issue(expires, name, args, &Round::Guard);
         let message = truncate(
             &format!(
                 "Allow the tool `{}` of server {} to run? Arguments: {}",
@@ -951,14 +934,6 @@ impl GuardSession {
                 summarize_arguments(params.and_then(|p| p.get("arguments")))
             ),
             200,
-        );
-        self.asked.insert(
-            state.clone(),
-            (
-                tool.to_string(),
-                args.to_string(),
-                now + self.rules.confirm_timeout,
-            ),
         );
         let result = json!({
             "resultType": "input_required",
@@ -972,6 +947,93 @@ impl GuardSession {
         text.insert_str(1, &format!("\"id\":{id},"));
         out.to_client.push(text.into_bytes());
         Verdict::Drop
+    }
+
+    /// A retry whose token the guard honoured: forwarded as the server
+    /// expects it, or refused when the user did not accept.
+    #[allow(clippy::too_many_arguments)]
+    fn confirmed_retry(
+        &mut self,
+        id: &Id,
+        name: &str,
+        params: Option<&Value>,
+        tool: &str,
+        args: &str,
+        round: Round,
+        now: Instant,
+        out: &mut Outbox,
+    ) -> Verdict {
+        let mut p = params.cloned().unwrap_or_else(|| json!({}));
+        let Some(o) = p.as_object_mut() else {
+            unreachable!("a call with a requestState has object params")
+        };
+        match round {
+            Round::Guard => {
+                let action = (o.get("inputResponses"))
+                    .and_then(|r| r.get(CONFIRM_KEY))
+                    .and_then(|a| a.get("action"))
+                    .and_then(Value::as_str);
+                if action != Some("accept") {
+                    return self.refuse_call(
+                        out,
+                        id,
+                        tool,
+                        args,
+                        "declined",
+                        REFUSED,
+                        format!(
+                            "mcp-warden: tool `{}` was not run: the user did not accept",
+                            shown(name)
+                        ),
+                        None,
+                    );
+                }
+                // The server sees the call as the client first made it.
+                o.remove("requestState");
+                if let Some(r) = o.get_mut("inputResponses").and_then(Value::as_object_mut) {
+                    r.remove(CONFIRM_KEY);
+                    if r.is_empty() {
+                        o.remove("inputResponses");
+                    }
+                }
+            }
+            // The server's own round: its state back, its answers as given.
+            Round::Server(Some(state)) => {
+                o.insert("requestState".into(), Value::String(state));
+            }
+            Round::Server(None) => {
+                o.remove("requestState");
+            }
+        }
+        let msg = json!({"jsonrpc": "2.0", "id": id.value(), "method": "tools/call", "params": p});
+        self.track_call(id, tool.to_string(), args.to_string(), "confirmed", now);
+        Verdict::Replace(msg.to_string().into_bytes())
+    }
+
+    /// The server answered a confirmed call (2026-07-28) with its own
+    /// `input_required` round: its `requestState` is carried inside a
+    /// token of the guard's, so that the retry is honoured once, for this
+    /// call, without asking the user again, and a made-up one is not.
+    /// (`tool` is the name as recorded, cut at 200 bytes: a longer name's
+    /// retry does not match and is asked again.)
+    fn wrap_server_round(&mut self, tool: &str, args: &str, raw: &[u8]) -> Option<Vec<u8>> {
+        let mut msg: Value = serde_json::from_slice(raw).ok()?;
+        let result = msg.get_mut("result")?.as_object_mut()?;
+        if result.get("resultType").and_then(Value::as_str) != Some("input_required") {
+            return None;
+        }
+        let state = match result.get("requestState") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            // Not a state a client can echo: its retry is asked again.
+            Some(_) => return None,
+        };
+        let expires = self.session_ms(self.now() + self.rules.confirm_timeout);
+        let token = self
+            .state_keys
+            .issue(expires, tool, args, &Round::Server(state));
+        result.insert("requestState".into(), Value::String(token));
+        Some(msg.to_string().into_bytes())
     }
 
     /// Whether `name` is pinned and was listed unchanged; a hidden tool
@@ -1022,7 +1084,9 @@ impl GuardSession {
     }
 
     fn client_response(&mut self, id: &Id, env: &Envelope, out: &mut Outbox) -> Verdict {
-        let Some(req) = self.guard_reqs.remove(id) else {
+        // Only the guard's questions to the client: its re-lists went to
+        // the server, whose ids the client never saw.
+        let Some(req) = self.asking_client.remove(id) else {
             if self.server_reqs.remove(id) {
                 return Verdict::Pass;
             }
@@ -1037,18 +1101,13 @@ impl GuardSession {
             );
             return Verdict::Drop;
         };
-        let GuardReq::Confirm {
+        let GuardConfirm {
             client_id,
             raw,
             tool,
             args,
             ..
-        } = req
-        else {
-            // A list request goes to the server; the client cannot answer it.
-            self.guard_reqs.insert(id.clone(), req);
-            return Verdict::Drop;
-        };
+        } = req;
         let action = env
             .result
             .and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
@@ -1088,12 +1147,10 @@ impl GuardSession {
             if matches!(f.method, Method::List(_)) {
                 self.note_stale_list(&key);
             }
-            let held: Option<Id> = self.guard_reqs.iter().find_map(|(g, r)| match r {
-                GuardReq::Confirm { client_id, .. } if *client_id == key => Some(g.clone()),
-                _ => None,
-            });
+            let held: Option<Id> = (self.asking_client.iter())
+                .find_map(|(g, r)| (r.client_id == key).then(|| g.clone()));
             if let Some(g) = &held {
-                self.guard_reqs.remove(g);
+                self.asking_client.remove(g);
             }
             if let Some((tool, args, decision)) = f.call {
                 let decision = if held.is_some() { "declined" } else { decision };
@@ -1136,22 +1193,16 @@ impl GuardSession {
         env: &Envelope,
         out: &mut Outbox,
     ) -> Verdict {
-        if let Some(req) = self.guard_reqs.remove(id) {
-            match req {
-                GuardReq::List { kind, pages } => self.guard_list_answer(kind, pages, env, out),
-                other => {
-                    // A server answering the guard's question to the client.
-                    self.guard_reqs.insert(id.clone(), other);
-                }
-            }
+        // Only the guard's requests to the server: its questions to the
+        // client have ids the server never saw, and an answer from the
+        // server under one is dropped below as not in flight.
+        if let Some(GuardList { kind, pages }) = self.asking_server.remove(id) {
+            self.guard_list_answer(kind, pages, env, out);
             return Verdict::Drop;
         }
         // A call held for confirmation has not reached the server: an
         // answer to it is forged, and would be recorded as `confirmed`.
-        let held = self
-            .guard_reqs
-            .values()
-            .any(|r| matches!(r, GuardReq::Confirm { client_id, .. } if client_id == id));
+        let held = self.asking_client.values().any(|r| r.client_id == *id);
         let f = match held {
             true => None,
             false => self.in_flight.remove(id),
@@ -1186,9 +1237,16 @@ impl GuardSession {
         }
         match f.method {
             Method::ToolsCall => {
-                if let Some((tool, args, decision)) = f.call {
-                    let error = call_error(env);
-                    self.tool_event(&tool, &args, decision, Some(f.started.elapsed()), error);
+                let Some((tool, args, decision)) = f.call else {
+                    return Verdict::Pass;
+                };
+                let error = call_error(env);
+                self.tool_event(&tool, &args, decision, Some(f.started.elapsed()), error);
+                if decision == "confirmed"
+                    && self.era == Era::Stateless
+                    && let Some(b) = self.wrap_server_round(&tool, &args, raw)
+                {
+                    return Verdict::Replace(b);
                 }
                 Verdict::Pass
             }
@@ -1251,7 +1309,7 @@ impl GuardSession {
     }
 
     fn send_guard_list(&mut self, kind: Kind, pages: u32, cursor: Option<Value>, out: &mut Outbox) {
-        let gid = self.guard_id();
+        let gid = Self::guard_id();
         let mut params = serde_json::Map::new();
         if let Some(c) = cursor {
             params.insert("cursor".into(), c);
@@ -1271,7 +1329,7 @@ impl GuardSession {
         let mut text = body;
         text.insert_str(1, &format!("\"id\":{gid},"));
         out.to_server.push(text.into_bytes());
-        self.guard_reqs.insert(gid, GuardReq::List { kind, pages });
+        self.asking_server.insert(gid, GuardList { kind, pages });
         self.lists[kind_index(kind)].rechecking = true;
     }
 
@@ -1565,7 +1623,7 @@ impl Session for GuardSession {
     }
 
     fn from_client_scanned(&mut self, raw: &[u8], scanned: &Scanned, out: &mut Outbox) -> Verdict {
-        self.expire_held(Instant::now(), out);
+        self.expire_held(self.now(), out);
         let env = match Envelope::decode(raw, scanned) {
             Ok(e) => e,
             Err((why, id)) => return self.refuse_client(why, id.as_ref(), out),
@@ -1593,13 +1651,15 @@ impl Session for GuardSession {
     }
 
     fn from_server_scanned(&mut self, raw: &[u8], scanned: &Scanned, out: &mut Outbox) -> Verdict {
-        self.expire_held(Instant::now(), out);
+        self.expire_held(self.now(), out);
         let env = match Envelope::decode(raw, scanned) {
             Ok(e) => e,
             Err((why, id)) => return self.refuse_server(why, id.as_ref(), out),
         };
         match (env.kind, &env.id, env.method.as_deref()) {
-            (MsgKind::Request, Some(id), Some(_)) if Self::is_guard_shaped(id) => {
+            (MsgKind::Request, Some(id), Some(_))
+                if Self::is_guard_shaped(id) || self.is_guard_id_in_flight(id) =>
+            {
                 out.to_server.push(error_response(
                     id,
                     INVALID_REQUEST,
@@ -1664,9 +1724,7 @@ impl GuardSession {
     /// The server's answer to `id` was refused: the guard's re-check ends,
     /// or the client's request is answered with an error.
     fn answer_refused(&mut self, key: &Id, what: &str, out: &mut Outbox) {
-        if let Some(GuardReq::List { kind, .. }) = self.guard_reqs.get(key) {
-            let kind = *kind;
-            self.guard_reqs.remove(key);
+        if let Some(GuardList { kind, .. }) = self.asking_server.remove(key) {
             out.notes.push(format!(
                 "the server's answer to the guard's {} was refused; its {} stay as they were",
                 kind.method(),
@@ -2366,8 +2424,11 @@ mod tests {
             "inputResponses":{CONFIRM_KEY:{"action":"accept"}}}});
         let (v, o) = client(&mut t, &other.to_string());
         assert_eq!(v, Verdict::Drop);
-        assert!(error_of(&o).1.contains("another call"), "{o:?}");
-        assert_eq!(t.sink.decisions(), ["confirmed", "declined", "declined"]);
+        assert!(o.to_server.is_empty());
+        // Asked again, about the arguments actually given.
+        ask(&o);
+        assert!(o.notes[0].contains("was not issued by the guard"), "{o:?}");
+        assert_eq!(t.sink.decisions(), ["confirmed", "declined"]);
         // Without the capability in this request's _meta: refused.
         let bare = json!({"io.modelcontextprotocol/protocolVersion":"2026-07-28",
             "io.modelcontextprotocol/clientCapabilities":{}});
@@ -2849,5 +2910,303 @@ mod tests {
         let (v, o) = server(&mut t, r#"{"jsonrpc":"2.0","id":"s1","result":{}}"#);
         assert_eq!(v, Verdict::Drop);
         assert!(o.to_client.is_empty() && !o.notes.is_empty());
+    }
+
+    /// Every string id in what the session sent to one side.
+    fn ids_in(msgs: &[Vec<u8>]) -> Vec<String> {
+        msgs.iter()
+            .filter_map(|m| parse(m)["id"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    fn is_guard_id(s: &str) -> bool {
+        s.strip_prefix(GUARD_ID_PREFIX)
+            .is_some_and(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    }
+
+    #[test]
+    fn guard_ids_are_unguessable_per_request_and_kept_per_side() {
+        let mut t = guarded();
+        let (_, o1) = call(&mut t, 80, "danger", json!({"text":"rm -rf ~"}));
+        let (_, o2) = call(&mut t, 81, "danger", json!({"text":"x"}));
+        let (g1, g2) = (
+            ids_in(&o1.to_client)[0].clone(),
+            ids_in(&o2.to_client)[0].clone(),
+        );
+        assert!(
+            is_guard_id(&g1) && is_guard_id(&g2) && g1 != g2,
+            "{g1} {g2}"
+        );
+        // The guard's re-list goes to the server under an id of its own.
+        let (_, o) = server(
+            &mut t,
+            r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#,
+        );
+        let relist = ids_in(&o.to_server)[0].clone();
+        assert!(is_guard_id(&relist) && relist != g1 && relist != g2);
+        let mut to_server: Vec<Vec<u8>> = o.to_server.clone();
+        // The server puts its own question under the id of the pending
+        // confirmation, escaped or not, or under guessed guard ids: refused,
+        // nothing reaches the client.
+        let escaped = format!("mcp\\u002dwarden-{}", &g1[GUARD_ID_PREFIX.len()..]);
+        let forged = [
+            format!(r#""{g1}""#),
+            format!(r#""{escaped}""#),
+            r#""mcp-warden-0123456789abcdef-1""#.to_string(),
+            r#""mcp-warden-0123456789abcdef-2""#.to_string(),
+            format!(r#""{relist}""#),
+        ];
+        for id in &forged {
+            let m = format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"method":"elicitation/create","params":{{"message":"Shall I say hello?","requestedSchema":{{"type":"object","properties":{{}}}}}}}}"#
+            );
+            let (v, o) = server(&mut t, &m);
+            assert_eq!(v, Verdict::Drop, "{m}");
+            assert!(o.to_client.is_empty(), "{m}");
+            // Refused: the error echoes the server's own id, nothing more.
+            assert_eq!(o.to_server.len(), 1);
+            let e = parse(&o.to_server[0]);
+            assert_eq!(e["error"]["code"], INVALID_REQUEST, "{e}");
+        }
+        // An answer from the server under the confirmation's id is no
+        // answer of the user's; one from the client to the re-list is no
+        // answer of the server's.
+        let (v, o) = server(
+            &mut t,
+            &json!({"jsonrpc":"2.0","id":g1,"result":{"action":"accept","content":{}}}).to_string(),
+        );
+        assert_eq!(v, Verdict::Drop);
+        assert!(o.to_client.is_empty() && o.to_server.is_empty());
+        let (v, o) = client(
+            &mut t,
+            &json!({"jsonrpc":"2.0","id":relist,"result":{"tools":[]}}).to_string(),
+        );
+        assert_eq!(v, Verdict::Drop);
+        assert!(o.to_server.is_empty() && o.notes[0].contains("no request awaits"));
+        assert_eq!(t.s.held_len(), 2);
+        // The client may not use a guard id either.
+        let (v, o) = client(
+            &mut t,
+            &json!({"jsonrpc":"2.0","id":g2,"method":"ping"}).to_string(),
+        );
+        assert_eq!((v, error_of(&o).0), (Verdict::Drop, INVALID_REQUEST));
+        assert!(!t.sink.decisions().iter().any(|d| d == "confirmed"));
+        // The user's answer to the guard's own question still counts.
+        let (v, o) = client(
+            &mut t,
+            &json!({"jsonrpc":"2.0","id":g1,"result":{"action":"decline"}}).to_string(),
+        );
+        assert_eq!(v, Verdict::Drop);
+        assert!(o.to_server.is_empty());
+        assert_eq!(parse(&o.to_client[0])["id"], 80);
+        let (_, o) = client(
+            &mut t,
+            &json!({"jsonrpc":"2.0","id":g2,"result":{"action":"accept"}}).to_string(),
+        );
+        assert_eq!(parse(&o.to_server[0])["id"], 81);
+        to_server.extend(o.to_server);
+        // No id the guard gave the client ever reached the server.
+        for m in &to_server {
+            let text = String::from_utf8_lossy(m);
+            assert!(!text.contains(&g1[GUARD_ID_PREFIX.len()..]), "{text}");
+            assert!(!text.contains(&g2[GUARD_ID_PREFIX.len()..]), "{text}");
+        }
+        let g = guard_details(&t);
+        assert_eq!(
+            g.iter()
+                .filter(|d| *d == "refused server: request with a guard id")
+                .count(),
+            forged.len(),
+            "{g:#?}"
+        );
+    }
+
+    /// A stateless (2026-07-28) session with a clock the test moves,
+    /// `danger` and `echo` to confirm, both listed.
+    fn stateless(clock: Arc<Mutex<Instant>>) -> (T, Value) {
+        let mut r = rules();
+        r.confirm_tools = vec!["danger".into(), "echo".into()];
+        let mut t = setup(r);
+        let dir = tempfile::tempdir().unwrap();
+        let store = PinStore::open(dir.path(), "srv", DIGEST).unwrap();
+        let c = Arc::clone(&clock);
+        t.s = GuardSession::new(t.s.rules.clone(), store, Box::new(t.sink.clone()))
+            .unwrap()
+            .with_clock(Box::new(move || *c.lock().unwrap()));
+        t.dir = dir;
+        let meta = json!({"io.modelcontextprotocol/protocolVersion":"2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities":{"elicitation":{}}});
+        let l = json!({"jsonrpc":"2.0","id":"l","method":"tools/list","params":{"_meta":meta}});
+        assert_eq!(client(&mut t, &l.to_string()).0, Verdict::Pass);
+        let resp = json!({"jsonrpc":"2.0","id":"l","result":{"resultType":"complete",
+            "tools":[tool("echo","E"), tool("danger","D")]}});
+        assert_eq!(server(&mut t, &resp.to_string()).0, Verdict::Pass);
+        (t, meta)
+    }
+
+    #[test]
+    fn stateless_request_states_are_bound_single_use_and_expiring() {
+        let clock = Arc::new(Mutex::new(Instant::now()));
+        let (mut t, meta) = stateless(Arc::clone(&clock));
+        let mk = |id: u64, name: &str, text: &str, extra: Value| {
+            let mut p = json!({"name":name,"arguments":{"text":text},"_meta":meta});
+            for (k, v) in extra.as_object().unwrap() {
+                p[k] = v.clone();
+            }
+            json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":p}).to_string()
+        };
+        let accept = |state: &str| {
+            json!({"requestState": state,
+                "inputResponses": {CONFIRM_KEY: {"action":"accept","content":{}}}})
+        };
+        // The call is asked about: the state a guard token.
+        let asked = |o: &Outbox| -> String {
+            assert!(o.to_server.is_empty(), "{o:?}");
+            let m = parse(&o.to_client[0]);
+            assert_eq!(m["result"]["resultType"], "input_required", "{m}");
+            m["result"]["requestState"].as_str().unwrap().to_string()
+        };
+        let mut forwarded = Vec::new();
+        let (_, o) = client(&mut t, &mk(3, "danger", "a", json!({})));
+        let s1 = asked(&o);
+        assert!(s1.starts_with("mcp-warden-rs1."), "{s1}");
+        let (v, _) = client(&mut t, &mk(4, "danger", "a", accept(&s1)));
+        let Verdict::Replace(b) = v else {
+            panic!("{v:?}")
+        };
+        forwarded.push(parse(&b));
+        server(
+            &mut t,
+            r#"{"jsonrpc":"2.0","id":4,"result":{"content":[]}}"#,
+        );
+        // Reused, a state the guard never issued, an edited token: asked
+        // again, never forwarded.
+        let edited = {
+            let mut p: Vec<&str> = s1.split('.').collect();
+            let later = (p[2].parse::<u64>().unwrap() + 1).to_string();
+            p[2] = &later;
+            p.join(".")
+        };
+        for (id, state, why) in [
+            (5, s1.as_str(), "was already used"),
+            (6, "abc", "was not issued by the guard"),
+            (
+                7,
+                "mcp-warden-rs1.1.99999999.g..AAAA",
+                "was not issued by the guard",
+            ),
+            (8, edited.as_str(), "was not issued by the guard"),
+        ] {
+            let (v, o) = client(&mut t, &mk(id, "danger", "a", accept(state)));
+            assert_eq!(v, Verdict::Drop, "{state}");
+            asked(&o);
+            assert!(o.notes[0].contains(why), "{state}: {o:?}");
+        }
+        let (v, o) = client(
+            &mut t,
+            &mk(
+                9,
+                "danger",
+                "a",
+                json!({"requestState": 42, "inputResponses": {}}),
+            ),
+        );
+        assert_eq!(v, Verdict::Drop);
+        asked(&o);
+        // A token for `danger` with "a": not for `echo`, not for "b"; it
+        // stays good for the call it was issued for.
+        let (_, o) = client(&mut t, &mk(10, "danger", "a", json!({})));
+        let s2 = asked(&o);
+        for (id, name, text) in [(11, "echo", "a"), (12, "danger", "b")] {
+            let (v, o) = client(&mut t, &mk(id, name, text, accept(&s2)));
+            assert_eq!(v, Verdict::Drop);
+            let m = parse(&o.to_client[0]);
+            assert!(
+                m["result"]["inputRequests"][CONFIRM_KEY]["params"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("`{name}`")),
+                "{m}"
+            );
+            asked(&o);
+        }
+        let (v, _) = client(&mut t, &mk(13, "danger", "a", accept(&s2)));
+        let Verdict::Replace(b) = v else {
+            panic!("{v:?}")
+        };
+        forwarded.push(parse(&b));
+        // Expired after the confirmation timeout.
+        let (_, o) = client(&mut t, &mk(14, "danger", "a", json!({})));
+        let s3 = asked(&o);
+        *clock.lock().unwrap() += t.s.rules.confirm_timeout + Duration::from_secs(1);
+        let (v, o) = client(&mut t, &mk(15, "danger", "a", accept(&s3)));
+        assert_eq!(v, Verdict::Drop);
+        asked(&o);
+        assert!(o.notes[0].contains("has expired"), "{o:?}");
+        // Declined with a good token: refused, and spent.
+        let (_, o) = client(&mut t, &mk(16, "danger", "a", json!({})));
+        let s4 = asked(&o);
+        let decline = json!({"requestState": s4,
+            "inputResponses": {CONFIRM_KEY: {"action":"decline"}}});
+        let (v, o) = client(&mut t, &mk(17, "danger", "a", decline));
+        assert_eq!((v, error_of(&o).0), (Verdict::Drop, REFUSED));
+        let (v, o) = client(&mut t, &mk(18, "danger", "a", accept(&s4)));
+        assert_eq!(v, Verdict::Drop);
+        asked(&o);
+        // The server's own round on a confirmed call: its state rides in
+        // a guard token, honoured once for this call; the server's bare
+        // state is not.
+        let (_, o) = client(&mut t, &mk(19, "danger", "a", json!({})));
+        let s5 = asked(&o);
+        let (v, _) = client(&mut t, &mk(20, "danger", "a", accept(&s5)));
+        let Verdict::Replace(b) = v else {
+            panic!("{v:?}")
+        };
+        forwarded.push(parse(&b));
+        let round = json!({"jsonrpc":"2.0","id":20,"result":{"resultType":"input_required",
+            "inputRequests":{"q":{"method":"elicitation/create","params":{"message":"which?"}}},
+            "requestState":"server-state-1"}});
+        let (v, _) = server(&mut t, &round.to_string());
+        let Verdict::Replace(b) = v else {
+            panic!("{v:?}")
+        };
+        let wrapped = parse(&b)["result"]["requestState"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(wrapped.starts_with("mcp-warden-rs1."), "{wrapped}");
+        let answer = |state: &str| json!({"requestState": state, "inputResponses": {"q": {"action":"accept","content":{"x":1}}}});
+        for (id, state) in [(21, "server-state-1"), (22, wrapped.as_str())] {
+            let (v, o) = client(&mut t, &mk(id, "echo", "a", answer(state)));
+            assert_eq!(v, Verdict::Drop, "{state}");
+            asked(&o);
+        }
+        let (v, _) = client(&mut t, &mk(23, "danger", "a", answer(&wrapped)));
+        let Verdict::Replace(b) = v else {
+            panic!("{v:?}")
+        };
+        let fwd = parse(&b);
+        assert_eq!(fwd["params"]["requestState"], "server-state-1", "{fwd}");
+        assert_eq!(fwd["params"]["inputResponses"]["q"]["content"]["x"], 1);
+        forwarded.push(fwd);
+        let (v, o) = client(&mut t, &mk(24, "danger", "a", answer(&wrapped)));
+        assert_eq!(v, Verdict::Drop);
+        asked(&o);
+        // Exactly the confirmed calls went on, none with a guard part.
+        let ids: Vec<Value> = forwarded.iter().map(|f| f["id"].clone()).collect();
+        assert_eq!(ids, [json!(4), json!(13), json!(20), json!(23)]);
+        for f in &forwarded[..3] {
+            assert!(f["params"].get("requestState").is_none(), "{f}");
+            assert!(f["params"].get("inputResponses").is_none(), "{f}");
+        }
+        let g = guard_details(&t);
+        assert!(
+            g.iter().any(|d| d
+                == "refused client: requestState of a tools/call of `danger` was already used; asked again"),
+            "{g:#?}"
+        );
+        assert!(g.iter().any(|d| d.contains("has expired")), "{g:#?}");
+        // Recorded as the server answers: 4 done, 17 declined, 20's round.
+        assert_eq!(t.sink.decisions(), ["confirmed", "declined", "confirmed"]);
     }
 }
