@@ -19,11 +19,14 @@ use std::os::unix::fs::{
     DirBuilderExt as _, FileExt as _, OpenOptionsExt as _, PermissionsExt as _,
 };
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 use sha2::Digest as _;
+
+use crate::launch::guard::redact::Redactor;
 
 pub use otlp::otlp_endpoint_valid;
 pub use verify::{Entry, Finding, Problem, Verdict, parse_since, read_records, verify_log};
@@ -94,6 +97,54 @@ impl Event {
             Event::Launch { server, .. }
             | Event::ToolCall { server, .. }
             | Event::Guard { server, .. } => server,
+        }
+    }
+
+    /// The same event with every string passed through `r` (server names,
+    /// tool names, error messages, details: whatever a server could have
+    /// put a secret in).
+    pub fn redacted(self, r: &Redactor) -> Event {
+        let f = |v: String| r.redact_str(&v);
+        match self {
+            Event::Launch {
+                server,
+                digest,
+                signers,
+                policy_digest,
+                verdict,
+                sandbox,
+            } => Event::Launch {
+                server: f(server),
+                digest: f(digest),
+                signers: signers.into_iter().map(f).collect(),
+                policy_digest: f(policy_digest),
+                verdict: f(verdict),
+                sandbox: f(sandbox),
+            },
+            Event::ToolCall {
+                server,
+                tool,
+                arguments,
+                decision,
+                duration_ms,
+                error,
+            } => Event::ToolCall {
+                server: f(server),
+                tool: f(tool),
+                arguments: f(arguments),
+                decision: f(decision),
+                duration_ms,
+                error: error.map(f),
+            },
+            Event::Guard {
+                server,
+                kind,
+                detail,
+            } => Event::Guard {
+                server: f(server),
+                kind: f(kind),
+                detail: f(detail),
+            },
         }
     }
 
@@ -279,6 +330,8 @@ pub struct AuditLog {
     head_sized: bool,
     warned: bool,
     otlp: Option<otlp::Exporter>,
+    /// Every event passes it before it is hashed, written or exported.
+    redactor: Arc<Redactor>,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -337,11 +390,18 @@ impl AuditLog {
             head_sized: false,
             warned: false,
             otlp: None,
+            redactor: Arc::new(Redactor::shapes_only()),
         })
     }
 
     pub fn paths(&self) -> &Paths {
         &self.paths
+    }
+
+    /// Redacts with `r` from now on (the launch's secrets, once known).
+    /// Until then token shapes alone are redacted.
+    pub fn set_redactor(&mut self, r: Arc<Redactor>) {
+        self.redactor = r;
     }
 
     /// Also exports every event to an OTLP/HTTP collector at `url` (the
@@ -494,6 +554,14 @@ impl Shared {
     pub fn new(log: AuditLog) -> Shared {
         Shared(std::sync::Arc::new(std::sync::Mutex::new(log)))
     }
+
+    /// [`AuditLog::set_redactor`].
+    pub fn set_redactor(&self, r: Arc<Redactor>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .set_redactor(r);
+    }
 }
 
 impl Sink for Shared {
@@ -518,6 +586,9 @@ impl Sink for AuditLog {
     }
 
     fn record(&mut self, event: Event) {
+        // The one choke point: what is hashed, written and exported is
+        // the redacted event, never the one the caller gave.
+        let event = event.redacted(&self.redactor);
         let now = Timestamp::now();
         let appended = self.append(&event, now);
         let (seq, hash) = match appended {

@@ -5,6 +5,7 @@
 //! messages. Every message of mcp-warden's own goes to stderr.
 
 use std::ffi::OsString;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -17,6 +18,7 @@ use crate::audit::{self, Event, Sink as _};
 use crate::diag::Code;
 use crate::launch::anchor::Anchor;
 use crate::launch::entry::{self, Artifact, EnvValue};
+use crate::launch::guard::redact::{self, Redactor};
 use crate::launch::guard::{self, GuardSession, io::Guard, pins::PinStore};
 use crate::launch::spawn::{Launch, Program};
 use crate::launch::{env, receipt, sandbox};
@@ -391,6 +393,30 @@ fn prepare(
 
     // The keychain connection is not kept open beside the server.
     drop(secrets);
+    // One redactor for the launch: stderr, the guard's notes, the audit
+    // log and its OTLP export all pass it.
+    let redactor = Arc::new(Redactor::new(
+        &secret_env
+            .iter()
+            .map(|(_, v)| v.clone())
+            .collect::<Vec<_>>(),
+    ));
+    audit.set_redactor(redactor.clone());
+    let short: Vec<&str> = secret_env
+        .iter()
+        .filter(|(_, v)| v.expose().len() < redact::MIN_SECRET)
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if !short.is_empty() {
+        tracing::warn!(
+            "{name}: the secret{} {} {} shorter than {} bytes and {} not redacted from stderr or the audit log (a value that short cannot be told from ordinary text); store a longer one",
+            if short.len() == 1 { "" } else { "s" },
+            short.join(", "),
+            if short.len() == 1 { "is" } else { "are" },
+            redact::MIN_SECRET,
+            if short.len() == 1 { "is" } else { "are" },
+        );
+    }
     let mut args = ep.args.clone();
     args.extend(entry.run.args.iter().map(OsString::from));
     args.extend(a.args.iter().cloned());
@@ -472,7 +498,7 @@ fn prepare(
             Some(Guard {
                 session: Box::new(session),
                 limits: guard::Limits::from_policy(&rules),
-                secrets: secret_env.iter().map(|(_, v)| v.clone()).collect(),
+                redactor: redactor.clone(),
             })
         }
     };

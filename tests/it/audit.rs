@@ -405,14 +405,14 @@ fn concurrent_appenders_keep_one_chain() {
 // ---------------------------------------------------------------------------
 // OTLP export.
 
-struct Request {
-    path: String,
+pub(super) struct Request {
+    pub(super) path: String,
     content_type: String,
-    body: Value,
+    pub(super) body: Value,
 }
 
 /// Reads HTTP/1.1 requests (keep-alive) from one connection, answers 200.
-fn serve_connection(stream: TcpStream, tx: mpsc::Sender<Request>) {
+pub(super) fn serve_connection(stream: TcpStream, tx: mpsc::Sender<Request>) {
     let mut w = stream.try_clone().unwrap();
     let mut r = BufReader::new(stream);
     loop {
@@ -455,7 +455,7 @@ fn serve_connection(stream: TcpStream, tx: mpsc::Sender<Request>) {
     }
 }
 
-fn attr<'a>(attrs: &'a Value, key: &str) -> &'a Value {
+pub(super) fn attr<'a>(attrs: &'a Value, key: &str) -> &'a Value {
     attrs
         .as_array()
         .unwrap()

@@ -27,6 +27,7 @@ mod provenance;
 mod run;
 mod run_formats;
 mod run_process;
+mod run_redact;
 mod run_secrets;
 mod sandbox;
 mod sbom;
