@@ -105,6 +105,16 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
 
     // Every launch decision is recorded, the refusals too.
     let mut audit = open_audit(&ctx, a, &policies)?;
+    // What the keychain's anchor remembers and the files no longer show
+    // is said now, in the log, before this launch's record moves it.
+    if let Some(problem) = audit.check_anchor() {
+        tracing::warn!("the audit log does not match its anchor in the keychain: {problem}");
+        audit.record(Event::Guard {
+            server: name.to_string(),
+            kind: "audit-anchor".into(),
+            detail: problem,
+        });
+    }
     let judges = Judges {
         trust: &trust,
         policies: &policies,
@@ -131,6 +141,9 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
         }
     };
     audit.record(decision("allowed", ready.sandbox.clone()));
+    // The anchor moved with the launch record; the keychain connection
+    // is not kept open beside the server (the key stays, for the head).
+    audit.release_anchor();
     g.note(&ready.banner);
     for gap in &ready.gaps {
         g.note(&format!("mcp-warden: {name}: not enforced: {gap}"));
@@ -171,6 +184,22 @@ fn open_audit(
         f.into()
     };
     let mut log = audit::AuditLog::open(ctx).map_err(fail)?;
+    // The key that authenticates the head, and the anchor: without them a
+    // log deleted or rewritten by a process that can write the files
+    // could not be told apart, so run refuses unless the policy opts out.
+    if policies.audit_anchor() {
+        let anchor = crate::secrets::Secrets::open(ctx)
+            .map_err(audit::AnchorError::from)
+            .and_then(|s| audit::Anchor::open(Box::new(s)))
+            .map_err(|e| {
+                Failure::input(
+                    Code::AuditUnavailable,
+                    format!("the audit log's key cannot be read from the keychain: {e}"),
+                    Some("unlock the OS keychain (or start a Secret Service); run refuses to start a server whose audit log it cannot anchor, unless the policy says `[audit] anchor = \"off\"`".into()),
+                )
+            })?;
+        log = log.with_anchor(anchor);
+    }
     if let Some(url) = a.otlp.clone().or_else(|| policies.otlp()) {
         log = log.with_otlp(&url).map_err(fail)?;
     }

@@ -10,7 +10,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use mcp_warden::audit::{AuditLog, Event, GENESIS, Paths, Sink, format_record, line_hash};
+use mcp_warden::audit::{AuditLog, Event, GENESIS, Head, Paths, Sink, format_record, line_hash};
 use mcp_warden::context::Context;
 use serde_json::Value;
 
@@ -312,11 +312,13 @@ fn handmade_log(env: &TestEnv, records: &[(&str, &str)]) -> Paths {
         out.push('\n');
     }
     fs::write(&p.log, out).unwrap();
-    fs::write(
-        &p.head,
-        format!("v1 {:020} {prev}\n", records.len() as u64 - 1),
-    )
-    .unwrap();
+    let head = Head::new(
+        records.len() as u64 - 1,
+        &prev,
+        "0123456789abcdef0123456789abcdef",
+        None,
+    );
+    fs::write(&p.head, head.line()).unwrap();
     p
 }
 

@@ -5,6 +5,7 @@ mod add;
 mod add_sources;
 mod approve;
 mod audit;
+mod audit_anchor;
 mod bad_input;
 mod cli;
 mod client;
