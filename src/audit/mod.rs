@@ -434,22 +434,28 @@ impl AuditLog {
         let a = self.anchor.as_ref()?;
         let head = read_head(&self.paths.head);
         let len = self.log.metadata().map(|m| m.len()).unwrap_or(0);
+        // A key made now has nothing to check yet: the log, whatever it
+        // holds, is adopted (a v1 head is migrated) unless it says it was
+        // authenticated by another key. With a key that existed, a head
+        // without a valid MAC was not written by mcp-warden: this run will
+        // authenticate what follows, so the mismatch is recorded first.
         let head = match head {
             Ok(h) => h,
-            Err(HeadError::OldFormat) => return None, // migrated by this run
+            Err(HeadError::OldFormat) if a.created => return None,
+            Err(HeadError::OldFormat) => {
+                return Some("the head file is in the old unauthenticated v1 format, but the log is anchored: it was rewritten without the key".into());
+            }
             Err(_) => {
                 return Some("the head file audit.head is unreadable or malformed".into());
             }
         };
-        if let Some(h) = &head
-            && h.mac.is_some()
-            && !h.authentic(&a.key)
-        {
-            return Some(if a.created {
-                "the head is authenticated by an audit key the keychain no longer has (a new key was made): records before this one cannot be checked".into()
-            } else {
-                "the head's MAC does not verify with the audit key: the log or its head was rewritten without the key".into()
-            });
+        if let Some(h) = &head {
+            match (&h.mac, a.created) {
+                (Some(_), true) if !h.authentic(&a.key) => return Some("the head is authenticated by an audit key the keychain no longer has (a new key was made): records before this one cannot be checked".into()),
+                (Some(_), false) if !h.authentic(&a.key) => return Some("the head's MAC does not verify with the audit key: the log or its head was rewritten without the key".into()),
+                (None, false) => return Some("the head carries no MAC, but the log is anchored: the log or its head was rewritten without the key (or written with `[audit] anchor = \"off\"`)".into()),
+                _ => {}
+            }
         }
         let prev = match &a.previous {
             None => return None,

@@ -106,7 +106,8 @@ fn chain_head_and_modes() {
         verify_log(&p.log, &p.head).unwrap(),
         Verdict::Intact {
             records: 5,
-            last_hash: Some(prev)
+            last_hash: Some(prev),
+            warnings: vec![],
         }
     );
     let mode = |q: &Path| fs::metadata(q).unwrap().permissions().mode() & 0o777;
@@ -632,5 +633,53 @@ fn anchored_verify_outcomes() {
     match check(&p, &keys) {
         Verdict::Broken { finding, .. } => assert_eq!(finding.problem, Problem::Head),
         v => panic!("{v:?}"),
+    }
+}
+
+#[test]
+fn run_records_a_head_rewritten_without_the_key_before_it_authenticates_again() {
+    // Each way of forging the head that `run` must not launder by
+    // authenticating the next record.
+    type Forge<'a> = &'a dyn Fn(&Head) -> String;
+    let cases: [(&str, Forge); 3] = [
+        ("no MAC", &|h| {
+            Head {
+                mac: None,
+                ..h.clone()
+            }
+            .line()
+        }),
+        ("v1", &|h| format!("v1 {:020} {}\n", h.seq, h.hash)),
+        ("another key's MAC", &|h| {
+            Head::new(h.seq, &h.hash, &h.id, Some(&AuditKey::from_bytes([9; 32]))).line()
+        }),
+    ];
+    for (what, forge) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = paths(tmp.path());
+        let keys = Memory::default();
+        drop(anchored(&p, &keys, 2));
+        let h = read_head(&p.head).unwrap().unwrap();
+        fs::write(&p.head, forge(&h)).unwrap();
+        let log = AuditLog::open_at(p.clone())
+            .unwrap()
+            .with_anchor(Anchor::open(Box::new(keys.clone())).unwrap());
+        let problem = log.check_anchor();
+        assert!(problem.is_some(), "{what}: not noticed");
+        // `run` writes it down; verify then warns about that line.
+        let mut log = log;
+        log.record(Event::Guard {
+            server: "s".into(),
+            kind: "audit-anchor".into(),
+            detail: problem.unwrap(),
+        });
+        log.record(launch("s"));
+        match check(&p, &keys) {
+            Verdict::Intact { warnings, .. } => {
+                assert_eq!(warnings.len(), 1, "{what}");
+                assert_eq!(warnings[0].line, Some(3), "{what}");
+            }
+            v => panic!("{what}: {v:?}"),
+        }
     }
 }

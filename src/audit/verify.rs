@@ -73,6 +73,10 @@ pub enum Verdict {
         records: u64,
         /// `None` for an empty log.
         last_hash: Option<String>,
+        /// Records in which `run` said the log did not match its anchor
+        /// (kind `audit-anchor`): the chain holds from there, but what
+        /// came before was lost or rewritten.
+        warnings: Vec<Finding>,
     },
     Broken {
         /// Records checked good before the finding.
@@ -219,6 +223,7 @@ fn verify_with(
     // The record the anchor names, to compare its hash on the way.
     let anchored: Option<&Head> = keychain.and_then(|k| k.anchor.as_ref()?.as_ref().ok());
     let mut anchored_hash: Option<String> = None;
+    let mut warnings = Vec::new();
     let read_err = |source| AuditError::Read {
         path: log.to_path_buf(),
         source,
@@ -380,6 +385,18 @@ fn verify_with(
                 let good = count.min(line.saturating_sub(1));
                 return broken(good, Some(line), problem, message);
             }
+            if p.value.get("event").and_then(Value::as_str) == Some("guard")
+                && p.value.get("kind").and_then(Value::as_str) == Some("audit-anchor")
+            {
+                warnings.push(Finding {
+                    line: Some(no),
+                    problem: Problem::Missing,
+                    message: format!(
+                        "line {no}: a launch found the log not matching its anchor: {}",
+                        p.value.get("detail").and_then(Value::as_str).unwrap_or("")
+                    ),
+                });
+            }
             if anchored.is_some_and(|a| a.seq == p.seq) {
                 anchored_hash = Some(h.clone());
             }
@@ -419,6 +436,7 @@ fn verify_with(
         (None, 0) => Verdict::Intact {
             records: 0,
             last_hash: None,
+            warnings,
         },
         (None, n) => {
             return broken(
@@ -476,6 +494,7 @@ fn verify_with(
             Verdict::Intact {
                 records: n,
                 last_hash: Some(last_hash),
+                warnings,
             }
         }
     };

@@ -90,20 +90,42 @@ fn verify(g: &Global, paths: &Paths, keychain: Option<&KeychainView>) -> Result<
     }
     .map_err(io_failure)?;
     match verdict {
-        Verdict::Intact { records, last_hash } => {
+        Verdict::Intact {
+            records,
+            last_hash,
+            warnings,
+        } => {
+            let hint = "the chain holds after that line; what the log held before it was lost or rewritten: compare with a copy kept elsewhere (the OTLP collector)";
             if g.json() {
+                let diagnostics: Vec<Value> = warnings
+                    .iter()
+                    .map(|w| {
+                        json!({"code": crate::diag::Code::AuditBroken.as_str(), "severity": "warning",
+                            "message": w.message, "hint": hint, "location": location(paths, w)})
+                    })
+                    .collect();
                 g.out(&format!(
                     "{}\n",
                     json!({"status": "intact", "records": records, "last-hash": last_hash,
-                        "log": paths.log, "diagnostics": []})
+                        "log": paths.log, "diagnostics": diagnostics})
                 ));
-            } else if records == 0 {
-                g.out("the audit log is empty: intact, 0 records\n");
             } else {
-                g.out(&format!(
-                    "the audit log is intact: {records} records, last {}\n",
-                    last_hash.unwrap_or_default()
-                ));
+                for w in &warnings {
+                    eprintln!(
+                        "warning[{}]: {}: {}\n  hint: {hint}",
+                        crate::diag::Code::AuditBroken.as_str(),
+                        location(paths, w),
+                        w.message
+                    );
+                }
+                if records == 0 {
+                    g.out("the audit log is empty: intact, 0 records\n");
+                } else {
+                    g.out(&format!(
+                        "the audit log is intact: {records} records, last {}\n",
+                        last_hash.unwrap_or_default()
+                    ));
+                }
             }
             Ok(0)
         }

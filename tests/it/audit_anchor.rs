@@ -143,6 +143,33 @@ fn a_deleted_log_and_head_are_reported_against_the_anchor() {
             .contains("the log was deleted"),
         "{first}"
     );
+    // From then on the new log verifies, with a warning naming that line.
+    let (out, v) = s.verify();
+    out.code(0);
+    assert_eq!(v["status"], "intact");
+    assert_eq!(v["diagnostics"][0]["severity"], "warning", "{v}");
+    assert_eq!(v["diagnostics"][0]["code"], "audit-broken", "{v}");
+    let human = s.ss.cmd(&s.env).args(["audit", "verify"]).run();
+    human
+        .code(0)
+        .stderr_has("warning[audit-broken]")
+        .stderr_has("audit.jsonl:1:");
+}
+
+#[test]
+fn a_forged_head_is_not_laundered_by_the_next_launch() {
+    let s = launched(2);
+    let mut ls = s.lines();
+    ls[0] = ls[0].replace("\"allowed\"", "\"denied\"");
+    s.forge(&ls, false);
+    s.run()
+        .code(0)
+        .stderr_has("does not match its anchor in the keychain");
+    // The next head is authentic again, and the forgery stays on record.
+    let (out, v) = s.verify();
+    out.code(0);
+    let msg = v["diagnostics"][0]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("carries no MAC"), "{v}");
 }
 
 #[test]

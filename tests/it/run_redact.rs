@@ -294,3 +294,37 @@ fn a_secret_in_stderr_errors_and_tool_names_is_redacted_from_every_output() {
         .collect();
     assert_eq!(hashes, want, "the export carries each record's chain hash");
 }
+
+#[test]
+fn a_secret_too_short_to_redact_is_warned_about_once() {
+    let ss = SecretService::start();
+    let env = TestEnv::new();
+    pin_node(&env, "leaky", LEAKY, "");
+    fs::write(
+        env.user_policy(),
+        "version = 1\n[[servers]]\nname = \"leaky\"\n[servers.run]\nenv = { API_TOKEN = \"keychain\" }\n",
+    )
+    .unwrap();
+    ss.cmd(&env)
+        .args(["secret", "set", "leaky", "API_TOKEN"])
+        .stdin("q7x2z\n")
+        .run()
+        .code(0);
+    let out = ss
+        .cmd(&env)
+        .args(["run", "leaky"])
+        .stdin(super::run::PING)
+        .run();
+    out.code(0);
+    let warnings: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("shorter than 6 bytes"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", out.context());
+    assert!(
+        warnings[0].contains("API_TOKEN") && !warnings[0].contains("q7x2z"),
+        "{}",
+        warnings[0]
+    );
+}
