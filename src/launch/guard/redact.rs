@@ -36,6 +36,12 @@ pub const MARK: &[u8] = b"[REDACTED]";
 /// away); `run` warns when a secret is shorter.
 pub const MIN_SECRET: usize = 6;
 
+/// What marks text the guard cut short (`guard::truncate`).
+const ELLIPSIS: &str = "…";
+
+/// The shortest start of a secret redacted before an [`ELLIPSIS`].
+const MIN_PREFIX: usize = 4;
+
 /// Token shapes. Where a pattern has a `keep` group, that prefix (the
 /// header or variable name) stays and only the value is replaced.
 const SHAPES: &[&str] = &[
@@ -148,6 +154,26 @@ impl Redactor {
                     }
                 }
                 v.extend_from_slice(&out[at..]);
+                out = Cow::Owned(v);
+            }
+        }
+        // Text cut short with an ellipsis (the guard quotes at most so
+        // many bytes of what a peer sent) may end in the start of a
+        // secret: that start goes too.
+        if let Some(body) = out.strip_suffix(ELLIPSIS.as_bytes()) {
+            let cut = self
+                .secrets
+                .iter()
+                .filter_map(|secret| {
+                    (MIN_PREFIX..secret.len())
+                        .rev()
+                        .find(|&n| body.ends_with(&secret[..n]))
+                })
+                .max();
+            if let Some(n) = cut {
+                let mut v = body[..body.len() - n].to_vec();
+                v.extend_from_slice(MARK);
+                v.extend_from_slice(ELLIPSIS.as_bytes());
                 out = Cow::Owned(v);
             }
         }
@@ -452,6 +478,38 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[test]
+    fn the_start_of_a_secret_before_a_cut_is_redacted() {
+        let re = r(&[CANARY]);
+        let hex = hex::encode(CANARY);
+        for (text, want) in [
+            (
+                format!("error: {}…", &CANARY[..9]),
+                "error: [REDACTED]…".to_string(),
+            ),
+            (
+                format!("error: {}…", &hex[..10]),
+                "error: [REDACTED]…".to_string(),
+            ),
+            // Too short a start to say anything: kept.
+            (
+                format!("error: {}…", &CANARY[..3]),
+                format!("error: {}…", &CANARY[..3]),
+            ),
+            // No ellipsis: not a cut.
+            (
+                format!("error: {}", &CANARY[..9]),
+                format!("error: {}", &CANARY[..9]),
+            ),
+        ] {
+            assert_eq!(red(&re, &text), want, "{text}");
+        }
+        // Through the guard's own truncation.
+        let long = format!("{}{CANARY}", "x".repeat(490));
+        let cut = crate::launch::guard::truncate(&long, 500);
+        assert!(!red(&re, &cut).contains(&CANARY[..6]));
     }
 
     #[test]
