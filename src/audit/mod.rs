@@ -419,6 +419,18 @@ impl AuditLog {
         self
     }
 
+    /// [`AuditLog::with_anchor`] with the anchor opened (its key read or,
+    /// on first use, created) under the log's lock, so that two first
+    /// launches at once agree on one key.
+    pub fn with_keychain(self, store: Box<dyn KeyStore>) -> Result<AuditLog, AnchorError> {
+        let locked = self.log.lock();
+        let anchor = Anchor::open(store);
+        if locked.is_ok() {
+            let _ = self.log.unlock();
+        }
+        Ok(self.with_anchor(anchor?))
+    }
+
     /// Lets go of the keychain (see [`Anchor::release`]).
     pub fn release_anchor(&mut self) {
         if let Some(a) = &mut self.anchor {
@@ -456,6 +468,18 @@ impl AuditLog {
                 (None, false) => return Some("the head carries no MAC, but the log is anchored: the log or its head was rewritten without the key (or written with `[audit] anchor = \"off\"`)".into()),
                 _ => {}
             }
+        }
+        // Records cut off the end with the head left as it was: the last
+        // line's seq is read (a bounded read), not the whole log.
+        let held = self.read_tail(len).map(|t| t.next_seq).unwrap_or(0);
+        if let Some(h) = &head
+            && h.count() > held
+        {
+            return Some(format!(
+                "the log holds {held} records but its head records {} (last {}): records were removed from the end",
+                h.count(),
+                h.hash
+            ));
         }
         let prev = match &a.previous {
             None => return None,

@@ -683,3 +683,25 @@ fn run_records_a_head_rewritten_without_the_key_before_it_authenticates_again() 
         }
     }
 }
+
+#[test]
+fn run_notices_records_cut_off_the_end_with_the_head_left_alone() {
+    for keep in [0usize, 2] {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = paths(tmp.path());
+        let keys = Memory::default();
+        drop(anchored(&p, &keys, 4));
+        let ls = lines(&p);
+        let text: String = ls[..keep].iter().map(|l| format!("{l}\n")).collect();
+        fs::write(&p.log, text).unwrap();
+        let log = AuditLog::open_at(p.clone())
+            .unwrap()
+            .with_keychain(Box::new(keys.clone()))
+            .unwrap();
+        let problem = log.check_anchor().unwrap_or_default();
+        assert!(
+            problem.contains(&format!("holds {keep} records but its head records 4")),
+            "{keep}: {problem}"
+        );
+    }
+}

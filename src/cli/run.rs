@@ -188,9 +188,9 @@ fn open_audit(
     // log deleted or rewritten by a process that can write the files
     // could not be told apart, so run refuses unless the policy opts out.
     if policies.audit_anchor() {
-        let anchor = crate::secrets::Secrets::open(ctx)
+        log = crate::secrets::Secrets::open(ctx)
             .map_err(audit::AnchorError::from)
-            .and_then(|s| audit::Anchor::open(Box::new(s)))
+            .and_then(|s| log.with_keychain(Box::new(s)))
             .map_err(|e| {
                 Failure::input(
                     Code::AuditUnavailable,
@@ -198,7 +198,6 @@ fn open_audit(
                     Some("unlock the OS keychain (or start a Secret Service); run refuses to start a server whose audit log it cannot anchor, unless the policy says `[audit] anchor = \"off\"`".into()),
                 )
             })?;
-        log = log.with_anchor(anchor);
     }
     if let Some(url) = a.otlp.clone().or_else(|| policies.otlp()) {
         log = log.with_otlp(&url).map_err(fail)?;
