@@ -1339,6 +1339,27 @@ mod tests {
             assert!(d.is_empty(), "{d:?}");
             assert_eq!(p.unwrap().anchor.map(|a| a.value), Some(want));
         }
+        // Over two layers "keychain" wins; no word at all is "keychain".
+        let layer = |v: &str| {
+            let text = match v {
+                "" => "version = 1\n".to_string(),
+                v => format!("version = 1\n[audit]\nanchor = \"{v}\"\n"),
+            };
+            check(&text).0.unwrap()
+        };
+        for (a, b, want) in [
+            ("off", "keychain", true),
+            ("keychain", "off", true),
+            ("off", "", false),
+            ("", "", true),
+        ] {
+            let set = crate::policy::PolicySet {
+                layers: vec![layer(a), layer(b)],
+                warnings: vec![],
+            };
+            assert_eq!(set.audit_anchor(), want, "{a} {b}");
+        }
+        assert!(crate::policy::PolicySet::default().audit_anchor());
         let (_, d) = check("version = 1\n[audit]\nanchor = \"maybe\"\n");
         assert!(
             d.iter().any(|d| d.message.contains("`anchor` must be")),
