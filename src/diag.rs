@@ -127,8 +127,8 @@ codes! {
     // guard, sandbox and audit
     SandboxUnavailable => "sandbox-unavailable": "the policy says `sandbox = \"require\"`, and this system cannot enforce the whole sandbox (Landlock, seccomp), so run refuses to start",
     ToolsChanged => "tools-changed": "the server's tools (prompts, resources) differ from the approved ones: the changes are hidden until `mcp-warden approve NAME`",
-    AuditUnavailable => "audit-unavailable": "the audit log cannot be opened or written, so run refuses to start a server it could not account for",
-    AuditBroken => "audit-broken": "the audit log's hash chain is broken: a record was edited, removed, inserted or reordered, or the log was cut short",
+    AuditUnavailable => "audit-unavailable": "the audit log cannot be opened or written, or its key in the keychain cannot be read, so run refuses to start a server it could not account for",
+    AuditBroken => "audit-broken": "the audit log's hash chain is broken: a record was edited, removed, inserted or reordered, or the log was cut short; or the log or its head do not match the audit key and anchor in the keychain (rewritten, deleted, replaced)",
     // trust store and input
     TrustStoreInvalid => "trust-store-invalid": "a trust store file could not be read or parsed",
     TrustInput => "trust-input": "a trust store change was refused (no scope, duplicate name, system entry, bad key or pattern)",

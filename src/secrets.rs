@@ -224,6 +224,17 @@ pub trait SecretStore {
     fn set(&self, server: &str, var: &str, value: &SecretValue) -> Result<(), SecretError>;
     fn delete(&self, server: &str, var: &str) -> Result<bool, SecretError>;
     fn backend(&self) -> &'static str;
+    /// mcp-warden's own items (the audit log's key and anchor), under
+    /// the same service with an account that has no `/`, so that no
+    /// `SERVER/VAR` can name them.
+    fn get_item(&self, account: &str) -> Result<Option<SecretValue>, SecretError> {
+        let _ = account;
+        Err(SecretError::NoPlatformStore)
+    }
+    fn set_item(&self, account: &str, value: &SecretValue) -> Result<(), SecretError> {
+        let _ = (account, value);
+        Err(SecretError::NoPlatformStore)
+    }
 }
 
 const SECRET_SERVICE: &str = "secret-service";
@@ -250,6 +261,15 @@ pub(crate) fn check_names(server: &str, var: &str) -> Result<(), SecretError> {
     if !valid_var_name(var) {
         return Err(SecretError::InvalidVar {
             name: printable(var),
+        });
+    }
+    Ok(())
+}
+
+fn check_item(account: &str) -> Result<(), SecretError> {
+    if account.is_empty() || !account.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') {
+        return Err(SecretError::InvalidVar {
+            name: printable(account),
         });
     }
     Ok(())
@@ -323,13 +343,16 @@ struct KeyringStore {
 
 impl KeyringStore {
     fn entry(&self, server: &str, var: &str) -> keyring_core::Result<keyring_core::Entry> {
-        let account = format!("{server}/{var}");
+        self.entry_for(&format!("{server}/{var}"))
+    }
+
+    fn entry_for(&self, account: &str) -> keyring_core::Result<keyring_core::Entry> {
         if self.backend == KEYUTILS {
             let description = format!("{}|{account}", self.service);
             let mods = HashMap::from([("description", description.as_str())]);
-            self.store.build(&self.service, &account, Some(&mods))
+            self.store.build(&self.service, account, Some(&mods))
         } else {
-            self.store.build(&self.service, &account, None)
+            self.store.build(&self.service, account, None)
         }
     }
 
@@ -343,9 +366,12 @@ impl KeyringStore {
         var: &str,
         f: impl FnOnce(keyring_core::Entry) -> keyring_core::Result<T> + Send + 'static,
     ) -> Result<T, SecretError> {
-        let entry = self
-            .entry(server, var)
-            .map_err(|e| self.map_err(op, server, var, e))?;
+        // An item of mcp-warden's own is `(mcp-warden)/ACCOUNT` in errors.
+        let built = match server {
+            ITEM => self.entry_for(var),
+            _ => self.entry(server, var),
+        };
+        let entry = built.map_err(|e| self.map_err(op, server, var, e))?;
         let r = with_deadline(self.deadline, self.backend, op, move || f(entry))?;
         r.map_err(|e| self.map_err(op, server, var, e))
     }
@@ -433,7 +459,19 @@ impl SecretStore for KeyringStore {
     fn backend(&self) -> &'static str {
         self.backend
     }
+
+    fn get_item(&self, account: &str) -> Result<Option<SecretValue>, SecretError> {
+        self.get(ITEM, account)
+    }
+
+    fn set_item(&self, account: &str, value: &SecretValue) -> Result<(), SecretError> {
+        self.set(ITEM, account, value)
+    }
 }
+
+/// The `server` that [`KeyringStore::call`] reads as "one of mcp-warden's
+/// own items" (not a valid server name, so no secret can be one).
+const ITEM: &str = "(mcp-warden)";
 
 fn with_deadline<T: Send + 'static>(
     deadline: Duration,
@@ -752,6 +790,19 @@ impl Secrets {
 
     pub fn backend(&self) -> &'static str {
         self.store.backend()
+    }
+
+    /// One of mcp-warden's own items (`audit-key`, `audit-anchor`): an
+    /// account of lowercase letters and `-`, never `SERVER/VAR`.
+    pub fn get_item(&self, account: &str) -> Result<Option<SecretValue>, SecretError> {
+        check_item(account)?;
+        self.store.get_item(account)
+    }
+
+    /// Stores one of mcp-warden's own items (not listed in the index).
+    pub fn set_item(&self, account: &str, value: &SecretValue) -> Result<(), SecretError> {
+        check_item(account)?;
+        self.store.set_item(account, value)
     }
 
     /// An exclusive hold for a read-modify-write of the index; released

@@ -4,12 +4,15 @@
 //!
 //! Layout: `DATA_DIR/audit/audit.jsonl` (mode 0600, directory 0700) and
 //! beside it `audit.head`, a fixed-width line with the last record's seq
-//! and hash, rewritten after every append, so that records cut off the
-//! end are caught too. Several `run` processes share the log: each append
+//! and hash, the log's identity and a MAC by the audit key held in the
+//! keychain ([`anchor`]), rewritten after every append, so that records
+//! cut off the end are caught too, and a log rewritten by someone without
+//! the key is told from one mcp-warden wrote. Several `run` processes share the log: each append
 //! takes an exclusive `flock` on the log, reads the tail (only when another
 //! process wrote since this one last did), and appends the whole line in
 //! one `write` on an O_APPEND descriptor, so the chain stays linear.
 
+pub mod anchor;
 mod otlp;
 mod verify;
 
@@ -19,14 +22,20 @@ use std::os::unix::fs::{
     DirBuilderExt as _, FileExt as _, OpenOptionsExt as _, PermissionsExt as _,
 };
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 use sha2::Digest as _;
 
+use crate::launch::guard::redact::Redactor;
+
+pub use anchor::{Anchor, AnchorError, AuditKey, Head, HeadError, KeyStore, KeychainView};
 pub use otlp::otlp_endpoint_valid;
-pub use verify::{Entry, Finding, Problem, Verdict, parse_since, read_records, verify_log};
+pub use verify::{
+    Entry, Finding, Problem, Verdict, parse_since, read_records, verify_anchored, verify_log,
+};
 
 /// A line longer than this is not a record (records are a few hundred
 /// bytes); readers stop there instead of buffering without limit.
@@ -35,9 +44,9 @@ pub const MAX_LINE: usize = 64 * 1024;
 /// The `prev` of the first record.
 pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The head file's one line: `v1 SEQ(20 digits) sha256:HEX\n`, fixed width
-/// so that it is rewritten in place with one `pwrite`.
-const HEAD_LEN: usize = 3 + 20 + 1 + 71 + 1;
+/// The head file's one line (see [`anchor`]), fixed width so that it is
+/// rewritten in place with one `pwrite`.
+const HEAD_LEN: usize = anchor::HEAD_LEN;
 
 /// What the guard and `run` record.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +103,54 @@ impl Event {
             Event::Launch { server, .. }
             | Event::ToolCall { server, .. }
             | Event::Guard { server, .. } => server,
+        }
+    }
+
+    /// The same event with every string passed through `r` (server names,
+    /// tool names, error messages, details: whatever a server could have
+    /// put a secret in).
+    pub fn redacted(self, r: &Redactor) -> Event {
+        let f = |v: String| r.redact_str(&v);
+        match self {
+            Event::Launch {
+                server,
+                digest,
+                signers,
+                policy_digest,
+                verdict,
+                sandbox,
+            } => Event::Launch {
+                server: f(server),
+                digest: f(digest),
+                signers: signers.into_iter().map(f).collect(),
+                policy_digest: f(policy_digest),
+                verdict: f(verdict),
+                sandbox: f(sandbox),
+            },
+            Event::ToolCall {
+                server,
+                tool,
+                arguments,
+                decision,
+                duration_ms,
+                error,
+            } => Event::ToolCall {
+                server: f(server),
+                tool: f(tool),
+                arguments: f(arguments),
+                decision: f(decision),
+                duration_ms,
+                error: error.map(f),
+            },
+            Event::Guard {
+                server,
+                kind,
+                detail,
+            } => Event::Guard {
+                server: f(server),
+                kind: f(kind),
+                detail: f(detail),
+            },
         }
     }
 
@@ -264,6 +321,9 @@ struct Tail {
     len: u64,
     next_seq: u64,
     prev: String,
+    /// The log's identity, from the head (a new one when the head has
+    /// none).
+    id: String,
     /// The file does not end with a newline (a cut-off record): the next
     /// append starts a new line first.
     needs_newline: bool,
@@ -279,6 +339,11 @@ pub struct AuditLog {
     head_sized: bool,
     warned: bool,
     otlp: Option<otlp::Exporter>,
+    /// Every event passes it before it is hashed, written or exported.
+    redactor: Arc<Redactor>,
+    /// The audit key and the keychain anchor (`None`: unanchored).
+    anchor: Option<Anchor>,
+    anchor_warned: bool,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -337,11 +402,124 @@ impl AuditLog {
             head_sized: false,
             warned: false,
             otlp: None,
+            redactor: Arc::new(Redactor::shapes_only()),
+            anchor: None,
+            anchor_warned: false,
         })
     }
 
     pub fn paths(&self) -> &Paths {
         &self.paths
+    }
+
+    /// Authenticates the head with the anchor's key from now on, and
+    /// updates the keychain's anchor with every launch record.
+    pub fn with_anchor(mut self, anchor: Anchor) -> AuditLog {
+        self.anchor = Some(anchor);
+        self
+    }
+
+    /// [`AuditLog::with_anchor`] with the anchor opened (its key read or,
+    /// on first use, created) under the log's lock, so that two first
+    /// launches at once agree on one key.
+    pub fn with_keychain(self, store: Box<dyn KeyStore>) -> Result<AuditLog, AnchorError> {
+        let locked = self.log.lock();
+        let anchor = Anchor::open(store);
+        if locked.is_ok() {
+            let _ = self.log.unlock();
+        }
+        Ok(self.with_anchor(anchor?))
+    }
+
+    /// Lets go of the keychain (see [`Anchor::release`]).
+    pub fn release_anchor(&mut self) {
+        if let Some(a) = &mut self.anchor {
+            a.release();
+        }
+    }
+
+    /// Compares the log as it is now with what the keychain's anchor
+    /// remembers; says what does not match (a log or head deleted,
+    /// replaced, cut short, or rewritten without the key). `run` records
+    /// the answer in the log before its launch record moves the anchor.
+    pub fn check_anchor(&self) -> Option<String> {
+        let a = self.anchor.as_ref()?;
+        let head = read_head(&self.paths.head);
+        let len = self.log.metadata().map(|m| m.len()).unwrap_or(0);
+        // A key made now has nothing to check yet: the log, whatever it
+        // holds, is adopted (a v1 head is migrated) unless it says it was
+        // authenticated by another key. With a key that existed, a head
+        // without a valid MAC was not written by mcp-warden: this run will
+        // authenticate what follows, so the mismatch is recorded first.
+        let head = match head {
+            Ok(h) => h,
+            Err(HeadError::OldFormat) if a.created => return None,
+            Err(HeadError::OldFormat) => {
+                return Some("the head file is in the old unauthenticated v1 format, but the log is anchored: it was rewritten without the key".into());
+            }
+            Err(_) => {
+                return Some("the head file audit.head is unreadable or malformed".into());
+            }
+        };
+        if let Some(h) = &head {
+            match (&h.mac, a.created) {
+                (Some(_), true) if !h.authentic(&a.key) => return Some("the head is authenticated by an audit key the keychain no longer has (a new key was made): records before this one cannot be checked".into()),
+                (Some(_), false) if !h.authentic(&a.key) => return Some("the head's MAC does not verify with the audit key: the log or its head was rewritten without the key".into()),
+                (None, false) => return Some("the head carries no MAC, but the log is anchored: the log or its head was rewritten without the key (or written with `[audit] anchor = \"off\"`)".into()),
+                _ => {}
+            }
+        }
+        // Records cut off the end with the head left as it was: the last
+        // line's seq is read (a bounded read), not the whole log.
+        let held = self.read_tail(len).map(|t| t.next_seq).unwrap_or(0);
+        if let Some(h) = &head
+            && h.count() > held
+        {
+            return Some(format!(
+                "the log holds {held} records but its head records {} (last {}): records were removed from the end",
+                h.count(),
+                h.hash
+            ));
+        }
+        let prev = match &a.previous {
+            None => return None,
+            Some(Err(_)) => return Some("the keychain's audit anchor is malformed".into()),
+            Some(Ok(p)) => p,
+        };
+        match head {
+            None if len == 0 => Some(format!(
+                "the audit log and its head are missing, but the keychain's anchor records {} records (log {}, last {}): the log was deleted; a new log starts here",
+                prev.count(),
+                prev.id,
+                prev.hash
+            )),
+            None => Some(format!(
+                "the head file is missing, but the keychain's anchor records {} records (log {}, last {})",
+                prev.count(),
+                prev.id,
+                prev.hash
+            )),
+            Some(h) if h.id != prev.id => Some(format!(
+                "the log {} is not the anchored log {} ({} records, last {}): it was replaced or started again",
+                h.id,
+                prev.id,
+                prev.count(),
+                prev.hash
+            )),
+            Some(h) if h.count() < prev.count() => Some(format!(
+                "the log holds {} records but the keychain's anchor records {} (last {}): records were removed",
+                h.count(),
+                prev.count(),
+                prev.hash
+            )),
+            Some(_) => None,
+        }
+    }
+
+    /// Redacts with `r` from now on (the launch's secrets, once known).
+    /// Until then token shapes alone are redacted.
+    pub fn set_redactor(&mut self, r: Arc<Redactor>) {
+        self.redactor = r;
     }
 
     /// Also exports every event to an OTLP/HTTP collector at `url` (the
@@ -371,6 +549,17 @@ impl AuditLog {
     fn append(&mut self, event: &Event, now: Timestamp) -> io::Result<(u64, String)> {
         self.log.lock()?;
         let r = self.append_locked(event, now);
+        // The anchor moves with launch records, under the lock so that it
+        // never goes back to an older head.
+        if let (Ok((seq, hash)), Event::Launch { .. }) = (&r, event)
+            && let Some(id) = self.tail.as_ref().map(|t| t.id.clone())
+            && let Some(a) = &self.anchor
+            && let Err(e) = a.store(&Head::new(*seq, hash, &id, Some(&a.key)))
+            && !self.anchor_warned
+        {
+            self.anchor_warned = true;
+            tracing::warn!("cannot update the audit log's anchor in the keychain: {e}");
+        }
         let _ = self.log.unlock();
         r
     }
@@ -398,11 +587,12 @@ impl AuditLog {
                 format!("short write to the audit log ({n} of {} bytes)", buf.len()),
             ));
         }
-        self.write_head(tail.next_seq, &hash)?;
+        self.write_head(tail.next_seq, &hash, &tail.id)?;
         self.tail = Some(Tail {
             len: len + buf.len() as u64,
             next_seq: tail.next_seq.saturating_add(1),
             prev: hash.clone(),
+            id: tail.id,
             needs_newline: false,
         });
         Ok((tail.next_seq, hash))
@@ -410,8 +600,9 @@ impl AuditLog {
 
     /// One `pwrite` of the fixed-width line; the length is checked once
     /// per process (a longer file left by hand would keep a tail).
-    fn write_head(&mut self, seq: u64, hash: &str) -> io::Result<()> {
-        let line = format!("v1 {seq:020} {hash}\n");
+    fn write_head(&mut self, seq: u64, hash: &str, id: &str) -> io::Result<()> {
+        let key = self.anchor.as_ref().map(|a| &a.key);
+        let line = Head::new(seq, hash, id, key).line();
         self.head.write_all_at(line.as_bytes(), 0)?;
         if !self.head_sized {
             if self.head.metadata()?.len() != HEAD_LEN as u64 {
@@ -424,14 +615,20 @@ impl AuditLog {
 
     /// Finds the previous record from the last line only (bounded read).
     fn read_tail(&self, len: u64) -> io::Result<Tail> {
+        let head = read_head(&self.paths.head).ok().flatten();
         if len == 0 {
+            // A new log: a new identity.
             return Ok(Tail {
                 len,
                 next_seq: 0,
                 prev: GENESIS.into(),
+                id: anchor::new_log_id(),
                 needs_newline: false,
             });
         }
+        let id = head
+            .as_ref()
+            .map_or_else(anchor::new_log_id, |h| h.id.clone());
         let start = len.saturating_sub(MAX_LINE as u64 + 2);
         let mut buf = vec![0u8; (len - start) as usize];
         self.log.read_exact_at(&mut buf, start)?;
@@ -448,7 +645,7 @@ impl AuditLog {
             // head file; `audit verify` reports the line.
             None => None,
         };
-        let head = read_head(&self.paths.head).ok().flatten();
+        let head = head.map(|h| (h.seq, h.hash));
         let (next_seq, prev) = match line {
             Some(l) => {
                 let seq = serde_json::from_slice::<Value>(l)
@@ -470,6 +667,7 @@ impl AuditLog {
             len,
             next_seq,
             prev,
+            id,
             needs_newline,
         })
     }
@@ -493,6 +691,30 @@ pub struct Shared(std::sync::Arc<std::sync::Mutex<AuditLog>>);
 impl Shared {
     pub fn new(log: AuditLog) -> Shared {
         Shared(std::sync::Arc::new(std::sync::Mutex::new(log)))
+    }
+
+    /// [`AuditLog::release_anchor`].
+    pub fn release_anchor(&self) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .release_anchor();
+    }
+
+    /// [`AuditLog::check_anchor`].
+    pub fn check_anchor(&self) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .check_anchor()
+    }
+
+    /// [`AuditLog::set_redactor`].
+    pub fn set_redactor(&self, r: Arc<Redactor>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .set_redactor(r);
     }
 }
 
@@ -518,6 +740,9 @@ impl Sink for AuditLog {
     }
 
     fn record(&mut self, event: Event) {
+        // The one choke point: what is hashed, written and exported is
+        // the redacted event, never the one the caller gave.
+        let event = event.redacted(&self.redactor);
         let now = Timestamp::now();
         let appended = self.append(&event, now);
         let (seq, hash) = match appended {
@@ -549,40 +774,21 @@ fn line_hash_bytes(h: &str) -> [u8; 32] {
     out
 }
 
-/// Reads the head file: `Ok(None)` when it does not exist, an error when
-/// it is unreadable or malformed.
-pub fn read_head(path: &Path) -> Result<Option<(u64, String)>, HeadError> {
+/// Reads the head file: `Ok(None)` when it does not exist (or was
+/// created and not yet written), an error when it is unreadable,
+/// malformed or in the old v1 format.
+pub fn read_head(path: &Path) -> Result<Option<Head>, HeadError> {
     let bytes = match crate::fsutil::read_bounded(path, 4096) {
         Ok(b) => b,
         Err(crate::fsutil::ReadError::Missing { .. }) => return Ok(None),
         Err(crate::fsutil::ReadError::TooLarge { .. }) => return Err(HeadError::Malformed),
         Err(e) => return Err(HeadError::Read(e.to_string())),
     };
-    // Created by `open` and not yet written: no records.
     if bytes.is_empty() {
         return Ok(None);
     }
     let text = std::str::from_utf8(&bytes).map_err(|_| HeadError::Malformed)?;
-    let mut it = text.split_whitespace();
-    let (Some("v1"), Some(seq), Some(hash), None) = (it.next(), it.next(), it.next(), it.next())
-    else {
-        return Err(HeadError::Malformed);
-    };
-    let seq: u64 = seq.parse().map_err(|_| HeadError::Malformed)?;
-    let ok = hash
-        .strip_prefix("sha256:")
-        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
-    if !ok {
-        return Err(HeadError::Malformed);
-    }
-    Ok(Some((seq, hash.to_string())))
-}
-
-/// Why the head file could not be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HeadError {
-    Read(String),
-    Malformed,
+    Head::parse(text).map(Some)
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@ use std::path::Path;
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
-use super::{AuditError, GENESIS, HeadError, MAX_LINE, line_hash, read_head};
+use super::anchor::{Head, HeadError, KeychainView};
+use super::{AuditError, GENESIS, MAX_LINE, line_hash, read_head};
 
 /// What is wrong at the first bad line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +32,12 @@ pub enum Problem {
     Oversized,
     /// A line that is not UTF-8.
     NotUtf8,
-    /// The head file is missing, unreadable or malformed.
+    /// The head file is missing, unreadable, malformed, in the old
+    /// unauthenticated format, or its MAC does not verify.
     Head,
+    /// The log (and its head) are gone while the keychain's anchor says
+    /// a log was written.
+    Missing,
 }
 
 impl Problem {
@@ -47,6 +52,7 @@ impl Problem {
             Problem::Oversized => "oversized",
             Problem::NotUtf8 => "not-utf8",
             Problem::Head => "head",
+            Problem::Missing => "missing",
         }
     }
 }
@@ -67,6 +73,10 @@ pub enum Verdict {
         records: u64,
         /// `None` for an empty log.
         last_hash: Option<String>,
+        /// Records in which `run` said the log did not match its anchor
+        /// (kind `audit-anchor`): the chain holds from there, but what
+        /// came before was lost or rewritten.
+        warnings: Vec<Finding>,
     },
     Broken {
         /// Records checked good before the finding.
@@ -188,7 +198,32 @@ fn open_log(path: &Path) -> Result<Option<File>, AuditError> {
 
 /// Walks the chain of `log` and checks its end against `head`; reports the
 /// first bad line. I/O errors are `Err`; a broken chain is `Ok(Broken)`.
+/// The head's MAC is not checked (no key): see [`verify_anchored`].
 pub fn verify_log(log: &Path, head: &Path) -> Result<Verdict, AuditError> {
+    verify_with(log, head, None)
+}
+
+/// [`verify_log`], then the head's MAC against the keychain's audit key
+/// and the log against the keychain's anchor: a log deleted with its
+/// head, replaced, cut short, or rewritten (chain and head recomputed)
+/// without the key.
+pub fn verify_anchored(
+    log: &Path,
+    head: &Path,
+    keychain: &KeychainView,
+) -> Result<Verdict, AuditError> {
+    verify_with(log, head, Some(keychain))
+}
+
+fn verify_with(
+    log: &Path,
+    head: &Path,
+    keychain: Option<&KeychainView>,
+) -> Result<Verdict, AuditError> {
+    // The record the anchor names, to compare its hash on the way.
+    let anchored: Option<&Head> = keychain.and_then(|k| k.anchor.as_ref()?.as_ref().ok());
+    let mut anchored_hash: Option<String> = None;
+    let mut warnings = Vec::new();
     let read_err = |source| AuditError::Read {
         path: log.to_path_buf(),
         source,
@@ -278,9 +313,15 @@ pub fn verify_log(log: &Path, head: &Path) -> Result<Verdict, AuditError> {
                 };
                 // Two adjacent records swapped look like an insertion of
                 // the later one; a seq one ahead is read as the swap.
-                let (line, problem, message) = if next_continues
-                    && (p.seq <= expected || p.seq > expected + 1)
-                {
+                let (line, problem, message) = if h == prev_hash {
+                    // A byte-for-byte copy of the line before: the copy is
+                    // the stray one.
+                    (
+                        no,
+                        Problem::Inserted,
+                        format!("line {no} was inserted: it is a copy of line {}", no - 1),
+                    )
+                } else if next_continues && (p.seq <= expected || p.seq > expected + 1) {
                     inserted_here()
                 } else if p.seq == expected {
                     if no == 1 {
@@ -344,12 +385,28 @@ pub fn verify_log(log: &Path, head: &Path) -> Result<Verdict, AuditError> {
                 let good = count.min(line.saturating_sub(1));
                 return broken(good, Some(line), problem, message);
             }
+            if p.value.get("event").and_then(Value::as_str) == Some("guard")
+                && p.value.get("kind").and_then(Value::as_str) == Some("audit-anchor")
+            {
+                warnings.push(Finding {
+                    line: Some(no),
+                    problem: Problem::Missing,
+                    message: format!(
+                        "line {no}: a launch found the log not matching its anchor: {}",
+                        p.value.get("detail").and_then(Value::as_str).unwrap_or("")
+                    ),
+                });
+            }
+            if anchored.is_some_and(|a| a.seq == p.seq) {
+                anchored_hash = Some(h.clone());
+            }
             prev2_hash = Some(std::mem::replace(&mut prev_hash, h.clone()));
             last_hash = Some(h);
             count += 1;
         }
     }
     // The end of the log against the head file.
+    let head_path = head;
     let head = match read_head(head) {
         Ok(h) => h,
         Err(HeadError::Malformed) => {
@@ -360,40 +417,54 @@ pub fn verify_log(log: &Path, head: &Path) -> Result<Verdict, AuditError> {
                 "the head file audit.head is malformed".into(),
             );
         }
+        Err(HeadError::OldFormat) => {
+            return broken(
+                count,
+                None,
+                Problem::Head,
+                "the head file audit.head is in the old v1 format, which no key authenticates: it cannot tell this log from a rewritten one (the next `mcp-warden run` rewrites it as v2)".into(),
+            );
+        }
         Err(HeadError::Read(e)) => {
             return Err(AuditError::Read {
-                path: head.to_path_buf(),
+                path: head_path.to_path_buf(),
                 source: io::Error::other(e),
             });
         }
     };
-    match (head, count) {
-        (None, 0) => Ok(Verdict::Intact {
+    let verdict = match (&head, count) {
+        (None, 0) => Verdict::Intact {
             records: 0,
             last_hash: None,
-        }),
-        (None, n) => broken(
-            n,
-            None,
-            Problem::Head,
-            format!(
-                "the log holds {n} records but the head file audit.head is missing: records cut off the end cannot be ruled out"
-            ),
-        ),
-        (Some((hs, _)), 0) => broken(
-            0,
-            Some(1),
-            Problem::Truncated,
-            format!(
-                "the log is empty but the head file records {} records: the log was truncated",
-                hs.saturating_add(1)
-            ),
-        ),
-        (Some((hs, hh)), n) => {
+            warnings,
+        },
+        (None, n) => {
+            return broken(
+                n,
+                None,
+                Problem::Head,
+                format!(
+                    "the log holds {n} records but the head file audit.head is missing: records cut off the end cannot be ruled out"
+                ),
+            );
+        }
+        (Some(h), 0) => {
+            return broken(
+                0,
+                Some(1),
+                Problem::Truncated,
+                format!(
+                    "the log is empty but the head file records {} records: the log was truncated",
+                    h.count()
+                ),
+            );
+        }
+        (Some(h), n) => {
+            let (hs, hh) = (h.seq, &h.hash);
             let last = n - 1;
             let last_hash = last_hash.unwrap_or_default();
             if hs > last {
-                broken(
+                return broken(
                     n,
                     Some(n),
                     Problem::Truncated,
@@ -401,9 +472,9 @@ pub fn verify_log(log: &Path, head: &Path) -> Result<Verdict, AuditError> {
                         "the log ends at line {n} (seq {last}) but the head file records seq {hs}: {} record(s) removed from the end",
                         hs - last
                     ),
-                )
+                );
             } else if hs < last {
-                broken(
+                return broken(
                     hs.saturating_add(1),
                     Some(hs.saturating_add(2)),
                     Problem::Inserted,
@@ -411,22 +482,126 @@ pub fn verify_log(log: &Path, head: &Path) -> Result<Verdict, AuditError> {
                         "the head file records seq {hs}, but the log goes on to seq {last}: line {} and after were appended behind the log's back",
                         hs.saturating_add(2)
                     ),
-                )
-            } else if hh != last_hash {
-                broken(
+                );
+            } else if *hh != last_hash {
+                return broken(
                     n - 1,
                     Some(n),
                     Problem::Edited,
                     format!("line {n} was edited: its hash does not match the head file"),
-                )
-            } else {
-                Ok(Verdict::Intact {
-                    records: n,
-                    last_hash: Some(last_hash),
-                })
+                );
+            }
+            Verdict::Intact {
+                records: n,
+                last_hash: Some(last_hash),
+                warnings,
             }
         }
+    };
+    let Some(keychain) = keychain else {
+        return Ok(verdict);
+    };
+    // The head's MAC.
+    if let Some(h) = &head {
+        match (&keychain.key, &h.mac) {
+            (Some(key), Some(_)) if !h.authentic(key) => {
+                return broken(
+                    0,
+                    None,
+                    Problem::Head,
+                    "the head file's MAC does not verify with the audit key in the keychain: the log and its head were rewritten (or replaced) by someone without the key; no record can be trusted".into(),
+                );
+            }
+            (Some(_), None) => {
+                return broken(
+                    0,
+                    None,
+                    Problem::Head,
+                    "the head file carries no MAC, but the keychain holds an audit key: the head was rewritten without the key (or written with `[audit] anchor = \"off\"`)".into(),
+                );
+            }
+            (None, Some(_)) => {
+                return broken(
+                    0,
+                    None,
+                    Problem::Head,
+                    "the head file is authenticated, but the keychain holds no audit key to check it with (the keychain was reset, or keyutils lost it at reboot)".into(),
+                );
+            }
+            _ => {}
+        }
     }
+    // The log against the anchor.
+    let a = match &keychain.anchor {
+        None => return Ok(verdict),
+        Some(Err(_)) => {
+            return broken(
+                count,
+                None,
+                Problem::Head,
+                "the keychain's audit-anchor item is malformed".into(),
+            );
+        }
+        Some(Ok(a)) => a,
+    };
+    let Some(h) = &head else {
+        let what = if log.exists() {
+            "the audit log is empty and its head file is missing"
+        } else {
+            "the audit log and its head file are missing"
+        };
+        return broken(
+            0,
+            None,
+            Problem::Missing,
+            format!(
+                "{what}, but its anchor in the keychain records {} records (log {}, last {}): the log was deleted",
+                a.count(),
+                a.id,
+                a.hash
+            ),
+        );
+    };
+    if h.id != a.id {
+        return broken(
+            0,
+            None,
+            Problem::Missing,
+            format!(
+                "the log {} is not the log anchored in the keychain ({}, {} records, last {}): that log was deleted or replaced",
+                h.id,
+                a.id,
+                a.count(),
+                a.hash
+            ),
+        );
+    }
+    if a.count() > count {
+        return broken(
+            count,
+            Some(count),
+            Problem::Truncated,
+            format!(
+                "the log holds {count} records but its anchor in the keychain records {} (last {}): {} record(s) removed from the end",
+                a.count(),
+                a.hash,
+                a.count() - count
+            ),
+        );
+    }
+    if anchored_hash.as_deref() != Some(a.hash.as_str()) {
+        let no = a.seq.saturating_add(1);
+        return broken(
+            a.seq,
+            Some(no),
+            Problem::Edited,
+            format!(
+                "line {no} (seq {}) does not match its anchor in the keychain: the log was rewritten",
+                a.seq
+            ),
+        );
+    }
+    Ok(verdict)
 }
 
 /// One item of [`read_records`].

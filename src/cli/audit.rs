@@ -8,15 +8,19 @@ use serde_json::{Map, Value, json};
 
 use super::Global;
 use crate::audit::{
-    AuditError, Entry, Finding, Paths, Verdict, parse_since, read_records, verify_log,
+    AuditError, Entry, Finding, KeychainView, Paths, Verdict, parse_since, read_records,
+    verify_anchored, verify_log,
 };
 
 const AUDIT_HELP: &str = "\
 The log is DATA_DIR/audit/audit.jsonl (under --home DIR: DIR/data/audit/):
 one JSON record per launch decision, tool call and guard finding, each with
 the SHA-256 of the line before it (`prev`) and a sequence number (`seq`);
-audit.head beside it holds the last seq and hash. Records carry digests of
-tool arguments, never the arguments.
+audit.head beside it holds the last seq and hash, the log's identity and a
+MAC by the audit key kept in the OS keychain (item `audit-key`); the keychain
+item `audit-anchor` remembers the head of the last launch record, so a log
+deleted with its head, cut short, or rewritten without the key is reported.
+Records carry digests of tool arguments, never the arguments.
 
 Exit status of `audit verify`: 0 intact, 1 broken (the first bad line is
 named), 2 when the log cannot be read.";
@@ -50,30 +54,78 @@ pub fn run(g: &Global, cmd: &AuditCommand) -> Result<u8> {
     let ctx = g.context()?;
     let paths = Paths::new(&ctx);
     match cmd {
-        AuditCommand::Verify => verify(g, &paths),
+        AuditCommand::Verify => {
+            let trust = super::verify::load_trust(&ctx)?;
+            let policies = super::verify::load_policies(&ctx, &trust)?;
+            let keychain = match policies.audit_anchor() {
+                false => None,
+                true => Some(read_keychain(&ctx)?),
+            };
+            verify(g, &paths, keychain.as_ref())
+        }
         AuditCommand::Show { server, since } => {
             show(g, &paths, server.as_deref(), since.as_deref())
         }
     }
 }
 
-fn verify(g: &Global, paths: &Paths) -> Result<u8> {
-    let verdict = verify_log(&paths.log, &paths.head).map_err(io_failure)?;
+/// The audit key and anchor, read (never created) from the keychain.
+fn read_keychain(ctx: &crate::context::Context) -> Result<KeychainView> {
+    let unavailable = |what: String| -> anyhow::Error {
+        super::Failure::input(
+            crate::diag::Code::AuditUnavailable,
+            format!("cannot read the audit log's anchor from the keychain: {what}"),
+            Some("unlock the OS keychain and try again; with `[audit] anchor = \"off\"` in the policy the log is checked without its anchor".into()),
+        )
+        .into()
+    };
+    let secrets = crate::secrets::Secrets::open(ctx).map_err(|e| unavailable(e.to_string()))?;
+    KeychainView::read(&secrets).map_err(|e| unavailable(e.to_string()))
+}
+
+fn verify(g: &Global, paths: &Paths, keychain: Option<&KeychainView>) -> Result<u8> {
+    let verdict = match keychain {
+        Some(k) => verify_anchored(&paths.log, &paths.head, k),
+        None => verify_log(&paths.log, &paths.head),
+    }
+    .map_err(io_failure)?;
     match verdict {
-        Verdict::Intact { records, last_hash } => {
+        Verdict::Intact {
+            records,
+            last_hash,
+            warnings,
+        } => {
+            let hint = "the chain holds after that line; what the log held before it was lost or rewritten: compare with a copy kept elsewhere (the OTLP collector)";
             if g.json() {
+                let diagnostics: Vec<Value> = warnings
+                    .iter()
+                    .map(|w| {
+                        json!({"code": crate::diag::Code::AuditBroken.as_str(), "severity": "warning",
+                            "message": w.message, "hint": hint, "location": location(paths, w)})
+                    })
+                    .collect();
                 g.out(&format!(
                     "{}\n",
                     json!({"status": "intact", "records": records, "last-hash": last_hash,
-                        "log": paths.log, "diagnostics": []})
+                        "log": paths.log, "diagnostics": diagnostics})
                 ));
-            } else if records == 0 {
-                g.out("the audit log is empty: intact, 0 records\n");
             } else {
-                g.out(&format!(
-                    "the audit log is intact: {records} records, last {}\n",
-                    last_hash.unwrap_or_default()
-                ));
+                for w in &warnings {
+                    eprintln!(
+                        "warning[{}]: {}: {}\n  hint: {hint}",
+                        crate::diag::Code::AuditBroken.as_str(),
+                        location(paths, w),
+                        w.message
+                    );
+                }
+                if records == 0 {
+                    g.out("the audit log is empty: intact, 0 records\n");
+                } else {
+                    g.out(&format!(
+                        "the audit log is intact: {records} records, last {}\n",
+                        last_hash.unwrap_or_default()
+                    ));
+                }
             }
             Ok(0)
         }

@@ -5,6 +5,7 @@
 //! messages. Every message of mcp-warden's own goes to stderr.
 
 use std::ffi::OsString;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -17,6 +18,7 @@ use crate::audit::{self, Event, Sink as _};
 use crate::diag::Code;
 use crate::launch::anchor::Anchor;
 use crate::launch::entry::{self, Artifact, EnvValue};
+use crate::launch::guard::redact::{self, Redactor};
 use crate::launch::guard::{self, GuardSession, io::Guard, pins::PinStore};
 use crate::launch::spawn::{Launch, Program};
 use crate::launch::{env, receipt, sandbox};
@@ -103,6 +105,16 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
 
     // Every launch decision is recorded, the refusals too.
     let mut audit = open_audit(&ctx, a, &policies)?;
+    // What the keychain's anchor remembers and the files no longer show
+    // is said now, in the log, before this launch's record moves it.
+    if let Some(problem) = audit.check_anchor() {
+        tracing::warn!("the audit log does not match its anchor in the keychain: {problem}");
+        audit.record(Event::Guard {
+            server: name.to_string(),
+            kind: "audit-anchor".into(),
+            detail: problem,
+        });
+    }
     let judges = Judges {
         trust: &trust,
         policies: &policies,
@@ -129,6 +141,9 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
         }
     };
     audit.record(decision("allowed", ready.sandbox.clone()));
+    // The anchor moved with the launch record; the keychain connection
+    // is not kept open beside the server (the key stays, for the head).
+    audit.release_anchor();
     g.note(&ready.banner);
     for gap in &ready.gaps {
         g.note(&format!("mcp-warden: {name}: not enforced: {gap}"));
@@ -169,6 +184,21 @@ fn open_audit(
         f.into()
     };
     let mut log = audit::AuditLog::open(ctx).map_err(fail)?;
+    // The key that authenticates the head, and the anchor: without them a
+    // log deleted or rewritten by a process that can write the files
+    // could not be told apart, so run refuses unless the policy opts out.
+    if policies.audit_anchor() {
+        log = crate::secrets::Secrets::open(ctx)
+            .map_err(audit::AnchorError::from)
+            .and_then(|s| log.with_keychain(Box::new(s)))
+            .map_err(|e| {
+                Failure::input(
+                    Code::AuditUnavailable,
+                    format!("the audit log's key cannot be read from the keychain: {e}"),
+                    Some("unlock the OS keychain (or start a Secret Service); run refuses to start a server whose audit log it cannot anchor, unless the policy says `[audit] anchor = \"off\"`".into()),
+                )
+            })?;
+    }
     if let Some(url) = a.otlp.clone().or_else(|| policies.otlp()) {
         log = log.with_otlp(&url).map_err(fail)?;
     }
@@ -391,6 +421,30 @@ fn prepare(
 
     // The keychain connection is not kept open beside the server.
     drop(secrets);
+    // One redactor for the launch: stderr, the guard's notes, the audit
+    // log and its OTLP export all pass it.
+    let redactor = Arc::new(Redactor::new(
+        &secret_env
+            .iter()
+            .map(|(_, v)| v.clone())
+            .collect::<Vec<_>>(),
+    ));
+    audit.set_redactor(redactor.clone());
+    let short: Vec<&str> = secret_env
+        .iter()
+        .filter(|(_, v)| v.expose().len() < redact::MIN_SECRET)
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if !short.is_empty() {
+        tracing::warn!(
+            "{name}: the secret{} {} {} shorter than {} bytes and {} not redacted from stderr or the audit log (a value that short cannot be told from ordinary text); store a longer one",
+            if short.len() == 1 { "" } else { "s" },
+            short.join(", "),
+            if short.len() == 1 { "is" } else { "are" },
+            redact::MIN_SECRET,
+            if short.len() == 1 { "is" } else { "are" },
+        );
+    }
     let mut args = ep.args.clone();
     args.extend(entry.run.args.iter().map(OsString::from));
     args.extend(a.args.iter().cloned());
@@ -472,7 +526,7 @@ fn prepare(
             Some(Guard {
                 session: Box::new(session),
                 limits: guard::Limits::from_policy(&rules),
-                secrets: secret_env.iter().map(|(_, v)| v.clone()).collect(),
+                redactor: redactor.clone(),
             })
         }
     };

@@ -719,7 +719,7 @@ mod tests {
             guard: Some(Guard {
                 session,
                 limits: crate::launch::guard::Limits::default(),
-                secrets: vec![],
+                redactor: std::sync::Arc::new(crate::launch::guard::redact::Redactor::shapes_only()),
             }),
             ..sh(script, dir, &[])
         }

@@ -346,6 +346,8 @@ pub struct Policy {
     pub advisories: Option<AdvisoryRules>,
     /// `[audit] otlp`: where audit events are also exported.
     pub otlp: Option<At<String>>,
+    /// `[audit] anchor`: "keychain" (true) or "off" (false).
+    pub anchor: Option<At<bool>>,
 }
 
 /// `[servers.sbom]`: what the bill of materials must show.
@@ -548,6 +550,15 @@ impl PolicySet {
     pub fn tools_pinned(&self, server: &str) -> Option<String> {
         (self.layers.iter())
             .find_map(|p| Some(p.server(server)?.tools_pinned.as_ref()?.value.clone()))
+    }
+
+    /// `[audit] anchor`: the audit log is anchored in the keychain unless
+    /// a policy says "off" and none says "keychain" (a layer may only
+    /// tighten: either file's "keychain" wins).
+    pub fn audit_anchor(&self) -> bool {
+        let says =
+            |v: bool| (self.layers.iter()).any(|p| p.anchor.as_ref().is_some_and(|a| a.value == v));
+        says(true) || !says(false)
     }
 
     /// `[audit] otlp`: the system's before the user's.

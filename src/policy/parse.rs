@@ -273,11 +273,27 @@ impl<'a> Parser<'a> {
                 }
             },
         };
+        let mut anchor = None;
         let otlp = match Self::get(root, "audit") {
             None => None,
             Some((_, v)) => match v.get_ref().as_table() {
                 Some(t) => {
-                    self.check_keys(t, &["otlp"], "[audit]");
+                    self.check_keys(t, &["otlp", "anchor"], "[audit]");
+                    anchor = self.string(t, "anchor").and_then(|a| match a.value.as_str() {
+                        "keychain" => Some(a.map(true)),
+                        "off" => Some(a.map(false)),
+                        _ => {
+                            self.diags.push(
+                                Diagnostic::error(
+                                    Code::PolicyType,
+                                    format!("`anchor` must be \"keychain\" or \"off\", not `{}`", a.value),
+                                )
+                                .hint("\"keychain\" (the default) anchors the audit log with a key in the OS keychain; \"off\" runs without")
+                                .at(a.loc.to_string()),
+                            );
+                            None
+                        }
+                    });
                     self.string(t, "otlp").and_then(|u| {
                         if reqwest::Url::parse(&u.value).is_ok_and(|url| matches!(url.scheme(), "http" | "https")) {
                             Some(u)
@@ -302,6 +318,7 @@ impl<'a> Parser<'a> {
         };
         let policy = Policy {
             otlp,
+            anchor,
             advisories,
             file: self.file.to_path_buf(),
             layer,
@@ -1313,6 +1330,41 @@ mod tests {
         assert_eq!(unknown.location.as_deref(), Some("p.toml:3:1"));
         let mode = d.iter().find(|d| d.message.contains("lenient")).unwrap();
         assert_eq!(mode.location.as_deref(), Some("p.toml:2:8"));
+    }
+
+    #[test]
+    fn audit_anchor_is_keychain_or_off() {
+        for (value, want) in [("keychain", true), ("off", false)] {
+            let (p, d) = check(&format!("version = 1\n[audit]\nanchor = \"{value}\"\n"));
+            assert!(d.is_empty(), "{d:?}");
+            assert_eq!(p.unwrap().anchor.map(|a| a.value), Some(want));
+        }
+        // Over two layers "keychain" wins; no word at all is "keychain".
+        let layer = |v: &str| {
+            let text = match v {
+                "" => "version = 1\n".to_string(),
+                v => format!("version = 1\n[audit]\nanchor = \"{v}\"\n"),
+            };
+            check(&text).0.unwrap()
+        };
+        for (a, b, want) in [
+            ("off", "keychain", true),
+            ("keychain", "off", true),
+            ("off", "", false),
+            ("", "", true),
+        ] {
+            let set = crate::policy::PolicySet {
+                layers: vec![layer(a), layer(b)],
+                warnings: vec![],
+            };
+            assert_eq!(set.audit_anchor(), want, "{a} {b}");
+        }
+        assert!(crate::policy::PolicySet::default().audit_anchor());
+        let (_, d) = check("version = 1\n[audit]\nanchor = \"maybe\"\n");
+        assert!(
+            d.iter().any(|d| d.message.contains("`anchor` must be")),
+            "{d:?}"
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use mcp_warden::audit::{AuditLog, Event, GENESIS, Paths, Sink, format_record, line_hash};
+use mcp_warden::audit::{AuditLog, Event, GENESIS, Head, Paths, Sink, format_record, line_hash};
 use mcp_warden::context::Context;
 use serde_json::Value;
 
@@ -312,11 +312,13 @@ fn handmade_log(env: &TestEnv, records: &[(&str, &str)]) -> Paths {
         out.push('\n');
     }
     fs::write(&p.log, out).unwrap();
-    fs::write(
-        &p.head,
-        format!("v1 {:020} {prev}\n", records.len() as u64 - 1),
-    )
-    .unwrap();
+    let head = Head::new(
+        records.len() as u64 - 1,
+        &prev,
+        "0123456789abcdef0123456789abcdef",
+        None,
+    );
+    fs::write(&p.head, head.line()).unwrap();
     p
 }
 
@@ -405,14 +407,14 @@ fn concurrent_appenders_keep_one_chain() {
 // ---------------------------------------------------------------------------
 // OTLP export.
 
-struct Request {
-    path: String,
+pub(super) struct Request {
+    pub(super) path: String,
     content_type: String,
-    body: Value,
+    pub(super) body: Value,
 }
 
 /// Reads HTTP/1.1 requests (keep-alive) from one connection, answers 200.
-fn serve_connection(stream: TcpStream, tx: mpsc::Sender<Request>) {
+pub(super) fn serve_connection(stream: TcpStream, tx: mpsc::Sender<Request>) {
     let mut w = stream.try_clone().unwrap();
     let mut r = BufReader::new(stream);
     loop {
@@ -455,7 +457,7 @@ fn serve_connection(stream: TcpStream, tx: mpsc::Sender<Request>) {
     }
 }
 
-fn attr<'a>(attrs: &'a Value, key: &str) -> &'a Value {
+pub(super) fn attr<'a>(attrs: &'a Value, key: &str) -> &'a Value {
     attrs
         .as_array()
         .unwrap()

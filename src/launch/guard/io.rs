@@ -21,14 +21,13 @@
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use serde_json::{Value, json};
 
 use super::frame::{Frame, FrameReader, Refusal};
 use super::redact::Redactor;
 use super::{Limits, Outbox, Session, Side, Verdict};
-use crate::secrets::SecretValue;
 
 /// Longest stderr line passed through; the rest of a longer one is cut.
 pub const MAX_STDERR_LINE: usize = 16 * 1024;
@@ -40,16 +39,17 @@ const OUT_BUF: usize = 64 * 1024;
 pub struct Guard {
     pub session: Box<dyn Session>,
     pub limits: Limits,
-    /// The server's secret values, redacted from its stderr and the
-    /// guard's notes.
-    pub secrets: Vec<SecretValue>,
+    /// The launch's redactor (its secret values and their encodings),
+    /// applied to the server's stderr and the guard's notes; the audit
+    /// log holds the same one.
+    pub redactor: Arc<Redactor>,
 }
 
 impl std::fmt::Debug for Guard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Guard")
             .field("limits", &self.limits)
-            .field("secrets", &self.secrets.len())
+            .field("redactor", &self.redactor)
             .finish_non_exhaustive()
     }
 }
@@ -60,7 +60,7 @@ type Sink = Box<dyn Write + Send>;
 pub struct GuardIo {
     session: Mutex<Box<dyn Session>>,
     limits: Limits,
-    redactor: Redactor,
+    redactor: Arc<Redactor>,
     /// `None` once the client's EOF closed the server's stdin.
     server_in: Mutex<Option<BufWriter<Sink>>>,
     client_out: Mutex<BufWriter<Sink>>,
@@ -87,7 +87,7 @@ impl GuardIo {
     /// (run's stdout); `err`: run's stderr.
     pub fn new(guard: Guard, server_in: Sink, client_out: Sink, err: Sink) -> GuardIo {
         GuardIo {
-            redactor: Redactor::new(&guard.secrets),
+            redactor: guard.redactor,
             session: Mutex::new(guard.session),
             limits: guard.limits,
             server_in: Mutex::new(Some(BufWriter::with_capacity(OUT_BUF, server_in))),
@@ -399,10 +399,7 @@ mod tests {
             Guard {
                 session,
                 limits,
-                secrets: secrets
-                    .iter()
-                    .map(|s| SecretValue::new(s.to_string()))
-                    .collect(),
+                redactor: Arc::new(Redactor::from_values(secrets.iter().map(|s| s.as_bytes()))),
             },
             Box::new(server_in.clone()),
             Box::new(client_out.clone()),
@@ -586,7 +583,7 @@ mod tests {
             Guard {
                 session: Box::new(Passthrough),
                 limits: Limits::default(),
-                secrets: vec![],
+                redactor: Arc::new(Redactor::shapes_only()),
             },
             Box::new(Broken),
             Box::new(out.clone()),

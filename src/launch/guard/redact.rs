@@ -1,7 +1,26 @@
-//! Redaction of the server's stderr (and of the guard's own notes): the
-//! values of the server's secrets, and common token shapes, become
-//! `[REDACTED]`. Works on whole lines, so a secret is never split across
-//! two calls.
+//! Redaction of everything a launch writes: the server's stderr, the
+//! guard's own notes, and every string of every audit record (file and
+//! OTLP export). One [`Redactor`] is built per launch in `run`, from that
+//! launch's secret values, and shared by all three paths.
+//!
+//! What it replaces with `[REDACTED]`:
+//! - each secret value of at least [`MIN_SECRET`] bytes, as is;
+//! - its common encodings: hex (lower and upper case); percent-encoding
+//!   (upper and lower case hex digits); base64, standard and URL-safe,
+//!   whole (with and without padding) and as found inside the base64 of a
+//!   longer text, at each of the 3 byte alignments the secret can have
+//!   there (only the characters that depend on the secret's bytes alone
+//!   are matched, so at most 2 characters carrying a few of its bits stay
+//!   on either side);
+//! - common token shapes (`Authorization:` values, bearer tokens, AWS,
+//!   GitHub, Slack and `sk-` keys), whoever's they are.
+//!
+//! Secrets shorter than [`MIN_SECRET`] bytes are not matched: replacing
+//! every occurrence of a 3-byte value would destroy ordinary text and
+//! tell anyone reading which 3 bytes it is. `run` warns once when a
+//! launch has such a secret.
+//!
+//! Works on whole lines, so a secret is never split across two calls.
 
 use std::borrow::Cow;
 
@@ -13,8 +32,15 @@ use crate::secrets::SecretValue;
 pub const MARK: &[u8] = b"[REDACTED]";
 
 /// Secret values shorter than this are not matched (they would redact
-/// common words and numbers, and say little about the secret).
-pub const MIN_SECRET: usize = 4;
+/// common words and numbers, and pointing at them would give the value
+/// away); `run` warns when a secret is shorter.
+pub const MIN_SECRET: usize = 6;
+
+/// What marks text the guard cut short (`guard::truncate`).
+const ELLIPSIS: &str = "…";
+
+/// The shortest start of a secret redacted before an [`ELLIPSIS`].
+const MIN_PREFIX: usize = 4;
 
 /// Token shapes. Where a pattern has a `keep` group, that prefix (the
 /// header or variable name) stays and only the value is replaced.
@@ -48,12 +74,15 @@ static COMPILED: std::sync::LazyLock<Vec<(Regex, bool)>> = std::sync::LazyLock::
 
 /// Replaces secrets and token shapes in lines of text.
 pub struct Redactor {
-    /// The secret values of at least [`MIN_SECRET`] bytes, longest first,
+    /// The secret values of at least [`MIN_SECRET`] bytes and their
+    /// encodings ([`encodings`]), longest first,
     /// replaced as literals (no pattern that could fail to compile or
     /// grow past a size limit; wiped from memory on drop).
     secrets: Vec<zeroize::Zeroizing<Vec<u8>>>,
-    /// The longest secret, in bytes (for cutting long lines safely).
+    /// The longest form matched, in bytes (for cutting long lines safely).
     longest: usize,
+    /// Secret values too short to be matched (see [`MIN_SECRET`]).
+    short: usize,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -72,25 +101,41 @@ impl Redactor {
 
     /// A redactor for these secret values given as bytes.
     pub fn from_values<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Redactor {
-        let mut vals: Vec<&[u8]> = values
-            .into_iter()
-            .filter(|v| v.len() >= MIN_SECRET)
-            .collect();
-        vals.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        let mut short = 0;
+        let mut vals: Vec<zeroize::Zeroizing<Vec<u8>>> = Vec::new();
+        for v in values {
+            if v.is_empty() {
+                continue;
+            }
+            if v.len() < MIN_SECRET {
+                short += 1;
+                continue;
+            }
+            vals.extend(encodings(v));
+        }
+        vals.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         vals.dedup();
         let longest = vals.first().map_or(0, |v| v.len());
         Redactor {
-            secrets: vals
-                .into_iter()
-                .map(|v| zeroize::Zeroizing::new(v.to_vec()))
-                .collect(),
+            secrets: vals,
             longest,
+            short,
         }
     }
 
-    /// The longest secret value matched, in bytes.
+    /// A redactor for the token shapes only (no secrets known).
+    pub fn shapes_only() -> Redactor {
+        Redactor::from_values(std::iter::empty())
+    }
+
+    /// The longest form of a secret matched, in bytes.
     pub fn longest_secret(&self) -> usize {
         self.longest
+    }
+
+    /// How many of the secret values were too short to be matched.
+    pub fn too_short(&self) -> usize {
+        self.short
     }
 
     /// `line` with every secret and token shape replaced by `[REDACTED]`.
@@ -109,6 +154,26 @@ impl Redactor {
                     }
                 }
                 v.extend_from_slice(&out[at..]);
+                out = Cow::Owned(v);
+            }
+        }
+        // Text cut short with an ellipsis (the guard quotes at most so
+        // many bytes of what a peer sent) may end in the start of a
+        // secret: that start goes too.
+        if let Some(body) = out.strip_suffix(ELLIPSIS.as_bytes()) {
+            let cut = self
+                .secrets
+                .iter()
+                .filter_map(|secret| {
+                    (MIN_PREFIX..secret.len())
+                        .rev()
+                        .find(|&n| body.ends_with(&secret[..n]))
+                })
+                .max();
+            if let Some(n) = cut {
+                let mut v = body[..body.len() - n].to_vec();
+                v.extend_from_slice(MARK);
+                v.extend_from_slice(ELLIPSIS.as_bytes());
                 out = Cow::Owned(v);
             }
         }
@@ -135,6 +200,88 @@ impl Redactor {
     }
 }
 
+const B64_STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const B64_URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Base64 of `data` (no padding) with this alphabet.
+fn b64(data: &[u8], alphabet: &[u8; 64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(alphabet[((n >> (18 - 6 * i)) & 63) as usize]);
+        }
+    }
+    out
+}
+
+/// The characters of base64 that depend on `secret`'s bytes alone when it
+/// starts `offset` (0, 1 or 2) bytes into a 3-byte group of a longer
+/// text: the characters shared with the neighbouring bytes are left out.
+fn b64_core(secret: &[u8], offset: usize, alphabet: &[u8; 64]) -> Vec<u8> {
+    let mut padded = zeroize::Zeroizing::new(vec![0u8; offset]);
+    padded.extend_from_slice(secret);
+    let enc = b64(&padded, alphabet);
+    // Leading characters that hold bits of the bytes before the secret.
+    let skip = [0, 2, 3][offset];
+    // Characters fully determined by the bytes given: 4 per whole group,
+    // then 1 for a trailing byte and 2 for two trailing bytes.
+    let total = padded.len();
+    let end = total / 3 * 4 + total % 3;
+    enc[skip..end.min(enc.len())].to_vec()
+}
+
+/// Percent-encoding of every byte outside `keep` and the ASCII letters
+/// and digits, with upper- or lower-case hex digits.
+fn percent(data: &[u8], keep: &[u8], upper: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() * 3);
+    for &b in data {
+        if b.is_ascii_alphanumeric() || keep.contains(&b) {
+            out.push(b);
+        } else {
+            out.push(b'%');
+            let h = if upper {
+                hex::encode_upper([b])
+            } else {
+                hex::encode([b])
+            };
+            out.extend_from_slice(h.as_bytes());
+        }
+    }
+    out
+}
+
+/// `secret` and every encoding of it that the redactor matches (see the
+/// module docs); duplicates are removed by the caller.
+pub(crate) fn encodings(secret: &[u8]) -> Vec<zeroize::Zeroizing<Vec<u8>>> {
+    let mut out: Vec<Vec<u8>> = vec![
+        secret.to_vec(),
+        hex::encode(secret).into_bytes(),
+        hex::encode_upper(secret).into_bytes(),
+    ];
+    // RFC 3986's unreserved set, and JavaScript's encodeURIComponent's.
+    for keep in [&b"-._~"[..], &b"-_.!~*'()"[..]] {
+        out.push(percent(secret, keep, true));
+        out.push(percent(secret, keep, false));
+    }
+    for alphabet in [B64_STD, B64_URL] {
+        let whole = b64(secret, alphabet);
+        let mut padded = whole.clone();
+        padded.resize(secret.len().div_ceil(3) * 4, b'=');
+        out.push(padded);
+        out.push(whole);
+        for offset in 0..3 {
+            out.push(b64_core(secret, offset, alphabet));
+        }
+    }
+    out.into_iter().map(zeroize::Zeroizing::new).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,7 +306,91 @@ mod tests {
         // Regex metacharacters in a secret are literal.
         let re = r(&["a.b*c(d)"]);
         assert_eq!(red(&re, "a.b*c(d) axbbc(d)"), "[REDACTED] axbbc(d)");
-        assert_eq!(re.longest_secret(), 8);
+        assert_eq!(re.longest_secret(), "a.b*c(d)".len() * 3 - 4 * 2);
+        // Shorter than MIN_SECRET: counted, not matched.
+        let re = r(&["12345", "123456"]);
+        assert_eq!(re.too_short(), 1);
+        assert_eq!(red(&re, "12345 123456"), "12345 [REDACTED]");
+    }
+
+    const CANARY: &str = "canary/9d2f7a s3cr3t";
+
+    /// Encoders from the `base64` crate, not the redactor's own.
+    fn engines() -> Vec<(&'static str, base64::engine::GeneralPurpose)> {
+        use base64::engine::general_purpose as gp;
+        vec![
+            ("standard", gp::STANDARD),
+            ("standard-no-pad", gp::STANDARD_NO_PAD),
+            ("url-safe", gp::URL_SAFE),
+            ("url-safe-no-pad", gp::URL_SAFE_NO_PAD),
+        ]
+    }
+
+    #[test]
+    fn base64_of_the_secret_alone_and_inside_longer_text_at_every_alignment() {
+        use base64::Engine as _;
+        let re = r(&[CANARY]);
+        for (name, engine) in engines() {
+            let whole = engine.encode(CANARY);
+            assert_eq!(
+                red(&re, &format!("x {whole} y")),
+                "x [REDACTED] y",
+                "{name}"
+            );
+            for before in 0..6 {
+                for after in 0..6 {
+                    let text = format!("{}{CANARY}{}", &"abcdef"[..before], &"uvwxyz"[..after]);
+                    let enc = engine.encode(&text);
+                    let out = red(&re, &enc);
+                    assert!(out.contains("[REDACTED]"), "{name} {before} {after}: {out}");
+                    // What is left: the neighbours' characters and at most
+                    // two mixed characters on either side (plus padding).
+                    let left = out.len() - "[REDACTED]".len();
+                    let neighbours = (before + after) * 4 / 3 + 4 + 2 + 2;
+                    assert!(
+                        left <= neighbours,
+                        "{name} {before} {after}: {enc} -> {out}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn hex_and_percent_encodings() {
+        let re = r(&[CANARY]);
+        let lower = hex::encode(CANARY);
+        let upper = hex::encode_upper(CANARY);
+        for (enc, what) in [
+            (lower.as_str(), "hex"),
+            (upper.as_str(), "HEX"),
+            ("canary%2F9d2f7a%20s3cr3t", "percent upper"),
+            ("canary%2f9d2f7a%20s3cr3t", "percent lower"),
+        ] {
+            assert_eq!(
+                red(&re, &format!("a={enc}&b=1")),
+                "a=[REDACTED]&b=1",
+                "{what}"
+            );
+        }
+        // encodeURIComponent leaves !'()* alone; RFC 3986 escapes them.
+        let re = r(&["it's(a)secret!"]);
+        for enc in ["it's(a)secret!", "it%27s%28a%29secret%21", "it's(a)secret!"] {
+            assert_eq!(red(&re, enc), "[REDACTED]", "{enc}");
+        }
+    }
+
+    #[test]
+    fn encodings_are_found_by_an_independent_encoder() {
+        // The redactor's base64 against the `base64` crate's.
+        use base64::Engine as _;
+        for s in ["abcdef", "abcdefg", "abcdefgh", "\u{ff}\u{fe}binary\u{0}"] {
+            let all = encodings(s.as_bytes());
+            for (_, engine) in engines() {
+                let e = engine.encode(s);
+                assert!(all.iter().any(|v| v.as_slice() == e.as_bytes()), "{s}: {e}");
+            }
+        }
     }
 
     #[test]
@@ -247,6 +478,38 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[test]
+    fn the_start_of_a_secret_before_a_cut_is_redacted() {
+        let re = r(&[CANARY]);
+        let hex = hex::encode(CANARY);
+        for (text, want) in [
+            (
+                format!("error: {}…", &CANARY[..9]),
+                "error: [REDACTED]…".to_string(),
+            ),
+            (
+                format!("error: {}…", &hex[..10]),
+                "error: [REDACTED]…".to_string(),
+            ),
+            // Too short a start to say anything: kept.
+            (
+                format!("error: {}…", &CANARY[..3]),
+                format!("error: {}…", &CANARY[..3]),
+            ),
+            // No ellipsis: not a cut.
+            (
+                format!("error: {}", &CANARY[..9]),
+                format!("error: {}", &CANARY[..9]),
+            ),
+        ] {
+            assert_eq!(red(&re, &text), want, "{text}");
+        }
+        // Through the guard's own truncation.
+        let long = format!("{}{CANARY}", "x".repeat(490));
+        let cut = crate::launch::guard::truncate(&long, 500);
+        assert!(!red(&re, &cut).contains(&CANARY[..6]));
     }
 
     #[test]
