@@ -237,5 +237,7 @@ pub mod pins;
 pub mod rate;
 pub mod schema;
 pub mod session;
+#[cfg(test)]
+mod session_prop;
 
 pub use session::GuardSession;

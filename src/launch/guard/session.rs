@@ -1620,7 +1620,17 @@ impl Session for GuardSession {
                     self.guard_event("refused", "server: too many requests in flight".into());
                     return Verdict::Drop;
                 }
-                self.server_reqs.insert(id.clone());
+                if !self.server_reqs.insert(id.clone()) {
+                    // A second request under an id the client has yet to
+                    // answer: any answer would be ambiguous (and an error
+                    // to the server would read as the first one's).
+                    out.notes.push(format!(
+                        "dropped a request from the server: id {} is still awaiting the client's answer",
+                        shown(&id.json())
+                    ));
+                    self.guard_event("refused", "server: request id already in flight".into());
+                    return Verdict::Drop;
+                }
                 Verdict::Pass
             }
             (MsgKind::Notification, _, Some(m)) if is_notification(m) => {
