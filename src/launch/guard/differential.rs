@@ -479,10 +479,19 @@ const NUMBERS: &[&str] = &[
 ];
 
 fn gen_number(r: &mut Rng) -> G {
-    match r.below(4) {
+    match r.below(5) {
         0 => n(r.pick(NUMBERS)),
         1 => n(r.below(1000)),
         2 => n(format!("-{}.{}", r.below(100), r.below(1000))),
+        // Long decimals, where a parser that does not round correctly
+        // reads another double than Node and Python.
+        3 => n(format!(
+            "{}.{:019}{:019}e{}",
+            r.below(10),
+            r.next() % 10_000_000_000_000_000_000,
+            r.next() % 10_000_000_000_000_000_000,
+            r.below(600) as i64 - 300
+        )),
         _ => n(r.next() >> r.below(64)),
     }
 }
