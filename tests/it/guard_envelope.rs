@@ -691,3 +691,65 @@ fn stateless_confirmations_cannot_be_replayed_forged_or_moved() {
         .collect();
     assert_eq!(decisions, [r#""danger":"confirmed""#], "{calls:#?}");
 }
+
+/// A member name twice in any object (compared decoded) and an integer a
+/// double cannot hold: parsers read such a line differently (the guard
+/// one member or value, a Node or Python server another), so it is
+/// refused in both directions wherever it is in the message.
+#[test]
+fn json_that_parsers_read_differently_never_reaches_the_server() {
+    let env = TestEnv::new();
+    let mut r = start(&env);
+    let got = exchange(
+        &mut r,
+        &[
+            r#"{"jsonrpc":"2.0","id":31,"method":"tools/call","params":{"name":"echo","name":"shell","arguments":{"command":"rm -rf ~"}}}"#,
+            r#"{"jsonrpc":"2.0","id":32,"method":"tools/call","params":{"n\u0061me":"shell","name":"echo","arguments":{"text":"x"}}}"#,
+            r#"{"jsonrpc":"2.0","id":33,"method":"tools/call","params":{"name":"echo","arguments":{"text":"x","te\u0078t":"y"}}}"#,
+            r#"{"jsonrpc":"2.0","id":34,"method":"prompts/get","params":{"name":"p","arguments":{"n":9007199254740993}}}"#,
+            r#"{"jsonrpc":"2.0","id":35,"method":"ping","params":{"a":[{"b":{"c":1,"\u0063":2}}]}}"#,
+        ],
+    );
+    let answers: Vec<_> = got.iter().map(code_and_id).collect();
+    assert_eq!(
+        answers,
+        [31, 32, 33, 34, 35].map(|id| (json!(-32700), json!(id))),
+        "{got:#?}"
+    );
+    // From the server: a list whose tool names itself twice ends its
+    // request with an error, and nothing of it is passed on.
+    let bad = r#"{"jsonrpc":"2.0","id":36,"result":{"tools":[{"name":"echo","name":"shell","inputSchema":{"type":"object"}}]}}"#;
+    script(&mut r, "tools/list", &[bad.to_string()]);
+    let (v, before) = r.request(json!(36), "tools/list", json!({}));
+    assert_eq!(code_and_id(&v), (json!(-32004), json!(36)), "{v}");
+    assert!(before.is_empty(), "{before:?}");
+    let seen = received(&env, &mut r);
+    assert_eq!(
+        summary(&seen),
+        expect(&[
+            r#"ping "end""#,
+            r#"recorder/next "script""#,
+            r#"tools/list 36"#,
+            r#"ping "sync""#
+        ])
+    );
+    let (_, _, stderr) = r.finish();
+    assert!(
+        stderr.contains("JSON that parsers read differently"),
+        "{stderr}"
+    );
+    let g = guard_records(&env);
+    assert_eq!(
+        g.iter()
+            .filter(|d| d.starts_with("refused client")
+                && d.contains("JSON that parsers read differently"))
+            .count(),
+        5,
+        "{g:#?}"
+    );
+    assert!(
+        g.iter()
+            .any(|d| d.starts_with("refused server") && d.contains("member name occurs twice")),
+        "{g:#?}"
+    );
+}

@@ -3,6 +3,7 @@
 //!
 //! The framer's validator has already checked the whole line (strict
 //! RFC 8259, UTF-8, no lone surrogates, numbers within the f64 range,
+//! no member name twice in any object, integers exact as doubles,
 //! bounded depth). Here the top level is decoded into an [`Envelope`]:
 //! exactly one JSON object (a batch, any top-level array, is refused: MCP
 //! has no batches since 2025-06-18), each envelope member at most once
@@ -373,7 +374,19 @@ mod tests {
         assert_eq!(err(r#"{"result":{}}"#).0, Invalid::Empty);
         assert_eq!(err(r#"{"id":1,"method":null}"#).0, Invalid::Malformed);
         assert_eq!(err(r#"{"id":1,"method":3}"#).0, Invalid::Malformed);
-        assert_eq!(err(r#"{"id":1,"id":1,"method":"x"}"#).0, Invalid::Malformed);
+        // A duplicate member: the framer's strict check refuses it before
+        // the envelope is decoded; serde's decode refuses it too.
+        let dup = r#"{"id":1,"i\u0064":1,"method":"x"}"#;
+        assert!(matches!(
+            super::super::frame::scan_message(dup.as_bytes(), Limits::default()),
+            Err(super::super::frame::Fault::Ambiguous { .. })
+        ));
+        assert_eq!(
+            Envelope::decode(dup.as_bytes(), &Scanned::default())
+                .unwrap_err()
+                .0,
+            Invalid::Malformed
+        );
         assert_eq!(err("[]").0, Invalid::Batch);
         assert_eq!(err(r#" [[{"id":1,"method":"x"}]]"#).0, Invalid::Batch);
         assert_eq!(err("42").0, Invalid::Malformed);

@@ -11,9 +11,12 @@
 //! incremental scan (string- and escape-aware depth count, the top-level
 //! `"id"` captured on the way, so that even a refused request can be
 //! answered with its own id) and is validated once complete. The
-//! validator is as strict as a decode into values: lone surrogates and
-//! numbers outside the f64 range are refused, and it agrees with
-//! serde_json's `Value` (differential test below).
+//! validator is as strict as a decode into values, and refuses what
+//! parsers read differently: lone surrogates, numbers outside the f64
+//! range, a member name twice in any object (names compared decoded), and
+//! integers that a double cannot hold exactly ([`Fault::Ambiguous`]). It
+//! agrees with a strict serde_json decode, and what it accepts means the
+//! same to Node's `JSON.parse` and Python's `json` (`differential.rs`).
 //!
 //! Conventions: empty and whitespace-only lines are skipped; a `\r` before
 //! the `\n` is kept as part of the line (JSON allows it as whitespace) and
@@ -39,6 +42,10 @@ pub enum Fault {
     NotUtf8 { at: usize },
     #[error("message is not one well-formed JSON document ({detail})")]
     NotJson { detail: String },
+    /// Well-formed JSON that parsers read differently: a member name twice
+    /// in one object, an integer a double cannot hold exactly.
+    #[error("message is JSON that parsers read differently ({detail})")]
+    Ambiguous { detail: String },
 }
 
 impl Fault {
@@ -47,7 +54,7 @@ impl Fault {
     pub fn code(&self) -> i64 {
         match self {
             Fault::TooLarge { .. } | Fault::TooDeep { .. } => -32600,
-            Fault::NotUtf8 { .. } | Fault::NotJson { .. } => -32700,
+            Fault::NotUtf8 { .. } | Fault::NotJson { .. } | Fault::Ambiguous { .. } => -32700,
         }
     }
 
@@ -59,6 +66,9 @@ impl Fault {
             Fault::NotUtf8 { .. } | Fault::NotJson { .. } => {
                 "send one JSON-RPC message per line (UTF-8 JSON, no embedded newlines)"
             }
+            Fault::Ambiguous { .. } => {
+                "send each member name once per object, and integers beyond 2^53 as strings"
+            }
         }
     }
 
@@ -69,6 +79,7 @@ impl Fault {
             Fault::TooDeep { .. } => "too deep",
             Fault::NotUtf8 { .. } => "not UTF-8",
             Fault::NotJson { .. } => "not JSON",
+            Fault::Ambiguous { .. } => "ambiguous JSON",
         }
     }
 }
@@ -331,8 +342,8 @@ pub struct FrameReader<R> {
     discarding: bool,
     scan: Scan,
     eof: bool,
-    /// The validator's stack of open brackets (reused; at most `max_depth`).
-    stack: Vec<u8>,
+    /// The validator's scratch space (reused).
+    scratch: Scratch,
     /// The top level of the last message returned.
     last: Scanned,
 }
@@ -350,7 +361,7 @@ impl<R: Read> FrameReader<R> {
             discarding: false,
             scan: Scan::new(),
             eof: false,
-            stack: Vec::new(),
+            scratch: Scratch::default(),
             last: Scanned::default(),
         }
     }
@@ -381,7 +392,7 @@ impl<R: Read> FrameReader<R> {
             {
                 let (s, nl) = (self.start, self.start + k);
                 if let Ok(found) =
-                    validate(&self.buf[s..nl], self.limits.max_depth, &mut self.stack)
+                    validate(&self.buf[s..nl], self.limits.max_depth, &mut self.scratch)
                 {
                     self.start = nl + 1;
                     self.scanned = nl + 1;
@@ -494,7 +505,7 @@ impl<R: Read> FrameReader<R> {
         } else {
             debug_assert!(!discarding);
             let line = &self.buf[s..e];
-            match validate(line, self.limits.max_depth, &mut self.stack) {
+            match validate(line, self.limits.max_depth, &mut self.scratch) {
                 Ok(Some(sc)) => {
                     self.last = sc;
                     None
@@ -554,8 +565,7 @@ pub struct Scanned {
 /// session's own entry points use it): strict RFC 8259 JSON within
 /// `limits.max_depth`, and what its top level holds. Size is not checked.
 pub fn scan_message(line: &[u8], limits: Limits) -> Result<Scanned, Fault> {
-    let mut stack = Vec::new();
-    match validate(line, limits.max_depth, &mut stack) {
+    match validate(line, limits.max_depth, &mut Scratch::default()) {
         Ok(Some(sc)) => Ok(sc),
         Ok(None) => Err(Fault::NotJson {
             detail: "the line is blank".into(),
@@ -582,6 +592,9 @@ impl Bad {
             Err(e) => Fault::NotUtf8 {
                 at: e.valid_up_to(),
             },
+            Ok(_) if matches!(self.what, DUPLICATE | INEXACT) => Fault::Ambiguous {
+                detail: format!("{} at byte {}", self.what, self.at),
+            },
             Ok(_) => Fault::NotJson {
                 detail: format!("{} at byte {}", self.what, self.at),
             },
@@ -590,6 +603,8 @@ impl Bad {
 }
 
 const TOO_DEEP: &str = "nested too deep";
+const DUPLICATE: &str = "a member name occurs twice in one object";
+const INEXACT: &str = "an integer that a double cannot hold exactly";
 
 fn bad(at: usize, what: &'static str) -> Bad {
     Bad { at, what }
@@ -610,12 +625,46 @@ const F_PARAMS: u8 = 3;
 const F_RESULT: u8 = 4;
 const F_ERROR: u8 = 5;
 
+/// The validator's scratch space, reused from line to line: the stack of
+/// open brackets (at most `max_depth`), the member names of the objects
+/// still open (for the duplicate check), and the decoded text of names
+/// that hold escapes. All of it is bounded by the line's size.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    stack: Vec<u8>,
+    /// For each open object, where its names start in `names`.
+    objects: Vec<usize>,
+    names: Vec<Name>,
+    decoded: Vec<u8>,
+}
+
+/// One member name: a span of the line (no escapes: the text is the
+/// name) or of [`Scratch::decoded`] (escapes decoded).
+#[derive(Debug, Clone, Copy)]
+struct Name {
+    start: usize,
+    end: usize,
+    decoded: bool,
+}
+
+impl Scratch {
+    fn clear(&mut self) {
+        self.stack.clear();
+        self.objects.clear();
+        self.names.clear();
+        self.decoded.clear();
+    }
+}
+
 /// One strict pass over a complete line: exactly one JSON value (RFC 8259:
 /// structure, strings with their escapes and UTF-8, numbers, literals)
 /// with only whitespace around it, nesting at most `max_depth`, no
-/// recursion. `Ok(None)` for a blank line. `stack` is scratch space.
-fn validate(b: &[u8], max_depth: usize, stack: &mut Vec<u8>) -> Result<Option<Scanned>, Bad> {
-    stack.clear();
+/// recursion, and nothing that decoders read differently: no member name
+/// twice in any object (compared decoded: `"a"` and `"\u0061"` are the
+/// same name), no lone surrogate, no number outside the f64 range, no
+/// integer a double cannot hold exactly. `Ok(None)` for a blank line.
+fn validate(b: &[u8], max_depth: usize, scratch: &mut Scratch) -> Result<Option<Scanned>, Bad> {
+    scratch.clear();
     let mut i = skip_ws(b, 0);
     if i == b.len() {
         return Ok(None);
@@ -634,19 +683,21 @@ fn validate(b: &[u8], max_depth: usize, stack: &mut Vec<u8>) -> Result<Option<Sc
         };
         match c {
             b'{' | b'[' => {
-                stack.push(c);
-                if stack.len() > max_depth {
+                scratch.stack.push(c);
+                let depth = scratch.stack.len();
+                if depth > max_depth {
                     return Err(bad(i, TOO_DEEP));
                 }
                 i = skip_ws(b, i + 1);
                 match (c, b.get(i)) {
                     (b'{', Some(b'}')) | (b'[', Some(b']')) => {
-                        stack.pop();
+                        scratch.stack.pop();
                         i += 1;
                     }
                     (b'{', _) => {
-                        i = key(b, i, stack.len(), &mut sc, &mut seen, &mut field)?;
-                        if stack.len() == 1 {
+                        scratch.objects.push(scratch.names.len());
+                        i = key(b, i, depth, &mut sc, &mut seen, &mut field, scratch)?;
+                        if depth == 1 {
                             vstart = i;
                         }
                         continue 'value;
@@ -663,12 +714,13 @@ fn validate(b: &[u8], max_depth: usize, stack: &mut Vec<u8>) -> Result<Option<Sc
         }
         // A value ended at `i`; close what it ends.
         loop {
-            if stack.len() == 1 && field != 0 {
+            let depth = scratch.stack.len();
+            if depth == 1 && field != 0 {
                 member(b, field, vstart, i, &mut sc);
                 field = 0;
             }
             i = skip_ws(b, i);
-            let Some(&open) = stack.last() else {
+            let Some(&open) = scratch.stack.last() else {
                 return match i == b.len() {
                     true => Ok(Some(sc)),
                     false => Err(bad(i, "trailing characters after the JSON document")),
@@ -678,15 +730,20 @@ fn validate(b: &[u8], max_depth: usize, stack: &mut Vec<u8>) -> Result<Option<Sc
                 (_, Some(b',')) => {
                     i = skip_ws(b, i + 1);
                     if open == b'{' {
-                        i = key(b, i, stack.len(), &mut sc, &mut seen, &mut field)?;
-                        if stack.len() == 1 {
+                        i = key(b, i, depth, &mut sc, &mut seen, &mut field, scratch)?;
+                        if depth == 1 {
                             vstart = i;
                         }
                     }
                     continue 'value;
                 }
-                (b'{', Some(b'}')) | (b'[', Some(b']')) => {
-                    stack.pop();
+                (b'{', Some(b'}')) => {
+                    close_object(b, i, scratch)?;
+                    scratch.stack.pop();
+                    i += 1;
+                }
+                (b'[', Some(b']')) => {
+                    scratch.stack.pop();
                     i += 1;
                 }
                 (b'{', _) => return Err(bad(i, "expected `,` or `}`")),
@@ -696,9 +753,44 @@ fn validate(b: &[u8], max_depth: usize, stack: &mut Vec<u8>) -> Result<Option<Sc
     }
 }
 
+/// Objects with at most this many members are checked for a duplicate
+/// name pair by pair (no allocation, and most names differ in their first
+/// bytes); larger ones by sorting their names, O(n log n).
+const SMALL_OBJECT: usize = 8;
+
+/// The object that `}` at `at` closes: refused if a name occurs twice in
+/// it (JSON parsers keep the first, the last, or either: the guard would
+/// judge one member and the server act on another).
+fn close_object(b: &[u8], at: usize, scratch: &mut Scratch) -> Result<(), Bad> {
+    let base = scratch.objects.pop().unwrap_or(0);
+    let Scratch { names, decoded, .. } = scratch;
+    let text = |n: &Name| -> &[u8] {
+        if n.decoded {
+            &decoded[n.start..n.end]
+        } else {
+            &b[n.start..n.end]
+        }
+    };
+    let these = &mut names[base..];
+    let duplicate = if these.len() <= SMALL_OBJECT {
+        (1..these.len()).any(|j| these[..j].iter().any(|n| text(n) == text(&these[j])))
+    } else {
+        these.sort_unstable_by(|x, y| text(x).cmp(text(y)));
+        these.windows(2).any(|w| text(&w[0]) == text(&w[1]))
+    };
+    names.truncate(base);
+    if base == 0 {
+        decoded.clear();
+    }
+    if duplicate {
+        return Err(bad(at, DUPLICATE));
+    }
+    Ok(())
+}
+
 /// An object's key at `i`, its `:` and the whitespace after it; returns
-/// where the value starts. At the top level (`depth` 1) notes which
-/// envelope field it names.
+/// where the value starts. Notes the key's decoded name for the duplicate
+/// check, and at the top level (`depth` 1) which envelope field it names.
 fn key(
     b: &[u8],
     i: usize,
@@ -706,11 +798,28 @@ fn key(
     sc: &mut Scanned,
     seen: &mut u8,
     field: &mut u8,
+    scratch: &mut Scratch,
 ) -> Result<usize, Bad> {
     if b.get(i) != Some(&b'"') {
         return Err(bad(i, "expected a key string"));
     }
     let (end, escaped) = string(b, i + 1)?;
+    let name = if escaped {
+        let start = scratch.decoded.len();
+        unescape(&b[i + 1..end - 1], &mut scratch.decoded);
+        Name {
+            start,
+            end: scratch.decoded.len(),
+            decoded: true,
+        }
+    } else {
+        Name {
+            start: i + 1,
+            end: end - 1,
+            decoded: false,
+        }
+    };
+    scratch.names.push(name);
     if depth == 1 {
         *field = match &b[i + 1..end - 1] {
             _ if escaped => {
@@ -737,6 +846,43 @@ fn key(
         return Err(bad(j, "expected `:`"));
     }
     Ok(skip_ws(b, j + 1))
+}
+
+/// Appends the UTF-8 text of a string's contents `s` (between its quotes,
+/// already checked by [`string`]: valid escapes, surrogates in pairs).
+fn unescape(s: &[u8], out: &mut Vec<u8>) {
+    let mut i = 0;
+    while i < s.len() {
+        let Some(k) = memchr::memchr(b'\\', &s[i..]) else {
+            out.extend_from_slice(&s[i..]);
+            return;
+        };
+        out.extend_from_slice(&s[i..i + k]);
+        i += k;
+        let c = match s.get(i + 1) {
+            Some(b'b') => 0x08,
+            Some(b'f') => 0x0c,
+            Some(b'n') => u32::from(b'\n'),
+            Some(b'r') => u32::from(b'\r'),
+            Some(b't') => u32::from(b'\t'),
+            Some(b'u') => {
+                let hi = hex4(s, i + 2).unwrap_or(0xFFFD);
+                i += 4;
+                if (0xD800..0xDC00).contains(&hi) {
+                    let lo = hex4(s, i + 4).unwrap_or(0xDC00);
+                    i += 6;
+                    0x10000 + ((hi - 0xD800) << 10) + (lo.wrapping_sub(0xDC00) & 0x3FF)
+                } else {
+                    hi
+                }
+            }
+            Some(&c) => u32::from(c),
+            None => return,
+        };
+        i += 2;
+        let ch = char::from_u32(c).unwrap_or('\u{FFFD}');
+        out.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
+    }
 }
 
 /// Records the top-level member `field` whose value is `b[s..e]`.
@@ -857,17 +1003,39 @@ fn digits(b: &[u8], mut i: usize) -> usize {
 /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?` from `i`,
 /// within the range of an f64 (`1e999` is refused, as serde_json does;
 /// a decoder that reads it as infinity reads another message).
+///
+/// An integer (no fraction, no exponent) must be one that a double holds
+/// exactly. Node's `JSON.parse` (most MCP servers and clients) reads every
+/// number as a double, while Python's `json`, serde_json and the guard's
+/// ids read integers exactly: `9007199254740993` is one value to the guard
+/// and a Python server and another (`…992`) to a Node server, so an id,
+/// a limit or an amount could mean two things. Such an integer is refused
+/// wherever it is, not silently rounded; beyond 2^53 only integers that
+/// are a double's exact value pass (`2^60`), which every parser reads
+/// alike. Numbers with a fraction or an exponent are doubles everywhere.
 fn number(b: &[u8], i: usize) -> Result<usize, Bad> {
     let start = i;
     let (end, exp) = number_syntax(b, i)?;
-    // Only an exponent or a very long integer part can overflow.
-    if (exp || end - start > 300)
-        && std::str::from_utf8(&b[start..end])
-            .ok()
-            .and_then(|t| t.parse::<f64>().ok())
-            .is_none_or(|f| !f.is_finite())
-    {
+    let text = &b[start..end];
+    // Up to 15 digits an integer is always exact, and only an exponent or
+    // a long integer part can overflow.
+    if !exp && text.len() <= 15 {
+        return Ok(end);
+    }
+    let f = std::str::from_utf8(text)
+        .ok()
+        .and_then(|t| t.parse::<f64>().ok())
+        .filter(|f| f.is_finite());
+    let Some(f) = f else {
         return Err(bad(start, "number out of range"));
+    };
+    if !exp && memchr::memchr(b'.', text).is_none() {
+        // The integer's digits against the exact decimal of the nearest
+        // double (Rust prints a double's exact value with `{:.0}`).
+        let digits = text.strip_prefix(b"-").unwrap_or(text);
+        if digits.len() > 15 && format!("{:.0}", f.abs()).as_bytes() != digits {
+            return Err(bad(start, INEXACT));
+        }
     }
     Ok(end)
 }
@@ -1162,11 +1330,11 @@ mod tests {
     /// The strict decode: UTF-8, then serde_json into a value (which
     /// refuses lone surrogates and numbers out of the f64 range).
     fn serde_ok(line: &[u8]) -> bool {
-        std::str::from_utf8(line).is_ok_and(|t| serde_json::from_str::<Value>(t).is_ok())
+        super::super::differential::reference(line, 100).is_ok()
     }
 
     fn valid(line: &[u8]) -> bool {
-        matches!(validate(line, 100, &mut Vec::new()), Ok(Some(_)))
+        matches!(validate(line, 100, &mut Scratch::default()), Ok(Some(_)))
     }
 
     #[test]
@@ -1489,7 +1657,7 @@ mod tests {
                 if d.contains(&b'\n') {
                     continue;
                 }
-                let got = validate(d, 100, &mut Vec::new());
+                let got = validate(d, 100, &mut Scratch::default());
                 let want = serde_ok(d);
                 assert_eq!(
                     matches!(got, Ok(Some(_))),
@@ -1522,12 +1690,26 @@ mod tests {
         .unwrap();
         assert!(sc.plain);
         assert_eq!(sc.id, Some((22, 23)));
+        // A name twice in one object, at any depth (compared decoded), is
+        // refused: parsers differ on which of the two they keep.
         for line in [
             &br#"{"id":1,"id":2,"method":"x"}"#[..],
             br#"{"id":1,"method":"x","method":"tools/call"}"#,
             br#"{"id":1,"method":"x","params":{},"params":{}}"#,
             br#"{"id":1,"result":{},"result":null}"#,
             br#"{"id":1,"i\u0064":2,"method":"x"}"#,
+            br#"{"id":1,"method":"x","params":{"name":"a","n\u0061me":"b"}}"#,
+            br#"[{"a":[{"b":{"c":1,"\u0063":2}}]}]"#,
+        ] {
+            let got = scan_message(line, l);
+            assert!(
+                matches!(got, Err(Fault::Ambiguous { .. })),
+                "{got:?}: {}",
+                String::from_utf8_lossy(line)
+            );
+        }
+        for line in [
+            &br#"{"i\u0064":1,"method":"x"}"#[..],
             br#"{"id":1,"method":"tools\/call"}"#,
             br#"{"id":1,"method":5}"#,
             br#"[{"id":1}]"#,
@@ -1552,6 +1734,98 @@ mod tests {
             scan_message(b"{} x", l),
             Err(Fault::NotJson { .. })
         ));
+    }
+
+    #[test]
+    fn duplicate_names_are_refused_in_any_object_compared_decoded() {
+        let l = Limits::default();
+        let refused = |line: &str| {
+            matches!(
+                scan_message(line.as_bytes(), l),
+                Err(Fault::Ambiguous { .. })
+            )
+        };
+        for dup in [
+            r#"{"a":1,"a":1}"#,
+            r#"{"a":1,"\u0061":2}"#,
+            r#"{"\u0061":1,"a":2}"#,
+            r#"{"/":1,"\/":2}"#,
+            r#"{"\n":1,"\u000a":2}"#,
+            r#"{"𝄞":1,"\ud834\udd1e":2}"#,
+            r#"{"\uD834\uDD1E":1,"\ud834\udd1e":2}"#,
+            r#"{"é":1,"\u00E9":2}"#,
+            r#"{"":1,"x":{},"":2}"#,
+            r#"{"id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"a","te\u0078t":"b"}}}"#,
+            r#"{"id":1,"result":{"tools":[{"name":"a"},{"name":"b","name":"c"}]}}"#,
+        ] {
+            assert!(refused(dup), "{dup}");
+        }
+        for ok in [
+            r#"{"a":1,"A":2,"a ":3,"\u0061b":4}"#,
+            r#"{"a":{"a":{"a":1}},"b":[{"a":1},{"a":2}]}"#,
+            r#"[{"a":1},{"a":1}]"#,
+            r#"{"e\u0301":1,"é":2}"#,
+            r#"{"x":"a","y":"a"}"#,
+        ] {
+            assert!(scan_message(ok.as_bytes(), l).is_ok(), "{ok}");
+        }
+        // Large objects are checked by sorting: a duplicate anywhere.
+        for n in [9, 100, 5000] {
+            let names: Vec<String> = (0..n).map(|j| format!("\"k{j}\":{j}")).collect();
+            let line = format!("{{{}}}", names.join(","));
+            assert!(scan_message(line.as_bytes(), l).is_ok(), "{n}");
+            for (a, b) in [(0, n - 1), (n / 2, n / 2 + 1), (n - 2, n - 1)] {
+                let mut m = names.clone();
+                m[b] = format!("\"k{a}\":0");
+                let line = format!("{{{}}}", m.join(","));
+                assert!(refused(&line), "{n} {a} {b}");
+                // Spelled with an escape.
+                m[b] = format!("\"\\u006b{a}\":0");
+                assert!(refused(&format!("{{{}}}", m.join(","))), "{n} {a} {b}");
+            }
+        }
+        // Through the framer, a refused line keeps its id for the answer.
+        let got = frames(b"{\"id\":3,\"a\":{\"b\":1,\"b\":2}}\n", l);
+        let e = got[0].as_ref().unwrap_err();
+        assert_eq!((e.what.code(), e.id.clone()), (-32700, Some(json!(3))));
+        assert_eq!(e.what.kind(), "ambiguous JSON");
+    }
+
+    #[test]
+    fn integers_pass_only_where_a_double_holds_them_exactly() {
+        let l = Limits::default();
+        let ok = |t: &str| scan_message(t.as_bytes(), l).is_ok();
+        for good in [
+            "9007199254740991",
+            "-9007199254740992",
+            "9007199254740994",
+            "1152921504606846976",
+            "18446744073709551616",
+            "100000000000000000000",
+            "99999999999999991611392",
+            "9007199254740993.0",
+            "9007199254740993e0",
+            "123456789012345678901234567890.5",
+        ] {
+            assert!(ok(good), "{good}");
+        }
+        for bad in [
+            "9007199254740993",
+            "-9007199254740993",
+            "9223372036854775807",
+            "18446744073709551615",
+            "100000000000000000001",
+            "123456789012345678901234567890",
+            r#"{"id":1,"params":{"n":[1,2,9007199254740995]}}"#,
+        ] {
+            assert!(
+                matches!(
+                    scan_message(bad.as_bytes(), l),
+                    Err(Fault::Ambiguous { .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! Two layers. The I/O layer (`io`, `frame`) reads newline-delimited
 //! messages from both sides within bounds (size, depth), strict JSON
-//! (no lone surrogates, numbers within the f64 range), and carries out
+//! (no lone surrogates, numbers within the f64 range, no member name
+//! twice in any object, integers exact as doubles), and carries out
 //! what the protocol layer decides. The protocol layer (`session`) sees
 //! each well-formed message once, decodes its envelope strictly
 //! (`envelope`: batches, null or non-integer ids, ambiguous messages
@@ -12,6 +13,8 @@
 
 use std::time::Duration;
 
+#[cfg(test)]
+mod differential;
 pub mod envelope;
 pub mod frame;
 pub mod io;
@@ -234,6 +237,8 @@ pub mod pins;
 pub mod rate;
 pub mod schema;
 pub mod session;
+#[cfg(test)]
+mod session_prop;
 pub mod tokens;
 
 pub use session::GuardSession;
