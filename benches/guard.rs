@@ -20,7 +20,7 @@
 //!               from /proc after the last answer, before its input ends.
 //!
 //! Environment: MCP_WARDEN_BIN, ECHO_SERVER_BIN (set by the script),
-//! PINGS (default 5000), THROUGHPUT_MIB (default 256), MEMORY_MIB
+//! MSG_BYTES (request line length, default 1024), PINGS (default 5000), THROUGHPUT_MIB (default 256), MEMORY_MIB
 //! (default 1024), ROUNDS (default 3), BENCH_STRICT=1 (exit 3 on a missed
 //! target).
 
@@ -32,8 +32,19 @@ use std::time::{Duration, Instant};
 mod common;
 use common::{Pinned, env, median, verdict};
 
-/// Each request line is this long, newline included.
-const MSG: usize = 1024;
+/// Each request line is this long, newline included: `MSG_BYTES`
+/// (default 1024, at least 100), so that the small messages MCP mostly
+/// carries can be measured as well as larger ones.
+fn msg() -> usize {
+    static LEN: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *LEN.get_or_init(|| {
+        std::env::var("MSG_BYTES")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1024usize)
+            .max(100)
+    })
+}
 
 fn main() {
     let warden = PathBuf::from(env("MCP_WARDEN_BIN"));
@@ -122,9 +133,10 @@ fn main() {
     let added = us(lg) - us(ld);
     let ratio = tg / td;
     let hwm_mib = mem.hwm_kib as f64 / 1024.0;
-    let mib_s = |msgs_per_s: f64| msgs_per_s * MSG as f64 / (1 << 20) as f64;
+    let mib_s = |msgs_per_s: f64| msgs_per_s * msg() as f64 / (1 << 20) as f64;
     println!(
-        "echo server, 1 KiB requests; {rounds} rounds alternating sides, medians; {pings} ping-pongs, {tput_mib} MiB pipelined"
+        "echo server, {}-byte requests; {rounds} rounds alternating sides, medians; {pings} ping-pongs, {tput_mib} MiB pipelined",
+        msg()
     );
     println!("                      direct        guarded");
     println!(
@@ -151,6 +163,13 @@ fn main() {
         tg / tr * 100.0
     );
     println!(
+        "  against the relay: throughput {:.1} %   target >= 80 %: {}; round trip added over the relay {:+.1} us   target <= 10 us (all on one CPU: taskset -c 0): {}",
+        tg / tr * 100.0,
+        verdict(tg / tr >= 0.8),
+        us(lg) - us(lr),
+        verdict(us(lg) - us(lr) <= 10.0)
+    );
+    println!(
         "  guard peak RSS    {:8.2} MiB while passing {mem_mib} MiB each way ({:.1} MiB/s)   target <= 16 MiB: {}",
         hwm_mib,
         mib_s(mem.rate),
@@ -175,14 +194,14 @@ fn main() {
     }
 }
 
-/// Request `id`, padded so that the line is exactly [`MSG`] bytes.
+/// Request `id`, padded so that the line is exactly [`msg`] bytes.
 fn request(id: usize, buf: &mut Vec<u8>) {
     buf.clear();
     let head =
         format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"echo\",\"params\":{{\"d\":\"");
     buf.extend_from_slice(head.as_bytes());
     let tail = b"\"}}\n";
-    buf.resize(MSG - tail.len(), b'x');
+    buf.resize(msg() - tail.len(), b'x');
     buf.extend_from_slice(tail);
 }
 
@@ -219,7 +238,7 @@ fn ping_pong(c: &mut Command, n: usize) -> Duration {
     let mut child = spawn(c);
     let mut stdin = child.stdin.take().expect("stdin");
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let (mut req, mut line) = (Vec::with_capacity(MSG), Vec::with_capacity(MSG + 64));
+    let (mut req, mut line) = (Vec::with_capacity(msg()), Vec::with_capacity(msg() + 64));
     let mut times = Vec::with_capacity(n);
     for id in 0..n {
         request(id, &mut req);
@@ -253,13 +272,13 @@ struct Pipelined {
 fn pipelined(c: &mut Command, bytes: usize) -> Pipelined {
     let mut child = spawn(c);
     let pid = child.id();
-    let n = bytes / MSG;
+    let n = bytes / msg();
     let stdin = child.stdin.take().expect("stdin");
     let mut stdout = BufReader::with_capacity(64 * 1024, child.stdout.take().expect("stdout"));
     let t = Instant::now();
     let writer = std::thread::spawn(move || {
         let mut w = BufWriter::with_capacity(64 * 1024, stdin);
-        let mut req = Vec::with_capacity(MSG);
+        let mut req = Vec::with_capacity(msg());
         for id in 0..n {
             request(id, &mut req);
             w.write_all(&req).expect("write");
@@ -267,7 +286,7 @@ fn pipelined(c: &mut Command, bytes: usize) -> Pipelined {
         w.flush().expect("flush");
         w.into_inner().map_err(|_| ()).expect("stdin back")
     });
-    let mut line = Vec::with_capacity(MSG + 64);
+    let mut line = Vec::with_capacity(msg() + 64);
     for id in 0..n {
         line.clear();
         stdout.read_until(b'\n', &mut line).expect("read");
