@@ -1444,22 +1444,7 @@ mod tests {
         }
     }
 
-    /// xorshift64*: deterministic, no dependency.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-        fn pick<T: Copy>(&mut self, v: &[T]) -> T {
-            v[self.below(v.len())]
-        }
-    }
+    use super::super::test_rng::Rng;
 
     fn ws(r: &mut Rng, out: &mut Vec<u8>) {
         if r.below(4) == 0 {

@@ -239,6 +239,8 @@ pub mod schema;
 pub mod session;
 #[cfg(test)]
 mod session_prop;
+#[cfg(test)]
+mod test_rng;
 pub mod tokens;
 
 pub use session::GuardSession;
