@@ -22,6 +22,7 @@ pub mod mcpb;
 pub mod net;
 pub mod policy;
 pub mod provenance;
+pub mod random;
 pub mod report;
 pub mod sbom;
 pub mod secrets;

@@ -76,12 +76,8 @@ impl AuditKey {
     }
 }
 
-/// `N` bytes from /dev/urandom (getrandom(2) behind it on Linux).
 fn random<const N: usize>() -> std::io::Result<[u8; N]> {
-    use std::io::Read as _;
-    let mut b = [0u8; N];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut b)?;
-    Ok(b)
+    crate::random::bytes().map_err(|e| std::io::Error::other(e.to_string()))
 }
 
 /// A fresh log identity: 16 random bytes, hex.

@@ -15,15 +15,16 @@
 //!   before them is refused, so forgetting never makes a token usable
 //!   again).
 //!
-//! The random bits come from aws-lc (`RAND_bytes`, a DRBG seeded from
-//! the operating system's generator), already a dependency for signature
-//! checks, as is its HMAC.
+//! The random bits come straight from the operating system's generator
+//! ([`crate::random`]); the MAC is the `hmac` crate's. (Not aws-lc's:
+//! its first use in a process costs some 20 ms of initialisation, which
+//! every `run` would pay.)
 
 use std::collections::BTreeMap;
 
-use aws_lc_rs::{hmac, rand};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use hmac::{Hmac, Mac as _};
 
 /// The prefix of every id and token the guard issues; a peer's request
 /// whose decoded id starts with it is refused.
@@ -36,9 +37,7 @@ pub const MAX_SPENT: usize = 1024;
 /// `N` bytes from the CSPRNG. Without randomness the guard cannot issue
 /// ids a peer cannot guess: it stops rather than issue guessable ones.
 pub fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut b = [0u8; N];
-    rand::fill(&mut b).expect("the system's random number generator failed");
-    b
+    crate::random::bytes().expect("the system's random number generator failed")
 }
 
 /// A fresh id for one request of the guard: 128 random bits.
@@ -81,7 +80,7 @@ impl Rejected {
 
 /// The session's `requestState` key and the tokens spent.
 pub struct StateKeys {
-    key: hmac::Key,
+    key: [u8; 32],
     session: [u8; 16],
     next_seq: u64,
     /// Spent tokens: sequence number → expiry (session milliseconds).
@@ -107,7 +106,7 @@ impl Default for StateKeys {
 impl StateKeys {
     pub fn new() -> StateKeys {
         StateKeys {
-            key: hmac::Key::new(hmac::HMAC_SHA256, &random_bytes::<32>()),
+            key: random_bytes::<32>(),
             session: random_bytes::<16>(),
             next_seq: 1,
             spent: BTreeMap::new(),
@@ -126,12 +125,12 @@ impl StateKeys {
             Round::Server(Some(s)) => (b's', Some(s.as_str())),
         };
         let data = self.signed(seq, expires, kind, tool, args, state);
-        let tag = hmac::sign(&self.key, &data);
+        let tag = self.mac(&data).finalize().into_bytes();
         format!(
             "{STATE_PREFIX}{seq}.{expires}.{}.{}.{}",
             kind as char,
             B64.encode(state.unwrap_or("")),
-            B64.encode(tag.as_ref())
+            B64.encode(tag.as_slice())
         )
     }
 
@@ -161,7 +160,10 @@ impl StateKeys {
         let tag = B64.decode(tag).map_err(|_| Rejected::Forged)?;
         let state = (kind == b's').then_some(state);
         let data = self.signed(seq, expires, kind, tool, args, state.as_deref());
-        hmac::verify(&self.key, &data, &tag).map_err(|_| Rejected::Forged)?;
+        // Compared in constant time.
+        self.mac(&data)
+            .verify_slice(&tag)
+            .map_err(|_| Rejected::Forged)?;
         if expires <= now {
             return Err(Rejected::Expired);
         }
@@ -192,6 +194,12 @@ impl StateKeys {
     }
 
     /// What the tag covers, each field length-prefixed.
+    fn mac(&self, data: &[u8]) -> Hmac<sha2::Sha256> {
+        let mut m = <Hmac<sha2::Sha256>>::new_from_slice(&self.key).expect("any key length");
+        m.update(data);
+        m
+    }
+
     fn signed(
         &self,
         seq: u64,
