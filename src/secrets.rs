@@ -527,6 +527,26 @@ fn choice_from_env() -> Result<Choice, SecretError> {
 }
 
 #[cfg(target_os = "linux")]
+/// Whether a session bus could be found the way D-Bus clients look for
+/// one; without it, connecting to the Secret Service cannot succeed and
+/// is not tried (it would cost every `run` a thread and a connect).
+fn session_bus_present() -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some_and(|v| !v.is_empty()) {
+        return true;
+    }
+    let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::fs::metadata("/proc/self")
+                .ok()
+                .map(|m| PathBuf::from(format!("/run/user/{}", m.uid())))
+        });
+    runtime.is_some_and(|d| std::fs::symlink_metadata(d.join("bus")).is_ok())
+}
+
+#[cfg(target_os = "linux")]
 fn open_store(
     choice: Choice,
     deadline: Duration,
@@ -565,7 +585,14 @@ fn open_store(
     match choice {
         Choice::SecretService => Ok((secret_service()?, SECRET_SERVICE)),
         Choice::Keyutils => Ok((keyutils()?, KEYUTILS)),
-        Choice::Auto => match secret_service() {
+        Choice::Auto => match session_bus_present()
+            .then(secret_service)
+            .unwrap_or_else(|| {
+                Err(SecretError::Unavailable {
+                    backend: SECRET_SERVICE,
+                    reason: "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset and there is no $XDG_RUNTIME_DIR/bus)".into(),
+                })
+            }) {
             Ok(s) => Ok((s, SECRET_SERVICE)),
             Err(e) => {
                 tracing::warn!(
