@@ -426,12 +426,26 @@ impl Cache {
     /// repairs it.
     pub fn unpack(&self, blob: &Blob, kind: Kind, limits: &Limits) -> Result<Tree, CacheError> {
         check_key(&blob.sha256)?;
+        self.extract_private(blob, kind, limits, |dest| {
+            self.install_derived(dest, &blob.sha256)
+        })
+    }
+
+    /// Extracts a private copy of the blob ([`Cache::private_copy`]) into a
+    /// work directory, hands it to `then`, and removes what is left.
+    fn extract_private<T>(
+        &self,
+        blob: &Blob,
+        kind: Kind,
+        limits: &Limits,
+        then: impl FnOnce(&Path) -> Result<T, CacheError>,
+    ) -> Result<T, CacheError> {
         let private = self.private_copy(blob)?;
         let work = self.work_dir()?;
         let dest = work.path().join("tree");
         let res = archive::extract_file(private, kind, &dest, limits)
             .map_err(CacheError::from)
-            .and_then(|_| self.install_derived(&dest, &blob.sha256));
+            .and_then(|_| then(&dest));
         finish_work(work, &dest);
         res
     }
@@ -483,14 +497,8 @@ impl Cache {
             size: 0,
             path,
         };
-        let private = self.private_copy(&blob)?;
-        let work = self.work_dir()?;
-        let dest = work.path().join("tree");
-        let res = archive::extract_file(private, kind, &dest, &Limits::default())
-            .map_err(CacheError::from)
-            .and_then(|_| tree_digest(&dest));
-        finish_work(work, &dest);
-        res.map(Some)
+        self.extract_private(&blob, kind, &Limits::default(), tree_digest)
+            .map(Some)
     }
 
     /// [`Cache::install`] for a tree derived from a blob: a tree already
