@@ -1,7 +1,7 @@
 //! Diagnostics: findings with stable codes, rendered by `report`.
 //!
-//! The codes are part of the public interface (JSON output, README, man
-//! page): never rename one, only add.
+//! The codes are part of the public interface (JSON output, the reference
+//! in docs/src/reports.md, the man page): never rename one, only add.
 
 use serde::Serialize;
 
@@ -28,7 +28,7 @@ macro_rules! codes {
                 match self { $(Code::$variant => $code,)* }
             }
 
-            /// One line on what the code means, for the README and `--help`.
+            /// One line on what the code means, for the reference and `--help`.
             pub fn doc(self) -> &'static str {
                 match self { $(Code::$variant => $doc,)* }
             }
@@ -216,12 +216,12 @@ mod tests {
     }
 
     #[test]
-    fn readme_documents_every_code() {
-        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+    fn the_reference_documents_every_code() {
+        let reference = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/src/reports.md"));
         for c in Code::ALL {
             assert!(
-                readme.contains(&format!("| `{}` |", c.as_str())),
-                "README.md does not document `{}`",
+                reference.contains(&format!("| `{}` |", c.as_str())),
+                "docs/src/reports.md does not document `{}`",
                 c.as_str()
             );
         }

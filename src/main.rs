@@ -7,7 +7,7 @@ use mcp_warden::cli::{self, Cli};
 
 /// jemalloc: the many small, short-lived allocations of SBOM checking on
 /// several threads run about 11% faster than under glibc's malloc, for a
-/// higher peak RSS on large SBOMs (README, design notes).
+/// higher peak RSS on large SBOMs (docs/src/design.md).
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

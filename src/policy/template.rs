@@ -1,6 +1,6 @@
 //! The commented template `policy init` writes.
 
-pub const TEMPLATE: &str = r#"# mcp-warden policy: see the README, section "Policy file".
+pub const TEMPLATE: &str = r#"# mcp-warden policy: see docs/src/policy.md in the mcp-warden sources.
 # Check it with `mcp-warden policy check`; see one server's rules with
 # `mcp-warden policy explain NAME`.
 version = 1
