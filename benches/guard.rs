@@ -8,6 +8,11 @@
 //!            the server under the sandbox where the OS has one)
 //!   relay:   `cat | server | cat`, the cheapest proxy there is (copies
 //!            bytes, inspects nothing): what any stdio proxy costs here
+//!   line relay: `examples/line_relay`, framing lines on a thread per
+//!            direction as the guard does, checking nothing
+//!   checking relay: `line_relay --check`, which also parses every line
+//!            with serde_json: the least a proxy that forwards only
+//!            well-formed JSON must do
 //! Measures, alternating the sides every round:
 //!   latency:    1 KiB requests sent one at a time (ping-pong), median
 //!               round trip; added = guarded - direct (target <= 50 us)
@@ -19,8 +24,9 @@
 //!               process while passing 1 GiB each way (<= 16 MiB), read
 //!               from /proc after the last answer, before its input ends.
 //!
-//! Environment: MCP_WARDEN_BIN, ECHO_SERVER_BIN (set by the script),
-//! MSG_BYTES (request line length, default 1024), PINGS (default 5000), THROUGHPUT_MIB (default 256), MEMORY_MIB
+//! Environment: MCP_WARDEN_BIN, ECHO_SERVER_BIN, LINE_RELAY_BIN (set by the script),
+//! MSG_BYTES (request line length, default 1024), SIDES=guarded (only the
+//! guard's throughput, for a profiler), PINGS (default 5000), THROUGHPUT_MIB (default 256), MEMORY_MIB
 //! (default 1024), ROUNDS (default 3), BENCH_STRICT=1 (exit 3 on a missed
 //! target).
 
@@ -60,6 +66,29 @@ fn main() {
     let mem_mib = num("MEMORY_MIB", 1024);
     let rounds = num("ROUNDS", 3).max(1);
     let strict = std::env::var("BENCH_STRICT").is_ok_and(|v| v == "1");
+    // `SIDES=guarded` runs only the guard's pipelined throughput (for a
+    // profiler); the default runs the whole comparison.
+    if std::env::var("SIDES").is_ok_and(|v| v == "guarded") {
+        let pinned = Pinned::new(
+            &warden,
+            "echo_server",
+            &std::fs::read(&echo).expect("read echo_server"),
+        );
+        std::fs::write(
+            pinned.home.join("config/policy.toml"),
+            "version = 1\n[[servers]]\nname = \"srv\"\n[servers.run]\nmax-in-flight = 4096\n",
+        )
+        .expect("policy");
+        let mut c = pinned.warden();
+        c.args(["-q", "run", "srv"]);
+        let p = pipelined(&mut c, tput_mib << 20);
+        println!(
+            "guarded only: {:.1} MiB/s, guard CPU {:.2} ms per MiB",
+            p.rate * msg() as f64 / (1 << 20) as f64,
+            p.cpu_ms_per_mib
+        );
+        return;
+    }
 
     let pinned = Pinned::new(
         &warden,
@@ -95,36 +124,49 @@ fn main() {
             .arg(&direct_path);
         c
     };
+    let line_relay = PathBuf::from(env("LINE_RELAY_BIN"));
+    let framed = |check: bool| {
+        let mut c = Command::new(&line_relay);
+        c.env_clear();
+        if check {
+            c.arg("--check");
+        }
+        c.arg(&direct_path);
+        c
+    };
 
     // Warm up (the first run writes the receipt).
     ping_pong(&mut direct(), 100);
     ping_pong(&mut guarded(), 100);
 
-    let (mut lat_d, mut lat_g, mut tp_d, mut tp_g) = (vec![], vec![], vec![], vec![]);
+    // Sides, in the order they take turns: direct, guarded, relay, and the
+    // two line relays (framing only; framing and serde_json's check).
+    const SIDES: usize = 5;
+    let mut lat: [Vec<Duration>; SIDES] = Default::default();
+    let mut tp: [Vec<f64>; SIDES] = Default::default();
     let (mut cpu_d, mut cpu_g) = (vec![], vec![]);
-    let (mut lat_r, mut tp_r) = (vec![], vec![]);
     for r in 0..rounds {
-        for k in 0..3 {
-            match (r + k) % 3 {
-                0 => {
-                    lat_d.push(ping_pong(&mut direct(), pings));
-                    let p = pipelined(&mut direct(), tput_mib << 20);
-                    tp_d.push(p.rate);
-                    cpu_d.push(p.cpu_ms_per_mib);
-                }
-                1 => {
-                    lat_g.push(ping_pong(&mut guarded(), pings));
-                    let p = pipelined(&mut guarded(), tput_mib << 20);
-                    tp_g.push(p.rate);
-                    cpu_g.push(p.cpu_ms_per_mib);
-                }
-                _ => {
-                    lat_r.push(ping_pong(&mut relay(), pings));
-                    tp_r.push(pipelined(&mut relay(), tput_mib << 20).rate);
-                }
+        for k in 0..SIDES {
+            let side = (r + k) % SIDES;
+            let mut cmd = match side {
+                0 => direct(),
+                1 => guarded(),
+                2 => relay(),
+                3 => framed(false),
+                _ => framed(true),
+            };
+            lat[side].push(ping_pong(&mut cmd, pings));
+            let p = pipelined(&mut cmd, tput_mib << 20);
+            tp[side].push(p.rate);
+            match side {
+                0 => cpu_d.push(p.cpu_ms_per_mib),
+                1 => cpu_g.push(p.cpu_ms_per_mib),
+                _ => {}
             }
         }
     }
+    let [mut lat_d, mut lat_g, mut lat_r, mut lat_l, mut lat_c] = lat;
+    let [mut tp_d, mut tp_g, mut tp_r, mut tp_l, mut tp_c] = tp;
     let mem = pipelined(&mut guarded(), mem_mib << 20);
 
     let us = |d: Duration| d.as_secs_f64() * 1e6;
@@ -161,6 +203,20 @@ fn main() {
         mib_s(tr),
         tr / td * 100.0,
         tg / tr * 100.0
+    );
+    let (tl, tc) = (median_f(&mut tp_l), median_f(&mut tp_c));
+    println!(
+        "  line relay (frames lines, one thread per direction, checks nothing): round trip {:.1} us, throughput {:.1} MiB/s; the guard reaches {:.1} % of it",
+        us(median(&mut lat_l)),
+        mib_s(tl),
+        tg / tl * 100.0
+    );
+    println!(
+        "  checking relay (the same, and serde_json parses every line): round trip {:.1} us, throughput {:.1} MiB/s ({:.1} % of the relay); the guard reaches {:.1} % of it",
+        us(median(&mut lat_c)),
+        mib_s(tc),
+        tc / tr * 100.0,
+        tg / tc * 100.0
     );
     println!(
         "  against the relay: throughput {:.1} %   target >= 80 %: {}; round trip added over the relay {:+.1} us   target <= 10 us (all on one CPU: taskset -c 0): {}",

@@ -914,49 +914,67 @@ fn member(b: &[u8], field: u8, s: usize, e: usize, sc: &mut Scanned) {
     }
 }
 
-/// Whether `run` is printable ASCII only (no byte below 0x20 or above
-/// 0x7f), eight bytes at a time: per byte the top bit of `c | (c - 0x20)`
-/// is set exactly when `c >= 0x80` or `c < 0x20`. Across a word, a borrow
-/// only moves upwards from a byte below 0x20, which is caught itself, so
-/// a problem is never missed (a false alarm only costs the exact check).
-fn plain_ascii(run: &[u8]) -> bool {
-    const LOW: u64 = 0x2020_2020_2020_2020;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let words = run.chunks_exact(8);
-    let tail = words.remainder();
-    let mut acc = 0u64;
-    for w in words {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(w);
-        let w = u64::from_le_bytes(a);
-        acc |= w | w.wrapping_sub(LOW);
-    }
-    acc & HIGH == 0 && tail.iter().all(|&c| (0x20..0x80).contains(&c))
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The top bit of each byte of `w` that is a control character or not
+/// ASCII (`c | (c - 0x20)` has it exactly then), or a quote or a
+/// backslash. Borrows only move upwards from a byte that is itself
+/// marked, so the lowest mark is always exact (higher ones may not be).
+fn special(w: u64) -> u64 {
+    ((w | w.wrapping_sub(0x20 * ONES)) & HIGH) | quote_or_backslash(w)
+}
+
+/// The top bit of each byte that is `"` or `\\` (the lowest one exact:
+/// the classic zero-byte test on `w ^ c`).
+fn quote_or_backslash(w: u64) -> u64 {
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    zero(w ^ (b'"' as u64 * ONES)) | zero(w ^ (b'\\' as u64 * ONES))
 }
 
 /// A string's rest from `i` (after its opening quote); returns the index
-/// after the closing quote and whether it held an escape.
+/// after the closing quote and whether it held an escape. One pass, eight
+/// bytes at a time, stopping only at a quote, a backslash, a control
+/// character or a byte that is not ASCII (whose character is then
+/// checked as UTF-8: UTF-8 never puts a quote or a backslash inside a
+/// multi-byte character).
 fn string(b: &[u8], mut i: usize) -> Result<(usize, bool), Bad> {
     let mut escaped = false;
     loop {
-        // The run up to the next quote or backslash (memchr, vectorised);
-        // UTF-8 never puts those bytes inside a multi-byte character.
-        let rest = b.get(i..).unwrap_or_default();
-        let Some(k) = memchr::memchr2(b'"', b'\\', rest) else {
+        while let Some(w) = b.get(i..i + 8) {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(w);
+            let m = special(u64::from_le_bytes(a));
+            if m != 0 {
+                i += (m.trailing_zeros() / 8) as usize;
+                break;
+            }
+            i += 8;
+        }
+        let Some(&c) = b.get(i) else {
             return Err(bad(b.len(), "unterminated string"));
         };
-        let run = &rest[..k];
-        if !plain_ascii(run) {
-            if let Some(at) = run.iter().position(|&c| c < 0x20) {
-                return Err(bad(i + at, "control character in a string"));
+        match c {
+            b'"' => return Ok((i + 1, escaped)),
+            b'\\' => {}
+            0..0x20 => return Err(bad(i, "control character in a string")),
+            0x20..0x80 => {
+                i += 1;
+                continue;
             }
-            if let Err(e) = std::str::from_utf8(run) {
-                return Err(bad(i + e.valid_up_to(), "invalid UTF-8"));
+            _ => {
+                let width = match c {
+                    0xC2..=0xDF => 2,
+                    0xE0..=0xEF => 3,
+                    0xF0..=0xF4 => 4,
+                    _ => return Err(bad(i, "invalid UTF-8")),
+                };
+                match b.get(i..i + width).map(std::str::from_utf8) {
+                    Some(Ok(_)) => i += width,
+                    _ => return Err(bad(i, "invalid UTF-8")),
+                }
+                continue;
             }
-        }
-        i += k;
-        if b[i] == b'"' {
-            return Ok((i + 1, escaped));
         }
         escaped = true;
         match b.get(i + 1) {
@@ -1395,6 +1413,12 @@ mod tests {
             b"\"\xc0\xaf\"",
             b"\"\xed\xa0\x80\"",
             b"\"\xf5\x80\x80\x80\"",
+            b"\"\xf4\x90\x80\x80\"",
+            b"\"\xe0\x80\xaf\"",
+            b"\"\xe2\x82\"",
+            b"\"abcdefgh\xe2\x82\xac\xe2\x82\"",
+            b"\"abcdefg\xc3\xa9abcdefgh\x7f\x01\"",
+            b"\"\xf0\x9f\x98\x80\xf0\x9f\x98\"",
             b"\xef\xbb\xbf{}",
             b"[1,]",
             b"[,1]",
@@ -1835,19 +1859,23 @@ mod tests {
     }
 
     #[test]
-    fn plain_ascii_word_check_is_exact_on_every_byte_and_position() {
-        for len in [1, 7, 8, 9, 16, 23] {
-            for at in 0..len {
-                for c in 0..=255u8 {
-                    for fill in [b' ', b'a', 0x7f] {
-                        let mut run = vec![fill; len];
-                        run[at] = c;
-                        let want = run.iter().all(|&b| (0x20..0x80).contains(&b));
-                        assert_eq!(plain_ascii(&run), want, "{run:?}");
-                    }
+    fn the_word_scan_finds_the_first_special_byte_at_every_position() {
+        // Every byte value at every position of a word, with a second
+        // byte after it that is plain or special itself: the lowest mark
+        // is exactly the first byte the string scan must stop at.
+        let stops = |c: u8| !(0x20..0x80).contains(&c) || c == b'"' || c == b'\\';
+        for at in 0..8 {
+            for c in 0..=255u8 {
+                for (later, fill) in [(7, b'a'), (7, b'"'), (7, 0x01), (7, 0xff), (at, b' ')] {
+                    let mut w = [b' '; 8];
+                    w[later.max(at)] = fill;
+                    w[at] = c;
+                    let first = w.iter().position(|&x| stops(x));
+                    let m = special(u64::from_le_bytes(w));
+                    let got = (m != 0).then(|| (m.trailing_zeros() / 8) as usize);
+                    assert_eq!(got, first, "{w:?}");
                 }
             }
         }
-        assert!(plain_ascii(b""));
     }
 }

@@ -141,7 +141,7 @@ impl GuardSession {
         let call = Some((tool, args, decision));
         let f = InFlight {
             method: Method::ToolsCall,
-            started: now,
+            started: Some(now),
             call,
             cursor: false,
         };

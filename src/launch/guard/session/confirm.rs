@@ -58,10 +58,12 @@ pub fn summarize_arguments(args: Option<&Value>) -> String {
 
 impl GuardSession {
     /// Confirmations nobody answered in time are declined.
-    pub(super) fn expire_held(&mut self, now: Instant, out: &mut Outbox) {
+    /// Reads the clock only when a confirmation is held.
+    pub(super) fn expire_held(&mut self, out: &mut Outbox) {
         if self.asking_client.is_empty() {
             return;
         }
+        let now = self.now();
         let expired: Vec<Id> = self
             .asking_client
             .iter()
@@ -76,7 +78,7 @@ impl GuardSession {
                 ..
             }) = self.asking_client.remove(&k)
             {
-                let started = self.in_flight.remove(&client_id).map(|f| f.started);
+                let started = self.in_flight.remove(&client_id).and_then(|f| f.started);
                 let msg = format!(
                     "mcp-warden: tool `{}` needs confirmation and none came within {} s; call it again to be asked again",
                     shown(&tool),
@@ -182,7 +184,7 @@ impl GuardSession {
             out.to_server.push(raw);
             return Verdict::Drop;
         }
-        let started = self.in_flight.remove(&client_id).map(|f| f.started);
+        let started = self.in_flight.remove(&client_id).and_then(|f| f.started);
         let what = match action.as_deref() {
             Some("decline") => "the user declined it",
             Some("cancel") => "the user cancelled",

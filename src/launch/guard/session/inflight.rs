@@ -27,7 +27,9 @@ pub(super) enum Method {
 #[derive(Debug)]
 pub(super) struct InFlight {
     pub(super) method: Method,
-    pub(super) started: Instant,
+    /// When a `tools/call` arrived (for its audit record's duration);
+    /// other requests read no clock.
+    pub(super) started: Option<Instant>,
     /// For `tools/call`: tool, argument digest, decision.
     pub(super) call: Option<(String, String, &'static str)>,
     /// A list request that asked for a later page.
@@ -97,7 +99,7 @@ impl GuardSession {
                     &tool,
                     &args,
                     decision,
-                    Some(f.started.elapsed()),
+                    f.started.map(|s| s.elapsed()),
                     Some("cancelled by the client".into()),
                 );
             }
@@ -164,7 +166,13 @@ impl GuardSession {
                     return Verdict::Pass;
                 };
                 let error = call_error(env);
-                self.tool_event(&tool, &args, decision, Some(f.started.elapsed()), error);
+                self.tool_event(
+                    &tool,
+                    &args,
+                    decision,
+                    f.started.map(|s| s.elapsed()),
+                    error,
+                );
                 if decision == "confirmed"
                     && self.era == Era::Stateless
                     && let Some(b) = self.wrap_server_round(&tool, &args, raw)
@@ -226,7 +234,7 @@ impl GuardSession {
                 &tool,
                 &args,
                 decision,
-                Some(f.started.elapsed()),
+                f.started.map(|s| s.elapsed()),
                 Some(msg.clone()),
             );
         }

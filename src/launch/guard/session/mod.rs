@@ -173,8 +173,8 @@ pub struct GuardSession {
     /// The guard's requests to the client (confirmations) and to the
     /// server (re-lists), by their random ids: an answer is matched only
     /// against the requests sent to the side it came from.
-    asking_client: HashMap<Id, GuardConfirm>,
-    asking_server: HashMap<Id, GuardList>,
+    asking_client: HashMap<Id, GuardConfirm, foldhash::fast::RandomState>,
+    asking_server: HashMap<Id, GuardList, foldhash::fast::RandomState>,
     overall: Option<TokenBucket>,
     per_tool: HashMap<String, TokenBucket>,
     lists: [ListState; 3],
@@ -184,7 +184,7 @@ pub struct GuardSession {
     stale_lists: std::collections::VecDeque<Id>,
     /// The server's requests awaiting the client's answer (at most
     /// [`MAX_IN_FLIGHT_CAP`]): an answer to any other id is dropped.
-    server_reqs: HashSet<Id>,
+    server_reqs: HashSet<Id, foldhash::fast::RandomState>,
 }
 
 fn globs(field: &'static str, patterns: &[String]) -> Result<GlobSet, GuardError> {
@@ -250,13 +250,13 @@ impl GuardSession {
             elicitation: false,
             last_meta: None,
             in_flight: HashMap::default(),
-            asking_client: HashMap::new(),
-            asking_server: HashMap::new(),
+            asking_client: HashMap::default(),
+            asking_server: HashMap::default(),
             per_tool: HashMap::new(),
             lists: Default::default(),
             schemas: HashMap::new(),
             stale_lists: Default::default(),
-            server_reqs: HashSet::new(),
+            server_reqs: HashSet::default(),
         })
     }
 
@@ -393,7 +393,6 @@ impl GuardSession {
         raw: &[u8],
         out: &mut Outbox,
     ) -> Verdict {
-        let now = self.now();
         if Self::is_guard_shaped(id) || self.is_guard_id_in_flight(id) {
             out.to_client.push(error_response(
                 id,
@@ -452,7 +451,7 @@ impl GuardSession {
         }
         let mut flight = InFlight {
             method: Method::Other,
-            started: now,
+            started: None,
             call: None,
             cursor: false,
         };
@@ -466,7 +465,10 @@ impl GuardSession {
                     .is_some_and(|e| !e.is_null());
             }
             "server/discover" => self.era = Era::Stateless,
-            "tools/call" => return self.client_call(id, params, raw, now, out),
+            "tools/call" => {
+                let now = self.now();
+                return self.client_call(id, params, raw, now, out);
+            }
             "prompts/get" | "resources/read" => {
                 // A prompt or resource hidden since it changed is not
                 // served either (tools: `usable`).
@@ -548,16 +550,13 @@ impl Session for GuardSession {
     }
 
     fn from_client_scanned(&mut self, raw: &[u8], scanned: &Scanned, out: &mut Outbox) -> Verdict {
-        self.expire_held(self.now(), out);
+        self.expire_held(out);
         let env = match Envelope::decode(raw, scanned) {
             Ok(e) => e,
             Err((why, id)) => return self.refuse_client(why, id.as_ref(), out),
         };
         match (env.kind, &env.id, env.method.as_deref()) {
-            (MsgKind::Request, Some(id), Some(m)) => {
-                let (id, m) = (id.clone(), m.to_string());
-                self.client_request(&id, &m, &env, raw, out)
-            }
+            (MsgKind::Request, Some(id), Some(m)) => self.client_request(id, m, &env, raw, out),
             (MsgKind::Notification, _, Some("notifications/cancelled")) => {
                 self.client_cancelled(&env)
             }
@@ -576,7 +575,7 @@ impl Session for GuardSession {
     }
 
     fn from_server_scanned(&mut self, raw: &[u8], scanned: &Scanned, out: &mut Outbox) -> Verdict {
-        self.expire_held(self.now(), out);
+        self.expire_held(out);
         let env = match Envelope::decode(raw, scanned) {
             Ok(e) => e,
             Err((why, id)) => return self.refuse_server(why, id.as_ref(), out),
