@@ -213,10 +213,16 @@ pub fn system_read() -> Vec<PathBuf> {
         "protocols",
         "localtime",
         "timezone",
-        "ssl",
+        // The certificate bundles and OpenSSL's configuration only, not
+        // /etc/ssl or /etc/pki whole: their private/ holds host keys.
+        "ssl/certs",
+        "ssl/openssl.cnf",
         "ca-certificates",
         "ca-certificates.conf",
-        "pki",
+        "pki/tls/certs",
+        "pki/tls/cert.pem",
+        "pki/tls/openssl.cnf",
+        "pki/ca-trust/extracted",
         "crypto-policies",
         "mime.types",
         "os-release",
@@ -364,6 +370,8 @@ pub struct SandboxReport {
     pub seccomp_denied: usize,
     /// Socket families denied: "unix", and "inet" with network off.
     pub sockets_denied: Vec<&'static str>,
+    /// Every capability is dropped before exec (all but `off`).
+    pub capabilities_dropped: bool,
     pub network: bool,
     /// What the plan asked for and this kernel or OS could not enforce.
     pub not_enforced: Vec<String>,
@@ -399,9 +407,18 @@ impl SandboxReport {
                 self.seccomp_denied
             ));
         }
+        if self.capabilities_dropped {
+            parts.push("no capabilities".to_string());
+        }
+        // `on` restricts nothing but the socket kinds above: no egress
+        // allowlist yet.
         parts.push(format!(
             "network {}",
-            if self.network { "on" } else { "off" }
+            if self.network {
+                "on (unrestricted)"
+            } else {
+                "off"
+            }
         ));
         let mut s = parts.join("; ");
         if !self.not_enforced.is_empty() {
@@ -420,6 +437,7 @@ impl SandboxReport {
             landlock: vec![],
             seccomp_denied: 0,
             sockets_denied: vec![],
+            capabilities_dropped: false,
             network,
             not_enforced: vec![why.to_string()],
         }
@@ -587,6 +605,7 @@ mod imp {
             landlock: vec![],
             seccomp_denied: 0,
             sockets_denied: vec![],
+            capabilities_dropped: true,
             network: plan.network,
             not_enforced: vec![],
         };
@@ -651,6 +670,7 @@ mod imp {
                 ruleset,
                 proc_self_access,
                 filter: filter.map(Vec::into_boxed_slice),
+                drop_caps: true,
             },
         })
     }
@@ -734,9 +754,30 @@ mod imp {
     /// socket check), handle-based opens (bypass paths), fds and
     /// comparisons of other processes, and the host's clock, swap,
     /// accounting and reboot.
+    ///
+    /// And every call that changes a file's metadata by path: Landlock has
+    /// no right for mode, owner, times or extended attributes, so these
+    /// would reach any file the server can name, even one it cannot open
+    /// (`chmod 644 ~/.ssh/id_ed25519`). Their descriptor forms (`fchmod`,
+    /// `fchown`, `futimens`, `fsetxattr`) stay: they need an open file,
+    /// which Landlock decides on. `mknod` too: device nodes, FIFOs and
+    /// socket files are nothing a server needs.
     fn denied_calls() -> Vec<(&'static str, libc::c_long)> {
         use libc::*;
+        // Not in libc yet; one number on every architecture (Linux 6.13).
+        const SYS_SETXATTRAT: c_long = 463;
+        const SYS_REMOVEXATTRAT: c_long = 466;
         let mut v = vec![
+            ("fchmodat", SYS_fchmodat),
+            ("fchmodat2", SYS_fchmodat2),
+            ("fchownat", SYS_fchownat),
+            ("setxattr", SYS_setxattr),
+            ("lsetxattr", SYS_lsetxattr),
+            ("setxattrat", SYS_SETXATTRAT),
+            ("removexattr", SYS_removexattr),
+            ("lremovexattr", SYS_lremovexattr),
+            ("removexattrat", SYS_REMOVEXATTRAT),
+            ("mknodat", SYS_mknodat),
             ("ptrace", SYS_ptrace),
             ("process_vm_readv", SYS_process_vm_readv),
             ("process_vm_writev", SYS_process_vm_writev),
@@ -787,9 +828,27 @@ mod imp {
             ("iopl", SYS_iopl),
             ("ioperm", SYS_ioperm),
             ("uselib", SYS_uselib),
+            ("chmod", SYS_chmod),
+            ("chown", SYS_chown),
+            ("lchown", SYS_lchown),
+            ("utime", SYS_utime),
+            ("utimes", SYS_utimes),
+            ("futimesat", SYS_futimesat),
+            ("mknod", SYS_mknod),
         ]);
         v
     }
+
+    /// Socket ioctls that only read (SIOCGIFNAME, SIOCGIFCONF,
+    /// SIOCGIFFLAGS, SIOCGIFADDR, SIOCGIFDSTADDR, SIOCGIFBRDADDR,
+    /// SIOCGIFNETMASK, SIOCGIFMETRIC, SIOCGIFMTU, SIOCGIFHWADDR,
+    /// SIOCGIFINDEX, SIOCGIFCOUNT, SIOCGIFTXQLEN); 0x8901..=0x8907
+    /// (socket owner, out-of-band mark, receive timestamps) are below
+    /// the denied range.
+    const NET_IOCTL_GETTERS: [u64; 13] = [
+        0x8910, 0x8912, 0x8913, 0x8915, 0x8917, 0x8919, 0x891b, 0x891d, 0x8921, 0x8927, 0x8933,
+        0x8938, 0x8942,
+    ];
 
     fn sc(e: impl fmt::Display) -> SandboxError {
         SandboxError::Seccomp(e.to_string())
@@ -821,23 +880,70 @@ mod imp {
         // connect from); with network on only AF_INET/AF_INET6 (no
         // netlink: root could change routes), with network off none.
         // socketpair(2) is another call and stays allowed.
+        // The type (its low four bits; the rest are SOCK_NONBLOCK and
+        // SOCK_CLOEXEC) too: no raw IP socket and no legacy packet socket
+        // (SOCK_PACKET on AF_INET captures every frame).
         let socket_rules = if plan.network {
-            vec![
+            let mut r = vec![
                 SeccompRule::new(vec![
                     cond(0, SeccompCmpOp::Ne, libc::AF_INET as u64)?,
                     cond(0, SeccompCmpOp::Ne, libc::AF_INET6 as u64)?,
                 ])
                 .map_err(sc)?,
-            ]
+            ];
+            // libc deprecates the constant; it is exactly what to refuse.
+            const SOCK_PACKET: libc::c_int = 10;
+            for ty in [libc::SOCK_RAW, SOCK_PACKET] {
+                r.push(
+                    SeccompRule::new(vec![cond(1, SeccompCmpOp::MaskedEq(0xf), ty as u64)?])
+                        .map_err(sc)?,
+                );
+            }
+            r
         } else {
             vec![]
         };
         rules.insert(libc::SYS_socket, socket_rules);
         report.sockets_denied = if plan.network {
-            vec!["unix", "netlink", "raw"]
+            vec!["unix", "netlink", "raw", "packet"]
         } else {
             vec!["unix", "inet", "all other"]
         };
+        // utimensat with a path (a null path is futimens, on an open file).
+        rules.insert(
+            libc::SYS_utimensat,
+            vec![
+                SeccompRule::new(vec![
+                    SeccompCondition::new(1, SeccompCmpArgLen::Qword, SeccompCmpOp::Ne, 0)
+                        .map_err(sc)?,
+                ])
+                .map_err(sc)?,
+            ],
+        );
+        // fchmod may not add set-user-id, set-group-id or write for
+        // others: root owns the system's files and may open them for
+        // reading, so without this it could make /usr/bin/X setuid.
+        let mut fchmod_rules = Vec::new();
+        for bit in [0o4000u64, 0o2000, 0o0002] {
+            fchmod_rules.push(
+                SeccompRule::new(vec![cond(1, SeccompCmpOp::MaskedEq(bit), bit)?]).map_err(sc)?,
+            );
+        }
+        rules.insert(libc::SYS_fchmod, fchmod_rules);
+        // An executable memfd runs code that no path check saw (Landlock
+        // does not see the memfd's internal mount): only memfds sealed
+        // against execution (MFD_NOEXEC_SEAL, Linux 6.3) may be made.
+        const MFD_NOEXEC_SEAL: u64 = 0x8;
+        const MFD_EXEC: u64 = 0x10;
+        rules.insert(
+            libc::SYS_memfd_create,
+            vec![
+                SeccompRule::new(vec![cond(1, SeccompCmpOp::MaskedEq(MFD_NOEXEC_SEAL), 0)?])
+                    .map_err(sc)?,
+                SeccompRule::new(vec![cond(1, SeccompCmpOp::MaskedEq(MFD_EXEC), MFD_EXEC)?])
+                    .map_err(sc)?,
+            ],
+        );
         // clone() with a namespace flag is unshare() by another name.
         let mut clone_rules = Vec::new();
         for flag in [
@@ -861,6 +967,18 @@ mod imp {
         for req in [libc::TIOCSTI, libc::TIOCLINUX] {
             ioctl_rules.push(SeccompRule::new(vec![cond(1, SeccompCmpOp::Eq, req)?]).map_err(sc)?);
         }
+        // The socket ioctls that configure the network (routes, ARP,
+        // interface addresses, flags and names, bridges, bonds, ethtool,
+        // device-private ones): every request in 0x8908..=0x89ff but the
+        // getters that runtimes use to list interfaces.
+        let mut net = vec![
+            cond(1, SeccompCmpOp::Ge, 0x8908)?,
+            cond(1, SeccompCmpOp::Le, 0x89ff)?,
+        ];
+        for getter in NET_IOCTL_GETTERS {
+            net.push(cond(1, SeccompCmpOp::Ne, getter)?);
+        }
+        ioctl_rules.push(SeccompRule::new(net).map_err(sc)?);
         rules.insert(libc::SYS_ioctl, ioctl_rules);
 
         let filter = SeccompFilter::new(
@@ -1051,7 +1169,7 @@ mod tests {
         // Network on: TCP is not handled by Landlock.
         let p = plan(&s, Mode::Require, true).prepare().unwrap();
         assert_eq!(p.report().landlock, ["filesystem", "scopes"]);
-        assert!(p.report().summary().ends_with("network on"));
+        assert!(p.report().summary().ends_with("network on (unrestricted)"));
         // Off: nothing.
         let p = plan(&s, Mode::Off, false).prepare().unwrap();
         assert_eq!(p.report().summary(), "sandbox off");
@@ -1441,6 +1559,7 @@ process.exit(0);
                 ruleset: Some(bogus.into()),
                 proc_self_access: 0,
                 filter: None,
+                drop_caps: false,
             },
         };
         let script = format!("echo > {}", marker.display());

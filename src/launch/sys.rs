@@ -509,6 +509,10 @@ pub(crate) struct SandboxExec {
     pub(crate) proc_self_access: u64,
     #[cfg(target_os = "linux")]
     pub(crate) filter: Option<Box<[libc::sock_filter]>>,
+    /// Drop every capability (bounding, ambient, effective, permitted,
+    /// inheritable) before exec.
+    #[cfg(target_os = "linux")]
+    pub(crate) drop_caps: bool,
 }
 
 /// Tags an errno of a failed sandbox step, so that the parent tells it
@@ -516,10 +520,11 @@ pub(crate) struct SandboxExec {
 const SANDBOX_ERRNO_TAG: i32 = 0x5a00_0000;
 const SANDBOX_STEP_SHIFT: u32 = 16;
 /// The steps, by the tag's step number.
-const SANDBOX_STEPS: [&str; 3] = [
+const SANDBOX_STEPS: [&str; 4] = [
     "landlock_restrict_self",
     "seccomp(SET_MODE_FILTER)",
     "landlock_add_rule(/proc/self)",
+    "dropping capabilities",
 ];
 
 #[cfg(target_os = "linux")]
@@ -550,6 +555,9 @@ pub(crate) fn sandbox_failure(raw: i32) -> Option<(&'static str, io::Error)> {
 /// require it) and after every other syscall of the hook but `execve`.
 #[cfg(target_os = "linux")]
 fn apply_sandbox(s: &SandboxExec) -> io::Result<()> {
+    if s.drop_caps {
+        drop_capabilities().map_err(|e| sandbox_tagged(3, &e))?;
+    }
     if let (Some(fd), true) = (&s.ruleset, s.proc_self_access != 0) {
         add_proc_self_rule(fd.as_raw_fd(), s.proc_self_access)
             .map_err(|e| sandbox_tagged(2, &e))?;
@@ -595,6 +603,83 @@ fn apply_sandbox(s: &SandboxExec) -> io::Result<()> {
             return Err(sandbox_errno(1));
         }
     }
+    Ok(())
+}
+
+/// Drops every capability of the calling (forked, single-threaded)
+/// process, for good: the bounding set first (a root server would
+/// otherwise get the full set back at exec), then the ambient set, then
+/// effective, permitted and inheritable. Without CAP_SETPCAP (not root)
+/// the bounding set cannot be changed and need not be: such a process
+/// has no capability to regain, and no_new_privs stops file capabilities.
+/// Async-signal-safe: prctl, capget and capset on stack structs.
+#[cfg(target_os = "linux")]
+fn drop_capabilities() -> io::Result<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const VERSION_3: u32 = 0x2008_0522;
+    const CAP_SETPCAP: u32 = 8;
+    let mut header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    let mut now = [Data::default(); 2];
+    // SAFETY: capget(&header, &data[2]) writes two Data structs (version
+    // 3 uses two) into our stack array; plain C structs.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut header as *mut Header,
+            now.as_mut_ptr(),
+        ) as libc::c_int
+    })?;
+    if now[0].effective & (1 << CAP_SETPCAP) != 0 {
+        for cap in 0..64 {
+            // SAFETY: prctl with integer arguments only.
+            let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+            if r == -1 {
+                // EINVAL: past this kernel's last capability.
+                if io::Error::last_os_error().raw_os_error() == Some(libc::EINVAL) {
+                    break;
+                }
+                return Err(io::Error::last_os_error());
+            }
+        }
+    }
+    // SAFETY: prctl with integer arguments only. EINVAL: no ambient
+    // capabilities on this kernel (before 4.3), so nothing to clear.
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+    if r == -1 && io::Error::last_os_error().raw_os_error() != Some(libc::EINVAL) {
+        return Err(io::Error::last_os_error());
+    }
+    let none = [Data::default(); 2];
+    header = Header {
+        version: VERSION_3,
+        pid: 0,
+    };
+    // SAFETY: capset(&header, &data[2]) reads two Data structs from our
+    // stack array; dropping capabilities is always permitted.
+    cvt(unsafe {
+        libc::syscall(libc::SYS_capset, &mut header as *mut Header, none.as_ptr()) as libc::c_int
+    })?;
     Ok(())
 }
 

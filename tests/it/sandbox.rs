@@ -39,7 +39,7 @@ fn pin_probe(env: &TestEnv) {
 
 /// `[servers.run]` for `server` in the user policy; `None` removes the
 /// policy file (the defaults: best-effort sandbox, network off).
-fn set_policy(env: &TestEnv, server: &str, run: Option<&str>) {
+pub(super) fn set_policy(env: &TestEnv, server: &str, run: Option<&str>) {
     let path = env.user_policy();
     match run {
         None => {
@@ -58,7 +58,7 @@ fn set_policy(env: &TestEnv, server: &str, run: Option<&str>) {
 
 /// Calls the `probe` tool and returns its `{ok, code, detail}`.
 #[track_caller]
-fn probe(s: &McpSession, args: Value) -> Value {
+pub(super) fn probe(s: &McpSession, args: Value) -> Value {
     let r = s
         .call_tool("probe", args.clone())
         .unwrap_or_else(|e| panic!("probe {args}: {e}"));
@@ -74,7 +74,7 @@ fn probe(s: &McpSession, args: Value) -> Value {
 /// The operation failed with the sandbox's error: EACCES (Landlock) or
 /// EPERM (seccomp), and not e.g. ENOENT or ECONNREFUSED.
 #[track_caller]
-fn assert_denied(s: &McpSession, what: &str, r: &Value) {
+pub(super) fn assert_denied(s: &McpSession, what: &str, r: &Value) {
     assert_eq!(r["ok"], false, "{what} must be denied: {r}\n{}", s.stderr());
     let code = r["code"].as_str().unwrap_or_default();
     assert!(
@@ -84,13 +84,13 @@ fn assert_denied(s: &McpSession, what: &str, r: &Value) {
 }
 
 #[track_caller]
-fn assert_allowed(s: &McpSession, what: &str, r: &Value) {
+pub(super) fn assert_allowed(s: &McpSession, what: &str, r: &Value) {
     assert_eq!(r["ok"], true, "{what} must succeed: {r}\n{}", s.stderr());
 }
 
 /// `mcp-warden: starting NAME …` from the session's stderr.
 #[track_caller]
-fn start_line(s: &McpSession, name: &str) -> String {
+pub(super) fn start_line(s: &McpSession, name: &str) -> String {
     let stderr = s.stderr();
     stderr
         .lines()
@@ -224,18 +224,18 @@ impl Drop for Bus {
 
 /// The world the probe runs in: a fake user home with a planted SSH key,
 /// a directory outside the server's state, a TCP listener, a session bus.
-struct World {
-    env: TestEnv,
-    user_home: PathBuf,
-    key: PathBuf,
-    outside: PathBuf,
+pub(super) struct World {
+    pub(super) env: TestEnv,
+    pub(super) user_home: PathBuf,
+    pub(super) key: PathBuf,
+    pub(super) outside: PathBuf,
     tcp: Listener,
     bus: Bus,
     keyctl: PathBuf,
 }
 
 impl World {
-    fn new() -> World {
+    pub(super) fn new() -> World {
         let env = TestEnv::new();
         pin_probe(&env);
         let user_home = env.root.join("user-home");
@@ -258,7 +258,7 @@ impl World {
     }
 
     /// `mcp-warden run probe`, with the fake home as the client's HOME.
-    fn session(&self) -> McpSession {
+    pub(super) fn session(&self) -> McpSession {
         let home = self.user_home.to_str().unwrap();
         let s = run_through_warden(&self.env, "probe", &[("HOME", home)]);
         // The guard pins the first list; calls go to listed tools.
@@ -268,7 +268,7 @@ impl World {
     }
 
     /// The server's own state directories (its HOME and TMPDIR).
-    fn state(&self, which: &str) -> PathBuf {
+    pub(super) fn state(&self, which: &str) -> PathBuf {
         self.env.home.join("data/state/probe").join(which)
     }
 
@@ -277,7 +277,7 @@ impl World {
     }
 
     /// The `launch` records of `audit show --format json`, oldest first.
-    fn launches(&self) -> Vec<Value> {
+    pub(super) fn launches(&self) -> Vec<Value> {
         let out = self
             .env
             .run(["--format", "json", "audit", "show", "--server", "probe"]);
@@ -442,7 +442,7 @@ fn network_true_allows_tcp_only_and_require_starts_here() {
     assert!(
         launches[0]["sandbox"]
             .as_str()
-            .is_some_and(|s| s.contains("landlock ABI") && s.ends_with("network on")),
+            .is_some_and(|s| s.contains("landlock ABI") && s.ends_with("network on (unrestricted)")),
         "{launches:?}"
     );
 }
