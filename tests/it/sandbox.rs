@@ -39,7 +39,7 @@ fn pin_probe(env: &TestEnv) {
 
 /// `[servers.run]` for `server` in the user policy; `None` removes the
 /// policy file (the defaults: best-effort sandbox, network off).
-fn set_policy(env: &TestEnv, server: &str, run: Option<&str>) {
+pub(super) fn set_policy(env: &TestEnv, server: &str, run: Option<&str>) {
     let path = env.user_policy();
     match run {
         None => {
@@ -58,7 +58,7 @@ fn set_policy(env: &TestEnv, server: &str, run: Option<&str>) {
 
 /// Calls the `probe` tool and returns its `{ok, code, detail}`.
 #[track_caller]
-fn probe(s: &McpSession, args: Value) -> Value {
+pub(super) fn probe(s: &McpSession, args: Value) -> Value {
     let r = s
         .call_tool("probe", args.clone())
         .unwrap_or_else(|e| panic!("probe {args}: {e}"));
@@ -74,7 +74,7 @@ fn probe(s: &McpSession, args: Value) -> Value {
 /// The operation failed with the sandbox's error: EACCES (Landlock) or
 /// EPERM (seccomp), and not e.g. ENOENT or ECONNREFUSED.
 #[track_caller]
-fn assert_denied(s: &McpSession, what: &str, r: &Value) {
+pub(super) fn assert_denied(s: &McpSession, what: &str, r: &Value) {
     assert_eq!(r["ok"], false, "{what} must be denied: {r}\n{}", s.stderr());
     let code = r["code"].as_str().unwrap_or_default();
     assert!(
@@ -84,13 +84,13 @@ fn assert_denied(s: &McpSession, what: &str, r: &Value) {
 }
 
 #[track_caller]
-fn assert_allowed(s: &McpSession, what: &str, r: &Value) {
+pub(super) fn assert_allowed(s: &McpSession, what: &str, r: &Value) {
     assert_eq!(r["ok"], true, "{what} must succeed: {r}\n{}", s.stderr());
 }
 
 /// `mcp-warden: starting NAME …` from the session's stderr.
 #[track_caller]
-fn start_line(s: &McpSession, name: &str) -> String {
+pub(super) fn start_line(s: &McpSession, name: &str) -> String {
     let stderr = s.stderr();
     stderr
         .lines()
