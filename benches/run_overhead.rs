@@ -8,6 +8,9 @@
 //!   receipt: `mcp-warden run srv` (the receipt of the last full check
 //!            spares the re-hash)
 //!   rehash:  `mcp-warden run --rehash srv`
+//!   unconfined: `mcp-warden run srv` with the policy's `sandbox = "off"`
+//!            (a second home), so that receipt - unconfined is what the
+//!            sandbox costs at start-up
 //! and measures from spawn to exit: write one request, read the answer,
 //! wait. Prints medians, the added time and the targets of the issue
 //! (receipt: at most +5 ms; rehash: at most the artifact's hashing time,
@@ -47,20 +50,29 @@ fn main() {
     let pinned = Pinned::new(&warden, "echo_once", &bytes);
     let warden_cmd = || pinned.warden();
     let direct_path = pinned.direct.clone();
+    let unconfined = Pinned::new(&warden, "echo_once", &bytes);
+    std::fs::write(
+        unconfined.home.join("config/policy.toml"),
+        "version = 1\n[[servers]]\nname = \"srv\"\n[servers.run]\nsandbox = \"off\"\n",
+    )
+    .expect("policy");
 
     // Warm up: the first run writes the receipt.
     for _ in 0..3 {
         once(warden_cmd().args(["-q", "run", "srv"]));
         once(&mut Command::new(&direct_path));
+        once(unconfined.warden().args(["-q", "run", "srv"]));
     }
     let mut direct = Vec::new();
     let mut receipt = Vec::new();
     let mut rehash = Vec::new();
+    let mut off = Vec::new();
     for r in 0..rounds {
-        for k in 0..3 {
-            match (r + k) % 3 {
+        for k in 0..4 {
+            match (r + k) % 4 {
                 0 => direct.push(once(Command::new(&direct_path).env_clear())),
                 1 => receipt.push(once(warden_cmd().args(["-q", "run", "srv"]))),
+                2 => off.push(once(unconfined.warden().args(["-q", "run", "srv"]))),
                 _ => rehash.push(once(warden_cmd().args(["-q", "run", "--rehash", "srv"]))),
             }
         }
@@ -105,6 +117,12 @@ fn main() {
         ms(rc),
         added_receipt,
         verdict(added_receipt <= 5.0)
+    );
+    let o = median(&mut off);
+    println!(
+        "  run (receipt), sandbox off {:6.3} ms   the sandbox's start-up cost {:+.3} ms",
+        ms(o),
+        ms(rc) - ms(o)
     );
     println!(
         "  run --rehash             {:8.3} ms   added {:+.3} ms",

@@ -10,6 +10,8 @@
 //!   when the tree was made, which `verify` compares against.
 //! - `tmp/`: work files on the same file system, so `rename` is atomic.
 //! - `.lock`: the lock file behind [`Cache::lock`].
+//! - `interpreters/`: not the store's: what each Python interpreter said
+//!   about its installation ([`crate::launch::interp`]).
 //!
 //! Writers never need the lock: everything is built in `tmp/` and renamed
 //! into place, and when two processes race the second finds the first's

@@ -457,7 +457,10 @@ fn prepare(
         (None, "sandbox off".to_string(), Vec::new())
     } else {
         let artifact = anchor.path().to_path_buf();
-        let interpreter = ep.interpreter.as_ref().map(|i| i.path.as_path());
+        let interpreter = ep
+            .interpreter
+            .as_ref()
+            .map(|i| (i.path.as_path(), i.runtime));
         let network = rules.network.unwrap_or(false);
         let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
         let expand = |list: &[policy::At<String>]| -> Vec<std::path::PathBuf> {
@@ -469,16 +472,17 @@ fn prepare(
                 .collect()
         };
         let (read, write) = (expand(&rules.read_paths), expand(&rules.write_paths));
-        let (prepared, dirs) = sandbox::for_server(
-            &ctx.data_dir,
+        let (prepared, dirs) = sandbox::for_server(&sandbox::Server {
+            ctx,
+            home: home.as_deref(),
             name,
             mode,
             network,
-            &artifact,
+            artifact: &artifact,
             interpreter,
-            &read,
-            &write,
-        )
+            read: &read,
+            write: &write,
+        })
         .map_err(|e| {
             let code = match e {
                 sandbox::SandboxError::Unavailable { .. } => Code::SandboxUnavailable,

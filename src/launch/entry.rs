@@ -10,6 +10,7 @@ use std::path::{Component, Path, PathBuf};
 use serde_json::Value;
 
 use crate::fsutil::{self, ReadError};
+use crate::launch::interp::Runtime;
 use crate::policy::RunRules;
 use crate::source::spec::normalize_pypi_name;
 
@@ -82,6 +83,8 @@ pub struct Interpreter {
     pub path: PathBuf,
     /// `policy` or `PATH`.
     pub from: &'static str,
+    /// What the sandbox must grant depends on it.
+    pub runtime: Runtime,
 }
 
 /// What to start.
@@ -116,14 +119,20 @@ pub fn resolve(
     path_var: Option<&OsStr>,
 ) -> Result<EntryPoint, EntryError> {
     let interp = |name: &str| -> Result<Interpreter, EntryError> {
+        let runtime = Runtime::of_command(name);
         if let Some(i) = &rules.interpreter {
             return Ok(Interpreter {
                 path: i.value.clone(),
                 from: "policy",
+                runtime,
             });
         }
         find_on_path(name, path_var)
-            .map(|path| Interpreter { path, from: "PATH" })
+            .map(|path| Interpreter {
+                path,
+                from: "PATH",
+                runtime,
+            })
             .ok_or_else(|| EntryError::NoInterpreter { name: name.into() })
     };
     match artifact {

@@ -8,6 +8,7 @@ pub mod anchor;
 pub mod entry;
 pub mod env;
 pub mod guard;
+pub mod interp;
 pub mod receipt;
 pub mod sandbox;
 pub mod spawn;

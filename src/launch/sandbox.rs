@@ -40,6 +40,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::interp::{self, InterpError, PythonFacts, Runtime};
+use crate::context::Context;
+
 /// How much confinement `run` insists on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -74,12 +77,14 @@ impl fmt::Display for Mode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     /// Read and execute: the artifact's directory or tree, the
-    /// interpreter's prefix ([`interpreter_prefixes`]), the system
+    /// interpreter's binary ([`interpreter_grants`]), the system
     /// directories ([`system_read_exec`]). A path that does not exist is
-    /// skipped (e.g. /lib64 on aarch64).
+    /// skipped (e.g. /lib64 on aarch64). None may overlap a `read_write`
+    /// path ([`Plan::prepare`] refuses).
     pub read_exec: Vec<PathBuf>,
     /// Read-only, no execute: /proc, a few /sys directories and the /etc
-    /// files programs need ([`system_read`]).
+    /// files programs need ([`system_read`]), the interpreter's libraries
+    /// ([`interpreter_grants`]), the policy's `read-paths`.
     pub read: Vec<PathBuf>,
     /// Read and write (create, remove, rename, truncate), never execute:
     /// the state directories ([`state_dirs`]) and the harmless devices
@@ -103,26 +108,34 @@ impl From<crate::policy::SandboxMode> for Mode {
     }
 }
 
+/// What `run` confines one server to.
+#[derive(Debug, Clone, Copy)]
+pub struct Server<'a> {
+    /// mcp-warden's directories: the server's state goes under the data
+    /// directory, the interpreter's answers under the cache directory, and
+    /// no grant for the interpreter may hold any of them.
+    pub ctx: &'a Context,
+    /// The user's HOME, which no grant for the interpreter may hold.
+    pub home: Option<&'a Path>,
+    pub name: &'a str,
+    pub mode: Mode,
+    pub network: bool,
+    /// The verified files: the unpacked tree, or the pinned file itself.
+    pub artifact: &'a Path,
+    pub interpreter: Option<(&'a Path, Runtime)>,
+    /// The policy's `read-paths` and `write-paths`, already absolute.
+    pub read: &'a [PathBuf],
+    pub write: &'a [PathBuf],
+}
+
 /// The sandbox `run` puts around one server: the system paths, the
-/// verified files (`artifact`: the unpacked tree, or the pinned file
-/// itself), the interpreter's installation, and the server's own state
-/// directories, which become its HOME and TMPDIR.
-/// `read` and `write` are the policy's `read-paths` and `write-paths`,
-/// already absolute.
-#[allow(clippy::too_many_arguments)]
-pub fn for_server(
-    data_dir: &Path,
-    server: &str,
-    mode: Mode,
-    network: bool,
-    artifact: &Path,
-    interpreter: Option<&Path>,
-    read: &[PathBuf],
-    write: &[PathBuf],
-) -> Result<(Prepared, StateDirs), SandboxError> {
-    let dirs = state_dirs(data_dir, server)?;
-    let mut plan = Plan::new(mode, network);
-    for p in read.iter().chain(write) {
+/// verified files, what the interpreter needs ([`interpreter_grants`]),
+/// and the server's own state directories, which become its HOME and
+/// TMPDIR.
+pub fn for_server(s: &Server) -> Result<(Prepared, StateDirs), SandboxError> {
+    let dirs = state_dirs(&s.ctx.data_dir, s.name)?;
+    let mut plan = Plan::new(s.mode, s.network);
+    for p in s.read.iter().chain(s.write) {
         if let Err(source) = std::fs::symlink_metadata(p) {
             return Err(SandboxError::Path {
                 path: p.clone(),
@@ -130,16 +143,206 @@ pub fn for_server(
             });
         }
     }
-    plan.read.extend(read.iter().cloned());
-    plan.read_write.extend(write.iter().cloned());
-    plan.read_exec.push(artifact.to_path_buf());
-    if let Some(i) = interpreter {
-        plan.read_exec.push(i.to_path_buf());
-        plan.read_exec.extend(interpreter_prefixes(i));
-    }
+    plan.read.extend(s.read.iter().cloned());
+    plan.read_write.extend(s.write.iter().cloned());
+    plan.read_exec.push(s.artifact.to_path_buf());
     plan.read_write.push(dirs.home.clone());
     plan.read_write.push(dirs.tmp.clone());
+    if let Some((program, runtime)) = s.interpreter {
+        // A shim's manager root is granted whole: nothing to ask.
+        let facts = match runtime {
+            Runtime::Python if shim_root(program).is_none() => {
+                Some(interp::python_facts(&s.ctx.cache_dir, program)?)
+            }
+            _ => None,
+        };
+        let keep_out = KeepOut::new(s.ctx, s.home);
+        let g = interpreter_grants(program, facts.as_ref(), &keep_out, &plan.read_write)?;
+        plan.read_exec.extend(g.read_exec);
+        plan.read.extend(g.read);
+    }
     Ok((plan.prepare()?, dirs))
+}
+
+/// What no grant made for an interpreter may reach: the user's home as a
+/// whole (where the SSH and cloud keys, the keyring files and every other
+/// program's data live; a version manager's tree beneath it is fine), and
+/// mcp-warden's own directories (the audit log, receipts, pins, other
+/// servers' state, the lock and policy), neither held by a grant nor
+/// holding one.
+#[derive(Debug, Clone, Default)]
+pub struct KeepOut {
+    pub home: Option<PathBuf>,
+    pub own: Vec<PathBuf>,
+}
+
+impl KeepOut {
+    pub fn new(ctx: &Context, home: Option<&Path>) -> KeepOut {
+        KeepOut {
+            home: home.map(resolve),
+            own: [
+                &ctx.data_dir,
+                &ctx.config_dir,
+                &ctx.cache_dir,
+                &ctx.system_dir,
+            ]
+            .map(|d| resolve(d))
+            .to_vec(),
+        }
+    }
+
+    /// What granting `g` (resolved) would open that it must not: what it
+    /// holds, or (`inside`) the directory of mcp-warden's it lies in.
+    fn reached_by(&self, g: &Path, inside: bool) -> Option<&Path> {
+        let home = self.home.as_deref().filter(|h| h.starts_with(g));
+        home.or_else(|| {
+            (self.own.iter())
+                .find(|o| o.starts_with(g) || (inside && g.starts_with(o)))
+                .map(PathBuf::as_path)
+        })
+    }
+}
+
+/// Paths granted for an interpreter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    pub read_exec: Vec<PathBuf>,
+    pub read: Vec<PathBuf>,
+}
+
+/// What an interpreter needs, and no more: execute on its binary (the
+/// file the path resolves to, and `sys.executable`'s when that differs,
+/// e.g. behind a wrapper script); for Python, read on the standard
+/// library, the site directories and the shared libraries it maps, and
+/// in a venv on its pyvenv.cfg and `lib` directory. Read suffices for
+/// shared objects: Landlock's execute right is checked by execve only,
+/// an mmap with PROT_EXEC of a readable file is not governed by it.
+/// A version manager's shim (pyenv, rbenv, nodenv, asdf:
+/// `ROOT/shims/NAME`) runs the manager from ROOT, then the interpreter
+/// under ROOT: ROOT is granted read and execute.
+///
+/// Paths under the system directories are left out (already granted).
+/// Fails, rather than grant too much, when a grant would reach what
+/// `keep_out` names, or when an executable grant and one of `writable`
+/// (the plan's read-write paths) overlap: a server must never run what
+/// it can write.
+pub fn interpreter_grants(
+    program: &Path,
+    facts: Option<&PythonFacts>,
+    keep_out: &KeepOut,
+    writable: &[PathBuf],
+) -> Result<Grants, SandboxError> {
+    let mut exec = Vec::new();
+    let mut read = Vec::new();
+    if let Some(root) = shim_root(program) {
+        exec.push(root);
+    } else {
+        exec.push(program.to_path_buf());
+        if let Some(f) = facts {
+            exec.push(f.executable.clone());
+            read.extend([&f.stdlib, &f.platstdlib, &f.purelib, &f.platlib].map(PathBuf::from));
+            read.extend(f.libs.iter().cloned());
+            if let Some(venv) = f.venv() {
+                read.push(venv.join("pyvenv.cfg"));
+                read.push(venv.join("lib"));
+                read.push(venv.join(&f.platlibdir));
+            }
+        }
+    }
+    // What does not exist is not granted (a venv without lib64, a
+    // purelib never created).
+    let exec: Vec<PathBuf> = exec
+        .iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
+    let read: Vec<PathBuf> = read
+        .iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
+    let writable: Vec<PathBuf> = writable.iter().map(|w| resolve(w)).collect();
+    let kept = |inside: bool| {
+        exec.iter().chain(&read).find_map(|g| {
+            keep_out
+                .reached_by(g, inside)
+                .map(|k| SandboxError::InterpreterKeepOut {
+                    program: program.to_path_buf(),
+                    grant: g.clone(),
+                    kept: k.to_path_buf(),
+                })
+        })
+    };
+    // The most telling refusal first: a grant above the home or
+    // mcp-warden's files, then one overlapping a writable path (often
+    // inside mcp-warden's data: the state directories), then any other
+    // inside mcp-warden's files.
+    if let Some(e) = kept(false) {
+        return Err(e);
+    }
+    for g in &exec {
+        if let Some(w) = writable
+            .iter()
+            .find(|w| w.starts_with(g) || g.starts_with(w))
+        {
+            return Err(SandboxError::InterpreterWritable {
+                program: program.to_path_buf(),
+                grant: g.clone(),
+                write: w.clone(),
+            });
+        }
+    }
+    if let Some(e) = kept(true) {
+        return Err(e);
+    }
+    let system: Vec<PathBuf> = system_read_exec()
+        .iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
+    let mut out = Grants::default();
+    for g in exec {
+        let covered = system
+            .iter()
+            .chain(&out.read_exec)
+            .any(|s| g.starts_with(s));
+        if !covered {
+            out.read_exec.push(g);
+        }
+    }
+    for g in read {
+        let covered = (system.iter())
+            .chain(&out.read_exec)
+            .chain(&out.read)
+            .any(|s| g.starts_with(s));
+        if !covered {
+            out.read.retain(|r| !r.starts_with(&g));
+            out.read.push(g);
+        }
+    }
+    Ok(out)
+}
+
+/// The root of the version manager whose shim `program` is (as given or
+/// resolved): `ROOT/shims/NAME` gives ROOT, unless ROOT is / or /usr.
+pub fn shim_root(program: &Path) -> Option<PathBuf> {
+    let resolved = std::fs::canonicalize(program).ok();
+    std::iter::once(program)
+        .chain(resolved.as_deref())
+        .filter_map(|p| p.parent())
+        .filter(|dir| dir.file_name().is_some_and(|n| n == "shims"))
+        .filter_map(Path::parent)
+        .find(|root| *root != Path::new("/") && *root != Path::new("/usr"))
+        .map(Path::to_path_buf)
+}
+
+/// `p` with symlinks resolved as far as it exists (a directory not made
+/// yet keeps its name under its resolved parent).
+fn resolve(p: &Path) -> PathBuf {
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return c;
+    }
+    match (p.parent(), p.file_name()) {
+        (Some(parent), Some(name)) => resolve(parent).join(name),
+        _ => p.to_path_buf(),
+    }
 }
 
 impl Plan {
@@ -158,14 +361,38 @@ impl Plan {
     /// Builds the sandbox for this kernel. Under [`Mode::Require`], fails
     /// when Landlock's filesystem rules (ABI ≥ 3) or seccomp are missing.
     pub fn prepare(&self) -> Result<Prepared, SandboxError> {
+        if self.mode != Mode::Off {
+            self.check_write_xor_execute()?;
+        }
         imp::prepare(self)
+    }
+
+    /// No path is both writable and executable: Landlock's rights on a
+    /// directory apply to everything beneath it, so a writable path under
+    /// an executable one (or above it) would let the server run what it
+    /// wrote.
+    fn check_write_xor_execute(&self) -> Result<(), SandboxError> {
+        let exec: Vec<PathBuf> = self.read_exec.iter().map(|p| resolve(p)).collect();
+        for w in &self.read_write {
+            let rw = resolve(w);
+            if let Some(x) = exec
+                .iter()
+                .find(|x| rw.starts_with(x) || x.starts_with(&rw))
+            {
+                return Err(SandboxError::WritableExecutable {
+                    write: w.clone(),
+                    exec: x.clone(),
+                });
+            }
+        }
+        Ok(())
     }
 }
 
 /// Program directories: read and execute. /etc is not among them (root
 /// would read /etc/shadow and the SSH host keys), only its files that
 /// programs need ([`system_read`]); nor is /opt (third-party software: an
-/// interpreter there comes in through its own prefix), nor /home, /root,
+/// interpreter there comes in through [`interpreter_grants`]), nor /home, /root,
 /// /run, /var, /tmp, /mnt, /media, /srv.
 pub fn system_read_exec() -> Vec<PathBuf> {
     [
@@ -250,45 +477,6 @@ pub fn system_read_write() -> Vec<PathBuf> {
     .iter()
     .map(PathBuf::from)
     .collect()
-}
-
-/// The installation prefixes an interpreter needs for its standard
-/// library: for `…/bin/NAME`, the directory above `bin`, both for the
-/// path as given (a venv) and for its resolved target (the base
-/// installation). A prefix of `/` or `/usr` adds nothing: the system
-/// directories already cover it.
-///
-/// `/root/.pyenv/versions/3.11.7/bin/python3` → `/root/.pyenv/versions/3.11.7`;
-/// `/usr/bin/node` → nothing.
-pub fn interpreter_prefixes(program: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let resolved = std::fs::canonicalize(program).ok();
-    for p in std::iter::once(program).chain(resolved.as_deref()) {
-        let Some(dir) = p.parent() else { continue };
-        // A version manager's shim (pyenv, rbenv, nodenv, asdf: ROOT/shims/NAME)
-        // runs the manager from ROOT, then the interpreter under ROOT.
-        if dir.file_name().is_some_and(|n| n == "shims")
-            && let Some(root) = dir.parent()
-            && root != Path::new("/")
-            && root != Path::new("/usr")
-            && !out.iter().any(|o| o == root)
-        {
-            out.push(root.to_path_buf());
-            continue;
-        }
-        if dir.file_name().is_none_or(|n| n != "bin") {
-            continue;
-        }
-        let Some(prefix) = dir.parent() else { continue };
-        if prefix == Path::new("/")
-            || prefix == Path::new("/usr")
-            || out.iter().any(|o| o == prefix)
-        {
-            continue;
-        }
-        out.push(prefix.to_path_buf());
-    }
-    out
 }
 
 /// A server's private directories: its HOME and its TMPDIR.
@@ -492,6 +680,31 @@ pub enum SandboxError {
     },
     #[error("`{name}` is not a usable server name for a state directory")]
     ServerName { name: String },
+    #[error(
+        "the interpreter {} cannot be confined safely: it needs {}, which would open {} to the server",
+        program.display(), grant.display(), kept.display()
+    )]
+    InterpreterKeepOut {
+        program: PathBuf,
+        grant: PathBuf,
+        kept: PathBuf,
+    },
+    #[error(
+        "the interpreter {} cannot be confined safely: it runs from {}, which overlaps the writable {} (a server never runs what it can write)",
+        program.display(), grant.display(), write.display()
+    )]
+    InterpreterWritable {
+        program: PathBuf,
+        grant: PathBuf,
+        write: PathBuf,
+    },
+    #[error(transparent)]
+    Interpreter(#[from] InterpError),
+    #[error(
+        "the server could run what it writes: the writable {} overlaps {}, which it may execute",
+        write.display(), exec.display()
+    )]
+    WritableExecutable { write: PathBuf, exec: PathBuf },
 }
 
 impl SandboxError {
@@ -510,6 +723,18 @@ impl SandboxError {
                 "check the permissions of mcp-warden's data directory (--home)"
             }
             SandboxError::ServerName { .. } => crate::lock::SERVER_NAME_RULE,
+            SandboxError::InterpreterKeepOut { .. } => {
+                "use an interpreter whose installation is neither your whole home directory nor mixed with mcp-warden's files (the system's /usr/bin/python3, or a version manager's ~/.pyenv/versions/X/bin/python3) and name it in the policy: [servers.run] interpreter = \"/path/to/it\""
+            }
+            SandboxError::InterpreterWritable { .. } => {
+                "take the interpreter's directory out of the policy's write-paths, or name an interpreter installed elsewhere: [servers.run] interpreter = \"/path/to/it\""
+            }
+            SandboxError::Interpreter(_) => {
+                "check that the interpreter runs (`python3 -I -c pass`), or name another in the policy: [servers.run] interpreter = \"/usr/bin/python3\""
+            }
+            SandboxError::WritableExecutable { .. } => {
+                "take the path out of the policy's write-paths (a server may not write where it may execute: its verified files, its interpreter, /usr, /bin, /lib), or move mcp-warden's home (--home) out of those"
+            }
         }
     }
 }
@@ -1117,8 +1342,8 @@ mod tests {
         r
     }
 
-    /// The real python3 executable (not a pyenv shim) and its prefixes.
-    fn python() -> (String, Vec<PathBuf>) {
+    /// The real python3 executable (not a pyenv shim).
+    fn python() -> String {
         let out = Command::new("python3")
             .args(["-c", "import sys; print(sys.executable)"])
             .output()
@@ -1130,14 +1355,22 @@ mod tests {
             .expect("python3 is needed by these tests (scripts/test installs it)");
         let exe = String::from_utf8(out.stdout).unwrap().trim().to_string();
         assert!(Path::new(&exe).is_absolute(), "python3 gave {exe:?}");
-        let prefixes = interpreter_prefixes(Path::new(&exe));
-        (exe, prefixes)
+        exe
+    }
+
+    /// What `program` (a Python) is granted in `s`'s plan, asked for real.
+    fn python_grants(s: &Setup, program: &Path, keep_out: &KeepOut) -> Grants {
+        let facts = interp::python_facts(&s.root.join("interp-cache"), program).unwrap();
+        let writable = plan(s, Mode::Require, false).read_write;
+        interpreter_grants(program, Some(&facts), keep_out, &writable).unwrap()
     }
 
     fn python_plan(s: &Setup, network: bool) -> (String, Plan) {
-        let (py, prefixes) = python();
+        let py = python();
+        let g = python_grants(s, Path::new(&py), &KeepOut::default());
         let mut p = plan(s, Mode::Require, network);
-        p.read_exec.extend(prefixes);
+        p.read_exec.extend(g.read_exec);
+        p.read.extend(g.read);
         (py, p)
     }
 
@@ -1318,7 +1551,7 @@ except OSError as e:
     sys.exit(20)
 sys.exit(0)
 ' "$SOCK""#;
-        let (py, _) = python();
+        let py = python();
         let env = [("PY", py.as_str()), ("SOCK", path.to_str().unwrap())];
         for network in [false, true] {
             let (_, p) = python_plan(&s, network);
@@ -1445,7 +1678,8 @@ sys.exit(0)
         );
         let node = std::fs::canonicalize(&node).unwrap();
         let mut p = plan(&s, Mode::Require, false);
-        p.read_exec.extend(interpreter_prefixes(&node));
+        let g = interpreter_grants(&node, None, &KeepOut::default(), &p.read_write).unwrap();
+        p.read_exec.extend(g.read_exec);
         let script = r#"exec "$NODE" -e '
 const fs = require("fs"), os = require("os"), cp = require("child_process");
 fs.writeFileSync(os.homedir() + "/n", String(os.cpus().length));
@@ -1606,30 +1840,379 @@ process.exit(0);
         assert!(matches!(e, SandboxError::StateDir { .. }), "{e:?}");
     }
 
-    #[test]
-    fn interpreter_prefixes_of_real_layouts() {
-        assert_eq!(
-            interpreter_prefixes(Path::new("/root/.pyenv/versions/3.11.7/bin/python3")),
-            [PathBuf::from("/root/.pyenv/versions/3.11.7")]
-        );
-        assert!(interpreter_prefixes(Path::new("/usr/bin/node")).is_empty());
-        assert!(interpreter_prefixes(Path::new("/bin/sh")).is_empty());
-        assert!(interpreter_prefixes(Path::new("/opt/tool")).is_empty());
-        // A version manager's shim: the manager's root holds it all.
-        assert_eq!(
-            interpreter_prefixes(Path::new("/home/u/.pyenv/shims/python3")),
-            [PathBuf::from("/home/u/.pyenv")]
-        );
-        // A venv's python: the venv and the base installation.
+    /// A user's world: HOME, mcp-warden's directories where `directories`
+    /// puts them on Linux (~/.local/share/mcp-warden, …: here all under
+    /// ~/.local/share/mcp-warden), a server's state directories and a
+    /// planted keyring file.
+    struct World {
+        s: Setup,
+        home: PathBuf,
+        ctx: Context,
+        keyring: PathBuf,
+    }
+
+    fn world() -> World {
         let t = tempfile::tempdir().unwrap();
-        let base = t.path().join("base");
-        std::fs::create_dir_all(base.join("bin")).unwrap();
-        std::fs::write(base.join("bin/python3.12"), b"").unwrap();
-        let venv = t.path().join("venv");
-        std::fs::create_dir_all(venv.join("bin")).unwrap();
-        std::os::unix::fs::symlink(base.join("bin/python3.12"), venv.join("bin/python")).unwrap();
-        let got = interpreter_prefixes(&venv.join("bin/python"));
-        let base = std::fs::canonicalize(&base).unwrap();
-        assert_eq!(got, [venv, base]);
+        let root = std::fs::canonicalize(t.path()).unwrap();
+        let home = root.join("home");
+        let ctx = Context::new(
+            Some(&home.join(".local/share/mcp-warden")),
+            None,
+            Some(&root.join("system")),
+        )
+        .unwrap();
+        let dirs = state_dirs(&ctx.data_dir, "srv").unwrap();
+        let keyring = home.join(".local/share/keyrings/login.keyring");
+        std::fs::create_dir_all(keyring.parent().unwrap()).unwrap();
+        std::fs::write(&keyring, "canary-keyring\n").unwrap();
+        std::fs::create_dir_all(ctx.data_dir.join("audit")).unwrap();
+        std::fs::write(ctx.data_dir.join("audit/audit.jsonl"), "canary-audit\n").unwrap();
+        World {
+            s: Setup { _t: t, root, dirs },
+            home,
+            ctx,
+            keyring,
+        }
+    }
+
+    impl World {
+        fn keep_out(&self) -> KeepOut {
+            KeepOut::new(&self.ctx, Some(&self.home))
+        }
+
+        fn writable(&self) -> Vec<PathBuf> {
+            plan(&self.s, Mode::Require, false).read_write
+        }
+
+        /// `python3` at `rel` under HOME: a symlink to the real one.
+        fn python_at(&self, rel: &str) -> PathBuf {
+            let p = self.home.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink(python(), &p).unwrap();
+            p
+        }
+
+        /// What no grant may hold or be: HOME, mcp-warden's directories
+        /// and their ancestors; and no executable grant overlaps a
+        /// writable path.
+        #[track_caller]
+        fn assert_safe(&self, g: &Grants) {
+            for p in g.read_exec.iter().chain(&g.read) {
+                for k in [
+                    &self.home,
+                    &self.ctx.data_dir,
+                    &self.ctx.config_dir,
+                    &self.ctx.cache_dir,
+                ] {
+                    assert!(
+                        !k.starts_with(p),
+                        "{} holds {}: {g:?}",
+                        p.display(),
+                        k.display()
+                    );
+                }
+            }
+            for x in &g.read_exec {
+                for w in self.writable() {
+                    assert!(
+                        !w.starts_with(x) && !x.starts_with(&w),
+                        "{} and the writable {} overlap: {g:?}",
+                        x.display(),
+                        w.display()
+                    );
+                }
+            }
+        }
+    }
+
+    /// The attacks on an interpreter granted too much, from inside the
+    /// sandbox, one bit each in the exit code: the keyring file read (1),
+    /// mcp-warden's audit log read (2), a program written into the state
+    /// HOME run (4), `SECRET` read (8). 64: the interpreter did not work.
+    const ATTACKS: &str = r#""$PY" -I -c 'import json, ssl, ctypes, socket' || exit 64
+        r=0
+        cat "$KEYRING" > /dev/null 2>&1 && r=$((r | 1))
+        cat "$AUDIT" > /dev/null 2>&1 && r=$((r | 2))
+        printf '#!/bin/sh\nexit 0\n' > "$HOME/tool" && chmod 755 "$HOME/tool" || exit 65
+        "$HOME/tool" 2>/dev/null && r=$((r | 4))
+        cat "$SECRET" > /dev/null 2>&1 && r=$((r | 8))
+        exit $r"#;
+
+    /// [`ATTACKS`] with `g` granted (None: unconfined).
+    fn attack(w: &World, py: &Path, g: Option<&Grants>, secret: &Path) -> u8 {
+        let p = g.map(|g| {
+            let mut p = plan(&w.s, Mode::Require, false);
+            p.read_exec.extend(g.read_exec.iter().cloned());
+            p.read.extend(g.read.iter().cloned());
+            // Without the write-xor-execute check of `prepare`, which
+            // refuses the old grants outright (below).
+            prepare_for(&p, Kernel::current()).unwrap()
+        });
+        let audit = w.ctx.data_dir.join("audit/audit.jsonl");
+        let env = [
+            ("PY", py.to_str().unwrap()),
+            ("KEYRING", w.keyring.to_str().unwrap()),
+            ("AUDIT", audit.to_str().unwrap()),
+            ("SECRET", secret.to_str().unwrap()),
+        ];
+        run_prepared(&w.s, p, ATTACKS, &env).unwrap().code
+    }
+
+    /// python3 in ~/.local/bin (uv, pipx) and in ~/bin, each a symlink to
+    /// the real one: only the real installation is granted, and it works.
+    #[test]
+    fn python_in_the_home_gets_only_its_installation() {
+        let w = world();
+        let key = w.home.join(".ssh/id_ed25519");
+        std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+        std::fs::write(&key, "canary-key\n").unwrap();
+        // The old grant, the directory above bin/, let through: from
+        // ~/.local the keyring, the audit log and running from the state
+        // HOME (all under ~/.local); from ~ everything.
+        for (rel, old_leaks) in [
+            (".local/bin/python3", 1 | 2 | 4),
+            ("bin/python3", 1 | 2 | 4 | 8),
+        ] {
+            let py = w.python_at(rel);
+            let g = python_grants(&w.s, &py, &w.keep_out());
+            w.assert_safe(&g);
+            for p in g.read_exec.iter().chain(&g.read) {
+                assert!(!p.starts_with(&w.home), "{rel}: {g:?}");
+            }
+            assert_eq!(attack(&w, &py, Some(&g), &key), 0, "{rel}");
+            let mut old = g.clone();
+            old.read_exec
+                .push(py.parent().unwrap().parent().unwrap().to_path_buf());
+            assert_eq!(attack(&w, &py, Some(&old), &key), old_leaks, "{rel}");
+            // Such a grant holds the state HOME: now refused as a whole.
+            let mut p = plan(&w.s, Mode::Require, false);
+            p.read_exec.extend(old.read_exec);
+            let e = p.prepare().unwrap_err();
+            assert!(
+                matches!(e, SandboxError::WritableExecutable { .. }),
+                "{e:?}"
+            );
+            assert_eq!(attack(&w, &py, None, &key), 1 | 2 | 4 | 8, "{rel}");
+        }
+    }
+
+    /// A venv under HOME: its pyvenv.cfg and lib/ are read, its base
+    /// installation runs, and it is a venv inside the sandbox too.
+    #[test]
+    fn a_venv_in_the_home() {
+        let w = world();
+        let venv = w.home.join("project/.venv");
+        let st = Command::new(python())
+            .args(["-m", "venv", "--without-pip"])
+            .arg(&venv)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let py = venv.join("bin/python3");
+        let g = python_grants(&w.s, &py, &w.keep_out());
+        w.assert_safe(&g);
+        assert!(g.read.contains(&venv.join("lib")), "{g:?}");
+        assert!(g.read.contains(&venv.join("pyvenv.cfg")), "{g:?}");
+        assert!(!g.read_exec.iter().any(|x| x.starts_with(&venv)), "{g:?}");
+        let mut p = plan(&w.s, Mode::Require, false);
+        p.read_exec.extend(g.read_exec.clone());
+        p.read.extend(g.read.clone());
+        let script = r#""$PY" -I -c 'import sys, json; sys.exit(0 if sys.prefix == sys.argv[1] else 20)' "$VENV""#;
+        let env = [
+            ("PY", py.to_str().unwrap()),
+            ("VENV", venv.to_str().unwrap()),
+        ];
+        assert_eq!(run_sh(&w.s, Some(&p), script, &env), 0);
+        let key = w.home.join("project/secret");
+        std::fs::write(&key, "canary\n").unwrap();
+        assert_eq!(attack(&w, &py, Some(&g), &key), 0);
+    }
+
+    /// Layouts built by hand, with the answers such a Python would give:
+    /// pyenv (a version, and its shim), a system Python, nvm's node.
+    #[test]
+    fn interpreter_grants_of_real_layouts() {
+        let w = world();
+        let (ko, wr) = (w.keep_out(), w.writable());
+        let touch = |p: &Path| {
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, b"").unwrap();
+        };
+        let facts = |root: &Path, exe: &Path| PythonFacts {
+            executable: exe.to_path_buf(),
+            prefix: root.to_path_buf(),
+            base_prefix: root.to_path_buf(),
+            platlibdir: "lib".into(),
+            stdlib: root.join("lib/python3.12"),
+            platstdlib: root.join("lib/python3.12"),
+            purelib: root.join("lib/python3.12/site-packages"),
+            platlib: root.join("lib/python3.12/site-packages"),
+            libs: vec![
+                root.join("lib/libpython3.12.so.1.0"),
+                root.join("lib/python3.12/lib-dynload/_json.so"),
+                PathBuf::from("/usr/lib/x86_64-linux-gnu/libc.so.6"),
+            ],
+        };
+        // pyenv: ~/.pyenv/versions/3.12.1, bin/python3 -> python3.12.
+        let v = w.home.join(".pyenv/versions/3.12.1");
+        for f in [
+            "bin/python3.12",
+            "lib/python3.12/os.py",
+            "lib/python3.12/site-packages/x.pth",
+            "lib/python3.12/lib-dynload/_json.so",
+            "lib/libpython3.12.so.1.0",
+        ] {
+            touch(&v.join(f));
+        }
+        std::os::unix::fs::symlink("python3.12", v.join("bin/python3")).unwrap();
+        let py = v.join("bin/python3");
+        let g = interpreter_grants(&py, Some(&facts(&v, &py)), &ko, &wr).unwrap();
+        assert_eq!(g.read_exec, [v.join("bin/python3.12")]);
+        assert_eq!(
+            g.read,
+            [v.join("lib/python3.12"), v.join("lib/libpython3.12.so.1.0")]
+        );
+        w.assert_safe(&g);
+        // Its shim: the manager's root, which runs the manager and then
+        // the version.
+        let shim = w.home.join(".pyenv/shims/python3");
+        touch(&shim);
+        let g = interpreter_grants(&shim, None, &ko, &wr).unwrap();
+        assert_eq!(g.read_exec, [w.home.join(".pyenv")]);
+        assert!(g.read.is_empty());
+        w.assert_safe(&g);
+        assert_eq!(
+            shim_root(Path::new("/home/u/.pyenv/shims/python3")),
+            Some(PathBuf::from("/home/u/.pyenv"))
+        );
+        assert_eq!(shim_root(Path::new("/usr/shims/python3")), None);
+        // The system's: all under /usr, nothing to add.
+        if Path::new("/usr/bin/python3").exists() {
+            let g = python_grants(&w.s, Path::new("/usr/bin/python3"), &ko);
+            assert_eq!(g, Grants::default());
+        }
+        for p in ["/usr/bin/node", "/bin/sh"] {
+            assert_eq!(
+                interpreter_grants(Path::new(p), None, &ko, &wr).unwrap(),
+                Grants::default()
+            );
+        }
+        // nvm's node: the binary alone.
+        let node = w.home.join(".nvm/versions/node/v22.1.0/bin/node");
+        touch(&node);
+        let g = interpreter_grants(&node, None, &ko, &wr).unwrap();
+        assert_eq!(
+            g,
+            Grants {
+                read_exec: vec![node],
+                read: vec![]
+            }
+        );
+        // A path that does not exist is not granted.
+        let g = interpreter_grants(Path::new("/opt/none/bin/tool"), None, &ko, &wr).unwrap();
+        assert_eq!(g, Grants::default());
+    }
+
+    /// What cannot be granted safely is refused, with a hint, rather than
+    /// granted.
+    #[test]
+    fn unsafe_interpreter_grants_are_refused() {
+        let w = world();
+        let (ko, wr) = (w.keep_out(), w.writable());
+        let py = w.python_at("bin/python3");
+        let real = interp::python_facts(&w.s.root.join("interp-cache"), &py).unwrap();
+        let keep_out = |e: SandboxError, kept: &Path| {
+            match &e {
+                SandboxError::InterpreterKeepOut { kept: k, .. } => assert_eq!(k, kept, "{e}"),
+                other => panic!("{other:?}"),
+            }
+            assert!(e.hint().contains("interpreter = "), "{}", e.hint());
+        };
+        // A shim whose manager root is HOME, or holds mcp-warden's data.
+        for (rel, kept) in [
+            ("shims/python3", w.home.clone()),
+            (".local/shims/python3", w.ctx.data_dir.clone()),
+        ] {
+            let shim = w.home.join(rel);
+            std::fs::create_dir_all(shim.parent().unwrap()).unwrap();
+            std::fs::write(&shim, b"").unwrap();
+            keep_out(
+                interpreter_grants(&shim, None, &ko, &wr).unwrap_err(),
+                &kept,
+            );
+        }
+        // An installation that says its library is HOME, ~/.local or /,
+        // or inside mcp-warden's cache.
+        let inside = w.ctx.cache_dir.join("py/lib");
+        std::fs::create_dir_all(&inside).unwrap();
+        for (dir, kept) in [
+            (w.home.clone(), w.home.clone()),
+            (w.home.join(".local"), w.ctx.data_dir.clone()),
+            (PathBuf::from("/"), w.home.clone()),
+            (inside, w.ctx.cache_dir.clone()),
+        ] {
+            let f = PythonFacts {
+                purelib: dir,
+                ..real.clone()
+            };
+            keep_out(
+                interpreter_grants(&py, Some(&f), &ko, &wr).unwrap_err(),
+                &kept,
+            );
+        }
+        // A binary where the server may write: in its state HOME, or under
+        // a policy write-path.
+        let copy = w.s.dirs.home.join("python3");
+        std::fs::copy("/bin/true", &copy).unwrap();
+        let e = interpreter_grants(&copy, None, &ko, &wr).unwrap_err();
+        assert!(
+            matches!(e, SandboxError::InterpreterWritable { .. }),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string().contains("never runs what it can write"),
+            "{e}"
+        );
+        let tools = w.home.join("tools");
+        let node = tools.join("node/bin/node");
+        std::fs::create_dir_all(node.parent().unwrap()).unwrap();
+        std::fs::copy("/bin/true", &node).unwrap();
+        let mut wr2 = wr.clone();
+        wr2.push(tools.join("node"));
+        let e = interpreter_grants(&node, None, &ko, &wr2).unwrap_err();
+        assert!(
+            matches!(e, SandboxError::InterpreterWritable { .. }),
+            "{e:?}"
+        );
+        assert!(e.hint().contains("write-paths"), "{}", e.hint());
+        assert!(interpreter_grants(&node, None, &ko, &wr).is_ok());
+    }
+
+    /// The plan as a whole: no writable path under or above an executable
+    /// one (a policy write-path inside the verified files, or holding them).
+    #[test]
+    fn writable_and_executable_never_overlap() {
+        let s = setup();
+        let art = s.root.join("artifact");
+        std::fs::create_dir_all(art.join("out")).unwrap();
+        for w in [art.join("out"), art.clone(), s.root.clone()] {
+            let mut p = plan(&s, Mode::Require, false);
+            p.read_exec.push(art.clone());
+            p.read_write.push(w.clone());
+            let e = p.prepare().unwrap_err();
+            assert!(
+                matches!(&e, SandboxError::WritableExecutable { write, .. } if *write == w),
+                "{e:?}"
+            );
+            assert!(e.hint().contains("write-paths"), "{}", e.hint());
+            // Off confines nothing, so there is nothing to refuse.
+            p.mode = Mode::Off;
+            assert!(p.prepare().is_ok());
+        }
+        let mut p = plan(&s, Mode::Require, false);
+        p.read_exec.push(art.clone());
+        p.read_write.push(s.root.join("beside"));
+        std::fs::create_dir_all(s.root.join("beside")).unwrap();
+        assert!(p.prepare().is_ok());
     }
 }

@@ -33,6 +33,7 @@ mod run_redact;
 mod run_secrets;
 mod sandbox;
 mod sandbox_escape;
+mod sandbox_interp;
 mod sbom;
 mod sbom_signed;
 mod secrets;
