@@ -32,6 +32,7 @@ mod run_process;
 mod run_redact;
 mod run_secrets;
 mod sandbox;
+mod sandbox_limits;
 mod sbom;
 mod sbom_signed;
 mod secrets;

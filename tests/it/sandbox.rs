@@ -31,7 +31,7 @@ use super::util::*;
 const KEY_LINE: &str = "-----BEGIN OPENSSH PRIVATE KEY-----";
 
 /// Pins fixtures/servers/probe as `probe`, signed by a trusted key.
-fn pin_probe(env: &TestEnv) {
+pub(super) fn pin_probe(env: &TestEnv) {
     let js = std::fs::read_to_string(fixture("servers/probe/server.js"))
         .expect("read fixtures/servers/probe/server.js");
     pin_node(env, "probe", &js, "");
@@ -39,7 +39,7 @@ fn pin_probe(env: &TestEnv) {
 
 /// `[servers.run]` for `server` in the user policy; `None` removes the
 /// policy file (the defaults: best-effort sandbox, network off).
-fn set_policy(env: &TestEnv, server: &str, run: Option<&str>) {
+pub(super) fn set_policy(env: &TestEnv, server: &str, run: Option<&str>) {
     let path = env.user_policy();
     match run {
         None => {
@@ -58,7 +58,7 @@ fn set_policy(env: &TestEnv, server: &str, run: Option<&str>) {
 
 /// Calls the `probe` tool and returns its `{ok, code, detail}`.
 #[track_caller]
-fn probe(s: &McpSession, args: Value) -> Value {
+pub(super) fn probe(s: &McpSession, args: Value) -> Value {
     let r = s
         .call_tool("probe", args.clone())
         .unwrap_or_else(|e| panic!("probe {args}: {e}"));
@@ -90,7 +90,7 @@ fn assert_allowed(s: &McpSession, what: &str, r: &Value) {
 
 /// `mcp-warden: starting NAME …` from the session's stderr.
 #[track_caller]
-fn start_line(s: &McpSession, name: &str) -> String {
+pub(super) fn start_line(s: &McpSession, name: &str) -> String {
     let stderr = s.stderr();
     stderr
         .lines()
