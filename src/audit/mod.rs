@@ -283,6 +283,12 @@ pub enum AuditError {
         #[source]
         source: io::Error,
     },
+    #[error("cannot write to the audit log {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("invalid OTLP endpoint {url}: {reason}")]
     OtlpEndpoint { url: String, reason: String },
     #[error("invalid time {value:?}: {reason}")]
@@ -295,6 +301,9 @@ impl AuditError {
         Some(match self {
             AuditError::Dir { .. } | AuditError::Open { .. } | AuditError::Read { .. } => {
                 "check that the home's data directory exists and belongs to this user (--home DIR moves it)".into()
+            }
+            AuditError::Write { .. } => {
+                "free space on the disk that holds the home's data directory (the servers' state under data/state/ is on it too), or fix its permissions".into()
             }
             AuditError::OtlpEndpoint { .. } => {
                 "give the collector's base URL, e.g. http://127.0.0.1:4318 (/v1/logs and /v1/traces are appended)".into()
@@ -344,6 +353,10 @@ pub struct AuditLog {
     /// The audit key and the keychain anchor (`None`: unanchored).
     anchor: Option<Anchor>,
     anchor_warned: bool,
+    /// Events that could not be written since the last one that was, and
+    /// the first error: said in an `audit-gap` record once writes work.
+    lost: u64,
+    lost_error: String,
 }
 
 impl std::fmt::Debug for AuditLog {
@@ -405,6 +418,8 @@ impl AuditLog {
             redactor: Arc::new(Redactor::shapes_only()),
             anchor: None,
             anchor_warned: false,
+            lost: 0,
+            lost_error: String::new(),
         })
     }
 
@@ -580,14 +595,22 @@ impl AuditLog {
         buf.push(b'\n');
         // One write of the whole line (O_APPEND): a short write is an error
         // rather than a second write that could interleave.
-        let n = (&self.log).write(&buf)?;
-        if n != buf.len() {
-            return Err(io::Error::new(
+        let written = (&self.log).write(&buf).and_then(|n| match n == buf.len() {
+            true => Ok(()),
+            false => Err(io::Error::new(
                 io::ErrorKind::WriteZero,
                 format!("short write to the audit log ({n} of {} bytes)", buf.len()),
-            ));
+            )),
+        });
+        if let Err(e) = written.and_then(|()| self.write_head(tail.next_seq, &hash, &tail.id)) {
+            // The log goes back to its last whole record (we hold the
+            // lock): a record cut off by a full disk would break the chain
+            // there, and `audit verify` would report an edit nobody made.
+            if self.log.set_len(len).is_ok() {
+                self.tail = Some(tail);
+            }
+            return Err(e);
         }
-        self.write_head(tail.next_seq, &hash, &tail.id)?;
         self.tail = Some(Tail {
             len: len + buf.len() as u64,
             next_seq: tail.next_seq.saturating_add(1),
@@ -709,6 +732,14 @@ impl Shared {
             .check_anchor()
     }
 
+    /// [`AuditLog::try_record`].
+    pub fn try_record(&self, event: Event) -> Result<(), AuditError> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .try_record(event)
+    }
+
     /// [`AuditLog::set_redactor`].
     pub fn set_redactor(&self, r: Arc<Redactor>) {
         self.0
@@ -740,18 +771,46 @@ impl Sink for AuditLog {
     }
 
     fn record(&mut self, event: Event) {
+        if let Err(AuditError::Write { source, .. }) = self.try_record(event) {
+            self.warn_once(&source);
+        }
+    }
+}
+
+impl AuditLog {
+    /// Records `event` like [`Sink::record`], and says when it could not
+    /// be written to the log (which is then left as it was): `run` starts
+    /// no server whose launch record this fails for.
+    pub fn try_record(&mut self, event: Event) -> Result<(), AuditError> {
         // The one choke point: what is hashed, written and exported is
         // the redacted event, never the one the caller gave.
         let event = event.redacted(&self.redactor);
         let now = Timestamp::now();
+        if self.lost > 0 {
+            let gap = Event::Guard {
+                server: event.server().to_string(),
+                kind: "audit-gap".into(),
+                detail: format!(
+                    "{} earlier audit event(s) of this run could not be written to the log: {}",
+                    self.lost, self.lost_error
+                ),
+            };
+            if self.append(&gap, now).is_ok() {
+                self.lost = 0;
+            }
+        }
         let appended = self.append(&event, now);
-        let (seq, hash) = match appended {
-            Ok((seq, hash)) => (Some(seq), line_hash_bytes(&hash)),
-            Err(e) => {
-                self.warn_once(&e);
+        let (seq, hash, result) = match appended {
+            Ok((seq, hash)) => (Some(seq), line_hash_bytes(&hash), Ok(())),
+            Err(source) => {
+                if self.lost == 0 {
+                    self.lost_error = source.to_string();
+                }
+                self.lost += 1;
                 // Ids for the export only: unique enough without the chain.
                 let h = sha2::Sha256::digest(format!("{now}{event:?}").as_bytes());
-                (None, h.into())
+                let path = self.paths.log.clone();
+                (None, h.into(), Err(AuditError::Write { path, source }))
             }
         };
         if let Some(x) = &self.otlp {
@@ -762,6 +821,7 @@ impl Sink for AuditLog {
                 event,
             });
         }
+        result
     }
 }
 

@@ -705,3 +705,47 @@ fn run_notices_records_cut_off_the_end_with_the_head_left_alone() {
         );
     }
 }
+
+/// Writes that fail (a full disk) leave no record cut off, say so to the
+/// caller of `try_record`, and are accounted for in an `audit-gap` record
+/// once writing works again; the chain stays whole throughout.
+#[test]
+fn failed_writes_leave_the_log_whole_and_are_reported_as_a_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = paths(dir.path());
+    let mut log = AuditLog::open_at(p.clone()).unwrap();
+    log.try_record(call("gh", "one")).unwrap();
+    let before = fs::read(&p.log).unwrap();
+    // A descriptor that cannot write stands in for a full disk.
+    let writable = std::mem::replace(&mut log.log, File::open(&p.log).unwrap());
+    let e = log.try_record(call("gh", "lost")).unwrap_err();
+    assert!(matches!(e, AuditError::Write { .. }), "{e:?}");
+    assert_eq!(e.code(), crate::diag::Code::AuditUnavailable);
+    log.record(call("gh", "lost too"));
+    assert_eq!(fs::read(&p.log).unwrap(), before);
+    log.log = writable;
+    log.try_record(call("gh", "three")).unwrap();
+    let v: Vec<Value> = (lines(&p).iter())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(v.len(), 3, "{v:?}");
+    assert_eq!(
+        (v[1]["event"].as_str(), v[1]["kind"].as_str()),
+        (Some("guard"), Some("audit-gap"))
+    );
+    assert!(
+        v[1]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 earlier audit event(s)"),
+        "{v:?}"
+    );
+    assert_eq!(v[2]["tool"], "three");
+    assert!(
+        matches!(
+            verify_log(&p.log, &p.head).unwrap(),
+            Verdict::Intact { records: 3, .. }
+        ),
+        "the chain broke"
+    );
+}

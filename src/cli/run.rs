@@ -140,7 +140,22 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
             return Err(e);
         }
     };
-    audit.record(decision("allowed", ready.sandbox.clone()));
+    // A server whose launch is not on record does not start (a full disk,
+    // say: its records would otherwise be missing or cut off).
+    if let Err(e) = audit.try_record(decision("allowed", ready.sandbox.clone())) {
+        audit.flush(FLUSH);
+        let hint = e.hint().unwrap_or_default();
+        return Err(Failure::input(
+            e.code(),
+            format!(
+                "{name}: the launch record could not be written, so the server was not started: {e}"
+            ),
+            Some(format!(
+                "{hint}; run starts no server without its launch record"
+            )),
+        )
+        .into());
+    }
     // The anchor moved with the launch record; the keychain connection
     // is not kept open beside the server (the key stays, for the head).
     audit.release_anchor();
@@ -548,8 +563,9 @@ fn prepare(
         .as_ref()
         .map(|i| format!(" [{} from {}]", i.path.display(), i.from))
         .unwrap_or_default();
+    let limits = crate::launch::limits::Limits::from_policy(&rules);
     let banner = format!(
-        "mcp-warden: starting {name}{} ({}): {}{interpreter}; {}; guard {}",
+        "mcp-warden: starting {name}{} ({}): {}{interpreter}; {}; {}; guard {}",
         entry
             .version
             .as_deref()
@@ -558,6 +574,7 @@ fn prepare(
         facts.join(", "),
         ep.describe,
         summary,
+        limits.summary(),
         if guard.is_some() { "on" } else { "off" },
     );
 
@@ -584,6 +601,10 @@ fn prepare(
         sandbox: confined,
         guard,
         anchor,
+        limits: Some(limits),
+        // `run` supervises this one server: everything it starts ends
+        // with it.
+        unit: crate::launch::Unit::Namespace,
     };
     Ok(Ready {
         launch,

@@ -1,18 +1,19 @@
 //! Launching a verified server: the verified files held open from check
 //! to exec (`anchor`), how it starts (`entry`), what it sees
-//! (`env`), the receipt that spares a re-hash (`receipt`), and process
-//! hygiene and supervision (`spawn`) over the OS calls of `sys`, the
-//! crate's only unsafe code.
+//! (`env`), the receipt that spares a re-hash (`receipt`), its resource
+//! limits (`limits`), and process hygiene and supervision (`spawn`) over
+//! the OS calls of `sys`, the crate's only unsafe code.
 
 pub mod anchor;
 pub mod entry;
 pub mod env;
 pub mod guard;
 pub mod interp;
+pub mod limits;
 pub mod receipt;
 pub mod sandbox;
 pub mod spawn;
 #[cfg(unix)]
 mod sys;
 
-pub use spawn::{Exit, Launch, LaunchError, Program, run, run_with_input};
+pub use spawn::{Exit, Launch, LaunchError, Program, Unit, run, run_with_input};

@@ -1334,6 +1334,8 @@ mod tests {
             sandbox: prepared,
             guard: None,
             anchor: None,
+            limits: None,
+            unit: crate::launch::Unit::Group,
         };
         // A pipe held open: no client EOF while the script runs.
         let (input, keep) = std::io::pipe().unwrap();

@@ -15,9 +15,25 @@
 //!   pre-exec hook tells the sentinel its group id, so the watchdog is
 //!   armed before the server's first instruction.
 //!
-//! Known limit: a descendant that leaves the group (setsid/setpgid) is
-//! not killed by either; it is still re-parented to `run` and reaped if it
-//! exits while `run` waits. A PID namespace (the sandbox) closes that gap.
+//! A descendant that leaves the group (setsid/setpgid) is reached by
+//! neither; [`Unit`] says what catches it:
+//!
+//! - [`Unit::Namespace`] (what `run` uses): where `run` may create one
+//!   (Linux, CAP_SYS_ADMIN: root), the server gets a PID namespace of its
+//!   own. The forked child is that namespace's init: it arms the sentinel,
+//!   forks the server and reaps orphans; when the server exits, so does
+//!   the init, and the kernel kills every process left in the namespace.
+//!   When `run` dies, the init dies of its parent-death signal or of the
+//!   sentinel, with the same effect. The server is pid 2 there, not pid 1,
+//!   so its signals behave as usual. Elsewhere, as `Descendants`.
+//! - [`Unit::Descendants`]: after the group, every process still left
+//!   under `run` is killed: as a child subreaper `run` inherits every
+//!   orphan of the server, so each survivor is a child of `run` or below
+//!   one, found in /proc. Not when `run` itself is killed: a daemon that
+//!   left the group then survives (re-parented to the nearest subreaper
+//!   or init).
+//! - [`Unit::Group`]: the group only (a process supervising several
+//!   servers at once, such as the tests).
 //!
 //! Threads: the caller's thread waits for events; one thread pumps the
 //! client's input into the server's stdin; one waits for the server's
@@ -80,6 +96,24 @@ pub struct Launch {
     /// The verified files, which `program` and `args` reach through
     /// `/proc/self/fd/N`: kept open at that number in the server.
     pub anchor: Option<crate::launch::anchor::Anchor>,
+    /// Resource limits of the server's processes; `None` leaves `run`'s.
+    pub limits: Option<crate::launch::limits::Limits>,
+    /// What is killed with the server.
+    pub unit: Unit,
+}
+
+/// What ends with the server (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Unit {
+    /// Its process group.
+    #[default]
+    Group,
+    /// Its group, then every process left under this one: only for a
+    /// process that supervises this one server alone.
+    Descendants,
+    /// A PID namespace of its own where the OS allows, `Descendants`
+    /// otherwise.
+    Namespace,
 }
 
 /// How the server ended.
@@ -278,6 +312,10 @@ mod imp {
         let args = launch.args.iter().map(|a| a.as_os_str());
         let exec = sys::Exec::new(&exe, argv0, args, env.chain(secrets))
             .map_err(|_| LaunchError::Invalid)?;
+        let mut procs = sys::ProcExec {
+            rlimits: launch.limits.map(|l| l.rlimits()).unwrap_or_default(),
+            ..Default::default()
+        };
 
         sys::set_child_subreaper().map_err(supervise("PR_SET_CHILD_SUBREAPER"))?;
         let sentinel = Sentinel::fork().map_err(supervise("fork of the sentinel"))?;
@@ -299,8 +337,18 @@ mod imp {
             .stdin(Stdio::piped())
             .stdout(out_cfg)
             .stderr(err_cfg);
-        sys::server_pre_exec(&mut cmd, keep_fd, &sentinel, exec, sandbox);
-        let mut child = match cmd.spawn() {
+        // After the sentinel's fork: the sentinel stays in our namespace.
+        let pid_ns = new_pid_ns(launch.unit, launch.limits.as_ref(), &mut procs);
+        let sweep = match launch.unit {
+            Unit::Group => false,
+            Unit::Descendants => true,
+            Unit::Namespace => !procs.pid_ns,
+        };
+        sys::server_pre_exec(&mut cmd, keep_fd, &sentinel, exec, sandbox, procs);
+        let spawned = cmd.spawn();
+        // Later children of this thread start in our namespace again.
+        drop(pid_ns);
+        let mut child = match spawned {
             Ok(c) => c,
             Err(e) => {
                 signals.handle().close();
@@ -400,6 +448,15 @@ mod imp {
         // Whatever happened, nothing of the group survives this point.
         let _ = sys::kill_group(pid, libc::SIGKILL);
         let status = finish(pid);
+        // Nor anything the server started outside its group. The group is
+        // gone, and with it the sentinel's watch: once it is disarmed, any
+        // child of ours left is the server's.
+        let mut sentinel = Some(sentinel);
+        let mut disarmed = Ok(());
+        if sweep && let Some(s) = sentinel.take() {
+            disarmed = s.disarm();
+            kill_descendants();
+        }
         // What the server wrote before it exited still reaches the client.
         let until = Instant::now() + OUTPUT_DRAIN;
         for _ in 0..outputs {
@@ -411,7 +468,9 @@ mod imp {
                 break;
             }
         }
-        let disarmed = sentinel.disarm();
+        if let Some(s) = sentinel {
+            disarmed = s.disarm();
+        }
         handle.close();
         if let Ok(t) = forwarder {
             let _ = t.join();
@@ -467,6 +526,132 @@ mod imp {
                 }
             }
         }
+    }
+
+    /// Under [`Unit::Namespace`], makes this thread's next child (the
+    /// server's init) start a new PID namespace, bounded by `pid_max`
+    /// where the kernel keeps it per namespace; `None` where that is not
+    /// allowed (not root) or not Linux. The value undoes it when dropped.
+    #[cfg(target_os = "linux")]
+    fn new_pid_ns(
+        unit: Unit,
+        limits: Option<&crate::launch::limits::Limits>,
+        procs: &mut sys::ProcExec,
+    ) -> Option<sys::NewPidNs> {
+        if unit != Unit::Namespace {
+            return None;
+        }
+        let ns = match sys::new_pid_ns() {
+            Ok(ns) => ns,
+            Err(e) => {
+                tracing::debug!(error = %e, "no PID namespace for the server; its descendants are swept at exit");
+                return None;
+            }
+        };
+        procs.pid_ns = true;
+        let release = sys::kernel_release().unwrap_or_default();
+        if let Some(max) = limits.and_then(|l| l.pid_max(&release)) {
+            procs.pid_max = max.to_string().into_bytes();
+        }
+        Some(ns)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn new_pid_ns(
+        _: Unit,
+        _: Option<&crate::launch::limits::Limits>,
+        _: &mut sys::ProcExec,
+    ) -> Option<()> {
+        None
+    }
+
+    /// Kills every process below this one, until none is left or
+    /// [`REAP_LIMIT`] passes, reaping our children. As a child subreaper
+    /// we are the parent of every orphan of the server, so every survivor
+    /// is a child of ours or below one: with no child left, nothing is (and
+    /// /proc is not read); the others' ancestry is read from /proc. Each
+    /// round kills all it finds at once (a process killed cannot fork
+    /// again), then re-reads: a child forked meanwhile has been re-parented
+    /// to us. A pid found in /proc could only be another process by the
+    /// time of the kill if the kernel had allocated every other pid since:
+    /// it allocates them in a cycle.
+    fn kill_descendants() {
+        let me = std::process::id() as libc::pid_t;
+        let until = Instant::now() + REAP_LIMIT;
+        loop {
+            loop {
+                match sys::reap(-1, false) {
+                    Ok(Reaped::Child(..)) => continue,
+                    Ok(Reaped::Running) => break,
+                    Ok(Reaped::NoChild) | Err(_) => return,
+                }
+            }
+            let Some(victims) = descendants(me) else {
+                return;
+            };
+            if victims.is_empty() {
+                // A child that exited after the reap above: reaped next.
+                if Instant::now() >= until {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+                continue;
+            }
+            if Instant::now() >= until {
+                tracing::warn!(
+                    left = victims.len(),
+                    "processes the server started outside its group did not exit after SIGKILL"
+                );
+                return;
+            }
+            tracing::debug!(?victims, "killing what the server left outside its group");
+            for pid in victims {
+                let _ = sys::kill_pid(pid, libc::SIGKILL);
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// Every live process below `root` (zombies are not counted: they are
+    /// ours to reap, or their parent's); `None` without /proc.
+    fn descendants(root: libc::pid_t) -> Option<Vec<libc::pid_t>> {
+        let dir = std::fs::read_dir("/proc").ok()?;
+        let mut parent = std::collections::HashMap::new();
+        for e in dir.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse().ok()) else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            // "PID (COMM) STATE PPID ...": COMM may hold spaces and ')'.
+            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+                continue;
+            };
+            let mut f = rest.split_whitespace();
+            let (Some(state), Some(Ok(ppid))) = (f.next(), f.next().map(str::parse)) else {
+                continue;
+            };
+            if state != "Z" && state != "X" {
+                parent.insert(pid, ppid);
+            }
+        }
+        let mut out = Vec::new();
+        for &pid in parent.keys() {
+            let mut p = pid;
+            // Walk up; bounded against a cycle from pid reuse mid-scan.
+            for _ in 0..parent.len() {
+                match parent.get(&p) {
+                    Some(&pp) if pp == root => {
+                        out.push(pid);
+                        break;
+                    }
+                    Some(&pp) => p = pp,
+                    None => break,
+                }
+            }
+        }
+        Some(out)
     }
 
     /// Copies the client's input to the server's stdin until either side
@@ -576,6 +761,7 @@ mod tests {
     const DEADLINE: Duration = Duration::from_secs(20);
     const HARNESS_SCRIPT: &str = "MCP_WARDEN_SPAWN_HARNESS";
     const HARNESS_DIR: &str = "MCP_WARDEN_SPAWN_HARNESS_DIR";
+    const HARNESS_UNIT: &str = "MCP_WARDEN_SPAWN_HARNESS_UNIT";
 
     fn sh(script: &str, dir: &Path, extra: &[&str]) -> Launch {
         let mut args: Vec<OsString> = vec!["-c".into(), script.into(), "sh".into()];
@@ -591,6 +777,8 @@ mod tests {
             sandbox: None,
             guard: None,
             anchor: None,
+            limits: None,
+            unit: Unit::Group,
         }
     }
 
@@ -949,12 +1137,23 @@ mod tests {
         ) else {
             return;
         };
-        let launch = sh(script.to_str().unwrap(), Path::new(&dir), &[]);
+        let mut launch = sh(script.to_str().unwrap(), Path::new(&dir), &[]);
+        launch.unit = match std::env::var(HARNESS_UNIT).as_deref() {
+            Ok("Descendants") => Unit::Descendants,
+            Ok("Namespace") => Unit::Namespace,
+            _ => Unit::Group,
+        };
         let exit = run(launch).unwrap();
         std::process::exit(exit.code.into());
     }
 
     fn start_harness(script: &str, dir: &Path) -> std::process::Child {
+        start_harness_as(script, dir, Unit::Group)
+    }
+
+    /// The harness supervises one server alone, so it may sweep its
+    /// descendants (the test process runs other tests' servers).
+    fn start_harness_as(script: &str, dir: &Path, unit: Unit) -> std::process::Child {
         Command::new(std::env::current_exe().unwrap())
             .args([
                 "--exact",
@@ -964,11 +1163,134 @@ mod tests {
             ])
             .env(HARNESS_SCRIPT, script)
             .env(HARNESS_DIR, dir)
+            .env(HARNESS_UNIT, format!("{unit:?}"))
             .stdin(Stdio::piped()) // held open: no client EOF
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap()
+    }
+
+    /// Whether this process may give a server a PID namespace (root).
+    fn pid_ns_allowed() -> bool {
+        sys::new_pid_ns().is_ok()
+    }
+
+    /// Starts a daemon that leaves the server's group and session
+    /// (setsid) and writes its pid, as the test sees it, to `daemon`: the
+    /// shell's own /proc/self (a builtin `read`, no fork), then exec.
+    const DAEMON: &str = "setsid sh -c 'read s < /proc/self/stat; echo \"${s%% *}\" > daemon; exec sleep 60' \
+                          </dev/null >/dev/null 2>&1 & while [ ! -s daemon ]; do sleep 0.01; done; ";
+
+    fn alive(pid: libc::pid_t) -> bool {
+        stat(pid).is_some_and(|(s, _)| s != 'Z')
+    }
+
+    /// Before `Unit`, a setsid daemon outlived the server under every
+    /// supervisor (as it still does under `Unit::Group`, the control).
+    #[test]
+    fn a_setsid_daemon_ends_with_the_server_unless_only_its_group_does() {
+        for unit in [Unit::Group, Unit::Descendants, Unit::Namespace] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut harness = start_harness_as(&format!("{DAEMON} exit 3"), dir.path(), unit);
+            let mut cleanup = Cleanup::default();
+            let daemon = cleanup.pid(&dir.path().join("daemon"));
+            assert_eq!(harness.wait().unwrap().code(), Some(3), "{unit:?}");
+            if unit == Unit::Group {
+                assert!(alive(daemon), "{unit:?}: the control daemon is gone");
+                sys::kill_pid(daemon, libc::SIGKILL).unwrap();
+            }
+            wait_dead(daemon);
+        }
+    }
+
+    /// When the supervisor is killed, only a namespace takes the daemon
+    /// along (the documented limit of `Descendants`).
+    #[test]
+    fn sigkill_of_the_supervisor_takes_a_setsid_daemon_with_a_namespace() {
+        let ns = pid_ns_allowed();
+        for unit in [Unit::Descendants, Unit::Namespace] {
+            let dir = tempfile::tempdir().unwrap();
+            let script =
+                format!("{DAEMON} read s < /proc/self/stat; echo \"${{s%% *}}\" > server; wait");
+            let mut harness = start_harness_as(&script, dir.path(), unit);
+            let mut cleanup = Cleanup::default();
+            let daemon = cleanup.pid(&dir.path().join("daemon"));
+            let server = cleanup.pid(&dir.path().join("server"));
+            harness.kill().unwrap(); // SIGKILL
+            harness.wait().unwrap();
+            wait_dead(server);
+            if unit == Unit::Namespace && ns {
+                wait_dead(daemon);
+            } else {
+                assert!(alive(daemon), "{unit:?}: the daemon is gone");
+                sys::kill_pid(daemon, libc::SIGKILL).unwrap();
+                wait_dead(daemon);
+            }
+        }
+    }
+
+    /// In a namespace of its own the server is pid 2, under an init: a
+    /// signal it sends itself works as anywhere (pid 1 would ignore it),
+    /// and its exit status is `run`'s.
+    #[test]
+    fn in_its_own_namespace_the_server_is_no_init() {
+        if !pid_ns_allowed() {
+            eprintln!("skipped: creating a PID namespace needs CAP_SYS_ADMIN");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut launch = sh("echo $$ > pid; kill -TERM $$", dir.path(), &[]);
+        launch.unit = Unit::Namespace;
+        let (input, _keep) = open_input();
+        let exit = run_with_input(launch, input).unwrap();
+        assert_eq!(exit.code, 128 + libc::SIGTERM as u8);
+        assert_eq!(wait_file(&dir.path().join("pid")), "2\n");
+        let mut launch = sh("exit 9", dir.path(), &[]);
+        launch.unit = Unit::Namespace;
+        let (input, _keep) = open_input();
+        assert_eq!(run_with_input(launch, input).unwrap().code, 9);
+    }
+
+    #[test]
+    fn resource_limits_are_set_soft_and_hard() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut launch = sh(
+            "cat /proc/self/limits > limits; head -c 3000000 /dev/zero > big",
+            dir.path(),
+            &[],
+        );
+        launch.limits = Some(crate::launch::limits::Limits {
+            processes: 100,
+            memory_mib: 64,
+            file_size_mib: 2,
+            open_files: 50,
+        });
+        let (input, _keep) = open_input();
+        run_with_input(launch, input).unwrap();
+        let limits = std::fs::read_to_string(dir.path().join("limits")).unwrap();
+        let row = |name: &str| -> Vec<String> {
+            let line = limits.lines().find(|l| l.starts_with(name)).unwrap();
+            line[name.len()..]
+                .split_whitespace()
+                .take(2)
+                .map(String::from)
+                .collect()
+        };
+        assert_eq!(row("Max open files"), ["50", "50"]);
+        assert_eq!(row("Max file size"), ["2097152", "2097152"]);
+        assert_eq!(row("Max data size"), ["67108864", "67108864"]);
+        let nproc: Vec<u64> = (row("Max processes").iter())
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert_eq!(nproc[0], nproc[1]);
+        // Root is not bound by it; anyone else has its tasks added.
+        match sys::real_uid() {
+            0 => assert_eq!(nproc[0], 100),
+            _ => assert!(nproc[0] > 100, "{nproc:?}"),
+        }
+        let big = std::fs::metadata(dir.path().join("big")).unwrap().len();
+        assert_eq!(big, 2 << 20);
     }
 
     #[test]
@@ -1119,6 +1441,8 @@ mod tests {
             sandbox: None,
             guard: None,
             anchor: None,
+            limits: None,
+            unit: Unit::Group,
         })
         .unwrap();
         assert_eq!(exit.code, 0);

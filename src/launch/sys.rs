@@ -1,7 +1,8 @@
 //! Every `unsafe` of the crate: the few OS calls that process supervision
 //! needs and that std does not offer (process groups, parent-death signal,
-//! subreaper, fd flags in the forked child, waiting without reaping, and
-//! the fork of the watchdog sentinel). Each block says why it is sound.
+//! subreaper, fd flags in the forked child, waiting without reaping, the
+//! fork of the watchdog sentinel, resource limits, and the PID namespace
+//! with its init). Each block says why it is sound.
 //!
 //! Code that runs between `fork` and `exec` (the `pre_exec` hook and the
 //! sentinel) may only make async-signal-safe calls: raw syscalls through
@@ -59,8 +60,8 @@ pub(crate) fn kill_group(pgid: libc::pid_t, sig: libc::c_int) -> io::Result<()> 
     }
 }
 
-/// Sends `sig` to one process (tests use it to play the host client).
-#[cfg(test)]
+/// Sends `sig` to one process (the sweep of a server's descendants;
+/// tests use it to play the host client).
 pub(crate) fn kill_pid(pid: libc::pid_t, sig: libc::c_int) -> io::Result<()> {
     if pid <= 1 {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
@@ -277,13 +278,21 @@ impl Exec {
 /// `sandbox` (Linux) is applied last, right before `execve`: the seccomp
 /// filter then constrains nothing of the hook but `execve` itself (never
 /// denied), and a failure fails the spawn (see [`sandbox_failure`]), so
-/// the server never runs less confined than prepared.
+/// the server never runs less confined than prepared. The resource limits
+/// of `procs` come just before it.
+///
+/// With `procs.pid_ns` (Linux: `run` called [`new_pid_ns`] first), the
+/// forked process is the init of a new PID namespace: it arms the
+/// sentinel as the group's leader, then forks the server and stays as its
+/// reaper ([`ns_init`]); when it exits, the kernel kills every process
+/// left in the namespace, daemons that left the group included.
 pub(crate) fn server_pre_exec(
     cmd: &mut Command,
     keep_fd: Option<RawFd>,
     sentinel: &Sentinel,
     exec: Exec,
     sandbox: Option<SandboxExec>,
+    procs: ProcExec,
 ) {
     let arm_fd = sentinel.tx.as_ref().map(|tx| tx.as_raw_fd());
     let parent = std::process::id() as libc::pid_t;
@@ -291,6 +300,11 @@ pub(crate) fn server_pre_exec(
         // SAFETY: setpgid(0, 0) makes the calling (child) process the
         // leader of a new group; plain integers.
         cvt(unsafe { libc::setpgid(0, 0) })?;
+        // While the process still has every privilege `run` had.
+        #[cfg(target_os = "linux")]
+        if procs.pid_ns {
+            set_pid_max(&procs.pid_max);
+        }
         #[cfg(target_os = "linux")]
         {
             // SAFETY: prctl with integer arguments only.
@@ -309,16 +323,20 @@ pub(crate) fn server_pre_exec(
             // SAFETY: prctl with integer arguments only.
             cvt(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as libc::c_ulong, 0, 0, 0) })?;
             // The parent may have died before prctl: then we were already
-            // re-parented and no signal will come.
+            // re-parented and no signal will come. (A namespace's init
+            // sees no parent, 0: there the sentinel, armed below and
+            // holding the pipe until exec, covers that moment.)
             // SAFETY: getppid cannot fail.
-            if unsafe { libc::getppid() } != parent {
+            let ppid = unsafe { libc::getppid() };
+            if ppid != parent && !(procs.pid_ns && ppid == 0) {
                 return Err(io::Error::from_raw_os_error(libc::ESRCH));
             }
         }
         let _ = parent;
         if let Some(fd) = arm_fd {
-            // SAFETY: getpid cannot fail; our pid is now our group id.
-            let pgid = unsafe { libc::getpid() }.to_le_bytes();
+            // Our pid is now our group id: as `run` sees it, which in a
+            // new namespace is not what getpid says (1).
+            let pgid = leader_pid(procs.pid_ns)?.to_le_bytes();
             // SAFETY: writes 4 bytes from a stack buffer to the pipe (an
             // atomic pipe write, < PIPE_BUF).
             let n = unsafe { libc::write(fd, pgid.as_ptr().cast(), pgid.len()) };
@@ -328,11 +346,17 @@ pub(crate) fn server_pre_exec(
         } else {
             return Err(io::Error::from_raw_os_error(libc::EBADF));
         }
+        #[cfg(target_os = "linux")]
+        if procs.pid_ns {
+            // Returns in the server only; this process stays as the init.
+            fork_under_init()?;
+        }
         cloexec_from_3()?;
         if let Some(fd) = keep_fd {
             // SAFETY: clears FD_CLOEXEC on an fd the parent keeps open.
             cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) })?;
         }
+        apply_limits(&procs)?;
         #[cfg(target_os = "linux")]
         if let Some(s) = &sandbox {
             apply_sandbox(s)?;
@@ -343,7 +367,8 @@ pub(crate) fn server_pre_exec(
         Err(exec.execve())
     };
     // SAFETY: the hook only makes async-signal-safe syscalls (setpgid,
-    // prctl, getppid, getpid, write, close_range, getrlimit, fcntl,
+    // prctl, getppid, getpid, readlink, open, write, close, fork, waitpid,
+    // sigaction, close_range, getrlimit, setrlimit, fcntl,
     // landlock_restrict_self, seccomp, execve), allocates nothing and takes no lock, as required between
     // fork and exec.
     unsafe {
@@ -483,6 +508,251 @@ unsafe fn close_all_but(keep: RawFd) {
             // SAFETY: close on an int; EBADF ignored.
             unsafe {
                 libc::close(fd);
+            }
+        }
+    }
+}
+
+/// Closes every fd from `first` up. Async-signal-safe.
+#[cfg(target_os = "linux")]
+unsafe fn close_from(first: RawFd) {
+    // SAFETY: close_range on an integer range.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            0,
+        )
+    };
+    if r == 0 {
+        return;
+    }
+    for fd in first..fd_limit() {
+        // SAFETY: close on an int; EBADF ignored.
+        unsafe {
+            libc::close(fd);
+        }
+    }
+}
+
+/// The resource argument of `setrlimit` (glibc declares an enum type).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub(crate) type Resource = libc::__rlimit_resource_t;
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub(crate) type Resource = libc::c_int;
+
+/// What confines the server as a tree of processes, prepared before fork
+/// (src/launch/limits.rs, src/launch/spawn.rs): its resource limits, and
+/// whether the hook's process is the init of a new PID namespace.
+#[derive(Debug, Default)]
+pub(crate) struct ProcExec {
+    /// Each value is set as both the soft and the hard limit, so that the
+    /// server cannot raise it again.
+    pub(crate) rlimits: Vec<(Resource, u64)>,
+    /// `run` called [`new_pid_ns`]: the hook's process is pid 1 there.
+    pub(crate) pid_ns: bool,
+    /// Written to that namespace's /proc/sys/kernel/pid_max (decimal;
+    /// empty: left alone). See [`set_pid_max`].
+    pub(crate) pid_max: Vec<u8>,
+}
+
+/// Sets the limits of `procs`. Async-signal-safe.
+fn apply_limits(procs: &ProcExec) -> io::Result<()> {
+    for &(resource, value) in &procs.rlimits {
+        // Saturates where rlim_t is narrower (32-bit targets).
+        let value = libc::rlim_t::try_from(value).unwrap_or(libc::RLIM_INFINITY - 1);
+        let rl = libc::rlimit {
+            rlim_cur: value,
+            rlim_max: value,
+        };
+        // SAFETY: setrlimit reads a valid rlimit from our stack.
+        cvt(unsafe { libc::setrlimit(resource, &rl) })?;
+    }
+    Ok(())
+}
+
+/// This process's hard limit of `resource`; `None` when unlimited.
+pub(crate) fn hard_limit(resource: Resource) -> Option<u64> {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `rl` is a valid, writable rlimit.
+    if unsafe { libc::getrlimit(resource, &mut rl) } != 0 || rl.rlim_max == libc::RLIM_INFINITY {
+        return None;
+    }
+    #[allow(clippy::unnecessary_cast)] // rlim_t is narrower on 32-bit targets
+    Some(rl.rlim_max as u64)
+}
+
+/// The real user id: RLIMIT_NPROC counts the tasks of the real uid, and
+/// binds no task of uid 0.
+pub(crate) fn real_uid() -> u32 {
+    // SAFETY: getuid cannot fail.
+    unsafe { libc::getuid() }
+}
+
+/// The running kernel's release string (`uname -r`).
+#[cfg(target_os = "linux")]
+pub(crate) fn kernel_release() -> Option<String> {
+    // SAFETY: utsname is plain old data, all-zero is a valid value.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid, writable utsname.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return None;
+    }
+    let bytes: Vec<u8> = (u.release.iter())
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
+    String::from_utf8(bytes).ok()
+}
+
+/// Makes this thread's next child the first process of a new PID
+/// namespace (Linux; needs CAP_SYS_ADMIN, EPERM without). Dropping the
+/// value puts later children back in our own namespace: only the calling
+/// thread is affected, and `run` forks nothing else in between.
+#[cfg(target_os = "linux")]
+pub(crate) struct NewPidNs {
+    own: OwnedFd,
+}
+
+#[cfg(target_os = "linux")]
+pub(crate) fn new_pid_ns() -> io::Result<NewPidNs> {
+    // Our own namespace, to come back to, opened first: a failure then
+    // leaves nothing to undo.
+    let own: OwnedFd = std::fs::File::open("/proc/self/ns/pid")?.into();
+    // SAFETY: unshare with an integer flag; CLONE_NEWPID changes only the
+    // namespace this thread's next children start in.
+    cvt(unsafe { libc::unshare(libc::CLONE_NEWPID) })?;
+    Ok(NewPidNs { own })
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for NewPidNs {
+    fn drop(&mut self) {
+        // SAFETY: setns on an fd we own, alive for the call; going back to
+        // our own active namespace is allowed to whoever could unshare.
+        if unsafe { libc::setns(self.own.as_raw_fd(), libc::CLONE_NEWPID) } != 0 {
+            tracing::warn!(
+                error = %io::Error::last_os_error(),
+                "cannot leave the server's PID namespace; later process starts of this thread may fail"
+            );
+        }
+    }
+}
+
+/// This process's id as `run` sees it: getpid, except as the init of a
+/// new PID namespace, where getpid says 1 and the /proc/self link tells
+/// (/proc resolves it in the namespace it was mounted for: `run`'s or an
+/// ancestor). Async-signal-safe.
+fn leader_pid(in_new_ns: bool) -> io::Result<libc::pid_t> {
+    if !in_new_ns {
+        // SAFETY: getpid cannot fail.
+        return Ok(unsafe { libc::getpid() });
+    }
+    let mut buf = [0u8; 16];
+    // SAFETY: readlink writes at most buf.len() bytes into our stack buffer.
+    let n = unsafe { libc::readlink(c"/proc/self".as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    parse_pid(&buf[..n as usize]).ok_or_else(|| io::Error::from_raw_os_error(libc::ESRCH))
+}
+
+/// A decimal pid above 1 (never 0 or 1, which `kill(-pgid)` would make
+/// "our group" or "every process"). Async-signal-safe.
+fn parse_pid(digits: &[u8]) -> Option<libc::pid_t> {
+    if digits.is_empty() || digits.len() > 10 {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + i64::from(c - b'0');
+    }
+    (v > 1 && v <= i64::from(libc::pid_t::MAX)).then_some(v as libc::pid_t)
+}
+
+/// Bounds the tasks of the namespace: writes `value` to
+/// /proc/sys/kernel/pid_max, which since Linux 6.14 belongs to each PID
+/// namespace (`run` leaves `value` empty on older kernels, where it is the
+/// whole system's). Only as a namespace's init (pid 1), so never in
+/// `run`'s namespace. Best effort: a read-only /proc/sys (a container)
+/// leaves the bound unset. Async-signal-safe.
+#[cfg(target_os = "linux")]
+fn set_pid_max(value: &[u8]) {
+    // SAFETY: getpid cannot fail.
+    if value.is_empty() || unsafe { libc::getpid() } != 1 {
+        return;
+    }
+    // SAFETY: open of a static NUL-terminated path; write of a buffer we
+    // own, alive for the call; close of the fd just opened.
+    unsafe {
+        let fd = libc::open(
+            c"/proc/sys/kernel/pid_max".as_ptr(),
+            libc::O_WRONLY | libc::O_CLOEXEC,
+        );
+        if fd >= 0 {
+            libc::write(fd, value.as_ptr().cast(), value.len());
+            libc::close(fd);
+        }
+    }
+}
+
+/// Forks the server under this process, the namespace's init: returns
+/// in the child (which goes on to exec the server), never in the init
+/// ([`ns_init`]).
+#[cfg(target_os = "linux")]
+fn fork_under_init() -> io::Result<()> {
+    // SAFETY: fork in the forked, single-threaded hook; the parent side
+    // runs only `ns_init`, which is async-signal-safe and never returns.
+    let pid = cvt(unsafe { libc::fork() })?;
+    if pid == 0 {
+        return Ok(());
+    }
+    ns_init(pid)
+}
+
+/// The namespace's init, until the server exits. It holds no descriptor
+/// (so neither the server's pipes nor std's exec-error pipe stay open
+/// through it), ignores the signals `run` sends the group (they are the
+/// server's; an init dies of SIGKILL from outside only), reaps every
+/// orphan, and exits with the server's status once the server is gone:
+/// the kernel then kills whatever is left in the namespace. A server in
+/// a namespace of its own is thus no pid 1, with pid 1's signal rules.
+/// Async-signal-safe only; never returns.
+#[cfg(target_os = "linux")]
+fn ns_init(server: libc::pid_t) -> ! {
+    // SAFETY (whole function): raw syscalls on integers and on a stack
+    // variable; no allocation, no locks; ends in _exit.
+    unsafe {
+        close_from(0);
+        // Handlers inherited from `run` (its signal forwarding) would run
+        // here otherwise.
+        for sig in [
+            libc::SIGINT,
+            libc::SIGTERM,
+            libc::SIGHUP,
+            libc::SIGQUIT,
+            libc::SIGPIPE,
+            libc::SIGUSR1,
+            libc::SIGUSR2,
+            libc::SIGALRM,
+        ] {
+            libc::signal(sig, libc::SIG_IGN);
+        }
+        loop {
+            let mut status: libc::c_int = 0;
+            let r = libc::waitpid(-1, &mut status, 0);
+            if r == server {
+                libc::_exit(exit_code(status).into());
+            }
+            if r == -1 && !interrupted() {
+                libc::_exit(1);
             }
         }
     }

@@ -187,6 +187,16 @@ fn explain_layer(p: &Policy, trust: &TrustStore, server: &str) -> LayerExplanati
         if run.strict_arguments == Some(true) {
             parts.push("strict arguments".into());
         }
+        for (what, v) in [
+            ("max-processes", run.max_processes),
+            ("max-memory-mib", run.max_memory_mib),
+            ("max-file-size-mib", run.max_file_size_mib),
+            ("max-open-files", run.max_open_files),
+        ] {
+            if let Some(v) = v {
+                parts.push(format!("{what} {v}"));
+            }
+        }
         if !parts.is_empty() {
             let at = entry.map(|e| e.loc.to_string()).unwrap_or_default();
             rules.push(rule(format!("run: {}", parts.join(", ")), at));

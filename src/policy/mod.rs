@@ -146,6 +146,12 @@ pub struct RunRules {
     pub max_message_size: Option<u64>,
     pub max_depth: Option<u64>,
     pub max_in_flight: Option<u64>,
+    /// Resource limits of the server (src/launch/limits.rs): tasks it may
+    /// add, data memory and file size in MiB, open files.
+    pub max_processes: Option<u64>,
+    pub max_memory_mib: Option<u64>,
+    pub max_file_size_mib: Option<u64>,
+    pub max_open_files: Option<u64>,
     /// Paths the sandboxed server may read (`read-paths`) or read and
     /// write (`write-paths`): absolute, or `~/...` under the user's home.
     pub read_paths: Vec<At<String>>,
@@ -607,6 +613,11 @@ impl PolicySet {
             out.max_message_size = stricter(out.max_message_size, rules.max_message_size, Ord::min);
             out.max_depth = stricter(out.max_depth, rules.max_depth, Ord::min);
             out.max_in_flight = stricter(out.max_in_flight, rules.max_in_flight, Ord::min);
+            out.max_processes = stricter(out.max_processes, rules.max_processes, Ord::min);
+            out.max_memory_mib = stricter(out.max_memory_mib, rules.max_memory_mib, Ord::min);
+            out.max_file_size_mib =
+                stricter(out.max_file_size_mib, rules.max_file_size_mib, Ord::min);
+            out.max_open_files = stricter(out.max_open_files, rules.max_open_files, Ord::min);
             // Paths are openings: a user layer may not add to what the
             // system layer grants for this server, so the first layer that
             // names any paths decides them all.

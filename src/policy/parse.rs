@@ -32,6 +32,10 @@ const RUN_KEYS: &[&str] = &[
     "max-message-size",
     "max-depth",
     "max-in-flight",
+    "max-processes",
+    "max-memory-mib",
+    "max-file-size-mib",
+    "max-open-files",
     "read-paths",
     "write-paths",
 ];
@@ -938,6 +942,11 @@ impl<'a> Parser<'a> {
         rules.max_message_size = self.count(t, "max-message-size", 1024, 1 << 30);
         rules.max_depth = self.count(t, "max-depth", 2, 1024);
         rules.max_in_flight = self.count(t, "max-in-flight", 1, 65536);
+        // The kernel's own ceilings: PID_MAX_LIMIT tasks, 1 PiB, nr_open.
+        rules.max_processes = self.count(t, "max-processes", 1, 4 << 20);
+        rules.max_memory_mib = self.count(t, "max-memory-mib", 16, 1 << 30);
+        rules.max_file_size_mib = self.count(t, "max-file-size-mib", 1, 1 << 30);
+        rules.max_open_files = self.count(t, "max-open-files", 16, 1 << 20);
         if let Some((_, v)) = Self::get(t, "rate") {
             match v.get_ref().as_table() {
                 Some(rt) => {
@@ -1363,6 +1372,69 @@ mod tests {
         let (_, d) = check("version = 1\n[audit]\nanchor = \"maybe\"\n");
         assert!(
             d.iter().any(|d| d.message.contains("`anchor` must be")),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn resource_limits_parse_merge_to_the_lower_and_reject_bad_values() {
+        let policy = |layer, run: &str| {
+            let text = format!("version = 1\n[[servers]]\nname = \"a\"\n[servers.run]\n{run}\n");
+            let (p, d) = parse(&text, Path::new("p.toml"), layer, &TrustStore::default());
+            assert!(d.is_empty(), "{d:?}");
+            p.unwrap()
+        };
+        let system = policy(
+            Layer::System,
+            "max-processes = 64\nmax-memory-mib = 4096\nmax-open-files = 1024",
+        );
+        let user = policy(
+            Layer::User,
+            "max-processes = 1000\nmax-memory-mib = 512\nmax-file-size-mib = 8",
+        );
+        let run = system.servers[0].run.clone().unwrap();
+        assert_eq!(
+            (
+                run.max_processes,
+                run.max_memory_mib,
+                run.max_file_size_mib,
+                run.max_open_files
+            ),
+            (Some(64), Some(4096), None, Some(1024))
+        );
+        // A layer may lower a limit, never raise the other's.
+        let set = crate::policy::PolicySet {
+            layers: vec![system, user],
+            warnings: vec![],
+        };
+        let run = set.run_rules("a");
+        assert_eq!(
+            (
+                run.max_processes,
+                run.max_memory_mib,
+                run.max_file_size_mib,
+                run.max_open_files
+            ),
+            (Some(64), Some(512), Some(8), Some(1024))
+        );
+
+        let bad = "version = 1\n[[servers]]\nname = \"a\"\n[servers.run]\nmax-processes = 0\nmax-memory-mib = 8\nmax-file-size-mib = \"big\"\nmax-open-files = 2000000\nmax-threads = 1\n";
+        let (_, d) = check(bad);
+        assert_eq!(
+            codes(&d),
+            [
+                "policy-type",
+                "policy-type",
+                "policy-type",
+                "policy-type",
+                "policy-unknown-key"
+            ],
+            "{d:?}"
+        );
+        assert!(
+            d.iter().any(|d| d
+                .message
+                .contains("`max-memory-mib` must be a whole number from 16")),
             "{d:?}"
         );
     }

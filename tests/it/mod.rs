@@ -34,6 +34,7 @@ mod run_secrets;
 mod sandbox;
 mod sandbox_escape;
 mod sandbox_interp;
+mod sandbox_limits;
 mod sbom;
 mod sbom_signed;
 mod secrets;

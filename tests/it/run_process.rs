@@ -12,16 +12,24 @@ use super::util::{Minisign, TestEnv, which};
 /// Sends a `notifications/message` with `{"server": PID, "child": PID}`
 /// as its data once it has started a child
 /// that sleeps, then lives until killed. `TERM` decides what SIGTERM does.
+/// The pids are the test's: where the server has a PID namespace of its
+/// own, `process.pid` is not, and the /proc/self link (resolved in the
+/// namespace /proc was mounted for) is.
 fn family(on_term: &str, on_close: &str) -> String {
     format!(
         r#"
 const {{ spawn }} = require('child_process');
-const child = spawn(process.execPath, ['-e', 'setInterval(() => {{}}, 1000)'], {{ stdio: 'ignore' }});
+const own = (fs) => Number(fs.readlinkSync('/proc/self'));
+const child = spawn(process.execPath,
+  ['-e', "process.stdout.write(String((" + own + ")(require('fs')))); setInterval(() => {{}}, 1000)"],
+  {{ stdio: ['ignore', 'pipe', 'ignore'] }});
 process.on('SIGTERM', () => {{ {on_term} }});
 process.stdin.on('data', () => {{}});
 process.stdin.on('end', () => {{ {on_close} }});
-process.stdout.write(JSON.stringify({{ jsonrpc: '2.0', method: 'notifications/message',
-  params: {{ level: 'info', data: {{ server: process.pid, child: child.pid }} }} }}) + '\n');
+child.stdout.once('data', (d) => {{
+  process.stdout.write(JSON.stringify({{ jsonrpc: '2.0', method: 'notifications/message',
+    params: {{ level: 'info', data: {{ server: own(require('fs')), child: Number(String(d)) }} }} }}) + '\n');
+}});
 setInterval(() => {{}}, 1000);
 "#
     )

@@ -31,7 +31,7 @@ use super::util::*;
 const KEY_LINE: &str = "-----BEGIN OPENSSH PRIVATE KEY-----";
 
 /// Pins fixtures/servers/probe as `probe`, signed by a trusted key.
-fn pin_probe(env: &TestEnv) {
+pub(super) fn pin_probe(env: &TestEnv) {
     let js = std::fs::read_to_string(fixture("servers/probe/server.js"))
         .expect("read fixtures/servers/probe/server.js");
     pin_node(env, "probe", &js, "");
