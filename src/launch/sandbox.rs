@@ -1935,7 +1935,9 @@ process.exit(0);
         r=0
         cat "$KEYRING" > /dev/null 2>&1 && r=$((r | 1))
         cat "$AUDIT" > /dev/null 2>&1 && r=$((r | 2))
-        printf '#!/bin/sh\nexit 0\n' > "$HOME/tool" && chmod 755 "$HOME/tool" || exit 65
+        # cp makes the copy executable through the open file: the sandbox
+        # refuses chmod by path.
+        cp /bin/true "$HOME/tool" || exit 65
         "$HOME/tool" 2>/dev/null && r=$((r | 4))
         cat "$SECRET" > /dev/null 2>&1 && r=$((r | 8))
         exit $r"#;
