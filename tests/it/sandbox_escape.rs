@@ -170,10 +170,14 @@ fn metadata_changes_by_path_are_refused() {
         "no audit log at {}",
         audit_log.display()
     );
+    let lock = w.env.home.join("config/servers.lock");
+    assert!(lock.exists(), "no lock at {}", lock.display());
     let before_key = metadata_of(&key);
     let before_log = metadata_of(&audit_log);
+    let before_lock = metadata_of(&lock);
     let k = key.to_str().unwrap();
     let l = audit_log.to_str().unwrap();
+    let lk = lock.to_str().unwrap();
     for op in [
         "chmod",
         "chown",
@@ -231,6 +235,15 @@ fn metadata_changes_by_path_are_refused() {
         "the audit log's mode, owner or attributes changed"
     );
     assert_ne!(after_log.2, 0, "the audit log's mtime was set to 0");
+    let after_lock = metadata_of(&lock);
+    assert_eq!(
+        (after_lock.0, after_lock.1, after_lock.2, after_lock.4),
+        (before_lock.0, before_lock.1, before_lock.2, before_lock.4),
+        "the lock's mode, owner, mtime or attributes changed"
+    );
+    // A later launch still works (a `chmod 000` of the log or the lock
+    // would have stopped it).
+    w.session().close().unwrap_or_else(|e| panic!("{e}"));
 
     // The control: unconfined, each call goes through.
     set_policy(&w.env, "probe", Some("sandbox = \"off\""));
