@@ -196,6 +196,11 @@ fn metadata_changes_by_path_are_refused() {
             &format!("{op} of the audit log"),
             &attempt(&s, op, &[l]),
         );
+        refused(
+            &s,
+            &format!("{op} of servers.lock"),
+            &attempt(&s, op, &[lk]),
+        );
     }
     // Its own files: the same calls by path are refused, the descriptor
     // forms are not.
