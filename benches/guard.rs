@@ -1,15 +1,15 @@
 //! What the stdio guard adds between client and server, side by side in
 //! one run (driven by `scripts/bench-guard`).
 //!
-//! The server is `examples/echo_server` (answers each request with its
-//! params), pinned with a real minisign signature:
+//! The server is `benches/support/echo_server.rs` (answers each request
+//! with its params), pinned with a real minisign signature:
 //!   direct:  the pinned binary itself on a pipe
 //!   guarded: `mcp-warden run srv` (guard on: the full `GuardSession`,
 //!            the server under the sandbox where the OS has one)
 //!   relay:   `cat | server | cat`, the cheapest proxy there is (copies
 //!            bytes, inspects nothing): what any stdio proxy costs here
-//!   line relay: `examples/line_relay`, framing lines on a thread per
-//!            direction as the guard does, checking nothing
+//!   line relay: `benches/support/line_relay.rs`, framing lines on a
+//!            thread per direction as the guard does, checking nothing
 //!   checking relay: `line_relay --check`, which also parses every line
 //!            with serde_json: the least a proxy that forwards only
 //!            well-formed JSON must do

@@ -1,9 +1,9 @@
 //! What `mcp-warden run` adds to a server's start, side by side in one run
 //! (driven by `scripts/bench-run`).
 //!
-//! The server is `examples/echo_once` (answers one request and exits),
-//! pinned with a real minisign signature. Each round starts it, in an
-//! order that rotates every round:
+//! The server is `benches/support/echo_once.rs` (answers one request and
+//! exits), pinned with a real minisign signature. Each round starts it, in
+//! an order that rotates every round:
 //!   direct:  the pinned binary itself
 //!   receipt: `mcp-warden run srv` (the receipt of the last full check
 //!            spares the re-hash)

@@ -459,6 +459,12 @@ fn config() -> Criterion {
 fn main() {
     if let Some(dir) = std::env::var_os("MCP_WARDEN_SBOM_FIXTURES") {
         let dir = PathBuf::from(dir);
+        // cargo runs benches in the package root: a relative path would
+        // write the inputs into the source tree.
+        if !dir.is_absolute() {
+            eprintln!("MCP_WARDEN_SBOM_FIXTURES must be an absolute path");
+            std::process::exit(2);
+        }
         fs::create_dir_all(&dir).unwrap();
         let i = write_inputs(&dir);
         for p in [

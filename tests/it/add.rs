@@ -1,5 +1,5 @@
 //! `add`, `update`, `remove` and `cache` against a real HTTPS server on
-//! 127.0.0.1 (tests/it/tls_server.rs) serving files, an npm registry
+//! 127.0.0.1 (tests/it/support/tls_server.rs) serving files, an npm registry
 //! layout and faults. After every failure, neither the lock nor the cache
 //! holds anything half-written.
 
@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use sha2::Digest as _;
 
-use super::tls_server::{Response, TlsServer};
-use super::util::*;
+use super::support::tls_server::{Response, TlsServer};
+use super::support::util::*;
 
 pub(super) const GHA: &str = "https://token.actions.githubusercontent.com";
 pub(super) const SIGSTORE_JS: &str =

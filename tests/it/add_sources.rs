@@ -1,9 +1,9 @@
 //! `add` from PyPI, the MCP registry and `.mcpb` bundles, through the real
-//! binary against a real HTTPS server (tests/it/tls_server.rs) serving
-//! the registries' layouts with real metadata, artifacts and signatures:
-//! PEP 740 provenance by a Cloud Build identity, sigstore@2.3.1's npm
-//! attestations, and a bundle signed by the real `mcpb` CLI. Every refusal
-//! leaves the lock as it was and nothing unpacked or half-written.
+//! binary against a real HTTPS server (tests/it/support/tls_server.rs)
+//! serving the registries' layouts with real metadata, artifacts and
+//! signatures: PEP 740 provenance by a Cloud Build identity, sigstore@2.3.1's
+//! npm attestations, and a bundle signed by the real `mcpb` CLI. Every
+//! refusal leaves the lock as it was and nothing unpacked or half-written.
 
 use std::ffi::OsString;
 use std::fs;
@@ -14,8 +14,8 @@ use serde_json::Value;
 use super::add::{
     GHA, SIGSTORE_JS, assert_untouched, cache_dir, files, lock_text, npm_registry, os,
 };
-use super::tls_server::{Response, TlsServer};
-use super::util::*;
+use super::support::tls_server::{Response, TlsServer};
+use super::support::util::*;
 
 const GOOGLE: &str = "https://accounts.google.com";
 /// The Cloud Build service account that published gcb-attestation-test.

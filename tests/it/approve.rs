@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::util::TestEnv;
+use super::support::util::TestEnv;
 
 const SHA: &str = "4a5b6c7d8e9f00112233445566778899aabbccddeeff00112233445566778899";
 

@@ -14,7 +14,7 @@ use mcp_warden::audit::{AuditLog, Event, GENESIS, Head, Paths, Sink, format_reco
 use mcp_warden::context::Context;
 use serde_json::Value;
 
-use super::util::*;
+use super::support::util::*;
 
 fn ctx(env: &TestEnv) -> Context {
     Context::new(Some(&env.home), None, None).unwrap()

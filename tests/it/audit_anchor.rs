@@ -9,9 +9,9 @@ use mcp_warden::audit::{GENESIS, Head, Paths, line_hash};
 use mcp_warden::context::Context;
 use serde_json::{Map, Value};
 
-use super::keyring::SecretService;
 use super::run::{PING, pin_node};
-use super::util::{Output, TestEnv};
+use super::support::keyring::SecretService;
+use super::support::util::{Output, TestEnv};
 
 /// Answers each line with `{}`.
 const PONG: &str = r#"

@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use super::util::*;
+use super::support::util::*;
 
 fn minisign_setup() -> (TestEnv, Minisign) {
     let env = TestEnv::new();

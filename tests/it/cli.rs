@@ -1,6 +1,6 @@
 //! The command line itself: every `--help` works, usage errors exit 2.
 
-use super::util::*;
+use super::support::util::*;
 
 /// Every subcommand path, from the same clap definition the binary uses.
 fn subcommand_paths() -> Vec<Vec<String>> {

@@ -7,7 +7,7 @@ use std::fs;
 
 use serde_json::Value;
 
-use super::util::*;
+use super::support::util::*;
 
 /// The made-up token planted in the Claude fixture (and, as an API key, in
 /// the Cursor one): no output may ever show it.

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::util::*;
+use super::support::util::*;
 
 fn artifact(env: &TestEnv) -> (std::path::PathBuf, Vec<u8>) {
     let bytes = noise(50_000, 11);

@@ -3,7 +3,7 @@
 //! scripts/test (fixtures/servers/everything/package-lock.json, `npm ci`)
 //! into `target/test-tools/everything/`, packed here as an npm-style
 //! tarball that carries its node_modules, signed with the real minisign,
-//! `add`ed, and driven with rmcp (tests/it/mcp_client.rs).
+//! `add`ed, and driven with rmcp (tests/it/support/mcp_client.rs).
 //!
 //! Also checks that the small servers in fixtures/servers/ behave as their
 //! README says, since the launch tests rest on them.
@@ -15,8 +15,8 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use super::mcp_client::{McpSession, text_of};
-use super::util::*;
+use super::support::mcp_client::{McpSession, text_of};
+use super::support::util::*;
 
 /// The pinned version; keep in step with fixtures/servers/everything/.
 pub const EVERYTHING_VERSION: &str = "2026.8.31";

@@ -29,7 +29,7 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 
-use super::util::*;
+use super::support::util::*;
 
 /// The server name every policy here describes (`--server srv`).
 const SRV: &str = "srv";

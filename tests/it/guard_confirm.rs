@@ -7,8 +7,8 @@ use rmcp::model::ElicitationAction;
 use serde_json::json;
 
 use super::guard_e2e::{pin_time, session};
-use super::mcp_client::{Asker, Era, text_of};
-use super::util::*;
+use super::support::mcp_client::{Asker, Era, text_of};
+use super::support::util::*;
 
 const POLICY: &str = "version = 1\n[[servers]]\nname = \"time\"\n[servers.run]\nconfirm-tools = [\"get_current_*\"]\n";
 

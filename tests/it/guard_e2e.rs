@@ -12,8 +12,8 @@
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
-use super::mcp_client::{Asker, DEFAULT_DEADLINE, Era, McpSession, text_of};
-use super::util::*;
+use super::support::mcp_client::{Asker, DEFAULT_DEADLINE, Era, McpSession, text_of};
+use super::support::util::*;
 
 /// `target/test-tools/time/site`, as scripts/test installs it.
 fn time_site() -> PathBuf {

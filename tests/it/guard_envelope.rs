@@ -9,7 +9,7 @@ use std::fs;
 use serde_json::{Value, json};
 
 use super::guard_rules::{Raw, audit_records, events, pin_fixture, policy};
-use super::util::*;
+use super::support::util::*;
 
 /// `recorder` pinned with `shell` denied and `danger` to confirm; a
 /// session with elicitation, the tools listed, and the prompt `p` hidden

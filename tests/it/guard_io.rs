@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::run::pin_node;
-use super::util::TestEnv;
+use super::support::util::TestEnv;
 
 /// Answers each request line with the method it was asked, and writes a
 /// token to stderr (for the redaction check).

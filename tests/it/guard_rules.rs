@@ -6,8 +6,8 @@
 //! and the audit log the session leaves behind; in both protocol eras
 //! where the server speaks them.
 //!
-//! Sessions are driven by the rmcp client (tests/it/mcp_client.rs) where
-//! the MCP behaviour matters, and by raw JSON lines (`Raw`) where the
+//! Sessions are driven by the rmcp client (tests/it/support/mcp_client.rs)
+//! where the MCP behaviour matters, and by raw JSON lines (`Raw`) where the
 //! bytes or the pace matter.
 
 use std::fs;
@@ -22,8 +22,8 @@ use serde_json::{Value, json};
 
 use super::everything::pack_npm;
 use super::guard_e2e::session;
-use super::mcp_client::{Asker, Era, McpSession, text_of};
-use super::util::*;
+use super::support::mcp_client::{Asker, Era, McpSession, text_of};
+use super::support::util::*;
 
 /// How long a test waits for something the guard or the server is to
 /// do (an answer, a re-check); generous for a busy 2-core machine. Only

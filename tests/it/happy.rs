@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use super::util::*;
+use super::support::util::*;
 
 const ARTIFACT: &str = "acme-server.bin";
 const COMMENT: &str = "acme-server 1.2.3 (build 42)";

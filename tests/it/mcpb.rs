@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use mcp_warden::mcpb::{self, CommentVariant, McpbError};
 use mcp_warden::trust::{Scopes, TrustStore, TrustedCa};
 
-use super::util::*;
+use super::support::util::*;
 
 const OPENSSL_CNF: &str = "\
 [req]

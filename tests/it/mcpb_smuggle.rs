@@ -19,7 +19,7 @@ use super::add::{cache_dir, files, lock_text};
 use super::mcpb::{
     Alg, Layout, MANIFEST, Pki, bundle_zip, eocd, sig_block, signed_bundle, signed_bundle_with,
 };
-use super::util::*;
+use super::support::util::*;
 
 const LAYOUTS: [Layout; 3] = [Layout::Unchanged, Layout::Covering, Layout::Prepared];
 

@@ -1,5 +1,5 @@
 #[macro_use]
-pub mod util;
+pub mod support;
 
 mod add;
 mod add_sources;
@@ -19,8 +19,6 @@ mod guard_envelope;
 mod guard_io;
 mod guard_rules;
 mod happy;
-mod keyring;
-mod mcp_client;
 mod mcpb;
 mod mcpb_smuggle;
 mod net;
@@ -42,6 +40,5 @@ mod sigstore;
 mod snapshots;
 mod sources;
 mod tamper;
-mod tls_server;
 mod trust;
 mod verified_runs;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use mcp_warden::net::{Client, Download, NetError, Options};
 use sha2::{Digest as _, Sha256};
 
-use super::tls_server::{Generated, Response, TlsServer, generated_bytes};
+use super::support::tls_server::{Generated, Response, TlsServer, generated_bytes};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -591,7 +591,7 @@ fn child_fetch_for_proxy_test() {
 
 #[test]
 fn https_proxy_from_the_environment_is_used() {
-    use super::tls_server::ConnectProxy;
+    use super::support::tls_server::ConnectProxy;
     // Proxy variables are process-wide, so the client runs in a child
     // process of this test binary with its own environment.
     let run = |proxy: &ConnectProxy, no_proxy: Option<&str>| {

@@ -4,7 +4,7 @@
 
 use std::fs;
 
-use super::util::*;
+use super::support::util::*;
 
 /// A trusted key `acme` (scope `*`), and `server.bin` signed by it.
 fn signed_env() -> TestEnv {

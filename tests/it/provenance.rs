@@ -9,7 +9,7 @@ use std::fs;
 
 use serde_json::{Value, json};
 
-use super::util::*;
+use super::support::util::*;
 
 const GHA: &str = "https://token.actions.githubusercontent.com";
 

@@ -5,7 +5,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::util::{Minisign, TestEnv, require_tool, tool};
+use super::support::util::{Minisign, TestEnv, require_tool, tool};
 
 /// A server that answers each request on stdin with a JSON-RPC result:
 /// its sorted environment, the line, its arguments.
@@ -51,7 +51,7 @@ pub(super) fn pack_node(env: &TestEnv, name: &str, js: &str, extra_pkg: &str) ->
 pub(super) const PING: &str = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n";
 
 /// The `result` of the first line on stdout: the server's answer.
-pub(super) fn answer(out: &super::util::Output) -> serde_json::Value {
+pub(super) fn answer(out: &super::support::util::Output) -> serde_json::Value {
     let line = out
         .stdout
         .lines()
@@ -274,7 +274,7 @@ fn the_servers_exit_code_is_runs_exit_code() {
 fn the_policy_interpreter_is_used_and_reported() {
     let env = TestEnv::new();
     pin_node(&env, "echo", ECHO_ENV, "");
-    let node = super::util::which("node");
+    let node = super::support::util::which("node");
     // A copy of node elsewhere proves the policy's choice, not PATH's.
     let mine = env.path("bin/my-node");
     fs::create_dir_all(mine.parent().unwrap()).unwrap();
@@ -362,7 +362,7 @@ fn a_native_executable_runs_from_the_verified_inode() {
     // /bin/cat is a native stdio "server": it echoes what it reads.
     let env = TestEnv::new();
     let cat = env.path("cat");
-    fs::copy(super::util::which("cat"), &cat).unwrap();
+    fs::copy(super::support::util::which("cat"), &cat).unwrap();
     let key = Minisign::generate(&env, "k");
     env.trust_key(&key.public, "k", &["*"]).code(0);
     let sig = key.sign(&cat, None);

@@ -4,7 +4,7 @@
 
 use std::fs;
 
-use super::util::{Minisign, TestEnv, fixture, require_tool, tool};
+use super::support::util::{Minisign, TestEnv, fixture, require_tool, tool};
 
 #[test]
 fn an_mcpb_bundle_runs_its_mcp_config() {

@@ -7,7 +7,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use super::run::pin_node;
-use super::util::{Minisign, TestEnv, which};
+use super::support::util::{Minisign, TestEnv, which};
 
 /// Sends a `notifications/message` with `{"server": PID, "child": PID}`
 /// as its data once it has started a child

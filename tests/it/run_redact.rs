@@ -16,9 +16,9 @@ use mcp_warden::context::Context;
 use serde_json::Value;
 
 use super::audit::{Request, attr, serve_connection};
-use super::keyring::SecretService;
 use super::run::pin_node;
-use super::util::TestEnv;
+use super::support::keyring::SecretService;
+use super::support::util::TestEnv;
 
 const CANARY: &str = "canary-redact-4e1b/s3cr3t?x";
 

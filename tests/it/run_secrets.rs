@@ -4,9 +4,9 @@
 
 use std::fs;
 
-use super::keyring::SecretService;
 use super::run::{PING, answer, pin_node};
-use super::util::{TestEnv, assert_not_in_tree};
+use super::support::keyring::SecretService;
+use super::support::util::{TestEnv, assert_not_in_tree};
 
 const CANARY: &str = "canary-run-9d2f7a-s3cr3t";
 
@@ -24,7 +24,7 @@ rl.on('close', () => process.exit(0));
 "#;
 
 fn sha256(s: &str) -> String {
-    super::util::sha256_hex(s.as_bytes())
+    super::support::util::sha256_hex(s.as_bytes())
 }
 
 #[test]

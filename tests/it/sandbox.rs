@@ -23,9 +23,9 @@ use serde_json::{Value, json};
 
 use super::everything::{pin_everything, run_through_warden};
 use super::guard_e2e::pin_time;
-use super::mcp_client::{McpSession, text_of};
 use super::run::pin_node;
-use super::util::*;
+use super::support::mcp_client::{McpSession, text_of};
+use super::support::util::*;
 
 /// The planted private key's first line, which a successful read returns.
 const KEY_LINE: &str = "-----BEGIN OPENSSH PRIVATE KEY-----";

@@ -15,8 +15,8 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use super::mcp_client::McpSession;
 use super::sandbox::{World, assert_allowed, probe, set_policy, start_line};
+use super::support::mcp_client::McpSession;
 
 /// One attempt per run: `python3 -I -c ATTEMPT OP ARGS...` prints the
 /// errno name of the refusal (`EPERM`, `EACCES`, ...) or `ok` (and for

@@ -18,9 +18,9 @@ use std::process::Command;
 use serde_json::{Value, json};
 
 use super::everything::run_through_warden;
-use super::mcp_client::McpSession;
 use super::sandbox::{assert_allowed, assert_denied, probe, set_policy, start_line};
-use super::util::*;
+use super::support::mcp_client::McpSession;
+use super::support::util::*;
 
 const SERVER: &str = "probe-py";
 const KEYRING: &str = "canary-login-keyring";

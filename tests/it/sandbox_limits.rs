@@ -23,10 +23,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::everything::run_through_warden;
-use super::mcp_client::McpSession;
 use super::run::pin_node;
 use super::sandbox::{pin_probe, probe, set_policy, start_line};
-use super::util::*;
+use super::support::mcp_client::McpSession;
+use super::support::util::*;
 
 const PYTHON: &str = "/usr/bin/python3";
 

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::util::*;
+use super::support::util::*;
 
 const JUICE: &str = "sbom/cyclonedx/bom-examples/SBOM/juice-shop/via_npm/flat/bom.1.4.json";
 const JUICE_SOURCE: &str = "npm:juice-shop@14.1.1";

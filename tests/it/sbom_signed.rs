@@ -10,7 +10,7 @@ use std::fs;
 
 use serde_json::Value;
 
-use super::util::*;
+use super::support::util::*;
 
 const JUICE: &str = "sbom/cyclonedx/bom-examples/SBOM/juice-shop/via_npm/flat/bom.1.4.json";
 /// The server every policy here describes (`--server srv`).

@@ -1,14 +1,14 @@
 //! `secret set|rm|list` against real keychains: gnome-keyring on a private
-//! bus (tests/it/keyring.rs) and the kernel's keyutils, through the real
-//! binary. A canary value must never show up in any output or any file
+//! bus (tests/it/support/keyring.rs) and the kernel's keyutils, through the
+//! real binary. A canary value must never show up in any output or any file
 //! under the home.
 
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::keyring::SecretService;
-use super::util::{BIN, Output, TestEnv, assert_not_in_tree};
+use super::support::keyring::SecretService;
+use super::support::util::{BIN, Output, TestEnv, assert_not_in_tree};
 
 const CANARY: &str = "canary-4f1c9e-🔑-s3cr3t";
 
@@ -346,7 +346,7 @@ fn unreachable_secret_service_is_a_clear_error() {
 /// persistent keyring carries the secret from `set` to `list` and `rm`.
 #[test]
 fn keyutils_works_without_a_session_keyring_of_its_own() {
-    super::util::require_tool("keyctl", &["--version"]);
+    super::support::util::require_tool("keyctl", &["--version"]);
     let env = TestEnv::new();
     let vars = vec![("MCP_WARDEN_KEYRING".to_string(), "keyutils".to_string())];
     let set = run_stdin(
@@ -373,7 +373,7 @@ fn keyutils_works_without_a_session_keyring_of_its_own() {
 
 #[test]
 fn keyutils_round_trip() {
-    super::util::require_tool("keyctl", &["--version"]);
+    super::support::util::require_tool("keyctl", &["--version"]);
     let env = TestEnv::new();
     let out = env.root.join("ku");
     std::fs::create_dir_all(&out).unwrap();

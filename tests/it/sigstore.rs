@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::util::*;
+use super::support::util::*;
 
 const CONFORMANCE_CASES: usize = 70;
 const CONF_IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";

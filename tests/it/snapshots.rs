@@ -2,7 +2,7 @@
 //! fixtures/signed) so that every byte is stable: the human and JSON
 //! reports of an allowed and a denied verification, and `policy check`.
 
-use super::util::*;
+use super::support::util::*;
 
 /// Runs the snapshot assertions with the test's temporary paths replaced.
 fn settings(env: &TestEnv) -> insta::Settings {

@@ -9,7 +9,7 @@ use std::fs;
 
 use mcp_warden::source::{self, Fetch, FetchError, ResolveOptions, Source};
 
-use super::util::*;
+use super::support::util::*;
 
 const GHA: &str = "https://token.actions.githubusercontent.com";
 const GOOGLE: &str = "https://accounts.google.com";

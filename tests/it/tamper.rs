@@ -3,7 +3,7 @@
 //! signature, or as a malformed one. Never exit 0, never a panic (every
 //! run is checked for that by `util`).
 
-use super::util::*;
+use super::support::util::*;
 
 /// Codes a tampered signature may be reported with: all of them deny.
 const DENIALS: &[&str] = &[

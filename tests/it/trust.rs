@@ -6,7 +6,7 @@ use std::fs;
 
 use serde_json::Value;
 
-use super::util::*;
+use super::support::util::*;
 
 fn list_json(env: &TestEnv) -> Vec<Value> {
     let out = env.run(["--format", "json", "trust", "list"]);

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::add::{files, lock_text};
 use super::run::{PING, answer, pack_node, pin_node};
-use super::tls_server::{Response, TlsServer};
-use super::util::{Minisign, TestEnv, require_tool, sha256_hex};
+use super::support::tls_server::{Response, TlsServer};
+use super::support::util::{Minisign, TestEnv, require_tool, sha256_hex};
 
 /// A server that answers each request with its environment's NODE_OPTIONS
 /// and a mark of which code this is.
@@ -192,7 +192,7 @@ fn a_planted_tree_is_never_pinned_and_add_repairs_a_tampered_one() {
     let genuine = {
         let d = env.path("genuine-tree");
         fs::create_dir_all(&d).unwrap();
-        super::util::tool(
+        super::support::util::tool(
             &env.work,
             "tar",
             ["xzf", tgz.to_str().unwrap(), "-C", d.to_str().unwrap()],

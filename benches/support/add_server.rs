@@ -1,20 +1,20 @@
 //! The HTTPS server of `scripts/bench-add`: serves one file from memory at
-//! `/artifact.bin` over a real TLS stack (tests/it/tls_server.rs: rustls
-//! on aws-lc-rs, a fresh rcgen CA, HTTP/1.1 with Content-Length), so that
-//! `curl` and `mcp-warden add` download the same bytes the same way.
+//! `/artifact.bin` over a real TLS stack (tests/it/support/tls_server.rs:
+//! rustls on aws-lc-rs, a fresh rcgen CA, HTTP/1.1 with Content-Length), so
+//! that `curl` and `mcp-warden add` download the same bytes the same way.
 //!
+//! Build: cargo build --release --example add_server
 //! Usage: add_server FILE
 //! Prints two lines, the URL and the path of the CA file, then serves until
 //! its standard input reaches end of file (the script holds it open; when
 //! the script exits, however it exits, the server stops and removes its CA
-//! directory). `cargo bench` runs benches with `--bench` and no file: then
-//! it only says what it is for and exits.
+//! directory).
 //!
 //! The file is read into memory once, so the server sends from RAM and
 //! spends its CPU only on TLS; scripts/bench-add measures its raw
 //! throughput with curl alone before comparing.
 
-#[path = "../tests/it/tls_server.rs"]
+#[path = "../../tests/it/support/tls_server.rs"]
 mod tls_server;
 
 use std::io::{Read, Write};
@@ -29,7 +29,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(file) = args.iter().find(|a| !a.starts_with("--")) else {
         eprintln!("add_server: the HTTPS server of scripts/bench-add; usage: add_server FILE");
-        return ExitCode::SUCCESS;
+        return ExitCode::from(2);
     };
     let bytes = match std::fs::metadata(file) {
         Ok(m) if m.len() > MAX_FILE => {
