@@ -308,7 +308,7 @@ _mcp__warden() {
 
     case "${cmd}" in
         mcp__warden)
-            opts="-v -q -h -V --home --policy --format --verbose --quiet --help --version trust policy add update approve remove cache secret client run audit verify help"
+            opts="-v -q -h -V --home --policy --format --verbose --quiet --help --version add run client secret approve update remove audit trust policy cache verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -940,7 +940,7 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__help)
-            opts="trust policy add update approve remove cache secret client run audit verify help"
+            opts="add run client secret approve update remove audit trust policy cache verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -32,129 +32,19 @@ complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -s v -l verbose -d '
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -s q -l quiet -d 'Print only the verdict and errors'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -s V -l version -d 'Print version'
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "add" -d 'Fetch a server, verify it, and pin it in servers.lock'
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "run" -d 'Check a pinned server again and start it over stdio, with a clean environment and its secrets from the OS keychain'
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "client" -d 'Route MCP client configs (Claude Desktop, VS Code, Cursor) through `mcp-warden run`'
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "secret" -d 'Store, remove and list servers\' secrets in the OS keychain'
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "approve" -d 'Accept a server\'s changed tool descriptions (shows the difference first)'
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "update" -d 'Re-resolve a pinned server under the current policy; shows the change first'
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "remove" -d 'Unpin a server and drop its cache references'
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "audit" -d 'Show the audit log and verify its hash chain'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "trust" -d 'Manage the trust store: pinned keys and identities with scopes'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "policy" -d 'Write, check and explain the policy file'
-complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "add" -d 'Fetch a server, verify it, and pin it in servers.lock'
-complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "update" -d 'Re-resolve a pinned server under the current policy; shows the change first'
-complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "approve" -d 'Accept a server\'s changed tool descriptions (shows the difference first)'
-complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "remove" -d 'Unpin a server and drop its cache references'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "cache" -d 'Inspect and maintain the content-addressed cache'
-complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "secret" -d 'Store, remove and list servers\' secrets in the OS keychain'
-complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "client" -d 'Route MCP client configs (Claude Desktop, VS Code, Cursor) through `mcp-warden run`'
-complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "run" -d 'Check a pinned server again and start it over stdio, with a clean environment and its secrets from the OS keychain'
-complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "audit" -d 'Show the audit log and verify its hash chain'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "verify" -d 'Verify an artifact\'s signatures and judge it against the policy'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
-json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -s h -l help -d 'Print help'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -f -a "add-key" -d 'Pin a public key (minisign .pub, OpenSSH ed25519 line, or PEM) under a name'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -f -a "add-identity" -d 'Pin a sigstore signer by OIDC issuer and certificate identity'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -f -a "add-ca" -d 'Pin an X.509 root CA (PEM) that may anchor `.mcpb` bundle signatures'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -f -a "list" -d 'List trusted keys, identities and CAs with their scopes'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -f -a "roots" -d 'List the embedded sigstore trusted roots: logs, CAs and validity windows'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -f -a "remove" -d 'Remove an entry from the user\'s trust store'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -l name -d 'The name policies use for this signer' -r
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -l scope -d 'Server names (globs) this key may vouch for; repeatable. Required: use \'*\' for all' -r
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -l ssh-namespace -d 'Namespace OpenSSH signatures by this key must carry' -r
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
-json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -s h -l help -d 'Print help'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -l name -d 'The name policies use for this signer' -r
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -l issuer -d 'The OIDC issuer URL, e.g. https://token.actions.githubusercontent.com' -r
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -l identity -d 'The exact certificate identity (SAN)' -r
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -l identity-regexp -d 'A regular expression that must match the whole identity' -r
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -l scope -d 'Server names (globs) this identity may vouch for; repeatable and required' -r
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
-json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -s h -l help -d 'Print help'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-ca" -l name -d 'The name this CA is listed under' -r
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-ca" -l scope -d 'Server names (globs) bundles signed under this CA may be; repeatable and required' -r
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-ca" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-ca" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-ca" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
-json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-ca" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-ca" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-ca" -s h -l help -d 'Print help'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from list" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from list" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from list" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
-json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from roots" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from roots" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from roots" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
-json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from roots" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from roots" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from roots" -s h -l help -d 'Print help'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from remove" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from remove" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from remove" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
-json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "add-key" -d 'Pin a public key (minisign .pub, OpenSSH ed25519 line, or PEM) under a name'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "add-identity" -d 'Pin a sigstore signer by OIDC issuer and certificate identity'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "add-ca" -d 'Pin an X.509 root CA (PEM) that may anchor `.mcpb` bundle signatures'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "list" -d 'List trusted keys, identities and CAs with their scopes'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "roots" -d 'List the embedded sigstore trusted roots: logs, CAs and validity windows'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove an entry from the user\'s trust store'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
-json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -s h -l help -d 'Print help'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -f -a "init" -d 'Write a commented policy template (to --policy FILE or the home\'s policy.toml)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -f -a "check" -d 'Report every problem in a policy file with file:line:column and a code. Exits 1 when it finds errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -f -a "explain" -d 'Show what a server needs and which rule says so'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from init" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from init" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from init" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
-json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from init" -l force -d 'Replace an existing file'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from init" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from init" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from check" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from check" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from check" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
-json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from check" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from explain" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from explain" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from explain" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
-json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from explain" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from explain" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from explain" -s h -l help -d 'Print help'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "init" -d 'Write a commented policy template (to --policy FILE or the home\'s policy.toml)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "check" -d 'Report every problem in a policy file with file:line:column and a code. Exits 1 when it finds errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "explain" -d 'Show what a server needs and which rule says so'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l signature -d 'A signature: minisign `.minisig`, OpenSSH `SSH SIGNATURE`, or a DSSE envelope (repeatable)' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l bundle -d 'A sigstore bundle (v0.1, v0.2, v0.3), an npm attestations document or an `.intoto.jsonl` file; verified offline against the pinned trusted roots' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l certificate-identity -d 'The signer\'s exact certificate identity (keyless bundles)' -r
@@ -185,6 +75,99 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l allow-down
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -s q -l quiet -d 'Print only the verdict and errors'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l env -d 'Pass variable VAR from this environment (the client config\'s `env`) to the server (repeatable). Without it the server sees only PATH, HOME, LANG, LC_*, TZ, TMPDIR, its declared variables and its secrets' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l grace-period -d 'Seconds to wait after the client closes stdin before SIGTERM, and again before SIGKILL' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l otlp -d 'Also export the audit events (launch decision, tool calls, guard findings) as OpenTelemetry logs and spans to this OTLP/HTTP base URL (e.g. http://127.0.0.1:4318); the policy\'s `[audit] otlp` otherwise. Export never blocks or stops the server' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l rehash -d 'Re-hash the artifact and verify it in full, even when the receipt of the last full check says nothing changed'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -f -a "install" -d 'Rewrite a client\'s config so each local server starts through `mcp-warden run NAME`'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -f -a "list" -d 'Show each server of the clients\' configs: wrapped, not wrapped or remote'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l client -d 'The client whose config to rewrite' -r -f -a "claude\t''
+vscode\t''
+cursor\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l config -d 'The config file (default: the client\'s own location for this user)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l warden-path -d 'The mcp-warden to put in the config (default: this executable)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l dry-run -d 'Show the change as a unified diff and change nothing'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -s y -l yes -d 'Move secret-looking env values into the keychain without asking'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from list" -l client -d 'Only this client (default: every client whose config exists)' -r -f -a "claude\t''
+vscode\t''
+cursor\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from list" -l config -d 'The config file (needs --client)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from list" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from list" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from list" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from help" -f -a "install" -d 'Rewrite a client\'s config so each local server starts through `mcp-warden run NAME`'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from help" -f -a "list" -d 'Show each server of the clients\' configs: wrapped, not wrapped or remote'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and not __fish_seen_subcommand_from set rm list help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and not __fish_seen_subcommand_from set rm list help" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and not __fish_seen_subcommand_from set rm list help" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and not __fish_seen_subcommand_from set rm list help" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and not __fish_seen_subcommand_from set rm list help" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and not __fish_seen_subcommand_from set rm list help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and not __fish_seen_subcommand_from set rm list help" -f -a "set" -d 'Store a secret for a server: the value is read from a no-echo prompt on a terminal, else from stdin (one trailing newline dropped), never from the command line'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and not __fish_seen_subcommand_from set rm list help" -f -a "rm" -d 'Remove a secret from the keychain and the index; a secret that is stored in neither is an error (exit 2)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and not __fish_seen_subcommand_from set rm list help" -f -a "list" -d 'List the stored secrets\' names, and whether the keychain still holds each (present/missing); never their values'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and not __fish_seen_subcommand_from set rm list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from set" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from set" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from set" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from set" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from set" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from rm" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from rm" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from rm" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from rm" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from rm" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from list" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from list" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from list" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from help" -f -a "set" -d 'Store a secret for a server: the value is read from a no-echo prompt on a terminal, else from stdin (one trailing newline dropped), never from the command line'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove a secret from the keychain and the index; a secret that is stored in neither is an error (exit 2)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the stored secrets\' names, and whether the keychain still holds each (present/missing); never their values'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -l yes -d 'Apply without asking (for scripts); without it, approve asks on a terminal and refuses when there is none'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l signature -d 'A signature: minisign `.minisig`, OpenSSH `SSH SIGNATURE`, or a DSSE envelope (repeatable)' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l bundle -d 'A sigstore bundle (v0.1, v0.2, v0.3), an npm attestations document or an `.intoto.jsonl` file; verified offline against the pinned trusted roots' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l certificate-identity -d 'The signer\'s exact certificate identity (keyless bundles)' -r
@@ -214,143 +197,14 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l dry-run
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l offline -d 'Use only the cache: fail instead of fetching'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -s h -l help -d 'Print help'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
-json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -l yes -d 'Apply without asking (for scripts); without it, approve asks on a terminal and refuses when there is none'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand remove" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand remove" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand remove" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
 json\t''"
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand remove" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand remove" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand remove" -s h -l help -d 'Print help'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
-json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -s h -l help -d 'Print help'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -f -a "list" -d 'List what the cache holds and which servers use it'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -f -a "verify" -d 'Re-hash every cached artifact and unpacked tree; exits 1 on a mismatch'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -f -a "gc" -d 'Remove what no pinned server uses'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from list" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from list" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from list" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
-json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from verify" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from verify" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from verify" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
-json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from gc" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from gc" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from gc" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
-json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from gc" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from gc" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from gc" -s h -l help -d 'Print help'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "list" -d 'List what the cache holds and which servers use it'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Re-hash every cached artifact and unpacked tree; exits 1 on a mismatch'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "gc" -d 'Remove what no pinned server uses'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and not __fish_seen_subcommand_from set rm list help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and not __fish_seen_subcommand_from set rm list help" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and not __fish_seen_subcommand_from set rm list help" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
-json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and not __fish_seen_subcommand_from set rm list help" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and not __fish_seen_subcommand_from set rm list help" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and not __fish_seen_subcommand_from set rm list help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and not __fish_seen_subcommand_from set rm list help" -f -a "set" -d 'Store a secret for a server: the value is read from a no-echo prompt on a terminal, else from stdin (one trailing newline dropped), never from the command line'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and not __fish_seen_subcommand_from set rm list help" -f -a "rm" -d 'Remove a secret from the keychain and the index; a secret that is stored in neither is an error (exit 2)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and not __fish_seen_subcommand_from set rm list help" -f -a "list" -d 'List the stored secrets\' names, and whether the keychain still holds each (present/missing); never their values'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and not __fish_seen_subcommand_from set rm list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from set" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from set" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from set" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
-json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from set" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from set" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from rm" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from rm" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from rm" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
-json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from rm" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from rm" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from list" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from list" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from list" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
-json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from help" -f -a "set" -d 'Store a secret for a server: the value is read from a no-echo prompt on a terminal, else from stdin (one trailing newline dropped), never from the command line'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove a secret from the keychain and the index; a secret that is stored in neither is an error (exit 2)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the stored secrets\' names, and whether the keychain still holds each (present/missing); never their values'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
-json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -s h -l help -d 'Print help'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -f -a "install" -d 'Rewrite a client\'s config so each local server starts through `mcp-warden run NAME`'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -f -a "list" -d 'Show each server of the clients\' configs: wrapped, not wrapped or remote'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l client -d 'The client whose config to rewrite' -r -f -a "claude\t''
-vscode\t''
-cursor\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l config -d 'The config file (default: the client\'s own location for this user)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l warden-path -d 'The mcp-warden to put in the config (default: this executable)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
-json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l dry-run -d 'Show the change as a unified diff and change nothing'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -s y -l yes -d 'Move secret-looking env values into the keychain without asking'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from list" -l client -d 'Only this client (default: every client whose config exists)' -r -f -a "claude\t''
-vscode\t''
-cursor\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from list" -l config -d 'The config file (needs --client)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from list" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from list" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from list" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
-json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from help" -f -a "install" -d 'Rewrite a client\'s config so each local server starts through `mcp-warden run NAME`'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from help" -f -a "list" -d 'Show each server of the clients\' configs: wrapped, not wrapped or remote'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l env -d 'Pass variable VAR from this environment (the client config\'s `env`) to the server (repeatable). Without it the server sees only PATH, HOME, LANG, LC_*, TZ, TMPDIR, its declared variables and its secrets' -r
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l grace-period -d 'Seconds to wait after the client closes stdin before SIGTERM, and again before SIGKILL' -r
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l otlp -d 'Also export the audit events (launch decision, tool calls, guard findings) as OpenTelemetry logs and spans to this OTLP/HTTP base URL (e.g. http://127.0.0.1:4318); the policy\'s `[audit] otlp` otherwise. Export never blocks or stops the server' -r
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
-json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l rehash -d 'Re-hash the artifact and verify it in full, even when the receipt of the last full check says nothing changed'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand remove" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and not __fish_seen_subcommand_from show verify help" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
@@ -369,17 +223,163 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_
 json\t''"
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from show" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from verify" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from verify" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from verify" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
 json\t''"
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the records, oldest first (lines that are not records are reported on stderr); does not check the chain: see `audit verify`'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check the hash chain and the head file; names the first edited, removed, inserted, reordered or truncated record'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -f -a "add-key" -d 'Pin a public key (minisign .pub, OpenSSH ed25519 line, or PEM) under a name'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -f -a "add-identity" -d 'Pin a sigstore signer by OIDC issuer and certificate identity'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -f -a "add-ca" -d 'Pin an X.509 root CA (PEM) that may anchor `.mcpb` bundle signatures'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -f -a "list" -d 'List trusted keys, identities and CAs with their scopes'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -f -a "roots" -d 'List the embedded sigstore trusted roots: logs, CAs and validity windows'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -f -a "remove" -d 'Remove an entry from the user\'s trust store'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and not __fish_seen_subcommand_from add-key add-identity add-ca list roots remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -l name -d 'The name policies use for this signer' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -l scope -d 'Server names (globs) this key may vouch for; repeatable. Required: use \'*\' for all' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -l ssh-namespace -d 'Namespace OpenSSH signatures by this key must carry' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-key" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -l name -d 'The name policies use for this signer' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -l issuer -d 'The OIDC issuer URL, e.g. https://token.actions.githubusercontent.com' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -l identity -d 'The exact certificate identity (SAN)' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -l identity-regexp -d 'A regular expression that must match the whole identity' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -l scope -d 'Server names (globs) this identity may vouch for; repeatable and required' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-identity" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-ca" -l name -d 'The name this CA is listed under' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-ca" -l scope -d 'Server names (globs) bundles signed under this CA may be; repeatable and required' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-ca" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-ca" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-ca" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-ca" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-ca" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from add-ca" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from list" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from list" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from list" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from roots" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from roots" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from roots" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from roots" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from roots" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from roots" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from remove" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from remove" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from remove" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from remove" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from remove" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "add-key" -d 'Pin a public key (minisign .pub, OpenSSH ed25519 line, or PEM) under a name'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "add-identity" -d 'Pin a sigstore signer by OIDC issuer and certificate identity'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "add-ca" -d 'Pin an X.509 root CA (PEM) that may anchor `.mcpb` bundle signatures'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "list" -d 'List trusted keys, identities and CAs with their scopes'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "roots" -d 'List the embedded sigstore trusted roots: logs, CAs and validity windows'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove an entry from the user\'s trust store'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -f -a "init" -d 'Write a commented policy template (to --policy FILE or the home\'s policy.toml)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -f -a "check" -d 'Report every problem in a policy file with file:line:column and a code. Exits 1 when it finds errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -f -a "explain" -d 'Show what a server needs and which rule says so'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and not __fish_seen_subcommand_from init check explain help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from init" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from init" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from init" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from init" -l force -d 'Replace an existing file'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from init" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from init" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from init" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from check" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from check" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from check" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from check" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from check" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from explain" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from explain" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from explain" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from explain" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from explain" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from explain" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "init" -d 'Write a commented policy template (to --policy FILE or the home\'s policy.toml)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "check" -d 'Report every problem in a policy file with file:line:column and a code. Exits 1 when it finds errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "explain" -d 'Show what a server needs and which rule says so'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand policy; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -f -a "list" -d 'List what the cache holds and which servers use it'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -f -a "verify" -d 'Re-hash every cached artifact and unpacked tree; exits 1 on a mismatch'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -f -a "gc" -d 'Remove what no pinned server uses'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and not __fish_seen_subcommand_from list verify gc help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from list" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from list" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from list" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from verify" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from verify" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from verify" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from gc" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from gc" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from gc" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from gc" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from gc" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from gc" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "list" -d 'List what the cache holds and which servers use it'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Re-hash every cached artifact and unpacked tree; exits 1 on a mismatch'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "gc" -d 'Remove what no pinned server uses'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand cache; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l signature -d 'A signature: minisign `.minisig`, OpenSSH `SSH SIGNATURE`, or a DSSE envelope (repeatable)' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l bundle -d 'A sigstore bundle (v0.1, v0.2, v0.3), an npm attestations document or an `.intoto.jsonl` file; verified offline against the pinned trusted roots' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l certificate-identity -d 'The signer\'s exact certificate identity (keyless bundles)' -r
@@ -402,19 +402,26 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l summary
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -s q -l quiet -d 'Print only the verdict and errors'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "trust" -d 'Manage the trust store: pinned keys and identities with scopes'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "policy" -d 'Write, check and explain the policy file'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "add" -d 'Fetch a server, verify it, and pin it in servers.lock'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "update" -d 'Re-resolve a pinned server under the current policy; shows the change first'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "approve" -d 'Accept a server\'s changed tool descriptions (shows the difference first)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "remove" -d 'Unpin a server and drop its cache references'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "cache" -d 'Inspect and maintain the content-addressed cache'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "secret" -d 'Store, remove and list servers\' secrets in the OS keychain'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "client" -d 'Route MCP client configs (Claude Desktop, VS Code, Cursor) through `mcp-warden run`'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "run" -d 'Check a pinned server again and start it over stdio, with a clean environment and its secrets from the OS keychain'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "audit" -d 'Show the audit log and verify its hash chain'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "verify" -d 'Verify an artifact\'s signatures and judge it against the policy'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from trust policy add update approve remove cache secret client run audit verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "add" -d 'Fetch a server, verify it, and pin it in servers.lock'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "run" -d 'Check a pinned server again and start it over stdio, with a clean environment and its secrets from the OS keychain'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "client" -d 'Route MCP client configs (Claude Desktop, VS Code, Cursor) through `mcp-warden run`'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "secret" -d 'Store, remove and list servers\' secrets in the OS keychain'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "approve" -d 'Accept a server\'s changed tool descriptions (shows the difference first)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "update" -d 'Re-resolve a pinned server under the current policy; shows the change first'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "remove" -d 'Unpin a server and drop its cache references'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "audit" -d 'Show the audit log and verify its hash chain'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "trust" -d 'Manage the trust store: pinned keys and identities with scopes'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "policy" -d 'Write, check and explain the policy file'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "cache" -d 'Inspect and maintain the content-addressed cache'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "verify" -d 'Verify an artifact\'s signatures and judge it against the policy'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from client" -f -a "install" -d 'Rewrite a client\'s config so each local server starts through `mcp-warden run NAME`'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from client" -f -a "list" -d 'Show each server of the clients\' configs: wrapped, not wrapped or remote'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from secret" -f -a "set" -d 'Store a secret for a server: the value is read from a no-echo prompt on a terminal, else from stdin (one trailing newline dropped), never from the command line'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from secret" -f -a "rm" -d 'Remove a secret from the keychain and the index; a secret that is stored in neither is an error (exit 2)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from secret" -f -a "list" -d 'List the stored secrets\' names, and whether the keychain still holds each (present/missing); never their values'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "show" -d 'Print the records, oldest first (lines that are not records are reported on stderr); does not check the chain: see `audit verify`'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Check the hash chain and the head file; names the first edited, removed, inserted, reordered or truncated record'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "add-key" -d 'Pin a public key (minisign .pub, OpenSSH ed25519 line, or PEM) under a name'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "add-identity" -d 'Pin a sigstore signer by OIDC issuer and certificate identity'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "add-ca" -d 'Pin an X.509 root CA (PEM) that may anchor `.mcpb` bundle signatures'
@@ -427,10 +434,3 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_s
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from cache" -f -a "list" -d 'List what the cache holds and which servers use it'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from cache" -f -a "verify" -d 'Re-hash every cached artifact and unpacked tree; exits 1 on a mismatch'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from cache" -f -a "gc" -d 'Remove what no pinned server uses'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from secret" -f -a "set" -d 'Store a secret for a server: the value is read from a no-echo prompt on a terminal, else from stdin (one trailing newline dropped), never from the command line'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from secret" -f -a "rm" -d 'Remove a secret from the keychain and the index; a secret that is stored in neither is an error (exit 2)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from secret" -f -a "list" -d 'List the stored secrets\' names, and whether the keychain still holds each (present/missing); never their values'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from client" -f -a "install" -d 'Rewrite a client\'s config so each local server starts through `mcp-warden run NAME`'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from client" -f -a "list" -d 'Show each server of the clients\' configs: wrapped, not wrapped or remote'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "show" -d 'Print the records, oldest first (lines that are not records are reported on stderr); does not check the chain: see `audit verify`'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Check the hash chain and the head file; names the first edited, removed, inserted, reordered or truncated record'

@@ -5,21 +5,291 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-const EXIT_CODES: &str = "\
+// Help text layout: `long_about` is the man page's DESCRIPTION;
+// `after_long_help` holds headed blocks ("Examples:", "Exit status:"),
+// which `cli::docs` renders as man page sections of their own.
+
+const ABOUT: &str = "\
+mcp-warden is a verifying loader for MCP servers. `add` fetches a server,
+checks that it is what a trusted publisher built (its digest and signature
+against a pinned trust store, its provenance and SBOM) and that the local
+policy allows it, and pins it in servers.lock. An MCP client then starts it
+through `mcp-warden run NAME`, which checks the pinned copy again and starts
+it with a clean environment, its secrets from the OS keychain, a guard on
+its stdio and a sandbox.
+
+To start: trust the publisher's key (`trust add-key`), add a server
+(`add NAME SOURCE`), then route your MCP client through `mcp-warden run`
+(`client install --client claude|vscode|cursor`). `verify` runs the same
+checks on a file, by hand or in CI.";
+
+const HELP: &str = "\
 Exit status:
   0  verified and allowed
   1  verification failed or the policy denied
-  2  usage, input or internal error";
+  2  usage, input or internal error
+  (`run`: the server's own code once it has started)
+
+Examples:
+  mcp-warden trust add-key acme.pub --name acme --scope 'acme-*'
+  mcp-warden add acme-files https://example.com/acme-files.tgz \\
+      --signature acme-files.tgz.minisig
+  mcp-warden client install --client claude --dry-run
+  mcp-warden client install --client claude
+  mcp-warden run acme-files";
+
+const ADD_ABOUT: &str = "\
+Fetch a server, verify it, and pin it in servers.lock.
+
+The server is fetched into the content-addressed cache and judged with the
+checks of `verify` (and the same evidence flags) under the policy and the
+trust store; nothing is unpacked before it is verified. servers.lock then
+records its source, resolved version, SHA-256 and SHA-512, signers, the
+evidence it rested on, and the run settings the source declares.
+
+A version lower than the pinned one is refused (--allow-downgrade to mean
+it). Adding the same thing again with the same policy, trust store and
+evidence is answered from a receipt in the lock without fetching.
+--offline fetches nothing: a pinned server is judged again from the cached
+copy and the evidence `add` kept.";
+
+const ADD_HELP: &str = "\
+Sources:
+  ./path, /path, file:PATH   a local file or directory (a directory is pinned by its tree digest)
+  https://HOST/PATH          a release artifact (https only; redirects only to https)
+  npm:NAME@VERSION           an npm package (dist.integrity checked, attestations read)
+  pypi:NAME==VERSION         a PyPI wheel or sdist (sha256 checked, PEP 740 provenance read)
+  registry:NAME[@VERSION]    an MCP registry entry, or a local server.json path
+  PATH.mcpb, https://….mcpb  an MCP bundle (its signature checked against `trust add-ca` roots)
+
+Examples:
+  # A release artifact with a minisign signature by a trusted key
+  mcp-warden add acme-files https://example.com/acme-files.tgz \\
+      --signature acme-files.tgz.minisig
+  # An npm package, its registry attestations read
+  mcp-warden add github npm:@acme/github-mcp@1.4.2
+  # A PyPI package signed keyless, with the signer named
+  mcp-warden add time pypi:mcp-server-time==0.6.2 \\
+      --certificate-identity-regexp 'https://github.com/acme/.*' \\
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com
+  # An MCP registry entry
+  mcp-warden add io.github.acme/srv registry:io.github.acme/srv@1.2.0";
+
+const RUN_ABOUT: &str = "\
+Check a pinned server again and start it over stdio, with a clean
+environment and its secrets from the OS keychain.
+
+An MCP client's config names `mcp-warden run NAME` as the server's command.
+Before the server starts, run checks that the cached artifact still has the
+pinned digest (a receipt of the last full check, keyed by the files' device,
+inode, size, mtime and ctime, spares the re-hash; --rehash forces it) and
+judges it again under the current policy and trust store: a key removed or a
+rule tightened since `add` stops the launch, with the reason on stderr.
+
+The server starts from the verified copy in the cache, never through a shell:
+a native executable as is; an npm package's `bin` under node; a wheel's
+console script under python3 (the interpreter named by the policy's
+[servers.run] interpreter, else the one on PATH, reported on stderr); an
+.mcpb bundle's mcp_config. Its environment is cleared: it gets PATH, HOME,
+LANG, LC_*, TZ, TMPDIR, the variables its entry declares, --env passes, and
+its secrets from the OS keychain (`mcp-warden secret set SERVER VAR`).
+
+stdout carries only the server's MCP messages; mcp-warden writes to stderr.
+Between client and server the guard checks every message, and the server
+runs in a sandbox where the OS has one ([servers.run] in the policy).
+Signals (INT, TERM, HUP) are forwarded to the server's process group. When
+the client closes stdin, the server's stdin is closed, then after the grace
+period SIGTERM, then SIGKILL. No process of the server outlives run.";
+
+const RUN_HELP: &str = "\
+Exit status:
+  1  before the server starts: verification failed or the policy denied
+  2  before the server starts: any other error
+  then the server's own code (128+N when it was killed by signal N)
+
+Examples:
+  # What an MCP client's config runs:
+  #   \"command\": \"/usr/local/bin/mcp-warden\", \"args\": [\"run\", \"github\"]
+  mcp-warden run github
+  # Pass GITHUB_ORG from the client's env, and arguments to the server
+  mcp-warden run github --env GITHUB_ORG -- --read-only
+  # Re-hash and verify in full, whatever the receipt says
+  mcp-warden run github --rehash";
+
+const CLIENT_ABOUT: &str = "\
+Route MCP client configs (Claude Desktop, VS Code, Cursor) through
+`mcp-warden run`.
+
+`client install` rewrites a client's config so that each stdio server runs
+as `/abs/path/mcp-warden run NAME`, and suggests the `mcp-warden add NAME
+SOURCE` for servers not pinned yet; `client list` shows which servers are
+wrapped, pinned, not wrapped or remote. Default configs:
+~/.config/Claude/claude_desktop_config.json, ~/.cursor/mcp.json and
+~/.config/Code/User/mcp.json (and the macOS and Windows equivalents).";
+
+const CLIENT_HELP: &str = "\
+Examples:
+  mcp-warden client list
+  mcp-warden client install --client claude --dry-run
+  mcp-warden client install --client vscode --config .vscode/mcp.json";
+
+const SECRET_ABOUT: &str = "\
+Store, remove and list servers' secrets in the OS keychain.
+
+Secrets live in the OS keychain: the Secret Service on Linux (gnome-keyring,
+KeePassXC), falling back to the kernel keyutils keyrings (lost at reboot,
+and after logout once the persistent keyring expires) when none answers; the
+login keychain on macOS; the Credential Manager on Windows.
+MCP_WARDEN_KEYRING=secret-service|keyutils forces a Linux backend;
+MCP_WARDEN_KEYRING_TIMEOUT=SECONDS bounds each keychain call (default 25).
+Only the names are written to disk (config/secrets.toml), never values.
+Under --home DIR the keychain service is `mcp-warden:DIR`, so homes never
+share secrets. `run` gives a server every secret stored for it.";
+
+const SECRET_HELP: &str = "\
+Examples:
+  mcp-warden secret set github GITHUB_TOKEN
+  gh auth token | mcp-warden secret set github GITHUB_TOKEN
+  mcp-warden secret list
+  mcp-warden secret rm github GITHUB_TOKEN";
+
+const APPROVE_ABOUT: &str = "\
+Accept a server's changed tool descriptions (shows the difference first).
+
+`run` records the first tools/list (and prompts/list, resources/list) of a
+server's digest. When a later list differs (a description changed after
+approval), the changed and new tools are hidden from the client and calls to
+them are refused until `approve` shows the difference and accepts it; a
+running guard picks the approval up. The digest it prints can go into the
+policy's [servers.tools] pinned, so that a fleet approves once.";
+
+const APPROVE_HELP: &str = "\
+Examples:
+  mcp-warden approve github
+  mcp-warden approve github --yes";
+
+const UPDATE_ABOUT: &str = "\
+Re-resolve a pinned server under the current policy; shows the change first.
+
+update re-resolves the newest version of the server's source, verifies it
+as `add` does, and shows what would change in servers.lock; --dry-run stops
+there.";
+
+const UPDATE_HELP: &str = "\
+Examples:
+  mcp-warden update github --dry-run
+  mcp-warden update github";
+
+const REMOVE_ABOUT: &str = "\
+Unpin a server and drop its cache references.
+
+remove takes the server out of servers.lock and drops from the cache what
+only that server used.";
+
+const REMOVE_HELP: &str = "\
+Examples:
+  mcp-warden remove github";
+
+const AUDIT_ABOUT: &str = "\
+Show the audit log and verify its hash chain.
+
+The log is DATA_DIR/audit/audit.jsonl (under --home DIR: DIR/data/audit/):
+one JSON record per launch decision, tool call and guard finding, each with
+the SHA-256 of the line before it (`prev`) and a sequence number (`seq`);
+audit.head beside it holds the last seq and hash, the log's identity and a
+MAC by the audit key kept in the OS keychain (item `audit-key`); the keychain
+item `audit-anchor` remembers the head of the last launch record, so a log
+deleted with its head, cut short, or rewritten without the key is reported.
+Records carry digests of tool arguments, never the arguments.";
+
+const AUDIT_HELP: &str = "\
+Exit status:
+  0  `audit verify`: the log is intact
+  1  `audit verify`: the log is broken (the first bad line is named)
+  2  the log cannot be read
+
+Examples:
+  mcp-warden audit show --server github --since 1h
+  mcp-warden audit verify";
+
+const VERIFY_ABOUT: &str = "\
+Verify an artifact's signatures and judge it against the policy.
+
+verify hashes the artifact (SHA-256, and SHA-512 when a signature needs it),
+verifies the signatures, sigstore bundles, provenance and SBOMs given, all
+offline, and judges that evidence against the policy and the trust store.
+Every signature given must verify. Without a policy file, a valid signature
+by a trusted key whose scope covers the server, or by a key given with --key,
+is required. `add` runs the same checks, and `run` runs them again.";
+
+const VERIFY_HELP: &str = "\
+Exit status:
+  0  verified and allowed
+  1  verification failed or the policy denied
+  2  usage, input or internal error
+
+Examples:
+  mcp-warden verify server.tgz --signature server.tgz.minisig --key acme.pub
+  mcp-warden verify server.tgz --bundle server.tgz.sigstore.json \\
+      --certificate-identity-regexp 'https://github.com/acme/srv/.*' \\
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com
+  mcp-warden verify server.tgz --sbom server.cdx.json --summary --server acme-srv
+  # The copy `add` pinned, judged again under the current policy
+  mcp-warden --format json verify --server github";
+
+const TRUST_ABOUT: &str = "\
+Manage the trust store: pinned keys and identities with scopes.
+
+Keys, sigstore identities and X.509 CAs are pinned under a name with scopes:
+globs over the server names the signer may vouch for (`acme-*`,
+`io.github.acme/*`). A signer with no scope is refused; `--scope '*'` trusts
+it for every server, and must be said. Entries live in config/trust.toml;
+system entries in /etc/mcp-warden/trust.d/*.toml are read and cannot be
+changed or removed by these commands.";
+
+const TRUST_HELP: &str = "\
+Examples:
+  mcp-warden trust add-key acme.pub --name acme --scope 'acme-*'
+  mcp-warden trust add-identity --name acme-ci \\
+      --issuer https://token.actions.githubusercontent.com \\
+      --identity-regexp 'https://github.com/acme/.*' --scope 'io.github.acme/*'
+  mcp-warden trust list";
+
+const POLICY_ABOUT: &str = "\
+Write, check and explain the policy file.
+
+The user policy is --policy FILE or config/policy.toml under the home; the
+system policy is /etc/mcp-warden/policy.toml. Each layer is evaluated on its
+own and an artifact is allowed only when every layer allows it, so a user
+file can only tighten the system's. The file format is described in
+mcp-warden-policy(5).";
+
+const POLICY_HELP: &str = "\
+Examples:
+  mcp-warden policy init
+  mcp-warden policy check
+  mcp-warden policy explain github";
+
+const CACHE_ABOUT: &str = "\
+Inspect and maintain the content-addressed cache.
+
+The cache (cache/ under the home, or the platform's cache directory) holds
+blobs/sha256/HEX and trees/sha256/HEX/, written only after they are
+verified; pinned servers refer to it from servers.lock.";
+
+const CACHE_HELP: &str = "\
+Examples:
+  mcp-warden cache list
+  mcp-warden cache verify
+  mcp-warden cache gc";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "mcp-warden",
     version,
     about = "Verify MCP servers before they run: digests, signatures and policy",
-    long_about = "mcp-warden checks that an MCP server artifact is what a trusted publisher built \
-(its digest and signature, against a pinned trust store) and that the local policy allows it, \
-before anything runs it.\n\nStart with `mcp-warden verify --help`.",
-    after_long_help = EXIT_CODES,
+    long_about = ABOUT,
+    after_long_help = HELP,
 )]
 pub struct Cli {
     /// Keep config, data and cache under DIR instead of the platform's directories.
@@ -56,77 +326,49 @@ pub enum Format {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Verify an artifact's signatures and judge it against the policy.
-    #[command(after_long_help = EXIT_CODES)]
-    Verify(VerifyArgs),
-    /// Manage the trust store: pinned keys and identities with scopes.
-    #[command(subcommand)]
-    Trust(TrustCommand),
-    /// Write, check and explain the policy file.
-    #[command(subcommand)]
-    Policy(PolicyCommand),
+    // The order is the help's: the main job first (pin a server, run it,
+    // route a client through run), then the rest.
     /// Fetch a server, verify it, and pin it in servers.lock.
-    #[command(after_long_help = SOURCES)]
+    #[command(long_about = ADD_ABOUT, after_long_help = ADD_HELP)]
     Add(AddArgs),
-    /// Re-resolve a pinned server under the current policy; shows the change first.
-    Update(UpdateArgs),
+    /// Check a pinned server again and start it over stdio, with a clean
+    /// environment and its secrets from the OS keychain.
+    #[command(long_about = RUN_ABOUT, after_long_help = RUN_HELP)]
+    Run(super::run::RunArgs),
+    /// Route MCP client configs (Claude Desktop, VS Code, Cursor) through `mcp-warden run`.
+    #[command(subcommand, long_about = CLIENT_ABOUT, after_long_help = CLIENT_HELP)]
+    Client(super::client::ClientCommand),
+    /// Store, remove and list servers' secrets in the OS keychain.
+    #[command(subcommand, long_about = SECRET_ABOUT, after_long_help = SECRET_HELP)]
+    Secret(super::secret::SecretCommand),
     /// Accept a server's changed tool descriptions (shows the difference first).
+    #[command(long_about = APPROVE_ABOUT, after_long_help = APPROVE_HELP)]
     Approve(super::approve::ApproveArgs),
+    /// Re-resolve a pinned server under the current policy; shows the change first.
+    #[command(long_about = UPDATE_ABOUT, after_long_help = UPDATE_HELP)]
+    Update(UpdateArgs),
     /// Unpin a server and drop its cache references.
+    #[command(long_about = REMOVE_ABOUT, after_long_help = REMOVE_HELP)]
     Remove {
         /// The server's name in servers.lock.
         name: String,
     },
-    /// Inspect and maintain the content-addressed cache.
-    #[command(subcommand)]
-    Cache(CacheCommand),
-    /// Store, remove and list servers' secrets in the OS keychain.
-    #[command(subcommand)]
-    Secret(super::secret::SecretCommand),
-    /// Route MCP client configs (Claude Desktop, VS Code, Cursor) through `mcp-warden run`.
-    #[command(subcommand)]
-    Client(super::client::ClientCommand),
-    /// Check a pinned server again and start it over stdio, with a clean
-    /// environment and its secrets from the OS keychain.
-    #[command(after_long_help = RUN_HELP)]
-    Run(super::run::RunArgs),
     /// Show the audit log and verify its hash chain.
-    #[command(subcommand)]
+    #[command(subcommand, long_about = AUDIT_ABOUT, after_long_help = AUDIT_HELP)]
     Audit(super::audit::AuditCommand),
+    /// Verify an artifact's signatures and judge it against the policy.
+    #[command(long_about = VERIFY_ABOUT, after_long_help = VERIFY_HELP)]
+    Verify(VerifyArgs),
+    /// Manage the trust store: pinned keys and identities with scopes.
+    #[command(subcommand, long_about = TRUST_ABOUT, after_long_help = TRUST_HELP)]
+    Trust(TrustCommand),
+    /// Write, check and explain the policy file.
+    #[command(subcommand, long_about = POLICY_ABOUT, after_long_help = POLICY_HELP)]
+    Policy(PolicyCommand),
+    /// Inspect and maintain the content-addressed cache.
+    #[command(subcommand, long_about = CACHE_ABOUT, after_long_help = CACHE_HELP)]
+    Cache(CacheCommand),
 }
-
-const RUN_HELP: &str = "\
-Before the server starts, run checks that the cached artifact still has the
-pinned digest (a receipt of the last full check, keyed by the files' device,
-inode, size, mtime and ctime, spares the re-hash; --rehash forces it) and
-judges it again under the current policy and trust store: a key removed or a
-rule tightened since `add` stops the launch, with the reason on stderr.
-
-The server starts from the verified copy in the cache, never through a shell:
-a native executable as is; an npm package's `bin` under node; a wheel's
-console script under python3 (the interpreter named by the policy's
-[servers.run] interpreter, else the one on PATH, reported on stderr); an
-.mcpb bundle's mcp_config. Its environment is cleared: it gets PATH, HOME,
-LANG, LC_*, TZ, TMPDIR, the variables its entry declares, --env passes, and
-its secrets from the OS keychain (`mcp-warden secret set SERVER VAR`).
-
-stdout carries only the server's MCP messages; mcp-warden writes to stderr.
-Signals (INT, TERM, HUP) are forwarded to the server's process group. When
-the client closes stdin, the server's stdin is closed, then after the grace
-period SIGTERM, then SIGKILL. No process of the server outlives run.
-
-Exit status: before the server starts, 1 when verification or policy denies
-and 2 for any other error; then the server's own code (128+N when it was
-killed by signal N).";
-
-const SOURCES: &str = "\
-Sources:
-  ./path, /path, file:PATH   a local file or directory (a directory is pinned by its tree digest)
-  https://HOST/PATH          a release artifact (https only; redirects only to https)
-  npm:NAME@VERSION           an npm package (dist.integrity checked, attestations read)
-  pypi:NAME==VERSION         a PyPI wheel or sdist (sha256 checked, PEP 740 provenance read)
-  registry:NAME[@VERSION]    an MCP registry entry, or a local server.json path
-  PATH.mcpb, https://….mcpb  an MCP bundle (its signature checked against `trust add-ca` roots)";
 
 /// Where and how sources are fetched (`add`, `update`).
 #[derive(Debug, Clone, Args)]
@@ -248,13 +490,35 @@ pub struct UpdateArgs {
     pub fetch: FetchArgs,
 }
 
+const CACHE_LIST_HELP: &str = "\
+Examples:
+  mcp-warden cache list
+  mcp-warden --format json cache list";
+
+const CACHE_VERIFY_HELP: &str = "\
+Exit status:
+  0  every entry has its digest
+  1  a mismatch (named)
+  2  usage, input or internal error
+
+Examples:
+  mcp-warden cache verify";
+
+const CACHE_GC_HELP: &str = "\
+Examples:
+  mcp-warden remove old-server
+  mcp-warden cache gc";
+
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
     /// List what the cache holds and which servers use it.
+    #[command(after_long_help = CACHE_LIST_HELP)]
     List,
     /// Re-hash every cached artifact and unpacked tree; exits 1 on a mismatch.
+    #[command(after_long_help = CACHE_VERIFY_HELP)]
     Verify,
     /// Remove what no pinned server uses.
+    #[command(after_long_help = CACHE_GC_HELP)]
     Gc,
 }
 
@@ -362,9 +626,43 @@ pub struct EvidenceArgs {
     pub key_name: Vec<String>,
 }
 
+const ADD_KEY_HELP: &str = "\
+Examples:
+  mcp-warden trust add-key acme.pub --name acme --scope 'acme-*'
+  mcp-warden trust add-key ops_ed25519.pub --name ops --scope '*' --ssh-namespace file
+  mcp-warden trust add-key release.pem --name acme-release --scope 'io.github.acme/*'";
+
+const ADD_IDENTITY_HELP: &str = "\
+Examples:
+  mcp-warden trust add-identity --name acme-ci \\
+      --issuer https://token.actions.githubusercontent.com \\
+      --identity https://github.com/acme/srv/.github/workflows/release.yml@refs/tags/v1 \\
+      --scope acme-srv
+  mcp-warden trust add-identity --name acme-ci \\
+      --issuer https://token.actions.githubusercontent.com \\
+      --identity-regexp 'https://github.com/acme/.*' --scope 'acme-*'";
+
+const ADD_CA_HELP: &str = "\
+Examples:
+  mcp-warden trust add-ca acme-root.pem --name acme-ca --scope 'acme-*'";
+
+const TRUST_LIST_HELP: &str = "\
+Examples:
+  mcp-warden trust list
+  mcp-warden --format json trust list";
+
+const ROOTS_HELP: &str = "\
+Examples:
+  mcp-warden trust roots";
+
+const TRUST_REMOVE_HELP: &str = "\
+Examples:
+  mcp-warden trust remove acme";
+
 #[derive(Debug, Subcommand)]
 pub enum TrustCommand {
     /// Pin a public key (minisign .pub, OpenSSH ed25519 line, or PEM) under a name.
+    #[command(after_long_help = ADD_KEY_HELP)]
     AddKey {
         /// The public key file.
         file: PathBuf,
@@ -379,6 +677,7 @@ pub enum TrustCommand {
         ssh_namespace: String,
     },
     /// Pin a sigstore signer by OIDC issuer and certificate identity.
+    #[command(after_long_help = ADD_IDENTITY_HELP)]
     AddIdentity {
         /// The name policies use for this signer.
         #[arg(long)]
@@ -402,6 +701,7 @@ pub enum TrustCommand {
         scopes: Vec<String>,
     },
     /// Pin an X.509 root CA (PEM) that may anchor `.mcpb` bundle signatures.
+    #[command(after_long_help = ADD_CA_HELP)]
     AddCa {
         /// The CA certificate, PEM (one CERTIFICATE block) or DER.
         #[arg(value_name = "PEM")]
@@ -414,19 +714,42 @@ pub enum TrustCommand {
         scopes: Vec<String>,
     },
     /// List trusted keys, identities and CAs with their scopes.
+    #[command(after_long_help = TRUST_LIST_HELP)]
     List,
     /// List the embedded sigstore trusted roots: logs, CAs and validity windows.
+    #[command(after_long_help = ROOTS_HELP)]
     Roots,
     /// Remove an entry from the user's trust store.
+    #[command(after_long_help = TRUST_REMOVE_HELP)]
     Remove {
         /// The entry's name.
         name: String,
     },
 }
 
+const INIT_HELP: &str = "\
+Examples:
+  mcp-warden policy init
+  mcp-warden --policy team-policy.toml policy init --force";
+
+const CHECK_HELP: &str = "\
+Exit status:
+  0  no errors
+  1  the file has errors (each with file:line:column, a code and a hint)
+  2  usage, input or internal error
+
+Examples:
+  mcp-warden policy check
+  mcp-warden --format json policy check /etc/mcp-warden/policy.toml";
+
+const EXPLAIN_HELP: &str = "\
+Examples:
+  mcp-warden policy explain github";
+
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
     /// Write a commented policy template (to --policy FILE or the home's policy.toml).
+    #[command(after_long_help = INIT_HELP)]
     Init {
         /// Replace an existing file.
         #[arg(long)]
@@ -434,11 +757,13 @@ pub enum PolicyCommand {
     },
     /// Report every problem in a policy file with file:line:column and a code.
     /// Exits 1 when it finds errors.
+    #[command(after_long_help = CHECK_HELP)]
     Check {
         /// The file to check (default: the policies in force).
         file: Option<PathBuf>,
     },
     /// Show what a server needs and which rule says so.
+    #[command(after_long_help = EXPLAIN_HELP)]
     Explain {
         /// The server name.
         name: String,

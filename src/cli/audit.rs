@@ -12,24 +12,26 @@ use crate::audit::{
     verify_anchored, verify_log,
 };
 
-const AUDIT_HELP: &str = "\
-The log is DATA_DIR/audit/audit.jsonl (under --home DIR: DIR/data/audit/):
-one JSON record per launch decision, tool call and guard finding, each with
-the SHA-256 of the line before it (`prev`) and a sequence number (`seq`);
-audit.head beside it holds the last seq and hash, the log's identity and a
-MAC by the audit key kept in the OS keychain (item `audit-key`); the keychain
-item `audit-anchor` remembers the head of the last launch record, so a log
-deleted with its head, cut short, or rewritten without the key is reported.
-Records carry digests of tool arguments, never the arguments.
+const SHOW_HELP: &str = "\
+Examples:
+  mcp-warden audit show --since 1h
+  mcp-warden audit show --server github --since 2026-01-31T12:00:00Z
+  mcp-warden --format json audit show --server github";
 
-Exit status of `audit verify`: 0 intact, 1 broken (the first bad line is
-named), 2 when the log cannot be read.";
+const VERIFY_HELP: &str = "\
+Exit status:
+  0  the log is intact
+  1  the log is broken (the first bad line is named)
+  2  the log cannot be read
+
+Examples:
+  mcp-warden audit verify";
 
 #[derive(Debug, Subcommand)]
-#[command(after_long_help = AUDIT_HELP)]
 pub enum AuditCommand {
     /// Print the records, oldest first (lines that are not records are
     /// reported on stderr); does not check the chain: see `audit verify`.
+    #[command(after_long_help = SHOW_HELP)]
     Show {
         /// Only this server's records.
         #[arg(long, value_name = "NAME")]
@@ -41,6 +43,7 @@ pub enum AuditCommand {
     },
     /// Check the hash chain and the head file; names the first edited,
     /// removed, inserted, reordered or truncated record.
+    #[command(after_long_help = VERIFY_HELP)]
     Verify,
 }
 

@@ -16,16 +16,35 @@ use crate::context::Context;
 use crate::diag::Code;
 use crate::lock::Lock;
 
+const INSTALL_HELP: &str = "\
+Examples:
+  mcp-warden client install --client claude --dry-run
+  mcp-warden client install --client claude
+  mcp-warden client install --client vscode --config .vscode/mcp.json --yes";
+
+const LIST_HELP: &str = "\
+Examples:
+  mcp-warden client list
+  mcp-warden client list --client cursor";
+
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
     /// Rewrite a client's config so each local server starts through `mcp-warden run NAME`.
     ///
+    /// Each stdio server becomes `/abs/path/mcp-warden run NAME` (absolute,
+    /// since Claude Desktop trims PATH), with the server's own arguments
+    /// after `--` and `--env VAR` for each variable left in its `env`; for
+    /// servers not pinned yet it suggests the `mcp-warden add NAME SOURCE`.
     /// Remote servers and commands mcp-warden cannot understand (docker,
     /// shell strings) are left alone, with the reason. Secret-looking env
     /// values are offered for the keychain; a backup of the original is
-    /// written beside the file (mode 0600: it holds the original's secrets).
+    /// written beside the file (mode 0600: it holds the original's secrets)
+    /// and the file is replaced atomically. VS Code's comments and layout
+    /// are kept. Running it again changes nothing.
+    #[command(after_long_help = INSTALL_HELP)]
     Install(InstallArgs),
     /// Show each server of the clients' configs: wrapped, not wrapped or remote.
+    #[command(after_long_help = LIST_HELP)]
     List(ListArgs),
 }
 

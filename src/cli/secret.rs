@@ -10,23 +10,26 @@ use super::{Failure, Global};
 use crate::diag::Code;
 use crate::secrets::{MAX_VALUE_BYTES, SecretError, SecretValue, Secrets};
 
-const KEYCHAIN: &str = "\
-Secrets live in the OS keychain: the Secret Service on Linux (gnome-keyring,
-KeePassXC), falling back to the kernel keyutils keyrings (lost at reboot,
-and after logout once the persistent keyring expires) when none answers; the
-login keychain on macOS; the Credential Manager on Windows.
-MCP_WARDEN_KEYRING=secret-service|keyutils forces a Linux backend;
-MCP_WARDEN_KEYRING_TIMEOUT=SECONDS bounds each keychain call (default 25).
-Only the names are written to disk (config/secrets.toml), never values.
-Under --home DIR the keychain service is `mcp-warden:DIR`, so homes never
-share secrets.";
+const SET_HELP: &str = "\
+Examples:
+  mcp-warden secret set github GITHUB_TOKEN
+  gh auth token | mcp-warden secret set github GITHUB_TOKEN";
+
+const RM_HELP: &str = "\
+Examples:
+  mcp-warden secret rm github GITHUB_TOKEN";
+
+const LIST_HELP: &str = "\
+Examples:
+  mcp-warden secret list
+  mcp-warden secret list github";
 
 #[derive(Debug, Subcommand)]
-#[command(after_long_help = KEYCHAIN)]
 pub enum SecretCommand {
     /// Store a secret for a server: the value is read from a no-echo prompt
     /// on a terminal, else from stdin (one trailing newline dropped), never
     /// from the command line.
+    #[command(after_long_help = SET_HELP)]
     Set {
         /// The server's name (as in servers.lock).
         server: String,
@@ -35,6 +38,7 @@ pub enum SecretCommand {
     },
     /// Remove a secret from the keychain and the index; a secret that is
     /// stored in neither is an error (exit 2).
+    #[command(after_long_help = RM_HELP)]
     Rm {
         /// The server's name.
         server: String,
@@ -43,6 +47,7 @@ pub enum SecretCommand {
     },
     /// List the stored secrets' names, and whether the keychain still holds
     /// each (present/missing); never their values.
+    #[command(after_long_help = LIST_HELP)]
     List {
         /// Only this server's secrets.
         server: Option<String>,
