@@ -1,7 +1,8 @@
 //! Diagnostics: findings with stable codes, rendered by `report`.
 //!
 //! The codes are part of the public interface (JSON output, the reference
-//! in docs/src/reports.md, the man page): never rename one, only add.
+//! in docs/src/reports.md, the man page): never rename one. A code is
+//! listed only once something emits it.
 
 use serde::Serialize;
 
@@ -126,7 +127,6 @@ codes! {
     ClientConfig => "client-config": "an MCP client's config could not be read, parsed or rewritten",
     // guard, sandbox and audit
     SandboxUnavailable => "sandbox-unavailable": "the policy says `sandbox = \"require\"`, and this system cannot enforce the whole sandbox (Landlock, seccomp), so run refuses to start",
-    ToolsChanged => "tools-changed": "the server's tools (prompts, resources) differ from the approved ones: the changes are hidden until `mcp-warden approve NAME`",
     AuditUnavailable => "audit-unavailable": "the audit log cannot be opened or written, or its key in the keychain cannot be read, so run refuses to start a server it could not account for",
     AuditBroken => "audit-broken": "the audit log's hash chain is broken: a record was edited, removed, inserted or reordered, or the log was cut short; or the log or its head do not match the audit key and anchor in the keychain (rewritten, deleted, replaced)",
     // trust store and input

@@ -23,6 +23,7 @@ pub mod net;
 pub mod policy;
 pub mod provenance;
 pub mod random;
+pub mod receipt;
 pub mod report;
 pub mod sbom;
 pub mod secrets;

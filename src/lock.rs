@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::fsutil::{self, ReadError};
+use crate::receipt::Receipt;
+use crate::source::ArtifactKind;
 
 /// The lock grows by one small table per server; a file far beyond this
 /// is not one mcp-warden wrote.
@@ -110,8 +112,7 @@ pub struct Entry {
     pub sha256: String,
     pub sha512: String,
     pub size: u64,
-    /// `file`, `npm-tarball`, `wheel`, `sdist`, `mcpb`, `directory`.
-    pub kind: String,
+    pub kind: ArtifactKind,
     /// The sha256 key of the unpacked tree in the cache, for archives and
     /// directories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,8 +138,13 @@ pub struct Entry {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence_files: Vec<EvidenceFile>,
     /// What the verdict was reached from, so that the same `add` again
-    /// can be answered without fetching and verifying again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// can be answered without fetching and verifying again. `inputs` is
+    /// the digest of the request (`cli::pin`).
+    #[serde(
+        default,
+        deserialize_with = "crate::receipt::lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub receipt: Option<Receipt>,
 }
 
@@ -150,19 +156,6 @@ pub struct EvidenceFile {
     /// the flag it was given with.
     pub role: String,
     pub sha256: String,
-}
-
-/// The inputs of the `add` that pinned an entry, and the cached file's
-/// identity on disk at that moment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Receipt {
-    /// SHA-256 over the request: name, source, every evidence file's
-    /// content and flag, the fetch settings, and the policy and trust
-    /// files in force.
-    pub request: String,
-    /// `device:inode:size:mtime-ns` of the cached artifact.
-    pub file: String,
 }
 
 /// What a source says about running the server (an MCP registry entry's
@@ -361,7 +354,7 @@ mod tests {
             sha256: "a".repeat(64),
             sha512: "b".repeat(128),
             size: 42,
-            kind: "npm-tarball".into(),
+            kind: ArtifactKind::NpmTarball,
             tree: Some("c".repeat(64)),
             tree_digest: Some("d".repeat(64)),
             signers: vec!["acme-release".into()],
@@ -397,6 +390,60 @@ mod tests {
         assert_eq!(Lock::load(&path).unwrap(), lock);
         let keys: Vec<&str> = lock.cache_keys().collect();
         assert_eq!(keys.len(), 3);
+    }
+
+    const KINDS: [(ArtifactKind, &str); 6] = [
+        (ArtifactKind::File, "file"),
+        (ArtifactKind::NpmTarball, "npm-tarball"),
+        (ArtifactKind::Wheel, "wheel"),
+        (ArtifactKind::Sdist, "sdist"),
+        (ArtifactKind::Mcpb, "mcpb"),
+        (ArtifactKind::Directory, "directory"),
+    ];
+
+    #[test]
+    fn every_kind_round_trips_with_its_receipt_as_before() {
+        use crate::receipt::{Fingerprint, Receipt};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("servers.lock");
+        let blob = dir.path().join("blob");
+        fs::write(&blob, "x").unwrap();
+        let fp = Fingerprint::of_regular_file(&blob).unwrap();
+        let mut lock = Lock::load(&path).unwrap();
+        for (kind, _) in KINDS {
+            let mut e = entry();
+            e.kind = kind;
+            e.receipt = Some(Receipt::new(&e.sha256, "request", &fp));
+            lock.servers.insert(format!("{kind:?}"), e);
+        }
+        lock.save(&path).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        // The lock spells kinds as it did when they were strings.
+        for (_, spelled) in KINDS {
+            assert!(text.contains(&format!("kind = \"{spelled}\"\n")), "{text}");
+        }
+        let back = Lock::load(&path).unwrap();
+        assert_eq!(back, lock);
+        for (name, e) in &back.servers {
+            let r = e.receipt.as_ref().unwrap();
+            assert!(r.matches(&e.sha256, "request", &fp), "{name}");
+        }
+    }
+
+    #[test]
+    fn an_old_receipt_loads_as_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("servers.lock");
+        let mut lock = Lock::load(&path).unwrap();
+        lock.servers.insert("s".into(), entry());
+        lock.save(&path).unwrap();
+        // What `add` wrote before `add` and `run` shared one receipt.
+        let old = fs::read_to_string(&path).unwrap()
+            + "\n[servers.s.receipt]\nrequest = \"ab\"\nfile = \"1:2:3:4\"\n";
+        fs::write(&path, old).unwrap();
+        let back = Lock::load(&path).unwrap();
+        assert_eq!(back.servers["s"].receipt, None);
+        assert_eq!(back, lock);
     }
 
     #[test]

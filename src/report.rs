@@ -6,9 +6,10 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::diag::{Diagnostic, Severity};
+use crate::diag::{Code, Diagnostic, Severity};
 use crate::evidence::{Evidence, Role};
 use crate::policy::Decision;
+use crate::signature::Scheme;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -28,12 +29,107 @@ impl Verdict {
     }
 }
 
+/// One line of the report: what was checked, how it went, and what it
+/// found. The human renderer matches on these types, so every kind and
+/// scheme has its rendering or the build fails.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
-    pub kind: &'static str,
-    pub status: &'static str,
+    pub kind: CheckKind,
+    pub status: Status,
     #[serde(flatten)]
-    pub fields: serde_json::Map<String, Value>,
+    pub detail: Detail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckKind {
+    Digest,
+    Signature,
+    Provenance,
+    SbomAttestation,
+    SbomSignature,
+    Sbom,
+    Policy,
+}
+
+impl CheckKind {
+    /// As the JSON and the human text spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckKind::Digest => "digest",
+            CheckKind::Signature => "signature",
+            CheckKind::Provenance => "provenance",
+            CheckKind::SbomAttestation => "sbom-attestation",
+            CheckKind::SbomSignature => "sbom-signature",
+            CheckKind::Sbom => "sbom",
+            CheckKind::Policy => "policy",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    /// Reported, neither passed nor failed (a member of a multi-bundle
+    /// file that could not be checked).
+    Skip,
+    /// An SBOM that was read; what it says is judged by the policy.
+    Read,
+}
+
+/// What a check found, flattened beside `kind` and `status` in the JSON
+/// (fields in declaration order; absent ones left out).
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Detail {
+    Digest {
+        algorithm: &'static str,
+        value: String,
+    },
+    Signature(SignatureCheck),
+    Sbom(SbomCheck),
+    Policy(crate::policy::LayerDecision),
+}
+
+/// A signature, provenance or SBOM attestation or detached SBOM signature.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignatureCheck {
+    pub file: std::path::PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<Scheme>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Map<String, Value>>,
+    /// Set when it verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<Value>,
+    /// Set, with `message`, when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<Code>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SbomCheck {
+    pub file: std::path::PathBuf,
+    /// Set, with any `warnings`, when it was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// Set, with `message`, when it was not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<Code>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signatures: Option<Value>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -47,13 +143,6 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision: Option<Value>,
     pub diagnostics: Vec<Diagnostic>,
-}
-
-fn obj(v: Value) -> serde_json::Map<String, Value> {
-    match v {
-        Value::Object(m) => m,
-        _ => unreachable!("built from json! objects"),
-    }
 }
 
 impl Report {
@@ -71,88 +160,99 @@ impl Report {
         let mut checks = Vec::new();
         for dg in &ev.artifact.digests {
             checks.push(Check {
-                kind: "digest",
-                status: "pass",
-                fields: obj(json!({ "algorithm": dg.algorithm.name(), "value": dg.hex() })),
+                kind: CheckKind::Digest,
+                status: Status::Pass,
+                detail: Detail::Digest {
+                    algorithm: dg.algorithm.name(),
+                    value: dg.hex(),
+                },
             });
         }
         for s in &ev.signatures {
-            let mut f = obj(json!({ "file": s.file }));
-            if let Some(sc) = s.scheme {
-                f.insert("scheme".into(), json!(sc));
-            }
-            if !s.details.is_empty() {
-                let details: serde_json::Map<String, Value> = s
-                    .details
+            let details = (!s.details.is_empty()).then(|| {
+                s.details
                     .iter()
                     .map(|(k, v)| (k.replace(' ', "-"), json!(v)))
-                    .collect();
-                f.insert("details".into(), Value::Object(details));
-            }
+                    .collect()
+            });
+            let mut c = SignatureCheck {
+                file: s.file.clone(),
+                scheme: s.scheme,
+                details,
+                signer: None,
+                code: None,
+                message: None,
+                provenance: s.provenance.as_ref().map(|p| json!(p)),
+            };
             let status = match &s.outcome {
                 Ok(k) => {
-                    f.insert("signer".into(), json!(k));
-                    "pass"
+                    c.signer = Some(json!(k));
+                    Status::Pass
                 }
                 Err(diag) => {
-                    f.insert("code".into(), json!(diag.code));
-                    f.insert("message".into(), json!(diag.message));
+                    c.code = Some(diag.code);
+                    c.message = Some(diag.message.clone());
                     // A member of a multi-bundle file that could not be
                     // checked is reported, but neither passes nor fails.
                     if diag.severity == Severity::Error {
-                        "fail"
+                        Status::Fail
                     } else {
-                        "skip"
+                        Status::Skip
                     }
                 }
             };
-            if let Some(p) = &s.provenance {
-                f.insert("provenance".into(), json!(p));
-            }
             checks.push(Check {
                 kind: match s.role {
-                    Role::Signature => "signature",
-                    Role::Provenance => "provenance",
-                    Role::Sbom => "sbom-attestation",
-                    Role::SbomSignature => "sbom-signature",
+                    Role::Signature => CheckKind::Signature,
+                    Role::Provenance => CheckKind::Provenance,
+                    Role::Sbom => CheckKind::SbomAttestation,
+                    Role::SbomSignature => CheckKind::SbomSignature,
                 },
                 status,
-                fields: f,
+                detail: Detail::Signature(c),
             });
         }
         for sb in &ev.sboms {
-            let mut f = obj(json!({ "file": sb.file }));
+            let mut c = SbomCheck {
+                file: sb.file.clone(),
+                summary: None,
+                warnings: Vec::new(),
+                code: None,
+                message: None,
+                // Who signed it: the attestation's signer, or the first
+                // detached signature's; every detached signature is listed.
+                signer: sb.signers().next().map(|s| json!(s)),
+                signatures: (!sb.signatures.is_empty()).then(|| json!(sb.signatures)),
+            };
             match &sb.sbom {
                 Ok(sbom) => {
-                    f.insert("summary".into(), json!(crate::sbom::summary(sbom)));
-                    if !sbom.warnings.is_empty() {
-                        f.insert("warnings".into(), json!(sbom.warnings));
-                    }
+                    c.summary = Some(json!(crate::sbom::summary(sbom)));
+                    c.warnings = sbom.warnings.clone();
                 }
                 Err(diag) => {
-                    f.insert("code".into(), json!(diag.code));
-                    f.insert("message".into(), json!(diag.message));
+                    c.code = Some(diag.code);
+                    c.message = Some(diag.message.clone());
                 }
             }
-            // Who signed it: the attestation's signer, or the first
-            // detached signature's; every detached signature is listed.
-            if let Some(s) = sb.signers().next() {
-                f.insert("signer".into(), json!(s));
-            }
-            if !sb.signatures.is_empty() {
-                f.insert("signatures".into(), json!(sb.signatures));
-            }
             checks.push(Check {
-                kind: "sbom",
-                status: if sb.sbom.is_ok() { "read" } else { "fail" },
-                fields: f,
+                kind: CheckKind::Sbom,
+                status: if sb.sbom.is_ok() {
+                    Status::Read
+                } else {
+                    Status::Fail
+                },
+                detail: Detail::Sbom(c),
             });
         }
         for l in &d.layers {
             checks.push(Check {
-                kind: "policy",
-                status: if l.allowed { "pass" } else { "fail" },
-                fields: obj(json!(l)),
+                kind: CheckKind::Policy,
+                status: if l.allowed {
+                    Status::Pass
+                } else {
+                    Status::Fail
+                },
+                detail: Detail::Policy(l.clone()),
             });
         }
         let verdict = if d.allowed {
@@ -222,7 +322,7 @@ impl Report {
             if !self.checks.is_empty() {
                 out.push('\n');
             }
-            for c in self.checks.iter().filter(|c| c.kind != "digest") {
+            for c in self.checks.iter().filter(|c| c.kind != CheckKind::Digest) {
                 render_check(&mut out, c, summary);
             }
         }
@@ -257,50 +357,45 @@ impl Report {
 
 fn render_check(out: &mut String, c: &Check, summary: bool) {
     let mark = match c.status {
-        "pass" => "PASS",
-        "skip" => "SKIP",
-        _ => "FAIL",
+        Status::Pass => "PASS",
+        Status::Skip => "SKIP",
+        Status::Fail | Status::Read => "FAIL",
     };
-    match c.kind {
-        "signature" | "provenance" | "sbom-attestation" | "sbom-signature" => {
-            let scheme = match c.fields.get("scheme").and_then(Value::as_str) {
-                Some("minisign-prehashed") => "minisign, prehashed",
-                Some("minisign-legacy") => "minisign, legacy",
-                Some("ssh") => "OpenSSH",
-                Some("dsse") => "DSSE",
-                Some("sigstore") => "sigstore",
-                _ => "unrecognised format",
+    match &c.detail {
+        Detail::Signature(s) => {
+            let scheme = match s.scheme {
+                Some(Scheme::MinisignPrehashed) => "minisign, prehashed",
+                Some(Scheme::MinisignLegacy) => "minisign, legacy",
+                Some(Scheme::Ssh) => "OpenSSH",
+                Some(Scheme::Dsse) => "DSSE",
+                Some(Scheme::Sigstore) => "sigstore",
+                Some(Scheme::Mcpb) => "mcpb, PKCS#7",
+                None => "unrecognised format",
             };
-            let file = c
-                .fields
-                .get("file")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let _ = writeln!(out, "{mark}  {:<10} {file} [{scheme}]", c.kind);
-            if let Some(s) = c.fields.get("signer") {
-                render_signer(out, s, "");
+            let _ = writeln!(
+                out,
+                "{mark}  {:<10} {} [{scheme}]",
+                c.kind.as_str(),
+                s.file.display()
+            );
+            if let Some(signer) = &s.signer {
+                render_signer(out, signer, "");
             }
-            if let Some(Value::Object(d)) = c.fields.get("details") {
-                for (k, v) in d {
-                    let _ = writeln!(
-                        out,
-                        "      {}: {}",
-                        k.replace('-', " "),
-                        v.as_str().unwrap_or_default()
-                    );
-                }
+            for (k, v) in s.details.iter().flatten() {
+                let _ = writeln!(
+                    out,
+                    "      {}: {}",
+                    k.replace('-', " "),
+                    v.as_str().unwrap_or_default()
+                );
             }
-            if let Some(code) = c.fields.get("code").and_then(Value::as_str) {
+            if let Some(code) = s.code {
                 let _ = writeln!(out, "      {code}");
             }
         }
-        "sbom" => {
-            let file = c
-                .fields
-                .get("file")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            match c.fields.get("summary") {
+        Detail::Sbom(sb) => {
+            let file = sb.file.display();
+            match &sb.summary {
                 Some(s) => {
                     let _ = writeln!(
                         out,
@@ -311,28 +406,16 @@ fn render_check(out: &mut String, c: &Check, summary: bool) {
                     if summary {
                         render_summary(out, s);
                     }
-                    for w in c
-                        .fields
-                        .get("warnings")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                    {
-                        let _ = writeln!(out, "      warning: {}", w.as_str().unwrap_or_default());
+                    for w in &sb.warnings {
+                        let _ = writeln!(out, "      warning: {w}");
                     }
                 }
                 None => {
-                    let _ = writeln!(
-                        out,
-                        "FAIL  sbom       {file}\n      {}",
-                        c.fields
-                            .get("code")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                    );
+                    let code = sb.code.map(Code::as_str).unwrap_or_default();
+                    let _ = writeln!(out, "FAIL  sbom       {file}\n      {code}");
                 }
             }
-            match c.fields.get("signatures").and_then(Value::as_array) {
+            match sb.signatures.as_ref().and_then(Value::as_array) {
                 Some(sigs) => {
                     for sig in sigs {
                         render_signer(
@@ -343,24 +426,17 @@ fn render_check(out: &mut String, c: &Check, summary: bool) {
                     }
                 }
                 None => {
-                    if let Some(s) = c.fields.get("signer") {
+                    if let Some(s) = &sb.signer {
                         render_signer(out, s, "");
                     }
                 }
             }
         }
-        "policy" => {
-            let _ = writeln!(
-                out,
-                "{mark}  policy     {}",
-                c.fields
-                    .get("rule")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-            );
+        Detail::Policy(l) => {
+            let _ = writeln!(out, "{mark}  policy     {}", l.rule);
         }
-        other => {
-            let _ = writeln!(out, "{mark}  {other}");
+        Detail::Digest { .. } => {
+            let _ = writeln!(out, "{mark}  {}", c.kind.as_str());
         }
     }
 }
@@ -458,5 +534,92 @@ pub fn render_diagnostic(out: &mut String, d: &Diagnostic) {
     }
     if let Some(h) = &d.hint {
         let _ = writeln!(out, "  hint: {h}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signature(scheme: Option<Scheme>, ok: bool) -> Check {
+        let mut details = serde_json::Map::new();
+        details.insert("key-id".into(), json!("ABCD"));
+        Check {
+            kind: CheckKind::Signature,
+            status: if ok { Status::Pass } else { Status::Fail },
+            detail: Detail::Signature(SignatureCheck {
+                file: "a.minisig".into(),
+                scheme,
+                details: Some(details),
+                signer: ok
+                    .then(|| json!({"kind": "key", "trust_names": ["acme"], "fingerprint": "ff"})),
+                code: (!ok).then_some(Code::SignatureInvalid),
+                message: (!ok).then(|| "bad".into()),
+                provenance: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn checks_serialise_as_before() {
+        // The JSON the string-keyed checks produced: kind and status
+        // first, then the fields in the order they were inserted.
+        let digest = Check {
+            kind: CheckKind::Digest,
+            status: Status::Pass,
+            detail: Detail::Digest {
+                algorithm: "sha256",
+                value: "ab".into(),
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&digest).unwrap(),
+            r#"{"kind":"digest","status":"pass","algorithm":"sha256","value":"ab"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&signature(Some(Scheme::MinisignPrehashed), false)).unwrap(),
+            r#"{"kind":"signature","status":"fail","file":"a.minisig","scheme":"minisign-prehashed","details":{"key-id":"ABCD"},"code":"signature-invalid","message":"bad"}"#
+        );
+        let sbom = Check {
+            kind: CheckKind::Sbom,
+            status: Status::Read,
+            detail: Detail::Sbom(SbomCheck {
+                file: "bom.json".into(),
+                summary: Some(json!({"format": "CycloneDX 1.6", "components": 2})),
+                warnings: vec!["w".into()],
+                code: None,
+                message: None,
+                signer: None,
+                signatures: None,
+            }),
+        };
+        assert_eq!(
+            serde_json::to_string(&sbom).unwrap(),
+            r#"{"kind":"sbom","status":"read","file":"bom.json","summary":{"format":"CycloneDX 1.6","components":2},"warnings":["w"]}"#
+        );
+    }
+
+    #[test]
+    fn every_scheme_has_its_name_in_the_human_text() {
+        for scheme in [
+            Scheme::MinisignPrehashed,
+            Scheme::MinisignLegacy,
+            Scheme::Ssh,
+            Scheme::Dsse,
+            Scheme::Sigstore,
+            Scheme::Mcpb,
+        ] {
+            let mut out = String::new();
+            render_check(&mut out, &signature(Some(scheme), true), false);
+            assert!(out.starts_with("PASS  signature  a.minisig ["), "{out}");
+            assert!(!out.contains("unrecognised"), "{scheme:?}: {out}");
+        }
+        let mut out = String::new();
+        render_check(&mut out, &signature(None, false), false);
+        assert!(out.contains("[unrecognised format]"), "{out}");
+        assert!(
+            out.contains("      key id: ABCD\n      signature-invalid\n"),
+            "{out}"
+        );
     }
 }

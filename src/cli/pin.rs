@@ -23,6 +23,7 @@ use crate::evidence::Evidence;
 use crate::lock::{self, Entry, EnvVar, Lock, LockError, RunSettings};
 use crate::net::{self, NetError};
 use crate::policy;
+use crate::receipt::{self, Fingerprint, Receipt};
 use crate::report::{Report, Verdict};
 use crate::source::{self, ArtifactKind, Location, Resolved, Source, SourceError};
 use crate::verify::{self, ArtifactRef};
@@ -88,7 +89,7 @@ pub fn add(g: &Global, a: &AddArgs) -> Result<u8> {
             Pinned::Allowed(mut e, r) => {
                 e.source = prev.source.clone();
                 e.version = prev.version.clone();
-                e.kind = prev.kind.clone();
+                e.kind = prev.kind;
                 e.run = prev.run.clone();
                 Pinned::Allowed(e, r)
             }
@@ -108,7 +109,8 @@ pub fn add(g: &Global, a: &AddArgs) -> Result<u8> {
     let Pinned::Allowed(mut entry, report) = pinned else {
         return Ok(1);
     };
-    entry.receipt = receipt_file(&ctx, &entry).map(|file| lock::Receipt { request, file });
+    entry.receipt =
+        pinned_fingerprint(&ctx, &entry).map(|fp| Receipt::new(&entry.sha256, &request, &fp));
     lock.servers.insert(a.name.clone(), *entry.clone());
     lock.save(&lock_path).map_err(lock_failure)?;
     print_pinned(g, &a.name, &entry, previous.as_ref(), &report);
@@ -182,7 +184,7 @@ pub fn remove(g: &Global, name: &str) -> Result<u8> {
     };
     lock.save(&lock_path).map_err(lock_failure)?;
     // The receipt of `run`'s last full check goes with the pin.
-    crate::launch::receipt::remove(&ctx, name);
+    receipt::remove(&ctx, name);
     // What only this server used goes now; the rest stays for the others.
     let cache = Cache::open(&ctx.cache_dir).map_err(cache_failure)?;
     let _c = cache.lock().map_err(cache_failure)?;
@@ -508,7 +510,7 @@ fn judge_stored(
         sha256,
         sha512,
         size,
-        kind: kind_label(resolved.kind).into(),
+        kind: resolved.kind,
         tree_digest: tree.as_ref().map(|t| t.digest.clone()),
         tree: tree.map(|t| t.key),
         signers: signers(&evidence),
@@ -626,49 +628,36 @@ fn same_source(pinned: &str, given: &str) -> bool {
 /// tree record.
 fn cached_file(ctx: &Context, e: &Entry) -> PathBuf {
     let cache = Cache::at(&ctx.cache_dir);
-    match (e.kind.as_str(), &e.tree) {
-        ("directory", Some(t)) => cache.tree_record(t),
+    match (e.kind, &e.tree) {
+        (ArtifactKind::Directory, Some(t)) => cache.tree_record(t),
         _ => cache.blob_path(&e.sha256),
     }
 }
 
-fn file_identity(path: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt as _;
-    let m = std::fs::symlink_metadata(path).ok()?;
-    m.is_file().then(|| {
-        format!(
-            "{}:{}:{}:{}",
-            m.dev(),
-            m.ino(),
-            m.size(),
-            m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128
-        )
-    })
-}
-
-/// The identity of the cached file and, for an archive, the fingerprint of
-/// its unpacked tree: a tree changed since (even with its record rewritten
-/// to match) makes the next `add` derive it again from the verified bytes.
-fn receipt_file(ctx: &Context, e: &Entry) -> Option<String> {
-    let file = file_identity(&cached_file(ctx, e))?;
-    match (&e.tree, e.kind.as_str()) {
-        (Some(t), kind) if kind != "directory" => {
+/// The fingerprint of the cached file and, for an archive, of its
+/// unpacked tree: a tree changed since (even with its record rewritten to
+/// match) makes the next `add` derive it again from the verified bytes.
+fn pinned_fingerprint(ctx: &Context, e: &Entry) -> Option<Fingerprint> {
+    let file = Fingerprint::of_regular_file(&cached_file(ctx, e)).ok()?;
+    match &e.tree {
+        Some(t) if e.kind != ArtifactKind::Directory => {
             let tree = Cache::at(&ctx.cache_dir)
                 .root()
                 .join("trees/sha256")
                 .join(t);
-            let print = crate::launch::receipt::tree_fingerprint(&tree).ok()?;
-            Some(format!("{file}:{print}"))
+            Some(file.and(&Fingerprint::of_tree(&tree).ok()?))
         }
         _ => Some(file),
     }
 }
 
+/// Whether the receipt of the last `add` answers this one: same request,
+/// same files, within [`receipt::MAX_AGE`] (the rule `run` uses too).
 fn unchanged(ctx: &Context, e: &Entry, request: &str) -> bool {
     let Some(r) = &e.receipt else { return false };
     // A local source may have changed behind the same path: always look.
     let local = e.source.parse::<Source>().is_ok_and(|s| local(&s));
-    !local && r.request == request && receipt_file(ctx, e).as_deref() == Some(r.file.as_str())
+    !local && pinned_fingerprint(ctx, e).is_some_and(|fp| r.matches(&e.sha256, request, &fp))
 }
 
 /// SHA-256 over everything an `add` verdict depends on. Unreadable inputs
@@ -782,17 +771,6 @@ fn archive_kind(kind: ArtifactKind, path: &Path) -> Result<Option<ArchiveKind>> 
         ArtifactKind::File => archive::kind_of_file(path)?,
         ArtifactKind::Directory => None,
     })
-}
-
-fn kind_label(kind: ArtifactKind) -> &'static str {
-    match kind {
-        ArtifactKind::File => "file",
-        ArtifactKind::NpmTarball => "npm-tarball",
-        ArtifactKind::Wheel => "wheel",
-        ArtifactKind::Sdist => "sdist",
-        ArtifactKind::Mcpb => "mcpb",
-        ArtifactKind::Directory => "directory",
-    }
 }
 
 fn kind_name(k: crate::cache::EntryKind) -> &'static str {
@@ -1050,4 +1028,107 @@ fn cache_failure(e: CacheError) -> anyhow::Error {
 fn lock_failure(e: LockError) -> anyhow::Error {
     let hint = e.hint().map(str::to_string);
     Failure::input(Code::LockInvalid, e.to_string(), hint).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::time::Duration;
+
+    /// A context whose cache holds the blob (and, for an archive, the
+    /// tree) of a pinned npm package, with the receipt `add` would write.
+    fn pinned(kind: ArtifactKind) -> (tempfile::TempDir, Context, Entry) {
+        let d = tempfile::tempdir().unwrap();
+        let ctx = Context::new(Some(d.path()), None, Some(d.path())).unwrap();
+        let cache = Cache::at(&ctx.cache_dir);
+        let sha256 = "a".repeat(64);
+        let blob = cache.blob_path(&sha256);
+        std::fs::create_dir_all(blob.parent().unwrap()).unwrap();
+        std::fs::write(&blob, "package").unwrap();
+        let tree = (kind != ArtifactKind::File).then(|| {
+            let key = "c".repeat(64);
+            let t = cache.root().join("trees/sha256").join(&key);
+            std::fs::create_dir_all(&t).unwrap();
+            std::fs::write(t.join("index.js"), "1").unwrap();
+            key
+        });
+        let mut e = Entry {
+            source: "npm:@acme/server@1.2.3".into(),
+            version: Some("1.2.3".into()),
+            sha256,
+            sha512: "b".repeat(128),
+            size: 7,
+            kind,
+            tree,
+            tree_digest: None,
+            signers: Vec::new(),
+            evidence: Vec::new(),
+            pinned: jiff::Timestamp::now().to_string(),
+            run: RunSettings::default(),
+            evidence_files: Vec::new(),
+            receipt: None,
+        };
+        let fp = pinned_fingerprint(&ctx, &e).unwrap();
+        e.receipt = Some(Receipt::new(&e.sha256, "request", &fp));
+        (d, ctx, e)
+    }
+
+    #[test]
+    fn add_answers_from_its_receipt_only_while_nothing_changed() {
+        let (_d, ctx, e) = pinned(ArtifactKind::File);
+        assert!(unchanged(&ctx, &e, "request"));
+        // Another request (flags, evidence, policy or trust files).
+        assert!(!unchanged(&ctx, &e, "other request"));
+        // No receipt, or one older than a day.
+        assert!(!unchanged(
+            &ctx,
+            &Entry {
+                receipt: None,
+                ..e.clone()
+            },
+            "request"
+        ));
+        let mut old = e.clone();
+        old.receipt.as_mut().unwrap().verified =
+            (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(25)).to_string();
+        assert!(!unchanged(&ctx, &old, "request"));
+        // A local source may have changed behind its path.
+        let local = Entry {
+            source: "/srv/server.js".into(),
+            ..e.clone()
+        };
+        assert!(!unchanged(&ctx, &local, "request"));
+        // The cached file's mode (and with it ctime).
+        let blob = Cache::at(&ctx.cache_dir).blob_path(&e.sha256);
+        std::fs::set_permissions(&blob, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(!unchanged(&ctx, &e, "request"));
+    }
+
+    #[test]
+    fn a_rewritten_or_missing_cached_file_is_checked_again() {
+        let (_d, ctx, e) = pinned(ArtifactKind::File);
+        let blob = Cache::at(&ctx.cache_dir).blob_path(&e.sha256);
+        let mtime = std::fs::metadata(&blob).unwrap().modified().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        // Same size, mtime set back: ctime still tells.
+        std::fs::write(&blob, "PACKAGE").unwrap();
+        let f = std::fs::File::options().write(true).open(&blob).unwrap();
+        f.set_modified(mtime).unwrap();
+        assert!(!unchanged(&ctx, &e, "request"));
+        std::fs::remove_file(&blob).unwrap();
+        assert!(!unchanged(&ctx, &e, "request"));
+    }
+
+    #[test]
+    fn an_archives_unpacked_tree_is_part_of_the_receipt() {
+        let (_d, ctx, e) = pinned(ArtifactKind::NpmTarball);
+        assert!(unchanged(&ctx, &e, "request"));
+        let t = Cache::at(&ctx.cache_dir)
+            .root()
+            .join("trees/sha256")
+            .join(e.tree.as_ref().unwrap());
+        std::fs::write(t.join("index.js"), "2").unwrap();
+        assert!(!unchanged(&ctx, &e, "request"));
+    }
 }

@@ -21,11 +21,13 @@ use crate::launch::entry::{self, Artifact, EnvValue};
 use crate::launch::guard::redact::{self, Redactor};
 use crate::launch::guard::{self, GuardSession, io::Guard, pins::PinStore};
 use crate::launch::spawn::{Launch, Program};
-use crate::launch::{env, receipt, sandbox};
+use crate::launch::{env, sandbox};
 use crate::lock::Lock;
 use crate::policy;
+use crate::receipt::{self, Fingerprint};
 use crate::report::{Report, Verdict};
 use crate::secrets::{SecretValue, Secrets};
+use crate::source::ArtifactKind;
 use crate::verify::{self, ArtifactRef};
 
 #[derive(Debug, Clone, Args)]
@@ -282,10 +284,10 @@ fn prepare(
         }
     };
     let is_tree = entry.tree.is_some();
-    let fingerprint = |a: &Anchor| -> std::io::Result<String> {
+    let fingerprint = |a: &Anchor| -> std::io::Result<Fingerprint> {
         match is_tree {
-            true => receipt::tree_fingerprint(a.path()),
-            false => a.metadata().map(|m| receipt::file_fingerprint(&m)),
+            true => Fingerprint::of_tree(a.path()),
+            false => a.metadata().map(|m| Fingerprint::of_file(&m)),
         }
     };
     let before = fingerprint(&anchor).map_err(|e| damaged(format!("{name}: {e}")))?;
@@ -323,7 +325,7 @@ fn prepare(
             }
         }
         // Nothing may have changed in place while it was hashed.
-        if fingerprint(&anchor).ok().as_deref() != Some(before.as_str()) {
+        if fingerprint(&anchor).ok().as_ref() != Some(&before) {
             return Err(damaged(format!(
                 "{name}: the cached files changed while they were being checked"
             )));
@@ -659,7 +661,7 @@ fn verify_in_full(
     let evidence = verify::collect(&req, trust).map_err(input_failure)?;
     // The one pass over the artifact that verification made also gave its
     // SHA-256: it must be the pinned one before the verdict counts.
-    if entry.kind != "directory" {
+    if entry.kind != ArtifactKind::Directory {
         let now = evidence
             .artifact
             .digest(crate::digest::Algorithm::Sha256)

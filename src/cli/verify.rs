@@ -8,6 +8,7 @@ use crate::diag::Code;
 use crate::policy::{self, PolicySet};
 use crate::report::Report;
 use crate::sbom::advisories::AdvisoryDb;
+use crate::source::ArtifactKind;
 use crate::trust::{IdentityMatcher, TrustStore};
 use crate::verify::{self, ArtifactRef, InputError};
 
@@ -89,7 +90,7 @@ pub(super) fn pinned(
         )
         .into()
     };
-    let artifact = if entry.kind == "directory" {
+    let artifact = if entry.kind == ArtifactKind::Directory {
         let tree = entry
             .tree
             .as_deref()

@@ -1,8 +1,8 @@
 //! Launching a verified server: the verified files held open from check
 //! to exec (`anchor`), how it starts (`entry`), what it sees
-//! (`env`), the receipt that spares a re-hash (`receipt`), its resource
-//! limits (`limits`), and process hygiene and supervision (`spawn`) over
-//! the OS calls of `sys`, the crate's only unsafe code.
+//! (`env`), its resource limits (`limits`), and process hygiene and
+//! supervision (`spawn`) over the OS calls of `sys`, the crate's only
+//! unsafe code. The receipt that spares a re-hash is `crate::receipt`.
 
 pub mod anchor;
 pub mod entry;
@@ -10,7 +10,6 @@ pub mod env;
 pub mod guard;
 pub mod interp;
 pub mod limits;
-pub mod receipt;
 pub mod sandbox;
 pub mod spawn;
 #[cfg(unix)]

@@ -72,7 +72,10 @@ impl Default for ResolveOptions {
 
 pub type ArtifactLocation = Location;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// As servers.lock spells it: `file`, `npm-tarball`, `wheel`, `sdist`,
+/// `mcpb`, `directory`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ArtifactKind {
     File,
     NpmTarball,
