@@ -13,7 +13,7 @@
 //! What this does not do: the files themselves are the user's, so a
 //! process of the same user can still rewrite one in place after it was
 //! checked (the cache makes them read-only, which its owner can undo).
-//! The receipt's fingerprint (inode, size, mtime, ctime) catches such a
+//! The receipt's fingerprint (device, inode, size, mtime, ctime, mode) catches such a
 //! change at the next launch, and `run --rehash` checks every byte now;
 //! nothing file-based can stop a writer that acts during the launch.
 //! Elsewhere than Linux the path is used as it is.
