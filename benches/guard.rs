@@ -66,22 +66,27 @@ fn main() {
     let mem_mib = num("MEMORY_MIB", 1024);
     let rounds = num("ROUNDS", 3).max(1);
     let strict = std::env::var("BENCH_STRICT").is_ok_and(|v| v == "1");
+    let pinned = Pinned::new(
+        &warden,
+        "echo_server",
+        &std::fs::read(&echo).expect("read echo_server"),
+    );
+    // The pipelined client keeps hundreds of requests in flight (the
+    // pipes' contents); the guard's default allows 64 and refuses the rest.
+    std::fs::write(
+        pinned.home.join("config/policy.toml"),
+        "version = 1\n[[servers]]\nname = \"srv\"\n[servers.run]\nmax-in-flight = 4096\n",
+    )
+    .expect("policy");
+    let guarded = || {
+        let mut c = pinned.warden();
+        c.args(["-q", "run", "srv"]);
+        c
+    };
     // `SIDES=guarded` runs only the guard's pipelined throughput (for a
     // profiler); the default runs the whole comparison.
     if std::env::var("SIDES").is_ok_and(|v| v == "guarded") {
-        let pinned = Pinned::new(
-            &warden,
-            "echo_server",
-            &std::fs::read(&echo).expect("read echo_server"),
-        );
-        std::fs::write(
-            pinned.home.join("config/policy.toml"),
-            "version = 1\n[[servers]]\nname = \"srv\"\n[servers.run]\nmax-in-flight = 4096\n",
-        )
-        .expect("policy");
-        let mut c = pinned.warden();
-        c.args(["-q", "run", "srv"]);
-        let p = pipelined(&mut c, tput_mib << 20);
+        let p = pipelined(&mut guarded(), tput_mib << 20);
         println!(
             "guarded only: {:.1} MiB/s, guard CPU {:.2} ms per MiB",
             p.rate * msg() as f64 / (1 << 20) as f64,
@@ -89,31 +94,11 @@ fn main() {
         );
         return;
     }
-
-    let pinned = Pinned::new(
-        &warden,
-        "echo_server",
-        &std::fs::read(&echo).expect("read echo_server"),
-    );
-    let warden_cmd = || pinned.warden();
-    let home = pinned.home.clone();
-    // The pipelined client keeps hundreds of requests in flight (the
-    // pipes' contents); the guard's default allows 64 and refuses the rest.
-    std::fs::write(
-        home.join("config/policy.toml"),
-        "version = 1\n[[servers]]\nname = \"srv\"\n[servers.run]\nmax-in-flight = 4096\n",
-    )
-    .expect("policy");
     let direct_path = pinned.direct.clone();
 
     let direct = || {
         let mut c = Command::new(&direct_path);
         c.env_clear();
-        c
-    };
-    let guarded = || {
-        let mut c = warden_cmd();
-        c.args(["-q", "run", "srv"]);
         c
     };
     let relay = || {

@@ -7,7 +7,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use super::run::pin_node;
-use super::support::util::{Minisign, TestEnv, which};
+use super::support::util::{Minisign, TestEnv, alive, which};
 
 /// Sends a `notifications/message` with `{"server": PID, "child": PID}`
 /// as its data once it has started a child
@@ -61,18 +61,6 @@ fn start(env: &TestEnv, name: &str, extra: &[&str]) -> Session {
         child,
         server: v["params"]["data"]["server"].as_u64().unwrap() as u32,
         grandchild: v["params"]["data"]["child"].as_u64().unwrap() as u32,
-    }
-}
-
-/// Alive and not a zombie.
-fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit(')')
-            .next()
-            .and_then(|rest| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X"),
-        Err(_) => false,
     }
 }
 

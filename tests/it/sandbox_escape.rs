@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use super::sandbox::{World, assert_allowed, probe, set_policy, start_line};
 use super::support::mcp_client::McpSession;
+use super::support::util::real_uid;
 
 /// One attempt per run: `python3 -I -c ATTEMPT OP ARGS...` prints the
 /// errno name of the refusal (`EPERM`, `EACCES`, ...) or `ok` (and for
@@ -274,7 +275,7 @@ fn metadata_changes_by_path_are_refused() {
 fn sockets_capabilities_memfd_and_host_keys() {
     let w = World::new();
     set_policy(&w.env, "probe", Some("network = true"));
-    let root = is_root();
+    let root = real_uid() == 0;
     let s = w.session();
     place_script(&w);
     let line = start_line(&s, "probe");
@@ -338,15 +339,4 @@ fn sockets_capabilities_memfd_and_host_keys() {
     }
     let status = s.close().unwrap_or_else(|e| panic!("{e}"));
     assert!(status.success(), "{status:?}");
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .map(|v| v.split_whitespace().next() == Some("0"))
-        })
-        .unwrap_or(false)
 }

@@ -120,12 +120,6 @@ fn hard_limit(name: &str) -> Option<u64> {
     line[name.len()..].split_whitespace().nth(1)?.parse().ok()
 }
 
-fn real_uid() -> u32 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 /// CAP_SYS_ADMIN in the effective set: `run` can then give the server a
 /// PID namespace of its own.
 fn can_make_pid_namespaces() -> bool {
@@ -311,17 +305,6 @@ os.wait()
 while not os.path.exists(p):
     time.sleep(0.01)
 print(open(p).read())";
-
-fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit(')')
-            .next()
-            .and_then(|rest| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X"),
-        Err(_) => false,
-    }
-}
 
 /// Kills `pid` if the test fails while it lives.
 struct Reaper(u32);
