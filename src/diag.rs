@@ -197,6 +197,69 @@ impl Diagnostic {
     }
 }
 
+/// Exit status of a check that ran and denied (or found a mismatch).
+pub const EXIT_DENIED: u8 = 1;
+/// Exit status of input that could not be used: usage, unreadable or
+/// malformed files, failed downloads.
+pub const EXIT_INPUT: u8 = 2;
+
+/// An error that knows how it is reported: its stable code, what to do
+/// about it, and the exit status. The edge (`cli`) converts through this
+/// alone instead of choosing codes at each call site.
+pub trait Diagnose: std::error::Error {
+    fn code(&self) -> Code;
+
+    fn hint(&self) -> Option<String> {
+        None
+    }
+
+    fn exit(&self) -> u8 {
+        EXIT_INPUT
+    }
+
+    fn diagnostic(&self) -> Diagnostic {
+        let mut d = Diagnostic::error(self.code(), self.to_string());
+        d.hint = Diagnose::hint(self);
+        d
+    }
+}
+
+/// A failed operation with its findings and exit status: what every
+/// library pipeline (`ops`) returns, and what `cli` prints.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .diagnostics.first().map(|d| d.message.as_str()).unwrap_or("failed"))]
+pub struct Failure {
+    pub diagnostics: Vec<Diagnostic>,
+    pub exit: u8,
+}
+
+impl Failure {
+    pub fn input(code: Code, message: impl Into<String>, hint: Option<String>) -> Self {
+        let mut d = Diagnostic::error(code, message);
+        d.hint = hint;
+        Failure {
+            diagnostics: vec![d],
+            exit: EXIT_INPUT,
+        }
+    }
+
+    pub fn denied(diagnostics: Vec<Diagnostic>) -> Self {
+        Failure {
+            diagnostics,
+            exit: EXIT_DENIED,
+        }
+    }
+}
+
+impl<E: Diagnose> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure {
+            diagnostics: vec![e.diagnostic()],
+            exit: e.exit(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,9 +36,13 @@ pub enum LockError {
     Locking { path: PathBuf, source: io::Error },
 }
 
-impl LockError {
-    pub fn hint(&self) -> Option<&'static str> {
-        match self {
+impl crate::diag::Diagnose for LockError {
+    fn code(&self) -> crate::diag::Code {
+        crate::diag::Code::LockInvalid
+    }
+
+    fn hint(&self) -> Option<String> {
+        let hint = match self {
             LockError::Invalid { .. } => Some(
                 "the lock is written by `mcp-warden add`; restore it from a backup, or remove the file and add the servers again",
             ),
@@ -49,7 +53,8 @@ impl LockError {
                 Some("check that the config directory is writable (or pass --home DIR)")
             }
             LockError::Read(_) => None,
-        }
+        };
+        hint.map(str::to_string)
     }
 }
 

@@ -29,8 +29,7 @@ fn pin_failure(e: PinError) -> anyhow::Error {
 }
 
 fn lock_failure(e: LockError) -> anyhow::Error {
-    let hint = e.hint().map(str::to_string);
-    Failure::input(Code::LockInvalid, e.to_string(), hint).into()
+    Failure::from(e).into()
 }
 
 fn pretty(v: Option<&Value>) -> String {

@@ -120,10 +120,7 @@ fn config_path(kind: ClientKind, given: Option<&Path>) -> Result<PathBuf> {
 }
 
 fn load_lock(ctx: &Context) -> Result<Lock> {
-    Lock::load(&ctx.config_dir.join("servers.lock")).map_err(|e| {
-        let hint = e.hint().map(str::to_string);
-        Failure::input(Code::LockInvalid, e.to_string(), hint).into()
-    })
+    Ok(Lock::load(&ctx.config_dir.join("servers.lock")).map_err(Failure::from)?)
 }
 
 /// This executable, canonical: Claude Desktop starts servers with a

@@ -22,24 +22,7 @@ use crate::context::Context;
 use crate::diag::{Code, Diagnostic};
 use crate::report::{Report, render_diagnostic};
 
-/// An error that already knows its diagnostics and exit code.
-#[derive(Debug, thiserror::Error)]
-#[error("{}", .diagnostics.first().map(|d| d.message.as_str()).unwrap_or("failed"))]
-pub struct Failure {
-    pub diagnostics: Vec<Diagnostic>,
-    pub exit: u8,
-}
-
-impl Failure {
-    pub fn input(code: Code, message: impl Into<String>, hint: Option<String>) -> Self {
-        let mut d = Diagnostic::error(code, message);
-        d.hint = hint;
-        Failure {
-            diagnostics: vec![d],
-            exit: 2,
-        }
-    }
-}
+pub use crate::diag::Failure;
 
 /// Global options every subcommand sees.
 pub struct Global<'a> {

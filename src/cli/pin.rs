@@ -1026,8 +1026,7 @@ fn cache_failure(e: CacheError) -> anyhow::Error {
 }
 
 fn lock_failure(e: LockError) -> anyhow::Error {
-    let hint = e.hint().map(str::to_string);
-    Failure::input(Code::LockInvalid, e.to_string(), hint).into()
+    Failure::from(e).into()
 }
 
 #[cfg(test)]

@@ -75,11 +75,8 @@ pub fn run(g: &Global, cmd: &PolicyCommand) -> Result<u8> {
             }
             // An exception is used when it matches a server entry or a
             // pinned server, by the same globs that evaluation applies.
-            let lock =
-                crate::lock::Lock::load(&ctx.config_dir.join("servers.lock")).map_err(|e| {
-                    let hint = e.hint().map(str::to_string);
-                    Failure::input(Code::LockInvalid, e.to_string(), hint)
-                })?;
+            let lock = crate::lock::Lock::load(&ctx.config_dir.join("servers.lock"))
+                .map_err(Failure::from)?;
             let mut names: Vec<&str> = lock.servers.keys().map(String::as_str).collect();
             names.extend(
                 loaded

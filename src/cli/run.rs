@@ -85,13 +85,7 @@ fn seconds(s: &str) -> Result<Duration, String> {
 pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
     let ctx = g.context()?;
     let name = a.name.as_str();
-    let lock = Lock::load(&ctx.config_dir.join("servers.lock")).map_err(|e| {
-        Failure::input(
-            Code::LockInvalid,
-            e.to_string(),
-            e.hint().map(str::to_string),
-        )
-    })?;
+    let lock = Lock::load(&ctx.config_dir.join("servers.lock")).map_err(Failure::from)?;
     let Some(entry) = lock.servers.get(name) else {
         return Err(Failure::input(
             Code::ServerUnknown,

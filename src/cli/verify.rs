@@ -63,13 +63,7 @@ pub(super) fn pinned(
     rehash_artifact: bool,
 ) -> Result<ArtifactRef> {
     let lock_path = ctx.config_dir.join("servers.lock");
-    let lock = crate::lock::Lock::load(&lock_path).map_err(|e| {
-        Failure::input(
-            Code::LockInvalid,
-            e.to_string(),
-            e.hint().map(str::to_string),
-        )
-    })?;
+    let lock = crate::lock::Lock::load(&lock_path).map_err(Failure::from)?;
     let Some(entry) = lock.servers.get(server) else {
         return Err(Failure::input(
             Code::ServerUnknown,
