@@ -66,8 +66,56 @@ pub enum CacheError {
     Archive(#[from] ArchiveError),
 }
 
+impl crate::diag::Diagnose for CacheError {
+    fn code(&self) -> crate::diag::Code {
+        use crate::diag::Code;
+        // A network error surfaces through the reader the cache consumed.
+        if let Some(n) = self.net() {
+            return match n {
+                crate::net::NetError::TooLarge { .. } => Code::ArtifactTooLarge,
+                _ => Code::FetchFailed,
+            };
+        }
+        match self {
+            CacheError::TooLarge { .. } => Code::ArtifactTooLarge,
+            CacheError::Mismatch { .. } => Code::IntegrityMismatch,
+            CacheError::Archive(_) | CacheError::UnsafeDir { .. } => Code::ArchiveUnsafe,
+            CacheError::Corrupt { .. } => Code::CacheMismatch,
+            CacheError::Source(_) => Code::ArtifactUnreadable,
+            _ => Code::CacheError,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self.net() {
+            Some(n) => crate::diag::Diagnose::hint(n),
+            None => Some(self.hint_text().to_string()),
+        }
+    }
+
+    fn diagnostic(&self) -> crate::diag::Diagnostic {
+        // Reported as the network error itself, not as a cache failure.
+        let message = match self.net() {
+            Some(n) => n.to_string(),
+            None => self.to_string(),
+        };
+        let mut d = crate::diag::Diagnostic::error(self.code(), message);
+        d.hint = crate::diag::Diagnose::hint(self);
+        d
+    }
+}
+
 impl CacheError {
-    pub fn hint(&self) -> &'static str {
+    /// The network error a download's reader failed with, if that is what
+    /// ended the read.
+    fn net(&self) -> Option<&crate::net::NetError> {
+        match self {
+            CacheError::Read(io) => crate::net::NetError::from_io(io),
+            _ => None,
+        }
+    }
+
+    fn hint_text(&self) -> &'static str {
         match self {
             CacheError::Io { .. } => {
                 "check that the cache directory exists, is yours and has space"
@@ -1593,5 +1641,45 @@ mod tests {
         assert!(other.try_lock().unwrap().is_none());
         drop(held);
         assert!(other.try_lock().unwrap().is_some());
+    }
+}
+
+#[cfg(test)]
+mod diagnose_tests {
+    use super::*;
+    use crate::diag::{Code, Diagnose};
+    use crate::net::NetError;
+
+    #[test]
+    fn cache_errors_report_their_code_and_hint() {
+        let e = CacheError::Mismatch {
+            expected: "a".into(),
+            actual: "b".into(),
+        };
+        assert_eq!(e.code(), Code::IntegrityMismatch);
+        assert!(Diagnose::hint(&e).unwrap().contains("fetch again"));
+    }
+
+    #[test]
+    fn a_network_error_inside_a_read_reports_as_itself() {
+        let net = NetError::Truncated {
+            url: "https://example.com/x".into(),
+            got: 1,
+            expected: 2,
+        };
+        let text = net.to_string();
+        let e = CacheError::Read(io::Error::other(net));
+        let d = e.diagnostic();
+        assert_eq!(d.code, Code::FetchFailed);
+        assert_eq!(d.message, text);
+        assert_eq!(
+            d.hint.as_deref(),
+            Some("the connection closed early; retry the download")
+        );
+        let e = CacheError::Read(io::Error::other(NetError::TooLarge {
+            url: "https://example.com/x".into(),
+            limit: 1,
+        }));
+        assert_eq!(e.code(), Code::ArtifactTooLarge);
     }
 }

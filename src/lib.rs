@@ -20,6 +20,7 @@ pub mod launch;
 pub mod lock;
 pub mod mcpb;
 pub mod net;
+pub mod ops;
 pub mod policy;
 pub mod provenance;
 pub mod random;

@@ -144,7 +144,7 @@ pub struct Entry {
     pub evidence_files: Vec<EvidenceFile>,
     /// What the verdict was reached from, so that the same `add` again
     /// can be answered without fetching and verifying again. `inputs` is
-    /// the digest of the request (`cli::pin`).
+    /// the digest of the request (`ops::pin`).
     #[serde(
         default,
         deserialize_with = "crate::receipt::lenient",

@@ -170,6 +170,22 @@ pub enum NetError {
     Io(#[source] io::Error),
 }
 
+impl crate::diag::Diagnose for NetError {
+    fn code(&self) -> crate::diag::Code {
+        use crate::diag::Code;
+        match self {
+            NetError::TooLarge { .. } => Code::ArtifactTooLarge,
+            NetError::Status { code: 404, .. } => Code::SourceNotFound,
+            NetError::CaFile { .. } => Code::InputInvalid,
+            _ => Code::FetchFailed,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        NetError::hint(self).map(str::to_string)
+    }
+}
+
 fn status_words(code: u16) -> String {
     match code {
         404 => " (not found)".to_owned(),
@@ -934,5 +950,26 @@ mod tests {
             NetError::from(io::Error::other("x")),
             NetError::Io(_)
         ));
+    }
+}
+
+#[cfg(test)]
+mod diagnose_tests {
+    use super::*;
+    use crate::diag::{Code, Diagnose};
+
+    #[test]
+    fn net_errors_report_their_code_and_hint() {
+        let e = NetError::Status {
+            url: "https://example.com/x".into(),
+            code: 404,
+        };
+        assert_eq!(e.code(), Code::SourceNotFound);
+        assert!(Diagnose::hint(&e).is_some());
+        let e = NetError::Status {
+            url: "https://example.com/x".into(),
+            code: 500,
+        };
+        assert_eq!(e.code(), Code::FetchFailed);
     }
 }

@@ -5,7 +5,7 @@
 //! A receipt records the artifact's digest, a digest of the verdict's
 //! inputs (for `run`: the lock entry, the policy and trust files, the
 //! advisory database's identity, this version; for `add`: the request,
-//! see `cli::pin`), a [`Fingerprint`] of the files on disk (device, inode,
+//! see `ops::pin`), a [`Fingerprint`] of the files on disk (device, inode,
 //! size, mtime, ctime and mode of every file) and when the full check
 //! passed. ctime cannot be set back by a user, so rewriting a file and
 //! restoring its mtime still changes the fingerprint. Any difference, or

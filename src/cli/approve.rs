@@ -5,31 +5,17 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::Result;
-use clap::Args;
 use serde_json::{Value, json};
 
+use super::args::ApproveArgs;
 use super::{Failure, Global};
 use crate::diag::Code;
 use crate::launch::guard::pins::{Kind, PinError, PinStore};
-use crate::lock::{Lock, LockError};
-
-#[derive(Debug, Args)]
-pub struct ApproveArgs {
-    /// The server's name (as in servers.lock).
-    pub name: String,
-    /// Apply without asking (for scripts); without it, approve asks on a
-    /// terminal and refuses when there is none.
-    #[arg(long)]
-    pub yes: bool,
-}
+use crate::lock::Lock;
 
 fn pin_failure(e: PinError) -> anyhow::Error {
     let hint = e.hint().map(str::to_string);
     Failure::input(Code::InputInvalid, e.to_string(), hint).into()
-}
-
-fn lock_failure(e: LockError) -> anyhow::Error {
-    Failure::from(e).into()
 }
 
 fn pretty(v: Option<&Value>) -> String {
@@ -69,7 +55,7 @@ pub fn render_diff(store: &PinStore) -> String {
 
 pub fn run(g: &Global, a: &ApproveArgs) -> Result<u8> {
     let ctx = g.context()?;
-    let lock = Lock::load(&ctx.config_dir.join("servers.lock")).map_err(lock_failure)?;
+    let lock = Lock::load(&ctx.config_dir.join("servers.lock")).map_err(Failure::from)?;
     let Some(entry) = lock.servers.get(&a.name) else {
         return Err(Failure::input(
             Code::ServerUnknown,

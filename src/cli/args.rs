@@ -1,9 +1,15 @@
 //! The clap definition, on its own so man pages and completions can be
 //! rendered from it (see `cli::docs`).
 
+use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::ops::judge::EvidenceRequest;
+use crate::ops::launch::LaunchRequest;
+use crate::ops::pin::FetchRequest;
 
 // Help text layout: `long_about` is the man page's DESCRIPTION;
 // `after_long_help` holds headed blocks ("Examples:", "Exit status:"),
@@ -334,16 +340,16 @@ pub enum Command {
     /// Check a pinned server again and start it over stdio, with a clean
     /// environment and its secrets from the OS keychain.
     #[command(long_about = RUN_ABOUT, after_long_help = RUN_HELP)]
-    Run(super::run::RunArgs),
+    Run(RunArgs),
     /// Route MCP client configs (Claude Desktop, VS Code, Cursor) through `mcp-warden run`.
     #[command(subcommand, long_about = CLIENT_ABOUT, after_long_help = CLIENT_HELP)]
-    Client(super::client::ClientCommand),
+    Client(ClientCommand),
     /// Store, remove and list servers' secrets in the OS keychain.
     #[command(subcommand, long_about = SECRET_ABOUT, after_long_help = SECRET_HELP)]
-    Secret(super::secret::SecretCommand),
+    Secret(SecretCommand),
     /// Accept a server's changed tool descriptions (shows the difference first).
     #[command(long_about = APPROVE_ABOUT, after_long_help = APPROVE_HELP)]
-    Approve(super::approve::ApproveArgs),
+    Approve(ApproveArgs),
     /// Re-resolve a pinned server under the current policy; shows the change first.
     #[command(long_about = UPDATE_ABOUT, after_long_help = UPDATE_HELP)]
     Update(UpdateArgs),
@@ -355,7 +361,7 @@ pub enum Command {
     },
     /// Show the audit log and verify its hash chain.
     #[command(subcommand, long_about = AUDIT_ABOUT, after_long_help = AUDIT_HELP)]
-    Audit(super::audit::AuditCommand),
+    Audit(AuditCommand),
     /// Verify an artifact's signatures and judge it against the policy.
     #[command(long_about = VERIFY_ABOUT, after_long_help = VERIFY_HELP)]
     Verify(VerifyArgs),
@@ -415,43 +421,6 @@ pub struct FetchArgs {
     /// The window, in seconds, over which --min-rate is averaged.
     #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub min_rate_window: u64,
-}
-
-/// The evidence-file flags, by the role name servers.lock records.
-pub const EVIDENCE_ROLES: [&str; 5] = [
-    "signature",
-    "bundle",
-    "provenance",
-    "sbom",
-    "sbom-signature",
-];
-
-impl EvidenceArgs {
-    /// The files given for `role` (one of [`EVIDENCE_ROLES`]).
-    pub fn files_mut(&mut self, role: &str) -> Option<&mut Vec<PathBuf>> {
-        Some(match role {
-            "signature" => &mut self.signature,
-            "bundle" => &mut self.bundle,
-            "provenance" => &mut self.provenance,
-            "sbom" => &mut self.sbom,
-            "sbom-signature" => &mut self.sbom_signature,
-            _ => return None,
-        })
-    }
-
-    /// Every evidence file with its role, in [`EVIDENCE_ROLES`] order.
-    pub fn files(&self) -> impl Iterator<Item = (&'static str, &PathBuf)> {
-        [
-            &self.signature,
-            &self.bundle,
-            &self.provenance,
-            &self.sbom,
-            &self.sbom_signature,
-        ]
-        .into_iter()
-        .zip(EVIDENCE_ROLES)
-        .flat_map(|(list, role)| list.iter().map(move |p| (role, p)))
-    }
 }
 
 #[derive(Debug, Args)]
@@ -768,4 +737,276 @@ pub enum PolicyCommand {
         /// The server name.
         name: String,
     },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The server's name in servers.lock.
+    pub name: String,
+
+    /// Re-hash the artifact and verify it in full, even when the receipt of
+    /// the last full check says nothing changed.
+    #[arg(long)]
+    pub rehash: bool,
+
+    /// Pass variable VAR from this environment (the client config's `env`)
+    /// to the server (repeatable). Without it the server sees only PATH,
+    /// HOME, LANG, LC_*, TZ, TMPDIR, its declared variables and its secrets.
+    #[arg(long = "env", value_name = "VAR", value_parser = var_name)]
+    pub env: Vec<String>,
+
+    /// Seconds to wait after the client closes stdin before SIGTERM, and
+    /// again before SIGKILL.
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = seconds)]
+    pub grace_period: Duration,
+
+    /// Also export the audit events (launch decision, tool calls, guard
+    /// findings) as OpenTelemetry logs and spans to this OTLP/HTTP base URL
+    /// (e.g. http://127.0.0.1:4318); the policy's `[audit] otlp` otherwise.
+    /// Export never blocks or stops the server.
+    #[arg(long, value_name = "URL")]
+    pub otlp: Option<String>,
+
+    /// Arguments for the server, after `--`; they follow the ones the
+    /// source declares.
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<OsString>,
+}
+
+fn var_name(s: &str) -> Result<String, String> {
+    if crate::launch::env::valid_name(s) {
+        Ok(s.to_string())
+    } else {
+        Err("a variable name is letters, digits and _, not starting with a digit".into())
+    }
+}
+
+fn seconds(s: &str) -> Result<Duration, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !(0.0..=3600.0).contains(&v) {
+        return Err("give between 0 and 3600 seconds".into());
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+const AUDIT_SHOW_HELP: &str = "\
+Examples:
+  mcp-warden audit show --since 1h
+  mcp-warden audit show --server github --since 2026-01-31T12:00:00Z
+  mcp-warden --format json audit show --server github";
+
+const AUDIT_VERIFY_HELP: &str = "\
+Exit status:
+  0  the log is intact
+  1  the log is broken (the first bad line is named)
+  2  the log cannot be read
+
+Examples:
+  mcp-warden audit verify";
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Print the records, oldest first (lines that are not records are
+    /// reported on stderr); does not check the chain: see `audit verify`.
+    #[command(after_long_help = AUDIT_SHOW_HELP)]
+    Show {
+        /// Only this server's records.
+        #[arg(long, value_name = "NAME")]
+        server: Option<String>,
+        /// Only records at or after T: an RFC 3339 time
+        /// (2026-01-31T12:00:00Z) or a span back from now (90s, 30m, 1h, 2d, 1w).
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+    },
+    /// Check the hash chain and the head file; names the first edited,
+    /// removed, inserted, reordered or truncated record.
+    #[command(after_long_help = AUDIT_VERIFY_HELP)]
+    Verify,
+}
+
+const CLIENT_INSTALL_HELP: &str = "\
+Examples:
+  mcp-warden client install --client claude --dry-run
+  mcp-warden client install --client claude
+  mcp-warden client install --client vscode --config .vscode/mcp.json --yes";
+
+const CLIENT_LIST_HELP: &str = "\
+Examples:
+  mcp-warden client list
+  mcp-warden client list --client cursor";
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Rewrite a client's config so each local server starts through `mcp-warden run NAME`.
+    ///
+    /// Each stdio server becomes `/abs/path/mcp-warden run NAME` (absolute,
+    /// since Claude Desktop trims PATH), with the server's own arguments
+    /// after `--` and `--env VAR` for each variable left in its `env`; for
+    /// servers not pinned yet it suggests the `mcp-warden add NAME SOURCE`.
+    /// Remote servers and commands mcp-warden cannot understand (docker,
+    /// shell strings) are left alone, with the reason. Secret-looking env
+    /// values are offered for the keychain; a backup of the original is
+    /// written beside the file (mode 0600: it holds the original's secrets)
+    /// and the file is replaced atomically. VS Code's comments and layout
+    /// are kept. Running it again changes nothing.
+    #[command(after_long_help = CLIENT_INSTALL_HELP)]
+    Install(InstallArgs),
+    /// Show each server of the clients' configs: wrapped, not wrapped or remote.
+    #[command(after_long_help = CLIENT_LIST_HELP)]
+    List(ListArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClientArg {
+    Claude,
+    Vscode,
+    Cursor,
+}
+
+impl From<ClientArg> for crate::client::ClientKind {
+    fn from(c: ClientArg) -> Self {
+        match c {
+            ClientArg::Claude => crate::client::ClientKind::Claude,
+            ClientArg::Vscode => crate::client::ClientKind::Vscode,
+            ClientArg::Cursor => crate::client::ClientKind::Cursor,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// The client whose config to rewrite.
+    #[arg(long, value_enum)]
+    pub client: ClientArg,
+    /// The config file (default: the client's own location for this user).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Show the change as a unified diff and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Move secret-looking env values into the keychain without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// The mcp-warden to put in the config (default: this executable).
+    #[arg(long, hide = true, value_name = "PATH")]
+    pub warden_path: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this client (default: every client whose config exists).
+    #[arg(long, value_enum)]
+    pub client: Option<ClientArg>,
+    /// The config file (needs --client).
+    #[arg(long, value_name = "FILE", requires = "client")]
+    pub config: Option<PathBuf>,
+}
+
+const SECRET_SET_HELP: &str = "\
+Examples:
+  mcp-warden secret set github GITHUB_TOKEN
+  gh auth token | mcp-warden secret set github GITHUB_TOKEN";
+
+const SECRET_RM_HELP: &str = "\
+Examples:
+  mcp-warden secret rm github GITHUB_TOKEN";
+
+const SECRET_LIST_HELP: &str = "\
+Examples:
+  mcp-warden secret list
+  mcp-warden secret list github";
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Store a secret for a server: the value is read from a no-echo prompt
+    /// on a terminal, else from stdin (one trailing newline dropped), never
+    /// from the command line.
+    #[command(after_long_help = SECRET_SET_HELP)]
+    Set {
+        /// The server's name (as in servers.lock).
+        server: String,
+        /// The environment variable the server reads it from.
+        var: String,
+    },
+    /// Remove a secret from the keychain and the index; a secret that is
+    /// stored in neither is an error (exit 2).
+    #[command(after_long_help = SECRET_RM_HELP)]
+    Rm {
+        /// The server's name.
+        server: String,
+        /// The variable's name.
+        var: String,
+    },
+    /// List the stored secrets' names, and whether the keychain still holds
+    /// each (present/missing); never their values.
+    #[command(after_long_help = SECRET_LIST_HELP)]
+    List {
+        /// Only this server's secrets.
+        server: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The server's name (as in servers.lock).
+    pub name: String,
+    /// Apply without asking (for scripts); without it, approve asks on a
+    /// terminal and refuses when there is none.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+impl EvidenceArgs {
+    /// The flags as the library's request.
+    pub fn request(&self) -> EvidenceRequest {
+        EvidenceRequest {
+            signature: self.signature.clone(),
+            bundle: self.bundle.clone(),
+            certificate_identity: self.certificate_identity.clone(),
+            certificate_identity_regexp: self.certificate_identity_regexp.clone(),
+            certificate_oidc_issuer: self.certificate_oidc_issuer.clone(),
+            certificate_oidc_issuer_regexp: self.certificate_oidc_issuer_regexp.clone(),
+            provenance: self.provenance.clone(),
+            sbom: self.sbom.clone(),
+            sbom_signature: self.sbom_signature.clone(),
+            advisories: self.advisories.clone(),
+            trusted_root: self.trusted_root.clone(),
+            key: self.key.clone(),
+            key_name: self.key_name.clone(),
+        }
+    }
+}
+
+impl FetchArgs {
+    /// The flags as the library's request; `progress` draws a progress bar.
+    pub fn request(&self, progress: bool) -> FetchRequest {
+        FetchRequest {
+            registry: self.registry.clone(),
+            pypi_url: self.pypi_url.clone(),
+            registry_url: self.registry_url.clone(),
+            ca_file: self.ca_file.clone(),
+            offline: self.offline,
+            max_size: self.max_size,
+            timeout: self.timeout,
+            min_rate: self.min_rate,
+            min_rate_window: self.min_rate_window,
+            progress,
+        }
+    }
+}
+
+impl RunArgs {
+    /// The flags as the library's request.
+    pub fn request(&self) -> LaunchRequest {
+        LaunchRequest {
+            name: self.name.clone(),
+            rehash: self.rehash,
+            env: self.env.clone(),
+            grace_period: self.grace_period,
+            otlp: self.otlp.clone(),
+            args: self.args.clone(),
+        }
+    }
 }

@@ -3,49 +3,14 @@
 use std::io::Write as _;
 
 use anyhow::Result;
-use clap::Subcommand;
 use serde_json::{Map, Value, json};
 
 use super::Global;
+use super::args::AuditCommand;
 use crate::audit::{
     AuditError, Entry, Finding, KeychainView, Paths, Verdict, parse_since, read_records,
     verify_anchored, verify_log,
 };
-
-const SHOW_HELP: &str = "\
-Examples:
-  mcp-warden audit show --since 1h
-  mcp-warden audit show --server github --since 2026-01-31T12:00:00Z
-  mcp-warden --format json audit show --server github";
-
-const VERIFY_HELP: &str = "\
-Exit status:
-  0  the log is intact
-  1  the log is broken (the first bad line is named)
-  2  the log cannot be read
-
-Examples:
-  mcp-warden audit verify";
-
-#[derive(Debug, Subcommand)]
-pub enum AuditCommand {
-    /// Print the records, oldest first (lines that are not records are
-    /// reported on stderr); does not check the chain: see `audit verify`.
-    #[command(after_long_help = SHOW_HELP)]
-    Show {
-        /// Only this server's records.
-        #[arg(long, value_name = "NAME")]
-        server: Option<String>,
-        /// Only records at or after T: an RFC 3339 time
-        /// (2026-01-31T12:00:00Z) or a span back from now (90s, 30m, 1h, 2d, 1w).
-        #[arg(long, value_name = "T")]
-        since: Option<String>,
-    },
-    /// Check the hash chain and the head file; names the first edited,
-    /// removed, inserted, reordered or truncated record.
-    #[command(after_long_help = VERIFY_HELP)]
-    Verify,
-}
 
 fn io_failure(e: AuditError) -> anyhow::Error {
     let code = e.code();
@@ -58,8 +23,8 @@ pub fn run(g: &Global, cmd: &AuditCommand) -> Result<u8> {
     let paths = Paths::new(&ctx);
     match cmd {
         AuditCommand::Verify => {
-            let trust = super::verify::load_trust(&ctx)?;
-            let policies = super::verify::load_policies(&ctx, &trust)?;
+            let trust = crate::ops::judge::load_trust(&ctx)?;
+            let policies = crate::ops::judge::load_policies(&ctx, &trust)?;
             let keychain = match policies.audit_anchor() {
                 false => None,
                 true => Some(read_keychain(&ctx)?),

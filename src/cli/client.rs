@@ -5,9 +5,9 @@ use std::io::{BufRead as _, IsTerminal as _, Read as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
+use super::args::{ClientCommand, InstallArgs, ListArgs};
 use super::{Failure, Global};
 use crate::client::{
     Action, ClientError, ClientKind, Config, ServerKind, apply_install, plan_install,
@@ -15,84 +15,6 @@ use crate::client::{
 use crate::context::Context;
 use crate::diag::Code;
 use crate::lock::Lock;
-
-const INSTALL_HELP: &str = "\
-Examples:
-  mcp-warden client install --client claude --dry-run
-  mcp-warden client install --client claude
-  mcp-warden client install --client vscode --config .vscode/mcp.json --yes";
-
-const LIST_HELP: &str = "\
-Examples:
-  mcp-warden client list
-  mcp-warden client list --client cursor";
-
-#[derive(Debug, Subcommand)]
-pub enum ClientCommand {
-    /// Rewrite a client's config so each local server starts through `mcp-warden run NAME`.
-    ///
-    /// Each stdio server becomes `/abs/path/mcp-warden run NAME` (absolute,
-    /// since Claude Desktop trims PATH), with the server's own arguments
-    /// after `--` and `--env VAR` for each variable left in its `env`; for
-    /// servers not pinned yet it suggests the `mcp-warden add NAME SOURCE`.
-    /// Remote servers and commands mcp-warden cannot understand (docker,
-    /// shell strings) are left alone, with the reason. Secret-looking env
-    /// values are offered for the keychain; a backup of the original is
-    /// written beside the file (mode 0600: it holds the original's secrets)
-    /// and the file is replaced atomically. VS Code's comments and layout
-    /// are kept. Running it again changes nothing.
-    #[command(after_long_help = INSTALL_HELP)]
-    Install(InstallArgs),
-    /// Show each server of the clients' configs: wrapped, not wrapped or remote.
-    #[command(after_long_help = LIST_HELP)]
-    List(ListArgs),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ClientArg {
-    Claude,
-    Vscode,
-    Cursor,
-}
-
-impl From<ClientArg> for ClientKind {
-    fn from(c: ClientArg) -> Self {
-        match c {
-            ClientArg::Claude => ClientKind::Claude,
-            ClientArg::Vscode => ClientKind::Vscode,
-            ClientArg::Cursor => ClientKind::Cursor,
-        }
-    }
-}
-
-#[derive(Debug, Args)]
-pub struct InstallArgs {
-    /// The client whose config to rewrite.
-    #[arg(long, value_enum)]
-    pub client: ClientArg,
-    /// The config file (default: the client's own location for this user).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Show the change as a unified diff and change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Move secret-looking env values into the keychain without asking.
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-    /// The mcp-warden to put in the config (default: this executable).
-    #[arg(long, hide = true, value_name = "PATH")]
-    pub warden_path: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-pub struct ListArgs {
-    /// Only this client (default: every client whose config exists).
-    #[arg(long, value_enum)]
-    pub client: Option<ClientArg>,
-    /// The config file (needs --client).
-    #[arg(long, value_name = "FILE", requires = "client")]
-    pub config: Option<PathBuf>,
-}
 
 pub fn run(g: &Global, cmd: &ClientCommand) -> Result<u8> {
     match cmd {

@@ -1,5 +1,6 @@
-//! The command line: parse, call the library, print, choose the exit code.
-//! Nothing here decides anything about trust.
+//! The command line: parse (every clap type is in `args`), turn the flags
+//! into requests for the library's pipelines (`ops`), print the outcomes,
+//! choose the exit code. Nothing here decides anything about trust.
 
 pub mod approve;
 pub mod args;

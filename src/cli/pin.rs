@@ -1,205 +1,124 @@
-//! `mcp-warden add`, `update`, `remove` and `cache`: fetch into the cache,
-//! verify with the checks of `verify`, and pin in servers.lock.
-//!
-//! Order matters: the artifact is stored (hashed while written) and
-//! verified before anything is unpacked, and the lock is written last, so
-//! a failure at any step leaves the lock as it was and nothing
-//! half-written in the cache.
+//! `mcp-warden add`, `update`, `remove` and `cache`: requests from the
+//! flags, the outcomes of `ops::pin` printed.
 
-use std::collections::HashSet;
 use std::io::IsTerminal as _;
-use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use super::args::{AddArgs, CacheCommand, EvidenceArgs, FetchArgs, UpdateArgs};
-use super::verify::{identity_rule, load_advisories, load_policies, load_trust};
+use super::args::{AddArgs, CacheCommand, FetchArgs, UpdateArgs};
 use super::{Failure, Global};
-use crate::archive::{self, Kind as ArchiveKind};
-use crate::cache::{Blob, Cache, CacheError};
-use crate::context::Context;
-use crate::diag::Code;
-use crate::evidence::Evidence;
-use crate::lock::{self, Entry, EnvVar, Lock, LockError, RunSettings};
-use crate::net::{self, NetError};
-use crate::policy;
-use crate::receipt::{self, Fingerprint, Receipt};
-use crate::report::{Report, Verdict};
-use crate::source::{self, ArtifactKind, Location, Resolved, Source, SourceError};
-use crate::verify::{self, ArtifactRef};
+use crate::cache::Cache;
+use crate::lock::{Entry, Lock};
+use crate::ops::pin::{self, AddRequest, FetchRequest, PinOutcome, UpdateOutcome, UpdateRequest};
+use crate::report::Report;
+
+fn fetch_request(g: &Global, f: &FetchArgs) -> FetchRequest {
+    f.request(std::io::stderr().is_terminal() && !g.cli.quiet)
+}
 
 pub fn add(g: &Global, a: &AddArgs) -> Result<u8> {
-    check_name(&a.name)?;
     let ctx = g.context()?;
-    let lock_path = lock_file(&ctx);
-    let _held = lock::hold(&lock_path).map_err(lock_failure)?;
-    let mut lock = Lock::load(&lock_path).map_err(lock_failure)?;
-    let previous = lock.servers.get(&a.name).cloned();
-    let request = request_digest(&ctx, &a.name, &a.source, &a.evidence, &a.fetch)?;
-    if let Some(prev) = &previous
-        && unchanged(&ctx, prev, &request)
-    {
-        // Same request, same policy and trust, same cached file: the
-        // verdict stands. `update` fetches again.
-        if g.json() {
-            g.out(&format!(
-                "{}\n",
-                serde_json::json!({"verdict": "allowed", "status": "unchanged", "name": a.name,
-                    "source": prev.source, "sha256": prev.sha256})
-            ));
-        } else {
-            g.out(&format!(
-                "{} is pinned already: {}\n",
-                a.name,
-                describe(prev)
-            ));
-        }
-        return Ok(0);
-    }
-    let pinned = if a.fetch.offline && remote(&a.source) {
-        // Only what the cache holds: the pinned copy and the evidence kept
-        // with it, judged again under the current policy and trust.
-        let Some(prev) = previous
-            .as_ref()
-            .filter(|p| same_source(&p.source, &a.source))
-        else {
-            return Err(Failure::input(
-                Code::FetchFailed,
-                format!(
-                    "--offline: {} is not pinned as `{}`, so it would have to be fetched",
-                    a.source, a.name
-                ),
-                Some("run the add once without --offline".into()),
-            )
-            .into());
-        };
-        let mut ev = a.evidence.clone();
-        let ArtifactRef::Path(blob) = super::verify::pinned(&ctx, &a.name, &mut ev, true)? else {
-            return Err(anyhow::anyhow!("a remote source pinned as a directory"));
-        };
-        match pin(
-            g,
-            &ctx,
-            &a.name,
-            &blob.to_string_lossy(),
-            &ev,
-            &a.fetch,
-            None,
-        )? {
-            Pinned::Allowed(mut e, r) => {
-                e.source = prev.source.clone();
-                e.version = prev.version.clone();
-                e.kind = prev.kind;
-                e.run = prev.run.clone();
-                Pinned::Allowed(e, r)
+    let req = AddRequest {
+        name: a.name.clone(),
+        source: a.source.clone(),
+        evidence: a.evidence.request(),
+        fetch: fetch_request(g, &a.fetch),
+        allow_downgrade: a.allow_downgrade,
+    };
+    match pin::add(&ctx, &req)? {
+        PinOutcome::Unchanged { entry: prev } => {
+            if g.json() {
+                g.out(&format!(
+                    "{}\n",
+                    serde_json::json!({"verdict": "allowed", "status": "unchanged", "name": a.name,
+                        "source": prev.source, "sha256": prev.sha256})
+                ));
+            } else {
+                g.out(&format!(
+                    "{} is pinned already: {}\n",
+                    a.name,
+                    describe(&prev)
+                ));
             }
-            Pinned::Denied => Pinned::Denied,
+            Ok(0)
         }
-    } else {
-        pin(
-            g,
-            &ctx,
-            &a.name,
-            &a.source,
-            &a.evidence,
-            &a.fetch,
-            previous.as_ref().map(|p| (p, a.allow_downgrade)),
-        )?
-    };
-    let Pinned::Allowed(mut entry, report) = pinned else {
-        return Ok(1);
-    };
-    entry.receipt =
-        pinned_fingerprint(&ctx, &entry).map(|fp| Receipt::new(&entry.sha256, &request, &fp));
-    lock.servers.insert(a.name.clone(), *entry.clone());
-    lock.save(&lock_path).map_err(lock_failure)?;
-    print_pinned(g, &a.name, &entry, previous.as_ref(), &report);
-    Ok(0)
+        PinOutcome::Denied { report } => {
+            print_denied(g, &a.name, &report);
+            Ok(1)
+        }
+        PinOutcome::Pinned {
+            entry,
+            previous,
+            report,
+            notes,
+        } => {
+            for n in &notes {
+                g.note(n);
+            }
+            print_pinned(g, &a.name, &entry, previous.as_deref(), &report);
+            Ok(0)
+        }
+    }
 }
 
 pub fn update(g: &Global, a: &UpdateArgs) -> Result<u8> {
     let ctx = g.context()?;
-    let lock_path = lock_file(&ctx);
-    let _held = lock::hold(&lock_path).map_err(lock_failure)?;
-    let mut lock = Lock::load(&lock_path).map_err(lock_failure)?;
-    let Some(prev) = lock.servers.get(&a.name).cloned() else {
-        return Err(unknown_server(&a.name));
+    let req = UpdateRequest {
+        name: a.name.clone(),
+        evidence: a.evidence.request(),
+        fetch: fetch_request(g, &a.fetch),
+        dry_run: a.dry_run,
     };
-    // The newest release of the same package: the pinned source without
-    // its version (a path or URL is fetched again as it is).
-    let source: Source = prev.source.parse().map_err(source_failure)?;
-    let latest = match source {
-        Source::Npm { name, .. } => Source::Npm {
-            name,
-            version: None,
-        },
-        Source::Pypi { name, .. } => Source::Pypi {
-            name,
-            version: None,
-        },
-        Source::Registry { name, .. } => Source::Registry {
-            name,
-            version: None,
-        },
-        other => other,
-    };
-    let Pinned::Allowed(entry, report) = pin(
-        g,
-        &ctx,
-        &a.name,
-        &latest.to_string(),
-        &a.evidence,
-        &a.fetch,
-        Some((&prev, false)),
-    )?
-    else {
-        return Ok(1);
-    };
-    let changes = diff(&prev, &entry);
-    if changes.is_empty() {
-        g.note(&format!("{}: up to date ({})", a.name, describe(&prev)));
-        return Ok(0);
+    match pin::update(&ctx, &req)? {
+        UpdateOutcome::Denied { report } => {
+            print_denied(g, &a.name, &report);
+            Ok(1)
+        }
+        UpdateOutcome::UpToDate { entry, notes } => {
+            for n in &notes {
+                g.note(n);
+            }
+            g.note(&format!("{}: up to date ({})", a.name, describe(&entry)));
+            Ok(0)
+        }
+        UpdateOutcome::Changed {
+            entry,
+            previous,
+            changes,
+            report,
+            notes,
+            written,
+        } => {
+            for n in &notes {
+                g.note(n);
+            }
+            g.note(&format!("{}: would change:", a.name));
+            for c in &changes {
+                g.note(&format!("  {c}"));
+            }
+            if !written {
+                g.note("--dry-run: nothing changed");
+                return Ok(0);
+            }
+            print_pinned(g, &a.name, &entry, Some(&previous), &report);
+            Ok(0)
+        }
     }
-    g.note(&format!("{}: would change:", a.name));
-    for c in &changes {
-        g.note(&format!("  {c}"));
-    }
-    if a.dry_run {
-        g.note("--dry-run: nothing changed");
-        return Ok(0);
-    }
-    lock.servers.insert(a.name.clone(), *entry.clone());
-    lock.save(&lock_path).map_err(lock_failure)?;
-    print_pinned(g, &a.name, &entry, Some(&prev), &report);
-    Ok(0)
 }
 
 pub fn remove(g: &Global, name: &str) -> Result<u8> {
     let ctx = g.context()?;
-    let lock_path = lock_file(&ctx);
-    let _held = lock::hold(&lock_path).map_err(lock_failure)?;
-    let mut lock = Lock::load(&lock_path).map_err(lock_failure)?;
-    let Some(entry) = lock.servers.remove(name) else {
-        return Err(unknown_server(name));
-    };
-    lock.save(&lock_path).map_err(lock_failure)?;
-    // The receipt of `run`'s last full check goes with the pin.
-    receipt::remove(&ctx, name);
-    // What only this server used goes now; the rest stays for the others.
-    let cache = Cache::open(&ctx.cache_dir).map_err(cache_failure)?;
-    let _c = cache.lock().map_err(cache_failure)?;
-    let keep: HashSet<String> = lock.cache_keys().map(str::to_string).collect();
-    let report = cache.gc(&keep).map_err(cache_failure)?;
+    let pin::Removed { entry, freed } = pin::remove(&ctx, name)?;
     if g.json() {
         g.out(&format!(
             "{}\n",
             serde_json::json!({"status": "removed", "name": name, "source": entry.source,
-                "freed": {"blobs": report.blobs, "trees": report.trees, "bytes": report.bytes}})
+                "freed": {"blobs": freed.blobs, "trees": freed.trees, "bytes": freed.bytes}})
         ));
     } else {
         g.out(&format!(
             "removed {name} ({}); freed {} cached artifact(s), {} tree(s), {} bytes\n",
-            entry.source, report.blobs, report.trees, report.bytes
+            entry.source, freed.blobs, freed.trees, freed.bytes
         ));
     }
     Ok(0)
@@ -207,11 +126,11 @@ pub fn remove(g: &Global, name: &str) -> Result<u8> {
 
 pub fn cache(g: &Global, c: &CacheCommand) -> Result<u8> {
     let ctx = g.context()?;
-    let cache = Cache::open(&ctx.cache_dir).map_err(cache_failure)?;
-    let lock = Lock::load(&lock_file(&ctx)).map_err(lock_failure)?;
     match c {
         CacheCommand::List => {
-            let entries = cache.list().map_err(cache_failure)?;
+            let cache = Cache::open(&ctx.cache_dir).map_err(Failure::from)?;
+            let lock = Lock::load(&ctx.config_dir.join("servers.lock")).map_err(Failure::from)?;
+            let entries = cache.list().map_err(Failure::from)?;
             let users = |key: &str| -> Vec<String> {
                 lock.servers
                     .iter()
@@ -255,38 +174,16 @@ pub fn cache(g: &Global, c: &CacheCommand) -> Result<u8> {
             Ok(0)
         }
         CacheCommand::Verify => {
-            let _c = cache.lock().map_err(cache_failure)?;
-            let problems = cache.verify().map_err(cache_failure)?;
-            if problems.is_empty() {
-                g.out(if g.json() {
-                    "{\"status\":\"ok\",\"problems\":[]}\n"
-                } else {
-                    "every cached artifact and tree has its digest\n"
-                });
-                return Ok(0);
-            }
-            let diagnostics = problems
-                .iter()
-                .map(|p| {
-                    crate::diag::Diagnostic::error(Code::CacheMismatch, p.to_string()).hint(
-                        "run `mcp-warden cache gc`, then `mcp-warden add` the servers that used it again",
-                    )
-                })
-                .collect();
-            Err(Failure {
-                diagnostics,
-                exit: 1,
-            }
-            .into())
+            pin::verify_cache(&ctx)?;
+            g.out(if g.json() {
+                "{\"status\":\"ok\",\"problems\":[]}\n"
+            } else {
+                "every cached artifact and tree has its digest\n"
+            });
+            Ok(0)
         }
         CacheCommand::Gc => {
-            // Lock file first, as `add` takes them: a blob stored by an
-            // `add` that has not pinned it yet is not collected.
-            let _held = lock::hold(&lock_file(&ctx)).map_err(lock_failure)?;
-            let lock = Lock::load(&lock_file(&ctx)).map_err(lock_failure)?;
-            let _c = cache.lock().map_err(cache_failure)?;
-            let keep: HashSet<String> = lock.cache_keys().map(str::to_string).collect();
-            let r = cache.gc(&keep).map_err(cache_failure)?;
+            let r = pin::collect_garbage(&ctx)?;
             if g.json() {
                 g.out(&format!(
                     "{}\n",
@@ -303,474 +200,14 @@ pub fn cache(g: &Global, c: &CacheCommand) -> Result<u8> {
     }
 }
 
-/// Evidence files are small; SBOMs are the largest.
-const MAX_EVIDENCE: u64 = 256 << 20;
-
-enum Pinned {
-    Allowed(Box<Entry>, Box<Report>),
-    Denied,
-}
-
-/// Resolves, fetches, verifies and (when allowed) unpacks one source;
-/// prints the report of a denial.
-fn pin(
-    g: &Global,
-    ctx: &Context,
-    name: &str,
-    source_text: &str,
-    ev: &EvidenceArgs,
-    fetch: &FetchArgs,
-    rollback: Option<(&Entry, bool)>,
-) -> Result<Pinned> {
-    let source = absolute(source_text.parse().map_err(source_failure)?)?;
-    let trust = load_trust(ctx)?;
-    let policies = load_policies(ctx, &trust)?;
-    let cache = Cache::open(&ctx.cache_dir).map_err(cache_failure)?;
-    let client = if fetch.offline {
-        None
+/// The report of a denied `add` or `update`.
+fn print_denied(g: &Global, name: &str, report: &Report) {
+    if g.json() {
+        g.out(&report.to_json());
     } else {
-        // --timeout bounds the whole download; no single wait is longer.
-        let wait = std::time::Duration::from_secs(fetch.timeout.min(30));
-        let opts = net::Options {
-            ca_files: fetch.ca_file.clone(),
-            progress: std::io::stderr().is_terminal() && !g.cli.quiet,
-            connect_timeout: wait,
-            read_timeout: wait,
-            deadline: Some(std::time::Duration::from_secs(fetch.timeout)),
-            min_rate: (fetch.min_rate > 0).then(|| net::MinRate {
-                bytes_per_sec: fetch.min_rate,
-                window: std::time::Duration::from_secs(fetch.min_rate_window),
-            }),
-        };
-        Some(net::Client::new(&opts).map_err(net_failure)?)
-    };
-    let opts = source::ResolveOptions {
-        npm_registry: fetch
-            .registry
-            .clone()
-            .unwrap_or_else(|| source::DEFAULT_NPM_REGISTRY.into()),
-        pypi_index: fetch
-            .pypi_url
-            .clone()
-            .unwrap_or_else(|| source::DEFAULT_PYPI_INDEX.into()),
-        mcp_registry: fetch
-            .registry_url
-            .clone()
-            .unwrap_or_else(|| source::DEFAULT_MCP_REGISTRY.into()),
-    };
-    let fetcher: &dyn source::Fetch = match &client {
-        Some(c) => c,
-        None => &Offline,
-    };
-    let resolved = source::resolve(&source, fetcher, &opts).map_err(source_failure)?;
-    // Refused before anything is downloaded.
-    if let Some((prev, allowed)) = rollback {
-        refuse_downgrade(
-            name,
-            prev,
-            &source.to_string(),
-            resolved.version.as_deref(),
-            allowed,
-        )?;
+        g.out(&report.to_human(g.cli.quiet, false));
+        g.note(&format!("not pinned: {name} was not added"));
     }
-    let (blob, dir_tree) = store(&cache, &resolved, client.as_ref(), fetch.max_size)?;
-    let outcome = judge_stored(
-        g,
-        &cache,
-        name,
-        &source,
-        &resolved,
-        (&blob, &dir_tree),
-        ev,
-        (&trust, &policies),
-    );
-    // Whatever stopped the add after the download (a denial, bad evidence,
-    // an unsafe archive), the artifact is not kept, unless a pinned server
-    // uses the same bytes. The caller holds the lock file, so no other
-    // `add` is between storing and pinning.
-    if !matches!(outcome, Ok(Pinned::Allowed(..)))
-        && let Some(b) = &blob
-        && let Ok(lock) = Lock::load(&lock_file(ctx))
-        && !lock.cache_keys().any(|k| k == b.sha256)
-        && let Ok(_c) = cache.lock()
-    {
-        let _ = std::fs::remove_file(&b.path);
-    }
-    outcome
-}
-
-/// Verifies what `store` put in the cache and, when allowed, unpacks it
-/// and describes the entry to pin.
-#[allow(clippy::too_many_arguments)]
-fn judge_stored(
-    g: &Global,
-    cache: &Cache,
-    name: &str,
-    source: &Source,
-    resolved: &Resolved,
-    (blob, dir_tree): (&Option<Blob>, &Option<crate::cache::Tree>),
-    ev: &EvidenceArgs,
-    (trust, policies): (&crate::trust::TrustStore, &policy::PolicySet),
-) -> Result<Pinned> {
-    // Evidence fetched with the metadata goes beside the user's.
-    let tmp = tempfile::tempdir()?;
-    let mut all = ev.clone();
-    for (i, att) in resolved.attestations.iter().enumerate() {
-        // Named after what the source called it: the report shows the name.
-        let readable: String = att
-            .name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "@._-".contains(c) {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .take(100)
-            .collect();
-        let p = tmp.path().join(format!("{i}-{readable}.json"));
-        std::fs::write(&p, &att.bytes)?;
-        all.bundle.push(p);
-    }
-    let artifact = match &dir_tree {
-        // A directory is judged by its tree digest.
-        Some(t) => ArtifactRef::Digest(
-            format!("sha256:{}", t.digest)
-                .parse()
-                .map_err(|e| anyhow::anyhow!("tree digest: {e}"))?,
-        ),
-        None => ArtifactRef::Path(blob.as_ref().map(|b| b.path.clone()).unwrap_or_default()),
-    };
-    let req = verify::Request {
-        artifact,
-        signatures: ev.signature.clone(),
-        bundles: all.bundle.clone(),
-        keys: ev.key.clone(),
-        key_names: ev.key_name.clone(),
-        server: Some(name.to_string()),
-        identity: identity_rule(ev)?,
-        trusted_root: ev.trusted_root.clone(),
-        provenance: ev.provenance.clone(),
-        sboms: ev.sbom.clone(),
-        sbom_signatures: ev.sbom_signature.clone(),
-    };
-    let evidence = verify::collect(&req, trust).map_err(super::verify::input_failure)?;
-    let db = load_advisories(ev.advisories.as_deref(), policies)?;
-    let decision = policy::evaluate(policies, &evidence, trust, db.as_ref());
-    let report = Report::from_decision(&evidence, &decision);
-    if report.verdict != Verdict::Allowed {
-        if g.json() {
-            g.out(&report.to_json());
-        } else {
-            g.out(&report.to_human(g.cli.quiet, false));
-            g.note(&format!("not pinned: {name} was not added"));
-        }
-        return Ok(Pinned::Denied);
-    }
-
-    // Unpacked only now that it is verified.
-    let tree = match (&dir_tree, &blob) {
-        (Some(t), _) => Some(t.clone()),
-        (None, Some(b)) => match archive_kind(resolved.kind, &b.path)? {
-            Some(kind) => Some(
-                cache
-                    .unpack(b, kind, &archive::Limits::default())
-                    .map_err(cache_failure)?,
-            ),
-            None => None,
-        },
-        (None, None) => None,
-    };
-    // Kept only now that they count: a denied add, or an
-    // archive that cannot be unpacked, stores no evidence.
-    let mut evidence_files = Vec::new();
-    for (role, p) in all.files() {
-        let b = cache
-            .put_file(p, MAX_EVIDENCE, &[])
-            .map_err(cache_failure)?;
-        evidence_files.push(lock::EvidenceFile {
-            role: role.into(),
-            sha256: b.sha256,
-        });
-    }
-
-    let (sha256, sha512, size) = match (&blob, &dir_tree) {
-        (Some(b), _) => (
-            b.sha256.clone(),
-            b.sha512.clone().unwrap_or_default(),
-            b.size,
-        ),
-        (None, Some(t)) => (t.digest.clone(), String::new(), 0),
-        (None, None) => unreachable!("store returns a blob or a tree"),
-    };
-    let entry = Entry {
-        source: source.to_string(),
-        version: resolved.version.clone(),
-        sha256,
-        sha512,
-        size,
-        kind: resolved.kind,
-        tree_digest: tree.as_ref().map(|t| t.digest.clone()),
-        tree: tree.map(|t| t.key),
-        signers: signers(&evidence),
-        evidence: evidence_lines(&evidence),
-        pinned: jiff::Timestamp::now().to_string(),
-        receipt: None,
-        evidence_files,
-        run: RunSettings {
-            args: resolved.run.args.clone(),
-            env: resolved
-                .run
-                .env
-                .iter()
-                .map(|e| EnvVar {
-                    name: e.name.clone(),
-                    secret: e.secret,
-                    required: e.required,
-                    default: if e.secret { None } else { e.default.clone() },
-                    description: e.description.clone(),
-                })
-                .collect(),
-        },
-    };
-    for n in &resolved.notes {
-        g.note(&format!("note: {n}"));
-    }
-    for line in unsigned_run_hints(&resolved.run) {
-        g.note(&line);
-    }
-    Ok(Pinned::Allowed(Box::new(entry), Box::new(report)))
-}
-
-/// What the source's metadata, which no signature covers (a registry's
-/// server.json), says about starting the server: shown at `add`, since it
-/// is pinned beside the verified artifact.
-fn unsigned_run_hints(run: &crate::source::RunHints) -> Vec<String> {
-    let mut out = Vec::new();
-    if run.env.is_empty() && run.args.is_empty() && run.runtime_args.is_empty() {
-        return out;
-    }
-    out.push("from the source's metadata, which no signature covers:".into());
-    for e in &run.env {
-        let value = match (&e.default, e.secret) {
-            (_, true) => "secret, from the keychain".to_string(),
-            (Some(d), false) => format!("default {d:?}"),
-            (None, false) => "no default".to_string(),
-        };
-        out.push(format!("  env {} ({value})", e.name));
-    }
-    for a in &run.args {
-        out.push(format!("  server argument {a:?} (after the entry point)"));
-    }
-    for a in &run.runtime_args {
-        out.push(format!(
-            "  runtime argument {a:?}: not used (mcp-warden starts the verified entry point itself)"
-        ));
-    }
-    out
-}
-
-/// Brings the artifact into the cache: a blob for files and archives, a
-/// tree for a local directory.
-fn store(
-    cache: &Cache,
-    r: &Resolved,
-    client: Option<&net::Client>,
-    max: u64,
-) -> Result<(Option<Blob>, Option<crate::cache::Tree>)> {
-    let _c = cache.lock().map_err(cache_failure)?;
-    match &r.artifact {
-        Location::Path(p) if r.kind == ArtifactKind::Directory => {
-            let t = cache
-                .put_dir(p, &archive::Limits::default())
-                .map_err(cache_failure)?;
-            Ok((None, Some(t)))
-        }
-        Location::Path(p) => Ok((
-            Some(cache.put_file(p, max, &r.expected).map_err(cache_failure)?),
-            None,
-        )),
-        Location::Url(url) => {
-            let Some(client) = client else {
-                return Err(offline_miss(url, cache, r));
-            };
-            let body = client.get(url, max).map_err(net_failure)?;
-            let blob = cache
-                .put_reader(body, max, &r.expected)
-                .map_err(cache_failure)?;
-            Ok((Some(blob), None))
-        }
-    }
-}
-
-/// A source on this machine, whose content may change behind its path.
-fn local(source: &Source) -> bool {
-    matches!(
-        source,
-        Source::Path(_) | Source::Mcpb(Location::Path(_)) | Source::ServerJson(_)
-    )
-}
-
-/// Whether the source is fetched over the network.
-fn remote(source: &str) -> bool {
-    source.parse::<Source>().is_ok_and(|s| !local(&s))
-}
-
-fn same_source(pinned: &str, given: &str) -> bool {
-    match (pinned.parse::<Source>(), given.parse::<Source>()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
-}
-
-/// The cached file an entry rests on: its blob, or for a directory its
-/// tree record.
-fn cached_file(ctx: &Context, e: &Entry) -> PathBuf {
-    let cache = Cache::at(&ctx.cache_dir);
-    match (e.kind, &e.tree) {
-        (ArtifactKind::Directory, Some(t)) => cache.tree_record(t),
-        _ => cache.blob_path(&e.sha256),
-    }
-}
-
-/// The fingerprint of the cached file and, for an archive, of its
-/// unpacked tree: a tree changed since (even with its record rewritten to
-/// match) makes the next `add` derive it again from the verified bytes.
-fn pinned_fingerprint(ctx: &Context, e: &Entry) -> Option<Fingerprint> {
-    let file = Fingerprint::of_regular_file(&cached_file(ctx, e)).ok()?;
-    match &e.tree {
-        Some(t) if e.kind != ArtifactKind::Directory => {
-            let tree = Cache::at(&ctx.cache_dir)
-                .root()
-                .join("trees/sha256")
-                .join(t);
-            Some(file.and(&Fingerprint::of_tree(&tree).ok()?))
-        }
-        _ => Some(file),
-    }
-}
-
-/// Whether the receipt of the last `add` answers this one: same request,
-/// same files, within [`receipt::MAX_AGE`] (the rule `run` uses too).
-fn unchanged(ctx: &Context, e: &Entry, request: &str) -> bool {
-    let Some(r) = &e.receipt else { return false };
-    // A local source may have changed behind the same path: always look.
-    let local = e.source.parse::<Source>().is_ok_and(|s| local(&s));
-    !local && pinned_fingerprint(ctx, e).is_some_and(|fp| r.matches(&e.sha256, request, &fp))
-}
-
-/// SHA-256 over everything an `add` verdict depends on. Unreadable inputs
-/// make a digest that matches nothing, so the full path runs and reports.
-fn request_digest(
-    ctx: &Context,
-    name: &str,
-    source: &str,
-    ev: &EvidenceArgs,
-    fetch: &FetchArgs,
-) -> Result<String> {
-    let mut h = crate::digest::FieldHasher::default();
-    h.field("version", env!("CARGO_PKG_VERSION").as_bytes());
-    h.field("name", name.as_bytes());
-    let source = absolute(source.parse().map_err(source_failure)?)
-        .map(|s| s.to_string())
-        .unwrap_or_else(|_| source.to_string());
-    h.field("source", source.as_bytes());
-    let extra = ev
-        .key
-        .iter()
-        .map(|p| ("key", p))
-        .chain(ev.trusted_root.iter().map(|p| ("trusted-root", p)));
-    for (k, p) in ev.files().chain(extra) {
-        h.file(k, p);
-    }
-    for (k, v) in [
-        ("key-name", ev.key_name.join("\n")),
-        ("identity", format!("{:?}", ev.certificate_identity)),
-        (
-            "identity-re",
-            format!("{:?}", ev.certificate_identity_regexp),
-        ),
-        ("issuer", format!("{:?}", ev.certificate_oidc_issuer)),
-        (
-            "issuer-re",
-            format!("{:?}", ev.certificate_oidc_issuer_regexp),
-        ),
-        ("advisories", format!("{:?}", ev.advisories)),
-        ("registry", format!("{:?}", fetch.registry)),
-        ("pypi-url", format!("{:?}", fetch.pypi_url)),
-        ("registry-url", format!("{:?}", fetch.registry_url)),
-        ("max-size", fetch.max_size.to_string()),
-    ] {
-        h.field(k, v.as_bytes());
-    }
-    // The policy and trust files in force, the administrator's included.
-    for p in ctx.judgement_files() {
-        h.file("state", &p);
-    }
-    Ok(h.finish())
-}
-
-/// Local paths are pinned absolute: `update` and `run` may start elsewhere.
-fn absolute(source: Source) -> Result<Source> {
-    let abs = |p: PathBuf| -> Result<PathBuf> {
-        std::fs::canonicalize(&p).map_err(|e| {
-            Failure::input(
-                Code::ArtifactUnreadable,
-                format!("{}: {e}", p.display()),
-                Some("check the path of the source".into()),
-            )
-            .into()
-        })
-    };
-    Ok(match source {
-        Source::Path(p) => Source::Path(abs(p)?),
-        Source::Mcpb(Location::Path(p)) => Source::Mcpb(Location::Path(abs(p)?)),
-        Source::ServerJson(p) => Source::ServerJson(abs(p)?),
-        other => other,
-    })
-}
-
-/// `--offline` with a remote artifact: only a blob whose digest the source
-/// publishes can be taken from the cache.
-fn offline_miss(url: &str, cache: &Cache, r: &Resolved) -> anyhow::Error {
-    let _ = (cache, r);
-    Failure::input(
-        Code::FetchFailed,
-        format!("--offline: {url} would have to be fetched"),
-        Some("run without --offline once; a pinned server is then used from the cache".into()),
-    )
-    .into()
-}
-
-/// `--offline`: every metadata fetch fails.
-struct Offline;
-
-impl source::Fetch for Offline {
-    fn get_bytes(&self, url: &str, _limit: u64) -> Result<Vec<u8>, source::FetchError> {
-        Err(source::FetchError::other(format!(
-            "--offline: {url} would have to be fetched"
-        )))
-    }
-}
-
-impl source::Fetch for net::Client {
-    fn get_bytes(&self, url: &str, limit: u64) -> Result<Vec<u8>, source::FetchError> {
-        net::Client::get_bytes(self, url, limit).map_err(|e| match e {
-            NetError::Status { code: 404, .. } => source::FetchError::not_found(e.to_string()),
-            e => source::FetchError::other(e.to_string()),
-        })
-    }
-}
-
-fn archive_kind(kind: ArtifactKind, path: &Path) -> Result<Option<ArchiveKind>> {
-    Ok(match kind {
-        ArtifactKind::NpmTarball | ArtifactKind::Sdist => Some(ArchiveKind::TarGz),
-        ArtifactKind::Wheel | ArtifactKind::Mcpb => Some(ArchiveKind::Zip),
-        // A release file is unpacked when it is an archive by content.
-        ArtifactKind::File => archive::kind_of_file(path)?,
-        ArtifactKind::Directory => None,
-    })
 }
 
 fn kind_name(k: crate::cache::EntryKind) -> &'static str {
@@ -778,140 +215,6 @@ fn kind_name(k: crate::cache::EntryKind) -> &'static str {
         crate::cache::EntryKind::Blob => "blob",
         crate::cache::EntryKind::Tree => "tree",
     }
-}
-
-/// Trust-store names of the verified signers, else their description.
-fn signers(ev: &Evidence) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for s in &ev.signatures {
-        if let Ok(signer) = &s.outcome {
-            let names = signer.trust_names();
-            let add: Vec<String> = if names.is_empty() {
-                vec![signer.describe()]
-            } else {
-                names.to_vec()
-            };
-            for n in add {
-                if !out.contains(&n) {
-                    out.push(n);
-                }
-            }
-        }
-    }
-    out
-}
-
-/// One line per piece of evidence that verified, for the lock.
-fn evidence_lines(ev: &Evidence) -> Vec<String> {
-    use crate::evidence::Role;
-    let mut out = Vec::new();
-    for s in &ev.signatures {
-        let Ok(signer) = &s.outcome else { continue };
-        let role = match s.role {
-            Role::Signature => "signature",
-            Role::Provenance => "provenance",
-            Role::Sbom => "sbom attestation",
-            Role::SbomSignature => "sbom signature",
-        };
-        let scheme = s
-            .scheme
-            .and_then(|sc| serde_json::to_value(sc).ok())
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_else(|| "unknown".into());
-        out.push(format!("{role}: {scheme} by {}", signer.describe()));
-    }
-    for b in &ev.sboms {
-        if b.sbom.is_ok() {
-            out.push(format!("sbom: {}", b.file.display()));
-        }
-    }
-    out
-}
-
-/// Rollback protection: a lower version of the same package is refused
-/// unless asked for.
-fn refuse_downgrade(
-    name: &str,
-    prev: &Entry,
-    new_source: &str,
-    new_version: Option<&str>,
-    allowed: bool,
-) -> Result<()> {
-    let (Some(old_v), Some(new_v)) = (prev.version.as_deref(), new_version) else {
-        return Ok(());
-    };
-    let same_package = |a: &str, b: &str| -> bool {
-        match (a.parse::<Source>(), b.parse::<Source>()) {
-            (Ok(Source::Npm { name: x, .. }), Ok(Source::Npm { name: y, .. }))
-            | (Ok(Source::Pypi { name: x, .. }), Ok(Source::Pypi { name: y, .. }))
-            | (Ok(Source::Registry { name: x, .. }), Ok(Source::Registry { name: y, .. })) => {
-                x == y
-            }
-            _ => false,
-        }
-    };
-    if allowed || old_v == new_v || !same_package(&prev.source, new_source) {
-        return Ok(());
-    }
-    let lower = match new_source.parse::<Source>() {
-        Ok(Source::Pypi { .. }) => {
-            match (
-                old_v.parse::<pep440_rs::Version>(),
-                new_v.parse::<pep440_rs::Version>(),
-            ) {
-                (Ok(o), Ok(n)) => Some(n < o),
-                _ => None,
-            }
-        }
-        _ => match (
-            semver::Version::parse(old_v.trim_start_matches('v')),
-            semver::Version::parse(new_v.trim_start_matches('v')),
-        ) {
-            (Ok(o), Ok(n)) => Some(n < o),
-            _ => None,
-        },
-    };
-    match lower {
-        Some(false) => Ok(()),
-        Some(true) => Err(Failure::input(
-            Code::Downgrade,
-            format!("{name}: {new_v} is lower than the pinned {old_v}; refusing a downgrade"),
-            Some("pass --allow-downgrade if you mean to go back to the older version".into()),
-        )
-        .into()),
-        // Fail closed: versions that cannot be ordered might go back.
-        None => Err(Failure::input(
-            Code::Downgrade,
-            format!("{name}: cannot tell whether {new_v} is older than the pinned {old_v}"),
-            Some("pass --allow-downgrade if the change is intended".into()),
-        )
-        .into()),
-    }
-}
-
-fn diff(old: &Entry, new: &Entry) -> Vec<String> {
-    let mut out = Vec::new();
-    if old.version != new.version {
-        out.push(format!(
-            "version: {} -> {}",
-            old.version.as_deref().unwrap_or("-"),
-            new.version.as_deref().unwrap_or("-")
-        ));
-    }
-    if old.sha256 != new.sha256 {
-        out.push(format!("sha256: {} -> {}", old.sha256, new.sha256));
-    }
-    if old.signers != new.signers {
-        out.push(format!(
-            "signers: [{}] -> [{}]",
-            old.signers.join(", "),
-            new.signers.join(", ")
-        ));
-    }
-    if old.run != new.run {
-        out.push("run settings (arguments, environment) changed".into());
-    }
-    out
 }
 
 fn describe(e: &Entry) -> String {
@@ -937,197 +240,5 @@ fn print_pinned(g: &Global, name: &str, e: &Entry, prev: Option<&Entry>, report:
     } else {
         g.out(&report.to_human(g.cli.quiet, false));
         g.out(&format!("pinned {name}: {}\n", describe(e)));
-    }
-}
-
-fn lock_file(ctx: &Context) -> PathBuf {
-    ctx.config_dir.join("servers.lock")
-}
-
-/// Server names appear in policies, scopes, file names and `run NAME`.
-fn check_name(name: &str) -> Result<()> {
-    if crate::lock::valid_server_name(name) {
-        Ok(())
-    } else {
-        Err(Failure::input(
-            Code::Usage,
-            format!("`{name}` is not a usable server name"),
-            Some(crate::lock::SERVER_NAME_RULE.into()),
-        )
-        .into())
-    }
-}
-
-fn unknown_server(name: &str) -> anyhow::Error {
-    Failure::input(
-        Code::ServerUnknown,
-        format!("no server named `{name}` is pinned"),
-        Some(
-            "`mcp-warden cache list` shows what is cached; `mcp-warden add NAME SOURCE` pins one"
-                .into(),
-        ),
-    )
-    .into()
-}
-
-fn source_failure(e: SourceError) -> anyhow::Error {
-    let code = match &e {
-        SourceError::InvalidSpec { .. }
-        | SourceError::Unsupported { .. }
-        | SourceError::OnlyHttps { .. }
-        | SourceError::VersionRange { .. }
-        | SourceError::ShellArgument { .. }
-        | SourceError::NoUsablePackage { .. } => Code::SourceInvalid,
-        SourceError::NotFound { .. } | SourceError::NoFile { .. } => Code::SourceNotFound,
-        SourceError::TooLarge { .. } => Code::ArtifactTooLarge,
-        SourceError::Fetch { .. } => Code::FetchFailed,
-        SourceError::Json { .. }
-        | SourceError::Field { .. }
-        | SourceError::NoIntegrity { .. }
-        | SourceError::NotHttps { .. } => Code::SourceInvalid,
-        SourceError::Local { .. } => Code::ArtifactUnreadable,
-    };
-    let hint = e.hint();
-    Failure::input(code, e.to_string(), Some(hint)).into()
-}
-
-fn net_failure(e: NetError) -> anyhow::Error {
-    let code = match &e {
-        NetError::TooLarge { .. } => Code::ArtifactTooLarge,
-        NetError::Status { code: 404, .. } => Code::SourceNotFound,
-        NetError::CaFile { .. } => Code::InputInvalid,
-        _ => Code::FetchFailed,
-    };
-    let hint = e.hint().map(str::to_string);
-    Failure::input(code, e.to_string(), hint).into()
-}
-
-fn cache_failure(e: CacheError) -> anyhow::Error {
-    // A network error surfaces through the reader the cache consumed.
-    if let CacheError::Read(io) = &e
-        && let Some(n) = NetError::from_io(io)
-    {
-        let code = match n {
-            NetError::TooLarge { .. } => Code::ArtifactTooLarge,
-            _ => Code::FetchFailed,
-        };
-        return Failure::input(code, n.to_string(), n.hint().map(str::to_string)).into();
-    }
-    let code = match &e {
-        CacheError::TooLarge { .. } => Code::ArtifactTooLarge,
-        CacheError::Mismatch { .. } => Code::IntegrityMismatch,
-        CacheError::Archive(_) | CacheError::UnsafeDir { .. } => Code::ArchiveUnsafe,
-        CacheError::Corrupt { .. } => Code::CacheMismatch,
-        CacheError::Source(_) => Code::ArtifactUnreadable,
-        _ => Code::CacheError,
-    };
-    let hint = e.hint().to_string();
-    Failure::input(code, e.to_string(), Some(hint)).into()
-}
-
-fn lock_failure(e: LockError) -> anyhow::Error {
-    Failure::from(e).into()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::PermissionsExt as _;
-    use std::time::Duration;
-
-    /// A context whose cache holds the blob (and, for an archive, the
-    /// tree) of a pinned npm package, with the receipt `add` would write.
-    fn pinned(kind: ArtifactKind) -> (tempfile::TempDir, Context, Entry) {
-        let d = tempfile::tempdir().unwrap();
-        let ctx = Context::new(Some(d.path()), None, Some(d.path())).unwrap();
-        let cache = Cache::at(&ctx.cache_dir);
-        let sha256 = "a".repeat(64);
-        let blob = cache.blob_path(&sha256);
-        std::fs::create_dir_all(blob.parent().unwrap()).unwrap();
-        std::fs::write(&blob, "package").unwrap();
-        let tree = (kind != ArtifactKind::File).then(|| {
-            let key = "c".repeat(64);
-            let t = cache.root().join("trees/sha256").join(&key);
-            std::fs::create_dir_all(&t).unwrap();
-            std::fs::write(t.join("index.js"), "1").unwrap();
-            key
-        });
-        let mut e = Entry {
-            source: "npm:@acme/server@1.2.3".into(),
-            version: Some("1.2.3".into()),
-            sha256,
-            sha512: "b".repeat(128),
-            size: 7,
-            kind,
-            tree,
-            tree_digest: None,
-            signers: Vec::new(),
-            evidence: Vec::new(),
-            pinned: jiff::Timestamp::now().to_string(),
-            run: RunSettings::default(),
-            evidence_files: Vec::new(),
-            receipt: None,
-        };
-        let fp = pinned_fingerprint(&ctx, &e).unwrap();
-        e.receipt = Some(Receipt::new(&e.sha256, "request", &fp));
-        (d, ctx, e)
-    }
-
-    #[test]
-    fn add_answers_from_its_receipt_only_while_nothing_changed() {
-        let (_d, ctx, e) = pinned(ArtifactKind::File);
-        assert!(unchanged(&ctx, &e, "request"));
-        // Another request (flags, evidence, policy or trust files).
-        assert!(!unchanged(&ctx, &e, "other request"));
-        // No receipt, or one older than a day.
-        assert!(!unchanged(
-            &ctx,
-            &Entry {
-                receipt: None,
-                ..e.clone()
-            },
-            "request"
-        ));
-        let mut old = e.clone();
-        old.receipt.as_mut().unwrap().verified =
-            (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(25)).to_string();
-        assert!(!unchanged(&ctx, &old, "request"));
-        // A local source may have changed behind its path.
-        let local = Entry {
-            source: "/srv/server.js".into(),
-            ..e.clone()
-        };
-        assert!(!unchanged(&ctx, &local, "request"));
-        // The cached file's mode (and with it ctime).
-        let blob = Cache::at(&ctx.cache_dir).blob_path(&e.sha256);
-        std::fs::set_permissions(&blob, std::fs::Permissions::from_mode(0o700)).unwrap();
-        assert!(!unchanged(&ctx, &e, "request"));
-    }
-
-    #[test]
-    fn a_rewritten_or_missing_cached_file_is_checked_again() {
-        let (_d, ctx, e) = pinned(ArtifactKind::File);
-        let blob = Cache::at(&ctx.cache_dir).blob_path(&e.sha256);
-        let mtime = std::fs::metadata(&blob).unwrap().modified().unwrap();
-        std::thread::sleep(Duration::from_millis(20));
-        // Same size, mtime set back: ctime still tells.
-        std::fs::write(&blob, "PACKAGE").unwrap();
-        let f = std::fs::File::options().write(true).open(&blob).unwrap();
-        f.set_modified(mtime).unwrap();
-        assert!(!unchanged(&ctx, &e, "request"));
-        std::fs::remove_file(&blob).unwrap();
-        assert!(!unchanged(&ctx, &e, "request"));
-    }
-
-    #[test]
-    fn an_archives_unpacked_tree_is_part_of_the_receipt() {
-        let (_d, ctx, e) = pinned(ArtifactKind::NpmTarball);
-        assert!(unchanged(&ctx, &e, "request"));
-        let t = Cache::at(&ctx.cache_dir)
-            .root()
-            .join("trees/sha256")
-            .join(e.tree.as_ref().unwrap());
-        std::fs::write(t.join("index.js"), "2").unwrap();
-        assert!(!unchanged(&ctx, &e, "request"));
     }
 }

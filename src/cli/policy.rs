@@ -4,9 +4,9 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::args::PolicyCommand;
-use super::verify::{load_policies, load_trust};
 use super::{Failure, Global};
 use crate::diag::{Code, Diagnostic, Severity};
+use crate::ops::judge::{load_policies, load_trust};
 use crate::policy::{self, Layer, PolicyError};
 use crate::report::render_diagnostic;
 

@@ -3,71 +3,13 @@
 use std::io::{IsTerminal, Read};
 
 use anyhow::Result;
-use clap::Subcommand;
 use serde_json::json;
 
+use super::args::SecretCommand;
 use super::{Failure, Global};
 use crate::diag::Code;
+use crate::ops::secret_code;
 use crate::secrets::{MAX_VALUE_BYTES, SecretError, SecretValue, Secrets};
-
-const SET_HELP: &str = "\
-Examples:
-  mcp-warden secret set github GITHUB_TOKEN
-  gh auth token | mcp-warden secret set github GITHUB_TOKEN";
-
-const RM_HELP: &str = "\
-Examples:
-  mcp-warden secret rm github GITHUB_TOKEN";
-
-const LIST_HELP: &str = "\
-Examples:
-  mcp-warden secret list
-  mcp-warden secret list github";
-
-#[derive(Debug, Subcommand)]
-pub enum SecretCommand {
-    /// Store a secret for a server: the value is read from a no-echo prompt
-    /// on a terminal, else from stdin (one trailing newline dropped), never
-    /// from the command line.
-    #[command(after_long_help = SET_HELP)]
-    Set {
-        /// The server's name (as in servers.lock).
-        server: String,
-        /// The environment variable the server reads it from.
-        var: String,
-    },
-    /// Remove a secret from the keychain and the index; a secret that is
-    /// stored in neither is an error (exit 2).
-    #[command(after_long_help = RM_HELP)]
-    Rm {
-        /// The server's name.
-        server: String,
-        /// The variable's name.
-        var: String,
-    },
-    /// List the stored secrets' names, and whether the keychain still holds
-    /// each (present/missing); never their values.
-    #[command(after_long_help = LIST_HELP)]
-    List {
-        /// Only this server's secrets.
-        server: Option<String>,
-    },
-}
-
-/// The diagnostic code of a keychain error (shared with `run`).
-pub fn secret_code(e: &SecretError) -> Code {
-    match e {
-        SecretError::InvalidServer { .. } | SecretError::InvalidVar { .. } => Code::Usage,
-        SecretError::Unavailable { .. }
-        | SecretError::Timeout { .. }
-        | SecretError::Denied { .. }
-        | SecretError::Backend { .. }
-        | SecretError::UnknownBackend { .. }
-        | SecretError::BadTimeout { .. }
-        | SecretError::NoPlatformStore => Code::KeychainUnavailable,
-        _ => Code::InputInvalid,
-    }
-}
 
 fn failure(e: SecretError) -> anyhow::Error {
     let code = secret_code(&e);

@@ -4,9 +4,9 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::args::TrustCommand;
-use super::verify::load_trust;
 use super::{Failure, Global};
 use crate::diag::Code;
+use crate::ops::judge::load_trust;
 use crate::trust::{self, Added, TrustError};
 
 fn failure(e: TrustError) -> anyhow::Error {

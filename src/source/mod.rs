@@ -269,6 +269,32 @@ impl SourceError {
     }
 }
 
+impl crate::diag::Diagnose for SourceError {
+    fn code(&self) -> crate::diag::Code {
+        use crate::diag::Code;
+        match self {
+            SourceError::InvalidSpec { .. }
+            | SourceError::Unsupported { .. }
+            | SourceError::OnlyHttps { .. }
+            | SourceError::VersionRange { .. }
+            | SourceError::ShellArgument { .. }
+            | SourceError::NoUsablePackage { .. } => Code::SourceInvalid,
+            SourceError::NotFound { .. } | SourceError::NoFile { .. } => Code::SourceNotFound,
+            SourceError::TooLarge { .. } => Code::ArtifactTooLarge,
+            SourceError::Fetch { .. } => Code::FetchFailed,
+            SourceError::Json { .. }
+            | SourceError::Field { .. }
+            | SourceError::NoIntegrity { .. }
+            | SourceError::NotHttps { .. } => Code::SourceInvalid,
+            SourceError::Local { .. } => Code::ArtifactUnreadable,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(SourceError::hint(self))
+    }
+}
+
 /// Resolves `source` from its metadata. Nothing but metadata documents is
 /// fetched, each under a size limit.
 pub fn resolve(
@@ -547,5 +573,27 @@ mod tests {
         assert_eq!(encode_segment("@scope/name"), "%40scope%2Fname");
         assert_eq!(encode_segment("io.github.o/s-1"), "io.github.o%2Fs-1");
         assert_eq!(encode_segment("1.0.0+b"), "1.0.0%2Bb");
+    }
+}
+
+#[cfg(test)]
+mod diagnose_tests {
+    use super::*;
+    use crate::diag::{Code, Diagnose, EXIT_INPUT};
+
+    #[test]
+    fn source_errors_report_their_code_and_hint() {
+        let e = SourceError::NotFound {
+            what: "npm package x".into(),
+            url: "https://registry.npmjs.org/x".into(),
+        };
+        assert_eq!(e.code(), Code::SourceNotFound);
+        assert_eq!(Diagnose::hint(&e), Some(SourceError::hint(&e)));
+        assert_eq!(e.exit(), EXIT_INPUT);
+        let e = SourceError::Local {
+            path: "/nowhere".into(),
+            message: "gone".into(),
+        };
+        assert_eq!(e.code(), Code::ArtifactUnreadable);
     }
 }

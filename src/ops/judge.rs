@@ -1,0 +1,249 @@
+//! The one path from evidence to a judgement: collect and verify the
+//! evidence, apply the policy, report. `verify`, `add` and `run` all use it.
+
+use std::path::{Path, PathBuf};
+
+use crate::context::Context;
+use crate::diag::{Code, Failure, Severity};
+use crate::evidence::Evidence;
+use crate::policy::{self, PolicySet};
+use crate::report::Report;
+use crate::sbom::advisories::AdvisoryDb;
+use crate::trust::{IdentityMatcher, TrustStore};
+use crate::verify::{self, ArtifactRef, IdentityRule, InputError};
+
+/// The evidence-file roles, as servers.lock records them.
+pub const EVIDENCE_ROLES: [&str; 5] = [
+    "signature",
+    "bundle",
+    "provenance",
+    "sbom",
+    "sbom-signature",
+];
+
+/// The evidence given for one judgement: files, keys, the identity rule in
+/// cosign's words and the advisory database.
+#[derive(Debug, Clone, Default)]
+pub struct EvidenceRequest {
+    pub signature: Vec<PathBuf>,
+    pub bundle: Vec<PathBuf>,
+    pub certificate_identity: Option<String>,
+    pub certificate_identity_regexp: Option<String>,
+    pub certificate_oidc_issuer: Option<String>,
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    pub provenance: Vec<PathBuf>,
+    pub sbom: Vec<PathBuf>,
+    pub sbom_signature: Vec<PathBuf>,
+    pub advisories: Option<PathBuf>,
+    pub trusted_root: Option<PathBuf>,
+    pub key: Vec<PathBuf>,
+    pub key_name: Vec<String>,
+}
+
+impl EvidenceRequest {
+    /// The files given for `role` (one of [`EVIDENCE_ROLES`]).
+    pub fn files_mut(&mut self, role: &str) -> Option<&mut Vec<PathBuf>> {
+        Some(match role {
+            "signature" => &mut self.signature,
+            "bundle" => &mut self.bundle,
+            "provenance" => &mut self.provenance,
+            "sbom" => &mut self.sbom,
+            "sbom-signature" => &mut self.sbom_signature,
+            _ => return None,
+        })
+    }
+
+    /// Every evidence file with its role, in [`EVIDENCE_ROLES`] order.
+    pub fn files(&self) -> impl Iterator<Item = (&'static str, &PathBuf)> {
+        [
+            &self.signature,
+            &self.bundle,
+            &self.provenance,
+            &self.sbom,
+            &self.sbom_signature,
+        ]
+        .into_iter()
+        .zip(EVIDENCE_ROLES)
+        .flat_map(|(list, role)| list.iter().map(move |p| (role, p)))
+    }
+}
+
+/// The evidence and the report of one judgement.
+pub struct Judgement {
+    pub evidence: Evidence,
+    pub report: Report,
+}
+
+/// Verifies the evidence about `artifact` and judges it under `policies`;
+/// `identity` is the rule [`identity_rule`] made of the same request.
+pub fn judge(
+    artifact: ArtifactRef,
+    server: Option<&str>,
+    ev: &EvidenceRequest,
+    identity: Option<IdentityRule>,
+    (trust, policies): (&TrustStore, &PolicySet),
+) -> Result<Judgement, Failure> {
+    let evidence = collect(artifact, server, ev, identity, trust)?;
+    let report = decide(&evidence, ev, (trust, policies))?;
+    Ok(Judgement { evidence, report })
+}
+
+/// The first half of [`judge`]: the evidence, verified, not yet judged.
+pub fn collect(
+    artifact: ArtifactRef,
+    server: Option<&str>,
+    ev: &EvidenceRequest,
+    identity: Option<IdentityRule>,
+    trust: &TrustStore,
+) -> Result<Evidence, Failure> {
+    let req = verify::Request {
+        artifact,
+        signatures: ev.signature.clone(),
+        bundles: ev.bundle.clone(),
+        keys: ev.key.clone(),
+        key_names: ev.key_name.clone(),
+        server: server.map(str::to_string),
+        identity,
+        trusted_root: ev.trusted_root.clone(),
+        provenance: ev.provenance.clone(),
+        sboms: ev.sbom.clone(),
+        sbom_signatures: ev.sbom_signature.clone(),
+    };
+    verify::collect(&req, trust).map_err(input_failure)
+}
+
+/// The second half of [`judge`]: the policy's verdict on the evidence,
+/// with the advisories the request or the policy names.
+pub fn decide(
+    evidence: &Evidence,
+    ev: &EvidenceRequest,
+    (trust, policies): (&TrustStore, &PolicySet),
+) -> Result<Report, Failure> {
+    let db = load_advisories(ev.advisories.as_deref(), policies)?;
+    let decision = policy::evaluate(policies, evidence, trust, db.as_ref());
+    Ok(Report::from_decision(evidence, &decision))
+}
+
+/// What `verify` is asked about: a file or digest, or a pinned server.
+pub enum Target<'a> {
+    Artifact(&'a str),
+    Pinned(&'a str),
+}
+
+/// `verify`: the artifact (or the copy `add` pinned, with the evidence it
+/// kept unless other evidence is given) judged under the policy.
+pub fn verify(
+    ctx: &Context,
+    target: Target,
+    server: Option<&str>,
+    ev: &EvidenceRequest,
+) -> Result<Report, Failure> {
+    let trust = load_trust(ctx)?;
+    let policies = load_policies(ctx, &trust)?;
+    let identity = identity_rule(ev)?;
+    let mut ev = ev.clone();
+    let artifact: ArtifactRef = match target {
+        Target::Artifact(text) => text.parse().map_err(|e| {
+            Failure::input(
+                Code::InputInvalid,
+                format!("{e}"),
+                Some("give a file path, or sha256:<64 hex> / sha512:<128 hex>".into()),
+            )
+        })?,
+        Target::Pinned(name) => super::pinned::artifact(ctx, name, &mut ev, true)?,
+    };
+    Ok(judge(artifact, server, &ev, identity, (&trust, &policies))?.report)
+}
+
+/// The OSV database from `--advisories`, or else the first policy layer's
+/// `[advisories] db` (relative to that policy file).
+pub fn load_advisories(
+    given: Option<&Path>,
+    policies: &PolicySet,
+) -> Result<Option<AdvisoryDb>, Failure> {
+    let path = given
+        .map(Path::to_path_buf)
+        .or_else(|| policies.advisories_db());
+    let Some(path) = path else { return Ok(None) };
+    let db = AdvisoryDb::load(&path).map_err(|e| {
+        Failure::input(
+            Code::InputInvalid,
+            format!("cannot use the advisory database {}: {e}", path.display()),
+            Some("pass a directory of OSV JSON files or an ecosystem's all.zip".into()),
+        )
+    })?;
+    Ok(Some(db))
+}
+
+/// The cosign-style identity flags as one rule; the command line ensures
+/// both halves come together.
+pub fn identity_rule(a: &EvidenceRequest) -> Result<Option<IdentityRule>, Failure> {
+    let matcher = |exact: &Option<String>,
+                   re: &Option<String>,
+                   flag: &str|
+     -> Result<Option<IdentityMatcher>, Failure> {
+        Ok(match (exact, re) {
+            (Some(e), _) => Some(IdentityMatcher::Exact(e.clone())),
+            (None, Some(r)) => Some(IdentityMatcher::regexp(r).map_err(|e| {
+                Failure::input(
+                    Code::Usage,
+                    format!("--{flag}-regexp: {e}"),
+                    Some("write a regular expression in Rust regex syntax".into()),
+                )
+            })?),
+            (None, None) => None,
+        })
+    };
+    let identity = matcher(
+        &a.certificate_identity,
+        &a.certificate_identity_regexp,
+        "certificate-identity",
+    )?;
+    let issuer = matcher(
+        &a.certificate_oidc_issuer,
+        &a.certificate_oidc_issuer_regexp,
+        "certificate-oidc-issuer",
+    )?;
+    Ok(match (identity, issuer) {
+        (Some(identity), Some(issuer)) => Some(IdentityRule { identity, issuer }),
+        _ => None,
+    })
+}
+
+pub fn load_trust(ctx: &Context) -> Result<TrustStore, Failure> {
+    TrustStore::load(ctx).map_err(|e| {
+        let hint = e.hint();
+        Failure::input(Code::TrustStoreInvalid, e.to_string(), hint)
+    })
+}
+
+pub fn load_policies(ctx: &Context, trust: &TrustStore) -> Result<PolicySet, Failure> {
+    PolicySet::load(ctx, trust).map_err(|e| match e {
+        policy::PolicyError::Read(r) => Failure::input(
+            Code::PolicyUnreadable,
+            format!("cannot read the policy: {r}"),
+            Some("check the --policy path; `mcp-warden policy init` writes a template".into()),
+        ),
+        policy::PolicyError::Invalid { diagnostics, .. } => Failure {
+            diagnostics: diagnostics
+                .into_iter()
+                .filter(|d| d.severity == Severity::Error)
+                .collect(),
+            exit: 2,
+        },
+    })
+}
+
+fn input_failure(e: InputError) -> Failure {
+    let code = match &e {
+        InputError::Artifact(_) => Code::ArtifactUnreadable,
+        InputError::Key { .. } | InputError::KeyFile(_) => Code::KeyMalformed,
+        InputError::KeyName(_) | InputError::NotAKey(_) => Code::KeyUnknown,
+        InputError::Signature(_) | InputError::Bundle(_) | InputError::Evidence(_) => {
+            Code::InputInvalid
+        }
+        InputError::TrustedRoot(_) => Code::TrustedRootInvalid,
+    };
+    let hint = e.hint().map(str::to_string);
+    Failure::input(code, e.to_string(), hint)
+}

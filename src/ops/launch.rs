@@ -1,0 +1,796 @@
+//! Preparing a pinned server's launch: the receipt or a full re-check, the
+//! entry point, environment and secrets, sandbox, guard and audit log.
+//! What it returns is only started and waited on.
+
+use std::ffi::OsString;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::judge::{self, EvidenceRequest, load_policies, load_trust};
+use crate::audit::{self, Event, Sink as _};
+use crate::context::Context;
+use crate::diag::{Code, Failure};
+use crate::launch::anchor::Anchor;
+use crate::launch::entry::{self, Artifact, EnvValue};
+use crate::launch::guard::redact::{self, Redactor};
+use crate::launch::guard::{self, GuardSession, io::Guard, pins::PinStore};
+use crate::launch::spawn::{Launch, Program};
+use crate::launch::{env, sandbox};
+use crate::lock::Lock;
+use crate::policy;
+use crate::receipt::{self, Fingerprint};
+use crate::report::{Report, Verdict};
+use crate::secrets::{SecretValue, Secrets};
+use crate::source::ArtifactKind;
+use crate::verify::ArtifactRef;
+
+/// `run NAME`, as flags.
+#[derive(Debug, Clone)]
+pub struct LaunchRequest {
+    pub name: String,
+    /// Verify in full whatever the receipt says.
+    pub rehash: bool,
+    /// Variables passed through from run's environment.
+    pub env: Vec<String>,
+    pub grace_period: Duration,
+    /// OTLP/HTTP base URL for the audit events, over the policy's.
+    pub otlp: Option<String>,
+    /// The server's arguments after the declared ones.
+    pub args: Vec<OsString>,
+}
+
+/// A server checked, its launch on record, ready to start.
+pub struct Prepared {
+    pub launch: Launch,
+    /// The line printed on stderr before the server starts.
+    pub banner: String,
+    /// What the sandbox could not enforce here (best effort).
+    pub gaps: Vec<String>,
+    /// The audit log, open for the server's lifetime; flush it (with
+    /// [`FLUSH`]) when the server ends.
+    pub audit: audit::Shared,
+}
+
+/// Why a server does not start: the failure and, for a denial, the report
+/// that explains it.
+#[derive(Debug)]
+pub struct Refused {
+    pub report: Option<Box<Report>>,
+    pub failure: Failure,
+}
+
+impl From<Failure> for Refused {
+    fn from(failure: Failure) -> Self {
+        Refused {
+            report: None,
+            failure,
+        }
+    }
+}
+
+/// Everything before a pinned server starts: the pin looked up, judged
+/// again (or its receipt honoured), the launch planned and put on record.
+/// A refusal is on record too.
+pub fn prepare(ctx: &Context, a: &LaunchRequest) -> Result<Prepared, Refused> {
+    let name = a.name.as_str();
+    let lock = Lock::load(&ctx.config_dir.join("servers.lock")).map_err(Failure::from)?;
+    let Some(entry) = lock.servers.get(name) else {
+        return Err(Failure::input(
+            Code::ServerUnknown,
+            format!("no server named `{name}` is pinned"),
+            Some(format!(
+                "pin it first: `mcp-warden add {name} SOURCE` (see `mcp-warden add --help`)"
+            )),
+        )
+        .into());
+    };
+    let trust = load_trust(ctx)?;
+    let policies = load_policies(ctx, &trust)?;
+
+    // Every launch decision is recorded, the refusals too.
+    let mut audit = open_audit(ctx, a, &policies)?;
+    // What the keychain's anchor remembers and the files no longer show
+    // is said now, in the log, before this launch's record moves it.
+    if let Some(problem) = audit.check_anchor() {
+        tracing::warn!("the audit log does not match its anchor in the keychain: {problem}");
+        audit.record(Event::Guard {
+            server: name.to_string(),
+            kind: "audit-anchor".into(),
+            detail: problem,
+        });
+    }
+    let judges = Judges {
+        trust: &trust,
+        policies: &policies,
+        digest: receipt::policy_digest(ctx),
+    };
+    let decision = |verdict: &str, sandbox: String| Event::Launch {
+        server: name.to_string(),
+        digest: format!("sha256:{}", entry.sha256),
+        signers: entry.signers.clone(),
+        policy_digest: judges.digest.clone(),
+        verdict: verdict.to_string(),
+        sandbox,
+    };
+    let ready = match plan(a, ctx, entry, &judges, &audit) {
+        Ok(r) => r,
+        Err(e) => {
+            let verdict = match e.failure.exit {
+                1 => "denied",
+                _ => "error",
+            };
+            audit.record(decision(verdict, String::new()));
+            audit.flush(FLUSH);
+            return Err(e);
+        }
+    };
+    // A server whose launch is not on record does not start (a full disk,
+    // say: its records would otherwise be missing or cut off).
+    if let Err(e) = audit.try_record(decision("allowed", ready.sandbox.clone())) {
+        audit.flush(FLUSH);
+        let hint = e.hint().unwrap_or_default();
+        return Err(Failure::input(
+            e.code(),
+            format!(
+                "{name}: the launch record could not be written, so the server was not started: {e}"
+            ),
+            Some(format!(
+                "{hint}; run starts no server without its launch record"
+            )),
+        )
+        .into());
+    }
+    // The anchor moved with the launch record; the keychain connection
+    // is not kept open beside the server (the key stays, for the head).
+    audit.release_anchor();
+    Ok(Prepared {
+        launch: ready.launch,
+        banner: ready.banner,
+        gaps: ready.gaps,
+        audit,
+    })
+}
+
+/// How long `run` waits, at the end, for audit events to reach an OTLP
+/// collector.
+pub const FLUSH: Duration = Duration::from_secs(2);
+
+/// The audit log, exporting to `--otlp` or the policy's `[audit] otlp`.
+fn open_audit(
+    ctx: &crate::context::Context,
+    a: &LaunchRequest,
+    policies: &policy::PolicySet,
+) -> Result<audit::Shared, Failure> {
+    let fail = |e: audit::AuditError| -> Failure {
+        let mut f = Failure::input(e.code(), e.to_string(), e.hint());
+        // A server that could not be accounted for is not started.
+        if e.code() == Code::AuditUnavailable {
+            f.diagnostics[0].hint = Some(format!(
+                "{}; run refuses to start a server without its audit log",
+                e.hint()
+                    .unwrap_or_else(|| "check the home's data directory".into())
+            ));
+        }
+        f
+    };
+    let mut log = audit::AuditLog::open(ctx).map_err(fail)?;
+    // The key that authenticates the head, and the anchor: without them a
+    // log deleted or rewritten by a process that can write the files
+    // could not be told apart, so run refuses unless the policy opts out.
+    if policies.audit_anchor() {
+        log = crate::secrets::Secrets::open(ctx)
+            .map_err(audit::AnchorError::from)
+            .and_then(|s| log.with_keychain(Box::new(s)))
+            .map_err(|e| {
+                Failure::input(
+                    Code::AuditUnavailable,
+                    format!("the audit log's key cannot be read from the keychain: {e}"),
+                    Some("unlock the OS keychain (or start a Secret Service); run refuses to start a server whose audit log it cannot anchor, unless the policy says `[audit] anchor = \"off\"`".into()),
+                )
+            })?;
+    }
+    if let Some(url) = a.otlp.clone().or_else(|| policies.otlp()) {
+        log = log.with_otlp(&url).map_err(fail)?;
+    }
+    Ok(audit::Shared::new(log))
+}
+
+/// What judges a launch: the trust store, the policies, and the digest of
+/// the files both were read from (for the receipt and the audit log).
+struct Judges<'a> {
+    trust: &'a crate::trust::TrustStore,
+    policies: &'a policy::PolicySet,
+    digest: String,
+}
+
+/// A server checked and ready to start.
+struct Ready {
+    launch: Launch,
+    /// The line `run` prints on stderr before the server starts.
+    banner: String,
+    /// What the sandbox enforced, in one line (for the audit log).
+    sandbox: String,
+    /// What the sandbox could not enforce here (best effort).
+    gaps: Vec<String>,
+}
+
+/// Everything before the server starts: the pinned files checked again,
+/// the entry point, the environment and secrets, the sandbox and the
+/// guard. Any error here means the server does not start.
+fn plan(
+    a: &LaunchRequest,
+    ctx: &Context,
+    entry: &crate::lock::Entry,
+    judges: &Judges,
+    audit: &audit::Shared,
+) -> Result<Ready, Refused> {
+    let (name, trust, policies) = (a.name.as_str(), judges.trust, judges.policies);
+    let cache = crate::cache::Cache::open(&ctx.cache_dir).map_err(Failure::from)?;
+    let damaged = |what: String| -> Refused { damaged(name, what).into() };
+
+    // What will run, opened once: the pinned file itself, or the unpacked
+    // tree's directory. Everything after (fingerprint, digest, entry point,
+    // sandbox, the interpreter's arguments) reaches it through this
+    // descriptor, never by its name again (see launch::anchor).
+    let anchor = match &entry.tree {
+        Some(key) => {
+            cache
+                .tree(key)
+                .map_err(|e| damaged(format!("{name}: {e}")))?
+                .ok_or_else(|| {
+                    damaged(format!("{name}: the unpacked files are not in the cache"))
+                })?;
+            Anchor::open_dir(&ctx.cache_dir, &["trees", "sha256", key])
+                .map_err(|e| damaged(format!("{name}: the unpacked files cannot be opened: {e}")))?
+        }
+        None => {
+            let blob_path = cache.blob_path(&entry.sha256);
+            ensure_executable(&blob_path);
+            Anchor::open_file(&blob_path).map_err(|e| {
+                damaged(format!(
+                    "{name}: the pinned artifact sha256:{} cannot be opened: {e}",
+                    entry.sha256
+                ))
+            })?
+        }
+    };
+    let is_tree = entry.tree.is_some();
+    let fingerprint = |a: &Anchor| -> std::io::Result<Fingerprint> {
+        match is_tree {
+            true => Fingerprint::of_tree(a.path()),
+            false => a.metadata().map(|m| Fingerprint::of_file(&m)),
+        }
+    };
+    let before = fingerprint(&anchor).map_err(|e| damaged(format!("{name}: {e}")))?;
+
+    let entry_toml = toml::to_string(entry).unwrap_or_default();
+    let db_path = policies.advisories_db();
+    let inputs = receipt::inputs(&judges.digest, &entry_toml, db_path.as_deref());
+    let fresh = receipt_answers(ctx, name, a.rehash, &entry.sha256, &inputs, &before);
+    let how = if fresh {
+        "receipt"
+    } else {
+        receipt::remove(ctx, name);
+        // A single file is verified through the open descriptor: the bytes
+        // hashed are the bytes that run.
+        verify_in_full(
+            ctx,
+            name,
+            entry,
+            trust,
+            policies,
+            (!is_tree).then(|| anchor.path()),
+        )?;
+        // The tree that runs is compared with the tree digest pinned at
+        // `add` (for a directory, the pin itself).
+        if is_tree {
+            let expected = entry.tree_digest.as_deref().unwrap_or(&entry.sha256);
+            let now = crate::cache::tree_digest(anchor.path())
+                .map_err(|e| damaged(format!("{name}: {e}")))?;
+            if now != expected {
+                return Err(damaged(format!(
+                    "{name}: the unpacked files have tree digest {now}, not the pinned {expected}"
+                )));
+            }
+        }
+        // Nothing may have changed in place while it was hashed.
+        if fingerprint(&anchor).ok().as_ref() != Some(&before) {
+            return Err(damaged(format!(
+                "{name}: the cached files changed while they were being checked"
+            )));
+        }
+        if let Err(e) = receipt::save(
+            ctx,
+            name,
+            &receipt::Receipt::new(&entry.sha256, &inputs, &before),
+        ) {
+            tracing::warn!("cannot record the verification receipt: {e}");
+        }
+        if a.rehash { "re-hashed" } else { "verified" }
+    };
+
+    // How to start it.
+    let rules = policies.run_rules(name);
+    let path_var = std::env::var_os("PATH");
+    let pinned_name = pinned_file_name(&entry.source);
+    let artifact = match is_tree {
+        true => Artifact::Tree(anchor.path()),
+        false => Artifact::File {
+            path: anchor.path(),
+            name: &pinned_name,
+        },
+    };
+    let ep = entry::resolve(artifact, &rules, path_var.as_deref()).map_err(|e| {
+        let code = match e {
+            entry::EntryError::NoInterpreter { .. } => Code::LaunchFailed,
+            _ => Code::EntryPoint,
+        };
+        Failure::input(code, format!("{name}: {e}"), e.hint())
+    })?;
+
+    // The environment: allowlist, declared variables, secrets.
+    let stored = crate::secrets::stored_names(ctx, name).map_err(secret_failure)?;
+    let plan = env::plan(std::env::vars_os(), &entry.run.env, &rules, &stored, &a.env);
+    if let Some((var, from)) = plan.refused.first() {
+        return Err(Failure::input(
+            Code::EnvRefused,
+            format!(
+                "{name}: {var} makes the runtime load code, and {from} may not set it; only the policy may"
+            ),
+            Some(format!(
+                "if you mean it, set it in the policy: [servers.run] env = {{ {var} = \"inherit\" }} (or \"keychain\")"
+            )),
+        )
+        .into());
+    }
+    if let Some(var) = plan.missing.first() {
+        return Err(Failure::input(
+            Code::EnvMissing,
+            format!("{name}: the server requires {var}, and run's environment does not have it"),
+            Some(format!(
+                "set {var} in the client config's `env` block, or store it as a secret: `mcp-warden secret set {name} {var}`"
+            )),
+        )
+        .into());
+    }
+    for var in &plan.unset_passes {
+        tracing::warn!("--env {var}: not set in run's environment; the server does not get it");
+    }
+    let mut plain = plan.plain;
+    // (variable, required, default) for every secret wanted.
+    let mut wanted: Vec<(&str, bool, Option<&str>)> = plan
+        .secrets
+        .iter()
+        .map(|n| (n.var.as_str(), n.required, None))
+        .collect();
+    for (var, value) in &ep.env {
+        match value {
+            EnvValue::Plain(v) => {
+                plain.retain(|(k, _)| k != var.as_str());
+                plain.push((var.into(), v.into()));
+            }
+            EnvValue::Secret { default, required } => {
+                wanted.push((var, *required, default.as_deref()));
+            }
+        }
+    }
+    let mut secret_env: Vec<(String, SecretValue)> = Vec::new();
+    // The keychain is opened only when a secret is wanted.
+    let secrets = match wanted.is_empty() {
+        true => None,
+        false => Some(Secrets::open(ctx).map_err(secret_failure)?),
+    };
+    for (var, required, default) in wanted {
+        let Some(secrets) = &secrets else { break };
+        if secret_env.iter().any(|(k, _)| k == var) {
+            continue;
+        }
+        match secrets.get(name, var).map_err(secret_failure)? {
+            Some(v) => {
+                plain.retain(|(k, _)| k != var);
+                secret_env.push((var.to_string(), v));
+            }
+            None => match default {
+                Some(d) => plain.push((var.into(), d.into())),
+                None if required => {
+                    return Err(Failure::input(
+                        Code::SecretMissing,
+                        format!("{name}: the secret {var} is not in the keychain"),
+                        Some(format!("store it: `mcp-warden secret set {name} {var}`")),
+                    )
+                    .into());
+                }
+                None => {}
+            },
+        }
+    }
+
+    // The keychain connection is not kept open beside the server.
+    drop(secrets);
+    // One redactor for the launch: stderr, the guard's notes, the audit
+    // log and its OTLP export all pass it.
+    let redactor = Arc::new(Redactor::new(
+        &secret_env
+            .iter()
+            .map(|(_, v)| v.clone())
+            .collect::<Vec<_>>(),
+    ));
+    audit.set_redactor(redactor.clone());
+    let short: Vec<&str> = secret_env
+        .iter()
+        .filter(|(_, v)| v.expose().len() < redact::MIN_SECRET)
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if !short.is_empty() {
+        tracing::warn!(
+            "{name}: the secret{} {} {} shorter than {} bytes and {} not redacted from stderr or the audit log (a value that short cannot be told from ordinary text); store a longer one",
+            if short.len() == 1 { "" } else { "s" },
+            short.join(", "),
+            if short.len() == 1 { "is" } else { "are" },
+            redact::MIN_SECRET,
+            if short.len() == 1 { "is" } else { "are" },
+        );
+    }
+    let mut args = ep.args.clone();
+    args.extend(entry.run.args.iter().map(OsString::from));
+    args.extend(a.args.iter().cloned());
+
+    // The sandbox: the verified files, the interpreter, and the server's
+    // own state directories as its HOME and TMPDIR.
+    let mode: sandbox::Mode = rules.sandbox.map(Into::into).unwrap_or_default();
+    let mut cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/"));
+    let (confined, summary, gaps) = if mode == sandbox::Mode::Off {
+        (None, "sandbox off".to_string(), Vec::new())
+    } else {
+        let artifact = anchor.path().to_path_buf();
+        let interpreter = ep
+            .interpreter
+            .as_ref()
+            .map(|i| (i.path.as_path(), i.runtime));
+        let network = rules.network.unwrap_or(false);
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+        let expand = |list: &[policy::At<String>]| -> Vec<std::path::PathBuf> {
+            (list.iter())
+                .filter_map(|p| match p.value.strip_prefix("~/") {
+                    Some(rest) => home.as_ref().map(|h| h.join(rest)),
+                    None => Some(std::path::PathBuf::from(&p.value)),
+                })
+                .collect()
+        };
+        let (read, write) = (expand(&rules.read_paths), expand(&rules.write_paths));
+        let (prepared, dirs) = sandbox::for_server(&sandbox::Server {
+            ctx,
+            home: home.as_deref(),
+            name,
+            mode,
+            network,
+            artifact: &artifact,
+            interpreter,
+            read: &read,
+            write: &write,
+        })
+        .map_err(|e| {
+            let code = match e {
+                sandbox::SandboxError::Unavailable { .. } => Code::SandboxUnavailable,
+                _ => Code::LaunchFailed,
+            };
+            let mut f = Failure::input(code, format!("{name}: {e}"), Some(e.hint().into()));
+            if code == Code::SandboxUnavailable {
+                f.exit = 1;
+            }
+            f
+        })?;
+        for (var, dir) in [("HOME", &dirs.home), ("TMPDIR", &dirs.tmp)] {
+            plain.retain(|(k, _)| k != var);
+            plain.push((var.into(), dir.into()));
+        }
+        cwd = dirs.home.clone();
+        let (summary, gaps) = (
+            prepared.report().summary(),
+            prepared.report().not_enforced.clone(),
+        );
+        (Some(prepared), summary, gaps)
+    };
+
+    // The guard, unless the policy says `guard = false`.
+    let guard = match rules.guard.unwrap_or(true) {
+        false => None,
+        true => {
+            let pins = PinStore::open(&ctx.data_dir, name, &entry.sha256).map_err(|e| {
+                Failure::input(
+                    Code::CacheError,
+                    format!("{name}: {e}"),
+                    e.hint().map(str::to_string),
+                )
+            })?;
+            let guard_rules =
+                guard::Rules::from_policy(name, &entry.sha256, &rules, policies.tools_pinned(name));
+            let session =
+                GuardSession::new(guard_rules, pins, Box::new(audit.clone())).map_err(|e| {
+                    Failure::input(
+                        Code::PolicyType,
+                        format!("{name}: {e}"),
+                        e.hint().map(str::to_string),
+                    )
+                })?;
+            Some(Guard {
+                session: Box::new(session),
+                limits: guard::Limits::from_policy(&rules),
+                redactor: redactor.clone(),
+            })
+        }
+    };
+
+    let mut facts = vec![format!(
+        "sha256:{}",
+        &entry.sha256[..entry.sha256.len().min(12)]
+    )];
+    if !entry.signers.is_empty() {
+        facts.push(format!("signed by {}", entry.signers.join(", ")));
+    }
+    facts.push(how.to_string());
+    let interpreter = ep
+        .interpreter
+        .as_ref()
+        .map(|i| format!(" [{} from {}]", i.path.display(), i.from))
+        .unwrap_or_default();
+    let limits = crate::launch::limits::Limits::from_policy(&rules);
+    let banner = format!(
+        "mcp-warden: starting {name}{} ({}): {}{interpreter}; {}; {}; guard {}",
+        entry
+            .version
+            .as_deref()
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default(),
+        facts.join(", "),
+        ep.describe,
+        summary,
+        limits.summary(),
+        if guard.is_some() { "on" } else { "off" },
+    );
+
+    let (program, anchor) = match (&ep.program, is_tree) {
+        (Some(p), _) => (Program::Path(p.clone()), Some(anchor)),
+        (None, false) => (Program::File(anchor.into_file()), None),
+        (None, true) => {
+            return Err(Failure::input(
+                Code::EntryPoint,
+                format!("{name}: nothing to execute"),
+                None,
+            )
+            .into());
+        }
+    };
+    let launch = Launch {
+        program,
+        argv0: ep.argv0.clone(),
+        args,
+        env: plain,
+        secret_env,
+        cwd,
+        grace: a.grace_period,
+        sandbox: confined,
+        guard,
+        anchor,
+        limits: Some(limits),
+        // `run` supervises this one server: everything it starts ends
+        // with it.
+        unit: crate::launch::Unit::Namespace,
+    };
+    Ok(Ready {
+        launch,
+        banner,
+        sandbox: summary,
+        gaps,
+    })
+}
+
+/// The checks of `verify --server NAME` with the evidence `add` kept; a
+/// verdict other than allowed is refused with its report.
+fn verify_in_full(
+    ctx: &Context,
+    name: &str,
+    entry: &crate::lock::Entry,
+    trust: &crate::trust::TrustStore,
+    policies: &policy::PolicySet,
+    opened: Option<&std::path::Path>,
+) -> Result<(), Refused> {
+    let mut ev = EvidenceRequest::default();
+    // A cached copy that lost its digest failed verification (exit 1).
+    let artifact = super::pinned::artifact(ctx, name, &mut ev, false).map_err(|mut f| {
+        if f.diagnostics.iter().any(|d| d.code == Code::CacheMismatch) {
+            f.exit = 1;
+        }
+        f
+    })?;
+    // The file that will run, through its open descriptor, rather than
+    // the cache path `pinned` names.
+    let artifact = match (artifact, opened) {
+        (ArtifactRef::Path(_), Some(p)) => ArtifactRef::Path(p.to_path_buf()),
+        (a, _) => a,
+    };
+    let evidence = judge::collect(artifact, Some(name), &ev, None, trust)?;
+    // The one pass over the artifact that verification made also gave its
+    // SHA-256: it must be the pinned one before the verdict counts.
+    if entry.kind != ArtifactKind::Directory {
+        let now = evidence
+            .artifact
+            .digest(crate::digest::Algorithm::Sha256)
+            .map(|d| d.hex());
+        if now.as_deref() != Some(entry.sha256.as_str()) {
+            return Err(damaged(
+                name,
+                format!(
+                    "{name}: the cached artifact has sha256:{}, not the pinned sha256:{}",
+                    now.unwrap_or_default(),
+                    entry.sha256
+                ),
+            )
+            .into());
+        }
+    }
+    let report = judge::decide(&evidence, &ev, (trust, policies))?;
+    if report.verdict == Verdict::Allowed {
+        return Ok(());
+    }
+    Err(Refused {
+        failure: Failure {
+            diagnostics: Vec::new(),
+            exit: report.verdict.exit_code(),
+        },
+        report: Some(Box::new(report)),
+    })
+}
+
+/// Whether the receipt of the last full check answers for this launch: no
+/// `--rehash`, and a receipt of the same digest and inputs, younger than
+/// [`receipt::MAX_AGE`], taken of files with the same fingerprint.
+fn receipt_answers(
+    ctx: &Context,
+    name: &str,
+    rehash: bool,
+    sha256: &str,
+    inputs: &str,
+    now: &Fingerprint,
+) -> bool {
+    !rehash && receipt::load(ctx, name).is_some_and(|r| r.matches(sha256, inputs, now))
+}
+
+/// The pinned bytes are gone or changed: a failed verification (exit 1).
+fn damaged(name: &str, what: String) -> Failure {
+    let mut f = Failure::input(
+        Code::CacheMismatch,
+        what,
+        Some(format!(
+            "the cached copy changed since it was pinned: `mcp-warden cache verify` shows what; `mcp-warden cache gc`, then `mcp-warden add {name} ...` again"
+        )),
+    );
+    f.exit = 1;
+    f
+}
+
+/// The file name the artifact was pinned under (for a script's
+/// extension and a native program's argv[0]).
+fn pinned_file_name(source: &str) -> String {
+    source
+        .rsplit(['/', '\\'])
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or("server")
+        .to_string()
+}
+
+/// Cache blobs are stored read-only; a native server also needs the
+/// execute bit. Changing the mode changes the ctime, so the next run
+/// re-hashes once.
+fn ensure_executable(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if let Ok(m) = std::fs::metadata(path)
+            && m.permissions().mode() & 0o100 == 0
+        {
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o555));
+        }
+    }
+}
+
+fn secret_failure(e: crate::secrets::SecretError) -> Failure {
+    let hint = e.hint();
+    Failure::input(super::secret_code(&e), e.to_string(), hint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    /// A context with a file standing in for a pinned artifact and the
+    /// receipt of its last full check.
+    fn checked() -> (tempfile::TempDir, Context, std::path::PathBuf) {
+        let d = tempfile::tempdir().unwrap();
+        let ctx = Context::new(Some(d.path()), None, Some(d.path())).unwrap();
+        let file = d.path().join("server");
+        std::fs::write(&file, "#!/bin/sh\n").unwrap();
+        let r = receipt::Receipt::new("a".repeat(64).as_str(), "inputs", &now(&file));
+        receipt::save(&ctx, "srv", &r).unwrap();
+        (d, ctx, file)
+    }
+
+    fn now(file: &std::path::Path) -> Fingerprint {
+        Fingerprint::of_file(&std::fs::metadata(file).unwrap())
+    }
+
+    fn answers(ctx: &Context, file: &std::path::Path) -> bool {
+        receipt_answers(ctx, "srv", false, &"a".repeat(64), "inputs", &now(file))
+    }
+
+    #[test]
+    fn a_fresh_receipt_of_the_same_files_spares_the_check() {
+        let (_d, ctx, file) = checked();
+        assert!(answers(&ctx, &file));
+        // --rehash, another digest, other inputs (policy, trust, entry).
+        let sha = "a".repeat(64);
+        assert!(!receipt_answers(
+            &ctx,
+            "srv",
+            true,
+            &sha,
+            "inputs",
+            &now(&file)
+        ));
+        assert!(!receipt_answers(
+            &ctx,
+            "srv",
+            false,
+            &"b".repeat(64),
+            "inputs",
+            &now(&file)
+        ));
+        assert!(!receipt_answers(
+            &ctx,
+            "srv",
+            false,
+            &sha,
+            "other",
+            &now(&file)
+        ));
+        // No receipt at all.
+        receipt::remove(&ctx, "srv");
+        assert!(!answers(&ctx, &file));
+    }
+
+    #[test]
+    fn a_receipt_older_than_a_day_is_stale() {
+        let (_d, ctx, file) = checked();
+        let mut r = receipt::load(&ctx, "srv").unwrap();
+        r.verified = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(25)).to_string();
+        receipt::save(&ctx, "srv", &r).unwrap();
+        assert!(!answers(&ctx, &file));
+    }
+
+    #[test]
+    fn changed_files_make_the_receipt_stale() {
+        // The mode (and with it the ctime).
+        let (_d, ctx, file) = checked();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(!answers(&ctx, &file));
+        // The size.
+        let (_d, ctx, file) = checked();
+        std::fs::write(&file, "#!/bin/sh\nexit 1\n").unwrap();
+        assert!(!answers(&ctx, &file));
+        // The mtime alone.
+        let (_d, ctx, file) = checked();
+        let f = std::fs::File::options().write(true).open(&file).unwrap();
+        f.set_modified(std::time::SystemTime::UNIX_EPOCH).unwrap();
+        assert!(!answers(&ctx, &file));
+        // Same size, mtime set back: the ctime still tells.
+        let (_d, ctx, file) = checked();
+        let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        std::fs::write(&file, "#!/bin/sh\r").unwrap();
+        let f = std::fs::File::options().write(true).open(&file).unwrap();
+        f.set_modified(mtime).unwrap();
+        assert!(!answers(&ctx, &file));
+    }
+}

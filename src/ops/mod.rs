@@ -1,0 +1,38 @@
+//! The pipelines behind the commands: judge evidence, pin a server, prepare
+//! a launch. Every trust decision a command makes is made here; `cli` only
+//! turns flags into requests and prints the outcomes.
+
+pub mod judge;
+pub mod launch;
+pub mod pin;
+pub mod pinned;
+
+use crate::diag::{Code, Failure};
+use crate::secrets::SecretError;
+
+/// An error of mcp-warden's own, reported as the command line reports any
+/// unexpected error: its message and causes on one line.
+pub(crate) fn internal(e: &dyn std::error::Error) -> Failure {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        message.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    Failure::input(Code::Internal, message, None)
+}
+
+/// The code of a keychain error (`secret` and `run` report them alike).
+pub fn secret_code(e: &SecretError) -> Code {
+    match e {
+        SecretError::InvalidServer { .. } | SecretError::InvalidVar { .. } => Code::Usage,
+        SecretError::Unavailable { .. }
+        | SecretError::Timeout { .. }
+        | SecretError::Denied { .. }
+        | SecretError::Backend { .. }
+        | SecretError::UnknownBackend { .. }
+        | SecretError::BadTimeout { .. }
+        | SecretError::NoPlatformStore => Code::KeychainUnavailable,
+        _ => Code::InputInvalid,
+    }
+}
