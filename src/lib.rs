@@ -16,6 +16,7 @@ pub mod diag;
 pub mod digest;
 pub mod evidence;
 pub mod fsutil;
+pub mod identity;
 pub mod launch;
 pub mod lock;
 pub mod mcpb;

@@ -9,8 +9,8 @@ use crate::policy::{self, PolicySet};
 use crate::report::Report;
 use crate::sbom::advisories::AdvisoryDb;
 use crate::source::ArtifactKind;
-use crate::trust::{IdentityMatcher, TrustStore};
 use crate::verify::{self, ArtifactRef, InputError};
+use crate::{identity::IdentityMatcher, trust::TrustStore};
 
 pub fn run(g: &Global, a: &VerifyArgs) -> Result<u8> {
     let ctx = g.context()?;

@@ -16,7 +16,9 @@ use crate::signature::keys::{self, KeyError, PublicKey};
 use crate::signature::minisign::LegacyVerifier;
 use crate::signature::sigstore;
 use crate::signature::{MAX_SIGNATURE_FILE, SigError, SignatureFile};
-use crate::trust::{DEFAULT_SSH_NAMESPACE, Entry, IdentityMatcher, TrustStore};
+// The command line builds its rule through `verify::IdentityRule`.
+pub use crate::identity::IdentityRule;
+use crate::trust::{DEFAULT_SSH_NAMESPACE, Entry, TrustStore};
 use ed25519_dalek::VerifyingKey;
 
 mod bundle;
@@ -65,14 +67,6 @@ pub struct Request {
     pub sboms: Vec<PathBuf>,
     /// Detached signatures over loose SBOMs (`--sbom-signature`).
     pub sbom_signatures: Vec<PathBuf>,
-}
-
-/// An identity rule from the command line, in cosign's words; both halves
-/// are required, and a regexp must match the whole value.
-#[derive(Debug, Clone)]
-pub struct IdentityRule {
-    pub identity: IdentityMatcher,
-    pub issuer: IdentityMatcher,
 }
 
 /// Problems with the input itself (exit 2), as opposed to evidence that
@@ -549,7 +543,7 @@ fn read_provenance(ev: &mut SignatureEvidence) {
         }
     };
     if let Signer::Identity(id) = &signer
-        && let Err(why) = provenance::builder_matches_certificate(&p, id)
+        && let Err(why) = crate::identity::builder_matches_certificate(&p, id)
     {
         ev.outcome = Err(Diagnostic::error(Code::BuilderIdentityMismatch, why).hint(
             "the statement claims a builder that did not sign it: do not trust this provenance",
