@@ -20,6 +20,7 @@ pub mod identity;
 pub mod launch;
 pub mod lock;
 pub mod mcpb;
+pub mod names;
 pub mod net;
 pub mod policy;
 pub mod provenance;

@@ -704,7 +704,7 @@ fn mcpb(
     }
     let mut env: BTreeMap<String, EnvValue> = BTreeMap::new();
     for (k, v) in &cfg.env {
-        if !super::env::valid_name(k) {
+        if !crate::names::valid_env_name(k) {
             return Err(EntryError::Invalid {
                 file: file.clone(),
                 detail: format!("`{k}` is not a valid environment variable name"),

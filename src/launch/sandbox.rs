@@ -489,10 +489,10 @@ pub struct StateDirs {
 /// Creates (if needed) `DATA/state/DIR/{home,tmp}`, mode 0700, and
 /// checks that each is a real directory (not a symlink) owned by us.
 /// DIR is the server name as one file-name component
-/// ([`crate::lock::server_dir_name`]: `io.github.acme/srv` is
+/// ([`crate::names::server_dir_name`]: `io.github.acme/srv` is
 /// `io.github.acme+srv`).
 pub fn state_dirs(data_dir: &Path, server: &str) -> Result<StateDirs, SandboxError> {
-    let Some(dir) = crate::lock::server_dir_name(server) else {
+    let Some(dir) = crate::names::server_dir_name(server) else {
         return Err(SandboxError::ServerName {
             name: server.escape_debug().take(140).collect(),
         });
@@ -722,7 +722,7 @@ impl SandboxError {
             SandboxError::StateDir { .. } => {
                 "check the permissions of mcp-warden's data directory (--home)"
             }
-            SandboxError::ServerName { .. } => crate::lock::SERVER_NAME_RULE,
+            SandboxError::ServerName { .. } => crate::names::SERVER_NAME_RULE,
             SandboxError::InterpreterKeepOut { .. } => {
                 "use an interpreter whose installation is neither your whole home directory nor mixed with mcp-warden's files (the system's /usr/bin/python3, or a version manager's ~/.pyenv/versions/X/bin/python3) and name it in the policy: [servers.run] interpreter = \"/path/to/it\""
             }
