@@ -5,12 +5,11 @@
 
 use std::time::Instant;
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::inflight::{InFlight, Method};
 use super::{Era, GuardSession, INVALID_PARAMS, RATE_LIMITED, REFUSED, shown};
-use crate::launch::guard::envelope::{Envelope, Id};
+use crate::launch::guard::envelope::Id;
 use crate::launch::guard::pins::{self, Kind};
 use crate::launch::guard::rate::TokenBucket;
 use crate::launch::guard::schema::ArgSchema;
@@ -251,33 +250,4 @@ pub(super) fn call_parts(params: Option<&Value>) -> (String, String) {
         .cloned()
         .unwrap_or_else(|| Value::Object(Default::default()));
     (tool, pins::value_digest(&args))
-}
-
-/// The error of a `tools/call` answer: the JSON-RPC error message, or
-/// "tool error" when the result says `isError`.
-pub(super) fn call_error(env: &Envelope) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Err {
-        #[serde(default)]
-        message: String,
-    }
-    #[derive(Deserialize)]
-    struct Res {
-        #[serde(default, rename = "isError")]
-        is_error: Option<bool>,
-    }
-    if let Some(e) = env.error {
-        return Some(
-            serde_json::from_str::<Err>(e.get())
-                .map(|e| truncate(&e.message, 500))
-                .unwrap_or_else(|_| "malformed error".into()),
-        );
-    }
-    let r = env.result?;
-    match serde_json::from_str::<Res>(r.get()) {
-        Ok(Res {
-            is_error: Some(true),
-        }) => Some("tool error".into()),
-        _ => None,
-    }
 }

@@ -7,10 +7,9 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::calls::call_error;
 use super::lists::{GuardList, kind_index};
 use super::{Era, GuardSession, SERVER_FAULT, error_response, shown};
-use crate::launch::guard::envelope::{Envelope, Id};
+use crate::launch::guard::envelope::{Envelope, Id, call_error};
 use crate::launch::guard::pins::Kind;
 use crate::launch::guard::tokens::{self, GUARD_ID_PREFIX};
 use crate::launch::guard::{Outbox, Verdict, truncate};
