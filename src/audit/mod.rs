@@ -48,6 +48,115 @@ pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000
 /// rewritten in place with one `pwrite`.
 const HEAD_LEN: usize = anchor::HEAD_LEN;
 
+/// What the guard did with one `tools/call`; recorded as its kebab-case
+/// word (`rate-limited`), the log's format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallDecision {
+    Allowed,
+    Denied,
+    Confirmed,
+    Declined,
+    RateLimited,
+    InvalidArguments,
+    Unpinned,
+    TooManyInFlight,
+}
+
+impl CallDecision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallDecision::Allowed => "allowed",
+            CallDecision::Denied => "denied",
+            CallDecision::Confirmed => "confirmed",
+            CallDecision::Declined => "declined",
+            CallDecision::RateLimited => "rate-limited",
+            CallDecision::InvalidArguments => "invalid-arguments",
+            CallDecision::Unpinned => "unpinned",
+            CallDecision::TooManyInFlight => "too-many-in-flight",
+        }
+    }
+
+    /// The call reached the server with the user's or the policy's consent.
+    pub fn went_through(self) -> bool {
+        matches!(self, CallDecision::Allowed | CallDecision::Confirmed)
+    }
+}
+
+/// What `run` decided about a launch; the record's `verdict` word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaunchVerdict {
+    Allowed,
+    Denied,
+    /// The checks could not be completed (exit 2).
+    Error,
+}
+
+impl LaunchVerdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LaunchVerdict::Allowed => "allowed",
+            LaunchVerdict::Denied => "denied",
+            LaunchVerdict::Error => "error",
+        }
+    }
+}
+
+/// What a `guard` record is about; the record's `kind` word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuardKind {
+    /// A message the guard refused and answered or dropped.
+    Refused,
+    /// A server message dropped without an answer.
+    Dropped,
+    /// A pinned tool, prompt or resource that the server changed.
+    Changed(crate::launch::guard::pins::Kind),
+    /// Events of this run that could not be written earlier.
+    AuditGap,
+    /// The log did not match its keychain anchor when `run` opened it.
+    AuditAnchor,
+}
+
+impl GuardKind {
+    pub fn as_str(self) -> &'static str {
+        use crate::launch::guard::pins::Kind;
+        match self {
+            GuardKind::Refused => "refused",
+            GuardKind::Dropped => "dropped",
+            GuardKind::Changed(Kind::Tools) => "tool-changed",
+            GuardKind::Changed(Kind::Prompts) => "prompt-changed",
+            GuardKind::Changed(Kind::Resources) => "resource-changed",
+            GuardKind::AuditGap => "audit-gap",
+            GuardKind::AuditAnchor => anchor::ANCHOR_ITEM,
+        }
+    }
+}
+
+macro_rules! words {
+    ($($t:ty),*) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+        impl PartialEq<str> for $t {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+        impl PartialEq<&str> for $t {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    )*};
+}
+words!(CallDecision, LaunchVerdict, GuardKind);
+
 /// What the guard and `run` record.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -60,7 +169,7 @@ pub enum Event {
         signers: Vec<String>,
         /// `sha256:HEX` over the policy and trust files in force.
         policy_digest: String,
-        /// "allowed" or "denied".
+        /// A [`LaunchVerdict`]'s word (`run` builds this record).
         verdict: String,
         /// What the sandbox enforced, in one line.
         sandbox: String,
@@ -72,9 +181,7 @@ pub enum Event {
         /// `sha256:HEX` of the canonical JSON of the arguments; never the
         /// arguments themselves (they may carry secrets).
         arguments: String,
-        /// allowed, denied, confirmed, declined, rate-limited,
-        /// invalid-arguments, unpinned, too-many-in-flight
-        decision: String,
+        decision: CallDecision,
         duration_ms: Option<u64>,
         /// The JSON-RPC error message, or "tool error" for `isError`.
         error: Option<String>,
@@ -83,6 +190,7 @@ pub enum Event {
     /// dropped message.
     Guard {
         server: String,
+        /// A [`GuardKind`]'s word (`run` builds some of these records).
         kind: String,
         detail: String,
     },
@@ -138,7 +246,7 @@ impl Event {
                 server: f(server),
                 tool: f(tool),
                 arguments: f(arguments),
-                decision: f(decision),
+                decision,
                 duration_ms,
                 error: error.map(f),
             },
@@ -187,7 +295,7 @@ impl Event {
                 ("server", s(server)),
                 ("tool", s(tool)),
                 ("arguments", s(arguments)),
-                ("decision", s(decision)),
+                ("decision", s(decision.as_str())),
                 ("duration-ms", duration_ms.map_or(Value::Null, Value::from)),
                 ("error", error.as_deref().map_or(Value::Null, s)),
             ],
@@ -789,7 +897,7 @@ impl AuditLog {
         if self.lost > 0 {
             let gap = Event::Guard {
                 server: event.server().to_string(),
-                kind: "audit-gap".into(),
+                kind: GuardKind::AuditGap.as_str().into(),
                 detail: format!(
                     "{} earlier audit event(s) of this run could not be written to the log: {}",
                     self.lost, self.lost_error

@@ -5,7 +5,7 @@ fn call(server: &str, tool: &str) -> Event {
         server: server.into(),
         tool: tool.into(),
         arguments: "sha256:1111111111111111111111111111111111111111111111111111111111111111".into(),
-        decision: "allowed".into(),
+        decision: CallDecision::Allowed,
         duration_ms: Some(3),
         error: None,
     }
@@ -357,7 +357,7 @@ fn every_string_is_redacted_before_hashing_writing_and_reading_back() {
             server: "gh".into(),
             tool: format!("tool_{}", hex::encode(secret)),
             arguments: "sha256:11".into(),
-            decision: "allowed".into(),
+            decision: CallDecision::Allowed,
             duration_ms: Some(1),
             error: Some(format!("failed with {b64}")),
         },
@@ -748,4 +748,21 @@ fn failed_writes_leave_the_log_whole_and_are_reported_as_a_gap() {
         ),
         "the chain broke"
     );
+}
+
+#[test]
+fn decisions_keep_their_words() {
+    assert_eq!(CallDecision::RateLimited.to_string(), "rate-limited");
+    assert_eq!(
+        serde_json::to_string(&CallDecision::InvalidArguments).unwrap(),
+        r#""invalid-arguments""#
+    );
+    assert_eq!(CallDecision::TooManyInFlight, "too-many-in-flight");
+    assert!(CallDecision::Confirmed.went_through() && !CallDecision::Declined.went_through());
+    assert_eq!(LaunchVerdict::Error.as_str(), "error");
+    assert_eq!(
+        GuardKind::Changed(crate::launch::guard::pins::Kind::Prompts).as_str(),
+        "prompt-changed"
+    );
+    assert_eq!(GuardKind::AuditAnchor.as_str(), "audit-anchor");
 }

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde_json::{Value, json};
 
 use super::{Era, GuardSession, shown};
+use crate::audit::GuardKind;
 use crate::launch::guard::envelope::{Envelope, Id};
 use crate::launch::guard::pins::{self, Kind};
 use crate::launch::guard::{Outbox, Verdict};
@@ -264,7 +265,7 @@ impl GuardSession {
                 self.rules.server
             ));
             self.guard_event(
-                &format!("{}-changed", kind.noun()),
+                GuardKind::Changed(kind),
                 format!("{}{more}", names.join(", ")),
             );
         }
