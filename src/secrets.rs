@@ -216,6 +216,27 @@ impl SecretError {
     }
 }
 
+impl crate::diag::Diagnose for SecretError {
+    fn code(&self) -> crate::diag::Code {
+        use crate::diag::Code;
+        match self {
+            SecretError::InvalidServer { .. } | SecretError::InvalidVar { .. } => Code::Usage,
+            SecretError::Unavailable { .. }
+            | SecretError::Timeout { .. }
+            | SecretError::Denied { .. }
+            | SecretError::Backend { .. }
+            | SecretError::UnknownBackend { .. }
+            | SecretError::BadTimeout { .. }
+            | SecretError::NoPlatformStore => Code::KeychainUnavailable,
+            _ => Code::InputInvalid,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        SecretError::hint(self)
+    }
+}
+
 /// The keychain behind a small trait (tests and platforms plug in here).
 pub trait SecretStore {
     fn get(&self, server: &str, var: &str) -> Result<Option<SecretValue>, SecretError>;
@@ -845,6 +866,22 @@ impl Secrets {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_report_their_codes() {
+        use crate::diag::{Code, Diagnose};
+        let e = SecretError::InvalidVar { name: "A-B".into() };
+        assert_eq!(Diagnose::code(&e), Code::Usage);
+        assert_eq!(
+            Diagnose::code(&SecretError::NoPlatformStore),
+            Code::KeychainUnavailable
+        );
+        let e = SecretError::EmptyValue {
+            server: "s".into(),
+            var: "V".into(),
+        };
+        assert_eq!(Diagnose::code(&e), Code::InputInvalid);
+    }
     use std::sync::Mutex;
 
     /// An in-memory store, to test the index logic apart from any keychain

@@ -431,6 +431,16 @@ impl AuditError {
     }
 }
 
+impl crate::diag::Diagnose for AuditError {
+    fn code(&self) -> crate::diag::Code {
+        AuditError::code(self)
+    }
+
+    fn hint(&self) -> Option<String> {
+        AuditError::hint(self)
+    }
+}
+
 /// What this process knows of the log's end: valid while the file still
 /// has `len` bytes (no other process appended since).
 #[derive(Debug, Clone)]

@@ -766,3 +766,14 @@ fn decisions_keep_their_words() {
     );
     assert_eq!(GuardKind::AuditAnchor.as_str(), "audit-anchor");
 }
+
+#[test]
+fn errors_report_their_codes() {
+    use crate::diag::{Code, Diagnose};
+    let e = AuditError::Since {
+        value: "x".into(),
+        reason: "bad".into(),
+    };
+    assert_eq!(Diagnose::code(&e), Code::Usage);
+    assert_eq!(Diagnose::hint(&e), e.hint());
+}

@@ -56,17 +56,7 @@ pub enum SecretCommand {
 
 /// The diagnostic code of a keychain error (shared with `run`).
 pub fn secret_code(e: &SecretError) -> Code {
-    match e {
-        SecretError::InvalidServer { .. } | SecretError::InvalidVar { .. } => Code::Usage,
-        SecretError::Unavailable { .. }
-        | SecretError::Timeout { .. }
-        | SecretError::Denied { .. }
-        | SecretError::Backend { .. }
-        | SecretError::UnknownBackend { .. }
-        | SecretError::BadTimeout { .. }
-        | SecretError::NoPlatformStore => Code::KeychainUnavailable,
-        _ => Code::InputInvalid,
-    }
+    crate::diag::Diagnose::code(e)
 }
 
 fn failure(e: SecretError) -> anyhow::Error {

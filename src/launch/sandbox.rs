@@ -739,6 +739,27 @@ impl SandboxError {
     }
 }
 
+impl crate::diag::Diagnose for SandboxError {
+    fn code(&self) -> crate::diag::Code {
+        match self {
+            SandboxError::Unavailable { .. } => crate::diag::Code::SandboxUnavailable,
+            _ => crate::diag::Code::LaunchFailed,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(SandboxError::hint(self).into())
+    }
+
+    /// A required sandbox that cannot be enforced is a refusal, not bad input.
+    fn exit(&self) -> u8 {
+        match self {
+            SandboxError::Unavailable { .. } => crate::diag::EXIT_DENIED,
+            _ => crate::diag::EXIT_INPUT,
+        }
+    }
+}
+
 #[cfg(not(target_os = "linux"))]
 mod imp {
     use super::*;

@@ -108,6 +108,24 @@ impl InputError {
     }
 }
 
+impl crate::diag::Diagnose for InputError {
+    fn code(&self) -> Code {
+        match self {
+            InputError::Artifact(_) => Code::ArtifactUnreadable,
+            InputError::Key { .. } | InputError::KeyFile(_) => Code::KeyMalformed,
+            InputError::KeyName(_) | InputError::NotAKey(_) => Code::KeyUnknown,
+            InputError::Signature(_) | InputError::Bundle(_) | InputError::Evidence(_) => {
+                Code::InputInvalid
+            }
+            InputError::TrustedRoot(_) => Code::TrustedRootInvalid,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        InputError::hint(self).map(str::to_string)
+    }
+}
+
 /// A key to try: from `--key`, `--key-name`, or the whole trust store.
 pub(crate) struct Candidate {
     key: PublicKey,
@@ -839,4 +857,21 @@ fn judge(
         }
     };
     ev
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::Diagnose;
+
+    #[test]
+    fn input_errors_report_their_codes() {
+        let e = InputError::KeyName("acme".into());
+        assert_eq!(Diagnose::code(&e), Code::KeyUnknown);
+        assert_eq!(Diagnose::hint(&e).as_deref(), e.hint());
+        assert_eq!(
+            Diagnose::code(&InputError::TrustedRoot("x".into())),
+            Code::TrustedRootInvalid
+        );
+    }
 }

@@ -946,3 +946,20 @@ fn writable_and_executable_never_overlap() {
     std::fs::create_dir_all(s.root.join("beside")).unwrap();
     assert!(p.prepare().is_ok());
 }
+
+#[test]
+fn errors_report_their_codes() {
+    use crate::diag::{Code, Diagnose, EXIT_DENIED, EXIT_INPUT};
+    let e = SandboxError::Unavailable {
+        missing: vec!["landlock".into()],
+    };
+    assert_eq!(
+        (Diagnose::code(&e), Diagnose::exit(&e)),
+        (Code::SandboxUnavailable, EXIT_DENIED)
+    );
+    let e = SandboxError::Seccomp("x".into());
+    assert_eq!(
+        (Diagnose::code(&e), Diagnose::exit(&e)),
+        (Code::LaunchFailed, EXIT_INPUT)
+    );
+}
