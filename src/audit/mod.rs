@@ -108,8 +108,10 @@ pub enum GuardKind {
     Refused,
     /// A server message dropped without an answer.
     Dropped,
-    /// A pinned tool, prompt or resource that the server changed.
-    Changed(crate::launch::guard::pins::Kind),
+    /// Pinned tools, prompts or resources that the server changed.
+    ToolChanged,
+    PromptChanged,
+    ResourceChanged,
     /// Events of this run that could not be written earlier.
     AuditGap,
     /// The log did not match its keychain anchor when `run` opened it.
@@ -118,13 +120,12 @@ pub enum GuardKind {
 
 impl GuardKind {
     pub fn as_str(self) -> &'static str {
-        use crate::launch::guard::pins::Kind;
         match self {
             GuardKind::Refused => "refused",
             GuardKind::Dropped => "dropped",
-            GuardKind::Changed(Kind::Tools) => "tool-changed",
-            GuardKind::Changed(Kind::Prompts) => "prompt-changed",
-            GuardKind::Changed(Kind::Resources) => "resource-changed",
+            GuardKind::ToolChanged => "tool-changed",
+            GuardKind::PromptChanged => "prompt-changed",
+            GuardKind::ResourceChanged => "resource-changed",
             GuardKind::AuditGap => "audit-gap",
             GuardKind::AuditAnchor => anchor::ANCHOR_ITEM,
         }

@@ -760,10 +760,7 @@ fn decisions_keep_their_words() {
     assert_eq!(CallDecision::TooManyInFlight, "too-many-in-flight");
     assert!(CallDecision::Confirmed.went_through() && !CallDecision::Declined.went_through());
     assert_eq!(LaunchVerdict::Error.as_str(), "error");
-    assert_eq!(
-        GuardKind::Changed(crate::launch::guard::pins::Kind::Prompts).as_str(),
-        "prompt-changed"
-    );
+    assert_eq!(GuardKind::PromptChanged.as_str(), "prompt-changed");
     assert_eq!(GuardKind::AuditAnchor.as_str(), "audit-anchor");
 }
 

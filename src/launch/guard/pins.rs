@@ -62,6 +62,15 @@ impl Kind {
         }
     }
 
+    /// The audit record's kind when a pinned item of this list changed.
+    pub fn changed(self) -> crate::audit::GuardKind {
+        match self {
+            Kind::Tools => crate::audit::GuardKind::ToolChanged,
+            Kind::Prompts => crate::audit::GuardKind::PromptChanged,
+            Kind::Resources => crate::audit::GuardKind::ResourceChanged,
+        }
+    }
+
     pub fn from_list_method(m: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.method() == m)
     }

@@ -9,7 +9,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde_json::{Value, json};
 
 use super::{Era, GuardSession, shown};
-use crate::audit::GuardKind;
 use crate::launch::guard::envelope::{Envelope, Id};
 use crate::launch::guard::pins::{self, Kind};
 use crate::launch::guard::{Outbox, Verdict};
@@ -264,10 +263,7 @@ impl GuardSession {
                 names.join(", "),
                 self.rules.server
             ));
-            self.guard_event(
-                GuardKind::Changed(kind),
-                format!("{}{more}", names.join(", ")),
-            );
+            self.guard_event(kind.changed(), format!("{}{more}", names.join(", ")));
         }
         if list_changed_to_client {
             out.to_client.push(
