@@ -751,20 +751,6 @@ fn failed_writes_leave_the_log_whole_and_are_reported_as_a_gap() {
 }
 
 #[test]
-fn decisions_keep_their_words() {
-    assert_eq!(CallDecision::RateLimited.to_string(), "rate-limited");
-    assert_eq!(
-        serde_json::to_string(&CallDecision::InvalidArguments).unwrap(),
-        r#""invalid-arguments""#
-    );
-    assert_eq!(CallDecision::TooManyInFlight, "too-many-in-flight");
-    assert!(CallDecision::Confirmed.went_through() && !CallDecision::Declined.went_through());
-    assert_eq!(LaunchVerdict::Error.as_str(), "error");
-    assert_eq!(GuardKind::PromptChanged.as_str(), "prompt-changed");
-    assert_eq!(GuardKind::AuditAnchor.as_str(), "audit-anchor");
-}
-
-#[test]
 fn errors_report_their_codes() {
     use crate::diag::{Code, Diagnose};
     let e = AuditError::Since {
