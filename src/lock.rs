@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 use crate::fsutil::{self, ReadError};
 use crate::receipt::Receipt;
 use crate::source::ArtifactKind;
+// Others check server names through `lock::`.
+pub use crate::names::{MAX_SERVER_NAME, SERVER_NAME_RULE, server_dir_name, valid_server_name};
 
 /// The lock grows by one small table per server; a file far beyond this
 /// is not one mcp-warden wrote.
@@ -56,43 +58,6 @@ impl crate::diag::Diagnose for LockError {
         };
         hint.map(str::to_string)
     }
-}
-
-/// The longest server name; with [`server_dir_name`] keeping the length,
-/// every name also fits one file-name component (255 bytes).
-pub const MAX_SERVER_NAME: usize = 128;
-
-/// The rule [`valid_server_name`] enforces, for hints.
-pub const SERVER_NAME_RULE: &str = "use letters, digits and - _ . @ / (at most 128), not starting with -,      with no empty part between slashes, no part starting with . and no ..";
-
-/// The one rule for server names, used wherever a name comes in (add,
-/// run, secret, approve, client install, the policy's `[[servers]] name`).
-/// Names appear in policies, scopes, file names, keychain accounts and
-/// `run NAME`, so no path tricks and no leading dash. `/` is allowed for
-/// registry-style names (`io.github.acme/srv`), as non-empty parts.
-pub fn valid_server_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_SERVER_NAME
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@' | b'/'))
-        && !name.starts_with('-')
-        && !name.contains("..")
-        && name
-            .split('/')
-            .all(|part| !part.is_empty() && !part.starts_with('.'))
-}
-
-/// The single file-name component that stands for a server name in the
-/// data directory (`state/`, `pins/`), or `None` for an invalid name.
-///
-/// A name without `/` is its own component, so what is stored under plain
-/// names never moves (a valid name is never `.` or `..`). In a name with
-/// `/`, each `/` becomes `+`: no valid name contains `+`, so the mapping
-/// is reversible (no two names share a component) and a mapped name never
-/// equals a name that needed no mapping; the length stays the same.
-pub fn server_dir_name(name: &str) -> Option<String> {
-    valid_server_name(name).then(|| name.replace('/', "+"))
 }
 
 /// The whole lock file.
@@ -295,62 +260,6 @@ pub fn hold(path: &Path) -> Result<Held, LockError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn server_names_one_rule() {
-        for good in [
-            "srv",
-            "io.github.acme/srv",
-            "a/b/c",
-            "@acme/x",
-            "a.b-c_d",
-            "x/-y",
-        ] {
-            assert!(valid_server_name(good), "{good:?}");
-        }
-        let long = "a".repeat(MAX_SERVER_NAME + 1);
-        for bad in [
-            "", ".", "..", "a\0b", "/a", "a/", "a//b", "a/./b", "a/../b", "a/.b", "-x", ".x",
-            "a..b", "a b", "a\\b", "a+b", "a*", "a%2Fb", &long,
-        ] {
-            assert!(!valid_server_name(bad), "{bad:?}");
-            assert_eq!(server_dir_name(bad), None, "{bad:?}");
-        }
-        assert!(valid_server_name(&"a".repeat(MAX_SERVER_NAME)));
-    }
-
-    #[test]
-    fn server_dir_names_are_one_component_and_never_collide() {
-        assert_eq!(server_dir_name("my-server").as_deref(), Some("my-server"));
-        assert_eq!(server_dir_name("@acme/x").as_deref(), Some("@acme+x"));
-        assert_eq!(
-            server_dir_name("io.github.acme/srv").as_deref(),
-            Some("io.github.acme+srv")
-        );
-        // Every plain name maps to itself; `a/b` maps to something no
-        // valid name is, so it cannot meet a plain name's directory.
-        let names = [
-            "a/b", "a+b", "a", "b", "ab", "a_b", "a-b", "a.b", "a@b", "a/b/c", "a/bc", "ab/c",
-        ];
-        let mut seen = std::collections::BTreeMap::new();
-        for n in names {
-            let Some(d) = server_dir_name(n) else {
-                continue;
-            };
-            assert!(
-                !d.contains(['/', '\\', '\0']) && d != "." && d != "..",
-                "{n:?}"
-            );
-            assert!(d.len() <= 255);
-            if !n.contains('/') {
-                assert_eq!(d, n);
-            }
-            assert!(!valid_server_name(&d) || !n.contains('/'), "{n:?} -> {d:?}");
-            assert_eq!(seen.insert(d.clone(), n), None, "{n:?} collides on {d:?}");
-        }
-        let longest = format!("{}/{}", "a".repeat(63), "b".repeat(64));
-        assert_eq!(server_dir_name(&longest).unwrap().len(), MAX_SERVER_NAME);
-    }
 
     fn entry() -> Entry {
         Entry {

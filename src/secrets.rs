@@ -45,8 +45,6 @@ use crate::fsutil::{self, ReadError};
 
 /// The largest secret value accepted, in bytes.
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
-/// The longest variable name accepted.
-pub const MAX_VAR_NAME: usize = 128;
 /// The index holds names only; a file far beyond this is not ours.
 const MAX_INDEX_BYTES: u64 = 1 << 20;
 /// How long one keychain call may take by default. Generous, because a
@@ -174,7 +172,7 @@ impl SecretError {
     /// What to do about it, separately from what failed.
     pub fn hint(&self) -> Option<String> {
         let s = match self {
-            SecretError::InvalidServer { .. } => crate::lock::SERVER_NAME_RULE,
+            SecretError::InvalidServer { .. } => crate::names::SERVER_NAME_RULE,
             SecretError::InvalidVar { .. } => {
                 "a variable name is a letter or _ followed by letters, digits or _ (at most 128)"
             }
@@ -218,6 +216,27 @@ impl SecretError {
     }
 }
 
+impl crate::diag::Diagnose for SecretError {
+    fn code(&self) -> crate::diag::Code {
+        use crate::diag::Code;
+        match self {
+            SecretError::InvalidServer { .. } | SecretError::InvalidVar { .. } => Code::Usage,
+            SecretError::Unavailable { .. }
+            | SecretError::Timeout { .. }
+            | SecretError::Denied { .. }
+            | SecretError::Backend { .. }
+            | SecretError::UnknownBackend { .. }
+            | SecretError::BadTimeout { .. }
+            | SecretError::NoPlatformStore => Code::KeychainUnavailable,
+            _ => Code::InputInvalid,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        SecretError::hint(self)
+    }
+}
+
 /// The keychain behind a small trait (tests and platforms plug in here).
 pub trait SecretStore {
     fn get(&self, server: &str, var: &str) -> Result<Option<SecretValue>, SecretError>;
@@ -240,17 +259,7 @@ pub trait SecretStore {
 const SECRET_SERVICE: &str = "secret-service";
 const KEYUTILS: &str = "keyutils";
 
-/// `[A-Za-z_][A-Za-z0-9_]*`, at most [`MAX_VAR_NAME`] bytes.
-pub fn valid_var_name(s: &str) -> bool {
-    let mut b = s.bytes();
-    match b.next() {
-        Some(c) if c.is_ascii_alphabetic() || c == b'_' => {}
-        _ => return false,
-    }
-    s.len() <= MAX_VAR_NAME && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
-}
-
-use crate::lock::valid_server_name;
+use crate::names::{valid_env_name, valid_server_name};
 
 pub(crate) fn check_names(server: &str, var: &str) -> Result<(), SecretError> {
     if !valid_server_name(server) {
@@ -258,7 +267,7 @@ pub(crate) fn check_names(server: &str, var: &str) -> Result<(), SecretError> {
             name: printable(server),
         });
     }
-    if !valid_var_name(var) {
+    if !valid_env_name(var) {
         return Err(SecretError::InvalidVar {
             name: printable(var),
         });
@@ -684,7 +693,7 @@ impl Index {
                     printable(server)
                 )));
             }
-            if let Some(v) = vars.iter().find(|v| !valid_var_name(v)) {
+            if let Some(v) = vars.iter().find(|v| !valid_env_name(v)) {
                 return Err(invalid(format!(
                     "`{}` is not a variable name",
                     printable(v)
@@ -857,6 +866,22 @@ impl Secrets {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_report_their_codes() {
+        use crate::diag::{Code, Diagnose};
+        let e = SecretError::InvalidVar { name: "A-B".into() };
+        assert_eq!(Diagnose::code(&e), Code::Usage);
+        assert_eq!(
+            Diagnose::code(&SecretError::NoPlatformStore),
+            Code::KeychainUnavailable
+        );
+        let e = SecretError::EmptyValue {
+            server: "s".into(),
+            var: "V".into(),
+        };
+        assert_eq!(Diagnose::code(&e), Code::InputInvalid);
+    }
     use std::sync::Mutex;
 
     /// An in-memory store, to test the index logic apart from any keychain
@@ -908,25 +933,6 @@ mod tests {
         let v = SecretValue::new("canary-123".into());
         assert_eq!(format!("{v:?} {v}"), "<redacted> <redacted>");
         assert_eq!(v.expose(), "canary-123");
-    }
-
-    #[test]
-    fn var_names() {
-        for ok in ["A", "_", "GITHUB_TOKEN", "a1_b2", &"X".repeat(MAX_VAR_NAME)] {
-            assert!(valid_var_name(ok), "{ok}");
-        }
-        for bad in [
-            "",
-            "1A",
-            "A-B",
-            "A B",
-            "A=B",
-            "Ä",
-            "A\0",
-            &"X".repeat(MAX_VAR_NAME + 1),
-        ] {
-            assert!(!valid_var_name(bad), "{bad:?}");
-        }
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! one `write` on an O_APPEND descriptor, so the chain stays linear.
 
 pub mod anchor;
+mod decision;
 mod otlp;
 mod verify;
 
@@ -32,6 +33,7 @@ use sha2::Digest as _;
 use crate::launch::guard::redact::Redactor;
 
 pub use anchor::{Anchor, AnchorError, AuditKey, Head, HeadError, KeyStore, KeychainView};
+pub use decision::{CallDecision, GuardKind, LaunchVerdict};
 pub use otlp::otlp_endpoint_valid;
 pub use verify::{
     Entry, Finding, Problem, Verdict, parse_since, read_records, verify_anchored, verify_log,
@@ -60,7 +62,7 @@ pub enum Event {
         signers: Vec<String>,
         /// `sha256:HEX` over the policy and trust files in force.
         policy_digest: String,
-        /// "allowed" or "denied".
+        /// A [`LaunchVerdict`]'s word (`run` builds this record).
         verdict: String,
         /// What the sandbox enforced, in one line.
         sandbox: String,
@@ -72,9 +74,7 @@ pub enum Event {
         /// `sha256:HEX` of the canonical JSON of the arguments; never the
         /// arguments themselves (they may carry secrets).
         arguments: String,
-        /// allowed, denied, confirmed, declined, rate-limited,
-        /// invalid-arguments, unpinned, too-many-in-flight
-        decision: String,
+        decision: CallDecision,
         duration_ms: Option<u64>,
         /// The JSON-RPC error message, or "tool error" for `isError`.
         error: Option<String>,
@@ -83,6 +83,7 @@ pub enum Event {
     /// dropped message.
     Guard {
         server: String,
+        /// A [`GuardKind`]'s word (`run` builds some of these records).
         kind: String,
         detail: String,
     },
@@ -138,7 +139,7 @@ impl Event {
                 server: f(server),
                 tool: f(tool),
                 arguments: f(arguments),
-                decision: f(decision),
+                decision,
                 duration_ms,
                 error: error.map(f),
             },
@@ -187,7 +188,7 @@ impl Event {
                 ("server", s(server)),
                 ("tool", s(tool)),
                 ("arguments", s(arguments)),
-                ("decision", s(decision)),
+                ("decision", s(decision.as_str())),
                 ("duration-ms", duration_ms.map_or(Value::Null, Value::from)),
                 ("error", error.as_deref().map_or(Value::Null, s)),
             ],
@@ -320,6 +321,16 @@ impl AuditError {
             AuditError::OtlpEndpoint { .. } | AuditError::Since { .. } => crate::diag::Code::Usage,
             _ => crate::diag::Code::AuditUnavailable,
         }
+    }
+}
+
+impl crate::diag::Diagnose for AuditError {
+    fn code(&self) -> crate::diag::Code {
+        AuditError::code(self)
+    }
+
+    fn hint(&self) -> Option<String> {
+        AuditError::hint(self)
     }
 }
 
@@ -789,7 +800,7 @@ impl AuditLog {
         if self.lost > 0 {
             let gap = Event::Guard {
                 server: event.server().to_string(),
-                kind: "audit-gap".into(),
+                kind: GuardKind::AuditGap.as_str().into(),
                 detail: format!(
                     "{} earlier audit event(s) of this run could not be written to the log: {}",
                     self.lost, self.lost_error

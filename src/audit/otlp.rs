@@ -20,7 +20,7 @@ use jiff::Timestamp;
 use reqwest::Url;
 use serde_json::{Value, json};
 
-use super::{AuditError, Event};
+use super::{AuditError, Event, LaunchVerdict};
 
 /// Events queued before `record` starts dropping them.
 pub const QUEUE: usize = 1024;
@@ -270,10 +270,10 @@ fn ids(item: &Item) -> (String, String) {
 /// Warn for refusals and guard findings, info otherwise.
 fn severity(e: &Event) -> (u8, &'static str) {
     let warn = match e {
-        Event::Launch { verdict, .. } => verdict != "allowed",
+        Event::Launch { verdict, .. } => verdict != LaunchVerdict::Allowed.as_str(),
         Event::ToolCall {
             decision, error, ..
-        } => error.is_some() || !matches!(decision.as_str(), "allowed" | "confirmed"),
+        } => error.is_some() || !decision.went_through(),
         Event::Guard { .. } => true,
     };
     if warn { (13, "WARN") } else { (9, "INFO") }
@@ -353,7 +353,7 @@ fn traces_document(batch: &[Box<Item>]) -> Option<Value> {
             let (trace, span) = ids(item);
             let end = item.time.as_nanosecond().max(0);
             let start = (end - i128::from(*ms) * 1_000_000).max(0);
-            let failed = error.is_some() || !matches!(decision.as_str(), "allowed" | "confirmed");
+            let failed = error.is_some() || !decision.went_through();
             let status = match (failed, error) {
                 (false, _) => json!({"code": 1}),
                 (true, Some(m)) => json!({"code": 2, "message": m}),
@@ -416,7 +416,7 @@ mod tests {
                 server: "s".into(),
                 tool: "echo".into(),
                 arguments: "sha256:00".into(),
-                decision: "allowed".into(),
+                decision: crate::audit::CallDecision::Allowed,
                 duration_ms: Some(12),
                 error: None,
             },

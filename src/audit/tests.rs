@@ -5,7 +5,7 @@ fn call(server: &str, tool: &str) -> Event {
         server: server.into(),
         tool: tool.into(),
         arguments: "sha256:1111111111111111111111111111111111111111111111111111111111111111".into(),
-        decision: "allowed".into(),
+        decision: CallDecision::Allowed,
         duration_ms: Some(3),
         error: None,
     }
@@ -357,7 +357,7 @@ fn every_string_is_redacted_before_hashing_writing_and_reading_back() {
             server: "gh".into(),
             tool: format!("tool_{}", hex::encode(secret)),
             arguments: "sha256:11".into(),
-            decision: "allowed".into(),
+            decision: CallDecision::Allowed,
             duration_ms: Some(1),
             error: Some(format!("failed with {b64}")),
         },
@@ -748,4 +748,15 @@ fn failed_writes_leave_the_log_whole_and_are_reported_as_a_gap() {
         ),
         "the chain broke"
     );
+}
+
+#[test]
+fn errors_report_their_codes() {
+    use crate::diag::{Code, Diagnose};
+    let e = AuditError::Since {
+        value: "x".into(),
+        reason: "bad".into(),
+    };
+    assert_eq!(Diagnose::code(&e), Code::Usage);
+    assert_eq!(Diagnose::hint(&e), e.hint());
 }

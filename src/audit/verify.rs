@@ -386,7 +386,8 @@ fn verify_with(
                 return broken(good, Some(line), problem, message);
             }
             if p.value.get("event").and_then(Value::as_str) == Some("guard")
-                && p.value.get("kind").and_then(Value::as_str) == Some("audit-anchor")
+                && p.value.get("kind").and_then(Value::as_str)
+                    == Some(super::GuardKind::AuditAnchor.as_str())
             {
                 warnings.push(Finding {
                     line: Some(no),

@@ -64,6 +64,19 @@ impl EntryError {
     }
 }
 
+impl crate::diag::Diagnose for EntryError {
+    fn code(&self) -> crate::diag::Code {
+        match self {
+            EntryError::NoInterpreter { .. } => crate::diag::Code::LaunchFailed,
+            _ => crate::diag::Code::EntryPoint,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        EntryError::hint(self)
+    }
+}
+
 /// How a variable of an `.mcpb` `mcp_config` gets its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnvValue {
@@ -704,7 +717,7 @@ fn mcpb(
     }
     let mut env: BTreeMap<String, EnvValue> = BTreeMap::new();
     for (k, v) in &cfg.env {
-        if !super::env::valid_name(k) {
+        if !crate::names::valid_env_name(k) {
             return Err(EntryError::Invalid {
                 file: file.clone(),
                 detail: format!("`{k}` is not a valid environment variable name"),
@@ -794,6 +807,20 @@ pub fn find_on_path(name: &str, path_var: Option<&OsStr>) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_report_their_codes() {
+        use crate::diag::{Code, Diagnose};
+        let e = EntryError::NoInterpreter {
+            name: "node".into(),
+        };
+        assert_eq!(Diagnose::code(&e), Code::LaunchFailed);
+        assert_eq!(
+            Diagnose::code(&EntryError::Escapes("../x".into())),
+            Code::EntryPoint
+        );
+        assert!(Diagnose::hint(&e).unwrap().contains("interpreter"));
+    }
     use std::fs;
 
     fn rules_with(interp: Option<&str>) -> RunRules {

@@ -5,122 +5,13 @@
 use std::ffi::{OsStr, OsString};
 
 use crate::lock::EnvVar;
+// Others check names through `env::valid_name`.
+use crate::names::loads_code;
+pub use crate::names::valid_env_name as valid_name;
 use crate::policy::{EnvRule, RunRules};
 
 /// Passed through from `run`'s environment to every server.
 pub const ALLOWLIST: &[&str] = &["PATH", "HOME", "LANG", "TZ", "TMPDIR"];
-
-/// The longest variable name accepted.
-const MAX_NAME: usize = 128;
-
-/// `[A-Za-z_][A-Za-z0-9_]*`, bounded: what a POSIX shell could export, and
-/// nothing that could smuggle a `=` into the environment block.
-pub fn valid_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && s.len() <= MAX_NAME
-}
-
-/// Variables that make a runtime load code, or change where it loads code
-/// or trust from. Metadata that no signature covers (a registry's
-/// `server.json`), `run --env` and stored secrets may not set them: only
-/// the user's policy may (`[servers.run] env = { NODE_OPTIONS = "inherit" }`).
-/// The one list of them; [`loads_code`] reads it.
-pub const CODE_LOADING: &[&str] = &[
-    // The dynamic loader and libc: preloads, search paths, tunables, iconv modules.
-    "LD_*",
-    "DYLD_*",
-    "GLIBC_TUNABLES",
-    "GCONV_PATH",
-    "LOCPATH",
-    "NLSPATH",
-    "HOSTALIASES",
-    "RES_OPTIONS",
-    "LOCALDOMAIN",
-    "MALLOC_*",
-    // Node.js: `--require`/`--import` through NODE_OPTIONS, module paths,
-    // TLS trust. NODE_ENV is data and stays allowed.
-    "NODE_OPTIONS",
-    "NODE_PATH",
-    "NODE_REPL_EXTERNAL_MODULE",
-    "NODE_EXTRA_CA_CERTS",
-    "NODE_TLS_REJECT_UNAUTHORIZED",
-    "NODE_PRESERVE_SYMLINKS",
-    "NODE_ICU_DATA",
-    "NODE_V8_COVERAGE",
-    "NODE_REDIRECT_WARNINGS",
-    "NODE_COMPILE_CACHE",
-    "BUN_*",
-    "DENO_*",
-    "NPM_CONFIG_*",
-    // Python: PYTHONPATH, PYTHONSTARTUP, PYTHONHOME, PYTHONINSPECT, ...
-    "PYTHON*",
-    "PIP_*",
-    "UV_*",
-    "VIRTUAL_ENV",
-    // Other runtimes a server may start.
-    "PERL5OPT",
-    "PERL5LIB",
-    "PERLLIB",
-    "PERL5DB",
-    "RUBYOPT",
-    "RUBYLIB",
-    "GEM_HOME",
-    "GEM_PATH",
-    "BUNDLE_*",
-    "JAVA_TOOL_OPTIONS",
-    "_JAVA_OPTIONS",
-    "JDK_JAVA_OPTIONS",
-    "CLASSPATH",
-    "JAVA_HOME",
-    "DOTNET_*",
-    "CORECLR_*",
-    "GOFLAGS",
-    "LUA_PATH*",
-    "LUA_CPATH*",
-    "LUA_INIT*",
-    "TCLLIBPATH",
-    "R_PROFILE*",
-    "R_LIBS*",
-    // Shells and tools the server may run: startup files, hooks, helpers.
-    "BASH_ENV",
-    "ENV",
-    "BASH_FUNC_*",
-    "SHELLOPTS",
-    "BASHOPTS",
-    "PS4",
-    "PROMPT_COMMAND",
-    "IFS",
-    "CDPATH",
-    "GIT_*",
-    "SSH_ASKPASS",
-    "SUDO_ASKPASS",
-    "EDITOR",
-    "VISUAL",
-    "PAGER",
-    "BROWSER",
-    "PATH",
-    // TLS trust and engines (OpenSSL loads engine modules).
-    "OPENSSL_CONF",
-    "OPENSSL_ENGINES",
-    "OPENSSL_MODULES",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-];
-
-/// Whether `name` is in [`CODE_LOADING`] (a trailing `*` matches any rest).
-/// Compared without regard to case: Windows names are case-insensitive, and
-/// no legitimate server variable differs from one of these only in case.
-pub fn loads_code(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    CODE_LOADING.iter().any(|p| match p.strip_suffix('*') {
-        Some(prefix) => upper.starts_with(prefix),
-        None => upper == *p,
-    })
-}
 
 fn allowed(name: &OsStr) -> bool {
     let Some(n) = name.to_str() else { return false };
@@ -428,44 +319,5 @@ mod tests {
         let p = plan(os(&[]), &declared[..1], &rules, &[], &[]);
         assert!(p.plain.is_empty() && p.refused.is_empty());
         assert_eq!(p.missing, ["NODE_OPTIONS"]);
-    }
-
-    #[test]
-    fn the_code_loading_list() {
-        for n in [
-            "LD_PRELOAD",
-            "DYLD_INSERT_LIBRARIES",
-            "PYTHONPATH",
-            "PYTHONHOME",
-            "NODE_PATH",
-            "BASH_ENV",
-            "ENV",
-            "JAVA_TOOL_OPTIONS",
-            "RUBYOPT",
-            "PATH",
-            "node_options",
-        ] {
-            assert!(loads_code(n), "{n}");
-        }
-        for n in [
-            "NODE_ENV",
-            "LOG_LEVEL",
-            "GITHUB_TOKEN",
-            "ENVIRONMENT",
-            "HOME_REGION",
-            "PATHS",
-        ] {
-            assert!(!loads_code(n), "{n}");
-        }
-    }
-
-    #[test]
-    fn variable_names() {
-        assert!(valid_name("A_1"));
-        assert!(valid_name("_x"));
-        assert!(!valid_name("1A"));
-        assert!(!valid_name("A=B"));
-        assert!(!valid_name(""));
-        assert!(!valid_name(&"A".repeat(200)));
     }
 }

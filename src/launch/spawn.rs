@@ -193,6 +193,16 @@ impl LaunchError {
     }
 }
 
+impl crate::diag::Diagnose for LaunchError {
+    fn code(&self) -> crate::diag::Code {
+        crate::diag::Code::LaunchFailed
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(LaunchError::hint(self).into())
+    }
+}
+
 /// Starts the server on this process's stdin and supervises it until it
 /// exits; returns its exit code.
 pub fn run(launch: Launch) -> Result<Exit, LaunchError> {
@@ -762,6 +772,15 @@ mod tests {
     const HARNESS_SCRIPT: &str = "MCP_WARDEN_SPAWN_HARNESS";
     const HARNESS_DIR: &str = "MCP_WARDEN_SPAWN_HARNESS_DIR";
     const HARNESS_UNIT: &str = "MCP_WARDEN_SPAWN_HARNESS_UNIT";
+
+    #[test]
+    fn errors_report_their_codes() {
+        use crate::diag::{Code, Diagnose, EXIT_INPUT};
+        let e = LaunchError::Busy { path: "/x".into() };
+        assert_eq!(Diagnose::code(&e), Code::LaunchFailed);
+        assert_eq!(Diagnose::hint(&e).as_deref(), Some(e.hint()));
+        assert_eq!(Diagnose::exit(&e), EXIT_INPUT);
+    }
 
     fn sh(script: &str, dir: &Path, extra: &[&str]) -> Launch {
         let mut args: Vec<OsString> = vec!["-c".into(), script.into(), "sh".into()];

@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use crate::context::Context;
 use crate::diag::{Code, Failure, Severity};
 use crate::evidence::Evidence;
+use crate::identity::IdentityMatcher;
 use crate::policy::{self, PolicySet};
 use crate::report::Report;
 use crate::sbom::advisories::AdvisoryDb;
-use crate::trust::{IdentityMatcher, TrustStore};
+use crate::trust::TrustStore;
 use crate::verify::{self, ArtifactRef, IdentityRule, InputError};
 
 /// The evidence-file roles, as servers.lock records them.

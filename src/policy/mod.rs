@@ -204,45 +204,12 @@ impl IdentityClaims {
     /// Ok when `signer` is a keyless signer whose claims match; otherwise
     /// what differs, in words.
     pub fn check(&self, signer: &crate::evidence::Signer) -> Result<(), String> {
-        let crate::evidence::Signer::Identity(id) = signer else {
-            return Err("it is signed by a key, not by a CI workflow identity".into());
-        };
-        let claim = |k: &str| id.claims.get(k).map(String::as_str);
-        if let Some(want) = &self.repository {
-            let got = claim("repository").unwrap_or("");
-            if normalise_repo(got) != normalise_repo(want) {
-                return Err(format!("the certificate names repository `{got}`"));
-            }
-        }
-        if let Some(g) = &self.git_ref {
-            let got = claim("ref").unwrap_or("");
-            if !g.is_match(got) {
-                return Err(format!("the certificate names ref `{got}`"));
-            }
-        }
-        if let Some(g) = &self.workflow {
-            let uri = claim("workflow").unwrap_or("");
-            if !g.is_match(workflow_path(uri)) && !g.is_match(uri) {
-                return Err(format!("the certificate names workflow `{uri}`"));
-            }
-        }
-        Ok(())
-    }
-}
-
-fn normalise_repo(r: &str) -> &str {
-    let r = r.trim_end_matches('/');
-    let r = r.strip_suffix(".git").unwrap_or(r);
-    r.strip_prefix("https://github.com/").unwrap_or(r)
-}
-
-/// `https://github.com/o/r/.github/workflows/x.yml@refs/tags/v1` →
-/// `.github/workflows/x.yml`.
-fn workflow_path(uri: &str) -> &str {
-    let no_ref = uri.split_once('@').map(|(p, _)| p).unwrap_or(uri);
-    match no_ref.find("/.github/") {
-        Some(i) => &no_ref[i + 1..],
-        None => no_ref,
+        crate::identity::claims_match(
+            self.repository.as_deref(),
+            self.git_ref.as_ref(),
+            self.workflow.as_ref(),
+            signer,
+        )
     }
 }
 

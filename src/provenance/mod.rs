@@ -1,11 +1,7 @@
 //! Build provenance: SLSA v0.2 and v1 predicates of in-toto statements,
-//! reduced to what a policy judges (builder, build type, source), and the
-//! rule that ties a sigstore-signed statement's builder to the certificate
-//! that signed it.
+//! reduced to what a policy judges (builder, build type, source).
 
 use serde_json::Value;
-
-use crate::evidence::IdentitySigner;
 
 pub const SLSA_V02: &str = "https://slsa.dev/provenance/v0.2";
 pub const SLSA_V1: &str = "https://slsa.dev/provenance/v1";
@@ -151,80 +147,6 @@ pub fn parse(predicate_type: &str, predicate: &Value) -> Result<Provenance, Prov
     }
 }
 
-/// As slsa-verifier requires, the builder a sigstore-signed statement names
-/// must be the one the certificate vouches for: a reusable-workflow builder
-/// must be the certificate's identity; GitHub's hosted runner must match
-/// the certificate's runner, repository and workflow claims. Any other
-/// builder cannot be related to the certificate and is refused.
-pub fn builder_matches_certificate(p: &Provenance, cert: &IdentitySigner) -> Result<(), String> {
-    builder_is_signer(p, cert)?;
-    // The source the statement claims must be the one the certificate
-    // records: otherwise `source-ref` would judge a value the build wrote.
-    let claim = |k: &str| cert.claims.get(k).map(String::as_str);
-    if let (Some(said), Some(cert_ref)) = (&p.source_ref, claim("ref"))
-        && said != cert_ref
-    {
-        return Err(format!(
-            "the statement's source ref is `{said}`, but the certificate was issued for `{cert_ref}`"
-        ));
-    }
-    if let (Some(said), Some(cert_commit)) = (&p.source_digest, claim("commit"))
-        && !said.eq_ignore_ascii_case(cert_commit)
-    {
-        return Err(format!(
-            "the statement's source commit is `{said}`, but the certificate was issued for `{cert_commit}`"
-        ));
-    }
-    Ok(())
-}
-
-fn builder_is_signer(p: &Provenance, cert: &IdentitySigner) -> Result<(), String> {
-    if p.builder_id.contains("/.github/workflows/") {
-        return if p.builder_id == cert.identity {
-            Ok(())
-        } else {
-            Err(format!(
-                "the statement names builder `{}`, but the certificate was issued to `{}`",
-                p.builder_id, cert.identity
-            ))
-        };
-    }
-    if p.builder_id == GITHUB_HOSTED {
-        let claim = |k: &str| cert.claims.get(k).map(String::as_str).unwrap_or("");
-        if claim("runner-environment") != "github-hosted" {
-            return Err(format!(
-                "the statement names GitHub's hosted runner, but the certificate's runner environment is `{}`",
-                claim("runner-environment")
-            ));
-        }
-        if let Some(repo) = &p.source_repo
-            && normalise_repo(claim("repository")) != *repo
-        {
-            return Err(format!(
-                "the statement's source is `{repo}`, but the certificate names repository `{}`",
-                claim("repository")
-            ));
-        }
-        if let Some(path) = &p.entry_point
-            && !claim("workflow")
-                .split('@')
-                .next()
-                .unwrap_or("")
-                .ends_with(&format!("/{path}"))
-        {
-            return Err(format!(
-                "the statement's workflow is `{path}`, but the certificate names `{}`",
-                claim("workflow")
-            ));
-        }
-        return Ok(());
-    }
-    Err(format!(
-        "builder `{}` cannot be related to the signing certificate (`{}`)",
-        p.builder_id, cert.identity
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,49 +190,6 @@ mod tests {
             parse(SLSA_V02, &json!([])),
             Err(ProvenanceError::Missing { .. })
         ));
-    }
-
-    #[test]
-    fn source_must_be_the_certificates() {
-        let p = Provenance {
-            predicate_type: SLSA_V1.into(),
-            builder_id: "https://github.com/o/b/.github/workflows/build.yml@refs/tags/v1".into(),
-            build_type: "t".into(),
-            source_repo: Some("https://github.com/o/r".into()),
-            source_ref: Some("refs/tags/v9".into()),
-            source_digest: Some("abc".into()),
-            entry_point: None,
-        };
-        let mut cert = IdentitySigner {
-            identity: p.builder_id.clone(),
-            issuer: "https://token.actions.githubusercontent.com".into(),
-            trust_names: vec![],
-            by_flags: false,
-            claims: [
-                ("ref".to_string(), "refs/heads/main".to_string()),
-                ("commit".to_string(), "abc".to_string()),
-            ]
-            .into(),
-        };
-        let e = builder_matches_certificate(&p, &cert).unwrap_err();
-        assert!(
-            e.contains("refs/tags/v9") && e.contains("refs/heads/main"),
-            "{e}"
-        );
-        cert.claims.insert("ref".into(), "refs/tags/v9".into());
-        assert!(builder_matches_certificate(&p, &cert).is_ok());
-        cert.claims.insert("commit".into(), "def".into());
-        assert!(
-            builder_matches_certificate(&p, &cert)
-                .unwrap_err()
-                .contains("commit")
-        );
-        cert.identity = "https://github.com/evil/x/.github/workflows/y.yml@refs/heads/main".into();
-        assert!(
-            builder_matches_certificate(&p, &cert)
-                .unwrap_err()
-                .contains("builder")
-        );
     }
 
     #[test]

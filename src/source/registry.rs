@@ -482,8 +482,8 @@ fn run_hints(origin: &str, p: &Package, notes: &mut Vec<String>) -> Result<RunHi
             ));
         }
         // server.json is not covered by the artifact's signature: it is
-        // data, never code (see launch::env::CODE_LOADING).
-        if crate::launch::env::loads_code(&e.name) {
+        // data, never code (see names::CODE_LOADING).
+        if crate::names::loads_code(&e.name) {
             return Err(field(
                 origin,
                 "environmentVariables[].name",

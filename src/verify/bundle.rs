@@ -4,8 +4,9 @@
 use crate::diag::{Code, Diagnostic, Severity};
 use std::path::PathBuf;
 
-use crate::evidence::{IdentitySigner, Role, SignatureEvidence, Signer};
+use crate::evidence::{Role, SignatureEvidence, Signer};
 use crate::fsutil;
+use crate::identity;
 use crate::signature::dsse::Statement;
 use crate::signature::sigstore::{self, Input, Root, Rule, Wrapper};
 use crate::signature::{MAX_SIGNATURE_FILE, Scheme};
@@ -182,13 +183,11 @@ fn keyless(
     // identity (checked when the statement is read); a signature needs an
     // identity rule of its own.
     let builder_decides = role == Role::Provenance;
-    if req.identity.is_none() && trust.identities.is_empty() && !builder_decides {
-        return Err(Diagnostic::error(
-            Code::IdentityMissing,
-            "the bundle is signed keylessly, and no identity rule says whose signature to accept",
-        )
-        .hint("pass --certificate-identity (or -regexp) and --certificate-oidc-issuer (or -regexp), or trust the publisher with `mcp-warden trust add-identity`"));
-    }
+    identity::rule_needed(
+        req.identity.is_some(),
+        !trust.identities.is_empty(),
+        builder_decides,
+    )?;
     let v = sigstore::verify(bundle, input, roots, &Rule::Keyless).map_err(sig_diag)?;
     push_root(details, &v);
     let identity = v.identity.clone().unwrap_or_default();
@@ -198,54 +197,20 @@ fn keyless(
     for (k, val) in &v.claims {
         details.push((format!("claim {k}"), val.clone()));
     }
-    let trust_names: Vec<String> = trust
-        .identities
-        .iter()
-        .filter(|t| t.issuer == issuer && t.identity.matches(&identity))
-        .map(|t| t.name.clone())
-        .collect();
-    let by_flags = match &req.identity {
-        Some(rule) => {
-            if !rule.identity.matches(&identity) {
-                return Err(Diagnostic::error(
-                    Code::IdentityMismatch,
-                    format!(
-                        "the certificate identity is `{identity}`, and --certificate-identity requires {}",
-                        rule.identity.describe()
-                    ),
-                )
-                .hint("check the identity for typos; a -regexp must match the whole identity, not a prefix"));
-            }
-            if !rule.issuer.matches(&issuer) {
-                return Err(Diagnostic::error(
-                    Code::IssuerMismatch,
-                    format!(
-                        "the certificate's OIDC issuer is `{issuer}`, and --certificate-oidc-issuer requires {}",
-                        rule.issuer.describe()
-                    ),
-                )
-                .hint("check the issuer URL; GitHub Actions uses https://token.actions.githubusercontent.com"));
-            }
-            true
-        }
-        None => {
-            if trust_names.is_empty() && !builder_decides {
-                return Err(Diagnostic::error(
-                    Code::IdentityMismatch,
-                    format!("signed by `{identity}` from `{issuer}`, which no trusted identity matches"),
-                )
-                .hint("if this is the publisher, trust it: mcp-warden trust add-identity --name NAME --issuer URL --identity ID --scope GLOB"));
-            }
-            false
-        }
-    };
-    Ok(Signer::Identity(IdentitySigner {
+    let trusted = trust.identities.iter().map(|t| identity::Trusted {
+        name: &t.name,
+        issuer: &t.issuer,
+        identity: &t.identity,
+    });
+    identity::keyless_signer(
         identity,
         issuer,
-        trust_names,
-        by_flags,
-        claims: v.claims,
-    }))
+        v.claims,
+        req.identity.as_ref(),
+        trusted,
+        builder_decides,
+    )
+    .map(Signer::Identity)
 }
 
 /// What to do about each sigstore failure, shown apart from the message.

@@ -16,7 +16,9 @@ use crate::signature::keys::{self, KeyError, PublicKey};
 use crate::signature::minisign::LegacyVerifier;
 use crate::signature::sigstore;
 use crate::signature::{MAX_SIGNATURE_FILE, SigError, SignatureFile};
-use crate::trust::{DEFAULT_SSH_NAMESPACE, Entry, IdentityMatcher, TrustStore};
+// The command line builds its rule through `verify::IdentityRule`.
+pub use crate::identity::IdentityRule;
+use crate::trust::{DEFAULT_SSH_NAMESPACE, Entry, TrustStore};
 use ed25519_dalek::VerifyingKey;
 
 mod bundle;
@@ -67,14 +69,6 @@ pub struct Request {
     pub sbom_signatures: Vec<PathBuf>,
 }
 
-/// An identity rule from the command line, in cosign's words; both halves
-/// are required, and a regexp must match the whole value.
-#[derive(Debug, Clone)]
-pub struct IdentityRule {
-    pub identity: IdentityMatcher,
-    pub issuer: IdentityMatcher,
-}
-
 /// Problems with the input itself (exit 2), as opposed to evidence that
 /// fails to verify (a denial, exit 1).
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +105,24 @@ impl InputError {
             }
             _ => None,
         }
+    }
+}
+
+impl crate::diag::Diagnose for InputError {
+    fn code(&self) -> Code {
+        match self {
+            InputError::Artifact(_) => Code::ArtifactUnreadable,
+            InputError::Key { .. } | InputError::KeyFile(_) => Code::KeyMalformed,
+            InputError::KeyName(_) | InputError::NotAKey(_) => Code::KeyUnknown,
+            InputError::Signature(_) | InputError::Bundle(_) | InputError::Evidence(_) => {
+                Code::InputInvalid
+            }
+            InputError::TrustedRoot(_) => Code::TrustedRootInvalid,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        InputError::hint(self).map(str::to_string)
     }
 }
 
@@ -549,7 +561,7 @@ fn read_provenance(ev: &mut SignatureEvidence) {
         }
     };
     if let Signer::Identity(id) = &signer
-        && let Err(why) = provenance::builder_matches_certificate(&p, id)
+        && let Err(why) = crate::identity::builder_matches_certificate(&p, id)
     {
         ev.outcome = Err(Diagnostic::error(Code::BuilderIdentityMismatch, why).hint(
             "the statement claims a builder that did not sign it: do not trust this provenance",
@@ -845,4 +857,21 @@ fn judge(
         }
     };
     ev
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::Diagnose;
+
+    #[test]
+    fn input_errors_report_their_codes() {
+        let e = InputError::KeyName("acme".into());
+        assert_eq!(Diagnose::code(&e), Code::KeyUnknown);
+        assert_eq!(Diagnose::hint(&e).as_deref(), e.hint());
+        assert_eq!(
+            Diagnose::code(&InputError::TrustedRoot("x".into())),
+            Code::TrustedRootInvalid
+        );
+    }
 }

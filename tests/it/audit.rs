@@ -10,7 +10,9 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use mcp_warden::audit::{AuditLog, Event, GENESIS, Head, Paths, Sink, format_record, line_hash};
+use mcp_warden::audit::{
+    AuditLog, CallDecision, Event, GENESIS, Head, Paths, Sink, format_record, line_hash,
+};
 use mcp_warden::context::Context;
 use serde_json::Value;
 
@@ -25,7 +27,7 @@ fn call(server: &str, i: usize) -> Event {
         server: server.into(),
         tool: format!("tool{i}"),
         arguments: format!("sha256:{}", "ab".repeat(32)),
-        decision: "allowed".into(),
+        decision: CallDecision::Allowed,
         duration_ms: Some(i as u64),
         error: None,
     }
@@ -492,7 +494,7 @@ fn otlp_export_sends_logs_and_spans() {
         server: "srv".into(),
         tool: "echo".into(),
         arguments: format!("sha256:{}", "ab".repeat(32)),
-        decision: "allowed".into(),
+        decision: CallDecision::Allowed,
         duration_ms: Some(42),
         error: None,
     });

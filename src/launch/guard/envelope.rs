@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::Scanned;
+use super::{Scanned, truncate};
 
 /// A JSON-RPC request id, as decoded: `"70"`, `"\u0037\u0030"` are the
 /// same id, `70` another one; `70.0`, `7e1` and `null` are no id at all.
@@ -290,6 +290,35 @@ impl<'a> Envelope<'a> {
             result: span(sc.result, sc.result_null),
             error: span(sc.error, sc.error_null),
         })
+    }
+}
+
+/// The error of a `tools/call` answer: the JSON-RPC error message, or
+/// "tool error" when the result says `isError`.
+pub(crate) fn call_error(env: &Envelope) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Err {
+        #[serde(default)]
+        message: String,
+    }
+    #[derive(Deserialize)]
+    struct Res {
+        #[serde(default, rename = "isError")]
+        is_error: Option<bool>,
+    }
+    if let Some(e) = env.error {
+        return Some(
+            serde_json::from_str::<Err>(e.get())
+                .map(|e| truncate(&e.message, 500))
+                .unwrap_or_else(|_| "malformed error".into()),
+        );
+    }
+    let r = env.result?;
+    match serde_json::from_str::<Res>(r.get()) {
+        Ok(Res {
+            is_error: Some(true),
+        }) => Some("tool error".into()),
+        _ => None,
     }
 }
 

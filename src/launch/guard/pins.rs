@@ -62,6 +62,15 @@ impl Kind {
         }
     }
 
+    /// The audit record's kind when a pinned item of this list changed.
+    pub fn changed(self) -> crate::audit::GuardKind {
+        match self {
+            Kind::Tools => crate::audit::GuardKind::ToolChanged,
+            Kind::Prompts => crate::audit::GuardKind::PromptChanged,
+            Kind::Resources => crate::audit::GuardKind::ResourceChanged,
+        }
+    }
+
     pub fn from_list_method(m: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.method() == m)
     }
@@ -156,10 +165,10 @@ pub struct PinStore {
 }
 
 /// The pin file's path for `server` at `digest` (hex, or `sha256:HEX`):
-/// `DATA/pins/DIR/DIGEST.json`, DIR as [`crate::lock::server_dir_name`]
+/// `DATA/pins/DIR/DIGEST.json`, DIR as [`crate::names::server_dir_name`]
 /// says.
 pub fn pin_path(data_dir: &Path, server: &str, digest: &str) -> Result<PathBuf, PinError> {
-    let Some(dir) = crate::lock::server_dir_name(server) else {
+    let Some(dir) = crate::names::server_dir_name(server) else {
         return Err(PinError::BadServer(
             server.escape_debug().take(140).collect(),
         ));

@@ -5,12 +5,12 @@
 
 use std::time::Instant;
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::inflight::{InFlight, Method};
 use super::{Era, GuardSession, INVALID_PARAMS, RATE_LIMITED, REFUSED, shown};
-use crate::launch::guard::envelope::{Envelope, Id};
+use crate::audit::CallDecision;
+use crate::launch::guard::envelope::Id;
 use crate::launch::guard::pins::{self, Kind};
 use crate::launch::guard::rate::TokenBucket;
 use crate::launch::guard::schema::ArgSchema;
@@ -19,14 +19,14 @@ use crate::launch::guard::{Outbox, Verdict, truncate};
 /// Why a call does not reach the server: its audit decision and the
 /// JSON-RPC error the client gets.
 pub(super) struct Refusal {
-    pub(super) decision: &'static str,
+    pub(super) decision: CallDecision,
     pub(super) code: i64,
     pub(super) message: String,
     pub(super) data: Option<Value>,
 }
 
 impl Refusal {
-    pub(super) fn new(decision: &'static str, code: i64, message: String) -> Refusal {
+    pub(super) fn new(decision: CallDecision, code: i64, message: String) -> Refusal {
         Refusal {
             decision,
             code,
@@ -50,7 +50,7 @@ impl GuardSession {
         let server = &self.rules.server;
         if arguments.is_some_and(|a| !a.is_object() && !a.is_null()) {
             return Err(Refusal::new(
-                "invalid-arguments",
+                CallDecision::InvalidArguments,
                 INVALID_PARAMS,
                 format!(
                     "mcp-warden: the arguments of tool `{}` must be a JSON object",
@@ -60,7 +60,7 @@ impl GuardSession {
         }
         if self.deny.is_match(name) {
             return Err(Refusal::new(
-                "denied",
+                CallDecision::Denied,
                 REFUSED,
                 format!(
                     "mcp-warden: tool `{}` is denied by the policy (deny-tools of server {server}); ask the administrator if it is needed",
@@ -75,7 +75,7 @@ impl GuardSession {
             return Err(Refusal {
                 data: Some(json!({"limit": "overall", "retryAfterMs": ms})),
                 ..Refusal::new(
-                    "rate-limited",
+                    CallDecision::RateLimited,
                     RATE_LIMITED,
                     format!(
                         "mcp-warden: the rate limit over all tools of server {server} is reached; retry in {ms} ms"
@@ -86,7 +86,7 @@ impl GuardSession {
         if !self.usable(name, out) {
             let server = &self.rules.server;
             return Err(Refusal::new(
-                "unpinned",
+                CallDecision::Unpinned,
                 REFUSED,
                 format!(
                     "mcp-warden: tool `{}` is not an approved tool of server {server} (changed, new, or not listed yet); list the tools first, and if it changed run `mcp-warden approve {server}`",
@@ -106,7 +106,7 @@ impl GuardSession {
                 return Err(Refusal {
                     data: Some(json!({"limit": "per-tool", "tool": name, "retryAfterMs": ms})),
                     ..Refusal::new(
-                        "rate-limited",
+                        CallDecision::RateLimited,
                         RATE_LIMITED,
                         format!(
                             "mcp-warden: the rate limit of tool `{}` is reached; retry in {ms} ms",
@@ -118,7 +118,7 @@ impl GuardSession {
         }
         self.check_arguments(name, arguments).map_err(|problem| {
             Refusal::new(
-                "invalid-arguments",
+                CallDecision::InvalidArguments,
                 INVALID_PARAMS,
                 format!(
                     "mcp-warden: invalid arguments for tool `{}`: {problem}",
@@ -135,7 +135,7 @@ impl GuardSession {
         id: &Id,
         tool: String,
         args: String,
-        decision: &'static str,
+        decision: CallDecision,
         now: Instant,
     ) {
         let call = Some((tool, args, decision));
@@ -167,7 +167,7 @@ impl GuardSession {
                 id,
                 "",
                 &args,
-                "invalid-arguments",
+                CallDecision::InvalidArguments,
                 INVALID_PARAMS,
                 "mcp-warden: tools/call needs params.name, the tool's name".into(),
                 None,
@@ -183,7 +183,7 @@ impl GuardSession {
         if self.confirm.is_match(name) {
             return self.confirm_elicitation(id, name, arguments, raw, tool, args, now, out);
         }
-        self.track_call(id, tool, args, "allowed", now);
+        self.track_call(id, tool, args, CallDecision::Allowed, now);
         Verdict::Pass
     }
 
@@ -251,33 +251,4 @@ pub(super) fn call_parts(params: Option<&Value>) -> (String, String) {
         .cloned()
         .unwrap_or_else(|| Value::Object(Default::default()));
     (tool, pins::value_digest(&args))
-}
-
-/// The error of a `tools/call` answer: the JSON-RPC error message, or
-/// "tool error" when the result says `isError`.
-pub(super) fn call_error(env: &Envelope) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Err {
-        #[serde(default)]
-        message: String,
-    }
-    #[derive(Deserialize)]
-    struct Res {
-        #[serde(default, rename = "isError")]
-        is_error: Option<bool>,
-    }
-    if let Some(e) = env.error {
-        return Some(
-            serde_json::from_str::<Err>(e.get())
-                .map(|e| truncate(&e.message, 500))
-                .unwrap_or_else(|_| "malformed error".into()),
-        );
-    }
-    let r = env.result?;
-    match serde_json::from_str::<Res>(r.get()) {
-        Ok(Res {
-            is_error: Some(true),
-        }) => Some("tool error".into()),
-        _ => None,
-    }
 }

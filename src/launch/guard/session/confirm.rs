@@ -10,6 +10,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use super::{GuardSession, REFUSED, error_response, shown};
+use crate::audit::{CallDecision, GuardKind};
 use crate::launch::guard::envelope::{Envelope, Id};
 use crate::launch::guard::tokens::{Rejected, Round};
 use crate::launch::guard::{Outbox, Verdict, truncate};
@@ -87,7 +88,7 @@ impl GuardSession {
                 out.to_client
                     .push(error_response(&client_id, REFUSED, &msg, None));
                 let d = started.map(|s| now.saturating_duration_since(s));
-                self.tool_event(&tool, &args, "declined", d, Some(msg));
+                self.tool_event(&tool, &args, CallDecision::Declined, d, Some(msg));
             }
         }
     }
@@ -121,7 +122,7 @@ impl GuardSession {
                 id,
                 &tool,
                 &args,
-                "declined",
+                CallDecision::Declined,
                 REFUSED,
                 format!(
                     "mcp-warden: tool `{}` needs confirmation, and {why}; use a client with elicitation support or change confirm-tools in the policy",
@@ -156,7 +157,7 @@ impl GuardSession {
                 expires: now + self.rules.confirm_timeout,
             },
         );
-        self.track_call(id, tool, args, "confirmed", now);
+        self.track_call(id, tool, args, CallDecision::Confirmed, now);
         Verdict::Drop
     }
 
@@ -197,7 +198,7 @@ impl GuardSession {
         out.to_client
             .push(error_response(&client_id, REFUSED, &msg, None));
         let d = started.map(|s| s.elapsed());
-        self.tool_event(&tool, &args, "declined", d, Some(msg));
+        self.tool_event(&tool, &args, CallDecision::Declined, d, Some(msg));
         Verdict::Drop
     }
 
@@ -245,7 +246,7 @@ impl GuardSession {
                         why.describe()
                     ));
                     self.guard_event(
-                        "refused",
+                        GuardKind::Refused,
                         format!(
                             "client: requestState of a tools/call of `{}` {}; asked again",
                             shown(name),
@@ -261,7 +262,7 @@ impl GuardSession {
                 id,
                 tool,
                 args,
-                "declined",
+                CallDecision::Declined,
                 REFUSED,
                 format!(
                     "mcp-warden: tool `{}` needs confirmation, and this client cannot ask (no elicitation capability); use a client with elicitation support or change confirm-tools in the policy",
@@ -325,7 +326,7 @@ impl GuardSession {
                         id,
                         tool,
                         args,
-                        "declined",
+                        CallDecision::Declined,
                         REFUSED,
                         format!(
                             "mcp-warden: tool `{}` was not run: the user did not accept",
@@ -352,7 +353,13 @@ impl GuardSession {
             }
         }
         let msg = json!({"jsonrpc": "2.0", "id": id.value(), "method": "tools/call", "params": p});
-        self.track_call(id, tool.to_string(), args.to_string(), "confirmed", now);
+        self.track_call(
+            id,
+            tool.to_string(),
+            args.to_string(),
+            CallDecision::Confirmed,
+            now,
+        );
         Verdict::Replace(msg.to_string().into_bytes())
     }
 

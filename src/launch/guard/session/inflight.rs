@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::calls::call_error;
 use super::lists::{GuardList, kind_index};
 use super::{Era, GuardSession, SERVER_FAULT, error_response, shown};
-use crate::launch::guard::envelope::{Envelope, Id};
+use crate::audit::{CallDecision, GuardKind};
+use crate::launch::guard::envelope::{Envelope, Id, call_error};
 use crate::launch::guard::pins::Kind;
 use crate::launch::guard::tokens::{self, GUARD_ID_PREFIX};
 use crate::launch::guard::{Outbox, Verdict, truncate};
@@ -31,7 +31,7 @@ pub(super) struct InFlight {
     /// other requests read no clock.
     pub(super) started: Option<Instant>,
     /// For `tools/call`: tool, argument digest, decision.
-    pub(super) call: Option<(String, String, &'static str)>,
+    pub(super) call: Option<(String, String, CallDecision)>,
     /// A list request that asked for a later page.
     pub(super) cursor: bool,
 }
@@ -66,7 +66,7 @@ impl GuardSession {
                 shown(&id.json())
             ));
             self.guard_event(
-                "refused",
+                GuardKind::Refused,
                 format!("client: answer to id {} not in flight", shown(&id.json())),
             );
             return Verdict::Drop;
@@ -94,7 +94,11 @@ impl GuardSession {
                 self.asking_client.remove(g);
             }
             if let Some((tool, args, decision)) = f.call {
-                let decision = if held.is_some() { "declined" } else { decision };
+                let decision = if held.is_some() {
+                    CallDecision::Declined
+                } else {
+                    decision
+                };
                 self.tool_event(
                     &tool,
                     &args,
@@ -141,7 +145,7 @@ impl GuardSession {
                         .into(),
                 );
                 self.guard_event(
-                    "dropped",
+                    GuardKind::Dropped,
                     "server: answer to a finished list request".into(),
                 );
                 return Verdict::Drop;
@@ -152,7 +156,7 @@ impl GuardSession {
                 shown(&id.json())
             ));
             self.guard_event(
-                "dropped",
+                GuardKind::Dropped,
                 format!("server: answer to id {} not in flight", shown(&id.json())),
             );
             return Verdict::Drop;
@@ -173,7 +177,7 @@ impl GuardSession {
                     f.started.map(|s| s.elapsed()),
                     error,
                 );
-                if decision == "confirmed"
+                if decision == CallDecision::Confirmed
                     && self.era == Era::Stateless
                     && let Some(b) = self.wrap_server_round(&tool, &args, raw)
                 {

@@ -263,10 +263,7 @@ impl GuardSession {
                 names.join(", "),
                 self.rules.server
             ));
-            self.guard_event(
-                &format!("{}-changed", kind.noun()),
-                format!("{}{more}", names.join(", ")),
-            );
+            self.guard_event(kind.changed(), format!("{}{more}", names.join(", ")));
         }
         if list_changed_to_client {
             out.to_client.push(

@@ -83,7 +83,7 @@ use super::rate::TokenBucket;
 use super::schema::ArgSchema;
 use super::truncate;
 use super::{Limits, Outbox, Rules, Scanned, Session, Side, Verdict};
-use crate::audit::{Event, Sink};
+use crate::audit::{CallDecision, Event, GuardKind, Sink};
 
 use calls::call_parts;
 use confirm::GuardConfirm;
@@ -294,10 +294,10 @@ impl GuardSession {
             .min(u128::from(u64::MAX)) as u64
     }
 
-    fn guard_event(&mut self, kind: &str, detail: String) {
+    fn guard_event(&mut self, kind: GuardKind, detail: String) {
         self.audit.record(Event::Guard {
             server: self.rules.server.clone(),
-            kind: kind.to_string(),
+            kind: kind.as_str().to_string(),
             detail,
         });
     }
@@ -306,7 +306,7 @@ impl GuardSession {
         &mut self,
         tool: &str,
         args: &str,
-        decision: &str,
+        decision: CallDecision,
         duration: Option<Duration>,
         error: Option<String>,
     ) {
@@ -314,7 +314,7 @@ impl GuardSession {
             server: self.rules.server.clone(),
             tool: tool.to_string(),
             arguments: args.to_string(),
-            decision: decision.to_string(),
+            decision,
             duration_ms: duration.map(|d| d.as_millis().min(u128::from(u64::MAX)) as u64),
             error,
         });
@@ -328,7 +328,7 @@ impl GuardSession {
         id: &Id,
         tool: &str,
         args: &str,
-        decision: &str,
+        decision: CallDecision,
         code: i64,
         message: String,
         data: Option<Value>,
@@ -363,7 +363,7 @@ impl GuardSession {
             "refused a message from the client: {}",
             why.describe()
         ));
-        self.guard_event("refused", format!("client: {}", why.describe()));
+        self.guard_event(GuardKind::Refused, format!("client: {}", why.describe()));
         Verdict::Drop
     }
 
@@ -379,7 +379,7 @@ impl GuardSession {
             "dropped `{m}` from the {side}: it has no id and is not a notification"
         ));
         self.guard_event(
-            "refused",
+            GuardKind::Refused,
             format!("{side}: {m} without an id (not a notification)"),
         );
         Verdict::Drop
@@ -439,14 +439,17 @@ impl GuardSession {
                     id,
                     &tool,
                     &args,
-                    "too-many-in-flight",
+                    CallDecision::TooManyInFlight,
                     BUSY,
                     msg,
                     None,
                 );
             }
             out.to_client.push(error_response(id, BUSY, &msg, None));
-            self.guard_event("refused", format!("client: {method}: too many in flight"));
+            self.guard_event(
+                GuardKind::Refused,
+                format!("client: {method}: too many in flight"),
+            );
             return Verdict::Drop;
         }
         let mut flight = InFlight {
@@ -492,7 +495,7 @@ impl GuardSession {
                     );
                     out.to_client.push(error_response(id, REFUSED, &msg, None));
                     self.guard_event(
-                        "refused",
+                        GuardKind::Refused,
                         format!("client: {method} of a hidden {}", kind.noun()),
                     );
                     return Verdict::Drop;
@@ -521,7 +524,7 @@ impl GuardSession {
         let what = why.describe();
         out.notes
             .push(format!("dropped a message from the server: {what}"));
-        self.guard_event("dropped", format!("server: {what}"));
+        self.guard_event(GuardKind::Dropped, format!("server: {what}"));
         if let Some(id) = id {
             self.answer_refused(id, what, out);
         }
@@ -590,7 +593,7 @@ impl Session for GuardSession {
                     "mcp-warden: request ids starting with \"mcp-warden-\" are reserved for the guard",
                     None,
                 ));
-                self.guard_event("refused", "server: request with a guard id".into());
+                self.guard_event(GuardKind::Refused, "server: request with a guard id".into());
                 Verdict::Drop
             }
             (MsgKind::Request, Some(id), Some(_)) => {
@@ -601,7 +604,10 @@ impl Session for GuardSession {
                         "mcp-warden: too many requests from the server await the client's answer",
                         None,
                     ));
-                    self.guard_event("refused", "server: too many requests in flight".into());
+                    self.guard_event(
+                        GuardKind::Refused,
+                        "server: too many requests in flight".into(),
+                    );
                     return Verdict::Drop;
                 }
                 if !self.server_reqs.insert(id.clone()) {
@@ -612,7 +618,10 @@ impl Session for GuardSession {
                         "dropped a request from the server: id {} is still awaiting the client's answer",
                         shown(&id.json())
                     ));
-                    self.guard_event("refused", "server: request id already in flight".into());
+                    self.guard_event(
+                        GuardKind::Refused,
+                        "server: request id already in flight".into(),
+                    );
                     return Verdict::Drop;
                 }
                 Verdict::Pass
@@ -638,7 +647,10 @@ impl Session for GuardSession {
             Side::Client => "client",
             Side::Server => "server",
         };
-        self.guard_event("refused", format!("{side}: {}", truncate(what, 200)));
+        self.guard_event(
+            GuardKind::Refused,
+            format!("{side}: {}", truncate(what, 200)),
+        );
     }
 
     /// A server answer the I/O layer refused (too large, too deep, not

@@ -26,7 +26,7 @@ impl TestSink {
         self.events()
             .into_iter()
             .filter_map(|e| match e {
-                Event::ToolCall { decision, .. } => Some(decision),
+                Event::ToolCall { decision, .. } => Some(decision.to_string()),
                 _ => None,
             })
             .collect()
