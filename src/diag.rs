@@ -243,6 +243,14 @@ impl Failure {
         }
     }
 
+    /// Names what failed: `NAME: message` on the first finding.
+    pub fn about(mut self, name: &str) -> Self {
+        if let Some(d) = self.diagnostics.first_mut() {
+            d.message = format!("{name}: {}", d.message);
+        }
+        self
+    }
+
     pub fn denied(diagnostics: Vec<Diagnostic>) -> Self {
         Failure {
             diagnostics,

@@ -168,9 +168,23 @@ pub enum SecretError {
     Locking { path: PathBuf, source: io::Error },
 }
 
-impl SecretError {
-    /// What to do about it, separately from what failed.
-    pub fn hint(&self) -> Option<String> {
+impl crate::diag::Diagnose for SecretError {
+    fn code(&self) -> crate::diag::Code {
+        use crate::diag::Code;
+        match self {
+            SecretError::InvalidServer { .. } | SecretError::InvalidVar { .. } => Code::Usage,
+            SecretError::Unavailable { .. }
+            | SecretError::Timeout { .. }
+            | SecretError::Denied { .. }
+            | SecretError::Backend { .. }
+            | SecretError::UnknownBackend { .. }
+            | SecretError::BadTimeout { .. }
+            | SecretError::NoPlatformStore => Code::KeychainUnavailable,
+            _ => Code::InputInvalid,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
         let s = match self {
             SecretError::InvalidServer { .. } => crate::names::SERVER_NAME_RULE,
             SecretError::InvalidVar { .. } => {
@@ -213,27 +227,6 @@ impl SecretError {
             SecretError::IndexRead(_) => return None,
         };
         Some(s.to_string())
-    }
-}
-
-impl crate::diag::Diagnose for SecretError {
-    fn code(&self) -> crate::diag::Code {
-        use crate::diag::Code;
-        match self {
-            SecretError::InvalidServer { .. } | SecretError::InvalidVar { .. } => Code::Usage,
-            SecretError::Unavailable { .. }
-            | SecretError::Timeout { .. }
-            | SecretError::Denied { .. }
-            | SecretError::Backend { .. }
-            | SecretError::UnknownBackend { .. }
-            | SecretError::BadTimeout { .. }
-            | SecretError::NoPlatformStore => Code::KeychainUnavailable,
-            _ => Code::InputInvalid,
-        }
-    }
-
-    fn hint(&self) -> Option<String> {
-        SecretError::hint(self)
     }
 }
 
@@ -1002,7 +995,7 @@ mod tests {
         ] {
             let e = s.set(server, var, &v).unwrap_err();
             assert!(!e.to_string().contains(canary));
-            assert!(e.hint().is_some());
+            assert!(crate::diag::Diagnose::hint(&e).is_some());
         }
         let big = SecretValue::new(format!("{canary}{}", "x".repeat(MAX_VALUE_BYTES)));
         let e = s.set("ok", "A", &big).unwrap_err();

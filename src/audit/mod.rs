@@ -62,8 +62,7 @@ pub enum Event {
         signers: Vec<String>,
         /// `sha256:HEX` over the policy and trust files in force.
         policy_digest: String,
-        /// A [`LaunchVerdict`]'s word (`run` builds this record).
-        verdict: String,
+        verdict: LaunchVerdict,
         /// What the sandbox enforced, in one line.
         sandbox: String,
     },
@@ -83,8 +82,7 @@ pub enum Event {
     /// dropped message.
     Guard {
         server: String,
-        /// A [`GuardKind`]'s word (`run` builds some of these records).
-        kind: String,
+        kind: GuardKind,
         detail: String,
     },
 }
@@ -125,7 +123,7 @@ impl Event {
                 digest: f(digest),
                 signers: signers.into_iter().map(f).collect(),
                 policy_digest: f(policy_digest),
-                verdict: f(verdict),
+                verdict,
                 sandbox: f(sandbox),
             },
             Event::ToolCall {
@@ -149,7 +147,7 @@ impl Event {
                 detail,
             } => Event::Guard {
                 server: f(server),
-                kind: f(kind),
+                kind,
                 detail: f(detail),
             },
         }
@@ -174,7 +172,7 @@ impl Event {
                     Value::Array(signers.iter().map(|x| s(x)).collect()),
                 ),
                 ("policy-digest", s(policy_digest)),
-                ("verdict", s(verdict)),
+                ("verdict", s(verdict.as_str())),
                 ("sandbox", s(sandbox)),
             ],
             Event::ToolCall {
@@ -198,7 +196,7 @@ impl Event {
                 detail,
             } => vec![
                 ("server", s(server)),
-                ("kind", s(kind)),
+                ("kind", s(kind.as_str())),
                 ("detail", s(detail)),
             ],
         }
@@ -296,9 +294,15 @@ pub enum AuditError {
     Since { value: String, reason: String },
 }
 
-impl AuditError {
-    /// What to do about it.
-    pub fn hint(&self) -> Option<String> {
+impl crate::diag::Diagnose for AuditError {
+    fn code(&self) -> crate::diag::Code {
+        match self {
+            AuditError::OtlpEndpoint { .. } | AuditError::Since { .. } => crate::diag::Code::Usage,
+            _ => crate::diag::Code::AuditUnavailable,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
         Some(match self {
             AuditError::Dir { .. } | AuditError::Open { .. } | AuditError::Read { .. } => {
                 "check that the home's data directory exists and belongs to this user (--home DIR moves it)".into()
@@ -313,24 +317,6 @@ impl AuditError {
                 "give an RFC 3339 time (2026-01-31T12:00:00Z) or a span such as 30m, 1h, 2d".into()
             }
         })
-    }
-
-    /// The diagnostic code the CLI reports it under.
-    pub fn code(&self) -> crate::diag::Code {
-        match self {
-            AuditError::OtlpEndpoint { .. } | AuditError::Since { .. } => crate::diag::Code::Usage,
-            _ => crate::diag::Code::AuditUnavailable,
-        }
-    }
-}
-
-impl crate::diag::Diagnose for AuditError {
-    fn code(&self) -> crate::diag::Code {
-        AuditError::code(self)
-    }
-
-    fn hint(&self) -> Option<String> {
-        AuditError::hint(self)
     }
 }
 
@@ -800,7 +786,7 @@ impl AuditLog {
         if self.lost > 0 {
             let gap = Event::Guard {
                 server: event.server().to_string(),
-                kind: GuardKind::AuditGap.as_str().into(),
+                kind: GuardKind::AuditGap,
                 detail: format!(
                     "{} earlier audit event(s) of this run could not be written to the log: {}",
                     self.lost, self.lost_error

@@ -270,7 +270,7 @@ fn ids(item: &Item) -> (String, String) {
 /// Warn for refusals and guard findings, info otherwise.
 fn severity(e: &Event) -> (u8, &'static str) {
     let warn = match e {
-        Event::Launch { verdict, .. } => verdict != LaunchVerdict::Allowed.as_str(),
+        Event::Launch { verdict, .. } => *verdict != LaunchVerdict::Allowed,
         Event::ToolCall {
             decision, error, ..
         } => error.is_some() || !decision.went_through(),
@@ -384,6 +384,7 @@ fn traces_document(batch: &[Box<Item>]) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::GuardKind;
 
     #[test]
     fn endpoints() {
@@ -427,7 +428,7 @@ mod tests {
             hash: [1; 32],
             event: Event::Guard {
                 server: "s".into(),
-                kind: "rug-pull".into(),
+                kind: GuardKind::ToolChanged,
                 detail: "tool echo changed".into(),
             },
         });

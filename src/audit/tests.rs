@@ -1,4 +1,5 @@
 use super::*;
+use crate::diag::Diagnose as _;
 
 fn call(server: &str, tool: &str) -> Event {
     Event::ToolCall {
@@ -36,7 +37,7 @@ fn record_format_is_kebab_case_in_order() {
         digest: "sha256:ab".into(),
         signers: vec!["acme".into(), "b".into()],
         policy_digest: "sha256:cd".into(),
-        verdict: "allowed".into(),
+        verdict: LaunchVerdict::Allowed,
         sandbox: "landlock abi 4".into(),
     };
     let line = format_record(0, t, GENESIS, &launch);
@@ -62,13 +63,13 @@ fn record_format_is_kebab_case_in_order() {
     assert_eq!(v["error"], "tool error\nwith a newline");
     let g = Event::Guard {
         server: "gh".into(),
-        kind: "rug-pull".into(),
+        kind: GuardKind::ToolChanged,
         detail: "d".into(),
     };
     let v: Value = serde_json::from_str(&format_record(1, t, GENESIS, &g)).unwrap();
     assert_eq!(
         (v["event"].as_str(), v["kind"].as_str()),
-        (Some("guard"), Some("rug-pull"))
+        (Some("guard"), Some("tool-changed"))
     );
     assert_eq!(
         line_hash(b"abc"),
@@ -350,7 +351,7 @@ fn every_string_is_redacted_before_hashing_writing_and_reading_back() {
             digest: "sha256:ab".into(),
             signers: vec![format!("signer {secret}")],
             policy_digest: "sha256:cd".into(),
-            verdict: "allowed".into(),
+            verdict: LaunchVerdict::Allowed,
             sandbox: "landlock".into(),
         },
         Event::ToolCall {
@@ -363,7 +364,7 @@ fn every_string_is_redacted_before_hashing_writing_and_reading_back() {
         },
         Event::Guard {
             server: "gh".into(),
-            kind: "tool-changed".into(),
+            kind: GuardKind::ToolChanged,
             detail: format!("new tool {secret}"),
         },
     ];
@@ -421,7 +422,7 @@ fn launch(server: &str) -> Event {
         digest: "sha256:ab".into(),
         signers: vec![],
         policy_digest: "sha256:cd".into(),
-        verdict: "allowed".into(),
+        verdict: LaunchVerdict::Allowed,
         sandbox: "off".into(),
     }
 }
@@ -670,7 +671,7 @@ fn run_records_a_head_rewritten_without_the_key_before_it_authenticates_again() 
         let mut log = log;
         log.record(Event::Guard {
             server: "s".into(),
-            kind: "audit-anchor".into(),
+            kind: GuardKind::AuditAnchor,
             detail: problem.unwrap(),
         });
         log.record(launch("s"));

@@ -14,7 +14,8 @@ use crate::launch::guard::pins::{Kind, PinError, PinStore};
 use crate::lock::Lock;
 
 fn pin_failure(e: PinError) -> anyhow::Error {
-    let hint = e.hint().map(str::to_string);
+    // Here a pin file is the user's input, not the launch's cache.
+    let hint = crate::diag::Diagnose::hint(&e);
     Failure::input(Code::InputInvalid, e.to_string(), hint).into()
 }
 

@@ -13,9 +13,7 @@ use crate::audit::{
 };
 
 fn io_failure(e: AuditError) -> anyhow::Error {
-    let code = e.code();
-    let hint = e.hint();
-    super::Failure::input(code, e.to_string(), hint).into()
+    super::Failure::from(e).into()
 }
 
 pub fn run(g: &Global, cmd: &AuditCommand) -> Result<u8> {

@@ -8,7 +8,6 @@ use anyhow::Result;
 use super::args::RunArgs;
 use super::{Failure, Global};
 use crate::audit::Sink as _;
-use crate::diag::Code;
 use crate::ops::launch::{self, FLUSH};
 
 pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
@@ -42,11 +41,6 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
     audit.flush(FLUSH);
     match outcome {
         Ok(exit) => Ok(exit.code),
-        Err(e) => Err(Failure::input(
-            Code::LaunchFailed,
-            format!("{name}: {e}"),
-            Some(e.hint().to_string()),
-        )
-        .into()),
+        Err(e) => Err(Failure::from(e).about(name).into()),
     }
 }

@@ -8,13 +8,10 @@ use serde_json::json;
 use super::args::SecretCommand;
 use super::{Failure, Global};
 use crate::diag::Code;
-use crate::ops::secret_code;
 use crate::secrets::{MAX_VALUE_BYTES, SecretError, SecretValue, Secrets};
 
 fn failure(e: SecretError) -> anyhow::Error {
-    let code = secret_code(&e);
-    let hint = e.hint();
-    Failure::input(code, e.to_string(), hint).into()
+    Failure::from(e).into()
 }
 
 pub fn run(g: &Global, cmd: &SecretCommand) -> Result<u8> {

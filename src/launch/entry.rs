@@ -48,8 +48,15 @@ pub enum EntryError {
     Unsupported(String),
 }
 
-impl EntryError {
-    pub fn hint(&self) -> Option<String> {
+impl crate::diag::Diagnose for EntryError {
+    fn code(&self) -> crate::diag::Code {
+        match self {
+            EntryError::NoInterpreter { .. } => crate::diag::Code::LaunchFailed,
+            _ => crate::diag::Code::EntryPoint,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
         Some(match self {
             EntryError::Unknown { .. } => "pin a package with a package.json `bin`, a wheel with a console script, an .mcpb bundle, or a native executable".into(),
             EntryError::Invalid { .. } | EntryError::Read(_) => "the pinned package is malformed; ask its publisher, or pin another version".into(),
@@ -61,19 +68,6 @@ impl EntryError {
             EntryError::Installer(_) => "pin an artifact that bundles its dependencies (an .mcpb bundle)".into(),
             EntryError::Unsupported(_) => return None,
         })
-    }
-}
-
-impl crate::diag::Diagnose for EntryError {
-    fn code(&self) -> crate::diag::Code {
-        match self {
-            EntryError::NoInterpreter { .. } => crate::diag::Code::LaunchFailed,
-            _ => crate::diag::Code::EntryPoint,
-        }
-    }
-
-    fn hint(&self) -> Option<String> {
-        EntryError::hint(self)
     }
 }
 

@@ -707,9 +707,16 @@ pub enum SandboxError {
     WritableExecutable { write: PathBuf, exec: PathBuf },
 }
 
-impl SandboxError {
-    pub fn hint(&self) -> &'static str {
+impl crate::diag::Diagnose for SandboxError {
+    fn code(&self) -> crate::diag::Code {
         match self {
+            SandboxError::Unavailable { .. } => crate::diag::Code::SandboxUnavailable,
+            _ => crate::diag::Code::LaunchFailed,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        let hint: &'static str = match self {
             SandboxError::Unavailable { .. } => {
                 "set `sandbox = \"best-effort\"` for this server, or run on a kernel with Landlock ABI >= 3 (Linux 6.2+) and seccomp enabled"
             }
@@ -735,20 +742,8 @@ impl SandboxError {
             SandboxError::WritableExecutable { .. } => {
                 "take the path out of the policy's write-paths (a server may not write where it may execute: its verified files, its interpreter, /usr, /bin, /lib), or move mcp-warden's home (--home) out of those"
             }
-        }
-    }
-}
-
-impl crate::diag::Diagnose for SandboxError {
-    fn code(&self) -> crate::diag::Code {
-        match self {
-            SandboxError::Unavailable { .. } => crate::diag::Code::SandboxUnavailable,
-            _ => crate::diag::Code::LaunchFailed,
-        }
-    }
-
-    fn hint(&self) -> Option<String> {
-        Some(SandboxError::hint(self).into())
+        };
+        Some(hint.to_string())
     }
 
     /// A required sandbox that cannot be enforced is a refusal, not bad input.

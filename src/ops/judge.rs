@@ -11,7 +11,7 @@ use crate::policy::{self, PolicySet};
 use crate::report::Report;
 use crate::sbom::advisories::AdvisoryDb;
 use crate::trust::TrustStore;
-use crate::verify::{self, ArtifactRef, IdentityRule, InputError};
+use crate::verify::{self, ArtifactRef, IdentityRule};
 
 /// The evidence-file roles, as servers.lock records them.
 pub const EVIDENCE_ROLES: [&str; 5] = [
@@ -110,7 +110,7 @@ pub fn collect(
         sboms: ev.sbom.clone(),
         sbom_signatures: ev.sbom_signature.clone(),
     };
-    verify::collect(&req, trust).map_err(input_failure)
+    verify::collect(&req, trust).map_err(Failure::from)
 }
 
 /// The second half of [`judge`]: the policy's verdict on the evidence,
@@ -233,18 +233,4 @@ pub fn load_policies(ctx: &Context, trust: &TrustStore) -> Result<PolicySet, Fai
             exit: 2,
         },
     })
-}
-
-fn input_failure(e: InputError) -> Failure {
-    let code = match &e {
-        InputError::Artifact(_) => Code::ArtifactUnreadable,
-        InputError::Key { .. } | InputError::KeyFile(_) => Code::KeyMalformed,
-        InputError::KeyName(_) | InputError::NotAKey(_) => Code::KeyUnknown,
-        InputError::Signature(_) | InputError::Bundle(_) | InputError::Evidence(_) => {
-            Code::InputInvalid
-        }
-        InputError::TrustedRoot(_) => Code::TrustedRootInvalid,
-    };
-    let hint = e.hint().map(str::to_string);
-    Failure::input(code, e.to_string(), hint)
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::judge::{self, EvidenceRequest, load_policies, load_trust};
 use crate::audit::{self, Event, Sink as _};
 use crate::context::Context;
-use crate::diag::{Code, Failure};
+use crate::diag::{Code, Diagnose as _, Failure};
 use crate::launch::anchor::Anchor;
 use crate::launch::entry::{self, Artifact, EnvValue};
 use crate::launch::guard::redact::{self, Redactor};
@@ -95,7 +95,7 @@ pub fn prepare(ctx: &Context, a: &LaunchRequest) -> Result<Prepared, Refused> {
         tracing::warn!("the audit log does not match its anchor in the keychain: {problem}");
         audit.record(Event::Guard {
             server: name.to_string(),
-            kind: "audit-anchor".into(),
+            kind: audit::GuardKind::AuditAnchor,
             detail: problem,
         });
     }
@@ -104,20 +104,20 @@ pub fn prepare(ctx: &Context, a: &LaunchRequest) -> Result<Prepared, Refused> {
         policies: &policies,
         digest: receipt::policy_digest(ctx),
     };
-    let decision = |verdict: &str, sandbox: String| Event::Launch {
+    let decision = |verdict: audit::LaunchVerdict, sandbox: String| Event::Launch {
         server: name.to_string(),
         digest: format!("sha256:{}", entry.sha256),
         signers: entry.signers.clone(),
         policy_digest: judges.digest.clone(),
-        verdict: verdict.to_string(),
+        verdict,
         sandbox,
     };
     let ready = match plan(a, ctx, entry, &judges, &audit) {
         Ok(r) => r,
         Err(e) => {
             let verdict = match e.failure.exit {
-                1 => "denied",
-                _ => "error",
+                crate::diag::EXIT_DENIED => audit::LaunchVerdict::Denied,
+                _ => audit::LaunchVerdict::Error,
             };
             audit.record(decision(verdict, String::new()));
             audit.flush(FLUSH);
@@ -126,7 +126,10 @@ pub fn prepare(ctx: &Context, a: &LaunchRequest) -> Result<Prepared, Refused> {
     };
     // A server whose launch is not on record does not start (a full disk,
     // say: its records would otherwise be missing or cut off).
-    if let Err(e) = audit.try_record(decision("allowed", ready.sandbox.clone())) {
+    if let Err(e) = audit.try_record(decision(
+        audit::LaunchVerdict::Allowed,
+        ready.sandbox.clone(),
+    )) {
         audit.flush(FLUSH);
         let hint = e.hint().unwrap_or_default();
         return Err(Failure::input(
@@ -320,16 +323,11 @@ fn plan(
             name: &pinned_name,
         },
     };
-    let ep = entry::resolve(artifact, &rules, path_var.as_deref()).map_err(|e| {
-        let code = match e {
-            entry::EntryError::NoInterpreter { .. } => Code::LaunchFailed,
-            _ => Code::EntryPoint,
-        };
-        Failure::input(code, format!("{name}: {e}"), e.hint())
-    })?;
+    let ep = entry::resolve(artifact, &rules, path_var.as_deref())
+        .map_err(|e| Failure::from(e).about(name))?;
 
     // The environment: allowlist, declared variables, secrets.
-    let stored = crate::secrets::stored_names(ctx, name).map_err(secret_failure)?;
+    let stored = crate::secrets::stored_names(ctx, name).map_err(Failure::from)?;
     let plan = env::plan(std::env::vars_os(), &entry.run.env, &rules, &stored, &a.env);
     if let Some((var, from)) = plan.refused.first() {
         return Err(Failure::input(
@@ -378,14 +376,14 @@ fn plan(
     // The keychain is opened only when a secret is wanted.
     let secrets = match wanted.is_empty() {
         true => None,
-        false => Some(Secrets::open(ctx).map_err(secret_failure)?),
+        false => Some(Secrets::open(ctx).map_err(Failure::from)?),
     };
     for (var, required, default) in wanted {
         let Some(secrets) = &secrets else { break };
         if secret_env.iter().any(|(k, _)| k == var) {
             continue;
         }
-        match secrets.get(name, var).map_err(secret_failure)? {
+        match secrets.get(name, var).map_err(Failure::from)? {
             Some(v) => {
                 plain.retain(|(k, _)| k != var);
                 secret_env.push((var.to_string(), v));
@@ -469,17 +467,7 @@ fn plan(
             read: &read,
             write: &write,
         })
-        .map_err(|e| {
-            let code = match e {
-                sandbox::SandboxError::Unavailable { .. } => Code::SandboxUnavailable,
-                _ => Code::LaunchFailed,
-            };
-            let mut f = Failure::input(code, format!("{name}: {e}"), Some(e.hint().into()));
-            if code == Code::SandboxUnavailable {
-                f.exit = 1;
-            }
-            f
-        })?;
+        .map_err(|e| Failure::from(e).about(name))?;
         for (var, dir) in [("HOME", &dirs.home), ("TMPDIR", &dirs.tmp)] {
             plain.retain(|(k, _)| k != var);
             plain.push((var.into(), dir.into()));
@@ -496,23 +484,12 @@ fn plan(
     let guard = match rules.guard.unwrap_or(true) {
         false => None,
         true => {
-            let pins = PinStore::open(&ctx.data_dir, name, &entry.sha256).map_err(|e| {
-                Failure::input(
-                    Code::CacheError,
-                    format!("{name}: {e}"),
-                    e.hint().map(str::to_string),
-                )
-            })?;
+            let pins = PinStore::open(&ctx.data_dir, name, &entry.sha256)
+                .map_err(|e| Failure::from(e).about(name))?;
             let guard_rules =
                 guard::Rules::from_policy(name, &entry.sha256, &rules, policies.tools_pinned(name));
-            let session =
-                GuardSession::new(guard_rules, pins, Box::new(audit.clone())).map_err(|e| {
-                    Failure::input(
-                        Code::PolicyType,
-                        format!("{name}: {e}"),
-                        e.hint().map(str::to_string),
-                    )
-                })?;
+            let session = GuardSession::new(guard_rules, pins, Box::new(audit.clone()))
+                .map_err(|e| Failure::from(e).about(name))?;
             Some(Guard {
                 session: Box::new(session),
                 limits: guard::Limits::from_policy(&rules),
@@ -693,11 +670,6 @@ fn ensure_executable(path: &std::path::Path) {
             let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o555));
         }
     }
-}
-
-fn secret_failure(e: crate::secrets::SecretError) -> Failure {
-    let hint = e.hint();
-    Failure::input(super::secret_code(&e), e.to_string(), hint)
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@ pub mod pin;
 pub mod pinned;
 
 use crate::diag::{Code, Failure};
-use crate::secrets::SecretError;
 
 /// An error of mcp-warden's own, reported as the command line reports any
 /// unexpected error: its message and causes on one line.
@@ -20,19 +19,4 @@ pub(crate) fn internal(e: &dyn std::error::Error) -> Failure {
         source = s.source();
     }
     Failure::input(Code::Internal, message, None)
-}
-
-/// The code of a keychain error (`secret` and `run` report them alike).
-pub fn secret_code(e: &SecretError) -> Code {
-    match e {
-        SecretError::InvalidServer { .. } | SecretError::InvalidVar { .. } => Code::Usage,
-        SecretError::Unavailable { .. }
-        | SecretError::Timeout { .. }
-        | SecretError::Denied { .. }
-        | SecretError::Backend { .. }
-        | SecretError::UnknownBackend { .. }
-        | SecretError::BadTimeout { .. }
-        | SecretError::NoPlatformStore => Code::KeychainUnavailable,
-        _ => Code::InputInvalid,
-    }
 }

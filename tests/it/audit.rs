@@ -11,7 +11,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use mcp_warden::audit::{
-    AuditLog, CallDecision, Event, GENESIS, Head, Paths, Sink, format_record, line_hash,
+    AuditLog, CallDecision, Event, GENESIS, GuardKind, Head, LaunchVerdict, Paths, Sink,
+    format_record, line_hash,
 };
 use mcp_warden::context::Context;
 use serde_json::Value;
@@ -305,7 +306,7 @@ fn handmade_log(env: &TestEnv, records: &[(&str, &str)]) -> Paths {
     for (seq, (time, server)) in records.iter().enumerate() {
         let e = Event::Guard {
             server: server.to_string(),
-            kind: "tools-changed".into(),
+            kind: GuardKind::ToolChanged,
             detail: format!("record {seq}"),
         };
         let line = format_record(seq as u64, time.parse().unwrap(), &prev, &e);
@@ -487,7 +488,7 @@ fn otlp_export_sends_logs_and_spans() {
         digest: format!("sha256:{}", "cd".repeat(32)),
         signers: vec!["acme".into()],
         policy_digest: format!("sha256:{}", "ef".repeat(32)),
-        verdict: "allowed".into(),
+        verdict: LaunchVerdict::Allowed,
         sandbox: "landlock".into(),
     });
     log.record(Event::ToolCall {

@@ -127,9 +127,13 @@ pub enum PinError {
     BadDigest(String),
 }
 
-impl PinError {
-    pub fn hint(&self) -> Option<&'static str> {
-        match self {
+impl crate::diag::Diagnose for PinError {
+    fn code(&self) -> crate::diag::Code {
+        crate::diag::Code::CacheError
+    }
+
+    fn hint(&self) -> Option<String> {
+        let hint = match self {
             PinError::Invalid { .. } => Some(
                 "remove the file: the next run pins the server's lists again (check them with `mcp-warden approve NAME`)",
             ),
@@ -140,7 +144,8 @@ impl PinError {
                 Some("pins are kept per server name and artifact digest from servers.lock")
             }
             PinError::Read(_) => None,
-        }
+        };
+        hint.map(str::to_string)
     }
 }
 

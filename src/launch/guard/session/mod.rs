@@ -120,11 +120,16 @@ pub enum GuardError {
     },
 }
 
-impl GuardError {
-    pub fn hint(&self) -> Option<&'static str> {
+impl crate::diag::Diagnose for GuardError {
+    fn code(&self) -> crate::diag::Code {
+        crate::diag::Code::PolicyType
+    }
+
+    fn hint(&self) -> Option<String> {
         match self {
             GuardError::Glob { .. } => Some(
-                "fix the pattern in the policy's [servers.run] (globset syntax: *, ?, [abc], {a,b})",
+                "fix the pattern in the policy's [servers.run] (globset syntax: *, ?, [abc], {a,b})"
+                    .into(),
             ),
         }
     }
@@ -297,7 +302,7 @@ impl GuardSession {
     fn guard_event(&mut self, kind: GuardKind, detail: String) {
         self.audit.record(Event::Guard {
             server: self.rules.server.clone(),
-            kind: kind.as_str().to_string(),
+            kind,
             detail,
         });
     }

@@ -509,7 +509,7 @@ fn denied_tools_never_reach_the_server() {
     let e = GuardSession::new(bad, store, Box::new(crate::audit::Discard))
         .err()
         .unwrap();
-    assert!(e.hint().is_some());
+    assert!(crate::diag::Diagnose::hint(&e).is_some());
 }
 
 #[test]
