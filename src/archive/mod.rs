@@ -17,6 +17,7 @@ use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+pub mod signed_zip;
 pub mod zip_layout;
 
 pub use zip_layout::Bound as ZipBound;
@@ -220,7 +221,7 @@ pub fn extract_file(
     // The zip's layout is checked before anything is written.
     let layout = match kind {
         Kind::Zip => {
-            let bound = crate::mcpb::zip_bound(&mut file).map_err(|e| ArchiveError::Layout {
+            let bound = signed_zip::zip_bound(&mut file).map_err(|e| ArchiveError::Layout {
                 detail: format!(
                     "the file ends with a .mcpb signature block that does not add up: {e}"
                 ),
