@@ -74,6 +74,21 @@ impl TrustError {
     }
 }
 
+impl crate::diag::Diagnose for TrustError {
+    fn code(&self) -> crate::diag::Code {
+        match self {
+            TrustError::Invalid { .. } | TrustError::Read(_) => {
+                crate::diag::Code::TrustStoreInvalid
+            }
+            _ => crate::diag::Code::TrustInput,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        TrustError::hint(self)
+    }
+}
+
 /// Glob patterns over server names, compiled once.
 #[derive(Debug, Clone)]
 pub struct Scopes {
@@ -666,6 +681,18 @@ pub fn add_ca(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_carry_their_code() {
+        use crate::diag::{Code, Diagnose};
+        let e = TrustError::Invalid {
+            path: "trust.toml".into(),
+            message: "bad".into(),
+        };
+        assert_eq!(e.code(), Code::TrustStoreInvalid);
+        assert!(Diagnose::hint(&e).is_some_and(|h| h.starts_with("fix or remove")));
+        assert_eq!(TrustError::NoScope.code(), Code::TrustInput);
+    }
 
     #[test]
     fn scopes_match_globs_and_reject_bad_ones() {
