@@ -849,11 +849,7 @@ fn bytes_to_path(b: &[u8]) -> Option<PathBuf> {
 /// cut at 200 characters.
 pub(crate) fn show(raw: &[u8]) -> String {
     let s = String::from_utf8_lossy(raw);
-    let mut out: String = s.chars().take(200).flat_map(char::escape_debug).collect();
-    if s.chars().count() > 200 {
-        out.push('…');
-    }
-    format!("`{out}`")
+    format!("`{}`", crate::text::quoted(&s, 200))
 }
 
 /// Opens a new file; never follows or replaces an existing path.

@@ -203,8 +203,8 @@ pub fn plan_install(
                 if let Some(var) = unpassable_env(value) {
                     return Err(ClientError::EnvName {
                         path: cfg.path.clone(),
-                        server: name.escape_debug().take(140).collect(),
-                        var: var.escape_debug().take(140).collect(),
+                        server: crate::text::quoted(name, 140),
+                        var: crate::text::quoted(var, 140),
                     });
                 }
                 match wrap(&mut plan, value, warden_str, &mut decide, &mut moves) {

@@ -283,7 +283,10 @@ impl<'l> Loader<'l> {
                     continue;
                 }
             };
-            let name = printable(&String::from_utf8_lossy(entry.name_raw()));
+            // Entry names come from the archive: no control characters reach a
+            // terminal through a warning.
+            let name =
+                crate::text::printable(&String::from_utf8_lossy(entry.name_raw()), usize::MAX);
             if entry.is_dir() || !has_suffix(&name, ".json") {
                 continue;
             }
@@ -317,14 +320,6 @@ fn has_suffix(name: &str, suffix: &str) -> bool {
     name.len() > suffix.len()
         && name.is_char_boundary(name.len() - suffix.len())
         && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
-}
-
-/// Entry names come from the archive: no control characters reach a
-/// terminal through a warning.
-fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
 }
 
 /// Reads up to `buf.len()` bytes and rewinds.
