@@ -2,7 +2,6 @@
 //! reads it, every entry name checked, and parsed into [`Manifest`].
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 use serde_json::Value;
@@ -99,13 +98,10 @@ pub fn read_manifest(bundle: &Path) -> Result<Manifest, McpbError> {
     }
     let mut bytes = Vec::new();
     // The header's size may lie; the read is bounded either way.
-    entry
-        .take(MAX_MANIFEST + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| McpbError::Zip(format!("manifest.json: {e}")))?;
-    if bytes.len() as u64 > MAX_MANIFEST {
-        return Err(McpbError::ManifestTooLarge);
-    }
+    fsutil::read_at_most(entry, MAX_MANIFEST, &mut bytes).map_err(|e| match e {
+        fsutil::LimitError::TooLarge { .. } => McpbError::ManifestTooLarge,
+        fsutil::LimitError::Io(e) => McpbError::Zip(format!("manifest.json: {e}")),
+    })?;
     parse_manifest(&bytes)
 }
 

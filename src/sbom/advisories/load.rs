@@ -299,16 +299,18 @@ impl<'l> Loader<'l> {
                 continue;
             }
             let mut bytes = Vec::with_capacity(entry.size() as usize);
-            let read = (&mut entry).take(max + 1).read_to_end(&mut bytes);
+            let read = fsutil::read_at_most(&mut entry, max, &mut bytes);
             drop(entry);
             self.count_bytes(bytes.len())?;
             match read {
-                Err(e) => self.skip(&source, format!("could not be decompressed: {e}")),
-                Ok(_) if bytes.len() as u64 > max => self.skip(
+                Err(fsutil::LimitError::Io(e)) => {
+                    self.skip(&source, format!("could not be decompressed: {e}"))
+                }
+                Err(fsutil::LimitError::TooLarge { .. }) => self.skip(
                     &source,
                     format!("larger than the {max}-byte limit for one record"),
                 ),
-                Ok(_) => self.add(&source, &bytes)?,
+                Ok(()) => self.add(&source, &bytes)?,
             }
         }
         Ok(())
