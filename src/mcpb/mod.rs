@@ -22,7 +22,6 @@
 //! Certificates are checked at the time the caller passes (normally now):
 //! the `signingTime` attribute is chosen by the signer, so it proves
 //! nothing and is not used. There is no revocation checking.
-
 //!
 //! [`manifest`] reads the bundle's manifest, [`signature`] verifies the
 //! signature; locating the block is `archive::signed_zip`'s, the X.509 and

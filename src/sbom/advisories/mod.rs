@@ -113,6 +113,17 @@ impl AdvisoryError {
     }
 }
 
+/// A database that cannot be used is an input problem, whatever the cause.
+impl crate::diag::Diagnose for AdvisoryError {
+    fn code(&self) -> crate::diag::Code {
+        crate::diag::Code::InputInvalid
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some("pass a directory of OSV JSON files or an ecosystem's all.zip".into())
+    }
+}
+
 /// OSV records indexed by ecosystem and normalised package name.
 #[derive(Debug, Default)]
 pub struct AdvisoryDb {
@@ -188,6 +199,17 @@ impl AdvisoryDb {
 mod tests {
     use super::*;
     use crate::sbom::advisories::test_support::*;
+
+    #[test]
+    fn errors_carry_their_code() {
+        use crate::diag::{Code, Diagnose};
+        let e = AdvisoryError::TooManyEntries {
+            path: "db".into(),
+            limit: 1,
+        };
+        assert_eq!(e.code(), Code::InputInvalid);
+        assert!(e.hint().is_some_and(|h| h.contains("all.zip")));
+    }
 
     #[test]
     fn fixtures_load_with_ratings() {
