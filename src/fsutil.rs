@@ -70,26 +70,45 @@ fn open_nonblocking(path: &Path) -> io::Result<File> {
     File::open(path)
 }
 
+/// Why [`read_at_most`] stopped short of the end.
+#[derive(Debug, thiserror::Error)]
+pub enum LimitError {
+    #[error("more than {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Reads all of `r` into `buf` (appending), failing once more than `limit`
+/// bytes come: a header or a size the source announced is not trusted, the
+/// count is. On failure `buf` keeps what was read (at most `limit + 1`
+/// bytes), for callers that account for it; the caller's buffer also lets
+/// secrets be read into a zeroizing one.
+pub fn read_at_most(r: impl Read, limit: u64, buf: &mut Vec<u8>) -> Result<(), LimitError> {
+    let start = buf.len();
+    r.take(limit.saturating_add(1)).read_to_end(buf)?;
+    if (buf.len() - start) as u64 > limit {
+        return Err(LimitError::TooLarge { limit });
+    }
+    Ok(())
+}
+
 /// Reads a whole file that must not exceed `limit` bytes; the limit is
 /// enforced while reading, so a file that grows meanwhile cannot slip by.
 pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     let (file, meta) = open_file(path)?;
+    let too_large = || ReadError::TooLarge {
+        path: path.to_path_buf(),
+        limit,
+    };
     if meta.len() > limit {
-        return Err(ReadError::TooLarge {
-            path: path.to_path_buf(),
-            limit,
-        });
+        return Err(too_large());
     }
     let mut buf = Vec::with_capacity(meta.len() as usize);
-    file.take(limit + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| ReadError::from_io(path, e))?;
-    if buf.len() as u64 > limit {
-        return Err(ReadError::TooLarge {
-            path: path.to_path_buf(),
-            limit,
-        });
-    }
+    read_at_most(file, limit, &mut buf).map_err(|e| match e {
+        LimitError::TooLarge { .. } => too_large(),
+        LimitError::Io(e) => ReadError::from_io(path, e),
+    })?;
     Ok(buf)
 }
 
@@ -148,5 +167,16 @@ mod tests {
         assert_eq!(read_bounded(&p, 5).unwrap(), b"bye");
         // Only the one file remains: no temporary left behind.
         assert_eq!(fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn read_at_most_counts_what_comes() {
+        let mut buf = b"x".to_vec();
+        read_at_most(&b"abc"[..], 3, &mut buf).unwrap();
+        assert_eq!(buf, b"xabc");
+        let mut buf = Vec::new();
+        let e = read_at_most(&b"abcd"[..], 3, &mut buf).unwrap_err();
+        assert!(matches!(e, LimitError::TooLarge { limit: 3 }));
+        assert_eq!(buf, b"abcd");
     }
 }

@@ -32,5 +32,7 @@ pub mod sbom;
 pub mod secrets;
 pub mod signature;
 pub mod source;
+pub mod text;
 pub mod trust;
 pub mod verify;
+pub mod x509;

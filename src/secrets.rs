@@ -42,6 +42,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::context::Context;
 use crate::fsutil::{self, ReadError};
+use crate::text::printable;
 
 /// The largest secret value accepted, in bytes.
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
@@ -64,11 +65,11 @@ fn deadline() -> Result<Duration, SecretError> {
         Ok(v) => match v.trim().parse::<u64>() {
             Ok(s @ 1..=600) => Ok(Duration::from_secs(s)),
             _ => Err(SecretError::BadTimeout {
-                value: printable(&v),
+                value: printable(&v, SHOWN_CHARS),
             }),
         },
         Err(std::env::VarError::NotUnicode(v)) => Err(SecretError::BadTimeout {
-            value: printable(&v.to_string_lossy()),
+            value: printable(&v.to_string_lossy(), SHOWN_CHARS),
         }),
     }
 }
@@ -257,12 +258,12 @@ use crate::names::{valid_env_name, valid_server_name};
 pub(crate) fn check_names(server: &str, var: &str) -> Result<(), SecretError> {
     if !valid_server_name(server) {
         return Err(SecretError::InvalidServer {
-            name: printable(server),
+            name: printable(server, SHOWN_CHARS),
         });
     }
     if !valid_env_name(var) {
         return Err(SecretError::InvalidVar {
-            name: printable(var),
+            name: printable(var, SHOWN_CHARS),
         });
     }
     Ok(())
@@ -271,25 +272,14 @@ pub(crate) fn check_names(server: &str, var: &str) -> Result<(), SecretError> {
 fn check_item(account: &str) -> Result<(), SecretError> {
     if account.is_empty() || !account.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') {
         return Err(SecretError::InvalidVar {
-            name: printable(account),
+            name: printable(account, SHOWN_CHARS),
         });
     }
     Ok(())
 }
 
-/// A rejected name goes into an error message: keep it short and free of
-/// control characters.
-fn printable(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .take(80)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
-    if s.chars().count() > 80 {
-        out.push('…');
-    }
-    out
-}
+/// A rejected name goes into an error message: keep it short.
+const SHOWN_CHARS: usize = 80;
 
 fn check_value(server: &str, var: &str, value: &SecretValue) -> Result<(), SecretError> {
     let v = value.expose();
@@ -520,10 +510,10 @@ fn choice_from_env() -> Result<Choice, SecretError> {
         Ok(v) if v == SECRET_SERVICE => Ok(Choice::SecretService),
         Ok(v) if v == KEYUTILS => Ok(Choice::Keyutils),
         Ok(v) => Err(SecretError::UnknownBackend {
-            value: printable(&v),
+            value: printable(&v, SHOWN_CHARS),
         }),
         Err(std::env::VarError::NotUnicode(v)) => Err(SecretError::UnknownBackend {
-            value: printable(&v.to_string_lossy()),
+            value: printable(&v.to_string_lossy(), SHOWN_CHARS),
         }),
     }
 }
@@ -683,13 +673,13 @@ impl Index {
             if !valid_server_name(server) {
                 return Err(invalid(format!(
                     "`{}` is not a server name",
-                    printable(server)
+                    printable(server, SHOWN_CHARS)
                 )));
             }
             if let Some(v) = vars.iter().find(|v| !valid_env_name(v)) {
                 return Err(invalid(format!(
                     "`{}` is not a variable name",
-                    printable(v)
+                    printable(v, SHOWN_CHARS)
                 )));
             }
         }
@@ -717,7 +707,7 @@ impl Index {
 pub fn stored_names(ctx: &Context, server: &str) -> Result<Vec<String>, SecretError> {
     if !valid_server_name(server) {
         return Err(SecretError::InvalidServer {
-            name: printable(server),
+            name: printable(server, SHOWN_CHARS),
         });
     }
     let index = Index::load(&ctx.config_dir.join("secrets.toml"))?;
@@ -806,7 +796,9 @@ impl Secrets {
         if let Some(s) = server
             && !valid_server_name(s)
         {
-            return Err(SecretError::InvalidServer { name: printable(s) });
+            return Err(SecretError::InvalidServer {
+                name: printable(s, SHOWN_CHARS),
+            });
         }
         let index = Index::load(&self.index)?;
         Ok(index

@@ -13,6 +13,7 @@ use crate::context::Context;
 use crate::fsutil::{self, ReadError};
 use crate::identity::IdentityMatcher;
 use crate::signature::keys::{self, KeyError, PublicKey};
+use crate::x509;
 
 pub const MAX_TRUST_FILE: u64 = 4 * 1024 * 1024;
 pub const DEFAULT_SSH_NAMESPACE: &str = "file";
@@ -71,6 +72,21 @@ impl TrustError {
             TrustError::Invalid { path, .. } => format!("fix or remove {}; the store is not used while it is invalid", path.display()),
             _ => return None,
         })
+    }
+}
+
+impl crate::diag::Diagnose for TrustError {
+    fn code(&self) -> crate::diag::Code {
+        match self {
+            TrustError::Invalid { .. } | TrustError::Read(_) => {
+                crate::diag::Code::TrustStoreInvalid
+            }
+            _ => crate::diag::Code::TrustInput,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        TrustError::hint(self)
     }
 }
 
@@ -194,29 +210,6 @@ struct CaRecord {
 
 /// Largest certificate file `trust add-ca` reads.
 pub const MAX_CERT_FILE: u64 = 256 * 1024;
-
-/// One certificate from PEM (a single `CERTIFICATE` block) or DER.
-pub fn certificate_der(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    use x509_cert::der::pem;
-    if bytes.first() == Some(&0x30) {
-        return Ok(bytes.to_vec());
-    }
-    let text = std::str::from_utf8(bytes).map_err(|_| "neither PEM nor DER".to_string())?;
-    let text = text.trim();
-    if text.matches("-----BEGIN ").count() != 1 {
-        return Err("expected exactly one PEM CERTIFICATE block".into());
-    }
-    let (label, der) = pem::decode_vec(text.as_bytes()).map_err(|e| format!("bad PEM: {e}"))?;
-    if label != "CERTIFICATE" {
-        return Err(format!("the PEM block is a {label}, not a CERTIFICATE"));
-    }
-    Ok(der)
-}
-
-fn certificate_pem(der: &[u8]) -> String {
-    use x509_cert::der::pem::{LineEnding, encode_string};
-    encode_string("CERTIFICATE", LineEnding::LF, der).unwrap_or_default()
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -343,8 +336,8 @@ impl TrustStore {
             self.check_new_name(&r.name)
                 .map_err(|e| invalid(e.to_string()))?;
             let entry = |m: String| invalid(format!("entry `{}`: {m}", r.name));
-            let der = certificate_der(r.certificate.as_bytes()).map_err(entry)?;
-            let info = crate::mcpb::inspect_ca(&der, std::time::SystemTime::now())
+            let der = x509::certificate_der(r.certificate.as_bytes()).map_err(entry)?;
+            let info = x509::inspect_ca(&der, std::time::SystemTime::now())
                 .map_err(|e| entry(e.to_string()))?;
             if info.fingerprint != r.fingerprint {
                 return Err(entry(format!(
@@ -619,9 +612,9 @@ pub fn add_ca(
         path: cert_file.to_path_buf(),
         message,
     };
-    let der = certificate_der(&bytes).map_err(bad)?;
-    let info = crate::mcpb::inspect_ca(&der, std::time::SystemTime::now())
-        .map_err(|e| bad(e.to_string()))?;
+    let der = x509::certificate_der(&bytes).map_err(bad)?;
+    let info =
+        x509::inspect_ca(&der, std::time::SystemTime::now()).map_err(|e| bad(e.to_string()))?;
     let summary = TrustedCaSummary {
         subject: info.subject.clone(),
         fingerprint: info.fingerprint.clone(),
@@ -648,7 +641,7 @@ pub fn add_ca(
     file.ca.push(CaRecord {
         name: name.to_string(),
         fingerprint: info.fingerprint,
-        certificate: certificate_pem(&der),
+        certificate: x509::certificate_pem(&der),
         scopes: scopes_checked.patterns,
     });
     write_user_file(&path, &file)?;
@@ -658,6 +651,18 @@ pub fn add_ca(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_carry_their_code() {
+        use crate::diag::{Code, Diagnose};
+        let e = TrustError::Invalid {
+            path: "trust.toml".into(),
+            message: "bad".into(),
+        };
+        assert_eq!(e.code(), Code::TrustStoreInvalid);
+        assert!(Diagnose::hint(&e).is_some_and(|h| h.starts_with("fix or remove")));
+        assert_eq!(TrustError::NoScope.code(), Code::TrustInput);
+    }
 
     #[test]
     fn scopes_match_globs_and_reject_bad_ones() {

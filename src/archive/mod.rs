@@ -17,6 +17,7 @@ use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+pub mod signed_zip;
 pub mod zip_layout;
 
 pub use zip_layout::Bound as ZipBound;
@@ -220,7 +221,7 @@ pub fn extract_file(
     // The zip's layout is checked before anything is written.
     let layout = match kind {
         Kind::Zip => {
-            let bound = crate::mcpb::zip_bound(&mut file).map_err(|e| ArchiveError::Layout {
+            let bound = signed_zip::zip_bound(&mut file).map_err(|e| ArchiveError::Layout {
                 detail: format!(
                     "the file ends with a .mcpb signature block that does not add up: {e}"
                 ),
@@ -848,11 +849,7 @@ fn bytes_to_path(b: &[u8]) -> Option<PathBuf> {
 /// cut at 200 characters.
 pub(crate) fn show(raw: &[u8]) -> String {
     let s = String::from_utf8_lossy(raw);
-    let mut out: String = s.chars().take(200).flat_map(char::escape_debug).collect();
-    if s.chars().count() > 200 {
-        out.push('…');
-    }
-    format!("`{out}`")
+    format!("`{}`", crate::text::quoted(&s, 200))
 }
 
 /// Opens a new file; never follows or replaces an existing path.

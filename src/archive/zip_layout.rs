@@ -47,7 +47,7 @@ const FLAG_DESCRIPTOR: u16 = 1 << 3;
 /// accounts for (a signed `.mcpb`): the end record at `eocd`, the zip's
 /// bytes ending at `end` (the record, then `end - eocd - 22` bytes of
 /// comment). The record's own comment length is not used: the signers
-/// write it in three ways (see `mcpb::CommentVariant`).
+/// write it in three ways (see `signed_zip::CommentVariant`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bound {
     pub eocd: u64,
@@ -780,7 +780,7 @@ mod tests {
         // The signed bundle: a zip only up to the block its verifier finds.
         let path = root.join("mcpb/signed-mcpb-2.1.2.mcpb");
         let signed = std::fs::read(&path).unwrap();
-        let bound = crate::mcpb::zip_bound(&mut std::fs::File::open(&path).unwrap())
+        let bound = crate::archive::signed_zip::zip_bound(&mut std::fs::File::open(&path).unwrap())
             .unwrap()
             .unwrap();
         assert_eq!(bound.end, unsigned.len() as u64);

@@ -37,7 +37,7 @@ pub fn render_diff(store: &PinStore) -> String {
         for (name, new) in items {
             let old = store.pin(*kind, name);
             let what = if old.is_some() { "changed" } else { "new" };
-            let clean: String = name.chars().filter(|c| !c.is_control()).collect();
+            let clean = crate::text::printable(name, usize::MAX);
             text.push_str(&format!("{} `{clean}` ({what}):\n", kind.noun()));
             let (a, b) = (pretty(old), pretty(Some(new)));
             let diff = similar::TextDiff::from_lines(&a, &b);

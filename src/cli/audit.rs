@@ -233,7 +233,5 @@ fn human(v: &Map<String, Value>) -> String {
         }
     }
     // Control characters in a field would let a record forge lines.
-    line.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+    crate::text::printable(&line, usize::MAX)
 }

@@ -1,6 +1,6 @@
 //! `mcp-warden secret set|rm|list`: server credentials in the OS keychain.
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 
 use anyhow::Result;
 use serde_json::json;
@@ -8,6 +8,7 @@ use serde_json::json;
 use super::args::SecretCommand;
 use super::{Failure, Global};
 use crate::diag::Code;
+use crate::fsutil;
 use crate::secrets::{MAX_VALUE_BYTES, SecretError, SecretValue, Secrets};
 
 fn failure(e: SecretError) -> anyhow::Error {
@@ -107,16 +108,18 @@ fn read_value(server: &str, var: &str) -> Result<SecretValue> {
         })?;
     } else {
         let mut bytes = zeroize::Zeroizing::new(Vec::new());
-        std::io::stdin()
-            .lock()
-            .take(MAX_VALUE_BYTES as u64 + 3)
-            .read_to_end(&mut bytes)
-            .map_err(|e| {
-                bad(
+        // Room for a CRLF after the largest value.
+        let limit = MAX_VALUE_BYTES as u64 + 2;
+        let too_large = match fsutil::read_at_most(std::io::stdin().lock(), limit, &mut bytes) {
+            Ok(()) => false,
+            Err(fsutil::LimitError::TooLarge { .. }) => true,
+            Err(fsutil::LimitError::Io(e)) => {
+                return Err(bad(
                     format!("cannot read the value for {server}/{var} from stdin: {e}"),
                     "pipe the value on stdin",
-                )
-            })?;
+                ));
+            }
+        };
         let end = if bytes.ends_with(b"\r\n") {
             bytes.len() - 2
         } else if bytes.ends_with(b"\n") {
@@ -124,7 +127,7 @@ fn read_value(server: &str, var: &str) -> Result<SecretValue> {
         } else {
             bytes.len()
         };
-        if end > MAX_VALUE_BYTES {
+        if too_large || end > MAX_VALUE_BYTES {
             return Err(failure(SecretError::ValueTooLarge {
                 server: server.into(),
                 var: var.into(),

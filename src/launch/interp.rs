@@ -13,7 +13,6 @@
 //! inode, size, mtime, ctime): a launch asks only when that binary
 //! changed, one file per interpreter path.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -303,7 +302,7 @@ fn ask_python(program: &Path, timeout: Duration) -> Result<PythonFacts, InterpEr
         std::thread::spawn(move || {
             let mut v = Vec::new();
             if let Some(r) = r {
-                let _ = r.take(MAX_ANSWER + 1).read_to_end(&mut v);
+                let _ = fsutil::read_at_most(r, MAX_ANSWER, &mut v);
             }
             v
         })

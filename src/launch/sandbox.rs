@@ -494,7 +494,7 @@ pub struct StateDirs {
 pub fn state_dirs(data_dir: &Path, server: &str) -> Result<StateDirs, SandboxError> {
     let Some(dir) = crate::names::server_dir_name(server) else {
         return Err(SandboxError::ServerName {
-            name: server.escape_debug().take(140).collect(),
+            name: crate::text::quoted(server, 140),
         });
     };
     let base = data_dir.join("state").join(dir);

@@ -192,10 +192,7 @@ pub fn resolve(
     if let Some(Value::String(why)) = &doc.deprecated {
         notes.push(format!(
             "warning: {name}@{resolved_version} is deprecated: {}",
-            why.chars()
-                .filter(|c| !c.is_control())
-                .take(200)
-                .collect::<String>()
+            crate::text::printable(why, 200)
         ));
     }
 

@@ -409,12 +409,7 @@ fn describe_publisher(p: &Value) -> String {
         .or_else(|| get("email"))
         .or_else(|| get("project"))
         .or_else(|| get("identity"));
-    let clean = |s: &str| {
-        s.chars()
-            .filter(|c| !c.is_control())
-            .take(200)
-            .collect::<String>()
-    };
+    let clean = |s: &str| crate::text::printable(s, 200);
     match (who, get("workflow")) {
         (Some(w), Some(wf)) => format!("{} {} ({})", clean(kind), clean(w), clean(wf)),
         (Some(w), None) => format!("{} {}", clean(kind), clean(w)),

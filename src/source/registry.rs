@@ -291,7 +291,7 @@ fn choose(
 }
 
 fn clean(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(120).collect()
+    crate::text::printable(s, 120)
 }
 
 fn nested_source(

@@ -220,15 +220,7 @@ fn invalid(spec: &str, reason: &str) -> SourceError {
 
 /// Specs are echoed in errors: keep them short and printable.
 fn shorten(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .take(120)
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect();
-    if s.chars().count() > 120 {
-        out.push('…');
-    }
-    out
+    crate::text::printable(s, 120)
 }
 
 fn no_space(spec: &str, part: &str) -> Result<(), SourceError> {

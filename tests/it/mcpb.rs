@@ -270,12 +270,12 @@ impl Pki {
 
     pub(super) fn root(&self, name: &str, scopes: &[&str]) -> TrustedCa {
         let pem = fs::read(self.path("root.pem")).unwrap();
-        let der = mcp_warden::trust::certificate_der(&pem).unwrap();
+        let der = mcp_warden::x509::certificate_der(&pem).unwrap();
         TrustedCa {
             name: name.to_string(),
             scopes: Scopes::new(&scopes.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap(),
-            fingerprint: mcpb::fingerprint(&der),
-            subject: mcpb::certificate_subject(&der).unwrap(),
+            fingerprint: mcp_warden::x509::fingerprint(&der),
+            subject: mcp_warden::x509::certificate_subject(&der).unwrap(),
             cert_der: der,
             origin: mcp_warden::trust::Origin::User,
             file: PathBuf::new(),
@@ -924,12 +924,12 @@ fn an_edited_stored_ca_stops_the_store() {
 
 fn fixture_root() -> TrustedCa {
     let der =
-        mcp_warden::trust::certificate_der(&fs::read(fixture("mcpb/root.pem")).unwrap()).unwrap();
+        mcp_warden::x509::certificate_der(&fs::read(fixture("mcpb/root.pem")).unwrap()).unwrap();
     TrustedCa {
         name: "fixture-ca".into(),
         scopes: Scopes::new(&["fixture-*".to_string()]).unwrap(),
-        fingerprint: mcpb::fingerprint(&der),
-        subject: mcpb::certificate_subject(&der).unwrap(),
+        fingerprint: mcp_warden::x509::fingerprint(&der),
+        subject: mcp_warden::x509::certificate_subject(&der).unwrap(),
         cert_der: der,
         origin: mcp_warden::trust::Origin::User,
         file: PathBuf::new(),

@@ -174,9 +174,7 @@ pub struct PinStore {
 /// says.
 pub fn pin_path(data_dir: &Path, server: &str, digest: &str) -> Result<PathBuf, PinError> {
     let Some(dir) = crate::names::server_dir_name(server) else {
-        return Err(PinError::BadServer(
-            server.escape_debug().take(140).collect(),
-        ));
+        return Err(PinError::BadServer(crate::text::quoted(server, 140)));
     };
     let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
     if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {

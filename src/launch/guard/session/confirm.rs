@@ -51,7 +51,7 @@ pub fn summarize_arguments(args: Option<&Value>) -> String {
             Value::Array(a) => format!("list of {}", a.len()),
             Value::Object(o) => format!("object with {} keys", o.len()),
         };
-        let key: String = k.chars().filter(|c| !c.is_control()).take(40).collect();
+        let key = crate::text::printable(k, 40);
         parts.push(format!("{key} ({what})"));
     }
     truncate(&parts.join(", "), 160)

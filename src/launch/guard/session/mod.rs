@@ -226,10 +226,7 @@ fn error_to(id: Option<&Id>, code: i64, message: &str, data: Option<Value>) -> V
 
 /// The printable form of a name from a peer, for messages.
 fn shown(name: &str) -> String {
-    truncate(
-        &name.chars().filter(|c| !c.is_control()).collect::<String>(),
-        80,
-    )
+    crate::text::printable(name, 80)
 }
 
 impl GuardSession {
