@@ -182,26 +182,7 @@ impl crate::diag::Diagnose for NetError {
     }
 
     fn hint(&self) -> Option<String> {
-        NetError::hint(self).map(str::to_string)
-    }
-}
-
-fn status_words(code: u16) -> String {
-    match code {
-        404 => " (not found)".to_owned(),
-        410 => " (gone)".to_owned(),
-        _ => reqwest::StatusCode::from_u16(code)
-            .ok()
-            .and_then(|s| s.canonical_reason())
-            .map(|r| format!(" ({r})"))
-            .unwrap_or_default(),
-    }
-}
-
-impl NetError {
-    /// What the user can do about it, when there is something to say.
-    pub fn hint(&self) -> Option<&'static str> {
-        Some(match self {
+        let hint: &'static str = match self {
             NetError::NotHttps { .. } | NetError::InsecureRedirect { .. } => {
                 "use an https:// URL; plain http is never fetched, as anyone on the path could change the bytes"
             }
@@ -241,9 +222,24 @@ impl NetError {
                 "if no CA certificates were loaded from the system, install its CA bundle (the ca-certificates package) or point SSL_CERT_FILE or MCP_WARDEN_CA_FILE at a PEM bundle"
             }
             NetError::Io(_) => return None,
-        })
+        };
+        Some(hint.to_string())
     }
+}
 
+fn status_words(code: u16) -> String {
+    match code {
+        404 => " (not found)".to_owned(),
+        410 => " (gone)".to_owned(),
+        _ => reqwest::StatusCode::from_u16(code)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default(),
+    }
+}
+
+impl NetError {
     /// The `NetError` inside an I/O error returned by [`Download`]'s `read`.
     pub fn from_io(err: &io::Error) -> Option<&NetError> {
         err.get_ref()?.downcast_ref::<NetError>()

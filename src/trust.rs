@@ -60,21 +60,6 @@ pub enum TrustError {
     CertFile(ReadError),
 }
 
-impl TrustError {
-    /// What the user can do about it, shown apart from the message.
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            TrustError::NoScope => "pass --scope GLOB (repeatable) with the server names this signer may vouch for, or --scope '*' to trust it for every server".into(),
-            TrustError::DuplicateName(_) => "choose another --name, or `mcp-warden trust remove NAME` first".into(),
-            TrustError::NotFound(_) => "`mcp-warden trust list` shows the names".into(),
-            TrustError::SystemEntry { .. } => "ask the administrator to change the system trust store".into(),
-            TrustError::BadCertificate { .. } => "give the PEM file of the publisher's root CA certificate (BEGIN CERTIFICATE, CA:TRUE), not a leaf or a key".into(),
-            TrustError::Invalid { path, .. } => format!("fix or remove {}; the store is not used while it is invalid", path.display()),
-            _ => return None,
-        })
-    }
-}
-
 impl crate::diag::Diagnose for TrustError {
     fn code(&self) -> crate::diag::Code {
         match self {
@@ -86,7 +71,15 @@ impl crate::diag::Diagnose for TrustError {
     }
 
     fn hint(&self) -> Option<String> {
-        TrustError::hint(self)
+        Some(match self {
+            TrustError::NoScope => "pass --scope GLOB (repeatable) with the server names this signer may vouch for, or --scope '*' to trust it for every server".into(),
+            TrustError::DuplicateName(_) => "choose another --name, or `mcp-warden trust remove NAME` first".into(),
+            TrustError::NotFound(_) => "`mcp-warden trust list` shows the names".into(),
+            TrustError::SystemEntry { .. } => "ask the administrator to change the system trust store".into(),
+            TrustError::BadCertificate { .. } => "give the PEM file of the publisher's root CA certificate (BEGIN CERTIFICATE, CA:TRUE), not a leaf or a key".into(),
+            TrustError::Invalid { path, .. } => format!("fix or remove {}; the store is not used while it is invalid", path.display()),
+            _ => return None,
+        })
     }
 }
 

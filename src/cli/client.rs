@@ -24,12 +24,7 @@ pub fn run(g: &Global, cmd: &ClientCommand) -> Result<u8> {
 }
 
 fn failure(e: ClientError) -> anyhow::Error {
-    let code = match e {
-        ClientError::Secret { .. } => Code::KeychainUnavailable,
-        _ => Code::ClientConfig,
-    };
-    let hint = e.hint();
-    Failure::input(code, e.to_string(), hint).into()
+    Failure::from(e).into()
 }
 
 fn config_path(kind: ClientKind, given: Option<&Path>) -> Result<PathBuf> {

@@ -5,17 +5,11 @@ use serde_json::json;
 
 use super::args::TrustCommand;
 use super::{Failure, Global};
-use crate::diag::Code;
 use crate::ops::judge::load_trust;
 use crate::trust::{self, Added, TrustError};
 
 fn failure(e: TrustError) -> anyhow::Error {
-    let code = match e {
-        TrustError::Invalid { .. } | TrustError::Read(_) => Code::TrustStoreInvalid,
-        _ => Code::TrustInput,
-    };
-    let hint = e.hint();
-    Failure::input(code, e.to_string(), hint).into()
+    Failure::from(e).into()
 }
 
 pub fn run(g: &Global, cmd: &TrustCommand) -> Result<u8> {

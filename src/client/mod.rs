@@ -164,9 +164,15 @@ pub enum ClientError {
     },
 }
 
-impl ClientError {
-    /// What to do about it.
-    pub fn hint(&self) -> Option<String> {
+impl crate::diag::Diagnose for ClientError {
+    fn code(&self) -> crate::diag::Code {
+        match self {
+            ClientError::Secret { .. } => crate::diag::Code::KeychainUnavailable,
+            _ => crate::diag::Code::ClientConfig,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
         Some(match self {
             ClientError::Read {
                 source: ReadError::Missing { .. },
@@ -200,19 +206,6 @@ impl ClientError {
                     .to_string()
             }
         })
-    }
-}
-
-impl crate::diag::Diagnose for ClientError {
-    fn code(&self) -> crate::diag::Code {
-        match self {
-            ClientError::Secret { .. } => crate::diag::Code::KeychainUnavailable,
-            _ => crate::diag::Code::ClientConfig,
-        }
-    }
-
-    fn hint(&self) -> Option<String> {
-        ClientError::hint(self)
     }
 }
 

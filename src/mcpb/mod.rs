@@ -100,9 +100,25 @@ pub enum McpbError {
     OutOfScope { ca: String, server: String },
 }
 
-impl McpbError {
+impl crate::diag::Diagnose for McpbError {
+    fn code(&self) -> crate::diag::Code {
+        use crate::diag::Code;
+        match self {
+            McpbError::MalformedBlock(_)
+            | McpbError::MalformedCms(_)
+            | McpbError::UnsignedContent(_) => Code::SignatureMalformed,
+            McpbError::Layout(_) => Code::ArchiveUnsafe,
+            McpbError::UnsupportedAlgorithm(_) => Code::SignatureUnsupported,
+            McpbError::UntrustedChain(_)
+            | McpbError::CertificateTime { .. }
+            | McpbError::BadCertificate { .. }
+            | McpbError::OutOfScope { .. } => Code::CertificateInvalid,
+            _ => Code::SignatureInvalid,
+        }
+    }
+
     /// What the user can do about it, shown apart from the message.
-    pub fn hint(&self) -> Option<String> {
+    fn hint(&self) -> Option<String> {
         Some(match self {
             McpbError::Zip(_) | McpbError::ManifestMissing | McpbError::ManifestInvalid(_) => {
                 "rebuild the bundle with `mcpb pack`; a bundle is a zip with manifest.json at its root".into()

@@ -213,8 +213,10 @@ pub fn identity_rule(a: &EvidenceRequest) -> Result<Option<IdentityRule>, Failur
 
 pub fn load_trust(ctx: &Context) -> Result<TrustStore, Failure> {
     TrustStore::load(ctx).map_err(|e| {
-        let hint = e.hint();
-        Failure::input(Code::TrustStoreInvalid, e.to_string(), hint)
+        // Whatever is wrong inside it, the store as a whole cannot be used.
+        let mut f = Failure::from(e);
+        f.diagnostics[0].code = Code::TrustStoreInvalid;
+        f
     })
 }
 

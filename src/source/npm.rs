@@ -393,6 +393,7 @@ mod tests {
     use super::super::testutil::*;
     use super::super::{FetchError, ResolveOptions, resolve as resolve_source};
     use super::*;
+    use crate::diag::Diagnose as _;
     use crate::digest::digest_reader;
 
     const REG: &str = "https://registry.npmjs.org";
@@ -503,7 +504,7 @@ mod tests {
         });
         let e = resolve("sigstore", Some("2.3.1"), &fetch, REG).unwrap_err();
         assert!(matches!(e, SourceError::NoIntegrity { .. }), "{e:?}");
-        assert!(e.hint().contains("sha1"));
+        assert!(e.hint().unwrap().contains("sha1"));
         // sha1 as the only SRI entry (and a shasum) is not enough.
         let fetch = with_dist(|d| {
             d.insert(

@@ -527,6 +527,7 @@ mod tests {
     use super::super::testutil::*;
     use super::super::{ArtifactKind, resolve as resolve_source};
     use super::*;
+    use crate::diag::Diagnose as _;
 
     const REG: &str = "https://registry.modelcontextprotocol.io";
 
@@ -787,7 +788,7 @@ mod tests {
                 matches!(e, SourceError::ShellArgument { .. }),
                 "{bad}: {e:?}"
             );
-            assert!(e.hint().contains("without a shell"));
+            assert!(e.hint().unwrap().contains("without a shell"));
         }
         // Plain values pass.
         let fetch = everything_fetch(|s| {

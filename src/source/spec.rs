@@ -518,6 +518,7 @@ fn parse_registry(spec: &str, rest: &str) -> Result<Source, SourceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diag::Diagnose as _;
 
     fn ok(s: &str) -> Source {
         let parsed: Source = s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
@@ -647,7 +648,11 @@ mod tests {
                 matches!(e, SourceError::VersionRange { .. }),
                 "{range}: {e:?}"
             );
-            assert!(e.hint().contains("npm:NAME@1.2.3"), "{}", e.hint());
+            assert!(
+                e.hint().unwrap().contains("npm:NAME@1.2.3"),
+                "{:?}",
+                e.hint()
+            );
         }
     }
 
@@ -684,7 +689,7 @@ mod tests {
                 matches!(e, SourceError::VersionRange { .. }),
                 "{range}: {e:?}"
             );
-            assert!(e.hint().contains("pypi:NAME==1.2.3"));
+            assert!(e.hint().unwrap().contains("pypi:NAME==1.2.3"));
         }
         for bad in [
             "pypi:",
@@ -768,7 +773,7 @@ mod tests {
         ] {
             let e = err(s);
             assert!(matches!(e, SourceError::Unsupported { .. }), "{s}: {e:?}");
-            let text = format!("{e} {}", e.hint());
+            let text = format!("{e} {}", e.hint().unwrap_or_default());
             for form in [
                 "./PATH",
                 "file:PATH",

@@ -409,7 +409,6 @@ pub fn collect(req: &Request, trust: &TrustStore) -> Result<Evidence, InputError
 /// trust store's CAs in scope for `server`; nothing for other files.
 fn mcpb_signature(path: &Path, trust: &TrustStore, server: &str) -> Option<SignatureEvidence> {
     use crate::evidence::PublisherSigner;
-    use crate::mcpb::McpbError as E;
     let block = crate::mcpb::find_signature(path);
     if matches!(block, Ok(None)) {
         return None;
@@ -432,24 +431,8 @@ fn mcpb_signature(path: &Path, trust: &TrustStore, server: &str) -> Option<Signa
                 trust_names: vec![p.ca_name],
             })
         })
-        .map_err(|e| {
-            let code = match &e {
-                E::MalformedBlock(_) | E::MalformedCms(_) | E::UnsignedContent(_) => {
-                    Code::SignatureMalformed
-                }
-                E::Layout(_) => Code::ArchiveUnsafe,
-                E::UnsupportedAlgorithm(_) => Code::SignatureUnsupported,
-                E::UntrustedChain(_)
-                | E::CertificateTime { .. }
-                | E::BadCertificate { .. }
-                | E::OutOfScope { .. } => Code::CertificateInvalid,
-                _ => Code::SignatureInvalid,
-            };
-            // The report names the file; the message says what failed.
-            let mut d = Diagnostic::error(code, e.to_string());
-            d.hint = e.hint();
-            d
-        });
+        // The report names the file; the message says what failed.
+        .map_err(|e| crate::diag::Diagnose::diagnostic(&e));
     Some(ev)
 }
 

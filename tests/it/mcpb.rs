@@ -5,6 +5,7 @@
 //! oversized, malformed, foreign-CA, expired and out-of-scope cases, the
 //! manifest reader, and `trust add-ca` through the binary.
 
+use mcp_warden::diag::Diagnose as _;
 use std::fs;
 use std::io::Write as _;
 use std::path::PathBuf;

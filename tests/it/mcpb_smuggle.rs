@@ -8,6 +8,7 @@
 //! signature over the signed bytes stays valid and only the new rules stop
 //! these bundles.
 
+use mcp_warden::diag::Diagnose as _;
 use std::fs;
 use std::io::Write as _;
 use std::path::PathBuf;

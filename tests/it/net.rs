@@ -1,6 +1,7 @@
 //! `mcp_warden::net::Client` against a real HTTPS server on 127.0.0.1
 //! (`tls_server`), with a CA generated for the run.
 
+use mcp_warden::diag::Diagnose as _;
 use std::ffi::OsStr;
 use std::io::{self, Read};
 use std::time::Duration;
