@@ -4,7 +4,7 @@ use anyhow::Result;
 
 use super::Global;
 use super::args::VerifyArgs;
-use crate::ops::judge::{self, Target};
+use crate::ops::verify::{self, Target};
 
 pub fn run(g: &Global, a: &VerifyArgs) -> Result<u8> {
     let ctx = g.context()?;
@@ -13,7 +13,7 @@ pub fn run(g: &Global, a: &VerifyArgs) -> Result<u8> {
         // clap requires --server without an artifact.
         None => Target::Pinned(a.server.as_deref().unwrap_or_default()),
     };
-    let report = judge::verify(&ctx, target, a.server.as_deref(), &a.evidence.request())?;
+    let report = verify::verify(&ctx, target, a.server.as_deref(), &a.evidence.request())?;
     if g.json() {
         g.out(&report.to_json());
     } else {

@@ -125,37 +125,6 @@ pub fn decide(
     Ok(Report::from_decision(evidence, &decision))
 }
 
-/// What `verify` is asked about: a file or digest, or a pinned server.
-pub enum Target<'a> {
-    Artifact(&'a str),
-    Pinned(&'a str),
-}
-
-/// `verify`: the artifact (or the copy `add` pinned, with the evidence it
-/// kept unless other evidence is given) judged under the policy.
-pub fn verify(
-    ctx: &Context,
-    target: Target,
-    server: Option<&str>,
-    ev: &EvidenceRequest,
-) -> Result<Report, Failure> {
-    let trust = load_trust(ctx)?;
-    let policies = load_policies(ctx, &trust)?;
-    let identity = identity_rule(ev)?;
-    let mut ev = ev.clone();
-    let artifact: ArtifactRef = match target {
-        Target::Artifact(text) => text.parse().map_err(|e| {
-            Failure::input(
-                Code::InputInvalid,
-                format!("{e}"),
-                Some("give a file path, or sha256:<64 hex> / sha512:<128 hex>".into()),
-            )
-        })?,
-        Target::Pinned(name) => super::pinned::artifact(ctx, name, &mut ev, true)?,
-    };
-    Ok(judge(artifact, server, &ev, identity, (&trust, &policies))?.report)
-}
-
 /// The OSV database from `--advisories`, or else the first policy layer's
 /// `[advisories] db` (relative to that policy file).
 pub fn load_advisories(

@@ -227,6 +227,88 @@ fn plan(
     judges: &Judges,
     audit: &audit::Shared,
 ) -> Result<Ready, Refused> {
+    let name = a.name.as_str();
+    let (anchor, how) = check_pinned(a, ctx, entry, judges)?;
+    let is_tree = entry.tree.is_some();
+
+    // How to start it.
+    let rules = judges.policies.run_rules(name);
+    let path_var = std::env::var_os("PATH");
+    let pinned_name = pinned_file_name(&entry.source);
+    let artifact = match is_tree {
+        true => Artifact::Tree(anchor.path()),
+        false => Artifact::File {
+            path: anchor.path(),
+            name: &pinned_name,
+        },
+    };
+    let ep = entry::resolve(artifact, &rules, path_var.as_deref())
+        .map_err(|e| Failure::from(e).about(name))?;
+
+    let Environment {
+        mut plain,
+        secret_env,
+        redactor,
+    } = environment(a, ctx, entry, &rules, &ep, audit)?;
+    let mut args = ep.args.clone();
+    args.extend(entry.run.args.iter().map(OsString::from));
+    args.extend(a.args.iter().cloned());
+
+    let Confinement {
+        sandbox: confined,
+        summary,
+        gaps,
+        cwd,
+    } = confine(ctx, name, &rules, &anchor, &ep, &mut plain)?;
+    let guard = guard_for(ctx, name, entry, &rules, judges.policies, audit, &redactor)?;
+    let limits = crate::launch::limits::Limits::from_policy(&rules);
+    let banner = banner(name, entry, how, &ep, &summary, &limits, guard.is_some());
+
+    let (program, anchor) = match (&ep.program, is_tree) {
+        (Some(p), _) => (Program::Path(p.clone()), Some(anchor)),
+        (None, false) => (Program::File(anchor.into_file()), None),
+        (None, true) => {
+            return Err(Failure::input(
+                Code::EntryPoint,
+                format!("{name}: nothing to execute"),
+                None,
+            )
+            .into());
+        }
+    };
+    let launch = Launch {
+        program,
+        argv0: ep.argv0.clone(),
+        args,
+        env: plain,
+        secret_env,
+        cwd,
+        grace: a.grace_period,
+        sandbox: confined,
+        guard,
+        anchor,
+        limits: Some(limits),
+        // `run` supervises this one server: everything it starts ends
+        // with it.
+        unit: crate::launch::Unit::Namespace,
+    };
+    Ok(Ready {
+        launch,
+        banner,
+        sandbox: summary,
+        gaps,
+    })
+}
+
+/// The pinned files, opened once, and how they were found sound: by the
+/// receipt of an earlier full check that still fits them, or by a full
+/// check now.
+fn check_pinned(
+    a: &LaunchRequest,
+    ctx: &Context,
+    entry: &crate::lock::Entry,
+    judges: &Judges,
+) -> Result<(Anchor, &'static str), Refused> {
     let (name, trust, policies) = (a.name.as_str(), judges.trust, judges.policies);
     let cache = crate::cache::Cache::open(&ctx.cache_dir).map_err(Failure::from)?;
     let damaged = |what: String| -> Refused { damaged(name, what).into() };
@@ -311,24 +393,29 @@ fn plan(
         }
         if a.rehash { "re-hashed" } else { "verified" }
     };
+    Ok((anchor, how))
+}
 
-    // How to start it.
-    let rules = policies.run_rules(name);
-    let path_var = std::env::var_os("PATH");
-    let pinned_name = pinned_file_name(&entry.source);
-    let artifact = match is_tree {
-        true => Artifact::Tree(anchor.path()),
-        false => Artifact::File {
-            path: anchor.path(),
-            name: &pinned_name,
-        },
-    };
-    let ep = entry::resolve(artifact, &rules, path_var.as_deref())
-        .map_err(|e| Failure::from(e).about(name))?;
+/// The server's environment: run's allowlist, the declared variables and
+/// the secrets from the keychain, and the redactor that hides them.
+struct Environment {
+    plain: Vec<(OsString, OsString)>,
+    secret_env: Vec<(String, SecretValue)>,
+    redactor: Arc<Redactor>,
+}
 
+fn environment(
+    a: &LaunchRequest,
+    ctx: &Context,
+    entry: &crate::lock::Entry,
+    rules: &policy::RunRules,
+    ep: &entry::EntryPoint,
+    audit: &audit::Shared,
+) -> Result<Environment, Refused> {
+    let name = a.name.as_str();
     // The environment: allowlist, declared variables, secrets.
     let stored = crate::secrets::stored_names(ctx, name).map_err(Failure::from)?;
-    let plan = env::plan(std::env::vars_os(), &entry.run.env, &rules, &stored, &a.env);
+    let plan = env::plan(std::env::vars_os(), &entry.run.env, rules, &stored, &a.env);
     if let Some((var, from)) = plan.refused.first() {
         return Err(Failure::input(
             Code::EnvRefused,
@@ -429,15 +516,36 @@ fn plan(
             if short.len() == 1 { "is" } else { "are" },
         );
     }
-    let mut args = ep.args.clone();
-    args.extend(entry.run.args.iter().map(OsString::from));
-    args.extend(a.args.iter().cloned());
+    Ok(Environment {
+        plain,
+        secret_env,
+        redactor,
+    })
+}
 
+/// What the sandbox confines the server to, and where it starts.
+struct Confinement {
+    sandbox: Option<sandbox::Prepared>,
+    /// What the sandbox enforces, in one line.
+    summary: String,
+    /// What it could not enforce here.
+    gaps: Vec<String>,
+    cwd: std::path::PathBuf,
+}
+
+fn confine(
+    ctx: &Context,
+    name: &str,
+    rules: &policy::RunRules,
+    anchor: &Anchor,
+    ep: &entry::EntryPoint,
+    plain: &mut Vec<(OsString, OsString)>,
+) -> Result<Confinement, Failure> {
     // The sandbox: the verified files, the interpreter, and the server's
     // own state directories as its HOME and TMPDIR.
     let mode: sandbox::Mode = rules.sandbox.map(Into::into).unwrap_or_default();
     let mut cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/"));
-    let (confined, summary, gaps) = if mode == sandbox::Mode::Off {
+    let (sandbox, summary, gaps) = if mode == sandbox::Mode::Off {
         (None, "sandbox off".to_string(), Vec::new())
     } else {
         let artifact = anchor.path().to_path_buf();
@@ -479,25 +587,52 @@ fn plan(
         );
         (Some(prepared), summary, gaps)
     };
+    Ok(Confinement {
+        sandbox,
+        summary,
+        gaps,
+        cwd,
+    })
+}
 
+fn guard_for(
+    ctx: &Context,
+    name: &str,
+    entry: &crate::lock::Entry,
+    rules: &policy::RunRules,
+    policies: &policy::PolicySet,
+    audit: &audit::Shared,
+    redactor: &Arc<Redactor>,
+) -> Result<Option<Guard>, Failure> {
     // The guard, unless the policy says `guard = false`.
-    let guard = match rules.guard.unwrap_or(true) {
+    Ok(match rules.guard.unwrap_or(true) {
         false => None,
         true => {
             let pins = PinStore::open(&ctx.data_dir, name, &entry.sha256)
                 .map_err(|e| Failure::from(e).about(name))?;
             let guard_rules =
-                guard::Rules::from_policy(name, &entry.sha256, &rules, policies.tools_pinned(name));
+                guard::Rules::from_policy(name, &entry.sha256, rules, policies.tools_pinned(name));
             let session = GuardSession::new(guard_rules, pins, Box::new(audit.clone()))
                 .map_err(|e| Failure::from(e).about(name))?;
             Some(Guard {
                 session: Box::new(session),
-                limits: guard::Limits::from_policy(&rules),
+                limits: guard::Limits::from_policy(rules),
                 redactor: redactor.clone(),
             })
         }
-    };
+    })
+}
 
+/// The line `run` prints on stderr before the server starts.
+fn banner(
+    name: &str,
+    entry: &crate::lock::Entry,
+    how: &str,
+    ep: &entry::EntryPoint,
+    summary: &str,
+    limits: &crate::launch::limits::Limits,
+    guard_on: bool,
+) -> String {
     let mut facts = vec![format!(
         "sha256:{}",
         &entry.sha256[..entry.sha256.len().min(12)]
@@ -511,8 +646,7 @@ fn plan(
         .as_ref()
         .map(|i| format!(" [{} from {}]", i.path.display(), i.from))
         .unwrap_or_default();
-    let limits = crate::launch::limits::Limits::from_policy(&rules);
-    let banner = format!(
+    format!(
         "mcp-warden: starting {name}{} ({}): {}{interpreter}; {}; {}; guard {}",
         entry
             .version
@@ -523,43 +657,8 @@ fn plan(
         ep.describe,
         summary,
         limits.summary(),
-        if guard.is_some() { "on" } else { "off" },
-    );
-
-    let (program, anchor) = match (&ep.program, is_tree) {
-        (Some(p), _) => (Program::Path(p.clone()), Some(anchor)),
-        (None, false) => (Program::File(anchor.into_file()), None),
-        (None, true) => {
-            return Err(Failure::input(
-                Code::EntryPoint,
-                format!("{name}: nothing to execute"),
-                None,
-            )
-            .into());
-        }
-    };
-    let launch = Launch {
-        program,
-        argv0: ep.argv0.clone(),
-        args,
-        env: plain,
-        secret_env,
-        cwd,
-        grace: a.grace_period,
-        sandbox: confined,
-        guard,
-        anchor,
-        limits: Some(limits),
-        // `run` supervises this one server: everything it starts ends
-        // with it.
-        unit: crate::launch::Unit::Namespace,
-    };
-    Ok(Ready {
-        launch,
-        banner,
-        sandbox: summary,
-        gaps,
-    })
+        if guard_on { "on" } else { "off" },
+    )
 }
 
 /// The checks of `verify --server NAME` with the evidence `add` kept; a
