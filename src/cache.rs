@@ -89,7 +89,7 @@ impl crate::diag::Diagnose for CacheError {
     fn hint(&self) -> Option<String> {
         match self.net() {
             Some(n) => crate::diag::Diagnose::hint(n),
-            None => Some(self.hint_text().to_string()),
+            None => self.hint_text(),
         }
     }
 
@@ -115,8 +115,8 @@ impl CacheError {
         }
     }
 
-    fn hint_text(&self) -> &'static str {
-        match self {
+    fn hint_text(&self) -> Option<String> {
+        let hint = match self {
             CacheError::Io { .. } => {
                 "check that the cache directory exists, is yours and has space"
             }
@@ -136,8 +136,9 @@ impl CacheError {
             CacheError::UnsafeDir { .. } => {
                 "the directory may hold only regular files, directories and symlinks that stay inside it"
             }
-            CacheError::Archive(e) => e.hint(),
-        }
+            CacheError::Archive(e) => return crate::diag::Diagnose::hint(e),
+        };
+        Some(hint.to_string())
     }
 
     fn io(path: &Path, source: io::Error) -> Self {

@@ -153,9 +153,13 @@ pub enum ArchiveError {
     },
 }
 
-impl ArchiveError {
-    pub fn hint(&self) -> &'static str {
-        match self {
+impl crate::diag::Diagnose for ArchiveError {
+    fn code(&self) -> crate::diag::Code {
+        crate::diag::Code::ArchiveUnsafe
+    }
+
+    fn hint(&self) -> Option<String> {
+        let hint = match self {
             ArchiveError::Corrupt { .. } => {
                 "download the artifact again; if it stays broken, the publisher's file is bad"
             }
@@ -177,9 +181,12 @@ impl ArchiveError {
                 "the archive is far larger than an MCP server should be; treat it as hostile unless the publisher explains"
             }
             ArchiveError::Io { .. } => "check that the cache directory is writable and has space",
-        }
+        };
+        Some(hint.to_string())
     }
+}
 
+impl ArchiveError {
     fn io(path: &Path, source: io::Error) -> Self {
         ArchiveError::Io {
             path: path.to_path_buf(),

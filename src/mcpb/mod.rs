@@ -132,7 +132,7 @@ impl crate::diag::Diagnose for McpbError {
             McpbError::NoSignature => {
                 "ask the publisher for a bundle signed with `mcpb sign`, or verify it by digest or another signature".into()
             }
-            McpbError::Layout(e) => e.hint().into(),
+            McpbError::Layout(e) => return crate::diag::Diagnose::hint(e),
             McpbError::UnsignedContent(_) => {
                 "`mcpb sign` writes no CRLs and no unsigned attributes; do not install this copy, and ask the publisher for the bundle as `mcpb sign` wrote it".into()
             }
