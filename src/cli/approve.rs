@@ -107,8 +107,9 @@ pub fn run(g: &Global, a: &ApproveArgs) -> Result<u8> {
             return Ok(1);
         }
     }
-    // The guard may have added pending items since: apply what the file
-    // holds now (the difference shown is what was pending then).
+    // What is approved is exactly what was shown: the store as read
+    // above. A change the guard records meanwhile is not approved; it is
+    // overwritten here and held again the next time the server lists it.
     let approved = store.approve_all();
     store.save().map_err(pin_failure)?;
     let digest = store.digest(Kind::Tools);

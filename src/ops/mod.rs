@@ -6,6 +6,7 @@ pub mod judge;
 pub mod launch;
 pub mod pin;
 pub mod pinned;
+pub mod policy;
 pub mod verify;
 
 use crate::diag::{Code, Failure};
