@@ -27,6 +27,7 @@ pub mod policy;
 pub mod provenance;
 pub mod random;
 pub mod receipt;
+pub mod redact;
 pub mod report;
 pub mod sbom;
 pub mod secrets;

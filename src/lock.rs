@@ -17,7 +17,6 @@ use crate::fsutil::{self, ReadError};
 use crate::receipt::Receipt;
 use crate::source::ArtifactKind;
 // Others check server names through `lock::`.
-pub use crate::names::{MAX_SERVER_NAME, SERVER_NAME_RULE, server_dir_name, valid_server_name};
 
 /// The lock grows by one small table per server; a file far beyond this
 /// is not one mcp-warden wrote.

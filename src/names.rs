@@ -1,5 +1,6 @@
 //! Names that come from outside: environment variables (which are valid,
-//! which load code) and servers (valid, and as a file-name component).
+//! which load code), servers (valid, and as a file-name component) and
+//! trust-store entries.
 
 /// The longest variable name accepted.
 pub const MAX_ENV_NAME: usize = 128;
@@ -148,6 +149,15 @@ pub fn valid_server_name(name: &str) -> bool {
 /// equals a name that needed no mapping; the length stays the same.
 pub fn server_dir_name(name: &str) -> Option<String> {
     valid_server_name(name).then(|| name.replace('/', "+"))
+}
+
+/// A trust-store entry's name (a key, a CA, an identity): a letter or
+/// digit, then letters, digits, `.`, `_` or `-`, at most 128 bytes.
+pub fn valid_trust_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && name.len() <= 128
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! file under the home; `/etc/mcp-warden/trust.d/*.toml` is read as well
 //! and never written.
 
+use crate::names::valid_trust_name;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -128,13 +129,6 @@ pub fn compile_glob(pattern: &str) -> Result<Glob, String> {
         .backslash_escape(true)
         .build()
         .map_err(|e| e.kind().to_string())
-}
-
-pub fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
-        && name.len() <= 128
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -358,7 +352,7 @@ impl TrustStore {
     }
 
     fn check_new_name(&self, name: &str) -> Result<(), TrustError> {
-        if !valid_name(name) {
+        if !valid_trust_name(name) {
             return Err(TrustError::BadName(name.to_string()));
         }
         if self.get(name).is_some() || self.ca(name).is_some() {
@@ -452,7 +446,7 @@ pub fn add_key(
     scopes: &[String],
     ssh_namespace: Option<&str>,
 ) -> Result<(Added, TrustedKeySummary), TrustError> {
-    if !valid_name(name) {
+    if !valid_trust_name(name) {
         return Err(TrustError::BadName(name.to_string()));
     }
     let scopes_checked = Scopes::new(scopes)?;
@@ -515,7 +509,7 @@ pub fn add_identity(
     identity_regexp: Option<&str>,
     scopes: &[String],
 ) -> Result<Added, TrustError> {
-    if !valid_name(name) {
+    if !valid_trust_name(name) {
         return Err(TrustError::BadName(name.to_string()));
     }
     let scopes_checked = Scopes::new(scopes)?;
@@ -596,7 +590,7 @@ pub fn add_ca(
     name: &str,
     scopes: &[String],
 ) -> Result<(Added, TrustedCaSummary), TrustError> {
-    if !valid_name(name) {
+    if !valid_trust_name(name) {
         return Err(TrustError::BadName(name.to_string()));
     }
     let scopes_checked = Scopes::new(scopes)?;
@@ -672,9 +666,9 @@ mod tests {
 
     #[test]
     fn names() {
-        assert!(valid_name("acme-release.v2"));
-        assert!(!valid_name("-x"));
-        assert!(!valid_name(""));
-        assert!(!valid_name("a b"));
+        assert!(crate::names::valid_trust_name("acme-release.v2"));
+        assert!(!crate::names::valid_trust_name("-x"));
+        assert!(!crate::names::valid_trust_name(""));
+        assert!(!crate::names::valid_trust_name("a b"));
     }
 }

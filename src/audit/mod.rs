@@ -30,7 +30,7 @@ use jiff::Timestamp;
 use serde_json::{Map, Value};
 use sha2::Digest as _;
 
-use crate::launch::guard::redact::Redactor;
+use crate::redact::Redactor;
 
 pub use anchor::{Anchor, AnchorError, AuditKey, Head, HeadError, KeyStore, KeychainView};
 pub use decision::{CallDecision, GuardKind, LaunchVerdict};

@@ -774,7 +774,7 @@ pub struct RunArgs {
 }
 
 fn var_name(s: &str) -> Result<String, String> {
-    if crate::launch::env::valid_name(s) {
+    if crate::names::valid_env_name(s) {
         Ok(s.to_string())
     } else {
         Err("a variable name is letters, digits and _, not starting with a digit".into())

@@ -255,10 +255,10 @@ pub(super) fn wrap(
     moves: &mut Vec<Move>,
 ) -> Result<Edit, String> {
     let obj = value.as_object().ok_or("not an object")?;
-    if !crate::lock::valid_server_name(&plan.name) {
+    if !crate::names::valid_server_name(&plan.name) {
         return Err(format!(
             "its name is not one mcp-warden can pin ({}); rename it in the config first",
-            crate::lock::SERVER_NAME_RULE
+            crate::names::SERVER_NAME_RULE
         ));
     }
     if obj.contains_key("envFile") {
@@ -278,7 +278,7 @@ pub(super) fn wrap(
                 let Some(s) = v.as_str() else {
                     return Err(format!("env `{k}` is {}, not a string", describe(v)));
                 };
-                if !crate::launch::env::valid_name(k) {
+                if !crate::names::valid_env_name(k) {
                     return Err(format!("env `{k}` is not a valid variable name"));
                 }
                 env_literals.push((k.clone(), s.to_string()));
@@ -324,14 +324,14 @@ pub(super) fn wrap(
 }
 
 /// The first `env` key that `run --env` would refuse: `run` and install
-/// share one rule ([`crate::launch::env::valid_name`]).
+/// share one rule ([`crate::names::valid_env_name`]).
 pub(super) fn unpassable_env(server: &Value) -> Option<&str> {
     server
         .get("env")?
         .as_object()?
         .keys()
         .map(String::as_str)
-        .find(|k| !crate::launch::env::valid_name(k))
+        .find(|k| !crate::names::valid_env_name(k))
 }
 
 pub(super) fn apply_edit(obj: &CstObject, edit: &Edit) {

@@ -5,9 +5,7 @@
 use std::ffi::{OsStr, OsString};
 
 use crate::lock::EnvVar;
-// Others check names through `env::valid_name`.
 use crate::names::loads_code;
-pub use crate::names::valid_env_name as valid_name;
 use crate::policy::{EnvRule, RunRules};
 
 /// Passed through from `run`'s environment to every server.
@@ -15,7 +13,9 @@ pub const ALLOWLIST: &[&str] = &["PATH", "HOME", "LANG", "TZ", "TMPDIR"];
 
 fn allowed(name: &OsStr) -> bool {
     let Some(n) = name.to_str() else { return false };
-    ALLOWLIST.contains(&n) || n == "LC_ALL" || n.starts_with("LC_") && valid_name(n)
+    ALLOWLIST.contains(&n)
+        || n == "LC_ALL"
+        || n.starts_with("LC_") && crate::names::valid_env_name(n)
 }
 
 /// A secret the server needs from the keychain.
@@ -103,7 +103,10 @@ pub fn plan(
         }
         true
     };
-    for v in declared.iter().filter(|v| valid_name(&v.name)) {
+    for v in declared
+        .iter()
+        .filter(|v| crate::names::valid_env_name(&v.name))
+    {
         if refuse(
             &mut out,
             &v.name,
@@ -130,7 +133,7 @@ pub fn plan(
             },
         }
     }
-    for var in stored.iter().filter(|v| valid_name(v)) {
+    for var in stored.iter().filter(|v| crate::names::valid_env_name(v)) {
         if refuse(&mut out, var, "a secret stored for the server") {
             continue;
         }

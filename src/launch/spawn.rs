@@ -920,7 +920,7 @@ mod tests {
             guard: Some(Guard {
                 session,
                 limits: crate::launch::guard::Limits::default(),
-                redactor: std::sync::Arc::new(crate::launch::guard::redact::Redactor::shapes_only()),
+                redactor: std::sync::Arc::new(crate::redact::Redactor::shapes_only()),
             }),
             ..sh(script, dir, &[])
         }

@@ -841,13 +841,13 @@ fn lock_file(ctx: &Context) -> PathBuf {
 
 /// Server names appear in policies, scopes, file names and `run NAME`.
 fn check_name(name: &str) -> Result<(), Failure> {
-    if crate::lock::valid_server_name(name) {
+    if crate::names::valid_server_name(name) {
         Ok(())
     } else {
         Err(Failure::input(
             Code::Usage,
             format!("`{name}` is not a usable server name"),
-            Some(crate::lock::SERVER_NAME_RULE.into()),
+            Some(crate::names::SERVER_NAME_RULE.into()),
         ))
     }
 }

@@ -26,8 +26,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use serde_json::{Value, json};
 
 use super::frame::{Frame, FrameReader, Refusal};
-use super::redact::Redactor;
 use super::{Limits, Outbox, Session, Side, Verdict};
+use crate::redact::Redactor;
 
 /// Longest stderr line passed through; the rest of a longer one is cut.
 pub const MAX_STDERR_LINE: usize = 16 * 1024;

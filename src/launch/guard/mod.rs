@@ -18,7 +18,6 @@ mod differential;
 pub mod envelope;
 pub mod frame;
 pub mod io;
-pub mod redact;
 
 /// `s` cut to at most `max` bytes on a character boundary, marked with
 /// an ellipsis when cut (for messages that quote what a peer sent).
@@ -240,7 +239,7 @@ pub mod session;
 #[cfg(test)]
 mod session_prop;
 #[cfg(test)]
-mod test_rng;
+pub(crate) mod test_rng;
 pub mod tokens;
 
 pub use session::GuardSession;

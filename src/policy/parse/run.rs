@@ -55,7 +55,7 @@ impl Parser<'_> {
                     for (k, val) in et.iter() {
                         let name = k.get_ref().to_string();
                         let loc = self.loc(k.span());
-                        if !crate::launch::env::valid_name(&name) {
+                        if !crate::names::valid_env_name(&name) {
                             self.error(
                                 Code::PolicyBadPattern,
                                 k.span(),

@@ -55,7 +55,7 @@ impl Parser<'_> {
                 .hint("give each server its own `[[servers]]` entry with its exact name; globs go in an exception's `servers`")
                 .at(name.loc.to_string()),
             );
-        } else if !crate::lock::valid_server_name(&name.value) {
+        } else if !crate::names::valid_server_name(&name.value) {
             self.diags.push(
                 Diagnostic::error(
                     Code::PolicyType,
@@ -64,7 +64,7 @@ impl Parser<'_> {
                         name.value.escape_debug()
                     ),
                 )
-                .hint(crate::lock::SERVER_NAME_RULE)
+                .hint(crate::names::SERVER_NAME_RULE)
                 .at(name.loc.to_string()),
             );
         }

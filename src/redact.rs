@@ -363,7 +363,7 @@ mod tests {
             "word",
             "ÉTÉ",
         ];
-        let mut rng = super::super::test_rng::Rng(0x5eed);
+        let mut rng = crate::launch::guard::test_rng::Rng(0x5eed);
         let (mut with_shape, mut total) = (0, 0);
         for _ in 0..20_000 {
             let mut text = String::new();
