@@ -59,7 +59,7 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l trusted-ro
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l key -d 'A public key to verify with (minisign `.pub`, OpenSSH line, PEM; PEM ECDSA P-256 or Ed25519 for managed-key sigstore bundles); repeatable. Without --key and --key-name, every trusted key is tried' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l key-name -d 'A trusted key by its trust-store name (repeatable)' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l registry -d 'The npm registry (default https://registry.npmjs.org)' -r
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l pypi-url -d 'The PyPI index (default https://pypi.org)' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l pypi-url -d 'The PyPI index (default https://pypi.org): a host, whose /simple/ is read, or a simple-API root ending in /simple or /+simple (devpi)' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l registry-url -d 'The MCP registry (default https://registry.modelcontextprotocol.io)' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l ca-file -d 'Extra CA certificates (PEM) to trust for https besides the system\'s, e.g. an enterprise proxy\'s (repeatable). MCP_WARDEN_CA_FILE adds more: paths separated by \':\'' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l max-size -d 'The largest artifact to fetch or copy, in bytes' -r
@@ -182,7 +182,7 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l trusted
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l key -d 'A public key to verify with (minisign `.pub`, OpenSSH line, PEM; PEM ECDSA P-256 or Ed25519 for managed-key sigstore bundles); repeatable. Without --key and --key-name, every trusted key is tried' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l key-name -d 'A trusted key by its trust-store name (repeatable)' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l registry -d 'The npm registry (default https://registry.npmjs.org)' -r
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l pypi-url -d 'The PyPI index (default https://pypi.org)' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l pypi-url -d 'The PyPI index (default https://pypi.org): a host, whose /simple/ is read, or a simple-API root ending in /simple or /+simple (devpi)' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l registry-url -d 'The MCP registry (default https://registry.modelcontextprotocol.io)' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l ca-file -d 'Extra CA certificates (PEM) to trust for https besides the system\'s, e.g. an enterprise proxy\'s (repeatable). MCP_WARDEN_CA_FILE adds more: paths separated by \':\'' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l max-size -d 'The largest artifact to fetch or copy, in bytes' -r

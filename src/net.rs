@@ -610,15 +610,26 @@ impl Client {
     /// Starts a download: follows redirects, checks the status and refuses
     /// a Content-Length above `limit` before reading the body.
     pub fn get(&self, url: &str, limit: u64) -> Result<Download, NetError> {
+        self.get_accepting(url, limit, None)
+    }
+
+    /// As [`Client::get`], with an `Accept` header (content negotiation,
+    /// e.g. the PEP 691 simple API).
+    pub fn get_accepting(
+        &self,
+        url: &str,
+        limit: u64,
+        accept: Option<&str>,
+    ) -> Result<Download, NetError> {
         let parsed = parse_https(url)?;
         let first = shown(&parsed);
         tracing::debug!(url = %first, limit, "GET");
         let started = Instant::now();
-        let resp = self
-            .inner
-            .get(parsed)
-            .send()
-            .map_err(|e| map_send_error(&e, &first))?;
+        let mut req = self.inner.get(parsed);
+        if let Some(a) = accept {
+            req = req.header(reqwest::header::ACCEPT, a);
+        }
+        let resp = req.send().map_err(|e| map_send_error(&e, &first))?;
         let final_url = shown(resp.url());
         if let Some(d) = self.deadline
             && started.elapsed() > d
@@ -731,6 +742,15 @@ impl Download {
     /// The Content-Length the server announced.
     pub fn content_length(&self) -> Option<u64> {
         self.expected
+    }
+
+    /// The response's Content-Type, if it is printable text.
+    pub fn content_type(&self) -> Option<String> {
+        self.resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
     }
 
     /// The final URL, after redirects (credentials removed).

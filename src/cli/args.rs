@@ -64,7 +64,7 @@ Sources:
   ./path, /path, file:PATH   a local file or directory (a directory is pinned by its tree digest)
   https://HOST/PATH          a release artifact (https only; redirects only to https)
   npm:NAME@VERSION           an npm package (dist.integrity checked, attestations read)
-  pypi:NAME==VERSION         a PyPI wheel or sdist (sha256 checked, PEP 740 provenance read)
+  pypi:NAME==VERSION         a PyPI wheel for this machine (sha256 checked, PEP 740 provenance read)
   registry:NAME[@VERSION]    an MCP registry entry, or a local server.json path
   PATH.mcpb, https://….mcpb  an MCP bundle (its signature checked against `trust add-ca` roots)
 
@@ -383,7 +383,8 @@ pub struct FetchArgs {
     #[arg(long, value_name = "URL")]
     pub registry: Option<String>,
 
-    /// The PyPI index (default https://pypi.org).
+    /// The PyPI index (default https://pypi.org): a host, whose /simple/
+    /// is read, or a simple-API root ending in /simple or /+simple (devpi).
     #[arg(long, value_name = "URL")]
     pub pypi_url: Option<String>,
 

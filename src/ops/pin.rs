@@ -691,6 +691,32 @@ impl source::Fetch for net::Client {
             e => source::FetchError::other(e.to_string()),
         })
     }
+
+    fn get_page(
+        &self,
+        url: &str,
+        limit: u64,
+        accept: &str,
+    ) -> Result<source::Page, source::FetchError> {
+        let map = |e: NetError| match e {
+            NetError::Status { code: 404, .. } => source::FetchError::not_found(e.to_string()),
+            e => source::FetchError::other(e.to_string()),
+        };
+        let mut download = self.get_accepting(url, limit, Some(accept)).map_err(map)?;
+        let content_type = download.content_type();
+        let final_url = download.url().to_string();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut download, &mut bytes).map_err(|e| {
+            source::FetchError::other(
+                NetError::from_io(&e).map_or_else(|| e.to_string(), ToString::to_string),
+            )
+        })?;
+        Ok(source::Page {
+            bytes,
+            content_type,
+            url: final_url,
+        })
+    }
 }
 
 fn archive_kind(kind: ArtifactKind, path: &Path) -> Result<Option<ArchiveKind>, Failure> {

@@ -46,6 +46,26 @@ impl FetchError {
 /// The lead implements it for `net::Client`; tests serve fixture files.
 pub trait Fetch {
     fn get_bytes(&self, url: &str, limit: u64) -> Result<Vec<u8>, FetchError>;
+
+    /// Fetches a page with an `Accept` header, saying what came back: its
+    /// Content-Type and its final URL (after redirects, the base for its
+    /// relative links). A fetcher without headers answers as `get_bytes`.
+    fn get_page(&self, url: &str, limit: u64, accept: &str) -> Result<Page, FetchError> {
+        let _ = accept;
+        Ok(Page {
+            bytes: self.get_bytes(url, limit)?,
+            content_type: None,
+            url: url.to_string(),
+        })
+    }
+}
+
+/// A fetched page (see [`Fetch::get_page`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub bytes: Vec<u8>,
+    pub content_type: Option<String>,
+    pub url: String,
 }
 
 /// Registry base URLs (`--registry`, `--index-url`, `--registry-url`).
@@ -275,7 +295,7 @@ impl crate::diag::Diagnose for SourceError {
                 "the registry must serve https URLs; check the registry URL option".into()
             }
             SourceError::NoFile { .. } => {
-                "pin a version that has a pure-Python wheel or an sdist (a yanked file is used only when pinned with ==)".into()
+                "pin a version that has a wheel for this platform (a yanked file is used only when pinned with ==); sdists are not built, as building one runs the package's code".into()
             }
             SourceError::NoUsablePackage { .. } => {
                 "add the server from an npm, PyPI or .mcpb source directly, or ask its publisher to list one in server.json".into()

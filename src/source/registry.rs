@@ -754,8 +754,8 @@ mod tests {
         let p = dir.path().join("server.json");
         std::fs::write(&p, serde_json::to_vec(&s).unwrap()).unwrap();
         let fetch = MapFetch::new().fixture(
-            "https://pypi.org/pypi/sampleproject/4.0.0/json",
-            "pypi/sampleproject.json",
+            "https://pypi.org/simple/sampleproject/",
+            "../pypi/sampleproject.simple.html",
         );
         let r = resolve_source(&Source::ServerJson(p), &fetch, &opts()).unwrap();
         assert_eq!(r.kind, ArtifactKind::Wheel);

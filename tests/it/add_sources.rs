@@ -1,8 +1,8 @@
 //! `add` from PyPI, the MCP registry and `.mcpb` bundles, through the real
 //! binary against a real HTTPS server (tests/it/support/tls_server.rs)
 //! serving the registries' layouts with real metadata, artifacts and
-//! signatures: PEP 740 provenance by a Cloud Build identity, sigstore@2.3.1's
-//! npm attestations, and a bundle signed by the real `mcpb` CLI. Every
+//! signatures: a real wheel from a devpi-style page of relative links and
+//! from PEP 691 JSON, sigstore@2.3.1's npm attestations, and a bundle signed by the real `mcpb` CLI. Every
 //! refusal leaves the lock as it was and nothing unpacked or half-written.
 
 use std::ffi::OsString;
@@ -17,10 +17,6 @@ use super::add::{
 use super::support::tls_server::{Response, TlsServer};
 use super::support::util::*;
 
-const GOOGLE: &str = "https://accounts.google.com";
-/// The Cloud Build service account that published gcb-attestation-test.
-const GCB_IDENTITY: &str = "919436158236-compute@developer.gserviceaccount.com";
-const GCB_SHA256: &str = "461317362419124b6012e855423a9078d6de8aed3e74fa78cc74d669b23dc6cf";
 const GCB_FILE: &str = "gcb_attestation_test-0.0.0.tar.gz";
 const WHEEL_FILE: &str = "sampleproject-4.0.0-py3-none-any.whl";
 const WHEEL_SHA256: &str = "c23e447ea90d796d1e645c35c4b2de125040add12a845825546f91c93f391b6b";
@@ -77,105 +73,306 @@ fn tls_args(server: &TlsServer) -> Vec<OsString> {
 
 // ------------------------------------------------------------------ PyPI
 
-/// Serves a PyPI project as pypi.org does: the release's JSON document
-/// (file URLs pointed at this server, `edit` applied), the file, and its
-/// PEP 740 provenance (or whatever `provenance` says).
-fn pypi(
+/// mcp-server-time 0.5.1's wheel as pypi.org serves it (MIT).
+const MST_WHEEL: &str = "mcp_server_time-0.5.1-py3-none-any.whl";
+const MST_SHA256: &str = "2c6a25e3877b13a135efe0546989722b37469b1287e8310c27709048d3e79722";
+/// Where a devpi-style index keeps the wheel (relative to its page).
+const DEVPI_FILE: &str = "/root/pypi/+f/2c6/a25e3877b13a1/mcp_server_time-0.5.1-py3-none-any.whl";
+const DEVPI_PAGE: &str = "/root/pypi/+simple/mcp-server-time/";
+const PEP691: &str = "application/vnd.pypi.simple.v1+json";
+
+fn mst_wheel() -> Vec<u8> {
+    fs::read(fixture(&format!("pypi/{MST_WHEEL}"))).unwrap()
+}
+
+/// A devpi-style project page: relative links, HTML only (no JSON API,
+/// no integrity API), `attrs` added to the wheel's anchor.
+fn devpi_page(sha256: &str, attrs: &str) -> Vec<u8> {
+    format!(
+        "<!DOCTYPE html>\n<html>\n<head><title>mcp-server-time</title></head>\n<body>\n\
+         <h1>root/pypi: links for mcp-server-time</h1>\n\
+         <a href=\"../../+f/2c6/a25e3877b13a1/{MST_WHEEL}#sha256={sha256}\" data-requires-python=\"&gt;=3.10\"{attrs}>{MST_WHEEL}</a><br/>\n\
+         <a href=\"../../+f/cb1/c76c2b2fadcb7/mcp_server_time-0.5.1.tar.gz#sha256=cb1c76c2b2fadcb78c987b8e305148bbd43f590c55566d2d8d24039416eeceb1\" data-requires-python=\"&gt;=3.10\">mcp_server_time-0.5.1.tar.gz</a><br/>\n\
+         </body>\n</html>\n"
+    )
+    .into_bytes()
+}
+
+fn serve_devpi(server: &TlsServer, page: Vec<u8>, wheel: Vec<u8>) {
+    server.route(
+        DEVPI_PAGE,
+        Response::ok(page).header("Content-Type", "text/html; charset=utf-8"),
+    );
+    server.route(DEVPI_FILE, Response::ok(wheel));
+}
+
+/// A trusted minisign key and its signature of the real wheel (the index
+/// publishes no provenance for it).
+fn signed_wheel(env: &TestEnv) -> PathBuf {
+    let wheel = env.copy_fixture(&format!("pypi/{MST_WHEEL}"), MST_WHEEL);
+    let key = Minisign::generate(env, "publisher");
+    let sig = key.sign(&wheel, None);
+    env.trust_key(&key.public, "publisher", &["*"]).code(0);
+    sig
+}
+
+fn add_mst(
+    env: &TestEnv,
     server: &TlsServer,
-    name: &str,
-    version: &str,
-    doc: &str,
-    file: &str,
-    provenance: Option<Response>,
-    edit: impl FnOnce(&mut Value),
-) {
-    let mut v: Value = serde_json::from_slice(&fs::read(fixture(doc)).unwrap()).unwrap();
-    for u in v["urls"].as_array_mut().unwrap() {
-        let f = u["filename"].as_str().unwrap().to_string();
-        u["url"] = server.url(&format!("/files/{f}")).into();
-    }
-    edit(&mut v);
-    server.route(
-        &format!("/pypi/{name}/{version}/json"),
-        Response::ok(serde_json::to_vec(&v).unwrap()),
-    );
-    server.route(
-        &format!("/files/{file}"),
-        Response::ok(fs::read(fixture(&format!("sources/pypi/{file}"))).unwrap()),
-    );
-    let prov = format!("/integrity/{name}/{version}/{file}/provenance");
-    match provenance {
-        Some(r) => server.route(&prov, r),
-        None => server.route(&prov, Response::status(404)),
-    };
-}
-
-fn gcb(server: &TlsServer, provenance: Option<Response>, edit: impl FnOnce(&mut Value)) {
-    pypi(
-        server,
-        "gcb-attestation-test",
-        "0.0.0",
-        "sources/pypi/gcb-attestation-test.json",
-        GCB_FILE,
-        provenance,
-        edit,
-    );
-}
-
-fn gcb_provenance() -> Vec<u8> {
-    fs::read(fixture(&format!("sources/pypi/{GCB_FILE}.provenance"))).unwrap()
-}
-
-fn add_gcb(env: &TestEnv, server: &TlsServer, extra: &[&str]) -> Output {
-    let mut args = os(&[
-        "add",
-        "gcb",
-        "pypi:gcb-attestation-test==0.0.0",
-        "--pypi-url",
-    ]);
-    args.push(server.base_url().into());
+    spec: &str,
+    index: &str,
+    extra: &[OsString],
+) -> Output {
+    let mut args = os(&["add", "time", spec, "--pypi-url"]);
+    args.push(server.url(index).into());
     args.extend(tls_args(server));
-    args.extend(os(&[
-        "--certificate-identity",
-        GCB_IDENTITY,
-        "--certificate-oidc-issuer",
-        GOOGLE,
-    ]));
-    args.extend(os(extra));
+    args.extend(extra.iter().cloned());
     env.run(args)
 }
 
+fn sig_args(sig: &std::path::Path) -> Vec<OsString> {
+    vec!["--signature".into(), sig.into()]
+}
+
 #[test]
-fn a_pypi_sdist_is_pinned_on_its_pep740_provenance_and_unpacked() {
+fn a_pypi_wheel_from_a_devpi_page_of_relative_links_is_pinned() {
     let env = TestEnv::new();
     let server = TlsServer::start();
-    gcb(&server, Some(Response::ok(gcb_provenance())), |_| {});
-    add_gcb(&env, &server, &[]).code(0).stdout_has("pinned gcb");
-    let e = entry(&env, "gcb");
-    assert_eq!(e["kind"].as_str(), Some("sdist"), "{e}");
-    assert_eq!(e["version"].as_str(), Some("0.0.0"), "{e}");
-    assert_eq!(e["sha256"].as_str(), Some(GCB_SHA256), "{e}");
+    serve_devpi(&server, devpi_page(MST_SHA256, ""), mst_wheel());
+    let sig = signed_wheel(&env);
+    let out = add_mst(
+        &env,
+        &server,
+        "pypi:mcp-server-time",
+        "/root/pypi/+simple",
+        &sig_args(&sig),
+    );
+    out.code(0).stdout_has("pinned time");
+    out.check(
+        out.stdout.contains("no PEP 740 provenance")
+            || out.stderr.contains("no PEP 740 provenance"),
+        "the report says the index publishes no provenance",
+    );
+    let e = entry(&env, "time");
+    assert_eq!(e["kind"].as_str(), Some("wheel"), "{e}");
+    assert_eq!(e["version"].as_str(), Some("0.5.1"), "{e}");
+    assert_eq!(e["sha256"].as_str(), Some(MST_SHA256), "{e}");
+    assert_unpacked(&env, "mcp_server_time/server.py");
+    // The page and the wheel only: no JSON API, no guessed integrity URL,
+    // never the sdist.
+    assert_eq!(
+        paths_asked(&server),
+        vec![DEVPI_PAGE.to_string(), DEVPI_FILE.to_string()]
+    );
+    let page_req = &server.requests()[0];
+    assert!(
+        page_req
+            .header("accept")
+            .is_some_and(|a| a.starts_with(PEP691)),
+        "{:?}",
+        page_req.headers
+    );
+}
+
+#[test]
+fn a_pypi_wheel_from_a_pep691_json_page_is_pinned() {
+    let env = TestEnv::new();
+    let server = TlsServer::start();
+    // The real pypi.org page, its file URLs pointed at this server by
+    // relative links.
+    let mut page: Value =
+        serde_json::from_slice(&fs::read(fixture("pypi/mcp-server-time.simple.json")).unwrap())
+            .unwrap();
+    for f in page["files"].as_array_mut().unwrap() {
+        let name = f["filename"].as_str().unwrap().to_string();
+        f["url"] = format!("../../files/{name}").into();
+    }
+    server.route(
+        "/simple/mcp-server-time/",
+        Response::ok(serde_json::to_vec(&page).unwrap()).header("Content-Type", PEP691),
+    );
+    server.route(&format!("/files/{MST_WHEEL}"), Response::ok(mst_wheel()));
+    let sig = signed_wheel(&env);
+    add_mst(
+        &env,
+        &server,
+        "pypi:mcp-server-time==0.5.1",
+        "/",
+        &sig_args(&sig),
+    )
+    .code(0)
+    .stdout_has("pinned time");
+    let e = entry(&env, "time");
+    assert_eq!(e["sha256"].as_str(), Some(MST_SHA256), "{e}");
     assert_eq!(
         e["source"].as_str(),
-        Some("pypi:gcb-attestation-test==0.0.0"),
+        Some("pypi:mcp-server-time==0.5.1"),
         "{e}"
     );
-    let evidence = e["evidence"].to_string();
-    assert!(evidence.contains(GCB_IDENTITY), "{evidence}");
-    assert_unpacked(&env, "gcb_attestation_test-0.0.0/setup.py");
-    let blob = cache_dir(&env, "blobs/sha256").join(GCB_SHA256);
-    assert_eq!(
-        fs::read(blob).unwrap(),
-        fs::read(fixture(&format!("sources/pypi/{GCB_FILE}"))).unwrap()
-    );
     let asked = paths_asked(&server);
+    assert!(!asked.iter().any(|p| p.starts_with("/pypi/")), "{asked:?}");
+    // pypi.org's layout: its integrity API is asked (404 here: none).
     assert!(
-        asked.iter().any(|p| p.starts_with("/integrity/")),
+        asked
+            .iter()
+            .any(|p| p.starts_with("/integrity/mcp-server-time/0.5.1/")),
         "{asked:?}"
     );
 
-    // Another identity than the publisher's: the same provenance denies.
+    // Served as something else than JSON or HTML: refused.
     let env = TestEnv::new();
+    server.route(
+        "/simple/mcp-server-time/",
+        Response::ok(serde_json::to_vec(&page).unwrap())
+            .header("Content-Type", "application/octet-stream"),
+    );
+    add_mst(&env, &server, "pypi:mcp-server-time==0.5.1", "/", &[])
+        .code(2)
+        .diag("source-invalid")
+        .stderr_has("Content-Type");
+    assert_untouched(&env, "unknown content type");
+}
+
+#[test]
+fn a_tampered_or_misdescribed_pypi_wheel_is_not_pinned() {
+    let server = TlsServer::start();
+
+    // The wheel served differs from the digest on the page.
+    let env = TestEnv::new();
+    let sig = signed_wheel(&env);
+    let mut tampered = mst_wheel();
+    let mid = tampered.len() / 2;
+    tampered[mid] ^= 1;
+    serve_devpi(&server, devpi_page(MST_SHA256, ""), tampered);
+    add_mst(
+        &env,
+        &server,
+        "pypi:mcp-server-time==0.5.1",
+        "/root/pypi/+simple",
+        &sig_args(&sig),
+    )
+    .code(2)
+    .diag("integrity-mismatch");
+    assert_untouched(&env, "tampered wheel");
+
+    // A truncated page.
+    let env = TestEnv::new();
+    let page = devpi_page(MST_SHA256, "");
+    serve_devpi(&server, page[..page.len() / 3].to_vec(), mst_wheel());
+    add_mst(
+        &env,
+        &server,
+        "pypi:mcp-server-time",
+        "/root/pypi/+simple",
+        &[],
+    )
+    .code(2)
+    .diag("source-invalid");
+    assert_untouched(&env, "truncated page");
+
+    // No sha256 for the wheel.
+    let env = TestEnv::new();
+    let page = String::from_utf8(devpi_page(MST_SHA256, ""))
+        .unwrap()
+        .replace(&format!("#sha256={MST_SHA256}"), "");
+    serve_devpi(&server, page.into_bytes(), mst_wheel());
+    add_mst(
+        &env,
+        &server,
+        "pypi:mcp-server-time",
+        "/root/pypi/+simple",
+        &[],
+    )
+    .code(2)
+    .diag("source-invalid")
+    .stderr_has(&format!("no sha256 for {MST_WHEEL}"));
+    assert_untouched(&env, "no sha256");
+
+    // A link that resolves to http.
+    let env = TestEnv::new();
+    let port = server.port();
+    let page = String::from_utf8(devpi_page(MST_SHA256, ""))
+        .unwrap()
+        .replace(
+            "../../+f/2c6",
+            &format!("http://127.0.0.1:{port}/root/pypi/+f/2c6"),
+        );
+    serve_devpi(&server, page.into_bytes(), mst_wheel());
+    add_mst(
+        &env,
+        &server,
+        "pypi:mcp-server-time",
+        "/root/pypi/+simple",
+        &[],
+    )
+    .code(2)
+    .diag("source-invalid")
+    .stderr_has("not an https URL");
+    assert_untouched(&env, "http link");
+
+    // Provenance the index names: another file's (gcb-attestation-test's
+    // real PEP 740 provenance) is denied.
+    let env = TestEnv::new();
+    serve_devpi(
+        &server,
+        devpi_page(MST_SHA256, " data-provenance=\"../../+p/prov\""),
+        mst_wheel(),
+    );
+    server.route("/root/pypi/+p/prov", Response::ok(gcb_provenance()));
+    let out = add_mst(
+        &env,
+        &server,
+        "pypi:mcp-server-time",
+        "/root/pypi/+simple",
+        &[],
+    );
+    out.code(1);
+    assert_not_pinned(&env, "another file's provenance");
+
+    // Named but failing, or not JSON: refused, not taken as "none".
+    let env = TestEnv::new();
+    server.route("/root/pypi/+p/prov", Response::status(500));
+    add_mst(
+        &env,
+        &server,
+        "pypi:mcp-server-time",
+        "/root/pypi/+simple",
+        &[],
+    )
+    .code(2)
+    .diag("fetch-failed");
+    assert_untouched(&env, "provenance 500");
+    let env = TestEnv::new();
+    server.route("/root/pypi/+p/prov", Response::ok(b"{\"attest".to_vec()));
+    add_mst(
+        &env,
+        &server,
+        "pypi:mcp-server-time",
+        "/root/pypi/+simple",
+        &[],
+    )
+    .code(2)
+    .diag("source-invalid");
+    assert_untouched(&env, "truncated provenance");
+}
+
+#[test]
+fn a_pypi_sdist_is_not_built_or_pinned() {
+    let env = TestEnv::new();
+    let server = TlsServer::start();
+    let mut page: Value = serde_json::from_slice(
+        &fs::read(fixture("pypi/gcb-attestation-test.simple.json")).unwrap(),
+    )
+    .unwrap();
+    page["files"][0]["url"] = server.url(&format!("/files/{GCB_FILE}")).into();
+    server.route(
+        "/simple/gcb-attestation-test/",
+        Response::ok(serde_json::to_vec(&page).unwrap()).header("Content-Type", PEP691),
+    );
+    server.route(
+        &format!("/files/{GCB_FILE}"),
+        Response::ok(fs::read(fixture(&format!("sources/pypi/{GCB_FILE}"))).unwrap()),
+    );
     let mut args = os(&[
         "add",
         "gcb",
@@ -184,119 +381,46 @@ fn a_pypi_sdist_is_pinned_on_its_pep740_provenance_and_unpacked() {
     ]);
     args.push(server.base_url().into());
     args.extend(tls_args(&server));
-    args.extend(os(&[
-        "--certificate-identity",
-        "someone-else@example.com",
-        "--certificate-oidc-issuer",
-        GOOGLE,
-    ]));
-    let out = env.run(args);
-    out.code(1);
-    assert_not_pinned(&env, "other identity");
+    env.run(args)
+        .code(2)
+        .diag("source-not-found")
+        .stderr_has("gcb-attestation-test 0.0.0 has no file to install")
+        .stderr_has("no wheel for this platform")
+        .stderr_has(&format!("{GCB_FILE} is not used"));
+    assert_untouched(&env, "sdist");
+    assert!(
+        !paths_asked(&server)
+            .iter()
+            .any(|p| p.starts_with("/files/")),
+        "the sdist was fetched"
+    );
 }
 
-#[test]
-fn a_pypi_file_that_fails_its_digest_or_provenance_is_not_pinned() {
-    let server = TlsServer::start();
-
-    // The index's sha256 does not match the file served.
-    let env = TestEnv::new();
-    gcb(&server, Some(Response::ok(gcb_provenance())), |v| {
-        v["urls"][0]["digests"]["sha256"] = "00".repeat(32).into();
-    });
-    add_gcb(&env, &server, &[])
-        .code(2)
-        .diag("integrity-mismatch");
-    assert_untouched(&env, "wrong sha256");
-
-    // No provenance and no other signature: the default policy denies.
-    let env = TestEnv::new();
-    gcb(&server, None, |_| {});
-    add_gcb(&env, &server, &[])
-        .code(1)
-        .diag("signature-missing");
-    assert_not_pinned(&env, "provenance 404");
-
-    // The provenance's signature changed by one byte.
-    let env = TestEnv::new();
-    let mut prov: Value = serde_json::from_slice(&gcb_provenance()).unwrap();
-    let sig = &mut prov["attestation_bundles"][0]["attestations"][0]["envelope"]["signature"];
-    let mut s = sig.as_str().unwrap().to_string();
-    // Base64 of a DER signature: flip one character in the middle.
-    let mid = s.len() / 2;
-    let c = if &s[mid..mid + 1] == "A" { "B" } else { "A" };
-    s.replace_range(mid..mid + 1, c);
-    *sig = s.into();
-    gcb(
-        &server,
-        Some(Response::ok(serde_json::to_vec(&prov).unwrap())),
-        |_| {},
-    );
-    let out = add_gcb(&env, &server, &[]);
-    out.code(1);
-    assert!(
-        out.has_diag("signature-invalid"),
-        "tampered provenance: {}",
-        out.context()
-    );
-    assert_not_pinned(&env, "tampered provenance");
-
-    // The provenance of another file (the statement's subject differs).
-    let env = TestEnv::new();
-    let mut prov: Value = serde_json::from_slice(&gcb_provenance()).unwrap();
-    prov["attestation_bundles"][0]["attestations"][0]["envelope"]["statement"] = "e30=".into();
-    gcb(
-        &server,
-        Some(Response::ok(serde_json::to_vec(&prov).unwrap())),
-        |_| {},
-    );
-    add_gcb(&env, &server, &[]).code(1).diag("bundle-malformed");
-    assert_not_pinned(&env, "other statement");
-
-    // Provenance that is not JSON: a malformed registry answer.
-    let env = TestEnv::new();
-    gcb(&server, Some(Response::ok(b"{\"attest".to_vec())), |_| {});
-    let out = add_gcb(&env, &server, &[]);
-    out.code(2).diag("source-invalid");
-    assert_untouched(&env, "truncated provenance");
-
-    // A file URL that is not https is refused before anything is fetched.
-    let env = TestEnv::new();
-    let port = server.port();
-    gcb(&server, Some(Response::ok(gcb_provenance())), |v| {
-        v["urls"][0]["url"] = format!("http://127.0.0.1:{port}/files/{GCB_FILE}").into();
-    });
-    add_gcb(&env, &server, &[])
-        .code(2)
-        .diag("source-invalid")
-        .stderr_has("not an https URL");
-    assert_untouched(&env, "http file URL");
-
-    // The index failing on the provenance is not taken as "none".
-    let env = TestEnv::new();
-    gcb(&server, Some(Response::status(500)), |_| {});
-    add_gcb(&env, &server, &[]).code(2).diag("fetch-failed");
-    assert_untouched(&env, "provenance 500");
+fn gcb_provenance() -> Vec<u8> {
+    fs::read(fixture(&format!("sources/pypi/{GCB_FILE}.provenance"))).unwrap()
 }
 
 #[test]
 fn a_pypi_wheel_is_pinned_on_a_minisign_signature_and_unpacked() {
     let env = TestEnv::new();
     let server = TlsServer::start();
-    pypi(
-        &server,
-        "sampleproject",
-        "4.0.0",
-        "sources/pypi/sampleproject.json",
-        WHEEL_FILE,
-        None,
-        |_| {},
+    // The real pypi.org page (HTML), file URLs pointed at this server.
+    let real = fs::read_to_string(fixture("pypi/sampleproject.simple.html")).unwrap();
+    let page = real.replace(
+        "https://files.pythonhosted.org/packages/",
+        &server.url("/packages/"),
+    );
+    server.route("/simple/sampleproject/", Response::ok(page.clone()));
+    let wheel_path = "/packages/d7/73/c16e5f3f0d37c60947e70865c255a58dc408780a6474de0523afd0ec553a/sampleproject-4.0.0-py3-none-any.whl";
+    server.route(
+        wheel_path,
+        Response::ok(fs::read(fixture(&format!("sources/pypi/{WHEEL_FILE}"))).unwrap()),
     );
     let wheel = env.copy_fixture(&format!("sources/pypi/{WHEEL_FILE}"), WHEEL_FILE);
     let key = Minisign::generate(&env, "publisher");
     let sig = key.sign(&wheel, None);
     env.trust_key(&key.public, "publisher", &["*"]).code(0);
-    let add = |name: &str| {
+    let add = |env: &TestEnv, name: &str| {
         let mut args = os(&["add", name, "pypi:sampleproject==4.0.0", "--pypi-url"]);
         args.push(server.base_url().into());
         args.extend(tls_args(&server));
@@ -304,7 +428,7 @@ fn a_pypi_wheel_is_pinned_on_a_minisign_signature_and_unpacked() {
         args.push(sig.clone().into());
         env.run(args)
     };
-    add("sample").code(0).stdout_has("pinned sample");
+    add(&env, "sample").code(0).stdout_has("pinned sample");
     let e = entry(&env, "sample");
     assert_eq!(e["kind"].as_str(), Some("wheel"), "{e}");
     assert_eq!(e["sha256"].as_str(), Some(WHEEL_SHA256), "{e}");
@@ -313,9 +437,7 @@ fn a_pypi_wheel_is_pinned_on_a_minisign_signature_and_unpacked() {
     assert_unpacked(&env, "sample/simple.py");
     assert_unpacked(&env, "sampleproject-4.0.0.dist-info/RECORD");
     assert!(
-        paths_asked(&server)
-            .iter()
-            .any(|p| p == &format!("/files/{WHEEL_FILE}")),
+        paths_asked(&server).iter().any(|p| p == wheel_path),
         "the wheel was fetched, not the sdist"
     );
 
@@ -325,37 +447,13 @@ fn a_pypi_wheel_is_pinned_on_a_minisign_signature_and_unpacked() {
     let mut other = fs::read(fixture(&format!("sources/pypi/{WHEEL_FILE}"))).unwrap();
     other.extend_from_slice(b"\0");
     let other_sha = sha256_hex(&other);
-    server.route(&format!("/files/{WHEEL_FILE}"), Response::ok(other));
-    pypi_route_doc(&server, |v| {
-        for u in v["urls"].as_array_mut().unwrap() {
-            if u["filename"] == WHEEL_FILE {
-                u["digests"]["sha256"] = other_sha.clone().into();
-            }
-        }
-    });
-    let mut args = os(&["add", "sample", "pypi:sampleproject==4.0.0", "--pypi-url"]);
-    args.push(server.base_url().into());
-    args.extend(tls_args(&server));
-    args.push("--signature".into());
-    args.push(sig.clone().into());
-    env2.run(args).code(1).diag("signature-invalid");
-    assert_not_pinned(&env2, "re-signed wheel");
-}
-
-/// Replaces sampleproject's JSON document (file URLs on this server).
-fn pypi_route_doc(server: &TlsServer, edit: impl FnOnce(&mut Value)) {
-    let mut v: Value =
-        serde_json::from_slice(&fs::read(fixture("sources/pypi/sampleproject.json")).unwrap())
-            .unwrap();
-    for u in v["urls"].as_array_mut().unwrap() {
-        let f = u["filename"].as_str().unwrap().to_string();
-        u["url"] = server.url(&format!("/files/{f}")).into();
-    }
-    edit(&mut v);
+    server.route(wheel_path, Response::ok(other));
     server.route(
-        "/pypi/sampleproject/4.0.0/json",
-        Response::ok(serde_json::to_vec(&v).unwrap()),
+        "/simple/sampleproject/",
+        Response::ok(page.replace(WHEEL_SHA256, &other_sha)),
     );
+    add(&env2, "sample").code(1).diag("signature-invalid");
+    assert_not_pinned(&env2, "re-signed wheel");
 }
 
 // ----------------------------------------------------------- MCP registry

@@ -59,19 +59,39 @@ fn verify(env: &TestEnv, artifact: &OsString, bundle: &OsString, id: &str, issue
     ])
 }
 
-fn gcb_resolved() -> source::Resolved {
-    let fetch = Fixtures::new(&[
-        (
-            "https://pypi.org/pypi/gcb-attestation-test/0.0.0/json",
-            "sources/pypi/gcb-attestation-test.json",
-        ),
-        (
-            "https://pypi.org/integrity/gcb-attestation-test/0.0.0/gcb_attestation_test-0.0.0.tar.gz/provenance",
-            "sources/pypi/gcb_attestation_test-0.0.0.tar.gz.provenance",
-        ),
-    ]);
-    let src: Source = "pypi:gcb-attestation-test==0.0.0".parse().unwrap();
-    source::resolve(&src, &fetch, &ResolveOptions::default()).unwrap()
+struct Converted {
+    bytes: Vec<u8>,
+}
+
+/// What PyPI publishes for gcb-attestation-test 0.0.0: its PEP 740
+/// provenance (converted to sigstore bundles, as `add` does) and the sdist's
+/// sha256 from the real simple-API page. (`add` itself refuses the sdist:
+/// building one runs its code; the conversion is what is checked here.)
+struct GcbResolved {
+    attestations: Vec<Converted>,
+    expected: Vec<String>,
+}
+
+fn gcb_resolved() -> GcbResolved {
+    let url = "https://pypi.org/integrity/gcb-attestation-test/0.0.0/gcb_attestation_test-0.0.0.tar.gz/provenance";
+    let prov = fs::read(fixture(
+        "sources/pypi/gcb_attestation_test-0.0.0.tar.gz.provenance",
+    ))
+    .unwrap();
+    let attestations = source::pypi::provenance_to_bundles(url, &prov)
+        .unwrap()
+        .into_iter()
+        .map(|c| Converted { bytes: c.bundle })
+        .collect();
+    let page: serde_json::Value = serde_json::from_slice(
+        &fs::read(fixture("pypi/gcb-attestation-test.simple.json")).unwrap(),
+    )
+    .unwrap();
+    let sha = page["files"][0]["hashes"]["sha256"].as_str().unwrap();
+    GcbResolved {
+        attestations,
+        expected: vec![format!("sha256:{sha}")],
+    }
 }
 
 #[test]
