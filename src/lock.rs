@@ -439,7 +439,11 @@ mod tests {
                 good.replace("install-scripts = true", "install-scripts = \"no\""),
                 "not a valid lock file",
             ),
-            (good[..good.len() / 2].to_string(), "not a valid lock file"),
+            // Cut inside a value.
+            (
+                good[..good.find("sha256 = \"").unwrap() + 20].to_string(),
+                "not a valid lock file",
+            ),
             ("\u{0}\u{1}".to_string(), "not a valid lock file"),
         ] {
             fs::write(&path, &bad).unwrap();

@@ -757,3 +757,282 @@ fn make_writable(dir: &Path) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const REG: &str = "https://registry.example.org/";
+    const LINUX: Platform = Platform {
+        os: "linux",
+        cpu: "x64",
+        libc: Some("glibc"),
+    };
+
+    fn sri(byte: u8) -> String {
+        use base64::Engine as _;
+        format!(
+            "sha512-{}",
+            base64::engine::general_purpose::STANDARD.encode([byte; 64])
+        )
+    }
+
+    fn pkg(name: &str, version: &str) -> Value {
+        let base = name.rsplit('/').next().unwrap();
+        json!({
+            "version": version,
+            "resolved": format!("https://registry.example.org/{name}/-/{base}-{version}.tgz"),
+            "integrity": sri(7),
+        })
+    }
+
+    fn lock(entries: &[(&str, Value)]) -> Vec<u8> {
+        let mut packages = serde_json::Map::new();
+        packages.insert("".into(), json!({"name": "top", "version": "1.0.0"}));
+        for (path, e) in entries {
+            packages.insert((*path).into(), e.clone());
+        }
+        serde_json::to_vec(&json!({"name": "top", "lockfileVersion": 3, "packages": packages}))
+            .unwrap()
+    }
+
+    fn parse(bytes: &[u8]) -> Result<Vec<Locked>, DepsError> {
+        parse_lock(bytes, "npm:top@1.0.0", REG, &LINUX)
+    }
+
+    fn refused(entries: &[(&str, Value)], want: &str) {
+        match parse(&lock(entries)) {
+            Err(e @ DepsError::Refused { .. }) => {
+                assert!(e.to_string().contains(want), "{want}: {e}");
+                assert_eq!(e.code(), crate::diag::Code::DependencyRefused);
+            }
+            other => panic!("{want}: {other:?}"),
+        }
+    }
+
+    use crate::diag::Diagnose as _;
+
+    #[test]
+    fn a_registry_tree_is_read_in_path_order_with_its_install_scripts() {
+        let mut nested = pkg("@s/b", "2.0.0");
+        nested["hasInstallScript"] = true.into();
+        let mut alias = pkg("real-name", "1.0.0");
+        alias["name"] = "real-name".into();
+        let mut dev = pkg("jest", "1.0.0");
+        dev["dev"] = true.into();
+        let got = parse(&lock(&[
+            ("node_modules/a", pkg("a", "1.0.0")),
+            ("node_modules/a/node_modules/@s/b", nested),
+            ("node_modules/alias", alias),
+            ("node_modules/jest", dev),
+        ]))
+        .unwrap();
+        let paths: Vec<&str> = got.iter().map(|l| l.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "node_modules/a",
+                "node_modules/a/node_modules/@s/b",
+                "node_modules/alias"
+            ]
+        );
+        assert_eq!(got[1].name, "@s/b");
+        assert!(got[1].install_scripts && !got[0].install_scripts);
+        assert_eq!(got[2].name, "real-name");
+        assert_eq!(got[0].digest.bytes, vec![7u8; 64]);
+        // lockfileVersion 2 reads the same.
+        let v2 = String::from_utf8(lock(&[("node_modules/a", pkg("a", "1.0.0"))]))
+            .unwrap()
+            .replace("\"lockfileVersion\":3", "\"lockfileVersion\":2");
+        assert_eq!(parse(v2.as_bytes()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn malformed_truncated_and_oversized_locks_are_refused() {
+        let good = lock(&[("node_modules/a", pkg("a", "1.0.0"))]);
+        for bad in [
+            b"".to_vec(),
+            b"[]".to_vec(),
+            b"{".to_vec(),
+            good[..good.len() / 2].to_vec(),
+            br#"{"lockfileVersion":1,"dependencies":{}}"#.to_vec(),
+            br#"{"lockfileVersion":3}"#.to_vec(),
+            br#"{"lockfileVersion":3,"packages":[]}"#.to_vec(),
+            br#"{"lockfileVersion":3,"packages":{"node_modules/a":3}}"#.to_vec(),
+        ] {
+            let e = parse(&bad).unwrap_err();
+            assert!(
+                matches!(e, DepsError::LockInvalid { .. }),
+                "{}: {e}",
+                String::from_utf8_lossy(&bad)
+            );
+        }
+        let mut big = good.clone();
+        big.resize(MAX_LOCK_BYTES as usize + 1, b' ');
+        assert!(parse(&big).unwrap_err().to_string().contains("more than"));
+        let many: Vec<(String, Value)> = (0..=MAX_PACKAGES)
+            .map(|i| (format!("node_modules/p{i}"), pkg(&format!("p{i}"), "1.0.0")))
+            .collect();
+        let many: Vec<(&str, Value)> = many.iter().map(|(p, v)| (p.as_str(), v.clone())).collect();
+        assert!(
+            parse(&lock(&many))
+                .unwrap_err()
+                .to_string()
+                .contains("packages, more than")
+        );
+    }
+
+    #[test]
+    fn what_no_registry_integrity_covers_is_refused() {
+        let with = |k: &str, v: Value| {
+            let mut p = pkg("a", "1.0.0");
+            p[k] = v;
+            p
+        };
+        let without = |k: &str| {
+            let mut p = pkg("a", "1.0.0");
+            p.as_object_mut().unwrap().remove(k);
+            p
+        };
+        let a = "node_modules/a";
+        refused(&[(a, with("link", true.into()))], "link: true");
+        refused(&[(a, with("inBundle", true.into()))], "bundled");
+        refused(&[(a, with("resolved", "file:../a".into()))], "local file");
+        refused(
+            &[(
+                a,
+                with("resolved", "git+ssh://git@github.com/a/a.git#abc".into()),
+            )],
+            "git dependency",
+        );
+        refused(
+            &[(
+                a,
+                with(
+                    "resolved",
+                    "http://registry.example.org/a/-/a-1.0.0.tgz".into(),
+                ),
+            )],
+            "plain http",
+        );
+        refused(
+            &[(
+                a,
+                with("resolved", "https://evil.example/a/-/a-1.0.0.tgz".into()),
+            )],
+            "not on the registry's host registry.example.org",
+        );
+        refused(
+            &[(a, with("version", "file:../a".into()))],
+            "not a registry release",
+        );
+        refused(&[(a, without("integrity"))], "no `integrity`");
+        refused(&[(a, without("resolved"))], "no `resolved`");
+        refused(&[(a, without("version"))], "no `version`");
+        refused(
+            &[(
+                a,
+                with("integrity", "sha1-2jmj7l5rSw0yVb/vlWAYkK/YBwk=".into()),
+            )],
+            "no sha512 integrity",
+        );
+        refused(&[(a, with("integrity", "sha512-AAAA".into()))], "not 64");
+        refused(
+            &[(a, with("name", "../../etc".into()))],
+            "not a package name",
+        );
+        for path in [
+            "node_modules/../x",
+            "node_modules/a/../../x",
+            "lib/a",
+            "node_modules/",
+            "node_modules/@s",
+            "node_modules/a\\b",
+            "node_modules/.bin",
+        ] {
+            refused(&[(path, pkg("a", "1.0.0"))], "not a node_modules path");
+        }
+        // Workspaces of the root.
+        let ws = br#"{"lockfileVersion":3,"packages":{"":{"workspaces":["x"]}}}"#;
+        assert!(parse(ws).unwrap_err().to_string().contains("workspaces"));
+        // The registry's port counts; 443 is the default.
+        let port = |reg: &str, url: &str| {
+            let l = lock(&[(a, with("resolved", url.into()))]);
+            parse_lock(&l, "top", reg, &LINUX).is_ok()
+        };
+        assert!(port("https://r.example:443", "https://r.example/a.tgz"));
+        assert!(!port("https://r.example:8443", "https://r.example/a.tgz"));
+        assert!(!port("https://r.example", "https://r.example.evil/a.tgz"));
+        assert!(!port("https://r.example", "https://user@r.example/a.tgz"));
+    }
+
+    #[test]
+    fn optional_packages_for_another_platform_are_dropped_with_their_children() {
+        let plat = |os: Value, cpu: Value, optional: bool| {
+            let mut p = pkg("x", "1.0.0");
+            p["os"] = os;
+            p["cpu"] = cpu;
+            p["optional"] = optional.into();
+            p
+        };
+        let got = parse(&lock(&[
+            (
+                "node_modules/@esbuild/linux-x64",
+                plat(json!(["linux"]), json!(["x64"]), true),
+            ),
+            (
+                "node_modules/@esbuild/darwin-arm64",
+                plat(json!(["darwin"]), json!(["arm64"]), true),
+            ),
+            (
+                "node_modules/@esbuild/darwin-arm64/node_modules/y",
+                pkg("y", "1.0.0"),
+            ),
+            (
+                "node_modules/not-win",
+                plat(json!(["!win32"]), json!([]), true),
+            ),
+            (
+                "node_modules/not-linux",
+                plat(json!(["!linux"]), json!([]), true),
+            ),
+        ]))
+        .unwrap();
+        let paths: Vec<&str> = got.iter().map(|l| l.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["node_modules/@esbuild/linux-x64", "node_modules/not-win"]
+        );
+        // Not optional: npm would refuse to install it here.
+        refused(
+            &[(
+                "node_modules/mac",
+                plat(json!(["darwin"]), json!([]), false),
+            )],
+            "runs only on os darwin",
+        );
+        let mut musl = pkg("m", "1.0.0");
+        musl["libc"] = json!(["musl"]);
+        musl["optional"] = true.into();
+        assert!(
+            parse(&lock(&[("node_modules/m", musl)]))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn dependencies_bundled_by_the_package_need_no_resolving() {
+        assert!(!has_dependencies(&json!({"name": "x"})));
+        assert!(!has_dependencies(&json!({"dependencies": {}})));
+        assert!(!has_dependencies(
+            &json!({"dependencies": {"a": "1"}, "bundleDependencies": ["a"]})
+        ));
+        assert!(has_dependencies(&json!({"dependencies": {"a": "1"}})));
+        assert!(has_dependencies(
+            &json!({"optionalDependencies": {"a": "1"}})
+        ));
+        assert!(!has_dependencies(&json!({"devDependencies": {"a": "1"}})));
+    }
+}
