@@ -71,6 +71,7 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l policy -d 
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
 json\t''"
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l offline -d 'Use only the cache: fail instead of fetching'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l no-dependencies -d 'Pin an npm package\'s own tarball alone, without resolving and pinning its dependency tree (then it runs only if it carries its dependencies inside)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l allow-downgrade -d 'Pin a version lower than the one already pinned (rollback protection refuses it otherwise)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -s q -l quiet -d 'Print only the verdict and errors'
@@ -195,6 +196,7 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l format 
 json\t''"
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l dry-run -d 'Show what would change, change nothing'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l offline -d 'Use only the cache: fail instead of fetching'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l no-dependencies -d 'Pin an npm package\'s own tarball alone, without resolving and pinning its dependency tree (then it runs only if it carries its dependencies inside)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -s q -l quiet -d 'Print only the verdict and errors'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -s h -l help -d 'Print help (see more with \'--help\')'

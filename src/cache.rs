@@ -628,6 +628,36 @@ impl Cache {
         res
     }
 
+    /// A tree that `build` lays out (in a directory of `tmp/` that does
+    /// not exist yet; its parent is free for scratch work), installed under
+    /// its own tree digest like [`Cache::put_dir`].
+    pub fn put_built<E: From<CacheError>>(
+        &self,
+        build: impl FnOnce(&Path) -> Result<(), E>,
+    ) -> Result<Tree, E> {
+        let work = self.work_dir()?;
+        let dest = work.path().join("tree");
+        let res = build(&dest).and_then(|()| {
+            let digest = tree_digest(&dest)?;
+            Ok(self.install(&dest, &digest)?)
+        });
+        finish_work(work, &dest);
+        res
+    }
+
+    /// Removes the tree `key` and its record, if there (best effort): what
+    /// a failed `add` unpacked and no pinned server uses.
+    pub fn discard_tree(&self, key: &str) {
+        if key.is_empty() || key.contains(['/', '.']) {
+            return;
+        }
+        let path = self.trees.join(key);
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            remove_tree(&path);
+        }
+        let _ = fs::remove_file(self.tree_record(key));
+    }
+
     fn work_dir(&self) -> Result<tempfile::TempDir, CacheError> {
         tempfile::Builder::new()
             .prefix("unpack-")

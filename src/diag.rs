@@ -116,6 +116,8 @@ codes! {
     CacheMismatch => "cache-mismatch": "a cached artifact or unpacked tree no longer has the digest it was stored under",
     LockInvalid => "lock-invalid": "servers.lock could not be read, parsed or written",
     Downgrade => "downgrade": "the new version is lower than the pinned one (rollback protection; --allow-downgrade accepts it)",
+    DependencyUnresolved => "dependency-unresolved": "the package's dependency tree could not be resolved (npm missing from PATH, failed, timed out or said too much)",
+    DependencyRefused => "dependency-refused": "a dependency in the resolved tree was refused: not a registry release over https on the registry's host, no sha512 integrity, a link, file, git or workspace package, a bundled dependency, or a platform it cannot run on",
     ServerUnknown => "server-unknown": "no server of that name is pinned in servers.lock",
     // launch and secrets
     EntryPoint => "entry-point": "run cannot tell how to start the pinned artifact, or its entry point is missing, malformed or needs dependencies it does not contain",

@@ -12,6 +12,7 @@ pub mod cache;
 pub mod cli;
 pub mod client;
 pub mod context;
+pub mod deps;
 pub mod diag;
 pub mod digest;
 pub mod evidence;

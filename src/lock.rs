@@ -115,6 +115,29 @@ pub struct Entry {
         skip_serializing_if = "Option::is_none"
     )]
     pub receipt: Option<Receipt>,
+    /// The package's dependency tree, one record per package laid out in
+    /// the pinned tree (npm: as its lock-only resolution placed them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<Package>,
+}
+
+/// One dependency laid out in a pinned tree, fetched from `resolved` and
+/// checked against `integrity` before it was unpacked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Package {
+    /// Where it lies in the tree (`node_modules/a/node_modules/b`).
+    pub path: String,
+    pub name: String,
+    pub version: String,
+    pub resolved: String,
+    /// The registry's SRI integrity (sha512) the tarball was checked against.
+    pub integrity: String,
+    /// The tarball's cache key.
+    pub sha256: String,
+    /// It declares install scripts (or a `binding.gyp`), which were not run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub install_scripts: bool,
 }
 
 /// One evidence file in the cache.
@@ -184,7 +207,10 @@ impl Lock {
         }
         for (name, e) in &lock.servers {
             let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
-            if !hex(&e.sha256, 64) || !hex(&e.sha512, 128) {
+            if !hex(&e.sha256, 64)
+                || !hex(&e.sha512, 128)
+                || e.packages.iter().any(|p| !hex(&p.sha256, 64))
+            {
                 return Err(LockError::Invalid {
                     path: path.to_path_buf(),
                     message: format!("server `{name}` has a malformed digest"),
@@ -223,6 +249,7 @@ impl Lock {
             std::iter::once(e.sha256.as_str())
                 .chain(e.tree.as_deref())
                 .chain(e.evidence_files.iter().map(|f| f.sha256.as_str()))
+                .chain(e.packages.iter().map(|p| p.sha256.as_str()))
         })
     }
 }
@@ -288,6 +315,26 @@ mod tests {
                     description: None,
                 }],
             },
+            packages: vec![
+                Package {
+                    path: "node_modules/zod".into(),
+                    name: "zod".into(),
+                    version: "4.1.0".into(),
+                    resolved: "https://registry.npmjs.org/zod/-/zod-4.1.0.tgz".into(),
+                    integrity: format!("sha512-{}==", "A".repeat(86)),
+                    sha256: "e".repeat(64),
+                    install_scripts: false,
+                },
+                Package {
+                    path: "node_modules/a/node_modules/@s/b".into(),
+                    name: "@s/b".into(),
+                    version: "1.0.0".into(),
+                    resolved: "https://registry.npmjs.org/@s/b/-/b-1.0.0.tgz".into(),
+                    integrity: format!("sha512-{}==", "B".repeat(86)),
+                    sha256: "f".repeat(64),
+                    install_scripts: true,
+                },
+            ],
         }
     }
 
@@ -302,7 +349,17 @@ mod tests {
         lock.save(&path).unwrap();
         assert_eq!(Lock::load(&path).unwrap(), lock);
         let keys: Vec<&str> = lock.cache_keys().collect();
-        assert_eq!(keys.len(), 3);
+        assert_eq!(keys.len(), 5);
+        // Each package of the tree is a table of its own, its install
+        // scripts said only when it has them.
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text.matches("[[servers.github.packages]]").count(),
+            2,
+            "{text}"
+        );
+        assert_eq!(text.matches("install-scripts = true").count(), 1, "{text}");
+        assert!(!text.contains("install-scripts = false"), "{text}");
     }
 
     const KINDS: [(ArtifactKind, &str); 6] = [
@@ -377,7 +434,16 @@ mod tests {
                 good.replace("kind =", "surprise = 1\nkind ="),
                 "unknown field",
             ),
-            (good[..good.len() / 2].to_string(), "not a valid lock file"),
+            (good.replace(&"e".repeat(64), "ee"), "malformed digest"),
+            (
+                good.replace("install-scripts = true", "install-scripts = \"no\""),
+                "not a valid lock file",
+            ),
+            // Cut inside a value.
+            (
+                good[..good.find("sha256 = \"").unwrap() + 20].to_string(),
+                "not a valid lock file",
+            ),
             ("\u{0}\u{1}".to_string(), "not a valid lock file"),
         ] {
             fs::write(&path, &bad).unwrap();

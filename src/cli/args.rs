@@ -422,6 +422,12 @@ pub struct FetchArgs {
     /// The window, in seconds, over which --min-rate is averaged.
     #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub min_rate_window: u64,
+
+    /// Pin an npm package's own tarball alone, without resolving and
+    /// pinning its dependency tree (then it runs only if it carries its
+    /// dependencies inside).
+    #[arg(long)]
+    pub no_dependencies: bool,
 }
 
 #[derive(Debug, Args)]
@@ -994,6 +1000,7 @@ impl FetchArgs {
             min_rate: self.min_rate,
             min_rate_window: self.min_rate_window,
             progress,
+            dependencies: !self.no_dependencies,
         }
     }
 }

@@ -64,7 +64,7 @@ impl crate::diag::Diagnose for EntryError {
             EntryError::NoInterpreter { name } => format!(
                 "install {name}, or name it in the policy: [servers.run] interpreter = \"/path/to/{name}\""
             ),
-            EntryError::MissingDependencies { .. } => "mcp-warden runs only verified code and never installs dependencies at launch: pin an artifact that bundles them (an .mcpb bundle, or a package with node_modules or its wheels inside)".into(),
+            EntryError::MissingDependencies { .. } => "mcp-warden runs only verified code and never installs dependencies at launch: `add npm:PKG` pins an npm package with its dependency tree (unless --no-dependencies); otherwise pin an artifact that bundles them (an .mcpb bundle, or a package with node_modules or its wheels inside)".into(),
             EntryError::Installer(_) => "pin an artifact that bundles its dependencies (an .mcpb bundle)".into(),
             EntryError::Unsupported(_) => return None,
         })

@@ -41,6 +41,8 @@ pub struct FetchRequest {
     pub min_rate_window: u64,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Resolve and pin an npm package's dependency tree.
+    pub dependencies: bool,
 }
 
 /// `add NAME SOURCE`.
@@ -154,6 +156,12 @@ pub fn add(ctx: &Context, a: &AddRequest) -> Result<PinOutcome, Failure> {
                 e.version = prev.version.clone();
                 e.kind = prev.kind;
                 e.run = prev.run.clone();
+                if !prev.packages.is_empty() {
+                    // The dependency tree pinned before, checked at `run`.
+                    e.tree = prev.tree.clone();
+                    e.tree_digest = prev.tree_digest.clone();
+                    e.packages = prev.packages.clone();
+                }
                 Pinned::Allowed(e, r, notes)
             }
             denied => denied,
@@ -373,6 +381,41 @@ fn pin(
         ev,
         (&trust, &policies),
     );
+    // An npm package's dependency tree, once the package itself is judged.
+    let mut dep_blobs = Vec::new();
+    let outcome = match outcome {
+        Ok(Pinned::Allowed(entry, report, notes))
+            if resolved.kind == ArtifactKind::NpmTarball && fetch.dependencies =>
+        {
+            let pinned = Lock::load(&lock_file(ctx))?;
+            let deps = crate::deps::Request {
+                package: &source.to_string(),
+                registry: &opts.npm_registry,
+                fetch,
+                client: client.as_ref(),
+                pinned: &pinned,
+            };
+            let top_tree = entry.tree.clone();
+            let done = with_dependencies(&cache, *entry, blob.as_ref(), &deps, &mut dep_blobs);
+            // The package's own unpacked tree is not what runs once the
+            // tree with its dependencies is laid out (or nothing is pinned).
+            if let Some(t) = top_tree
+                && done
+                    .as_ref()
+                    .map_or(true, |(e, _)| e.tree.as_ref() != Some(&t))
+                && !pinned.cache_keys().any(|k| k == t)
+                && let Ok(_c) = cache.lock()
+            {
+                cache.discard_tree(&t);
+            }
+            done.map(|(entry, more)| {
+                let mut notes = notes;
+                notes.extend(more);
+                Pinned::Allowed(Box::new(entry), report, notes)
+            })
+        }
+        o => o,
+    };
     // Whatever stopped the add after the download (a denial, bad evidence,
     // an unsafe archive), the artifact is not kept, unless a pinned server
     // uses the same bytes. The caller holds the lock file, so no other
@@ -385,7 +428,42 @@ fn pin(
     {
         let _ = std::fs::remove_file(&b.path);
     }
+    if !matches!(outcome, Ok(Pinned::Allowed(..)))
+        && !dep_blobs.is_empty()
+        && let Ok(lock) = Lock::load(&lock_file(ctx))
+        && let Ok(_c) = cache.lock()
+    {
+        let keep: HashSet<&str> = lock.cache_keys().collect();
+        for key in dep_blobs.iter().filter(|k| !keep.contains(k.as_str())) {
+            let _ = std::fs::remove_file(cache.blob_path(key));
+        }
+    }
     outcome
+}
+
+/// Resolves the package's dependency tree, fetches and checks every
+/// tarball, and re-points the entry at the tree laid out from them. The
+/// notes list what `add` should say (install scripts that were not run).
+fn with_dependencies(
+    cache: &Cache,
+    mut entry: Entry,
+    top: Option<&Blob>,
+    req: &crate::deps::Request,
+    stored: &mut Vec<String>,
+) -> Result<(Entry, Vec<String>), Failure> {
+    let (Some(top), Some(key)) = (top, entry.tree.clone()) else {
+        return Ok((entry, Vec::new()));
+    };
+    let Some(unpacked) = cache.tree(&key)? else {
+        return Ok((entry, Vec::new()));
+    };
+    let done = crate::deps::npm_tree(cache, top, &unpacked.path, req, stored)?;
+    if let Some(tree) = done.tree {
+        entry.tree = Some(tree.key);
+        entry.tree_digest = Some(tree.digest);
+        entry.packages = done.packages;
+    }
+    Ok((entry, done.notes))
 }
 
 /// Verifies what `store` put in the cache and, when allowed, unpacks it
@@ -483,6 +561,7 @@ fn judge_stored(
         evidence: evidence_lines(&evidence),
         pinned: jiff::Timestamp::now().to_string(),
         receipt: None,
+        packages: Vec::new(),
         evidence_files,
         run: RunSettings {
             args: resolved.run.args.clone(),
@@ -633,6 +712,7 @@ fn request_digest(
         ("pypi-url", format!("{:?}", fetch.pypi_url)),
         ("registry-url", format!("{:?}", fetch.registry_url)),
         ("max-size", fetch.max_size.to_string()),
+        ("dependencies", fetch.dependencies.to_string()),
     ] {
         h.field(k, v.as_bytes());
     }
@@ -927,6 +1007,7 @@ mod tests {
             run: RunSettings::default(),
             evidence_files: Vec::new(),
             receipt: None,
+            packages: Vec::new(),
         };
         let fp = pinned_fingerprint(&ctx, &e).unwrap();
         e.receipt = Some(Receipt::new(&e.sha256, "request", &fp));
@@ -1007,6 +1088,7 @@ mod tests {
                 min_rate: 0,
                 min_rate_window: 30,
                 progress: false,
+                dependencies: true,
             },
             allow_downgrade: false,
         }

@@ -491,7 +491,8 @@ fn npm_tarball() -> Vec<u8> {
 }
 
 fn registry_args(server: &TlsServer, name: &str, source: &str) -> Vec<OsString> {
-    let mut args = os(&["add", name, source, "--registry"]);
+    // sigstore's own dependencies are not served here.
+    let mut args = os(&["add", name, source, "--no-dependencies", "--registry"]);
     args.push(server.base_url().into());
     args.push("--registry-url".into());
     args.push(server.base_url().into());

@@ -174,7 +174,7 @@ pub fn bin_of(tree: &Path) -> PathBuf {
 }
 
 /// initialize, tools/list has `echo`, tools/call echo echoes, close exits 0.
-fn exercise_everything(s: McpSession) {
+pub(super) fn exercise_everything(s: McpSession) {
     let info = s.server_info().unwrap_or_else(|e| panic!("{e}"));
     let name = info.server_info.as_ref().map(|i| i.name.as_str());
     assert_eq!(name, Some("mcp-servers/everything"), "{info:?}");

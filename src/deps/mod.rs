@@ -1,0 +1,162 @@
+//! A package's dependency tree: resolved by the ecosystem's own resolver
+//! without running package code, every file fetched by mcp-warden and
+//! checked against the resolver's integrity, laid out as one read-only
+//! tree in the cache.
+
+pub mod npm;
+
+use crate::diag::{Code, Diagnose};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DepsError {
+    #[error("`npm` was not found on PATH; it is needed to resolve the dependencies of {package}")]
+    NpmMissing { package: String },
+    #[error("npm could not resolve the dependencies of {package}: {detail}")]
+    Resolver { package: String, detail: String },
+    #[error("npm's lock for {package}: {detail}")]
+    LockInvalid { package: String, detail: String },
+    #[error("{package}: dependency `{path}` refused: {reason}")]
+    Refused {
+        package: String,
+        path: String,
+        reason: String,
+    },
+    #[error("{package}: cannot lay out dependency `{path}`: {detail}")]
+    Layout {
+        package: String,
+        path: String,
+        detail: String,
+    },
+}
+
+impl Diagnose for DepsError {
+    fn code(&self) -> Code {
+        match self {
+            DepsError::NpmMissing { .. } | DepsError::Resolver { .. } => Code::DependencyUnresolved,
+            DepsError::LockInvalid { .. } | DepsError::Refused { .. } => Code::DependencyRefused,
+            DepsError::Layout { .. } => Code::ArchiveUnsafe,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            DepsError::NpmMissing { .. } => "install Node.js with npm (npm only resolves the dependency tree in lock-only mode; it never installs or runs anything), or pass --no-dependencies to pin the package's own tarball alone".into(),
+            DepsError::Resolver { .. } => "check that the registry serves every dependency (--registry, --ca-file); the message ends with npm's own".into(),
+            DepsError::LockInvalid { .. } => "the lock npm wrote cannot be used; this is a bug in the package's metadata or in npm".into(),
+            DepsError::Refused { .. } => "only registry packages with a sha512 integrity are pinned: ask the publisher to depend on registry releases, or pin an artifact that bundles its dependencies (an .mcpb bundle)".into(),
+            DepsError::Layout { .. } => "a dependency's tarball does not unpack to one package directory".into(),
+        })
+    }
+}
+
+/// What resolving a package's tree needs from `add`.
+pub struct Request<'a> {
+    /// The source, for messages (`npm:NAME@VERSION`).
+    pub package: &'a str,
+    pub registry: &'a str,
+    pub fetch: &'a crate::ops::pin::FetchRequest,
+    pub client: Option<&'a crate::net::Client>,
+    /// The lock as it is: tarballs it pins are taken from the cache.
+    pub pinned: &'a crate::lock::Lock,
+}
+
+/// What [`npm_tree`] pinned.
+pub struct NpmTree {
+    pub packages: Vec<crate::lock::Package>,
+    /// `None` when the package declares no dependencies to install.
+    pub tree: Option<crate::cache::Tree>,
+    /// For the report: how many, and the install scripts not run.
+    pub notes: Vec<String>,
+}
+
+/// The npm package whose tarball is `top`, unpacked at `unpacked`, with its
+/// dependency tree: the packages pinned, the tree laid out (`None` when it
+/// declares no dependencies to install) and the notes for the report.
+/// `stored` collects the cache keys of the tarballs fetched.
+pub fn npm_tree(
+    cache: &crate::cache::Cache,
+    top: &crate::cache::Blob,
+    unpacked: &std::path::Path,
+    req: &Request,
+    stored: &mut Vec<String>,
+) -> Result<NpmTree, crate::diag::Failure> {
+    let layout = |detail: String| DepsError::Layout {
+        package: req.package.into(),
+        path: ".".into(),
+        detail,
+    };
+    let dir = npm::package_dir(unpacked).map_err(layout)?;
+    let pj = npm::read_package_json(&dir).map_err(layout)?;
+    let mut notes = Vec::new();
+    let own = npm::install_scripts(&pj, &dir);
+    if !own.is_empty() {
+        notes.push(format!(
+            "note: install scripts not run: the package itself ({})",
+            own.join(", ")
+        ));
+    }
+    if !npm::has_dependencies(&pj) {
+        return Ok(NpmTree {
+            packages: Vec::new(),
+            tree: None,
+            notes,
+        });
+    }
+    let resolver = npm::Resolver {
+        registry: req.registry.to_string(),
+        ca_files: req.fetch.ca_file.clone(),
+        timeout: std::time::Duration::from_secs(req.fetch.timeout.clamp(60, 600)),
+    };
+    let locked = npm::resolve(&dir, req.package, &resolver)?;
+    let warm: std::collections::HashMap<String, String> = req
+        .pinned
+        .servers
+        .values()
+        .flat_map(|e| &e.packages)
+        .map(|p| (p.integrity.clone(), p.sha256.clone()))
+        .collect();
+    let _c = cache.lock()?;
+    let blobs = npm::fetch_all(
+        cache,
+        req.client,
+        &locked,
+        req.fetch.max_size,
+        &warm,
+        stored,
+    )?;
+    let (tree, gyp) = npm::lay_out(cache, req.package, top, &locked, &blobs)?;
+    let mut packages = Vec::with_capacity(locked.len());
+    for ((l, b), gyp) in locked.into_iter().zip(blobs).zip(gyp) {
+        let scripts = l.install_scripts || gyp;
+        if scripts {
+            notes.push(format!(
+                "note: install scripts not run: {} ({}@{}{})",
+                l.path,
+                l.name,
+                l.version,
+                if gyp { ", binding.gyp" } else { "" }
+            ));
+        }
+        packages.push(crate::lock::Package {
+            path: l.path,
+            name: l.name,
+            version: l.version,
+            resolved: l.resolved,
+            integrity: l.integrity,
+            sha256: b.sha256,
+            install_scripts: scripts,
+        });
+    }
+    notes.insert(
+        0,
+        format!(
+            "note: {} dependencies resolved by npm (lock-only, no scripts), each checked against its sha512 integrity",
+            packages.len()
+        ),
+    );
+    Ok(NpmTree {
+        packages,
+        tree: Some(tree),
+        notes,
+    })
+}
