@@ -71,7 +71,7 @@ fn paths_asked(server: &TlsServer) -> Vec<String> {
         .collect()
 }
 
-fn tls_args(server: &TlsServer) -> Vec<OsString> {
+pub(super) fn tls_args(server: &TlsServer) -> Vec<OsString> {
     vec!["--ca-file".into(), server.ca_file().into()]
 }
 
@@ -80,7 +80,7 @@ fn tls_args(server: &TlsServer) -> Vec<OsString> {
 /// Serves a PyPI project as pypi.org does: the release's JSON document
 /// (file URLs pointed at this server, `edit` applied), the file, and its
 /// PEP 740 provenance (or whatever `provenance` says).
-fn pypi(
+pub(super) fn pypi(
     server: &TlsServer,
     name: &str,
     version: &str,

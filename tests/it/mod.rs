@@ -22,6 +22,7 @@ mod happy;
 mod mcpb;
 mod mcpb_smuggle;
 mod net;
+mod pins;
 mod policy;
 mod provenance;
 mod run;
