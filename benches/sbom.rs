@@ -368,7 +368,7 @@ fn sbom(c: &mut Criterion) {
             let ev = collect(&req, &trust).unwrap();
             collect_ms = ms(start);
             let start = Instant::now();
-            let decision = evaluate(&set, &ev, &trust, Some(&db));
+            let decision = evaluate(&set, &ev, &trust, Some(&db), None);
             evaluate_ms = ms(start);
             (ev, decision)
         });
@@ -429,7 +429,7 @@ fn sbom(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new(*name, components), |b| {
             b.iter(|| {
                 let ev = collect(black_box(req), &trust).unwrap();
-                evaluate(set, &ev, &trust, Some(&db))
+                evaluate(set, &ev, &trust, Some(&db), None)
             })
         });
     }
@@ -439,7 +439,7 @@ fn sbom(c: &mut Criterion) {
     for (name, components, _, _, set, ev) in prepared.iter().filter(|p| p.1 < 10_000) {
         g.bench_function(
             BenchmarkId::new(format!("evaluate/{name}"), components),
-            |b| b.iter(|| evaluate(set, black_box(ev), &trust, Some(&db))),
+            |b| b.iter(|| evaluate(set, black_box(ev), &trust, Some(&db), None)),
         );
     }
     g.bench_function(BenchmarkId::new("advisories_load/dir", RECORDS), |b| {

@@ -334,7 +334,7 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__add)
-            opts="-v -q -h --signature --bundle --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --certificate-oidc-issuer-regexp --provenance --sbom --sbom-signature --advisories --trusted-root --key --key-name --registry --pypi-url --registry-url --ca-file --offline --max-size --timeout --min-rate --min-rate-window --no-dependencies --allow-downgrade --home --policy --format --verbose --quiet --help"
+            opts="-v -q -h --signature --bundle --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --certificate-oidc-issuer-regexp --provenance --sbom --sbom-signature --advisories --trusted-root --key --key-name --registry --pypi-url --registry-url --ca-file --offline --max-size --timeout --min-rate --min-rate-window --no-dependencies --allow-downgrade --unsigned --reason --home --policy --format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -421,6 +421,10 @@ _mcp__warden() {
                     return 0
                     ;;
                 --min-rate-window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -66,6 +66,7 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l max-size -
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l timeout -d 'The longest one download may take, from the request to its last byte, in seconds. Connecting and each wait for data also give up after 30 s (or SECS, if less), so a download ends at the latest that long after its deadline' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l min-rate -d 'The slowest a download may go, in bytes per second, averaged over each --min-rate-window of the body after the first (a grace period); 0 turns the check off' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l min-rate-window -d 'The window, in seconds, over which --min-rate is averaged' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l reason -d 'Why the server is pinned without a signature (with --unsigned): one line of text, at most 500 characters' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
@@ -73,6 +74,7 @@ json\t''"
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l offline -d 'Use only the cache: fail instead of fetching'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l no-dependencies -d 'Pin an npm package\'s own tarball alone, without resolving and pinning its dependency tree (then it runs only if it carries its dependencies inside)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l allow-downgrade -d 'Pin a version lower than the one already pinned (rollback protection refuses it otherwise)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l unsigned -d 'Pin without a signature, on purpose: the signature requirement is waived for this server, and servers.lock and every report show the --reason. Refused where the policy says `[sources] allow-unsigned = false`'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -s q -l quiet -d 'Print only the verdict and errors'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -93,6 +93,8 @@ codes! {
     DefaultPolicy => "default-policy": "no policy file was found: the built-in default applies (a valid signature by a trusted key in scope)",
     AuditMode => "audit-mode": "the policy is in audit mode: a denial is reported but not enforced",
     ExceptionApplied => "exception-applied": "a policy exception waived a requirement for this server",
+    UnsignedPinned => "unsigned-pinned": "the server is pinned without a signature on purpose (`add --unsigned --reason`); the reason is shown with every decision",
+    UnsignedForbidden => "unsigned-forbidden": "the server was added or pinned with --unsigned, and the policy forbids pins without a signature (`[sources] allow-unsigned = false`)",
     // policy file
     PolicySyntax => "policy-syntax": "the policy file is not valid TOML",
     PolicyUnknownKey => "policy-unknown-key": "the policy file has a key this version does not know",

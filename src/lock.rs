@@ -78,8 +78,11 @@ pub struct Entry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     /// Hex digests of the artifact as fetched (the cache key is sha256).
+    /// A directory has its tree digest as `sha256` and no `sha512`: no
+    /// file was fetched whose SHA-512 could be pinned.
     pub sha256: String,
-    pub sha512: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha512: Option<String>,
     pub size: u64,
     pub kind: ArtifactKind,
     /// The sha256 key of the unpacked tree in the cache, for archives and
@@ -93,6 +96,10 @@ pub struct Entry {
     /// Who signed it: trust-store names or certificate identities.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signers: Vec<String>,
+    /// Pinned without a signature on purpose (`add --unsigned --reason`):
+    /// the reason, shown whenever the server is judged or started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsigned: Option<String>,
     /// The evidence the verdict rested on, one line each
     /// (`signature: minisign by acme-release`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -138,6 +145,63 @@ pub struct Package {
     /// It declares install scripts (or a `binding.gyp`), which were not run.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub install_scripts: bool,
+}
+
+/// The longest `unsigned` reason a lock holds (and `add` takes).
+pub const MAX_REASON_CHARS: usize = 500;
+
+impl Entry {
+    /// What the lock reader requires of an entry beyond its types: hex
+    /// digests of the right length, a SHA-512 for every fetched file and
+    /// none for a directory (which is pinned by its tree digest, so its
+    /// `sha256`, `tree` and `tree-digest` agree), and a usable reason.
+    fn check(&self) -> Result<(), String> {
+        let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+        let malformed = || "has a malformed digest".to_string();
+        if !hex(&self.sha256, 64) || self.packages.iter().any(|p| !hex(&p.sha256, 64)) {
+            return Err(malformed());
+        }
+        match (self.kind, &self.sha512) {
+            (ArtifactKind::Directory, None) => {
+                let tree = Some(self.sha256.as_str());
+                if self.tree.as_deref() != tree || self.tree_digest.as_deref() != tree {
+                    return Err(
+                        "is a directory whose tree and tree-digest are not its sha256".into(),
+                    );
+                }
+            }
+            (ArtifactKind::Directory, Some(_)) => {
+                return Err("is a directory and has a sha512 (a directory has none)".into());
+            }
+            (_, Some(s)) if hex(s, 128) => {}
+            (_, Some(_)) => return Err(malformed()),
+            (_, None) => return Err("has no sha512".into()),
+        }
+        if let Some(r) = &self.unsigned
+            && let Err(why) = check_reason(r)
+        {
+            return Err(format!("has an unusable `unsigned` reason: {why}"));
+        }
+        Ok(())
+    }
+}
+
+/// A reason for an unsigned pin: some visible text, one line, no control
+/// characters, at most [`MAX_REASON_CHARS`].
+pub fn check_reason(r: &str) -> Result<(), String> {
+    if r.trim().is_empty() {
+        return Err("it is empty".into());
+    }
+    // Bidirectional overrides reorder what a terminal shows, as control
+    // characters forge lines.
+    let bidi = |c: char| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if r.chars().any(|c| c.is_control() || bidi(c)) {
+        return Err("it contains a control character".into());
+    }
+    if r.chars().count() > MAX_REASON_CHARS {
+        return Err(format!("it is longer than {MAX_REASON_CHARS} characters"));
+    }
+    Ok(())
 }
 
 /// One evidence file in the cache.
@@ -206,14 +270,10 @@ impl Lock {
             });
         }
         for (name, e) in &lock.servers {
-            let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
-            if !hex(&e.sha256, 64)
-                || !hex(&e.sha512, 128)
-                || e.packages.iter().any(|p| !hex(&p.sha256, 64))
-            {
+            if let Err(why) = e.check() {
                 return Err(LockError::Invalid {
                     path: path.to_path_buf(),
-                    message: format!("server `{name}` has a malformed digest"),
+                    message: format!("server `{name}` {why}"),
                 });
             }
         }
@@ -292,13 +352,14 @@ mod tests {
             source: "npm:@acme/server@1.2.3".into(),
             version: Some("1.2.3".into()),
             sha256: "a".repeat(64),
-            sha512: "b".repeat(128),
+            sha512: Some("b".repeat(128)),
             size: 42,
             kind: ArtifactKind::NpmTarball,
             tree: Some("c".repeat(64)),
             tree_digest: Some("d".repeat(64)),
             signers: vec!["acme-release".into()],
             evidence: vec!["signature: minisign by acme-release".into()],
+            unsigned: None,
             pinned: "2026-11-21T09:00:00Z".into(),
             receipt: None,
             evidence_files: vec![EvidenceFile {
@@ -383,8 +444,17 @@ mod tests {
         for (kind, _) in KINDS {
             let mut e = entry();
             e.kind = kind;
+            if kind == ArtifactKind::Directory {
+                // Pinned by its tree digest, with no SHA-512.
+                e.sha512 = None;
+                e.tree = Some(e.sha256.clone());
+                e.tree_digest = Some(e.sha256.clone());
+            }
             e.receipt = Some(Receipt::new(&e.sha256, "request", &fp));
-            lock.servers.insert(format!("{kind:?}"), e);
+            lock.servers.insert(format!("{kind:?}"), e.clone());
+            // The same pinned without a signature, on purpose.
+            e.unsigned = Some(format!("{kind:?}: the publisher signs nothing"));
+            lock.servers.insert(format!("{kind:?}-unsigned"), e);
         }
         lock.save(&path).unwrap();
         let text = fs::read_to_string(&path).unwrap();
@@ -392,6 +462,8 @@ mod tests {
         for (_, spelled) in KINDS {
             assert!(text.contains(&format!("kind = \"{spelled}\"\n")), "{text}");
         }
+        assert!(text.contains("unsigned = \"File: the publisher signs nothing\"\n"));
+        assert_eq!(text.matches("sha512 = ").count(), 2 * (KINDS.len() - 1));
         let back = Lock::load(&path).unwrap();
         assert_eq!(back, lock);
         for (name, e) in &back.servers {
@@ -452,6 +524,71 @@ mod tests {
         }
         fs::write(&path, vec![b'#'; MAX_LOCK_BYTES as usize + 1]).unwrap();
         assert!(matches!(Lock::load(&path), Err(LockError::Read(_))));
+    }
+
+    #[test]
+    fn a_directory_has_no_sha512_and_every_file_has_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("servers.lock");
+        let mut d = entry();
+        d.kind = ArtifactKind::Directory;
+        d.sha512 = None;
+        d.tree = Some(d.sha256.clone());
+        d.tree_digest = Some(d.sha256.clone());
+        type Edit = fn(&mut Entry);
+        let cases: [(&str, Edit); 7] = [
+            ("has a malformed digest", |e| e.sha512 = Some(String::new())),
+            ("has no sha512", |e| e.sha512 = None),
+            ("is a directory and has a sha512", |e| {
+                e.kind = ArtifactKind::Directory;
+                e.tree = Some(e.sha256.clone());
+                e.tree_digest = Some(e.sha256.clone());
+            }),
+            ("unusable `unsigned` reason: it is empty", |e| {
+                e.unsigned = Some(" ".into())
+            }),
+            ("unusable `unsigned` reason: it contains a control", |e| {
+                e.unsigned = Some("a\u{1b}[2J".into())
+            }),
+            ("unusable `unsigned` reason: it contains a control", |e| {
+                e.unsigned = Some("a\u{202e}b".into())
+            }),
+            ("unusable `unsigned` reason: it is longer", |e| {
+                e.unsigned = Some("x".repeat(MAX_REASON_CHARS + 1))
+            }),
+        ];
+        for (want, edit) in cases {
+            let mut e = entry();
+            edit(&mut e);
+            let lock = Lock {
+                version: VERSION,
+                servers: BTreeMap::from([("s".to_string(), e)]),
+            };
+            lock.save(&path).unwrap();
+            let err = Lock::load(&path).unwrap_err().to_string();
+            assert!(err.contains(want), "{want}: {err}");
+        }
+        // A directory whose tree is not the one its digest names.
+        for edit in [
+            |e: &mut Entry| e.tree = Some("e".repeat(64)),
+            |e: &mut Entry| e.tree_digest = None,
+        ] {
+            let mut e = d.clone();
+            edit(&mut e);
+            let lock = Lock {
+                version: VERSION,
+                servers: BTreeMap::from([("d".to_string(), e)]),
+            };
+            lock.save(&path).unwrap();
+            let err = Lock::load(&path).unwrap_err().to_string();
+            assert!(err.contains("tree-digest are not its sha256"), "{err}");
+        }
+        let lock = Lock {
+            version: VERSION,
+            servers: BTreeMap::from([("d".to_string(), d)]),
+        };
+        lock.save(&path).unwrap();
+        assert_eq!(Lock::load(&path).unwrap(), lock);
     }
 
     #[test]

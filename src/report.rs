@@ -265,7 +265,10 @@ impl Report {
             artifact: Some(artifact),
             server: Some(json!({ "name": ev.server, "from": ev.server_from })),
             checks,
-            decision: Some(json!({ "rule": d.rule(), "signer": d.signer })),
+            decision: Some(match &d.unsigned {
+                None => json!({ "rule": d.rule(), "signer": d.signer }),
+                Some(r) => json!({ "rule": d.rule(), "signer": d.signer, "unsigned": r }),
+            }),
             diagnostics: d.diagnostics.clone(),
         }
     }
@@ -318,6 +321,9 @@ impl Report {
                     "server    {}{how}",
                     s["name"].as_str().unwrap_or_default()
                 );
+            }
+            if let Some(r) = (self.decision.as_ref()).and_then(|d| d["unsigned"].as_str()) {
+                let _ = writeln!(out, "unsigned  on purpose (--unsigned): {r}");
             }
             if !self.checks.is_empty() {
                 out.push('\n');

@@ -50,8 +50,15 @@ Fetch a server, verify it, and pin it in servers.lock.
 The server is fetched into the content-addressed cache and judged with the
 checks of `verify` (and the same evidence flags) under the policy and the
 trust store; nothing is unpacked before it is verified. servers.lock then
-records its source, resolved version, SHA-256 and SHA-512, signers, the
-evidence it rested on, and the run settings the source declares.
+records its source, resolved version, SHA-256 and SHA-512 (a directory:
+its tree digest), signers, the evidence it rested on, and the run settings
+the source declares.
+
+Most servers publish no signature. --unsigned --reason TEXT pins one
+without, as a recorded exception: the reason is kept in servers.lock and
+shown by `add`, `verify --server` and `run`. Every other requirement of the
+policy still applies, and a policy with `[sources] allow-unsigned = false`
+refuses it (at `add` and at every later `run`).
 
 A version lower than the pinned one is refused (--allow-downgrade to mean
 it). Adding the same thing again with the same policy, trust store and
@@ -79,7 +86,10 @@ Examples:
       --certificate-identity-regexp 'https://github.com/acme/.*' \\
       --certificate-oidc-issuer https://token.actions.githubusercontent.com
   # An MCP registry entry
-  mcp-warden add io.github.acme/srv registry:io.github.acme/srv@1.2.0";
+  mcp-warden add io.github.acme/srv registry:io.github.acme/srv@1.2.0
+  # A package whose publisher signs nothing, pinned on purpose
+  mcp-warden add time pypi:mcp-server-time==0.6.2 \\
+      --unsigned --reason \"upstream publishes no signature; reviewed 0.6.2\"";
 
 const RUN_ABOUT: &str = "\
 Check a pinned server again and start it over stdio, with a clean
@@ -448,6 +458,18 @@ pub struct AddArgs {
     /// refuses it otherwise).
     #[arg(long)]
     pub allow_downgrade: bool,
+
+    /// Pin without a signature, on purpose: the signature requirement is
+    /// waived for this server, and servers.lock and every report show
+    /// the --reason. Refused where the policy says `[sources]
+    /// allow-unsigned = false`.
+    #[arg(long, requires = "reason", conflicts_with_all = ["signature", "bundle"])]
+    pub unsigned: bool,
+
+    /// Why the server is pinned without a signature (with --unsigned):
+    /// one line of text, at most 500 characters.
+    #[arg(long, value_name = "TEXT", requires = "unsigned")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -982,6 +1004,7 @@ impl EvidenceArgs {
             trusted_root: self.trusted_root.clone(),
             key: self.key.clone(),
             key_name: self.key_name.clone(),
+            unsigned: None,
         }
     }
 }

@@ -18,10 +18,12 @@ fn fetch_request(g: &Global, f: &FetchArgs) -> FetchRequest {
 
 pub fn add(g: &Global, a: &AddArgs) -> Result<u8> {
     let ctx = g.context()?;
+    let mut evidence = a.evidence.request();
+    evidence.unsigned = a.reason.clone().filter(|_| a.unsigned);
     let req = AddRequest {
         name: a.name.clone(),
         source: a.source.clone(),
-        evidence: a.evidence.request(),
+        evidence,
         fetch: fetch_request(g, &a.fetch),
         allow_downgrade: a.allow_downgrade,
     };
@@ -31,7 +33,7 @@ pub fn add(g: &Global, a: &AddArgs) -> Result<u8> {
                 g.out(&format!(
                     "{}\n",
                     serde_json::json!({"verdict": "allowed", "status": "unchanged", "name": a.name,
-                        "source": prev.source, "sha256": prev.sha256})
+                        "source": prev.source, "sha256": prev.sha256, "unsigned": prev.unsigned})
                 ));
             } else {
                 g.out(&format!(
@@ -218,9 +220,16 @@ fn kind_name(k: crate::cache::EntryKind) -> &'static str {
 }
 
 fn describe(e: &Entry) -> String {
+    let unsigned = match &e.unsigned {
+        Some(r) => format!(
+            ", unsigned on purpose: {}",
+            crate::text::printable(r, crate::lock::MAX_REASON_CHARS)
+        ),
+        None => String::new(),
+    };
     match &e.version {
-        Some(v) => format!("{} {v}, sha256:{}", e.source, e.sha256),
-        None => format!("{}, sha256:{}", e.source, e.sha256),
+        Some(v) => format!("{} {v}, sha256:{}{unsigned}", e.source, e.sha256),
+        None => format!("{}, sha256:{}{unsigned}", e.source, e.sha256),
     }
 }
 
@@ -233,7 +242,8 @@ fn print_pinned(g: &Global, name: &str, e: &Entry, prev: Option<&Entry>, report:
                 "pinned".into(),
                 serde_json::json!({"name": name, "source": e.source, "version": e.version,
                     "sha256": e.sha256, "sha512": e.sha512, "kind": e.kind, "tree": e.tree,
-                    "signers": e.signers, "replaced": prev.map(|p| p.sha256.clone())}),
+                    "signers": e.signers, "unsigned": e.unsigned,
+                    "replaced": prev.map(|p| p.sha256.clone())}),
             );
         }
         g.out(&format!("{v}\n"));

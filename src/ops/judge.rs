@@ -39,6 +39,9 @@ pub struct EvidenceRequest {
     pub trusted_root: Option<PathBuf>,
     pub key: Vec<PathBuf>,
     pub key_name: Vec<String>,
+    /// The reason of a pin without a signature on purpose (`add
+    /// --unsigned --reason`, or the pinned entry's `unsigned`).
+    pub unsigned: Option<String>,
 }
 
 impl EvidenceRequest {
@@ -121,7 +124,13 @@ pub fn decide(
     (trust, policies): (&TrustStore, &PolicySet),
 ) -> Result<Report, Failure> {
     let db = load_advisories(ev.advisories.as_deref(), policies)?;
-    let decision = policy::evaluate(policies, evidence, trust, db.as_ref());
+    let decision = policy::evaluate(
+        policies,
+        evidence,
+        trust,
+        db.as_ref(),
+        ev.unsigned.as_deref(),
+    );
     Ok(Report::from_decision(evidence, &decision))
 }
 

@@ -640,6 +640,12 @@ fn banner(
     if !entry.signers.is_empty() {
         facts.push(format!("signed by {}", entry.signers.join(", ")));
     }
+    if let Some(r) = &entry.unsigned {
+        facts.push(format!(
+            "unsigned on purpose: {}",
+            crate::text::printable(r, crate::lock::MAX_REASON_CHARS)
+        ));
+    }
     facts.push(how.to_string());
     let interpreter = ep
         .interpreter

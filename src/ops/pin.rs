@@ -112,6 +112,9 @@ pub struct Removed {
 
 pub fn add(ctx: &Context, a: &AddRequest) -> Result<PinOutcome, Failure> {
     check_name(&a.name)?;
+    if let Some(r) = &a.evidence.unsigned {
+        check_unsigned_reason(r)?;
+    }
     let lock_path = lock_file(ctx);
     let _held = lock::hold(&lock_path)?;
     let mut lock = Lock::load(&lock_path)?;
@@ -143,7 +146,10 @@ pub fn add(ctx: &Context, a: &AddRequest) -> Result<PinOutcome, Failure> {
             ));
         };
         let mut ev = a.evidence.clone();
-        let ArtifactRef::Path(blob) = super::pinned::artifact(ctx, &a.name, &mut ev, true)? else {
+        let artifact = super::pinned::artifact(ctx, &a.name, &mut ev, true)?;
+        // Unsigned only when this `add` says so, as online.
+        ev.unsigned = a.evidence.unsigned.clone();
+        let ArtifactRef::Path(blob) = artifact else {
             return Err(Failure::input(
                 Code::Internal,
                 "a remote source pinned as a directory",
@@ -217,11 +223,17 @@ pub fn update(ctx: &Context, a: &UpdateRequest) -> Result<UpdateOutcome, Failure
         },
         other => other,
     };
+    // A pin without a signature stays one, with its reason, until a
+    // signature is given.
+    let mut ev = a.evidence.clone();
+    if ev.unsigned.is_none() && ev.signature.is_empty() && ev.bundle.is_empty() {
+        ev.unsigned = prev.unsigned.clone();
+    }
     let (entry, report, notes) = match pin(
         ctx,
         &a.name,
         &latest.to_string(),
-        &a.evidence,
+        &ev,
         &a.fetch,
         Some((&prev, false)),
     )? {
@@ -539,13 +551,11 @@ fn judge_stored(
         });
     }
 
+    // A directory is pinned by its tree digest alone: no file was fetched
+    // whose SHA-512 could be pinned.
     let (sha256, sha512, size) = match (&blob, &dir_tree) {
-        (Some(b), _) => (
-            b.sha256.clone(),
-            b.sha512.clone().unwrap_or_default(),
-            b.size,
-        ),
-        (None, Some(t)) => (t.digest.clone(), String::new(), 0),
+        (Some(b), _) => (b.sha256.clone(), b.sha512.clone(), b.size),
+        (None, Some(t)) => (t.digest.clone(), None, 0),
         (None, None) => unreachable!("store returns a blob or a tree"),
     };
     let entry = Entry {
@@ -559,6 +569,7 @@ fn judge_stored(
         tree: tree.map(|t| t.key),
         signers: signers(&evidence),
         evidence: evidence_lines(&evidence),
+        unsigned: ev.unsigned.clone(),
         pinned: jiff::Timestamp::now().to_string(),
         receipt: None,
         packages: Vec::new(),
@@ -708,6 +719,7 @@ fn request_digest(
             format!("{:?}", ev.certificate_oidc_issuer_regexp),
         ),
         ("advisories", format!("{:?}", ev.advisories)),
+        ("unsigned", format!("{:?}", ev.unsigned)),
         ("registry", format!("{:?}", fetch.registry)),
         ("pypi-url", format!("{:?}", fetch.pypi_url)),
         ("registry-url", format!("{:?}", fetch.registry_url)),
@@ -928,6 +940,13 @@ fn diff(old: &Entry, new: &Entry) -> Vec<String> {
     if old.sha256 != new.sha256 {
         out.push(format!("sha256: {} -> {}", old.sha256, new.sha256));
     }
+    if old.unsigned != new.unsigned {
+        out.push(format!(
+            "unsigned: {} -> {}",
+            old.unsigned.as_deref().unwrap_or("no"),
+            new.unsigned.as_deref().unwrap_or("no")
+        ));
+    }
     if old.signers != new.signers {
         out.push(format!(
             "signers: [{}] -> [{}]",
@@ -943,6 +962,20 @@ fn diff(old: &Entry, new: &Entry) -> Vec<String> {
 
 fn lock_file(ctx: &Context) -> PathBuf {
     ctx.config_dir.join("servers.lock")
+}
+
+/// `--unsigned --reason`: a reason that says something, on one line.
+fn check_unsigned_reason(r: &str) -> Result<(), Failure> {
+    lock::check_reason(r).map_err(|why| {
+        Failure::input(
+            Code::Usage,
+            format!("--reason: {why}"),
+            Some(format!(
+                "say in one line (at most {} characters) why the server is pinned without a signature",
+                lock::MAX_REASON_CHARS
+            )),
+        )
+    })
 }
 
 /// Server names appear in policies, scopes, file names and `run NAME`.
@@ -996,13 +1029,14 @@ mod tests {
             source: "npm:@acme/server@1.2.3".into(),
             version: Some("1.2.3".into()),
             sha256,
-            sha512: "b".repeat(128),
+            sha512: Some("b".repeat(128)),
             size: 7,
             kind,
             tree,
             tree_digest: None,
             signers: Vec::new(),
             evidence: Vec::new(),
+            unsigned: None,
             pinned: jiff::Timestamp::now().to_string(),
             run: RunSettings::default(),
             evidence_files: Vec::new(),

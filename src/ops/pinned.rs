@@ -14,7 +14,7 @@ use crate::verify::ArtifactRef;
 
 /// The artifact `add` pinned for `server`, re-hashed in the cache when
 /// `rehash_artifact`; when no evidence file was given, the evidence `add`
-/// kept goes into `ev`.
+/// kept goes into `ev`, with the reason of an `--unsigned` pin.
 pub fn artifact(
     ctx: &Context,
     server: &str,
@@ -81,6 +81,10 @@ pub fn artifact(
         }
     };
     if ev.files().next().is_none() {
+        // What `add` rested on includes a pin without a signature.
+        if ev.unsigned.is_none() {
+            ev.unsigned = entry.unsigned.clone();
+        }
         for f in &entry.evidence_files {
             let path = match cache.blob_verified(&f.sha256) {
                 Ok(Some(b)) => b.path,

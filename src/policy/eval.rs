@@ -33,6 +33,9 @@ pub struct Decision {
     pub diagnostics: Vec<Diagnostic>,
     /// The signer that satisfied the signature rule, for the report.
     pub signer: Option<String>,
+    /// The reason of a pin without a signature (`add --unsigned`), as
+    /// shown.
+    pub unsigned: Option<String>,
 }
 
 impl Decision {
@@ -51,17 +54,22 @@ impl Decision {
 }
 
 /// Decides on `ev` under every layer of `set`. `advisories` is the offline
-/// OSV database, when one was given.
+/// OSV database, when one was given; `unsigned` the reason of a pin
+/// without a signature (`add --unsigned --reason`), which waives the
+/// signature requirement wherever the policy allows unsigned pins.
 pub fn evaluate(
     set: &PolicySet,
     ev: &Evidence,
     trust: &TrustStore,
     advisories: Option<&crate::sbom::advisories::AdvisoryDb>,
+    unsigned: Option<&str>,
 ) -> Decision {
+    let unsigned = unsigned.map(|r| crate::text::printable(r, crate::lock::MAX_REASON_CHARS));
     let ctx = Ctx {
         trust,
         advisories,
         now: jiff::Timestamp::now(),
+        unsigned: unsigned.as_deref(),
     };
     // A signature that was given and fails is never ignored, whatever the
     // policy requires: it is either damage or an attack.
@@ -124,6 +132,7 @@ pub fn evaluate(
         layers,
         diagnostics,
         signer,
+        unsigned,
     }
 }
 
@@ -235,6 +244,8 @@ struct Ctx<'a> {
     trust: &'a TrustStore,
     advisories: Option<&'a crate::sbom::advisories::AdvisoryDb>,
     now: jiff::Timestamp,
+    /// The reason of an unsigned pin, made printable.
+    unsigned: Option<&'a str>,
 }
 
 fn evaluate_layer(
@@ -255,7 +266,7 @@ fn evaluate_layer(
 
     // What is required, and which line says so.
     let reqs = requirements(policy, server);
-    let require = reqs.required;
+    let mut require = reqs.required;
     let require_src = match reqs.source {
         RequireSource::Server(loc) => format!("[[servers]] `{server}` require{}", where_(loc)),
         RequireSource::Defaults(loc) => format!("[defaults] require{}", where_(loc)),
@@ -280,6 +291,38 @@ fn evaluate_layer(
 
     let mut denials: Vec<Diagnostic> = Vec::new();
     let mut satisfied_by: Option<String> = None;
+
+    // A pin without a signature on purpose: the signature requirement is
+    // waived, unless this policy forbids unsigned pins altogether.
+    let mut unsigned_by = None;
+    let forbids = policy
+        .and_then(|p| p.allow_unsigned.as_ref())
+        .filter(|a| !a.value);
+    let unsigned_forbidden = forbids.is_some();
+    if let Some(reason) = ctx.unsigned {
+        match forbids {
+            Some(a) => denials.push(
+                Diagnostic::error(
+                    Code::UnsignedForbidden,
+                    format!(
+                        "`{server}` is pinned without a signature (--unsigned: {reason}), and `[sources] allow-unsigned = false` ({}) forbids that",
+                        a.loc
+                    ),
+                )
+                .hint("add it again with the publisher's signature (--signature FILE); or ask whoever owns that policy to allow unsigned pins"),
+            ),
+            None => {
+                if require.contains(&Requirement::Signature) {
+                    require.retain(|r| *r != Requirement::Signature);
+                    unsigned_by = Some(reason);
+                }
+                diags.push(Diagnostic::info(
+                    Code::UnsignedPinned,
+                    format!("`{server}` is pinned without a signature on purpose (--unsigned): {reason}"),
+                ));
+            }
+        }
+    }
 
     if require.contains(&Requirement::Signature) {
         let mut problems = Vec::new();
@@ -383,7 +426,11 @@ fn evaluate_layer(
                             format!("no signature verified, and {require_src} requires one")
                         },
                     )
-                    .hint("pass the publisher's signature with --signature FILE"),
+                    .hint(if unsigned_forbidden {
+                        "pass the publisher's signature with --signature FILE"
+                    } else {
+                        "pass the publisher's signature with --signature FILE; if the publisher signs nothing, `mcp-warden add NAME SOURCE --unsigned --reason TEXT` pins it as a recorded exception"
+                    }),
                 );
             }
             denials.extend(problems);
@@ -484,10 +531,18 @@ fn evaluate_layer(
         if let Some(by) = &sbom_by {
             met.push(by.clone());
         }
-        if met.is_empty() {
-            format!("{label}: nothing is required of `{server}` ({require_src})")
-        } else {
-            format!("{label}: {} meets {require_src}", met.join(" and "))
+        match (met.is_empty(), unsigned_by) {
+            (true, None) => format!("{label}: nothing is required of `{server}` ({require_src})"),
+            (false, None) => format!("{label}: {} meets {require_src}", met.join(" and ")),
+            (true, Some(r)) => {
+                format!(
+                    "{label}: the signature {require_src} requires is waived by --unsigned ({r})"
+                )
+            }
+            (false, Some(r)) => format!(
+                "{label}: {} meets {require_src}, its signature waived by --unsigned ({r})",
+                met.join(" and ")
+            ),
         }
     };
     if fails && audit {

@@ -26,6 +26,9 @@ pub struct Rule {
     pub from: String,
 }
 
+const UNSIGNED_ALLOWED: &str =
+    "unsigned pins (add --unsigned --reason): allowed, the signature waived with the reason shown";
+
 fn rule(what: impl Into<String>, from: impl Into<String>) -> Rule {
     Rule {
         what: what.into(),
@@ -45,6 +48,7 @@ pub fn explain(set: &PolicySet, trust: &TrustStore, server: &str) -> Explanation
                     format!("signers: any trusted key whose scope covers `{server}`, or a key given with --key"),
                     "built-in default",
                 ),
+                rule(UNSIGNED_ALLOWED, "built-in default"),
             ],
         });
     }
@@ -95,6 +99,17 @@ fn explain_layer(p: &Policy, trust: &TrustStore, server: &str) -> LayerExplanati
             e.loc.to_string(),
         ));
     }
+    rules.push(match &p.allow_unsigned {
+        Some(a) if !a.value => rule(
+            "unsigned pins (add --unsigned): forbidden, also for those pinned before",
+            format!("[sources] {}", a.loc),
+        ),
+        Some(a) => rule(UNSIGNED_ALLOWED, format!("[sources] {}", a.loc)),
+        None => rule(
+            UNSIGNED_ALLOWED,
+            "built-in default (no `[sources] allow-unsigned` in the file)",
+        ),
+    });
     if reqs.required.contains(&Requirement::Signature) {
         match reqs.signers {
             Some(sg) => {

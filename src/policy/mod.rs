@@ -321,6 +321,9 @@ pub struct Policy {
     pub otlp: Option<At<String>>,
     /// `[audit] anchor`: "keychain" (true) or "off" (false).
     pub anchor: Option<At<bool>>,
+    /// `[sources] allow-unsigned`: whether `add --unsigned` may pin a
+    /// server without a signature; `None` is the default (allowed).
+    pub allow_unsigned: Option<At<bool>>,
 }
 
 /// `[servers.sbom]`: what the bill of materials must show.
@@ -633,6 +636,16 @@ fn loosening(system: &Policy, user: &Policy) -> Vec<Diagnostic> {
         out.push(warn(
             "`mode = \"audit\"` cannot relax the system policy's enforce mode".into(),
             &user.mode.loc,
+        ));
+    }
+    if let (Some(s), Some(u)) = (&system.allow_unsigned, &user.allow_unsigned)
+        && !s.value
+        && u.value
+    {
+        out.push(warn(
+            "`allow-unsigned = true` cannot relax the system policy's `allow-unsigned = false`"
+                .into(),
+            &u.loc,
         ));
     }
     for e in &user.exceptions {

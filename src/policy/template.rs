@@ -28,6 +28,12 @@ require = ["signature"]
 # source-repo = "acme/github-mcp"
 # source-ref = "refs/tags/v*"
 
+# `mcp-warden add NAME SOURCE --unsigned --reason "..."` pins a server
+# whose publisher signs nothing, with the reason on record. Uncomment to
+# refuse such pins (also those made before, at their next `run`).
+# [sources]
+# allow-unsigned = false
+
 # Exceptions waive a requirement for matching servers; a reason is
 # mandatory and shown whenever the exception applies.
 # [[exceptions]]

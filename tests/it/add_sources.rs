@@ -67,27 +67,27 @@ fn paths_asked(server: &TlsServer) -> Vec<String> {
         .collect()
 }
 
-fn tls_args(server: &TlsServer) -> Vec<OsString> {
+pub(super) fn tls_args(server: &TlsServer) -> Vec<OsString> {
     vec!["--ca-file".into(), server.ca_file().into()]
 }
 
 // ------------------------------------------------------------------ PyPI
 
 /// mcp-server-time 0.5.1's wheel as pypi.org serves it (MIT).
-const MST_WHEEL: &str = "mcp_server_time-0.5.1-py3-none-any.whl";
-const MST_SHA256: &str = "2c6a25e3877b13a135efe0546989722b37469b1287e8310c27709048d3e79722";
+pub(super) const MST_WHEEL: &str = "mcp_server_time-0.5.1-py3-none-any.whl";
+pub(super) const MST_SHA256: &str = "2c6a25e3877b13a135efe0546989722b37469b1287e8310c27709048d3e79722";
 /// Where a devpi-style index keeps the wheel (relative to its page).
 const DEVPI_FILE: &str = "/root/pypi/+f/2c6/a25e3877b13a1/mcp_server_time-0.5.1-py3-none-any.whl";
-const DEVPI_PAGE: &str = "/root/pypi/+simple/mcp-server-time/";
+pub(super) const DEVPI_PAGE: &str = "/root/pypi/+simple/mcp-server-time/";
 const PEP691: &str = "application/vnd.pypi.simple.v1+json";
 
-fn mst_wheel() -> Vec<u8> {
+pub(super) fn mst_wheel() -> Vec<u8> {
     fs::read(fixture(&format!("pypi/{MST_WHEEL}"))).unwrap()
 }
 
 /// A devpi-style project page: relative links, HTML only (no JSON API,
 /// no integrity API), `attrs` added to the wheel's anchor.
-fn devpi_page(sha256: &str, attrs: &str) -> Vec<u8> {
+pub(super) fn devpi_page(sha256: &str, attrs: &str) -> Vec<u8> {
     format!(
         "<!DOCTYPE html>\n<html>\n<head><title>mcp-server-time</title></head>\n<body>\n\
          <h1>root/pypi: links for mcp-server-time</h1>\n\
@@ -98,7 +98,7 @@ fn devpi_page(sha256: &str, attrs: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-fn serve_devpi(server: &TlsServer, page: Vec<u8>, wheel: Vec<u8>) {
+pub(super) fn serve_devpi(server: &TlsServer, page: Vec<u8>, wheel: Vec<u8>) {
     server.route(
         DEVPI_PAGE,
         Response::ok(page).header("Content-Type", "text/html; charset=utf-8"),

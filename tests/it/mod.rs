@@ -23,6 +23,7 @@ mod mcpb;
 mod mcpb_smuggle;
 mod net;
 mod npm_tree;
+mod pins;
 mod policy;
 mod provenance;
 mod run;

@@ -3,7 +3,8 @@
 //! unknown keys, and all problems are collected, not just the first.
 //!
 //! One file per section: [`servers`] (`[[servers]]` and its tables),
-//! [`sbom`], [`advisories`], [`run`], [`provenance`] and [`exceptions`];
+//! [`sbom`], [`advisories`], [`run`], [`provenance`], [`exceptions`] and
+//! [`sources`];
 //! this file holds the parser's helpers, the root table and the checks
 //! across sections.
 
@@ -23,6 +24,7 @@ mod provenance;
 mod run;
 mod sbom;
 mod servers;
+mod sources;
 
 struct Parser<'a> {
     text: &'a str,
@@ -176,6 +178,7 @@ impl<'a> Parser<'a> {
                 "exceptions",
                 "advisories",
                 "audit",
+                "sources",
             ],
             "the top level",
         );
@@ -247,6 +250,16 @@ impl<'a> Parser<'a> {
                 }
             },
         };
+        let allow_unsigned = match Self::get(root, "sources") {
+            None => None,
+            Some((_, v)) => match v.get_ref().as_table() {
+                Some(t) => self.sources(t),
+                None => {
+                    self.type_error(v, "sources", "a table");
+                    None
+                }
+            },
+        };
         let mut anchor = None;
         let otlp = match Self::get(root, "audit") {
             None => None,
@@ -293,6 +306,7 @@ impl<'a> Parser<'a> {
         let policy = Policy {
             otlp,
             anchor,
+            allow_unsigned,
             advisories,
             file: self.file.to_path_buf(),
             layer,
