@@ -75,7 +75,8 @@ pub(super) fn tls_args(server: &TlsServer) -> Vec<OsString> {
 
 /// mcp-server-time 0.5.1's wheel as pypi.org serves it (MIT).
 pub(super) const MST_WHEEL: &str = "mcp_server_time-0.5.1-py3-none-any.whl";
-pub(super) const MST_SHA256: &str = "2c6a25e3877b13a135efe0546989722b37469b1287e8310c27709048d3e79722";
+pub(super) const MST_SHA256: &str =
+    "2c6a25e3877b13a135efe0546989722b37469b1287e8310c27709048d3e79722";
 /// Where a devpi-style index keeps the wheel (relative to its page).
 const DEVPI_FILE: &str = "/root/pypi/+f/2c6/a25e3877b13a1/mcp_server_time-0.5.1-py3-none-any.whl";
 pub(super) const DEVPI_PAGE: &str = "/root/pypi/+simple/mcp-server-time/";

@@ -47,6 +47,11 @@ fn start(env: &TestEnv) -> Raw {
 /// answered (the server logs each line before it answers it).
 fn received(env: &TestEnv, r: &mut Raw) -> Vec<String> {
     r.request(json!("sync"), "ping", json!({}));
+    read_received(env, r)
+}
+
+/// The recorder's log as it is now, without a sync.
+fn read_received(env: &TestEnv, r: &Raw) -> Vec<String> {
     let log = env.home.join("data/state/recorder/home/received.log");
     fs::read_to_string(&log)
         .unwrap_or_else(|e| panic!("{}: {e}\n{}", log.display(), r.stderr()))
@@ -564,10 +569,27 @@ fn the_server_cannot_ask_under_the_id_of_the_guards_pending_confirmation() {
     r.send(&json!({"jsonrpc":"2.0","id":gid,"result":{"action":"decline"}}).to_string());
     let (v, _) = r.answer(json!(80));
     assert_eq!(code_and_id(&v), (json!(-32001), json!(80)), "{v}");
-    let seen = received(&env, &mut r);
     let g = json!(gid).to_string();
+    // The guard answers the refused questions on the server's side, while
+    // the user's answer to q1 and the sync ping come from the client's
+    // side: after `ping "p1"` the server gets them in no fixed order, so
+    // wait for all five answers and compare that part as a set.
+    let mut seen = received(&env, &mut r);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while summary(&seen)
+        .iter()
+        .filter(|s| s.starts_with("answer "))
+        .count()
+        < 5
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        seen = read_received(&env, &r);
+    }
+    let got = summary(&seen);
+    let p1 = (got.iter().position(|s| s == r#"ping "p1""#)).unwrap() + 1;
     assert_eq!(
-        summary(&seen),
+        got[..p1],
         expect(&[
             r#"recorder/next "script""#,
             r#"ping "p0""#,
@@ -575,14 +597,21 @@ fn the_server_cannot_ask_under_the_id_of_the_guards_pending_confirmation() {
             r#"ping "sync""#,
             r#"recorder/next "script""#,
             r#"ping "p1""#,
-            &format!("answer {g}"),
-            &format!("answer {g}"),
-            r#"answer "mcp-warden-0123456789abcdef-1""#,
-            r#"answer "mcp-warden-0123456789abcdef-2""#,
-            r#"answer "q1""#,
-            r#"ping "sync""#
-        ])
+        ]),
+        "{got:#?}"
     );
+    let mut after = got[p1..].to_vec();
+    after.sort();
+    let mut want = [
+        format!("answer {g}"),
+        format!("answer {g}"),
+        r#"answer "mcp-warden-0123456789abcdef-1""#.to_string(),
+        r#"answer "mcp-warden-0123456789abcdef-2""#.to_string(),
+        r#"answer "q1""#.to_string(),
+        r#"ping "sync""#.to_string(),
+    ];
+    want.sort();
+    assert_eq!(after, want, "{got:#?}");
     // The answers under guard ids are the guard's refusals; the user's
     // accept reached the server only as the answer to its own question.
     for l in &seen {

@@ -153,7 +153,9 @@ fn every_kind(env: &TestEnv, server: &TlsServer) -> Vec<Pin> {
             extra: {
                 let mut v = vec![
                     OsString::from("--pypi-url"),
-                    server.url(DEVPI_PAGE.trim_end_matches("mcp-server-time/")).into(),
+                    server
+                        .url(DEVPI_PAGE.trim_end_matches("mcp-server-time/"))
+                        .into(),
                 ];
                 v.extend(tls.iter().cloned());
                 v
