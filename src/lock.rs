@@ -129,18 +129,21 @@ pub struct Entry {
 }
 
 /// One dependency laid out in a pinned tree, fetched from `resolved` and
-/// checked against `integrity` before it was unpacked.
+/// checked against `integrity` before it was unpacked (npm: a tarball,
+/// checked against its sha512; PyPI: a wheel, against its sha256).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Package {
-    /// Where it lies in the tree (`node_modules/a/node_modules/b`).
+    /// Where it lies in the tree (`node_modules/a/node_modules/b`; a
+    /// wheel: its `NAME-VERSION.dist-info` at the tree's root).
     pub path: String,
     pub name: String,
     pub version: String,
     pub resolved: String,
-    /// The registry's SRI integrity (sha512) the tarball was checked against.
+    /// The SRI integrity the file was checked against: the npm
+    /// registry's `sha512-…`, or the `sha256-…` of pip's report.
     pub integrity: String,
-    /// The tarball's cache key.
+    /// The file's cache key.
     pub sha256: String,
     /// It declares install scripts (or a `binding.gyp`), which were not run.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -160,6 +163,28 @@ impl Entry {
         let malformed = || "has a malformed digest".to_string();
         if !hex(&self.sha256, 64) || self.packages.iter().any(|p| !hex(&p.sha256, 64)) {
             return Err(malformed());
+        }
+        // npm's sha512 or a wheel's sha256, in SRI form (npm may list
+        // weaker ones beside it).
+        use base64::Engine as _;
+        let sri = |t: &str| {
+            let (len, b64) = match t.split_once('-') {
+                Some(("sha512", b)) => (64, b),
+                Some(("sha256", b)) => (32, b),
+                _ => return false,
+            };
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .is_ok_and(|d| d.len() == len)
+        };
+        if self
+            .packages
+            .iter()
+            .any(|p| !p.integrity.split_whitespace().any(sri))
+        {
+            return Err(
+                "has a package whose integrity is not sha512- or sha256- in SRI form".into(),
+            );
         }
         match (self.kind, &self.sha512) {
             (ArtifactKind::Directory, None) => {
@@ -391,9 +416,18 @@ mod tests {
                     name: "@s/b".into(),
                     version: "1.0.0".into(),
                     resolved: "https://registry.npmjs.org/@s/b/-/b-1.0.0.tgz".into(),
-                    integrity: format!("sha512-{}==", "B".repeat(86)),
+                    integrity: format!("sha512-{}A==", "B".repeat(85)),
                     sha256: "f".repeat(64),
                     install_scripts: true,
+                },
+                Package {
+                    path: "tzdata-2026.6.dist-info".into(),
+                    name: "tzdata".into(),
+                    version: "2026.6".into(),
+                    resolved: "https://files.example.org/tzdata-2026.6-py2.py3-none-any.whl".into(),
+                    integrity: format!("sha256-{}=", "A".repeat(43)),
+                    sha256: "c".repeat(64),
+                    install_scripts: false,
                 },
             ],
         }
@@ -410,13 +444,13 @@ mod tests {
         lock.save(&path).unwrap();
         assert_eq!(Lock::load(&path).unwrap(), lock);
         let keys: Vec<&str> = lock.cache_keys().collect();
-        assert_eq!(keys.len(), 5);
+        assert_eq!(keys.len(), 6);
         // Each package of the tree is a table of its own, its install
         // scripts said only when it has them.
         let text = fs::read_to_string(&path).unwrap();
         assert_eq!(
             text.matches("[[servers.github.packages]]").count(),
-            2,
+            3,
             "{text}"
         );
         assert_eq!(text.matches("install-scripts = true").count(), 1, "{text}");
@@ -507,6 +541,18 @@ mod tests {
                 "unknown field",
             ),
             (good.replace(&"e".repeat(64), "ee"), "malformed digest"),
+            (
+                good.replace(&format!("sha256-{}=", "A".repeat(43)), "sha256-CCCC"),
+                "integrity is not",
+            ),
+            (
+                good.replace(&format!("sha256-{}=", "A".repeat(43)), "md5-CCCC"),
+                "integrity is not",
+            ),
+            (
+                good.replace("sha512-AAAA", "sha512-!AAA"),
+                "integrity is not",
+            ),
             (
                 good.replace("install-scripts = true", "install-scripts = \"no\""),
                 "not a valid lock file",

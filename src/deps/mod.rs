@@ -4,6 +4,7 @@
 //! tree in the cache.
 
 pub mod npm;
+pub mod pypi;
 
 use crate::diag::{Code, Diagnose};
 
@@ -21,6 +22,12 @@ pub enum DepsError {
         path: String,
         reason: String,
     },
+    #[error("pip is needed to resolve the dependencies of {package}: {detail}")]
+    PipMissing { package: String, detail: String },
+    #[error("pip could not resolve the dependencies of {package} from wheels: {detail}")]
+    PipResolver { package: String, detail: String },
+    #[error("pip's installation report for {package}: {detail}")]
+    ReportInvalid { package: String, detail: String },
     #[error("{package}: cannot lay out dependency `{path}`: {detail}")]
     Layout {
         package: String,
@@ -32,8 +39,13 @@ pub enum DepsError {
 impl Diagnose for DepsError {
     fn code(&self) -> Code {
         match self {
-            DepsError::NpmMissing { .. } | DepsError::Resolver { .. } => Code::DependencyUnresolved,
-            DepsError::LockInvalid { .. } | DepsError::Refused { .. } => Code::DependencyRefused,
+            DepsError::NpmMissing { .. }
+            | DepsError::Resolver { .. }
+            | DepsError::PipMissing { .. }
+            | DepsError::PipResolver { .. } => Code::DependencyUnresolved,
+            DepsError::LockInvalid { .. }
+            | DepsError::ReportInvalid { .. }
+            | DepsError::Refused { .. } => Code::DependencyRefused,
             DepsError::Layout { .. } => Code::ArchiveUnsafe,
         }
     }
@@ -43,6 +55,9 @@ impl Diagnose for DepsError {
             DepsError::NpmMissing { .. } => "install Node.js with npm (npm only resolves the dependency tree in lock-only mode; it never installs or runs anything), or pass --no-dependencies to pin the package's own tarball alone".into(),
             DepsError::Resolver { .. } => "check that the registry serves every dependency (--registry, --ca-file); the message ends with npm's own".into(),
             DepsError::LockInvalid { .. } => "the lock npm wrote cannot be used; this is a bug in the package's metadata or in npm".into(),
+            DepsError::PipMissing { .. } => "install pip for python3 (Debian: apt-get install python3-pip); pip only resolves the dependency tree in report mode, it installs and builds nothing; or pass --no-dependencies to pin the wheel alone".into(),
+            DepsError::PipResolver { .. } => "every dependency must be published as a wheel for this machine (an sdist is never built, since building runs its code) on the same index (--pypi-url, --ca-file); the message ends with pip's own".into(),
+            DepsError::ReportInvalid { .. } => "the report pip wrote cannot be used; this is a bug in pip or in the index".into(),
             DepsError::Refused { .. } => "only registry packages with a sha512 integrity are pinned: ask the publisher to depend on registry releases, or pin an artifact that bundles its dependencies (an .mcpb bundle)".into(),
             DepsError::Layout { .. } => "a dependency's tarball does not unpack to one package directory".into(),
         })
@@ -60,8 +75,8 @@ pub struct Request<'a> {
     pub pinned: &'a crate::lock::Lock,
 }
 
-/// What [`npm_tree`] pinned.
-pub struct NpmTree {
+/// What [`npm_tree`] or [`pypi_tree`] pinned.
+pub struct DepTree {
     pub packages: Vec<crate::lock::Package>,
     /// `None` when the package declares no dependencies to install.
     pub tree: Option<crate::cache::Tree>,
@@ -79,7 +94,7 @@ pub fn npm_tree(
     unpacked: &std::path::Path,
     req: &Request,
     stored: &mut Vec<String>,
-) -> Result<NpmTree, crate::diag::Failure> {
+) -> Result<DepTree, crate::diag::Failure> {
     let layout = |detail: String| DepsError::Layout {
         package: req.package.into(),
         path: ".".into(),
@@ -96,7 +111,7 @@ pub fn npm_tree(
         ));
     }
     if !npm::has_dependencies(&pj) {
-        return Ok(NpmTree {
+        return Ok(DepTree {
             packages: Vec::new(),
             tree: None,
             notes,
@@ -154,7 +169,99 @@ pub fn npm_tree(
             packages.len()
         ),
     );
-    Ok(NpmTree {
+    Ok(DepTree {
+        packages,
+        tree: Some(tree),
+        notes,
+    })
+}
+
+/// The wheel `top` (`name==version`, unpacked at `unpacked`) with every
+/// wheel pip resolves for it from the same index `req.registry`, laid out
+/// as one tree: the wheels pinned, the tree (`None` when the wheel
+/// declares no requirements) and the notes for the report. `stored`
+/// collects the cache keys of the wheels fetched.
+pub fn pypi_tree(
+    cache: &crate::cache::Cache,
+    top: &crate::cache::Blob,
+    unpacked: &std::path::Path,
+    (name, version): (&str, &str),
+    req: &Request,
+    stored: &mut Vec<String>,
+) -> Result<DepTree, crate::diag::Failure> {
+    let needs = pypi::has_requirements(unpacked).map_err(|detail| DepsError::Layout {
+        package: req.package.into(),
+        path: ".".into(),
+        detail,
+    })?;
+    if !needs {
+        return Ok(DepTree {
+            packages: Vec::new(),
+            tree: None,
+            notes: Vec::new(),
+        });
+    }
+    let resolver = pypi::Resolver {
+        index: req.registry.to_string(),
+        ca_files: req.fetch.ca_file.clone(),
+        timeout: std::time::Duration::from_secs(req.fetch.timeout.clamp(60, 600)),
+    };
+    let mut locked = pypi::resolve(name, version, req.package, &resolver)?;
+    // The server's own item is the wheel judged and pinned, not another.
+    let own: Vec<usize> = (0..locked.len()).filter(|i| locked[*i].requested).collect();
+    let [own] = own.as_slice() else {
+        return Err(DepsError::ReportInvalid {
+            package: req.package.into(),
+            detail: format!("{} requested items, not one", own.len()),
+        }
+        .into());
+    };
+    let me = locked.remove(*own);
+    if me.sha256.hex() != top.sha256 {
+        return Err(DepsError::Refused {
+            package: req.package.into(),
+            path: crate::text::printable(&me.filename, 200),
+            reason: format!(
+                "pip chose this file (sha256 {}), not the wheel that was verified (sha256 {})",
+                me.sha256.hex(),
+                top.sha256
+            ),
+        }
+        .into());
+    }
+    let _c = cache.lock()?;
+    let blobs = pypi::fetch_all(cache, req.client, &locked, req.fetch.max_size, stored)?;
+    let mut wheels: Vec<(String, &std::path::Path)> = vec![(me.filename.clone(), &top.path)];
+    wheels.extend(
+        locked
+            .iter()
+            .zip(&blobs)
+            .map(|(l, b)| (l.filename.clone(), b.path.as_path())),
+    );
+    let (tree, infos, compiled) = pypi::lay_out(cache, req.package, &wheels)?;
+    let mut packages = Vec::with_capacity(locked.len());
+    for ((l, b), info) in locked.iter().zip(&blobs).zip(infos.into_iter().skip(1)) {
+        packages.push(crate::lock::Package {
+            path: info,
+            name: l.name.clone(),
+            version: l.version.clone(),
+            resolved: l.url.clone(),
+            integrity: l.integrity(),
+            sha256: b.sha256.clone(),
+            install_scripts: false,
+        });
+    }
+    let mut notes = vec![format!(
+        "note: {} dependencies resolved by pip (report only, wheels only, nothing built or run), each checked against its sha256",
+        packages.len()
+    )];
+    if !compiled {
+        notes.push(
+            "note: some modules did not compile to byte-code; Python compiles them in memory at import"
+                .into(),
+        );
+    }
+    Ok(DepTree {
         packages,
         tree: Some(tree),
         notes,

@@ -217,20 +217,7 @@ pub fn resolve(dir: &Path, package: &str, r: &Resolver) -> Result<Vec<Locked>, D
     }
     // npm trusts the same roots as mcp-warden: the system's, and the
     // extra CA files.
-    let mut ca = Vec::new();
-    let system = std::env::var_os("SSL_CERT_FILE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/etc/ssl/certs/ca-certificates.crt"));
-    let env_ca = std::env::var_os(net::ENV_CA_FILE);
-    for f in std::iter::once(system)
-        .chain(r.ca_files.iter().cloned())
-        .chain(net::env_ca_files(env_ca.as_deref()))
-    {
-        if let Ok(bytes) = fsutil::read_bounded(&f, 16 << 20) {
-            ca.extend_from_slice(&bytes);
-            ca.push(b'\n');
-        }
-    }
+    let ca = ca_bundle(&r.ca_files);
     let ca_file = tmp.path().join("ca.pem");
     std::fs::write(&ca_file, &ca).map_err(io)?;
 
@@ -273,7 +260,7 @@ pub fn resolve(dir: &Path, package: &str, r: &Resolver) -> Result<Vec<Locked>, D
             cmd.env(var, v);
         }
     }
-    let (status, output) = run_bounded(cmd, r.timeout).map_err(|e| match e {
+    let (status, output) = run_bounded(cmd, "npm", r.timeout).map_err(|e| match e {
         RunError::Missing => DepsError::NpmMissing {
             package: package.into(),
         },
@@ -291,20 +278,41 @@ pub fn resolve(dir: &Path, package: &str, r: &Resolver) -> Result<Vec<Locked>, D
     parse_lock(&bytes, package, &r.registry, &Platform::this())
 }
 
-enum RunError {
+/// The roots mcp-warden's own client trusts, as one PEM bundle: the
+/// system's, the `--ca-file`s and those of the environment variable.
+pub(super) fn ca_bundle(extra: &[PathBuf]) -> Vec<u8> {
+    let mut ca = Vec::new();
+    let system = std::env::var_os("SSL_CERT_FILE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/etc/ssl/certs/ca-certificates.crt"));
+    let env_ca = std::env::var_os(net::ENV_CA_FILE);
+    for f in std::iter::once(system)
+        .chain(extra.iter().cloned())
+        .chain(net::env_ca_files(env_ca.as_deref()))
+    {
+        if let Ok(bytes) = fsutil::read_bounded(&f, 16 << 20) {
+            ca.extend_from_slice(&bytes);
+            ca.push(b'\n');
+        }
+    }
+    ca
+}
+
+pub(super) enum RunError {
     Missing,
     Other(String),
 }
 
 /// Runs `cmd` to its end within `timeout`, keeping at most
 /// [`MAX_OUTPUT`] bytes of its stdout and stderr (the rest is drained).
-fn run_bounded(
+pub(super) fn run_bounded(
     mut cmd: Command,
+    tool: &str,
     timeout: Duration,
 ) -> Result<(std::process::ExitStatus, String), RunError> {
     let mut child = cmd.spawn().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => RunError::Missing,
-        _ => RunError::Other(format!("cannot start npm: {e}")),
+        _ => RunError::Other(format!("cannot start {tool}: {e}")),
     })?;
     let drain = |r: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
@@ -342,12 +350,12 @@ fn run_bounded(
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(RunError::Other(format!(
-                    "npm did not finish within {} s",
+                    "{tool} did not finish within {} s",
                     timeout.as_secs()
                 )));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-            Err(e) => return Err(RunError::Other(format!("waiting for npm: {e}"))),
+            Err(e) => return Err(RunError::Other(format!("waiting for {tool}: {e}"))),
         }
     };
     let mut text = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();

@@ -465,10 +465,22 @@ fn wheel(
     let required: Vec<String> = (dists.iter())
         .flat_map(|d| d.2.iter().map(|r| normalize_pypi_name(r)))
         .collect();
+    // A tree laid out from a resolved set of wheels marks the server's
+    // distribution as pip does (`REQUESTED`, PEP 376): only its scripts
+    // count.
+    let requested: Vec<&PathBuf> = (dists.iter())
+        .map(|d| &d.0)
+        .filter(|i| i.join("REQUESTED").is_file())
+        .collect();
     let mut scripts = Vec::new();
     for (info, dist, _) in &dists {
         let ep = info.join("entry_points.txt");
-        if required.contains(dist) || !ep.is_file() {
+        let candidate = if requested.is_empty() {
+            !required.contains(dist)
+        } else {
+            requested.contains(&info)
+        };
+        if !candidate || !ep.is_file() {
             continue;
         }
         let text = fsutil::read_text_bounded(&ep, MAX_META)?;
@@ -1027,6 +1039,30 @@ mod tests {
             Err(EntryError::MissingDependencies { names }) => assert_eq!(names, ["Dep.Lib"]),
             other => panic!("{other:?}"),
         }
+        // A `REQUESTED` distribution (a tree laid out from pip's
+        // resolution) is the server, even when another is required by none.
+        let d = tree(&[
+            ("srv-1.0.dist-info/REQUESTED", ""),
+            (
+                "srv-1.0.dist-info/entry_points.txt",
+                "[console_scripts]\nserve-it = srv.main:run\n",
+            ),
+            (
+                "tool-2.0.dist-info/entry_points.txt",
+                "[console_scripts]\ntool = tool:cli\n",
+            ),
+        ]);
+        let tail = |d: &tempfile::TempDir| -> Vec<String> {
+            let ep = resolve_tree(d).unwrap();
+            ep.args[5..]
+                .iter()
+                .map(|a| a.to_string_lossy().into())
+                .collect()
+        };
+        assert_eq!(tail(&d), ["srv.main", "run", "serve-it"]);
+        // Without it, the guess is the script named after its distribution.
+        fs::remove_file(d.path().join("srv-1.0.dist-info/REQUESTED")).unwrap();
+        assert_eq!(tail(&d), ["tool", "cli", "tool"]);
         // Code in an entry point never reaches the interpreter.
         let d = tree(&[(
             "x-1.dist-info/entry_points.txt",

@@ -393,22 +393,47 @@ fn pin(
         ev,
         (&trust, &policies),
     );
-    // An npm package's dependency tree, once the package itself is judged.
+    // An npm package's or a wheel's dependency tree, once the package
+    // itself is judged.
     let mut dep_blobs = Vec::new();
     let outcome = match outcome {
         Ok(Pinned::Allowed(entry, report, notes))
-            if resolved.kind == ArtifactKind::NpmTarball && fetch.dependencies =>
+            if fetch.dependencies
+                && matches!(
+                    resolved.kind,
+                    ArtifactKind::NpmTarball | ArtifactKind::Wheel
+                ) =>
         {
             let pinned = Lock::load(&lock_file(ctx))?;
-            let deps = crate::deps::Request {
-                package: &source.to_string(),
-                registry: &opts.npm_registry,
-                fetch,
-                client: client.as_ref(),
-                pinned: &pinned,
-            };
+            let package = source.to_string();
             let top_tree = entry.tree.clone();
-            let done = with_dependencies(&cache, *entry, blob.as_ref(), &deps, &mut dep_blobs);
+            let done = if resolved.kind == ArtifactKind::NpmTarball {
+                let deps = crate::deps::Request {
+                    package: &package,
+                    registry: &opts.npm_registry,
+                    fetch,
+                    client: client.as_ref(),
+                    pinned: &pinned,
+                };
+                with_dependencies(
+                    &cache,
+                    *entry,
+                    blob.as_ref(),
+                    &mut dep_blobs,
+                    |top, unpacked, stored| {
+                        crate::deps::npm_tree(&cache, top, unpacked, &deps, stored)
+                    },
+                )
+            } else {
+                pypi_dependencies(
+                    &cache,
+                    *entry,
+                    (&source, &resolved, &opts.pypi_index),
+                    blob.as_ref(),
+                    (fetch, client.as_ref(), &pinned),
+                    &mut dep_blobs,
+                )
+            };
             // The package's own unpacked tree is not what runs once the
             // tree with its dependencies is laid out (or nothing is pinned).
             if let Some(t) = top_tree
@@ -454,14 +479,14 @@ fn pin(
 }
 
 /// Resolves the package's dependency tree, fetches and checks every
-/// tarball, and re-points the entry at the tree laid out from them. The
+/// file, and re-points the entry at the tree laid out from them. The
 /// notes list what `add` should say (install scripts that were not run).
 fn with_dependencies(
     cache: &Cache,
     mut entry: Entry,
     top: Option<&Blob>,
-    req: &crate::deps::Request,
     stored: &mut Vec<String>,
+    tree: impl FnOnce(&Blob, &Path, &mut Vec<String>) -> Result<crate::deps::DepTree, Failure>,
 ) -> Result<(Entry, Vec<String>), Failure> {
     let (Some(top), Some(key)) = (top, entry.tree.clone()) else {
         return Ok((entry, Vec::new()));
@@ -469,13 +494,40 @@ fn with_dependencies(
     let Some(unpacked) = cache.tree(&key)? else {
         return Ok((entry, Vec::new()));
     };
-    let done = crate::deps::npm_tree(cache, top, &unpacked.path, req, stored)?;
+    let done = tree(top, &unpacked.path, stored)?;
     if let Some(tree) = done.tree {
         entry.tree = Some(tree.key);
         entry.tree_digest = Some(tree.digest);
         entry.packages = done.packages;
     }
     Ok((entry, done.notes))
+}
+
+/// A wheel's dependency tree, resolved by pip from the index the wheel
+/// came from.
+fn pypi_dependencies(
+    cache: &Cache,
+    entry: Entry,
+    (source, resolved, index): (&Source, &Resolved, &str),
+    top: Option<&Blob>,
+    (fetch, client, pinned): (&FetchRequest, Option<&net::Client>, &Lock),
+    stored: &mut Vec<String>,
+) -> Result<(Entry, Vec<String>), Failure> {
+    let (Source::Pypi { name, .. }, Some(version)) = (source, resolved.version.as_deref()) else {
+        return Ok((entry, Vec::new()));
+    };
+    let (simple, _) = source::pypi::simple_root(index)?;
+    let package = source.to_string();
+    let deps = crate::deps::Request {
+        package: &package,
+        registry: &simple,
+        fetch,
+        client,
+        pinned,
+    };
+    with_dependencies(cache, entry, top, stored, |top, unpacked, stored| {
+        crate::deps::pypi_tree(cache, top, unpacked, (name, version), &deps, stored)
+    })
 }
 
 /// Verifies what `store` put in the cache and, when allowed, unpacks it

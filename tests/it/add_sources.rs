@@ -124,7 +124,8 @@ fn add_mst(
     index: &str,
     extra: &[OsString],
 ) -> Output {
-    let mut args = os(&["add", "time", spec, "--pypi-url"]);
+    // The wheel alone: its tree is pypi_tree.rs's.
+    let mut args = os(&["add", "time", spec, "--no-dependencies", "--pypi-url"]);
     args.push(server.url(index).into());
     args.extend(tls_args(server));
     args.extend(extra.iter().cloned());
@@ -422,7 +423,13 @@ fn a_pypi_wheel_is_pinned_on_a_minisign_signature_and_unpacked() {
     let sig = key.sign(&wheel, None);
     env.trust_key(&key.public, "publisher", &["*"]).code(0);
     let add = |env: &TestEnv, name: &str| {
-        let mut args = os(&["add", name, "pypi:sampleproject==4.0.0", "--pypi-url"]);
+        let mut args = os(&[
+            "add",
+            name,
+            "pypi:sampleproject==4.0.0",
+            "--no-dependencies",
+            "--pypi-url",
+        ]);
         args.push(server.base_url().into());
         args.extend(tls_args(&server));
         args.push("--signature".into());

@@ -26,6 +26,7 @@ mod npm_tree;
 mod pins;
 mod policy;
 mod provenance;
+mod pypi_tree;
 mod run;
 mod run_formats;
 mod run_process;

@@ -30,7 +30,7 @@ pub const IN_TOTO: &str = "application/vnd.in-toto+json";
 /// as pip takes it (`.../simple`, devpi's `.../+simple`) as given, else
 /// the host's `/simple` (pypi.org's layout, whose `/integrity/` endpoint
 /// then serves PEP 740 provenance).
-fn simple_root(index: &str) -> Result<(String, Option<String>), SourceError> {
+pub fn simple_root(index: &str) -> Result<(String, Option<String>), SourceError> {
     let base = base_url(index)?;
     if base.ends_with("/simple") || base.ends_with("/+simple") {
         Ok((base.to_string(), None))
