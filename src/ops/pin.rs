@@ -513,7 +513,9 @@ fn pypi_dependencies(
     (fetch, client, pinned): (&FetchRequest, Option<&net::Client>, &Lock),
     stored: &mut Vec<String>,
 ) -> Result<(Entry, Vec<String>), Failure> {
-    let (Source::Pypi { name, .. }, Some(version)) = (source, resolved.version.as_deref()) else {
+    // A registry entry's PyPI package is what was resolved.
+    let pypi = resolved.nested.as_ref().unwrap_or(source);
+    let (Source::Pypi { name, .. }, Some(version)) = (pypi, resolved.version.as_deref()) else {
         return Ok((entry, Vec::new()));
     };
     let (simple, _) = source::pypi::simple_root(index)?;
