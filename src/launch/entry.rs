@@ -466,8 +466,9 @@ fn wheel(
         .flat_map(|d| d.2.iter().map(|r| normalize_pypi_name(r)))
         .collect();
     // A tree laid out from a resolved set of wheels marks the server's
-    // distribution as pip does (`REQUESTED`, PEP 376): only its scripts
-    // count.
+    // distribution as pip does (`REQUESTED`, PEP 376): only the scripts
+    // of requested distributions count (`pip install --target -r` marks
+    // every one it was given).
     let requested: Vec<&PathBuf> = (dists.iter())
         .map(|d| &d.0)
         .filter(|i| i.join("REQUESTED").is_file())
@@ -475,11 +476,8 @@ fn wheel(
     let mut scripts = Vec::new();
     for (info, dist, _) in &dists {
         let ep = info.join("entry_points.txt");
-        let candidate = if requested.is_empty() {
-            !required.contains(dist)
-        } else {
-            requested.contains(&info)
-        };
+        let candidate =
+            !required.contains(dist) && (requested.is_empty() || requested.contains(&info));
         if !candidate || !ep.is_file() {
             continue;
         }
