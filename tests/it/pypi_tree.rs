@@ -378,3 +378,133 @@ fn without_pip_the_add_stops_with_a_hint() {
         .stderr_has("python3-pip");
     assert_untouched(&env, "no pip");
 }
+
+#[test]
+fn a_dependency_larger_than_max_size_is_not_pinned() {
+    // cryptography's wheel (4.9 MB) is over the limit; the server's own
+    // (a few KiB) is not.
+    let env = TestEnv::new();
+    let server = time_index();
+    policy(&env, &["time"]);
+    let mut args = add_args(&server, "time", SOURCE);
+    args.extend(os(&["--max-size", "3000000"]));
+    env.run(args)
+        .code(2)
+        .diag("artifact-too-large")
+        .stderr_has("cryptography");
+    assert_untouched(&env, "oversized");
+}
+
+// ------------------------------------------------------------ made wheels
+
+/// A wheel of `files` (path, text).
+fn wheel(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut out);
+        let opts = zip::write::SimpleFileOptions::default();
+        for (name, body) in files {
+            z.start_file(*name, opts).unwrap();
+            z.write_all(body.as_bytes()).unwrap();
+        }
+        z.finish().unwrap();
+    }
+    out.into_inner()
+}
+
+fn dist(name: &str, requires: &[&str], files: &[(&str, &str)]) -> (String, Vec<u8>) {
+    let module = name.replace('-', "_");
+    let info = format!("{module}-1.0.dist-info");
+    let mut meta = format!("Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n");
+    for r in requires {
+        meta.push_str(&format!("Requires-Dist: {r}\n"));
+    }
+    let wheel_txt =
+        "Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n";
+    let entry = format!("[console_scripts]\n{name} = {module}:main\n");
+    let mut all: Vec<(String, String)> = vec![
+        (format!("{info}/METADATA"), meta),
+        (format!("{info}/WHEEL"), wheel_txt.into()),
+        (format!("{info}/entry_points.txt"), entry),
+        (format!("{info}/RECORD"), String::new()),
+    ];
+    all.extend(files.iter().map(|(p, b)| (p.to_string(), b.to_string())));
+    let refs: Vec<(&str, &str)> = all.iter().map(|(p, b)| (p.as_str(), b.as_str())).collect();
+    (format!("{module}-1.0-py3-none-any.whl"), wheel(&refs))
+}
+
+#[test]
+fn a_wheel_installing_outside_the_tree_or_over_another_is_refused() {
+    let top = dist(
+        "warden-py-top",
+        &["warden-py-dep"],
+        &[("warden_py_top/__init__.py", "def main():\n    pass\n")],
+    );
+    for (what, dep, want) in [
+        (
+            "scripts",
+            dist(
+                "warden-py-dep",
+                &[],
+                &[
+                    ("warden_py_dep/__init__.py", ""),
+                    ("warden_py_dep-1.0.data/scripts/evil", "#!/bin/sh\n"),
+                ],
+            ),
+            "installs `scripts` files",
+        ),
+        (
+            "headers",
+            dist(
+                "warden-py-dep",
+                &[],
+                &[("warden_py_dep-1.0.data/headers/x.h", "int x;\n")],
+            ),
+            "installs `headers` files",
+        ),
+        (
+            "overwrite",
+            dist(
+                "warden-py-dep",
+                &[],
+                &[("warden_py_top/__init__.py", "import os\n")],
+            ),
+            "installed by another wheel",
+        ),
+    ] {
+        let env = TestEnv::new();
+        let server = TlsServer::start();
+        serve(&server, &[top.clone(), dep], &HashMap::new());
+        policy(&env, &["top"]);
+        env.run(add_args(&server, "top", "pypi:warden-py-top==1.0"))
+            .code(2)
+            .stderr_has("warden_py_dep-1.0-py3-none-any.whl")
+            .stderr_has(want);
+        assert_untouched(&env, what);
+    }
+    // purelib and platlib are merged into the root, as pip installs them.
+    let env = TestEnv::new();
+    let server = TlsServer::start();
+    let dep = dist(
+        "warden-py-dep",
+        &[],
+        &[
+            (
+                "warden_py_dep-1.0.data/purelib/warden_py_dep/__init__.py",
+                "",
+            ),
+            ("warden_py_dep-1.0.data/platlib/warden_py_dep/fast.py", ""),
+        ],
+    );
+    serve(&server, &[top, dep], &HashMap::new());
+    policy(&env, &["top"]);
+    env.run(add_args(&server, "top", "pypi:warden-py-top==1.0"))
+        .code(0)
+        .stderr_has("1 dependencies resolved by pip");
+    let tree = tree_of(&env, "top");
+    assert!(tree.join("warden_py_dep/__init__.py").is_file());
+    assert!(tree.join("warden_py_dep/fast.py").is_file());
+    assert!(!tree.join("warden_py_dep-1.0.data").exists());
+    assert!(tree.join("warden_py_top-1.0.dist-info/REQUESTED").is_file());
+    assert!(!tree.join("warden_py_dep-1.0.dist-info/REQUESTED").exists());
+}
