@@ -34,6 +34,9 @@ _mcp__warden() {
             mcp__warden,help)
                 cmd="mcp__warden__subcmd__help"
                 ;;
+            mcp__warden,list)
+                cmd="mcp__warden__subcmd__list"
+                ;;
             mcp__warden,policy)
                 cmd="mcp__warden__subcmd__policy"
                 ;;
@@ -106,6 +109,9 @@ _mcp__warden() {
             mcp__warden__subcmd__client,list)
                 cmd="mcp__warden__subcmd__client__subcmd__list"
                 ;;
+            mcp__warden__subcmd__client,uninstall)
+                cmd="mcp__warden__subcmd__client__subcmd__uninstall"
+                ;;
             mcp__warden__subcmd__client__subcmd__help,help)
                 cmd="mcp__warden__subcmd__client__subcmd__help__subcmd__help"
                 ;;
@@ -114,6 +120,9 @@ _mcp__warden() {
                 ;;
             mcp__warden__subcmd__client__subcmd__help,list)
                 cmd="mcp__warden__subcmd__client__subcmd__help__subcmd__list"
+                ;;
+            mcp__warden__subcmd__client__subcmd__help,uninstall)
+                cmd="mcp__warden__subcmd__client__subcmd__help__subcmd__uninstall"
                 ;;
             mcp__warden__subcmd__help,add)
                 cmd="mcp__warden__subcmd__help__subcmd__add"
@@ -132,6 +141,9 @@ _mcp__warden() {
                 ;;
             mcp__warden__subcmd__help,help)
                 cmd="mcp__warden__subcmd__help__subcmd__help"
+                ;;
+            mcp__warden__subcmd__help,list)
+                cmd="mcp__warden__subcmd__help__subcmd__list"
                 ;;
             mcp__warden__subcmd__help,policy)
                 cmd="mcp__warden__subcmd__help__subcmd__policy"
@@ -174,6 +186,9 @@ _mcp__warden() {
                 ;;
             mcp__warden__subcmd__help__subcmd__client,list)
                 cmd="mcp__warden__subcmd__help__subcmd__client__subcmd__list"
+                ;;
+            mcp__warden__subcmd__help__subcmd__client,uninstall)
+                cmd="mcp__warden__subcmd__help__subcmd__client__subcmd__uninstall"
                 ;;
             mcp__warden__subcmd__help__subcmd__policy,check)
                 cmd="mcp__warden__subcmd__help__subcmd__policy__subcmd__check"
@@ -308,7 +323,7 @@ _mcp__warden() {
 
     case "${cmd}" in
         mcp__warden)
-            opts="-v -q -h -V --home --policy --format --verbose --quiet --help --version add run client secret approve update remove audit trust policy cache verify help"
+            opts="-v -q -h -V --home --policy --format --verbose --quiet --help --version add run client secret approve update list remove audit trust policy cache verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -790,7 +805,7 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__client)
-            opts="-v -q -h --home --policy --format --verbose --quiet --help install list help"
+            opts="-v -q -h --home --policy --format --verbose --quiet --help install list uninstall help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -816,7 +831,7 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__client__subcmd__help)
-            opts="install list help"
+            opts="install list uninstall help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -871,8 +886,22 @@ _mcp__warden() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mcp__subcmd__warden__subcmd__client__subcmd__help__subcmd__uninstall)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mcp__subcmd__warden__subcmd__client__subcmd__install)
-            opts="-y -v -q -h --client --config --dry-run --yes --warden-path --home --policy --format --verbose --quiet --help"
+            opts="-y -v -q -h --client --config --dry-run --yes --warden-path --registry --pypi-url --registry-url --ca-file --offline --max-size --timeout --min-rate --min-rate-window --no-dependencies --home --policy --format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -887,6 +916,38 @@ _mcp__warden() {
                     return 0
                     ;;
                 --warden-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pypi-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --min-rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --min-rate-window)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -943,8 +1004,42 @@ _mcp__warden() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mcp__subcmd__warden__subcmd__client__subcmd__uninstall)
+            opts="-v -q -h --client --config --dry-run --home --policy --format --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --client)
+                    COMPREPLY=($(compgen -W "claude vscode cursor" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mcp__subcmd__warden__subcmd__help)
-            opts="add run client secret approve update remove audit trust policy cache verify help"
+            opts="add run client secret approve update list remove audit trust policy cache verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1084,7 +1179,7 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__help__subcmd__client)
-            opts="install list"
+            opts="install list uninstall"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1125,7 +1220,35 @@ _mcp__warden() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mcp__subcmd__warden__subcmd__help__subcmd__client__subcmd__uninstall)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mcp__subcmd__warden__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__help__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1398,6 +1521,32 @@ _mcp__warden() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__list)
+            opts="-v -q -h --home --policy --format --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

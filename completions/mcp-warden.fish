@@ -38,6 +38,7 @@ complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "client" -d 'R
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "secret" -d 'Store, remove and list servers\' secrets in the OS keychain'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "approve" -d 'Accept a server\'s changed tool descriptions (shows the difference first)'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "update" -d 'Re-resolve a pinned server under the current policy; shows the change first'
+complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "list" -d 'Show the pinned servers: source, version, evidence, packages, last run'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "remove" -d 'Unpin a server and drop its cache references'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "audit" -d 'Show the audit log and verify its hash chain'
 complete -c mcp-warden -n "__fish_mcp_warden_needs_command" -f -a "trust" -d 'Manage the trust store: pinned keys and identities with scopes'
@@ -72,7 +73,7 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l policy -d 
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
 json\t''"
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l offline -d 'Use only the cache: fail instead of fetching'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l no-dependencies -d 'Pin an npm package\'s own tarball alone, without resolving and pinning its dependency tree (then it runs only if it carries its dependencies inside)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l no-dependencies -d 'Pin an npm package\'s own tarball or a wheel alone, without resolving and pinning its dependency tree (then it runs only if it carries its dependencies inside)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l allow-downgrade -d 'Pin a version lower than the one already pinned (rollback protection refuses it otherwise)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l unsigned -d 'Pin without a signature, on purpose: the signature requirement is waived for this server, and servers.lock and every report show the --reason. Refused where the policy says `[sources] allow-unsigned = false`'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -s v -l verbose -d 'More log output on stderr (repeat for more)'
@@ -89,27 +90,38 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l rehash -d 
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -s q -l quiet -d 'Print only the verdict and errors'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list uninstall help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list uninstall help" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list uninstall help" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
 json\t''"
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -s v -l verbose -d 'More log output on stderr (repeat for more)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -s q -l quiet -d 'Print only the verdict and errors'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -f -a "install" -d 'Rewrite a client\'s config so each local server starts through `mcp-warden run NAME`'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -f -a "list" -d 'Show each server of the clients\' configs: wrapped, not wrapped or remote'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list uninstall help" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list uninstall help" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list uninstall help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list uninstall help" -f -a "install" -d 'Rewrite a client\'s config so each local server starts through `mcp-warden run NAME`'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list uninstall help" -f -a "list" -d 'Show each server of the clients\' configs: wrapped, not wrapped or remote'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list uninstall help" -f -a "uninstall" -d 'Give wrapped servers back their original entries'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and not __fish_seen_subcommand_from install list uninstall help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l client -d 'The client whose config to rewrite' -r -f -a "claude\t''
 vscode\t''
 cursor\t''"
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l config -d 'The config file (default: the client\'s own location for this user)' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l warden-path -d 'The mcp-warden to put in the config (default: this executable)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l registry -d 'The npm registry (default https://registry.npmjs.org)' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l pypi-url -d 'The PyPI index (default https://pypi.org): a host, whose /simple/ is read, or a simple-API root ending in /simple or /+simple (devpi)' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l registry-url -d 'The MCP registry (default https://registry.modelcontextprotocol.io)' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l ca-file -d 'Extra CA certificates (PEM) to trust for https besides the system\'s, e.g. an enterprise proxy\'s (repeatable). MCP_WARDEN_CA_FILE adds more: paths separated by \':\'' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l max-size -d 'The largest artifact to fetch or copy, in bytes' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l timeout -d 'The longest one download may take, from the request to its last byte, in seconds. Connecting and each wait for data also give up after 30 s (or SECS, if less), so a download ends at the latest that long after its deadline' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l min-rate -d 'The slowest a download may go, in bytes per second, averaged over each --min-rate-window of the body after the first (a grace period); 0 turns the check off' -r
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l min-rate-window -d 'The window, in seconds, over which --min-rate is averaged' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
 json\t''"
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l dry-run -d 'Show the change as a unified diff and change nothing'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -s y -l yes -d 'Move secret-looking env values into the keychain without asking'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -s y -l yes -d 'Pin servers that are not pinned yet and move secret-looking env values into the keychain, without asking'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l offline -d 'Use only the cache: fail instead of fetching'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -l no-dependencies -d 'Pin an npm package\'s own tarball or a wheel alone, without resolving and pinning its dependency tree (then it runs only if it carries its dependencies inside)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -s q -l quiet -d 'Print only the verdict and errors'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -124,8 +136,21 @@ json\t''"
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only the verdict and errors'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from uninstall" -l client -d 'The client whose config to restore' -r -f -a "claude\t''
+vscode\t''
+cursor\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from uninstall" -l config -d 'The config file (default: the client\'s own location for this user)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from uninstall" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from uninstall" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from uninstall" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from uninstall" -l dry-run -d 'Show the change as a unified diff and change nothing'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from uninstall" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from uninstall" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from uninstall" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from help" -f -a "install" -d 'Rewrite a client\'s config so each local server starts through `mcp-warden run NAME`'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from help" -f -a "list" -d 'Show each server of the clients\' configs: wrapped, not wrapped or remote'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from help" -f -a "uninstall" -d 'Give wrapped servers back their original entries'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand client; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and not __fish_seen_subcommand_from set rm list help" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and not __fish_seen_subcommand_from set rm list help" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
@@ -198,10 +223,17 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l format 
 json\t''"
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l dry-run -d 'Show what would change, change nothing'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l offline -d 'Use only the cache: fail instead of fetching'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l no-dependencies -d 'Pin an npm package\'s own tarball alone, without resolving and pinning its dependency tree (then it runs only if it carries its dependencies inside)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l no-dependencies -d 'Pin an npm package\'s own tarball or a wheel alone, without resolving and pinning its dependency tree (then it runs only if it carries its dependencies inside)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -s q -l quiet -d 'Print only the verdict and errors'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand list" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand list" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand list" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
+json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand list" -s v -l verbose -d 'More log output on stderr (repeat for more)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand list" -s q -l quiet -d 'Print only the verdict and errors'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand remove" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand remove" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand remove" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
@@ -406,21 +438,23 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -l summary
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -s q -l quiet -d 'Print only the verdict and errors'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "add" -d 'Fetch a server, verify it, and pin it in servers.lock'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "run" -d 'Check a pinned server again and start it over stdio, with a clean environment and its secrets from the OS keychain'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "client" -d 'Route MCP client configs (Claude Desktop, VS Code, Cursor) through `mcp-warden run`'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "secret" -d 'Store, remove and list servers\' secrets in the OS keychain'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "approve" -d 'Accept a server\'s changed tool descriptions (shows the difference first)'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "update" -d 'Re-resolve a pinned server under the current policy; shows the change first'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "remove" -d 'Unpin a server and drop its cache references'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "audit" -d 'Show the audit log and verify its hash chain'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "trust" -d 'Manage the trust store: pinned keys and identities with scopes'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "policy" -d 'Write, check and explain the policy file'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "cache" -d 'Inspect and maintain the content-addressed cache'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "verify" -d 'Verify an artifact\'s signatures and judge it against the policy'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update remove audit trust policy cache verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update list remove audit trust policy cache verify help" -f -a "add" -d 'Fetch a server, verify it, and pin it in servers.lock'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update list remove audit trust policy cache verify help" -f -a "run" -d 'Check a pinned server again and start it over stdio, with a clean environment and its secrets from the OS keychain'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update list remove audit trust policy cache verify help" -f -a "client" -d 'Route MCP client configs (Claude Desktop, VS Code, Cursor) through `mcp-warden run`'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update list remove audit trust policy cache verify help" -f -a "secret" -d 'Store, remove and list servers\' secrets in the OS keychain'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update list remove audit trust policy cache verify help" -f -a "approve" -d 'Accept a server\'s changed tool descriptions (shows the difference first)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update list remove audit trust policy cache verify help" -f -a "update" -d 'Re-resolve a pinned server under the current policy; shows the change first'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update list remove audit trust policy cache verify help" -f -a "list" -d 'Show the pinned servers: source, version, evidence, packages, last run'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update list remove audit trust policy cache verify help" -f -a "remove" -d 'Unpin a server and drop its cache references'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update list remove audit trust policy cache verify help" -f -a "audit" -d 'Show the audit log and verify its hash chain'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update list remove audit trust policy cache verify help" -f -a "trust" -d 'Manage the trust store: pinned keys and identities with scopes'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update list remove audit trust policy cache verify help" -f -a "policy" -d 'Write, check and explain the policy file'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update list remove audit trust policy cache verify help" -f -a "cache" -d 'Inspect and maintain the content-addressed cache'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update list remove audit trust policy cache verify help" -f -a "verify" -d 'Verify an artifact\'s signatures and judge it against the policy'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and not __fish_seen_subcommand_from add run client secret approve update list remove audit trust policy cache verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from client" -f -a "install" -d 'Rewrite a client\'s config so each local server starts through `mcp-warden run NAME`'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from client" -f -a "list" -d 'Show each server of the clients\' configs: wrapped, not wrapped or remote'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from client" -f -a "uninstall" -d 'Give wrapped servers back their original entries'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from secret" -f -a "set" -d 'Store a secret for a server: the value is read from a no-echo prompt on a terminal, else from stdin (one trailing newline dropped), never from the command line'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from secret" -f -a "rm" -d 'Remove a secret from the keychain and the index; a secret that is stored in neither is an error (exit 2)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand help; and __fish_seen_subcommand_from secret" -f -a "list" -d 'List the stored secrets\' names, and whether the keychain still holds each (present/missing); never their values'

@@ -94,6 +94,8 @@ codes! {
     AuditMode => "audit-mode": "the policy is in audit mode: a denial is reported but not enforced",
     ExceptionApplied => "exception-applied": "a policy exception waived a requirement for this server",
     UnsignedPinned => "unsigned-pinned": "the server is pinned without a signature on purpose (`add --unsigned --reason`); the reason is shown with every decision",
+    InstallScriptsDenied => "install-scripts-denied": "a package in the npm tree to pin (or the package itself) declares install scripts, and the policy refuses such trees (`[sources] install-scripts = \"deny\"`); the scripts were not run",
+    InstallScriptsPresent => "install-scripts-present": "a package in the pinned npm tree (or the package itself) declares install scripts; they were not run and never are (`[sources] install-scripts` defaults to \"warn\")",
     UnsignedForbidden => "unsigned-forbidden": "the server was added or pinned with --unsigned, and the policy forbids pins without a signature (`[sources] allow-unsigned = false`)",
     // policy file
     PolicySyntax => "policy-syntax": "the policy file is not valid TOML",

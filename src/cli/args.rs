@@ -363,6 +363,9 @@ pub enum Command {
     /// Re-resolve a pinned server under the current policy; shows the change first.
     #[command(long_about = UPDATE_ABOUT, after_long_help = UPDATE_HELP)]
     Update(UpdateArgs),
+    /// Show the pinned servers: source, version, evidence, packages, last run.
+    #[command(long_about = LIST_ABOUT, after_long_help = LIST_HELP)]
+    List,
     /// Unpin a server and drop its cache references.
     #[command(long_about = REMOVE_ABOUT, after_long_help = REMOVE_HELP)]
     Remove {
@@ -433,9 +436,9 @@ pub struct FetchArgs {
     #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub min_rate_window: u64,
 
-    /// Pin an npm package's own tarball alone, without resolving and
-    /// pinning its dependency tree (then it runs only if it carries its
-    /// dependencies inside).
+    /// Pin an npm package's own tarball or a wheel alone, without
+    /// resolving and pinning its dependency tree (then it runs only if it
+    /// carries its dependencies inside).
     #[arg(long)]
     pub no_dependencies: bool,
 }
@@ -861,6 +864,25 @@ Examples:
   mcp-warden client install --client claude
   mcp-warden client install --client vscode --config .vscode/mcp.json --yes";
 
+const CLIENT_UNINSTALL_HELP: &str = "\
+Examples:
+  mcp-warden client uninstall --client claude --dry-run
+  mcp-warden client uninstall --client claude github";
+
+const LIST_ABOUT: &str = "\
+Show the servers pinned in servers.lock: for each its name, source,
+version, kind, the evidence it was verified with (signers, whether
+provenance and an SBOM were checked, or why it is unsigned), how many
+packages its dependency tree pins, and when it last started (the newest
+`launch` record of the audit log; only the last 16 MiB of the log are
+read, so an older run shows as unknown). --format json prints the same
+as one JSON document, for scripts.";
+
+const LIST_HELP: &str = "\
+Examples:
+  mcp-warden list
+  mcp-warden --format json list";
+
 const CLIENT_LIST_HELP: &str = "\
 Examples:
   mcp-warden client list
@@ -872,8 +894,15 @@ pub enum ClientCommand {
     ///
     /// Each stdio server becomes `/abs/path/mcp-warden run NAME` (absolute,
     /// since Claude Desktop trims PATH), with the server's own arguments
-    /// after `--` and `--env VAR` for each variable left in its `env`; for
-    /// servers not pinned yet it suggests the `mcp-warden add NAME SOURCE`.
+    /// after `--` and `--env VAR` for each variable left in its `env`
+    /// (the entry's other keys, such as `cwd`, stay as they are). Only
+    /// pinned servers are wrapped: `run` starts nothing else. A server
+    /// started as `npx -y PKG[@VERSION]` or `uvx PKG[==VERSION]` that is
+    /// not pinned is offered for pinning under its entry's name, exactly
+    /// as `mcp-warden add NAME npm:PKG[@VERSION]` (or `pypi:`) would pin
+    /// it, under the same policy: asked on a terminal, pinned with --yes,
+    /// shown with --dry-run. If the policy denies it, or it cannot be
+    /// pinned from its command, it is left as it was, with the reason.
     /// Remote servers and commands mcp-warden cannot understand (docker,
     /// shell strings) are left alone, with the reason. Secret-looking env
     /// values are offered for the keychain; a backup of the original is
@@ -885,6 +914,33 @@ pub enum ClientCommand {
     /// Show each server of the clients' configs: wrapped, not wrapped or remote.
     #[command(after_long_help = CLIENT_LIST_HELP)]
     List(ListArgs),
+    /// Give wrapped servers back their original entries.
+    ///
+    /// `client install` keeps each server's original entry in the
+    /// backup it writes beside the config; `uninstall` puts the original
+    /// entry back for each server still wrapped as install left it (one
+    /// SERVER, or all), from the newest backup that holds it. A server
+    /// whose entry was changed since (it no longer starts `mcp-warden run`
+    /// with that name) is left alone and reported. The file is checked
+    /// and replaced atomically; if anything fails it stays as it was.
+    #[command(after_long_help = CLIENT_UNINSTALL_HELP)]
+    Uninstall(UninstallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// The client whose config to restore.
+    #[arg(long, value_enum)]
+    pub client: ClientArg,
+    /// The config file (default: the client's own location for this user).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Show the change as a unified diff and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only this server (default: every wrapped server).
+    #[arg(value_name = "SERVER")]
+    pub server: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -915,12 +971,17 @@ pub struct InstallArgs {
     /// Show the change as a unified diff and change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Move secret-looking env values into the keychain without asking.
+    /// Pin servers that are not pinned yet and move secret-looking env
+    /// values into the keychain, without asking.
     #[arg(long, short = 'y')]
     pub yes: bool,
     /// The mcp-warden to put in the config (default: this executable).
     #[arg(long, hide = true, value_name = "PATH")]
     pub warden_path: Option<PathBuf>,
+
+    /// Where and how servers pinned on the way are fetched (as for `add`).
+    #[command(flatten)]
+    pub fetch: FetchArgs,
 }
 
 #[derive(Debug, Args)]

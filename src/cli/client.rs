@@ -5,21 +5,26 @@ use std::io::{BufRead as _, IsTerminal as _, Read as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use serde::Serialize;
 use serde_json::json;
 
-use super::args::{ClientCommand, InstallArgs, ListArgs};
+use super::args::{ClientCommand, InstallArgs, ListArgs, UninstallArgs};
 use super::{Failure, Global};
 use crate::client::{
-    Action, ClientError, ClientKind, Config, ServerKind, apply_install, plan_install,
+    Action, ClientError, ClientKind, Config, NOT_PINNED, ServerKind, apply_install, pin_candidates,
+    plan_install,
 };
 use crate::context::Context;
 use crate::diag::Code;
 use crate::lock::Lock;
+use crate::ops::judge::EvidenceRequest;
+use crate::ops::pin::{AddRequest, PinOutcome};
 
 pub fn run(g: &Global, cmd: &ClientCommand) -> Result<u8> {
     match cmd {
         ClientCommand::Install(a) => install(g, a),
         ClientCommand::List(a) => list(g, a),
+        ClientCommand::Uninstall(a) => uninstall(g, a),
     }
 }
 
@@ -93,8 +98,15 @@ fn install(g: &Global, a: &InstallArgs) -> Result<u8> {
     let cfg = Config::load(kind, &path).map_err(failure)?;
     let lock = load_lock(&ctx)?;
     let tty = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let pins = pin_unpinned(g, &ctx, a, &cfg, &lock, tty)?;
+    let pinned = |name: &str| {
+        lock.servers.contains_key(name)
+            || pins.iter().any(|p| {
+                p.name == name && matches!(p.status, PinStatus::Pinned | PinStatus::WouldPin)
+            })
+    };
     let mut unasked = Vec::new();
-    let plan = plan_install(&cfg, &warden, |server, vars| {
+    let plan = plan_install(&cfg, &warden, &pinned, |server, vars| {
         if a.yes {
             return true;
         }
@@ -113,16 +125,24 @@ fn install(g: &Global, a: &InstallArgs) -> Result<u8> {
     let mut text = format!("{kind} config: {label}\n");
     let mut warnings = Vec::new();
     for s in &plan.servers {
+        let pin = pins.iter().find(|p| p.name == s.name);
         match &s.action {
             Action::Wrap { launcher } => {
+                let how = match pin.map(|p| p.status) {
+                    Some(PinStatus::WouldPin) => format!(
+                        "would be pinned from {} (as `mcp-warden add` would, if the policy allows it), then wrapped",
+                        sh(pin.map(|p| p.source.as_str()).unwrap_or_default())
+                    ),
+                    Some(PinStatus::Pinned) => format!(
+                        "pinned from {}, wrapped",
+                        sh(pin.map(|p| p.source.as_str()).unwrap_or_default())
+                    ),
+                    _ if a.dry_run => "would be wrapped".to_string(),
+                    _ => "wrapped".to_string(),
+                };
                 text.push_str(&format!(
-                    "  {}: {} (was started by {launcher})\n",
+                    "  {}: {how} (was started by {launcher})\n",
                     s.name,
-                    if a.dry_run {
-                        "would be wrapped"
-                    } else {
-                        "wrapped"
-                    }
                 ));
                 if !s.moved.is_empty() {
                     text.push_str(&format!(
@@ -152,6 +172,21 @@ fn install(g: &Global, a: &InstallArgs) -> Result<u8> {
             }
             Action::Skip { reason } => {
                 text.push_str(&format!("  {}: left as it is: {reason}\n", s.name));
+                if let Some(p) = pin {
+                    let why = match p.status {
+                        PinStatus::Denied | PinStatus::Failed => format!(
+                            "pinning it from {} failed: {}",
+                            sh(&p.source),
+                            p.reason.as_deref().unwrap_or_default()
+                        ),
+                        PinStatus::NotAsked => format!(
+                            "pass --yes to pin it from {} (stdin is not a terminal to ask on)",
+                            sh(&p.source)
+                        ),
+                        _ => format!("not pinned from {}: declined", sh(&p.source)),
+                    };
+                    text.push_str(&format!("    {why}\n"));
+                }
             }
         }
         if s.secret_args > 0 {
@@ -162,11 +197,11 @@ fn install(g: &Global, a: &InstallArgs) -> Result<u8> {
             ));
         }
         let run_name = match &s.action {
-            Action::Wrap { .. } => Some(s.name.as_str()),
             Action::AlreadyWrapped { run_name } => Some(run_name.as_str()),
+            Action::Skip { reason } if reason == NOT_PINNED => Some(s.name.as_str()),
             _ => None,
         };
-        if let Some(n) = run_name.filter(|n| !lock.servers.contains_key(*n)) {
+        if let Some(n) = run_name.filter(|n| !pinned(n)) {
             let source = s.source.as_deref().unwrap_or("SOURCE");
             text.push_str(&format!(
                 "    not pinned yet: mcp-warden add {} {}\n",
@@ -217,6 +252,7 @@ fn install(g: &Global, a: &InstallArgs) -> Result<u8> {
                 "changed": changed,
                 "backup": applied.as_ref().map(|x| &x.backup),
                 "diff": diff,
+                "pins": pins,
                 "servers": servers,
             })
         ));
@@ -231,7 +267,7 @@ fn install(g: &Global, a: &InstallArgs) -> Result<u8> {
             text.push_str("dry run: nothing was changed\n");
         } else if let Some(x) = &applied {
             text.push_str(&format!(
-                "wrote {label}\nbackup of the original: {} (mode 0600; it still holds any literal secrets the original had: delete it once the client works)\n",
+                "wrote {label}\nbackup of the original: {} (mode 0600; `client uninstall` restores the original entries from it; it still holds any literal secrets the original had)\n",
                 x.backup.display()
             ));
         }
@@ -241,6 +277,107 @@ fn install(g: &Global, a: &InstallArgs) -> Result<u8> {
         g.note(&w);
     }
     Ok(0)
+}
+
+/// What `install` did about a server that was not pinned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum PinStatus {
+    Pinned,
+    WouldPin,
+    Denied,
+    Failed,
+    NotAsked,
+    Declined,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct PinResult {
+    name: String,
+    source: String,
+    status: PinStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+/// Offers to pin each server that is not pinned and whose command names a
+/// registry package: with --yes without asking, on a terminal by asking,
+/// never in a dry run. Each pin goes through `ops::pin::add`, as `add`
+/// would: the same policy, the same evidence rules.
+fn pin_unpinned(
+    g: &Global,
+    ctx: &Context,
+    a: &InstallArgs,
+    cfg: &Config,
+    lock: &Lock,
+    tty: bool,
+) -> Result<Vec<PinResult>> {
+    let mut out = Vec::new();
+    for c in pin_candidates(cfg, &|n| lock.servers.contains_key(n)) {
+        let status = if a.dry_run {
+            PinStatus::WouldPin
+        } else if a.yes {
+            PinStatus::Pinned
+        } else if !tty {
+            PinStatus::NotAsked
+        } else if ask(&format!(
+            "server `{}` is not pinned: pin it from {} now?",
+            c.name, c.source
+        )) {
+            PinStatus::Pinned
+        } else {
+            PinStatus::Declined
+        };
+        let mut r = PinResult {
+            name: c.name.clone(),
+            source: c.source.clone(),
+            status,
+            reason: None,
+        };
+        if status == PinStatus::Pinned {
+            let req = AddRequest {
+                name: c.name.clone(),
+                source: c.source.clone(),
+                evidence: EvidenceRequest::default(),
+                fetch: a
+                    .fetch
+                    .request(std::io::stderr().is_terminal() && !g.cli.quiet),
+                allow_downgrade: false,
+            };
+            match crate::ops::pin::add(ctx, &req) {
+                Ok(PinOutcome::Pinned { notes, .. }) => {
+                    for n in &notes {
+                        g.note(&format!("{}: {n}", c.name));
+                    }
+                }
+                Ok(PinOutcome::Unchanged { .. }) => {}
+                Ok(PinOutcome::Denied { report }) => {
+                    r.status = PinStatus::Denied;
+                    r.reason = Some(reasons(&report.diagnostics, "the policy denied it"));
+                }
+                Err(f) => {
+                    r.status = PinStatus::Failed;
+                    r.reason = Some(reasons(&f.diagnostics, "it could not be pinned"));
+                }
+            }
+        }
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// The errors among `diags`, each as `message [code]`, on one line.
+fn reasons(diags: &[crate::diag::Diagnostic], fallback: &str) -> String {
+    let v: Vec<String> = diags
+        .iter()
+        .filter(|d| d.severity == crate::diag::Severity::Error)
+        .map(|d| format!("{} [{}]", d.message, d.code.as_str()))
+        .collect();
+    if v.is_empty() {
+        fallback.to_string()
+    } else {
+        v.join("; ")
+    }
 }
 
 fn list(g: &Global, a: &ListArgs) -> Result<u8> {
@@ -305,6 +442,70 @@ fn list(g: &Global, a: &ListArgs) -> Result<u8> {
         g.note("no client config found (Claude Desktop, Cursor, VS Code); pass --client and --config FILE");
     } else {
         g.out(&text);
+    }
+    Ok(0)
+}
+
+fn uninstall(g: &Global, a: &UninstallArgs) -> Result<u8> {
+    use crate::client::{Restore, apply_uninstall, plan_uninstall, uninstall::backups};
+    let kind = ClientKind::from(a.client);
+    let path = config_path(kind, a.config.as_deref())?;
+    let cfg = Config::load(kind, &path).map_err(failure)?;
+    let found = backups(&cfg.path);
+    let plan = plan_uninstall(&cfg, a.server.as_deref(), &found).map_err(failure)?;
+    let label = cfg.path.display().to_string();
+    let changed = plan.changed();
+    let diff = (a.dry_run && changed).then(|| plan.diff(&label));
+    if !a.dry_run {
+        apply_uninstall(&cfg, &plan).map_err(failure)?;
+    }
+    if g.json() {
+        g.out(&format!(
+            "{}\n",
+            json!({
+                "client": kind,
+                "config": cfg.path,
+                "dry_run": a.dry_run,
+                "changed": changed,
+                "diff": diff,
+                "servers": plan.servers,
+                "unreadable_backups": plan.unreadable,
+            })
+        ));
+    } else {
+        let mut text = format!("{kind} config: {label}\n");
+        for s in &plan.servers {
+            match &s.action {
+                Restore::Restore { backup } => text.push_str(&format!(
+                    "  {}: {} (from {})\n",
+                    s.name,
+                    if a.dry_run {
+                        "would get its original entry back"
+                    } else {
+                        "original entry restored"
+                    },
+                    backup.display()
+                )),
+                Restore::Skip { reason } => {
+                    text.push_str(&format!("  {}: {reason}\n", s.name));
+                }
+            }
+        }
+        if let Some(d) = &diff {
+            text.push('\n');
+            text.push_str(d);
+        }
+        if !changed {
+            text.push_str("nothing to change\n");
+        } else if a.dry_run {
+            text.push_str("dry run: nothing was changed\n");
+        } else {
+            text.push_str(&format!("wrote {label}\n"));
+        }
+        g.out(&text);
+    }
+    for u in &plan.unreadable {
+        g.note(&format!("warning: a backup was not used: {u}"));
     }
     Ok(0)
 }

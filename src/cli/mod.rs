@@ -7,6 +7,7 @@ pub mod args;
 mod audit;
 mod client;
 pub mod docs;
+mod list;
 mod pin;
 mod policy;
 pub mod run;
@@ -98,6 +99,7 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Add(a) => pin::add(&g, a),
         Command::Update(a) => pin::update(&g, a),
         Command::Remove { name } => pin::remove(&g, name),
+        Command::List => list::run(&g),
         Command::Approve(a) => approve::run(&g, a),
         Command::Cache(c) => pin::cache(&g, c),
         Command::Secret(s) => secret::run(&g, s),

@@ -20,6 +20,9 @@ use super::launcher::parse_launcher;
 use super::secrets::{arg_looks_secret, looks_secret};
 use super::{ClientError, MAX_CONFIG_BYTES};
 
+/// The reason an unpinned server is not wrapped.
+pub const NOT_PINNED: &str = "not pinned, and `mcp-warden run` starts only pinned servers";
+
 /// What `install` does with one server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "action")]
@@ -154,9 +157,12 @@ impl Plan {
 /// understood starts through `warden run NAME`. `decide(server, vars)` is
 /// asked, once per server with secret-looking literals in its `env`,
 /// whether to move them into the keychain (true: they leave the config).
+/// A server is wrapped only if `pinned(name)`: `run` would refuse any
+/// other, and the client would lose it.
 pub fn plan_install(
     cfg: &Config,
     warden: &Path,
+    pinned: &dyn Fn(&str) -> bool,
     mut decide: impl FnMut(&str, &[String]) -> bool,
 ) -> Result<Plan, ClientError> {
     let warden_str = warden.to_str().ok_or_else(|| ClientError::SelfCheck {
@@ -207,7 +213,14 @@ pub fn plan_install(
                         var: crate::text::quoted(var, 140),
                     });
                 }
-                match wrap(&mut plan, value, warden_str, &mut decide, &mut moves) {
+                match wrap(
+                    &mut plan,
+                    value,
+                    warden_str,
+                    pinned,
+                    &mut decide,
+                    &mut moves,
+                ) {
                     Ok(edit) => {
                         let Some(obj) = servers_obj.as_ref().and_then(|o| o.object_value(name))
                         else {
@@ -247,15 +260,40 @@ pub(super) struct Edit {
     command: String,
 }
 
-pub(super) fn wrap(
-    plan: &mut ServerPlan,
+/// A server whose launcher `install` could pin before wrapping it: a
+/// registry package (`npx PKG`, `uvx PKG`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pinnable {
+    pub name: String,
+    /// The source `mcp-warden add NAME SOURCE` would be given.
+    pub source: String,
+}
+
+/// The local servers not wrapped yet, not `pinned`, that could be wrapped
+/// once pinned, and whose launcher names a registry package to pin.
+pub fn pin_candidates(cfg: &Config, pinned: &dyn Fn(&str) -> bool) -> Vec<Pinnable> {
+    cfg.servers_value()
+        .into_iter()
+        .filter(|(name, v)| matches!(classify(v), ServerKind::NotWrapped) && !pinned(name))
+        .filter(|(_, v)| unpassable_env(v).is_none())
+        .filter_map(|(name, v)| {
+            let (launch, _) = wrappable(name, v).ok()?;
+            Some(Pinnable {
+                name: name.to_string(),
+                source: launch.pin_source?,
+            })
+        })
+        .collect()
+}
+
+/// What a local server runs and its literal `env`, or why `install`
+/// cannot wrap it.
+pub(super) fn wrappable(
+    name: &str,
     value: &Value,
-    warden: &str,
-    decide: &mut impl FnMut(&str, &[String]) -> bool,
-    moves: &mut Vec<Move>,
-) -> Result<Edit, String> {
+) -> Result<(super::launcher::Launch, Vec<(String, String)>), String> {
     let obj = value.as_object().ok_or("not an object")?;
-    if !crate::names::valid_server_name(&plan.name) {
+    if !crate::names::valid_server_name(name) {
         return Err(format!(
             "its name is not one mcp-warden can pin ({}); rename it in the config first",
             crate::names::SERVER_NAME_RULE
@@ -286,6 +324,22 @@ pub(super) fn wrap(
         }
         Some(other) => return Err(format!("`env` is {}, not an object", describe(other))),
     }
+    Ok((launch, env_literals))
+}
+
+pub(super) fn wrap(
+    plan: &mut ServerPlan,
+    value: &Value,
+    warden: &str,
+    pinned: &dyn Fn(&str) -> bool,
+    decide: &mut impl FnMut(&str, &[String]) -> bool,
+    moves: &mut Vec<Move>,
+) -> Result<Edit, String> {
+    let (launch, env_literals) = wrappable(&plan.name, value)?;
+    plan.source = Some(launch.pin_source.clone().unwrap_or(launch.source.clone()));
+    if !pinned(&plan.name) {
+        return Err(NOT_PINNED.to_string());
+    }
     let secrets: Vec<String> = env_literals
         .iter()
         .filter(|(k, v)| looks_secret(k, v))
@@ -314,7 +368,6 @@ pub(super) fn wrap(
         new_args.push("--".to_string());
         new_args.extend(launch.server_args.iter().cloned());
     }
-    plan.source = Some(launch.source.clone());
     Ok(Edit {
         launcher: launch.launcher,
         args: new_args,
@@ -579,7 +632,7 @@ mod tests {
     fn args_are_added_after_command_and_duplicates_refused() {
         let text = r#"{"mcpServers": {"t": {"command": "/opt/t/bin/srv", "env": {"A": "1"}}}}"#;
         let cfg = Config::parse(ClientKind::Claude, Path::new("c.json"), text.into()).unwrap();
-        let plan = plan_install(&cfg, Path::new("/w/mcp-warden"), |_, _| false).unwrap();
+        let plan = plan_install(&cfg, Path::new("/w/mcp-warden"), &|_| true, |_, _| false).unwrap();
         let v: Value = serde_json::from_str(plan.new_text()).unwrap();
         let keys: Vec<&String> = v["mcpServers"]["t"].as_object().unwrap().keys().collect();
         assert_eq!(keys, ["command", "args", "env"]);
@@ -609,7 +662,7 @@ mod tests {
 }
 "#;
         let cfg = Config::parse(ClientKind::Vscode, Path::new("mcp.json"), text.into()).unwrap();
-        let plan = plan_install(&cfg, Path::new("/bin/mcp-warden"), |_, _| false);
+        let plan = plan_install(&cfg, Path::new("/bin/mcp-warden"), &|_| true, |_, _| false);
         // b's args hold a comment: the rewrite would drop it, so it fails closed.
         assert!(
             matches!(plan, Err(ClientError::SelfCheck { .. })),
@@ -617,7 +670,8 @@ mod tests {
         );
         let text = text.replace("// a comment inside args would be lost", "");
         let cfg = Config::parse(ClientKind::Vscode, Path::new("mcp.json"), text).unwrap();
-        let plan = plan_install(&cfg, Path::new("/bin/mcp-warden"), |_, _| false).unwrap();
+        let plan =
+            plan_install(&cfg, Path::new("/bin/mcp-warden"), &|_| true, |_, _| false).unwrap();
         assert!(plan.new_text().contains("// my servers"));
         assert!(plan.new_text().contains("// trailing"));
         assert!(

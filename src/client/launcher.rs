@@ -18,6 +18,11 @@ pub struct Launch {
     pub server_args: Vec<String>,
     /// A source for `mcp-warden add` (may hold a `<version>` placeholder).
     pub source: String,
+    /// The source `client install` may pin it from: set for a registry
+    /// package (`npx`, `uvx`) named with an exact version or none (then
+    /// the latest release); a tag or a range gives none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin_source: Option<String>,
 }
 
 /// Launchers that run something mcp-warden cannot pin from the command
@@ -72,10 +77,16 @@ pub fn parse_launcher(command: &str, args: &[String]) -> Result<Launch, String> 
             let (name, version) = npm_spec(pkg).ok_or_else(|| {
                 format!("`{}` is not a package from the npm registry", shown(pkg))
             })?;
+            let pin_source = match version {
+                Some(v) => Some(format!("npm:{name}@{v}")),
+                None if pkg.as_str() == name => Some(format!("npm:{name}")),
+                None => None,
+            };
             Ok(Launch {
                 launcher: "npx",
                 server_args: args[i + 1..].to_vec(),
                 source: format!("npm:{name}@{}", version.unwrap_or("<version>")),
+                pin_source,
             })
         }
         "uvx" => {
@@ -87,10 +98,16 @@ pub fn parse_launcher(command: &str, args: &[String]) -> Result<Launch, String> 
             }
             let (name, version) = pypi_spec(pkg)
                 .ok_or_else(|| format!("`{}` is not a package from PyPI", shown(pkg)))?;
+            let pin_source = match version {
+                Some(v) => Some(format!("pypi:{name}=={v}")),
+                None if pkg.as_str() == name => Some(format!("pypi:{name}")),
+                None => None,
+            };
             Ok(Launch {
                 launcher: "uvx",
                 server_args: args[1..].to_vec(),
                 source: format!("pypi:{name}=={}", version.unwrap_or("<version>")),
+                pin_source,
             })
         }
         "node" | "nodejs" => {
@@ -104,6 +121,7 @@ pub fn parse_launcher(command: &str, args: &[String]) -> Result<Launch, String> 
                 launcher: "node",
                 server_args: args[1..].to_vec(),
                 source: script.clone(),
+                pin_source: None,
             })
         }
         b if is_python(b) => match args.first().map(String::as_str) {
@@ -118,6 +136,7 @@ pub fn parse_launcher(command: &str, args: &[String]) -> Result<Launch, String> 
                         "pypi:{}==<version>",
                         module.split('.').next().unwrap_or(module).replace('_', "-")
                     ),
+                    pin_source: None,
                 })
             }
             Some(f) if f.starts_with('-') => unknown_flag(f),
@@ -125,6 +144,7 @@ pub fn parse_launcher(command: &str, args: &[String]) -> Result<Launch, String> 
                 launcher: "python",
                 server_args: args[1..].to_vec(),
                 source: script.to_string(),
+                pin_source: None,
             }),
             None => Err("`python` without a script or module".to_string()),
         },
@@ -136,6 +156,7 @@ pub fn parse_launcher(command: &str, args: &[String]) -> Result<Launch, String> 
             launcher: "binary",
             server_args: args.to_vec(),
             source: resolve_binary(command),
+            pin_source: None,
         }),
     }
 }
@@ -225,6 +246,15 @@ mod tests {
         let l = parse_launcher("npx", &s(&["-y", "@acme/gh-mcp@1.2.3", "--ro"])).unwrap();
         assert_eq!(l.source, "npm:@acme/gh-mcp@1.2.3");
         assert_eq!(l.server_args, s(&["--ro"]));
+        assert_eq!(l.pin_source.as_deref(), Some("npm:@acme/gh-mcp@1.2.3"));
+        let l = parse_launcher("npx", &s(&["-y", "@acme/gh-mcp"])).unwrap();
+        assert_eq!(l.pin_source.as_deref(), Some("npm:@acme/gh-mcp"));
+        let l = parse_launcher("npx", &s(&["-y", "@acme/gh-mcp@^1.2"])).unwrap();
+        assert_eq!(l.pin_source, None);
+        let l = parse_launcher("uvx", &s(&["mcp-server-time"])).unwrap();
+        assert_eq!(l.pin_source.as_deref(), Some("pypi:mcp-server-time"));
+        let l = parse_launcher("uvx", &s(&["mcp-server-time[cli]"])).unwrap();
+        assert_eq!(l.pin_source, None);
         let l = parse_launcher("/usr/bin/npx", &s(&["pkg"])).unwrap();
         assert_eq!(l.source, "npm:pkg@<version>");
         assert!(parse_launcher("npx", &s(&["-p", "x", "y"])).is_err());

@@ -25,11 +25,16 @@ pub mod config;
 pub mod install;
 pub mod launcher;
 pub mod secrets;
+pub mod uninstall;
 
 pub use config::{Config, ServerInfo, ServerKind};
-pub use install::{Action, Applied, Plan, REDACTED, ServerPlan, apply_install, plan_install};
+pub use install::{
+    Action, Applied, NOT_PINNED, Pinnable, Plan, REDACTED, ServerPlan, apply_install,
+    pin_candidates, plan_install,
+};
 pub use launcher::{Launch, parse_launcher};
 pub use secrets::{arg_looks_secret, is_reference, looks_secret};
+pub use uninstall::{Restore, ServerRestore, UninstallPlan, apply_uninstall, plan_uninstall};
 
 /// Client configs are a few kilobytes; anything far beyond is not one.
 pub const MAX_CONFIG_BYTES: u64 = 4 << 20;

@@ -4,6 +4,7 @@
 
 pub mod judge;
 pub mod launch;
+pub mod list;
 pub mod pin;
 pub mod pinned;
 pub mod policy;

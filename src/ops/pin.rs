@@ -439,17 +439,26 @@ fn pin(
             if let Some(t) = top_tree
                 && done
                     .as_ref()
-                    .map_or(true, |(e, _)| e.tree.as_ref() != Some(&t))
+                    .map_or(true, |(e, _, _)| e.tree.as_ref() != Some(&t))
                 && !pinned.cache_keys().any(|k| k == t)
                 && let Ok(_c) = cache.lock()
             {
                 cache.discard_tree(&t);
             }
-            done.map(|(entry, more)| {
+            let laid = done.as_ref().ok().and_then(|(e, _, _)| e.tree.clone());
+            let judged = done.map(|(entry, more, own)| {
                 let mut notes = notes;
                 notes.extend(more);
-                Pinned::Allowed(Box::new(entry), report, notes)
-            })
+                install_scripts(&policies, name, entry, report, notes, &own)
+            });
+            // A tree refused for its install scripts is not kept either.
+            if let (Ok(Pinned::Denied(_)), Some(t)) = (&judged, laid)
+                && !pinned.cache_keys().any(|k| k == t)
+                && let Ok(_c) = cache.lock()
+            {
+                cache.discard_tree(&t);
+            }
+            judged
         }
         o => o,
     };
@@ -480,19 +489,29 @@ fn pin(
 
 /// Resolves the package's dependency tree, fetches and checks every
 /// file, and re-points the entry at the tree laid out from them. The
-/// notes list what `add` should say (install scripts that were not run).
+/// notes list what `add` should say (install scripts that were not run);
+/// the strings are an npm package's own install scripts.
 fn with_dependencies(
     cache: &Cache,
     mut entry: Entry,
     top: Option<&Blob>,
     stored: &mut Vec<String>,
     tree: impl FnOnce(&Blob, &Path, &mut Vec<String>) -> Result<crate::deps::DepTree, Failure>,
-) -> Result<(Entry, Vec<String>), Failure> {
+) -> Result<(Entry, Vec<String>, Vec<String>), Failure> {
     let (Some(top), Some(key)) = (top, entry.tree.clone()) else {
-        return Ok((entry, Vec::new()));
+        return Ok((entry, Vec::new(), Vec::new()));
     };
     let Some(unpacked) = cache.tree(&key)? else {
-        return Ok((entry, Vec::new()));
+        return Ok((entry, Vec::new(), Vec::new()));
+    };
+    let own = match entry.kind {
+        ArtifactKind::NpmTarball => crate::deps::npm::package_dir(&unpacked.path)
+            .and_then(|dir| {
+                let pj = crate::deps::npm::read_package_json(&dir)?;
+                Ok(crate::deps::npm::install_scripts(&pj, &dir))
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
     };
     let done = tree(top, &unpacked.path, stored)?;
     if let Some(tree) = done.tree {
@@ -500,7 +519,72 @@ fn with_dependencies(
         entry.tree_digest = Some(tree.digest);
         entry.packages = done.packages;
     }
-    Ok((entry, done.notes))
+    Ok((entry, done.notes, own))
+}
+
+/// `[sources] install-scripts`: an npm tree where the package itself
+/// (`own`) or a dependency declares install scripts is refused under
+/// "deny", and pinned with a warning under "warn". The scripts are never
+/// run either way.
+fn install_scripts(
+    policies: &policy::PolicySet,
+    name: &str,
+    entry: Entry,
+    mut report: Box<Report>,
+    notes: Vec<String>,
+    own: &[String],
+) -> Pinned {
+    const SHOWN: usize = 20;
+    let mut with: Vec<String> = Vec::new();
+    if !own.is_empty() {
+        with.push(format!("the package itself ({})", own.join(", ")));
+    }
+    with.extend(
+        (entry.packages.iter())
+            .filter(|p| p.install_scripts)
+            .map(|p| format!("{}@{}", p.name, p.version)),
+    );
+    if with.is_empty() {
+        return Pinned::Allowed(Box::new(entry), report, notes);
+    }
+    let count = with.len();
+    let mut listed = with
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if count > SHOWN {
+        listed.push_str(&format!(" and {} more", count - SHOWN));
+    }
+    let listed = crate::text::printable(&listed, 4000);
+    match policies.install_scripts() {
+        (policy::InstallScripts::Deny, loc) => {
+            let at = loc.map(|l| format!(" ({l})")).unwrap_or_default();
+            report.verdict = Verdict::Denied;
+            report.diagnostics.push(
+                Diagnostic::error(
+                    Code::InstallScriptsDenied,
+                    format!(
+                        "`{name}`: {count} package(s) of the tree declare install scripts ({listed}), \
+                         and `[sources] install-scripts = \"deny\"`{at} refuses such trees; nothing was pinned"
+                    ),
+                )
+                .hint("the scripts were not run; pin a version whose tree has none, or ask whoever owns that policy"),
+            );
+            Pinned::Denied(report)
+        }
+        (policy::InstallScripts::Warn, _) => {
+            report.diagnostics.push(Diagnostic::warning(
+                Code::InstallScriptsPresent,
+                format!(
+                    "`{name}`: {count} package(s) of the tree declare install scripts ({listed}); \
+                     they were not run and never are"
+                ),
+            ));
+            Pinned::Allowed(Box::new(entry), report, notes)
+        }
+    }
 }
 
 /// A wheel's dependency tree, resolved by pip from the index the wheel
@@ -512,11 +596,11 @@ fn pypi_dependencies(
     top: Option<&Blob>,
     (fetch, client, pinned): (&FetchRequest, Option<&net::Client>, &Lock),
     stored: &mut Vec<String>,
-) -> Result<(Entry, Vec<String>), Failure> {
+) -> Result<(Entry, Vec<String>, Vec<String>), Failure> {
     // A registry entry's PyPI package is what was resolved.
     let pypi = resolved.nested.as_ref().unwrap_or(source);
     let (Source::Pypi { name, .. }, Some(version)) = (pypi, resolved.version.as_deref()) else {
-        return Ok((entry, Vec::new()));
+        return Ok((entry, Vec::new(), Vec::new()));
     };
     let (simple, _) = source::pypi::simple_root(index)?;
     let package = source.to_string();

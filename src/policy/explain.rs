@@ -29,6 +29,11 @@ pub struct Rule {
 const UNSIGNED_ALLOWED: &str =
     "unsigned pins (add --unsigned --reason): allowed, the signature waived with the reason shown";
 
+const SCRIPTS_WARN: &str =
+    "npm install scripts in a pinned tree: warned about in the add report, never run";
+const SCRIPTS_DENY: &str =
+    "npm install scripts in a pinned tree: add refuses the tree, naming the packages (never run)";
+
 fn rule(what: impl Into<String>, from: impl Into<String>) -> Rule {
     Rule {
         what: what.into(),
@@ -49,6 +54,7 @@ pub fn explain(set: &PolicySet, trust: &TrustStore, server: &str) -> Explanation
                     "built-in default",
                 ),
                 rule(UNSIGNED_ALLOWED, "built-in default"),
+                rule(SCRIPTS_WARN, "built-in default"),
             ],
         });
     }
@@ -108,6 +114,16 @@ fn explain_layer(p: &Policy, trust: &TrustStore, server: &str) -> LayerExplanati
         None => rule(
             UNSIGNED_ALLOWED,
             "built-in default (no `[sources] allow-unsigned` in the file)",
+        ),
+    });
+    rules.push(match &p.install_scripts {
+        Some(a) if a.value == crate::policy::InstallScripts::Deny => {
+            rule(SCRIPTS_DENY, format!("[sources] {}", a.loc))
+        }
+        Some(a) => rule(SCRIPTS_WARN, format!("[sources] {}", a.loc)),
+        None => rule(
+            SCRIPTS_WARN,
+            "built-in default (no `[sources] install-scripts` in the file)",
         ),
     });
     if reqs.required.contains(&Requirement::Signature) {

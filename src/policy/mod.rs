@@ -324,6 +324,20 @@ pub struct Policy {
     /// `[sources] allow-unsigned`: whether `add --unsigned` may pin a
     /// server without a signature; `None` is the default (allowed).
     pub allow_unsigned: Option<At<bool>>,
+    /// `[sources] install-scripts`: what `add` does with an npm tree
+    /// where a package declares install scripts; `None` is "warn".
+    pub install_scripts: Option<At<InstallScripts>>,
+}
+
+/// `[sources] install-scripts`. The scripts are never run either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InstallScripts {
+    /// Refuse to pin the tree, naming the packages.
+    Deny,
+    /// Pin it, with a warning in the report.
+    #[default]
+    Warn,
 }
 
 /// `[servers.sbom]`: what the bill of materials must show.
@@ -518,6 +532,20 @@ impl PolicySet {
         Ok(set)
     }
 
+    /// `[sources] install-scripts` in force: "deny" if any layer says so
+    /// (a layer can only tighten), with where it was said.
+    pub fn install_scripts(&self) -> (InstallScripts, Option<&Loc>) {
+        let said = || {
+            self.layers
+                .iter()
+                .filter_map(|p| p.install_scripts.as_ref())
+        };
+        match said().find(|a| a.value == InstallScripts::Deny) {
+            Some(a) => (InstallScripts::Deny, Some(&a.loc)),
+            None => (InstallScripts::Warn, said().next_back().map(|a| &a.loc)),
+        }
+    }
+
     pub fn is_default(&self) -> bool {
         self.layers.is_empty()
     }
@@ -644,6 +672,16 @@ fn loosening(system: &Policy, user: &Policy) -> Vec<Diagnostic> {
     {
         out.push(warn(
             "`allow-unsigned = true` cannot relax the system policy's `allow-unsigned = false`"
+                .into(),
+            &u.loc,
+        ));
+    }
+    if let (Some(s), Some(u)) = (&system.install_scripts, &user.install_scripts)
+        && s.value == InstallScripts::Deny
+        && u.value == InstallScripts::Warn
+    {
+        out.push(warn(
+            "`install-scripts = \"warn\"` cannot relax the system policy's `install-scripts = \"deny\"`"
                 .into(),
             &u.loc,
         ));

@@ -33,6 +33,9 @@ require = ["signature"]
 # refuse such pins (also those made before, at their next `run`).
 # [sources]
 # allow-unsigned = false
+# npm packages that declare install scripts (postinstall, ...) are pinned
+# with a warning; their scripts never run. "deny" refuses such a tree.
+# install-scripts = "deny"
 
 # Exceptions waive a requirement for matching servers; a reason is
 # mandatory and shown whenever the exception applies.

@@ -114,21 +114,35 @@ fn assert_round_trip(old: &Value, new: &Value, key: &str, wrapped: &[&str]) {
     }
 }
 
+/// Pins `names` by hand (made-up digests): `install` wraps only pinned
+/// servers, and these tests are about the rewrite, not the pinning.
+pub(super) fn pin_by_hand(env: &TestEnv, names: &[&str]) {
+    let mut lock = String::from("version = 1\n");
+    for n in names {
+        lock.push_str(&format!(
+            "\n[servers.{n}]\nsource = \"npm:{n}@1.0.0\"\nsha256 = \"{}\"\nsha512 = \"{}\"\nsize = 1\nkind = \"npm-tarball\"\npinned = \"2026-01-01T00:00:00Z\"\n",
+            "a".repeat(64),
+            "b".repeat(128)
+        ));
+    }
+    fs::create_dir_all(env.home.join("config")).unwrap();
+    fs::write(env.home.join("config/servers.lock"), lock).unwrap();
+}
+
+const CLAUDE_LOCAL: &[&str] = &["filesystem", "github", "git", "weather", "time", "sqlite"];
+
 #[test]
 fn claude_install_wraps_local_servers_and_keeps_the_rest() {
     let env = TestEnv::new();
+    pin_by_hand(&env, CLAUDE_LOCAL);
     env.copy_fixture("clients/claude_desktop_config.json", "claude.json");
     let original = env.read("claude.json");
     let out = install(&env, "claude", "claude.json", &[]);
     out.code(0);
     no_secret_in(&out);
     out.stdout_has("github-docker: left as it is: `docker` runs the server in a container")
-        .stdout_has(
-            "not pinned yet: mcp-warden add filesystem npm:@modelcontextprotocol/server-filesystem@2025.8.21",
-        )
-        .stdout_has("mcp-warden add git pypi:mcp-server-git==2025.7.1")
-        .stdout_has("mcp-warden add sqlite /opt/mcp/bin/mcp-server-sqlite")
         .stdout_has("literal secrets");
+    assert!(!out.stdout.contains("not pinned"), "{}", out.context());
     // Not a terminal and no --yes: the token stays, with a warning.
     out.stderr_has("GITHUB_PERSONAL_ACCESS_TOKEN is still a literal secret");
     // Package specs and paths are not mistaken for secrets.
@@ -279,6 +293,7 @@ fn dry_run_shows_a_redacted_diff_and_changes_nothing() {
 #[test]
 fn vscode_jsonc_keeps_comments_inputs_and_references() {
     let env = TestEnv::new();
+    pin_by_hand(&env, &["perplexity", "memory", "playwright"]);
     env.copy_fixture("clients/vscode_mcp.json", "mcp.json");
     let original = jsonc_file(&env, "mcp.json");
     let out = install(&env, "vscode", "mcp.json", &[]);
@@ -348,6 +363,7 @@ fn vscode_comment_that_would_be_lost_is_refused() {
 }
 "#;
     env.write("mcp.json", text);
+    pin_by_hand(&env, &["x"]);
     let out = install(&env, "vscode", "mcp.json", &[]);
     out.code(2).stderr_has("a comment would be lost");
     assert_eq!(env.read("mcp.json"), text.as_bytes());
@@ -357,13 +373,20 @@ fn vscode_comment_that_would_be_lost_is_refused() {
 #[test]
 fn cursor_leaves_remote_and_shell_servers_and_keeps_declined_secret() {
     let env = TestEnv::new();
+    pin_by_hand(&env, &["brave-search"]);
     env.copy_fixture("clients/cursor_mcp.json", "cursor.json");
     let out = install(&env, "cursor", "cursor.json", &[]);
     out.code(0);
     no_secret_in(&out);
     out.stdout_has("linear: remote server, left alone")
         .stdout_has("shell-wrapped: left as it is: `sh` runs a shell command")
-        .stdout_has("mcp-warden add fetch 'pypi:mcp-server-fetch==<version>'");
+        .stdout_has(
+            "fetch: left as it is: not pinned, and `mcp-warden run` starts only pinned servers",
+        )
+        .stdout_has(
+            "pass --yes to pin it from pypi:mcp-server-fetch (stdin is not a terminal to ask on)",
+        )
+        .stdout_has("not pinned yet: mcp-warden add fetch pypi:mcp-server-fetch");
     out.stderr_has("BRAVE_API_KEY is still a literal secret");
     let new = json_file(&env, "cursor.json");
     assert_eq!(
@@ -379,6 +402,8 @@ fn cursor_leaves_remote_and_shell_servers_and_keeps_declined_secret() {
         "https://mcp.linear.app/sse"
     );
     assert_eq!(new["mcpServers"]["shell-wrapped"]["command"], "sh");
+    // Not pinned, so not wrapped: `run` would refuse it and the client lose it.
+    assert_eq!(new["mcpServers"]["fetch"]["command"], "uvx");
 }
 
 #[test]
@@ -406,6 +431,7 @@ fn secrets_in_args_and_headers_never_reach_the_output() {
 "#
     );
     env.write("cursor.json", &text);
+    pin_by_hand(&env, &["search"]);
     for extra in [&["--dry-run"][..], &[]] {
         let out = install(&env, "cursor", "cursor.json", extra);
         out.code(0);
@@ -487,6 +513,7 @@ fn bad_configs_fail_cleanly_and_leave_the_file() {
         "mixed.json",
         r#"{"mcpServers": {"bad": 7, "noargs": {"command": "npx", "args": "x"}, "ok": {"command": "uvx", "args": ["a==1.0"]}}}"#,
     );
+    pin_by_hand(&env, &["ok"]);
     let out = install(&env, "claude", "mixed.json", &[]);
     out.code(0)
         .stdout_has("bad: left as it is: the entry is a number, not an object")
@@ -518,11 +545,13 @@ fn an_env_name_run_would_refuse_fails_the_install_and_leaves_the_file() {
         .stderr_has("invalid value 'A-B' for '--env <VAR>'");
 
     // Valid names install, and the written arguments get past run's parser
-    // (the server is not pinned, so run stops at that, not at the usage).
+    // (the pin is made up, so run stops at its missing artifact, not at
+    // the usage).
     env.write(
         "good.json",
         r#"{"mcpServers": {"under": {"command": "npx", "args": ["-y", "@acme/x@1.0.0"], "env": {"A_B": "x", "_c1": "y"}}}}"#,
     );
+    pin_by_hand(&env, &["under"]);
     install(&env, "claude", "good.json", &[])
         .code(0)
         .stdout_has("under: wrapped");
@@ -532,12 +561,13 @@ fn an_env_name_run_would_refuse_fails_the_install_and_leaves_the_file() {
         strs(&["run", "under", "--env", "A_B", "--env", "_c1"])
     );
     let out = env.run(&args);
-    out.code(2).diag_in_stderr("server-unknown");
+    out.code(1).diag_in_stderr("cache-mismatch");
 }
 
 #[test]
 fn list_reports_wrapped_pinned_and_remote() {
     let env = TestEnv::new();
+    pin_by_hand(&env, &["brave-search", "fetch"]);
     env.copy_fixture("clients/cursor_mcp.json", "cursor.json");
     install(&env, "cursor", "cursor.json", &[]).code(0);
     // Pin one of the wrapped servers by hand.
@@ -594,6 +624,7 @@ fn list_reports_wrapped_pinned_and_remote() {
 fn default_paths_come_from_home() {
     let env = TestEnv::new();
     let home = env.root.join("userhome");
+    pin_by_hand(&env, &["brave-search", "fetch"]);
     fs::create_dir_all(home.join(".cursor")).unwrap();
     fs::copy(
         fixture("clients/cursor_mcp.json"),
@@ -652,6 +683,7 @@ fn symlinked_config_keeps_link_and_mode() {
     )
     .unwrap();
     std::os::unix::fs::symlink("dotfiles/mcp.json", env.path("mcp.json")).unwrap();
+    pin_by_hand(&env, &["brave-search", "fetch"]);
     install(&env, "cursor", "mcp.json", &[]).code(0);
     assert!(
         fs::symlink_metadata(env.path("mcp.json"))
@@ -713,6 +745,7 @@ fn declined_at_the_prompt_keeps_the_literal() {
     require_tool("script", &["--version"]);
     let env = TestEnv::new();
     env.copy_fixture("clients/claude_desktop_config.json", "claude.json");
+    pin_by_hand(&env, CLAUDE_LOCAL);
     let cmdline =
         format!("{BIN} client install --client claude --config claude.json --warden-path {WARDEN}");
     let mut child = Command::new("script")

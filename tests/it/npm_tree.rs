@@ -77,7 +77,7 @@ fn everything_registry() -> TlsServer {
 }
 
 /// Nothing is required of the servers named: the tree is what is tested.
-fn policy(env: &TestEnv, names: &[&str]) {
+pub(super) fn policy(env: &TestEnv, names: &[&str]) {
     let mut p = String::from("version = 1\n");
     for n in names {
         p.push_str(&format!("\n[[servers]]\nname = \"{n}\"\nrequire = []\n"));
@@ -95,7 +95,7 @@ fn add_args(server: &TlsServer, name: &str, source: &str) -> Vec<OsString> {
     args
 }
 
-fn entry(env: &TestEnv, name: &str) -> toml::Value {
+pub(super) fn entry(env: &TestEnv, name: &str) -> toml::Value {
     let text = lock_text(env);
     let lock: toml::Value = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     lock["servers"]
@@ -312,7 +312,7 @@ fn a_lock_edited_to_another_digest_is_refused() {
 // ------------------------------------------------------------------ scripts
 
 /// An npm tarball of `files` under `package/`.
-fn tgz(files: &[(&str, &str)]) -> Vec<u8> {
+pub(super) fn tgz(files: &[(&str, &str)]) -> Vec<u8> {
     let mut out = Vec::new();
     {
         let gz = flate2::write::GzEncoder::new(&mut out, flate2::Compression::default());
@@ -340,7 +340,7 @@ fn integrity(bytes: &[u8]) -> String {
 }
 
 /// Serves one-version packuments for `(package.json, tarball)` pairs.
-fn serve_made(server: &TlsServer, made: &[(Value, Vec<u8>)]) {
+pub(super) fn serve_made(server: &TlsServer, made: &[(Value, Vec<u8>)]) {
     let mut packs = serde_json::Map::new();
     let mut bodies = std::collections::HashMap::new();
     for (pj, bytes) in made {
@@ -363,11 +363,10 @@ fn serve_made(server: &TlsServer, made: &[(Value, Vec<u8>)]) {
     serve(server, &packs, &move |n: &str, _v: &str| bodies[n].clone());
 }
 
-#[test]
-fn install_scripts_are_listed_and_never_run() {
-    let env = TestEnv::new();
+/// A registry serving `warden-npm-top`, whose own postinstall and whose
+/// dependency `evil-dep`'s postinstall would write `marker` if run.
+fn scripts_registry(marker: &Path) -> TlsServer {
     let server = TlsServer::start();
-    let marker = env.path("postinstall-ran");
     let script = format!(
         "node -e \"require('fs').writeFileSync('{}', 'ran')\"",
         marker.display()
@@ -386,11 +385,24 @@ fn install_scripts_are_listed_and_never_run() {
         ("server.js", "require('evil-dep');\n"),
     ]);
     serve_made(&server, &[(dep_pj, dep), (top_pj, top)]);
+    server
+}
+
+#[test]
+fn install_scripts_are_listed_and_never_run() {
+    let env = TestEnv::new();
+    let marker = env.path("postinstall-ran");
+    let server = scripts_registry(&marker);
     policy(&env, &["top"]);
     let out = env.run(add_args(&server, "top", "npm:warden-npm-top@1.0.0"));
     out.code(0)
         .stderr_has("install scripts not run: the package itself (postinstall)")
-        .stderr_has("install scripts not run: node_modules/evil-dep (evil-dep@1.0.0)");
+        .stderr_has("install scripts not run: node_modules/evil-dep (evil-dep@1.0.0)")
+        // `[sources] install-scripts` is "warn" by default: a warning too.
+        .diag("install-scripts-present")
+        .stdout_has(
+            "`top`: 2 package(s) of the tree declare install scripts (the package itself (postinstall), evil-dep@1.0.0); they were not run and never are",
+        );
     assert!(!marker.exists(), "a postinstall script ran");
     let e = entry(&env, "top");
     assert_eq!(
@@ -404,6 +416,72 @@ fn install_scripts_are_listed_and_never_run() {
             .is_file()
     );
     assert!(!marker.exists(), "a postinstall script ran");
+}
+
+/// `[sources] install-scripts = "deny"` in `[sources]` text.
+fn deny_scripts(path: &Path, extra: &str) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(
+        path,
+        format!(
+            "version = 1\n\n[sources]\ninstall-scripts = {extra}\n\n[[servers]]\nname = \"top\"\nrequire = []\n"
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn install_scripts_deny_refuses_the_tree_and_keeps_nothing() {
+    let env = TestEnv::new();
+    let marker = env.path("postinstall-ran");
+    let server = scripts_registry(&marker);
+    deny_scripts(&env.user_policy(), "\"deny\"");
+    let out = env.run(add_args(&server, "top", "npm:warden-npm-top@1.0.0"));
+    out.code(1)
+        .diag("install-scripts-denied")
+        .stdout_has("the package itself (postinstall), evil-dep@1.0.0")
+        .stdout_has("refuses such trees; nothing was pinned")
+        .stderr_has("not pinned: top was not added");
+    assert!(!marker.exists(), "a postinstall script ran");
+    assert_untouched(&env, "denied for install scripts");
+    // As JSON: the verdict and the code.
+    let mut args = os(&["--format", "json"]);
+    args.extend(add_args(&server, "top", "npm:warden-npm-top@1.0.0"));
+    let out = env.run(args);
+    out.code(1).diag("install-scripts-denied");
+    assert_eq!(out.json()["verdict"], "denied");
+    assert_untouched(&env, "denied for install scripts (json)");
+    // `policy explain` names the line that decides.
+    env.run(["policy", "explain", "top"])
+        .code(0)
+        .stdout_has("add refuses the tree");
+}
+
+#[test]
+fn a_user_warn_cannot_relax_a_system_deny() {
+    let env = TestEnv::new();
+    let marker = env.path("postinstall-ran");
+    let server = scripts_registry(&marker);
+    deny_scripts(&env.system_policy(), "\"deny\"");
+    deny_scripts(&env.user_policy(), "\"warn\"");
+    let out = env.run(add_args(&server, "top", "npm:warden-npm-top@1.0.0"));
+    out.code(1)
+        .diag("install-scripts-denied")
+        .diag("policy-loosening");
+    assert_untouched(&env, "system deny");
+    // A tree without scripts is not concerned.
+    let everything = everything_registry();
+    let out = env.run(add_args(&everything, "top", SOURCE));
+    out.code(0).no_diag("install-scripts-denied");
+}
+
+#[test]
+fn a_bad_install_scripts_value_is_a_policy_error() {
+    let env = TestEnv::new();
+    for bad in ["\"allow\"", "true", "[\"deny\"]"] {
+        deny_scripts(&env.user_policy(), bad);
+        env.run(["policy", "check"]).code(1).diag("policy-type");
+    }
 }
 
 #[test]

@@ -250,13 +250,13 @@ impl<'a> Parser<'a> {
                 }
             },
         };
-        let allow_unsigned = match Self::get(root, "sources") {
-            None => None,
+        let sources = match Self::get(root, "sources") {
+            None => sources::Sources::default(),
             Some((_, v)) => match v.get_ref().as_table() {
                 Some(t) => self.sources(t),
                 None => {
                     self.type_error(v, "sources", "a table");
-                    None
+                    sources::Sources::default()
                 }
             },
         };
@@ -306,7 +306,8 @@ impl<'a> Parser<'a> {
         let policy = Policy {
             otlp,
             anchor,
-            allow_unsigned,
+            allow_unsigned: sources.allow_unsigned,
+            install_scripts: sources.install_scripts,
             advisories,
             file: self.file.to_path_buf(),
             layer,

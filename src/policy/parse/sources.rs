@@ -3,17 +3,52 @@
 use toml::de::DeTable;
 
 use super::Parser;
-use crate::policy::At;
+use crate::diag::{Code, Diagnostic};
+use crate::policy::{At, InstallScripts};
+
+/// What `[sources]` says.
+#[derive(Debug, Default)]
+pub(super) struct Sources {
+    pub allow_unsigned: Option<At<bool>>,
+    pub install_scripts: Option<At<InstallScripts>>,
+}
 
 impl Parser<'_> {
     /// `allow-unsigned`: whether `add --unsigned --reason` may pin a
-    /// server without a signature (default true).
-    pub(super) fn sources(&mut self, t: &DeTable) -> Option<At<bool>> {
-        self.check_keys(t, &["allow-unsigned"], "[sources]");
-        let (_, v) = Self::get(t, "allow-unsigned")?;
-        let loc = self.loc(v.span());
-        self.boolean(t, "allow-unsigned")
-            .map(|value| At { value, loc })
+    /// server without a signature (default true). `install-scripts`:
+    /// "deny" refuses an npm tree where a package declares install
+    /// scripts, "warn" (the default) pins it with a warning.
+    pub(super) fn sources(&mut self, t: &DeTable) -> Sources {
+        self.check_keys(t, &["allow-unsigned", "install-scripts"], "[sources]");
+        let allow_unsigned = Self::get(t, "allow-unsigned").and_then(|(_, v)| {
+            let loc = self.loc(v.span());
+            self.boolean(t, "allow-unsigned")
+                .map(|value| At { value, loc })
+        });
+        let install_scripts = self
+            .string(t, "install-scripts")
+            .and_then(|a| match a.value.as_str() {
+                "deny" => Some(a.map(InstallScripts::Deny)),
+                "warn" => Some(a.map(InstallScripts::Warn)),
+                _ => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::PolicyType,
+                            format!(
+                                "`install-scripts` must be \"deny\" or \"warn\", not `{}`",
+                                a.value
+                            ),
+                        )
+                        .hint("\"deny\" refuses to pin a package tree that declares install scripts; \"warn\" (the default) pins it with a warning; the scripts are never run")
+                        .at(a.loc.to_string()),
+                    );
+                    None
+                }
+            });
+        Sources {
+            allow_unsigned,
+            install_scripts,
+        }
     }
 }
 
@@ -37,5 +72,28 @@ mod tests {
         assert_eq!(codes(&d), vec!["policy-unknown-key"]);
         let (_, d) = check("version = 1\nsources = false\n");
         assert_eq!(codes(&d), vec!["policy-type"]);
+    }
+
+    #[test]
+    fn install_scripts_is_deny_or_warn() {
+        use crate::policy::InstallScripts;
+        let (p, d) = check("version = 1\n[sources]\ninstall-scripts = \"deny\"\n");
+        assert!(d.is_empty(), "{d:?}");
+        let a = p.unwrap().install_scripts.unwrap();
+        assert_eq!(a.value, InstallScripts::Deny);
+        assert_eq!(a.loc.to_string(), "p.toml:3:19");
+        let (p, _) = check("version = 1\n[sources]\ninstall-scripts = \"warn\"\n");
+        assert_eq!(
+            p.unwrap().install_scripts.unwrap().value,
+            InstallScripts::Warn
+        );
+        let (p, _) = check("version = 1\n[sources]\n");
+        assert!(p.unwrap().install_scripts.is_none());
+        for bad in ["\"allow\"", "true", "\"\"", "[\"deny\"]"] {
+            let (_, d) = check(&format!(
+                "version = 1\n[sources]\ninstall-scripts = {bad}\n"
+            ));
+            assert_eq!(codes(&d), vec!["policy-type"], "{bad}");
+        }
     }
 }
