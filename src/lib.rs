@@ -9,6 +9,7 @@
 pub mod archive;
 pub mod audit;
 pub mod cache;
+pub mod child;
 pub mod cli;
 pub mod client;
 pub mod context;

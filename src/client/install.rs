@@ -434,30 +434,8 @@ pub(super) fn check_rewrite(cfg: &Config, plan: &Plan, warden: &str) -> Result<(
         .value()
         .and_then(|v| v.to_serde_value())
         .unwrap_or(Value::Null);
-    let (Some(old_top), Some(new_top)) = (cfg.value.as_object(), new.as_object()) else {
-        return Err(fail("the top level is no longer an object".to_string()));
-    };
-    if !old_top.keys().eq(new_top.keys()) {
-        return Err(fail("the top-level keys changed".to_string()));
-    }
-    let key = cfg.kind.servers_key();
-    for (k, v) in old_top {
-        if k != key && new_top.get(k) != Some(v) {
-            return Err(fail(format!("`{k}` changed")));
-        }
-    }
-    let empty = serde_json::Map::new();
-    let old_servers = old_top
-        .get(key)
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    let new_servers = new_top
-        .get(key)
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    if !old_servers.keys().eq(new_servers.keys()) {
-        return Err(fail("the server names changed".to_string()));
-    }
+    let (old_servers, new_servers) =
+        super::servers_alone_changed(cfg.kind.servers_key(), &cfg.value, &new).map_err(fail)?;
     for p in &plan.servers {
         let (Some(old), Some(new)) = (old_servers.get(&p.name), new_servers.get(&p.name)) else {
             return Err(fail(format!("server `{}` is missing", p.name)));

@@ -214,6 +214,40 @@ impl crate::diag::Diagnose for ClientError {
     }
 }
 
+type Servers = serde_json::Map<String, serde_json::Value>;
+
+/// The server tables of a config before and after a rewrite, once it is
+/// checked that nothing else changed: the same top-level keys, every one
+/// but `key` equal, and the same server names. The error says what moved.
+fn servers_alone_changed<'a>(
+    key: &str,
+    old: &'a serde_json::Value,
+    new: &'a serde_json::Value,
+) -> Result<(&'a Servers, &'a Servers), String> {
+    static EMPTY: std::sync::LazyLock<Servers> = std::sync::LazyLock::new(Servers::new);
+    let (Some(old_top), Some(new_top)) = (old.as_object(), new.as_object()) else {
+        return Err("the top level is no longer an object".to_string());
+    };
+    if !old_top.keys().eq(new_top.keys()) {
+        return Err("the top-level keys changed".to_string());
+    }
+    for (k, v) in old_top {
+        if k != key && new_top.get(k) != Some(v) {
+            return Err(format!("`{k}` changed"));
+        }
+    }
+    let servers = |top: &'a Servers| {
+        top.get(key)
+            .and_then(serde_json::Value::as_object)
+            .unwrap_or(&EMPTY)
+    };
+    let (old_servers, new_servers) = (servers(old_top), servers(new_top));
+    if !old_servers.keys().eq(new_servers.keys()) {
+        return Err("the server names changed".to_string());
+    }
+    Ok((old_servers, new_servers))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

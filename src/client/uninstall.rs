@@ -241,30 +241,9 @@ fn check(
     };
     let new = Config::parse(cfg.kind, &cfg.path, plan.new.clone())
         .map_err(|e| fail(format!("it does not parse: {e}")))?;
-    let key = cfg.kind.servers_key();
-    let (Some(old_top), Some(new_top)) = (cfg.value.as_object(), new.value.as_object()) else {
-        return Err(fail("the top level is no longer an object".to_string()));
-    };
-    if !old_top.keys().eq(new_top.keys()) {
-        return Err(fail("the top-level keys changed".to_string()));
-    }
-    for (k, v) in old_top {
-        if k != key && new_top.get(k) != Some(v) {
-            return Err(fail(format!("`{k}` changed")));
-        }
-    }
-    let empty = serde_json::Map::new();
-    let old_s = old_top
-        .get(key)
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    let new_s = new_top
-        .get(key)
-        .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    if !old_s.keys().eq(new_s.keys()) {
-        return Err(fail("the server names changed".to_string()));
-    }
+    let (old_s, new_s) =
+        super::servers_alone_changed(cfg.kind.servers_key(), &cfg.value, &new.value)
+            .map_err(fail)?;
     for (name, old) in old_s {
         let want = restored
             .iter()

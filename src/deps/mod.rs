@@ -6,7 +6,15 @@
 pub mod npm;
 pub mod pypi;
 
-use crate::diag::{Code, Diagnose};
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus};
+use std::time::Duration;
+
+use crate::cache::{Blob, Cache};
+use crate::child::RunError;
+use crate::diag::{Code, Diagnose, Failure};
+use crate::digest::Digest;
+use crate::{fsutil, net};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DepsError {
@@ -266,4 +274,83 @@ pub fn pypi_tree(
         tree: Some(tree),
         notes,
     })
+}
+
+/// The roots mcp-warden's own client trusts, as one PEM bundle: the
+/// system's, the `--ca-file`s and those of the environment variable.
+fn ca_bundle(extra: &[PathBuf]) -> Vec<u8> {
+    let mut ca = Vec::new();
+    let system = std::env::var_os("SSL_CERT_FILE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/etc/ssl/certs/ca-certificates.crt"));
+    let env_ca = std::env::var_os(net::ENV_CA_FILE);
+    for f in std::iter::once(system)
+        .chain(extra.iter().cloned())
+        .chain(net::env_ca_files(env_ca.as_deref()))
+    {
+        if let Ok(bytes) = fsutil::read_bounded(&f, 16 << 20) {
+            ca.extend_from_slice(&bytes);
+            ca.push(b'\n');
+        }
+    }
+    ca
+}
+
+/// What a resolver inherits from mcp-warden's environment: where the tool
+/// is, and the proxy the network is reached by.
+fn pass_env(cmd: &mut Command) {
+    for var in [
+        "PATH",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ] {
+        if let Some(v) = std::env::var_os(var) {
+            cmd.env(var, v);
+        }
+    }
+}
+
+/// Runs a resolver to its end within `timeout`: its status, and its stderr
+/// then stdout as one text (each kept up to [`npm::MAX_OUTPUT`] bytes).
+fn run_resolver(
+    cmd: Command,
+    tool: &str,
+    timeout: Duration,
+) -> Result<(ExitStatus, String), RunError> {
+    let f = crate::child::run_bounded(cmd, tool, timeout, npm::MAX_OUTPUT)?;
+    let mut text = String::from_utf8_lossy(&f.stderr).into_owned();
+    text.push_str(&String::from_utf8_lossy(&f.stdout));
+    Ok((f.status, text))
+}
+
+/// Downloads `url` into the cache, checked against `digest` as it is
+/// stored; `about` names the package in errors, and the new key goes to
+/// `stored` (for the caller to discard on failure). Offline, nothing is
+/// fetched and that is the error.
+fn download(
+    cache: &Cache,
+    client: Option<&net::Client>,
+    (url, digest, about): (&str, &Digest, &str),
+    max: u64,
+    stored: &mut Vec<String>,
+) -> Result<Blob, Failure> {
+    let Some(client) = client else {
+        return Err(Failure::input(
+            Code::FetchFailed,
+            format!("--offline: {url} would have to be fetched"),
+            Some("run without --offline once".into()),
+        ));
+    };
+    let body = client
+        .get(url, max)
+        .map_err(|e| Failure::from(e).about(about))?;
+    let b = cache
+        .put_reader(body, max, std::slice::from_ref(digest))
+        .map_err(|e| Failure::from(e).about(about))?;
+    stored.push(b.sha256.clone());
+    Ok(b)
 }

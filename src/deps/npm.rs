@@ -17,16 +17,16 @@
 //!   at its lock path, so that `require` resolves as after `npm ci`.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
 use super::DepsError;
 use crate::archive::{self, Kind, Limits};
 use crate::cache::{Blob, Cache, Tree};
+use crate::child::RunError;
 use crate::diag::Failure;
 use crate::digest::Digest;
 use crate::fsutil;
@@ -217,7 +217,7 @@ pub fn resolve(dir: &Path, package: &str, r: &Resolver) -> Result<Vec<Locked>, D
     }
     // npm trusts the same roots as mcp-warden: the system's, and the
     // extra CA files.
-    let ca = ca_bundle(&r.ca_files);
+    let ca = super::ca_bundle(&r.ca_files);
     let ca_file = tmp.path().join("ca.pem");
     std::fs::write(&ca_file, &ca).map_err(io)?;
 
@@ -242,29 +242,13 @@ pub fn resolve(dir: &Path, package: &str, r: &Resolver) -> Result<Vec<Locked>, D
             "--loglevel=error",
             "--registry",
         ])
-        .arg(&r.registry)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // Where npm and node are, and the proxy the network is reached by.
-    for var in [
-        "PATH",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "NO_PROXY",
-        "no_proxy",
-    ] {
-        if let Some(v) = std::env::var_os(var) {
-            cmd.env(var, v);
-        }
-    }
-    let (status, output) = run_bounded(cmd, "npm", r.timeout).map_err(|e| match e {
-        RunError::Missing => DepsError::NpmMissing {
+        .arg(&r.registry);
+    super::pass_env(&mut cmd);
+    let (status, output) = super::run_resolver(cmd, "npm", r.timeout).map_err(|e| match e {
+        RunError::Missing { .. } => DepsError::NpmMissing {
             package: package.into(),
         },
-        RunError::Other(detail) => unresolved(detail),
+        e => unresolved(e.to_string()),
     })?;
     if !status.success() {
         return Err(unresolved(format!(
@@ -276,91 +260,6 @@ pub fn resolve(dir: &Path, package: &str, r: &Resolver) -> Result<Vec<Locked>, D
     let bytes = fsutil::read_bounded(&lock_path, MAX_LOCK_BYTES)
         .map_err(|e| invalid(format!("package-lock.json: {e}")))?;
     parse_lock(&bytes, package, &r.registry, &Platform::this())
-}
-
-/// The roots mcp-warden's own client trusts, as one PEM bundle: the
-/// system's, the `--ca-file`s and those of the environment variable.
-pub(super) fn ca_bundle(extra: &[PathBuf]) -> Vec<u8> {
-    let mut ca = Vec::new();
-    let system = std::env::var_os("SSL_CERT_FILE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/etc/ssl/certs/ca-certificates.crt"));
-    let env_ca = std::env::var_os(net::ENV_CA_FILE);
-    for f in std::iter::once(system)
-        .chain(extra.iter().cloned())
-        .chain(net::env_ca_files(env_ca.as_deref()))
-    {
-        if let Ok(bytes) = fsutil::read_bounded(&f, 16 << 20) {
-            ca.extend_from_slice(&bytes);
-            ca.push(b'\n');
-        }
-    }
-    ca
-}
-
-pub(super) enum RunError {
-    Missing,
-    Other(String),
-}
-
-/// Runs `cmd` to its end within `timeout`, keeping at most
-/// [`MAX_OUTPUT`] bytes of its stdout and stderr (the rest is drained).
-pub(super) fn run_bounded(
-    mut cmd: Command,
-    tool: &str,
-    timeout: Duration,
-) -> Result<(std::process::ExitStatus, String), RunError> {
-    let mut child = cmd.spawn().map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => RunError::Missing,
-        _ => RunError::Other(format!("cannot start {tool}: {e}")),
-    })?;
-    let drain = |r: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut kept = Vec::new();
-            if let Some(mut r) = r {
-                let mut buf = [0u8; 8192];
-                while let Ok(n) = r.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    let room = MAX_OUTPUT.saturating_sub(kept.len());
-                    kept.extend_from_slice(&buf[..n.min(room)]);
-                }
-            }
-            kept
-        })
-    };
-    let out = drain(
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    );
-    let err = drain(
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn Read + Send>),
-    );
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if started.elapsed() >= timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(RunError::Other(format!(
-                    "{tool} did not finish within {} s",
-                    timeout.as_secs()
-                )));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-            Err(e) => return Err(RunError::Other(format!("waiting for {tool}: {e}"))),
-        }
-    };
-    let mut text = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.join().unwrap_or_default()));
-    Ok((status, text))
 }
 
 /// The packages of npm's `package-lock.json` (lockfileVersion 2 or 3)
@@ -647,22 +546,14 @@ pub fn fetch_all(
             out.push(b);
             continue;
         }
-        let Some(client) = client else {
-            return Err(Failure::input(
-                crate::diag::Code::FetchFailed,
-                format!("--offline: {} would have to be fetched", p.resolved),
-                Some("run without --offline once".into()),
-            ));
-        };
         let about = format!("{} ({}@{})", p.path, p.name, p.version);
-        let body = client
-            .get(&p.resolved, max)
-            .map_err(|e| Failure::from(e).about(&about))?;
-        let b = cache
-            .put_reader(body, max, std::slice::from_ref(&p.digest))
-            .map_err(|e| Failure::from(e).about(&about))?;
-        stored.push(b.sha256.clone());
-        out.push(b);
+        out.push(super::download(
+            cache,
+            client,
+            (&p.resolved, &p.digest, &about),
+            max,
+            stored,
+        )?);
     }
     Ok(out)
 }

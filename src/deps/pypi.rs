@@ -22,16 +22,16 @@
 //!   so that a launch neither writes nor re-checks `.pyc` files.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine as _;
 use serde_json::Value;
 
 use super::DepsError;
-use super::npm::{RunError, ca_bundle, run_bounded};
 use crate::archive::{self, Kind, Limits};
 use crate::cache::{Blob, Cache, Tree};
+use crate::child::RunError;
 use crate::diag::Failure;
 use crate::digest::{Algorithm, Digest};
 use crate::fsutil;
@@ -131,7 +131,7 @@ pub fn resolve(
     std::fs::create_dir(&home).map_err(io)?;
     std::fs::create_dir(&work).map_err(io)?;
     let ca_file = tmp.path().join("ca.pem");
-    std::fs::write(&ca_file, ca_bundle(&r.ca_files)).map_err(io)?;
+    std::fs::write(&ca_file, super::ca_bundle(&r.ca_files)).map_err(io)?;
     let report = tmp.path().join("report.json");
     let mut cmd = Command::new("python3");
     cmd.current_dir(&work)
@@ -159,30 +159,14 @@ pub fn resolve(
         .arg(&ca_file)
         .arg("--index-url")
         .arg(&r.index)
-        .arg(format!("{name}=={version}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // Where python is, and the proxy the network is reached by.
-    for var in [
-        "PATH",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "NO_PROXY",
-        "no_proxy",
-    ] {
-        if let Some(v) = std::env::var_os(var) {
-            cmd.env(var, v);
-        }
-    }
-    let (status, output) = run_bounded(cmd, "pip", r.timeout).map_err(|e| match e {
-        RunError::Missing => DepsError::PipMissing {
+        .arg(format!("{name}=={version}"));
+    super::pass_env(&mut cmd);
+    let (status, output) = super::run_resolver(cmd, "pip", r.timeout).map_err(|e| match e {
+        RunError::Missing { .. } => DepsError::PipMissing {
             package: package.into(),
             detail: "`python3` was not found on PATH".into(),
         },
-        RunError::Other(detail) => unresolved(detail),
+        e => unresolved(e.to_string()),
     })?;
     if !status.success() {
         if output.contains("No module named pip") {
@@ -415,22 +399,14 @@ pub fn fetch_all(
             out.push(b);
             continue;
         }
-        let Some(client) = client else {
-            return Err(Failure::input(
-                crate::diag::Code::FetchFailed,
-                format!("--offline: {} would have to be fetched", w.url),
-                Some("run without --offline once".into()),
-            ));
-        };
         let about = format!("{} ({}=={})", w.filename, w.name, w.version);
-        let body = client
-            .get(&w.url, max)
-            .map_err(|e| Failure::from(e).about(&about))?;
-        let b = cache
-            .put_reader(body, max, std::slice::from_ref(&w.sha256))
-            .map_err(|e| Failure::from(e).about(&about))?;
-        stored.push(b.sha256.clone());
-        out.push(b);
+        out.push(super::download(
+            cache,
+            client,
+            (&w.url, &w.sha256, &about),
+            max,
+            stored,
+        )?);
     }
     Ok(out)
 }
@@ -600,14 +576,11 @@ fn compile(dest: &Path) -> bool {
             "-s",
         ])
         .arg(dest)
-        .arg(dest)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .arg(dest);
     if let Some(p) = std::env::var_os("PATH") {
         cmd.env("PATH", p);
     }
-    matches!(run_bounded(cmd, "compileall", Duration::from_secs(600)), Ok((s, _)) if s.success())
+    matches!(super::run_resolver(cmd, "compileall", Duration::from_secs(600)), Ok((s, _)) if s.success())
 }
 
 /// Wheels may carry read-only directories; the other wheels' files are

@@ -14,12 +14,13 @@
 //! changed, one file per interpreter path.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
+use crate::child::RunError;
 use crate::fsutil;
 
 /// How the server's entry point is run.
@@ -286,46 +287,25 @@ fn load(path: &Path, program: &Path, binary: &Identity) -> Option<PythonFacts> {
 /// in time and output.
 fn ask_python(program: &Path, timeout: Duration) -> Result<PythonFacts, InterpError> {
     let path = program.to_path_buf();
-    let mut child = Command::new(program)
-        .args(["-I", "-S", "-c", ASK_PYTHON])
+    let mut cmd = Command::new(program);
+    cmd.args(["-I", "-S", "-c", ASK_PYTHON])
         .env_clear()
-        .current_dir("/")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| InterpError::Run {
+        .current_dir("/");
+    // One byte past the bound tells an answer that is too long.
+    let keep = MAX_ANSWER as usize + 1;
+    let f = crate::child::run_bounded(cmd, "python3", timeout, keep).map_err(|e| match e {
+        RunError::Timeout { .. } => InterpError::Timeout {
+            path: path.clone(),
+            timeout,
+        },
+        RunError::Missing { source, .. }
+        | RunError::Spawn { source, .. }
+        | RunError::Wait { source, .. } => InterpError::Run {
             path: path.clone(),
             source,
-        })?;
-    let bounded = |r: Option<Box<dyn std::io::Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut v = Vec::new();
-            if let Some(r) = r {
-                let _ = fsutil::read_at_most(r, MAX_ANSWER, &mut v);
-            }
-            v
-        })
-    };
-    let out = bounded(child.stdout.take().map(|s| Box::new(s) as _));
-    let err = bounded(child.stderr.take().map(|s| Box::new(s) as _));
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break st,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                // The reader threads end with the pipe; not waited for.
-                return Err(InterpError::Timeout { path, timeout });
-            }
-            Err(source) => return Err(InterpError::Run { path, source }),
-        }
-    };
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
-    // First: past the bound the reader stops, and the writer dies of SIGPIPE.
+        },
+    })?;
+    let (status, stdout, stderr) = (f.status, f.stdout, f.stderr);
     if stdout.len() as u64 > MAX_ANSWER {
         return Err(InterpError::Answer {
             path,
@@ -343,12 +323,6 @@ fn ask_python(program: &Path, timeout: Duration) -> Result<PythonFacts, InterpEr
             path,
             status: status.to_string(),
             stderr: last.chars().take(300).collect(),
-        });
-    }
-    if stdout.len() as u64 > MAX_ANSWER {
-        return Err(InterpError::Answer {
-            path,
-            detail: format!("more than {MAX_ANSWER} bytes"),
         });
     }
     let facts: PythonFacts = serde_json::from_slice(&stdout).map_err(|e| InterpError::Answer {
@@ -500,7 +474,7 @@ mod tests {
         assert!(matches!(e, InterpError::Failed { .. }), "{e:?}");
         assert!(e.to_string().contains("SyntaxError: no"), "{e}");
         let hangs = script("hangs", "exec sleep 30");
-        let started = Instant::now();
+        let started = std::time::Instant::now();
         let e = python_facts_with(&cache, &hangs, Duration::from_millis(300)).unwrap_err();
         assert!(matches!(e, InterpError::Timeout { .. }), "{e:?}");
         assert!(started.elapsed() < Duration::from_secs(10));

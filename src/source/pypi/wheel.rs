@@ -191,40 +191,16 @@ type MajorMinor = (u64, u64);
 /// `platform.libc_ver()` says (`glibc 2.36`): `python3 -I -c`, given 5
 /// seconds.
 fn ask_python() -> Option<(MajorMinor, Option<MajorMinor>)> {
-    use std::io::Read as _;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new("python3")
-        .args([
-            "-I",
-            "-c",
-            "import sys, platform; print('%d.%d' % sys.version_info[:2], *platform.libc_ver())",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let started = std::time::Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) if status.success() => break,
-            Ok(None) if started.elapsed() < std::time::Duration::from_secs(5) => {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-        }
-    }
-    let mut out = String::new();
-    child
-        .stdout
-        .take()?
-        .take(200)
-        .read_to_string(&mut out)
-        .ok()?;
+    let mut cmd = std::process::Command::new("python3");
+    cmd.args([
+        "-I",
+        "-c",
+        "import sys, platform; print('%d.%d' % sys.version_info[:2], *platform.libc_ver())",
+    ]);
+    let f = crate::child::run_bounded(cmd, "python3", std::time::Duration::from_secs(5), 200)
+        .ok()
+        .filter(|f| f.status.success())?;
+    let out = String::from_utf8(f.stdout).ok()?;
     let mut words = out.split_whitespace();
     let (a, b) = words.next()?.split_once('.')?;
     let python = (a.parse().ok()?, b.parse().ok()?);
