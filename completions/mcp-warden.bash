@@ -463,12 +463,16 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__approve)
-            opts="-v -q -h --yes --home --policy --format --verbose --quiet --help"
+            opts="-v -q -h --yes --variant --home --policy --format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --variant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

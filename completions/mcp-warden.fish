@@ -188,6 +188,7 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove a secret from the keychain and the index; a secret that is stored in neither is an error (exit 2)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the stored secrets\' names, and whether the keychain still holds each (present/missing); never their values'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand secret; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -l variant -d 'The argument variant to approve, as run\'s message names it (`none`: the server run without arguments): each set of server arguments has its own approvals' -r
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -l home -d 'Keep config, data and cache under DIR instead of the platform\'s directories' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand approve" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''

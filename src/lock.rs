@@ -246,13 +246,26 @@ pub struct EvidenceFile {
 pub struct RunSettings {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
+    /// The arguments the user pinned (`add NAME SOURCE -- ARGS`), after
+    /// the source's; kept by `update`. A policy's `grant-arg-paths`
+    /// opens the sandbox to the paths among them, and to no others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub server_args: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvVar>,
 }
 
 impl RunSettings {
     pub fn is_empty(&self) -> bool {
-        self.args.is_empty() && self.env.is_empty()
+        self.args.is_empty() && self.server_args.is_empty() && self.env.is_empty()
+    }
+
+    /// Every pinned argument, in the order the server gets them.
+    pub fn pinned_args(&self) -> impl Iterator<Item = &str> {
+        self.args
+            .iter()
+            .chain(&self.server_args)
+            .map(String::as_str)
     }
 }
 
@@ -393,6 +406,7 @@ mod tests {
             }],
             run: RunSettings {
                 args: vec!["--stdio".into()],
+                server_args: vec!["/srv/docs".into(), "--ro".into()],
                 env: vec![EnvVar {
                     name: "TOKEN".into(),
                     secret: true,

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::args::ApproveArgs;
 use super::{Failure, Global};
 use crate::diag::Code;
-use crate::launch::guard::pins::{Kind, PinError, PinStore};
+use crate::launch::guard::pins::{self, Kind, PinError, PinStore};
 use crate::lock::Lock;
 
 fn pin_failure(e: PinError) -> anyhow::Error {
@@ -67,8 +67,38 @@ pub fn run(g: &Global, a: &ApproveArgs) -> Result<u8> {
         )
         .into());
     };
-    let mut store = PinStore::open(&ctx.data_dir, &a.name, &entry.sha256).map_err(pin_failure)?;
+    // The variant as run computes it: pinned arguments, then those given.
+    let variant = match &a.variant {
+        Some(v) if v == "none" => None,
+        Some(v) => Some(v.clone()),
+        None => {
+            let mut given: Vec<std::ffi::OsString> = entry
+                .run
+                .pinned_args()
+                .map(std::ffi::OsString::from)
+                .collect();
+            given.extend(a.args.iter().cloned());
+            pins::variant(&given)
+        }
+    };
+    let mut store = PinStore::open(&ctx.data_dir, &a.name, &entry.sha256, variant.as_deref())
+        .map_err(pin_failure)?;
     if !store.has_pending() {
+        let others: Vec<String> = pins::pending_variants(&ctx.data_dir, &a.name, &entry.sha256)
+            .into_iter()
+            .filter(|v| *v != variant)
+            .map(|v| match v {
+                Some(v) => format!("mcp-warden approve {} --variant {v}", a.name),
+                None => format!("mcp-warden approve {} --variant none", a.name),
+            })
+            .collect();
+        if !others.is_empty() {
+            g.note(&format!(
+                "changes are pending for {} when run with other arguments: {}",
+                a.name,
+                others.join("; ")
+            ));
+        }
         if g.json() {
             g.out(&format!(
                 "{}\n",

@@ -89,7 +89,11 @@ Examples:
   mcp-warden add io.github.acme/srv registry:io.github.acme/srv@1.2.0
   # A package whose publisher signs nothing, pinned on purpose
   mcp-warden add time pypi:mcp-server-time==0.6.2 \\
-      --unsigned --reason \"upstream publishes no signature; reviewed 0.6.2\"";
+      --unsigned --reason \"upstream publishes no signature; reviewed 0.6.2\"
+  # A filesystem server with its directory pinned as an argument (a policy's
+  # [servers.run] grant-arg-paths = true lets the sandbox open it)
+  mcp-warden add files npm:@modelcontextprotocol/server-filesystem@2026.7.1 \\
+      --unsigned --reason \"reviewed\" -- ~/projects";
 
 const RUN_ABOUT: &str = "\
 Check a pinned server again and start it over stdio, with a clean
@@ -177,12 +181,20 @@ server's digest. When a later list differs (a description changed after
 approval), the changed and new tools are hidden from the client and calls to
 them are refused until `approve` shows the difference and accepts it; a
 running guard picks the approval up. The digest it prints can go into the
-policy's [servers.tools] pinned, so that a fleet approves once.";
+policy's [servers.tools] pinned, so that a fleet approves once.
+
+Pins and approvals are kept per argument variant: the same server run with
+other arguments (another directory for a filesystem server) may list other
+tools, so each set of arguments is approved on its own. The guard's message
+names the variant (`--variant ID`); giving the arguments after `--` finds
+the same one.";
 
 const APPROVE_HELP: &str = "\
 Examples:
   mcp-warden approve github
-  mcp-warden approve github --yes";
+  mcp-warden approve github --yes
+  mcp-warden approve files --variant 3f9c0a7d21b4e685
+  mcp-warden approve files -- /srv/docs";
 
 const UPDATE_ABOUT: &str = "\
 Re-resolve a pinned server under the current policy; shows the change first.
@@ -473,6 +485,13 @@ pub struct AddArgs {
     /// one line of text, at most 500 characters.
     #[arg(long, value_name = "TEXT", requires = "unsigned")]
     pub reason: Option<String>,
+
+    /// Arguments pinned for the server, after `--`: every `run` passes
+    /// them after the ones the source declares, `update` keeps them, and
+    /// the policy's `grant-arg-paths` may open the sandbox to the paths
+    /// among them (e.g. the directories a filesystem server serves).
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -1046,6 +1065,15 @@ pub struct ApproveArgs {
     /// terminal and refuses when there is none.
     #[arg(long)]
     pub yes: bool,
+    /// The argument variant to approve, as run's message names it (`none`:
+    /// the server run without arguments): each set of server arguments
+    /// has its own approvals.
+    #[arg(long, value_name = "ID", conflicts_with = "args")]
+    pub variant: Option<String>,
+    /// The arguments the server is run with (after `--`, as in `run NAME
+    /// -- ARGS`), instead of --variant.
+    #[arg(last = true, value_name = "ARGS")]
+    pub args: Vec<std::ffi::OsString>,
 }
 
 impl EvidenceArgs {

@@ -343,6 +343,9 @@ fn pin_unpinned(
                     .fetch
                     .request(std::io::stderr().is_terminal() && !g.cli.quiet),
                 allow_downgrade: false,
+                // The entry's own arguments stay in the client config,
+                // after `run NAME --`.
+                args: Vec::new(),
             };
             match crate::ops::pin::add(ctx, &req) {
                 Ok(PinOutcome::Pinned { notes, .. }) => {

@@ -26,6 +26,7 @@ pub fn add(g: &Global, a: &AddArgs) -> Result<u8> {
         evidence,
         fetch: fetch_request(g, &a.fetch),
         allow_downgrade: a.allow_downgrade,
+        args: a.args.clone(),
     };
     match pin::add(&ctx, &req)? {
         PinOutcome::Unchanged { entry: prev } => {

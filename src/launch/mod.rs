@@ -5,6 +5,7 @@
 //! unsafe code. The receipt that spares a re-hash is `crate::receipt`.
 
 pub mod anchor;
+pub mod denials;
 pub mod entry;
 pub mod env;
 pub mod guard;

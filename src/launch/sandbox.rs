@@ -126,13 +126,27 @@ pub struct Server<'a> {
     /// The policy's `read-paths` and `write-paths`, already absolute.
     pub read: &'a [PathBuf],
     pub write: &'a [PathBuf],
+    /// `grant-arg-paths`: the existing paths among the pinned arguments,
+    /// granted read and write unless one would reach what [`KeepOut`]
+    /// names.
+    pub arg_paths: &'a [PathBuf],
+}
+
+/// What a plan lets the server reach, resolved: for telling a denial
+/// made by the sandbox from one made by the file's own permissions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Granted {
+    /// Read (with or without execute).
+    pub read: Vec<PathBuf>,
+    /// Read and write.
+    pub write: Vec<PathBuf>,
 }
 
 /// The sandbox `run` puts around one server: the system paths, the
 /// verified files, what the interpreter needs ([`interpreter_grants`]),
 /// and the server's own state directories, which become its HOME and
 /// TMPDIR.
-pub fn for_server(s: &Server) -> Result<(Prepared, StateDirs), SandboxError> {
+pub fn for_server(s: &Server) -> Result<(Prepared, StateDirs, Granted), SandboxError> {
     let dirs = state_dirs(&s.ctx.data_dir, s.name)?;
     let mut plan = Plan::new(s.mode, s.network);
     for p in s.read.iter().chain(s.write) {
@@ -145,6 +159,21 @@ pub fn for_server(s: &Server) -> Result<(Prepared, StateDirs), SandboxError> {
     }
     plan.read.extend(s.read.iter().cloned());
     plan.read_write.extend(s.write.iter().cloned());
+    let keep_out = KeepOut::new(s.ctx, s.home);
+    for p in s.arg_paths {
+        // Granted as it resolves now: Landlock holds the opened inode,
+        // so a later rename or symlink swap moves nothing into reach.
+        let Ok(real) = std::fs::canonicalize(p) else {
+            continue;
+        };
+        if let Some(kept) = keep_out.reached_by(&real, true) {
+            return Err(SandboxError::ArgPathKeepOut {
+                arg: p.clone(),
+                kept: kept.to_path_buf(),
+            });
+        }
+        plan.read_write.push(real);
+    }
     plan.read_exec.push(s.artifact.to_path_buf());
     plan.read_write.push(dirs.home.clone());
     plan.read_write.push(dirs.tmp.clone());
@@ -156,12 +185,17 @@ pub fn for_server(s: &Server) -> Result<(Prepared, StateDirs), SandboxError> {
             }
             _ => None,
         };
-        let keep_out = KeepOut::new(s.ctx, s.home);
         let g = interpreter_grants(program, facts.as_ref(), &keep_out, &plan.read_write)?;
         plan.read_exec.extend(g.read_exec);
         plan.read.extend(g.read);
     }
-    Ok((plan.prepare()?, dirs))
+    let granted = Granted {
+        read: (plan.read.iter().chain(&plan.read_exec))
+            .map(|p| resolve(p))
+            .collect(),
+        write: plan.read_write.iter().map(|p| resolve(p)).collect(),
+    };
+    Ok((plan.prepare()?, dirs, granted))
 }
 
 /// What no grant made for an interpreter may reach: the user's home as a
@@ -705,6 +739,11 @@ pub enum SandboxError {
         write.display(), exec.display()
     )]
     WritableExecutable { write: PathBuf, exec: PathBuf },
+    #[error(
+        "the pinned argument {} cannot be granted to the server: it would open {} (grant-arg-paths)",
+        arg.display(), kept.display()
+    )]
+    ArgPathKeepOut { arg: PathBuf, kept: PathBuf },
 }
 
 impl crate::diag::Diagnose for SandboxError {
@@ -738,6 +777,9 @@ impl crate::diag::Diagnose for SandboxError {
             }
             SandboxError::Interpreter(_) => {
                 "check that the interpreter runs (`python3 -I -c pass`), or name another in the policy: [servers.run] interpreter = \"/usr/bin/python3\""
+            }
+            SandboxError::ArgPathKeepOut { .. } => {
+                "pin a narrower path (a project directory, not your home directory or /, nor anything holding mcp-warden's own files), or set grant-arg-paths = false and name the paths in read-paths or write-paths"
             }
             SandboxError::WritableExecutable { .. } => {
                 "take the path out of the policy's write-paths (a server may not write where it may execute: its verified files, its interpreter, /usr, /bin, /lib), or move mcp-warden's home (--home) out of those"

@@ -921,6 +921,7 @@ mod tests {
                 session,
                 limits: crate::launch::guard::Limits::default(),
                 redactor: std::sync::Arc::new(crate::redact::Redactor::shapes_only()),
+                denials: None,
             }),
             ..sh(script, dir, &[])
         }

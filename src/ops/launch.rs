@@ -251,7 +251,7 @@ fn plan(
         redactor,
     } = environment(a, ctx, entry, &rules, &ep, audit)?;
     let mut args = ep.args.clone();
-    args.extend(entry.run.args.iter().map(OsString::from));
+    args.extend(entry.run.pinned_args().map(OsString::from));
     args.extend(a.args.iter().cloned());
 
     let Confinement {
@@ -259,8 +259,33 @@ fn plan(
         summary,
         gaps,
         cwd,
-    } = confine(ctx, name, &rules, &anchor, &ep, &mut plain)?;
-    let guard = guard_for(ctx, name, entry, &rules, judges.policies, audit, &redactor)?;
+        denials,
+    } = confine(
+        ctx,
+        (name, entry, &a.args),
+        (&rules, judges.policies),
+        &anchor,
+        &ep,
+        &mut plain,
+    )?;
+    // Pins and approvals are per argument variant: the pinned arguments
+    // and those given now (not the entry point's, fixed by the digest).
+    let variant = {
+        let mut given: Vec<OsString> = entry.run.pinned_args().map(OsString::from).collect();
+        given.extend(a.args.iter().cloned());
+        crate::launch::guard::pins::variant(&given)
+    };
+    let mut guard = guard_for(
+        ctx,
+        (name, entry, variant),
+        &rules,
+        judges.policies,
+        audit,
+        &redactor,
+    )?;
+    if let Some(g) = guard.as_mut() {
+        g.denials = denials;
+    }
     let limits = crate::launch::limits::Limits::from_policy(&rules);
     let banner = banner(name, entry, how, &ep, &summary, &limits, guard.is_some());
 
@@ -531,12 +556,50 @@ struct Confinement {
     /// What it could not enforce here.
     gaps: Vec<String>,
     cwd: std::path::PathBuf,
+    /// What tells the sandbox's denials on stderr.
+    denials: Option<crate::launch::denials::Explainer>,
+}
+
+/// The paths among `args`: absolute, `~/...` under `home`, or the value
+/// of an `--option=/path`. Relative ones are not: the server starts in
+/// its own state directory, where they would name something else.
+fn arg_paths<'a>(
+    args: impl Iterator<Item = &'a std::ffi::OsStr>,
+    home: Option<&std::path::Path>,
+) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for a in args {
+        let Some(a) = a.to_str() else { continue };
+        let v = match a.split_once('=') {
+            Some((opt, v)) if opt.starts_with('-') => v,
+            _ => a,
+        };
+        if v.starts_with('/') {
+            out.push(std::path::PathBuf::from(v));
+        } else if let (Some(rest), Some(h)) = (v.strip_prefix("~/"), home) {
+            out.push(h.join(rest));
+        }
+    }
+    out
+}
+
+/// The policy file whose `[servers.run]` decides `name`'s paths: the
+/// administrator's when it names any, else the user's.
+fn deciding_policy(ctx: &Context, policies: &policy::PolicySet, name: &str) -> std::path::PathBuf {
+    (policies.layers.iter())
+        .find(|p| {
+            p.server(name)
+                .and_then(|s| s.run.as_ref())
+                .is_some_and(|r| !r.read_paths.is_empty() || !r.write_paths.is_empty())
+        })
+        .map(|p| p.file.clone())
+        .unwrap_or_else(|| ctx.user_policy_file())
 }
 
 fn confine(
     ctx: &Context,
-    name: &str,
-    rules: &policy::RunRules,
+    (name, entry, runtime_args): (&str, &crate::lock::Entry, &[OsString]),
+    (rules, policies): (&policy::RunRules, &policy::PolicySet),
     anchor: &Anchor,
     ep: &entry::EntryPoint,
     plain: &mut Vec<(OsString, OsString)>,
@@ -545,8 +608,8 @@ fn confine(
     // own state directories as its HOME and TMPDIR.
     let mode: sandbox::Mode = rules.sandbox.map(Into::into).unwrap_or_default();
     let mut cwd = std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/"));
-    let (sandbox, summary, gaps) = if mode == sandbox::Mode::Off {
-        (None, "sandbox off".to_string(), Vec::new())
+    let (sandbox, summary, gaps, denials) = if mode == sandbox::Mode::Off {
+        (None, "sandbox off".to_string(), Vec::new(), None)
     } else {
         let artifact = anchor.path().to_path_buf();
         let interpreter = ep
@@ -564,7 +627,18 @@ fn confine(
                 .collect()
         };
         let (read, write) = (expand(&rules.read_paths), expand(&rules.write_paths));
-        let (prepared, dirs) = sandbox::for_server(&sandbox::Server {
+        // Only what the user pinned (`add -- ARGS`): the source's own
+        // arguments come from metadata no signature covers, and those
+        // given at run time from whoever wrote the client's config.
+        let pinned = arg_paths(
+            entry.run.server_args.iter().map(std::ffi::OsStr::new),
+            home.as_deref(),
+        );
+        let granted_args = match rules.grant_arg_paths {
+            Some(true) => pinned.clone(),
+            _ => Vec::new(),
+        };
+        let (prepared, dirs, granted) = sandbox::for_server(&sandbox::Server {
             ctx,
             home: home.as_deref(),
             name,
@@ -574,31 +648,50 @@ fn confine(
             interpreter,
             read: &read,
             write: &write,
+            arg_paths: &granted_args,
         })
         .map_err(|e| Failure::from(e).about(name))?;
+        let denials = crate::launch::denials::Explainer::new(
+            name,
+            granted,
+            network,
+            deciding_policy(ctx, policies, name),
+            (
+                pinned,
+                arg_paths(
+                    runtime_args.iter().map(OsString::as_os_str),
+                    home.as_deref(),
+                ),
+            ),
+        );
         for (var, dir) in [("HOME", &dirs.home), ("TMPDIR", &dirs.tmp)] {
             plain.retain(|(k, _)| k != var);
             plain.push((var.into(), dir.into()));
         }
         cwd = dirs.home.clone();
-        let (summary, gaps) = (
-            prepared.report().summary(),
-            prepared.report().not_enforced.clone(),
-        );
-        (Some(prepared), summary, gaps)
+        let mut summary = prepared.report().summary();
+        let shown: Vec<String> = (granted_args.iter())
+            .filter(|p| p.exists())
+            .map(|p| crate::text::printable(&p.to_string_lossy(), 200))
+            .collect();
+        if !shown.is_empty() {
+            summary.push_str(&format!("; arguments granted: {}", shown.join(", ")));
+        }
+        let gaps = prepared.report().not_enforced.clone();
+        (Some(prepared), summary, gaps, Some(denials))
     };
     Ok(Confinement {
         sandbox,
         summary,
         gaps,
         cwd,
+        denials,
     })
 }
 
 fn guard_for(
     ctx: &Context,
-    name: &str,
-    entry: &crate::lock::Entry,
+    (name, entry, variant): (&str, &crate::lock::Entry, Option<String>),
     rules: &policy::RunRules,
     policies: &policy::PolicySet,
     audit: &audit::Shared,
@@ -608,16 +701,18 @@ fn guard_for(
     Ok(match rules.guard.unwrap_or(true) {
         false => None,
         true => {
-            let pins = PinStore::open(&ctx.data_dir, name, &entry.sha256)
+            let pins = PinStore::open(&ctx.data_dir, name, &entry.sha256, variant.as_deref())
                 .map_err(|e| Failure::from(e).about(name))?;
-            let guard_rules =
+            let mut guard_rules =
                 guard::Rules::from_policy(name, &entry.sha256, rules, policies.tools_pinned(name));
+            guard_rules.variant = variant;
             let session = GuardSession::new(guard_rules, pins, Box::new(audit.clone()))
                 .map_err(|e| Failure::from(e).about(name))?;
             Some(Guard {
                 session: Box::new(session),
                 limits: guard::Limits::from_policy(rules),
                 redactor: redactor.clone(),
+                denials: None,
             })
         }
     })

@@ -53,6 +53,8 @@ pub struct AddRequest {
     pub evidence: EvidenceRequest,
     pub fetch: FetchRequest,
     pub allow_downgrade: bool,
+    /// `-- ARGS`: the server arguments to pin (lock `server-args`).
+    pub args: Vec<String>,
 }
 
 /// `update NAME`.
@@ -115,6 +117,7 @@ pub fn add(ctx: &Context, a: &AddRequest) -> Result<PinOutcome, Failure> {
     if let Some(r) = &a.evidence.unsigned {
         check_unsigned_reason(r)?;
     }
+    check_server_args(&a.args)?;
     let lock_path = lock_file(ctx);
     let _held = lock::hold(&lock_path)?;
     let mut lock = Lock::load(&lock_path)?;
@@ -122,6 +125,7 @@ pub fn add(ctx: &Context, a: &AddRequest) -> Result<PinOutcome, Failure> {
     let request = request_digest(ctx, &a.name, &a.source, &a.evidence, &a.fetch)?;
     if let Some(prev) = &previous
         && unchanged(ctx, prev, &request)
+        && prev.run.server_args == a.args
     {
         // Same request, same policy and trust, same cached file: the
         // verdict stands. `update` fetches again.
@@ -186,6 +190,7 @@ pub fn add(ctx: &Context, a: &AddRequest) -> Result<PinOutcome, Failure> {
         Pinned::Allowed(e, r, n) => (e, r, n),
         Pinned::Denied(report) => return Ok(PinOutcome::Denied { report }),
     };
+    entry.run.server_args = a.args.clone();
     entry.receipt =
         pinned_fingerprint(ctx, &entry).map(|fp| Receipt::new(&entry.sha256, &request, &fp));
     lock.servers.insert(a.name.clone(), *entry.clone());
@@ -240,6 +245,8 @@ pub fn update(ctx: &Context, a: &UpdateRequest) -> Result<UpdateOutcome, Failure
         Pinned::Allowed(e, r, n) => (e, r, n),
         Pinned::Denied(report) => return Ok(UpdateOutcome::Denied { report }),
     };
+    let mut entry = entry;
+    entry.run.server_args = prev.run.server_args.clone();
     let changes = diff(&prev, &entry);
     if changes.is_empty() {
         return Ok(UpdateOutcome::UpToDate {
@@ -714,6 +721,7 @@ fn judge_stored(
         evidence_files,
         run: RunSettings {
             args: resolved.run.args.clone(),
+            server_args: Vec::new(),
             env: resolved
                 .run
                 .env
@@ -735,6 +743,44 @@ fn judge_stored(
         .collect();
     notes.extend(unsigned_run_hints(&resolved.run));
     Ok(Pinned::Allowed(Box::new(entry), Box::new(report), notes))
+}
+
+/// The most arguments `add -- ARGS` pins, and the longest one.
+const MAX_SERVER_ARGS: usize = 256;
+const MAX_SERVER_ARG_BYTES: usize = 4096;
+
+/// Pinned arguments are one line of visible text each: a control
+/// character (a newline, an escape) would hide what the lock and the
+/// reports show of them.
+fn check_server_args(args: &[String]) -> Result<(), Failure> {
+    let bad = |why: String| {
+        Failure::input(
+            Code::Usage,
+            why,
+            Some("pin plain arguments after `--`, one per word, without control characters".into()),
+        )
+    };
+    if args.len() > MAX_SERVER_ARGS {
+        return Err(bad(format!(
+            "{} server arguments, at most {MAX_SERVER_ARGS} are pinned",
+            args.len()
+        )));
+    }
+    for a in args {
+        if a.len() > MAX_SERVER_ARG_BYTES {
+            return Err(bad(format!(
+                "a server argument of {} bytes, at most {MAX_SERVER_ARG_BYTES}",
+                a.len()
+            )));
+        }
+        if a.chars().any(char::is_control) {
+            return Err(bad(format!(
+                "the server argument {} holds a control character",
+                crate::text::quoted(a, 80)
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// What the source's metadata, which no signature covers (a registry's
@@ -1263,6 +1309,7 @@ mod tests {
                 dependencies: true,
             },
             allow_downgrade: false,
+            args: Vec::new(),
         }
     }
 

@@ -201,6 +201,9 @@ fn explain_layer(p: &Policy, trust: &TrustStore, server: &str) -> LayerExplanati
         if let Some(n) = run.network {
             parts.push(format!("network {}", on(n)));
         }
+        if let Some(n) = run.grant_arg_paths {
+            parts.push(format!("grant-arg-paths {}", on(n)));
+        }
         for (what, list) in [
             ("confirm-tools", &run.confirm_tools),
             ("deny-tools", &run.deny_tools),

@@ -156,6 +156,9 @@ pub struct RunRules {
     /// write (`write-paths`): absolute, or `~/...` under the user's home.
     pub read_paths: Vec<At<String>>,
     pub write_paths: Vec<At<String>>,
+    /// `grant-arg-paths`: the sandbox also lets the server read and write
+    /// the existing paths among its pinned arguments (default off).
+    pub grant_arg_paths: Option<bool>,
 }
 
 /// `[servers.run] sandbox`, weakest first.
@@ -603,6 +606,8 @@ impl PolicySet {
             out.guard = stricter(out.guard, rules.guard, |a, b| a || b);
             out.sandbox = stricter(out.sandbox, rules.sandbox, Ord::max);
             out.network = stricter(out.network, rules.network, |a, b| a && b);
+            out.grant_arg_paths =
+                stricter(out.grant_arg_paths, rules.grant_arg_paths, |a, b| a && b);
             out.strict_arguments =
                 stricter(out.strict_arguments, rules.strict_arguments, |a, b| a || b);
             out.rate_overall = stricter(out.rate_overall, rules.rate_overall, f64::min);

@@ -4,6 +4,7 @@
 
 use serde_json::json;
 
+use super::support::mcp_client::McpSession;
 use super::support::util::TestEnv;
 
 const SHA: &str = "4a5b6c7d8e9f00112233445566778899aabbccddeeff00112233445566778899";
@@ -107,4 +108,84 @@ fn unknown_server_and_corrupt_pins() {
     env.run(["approve", "rp", "--yes"])
         .code(2)
         .stderr_has("not a pin file");
+}
+
+/// A server whose one tool's description is its arguments (and `TWIST`,
+/// passed with `run --env`): other arguments, other tools.
+const ARGS_SERVER: &str = r#"
+const rl = require("node:readline").createInterface({ input: process.stdin });
+const send = (m) => process.stdout.write(JSON.stringify({ jsonrpc: "2.0", ...m }) + "\n");
+const description = process.argv.slice(2).join(" ") + (process.env.TWIST || "");
+rl.on("line", (line) => {
+  const msg = JSON.parse(line);
+  if (msg.id === undefined) return;
+  if (msg.method === "initialize") {
+    send({ id: msg.id, result: { protocolVersion: msg.params.protocolVersion,
+      capabilities: { tools: {} }, serverInfo: { name: "args", version: "1" } } });
+  } else if (msg.method === "tools/list") {
+    send({ id: msg.id, result: { tools: [{ name: "show", description,
+      inputSchema: { type: "object" } }] } });
+  } else {
+    send({ id: msg.id, error: { code: -32601, message: "no" } });
+  }
+});
+"#;
+
+/// The description of the tools `run NAME [--env TWIST] -- ARGS` lists
+/// (`None`: hidden), and run's stderr.
+fn listed(env: &TestEnv, twist: Option<&str>, args: &[&str]) -> (Option<String>, String) {
+    let mut c = env.command();
+    c.args(["run", "args"]);
+    if let Some(t) = twist {
+        c.args(["--env", "TWIST"]).env("TWIST", t);
+    }
+    c.arg("--").args(args);
+    let s = McpSession::spawn(c).unwrap_or_else(|e| panic!("run args: {e}"));
+    let tools = s.list_tools().unwrap_or_else(|e| panic!("{e}"));
+    let d = tools
+        .iter()
+        .find(|t| t.name == "show")
+        .map(|t| t.description.clone().unwrap_or_default().to_string());
+    let stderr = s.stderr();
+    s.close().unwrap_or_else(|e| panic!("{e}"));
+    (d, stderr)
+}
+
+#[test]
+fn approvals_are_kept_per_argument_variant() {
+    let env = TestEnv::new();
+    super::run::pin_node(&env, "args", ARGS_SERVER, "");
+    // Each set of arguments pins its own list: running with other
+    // arguments neither hides the tool nor disturbs the first pins.
+    assert_eq!(listed(&env, None, &["/a"]).0.as_deref(), Some("/a"));
+    assert_eq!(listed(&env, None, &["/b"]).0.as_deref(), Some("/b"));
+    assert_eq!(listed(&env, None, &["/a"]).0.as_deref(), Some("/a"));
+    // A changed description under the same arguments is held, and the
+    // message names the variant to approve.
+    let (d, stderr) = listed(&env, Some("!"), &["/a"]);
+    assert_eq!(d, None, "{stderr}");
+    let cmd = stderr
+        .split('`')
+        .find(|w| w.starts_with("mcp-warden approve args --variant "))
+        .unwrap_or_else(|| panic!("no approve command with a variant:\n{stderr}"))
+        .to_string();
+    let variant = cmd.rsplit(' ').next().unwrap().to_string();
+    assert_eq!(variant.len(), 16, "{cmd}");
+    // `approve` without arguments finds nothing for the argument-less
+    // variant and points at the one pending.
+    env.run(["approve", "args"])
+        .code(0)
+        .stdout_has("nothing to approve")
+        .stderr_has(&cmd);
+    // The other variant is untouched.
+    assert_eq!(listed(&env, None, &["/b"]).0.as_deref(), Some("/b"));
+    // The arguments find the same variant as --variant does.
+    env.run(["approve", "args", "--yes", "--", "/a"])
+        .code(0)
+        .stdout_has("tool `show` (changed)")
+        .stdout_has("approved 1 change(s) for args");
+    assert_eq!(listed(&env, Some("!"), &["/a"]).0.as_deref(), Some("/a!"));
+    env.run(["approve", "args", "--variant", "../x"])
+        .code(2)
+        .stderr_has("not an argument variant");
 }

@@ -586,3 +586,126 @@ fn read_and_write_paths_open_exactly_what_they_name() {
         .stderr_has("missing")
         .stderr_has("read-paths");
 }
+
+/// `probe` pinned, signed; returns its tarball and signature for
+/// [`add_probe_args`].
+fn pin_probe_signed(env: &TestEnv) -> (PathBuf, PathBuf) {
+    let js = std::fs::read_to_string(fixture("servers/probe/server.js")).unwrap();
+    let tgz = super::run::pack_node(env, "probe", &js, "");
+    let key = env.pin_signed("probe", &tgz, "probe-signer", &["*"]);
+    let sig = key.sign(&tgz, None);
+    (tgz, sig)
+}
+
+/// `probe` pinned again with `args` as its server arguments (`add --
+/// ARGS`).
+fn add_probe_args(env: &TestEnv, (tgz, sig): &(PathBuf, PathBuf), args: &[&Path]) {
+    let mut add: Vec<std::ffi::OsString> = ["add", "probe"].map(Into::into).to_vec();
+    add.extend([
+        tgz.clone().into_os_string(),
+        "--signature".into(),
+        sig.clone().into_os_string(),
+        "--".into(),
+    ]);
+    add.extend(args.iter().map(|p| p.as_os_str().to_owned()));
+    env.run(add).code(0);
+}
+
+#[test]
+fn grant_arg_paths_opens_the_pinned_argument_paths_and_denials_are_told() {
+    let env = TestEnv::new();
+    let docs = env.root.join("docs");
+    let other = env.root.join("other");
+    for d in [&docs, &other] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(docs.join("notes.txt"), "granted\n").unwrap();
+    std::fs::write(other.join("secret.txt"), "not for the server\n").unwrap();
+    let signed = pin_probe_signed(&env);
+    add_probe_args(&env, &signed, &[&docs]);
+    let lock = std::fs::read_to_string(env.home.join("config/servers.lock")).unwrap();
+    let lock: toml::Value = toml::from_str(&lock).unwrap();
+    assert_eq!(
+        lock["servers"]["probe"]["run"]["server-args"][0].as_str(),
+        docs.to_str(),
+        "{lock}"
+    );
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+
+    // Without the switch the pinned directory stays closed, and stderr
+    // says which path was denied and which key would open it.
+    set_policy(&env, "probe", None);
+    let s = run_through_warden(&env, "probe", &[]);
+    s.list_tools().unwrap_or_else(|e| panic!("{e}"));
+    let notes = docs.join("notes.txt");
+    let r = probe(&s, json!({"op": "read", "path": path(&notes)}));
+    assert_denied(&s, "a pinned argument without grant-arg-paths", &r);
+    let r = probe(&s, json!({"op": "tcp", "port": 9}));
+    assert_denied(&s, "tcp with the network off", &r);
+    let stderr = s.stderr();
+    s.close().unwrap_or_else(|e| panic!("{e}"));
+    let told = |what: &str| {
+        stderr
+            .lines()
+            .find(|l| l.starts_with("mcp-warden: the sandbox denied") && l.contains(what))
+            .unwrap_or_else(|| panic!("no denial line naming {what}:\n{stderr}"))
+            .to_string()
+    };
+    let line = told(&path(&notes));
+    assert!(line.contains("grant-arg-paths = true"), "{line}");
+    assert!(line.contains(&path(&env.user_policy())), "{line}");
+    let line = told("the network");
+    assert!(line.contains("network = true"), "{line}");
+
+    // With it: read and write inside the argument, nothing beside it.
+    set_policy(&env, "probe", Some("grant-arg-paths = true"));
+    let s = run_through_warden(&env, "probe", &[]);
+    s.list_tools().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        start_line(&s, "probe").contains(&format!("arguments granted: {}", path(&docs))),
+        "{}",
+        s.stderr()
+    );
+    let r = probe(&s, json!({"op": "read", "path": path(&notes)}));
+    assert_allowed(&s, "read in a granted argument", &r);
+    assert_eq!(r["detail"], "granted\n");
+    let r = probe(
+        &s,
+        json!({"op": "write", "path": path(&docs.join("new.txt"))}),
+    );
+    assert_allowed(&s, "write in a granted argument", &r);
+    let r = probe(
+        &s,
+        json!({"op": "read", "path": path(&other.join("secret.txt"))}),
+    );
+    assert_denied(&s, "read beside the granted argument", &r);
+    s.close().unwrap_or_else(|e| panic!("{e}"));
+
+    // A system policy saying no wins over the user's yes.
+    std::fs::create_dir_all(env.system_policy().parent().unwrap()).unwrap();
+    std::fs::write(
+        env.system_policy(),
+        "version = 1\n[[servers]]\nname = \"probe\"\n[servers.run]\ngrant-arg-paths = false\n",
+    )
+    .unwrap();
+    let s = run_through_warden(&env, "probe", &[]);
+    s.list_tools().unwrap_or_else(|e| panic!("{e}"));
+    let r = probe(&s, json!({"op": "read", "path": path(&notes)}));
+    assert_denied(&s, "a user yes under a system no", &r);
+    s.close().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::remove_file(env.system_policy()).unwrap();
+
+    // An argument that would open mcp-warden's own files (or the whole
+    // home) stops the launch rather than grant it.
+    for wide in [env.home.clone(), PathBuf::from("/")] {
+        add_probe_args(&env, &signed, &[&wide]);
+        env.cmd()
+            .args(["run", "probe"])
+            .stdin("")
+            .run()
+            .code(2)
+            .diag_in_stderr("launch-failed")
+            .stderr_has("cannot be granted")
+            .stderr_has("grant-arg-paths");
+    }
+}

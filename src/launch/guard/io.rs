@@ -43,6 +43,9 @@ pub struct Guard {
     /// applied to the server's stderr and the guard's notes; the audit
     /// log holds the same one.
     pub redactor: Arc<Redactor>,
+    /// Tells on stderr what the sandbox denied, when the server says it
+    /// was refused (`None`: no sandbox).
+    pub denials: Option<crate::launch::denials::Explainer>,
 }
 
 impl std::fmt::Debug for Guard {
@@ -61,6 +64,7 @@ pub struct GuardIo {
     session: Mutex<Box<dyn Session>>,
     limits: Limits,
     redactor: Arc<Redactor>,
+    denials: Option<crate::launch::denials::Explainer>,
     /// `None` once the client's EOF closed the server's stdin.
     server_in: Mutex<Option<BufWriter<Sink>>>,
     client_out: Mutex<BufWriter<Sink>>,
@@ -88,6 +92,7 @@ impl GuardIo {
     pub fn new(guard: Guard, server_in: Sink, client_out: Sink, err: Sink) -> GuardIo {
         GuardIo {
             redactor: guard.redactor,
+            denials: guard.denials,
             session: Mutex::new(guard.session),
             limits: guard.limits,
             server_in: Mutex::new(Some(BufWriter::with_capacity(OUT_BUF, server_in))),
@@ -266,6 +271,12 @@ impl GuardIo {
             );
         }
         text.push(b'\n');
+        if let Some(told) =
+            (self.denials.as_ref()).and_then(|d| d.explain(&String::from_utf8_lossy(&text)))
+        {
+            text.extend_from_slice(told.as_bytes());
+            text.push(b'\n');
+        }
         // run's stderr gone: keep draining so the server never blocks.
         let _ = lock(&self.err).write_all(&text);
         line.clear();
@@ -400,6 +411,7 @@ mod tests {
                 session,
                 limits,
                 redactor: Arc::new(Redactor::from_values(secrets.iter().map(|s| s.as_bytes()))),
+                denials: None,
             },
             Box::new(server_in.clone()),
             Box::new(client_out.clone()),
@@ -584,6 +596,7 @@ mod tests {
                 session: Box::new(Passthrough),
                 limits: Limits::default(),
                 redactor: Arc::new(Redactor::shapes_only()),
+                denials: None,
             },
             Box::new(Broken),
             Box::new(out.clone()),

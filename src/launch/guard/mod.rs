@@ -163,6 +163,8 @@ pub struct Rules {
     pub pinned: Option<String>,
     /// How long a confirmation request may wait for the user.
     pub confirm_timeout: Duration,
+    /// The argument variant whose pins apply ([`pins::variant`]).
+    pub variant: Option<String>,
 }
 
 impl Limits {
@@ -228,6 +230,15 @@ impl Rules {
             strict_arguments: false,
             pinned: None,
             confirm_timeout: Duration::from_secs(300),
+            variant: None,
+        }
+    }
+
+    /// The command that approves this launch's pending changes.
+    pub fn approve_command(&self) -> String {
+        match &self.variant {
+            None => format!("mcp-warden approve {}", self.server),
+            Some(v) => format!("mcp-warden approve {} --variant {v}", self.server),
         }
     }
 }

@@ -125,6 +125,8 @@ pub enum PinError {
     BadServer(String),
     #[error("`{0}` is not a SHA-256 digest in hex")]
     BadDigest(String),
+    #[error("`{0}` is not an argument variant (16 hex digits, as run and approve print them)")]
+    BadVariant(String),
 }
 
 impl crate::diag::Diagnose for PinError {
@@ -143,6 +145,9 @@ impl crate::diag::Diagnose for PinError {
             PinError::BadServer(_) | PinError::BadDigest(_) => {
                 Some("pins are kept per server name and artifact digest from servers.lock")
             }
+            PinError::BadVariant(_) => Some(
+                "copy the variant from the message that sent you to approve, or give the server's arguments after `--`",
+            ),
             PinError::Read(_) => None,
         };
         hint.map(str::to_string)
@@ -169,10 +174,41 @@ pub struct PinStore {
     pub file: PinFile,
 }
 
-/// The pin file's path for `server` at `digest` (hex, or `sha256:HEX`):
-/// `DATA/pins/DIR/DIGEST.json`, DIR as [`crate::names::server_dir_name`]
-/// says.
-pub fn pin_path(data_dir: &Path, server: &str, digest: &str) -> Result<PathBuf, PinError> {
+/// The argument variant of a launch: `None` when the server gets no
+/// arguments beyond its entry point's, else the first 16 hex digits of a
+/// SHA-256 over them (each length-prefixed, so `a b` and `ab` differ).
+/// The same server with other arguments may list other tools, so each
+/// variant has its own pins and approvals; no argument text is kept.
+pub fn variant<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Option<String> {
+    use sha2::Digest as _;
+    use std::os::unix::ffi::OsStrExt as _;
+    if args.is_empty() {
+        return None;
+    }
+    let mut h = sha2::Sha256::new();
+    for a in args {
+        let b = a.as_ref().as_bytes();
+        h.update((b.len() as u64).to_le_bytes());
+        h.update(b);
+    }
+    Some(hex::encode(&h.finalize()[..8]))
+}
+
+/// A variant as [`variant`] writes it.
+pub fn valid_variant(v: &str) -> bool {
+    v.len() == 16 && v.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The pin file's path for `server` at `digest` (hex, or `sha256:HEX`)
+/// and argument `variant`: `DATA/pins/DIR/DIGEST.json` without
+/// arguments, `DATA/pins/DIR/DIGEST+VARIANT.json` with, DIR as
+/// [`crate::names::server_dir_name`] says.
+pub fn pin_path(
+    data_dir: &Path,
+    server: &str,
+    digest: &str,
+    variant: Option<&str>,
+) -> Result<PathBuf, PinError> {
     let Some(dir) = crate::names::server_dir_name(server) else {
         return Err(PinError::BadServer(crate::text::quoted(server, 140)));
     };
@@ -180,10 +216,50 @@ pub fn pin_path(data_dir: &Path, server: &str, digest: &str) -> Result<PathBuf, 
     if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(PinError::BadDigest(digest.to_string()));
     }
-    Ok(data_dir
-        .join("pins")
-        .join(dir)
-        .join(format!("{}.json", hex.to_ascii_lowercase())))
+    let hex = hex.to_ascii_lowercase();
+    let file = match variant {
+        None => format!("{hex}.json"),
+        Some(v) if valid_variant(v) => format!("{hex}+{v}.json"),
+        Some(v) => return Err(PinError::BadVariant(crate::text::quoted(v, 40))),
+    };
+    Ok(data_dir.join("pins").join(dir).join(file))
+}
+
+/// The variants of `server` at `digest` with changes pending approval
+/// (`None`: the one without arguments), for `approve` to point at.
+pub fn pending_variants(data_dir: &Path, server: &str, digest: &str) -> Vec<Option<String>> {
+    let Ok(base) = pin_path(data_dir, server, digest, None) else {
+        return Vec::new();
+    };
+    let (Some(dir), Some(stem)) = (base.parent(), base.file_stem()) else {
+        return Vec::new();
+    };
+    let stem = stem.to_string_lossy().into_owned();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten().take(10_000) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name
+            .strip_prefix(&stem)
+            .and_then(|r| r.strip_suffix(".json"))
+        else {
+            continue;
+        };
+        let variant = match rest.strip_prefix('+') {
+            None if rest.is_empty() => None,
+            Some(v) if valid_variant(v) => Some(v.to_string()),
+            _ => continue,
+        };
+        if PinStore::open(data_dir, server, digest, variant.as_deref())
+            .is_ok_and(|s| s.has_pending())
+        {
+            out.push(variant);
+        }
+    }
+    out.sort();
+    out
 }
 
 /// Before names with `/` were mapped, their pins sat in nested
@@ -209,10 +285,18 @@ fn adopt_nested_pins(data_dir: &Path, server: &str, path: &Path) {
 }
 
 impl PinStore {
-    /// Opens (reads, when it exists) the pins of `server` at `digest`.
-    pub fn open(data_dir: &Path, server: &str, digest: &str) -> Result<PinStore, PinError> {
-        let path = pin_path(data_dir, server, digest)?;
-        adopt_nested_pins(data_dir, server, &path);
+    /// Opens (reads, when it exists) the pins of `server` at `digest`
+    /// for the argument `variant` ([`variant`]).
+    pub fn open(
+        data_dir: &Path,
+        server: &str,
+        digest: &str,
+        variant: Option<&str>,
+    ) -> Result<PinStore, PinError> {
+        let path = pin_path(data_dir, server, digest, variant)?;
+        if variant.is_none() {
+            adopt_nested_pins(data_dir, server, &path);
+        }
         let mut s = PinStore {
             path,
             file: PinFile {
@@ -470,14 +554,14 @@ mod tests {
     #[test]
     fn store_round_trip_pending_and_approve() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = PinStore::open(dir.path(), "srv", D).unwrap();
+        let mut s = PinStore::open(dir.path(), "srv", D, None).unwrap();
         assert!(s.pinned(Kind::Tools).is_none());
         s.set_pin(Kind::Tools, "a", json!({"name":"a"}));
         let before = s.digest(Kind::Tools);
         assert!(s.set_pending(Kind::Tools, "a", &json!({"name":"a","description":"evil"})));
         assert!(!s.set_pending(Kind::Tools, "a", &json!({"name":"a","description":"evil"})));
         s.save().unwrap();
-        let mut t = PinStore::open(dir.path(), "srv", D).unwrap();
+        let mut t = PinStore::open(dir.path(), "srv", D, None).unwrap();
         assert!(t.has_pending());
         assert_eq!(t.approve_all(), vec![(Kind::Tools, "a".to_string())]);
         assert_ne!(t.digest(Kind::Tools), before);
@@ -492,21 +576,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = D.to_ascii_lowercase();
         assert_eq!(
-            pin_path(dir.path(), "io.github.acme/srv", D).unwrap(),
+            pin_path(dir.path(), "io.github.acme/srv", D, None).unwrap(),
             dir.path().join(format!("pins/io.github.acme+srv/{d}.json"))
         );
         assert_eq!(
-            pin_path(dir.path(), "srv", D).unwrap(),
+            pin_path(dir.path(), "srv", D, None).unwrap(),
             dir.path().join(format!("pins/srv/{d}.json"))
         );
         // Pins written where the unmapped name put them are adopted.
         let old = dir.path().join(format!("pins/acme/srv/{d}.json"));
-        let mut s = PinStore::open(dir.path(), "acme/srv", D).unwrap();
+        let mut s = PinStore::open(dir.path(), "acme/srv", D, None).unwrap();
         s.set_pin(Kind::Tools, "a", json!({"name":"a"}));
         s.save().unwrap();
         std::fs::create_dir_all(old.parent().unwrap()).unwrap();
         std::fs::rename(s.path(), &old).unwrap();
-        let t = PinStore::open(dir.path(), "acme/srv", D).unwrap();
+        let t = PinStore::open(dir.path(), "acme/srv", D, None).unwrap();
         assert_eq!(t.path(), s.path());
         assert!(t.pin(Kind::Tools, "a").is_some());
         assert!(!old.exists());
@@ -516,24 +600,63 @@ mod tests {
     fn bad_names_and_files_refused() {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(
-            PinStore::open(dir.path(), "../x", D),
+            PinStore::open(dir.path(), "../x", D, None),
             Err(PinError::BadServer(_))
         ));
         assert!(matches!(
-            PinStore::open(dir.path(), "x", "abc"),
+            PinStore::open(dir.path(), "x", "abc", None),
             Err(PinError::BadDigest(_))
         ));
-        let p = pin_path(dir.path(), "x", D).unwrap();
+        let p = pin_path(dir.path(), "x", D, None).unwrap();
         fsutil::write_atomic(&p, b"{\"version\":1,\"pinned\":{\"tools\":").unwrap();
         assert!(matches!(
-            PinStore::open(dir.path(), "x", D),
+            PinStore::open(dir.path(), "x", D, None),
             Err(PinError::Invalid { .. })
         ));
         fsutil::write_atomic(&p, b"{\"version\":2}").unwrap();
         assert!(matches!(
-            PinStore::open(dir.path(), "x", D),
+            PinStore::open(dir.path(), "x", D, None),
             Err(PinError::Invalid { .. })
         ));
+    }
+
+    #[test]
+    fn each_argument_variant_has_its_own_pins() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = D.to_ascii_lowercase();
+        assert_eq!(variant::<&str>(&[]), None);
+        let a = variant(&["/srv/a"]).unwrap();
+        let b = variant(&["/srv/b"]).unwrap();
+        assert!(valid_variant(&a) && a != b);
+        // Length-prefixed: other splits of the same bytes differ.
+        assert_ne!(variant(&["a b"]), variant(&["a", "b"]));
+        assert_ne!(variant(&["ab", ""]), variant(&["a", "b"]));
+        assert_eq!(
+            pin_path(dir.path(), "srv", D, Some(&a)).unwrap(),
+            dir.path().join(format!("pins/srv/{d}+{a}.json"))
+        );
+        for bad in ["", "../../x", "ABCDEF0123456789", "0123"] {
+            assert!(
+                matches!(
+                    PinStore::open(dir.path(), "srv", D, Some(bad)),
+                    Err(PinError::BadVariant(_))
+                ),
+                "{bad}"
+            );
+        }
+        let mut sa = PinStore::open(dir.path(), "srv", D, Some(&a)).unwrap();
+        sa.set_pin(Kind::Tools, "read", json!({"name":"read"}));
+        sa.set_pending(
+            Kind::Tools,
+            "read",
+            &json!({"name":"read","description":"x"}),
+        );
+        sa.save().unwrap();
+        let plain = PinStore::open(dir.path(), "srv", D, None).unwrap();
+        assert!(plain.pin(Kind::Tools, "read").is_none());
+        let sb = PinStore::open(dir.path(), "srv", D, Some(&b)).unwrap();
+        assert!(sb.pin(Kind::Tools, "read").is_none());
+        assert_eq!(pending_variants(dir.path(), "srv", D), vec![Some(a)]);
     }
 
     #[test]

@@ -251,7 +251,7 @@ fn sequence(seed: u64) -> (usize, usize, usize) {
     let rules = rules(&mut r);
     let max_in_flight = rules.max_in_flight;
     let dir = tempfile::tempdir().unwrap();
-    let store = PinStore::open(dir.path(), "srv", DIGEST).unwrap();
+    let store = PinStore::open(dir.path(), "srv", DIGEST, None).unwrap();
     let mut s = GuardSession::new(rules, store, Box::new(crate::audit::Discard)).unwrap();
     let elicitation = !r.one_in(4);
     let mut model = Model {
@@ -474,7 +474,7 @@ fn random_sequences_never_forward_denied_or_unconfirmed_calls() {
 #[test]
 fn a_server_request_id_already_in_flight_is_dropped() {
     let dir = tempfile::tempdir().unwrap();
-    let store = PinStore::open(dir.path(), "srv", DIGEST).unwrap();
+    let store = PinStore::open(dir.path(), "srv", DIGEST, None).unwrap();
     let mut s = GuardSession::new(
         Rules::new("srv", DIGEST),
         store,

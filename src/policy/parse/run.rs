@@ -29,6 +29,7 @@ const RUN_KEYS: &[&str] = &[
     "max-open-files",
     "read-paths",
     "write-paths",
+    "grant-arg-paths",
 ];
 
 /// "20/s", "300/min", "1000/h" → calls per second (positive, finite).
@@ -99,6 +100,7 @@ impl Parser<'_> {
         }
         rules.guard = self.boolean(t, "guard");
         rules.network = self.boolean(t, "network");
+        rules.grant_arg_paths = self.boolean(t, "grant-arg-paths");
         rules.strict_arguments = self.boolean(t, "strict-arguments");
         if let Some(m) = self.string(t, "sandbox") {
             rules.sandbox = match m.value.as_str() {

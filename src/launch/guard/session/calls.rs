@@ -89,8 +89,9 @@ impl GuardSession {
                 CallDecision::Unpinned,
                 REFUSED,
                 format!(
-                    "mcp-warden: tool `{}` is not an approved tool of server {server} (changed, new, or not listed yet); list the tools first, and if it changed run `mcp-warden approve {server}`",
-                    shown(name)
+                    "mcp-warden: tool `{}` is not an approved tool of server {server} (changed, new, or not listed yet); list the tools first, and if it changed run `{}`",
+                    shown(name),
+                    self.rules.approve_command()
                 ),
             ));
         }

@@ -257,11 +257,11 @@ impl GuardSession {
                 String::new()
             };
             out.notes.push(format!(
-                "server {} changed or added {} {}{more}: hidden from the client until approved; review with `mcp-warden approve {}`",
+                "server {} changed or added {} {}{more}: hidden from the client until approved; review with `{}`",
                 self.rules.server,
                 kind.key(),
                 names.join(", "),
-                self.rules.server
+                self.rules.approve_command()
             ));
             self.guard_event(kind.changed(), format!("{}{more}", names.join(", ")));
         }

@@ -489,11 +489,11 @@ impl GuardSession {
                     && self.lists[kind_index(kind)].hidden.contains_key(item)
                 {
                     let msg = format!(
-                        "mcp-warden: {} `{}` of server {} changed since it was approved and is hidden; review it with `mcp-warden approve {}`",
+                        "mcp-warden: {} `{}` of server {} changed since it was approved and is hidden; review it with `{}`",
                         kind.noun(),
                         shown(item),
                         self.rules.server,
-                        self.rules.server
+                        self.rules.approve_command()
                     );
                     out.to_client.push(error_response(id, REFUSED, &msg, None));
                     self.guard_event(

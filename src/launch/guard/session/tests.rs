@@ -47,7 +47,7 @@ fn rules() -> Rules {
 
 fn setup(r: Rules) -> T {
     let dir = tempfile::tempdir().unwrap();
-    let store = PinStore::open(dir.path(), "srv", DIGEST).unwrap();
+    let store = PinStore::open(dir.path(), "srv", DIGEST, None).unwrap();
     let sink = TestSink::default();
     let s = GuardSession::new(r, store, Box::new(sink.clone())).unwrap();
     T { dir, s, sink }
@@ -161,7 +161,7 @@ fn first_list_pinned_then_rug_pull_hidden_and_approved() {
     init(&mut t, false);
     let (seen, _) = list(&mut t, 1, &[tool("echo", "Echoes"), tool("add", "Adds")]);
     assert_eq!(seen, ["echo", "add"]);
-    let pinned = PinStore::open(t.dir.path(), "srv", DIGEST).unwrap();
+    let pinned = PinStore::open(t.dir.path(), "srv", DIGEST, None).unwrap();
     assert_eq!(pinned.pinned(Kind::Tools).unwrap().len(), 2);
     let (v, _) = call(&mut t, 2, "echo", json!({"text":"hi"}));
     assert_eq!(v, Verdict::Pass);
@@ -190,7 +190,7 @@ fn first_list_pinned_then_rug_pull_hidden_and_approved() {
         o.notes
     );
     assert!(t.sink.events().iter().any(|e| matches!(e, Event::Guard { kind, detail, .. } if kind == "tool-changed" && detail.contains("echo"))));
-    let mut store = PinStore::open(t.dir.path(), "srv", DIGEST).unwrap();
+    let mut store = PinStore::open(t.dir.path(), "srv", DIGEST, None).unwrap();
     assert_eq!(store.file.pending[&Kind::Tools].len(), 2);
     assert_eq!(
         store.pin(Kind::Tools, "echo").unwrap()["description"],
@@ -338,7 +338,7 @@ fn policy_pin_match_and_mismatch() {
     assert!(o.notes.iter().any(|n| n.contains(&digest)));
     assert!(t.s.store().pinned(Kind::Tools).is_none());
     assert_eq!(call(&mut t, 2, "a", json!({"text":"x"})).0, Verdict::Drop);
-    let store = PinStore::open(t.dir.path(), "srv", DIGEST).unwrap();
+    let store = PinStore::open(t.dir.path(), "srv", DIGEST, None).unwrap();
     assert_eq!(store.file.pending[&Kind::Tools].len(), 2);
 }
 
@@ -505,7 +505,7 @@ fn denied_tools_never_reach_the_server() {
     let mut bad = rules();
     bad.deny_tools = vec!["a[".into()];
     let dir = tempfile::tempdir().unwrap();
-    let store = PinStore::open(dir.path(), "srv", DIGEST).unwrap();
+    let store = PinStore::open(dir.path(), "srv", DIGEST, None).unwrap();
     let e = GuardSession::new(bad, store, Box::new(crate::audit::Discard))
         .err()
         .unwrap();
@@ -1260,7 +1260,7 @@ fn stateless(clock: Arc<Mutex<Instant>>) -> (T, Value) {
     r.confirm_tools = vec!["danger".into(), "echo".into()];
     let mut t = setup(r);
     let dir = tempfile::tempdir().unwrap();
-    let store = PinStore::open(dir.path(), "srv", DIGEST).unwrap();
+    let store = PinStore::open(dir.path(), "srv", DIGEST, None).unwrap();
     let c = Arc::clone(&clock);
     t.s = GuardSession::new(t.s.rules.clone(), store, Box::new(t.sink.clone()))
         .unwrap()
