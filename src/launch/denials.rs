@@ -62,7 +62,28 @@ impl Explainer {
         }
     }
 
-    /// The line to add after the server's stderr `line` (already
+    /// What a tool's error result (`raw`, one message from the server)
+    /// reports the sandbox denied: servers such as the filesystem server
+    /// answer the call with node's words rather than log them.
+    pub fn explain_result(&self, raw: &[u8]) -> Vec<String> {
+        if memchr::memmem::find(raw, b"\"isError\"").is_none() {
+            return Vec::new();
+        }
+        let Ok(v) = serde_json::from_slice::<serde_json::Value>(raw) else {
+            return Vec::new();
+        };
+        let result = &v["result"];
+        if result["isError"] != serde_json::Value::Bool(true) {
+            return Vec::new();
+        }
+        (result["content"].as_array().into_iter().flatten())
+            .filter_map(|c| c["text"].as_str())
+            .flat_map(|t| t.lines().take(64))
+            .filter_map(|l| self.explain(l))
+            .collect()
+    }
+
+    /// The note to add after the server's stderr `line` (already
     /// redacted), if it reports a denial the sandbox made; each path or
     /// network denial is told once.
     pub fn explain(&self, line: &str) -> Option<String> {
@@ -80,7 +101,7 @@ impl Explainer {
                 (
                     "network".to_string(),
                     format!(
-                        "mcp-warden: the sandbox denied server {} the network{what}; to allow it, set network = true under [servers.run] for this server in {}",
+                        "the sandbox denied server {} the network{what}; to allow it, set network = true under [servers.run] for this server in {}",
                         self.server,
                         self.policy_file.display()
                     ),
@@ -109,7 +130,7 @@ impl Explainer {
                 };
                 let what = if readable { "writing" } else { "access to" };
                 let mut text = format!(
-                    "mcp-warden: the sandbox denied server {} {what} {shown}; to allow it, add it to {key} under [servers.run] for this server in {}",
+                    "the sandbox denied server {} {what} {shown}; to allow it, add it to {key} under [servers.run] for this server in {}",
                     self.server,
                     self.policy_file.display()
                 );
@@ -287,6 +308,25 @@ mod tests {
         let mut on = explainer(d.path());
         on.network = true;
         assert_eq!(on.explain("Error: connect EACCES 1.2.3.4:443"), None);
+    }
+
+    #[test]
+    fn a_tools_error_result_is_read_too() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("other")).unwrap();
+        let e = explainer(d.path());
+        let p = d.path().join("other/a.txt");
+        let msg = |is_error: bool| {
+            serde_json::to_vec(&serde_json::json!({"jsonrpc":"2.0","id":3,"result":{
+                "content":[{"type":"text","text":format!("EACCES: permission denied, open '{}'", p.display())}],
+                "isError": is_error}}))
+            .unwrap()
+        };
+        assert!(e.explain_result(&msg(false)).is_empty());
+        let told = e.explain_result(&msg(true));
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert!(told[0].contains("the sandbox denied server fs access to"));
+        assert!(e.explain_result(b"{\"isError\": tru").is_empty());
     }
 
     #[test]

@@ -159,6 +159,11 @@ impl GuardIo {
             };
             let sent = match frame {
                 Frame::Line(raw, scanned) => {
+                    if let Some(d) = &self.denials {
+                        for told in d.explain_result(raw) {
+                            self.note(&told);
+                        }
+                    }
                     let verdict = lock(&self.session).from_server_scanned(raw, scanned, &mut out);
                     let sent = match verdict {
                         Verdict::Pass => self.send_client(raw, false),
