@@ -276,14 +276,13 @@ impl GuardIo {
             );
         }
         text.push(b'\n');
+        // run's stderr gone: keep draining so the server never blocks.
+        let _ = lock(&self.err).write_all(&text);
         if let Some(told) =
             (self.denials.as_ref()).and_then(|d| d.explain(&String::from_utf8_lossy(&text)))
         {
-            text.extend_from_slice(told.as_bytes());
-            text.push(b'\n');
+            self.note(&told);
         }
-        // run's stderr gone: keep draining so the server never blocks.
-        let _ = lock(&self.err).write_all(&text);
         line.clear();
     }
 
