@@ -240,25 +240,13 @@ impl Fingerprint {
 
     /// The fingerprint of a tree: every entry's relative path, type, and
     /// metadata, in sorted order. Symbolic links are not followed.
+    ///
+    /// This is the warm path of every `run` of a pinned tree (thousands of
+    /// files for an npm server), so each entry is stat'ed relative to its
+    /// open directory (no path walk from the root per file), and the
+    /// directories are shared out among a few threads.
     pub fn of_tree(root: &Path) -> io::Result<Fingerprint> {
-        let mut entries = Vec::new();
-        let mut stack = vec![PathBuf::new()];
-        while let Some(rel) = stack.pop() {
-            let dir = root.join(&rel);
-            for e in std::fs::read_dir(&dir)? {
-                let e = e?;
-                let rel = rel.join(e.file_name());
-                let m = std::fs::symlink_metadata(root.join(&rel))?;
-                if m.is_dir() {
-                    stack.push(rel.clone());
-                }
-                entries.push((rel, m));
-                if entries.len() > MAX_TREE_ENTRIES {
-                    return Err(io::Error::other("too many files to fingerprint"));
-                }
-            }
-        }
-        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let entries = walk(root)?;
         let mut h = sha2::Sha256::new();
         // The root itself is followed: it may be reached through
         // /proc/self/fd/N (launch::anchor), whose own entry changes each run.
@@ -267,7 +255,7 @@ impl Fingerprint {
             let bytes = rel.as_os_str().as_encoded_bytes();
             h.update((bytes.len() as u64).to_le_bytes());
             h.update(bytes);
-            h.update(Stat::of(m).line().as_bytes());
+            h.update(m.line().as_bytes());
             h.update(b"\n");
         }
         Ok(Fingerprint(hex::encode(h.finalize())))
@@ -281,6 +269,88 @@ impl Fingerprint {
         h.field("second", other.0.as_bytes());
         Fingerprint(h.finish())
     }
+}
+
+/// Every entry under `root` (not followed), with its [`Stat`], sorted by
+/// relative path; at most [`MAX_TREE_ENTRIES`].
+fn walk(root: &Path) -> io::Result<Vec<(PathBuf, Stat)>> {
+    use std::sync::{Condvar, Mutex};
+    struct Work {
+        dirs: Vec<PathBuf>,
+        busy: usize,
+        found: Vec<(PathBuf, Stat)>,
+        failed: Option<io::Error>,
+    }
+    let work = Mutex::new(Work {
+        dirs: vec![PathBuf::new()],
+        busy: 0,
+        found: Vec::new(),
+        failed: None,
+    });
+    let ready = Condvar::new();
+    let lock = || work.lock().unwrap_or_else(|p| p.into_inner());
+    let worker = || {
+        loop {
+            let rel = {
+                let mut w = lock();
+                loop {
+                    if w.failed.is_some() {
+                        return;
+                    }
+                    if let Some(d) = w.dirs.pop() {
+                        w.busy += 1;
+                        break d;
+                    }
+                    if w.busy == 0 {
+                        return;
+                    }
+                    w = ready.wait(w).unwrap_or_else(|p| p.into_inner());
+                }
+            };
+            let mut found = Vec::new();
+            let mut dirs = Vec::new();
+            let read = (|| -> io::Result<()> {
+                for e in std::fs::read_dir(root.join(&rel))? {
+                    let e = e?;
+                    // statx relative to the open directory, not followed.
+                    let m = e.metadata()?;
+                    let rel = rel.join(e.file_name());
+                    if m.is_dir() {
+                        dirs.push(rel.clone());
+                    }
+                    found.push((rel, Stat::of(&m)));
+                }
+                Ok(())
+            })();
+            let mut w = lock();
+            w.busy -= 1;
+            match read {
+                Err(e) => w.failed = Some(e),
+                Ok(()) => {
+                    w.dirs.extend(dirs);
+                    w.found.extend(found);
+                    if w.found.len() > MAX_TREE_ENTRIES {
+                        w.failed = Some(io::Error::other("too many files to fingerprint"));
+                    }
+                }
+            }
+            ready.notify_all();
+        }
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4));
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(worker);
+        }
+        worker();
+    });
+    let w = work.into_inner().unwrap_or_else(|p| p.into_inner());
+    if let Some(e) = w.failed {
+        return Err(e);
+    }
+    let mut found = w.found;
+    found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok(found)
 }
 
 #[cfg(test)]
