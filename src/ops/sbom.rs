@@ -361,7 +361,7 @@ pub fn show(ctx: &Context, server: &str) -> Result<Shown, Failure> {
             Code::CacheMismatch,
             format!("{server}: {what}"),
             Some(format!(
-                "add the server again (`mcp-warden add {server} {}`) to make and judge its SBOM anew",
+                "pin it again to make and judge its SBOM anew: `mcp-warden remove {server}`, then `mcp-warden add {server} {}`",
                 crate::text::printable(&entry.source, 200)
             )),
         )

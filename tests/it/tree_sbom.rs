@@ -187,6 +187,8 @@ fn the_resolved_npm_tree_is_described_judged_and_printed() {
     env.run(["sbom", "everything", "--json"])
         .code(2)
         .diag("cache-mismatch")
+        .stderr_has("was changed in the cache")
+        .stderr_has("`mcp-warden remove everything`, then `mcp-warden add everything npm:")
         .stdout_lacks("CycloneDX");
     fs::remove_file(&blob).unwrap();
     env.run(["sbom", "everything"])
@@ -360,9 +362,30 @@ fn the_sbom_a_package_ships_is_checked_against_the_resolved_tree() {
 
 #[test]
 fn malformed_metadata_in_the_tree_is_a_clear_error_and_pins_nothing() {
-    for (what, pj) in [
-        ("truncated", "{\"name\": \"dep-b\", \"vers"),
-        ("not an object", "[\"dep-b\"]"),
+    // Valid JSON, but over the 4 MiB a package.json may take.
+    // (Noise, so that the tarball is no gzip bomb.)
+    let mut x: u64 = 7;
+    let noise: String = (0..(5 << 20))
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            char::from(b'a' + ((x >> 33) % 26) as u8)
+        })
+        .collect();
+    let oversized = json!({"name": "dep-b", "version": "2.0.0", "description": noise}).to_string();
+    for (what, pj, why) in [
+        (
+            "truncated",
+            "{\"name\": \"dep-b\", \"vers",
+            "package.json is not JSON",
+        ),
+        (
+            "not an object",
+            "[\"dep-b\"]",
+            "package.json is not an object",
+        ),
+        ("oversized", oversized.as_str(), "limit"),
     ] {
         let env = TestEnv::new();
         let server = shipping_registry(&shipped_bom(&[]), pj);
@@ -370,7 +393,8 @@ fn malformed_metadata_in_the_tree_is_a_clear_error_and_pins_nothing() {
         env.run(add_args(&server, "top", "npm:warden-sbom-top@1.0.0"))
             .code(2)
             .diag("package-metadata-invalid")
-            .stderr_has("dep-b@2.0.0: cannot read its metadata for the SBOM: package.json is not")
+            .stderr_has("dep-b@2.0.0: cannot read its metadata for the SBOM: ")
+            .stderr_has(why)
             .stdout_lacks("panicked");
         assert_untouched(&env, what);
     }
