@@ -46,6 +46,9 @@ _mcp__warden() {
             mcp__warden,run)
                 cmd="mcp__warden__subcmd__run"
                 ;;
+            mcp__warden,sbom)
+                cmd="mcp__warden__subcmd__sbom"
+                ;;
             mcp__warden,secret)
                 cmd="mcp__warden__subcmd__secret"
                 ;;
@@ -153,6 +156,9 @@ _mcp__warden() {
                 ;;
             mcp__warden__subcmd__help,run)
                 cmd="mcp__warden__subcmd__help__subcmd__run"
+                ;;
+            mcp__warden__subcmd__help,sbom)
+                cmd="mcp__warden__subcmd__help__subcmd__sbom"
                 ;;
             mcp__warden__subcmd__help,secret)
                 cmd="mcp__warden__subcmd__help__subcmd__secret"
@@ -323,7 +329,7 @@ _mcp__warden() {
 
     case "${cmd}" in
         mcp__warden)
-            opts="-v -q -h -V --home --policy --format --verbose --quiet --help --version add run client secret approve update list remove audit trust policy cache verify help"
+            opts="-v -q -h -V --home --policy --format --verbose --quiet --help --version add run client secret approve update list sbom remove audit trust policy cache verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1043,7 +1049,7 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__help)
-            opts="add run client secret approve update list remove audit trust policy cache verify help"
+            opts="add run client secret approve update list sbom remove audit trust policy cache verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1337,6 +1343,20 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__help__subcmd__run)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__help__subcmd__sbom)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1777,6 +1797,32 @@ _mcp__warden() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__sbom)
+            opts="-v -q -h --json --tree --home --policy --format --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --home)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -80,6 +80,8 @@ codes! {
     SbomUnsupported => "sbom-unsupported": "an SBOM format or version this version does not read (SPDX 3), or an attestation that is not an SBOM",
     SbomNotBound => "sbom-not-bound": "the SBOM does not describe this artifact: no top-component hash, purl or name and version matches it",
     SbomUnsigned => "sbom-unsigned": "the SBOM is not signed by a signer trusted for the server (an attestation, or a loose file with a verified --sbom-signature), and the policy requires a signed one (`signed = false` accepts unsigned loose files)",
+    SbomIncomplete => "sbom-incomplete": "the SBOM the package ships leaves out a package of the resolved tree, or lists it at another version",
+    PackageMetadataInvalid => "package-metadata-invalid": "a package of the pinned tree has malformed metadata (package.json, METADATA), so no SBOM of the tree can be made",
     SbomStale => "sbom-stale": "the SBOM is older than [servers.sbom] `max-age`, or says nothing of when it was made",
     ComponentDenied => "component-denied": "the SBOM lists a component that [servers.sbom] `deny-components` denies",
     LicenseDenied => "license-denied": "a component's licence expression cannot be satisfied under the policy's licence lists",

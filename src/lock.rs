@@ -126,6 +126,10 @@ pub struct Entry {
     /// the pinned tree (npm: as its lock-only resolution placed them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub packages: Vec<Package>,
+    /// The cache key (sha256) of the CycloneDX SBOM `add` generated of
+    /// the pinned tree and judged; `mcp-warden sbom` prints it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sbom: Option<String>,
 }
 
 /// One dependency laid out in a pinned tree, fetched from `resolved` and
@@ -161,7 +165,10 @@ impl Entry {
     fn check(&self) -> Result<(), String> {
         let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
         let malformed = || "has a malformed digest".to_string();
-        if !hex(&self.sha256, 64) || self.packages.iter().any(|p| !hex(&p.sha256, 64)) {
+        if !hex(&self.sha256, 64)
+            || self.packages.iter().any(|p| !hex(&p.sha256, 64))
+            || self.sbom.as_deref().is_some_and(|s| !hex(s, 64))
+        {
             return Err(malformed());
         }
         // npm's sha512 or a wheel's sha256, in SRI form (npm may list
@@ -348,6 +355,7 @@ impl Lock {
                 .chain(e.tree.as_deref())
                 .chain(e.evidence_files.iter().map(|f| f.sha256.as_str()))
                 .chain(e.packages.iter().map(|p| p.sha256.as_str()))
+                .chain(e.sbom.as_deref())
         })
     }
 }
@@ -444,6 +452,7 @@ mod tests {
                     install_scripts: false,
                 },
             ],
+            sbom: Some("9".repeat(64)),
         }
     }
 
@@ -458,7 +467,8 @@ mod tests {
         lock.save(&path).unwrap();
         assert_eq!(Lock::load(&path).unwrap(), lock);
         let keys: Vec<&str> = lock.cache_keys().collect();
-        assert_eq!(keys.len(), 6);
+        assert_eq!(keys.len(), 7);
+        assert!(keys.contains(&"9".repeat(64).as_str()));
         // Each package of the tree is a table of its own, its install
         // scripts said only when it has them.
         let text = fs::read_to_string(&path).unwrap();

@@ -378,6 +378,9 @@ pub enum Command {
     /// Show the pinned servers: source, version, evidence, packages, last run.
     #[command(long_about = LIST_ABOUT, after_long_help = LIST_HELP)]
     List,
+    /// Print the SBOM of a pinned server's resolved tree (CycloneDX JSON, or a tree).
+    #[command(long_about = SBOM_ABOUT, after_long_help = SBOM_HELP)]
+    Sbom(SbomArgs),
     /// Unpin a server and drop its cache references.
     #[command(long_about = REMOVE_ABOUT, after_long_help = REMOVE_HELP)]
     Remove {
@@ -896,6 +899,38 @@ packages its dependency tree pins, and when it last started (the newest
 `launch` record of the audit log; only the last 16 MiB of the log are
 read, so an older run shows as unknown). --format json prints the same
 as one JSON document, for scripts.";
+
+const SBOM_ABOUT: &str = "\
+Print the SBOM that `add` generated of what it resolved for a pinned
+server, and judged with the SBOM policy: a CycloneDX 1.6 document with the
+server's package as the top component, every package of its dependency
+tree (purl, the pinned SHA-256 and, for npm, SHA-512, the licence its own
+metadata declares, the URL it was fetched from) and the dependency graph.
+
+--json prints the document byte for byte as it was judged (it is kept in
+the cache, and its sha256 in servers.lock); --tree prints the graph like
+`npm ls`, each package with its licence. Without either, a terminal gets
+the tree and a pipe the JSON. A server pinned as a single file gets the
+SBOM of its one component. A kept SBOM that is missing or changed in the
+cache is refused (cache-mismatch): add the server again.";
+
+const SBOM_HELP: &str = "\
+Examples:
+  mcp-warden sbom everything
+  mcp-warden sbom everything --json > everything.cdx.json
+  mcp-warden sbom time --tree";
+
+#[derive(Debug, Args)]
+pub struct SbomArgs {
+    /// The server's name in servers.lock.
+    pub name: String,
+    /// Print the CycloneDX JSON exactly as stored.
+    #[arg(long, conflicts_with = "tree")]
+    pub json: bool,
+    /// Print the dependency tree with each package's licence.
+    #[arg(long)]
+    pub tree: bool,
+}
 
 const LIST_HELP: &str = "\
 Examples:

@@ -11,6 +11,7 @@ mod list;
 mod pin;
 mod policy;
 pub mod run;
+mod sbom;
 pub mod secret;
 mod trust;
 mod verify;
@@ -100,6 +101,7 @@ pub fn run(cli: &Cli) -> u8 {
         Command::Update(a) => pin::update(&g, a),
         Command::Remove { name } => pin::remove(&g, name),
         Command::List => list::run(&g),
+        Command::Sbom(a) => sbom::run(&g, a),
         Command::Approve(a) => approve::run(&g, a),
         Command::Cache(c) => pin::cache(&g, c),
         Command::Secret(s) => secret::run(&g, s),

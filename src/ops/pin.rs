@@ -172,6 +172,7 @@ pub fn add(ctx: &Context, a: &AddRequest) -> Result<PinOutcome, Failure> {
                     e.tree_digest = prev.tree_digest.clone();
                     e.packages = prev.packages.clone();
                 }
+                e.sbom = prev.sbom.clone();
                 Pinned::Allowed(e, r, notes)
             }
             denied => denied,
@@ -469,6 +470,19 @@ fn pin(
         }
         o => o,
     };
+    // The SBOM of what was resolved, judged like a given one.
+    let outcome = match outcome {
+        Ok(Pinned::Allowed(e, r, n)) => super::sbom::judge_tree(
+            ctx,
+            &cache,
+            name,
+            (e, r, n),
+            (&policies, ev),
+            &mut dep_blobs,
+        )
+        .map(|j| j.map_or_else(Pinned::Denied, |(e, r, n)| Pinned::Allowed(e, r, n))),
+        o => o,
+    };
     // Whatever stopped the add after the download (a denial, bad evidence,
     // an unsafe archive), the artifact is not kept, unless a pinned server
     // uses the same bytes. The caller holds the lock file, so no other
@@ -718,6 +732,7 @@ fn judge_stored(
         pinned: jiff::Timestamp::now().to_string(),
         receipt: None,
         packages: Vec::new(),
+        sbom: None,
         evidence_files,
         run: RunSettings {
             args: resolved.run.args.clone(),
@@ -1226,6 +1241,7 @@ mod tests {
             evidence_files: Vec::new(),
             receipt: None,
             packages: Vec::new(),
+            sbom: None,
         };
         let fp = pinned_fingerprint(&ctx, &e).unwrap();
         e.receipt = Some(Receipt::new(&e.sha256, "request", &fp));

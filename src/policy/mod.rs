@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 pub use eval::{Decision, LayerDecision, evaluate};
 pub use explain::explain;
 pub use parse::parse;
+pub use sbom::judge_resolved;
 pub use template::TEMPLATE;
 
 use crate::context::Context;

@@ -584,3 +584,48 @@ impl Listed {
         out
     }
 }
+
+/// The SBOM `add` generated of the tree it resolved for `server`, judged
+/// by the content rules of every layer in force (denied components,
+/// licences, advisories): what the layers deny are errors, except in a
+/// layer in audit mode, where they are warnings. Nothing binds or signs
+/// this SBOM: mcp-warden made it from the verified tree.
+pub fn judge_resolved(
+    set: &super::PolicySet,
+    server: &str,
+    sbom: &Sbom,
+    db: Option<&AdvisoryDb>,
+) -> Vec<Diagnostic> {
+    let now = jiff::Timestamp::now();
+    let name = "the resolved tree's SBOM";
+    let layers: Vec<Option<&Policy>> = if set.is_default() {
+        vec![None]
+    } else {
+        set.layers.iter().map(Some).collect()
+    };
+    let mut out: Vec<Diagnostic> = Vec::new();
+    for policy in layers {
+        let rules = policy
+            .and_then(|p| p.server(server))
+            .and_then(|e| e.sbom.as_ref());
+        // No `max-age` here: the document was made just now.
+        let rules = rules.map(|r| SbomRules {
+            max_age: None,
+            ..r.clone()
+        });
+        let audit = policy.is_some_and(|p| p.mode.value == super::Mode::Audit);
+        for mut d in judge_content(name, sbom, rules.as_ref(), policy, db, now, &mut None) {
+            if audit && d.severity == Severity::Error {
+                d.severity = Severity::Warning;
+            }
+            match out
+                .iter_mut()
+                .find(|e| e.code == d.code && e.message == d.message)
+            {
+                Some(e) => e.severity = e.severity.max(d.severity),
+                None => out.push(d),
+            }
+        }
+    }
+    out
+}

@@ -14,6 +14,7 @@
 
 pub mod advisories;
 pub mod cyclonedx;
+pub mod generate;
 mod json;
 pub mod license;
 pub mod spdx;

@@ -70,7 +70,7 @@ fn captured(name: &str, version: &str) -> Vec<u8> {
     fs::read(fixture(&file)).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
-fn everything_registry() -> TlsServer {
+pub(super) fn everything_registry() -> TlsServer {
     let server = TlsServer::start();
     serve(&server, &packuments(&server), &captured);
     server
@@ -87,7 +87,7 @@ pub(super) fn policy(env: &TestEnv, names: &[&str]) {
     fs::write(path, p).unwrap();
 }
 
-fn add_args(server: &TlsServer, name: &str, source: &str) -> Vec<OsString> {
+pub(super) fn add_args(server: &TlsServer, name: &str, source: &str) -> Vec<OsString> {
     let mut args = os(&["add", name, source, "--registry"]);
     args.push(server.base_url().into());
     args.push("--ca-file".into());

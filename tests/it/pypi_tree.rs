@@ -72,7 +72,7 @@ fn serve(server: &TlsServer, files: &[(String, Vec<u8>)], listed: &HashMap<Strin
     }
 }
 
-fn time_index() -> TlsServer {
+pub(super) fn time_index() -> TlsServer {
     let server = TlsServer::start();
     serve(&server, &wheels(), &HashMap::new());
     server
@@ -88,7 +88,7 @@ fn policy(env: &TestEnv, names: &[&str]) {
     fs::write(path, p).unwrap();
 }
 
-fn add_args(server: &TlsServer, name: &str, source: &str) -> Vec<OsString> {
+pub(super) fn add_args(server: &TlsServer, name: &str, source: &str) -> Vec<OsString> {
     let mut args = os(&["add", name, source, "--pypi-url"]);
     args.push(server.url("/simple").into());
     args.push("--ca-file".into());
