@@ -46,5 +46,6 @@ mod sigstore;
 mod snapshots;
 mod sources;
 mod tamper;
+mod tree_evidence;
 mod trust;
 mod verified_runs;
