@@ -223,6 +223,9 @@ _mcp__warden() {
             mcp__warden__subcmd__help__subcmd__trust,add-key)
                 cmd="mcp__warden__subcmd__help__subcmd__trust__subcmd__add__subcmd__key"
                 ;;
+            mcp__warden__subcmd__help__subcmd__trust,add-registry-key)
+                cmd="mcp__warden__subcmd__help__subcmd__trust__subcmd__add__subcmd__registry__subcmd__key"
+                ;;
             mcp__warden__subcmd__help__subcmd__trust,list)
                 cmd="mcp__warden__subcmd__help__subcmd__trust__subcmd__list"
                 ;;
@@ -289,6 +292,9 @@ _mcp__warden() {
             mcp__warden__subcmd__trust,add-key)
                 cmd="mcp__warden__subcmd__trust__subcmd__add__subcmd__key"
                 ;;
+            mcp__warden__subcmd__trust,add-registry-key)
+                cmd="mcp__warden__subcmd__trust__subcmd__add__subcmd__registry__subcmd__key"
+                ;;
             mcp__warden__subcmd__trust,help)
                 cmd="mcp__warden__subcmd__trust__subcmd__help"
                 ;;
@@ -309,6 +315,9 @@ _mcp__warden() {
                 ;;
             mcp__warden__subcmd__trust__subcmd__help,add-key)
                 cmd="mcp__warden__subcmd__trust__subcmd__help__subcmd__add__subcmd__key"
+                ;;
+            mcp__warden__subcmd__trust__subcmd__help,add-registry-key)
+                cmd="mcp__warden__subcmd__trust__subcmd__help__subcmd__add__subcmd__registry__subcmd__key"
                 ;;
             mcp__warden__subcmd__trust__subcmd__help,help)
                 cmd="mcp__warden__subcmd__trust__subcmd__help__subcmd__help"
@@ -1427,7 +1436,7 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__help__subcmd__trust)
-            opts="add-key add-identity add-ca list roots remove"
+            opts="add-key add-identity add-ca add-registry-key list roots remove"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1469,6 +1478,20 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__help__subcmd__trust__subcmd__add__subcmd__key)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__help__subcmd__trust__subcmd__add__subcmd__registry__subcmd__key)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2017,7 +2040,7 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__trust)
-            opts="-v -q -h --home --policy --format --verbose --quiet --help add-key add-identity add-ca list roots remove help"
+            opts="-v -q -h --home --policy --format --verbose --quiet --help add-key add-identity add-ca add-registry-key list roots remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2160,8 +2183,50 @@ _mcp__warden() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mcp__subcmd__warden__subcmd__trust__subcmd__add__subcmd__registry__subcmd__key)
+            opts="-v -q -h --registry --keyid --key --expires --home --policy --format --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --keyid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expires)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mcp__subcmd__warden__subcmd__trust__subcmd__help)
-            opts="add-key add-identity add-ca list roots remove help"
+            opts="add-key add-identity add-ca add-registry-key list roots remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2203,6 +2268,20 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__trust__subcmd__help__subcmd__add__subcmd__key)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mcp__subcmd__warden__subcmd__trust__subcmd__help__subcmd__add__subcmd__registry__subcmd__key)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -98,6 +98,8 @@ codes! {
     UnsignedPinned => "unsigned-pinned": "the server is pinned without a signature on purpose (`add --unsigned --reason`); the reason is shown with every decision",
     InstallScriptsDenied => "install-scripts-denied": "a package in the npm tree to pin (or the package itself) declares install scripts, and the policy refuses such trees (`[sources] install-scripts = \"deny\"`); the scripts were not run",
     InstallScriptsPresent => "install-scripts-present": "a package in the pinned npm tree (or the package itself) declares install scripts; they were not run and never are (`[sources] install-scripts` defaults to \"warn\")",
+    RegistrySignatureInvalid => "registry-signature-invalid": "a package of the tree carries a registry signature (`dist.signatures`) that is malformed, does not verify against the registry's pinned key, or was made by a key after it expired: the metadata or the file was changed; refused whatever the policy",
+    RegistrySignatureMissing => "registry-signature-missing": "the policy requires a valid registry signature for the package or its whole tree (`[sources] registry-signatures`), and some packages have none (none offered, a key not pinned, or an expired key and an unknown publish time)",
     UnsignedForbidden => "unsigned-forbidden": "the server was added or pinned with --unsigned, and the policy forbids pins without a signature (`[sources] allow-unsigned = false`)",
     // policy file
     PolicySyntax => "policy-syntax": "the policy file is not valid TOML",

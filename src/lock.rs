@@ -152,6 +152,10 @@ pub struct Package {
     /// It declares install scripts (or a `binding.gyp`), which were not run.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub install_scripts: bool,
+    /// What vouches for it beyond its digest:
+    /// `registry-signature:KEYID` for a registry signature that verified.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
 }
 
 /// The longest `unsigned` reason a lock holds (and `add` takes).
@@ -432,6 +436,10 @@ mod tests {
                     integrity: format!("sha512-{}==", "A".repeat(86)),
                     sha256: "e".repeat(64),
                     install_scripts: false,
+                    evidence: vec![
+                        "registry-signature:SHA256:DhQ8wR5APBvFHLF/+Tc+AYvPOdTpcIDqOhxsBHRwC7U"
+                            .into(),
+                    ],
                 },
                 Package {
                     path: "node_modules/a/node_modules/@s/b".into(),
@@ -441,6 +449,7 @@ mod tests {
                     integrity: format!("sha512-{}A==", "B".repeat(85)),
                     sha256: "f".repeat(64),
                     install_scripts: true,
+                    evidence: Vec::new(),
                 },
                 Package {
                     path: "tzdata-2026.6.dist-info".into(),
@@ -450,6 +459,7 @@ mod tests {
                     integrity: format!("sha256-{}=", "A".repeat(43)),
                     sha256: "c".repeat(64),
                     install_scripts: false,
+                    evidence: Vec::new(),
                 },
             ],
             sbom: Some("9".repeat(64)),
@@ -479,6 +489,26 @@ mod tests {
         );
         assert_eq!(text.matches("install-scripts = true").count(), 1, "{text}");
         assert!(!text.contains("install-scripts = false"), "{text}");
+        // Evidence is said only where there is some; a lock written
+        // before it existed reads with none.
+        assert_eq!(
+            text.matches("evidence = [\"registry-signature").count(),
+            1,
+            "{text}"
+        );
+        assert!(text.contains("evidence = [\"registry-signature:SHA256:DhQ8wR5APBvFHLF/+Tc+AYvPOdTpcIDqOhxsBHRwC7U\"]"), "{text}");
+        let old = text.replace(
+            "evidence = [\"registry-signature:SHA256:DhQ8wR5APBvFHLF/+Tc+AYvPOdTpcIDqOhxsBHRwC7U\"]\n",
+            "",
+        );
+        fs::write(&path, old).unwrap();
+        let read = Lock::load(&path).unwrap();
+        assert!(
+            read.servers["github"]
+                .packages
+                .iter()
+                .all(|p| p.evidence.is_empty())
+        );
     }
 
     const KINDS: [(ArtifactKind, &str); 6] = [

@@ -53,6 +53,8 @@ pub enum TrustError {
         "invalid name `{0}`: use letters, digits, `.`, `_` and `-`, starting with a letter or digit"
     )]
     BadName(String),
+    #[error("invalid registry key: {0}")]
+    BadRegistryKey(String),
     #[error("invalid identity regular expression: {0}")]
     BadRegex(String),
     #[error("{path}: {message}")]
@@ -78,6 +80,7 @@ impl crate::diag::Diagnose for TrustError {
             TrustError::NotFound(_) => "`mcp-warden trust list` shows the names".into(),
             TrustError::SystemEntry { .. } => "ask the administrator to change the system trust store".into(),
             TrustError::BadCertificate { .. } => "give the PEM file of the publisher's root CA certificate (BEGIN CERTIFICATE, CA:TRUE), not a leaf or a key".into(),
+            TrustError::BadRegistryKey(_) => "give the key as the registry publishes it at /-/npm/v1/keys: `key` (base64 DER, ECDSA P-256), `keyid`, `expires` (RFC 3339)".into(),
             TrustError::Invalid { path, .. } => format!("fix or remove {}; the store is not used while it is invalid", path.display()),
             _ => return None,
         })
@@ -183,6 +186,21 @@ struct TrustFile {
     identity: Vec<IdentityRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     ca: Vec<CaRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    registry_key: Vec<RegistryKeyRecord>,
+}
+
+/// A package registry's signing key (`[[registry-key]]`), as the
+/// registry publishes it at `/-/npm/v1/keys`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct RegistryKeyRecord {
+    registry: String,
+    keyid: String,
+    /// Base64 of the DER SubjectPublicKeyInfo (ECDSA P-256).
+    key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -232,6 +250,9 @@ pub struct TrustStore {
     pub keys: Vec<TrustedKey>,
     pub identities: Vec<TrustedIdentity>,
     pub cas: Vec<TrustedCa>,
+    /// Registry keys pinned in the files (registry.npmjs.org's are built
+    /// in: see [`TrustStore::registry_keys`]).
+    pub registry_keys: Vec<crate::deps::evidence::RegistryKey>,
 }
 
 pub enum Entry<'a> {
@@ -343,7 +364,41 @@ impl TrustStore {
                 file: path.to_path_buf(),
             });
         }
+        for r in file.registry_key {
+            let k = crate::deps::evidence::RegistryKey::parse(
+                &r.registry,
+                &r.keyid,
+                &r.key,
+                r.expires.as_deref(),
+            )
+            .map_err(|e| invalid(format!("registry key `{}`: {e}", r.keyid)))?;
+            if (self.registry_keys.iter()).any(|o| o.registry == k.registry && o.keyid == k.keyid) {
+                return Err(invalid(format!(
+                    "registry key `{}` of {} is pinned twice",
+                    r.keyid, k.registry
+                )));
+            }
+            self.registry_keys.push(k);
+        }
         Ok(())
+    }
+
+    /// The keys that sign packages of `registry`: those pinned for it,
+    /// and for registry.npmjs.org its published keys, built in.
+    pub fn registry_keys(&self, registry: &str) -> Vec<crate::deps::evidence::RegistryKey> {
+        use crate::deps::evidence::{NPMJS_REGISTRY, npmjs_keys, registry_id};
+        let id = registry_id(registry);
+        let mut keys: Vec<_> = (self.registry_keys.iter())
+            .filter(|k| k.registry == id)
+            .cloned()
+            .collect();
+        if id == NPMJS_REGISTRY {
+            let built_in: Vec<_> = (npmjs_keys().into_iter())
+                .filter(|b| !keys.iter().any(|k| k.keyid == b.keyid))
+                .collect();
+            keys.extend(built_in);
+        }
+        keys
     }
 
     /// The pinned CAs whose scopes cover `server`.
@@ -635,9 +690,77 @@ pub fn add_ca(
     Ok((Added::New, summary))
 }
 
+/// Pins a registry's signing key in the user's trust store: `key` is
+/// the base64 DER public key and `expires` the RFC 3339 time, as the
+/// registry publishes them (`/-/npm/v1/keys`).
+pub fn add_registry_key(
+    ctx: &Context,
+    registry: &str,
+    keyid: &str,
+    key: &str,
+    expires: Option<&str>,
+) -> Result<Added, TrustError> {
+    let path = ctx.trust_file();
+    let parsed = crate::deps::evidence::RegistryKey::parse(registry, keyid, key, expires)
+        .map_err(TrustError::BadRegistryKey)?;
+    if !parsed.registry.starts_with("https://") {
+        return Err(TrustError::BadRegistryKey(format!(
+            "the registry must be an https URL, not `{}`",
+            crate::text::printable(registry, 200)
+        )));
+    }
+    let store = TrustStore::load(ctx)?;
+    if (store.registry_keys.iter()).any(|k| k.registry == parsed.registry && k.keyid == keyid) {
+        return Ok(Added::AlreadyPresent(keyid.to_string()));
+    }
+    let mut file = read_user_file(&path)?;
+    file.registry_key.push(RegistryKeyRecord {
+        registry: parsed.registry,
+        keyid: keyid.to_string(),
+        key: key.trim().to_string(),
+        expires: expires.map(str::to_string),
+    });
+    write_user_file(&path, &file)?;
+    Ok(Added::New)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_keys_round_trip_and_npmjs_is_built_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context::new(Some(dir.path()), None, Some(&dir.path().join("system"))).unwrap();
+        let (id, key, _) = crate::deps::evidence::NPMJS_KEYS[1];
+        let r = "https://npm.example.com:8443/";
+        assert!(matches!(
+            add_registry_key(&ctx, r, "mirror-1", key, Some("2030-01-01T00:00:00Z")).unwrap(),
+            Added::New
+        ));
+        assert!(matches!(
+            add_registry_key(&ctx, r, "mirror-1", key, None).unwrap(),
+            Added::AlreadyPresent(_)
+        ));
+        let store = TrustStore::load(&ctx).unwrap();
+        let keys = store.registry_keys("https://npm.example.com:8443");
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].keyid, "mirror-1");
+        assert_eq!(
+            keys[0].expires,
+            Some("2030-01-01T00:00:00Z".parse().unwrap())
+        );
+        assert!(store.registry_keys("https://npm.example.com").is_empty());
+        let npm = store.registry_keys("https://registry.npmjs.org/");
+        assert_eq!(npm.len(), 2);
+        assert!(npm.iter().any(|k| k.keyid == id && k.expires.is_none()));
+        // A bad key is refused when added, and when read back.
+        assert!(add_registry_key(&ctx, r, "bad", "AAAA", None).is_err());
+        let text = std::fs::read_to_string(ctx.trust_file()).unwrap();
+        assert!(text.contains("[[registry-key]]"), "{text}");
+        std::fs::write(ctx.trust_file(), text.replace(key, &key[4..])).unwrap();
+        assert!(TrustStore::load(&ctx).is_err());
+    }
 
     #[test]
     fn errors_carry_their_code() {

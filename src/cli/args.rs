@@ -669,6 +669,15 @@ const ADD_CA_HELP: &str = "\
 Examples:
   mcp-warden trust add-ca acme-root.pem --name acme-ca --scope 'acme-*'";
 
+const ADD_REGISTRY_KEY_HELP: &str = "\
+The key as the registry publishes it at /-/npm/v1/keys: its keyid, the
+base64 DER public key (ECDSA P-256) and its expires, if any. The keys of
+registry.npmjs.org are built in.
+
+Examples:
+  mcp-warden trust add-registry-key --registry https://npm.example.com \\
+      --keyid SHA256:abc... --key MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE...";
+
 const TRUST_LIST_HELP: &str = "\
 Examples:
   mcp-warden trust list
@@ -735,6 +744,23 @@ pub enum TrustCommand {
         /// Server names (globs) bundles signed under this CA may be; repeatable and required.
         #[arg(long = "scope", value_name = "GLOB")]
         scopes: Vec<String>,
+    },
+    /// Pin a package registry's signing key (npm `dist.signatures`).
+    #[command(after_long_help = ADD_REGISTRY_KEY_HELP)]
+    AddRegistryKey {
+        /// The registry the key signs for (https URL).
+        #[arg(long, value_name = "URL")]
+        registry: String,
+        /// The key id the registry's signatures name.
+        #[arg(long, value_name = "ID")]
+        keyid: String,
+        /// The public key: base64 of its DER SubjectPublicKeyInfo.
+        #[arg(long, value_name = "BASE64")]
+        key: String,
+        /// When the key stops signing (RFC 3339): signatures of versions
+        /// published later are refused.
+        #[arg(long, value_name = "TIME")]
+        expires: Option<String>,
     },
     /// List trusted keys, identities and CAs with their scopes.
     #[command(after_long_help = TRUST_LIST_HELP)]

@@ -118,6 +118,32 @@ pub fn run(g: &Global, cmd: &TrustCommand) -> Result<u8> {
                 g.note(&text);
             }
         }
+        TrustCommand::AddRegistryKey {
+            registry,
+            keyid,
+            key,
+            expires,
+        } => {
+            let added = trust::add_registry_key(&ctx, registry, keyid, key, expires.as_deref())
+                .map_err(failure)?;
+            let shown = crate::text::printable(keyid, 200);
+            let reg = crate::deps::evidence::registry_id(registry);
+            let (status, text) = match added {
+                Added::New => ("added", format!("trusted registry key `{shown}` for {reg}")),
+                Added::AlreadyPresent(_) => (
+                    "unchanged",
+                    format!("registry key `{shown}` is trusted already for {reg}; nothing changed"),
+                ),
+            };
+            if g.json() {
+                g.out(&format!(
+                    "{}\n",
+                    json!({"status": status, "registry": reg, "keyid": keyid})
+                ));
+            } else {
+                g.note(&text);
+            }
+        }
         TrustCommand::List => {
             let store = load_trust(&ctx)?;
             if g.json() {
@@ -137,9 +163,17 @@ pub fn run(g: &Global, cmd: &TrustCommand) -> Result<u8> {
                         json!({"name": c.name, "kind": "ca", "subject": c.subject, "fingerprint": c.fingerprint,
                                "scopes": c.scopes.patterns, "origin": c.origin})
                     }))
+                    .chain(store.registry_keys.iter().map(|k| {
+                        json!({"name": k.keyid, "kind": "registry-key", "registry": k.registry,
+                               "expires": k.expires.map(|t| t.to_string())})
+                    }))
                     .collect();
                 g.out(&format!("{}\n", serde_json::to_string_pretty(&keys)?));
-            } else if store.keys.is_empty() && store.identities.is_empty() && store.cas.is_empty() {
+            } else if store.keys.is_empty()
+                && store.identities.is_empty()
+                && store.cas.is_empty()
+                && store.registry_keys.is_empty()
+            {
                 g.out("The trust store is empty. Add a key with `mcp-warden trust add-key FILE --name NAME --scope GLOB`.\n");
             } else {
                 let mut s = String::new();
@@ -179,6 +213,16 @@ pub fn run(g: &Global, cmd: &TrustCommand) -> Result<u8> {
                         c.subject,
                         c.scopes.patterns.join(", "),
                         c.file.display()
+                    ));
+                }
+                for k in &store.registry_keys {
+                    s.push_str(&format!(
+                        "{}  registry key for {}{}\n",
+                        crate::text::printable(&k.keyid, 200),
+                        k.registry,
+                        k.expires
+                            .map(|t| format!(", expires {t}"))
+                            .unwrap_or_default()
                     ));
                 }
                 g.out(&s);

@@ -3,6 +3,7 @@
 //! checked against the resolver's integrity, laid out as one read-only
 //! tree in the cache.
 
+pub mod evidence;
 pub mod npm;
 pub mod pypi;
 
@@ -81,6 +82,8 @@ pub struct Request<'a> {
     pub client: Option<&'a crate::net::Client>,
     /// The lock as it is: tarballs it pins are taken from the cache.
     pub pinned: &'a crate::lock::Lock,
+    /// The registry keys and what the policy requires of their signatures.
+    pub evidence: evidence::Settings,
 }
 
 /// What [`npm_tree`] or [`pypi_tree`] pinned.
@@ -119,6 +122,7 @@ pub fn npm_tree(
         ));
     }
     if !npm::has_dependencies(&pj) {
+        evidence::npm_tree(req, (&pj, top), &[], &mut notes)?;
         return Ok(DepTree {
             packages: Vec::new(),
             tree: None,
@@ -147,9 +151,17 @@ pub fn npm_tree(
         &warm,
         stored,
     )?;
+    let items: Vec<_> = (locked.iter())
+        .map(|l| evidence::Item {
+            name: &l.name,
+            version: &l.version,
+            integrity: &l.integrity,
+        })
+        .collect();
+    let signed = evidence::npm_tree(req, (&pj, top), &items, &mut notes)?;
     let (tree, gyp) = npm::lay_out(cache, req.package, top, &locked, &blobs)?;
     let mut packages = Vec::with_capacity(locked.len());
-    for ((l, b), gyp) in locked.into_iter().zip(blobs).zip(gyp) {
+    for (((l, b), gyp), signed) in locked.into_iter().zip(blobs).zip(gyp).zip(signed) {
         let scripts = l.install_scripts || gyp;
         if scripts {
             notes.push(format!(
@@ -168,6 +180,7 @@ pub fn npm_tree(
             integrity: l.integrity,
             sha256: b.sha256,
             install_scripts: scripts,
+            evidence: signed.into_iter().collect(),
         });
     }
     notes.insert(
@@ -257,6 +270,7 @@ pub fn pypi_tree(
             integrity: l.integrity(),
             sha256: b.sha256.clone(),
             install_scripts: false,
+            evidence: Vec::new(),
         });
     }
     let mut notes = vec![format!(

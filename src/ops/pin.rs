@@ -422,6 +422,11 @@ fn pin(
                     fetch,
                     client: client.as_ref(),
                     pinned: &pinned,
+                    evidence: crate::deps::evidence::Settings::npm(
+                        &trust,
+                        &policies,
+                        &opts.npm_registry,
+                    ),
                 };
                 with_dependencies(
                     &cache,
@@ -631,6 +636,7 @@ fn pypi_dependencies(
         fetch,
         client,
         pinned,
+        evidence: Default::default(),
     };
     with_dependencies(cache, entry, top, stored, |top, unpacked, stored| {
         crate::deps::pypi_tree(cache, top, unpacked, (name, version), &deps, stored)

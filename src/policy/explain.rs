@@ -126,6 +126,19 @@ fn explain_layer(p: &Policy, trust: &TrustStore, server: &str) -> LayerExplanati
             "built-in default (no `[sources] install-scripts` in the file)",
         ),
     });
+    if let Some(a) = &p.registry_signatures {
+        use crate::policy::Require;
+        let what = match a.value {
+            Require::Off => "npm registry signatures: verified where offered, required of none",
+            Require::Top => {
+                "npm registry signatures: required of the package itself (add refuses it without)"
+            }
+            Require::Tree => {
+                "npm registry signatures: required of every package of the tree (add refuses it without)"
+            }
+        };
+        rules.push(rule(what, format!("[sources] {}", a.loc)));
+    }
     if reqs.required.contains(&Requirement::Signature) {
         match reqs.signers {
             Some(sg) => {

@@ -331,6 +331,23 @@ pub struct Policy {
     /// `[sources] install-scripts`: what `add` does with an npm tree
     /// where a package declares install scripts; `None` is "warn".
     pub install_scripts: Option<At<InstallScripts>>,
+    /// `[sources] registry-signatures`: which packages of an npm tree
+    /// must carry a registry signature that verifies; `None` is "off".
+    pub registry_signatures: Option<At<Require>>,
+}
+
+/// `[sources] registry-signatures`: whose evidence `add` requires. What
+/// is offered is verified whatever this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Require {
+    /// Required of no package.
+    #[default]
+    Off,
+    /// Required of the package itself.
+    Top,
+    /// Required of the package and every package of its tree.
+    Tree,
 }
 
 /// `[sources] install-scripts`. The scripts are never run either way.
@@ -550,6 +567,15 @@ impl PolicySet {
         }
     }
 
+    /// `[sources] registry-signatures` in force: the strictest any layer
+    /// says (a layer can only tighten), with where it was said.
+    pub fn registry_signatures(&self) -> (Require, Option<&Loc>) {
+        (self.layers.iter())
+            .filter_map(|p| p.registry_signatures.as_ref())
+            .max_by_key(|a| a.value)
+            .map_or((Require::Off, None), |a| (a.value, Some(&a.loc)))
+    }
+
     pub fn is_default(&self) -> bool {
         self.layers.is_empty()
     }
@@ -689,6 +715,23 @@ fn loosening(system: &Policy, user: &Policy) -> Vec<Diagnostic> {
         out.push(warn(
             "`install-scripts = \"warn\"` cannot relax the system policy's `install-scripts = \"deny\"`"
                 .into(),
+            &u.loc,
+        ));
+    }
+    if let (Some(s), Some(u)) = (&system.registry_signatures, &user.registry_signatures)
+        && u.value < s.value
+    {
+        let name = |r: Require| match r {
+            Require::Off => "off",
+            Require::Top => "top",
+            Require::Tree => "tree",
+        };
+        out.push(warn(
+            format!(
+                "`registry-signatures = \"{}\"` cannot relax the system policy's `registry-signatures = \"{}\"`",
+                name(u.value),
+                name(s.value)
+            ),
             &u.loc,
         ));
     }

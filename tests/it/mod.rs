@@ -46,6 +46,7 @@ mod sigstore;
 mod snapshots;
 mod sources;
 mod tamper;
+mod tree_evidence;
 mod tree_sbom;
 mod trust;
 mod verified_runs;

@@ -18,12 +18,12 @@ use super::everything::{exercise_everything, run_through_warden};
 use super::support::tls_server::{Response, TlsServer};
 use super::support::util::*;
 
-const DIR: &str = "npm-tree/server-everything";
-const TOP: &str = "@modelcontextprotocol/server-everything";
-const SOURCE: &str = "npm:@modelcontextprotocol/server-everything@2026.8.31";
+pub(super) const DIR: &str = "npm-tree/server-everything";
+pub(super) const TOP: &str = "@modelcontextprotocol/server-everything";
+pub(super) const SOURCE: &str = "npm:@modelcontextprotocol/server-everything@2026.8.31";
 
 /// The packuments of the captured tree, pointed at `server`.
-fn packuments(server: &TlsServer) -> serde_json::Map<String, Value> {
+pub(super) fn packuments(server: &TlsServer) -> serde_json::Map<String, Value> {
     let text = fs::read_to_string(fixture(&format!("{DIR}/packuments.json"))).unwrap();
     let text = text.replace("@@REGISTRY@@", &server.base_url());
     match serde_json::from_str(&text).unwrap() {
@@ -41,7 +41,7 @@ fn path_of(server: &TlsServer, url: &str) -> String {
 
 /// Serves packuments the way the npm registry does (scoped names as
 /// `@scope%2fname`), the version document of each, and every tarball.
-fn serve(
+pub(super) fn serve(
     server: &TlsServer,
     packs: &serde_json::Map<String, Value>,
     tarball: &dyn Fn(&str, &str) -> Vec<u8>,
@@ -65,7 +65,7 @@ fn serve(
 }
 
 /// A captured tarball.
-fn captured(name: &str, version: &str) -> Vec<u8> {
+pub(super) fn captured(name: &str, version: &str) -> Vec<u8> {
     let file = format!("{DIR}/tarballs/{}-{version}.tgz", name.replace('/', "__"));
     fs::read(fixture(&file)).unwrap_or_else(|e| panic!("{file}: {e}"))
 }

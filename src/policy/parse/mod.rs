@@ -308,6 +308,7 @@ impl<'a> Parser<'a> {
             anchor,
             allow_unsigned: sources.allow_unsigned,
             install_scripts: sources.install_scripts,
+            registry_signatures: sources.registry_signatures,
             advisories,
             file: self.file.to_path_buf(),
             layer,

@@ -4,13 +4,14 @@ use toml::de::DeTable;
 
 use super::Parser;
 use crate::diag::{Code, Diagnostic};
-use crate::policy::{At, InstallScripts};
+use crate::policy::{At, InstallScripts, Require};
 
 /// What `[sources]` says.
 #[derive(Debug, Default)]
 pub(super) struct Sources {
     pub allow_unsigned: Option<At<bool>>,
     pub install_scripts: Option<At<InstallScripts>>,
+    pub registry_signatures: Option<At<Require>>,
 }
 
 impl Parser<'_> {
@@ -19,7 +20,11 @@ impl Parser<'_> {
     /// "deny" refuses an npm tree where a package declares install
     /// scripts, "warn" (the default) pins it with a warning.
     pub(super) fn sources(&mut self, t: &DeTable) -> Sources {
-        self.check_keys(t, &["allow-unsigned", "install-scripts"], "[sources]");
+        self.check_keys(
+            t,
+            &["allow-unsigned", "install-scripts", "registry-signatures"],
+            "[sources]",
+        );
         let allow_unsigned = Self::get(t, "allow-unsigned").and_then(|(_, v)| {
             let loc = self.loc(v.span());
             self.boolean(t, "allow-unsigned")
@@ -45,9 +50,31 @@ impl Parser<'_> {
                     None
                 }
             });
+        let registry_signatures = self
+            .string(t, "registry-signatures")
+            .and_then(|a| match a.value.as_str() {
+                "off" => Some(a.map(Require::Off)),
+                "top" => Some(a.map(Require::Top)),
+                "tree" => Some(a.map(Require::Tree)),
+                _ => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::PolicyType,
+                            format!(
+                                "`registry-signatures` must be \"off\", \"top\" or \"tree\", not `{}`",
+                                a.value
+                            ),
+                        )
+                        .hint("\"tree\" requires a valid npm registry signature of every package of the tree, \"top\" of the package itself, \"off\" (the default) of none; a signature offered is verified either way")
+                        .at(a.loc.to_string()),
+                    );
+                    None
+                }
+            });
         Sources {
             allow_unsigned,
             install_scripts,
+            registry_signatures,
         }
     }
 }
@@ -92,6 +119,32 @@ mod tests {
         for bad in ["\"allow\"", "true", "\"\"", "[\"deny\"]"] {
             let (_, d) = check(&format!(
                 "version = 1\n[sources]\ninstall-scripts = {bad}\n"
+            ));
+            assert_eq!(codes(&d), vec!["policy-type"], "{bad}");
+        }
+    }
+
+    #[test]
+    fn registry_signatures_is_off_top_or_tree() {
+        use crate::policy::Require;
+        for (text, want) in [
+            ("off", Require::Off),
+            ("top", Require::Top),
+            ("tree", Require::Tree),
+        ] {
+            let (p, d) = check(&format!(
+                "version = 1\n[sources]\nregistry-signatures = \"{text}\"\n"
+            ));
+            assert!(d.is_empty(), "{d:?}");
+            let a = p.unwrap().registry_signatures.unwrap();
+            assert_eq!(a.value, want);
+            assert_eq!(a.loc.to_string(), "p.toml:3:23");
+        }
+        let (p, _) = check("version = 1\n[sources]\n");
+        assert!(p.unwrap().registry_signatures.is_none());
+        for bad in ["\"all\"", "true", "\"\"", "[\"tree\"]", "\"Tree\""] {
+            let (_, d) = check(&format!(
+                "version = 1\n[sources]\nregistry-signatures = {bad}\n"
             ));
             assert_eq!(codes(&d), vec!["policy-type"], "{bad}");
         }
