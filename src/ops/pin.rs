@@ -160,6 +160,7 @@ pub fn add(ctx: &Context, a: &AddRequest) -> Result<PinOutcome, Failure> {
             Pinned::Allowed(mut e, r, notes) => {
                 e.source = prev.source.clone();
                 e.version = prev.version.clone();
+                e.url = prev.url.clone();
                 e.kind = prev.kind;
                 e.run = prev.run.clone();
                 if !prev.packages.is_empty() {
@@ -699,6 +700,10 @@ fn judge_stored(
     let entry = Entry {
         source: source.to_string(),
         version: resolved.version.clone(),
+        url: match &resolved.artifact {
+            Location::Url(u) => Some(u.clone()),
+            Location::Path(_) => None,
+        },
         sha256,
         sha512,
         size,
@@ -1166,6 +1171,7 @@ mod tests {
         let mut e = Entry {
             source: "npm:@acme/server@1.2.3".into(),
             version: Some("1.2.3".into()),
+            url: None,
             sha256,
             sha512: Some("b".repeat(128)),
             size: 7,

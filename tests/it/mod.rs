@@ -46,5 +46,6 @@ mod sigstore;
 mod snapshots;
 mod sources;
 mod tamper;
+mod tree_locked;
 mod trust;
 mod verified_runs;

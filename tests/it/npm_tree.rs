@@ -20,10 +20,10 @@ use super::support::util::*;
 
 const DIR: &str = "npm-tree/server-everything";
 const TOP: &str = "@modelcontextprotocol/server-everything";
-const SOURCE: &str = "npm:@modelcontextprotocol/server-everything@2026.8.31";
+pub(super) const SOURCE: &str = "npm:@modelcontextprotocol/server-everything@2026.8.31";
 
 /// The packuments of the captured tree, pointed at `server`.
-fn packuments(server: &TlsServer) -> serde_json::Map<String, Value> {
+pub(super) fn packuments(server: &TlsServer) -> serde_json::Map<String, Value> {
     let text = fs::read_to_string(fixture(&format!("{DIR}/packuments.json"))).unwrap();
     let text = text.replace("@@REGISTRY@@", &server.base_url());
     match serde_json::from_str(&text).unwrap() {
@@ -41,7 +41,7 @@ fn path_of(server: &TlsServer, url: &str) -> String {
 
 /// Serves packuments the way the npm registry does (scoped names as
 /// `@scope%2fname`), the version document of each, and every tarball.
-fn serve(
+pub(super) fn serve(
     server: &TlsServer,
     packs: &serde_json::Map<String, Value>,
     tarball: &dyn Fn(&str, &str) -> Vec<u8>,
@@ -65,12 +65,12 @@ fn serve(
 }
 
 /// A captured tarball.
-fn captured(name: &str, version: &str) -> Vec<u8> {
+pub(super) fn captured(name: &str, version: &str) -> Vec<u8> {
     let file = format!("{DIR}/tarballs/{}-{version}.tgz", name.replace('/', "__"));
     fs::read(fixture(&file)).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
-fn everything_registry() -> TlsServer {
+pub(super) fn everything_registry() -> TlsServer {
     let server = TlsServer::start();
     serve(&server, &packuments(&server), &captured);
     server
@@ -87,7 +87,7 @@ pub(super) fn policy(env: &TestEnv, names: &[&str]) {
     fs::write(path, p).unwrap();
 }
 
-fn add_args(server: &TlsServer, name: &str, source: &str) -> Vec<OsString> {
+pub(super) fn add_args(server: &TlsServer, name: &str, source: &str) -> Vec<OsString> {
     let mut args = os(&["add", name, source, "--registry"]);
     args.push(server.base_url().into());
     args.push("--ca-file".into());
@@ -104,7 +104,7 @@ pub(super) fn entry(env: &TestEnv, name: &str) -> toml::Value {
         .unwrap_or_else(|| panic!("no [servers.{name}] in\n{text}"))
 }
 
-fn tree_of(env: &TestEnv, name: &str) -> PathBuf {
+pub(super) fn tree_of(env: &TestEnv, name: &str) -> PathBuf {
     let e = entry(env, name);
     cache_dir(env, "trees/sha256").join(e["tree"].as_str().unwrap())
 }
@@ -264,7 +264,8 @@ fn a_dependency_changed_in_the_cache_stops_run() {
         .run()
         .code(1)
         .diag("cache-mismatch")
-        .stderr_has("not the pinned");
+        .stderr_has("not the pinned")
+        .stderr_has("the files of node_modules/express (express@5.3.0) changed since they were pinned: node_modules/express/index.js");
 }
 
 #[test]

@@ -22,7 +22,7 @@ use super::support::tls_server::{Response, TlsServer};
 use super::support::util::*;
 
 const DIR: &str = "pypi-tree";
-const SOURCE: &str = "pypi:mcp-server-time==2026.10.19";
+pub(super) const SOURCE: &str = "pypi:mcp-server-time==2026.10.19";
 
 /// The captured wheels: file name → bytes.
 fn wheels() -> Vec<(String, Vec<u8>)> {
@@ -72,13 +72,13 @@ fn serve(server: &TlsServer, files: &[(String, Vec<u8>)], listed: &HashMap<Strin
     }
 }
 
-fn time_index() -> TlsServer {
+pub(super) fn time_index() -> TlsServer {
     let server = TlsServer::start();
     serve(&server, &wheels(), &HashMap::new());
     server
 }
 
-fn policy(env: &TestEnv, names: &[&str]) {
+pub(super) fn policy(env: &TestEnv, names: &[&str]) {
     let mut p = String::from("version = 1\n");
     for n in names {
         p.push_str(&format!("\n[[servers]]\nname = \"{n}\"\nrequire = []\n"));
@@ -88,7 +88,7 @@ fn policy(env: &TestEnv, names: &[&str]) {
     fs::write(path, p).unwrap();
 }
 
-fn add_args(server: &TlsServer, name: &str, source: &str) -> Vec<OsString> {
+pub(super) fn add_args(server: &TlsServer, name: &str, source: &str) -> Vec<OsString> {
     let mut args = os(&["add", name, source, "--pypi-url"]);
     args.push(server.url("/simple").into());
     args.push("--ca-file".into());
@@ -360,7 +360,9 @@ fn a_file_changed_in_the_cached_tree_stops_run() {
         .run()
         .code(1)
         .diag("cache-mismatch")
-        .stderr_has("not the pinned");
+        .stderr_has("not the pinned")
+        .stderr_has("(tzlocal@")
+        .stderr_has("changed since they were pinned: tzlocal/__init__.py");
 }
 
 #[test]
