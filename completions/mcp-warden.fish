@@ -224,6 +224,7 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l policy 
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
 json\t''"
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l dry-run -d 'Show what would change, change nothing'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l yes -d 'Pin even when a package of the tree was republished: the same version with another integrity (`package-republished`)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l offline -d 'Use only the cache: fail instead of fetching'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l no-dependencies -d 'Pin an npm package\'s own tarball or a wheel alone, without resolving and pinning its dependency tree (then it runs only if it carries its dependencies inside)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -s v -l verbose -d 'More log output on stderr (repeat for more)'

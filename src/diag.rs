@@ -96,6 +96,7 @@ codes! {
     UnsignedPinned => "unsigned-pinned": "the server is pinned without a signature on purpose (`add --unsigned --reason`); the reason is shown with every decision",
     InstallScriptsDenied => "install-scripts-denied": "a package in the npm tree to pin (or the package itself) declares install scripts, and the policy refuses such trees (`[sources] install-scripts = \"deny\"`); the scripts were not run",
     InstallScriptsPresent => "install-scripts-present": "a package in the pinned npm tree (or the package itself) declares install scripts; they were not run and never are (`[sources] install-scripts` defaults to \"warn\")",
+    PackageRepublished => "package-republished": "`update` found a package of the tree at the same version with another integrity: the registry serves other bytes under a version already pinned; nothing is pinned without --yes",
     UnsignedForbidden => "unsigned-forbidden": "the server was added or pinned with --unsigned, and the policy forbids pins without a signature (`[sources] allow-unsigned = false`)",
     // policy file
     PolicySyntax => "policy-syntax": "the policy file is not valid TOML",

@@ -495,6 +495,11 @@ pub struct UpdateArgs {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// Pin even when a package of the tree was republished: the same
+    /// version with another integrity (`package-republished`).
+    #[arg(long)]
+    pub yes: bool,
+
     #[command(flatten)]
     pub evidence: EvidenceArgs,
 

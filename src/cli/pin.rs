@@ -110,6 +110,7 @@ pub fn update(g: &Global, a: &UpdateArgs) -> Result<u8> {
         evidence: a.evidence.request(),
         fetch: fetch_request(g, &a.fetch),
         dry_run: a.dry_run,
+        yes: a.yes,
     };
     match pin::update(&ctx, &req)? {
         UpdateOutcome::Denied { report } => {
@@ -130,6 +131,7 @@ pub fn update(g: &Global, a: &UpdateArgs) -> Result<u8> {
             report,
             notes,
             written,
+            republished,
         } => {
             for n in &notes {
                 g.note(n);
@@ -137,6 +139,18 @@ pub fn update(g: &Global, a: &UpdateArgs) -> Result<u8> {
             g.note(&format!("{}: would change:", a.name));
             for c in &changes {
                 g.note(&format!("  {c}"));
+            }
+            if !written && !republished.is_empty() && !a.dry_run {
+                g.out(&if g.json() {
+                    report.to_json()
+                } else {
+                    report.to_human(g.cli.quiet, false)
+                });
+                g.note(&format!(
+                    "not pinned: {} stays as it was; a package was republished under a version already pinned (--yes pins it anyway)",
+                    a.name
+                ));
+                return Ok(1);
             }
             if !written {
                 g.note("--dry-run: nothing changed");

@@ -331,7 +331,7 @@ pub(super) fn tgz(files: &[(&str, &str)]) -> Vec<u8> {
     out
 }
 
-fn integrity(bytes: &[u8]) -> String {
+pub(super) fn integrity(bytes: &[u8]) -> String {
     use base64::Engine as _;
     use sha2::Digest as _;
     format!(

@@ -261,3 +261,126 @@ fn add_locked_restores_the_pypi_tree_without_resolving() {
     assert!(fetched.iter().all(|p| p.ends_with(".whl")), "{fetched:?}");
     assert_eq!(lock_text(&env), lock, "servers.lock changed");
 }
+
+// ------------------------------------------------------------------ update
+
+/// The captured registry with `ms` changed by `edit` (its packument) and
+/// the made tarballs `made` (`name@version` → bytes) served beside the
+/// captured ones.
+fn reserve(
+    server: &TlsServer,
+    edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+    made: Vec<(String, Vec<u8>)>,
+) {
+    let mut packs = npm_tree::packuments(server);
+    edit(&mut packs);
+    let made: std::collections::HashMap<String, Vec<u8>> = made.into_iter().collect();
+    npm_tree::serve(server, &packs, &move |n: &str, v: &str| {
+        made.get(&format!("{n}@{v}"))
+            .cloned()
+            .unwrap_or_else(|| npm_tree::captured(n, v))
+    });
+}
+
+/// A made package: its version document and tarball.
+fn made(server: &TlsServer, pj: serde_json::Value) -> (serde_json::Value, Vec<u8>) {
+    let bytes = npm_tree::tgz(&[
+        ("package.json", &pj.to_string()),
+        ("index.js", "module.exports = function () { return 0; };\n"),
+    ]);
+    let (n, v) = (
+        pj["name"].as_str().unwrap(),
+        pj["version"].as_str().unwrap(),
+    );
+    let mut doc = pj.clone();
+    doc["dist"] = serde_json::json!({
+        "tarball": server.url(&format!("/{n}/-/{n}-{v}.tgz")),
+        "integrity": npm_tree::integrity(&bytes),
+    });
+    (doc, bytes)
+}
+
+fn update_args(server: &TlsServer, extra: &[&str]) -> Vec<OsString> {
+    let mut args = os(&["update", "everything", "--registry"]);
+    args.push(server.base_url().into());
+    args.push("--ca-file".into());
+    args.push(server.ca_file().into());
+    args.extend(os(extra));
+    args
+}
+
+#[test]
+fn update_shows_the_packages_added_and_changed_before_pinning() {
+    let (env, server, lock) = pinned_everything();
+    let (ms, ms_bytes) = made(
+        &server,
+        serde_json::json!({"name": "ms", "version": "2.1.4", "main": "./index",
+            "dependencies": {"warden-new-dep": "^1.0.0"}}),
+    );
+    let (dep, dep_bytes) = made(
+        &server,
+        serde_json::json!({"name": "warden-new-dep", "version": "1.0.0", "main": "./index"}),
+    );
+    reserve(
+        &server,
+        |packs| {
+            packs["ms"]["versions"]["2.1.4"] = ms;
+            packs["ms"]["dist-tags"]["latest"] = "2.1.4".into();
+            packs.insert(
+                "warden-new-dep".into(),
+                serde_json::json!({"name": "warden-new-dep", "dist-tags": {"latest": "1.0.0"},
+                    "versions": {"1.0.0": dep}}),
+            );
+        },
+        vec![
+            ("ms@2.1.4".into(), ms_bytes),
+            ("warden-new-dep@1.0.0".into(), dep_bytes),
+        ],
+    );
+    env.run(update_args(&server, &["--dry-run"]))
+        .code(0)
+        .stderr_has("changed ms 2.1.3 -> 2.1.4")
+        .stderr_has("added warden-new-dep@1.0.0")
+        .stderr_has("--dry-run: nothing changed")
+        .no_diag("package-republished");
+    assert_eq!(lock_text(&env), lock);
+    env.run(update_args(&server, &[]))
+        .code(0)
+        .stderr_has("changed ms 2.1.3 -> 2.1.4")
+        .stdout_has("pinned everything");
+    let e = npm_tree::entry(&env, "everything");
+    let versions: Vec<String> = e["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"].as_str() == Some("ms"))
+        .map(|p| p["version"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(versions, ["2.1.4"]);
+}
+
+#[test]
+fn a_package_republished_under_the_same_version_is_not_pinned_without_yes() {
+    let (env, server, lock) = pinned_everything();
+    // Other bytes under ms 2.1.3, with an integrity that matches them.
+    let (ms, ms_bytes) = made(
+        &server,
+        serde_json::json!({"name": "ms", "version": "2.1.3", "main": "./index"}),
+    );
+    reserve(
+        &server,
+        |packs| packs["ms"]["versions"]["2.1.3"] = ms,
+        vec![("ms@2.1.3".into(), ms_bytes)],
+    );
+    env.run(update_args(&server, &[]))
+        .code(1)
+        .diag("package-republished")
+        .stderr_has("REPUBLISHED ms@2.1.3: same version, other integrity")
+        .stderr_has("--yes");
+    assert_eq!(lock_text(&env), lock, "pinned without --yes");
+    env.run(update_args(&server, &["--yes"]))
+        .code(0)
+        .diag("package-republished")
+        .stdout_has("pinned everything");
+    assert_ne!(lock_text(&env), lock);
+}
