@@ -384,3 +384,36 @@ fn a_package_republished_under_the_same_version_is_not_pinned_without_yes() {
         .stdout_has("pinned everything");
     assert_ne!(lock_text(&env), lock);
 }
+
+// ------------------------------------------------------------------ naming
+
+#[test]
+fn a_changed_tree_names_each_package_whose_files_changed() {
+    let (env, _server, _lock) = pinned_everything();
+    let tree = npm_tree::tree_of(&env, "everything");
+    let writable = |p: &Path| {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = if p.is_dir() { 0o755 } else { 0o644 };
+        fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
+    };
+    // A file planted in one dependency, one removed from another, and the
+    // server's own package.json rewritten.
+    let zod = tree.join("node_modules/zod");
+    writable(&zod);
+    fs::write(zod.join("planted.js"), "require('child_process');\n").unwrap();
+    let ms = tree.join("node_modules/ms");
+    writable(&ms);
+    fs::remove_file(ms.join("index.js")).unwrap();
+    writable(&tree);
+    writable(&tree.join("package.json"));
+    let mut pj = fs::read(tree.join("package.json")).unwrap();
+    pj.extend_from_slice(b"\n");
+    fs::write(tree.join("package.json"), pj).unwrap();
+    let out = env.cmd().args(["run", "everything"]).stdin("").run();
+    out.code(1)
+        .diag("cache-mismatch")
+        .stderr_has("the files of node_modules/ms (ms@2.1.3) changed since they were pinned: node_modules/ms/index.js")
+        .stderr_has("(zod@")
+        .stderr_has("changed since they were pinned: node_modules/zod/planted.js")
+        .stderr_has("the server's own files changed since they were pinned: package.json");
+}
