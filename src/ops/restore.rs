@@ -85,7 +85,7 @@ fn restore_held(
     built: &mut Option<String>,
 ) -> Result<Restored, Failure> {
     if entry.kind == ArtifactKind::Directory {
-        return Err(Failure::input(
+        return Err(gone(
             Code::CacheMismatch,
             format!(
                 "{name}: pinned from a directory of this machine, which is not in the cache; its files cannot be fetched again"
@@ -97,7 +97,7 @@ fn restore_held(
     // records no place to fetch it from, so it must be there.
     for f in &entry.evidence_files {
         if !matches!(cache.blob_verified(&f.sha256), Ok(Some(_))) {
-            return Err(Failure::input(
+            return Err(gone(
                 Code::CacheMismatch,
                 format!(
                     "{name}: the {} file sha256:{} its pin rests on is not in the cache, and servers.lock records no place to fetch it from",
@@ -222,7 +222,7 @@ fn top_blob(
         return Ok(b);
     }
     let Some(url) = entry.url.as_deref() else {
-        return Err(Failure::input(
+        return Err(gone(
             Code::CacheMismatch,
             format!(
                 "{name}: the pinned artifact sha256:{} is not in the cache, and servers.lock records no URL to fetch it from",
@@ -281,6 +281,14 @@ pub fn with_hint(mut f: Failure) -> Failure {
             d.hint = Some(HINT.into());
         }
     }
+    f
+}
+
+/// The pinned files are missing and cannot be fetched again: like a
+/// changed cache, a failed verification (exit 1).
+fn gone(code: Code, what: String, hint: Option<String>) -> Failure {
+    let mut f = Failure::input(code, what, hint);
+    f.exit = 1;
     f
 }
 

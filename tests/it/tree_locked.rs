@@ -417,3 +417,26 @@ fn a_changed_tree_names_each_package_whose_files_changed() {
         .stderr_has("changed since they were pinned: node_modules/zod/planted.js")
         .stderr_has("the server's own files changed since they were pinned: package.json");
 }
+
+#[test]
+fn a_server_pinned_from_a_local_file_cannot_be_fetched_again() {
+    let env = TestEnv::new();
+    let file = env.path("server.sh");
+    fs::write(&file, "#!/bin/sh\nexit 0\n").unwrap();
+    env.pin_signed("local", &file, "publisher", &["local"]);
+    let lock = lock_text(&env);
+    assert!(!lock.contains("url ="), "{lock}");
+    wipe_cache(&env);
+    for args in [vec!["add", "--locked", "local"], vec!["run", "local"]] {
+        env.cmd()
+            .args(args)
+            .stdin("")
+            .run()
+            .code(1)
+            .diag("cache-mismatch")
+            .stderr_has("servers.lock records no")
+            .stderr_has("mcp-warden add local");
+    }
+    nothing_cached(&env, "local");
+    assert_eq!(lock_text(&env), lock);
+}
