@@ -129,8 +129,9 @@ pub fn add(ctx: &Context, a: &AddRequest) -> Result<PinOutcome, Failure> {
     if let Some(prev) = &previous
         && unchanged(ctx, prev, &request)
         // A remote pin from before the lock recorded its URL is fetched
-        // again once, so that `add --locked` can re-create it.
-        && (prev.url.is_some() || !remote(&prev.source))
+        // again once (when it may be), so that `add --locked` can
+        // re-create it.
+        && (prev.url.is_some() || !remote(&prev.source) || a.fetch.offline)
     {
         // Same request, same policy and trust, same cached file: the
         // verdict stands. `update` fetches again.
