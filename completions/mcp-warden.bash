@@ -364,7 +364,7 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__add)
-            opts="-v -q -h --signature --bundle --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --certificate-oidc-issuer-regexp --provenance --sbom --sbom-signature --advisories --trusted-root --key --key-name --registry --pypi-url --registry-url --ca-file --offline --max-size --timeout --min-rate --min-rate-window --no-dependencies --allow-downgrade --unsigned --reason --home --policy --format --verbose --quiet --help"
+            opts="-v -q -h --locked --signature --bundle --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --certificate-oidc-issuer-regexp --provenance --sbom --sbom-signature --advisories --trusted-root --key --key-name --registry --pypi-url --registry-url --ca-file --offline --max-size --timeout --min-rate --min-rate-window --no-dependencies --allow-downgrade --unsigned --reason --home --policy --format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1802,7 +1802,7 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__run)
-            opts="-v -q -h --rehash --env --grace-period --otlp --home --policy --format --verbose --quiet --help"
+            opts="-v -q -h --rehash --env --grace-period --otlp --offline --home --policy --format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2430,7 +2430,7 @@ _mcp__warden() {
             return 0
             ;;
         mcp__subcmd__warden__subcmd__update)
-            opts="-v -q -h --dry-run --signature --bundle --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --certificate-oidc-issuer-regexp --provenance --sbom --sbom-signature --advisories --trusted-root --key --key-name --registry --pypi-url --registry-url --ca-file --offline --max-size --timeout --min-rate --min-rate-window --no-dependencies --home --policy --format --verbose --quiet --help"
+            opts="-v -q -h --dry-run --yes --signature --bundle --certificate-identity --certificate-identity-regexp --certificate-oidc-issuer --certificate-oidc-issuer-regexp --provenance --sbom --sbom-signature --advisories --trusted-root --key --key-name --registry --pypi-url --registry-url --ca-file --offline --max-size --timeout --min-rate --min-rate-window --no-dependencies --home --policy --format --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

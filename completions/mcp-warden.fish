@@ -73,6 +73,7 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l home -d 'K
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l policy -d 'Use FILE as the user policy (the system policy still applies)' -r -F
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
 json\t''"
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l locked -d 'Fetch exactly what servers.lock pins into the cache (every server, or NAME) and verify it as `run` would: the artifact from the URL the lock records, each package of its tree against its integrity, the tree against its pinned digest. Nothing is resolved and servers.lock is not changed'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l offline -d 'Use only the cache: fail instead of fetching'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l no-dependencies -d 'Pin an npm package\'s own tarball or a wheel alone, without resolving and pinning its dependency tree (then it runs only if it carries its dependencies inside)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand add" -l allow-downgrade -d 'Pin a version lower than the one already pinned (rollback protection refuses it otherwise)'
@@ -88,6 +89,7 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l policy -d 
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
 json\t''"
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l rehash -d 'Re-hash the artifact and verify it in full, even when the receipt of the last full check says nothing changed'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l offline -d 'Arguments for the server, after `--`; they follow the ones the source declares. Never fetch: when the pinned files are not in the cache, fail instead of fetching them again from the URLs servers.lock records'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -s q -l quiet -d 'Print only the verdict and errors'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -224,6 +226,7 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l policy 
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
 json\t''"
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l dry-run -d 'Show what would change, change nothing'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l yes -d 'Pin even when a package of the tree was republished: the same version with another integrity (`package-republished`)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l offline -d 'Use only the cache: fail instead of fetching'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -l no-dependencies -d 'Pin an npm package\'s own tarball or a wheel alone, without resolving and pinning its dependency tree (then it runs only if it carries its dependencies inside)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand update" -s v -l verbose -d 'More log output on stderr (repeat for more)'

@@ -1128,6 +1128,13 @@ fn path_bytes(p: &Path) -> Vec<u8> {
 /// `\n`. The result is the lowercase hex SHA-256 of the whole listing.
 /// Any other kind of file (device, fifo, socket) is an error.
 pub fn tree_digest(dir: &Path) -> Result<String, CacheError> {
+    Ok(listing_digest(&tree_listing(dir)?))
+}
+
+/// What [`tree_digest`] hashes: each entry's path (relative, as bytes)
+/// and its head (`f x HEX`, `d - -`, `l - HEX`), sorted by path. Compared
+/// between two trees, it names the files that differ.
+pub fn tree_listing(dir: &Path) -> Result<Vec<(Vec<u8>, String)>, CacheError> {
     let mut items: Vec<(Vec<u8>, String)> = Vec::new();
     walk(dir, &mut |p, rel, m| {
         if items.len() >= TREE_ENTRY_CAP {
@@ -1157,9 +1164,14 @@ pub fn tree_digest(dir: &Path) -> Result<String, CacheError> {
         Ok(())
     })?;
     items.sort();
+    Ok(items)
+}
+
+/// The tree digest of a [`tree_listing`].
+pub fn listing_digest(items: &[(Vec<u8>, String)]) -> String {
     let mut h = Algorithm::Sha256.hasher();
     h.update(TREE_HEADER.as_bytes());
-    for (path, head) in &items {
+    for (path, head) in items {
         h.update(head.as_bytes());
         h.update(b" ");
         let mut esc = Vec::with_capacity(path.len());
@@ -1173,7 +1185,7 @@ pub fn tree_digest(dir: &Path) -> Result<String, CacheError> {
         h.update(&esc);
         h.update(b"\n");
     }
-    Ok(h.finish().hex())
+    h.finish().hex()
 }
 
 /// Copies a local directory for [`Cache::put_dir`], under `limits`.

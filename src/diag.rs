@@ -100,6 +100,7 @@ codes! {
     InstallScriptsPresent => "install-scripts-present": "a package in the pinned npm tree (or the package itself) declares install scripts; they were not run and never are (`[sources] install-scripts` defaults to \"warn\")",
     RegistrySignatureInvalid => "registry-signature-invalid": "a package of the tree carries a registry signature (`dist.signatures`) that is malformed, does not verify against the registry's pinned key, or was made by a key after it expired: the metadata or the file was changed; refused whatever the policy",
     RegistrySignatureMissing => "registry-signature-missing": "the policy requires a valid registry signature for the package or its whole tree (`[sources] registry-signatures`), and some packages have none (none offered, a key not pinned, or an expired key and an unknown publish time)",
+    PackageRepublished => "package-republished": "`update` found a package of the tree at the same version with another integrity: the registry serves other bytes under a version already pinned; nothing is pinned without --yes",
     UnsignedForbidden => "unsigned-forbidden": "the server was added or pinned with --unsigned, and the policy forbids pins without a signature (`[sources] allow-unsigned = false`)",
     // policy file
     PolicySyntax => "policy-syntax": "the policy file is not valid TOML",

@@ -77,6 +77,12 @@ pub struct Entry {
     /// The version the source resolved to, where it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// The https URL the artifact was downloaded from, so that `add
+    /// --locked` and `run` can fetch exactly these bytes again into an
+    /// empty cache (checked against `sha256` and `sha512`). None for a
+    /// file or directory of this machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     /// Hex digests of the artifact as fetched (the cache key is sha256).
     /// A directory has its tree digest as `sha256` and no `sha512`: no
     /// file was fetched whose SHA-512 could be pinned.
@@ -401,6 +407,7 @@ mod tests {
         Entry {
             source: "npm:@acme/server@1.2.3".into(),
             version: Some("1.2.3".into()),
+            url: Some("https://registry.npmjs.org/@acme/server/-/server-1.2.3.tgz".into()),
             sha256: "a".repeat(64),
             sha512: Some("b".repeat(128)),
             size: 42,
@@ -508,6 +515,11 @@ mod tests {
                 .packages
                 .iter()
                 .all(|p| p.evidence.is_empty())
+        );
+        // Where the artifact came from, to fetch it again from the lock.
+        assert!(
+            text.contains("url = \"https://registry.npmjs.org/@acme/server/-/server-1.2.3.tgz\""),
+            "{text}"
         );
     }
 

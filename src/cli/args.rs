@@ -461,10 +461,21 @@ pub struct FetchArgs {
 #[derive(Debug, Args)]
 pub struct AddArgs {
     /// The server's name: policies, scopes and `run NAME` refer to it.
-    pub name: String,
+    /// With --locked: only this server (default: every pinned one).
+    #[arg(required_unless_present = "locked")]
+    pub name: Option<String>,
 
     /// Where the server comes from (see Sources below).
-    pub source: String,
+    #[arg(required_unless_present = "locked", conflicts_with = "locked")]
+    pub source: Option<String>,
+
+    /// Fetch exactly what servers.lock pins into the cache (every server,
+    /// or NAME) and verify it as `run` would: the artifact from the URL
+    /// the lock records, each package of its tree against its integrity,
+    /// the tree against its pinned digest. Nothing is resolved and
+    /// servers.lock is not changed.
+    #[arg(long)]
+    pub locked: bool,
 
     #[command(flatten)]
     pub evidence: EvidenceArgs,
@@ -505,6 +516,11 @@ pub struct UpdateArgs {
     /// Show what would change, change nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Pin even when a package of the tree was republished: the same
+    /// version with another integrity (`package-republished`).
+    #[arg(long)]
+    pub yes: bool,
 
     #[command(flatten)]
     pub evidence: EvidenceArgs,
@@ -849,6 +865,11 @@ pub struct RunArgs {
 
     /// Arguments for the server, after `--`; they follow the ones the
     /// source declares.
+    /// Never fetch: when the pinned files are not in the cache, fail
+    /// instead of fetching them again from the URLs servers.lock records.
+    #[arg(long)]
+    pub offline: bool,
+
     #[arg(last = true, value_name = "ARGS")]
     pub args: Vec<OsString>,
 }
@@ -1188,6 +1209,7 @@ impl RunArgs {
             grace_period: self.grace_period,
             otlp: self.otlp.clone(),
             args: self.args.clone(),
+            offline: self.offline,
         }
     }
 }

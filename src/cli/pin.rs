@@ -18,11 +18,14 @@ fn fetch_request(g: &Global, f: &FetchArgs) -> FetchRequest {
 
 pub fn add(g: &Global, a: &AddArgs) -> Result<u8> {
     let ctx = g.context()?;
+    let (Some(name), Some(source)) = (&a.name, &a.source) else {
+        return add_locked(g, a);
+    };
     let mut evidence = a.evidence.request();
     evidence.unsigned = a.reason.clone().filter(|_| a.unsigned);
     let req = AddRequest {
-        name: a.name.clone(),
-        source: a.source.clone(),
+        name: name.clone(),
+        source: source.clone(),
         evidence,
         fetch: fetch_request(g, &a.fetch),
         allow_downgrade: a.allow_downgrade,
@@ -33,20 +36,20 @@ pub fn add(g: &Global, a: &AddArgs) -> Result<u8> {
             if g.json() {
                 g.out(&format!(
                     "{}\n",
-                    serde_json::json!({"verdict": "allowed", "status": "unchanged", "name": a.name,
+                    serde_json::json!({"verdict": "allowed", "status": "unchanged", "name": name,
                         "source": prev.source, "sha256": prev.sha256, "unsigned": prev.unsigned})
                 ));
             } else {
                 g.out(&format!(
                     "{} is pinned already: {}\n",
-                    a.name,
+                    name,
                     describe(&prev)
                 ));
             }
             Ok(0)
         }
         PinOutcome::Denied { report } => {
-            print_denied(g, &a.name, &report);
+            print_denied(g, name, &report);
             Ok(1)
         }
         PinOutcome::Pinned {
@@ -58,8 +61,45 @@ pub fn add(g: &Global, a: &AddArgs) -> Result<u8> {
             for n in &notes {
                 g.note(n);
             }
-            print_pinned(g, &a.name, &entry, previous.as_deref(), &report);
+            print_pinned(g, name, &entry, previous.as_deref(), &report);
             Ok(0)
+        }
+    }
+}
+
+/// `add --locked [NAME]`: what servers.lock pins, fetched and verified.
+fn add_locked(g: &Global, a: &AddArgs) -> Result<u8> {
+    let ctx = g.context()?;
+    let fetch = fetch_request(g, &a.fetch);
+    match crate::ops::restore::add_locked(&ctx, a.name.as_deref(), &fetch) {
+        Ok(done) => {
+            for (name, r) in &done {
+                if g.json() {
+                    g.out(&format!(
+                        "{}\n",
+                        serde_json::json!({"status": "verified", "name": name, "fetched": r.fetched})
+                    ));
+                } else {
+                    g.out(&format!(
+                        "{name}: the locked files are in the cache and verified ({} fetched)\n",
+                        r.fetched
+                    ));
+                }
+            }
+            if done.is_empty() {
+                g.note("servers.lock pins no server");
+            }
+            Ok(0)
+        }
+        Err(refused) => {
+            if let Some(report) = refused.report {
+                g.out(&if g.json() {
+                    report.to_json()
+                } else {
+                    report.to_human(g.cli.quiet, false)
+                });
+            }
+            Err(refused.failure.into())
         }
     }
 }
@@ -71,6 +111,7 @@ pub fn update(g: &Global, a: &UpdateArgs) -> Result<u8> {
         evidence: a.evidence.request(),
         fetch: fetch_request(g, &a.fetch),
         dry_run: a.dry_run,
+        yes: a.yes,
     };
     match pin::update(&ctx, &req)? {
         UpdateOutcome::Denied { report } => {
@@ -91,6 +132,7 @@ pub fn update(g: &Global, a: &UpdateArgs) -> Result<u8> {
             report,
             notes,
             written,
+            republished,
         } => {
             for n in &notes {
                 g.note(n);
@@ -98,6 +140,18 @@ pub fn update(g: &Global, a: &UpdateArgs) -> Result<u8> {
             g.note(&format!("{}: would change:", a.name));
             for c in &changes {
                 g.note(&format!("  {c}"));
+            }
+            if !written && !republished.is_empty() && !a.dry_run {
+                g.out(&if g.json() {
+                    report.to_json()
+                } else {
+                    report.to_human(g.cli.quiet, false)
+                });
+                g.note(&format!(
+                    "not pinned: {} stays as it was; a package was republished under a version already pinned (--yes pins it anyway)",
+                    a.name
+                ));
+                return Ok(1);
             }
             if !written {
                 g.note("--dry-run: nothing changed");

@@ -345,7 +345,7 @@ fn run_resolver(
 /// stored; `about` names the package in errors, and the new key goes to
 /// `stored` (for the caller to discard on failure). Offline, nothing is
 /// fetched and that is the error.
-fn download(
+pub(crate) fn download(
     cache: &Cache,
     client: Option<&net::Client>,
     (url, digest, about): (&str, &Digest, &str),

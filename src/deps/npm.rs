@@ -568,47 +568,110 @@ pub fn lay_out(
     packages: &[Locked],
     blobs: &[Blob],
 ) -> Result<(Tree, Vec<bool>), Failure> {
-    let limits = Limits::default();
-    let mut gyp = vec![false; packages.len()];
+    let parts: Vec<(&str, &Path)> = packages
+        .iter()
+        .zip(blobs)
+        .map(|(p, b)| (p.path.as_str(), b.path.as_path()))
+        .collect();
+    let mut gyp = Vec::new();
     let tree = cache.put_built(|dest: &Path| -> Result<(), Failure> {
-        let scratch = dest
-            .parent()
-            .ok_or_else(|| Failure::input(crate::diag::Code::Internal, "no work dir", None))?
-            .to_path_buf();
-        unpack_into(&top.path, &scratch.join("top"), dest, &limits, package, ".")?;
-        let mut order: Vec<usize> = (0..packages.len()).collect();
-        order.sort_by(|a, b| packages[*a].path.cmp(&packages[*b].path));
-        for i in order {
-            let p = &packages[i];
-            let target = dest.join(&p.path);
-            let layout = |detail: String| DepsError::Layout {
-                package: package.into(),
-                path: p.path.clone(),
-                detail,
-            };
-            if std::fs::symlink_metadata(&target).is_ok() {
-                return Err(layout(
-                    "its place is taken already (a dependency bundled by its parent?)".into(),
-                )
-                .into());
-            }
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| layout(e.to_string()))?;
-            }
-            unpack_into(
-                &blobs[i].path,
-                &scratch.join(format!("dep-{i}")),
-                &target,
-                &limits,
-                package,
-                &p.path,
-            )?;
-            gyp[i] =
-                std::fs::symlink_metadata(target.join("binding.gyp")).is_ok_and(|m| m.is_file());
-        }
+        gyp = build(dest, package, &top.path, &parts)?;
         Ok(())
     })?;
     Ok((tree, gyp))
+}
+
+/// Builds the tree of [`lay_out`] at `dest` (which does not exist yet;
+/// its parent is free for scratch work) from the tarball `top` and each
+/// `(lock path, tarball)`.
+pub fn build(
+    dest: &Path,
+    package: &str,
+    top: &Path,
+    packages: &[(&str, &Path)],
+) -> Result<Vec<bool>, Failure> {
+    let limits = Limits::default();
+    let mut gyp = vec![false; packages.len()];
+    let scratch = dest
+        .parent()
+        .ok_or_else(|| Failure::input(crate::diag::Code::Internal, "no work dir", None))?
+        .to_path_buf();
+    unpack_into(top, &scratch.join("top"), dest, &limits, package, ".")?;
+    let mut order: Vec<usize> = (0..packages.len()).collect();
+    order.sort_by(|a, b| packages[*a].0.cmp(packages[*b].0));
+    for i in order {
+        let (path, blob) = packages[i];
+        let target = dest.join(path);
+        let layout = |detail: String| DepsError::Layout {
+            package: package.into(),
+            path: path.into(),
+            detail,
+        };
+        if std::fs::symlink_metadata(&target).is_ok() {
+            return Err(layout(
+                "its place is taken already (a dependency bundled by its parent?)".into(),
+            )
+            .into());
+        }
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| layout(e.to_string()))?;
+        }
+        unpack_into(
+            blob,
+            &scratch.join(format!("dep-{i}")),
+            &target,
+            &limits,
+            package,
+            path,
+        )?;
+        gyp[i] = std::fs::symlink_metadata(target.join("binding.gyp")).is_ok_and(|m| m.is_file());
+    }
+    Ok(gyp)
+}
+
+/// The packages `servers.lock` records for an npm tree, read back for
+/// laying the same tree out again without resolving: every path, name,
+/// URL and integrity checked as when npm's lock was read (the lock file
+/// may have been edited).
+pub fn from_lock(
+    packages: &[crate::lock::Package],
+    package: &str,
+) -> Result<Vec<Locked>, DepsError> {
+    let mut out = Vec::with_capacity(packages.len());
+    for p in packages {
+        let refused = |reason: String| DepsError::Refused {
+            package: package.into(),
+            path: crate::text::printable(&p.path, 300),
+            reason,
+        };
+        lock_path_name(&p.path).map_err(&refused)?;
+        check_name(&p.name).map_err(&refused)?;
+        // Any https host: the integrity pins the bytes.
+        let host = registry_host(&p.resolved).ok_or_else(|| {
+            refused(format!(
+                "`{}` is not an https URL",
+                crate::text::printable(&p.resolved, 200)
+            ))
+        })?;
+        check_resolved(&p.resolved, &host).map_err(&refused)?;
+        let digest = crate::source::npm::strongest_integrity(&p.integrity).map_err(|reason| {
+            refused(if reason.is_empty() {
+                "no sha512 integrity".into()
+            } else {
+                reason
+            })
+        })?;
+        out.push(Locked {
+            path: p.path.clone(),
+            name: p.name.clone(),
+            version: p.version.clone(),
+            resolved: p.resolved.clone(),
+            integrity: p.integrity.clone(),
+            digest,
+            install_scripts: p.install_scripts,
+        });
+    }
+    Ok(out)
 }
 
 /// Extracts the tarball at `archive` into `scratch` and moves its package

@@ -419,57 +419,117 @@ pub fn lay_out(
     package: &str,
     wheels: &[(String, &Path)],
 ) -> Result<(Tree, Vec<String>, bool), Failure> {
-    let limits = Limits::default();
-    let mut infos = Vec::with_capacity(wheels.len());
-    let mut compiled = true;
+    let mut out = (Vec::new(), true);
     let tree = cache.put_built(|dest: &Path| -> Result<(), Failure> {
-        let scratch = dest
-            .parent()
-            .ok_or_else(|| Failure::input(crate::diag::Code::Internal, "no work dir", None))?
-            .to_path_buf();
-        std::fs::create_dir_all(dest).map_err(|e| layout(package, ".", e.to_string()))?;
-        for (i, (file, blob)) in wheels.iter().enumerate() {
-            let dir = scratch.join(format!("wheel-{i}"));
-            archive::extract(blob, Kind::Zip, &dir, &limits)
-                .map_err(|e| Failure::from(e).about(file))?;
-            make_writable(&dir);
-            let info = dist_info(&dir).map_err(|d| layout(package, file, d))?;
-            let Some(info) = info else {
-                return Err(layout(package, file, "no *.dist-info directory".into()).into());
-            };
-            if i == 0 {
-                // As pip marks a distribution installed on request
-                // (PEP 376): the server's, whose console script runs.
-                std::fs::write(info.join("REQUESTED"), b"")
-                    .map_err(|e| layout(package, file, e.to_string()))?;
-            }
-            infos.push(
-                info.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            );
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
-                .map_err(|e| layout(package, file, e.to_string()))?
-                .flatten()
-                .map(|e| e.path())
-                .collect();
-            entries.sort();
-            for e in entries {
-                let base = e.file_name().map(|n| n.to_string_lossy().into_owned());
-                if base.as_deref().is_some_and(|b| b.ends_with(".data"))
-                    && std::fs::symlink_metadata(&e).is_ok_and(|m| m.is_dir())
-                {
-                    install_data(&e, dest, package, file)?;
-                } else {
-                    merge(&e, &dest.join(base.unwrap_or_default()), package, file)?;
-                }
-            }
-            let _ = std::fs::remove_dir_all(&dir);
-        }
-        compiled = compile(dest);
+        out = build(dest, package, wheels)?;
         Ok(())
     })?;
-    Ok((tree, infos, compiled))
+    Ok((tree, out.0, out.1))
+}
+
+/// Builds the tree of [`lay_out`] at `dest` (which does not exist yet;
+/// its parent is free for scratch work): each wheel's `*.dist-info`
+/// name, and whether every file compiled.
+pub fn build(
+    dest: &Path,
+    package: &str,
+    wheels: &[(String, &Path)],
+) -> Result<(Vec<String>, bool), Failure> {
+    let limits = Limits::default();
+    let mut infos = Vec::with_capacity(wheels.len());
+    let scratch = dest
+        .parent()
+        .ok_or_else(|| Failure::input(crate::diag::Code::Internal, "no work dir", None))?
+        .to_path_buf();
+    std::fs::create_dir_all(dest).map_err(|e| layout(package, ".", e.to_string()))?;
+    for (i, (file, blob)) in wheels.iter().enumerate() {
+        let dir = scratch.join(format!("wheel-{i}"));
+        archive::extract(blob, Kind::Zip, &dir, &limits)
+            .map_err(|e| Failure::from(e).about(file))?;
+        make_writable(&dir);
+        let info = dist_info(&dir).map_err(|d| layout(package, file, d))?;
+        let Some(info) = info else {
+            return Err(layout(package, file, "no *.dist-info directory".into()).into());
+        };
+        if i == 0 {
+            // As pip marks a distribution installed on request
+            // (PEP 376): the server's, whose console script runs.
+            std::fs::write(info.join("REQUESTED"), b"")
+                .map_err(|e| layout(package, file, e.to_string()))?;
+        }
+        infos.push(
+            info.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(|e| layout(package, file, e.to_string()))?
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        for e in entries {
+            let base = e.file_name().map(|n| n.to_string_lossy().into_owned());
+            if base.as_deref().is_some_and(|b| b.ends_with(".data"))
+                && std::fs::symlink_metadata(&e).is_ok_and(|m| m.is_dir())
+            {
+                install_data(&e, dest, package, file)?;
+            } else {
+                merge(&e, &dest.join(base.unwrap_or_default()), package, file)?;
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let compiled = compile(dest);
+    Ok((infos, compiled))
+}
+
+/// The wheels `servers.lock` records for a PyPI tree, read back for
+/// laying the same tree out again without resolving: names, versions,
+/// URLs and sha256 checked as when pip's report was read (the lock file
+/// may have been edited), and each cache key the wheel's sha256.
+pub fn from_lock(
+    packages: &[crate::lock::Package],
+    package: &str,
+) -> Result<Vec<Locked>, DepsError> {
+    let mut out = Vec::with_capacity(packages.len());
+    for p in packages {
+        let refused = |reason: String| DepsError::Refused {
+            package: package.into(),
+            path: crate::text::printable(&p.path, 300),
+            reason,
+        };
+        check_name(&p.name).map_err(&refused)?;
+        check_version(&p.version).map_err(&refused)?;
+        let filename = check_url(&p.resolved).map_err(&refused)?;
+        let bytes = p
+            .integrity
+            .split_whitespace()
+            .find_map(|t| t.strip_prefix("sha256-"))
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .filter(|b| b.len() == 32)
+            .ok_or_else(|| refused("no sha256 integrity".into()))?;
+        let sha256 = Digest {
+            algorithm: Algorithm::Sha256,
+            bytes,
+        };
+        if sha256.hex() != p.sha256 {
+            return Err(refused(format!(
+                "its cache key sha256:{} is not its integrity's sha256:{}",
+                p.sha256,
+                sha256.hex()
+            )));
+        }
+        out.push(Locked {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            url: p.resolved.clone(),
+            filename,
+            sha256,
+            requested: false,
+        });
+    }
+    Ok(out)
 }
 
 fn layout(package: &str, path: &str, detail: String) -> DepsError {

@@ -37,6 +37,9 @@ pub struct LaunchRequest {
     pub otlp: Option<String>,
     /// The server's arguments after the declared ones.
     pub args: Vec<OsString>,
+    /// Never fetch: files missing from the cache are an error, not
+    /// fetched again from the lock.
+    pub offline: bool,
 }
 
 /// A server checked, its launch on record, ready to start.
@@ -342,19 +345,31 @@ fn check_pinned(
     // tree's directory. Everything after (fingerprint, digest, entry point,
     // sandbox, the interpreter's arguments) reaches it through this
     // descriptor, never by its name again (see launch::anchor).
+    // An empty cache (another machine, a cleared cache): the files are
+    // fetched again from the lock, as `add --locked` does, then checked
+    // below like any others. A warm cache costs nothing more.
+    let restore = || -> Result<(), Failure> {
+        let client = super::restore::client(a.offline)?;
+        super::restore::restore(ctx, name, entry, client.as_ref(), RESTORE_MAX).map(|_| ())
+    };
     let anchor = match &entry.tree {
         Some(key) => {
-            cache
-                .tree(key)
-                .map_err(|e| damaged(format!("{name}: {e}")))?
-                .ok_or_else(|| {
-                    damaged(format!("{name}: the unpacked files are not in the cache"))
-                })?;
+            let there =
+                |c: &crate::cache::Cache| c.tree(key).map_err(|e| damaged(format!("{name}: {e}")));
+            if there(&cache)?.is_none() {
+                restore()?;
+            }
+            there(&cache)?.ok_or_else(|| {
+                damaged(format!("{name}: the unpacked files are not in the cache"))
+            })?;
             Anchor::open_dir(&ctx.cache_dir, &["trees", "sha256", key])
                 .map_err(|e| damaged(format!("{name}: the unpacked files cannot be opened: {e}")))?
         }
         None => {
             let blob_path = cache.blob_path(&entry.sha256);
+            if std::fs::symlink_metadata(&blob_path).is_err() {
+                restore()?;
+            }
             ensure_executable(&blob_path);
             Anchor::open_file(&blob_path).map_err(|e| {
                 damaged(format!(
@@ -394,14 +409,7 @@ fn check_pinned(
         // The tree that runs is compared with the tree digest pinned at
         // `add` (for a directory, the pin itself).
         if is_tree {
-            let expected = entry.tree_digest.as_deref().unwrap_or(&entry.sha256);
-            let now = crate::cache::tree_digest(anchor.path())
-                .map_err(|e| damaged(format!("{name}: {e}")))?;
-            if now != expected {
-                return Err(damaged(format!(
-                    "{name}: the unpacked files have tree digest {now}, not the pinned {expected}"
-                )));
-            }
+            check_tree(ctx, name, entry, anchor.path())?;
         }
         // Nothing may have changed in place while it was hashed.
         if fingerprint(&anchor).ok().as_ref() != Some(&before) {
@@ -764,7 +772,7 @@ fn banner(
 
 /// The checks of `verify --server NAME` with the evidence `add` kept; a
 /// verdict other than allowed is refused with its report.
-fn verify_in_full(
+pub(crate) fn verify_in_full(
     ctx: &Context,
     name: &str,
     entry: &crate::lock::Entry,
@@ -819,6 +827,32 @@ fn verify_in_full(
     })
 }
 
+/// The tree at `path` has the tree digest pinned at `add` (for a
+/// directory, the pin itself); when it does not, the message names the
+/// packages whose files changed.
+pub(crate) fn check_tree(
+    ctx: &Context,
+    name: &str,
+    entry: &crate::lock::Entry,
+    path: &std::path::Path,
+) -> Result<(), Failure> {
+    let expected = entry.tree_digest.as_deref().unwrap_or(&entry.sha256);
+    let listing =
+        crate::cache::tree_listing(path).map_err(|e| damaged(name, format!("{name}: {e}")))?;
+    let now = crate::cache::listing_digest(&listing);
+    if now == expected {
+        return Ok(());
+    }
+    let mut f = damaged(
+        name,
+        format!("{name}: the unpacked files have tree digest {now}, not the pinned {expected}"),
+    );
+    if let Some(which) = super::restore::changed_packages(ctx, entry, &listing) {
+        f.diagnostics[0].message = format!("{}: {which}", f.diagnostics[0].message);
+    }
+    Err(f)
+}
+
 /// Whether the receipt of the last full check answers for this launch: no
 /// `--rehash`, and a receipt of the same digest and inputs, younger than
 /// [`receipt::MAX_AGE`], taken of files with the same fingerprint.
@@ -832,6 +866,10 @@ fn receipt_answers(
 ) -> bool {
     !rehash && receipt::load(ctx, name).is_some_and(|r| r.matches(sha256, inputs, now))
 }
+
+/// The largest file `run` fetches again from the lock (as `add`'s
+/// default --max-size).
+const RESTORE_MAX: u64 = 2 << 30;
 
 /// The pinned bytes are gone or changed: a failed verification (exit 1).
 fn damaged(name: &str, what: String) -> Failure {

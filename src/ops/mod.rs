@@ -8,6 +8,7 @@ pub mod list;
 pub mod pin;
 pub mod pinned;
 pub mod policy;
+pub mod restore;
 pub mod sbom;
 pub mod verify;
 

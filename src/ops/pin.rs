@@ -65,6 +65,9 @@ pub struct UpdateRequest {
     pub fetch: FetchRequest,
     /// Decide, but write nothing.
     pub dry_run: bool,
+    /// Pin even when a package was republished (same version, other
+    /// integrity).
+    pub yes: bool,
 }
 
 /// What an `add` did.
@@ -100,6 +103,9 @@ pub enum UpdateOutcome {
         report: Box<Report>,
         notes: Vec<String>,
         written: bool,
+        /// Packages whose pinned version now has another integrity:
+        /// nothing is written without `yes`.
+        republished: Vec<String>,
     },
     /// The policy denied the newest release; the pin stays as it was.
     Denied { report: Box<Report> },
@@ -126,6 +132,10 @@ pub fn add(ctx: &Context, a: &AddRequest) -> Result<PinOutcome, Failure> {
     if let Some(prev) = &previous
         && unchanged(ctx, prev, &request)
         && prev.run.server_args == a.args
+        // A remote pin from before the lock recorded its URL is fetched
+        // again once (when it may be), so that `add --locked` can
+        // re-create it.
+        && (prev.url.is_some() || !remote(&prev.source) || a.fetch.offline)
     {
         // Same request, same policy and trust, same cached file: the
         // verdict stands. `update` fetches again.
@@ -164,6 +174,7 @@ pub fn add(ctx: &Context, a: &AddRequest) -> Result<PinOutcome, Failure> {
             Pinned::Allowed(mut e, r, notes) => {
                 e.source = prev.source.clone();
                 e.version = prev.version.clone();
+                e.url = prev.url.clone();
                 e.kind = prev.kind;
                 e.run = prev.run.clone();
                 if !prev.packages.is_empty() {
@@ -248,14 +259,32 @@ pub fn update(ctx: &Context, a: &UpdateRequest) -> Result<UpdateOutcome, Failure
     };
     let mut entry = entry;
     entry.run.server_args = prev.run.server_args.clone();
-    let changes = diff(&prev, &entry);
+    let mut changes = diff(&prev, &entry);
+    let (packages, republished) = package_changes(&prev.packages, &entry.packages);
+    changes.extend(packages);
     if changes.is_empty() {
         return Ok(UpdateOutcome::UpToDate {
             entry: Box::new(prev),
             notes,
         });
     }
-    if !a.dry_run {
+    let mut report = report;
+    if !republished.is_empty() {
+        report.diagnostics.push(
+            Diagnostic::warning(
+                Code::PackageRepublished,
+                format!(
+                    "`{}`: {} package(s) now have other bytes under the version pinned: {}",
+                    a.name,
+                    republished.len(),
+                    crate::text::printable(&republished.join("; "), 4000)
+                ),
+            )
+            .hint("a registry does not change a published version: find out why before pinning (--yes pins it anyway)"),
+        );
+    }
+    let write = !a.dry_run && (republished.is_empty() || a.yes);
+    if write {
         lock.servers.insert(a.name.clone(), *entry.clone());
         lock.save(&lock_path)?;
     }
@@ -265,7 +294,8 @@ pub fn update(ctx: &Context, a: &UpdateRequest) -> Result<UpdateOutcome, Failure
         changes,
         report,
         notes,
-        written: !a.dry_run,
+        written: write,
+        republished,
     })
 }
 
@@ -726,6 +756,10 @@ fn judge_stored(
     let entry = Entry {
         source: source.to_string(),
         version: resolved.version.clone(),
+        url: match &resolved.artifact {
+            Location::Url(u) => Some(u.clone()),
+            Location::Path(_) => None,
+        },
         sha256,
         sha512,
         size,
@@ -1165,6 +1199,76 @@ fn diff(old: &Entry, new: &Entry) -> Vec<String> {
     out
 }
 
+/// How a tree's packages changed, as lines (`added name@v`, `removed
+/// name@v`, `changed name v1 -> v2`), and the packages whose pinned
+/// version came back with another integrity (`name@v: sha512-… ->
+/// sha512-…`). Packages are compared by name: a version moved to another
+/// place in the tree is no change.
+fn package_changes(old: &[lock::Package], new: &[lock::Package]) -> (Vec<String>, Vec<String>) {
+    use std::collections::{BTreeMap, BTreeSet};
+    type Versions<'a> = BTreeMap<&'a str, BTreeMap<&'a str, BTreeSet<&'a str>>>;
+    fn index(ps: &[lock::Package]) -> Versions<'_> {
+        let mut m: Versions = BTreeMap::new();
+        for p in ps {
+            m.entry(p.name.as_str())
+                .or_default()
+                .entry(p.version.as_str())
+                .or_default()
+                .insert(p.integrity.as_str());
+        }
+        m
+    }
+    let (before, after) = (index(old), index(new));
+    let show = |s: &str| crate::text::printable(s, 200);
+    let mut lines = Vec::new();
+    let mut republished = Vec::new();
+    let names: BTreeSet<&str> = before.keys().chain(after.keys()).copied().collect();
+    let empty = BTreeMap::new();
+    for name in names {
+        let b = before.get(name).unwrap_or(&empty);
+        let a = after.get(name).unwrap_or(&empty);
+        let gone: Vec<&str> = b.keys().filter(|v| !a.contains_key(*v)).copied().collect();
+        let came: Vec<&str> = a.keys().filter(|v| !b.contains_key(*v)).copied().collect();
+        if let ([from], [to]) = (gone.as_slice(), came.as_slice()) {
+            lines.push(format!(
+                "changed {} {} -> {}",
+                show(name),
+                show(from),
+                show(to)
+            ));
+        } else {
+            lines.extend(
+                gone.iter()
+                    .map(|v| format!("removed {}@{}", show(name), show(v))),
+            );
+            lines.extend(
+                came.iter()
+                    .map(|v| format!("added {}@{}", show(name), show(v))),
+            );
+        }
+        for (v, was) in b.iter().filter(|(v, _)| a.contains_key(*v)) {
+            let now = &a[v];
+            if was != now {
+                let join =
+                    |s: &BTreeSet<&str>| s.iter().map(|i| show(i)).collect::<Vec<_>>().join(" ");
+                republished.push(format!(
+                    "{}@{}: {} -> {}",
+                    show(name),
+                    show(v),
+                    join(was),
+                    join(now)
+                ));
+                lines.push(format!(
+                    "REPUBLISHED {}@{}: same version, other integrity",
+                    show(name),
+                    show(v)
+                ));
+            }
+        }
+    }
+    (lines, republished)
+}
+
 fn lock_file(ctx: &Context) -> PathBuf {
     ctx.config_dir.join("servers.lock")
 }
@@ -1233,6 +1337,7 @@ mod tests {
         let mut e = Entry {
             source: "npm:@acme/server@1.2.3".into(),
             version: Some("1.2.3".into()),
+            url: None,
             sha256,
             sha512: Some("b".repeat(128)),
             size: 7,
@@ -1252,6 +1357,56 @@ mod tests {
         let fp = pinned_fingerprint(&ctx, &e).unwrap();
         e.receipt = Some(Receipt::new(&e.sha256, "request", &fp));
         (d, ctx, e)
+    }
+
+    fn package(name: &str, version: &str, integrity: char) -> lock::Package {
+        lock::Package {
+            path: format!("node_modules/{name}"),
+            name: name.into(),
+            version: version.into(),
+            resolved: format!("https://r.example/{name}-{version}.tgz"),
+            integrity: format!("sha512-{}==", integrity.to_string().repeat(86)),
+            sha256: "a".repeat(64),
+            install_scripts: false,
+            evidence: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn package_changes_name_added_removed_changed_and_republished_packages() {
+        let old = [
+            package("ms", "2.1.3", 'A'),
+            package("debug", "4.4.3", 'B'),
+            package("gone", "1.0.0", 'C'),
+            package("two", "1.0.0", 'D'),
+            package("two", "2.0.0", 'E'),
+        ];
+        let mut moved = package("debug", "4.4.3", 'B');
+        moved.path = "node_modules/x/node_modules/debug".into();
+        let new = [
+            package("ms", "2.1.4", 'F'),
+            moved,
+            package("fresh", "0.1.0", 'G'),
+            package("two", "2.0.0", 'H'),
+            package("two", "3.0.0", 'I'),
+        ];
+        let (lines, republished) = package_changes(&old, &new);
+        assert_eq!(
+            lines,
+            [
+                "added fresh@0.1.0",
+                "removed gone@1.0.0",
+                "changed ms 2.1.3 -> 2.1.4",
+                "changed two 1.0.0 -> 3.0.0",
+                "REPUBLISHED two@2.0.0: same version, other integrity",
+            ]
+        );
+        assert_eq!(republished.len(), 1);
+        assert!(
+            republished[0].starts_with("two@2.0.0: sha512-EEEE"),
+            "{republished:?}"
+        );
+        assert_eq!(package_changes(&old, &old), (Vec::new(), Vec::new()));
     }
 
     #[test]

@@ -759,6 +759,7 @@ mod tests {
     fn entry(kind: ArtifactKind) -> Entry {
         Entry {
             source: "./server.bin".into(),
+            url: None,
             version: None,
             sha256: "a".repeat(64),
             sha512: Some("b".repeat(128)),

@@ -47,6 +47,7 @@ mod snapshots;
 mod sources;
 mod tamper;
 mod tree_evidence;
+mod tree_locked;
 mod tree_sbom;
 mod trust;
 mod verified_runs;

@@ -104,7 +104,7 @@ pub(super) fn entry(env: &TestEnv, name: &str) -> toml::Value {
         .unwrap_or_else(|| panic!("no [servers.{name}] in\n{text}"))
 }
 
-fn tree_of(env: &TestEnv, name: &str) -> PathBuf {
+pub(super) fn tree_of(env: &TestEnv, name: &str) -> PathBuf {
     let e = entry(env, name);
     cache_dir(env, "trees/sha256").join(e["tree"].as_str().unwrap())
 }
@@ -264,7 +264,8 @@ fn a_dependency_changed_in_the_cache_stops_run() {
         .run()
         .code(1)
         .diag("cache-mismatch")
-        .stderr_has("not the pinned");
+        .stderr_has("not the pinned")
+        .stderr_has("the files of node_modules/express (express@5.3.0) changed since they were pinned: node_modules/express/index.js");
 }
 
 #[test]
@@ -330,7 +331,7 @@ pub(super) fn tgz(files: &[(&str, &str)]) -> Vec<u8> {
     out
 }
 
-fn integrity(bytes: &[u8]) -> String {
+pub(super) fn integrity(bytes: &[u8]) -> String {
     use base64::Engine as _;
     use sha2::Digest as _;
     format!(

@@ -22,7 +22,7 @@ use super::support::tls_server::{Response, TlsServer};
 use super::support::util::*;
 
 const DIR: &str = "pypi-tree";
-const SOURCE: &str = "pypi:mcp-server-time==2026.10.19";
+pub(super) const SOURCE: &str = "pypi:mcp-server-time==2026.10.19";
 
 /// The captured wheels: file name → bytes.
 fn wheels() -> Vec<(String, Vec<u8>)> {
@@ -78,7 +78,7 @@ pub(super) fn time_index() -> TlsServer {
     server
 }
 
-fn policy(env: &TestEnv, names: &[&str]) {
+pub(super) fn policy(env: &TestEnv, names: &[&str]) {
     let mut p = String::from("version = 1\n");
     for n in names {
         p.push_str(&format!("\n[[servers]]\nname = \"{n}\"\nrequire = []\n"));
@@ -360,7 +360,9 @@ fn a_file_changed_in_the_cached_tree_stops_run() {
         .run()
         .code(1)
         .diag("cache-mismatch")
-        .stderr_has("not the pinned");
+        .stderr_has("not the pinned")
+        .stderr_has("(tzlocal@")
+        .stderr_has("changed since they were pinned: tzlocal/__init__.py");
 }
 
 #[test]
