@@ -504,7 +504,7 @@ pub struct AddArgs {
     /// them after the ones the source declares, `update` keeps them, and
     /// the policy's `grant-arg-paths` may open the sandbox to the paths
     /// among them (e.g. the directories a filesystem server serves).
-    #[arg(last = true, value_name = "ARGS")]
+    #[arg(last = true, value_name = "ARGS", conflicts_with = "locked")]
     pub args: Vec<String>,
 }
 
