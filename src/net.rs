@@ -571,6 +571,16 @@ pub struct Client {
 }
 
 impl Client {
+    /// The same client without a progress bar: for many downloads at once,
+    /// whose bars would overwrite each other.
+    pub fn without_progress(&self) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            progress: false,
+            deadline: self.deadline,
+            min_rate: self.min_rate.clone(),
+        }
+    }
     /// Builds a client; CA files from `opts` and from `MCP_WARDEN_CA_FILE`
     /// are read now, so a bad file fails before any download.
     pub fn new(opts: &Options) -> Result<Client, NetError> {

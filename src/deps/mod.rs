@@ -7,6 +7,7 @@ pub mod evidence;
 pub mod npm;
 pub mod pypi;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus};
 use std::time::Duration;
@@ -367,4 +368,121 @@ pub(crate) fn download(
         .map_err(|e| Failure::from(e).about(about))?;
     stored.push(b.sha256.clone());
     Ok(b)
+}
+
+/// Downloads at once, each as [`download`] does.
+const PARALLEL_DOWNLOADS: usize = 8;
+
+/// One file of a tree to bring into the cache: already there (`Ok`), or
+/// to download from `url`, checked against `digest`.
+pub(crate) enum Wanted<'a> {
+    Cached(Blob),
+    Fetch {
+        url: &'a str,
+        digest: &'a Digest,
+        about: String,
+    },
+}
+
+/// Brings every file into the cache, [`PARALLEL_DOWNLOADS`] at a time
+/// (a tree is a hundred small files, each one round trip: one after the
+/// other, the latency adds up), in order. Every key stored goes to
+/// `stored`, those of the downloads that succeeded beside one that
+/// failed too, so the caller's discard leaves the cache as it was.
+pub(crate) fn download_all(
+    cache: &Cache,
+    client: Option<&net::Client>,
+    wanted: Vec<Wanted>,
+    max: u64,
+    stored: &mut Vec<String>,
+) -> Result<Vec<Blob>, Failure> {
+    let quiet = client.map(net::Client::without_progress);
+    let client = quiet.as_ref();
+    // Packages of one tarball (npm may place the same release twice) are
+    // fetched once: the later ones take the first one's blob.
+    let mut first: HashMap<String, usize> = HashMap::new();
+    let mut same_as: Vec<Option<usize>> = Vec::with_capacity(wanted.len());
+    let mut unique = Vec::with_capacity(wanted.len());
+    for w in wanted {
+        let key = match &w {
+            Wanted::Cached(b) => b.sha256.clone(),
+            Wanted::Fetch { digest, .. } => digest.hex(),
+        };
+        match first.get(&key) {
+            Some(&i) => same_as.push(Some(i)),
+            None => {
+                first.insert(key, unique.len());
+                same_as.push(None);
+                unique.push(w);
+            }
+        }
+    }
+    let wanted = unique;
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let n = wanted.len();
+    let mut slots: Vec<Option<Result<Blob, Failure>>> = (0..n).map(|_| None).collect();
+    let mut keys: Vec<Vec<String>> = (0..PARALLEL_DOWNLOADS).map(|_| Vec::new()).collect();
+    let mut items: Vec<(usize, Wanted)> = wanted.into_iter().enumerate().collect();
+    // Interleaved, so each worker gets a share of the large files too.
+    let mut shares: Vec<Vec<(usize, Wanted)>> =
+        (0..PARALLEL_DOWNLOADS).map(|_| Vec::new()).collect();
+    for (i, it) in items.drain(..) {
+        shares[i % PARALLEL_DOWNLOADS].push((i, it));
+    }
+    let results = std::sync::Mutex::new(&mut slots);
+    std::thread::scope(|s| {
+        for (share, keys) in shares.into_iter().zip(keys.iter_mut()) {
+            let (failed, results) = (&failed, &results);
+            s.spawn(move || {
+                for (i, it) in share {
+                    if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                        return;
+                    }
+                    let r = match it {
+                        Wanted::Cached(b) => Ok(b),
+                        Wanted::Fetch { url, digest, about } => {
+                            download(cache, client, (url, digest, &about), max, keys)
+                        }
+                    };
+                    if r.is_err() {
+                        failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
+                }
+            });
+        }
+    });
+    stored.extend(keys.into_iter().flatten());
+    let mut out = Vec::with_capacity(n);
+    let mut first_err = None;
+    for r in slots {
+        match r {
+            Some(Ok(b)) => out.push(b),
+            Some(Err(e)) => {
+                first_err.get_or_insert(e);
+            }
+            None => {}
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None if out.len() == n => {
+            let mut at = 0;
+            Ok(same_as
+                .into_iter()
+                .map(|s| match s {
+                    Some(i) => out[i].clone(),
+                    None => {
+                        at += 1;
+                        out[at - 1].clone()
+                    }
+                })
+                .collect())
+        }
+        None => Err(Failure::input(
+            Code::Internal,
+            "a download stopped without a result",
+            None,
+        )),
+    }
 }

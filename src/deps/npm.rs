@@ -536,26 +536,23 @@ pub fn fetch_all(
     warm: &HashMap<String, String>,
     stored: &mut Vec<String>,
 ) -> Result<Vec<Blob>, Failure> {
-    let mut out = Vec::with_capacity(packages.len());
+    let mut wanted = Vec::with_capacity(packages.len());
     for p in packages {
         let want = p.digest.hex();
         if let Some(key) = warm.get(&p.integrity)
             && let Ok(Some(b)) = cache.blob_verified(key)
             && b.sha512.as_deref() == Some(want.as_str())
         {
-            out.push(b);
+            wanted.push(super::Wanted::Cached(b));
             continue;
         }
-        let about = format!("{} ({}@{})", p.path, p.name, p.version);
-        out.push(super::download(
-            cache,
-            client,
-            (&p.resolved, &p.digest, &about),
-            max,
-            stored,
-        )?);
+        wanted.push(super::Wanted::Fetch {
+            url: &p.resolved,
+            digest: &p.digest,
+            about: format!("{} ({}@{})", p.path, p.name, p.version),
+        });
     }
-    Ok(out)
+    super::download_all(cache, client, wanted, max, stored)
 }
 
 /// Lays out the tree: the package (`top`) at the root, each dependency at

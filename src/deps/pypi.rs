@@ -392,23 +392,20 @@ pub fn fetch_all(
     max: u64,
     stored: &mut Vec<String>,
 ) -> Result<Vec<Blob>, Failure> {
-    let mut out = Vec::with_capacity(wheels.len());
+    let mut wanted = Vec::with_capacity(wheels.len());
     for w in wheels {
         let want = w.sha256.hex();
         if let Ok(Some(b)) = cache.blob_verified(&want) {
-            out.push(b);
+            wanted.push(super::Wanted::Cached(b));
             continue;
         }
-        let about = format!("{} ({}=={})", w.filename, w.name, w.version);
-        out.push(super::download(
-            cache,
-            client,
-            (&w.url, &w.sha256, &about),
-            max,
-            stored,
-        )?);
+        wanted.push(super::Wanted::Fetch {
+            url: &w.url,
+            digest: &w.sha256,
+            about: format!("{} ({}=={})", w.filename, w.name, w.version),
+        });
     }
-    Ok(out)
+    super::download_all(cache, client, wanted, max, stored)
 }
 
 /// Installs every wheel (`(file name, blob)`, the server's first, marked
