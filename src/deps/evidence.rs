@@ -350,6 +350,225 @@ pub fn check_provenance(
     Ok(Proven::Valid(p.source_repo.unwrap_or(signer.identity)))
 }
 
+/// The PEP 740 provenance of the distribution `filename` with `sha256`, as
+/// the index serves it at `url` (`doc`): each attestation is converted to
+/// a sigstore bundle and verified offline against `roots`; its in-toto
+/// subject must be `filename` with that sha256. Returns the publisher
+/// (the signing certificate's repository, else its identity). Anything
+/// offered that does not check out is an error.
+pub fn check_pep740(
+    roots: &[Root],
+    (filename, sha256): (&str, &crate::digest::Digest),
+    (url, doc): (&str, &[u8]),
+) -> Result<Proven, ProvenanceError> {
+    let invalid = |m: String| (Code::ProvenanceInvalid, m);
+    if sha256.algorithm != crate::digest::Algorithm::Sha256 {
+        return Err(invalid("the file's digest is not a sha256".into()));
+    }
+    let bundles = crate::source::pypi::provenance_to_bundles(url, doc)
+        .map_err(|e| invalid(format!("the provenance object: {e}")))?;
+    let want = sha256.hex();
+    let mut publisher = None;
+    for c in &bundles {
+        let at = format!(
+            "bundle {}, attestation {}",
+            c.bundle_index + 1,
+            c.attestation_index + 1
+        );
+        let (_, items) =
+            sigstore::parse_file(&c.bundle).map_err(|e| invalid(format!("{at}: {e}")))?;
+        let [item] = items.as_slice() else {
+            return Err(invalid(format!("{at}: not one bundle")));
+        };
+        let sigstore_verify::types::SignatureContent::DsseEnvelope(env) = &item.bundle.content
+        else {
+            return Err(invalid(format!("{at}: not an in-toto statement")));
+        };
+        let v = sigstore::verify(
+            &item.bundle,
+            &sigstore::Input::Digest(sha256),
+            roots,
+            &sigstore::Rule::Keyless,
+        )
+        .map_err(|e| match e {
+            crate::signature::SigError::Check {
+                code: Code::DigestMismatch,
+                message,
+            } => (
+                Code::ProvenanceNotBound,
+                format!("{at} is about another file: {message}"),
+            ),
+            e => invalid(format!("{at} does not verify: {e}")),
+        })?;
+        let st = crate::signature::dsse::Statement::parse(env.payload.as_bytes())
+            .map_err(|e| invalid(format!("{at}: {e}")))?;
+        let bound = st.subject.iter().any(|s| {
+            s.name == filename
+                && s.digest
+                    .get("sha256")
+                    .is_some_and(|d| d.eq_ignore_ascii_case(&want))
+        });
+        if !bound {
+            return Err((
+                Code::ProvenanceNotBound,
+                format!(
+                    "{at} names no subject `{}` with the sha256 of the file fetched",
+                    crate::text::printable(filename, 200)
+                ),
+            ));
+        }
+        publisher.get_or_insert_with(|| {
+            v.claims
+                .get("repository")
+                .cloned()
+                .or(v.identity.clone())
+                .unwrap_or_default()
+        });
+    }
+    Ok(publisher.map_or(Proven::NoneOffered, Proven::Valid))
+}
+
+/// One wheel of a PyPI tree to check: its project, file name and sha256.
+pub struct Wheel<'a> {
+    pub name: &'a str,
+    pub filename: &'a str,
+    pub sha256: &'a crate::digest::Digest,
+}
+
+/// Reads, for the wheel itself (`top`, found on its project page by its
+/// sha256) and each wheel of its tree, the index's project page (PEP 691
+/// JSON, or PEP 503 HTML with `data-provenance`), and where it names a
+/// PEP 740 provenance URL for the file, fetches and verifies it (four
+/// wheels at a time). Adds the summary to `notes`, refuses what
+/// `[sources] provenance` requires and is missing, and returns per
+/// dependency the evidence to record (`provenance:PUBLISHER`).
+pub fn pypi_tree(
+    req: &super::Request,
+    top: (&str, &crate::digest::Digest),
+    wheels: &[Wheel],
+    notes: &mut Vec<String>,
+) -> Result<Vec<Vec<String>>, Failure> {
+    use crate::source::Fetch as _;
+    use crate::source::pypi::{PROVENANCE_LIMIT, simple, simple_root};
+    let set = &req.evidence;
+    let Some(client) = req.client else {
+        if set.provenance != Require::Off {
+            return Err(provenance_missing(
+                req,
+                set,
+                "--offline: no provenance could be checked".into(),
+            ));
+        }
+        notes.push("note: --offline: PEP 740 provenance not checked".into());
+        return Ok(vec![Vec::new(); wheels.len()]);
+    };
+    let roots = sigstore::embedded_roots().map_err(|e| {
+        Failure::input(
+            Code::TrustedRootInvalid,
+            format!("the embedded sigstore roots: {e}"),
+            None,
+        )
+    })?;
+    let (root, _) = simple_root(req.registry).map_err(Failure::from)?;
+    // The wheel itself is known by its sha256 only.
+    let mut items = vec![(top.0, None, top.1)];
+    items.extend(wheels.iter().map(|w| (w.name, Some(w.filename), w.sha256)));
+    let one = |&(name, filename, sha256): &(&str, Option<&str>, &crate::digest::Digest)| -> Result<Proven, Failure> {
+        let project = crate::source::spec::normalize_pypi_name(name);
+        let about = filename.unwrap_or(name).to_string();
+        let bad = |code: Code, detail: String| provenance_invalid(req.package, &about, code, detail);
+        let url = format!("{root}/{project}/");
+        let page = client
+            .get_page(&url, simple::PAGE_LIMIT, simple::ACCEPT)
+            .map_err(|e| bad(Code::FetchFailed, format!("the project page {url}: {}", e.message)))?;
+        let links = simple::parse_page(&page).map_err(|e| bad(Code::ProvenanceInvalid, e.to_string()))?;
+        let want = sha256.hex();
+        let link = links.iter().find(|l| {
+            filename.is_none_or(|f| l.filename == f)
+                && l.sha256.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(&want))
+        });
+        let Some((link, prov)) = link.and_then(|l| Some((l, l.provenance.as_deref()?))) else {
+            return Ok(Proven::NoneOffered);
+        };
+        let bytes = client
+            .get_bytes(prov, PROVENANCE_LIMIT)
+            .map_err(|e| Failure::from(e).about(&format!("provenance of {about}")))?;
+        check_pep740(&roots, (&link.filename, sha256), (prov, &bytes))
+            .map_err(|(code, detail)| bad(code, detail))
+    };
+    let mut out: Vec<Option<Result<Proven, Failure>>> = (0..items.len()).map(|_| None).collect();
+    let per = items.len().div_ceil(4).max(1);
+    std::thread::scope(|s| {
+        for (chunk, slots) in items.chunks(per).zip(out.chunks_mut(per)) {
+            let one = &one;
+            s.spawn(move || {
+                for (it, slot) in chunk.iter().zip(slots) {
+                    *slot = Some(one(it));
+                }
+            });
+        }
+    });
+    let proven = out
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                Err(provenance_invalid(
+                    req.package,
+                    "?",
+                    Code::ProvenanceInvalid,
+                    "not checked".into(),
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let lacking: Vec<String> = items
+        .iter()
+        .zip(&proven)
+        .enumerate()
+        .filter(|(i, _)| match set.provenance {
+            Require::Off => false,
+            Require::Top => *i == 0,
+            Require::Tree => true,
+        })
+        .filter(|(_, (_, p))| !matches!(p, Proven::Valid(_)))
+        .map(|(_, ((name, filename, _), _))| format!("{} (none offered)", filename.unwrap_or(name)))
+        .collect();
+    if !lacking.is_empty() {
+        let count = lacking.len();
+        let mut listed = lacking
+            .into_iter()
+            .take(SHOWN)
+            .collect::<Vec<_>>()
+            .join(", ");
+        if count > SHOWN {
+            listed.push_str(&format!(" and {} more", count - SHOWN));
+        }
+        return Err(provenance_missing(
+            req,
+            set,
+            format!("{count} wheel(s) without verified PEP 740 provenance: {listed}"),
+        ));
+    }
+    let n = proven.len();
+    let with = proven
+        .iter()
+        .filter(|p| matches!(p, Proven::Valid(_)))
+        .count();
+    notes.push(if with == 0 {
+        format!("note: the index offered no PEP 740 provenance for {n} wheels")
+    } else {
+        format!("note: {n} wheels: {with} with PEP 740 provenance")
+    });
+    Ok(proven
+        .into_iter()
+        .skip(1)
+        .map(|p| match p {
+            Proven::Valid(who) => vec![format!("provenance:{who}")],
+            Proven::NoneOffered => Vec::new(),
+        })
+        .collect())
+}
+
 /// The URL of a version document (`REGISTRY/NAME/VERSION`, the scope's
 /// slash encoded as the registry serves it) and of the packument.
 fn doc_urls(registry: &str, name: &str, version: &str) -> (String, String) {
@@ -525,6 +744,17 @@ impl Settings {
             said_at: loc.map(|l| l.to_string()),
             provenance,
             provenance_at: ploc.map(|l| l.to_string()),
+        }
+    }
+
+    /// A PyPI tree: no registry signatures, `[sources] provenance` for
+    /// its PEP 740 provenance.
+    pub fn pypi(policies: &PolicySet) -> Self {
+        let (provenance, ploc) = policies.provenance();
+        Settings {
+            provenance,
+            provenance_at: ploc.map(|l| l.to_string()),
+            ..Settings::default()
         }
     }
 }
@@ -1079,5 +1309,72 @@ mod tests {
             ),
             "note: 3 packages: 3 with a valid registry signature; 1 with provenance"
         );
+    }
+
+    // A real PEP 740 provenance object as PyPI's integrity API serves it,
+    // and the real file it is about (an sdist: the binding is the same for
+    // a wheel; this machine's index mirror strips provenance).
+    const GCB: &str = "gcb_attestation_test-0.0.0.tar.gz";
+    const GCB_FILE: &[u8] =
+        include_bytes!("../../fixtures/sources/pypi/gcb_attestation_test-0.0.0.tar.gz");
+    const GCB_PROV: &[u8] =
+        include_bytes!("../../fixtures/sources/pypi/gcb_attestation_test-0.0.0.tar.gz.provenance");
+    const GCB_URL: &str = "https://pypi.org/integrity/gcb-attestation-test/0.0.0/gcb_attestation_test-0.0.0.tar.gz/provenance";
+
+    fn sha256_of(bytes: &[u8]) -> crate::digest::Digest {
+        use sha2::Digest as _;
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+            .parse()
+            .unwrap()
+    }
+
+    #[test]
+    fn real_pep740_provenance_verifies_and_binds_to_the_real_file() {
+        let d = sha256_of(GCB_FILE);
+        assert_eq!(
+            check_pep740(&roots(), (GCB, &d), (GCB_URL, GCB_PROV)),
+            Ok(Proven::Valid(
+                "919436158236-compute@developer.gserviceaccount.com".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn pep740_of_another_file_or_name_is_not_bound_and_tampering_refused() {
+        let d = sha256_of(GCB_FILE);
+        let other = sha256_of(b"another file");
+        let (code, msg) = check_pep740(&roots(), (GCB, &other), (GCB_URL, GCB_PROV)).unwrap_err();
+        assert_eq!(code, Code::ProvenanceNotBound, "{msg}");
+        let (code, msg) = check_pep740(
+            &roots(),
+            ("gcb_attestation_test-0.0.1.tar.gz", &d),
+            (GCB_URL, GCB_PROV),
+        )
+        .unwrap_err();
+        assert_eq!(code, Code::ProvenanceNotBound, "{msg}");
+        // A byte of the signature flipped.
+        let b64 = &base64::engine::general_purpose::STANDARD;
+        let mut p: Value = serde_json::from_slice(GCB_PROV).unwrap();
+        let at = &mut p["attestation_bundles"][0]["attestations"][0]["envelope"]["signature"];
+        let mut sig = b64.decode(at.as_str().unwrap()).unwrap();
+        sig[10] ^= 1;
+        *at = b64.encode(sig).into();
+        let (code, msg) = check_pep740(
+            &roots(),
+            (GCB, &d),
+            (GCB_URL, &serde_json::to_vec(&p).unwrap()),
+        )
+        .unwrap_err();
+        assert_eq!(code, Code::ProvenanceInvalid, "{msg}");
+        // Truncated, not JSON, empty.
+        for bad in [
+            &GCB_PROV[..GCB_PROV.len() / 2],
+            b"not json",
+            b"{}",
+            b"{\"version\": 1, \"attestation_bundles\": []}",
+        ] {
+            let (code, _) = check_pep740(&roots(), (GCB, &d), (GCB_URL, bad)).unwrap_err();
+            assert_eq!(code, Code::ProvenanceInvalid);
+        }
     }
 }

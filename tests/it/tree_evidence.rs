@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::add::assert_untouched;
 use super::npm_tree::{SOURCE, add_args, captured, entry, packuments, serve};
+use super::pypi_tree::{add_args as pypi_add_args, time_index};
 use super::support::tls_server::{Response, TlsServer};
 use super::support::util::*;
 
@@ -635,4 +636,61 @@ fn a_user_provenance_off_cannot_relax_a_system_tree() {
         policy_with(&env.user_policy(), &format!("provenance = {bad}"));
         env.run(["policy", "check"]).code(1).diag("policy-type");
     }
+}
+
+const PYPI_SOURCE: &str = "pypi:mcp-server-time==2026.10.19";
+
+#[test]
+fn pypi_provenance_per_wheel_is_required_said_when_none_and_bound_when_offered() {
+    // The captured index offers no PEP 740 provenance (as this machine's
+    // mirror): "tree" refuses, naming the wheels; "off" pins and says so.
+    let server = time_index();
+    let env = TestEnv::new();
+    policy_with(&env.user_policy(), "provenance = \"tree\"");
+    env.run(pypi_add_args(&server, "everything", PYPI_SOURCE))
+        .code(1)
+        .diag("evidence-missing")
+        .stderr_has(
+            "31 wheel(s) without verified PEP 740 provenance: mcp-server-time (none offered)",
+        )
+        .stderr_has("and 21 more")
+        .stderr_has("nothing was pinned");
+    assert_untouched(&env, "pypi provenance tree, none offered");
+    policy_with(&env.user_policy(), "provenance = \"off\"");
+    env.run(pypi_add_args(&server, "everything", PYPI_SOURCE))
+        .code(0)
+        .stderr_has("note: the index offered no PEP 740 provenance for 31 wheels");
+    // tzlocal's link names a provenance object: a real one, about another
+    // file, so it does not bind to the wheel fetched.
+    let env = TestEnv::new();
+    let file = "tzlocal-5.4.5-py3-none-any.whl";
+    let bytes = fs::read(fixture(&format!("pypi-tree/{file}"))).unwrap();
+    let hash = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(&bytes))
+    };
+    server.route(
+        "/simple/tzlocal/",
+        Response::ok(format!(
+            "<!DOCTYPE html>\n<html><body>\n<a href=\"../../files/{file}#sha256={hash}\" data-provenance=\"{}\">{file}</a><br/>\n</body></html>\n",
+            server.url("/provenance/tzlocal")
+        ))
+        .header("Content-Type", "text/html; charset=utf-8"),
+    );
+    server.route(
+        "/provenance/tzlocal",
+        Response::ok(
+            fs::read(fixture(
+                "sources/pypi/gcb_attestation_test-0.0.0.tar.gz.provenance",
+            ))
+            .unwrap(),
+        ),
+    );
+    policy_with(&env.user_policy(), "provenance = \"off\"");
+    env.run(pypi_add_args(&server, "everything", PYPI_SOURCE))
+        .code(2)
+        .diag("provenance-not-bound")
+        .stderr_has(file)
+        .stderr_has("nothing was pinned");
+    assert_untouched(&env, "pypi provenance of another file");
 }
