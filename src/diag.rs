@@ -70,6 +70,7 @@ codes! {
     // provenance
     ProvenanceNotBound => "provenance-not-bound": "the provenance statement is about another artifact: no subject digest equals the artifact's",
     ProvenanceUnsupported => "provenance-unsupported": "the statement's predicate type is not SLSA provenance v0.2 or v1, so it is refused",
+    ProvenanceInvalid => "provenance-invalid": "a package of an npm tree offers provenance (`dist.attestations`) that cannot be read or does not verify: refused whatever the policy, as tampering",
     ProvenanceMalformed => "provenance-malformed": "the provenance statement lacks fields SLSA requires (builder, build type), or the file holds no statement",
     BuilderIdentityMismatch => "builder-identity-mismatch": "the provenance names a builder other than the one its signing certificate was issued to",
     BuilderUntrusted => "builder-untrusted": "the provenance's builder is not one that [servers.provenance] `builder-id` allows, and no trusted signer vouches for it",

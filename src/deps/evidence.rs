@@ -1,4 +1,5 @@
-//! Evidence per package of an npm tree: the registry's signatures.
+//! Evidence per package of an npm tree: the registry's signatures and
+//! npm provenance.
 //!
 //! The npm registry signs `NAME@VERSION:INTEGRITY` of every version it
 //! serves with an ECDSA P-256 key (SHA-256) and lists the signatures in
@@ -12,6 +13,14 @@
 //!
 //! A signature that is offered and does not verify is a hard failure,
 //! whatever the policy: it means the metadata or the tarball was changed.
+//!
+//! Provenance: where a version document lists `dist.attestations`, the
+//! attestations document is fetched (bounded) and its SLSA provenance
+//! bundle verified offline against the embedded sigstore roots; its
+//! in-toto subject must be `pkg:npm/NAME@VERSION` with the sha512 of the
+//! tarball that was fetched and checked, and the builder it names must be
+//! the one its certificate was issued to. Provenance that is offered and
+//! does not verify or does not bind to the tarball is a hard failure too.
 
 use base64::Engine as _;
 use p256::ecdsa::signature::Verifier as _;
@@ -20,6 +29,7 @@ use serde_json::Value;
 use crate::diag::{Code, Failure};
 use crate::net;
 use crate::policy::{PolicySet, Require};
+use crate::signature::sigstore::{self, Root};
 
 /// A version document is a few KiB; a full packument of a long-lived
 /// package a few MiB (read only when a key has an `expires`).
@@ -29,6 +39,8 @@ pub const MAX_PACKUMENT: u64 = 64 << 20;
 /// DER signature is under 100 characters; a key id under 100).
 pub const MAX_SIGNATURES: usize = 16;
 pub const MAX_FIELD: usize = 512;
+/// An attestations document: two sigstore bundles, a few KiB.
+pub const MAX_ATTESTATIONS: u64 = crate::source::npm::ATTESTATIONS_LIMIT;
 
 /// The npm registry's published keys (https://registry.npmjs.org/-/npm/v1/keys):
 /// `(keyid, base64 SPKI DER, expires)`.
@@ -204,6 +216,359 @@ pub fn check(
     })
 }
 
+/// What one version's npm provenance shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Proven {
+    /// SLSA provenance verified and bound to the tarball: the source
+    /// repository it was built from (or, without one, the signer).
+    Valid(String),
+    /// The registry listed no attestations, or none that is provenance.
+    NoneOffered,
+}
+
+/// Why offered provenance is refused: the diagnostic code and the detail.
+pub type ProvenanceError = (Code, String);
+
+/// The SLSA provenance of `name@version` (whose tarball has the SRI
+/// `integrity`) in the npm attestations document `doc`, verified offline
+/// against `roots`. The document offering no SLSA provenance is
+/// [`Proven::NoneOffered`]; provenance that is malformed, does not verify,
+/// is about another package or tarball, or names a builder other than its
+/// signer is an error.
+pub fn check_provenance(
+    roots: &[Root],
+    (name, version, integrity): (&str, &str, &str),
+    doc: &[u8],
+) -> Result<Proven, ProvenanceError> {
+    use crate::provenance::{SLSA_V1, SLSA_V02};
+    let invalid = |m: String| (Code::ProvenanceInvalid, m);
+    let digest = crate::source::npm::strongest_integrity(integrity).map_err(|_| {
+        invalid("the package's integrity has no sha512 to bind provenance to".into())
+    })?;
+    let (wrapper, items) = sigstore::parse_file(doc)
+        .map_err(|e| invalid(format!("the attestations document: {e}")))?;
+    if wrapper != sigstore::Wrapper::NpmAttestations {
+        return Err(invalid(
+            "the attestations document has no `attestations` list".into(),
+        ));
+    }
+    // parse_file has read it as JSON: the predicate types, by position.
+    let types: Vec<String> = serde_json::from_slice::<Value>(doc)
+        .ok()
+        .and_then(|v| v.get("attestations")?.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|a| {
+            a.get("predicateType")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    let slsa: Vec<_> = items
+        .iter()
+        .zip(&types)
+        .filter(|(_, t)| *t == SLSA_V1 || *t == SLSA_V02)
+        .collect();
+    let (item, predicate_type) = match slsa.as_slice() {
+        [] => return Ok(Proven::NoneOffered),
+        [one] => *one,
+        _ => {
+            return Err(invalid(
+                "the attestations document holds more than one SLSA provenance".into(),
+            ));
+        }
+    };
+    let sigstore_verify::types::SignatureContent::DsseEnvelope(env) = &item.bundle.content else {
+        return Err(invalid(
+            "the provenance bundle holds a message signature, not an in-toto statement".into(),
+        ));
+    };
+    let v = sigstore::verify(
+        &item.bundle,
+        &sigstore::Input::Digest(&digest),
+        roots,
+        &sigstore::Rule::Keyless,
+    )
+    .map_err(|e| match e {
+        crate::signature::SigError::Check {
+            code: Code::DigestMismatch,
+            message,
+        } => (
+            Code::ProvenanceNotBound,
+            format!("the provenance is about another tarball: {message}"),
+        ),
+        e => invalid(format!("the provenance bundle does not verify: {e}")),
+    })?;
+    let st = crate::signature::dsse::Statement::parse(env.payload.as_bytes())
+        .map_err(|e| invalid(format!("the provenance statement: {e}")))?;
+    if st.predicate_type != *predicate_type {
+        return Err(invalid(format!(
+            "the statement's predicate type `{}` is not the one the document lists",
+            crate::text::printable(&st.predicate_type, 200)
+        )));
+    }
+    // npm names the subject by its package URL, the scope's `@` encoded.
+    let purls = [
+        format!("pkg:npm/{name}@{version}"),
+        format!("pkg:npm/{}@{version}", name.replacen('@', "%40", 1)),
+    ];
+    let want = digest.hex();
+    let Some(subject) = st.subject.iter().find(|s| purls.contains(&s.name)) else {
+        return Err((
+            Code::ProvenanceNotBound,
+            format!(
+                "the provenance names no subject `{}`: it is about another package",
+                purls[0]
+            ),
+        ));
+    };
+    if !subject
+        .digest
+        .get("sha512")
+        .is_some_and(|d| d.eq_ignore_ascii_case(&want))
+    {
+        return Err((
+            Code::ProvenanceNotBound,
+            format!(
+                "the provenance's subject `{}` has another sha512 than the tarball fetched",
+                purls[0]
+            ),
+        ));
+    }
+    let p = crate::provenance::parse(&st.predicate_type, &st.predicate)
+        .map_err(|e| (Code::ProvenanceMalformed, e.to_string()))?;
+    let signer = crate::evidence::IdentitySigner {
+        identity: v.identity.clone().unwrap_or_default(),
+        issuer: v.issuer.clone().unwrap_or_default(),
+        trust_names: Vec::new(),
+        by_flags: false,
+        claims: v.claims.clone(),
+    };
+    crate::identity::builder_matches_certificate(&p, &signer)
+        .map_err(|why| (Code::BuilderIdentityMismatch, why))?;
+    Ok(Proven::Valid(p.source_repo.unwrap_or(signer.identity)))
+}
+
+/// The PEP 740 provenance of the distribution `filename` with `sha256`, as
+/// the index serves it at `url` (`doc`): each attestation is converted to
+/// a sigstore bundle and verified offline against `roots`; its in-toto
+/// subject must be `filename` with that sha256. Returns the publisher
+/// (the signing certificate's repository, else its identity). Anything
+/// offered that does not check out is an error.
+pub fn check_pep740(
+    roots: &[Root],
+    (filename, sha256): (&str, &crate::digest::Digest),
+    (url, doc): (&str, &[u8]),
+) -> Result<Proven, ProvenanceError> {
+    let invalid = |m: String| (Code::ProvenanceInvalid, m);
+    if sha256.algorithm != crate::digest::Algorithm::Sha256 {
+        return Err(invalid("the file's digest is not a sha256".into()));
+    }
+    let bundles = crate::source::pypi::provenance_to_bundles(url, doc)
+        .map_err(|e| invalid(format!("the provenance object: {e}")))?;
+    let want = sha256.hex();
+    let mut publisher = None;
+    for c in &bundles {
+        let at = format!(
+            "bundle {}, attestation {}",
+            c.bundle_index + 1,
+            c.attestation_index + 1
+        );
+        let (_, items) =
+            sigstore::parse_file(&c.bundle).map_err(|e| invalid(format!("{at}: {e}")))?;
+        let [item] = items.as_slice() else {
+            return Err(invalid(format!("{at}: not one bundle")));
+        };
+        let sigstore_verify::types::SignatureContent::DsseEnvelope(env) = &item.bundle.content
+        else {
+            return Err(invalid(format!("{at}: not an in-toto statement")));
+        };
+        let v = sigstore::verify(
+            &item.bundle,
+            &sigstore::Input::Digest(sha256),
+            roots,
+            &sigstore::Rule::Keyless,
+        )
+        .map_err(|e| match e {
+            crate::signature::SigError::Check {
+                code: Code::DigestMismatch,
+                message,
+            } => (
+                Code::ProvenanceNotBound,
+                format!("{at} is about another file: {message}"),
+            ),
+            e => invalid(format!("{at} does not verify: {e}")),
+        })?;
+        let st = crate::signature::dsse::Statement::parse(env.payload.as_bytes())
+            .map_err(|e| invalid(format!("{at}: {e}")))?;
+        let bound = st.subject.iter().any(|s| {
+            s.name == filename
+                && s.digest
+                    .get("sha256")
+                    .is_some_and(|d| d.eq_ignore_ascii_case(&want))
+        });
+        if !bound {
+            return Err((
+                Code::ProvenanceNotBound,
+                format!(
+                    "{at} names no subject `{}` with the sha256 of the file fetched",
+                    crate::text::printable(filename, 200)
+                ),
+            ));
+        }
+        publisher.get_or_insert_with(|| {
+            v.claims
+                .get("repository")
+                .cloned()
+                .or(v.identity.clone())
+                .unwrap_or_default()
+        });
+    }
+    Ok(publisher.map_or(Proven::NoneOffered, Proven::Valid))
+}
+
+/// One wheel of a PyPI tree to check: its project, file name and sha256.
+pub struct Wheel<'a> {
+    pub name: &'a str,
+    pub filename: &'a str,
+    pub sha256: &'a crate::digest::Digest,
+}
+
+/// Reads, for the wheel itself (`top`, found on its project page by its
+/// sha256) and each wheel of its tree, the index's project page (PEP 691
+/// JSON, or PEP 503 HTML with `data-provenance`), and where it names a
+/// PEP 740 provenance URL for the file, fetches and verifies it (four
+/// wheels at a time). Adds the summary to `notes`, refuses what
+/// `[sources] provenance` requires and is missing, and returns per
+/// dependency the evidence to record (`provenance:PUBLISHER`).
+pub fn pypi_tree(
+    req: &super::Request,
+    top: (&str, &crate::digest::Digest),
+    wheels: &[Wheel],
+    notes: &mut Vec<String>,
+) -> Result<Vec<Vec<String>>, Failure> {
+    use crate::source::Fetch as _;
+    use crate::source::pypi::{PROVENANCE_LIMIT, simple, simple_root};
+    let set = &req.evidence;
+    let Some(client) = req.client else {
+        if set.provenance != Require::Off {
+            return Err(provenance_missing(
+                req,
+                set,
+                "--offline: no provenance could be checked".into(),
+            ));
+        }
+        notes.push("note: --offline: PEP 740 provenance not checked".into());
+        return Ok(vec![Vec::new(); wheels.len()]);
+    };
+    let roots = sigstore::embedded_roots().map_err(|e| {
+        Failure::input(
+            Code::TrustedRootInvalid,
+            format!("the embedded sigstore roots: {e}"),
+            None,
+        )
+    })?;
+    let (root, _) = simple_root(req.registry).map_err(Failure::from)?;
+    // The wheel itself is known by its sha256 only.
+    let mut items = vec![(top.0, None, top.1)];
+    items.extend(wheels.iter().map(|w| (w.name, Some(w.filename), w.sha256)));
+    let one = |&(name, filename, sha256): &(&str, Option<&str>, &crate::digest::Digest)| -> Result<Proven, Failure> {
+        let project = crate::source::spec::normalize_pypi_name(name);
+        let about = filename.unwrap_or(name).to_string();
+        let bad = |code: Code, detail: String| provenance_invalid(req.package, &about, code, detail);
+        let url = format!("{root}/{project}/");
+        let page = client
+            .get_page(&url, simple::PAGE_LIMIT, simple::ACCEPT)
+            .map_err(|e| bad(Code::FetchFailed, format!("the project page {url}: {}", e.message)))?;
+        let links = simple::parse_page(&page).map_err(|e| bad(Code::ProvenanceInvalid, e.to_string()))?;
+        let want = sha256.hex();
+        let link = links.iter().find(|l| {
+            filename.is_none_or(|f| l.filename == f)
+                && l.sha256.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(&want))
+        });
+        let Some((link, prov)) = link.and_then(|l| Some((l, l.provenance.as_deref()?))) else {
+            return Ok(Proven::NoneOffered);
+        };
+        let bytes = client
+            .get_bytes(prov, PROVENANCE_LIMIT)
+            .map_err(|e| Failure::from(e).about(&format!("provenance of {about}")))?;
+        check_pep740(&roots, (&link.filename, sha256), (prov, &bytes))
+            .map_err(|(code, detail)| bad(code, detail))
+    };
+    let mut out: Vec<Option<Result<Proven, Failure>>> = (0..items.len()).map(|_| None).collect();
+    let per = items.len().div_ceil(4).max(1);
+    std::thread::scope(|s| {
+        for (chunk, slots) in items.chunks(per).zip(out.chunks_mut(per)) {
+            let one = &one;
+            s.spawn(move || {
+                for (it, slot) in chunk.iter().zip(slots) {
+                    *slot = Some(one(it));
+                }
+            });
+        }
+    });
+    let proven = out
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| {
+                Err(provenance_invalid(
+                    req.package,
+                    "?",
+                    Code::ProvenanceInvalid,
+                    "not checked".into(),
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let lacking: Vec<String> = items
+        .iter()
+        .zip(&proven)
+        .enumerate()
+        .filter(|(i, _)| match set.provenance {
+            Require::Off => false,
+            Require::Top => *i == 0,
+            Require::Tree => true,
+        })
+        .filter(|(_, (_, p))| !matches!(p, Proven::Valid(_)))
+        .map(|(_, ((name, filename, _), _))| format!("{} (none offered)", filename.unwrap_or(name)))
+        .collect();
+    if !lacking.is_empty() {
+        let count = lacking.len();
+        let mut listed = lacking
+            .into_iter()
+            .take(SHOWN)
+            .collect::<Vec<_>>()
+            .join(", ");
+        if count > SHOWN {
+            listed.push_str(&format!(" and {} more", count - SHOWN));
+        }
+        return Err(provenance_missing(
+            req,
+            set,
+            format!("{count} wheel(s) without verified PEP 740 provenance: {listed}"),
+        ));
+    }
+    let n = proven.len();
+    let with = proven
+        .iter()
+        .filter(|p| matches!(p, Proven::Valid(_)))
+        .count();
+    notes.push(if with == 0 {
+        format!("note: the index offered no PEP 740 provenance for {n} wheels")
+    } else {
+        format!("note: {n} wheels: {with} with PEP 740 provenance")
+    });
+    Ok(proven
+        .into_iter()
+        .skip(1)
+        .map(|p| match p {
+            Proven::Valid(who) => vec![format!("provenance:{who}")],
+            Proven::NoneOffered => Vec::new(),
+        })
+        .collect())
+}
+
 /// The URL of a version document (`REGISTRY/NAME/VERSION`, the scope's
 /// slash encoded as the registry serves it) and of the packument.
 fn doc_urls(registry: &str, name: &str, version: &str) -> (String, String) {
@@ -233,16 +598,18 @@ pub struct Item<'a> {
 
 /// Fetches each package's version document from `registry` and checks
 /// its signatures against `keys`; the full packument is read only to
-/// learn the publish time when the signing key has an `expires`. Up to
-/// four documents are fetched at a time.
+/// learn the publish time when the signing key has an `expires`. Where
+/// the document lists `dist.attestations`, that document is fetched and
+/// its provenance checked against `roots`. Up to four packages are
+/// checked at a time.
 pub fn check_all(
     client: &net::Client,
     registry: &str,
-    keys: &[RegistryKey],
+    (keys, roots): (&[RegistryKey], &[Root]),
     items: &[Item],
     package: &str,
-) -> Result<Vec<Signed>, Failure> {
-    let one = |it: &Item| -> Result<Signed, Failure> {
+) -> Result<Vec<(Signed, Proven)>, Failure> {
+    let one = |it: &Item| -> Result<(Signed, Proven), Failure> {
         let about = format!("{}@{}", it.name, it.version);
         let (doc_url, pack_url) = doc_urls(registry, it.name, it.version);
         let bytes = client
@@ -283,9 +650,37 @@ pub fn check_all(
                     .into(),
             ));
         }
-        Ok(signed)
+        let proven = match dist.and_then(|d| d.get("attestations")) {
+            None | Some(Value::Null) => Proven::NoneOffered,
+            Some(a) => {
+                let bad =
+                    |code: Code, detail: String| provenance_invalid(package, &about, code, detail);
+                let url = a.get("url").and_then(Value::as_str).ok_or_else(|| {
+                    bad(
+                        Code::ProvenanceInvalid,
+                        "`dist.attestations` has no `url` string".into(),
+                    )
+                })?;
+                if url.len() > 2048 || crate::source::spec::validate_https(url).is_err() {
+                    return Err(bad(
+                        Code::ProvenanceInvalid,
+                        format!(
+                            "`dist.attestations.url` is not an https URL: {}",
+                            crate::text::printable(url, 200)
+                        ),
+                    ));
+                }
+                let bytes = client
+                    .get_bytes(url, MAX_ATTESTATIONS)
+                    .map_err(|e| Failure::from(e).about(&format!("attestations of {about}")))?;
+                check_provenance(roots, (it.name, it.version, it.integrity), &bytes)
+                    .map_err(|(code, detail)| bad(code, detail))?
+            }
+        };
+        Ok((signed, proven))
     };
-    let mut out: Vec<Option<Result<Signed, Failure>>> = (0..items.len()).map(|_| None).collect();
+    let mut out: Vec<Option<Result<(Signed, Proven), Failure>>> =
+        (0..items.len()).map(|_| None).collect();
     std::thread::scope(|s| {
         for (chunk, slots) in items
             .chunks(items.len().div_ceil(4).max(1))
@@ -302,6 +697,18 @@ pub fn check_all(
     out.into_iter()
         .map(|r| r.unwrap_or_else(|| Err(invalid(package, "?", "not checked".into()))))
         .collect()
+}
+
+fn provenance_invalid(package: &str, about: &str, code: Code, detail: String) -> Failure {
+    Failure::input(
+        code,
+        format!(
+            "{package}: npm provenance of {}: {}; nothing was pinned",
+            crate::text::printable(about, 300),
+            crate::text::printable(&detail, 2000)
+        ),
+        Some("the registry offers provenance for this package that does not check out: the metadata, the attestations or the tarball were changed; do not use this tree".into()),
+    )
 }
 
 fn invalid(package: &str, about: &str, detail: String) -> Failure {
@@ -322,15 +729,32 @@ pub struct Settings {
     pub keys: Vec<RegistryKey>,
     pub require: Require,
     pub said_at: Option<String>,
+    /// `[sources] provenance`, with where it was said.
+    pub provenance: Require,
+    pub provenance_at: Option<String>,
 }
 
 impl Settings {
     pub fn npm(trust: &crate::trust::TrustStore, policies: &PolicySet, registry: &str) -> Self {
         let (require, loc) = policies.registry_signatures();
+        let (provenance, ploc) = policies.provenance();
         Settings {
             keys: trust.registry_keys(registry),
             require,
             said_at: loc.map(|l| l.to_string()),
+            provenance,
+            provenance_at: ploc.map(|l| l.to_string()),
+        }
+    }
+
+    /// A PyPI tree: no registry signatures, `[sources] provenance` for
+    /// its PEP 740 provenance.
+    pub fn pypi(policies: &PolicySet) -> Self {
+        let (provenance, ploc) = policies.provenance();
+        Settings {
+            provenance,
+            provenance_at: ploc.map(|l| l.to_string()),
+            ..Settings::default()
         }
     }
 }
@@ -338,17 +762,18 @@ impl Settings {
 /// How many packages are shown by name in a message.
 const SHOWN: usize = 10;
 
-/// Checks the registry signatures of the npm package itself (its
-/// `package.json` and tarball `top`) and of every package of its tree
-/// (`packages`), adds the summary to `notes`, and refuses what
-/// `[sources] registry-signatures` requires and is missing. Returns, per
-/// package, the evidence to record (`registry-signature:KEYID`).
+/// Checks the registry signatures and npm provenance of the npm package
+/// itself (its `package.json` and tarball `top`) and of every package of
+/// its tree (`packages`), adds the summary to `notes`, and refuses what
+/// `[sources] registry-signatures` and `[sources] provenance` require and
+/// is missing. Returns, per package, the evidence to record
+/// (`registry-signature:KEYID`, `provenance:SOURCE`).
 pub fn npm_tree(
     req: &super::Request,
     (pj, top): (&Value, &crate::cache::Blob),
     packages: &[Item],
     notes: &mut Vec<String>,
-) -> Result<Vec<Option<String>>, Failure> {
+) -> Result<Vec<Vec<String>>, Failure> {
     let set = &req.evidence;
     let name = pj.get("name").and_then(Value::as_str).unwrap_or_default();
     let version = pj
@@ -363,8 +788,15 @@ pub fn npm_tree(
                 "--offline: no registry signature could be checked".into(),
             ));
         }
-        notes.push("note: --offline: registry signatures not checked".into());
-        return Ok(vec![None; packages.len()]);
+        if set.provenance != Require::Off {
+            return Err(provenance_missing(
+                req,
+                set,
+                "--offline: no provenance could be checked".into(),
+            ));
+        }
+        notes.push("note: --offline: registry signatures and provenance not checked".into());
+        return Ok(vec![Vec::new(); packages.len()]);
     };
     let top_integrity = {
         let f = std::fs::File::open(&top.path).map_err(|e| {
@@ -397,19 +829,34 @@ pub fn npm_tree(
         version: p.version,
         integrity: p.integrity,
     }));
-    let signed = check_all(client, req.registry, &set.keys, &items, req.package)?;
-    let (own, deps) = signed.split_first().expect("the package itself");
-    let lacking: Vec<String> = std::iter::once((name, version, own))
-        .filter(|_| set.require != Require::Off)
-        .chain(
-            (packages.iter().zip(deps))
-                .filter(|_| set.require == Require::Tree)
-                .map(|(p, s)| (p.name, p.version, s)),
+    let roots = sigstore::embedded_roots().map_err(|e| {
+        Failure::input(
+            Code::TrustedRootInvalid,
+            format!("the embedded sigstore roots: {e}"),
+            None,
         )
-        .filter(|(_, _, s)| !matches!(s, Signed::Valid(_)))
-        .map(|(n, v, s)| format!("{n}@{v} ({})", why(s)))
-        .collect();
-    if !lacking.is_empty() {
+    })?;
+    let checked = check_all(
+        client,
+        req.registry,
+        (&set.keys, &roots),
+        &items,
+        req.package,
+    )?;
+    let (signed, proven): (Vec<Signed>, Vec<Proven>) = checked.into_iter().unzip();
+    let all =
+        || std::iter::once((name, version)).chain(packages.iter().map(|p| (p.name, p.version)));
+    let lacking = |require: Require, ok: &dyn Fn(usize) -> bool, why: &dyn Fn(usize) -> String| {
+        let lacking: Vec<String> = all()
+            .enumerate()
+            .filter(|(i, _)| match require {
+                Require::Off => false,
+                Require::Top => *i == 0,
+                Require::Tree => true,
+            })
+            .filter(|(i, _)| !ok(*i))
+            .map(|(i, (n, v))| format!("{n}@{v} ({})", why(i)))
+            .collect();
         let count = lacking.len();
         let mut listed = lacking
             .into_iter()
@@ -419,18 +866,46 @@ pub fn npm_tree(
         if count > SHOWN {
             listed.push_str(&format!(" and {} more", count - SHOWN));
         }
+        (count, listed)
+    };
+    let (count, listed) = lacking(
+        set.require,
+        &|i| matches!(signed[i], Signed::Valid(_)),
+        &|i| why(&signed[i]),
+    );
+    if count > 0 {
         return Err(missing(
             req,
             set,
             format!("{count} package(s) without a valid registry signature: {listed}"),
         ));
     }
-    notes.push(summary(&signed));
-    Ok(deps
+    let (count, listed) = lacking(
+        set.provenance,
+        &|i| matches!(proven[i], Proven::Valid(_)),
+        &|_| "none offered".into(),
+    );
+    if count > 0 {
+        return Err(provenance_missing(
+            req,
+            set,
+            format!("{count} package(s) without verified provenance: {listed}"),
+        ));
+    }
+    notes.push(summary(&signed, &proven));
+    Ok(signed
         .iter()
-        .map(|s| match s {
-            Signed::Valid(k) => Some(format!("registry-signature:{k}")),
-            _ => None,
+        .zip(&proven)
+        .skip(1)
+        .map(|(s, p)| {
+            let mut ev = Vec::new();
+            if let Signed::Valid(k) = s {
+                ev.push(format!("registry-signature:{k}"));
+            }
+            if let Proven::Valid(src) = p {
+                ev.push(format!("provenance:{src}"));
+            }
+            ev
         })
         .collect())
 }
@@ -444,9 +919,23 @@ fn why(s: &Signed) -> String {
     }
 }
 
-/// `note: 111 packages: 111 with a valid registry signature`, or that
-/// the registry offered none.
-fn summary(signed: &[Signed]) -> String {
+/// `note: 111 packages: 111 with a valid registry signature, 20 with
+/// provenance`, or that the registry offered none.
+fn summary(signed: &[Signed], proven: &[Proven]) -> String {
+    let n = proven.len();
+    let with = proven
+        .iter()
+        .filter(|p| matches!(p, Proven::Valid(_)))
+        .count();
+    let prov = if with == 0 {
+        format!("the registry offered no provenance for {n} packages")
+    } else {
+        format!("{with} with provenance")
+    };
+    format!("{}; {prov}", signatures_summary(signed))
+}
+
+fn signatures_summary(signed: &[Signed]) -> String {
     let n = signed.len();
     let count = |f: fn(&Signed) -> bool| signed.iter().filter(|s| f(s)).count();
     let valid = count(|s| matches!(s, Signed::Valid(_)));
@@ -469,6 +958,29 @@ fn summary(signed: &[Signed]) -> String {
         ));
     }
     format!("note: {n} packages: {}", parts.join(", "))
+}
+
+fn provenance_missing(req: &super::Request, set: &Settings, detail: String) -> Failure {
+    let at = set
+        .provenance_at
+        .as_ref()
+        .map(|l| format!(" ({l})"))
+        .unwrap_or_default();
+    let what = match set.provenance {
+        Require::Tree => "\"tree\"",
+        _ => "\"top\"",
+    };
+    Failure::denied(vec![
+        crate::diag::Diagnostic::error(
+            Code::EvidenceMissing,
+            format!(
+                "{}: {}; `[sources] provenance = {what}`{at} requires it; nothing was pinned",
+                req.package,
+                crate::text::printable(&detail, 4000)
+            ),
+        )
+        .hint("use the registry the packages were published to (some mirrors strip attestations), choose packages published with provenance, or ask whoever owns that policy"),
+    ])
 }
 
 fn missing(req: &super::Request, set: &Settings, detail: String) -> Failure {
@@ -639,5 +1151,230 @@ mod tests {
         assert!(RegistryKey::parse("https://r", "id", "AAAA", None).is_err());
         assert!(RegistryKey::parse("https://r", "id", &k[..40], None).is_err());
         assert!(RegistryKey::parse("https://r", "id", k, Some("tomorrow")).is_err());
+    }
+
+    // The real attestations document npm serves for sigstore@2.3.1 and
+    // the real tarball (`npm pack sigstore@2.3.1`).
+    const SIGSTORE_ATT: &[u8] =
+        include_bytes!("../../fixtures/sources/npm/sigstore-2.3.1.attestations.json");
+    const SIGSTORE_TGZ: &[u8] =
+        include_bytes!("../../fixtures/slsa/npm/gha/provenance-npm-test-cli-v1-prega.tgz");
+    const SIGSTORE: (&str, &str, &str) = (
+        "sigstore",
+        "2.3.1",
+        "sha512-8G+/XDU8wNsJOQS5ysDVO0Etg9/2uA5gR9l4ZwijjlwxBcrU6RPfwi2+jJmbP+Ap1Hlp/nVAaEO4Fj22/SL2gQ==",
+    );
+
+    fn roots() -> Vec<Root> {
+        sigstore::embedded_roots().unwrap()
+    }
+
+    #[test]
+    fn real_npm_provenance_verifies_and_binds_to_the_real_tarball() {
+        use sha2::Digest as _;
+        let sum = sha2::Sha512::digest(SIGSTORE_TGZ);
+        let sri = format!(
+            "sha512-{}",
+            base64::engine::general_purpose::STANDARD.encode(sum)
+        );
+        assert_eq!(sri, SIGSTORE.2, "the fixture is the tarball npm serves");
+        assert_eq!(
+            check_provenance(&roots(), SIGSTORE, SIGSTORE_ATT),
+            Ok(Proven::Valid(
+                "https://github.com/sigstore/sigstore-js".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn provenance_of_another_tarball_or_package_is_not_bound() {
+        let (n, v, _) = SIGSTORE;
+        for item in [
+            (n, v, CLAUDE.2),
+            (n, "2.3.0", SIGSTORE.2),
+            ("sigstorf", v, SIGSTORE.2),
+        ] {
+            let (code, msg) = check_provenance(&roots(), item, SIGSTORE_ATT).unwrap_err();
+            assert_eq!(code, Code::ProvenanceNotBound, "{item:?}: {msg}");
+        }
+        // Without a sha512 there is nothing to bind to.
+        let (code, _) = check_provenance(&roots(), (n, v, "sha1-AAAA"), SIGSTORE_ATT).unwrap_err();
+        assert_eq!(code, Code::ProvenanceInvalid);
+    }
+
+    fn doc() -> Value {
+        serde_json::from_slice(SIGSTORE_ATT).unwrap()
+    }
+
+    fn slsa_index(d: &Value) -> usize {
+        d["attestations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|a| a["predicateType"] == crate::provenance::SLSA_V1)
+            .unwrap()
+    }
+
+    #[test]
+    fn tampered_provenance_is_refused() {
+        let b64 = &base64::engine::general_purpose::STANDARD;
+        // A byte of the signature flipped.
+        let mut d = doc();
+        let i = slsa_index(&d);
+        let sig = d["attestations"][i]["bundle"]["dsseEnvelope"]["signatures"][0]["sig"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut bytes = b64.decode(&sig).unwrap();
+        bytes[20] ^= 1;
+        d["attestations"][i]["bundle"]["dsseEnvelope"]["signatures"][0]["sig"] =
+            b64.encode(&bytes).into();
+        let (code, msg) =
+            check_provenance(&roots(), SIGSTORE, &serde_json::to_vec(&d).unwrap()).unwrap_err();
+        assert_eq!(code, Code::ProvenanceInvalid, "{msg}");
+        assert!(msg.contains("does not verify"), "{msg}");
+        // The statement changed to name this package's other source.
+        let mut d = doc();
+        let payload = d["attestations"][i]["bundle"]["dsseEnvelope"]["payload"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let text = String::from_utf8(b64.decode(&payload).unwrap()).unwrap();
+        let forged = text.replace("sigstore/sigstore-js", "evil/sigstore-js");
+        assert_ne!(forged, text);
+        d["attestations"][i]["bundle"]["dsseEnvelope"]["payload"] = b64.encode(forged).into();
+        let (code, _) =
+            check_provenance(&roots(), SIGSTORE, &serde_json::to_vec(&d).unwrap()).unwrap_err();
+        assert_eq!(code, Code::ProvenanceInvalid);
+    }
+
+    #[test]
+    fn malformed_truncated_or_doubled_documents_are_refused() {
+        let truncated = &SIGSTORE_ATT[..SIGSTORE_ATT.len() / 2];
+        let mut doubled = doc();
+        let i = slsa_index(&doubled);
+        let slsa = doubled["attestations"][i].clone();
+        doubled["attestations"].as_array_mut().unwrap().push(slsa);
+        let mut no_bundle = doc();
+        no_bundle["attestations"][i]["bundle"] = json!({});
+        for bad in [
+            truncated.to_vec(),
+            b"".to_vec(),
+            b"not json".to_vec(),
+            b"{}".to_vec(),
+            b"{\"attestations\": []}".to_vec(),
+            b"{\"attestations\": 5}".to_vec(),
+            serde_json::to_vec(&doubled).unwrap(),
+            serde_json::to_vec(&no_bundle).unwrap(),
+            // A plain bundle is not an attestations document.
+            serde_json::to_vec(&doc()["attestations"][i]["bundle"]).unwrap(),
+        ] {
+            let (code, msg) = check_provenance(&roots(), SIGSTORE, &bad).unwrap_err();
+            assert_eq!(
+                code,
+                Code::ProvenanceInvalid,
+                "{}: {msg}",
+                String::from_utf8_lossy(&bad[..bad.len().min(40)])
+            );
+        }
+    }
+
+    #[test]
+    fn a_document_without_slsa_provenance_offers_none() {
+        // Only npm's publish attestation: not provenance.
+        let mut d = doc();
+        let i = slsa_index(&d);
+        d["attestations"].as_array_mut().unwrap().remove(i);
+        assert_eq!(
+            check_provenance(&roots(), SIGSTORE, &serde_json::to_vec(&d).unwrap()),
+            Ok(Proven::NoneOffered)
+        );
+    }
+
+    #[test]
+    fn the_summary_counts_provenance_or_says_none_was_offered() {
+        let signed = vec![Signed::Valid(NEW.into()); 3];
+        assert_eq!(
+            summary(&signed, &vec![Proven::NoneOffered; 3]),
+            "note: 3 packages: 3 with a valid registry signature; the registry offered no provenance for 3 packages"
+        );
+        assert_eq!(
+            summary(
+                &signed,
+                &[
+                    Proven::Valid("https://github.com/o/r".into()),
+                    Proven::NoneOffered,
+                    Proven::NoneOffered
+                ]
+            ),
+            "note: 3 packages: 3 with a valid registry signature; 1 with provenance"
+        );
+    }
+
+    // A real PEP 740 provenance object as PyPI's integrity API serves it,
+    // and the real file it is about (an sdist: the binding is the same for
+    // a wheel; this machine's index mirror strips provenance).
+    const GCB: &str = "gcb_attestation_test-0.0.0.tar.gz";
+    const GCB_FILE: &[u8] =
+        include_bytes!("../../fixtures/sources/pypi/gcb_attestation_test-0.0.0.tar.gz");
+    const GCB_PROV: &[u8] =
+        include_bytes!("../../fixtures/sources/pypi/gcb_attestation_test-0.0.0.tar.gz.provenance");
+    const GCB_URL: &str = "https://pypi.org/integrity/gcb-attestation-test/0.0.0/gcb_attestation_test-0.0.0.tar.gz/provenance";
+
+    fn sha256_of(bytes: &[u8]) -> crate::digest::Digest {
+        use sha2::Digest as _;
+        format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+            .parse()
+            .unwrap()
+    }
+
+    #[test]
+    fn real_pep740_provenance_verifies_and_binds_to_the_real_file() {
+        let d = sha256_of(GCB_FILE);
+        assert_eq!(
+            check_pep740(&roots(), (GCB, &d), (GCB_URL, GCB_PROV)),
+            Ok(Proven::Valid(
+                "919436158236-compute@developer.gserviceaccount.com".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn pep740_of_another_file_or_name_is_not_bound_and_tampering_refused() {
+        let d = sha256_of(GCB_FILE);
+        let other = sha256_of(b"another file");
+        let (code, msg) = check_pep740(&roots(), (GCB, &other), (GCB_URL, GCB_PROV)).unwrap_err();
+        assert_eq!(code, Code::ProvenanceNotBound, "{msg}");
+        let (code, msg) = check_pep740(
+            &roots(),
+            ("gcb_attestation_test-0.0.1.tar.gz", &d),
+            (GCB_URL, GCB_PROV),
+        )
+        .unwrap_err();
+        assert_eq!(code, Code::ProvenanceNotBound, "{msg}");
+        // A byte of the signature flipped.
+        let b64 = &base64::engine::general_purpose::STANDARD;
+        let mut p: Value = serde_json::from_slice(GCB_PROV).unwrap();
+        let at = &mut p["attestation_bundles"][0]["attestations"][0]["envelope"]["signature"];
+        let mut sig = b64.decode(at.as_str().unwrap()).unwrap();
+        sig[10] ^= 1;
+        *at = b64.encode(sig).into();
+        let (code, msg) = check_pep740(
+            &roots(),
+            (GCB, &d),
+            (GCB_URL, &serde_json::to_vec(&p).unwrap()),
+        )
+        .unwrap_err();
+        assert_eq!(code, Code::ProvenanceInvalid, "{msg}");
+        // Truncated, not JSON, empty.
+        for bad in [
+            &GCB_PROV[..GCB_PROV.len() / 2],
+            b"not json",
+            b"{}",
+            b"{\"version\": 1, \"attestation_bundles\": []}",
+        ] {
+            let (code, _) = check_pep740(&roots(), (GCB, &d), (GCB_URL, bad)).unwrap_err();
+            assert_eq!(code, Code::ProvenanceInvalid);
+        }
     }
 }

@@ -216,11 +216,21 @@ pub fn pypi_tree(
         path: ".".into(),
         detail,
     })?;
+    let top_sha256: Digest =
+        format!("sha256:{}", top.sha256)
+            .parse()
+            .map_err(|e| DepsError::Layout {
+                package: req.package.into(),
+                path: ".".into(),
+                detail: format!("the wheel's sha256: {e}"),
+            })?;
     if !needs {
+        let mut notes = Vec::new();
+        evidence::pypi_tree(req, (name, &top_sha256), &[], &mut notes)?;
         return Ok(DepTree {
             packages: Vec::new(),
             tree: None,
-            notes: Vec::new(),
+            notes,
         });
     }
     let resolver = pypi::Resolver {
@@ -253,6 +263,19 @@ pub fn pypi_tree(
     }
     let _c = cache.lock()?;
     let blobs = pypi::fetch_all(cache, req.client, &locked, req.fetch.max_size, stored)?;
+    let mut notes = Vec::new();
+    let proven = evidence::pypi_tree(
+        req,
+        (name, &top_sha256),
+        &(locked.iter())
+            .map(|l| evidence::Wheel {
+                name: &l.name,
+                filename: &l.filename,
+                sha256: &l.sha256,
+            })
+            .collect::<Vec<_>>(),
+        &mut notes,
+    )?;
     let mut wheels: Vec<(String, &std::path::Path)> = vec![(me.filename.clone(), &top.path)];
     wheels.extend(
         locked
@@ -262,7 +285,10 @@ pub fn pypi_tree(
     );
     let (tree, infos, compiled) = pypi::lay_out(cache, req.package, &wheels)?;
     let mut packages = Vec::with_capacity(locked.len());
-    for ((l, b), info) in locked.iter().zip(&blobs).zip(infos.into_iter().skip(1)) {
+    for (((l, b), info), proven) in (locked.iter().zip(&blobs))
+        .zip(infos.into_iter().skip(1))
+        .zip(proven)
+    {
         packages.push(crate::lock::Package {
             path: info,
             name: l.name.clone(),
@@ -271,13 +297,16 @@ pub fn pypi_tree(
             integrity: l.integrity(),
             sha256: b.sha256.clone(),
             install_scripts: false,
-            evidence: Vec::new(),
+            evidence: proven,
         });
     }
-    let mut notes = vec![format!(
-        "note: {} dependencies resolved by pip (report only, wheels only, nothing built or run), each checked against its sha256",
-        packages.len()
-    )];
+    notes.insert(
+        0,
+        format!(
+            "note: {} dependencies resolved by pip (report only, wheels only, nothing built or run), each checked against its sha256",
+            packages.len()
+        ),
+    );
     if !compiled {
         notes.push(
             "note: some modules did not compile to byte-code; Python compiles them in memory at import"

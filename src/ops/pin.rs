@@ -473,7 +473,7 @@ fn pin(
                     *entry,
                     (&source, &resolved, &opts.pypi_index),
                     blob.as_ref(),
-                    (fetch, client.as_ref(), &pinned),
+                    (fetch, client.as_ref(), &pinned, &policies),
                     &mut dep_blobs,
                 )
             };
@@ -650,7 +650,12 @@ fn pypi_dependencies(
     entry: Entry,
     (source, resolved, index): (&Source, &Resolved, &str),
     top: Option<&Blob>,
-    (fetch, client, pinned): (&FetchRequest, Option<&net::Client>, &Lock),
+    (fetch, client, pinned, policies): (
+        &FetchRequest,
+        Option<&net::Client>,
+        &Lock,
+        &crate::policy::PolicySet,
+    ),
     stored: &mut Vec<String>,
 ) -> Result<(Entry, Vec<String>, Vec<String>), Failure> {
     // A registry entry's PyPI package is what was resolved.
@@ -666,7 +671,7 @@ fn pypi_dependencies(
         fetch,
         client,
         pinned,
-        evidence: Default::default(),
+        evidence: crate::deps::evidence::Settings::pypi(policies),
     };
     with_dependencies(cache, entry, top, stored, |top, unpacked, stored| {
         crate::deps::pypi_tree(cache, top, unpacked, (name, version), &deps, stored)

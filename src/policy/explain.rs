@@ -139,6 +139,19 @@ fn explain_layer(p: &Policy, trust: &TrustStore, server: &str) -> LayerExplanati
         };
         rules.push(rule(what, format!("[sources] {}", a.loc)));
     }
+    if let Some(a) = &p.provenance {
+        use crate::policy::Require;
+        let what = match a.value {
+            Require::Off => "npm provenance: verified where offered, required of none",
+            Require::Top => {
+                "npm provenance: required of the package itself (add refuses it without)"
+            }
+            Require::Tree => {
+                "npm provenance: required of every package of the tree (add refuses it without)"
+            }
+        };
+        rules.push(rule(what, format!("[sources] {}", a.loc)));
+    }
     if reqs.required.contains(&Requirement::Signature) {
         match reqs.signers {
             Some(sg) => {

@@ -334,6 +334,9 @@ pub struct Policy {
     /// `[sources] registry-signatures`: which packages of an npm tree
     /// must carry a registry signature that verifies; `None` is "off".
     pub registry_signatures: Option<At<Require>>,
+    /// `[sources] provenance`: which packages of an npm tree must carry
+    /// npm provenance that verifies; `None` is "off".
+    pub provenance: Option<At<Require>>,
 }
 
 /// `[sources] registry-signatures`: whose evidence `add` requires. What
@@ -576,6 +579,15 @@ impl PolicySet {
             .map_or((Require::Off, None), |a| (a.value, Some(&a.loc)))
     }
 
+    /// `[sources] provenance` in force: the strictest any layer says,
+    /// with where it was said.
+    pub fn provenance(&self) -> (Require, Option<&Loc>) {
+        (self.layers.iter())
+            .filter_map(|p| p.provenance.as_ref())
+            .max_by_key(|a| a.value)
+            .map_or((Require::Off, None), |a| (a.value, Some(&a.loc)))
+    }
+
     pub fn is_default(&self) -> bool {
         self.layers.is_empty()
     }
@@ -718,22 +730,31 @@ fn loosening(system: &Policy, user: &Policy) -> Vec<Diagnostic> {
             &u.loc,
         ));
     }
-    if let (Some(s), Some(u)) = (&system.registry_signatures, &user.registry_signatures)
-        && u.value < s.value
-    {
-        let name = |r: Require| match r {
-            Require::Off => "off",
-            Require::Top => "top",
-            Require::Tree => "tree",
-        };
-        out.push(warn(
-            format!(
-                "`registry-signatures = \"{}\"` cannot relax the system policy's `registry-signatures = \"{}\"`",
-                name(u.value),
-                name(s.value)
-            ),
-            &u.loc,
-        ));
+    for (key, s, u) in [
+        (
+            "registry-signatures",
+            &system.registry_signatures,
+            &user.registry_signatures,
+        ),
+        ("provenance", &system.provenance, &user.provenance),
+    ] {
+        if let (Some(s), Some(u)) = (s, u)
+            && u.value < s.value
+        {
+            let name = |r: Require| match r {
+                Require::Off => "off",
+                Require::Top => "top",
+                Require::Tree => "tree",
+            };
+            out.push(warn(
+                format!(
+                    "`{key} = \"{}\"` cannot relax the system policy's `{key} = \"{}\"`",
+                    name(u.value),
+                    name(s.value)
+                ),
+                &u.loc,
+            ));
+        }
     }
     for e in &user.exceptions {
         for w in &e.waive {

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::add::assert_untouched;
 use super::npm_tree::{SOURCE, add_args, captured, entry, packuments, serve};
+use super::pypi_tree::{add_args as pypi_add_args, time_index};
 use super::support::tls_server::{Response, TlsServer};
 use super::support::util::*;
 
@@ -459,4 +460,237 @@ fn a_bad_registry_signatures_value_or_key_is_an_error() {
     env.run(["trust", "list"])
         .code(2)
         .diag("trust-store-invalid");
+}
+
+/// The real attestations document of sigstore@2.3.1 (publish attestation
+/// and SLSA v1 provenance, as registry.npmjs.org serves it).
+fn sigstore_attestations() -> Vec<u8> {
+    fs::read(fixture("sources/npm/sigstore-2.3.1.attestations.json")).unwrap()
+}
+
+const VARY_ATT: &str = "/-/npm/v1/attestations/vary@1.1.2";
+
+/// The captured tree, signed, with `vary@1.1.2`'s `dist.attestations`
+/// listing `url` (relative to the registry when it starts with `/`) and
+/// the document served there as `doc`.
+fn registry_with_attestations(
+    key: &p256::ecdsa::SigningKey,
+    url: &str,
+    doc: Response,
+) -> TlsServer {
+    let server = registry_with(|s| {
+        let mut packs = signed_packuments(s, key, KEYID, &no_edit);
+        let url = if url.starts_with('/') {
+            s.url(url)
+        } else {
+            url.to_string()
+        };
+        packs["vary"]["versions"]["1.1.2"]["dist"]["attestations"] = json!({
+            "url": url,
+            "provenance": { "predicateType": "https://slsa.dev/provenance/v1" }
+        });
+        packs
+    });
+    server.route(VARY_ATT, doc);
+    server
+}
+
+#[test]
+fn provenance_about_another_tarball_is_refused_whatever_the_policy() {
+    // vary@1.1.2 offers sigstore@2.3.1's real, valid provenance: it
+    // verifies, but is about another package and tarball.
+    let key = signing_key(7);
+    let env = TestEnv::new();
+    let server = registry_with_attestations(&key, VARY_ATT, Response::ok(sigstore_attestations()));
+    pin_key(&env, &server, KEYID, &public_b64(&key), None);
+    policy_with(&env.user_policy(), "provenance = \"off\"");
+    env.run(add_args(&server, "everything", SOURCE))
+        .code(2)
+        .diag("provenance-not-bound")
+        .stderr_has("npm provenance of vary@1.1.2")
+        .stderr_has("nothing was pinned");
+    assert_untouched(&env, "provenance of another tarball");
+    let reads = server
+        .requests()
+        .iter()
+        .filter(|r| r.path() == VARY_ATT)
+        .count();
+    assert_eq!(reads, 1, "the attestations document is fetched once");
+}
+
+#[test]
+fn malformed_truncated_tampered_or_oversized_attestations_are_refused() {
+    let key = signing_key(7);
+    let real = sigstore_attestations();
+    let mut flipped: Value = serde_json::from_slice(&real).unwrap();
+    for a in flipped["attestations"].as_array_mut().unwrap() {
+        let sig = a["bundle"]["dsseEnvelope"]["signatures"][0]["sig"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut b = base64::engine::general_purpose::STANDARD
+            .decode(sig)
+            .unwrap();
+        b[20] ^= 1;
+        a["bundle"]["dsseEnvelope"]["signatures"][0]["sig"] =
+            base64::engine::general_purpose::STANDARD.encode(b).into();
+    }
+    let cases: Vec<(&str, &str, Response, &str)> = vec![
+        (
+            "truncated",
+            VARY_ATT,
+            Response::ok(real[..real.len() / 2].to_vec()),
+            "provenance-invalid",
+        ),
+        (
+            "not a list",
+            VARY_ATT,
+            Response::ok(&b"{\"attestations\": 5}"[..]),
+            "provenance-invalid",
+        ),
+        (
+            "signature flipped",
+            VARY_ATT,
+            Response::ok(serde_json::to_vec(&flipped).unwrap()),
+            "",
+        ),
+        ("listed, not served", VARY_ATT, Response::status(404), ""),
+        (
+            "not https",
+            "http://127.0.0.1:1/-/npm/v1/attestations/vary@1.1.2",
+            Response::status(404),
+            "provenance-invalid",
+        ),
+        // Past the bound (16 MiB): not read.
+        ("oversized", VARY_ATT, Response::generated(17 << 20, 5), ""),
+    ];
+    for (what, url, doc, code) in cases {
+        let env = TestEnv::new();
+        let server = registry_with_attestations(&key, url, doc);
+        pin_key(&env, &server, KEYID, &public_b64(&key), None);
+        policy_with(&env.user_policy(), "provenance = \"off\"");
+        let out = env.run(add_args(&server, "everything", SOURCE));
+        assert_eq!(out.code, Some(2), "{what}: {}", out.context());
+        let out = out.stderr_has("vary@1.1.2");
+        if !code.is_empty() {
+            out.diag(code);
+        }
+        assert_untouched(&env, what);
+    }
+}
+
+#[test]
+fn a_mirror_without_provenance_is_refused_under_tree_and_said_under_off() {
+    let key = signing_key(7);
+    let env = TestEnv::new();
+    let server = registry_with(|s| signed_packuments(s, &key, KEYID, &no_edit));
+    pin_key(&env, &server, KEYID, &public_b64(&key), None);
+    policy_with(&env.user_policy(), "provenance = \"tree\"");
+    env.run(add_args(&server, "everything", SOURCE))
+        .code(1)
+        .diag("evidence-missing")
+        .stderr_has("111 package(s) without verified provenance: @modelcontextprotocol/server-everything@2026.8.31 (none offered)")
+        .stderr_has("and 101 more")
+        .stderr_has("`[sources] provenance = \"tree\"`")
+        .stderr_has("nothing was pinned");
+    assert_untouched(&env, "provenance tree, none offered");
+    policy_with(&env.user_policy(), "provenance = \"top\"");
+    env.run(add_args(&server, "everything", SOURCE))
+        .code(1)
+        .diag("evidence-missing")
+        .stderr_has("1 package(s) without verified provenance: @modelcontextprotocol/server-everything@2026.8.31 (none offered);");
+    assert_untouched(&env, "provenance top, none offered");
+    // "off": pinned; the report says none was offered, the lock claims none.
+    policy_with(&env.user_policy(), "provenance = \"off\"");
+    env.run(add_args(&server, "everything", SOURCE))
+        .code(0)
+        .stderr_has("note: 111 packages: 111 with a valid registry signature; the registry offered no provenance for 111 packages");
+    let e = entry(&env, "everything");
+    for p in e["packages"].as_array().unwrap() {
+        let ev = p["evidence"].as_array().unwrap();
+        assert!(
+            ev.iter()
+                .all(|v| !v.as_str().unwrap().starts_with("provenance:")),
+            "{p}"
+        );
+    }
+}
+
+#[test]
+fn a_user_provenance_off_cannot_relax_a_system_tree() {
+    let key = signing_key(7);
+    let env = TestEnv::new();
+    let server = registry_with(|s| signed_packuments(s, &key, KEYID, &no_edit));
+    pin_key(&env, &server, KEYID, &public_b64(&key), None);
+    policy_with(&env.system_policy(), "provenance = \"tree\"");
+    policy_with(&env.user_policy(), "provenance = \"off\"");
+    env.run(add_args(&server, "everything", SOURCE))
+        .code(1)
+        .diag("evidence-missing");
+    assert_untouched(&env, "system provenance tree");
+    env.run(["policy", "check"]).diag("policy-loosening");
+    env.run(["policy", "explain", "everything"])
+        .code(0)
+        .stdout_has("npm provenance: required of every package of the tree");
+    for bad in ["\"all\"", "true", "[\"tree\"]"] {
+        policy_with(&env.user_policy(), &format!("provenance = {bad}"));
+        env.run(["policy", "check"]).code(1).diag("policy-type");
+    }
+}
+
+const PYPI_SOURCE: &str = "pypi:mcp-server-time==2026.10.19";
+
+#[test]
+fn pypi_provenance_per_wheel_is_required_said_when_none_and_bound_when_offered() {
+    // The captured index offers no PEP 740 provenance (as this machine's
+    // mirror): "tree" refuses, naming the wheels; "off" pins and says so.
+    let server = time_index();
+    let env = TestEnv::new();
+    policy_with(&env.user_policy(), "provenance = \"tree\"");
+    env.run(pypi_add_args(&server, "everything", PYPI_SOURCE))
+        .code(1)
+        .diag("evidence-missing")
+        .stderr_has(
+            "31 wheel(s) without verified PEP 740 provenance: mcp-server-time (none offered)",
+        )
+        .stderr_has("and 21 more")
+        .stderr_has("nothing was pinned");
+    assert_untouched(&env, "pypi provenance tree, none offered");
+    policy_with(&env.user_policy(), "provenance = \"off\"");
+    env.run(pypi_add_args(&server, "everything", PYPI_SOURCE))
+        .code(0)
+        .stderr_has("note: the index offered no PEP 740 provenance for 31 wheels");
+    // tzlocal's link names a provenance object: a real one, about another
+    // file, so it does not bind to the wheel fetched.
+    let env = TestEnv::new();
+    let file = "tzlocal-5.4.5-py3-none-any.whl";
+    let bytes = fs::read(fixture(&format!("pypi-tree/{file}"))).unwrap();
+    let hash = {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(&bytes))
+    };
+    server.route(
+        "/simple/tzlocal/",
+        Response::ok(format!(
+            "<!DOCTYPE html>\n<html><body>\n<a href=\"../../files/{file}#sha256={hash}\" data-provenance=\"{}\">{file}</a><br/>\n</body></html>\n",
+            server.url("/provenance/tzlocal")
+        ))
+        .header("Content-Type", "text/html; charset=utf-8"),
+    );
+    server.route(
+        "/provenance/tzlocal",
+        Response::ok(
+            fs::read(fixture(
+                "sources/pypi/gcb_attestation_test-0.0.0.tar.gz.provenance",
+            ))
+            .unwrap(),
+        ),
+    );
+    policy_with(&env.user_policy(), "provenance = \"off\"");
+    env.run(pypi_add_args(&server, "everything", PYPI_SOURCE))
+        .code(2)
+        .diag("provenance-not-bound")
+        .stderr_has(file)
+        .stderr_has("nothing was pinned");
+    assert_untouched(&env, "pypi provenance of another file");
 }

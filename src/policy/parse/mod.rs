@@ -309,6 +309,7 @@ impl<'a> Parser<'a> {
             allow_unsigned: sources.allow_unsigned,
             install_scripts: sources.install_scripts,
             registry_signatures: sources.registry_signatures,
+            provenance: sources.provenance,
             advisories,
             file: self.file.to_path_buf(),
             layer,

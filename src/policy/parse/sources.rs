@@ -12,6 +12,7 @@ pub(super) struct Sources {
     pub allow_unsigned: Option<At<bool>>,
     pub install_scripts: Option<At<InstallScripts>>,
     pub registry_signatures: Option<At<Require>>,
+    pub provenance: Option<At<Require>>,
 }
 
 impl Parser<'_> {
@@ -22,7 +23,12 @@ impl Parser<'_> {
     pub(super) fn sources(&mut self, t: &DeTable) -> Sources {
         self.check_keys(
             t,
-            &["allow-unsigned", "install-scripts", "registry-signatures"],
+            &[
+                "allow-unsigned",
+                "install-scripts",
+                "registry-signatures",
+                "provenance",
+            ],
             "[sources]",
         );
         let allow_unsigned = Self::get(t, "allow-unsigned").and_then(|(_, v)| {
@@ -71,10 +77,32 @@ impl Parser<'_> {
                     None
                 }
             });
+        let provenance = self
+            .string(t, "provenance")
+            .and_then(|a| match a.value.as_str() {
+                "off" => Some(a.map(Require::Off)),
+                "top" => Some(a.map(Require::Top)),
+                "tree" => Some(a.map(Require::Tree)),
+                _ => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::PolicyType,
+                            format!(
+                                "`provenance` must be \"off\", \"top\" or \"tree\", not `{}`",
+                                a.value
+                            ),
+                        )
+                        .hint("\"tree\" requires verified npm provenance of every package of the tree, \"top\" of the package itself, \"off\" (the default) of none; provenance offered is verified either way")
+                        .at(a.loc.to_string()),
+                    );
+                    None
+                }
+            });
         Sources {
             allow_unsigned,
             install_scripts,
             registry_signatures,
+            provenance,
         }
     }
 }
@@ -146,6 +174,30 @@ mod tests {
             let (_, d) = check(&format!(
                 "version = 1\n[sources]\nregistry-signatures = {bad}\n"
             ));
+            assert_eq!(codes(&d), vec!["policy-type"], "{bad}");
+        }
+    }
+
+    #[test]
+    fn provenance_is_off_top_or_tree() {
+        use crate::policy::Require;
+        for (text, want) in [
+            ("off", Require::Off),
+            ("top", Require::Top),
+            ("tree", Require::Tree),
+        ] {
+            let (p, d) = check(&format!(
+                "version = 1\n[sources]\nprovenance = \"{text}\"\n"
+            ));
+            assert!(d.is_empty(), "{d:?}");
+            let a = p.unwrap().provenance.unwrap();
+            assert_eq!(a.value, want);
+            assert_eq!(a.loc.to_string(), "p.toml:3:14");
+        }
+        let (p, _) = check("version = 1\n[sources]\n");
+        assert!(p.unwrap().provenance.is_none());
+        for bad in ["\"all\"", "true", "\"\"", "[\"tree\"]", "\"Tree\""] {
+            let (_, d) = check(&format!("version = 1\n[sources]\nprovenance = {bad}\n"));
             assert_eq!(codes(&d), vec!["policy-type"], "{bad}");
         }
     }
