@@ -31,6 +31,10 @@ use crate::net;
 use crate::policy::{PolicySet, Require};
 use crate::signature::sigstore::{self, Root};
 
+/// Documents fetched at once: each is one round trip, a tree has a
+/// hundred.
+const AT_ONCE: usize = 8;
+
 /// A version document is a few KiB; a full packument of a long-lived
 /// package a few MiB (read only when a key has an `expires`).
 pub const MAX_VERSION_DOC: u64 = 4 << 20;
@@ -497,7 +501,7 @@ pub fn pypi_tree(
             .map_err(|(code, detail)| bad(code, detail))
     };
     let mut out: Vec<Option<Result<Proven, Failure>>> = (0..items.len()).map(|_| None).collect();
-    let per = items.len().div_ceil(4).max(1);
+    let per = items.len().div_ceil(AT_ONCE).max(1);
     std::thread::scope(|s| {
         for (chunk, slots) in items.chunks(per).zip(out.chunks_mut(per)) {
             let one = &one;
@@ -683,8 +687,8 @@ pub fn check_all(
         (0..items.len()).map(|_| None).collect();
     std::thread::scope(|s| {
         for (chunk, slots) in items
-            .chunks(items.len().div_ceil(4).max(1))
-            .zip(out.chunks_mut(items.len().div_ceil(4).max(1)))
+            .chunks(items.len().div_ceil(AT_ONCE).max(1))
+            .zip(out.chunks_mut(items.len().div_ceil(AT_ONCE).max(1)))
         {
             let one = &one;
             s.spawn(move || {
