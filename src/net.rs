@@ -578,7 +578,7 @@ impl Client {
             inner: self.inner.clone(),
             progress: false,
             deadline: self.deadline,
-            min_rate: self.min_rate.clone(),
+            min_rate: self.min_rate,
         }
     }
     /// Builds a client; CA files from `opts` and from `MCP_WARDEN_CA_FILE`
