@@ -8,10 +8,10 @@
 //! adds a line naming the path and the policy key that would allow it.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
-use crate::launch::sandbox::Granted;
+use crate::launch::sandbox::{Granted, resolve};
 
 /// At most this many explanations per launch: a server looping over
 /// denied paths must not flood the client's log.
@@ -155,16 +155,6 @@ impl Explainer {
     }
 }
 
-fn resolve(p: &Path) -> PathBuf {
-    if let Ok(c) = std::fs::canonicalize(p) {
-        return c;
-    }
-    match (p.parent(), p.file_name()) {
-        (Some(parent), Some(name)) => resolve(parent).join(name),
-        _ => p.to_path_buf(),
-    }
-}
-
 /// The denial a line reports: node's and libuv's `EACCES`/`EPERM`
 /// messages, Python's `PermissionError`/`[Errno 1]`, with the path
 /// quoted after them; a socket or connection error without a path is
@@ -217,6 +207,7 @@ fn quoted_path(s: &str) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn explainer(dir: &Path) -> Explainer {
         Explainer::new(

@@ -369,7 +369,7 @@ pub fn shim_root(program: &Path) -> Option<PathBuf> {
 
 /// `p` with symlinks resolved as far as it exists (a directory not made
 /// yet keeps its name under its resolved parent).
-fn resolve(p: &Path) -> PathBuf {
+pub(crate) fn resolve(p: &Path) -> PathBuf {
     if let Ok(c) = std::fs::canonicalize(p) {
         return c;
     }

@@ -153,52 +153,36 @@ mod tests {
     }
 
     #[test]
-    fn registry_signatures_is_off_top_or_tree() {
-        use crate::policy::Require;
-        for (text, want) in [
-            ("off", Require::Off),
-            ("top", Require::Top),
-            ("tree", Require::Tree),
-        ] {
-            let (p, d) = check(&format!(
-                "version = 1\n[sources]\nregistry-signatures = \"{text}\"\n"
-            ));
-            assert!(d.is_empty(), "{d:?}");
-            let a = p.unwrap().registry_signatures.unwrap();
-            assert_eq!(a.value, want);
-            assert_eq!(a.loc.to_string(), "p.toml:3:23");
-        }
-        let (p, _) = check("version = 1\n[sources]\n");
-        assert!(p.unwrap().registry_signatures.is_none());
-        for bad in ["\"all\"", "true", "\"\"", "[\"tree\"]", "\"Tree\""] {
-            let (_, d) = check(&format!(
-                "version = 1\n[sources]\nregistry-signatures = {bad}\n"
-            ));
-            assert_eq!(codes(&d), vec!["policy-type"], "{bad}");
-        }
-    }
-
-    #[test]
-    fn provenance_is_off_top_or_tree() {
-        use crate::policy::Require;
-        for (text, want) in [
-            ("off", Require::Off),
-            ("top", Require::Top),
-            ("tree", Require::Tree),
-        ] {
-            let (p, d) = check(&format!(
-                "version = 1\n[sources]\nprovenance = \"{text}\"\n"
-            ));
-            assert!(d.is_empty(), "{d:?}");
-            let a = p.unwrap().provenance.unwrap();
-            assert_eq!(a.value, want);
-            assert_eq!(a.loc.to_string(), "p.toml:3:14");
-        }
-        let (p, _) = check("version = 1\n[sources]\n");
-        assert!(p.unwrap().provenance.is_none());
-        for bad in ["\"all\"", "true", "\"\"", "[\"tree\"]", "\"Tree\""] {
-            let (_, d) = check(&format!("version = 1\n[sources]\nprovenance = {bad}\n"));
-            assert_eq!(codes(&d), vec!["policy-type"], "{bad}");
+    fn registry_signatures_and_provenance_are_off_top_or_tree() {
+        use crate::policy::{At, Policy, Require};
+        type Get = fn(&Policy) -> Option<&At<Require>>;
+        let keys: [(&str, Get, &str); 2] = [
+            (
+                "registry-signatures",
+                |p| p.registry_signatures.as_ref(),
+                "p.toml:3:23",
+            ),
+            ("provenance", |p| p.provenance.as_ref(), "p.toml:3:14"),
+        ];
+        for (key, get, loc) in keys {
+            for (text, want) in [
+                ("off", Require::Off),
+                ("top", Require::Top),
+                ("tree", Require::Tree),
+            ] {
+                let (p, d) = check(&format!("version = 1\n[sources]\n{key} = \"{text}\"\n"));
+                assert!(d.is_empty(), "{d:?}");
+                let p = p.unwrap();
+                let a = get(&p).unwrap();
+                assert_eq!(a.value, want);
+                assert_eq!(a.loc.to_string(), loc);
+            }
+            let (p, _) = check("version = 1\n[sources]\n");
+            assert!(get(&p.unwrap()).is_none());
+            for bad in ["\"all\"", "true", "\"\"", "[\"tree\"]", "\"Tree\""] {
+                let (_, d) = check(&format!("version = 1\n[sources]\n{key} = {bad}\n"));
+                assert_eq!(codes(&d), vec!["policy-type"], "{key} = {bad}");
+            }
         }
     }
 }
