@@ -144,14 +144,6 @@ pub fn npm_tree(
         .map(|p| (p.integrity.clone(), p.sha256.clone()))
         .collect();
     let _c = cache.lock()?;
-    let blobs = npm::fetch_all(
-        cache,
-        req.client,
-        &locked,
-        req.fetch.max_size,
-        &warm,
-        stored,
-    )?;
     let items: Vec<_> = (locked.iter())
         .map(|l| evidence::Item {
             name: &l.name,
@@ -159,7 +151,32 @@ pub fn npm_tree(
             integrity: &l.integrity,
         })
         .collect();
-    let signed = evidence::npm_tree(req, (&pj, top), &items, &mut notes)?;
+    // The tarballs and the documents that vouch for them come over the
+    // network independently: fetched side by side. The evidence is about
+    // the integrities the tarballs are checked against; neither result is
+    // used unless both succeed (a fetch error first, as before).
+    let mut said = Vec::new();
+    let (blobs, signed) = std::thread::scope(|s| {
+        let vouched = s.spawn(|| evidence::npm_tree(req, (&pj, top), &items, &mut said));
+        let blobs = npm::fetch_all(
+            cache,
+            req.client,
+            &locked,
+            req.fetch.max_size,
+            &warm,
+            stored,
+        );
+        let signed = vouched.join().unwrap_or_else(|_| {
+            Err(Failure::input(
+                Code::Internal,
+                "checking the registry's evidence stopped",
+                None,
+            ))
+        });
+        (blobs, signed)
+    });
+    let (blobs, signed) = (blobs?, signed?);
+    notes.extend(said);
     let (tree, gyp) = npm::lay_out(cache, req.package, top, &locked, &blobs)?;
     let mut packages = Vec::with_capacity(locked.len());
     for (((l, b), gyp), signed) in locked.into_iter().zip(blobs).zip(gyp).zip(signed) {
