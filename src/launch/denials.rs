@@ -88,6 +88,10 @@ impl Explainer {
     /// network denial is told once.
     pub fn explain(&self, line: &str) -> Option<String> {
         let denied = parse(line)?;
+        // Past the limit nothing more is looked at (not even stat'ed).
+        if self.said.lock().unwrap_or_else(|p| p.into_inner()).len() >= MAX_EXPLAINED {
+            return None;
+        }
         let (key, text) = match denied {
             Denied::Network(what) => {
                 if self.network {
