@@ -56,53 +56,46 @@ impl Parser<'_> {
                     None
                 }
             });
-        let registry_signatures = self
-            .string(t, "registry-signatures")
-            .and_then(|a| match a.value.as_str() {
-                "off" => Some(a.map(Require::Off)),
-                "top" => Some(a.map(Require::Top)),
-                "tree" => Some(a.map(Require::Tree)),
-                _ => {
-                    self.diags.push(
-                        Diagnostic::error(
-                            Code::PolicyType,
-                            format!(
-                                "`registry-signatures` must be \"off\", \"top\" or \"tree\", not `{}`",
-                                a.value
-                            ),
-                        )
-                        .hint("\"tree\" requires a valid npm registry signature of every package of the tree, \"top\" of the package itself, \"off\" (the default) of none; a signature offered is verified either way")
-                        .at(a.loc.to_string()),
-                    );
-                    None
-                }
-            });
-        let provenance = self
-            .string(t, "provenance")
-            .and_then(|a| match a.value.as_str() {
-                "off" => Some(a.map(Require::Off)),
-                "top" => Some(a.map(Require::Top)),
-                "tree" => Some(a.map(Require::Tree)),
-                _ => {
-                    self.diags.push(
-                        Diagnostic::error(
-                            Code::PolicyType,
-                            format!(
-                                "`provenance` must be \"off\", \"top\" or \"tree\", not `{}`",
-                                a.value
-                            ),
-                        )
-                        .hint("\"tree\" requires verified npm provenance of every package of the tree, \"top\" of the package itself, \"off\" (the default) of none; provenance offered is verified either way")
-                        .at(a.loc.to_string()),
-                    );
-                    None
-                }
-            });
+        let registry_signatures = self.require(
+            t,
+            "registry-signatures",
+            "\"tree\" requires a valid npm registry signature of every package of the tree, \"top\" of the package itself, \"off\" (the default) of none; a signature offered is verified either way",
+        );
+        let provenance = self.require(
+            t,
+            "provenance",
+            "\"tree\" requires verified npm provenance of every package of the tree, \"top\" of the package itself, \"off\" (the default) of none; provenance offered is verified either way",
+        );
         Sources {
             allow_unsigned,
             install_scripts,
             registry_signatures,
             provenance,
+        }
+    }
+
+    /// A key saying whose evidence is required: "off", "top" (the
+    /// package itself) or "tree" (every package of its tree).
+    fn require(&mut self, t: &DeTable, key: &str, hint: &str) -> Option<At<Require>> {
+        let a = self.string(t, key)?;
+        match a.value.as_str() {
+            "off" => Some(a.map(Require::Off)),
+            "top" => Some(a.map(Require::Top)),
+            "tree" => Some(a.map(Require::Tree)),
+            _ => {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::PolicyType,
+                        format!(
+                            "`{key}` must be \"off\", \"top\" or \"tree\", not `{}`",
+                            a.value
+                        ),
+                    )
+                    .hint(hint)
+                    .at(a.loc.to_string()),
+                );
+                None
+            }
         }
     }
 }
