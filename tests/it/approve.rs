@@ -146,8 +146,7 @@ fn listed(env: &TestEnv, twist: Option<&str>, args: &[&str]) -> (Option<String>,
         .iter()
         .find(|t| t.name == "show")
         .map(|t| t.description.clone().unwrap_or_default().to_string());
-    let stderr = s.stderr();
-    s.close().unwrap_or_else(|e| panic!("{e}"));
+    let (_, stderr) = s.close_with_stderr().unwrap_or_else(|e| panic!("{e}"));
     (d, stderr)
 }
 

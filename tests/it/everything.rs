@@ -193,8 +193,7 @@ pub(super) fn exercise_everything(s: McpSession) {
         Ok(r) => assert_eq!(r.is_error, Some(true), "{r:?}"),
         Err(e) => assert!(e.what.contains("echo"), "{e}"),
     }
-    let stderr = s.stderr();
-    let status = s.close().unwrap_or_else(|e| panic!("{e}"));
+    let (status, stderr) = s.close_with_stderr().unwrap_or_else(|e| panic!("{e}"));
     assert!(status.success(), "exit {status}; stderr:\n{stderr}");
 }
 

@@ -332,7 +332,9 @@ fn rug_pull_is_hidden_until_approved_and_policy_pins_follow_the_approval() {
         refused.contains("not an approved tool") && refused.contains("mcp-warden approve rugpull"),
         "{refused}"
     );
-    let stderr = s.stderr();
+    let stderr = s.stderr_until(|e| {
+        e.contains("rugpull: tools/list 3") && e.contains("hidden from the client until approved")
+    });
     // The guard's own re-check was the server's third list (the second
     // is the change).
     assert!(
@@ -440,6 +442,7 @@ fn rug_pull_in_the_stateless_era() {
     assert_eq!(echo_description(&s).as_deref(), Some(ORIGINAL));
     wait_stderr(&s, "the guard's re-check of the changed list", |e| {
         e.contains("server rugpull changed or added tools echo")
+            && e.contains("rugpull: tools/list 3 ")
     });
     assert!(
         s.stderr()

@@ -91,10 +91,11 @@ pub(super) fn assert_allowed(s: &McpSession, what: &str, r: &Value) {
 /// `mcp-warden: starting NAME …` from the session's stderr.
 #[track_caller]
 pub(super) fn start_line(s: &McpSession, name: &str) -> String {
-    let stderr = s.stderr();
+    let prefix = format!("mcp-warden: starting {name}");
+    let stderr = s.stderr_until(|e| e.lines().any(|l| l.starts_with(&prefix)));
     stderr
         .lines()
-        .find(|l| l.starts_with(&format!("mcp-warden: starting {name}")))
+        .find(|l| l.starts_with(&prefix))
         .unwrap_or_else(|| panic!("no start line for {name} on stderr:\n{stderr}"))
         .to_string()
 }
@@ -642,8 +643,7 @@ fn grant_arg_paths_opens_the_pinned_argument_paths_and_denials_are_told() {
     assert_denied(&s, "a pinned argument without grant-arg-paths", &r);
     let r = probe(&s, json!({"op": "tcp", "port": 9}));
     assert_denied(&s, "tcp with the network off", &r);
-    let stderr = s.stderr();
-    s.close().unwrap_or_else(|e| panic!("{e}"));
+    let (_, stderr) = s.close_with_stderr().unwrap_or_else(|e| panic!("{e}"));
     let told = |what: &str| {
         stderr
             .lines()

@@ -300,6 +300,30 @@ impl McpSession {
         }
     }
 
+    /// [`close`](Self::close), then everything the child wrote to stderr:
+    /// what it wrote just before its answers may still be in the pipe
+    /// when the answers arrive, so a test that asserts on it closes first.
+    pub fn close_with_stderr(self) -> Result<(ExitStatus, String)> {
+        let captured = Arc::clone(&self.stderr);
+        let status = self.close()?;
+        let c = captured.lock().unwrap_or_else(|p| p.into_inner());
+        Ok((status, render_captured(&c)))
+    }
+
+    /// Waits (up to the session's deadline) until what the child wrote to
+    /// stderr satisfies `done`, and returns it: stderr is read by its own
+    /// task, so a line written before an answer may land after it.
+    pub fn stderr_until(&self, done: impl Fn(&str) -> bool) -> String {
+        let end = std::time::Instant::now() + self.deadline;
+        loop {
+            let s = self.stderr();
+            if done(&s) || std::time::Instant::now() >= end {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// The process id of the child (the command spawned: `mcp-warden run`
     /// when driven through it, not the server behind it).
     pub fn pid(&self) -> Option<u32> {
@@ -309,11 +333,7 @@ impl McpSession {
     /// What the child wrote to stderr so far (lossy UTF-8, first MiB).
     pub fn stderr(&self) -> String {
         let c = self.stderr.lock().unwrap_or_else(|p| p.into_inner());
-        let mut s = String::from_utf8_lossy(&c.bytes).into_owned();
-        if c.dropped > 0 {
-            s.push_str(&format!("\n[{} more bytes not kept]", c.dropped));
-        }
-        s
+        render_captured(&c)
     }
 
     fn service(&self) -> Result<&RunningService<RoleClient, Asker>> {
@@ -379,6 +399,14 @@ impl McpSession {
 }
 
 /// The text parts of a tool result, joined by newlines.
+fn render_captured(c: &Captured) -> String {
+    let mut s = String::from_utf8_lossy(&c.bytes).into_owned();
+    if c.dropped > 0 {
+        s.push_str(&format!("\n[{} more bytes not kept]", c.dropped));
+    }
+    s
+}
+
 pub fn text_of(r: &CallToolResult) -> String {
     r.content
         .iter()
