@@ -98,6 +98,13 @@ impl Anchor {
     pub fn metadata(&self) -> io::Result<std::fs::Metadata> {
         self.file.metadata()
     }
+
+    /// A second descriptor of the same open file, with its own path: for
+    /// work that may outlive this one (a descriptor closed early would
+    /// leave its /proc/self/fd/N path to whatever is opened next).
+    pub fn try_clone(&self) -> io::Result<Anchor> {
+        Ok(Anchor::new(self.file.try_clone()?, self.shown.clone()))
+    }
 }
 
 #[cfg(target_os = "linux")]

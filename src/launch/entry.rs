@@ -92,6 +92,9 @@ pub struct Interpreter {
     pub from: &'static str,
     /// What the sandbox must grant depends on it.
     pub runtime: Runtime,
+    /// The launcher script (a version manager's shim) that named `path`
+    /// when asked, and that is not run itself ([`EntryPoint::run_directly`]).
+    pub via: Option<PathBuf>,
 }
 
 /// What to start.
@@ -106,6 +109,92 @@ pub struct EntryPoint {
     pub interpreter: Option<Interpreter>,
     /// One line for the launch report (`node package/dist/index.js`).
     pub describe: String,
+    /// Whether the interpreter can be held before the first file of the
+    /// server is loaded ([`EntryPoint::hold_at`]).
+    pub gate: Gate,
+}
+
+/// Where a server's interpreter can wait for the verdict on its files:
+/// it starts (tens of milliseconds of its own) while they are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// It cannot: the verdict comes before the server is started.
+    None,
+    /// node: a module given to `--import`, which node loads before the
+    /// main script (it only looks the script up before).
+    NodeImport,
+    /// python3 -c CODE (a wheel's entry point): the gate is CODE's start,
+    /// before the tree is put on `sys.path`.
+    PythonCode,
+}
+
+/// The exit status of an interpreter whose gate closed without the go
+/// byte (EX_SOFTWARE): `run` refused the files, or died.
+pub const GATE_CLOSED: u8 = 70;
+
+/// The one byte that opens a gate.
+pub const GATE_OPEN: u8 = b'1';
+
+impl EntryPoint {
+    /// Makes the interpreter wait, before it loads anything of the
+    /// server, until it reads [`GATE_OPEN`] from `fd` (kept open in the
+    /// server); anything else (EOF, an error) exits it with
+    /// [`GATE_CLOSED`]. False when this entry point has no gate
+    /// ([`Gate::None`]): then nothing changed.
+    pub fn hold_at(&mut self, fd: i32) -> bool {
+        match self.gate {
+            Gate::None => false,
+            Gate::NodeImport => {
+                // Right after the flags, before the main script.
+                let at = match self.args.starts_with(&NODE_FLAGS.map(OsString::from)) {
+                    true => NODE_FLAGS.len(),
+                    false => 0,
+                };
+                let code = format!(
+                    "import{{readSync,closeSync}}from\"node:fs\";const b=Buffer.alloc(1);let n=0;\
+                     try{{n=readSync({fd},b,0,1,null)}}catch{{}}try{{closeSync({fd})}}catch{{}}\
+                     if(n!==1||b[0]!=={GATE_OPEN})process.exit({GATE_CLOSED});"
+                );
+                let url = format!("--import=data:text/javascript,{}", data_url_escape(&code));
+                self.args.insert(at, url.into());
+                true
+            }
+            Gate::PythonCode => {
+                let Some(i) = self.args.iter().position(|a| a == "-c") else {
+                    return false;
+                };
+                let Some(code) = self.args.get(i + 1).and_then(|c| c.to_str()) else {
+                    return false;
+                };
+                // os.read retries EINTR (PEP 475).
+                let gate = format!(
+                    "import os\n\
+                     try:\n b=os.read({fd},1)\nexcept OSError:\n b=b''\n\
+                     try:\n os.close({fd})\nexcept OSError:\n pass\n\
+                     if b!=bytes([{GATE_OPEN}]):\n os._exit({GATE_CLOSED})\n"
+                );
+                self.args[i + 1] = format!("{gate}{code}").into();
+                true
+            }
+        }
+    }
+
+    /// Runs `binary` in place of the interpreter (the launcher script it
+    /// was found as started that binary: see
+    /// [`crate::launch::interp::behind_launcher`]).
+    pub fn run_directly(&mut self, binary: PathBuf) {
+        let Some(i) = self.interpreter.as_mut() else {
+            return;
+        };
+        let old = i.path.display().to_string();
+        if let Some(rest) = self.describe.strip_prefix(&old) {
+            self.describe = format!("{}{rest}", binary.display());
+        }
+        if self.program.as_ref() == Some(&i.path) {
+            self.program = Some(binary.clone());
+        }
+        i.via = Some(std::mem::replace(&mut i.path, binary));
+    }
 }
 
 /// The unpacked, verified files, or the pinned file alone.
@@ -132,6 +221,7 @@ pub fn resolve(
                 path: i.value.clone(),
                 from: "policy",
                 runtime,
+                via: None,
             });
         }
         find_on_path(name, path_var)
@@ -139,6 +229,7 @@ pub fn resolve(
                 path,
                 from: "PATH",
                 runtime,
+                via: None,
             })
             .ok_or_else(|| EntryError::NoInterpreter { name: name.into() })
     };
@@ -186,6 +277,7 @@ fn single_file(
             env: Vec::new(),
             interpreter: None,
             describe: format!("native executable {name}"),
+            gate: Gate::None,
         });
     }
     let lower = name.to_ascii_lowercase();
@@ -217,6 +309,10 @@ fn single_file(
         env: Vec::new(),
         describe: format!("{} {name}", i.path.display()),
         interpreter: Some(i),
+        gate: match runtime {
+            "node" => Gate::NodeImport,
+            _ => Gate::None,
+        },
     })
 }
 
@@ -401,6 +497,7 @@ fn node_package(
         env: Vec::new(),
         describe: format!("{} {}", i.path.display(), rel.display()),
         interpreter: Some(i),
+        gate: Gate::NodeImport,
     })
 }
 
@@ -536,6 +633,9 @@ fn wheel(
         return Err(EntryError::MissingDependencies { names: missing });
     }
     let i = interp("python3")?;
+    // -S: no `site`, so neither the interpreter's site-packages (packages
+    // nobody verified, which an optional import would otherwise find) nor
+    // their .pth files (code run at every start): the tree is complete.
     // argv: -c CODE ROOT MODULE FUNC SCRIPT-NAME [server args...]
     const CODE: &str = "import sys,importlib\n\
         root,mod,fn,name=sys.argv[1:5]\n\
@@ -549,6 +649,7 @@ fn wheel(
         argv0: None,
         args: vec![
             "-I".into(),
+            "-S".into(),
             "-B".into(),
             "-c".into(),
             CODE.into(),
@@ -560,6 +661,7 @@ fn wheel(
         env: Vec::new(),
         describe: format!("{} -m {module}:{func} ({name})", i.path.display()),
         interpreter: Some(i),
+        gate: Gate::PythonCode,
     }))
 }
 
@@ -790,11 +892,45 @@ fn mcpb(
         argv0: None,
         args,
         env: env.into_iter().collect(),
+        gate: match command.as_str() {
+            "node" => Gate::NodeImport,
+            _ => Gate::None,
+        },
         interpreter,
         describe: format!("{describe} {}", shown.join(" "))
             .trim_end()
             .to_string(),
     })
+}
+
+/// `code` as the body of a `data:` URL: everything but letters, digits and
+/// a few safe marks percent-encoded (`#` would start a fragment, `%` an
+/// escape).
+fn data_url_escape(code: &str) -> String {
+    let mut out = String::with_capacity(code.len() * 2);
+    for b in code.bytes() {
+        match b {
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'('
+            | b')'
+            | b'{'
+            | b'}'
+            | b';'
+            | b'='
+            | b','
+            | b'!'
+            | b'|'
+            | b'['
+            | b']' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 /// An executable file named `name` in PATH's directories.
@@ -1027,8 +1163,8 @@ mod tests {
         ]);
         let ep = resolve_tree(&d).unwrap();
         let args: Vec<String> = ep.args.iter().map(|a| a.to_string_lossy().into()).collect();
-        assert_eq!(&args[..3], ["-I", "-B", "-c"]);
-        assert_eq!(&args[5..], ["srv_pkg.main", "run", "srv-pkg"]);
+        assert_eq!(&args[..4], ["-I", "-S", "-B", "-c"]);
+        assert_eq!(&args[6..], ["srv_pkg.main", "run", "srv-pkg"]);
 
         fs::remove_file(d.path().join("dep_lib-2.0.dist-info/entry_points.txt")).unwrap();
         fs::remove_file(d.path().join("dep_lib-2.0.dist-info/METADATA")).unwrap();
@@ -1052,7 +1188,7 @@ mod tests {
         ]);
         let tail = |d: &tempfile::TempDir| -> Vec<String> {
             let ep = resolve_tree(d).unwrap();
-            ep.args[5..]
+            ep.args[6..]
                 .iter()
                 .map(|a| a.to_string_lossy().into())
                 .collect()
@@ -1145,6 +1281,98 @@ mod tests {
             Err(EntryError::Unsupported(e)) => assert!(e.contains("no default"), "{e}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Runs `ep` with a gate whose other end gets `feed`, then closes:
+    /// the interpreter's exit code and what it printed.
+    #[cfg(target_os = "linux")]
+    fn through_gate(mut ep: EntryPoint, feed: &[u8]) -> (Option<i32>, String) {
+        use std::io::Write as _;
+        // The gate is the interpreter's stdin here (`run` keeps it at its
+        // own number; any number works the same).
+        let (rx, mut tx) = std::io::pipe().unwrap();
+        assert!(ep.hold_at(0), "{ep:?}");
+        let child = std::process::Command::new(ep.program.clone().unwrap())
+            .args(&ep.args)
+            .env_clear()
+            .stdin(rx)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        tx.write_all(feed).unwrap();
+        drop(tx);
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code(), text)
+    }
+
+    /// The gate holds real node and python3 before the first line of the
+    /// server: only the open byte lets it run; EOF or any other byte ends
+    /// the interpreter with GATE_CLOSED, the server's code never loaded.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn held_interpreters_load_nothing_of_the_server_until_the_gate_opens() {
+        let path = std::env::var_os("PATH");
+        let rules = rules_with(None);
+        let d = tempfile::tempdir().unwrap();
+        let js = d.path().join("server.js");
+        fs::write(&js, "console.log('LOADED');\n").unwrap();
+        let node = resolve(
+            Artifact::File {
+                path: &js,
+                name: "server.js",
+            },
+            &rules,
+            path.as_deref(),
+        )
+        .unwrap();
+        assert_eq!(node.gate, Gate::NodeImport);
+        let wheel = tree(&[
+            ("srv_pkg/__init__.py", ""),
+            (
+                "srv_pkg/main.py",
+                "import sys\ndef run():\n    print('LOADED', sys.flags.no_site, \
+                 any('-packages' in p for p in sys.path), flush=True)\n",
+            ),
+            (
+                "srv_pkg-1.0.dist-info/entry_points.txt",
+                "[console_scripts]\nsrv-pkg = srv_pkg.main:run\n",
+            ),
+            ("srv_pkg-1.0.dist-info/METADATA", "Name: srv-pkg\n"),
+        ]);
+        let python = resolve(Artifact::Tree(wheel.path()), &rules, path.as_deref()).unwrap();
+        assert_eq!(python.gate, Gate::PythonCode);
+        for (ep, loaded) in [(&node, "LOADED\n"), (&python, "LOADED 1 False\n")] {
+            // Opened: the server runs (the Python one without `site`: no
+            // site-packages directory of the interpreter on its path).
+            assert_eq!(
+                through_gate(ep.clone(), &[GATE_OPEN]),
+                (Some(0), loaded.to_string()),
+                "{ep:?}"
+            );
+            for closed in [&b""[..], b"0", b"\n1"] {
+                let (code, out) = through_gate(ep.clone(), closed);
+                assert_eq!(code, Some(i32::from(GATE_CLOSED)), "{closed:?}: {out}");
+                assert!(!out.contains("LOADED"), "{closed:?}: {out}");
+            }
+        }
+        // A native program has no gate: nothing changes.
+        let elf = d.path().join("blob");
+        fs::write(&elf, b"\x7fELF\x02\x01").unwrap();
+        let mut native = resolve(
+            Artifact::File {
+                path: &elf,
+                name: "srv",
+            },
+            &rules,
+            None,
+        )
+        .unwrap();
+        let before = native.clone();
+        assert!(!native.hold_at(9));
+        assert_eq!(native, before);
     }
 
     #[test]

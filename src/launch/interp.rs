@@ -12,6 +12,13 @@
 //! with the identity of the binary it came from (canonical path, device,
 //! inode, size, mtime, ctime): a launch asks only when that binary
 //! changed, one file per interpreter path.
+//!
+//! A launcher script (a version manager's shim, `#!/usr/bin/env bash`)
+//! costs a shell and the manager on every start, tens of milliseconds:
+//! [`behind_launcher`] names the binary it started when asked, which the
+//! launch then runs directly. Its answer is kept while the script, that
+//! binary and the manager's global version file (`ROOT/version` of a
+//! `ROOT/shims/` launcher) are unchanged.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -48,7 +55,7 @@ const MAX_LIBS: usize = 256;
 /// How long the interpreter may take to answer (a cold start on a slow
 /// disk takes well under a second).
 pub const ASK_TIMEOUT: Duration = Duration::from_secs(10);
-const ENTRY_VERSION: u32 = 1;
+const ENTRY_VERSION: u32 = 2;
 
 /// Asked with `-I -S`: isolated (no PYTHON* variables, no user site) and
 /// without `site`, so that no `.pth` file of the installation runs
@@ -225,6 +232,12 @@ struct Entry {
     /// symlink to the base binary, with answers of its own).
     program: PathBuf,
     binary: Identity,
+    /// For a launcher script: the binary it started (`facts.executable`)
+    /// and the manager's global version file, as they were when asked.
+    #[serde(default)]
+    target: Option<Identity>,
+    #[serde(default)]
+    selector: Option<Identity>,
     facts: PythonFacts,
 }
 
@@ -250,7 +263,12 @@ pub(crate) fn python_facts_with(
         source,
     })?;
     let path = entry_path(cache_dir, program);
-    if let Some(facts) = load(&path, program, &binary) {
+    let launcher = is_script(&binary.path);
+    let selector = match launcher {
+        true => version_file(program).and_then(|f| Identity::of(&f).ok()),
+        false => None,
+    };
+    if let Some(facts) = load(&path, program, &binary, &selector) {
         return Ok(facts);
     }
     let facts = ask_python(program, timeout)?;
@@ -258,6 +276,11 @@ pub(crate) fn python_facts_with(
         version: ENTRY_VERSION,
         program: program.to_path_buf(),
         binary,
+        target: match launcher {
+            true => Identity::of(&facts.executable).ok(),
+            false => None,
+        },
+        selector,
         facts,
     };
     // Not kept (a read-only cache, a non-UTF-8 path): asked again next time.
@@ -272,15 +295,81 @@ pub(crate) fn python_facts_with(
     Ok(entry.facts)
 }
 
-/// The kept answer, if it is for this program and this very binary.
-fn load(path: &Path, program: &Path, binary: &Identity) -> Option<PythonFacts> {
+/// The kept answer, if it is for this program and this very binary (and,
+/// for a launcher script, the binary it started and the version file it
+/// chose by are unchanged).
+fn load(
+    path: &Path,
+    program: &Path,
+    binary: &Identity,
+    selector: &Option<Identity>,
+) -> Option<PythonFacts> {
     let bytes = fsutil::read_bounded(path, MAX_ANSWER).ok()?;
     let entry: Entry = serde_json::from_slice(&bytes).ok()?;
+    let target_unchanged = match &entry.target {
+        Some(t) => Identity::of(&entry.facts.executable).ok().as_ref() == Some(t),
+        None => true,
+    };
     let current = entry.version == ENTRY_VERSION
         && entry.program == program
         && entry.binary == *binary
+        && entry.selector == *selector
+        && target_unchanged
         && entry.facts.check().is_ok();
     current.then_some(entry.facts)
+}
+
+/// Whether `path` is a `#!` script rather than a binary.
+fn is_script(path: &Path) -> bool {
+    use std::io::Read as _;
+    let mut head = [0u8; 2];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && &head == b"#!"
+}
+
+/// Whether `path` is a native executable (ELF or Mach-O).
+fn is_native(path: &Path) -> bool {
+    use std::io::Read as _;
+    let mut head = [0u8; 4];
+    if std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_err()
+    {
+        return false;
+    }
+    head == *b"\x7fELF"
+        || [
+            [0xfe, 0xed, 0xfa, 0xce],
+            [0xfe, 0xed, 0xfa, 0xcf],
+            [0xce, 0xfa, 0xed, 0xfe],
+            [0xcf, 0xfa, 0xed, 0xfe],
+            [0xca, 0xfe, 0xba, 0xbe],
+        ]
+        .contains(&head)
+}
+
+/// The global version file of the version manager whose shim `program`
+/// is (pyenv, rbenv, nodenv: `ROOT/version`).
+fn version_file(program: &Path) -> Option<PathBuf> {
+    crate::launch::sandbox::shim_root(program).map(|root| root.join("version"))
+}
+
+/// The interpreter binary that the launcher script `program` starts, to
+/// be run in its place; `None` when `program` is itself a binary, or its
+/// answer names no other native binary (then `program` runs as it is).
+pub fn behind_launcher(cache_dir: &Path, program: &Path) -> Result<Option<PathBuf>, InterpError> {
+    let Ok(real) = std::fs::canonicalize(program) else {
+        return Ok(None);
+    };
+    if !is_script(&real) {
+        return Ok(None);
+    }
+    let facts = python_facts(cache_dir, program)?;
+    let exe = &facts.executable;
+    let other = std::fs::canonicalize(exe).is_ok_and(|e| e != real);
+    Ok((other && is_native(exe)).then(|| exe.clone()))
 }
 
 /// Runs `program -I -S -c ASK_PYTHON` with an empty environment, bounded
@@ -433,6 +522,51 @@ mod tests {
         }
         // Another interpreter path has its own entry.
         assert_ne!(entry_path(&cache, &root.join("bin/python")), file);
+    }
+
+    /// A version manager's shim (`ROOT/shims/python3`, a script) is asked
+    /// once which binary it starts; that binary is run in its place until
+    /// the shim, the binary or the manager's global version file changes.
+    #[test]
+    fn a_launcher_script_is_looked_behind_and_asked_again_when_it_may_choose_otherwise() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("manager");
+        let cache = t.path().join("cache");
+        let real = real_python();
+        std::fs::create_dir_all(root.join("shims")).unwrap();
+        std::fs::write(root.join("version"), "3.x\n").unwrap();
+        let shim = root.join("shims/python3");
+        std::fs::write(
+            &shim,
+            format!(
+                "#!/bin/sh\necho >> '{}'\nexec '{}' \"$@\"\n",
+                root.join("asked").display(),
+                real.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let asked = || {
+            std::fs::read_to_string(root.join("asked"))
+                .unwrap_or_default()
+                .lines()
+                .count()
+        };
+        assert_eq!(behind_launcher(&cache, &shim).unwrap(), Some(real.clone()));
+        assert_eq!(asked(), 1);
+        assert_eq!(behind_launcher(&cache, &shim).unwrap(), Some(real.clone()));
+        assert_eq!(asked(), 1);
+        // `pyenv global X` rewrites the version file: asked again.
+        std::fs::write(root.join("version"), "3.y\n").unwrap();
+        assert_eq!(behind_launcher(&cache, &shim).unwrap(), Some(real.clone()));
+        assert_eq!(asked(), 2);
+        // A binary is not a launcher; a script naming itself is run as is.
+        assert_eq!(behind_launcher(&cache, &real).unwrap(), None);
+        let fake = fake_python(&t.path().join("fake"), &answer(&t.path().join("fake")));
+        assert_eq!(behind_launcher(&cache, &fake).unwrap(), None);
+        // A launcher that does not run is an error, not a guess.
+        std::fs::write(&shim, "#!/bin/sh\nexit 3\n").unwrap();
+        assert!(behind_launcher(&cache, &shim).is_err());
     }
 
     #[test]

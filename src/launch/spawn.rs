@@ -100,6 +100,38 @@ pub struct Launch {
     pub limits: Option<crate::launch::limits::Limits>,
     /// What is killed with the server.
     pub unit: Unit,
+    /// The pipe the server's interpreter waits on before it loads anything
+    /// of the server ([`crate::launch::entry::Gate`]); `None`: the verdict
+    /// comes before the server is started.
+    pub gate: Option<GatePipe>,
+}
+
+/// A gate: its read end is kept open in the server at its number (which
+/// the interpreter's gate code names); `run` writes
+/// [`crate::launch::entry::GATE_OPEN`] to the other once the files are
+/// judged, or kills the server.
+#[derive(Debug)]
+pub struct GatePipe {
+    rx: std::os::fd::OwnedFd,
+    tx: std::os::fd::OwnedFd,
+}
+
+impl GatePipe {
+    /// A new pipe, both ends close-on-exec.
+    pub fn new() -> io::Result<GatePipe> {
+        let (rx, tx) = io::pipe()?;
+        Ok(GatePipe {
+            rx: rx.into(),
+            tx: tx.into(),
+        })
+    }
+
+    /// The read end's number, in `run` and in the server.
+    #[cfg(unix)]
+    pub fn fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd as _;
+        self.rx.as_raw_fd()
+    }
 }
 
 /// What ends with the server (see the module doc).
@@ -151,6 +183,9 @@ pub enum LaunchError {
     Invalid,
     #[error("starting servers is not yet supported on this platform")]
     Unsupported,
+    /// The verdict given to [`run_admitted`] refused the start.
+    #[error("the server was refused before it could load anything")]
+    NotAdmitted,
     #[error("could not confine {path}: {step} failed: {source}")]
     Sandbox {
         path: String,
@@ -189,6 +224,7 @@ impl crate::diag::Diagnose for LaunchError {
                 "remove NUL bytes from the arguments and environment, and '=' from variable names"
             }
             LaunchError::Unsupported => "run the server on Linux or macOS for now",
+            LaunchError::NotAdmitted => "see the refusal above",
             LaunchError::Sandbox { .. } => {
                 "the kernel refused the prepared sandbox; set `sandbox = \"off\"` for this server only if you accept running it unconfined"
             }
@@ -203,6 +239,44 @@ pub fn run(launch: Launch) -> Result<Exit, LaunchError> {
     run_with_input(launch, io::stdin())
 }
 
+/// Why [`run_admitted`] did not run the server to its end.
+#[derive(Debug)]
+pub enum NotRun<E> {
+    /// `admit` refused it (nothing of the server was loaded).
+    Refused(E),
+    Failed(LaunchError),
+}
+
+/// [`run`], once `admit` says yes. With a gate (`launch.gate`), the
+/// server's interpreter starts first and `admit` decides while it does:
+/// the interpreter waits at its gate, before anything of the server is
+/// loaded, and is killed on a refusal. Without one, `admit` decides
+/// before anything is started. The client's input reaches the server
+/// only after the verdict.
+pub fn run_admitted<E>(
+    launch: Launch,
+    admit: impl FnOnce() -> Result<(), E>,
+) -> Result<Exit, NotRun<E>> {
+    let mut admit = Some(admit);
+    let mut refusal = None;
+    let mut decide = || -> bool {
+        match admit.take().map(|f| f()) {
+            Some(Ok(())) => true,
+            Some(Err(e)) => {
+                refusal = Some(e);
+                false
+            }
+            None => false,
+        }
+    };
+    let outcome = imp::run(launch, io::stdin(), None, &mut decide);
+    match (outcome, refusal) {
+        (_, Some(e)) => Err(NotRun::Refused(e)),
+        (Ok(exit), None) => Ok(exit),
+        (Err(e), None) => Err(NotRun::Failed(e)),
+    }
+}
+
 /// [`run`] with the client's input read from `input` instead of stdin.
 /// The pump thread that reads `input` is left behind if the server exits
 /// first (it ends at the input's next EOF or error).
@@ -210,7 +284,7 @@ pub fn run_with_input<R: Read + Send + 'static>(
     launch: Launch,
     input: R,
 ) -> Result<Exit, LaunchError> {
-    imp::run(launch, input, None)
+    imp::run(launch, input, None, &mut || true)
 }
 
 /// [`run_with_input`] with the client's side of the guard written to
@@ -221,7 +295,7 @@ pub fn run_with_io<R: Read + Send + 'static>(
     input: R,
     client_out: Box<dyn Write + Send>,
 ) -> Result<Exit, LaunchError> {
-    imp::run(launch, input, Some(client_out))
+    imp::run(launch, input, Some(client_out), &mut || true)
 }
 
 #[cfg(not(unix))]
@@ -231,6 +305,7 @@ mod imp {
         _: Launch,
         _: R,
         _: Option<Box<dyn Write + Send>>,
+        _: &mut dyn FnMut() -> bool,
     ) -> Result<Exit, LaunchError> {
         Err(LaunchError::Unsupported)
     }
@@ -274,7 +349,13 @@ mod imp {
         mut launch: Launch,
         input: R,
         client_out: Option<Box<dyn Write + Send>>,
+        admit: &mut dyn FnMut() -> bool,
     ) -> Result<Exit, LaunchError> {
+        let gate = launch.gate.take();
+        // Without a gate the verdict comes first: nothing is started.
+        if gate.is_none() && !admit() {
+            return Err(LaunchError::NotAdmitted);
+        }
         let sandbox = launch.sandbox.take().map(|p| p.into_exec());
         let guard = launch.guard.take();
         let (out_cfg, err_cfg) = match guard {
@@ -348,7 +429,8 @@ mod imp {
             Unit::Descendants => true,
             Unit::Namespace => !procs.pid_ns,
         };
-        sys::server_pre_exec(&mut cmd, keep_fd, &sentinel, exec, sandbox, procs);
+        let keep = [keep_fd, gate.as_ref().map(GatePipe::fd)];
+        sys::server_pre_exec(&mut cmd, keep, &sentinel, exec, sandbox, procs);
         let spawned = cmd.spawn();
         // Later children of this thread start in our namespace again.
         drop(pid_ns);
@@ -362,6 +444,28 @@ mod imp {
         };
         // Our own process (not the Child handle) reaps the server.
         let pid = child.id() as libc::pid_t;
+        if let Some(GatePipe { rx, tx }) = gate {
+            drop(rx);
+            // The interpreter starts while the verdict is reached; it
+            // loads nothing of the server before the gate opens.
+            let opened = admit() && {
+                let mut tx = File::from(tx);
+                tx.write_all(&[crate::launch::entry::GATE_OPEN]).is_ok()
+            };
+            if !opened {
+                let _ = sys::kill_group(pid, libc::SIGKILL);
+                drop(child);
+                let _ = finish(pid);
+                signals.handle().close();
+                if sweep {
+                    let _ = sentinel.disarm();
+                    kill_descendants();
+                } else {
+                    let _ = sentinel.disarm();
+                }
+                return Err(LaunchError::NotAdmitted);
+            }
+        }
         let stdin = child.stdin.take();
         let (server_out, server_err) = (child.stdout.take(), child.stderr.take());
         drop(child);
@@ -792,6 +896,7 @@ mod tests {
             anchor: None,
             limits: None,
             unit: Unit::Group,
+            gate: None,
         }
     }
 
@@ -1457,6 +1562,7 @@ mod tests {
             anchor: None,
             limits: None,
             unit: Unit::Group,
+            gate: None,
         })
         .unwrap();
         assert_eq!(exit.code, 0);

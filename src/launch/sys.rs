@@ -268,9 +268,9 @@ impl Exec {
 
 /// Installs the hook that runs in the server's process after fork, before
 /// exec: own process group, parent-death SIGKILL and no-new-privs
-/// (Linux), every fd from 3 up close-on-exec except `keep_fd` (a `#!`
-/// script opened by fd, which its interpreter must reopen through
-/// /proc/self/fd), then `execve` of `exec`.
+/// (Linux), every fd from 3 up close-on-exec except `keep_fds` (the
+/// verified files, which the interpreter reaches through /proc/self/fd,
+/// and the gate's read end), then `execve` of `exec`.
 ///
 /// The hook also arms `sentinel` with the new group's id before exec, so
 /// no moment exists where the server or a child of it runs unguarded.
@@ -288,7 +288,7 @@ impl Exec {
 /// left in the namespace, daemons that left the group included.
 pub(crate) fn server_pre_exec(
     cmd: &mut Command,
-    keep_fd: Option<RawFd>,
+    keep_fds: [Option<RawFd>; 2],
     sentinel: &Sentinel,
     exec: Exec,
     sandbox: Option<SandboxExec>,
@@ -352,7 +352,7 @@ pub(crate) fn server_pre_exec(
             fork_under_init()?;
         }
         cloexec_from_3()?;
-        if let Some(fd) = keep_fd {
+        for fd in keep_fds.into_iter().flatten() {
             // SAFETY: clears FD_CLOEXEC on an fd the parent keeps open.
             cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) })?;
         }

@@ -42,16 +42,111 @@ pub struct LaunchRequest {
     pub offline: bool,
 }
 
-/// A server checked, its launch on record, ready to start.
+/// A server planned and ready to start once the verdict on its files is
+/// in ([`Admission::decide`]).
 pub struct Prepared {
     pub launch: Launch,
-    /// The line printed on stderr before the server starts.
-    pub banner: String,
     /// What the sandbox could not enforce here (best effort).
     pub gaps: Vec<String>,
     /// The audit log, open for the server's lifetime; flush it (with
     /// [`FLUSH`]) when the server ends.
     pub audit: audit::Shared,
+    pub admission: Admission,
+}
+
+/// The check of the pinned files (their receipt, or a full check), under
+/// way beside the rest of the launch's preparation and, where the
+/// interpreter has a gate, beside its start
+/// ([`crate::launch::spawn::run_admitted`]): the server loads nothing
+/// before [`Admission::decide`] said yes.
+pub struct Admission {
+    check: std::thread::JoinHandle<Result<&'static str, Refused>>,
+    banner: Banner,
+    record: LaunchRecord,
+}
+
+impl Admission {
+    /// Waits for the verdict on the pinned files. Once they are sound,
+    /// puts the launch on record and returns the line to print before the
+    /// server starts; a server whose launch is not on record does not
+    /// start (a full disk, say: its records would be missing). A refusal
+    /// is on record too.
+    pub fn decide(self, audit: &mut audit::Shared) -> Result<String, Refused> {
+        let how = match finish_check(self.check) {
+            Ok(how) => how,
+            Err(e) => {
+                audit.record(self.record.event(verdict_of(&e), String::new()));
+                audit.flush(FLUSH);
+                return Err(e);
+            }
+        };
+        let name = &self.record.server;
+        if let Err(e) = audit.try_record(
+            self.record
+                .event(audit::LaunchVerdict::Allowed, self.record.sandbox.clone()),
+        ) {
+            audit.flush(FLUSH);
+            let hint = e.hint().unwrap_or_default();
+            return Err(Failure::input(
+                e.code(),
+                format!(
+                    "{name}: the launch record could not be written, so the server was not started: {e}"
+                ),
+                Some(format!(
+                    "{hint}; run starts no server without its launch record"
+                )),
+            )
+            .into());
+        }
+        // The anchor moved with the launch record; the keychain connection
+        // is not kept open beside the server (the key stays, for the head).
+        audit.release_anchor();
+        Ok(self.banner.line(how))
+    }
+}
+
+/// What the audit log's launch record says, but the verdict.
+struct LaunchRecord {
+    server: String,
+    digest: String,
+    signers: Vec<String>,
+    policy_digest: String,
+    /// What the sandbox enforces, in one line.
+    sandbox: String,
+}
+
+impl LaunchRecord {
+    fn event(&self, verdict: audit::LaunchVerdict, sandbox: String) -> Event {
+        Event::Launch {
+            server: self.server.clone(),
+            digest: self.digest.clone(),
+            signers: self.signers.clone(),
+            policy_digest: self.policy_digest.clone(),
+            verdict,
+            sandbox,
+        }
+    }
+}
+
+fn verdict_of(e: &Refused) -> audit::LaunchVerdict {
+    match e.failure.exit {
+        crate::diag::EXIT_DENIED => audit::LaunchVerdict::Denied,
+        _ => audit::LaunchVerdict::Error,
+    }
+}
+
+/// The check's verdict; a check that panicked is an error, not a yes.
+fn finish_check(
+    check: std::thread::JoinHandle<Result<&'static str, Refused>>,
+) -> Result<&'static str, Refused> {
+    check.join().unwrap_or_else(|_| {
+        Err(Failure::input(
+            Code::Internal,
+            "the check of the pinned files failed unexpectedly".to_string(),
+            None,
+        )
+        .into())
+    })
 }
 
 /// Why a server does not start: the failure and, for a denial, the report
@@ -71,9 +166,8 @@ impl From<Failure> for Refused {
     }
 }
 
-/// Everything before a pinned server starts: the pin looked up, judged
-/// again (or its receipt honoured), the launch planned and put on record.
-/// A refusal is on record too.
+/// Everything before a pinned server starts: the pin looked up, its
+/// files' check started, the launch planned. A refusal is on record.
 pub fn prepare(ctx: &Context, a: &LaunchRequest) -> Result<Prepared, Refused> {
     let name = a.name.as_str();
     let lock = Lock::load(&ctx.config_dir.join("servers.lock")).map_err(Failure::from)?;
@@ -107,53 +201,30 @@ pub fn prepare(ctx: &Context, a: &LaunchRequest) -> Result<Prepared, Refused> {
         policies: &policies,
         digest: receipt::policy_digest(ctx),
     };
-    let decision = |verdict: audit::LaunchVerdict, sandbox: String| Event::Launch {
+    let record = |sandbox: String| LaunchRecord {
         server: name.to_string(),
         digest: format!("sha256:{}", entry.sha256),
         signers: entry.signers.clone(),
         policy_digest: judges.digest.clone(),
-        verdict,
         sandbox,
     };
     let ready = match plan(a, ctx, entry, &judges, &audit) {
         Ok(r) => r,
         Err(e) => {
-            let verdict = match e.failure.exit {
-                crate::diag::EXIT_DENIED => audit::LaunchVerdict::Denied,
-                _ => audit::LaunchVerdict::Error,
-            };
-            audit.record(decision(verdict, String::new()));
+            audit.record(record(String::new()).event(verdict_of(&e), String::new()));
             audit.flush(FLUSH);
             return Err(e);
         }
     };
-    // A server whose launch is not on record does not start (a full disk,
-    // say: its records would otherwise be missing or cut off).
-    if let Err(e) = audit.try_record(decision(
-        audit::LaunchVerdict::Allowed,
-        ready.sandbox.clone(),
-    )) {
-        audit.flush(FLUSH);
-        let hint = e.hint().unwrap_or_default();
-        return Err(Failure::input(
-            e.code(),
-            format!(
-                "{name}: the launch record could not be written, so the server was not started: {e}"
-            ),
-            Some(format!(
-                "{hint}; run starts no server without its launch record"
-            )),
-        )
-        .into());
-    }
-    // The anchor moved with the launch record; the keychain connection
-    // is not kept open beside the server (the key stays, for the head).
-    audit.release_anchor();
     Ok(Prepared {
         launch: ready.launch,
-        banner: ready.banner,
         gaps: ready.gaps,
         audit,
+        admission: Admission {
+            check: ready.check,
+            banner: ready.banner,
+            record: record(ready.sandbox),
+        },
     })
 }
 
@@ -209,20 +280,22 @@ struct Judges<'a> {
     digest: String,
 }
 
-/// A server checked and ready to start.
+/// A server ready to start, its files' check under way.
 struct Ready {
     launch: Launch,
+    check: std::thread::JoinHandle<Result<&'static str, Refused>>,
     /// The line `run` prints on stderr before the server starts.
-    banner: String,
+    banner: Banner,
     /// What the sandbox enforced, in one line (for the audit log).
     sandbox: String,
     /// What the sandbox could not enforce here (best effort).
     gaps: Vec<String>,
 }
 
-/// Everything before the server starts: the pinned files checked again,
-/// the entry point, the environment and secrets, the sandbox and the
-/// guard. Any error here means the server does not start.
+/// Everything before the server starts: the pinned files opened and their
+/// check started, the entry point, the environment and secrets, the
+/// sandbox and the guard. Any error here means the server does not start;
+/// the check's own error comes first (the files are what is wrong).
 fn plan(
     a: &LaunchRequest,
     ctx: &Context,
@@ -230,8 +303,30 @@ fn plan(
     judges: &Judges,
     audit: &audit::Shared,
 ) -> Result<Ready, Refused> {
+    let anchor = open_pinned(a, ctx, entry)?;
+    let check = start_check(a, ctx, entry, judges, &anchor)?;
+    match plan_start(a, ctx, entry, judges, audit, anchor) {
+        Ok((launch, banner, sandbox, gaps)) => Ok(Ready {
+            launch,
+            check,
+            banner,
+            sandbox,
+            gaps,
+        }),
+        Err(e) => Err(finish_check(check).err().unwrap_or(e)),
+    }
+}
+
+/// How the server is started, while its files are checked.
+fn plan_start(
+    a: &LaunchRequest,
+    ctx: &Context,
+    entry: &crate::lock::Entry,
+    judges: &Judges,
+    audit: &audit::Shared,
+    anchor: Anchor,
+) -> Result<(Launch, Banner, String, Vec<String>), Refused> {
     let name = a.name.as_str();
-    let (anchor, how) = check_pinned(a, ctx, entry, judges)?;
     let is_tree = entry.tree.is_some();
 
     // How to start it.
@@ -245,8 +340,37 @@ fn plan(
             name: &pinned_name,
         },
     };
-    let ep = entry::resolve(artifact, &rules, path_var.as_deref())
+    let mut ep = entry::resolve(artifact, &rules, path_var.as_deref())
         .map_err(|e| Failure::from(e).about(name))?;
+    // A Python found as a launcher script (pyenv's shim) is run as the
+    // binary the script starts: the same interpreter without a shell and
+    // the manager on every start. Not knowing it is not an error here:
+    // the script then runs as it is.
+    if let Some(i) = ep.interpreter.as_ref()
+        && i.runtime == crate::launch::interp::Runtime::Python
+    {
+        match crate::launch::interp::behind_launcher(&ctx.cache_dir, &i.path) {
+            Ok(Some(binary)) => ep.run_directly(binary),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::debug!("{name}: the interpreter's launcher was not looked behind: {e}")
+            }
+        }
+    }
+    // The interpreter waits at its gate while the files are checked.
+    let gate = match ep.gate {
+        entry::Gate::None => None,
+        _ => {
+            let pipe = crate::launch::spawn::GatePipe::new().map_err(|e| {
+                Failure::input(
+                    Code::LaunchFailed,
+                    format!("{name}: cannot make the start gate: {e}"),
+                    None,
+                )
+            })?;
+            ep.hold_at(pipe.fd()).then_some(pipe)
+        }
+    };
 
     let Environment {
         mut plain,
@@ -290,7 +414,7 @@ fn plan(
         g.denials = denials;
     }
     let limits = crate::launch::limits::Limits::from_policy(&rules);
-    let banner = banner(name, entry, how, &ep, &summary, &limits, guard.is_some());
+    let banner = Banner::new(name, entry, &ep, &summary, &limits, guard.is_some());
 
     let (program, anchor) = match (&ep.program, is_tree) {
         (Some(p), _) => (Program::Path(p.clone()), Some(anchor)),
@@ -319,40 +443,30 @@ fn plan(
         // `run` supervises this one server: everything it starts ends
         // with it.
         unit: crate::launch::Unit::Namespace,
+        gate,
     };
-    Ok(Ready {
-        launch,
-        banner,
-        sandbox: summary,
-        gaps,
-    })
+    Ok((launch, banner, summary, gaps))
 }
 
-/// The pinned files, opened once, and how they were found sound: by the
-/// receipt of an earlier full check that still fits them, or by a full
-/// check now.
-fn check_pinned(
+/// The pinned files, opened once. Everything after (fingerprint, digest,
+/// entry point, sandbox, the interpreter's arguments) reaches them through
+/// this descriptor, never by their name again (see launch::anchor).
+fn open_pinned(
     a: &LaunchRequest,
     ctx: &Context,
     entry: &crate::lock::Entry,
-    judges: &Judges,
-) -> Result<(Anchor, &'static str), Refused> {
-    let (name, trust, policies) = (a.name.as_str(), judges.trust, judges.policies);
+) -> Result<Anchor, Refused> {
+    let name = a.name.as_str();
     let cache = crate::cache::Cache::open(&ctx.cache_dir).map_err(Failure::from)?;
     let damaged = |what: String| -> Refused { damaged(name, what).into() };
-
-    // What will run, opened once: the pinned file itself, or the unpacked
-    // tree's directory. Everything after (fingerprint, digest, entry point,
-    // sandbox, the interpreter's arguments) reaches it through this
-    // descriptor, never by its name again (see launch::anchor).
     // An empty cache (another machine, a cleared cache): the files are
     // fetched again from the lock, as `add --locked` does, then checked
-    // below like any others. A warm cache costs nothing more.
+    // like any others. A warm cache costs nothing more.
     let restore = || -> Result<(), Failure> {
         let client = super::restore::client(a.offline)?;
         super::restore::restore(ctx, name, entry, client.as_ref(), RESTORE_MAX).map(|_| ())
     };
-    let anchor = match &entry.tree {
+    Ok(match &entry.tree {
         Some(key) => {
             let there =
                 |c: &crate::cache::Cache| c.tree(key).map_err(|e| damaged(format!("{name}: {e}")));
@@ -378,55 +492,110 @@ fn check_pinned(
                 ))
             })?
         }
+    })
+}
+
+/// What the check of the pinned files works on, its own copy (it runs on
+/// a thread of its own).
+struct Check {
+    ctx: Context,
+    name: String,
+    rehash: bool,
+    entry: crate::lock::Entry,
+    trust: crate::trust::TrustStore,
+    policies: policy::PolicySet,
+    digest: String,
+    /// The pinned files, through a descriptor of the check's own (the
+    /// launch's may be closed first, on an error).
+    files: Anchor,
+}
+
+/// Starts the check of the pinned files on a thread of its own.
+fn start_check(
+    a: &LaunchRequest,
+    ctx: &Context,
+    entry: &crate::lock::Entry,
+    judges: &Judges,
+    anchor: &Anchor,
+) -> Result<std::thread::JoinHandle<Result<&'static str, Refused>>, Refused> {
+    let name = a.name.as_str();
+    let files = anchor
+        .try_clone()
+        .map_err(|e| damaged(name, format!("{name}: {e}")))?;
+    let check = Check {
+        ctx: ctx.clone(),
+        name: name.to_string(),
+        rehash: a.rehash,
+        entry: entry.clone(),
+        trust: judges.trust.clone(),
+        policies: judges.policies.clone(),
+        digest: judges.digest.clone(),
+        files,
     };
+    std::thread::Builder::new()
+        .name("warden-check".into())
+        .spawn(move || check_files(&check))
+        .map_err(|e| {
+            Failure::input(
+                Code::LaunchFailed,
+                format!("{name}: cannot start the check of its files: {e}"),
+                None,
+            )
+            .into()
+        })
+}
+
+/// How the pinned files were found sound: by the receipt of an earlier
+/// full check that still fits them, or by a full check now.
+fn check_files(c: &Check) -> Result<&'static str, Refused> {
+    let (ctx, name, entry) = (&c.ctx, c.name.as_str(), &c.entry);
+    let damaged = |what: String| -> Refused { damaged(name, what).into() };
     let is_tree = entry.tree.is_some();
-    let fingerprint = |a: &Anchor| -> std::io::Result<Fingerprint> {
+    let fingerprint = || -> std::io::Result<Fingerprint> {
         match is_tree {
-            true => Fingerprint::of_tree(a.path()),
-            false => a.metadata().map(|m| Fingerprint::of_file(&m)),
+            true => Fingerprint::of_tree(c.files.path()),
+            false => c.files.metadata().map(|m| Fingerprint::of_file(&m)),
         }
     };
-    let before = fingerprint(&anchor).map_err(|e| damaged(format!("{name}: {e}")))?;
+    let before = fingerprint().map_err(|e| damaged(format!("{name}: {e}")))?;
 
     let entry_toml = toml::to_string(entry).unwrap_or_default();
-    let db_path = policies.advisories_db();
-    let inputs = receipt::inputs(&judges.digest, &entry_toml, db_path.as_deref());
-    let fresh = receipt_answers(ctx, name, a.rehash, &entry.sha256, &inputs, &before);
-    let how = if fresh {
-        "receipt"
-    } else {
-        receipt::remove(ctx, name);
-        // A single file is verified through the open descriptor: the bytes
-        // hashed are the bytes that run.
-        verify_in_full(
-            ctx,
-            name,
-            entry,
-            trust,
-            policies,
-            (!is_tree).then(|| anchor.path()),
-        )?;
-        // The tree that runs is compared with the tree digest pinned at
-        // `add` (for a directory, the pin itself).
-        if is_tree {
-            check_tree(ctx, name, entry, anchor.path())?;
-        }
-        // Nothing may have changed in place while it was hashed.
-        if fingerprint(&anchor).ok().as_ref() != Some(&before) {
-            return Err(damaged(format!(
-                "{name}: the cached files changed while they were being checked"
-            )));
-        }
-        if let Err(e) = receipt::save(
-            ctx,
-            name,
-            &receipt::Receipt::new(&entry.sha256, &inputs, &before),
-        ) {
-            tracing::warn!("cannot record the verification receipt: {e}");
-        }
-        if a.rehash { "re-hashed" } else { "verified" }
-    };
-    Ok((anchor, how))
+    let db_path = c.policies.advisories_db();
+    let inputs = receipt::inputs(&c.digest, &entry_toml, db_path.as_deref());
+    let fresh = receipt_answers(ctx, name, c.rehash, &entry.sha256, &inputs, &before);
+    if fresh {
+        return Ok("receipt");
+    }
+    receipt::remove(ctx, name);
+    // A single file is verified through the open descriptor: the bytes
+    // hashed are the bytes that run.
+    verify_in_full(
+        ctx,
+        name,
+        entry,
+        &c.trust,
+        &c.policies,
+        (!is_tree).then_some(c.files.path()),
+    )?;
+    // The tree that runs is compared with the tree digest pinned at
+    // `add` (for a directory, the pin itself).
+    if is_tree {
+        check_tree(ctx, name, entry, c.files.path())?;
+    }
+    // Nothing may have changed in place while it was hashed.
+    if fingerprint().ok().as_ref() != Some(&before) {
+        return Err(damaged(format!(
+            "{name}: the cached files changed while they were being checked"
+        )));
+    }
+    if let Err(e) = receipt::save(
+        ctx,
+        name,
+        &receipt::Receipt::new(&entry.sha256, &inputs, &before),
+    ) {
+        tracing::warn!("cannot record the verification receipt: {e}");
+    }
+    Ok(if c.rehash { "re-hashed" } else { "verified" })
 }
 
 /// The server's environment: run's allowlist, the declared variables and
@@ -726,48 +895,68 @@ fn guard_for(
     })
 }
 
-/// The line `run` prints on stderr before the server starts.
-fn banner(
-    name: &str,
-    entry: &crate::lock::Entry,
-    how: &str,
-    ep: &entry::EntryPoint,
-    summary: &str,
-    limits: &crate::launch::limits::Limits,
-    guard_on: bool,
-) -> String {
-    let mut facts = vec![format!(
-        "sha256:{}",
-        &entry.sha256[..entry.sha256.len().min(12)]
-    )];
-    if !entry.signers.is_empty() {
-        facts.push(format!("signed by {}", entry.signers.join(", ")));
-    }
-    if let Some(r) = &entry.unsigned {
-        facts.push(format!(
-            "unsigned on purpose: {}",
-            crate::text::printable(r, crate::lock::MAX_REASON_CHARS)
-        ));
-    }
-    facts.push(how.to_string());
-    let interpreter = ep
-        .interpreter
-        .as_ref()
-        .map(|i| format!(" [{} from {}]", i.path.display(), i.from))
-        .unwrap_or_default();
-    format!(
-        "mcp-warden: starting {name}{} ({}): {}{interpreter}; {}; {}; guard {}",
-        entry
-            .version
-            .as_deref()
+/// The line `run` prints on stderr before the server starts, but how the
+/// files were found sound (known once their check ends).
+struct Banner {
+    head: String,
+    tail: String,
+}
+
+impl Banner {
+    fn new(
+        name: &str,
+        entry: &crate::lock::Entry,
+        ep: &entry::EntryPoint,
+        summary: &str,
+        limits: &crate::launch::limits::Limits,
+        guard_on: bool,
+    ) -> Banner {
+        let mut facts = vec![format!(
+            "sha256:{}",
+            &entry.sha256[..entry.sha256.len().min(12)]
+        )];
+        if !entry.signers.is_empty() {
+            facts.push(format!("signed by {}", entry.signers.join(", ")));
+        }
+        if let Some(r) = &entry.unsigned {
+            facts.push(format!(
+                "unsigned on purpose: {}",
+                crate::text::printable(r, crate::lock::MAX_REASON_CHARS)
+            ));
+        }
+        let interpreter = ep
+            .interpreter
+            .as_ref()
+            .map(|i| match &i.via {
+                Some(via) => format!(
+                    " [{}, started by {} from {}]",
+                    i.path.display(),
+                    via.display(),
+                    i.from
+                ),
+                None => format!(" [{} from {}]", i.path.display(), i.from),
+            })
+            .unwrap_or_default();
+        let version = (entry.version.as_deref())
             .map(|v| format!(" {v}"))
-            .unwrap_or_default(),
-        facts.join(", "),
-        ep.describe,
-        summary,
-        limits.summary(),
-        if guard_on { "on" } else { "off" },
-    )
+            .unwrap_or_default();
+        Banner {
+            head: format!(
+                "mcp-warden: starting {name}{version} ({}, ",
+                facts.join(", ")
+            ),
+            tail: format!(
+                "): {}{interpreter}; {summary}; {}; guard {}",
+                ep.describe,
+                limits.summary(),
+                if guard_on { "on" } else { "off" },
+            ),
+        }
+    }
+
+    fn line(&self, how: &str) -> String {
+        format!("{}{how}{}", self.head, self.tail)
+    }
 }
 
 /// The checks of `verify --server NAME` with the evidence `add` kept; a

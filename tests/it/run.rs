@@ -202,6 +202,37 @@ fn a_tampered_cached_file_stops_the_launch() {
     assert!(!out.stderr.contains("starting echo"), "{}", out.context());
 }
 
+/// node starts beside the check of the files and waits at its gate: a
+/// tree changed since its receipt is refused and not one line of it runs,
+/// and the refusal is on record.
+#[test]
+fn a_changed_tree_is_refused_before_its_waiting_interpreter_loads_it() {
+    let env = TestEnv::new();
+    pin_node(&env, "echo", ECHO_ENV, "");
+    let out = env.cmd().args(["run", "echo"]).stdin(PING).run();
+    out.code(0).stderr_has("starting echo");
+    let got = answer(&out)["got"].as_str().unwrap_or_default().to_string();
+    assert!(got.contains("\"ping\""), "{}", out.context());
+    let server = cached_tree(&env).join("package/server.js");
+    make_writable(&server);
+    let evil = format!("process.stderr.write(\"TAMPERED CODE RAN\\n\");\n{ECHO_ENV}");
+    fs::write(&server, evil).unwrap();
+    let out = env.cmd().args(["run", "echo"]).stdin(PING).run();
+    out.code(1).diag_in_stderr("cache-mismatch");
+    assert!(out.stdout.is_empty(), "{}", out.context());
+    assert!(
+        !out.stderr.contains("TAMPERED CODE RAN"),
+        "{}",
+        out.context()
+    );
+    assert!(!out.stderr.contains("starting echo"), "{}", out.context());
+    let records = super::guard_rules::audit_records(&env);
+    let launches = super::guard_rules::events(&records, "launch");
+    assert_eq!(launches.len(), 2, "{records:#?}");
+    assert_eq!(launches[0]["verdict"], "allowed", "{records:#?}");
+    assert_eq!(launches[1]["verdict"], "denied", "{records:#?}");
+}
+
 #[test]
 fn a_tampered_cached_archive_stops_the_launch() {
     let env = TestEnv::new();

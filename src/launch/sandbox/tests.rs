@@ -64,6 +64,7 @@ fn run_prepared(
         anchor: None,
         limits: None,
         unit: crate::launch::Unit::Group,
+        gate: None,
     };
     // A pipe held open: no client EOF while the script runs.
     let (input, keep) = std::io::pipe().unwrap();
