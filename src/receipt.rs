@@ -265,7 +265,12 @@ impl Fingerprint {
     /// open directory (no path walk from the root per file), and the
     /// directories are shared out among a few threads.
     pub fn of_tree(root: &Path) -> io::Result<Fingerprint> {
-        let entries = walk(root)?;
+        Fingerprint::of_tree_with(root, Walkers::All)
+    }
+
+    /// [`Fingerprint::of_tree`], walked by `walkers` threads.
+    pub fn of_tree_with(root: &Path, walkers: Walkers) -> io::Result<Fingerprint> {
+        let entries = walk(root, walkers)?;
         let mut h = sha2::Sha256::new();
         // The root itself is followed: it may be reached through
         // /proc/self/fd/N (launch::anchor), whose own entry changes each run.
@@ -289,9 +294,20 @@ impl Fingerprint {
     }
 }
 
+/// How many threads walk a tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walkers {
+    /// As many as help: the walk is all there is to wait for.
+    All,
+    /// Half the cores: the walk runs beside a starting interpreter, which
+    /// a walk on every core would slow by as much as it gains (measured
+    /// with node on two cores).
+    Half,
+}
+
 /// Every entry under `root` (not followed), with its [`Stat`], sorted by
 /// relative path; at most [`MAX_TREE_ENTRIES`].
-fn walk(root: &Path) -> io::Result<Vec<(PathBuf, Stat)>> {
+fn walk(root: &Path, walkers: Walkers) -> io::Result<Vec<(PathBuf, Stat)>> {
     use std::sync::{Condvar, Mutex};
     struct Work {
         dirs: Vec<PathBuf>,
@@ -355,7 +371,12 @@ fn walk(root: &Path) -> io::Result<Vec<(PathBuf, Stat)>> {
             ready.notify_all();
         }
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| (n.get() * 2).clamp(2, 8));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = match walkers {
+        // Mostly waiting on the kernel: more threads than cores help.
+        Walkers::All => (cores * 2).clamp(2, 8),
+        Walkers::Half => (cores / 2).clamp(1, 8),
+    };
     std::thread::scope(|s| {
         for _ in 1..threads {
             s.spawn(worker);

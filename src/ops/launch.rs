@@ -54,25 +54,25 @@ pub struct Prepared {
     pub admission: Admission,
 }
 
-/// The check of the pinned files (their receipt, or a full check), under
-/// way beside the rest of the launch's preparation and, where the
-/// interpreter has a gate, beside its start
-/// ([`crate::launch::spawn::run_admitted`]): the server loads nothing
-/// before [`Admission::decide`] said yes.
+/// The check of the pinned files (their receipt, or a full check), made
+/// by [`Admission::decide`]: before the server starts or, where the
+/// interpreter has a gate, while it starts
+/// ([`crate::launch::spawn::run_admitted`]); the server loads nothing
+/// before it said yes.
 pub struct Admission {
-    check: std::thread::JoinHandle<Result<&'static str, Refused>>,
+    check: Check,
     banner: Banner,
     record: LaunchRecord,
 }
 
 impl Admission {
-    /// Waits for the verdict on the pinned files. Once they are sound,
+    /// Checks the pinned files. Once they are sound,
     /// puts the launch on record and returns the line to print before the
     /// server starts; a server whose launch is not on record does not
     /// start (a full disk, say: its records would be missing). A refusal
     /// is on record too.
     pub fn decide(self, audit: &mut audit::Shared) -> Result<String, Refused> {
-        let how = match finish_check(self.check) {
+        let how = match check_files(&self.check) {
             Ok(how) => how,
             Err(e) => {
                 audit.record(self.record.event(verdict_of(&e), String::new()));
@@ -133,20 +133,6 @@ fn verdict_of(e: &Refused) -> audit::LaunchVerdict {
         crate::diag::EXIT_DENIED => audit::LaunchVerdict::Denied,
         _ => audit::LaunchVerdict::Error,
     }
-}
-
-/// The check's verdict; a check that panicked is an error, not a yes.
-fn finish_check(
-    check: std::thread::JoinHandle<Result<&'static str, Refused>>,
-) -> Result<&'static str, Refused> {
-    check.join().unwrap_or_else(|_| {
-        Err(Failure::input(
-            Code::Internal,
-            "the check of the pinned files failed unexpectedly".to_string(),
-            None,
-        )
-        .into())
-    })
 }
 
 /// Why a server does not start: the failure and, for a denial, the report
@@ -283,7 +269,7 @@ struct Judges<'a> {
 /// A server ready to start, its files' check under way.
 struct Ready {
     launch: Launch,
-    check: std::thread::JoinHandle<Result<&'static str, Refused>>,
+    check: Check,
     /// The line `run` prints on stderr before the server starts.
     banner: Banner,
     /// What the sandbox enforced, in one line (for the audit log).
@@ -292,10 +278,11 @@ struct Ready {
     gaps: Vec<String>,
 }
 
-/// Everything before the server starts: the pinned files opened and their
-/// check started, the entry point, the environment and secrets, the
-/// sandbox and the guard. Any error here means the server does not start;
-/// the check's own error comes first (the files are what is wrong).
+/// Everything before the server starts but the check of its files: the
+/// files opened, the entry point, the environment and secrets, the sandbox
+/// and the guard. Any error here means the server does not start; the
+/// files are then checked first, and their error, if any, is the one told
+/// (changed files are what is wrong).
 fn plan(
     a: &LaunchRequest,
     ctx: &Context,
@@ -304,16 +291,23 @@ fn plan(
     audit: &audit::Shared,
 ) -> Result<Ready, Refused> {
     let anchor = open_pinned(a, ctx, entry)?;
-    let check = start_check(a, ctx, entry, judges, &anchor)?;
+    let check = check_for(a, ctx, entry, judges, &anchor)?;
     match plan_start(a, ctx, entry, judges, audit, anchor) {
         Ok((launch, banner, sandbox, gaps)) => Ok(Ready {
+            check: Check {
+                // Beside the interpreter's start, it leaves it cores.
+                walkers: match launch.gate {
+                    Some(_) => receipt::Walkers::Half,
+                    None => receipt::Walkers::All,
+                },
+                ..check
+            },
             launch,
-            check,
             banner,
             sandbox,
             gaps,
         }),
-        Err(e) => Err(finish_check(check).err().unwrap_or(e)),
+        Err(e) => Err(check_files(&check).err().unwrap_or(e)),
     }
 }
 
@@ -495,8 +489,7 @@ fn open_pinned(
     })
 }
 
-/// What the check of the pinned files works on, its own copy (it runs on
-/// a thread of its own).
+/// What the check of the pinned files works on.
 struct Check {
     ctx: Context,
     name: String,
@@ -508,16 +501,17 @@ struct Check {
     /// The pinned files, through a descriptor of the check's own (the
     /// launch's may be closed first, on an error).
     files: Anchor,
+    walkers: receipt::Walkers,
 }
 
-/// Starts the check of the pinned files on a thread of its own.
-fn start_check(
+/// The check of the pinned files, to be made.
+fn check_for(
     a: &LaunchRequest,
     ctx: &Context,
     entry: &crate::lock::Entry,
     judges: &Judges,
     anchor: &Anchor,
-) -> Result<std::thread::JoinHandle<Result<&'static str, Refused>>, Refused> {
+) -> Result<Check, Refused> {
     let name = a.name.as_str();
     let files = anchor
         .try_clone()
@@ -531,18 +525,9 @@ fn start_check(
         policies: judges.policies.clone(),
         digest: judges.digest.clone(),
         files,
+        walkers: receipt::Walkers::All,
     };
-    std::thread::Builder::new()
-        .name("warden-check".into())
-        .spawn(move || check_files(&check))
-        .map_err(|e| {
-            Failure::input(
-                Code::LaunchFailed,
-                format!("{name}: cannot start the check of its files: {e}"),
-                None,
-            )
-            .into()
-        })
+    Ok(check)
 }
 
 /// How the pinned files were found sound: by the receipt of an earlier
@@ -553,7 +538,7 @@ fn check_files(c: &Check) -> Result<&'static str, Refused> {
     let is_tree = entry.tree.is_some();
     let fingerprint = || -> std::io::Result<Fingerprint> {
         match is_tree {
-            true => Fingerprint::of_tree(c.files.path()),
+            true => Fingerprint::of_tree_with(c.files.path(), c.walkers),
             false => c.files.metadata().map(|m| Fingerprint::of_file(&m)),
         }
     };
