@@ -630,7 +630,9 @@ impl Cache {
 
     /// A tree that `build` lays out (in a directory of `tmp/` that does
     /// not exist yet; its parent is free for scratch work), installed under
-    /// its own tree digest like [`Cache::put_dir`].
+    /// its own tree digest like [`Cache::put_dir`]. `build` need not fsync
+    /// what it writes: the tree is made durable at once before it is put in
+    /// place.
     pub fn put_built<E: From<CacheError>>(
         &self,
         build: impl FnOnce(&Path) -> Result<(), E>,
@@ -638,6 +640,7 @@ impl Cache {
         let work = self.work_dir()?;
         let dest = work.path().join("tree");
         let res = build(&dest).and_then(|()| {
+            sync_written(&dest).map_err(|e| CacheError::io(&dest, e))?;
             let digest = tree_digest(&dest)?;
             Ok(self.install(&dest, &digest)?)
         });
@@ -1089,6 +1092,31 @@ fn set_mode(p: &Path, mode: u32) -> Result<(), CacheError> {
 #[cfg(not(unix))]
 fn set_mode(_p: &Path, _mode: u32) -> Result<(), CacheError> {
     Ok(())
+}
+
+/// Makes everything written under `dir` durable: one syncfs of its file
+/// system (Linux), else an fsync of every file.
+fn sync_written(dir: &Path) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        crate::launch::sys::syncfs(&File::open(dir)?)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        fn each(p: &Path) -> io::Result<()> {
+            for e in fs::read_dir(p)? {
+                let e = e?;
+                let t = e.file_type()?;
+                if t.is_dir() {
+                    each(&e.path())?;
+                } else if t.is_file() {
+                    File::open(e.path())?.sync_all()?;
+                }
+            }
+            Ok(())
+        }
+        each(dir)
+    }
 }
 
 fn sync_dir(dir: &Path) {

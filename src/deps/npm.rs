@@ -587,7 +587,11 @@ pub fn build(
     top: &Path,
     packages: &[(&str, &Path)],
 ) -> Result<Vec<bool>, Failure> {
-    let limits = Limits::default();
+    // Made durable as a whole by the cache (put_built).
+    let limits = Limits {
+        fsync_each: false,
+        ..Limits::default()
+    };
     let mut gyp = vec![false; packages.len()];
     let scratch = dest
         .parent()

@@ -432,7 +432,11 @@ pub fn build(
     package: &str,
     wheels: &[(String, &Path)],
 ) -> Result<(Vec<String>, bool), Failure> {
-    let limits = Limits::default();
+    // Made durable as a whole by the cache (put_built).
+    let limits = Limits {
+        fsync_each: false,
+        ..Limits::default()
+    };
     let mut infos = Vec::with_capacity(wheels.len());
     let scratch = dest
         .parent()

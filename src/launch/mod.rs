@@ -14,6 +14,6 @@ pub mod limits;
 pub mod sandbox;
 pub mod spawn;
 #[cfg(unix)]
-mod sys;
+pub(crate) mod sys;
 
 pub use spawn::{Exit, Launch, LaunchError, Program, Unit, run, run_with_input};

@@ -2,7 +2,8 @@
 //! needs and that std does not offer (process groups, parent-death signal,
 //! subreaper, fd flags in the forked child, waiting without reaping, the
 //! fork of the watchdog sentinel, resource limits, and the PID namespace
-//! with its init). Each block says why it is sound.
+//! with its init), and syncfs for the cache. Each block says why it is
+//! sound.
 //!
 //! Code that runs between `fork` and `exec` (the `pre_exec` hook and the
 //! sentinel) may only make async-signal-safe calls: raw syscalls through
@@ -32,6 +33,14 @@ fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
     } else {
         Ok(ret)
     }
+}
+
+/// Flushes the whole file system `f` is on (syncfs): one call for a tree
+/// of thousands of files written without fsync.
+#[cfg(target_os = "linux")]
+pub(crate) fn syncfs(f: &std::fs::File) -> io::Result<()> {
+    // SAFETY: syncfs takes an fd we own (alive for the call); no memory.
+    cvt(unsafe { libc::syncfs(f.as_raw_fd()) }).map(|_| ())
 }
 
 /// Makes this process a child subreaper: orphans among the server's
