@@ -620,10 +620,7 @@ impl Cache {
         }
         let work = self.work_dir()?;
         let dest = work.path().join("tree");
-        let res = copy_dir(dir, &dest, limits).and_then(|()| {
-            let digest = tree_digest(&dest)?;
-            self.install(&dest, &digest)
-        });
+        let res = copy_dir(dir, &dest, limits).and_then(|()| self.install_own(&dest));
         finish_work(work, &dest);
         res
     }
@@ -641,8 +638,7 @@ impl Cache {
         let dest = work.path().join("tree");
         let res = build(&dest).and_then(|()| {
             sync_written(&dest).map_err(|e| CacheError::io(&dest, e))?;
-            let digest = tree_digest(&dest)?;
-            Ok(self.install(&dest, &digest)?)
+            Ok(self.install_own(&dest)?)
         });
         finish_work(work, &dest);
         res
@@ -668,11 +664,25 @@ impl Cache {
             .map_err(|e| CacheError::io(&self.tmp, e))
     }
 
+    /// [`Cache::install`] under the tree's own digest, hashed once, after
+    /// it is sealed.
+    fn install_own(&self, dest: &Path) -> Result<Tree, CacheError> {
+        seal(dest)?;
+        let digest = tree_digest(dest)?;
+        self.install_sealed(dest, &digest.clone(), digest)
+    }
+
     /// Seals a finished tree in `tmp/` and renames it to `key`; when
     /// another process got there first, keeps theirs.
     fn install(&self, dest: &Path, key: &str) -> Result<Tree, CacheError> {
         seal(dest)?;
         let digest = tree_digest(dest)?;
+        self.install_sealed(dest, key, digest)
+    }
+
+    /// [`Cache::install`] of a tree sealed already, whose digest is
+    /// `digest`.
+    fn install_sealed(&self, dest: &Path, key: &str, digest: String) -> Result<Tree, CacheError> {
         // The record goes first: a tree in place always has one, and two
         // racing writers write the same text.
         let record = self.tree_record(key);

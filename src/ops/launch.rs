@@ -351,9 +351,19 @@ fn plan_start(
             }
         }
     }
-    // The interpreter waits at its gate while the files are checked.
+    let Environment {
+        mut plain,
+        secret_env,
+        redactor,
+    } = environment(a, ctx, entry, &rules, &ep, audit)?;
+    // The interpreter waits at its gate while the files are checked;
+    // not when NODE_OPTIONS may load code before it (`--require` modules
+    // run before `--import` ones): then the verdict comes first.
+    let preloads = plain.iter().any(|(k, _)| k == "NODE_OPTIONS")
+        || secret_env.iter().any(|(k, _)| k == "NODE_OPTIONS");
     let gate = match ep.gate {
         entry::Gate::None => None,
+        entry::Gate::NodeImport if preloads => None,
         _ => {
             let pipe = crate::launch::spawn::GatePipe::new().map_err(|e| {
                 Failure::input(
@@ -365,12 +375,6 @@ fn plan_start(
             ep.hold_at(pipe.fd()).then_some(pipe)
         }
     };
-
-    let Environment {
-        mut plain,
-        secret_env,
-        redactor,
-    } = environment(a, ctx, entry, &rules, &ep, audit)?;
     let mut args = ep.args.clone();
     args.extend(entry.run.pinned_args().map(OsString::from));
     args.extend(a.args.iter().cloned());

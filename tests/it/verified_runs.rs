@@ -111,6 +111,61 @@ fn code_loading_variables_come_from_the_policy_alone() {
     assert_eq!(answer(&out)["node_options"], INJECT);
 }
 
+/// NODE_OPTIONS' `--require` modules run before node's `--import` gate: a
+/// start with NODE_OPTIONS is not gated, the files are judged first, and
+/// a changed tree loads none of them.
+#[test]
+fn a_start_with_node_options_is_judged_before_node_starts() {
+    let env = TestEnv::new();
+    // Its mark is a file in the server's HOME (its state directory, which
+    // the sandbox lets it write), holding node's own flags: a refused
+    // start's stderr is not passed on.
+    env.write(
+        "src-pre/package/pre.js",
+        "require('fs').writeFileSync(require('path').join(process.env.HOME, 'preloaded-77a'), \
+         JSON.stringify(process.execArgv));\n",
+    );
+    pin_node(&env, "pre", &server_js("pre"), "");
+    fs::write(
+        env.user_policy(),
+        "version = 1\n[[servers]]\nname = \"pre\"\n[servers.run]\nenv = { NODE_OPTIONS = \"inherit\" }\n",
+    )
+    .unwrap();
+    let v: toml::Value = toml::from_str(&lock_text(&env)).unwrap();
+    let key = v["servers"]["pre"]["tree"].as_str().unwrap().to_string();
+    let tree = tree_dir(&env, &key);
+    let preload = format!("--require={}", tree.join("package/pre.js").display());
+    let run = || {
+        env.cmd()
+            .args(["run", "pre", "--env", "NODE_OPTIONS"])
+            .var("NODE_OPTIONS", &preload)
+            .stdin(PING)
+            .run()
+    };
+    let out = run();
+    out.code(0);
+    assert_eq!(answer(&out)["mark"], "pre");
+    let marks = || -> Vec<PathBuf> {
+        walk(&env.home)
+            .into_iter()
+            .filter(|p| p.file_name().is_some_and(|n| n == "preloaded-77a"))
+            .collect()
+    };
+    let made = marks();
+    assert_eq!(made.len(), 1, "the preload ran once: {made:?}");
+    // Started without a gate: node got no `--import` of mcp-warden's.
+    let flags = fs::read_to_string(&made[0]).unwrap();
+    assert!(flags.contains("--preserve-symlinks"), "{flags}");
+    assert!(!flags.contains("--import"), "{flags}");
+    fs::remove_file(&made[0]).unwrap();
+    make_tree_writable(&tree);
+    fs::write(tree.join("package/extra.js"), "// added\n").unwrap();
+    let out = run();
+    out.code(1).diag_in_stderr("cache-mismatch");
+    assert_eq!(marks(), Vec::<PathBuf>::new(), "{}", out.context());
+    assert!(out.stdout.is_empty(), "{}", out.context());
+}
+
 // ------------------------------------------------------------ cache trees
 
 /// The tree digest of the files a tarball unpacks to, as the cache
