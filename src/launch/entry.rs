@@ -259,17 +259,7 @@ fn single_file(
     interp: &dyn Fn(&str) -> Result<Interpreter, EntryError>,
 ) -> Result<EntryPoint, EntryError> {
     let head = read_head(path)?;
-    let native = head.starts_with(b"\x7fELF")
-        || [
-            [0xfe, 0xed, 0xfa, 0xce],
-            [0xfe, 0xed, 0xfa, 0xcf],
-            [0xce, 0xfa, 0xed, 0xfe],
-            [0xcf, 0xfa, 0xed, 0xfe],
-            [0xca, 0xfe, 0xba, 0xbe],
-        ]
-        .iter()
-        .any(|m| head.starts_with(m));
-    if native {
+    if native_magic(&head) {
         return Ok(EntryPoint {
             program: None,
             argv0: Some(OsString::from(name)),
@@ -314,6 +304,21 @@ fn single_file(
             _ => Gate::None,
         },
     })
+}
+
+/// Whether a file starting with `head` is a native executable (ELF or
+/// Mach-O, thin or fat).
+pub(crate) fn native_magic(head: &[u8]) -> bool {
+    head.starts_with(b"\x7fELF")
+        || [
+            [0xfe, 0xed, 0xfa, 0xce],
+            [0xfe, 0xed, 0xfa, 0xcf],
+            [0xce, 0xfa, 0xed, 0xfe],
+            [0xcf, 0xfa, 0xed, 0xfe],
+            [0xca, 0xfe, 0xba, 0xbe],
+        ]
+        .iter()
+        .any(|m| head.starts_with(m))
 }
 
 fn read_head(path: &Path) -> Result<Vec<u8>, EntryError> {

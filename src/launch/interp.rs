@@ -339,15 +339,7 @@ fn is_native(path: &Path) -> bool {
     {
         return false;
     }
-    head == *b"\x7fELF"
-        || [
-            [0xfe, 0xed, 0xfa, 0xce],
-            [0xfe, 0xed, 0xfa, 0xcf],
-            [0xce, 0xfa, 0xed, 0xfe],
-            [0xcf, 0xfa, 0xed, 0xfe],
-            [0xca, 0xfe, 0xba, 0xbe],
-        ]
-        .contains(&head)
+    crate::launch::entry::native_magic(&head)
 }
 
 /// The global version file of the version manager whose shim `program`
