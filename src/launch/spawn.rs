@@ -448,23 +448,21 @@ mod imp {
             drop(rx);
             // The interpreter starts while the verdict is reached; it
             // loads nothing of the server before the gate opens.
-            let opened = admit() && {
-                let mut tx = File::from(tx);
-                tx.write_all(&[crate::launch::entry::GATE_OPEN]).is_ok()
-            };
-            if !opened {
+            if !admit() {
                 let _ = sys::kill_group(pid, libc::SIGKILL);
                 drop(child);
                 let _ = finish(pid);
                 signals.handle().close();
+                let _ = sentinel.disarm();
                 if sweep {
-                    let _ = sentinel.disarm();
                     kill_descendants();
-                } else {
-                    let _ = sentinel.disarm();
                 }
                 return Err(LaunchError::NotAdmitted);
             }
+            // A write that fails means the interpreter is gone already (a
+            // node without `--import` says so on stderr): it is supervised
+            // to its exit like any other.
+            let _ = File::from(tx).write_all(&[crate::launch::entry::GATE_OPEN]);
         }
         let stdin = child.stdin.take();
         let (server_out, server_err) = (child.stdout.take(), child.stderr.take());

@@ -331,6 +331,39 @@ fn the_policy_interpreter_is_used_and_reported() {
     out.code(2).diag_in_stderr("launch-failed");
 }
 
+/// An interpreter that ends before it reads the gate (a node without
+/// `--import` stops at the flag) is not told as a refusal: its own exit
+/// code and message come through.
+#[test]
+fn an_interpreter_gone_before_its_gate_exits_with_its_own_code_and_words() {
+    let env = TestEnv::new();
+    pin_node(&env, "echo", ECHO_ENV, "");
+    let old = env.path("bin/old-node");
+    fs::create_dir_all(old.parent().unwrap()).unwrap();
+    fs::write(
+        &old,
+        "#!/bin/sh\necho \"old-node: bad option: $3\" | cut -c1-40 >&2\nexit 9\n",
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(&old, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    fs::write(
+        env.user_policy(),
+        format!(
+            "version = 1\n[[servers]]\nname = \"echo\"\n[servers.run]\ninterpreter = \"{}\"\n",
+            old.display()
+        ),
+    )
+    .unwrap();
+    let out = env.cmd().args(["run", "echo"]).stdin(PING).run();
+    out.code(9)
+        .stderr_has("old-node: bad option: --import=data:");
+    assert!(!out.stderr.contains("refused"), "{}", out.context());
+    assert!(out.stdout.is_empty(), "{}", out.context());
+}
+
 #[test]
 fn dependencies_missing_from_the_artifact_stop_the_launch() {
     let env = TestEnv::new();
