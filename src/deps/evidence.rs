@@ -965,48 +965,53 @@ fn signatures_summary(signed: &[Signed]) -> String {
 }
 
 fn provenance_missing(req: &super::Request, set: &Settings, detail: String) -> Failure {
-    let at = set
-        .provenance_at
-        .as_ref()
-        .map(|l| format!(" ({l})"))
-        .unwrap_or_default();
-    let what = match set.provenance {
-        Require::Tree => "\"tree\"",
-        _ => "\"top\"",
-    };
-    Failure::denied(vec![
-        crate::diag::Diagnostic::error(
-            Code::EvidenceMissing,
-            format!(
-                "{}: {}; `[sources] provenance = {what}`{at} requires it; nothing was pinned",
-                req.package,
-                crate::text::printable(&detail, 4000)
-            ),
-        )
-        .hint("use the registry the packages were published to (some mirrors strip attestations), choose packages published with provenance, or ask whoever owns that policy"),
-    ])
+    evidence_missing(
+        req,
+        (set.provenance, &set.provenance_at),
+        (Code::EvidenceMissing, "provenance", "requires it"),
+        detail,
+        "use the registry the packages were published to (some mirrors strip attestations), choose packages published with provenance, or ask whoever owns that policy",
+    )
 }
 
 fn missing(req: &super::Request, set: &Settings, detail: String) -> Failure {
-    let at = set
-        .said_at
-        .as_ref()
-        .map(|l| format!(" ({l})"))
-        .unwrap_or_default();
-    let what = match set.require {
+    evidence_missing(
+        req,
+        (set.require, &set.said_at),
+        (
+            Code::RegistrySignatureMissing,
+            "registry-signatures",
+            "requires them",
+        ),
+        detail,
+        "use the registry the packages were published to (some mirrors strip signatures), pin the registry's keys (`[[registry-key]]` in the trust store), or ask whoever owns that policy",
+    )
+}
+
+/// The refusal of a `[sources] KEY = "top"|"tree"` rule (said at `at`)
+/// that the evidence did not meet: nothing was pinned.
+fn evidence_missing(
+    req: &super::Request,
+    (level, at): (Require, &Option<String>),
+    (code, key, verb): (Code, &str, &str),
+    detail: String,
+    hint: &str,
+) -> Failure {
+    let at = at.as_ref().map(|l| format!(" ({l})")).unwrap_or_default();
+    let what = match level {
         Require::Tree => "\"tree\"",
         _ => "\"top\"",
     };
     Failure::denied(vec![
         crate::diag::Diagnostic::error(
-            Code::RegistrySignatureMissing,
+            code,
             format!(
-                "{}: {}; `[sources] registry-signatures = {what}`{at} requires them; nothing was pinned",
+                "{}: {}; `[sources] {key} = {what}`{at} {verb}; nothing was pinned",
                 req.package,
                 crate::text::printable(&detail, 4000)
             ),
         )
-        .hint("use the registry the packages were published to (some mirrors strip signatures), pin the registry's keys (`[[registry-key]]` in the trust store), or ask whoever owns that policy"),
+        .hint(hint),
     ])
 }
 

@@ -61,6 +61,8 @@ pub struct Prepared {
 /// before it said yes.
 pub struct Admission {
     check: Check,
+    trust: crate::trust::TrustStore,
+    policies: policy::PolicySet,
     banner: Banner,
     record: LaunchRecord,
 }
@@ -72,7 +74,7 @@ impl Admission {
     /// start (a full disk, say: its records would be missing). A refusal
     /// is on record too.
     pub fn decide(self, audit: &mut audit::Shared) -> Result<String, Refused> {
-        let how = match check_files(&self.check) {
+        let how = match check_files(&self.check, &self.trust, &self.policies) {
             Ok(how) => how,
             Err(e) => {
                 audit.record(self.record.event(verdict_of(&e), String::new()));
@@ -202,14 +204,17 @@ pub fn prepare(ctx: &Context, a: &LaunchRequest) -> Result<Prepared, Refused> {
             return Err(e);
         }
     };
+    let record = record(ready.sandbox);
     Ok(Prepared {
         launch: ready.launch,
         gaps: ready.gaps,
         audit,
         admission: Admission {
             check: ready.check,
+            trust,
+            policies,
             banner: ready.banner,
-            record: record(ready.sandbox),
+            record,
         },
     })
 }
@@ -307,7 +312,9 @@ fn plan(
             sandbox,
             gaps,
         }),
-        Err(e) => Err(check_files(&check).err().unwrap_or(e)),
+        Err(e) => Err(check_files(&check, judges.trust, judges.policies)
+            .err()
+            .unwrap_or(e)),
     }
 }
 
@@ -499,8 +506,6 @@ struct Check {
     name: String,
     rehash: bool,
     entry: crate::lock::Entry,
-    trust: crate::trust::TrustStore,
-    policies: policy::PolicySet,
     digest: String,
     /// The pinned files, through a descriptor of the check's own (the
     /// launch's may be closed first, on an error).
@@ -525,8 +530,6 @@ fn check_for(
         name: name.to_string(),
         rehash: a.rehash,
         entry: entry.clone(),
-        trust: judges.trust.clone(),
-        policies: judges.policies.clone(),
         digest: judges.digest.clone(),
         files,
         walkers: receipt::Walkers::All,
@@ -536,7 +539,11 @@ fn check_for(
 
 /// How the pinned files were found sound: by the receipt of an earlier
 /// full check that still fits them, or by a full check now.
-fn check_files(c: &Check) -> Result<&'static str, Refused> {
+fn check_files(
+    c: &Check,
+    trust: &crate::trust::TrustStore,
+    policies: &policy::PolicySet,
+) -> Result<&'static str, Refused> {
     let (ctx, name, entry) = (&c.ctx, c.name.as_str(), &c.entry);
     let damaged = |what: String| -> Refused { damaged(name, what).into() };
     let is_tree = entry.tree.is_some();
@@ -549,7 +556,7 @@ fn check_files(c: &Check) -> Result<&'static str, Refused> {
     let before = fingerprint().map_err(|e| damaged(format!("{name}: {e}")))?;
 
     let entry_toml = toml::to_string(entry).unwrap_or_default();
-    let db_path = c.policies.advisories_db();
+    let db_path = policies.advisories_db();
     let inputs = receipt::inputs(&c.digest, &entry_toml, db_path.as_deref());
     let fresh = receipt_answers(ctx, name, c.rehash, &entry.sha256, &inputs, &before);
     if fresh {
@@ -562,8 +569,8 @@ fn check_files(c: &Check) -> Result<&'static str, Refused> {
         ctx,
         name,
         entry,
-        &c.trust,
-        &c.policies,
+        trust,
+        policies,
         (!is_tree).then_some(c.files.path()),
     )?;
     // The tree that runs is compared with the tree digest pinned at

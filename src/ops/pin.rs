@@ -45,6 +45,29 @@ pub struct FetchRequest {
     pub dependencies: bool,
 }
 
+impl FetchRequest {
+    /// The HTTP client these flags ask for; `None` with `--offline`.
+    /// `--timeout` bounds the whole download; no single wait is longer.
+    pub(crate) fn client(&self) -> Result<Option<net::Client>, Failure> {
+        if self.offline {
+            return Ok(None);
+        }
+        let wait = std::time::Duration::from_secs(self.timeout.min(30));
+        let opts = net::Options {
+            ca_files: self.ca_file.clone(),
+            progress: self.progress,
+            connect_timeout: wait,
+            read_timeout: wait,
+            deadline: Some(std::time::Duration::from_secs(self.timeout)),
+            min_rate: (self.min_rate > 0).then(|| net::MinRate {
+                bytes_per_sec: self.min_rate,
+                window: std::time::Duration::from_secs(self.min_rate_window),
+            }),
+        };
+        Ok(Some(net::Client::new(&opts)?))
+    }
+}
+
 /// `add NAME SOURCE`.
 #[derive(Debug, Clone)]
 pub struct AddRequest {
@@ -374,24 +397,7 @@ fn pin(
     let trust = load_trust(ctx)?;
     let policies = load_policies(ctx, &trust)?;
     let cache = Cache::open(&ctx.cache_dir)?;
-    let client = if fetch.offline {
-        None
-    } else {
-        // --timeout bounds the whole download; no single wait is longer.
-        let wait = std::time::Duration::from_secs(fetch.timeout.min(30));
-        let opts = net::Options {
-            ca_files: fetch.ca_file.clone(),
-            progress: fetch.progress,
-            connect_timeout: wait,
-            read_timeout: wait,
-            deadline: Some(std::time::Duration::from_secs(fetch.timeout)),
-            min_rate: (fetch.min_rate > 0).then(|| net::MinRate {
-                bytes_per_sec: fetch.min_rate,
-                window: std::time::Duration::from_secs(fetch.min_rate_window),
-            }),
-        };
-        Some(net::Client::new(&opts)?)
-    };
+    let client = fetch.client()?;
     let opts = source::ResolveOptions {
         npm_registry: fetch
             .registry

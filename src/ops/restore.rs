@@ -354,26 +354,7 @@ pub fn add_locked(
     };
     let trust = super::judge::load_trust(ctx)?;
     let policies = super::judge::load_policies(ctx, &trust)?;
-    let client = match fetch.offline {
-        true => None,
-        false => {
-            let wait = std::time::Duration::from_secs(fetch.timeout.min(30));
-            Some(
-                net::Client::new(&net::Options {
-                    ca_files: fetch.ca_file.clone(),
-                    progress: fetch.progress,
-                    connect_timeout: wait,
-                    read_timeout: wait,
-                    deadline: Some(std::time::Duration::from_secs(fetch.timeout)),
-                    min_rate: (fetch.min_rate > 0).then(|| net::MinRate {
-                        bytes_per_sec: fetch.min_rate,
-                        window: std::time::Duration::from_secs(fetch.min_rate_window),
-                    }),
-                })
-                .map_err(Failure::from)?,
-            )
-        }
-    };
+    let client = fetch.client()?;
     let cache = Cache::open(&ctx.cache_dir).map_err(Failure::from)?;
     let mut out = Vec::new();
     for name in names {
