@@ -121,6 +121,46 @@ pub fn read_text_bounded(path: &Path, limit: u64) -> Result<String, ReadError> {
     })
 }
 
+/// The start of a text file, up to and including the first `end` (or the
+/// whole file without one), at most `limit` bytes: the header block of a
+/// metadata file whose body, not needed, can be most of it.
+pub fn read_text_head(path: &Path, limit: u64, end: &[u8]) -> Result<String, ReadError> {
+    let (mut file, _) = open_file(path)?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let mut searched = 0;
+    loop {
+        let n = file
+            .read(&mut chunk)
+            .map_err(|e| ReadError::from_io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(at) = memchr::memmem::find(&buf[searched..], end) {
+            buf.truncate(searched + at + end.len());
+            break;
+        }
+        searched = buf.len().saturating_sub(end.len() - 1);
+        if buf.len() as u64 > limit {
+            return Err(ReadError::TooLarge {
+                path: path.to_path_buf(),
+                limit,
+            });
+        }
+    }
+    if buf.len() as u64 > limit {
+        return Err(ReadError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+        });
+    }
+    String::from_utf8(buf).map_err(|_| ReadError::Io {
+        path: path.to_path_buf(),
+        source: io::Error::new(io::ErrorKind::InvalidData, "not valid UTF-8 text"),
+    })
+}
+
 /// Replaces `path` with `contents` atomically: a temporary file in the same
 /// directory, fsync, rename, fsync of the directory. A crash leaves either
 /// the old file or the new one, never a mix.
@@ -144,6 +184,33 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_files_head_is_read_to_its_end_marker_within_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("METADATA");
+        let body = "x".repeat(100_000);
+        std::fs::write(&p, format!("Name: a\nRequires-Dist: b\n\n{body}")).unwrap();
+        assert_eq!(
+            read_text_head(&p, 64, b"\n\n").unwrap(),
+            "Name: a\nRequires-Dist: b\n\n"
+        );
+        // A marker split across reads is found all the same.
+        let split = format!("{}\n\nrest", "h".repeat(8191));
+        std::fs::write(&p, &split).unwrap();
+        assert_eq!(read_text_head(&p, 9000, b"\n\n").unwrap().len(), 8193);
+        // No marker: the whole file, within the limit.
+        std::fs::write(&p, "Name: a\n").unwrap();
+        assert_eq!(read_text_head(&p, 64, b"\n\n").unwrap(), "Name: a\n");
+        // Headers longer than the limit, or not UTF-8, are refused.
+        std::fs::write(&p, format!("Name: {body}\n\n")).unwrap();
+        assert!(matches!(
+            read_text_head(&p, 64, b"\n\n"),
+            Err(ReadError::TooLarge { .. })
+        ));
+        std::fs::write(&p, b"Name: \xff\n\n").unwrap();
+        assert!(read_text_head(&p, 64, b"\n\n").is_err());
+    }
 
     #[test]
     fn bounded_read_and_atomic_write() {

@@ -322,6 +322,7 @@ fn walk(root: &Path, walkers: Walkers) -> io::Result<Vec<(PathBuf, Stat)>> {
         failed: None,
     });
     let ready = Condvar::new();
+    let top = Top::open(root)?;
     let lock = || work.lock().unwrap_or_else(|p| p.into_inner());
     let worker = || {
         loop {
@@ -343,19 +344,7 @@ fn walk(root: &Path, walkers: Walkers) -> io::Result<Vec<(PathBuf, Stat)>> {
             };
             let mut found = Vec::new();
             let mut dirs = Vec::new();
-            let read = (|| -> io::Result<()> {
-                for e in std::fs::read_dir(root.join(&rel))? {
-                    let e = e?;
-                    // statx relative to the open directory, not followed.
-                    let m = e.metadata()?;
-                    let rel = rel.join(e.file_name());
-                    if m.is_dir() {
-                        dirs.push(rel.clone());
-                    }
-                    found.push((rel, Stat::of(&m)));
-                }
-                Ok(())
-            })();
+            let read = list(&top, &rel, &mut found, &mut dirs);
             let mut w = lock();
             w.busy -= 1;
             match read {
@@ -395,9 +384,94 @@ fn walk(root: &Path, walkers: Walkers) -> io::Result<Vec<(PathBuf, Stat)>> {
     Ok(found)
 }
 
+/// The root of a walk: an open directory on Linux, where every directory
+/// is opened relative to it (not through the root's path, which may be a
+/// /proc/self/fd/N link, again for each).
+#[cfg(target_os = "linux")]
+struct Top(std::os::fd::OwnedFd);
+#[cfg(not(target_os = "linux"))]
+struct Top(PathBuf);
+
+impl Top {
+    #[cfg(target_os = "linux")]
+    fn open(root: &Path) -> io::Result<Top> {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        Ok(Top(rustix::fs::open(root, flags, Mode::empty())?))
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn open(root: &Path) -> io::Result<Top> {
+        Ok(Top(root.to_path_buf()))
+    }
+}
+
+/// The entries of the directory `rel` (relative to the walk's root), each
+/// stat'ed relative to the open directory and not followed; directories
+/// are also added to `dirs`.
+#[cfg(target_os = "linux")]
+fn list(
+    top: &Top,
+    rel: &Path,
+    found: &mut Vec<(PathBuf, Stat)>,
+    dirs: &mut Vec<PathBuf>,
+) -> io::Result<()> {
+    use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+    use std::os::unix::ffi::OsStrExt as _;
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    let fd = match rel.as_os_str().is_empty() {
+        true => rustix::fs::openat(&top.0, c".", flags, Mode::empty())?,
+        false => rustix::fs::openat(&top.0, rel, flags, Mode::empty())?,
+    };
+    let mut dir = rustix::fs::Dir::new(fd)?;
+    while let Some(e) = dir.read() {
+        let e = e?;
+        let name = e.file_name();
+        if matches!(name.to_bytes(), b"." | b"..") {
+            continue;
+        }
+        let st = rustix::fs::statat(dir.fd()?, name, AtFlags::SYMLINK_NOFOLLOW)?;
+        let rel = rel.join(std::ffi::OsStr::from_bytes(name.to_bytes()));
+        if FileType::from_raw_mode(st.st_mode as _) == FileType::Directory {
+            dirs.push(rel.clone());
+        }
+        let stat = Stat {
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            size: st.st_size as u64,
+            mtime: (st.st_mtime as i64, st.st_mtime_nsec as i64),
+            ctime: (st.st_ctime as i64, st.st_ctime_nsec as i64),
+            mode: st.st_mode as u32,
+        };
+        found.push((rel, stat));
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn list(
+    top: &Top,
+    rel: &Path,
+    found: &mut Vec<(PathBuf, Stat)>,
+    dirs: &mut Vec<PathBuf>,
+) -> io::Result<()> {
+    for e in std::fs::read_dir(top.0.join(rel))? {
+        let e = e?;
+        // Relative to the open directory, not followed.
+        let m = e.metadata()?;
+        let rel = rel.join(e.file_name());
+        if m.is_dir() {
+            dirs.push(rel.clone());
+        }
+        found.push((rel, Stat::of(&m)));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsRawFd as _;
     use std::os::unix::fs::PermissionsExt as _;
     use std::time::Duration;
 
@@ -518,6 +592,46 @@ mod tests {
         )
         .unwrap();
         assert_ne!(c, Fingerprint::of_tree(d.path()).unwrap());
+    }
+
+    #[test]
+    fn the_walk_sees_every_entry_as_its_own_metadata_says_not_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        std::fs::create_dir_all(root.join("a/b/c")).unwrap();
+        std::fs::write(root.join("a/b/c/deep.py"), "x").unwrap();
+        std::fs::write(root.join("top.txt"), "y").unwrap();
+        std::os::unix::fs::symlink("/etc", root.join("a/link")).unwrap();
+        std::os::unix::fs::symlink("b", root.join("a/dirlink")).unwrap();
+        let expected: Vec<(PathBuf, Stat)> = {
+            let mut v: Vec<_> = [
+                "a",
+                "a/b",
+                "a/b/c",
+                "a/b/c/deep.py",
+                "a/dirlink",
+                "a/link",
+                "top.txt",
+            ]
+            .iter()
+            .map(|r| {
+                let m = std::fs::symlink_metadata(root.join(r)).unwrap();
+                (PathBuf::from(r), Stat::of(&m))
+            })
+            .collect();
+            v.sort_by(|x, y| x.0.cmp(&y.0));
+            v
+        };
+        for walkers in [Walkers::Half, Walkers::All] {
+            assert_eq!(walk(root, walkers).unwrap(), expected);
+            // Through an open descriptor, as `run` walks the pinned tree.
+            let f = std::fs::File::open(root).unwrap();
+            let via = PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd()));
+            assert_eq!(walk(&via, walkers).unwrap(), expected);
+        }
+        // A root that is not a directory is an error, not an empty tree.
+        assert!(walk(&root.join("top.txt"), Walkers::Half).is_err());
+        assert!(walk(&root.join("missing"), Walkers::Half).is_err());
     }
 
     #[test]

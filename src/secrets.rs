@@ -24,9 +24,10 @@
 //! `secrets.toml.lck` for the read-modify-write.
 //!
 //! Values never reach a log line or an error message: errors name the
-//! server and variable only. Every keychain call runs with a deadline, so a
-//! D-Bus peer that never answers cannot hang mcp-warden
-//! (`MCP_WARDEN_KEYRING_TIMEOUT`, seconds, default 25).
+//! server and variable only. Every call to a keychain agent runs with a
+//! deadline, so a D-Bus peer that never answers cannot hang mcp-warden
+//! (`MCP_WARDEN_KEYRING_TIMEOUT`, seconds, default 25); the kernel's
+//! keyutils answer within the system call, on the calling thread.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -325,7 +326,7 @@ fn service_name(ctx: &Context) -> String {
     format!("mcp-warden:{}", abs.display())
 }
 
-/// A `keyring-core` store, each call run with a deadline.
+/// A `keyring-core` store, each call to an agent run with a deadline.
 struct KeyringStore {
     store: Arc<keyring_core::CredentialStore>,
     service: String,
@@ -364,7 +365,12 @@ impl KeyringStore {
             _ => self.entry(server, var),
         };
         let entry = built.map_err(|e| self.map_err(op, server, var, e))?;
-        let r = with_deadline(self.deadline, self.backend, op, move || f(entry))?;
+        // The kernel's keyrings answer within the system call (no agent
+        // to wait for): no thread, which every `run` would pay for.
+        let r = match self.backend {
+            KEYUTILS => f(entry),
+            _ => with_deadline(self.deadline, self.backend, op, move || f(entry))?,
+        };
         r.map_err(|e| self.map_err(op, server, var, e))
     }
 

@@ -542,10 +542,12 @@ fn wheel(
     interp: &dyn Fn(&str) -> Result<Interpreter, EntryError>,
 ) -> Result<Option<EntryPoint>, EntryError> {
     let mut infos: Vec<PathBuf> = match std::fs::read_dir(root) {
+        // By name first, then the entry's own type (no stat of each).
         Ok(rd) => rd
             .flatten()
+            .filter(|e| Path::new(&e.file_name()).extension() == Some(OsStr::new("dist-info")))
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
             .map(|e| e.path())
-            .filter(|p| p.is_dir() && p.extension() == Some(OsStr::new("dist-info")))
             .collect(),
         Err(_) => return Ok(None),
     };
@@ -556,10 +558,12 @@ fn wheel(
     let mut dists: Vec<(PathBuf, String, Vec<String>)> = Vec::new();
     for info in &infos {
         let metadata = info.join("METADATA");
-        let reqs = if metadata.is_file() {
-            requirements(&fsutil::read_text_bounded(&metadata, MAX_META)?)
-        } else {
-            Vec::new()
+        // The headers only: the long description after them is most of
+        // the file (140 KB for pydantic), read on every start.
+        let reqs = match fsutil::read_text_head(&metadata, MAX_META, b"\n\n") {
+            Ok(text) => requirements(&text),
+            Err(fsutil::ReadError::Missing { .. }) => Vec::new(),
+            Err(e) => return Err(e.into()),
         };
         dists.push((info.clone(), normalize_pypi_name(&info_name(info)), reqs));
     }
