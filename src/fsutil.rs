@@ -130,9 +130,11 @@ pub fn read_text_head(path: &Path, limit: u64, end: &[u8]) -> Result<String, Rea
     let mut chunk = [0u8; 8192];
     let mut searched = 0;
     loop {
-        let n = file
-            .read(&mut chunk)
-            .map_err(|e| ReadError::from_io(path, e))?;
+        let n = match file.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(ReadError::from_io(path, e)),
+        };
         if n == 0 {
             break;
         }
@@ -141,7 +143,7 @@ pub fn read_text_head(path: &Path, limit: u64, end: &[u8]) -> Result<String, Rea
             buf.truncate(searched + at + end.len());
             break;
         }
-        searched = buf.len().saturating_sub(end.len() - 1);
+        searched = buf.len().saturating_sub(end.len().saturating_sub(1));
         if buf.len() as u64 > limit {
             return Err(ReadError::TooLarge {
                 path: path.to_path_buf(),
