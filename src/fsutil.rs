@@ -126,6 +126,10 @@ pub fn read_text_bounded(path: &Path, limit: u64) -> Result<String, ReadError> {
 /// metadata file whose body, not needed, can be most of it.
 pub fn read_text_head(path: &Path, limit: u64, end: &[u8]) -> Result<String, ReadError> {
     let (mut file, _) = open_file(path)?;
+    let too_large = || ReadError::TooLarge {
+        path: path.to_path_buf(),
+        limit,
+    };
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let mut searched = 0;
@@ -143,19 +147,13 @@ pub fn read_text_head(path: &Path, limit: u64, end: &[u8]) -> Result<String, Rea
             buf.truncate(searched + at + end.len());
             break;
         }
-        searched = buf.len().saturating_sub(end.len().saturating_sub(1));
         if buf.len() as u64 > limit {
-            return Err(ReadError::TooLarge {
-                path: path.to_path_buf(),
-                limit,
-            });
+            return Err(too_large());
         }
+        searched = buf.len().saturating_sub(end.len().saturating_sub(1));
     }
     if buf.len() as u64 > limit {
-        return Err(ReadError::TooLarge {
-            path: path.to_path_buf(),
-            limit,
-        });
+        return Err(too_large());
     }
     String::from_utf8(buf).map_err(|_| ReadError::Io {
         path: path.to_path_buf(),

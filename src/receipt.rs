@@ -409,52 +409,45 @@ impl Top {
 /// The entries of the directory `rel` (relative to the walk's root), each
 /// stat'ed relative to the open directory and not followed; directories
 /// are also added to `dirs`.
-#[cfg(target_os = "linux")]
 fn list(
     top: &Top,
     rel: &Path,
     found: &mut Vec<(PathBuf, Stat)>,
     dirs: &mut Vec<PathBuf>,
 ) -> io::Result<()> {
-    use rustix::fs::{AtFlags, FileType, Mode, OFlags};
-    use std::os::unix::ffi::OsStrExt as _;
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-    let fd = match rel.as_os_str().is_empty() {
-        true => rustix::fs::openat(&top.0, c".", flags, Mode::empty())?,
-        false => rustix::fs::openat(&top.0, rel, flags, Mode::empty())?,
-    };
-    let mut dir = rustix::fs::Dir::new(fd)?;
-    while let Some(e) = dir.read() {
-        let e = e?;
-        let name = e.file_name();
-        if matches!(name.to_bytes(), b"." | b"..") {
-            continue;
-        }
-        let st = rustix::fs::statat(dir.fd()?, name, AtFlags::SYMLINK_NOFOLLOW)?;
-        let rel = rel.join(std::ffi::OsStr::from_bytes(name.to_bytes()));
-        if FileType::from_raw_mode(st.st_mode as _) == FileType::Directory {
-            dirs.push(rel.clone());
-        }
-        let stat = Stat {
-            dev: st.st_dev as u64,
-            ino: st.st_ino as u64,
-            size: st.st_size as u64,
-            mtime: (st.st_mtime as i64, st.st_mtime_nsec as i64),
-            ctime: (st.st_ctime as i64, st.st_ctime_nsec as i64),
-            mode: st.st_mode as u32,
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+        use std::os::unix::ffi::OsStrExt as _;
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        let fd = match rel.as_os_str().is_empty() {
+            true => rustix::fs::openat(&top.0, c".", flags, Mode::empty())?,
+            false => rustix::fs::openat(&top.0, rel, flags, Mode::empty())?,
         };
-        found.push((rel, stat));
+        let mut dir = rustix::fs::Dir::new(fd)?;
+        while let Some(e) = dir.read() {
+            let e = e?;
+            let name = e.file_name();
+            if matches!(name.to_bytes(), b"." | b"..") {
+                continue;
+            }
+            let st = rustix::fs::statat(dir.fd()?, name, AtFlags::SYMLINK_NOFOLLOW)?;
+            let rel = rel.join(std::ffi::OsStr::from_bytes(name.to_bytes()));
+            if FileType::from_raw_mode(st.st_mode as _) == FileType::Directory {
+                dirs.push(rel.clone());
+            }
+            let stat = Stat {
+                dev: st.st_dev as u64,
+                ino: st.st_ino as u64,
+                size: st.st_size as u64,
+                mtime: (st.st_mtime as i64, st.st_mtime_nsec as i64),
+                ctime: (st.st_ctime as i64, st.st_ctime_nsec as i64),
+                mode: st.st_mode as u32,
+            };
+            found.push((rel, stat));
+        }
     }
-    Ok(())
-}
-
-#[cfg(not(target_os = "linux"))]
-fn list(
-    top: &Top,
-    rel: &Path,
-    found: &mut Vec<(PathBuf, Stat)>,
-    dirs: &mut Vec<PathBuf>,
-) -> io::Result<()> {
+    #[cfg(not(target_os = "linux"))]
     for e in std::fs::read_dir(top.0.join(rel))? {
         let e = e?;
         // Relative to the open directory, not followed.
