@@ -192,6 +192,22 @@ impl Stat {
         }
     }
 
+    /// The same fields from a stat made relative to an open directory
+    /// (the receipt walk's), equal to [`Stat::of`] of that entry.
+    #[cfg(target_os = "linux")]
+    // The casts are no-ops on x86_64 only: the field types vary by arch.
+    #[allow(clippy::unnecessary_cast)]
+    fn of_raw(st: &rustix::fs::Stat) -> Stat {
+        Stat {
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            size: st.st_size as u64,
+            mtime: (st.st_mtime as i64, st.st_mtime_nsec as i64),
+            ctime: (st.st_ctime as i64, st.st_ctime_nsec as i64),
+            mode: st.st_mode as u32,
+        }
+    }
+
     /// Without inode and ctime the fingerprint is weaker here: size and
     /// mtime only.
     #[cfg(not(unix))]
@@ -436,15 +452,7 @@ fn list(
             if FileType::from_raw_mode(st.st_mode as _) == FileType::Directory {
                 dirs.push(rel.clone());
             }
-            let stat = Stat {
-                dev: st.st_dev as u64,
-                ino: st.st_ino as u64,
-                size: st.st_size as u64,
-                mtime: (st.st_mtime as i64, st.st_mtime_nsec as i64),
-                ctime: (st.st_ctime as i64, st.st_ctime_nsec as i64),
-                mode: st.st_mode as u32,
-            };
-            found.push((rel, stat));
+            found.push((rel, Stat::of_raw(&st)));
         }
     }
     #[cfg(not(target_os = "linux"))]

@@ -1329,9 +1329,9 @@ mod tests {
     #[test]
     fn wheel_entry_points_import_as_console_scripts_do() {
         let path = std::env::var_os("PATH");
-        for (target, expect) in [
-            ("srv_pkg:cli.main", "CLI ['srv-pkg', 'a b']\n"),
-            ("srv_pkg.tools:Server.start", "START\n"),
+        for (target, args, expect) in [
+            ("srv_pkg:cli.main", &["a b"][..], "CLI ['srv-pkg', 'a b']\n"),
+            ("srv_pkg.tools:Server.start", &[], "START\n"),
         ] {
             let wheel = tree(&[
                 ("srv_pkg/__init__.py", ""),
@@ -1355,9 +1355,7 @@ mod tests {
                 path.as_deref(),
             )
             .unwrap();
-            if target.contains("cli") {
-                ep.args.push("a b".into());
-            }
+            ep.args.extend(args.iter().map(OsString::from));
             assert_eq!(
                 through_gate(ep, &[GATE_OPEN]),
                 (Some(0), expect.to_string()),
