@@ -559,9 +559,7 @@ impl Cache {
         if fs::symlink_metadata(&target).is_ok() {
             seal(dest)?;
             let derived = tree_digest(dest)?;
-            let present = fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir())
-                && tree_digest(&target).is_ok_and(|d| d == derived);
-            if present {
+            if self.sound_or_discarded(&target, &derived)? {
                 let record = self.tree_record(key);
                 if self.record(key).ok().flatten().as_deref() != Some(derived.as_str()) {
                     fsutil::write_atomic(&record, format!("{derived}\n").as_bytes())
@@ -573,13 +571,27 @@ impl Cache {
                     path: target,
                 });
             }
-            tracing::warn!(
-                "the cached tree {} differs from its archive; replacing it",
-                target.display()
-            );
-            self.discard(&target)?;
         }
         self.install(dest, key)
+    }
+
+    /// Whether `target` is a tree with content `digest`. Anything else
+    /// there (a tree changed after it was installed, or whatever took its
+    /// name) is moved out of the way, so that the tree just made replaces
+    /// it rather than being dropped for it.
+    fn sound_or_discarded(&self, target: &Path, digest: &str) -> Result<bool, CacheError> {
+        let Ok(meta) = fs::symlink_metadata(target) else {
+            return Ok(false);
+        };
+        let sound = meta.is_dir() && tree_digest(target).is_ok_and(|d| d == digest);
+        if !sound {
+            tracing::warn!(
+                "the cached tree {} differs from what was just laid out; replacing it",
+                target.display()
+            );
+            self.discard(target)?;
+        }
+        Ok(sound)
     }
 
     /// Moves a damaged tree (or whatever took its name) out of the way
@@ -669,6 +681,8 @@ impl Cache {
     fn install_own(&self, dest: &Path) -> Result<Tree, CacheError> {
         seal(dest)?;
         let digest = tree_digest(dest)?;
+        // A tree already under this digest is kept only if it still has it.
+        self.sound_or_discarded(&self.trees.join(&digest), &digest)?;
         self.install_sealed(dest, &digest.clone(), digest)
     }
 
@@ -1578,6 +1592,46 @@ mod tests {
         );
         fs::write(t.p("listing"), listing).unwrap();
         assert_eq!(tree_digest(&e).unwrap(), sha256_cli(&t.p("listing")));
+    }
+
+    /// A tree changed in place after it was installed is replaced by the
+    /// next copy laid out under the same digest (`add` again), not kept
+    /// for it: both for trees made here (put_dir, put_built) and for
+    /// trees unpacked from an archive.
+    #[test]
+    fn a_changed_tree_is_replaced_when_laid_out_again() {
+        let t = T::new();
+        let d = t.p("d");
+        fs::create_dir_all(d.join("lib")).unwrap();
+        fs::write(d.join("lib/x.js"), "x").unwrap();
+        let tree = t.cache.put_dir(&d, &Limits::default()).unwrap();
+        let x = tree.path.join("lib/x.js");
+        fs::set_permissions(&x, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(&x, "evil").unwrap();
+        assert_eq!(t.cache.verify().unwrap().len(), 1);
+        let again = t.cache.put_dir(&d, &Limits::default()).unwrap();
+        assert_eq!(again, tree);
+        assert_eq!(fs::read_to_string(&x).unwrap(), "x");
+        assert_eq!(tree_digest(&again.path).unwrap(), tree.key);
+        assert!(t.cache.verify().unwrap().is_empty());
+        assert_eq!(t.count("tmp"), 0);
+
+        let blob = t.cache.put_file(&t.tarball(), 1 << 20, &[]).unwrap();
+        let tree = t
+            .cache
+            .unpack(&blob, Kind::TarGz, &Limits::default())
+            .unwrap();
+        let pj = tree.path.join("package/package.json");
+        let good = fs::read_to_string(&pj).unwrap();
+        fs::set_permissions(&pj, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(&pj, "{\"name\":\"evil\"}\n").unwrap();
+        let again = t
+            .cache
+            .unpack(&blob, Kind::TarGz, &Limits::default())
+            .unwrap();
+        assert_eq!(again, tree);
+        assert_eq!(fs::read_to_string(&pj).unwrap(), good);
+        assert!(t.cache.verify().unwrap().is_empty());
     }
 
     #[test]

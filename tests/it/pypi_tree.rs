@@ -342,7 +342,7 @@ fn a_dependency_with_only_an_sdist_is_refused_by_name() {
 }
 
 #[test]
-fn a_file_changed_in_the_cached_tree_stops_run() {
+fn a_file_changed_in_the_cached_tree_stops_run_until_added_again() {
     let env = TestEnv::new();
     let server = time_index();
     policy(&env, &["time"]);
@@ -363,6 +363,12 @@ fn a_file_changed_in_the_cached_tree_stops_run() {
         .stderr_has("not the pinned")
         .stderr_has("(tzlocal@")
         .stderr_has("changed since they were pinned: tzlocal/__init__.py");
+    // The hint's way back: `add` again lays the files out anew, in place
+    // of the changed ones, and the server runs.
+    env.run(add_args(&server, "time", SOURCE)).code(0);
+    assert_eq!(tree_of(&env, "time"), tree);
+    assert!(!fs::read_to_string(&file).unwrap().contains("import os"));
+    exercise_time(&env, "time");
 }
 
 #[test]
