@@ -13,19 +13,22 @@
 //!   (Linux), and a forked sentinel blocked on a pipe that only `run`
 //!   writes to kills the whole group when that pipe closes. The server's
 //!   pre-exec hook tells the sentinel its group id, so the watchdog is
-//!   armed before the server's first instruction.
+//!   armed before the server's first instruction. (In a PID namespace,
+//!   below, the kernel does the sentinel's work.)
 //!
 //! A descendant that leaves the group (setsid/setpgid) is reached by
 //! neither; [`Unit`] says what catches it:
 //!
 //! - [`Unit::Namespace`] (what `run` uses): where `run` may create one
 //!   (Linux, CAP_SYS_ADMIN: root), the server gets a PID namespace of its
-//!   own. The forked child is that namespace's init: it arms the sentinel,
-//!   forks the server and reaps orphans; when the server exits, so does
-//!   the init, and the kernel kills every process left in the namespace.
-//!   When `run` dies, the init dies of its parent-death signal or of the
-//!   sentinel, with the same effect. The server is pid 2 there, not pid 1,
-//!   so its signals behave as usual. Elsewhere, as `Descendants`.
+//!   own. The forked child is that namespace's init: it starts the server
+//!   (with `CLONE_VFORK`, as posix_spawn does) and reaps orphans; when the
+//!   server exits, so does the init, and the kernel kills every process
+//!   left in the namespace. When `run` dies, the init dies of its
+//!   parent-death signal, with the same effect; a pipe only `run` writes
+//!   to tells the init whether `run` died before that signal was set. No
+//!   sentinel is forked then. The server is pid 2 there, not pid 1, so
+//!   its signals behave as usual. Elsewhere, as `Descendants`.
 //! - [`Unit::Descendants`]: after the group, every process still left
 //!   under `run` is killed: as a child subreaper `run` inherits every
 //!   orphan of the server, so each survivor is a child of `run` or below
@@ -315,7 +318,7 @@ mod imp {
 mod imp {
     use super::*;
     use crate::launch::guard::io::GuardIo;
-    use crate::launch::sys::{self, Reaped, Sentinel};
+    use crate::launch::sys::{self, Reaped, Sentinel, Watch};
     use std::ffi::OsStr;
     use std::os::fd::{AsFd, AsRawFd};
     use std::os::unix::fs::FileExt;
@@ -403,7 +406,16 @@ mod imp {
         };
 
         sys::set_child_subreaper().map_err(supervise("PR_SET_CHILD_SUBREAPER"))?;
-        let sentinel = Sentinel::fork().map_err(supervise("fork of the sentinel"))?;
+        // The namespace first: this thread's next child is its init. In
+        // one, the kernel ends every process with the init, and a
+        // lifeline covers the init's first instants; elsewhere a forked
+        // sentinel watches (forked before the namespace would be made).
+        let pid_ns = new_pid_ns(launch.unit, launch.limits.as_ref(), &mut procs);
+        let watch = match pid_ns.is_some() {
+            true => sys::Lifeline::new().map(Watch::Lifeline),
+            false => Sentinel::fork().map(Watch::Sentinel),
+        };
+        let watch = watch.map_err(supervise("the watch over the server"))?;
         // Registered before the spawn: a signal in between is queued and
         // forwarded once the group exists.
         let mut signals = signal_hook::iterator::Signals::new([
@@ -422,15 +434,13 @@ mod imp {
             .stdin(Stdio::piped())
             .stdout(out_cfg)
             .stderr(err_cfg);
-        // After the sentinel's fork: the sentinel stays in our namespace.
-        let pid_ns = new_pid_ns(launch.unit, launch.limits.as_ref(), &mut procs);
         let sweep = match launch.unit {
             Unit::Group => false,
             Unit::Descendants => true,
             Unit::Namespace => !procs.pid_ns,
         };
         let keep = [keep_fd, gate.as_ref().map(GatePipe::fd)];
-        sys::server_pre_exec(&mut cmd, keep, &sentinel, exec, sandbox, procs);
+        sys::server_pre_exec(&mut cmd, keep, &watch, exec, sandbox, procs);
         let spawned = cmd.spawn();
         // Later children of this thread start in our namespace again.
         drop(pid_ns);
@@ -438,7 +448,7 @@ mod imp {
             Ok(c) => c,
             Err(e) => {
                 signals.handle().close();
-                let _ = sentinel.disarm();
+                let _ = watch.disarm();
                 return Err(spawn_error(e, &launch.program, &exe, shown));
             }
         };
@@ -453,7 +463,7 @@ mod imp {
                 drop(child);
                 let _ = finish(pid);
                 signals.handle().close();
-                let _ = sentinel.disarm();
+                let _ = watch.disarm();
                 if sweep {
                     kill_descendants();
                 }
@@ -557,9 +567,9 @@ mod imp {
         // Nor anything the server started outside its group. The group is
         // gone, and with it the sentinel's watch: once it is disarmed, any
         // child of ours left is the server's.
-        let mut sentinel = Some(sentinel);
+        let mut watch = Some(watch);
         let mut disarmed = Ok(());
-        if sweep && let Some(s) = sentinel.take() {
+        if sweep && let Some(s) = watch.take() {
             disarmed = s.disarm();
             kill_descendants();
         }
@@ -574,7 +584,7 @@ mod imp {
                 break;
             }
         }
-        if let Some(s) = sentinel {
+        if let Some(s) = watch {
             disarmed = s.disarm();
         }
         handle.close();
@@ -1582,13 +1592,71 @@ mod tests {
         assert_eq!(exit.code, 5);
     }
 
+    /// The init of a namespace starts nothing once `run` is gone (here:
+    /// its lifeline cut before the spawn); with the lifeline whole, the
+    /// same start runs.
+    #[test]
+    fn an_init_whose_supervisor_died_starts_no_server() {
+        if !pid_ns_allowed() {
+            eprintln!("skipped: creating a PID namespace needs CAP_SYS_ADMIN");
+            return;
+        }
+        for cut in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut lifeline = sys::Lifeline::new().unwrap();
+            if cut {
+                lifeline.cut();
+            }
+            let watch = sys::Watch::Lifeline(lifeline);
+            let exec = sys::Exec::new(
+                Path::new("/bin/sh"),
+                std::ffi::OsStr::new("sh"),
+                ["-c", "echo started > started"].map(std::ffi::OsStr::new),
+                [],
+            )
+            .unwrap();
+            let procs = sys::ProcExec {
+                pid_ns: true,
+                ..Default::default()
+            };
+            let mut cmd = Command::new("/bin/sh");
+            cmd.current_dir(dir.path()).stdin(Stdio::null());
+            let ns = sys::new_pid_ns().unwrap();
+            sys::server_pre_exec(&mut cmd, [None, None], &watch, exec, None, procs);
+            let spawned = cmd.spawn();
+            drop(ns);
+            let started = dir.path().join("started");
+            match cut {
+                true => {
+                    let e = spawned.unwrap_err();
+                    assert_eq!(e.raw_os_error(), Some(libc::ESRCH), "{e}");
+                    std::thread::sleep(Duration::from_millis(100));
+                    assert!(!started.exists(), "the server ran");
+                }
+                false => {
+                    assert!(spawned.unwrap().wait().unwrap().success());
+                    assert_eq!(wait_file(&started), "started\n");
+                }
+            }
+        }
+    }
+
     #[test]
     fn start_errors_name_the_file() {
+        for unit in [Unit::Group, Unit::Namespace] {
+            start_errors_name_the_file_under(unit);
+        }
+    }
+
+    /// Under a namespace the server is started from its init, whose errors
+    /// come back from the server's process through shared memory.
+    fn start_errors_name_the_file_under(unit: Unit) {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let with = |program: PathBuf| Launch {
             program: Program::Path(program),
             args: vec![],
+            unit,
             ..sh("", d, &[])
         };
         let cp = std::fs::read("/bin/cp").unwrap();

@@ -291,20 +291,36 @@ impl Exec {
 /// of `procs` come just before it.
 ///
 /// With `procs.pid_ns` (Linux: `run` called [`new_pid_ns`] first), the
-/// forked process is the init of a new PID namespace: it arms the
-/// sentinel as the group's leader, then forks the server and stays as its
-/// reaper ([`ns_init`]); when it exits, the kernel kills every process
-/// left in the namespace, daemons that left the group included.
+/// forked process is the init of a new PID namespace. There `watch` is a
+/// [`Lifeline`], not a sentinel: when the init dies (of its parent-death
+/// signal once `run` is gone), the kernel kills every process left in
+/// the namespace, daemons that left the group included; the lifeline
+/// covers the moment before that signal is set. The init starts the
+/// server with `CLONE_VFORK` (no second copy of `run`'s address space)
+/// and stays as its reaper ([`ns_init`]).
 pub(crate) fn server_pre_exec(
     cmd: &mut Command,
     keep_fds: [Option<RawFd>; 2],
-    sentinel: &Sentinel,
+    watch: &Watch,
     exec: Exec,
     sandbox: Option<SandboxExec>,
     procs: ProcExec,
 ) {
-    let arm_fd = sentinel.tx.as_ref().map(|tx| tx.as_raw_fd());
+    let (arm_fd, lifeline) = match watch {
+        Watch::Sentinel(s) => (s.tx.as_ref().map(|tx| tx.as_raw_fd()), None),
+        Watch::Lifeline(l) => (
+            None,
+            Some((l.rx.as_raw_fd(), l.tx.as_ref().map(|t| t.as_raw_fd()))),
+        ),
+    };
     let parent = std::process::id() as libc::pid_t;
+    // The server's stack while it shares the init's memory (CLONE_VFORK),
+    // allocated here: nothing is allocated after fork.
+    #[cfg(target_os = "linux")]
+    let mut stack: Vec<u8> = match procs.pid_ns {
+        true => Vec::with_capacity(VFORK_STACK),
+        false => Vec::new(),
+    };
     let hook = move || -> io::Result<()> {
         // SAFETY: setpgid(0, 0) makes the calling (child) process the
         // leader of a new group; plain integers.
@@ -342,7 +358,29 @@ pub(crate) fn server_pre_exec(
             }
         }
         let _ = parent;
-        if let Some(fd) = arm_fd {
+        if let Some((rx, tx)) = lifeline {
+            // `run` holds the only other write end until its spawn
+            // returns: a hang-up means it died before the parent-death
+            // signal was set, which then never comes.
+            // SAFETY: close of our copy of the write end, poll of the read
+            // end through a pollfd on the stack, close; integers only.
+            let n = unsafe {
+                if let Some(tx) = tx {
+                    libc::close(tx);
+                }
+                let mut p = libc::pollfd {
+                    fd: rx,
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                let n = libc::poll(&mut p, 1, 0);
+                libc::close(rx);
+                n
+            };
+            if n != 0 {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+        } else if let Some(fd) = arm_fd {
             // Our pid is now our group id: as `run` sees it, which in a
             // new namespace is not what getpid says (1).
             let pgid = leader_pid(procs.pid_ns)?.to_le_bytes();
@@ -355,25 +393,35 @@ pub(crate) fn server_pre_exec(
         } else {
             return Err(io::Error::from_raw_os_error(libc::EBADF));
         }
+        // The server's last steps and its execve; returns only on failure.
+        let server = || -> io::Error {
+            let steps = || -> io::Result<()> {
+                cloexec_from_3()?;
+                for fd in keep_fds.into_iter().flatten() {
+                    // SAFETY: clears FD_CLOEXEC on an fd the parent keeps open.
+                    cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) })?;
+                }
+                apply_limits(&procs)?;
+                #[cfg(target_os = "linux")]
+                if let Some(s) = &sandbox {
+                    apply_sandbox(s)?;
+                }
+                #[cfg(not(target_os = "linux"))]
+                let _ = &sandbox;
+                Ok(())
+            };
+            match steps() {
+                Ok(()) => exec.execve(),
+                Err(e) => e,
+            }
+        };
+        // Std reports a failed start to `spawn`. In a namespace this
+        // process stays as the init, and returns only on failure too.
         #[cfg(target_os = "linux")]
         if procs.pid_ns {
-            // Returns in the server only; this process stays as the init.
-            fork_under_init()?;
+            return Err(start_under_init(&mut stack, &server));
         }
-        cloexec_from_3()?;
-        for fd in keep_fds.into_iter().flatten() {
-            // SAFETY: clears FD_CLOEXEC on an fd the parent keeps open.
-            cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) })?;
-        }
-        apply_limits(&procs)?;
-        #[cfg(target_os = "linux")]
-        if let Some(s) = &sandbox {
-            apply_sandbox(s)?;
-        }
-        #[cfg(not(target_os = "linux"))]
-        let _ = &sandbox;
-        // Only returns when execve failed; std reports that to `spawn`.
-        Err(exec.execve())
+        Err(server())
     };
     // SAFETY: the hook only makes async-signal-safe syscalls (setpgid,
     // prctl, getppid, getpid, readlink, open, write, close, fork, waitpid,
@@ -393,6 +441,49 @@ pub(crate) struct Sentinel {
     pid: libc::pid_t,
     /// `None` once disarmed.
     tx: Option<io::PipeWriter>,
+}
+
+/// What kills the server's processes if `run` dies before it could: a
+/// [`Sentinel`]; or, in a PID namespace of the server's own, the kernel
+/// (which kills the namespace with its init) and a [`Lifeline`].
+pub(crate) enum Watch {
+    Sentinel(Sentinel),
+    Lifeline(Lifeline),
+}
+
+impl Watch {
+    /// Stops the watch without killing anything ([`Sentinel::disarm`]).
+    pub(crate) fn disarm(self) -> io::Result<()> {
+        match self {
+            Watch::Sentinel(s) => s.disarm(),
+            Watch::Lifeline(_) => Ok(()),
+        }
+    }
+}
+
+/// A pipe whose write end only `run` holds while a namespace's init
+/// starts: the init sees a hang-up if `run` died before the init's
+/// parent-death signal was set.
+pub(crate) struct Lifeline {
+    rx: OwnedFd,
+    /// `None` once cut: as if `run` had died.
+    tx: Option<OwnedFd>,
+}
+
+impl Lifeline {
+    pub(crate) fn new() -> io::Result<Lifeline> {
+        let (rx, tx) = io::pipe()?; // both ends close-on-exec
+        Ok(Lifeline {
+            rx: rx.into(),
+            tx: Some(tx.into()),
+        })
+    }
+
+    /// Closes `run`'s write end, as `run`'s death would.
+    #[cfg(test)]
+    pub(crate) fn cut(&mut self) {
+        self.tx = None;
+    }
 }
 
 impl Sentinel {
@@ -712,18 +803,64 @@ fn set_pid_max(value: &[u8]) {
     }
 }
 
-/// Forks the server under this process, the namespace's init: returns
-/// in the child (which goes on to exec the server), never in the init
-/// ([`ns_init`]).
+/// The server's stack while it shares the init's memory: its last steps
+/// are a few syscalls on data built before fork.
 #[cfg(target_os = "linux")]
-fn fork_under_init() -> io::Result<()> {
-    // SAFETY: fork in the forked, single-threaded hook; the parent side
-    // runs only `ns_init`, which is async-signal-safe and never returns.
-    let pid = cvt(unsafe { libc::fork() })?;
-    if pid == 0 {
-        return Ok(());
+const VFORK_STACK: usize = 256 * 1024;
+
+/// Starts the server under this process, the namespace's init, as
+/// posix_spawn does: `clone(CLONE_VM | CLONE_VFORK)` on `stack`, the init
+/// suspended until the server's `execve` (or its failure), so `run`'s
+/// address space is not copied a second time. The server runs `server`,
+/// which returns only on failure; that error comes back through the
+/// shared memory and is returned here. After a successful start this
+/// never returns: the init becomes [`ns_init`]. Async-signal-safe.
+#[cfg(target_os = "linux")]
+fn start_under_init(stack: &mut Vec<u8>, server: &dyn Fn() -> io::Error) -> io::Error {
+    use std::sync::atomic::{AtomicI32, Ordering};
+    struct Start<'a> {
+        server: &'a dyn Fn() -> io::Error,
+        failed: AtomicI32,
     }
-    ns_init(pid)
+    extern "C" fn child(arg: *mut libc::c_void) -> libc::c_int {
+        // SAFETY: `arg` is the `Start` below, alive while the init is
+        // suspended (CLONE_VFORK), which is all of this function.
+        let start = unsafe { &*(arg as *const Start) };
+        let e = (start.server)();
+        let raw = e.raw_os_error().filter(|&r| r != 0).unwrap_or(libc::EINVAL);
+        start.failed.store(raw, Ordering::SeqCst);
+        // SAFETY: _exit ends this process only; the init resumes.
+        unsafe { libc::_exit(127) }
+    }
+    let start = Start {
+        server,
+        failed: AtomicI32::new(0),
+    };
+    // The stack grows down from the end of the allocation, 16-aligned.
+    let top = (stack.as_mut_ptr() as usize + stack.capacity()) & !15;
+    // SAFETY: `child` runs on `stack` (allocated before fork and used by
+    // nothing else) in our memory while we are suspended, makes only
+    // async-signal-safe syscalls and ends in execve or _exit; `start`
+    // outlives it.
+    let pid = unsafe {
+        libc::clone(
+            child,
+            top as *mut libc::c_void,
+            libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+            &start as *const Start as *mut libc::c_void,
+        )
+    };
+    if pid < 0 {
+        return io::Error::last_os_error();
+    }
+    match start.failed.load(Ordering::SeqCst) {
+        0 => ns_init(pid),
+        raw => {
+            // SAFETY: reaps our own child; no status wanted.
+            unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+            io::Error::from_raw_os_error(raw)
+        }
+    }
 }
 
 /// The namespace's init, until the server exits. It holds no descriptor
