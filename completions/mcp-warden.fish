@@ -89,7 +89,7 @@ complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l policy -d 
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l format -d 'Output format: text for people, or one JSON document on stdout' -r -f -a "human\t''
 json\t''"
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l rehash -d 'Re-hash the artifact and verify it in full, even when the receipt of the last full check says nothing changed'
-complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l offline -d 'Arguments for the server, after `--`; they follow the ones the source declares. Never fetch: when the pinned files are not in the cache, fail instead of fetching them again from the URLs servers.lock records'
+complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -l offline -d 'Never fetch: when the pinned files are not in the cache, fail instead of fetching them again from the URLs servers.lock records'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -s v -l verbose -d 'More log output on stderr (repeat for more)'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -s q -l quiet -d 'Print only the verdict and errors'
 complete -c mcp-warden -n "__fish_mcp_warden_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -2,8 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::FromArgMatches;
-use mcp_warden::cli::{self, Cli};
+use mcp_warden::cli;
 
 /// jemalloc: the many small, short-lived allocations of SBOM checking on
 /// several threads run about 11% faster than under glibc's malloc, for a
@@ -13,16 +12,8 @@ use mcp_warden::cli::{self, Cli};
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
-    // Parsed from the same definition the man pages are rendered from, so
-    // `--help` and `man` say the same thing.
-    let cli = match cli::docs::command()
-        .try_get_matches()
-        .and_then(|m| Cli::from_arg_matches(&m))
-    {
-        Ok(cli) => cli,
-        Err(e) => cli::usage_error(e),
-    };
-    let level = match (cli.quiet, cli.verbose) {
+    let cli = cli::parse().unwrap_or_else(|e| cli::usage_error(e));
+    let level = match (cli.globals.quiet, cli.globals.verbose) {
         (true, _) => tracing::Level::ERROR,
         (false, 0) => tracing::Level::WARN,
         (false, 1) => tracing::Level::INFO,

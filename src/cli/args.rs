@@ -320,6 +320,16 @@ Examples:
     after_long_help = HELP,
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub globals: Globals,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The options every subcommand takes.
+#[derive(Debug, Clone, Args)]
+pub struct Globals {
     /// Keep config, data and cache under DIR instead of the platform's directories.
     #[arg(long, global = true, env = "MCP_WARDEN_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,
@@ -339,9 +349,28 @@ pub struct Cli {
     /// Print only the verdict and errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+}
+
+/// `run`'s command line alone: what every server start parses, without
+/// building the other subcommands (clap builds each one it is given,
+/// about half a millisecond at every start). A line it does not take is
+/// parsed again by [`Cli`], whose answer (and error or help text) stands.
+#[derive(Debug, Parser)]
+#[command(name = "mcp-warden")]
+pub struct RunLine {
+    #[command(flatten)]
+    pub globals: Globals,
 
     #[command(subcommand)]
-    pub command: Command,
+    pub command: RunOnly,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunOnly {
+    /// Check a pinned server again and start it over stdio, with a clean
+    /// environment and its secrets from the OS keychain.
+    #[command(long_about = RUN_ABOUT, after_long_help = RUN_HELP)]
+    Run(RunArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -863,13 +892,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "URL")]
     pub otlp: Option<String>,
 
-    /// Arguments for the server, after `--`; they follow the ones the
-    /// source declares.
     /// Never fetch: when the pinned files are not in the cache, fail
     /// instead of fetching them again from the URLs servers.lock records.
     #[arg(long)]
     pub offline: bool,
 
+    /// Arguments for the server, after `--`; they follow the ones the
+    /// source declares.
     #[arg(last = true, value_name = "ARGS")]
     pub args: Vec<OsString>,
 }

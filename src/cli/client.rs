@@ -341,7 +341,7 @@ fn pin_unpinned(
                 evidence: EvidenceRequest::default(),
                 fetch: a
                     .fetch
-                    .request(std::io::stderr().is_terminal() && !g.cli.quiet),
+                    .request(std::io::stderr().is_terminal() && !g.cli.globals.quiet),
                 allow_downgrade: false,
                 // The entry's own arguments stay in the client config,
                 // after `run NAME --`.

@@ -36,14 +36,14 @@ impl Global<'_> {
     pub fn context(&self) -> anyhow::Result<Context> {
         let system = std::env::var_os("MCP_WARDEN_SYSTEM_DIR").map(std::path::PathBuf::from);
         Ok(Context::new(
-            self.cli.home.as_deref(),
-            self.cli.policy.as_deref(),
+            self.cli.globals.home.as_deref(),
+            self.cli.globals.policy.as_deref(),
             system.as_deref(),
         )?)
     }
 
     pub fn json(&self) -> bool {
-        self.cli.format == Format::Json
+        self.cli.globals.format == Format::Json
     }
 
     /// Writes the main output to stdout; a closed pipe is not an error.
@@ -55,10 +55,33 @@ impl Global<'_> {
 
     /// Messages beside the main output go to stderr.
     pub fn note(&self, text: &str) {
-        if !self.cli.quiet {
+        if !self.cli.globals.quiet {
             eprintln!("{text}");
         }
     }
+}
+
+/// The command line. `run`'s is parsed by [`args::RunLine`] first: every
+/// server start pays for what is built here. Any other line, and any
+/// error or help, comes from the full definition, the one the man pages
+/// are rendered from, so `--help` and `man` say the same thing.
+pub fn parse() -> Result<Cli, clap::Error> {
+    parse_from(std::env::args_os())
+}
+
+fn parse_from(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Cli, clap::Error> {
+    use clap::{FromArgMatches as _, Parser as _};
+    let args: Vec<std::ffi::OsString> = args.into_iter().collect();
+    if let Ok(line) = args::RunLine::try_parse_from(&args) {
+        let args::RunOnly::Run(run) = line.command;
+        return Ok(Cli {
+            globals: line.globals,
+            command: Command::Run(run),
+        });
+    }
+    docs::command()
+        .try_get_matches_from(args)
+        .and_then(|m| Cli::from_arg_matches(&m))
 }
 
 /// Reports a command-line error and exits 2: as clap's text, or as a JSON
@@ -130,6 +153,95 @@ pub fn run(cli: &Cli) -> u8 {
                 eprint!("{s}");
             }
             exit
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::FromArgMatches as _;
+
+    fn full(line: &[&str]) -> Result<Cli, clap::Error> {
+        let argv = std::iter::once("mcp-warden").chain(line.iter().copied());
+        docs::command()
+            .try_get_matches_from(argv)
+            .and_then(|m| Cli::from_arg_matches(&m))
+    }
+
+    fn parsed(line: &[&str]) -> Result<Cli, clap::Error> {
+        parse_from(
+            std::iter::once("mcp-warden")
+                .chain(line.iter().copied())
+                .map(Into::into),
+        )
+    }
+
+    fn run_line(line: &[&str]) -> Option<args::RunLine> {
+        use clap::Parser as _;
+        args::RunLine::try_parse_from(std::iter::once("mcp-warden").chain(line.iter().copied()))
+            .ok()
+    }
+
+    /// Every `run` line is parsed by the short definition, to exactly what
+    /// the full one makes of it; every other line, help and error is the
+    /// full definition's.
+    #[test]
+    fn run_lines_parse_alone_as_the_full_definition_parses_them() {
+        let runs: &[&[&str]] = &[
+            &["run", "time"],
+            &["--quiet", "--home", "/h", "run", "time"],
+            &["run", "time", "--home", "/h2", "-vv", "--format", "json"],
+            &["--format=json", "run", "--rehash", "--offline", "x"],
+            &[
+                "run",
+                "fs",
+                "--env",
+                "API_KEY",
+                "--env=B",
+                "--grace-period",
+                "0.5",
+            ],
+            &[
+                "run",
+                "fs",
+                "--otlp",
+                "http://127.0.0.1:4318",
+                "--",
+                "/tmp",
+                "--rehash",
+            ],
+            &["--policy", "p.toml", "run", "x", "--", "--", "-x"],
+        ];
+        for line in runs {
+            let want = format!("{:?}", full(line).unwrap());
+            assert!(run_line(line).is_some(), "{line:?} is not taken alone");
+            assert_eq!(format!("{:?}", parsed(line).unwrap()), want, "{line:?}");
+        }
+        let others: &[&[&str]] = &[
+            &["run"],
+            &["run", "--help"],
+            &["run", "-h"],
+            &["help", "run"],
+            &["--version"],
+            &["list"],
+            &["verify", "a", "--sig", "b"],
+            &["run", "x", "--bogus"],
+            &["run", "x", "--grace-period", "-1"],
+            &["run", "x", "--env", "1BAD"],
+            &["ru", "x"],
+            &[],
+        ];
+        for line in others {
+            assert!(run_line(line).is_none(), "{line:?} taken alone");
+            match (parsed(line), full(line)) {
+                (Ok(a), Ok(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}"), "{line:?}"),
+                (Err(a), Err(b)) => {
+                    assert_eq!(a.kind(), b.kind(), "{line:?}");
+                    assert_eq!(a.render().to_string(), b.render().to_string(), "{line:?}");
+                }
+                (a, b) => panic!("{line:?}: {a:?} against {b:?}"),
+            }
         }
     }
 }

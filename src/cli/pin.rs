@@ -13,7 +13,7 @@ use crate::ops::pin::{self, AddRequest, FetchRequest, PinOutcome, UpdateOutcome,
 use crate::report::Report;
 
 fn fetch_request(g: &Global, f: &FetchArgs) -> FetchRequest {
-    f.request(std::io::stderr().is_terminal() && !g.cli.quiet)
+    f.request(std::io::stderr().is_terminal() && !g.cli.globals.quiet)
 }
 
 pub fn add(g: &Global, a: &AddArgs) -> Result<u8> {
@@ -96,7 +96,7 @@ fn add_locked(g: &Global, a: &AddArgs) -> Result<u8> {
                 g.out(&if g.json() {
                     report.to_json()
                 } else {
-                    report.to_human(g.cli.quiet, false)
+                    report.to_human(g.cli.globals.quiet, false)
                 });
             }
             Err(refused.failure.into())
@@ -145,7 +145,7 @@ pub fn update(g: &Global, a: &UpdateArgs) -> Result<u8> {
                 g.out(&if g.json() {
                     report.to_json()
                 } else {
-                    report.to_human(g.cli.quiet, false)
+                    report.to_human(g.cli.globals.quiet, false)
                 });
                 g.note(&format!(
                     "not pinned: {} stays as it was; a package was republished under a version already pinned (--yes pins it anyway)",
@@ -262,7 +262,7 @@ fn print_denied(g: &Global, name: &str, report: &Report) {
     if g.json() {
         g.out(&report.to_json());
     } else {
-        g.out(&report.to_human(g.cli.quiet, false));
+        g.out(&report.to_human(g.cli.globals.quiet, false));
         g.note(&format!("not pinned: {name} was not added"));
     }
 }
@@ -303,7 +303,7 @@ fn print_pinned(g: &Global, name: &str, e: &Entry, prev: Option<&Entry>, report:
         }
         g.out(&format!("{v}\n"));
     } else {
-        g.out(&report.to_human(g.cli.quiet, false));
+        g.out(&report.to_human(g.cli.globals.quiet, false));
         g.out(&format!("pinned {name}: {}\n", describe(e)));
     }
 }

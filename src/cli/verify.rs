@@ -17,7 +17,7 @@ pub fn run(g: &Global, a: &VerifyArgs) -> Result<u8> {
     if g.json() {
         g.out(&report.to_json());
     } else {
-        g.out(&report.to_human(g.cli.quiet, a.summary));
+        g.out(&report.to_human(g.cli.globals.quiet, a.summary));
     }
     Ok(report.verdict.exit_code())
 }
