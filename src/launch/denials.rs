@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use crate::launch::sandbox::{Granted, resolve};
 
@@ -24,7 +24,10 @@ const MAX_PATH_SHOWN: usize = 300;
 #[derive(Debug)]
 pub struct Explainer {
     server: String,
+    /// As the sandbox was planned: resolved on the first denial only,
+    /// never on a start ([`Explainer::granted`]).
     granted: Granted,
+    resolved: OnceLock<Granted>,
     network: bool,
     /// The policy file whose `[servers.run]` for this server would
     /// allow it (the administrator's when it decides the paths).
@@ -54,12 +57,22 @@ impl Explainer {
         Explainer {
             server: server.to_string(),
             granted,
+            resolved: OnceLock::new(),
             network,
             policy_file,
             pinned_args: pinned_args.iter().map(|p| resolve(p)).collect(),
             runtime_args: runtime_args.iter().map(|p| resolve(p)).collect(),
             said: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// What the sandbox grants, symlinks resolved (as [`resolve`] does,
+    /// the way the paths named in a denial are).
+    fn granted(&self) -> &Granted {
+        self.resolved.get_or_init(|| Granted {
+            read: self.granted.read.iter().map(|p| resolve(p)).collect(),
+            write: self.granted.write.iter().map(|p| resolve(p)).collect(),
+        })
     }
 
     /// What a tool's error result (`raw`, one message from the server)
@@ -114,10 +127,10 @@ impl Explainer {
             Denied::Path(p) => {
                 let real = resolve(&p);
                 let under = |list: &[PathBuf]| list.iter().any(|g| real.starts_with(g));
-                if under(&self.granted.write) {
+                if under(&self.granted().write) {
                     return None;
                 }
-                let readable = under(&self.granted.read);
+                let readable = under(&self.granted().read);
                 // The parent cannot see it either: not the sandbox's doing.
                 let exists = std::fs::symlink_metadata(&real).is_ok()
                     || real

@@ -132,8 +132,9 @@ pub struct Server<'a> {
     pub arg_paths: &'a [PathBuf],
 }
 
-/// What a plan lets the server reach, resolved: for telling a denial
-/// made by the sandbox from one made by the file's own permissions.
+/// What a plan lets the server reach, as planned (the explainer resolves
+/// symlinks when a denial is told): for telling a denial made by the
+/// sandbox from one made by the file's own permissions.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Granted {
     /// Read (with or without execute).
@@ -189,11 +190,10 @@ pub fn for_server(s: &Server) -> Result<(Prepared, StateDirs, Granted), SandboxE
         plan.read_exec.extend(g.read_exec);
         plan.read.extend(g.read);
     }
+    // As planned; the explainer resolves them if a denial is ever told.
     let granted = Granted {
-        read: (plan.read.iter().chain(&plan.read_exec))
-            .map(|p| resolve(p))
-            .collect(),
-        write: plan.read_write.iter().map(|p| resolve(p)).collect(),
+        read: (plan.read.iter().chain(&plan.read_exec)).cloned().collect(),
+        write: plan.read_write.clone(),
     };
     Ok((plan.prepare()?, dirs, granted))
 }
