@@ -650,10 +650,11 @@ fn wheel(
     // FUNC that is a submodule is imported too, and no importlib frames
     // sit under the server's (CPython 3.11 maps and unmaps a frame-stack
     // chunk at each crossing of a chunk boundary: with two frames more,
-    // mcp-server-time's start made 800 such pairs of calls more).
+    // mcp-server-time's start made 800 such pairs of calls more). The
+    // tree comes after the standard library, where site-packages is.
     const CODE: &str = "import sys\n\
         root,mod,fn,name=sys.argv[1:5]\n\
-        sys.path.insert(0,root)\n\
+        sys.path.append(root)\n\
         sys.argv=[name]+sys.argv[5:]\n\
         f=__import__(mod,fromlist=[fn.split('.')[0]])\n\
         for a in fn.split('.'): f=getattr(f,a)\n\
@@ -1324,7 +1325,10 @@ mod tests {
 
     /// A wheel's entry point runs as pip's console script runs it
     /// (`from MODULE import FUNC`, then the attributes): FUNC may be a
-    /// submodule its package does not import, and a dotted attribute.
+    /// submodule its package does not import, and a dotted attribute; and
+    /// the standard library comes before the tree on `sys.path`, as it
+    /// comes before site-packages (a module of the tree named like one of
+    /// the standard library does not replace it).
     #[cfg(target_os = "linux")]
     #[test]
     fn wheel_entry_points_import_as_console_scripts_do() {
@@ -1332,6 +1336,7 @@ mod tests {
         for (target, args, expect) in [
             ("srv_pkg:cli.main", &["a b"][..], "CLI ['srv-pkg', 'a b']\n"),
             ("srv_pkg.tools:Server.start", &[], "START\n"),
+            ("srv_pkg.std:main", &[], "STD True\n"),
         ] {
             let wheel = tree(&[
                 ("srv_pkg/__init__.py", ""),
@@ -1342,6 +1347,14 @@ mod tests {
                 (
                     "srv_pkg/tools.py",
                     "class Server:\n    @staticmethod\n    def start():\n        print('START', flush=True)\n",
+                ),
+                (
+                    "srv_pkg/std.py",
+                    "import calendar\ndef main():\n    print('STD', calendar.isleap(2024), flush=True)\n",
+                ),
+                (
+                    "calendar.py",
+                    "raise SystemExit('the tree replaced calendar')\n",
                 ),
                 (
                     "srv_pkg-1.0.dist-info/entry_points.txt",
