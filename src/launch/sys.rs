@@ -281,8 +281,9 @@ impl Exec {
 /// verified files, which the interpreter reaches through /proc/self/fd,
 /// and the gate's read end), then `execve` of `exec`.
 ///
-/// The hook also arms `sentinel` with the new group's id before exec, so
-/// no moment exists where the server or a child of it runs unguarded.
+/// The hook also arms `watch`'s sentinel with the new group's id before
+/// exec, so no moment exists where the server or a child of it runs
+/// unguarded.
 ///
 /// `sandbox` (Linux) is applied last, right before `execve`: the seccomp
 /// filter then constrains nothing of the hook but `execve` itself (never
@@ -373,7 +374,12 @@ pub(crate) fn server_pre_exec(
                     events: libc::POLLIN,
                     revents: 0,
                 };
-                let n = libc::poll(&mut p, 1, 0);
+                let n = loop {
+                    let n = libc::poll(&mut p, 1, 0);
+                    if !(n == -1 && interrupted()) {
+                        break n;
+                    }
+                };
                 libc::close(rx);
                 n
             };
@@ -424,10 +430,10 @@ pub(crate) fn server_pre_exec(
         Err(server())
     };
     // SAFETY: the hook only makes async-signal-safe syscalls (setpgid,
-    // prctl, getppid, getpid, readlink, open, write, close, fork, waitpid,
-    // sigaction, close_range, getrlimit, setrlimit, fcntl,
-    // landlock_restrict_self, seccomp, execve), allocates nothing and takes no lock, as required between
-    // fork and exec.
+    // prctl, getppid, getpid, readlink, open, write, close, poll, clone,
+    // waitpid, sigaction, close_range, getrlimit, setrlimit, fcntl,
+    // landlock_restrict_self, seccomp, execve), allocates nothing and
+    // takes no lock, as required between fork and exec.
     unsafe {
         cmd.pre_exec(hook);
     }
