@@ -179,6 +179,30 @@ impl EntryPoint {
         }
     }
 
+    /// The same entry point with the files' path `from` (where it was
+    /// found) read as `to`, wherever it appears as a path or a path's
+    /// start: the same files reached through another descriptor give an
+    /// equal entry point.
+    pub fn rebased(mut self, from: &Path, to: &Path) -> EntryPoint {
+        let (from, to) = (from.as_os_str(), to.as_os_str());
+        let os = |s: &OsStr| swap_path(s, from, to);
+        let text = |s: &str| {
+            swap_path(OsStr::new(s), from, to)
+                .to_string_lossy()
+                .into_owned()
+        };
+        self.program = self.program.map(|p| PathBuf::from(os(p.as_os_str())));
+        self.argv0 = self.argv0.map(|a| os(&a));
+        self.args = self.args.iter().map(|a| os(a)).collect();
+        for (_, v) in &mut self.env {
+            if let EnvValue::Plain(s) = v {
+                *s = text(s);
+            }
+        }
+        self.describe = text(&self.describe);
+        self
+    }
+
     /// Runs `binary` in place of the interpreter (the launcher script it
     /// was found as started that binary: see
     /// [`crate::launch::interp::behind_launcher`]).
@@ -195,6 +219,26 @@ impl EntryPoint {
         }
         i.via = Some(std::mem::replace(&mut i.path, binary));
     }
+}
+
+/// `s` with each `from` that ends where a path component ends (at a `/`
+/// or the end) read as `to`.
+fn swap_path(s: &OsStr, from: &OsStr, to: &OsStr) -> OsString {
+    use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
+    let (s, from, to) = (s.as_bytes(), from.as_bytes(), to.as_bytes());
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        let end = i + from.len();
+        if !from.is_empty() && s[i..].starts_with(from) && (end == s.len() || s[end] == b'/') {
+            out.extend_from_slice(to);
+            i = end;
+        } else {
+            out.push(s[i]);
+            i += 1;
+        }
+    }
+    OsString::from_vec(out)
 }
 
 /// The unpacked, verified files, or the pinned file alone.
@@ -1321,6 +1365,42 @@ mod tests {
         let text = String::from_utf8_lossy(&out.stdout).into_owned()
             + &String::from_utf8_lossy(&out.stderr);
         (out.status.code(), text)
+    }
+
+    /// A path is swapped where it is a whole path or a path's start, also
+    /// inside an argument, and never inside a longer name.
+    #[test]
+    fn rebasing_swaps_whole_paths_only() {
+        let ep = EntryPoint {
+            program: Some("/usr/bin/node".into()),
+            argv0: None,
+            args: [
+                "/proc/self/fd/1",
+                "/proc/self/fd/1/a.js",
+                "--root=/proc/self/fd/1",
+                "/proc/self/fd/12/x",
+            ]
+            .map(OsString::from)
+            .to_vec(),
+            env: vec![("DIR".into(), EnvValue::Plain("/proc/self/fd/1/d".into()))],
+            interpreter: None,
+            describe: "node /proc/self/fd/1/a.js".into(),
+            gate: Gate::None,
+        };
+        let moved = ep.rebased(Path::new("/proc/self/fd/1"), Path::new("/proc/self/fd/7"));
+        assert_eq!(
+            moved.args,
+            [
+                "/proc/self/fd/7",
+                "/proc/self/fd/7/a.js",
+                "--root=/proc/self/fd/7",
+                "/proc/self/fd/12/x"
+            ]
+            .map(OsString::from)
+        );
+        assert_eq!(moved.env[0].1, EnvValue::Plain("/proc/self/fd/7/d".into()));
+        assert_eq!(moved.describe, "node /proc/self/fd/7/a.js");
+        assert_eq!(moved.program, Some("/usr/bin/node".into()));
     }
 
     /// A wheel's entry point runs as pip's console script runs it

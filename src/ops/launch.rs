@@ -298,13 +298,14 @@ fn plan(
     let anchor = open_pinned(a, ctx, entry)?;
     let check = check_for(a, ctx, entry, judges, &anchor)?;
     match plan_start(a, ctx, entry, judges, audit, anchor) {
-        Ok((launch, banner, sandbox, gaps)) => Ok(Ready {
+        Ok((launch, banner, sandbox, gaps, derived)) => Ok(Ready {
             check: Check {
                 // Beside the interpreter's start, it leaves it cores.
                 walkers: match launch.gate {
                     Some(_) => receipt::Walkers::Half,
                     None => receipt::Walkers::All,
                 },
+                derived: Some(derived),
                 ..check
             },
             launch,
@@ -326,7 +327,7 @@ fn plan_start(
     judges: &Judges,
     audit: &audit::Shared,
     anchor: Anchor,
-) -> Result<(Launch, Banner, String, Vec<String>), Refused> {
+) -> Result<(Launch, Banner, String, Vec<String>, Derivation), Refused> {
     let name = a.name.as_str();
     let is_tree = entry.tree.is_some();
 
@@ -343,6 +344,13 @@ fn plan_start(
     };
     let mut ep = entry::resolve(artifact, &rules, path_var.as_deref())
         .map_err(|e| Failure::from(e).about(name))?;
+    let derived = Derivation {
+        root: anchor.path().to_path_buf(),
+        pinned_name: pinned_name.clone(),
+        rules: rules.clone(),
+        path_var: path_var.clone(),
+        found: ep.clone(),
+    };
     // A Python found as a launcher script (pyenv's shim) is run as the
     // binary the script starts: the same interpreter without a shell and
     // the manager on every start. Not knowing it is not an error here:
@@ -450,7 +458,7 @@ fn plan_start(
         unit: crate::launch::Unit::Namespace,
         gate,
     };
-    Ok((launch, banner, summary, gaps))
+    Ok((launch, banner, summary, gaps, derived))
 }
 
 /// The pinned files, opened once. Everything after (fingerprint, digest,
@@ -511,6 +519,45 @@ struct Check {
     /// launch's may be closed first, on an error).
     files: Anchor,
     walkers: receipt::Walkers,
+    /// How the entry point was found before the check; `None` when the
+    /// launch was not planned (the check then only tells what is wrong).
+    derived: Option<Derivation>,
+}
+
+/// The entry point as it was found in the pinned files before they were
+/// checked, and how: a full check finds it again in the files it found
+/// sound ([`Derivation::holds`]), so what starts is what the verified
+/// files say, not what they said a moment earlier (a file changed, then
+/// put back, between the two reads).
+struct Derivation {
+    /// The files' path it was found under (the launch's descriptor).
+    root: std::path::PathBuf,
+    pinned_name: String,
+    rules: policy::RunRules,
+    path_var: Option<OsString>,
+    found: entry::EntryPoint,
+}
+
+impl Derivation {
+    /// Whether the files at `files` (the check's descriptor of the same
+    /// files) give the same entry point; what differs when not.
+    fn holds(&self, files: &std::path::Path, is_tree: bool) -> Result<(), String> {
+        let artifact = match is_tree {
+            true => Artifact::Tree(files),
+            false => Artifact::File {
+                path: files,
+                name: &self.pinned_name,
+            },
+        };
+        match entry::resolve(artifact, &self.rules, self.path_var.as_deref()) {
+            Ok(again) if again.clone().rebased(files, &self.root) == self.found => Ok(()),
+            Ok(again) => Err(format!(
+                "the entry point read before the check ({}) is not the checked files' ({})",
+                self.found.describe, again.describe
+            )),
+            Err(e) => Err(format!("the checked files give no entry point: {e}")),
+        }
+    }
 }
 
 /// The check of the pinned files, to be made.
@@ -533,6 +580,7 @@ fn check_for(
         digest: judges.digest.clone(),
         files,
         walkers: receipt::Walkers::All,
+        derived: None,
     };
     Ok(check)
 }
@@ -577,6 +625,14 @@ fn check_files(
     // `add` (for a directory, the pin itself).
     if is_tree {
         check_tree(ctx, name, entry, c.files.path())?;
+    }
+    // What starts is what these files say.
+    if let Some(d) = &c.derived
+        && let Err(what) = d.holds(c.files.path(), is_tree)
+    {
+        return Err(damaged(format!(
+            "{name}: the pinned files changed while they were being checked: {what}"
+        )));
     }
     // Nothing may have changed in place while it was hashed.
     if fingerprint().ok().as_ref() != Some(&before) {
@@ -1118,6 +1174,70 @@ mod tests {
 
     fn answers(ctx: &Context, file: &std::path::Path) -> bool {
         receipt_answers(ctx, "srv", false, &"a".repeat(64), "inputs", &now(file))
+    }
+
+    /// A full check finds the entry point again in the files it found
+    /// sound: the same files, reached through another path, give the
+    /// same one; a file read before the check and changed since (here:
+    /// which console script, or which file a package's `bin` names) does
+    /// not, and the launch is refused rather than started from what was
+    /// read before.
+    #[test]
+    fn the_entry_point_is_found_again_in_the_checked_files() {
+        let path_var = std::env::var_os("PATH");
+        // (files, the one changed after the entry point was found, to what)
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let cases: [Case; 2] = [
+            (
+                &[
+                    ("srv/__init__.py", ""),
+                    ("srv/main.py", "def main():\n    pass\n"),
+                    ("srv-1.0.dist-info/METADATA", "Name: srv\n"),
+                    (
+                        "srv-1.0.dist-info/entry_points.txt",
+                        "[console_scripts]\nsrv = srv.main:main\n",
+                    ),
+                ],
+                "srv-1.0.dist-info/entry_points.txt",
+                "[console_scripts]\nsrv = code:interact\n",
+            ),
+            (
+                &[
+                    (
+                        "package/package.json",
+                        r#"{"name":"srv","version":"1.0.0","bin":"index.js"}"#,
+                    ),
+                    ("package/index.js", ""),
+                    ("package/other.js", ""),
+                ],
+                "package/package.json",
+                r#"{"name":"srv","version":"1.0.0","bin":"other.js"}"#,
+            ),
+        ];
+        for (files, changed, to) in cases {
+            let d = tempfile::tempdir().unwrap();
+            let root = d.path().join("tree");
+            for (p, text) in files {
+                let p = root.join(p);
+                std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+                std::fs::write(p, text).unwrap();
+            }
+            let rules = policy::RunRules::default();
+            let found = entry::resolve(Artifact::Tree(&root), &rules, path_var.as_deref()).unwrap();
+            let derived = Derivation {
+                root: root.clone(),
+                pinned_name: String::new(),
+                rules,
+                path_var: path_var.clone(),
+                found,
+            };
+            let other = d.path().join("other-path");
+            std::os::unix::fs::symlink(&root, &other).unwrap();
+            assert_eq!(derived.holds(&other, true), Ok(()), "{changed}");
+            std::fs::write(root.join(changed), to).unwrap();
+            let e = derived.holds(&other, true).unwrap_err();
+            assert!(e.contains("is not the checked files'"), "{changed}: {e}");
+        }
     }
 
     #[test]
