@@ -27,6 +27,10 @@ pub const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 360
 /// Files in a tree beyond this are not fingerprinted (and so always
 /// re-hashed); the cache's own unpack limits stay far below.
 const MAX_TREE_ENTRIES: usize = 1_000_000;
+/// A stored receipt's size at most, its kept entry point included.
+const MAX_RECEIPT: u64 = 64 * 1024;
+/// A kept entry point's size at most: a larger one is not kept.
+pub const MAX_KEPT: usize = 32 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -37,6 +41,12 @@ pub struct Receipt {
     pub fingerprint: Fingerprint,
     /// When the full check passed (RFC 3339).
     pub verified: String,
+    /// What the full check found besides, kept for the starts it spares
+    /// (`run`: the entry point found in the verified files, as JSON).
+    /// Trusted as the rest of the receipt is: it stands for files whose
+    /// fingerprint still matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
 }
 
 impl Receipt {
@@ -47,6 +57,7 @@ impl Receipt {
             inputs: inputs.into(),
             fingerprint: fingerprint.clone(),
             verified: jiff::Timestamp::now().to_string(),
+            entry: None,
         }
     }
 
@@ -90,7 +101,7 @@ fn path(ctx: &Context, server: &str) -> PathBuf {
 /// The stored receipt, or `None` when there is none or it is unreadable
 /// (which only means the full check runs).
 pub fn load(ctx: &Context, server: &str) -> Option<Receipt> {
-    let text = fsutil::read_text_bounded(&path(ctx, server), 4096).ok()?;
+    let text = fsutil::read_text_bounded(&path(ctx, server), MAX_RECEIPT).ok()?;
     toml::from_str(&text).ok()
 }
 
@@ -715,11 +726,19 @@ mod tests {
         std::fs::write(&blob, "x").unwrap();
         let tree = tempfile::tempdir().unwrap();
         std::fs::write(tree.path().join("index.js"), "x").unwrap();
-        for fp in [
-            Fingerprint::of_regular_file(&blob).unwrap(),
-            Fingerprint::of_tree(tree.path()).unwrap(),
+        // A kept entry point as large as may be kept, with quotes, TOML's
+        // own quoting, a newline and a NUL escape in it.
+        let big = format!(
+            r#"{{"args":["\u0000","a'''\nb"],"x":"{}"}}"#,
+            "y".repeat(MAX_KEPT - 40)
+        );
+        for (fp, entry) in [
+            (Fingerprint::of_regular_file(&blob).unwrap(), None),
+            (Fingerprint::of_tree(tree.path()).unwrap(), None),
+            (Fingerprint::of_tree(tree.path()).unwrap(), Some(big)),
         ] {
-            let r = Receipt::new("aa", "bb", &fp);
+            let mut r = Receipt::new("aa", "bb", &fp);
+            r.entry = entry;
             save(&ctx, "srv", &r).unwrap();
             let back = load(&ctx, "srv").unwrap();
             assert_eq!(back, r);
@@ -729,7 +748,7 @@ mod tests {
         assert!(load(&ctx, "srv").is_none());
         std::fs::write(path(&ctx, "srv"), "garbage = [").unwrap();
         assert!(load(&ctx, "srv").is_none());
-        std::fs::write(path(&ctx, "srv"), vec![b'x'; 10_000]).unwrap();
+        std::fs::write(path(&ctx, "srv"), vec![b'x'; MAX_RECEIPT as usize + 1]).unwrap();
         assert!(load(&ctx, "srv").is_none());
     }
 

@@ -72,7 +72,7 @@ impl crate::diag::Diagnose for EntryError {
 }
 
 /// How a variable of an `.mcpb` `mcp_config` gets its value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum EnvValue {
     Plain(String),
     /// From the keychain under the variable's own name; `default` when
@@ -116,7 +116,7 @@ pub struct EntryPoint {
 
 /// Where a server's interpreter can wait for the verdict on its files:
 /// it starts (tens of milliseconds of its own) while they are checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Gate {
     /// It cannot: the verdict comes before the server is started.
     None,
@@ -218,6 +218,111 @@ impl EntryPoint {
             self.program = Some(binary.clone());
         }
         i.via = Some(std::mem::replace(&mut i.path, binary));
+    }
+}
+
+/// An entry point kept beside the receipt of the full check that found it
+/// in the verified files ([`Kept::of`]), for the next starts of the same
+/// files ([`Kept::reuse`]): reading the tree for it again costs most of a
+/// millisecond on every start. The files' path is kept as a NUL byte,
+/// which no argument can hold, and put back as the path of the start.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Kept {
+    program: Option<String>,
+    argv0: Option<String>,
+    args: Vec<String>,
+    env: Vec<(String, EnvValue)>,
+    /// The interpreter's path, where it was found (`policy` or `PATH`) and
+    /// its runtime.
+    interpreter: Option<(String, String, Runtime)>,
+    describe: String,
+    gate: Gate,
+}
+
+/// The files' path in a [`Kept`] entry point.
+const KEPT_ROOT: &str = "\0";
+
+impl Kept {
+    /// `ep`, found under `root` and not yet changed for a launch (no
+    /// launcher looked behind, no gate); `None` when a path in it is not
+    /// text or it already holds a NUL byte.
+    pub fn of(ep: &EntryPoint, root: &Path) -> Option<Kept> {
+        let i = ep.interpreter.as_ref();
+        let nul = |s: &OsStr| s.as_encoded_bytes().contains(&0);
+        if i.is_some_and(|i| i.via.is_some())
+            || ep.program.as_ref().is_some_and(|p| nul(p.as_os_str()))
+            || ep.argv0.as_deref().is_some_and(nul)
+            || ep.args.iter().any(|a| nul(a))
+            || ep.describe.contains('\0')
+            || ep
+                .env
+                .iter()
+                .any(|(_, v)| matches!(v, EnvValue::Plain(s) if s.contains('\0')))
+        {
+            return None;
+        }
+        let text = |s: &OsStr| s.to_str().map(str::to_string);
+        let ep = ep.clone().rebased(root, Path::new(KEPT_ROOT));
+        Some(Kept {
+            program: match &ep.program {
+                Some(p) => Some(text(p.as_os_str())?),
+                None => None,
+            },
+            argv0: match &ep.argv0 {
+                Some(a) => Some(text(a)?),
+                None => None,
+            },
+            args: ep.args.iter().map(|a| text(a)).collect::<Option<_>>()?,
+            env: ep.env.clone(),
+            interpreter: match i {
+                Some(i) => Some((text(i.path.as_os_str())?, i.from.to_string(), i.runtime)),
+                None => None,
+            },
+            describe: ep.describe.clone(),
+            gate: ep.gate,
+        })
+    }
+
+    /// The kept entry point under `root`, when its interpreter is still
+    /// the one [`resolve`] would find (the policy's, or the same file
+    /// first on `path_var`); `None` otherwise, and then it is found again.
+    pub fn reuse(
+        &self,
+        root: &Path,
+        rules: &RunRules,
+        path_var: Option<&OsStr>,
+    ) -> Option<EntryPoint> {
+        let interpreter = match &self.interpreter {
+            None => None,
+            Some((path, from, runtime)) => {
+                let path = PathBuf::from(path);
+                let from = match (from.as_str(), &rules.interpreter) {
+                    ("policy", Some(i)) if i.value == path => "policy",
+                    ("PATH", None) => {
+                        let name = path.file_name()?.to_str()?;
+                        (find_on_path(name, path_var).as_ref() == Some(&path)).then_some("PATH")?
+                    }
+                    _ => return None,
+                };
+                Some(Interpreter {
+                    path,
+                    from,
+                    runtime: *runtime,
+                    via: None,
+                })
+            }
+        };
+        let ep = EntryPoint {
+            program: self.program.as_ref().map(PathBuf::from),
+            argv0: self.argv0.as_ref().map(OsString::from),
+            args: self.args.iter().map(OsString::from).collect(),
+            env: self.env.clone(),
+            interpreter,
+            describe: self.describe.clone(),
+            gate: self.gate,
+        };
+        Some(ep.rebased(Path::new(KEPT_ROOT), root))
     }
 }
 
@@ -1365,6 +1470,59 @@ mod tests {
         let text = String::from_utf8_lossy(&out.stdout).into_owned()
             + &String::from_utf8_lossy(&out.stderr);
         (out.status.code(), text)
+    }
+
+    /// A kept entry point comes back as found, under the path of the
+    /// start it is reused for; not when its interpreter is no longer the
+    /// one that would be found (another first on PATH, or the policy's),
+    /// and nothing is kept that a NUL byte could be confused in.
+    #[test]
+    fn kept_entry_points_come_back_while_their_interpreter_stands() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let wheel = tree(&[
+            ("srv/__init__.py", ""),
+            ("srv-1.0.dist-info/METADATA", "Name: srv\n"),
+            (
+                "srv-1.0.dist-info/entry_points.txt",
+                "[console_scripts]\nsrv = srv:main\n",
+            ),
+        ]);
+        let bin = tempfile::tempdir().unwrap();
+        let python = bin.path().join("python3");
+        fs::write(&python, "#!/bin/sh\n").unwrap();
+        fs::set_permissions(&python, fs::Permissions::from_mode(0o755)).unwrap();
+        let path_var = OsString::from(bin.path());
+        let rules = rules_with(None);
+        let found = resolve(Artifact::Tree(wheel.path()), &rules, Some(&path_var)).unwrap();
+        let kept = Kept::of(&found, wheel.path()).unwrap();
+        let json = serde_json::to_string(&kept).unwrap();
+        assert!(!json.contains(&*wheel.path().to_string_lossy()), "{json}");
+        let back: Kept = serde_json::from_str(&json).unwrap();
+        let other = Path::new("/proc/self/fd/9");
+        assert_eq!(
+            back.reuse(other, &rules, Some(&path_var)),
+            Some(found.clone().rebased(wheel.path(), other))
+        );
+        // Another python3 first on PATH; the policy naming one.
+        let first = tempfile::tempdir().unwrap();
+        fs::copy(&python, first.path().join("python3")).unwrap();
+        let both = std::env::join_paths([first.path(), bin.path()]).unwrap();
+        assert_eq!(back.reuse(other, &rules, Some(&both)), None);
+        let policy = rules_with(Some(&python.to_string_lossy()));
+        assert_eq!(back.reuse(other, &policy, Some(&path_var)), None);
+        // Found under the policy's interpreter: kept as such.
+        let by_policy = resolve(Artifact::Tree(wheel.path()), &policy, None).unwrap();
+        let k = Kept::of(&by_policy, wheel.path()).unwrap();
+        assert!(k.reuse(other, &policy, None).is_some());
+        assert_eq!(k.reuse(other, &rules, Some(&path_var)), None);
+        // A NUL byte would read as the files' path.
+        let mut nul = found.clone();
+        nul.args.push("a\0b".into());
+        assert_eq!(Kept::of(&nul, wheel.path()), None);
+        // Changed for a launch already: not kept.
+        let mut held = found;
+        held.run_directly(python.clone());
+        assert_eq!(Kept::of(&held, wheel.path()), None);
     }
 
     /// A path is swapped where it is a whole path or a path's start, also

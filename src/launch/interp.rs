@@ -31,7 +31,7 @@ use crate::child::RunError;
 use crate::fsutil;
 
 /// How the server's entry point is run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Runtime {
     Node,
     Python,

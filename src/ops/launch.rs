@@ -342,8 +342,21 @@ fn plan_start(
             name: &pinned_name,
         },
     };
-    let mut ep = entry::resolve(artifact, &rules, path_var.as_deref())
-        .map_err(|e| Failure::from(e).about(name))?;
+    // The entry point the last full check found in these files, while its
+    // receipt stands for them (the check below decides that); found again
+    // otherwise, and with --rehash.
+    let kept = (is_tree && !a.rehash)
+        .then(|| receipt::load(ctx, name))
+        .flatten()
+        .filter(|r| r.sha256 == entry.sha256)
+        .and_then(|r| r.entry)
+        .and_then(|text| serde_json::from_str::<entry::Kept>(&text).ok())
+        .and_then(|k| k.reuse(anchor.path(), &rules, path_var.as_deref()));
+    let mut ep = match kept {
+        Some(ep) => ep,
+        None => entry::resolve(artifact, &rules, path_var.as_deref())
+            .map_err(|e| Failure::from(e).about(name))?,
+    };
     let derived = Derivation {
         root: anchor.path().to_path_buf(),
         pinned_name: pinned_name.clone(),
@@ -640,11 +653,15 @@ fn check_files(
             "{name}: the cached files changed while they were being checked"
         )));
     }
-    if let Err(e) = receipt::save(
-        ctx,
-        name,
-        &receipt::Receipt::new(&entry.sha256, &inputs, &before),
-    ) {
+    let mut kept = receipt::Receipt::new(&entry.sha256, &inputs, &before);
+    // The entry point these verified files give, for the starts the
+    // receipt spares.
+    kept.entry = (c.derived.as_ref())
+        .filter(|_| is_tree)
+        .and_then(|d| entry::Kept::of(&d.found, &d.root))
+        .and_then(|k| serde_json::to_string(&k).ok())
+        .filter(|json| json.len() <= receipt::MAX_KEPT);
+    if let Err(e) = receipt::save(ctx, name, &kept) {
         tracing::warn!("cannot record the verification receipt: {e}");
     }
     Ok(if c.rehash { "re-hashed" } else { "verified" })

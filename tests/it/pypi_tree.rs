@@ -214,6 +214,27 @@ fn a_pypi_server_is_pinned_with_its_whole_tree_and_runs() {
 
     // run: initialize, tools/list, tools/call through the guard.
     exercise_time(&env, "time");
+    // Its full check kept the entry point it found in the verified tree,
+    // the tree's path left out; the next start takes it from there.
+    let receipt = env
+        .root
+        .join("home/data/receipts")
+        .join(format!("{}.toml", hex::encode("time")));
+    let receipt: toml::Value = toml::from_str(&fs::read_to_string(receipt).unwrap()).unwrap();
+    let kept = receipt["entry"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{receipt}"));
+    let kept: serde_json::Value = serde_json::from_str(kept).unwrap();
+    let args: Vec<&str> = (kept["args"].as_array().unwrap().iter())
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        args[5..],
+        ["\0", "mcp_server_time", "main", "mcp-server-time"],
+        "{kept}"
+    );
+    assert!(!kept.to_string().contains("trees/sha256"), "{kept}");
+    exercise_time(&env, "time");
 
     // The same add again fetches nothing; another name for the same
     // package takes every wheel from the cache (pip reads the index).
