@@ -73,8 +73,12 @@ impl Admission {
     /// server starts; a server whose launch is not on record does not
     /// start (a full disk, say: its records would be missing). A refusal
     /// is on record too.
-    pub fn decide(self, audit: &mut audit::Shared) -> Result<String, Refused> {
-        let how = match check_files(&self.check, &self.trust, &self.policies) {
+    pub fn decide(mut self, audit: &mut audit::Shared) -> Result<String, Refused> {
+        let early = self.check.early.take().map(|walk| {
+            walk.join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("the walk of the files failed")))
+        });
+        let how = match check_files(&self.check, early, &self.trust, &self.policies) {
             Ok(how) => how,
             Err(e) => {
                 audit.record(self.record.event(verdict_of(&e), String::new()));
@@ -296,8 +300,8 @@ fn plan(
     audit: &audit::Shared,
 ) -> Result<Ready, Refused> {
     let anchor = open_pinned(a, ctx, entry)?;
-    let check = check_for(a, ctx, entry, judges, &anchor)?;
-    match plan_start(a, ctx, entry, judges, audit, anchor) {
+    let mut check = check_for(a, ctx, entry, judges, &anchor)?;
+    match plan_start(a, ctx, entry, judges, audit, anchor, &mut check) {
         Ok((launch, banner, sandbox, gaps, derived)) => Ok(Ready {
             check: Check {
                 // Beside the interpreter's start, it leaves it cores.
@@ -313,7 +317,7 @@ fn plan(
             sandbox,
             gaps,
         }),
-        Err(e) => Err(check_files(&check, judges.trust, judges.policies)
+        Err(e) => Err(check_files(&check, None, judges.trust, judges.policies)
             .err()
             .unwrap_or(e)),
     }
@@ -327,6 +331,7 @@ fn plan_start(
     judges: &Judges,
     audit: &audit::Shared,
     anchor: Anchor,
+    check: &mut Check,
 ) -> Result<(Launch, Banner, String, Vec<String>, Derivation), Refused> {
     let name = a.name.as_str();
     let is_tree = entry.tree.is_some();
@@ -353,7 +358,18 @@ fn plan_start(
         .and_then(|text| serde_json::from_str::<entry::Kept>(&text).ok())
         .and_then(|k| k.reuse(anchor.path(), &rules, path_var.as_deref()));
     let mut ep = match kept {
-        Some(ep) => ep,
+        Some(ep) => {
+            // Nothing of the files is read before the check any more: it
+            // starts now, beside the rest of the planning, rather than
+            // beside the interpreter's start (which it would slow).
+            check.early = check.files.try_clone().ok().and_then(|files| {
+                std::thread::Builder::new()
+                    .name("warden-walk".into())
+                    .spawn(move || Fingerprint::of_tree_with(files.path(), receipt::Walkers::Half))
+                    .ok()
+            });
+            ep
+        }
         None => entry::resolve(artifact, &rules, path_var.as_deref())
             .map_err(|e| Failure::from(e).about(name))?,
     };
@@ -535,6 +551,10 @@ struct Check {
     /// How the entry point was found before the check; `None` when the
     /// launch was not planned (the check then only tells what is wrong).
     derived: Option<Derivation>,
+    /// The walk of the files' fingerprint, started early: only when the
+    /// entry point came from the receipt, so that nothing the launch
+    /// reads of the files is read after the walk saw them.
+    early: Option<std::thread::JoinHandle<std::io::Result<Fingerprint>>>,
 }
 
 /// The entry point as it was found in the pinned files before they were
@@ -594,6 +614,7 @@ fn check_for(
         files,
         walkers: receipt::Walkers::All,
         derived: None,
+        early: None,
     };
     Ok(check)
 }
@@ -602,6 +623,7 @@ fn check_for(
 /// full check that still fits them, or by a full check now.
 fn check_files(
     c: &Check,
+    early: Option<std::io::Result<Fingerprint>>,
     trust: &crate::trust::TrustStore,
     policies: &policy::PolicySet,
 ) -> Result<&'static str, Refused> {
@@ -614,7 +636,8 @@ fn check_files(
             false => c.files.metadata().map(|m| Fingerprint::of_file(&m)),
         }
     };
-    let before = fingerprint().map_err(|e| damaged(format!("{name}: {e}")))?;
+    let before =
+        (early.unwrap_or_else(fingerprint)).map_err(|e| damaged(format!("{name}: {e}")))?;
 
     let entry_toml = toml::to_string(entry).unwrap_or_default();
     let db_path = policies.advisories_db();
