@@ -676,15 +676,15 @@ fn check_files(
             "{name}: the cached files changed while they were being checked"
         )));
     }
-    let mut kept = receipt::Receipt::new(&entry.sha256, &inputs, &before);
+    let mut record = receipt::Receipt::new(&entry.sha256, &inputs, &before);
     // The entry point these verified files give, for the starts the
     // receipt spares.
-    kept.entry = (c.derived.as_ref())
+    record.entry = (c.derived.as_ref())
         .filter(|_| is_tree)
         .and_then(|d| entry::Kept::of(&d.found, &d.root))
         .and_then(|k| serde_json::to_string(&k).ok())
         .filter(|json| json.len() <= receipt::MAX_KEPT);
-    if let Err(e) = receipt::save(ctx, name, &kept) {
+    if let Err(e) = receipt::save(ctx, name, &record) {
         tracing::warn!("cannot record the verification receipt: {e}");
     }
     Ok(if c.rehash { "re-hashed" } else { "verified" })
