@@ -552,27 +552,26 @@ impl Cache {
             .map(Some)
     }
 
-    /// [`Cache::install`] for a tree derived from a blob: a tree already
-    /// under `key` whose content differs from `dest` is replaced.
+    /// [`Cache::install_sealed`] for a tree derived from a blob, sealed and
+    /// hashed once here: a tree already under `key` whose content differs
+    /// from `dest` is replaced.
     fn install_derived(&self, dest: &Path, key: &str) -> Result<Tree, CacheError> {
+        seal(dest)?;
+        let derived = tree_digest(dest)?;
         let target = self.trees.join(key);
-        if fs::symlink_metadata(&target).is_ok() {
-            seal(dest)?;
-            let derived = tree_digest(dest)?;
-            if self.sound_or_discarded(&target, &derived)? {
-                let record = self.tree_record(key);
-                if self.record(key).ok().flatten().as_deref() != Some(derived.as_str()) {
-                    fsutil::write_atomic(&record, format!("{derived}\n").as_bytes())
-                        .map_err(|e| CacheError::io(&record, e))?;
-                }
-                return Ok(Tree {
-                    key: key.to_string(),
-                    digest: derived,
-                    path: target,
-                });
-            }
+        if !self.sound_or_discarded(&target, &derived)? {
+            return self.install_sealed(dest, key, derived);
         }
-        self.install(dest, key)
+        let record = self.tree_record(key);
+        if self.record(key).ok().flatten().as_deref() != Some(derived.as_str()) {
+            fsutil::write_atomic(&record, format!("{derived}\n").as_bytes())
+                .map_err(|e| CacheError::io(&record, e))?;
+        }
+        Ok(Tree {
+            key: key.to_string(),
+            digest: derived,
+            path: target,
+        })
     }
 
     /// Whether `target` is a tree with content `digest`. Anything else
@@ -676,8 +675,8 @@ impl Cache {
             .map_err(|e| CacheError::io(&self.tmp, e))
     }
 
-    /// [`Cache::install`] under the tree's own digest, hashed once, after
-    /// it is sealed.
+    /// [`Cache::install_sealed`] under the tree's own digest, hashed once,
+    /// after it is sealed.
     fn install_own(&self, dest: &Path) -> Result<Tree, CacheError> {
         seal(dest)?;
         let digest = tree_digest(dest)?;
@@ -686,16 +685,9 @@ impl Cache {
         self.install_sealed(dest, &digest.clone(), digest)
     }
 
-    /// Seals a finished tree in `tmp/` and renames it to `key`; when
-    /// another process got there first, keeps theirs.
-    fn install(&self, dest: &Path, key: &str) -> Result<Tree, CacheError> {
-        seal(dest)?;
-        let digest = tree_digest(dest)?;
-        self.install_sealed(dest, key, digest)
-    }
-
-    /// [`Cache::install`] of a tree sealed already, whose digest is
-    /// `digest`.
+    /// Renames a finished tree in `tmp/`, sealed already and whose digest
+    /// is `digest`, to `key`; when another process got there first, keeps
+    /// theirs.
     fn install_sealed(&self, dest: &Path, key: &str, digest: String) -> Result<Tree, CacheError> {
         // The record goes first: a tree in place always has one, and two
         // racing writers write the same text.

@@ -262,23 +262,24 @@ impl Kept {
         {
             return None;
         }
-        let text = |s: &OsStr| s.to_str().map(str::to_string);
+        let text = |s: &OsStr| s.to_str().map(str::to_string).ok_or(());
         let ep = ep.clone().rebased(root, Path::new(KEPT_ROOT));
         Some(Kept {
-            program: match &ep.program {
-                Some(p) => Some(text(p.as_os_str())?),
-                None => None,
-            },
-            argv0: match &ep.argv0 {
-                Some(a) => Some(text(a)?),
-                None => None,
-            },
-            args: ep.args.iter().map(|a| text(a)).collect::<Option<_>>()?,
+            program: (ep.program.as_deref().map(|p| text(p.as_os_str())))
+                .transpose()
+                .ok()?,
+            argv0: ep.argv0.as_deref().map(text).transpose().ok()?,
+            args: ep
+                .args
+                .iter()
+                .map(|a| text(a))
+                .collect::<Result<_, _>>()
+                .ok()?,
             env: ep.env.clone(),
-            interpreter: match i {
-                Some(i) => Some((text(i.path.as_os_str())?, i.from.to_string(), i.runtime)),
-                None => None,
-            },
+            interpreter: (i
+                .map(|i| text(i.path.as_os_str()).map(|p| (p, i.from.to_string(), i.runtime))))
+            .transpose()
+            .ok()?,
             describe: ep.describe.clone(),
             gate: ep.gate,
         })

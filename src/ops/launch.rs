@@ -350,12 +350,10 @@ fn plan_start(
     // The entry point the last full check found in these files, while its
     // receipt stands for them (the check below decides that); found again
     // otherwise, and with --rehash.
-    let kept = (is_tree && !a.rehash)
-        .then(|| receipt::load(ctx, name))
-        .flatten()
-        .filter(|r| r.sha256 == entry.sha256)
-        .and_then(|r| r.entry)
-        .and_then(|text| serde_json::from_str::<entry::Kept>(&text).ok())
+    let kept = (check.receipt.as_ref())
+        .filter(|r| is_tree && !a.rehash && r.sha256 == entry.sha256)
+        .and_then(|r| r.entry.as_deref())
+        .and_then(|text| serde_json::from_str::<entry::Kept>(text).ok())
         .and_then(|k| k.reuse(anchor.path(), &rules, path_var.as_deref()));
     let mut ep = match kept {
         Some(ep) => {
@@ -551,6 +549,9 @@ struct Check {
     /// How the entry point was found before the check; `None` when the
     /// launch was not planned (the check then only tells what is wrong).
     derived: Option<Derivation>,
+    /// The receipt of the last full check, read once: what spares the
+    /// check and the entry point it kept come from the same reading.
+    receipt: Option<receipt::Receipt>,
     /// The walk of the files' fingerprint, started early: only when the
     /// entry point came from the receipt, so that nothing the launch
     /// reads of the files is read after the walk saw them.
@@ -614,6 +615,7 @@ fn check_for(
         files,
         walkers: receipt::Walkers::All,
         derived: None,
+        receipt: (!a.rehash).then(|| receipt::load(ctx, name)).flatten(),
         early: None,
     };
     Ok(check)
@@ -642,7 +644,13 @@ fn check_files(
     let entry_toml = toml::to_string(entry).unwrap_or_default();
     let db_path = policies.advisories_db();
     let inputs = receipt::inputs(&c.digest, &entry_toml, db_path.as_deref());
-    let fresh = receipt_answers(ctx, name, c.rehash, &entry.sha256, &inputs, &before);
+    let fresh = receipt_answers(
+        c.receipt.as_ref(),
+        c.rehash,
+        &entry.sha256,
+        &inputs,
+        &before,
+    );
     if fresh {
         return Ok("receipt");
     }
@@ -1138,14 +1146,13 @@ pub(crate) fn check_tree(
 /// `--rehash`, and a receipt of the same digest and inputs, younger than
 /// [`receipt::MAX_AGE`], taken of files with the same fingerprint.
 fn receipt_answers(
-    ctx: &Context,
-    name: &str,
+    receipt: Option<&receipt::Receipt>,
     rehash: bool,
     sha256: &str,
     inputs: &str,
     now: &Fingerprint,
 ) -> bool {
-    !rehash && receipt::load(ctx, name).is_some_and(|r| r.matches(sha256, inputs, now))
+    !rehash && receipt.is_some_and(|r| r.matches(sha256, inputs, now))
 }
 
 /// The largest file `run` fetches again from the lock (as `add`'s
@@ -1213,7 +1220,13 @@ mod tests {
     }
 
     fn answers(ctx: &Context, file: &std::path::Path) -> bool {
-        receipt_answers(ctx, "srv", false, &"a".repeat(64), "inputs", &now(file))
+        receipt_answers(
+            receipt::load(ctx, "srv").as_ref(),
+            false,
+            &"a".repeat(64),
+            "inputs",
+            &now(file),
+        )
     }
 
     /// A full check finds the entry point again in the files it found
@@ -1287,24 +1300,21 @@ mod tests {
         // --rehash, another digest, other inputs (policy, trust, entry).
         let sha = "a".repeat(64);
         assert!(!receipt_answers(
-            &ctx,
-            "srv",
+            receipt::load(&ctx, "srv").as_ref(),
             true,
             &sha,
             "inputs",
             &now(&file)
         ));
         assert!(!receipt_answers(
-            &ctx,
-            "srv",
+            receipt::load(&ctx, "srv").as_ref(),
             false,
             &"b".repeat(64),
             "inputs",
             &now(&file)
         ));
         assert!(!receipt_answers(
-            &ctx,
-            "srv",
+            receipt::load(&ctx, "srv").as_ref(),
             false,
             &sha,
             "other",
