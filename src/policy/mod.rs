@@ -9,6 +9,7 @@
 mod eval;
 mod explain;
 mod parse;
+pub mod range;
 mod sbom;
 mod template;
 
@@ -376,7 +377,17 @@ pub struct SbomRules {
     pub deny_components: Vec<DenyComponent>,
     /// `allow-licenses` / `deny-licenses` / `noassertion`.
     pub licenses: Option<crate::sbom::license::LicensePolicy>,
+    /// `unidentified`: what a component without a purl is, when purl
+    /// rules or advisories apply; unset, it denies.
+    pub unidentified: Option<Unidentified>,
     pub loc: Loc,
+}
+
+/// `[servers.sbom] unidentified`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unidentified {
+    Deny,
+    Warn,
 }
 
 #[derive(Debug, Clone)]
@@ -384,7 +395,7 @@ pub struct DenyComponent {
     /// A purl without version (`pkg:npm/event-stream`), or a name.
     pub purl: Option<String>,
     pub name: Option<String>,
-    pub versions: Option<(String, semver::VersionReq)>,
+    pub versions: Option<range::VersionRange>,
     pub reason: String,
     pub loc: Loc,
 }

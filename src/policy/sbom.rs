@@ -6,9 +6,11 @@ use crate::diag::{Code, Diagnostic, Severity};
 use crate::evidence::{ArtifactInfo, Evidence, SbomEvidence};
 use crate::sbom::advisories::{self, AdvisoryDb};
 use crate::sbom::license::{self, LicenseVerdict};
+use crate::sbom::package;
 use crate::sbom::{Component, Sbom};
 use packageurl::PackageUrl;
 
+use super::range::{Scheme, VersionRange};
 use super::{Policy, SbomRules, ServerRule};
 
 /// Findings of one kind beyond this many are counted, not listed: a
@@ -65,7 +67,18 @@ pub(super) fn judge(i: &Inputs) -> Judged {
                 continue;
             }
         };
-        let Some(how) = binding(s, sbom, &ev.artifact, source) else {
+        let how = match binding(s, sbom, &ev.artifact, source) {
+            Binding::Bound(how) => Some(how),
+            Binding::Conflict(why) => {
+                diags.push(
+                    Diagnostic::error(Code::SbomBindingConflict, format!("{name}: {why}"))
+                        .hint("pass the SBOM made for exactly this artifact: every hash of its top component must be the artifact's"),
+                );
+                continue;
+            }
+            Binding::None => None,
+        };
+        let Some(how) = how else {
             if sbom.top.is_none() && !s.subject_bound {
                 diags.push(
                     Diagnostic::error(
@@ -94,7 +107,15 @@ pub(super) fn judge(i: &Inputs) -> Judged {
         // An attestation's signer, or the signer of any detached signature
         // that verified over the file, trusted as a signature's would be.
         let signed = s.signers().any(signer_ok);
-        let content = judge_content(&name, sbom, rules, policy, db, now, &mut ignores_used);
+        let content = judge_content(
+            &name,
+            sbom,
+            (rules, required),
+            policy,
+            db,
+            now,
+            &mut ignores_used,
+        );
         let clean = content.iter().all(|d| d.severity != Severity::Error);
         diags.extend(content);
         if signed_required && !signed {
@@ -170,29 +191,60 @@ fn describe(c: Option<&Component>) -> String {
     }
 }
 
+enum Binding {
+    /// How it is bound.
+    Bound(String),
+    /// It would be bound, but a hash of its top component says it
+    /// describes another artifact.
+    Conflict(String),
+    None,
+}
+
 /// How an SBOM is tied to the artifact, if it is: an attestation whose
 /// subject is the artifact, a top component carrying the artifact's hash,
-/// or the purl (or name and version) of the server's pinned source.
+/// or the purl (or name and version) of the server's pinned source. Every
+/// top-component hash of an algorithm the artifact was hashed with must
+/// agree: one match does not outvote a contradiction.
 fn binding(
     s: &SbomEvidence,
     sbom: &Sbom,
     artifact: &ArtifactInfo,
     source: Option<&str>,
-) -> Option<String> {
-    if s.subject_bound {
-        return Some("the attestation's subject".into());
-    }
-    let top = sbom.top.as_ref()?;
-    for d in &artifact.digests {
-        if top
-            .hashes
+) -> Binding {
+    let top = sbom.top.as_ref();
+    let mut matched = None;
+    let mut contradicted = None;
+    for (alg, hex) in top.map(|t| t.hashes.as_slice()).unwrap_or_default() {
+        let Some(d) = artifact
+            .digests
             .iter()
-            .any(|(alg, hex)| alg == d.algorithm.name() && hex.eq_ignore_ascii_case(&d.hex()))
-        {
-            return Some(format!("its top component's {} hash", d.algorithm.name()));
+            .find(|d| d.algorithm.name() == alg.as_str())
+        else {
+            continue;
+        };
+        if hex.eq_ignore_ascii_case(&d.hex()) {
+            matched.get_or_insert_with(|| format!("its top component's {alg} hash"));
+        } else {
+            contradicted.get_or_insert_with(|| format!("{alg} {hex}"));
         }
     }
-    let (want_purl, want_name, want_version) = source_identity(source?)?;
+    let how = if s.subject_bound {
+        Some("the attestation's subject".to_string())
+    } else {
+        matched.or_else(|| by_source(top?, source?))
+    };
+    match (how, contradicted) {
+        (Some(how), None) => Binding::Bound(how),
+        (Some(how), Some(other)) => Binding::Conflict(format!(
+            "the SBOM is bound by {how}, but its top component also carries {other}, which is not this artifact's"
+        )),
+        (None, _) => Binding::None,
+    }
+}
+
+/// The purl (or name and version) of the server's pinned source.
+fn by_source(top: &Component, source: &str) -> Option<String> {
+    let (want_purl, want_name, want_version) = source_identity(source)?;
     if let Some(p) = &top.purl
         && same_purl(p, &want_purl)
     {
@@ -242,10 +294,12 @@ fn same_purl(a: &str, b: &str) -> bool {
     }
 }
 
+/// `required`: whether the policy requires an SBOM of this server, which
+/// makes a component without identity deny unless `unidentified` says.
 fn judge_content(
     name: &str,
     sbom: &Sbom,
-    rules: Option<&SbomRules>,
+    (rules, required): (Option<&SbomRules>, bool),
     policy: Option<&Policy>,
     db: Option<&AdvisoryDb>,
     now: jiff::Timestamp,
@@ -260,35 +314,110 @@ fn judge_content(
             ),
             None => (advisories::Severity::High, Vec::new()),
         };
-    // One walk, one purl parse per component, for the deny rules and the
+    // One walk, one purl parse per identity, for the deny rules and the
     // advisories alike; nothing is kept per component.
     let deny = rules.map(|r| DenyIndex::new(&r.deny_components));
     let mut denied = Listed::new(Code::ComponentDenied, name, "denied components");
+    let mut conflicts = Listed::new(
+        Code::ComponentVersionConflict,
+        name,
+        "components whose version and purl disagree",
+    );
+    // A component without a purl escapes the rules that need one: purl
+    // deny rules and advisories. Names still meet the name rules.
+    let needs_purl = db.is_some() || deny.as_ref().is_some_and(|d| !d.by_purl.is_empty());
+    let mut unidentified = Listed::new(
+        Code::ComponentUnidentified,
+        name,
+        "components without a package identity",
+    );
+    let unidentified_rule = rules.and_then(|r| r.unidentified).unwrap_or(if required {
+        super::Unidentified::Deny
+    } else {
+        super::Unidentified::Warn
+    });
+    if unidentified_rule == super::Unidentified::Warn {
+        unidentified = unidentified.warn();
+    }
     let mut matcher = db.map(|db| advisories::Matcher::new(db, threshold, &ignores));
-    for c in &sbom.components {
-        let package = c.purl.as_deref().and_then(|p| p.parse::<PackageUrl>().ok());
-        if let Some(ix) = &deny {
-            for d in ix.candidates(c, package.as_ref()) {
-                if let Some(why) = version_match(c, d) {
-                    denied.push(|| {
-                        format!(
-                            "{} is denied by the rule at {}: {} ({why})",
-                            describe(Some(c)),
-                            d.loc,
-                            d.reason
-                        )
-                    });
+    // The server itself first: it is judged like every part of it.
+    for c in sbom.top.iter().chain(&sbom.components) {
+        let mut any = false;
+        for purl in c.purl.iter().chain(&c.also) {
+            let Ok(package) = purl.parse::<PackageUrl>() else {
+                continue;
+            };
+            any = true;
+            let scheme = Scheme::of(package.ty());
+            // The purl says which release this is; a `version` field that
+            // says otherwise is a finding, and the purl is judged.
+            let version = match (package.version(), c.version.as_deref()) {
+                (Some(p), Some(f)) => {
+                    if !same_version(scheme, p, f) {
+                        conflicts.push(|| {
+                            format!(
+                                "`{}` says version {f}, its purl `{purl}` says {p}; judged as {p}",
+                                c.name
+                            )
+                        });
+                    }
+                    Some(p)
+                }
+                (p, f) => p.or(f),
+            };
+            if let Some(ix) = &deny {
+                for d in ix.candidates(c, Some(&package)) {
+                    if let Some(why) = version_match(scheme, version, d) {
+                        denied.push(|| {
+                            format!(
+                                "{} is denied by the rule at {}: {} ({why})",
+                                identify(c, purl),
+                                d.loc,
+                                d.reason
+                            )
+                        });
+                    }
                 }
             }
+            if let Some(m) = &mut matcher {
+                m.check(advisories::Query {
+                    purl,
+                    package: Some(&package),
+                    version,
+                });
+            }
         }
-        if let (Some(m), Some(purl)) = (&mut matcher, &c.purl) {
-            m.check(advisories::Query {
-                purl,
-                package: package.as_ref(),
-                version: c.version.as_deref(),
-            });
+        if !any {
+            if let Some(ix) = &deny {
+                for d in ix.candidates(c, None) {
+                    if let Some(why) = version_match(None, c.version.as_deref(), d) {
+                        denied.push(|| {
+                            format!(
+                                "{} is denied by the rule at {}: {} ({why})",
+                                describe(Some(c)),
+                                d.loc,
+                                d.reason
+                            )
+                        });
+                    }
+                }
+            }
+            if needs_purl {
+                unidentified.push(|| {
+                    format!(
+                        "{} has no valid purl, so no advisory and no purl rule can judge it",
+                        describe(Some(c))
+                    )
+                });
+            }
         }
     }
+    out.extend(
+        conflicts.finish("regenerate the SBOM: a component's `version` must be its purl's version"),
+    );
+    out.extend(unidentified.finish(
+        "give every component a purl (pkg:TYPE/NAME@VERSION), or set `unidentified = \"warn\"` in [servers.sbom]",
+    ));
     if let Some(r) = rules {
         out.extend(
             denied
@@ -310,6 +439,27 @@ fn judge_content(
         }
     }
     out
+}
+
+/// Whether two spellings name one version: the same text, or equal in the
+/// ecosystem's order (`1.0` and `1.0.0` under PEP 440, `v1.2.3` and
+/// `1.2.3` under SemVer).
+fn same_version(scheme: Option<Scheme>, a: &str, b: &str) -> bool {
+    a.trim() == b.trim()
+        || VersionRange::parse(a)
+            .ok()
+            .and_then(|r| r.contains(scheme, b).ok())
+            .unwrap_or(false)
+}
+
+/// A component as one of its purls names it, with the name when the purl
+/// does not show it.
+fn identify(c: &Component, purl: &str) -> String {
+    if purl.contains(c.name.as_str()) {
+        format!("`{purl}`")
+    } else {
+        format!("`{purl}` (`{}`)", c.name)
+    }
 }
 
 /// `max-age`.
@@ -353,7 +503,7 @@ fn licences(name: &str, sbom: &Sbom, lp: &license::LicensePolicy) -> Vec<Diagnos
     // Thousands of components share a handful of expressions.
     let mut verdicts: std::collections::HashMap<Option<&str>, LicenseVerdict> =
         std::collections::HashMap::new();
-    for c in &sbom.components {
+    for c in sbom.top.iter().chain(&sbom.components) {
         let key = c.licenses.as_deref();
         let verdict = verdicts
             .entry(key)
@@ -439,27 +589,14 @@ fn with_version(purl: &str, version: Option<&str>) -> String {
     }
 }
 
-/// Deny rules indexed by package identity, so each component's purl is
-/// parsed once and looked up, not compared with every rule (100,000
-/// components × 50 rules must stay milliseconds).
+/// Deny rules indexed by package identity (ecosystem and name as the
+/// ecosystem compares it, [`package::purl_key`]), so each component is
+/// looked up, not compared with every rule (100,000 components × 50 rules
+/// must stay milliseconds). Rules by name alone are indexed by the loosest
+/// normalisation and then compared under the component's ecosystem.
 struct DenyIndex<'a> {
     by_purl: std::collections::HashMap<String, Vec<&'a super::DenyComponent>>,
-    by_name: std::collections::HashMap<&'a str, Vec<&'a super::DenyComponent>>,
-}
-
-/// A package's identity as one key: type, namespace and name.
-fn package_key(p: &PackageUrl) -> String {
-    let ns = p.namespace().unwrap_or("");
-    let mut k = String::with_capacity(p.ty().len() + ns.len() + p.name().len() + 3);
-    k.push_str(p.ty());
-    k.push('\0');
-    if p.namespace().is_some() {
-        k.push('/');
-        k.push_str(ns);
-    }
-    k.push('\0');
-    k.push_str(p.name());
-    k
+    by_name: std::collections::HashMap<String, Vec<&'a super::DenyComponent>>,
 }
 
 impl<'a> DenyIndex<'a> {
@@ -474,18 +611,21 @@ impl<'a> DenyIndex<'a> {
                 .purl
                 .as_deref()
                 .and_then(|p| p.parse::<PackageUrl>().ok())
-                .map(|p| package_key(&p))
+                .map(|p| package::purl_key(&p))
             {
                 ix.by_purl.entry(k).or_default().push(d);
             }
             if let Some(n) = d.name.as_deref() {
-                ix.by_name.entry(n).or_default().push(d);
+                ix.by_name.entry(package::loose(n)).or_default().push(d);
             }
         }
         ix
     }
 
-    /// The rules that name `c`'s package, each once.
+    /// The rules that name `c`'s package (as `package`, one of its purls,
+    /// names it; or by the component's name alone), each once. A name rule
+    /// is checked against the component's name and its purl's name: either
+    /// may be the one an attacker left innocent.
     fn candidates(
         &self,
         c: &Component,
@@ -494,13 +634,31 @@ impl<'a> DenyIndex<'a> {
         let mut out: Vec<&super::DenyComponent> = Vec::new();
         if !self.by_purl.is_empty()
             && let Some(p) = package
-            && let Some(v) = self.by_purl.get(&package_key(p))
+            && let Some(v) = self.by_purl.get(&package::purl_key(p))
         {
             out.extend(v);
         }
-        if let Some(v) = self.by_name.get(c.name.as_str()) {
+        if self.by_name.is_empty() {
+            return out;
+        }
+        let eco = package.and_then(|p| package::osv_ecosystem(p.ty()));
+        let mut names = vec![c.name.as_str()];
+        if let Some(p) = package {
+            names.push(p.name());
+        }
+        for n in names {
+            let Some(v) = self.by_name.get(&package::loose(n)) else {
+                continue;
+            };
             for d in v {
-                if !out.iter().any(|o| std::ptr::eq(*o, *d)) {
+                let same = match (eco, d.name.as_deref()) {
+                    (Some(e), Some(rule)) => {
+                        package::normalise_name(e, rule) == package::normalise_name(e, n)
+                    }
+                    // No ecosystem: the loose match stands (the safe side).
+                    _ => true,
+                };
+                if same && !out.iter().any(|o| std::ptr::eq(*o, *d)) {
                     out.push(d);
                 }
             }
@@ -509,19 +667,28 @@ impl<'a> DenyIndex<'a> {
     }
 }
 
-/// Why component `c`, whose package rule `d` names, is denied by it.
-fn version_match(c: &Component, d: &super::DenyComponent) -> Option<String> {
-    match &d.versions {
-        None => Some("every version".into()),
-        Some((text, req)) => {
-            let v = c.version.as_deref().unwrap_or("");
-            match semver::Version::parse(v.trim_start_matches('v')) {
-                Ok(ver) if req.matches(&ver) => Some(format!("version {v} matches {text}")),
-                Ok(_) => None,
-                // Fail closed: a version that cannot be compared is denied.
-                Err(_) => Some(format!("version `{v}` cannot be compared with {text}")),
-            }
-        }
+/// Why a component at `version` (ordered by `scheme`), whose package rule
+/// `d` names, is denied by it.
+fn version_match(
+    scheme: Option<Scheme>,
+    version: Option<&str>,
+    d: &super::DenyComponent,
+) -> Option<String> {
+    let Some(range) = &d.versions else {
+        return Some("every version".into());
+    };
+    let Some(v) = version else {
+        return Some(format!(
+            "the component has no version to compare with {range}"
+        ));
+    };
+    match range.contains(scheme, v) {
+        Ok(true) => Some(format!("version {v} matches {range}")),
+        Ok(false) => None,
+        // Fail closed: a version that cannot be compared is denied.
+        Err(why) => Some(format!(
+            "version `{v}` cannot be compared with {range}: {why}"
+        )),
     }
 }
 
@@ -614,7 +781,17 @@ pub fn judge_resolved(
             ..r.clone()
         });
         let audit = policy.is_some_and(|p| p.mode.value == super::Mode::Audit);
-        for mut d in judge_content(name, sbom, rules.as_ref(), policy, db, now, &mut None) {
+        // mcp-warden made this SBOM with a purl for every package: one
+        // without is judged as under a required SBOM.
+        for mut d in judge_content(
+            name,
+            sbom,
+            (rules.as_ref(), true),
+            policy,
+            db,
+            now,
+            &mut None,
+        ) {
             if audit && d.severity == Severity::Error {
                 d.severity = Severity::Warning;
             }

@@ -86,6 +86,8 @@ struct JsonComponent {
     name: String,
     version: Option<String>,
     purl: Option<String>,
+    #[serde(rename = "bom-ref")]
+    bom_ref: Option<String>,
     #[serde(default)]
     hashes: Vec<JsonHash>,
     #[serde(default)]
@@ -235,6 +237,8 @@ fn raw_from_json(c: JsonComponent) -> RawComponent {
         name: c.name,
         version: c.version,
         purl: c.purl,
+        purls: Vec::new(),
+        bom_ref: c.bom_ref,
         hashes: c.hashes.into_iter().map(|h| (h.alg, h.content)).collect(),
         licenses: licenses(ids, names),
     }
@@ -391,6 +395,8 @@ fn raw_from_xml(c: roxmltree::Node, ns: &str) -> Result<RawComponent, SbomError>
     Ok(RawComponent {
         version: child_text(c, ns, "version"),
         purl: child_text(c, ns, "purl"),
+        purls: Vec::new(),
+        bom_ref: c.attribute("bom-ref").map(str::to_string),
         hashes,
         licenses: licenses(ids, names),
         name,

@@ -17,6 +17,7 @@ pub mod cyclonedx;
 pub mod generate;
 mod json;
 pub mod license;
+pub mod package;
 pub mod spdx;
 
 use std::collections::{BTreeMap, HashSet};
@@ -93,10 +94,17 @@ pub struct Component {
     pub name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// A package URL that the `packageurl` crate accepts; an invalid one is
-    /// left out and named in [`Sbom::warnings`].
+    /// A package URL that the `packageurl` crate accepts. One that it
+    /// refuses only for its qualifiers or subpath is kept without them (it
+    /// still names the package); any other invalid one is left out; both
+    /// are named in [`Sbom::warnings`]. With no purl, a CycloneDX
+    /// `bom-ref` that is a valid purl stands in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub purl: Option<String>,
+    /// Further purls the component carries (an SPDX package may have
+    /// several `purl` references): each is judged like [`Component::purl`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
     /// `(algorithm, lower-case hex)`, the algorithm normalised to `sha256`,
     /// `sha512`, `sha1`, `sha3-256`, `blake2b-256`, `md5`, ...
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -382,6 +390,10 @@ pub(crate) struct RawComponent {
     pub name: String,
     pub version: Option<String>,
     pub purl: Option<String>,
+    /// Purls after the first (SPDX packages may carry several).
+    pub purls: Vec<String>,
+    /// CycloneDX `bom-ref`, a purl in many generators' output.
+    pub bom_ref: Option<String>,
     pub hashes: Vec<(String, String)>,
     pub licenses: Option<String>,
 }
@@ -481,13 +493,25 @@ impl Collector {
     }
 
     pub fn normalise(&mut self, raw: RawComponent) -> Component {
-        let mut purl = None;
-        let mut ecosystem = None;
-        if let Some(p) = raw.purl.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-            match packageurl::PackageUrl::from_str(p) {
-                Ok(parsed) => {
-                    ecosystem = Some(self.intern(parsed.ty()));
-                    purl = Some(p.to_string());
+        let mut purls: Vec<(String, String)> = Vec::new();
+        for p in raw.purl.iter().chain(&raw.purls) {
+            let p = p.trim();
+            if p.is_empty() {
+                continue;
+            }
+            match read_purl(p) {
+                Ok(read) => {
+                    if read.repaired {
+                        self.warn(format!(
+                            "component `{}`: invalid purl `{}` read as `{}` (its qualifiers or subpath do not parse)",
+                            raw.name,
+                            clip(p.to_string()),
+                            read.text
+                        ));
+                    }
+                    if !purls.iter().any(|(t, _)| *t == read.text) {
+                        purls.push((read.text, read.ty));
+                    }
                 }
                 Err(e) => self.warn(format!(
                     "component `{}`: invalid purl `{}` left out: {e}",
@@ -496,6 +520,21 @@ impl Collector {
                 )),
             }
         }
+        // Many generators make the bom-ref the purl; without a purl it is
+        // the best identity the component has.
+        if purls.is_empty()
+            && let Some(r) = raw.bom_ref.as_deref().map(str::trim)
+            && r.starts_with("pkg:")
+            && let Ok(read) = read_purl(r)
+        {
+            purls.push((read.text, read.ty));
+        }
+        let mut purls = purls.into_iter();
+        let (purl, ecosystem) = match purls.next() {
+            Some((p, ty)) => (Some(p), Some(self.intern(&ty))),
+            None => (None, None),
+        };
+        let also = purls.map(|(p, _)| p).collect();
         let mut hashes = Vec::with_capacity(raw.hashes.len());
         for (alg, value) in raw.hashes {
             let value = value.trim().to_ascii_lowercase();
@@ -513,6 +552,7 @@ impl Collector {
             name: raw.name,
             version: raw.version.filter(|v| !v.is_empty()),
             purl,
+            also,
             hashes,
             licenses: raw
                 .licenses
@@ -528,6 +568,47 @@ impl Collector {
                 .push(format!("… and {} more warnings", self.dropped_warnings));
         }
         (self.components, self.warnings)
+    }
+}
+
+/// A purl as read: `text` is the purl itself, or, when only its
+/// qualifiers or subpath do not parse, the purl without them.
+struct ReadPurl {
+    text: String,
+    ty: String,
+    repaired: bool,
+}
+
+fn read_purl(p: &str) -> Result<ReadPurl, packageurl::Error> {
+    match packageurl::PackageUrl::from_str(p) {
+        // `pkg:npm/x@` has no version, not an empty one.
+        Ok(parsed) if parsed.version() == Some("") => {
+            let at = p.find(['?', '#']).unwrap_or(p.len());
+            let text = format!("{}{}", p[..at].trim_end_matches('@'), &p[at..]);
+            Ok(ReadPurl {
+                ty: parsed.ty().to_string(),
+                text,
+                repaired: false,
+            })
+        }
+        Ok(parsed) => Ok(ReadPurl {
+            ty: parsed.ty().to_string(),
+            text: p.to_string(),
+            repaired: false,
+        }),
+        Err(e) => {
+            // Qualifiers and subpath do not change which package is meant:
+            // a bad `?a%ZZ=1` must not hide the package from the policy.
+            let core = p.split(['?', '#']).next().unwrap_or(p);
+            match packageurl::PackageUrl::from_str(core) {
+                Ok(parsed) if core.len() < p.len() => Ok(ReadPurl {
+                    ty: parsed.ty().to_string(),
+                    text: core.to_string(),
+                    repaired: true,
+                }),
+                _ => Err(e),
+            }
+        }
     }
 }
 
@@ -765,6 +846,44 @@ mod tests {
             assert_eq!(sbom.components.len(), count, "{rel}");
             assert_eq!(sbom.top.as_ref().map(|t| t.name.as_str()), top, "{rel}");
         }
+    }
+
+    #[test]
+    fn purls_are_read_as_far_as_they_name_the_package() {
+        let mut c = Collector::new(Limits::DEFAULT);
+        let raw = |purl: Option<&str>, purls: &[&str], bom_ref: Option<&str>| RawComponent {
+            name: "x".into(),
+            purl: purl.map(str::to_string),
+            purls: purls.iter().map(|p| p.to_string()).collect(),
+            bom_ref: bom_ref.map(str::to_string),
+            ..RawComponent::default()
+        };
+        // Bad qualifiers or subpath: the package is still named.
+        let got = c.normalise(raw(Some("pkg:npm/x@1.0?a%ZZ=1"), &[], None));
+        assert_eq!(got.purl.as_deref(), Some("pkg:npm/x@1.0"));
+        assert_eq!(got.ecosystem.as_deref(), Some("npm"));
+        let got = c.normalise(raw(Some("pkg:npm/x@1.0?=v"), &[], None));
+        assert_eq!(got.purl.as_deref(), Some("pkg:npm/x@1.0"));
+        // An empty version is none.
+        let got = c.normalise(raw(Some("pkg:npm/x@"), &[], None));
+        assert_eq!(got.purl.as_deref(), Some("pkg:npm/x"));
+        // Every purl is kept, each once; the bom-ref stands in only alone.
+        let got = c.normalise(raw(
+            Some("pkg:npm/a@1"),
+            &["pkg:npm/b@1", "pkg:npm/a@1", "nonsense"],
+            Some("pkg:npm/c@1"),
+        ));
+        assert_eq!(got.purl.as_deref(), Some("pkg:npm/a@1"));
+        assert_eq!(got.also, ["pkg:npm/b@1"]);
+        let got = c.normalise(raw(None, &[], Some("pkg:npm/c@1")));
+        assert_eq!(got.purl.as_deref(), Some("pkg:npm/c@1"));
+        let got = c.normalise(raw(None, &[], Some("c-1.0")));
+        assert_eq!(got.purl, None);
+        let got = c.normalise(raw(Some("not a purl"), &[], None));
+        assert_eq!((got.purl, got.ecosystem), (None, None));
+        let (_, warnings) = c.into_warnings();
+        assert_eq!(warnings.len(), 4, "{warnings:?}");
+        assert!(warnings[0].contains("read as `pkg:npm/x@1.0`"));
     }
 
     #[test]

@@ -125,16 +125,21 @@ fn read_item(key: &str, share: &mut Share, item: Value) -> Result<(), String> {
         }
         _ => {
             let p: JsonPackage = serde_json::from_value(item).map_err(err)?;
+            // Every purl reference names the package: each is judged.
+            let mut purls = p
+                .external_refs
+                .into_iter()
+                .filter(|r| r.reference_type.eq_ignore_ascii_case("purl"))
+                .map(|r| r.reference_locator);
+            let purl = purls.next();
             share.packages.push(Package {
                 id: p.spdx_id,
                 raw: RawComponent {
                     name: p.name,
                     version: p.version_info,
-                    purl: p
-                        .external_refs
-                        .into_iter()
-                        .find(|r| r.reference_type == "purl")
-                        .map(|r| r.reference_locator),
+                    purls: purls.collect(),
+                    purl,
+                    bom_ref: None,
                     hashes: p
                         .checksums
                         .into_iter()
@@ -145,6 +150,15 @@ fn read_item(key: &str, share: &mut Share, item: Value) -> Result<(), String> {
             });
         }
     }
+    Ok(())
+}
+
+/// Sets a single-valued tag of a package, refusing a second value.
+fn once(slot: &mut Option<String>, value: String, tag: &str) -> Result<(), String> {
+    if slot.is_some() {
+        return Err(format!("`{tag}` is given twice for one package"));
+    }
+    *slot = Some(value);
     Ok(())
 }
 
@@ -354,8 +368,8 @@ pub(crate) fn parse_tag_value(text: &str, limits: Limits) -> Result<Sbom, SbomEr
             "SPDXID" => match section {
                 Section::Document => doc.spdx_id = true,
                 Section::Package => {
-                    if let Some(p) = packages.last_mut().filter(|p| p.id.is_none()) {
-                        p.id = Some(value);
+                    if let Some(p) = packages.last_mut() {
+                        once(&mut p.id, value, tag).map_err(bad)?;
                     }
                 }
                 _ => {}
@@ -387,10 +401,13 @@ pub(crate) fn parse_tag_value(text: &str, limits: Limits) -> Result<Sbom, SbomEr
                     return Err(bad(format!("`{tag}` outside a package")));
                 };
                 match tag {
-                    "PackageVersion" => p.raw.version = Some(value),
+                    // Said twice, one reader would take the first and
+                    // another the last: refused, as the JSON schema's
+                    // single-valued fields are.
+                    "PackageVersion" => once(&mut p.raw.version, value, tag).map_err(bad)?,
                     "PackageDownloadLocation" => p.download = true,
-                    "PackageLicenseConcluded" => p.concluded = Some(value),
-                    "PackageLicenseDeclared" => p.declared = Some(value),
+                    "PackageLicenseConcluded" => once(&mut p.concluded, value, tag).map_err(bad)?,
+                    "PackageLicenseDeclared" => once(&mut p.declared, value, tag).map_err(bad)?,
                     "PackageChecksum" => {
                         let Some((alg, hex)) = value.split_once(':') else {
                             return Err(bad(format!("checksum `{value}` is not `ALG: HEX`")));
@@ -406,8 +423,11 @@ pub(crate) fn parse_tag_value(text: &str, limits: Limits) -> Result<Sbom, SbomEr
                                 "external reference `{value}` is not `CATEGORY TYPE LOCATOR`"
                             )));
                         };
-                        if *kind == "purl" && p.raw.purl.is_none() {
-                            p.raw.purl = Some(locator.to_string());
+                        if kind.eq_ignore_ascii_case("purl") {
+                            match p.raw.purl {
+                                None => p.raw.purl = Some(locator.to_string()),
+                                Some(_) => p.raw.purls.push(locator.to_string()),
+                            }
                         }
                     }
                     _ => {}
@@ -537,6 +557,27 @@ LicenseConcluded: GPL-3.0-only
         let no_ns = TV.replace("DocumentNamespace: https://example.com/demo-1\n", "");
         let err = parse(no_ns.as_bytes()).unwrap_err();
         assert!(err.to_string().contains("DocumentNamespace"), "{err}");
+
+        // A single-valued tag said twice: readers differ on which counts.
+        for (tag, line) in [
+            ("PackageVersion: 2.0", 15),
+            ("PackageLicenseDeclared: Apache-2.0", 18),
+            ("SPDXID: SPDXRef-app", 14),
+        ] {
+            let twice = TV.replace(tag, &format!("{tag}\n{tag}"));
+            let err = parse(twice.as_bytes()).unwrap_err();
+            assert!(
+                matches!(&err, SbomError::TagValue { line: l, message } if *l == line && message.contains("twice")),
+                "{tag}: {err}"
+            );
+        }
+        // Several purl references are all kept.
+        let purls = TV.replace(
+            "ExternalRef: PACKAGE-MANAGER purl pkg:cargo/dep@1.0.0",
+            "ExternalRef: PACKAGE-MANAGER purl pkg:cargo/dep@1.0.0\nExternalRef: PACKAGE-MANAGER PURL pkg:cargo/evil@6.6.6",
+        );
+        let sbom = parse(purls.as_bytes()).unwrap();
+        assert_eq!(sbom.components[0].also, ["pkg:cargo/evil@6.6.6"]);
 
         let stray = "SPDXVersion: SPDX-2.3\nPackageVersion: 1\n";
         assert!(matches!(

@@ -25,10 +25,15 @@ const CYCLONEDX: &str = "https://cyclonedx.org/bom";
 const SPDX: &str = "https://spdx.dev/Document";
 const SERIAL: &str = "urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79";
 /// The server name every policy here describes (`--server srv`).
-const SRV: &str = "srv";
+pub(super) const SRV: &str = "srv";
 
 /// `[--policy P] --format json verify ARTIFACT ARGS...`.
-fn verify(env: &TestEnv, policy: Option<&str>, artifact: &str, args: &[OsString]) -> Output {
+pub(super) fn verify(
+    env: &TestEnv,
+    policy: Option<&str>,
+    artifact: &str,
+    args: &[OsString],
+) -> Output {
     let mut all: Vec<OsString> = Vec::new();
     if let Some(p) = policy {
         all.extend([o("--policy"), o(p)]);
@@ -39,7 +44,7 @@ fn verify(env: &TestEnv, policy: Option<&str>, artifact: &str, args: &[OsString]
 }
 
 /// `--server srv --sbom FILE`.
-fn sbom_args(file: &str) -> Vec<OsString> {
+pub(super) fn sbom_args(file: &str) -> Vec<OsString> {
     vec![o("--server"), o(SRV), o("--sbom"), o(file)]
 }
 
@@ -47,7 +52,12 @@ fn sbom_args(file: &str) -> Vec<OsString> {
 /// lines in its entry (`source = ...`), loose files accepted
 /// (`signed = false`) and `sbom_rules` in [servers.sbom], and `tail`
 /// (an `[advisories]` table) after it.
-fn policy_with(env: &TestEnv, server: &str, sbom_rules: &str, tail: &str) -> &'static str {
+pub(super) fn policy_with(
+    env: &TestEnv,
+    server: &str,
+    sbom_rules: &str,
+    tail: &str,
+) -> &'static str {
     env.write(
         "policy.toml",
         format!(
@@ -58,12 +68,12 @@ fn policy_with(env: &TestEnv, server: &str, sbom_rules: &str, tail: &str) -> &'s
 }
 
 /// [`policy_with`] without a source or advisories.
-fn loose_policy(env: &TestEnv, sbom_rules: &str) -> &'static str {
+pub(super) fn loose_policy(env: &TestEnv, sbom_rules: &str) -> &'static str {
     policy_with(env, "", sbom_rules, "")
 }
 
 /// A CycloneDX 1.6 JSON document that passes the official schema.
-fn cdx(top: Value, components: Vec<Value>, timestamp: Option<&str>) -> Value {
+pub(super) fn cdx(top: Value, components: Vec<Value>, timestamp: Option<&str>) -> Value {
     let mut metadata = json!({ "component": top });
     if let Some(t) = timestamp {
         metadata["timestamp"] = json!(t);
@@ -80,7 +90,7 @@ fn cdx(top: Value, components: Vec<Value>, timestamp: Option<&str>) -> Value {
 }
 
 /// A library component; `licence` is an SPDX expression.
-fn lib(name: &str, version: &str, purl: Option<&str>, licence: Option<&str>) -> Value {
+pub(super) fn lib(name: &str, version: &str, purl: Option<&str>, licence: Option<&str>) -> Value {
     let mut c = json!({ "type": "library", "name": name, "version": version });
     if let Some(p) = purl {
         c["purl"] = json!(p);
@@ -91,7 +101,7 @@ fn lib(name: &str, version: &str, purl: Option<&str>, licence: Option<&str>) -> 
     c
 }
 
-fn npm(name: &str, version: &str) -> Value {
+pub(super) fn npm(name: &str, version: &str) -> Value {
     lib(
         name,
         version,
@@ -102,24 +112,27 @@ fn npm(name: &str, version: &str) -> Value {
 
 /// The top component describing `server.bin`, carrying `hashes`
 /// (`(CycloneDX alg, hex)`).
-fn top_with_hashes(hashes: &[(&str, String)]) -> Value {
+pub(super) fn top_with_hashes(hashes: &[(&str, String)]) -> Value {
     let hashes: Vec<Value> = hashes
         .iter()
         .map(|(alg, hex)| json!({ "alg": alg, "content": hex }))
         .collect();
+    // The server is judged like its parts: it has a purl and a licence.
     json!({
         "type": "application",
         "bom-ref": "server",
         "name": "server",
         "version": "1.0.0",
+        "purl": "pkg:npm/server@1.0.0",
+        "licenses": [{ "expression": "MIT" }],
         "hashes": hashes,
     })
 }
 
-const TIMESTAMP: &str = "2024-01-01T00:00:00Z";
+pub(super) const TIMESTAMP: &str = "2024-01-01T00:00:00Z";
 
 /// Writes `server.bin` (4 KiB of noise) and returns its SHA-256.
-fn artifact(env: &TestEnv) -> String {
+pub(super) fn artifact(env: &TestEnv) -> String {
     let bytes = noise(4096, 0x5b0b);
     env.write("server.bin", &bytes);
     sha256_hex(&bytes)
@@ -127,7 +140,12 @@ fn artifact(env: &TestEnv) -> String {
 
 /// Writes `server.bin` and `name`: an SBOM whose top component carries the
 /// artifact's SHA-256, listing `components`.
-fn bound_sbom(env: &TestEnv, name: &str, components: Vec<Value>, timestamp: Option<&str>) {
+pub(super) fn bound_sbom(
+    env: &TestEnv,
+    name: &str,
+    components: Vec<Value>,
+    timestamp: Option<&str>,
+) {
     let sha = artifact(env);
     let doc = cdx(top_with_hashes(&[("SHA-256", sha)]), components, timestamp);
     env.write(name, serde_json::to_vec_pretty(&doc).unwrap());
@@ -153,7 +171,7 @@ fn attest(
     out.to_string()
 }
 
-fn diags_of(v: &Value, code: &str) -> Vec<Value> {
+pub(super) fn diags_of(v: &Value, code: &str) -> Vec<Value> {
     v["diagnostics"]
         .as_array()
         .into_iter()
@@ -163,7 +181,7 @@ fn diags_of(v: &Value, code: &str) -> Vec<Value> {
         .collect()
 }
 
-fn messages(v: &Value, code: &str) -> Vec<String> {
+pub(super) fn messages(v: &Value, code: &str) -> Vec<String> {
     diags_of(v, code)
         .iter()
         .map(|d| d["message"].as_str().unwrap_or_default().to_string())
@@ -179,7 +197,7 @@ fn rule(v: &Value) -> String {
 
 /// Exit 0, verdict allowed, no error; returns the report.
 #[track_caller]
-fn allowed(out: &Output) -> Value {
+pub(super) fn allowed(out: &Output) -> Value {
     out.code(0);
     let v = out.json();
     out.check(v["verdict"] == "allowed", "verdict allowed")
@@ -192,7 +210,7 @@ fn allowed(out: &Output) -> Value {
 
 /// Exit 1, verdict denied, and `code` among the errors; returns the report.
 #[track_caller]
-fn denied_with(out: &Output, code: &str) -> Value {
+pub(super) fn denied_with(out: &Output, code: &str) -> Value {
     out.code(1);
     let v = out.json();
     out.check(v["verdict"] == "denied", "verdict denied").check(
@@ -338,7 +356,7 @@ fn not_bound_sboms_are_refused() {
     let v = denied_with(&out, "sbom-not-bound");
     out.check(
         messages(&v, "sbom-not-bound")[0]
-            .contains("wrong-hash.json: the SBOM describes `server 1.0.0`"),
+            .contains("wrong-hash.json: the SBOM describes `pkg:npm/server@1.0.0`"),
         "says what the SBOM describes",
     )
     .check(
@@ -768,8 +786,13 @@ fn deny_components() {
         ],
         Some(TIMESTAMP),
     );
+    // `vendored-thing` has no purl: what that means is
+    // `component_without_a_purl_is_unidentified`'s concern.
     let run = |rules: &str| {
-        let p = loose_policy(&env, &format!("deny-components = [{rules}]"));
+        let p = loose_policy(
+            &env,
+            &format!("unidentified = \"warn\"\ndeny-components = [{rules}]"),
+        );
         verify(&env, Some(p), "server.bin", &sbom_args("bom.json"))
     };
 
@@ -829,8 +852,10 @@ fn deny_components() {
 
 /// Verifies a hash-bound SBOM with one component per licence expression
 /// (`lic-N`, `None`: no licence at all) under `rules`.
+/// `lic-0` is the top component (bound by the artifact's hash): the server
+/// is judged like its parts.
 fn licence_run(env: &TestEnv, exprs: &[Option<&str>], rules: &str) -> Output {
-    let comps = exprs
+    let mut comps: Vec<Value> = exprs
         .iter()
         .enumerate()
         .map(|(i, e)| {
@@ -842,7 +867,11 @@ fn licence_run(env: &TestEnv, exprs: &[Option<&str>], rules: &str) -> Output {
             )
         })
         .collect();
-    bound_sbom(env, "lic.json", comps, Some(TIMESTAMP));
+    let mut top = comps.remove(0);
+    top["type"] = json!("application");
+    top["hashes"] = json!([{ "alg": "SHA-256", "content": artifact(env) }]);
+    let doc = cdx(top, comps, Some(TIMESTAMP));
+    env.write("lic.json", serde_json::to_vec_pretty(&doc).unwrap());
     let p = loose_policy(env, rules);
     verify(env, Some(p), "server.bin", &sbom_args("lic.json"))
 }
@@ -982,23 +1011,27 @@ fn licences_noassertion_allow_deny_warn() {
     let v = allowed(&run("allow"));
     assert!(diags_of(&v, "license-unknown").is_empty());
     // The six are syft's "Simple Launcher" entries (pip's Windows
-    // launchers), alike to the letter: their findings are one line.
+    // launchers), alike to the letter: their findings are one line. The
+    // project syft describes (`target`, the top component) has no licence
+    // either, and is judged first.
     let v = denied_with(&run("deny"), "license-denied");
     assert_eq!(
         checks_of(&v, "sbom")[0]["summary"]["licenses"]["NOASSERTION"],
         6
     );
+    let because = ", and the policy denies components without a licence it can judge (`noassertion = \"deny\"`)";
     assert_eq!(
         messages(&v, "license-denied"),
-        vec![format!(
-            "{LAUNCHER}, and the policy denies components without a licence it can judge (`noassertion = \"deny\"`)"
-        )]
+        vec![
+            format!("py.att.json: `target`: the licence is NOASSERTION{because}"),
+            format!("{LAUNCHER}{because}"),
+        ]
     );
     let out = run("warn");
     let v = allowed(&out);
     let unknown = messages(&v, "license-unknown");
     assert!(
-        unknown.len() == 1 && unknown[0].starts_with(LAUNCHER),
+        unknown.len() == 2 && unknown[1].starts_with(LAUNCHER),
         "{unknown:?}"
     );
     // With a deny list instead, the same.
@@ -1012,7 +1045,7 @@ fn licences_noassertion_allow_deny_warn() {
         &verify(&env, Some(p), "server.bin", &args),
         "license-denied",
     );
-    assert_eq!(diags_of(&v, "license-denied").len(), 1);
+    assert_eq!(diags_of(&v, "license-denied").len(), 2);
 }
 
 // ---------------------------------------------------------------------------
@@ -1603,10 +1636,29 @@ fn invalid_purls_are_warnings() {
     out.code(0)
         .stdout_has("      warning: component `bad`: invalid purl `not-a-purl` left out");
 
-    // With advisories on, still no crash.
+    // With advisories on, the two components without a purl escape them:
+    // under a required SBOM that denies, unless the policy says to warn.
     let mut args = sbom_args("bom.json");
     args.extend([o("--advisories"), f("osv")]);
-    allowed(&verify(&env, Some(p), "server.bin", &args));
+    let out = verify(&env, Some(p), "server.bin", &args);
+    let v = denied_with(&out, "component-unidentified");
+    let m = messages(&v, "component-unidentified");
+    out.check(
+        m.len() == 2
+            && m[0].contains("`bad 1.0.0` has no valid purl")
+            && m[1].contains("`no-type 1.0.0`"),
+        "both components without a purl are named",
+    );
+    let p = loose_policy(&env, "unidentified = \"warn\"\n");
+    let out = verify(&env, Some(p), "server.bin", &args);
+    let v = allowed(&out);
+    out.check(
+        diags_of(&v, "component-unidentified")
+            .iter()
+            .all(|d| d["severity"] == "warning")
+            && diags_of(&v, "component-unidentified").len() == 2,
+        "`unidentified = \"warn\"` makes them warnings",
+    );
 }
 
 #[test]

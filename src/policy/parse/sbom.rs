@@ -6,7 +6,8 @@ use toml::de::DeTable;
 
 use super::Parser;
 use crate::diag::{Code, Diagnostic};
-use crate::policy::{DenyComponent, SbomRules};
+use crate::policy::range::{Scheme, VersionRange};
+use crate::policy::{DenyComponent, SbomRules, Unidentified};
 use crate::sbom::license::{LicensePolicy, NoAssertion};
 
 impl Parser<'_> {
@@ -21,9 +22,27 @@ impl Parser<'_> {
                 "allow-licenses",
                 "deny-licenses",
                 "noassertion",
+                "unidentified",
             ],
             "[servers.sbom]",
         );
+        let unidentified = self
+            .string(t, "unidentified")
+            .and_then(|u| match u.value.as_str() {
+                "deny" => Some(Unidentified::Deny),
+                "warn" => Some(Unidentified::Warn),
+                other => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::PolicyType,
+                            format!("unknown `unidentified` rule `{other}`"),
+                        )
+                        .hint("use \"deny\" or \"warn\"")
+                        .at(u.loc.to_string()),
+                    );
+                    None
+                }
+            });
         let require = self.boolean(t, "require").unwrap_or(false);
         let signed = self.boolean(t, "signed").unwrap_or(true);
         let max_age = self
@@ -120,6 +139,7 @@ impl Parser<'_> {
             max_age,
             deny_components,
             licenses,
+            unidentified,
             loc: self.loc(span),
         })
     }
@@ -174,22 +194,35 @@ impl Parser<'_> {
                 "say why it is denied: `reason = \"compromised release\"`",
             );
         }
-        let versions =
-            self.string(t, "versions")
-                .and_then(|v| match semver::VersionReq::parse(&v.value) {
-                    Ok(r) => Some((v.value, r)),
-                    Err(e) => {
+        let scheme = purl
+            .as_deref()
+            .and_then(|p| p.parse::<packageurl::PackageUrl>().ok())
+            .and_then(|p| Scheme::of(p.ty()));
+        let versions = self
+            .string(t, "versions")
+            .and_then(|v| match VersionRange::parse(&v.value) {
+                Ok(r) => {
+                    if let Some(why) = r.lint(scheme) {
                         self.diags.push(
-                            Diagnostic::error(
-                                Code::PolicyBadPattern,
-                                format!("invalid version range `{}`: {e}", v.value),
-                            )
-                            .hint("write a range such as \"=3.3.6\" or \">=1.0, <1.4\"")
-                            .at(v.loc.to_string()),
+                            Diagnostic::warning(Code::PolicyContradiction, why)
+                                .hint("a bare version is that version only; write a range such as \">=1.0, <1.4\" or \"<1.0 || >=3.3.6, <3.3.7\"")
+                                .at(v.loc.to_string()),
                         );
-                        None
                     }
-                });
+                    Some(r)
+                }
+                Err(e) => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::PolicyBadPattern,
+                            format!("invalid version range `{}`: {e}", v.value),
+                        )
+                        .hint("write a version (\"3.3.6\", that version only) or a range such as \">=1.0, <1.4\"")
+                        .at(v.loc.to_string()),
+                    );
+                    None
+                }
+            });
         Some(DenyComponent {
             purl,
             name,

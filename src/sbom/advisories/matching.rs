@@ -9,6 +9,7 @@ use packageurl::PackageUrl;
 use super::osv::{Ignore, Match, Severity, Status};
 use super::versions::{Outcome, judge};
 use super::{AdvisoryDb, AdvisoryError};
+use crate::sbom::package;
 
 impl AdvisoryDb {
     /// The advisories that name the purl's package, each with whether
@@ -272,89 +273,17 @@ impl Target {
     }
 
     fn of(purl: &str, p: &PackageUrl) -> Result<Target, AdvisoryError> {
-        let ns = p.namespace().filter(|n| !n.is_empty());
-        let joined = |sep: &str| match ns {
-            Some(ns) => format!("{ns}{sep}{}", p.name()),
-            None => p.name().to_string(),
-        };
-        let (ecosystem, name) = match p.ty() {
-            // The scope is the namespace; the purl spec writes it with `@`.
-            "npm" => (
-                "npm",
-                match ns {
-                    Some(ns) if ns.starts_with('@') => format!("{ns}/{}", p.name()),
-                    Some(ns) => format!("@{ns}/{}", p.name()),
-                    None => p.name().to_string(),
-                },
-            ),
-            "pypi" => ("PyPI", p.name().to_string()),
-            "cargo" => ("crates.io", p.name().to_string()),
-            "golang" => ("Go", joined("/")),
-            "maven" => ("Maven", joined(":")),
-            "nuget" => ("NuGet", p.name().to_string()),
-            "gem" => ("RubyGems", p.name().to_string()),
-            "composer" => ("Packagist", joined("/")),
-            "hex" => ("Hex", p.name().to_string()),
-            "pub" => ("Pub", p.name().to_string()),
-            "hackage" => ("Hackage", p.name().to_string()),
-            "cran" => ("CRAN", p.name().to_string()),
-            other => {
-                return Err(AdvisoryError::UnsupportedPurlType {
-                    purl: purl.to_string(),
-                    ty: other.to_string(),
-                });
-            }
-        };
+        let (ecosystem, name) =
+            package::of_purl(p).map_err(|ty| AdvisoryError::UnsupportedPurlType {
+                purl: purl.to_string(),
+                ty: ty.to_string(),
+            })?;
         Ok(Target {
             ecosystem,
-            key: key(ecosystem, &normalise_name(ecosystem, &name)),
+            key: package::key(ecosystem, &package::normalise_name(ecosystem, &name)),
             version: p.version().map(str::to_string),
         })
     }
-}
-
-pub(super) fn key(ecosystem: &str, name: &str) -> String {
-    let mut k = String::with_capacity(ecosystem.len() + 1 + name.len());
-    k.push_str(ecosystem);
-    k.push('\0');
-    k.push_str(name);
-    k
-}
-
-/// `Maven:https://maven.google.com` and `Debian:12` index under their base
-/// ecosystem; a purl does not say which repository or release it means.
-pub(super) fn base_ecosystem(ecosystem: &str) -> &str {
-    ecosystem.split(':').next().unwrap_or(ecosystem)
-}
-
-/// Names as the ecosystem compares them. npm and Go fold case too: the
-/// purl spec lowercases npm names and Go namespaces, so a purl cannot tell
-/// `JSONStream` from `jsonstream`; an extra match is the safe side.
-pub(super) fn normalise_name(ecosystem: &str, name: &str) -> String {
-    match ecosystem {
-        "PyPI" => pep503(name),
-        "crates.io" => name.to_ascii_lowercase().replace('_', "-"),
-        "npm" | "Go" | "NuGet" | "Packagist" | "Hex" => name.to_lowercase(),
-        _ => name.to_string(),
-    }
-}
-
-/// PEP 503: lowercase, and every run of `-`, `_` and `.` becomes one `-`.
-pub(super) fn pep503(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    let mut in_run = false;
-    for c in name.trim().chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !in_run {
-                out.push('-');
-            }
-            in_run = true;
-        } else {
-            out.extend(c.to_lowercase());
-            in_run = false;
-        }
-    }
-    out
 }
 
 #[cfg(test)]

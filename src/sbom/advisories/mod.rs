@@ -32,8 +32,8 @@ pub mod osv;
 mod test_support;
 pub mod versions;
 
+use crate::sbom::package::{base_ecosystem, key, normalise_name};
 pub use matching::{Finding, Findings, Matcher, Query, Unchecked, evaluate};
-use matching::{base_ecosystem, key, normalise_name};
 pub use osv::{
     Advisory, Affected, Event, Ignore, LoadWarning, Match, Package, Range, RangeKind, Severity,
     Status,
