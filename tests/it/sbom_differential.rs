@@ -13,6 +13,12 @@
 //! libraries cannot read are listed in [`REFERENCE_REFUSES`] with the
 //! reason they give, and differences known today in [`KNOWN`]; both are
 //! checked to still hold, so neither list can go stale silently.
+//!
+//! The fixtures hold no difference today; [`CRAFTED`] documents, written
+//! to a temporary directory, say the same thing twice in ways readers may
+//! take differently (repeated XML elements and JSON members, a second purl
+//! reference, purls at the edges of the grammar), and [`CRAFTED_KNOWN`]
+//! pins what differs on them.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -195,7 +201,7 @@ fn differences(sbom: &Sbom, reference: &[RefComponent]) -> Vec<String> {
     rows
 }
 
-/// Every file under `dir`, as paths relative to `root`, sorted.
+/// Every file under `root`, as paths relative to it, sorted.
 fn walk(root: &Path) -> Vec<String> {
     let mut files = Vec::new();
     let mut dirs = vec![root.to_path_buf()];
@@ -319,28 +325,230 @@ fn components_equal_the_official_libraries() {
         "REFERENCE_REFUSES names a file that is not read"
     );
 
-    let known: Vec<(String, String)> = KNOWN
+    check_known(&format!("{compared} fixture SBOMs"), &found, KNOWN);
+}
+
+/// Fails, with a table, when the differences `found` are not exactly
+/// those `known` lists.
+fn check_known(what: &str, found: &[(String, String)], known: &[(&str, &str)]) {
+    let known: Vec<(String, String)> = known
         .iter()
         .map(|(f, d)| (f.to_string(), d.to_string()))
         .collect();
     let new: Vec<&(String, String)> = found.iter().filter(|d| !known.contains(d)).collect();
     let gone: Vec<&(String, String)> = known.iter().filter(|d| !found.contains(d)).collect();
-    if !new.is_empty() || !gone.is_empty() {
-        let mut table = String::new();
-        let mut section = |title: &str, rows: &[&(String, String)]| {
-            if rows.is_empty() {
-                return;
-            }
-            let _ = writeln!(table, "\n{title}\nfile | side | name | version | purls");
-            for (f, d) in rows {
-                let _ = writeln!(table, "{f} | {d}");
+    if new.is_empty() && gone.is_empty() {
+        return;
+    }
+    let mut table = String::new();
+    let mut section = |title: &str, rows: &[&(String, String)]| {
+        if rows.is_empty() {
+            return;
+        }
+        let _ = writeln!(table, "\n{title}\nfile | side | name | version | purls");
+        for (f, d) in rows {
+            let _ = writeln!(table, "{f} | {d}");
+        }
+    };
+    section(
+        "differences (new: fix the reader, or list them as known):",
+        &new,
+    );
+    section("listed as known, no longer found (remove them):", &gone);
+    panic!("{what} compared with cyclonedx-python-lib and spdx-tools{table}");
+}
+
+/// Documents written here, each one way of writing the same thing twice
+/// that a reader may take differently from another: an attacker's SBOM
+/// need not be valid, only accepted.
+const CRAFTED: &[(&str, &str)] = &[
+    (
+        // XML elements a component may hold once, twice: which one counts?
+        "cdx-xml-repeated-elements.xml",
+        r#"<?xml version="1.0"?>
+<bom xmlns="http://cyclonedx.org/schema/bom/1.6" version="1">
+  <components>
+    <component type="library"><name>benign</name><name>evil</name><version>1.0</version><version>6.6.6</version><purl>pkg:npm/benign@1.0</purl><purl>pkg:npm/evil@6.6.6</purl></component>
+  </components>
+</bom>
+"#,
+    ),
+    (
+        // A component in another CycloneDX version's namespace.
+        "cdx-xml-foreign-namespace.xml",
+        r#"<?xml version="1.0"?>
+<bom xmlns="http://cyclonedx.org/schema/bom/1.6" xmlns:o="http://cyclonedx.org/schema/bom/1.5" version="1">
+  <components>
+    <component type="library"><name>seen</name><version>1.0</version></component>
+    <o:component type="library"><o:name>hidden</o:name><o:version>2.0</o:version></o:component>
+  </components>
+</bom>
+"#,
+    ),
+    (
+        // A JSON member written twice.
+        "cdx-json-repeated-member.json",
+        r#"{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[{"type":"library","name":"benign","name":"evil","version":"1.0","purl":"pkg:npm/benign@1.0"}]}"#,
+    ),
+    (
+        // One purl written in ways that mean the same.
+        "cdx-json-purl-spellings.json",
+        r#"{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[
+  {"type":"library","name":"a","version":"1.0","purl":"pkg:NPM/a@1.0"},
+  {"type":"library","name":"b","version":"1.0","purl":"pkg:npm/%40scope/b@1.0?os=linux&arch=x64"},
+  {"type":"library","name":"c","version":"1.0","purl":"pkg:npm/c@1.0 "},
+  {"type":"library","name":"d","version":"","purl":"pkg:pypi/D_d@1.0"}]}"#,
+    ),
+    (
+        // Purls at the edges of the purl grammar, each read by the
+        // reference's packageurl-python.
+        "cdx-json-purl-edges.json",
+        r#"{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[
+  {"type":"library","name":"e1","purl":"pkg:npm/e1@1.0#../x"},
+  {"type":"library","name":"e2","purl":"pkg:npm/e2%zz@1.0"},
+  {"type":"library","name":"e3","purl":"pkg:npm//e3@1.0"},
+  {"type":"library","name":"e4","purl":"pkg:npm/e4@1.0?=v"},
+  {"type":"library","name":"e5","purl":"pkg:npm/e5@1.0?a=1&a=2"},
+  {"type":"library","name":"e6","purl":"pkg:npm/e6@"},
+  {"type":"library","name":"e7","purl":"pkg:npm/e 7@1.0"},
+  {"type":"library","name":"e8","purl":"pkg://npm/e8@1.0"}]}"#,
+    ),
+    (
+        // A package with two purl references (SPDX allows any number).
+        "spdx-json-two-purls.spdx.json",
+        r#"{"spdxVersion":"SPDX-2.3","dataLicense":"CC0-1.0","SPDXID":"SPDXRef-DOCUMENT","name":"d","documentNamespace":"https://example.com/d","creationInfo":{"created":"2024-01-01T00:00:00Z","creators":["Tool: t"]},
+"documentDescribes":["SPDXRef-app"],
+"packages":[{"SPDXID":"SPDXRef-app","name":"app","versionInfo":"1.0","downloadLocation":"NOASSERTION"},
+{"SPDXID":"SPDXRef-p","name":"left-pad","versionInfo":"1.3.0","downloadLocation":"NOASSERTION","externalRefs":[{"referenceCategory":"PACKAGE-MANAGER","referenceType":"purl","referenceLocator":"pkg:npm/left-pad@1.3.0"},{"referenceCategory":"PACKAGE-MANAGER","referenceType":"purl","referenceLocator":"pkg:npm/evil-pad@6.6.6"}]}]}"#,
+    ),
+    (
+        "spdx-tv-two-purls.spdx",
+        "SPDXVersion: SPDX-2.3\nDataLicense: CC0-1.0\nSPDXID: SPDXRef-DOCUMENT\nDocumentName: d\n\
+         DocumentNamespace: https://example.com/d\nCreator: Tool: t\nCreated: 2024-01-01T00:00:00Z\n\
+         Relationship: SPDXRef-DOCUMENT DESCRIBES SPDXRef-app\n\n\
+         PackageName: app\nSPDXID: SPDXRef-app\nPackageVersion: 1.0\nPackageDownloadLocation: NOASSERTION\n\n\
+         PackageName: left-pad\nSPDXID: SPDXRef-p\nPackageVersion: 1.3.0\nPackageDownloadLocation: NOASSERTION\n\
+         ExternalRef: PACKAGE-MANAGER purl pkg:npm/left-pad@1.3.0\n\
+         ExternalRef: PACKAGE-MANAGER purl pkg:npm/evil-pad@6.6.6\n",
+    ),
+    (
+        // A package tag written twice.
+        "spdx-tv-repeated-version.spdx",
+        "SPDXVersion: SPDX-2.3\nDataLicense: CC0-1.0\nSPDXID: SPDXRef-DOCUMENT\nDocumentName: d\n\
+         DocumentNamespace: https://example.com/d\nCreator: Tool: t\nCreated: 2024-01-01T00:00:00Z\n\n\
+         PackageName: left-pad\nSPDXID: SPDXRef-p\nPackageVersion: 1.3.0\nPackageVersion: 6.6.6\n\
+         PackageDownloadLocation: NOASSERTION\n",
+    ),
+];
+
+/// Differences known today on [`CRAFTED`]; each is a way for a document
+/// to show mcp-warden other components than other tools see.
+const CRAFTED_KNOWN: &[(&str, &str)] = &[
+    // Repeated <name>, <version>, <purl>: we take the first, the lib the
+    // last. The XSD allows one each, so XSD validation would refuse it.
+    (
+        "cdx-xml-repeated-elements.xml",
+        "only mcp-warden | benign | 1.0 | pkg:npm/benign@1.0",
+    ),
+    (
+        "cdx-xml-repeated-elements.xml",
+        "only reference | evil | 6.6.6 | pkg:npm/evil@6.6.6",
+    ),
+    // We skip a component in another namespace without a word; the lib
+    // sees the <component> but not its <name>, and refuses the document.
+    (
+        "cdx-xml-foreign-namespace.xml",
+        "reference refuses | mcp-warden reads seen | 1.0 | -",
+    ),
+    // `?=v` (a qualifier without a key): the packageurl crate refuses the
+    // purl, so we judge the component without it; packageurl-python drops
+    // the qualifier and keeps the purl.
+    ("cdx-json-purl-edges.json", "only mcp-warden | e4 | - | -"),
+    (
+        "cdx-json-purl-edges.json",
+        "only reference | e4 | - | pkg:npm/e4@1.0",
+    ),
+    // `@` with no version: the crate keeps an empty version, Python none.
+    (
+        "cdx-json-purl-edges.json",
+        "only reference | e6 | - | pkg:npm/e6",
+    ),
+    (
+        "cdx-json-purl-edges.json",
+        "only mcp-warden | e6 | - | pkg:npm/e6@",
+    ),
+    // Component keeps one purl per package (see `identifiers`).
+    (
+        "spdx-json-two-purls.spdx.json",
+        "only reference | left-pad | 1.3.0 | pkg:npm/evil-pad@6.6.6 pkg:npm/left-pad@1.3.0",
+    ),
+    (
+        "spdx-json-two-purls.spdx.json",
+        "only mcp-warden | left-pad | 1.3.0 | pkg:npm/left-pad@1.3.0",
+    ),
+    (
+        "spdx-tv-two-purls.spdx",
+        "only reference | left-pad | 1.3.0 | pkg:npm/evil-pad@6.6.6 pkg:npm/left-pad@1.3.0",
+    ),
+    (
+        "spdx-tv-two-purls.spdx",
+        "only mcp-warden | left-pad | 1.3.0 | pkg:npm/left-pad@1.3.0",
+    ),
+    // A second PackageVersion: we keep the last, spdx-tools refuses.
+    (
+        "spdx-tv-repeated-version.spdx",
+        "reference refuses | mcp-warden reads left-pad | 6.6.6 | -",
+    ),
+];
+
+/// The crafted documents, compared the same way; here mcp-warden may
+/// refuse a document (that fails closed), and a document the reference
+/// refuses but mcp-warden reads is a difference.
+#[test]
+fn crafted_documents_read_as_the_official_libraries_read_them() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in CRAFTED {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let files: Vec<&str> = CRAFTED.iter().map(|(name, _)| *name).collect();
+    let mut reference = reference(dir.path(), &files).unwrap_or_else(|e| panic!("{e}"));
+    let mut found: Vec<(String, String)> = Vec::new();
+    for (name, text) in CRAFTED {
+        let answer = reference
+            .remove(*name)
+            .unwrap_or_else(|| panic!("{name}: the reference script said nothing of it"));
+        let sbom = match mcp_warden::sbom::parse(text.as_bytes()) {
+            Ok(sbom) => sbom,
+            Err(e) => {
+                // Listed too, so that no document drops out of the
+                // comparison unseen.
+                found.push((name.to_string(), format!("mcp-warden refuses | {e}")));
+                continue;
             }
         };
-        section(
-            "differences (new: fix the reader, or list them in KNOWN):",
-            &new,
-        );
-        section("listed in KNOWN, no longer found (remove them):", &gone);
-        panic!("{compared} SBOMs compared with cyclonedx-python-lib and spdx-tools{table}");
+        match answer {
+            RefFile::Read { components, .. } => found.extend(
+                differences(&sbom, &components)
+                    .into_iter()
+                    .map(|d| (name.to_string(), d)),
+            ),
+            RefFile::Refused { .. } => found.push((
+                name.to_string(),
+                format!(
+                    "reference refuses | mcp-warden reads {}",
+                    sbom.top
+                        .iter()
+                        .chain(&sbom.components)
+                        .map(|c| ours(c).to_string())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            )),
+        }
     }
+    check_known(
+        &format!("{} crafted SBOMs", CRAFTED.len()),
+        &found,
+        CRAFTED_KNOWN,
+    );
 }
