@@ -40,6 +40,7 @@ mod sandbox_escape;
 mod sandbox_interp;
 mod sandbox_limits;
 mod sbom;
+mod sbom_differential;
 mod sbom_evasions;
 mod sbom_signed;
 mod secrets;
