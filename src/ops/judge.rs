@@ -143,11 +143,16 @@ pub fn load_advisories(
     policies: &PolicySet,
 ) -> Result<Option<AdvisoryDb>, Failure> {
     let mut paths = policies.advisories_dbs();
-    if let Some(g) = given
-        && !paths.iter().any(|p| p == g)
-    {
-        paths.push(g.to_path_buf());
-    }
+    paths.extend(given.map(Path::to_path_buf));
+    // One database named twice (a layer's and --advisories) is read once,
+    // or each of its matches would be reported twice.
+    let mut seen = Vec::new();
+    paths.retain(|p| {
+        let id = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+        let new = !seen.contains(&id);
+        seen.push(id);
+        new
+    });
     let mut dbs = Vec::with_capacity(paths.len());
     for path in &paths {
         dbs.push(AdvisoryDb::load(path).map_err(|e| {

@@ -326,6 +326,12 @@ fn the_users_database_adds_to_the_systems() {
         vuln.len() == 1 && vuln[0].1.contains("ES-1"),
         &format!("only ES-1, got {vuln:?}"),
     );
+    // The system's database named again on the command line (spelt
+    // another way): ES-1 is reported once.
+    let again: OsString = env.system.join(".").join("system-osv").into();
+    let out = verify(&env, Some("policy.toml"), &[o("--advisories"), again]);
+    exits(&out, 1);
+    assert_eq!(diags(&out.json(), "vulnerable-component").len(), 1);
     // A user database that cannot be used is still an error naming it.
     let out = verify(&env, Some("policy.toml"), &db("nowhere"));
     out.code(2).diag("input-invalid");
