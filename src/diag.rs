@@ -93,6 +93,9 @@ codes! {
     VulnerableComponent => "vulnerable-component": "a component is affected by an advisory at or above the policy's severity threshold",
     AdvisoryUnknown => "advisory-unknown": "whether a component is affected by an advisory cannot be decided (unparsable version, unknown range kind)",
     AdvisoryIgnoreUnused => "advisory-ignore-unused": "an [advisories] ignore entry matched no advisory of any component",
+    AdvisoryDbMissing => "advisory-db-missing": "a policy has an [advisories] table, but no layer names a `db` (and, in a decision, --advisories was not given): no advisory database is in force and its rules check nothing",
+    AdvisoryDbIncomplete => "advisory-db-incomplete": "the advisory database skipped records it could not read (malformed, truncated, oversized, nested too deep); a component a skipped record still names is advisory-unknown",
+    AdvisoryDbStale => "advisory-db-stale": "the advisory database's newest record is older than [advisories] `max-age` (default 7d), or no record says when it was modified; an error where `stale = \"deny\"`",
     // policy decisions
     EvidenceMissing => "evidence-missing": "the policy requires a kind of evidence (provenance, sbom) that was not given",
     VersionUnknown => "version-unknown": "the policy pins versions, but the artifact's version is not known",

@@ -138,15 +138,15 @@ pub fn policy_digest(ctx: &Context) -> String {
 /// SHA-256 over everything besides the bytes that the verdict depends on,
 /// which a receipt is keyed by besides the files' identities: this
 /// version, the lock entry, the policy and trust files (as
-/// [`policy_digest`] gave them), the advisory database.
-pub fn inputs(policy_digest: &str, entry_toml: &str, advisories: Option<&Path>) -> String {
+/// [`policy_digest`] gave them), the advisory databases.
+pub fn inputs(policy_digest: &str, entry_toml: &str, advisories: &[PathBuf]) -> String {
     let mut h = crate::digest::FieldHasher::default();
     h.field("version", env!("CARGO_PKG_VERSION").as_bytes());
     h.field("entry", entry_toml.as_bytes());
     h.field("state", policy_digest.as_bytes());
     // A database of thousands of files is not hashed on every launch: its
     // directory's identity changes when a file is added or removed.
-    if let Some(db) = advisories {
+    for db in advisories {
         h.field("advisories", db.to_string_lossy().as_bytes());
         let id = std::fs::metadata(db)
             .map(|m| Stat::of(&m).line())
@@ -687,13 +687,18 @@ mod tests {
     fn a_receipt_for_another_policy_or_lock_entry_is_not_used() {
         let fp = Fingerprint::of_stat(&stat());
         let entry = "source = \"npm:a@1\"\nkind = \"npm-tarball\"\n";
-        let inputs = super::inputs("sha256:11", entry, None);
+        let inputs = super::inputs("sha256:11", entry, &[]);
         let r = Receipt::new("aa", &inputs, &fp);
-        assert!(r.matches("aa", &super::inputs("sha256:11", entry, None), &fp));
-        let other_policy = super::inputs("sha256:12", entry, None);
-        let other_entry = super::inputs("sha256:11", &entry.replace("a@1", "a@2"), None);
+        assert!(r.matches("aa", &super::inputs("sha256:11", entry, &[]), &fp));
+        let other_policy = super::inputs("sha256:12", entry, &[]);
+        let other_entry = super::inputs("sha256:11", &entry.replace("a@1", "a@2"), &[]);
         let d = tempfile::tempdir().unwrap();
-        let with_db = super::inputs("sha256:11", entry, Some(d.path()));
+        let db = [d.path().to_path_buf()];
+        let with_db = super::inputs("sha256:11", entry, &db);
+        // Each layer's database counts: a second one is another input.
+        let two = [d.path().to_path_buf(), d.path().join("second")];
+        let with_two = super::inputs("sha256:11", entry, &two);
+        assert_ne!(with_two, with_db);
         for other in [&other_policy, &other_entry, &with_db] {
             assert_ne!(other, &inputs);
             assert!(!r.matches("aa", other, &fp));
@@ -701,7 +706,7 @@ mod tests {
         // A file added to the advisory database changes its identity.
         std::thread::sleep(Duration::from_millis(20));
         std::fs::write(d.path().join("GHSA-x.json"), "{}").unwrap();
-        assert_ne!(with_db, super::inputs("sha256:11", entry, Some(d.path())));
+        assert_ne!(with_db, super::inputs("sha256:11", entry, &db));
     }
 
     #[test]

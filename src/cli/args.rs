@@ -673,7 +673,8 @@ pub struct EvidenceArgs {
     pub sbom_signature: Vec<PathBuf>,
 
     /// An offline OSV database: a directory of OSV JSON files or an
-    /// ecosystem's all.zip (overrides [advisories] db in the policy).
+    /// ecosystem's all.zip, used together with every policy layer's
+    /// [advisories] db (it adds to them, never replaces them).
     #[arg(long, value_name = "PATH")]
     pub advisories: Option<PathBuf>,
 

@@ -134,24 +134,40 @@ pub fn decide(
     Ok(Report::from_decision(evidence, &decision))
 }
 
-/// The OSV database from `--advisories`, or else the first policy layer's
-/// `[advisories] db` (relative to that policy file).
+/// The OSV database in force: every policy layer's `[advisories] db`
+/// (each relative to its policy file) and `--advisories`, loaded together.
+/// A database given on the command line adds to the policy's and never
+/// replaces it; each one that cannot be used is an error naming it.
 pub fn load_advisories(
     given: Option<&Path>,
     policies: &PolicySet,
 ) -> Result<Option<AdvisoryDb>, Failure> {
-    let path = given
-        .map(Path::to_path_buf)
-        .or_else(|| policies.advisories_db());
-    let Some(path) = path else { return Ok(None) };
-    let db = AdvisoryDb::load(&path).map_err(|e| {
-        Failure::input(
-            Code::InputInvalid,
-            format!("cannot use the advisory database {}: {e}", path.display()),
-            Some("pass a directory of OSV JSON files or an ecosystem's all.zip".into()),
-        )
-    })?;
-    Ok(Some(db))
+    let mut paths = policies.advisories_dbs();
+    paths.extend(given.map(Path::to_path_buf));
+    // One database named twice (a layer's and --advisories) is read once,
+    // or each of its matches would be reported twice.
+    let mut seen = Vec::new();
+    paths.retain(|p| {
+        let id = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+        let new = !seen.contains(&id);
+        seen.push(id);
+        new
+    });
+    let mut dbs = Vec::with_capacity(paths.len());
+    for path in &paths {
+        dbs.push(AdvisoryDb::load(path).map_err(|e| {
+            Failure::input(
+                Code::InputInvalid,
+                format!("cannot use the advisory database {}: {e}", path.display()),
+                Some("pass a directory of OSV JSON files or an ecosystem's all.zip".into()),
+            )
+        })?);
+    }
+    Ok(match dbs.len() {
+        0 => None,
+        1 => dbs.pop(),
+        _ => Some(AdvisoryDb::merge(dbs)),
+    })
 }
 
 /// The cosign-style identity flags as one rule; the command line ensures

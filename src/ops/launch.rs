@@ -642,8 +642,8 @@ fn check_files(
         (early.unwrap_or_else(fingerprint)).map_err(|e| damaged(format!("{name}: {e}")))?;
 
     let entry_toml = toml::to_string(entry).unwrap_or_default();
-    let db_path = policies.advisories_db();
-    let inputs = receipt::inputs(&c.digest, &entry_toml, db_path.as_deref());
+    let db_paths = policies.advisories_dbs();
+    let inputs = receipt::inputs(&c.digest, &entry_toml, &db_paths);
     let fresh = receipt_answers(
         c.receipt.as_ref(),
         c.rehash,

@@ -81,6 +81,8 @@ pub fn check(ctx: &Context, file: Option<&Path>) -> Result<Checked, Failure> {
     for p in &loaded {
         diags.extend(policy::unused_exceptions(p, &names));
     }
+    // Judged over the files checked together: one layer's `db` serves all.
+    diags.extend(policy::advisory_tables_without_db(&loaded));
     if file.is_none() && files.len() == 2 {
         // Loosening is only visible with both layers loaded.
         if let Ok(set) = load_policies(ctx, &trust) {

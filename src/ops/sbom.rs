@@ -88,7 +88,14 @@ fn judge_inner(
         )
     })?;
     let db = load_advisories(ev.advisories.as_deref(), policies)?;
-    let found = crate::policy::judge_resolved(policies, server, &sbom, db.as_ref());
+    let mut found = crate::policy::judge_resolved(policies, server, &sbom, db.as_ref());
+    // What is said of the database itself, unless the given SBOM's
+    // judgement said it already.
+    for d in crate::policy::advisory_db_findings(policies, db.as_ref(), jiff::Timestamp::now()) {
+        if !(report.diagnostics.iter()).any(|e| e.code == d.code && e.message == d.message) {
+            found.push(d);
+        }
+    }
     let denied = found.iter().any(|d| d.severity == Severity::Error);
     report.diagnostics.extend(found);
     if let Some(t) = &tree {

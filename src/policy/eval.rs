@@ -65,10 +65,19 @@ pub fn evaluate(
     unsigned: Option<&str>,
 ) -> Decision {
     let unsigned = unsigned.map(|r| crate::text::printable(r, crate::lock::MAX_REASON_CHARS));
+    let now = jiff::Timestamp::now();
+    // What is said of the database itself, once, where advisories were
+    // looked up (or would have been): some SBOM was read.
+    let advisory_db = if ev.sboms.iter().any(|s| s.sbom.is_ok()) {
+        super::advisories::advisory_db_findings(set, advisories, now)
+    } else {
+        Vec::new()
+    };
     let ctx = Ctx {
         trust,
         advisories,
-        now: jiff::Timestamp::now(),
+        advisory_db: &advisory_db,
+        now,
         unsigned: unsigned.as_deref(),
     };
     // A signature that was given and fails is never ignored, whatever the
@@ -243,6 +252,9 @@ fn prefixed(d: &Diagnostic, file: &str) -> Diagnostic {
 struct Ctx<'a> {
     trust: &'a TrustStore,
     advisories: Option<&'a crate::sbom::advisories::AdvisoryDb>,
+    /// Findings about the database, weighed in every layer like the
+    /// SBOM's: an error (a stale database under `stale = "deny"`) denies.
+    advisory_db: &'a [Diagnostic],
     now: jiff::Timestamp,
     /// The reason of an unsigned pin, made printable.
     unsigned: Option<&'a str>,
@@ -458,7 +470,11 @@ fn evaluate_layer(
         now: ctx.now,
     });
     let mut sbom_notes = Vec::new();
-    for d in sbom.diagnostics {
+    for d in sbom
+        .diagnostics
+        .into_iter()
+        .chain(ctx.advisory_db.iter().cloned())
+    {
         if d.severity == Severity::Error {
             denials.push(d);
         } else {

@@ -6,6 +6,7 @@
 //! only when every layer allows it. A user file therefore can only tighten;
 //! what would loosen is reported by `check` and has no effect.
 
+mod advisories;
 mod eval;
 mod explain;
 mod parse;
@@ -16,6 +17,7 @@ mod template;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use advisories::{advisory_db_findings, advisory_tables_without_db};
 pub use eval::{Decision, LayerDecision, evaluate};
 pub use explain::explain;
 pub use parse::parse;
@@ -406,6 +408,11 @@ pub struct AdvisoryRules {
     pub db: Option<PathBuf>,
     pub severity: crate::sbom::advisories::Severity,
     pub ignore: Vec<(crate::sbom::advisories::Ignore, Loc)>,
+    /// `max-age` (as written, seconds): how old the database's newest
+    /// record may be; `None` is [`advisories::DEFAULT_MAX_AGE`].
+    pub max_age: Option<At<(String, u64)>>,
+    /// `stale`: "deny" (true) or "warn" (false, the default).
+    pub stale_deny: Option<At<bool>>,
     pub loc: Loc,
 }
 
@@ -623,15 +630,23 @@ impl PolicySet {
         (self.layers.iter()).find_map(|p| Some(p.otlp.as_ref()?.value.clone()))
     }
 
-    /// The first layer's `[advisories] db`, relative to that policy file.
-    pub fn advisories_db(&self) -> Option<PathBuf> {
-        self.layers.iter().find_map(|p| {
-            let db = p.advisories.as_ref()?.db.as_ref()?;
-            Some(match p.file.parent() {
+    /// Every layer's `[advisories] db`, each relative to its policy file,
+    /// in layer order: all of them are used together (a layer only adds).
+    pub fn advisories_dbs(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = Vec::new();
+        for p in &self.layers {
+            let Some(db) = p.advisories.as_ref().and_then(|a| a.db.as_ref()) else {
+                continue;
+            };
+            let path = match p.file.parent() {
                 Some(dir) if db.is_relative() => dir.join(db),
                 _ => db.clone(),
-            })
-        })
+            };
+            if !out.contains(&path) {
+                out.push(path);
+            }
+        }
+        out
     }
 
     /// `[servers.run]` of `server` over both layers: the variables of

@@ -41,6 +41,7 @@ mod sandbox_interp;
 mod sandbox_limits;
 mod sbom;
 mod sbom_differential;
+mod sbom_advisories;
 mod sbom_evasions;
 mod sbom_signed;
 mod secrets;

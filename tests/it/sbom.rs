@@ -1299,11 +1299,16 @@ fn advisories_path_problems() {
         "resolved against the policy's directory",
     );
 
-    // --advisories overrides the policy's db.
+    // --advisories adds to the policy's db and does not replace it: the
+    // missing one is still an error (tests/it/sbom_advisories.rs).
     let mut over = args.clone();
     over.extend([o("--advisories"), f("osv")]);
     let out = verify(&env, Some("policies/missing.toml"), "server.bin", &over);
-    denied_with(&out, "vulnerable-component");
+    out.code(2);
+    out.check(
+        messages(&out.json(), "input-invalid")[0].contains("policies/nowhere"),
+        "the policy's db is still loaded",
+    );
 }
 
 // ---------------------------------------------------------------------------

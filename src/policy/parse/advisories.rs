@@ -1,4 +1,5 @@
-//! `[advisories]`: the database, the severity threshold and ignores.
+//! `[advisories]`: the database, the severity threshold, ignores, and how
+//! old the database may be.
 
 use std::ops::Range;
 
@@ -6,7 +7,7 @@ use toml::de::DeTable;
 
 use super::Parser;
 use crate::diag::{Code, Diagnostic};
-use crate::policy::AdvisoryRules;
+use crate::policy::{AdvisoryRules, At};
 use crate::sbom::advisories::{Ignore, Severity};
 
 impl Parser<'_> {
@@ -15,7 +16,11 @@ impl Parser<'_> {
         t: &DeTable,
         span: Range<usize>,
     ) -> Option<AdvisoryRules> {
-        self.check_keys(t, &["db", "severity", "ignore"], "[advisories]");
+        self.check_keys(
+            t,
+            &["db", "severity", "ignore", "max-age", "stale"],
+            "[advisories]",
+        );
         let db = self
             .string(t, "db")
             .map(|d| std::path::PathBuf::from(d.value));
@@ -67,10 +72,54 @@ impl Parser<'_> {
                 p.loc(ispan),
             ))
         });
+        let max_age =
+            self.string(t, "max-age")
+                .and_then(|m| match super::sbom::parse_duration(&m.value) {
+                    Some(secs) => Some(At {
+                        value: (m.value, secs),
+                        loc: m.loc,
+                    }),
+                    None => {
+                        self.diags.push(
+                            Diagnostic::error(
+                                Code::PolicyBadPattern,
+                                format!("invalid duration `{}`", m.value),
+                            )
+                            .hint("write a number and a unit: \"7d\", \"12h\", \"2w\"")
+                            .at(m.loc.to_string()),
+                        );
+                        None
+                    }
+                });
+        let stale = self
+            .string(t, "stale")
+            .and_then(|s| match s.value.as_str() {
+                "deny" => Some(At {
+                    value: true,
+                    loc: s.loc,
+                }),
+                "warn" => Some(At {
+                    value: false,
+                    loc: s.loc,
+                }),
+                other => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::PolicyType,
+                            format!("unknown `stale` rule `{other}`"),
+                        )
+                        .hint("use \"warn\" (report a stale database) or \"deny\" (refuse what it would judge)")
+                        .at(s.loc.to_string()),
+                    );
+                    None
+                }
+            });
         Some(AdvisoryRules {
             db,
             severity,
             ignore,
+            max_age,
+            stale_deny: stale,
             loc: self.loc(span),
         })
     }

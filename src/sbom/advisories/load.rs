@@ -8,8 +8,8 @@ use std::path::Path;
 
 use crate::fsutil::{self, ReadError};
 
-use super::osv::{Advisory, LoadWarning, Parsed, parse_record};
-use super::{AdvisoryDb, AdvisoryError, KEPT_WARNINGS, Limits};
+use super::osv::{Advisory, Affected, LoadWarning, Parsed, parse_record, salvage};
+use super::{AdvisoryDb, AdvisoryError, KEPT_WARNINGS, Limits, Source, Unreadable};
 
 impl AdvisoryDb {
     /// Reads a directory of OSV JSON files and zip archives of them
@@ -21,9 +21,11 @@ impl AdvisoryDb {
     }
 
     /// Like [`AdvisoryDb::load`]. Malformed, truncated and oversized records
-    /// are skipped and counted ([`AdvisoryDb::warnings`]); a path that
-    /// cannot be read, a limit crossed, or no usable record at all is an
-    /// error, because a partial database would pass what it does not know.
+    /// are skipped and counted ([`AdvisoryDb::warnings`], [`Source`]), and
+    /// those whose packages can still be read make those packages unknown
+    /// ([`Unreadable`]); a path that cannot be read, a limit crossed, or no
+    /// usable record at all is an error, because a partial database would
+    /// pass what it does not know.
     pub fn load_with(path: &Path, limits: &Limits) -> Result<Self, AdvisoryError> {
         let meta = fs::metadata(path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => AdvisoryError::Read(ReadError::Missing {
@@ -51,7 +53,30 @@ impl AdvisoryDb {
                 withdrawn: loader.withdrawn,
             });
         }
+        // A day of clock skew is tolerated, as for an SBOM's `max-age`.
+        let horizon = jiff::Timestamp::now()
+            .checked_add(jiff::SignedDuration::from_hours(24))
+            .unwrap_or(jiff::Timestamp::MAX);
+        let newest = (loader.records.iter())
+            .filter_map(|a| {
+                a.modified
+                    .as_deref()?
+                    .trim()
+                    .parse::<jiff::Timestamp>()
+                    .ok()
+            })
+            .filter(|t| *t <= horizon)
+            .max();
+        let source = Source {
+            path: path.to_path_buf(),
+            records: loader.records.len(),
+            skipped: loader.skipped,
+            skips: loader.skips,
+            newest,
+        };
         let mut db = Self::from_records(loader.records);
+        db.set_unreadable(loader.unreadable);
+        db.sources = vec![source];
         db.warnings = loader.warnings;
         db.warning_count = loader.warning_count;
         db.skipped = loader.skipped;
@@ -68,6 +93,9 @@ struct Loader<'l> {
     pub(super) warnings: Vec<LoadWarning>,
     pub(super) warning_count: usize,
     pub(super) skipped: usize,
+    /// The first skips, also when other warnings fill `warnings`.
+    pub(super) skips: Vec<LoadWarning>,
+    pub(super) unreadable: Vec<Unreadable>,
     pub(super) withdrawn: usize,
     pub(super) total_bytes: u64,
 }
@@ -82,6 +110,8 @@ impl<'l> Loader<'l> {
             warnings: Vec::new(),
             warning_count: 0,
             skipped: 0,
+            skips: Vec::new(),
+            unreadable: Vec::new(),
             withdrawn: 0,
             total_bytes: 0,
         }
@@ -99,6 +129,12 @@ impl<'l> Loader<'l> {
 
     fn skip(&mut self, source: &str, message: String) {
         self.skipped += 1;
+        if self.skips.len() < KEPT_WARNINGS {
+            self.skips.push(LoadWarning {
+                source: source.to_string(),
+                message: message.clone(),
+            });
+        }
         self.warn(source, message);
     }
 
@@ -126,6 +162,33 @@ impl<'l> Loader<'l> {
                 Ok(())
             }
             Err(why) => {
+                if let Some((id, packages)) = salvage(bytes) {
+                    self.unreadable.push(Unreadable {
+                        advisory: Advisory {
+                            id: crate::text::printable(
+                                &id.unwrap_or_else(|| format!("the record in {source}")),
+                                200,
+                            ),
+                            aliases: Vec::new(),
+                            summary: None,
+                            modified: None,
+                            severity: None,
+                            cvss_score: None,
+                            informational: None,
+                            affected: (packages.into_iter())
+                                .map(|package| Affected {
+                                    package,
+                                    versions: Vec::new(),
+                                    ranges: Vec::new(),
+                                })
+                                .collect(),
+                        },
+                        warning: LoadWarning {
+                            source: source.to_string(),
+                            message: why.clone(),
+                        },
+                    });
+                }
                 self.skip(source, why);
                 Ok(())
             }
@@ -223,7 +286,8 @@ impl<'l> Loader<'l> {
                     if depth < self.limits.max_depth {
                         subdirs.push(path);
                     } else {
-                        self.warn(
+                        // Records may be in there: the database is incomplete.
+                        self.skip(
                             &source,
                             format!(
                                 "nested deeper than {} directories; not read",
@@ -436,6 +500,62 @@ mod tests {
             affected_ids(&db, "pkg:npm/lodash@4.17.19"),
             ["GHSA-p6mc-m468-83gw"]
         );
+        // The malformed record whose package is still legible (two keys in
+        // one event) leaves that package unknown, not clear.
+        let m = db.matches("pkg:npm/a@0.5.0", None).unwrap();
+        assert_eq!(
+            (m.len(), m[0].advisory.id.as_str(), m[0].status),
+            (1, "X-10", Status::Unknown)
+        );
+        assert!(
+            m[0].why.starts_with(
+                "the advisory record bad/two-keys.json names the package but could not be read (X-10: a range event must have exactly one of"
+            ),
+            "{}",
+            m[0].why
+        );
+        assert!(ids(&db, "pkg:npm/b@0.5.0").is_empty());
+        // What a report says of the database: the skips, and its age by the
+        // newest record not dated in the future (the 2030 copy is not).
+        let [src] = db.sources() else {
+            panic!("one source")
+        };
+        assert_eq!(
+            (src.path.as_path(), src.records, src.skipped),
+            (dir.path(), 8, 8)
+        );
+        assert_eq!(src.skips.len(), 8);
+        assert!(src.skips.iter().all(|w| w.source.starts_with("bad/")));
+        assert_eq!(
+            src.newest,
+            Some("2024-02-10T15:57:43Z".parse::<jiff::Timestamp>().unwrap())
+        );
+    }
+
+    #[test]
+    fn salvage_reads_only_packages_and_id() {
+        let ok = br#"{"id": " X-1 ", "affected": [{"package": {"ecosystem": "npm", "name": "a"}}, {"package": {"ecosystem": 1, "name": "b"}}, {"ranges": []}, {"package": {"ecosystem": "PyPI", "name": "c"}, "versions": 7}]}"#;
+        let (id, packages) = salvage(ok).unwrap();
+        assert_eq!(id.as_deref(), Some("X-1"));
+        let names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["a", "c"]);
+        assert_eq!(
+            salvage(br#"{"id": 5, "affected": [{"package": {"ecosystem": "npm", "name": "a"}}]}"#)
+                .unwrap()
+                .0,
+            None
+        );
+        for none in [
+            &b"{"[..],
+            b"[]",
+            br#"{"id": "X"}"#,
+            br#"{"id": "X", "affected": {}}"#,
+            br#"{"id": "X", "affected": [{"package": {"name": "a"}}]}"#,
+        ] {
+            assert!(salvage(none).is_none(), "{}", String::from_utf8_lossy(none));
+        }
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(salvage(deep.as_bytes()).is_none());
     }
 
     #[test]
@@ -498,6 +618,11 @@ mod tests {
         let db = AdvisoryDb::load_with(dir.path(), &limits).unwrap();
         assert!(db.get("D-1").is_none() && db.len() == 5);
         assert_eq!(db.warnings()[db.warning_count() - 1].source, "a/b/c");
+        // A directory not read may hold records: the database is incomplete
+        // (broken.json is the other skip).
+        assert_eq!((db.skipped(), db.sources()[0].skipped), (2, 2));
+        // No record says when it was modified: the age is unknown.
+        assert_eq!(db.sources()[0].newest, None);
         // One JSON file on its own is a database too.
         assert_eq!(
             AdvisoryDb::load(&dir.path().join("r0.json")).unwrap().len(),

@@ -26,6 +26,26 @@ impl AdvisoryDb {
     }
 
     fn matches_target(&self, target: &Target, version: Option<&str>) -> Vec<Match<'_>> {
+        let mut out = self.matches_indexed(target, version);
+        // A record that could not be read but names the package: whether
+        // this version is affected is unknown.
+        for &u in self.unreadable_index.get(&target.key).into_iter().flatten() {
+            let r = &self.unreadable[u];
+            out.push(Match {
+                advisory: &r.advisory,
+                status: Status::Unknown,
+                why: format!(
+                    "the advisory record {} names the package but could not be read ({}), so whether version {} is affected cannot be decided",
+                    crate::text::printable(&r.warning.source, 200),
+                    crate::text::printable(&r.warning.message, 200),
+                    version.unwrap_or("(none)")
+                ),
+            });
+        }
+        out
+    }
+
+    fn matches_indexed(&self, target: &Target, version: Option<&str>) -> Vec<Match<'_>> {
         let Some(entries) = self.index.get(&target.key) else {
             return Vec::new();
         };

@@ -131,10 +131,48 @@ pub struct AdvisoryDb {
     /// `ecosystem \0 normalised name` -> (advisory, affected entry).
     index: HashMap<String, Vec<(usize, usize)>>,
     by_id: HashMap<String, usize>,
+    /// Skipped records whose packages could still be read: a component
+    /// they name cannot be cleared (see [`Unreadable`]).
+    unreadable: Vec<Unreadable>,
+    /// `ecosystem \0 normalised name` -> index in `unreadable`.
+    unreadable_index: HashMap<String, Vec<usize>>,
     warnings: Vec<LoadWarning>,
     warning_count: usize,
     skipped: usize,
     withdrawn: usize,
+    sources: Vec<Source>,
+}
+
+/// One database as it was loaded, for what a report says about it: where
+/// it is, what was skipped, and how recent it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    pub path: PathBuf,
+    /// Records kept.
+    pub records: usize,
+    /// Records skipped as malformed, truncated, oversized or not read.
+    pub skipped: usize,
+    /// The first skipped records, with why.
+    pub skips: Vec<LoadWarning>,
+    /// The newest `modified` time among the records, leaving out times
+    /// more than a day ahead of the load (a record dated in the future
+    /// says nothing of when the database was last updated); `None` when
+    /// no record carries a usable one.
+    pub newest: Option<jiff::Timestamp>,
+}
+
+/// A record that was skipped as malformed, but whose `affected[].package`
+/// entries could still be read. Which versions it covers is unknown, so a
+/// component of a package it names is reported as unknown, never cleared:
+/// a record damaged in transit, or made unparsable on purpose, must not
+/// make its package look safe.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Unreadable {
+    /// Its `id` if that could be read, else the file; no rating, so it
+    /// counts as above any threshold.
+    pub(crate) advisory: Advisory,
+    /// The file, or `archive!entry`, and why it was skipped.
+    pub(crate) warning: LoadWarning,
 }
 
 impl AdvisoryDb {
@@ -193,6 +231,58 @@ impl AdvisoryDb {
     pub fn withdrawn(&self) -> usize {
         self.withdrawn
     }
+
+    /// The databases loaded into this one, in order; empty for one made
+    /// [`from_records`](AdvisoryDb::from_records).
+    pub fn sources(&self) -> &[Source] {
+        &self.sources
+    }
+
+    /// One database of several (a policy layer's `db`, `--advisories`):
+    /// every record of each is kept, also when two share an id, so that no
+    /// database can hide another's affected ranges under the same id (a
+    /// record with an empty `affected` would otherwise clear the package).
+    pub fn merge(dbs: Vec<AdvisoryDb>) -> AdvisoryDb {
+        let mut records = Vec::new();
+        let mut unreadable = Vec::new();
+        let mut warnings = Vec::new();
+        let (mut warning_count, mut skipped, mut withdrawn) = (0, 0, 0);
+        let mut sources = Vec::new();
+        for db in dbs {
+            records.extend(db.advisories);
+            unreadable.extend(db.unreadable);
+            warning_count += db.warning_count;
+            skipped += db.skipped;
+            withdrawn += db.withdrawn;
+            sources.extend(db.sources);
+            let room = KEPT_WARNINGS.saturating_sub(warnings.len());
+            warnings.extend(db.warnings.into_iter().take(room));
+        }
+        let mut db = Self::from_records(records);
+        db.set_unreadable(unreadable);
+        db.warnings = warnings;
+        db.warning_count = warning_count;
+        db.skipped = skipped;
+        db.withdrawn = withdrawn;
+        db.sources = sources;
+        db
+    }
+
+    pub(crate) fn set_unreadable(&mut self, unreadable: Vec<Unreadable>) {
+        let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+        for (u, r) in unreadable.iter().enumerate() {
+            for aff in &r.advisory.affected {
+                let eco = base_ecosystem(&aff.package.ecosystem);
+                let k = key(eco, &normalise_name(eco, &aff.package.name));
+                let slot = index.entry(k).or_default();
+                if slot.last() != Some(&u) {
+                    slot.push(u);
+                }
+            }
+        }
+        self.unreadable = unreadable;
+        self.unreadable_index = index;
+    }
 }
 
 #[cfg(test)]
@@ -209,6 +299,92 @@ mod tests {
         };
         assert_eq!(e.code(), Code::InputInvalid);
         assert!(e.hint().is_some_and(|h| h.contains("all.zip")));
+    }
+
+    /// A second database only adds: a record under the same id with an
+    /// empty `affected` (or other ranges) hides nothing of the first's.
+    #[test]
+    fn merged_databases_keep_every_record() {
+        let system = AdvisoryDb::from_records(vec![record(
+            "X-1",
+            "npm",
+            "event-stream",
+            RangeKind::Semver,
+            vec![intro("3.3.6"), fixed("3.3.7")],
+        )]);
+        let mut shadow = record("X-1", "npm", "event-stream", RangeKind::Semver, vec![]);
+        shadow.affected.clear();
+        let mut other = record(
+            "X-1",
+            "npm",
+            "event-stream",
+            RangeKind::Semver,
+            vec![intro("9.0.0")],
+        );
+        other.severity = Some(Severity::Low);
+        let user = AdvisoryDb::from_records(vec![
+            shadow,
+            other,
+            record(
+                "X-2",
+                "npm",
+                "left-pad",
+                RangeKind::Semver,
+                vec![intro("0")],
+            ),
+        ]);
+        let db = AdvisoryDb::merge(vec![system, user]);
+        assert_eq!(db.len(), 4);
+        assert_eq!(affected_ids(&db, "pkg:npm/event-stream@3.3.6"), ["X-1"]);
+        assert_eq!(db.get("X-1").unwrap().severity, Some(Severity::High));
+        assert_eq!(affected_ids(&db, "pkg:npm/left-pad@1.0.0"), ["X-2"]);
+        // Either order.
+        let a = AdvisoryDb::from_records(vec![{
+            let mut r = record("X-1", "npm", "event-stream", RangeKind::Semver, vec![]);
+            r.affected.clear();
+            r
+        }]);
+        let b = AdvisoryDb::from_records(vec![record(
+            "X-1",
+            "npm",
+            "event-stream",
+            RangeKind::Semver,
+            vec![intro("3.3.6"), fixed("3.3.7")],
+        )]);
+        let db = AdvisoryDb::merge(vec![a, b]);
+        assert_eq!(affected_ids(&db, "pkg:npm/event-stream@3.3.6"), ["X-1"]);
+    }
+
+    #[test]
+    fn merged_sources_and_counts_add_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = dir.path().join("one");
+        let two = dir.path().join("two");
+        std::fs::create_dir_all(&one).unwrap();
+        std::fs::create_dir_all(&two).unwrap();
+        std::fs::write(
+            one.join("r.json"),
+            br#"{"id": "R-1", "modified": "2024-05-01T00:00:00Z"}"#,
+        )
+        .unwrap();
+        std::fs::write(two.join("r.json"), br#"{"id": "R-2"}"#).unwrap();
+        std::fs::write(
+            two.join("bad.json"),
+            br#"{"id": "R-3", "affected": [{"package": {"ecosystem": "npm", "name": "x"}, "ranges": 1}]}"#,
+        )
+        .unwrap();
+        let db = AdvisoryDb::merge(vec![
+            AdvisoryDb::load(&one).unwrap(),
+            AdvisoryDb::load(&two).unwrap(),
+        ]);
+        assert_eq!((db.len(), db.skipped(), db.warning_count()), (2, 1, 1));
+        let paths: Vec<&Path> = db.sources().iter().map(|s| s.path.as_path()).collect();
+        assert_eq!(paths, [one.as_path(), two.as_path()]);
+        assert!(db.sources()[0].newest.is_some() && db.sources()[1].newest.is_none());
+        assert_eq!(
+            ids(&db, "pkg:npm/x@1.0.0"),
+            [("R-3".to_string(), Status::Unknown)]
+        );
     }
 
     #[test]

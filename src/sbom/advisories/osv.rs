@@ -399,6 +399,35 @@ pub(super) fn parse_record(bytes: &[u8]) -> Result<Parsed, String> {
     ))
 }
 
+/// What can still be read of a record [`parse_record`] refused: its `id`
+/// if it is a string, and each `affected[].package` whose ecosystem and
+/// name are strings. `None` when the bytes are not JSON or name no
+/// package. Nothing else of the record is trusted.
+pub(super) fn salvage(bytes: &[u8]) -> Option<(Option<String>, Vec<Package>)> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    // The recursion limit holds here too.
+    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let id = v
+        .get("id")
+        .and_then(|i| i.as_str())
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+        .map(str::to_string);
+    let packages: Vec<Package> = v
+        .get("affected")?
+        .as_array()?
+        .iter()
+        .filter_map(|a| {
+            let p = a.get("package")?;
+            Some(Package {
+                ecosystem: p.get("ecosystem")?.as_str()?.to_string(),
+                name: p.get("name")?.as_str()?.to_string(),
+            })
+        })
+        .collect();
+    (!packages.is_empty()).then_some((id, packages))
+}
+
 pub(super) fn informational_of(database_specific: Option<&serde_json::Value>) -> Option<String> {
     database_specific?
         .get("informational")?

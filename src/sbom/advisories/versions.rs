@@ -21,6 +21,13 @@ impl Scheme {
         }
     }
 
+    fn parses(self, v: &str) -> bool {
+        match self {
+            Scheme::Semver => parse_semver(v).is_some(),
+            Scheme::Pep440 => parse_pep440(v).is_some(),
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Scheme::Semver => "SemVer",
@@ -62,6 +69,18 @@ pub(super) fn judge(ecosystem: &str, aff: &Affected, version: Option<&str>) -> O
         ));
     }
     let mut unknown = None;
+    // Not listed proves nothing when the version cannot be compared with
+    // the list: `3.3.06` and `3.3.6.0` are not SemVer, yet npm may mean
+    // `3.3.6` by them. Under a known scheme such a version is unknown.
+    if let Some(s) = scheme
+        && !aff.versions.is_empty()
+        && !s.parses(v)
+    {
+        unknown = Some(format!(
+            "version {v} is not a valid {} version and is not listed as it is, so it cannot be compared with the advisory's affected versions",
+            s.name()
+        ));
+    }
     let mut evaluable = !aff.versions.is_empty();
     for range in &aff.ranges {
         let range_scheme = match &range.kind {
@@ -499,6 +518,64 @@ mod tests {
                 "{v}"
             );
         }
+    }
+
+    /// A versions-only record (event-stream's compromised 3.3.6) cannot
+    /// clear a version that does not parse under the ecosystem's scheme.
+    #[test]
+    fn versions_only_records_do_not_clear_what_they_cannot_place() {
+        let mut listed = record("X-20", "npm", "event-stream", RangeKind::Semver, vec![]);
+        listed.affected[0].ranges.clear();
+        listed.affected[0].versions = vec!["3.3.6".into()];
+        let mut py = record("X-21", "PyPI", "evil", RangeKind::Semver, vec![]);
+        py.affected[0].ranges.clear();
+        py.affected[0].versions = vec!["1.0".into(), "not-pep440".into()];
+        let db = AdvisoryDb::from_records(vec![listed, py]);
+        let one = |purl: &str| {
+            let m = db.matches(purl, None).unwrap();
+            assert!(m.len() <= 1, "{m:?}");
+            m.first().map(|m| (m.status, m.why.clone()))
+        };
+        for v in ["3.3.06", "3.3.6.0", "3.3", "V3.3.6", "3.3.6-01", "latest"] {
+            let (status, why) = one(&format!("pkg:npm/event-stream@{v}")).expect(v);
+            assert_eq!(status, Status::Unknown, "{v}");
+            assert!(
+                why.starts_with(&format!("version {v} is not a valid SemVer version")),
+                "{why}"
+            );
+        }
+        // Equal under SemVer, or listed as it is: affected.
+        for v in ["3.3.6", "v3.3.6", "=3.3.6", "3.3.6+build.1"] {
+            let purl = format!("pkg:npm/event-stream@{v}");
+            assert_eq!(one(&purl).map(|m| m.0), Some(Status::Affected), "{v}");
+        }
+        // A valid version not listed is clear.
+        assert_eq!(one("pkg:npm/event-stream@3.3.5"), None);
+        assert_eq!(one("pkg:npm/event-stream@3.3.6-rc.1"), None);
+        // PEP 440 likewise; an entry listed verbatim matches whatever it is.
+        assert_eq!(
+            one("pkg:pypi/evil@1.0.0").map(|m| m.0),
+            Some(Status::Affected)
+        );
+        assert_eq!(
+            one("pkg:pypi/evil@not-pep440").map(|m| m.0),
+            Some(Status::Affected)
+        );
+        assert_eq!(one("pkg:pypi/evil@1.1"), None);
+        assert_eq!(
+            one("pkg:pypi/evil@1.0_x").map(|m| m.0),
+            Some(Status::Unknown)
+        );
+        // A GIT range beside the list: the list still decides, and a
+        // version it cannot place is unknown.
+        let mut git = record("X-22", "npm", "gitted", RangeKind::Git, vec![intro("abc")]);
+        git.affected[0].versions = vec!["1.0.0".into()];
+        let db = AdvisoryDb::from_records(vec![git]);
+        assert_eq!(ids(&db, "pkg:npm/gitted@1.0.1"), []);
+        assert_eq!(
+            ids(&db, "pkg:npm/gitted@1.0.01"),
+            [("X-22".to_string(), Status::Unknown)]
+        );
     }
 
     #[test]
