@@ -50,6 +50,7 @@ fn sbom(env: &TestEnv, npm: &[(&str, &str)]) {
             "timestamp": "2024-01-01T00:00:00Z",
             "component": {
                 "type": "application", "bom-ref": "server", "name": "server", "version": "1.0.0",
+                "purl": "pkg:npm/server@1.0.0",
                 "hashes": [{ "alg": "SHA-256", "content": sha256_hex(&bytes) }],
             },
         },
