@@ -41,6 +41,7 @@ mod sandbox_interp;
 mod sandbox_limits;
 mod sbom;
 mod sbom_signed;
+mod sbom_xsd;
 mod secrets;
 mod sigstore;
 mod snapshots;
