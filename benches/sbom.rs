@@ -184,6 +184,41 @@ fn generated_bom(n: usize) -> String {
     s
 }
 
+/// [`generated_bom`] as CycloneDX 1.6 XML, which the official XSD
+/// accepts: the same components, so the same verdict.
+fn generated_bom_xml(n: usize) -> String {
+    const IDS: [&str; 5] = ["MIT", "Apache-2.0", "ISC", "BSD-3-Clause", "BSD-2-Clause"];
+    let mut s = String::with_capacity(n * 250 + 1024);
+    s.push_str(concat!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+        "\n",
+        r#"<bom xmlns="http://cyclonedx.org/schema/bom/1.6" "#,
+        r#"serialNumber="urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79" version="1">"#,
+        r#"<metadata><timestamp>2025-01-01T00:00:00Z</timestamp>"#,
+        r#"<component type="application"><name>bench-app</name><version>1.0.0</version>"#,
+        r#"<licenses><license><id>MIT</id></license></licenses>"#,
+        r#"<purl>pkg:npm/bench-app@1.0.0</purl></component></metadata><components>"#,
+    ));
+    for i in 0..n {
+        let version = format!("1.{}.{}", i % 7, i % 13);
+        let licenses = if i % 100 == 99 {
+            String::new()
+        } else if i % 50 == 7 {
+            "<licenses><expression>(MIT OR Apache-2.0)</expression></licenses>".to_string()
+        } else {
+            format!(
+                "<licenses><license><id>{}</id></license></licenses>",
+                IDS[i % IDS.len()]
+            )
+        };
+        s.push_str(&format!(
+            r#"<component type="library"><name>pkg-{i}</name><version>{version}</version>{licenses}<purl>pkg:npm/pkg-{i}@{version}</purl></component>"#
+        ));
+    }
+    s.push_str("</components></bom>\n");
+    s
+}
+
 /// The Juice Shop SBOM's npm package names (scoped ones with `@`).
 fn juice_shop_names(bom: &[u8]) -> Vec<String> {
     let bom: serde_json::Value = serde_json::from_slice(bom).unwrap();
@@ -251,6 +286,7 @@ noassertion = "warn"
 struct Inputs {
     juice_bom: PathBuf,
     generated_bom: PathBuf,
+    generated_xml: PathBuf,
     osv_dir: PathBuf,
     artifact: PathBuf,
     juice_policy: PathBuf,
@@ -262,6 +298,8 @@ fn write_inputs(dir: &Path) -> Inputs {
     let juice_names = juice_shop_names(&fs::read(&juice_bom).unwrap());
     let generated_bom_path = dir.join("bom-100k.cdx.json");
     fs::write(&generated_bom_path, generated_bom(GENERATED)).unwrap();
+    let generated_xml = dir.join("bom-100k.cdx.xml");
+    fs::write(&generated_xml, generated_bom_xml(GENERATED)).unwrap();
     let osv_dir = dir.join("osv");
     fs::create_dir_all(&osv_dir).unwrap();
     for (name, json) in osv_records(&juice_names) {
@@ -284,6 +322,7 @@ fn write_inputs(dir: &Path) -> Inputs {
     Inputs {
         juice_bom,
         generated_bom: generated_bom_path,
+        generated_xml,
         osv_dir,
         artifact,
         juice_policy,
@@ -343,6 +382,14 @@ fn sbom(c: &mut Criterion) {
             "generated",
             GENERATED,
             &inputs.generated_bom,
+            "bench-app",
+            &inputs.generated_policy,
+        ),
+        // The same as XML: read with roxmltree, checked against the XSD.
+        (
+            "generated-xml",
+            GENERATED,
+            &inputs.generated_xml,
             "bench-app",
             &inputs.generated_policy,
         ),

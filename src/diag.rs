@@ -77,7 +77,7 @@ codes! {
     SourceMismatch => "source-mismatch": "the provenance's source repository or ref differs from [servers.provenance] `source-repo` / `source-ref`",
     BuildTypeMismatch => "build-type-mismatch": "the provenance's build type is not one that [servers.provenance] `build-type` allows",
     // sbom and advisories
-    SbomMalformed => "sbom-malformed": "an SBOM could not be parsed, or fails its format's JSON schema",
+    SbomMalformed => "sbom-malformed": "an SBOM could not be parsed, or fails its format's JSON schema or XSD",
     SbomUnsupported => "sbom-unsupported": "an SBOM format or version this version does not read (SPDX 3), or an attestation that is not an SBOM",
     SbomNotBound => "sbom-not-bound": "the SBOM does not describe this artifact: no top-component hash, purl or name and version matches it",
     SbomUnsigned => "sbom-unsigned": "the SBOM is not signed by a signer trusted for the server (an attestation, or a loose file with a verified --sbom-signature), and the policy requires a signed one (`signed = false` accepts unsigned loose files)",

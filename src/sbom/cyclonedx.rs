@@ -1,11 +1,18 @@
 //! CycloneDX: JSON 1.2 to 1.7, checked against the official schema of its
-//! `specVersion`, and XML 1.2 to 1.7, read with `roxmltree` (no XSD
-//! validation: the XML reader checks what the model needs itself).
+//! `specVersion`, and XML 1.2 to 1.7, read with `roxmltree` and checked
+//! against the official XSD of its namespace's version (see `xsd`) before
+//! anything is read from it.
+
+use std::sync::OnceLock;
 
 use serde::Deserialize;
 
 use super::json::{Members, Schema, Split};
-use super::{Collector, Encoding, Format, Limits, RawComponent, Sbom, SbomError, join_licenses};
+use super::xsd::Xsd;
+use super::{
+    Collector, Encoding, Format, Limits, MAX_SCHEMA_ERRORS, RawComponent, Sbom, SbomError,
+    join_licenses,
+};
 
 /// JSON spec versions read, oldest first; each has a schema below.
 pub const JSON_VERSIONS: [&str; 6] = ["1.2", "1.3", "1.4", "1.5", "1.6", "1.7"];
@@ -67,6 +74,48 @@ const RESOURCES: [(&str, &str); 3] = [
         include_str!("../../schemas/cyclonedx/cryptography-defs.SNAPSHOT.schema.json"),
     ),
 ];
+
+/// The official XSDs (see `schemas/README.md`), one per entry of
+/// [`XML_VERSIONS`], each compiled once, when first needed.
+static XSDS: [(&str, &str); 6] = [
+    (
+        "CycloneDX 1.2",
+        include_str!("../../schemas/cyclonedx/bom-1.2.SNAPSHOT.xsd"),
+    ),
+    (
+        "CycloneDX 1.3",
+        include_str!("../../schemas/cyclonedx/bom-1.3.SNAPSHOT.xsd"),
+    ),
+    (
+        "CycloneDX 1.4",
+        include_str!("../../schemas/cyclonedx/bom-1.4.SNAPSHOT.xsd"),
+    ),
+    (
+        "CycloneDX 1.5",
+        include_str!("../../schemas/cyclonedx/bom-1.5.SNAPSHOT.xsd"),
+    ),
+    (
+        "CycloneDX 1.6",
+        include_str!("../../schemas/cyclonedx/bom-1.6.SNAPSHOT.xsd"),
+    ),
+    (
+        "CycloneDX 1.7",
+        include_str!("../../schemas/cyclonedx/bom-1.7.SNAPSHOT.xsd"),
+    ),
+];
+/// The SPDX licence-id enumeration every bom XSD imports.
+const SPDX_XSD: &str = include_str!("../../schemas/cyclonedx/spdx.SNAPSHOT.xsd");
+static COMPILED_XSDS: [OnceLock<Result<Xsd, String>>; 6] = [const { OnceLock::new() }; 6];
+
+/// The compiled XSD of `XML_VERSIONS[index]`.
+fn xsd(index: usize) -> Result<&'static Xsd, SbomError> {
+    let (Some(cell), Some((name, text))) = (COMPILED_XSDS.get(index), XSDS.get(index)) else {
+        return Err(SbomError::Internal(format!("no XSD number {index}")));
+    };
+    cell.get_or_init(|| super::xsd::compile(text, SPDX_XSD))
+        .as_ref()
+        .map_err(|e| SbomError::Internal(format!("the {name} XSD: {e}")))
+}
 
 fn supported(versions: &[&str]) -> String {
     versions.join(", ")
@@ -284,12 +333,19 @@ pub(crate) fn parse_xml(text: &str, limits: Limits) -> Result<Sbom, SbomError> {
         )));
     }
     let version = ns[XML_NAMESPACE_PREFIX.len()..].to_string();
-    if !XML_VERSIONS.contains(&version.as_str()) {
+    let Some(index) = XML_VERSIONS.iter().position(|v| *v == version) else {
         return Err(SbomError::UnsupportedVersion {
             format: "CycloneDX XML",
             found: super::clip(version),
             supported: supported(&XML_VERSIONS),
         });
+    };
+    // The whole document is checked first, so nothing the reader below
+    // skips (a second list, a second purl) can differ from what other
+    // readers see.
+    let errors = xsd(index)?.validate(&doc, MAX_SCHEMA_ERRORS);
+    if !errors.is_empty() {
+        return Err(SbomError::XmlSchema { errors });
     }
     let mut collector = Collector::new(limits);
     let mut created = None;
@@ -524,8 +580,8 @@ mod tests {
     <component type="application"><name>app</name><version>1.0</version></component></metadata>
   <components>
     <component type="library"><name><![CDATA[left-pad]]></name><version>1.3.0</version>
-      <hashes><hash alg="SHA-512">ABCDEF</hash></hashes>
-      <licenses><license><id>MIT</id></license><expression>Apache-2.0 OR MIT</expression></licenses>
+      <hashes><hash alg="SHA-512">ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789</hash></hashes>
+      <licenses><license><id>MIT</id></license><license><name>Custom</name></license></licenses>
       <purl>pkg:npm/left-pad@1.3.0</purl>
       <components><component type="library"><name>inner</name><purl>not a purl</purl></component></components>
     </component>
@@ -545,8 +601,14 @@ mod tests {
         let c = &sbom.components[0];
         assert_eq!(c.name, "left-pad");
         assert_eq!(c.ecosystem.as_deref(), Some("npm"));
-        assert_eq!(c.hashes, [("sha512".to_string(), "abcdef".to_string())]);
-        assert_eq!(c.licenses.as_deref(), Some("MIT AND (Apache-2.0 OR MIT)"));
+        assert_eq!(
+            c.hashes,
+            [(
+                "sha512".to_string(),
+                "abcdef0123456789".repeat(8).to_string()
+            )]
+        );
+        assert_eq!(c.licenses.as_deref(), Some("MIT AND Custom"));
         assert_eq!(sbom.components[1].purl, None);
         assert_eq!(sbom.warnings.len(), 1, "{:?}", sbom.warnings);
         assert_eq!(
@@ -554,17 +616,190 @@ mod tests {
             Some("urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79")
         );
 
+        // The XSD refuses these before the reader's own checks.
         let no_name = xml.replace("<name>inner</name>", "");
         let err = parse(no_name.as_bytes()).unwrap_err();
-        assert!(matches!(err, SbomError::Invalid { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("/components/component/purl: element not allowed here (expected <name>)"),
+            "{err}"
+        );
         let no_type = xml.replace(
             r#"<component type="library"><name>inner"#,
             "<component><name>inner",
         );
-        assert!(matches!(
-            parse(no_type.as_bytes()),
-            Err(SbomError::Invalid { .. })
+        let err = parse(no_type.as_bytes()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("components/component: missing attribute `type`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_xsd_compiles() {
+        for (i, (name, _)) in XSDS.iter().enumerate() {
+            if let Err(e) = xsd(i) {
+                panic!("{name}: {e}");
+            }
+        }
+    }
+
+    /// A minimal valid 1.6 document with `inner` in its one component.
+    fn xml_with(inner: &str) -> String {
+        format!(
+            r#"<?xml version="1.0"?><bom xmlns="http://cyclonedx.org/schema/bom/1.6" version="1">
+<components><component type="library">{inner}</component></components></bom>"#
+        )
+    }
+
+    fn xsd_errors(xml: &str) -> Vec<String> {
+        match parse(xml.as_bytes()) {
+            Err(SbomError::XmlSchema { errors }) => errors,
+            other => panic!("expected an XSD refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn xml_structure_the_xsd_forbids_is_refused() {
+        let ok = xml_with("<name>a</name><purl>pkg:npm/a@1</purl>");
+        assert_eq!(parse(ok.as_bytes()).unwrap().components.len(), 1);
+
+        // A second list our reader would skip.
+        let two_lists = ok.replace(
+            "</components></bom>",
+            r#"</components><components><component type="library"><name>evil</name></component></components></bom>"#,
+        );
+        assert_eq!(
+            xsd_errors(&two_lists),
+            ["/bom/components[2]: element not allowed here"]
+        );
+        // A second purl, after the first.
+        let two_purls =
+            xml_with("<name>a</name><purl>pkg:npm/a@1</purl><purl>pkg:npm/evil@1</purl>");
+        assert_eq!(
+            xsd_errors(&two_purls),
+            ["/bom/components/component/purl[2]: element not allowed here"]
+        );
+        // Elements out of order: the purl before the name.
+        let order = xml_with("<purl>pkg:npm/a@1</purl><name>a</name>");
+        assert!(xsd_errors(&order)[0].starts_with("/bom/components/component/purl"));
+        // An element the schema does not know, in its namespace.
+        let unknown = xml_with("<name>a</name><purls>pkg:npm/evil@1</purls>");
+        assert_eq!(
+            xsd_errors(&unknown),
+            ["/bom/components/component/purls: element not allowed here"]
+        );
+        // One of another namespace is an allowed extension.
+        let ext = xml_with(r#"<name>a</name><x:purl xmlns:x="urn:x">no</x:purl>"#);
+        assert_eq!(parse(ext.as_bytes()).unwrap().components[0].purl, None);
+        // Required name missing.
+        let no_name = xml_with("<version>1</version>");
+        assert_eq!(
+            xsd_errors(&no_name),
+            ["/bom/components/component/version: element not allowed here (expected <name>)"]
+        );
+        // Enumerations, in attributes and text.
+        let bad_type = ok.replace(r#"type="library""#, r#"type="Library""#);
+        assert_eq!(
+            xsd_errors(&bad_type),
+            ["/bom/components/component/@type: `Library` is not an allowed value"]
+        );
+        let bad_alg = xml_with(&format!(
+            r#"<name>a</name><hashes><hash alg="SHA-257">{}</hash></hashes>"#,
+            "ab".repeat(32)
         ));
+        assert_eq!(
+            xsd_errors(&bad_alg),
+            ["/bom/components/component/hashes/hash/@alg: `SHA-257` is not an allowed value"]
+        );
+        // Unknown attributes, unqualified or in the CycloneDX namespace,
+        // where the schema admits only other namespaces' (a component
+        // itself admits any attribute).
+        let supplier = |attr: &str| {
+            xml_with(&format!(
+                r#"<supplier {attr} xmlns:bom="http://cyclonedx.org/schema/bom/1.6" xmlns:x="urn:x"><name>s</name></supplier><name>a</name>"#
+            ))
+        };
+        assert!(parse(supplier(r#"x:note="1""#).as_bytes()).is_ok());
+        for attr in [r#"purl="pkg:npm/evil@1""#, r#"bom:purl="pkg:npm/evil@1""#] {
+            assert_eq!(
+                xsd_errors(&supplier(attr)),
+                ["/bom/components/component/supplier: attribute `purl` not allowed here"]
+            );
+        }
+        let on_name = ok.replace("<name>", r#"<name purl="pkg:npm/evil@1">"#);
+        assert_eq!(
+            xsd_errors(&on_name),
+            ["/bom/components/component/name: attribute `purl` not allowed here"]
+        );
+        let xsi = ok.replace(
+            r#"type="library""#,
+            r#"type="library" xsi:type="x" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance""#,
+        );
+        assert_eq!(xsd_errors(&xsi).len(), 1);
+        // Text where only elements go; built-in types.
+        let text = ok.replace("<name>a</name>", "<name>a</name>loose text");
+        assert_eq!(
+            xsd_errors(&text),
+            ["/bom/components/component: text not allowed here"]
+        );
+        let version = ok.replace(r#"version="1""#, r#"version="one""#);
+        assert_eq!(xsd_errors(&version).len(), 1);
+        // bom-refs are unique across the document.
+        let refs = ok.replace(r#"type="library""#, r#"type="library" bom-ref="r""#);
+        let refs = refs.replace(
+            "</components>",
+            r#"<component type="library" bom-ref="r"><name>b</name></component></components>"#,
+        );
+        assert_eq!(
+            xsd_errors(&refs),
+            ["/bom/components/component[2]: duplicate bom-ref `r`"]
+        );
+        // At most a few errors are kept.
+        let many = xml_with(&"<name>a</name>".repeat(100));
+        assert!(xsd_errors(&many).len() <= super::super::MAX_SCHEMA_ERRORS);
+    }
+
+    fn spec_xml(v: &str, prefix: &str) -> Vec<std::path::PathBuf> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/sbom/cyclonedx/spec-tests")
+            .join(v);
+        let mut out: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let name = p.file_name().unwrap().to_string_lossy();
+                name.starts_with(prefix) && name.ends_with(".xml")
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn spec_xml_files_are_judged_as_the_xsd_judges_them() {
+        let mut wrong = Vec::new();
+        let mut counts = Vec::new();
+        for v in XML_VERSIONS {
+            let (valid, invalid) = (spec_xml(v, "valid-"), spec_xml(v, "invalid-"));
+            counts.push((valid.len(), invalid.len()));
+            for p in valid {
+                if let Err(e) = parse(&std::fs::read(&p).unwrap()) {
+                    wrong.push(format!("{}: {e}", p.display()));
+                }
+            }
+            for p in invalid {
+                if parse(&std::fs::read(&p).unwrap()).is_ok() {
+                    wrong.push(format!("{}: accepted", p.display()));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+        assert_eq!(
+            counts,
+            [(24, 23), (29, 24), (31, 24), (38, 24), (47, 27), (63, 28)]
+        );
     }
 
     #[test]

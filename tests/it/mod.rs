@@ -44,6 +44,7 @@ mod sbom_differential;
 mod sbom_advisories;
 mod sbom_evasions;
 mod sbom_signed;
+mod sbom_xsd;
 mod secrets;
 mod sigstore;
 mod snapshots;
