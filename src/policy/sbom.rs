@@ -107,15 +107,12 @@ pub(super) fn judge(i: &Inputs) -> Judged {
         // An attestation's signer, or the signer of any detached signature
         // that verified over the file, trusted as a signature's would be.
         let signed = s.signers().any(signer_ok);
-        let content = judge_content(
-            &name,
-            sbom,
-            (rules, required),
-            policy,
-            db,
-            now,
-            &mut ignores_used,
-        );
+        let under = Under {
+            rules,
+            required,
+            source_purl: source.and_then(source_identity).map(|(p, _, _)| p),
+        };
+        let content = judge_content(&name, sbom, &under, policy, db, now, &mut ignores_used);
         let clean = content.iter().all(|d| d.severity != Severity::Error);
         diags.extend(content);
         if signed_required && !signed {
@@ -294,17 +291,27 @@ fn same_purl(a: &str, b: &str) -> bool {
     }
 }
 
-/// `required`: whether the policy requires an SBOM of this server, which
-/// makes a component without identity deny unless `unidentified` says.
+/// What one SBOM's contents are judged under.
+struct Under<'a> {
+    rules: Option<&'a SbomRules>,
+    /// Whether the policy requires an SBOM of this server, which makes a
+    /// component without identity deny unless `unidentified` says.
+    required: bool,
+    /// The purl of the server's pinned source: the server's identity when
+    /// the top component names none of its own.
+    source_purl: Option<String>,
+}
+
 fn judge_content(
     name: &str,
     sbom: &Sbom,
-    (rules, required): (Option<&SbomRules>, bool),
+    under: &Under,
     policy: Option<&Policy>,
     db: Option<&AdvisoryDb>,
     now: jiff::Timestamp,
     ignores_used: &mut Option<Vec<bool>>,
 ) -> Vec<Diagnostic> {
+    let rules = under.rules;
     let mut out = rules.map(|r| age(name, sbom, r, now)).unwrap_or_default();
     let (threshold, ignores): (advisories::Severity, Vec<advisories::Ignore>) =
         match policy.and_then(|p| p.advisories.as_ref()) {
@@ -331,19 +338,28 @@ fn judge_content(
         name,
         "components without a package identity",
     );
-    let unidentified_rule = rules.and_then(|r| r.unidentified).unwrap_or(if required {
-        super::Unidentified::Deny
-    } else {
-        super::Unidentified::Warn
-    });
+    let unidentified_rule = rules
+        .and_then(|r| r.unidentified)
+        .unwrap_or(if under.required {
+            super::Unidentified::Deny
+        } else {
+            super::Unidentified::Warn
+        });
     if unidentified_rule == super::Unidentified::Warn {
         unidentified = unidentified.warn();
     }
     let mut matcher = db.map(|db| advisories::Matcher::new(db, threshold, &ignores));
-    // The server itself first: it is judged like every part of it.
-    for c in sbom.top.iter().chain(&sbom.components) {
+    // The server itself first: it is judged like every part of it, by its
+    // pinned source's purl when it names none.
+    let source_purl = sbom
+        .top
+        .as_ref()
+        .filter(|t| t.purl.is_none())
+        .and(under.source_purl.as_ref());
+    for (i, c) in sbom.top.iter().chain(&sbom.components).enumerate() {
+        let fallback = source_purl.filter(|_| i == 0);
         let mut any = false;
-        for purl in c.purl.iter().chain(&c.also) {
+        for purl in c.purl.iter().chain(&c.also).chain(fallback) {
             let Ok(package) = purl.parse::<PackageUrl>() else {
                 continue;
             };
@@ -783,15 +799,12 @@ pub fn judge_resolved(
         let audit = policy.is_some_and(|p| p.mode.value == super::Mode::Audit);
         // mcp-warden made this SBOM with a purl for every package: one
         // without is judged as under a required SBOM.
-        for mut d in judge_content(
-            name,
-            sbom,
-            (rules.as_ref(), true),
-            policy,
-            db,
-            now,
-            &mut None,
-        ) {
+        let under = Under {
+            rules: rules.as_ref(),
+            required: true,
+            source_purl: None,
+        };
+        for mut d in judge_content(name, sbom, &under, policy, db, now, &mut None) {
             if audit && d.severity == Severity::Error {
                 d.severity = Severity::Warning;
             }
