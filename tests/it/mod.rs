@@ -40,6 +40,7 @@ mod sandbox_escape;
 mod sandbox_interp;
 mod sandbox_limits;
 mod sbom;
+mod sbom_licences;
 mod sbom_signed;
 mod secrets;
 mod sigstore;
