@@ -213,7 +213,6 @@ fn entry(e: &str) -> Result<Term, String> {
     let mut nodes = parsed.iter();
     match (nodes.next(), nodes.next()) {
         (Some(ExprNode::Req(r)), None) => term(&r.req)
-            .map(|(t, _)| t)
             .ok_or_else(|| "a deprecated id that carries an exception takes no other".to_string()),
         _ => Err("an entry is one licence, not an expression".to_string()),
     }
@@ -306,11 +305,9 @@ fn current(id: LicenseId, plus: bool) -> (Lic, Option<&'static str>) {
     (Lic::Spdx { id, root, or_later }, exception)
 }
 
-/// A requirement as a [`Term`], and how it was read when that differs
-/// from how it was written (`AGPL-3.0 (deprecated id, read as
-/// AGPL-3.0-only)`). `None`: a deprecated id that folds in an exception
-/// and carries another, which no reading makes one licence.
-fn term(req: &LicenseReq) -> Option<(Term, Option<String>)> {
+/// A requirement as a [`Term`]. `None`: a deprecated id that folds in an
+/// exception and carries another, which no reading makes one licence.
+fn term(req: &LicenseReq) -> Option<Term> {
     match &req.license {
         LicenseItem::Spdx { id, or_later } => {
             let (licence, exception) = current(*id, *or_later);
@@ -319,29 +316,33 @@ fn term(req: &LicenseReq) -> Option<(Term, Option<String>)> {
                 (Some(e), None) => spdx::exception_id(e).map(AdditionItem::Spdx),
                 (None, a) => a.clone(),
             };
-            let t = Term { licence, addition };
-            let (written, read) = (req.to_string(), t.to_string());
-            let note = (written != read).then(|| {
-                let kind = if id.is_deprecated() {
-                    "deprecated id, "
-                } else {
-                    ""
-                };
-                format!("{written} ({kind}read as {read})")
-            });
-            Some((t, note))
+            Some(Term { licence, addition })
         }
-        LicenseItem::Other(r) => Some((
-            Term {
-                licence: Lic::Other {
-                    doc_ref: r.doc_ref.clone(),
-                    lic_ref: r.lic_ref.clone(),
-                },
-                addition: req.addition.clone(),
+        LicenseItem::Other(r) => Some(Term {
+            licence: Lic::Other {
+                doc_ref: r.doc_ref.clone(),
+                lic_ref: r.lic_ref.clone(),
             },
-            None,
-        )),
+            addition: req.addition.clone(),
+        }),
     }
+}
+
+/// How a requirement was read, when [`term`] mapped its id (`AGPL-3.0
+/// (deprecated id, read as AGPL-3.0-only)`); cheap for the common ids.
+fn note(req: &LicenseReq, t: &Term) -> Option<String> {
+    let id = req.license.id()?;
+    let bare_gnu = id.is_gnu() && !id.name.ends_with("-only") && !id.name.ends_with("-or-later");
+    if !id.is_deprecated() && !bare_gnu {
+        return None;
+    }
+    let (written, read) = (req.to_string(), t.to_string());
+    let kind = if id.is_deprecated() {
+        "deprecated id, "
+    } else {
+        ""
+    };
+    (written != read).then(|| format!("{written} ({kind}read as {read})"))
 }
 
 /// A list entry matches a licence: the same licence with overlapping
@@ -587,8 +588,13 @@ pub fn evaluate(expr: Option<&str>, policy: &LicensePolicy) -> LicenseVerdict {
     let mut notes: Vec<String> = Vec::new();
     for r in parsed.requirements() {
         match term(&r.req) {
-            Some((_, Some(note))) if !notes.contains(&note) => notes.push(note),
-            Some(_) => {}
+            Some(t) => {
+                if let Some(n) = note(&r.req, &t)
+                    && !notes.contains(&n)
+                {
+                    notes.push(n);
+                }
+            }
             None => {
                 return unreadable(
                     text,
@@ -634,7 +640,7 @@ fn is_unasserted(req: &LicenseReq) -> bool {
 
 /// Whether some entry of `list` matches the requirement.
 fn listed(list: &[Term], r: &LicenseReq) -> bool {
-    term(r).is_some_and(|(t, _)| list.iter().any(|e| matches(e, &t)))
+    term(r).is_some_and(|t| list.iter().any(|e| matches(e, &t)))
 }
 
 /// The allow and deny rules over a parsed expression; `unasserted_ok`
@@ -686,7 +692,7 @@ fn judge(
 fn names(expr: &Expression, pick: impl Fn(&LicenseReq) -> bool) -> String {
     let mut out: Vec<String> = Vec::new();
     for r in expr.requirements() {
-        let name = term(&r.req).map_or_else(|| r.req.to_string(), |(t, _)| t.to_string());
+        let name = term(&r.req).map_or_else(|| r.req.to_string(), |t| t.to_string());
         if pick(&r.req) && !out.contains(&name) {
             out.push(name);
         }
@@ -723,6 +729,22 @@ fn scan(text: &str, deny: &[Term]) -> Vec<String> {
     // Per entry: the first word matching its licence, and whether its
     // exception was seen.
     let mut hits: Vec<(Option<String>, bool)> = vec![(None, false); deny.len()];
+    // The entries' licences alone: the pairing with an exception is
+    // unknown without a parse, and a word ends at `:`, so a
+    // `DocumentRef-` is never seen and any matches.
+    let bare: Vec<Term> = deny
+        .iter()
+        .map(|e| Term {
+            licence: match &e.licence {
+                Lic::Other { lic_ref, .. } => Lic::Other {
+                    doc_ref: None,
+                    lic_ref: lic_ref.clone(),
+                },
+                l => l.clone(),
+            },
+            addition: None,
+        })
+        .collect();
     let words = text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '+')));
     for word in words {
         let word = word.trim_end_matches('.');
@@ -765,20 +787,8 @@ fn scan(text: &str, deny: &[Term]) -> Vec<String> {
                 }
             }
         };
-        for (entry, hit) in deny.iter().zip(hits.iter_mut()) {
-            // The licence alone (the pairing is unknown without a parse);
-            // a `DocumentRef-` is not split out of a word, so any matches.
-            let bare = Term {
-                licence: match &entry.licence {
-                    Lic::Other { lic_ref, .. } => Lic::Other {
-                        doc_ref: None,
-                        lic_ref: lic_ref.clone(),
-                    },
-                    l => l.clone(),
-                },
-                addition: None,
-            };
-            if matches(&bare, &t) {
+        for ((entry, bare), hit) in deny.iter().zip(&bare).zip(hits.iter_mut()) {
+            if matches(bare, &t) {
                 if hit.0.is_none() {
                     let read = t.to_string();
                     hit.0 = Some(if read == word {
