@@ -43,6 +43,7 @@ mod sbom;
 mod sbom_advisories;
 mod sbom_differential;
 mod sbom_evasions;
+mod sbom_licences;
 mod sbom_signed;
 mod sbom_xsd;
 mod secrets;
