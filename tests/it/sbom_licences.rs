@@ -43,11 +43,12 @@ fn policy(env: &TestEnv, rules: &str) {
 }
 
 /// Writes `server.bin` and `lic.json`, an SBOM bound to it by hash with
-/// one component `lic-N` per expression, and verifies under `rules`.
+/// one component `lic-N` per expression (`lic-0` the top one), and
+/// verifies under `rules`.
 fn licence_run(env: &TestEnv, exprs: &[&str], rules: &str) -> Output {
     let bytes = noise(4096, 0x5b0b);
     env.write("server.bin", &bytes);
-    let components: Vec<Value> = exprs
+    let mut components: Vec<Value> = exprs
         .iter()
         .enumerate()
         .map(|(i, e)| {
@@ -60,6 +61,10 @@ fn licence_run(env: &TestEnv, exprs: &[&str], rules: &str) -> Output {
             })
         })
         .collect();
+    // `lic-0` is the top component: the server is judged like its parts.
+    let mut top = components.remove(0);
+    top["type"] = json!("application");
+    top["hashes"] = json!([{ "alg": "SHA-256", "content": sha256_hex(&bytes) }]);
     let doc = json!({
         "$schema": "http://cyclonedx.org/schema/bom-1.6.schema.json",
         "bomFormat": "CycloneDX",
@@ -68,13 +73,7 @@ fn licence_run(env: &TestEnv, exprs: &[&str], rules: &str) -> Output {
         "version": 1,
         "metadata": {
             "timestamp": "2024-01-01T00:00:00Z",
-            "component": {
-                "type": "application",
-                "bom-ref": "server",
-                "name": "server",
-                "version": "1.0.0",
-                "hashes": [{ "alg": "SHA-256", "content": sha256_hex(&bytes) }],
-            },
+            "component": top,
         },
         "components": components,
     });
