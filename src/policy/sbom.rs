@@ -382,18 +382,7 @@ fn judge_content(
                 (p, f) => p.or(f),
             };
             if let Some(ix) = &deny {
-                for d in ix.candidates(c, Some(&package)) {
-                    if let Some(why) = version_match(scheme, version, d) {
-                        denied.push(|| {
-                            format!(
-                                "{} is denied by the rule at {}: {} ({why})",
-                                identify(c, purl),
-                                d.loc,
-                                d.reason
-                            )
-                        });
-                    }
-                }
+                ix.deny(c, Some((purl, &package)), version, &mut denied);
             }
             if let Some(m) = &mut matcher {
                 m.check(advisories::Query {
@@ -405,18 +394,7 @@ fn judge_content(
         }
         if !any {
             if let Some(ix) = &deny {
-                for d in ix.candidates(c, None) {
-                    if let Some(why) = version_match(None, c.version.as_deref(), d) {
-                        denied.push(|| {
-                            format!(
-                                "{} is denied by the rule at {}: {} ({why})",
-                                describe(Some(c)),
-                                d.loc,
-                                d.reason
-                            )
-                        });
-                    }
-                }
+                ix.deny(c, None, c.version.as_deref(), &mut denied);
             }
             if needs_purl {
                 unidentified.push(|| {
@@ -636,6 +614,33 @@ impl<'a> DenyIndex<'a> {
             }
         }
         ix
+    }
+
+    /// Lists in `denied` each rule that denies `c` at `version`, as
+    /// `package` (one of its purls, and that purl parsed) names it, or by
+    /// its name alone.
+    fn deny(
+        &self,
+        c: &Component,
+        package: Option<(&str, &PackageUrl)>,
+        version: Option<&str>,
+        denied: &mut Listed,
+    ) {
+        let scheme = package.and_then(|(_, p)| Scheme::of(p.ty()));
+        for d in self.candidates(c, package.map(|(_, p)| p)) {
+            if let Some(why) = version_match(scheme, version, d) {
+                denied.push(|| {
+                    let who = match package {
+                        Some((purl, _)) => identify(c, purl),
+                        None => describe(Some(c)),
+                    };
+                    format!(
+                        "{who} is denied by the rule at {}: {} ({why})",
+                        d.loc, d.reason
+                    )
+                });
+            }
+        }
     }
 
     /// The rules that name `c`'s package (as `package`, one of its purls,

@@ -150,7 +150,7 @@ pub enum SbomError {
     #[error("not a CycloneDX or SPDX document: {0}")]
     NotSbom(String),
     /// A format or version that is recognised but not read (SPDX 3,
-    /// SPDX RDF, CycloneDX XML 1.7).
+    /// SPDX RDF).
     #[error("{0}")]
     Unsupported(String),
     #[error("{format} version `{found}` is not supported; supported versions: {supported}")]

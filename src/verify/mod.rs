@@ -446,7 +446,7 @@ fn sbom_diag(e: crate::sbom::SbomError) -> Diagnostic {
         _ => Code::SbomMalformed,
     };
     Diagnostic::error(code, e.to_string()).hint(
-        "pass a CycloneDX (JSON 1.2-1.7, XML 1.2-1.6) or SPDX 2.2/2.3 (JSON, tag-value) document as its generator wrote it",
+        "pass a CycloneDX (JSON or XML, 1.2-1.7) or SPDX 2.2/2.3 (JSON, tag-value) document as its generator wrote it",
     )
 }
 
