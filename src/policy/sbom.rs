@@ -663,12 +663,14 @@ impl<'a> DenyIndex<'a> {
             return out;
         }
         let eco = package.and_then(|p| package::osv_ecosystem(p.ty()));
-        let mut names = vec![c.name.as_str()];
-        if let Some(p) = package {
-            names.push(p.name());
-        }
-        for n in names {
-            let Some(v) = self.by_name.get(&package::loose(n)) else {
+        let purl_name = package.map(|p| p.name()).filter(|n| *n != c.name);
+        for n in std::iter::once(c.name.as_str()).chain(purl_name) {
+            let rules = if package::is_loose(n) {
+                self.by_name.get(n)
+            } else {
+                self.by_name.get(&package::loose(n))
+            };
+            let Some(v) = rules else {
                 continue;
             };
             for d in v {

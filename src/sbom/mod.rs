@@ -498,48 +498,36 @@ impl Collector {
     }
 
     pub fn normalise(&mut self, raw: RawComponent) -> Component {
-        let mut purls: Vec<(String, String)> = Vec::new();
+        let mut purl: Option<String> = None;
+        let mut ecosystem = None;
+        let mut also: Vec<String> = Vec::new();
         for p in raw.purl.iter().chain(&raw.purls) {
             let p = p.trim();
             if p.is_empty() {
                 continue;
             }
-            match read_purl(p) {
-                Ok(read) => {
-                    if read.repaired {
-                        self.warn(format!(
-                            "component `{}`: invalid purl `{}` read as `{}` (its qualifiers or subpath do not parse)",
-                            raw.name,
-                            clip(p.to_string()),
-                            read.text
-                        ));
-                    }
-                    if !purls.iter().any(|(t, _)| *t == read.text) {
-                        purls.push((read.text, read.ty));
-                    }
+            let Some((text, ty)) = self.read_purl(&raw.name, p, true) else {
+                continue;
+            };
+            match &purl {
+                None => {
+                    purl = Some(text);
+                    ecosystem = Some(ty);
                 }
-                Err(e) => self.warn(format!(
-                    "component `{}`: invalid purl `{}` left out: {e}",
-                    raw.name,
-                    clip(p.to_string())
-                )),
+                Some(first) if *first != text && !also.contains(&text) => also.push(text),
+                Some(_) => {}
             }
         }
         // Many generators make the bom-ref the purl; without a purl it is
         // the best identity the component has.
-        if purls.is_empty()
+        if purl.is_none()
             && let Some(r) = raw.bom_ref.as_deref().map(str::trim)
             && r.starts_with("pkg:")
-            && let Ok(read) = read_purl(r)
+            && let Some((text, ty)) = self.read_purl(&raw.name, r, false)
         {
-            purls.push((read.text, read.ty));
+            purl = Some(text);
+            ecosystem = Some(ty);
         }
-        let mut purls = purls.into_iter();
-        let (purl, ecosystem) = match purls.next() {
-            Some((p, ty)) => (Some(p), Some(self.intern(&ty))),
-            None => (None, None),
-        };
-        let also = purls.map(|(p, _)| p).collect();
         let mut hashes = Vec::with_capacity(raw.hashes.len());
         for (alg, value) in raw.hashes {
             let value = value.trim().to_ascii_lowercase();
@@ -567,53 +555,50 @@ impl Collector {
         }
     }
 
+    /// A purl as read, with its interned type: the purl itself, or, when
+    /// only its qualifiers or subpath do not parse, the purl without them
+    /// (they do not change which package is meant: a bad `?a%ZZ=1` must
+    /// not hide the package from the policy). `warn`: say so, and name
+    /// one that does not parse at all.
+    fn read_purl(&mut self, name: &str, p: &str, warn: bool) -> Option<(String, Arc<str>)> {
+        let err = match packageurl::PackageUrl::from_str(p) {
+            // `pkg:npm/x@` has no version, not an empty one.
+            Ok(parsed) if parsed.version() == Some("") => {
+                let at = p.find(['?', '#']).unwrap_or(p.len());
+                let text = format!("{}{}", p[..at].trim_end_matches('@'), &p[at..]);
+                return Some((text, self.intern(parsed.ty())));
+            }
+            Ok(parsed) => return Some((p.to_string(), self.intern(parsed.ty()))),
+            Err(e) => e,
+        };
+        let core = p.split(['?', '#']).next().unwrap_or(p);
+        if core.len() < p.len()
+            && let Ok(parsed) = packageurl::PackageUrl::from_str(core)
+        {
+            let ty = self.intern(parsed.ty());
+            if warn {
+                self.warn(format!(
+                    "component `{name}`: invalid purl `{}` read as `{core}` (its qualifiers or subpath do not parse)",
+                    clip(p.to_string()),
+                ));
+            }
+            return Some((core.to_string(), ty));
+        }
+        if warn {
+            self.warn(format!(
+                "component `{name}`: invalid purl `{}` left out: {err}",
+                clip(p.to_string())
+            ));
+        }
+        None
+    }
+
     pub fn into_warnings(mut self) -> (Vec<Component>, Vec<String>) {
         if self.dropped_warnings > 0 {
             self.warnings
                 .push(format!("… and {} more warnings", self.dropped_warnings));
         }
         (self.components, self.warnings)
-    }
-}
-
-/// A purl as read: `text` is the purl itself, or, when only its
-/// qualifiers or subpath do not parse, the purl without them.
-struct ReadPurl {
-    text: String,
-    ty: String,
-    repaired: bool,
-}
-
-fn read_purl(p: &str) -> Result<ReadPurl, packageurl::Error> {
-    match packageurl::PackageUrl::from_str(p) {
-        // `pkg:npm/x@` has no version, not an empty one.
-        Ok(parsed) if parsed.version() == Some("") => {
-            let at = p.find(['?', '#']).unwrap_or(p.len());
-            let text = format!("{}{}", p[..at].trim_end_matches('@'), &p[at..]);
-            Ok(ReadPurl {
-                ty: parsed.ty().to_string(),
-                text,
-                repaired: false,
-            })
-        }
-        Ok(parsed) => Ok(ReadPurl {
-            ty: parsed.ty().to_string(),
-            text: p.to_string(),
-            repaired: false,
-        }),
-        Err(e) => {
-            // Qualifiers and subpath do not change which package is meant:
-            // a bad `?a%ZZ=1` must not hide the package from the policy.
-            let core = p.split(['?', '#']).next().unwrap_or(p);
-            match packageurl::PackageUrl::from_str(core) {
-                Ok(parsed) if core.len() < p.len() => Ok(ReadPurl {
-                    ty: parsed.ty().to_string(),
-                    text: core.to_string(),
-                    repaired: true,
-                }),
-                _ => Err(e),
-            }
-        }
     }
 }
 

@@ -24,55 +24,60 @@ pub fn osv_ecosystem(ty: &str) -> Option<&'static str> {
     })
 }
 
-/// The package a purl names, as its OSV ecosystem writes it: the npm
-/// scope as `@scope/name`, Go and Composer paths with `/`, Maven with `:`.
-/// `Err` carries the purl type when no OSV ecosystem is known for it.
-pub fn of_purl<'p>(p: &'p PackageUrl) -> Result<(&'static str, String), &'p str> {
-    let ecosystem = osv_ecosystem(p.ty()).ok_or(p.ty())?;
-    Ok((ecosystem, package_name(ecosystem, p)))
-}
-
-fn package_name(ecosystem: &str, p: &PackageUrl) -> String {
-    // `pkg:npm/./x` and `pkg:npm//x` name `x`: an empty or `.` segment
-    // is no namespace.
+/// The identity of a purl's package as one key: the ecosystem and the
+/// name as that ecosystem compares it, built in one allocation (it is made
+/// for every component). A type without an OSV ecosystem keys by the type
+/// and the lower-cased path: for a deny rule, matching more is the safe
+/// side.
+pub fn purl_key(p: &PackageUrl) -> String {
     let ns = p
         .namespace()
-        .map(|n| {
-            n.split('/')
-                .filter(|s| !s.is_empty() && *s != ".")
-                .collect::<Vec<_>>()
-                .join("/")
-        })
-        .filter(|n| !n.is_empty());
-    let joined = |sep: &str| match &ns {
-        Some(ns) => format!("{ns}{sep}{}", p.name()),
-        None => p.name().to_string(),
-    };
-    match ecosystem {
-        // The scope is the namespace; the purl spec writes it with `@`.
-        "npm" => match &ns {
-            Some(ns) if ns.starts_with('@') => format!("{ns}/{}", p.name()),
-            Some(ns) => format!("@{ns}/{}", p.name()),
-            None => p.name().to_string(),
-        },
-        "Go" | "Packagist" => joined("/"),
-        "Maven" => joined(":"),
-        _ => p.name().to_string(),
-    }
-}
-
-/// The identity of a purl's package as one key: the ecosystem and the
-/// name as that ecosystem compares it. A type without an OSV ecosystem
-/// keys by the type and the lower-cased path: for a deny rule, matching
-/// more is the safe side.
-pub fn purl_key(p: &PackageUrl) -> String {
-    match of_purl(p) {
-        Ok((eco, name)) => key(eco, &normalise_name(eco, &name)),
-        Err(ty) => {
-            let ns = p.namespace().unwrap_or("");
-            key(ty, &format!("{ns}/{}", p.name()).to_lowercase())
+        .into_iter()
+        .flat_map(|n| n.split('/'))
+        .filter(|s| !s.is_empty() && *s != ".");
+    let mut k = String::with_capacity(16 + p.namespace().map_or(0, str::len) + p.name().len());
+    match osv_ecosystem(p.ty()) {
+        Some(eco) => {
+            k.push_str(eco);
+            k.push('\0');
+            let sep = match eco {
+                "Maven" => ":",
+                "npm" | "Go" | "Packagist" => "/",
+                // The other ecosystems' purls name no namespace that is
+                // part of the package's name.
+                _ => {
+                    push_normalised(&mut k, eco, p.name());
+                    return k;
+                }
+            };
+            let mut any = false;
+            for (i, seg) in ns.enumerate() {
+                if i == 0 && eco == "npm" && !seg.starts_with('@') {
+                    k.push('@');
+                }
+                if i > 0 {
+                    k.push('/');
+                }
+                push_normalised(&mut k, eco, seg);
+                any = true;
+            }
+            if any {
+                k.push_str(sep);
+            }
+            push_normalised(&mut k, eco, p.name());
+        }
+        None => {
+            k.push_str(p.ty());
+            k.push('\0');
+            for seg in ns {
+                k.push_str(&seg.to_lowercase());
+                k.push('/');
+            }
+            k.push('/');
+            k.push_str(&p.name().to_lowercase());
         }
     }
+    k
 }
 
 /// `ecosystem \0 name`.
@@ -95,12 +100,49 @@ pub fn base_ecosystem(ecosystem: &str) -> &str {
 /// `JSONStream` from `jsonstream`; an extra match is the safe side.
 /// crates.io treats `-` and `_` as one name; PyPI follows PEP 503.
 pub fn normalise_name(ecosystem: &str, name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    push_normalised(&mut out, ecosystem, name);
+    out
+}
+
+/// [`normalise_name`], appended to `out`.
+fn push_normalised(out: &mut String, ecosystem: &str, name: &str) {
+    let name = name.trim();
     match ecosystem {
-        "PyPI" => pep503(name),
-        "crates.io" => name.trim().to_ascii_lowercase().replace('_', "-"),
-        "npm" | "Go" | "NuGet" | "Packagist" | "Hex" => name.trim().to_lowercase(),
-        _ => name.trim().to_string(),
+        "PyPI" => push_pep503(out, name),
+        "crates.io" => {
+            let start = out.len();
+            out.push_str(name);
+            out[start..].make_ascii_lowercase();
+            if name.contains('_') {
+                let folded = out[start..].replace('_', "-");
+                out.truncate(start);
+                out.push_str(&folded);
+            }
+        }
+        "npm" | "Go" | "NuGet" | "Packagist" | "Hex" => {
+            if name.is_ascii() {
+                let start = out.len();
+                out.push_str(name);
+                out[start..].make_ascii_lowercase();
+            } else {
+                out.push_str(&name.to_lowercase());
+            }
+        }
+        _ => out.push_str(name),
     }
+}
+
+/// Whether `name` is already in [`loose`] form (most names are), so a
+/// lookup needs no new string.
+pub fn is_loose(name: &str) -> bool {
+    let mut prev_dash = true;
+    name.bytes().all(|b| {
+        let dash = b == b'-';
+        let ok = b.is_ascii_lowercase() || b.is_ascii_digit() || (dash && !prev_dash);
+        prev_dash = dash;
+        ok
+    }) && !name.ends_with('-')
 }
 
 /// The loosest of the normalisations ([`pep503`]): names equal under any
@@ -113,6 +155,11 @@ pub fn loose(name: &str) -> String {
 /// PEP 503: lowercase, and every run of `-`, `_` and `.` becomes one `-`.
 pub fn pep503(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
+    push_pep503(&mut out, name);
+    out
+}
+
+fn push_pep503(out: &mut String, name: &str) {
     let mut in_run = false;
     for c in name.trim().chars() {
         if matches!(c, '-' | '_' | '.') {
@@ -125,7 +172,6 @@ pub fn pep503(name: &str) -> String {
             in_run = false;
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -152,6 +198,22 @@ mod tests {
         // Unknown types fold case.
         assert_eq!(k("pkg:deb/debian/Curl"), k("pkg:deb/debian/curl"));
         assert_eq!(loose("Ruamel..YAML"), "ruamel-yaml");
+        for n in ["ruamel-yaml", "a1", "x"] {
+            assert!(is_loose(n) && loose(n) == n, "{n}");
+        }
+        for n in ["Ruamel", "a--b", "-a", "a-", "a_b", "a.b", " a", ""] {
+            assert!(!is_loose(n) || loose(n) == n, "{n}");
+        }
+        assert!(!is_loose("a--b") && !is_loose("-a") && !is_loose("A"));
+        // The key is the ecosystem's name for the package.
+        let key_of = |p: &str| k(p).split('\0').nth(1).unwrap().to_string();
+        assert_eq!(key_of("pkg:npm/%40Scope/Name"), "@scope/name");
+        assert_eq!(
+            key_of("pkg:golang/github.com/Foo/bar"),
+            "github.com/foo/bar"
+        );
+        assert_eq!(key_of("pkg:maven/org.Apache/Commons"), "org.Apache:Commons");
+        assert_eq!(key_of("pkg:pypi/Ruamel.YAML"), "ruamel-yaml");
     }
 
     #[test]

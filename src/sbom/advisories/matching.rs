@@ -293,14 +293,14 @@ impl Target {
     }
 
     fn of(purl: &str, p: &PackageUrl) -> Result<Target, AdvisoryError> {
-        let (ecosystem, name) =
-            package::of_purl(p).map_err(|ty| AdvisoryError::UnsupportedPurlType {
+        let ecosystem =
+            package::osv_ecosystem(p.ty()).ok_or_else(|| AdvisoryError::UnsupportedPurlType {
                 purl: purl.to_string(),
-                ty: ty.to_string(),
+                ty: p.ty().to_string(),
             })?;
         Ok(Target {
             ecosystem,
-            key: package::key(ecosystem, &package::normalise_name(ecosystem, &name)),
+            key: package::purl_key(p),
             version: p.version().map(str::to_string),
         })
     }
