@@ -23,7 +23,7 @@ const JUICE_SOURCE: &str = "npm:juice-shop@14.1.1";
 const LODASH_GHSA: &str = "GHSA-p6mc-m468-83gw";
 const CYCLONEDX: &str = "https://cyclonedx.org/bom";
 const SPDX: &str = "https://spdx.dev/Document";
-const SERIAL: &str = "urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79";
+pub(super) const SERIAL: &str = "urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79";
 /// The server name every policy here describes (`--server srv`).
 pub(super) const SRV: &str = "srv";
 

@@ -12,10 +12,10 @@ use std::ffi::OsString;
 
 use serde_json::{Value, json};
 
+use super::sbom::{self, sbom_args};
 use super::support::util::*;
 
 /// The server name every policy here describes (`--server srv`).
-const SRV: &str = "srv";
 const SERVER_ENTRY: &str =
     "[[servers]]\nname = \"srv\"\nrequire = [\"sbom\"]\n\n[servers.sbom]\nsigned = false\n";
 
@@ -62,25 +62,9 @@ fn sbom(env: &TestEnv, npm: &[(&str, &str)]) {
 /// `[--policy P] --format json verify server.bin --server srv --sbom
 /// bom.json ARGS...`.
 fn verify(env: &TestEnv, policy: Option<&str>, args: &[OsString]) -> Output {
-    let mut all: Vec<OsString> = Vec::new();
-    if let Some(p) = policy {
-        all.extend([o("--policy"), o(p)]);
-    }
-    all.extend(
-        [
-            "--format",
-            "json",
-            "verify",
-            "server.bin",
-            "--server",
-            SRV,
-            "--sbom",
-            "bom.json",
-        ]
-        .map(o),
-    );
+    let mut all = sbom_args("bom.json");
     all.extend(args.iter().cloned());
-    env.run(&all)
+    sbom::verify(env, policy, "server.bin", &all)
 }
 
 /// `--advisories DIR`.

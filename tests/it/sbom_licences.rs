@@ -9,37 +9,23 @@
 
 use serde_json::{Value, json};
 
+use super::sbom::{self, SERIAL, loose_policy, messages, sbom_args};
 use super::support::util::*;
 
-const SRV: &str = "srv";
-const SERIAL: &str = "urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79";
-
-/// `--policy policy.toml --format json verify server.bin --server srv
-/// --sbom lic.json`.
+/// `verify server.bin --server srv --sbom lic.json` under policy.toml.
 fn verify(env: &TestEnv) -> Output {
-    env.run([
-        "--policy",
-        "policy.toml",
-        "--format",
-        "json",
-        "verify",
+    sbom::verify(
+        env,
+        Some("policy.toml"),
         "server.bin",
-        "--server",
-        SRV,
-        "--sbom",
-        "lic.json",
-    ])
+        &sbom_args("lic.json"),
+    )
 }
 
 /// Writes `policy.toml`: server `srv` requiring a loose SBOM, with
 /// `rules` in [servers.sbom].
 fn policy(env: &TestEnv, rules: &str) {
-    env.write(
-        "policy.toml",
-        format!(
-            "version = 1\n\n[[servers]]\nname = \"{SRV}\"\nrequire = [\"sbom\"]\n\n[servers.sbom]\nsigned = false\n{rules}\n"
-        ),
-    );
+    loose_policy(env, rules);
 }
 
 /// Writes `server.bin` and `lic.json`, an SBOM bound to it by hash with
@@ -82,16 +68,6 @@ fn licence_run(env: &TestEnv, exprs: &[&str], rules: &str) -> Output {
     verify(env)
 }
 
-fn messages(v: &Value, code: &str) -> Vec<String> {
-    v["diagnostics"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|d| d["code"] == code)
-        .map(|d| d["message"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
-
 /// Which `lic-N` components a code names.
 fn flagged(v: &Value, code: &str) -> Vec<usize> {
     let mut out: Vec<usize> = messages(v, code)
@@ -110,17 +86,11 @@ fn flagged(v: &Value, code: &str) -> Vec<usize> {
 /// Exit 0, verdict allowed, no error and no `license-unknown`.
 #[track_caller]
 fn allowed(out: &Output) -> Value {
-    out.code(0);
-    let v = out.json();
-    out.check(v["verdict"] == "allowed", "verdict allowed")
-        .check(
-            error_codes(&v).is_empty(),
-            &format!("no errors, got {:?}", error_codes(&v)),
-        )
-        .check(
-            messages(&v, "license-unknown").is_empty(),
-            "no license-unknown",
-        );
+    let v = sbom::allowed(out);
+    out.check(
+        messages(&v, "license-unknown").is_empty(),
+        "no license-unknown",
+    );
     v
 }
 

@@ -5,38 +5,15 @@
 //! a JSON document failing its schema is, `sbom-malformed`; the spec's
 //! own XML test files and the real generators' XML are judged as before.
 
-use std::ffi::OsString;
-
 use serde_json::Value;
 
+use super::sbom::{self, loose_policy, sbom_args};
 use super::support::util::*;
 
-const SRV: &str = "srv";
-
 fn verify(env: &TestEnv, file: &str) -> Output {
-    env.write(
-        "policy.toml",
-        format!(
-            "version = 1\n\n[[servers]]\nname = \"{SRV}\"\nrequire = [\"sbom\"]\n\n[servers.sbom]\nsigned = false\n"
-        ),
-    );
+    loose_policy(env, "");
     env.write("server.bin", noise(4096, 0x5b0b));
-    let args: Vec<OsString> = [
-        "--policy",
-        "policy.toml",
-        "--format",
-        "json",
-        "verify",
-        "server.bin",
-        "--server",
-        SRV,
-        "--sbom",
-        file,
-    ]
-    .iter()
-    .map(OsString::from)
-    .collect();
-    env.run(&args)
+    sbom::verify(env, Some("policy.toml"), "server.bin", &sbom_args(file))
 }
 
 fn sbom_check(v: &Value) -> Value {
