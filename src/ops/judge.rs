@@ -85,10 +85,10 @@ pub fn judge(
     server: Option<&str>,
     ev: &EvidenceRequest,
     identity: Option<IdentityRule>,
-    (trust, policies): (&TrustStore, &PolicySet),
+    (trust, policies, db): (&TrustStore, &PolicySet, Option<&AdvisoryDb>),
 ) -> Result<Judgement, Failure> {
     let evidence = collect(artifact, server, ev, identity, trust)?;
-    let report = decide(&evidence, ev, (trust, policies))?;
+    let report = decide(&evidence, ev, (trust, policies), db);
     Ok(Judgement { evidence, report })
 }
 
@@ -117,21 +117,15 @@ pub fn collect(
 }
 
 /// The second half of [`judge`]: the policy's verdict on the evidence,
-/// with the advisories the request or the policy names.
+/// with the advisory database [`load_advisories`] read for the request.
 pub fn decide(
     evidence: &Evidence,
     ev: &EvidenceRequest,
     (trust, policies): (&TrustStore, &PolicySet),
-) -> Result<Report, Failure> {
-    let db = load_advisories(ev.advisories.as_deref(), policies)?;
-    let decision = policy::evaluate(
-        policies,
-        evidence,
-        trust,
-        db.as_ref(),
-        ev.unsigned.as_deref(),
-    );
-    Ok(Report::from_decision(evidence, &decision))
+    db: Option<&AdvisoryDb>,
+) -> Report {
+    let decision = policy::evaluate(policies, evidence, trust, db, ev.unsigned.as_deref());
+    Report::from_decision(evidence, &decision)
 }
 
 /// The OSV database in force: every policy layer's `[advisories] db`

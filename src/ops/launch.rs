@@ -1103,7 +1103,8 @@ pub(crate) fn verify_in_full(
             .into());
         }
     }
-    let report = judge::decide(&evidence, &ev, (trust, policies))?;
+    let db = judge::load_advisories(ev.advisories.as_deref(), policies)?;
+    let report = judge::decide(&evidence, &ev, (trust, policies), db.as_ref());
     if report.verdict == Verdict::Allowed {
         return Ok(());
     }

@@ -21,6 +21,7 @@ use crate::net::{self, NetError};
 use crate::policy;
 use crate::receipt::{self, Receipt};
 use crate::report::{Report, Verdict};
+use crate::sbom::advisories::AdvisoryDb;
 use crate::source::{self, ArtifactKind, Location, Resolved, Source};
 use crate::verify::ArtifactRef;
 
@@ -396,6 +397,8 @@ fn pin(
     let source = absolute(source_text.parse()?)?;
     let trust = load_trust(ctx)?;
     let policies = load_policies(ctx, &trust)?;
+    // Read once: the artifact's judgement and its tree's use it.
+    let db = judge::load_advisories(ev.advisories.as_deref(), &policies)?;
     let cache = Cache::open(&ctx.cache_dir)?;
     let client = fetch.client()?;
     let opts = source::ResolveOptions {
@@ -435,7 +438,7 @@ fn pin(
         &resolved,
         (&blob, &dir_tree),
         ev,
-        (&trust, &policies),
+        (&trust, &policies, db.as_ref()),
     );
     // An npm package's or a wheel's dependency tree, once the package
     // itself is judged.
@@ -518,7 +521,7 @@ fn pin(
             &cache,
             name,
             (e, r, n),
-            (&policies, ev),
+            (&policies, db.as_ref()),
             &mut dep_blobs,
         )
         .map(|j| j.map_or_else(Pinned::Denied, |(e, r, n)| Pinned::Allowed(e, r, n))),
@@ -694,7 +697,11 @@ fn judge_stored(
     resolved: &Resolved,
     (blob, dir_tree): (&Option<Blob>, &Option<crate::cache::Tree>),
     ev: &EvidenceRequest,
-    (trust, policies): (&crate::trust::TrustStore, &policy::PolicySet),
+    (trust, policies, db): (
+        &crate::trust::TrustStore,
+        &policy::PolicySet,
+        Option<&AdvisoryDb>,
+    ),
 ) -> Result<Pinned, Failure> {
     // Evidence fetched with the metadata goes beside the user's.
     let tmp = tempfile::tempdir().map_err(|e| super::internal(&e))?;
@@ -731,7 +738,7 @@ fn judge_stored(
         Some(name),
         &all,
         identity_rule(ev)?,
-        (trust, policies),
+        (trust, policies, db),
     )?;
     if report.verdict != Verdict::Allowed {
         return Ok(Pinned::Denied(Box::new(report)));

@@ -6,13 +6,13 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::judge::{EvidenceRequest, load_advisories};
 use crate::cache::Cache;
 use crate::context::Context;
 use crate::diag::{Code, Diagnostic, Failure, Severity};
 use crate::lock::{Entry, Lock};
 use crate::policy::PolicySet;
 use crate::report::{Report, Verdict};
+use crate::sbom::advisories::AdvisoryDb;
 use crate::sbom::generate::{self, Generated};
 use crate::source::ArtifactKind;
 
@@ -35,7 +35,7 @@ pub fn judge_tree(
     cache: &Cache,
     server: &str,
     (mut entry, mut report, mut notes): (Box<Entry>, Box<Report>, Vec<String>),
-    (policies, ev): (&PolicySet, &EvidenceRequest),
+    (policies, db): (&PolicySet, Option<&AdvisoryDb>),
     stored: &mut Vec<String>,
 ) -> Result<Judged, Failure> {
     if !matches!(entry.kind, ArtifactKind::NpmTarball | ArtifactKind::Wheel) {
@@ -47,8 +47,7 @@ pub fn judge_tree(
         &mut entry,
         &mut report,
         &mut notes,
-        policies,
-        ev,
+        (policies, db),
         stored,
     );
     let denied = !matches!(done, Ok(true));
@@ -74,8 +73,7 @@ fn judge_inner(
     entry: &mut Entry,
     report: &mut Report,
     notes: &mut Vec<String>,
-    policies: &PolicySet,
-    ev: &EvidenceRequest,
+    (policies, db): (&PolicySet, Option<&AdvisoryDb>),
     stored: &mut Vec<String>,
 ) -> Result<bool, Failure> {
     let tree = verified_tree(cache, server, entry)?;
@@ -87,11 +85,10 @@ fn judge_inner(
             None,
         )
     })?;
-    let db = load_advisories(ev.advisories.as_deref(), policies)?;
-    let mut found = crate::policy::judge_resolved(policies, server, &sbom, db.as_ref());
+    let mut found = crate::policy::judge_resolved(policies, server, &sbom, db);
     // What is said of the database itself, unless the given SBOM's
     // judgement said it already.
-    for d in crate::policy::advisory_db_findings(policies, db.as_ref(), jiff::Timestamp::now()) {
+    for d in crate::policy::advisory_db_findings(policies, db, jiff::Timestamp::now()) {
         if !(report.diagnostics.iter()).any(|e| e.code == d.code && e.message == d.message) {
             found.push(d);
         }

@@ -35,5 +35,13 @@ pub fn verify(
         })?,
         Target::Pinned(name) => super::pinned::artifact(ctx, name, &mut ev, true)?,
     };
-    Ok(judge(artifact, server, &ev, identity, (&trust, &policies))?.report)
+    let db = super::judge::load_advisories(ev.advisories.as_deref(), &policies)?;
+    Ok(judge(
+        artifact,
+        server,
+        &ev,
+        identity,
+        (&trust, &policies, db.as_ref()),
+    )?
+    .report)
 }

@@ -132,6 +132,24 @@ fn semver_lenient(s: &str) -> Option<semver::Version> {
     None
 }
 
+/// The schemes a version is read under: its ecosystem's, or when that is
+/// unknown SemVer, then PEP 440.
+fn tried(scheme: Option<Scheme>) -> &'static [Scheme] {
+    match scheme {
+        Some(Scheme::Semver) => &[Scheme::Semver],
+        Some(Scheme::Pep440) => &[Scheme::Pep440],
+        None => &[Scheme::Semver, Scheme::Pep440],
+    }
+}
+
+/// Whether `a` and `b` are one version under `scheme` (`None`: SemVer,
+/// else PEP 440); two strings neither scheme reads are not.
+pub fn equal(scheme: Option<Scheme>, a: &str, b: &str) -> bool {
+    tried(scheme).iter().any(|&s| {
+        matches!((Parsed::read(s, a), Parsed::read(s, b)), (Some(x), Some(y)) if x.cmp(&y).is_eq())
+    })
+}
+
 fn cmp_release(a: &[u64], b: &[u64]) -> Ordering {
     let n = a.len().max(b.len());
     (0..n)
@@ -185,13 +203,8 @@ impl VersionRange {
         if self.any_of.is_empty() {
             return Ok(true);
         }
-        let schemes: &[Scheme] = match scheme {
-            Some(Scheme::Semver) => &[Scheme::Semver],
-            Some(Scheme::Pep440) => &[Scheme::Pep440],
-            None => &[Scheme::Semver, Scheme::Pep440],
-        };
         let mut why = None;
-        for &s in schemes {
+        for &s in tried(scheme) {
             match self.contains_as(s, version) {
                 Ok(b) => return Ok(b),
                 Err(e) => {
@@ -518,6 +531,16 @@ mod tests {
         assert!(r.contains(NPM, "latest").is_err());
         assert!(r.contains(NPM, "3.3.06").is_err());
         assert!(r.contains(PYPI, "not-a-version").is_err());
+    }
+
+    #[test]
+    fn versions_equal_in_their_scheme() {
+        assert!(equal(NPM, "v1.2.3", "1.2.3"));
+        assert!(equal(PYPI, "1.0", "1.0.0"));
+        assert!(!equal(NPM, "3.3.5", "3.3.6"));
+        // A range is not a version.
+        assert!(!equal(NPM, ">=0", "3.3.5"));
+        assert!(!equal(None, "latest", "latest2"));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::sbom::package;
 use crate::sbom::{Component, Sbom};
 use packageurl::PackageUrl;
 
-use super::range::{Scheme, VersionRange};
+use super::range::Scheme;
 use super::{Policy, SbomRules, ServerRule};
 
 /// Findings of one kind beyond this many are counted, not listed: a
@@ -439,11 +439,7 @@ fn judge_content(
 /// ecosystem's order (`1.0` and `1.0.0` under PEP 440, `v1.2.3` and
 /// `1.2.3` under SemVer).
 fn same_version(scheme: Option<Scheme>, a: &str, b: &str) -> bool {
-    a.trim() == b.trim()
-        || VersionRange::parse(a)
-            .ok()
-            .and_then(|r| r.contains(scheme, b).ok())
-            .unwrap_or(false)
+    a.trim() == b.trim() || super::range::equal(scheme, a, b)
 }
 
 /// A component as one of its purls names it, with the name when the purl

@@ -7,7 +7,7 @@ use toml::de::DeTable;
 
 use super::Parser;
 use crate::diag::{Code, Diagnostic};
-use crate::policy::{AdvisoryRules, At};
+use crate::policy::AdvisoryRules;
 use crate::sbom::advisories::{Ignore, Severity};
 
 impl Parser<'_> {
@@ -72,48 +72,13 @@ impl Parser<'_> {
                 p.loc(ispan),
             ))
         });
-        let max_age =
-            self.string(t, "max-age")
-                .and_then(|m| match super::sbom::parse_duration(&m.value) {
-                    Some(secs) => Some(At {
-                        value: (m.value, secs),
-                        loc: m.loc,
-                    }),
-                    None => {
-                        self.diags.push(
-                            Diagnostic::error(
-                                Code::PolicyBadPattern,
-                                format!("invalid duration `{}`", m.value),
-                            )
-                            .hint("write a number and a unit: \"7d\", \"12h\", \"2w\"")
-                            .at(m.loc.to_string()),
-                        );
-                        None
-                    }
-                });
-        let stale = self
-            .string(t, "stale")
-            .and_then(|s| match s.value.as_str() {
-                "deny" => Some(At {
-                    value: true,
-                    loc: s.loc,
-                }),
-                "warn" => Some(At {
-                    value: false,
-                    loc: s.loc,
-                }),
-                other => {
-                    self.diags.push(
-                        Diagnostic::error(
-                            Code::PolicyType,
-                            format!("unknown `stale` rule `{other}`"),
-                        )
-                        .hint("use \"warn\" (report a stale database) or \"deny\" (refuse what it would judge)")
-                        .at(s.loc.to_string()),
-                    );
-                    None
-                }
-            });
+        let max_age = self.duration(t, "max-age");
+        let stale = self.choice(
+            t,
+            "stale",
+            &[("deny", true), ("warn", false)],
+            "use \"warn\" (report a stale database) or \"deny\" (refuse what it would judge)",
+        );
         Some(AdvisoryRules {
             db,
             severity,

@@ -128,6 +128,53 @@ impl<'a> Parser<'a> {
         );
     }
 
+    /// A duration (`90d`, `12h`), as written and in seconds.
+    fn duration(&mut self, table: &DeTable, key: &str) -> Option<At<(String, u64)>> {
+        let s = self.string(table, key)?;
+        match sbom::parse_duration(&s.value) {
+            Some(secs) => {
+                let text = s.value.clone();
+                Some(s.map((text, secs)))
+            }
+            None => {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::PolicyBadPattern,
+                        format!("invalid duration `{}`", s.value),
+                    )
+                    .hint("write a number and a unit: \"7d\", \"12h\", \"2w\"")
+                    .at(s.loc.to_string()),
+                );
+                None
+            }
+        }
+    }
+
+    /// One of a few words (`deny`, `warn`, ...): what it stands for.
+    fn choice<T: Copy>(
+        &mut self,
+        table: &DeTable,
+        key: &str,
+        words: &[(&str, T)],
+        hint: &str,
+    ) -> Option<At<T>> {
+        let s = self.string(table, key)?;
+        match words.iter().find(|(w, _)| *w == s.value) {
+            Some((_, v)) => Some(s.map(*v)),
+            None => {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::PolicyType,
+                        format!("unknown `{key}` rule `{}`", s.value),
+                    )
+                    .hint(hint)
+                    .at(s.loc.to_string()),
+                );
+                None
+            }
+        }
+    }
+
     fn string(&mut self, table: &DeTable, key: &str) -> Option<At<String>> {
         let (_, v) = Self::get(table, key)?;
         match v.get_ref().as_str() {

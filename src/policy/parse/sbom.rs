@@ -27,40 +27,16 @@ impl Parser<'_> {
             "[servers.sbom]",
         );
         let unidentified = self
-            .string(t, "unidentified")
-            .and_then(|u| match u.value.as_str() {
-                "deny" => Some(Unidentified::Deny),
-                "warn" => Some(Unidentified::Warn),
-                other => {
-                    self.diags.push(
-                        Diagnostic::error(
-                            Code::PolicyType,
-                            format!("unknown `unidentified` rule `{other}`"),
-                        )
-                        .hint("use \"deny\" or \"warn\"")
-                        .at(u.loc.to_string()),
-                    );
-                    None
-                }
-            });
+            .choice(
+                t,
+                "unidentified",
+                &[("deny", Unidentified::Deny), ("warn", Unidentified::Warn)],
+                "use \"deny\" or \"warn\"",
+            )
+            .map(|u| u.value);
         let require = self.boolean(t, "require").unwrap_or(false);
         let signed = self.boolean(t, "signed").unwrap_or(true);
-        let max_age = self
-            .string(t, "max-age")
-            .and_then(|m| match parse_duration(&m.value) {
-                Some(secs) => Some((m.value, secs)),
-                None => {
-                    self.diags.push(
-                        Diagnostic::error(
-                            Code::PolicyBadPattern,
-                            format!("invalid duration `{}`", m.value),
-                        )
-                        .hint("write a number and a unit: \"90d\", \"12h\", \"2w\"")
-                        .at(m.loc.to_string()),
-                    );
-                    None
-                }
-            });
+        let max_age = self.duration(t, "max-age").map(|m| m.value);
         let deny_components = self.array_of_tables(t, "deny-components", |p, ct, cspan| {
             p.deny_component(ct, cspan)
         });
