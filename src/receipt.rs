@@ -144,13 +144,12 @@ pub fn inputs(policy_digest: &str, entry_toml: &str, advisories: &[PathBuf]) -> 
     h.field("version", env!("CARGO_PKG_VERSION").as_bytes());
     h.field("entry", entry_toml.as_bytes());
     h.field("state", policy_digest.as_bytes());
-    // A database of thousands of files is not hashed on every launch: its
-    // directory's identity changes when a file is added or removed.
+    // A database of thousands of files is not hashed on every launch: the
+    // identity of every file in it is (a record added or rewritten at any
+    // depth changes one).
     for db in advisories {
         h.field("advisories", db.to_string_lossy().as_bytes());
-        let id = std::fs::metadata(db)
-            .map(|m| Stat::of(&m).line())
-            .unwrap_or_else(|_| "missing".into());
+        let id = crate::sbom::advisories::AdvisoryDb::identity(db);
         h.field("advisories", id.as_bytes());
     }
     h.finish()
@@ -241,7 +240,7 @@ impl Stat {
 
     /// The line hashed into fingerprints; receipts already on disk were
     /// made from this exact text, so it stays as it is.
-    fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         format!(
             "{}:{}:{}:{}.{}:{}.{}:{:o}",
             self.dev,

@@ -1104,7 +1104,18 @@ pub(crate) fn verify_in_full(
         }
     }
     let db = judge::load_advisories(ev.advisories.as_deref(), policies)?;
-    let report = judge::decide(&evidence, &ev, (trust, policies), db.as_ref());
+    let mut report = judge::decide(&evidence, &ev, (trust, policies), db.as_ref());
+    // The tree's packages, judged at `add` from the SBOM made of it, are
+    // judged again: the policy or an advisory may have changed since.
+    let tree = super::sbom::judge_kept(ctx, name, entry, (policies, db.as_ref()))?;
+    for d in tree {
+        if d.severity == crate::diag::Severity::Error {
+            report.verdict = Verdict::Denied;
+        }
+        if !(report.diagnostics.iter()).any(|e| e.code == d.code && e.message == d.message) {
+            report.diagnostics.push(d);
+        }
+    }
     if report.verdict == Verdict::Allowed {
         return Ok(());
     }

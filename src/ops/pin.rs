@@ -989,6 +989,16 @@ fn request_digest(
     for p in ctx.judgement_files() {
         h.file("state", &p);
     }
+    // The advisory databases' contents: a record written since, anywhere in
+    // them, is a reason to judge again.
+    let dbs = judge::load_trust(ctx)
+        .and_then(|t| judge::load_policies(ctx, &t))
+        .map(|p| p.advisories_dbs())
+        .unwrap_or_default();
+    for db in dbs.iter().chain(&ev.advisories) {
+        h.field("advisories-db", db.to_string_lossy().as_bytes());
+        h.field("advisories-db", AdvisoryDb::identity(db).as_bytes());
+    }
     Ok(h.finish())
 }
 

@@ -360,6 +360,50 @@ pub fn show(ctx: &Context, server: &str) -> Result<Shown, Failure> {
             Some("`mcp-warden list` shows the pinned servers".into()),
         ));
     };
+    let bytes = kept(ctx, server, entry)?;
+    let document: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        Failure::input(
+            Code::CacheMismatch,
+            format!("{server}: the kept SBOM is not JSON: {e}"),
+            None,
+        )
+    })?;
+    Ok(Shown { bytes, document })
+}
+
+/// `run`'s full check of a pinned tree: the SBOM `add` kept of it, judged
+/// again under the policy and advisory databases in force now (a
+/// component denied since, an advisory published since). The findings;
+/// an error among them denies.
+pub fn judge_kept(
+    ctx: &Context,
+    server: &str,
+    entry: &Entry,
+    (policies, db): (&PolicySet, Option<&AdvisoryDb>),
+) -> Result<Vec<Diagnostic>, Failure> {
+    if entry.sbom.is_none() {
+        return Ok(Vec::new());
+    }
+    let bytes = kept(ctx, server, entry)?;
+    let sbom = crate::sbom::parse(&bytes).map_err(|e| {
+        Failure::input(
+            Code::CacheMismatch,
+            format!("{server}: the SBOM `add` kept does not read back: {e}"),
+            None,
+        )
+    })?;
+    let mut found = crate::policy::judge_resolved(policies, server, &sbom, db);
+    found.extend(crate::policy::advisory_db_findings(
+        policies,
+        db,
+        jiff::Timestamp::now(),
+    ));
+    Ok(found)
+}
+
+/// The bytes of the SBOM kept for `entry`, checked against the digest the
+/// lock records; for a single file, the SBOM of its one component.
+fn kept(ctx: &Context, server: &str, entry: &Entry) -> Result<Vec<u8>, Failure> {
     let damaged = |what: String| {
         Failure::input(
             Code::CacheMismatch,
@@ -400,9 +444,7 @@ pub fn show(ctx: &Context, server: &str) -> Result<Shown, Failure> {
             ));
         }
     };
-    let document: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| damaged(format!("the kept SBOM is not JSON: {e}")))?;
-    Ok(Shown { bytes, document })
+    Ok(bytes)
 }
 
 /// The dependency graph as an indented tree, like `npm ls`: each package

@@ -255,15 +255,7 @@ fn an_advisory_against_a_package_of_the_tree_refuses_the_add() {
     let server = everything_registry();
     // An OSV record in the form of fixtures/osv/npm/, against the tree's
     // qs 6.17.1.
-    let mut osv: Value =
-        serde_json::from_slice(&fs::read(fixture("osv/npm/GHSA-p6mc-m468-83gw.json")).unwrap())
-            .unwrap();
-    osv["id"] = "GHSA-test-qs00-0000".into();
-    osv["aliases"] = json!([]);
-    osv["affected"] = json!([{
-        "package": {"ecosystem": "npm", "name": "qs"},
-        "ranges": [{"type": "SEMVER", "events": [{"introduced": "6.0.0"}, {"fixed": "6.99.0"}]}]
-    }]);
+    let osv = qs_advisory("GHSA-test-qs00-0000");
     let db = env.path("osv");
     fs::create_dir_all(&db).unwrap();
     fs::write(db.join("GHSA-test-qs00-0000.json"), osv.to_string()).unwrap();
@@ -277,6 +269,111 @@ fn an_advisory_against_a_package_of_the_tree_refuses_the_add() {
         .diag("vulnerable-component")
         .stdout_has("GHSA-test-qs00-0000");
     assert_untouched(&env, "an advisory against the tree");
+}
+
+/// An OSV record against the tree's qs 6.17.1, in the form of
+/// fixtures/osv/npm/.
+fn qs_advisory(id: &str) -> Value {
+    let mut osv: Value =
+        serde_json::from_slice(&fs::read(fixture("osv/npm/GHSA-p6mc-m468-83gw.json")).unwrap())
+            .unwrap();
+    osv["id"] = id.into();
+    osv["aliases"] = json!([]);
+    osv["affected"] = json!([{
+        "package": {"ecosystem": "npm", "name": "qs"},
+        "ranges": [{"type": "SEMVER", "events": [{"introduced": "6.0.0"}, {"fixed": "6.99.0"}]}]
+    }]);
+    osv
+}
+
+#[test]
+fn an_advisory_written_deep_in_the_database_stops_the_next_run() {
+    let env = TestEnv::new();
+    let server = everything_registry();
+    // osv-scanner's layout: one directory per ecosystem. The record the
+    // database starts with is the real one, against a qs the tree does not
+    // hold.
+    let db = env.path("osv");
+    let npm = db.join("osv/npm");
+    fs::create_dir_all(&npm).unwrap();
+    fs::copy(
+        fixture("osv/npm/GHSA-p6mc-m468-83gw.json"),
+        npm.join("GHSA-p6mc-m468-83gw.json"),
+    )
+    .unwrap();
+    sbom_policy(
+        &env,
+        "",
+        &format!("[advisories]\ndb = \"{}\"\n", db.display()),
+    );
+    env.run(add_args(&server, "everything", SOURCE)).code(0);
+    let run = || env.cmd().args(["run", "everything"]).stdin("").run();
+    run().code(0).stderr_has(", verified)");
+    run().code(0).stderr_has(", receipt)");
+    // A new record two directories down: neither the database's directory
+    // nor anything the lock names changed.
+    let top = fs::metadata(&db).unwrap().modified().unwrap();
+    fs::write(
+        npm.join("GHSA-test-qs00-0001.json"),
+        qs_advisory("GHSA-test-qs00-0001").to_string(),
+    )
+    .unwrap();
+    assert_eq!(fs::metadata(&db).unwrap().modified().unwrap(), top);
+    let out = run();
+    out.code(1)
+        .diag_in_stderr("vulnerable-component")
+        .stderr_has("GHSA-test-qs00-0001");
+    assert!(
+        !out.stderr.contains("starting everything"),
+        "{}",
+        out.context()
+    );
+    // `add` of the same request is not answered "pinned already".
+    env.run(add_args(&server, "everything", SOURCE))
+        .code(1)
+        .diag("vulnerable-component");
+    // A record rewritten in place, same name and size: judged again too.
+    fs::remove_file(npm.join("GHSA-test-qs00-0001.json")).unwrap();
+    run().code(0).stderr_has(", verified)");
+    run().code(0).stderr_has(", receipt)");
+    let real = npm.join("GHSA-p6mc-m468-83gw.json");
+    let mut rewritten: Value = serde_json::from_slice(&fs::read(&real).unwrap()).unwrap();
+    let text = rewritten.to_string();
+    rewritten = qs_advisory(rewritten["id"].as_str().unwrap());
+    let mut bytes = rewritten.to_string().into_bytes();
+    assert!(
+        bytes.len() <= text.len(),
+        "the rewrite fits in the record's size"
+    );
+    bytes.resize(text.len(), b' ');
+    fs::write(&real, &bytes).unwrap();
+    run().code(1).diag_in_stderr("vulnerable-component");
+}
+
+#[test]
+fn a_component_denied_after_the_add_stops_the_next_run() {
+    let env = TestEnv::new();
+    let server = everything_registry();
+    sbom_policy(&env, "", "");
+    env.run(add_args(&server, "everything", SOURCE)).code(0);
+    let run = || env.cmd().args(["run", "everything"]).stdin("").run();
+    run().code(0).stderr_has(", verified)");
+    // The package is deep in the tree, not the server itself: only the
+    // SBOM `add` made of the tree names it.
+    sbom_policy(
+        &env,
+        "deny-components = [{ purl = \"pkg:npm/qs\", reason = \"withdrawn by security\" }]",
+        "",
+    );
+    let out = run();
+    out.code(1)
+        .diag_in_stderr("component-denied")
+        .stderr_has("withdrawn by security");
+    assert!(
+        !out.stderr.contains("starting everything"),
+        "{}",
+        out.context()
+    );
 }
 
 /// `warden-sbom-top` 1.0.0 depending on dep-a and dep-b, shipping `bom`

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io::{self, BufReader, Read, Seek};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::fsutil::{self, ReadError};
 
@@ -82,6 +82,120 @@ impl AdvisoryDb {
         db.skipped = loader.skipped;
         db.withdrawn = loader.withdrawn;
         Ok(db)
+    }
+}
+
+/// What [`walk`] finds below a database directory.
+enum Found {
+    Json {
+        path: PathBuf,
+        source: String,
+    },
+    Zip {
+        path: PathBuf,
+        source: String,
+    },
+    /// A directory below `max_depth`, not entered.
+    TooDeep {
+        source: String,
+    },
+}
+
+/// The files a database directory's records are read from, in name
+/// order: every `*.json` and `*.zip` below `root`. Hidden entries
+/// (`.git`) are passed over, and symbolic links to directories are not
+/// followed, so a link cannot make a loop. The one walk both the loader
+/// and [`AdvisoryDb::identity`] use, so that what is fingerprinted is what
+/// is read.
+fn walk(
+    root: &Path,
+    limits: &Limits,
+    on: &mut dyn FnMut(Found) -> Result<(), AdvisoryError>,
+) -> Result<(), AdvisoryError> {
+    let mut stack = vec![(root.to_path_buf(), 0usize)];
+    let mut seen = 0usize;
+    while let Some((dir, depth)) = stack.pop() {
+        let mut entries = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(|e| AdvisoryError::io(&dir, e))? {
+            let entry = entry.map_err(|e| AdvisoryError::io(&dir, e))?;
+            seen += 1;
+            if seen > limits.max_entries {
+                return Err(AdvisoryError::TooManyEntries {
+                    path: root.to_path_buf(),
+                    limit: limits.max_entries,
+                });
+            }
+            entries.push(entry);
+        }
+        entries.sort_by_key(|e| e.file_name());
+        let mut subdirs = Vec::new();
+        for entry in entries {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            let source = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            let ty = entry.file_type().map_err(|e| AdvisoryError::io(&path, e))?;
+            if ty.is_dir() {
+                if depth < limits.max_depth {
+                    subdirs.push(path);
+                } else {
+                    on(Found::TooDeep { source })?;
+                }
+            } else if has_suffix(&name, ".json") {
+                on(Found::Json { path, source })?;
+            } else if has_suffix(&name, ".zip") {
+                on(Found::Zip { path, source })?;
+            }
+        }
+        stack.extend(subdirs.into_iter().rev().map(|d| (d, depth + 1)));
+    }
+    Ok(())
+}
+
+impl AdvisoryDb {
+    /// What a change to the database at `path` changes, without reading
+    /// it: the identity (device, inode, size, mtime, ctime, mode; links to
+    /// files followed, as the loader follows them) of every file the
+    /// loader would read, with its name. A record added, removed or
+    /// rewritten anywhere below, at any depth, changes it; a launch
+    /// receipt keyed by it is then stale. Stats only: a database of
+    /// thousands of files costs milliseconds, not a load.
+    pub fn identity(path: &Path) -> String {
+        let mut h = crate::digest::FieldHasher::default();
+        let stat = |h: &mut crate::digest::FieldHasher, source: &str, path: &Path| {
+            h.field("file", source.as_bytes());
+            let line = match fs::metadata(path) {
+                Ok(m) => crate::receipt::Stat::of(&m).line(),
+                Err(e) => format!("unreadable: {e}"),
+            };
+            h.field("stat", line.as_bytes());
+        };
+        match fs::metadata(path) {
+            Err(e) => h.field("missing", e.to_string().as_bytes()),
+            Ok(m) if m.is_dir() => {
+                let walked = walk(path, &Limits::default(), &mut |found| {
+                    match found {
+                        Found::Json { path, source } | Found::Zip { path, source } => {
+                            stat(&mut h, &source, &path)
+                        }
+                        Found::TooDeep { source } => h.field("too-deep", source.as_bytes()),
+                    }
+                    Ok(())
+                });
+                if let Err(e) = walked {
+                    h.field("unreadable", e.to_string().as_bytes());
+                }
+            }
+            Ok(_) => stat(&mut h, "", path),
+        }
+        h.finish()
     }
 }
 
@@ -248,64 +362,28 @@ impl<'l> Loader<'l> {
     }
 
     /// Every `*.json` below the root, and every record in a `*.zip` there,
-    /// in name order. Hidden entries
-    /// (`.git`) are passed over, and symbolic links to directories are not
-    /// followed, so a link cannot make a loop.
+    /// in name order (see [`walk`]).
     fn walk(&mut self) -> Result<(), AdvisoryError> {
-        let mut stack = vec![(self.root.to_path_buf(), 0usize)];
-        let mut seen = 0usize;
-        while let Some((dir, depth)) = stack.pop() {
-            let mut entries = Vec::new();
-            for entry in fs::read_dir(&dir).map_err(|e| AdvisoryError::io(&dir, e))? {
-                let entry = entry.map_err(|e| AdvisoryError::io(&dir, e))?;
-                seen += 1;
-                if seen > self.limits.max_entries {
-                    return Err(AdvisoryError::TooManyEntries {
-                        path: self.root.to_path_buf(),
-                        limit: self.limits.max_entries,
-                    });
-                }
-                entries.push(entry);
+        let (root, limits) = (self.root, self.limits);
+        walk(root, limits, &mut |found| match found {
+            Found::Json { path, source } => self.read_file(&path, source),
+            Found::Zip { path, source } => {
+                // osv-scanner's offline cache: one `all.zip` per ecosystem.
+                let (file, meta) = fsutil::open_file(&path)?;
+                self.read_zip(&path, &source, file, meta.len())
             }
-            entries.sort_by_key(|e| e.file_name());
-            let mut subdirs = Vec::new();
-            for entry in entries {
-                let name = entry.file_name();
-                let name = name.to_string_lossy();
-                if name.starts_with('.') {
-                    continue;
-                }
-                let path = entry.path();
-                let source = path
-                    .strip_prefix(self.root)
-                    .unwrap_or(&path)
-                    .display()
-                    .to_string();
-                let ty = entry.file_type().map_err(|e| AdvisoryError::io(&path, e))?;
-                if ty.is_dir() {
-                    if depth < self.limits.max_depth {
-                        subdirs.push(path);
-                    } else {
-                        // Records may be in there: the database is incomplete.
-                        self.skip(
-                            &source,
-                            format!(
-                                "nested deeper than {} directories; not read",
-                                self.limits.max_depth
-                            ),
-                        );
-                    }
-                } else if has_suffix(&name, ".json") {
-                    self.read_file(&path, source)?;
-                } else if has_suffix(&name, ".zip") {
-                    // osv-scanner's offline cache: one `all.zip` per ecosystem.
-                    let (file, meta) = fsutil::open_file(&path)?;
-                    self.read_zip(&path, &source, file, meta.len())?;
-                }
+            Found::TooDeep { source } => {
+                // Records may be in there: the database is incomplete.
+                self.skip(
+                    &source,
+                    format!(
+                        "nested deeper than {} directories; not read",
+                        limits.max_depth
+                    ),
+                );
+                Ok(())
             }
-            stack.extend(subdirs.into_iter().rev().map(|d| (d, depth + 1)));
-        }
-        Ok(())
+        })
     }
 
     /// Every `*.json` entry of a zip, read in memory only: entry names are
@@ -627,6 +705,51 @@ mod tests {
         assert_eq!(
             AdvisoryDb::load(&dir.path().join("r0.json")).unwrap().len(),
             1
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_identity_follows_every_record_the_loader_reads_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = tempfile::tempdir().unwrap();
+        write(dir.path(), "osv/npm/A.json", b"{}");
+        write(other.path(), "linked.json", b"{}");
+        std::os::unix::fs::symlink(
+            other.path().join("linked.json"),
+            dir.path().join("osv/npm/linked.json"),
+        )
+        .unwrap();
+        let id = || AdvisoryDb::identity(dir.path());
+        let first = id();
+        assert_eq!(first, id(), "stable while nothing changes");
+        // Not read by the loader: not part of the identity.
+        write(dir.path(), ".git/x.json", b"{}");
+        write(dir.path(), "osv/npm/notes.txt", b"x");
+        assert_eq!(first, id());
+        let changes: [&dyn Fn(); 4] = [
+            // A record added two directories down.
+            &|| write(dir.path(), "osv/npm/B.json", b"{}"),
+            // Rewritten in place, same size.
+            &|| write(dir.path(), "osv/npm/A.json", b"[]"),
+            // Behind a link to a file, which the loader follows.
+            &|| write(other.path(), "linked.json", b"[]"),
+            // Removed.
+            &|| std::fs::remove_file(dir.path().join("osv/npm/B.json")).unwrap(),
+        ];
+        let mut seen = vec![first];
+        for change in changes {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            change();
+            let now = id();
+            assert!(!seen.contains(&now), "every change is seen");
+            seen.push(now);
+        }
+        // A single file, and a path that is not there.
+        let file = dir.path().join("osv/npm/A.json");
+        assert_ne!(
+            AdvisoryDb::identity(&file),
+            AdvisoryDb::identity(&dir.path().join("nope"))
         );
     }
 
