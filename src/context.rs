@@ -4,9 +4,50 @@
 
 use std::path::{Path, PathBuf};
 
-/// The administrator's directory. `MCP_WARDEN_SYSTEM_DIR` moves it, for
-/// packaging and for tests that cannot write to /etc.
-pub const DEFAULT_SYSTEM_DIR: &str = "/etc/mcp-warden";
+/// The administrator's directory: `/etc/mcp-warden`, or where a package
+/// build put it (`MCP_WARDEN_SYSTEM_DIR` set when mcp-warden is compiled).
+pub const DEFAULT_SYSTEM_DIR: &str = match option_env!("MCP_WARDEN_SYSTEM_DIR") {
+    Some(d) => d,
+    None => "/etc/mcp-warden",
+};
+
+/// The system directory in force, given `MCP_WARDEN_SYSTEM_DIR` from the
+/// environment (`requested`) and the built-in one. Anyone who can set a
+/// variable for mcp-warden (an MCP client config's `env` block) could
+/// otherwise point it at an empty directory and drop the administrator's
+/// policy and trust; so the variable moves the directory only where the
+/// built-in one does not exist, that is where there is no administrator
+/// whose rules it could drop. The second value is the warning to give when
+/// the variable is ignored.
+pub fn system_dir(requested: Option<&Path>, builtin: &Path) -> (PathBuf, Option<String>) {
+    match requested {
+        None => (builtin.to_path_buf(), None),
+        Some(r) if r == builtin => (builtin.to_path_buf(), None),
+        // `symlink_metadata`: a dangling link the administrator left is
+        // still the administrator's.
+        Some(r) if builtin.symlink_metadata().is_ok() => (
+            builtin.to_path_buf(),
+            Some(format!(
+                "MCP_WARDEN_SYSTEM_DIR={} is ignored: the administrator's directory {} exists, and its policy and trust store stay in force",
+                crate::text::printable(&r.to_string_lossy(), 200),
+                builtin.display()
+            )),
+        ),
+        Some(r) => (r.to_path_buf(), None),
+    }
+}
+
+/// The built-in system directory. Debug builds (the test suite's) let
+/// `MCP_WARDEN_BUILTIN_SYSTEM_DIR` stand in for it, so that tests can give
+/// the "administrator" a directory without writing to /etc; release builds
+/// have no such variable.
+pub fn builtin_system_dir() -> PathBuf {
+    #[cfg(debug_assertions)]
+    if let Some(d) = std::env::var_os("MCP_WARDEN_BUILTIN_SYSTEM_DIR") {
+        return PathBuf::from(d);
+    }
+    PathBuf::from(DEFAULT_SYSTEM_DIR)
+}
 
 #[derive(Debug, Clone)]
 pub struct Context {
@@ -84,5 +125,33 @@ impl Context {
             files.extend(more);
         }
         files
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::system_dir;
+
+    #[test]
+    fn the_variable_moves_the_system_directory_only_where_there_is_none() {
+        let d = tempfile::tempdir().unwrap();
+        let admin = d.path().join("etc");
+        let elsewhere = d.path().join("elsewhere");
+        // No administrator: the variable decides, and nothing is said.
+        assert_eq!(
+            system_dir(Some(&elsewhere), &admin),
+            (elsewhere.clone(), None)
+        );
+        assert_eq!(system_dir(None, &admin), (admin.clone(), None));
+        // An administrator's directory, even empty, or a dangling link to
+        // one: it stays, and the variable is named as ignored.
+        std::fs::create_dir(&admin).unwrap();
+        let (dir, why) = system_dir(Some(&elsewhere), &admin);
+        assert_eq!(dir, admin);
+        assert!(why.unwrap().contains("is ignored"));
+        assert_eq!(system_dir(Some(&admin), &admin), (admin.clone(), None));
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(d.path().join("gone"), &link).unwrap();
+        assert_eq!(system_dir(Some(&elsewhere), &link).0, link);
     }
 }

@@ -34,11 +34,16 @@ pub struct Global<'a> {
 
 impl Global<'_> {
     pub fn context(&self) -> anyhow::Result<Context> {
-        let system = std::env::var_os("MCP_WARDEN_SYSTEM_DIR").map(std::path::PathBuf::from);
+        let requested = std::env::var_os("MCP_WARDEN_SYSTEM_DIR").map(std::path::PathBuf::from);
+        let (system, ignored) =
+            crate::context::system_dir(requested.as_deref(), &crate::context::builtin_system_dir());
+        if let Some(why) = ignored {
+            tracing::warn!("{why}");
+        }
         Ok(Context::new(
             self.cli.globals.home.as_deref(),
             self.cli.globals.policy.as_deref(),
-            system.as_deref(),
+            Some(&system),
         )?)
     }
 

@@ -385,6 +385,43 @@ fn system_policy_applies_without_a_user_policy() {
 }
 
 #[test]
+fn the_environment_cannot_move_the_administrators_directory_away() {
+    let env = signed_env();
+    let other = Minisign::generate(&env, "other");
+    env.trust_key(&other.public, "other", &["*"]);
+    // The administrator's directory exists (debug builds let the tests say
+    // where it is) and allows only `other`.
+    fs::write(
+        env.system_policy(),
+        "version = 1\n[defaults]\nsigners = [\"other\"]\n",
+    )
+    .unwrap();
+    for moved_to in [env.path("missing"), env.work.clone()] {
+        let out = env
+            .cmd()
+            .args(SIGNED)
+            .var("MCP_WARDEN_BUILTIN_SYSTEM_DIR", &env.system)
+            .var("MCP_WARDEN_SYSTEM_DIR", &moved_to)
+            .run();
+        out.code(1).diag("signer-not-allowed").stderr_has(&format!(
+            "MCP_WARDEN_SYSTEM_DIR={} is ignored: the administrator's directory {} exists",
+            moved_to.display(),
+            env.system.display()
+        ));
+    }
+    // Where there is no administrator's directory, there is nothing to
+    // drop: the variable moves it (packaging, tests).
+    let out = env
+        .cmd()
+        .args(SIGNED)
+        .var("MCP_WARDEN_BUILTIN_SYSTEM_DIR", env.path("no-admin"))
+        .var("MCP_WARDEN_SYSTEM_DIR", env.path("missing"))
+        .run();
+    out.code(0);
+    assert!(!out.stderr.contains("is ignored"), "{}", out.context());
+}
+
+#[test]
 fn explain_names_the_rule_and_its_line() {
     let env = signed_env();
     env.write(

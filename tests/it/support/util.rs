@@ -128,6 +128,7 @@ impl TestEnv {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("MCP_WARDEN_SYSTEM_DIR", &self.system)
+            .env("MCP_WARDEN_BUILTIN_SYSTEM_DIR", &self.system)
             .env("MCP_WARDEN_HOME", &self.home);
         c
     }
@@ -255,6 +256,8 @@ impl Cmd<'_> {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("MCP_WARDEN_SYSTEM_DIR", &env.system)
+            // The test's administrator, whatever /etc holds here.
+            .env("MCP_WARDEN_BUILTIN_SYSTEM_DIR", &env.system)
             .stdin(if self.stdin.is_some() {
                 Stdio::piped()
             } else {
