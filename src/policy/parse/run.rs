@@ -47,9 +47,29 @@ fn parse_rate(s: &str) -> Option<f64> {
 }
 
 impl Parser<'_> {
-    pub(super) fn run_rules(&mut self, t: &DeTable) -> RunRules {
-        self.check_keys(t, RUN_KEYS, "[servers.run]");
+    /// `[servers.run]`, or with `defaults` `[defaults.run]`: the same
+    /// keys but `env` and `interpreter`, which only make sense for one
+    /// server (its secrets, its runtime).
+    pub(super) fn run_rules(&mut self, t: &DeTable, defaults: bool) -> RunRules {
+        let defaults_keys: Vec<&str> = RUN_KEYS
+            .iter()
+            .copied()
+            .filter(|k| !matches!(*k, "env" | "interpreter"))
+            .collect();
+        if defaults {
+            self.check_keys(t, &defaults_keys, "[defaults.run]");
+        } else {
+            self.check_keys(t, RUN_KEYS, "[servers.run]");
+        }
         let mut rules = RunRules::default();
+        for (k, v) in t.iter() {
+            if let Some(key) = RUN_KEYS.iter().find(|r| **r == k.get_ref()) {
+                rules.at.insert(*key, self.loc(v.span()));
+            }
+        }
+        if defaults {
+            return self.run_settings(t, rules);
+        }
         if let Some((_, v)) = Self::get(t, "env") {
             match v.get_ref().as_table() {
                 Some(et) => {
@@ -98,6 +118,11 @@ impl Parser<'_> {
                 );
             }
         }
+        self.run_settings(t, rules)
+    }
+
+    /// The keys `[servers.run]` and `[defaults.run]` share.
+    fn run_settings(&mut self, t: &DeTable, mut rules: RunRules) -> RunRules {
         rules.guard = self.boolean(t, "guard");
         rules.network = self.boolean(t, "network");
         rules.grant_arg_paths = self.boolean(t, "grant-arg-paths");
