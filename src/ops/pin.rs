@@ -1248,6 +1248,13 @@ fn diff(old: &Entry, new: &Entry) -> Vec<String> {
             old.signers.join(", "),
             new.signers.join(", ")
         ));
+    } else if old.signed != new.signed {
+        // The same names, signing other things (or newly recorded).
+        out.push(format!(
+            "signed: {} -> {}",
+            old.signed_summary().unwrap_or_else(|| "nobody".into()),
+            new.signed_summary().unwrap_or_else(|| "nobody".into())
+        ));
     }
     if old.run != new.run {
         out.push("run settings (arguments, environment) changed".into());

@@ -607,4 +607,16 @@ fn a_lock_without_what_each_signed_still_reads_and_says_so() {
     );
     env.run(["--format", "json", "verify", "--server", "srv"])
         .code(0);
+    // The same `add` again records it, as the words say.
+    env.run([
+        "add",
+        "srv",
+        "./server.bin",
+        "--signature",
+        "server.bin.minisig",
+    ])
+    .code(0);
+    env.run(["list"])
+        .code(0)
+        .stdout_has("evidence: artifact signed by acme\n");
 }

@@ -344,6 +344,76 @@ mod tests {
     }
 
     #[test]
+    fn defaults_run_is_a_floor_for_every_server_and_paths_only_narrow() {
+        let policy = |layer, text: &str| {
+            let (p, d) = parse(
+                &format!("version = 1\n{text}"),
+                Path::new("p.toml"),
+                layer,
+                &TrustStore::default(),
+            );
+            assert!(d.is_empty(), "{d:?}");
+            p.unwrap()
+        };
+        let system = policy(
+            Layer::System,
+            "[defaults.run]\nsandbox = \"require\"\nguard = true\nnetwork = false\ndeny-tools = [\"shell\"]\nread-paths = [\"/srv/data\", \"~/docs\"]\nwrite-paths = [\"/srv/out\"]\nmax-processes = 64\n\
+             [[servers]]\nname = \"legacy\"\n[servers.run]\nsandbox = \"best-effort\"\n",
+        );
+        let user = policy(
+            Layer::User,
+            "[[servers]]\nname = \"acme-y\"\n[servers.run]\nsandbox = \"off\"\nguard = false\nnetwork = true\ndeny-tools = []\nmax-processes = 1000\n\
+             read-paths = [\"/srv/data/sub\", \"/srv/out/x\", \"/etc\", \"/srv/data/../../etc\", \"~/docs/a\", \"/srv/database\"]\nwrite-paths = [\"/srv/data/w\", \"/srv/out/w\"]\n\
+             [[servers]]\nname = \"legacy\"\n[servers.run]\nsandbox = \"off\"\n",
+        );
+        let set = crate::policy::PolicySet {
+            layers: vec![system, user],
+            warnings: vec![],
+        };
+        let paths = |l: &[At<String>]| l.iter().map(|p| p.value.clone()).collect::<Vec<_>>();
+        // A server the system never named: the floor holds.
+        let run = set.run_rules("acme-y");
+        assert_eq!(run.sandbox, Some(SandboxMode::Require));
+        assert_eq!((run.guard, run.network), (Some(true), Some(false)));
+        assert_eq!(run.deny_tools, ["shell"]);
+        assert_eq!(run.max_processes, Some(64));
+        assert_eq!(
+            paths(&run.read_paths),
+            ["/srv/data/sub", "/srv/out/x", "~/docs/a"]
+        );
+        assert_eq!(paths(&run.write_paths), ["/srv/out/w"]);
+        // Nobody's entry at all: the system's floor as it is.
+        let run = set.run_rules("other");
+        assert_eq!(run.sandbox, Some(SandboxMode::Require));
+        assert_eq!(paths(&run.read_paths), ["/srv/data", "~/docs"]);
+        // The system's own entry sets one server apart in its file; the
+        // user's still cannot go below it.
+        assert_eq!(
+            set.run_rules("legacy").sandbox,
+            Some(SandboxMode::BestEffort)
+        );
+
+        for (path, within, want) in [
+            ("/srv/data", "/srv/data", true),
+            ("/srv/data/", "/srv/data", true),
+            ("/srv/data/a/b", "/srv/data", true),
+            ("/srv/database", "/srv/data", false),
+            ("/srv/data/../x", "/srv/data", false),
+            ("/srv/./data", "/srv", false),
+            ("~/docs/a", "~/docs", true),
+            ("/home/u/docs", "~/docs", false),
+            ("~/docs", "/", false),
+            ("/etc", "/", true),
+        ] {
+            assert_eq!(
+                crate::policy::path_within(path, within),
+                want,
+                "{path} in {within}"
+            );
+        }
+    }
+
+    #[test]
     fn run_rules_name_sources_never_values() {
         let text = "version = 1\n[[servers]]\nname = \"a\"\n[servers.run]\nenv = { TOKEN = \"keychain\", REGION = \"inherit\" }\ninterpreter = \"/usr/bin/node\"\n";
         let (p, d) = check(text);
