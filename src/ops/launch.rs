@@ -177,6 +177,19 @@ pub fn prepare(ctx: &Context, a: &LaunchRequest) -> Result<Prepared, Refused> {
     };
     let trust = load_trust(ctx)?;
     let policies = load_policies(ctx, &trust)?;
+    // An entry meant for this server that misses it by case is said
+    // before the server starts without it.
+    let about = format!("`{name}`");
+    for d in (policies.warnings.iter())
+        .filter(|d| d.code == Code::PolicyNameCase && d.message.contains(&about))
+    {
+        tracing::warn!(
+            "{}: warning[{}]: {}",
+            d.location.as_deref().unwrap_or_default(),
+            d.code.as_str(),
+            d.message
+        );
+    }
 
     // Every launch decision is recorded, the refusals too.
     let mut audit = open_audit(ctx, a, &policies)?;

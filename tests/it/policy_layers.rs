@@ -331,6 +331,8 @@ fn a_glob_or_another_case_in_a_server_entry_name_is_said() {
     let out = env.run(["--format", "json", "verify", "--server", "github"]);
     out.code(0);
     assert_eq!(out.diagnostic("policy-name-case")["message"], want);
+    env.run(["run", "github"])
+        .stderr_has(&format!("{up}:3:8: warning[policy-name-case]: {want}"));
     let out = add("gitHUB");
     out.code(0);
     let msgs: Vec<String> = out.json()["diagnostics"]
