@@ -121,6 +121,7 @@ codes! {
     PolicyDuplicate => "policy-duplicate": "a server is named twice in one policy file",
     PolicyLoosening => "policy-loosening": "the user policy tries to loosen the system policy; the system policy still applies",
     ExceptionUnused => "exception-unused": "a policy exception matches no server entry and no pinned server",
+    PolicyNameCase => "policy-name-case": "a `[[servers]]` entry's name differs from a pinned server's or another entry's only in case, so it applies to neither",
     // sources, cache and lock
     SourceInvalid => "source-invalid": "a source is malformed or of a kind this version does not fetch (the message lists the supported forms)",
     SourceNotFound => "source-not-found": "the package, version or file does not exist at the source (HTTP 404, unknown version or dist-tag)",

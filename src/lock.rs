@@ -99,9 +99,15 @@ pub struct Entry {
     /// cached tree against before starting from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tree_digest: Option<String>,
-    /// Who signed it: trust-store names or certificate identities.
+    /// Who signed any of its evidence: trust-store names or certificate
+    /// identities.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signers: Vec<String>,
+    /// What each of them signed: the artifact, its provenance, its SBOM.
+    /// Absent from locks written before it was recorded, which `run` and
+    /// `list` then say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signed: Vec<Signed>,
     /// Pinned without a signature on purpose (`add --unsigned --reason`):
     /// the reason, shown whenever the server is judged or started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -138,6 +144,42 @@ pub struct Entry {
     pub sbom: Option<String>,
 }
 
+/// One signer and what it signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Signed {
+    pub signer: String,
+    pub what: Vec<SignedPart>,
+}
+
+/// What a signature covered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignedPart {
+    /// The artifact itself (a detached signature, a bundle over it).
+    Artifact,
+    /// Its build provenance.
+    Provenance,
+    /// Its SBOM (an attestation, or a detached signature over the file).
+    Sbom,
+}
+
+impl SignedPart {
+    pub const ALL: [SignedPart; 3] = [
+        SignedPart::Artifact,
+        SignedPart::Provenance,
+        SignedPart::Sbom,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SignedPart::Artifact => "artifact",
+            SignedPart::Provenance => "provenance",
+            SignedPart::Sbom => "SBOM",
+        }
+    }
+}
+
 /// One dependency laid out in a pinned tree, fetched from `resolved` and
 /// checked against `integrity` before it was unpacked (npm: a tarball,
 /// checked against its sha512; PyPI: a wheel, against its sha256).
@@ -168,6 +210,40 @@ pub struct Package {
 pub const MAX_REASON_CHARS: usize = 500;
 
 impl Entry {
+    /// Who signed what, in words: `artifact signed by b, SBOM signed by
+    /// a`; for a lock that did not record it, the names and that.
+    pub fn signed_summary(&self) -> Option<String> {
+        if self.signed.is_empty() {
+            return (!self.signers.is_empty()).then(|| {
+                format!(
+                    "signers {} (what each signed is not recorded: `add` again records it)",
+                    self.signers.join(", ")
+                )
+            });
+        }
+        let parts: Vec<String> = SignedPart::ALL
+            .into_iter()
+            .filter_map(|part| {
+                let who: Vec<&str> = (self.signed.iter())
+                    .filter(|s| s.what.contains(&part))
+                    .map(|s| s.signer.as_str())
+                    .collect();
+                (!who.is_empty()).then(|| format!("{} signed by {}", part.label(), who.join(", ")))
+            })
+            .collect();
+        Some(parts.join(", "))
+    }
+
+    /// One `NAME: what, what` per signer, for the audit record.
+    pub fn signed_labels(&self) -> Vec<String> {
+        (self.signed.iter())
+            .map(|s| {
+                let what: Vec<&str> = s.what.iter().map(|p| p.label()).collect();
+                format!("{}: {}", s.signer, what.join(", "))
+            })
+            .collect()
+    }
+
     /// What the lock reader requires of an entry beyond its types: hex
     /// digests of the right length, a SHA-512 for every fetched file and
     /// none for a directory (which is pinned by its tree digest, so its
@@ -415,6 +491,10 @@ mod tests {
             tree: Some("c".repeat(64)),
             tree_digest: Some("d".repeat(64)),
             signers: vec!["acme-release".into()],
+            signed: vec![Signed {
+                signer: "acme-release".into(),
+                what: vec![SignedPart::Artifact, SignedPart::Sbom],
+            }],
             evidence: vec!["signature: minisign by acme-release".into()],
             unsigned: None,
             pinned: "2026-11-21T09:00:00Z".into(),

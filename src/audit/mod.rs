@@ -60,6 +60,9 @@ pub enum Event {
         digest: String,
         /// Signer names from the trust store.
         signers: Vec<String>,
+        /// What each signed (`NAME: artifact, SBOM`); empty where the
+        /// lock did not record it.
+        signed: Vec<String>,
         /// `sha256:HEX` over the policy and trust files in force.
         policy_digest: String,
         verdict: LaunchVerdict,
@@ -115,6 +118,7 @@ impl Event {
                 server,
                 digest,
                 signers,
+                signed,
                 policy_digest,
                 verdict,
                 sandbox,
@@ -122,6 +126,7 @@ impl Event {
                 server: f(server),
                 digest: f(digest),
                 signers: signers.into_iter().map(f).collect(),
+                signed: signed.into_iter().map(f).collect(),
                 policy_digest: f(policy_digest),
                 verdict,
                 sandbox: f(sandbox),
@@ -161,20 +166,34 @@ impl Event {
                 server,
                 digest,
                 signers,
+                signed,
                 policy_digest,
                 verdict,
                 sandbox,
-            } => vec![
-                ("server", s(server)),
-                ("digest", s(digest)),
-                (
-                    "signers",
-                    Value::Array(signers.iter().map(|x| s(x)).collect()),
-                ),
-                ("policy-digest", s(policy_digest)),
-                ("verdict", s(verdict.as_str())),
-                ("sandbox", s(sandbox)),
-            ],
+            } => {
+                let mut v = vec![
+                    ("server", s(server)),
+                    ("digest", s(digest)),
+                    (
+                        "signers",
+                        Value::Array(signers.iter().map(|x| s(x)).collect()),
+                    ),
+                ];
+                // Only where known, so that records of locks that did not
+                // record it read as before.
+                if !signed.is_empty() {
+                    v.push((
+                        "signed",
+                        Value::Array(signed.iter().map(|x| s(x)).collect()),
+                    ));
+                }
+                v.extend([
+                    ("policy-digest", s(policy_digest)),
+                    ("verdict", s(verdict.as_str())),
+                    ("sandbox", s(sandbox)),
+                ]);
+                v
+            }
             Event::ToolCall {
                 server,
                 tool,

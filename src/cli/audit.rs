@@ -214,7 +214,7 @@ fn human(v: &Map<String, Value>) -> String {
     };
     let event = s("event");
     let fields: &[&str] = match event.as_str() {
-        "launch" => &["verdict", "digest", "signers", "sandbox"],
+        "launch" => &["verdict", "digest", "signers", "signed", "sandbox"],
         "tool-call" => &["tool", "decision", "duration-ms", "error", "arguments"],
         "guard" => &["kind", "detail"],
         _ => &[],

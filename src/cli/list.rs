@@ -43,9 +43,8 @@ fn describe(r: &Row) -> String {
     }
     s.push_str(&format!("  kind:     {kind}\n"));
     let mut ev = Vec::new();
-    if !r.evidence.signers.is_empty() {
-        let signers: Vec<String> = r.evidence.signers.iter().map(|x| p(x)).collect();
-        ev.push(format!("signed by {}", signers.join(", ")));
+    if let Some(signed) = &r.evidence.signed_summary {
+        ev.push(p(signed));
     }
     if let Some(reason) = &r.evidence.unsigned {
         ev.push(format!(

@@ -209,6 +209,28 @@ pub fn load_trust(ctx: &Context) -> Result<TrustStore, Failure> {
 }
 
 pub fn load_policies(ctx: &Context, trust: &TrustStore) -> Result<PolicySet, Failure> {
+    let mut set = load_policy_files(ctx, trust)?;
+    // Entries that miss a pinned server by case only; a lock that cannot
+    // be read is reported by whoever needs it.
+    if let Ok(lock) = crate::lock::Lock::load(&ctx.config_dir.join("servers.lock")) {
+        let names: Vec<&str> = lock.servers.keys().map(String::as_str).collect();
+        let w = policy::name_case_clashes(&set.layers, &names);
+        set.warnings.extend(w);
+    }
+    Ok(set)
+}
+
+/// Adds the case-only clashes of the policies' entries with `name`, the
+/// server being judged (not pinned yet, or pinned and said already).
+pub fn warn_name_case(set: &mut PolicySet, name: &str) {
+    for d in policy::name_case_clashes(&set.layers, &[name]) {
+        if !set.warnings.iter().any(|w| w.message == d.message) {
+            set.warnings.push(d);
+        }
+    }
+}
+
+fn load_policy_files(ctx: &Context, trust: &TrustStore) -> Result<PolicySet, Failure> {
     PolicySet::load(ctx, trust).map_err(|e| match e {
         policy::PolicyError::Read(r) => Failure::input(
             Code::PolicyUnreadable,

@@ -116,6 +116,7 @@ struct LaunchRecord {
     server: String,
     digest: String,
     signers: Vec<String>,
+    signed: Vec<String>,
     policy_digest: String,
     /// What the sandbox enforces, in one line.
     sandbox: String,
@@ -127,6 +128,7 @@ impl LaunchRecord {
             server: self.server.clone(),
             digest: self.digest.clone(),
             signers: self.signers.clone(),
+            signed: self.signed.clone(),
             policy_digest: self.policy_digest.clone(),
             verdict,
             sandbox,
@@ -175,6 +177,19 @@ pub fn prepare(ctx: &Context, a: &LaunchRequest) -> Result<Prepared, Refused> {
     };
     let trust = load_trust(ctx)?;
     let policies = load_policies(ctx, &trust)?;
+    // An entry meant for this server that misses it by case is said
+    // before the server starts without it.
+    let about = format!("`{name}`");
+    for d in (policies.warnings.iter())
+        .filter(|d| d.code == Code::PolicyNameCase && d.message.contains(&about))
+    {
+        tracing::warn!(
+            "{}: warning[{}]: {}",
+            d.location.as_deref().unwrap_or_default(),
+            d.code.as_str(),
+            d.message
+        );
+    }
 
     // Every launch decision is recorded, the refusals too.
     let mut audit = open_audit(ctx, a, &policies)?;
@@ -197,6 +212,7 @@ pub fn prepare(ctx: &Context, a: &LaunchRequest) -> Result<Prepared, Refused> {
         server: name.to_string(),
         digest: format!("sha256:{}", entry.sha256),
         signers: entry.signers.clone(),
+        signed: entry.signed_labels(),
         policy_digest: judges.digest.clone(),
         sandbox,
     };
@@ -860,13 +876,12 @@ fn arg_paths<'a>(
     out
 }
 
-/// The policy file whose `[servers.run]` decides `name`'s paths: the
-/// administrator's when it names any, else the user's.
+/// The policy file whose `[servers.run]` or `[defaults.run]` decides
+/// `name`'s paths: the administrator's when it names any, else the user's.
 fn deciding_policy(ctx: &Context, policies: &policy::PolicySet, name: &str) -> std::path::PathBuf {
     (policies.layers.iter())
         .find(|p| {
-            p.server(name)
-                .and_then(|s| s.run.as_ref())
+            p.layer_run(p.server(name))
                 .is_some_and(|r| !r.read_paths.is_empty() || !r.write_paths.is_empty())
         })
         .map(|p| p.file.clone())
@@ -1015,8 +1030,8 @@ impl Banner {
             "sha256:{}",
             &entry.sha256[..entry.sha256.len().min(12)]
         )];
-        if !entry.signers.is_empty() {
-            facts.push(format!("signed by {}", entry.signers.join(", ")));
+        if let Some(signed) = entry.signed_summary() {
+            facts.push(signed);
         }
         if let Some(r) = &entry.unsigned {
             facts.push(format!(

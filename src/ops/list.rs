@@ -39,6 +39,10 @@ pub struct Row {
 #[derive(Debug, Clone, Serialize)]
 pub struct Evidence {
     pub signers: Vec<String>,
+    /// What each signed; empty where the lock did not record it.
+    pub signed: Vec<crate::lock::Signed>,
+    /// The same in words (`artifact signed by b, SBOM signed by a`).
+    pub signed_summary: Option<String>,
     pub provenance: bool,
     pub sbom: bool,
     /// Pinned without a signature on purpose: the reason.
@@ -85,6 +89,8 @@ fn row(name: &str, e: &Entry, last_run: Option<LastRun>) -> Row {
         sha256: e.sha256.clone(),
         evidence: Evidence {
             signers: e.signers.clone(),
+            signed: e.signed.clone(),
+            signed_summary: e.signed_summary(),
             provenance: has("provenance:"),
             sbom: has("sbom"),
             unsigned: e.unsigned.clone(),

@@ -396,7 +396,8 @@ fn pin(
 ) -> Result<Pinned, Failure> {
     let source = absolute(source_text.parse()?)?;
     let trust = load_trust(ctx)?;
-    let policies = load_policies(ctx, &trust)?;
+    let mut policies = load_policies(ctx, &trust)?;
+    judge::warn_name_case(&mut policies, name);
     // Read once: the artifact's judgement and its tree's use it.
     let db = judge::load_advisories(ev.advisories.as_deref(), &policies)?;
     let cache = Cache::open(&ctx.cache_dir)?;
@@ -785,6 +786,7 @@ fn judge_stored(
         tree_digest: tree.as_ref().map(|t| t.digest.clone()),
         tree: tree.map(|t| t.key),
         signers: signers(&evidence),
+        signed: signed(&evidence),
         evidence: evidence_lines(&evidence),
         unsigned: ev.unsigned.clone(),
         pinned: jiff::Timestamp::now().to_string(),
@@ -1109,6 +1111,42 @@ fn signers(ev: &Evidence) -> Vec<String> {
     out
 }
 
+/// What each verified signer signed, by the role its file was given in:
+/// a signer of the SBOM alone is not a signer of the artifact.
+fn signed(ev: &Evidence) -> Vec<crate::lock::Signed> {
+    use crate::evidence::Role;
+    use crate::lock::{Signed, SignedPart};
+    let mut out: Vec<Signed> = Vec::new();
+    for s in &ev.signatures {
+        let Ok(signer) = &s.outcome else { continue };
+        let part = match s.role {
+            Role::Signature => SignedPart::Artifact,
+            Role::Provenance => SignedPart::Provenance,
+            Role::Sbom | Role::SbomSignature => SignedPart::Sbom,
+        };
+        let names = signer.trust_names();
+        let names: Vec<String> = if names.is_empty() {
+            vec![signer.describe()]
+        } else {
+            names.to_vec()
+        };
+        for n in names {
+            match out.iter_mut().find(|x| x.signer == n) {
+                Some(x) if x.what.contains(&part) => {}
+                Some(x) => {
+                    x.what.push(part);
+                    x.what.sort();
+                }
+                None => out.push(Signed {
+                    signer: n,
+                    what: vec![part],
+                }),
+            }
+        }
+    }
+    out
+}
+
 /// One line per piece of evidence that verified, for the lock.
 fn evidence_lines(ev: &Evidence) -> Vec<String> {
     use crate::evidence::Role;
@@ -1219,6 +1257,13 @@ fn diff(old: &Entry, new: &Entry) -> Vec<String> {
             "signers: [{}] -> [{}]",
             old.signers.join(", "),
             new.signers.join(", ")
+        ));
+    } else if old.signed != new.signed {
+        // The same names, signing other things (or newly recorded).
+        out.push(format!(
+            "signed: {} -> {}",
+            old.signed_summary().unwrap_or_else(|| "nobody".into()),
+            new.signed_summary().unwrap_or_else(|| "nobody".into())
         ));
     }
     if old.run != new.run {
@@ -1373,6 +1418,7 @@ mod tests {
             tree,
             tree_digest: None,
             signers: Vec::new(),
+            signed: Vec::new(),
             evidence: Vec::new(),
             unsigned: None,
             pinned: jiff::Timestamp::now().to_string(),

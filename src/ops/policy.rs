@@ -81,6 +81,8 @@ pub fn check(ctx: &Context, file: Option<&Path>) -> Result<Checked, Failure> {
     for p in &loaded {
         diags.extend(policy::unused_exceptions(p, &names));
     }
+    let pinned: Vec<&str> = lock.servers.keys().map(String::as_str).collect();
+    diags.extend(policy::name_case_clashes(&loaded, &pinned));
     // Judged over the files checked together: one layer's `db` serves all.
     diags.extend(policy::advisory_tables_without_db(&loaded));
     if file.is_none() && files.len() == 2 {

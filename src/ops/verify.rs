@@ -22,7 +22,10 @@ pub fn verify(
     ev: &EvidenceRequest,
 ) -> Result<Report, Failure> {
     let trust = load_trust(ctx)?;
-    let policies = load_policies(ctx, &trust)?;
+    let mut policies = load_policies(ctx, &trust)?;
+    if let Some(name) = server {
+        super::judge::warn_name_case(&mut policies, name);
+    }
     let identity = identity_rule(ev)?;
     let mut ev = ev.clone();
     let artifact: ArtifactRef = match target {

@@ -215,7 +215,9 @@ fn explain_layer(p: &Policy, trust: &TrustStore, server: &str) -> LayerExplanati
             v.loc.to_string(),
         ));
     }
-    if let Some(run) = entry.and_then(|e| e.run.as_ref()) {
+    // The layer's `[defaults.run]` under the entry's own settings: what
+    // this file asks of the server, whatever its name.
+    if let Some(run) = &p.layer_run(entry) {
         let mut parts = Vec::new();
         let on = |b: bool| if b { "on" } else { "off" };
         if let Some(g) = run.guard {
@@ -257,8 +259,27 @@ fn explain_layer(p: &Policy, trust: &TrustStore, server: &str) -> LayerExplanati
                 parts.push(format!("{what} {v}"));
             }
         }
+        for (what, list) in [
+            ("read-paths", &run.read_paths),
+            ("write-paths", &run.write_paths),
+        ] {
+            if !list.is_empty() {
+                let v: Vec<&str> = list.iter().map(|p| p.value.as_str()).collect();
+                parts.push(format!("{what} {}", v.join(" ")));
+            }
+        }
         if !parts.is_empty() {
-            let at = entry.map(|e| e.loc.to_string()).unwrap_or_default();
+            let at = match (entry.filter(|e| e.run.is_some()), &p.defaults_run) {
+                (Some(e), _) => e.loc.to_string(),
+                (None, Some(d)) => format!(
+                    "[defaults.run] {}",
+                    d.at.values()
+                        .min_by_key(|l| (l.line, l.column))
+                        .map(|l| l.to_string())
+                        .unwrap_or_default()
+                ),
+                (None, None) => String::new(),
+            };
             rules.push(rule(format!("run: {}", parts.join(", ")), at));
         }
     }

@@ -163,6 +163,80 @@ pub struct RunRules {
     /// `grant-arg-paths`: the sandbox also lets the server read and write
     /// the existing paths among its pinned arguments (default off).
     pub grant_arg_paths: Option<bool>,
+    /// Where each key was written, for `policy check`'s findings.
+    pub at: std::collections::BTreeMap<&'static str, Loc>,
+}
+
+impl RunRules {
+    /// One layer's rules for a server: its entry's `[servers.run]` over
+    /// the layer's `[defaults.run]`, key by key (an entry's key replaces
+    /// the default's, as its `require` does; patterns add up). Across
+    /// layers the stricter holds instead ([`PolicySet::run_rules`]).
+    pub fn overlay(defaults: Option<&RunRules>, entry: Option<&RunRules>) -> Option<RunRules> {
+        let (d, e) = match (defaults, entry) {
+            (None, None) => return None,
+            (Some(r), None) | (None, Some(r)) => return Some(r.clone()),
+            (Some(d), Some(e)) => (d, e),
+        };
+        let mut out = e.clone();
+        out.guard = e.guard.or(d.guard);
+        out.sandbox = e.sandbox.or(d.sandbox);
+        out.network = e.network.or(d.network);
+        out.grant_arg_paths = e.grant_arg_paths.or(d.grant_arg_paths);
+        out.strict_arguments = e.strict_arguments.or(d.strict_arguments);
+        out.rate_overall = e.rate_overall.or(d.rate_overall);
+        out.rate_per_tool = e.rate_per_tool.or(d.rate_per_tool);
+        out.rate_burst = e.rate_burst.or(d.rate_burst);
+        out.max_message_size = e.max_message_size.or(d.max_message_size);
+        out.max_depth = e.max_depth.or(d.max_depth);
+        out.max_in_flight = e.max_in_flight.or(d.max_in_flight);
+        out.max_processes = e.max_processes.or(d.max_processes);
+        out.max_memory_mib = e.max_memory_mib.or(d.max_memory_mib);
+        out.max_file_size_mib = e.max_file_size_mib.or(d.max_file_size_mib);
+        out.max_open_files = e.max_open_files.or(d.max_open_files);
+        if e.read_paths.is_empty() && e.write_paths.is_empty() {
+            out.read_paths = d.read_paths.clone();
+            out.write_paths = d.write_paths.clone();
+        }
+        for (into, from) in [
+            (&mut out.confirm_tools, &d.confirm_tools),
+            (&mut out.deny_tools, &d.deny_tools),
+        ] {
+            for p in from {
+                if !into.contains(p) {
+                    into.push(p.clone());
+                }
+            }
+        }
+        for (k, loc) in &d.at {
+            out.at.entry(k).or_insert_with(|| loc.clone());
+        }
+        Some(out)
+    }
+}
+
+/// Whether `path` (a policy's `read-paths`/`write-paths` entry) lies at
+/// or under `within`, compared by whole components. A `.` or `..`
+/// component is never within anything: it could climb out.
+pub fn path_within(path: &str, within: &str) -> bool {
+    let parts = |s: &str| -> Option<Vec<String>> {
+        let mut v = Vec::new();
+        for c in s.split('/').filter(|c| !c.is_empty()) {
+            if c == "." || c == ".." {
+                return None;
+            }
+            v.push(c.to_string());
+        }
+        Some(v)
+    };
+    let home = |s: &str| s.starts_with("~/") || s == "~";
+    if home(path) != home(within) {
+        return false;
+    }
+    match (parts(path), parts(within)) {
+        (Some(p), Some(w)) => p.len() >= w.len() && p[..w.len()] == w[..],
+        _ => false,
+    }
 }
 
 /// `[servers.run] sandbox`, weakest first.
@@ -315,12 +389,23 @@ pub struct Exception {
     pub loc: Loc,
 }
 
+impl Exception {
+    /// Whether this exception applies to `server`: the one test that
+    /// evaluation, `policy explain` and `policy check` all use.
+    pub fn applies_to(&self, server: &str) -> bool {
+        self.servers.matches(server)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub file: PathBuf,
     pub layer: Layer,
     pub mode: At<Mode>,
     pub defaults: Rules,
+    /// `[defaults.run]`: run settings for every server of this layer; in
+    /// the system layer, the floor user policies can only tighten.
+    pub defaults_run: Option<RunRules>,
     pub servers: Vec<ServerRule>,
     pub exceptions: Vec<Exception>,
     pub advisories: Option<AdvisoryRules>,
@@ -420,6 +505,15 @@ impl Policy {
     pub fn server(&self, name: &str) -> Option<&ServerRule> {
         self.servers.iter().find(|s| s.name == name)
     }
+
+    /// This layer's run settings for one server entry (or none): the
+    /// entry's over `[defaults.run]`.
+    pub fn layer_run(&self, entry: Option<&ServerRule>) -> Option<RunRules> {
+        RunRules::overlay(
+            self.defaults_run.as_ref(),
+            entry.and_then(|e| e.run.as_ref()),
+        )
+    }
 }
 
 /// Where a server's `require` comes from.
@@ -454,7 +548,7 @@ pub fn requirements<'a>(policy: Option<&'a Policy>, server: &str) -> Requirement
     };
     let mut waived = Vec::new();
     for e in policy.into_iter().flat_map(|p| &p.exceptions) {
-        if !e.servers.matches(server) {
+        if !e.applies_to(server) {
             continue;
         }
         for w in &e.waive {
@@ -512,7 +606,7 @@ impl PolicyError {
 pub fn unused_exceptions(p: &Policy, names: &[&str]) -> Vec<Diagnostic> {
     p.exceptions
         .iter()
-        .filter(|e| !names.iter().any(|n| e.servers.matches(n)))
+        .filter(|e| !names.iter().any(|n| e.applies_to(n)))
         .map(|e| {
             Diagnostic::warning(
                 Code::ExceptionUnused,
@@ -525,6 +619,55 @@ pub fn unused_exceptions(p: &Policy, names: &[&str]) -> Vec<Diagnostic> {
             .at(e.loc.to_string())
         })
         .collect()
+}
+
+/// `[[servers]]` entries whose name differs from one of `names` (pinned
+/// or judged servers) or from another entry's only in case. Entries match
+/// names exactly, as every other place a server name is used does, so
+/// such an entry applies to neither: said once per pair, at the entry.
+pub fn name_case_clashes(layers: &[Policy], names: &[&str]) -> Vec<Diagnostic> {
+    let entries: Vec<&ServerRule> = layers.iter().flat_map(|p| &p.servers).collect();
+    let mut out: Vec<Diagnostic> = Vec::new();
+    let mut push = |d: Diagnostic| {
+        if !out
+            .iter()
+            .any(|o| o.message == d.message && o.location == d.location)
+        {
+            out.push(d);
+        }
+    };
+    let clash = |a: &str, b: &str| a != b && a.eq_ignore_ascii_case(b);
+    for (i, e) in entries.iter().enumerate() {
+        for n in names.iter().filter(|n| clash(&e.name, n)) {
+            push(
+                Diagnostic::warning(
+                    Code::PolicyNameCase,
+                    format!(
+                        "`[[servers]] name = \"{}\"` differs from the server `{n}` only in case: entries match names exactly, so it does not apply to `{n}`",
+                        e.name.escape_debug()
+                    ),
+                )
+                .hint(format!("write the name exactly as the server is pinned: `{n}`"))
+                .at(e.loc.to_string()),
+            );
+        }
+        for o in entries[..i].iter().filter(|o| clash(&e.name, &o.name)) {
+            push(
+                Diagnostic::warning(
+                    Code::PolicyNameCase,
+                    format!(
+                        "`[[servers]] name = \"{}\"` differs from the entry `{}` at {} only in case: they name two different servers",
+                        e.name.escape_debug(),
+                        o.name,
+                        o.loc
+                    ),
+                )
+                .hint("server names are case-sensitive; write both as the server is pinned")
+                .at(e.loc.to_string()),
+            );
+        }
+    }
+    out
 }
 
 /// Reads and validates one policy file; every problem is reported, not
@@ -663,11 +806,15 @@ impl PolicySet {
                 (a, b) => a.or(b),
             }
         }
+        // Each layer's `[defaults.run]` counts for every server, named or
+        // not: the system's is a floor that no user entry lowers.
+        let mut paths_said = false;
         for rules in self
             .layers
             .iter()
-            .filter_map(|p| p.server(server)?.run.as_ref())
+            .filter_map(|p| p.layer_run(p.server(server)))
         {
+            let rules = &rules;
             out.guard = stricter(out.guard, rules.guard, |a, b| a || b);
             out.sandbox = stricter(out.sandbox, rules.sandbox, Ord::max);
             out.network = stricter(out.network, rules.network, |a, b| a && b);
@@ -686,13 +833,30 @@ impl PolicySet {
             out.max_file_size_mib =
                 stricter(out.max_file_size_mib, rules.max_file_size_mib, Ord::min);
             out.max_open_files = stricter(out.max_open_files, rules.max_open_files, Ord::min);
-            // Paths are openings: a user layer may not add to what the
-            // system layer grants for this server, so the first layer that
-            // names any paths decides them all.
-            if out.read_paths.is_empty() && out.write_paths.is_empty() {
+            // Paths are openings: the first layer that names any grants
+            // the most there is; a later layer may narrow that to its own
+            // paths within it (a read under a granted read or write, a
+            // write under a granted write), never widen it.
+            let names_paths = !rules.read_paths.is_empty() || !rules.write_paths.is_empty();
+            if names_paths && !paths_said {
                 out.read_paths = rules.read_paths.clone();
                 out.write_paths = rules.write_paths.clone();
+            } else if names_paths {
+                let (reads, writes) = (&out.read_paths, &out.write_paths);
+                let under = |p: &At<String>, l: &[At<String>]| {
+                    l.iter().any(|w| path_within(&p.value, &w.value))
+                };
+                let read: Vec<At<String>> = (rules.read_paths.iter())
+                    .filter(|p| under(p, reads) || under(p, writes))
+                    .cloned()
+                    .collect();
+                let write: Vec<At<String>> = (rules.write_paths.iter())
+                    .filter(|p| under(p, writes))
+                    .cloned()
+                    .collect();
+                (out.read_paths, out.write_paths) = (read, write);
             }
+            paths_said |= names_paths;
             for p in &rules.confirm_tools {
                 if !out.confirm_tools.contains(p) {
                     out.confirm_tools.push(p.clone());
@@ -795,6 +959,7 @@ fn loosening(system: &Policy, user: &Policy) -> Vec<Diagnostic> {
             }
         }
     }
+    out.extend(run_loosening(system, user));
     for s in &user.servers {
         let sys_rules = system
             .server(&s.name)
@@ -835,4 +1000,161 @@ fn system_requires_somewhere(p: &Policy, r: Requirement) -> bool {
     let req = |rules: &Rules| rules.require.as_ref().map(|a| a.value.contains(&r));
     req(&p.defaults).unwrap_or(r == Requirement::Signature)
         || p.servers.iter().any(|s| req(&s.rules) == Some(true))
+}
+
+/// User run settings that ask for less than the system layer says: the
+/// user's `[defaults.run]` against the system's, and each user entry's
+/// `[servers.run]` against what the system layer gives that server (its
+/// entry over its `[defaults.run]`). Without effect: the stricter holds.
+fn run_loosening(system: &Policy, user: &Policy) -> Vec<Diagnostic> {
+    let mut pairs: Vec<(String, RunRules, &RunRules)> = Vec::new();
+    if let (Some(u), Some(s)) = (&user.defaults_run, system.layer_run(None)) {
+        pairs.push(("every server ([defaults.run])".into(), s, u));
+    }
+    for e in &user.servers {
+        if let (Some(u), Some(s)) = (&e.run, system.layer_run(system.server(&e.name))) {
+            pairs.push((format!("`{}`", e.name), s, u));
+        }
+    }
+    let mut out = Vec::new();
+    for (scope, s, u) in &pairs {
+        let mut warn = |key: &'static str, msg: String| {
+            let d = Diagnostic::warning(Code::PolicyLoosening, msg).hint(
+                "the system policy's setting still applies; ask the administrator to change it",
+            );
+            out.push(match u.at.get(key) {
+                Some(loc) => d.at(loc.to_string()),
+                None => d.at(user.file.display().to_string()),
+            });
+        };
+        let relax = |key: &str, theirs: String, ours: String| {
+            format!(
+                "`{key} = {ours}` for {scope} cannot relax the system policy's `{key} = {theirs}`"
+            )
+        };
+        if let (Some(sv), Some(uv)) = (s.sandbox, u.sandbox)
+            && uv < sv
+        {
+            let q = |m: SandboxMode| format!("\"{}\"", m.as_str());
+            warn("sandbox", relax("sandbox", q(sv), q(uv)));
+        }
+        for (key, sv, uv, loose) in [
+            ("guard", s.guard, u.guard, false),
+            ("network", s.network, u.network, true),
+            (
+                "grant-arg-paths",
+                s.grant_arg_paths,
+                u.grant_arg_paths,
+                true,
+            ),
+            (
+                "strict-arguments",
+                s.strict_arguments,
+                u.strict_arguments,
+                false,
+            ),
+        ] {
+            if let (Some(sv), Some(uv)) = (sv, uv)
+                && uv == loose
+                && sv != loose
+            {
+                warn(key, relax(key, sv.to_string(), uv.to_string()));
+            }
+        }
+        for (key, sv, uv) in [
+            ("max-message-size", s.max_message_size, u.max_message_size),
+            ("max-depth", s.max_depth, u.max_depth),
+            ("max-in-flight", s.max_in_flight, u.max_in_flight),
+            ("max-processes", s.max_processes, u.max_processes),
+            ("max-memory-mib", s.max_memory_mib, u.max_memory_mib),
+            (
+                "max-file-size-mib",
+                s.max_file_size_mib,
+                u.max_file_size_mib,
+            ),
+            ("max-open-files", s.max_open_files, u.max_open_files),
+            (
+                "rate",
+                s.rate_burst.map(u64::from),
+                u.rate_burst.map(u64::from),
+            ),
+        ] {
+            if let (Some(sv), Some(uv)) = (sv, uv)
+                && uv > sv
+            {
+                let key = if key == "rate" { "rate.burst" } else { key };
+                warn(
+                    key.split('.').next().unwrap_or(key),
+                    relax(key, sv.to_string(), uv.to_string()),
+                );
+            }
+        }
+        for (key, sv, uv) in [
+            ("rate.overall", s.rate_overall, u.rate_overall),
+            ("rate.per-tool", s.rate_per_tool, u.rate_per_tool),
+        ] {
+            if let (Some(sv), Some(uv)) = (sv, uv)
+                && uv > sv
+            {
+                warn("rate", relax(key, format!("{sv}/s"), format!("{uv}/s")));
+            }
+        }
+        for (key, sl, ul, verb) in [
+            ("deny-tools", &s.deny_tools, &u.deny_tools, "denies"),
+            (
+                "confirm-tools",
+                &s.confirm_tools,
+                &u.confirm_tools,
+                "confirms",
+            ),
+        ] {
+            if ul.is_empty() {
+                continue;
+            }
+            for p in sl.iter().filter(|p| !ul.contains(p)) {
+                warn(
+                    key,
+                    format!(
+                        "`{key}` for {scope} leaves out `{p}`, which the system policy {verb}; the system's patterns still apply"
+                    ),
+                );
+            }
+        }
+        if !s.read_paths.is_empty() || !s.write_paths.is_empty() {
+            let under = |p: &At<String>, l: &[At<String>]| {
+                l.iter().any(|w| path_within(&p.value, &w.value))
+            };
+            for (key, list, grants) in [
+                ("read-paths", &u.read_paths, [&s.read_paths, &s.write_paths]),
+                (
+                    "write-paths",
+                    &u.write_paths,
+                    [&s.write_paths, &s.write_paths],
+                ),
+            ] {
+                for p in list.iter().filter(|p| !grants.iter().any(|g| under(p, g))) {
+                    out.push(
+                        Diagnostic::warning(
+                            Code::PolicyLoosening,
+                            format!(
+                                "`{key}` entry `{}` for {scope} is outside what the system policy grants; it is not granted",
+                                p.value
+                            ),
+                        )
+                        .hint("the system policy's paths are the most a user policy can grant; ask the administrator to change them")
+                        .at(p.loc.to_string()),
+                    );
+                }
+            }
+        }
+    }
+    // In file order, as the parser reports.
+    let line_col = |d: &Diagnostic| {
+        let mut it = d.location.as_deref().unwrap_or_default().rsplitn(3, ':');
+        let col: usize = it.next().and_then(|c| c.parse().ok()).unwrap_or(0);
+        let line: usize = it.next().and_then(|l| l.parse().ok()).unwrap_or(0);
+        (line, col)
+    };
+    out.sort_by_key(line_col);
+    out
 }

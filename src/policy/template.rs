@@ -17,7 +17,15 @@ require = ["signature"]
 # Without it, any trusted signer whose scope covers the server counts.
 # signers = ["acme-release"]
 
-# One entry per server; `name` is what `verify --server` and `run` use.
+# Run settings for every server, named below or not; an entry's
+# [servers.run] replaces a key for its server. In the system policy this
+# is a floor a user policy can only tighten.
+# [defaults.run]
+# sandbox = "require"
+# guard = true
+# network = false
+
+# One entry per server (an exact name: no globs, case counts); `name` is what `verify --server` and `run` use.
 # [[servers]]
 # name = "github"
 # source = "npm:@acme/github-mcp@1.4.2"

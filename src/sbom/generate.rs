@@ -768,6 +768,7 @@ mod tests {
             tree: None,
             tree_digest: None,
             signers: Vec::new(),
+            signed: Vec::new(),
             unsigned: None,
             evidence: Vec::new(),
             pinned: "2026-11-21T09:00:00Z".into(),

@@ -487,6 +487,7 @@ fn otlp_export_sends_logs_and_spans() {
         server: "srv".into(),
         digest: format!("sha256:{}", "cd".repeat(32)),
         signers: vec!["acme".into()],
+        signed: vec![],
         policy_digest: format!("sha256:{}", "ef".repeat(32)),
         verdict: LaunchVerdict::Allowed,
         sandbox: "landlock".into(),

@@ -512,7 +512,7 @@ fn a_glob_as_a_server_entry_name_is_refused_with_its_position() {
         .code(1)
         .stdout_has(
             "error[policy-type]: glob.toml:3:8: `[[servers]] name = \"io.github.acme/*\"` is a glob; a server entry names one server\n  \
-             hint: give each server its own `[[servers]]` entry with its exact name; globs go in an exception's `servers`\n",
+             hint: give each server its own `[[servers]]` entry with its exact name; for many servers use `source`, `[defaults]` (every server) or an exception's `servers` globs\n",
         );
     // The policy is refused as a whole, not read as a literal name.
     env.run(verify_with("glob.toml", &["--server", "io.github.acme/x"]))

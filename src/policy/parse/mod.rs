@@ -271,11 +271,22 @@ impl<'a> Parser<'a> {
                 }
             },
         };
+        let mut defaults_run = None;
         let defaults = match Self::get(root, "defaults") {
             None => Rules::default(),
             Some((_, v)) => match v.get_ref().as_table() {
                 Some(t) => {
-                    self.check_keys(t, &["require", "signers"], "[defaults]");
+                    self.check_keys(t, &["require", "signers", "run"], "[defaults]");
+                    defaults_run = match Self::get(t, "run") {
+                        None => None,
+                        Some((_, rv)) => match rv.get_ref().as_table() {
+                            Some(rt) => Some(self.run_rules(rt, true)),
+                            None => {
+                                self.type_error(rv, "run", "a table");
+                                None
+                            }
+                        },
+                    };
                     self.rules(t)
                 }
                 None => {
@@ -362,6 +373,7 @@ impl<'a> Parser<'a> {
             layer,
             mode,
             defaults,
+            defaults_run,
             servers,
             exceptions,
         };

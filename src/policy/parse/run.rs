@@ -47,9 +47,29 @@ fn parse_rate(s: &str) -> Option<f64> {
 }
 
 impl Parser<'_> {
-    pub(super) fn run_rules(&mut self, t: &DeTable) -> RunRules {
-        self.check_keys(t, RUN_KEYS, "[servers.run]");
+    /// `[servers.run]`, or with `defaults` `[defaults.run]`: the same
+    /// keys but `env` and `interpreter`, which only make sense for one
+    /// server (its secrets, its runtime).
+    pub(super) fn run_rules(&mut self, t: &DeTable, defaults: bool) -> RunRules {
+        let defaults_keys: Vec<&str> = RUN_KEYS
+            .iter()
+            .copied()
+            .filter(|k| !matches!(*k, "env" | "interpreter"))
+            .collect();
+        if defaults {
+            self.check_keys(t, &defaults_keys, "[defaults.run]");
+        } else {
+            self.check_keys(t, RUN_KEYS, "[servers.run]");
+        }
         let mut rules = RunRules::default();
+        for (k, v) in t.iter() {
+            if let Some(key) = RUN_KEYS.iter().find(|r| **r == k.get_ref()) {
+                rules.at.insert(*key, self.loc(v.span()));
+            }
+        }
+        if defaults {
+            return self.run_settings(t, rules);
+        }
         if let Some((_, v)) = Self::get(t, "env") {
             match v.get_ref().as_table() {
                 Some(et) => {
@@ -98,6 +118,11 @@ impl Parser<'_> {
                 );
             }
         }
+        self.run_settings(t, rules)
+    }
+
+    /// The keys `[servers.run]` and `[defaults.run]` share.
+    fn run_settings(&mut self, t: &DeTable, mut rules: RunRules) -> RunRules {
         rules.guard = self.boolean(t, "guard");
         rules.network = self.boolean(t, "network");
         rules.grant_arg_paths = self.boolean(t, "grant-arg-paths");
@@ -316,6 +341,76 @@ mod tests {
             ],
             "{d:?}"
         );
+    }
+
+    #[test]
+    fn defaults_run_is_a_floor_for_every_server_and_paths_only_narrow() {
+        let policy = |layer, text: &str| {
+            let (p, d) = parse(
+                &format!("version = 1\n{text}"),
+                Path::new("p.toml"),
+                layer,
+                &TrustStore::default(),
+            );
+            assert!(d.is_empty(), "{d:?}");
+            p.unwrap()
+        };
+        let system = policy(
+            Layer::System,
+            "[defaults.run]\nsandbox = \"require\"\nguard = true\nnetwork = false\ndeny-tools = [\"shell\"]\nread-paths = [\"/srv/data\", \"~/docs\"]\nwrite-paths = [\"/srv/out\"]\nmax-processes = 64\n\
+             [[servers]]\nname = \"legacy\"\n[servers.run]\nsandbox = \"best-effort\"\n",
+        );
+        let user = policy(
+            Layer::User,
+            "[[servers]]\nname = \"acme-y\"\n[servers.run]\nsandbox = \"off\"\nguard = false\nnetwork = true\ndeny-tools = []\nmax-processes = 1000\n\
+             read-paths = [\"/srv/data/sub\", \"/srv/out/x\", \"/etc\", \"/srv/data/../../etc\", \"~/docs/a\", \"/srv/database\"]\nwrite-paths = [\"/srv/data/w\", \"/srv/out/w\"]\n\
+             [[servers]]\nname = \"legacy\"\n[servers.run]\nsandbox = \"off\"\n",
+        );
+        let set = crate::policy::PolicySet {
+            layers: vec![system, user],
+            warnings: vec![],
+        };
+        let paths = |l: &[At<String>]| l.iter().map(|p| p.value.clone()).collect::<Vec<_>>();
+        // A server the system never named: the floor holds.
+        let run = set.run_rules("acme-y");
+        assert_eq!(run.sandbox, Some(SandboxMode::Require));
+        assert_eq!((run.guard, run.network), (Some(true), Some(false)));
+        assert_eq!(run.deny_tools, ["shell"]);
+        assert_eq!(run.max_processes, Some(64));
+        assert_eq!(
+            paths(&run.read_paths),
+            ["/srv/data/sub", "/srv/out/x", "~/docs/a"]
+        );
+        assert_eq!(paths(&run.write_paths), ["/srv/out/w"]);
+        // Nobody's entry at all: the system's floor as it is.
+        let run = set.run_rules("other");
+        assert_eq!(run.sandbox, Some(SandboxMode::Require));
+        assert_eq!(paths(&run.read_paths), ["/srv/data", "~/docs"]);
+        // The system's own entry sets one server apart in its file; the
+        // user's still cannot go below it.
+        assert_eq!(
+            set.run_rules("legacy").sandbox,
+            Some(SandboxMode::BestEffort)
+        );
+
+        for (path, within, want) in [
+            ("/srv/data", "/srv/data", true),
+            ("/srv/data/", "/srv/data", true),
+            ("/srv/data/a/b", "/srv/data", true),
+            ("/srv/database", "/srv/data", false),
+            ("/srv/data/../x", "/srv/data", false),
+            ("/srv/./data", "/srv", false),
+            ("~/docs/a", "~/docs", true),
+            ("/home/u/docs", "~/docs", false),
+            ("~/docs", "/", false),
+            ("/etc", "/", true),
+        ] {
+            assert_eq!(
+                crate::policy::path_within(path, within),
+                want,
+                "{path} in {within}"
+            );
+        }
     }
 
     #[test]

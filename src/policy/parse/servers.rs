@@ -52,7 +52,7 @@ impl Parser<'_> {
                         name.value
                     ),
                 )
-                .hint("give each server its own `[[servers]]` entry with its exact name; globs go in an exception's `servers`")
+                .hint("give each server its own `[[servers]]` entry with its exact name; for many servers use `source`, `[defaults]` (every server) or an exception's `servers` globs")
                 .at(name.loc.to_string()),
             );
         } else if !crate::names::valid_server_name(&name.value) {
@@ -136,7 +136,7 @@ impl Parser<'_> {
         let run = match Self::get(t, "run") {
             None => None,
             Some((_, v)) => match v.get_ref().as_table() {
-                Some(rt) => Some(self.run_rules(rt)),
+                Some(rt) => Some(self.run_rules(rt, false)),
                 None => {
                     self.type_error(v, "run", "a table");
                     None
