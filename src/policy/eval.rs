@@ -390,7 +390,17 @@ fn evaluate_layer(
         entry,
         required: sbom_required,
         require_src: &require_src,
-        signer_ok: &|s| binding.vouches(s, Signed::Sbom).is_ok(),
+        signer_ok: &|s, file| {
+            binding
+                .vouches(s, Signed::Sbom)
+                .map(|_| ())
+                .map_err(|refused| {
+                    refused
+                        .iter()
+                        .map(|r| binding.diagnostic(r, s, Signed::Sbom, file, &label))
+                        .collect()
+                })
+        },
         db: ctx.advisories,
         now: ctx.now,
     });

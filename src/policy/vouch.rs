@@ -195,9 +195,10 @@ impl Binding<'_> {
                 };
                 d
             }
-            Refused::OutOfScope { name, scopes }
-                if !matches!(kind, Signed::Provenance { .. }) =>
-            {
+            // Provenance and SBOMs keep their own code for a signer that
+            // nothing trusts for this server (builder-untrusted,
+            // sbom-unsigned); the reasons above are shared.
+            Refused::OutOfScope { name, scopes } if kind == Signed::Signature => {
                 Diagnostic::error(
                     Code::SignerOutOfScope,
                     format!(
@@ -228,7 +229,8 @@ impl Binding<'_> {
                         "{file}: the SBOM is signed by {}, whom nothing trusts for `{server}`",
                         signer.describe()
                     ),
-                ),
+                )
+                .hint(super::sbom::SBOM_UNSIGNED_HINT),
                 _ => Diagnostic::error(
                     Code::BuilderUntrusted,
                     format!(

@@ -592,3 +592,42 @@ fn explain_shows_each_kinds_rules() {
         "{v:#}"
     );
 }
+
+// 1, for SBOMs: the same rule binds an SBOM attestation's signer.
+
+#[test]
+fn signers_and_identity_claims_bind_a_signed_sbom() {
+    let w = World::new();
+    let other = PemKey::generate(&w.env, "other");
+    w.env.trust_key(&other.public, "other-ci", &["widget"]);
+    let bom =
+        json!({"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "components": []});
+    let att = w.sign(
+        "bom.att.json",
+        &w.statement("https://cyclonedx.org/bom", bom),
+    );
+    let sbom_policy = |name: &str, entry: &str| {
+        w.env.write(
+            name,
+            format!("version = 1\n\n[defaults]\nrequire = [\"sbom\"]\n\n[[servers]]\nname = \"widget\"\n{entry}"),
+        );
+        name.to_string()
+    };
+    let plain = sbom_policy("plain.toml", "");
+    allowed(&w.run(&plain, "--sbom", &att));
+    let listed = sbom_policy("listed.toml", "signers = [\"other-ci\"]\n");
+    denied_with(&w.run(&listed, "--sbom", &att), &["signer-not-allowed"]);
+    let claims = sbom_policy(
+        "claims.toml",
+        "\n[servers.identity]\nrepository = \"acme/widget\"\n",
+    );
+    let out = w.run(&claims, "--sbom", &att);
+    denied_with(&out, &["identity-claims-mismatch"]);
+    out.check(
+        out.diagnostic("identity-claims-mismatch")["message"]
+            .as_str()
+            .unwrap()
+            .contains("signed by a key, not by a CI workflow identity"),
+        "the message says why",
+    );
+}
