@@ -25,6 +25,10 @@ pub(super) struct Judged {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// Whether a signer of the SBOM file named by the `&str` counts; why not.
+pub(super) type SignerCheck<'a> =
+    dyn Fn(&crate::evidence::Signer, &str) -> Result<(), Vec<Diagnostic>> + 'a;
+
 /// Everything one layer's SBOM judgement needs.
 pub(super) struct Inputs<'a> {
     pub ev: &'a Evidence,
@@ -35,7 +39,7 @@ pub(super) struct Inputs<'a> {
     /// Whether a signer of the SBOM `file` (an attestation's, or a
     /// detached signature's) counts for this server, by the rule of every
     /// signed thing ([`super::vouch::Binding`]); why not, as diagnostics.
-    pub signer_ok: &'a dyn Fn(&crate::evidence::Signer, &str) -> Result<(), Vec<Diagnostic>>,
+    pub signer_ok: &'a SignerCheck<'a>,
     pub db: Option<&'a AdvisoryDb>,
     pub now: jiff::Timestamp,
 }
