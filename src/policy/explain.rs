@@ -35,7 +35,7 @@ pub struct Rule {
 const UNSIGNED_ALLOWED: &str =
     "unsigned pins (add --unsigned --reason): allowed, the signature waived with the reason shown";
 
-const ENDORSEMENTS: &str = "counts as a signature: a detached signature (minisign, SSH, sigstore message signature, .mcpb), or a signed statement that endorses the artifact (SLSA provenance v0.2/v1, npm's publish attestation, a verification summary whose result is PASSED); any other signed statement is recorded only (statement-not-endorsement)";
+const ENDORSEMENTS: &str = "counts as a signature: a detached signature (minisign, SSH, sigstore message signature, .mcpb), or a signed statement that endorses the artifact (SLSA provenance v0.2/v1, npm's or PyPI's publish attestation, a verification summary whose result is PASSED); any other signed statement is recorded only (statement-not-endorsement)";
 
 const CERTIFICATE_BOUND: &str = "a keyless statement's builder must be its certificate's identity (a reusable workflow) or GitHub's hosted runner matching the certificate's claims, and its source repository, ref and commit must be the certificate's";
 

@@ -23,19 +23,22 @@ pub struct Provenance {
     pub entry_point: Option<String>,
 }
 
+/// PyPI's PEP 740 publish attestation: the publisher's trusted-publishing
+/// identity says it published this file.
+pub const PYPI_PUBLISH: &str = "https://docs.pypi.org/attestations/publish/v1";
 /// SLSA verification summaries: they endorse the artifact when PASSED.
 pub const VSA_V1: &str = "https://slsa.dev/verification_summary/v1";
 pub const VSA_V02: &str = "https://slsa.dev/verification_summary/v0.2";
 
 /// Ok when a signed statement of `predicate_type` endorses its subject, so
 /// that its signer's signature counts as a signature of the artifact: SLSA
-/// provenance (v0.2, v1), npm's publish attestation, and a verification
+/// provenance (v0.2, v1), npm's and PyPI's publish attestations, and a verification
 /// summary whose `verificationResult` is `PASSED`. Anything else (a test
 /// result, a scan, a review) is a statement about the artifact, not an
 /// endorsement of it: why, in words.
 pub fn endorsement(predicate_type: &str, predicate: &Value) -> Result<(), String> {
     match predicate_type {
-        SLSA_V02 | SLSA_V1 | NPM_PUBLISH => Ok(()),
+        SLSA_V02 | SLSA_V1 | NPM_PUBLISH | PYPI_PUBLISH => Ok(()),
         VSA_V1 | VSA_V02 => match predicate.get("verificationResult").and_then(Value::as_str) {
             Some("PASSED") => Ok(()),
             got => Err(format!(
