@@ -76,6 +76,9 @@ codes! {
     BuilderUntrusted => "builder-untrusted": "the provenance's builder is not one that [servers.provenance] `builder-id` allows, and no trusted signer vouches for it",
     SourceMismatch => "source-mismatch": "the provenance's source repository or ref differs from [servers.provenance] `source-repo` / `source-ref`",
     BuildTypeMismatch => "build-type-mismatch": "the provenance's build type is not one that [servers.provenance] `build-type` allows",
+    CertificateSourceMismatch => "certificate-source-mismatch": "the provenance's source repository differs from the repository its signing certificate was issued for (a reusable-workflow builder signs for its caller)",
+    IdentityValueInvalid => "identity-value-invalid": "an identity value read from a certificate or a statement (identity, issuer, repository, ref, workflow, builder id) holds a control or invisible formatting character, or a ref holds a `..` segment; it is refused, never matched",
+    StatementNotEndorsement => "statement-not-endorsement": "a signed in-toto statement whose predicate does not endorse the artifact (not SLSA provenance, npm's or PyPI's publish attestation, or a PASSED verification summary) is recorded, and does not count as a signature",
     // sbom and advisories
     SbomMalformed => "sbom-malformed": "an SBOM could not be parsed, or fails its format's JSON schema or XSD",
     SbomUnsupported => "sbom-unsupported": "an SBOM format or version this version does not read (SPDX 3), or an attestation that is not an SBOM",

@@ -85,6 +85,11 @@ pub fn keyless_signer<'a>(
     trusted: impl IntoIterator<Item = Trusted<'a>>,
     builder_decides: bool,
 ) -> Result<IdentitySigner, Diagnostic> {
+    // A value no matcher was written for is refused before any is tried:
+    // a newline or a bidi override in a ref or a SAN is forged, not quoted.
+    certificate_values_ok(&identity, &issuer, &claims).map_err(|why| {
+        Diagnostic::error(Code::IdentityValueInvalid, why).hint(INVALID_VALUE_HINT)
+    })?;
     let trust_names: Vec<String> = trusted
         .into_iter()
         .filter(|t| t.issuer == issuer && t.identity.matches(&identity))
@@ -134,6 +139,53 @@ pub fn keyless_signer<'a>(
     })
 }
 
+const INVALID_VALUE_HINT: &str =
+    "no genuine certificate or statement carries such a value: do not trust this evidence";
+
+/// The first character of `value` that no identity value may hold: a
+/// control character (a newline ends a ref early for a line-based reader),
+/// or an invisible formatting one (zero-width, bidi overrides) that makes
+/// a value read as another.
+pub fn forbidden_char(value: &str) -> Option<char> {
+    value.chars().find(|&c| {
+        c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+    })
+}
+
+/// Ok when `value`, read as `field` from a certificate or a statement, may
+/// be judged at all; a git ref may also hold no `..` (git refuses such
+/// names, so one that holds it is forged to walk out of a glob's prefix).
+pub fn value_ok(field: &str, value: &str, is_ref: bool) -> Result<(), String> {
+    if let Some(c) = forbidden_char(value) {
+        return Err(format!(
+            "the {field} `{}` holds the character U+{:04X}, which no identity value may hold",
+            value.escape_debug(),
+            c as u32
+        ));
+    }
+    if is_ref && value.contains("..") {
+        return Err(format!(
+            "the {field} `{value}` holds `..`, which no git ref may hold"
+        ));
+    }
+    Ok(())
+}
+
+/// Every value of a verified certificate: identity (SAN), issuer, claims.
+pub fn certificate_values_ok(
+    identity: &str,
+    issuer: &str,
+    claims: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    value_ok("certificate identity", identity, false)?;
+    value_ok("certificate issuer", issuer, false)?;
+    for (k, v) in claims {
+        value_ok(&format!("certificate's {k} claim"), v, k == "ref")?;
+    }
+    Ok(())
+}
+
 /// Ok when `signer` is a keyless signer whose GitHub workflow claims match
 /// the wanted repository, ref glob and workflow glob; otherwise what
 /// differs, in words.
@@ -147,6 +199,9 @@ pub fn claims_match(
         return Err("it is signed by a key, not by a CI workflow identity".into());
     };
     let claim = |k: &str| id.claims.get(k).map(String::as_str);
+    for (k, v) in &id.claims {
+        value_ok(&format!("certificate's {k} claim"), v, k == "ref")?;
+    }
     if let Some(want) = repository {
         let got = claim("repository").unwrap_or("");
         if github_repo(got) != github_repo(want) {
@@ -189,26 +244,58 @@ fn workflow_path(uri: &str) -> &str {
 /// must be the certificate's identity; GitHub's hosted runner must match
 /// the certificate's runner, repository and workflow claims. Any other
 /// builder cannot be related to the certificate and is refused.
-pub fn builder_matches_certificate(p: &Provenance, cert: &IdentitySigner) -> Result<(), String> {
-    builder_is_signer(p, cert)?;
+pub fn builder_matches_certificate(
+    p: &Provenance,
+    cert: &IdentitySigner,
+) -> Result<(), (Code, String)> {
+    certificate_values_ok(&cert.identity, &cert.issuer, &cert.claims)
+        .map_err(|why| (Code::IdentityValueInvalid, why))?;
+    let mismatch = |why: String| (Code::BuilderIdentityMismatch, why);
+    builder_is_signer(p, cert).map_err(mismatch)?;
+    source_is_certificates(p, cert).map_err(|why| (Code::CertificateSourceMismatch, why))?;
     // The source the statement claims must be the one the certificate
     // records: otherwise `source-ref` would judge a value the build wrote.
     let claim = |k: &str| cert.claims.get(k).map(String::as_str);
     if let (Some(said), Some(cert_ref)) = (&p.source_ref, claim("ref"))
         && said != cert_ref
     {
-        return Err(format!(
+        return Err(mismatch(format!(
             "the statement's source ref is `{said}`, but the certificate was issued for `{cert_ref}`"
-        ));
+        )));
     }
     if let (Some(said), Some(cert_commit)) = (&p.source_digest, claim("commit"))
         && !said.eq_ignore_ascii_case(cert_commit)
     {
-        return Err(format!(
+        return Err(mismatch(format!(
             "the statement's source commit is `{said}`, but the certificate was issued for `{cert_commit}`"
-        ));
+        )));
     }
     Ok(())
+}
+
+/// A reusable-workflow builder signs for its caller: its certificate's SAN
+/// is the builder, and the caller's repository is in the certificate's
+/// source-repository extension. As slsa-verifier does, the statement's
+/// source repository must be that one; a statement that names none cannot
+/// be tied to it. (GitHub's hosted runner is checked in
+/// [`builder_is_signer`].)
+fn source_is_certificates(p: &Provenance, cert: &IdentitySigner) -> Result<(), String> {
+    if !p.builder_id.contains("/.github/workflows/") {
+        return Ok(());
+    }
+    let Some(cert_repo) = cert.claims.get("repository") else {
+        return Ok(());
+    };
+    let cert_repo = normalise_git_repo(cert_repo);
+    match &p.source_repo {
+        Some(said) if *said == cert_repo => Ok(()),
+        Some(said) => Err(format!(
+            "the statement's source repository is `{said}`, but the certificate was issued for `{cert_repo}`"
+        )),
+        None => Err(format!(
+            "the statement names no source repository, and the certificate was issued for `{cert_repo}`"
+        )),
+    }
 }
 
 fn builder_is_signer(p: &Provenance, cert: &IdentitySigner) -> Result<(), String> {
@@ -272,6 +359,143 @@ mod tests {
         assert!(!m.matches("https://github.com/acme-evil"));
     }
 
+    fn generic_cert(repo: &str) -> IdentitySigner {
+        IdentitySigner {
+            identity: "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_generic_slsa3.yml@refs/tags/v2.1.0".into(),
+            issuer: "https://token.actions.githubusercontent.com".into(),
+            trust_names: vec![],
+            by_flags: false,
+            claims: [
+                ("repository".to_string(), repo.to_string()),
+                ("ref".to_string(), "refs/heads/main".to_string()),
+                ("commit".to_string(), "4d32".to_string()),
+            ]
+            .into(),
+        }
+    }
+
+    #[test]
+    fn a_reusable_workflows_source_repository_is_the_certificates() {
+        // The generic generator signs for its caller: the caller's
+        // repository is the certificate's source-repository extension, and
+        // the statement must name that one, in v0.2 and in v1.
+        let cert = generic_cert("https://github.com/acme/x");
+        let v02 = |uri: &str| {
+            crate::provenance::parse(
+                crate::provenance::SLSA_V02,
+                &serde_json::json!({"builder": {"id": cert.identity},
+                    "buildType": "https://github.com/slsa-framework/slsa-github-generator/generic@v1",
+                    "invocation": {"configSource": {"uri": uri, "digest": {"sha1": "4d32"}}}}),
+            )
+            .unwrap()
+        };
+        let v1 = |uri: &str| {
+            crate::provenance::parse(
+                SLSA_V1,
+                &serde_json::json!({"runDetails": {"builder": {"id": cert.identity}},
+                    "buildDefinition": {"buildType": "t",
+                      "resolvedDependencies": [{"uri": uri, "digest": {"gitCommit": "4d32"}}]}}),
+            )
+            .unwrap()
+        };
+        for p in [
+            v02("git+https://github.com/acme/x@refs/heads/main"),
+            v02("git+https://github.com/acme/x.git@refs/heads/main"),
+            v1("git+https://github.com/acme/x@refs/heads/main"),
+        ] {
+            assert_eq!(builder_matches_certificate(&p, &cert), Ok(()));
+        }
+        for p in [
+            v02("git+https://github.com/slsa-framework/example-package@refs/heads/main"),
+            v02("git+https://github.com/acme/x-evil@refs/heads/main"),
+            v02("git+https://github.com/ACME/x@refs/heads/main"),
+            v02("git+https://gitlab.com/acme/x@refs/heads/main"),
+            v1("git+https://github.com/acme/y@refs/heads/main"),
+        ] {
+            let (code, why) = builder_matches_certificate(&p, &cert).unwrap_err();
+            assert_eq!(code, Code::CertificateSourceMismatch, "{why}");
+            assert!(why.contains("https://github.com/acme/x`"), "{why}");
+        }
+        // A statement that names no source cannot be tied to the caller.
+        let mut none = v02("git+https://github.com/acme/x@refs/heads/main");
+        none.source_repo = None;
+        assert_eq!(
+            builder_matches_certificate(&none, &cert).unwrap_err().0,
+            Code::CertificateSourceMismatch
+        );
+    }
+
+    #[test]
+    fn certificate_values_with_control_characters_are_refused() {
+        let p = crate::provenance::parse(
+            crate::provenance::SLSA_V02,
+            &serde_json::json!({"builder": {"id": generic_cert("x").identity},
+                "buildType": "t",
+                "invocation": {"configSource": {"uri": "git+https://github.com/acme/x@refs/heads/main", "digest": {"sha1": "4d32"}}}}),
+        )
+        .unwrap();
+        for (k, v) in [
+            ("repository", "https://github.com/acme/x\n"),
+            ("ref", "refs/heads/main\u{202e}"),
+            ("ref", "refs/tags/v1/../../heads/main"),
+            ("workflow", "x\0"),
+        ] {
+            let mut cert = generic_cert("https://github.com/acme/x");
+            cert.claims.insert(k.into(), v.into());
+            assert_eq!(
+                builder_matches_certificate(&p, &cert).unwrap_err().0,
+                Code::IdentityValueInvalid,
+                "{k} = {v:?}"
+            );
+            let rule = keyless_signer(
+                cert.identity.clone(),
+                cert.issuer.clone(),
+                cert.claims.clone(),
+                None,
+                [],
+                true,
+            );
+            assert_eq!(rule.unwrap_err().code, Code::IdentityValueInvalid);
+        }
+    }
+
+    #[test]
+    fn ref_and_workflow_claims_match_by_path_segment() {
+        let glob = |g: &str| {
+            crate::trust::compile_path_glob(g)
+                .unwrap()
+                .compile_matcher()
+        };
+        let signer = |git_ref: &str, workflow: &str| {
+            let mut c = generic_cert("https://github.com/acme/x");
+            c.claims.insert("ref".into(), git_ref.into());
+            c.claims.insert("workflow".into(), workflow.into());
+            Signer::Identity(c)
+        };
+        let wf = "https://github.com/acme/x/.github/workflows/release.yml@refs/tags/v1";
+        let tags = glob("refs/tags/v*");
+        assert!(claims_match(None, Some(&tags), None, &signer("refs/tags/v1.2", wf)).is_ok());
+        assert!(claims_match(None, Some(&tags), None, &signer("refs/tags/v1/x", wf)).is_err());
+        assert!(claims_match(None, Some(&tags), None, &signer("refs/tags/v1\n", wf)).is_err());
+        assert!(
+            claims_match(
+                None,
+                Some(&tags),
+                None,
+                &signer("refs/tags/v1/../../heads/main", wf)
+            )
+            .is_err()
+        );
+        let any_tag = glob("refs/tags/**");
+        assert!(claims_match(None, Some(&any_tag), None, &signer("refs/tags/v1/x", wf)).is_ok());
+        let release = glob(".github/workflows/release*.yml");
+        assert!(claims_match(None, None, Some(&release), &signer("refs/tags/v1", wf)).is_ok());
+        let nested = "https://github.com/acme/x/.github/workflows/release/../evil.yml@refs/tags/v1";
+        assert!(claims_match(None, None, Some(&release), &signer("refs/tags/v1", nested)).is_err());
+        let shallow = glob("*.yml");
+        assert!(claims_match(None, None, Some(&shallow), &signer("refs/tags/v1", wf)).is_err());
+    }
+
     #[test]
     fn source_must_be_the_certificates() {
         let p = Provenance {
@@ -294,7 +518,7 @@ mod tests {
             ]
             .into(),
         };
-        let e = builder_matches_certificate(&p, &cert).unwrap_err();
+        let e = builder_matches_certificate(&p, &cert).unwrap_err().1;
         assert!(
             e.contains("refs/tags/v9") && e.contains("refs/heads/main"),
             "{e}"
@@ -305,12 +529,14 @@ mod tests {
         assert!(
             builder_matches_certificate(&p, &cert)
                 .unwrap_err()
+                .1
                 .contains("commit")
         );
         cert.identity = "https://github.com/evil/x/.github/workflows/y.yml@refs/heads/main".into();
         assert!(
             builder_matches_certificate(&p, &cert)
                 .unwrap_err()
+                .1
                 .contains("builder")
         );
     }

@@ -134,6 +134,21 @@ pub fn compile_glob(pattern: &str) -> Result<Glob, String> {
         .map_err(|e| e.kind().to_string())
 }
 
+/// Globs over git refs and workflow paths: `*` and `?` stop at
+/// `/`, so `refs/tags/v*` matches `refs/tags/v1.2` and not
+/// `refs/tags/v1/../../heads/main`; only a whole `**` segment (`refs/**`,
+/// `**/release.yml`, `a/**/b`) crosses `/`, and elsewhere `**` is `*`.
+pub fn compile_path_glob(pattern: &str) -> Result<Glob, String> {
+    if pattern.trim().is_empty() {
+        return Err("empty pattern".into());
+    }
+    globset::GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
+        .map_err(|e| e.kind().to_string())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Origin {

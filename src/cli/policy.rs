@@ -66,7 +66,12 @@ pub fn run(g: &Global, cmd: &PolicyCommand) -> Result<u8> {
                 let mut s = format!("server `{}`\n", ex.server);
                 for l in &ex.layers {
                     s.push_str(&format!("\n{} (mode {})\n", l.policy, l.mode));
+                    let mut section = "policy";
                     for r in &l.rules {
+                        if r.section != section {
+                            section = r.section;
+                            s.push_str(&format!("  [{section}]\n"));
+                        }
                         s.push_str(&format!("  {}\n      from {}\n", r.what, r.from));
                     }
                 }

@@ -340,8 +340,13 @@ pub fn check_provenance(
             ),
         ));
     }
-    let p = crate::provenance::parse(&st.predicate_type, &st.predicate)
-        .map_err(|e| (Code::ProvenanceMalformed, e.to_string()))?;
+    let p = crate::provenance::parse(&st.predicate_type, &st.predicate).map_err(|e| {
+        let code = match e {
+            crate::provenance::ProvenanceError::Invalid(_) => Code::IdentityValueInvalid,
+            _ => Code::ProvenanceMalformed,
+        };
+        (code, e.to_string())
+    })?;
     let signer = crate::evidence::IdentitySigner {
         identity: v.identity.clone().unwrap_or_default(),
         issuer: v.issuer.clone().unwrap_or_default(),
@@ -349,8 +354,7 @@ pub fn check_provenance(
         by_flags: false,
         claims: v.claims.clone(),
     };
-    crate::identity::builder_matches_certificate(&p, &signer)
-        .map_err(|why| (Code::BuilderIdentityMismatch, why))?;
+    crate::identity::builder_matches_certificate(&p, &signer)?;
     Ok(Proven::Valid(p.source_repo.unwrap_or(signer.identity)))
 }
 

@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::{At, Layer, Mode, Policy, PolicySet, RequireSource, Requirement, requirements};
+use super::vouch::{Binding, Signed, Vouched};
+use super::{Layer, Mode, Policy, PolicySet, RequireSource, Requirement, requirements};
 use crate::diag::{Code, Diagnostic, Severity};
-use crate::evidence::{Evidence, Role, Signer};
-use crate::trust::{Entry, TrustStore};
+use crate::evidence::{Evidence, Role};
+use crate::trust::TrustStore;
 
 /// One layer's verdict.
 #[derive(Debug, Clone, Serialize)]
@@ -146,19 +147,17 @@ pub fn evaluate(
 }
 
 /// The provenance requirement: some verified statement about this artifact
-/// whose builder the policy trusts and whose source it allows. The trust
-/// anchor is the `builder-id` rule when there is one (the certificate was
-/// checked to belong to that builder); otherwise the signer must be trusted
-/// in scope, as for signatures.
+/// that meets `[servers.provenance]` and whose signer counts for the server
+/// under the layer's [`Binding`], as for signatures; a `builder-id` rule is
+/// a further condition, and anchors trust in the certificate-bound builder
+/// only where the layer wrote no `signers`.
 fn judge_provenance(
     ev: &Evidence,
-    policy: Option<&Policy>,
     entry: Option<&super::ServerRule>,
-    trust: &TrustStore,
+    binding: &Binding,
+    label: &str,
     require_src: &str,
-    signers: Option<&At<Vec<String>>>,
 ) -> Result<String, Vec<Diagnostic>> {
-    let server = ev.server.as_str();
     let rules = entry.and_then(|e| e.provenance.as_ref());
     let mut problems = Vec::new();
     // A given provenance file that failed has its own error already; one
@@ -183,28 +182,22 @@ fn judge_provenance(
             );
             continue;
         }
-        // A builder-id rule anchors trust only where the builder was bound
-        // to a certificate; a key holder can name any builder it likes.
-        let anchored = rules.is_some_and(|r| !r.builder_id.is_empty())
-            && matches!(signer, Signer::Identity(_));
-        if anchored || signer_trusted(signer, policy, trust, server, signers) {
-            return Ok(format!("provenance by builder `{}`", p.builder_id));
+        // A builder-id rule binds the builder only where the builder was
+        // bound to a certificate; a key holder can name any builder it likes.
+        let kind = Signed::Provenance {
+            builder_named: rules.is_some_and(|r| !r.builder_id.is_empty()),
+        };
+        match binding.vouches(signer, kind) {
+            Ok(_) => return Ok(format!("provenance by builder `{}`", p.builder_id)),
+            Err(refused) => {
+                let file = format!("{} (builder `{}`)", s.file.display(), p.builder_id);
+                problems.extend(
+                    refused
+                        .iter()
+                        .map(|r| binding.diagnostic(r, signer, kind, &file, label)),
+                );
+            }
         }
-        problems.push(
-            Diagnostic::error(
-                Code::BuilderUntrusted,
-                format!(
-                    "{}: provenance by builder `{}`, signed by {}, and nothing says to trust that builder for `{server}`",
-                    s.file.display(),
-                    p.builder_id,
-                    signer.describe()
-                ),
-            )
-            .hint(match signer {
-                Signer::Identity(_) => "name the builder in [servers.provenance] `builder-id`, or trust the signer with `mcp-warden trust add-identity`",
-                Signer::Key(_) | Signer::Publisher(_) => "a key-signed statement can name any builder: trust the key for this server with `mcp-warden trust add-key FILE --name NAME --scope GLOB`",
-            }),
-        );
     }
     if problems.is_empty() && !failed {
         problems.push(
@@ -216,30 +209,6 @@ fn judge_provenance(
         );
     }
     Err(problems)
-}
-
-/// A signer counts for `server` when a trust-store entry holding it covers
-/// the server, or, under the default policy only, when the command line
-/// vouched for it (`--key`, identity flags).
-fn signer_trusted(
-    signer: &Signer,
-    policy: Option<&Policy>,
-    trust: &TrustStore,
-    server: &str,
-    signers: Option<&At<Vec<String>>>,
-) -> bool {
-    let in_scope = signer.trust_names().iter().any(|n| {
-        let scoped = match trust.get(n) {
-            Some(Entry::Key(k)) => k.scopes.matches(server),
-            Some(Entry::Identity(i)) => i.scopes.matches(server),
-            // An `.mcpb` publisher's chain ends in a pinned CA.
-            None => trust.ca(n).is_some_and(|c| c.scopes.matches(server)),
-        };
-        // The server's `signers`, where given, names who may vouch for
-        // it: for its provenance and SBOMs as for the artifact.
-        scoped && signers.is_none_or(|sg| sg.value.contains(n))
-    });
-    in_scope || (policy.is_none() && signer.adhoc().is_some())
 }
 
 fn prefixed(d: &Diagnostic, file: &str) -> Diagnostic {
@@ -336,93 +305,49 @@ fn evaluate_layer(
         }
     }
 
+    let binding = Binding {
+        policy,
+        trust,
+        server,
+        signers,
+        claims: entry.and_then(|e| e.identity.as_ref()),
+    };
     if require.contains(&Requirement::Signature) {
         let mut problems = Vec::new();
-        let claims_rule = entry.and_then(|e| e.identity.as_ref());
-        'sigs: for s in ev.signatures.iter().filter(|s| s.role == Role::Signature) {
+        for s in ev.signatures.iter().filter(|s| s.role == Role::Signature) {
             let Ok(sg) = &s.outcome else { continue };
-            if let Some(rule) = claims_rule
-                && let Err(why) = rule.check(sg)
+            // A signed statement endorses the artifact only by what it
+            // says: a failed test report signed by the publisher is
+            // evidence, not a signature of the artifact.
+            if let Some(st) = &s.statement
+                && let Err(why) = crate::provenance::endorsement(&st.predicate_type, &st.predicate)
             {
-                problems.push(
-                    Diagnostic::error(
-                        Code::IdentityClaimsMismatch,
-                        format!("{}: {why}, which [servers.identity] at {} does not allow", s.file.display(), rule.loc),
-                    )
-                    .hint("check that this is the release workflow you expect; if it moved, update [servers.identity]"),
-                );
-                continue;
-            }
-            if sg.trust_names().is_empty() {
-                if policy.is_none()
-                    && let Some(how) = sg.adhoc()
-                {
-                    satisfied_by = Some(how);
-                    break 'sigs;
-                }
-                problems.push(
-                    Diagnostic::error(
-                        Code::SignerUntrusted,
+                diags.push(
+                    Diagnostic::warning(
+                        Code::StatementNotEndorsement,
                         format!(
-                            "{}: signed by {}, which the trust store does not hold; the {label} accepts trusted signers only",
-                            s.file.display(),
-                            sg.describe()
+                            "{}: {why}, so it is recorded and does not count as a signature of `{server}`",
+                            s.file.display()
                         ),
                     )
-                    .hint(match sg {
-                        Signer::Key(_) => "if this is the publisher's key, trust it: mcp-warden trust add-key FILE --name NAME --scope GLOB",
-                        Signer::Identity(_) => "if this is the publisher's identity, trust it: mcp-warden trust add-identity --name NAME --issuer URL --identity ID --scope GLOB",
-                        Signer::Publisher(_) => "if this is the publisher's CA, trust it: mcp-warden trust add-ca PEM --name NAME --scope GLOB",
-                    }),
+                    .hint("pass the publisher's signature of the artifact, its SLSA provenance or a PASSED verification summary"),
                 );
                 continue;
             }
-            for name in sg.trust_names() {
-                let scopes = match trust.get(name) {
-                    Some(Entry::Key(k)) => &k.scopes,
-                    Some(Entry::Identity(i)) => &i.scopes,
-                    // An `.mcpb` publisher's chain ends in a pinned CA.
-                    None => match trust.ca(name) {
-                        Some(c) => &c.scopes,
-                        None => continue,
-                    },
-                };
-                let in_scope = scopes.matches(server);
-                let allowed = signers.is_none_or(|sg| sg.value.contains(name));
-                if in_scope && allowed {
-                    satisfied_by = Some(format!("`{name}` (scope {})", scopes.patterns.join(", ")));
-                    *signer_out = Some(name.clone());
-                    break 'sigs;
+            match binding.vouches(sg, Signed::Signature) {
+                Ok(v) => {
+                    if let Vouched::Trusted { name, .. } = &v {
+                        *signer_out = Some(name.clone());
+                    }
+                    satisfied_by = Some(v.describe());
+                    break;
                 }
-                if !in_scope {
-                    problems.push(
-                        Diagnostic::error(
-                            Code::SignerOutOfScope,
-                            format!(
-                                "`{name}` signed, but may vouch only for {} and not for `{server}`",
-                                scopes.patterns.join(", ")
-                            ),
-                        )
-                        .hint(format!(
-                            "if `{name}` really publishes `{server}`, widen its scope: remove it and add it again with --scope; or pass the right name with --server"
-                        )),
-                    );
-                } else {
-                    let sg = signers.expect("not allowed implies a list");
-                    problems.push(
-                        Diagnostic::error(
-                            Code::SignerNotAllowed,
-                            format!(
-                                "`{name}` signed, but `{server}` accepts only {}{}",
-                                if sg.value.is_empty() {
-                                    "no signer".to_string()
-                                } else {
-                                    sg.value.join(", ")
-                                },
-                                where_(&sg.loc)
-                            ),
-                        )
-                        .hint("add the signer to the server's `signers` if it is legitimate"),
+                Err(refused) => {
+                    let file = s.file.display().to_string();
+                    problems.extend(
+                        refused
+                            .iter()
+                            .map(|r| binding.diagnostic(r, sg, Signed::Signature, &file, &label)),
                     );
                 }
             }
@@ -450,7 +375,7 @@ fn evaluate_layer(
     }
     let mut provenance_by = None;
     if require.contains(&Requirement::Provenance) {
-        match judge_provenance(ev, policy, entry, trust, &require_src, signers) {
+        match judge_provenance(ev, entry, &binding, &label, &require_src) {
             Ok(by) => provenance_by = Some(by),
             Err(d) => denials.extend(d),
         }
@@ -465,7 +390,17 @@ fn evaluate_layer(
         entry,
         required: sbom_required,
         require_src: &require_src,
-        signer_ok: &|s| signer_trusted(s, policy, trust, server, signers),
+        signer_ok: &|s, file| {
+            binding
+                .vouches(s, Signed::Sbom)
+                .map(|_| ())
+                .map_err(|refused| {
+                    refused
+                        .iter()
+                        .map(|r| binding.diagnostic(r, s, Signed::Sbom, file, &label))
+                        .collect()
+                })
+        },
         db: ctx.advisories,
         now: ctx.now,
     });

@@ -13,6 +13,7 @@ mod parse;
 pub mod range;
 mod sbom;
 mod template;
+mod vouch;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

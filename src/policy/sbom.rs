@@ -17,11 +17,17 @@ use super::{Policy, SbomRules, ServerRule};
 /// 100,000-component SBOM must not print 100,000 lines.
 const MAX_LISTED: usize = 20;
 
+pub(super) const SBOM_UNSIGNED_HINT: &str = "pass the SBOM's signature by a signer trusted for this server with --sbom-signature FILE, or the SBOM as a signed attestation (predicate https://cyclonedx.org/bom or https://spdx.dev/Document); or set `signed = false` in [servers.sbom]";
+
 pub(super) struct Judged {
     /// How the requirement was met, when it was.
     pub met: Option<String>,
     pub diagnostics: Vec<Diagnostic>,
 }
+
+/// Whether a signer of the SBOM file named by the `&str` counts; why not.
+pub(super) type SignerCheck<'a> =
+    dyn Fn(&crate::evidence::Signer, &str) -> Result<(), Vec<Diagnostic>> + 'a;
 
 /// Everything one layer's SBOM judgement needs.
 pub(super) struct Inputs<'a> {
@@ -30,9 +36,10 @@ pub(super) struct Inputs<'a> {
     pub entry: Option<&'a ServerRule>,
     pub required: bool,
     pub require_src: &'a str,
-    /// Whether a signer of an SBOM (an attestation's, or a detached
-    /// signature's) is trusted for this server: the rules of signatures.
-    pub signer_ok: &'a dyn Fn(&crate::evidence::Signer) -> bool,
+    /// Whether a signer of the SBOM `file` (an attestation's, or a
+    /// detached signature's) counts for this server, by the rule of every
+    /// signed thing ([`super::vouch::Binding`]); why not, as diagnostics.
+    pub signer_ok: &'a SignerCheck<'a>,
     pub db: Option<&'a AdvisoryDb>,
     pub now: jiff::Timestamp,
 }
@@ -106,7 +113,14 @@ pub(super) fn judge(i: &Inputs) -> Judged {
         };
         // An attestation's signer, or the signer of any detached signature
         // that verified over the file, trusted as a signature's would be.
-        let signed = s.signers().any(signer_ok);
+        let mut refusals = Vec::new();
+        let signed = s.signers().any(|sg| match signer_ok(sg, &name) {
+            Ok(()) => true,
+            Err(d) => {
+                refusals.extend(d);
+                false
+            }
+        });
         let under = Under {
             rules,
             required,
@@ -116,23 +130,20 @@ pub(super) fn judge(i: &Inputs) -> Judged {
         let clean = content.iter().all(|d| d.severity != Severity::Error);
         diags.extend(content);
         if signed_required && !signed {
-            if required {
-                let signers: Vec<String> = s.signers().map(|sg| sg.describe()).collect();
+            if required && refusals.is_empty() {
                 diags.push(
                     Diagnostic::error(
                         Code::SbomUnsigned,
-                        if signers.is_empty() {
-                            format!("{name}: the SBOM is a loose file, and the policy requires a signed one")
-                        } else {
-                            format!(
-                                "{name}: the SBOM is signed by {}, whom nothing trusts for `{}`",
-                                signers.join(" and "),
-                                ev.server
-                            )
-                        },
+                        format!(
+                            "{name}: the SBOM is a loose file, and the policy requires a signed one"
+                        ),
                     )
-                    .hint("pass the SBOM's signature by a signer trusted for this server with --sbom-signature FILE, or the SBOM as a signed attestation (predicate https://cyclonedx.org/bom or https://spdx.dev/Document); or set `signed = false` in [servers.sbom]"),
+                    .hint(SBOM_UNSIGNED_HINT),
                 );
+            } else if required {
+                // Each signer refused with its own reason, by the codes
+                // a signature's signer would get.
+                diags.extend(refusals);
             }
             continue;
         }

@@ -23,8 +23,41 @@ pub struct Provenance {
     pub entry_point: Option<String>,
 }
 
+/// PyPI's PEP 740 publish attestation: the publisher's trusted-publishing
+/// identity says it published this file.
+pub const PYPI_PUBLISH: &str = "https://docs.pypi.org/attestations/publish/v1";
+/// SLSA verification summaries: they endorse the artifact when PASSED.
+pub const VSA_V1: &str = "https://slsa.dev/verification_summary/v1";
+pub const VSA_V02: &str = "https://slsa.dev/verification_summary/v0.2";
+
+/// Ok when a signed statement of `predicate_type` endorses its subject, so
+/// that its signer's signature counts as a signature of the artifact: SLSA
+/// provenance (v0.2, v1), npm's and PyPI's publish attestations, and a verification
+/// summary whose `verificationResult` is `PASSED`. Anything else (a test
+/// result, a scan, a review) is a statement about the artifact, not an
+/// endorsement of it: why, in words.
+pub fn endorsement(predicate_type: &str, predicate: &Value) -> Result<(), String> {
+    match predicate_type {
+        SLSA_V02 | SLSA_V1 | NPM_PUBLISH | PYPI_PUBLISH => Ok(()),
+        VSA_V1 | VSA_V02 => match predicate.get("verificationResult").and_then(Value::as_str) {
+            Some("PASSED") => Ok(()),
+            got => Err(format!(
+                "the signed statement is a verification summary whose result is {}, not `PASSED`",
+                got.map_or("missing".to_string(), |g| format!("`{}`", g.escape_debug()))
+            )),
+        },
+        other => Err(format!(
+            "the signed statement's predicate type `{}` does not endorse the artifact",
+            other.escape_debug()
+        )),
+    }
+}
+
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ProvenanceError {
+    /// A value no genuine build writes (a control character, a `..` ref).
+    #[error("{0}")]
+    Invalid(String),
     #[error("predicate type `{0}` is not SLSA provenance (v0.2 or v1)")]
     Unsupported(String),
     #[error("the SLSA {version} predicate has no {field}")]
@@ -67,6 +100,24 @@ pub fn normalise_repo(repo: &str) -> String {
 /// SLSA v0.2 or v1 is refused: a policy must never read facts it does not
 /// understand.
 pub fn parse(predicate_type: &str, predicate: &Value) -> Result<Provenance, ProvenanceError> {
+    let p = parse_fields(predicate_type, predicate)?;
+    for (field, value, is_ref) in [
+        ("builder id", Some(&p.builder_id), false),
+        ("build type", Some(&p.build_type), false),
+        ("source repository", p.source_repo.as_ref(), false),
+        ("source ref", p.source_ref.as_ref(), true),
+        ("source commit", p.source_digest.as_ref(), false),
+        ("workflow path", p.entry_point.as_ref(), false),
+    ] {
+        if let Some(v) = value {
+            crate::identity::value_ok(&format!("statement's {field}"), v, is_ref)
+                .map_err(ProvenanceError::Invalid)?;
+        }
+    }
+    Ok(p)
+}
+
+fn parse_fields(predicate_type: &str, predicate: &Value) -> Result<Provenance, ProvenanceError> {
     match predicate_type {
         SLSA_V02 => {
             let missing = |field| ProvenanceError::Missing {

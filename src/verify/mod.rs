@@ -533,17 +533,28 @@ fn read_provenance(ev: &mut SignatureEvidence) {
                 .hint("mcp-warden reads SLSA provenance v0.2 and v1; other predicates are refused, never guessed at"));
             return;
         }
+        Err(e @ provenance::ProvenanceError::Invalid(_)) => {
+            ev.outcome = Err(Diagnostic::error(Code::IdentityValueInvalid, e.to_string())
+                .hint("no genuine build writes such a value: do not trust this provenance"));
+            return;
+        }
         Err(e) => {
             ev.outcome = Err(Diagnostic::error(Code::ProvenanceMalformed, e.to_string()));
             return;
         }
     };
     if let Signer::Identity(id) = &signer
-        && let Err(why) = crate::identity::builder_matches_certificate(&p, id)
+        && let Err((code, why)) = crate::identity::builder_matches_certificate(&p, id)
     {
-        ev.outcome = Err(Diagnostic::error(Code::BuilderIdentityMismatch, why).hint(
-            "the statement claims a builder that did not sign it: do not trust this provenance",
-        ));
+        ev.outcome = Err(Diagnostic::error(code, why).hint(match code {
+            Code::CertificateSourceMismatch => {
+                "the statement claims a source its builder did not build for: do not trust this provenance"
+            }
+            Code::IdentityValueInvalid => {
+                "no genuine certificate carries such a value: do not trust this provenance"
+            }
+            _ => "the statement claims a builder that did not sign it: do not trust this provenance",
+        }));
         return;
     }
     ev.details.push(("builder".into(), p.builder_id.clone()));

@@ -434,7 +434,7 @@ fn explain_names_the_rule_and_its_line() {
         .stdout_has("user policy policy.toml (mode enforce)")
         .stdout_has("  entry for `github`\n      from policy.toml:4:8")
         .stdout_has("  require: signature\n      from policy.toml:5:11")
-        .stdout_has("  signers: acme\n      from policy.toml:6:11")
+        .stdout_has("  signers: acme (bind every signed thing: signature, provenance, SBOM)\n      from policy.toml:6:11")
         .stdout_has("`acme`: key SHA256:")
         .stdout_has("covers this server");
     env.run(["--policy", "policy.toml", "policy", "explain", "gitlab"])

@@ -482,7 +482,8 @@ fn sbom_signer_must_be_among_the_servers_signers() {
         ),
     );
     let out = verify(&env, &signed_by("bom.json.minisig"));
-    denied_with(&out, &["sbom-unsigned"]);
+    // The same code a signature's signer gets: one rule for both.
+    denied_with(&out, &["signer-not-allowed"]);
     // Named there, it counts.
     env.write(
         "policy.toml",

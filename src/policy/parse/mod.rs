@@ -16,7 +16,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::{At, Layer, Loc, Mode, Policy, Requirement, Rules};
 use crate::diag::{Code, Diagnostic};
-use crate::trust::{TrustStore, compile_glob};
+use crate::trust::{TrustStore, compile_glob, compile_path_glob};
 
 mod advisories;
 mod exceptions;
@@ -447,7 +447,21 @@ impl<'a> Parser<'a> {
     }
 
     fn glob_or_report(&mut self, v: &At<String>) -> Option<globset::GlobMatcher> {
-        match compile_glob(&v.value) {
+        self.compiled_or_report(v, compile_glob(&v.value))
+    }
+
+    /// A glob over a git ref or a workflow path, whose `*`
+    /// stops at `/` ([`compile_path_glob`]).
+    fn path_glob_or_report(&mut self, v: &At<String>) -> Option<globset::GlobMatcher> {
+        self.compiled_or_report(v, compile_path_glob(&v.value))
+    }
+
+    fn compiled_or_report(
+        &mut self,
+        v: &At<String>,
+        compiled: Result<globset::Glob, String>,
+    ) -> Option<globset::GlobMatcher> {
+        match compiled {
             Ok(g) => Some(g.compile_matcher()),
             Err(e) => {
                 self.diags.push(

@@ -43,7 +43,7 @@ impl Parser<'_> {
         let source_repo = self.string(t, "source-repo").map(|r| r.value);
         let source_ref = self
             .string(t, "source-ref")
-            .and_then(|r| self.glob_or_report(&r).map(|g| (r.value, g)));
+            .and_then(|r| self.path_glob_or_report(&r).map(|g| (r.value, g)));
         Some(ProvenanceRules {
             builder_id,
             source_repo,
@@ -63,7 +63,7 @@ impl Parser<'_> {
         let glob = |p: &mut Self, key: &str| -> (Option<globset::GlobMatcher>, Option<String>) {
             match p.string(t, key) {
                 None => (None, None),
-                Some(v) => match p.glob_or_report(&v) {
+                Some(v) => match p.path_glob_or_report(&v) {
                     Some(g) => (Some(g), Some(v.value)),
                     None => (None, None),
                 },
