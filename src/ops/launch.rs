@@ -337,7 +337,7 @@ fn plan_start(
     let is_tree = entry.tree.is_some();
 
     // How to start it.
-    let rules = judges.policies.run_rules(name);
+    let rules = judges.policies.run_rules(name, &entry.origin());
     let path_var = std::env::var_os("PATH");
     let pinned_name = pinned_file_name(&entry.source);
     let artifact = match is_tree {
@@ -862,12 +862,18 @@ fn arg_paths<'a>(
 
 /// The policy file whose `[servers.run]` decides `name`'s paths: the
 /// administrator's when it names any, else the user's.
-fn deciding_policy(ctx: &Context, policies: &policy::PolicySet, name: &str) -> std::path::PathBuf {
+fn deciding_policy(
+    ctx: &Context,
+    policies: &policy::PolicySet,
+    (name, origin): (&str, &crate::evidence::Origin),
+) -> std::path::PathBuf {
     (policies.layers.iter())
         .find(|p| {
-            p.server(name)
-                .and_then(|s| s.run.as_ref())
-                .is_some_and(|r| !r.read_paths.is_empty() || !r.write_paths.is_empty())
+            p.rules_for(name, origin).iter().any(|s| {
+                s.run
+                    .as_ref()
+                    .is_some_and(|r| !r.read_paths.is_empty() || !r.write_paths.is_empty())
+            })
         })
         .map(|p| p.file.clone())
         .unwrap_or_else(|| ctx.user_policy_file())
@@ -932,7 +938,7 @@ fn confine(
             name,
             granted,
             network,
-            deciding_policy(ctx, policies, name),
+            deciding_policy(ctx, policies, (name, &entry.origin())),
             (
                 pinned,
                 arg_paths(
@@ -980,8 +986,12 @@ fn guard_for(
         true => {
             let pins = PinStore::open(&ctx.data_dir, name, &entry.sha256, variant.as_deref())
                 .map_err(|e| Failure::from(e).about(name))?;
-            let mut guard_rules =
-                guard::Rules::from_policy(name, &entry.sha256, rules, policies.tools_pinned(name));
+            let mut guard_rules = guard::Rules::from_policy(
+                name,
+                &entry.sha256,
+                rules,
+                policies.tools_pinned(name, &entry.origin()),
+            );
             guard_rules.variant = variant;
             let session = GuardSession::new(guard_rules, pins, Box::new(audit.clone()))
                 .map_err(|e| Failure::from(e).about(name))?;

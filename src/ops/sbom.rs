@@ -85,7 +85,7 @@ fn judge_inner(
             None,
         )
     })?;
-    let mut found = crate::policy::judge_resolved(policies, server, &sbom, db);
+    let mut found = crate::policy::judge_resolved(policies, (server, &entry.origin()), &sbom, db);
     // What is said of the database itself, unless the given SBOM's
     // judgement said it already.
     for d in crate::policy::advisory_db_findings(policies, db, jiff::Timestamp::now()) {

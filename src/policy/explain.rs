@@ -209,9 +209,18 @@ fn explain_layer(p: &Policy, trust: &TrustStore, server: &str) -> LayerExplanati
             d.loc.to_string(),
         ));
     }
+    if let Some(src) = entry.and_then(|e| e.source.as_ref()) {
+        rules.push(rule(
+            format!(
+                "must be fetched from {} (the entry applies to every server fetched from that package, whatever its name)",
+                src.text
+            ),
+            src.loc.to_string(),
+        ));
+    }
     if let Some(v) = entry.and_then(|e| e.versions.as_ref()) {
         rules.push(rule(
-            format!("version must match {}", v.value),
+            format!("the version fetched must be in {}", v.value),
             v.loc.to_string(),
         ));
     }

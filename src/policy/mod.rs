@@ -27,6 +27,7 @@ pub use template::TEMPLATE;
 use crate::context::Context;
 use crate::diag::{Code, Diagnostic, Severity};
 use crate::digest::Digest;
+use crate::evidence::{Origin, OriginKind};
 use crate::fsutil::{self, ReadError};
 use crate::trust::{Scopes, TrustStore};
 
@@ -113,16 +114,105 @@ pub struct Rules {
 pub struct ServerRule {
     pub name: String,
     pub loc: Loc,
-    pub source: Option<String>,
+    /// The package (or URL) the server must be fetched from; it also makes
+    /// the rule apply to every server fetched from that package.
+    pub source: Option<SourceRule>,
     pub rules: Rules,
     pub digests: Option<At<Vec<Digest>>>,
-    pub versions: Option<At<semver::VersionReq>>,
+    /// The versions allowed, in the order of the source's ecosystem
+    /// ([`range`]: the deny rules' semantics; a bare version is exact).
+    pub versions: Option<At<range::VersionRange>>,
     pub identity: Option<IdentityClaims>,
     pub provenance: Option<ProvenanceRules>,
     pub sbom: Option<SbomRules>,
     pub run: Option<RunRules>,
     /// `[servers.tools] pinned`: the approved tool list's digest.
     pub tools_pinned: Option<At<String>>,
+}
+
+/// `[[servers]] source`: a package (npm, PyPI, an MCP registry server) or
+/// a URL (https, `.mcpb`), with or without a version.
+#[derive(Debug, Clone)]
+pub struct SourceRule {
+    /// As written.
+    pub text: String,
+    pub kind: OriginKind,
+    /// The package or registry server name, or the URL.
+    pub name: String,
+    pub version: Option<String>,
+    pub loc: Loc,
+}
+
+impl SourceRule {
+    /// Reads a source spec as a rule: what `add` fetches from, less the
+    /// local forms, which name no source (a local file is pinned by
+    /// `digests`).
+    pub fn parse(text: &str, loc: Loc) -> Result<SourceRule, String> {
+        use crate::source::{Location, Source};
+        let source: Source = text.parse().map_err(|e| format!("{e}"))?;
+        let (kind, name, version) = match source {
+            Source::Npm { name, version } => (OriginKind::Npm, name, version),
+            Source::Pypi { name, version } => (OriginKind::Pypi, name, version),
+            Source::Registry { name, version } => (OriginKind::Registry, name, version),
+            Source::Https(url) => (OriginKind::Https, url, None),
+            Source::Mcpb(Location::Url(url)) => (OriginKind::Mcpb, url, None),
+            Source::Path(_) | Source::ServerJson(_) | Source::Mcpb(Location::Path(_)) => {
+                return Err("a local path is not a source a rule can check".into());
+            }
+        };
+        Ok(SourceRule {
+            text: text.to_string(),
+            kind,
+            name,
+            version,
+            loc,
+        })
+    }
+
+    /// The part of `origin` this rule's package is: the origin itself or
+    /// the package a registry source resolved to, any version.
+    pub fn names<'o>(&self, origin: &'o Origin) -> Option<&'o Origin> {
+        origin
+            .chain()
+            .find(|o| o.kind == self.kind && o.name.as_deref().is_some_and(|n| self.same_name(n)))
+    }
+
+    /// Package names as the ecosystem compares them (npm folds case,
+    /// PyPI is PEP 503); registry names and URLs exactly.
+    fn same_name(&self, other: &str) -> bool {
+        use crate::sbom::package::normalise_name;
+        match self.kind {
+            OriginKind::Npm => normalise_name("npm", &self.name) == normalise_name("npm", other),
+            OriginKind::Pypi => normalise_name("PyPI", &self.name) == normalise_name("PyPI", other),
+            _ => self.name == other,
+        }
+    }
+
+    /// Ok when `origin` is this source (at its version, if it names one);
+    /// otherwise what differs, in words.
+    pub fn check(&self, origin: &Origin) -> Result<(), String> {
+        let Some(got) = self.names(origin) else {
+            return Err(format!("it was fetched from {}", origin.describe()));
+        };
+        let Some(want) = &self.version else {
+            return Ok(());
+        };
+        match got.version.as_deref() {
+            Some(v) if range::equal(scheme_of(got.kind), v, want) => Ok(()),
+            Some(v) => Err(format!("it was fetched at version {v}")),
+            None => Err(format!("{} has no version", got.describe())),
+        }
+    }
+}
+
+/// How versions of a source kind are ordered; `None` tries SemVer, then
+/// PEP 440.
+pub fn scheme_of(kind: OriginKind) -> Option<range::Scheme> {
+    match kind {
+        OriginKind::Npm | OriginKind::Mcpb => Some(range::Scheme::Semver),
+        OriginKind::Pypi => Some(range::Scheme::Pep440),
+        OriginKind::Registry | OriginKind::Https | OriginKind::Local => None,
+    }
 }
 
 /// `[servers.run]`: how `run` starts the server, and the guard's and
@@ -420,6 +510,32 @@ impl Policy {
     pub fn server(&self, name: &str) -> Option<&ServerRule> {
         self.servers.iter().find(|s| s.name == name)
     }
+
+    /// The entries that apply to `server` fetched from `origin`: the one
+    /// of its name, and every one whose `source` names the package it was
+    /// fetched from, whatever its local name; except that an entry of
+    /// the server's own name whose `source` names that same package is
+    /// this file's word for it, alone (so two pins of one package under
+    /// two names can each have their own entry). Pinning under another
+    /// name therefore never escapes an entry.
+    pub fn rules_for(&self, server: &str, origin: &Origin) -> Vec<&ServerRule> {
+        let own = self.server(server);
+        let mut out: Vec<&ServerRule> = own.into_iter().collect();
+        let own_package = own
+            .and_then(|e| e.source.as_ref())
+            .and_then(|src| src.names(origin));
+        for s in &self.servers {
+            let Some(src) = &s.source else { continue };
+            let Some(package) = src.names(origin) else {
+                continue;
+            };
+            let same = own_package.is_some_and(|p| std::ptr::eq(p, package));
+            if !same && !out.iter().any(|e| std::ptr::eq(*e, s)) {
+                out.push(s);
+            }
+        }
+        out
+    }
 }
 
 /// Where a server's `require` comes from.
@@ -443,7 +559,16 @@ pub struct Requirements<'a> {
 }
 
 pub fn requirements<'a>(policy: Option<&'a Policy>, server: &str) -> Requirements<'a> {
-    let entry = policy.and_then(|p| p.server(server));
+    requirements_for(policy, policy.and_then(|p| p.server(server)), server)
+}
+
+/// [`requirements`] under one of the entries that apply to `server`
+/// ([`Policy::rules_for`]).
+pub fn requirements_for<'a>(
+    policy: Option<&'a Policy>,
+    entry: Option<&'a ServerRule>,
+    server: &str,
+) -> Requirements<'a> {
     let (mut required, source) = match (
         entry.and_then(|e| e.rules.require.as_ref()),
         policy.and_then(|p| p.defaults.require.as_ref()),
@@ -610,10 +735,12 @@ impl PolicySet {
         self.layers.is_empty()
     }
 
-    /// `[servers.tools] pinned` for `server`: the system's before the user's.
-    pub fn tools_pinned(&self, server: &str) -> Option<String> {
+    /// `[servers.tools] pinned` for `server` fetched from `origin`: the
+    /// system's before the user's.
+    pub fn tools_pinned(&self, server: &str, origin: &Origin) -> Option<String> {
         (self.layers.iter())
-            .find_map(|p| Some(p.server(server)?.tools_pinned.as_ref()?.value.clone()))
+            .flat_map(|p| p.rules_for(server, origin))
+            .find_map(|e| Some(e.tools_pinned.as_ref()?.value.clone()))
     }
 
     /// `[audit] anchor`: the audit log is anchored in the keychain unless
@@ -655,7 +782,11 @@ impl PolicySet {
     /// guard and sandbox the stricter of the two (a layer may tighten,
     /// never relax: guard on if either says so, network only if neither
     /// says no, the lower of two limits, every pattern of both).
-    pub fn run_rules(&self, server: &str) -> RunRules {
+    ///
+    /// The entries are those that apply to `server` fetched from `origin`
+    /// ([`Policy::rules_for`]): a system entry for a source holds whatever
+    /// the local name.
+    pub fn run_rules(&self, server: &str, origin: &Origin) -> RunRules {
         let mut out = RunRules::default();
         fn stricter<T: Copy>(a: Option<T>, b: Option<T>, pick: fn(T, T) -> T) -> Option<T> {
             match (a, b) {
@@ -663,10 +794,9 @@ impl PolicySet {
                 (a, b) => a.or(b),
             }
         }
-        for rules in self
-            .layers
-            .iter()
-            .filter_map(|p| p.server(server)?.run.as_ref())
+        for rules in (self.layers.iter())
+            .flat_map(|p| p.rules_for(server, origin))
+            .filter_map(|e| e.run.as_ref())
         {
             out.guard = stricter(out.guard, rules.guard, |a, b| a || b);
             out.sandbox = stricter(out.sandbox, rules.sandbox, Ord::max);

@@ -28,6 +28,7 @@ mod net;
 mod npm_tree;
 mod pins;
 mod policy;
+mod policy_source;
 mod provenance;
 mod pypi_tree;
 mod run;

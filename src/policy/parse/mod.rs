@@ -518,8 +518,8 @@ impl<'a> Parser<'a> {
                 );
             }
             if let (Some(v), Some(src)) = (&s.versions, &s.source)
-                && let Some(ver) = source_version(src)
-                && !v.value.matches(&ver)
+                && let Some(ver) = &src.version
+                && v.value.contains(super::scheme_of(src.kind), ver) == Ok(false)
             {
                 self.diags.push(
                     Diagnostic::error(
@@ -566,17 +566,6 @@ fn line_col(d: &Diagnostic) -> (usize, usize) {
             Some((line, col))
         })
         .unwrap_or((usize::MAX, 0))
-}
-
-/// The version a source string pins: `npm:NAME@1.2.3`, `pypi:NAME==1.2.3`.
-fn source_version(src: &str) -> Option<semver::Version> {
-    let v = src.rsplit_once("==").map(|(_, v)| v).or_else(|| {
-        let (_, rest) = src.split_once(':')?;
-        // Skip an npm scope's leading `@`.
-        let rest = rest.strip_prefix('@').unwrap_or(rest);
-        rest.rsplit_once('@').map(|(_, v)| v)
-    })?;
-    semver::Version::parse(v).ok()
 }
 
 impl<T> At<T> {
@@ -697,18 +686,5 @@ mod tests {
         assert_eq!(codes(&check("").1), vec!["policy-version"]);
         assert_eq!(codes(&check("version = 2").1), vec!["policy-version"]);
         assert_eq!(codes(&check("version = \"1\"").1), vec!["policy-version"]);
-    }
-
-    #[test]
-    fn source_versions() {
-        assert_eq!(
-            source_version("npm:@acme/x@1.4.2").unwrap().to_string(),
-            "1.4.2"
-        );
-        assert_eq!(
-            source_version("pypi:x==2.0.0").unwrap().to_string(),
-            "2.0.0"
-        );
-        assert!(source_version("./path").is_none());
     }
 }

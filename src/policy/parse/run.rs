@@ -236,7 +236,7 @@ mod tests {
             layers: vec![system, user],
             warnings: vec![],
         };
-        let run = set.run_rules("a");
+        let run = set.run_rules("a", &Default::default());
         assert_eq!(
             (
                 run.max_processes,

@@ -8,7 +8,7 @@ use toml::de::DeTable;
 use super::Parser;
 use crate::diag::{Code, Diagnostic};
 use crate::digest::Digest;
-use crate::policy::{At, ServerRule};
+use crate::policy::{At, ServerRule, SourceRule};
 
 impl Parser<'_> {
     pub(super) fn server(&mut self, t: &DeTable, span: Range<usize>) -> Option<ServerRule> {
@@ -68,7 +68,22 @@ impl Parser<'_> {
                 .at(name.loc.to_string()),
             );
         }
-        let source = self.string(t, "source").map(|s| s.value);
+        let source = self.string(t, "source").and_then(|s| {
+            match SourceRule::parse(&s.value, s.loc.clone()) {
+                Ok(rule) => Some(rule),
+                Err(why) => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::PolicyBadPattern,
+                            format!("invalid source `{}`: {why}", s.value.escape_debug()),
+                        )
+                        .hint("name a package or URL as `add` takes it: npm:NAME[@VERSION], pypi:NAME[==VERSION], registry:NAMESPACE/NAME[@VERSION] or https://URL; pin a local file by `digests`")
+                        .at(s.loc.to_string()),
+                    );
+                    None
+                }
+            }
+        });
         let rules = self.rules(t);
         let digests = self.strings(t, "digests").map(|(at, items)| {
             let mut ds = Vec::new();
@@ -84,25 +99,25 @@ impl Parser<'_> {
             }
             at.map(ds)
         });
-        let versions =
-            self.string(t, "versions")
-                .and_then(|v| match semver::VersionReq::parse(&v.value) {
-                    Ok(req) => Some(At {
-                        value: req,
-                        loc: v.loc,
-                    }),
-                    Err(e) => {
-                        self.diags.push(
-                            Diagnostic::error(
-                                Code::PolicyBadPattern,
-                                format!("invalid version requirement `{}`: {e}", v.value),
-                            )
-                            .hint("write a semver requirement such as \"=1.4.2\" or \">=1.4, <2\"")
-                            .at(v.loc.to_string()),
-                        );
-                        None
-                    }
-                });
+        let versions = self.string(t, "versions").and_then(|v| {
+            match crate::policy::range::VersionRange::parse(&v.value) {
+                Ok(range) => Some(At {
+                    value: range,
+                    loc: v.loc,
+                }),
+                Err(e) => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::PolicyBadPattern,
+                            format!("invalid version range `{}`: {e}", v.value.escape_debug()),
+                        )
+                        .hint("write a range such as \"1.4.2\" (that version only), \">=1.4, <2\" or \"^1.4\"")
+                        .at(v.loc.to_string()),
+                    );
+                    None
+                }
+            }
+        });
         let identity = match Self::get(t, "identity") {
             None => None,
             Some((_, v)) => match v.get_ref().as_table() {
