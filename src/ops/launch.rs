@@ -337,7 +337,13 @@ fn plan_start(
     let is_tree = entry.tree.is_some();
 
     // How to start it.
-    let rules = judges.policies.run_rules(name, &entry.origin());
+    let origin = entry.origin();
+    let subject = policy::Subject {
+        name,
+        origin: &origin,
+        signers: &entry.signers,
+    };
+    let rules = judges.policies.run_rules(&subject);
     let path_var = std::env::var_os("PATH");
     let pinned_name = pinned_file_name(&entry.source);
     let artifact = match is_tree {
@@ -865,11 +871,11 @@ fn arg_paths<'a>(
 fn deciding_policy(
     ctx: &Context,
     policies: &policy::PolicySet,
-    (name, origin): (&str, &crate::evidence::Origin),
+    subject: &policy::Subject,
 ) -> std::path::PathBuf {
     (policies.layers.iter())
         .find(|p| {
-            p.rules_for(name, origin).iter().any(|s| {
+            p.rules_for(subject).iter().any(|s| {
                 s.run
                     .as_ref()
                     .is_some_and(|r| !r.read_paths.is_empty() || !r.write_paths.is_empty())
@@ -938,7 +944,15 @@ fn confine(
             name,
             granted,
             network,
-            deciding_policy(ctx, policies, (name, &entry.origin())),
+            deciding_policy(
+                ctx,
+                policies,
+                &policy::Subject {
+                    name,
+                    origin: &entry.origin(),
+                    signers: &entry.signers,
+                },
+            ),
             (
                 pinned,
                 arg_paths(
@@ -990,7 +1004,11 @@ fn guard_for(
                 name,
                 &entry.sha256,
                 rules,
-                policies.tools_pinned(name, &entry.origin()),
+                policies.tools_pinned(&policy::Subject {
+                    name,
+                    origin: &entry.origin(),
+                    signers: &entry.signers,
+                }),
             );
             guard_rules.variant = variant;
             let session = GuardSession::new(guard_rules, pins, Box::new(audit.clone()))

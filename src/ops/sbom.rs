@@ -85,7 +85,16 @@ fn judge_inner(
             None,
         )
     })?;
-    let mut found = crate::policy::judge_resolved(policies, (server, &entry.origin()), &sbom, db);
+    let mut found = crate::policy::judge_resolved(
+        policies,
+        &crate::policy::Subject {
+            name: server,
+            origin: &entry.origin(),
+            signers: &entry.signers,
+        },
+        &sbom,
+        db,
+    );
     // What is said of the database itself, unless the given SBOM's
     // judgement said it already.
     for d in crate::policy::advisory_db_findings(policies, db, jiff::Timestamp::now()) {

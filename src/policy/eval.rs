@@ -97,13 +97,25 @@ pub fn evaluate(
 
     let mut layers = Vec::new();
     let mut signer = None;
+    // Who signed the artifact (trust-store names), for `signed-by`.
+    let signed_by: Vec<String> = ev
+        .signatures
+        .iter()
+        .filter(|s| s.role == Role::Signature)
+        .filter_map(|s| s.outcome.as_ref().ok())
+        .flat_map(|sg| sg.trust_names().iter().cloned())
+        .collect();
     if set.is_default() {
         layers.push(evaluate_layer(None, None, ev, &ctx, &failures, &mut signer));
     } else {
         for p in &set.layers {
             // Every entry that applies (by name, or by the source the
             // artifact was fetched from) is judged, and all must allow.
-            let entries = p.rules_for(&ev.server, &ev.origin);
+            let entries = p.rules_for(&super::Subject {
+                name: &ev.server,
+                origin: &ev.origin,
+                signers: &signed_by,
+            });
             if entries.is_empty() {
                 layers.push(evaluate_layer(
                     Some(p),
@@ -297,9 +309,14 @@ fn evaluate_layer(
     let where_ = |loc: &super::Loc| format!(" ({loc})");
     let label = match (policy, entry) {
         (None, _) => "default policy".to_string(),
-        // An entry of another name applies by the source it names.
+        // An entry of another name applies by the source it names, or
+        // by `signed-by`.
         (Some(p), Some(e)) if e.name != server => {
-            format!("{} (entry `{}`, by its source)", p.layer.name(), e.name)
+            let by = match e.source.as_ref().and_then(|s| s.names(&ev.origin)) {
+                Some(_) => "its source",
+                None => "its signed-by",
+            };
+            format!("{} (entry `{}`, by {by})", p.layer.name(), e.name)
         }
         (Some(p), _) => p.layer.name().to_string(),
     };

@@ -118,6 +118,9 @@ pub struct ServerRule {
     /// the rule apply to every server fetched from that package.
     pub source: Option<SourceRule>,
     pub rules: Rules,
+    /// `signed-by`: trust-store names; the entry also applies to every
+    /// server whose artifact one of them signed, whatever its name.
+    pub signed_by: Option<At<Vec<String>>>,
     pub digests: Option<At<Vec<Digest>>>,
     /// The versions allowed, in the order of the source's ecosystem
     /// ([`range`]: the deny rules' semantics; a bare version is exact).
@@ -518,7 +521,11 @@ impl Policy {
     /// this file's word for it, alone (so two pins of one package under
     /// two names can each have their own entry). Pinning under another
     /// name therefore never escapes an entry.
-    pub fn rules_for(&self, server: &str, origin: &Origin) -> Vec<&ServerRule> {
+    ///
+    /// An entry with `signed-by` also applies to every server whose
+    /// artifact one of those trust-store signers signed.
+    pub fn rules_for(&self, subject: &Subject) -> Vec<&ServerRule> {
+        let (server, origin) = (subject.name, subject.origin);
         let own = self.server(server);
         let mut out: Vec<&ServerRule> = own.into_iter().collect();
         let own_package = own
@@ -534,8 +541,27 @@ impl Policy {
                 out.push(s);
             }
         }
+        for s in &self.servers {
+            let by = s
+                .signed_by
+                .as_ref()
+                .is_some_and(|b| b.value.iter().any(|n| subject.signers.contains(n)));
+            if by && !out.iter().any(|e| std::ptr::eq(*e, s)) {
+                out.push(s);
+            }
+        }
         out
     }
+}
+
+/// What entries are selected by ([`Policy::rules_for`]): the server's
+/// local name, where its artifact was fetched from, and the trust-store
+/// names of who signed it.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub name: &'a str,
+    pub origin: &'a Origin,
+    pub signers: &'a [String],
 }
 
 /// Where a server's `require` comes from.
@@ -735,11 +761,11 @@ impl PolicySet {
         self.layers.is_empty()
     }
 
-    /// `[servers.tools] pinned` for `server` fetched from `origin`: the
-    /// system's before the user's.
-    pub fn tools_pinned(&self, server: &str, origin: &Origin) -> Option<String> {
+    /// `[servers.tools] pinned` for the server: the system's before the
+    /// user's.
+    pub fn tools_pinned(&self, subject: &Subject) -> Option<String> {
         (self.layers.iter())
-            .flat_map(|p| p.rules_for(server, origin))
+            .flat_map(|p| p.rules_for(subject))
             .find_map(|e| Some(e.tools_pinned.as_ref()?.value.clone()))
     }
 
@@ -783,10 +809,10 @@ impl PolicySet {
     /// never relax: guard on if either says so, network only if neither
     /// says no, the lower of two limits, every pattern of both).
     ///
-    /// The entries are those that apply to `server` fetched from `origin`
-    /// ([`Policy::rules_for`]): a system entry for a source holds whatever
-    /// the local name.
-    pub fn run_rules(&self, server: &str, origin: &Origin) -> RunRules {
+    /// The entries are those that apply to the server
+    /// ([`Policy::rules_for`]): a system entry for a source or a signer
+    /// holds whatever the local name.
+    pub fn run_rules(&self, subject: &Subject) -> RunRules {
         let mut out = RunRules::default();
         fn stricter<T: Copy>(a: Option<T>, b: Option<T>, pick: fn(T, T) -> T) -> Option<T> {
             match (a, b) {
@@ -795,7 +821,7 @@ impl PolicySet {
             }
         }
         for rules in (self.layers.iter())
-            .flat_map(|p| p.rules_for(server, origin))
+            .flat_map(|p| p.rules_for(subject))
             .filter_map(|e| e.run.as_ref())
         {
             out.guard = stricter(out.guard, rules.guard, |a, b| a || b);

@@ -771,7 +771,7 @@ impl Listed {
 /// this SBOM: mcp-warden made it from the verified tree.
 pub fn judge_resolved(
     set: &super::PolicySet,
-    (server, origin): (&str, &crate::evidence::Origin),
+    subject: &super::Subject,
     sbom: &Sbom,
     db: Option<&AdvisoryDb>,
 ) -> Vec<Diagnostic> {
@@ -783,7 +783,7 @@ pub fn judge_resolved(
         layers.push((None, None));
     }
     for p in &set.layers {
-        let entries = p.rules_for(server, origin);
+        let entries = p.rules_for(subject);
         if entries.is_empty() {
             layers.push((Some(p), None));
         }

@@ -400,6 +400,50 @@ fn a_system_entry_for_a_source_applies_under_any_local_name() {
 }
 
 #[test]
+fn a_system_entry_signed_by_a_signer_applies_to_its_other_servers() {
+    require_tool("node", &["--version"]);
+    let env = TestEnv::new();
+    let server = TlsServer::start();
+    let key = Minisign::generate(&env, "publisher");
+    env.trust_key(&key.public, "publisher", &["*"]).code(0);
+    let tgz = tarball("1.0.0", &[("package/index.js", NOISY)]);
+    let s = publish(&env, &server, &key, "1.0.0", tgz);
+    write_policy(
+        &env.user_policy(),
+        "[[servers]]\nname = \"acme-y\"\n\n[servers.run]\nguard = false\n",
+    );
+    // The signer's servers need provenance, whatever they are called.
+    write_policy(
+        &env.system_policy(),
+        "[[servers]]\nname = \"acme-x\"\nsigned-by = [\"publisher\"]\nrequire = [\"signature\", \"provenance\"]\n",
+    );
+    let out = add_npm(&env, &server, "acme-y", "npm:demo-server@1.0.0", &sig(&s));
+    out.code(1).diag("evidence-missing");
+    out.check(
+        out.stdout.contains("entry `acme-x`, by its signed-by"),
+        "says which entry denied",
+    );
+    // And run with the guard on.
+    write_policy(
+        &env.system_policy(),
+        "[[servers]]\nname = \"acme-x\"\nsigned-by = [\"publisher\"]\n\n[servers.run]\nguard = true\n",
+    );
+    add_npm(&env, &server, "acme-y", "npm:demo-server@1.0.0", &sig(&s)).code(0);
+    let out = env.cmd().args(["run", "acme-y"]).stdin("").run();
+    out.code(0);
+    assert_eq!(out.stdout, "", "{}", out.context());
+    out.stderr_has("guard on");
+    // A name not in the trust store is refused.
+    write_policy(
+        &env.system_policy(),
+        "[[servers]]\nname = \"acme-x\"\nsigned-by = [\"nobody\"]\n",
+    );
+    json_run(&env, os(&["policy", "check"]))
+        .code(1)
+        .diag("policy-unknown-signer");
+}
+
+#[test]
 fn an_entry_of_the_servers_own_name_for_the_same_package_decides_alone() {
     // One package pinned twice, each name with its own entry: neither
     // entry's version applies to the other pin.

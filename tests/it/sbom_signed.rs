@@ -645,8 +645,7 @@ fn sigstore_bundles_as_sbom_signatures() {
     );
     denied_with(&out, &["signature-invalid"]);
     out.check(
-        message(&out, "signature-invalid")
-            .contains("this is a signature of the artifact "),
+        message(&out, "signature-invalid").contains("this is a signature of the artifact "),
         "says it signs the artifact",
     );
 }

@@ -414,7 +414,14 @@ impl<'a> Parser<'a> {
             reqs.dedup();
             at.map(reqs)
         });
-        let signers = self.strings(t, "signers").map(|(at, items)| {
+        let signers = self.trust_names(t, "signers");
+        Rules { require, signers }
+    }
+
+    /// A list of trust-store names (`signers`, `signed-by`), each of which
+    /// must be in the trust store.
+    pub(super) fn trust_names(&mut self, t: &DeTable, key: &str) -> Option<At<Vec<String>>> {
+        self.strings(t, key).map(|(at, items)| {
             for it in &items {
                 if self.trust.get(&it.value).is_none() && self.trust.ca(&it.value).is_none() {
                     let known: Vec<&str> = self.trust.names().collect();
@@ -430,8 +437,7 @@ impl<'a> Parser<'a> {
                 }
             }
             at.map(items.into_iter().map(|i| i.value).collect())
-        });
-        Rules { require, signers }
+        })
     }
 
     fn glob_or_report(&mut self, v: &At<String>) -> Option<globset::GlobMatcher> {

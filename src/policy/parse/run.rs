@@ -236,7 +236,11 @@ mod tests {
             layers: vec![system, user],
             warnings: vec![],
         };
-        let run = set.run_rules("a", &Default::default());
+        let run = set.run_rules(&crate::policy::Subject {
+            name: "a",
+            origin: &Default::default(),
+            signers: &[],
+        });
         assert_eq!(
             (
                 run.max_processes,

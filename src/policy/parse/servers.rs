@@ -19,6 +19,7 @@ impl Parser<'_> {
                 "source",
                 "require",
                 "signers",
+                "signed-by",
                 "digests",
                 "versions",
                 "identity",
@@ -85,6 +86,7 @@ impl Parser<'_> {
             }
         });
         let rules = self.rules(t);
+        let signed_by = self.trust_names(t, "signed-by");
         let digests = self.strings(t, "digests").map(|(at, items)| {
             let mut ds = Vec::new();
             for it in items {
@@ -100,7 +102,11 @@ impl Parser<'_> {
             at.map(ds)
         });
         let versions = self.string(t, "versions").and_then(|v| {
-            match crate::policy::range::VersionRange::parse(&v.value) {
+            // Read as a range, and its bounds as versions of some scheme
+            // (which one is the source's, known at judgement).
+            let read = crate::policy::range::VersionRange::parse(&v.value)
+                .and_then(|r| r.contains(None, "0.0.0").map(|_| r));
+            match read {
                 Ok(range) => Some(At {
                     value: range,
                     loc: v.loc,
@@ -177,6 +183,7 @@ impl Parser<'_> {
             loc: name.loc,
             source,
             rules,
+            signed_by,
             digests,
             versions,
             identity,
