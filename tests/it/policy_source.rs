@@ -123,6 +123,34 @@ fn an_unrelated_file_with_the_packages_sbom_is_refused_by_verify_and_add() {
             .diag("sbom-not-bound");
         assert!(!lock_text(&env).contains("[servers."), "{purl}: pinned");
     }
+    // A rule's source is read as `add` reads one: case, white space,
+    // escapes and control characters make no other package, they are
+    // refused.
+    for bad in [
+        "npm:@ACME/x@1.4.2",
+        "NPM:@acme/x@1.4.2",
+        " npm:@acme/x@1.4.2",
+        "npm:@acme/x@1.4.2\\n",
+        "npm:@acme/x@1.4.2\\u0000",
+        "npm:%40acme/x@1.4.2",
+    ] {
+        write_policy(
+            &env.user_policy(),
+            &format!("[[servers]]\nname = \"acme-x\"\nsource = \"{bad}\"\n"),
+        );
+        let out = json_run(&env, os(&["policy", "check"]));
+        out.code(1);
+        out.check(
+            out.has_diag("policy-bad-pattern") || out.has_diag("source-invalid"),
+            "the source is refused",
+        );
+    }
+    write_policy(
+        &env.user_policy(),
+        &format!(
+            "[[servers]]\nname = \"acme-x\"\nsource = \"{ACME_SOURCE}\"\nrequire = [\"sbom\"]\n\n[servers.sbom]\nsigned = false\n"
+        ),
+    );
     // Under another local name the entry still applies: by its source
     // only to what was fetched from it, so here by nothing but the name;
     // a file named after the package is no more a package.
