@@ -67,6 +67,40 @@ pub fn explain(set: &PolicySet, trust: &TrustStore, server: &str) -> Explanation
     }
 }
 
+/// For a pinned server: the entries of other names that apply to it by
+/// the source it was fetched from or by `signed-by`
+/// ([`Policy::rules_for`]), one line each, with the index of their layer
+/// in `set`, so that `explain` names every entry a judgement applies.
+pub fn also_applies(set: &PolicySet, subject: &super::Subject) -> Vec<(usize, Rule)> {
+    let mut out = Vec::new();
+    for (i, p) in set.layers.iter().enumerate() {
+        for e in p.rules_for(subject) {
+            if e.name == subject.name {
+                continue;
+            }
+            let by = match e
+                .source
+                .as_ref()
+                .filter(|s| s.names(subject.origin).is_some())
+            {
+                Some(s) => format!("by its source {}", s.text),
+                None => "by its signed-by".to_string(),
+            };
+            out.push((
+                i,
+                rule(
+                    format!(
+                        "entry `{}` applies too, {by}: every rule of it must hold as well (`mcp-warden policy explain {}`)",
+                        e.name, e.name
+                    ),
+                    e.loc.to_string(),
+                ),
+            ));
+        }
+    }
+    out
+}
+
 fn explain_layer(p: &Policy, trust: &TrustStore, server: &str) -> LayerExplanation {
     let entry = p.server(server);
     let mut rules = Vec::new();

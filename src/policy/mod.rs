@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 pub use advisories::{advisory_db_findings, advisory_tables_without_db};
 pub use eval::{Decision, LayerDecision, evaluate};
-pub use explain::explain;
+pub use explain::{also_applies, explain};
 pub use parse::parse;
 pub use sbom::judge_resolved;
 pub use template::TEMPLATE;

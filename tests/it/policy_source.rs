@@ -401,6 +401,10 @@ fn a_system_entry_for_a_source_applies_under_any_local_name() {
     assert_eq!(out.stdout, "", "{}", out.context());
     out.stderr_has("guard on")
         .stderr_has("dropped a message from the server");
+    // `policy explain` names the entry that applies by the source.
+    env.run(["policy", "explain", "acme-y"])
+        .code(0)
+        .stdout_has("entry `acme-x` applies too, by its source npm:demo-server");
 
     // The administrator pins the digests again: `run` and `verify
     // --server` of the pin made before are judged by the system entry.
