@@ -109,8 +109,9 @@ pub fn evaluate(
         layers.push(evaluate_layer(None, None, ev, &ctx, &failures, &mut signer));
     } else {
         for p in &set.layers {
-            // Every entry that applies (by name, or by the source the
-            // artifact was fetched from) is judged, and all must allow.
+            // Every entry that applies (by name, by the source the
+            // artifact was fetched from, by `signed-by`) is judged, and
+            // all must allow.
             let entries = p.rules_for(&super::Subject {
                 name: &ev.server,
                 origin: &ev.origin,
