@@ -469,7 +469,7 @@ const BRAVE: &str = "io.modelcontextprotocol.anonymous/brave-search";
 /// brave-search's server.json (a real example) with its npm package
 /// pointed at sigstore@2.3.1 on this server, plus a secret with a default,
 /// a plain variable with a default, and fixed package arguments.
-fn brave_server_json(server: &TlsServer) -> Value {
+pub(super) fn brave_server_json(server: &TlsServer) -> Value {
     let mut s: Value = serde_json::from_slice(
         &fs::read(fixture("sources/registry/brave-search.server.json")).unwrap(),
     )
@@ -492,7 +492,7 @@ fn brave_server_json(server: &TlsServer) -> Value {
     s
 }
 
-fn npm_tarball() -> Vec<u8> {
+pub(super) fn npm_tarball() -> Vec<u8> {
     fs::read(fixture(SIGSTORE_TGZ)).unwrap()
 }
 
@@ -508,7 +508,7 @@ impl TrustingSigstoreJs for TestEnv {
     }
 }
 
-fn registry_args(server: &TlsServer, name: &str, source: &str) -> Vec<OsString> {
+pub(super) fn registry_args(server: &TlsServer, name: &str, source: &str) -> Vec<OsString> {
     // sigstore's own dependencies are not served here.
     let mut args = os(&["add", name, source, "--no-dependencies", "--registry"]);
     args.push(server.base_url().into());

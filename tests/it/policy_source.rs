@@ -247,6 +247,50 @@ fn a_package_fetched_from_the_source_is_allowed_and_binds_its_sbom() {
 }
 
 #[test]
+fn a_registry_source_counts_as_the_package_it_resolved_to() {
+    use super::add::{npm_registry, trust_sigstore_js};
+    use super::add_sources::{brave_server_json, npm_tarball, registry_args};
+    let env = TestEnv::new();
+    let server = TlsServer::start();
+    npm_registry(&server, npm_tarball());
+    env.write(
+        "server.json",
+        serde_json::to_vec_pretty(&brave_server_json(&server)).unwrap(),
+    );
+    trust_sigstore_js(&env);
+    let add = |rule: &str| {
+        write_policy(
+            &env.user_policy(),
+            &format!("[[servers]]\nname = \"brave\"\n{rule}\n"),
+        );
+        json_run(
+            &env,
+            registry_args(&server, "brave", "registry:./server.json"),
+        )
+    };
+    // A local server.json is no registry: what counts is its package.
+    add("source = \"npm:sigstore@2.3.0\"")
+        .code(1)
+        .diag("source-not-allowed");
+    add("source = \"registry:io.github.acme/brave\"")
+        .code(1)
+        .diag("source-not-allowed");
+    add("source = \"npm:sigstore\"\nversions = \">=2.4\"")
+        .code(1)
+        .diag("version-not-allowed");
+    add("source = \"npm:sigstore\"\nversions = \"^2.3\"").code(0);
+    assert!(
+        lock_text(&env).contains("package-source = \"npm:sigstore@2.3.1\""),
+        "{}",
+        lock_text(&env)
+    );
+    // `verify --server` judges the pin by the package the lock records.
+    json_run(&env, os(&["verify", "--server", "brave"]))
+        .code(0)
+        .no_diag("source-not-allowed");
+}
+
+#[test]
 fn a_pypi_source_is_compared_by_its_normalised_name() {
     let env = TestEnv::new();
     let server = TlsServer::start();
