@@ -992,3 +992,94 @@ fn system_requires_somewhere(p: &Policy, r: Requirement) -> bool {
     req(&p.defaults).unwrap_or(r == Requirement::Signature)
         || p.servers.iter().any(|s| req(&s.rules) == Some(true))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Source;
+
+    fn policy(text: &str) -> Policy {
+        let (p, d) = parse(
+            &format!("version = 1\n{text}"),
+            Path::new("p.toml"),
+            Layer::System,
+            &TrustStore::default(),
+        );
+        assert!(d.iter().all(|d| d.severity != Severity::Error), "{d:?}");
+        p.unwrap()
+    }
+
+    fn origin(source: &str, version: Option<&str>, package: Option<&str>) -> Origin {
+        Origin::of_pinned(source, version, package)
+    }
+
+    fn names(p: &Policy, server: &str, o: &Origin) -> Vec<String> {
+        let subject = Subject {
+            name: server,
+            origin: o,
+            signers: &[],
+        };
+        p.rules_for(&subject)
+            .iter()
+            .map(|e| e.name.clone())
+            .collect()
+    }
+
+    #[test]
+    fn a_source_rule_checks_kind_name_and_version_in_the_ecosystems_terms() {
+        let rule = |t: &str| {
+            SourceRule::parse(
+                t,
+                Loc {
+                    file: "p.toml".into(),
+                    line: 1,
+                    column: 1,
+                },
+            )
+            .unwrap()
+        };
+        let npm = origin("npm:@acme/x@1.4.2", Some("1.4.2"), None);
+        assert!(rule("npm:@acme/x@1.4.2").check(&npm).is_ok());
+        assert!(rule("npm:@acme/x").check(&npm).is_ok());
+        assert!(rule("npm:@acme/x@1.4.3").check(&npm).is_err());
+        assert!(rule("npm:@acme/y").check(&npm).is_err());
+        assert!(rule("pypi:x").check(&npm).is_err());
+        // PEP 503 names, PEP 440 versions.
+        let py = origin("pypi:mcp-server-time", Some("1.0"), None);
+        assert!(rule("pypi:MCP_Server.Time==1.0.0").check(&py).is_ok());
+        assert!(rule("pypi:mcp-server-time==1.0.1").check(&py).is_err());
+        // A local file is no source, whatever its name.
+        let local = Origin::of(&Source::Path("./x@1.4.2".into()), None, None);
+        assert!(rule("npm:@acme/x").check(&local).is_err());
+        // A registry source is its package too.
+        let reg = origin(
+            "registry:io.github.acme/x",
+            Some("1.4.2"),
+            Some("npm:@acme/x@1.4.2"),
+        );
+        assert!(rule("npm:@acme/x@1.4.2").check(&reg).is_ok());
+        assert!(rule("registry:io.github.acme/x").check(&reg).is_ok());
+        assert_eq!(reg.purl().as_deref(), Some("pkg:npm/%40acme/x@1.4.2"));
+        assert_eq!(local.purl(), None);
+        for bad in ["./x", "registry:./server.json", "x.mcpb"] {
+            assert!(SourceRule::parse(bad, rule("npm:x").loc).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn entries_apply_by_name_and_by_source() {
+        let p = policy(
+            "[[servers]]\nname = \"acme-x\"\nsource = \"npm:@acme/x\"\n\
+             [[servers]]\nname = \"old\"\nsource = \"npm:@acme/x@1.0.0\"\n\
+             [[servers]]\nname = \"other\"\nsource = \"npm:other\"\n",
+        );
+        let x = origin("npm:@acme/x@1.4.2", Some("1.4.2"), None);
+        // Any local name: every entry for the package.
+        assert_eq!(names(&p, "acme-y", &x), vec!["acme-x", "old"]);
+        // The server's own entry for the same package decides alone.
+        assert_eq!(names(&p, "old", &x), vec!["old"]);
+        // Its own entry for another package does not hide this one's.
+        assert_eq!(names(&p, "other", &x), vec!["other", "acme-x", "old"]);
+        assert!(names(&p, "y", &Origin::default()).is_empty());
+    }
+}
