@@ -102,6 +102,9 @@ codes! {
     // policy decisions
     EvidenceMissing => "evidence-missing": "the policy requires a kind of evidence (provenance, sbom) that was not given",
     VersionUnknown => "version-unknown": "the policy pins versions, but the artifact's version is not known",
+    VersionNotAllowed => "version-not-allowed": "the version the artifact was fetched as is outside the server's `versions` range",
+    SourceNotAllowed => "source-not-allowed": "the artifact was not fetched from the source its `[[servers]] source` names (another kind, package or version, or a local file)",
+    EvidenceNotKept => "evidence-not-kept": "`add` was given --key, identity flags or --trusted-root, which the pin cannot keep: `run` judges under the trust store only, so the pin could never run",
     DefaultPolicy => "default-policy": "no policy file was found: the built-in default applies (a valid signature by a trusted key in scope)",
     AuditMode => "audit-mode": "the policy is in audit mode: a denial is reported but not enforced",
     ExceptionApplied => "exception-applied": "a policy exception waived a requirement for this server",

@@ -9,6 +9,7 @@ use crate::digest::{Algorithm, Digest};
 use crate::provenance::Provenance;
 use crate::signature::Scheme;
 use crate::signature::dsse::Statement;
+use crate::source::{Location, Source};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ArtifactInfo {
@@ -200,6 +201,145 @@ pub struct Evidence {
     pub server_from: ServerFrom,
     pub signatures: Vec<SignatureEvidence>,
     pub sboms: Vec<SbomEvidence>,
+    /// Where the artifact was fetched from: local for `verify FILE`.
+    pub origin: Origin,
+}
+
+/// Where an artifact was fetched from, as `add` resolved it (or the lock
+/// recorded it): what `[[servers]] source` and `versions` are checked
+/// against, and the only package an SBOM may be bound to by purl. Nothing
+/// the user can merely claim: a local file is local whatever it is named.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    pub kind: OriginKind,
+    /// The package's name (npm, PyPI), the MCP registry server's name, or
+    /// the URL (https, a remote `.mcpb`); none for a local file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The version fetched; none where the source has none (a local file,
+    /// a bare https URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// For an MCP registry source (or a local server.json): the package it
+    /// resolved to, whose artifact was fetched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<Box<Origin>>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OriginKind {
+    /// A file or directory of this machine, or a bare digest.
+    #[default]
+    Local,
+    Https,
+    Npm,
+    Pypi,
+    Registry,
+    Mcpb,
+}
+
+impl Origin {
+    /// The origin of an artifact resolved from `source` to `version`;
+    /// `package` is the package a registry source (or server.json)
+    /// resolved to.
+    pub fn of(source: &Source, version: Option<&str>, package: Option<&Source>) -> Origin {
+        let v = version.map(str::to_string);
+        let one = |kind, name: &str, version: Option<String>| Origin {
+            kind,
+            name: Some(name.to_string()),
+            version,
+            package: None,
+        };
+        let nested = || {
+            package
+                .filter(|p| !matches!(p, Source::Registry { .. } | Source::ServerJson(_)))
+                .map(|p| Box::new(Origin::of(p, version, None)))
+        };
+        match source {
+            Source::Path(_) | Source::Mcpb(Location::Path(_)) => Origin::default(),
+            Source::Https(u) => one(OriginKind::Https, u, None),
+            // A bare `.mcpb` URL publishes no version; through a registry
+            // it has the one server.json gives.
+            Source::Mcpb(Location::Url(u)) => one(OriginKind::Mcpb, u, v),
+            Source::Npm {
+                name,
+                version: asked,
+            } => one(OriginKind::Npm, name, v.or(asked.clone())),
+            Source::Pypi {
+                name,
+                version: asked,
+            } => one(OriginKind::Pypi, name, v.or(asked.clone())),
+            Source::Registry {
+                name,
+                version: asked,
+            } => Origin {
+                package: nested(),
+                // The server's own version when one was asked for (the
+                // document was checked to be that one), else the package's.
+                ..one(OriginKind::Registry, name, asked.clone().or(v))
+            },
+            // A local server.json is no registry: what counts is the
+            // package it named, as fetched.
+            Source::ServerJson(_) => nested().map(|b| *b).unwrap_or_default(),
+        }
+    }
+
+    /// The origin of a pinned entry, as the lock records it.
+    pub fn of_pinned(source: &str, version: Option<&str>, package: Option<&str>) -> Origin {
+        let Ok(source) = source.parse::<Source>() else {
+            return Origin::default();
+        };
+        let package = package.and_then(|p| p.parse::<Source>().ok());
+        Origin::of(&source, version, package.as_ref())
+    }
+
+    /// This origin and the package it resolved to, outermost first.
+    pub fn chain(&self) -> impl Iterator<Item = &Origin> {
+        std::iter::successors(Some(self), |o| o.package.as_deref())
+    }
+
+    /// The purl of the package fetched (npm, PyPI) with its version, for
+    /// binding an SBOM; none for anything else.
+    pub fn purl(&self) -> Option<String> {
+        self.chain().find_map(|o| {
+            let (name, version) = (o.name.as_deref()?, o.version.as_deref()?);
+            match o.kind {
+                OriginKind::Npm => Some(match name.strip_prefix('@') {
+                    Some(scoped) => format!("pkg:npm/%40{scoped}@{version}"),
+                    None => format!("pkg:npm/{name}@{version}"),
+                }),
+                OriginKind::Pypi => Some(format!(
+                    "pkg:pypi/{}@{version}",
+                    crate::sbom::package::pep503(name)
+                )),
+                _ => None,
+            }
+        })
+    }
+
+    /// In words, for messages: `npm:NAME@VERSION`, `a local file`.
+    pub fn describe(&self) -> String {
+        let name = self.name.as_deref().unwrap_or_default();
+        let at = |sep: &str| {
+            self.version
+                .as_deref()
+                .map(|v| format!("{sep}{v}"))
+                .unwrap_or_default()
+        };
+        let own = match self.kind {
+            OriginKind::Local => "a local file (no source)".to_string(),
+            OriginKind::Https => name.to_string(),
+            OriginKind::Npm => format!("npm:{name}{}", at("@")),
+            OriginKind::Pypi => format!("pypi:{name}{}", at("==")),
+            OriginKind::Registry => format!("registry:{name}{}", at("@")),
+            OriginKind::Mcpb => format!("{name}{}", at(" version ")),
+        };
+        match &self.package {
+            Some(p) => format!("{own} (package {})", p.describe()),
+            None => own,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

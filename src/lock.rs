@@ -77,6 +77,12 @@ pub struct Entry {
     /// The version the source resolved to, where it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// For an MCP registry source or a local server.json: the package
+    /// source it resolved to (`npm:NAME@VERSION`, `pypi:NAME==VERSION`, an
+    /// `.mcpb` URL), which `[[servers]] source` is judged against at `run`
+    /// as at `add`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_source: Option<String>,
     /// The https URL the artifact was downloaded from, so that `add
     /// --locked` and `run` can fetch exactly these bytes again into an
     /// empty cache (checked against `sha256` and `sha512`). None for a
@@ -242,6 +248,29 @@ impl Entry {
                 format!("{}: {}", s.signer, what.join(", "))
             })
             .collect()
+    }
+
+    /// Who signed the artifact itself (trust-store names), what
+    /// `signed-by` selects entries by, as `add` judged it; a lock that did
+    /// not record what each signed gives every signer (more entries apply,
+    /// never fewer).
+    pub fn artifact_signers(&self) -> Vec<String> {
+        if self.signed.is_empty() {
+            return self.signers.clone();
+        }
+        (self.signed.iter())
+            .filter(|s| s.what.contains(&SignedPart::Artifact))
+            .map(|s| s.signer.clone())
+            .collect()
+    }
+
+    /// Where the pinned artifact was fetched from, as `add` resolved it.
+    pub fn origin(&self) -> crate::evidence::Origin {
+        crate::evidence::Origin::of_pinned(
+            &self.source,
+            self.version.as_deref(),
+            self.package_source.as_deref(),
+        )
     }
 
     /// What the lock reader requires of an entry beyond its types: hex
@@ -483,6 +512,7 @@ mod tests {
         Entry {
             source: "npm:@acme/server@1.2.3".into(),
             version: Some("1.2.3".into()),
+            package_source: None,
             url: Some("https://registry.npmjs.org/@acme/server/-/server-1.2.3.tgz".into()),
             sha256: "a".repeat(64),
             sha512: Some("b".repeat(128)),

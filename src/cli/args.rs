@@ -1206,6 +1206,7 @@ impl EvidenceArgs {
             key: self.key.clone(),
             key_name: self.key_name.clone(),
             unsigned: None,
+            origin: None,
         }
     }
 }

@@ -59,7 +59,23 @@ pub fn run(g: &Global, cmd: &PolicyCommand) -> Result<u8> {
         PolicyCommand::Explain { name } => {
             let trust = load_trust(&ctx)?;
             let set = load_policies(&ctx, &trust)?;
-            let ex = policy::explain(&set, &trust, name);
+            let mut ex = policy::explain(&set, &trust, name);
+            // A pinned server is also judged by the entries its source or
+            // signer selects.
+            let lock = crate::lock::Lock::load(&ctx.config_dir.join("servers.lock"))?;
+            if let Some(entry) = lock.servers.get(name.as_str()) {
+                let origin = entry.origin();
+                let subject = policy::Subject {
+                    name,
+                    origin: &origin,
+                    signers: &entry.signers,
+                };
+                for (i, r) in policy::also_applies(&set, &subject) {
+                    if let Some(l) = ex.layers.get_mut(i) {
+                        l.rules.push(r);
+                    }
+                }
+            }
             if g.json() {
                 g.out(&format!("{}\n", serde_json::to_string_pretty(&ex)?));
             } else {

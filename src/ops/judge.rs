@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::context::Context;
 use crate::diag::{Code, Failure, Severity};
-use crate::evidence::Evidence;
+use crate::evidence::{Evidence, Origin};
 use crate::identity::IdentityMatcher;
 use crate::policy::{self, PolicySet};
 use crate::report::Report;
@@ -42,6 +42,9 @@ pub struct EvidenceRequest {
     /// The reason of a pin without a signature on purpose (`add
     /// --unsigned --reason`, or the pinned entry's `unsigned`).
     pub unsigned: Option<String>,
+    /// Where the artifact was fetched from (`add`, or the lock for a
+    /// pinned server); `None` is a local file.
+    pub origin: Option<Origin>,
 }
 
 impl EvidenceRequest {
@@ -113,7 +116,40 @@ pub fn collect(
         sboms: ev.sbom.clone(),
         sbom_signatures: ev.sbom_signature.clone(),
     };
-    verify::collect(&req, trust).map_err(Failure::from)
+    let mut evidence = verify::collect(&req, trust).map_err(Failure::from)?;
+    evidence.origin = ev.origin.clone().unwrap_or_default();
+    Ok(evidence)
+}
+
+/// `add` keeps the evidence files, not the command line that vouched for
+/// them: a key given with --key, the identity flags and --trusted-root
+/// would hold at `add` and never at `run`, which judges under the trust
+/// store alone. Refused before anything is fetched.
+pub fn refuse_unkept(ev: &EvidenceRequest, command: &str) -> Result<(), Failure> {
+    let mut given = Vec::new();
+    if !ev.key.is_empty() {
+        given.push("--key");
+    }
+    if ev.certificate_identity.is_some() || ev.certificate_identity_regexp.is_some() {
+        given.push("--certificate-identity");
+    }
+    if ev.certificate_oidc_issuer.is_some() || ev.certificate_oidc_issuer_regexp.is_some() {
+        given.push("--certificate-oidc-issuer");
+    }
+    if ev.trusted_root.is_some() {
+        given.push("--trusted-root");
+    }
+    if given.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::input(
+        Code::EvidenceNotKept,
+        format!(
+            "`{command}` does not keep {}: `run` judges the pinned server under the trust store only, so a pin that rests on them could never run",
+            given.join(", ")
+        ),
+        Some("trust the signer first (`mcp-warden trust add-key FILE --name NAME --scope GLOB`, or `mcp-warden trust add-identity ...`), then add without these flags; `verify` accepts them for a one-off check".into()),
+    ))
 }
 
 /// The second half of [`judge`]: the policy's verdict on the evidence,

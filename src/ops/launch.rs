@@ -353,7 +353,13 @@ fn plan_start(
     let is_tree = entry.tree.is_some();
 
     // How to start it.
-    let rules = judges.policies.run_rules(name);
+    let (origin, signers) = (entry.origin(), entry.artifact_signers());
+    let subject = policy::Subject {
+        name,
+        origin: &origin,
+        signers: &signers,
+    };
+    let rules = judges.policies.run_rules(&subject);
     let path_var = std::env::var_os("PATH");
     let pinned_name = pinned_file_name(&entry.source);
     let artifact = match is_tree {
@@ -878,11 +884,15 @@ fn arg_paths<'a>(
 
 /// The policy file whose `[servers.run]` or `[defaults.run]` decides
 /// `name`'s paths: the administrator's when it names any, else the user's.
-fn deciding_policy(ctx: &Context, policies: &policy::PolicySet, name: &str) -> std::path::PathBuf {
+fn deciding_policy(
+    ctx: &Context,
+    policies: &policy::PolicySet,
+    subject: &policy::Subject,
+) -> std::path::PathBuf {
     (policies.layers.iter())
         .find(|p| {
-            p.layer_run(p.server(name))
-                .is_some_and(|r| !r.read_paths.is_empty() || !r.write_paths.is_empty())
+            (p.runs_for(subject).iter())
+                .any(|r| !r.read_paths.is_empty() || !r.write_paths.is_empty())
         })
         .map(|p| p.file.clone())
         .unwrap_or_else(|| ctx.user_policy_file())
@@ -947,7 +957,15 @@ fn confine(
             name,
             granted,
             network,
-            deciding_policy(ctx, policies, name),
+            deciding_policy(
+                ctx,
+                policies,
+                &policy::Subject {
+                    name,
+                    origin: &entry.origin(),
+                    signers: &entry.artifact_signers(),
+                },
+            ),
             (
                 pinned,
                 arg_paths(
@@ -995,8 +1013,16 @@ fn guard_for(
         true => {
             let pins = PinStore::open(&ctx.data_dir, name, &entry.sha256, variant.as_deref())
                 .map_err(|e| Failure::from(e).about(name))?;
-            let mut guard_rules =
-                guard::Rules::from_policy(name, &entry.sha256, rules, policies.tools_pinned(name));
+            let mut guard_rules = guard::Rules::from_policy(
+                name,
+                &entry.sha256,
+                rules,
+                policies.tools_pinned(&policy::Subject {
+                    name,
+                    origin: &entry.origin(),
+                    signers: &entry.artifact_signers(),
+                }),
+            );
             guard_rules.variant = variant;
             let session = GuardSession::new(guard_rules, pins, Box::new(audit.clone()))
                 .map_err(|e| Failure::from(e).about(name))?;

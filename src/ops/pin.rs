@@ -15,7 +15,7 @@ use crate::archive::{self, Kind as ArchiveKind};
 use crate::cache::{Blob, Cache, GcReport};
 use crate::context::Context;
 use crate::diag::{Code, Diagnostic, Failure};
-use crate::evidence::Evidence;
+use crate::evidence::{Evidence, Origin};
 use crate::lock::{self, Entry, EnvVar, Lock, RunSettings};
 use crate::net::{self, NetError};
 use crate::policy;
@@ -148,6 +148,7 @@ pub fn add(ctx: &Context, a: &AddRequest) -> Result<PinOutcome, Failure> {
         check_unsigned_reason(r)?;
     }
     check_server_args(&a.args)?;
+    judge::refuse_unkept(&a.evidence, "add")?;
     let lock_path = lock_file(ctx);
     let _held = lock::hold(&lock_path)?;
     let mut lock = Lock::load(&lock_path)?;
@@ -198,6 +199,7 @@ pub fn add(ctx: &Context, a: &AddRequest) -> Result<PinOutcome, Failure> {
             Pinned::Allowed(mut e, r, notes) => {
                 e.source = prev.source.clone();
                 e.version = prev.version.clone();
+                e.package_source = prev.package_source.clone();
                 e.url = prev.url.clone();
                 e.kind = prev.kind;
                 e.run = prev.run.clone();
@@ -240,6 +242,7 @@ pub fn add(ctx: &Context, a: &AddRequest) -> Result<PinOutcome, Failure> {
 }
 
 pub fn update(ctx: &Context, a: &UpdateRequest) -> Result<UpdateOutcome, Failure> {
+    judge::refuse_unkept(&a.evidence, "update")?;
     let lock_path = lock_file(ctx);
     let _held = lock::hold(&lock_path)?;
     let mut lock = Lock::load(&lock_path)?;
@@ -707,6 +710,15 @@ fn judge_stored(
     // Evidence fetched with the metadata goes beside the user's.
     let tmp = tempfile::tempdir().map_err(|e| super::internal(&e))?;
     let mut all = ev.clone();
+    // What `[[servers]] source` and `versions` judge; an offline add
+    // brings the pinned entry's.
+    all.origin.get_or_insert_with(|| {
+        Origin::of(
+            source,
+            resolved.version.as_deref(),
+            resolved.nested.as_ref(),
+        )
+    });
     for (i, att) in resolved.attestations.iter().enumerate() {
         // Named after what the source called it: the report shows the name.
         let readable: String = att
@@ -775,6 +787,7 @@ fn judge_stored(
     let entry = Entry {
         source: source.to_string(),
         version: resolved.version.clone(),
+        package_source: resolved.nested.as_ref().map(ToString::to_string),
         url: match &resolved.artifact {
             Location::Url(u) => Some(u.clone()),
             Location::Path(_) => None,
@@ -1410,6 +1423,7 @@ mod tests {
         let mut e = Entry {
             source: "npm:@acme/server@1.2.3".into(),
             version: Some("1.2.3".into()),
+            package_source: None,
             url: None,
             sha256,
             sha512: Some("b".repeat(128)),

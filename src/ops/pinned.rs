@@ -80,6 +80,8 @@ pub fn artifact(
             Err(e) => return Err(damaged(format!("{server}: {e}"))),
         }
     };
+    // Where it was fetched from, as `add` resolved it.
+    ev.origin.get_or_insert_with(|| entry.origin());
     if ev.files().next().is_none() {
         // What `add` rested on includes a pin without a signature.
         if ev.unsigned.is_none() {

@@ -85,7 +85,13 @@ fn judge_inner(
             None,
         )
     })?;
-    let mut found = crate::policy::judge_resolved(policies, server, &sbom, db);
+    let (origin, signers) = (entry.origin(), entry.artifact_signers());
+    let subject = crate::policy::Subject {
+        name: server,
+        origin: &origin,
+        signers: &signers,
+    };
+    let mut found = crate::policy::judge_resolved(policies, &subject, &sbom, db);
     // What is said of the database itself, unless the given SBOM's
     // judgement said it already.
     for d in crate::policy::advisory_db_findings(policies, db, jiff::Timestamp::now()) {
@@ -392,7 +398,13 @@ pub fn judge_kept(
             None,
         )
     })?;
-    let mut found = crate::policy::judge_resolved(policies, server, &sbom, db);
+    let (origin, signers) = (entry.origin(), entry.artifact_signers());
+    let subject = crate::policy::Subject {
+        name: server,
+        origin: &origin,
+        signers: &signers,
+    };
+    let mut found = crate::policy::judge_resolved(policies, &subject, &sbom, db);
     found.extend(crate::policy::advisory_db_findings(
         policies,
         db,

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::vouch::{Binding, Signed, Vouched};
-use super::{Layer, Mode, Policy, PolicySet, RequireSource, Requirement, requirements};
+use super::{
+    Layer, Mode, Policy, PolicySet, RequireSource, Requirement, requirements_for, scheme_of,
+};
 use crate::diag::{Code, Diagnostic, Severity};
 use crate::evidence::{Evidence, Role};
 use crate::trust::TrustStore;
@@ -96,11 +98,46 @@ pub fn evaluate(
 
     let mut layers = Vec::new();
     let mut signer = None;
+    // Who signed the artifact (trust-store names), for `signed-by`.
+    let signed_by: Vec<String> = ev
+        .signatures
+        .iter()
+        .filter(|s| s.role == Role::Signature)
+        .filter_map(|s| s.outcome.as_ref().ok())
+        .flat_map(|sg| sg.trust_names().iter().cloned())
+        .collect();
     if set.is_default() {
-        layers.push(evaluate_layer(None, ev, &ctx, &failures, &mut signer));
+        layers.push(evaluate_layer(None, None, ev, &ctx, &failures, &mut signer));
     } else {
         for p in &set.layers {
-            layers.push(evaluate_layer(Some(p), ev, &ctx, &failures, &mut signer));
+            // Every entry that applies (by name, by the source the
+            // artifact was fetched from, by `signed-by`) is judged, and
+            // all must allow.
+            let entries = p.rules_for(&super::Subject {
+                name: &ev.server,
+                origin: &ev.origin,
+                signers: &signed_by,
+            });
+            if entries.is_empty() {
+                layers.push(evaluate_layer(
+                    Some(p),
+                    None,
+                    ev,
+                    &ctx,
+                    &failures,
+                    &mut signer,
+                ));
+            }
+            for e in entries {
+                layers.push(evaluate_layer(
+                    Some(p),
+                    Some(e),
+                    ev,
+                    &ctx,
+                    &failures,
+                    &mut signer,
+                ));
+            }
         }
     }
     let allowed = layers.iter().all(|l| l.allowed);
@@ -231,6 +268,7 @@ struct Ctx<'a> {
 
 fn evaluate_layer(
     policy: Option<&Policy>,
+    entry: Option<&super::ServerRule>,
     ev: &Evidence,
     ctx: &Ctx,
     failures: &[Diagnostic],
@@ -238,18 +276,30 @@ fn evaluate_layer(
 ) -> LayerDecision {
     let trust = ctx.trust;
     let server = ev.server.as_str();
-    let entry = policy.and_then(|p| p.server(server));
     let where_ = |loc: &super::Loc| format!(" ({loc})");
-    let label = match policy {
-        None => "default policy".to_string(),
-        Some(p) => p.layer.name().to_string(),
+    let label = match (policy, entry) {
+        (None, _) => "default policy".to_string(),
+        // An entry of another name applies by the source it names, or
+        // by `signed-by`.
+        (Some(p), Some(e)) if e.name != server => {
+            let by = match e.source.as_ref().and_then(|s| s.names(&ev.origin)) {
+                Some(_) => "its source",
+                None => "its signed-by",
+            };
+            format!("{} (entry `{}`, by {by})", p.layer.name(), e.name)
+        }
+        (Some(p), _) => p.layer.name().to_string(),
     };
 
     // What is required, and which line says so.
-    let reqs = requirements(policy, server);
+    let reqs = requirements_for(policy, entry, server);
     let mut require = reqs.required;
     let require_src = match reqs.source {
-        RequireSource::Server(loc) => format!("[[servers]] `{server}` require{}", where_(loc)),
+        RequireSource::Server(loc) => format!(
+            "[[servers]] `{}` require{}",
+            entry.map_or(server, |e| e.name.as_str()),
+            where_(loc)
+        ),
         RequireSource::Defaults(loc) => format!("[defaults] require{}", where_(loc)),
         RequireSource::BuiltIn => "the built-in `require = [\"signature\"]`".to_string(),
     };
@@ -448,15 +498,8 @@ fn evaluate_layer(
             );
         }
     }
-    if let Some(v) = entry.and_then(|e| e.versions.as_ref()) {
-        denials.push(
-            Diagnostic::error(
-                Code::VersionUnknown,
-                format!("`{server}` allows only versions {}{}, and a local file has no version to check", v.value, where_(&v.loc)),
-            )
-            .hint("pin the artifact by `digests` instead, or add it from its registry source"),
-        );
-    }
+    denials.extend(entry.and_then(|e| source_denial(e, ev)));
+    denials.extend(entry.and_then(|e| version_denial(e, ev)));
 
     let fails = !denials.is_empty() || !failures.is_empty();
     let audit = policy.is_some_and(|p| p.mode.value == Mode::Audit);
@@ -521,5 +564,78 @@ fn evaluate_layer(
         audit,
         rule,
         diagnostics: diags,
+    }
+}
+
+/// `[[servers]] source`: the artifact must have been fetched from it.
+fn source_denial(entry: &super::ServerRule, ev: &Evidence) -> Option<Diagnostic> {
+    let src = entry.source.as_ref()?;
+    let why = src.check(&ev.origin).err()?;
+    Some(
+        Diagnostic::error(
+            Code::SourceNotAllowed,
+            format!(
+                "`{}` must come from {} ([[servers]] `{}` source at {}), and {why}",
+                ev.server, src.text, entry.name, src.loc
+            ),
+        )
+        .hint(if ev.origin.kind == crate::evidence::OriginKind::Local {
+            "a local file has no source: add the server from the source the policy names (`mcp-warden add NAME SOURCE`), and verify it with `verify --server NAME`"
+        } else {
+            "add the server from the source the policy names; if the source moved legitimately, update `source` in the policy"
+        }),
+    )
+}
+
+/// `versions`: the version the artifact was fetched as (of the package
+/// `source` names, else the source's own), in its ecosystem's order.
+fn version_denial(entry: &super::ServerRule, ev: &Evidence) -> Option<Diagnostic> {
+    let v = entry.versions.as_ref()?;
+    let server = &ev.server;
+    let origin = entry
+        .source
+        .as_ref()
+        .and_then(|s| s.names(&ev.origin))
+        .unwrap_or(&ev.origin);
+    let Some(version) = origin.version.as_deref() else {
+        return Some(
+            Diagnostic::error(
+                Code::VersionUnknown,
+                format!(
+                    "`{server}` allows only versions {} ({}), and {} has no version to check",
+                    v.value,
+                    v.loc,
+                    origin.describe()
+                ),
+            )
+            .hint("pin the artifact by `digests` instead, or add it from a versioned source (npm, PyPI, the MCP registry)"),
+        );
+    };
+    match v.value.contains(scheme_of(origin.kind), version) {
+        Ok(true) => None,
+        Ok(false) => Some(
+            Diagnostic::error(
+                Code::VersionNotAllowed,
+                format!(
+                    "`{server}` was fetched as {}, and `versions = \"{}\"` ({}) does not allow {version}",
+                    origin.describe(),
+                    v.value,
+                    v.loc
+                ),
+            )
+            .hint("add an allowed version; if this release is legitimate, widen `versions` in the policy"),
+        ),
+        Err(why) => Some(
+            Diagnostic::error(
+                Code::VersionNotAllowed,
+                format!(
+                    "`{server}` was fetched as {}, which `versions = \"{}\"` ({}) cannot judge: {why}",
+                    origin.describe(),
+                    v.value,
+                    v.loc
+                ),
+            )
+            .hint("write `versions` in the version scheme of the server's source"),
+        ),
     }
 }

@@ -90,6 +90,40 @@ pub fn explain(set: &PolicySet, trust: &TrustStore, server: &str) -> Explanation
     }
 }
 
+/// For a pinned server: the entries of other names that apply to it by
+/// the source it was fetched from or by `signed-by`
+/// ([`Policy::rules_for`]), one line each, with the index of their layer
+/// in `set`, so that `explain` names every entry a judgement applies.
+pub fn also_applies(set: &PolicySet, subject: &super::Subject) -> Vec<(usize, Rule)> {
+    let mut out = Vec::new();
+    for (i, p) in set.layers.iter().enumerate() {
+        for e in p.rules_for(subject) {
+            if e.name == subject.name {
+                continue;
+            }
+            let by = match e
+                .source
+                .as_ref()
+                .filter(|s| s.names(subject.origin).is_some())
+            {
+                Some(s) => format!("by its source {}", s.text),
+                None => "by its signed-by".to_string(),
+            };
+            out.push((
+                i,
+                rule(
+                    format!(
+                        "entry `{}` applies too, {by}: every rule of it must hold as well (`mcp-warden policy explain {}`)",
+                        e.name, e.name
+                    ),
+                    e.loc.to_string(),
+                ),
+            ));
+        }
+    }
+    out
+}
+
 fn explain_layer(p: &Policy, trust: &TrustStore, server: &str) -> LayerExplanation {
     let entry = p.server(server);
     let mut rules = Vec::new();
@@ -195,10 +229,31 @@ fn explain_layer(p: &Policy, trust: &TrustStore, server: &str) -> LayerExplanati
             .in_section("artifact"),
         );
     }
+    if let Some(src) = entry.and_then(|e| e.source.as_ref()) {
+        rules.push(rule(
+            format!(
+                "must be fetched from {} (the entry applies to every server fetched from that package, whatever its name)",
+                src.text
+            ),
+            src.loc.to_string(),
+        ).in_section("artifact"));
+    }
+    if let Some(b) = entry.and_then(|e| e.signed_by.as_ref()) {
+        rules.push(rule(
+            format!(
+                "the entry applies to every server whose artifact {} signed, whatever its name",
+                b.value.join(", ")
+            ),
+            b.loc.to_string(),
+        ).in_section("policy"));
+    }
     if let Some(v) = entry.and_then(|e| e.versions.as_ref()) {
         rules.push(
-            rule(format!("version must match {}", v.value), v.loc.to_string())
-                .in_section("artifact"),
+            rule(
+                format!("the version fetched must be in {}", v.value),
+                v.loc.to_string(),
+            )
+            .in_section("artifact"),
         );
     }
     // The layer's `[defaults.run]` under the entry's own settings: what

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 pub use advisories::{advisory_db_findings, advisory_tables_without_db};
 pub use eval::{Decision, LayerDecision, evaluate};
-pub use explain::explain;
+pub use explain::{also_applies, explain};
 pub use parse::parse;
 pub use sbom::judge_resolved;
 pub use template::TEMPLATE;
@@ -28,6 +28,7 @@ pub use template::TEMPLATE;
 use crate::context::Context;
 use crate::diag::{Code, Diagnostic, Severity};
 use crate::digest::Digest;
+use crate::evidence::{Origin, OriginKind};
 use crate::fsutil::{self, ReadError};
 use crate::trust::{Scopes, TrustStore};
 
@@ -114,16 +115,108 @@ pub struct Rules {
 pub struct ServerRule {
     pub name: String,
     pub loc: Loc,
-    pub source: Option<String>,
+    /// The package (or URL) the server must be fetched from; it also makes
+    /// the rule apply to every server fetched from that package.
+    pub source: Option<SourceRule>,
     pub rules: Rules,
+    /// `signed-by`: trust-store names; the entry also applies to every
+    /// server whose artifact one of them signed, whatever its name.
+    pub signed_by: Option<At<Vec<String>>>,
     pub digests: Option<At<Vec<Digest>>>,
-    pub versions: Option<At<semver::VersionReq>>,
+    /// The versions allowed, in the order of the source's ecosystem
+    /// ([`range`]: the deny rules' semantics; a bare version is exact).
+    pub versions: Option<At<range::VersionRange>>,
     pub identity: Option<IdentityClaims>,
     pub provenance: Option<ProvenanceRules>,
     pub sbom: Option<SbomRules>,
     pub run: Option<RunRules>,
     /// `[servers.tools] pinned`: the approved tool list's digest.
     pub tools_pinned: Option<At<String>>,
+}
+
+/// `[[servers]] source`: a package (npm, PyPI, an MCP registry server) or
+/// a URL (https, `.mcpb`), with or without a version.
+#[derive(Debug, Clone)]
+pub struct SourceRule {
+    /// As written.
+    pub text: String,
+    pub kind: OriginKind,
+    /// The package or registry server name, or the URL.
+    pub name: String,
+    pub version: Option<String>,
+    pub loc: Loc,
+}
+
+impl SourceRule {
+    /// Reads a source spec as a rule: what `add` fetches from, less the
+    /// local forms, which name no source (a local file is pinned by
+    /// `digests`).
+    pub fn parse(text: &str, loc: Loc) -> Result<SourceRule, String> {
+        use crate::source::{Location, Source};
+        let source: Source = text.parse().map_err(|e| format!("{e}"))?;
+        let (kind, name, version) = match source {
+            Source::Npm { name, version } => (OriginKind::Npm, name, version),
+            Source::Pypi { name, version } => (OriginKind::Pypi, name, version),
+            Source::Registry { name, version } => (OriginKind::Registry, name, version),
+            Source::Https(url) => (OriginKind::Https, url, None),
+            Source::Mcpb(Location::Url(url)) => (OriginKind::Mcpb, url, None),
+            Source::Path(_) | Source::ServerJson(_) | Source::Mcpb(Location::Path(_)) => {
+                return Err("a local path is not a source a rule can check".into());
+            }
+        };
+        Ok(SourceRule {
+            text: text.to_string(),
+            kind,
+            name,
+            version,
+            loc,
+        })
+    }
+
+    /// The part of `origin` this rule's package is: the origin itself or
+    /// the package a registry source resolved to, any version.
+    pub fn names<'o>(&self, origin: &'o Origin) -> Option<&'o Origin> {
+        origin
+            .chain()
+            .find(|o| o.kind == self.kind && o.name.as_deref().is_some_and(|n| self.same_name(n)))
+    }
+
+    /// Package names as the ecosystem compares them (npm folds case,
+    /// PyPI is PEP 503); registry names and URLs exactly.
+    fn same_name(&self, other: &str) -> bool {
+        use crate::sbom::package::normalise_name;
+        match self.kind {
+            OriginKind::Npm => normalise_name("npm", &self.name) == normalise_name("npm", other),
+            OriginKind::Pypi => normalise_name("PyPI", &self.name) == normalise_name("PyPI", other),
+            _ => self.name == other,
+        }
+    }
+
+    /// Ok when `origin` is this source (at its version, if it names one);
+    /// otherwise what differs, in words.
+    pub fn check(&self, origin: &Origin) -> Result<(), String> {
+        let Some(got) = self.names(origin) else {
+            return Err(format!("it was fetched from {}", origin.describe()));
+        };
+        let Some(want) = &self.version else {
+            return Ok(());
+        };
+        match got.version.as_deref() {
+            Some(v) if range::equal(scheme_of(got.kind), v, want) => Ok(()),
+            Some(v) => Err(format!("it was fetched at version {v}")),
+            None => Err(format!("{} has no version", got.describe())),
+        }
+    }
+}
+
+/// How versions of a source kind are ordered; `None` tries SemVer, then
+/// PEP 440.
+pub fn scheme_of(kind: OriginKind) -> Option<range::Scheme> {
+    match kind {
+        OriginKind::Npm | OriginKind::Mcpb => Some(range::Scheme::Semver),
+        OriginKind::Pypi => Some(range::Scheme::Pep440),
+        OriginKind::Registry | OriginKind::Https | OriginKind::Local => None,
+    }
 }
 
 /// `[servers.run]`: how `run` starts the server, and the guard's and
@@ -515,6 +608,68 @@ impl Policy {
             entry.and_then(|e| e.run.as_ref()),
         )
     }
+
+    /// This layer's run settings for `subject`: for each entry that
+    /// applies ([`Policy::rules_for`]), its settings over `[defaults.run]`;
+    /// with none, `[defaults.run]` alone.
+    pub fn runs_for(&self, subject: &Subject) -> Vec<RunRules> {
+        let entries = self.rules_for(subject);
+        if entries.is_empty() {
+            return self.layer_run(None).into_iter().collect();
+        }
+        (entries.into_iter())
+            .filter_map(|e| self.layer_run(Some(e)))
+            .collect()
+    }
+
+    /// The entries that apply to `server` fetched from `origin`: the one
+    /// of its name, and every one whose `source` names the package it was
+    /// fetched from, whatever its local name; except that an entry of
+    /// the server's own name whose `source` names that same package is
+    /// this file's word for it, alone (so two pins of one package under
+    /// two names can each have their own entry). Pinning under another
+    /// name therefore never escapes an entry.
+    ///
+    /// An entry with `signed-by` also applies to every server whose
+    /// artifact one of those trust-store signers signed.
+    pub fn rules_for(&self, subject: &Subject) -> Vec<&ServerRule> {
+        let (server, origin) = (subject.name, subject.origin);
+        let own = self.server(server);
+        let mut out: Vec<&ServerRule> = own.into_iter().collect();
+        let own_package = own
+            .and_then(|e| e.source.as_ref())
+            .and_then(|src| src.names(origin));
+        for s in &self.servers {
+            let Some(src) = &s.source else { continue };
+            let Some(package) = src.names(origin) else {
+                continue;
+            };
+            let same = own_package.is_some_and(|p| std::ptr::eq(p, package));
+            if !same && !out.iter().any(|e| std::ptr::eq(*e, s)) {
+                out.push(s);
+            }
+        }
+        for s in &self.servers {
+            let by = s
+                .signed_by
+                .as_ref()
+                .is_some_and(|b| b.value.iter().any(|n| subject.signers.contains(n)));
+            if by && !out.iter().any(|e| std::ptr::eq(*e, s)) {
+                out.push(s);
+            }
+        }
+        out
+    }
+}
+
+/// What entries are selected by ([`Policy::rules_for`]): the server's
+/// local name, where its artifact was fetched from, and the trust-store
+/// names of who signed it.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub name: &'a str,
+    pub origin: &'a Origin,
+    pub signers: &'a [String],
 }
 
 /// Where a server's `require` comes from.
@@ -538,7 +693,16 @@ pub struct Requirements<'a> {
 }
 
 pub fn requirements<'a>(policy: Option<&'a Policy>, server: &str) -> Requirements<'a> {
-    let entry = policy.and_then(|p| p.server(server));
+    requirements_for(policy, policy.and_then(|p| p.server(server)), server)
+}
+
+/// [`requirements`] under one of the entries that apply to `server`
+/// ([`Policy::rules_for`]).
+pub fn requirements_for<'a>(
+    policy: Option<&'a Policy>,
+    entry: Option<&'a ServerRule>,
+    server: &str,
+) -> Requirements<'a> {
     let (mut required, source) = match (
         entry.and_then(|e| e.rules.require.as_ref()),
         policy.and_then(|p| p.defaults.require.as_ref()),
@@ -754,10 +918,12 @@ impl PolicySet {
         self.layers.is_empty()
     }
 
-    /// `[servers.tools] pinned` for `server`: the system's before the user's.
-    pub fn tools_pinned(&self, server: &str) -> Option<String> {
+    /// `[servers.tools] pinned` for the server: the system's before the
+    /// user's.
+    pub fn tools_pinned(&self, subject: &Subject) -> Option<String> {
         (self.layers.iter())
-            .find_map(|p| Some(p.server(server)?.tools_pinned.as_ref()?.value.clone()))
+            .flat_map(|p| p.rules_for(subject))
+            .find_map(|e| Some(e.tools_pinned.as_ref()?.value.clone()))
     }
 
     /// `[audit] anchor`: the audit log is anchored in the keychain unless
@@ -799,7 +965,11 @@ impl PolicySet {
     /// guard and sandbox the stricter of the two (a layer may tighten,
     /// never relax: guard on if either says so, network only if neither
     /// says no, the lower of two limits, every pattern of both).
-    pub fn run_rules(&self, server: &str) -> RunRules {
+    ///
+    /// The entries are those that apply to the server
+    /// ([`Policy::rules_for`]): a system entry for a source or a signer
+    /// holds whatever the local name.
+    pub fn run_rules(&self, subject: &Subject) -> RunRules {
         let mut out = RunRules::default();
         fn stricter<T: Copy>(a: Option<T>, b: Option<T>, pick: fn(T, T) -> T) -> Option<T> {
             match (a, b) {
@@ -808,12 +978,10 @@ impl PolicySet {
             }
         }
         // Each layer's `[defaults.run]` counts for every server, named or
-        // not: the system's is a floor that no user entry lowers.
+        // not: the system's is a floor that no user entry lowers. Every
+        // entry that applies (by name, source or signer) adds its own.
         let mut paths_said = false;
-        for rules in self
-            .layers
-            .iter()
-            .filter_map(|p| p.layer_run(p.server(server)))
+        for rules in self.layers.iter().flat_map(|p| p.runs_for(subject))
         {
             let rules = &rules;
             out.guard = stricter(out.guard, rules.guard, |a, b| a || b);
@@ -1158,4 +1326,95 @@ fn run_loosening(system: &Policy, user: &Policy) -> Vec<Diagnostic> {
     };
     out.sort_by_key(line_col);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Source;
+
+    fn policy(text: &str) -> Policy {
+        let (p, d) = parse(
+            &format!("version = 1\n{text}"),
+            Path::new("p.toml"),
+            Layer::System,
+            &TrustStore::default(),
+        );
+        assert!(d.iter().all(|d| d.severity != Severity::Error), "{d:?}");
+        p.unwrap()
+    }
+
+    fn origin(source: &str, version: Option<&str>, package: Option<&str>) -> Origin {
+        Origin::of_pinned(source, version, package)
+    }
+
+    fn names(p: &Policy, server: &str, o: &Origin) -> Vec<String> {
+        let subject = Subject {
+            name: server,
+            origin: o,
+            signers: &[],
+        };
+        p.rules_for(&subject)
+            .iter()
+            .map(|e| e.name.clone())
+            .collect()
+    }
+
+    #[test]
+    fn a_source_rule_checks_kind_name_and_version_in_the_ecosystems_terms() {
+        let rule = |t: &str| {
+            SourceRule::parse(
+                t,
+                Loc {
+                    file: "p.toml".into(),
+                    line: 1,
+                    column: 1,
+                },
+            )
+            .unwrap()
+        };
+        let npm = origin("npm:@acme/x@1.4.2", Some("1.4.2"), None);
+        assert!(rule("npm:@acme/x@1.4.2").check(&npm).is_ok());
+        assert!(rule("npm:@acme/x").check(&npm).is_ok());
+        assert!(rule("npm:@acme/x@1.4.3").check(&npm).is_err());
+        assert!(rule("npm:@acme/y").check(&npm).is_err());
+        assert!(rule("pypi:x").check(&npm).is_err());
+        // PEP 503 names, PEP 440 versions.
+        let py = origin("pypi:mcp-server-time", Some("1.0"), None);
+        assert!(rule("pypi:MCP_Server.Time==1.0.0").check(&py).is_ok());
+        assert!(rule("pypi:mcp-server-time==1.0.1").check(&py).is_err());
+        // A local file is no source, whatever its name.
+        let local = Origin::of(&Source::Path("./x@1.4.2".into()), None, None);
+        assert!(rule("npm:@acme/x").check(&local).is_err());
+        // A registry source is its package too.
+        let reg = origin(
+            "registry:io.github.acme/x",
+            Some("1.4.2"),
+            Some("npm:@acme/x@1.4.2"),
+        );
+        assert!(rule("npm:@acme/x@1.4.2").check(&reg).is_ok());
+        assert!(rule("registry:io.github.acme/x").check(&reg).is_ok());
+        assert_eq!(reg.purl().as_deref(), Some("pkg:npm/%40acme/x@1.4.2"));
+        assert_eq!(local.purl(), None);
+        for bad in ["./x", "registry:./server.json", "x.mcpb"] {
+            assert!(SourceRule::parse(bad, rule("npm:x").loc).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn entries_apply_by_name_and_by_source() {
+        let p = policy(
+            "[[servers]]\nname = \"acme-x\"\nsource = \"npm:@acme/x\"\n\
+             [[servers]]\nname = \"old\"\nsource = \"npm:@acme/x@1.0.0\"\n\
+             [[servers]]\nname = \"other\"\nsource = \"npm:other\"\n",
+        );
+        let x = origin("npm:@acme/x@1.4.2", Some("1.4.2"), None);
+        // Any local name: every entry for the package.
+        assert_eq!(names(&p, "acme-y", &x), vec!["acme-x", "old"]);
+        // The server's own entry for the same package decides alone.
+        assert_eq!(names(&p, "old", &x), vec!["old"]);
+        // Its own entry for another package does not hide this one's.
+        assert_eq!(names(&p, "other", &x), vec!["other", "acme-x", "old"]);
+        assert!(names(&p, "y", &Origin::default()).is_empty());
+    }
 }

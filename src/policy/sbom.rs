@@ -57,7 +57,9 @@ pub(super) fn judge(i: &Inputs) -> Judged {
     } = *i;
     let rules = entry.and_then(|e| e.sbom.as_ref());
     let signed_required = rules.is_none_or(|r| r.signed);
-    let source = entry.and_then(|e| e.source.as_deref());
+    // Only the package the artifact was really fetched from binds an SBOM
+    // by purl: a policy's `source` is a rule, not a fact about a file.
+    let source = package_identity(&ev.origin);
     let mut diags = Vec::new();
     let mut met = None;
     // Which [advisories] ignores some SBOM needed; None until one SBOM
@@ -74,7 +76,7 @@ pub(super) fn judge(i: &Inputs) -> Judged {
                 continue;
             }
         };
-        let how = match binding(s, sbom, &ev.artifact, source) {
+        let how = match binding(s, sbom, &ev.artifact, source.as_ref()) {
             Binding::Bound(how) => Some(how),
             Binding::Conflict(why) => {
                 diags.push(
@@ -107,7 +109,7 @@ pub(super) fn judge(i: &Inputs) -> Judged {
                         ev.artifact.digests.first().map(|d| d.to_string()).unwrap_or_default()
                     ),
                 )
-                .hint("pass the SBOM made for this build: its top component must carry the artifact's hash, or the purl the policy's `source` names"),
+                .hint("pass the SBOM made for this build: its top component must carry the artifact's hash, or the purl of the package it was fetched from (`add` from its source)"),
             );
             continue;
         };
@@ -124,7 +126,7 @@ pub(super) fn judge(i: &Inputs) -> Judged {
         let under = Under {
             rules,
             required,
-            source_purl: source.and_then(source_identity).map(|(p, _, _)| p),
+            source_purl: source.as_ref().map(|(p, _, _)| p.clone()),
         };
         let content = judge_content(&name, sbom, &under, policy, db, now, &mut ignores_used);
         let clean = content.iter().all(|d| d.severity != Severity::Error);
@@ -217,7 +219,7 @@ fn binding(
     s: &SbomEvidence,
     sbom: &Sbom,
     artifact: &ArtifactInfo,
-    source: Option<&str>,
+    source: Option<&(String, String, String)>,
 ) -> Binding {
     let top = sbom.top.as_ref();
     let mut matched = None;
@@ -250,41 +252,32 @@ fn binding(
     }
 }
 
-/// The purl (or name and version) of the server's pinned source.
-fn by_source(top: &Component, source: &str) -> Option<String> {
-    let (want_purl, want_name, want_version) = source_identity(source)?;
+/// The purl (or name and version) of the package the artifact was
+/// fetched from.
+fn by_source(top: &Component, source: &(String, String, String)) -> Option<String> {
+    let (want_purl, want_name, want_version) = source;
     if let Some(p) = &top.purl
-        && same_purl(p, &want_purl)
+        && same_purl(p, want_purl)
     {
         return Some(format!("its top component's purl {p}"));
     }
-    if top.name == want_name && top.version.as_deref() == Some(want_version.as_str()) {
+    if top.name == *want_name && top.version.as_deref() == Some(want_version.as_str()) {
         return Some(format!("its top component {want_name} {want_version}"));
     }
     None
 }
 
-/// `npm:@scope/name@1.2.3` → (`pkg:npm/%40scope/name@1.2.3`, name, version);
-/// `pypi:name==1.2.3` → (`pkg:pypi/name@1.2.3`, …).
-fn source_identity(source: &str) -> Option<(String, String, String)> {
-    if let Some(rest) = source.strip_prefix("npm:") {
-        let at = rest.rfind('@').filter(|&i| i > 0)?;
-        let (name, version) = (&rest[..at], &rest[at + 1..]);
-        let purl = match name.strip_prefix('@') {
-            Some(scoped) => format!("pkg:npm/%40{scoped}@{version}"),
-            None => format!("pkg:npm/{name}@{version}"),
-        };
-        return Some((purl, name.to_string(), version.to_string()));
-    }
-    if let Some(rest) = source.strip_prefix("pypi:") {
-        let (name, version) = rest.split_once("==")?;
-        return Some((
-            format!("pkg:pypi/{}@{version}", name.to_lowercase()),
-            name.to_string(),
-            version.to_string(),
-        ));
-    }
-    None
+/// (purl, name, version) of the npm or PyPI package the artifact was
+/// fetched from (itself, or what a registry source resolved to).
+fn package_identity(origin: &crate::evidence::Origin) -> Option<(String, String, String)> {
+    let purl = origin.purl()?;
+    let o = origin.chain().find(|o| {
+        matches!(
+            o.kind,
+            crate::evidence::OriginKind::Npm | crate::evidence::OriginKind::Pypi
+        )
+    })?;
+    Some((purl, o.name.clone()?, o.version.clone()?))
 }
 
 fn same_purl(a: &str, b: &str) -> bool {
@@ -789,22 +782,27 @@ impl Listed {
 /// this SBOM: mcp-warden made it from the verified tree.
 pub fn judge_resolved(
     set: &super::PolicySet,
-    server: &str,
+    subject: &super::Subject,
     sbom: &Sbom,
     db: Option<&AdvisoryDb>,
 ) -> Vec<Diagnostic> {
     let now = jiff::Timestamp::now();
     let name = "the resolved tree's SBOM";
-    let layers: Vec<Option<&Policy>> = if set.is_default() {
-        vec![None]
-    } else {
-        set.layers.iter().map(Some).collect()
-    };
+    // Each layer under every entry that applies (by name or by source).
+    let mut layers: Vec<(Option<&Policy>, Option<&ServerRule>)> = Vec::new();
+    if set.is_default() {
+        layers.push((None, None));
+    }
+    for p in &set.layers {
+        let entries = p.rules_for(subject);
+        if entries.is_empty() {
+            layers.push((Some(p), None));
+        }
+        layers.extend(entries.into_iter().map(|e| (Some(p), Some(e))));
+    }
     let mut out: Vec<Diagnostic> = Vec::new();
-    for policy in layers {
-        let rules = policy
-            .and_then(|p| p.server(server))
-            .and_then(|e| e.sbom.as_ref());
+    for (policy, entry) in layers {
+        let rules = entry.and_then(|e| e.sbom.as_ref());
         // No `max-age` here: the document was made just now.
         let rules = rules.map(|r| SbomRules {
             max_age: None,

@@ -761,6 +761,7 @@ mod tests {
             source: "./server.bin".into(),
             url: None,
             version: None,
+            package_source: None,
             sha256: "a".repeat(64),
             sha512: Some("b".repeat(128)),
             size: 1,

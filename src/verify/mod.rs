@@ -402,6 +402,8 @@ pub fn collect(req: &Request, trust: &TrustStore) -> Result<Evidence, InputError
         server_from,
         signatures,
         sboms,
+        // Set by the caller that knows where the artifact came from.
+        origin: Default::default(),
     })
 }
 

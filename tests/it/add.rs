@@ -368,13 +368,26 @@ fn add_npm(env: &TestEnv, server: &TlsServer, name: &str) -> Output {
     args.push(server.base_url().into());
     args.push("--ca-file".into());
     args.push(server.ca_file().into());
-    args.extend(os(&[
-        "--certificate-identity",
-        SIGSTORE_JS,
-        "--certificate-oidc-issuer",
-        GHA,
-    ]));
+    trust_sigstore_js(env);
     env.run(args)
+}
+
+/// Trusts sigstore-js's release workflow for every server: `add` keeps
+/// no identity flags, so the signer must be in the trust store. Once per
+/// environment (a second time is refused as a duplicate, and ignored).
+pub(super) fn trust_sigstore_js(env: &TestEnv) {
+    let _ = env.run([
+        "trust",
+        "add-identity",
+        "--name",
+        "sigstore-js",
+        "--issuer",
+        GHA,
+        "--identity",
+        SIGSTORE_JS,
+        "--scope",
+        "*",
+    ]);
 }
 
 #[test]
@@ -416,7 +429,7 @@ fn an_npm_package_is_checked_by_integrity_and_attestation_then_unpacked() {
 }
 
 /// An npm tarball built here: `package/package.json`, plus `extra`.
-fn tarball(version: &str, extra: &[(&str, &[u8])]) -> Vec<u8> {
+pub(super) fn tarball(version: &str, extra: &[(&str, &[u8])]) -> Vec<u8> {
     let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
         Vec::new(),
         flate2::Compression::default(),
@@ -440,7 +453,7 @@ fn tarball(version: &str, extra: &[(&str, &[u8])]) -> Vec<u8> {
 
 /// Serves `demo-server@version` with its integrity, signs the tarball with
 /// `key`, and returns the signature's path.
-fn publish(
+pub(super) fn publish(
     env: &TestEnv,
     server: &TlsServer,
     key: &Minisign,

@@ -11,9 +11,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::add::{
-    GHA, SIGSTORE_JS, assert_untouched, cache_dir, files, lock_text, npm_registry, os,
-};
+use super::add::{assert_untouched, cache_dir, files, lock_text, npm_registry, os};
 use super::support::tls_server::{Response, TlsServer};
 use super::support::util::*;
 
@@ -471,7 +469,7 @@ const BRAVE: &str = "io.modelcontextprotocol.anonymous/brave-search";
 /// brave-search's server.json (a real example) with its npm package
 /// pointed at sigstore@2.3.1 on this server, plus a secret with a default,
 /// a plain variable with a default, and fixed package arguments.
-fn brave_server_json(server: &TlsServer) -> Value {
+pub(super) fn brave_server_json(server: &TlsServer) -> Value {
     let mut s: Value = serde_json::from_slice(
         &fs::read(fixture("sources/registry/brave-search.server.json")).unwrap(),
     )
@@ -494,23 +492,29 @@ fn brave_server_json(server: &TlsServer) -> Value {
     s
 }
 
-fn npm_tarball() -> Vec<u8> {
+pub(super) fn npm_tarball() -> Vec<u8> {
     fs::read(fixture(SIGSTORE_TGZ)).unwrap()
 }
 
-fn registry_args(server: &TlsServer, name: &str, source: &str) -> Vec<OsString> {
+/// `add` keeps no identity flags: sigstore-js is trusted first.
+trait TrustingSigstoreJs {
+    fn trusting_sigstore_js(&self) -> &Self;
+}
+
+impl TrustingSigstoreJs for TestEnv {
+    fn trusting_sigstore_js(&self) -> &Self {
+        super::add::trust_sigstore_js(self);
+        self
+    }
+}
+
+pub(super) fn registry_args(server: &TlsServer, name: &str, source: &str) -> Vec<OsString> {
     // sigstore's own dependencies are not served here.
     let mut args = os(&["add", name, source, "--no-dependencies", "--registry"]);
     args.push(server.base_url().into());
     args.push("--registry-url".into());
     args.push(server.base_url().into());
     args.extend(tls_args(server));
-    args.extend(os(&[
-        "--certificate-identity",
-        SIGSTORE_JS,
-        "--certificate-oidc-issuer",
-        GHA,
-    ]));
     args
 }
 
@@ -555,7 +559,9 @@ fn a_local_server_json_pins_its_npm_package_with_its_run_settings() {
         "server.json",
         serde_json::to_vec_pretty(&brave_server_json(&server)).unwrap(),
     );
-    let out = env.run(registry_args(&server, "brave", "registry:./server.json"));
+    let out =
+        env.trusting_sigstore_js()
+            .run(registry_args(&server, "brave", "registry:./server.json"));
     out.code(0).stdout_has("pinned brave");
     // What the unsigned server.json adds to the verified package is shown.
     out.stderr_has("from the source's metadata, which no signature covers:")
@@ -576,7 +582,8 @@ fn a_local_server_json_pins_its_npm_package_with_its_run_settings() {
     let mut s = brave_server_json(&server);
     s["packages"][0]["registryBaseUrl"] = "https://registry.evil.example".into();
     env.write("server.json", serde_json::to_vec(&s).unwrap());
-    env.run(registry_args(&server, "brave", "registry:./server.json"))
+    env.trusting_sigstore_js()
+        .run(registry_args(&server, "brave", "registry:./server.json"))
         .code(2)
         .diag("source-invalid")
         .stderr_has("registryBaseUrl");
@@ -587,7 +594,8 @@ fn a_local_server_json_pins_its_npm_package_with_its_run_settings() {
     let mut s = brave_server_json(&server);
     s["packages"][0]["packageArguments"][0]["value"] = "$(curl evil)".into();
     env.write("server.json", serde_json::to_vec(&s).unwrap());
-    env.run(registry_args(&server, "brave", "registry:./server.json"))
+    env.trusting_sigstore_js()
+        .run(registry_args(&server, "brave", "registry:./server.json"))
         .code(2)
         .diag("source-invalid");
     assert_untouched(&env, "shell argument");
@@ -618,7 +626,8 @@ fn registry_metadata_may_not_make_the_runtime_load_code() {
             .unwrap()
             .push(v);
         env.write("server.json", serde_json::to_vec(&s).unwrap());
-        env.run(registry_args(&server, "brave", "registry:./server.json"))
+        env.trusting_sigstore_js()
+            .run(registry_args(&server, "brave", "registry:./server.json"))
             .code(2)
             .diag("source-invalid")
             .stderr_has(var)
@@ -637,13 +646,14 @@ fn a_registry_name_is_resolved_through_the_registry_api() {
         "_meta": {"io.modelcontextprotocol.registry/official": {"status": "active"}}});
     let api = "/v0.1/servers/io.modelcontextprotocol.anonymous%2Fbrave-search/versions/latest";
     server.route(api, Response::ok(serde_json::to_vec(&wrapped).unwrap()));
-    env.run(registry_args(
-        &server,
-        "brave",
-        &format!("registry:{BRAVE}"),
-    ))
-    .code(0)
-    .stdout_has("pinned brave");
+    env.trusting_sigstore_js()
+        .run(registry_args(
+            &server,
+            "brave",
+            &format!("registry:{BRAVE}"),
+        ))
+        .code(0)
+        .stdout_has("pinned brave");
     let e = entry(&env, "brave");
     assert_eq!(
         e["source"].as_str(),
@@ -661,13 +671,14 @@ fn a_registry_name_is_resolved_through_the_registry_api() {
     // A pinned version asks for that version; one the registry does not
     // know is not found.
     let env = TestEnv::new();
-    env.run(registry_args(
-        &server,
-        "brave",
-        &format!("registry:{BRAVE}@9.9.9"),
-    ))
-    .code(2)
-    .diag("source-not-found");
+    env.trusting_sigstore_js()
+        .run(registry_args(
+            &server,
+            "brave",
+            &format!("registry:{BRAVE}@9.9.9"),
+        ))
+        .code(2)
+        .diag("source-not-found");
     assert_untouched(&env, "unknown version");
 
     // The registry answering with another server's document is refused.
@@ -675,26 +686,28 @@ fn a_registry_name_is_resolved_through_the_registry_api() {
     let mut other = wrapped.clone();
     other["server"]["name"] = "io.github.evil/brave-search".into();
     server.route(api, Response::ok(serde_json::to_vec(&other).unwrap()));
-    env.run(registry_args(
-        &server,
-        "brave",
-        &format!("registry:{BRAVE}"),
-    ))
-    .code(2)
-    .diag("source-invalid");
+    env.trusting_sigstore_js()
+        .run(registry_args(
+            &server,
+            "brave",
+            &format!("registry:{BRAVE}"),
+        ))
+        .code(2)
+        .diag("source-invalid");
     assert_untouched(&env, "other server's document");
 
     // A truncated answer.
     let env = TestEnv::new();
     let body = serde_json::to_vec(&wrapped).unwrap();
     server.route(api, Response::ok(body[..body.len() / 2].to_vec()));
-    env.run(registry_args(
-        &server,
-        "brave",
-        &format!("registry:{BRAVE}"),
-    ))
-    .code(2)
-    .diag("source-invalid");
+    env.trusting_sigstore_js()
+        .run(registry_args(
+            &server,
+            "brave",
+            &format!("registry:{BRAVE}"),
+        ))
+        .code(2)
+        .diag("source-invalid");
     assert_untouched(&env, "truncated server.json");
 }
 
@@ -706,7 +719,9 @@ fn a_server_json_with_only_an_oci_package_is_refused_clearly() {
         "sources/registry/database-manager.server.json",
         "server.json",
     );
-    let out = env.run(registry_args(&server, "db", "registry:./server.json"));
+    let out =
+        env.trusting_sigstore_js()
+            .run(registry_args(&server, "db", "registry:./server.json"));
     out.code(2)
         .diag("source-invalid")
         .stderr_has("oci")
@@ -715,7 +730,8 @@ fn a_server_json_with_only_an_oci_package_is_refused_clearly() {
     assert!(server.requests().is_empty(), "nothing was fetched");
     // A remote-only server.json says so.
     env.copy_fixture("sources/registry/remote.server.json", "remote.json");
-    env.run(registry_args(&server, "remote", "registry:./remote.json"))
+    env.trusting_sigstore_js()
+        .run(registry_args(&server, "remote", "registry:./remote.json"))
         .code(2)
         .diag("source-invalid")
         .stderr_has("remote");

@@ -605,6 +605,7 @@ fn setup(env: &TestEnv, eco: Eco, rules: &str, tail: &str) {
             eco.source()
         ),
     );
+    super::sbom::pin_as_fetched(env, eco.source());
 }
 
 /// `--policy policy.toml --format json verify server.bin --server srv
@@ -619,7 +620,7 @@ fn verify_json(env: &TestEnv, sboms: &[&Doc], extra: &[OsString]) -> Output {
         args.extend([o("--sbom"), d.arg()]);
     }
     args.extend(extra.iter().cloned());
-    env.run(&args)
+    env.run(super::sbom::pinned(env, &args))
 }
 
 /// The same in the human format, with `--summary`.
@@ -636,7 +637,7 @@ fn verify_human(env: &TestEnv, doc: &Doc, extra: &[OsString]) -> Output {
         o("--summary"),
     ];
     args.extend(extra.iter().cloned());
-    env.run(&args)
+    env.run(super::sbom::pinned(env, &args))
 }
 
 /// Exit 0, verdict allowed, no error; returns the report.
@@ -1056,18 +1057,21 @@ fn a_python_environment_without_a_root_component_is_not_bound() {
     assert!(v["metadata"]["component"].is_null(), "no root component");
     let env = TestEnv::new();
     setup(&env, Eco::Pypi, "", "");
-    let out = env.run([
-        o("--policy"),
-        o("policy.toml"),
-        o("--format"),
-        o("json"),
-        o("verify"),
-        o("server.bin"),
-        o("--server"),
-        o(SRV),
-        o("--sbom"),
-        g.rootless.clone().into(),
-    ]);
+    let out = env.run(super::sbom::pinned(
+        &env,
+        &[
+            o("--policy"),
+            o("policy.toml"),
+            o("--format"),
+            o("json"),
+            o("verify"),
+            o("server.bin"),
+            o("--server"),
+            o(SRV),
+            o("--sbom"),
+            g.rootless.clone().into(),
+        ],
+    ));
     let v = denied_by(&out, "sbom-not-bound");
     let m = messages(&v, "sbom-not-bound");
     out.check(

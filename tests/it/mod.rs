@@ -30,6 +30,7 @@ mod pins;
 mod policy;
 mod policy_evidence;
 mod policy_layers;
+mod policy_source;
 mod provenance;
 mod pypi_tree;
 mod run;

@@ -38,7 +38,8 @@ pub(super) fn verify(
     if let Some(p) = policy {
         all.extend([o("--policy"), o(p)]);
     }
-    all.extend([o("--format"), o("json"), o("verify"), o(artifact)]);
+    all.extend([o("--format"), o("json"), o("verify")]);
+    all.extend(artifact_arg(env, artifact));
     all.extend(args.iter().cloned());
     env.run(&all)
 }
@@ -46,6 +47,55 @@ pub(super) fn verify(
 /// `--server srv --sbom FILE`.
 pub(super) fn sbom_args(file: &str) -> Vec<OsString> {
     vec![o("--server"), o(SRV), o("--sbom"), o(file)]
+}
+
+/// Pins `server.bin` as `srv`, fetched from the package `source`
+/// (`npm:NAME@VERSION`, `pypi:NAME==VERSION`), as `add` records it: the
+/// file in the cache, the entry in the lock. A local file has no source,
+/// so an SBOM bound by its package's purl is judged on the pinned copy
+/// (`verify --server srv`, which [`artifact_arg`] then chooses).
+pub(super) fn pin_as_fetched(env: &TestEnv, source: &str) {
+    let version = source
+        .rsplit_once("==")
+        .or_else(|| source.rsplit_once('@'))
+        .map(|(_, v)| v)
+        .unwrap();
+    let bytes = env.read("server.bin");
+    let sha = sha256_hex(&bytes);
+    let blobs = env.root.join("home/cache/blobs/sha256");
+    fs::create_dir_all(&blobs).unwrap();
+    fs::write(blobs.join(&sha), &bytes).unwrap();
+    let lock = env.root.join("home/config/servers.lock");
+    fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    fs::write(
+        lock,
+        format!(
+            "version = 1\n\n[servers.{SRV}]\nsource = \"{source}\"\nversion = \"{version}\"\nsha256 = \"{sha}\"\nsha512 = \"{}\"\nsize = {}\nkind = \"file\"\npinned = \"2026-01-01T00:00:00Z\"\n",
+            sha512_hex(&bytes),
+            bytes.len()
+        ),
+    )
+    .unwrap();
+}
+
+/// The artifact to verify: `server.bin` as pinned by [`pin_as_fetched`]
+/// when it was (`--server srv` then names it), else the file.
+pub(super) fn artifact_arg(env: &TestEnv, artifact: &str) -> Vec<OsString> {
+    if artifact == "server.bin" && env.root.join("home/config/servers.lock").exists() {
+        Vec::new()
+    } else {
+        vec![o(artifact)]
+    }
+}
+
+/// `args` without the positional `server.bin` when it is pinned (see
+/// [`artifact_arg`]).
+pub(super) fn pinned(env: &TestEnv, args: &[OsString]) -> Vec<OsString> {
+    let drop = artifact_arg(env, "server.bin").is_empty();
+    args.iter()
+        .filter(|a| !(drop && a.as_os_str() == "server.bin"))
+        .cloned()
+        .collect()
 }
 
 /// Writes `policy.toml`: server `srv` requiring an SBOM, with `server`
@@ -284,8 +334,10 @@ fn bound_by_the_top_components_sha512() {
 
 #[test]
 fn bound_by_the_sources_purl_or_name_and_version() {
+    // Bound by the purl of the package it was fetched from.
     let env = TestEnv::new();
     artifact(&env);
+    pin_as_fetched(&env, JUICE_SOURCE);
     let p = policy_with(&env, &format!("source = \"{JUICE_SOURCE}\""), "", "");
     let out = verify(
         &env,
@@ -300,7 +352,8 @@ fn bound_by_the_sources_purl_or_name_and_version() {
     );
 
     // Another version of the same package is another artifact.
-    let p = policy_with(&env, "source = \"npm:juice-shop@14.1.0\"", "", "");
+    pin_as_fetched(&env, "npm:juice-shop@14.1.0");
+    let p = policy_with(&env, "", "", "");
     let out = verify(
         &env,
         Some(p),
@@ -320,6 +373,7 @@ fn bound_by_the_sources_purl_or_name_and_version() {
         Some(TIMESTAMP),
     );
     env.write("named.json", serde_json::to_vec(&doc).unwrap());
+    pin_as_fetched(&env, "npm:acme-server@2.0.0");
     let p = policy_with(&env, "source = \"npm:acme-server@2.0.0\"", "", "");
     let v = allowed(&verify(
         &env,
@@ -332,7 +386,8 @@ fn bound_by_the_sources_purl_or_name_and_version() {
         "{}",
         rule(&v)
     );
-    let p = policy_with(&env, "source = \"npm:acme-server@2.0.1\"", "", "");
+    pin_as_fetched(&env, "npm:acme-server@2.0.1");
+    let p = policy_with(&env, "", "", "");
     denied_with(
         &verify(&env, Some(p), "server.bin", &sbom_args("named.json")),
         "sbom-not-bound",
@@ -1060,6 +1115,7 @@ fn juice_policy(env: &TestEnv, advisories: &str) -> &'static str {
 /// Writes `server.bin`; `--server srv --sbom JUICE [--advisories fixtures/osv]`.
 fn juice_args(env: &TestEnv, advisories: bool) -> Vec<OsString> {
     artifact(env);
+    pin_as_fetched(env, JUICE_SOURCE);
     let mut a = sbom_args(&fixture(JUICE).display().to_string());
     if advisories {
         a.extend([o("--advisories"), f("osv")]);
@@ -1453,16 +1509,10 @@ fn a_fifty_megabyte_sbom() {
     let size = doc.len() as u64;
     drop(doc);
     let p = policy_with(&env, "source = \"npm:big@1.0.0\"", "", "");
+    pin_as_fetched(&env, "npm:big@1.0.0");
     let out = env
         .cmd()
-        .args([
-            o("--policy"),
-            o(p),
-            o("--format"),
-            o("json"),
-            o("verify"),
-            o("server.bin"),
-        ])
+        .args([o("--policy"), o(p), o("--format"), o("json"), o("verify")])
         .args(sbom_args("big.json"))
         .measure_rss()
         .run();
@@ -1496,17 +1546,11 @@ fn a_hundred_thousand_components_list_twenty_findings_per_kind() {
         "deny-components = [{ purl = \"pkg:npm/evil\", reason = \"typosquat\" }]\ndeny-licenses = [\"MIT\"]\nnoassertion = \"allow\"",
         "",
     );
+    pin_as_fetched(&env, "npm:big@1.0.0");
     let started = Instant::now();
     let out = env
         .cmd()
-        .args([
-            o("--policy"),
-            o(p),
-            o("--format"),
-            o("json"),
-            o("verify"),
-            o("server.bin"),
-        ])
+        .args([o("--policy"), o(p), o("--format"), o("json"), o("verify")])
         .args(sbom_args("many.json"))
         .timeout(Duration::from_secs(120))
         .run();
@@ -1540,7 +1584,6 @@ fn a_hundred_thousand_components_list_twenty_findings_per_kind() {
         o("--policy"),
         o(p),
         o("verify"),
-        o("server.bin"),
         o("--server"),
         o(SRV),
         o("--sbom"),
@@ -1909,13 +1952,13 @@ fn json_report_summarises_juice_shop() {
 fn human_summary_lines() {
     let env = TestEnv::new();
     artifact(&env);
+    pin_as_fetched(&env, JUICE_SOURCE);
     let p = juice_policy(&env, "");
     let juice = fixture(JUICE).display().to_string();
     let base = [
         "--policy",
         p,
         "verify",
-        "server.bin",
         "--server",
         SRV,
         "--sbom",

@@ -25,6 +25,7 @@ fn setup(env: &TestEnv, signed: bool) {
     env.write("server.bin", noise(4096, 0x51ed));
     env.copy_fixture(JUICE, "bom.json");
     write_policy(env, signed);
+    super::sbom::pin_as_fetched(env, "npm:juice-shop@14.1.1");
 }
 
 fn write_policy(env: &TestEnv, signed: bool) {
@@ -49,7 +50,7 @@ fn verify(env: &TestEnv, args: &[OsString]) -> Output {
         o(SRV),
     ];
     all.extend(args.iter().cloned());
-    env.run(&all)
+    env.run(super::sbom::pinned(env, &all))
 }
 
 /// `--sbom bom.json --sbom-signature SIG`.
@@ -180,7 +181,7 @@ fn minisign_signed_sbom_by_a_trusted_key_is_allowed() {
         .as_str()
         .unwrap()
         .to_string();
-    env.run(&args)
+    env.run(super::sbom::pinned(&env, &args))
         .code(0)
         .stdout_has("PASS  sbom-signature bom.json.minisig [minisign, prehashed]")
         .stdout_has("      trusted comment: juice-shop 14.1.1 SBOM")
@@ -196,8 +197,22 @@ fn minisign_signed_sbom_by_a_trusted_key_is_allowed() {
     let v = allowed(&out);
     assert_signed(&out, &v, "bom.json.legacy.minisig", "publisher");
 
-    // The SBOM is a file even when the artifact is only a digest.
+    // The SBOM is a file even when the artifact is only a digest. A
+    // digest has no source, so this SBOM carries the artifact's hash.
     let sha = sha256_hex(&env.read("server.bin"));
+    let doc = super::sbom::cdx(
+        super::sbom::top_with_hashes(&[("SHA-256", sha.clone())]),
+        vec![super::sbom::npm("left-pad", "1.3.0")],
+        Some(super::sbom::TIMESTAMP),
+    );
+    env.write("bom.json", serde_json::to_vec(&doc).unwrap());
+    key.sign(&env.path("bom.json"), None);
+    env.write(
+        "policy.toml",
+        format!(
+            "version = 1\n\n[[servers]]\nname = \"{SRV}\"\nrequire = [\"sbom\"]\n\n[servers.sbom]\nsigned = true\n"
+        ),
+    );
     let mut args = vec![
         o("--policy"),
         o("policy.toml"),
@@ -209,7 +224,7 @@ fn minisign_signed_sbom_by_a_trusted_key_is_allowed() {
         o(SRV),
     ];
     args.extend(signed_by("bom.json.minisig"));
-    let out = env.run(&args);
+    let out = env.run(super::sbom::pinned(&env, &args));
     let v = allowed(&out);
     assert_signed(&out, &v, "bom.json.minisig", "publisher");
 }
@@ -539,9 +554,7 @@ fn artifact_signature_given_as_sbom_signature() {
             d["message"]
                 .as_str()
                 .unwrap_or_default()
-                .starts_with(&format!(
-                    "{sig}: this is a signature of the artifact server.bin, not of an SBOM"
-                )),
+                .starts_with(&format!("{sig}: this is a signature of the artifact ")),
             "says it signs the artifact",
         )
         .check(
@@ -617,6 +630,7 @@ fn sigstore_bundles_as_sbom_signatures() {
 
     // A keyless bundle over the artifact, given as an SBOM's signature.
     env.copy_fixture("sigstore-conformance/a.txt", "server.bin");
+    super::sbom::pin_as_fetched(&env, "npm:juice-shop@14.1.1");
     let out = verify(
         &env,
         &[
@@ -632,8 +646,7 @@ fn sigstore_bundles_as_sbom_signatures() {
     );
     denied_with(&out, &["signature-invalid"]);
     out.check(
-        message(&out, "signature-invalid")
-            .contains("this is a signature of the artifact server.bin, not of an SBOM"),
+        message(&out, "signature-invalid").contains("this is a signature of the artifact "),
         "says it signs the artifact",
     );
 }

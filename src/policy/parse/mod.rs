@@ -426,7 +426,14 @@ impl<'a> Parser<'a> {
             reqs.dedup();
             at.map(reqs)
         });
-        let signers = self.strings(t, "signers").map(|(at, items)| {
+        let signers = self.trust_names(t, "signers");
+        Rules { require, signers }
+    }
+
+    /// A list of trust-store names (`signers`, `signed-by`), each of which
+    /// must be in the trust store.
+    pub(super) fn trust_names(&mut self, t: &DeTable, key: &str) -> Option<At<Vec<String>>> {
+        self.strings(t, key).map(|(at, items)| {
             for it in &items {
                 if self.trust.get(&it.value).is_none() && self.trust.ca(&it.value).is_none() {
                     let known: Vec<&str> = self.trust.names().collect();
@@ -442,8 +449,7 @@ impl<'a> Parser<'a> {
                 }
             }
             at.map(items.into_iter().map(|i| i.value).collect())
-        });
-        Rules { require, signers }
+        })
     }
 
     fn glob_or_report(&mut self, v: &At<String>) -> Option<globset::GlobMatcher> {
@@ -544,8 +550,8 @@ impl<'a> Parser<'a> {
                 );
             }
             if let (Some(v), Some(src)) = (&s.versions, &s.source)
-                && let Some(ver) = source_version(src)
-                && !v.value.matches(&ver)
+                && let Some(ver) = &src.version
+                && v.value.contains(super::scheme_of(src.kind), ver) == Ok(false)
             {
                 self.diags.push(
                     Diagnostic::error(
@@ -592,17 +598,6 @@ fn line_col(d: &Diagnostic) -> (usize, usize) {
             Some((line, col))
         })
         .unwrap_or((usize::MAX, 0))
-}
-
-/// The version a source string pins: `npm:NAME@1.2.3`, `pypi:NAME==1.2.3`.
-fn source_version(src: &str) -> Option<semver::Version> {
-    let v = src.rsplit_once("==").map(|(_, v)| v).or_else(|| {
-        let (_, rest) = src.split_once(':')?;
-        // Skip an npm scope's leading `@`.
-        let rest = rest.strip_prefix('@').unwrap_or(rest);
-        rest.rsplit_once('@').map(|(_, v)| v)
-    })?;
-    semver::Version::parse(v).ok()
 }
 
 impl<T> At<T> {
@@ -723,18 +718,5 @@ mod tests {
         assert_eq!(codes(&check("").1), vec!["policy-version"]);
         assert_eq!(codes(&check("version = 2").1), vec!["policy-version"]);
         assert_eq!(codes(&check("version = \"1\"").1), vec!["policy-version"]);
-    }
-
-    #[test]
-    fn source_versions() {
-        assert_eq!(
-            source_version("npm:@acme/x@1.4.2").unwrap().to_string(),
-            "1.4.2"
-        );
-        assert_eq!(
-            source_version("pypi:x==2.0.0").unwrap().to_string(),
-            "2.0.0"
-        );
-        assert!(source_version("./path").is_none());
     }
 }

@@ -261,7 +261,11 @@ mod tests {
             layers: vec![system, user],
             warnings: vec![],
         };
-        let run = set.run_rules("a");
+        let run = set.run_rules(&crate::policy::Subject {
+            name: "a",
+            origin: &Default::default(),
+            signers: &[],
+        });
         assert_eq!(
             (
                 run.max_processes,
@@ -371,8 +375,16 @@ mod tests {
             warnings: vec![],
         };
         let paths = |l: &[At<String>]| l.iter().map(|p| p.value.clone()).collect::<Vec<_>>();
+        let origin = Default::default();
+        let run_rules = |name: &str| {
+            set.run_rules(&crate::policy::Subject {
+                name,
+                origin: &origin,
+                signers: &[],
+            })
+        };
         // A server the system never named: the floor holds.
-        let run = set.run_rules("acme-y");
+        let run = run_rules("acme-y");
         assert_eq!(run.sandbox, Some(SandboxMode::Require));
         assert_eq!((run.guard, run.network), (Some(true), Some(false)));
         assert_eq!(run.deny_tools, ["shell"]);
@@ -383,13 +395,13 @@ mod tests {
         );
         assert_eq!(paths(&run.write_paths), ["/srv/out/w"]);
         // Nobody's entry at all: the system's floor as it is.
-        let run = set.run_rules("other");
+        let run = run_rules("other");
         assert_eq!(run.sandbox, Some(SandboxMode::Require));
         assert_eq!(paths(&run.read_paths), ["/srv/data", "~/docs"]);
         // The system's own entry sets one server apart in its file; the
         // user's still cannot go below it.
         assert_eq!(
-            set.run_rules("legacy").sandbox,
+            run_rules("legacy").sandbox,
             Some(SandboxMode::BestEffort)
         );
 

@@ -8,7 +8,7 @@ use toml::de::DeTable;
 use super::Parser;
 use crate::diag::{Code, Diagnostic};
 use crate::digest::Digest;
-use crate::policy::{At, ServerRule};
+use crate::policy::{At, ServerRule, SourceRule};
 
 impl Parser<'_> {
     pub(super) fn server(&mut self, t: &DeTable, span: Range<usize>) -> Option<ServerRule> {
@@ -19,6 +19,7 @@ impl Parser<'_> {
                 "source",
                 "require",
                 "signers",
+                "signed-by",
                 "digests",
                 "versions",
                 "identity",
@@ -68,8 +69,24 @@ impl Parser<'_> {
                 .at(name.loc.to_string()),
             );
         }
-        let source = self.string(t, "source").map(|s| s.value);
+        let source = self.string(t, "source").and_then(|s| {
+            match SourceRule::parse(&s.value, s.loc.clone()) {
+                Ok(rule) => Some(rule),
+                Err(why) => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::PolicyBadPattern,
+                            format!("invalid source `{}`: {why}", s.value.escape_debug()),
+                        )
+                        .hint("name a package or URL as `add` takes it: npm:NAME[@VERSION], pypi:NAME[==VERSION], registry:NAMESPACE/NAME[@VERSION] or https://URL; pin a local file by `digests`")
+                        .at(s.loc.to_string()),
+                    );
+                    None
+                }
+            }
+        });
         let rules = self.rules(t);
+        let signed_by = self.trust_names(t, "signed-by");
         let digests = self.strings(t, "digests").map(|(at, items)| {
             let mut ds = Vec::new();
             for it in items {
@@ -84,25 +101,29 @@ impl Parser<'_> {
             }
             at.map(ds)
         });
-        let versions =
-            self.string(t, "versions")
-                .and_then(|v| match semver::VersionReq::parse(&v.value) {
-                    Ok(req) => Some(At {
-                        value: req,
-                        loc: v.loc,
-                    }),
-                    Err(e) => {
-                        self.diags.push(
-                            Diagnostic::error(
-                                Code::PolicyBadPattern,
-                                format!("invalid version requirement `{}`: {e}", v.value),
-                            )
-                            .hint("write a semver requirement such as \"=1.4.2\" or \">=1.4, <2\"")
-                            .at(v.loc.to_string()),
-                        );
-                        None
-                    }
-                });
+        let versions = self.string(t, "versions").and_then(|v| {
+            // Read as a range, and its bounds as versions of some scheme
+            // (which one is the source's, known at judgement).
+            let read = crate::policy::range::VersionRange::parse(&v.value)
+                .and_then(|r| r.contains(None, "0.0.0").map(|_| r));
+            match read {
+                Ok(range) => Some(At {
+                    value: range,
+                    loc: v.loc,
+                }),
+                Err(e) => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            Code::PolicyBadPattern,
+                            format!("invalid version range `{}`: {e}", v.value.escape_debug()),
+                        )
+                        .hint("write a range such as \"1.4.2\" (that version only), \">=1.4, <2\" or \"^1.4\"")
+                        .at(v.loc.to_string()),
+                    );
+                    None
+                }
+            }
+        });
         let identity = match Self::get(t, "identity") {
             None => None,
             Some((_, v)) => match v.get_ref().as_table() {
@@ -162,6 +183,7 @@ impl Parser<'_> {
             loc: name.loc,
             source,
             rules,
+            signed_by,
             digests,
             versions,
             identity,
