@@ -239,13 +239,16 @@ fn explain_layer(p: &Policy, trust: &TrustStore, server: &str) -> LayerExplanati
         ).in_section("artifact"));
     }
     if let Some(b) = entry.and_then(|e| e.signed_by.as_ref()) {
-        rules.push(rule(
-            format!(
-                "the entry applies to every server whose artifact {} signed, whatever its name",
-                b.value.join(", ")
-            ),
-            b.loc.to_string(),
-        ).in_section("policy"));
+        rules.push(
+            rule(
+                format!(
+                    "the entry applies to every server whose artifact {} signed, whatever its name",
+                    b.value.join(", ")
+                ),
+                b.loc.to_string(),
+            )
+            .in_section("policy"),
+        );
     }
     if let Some(v) = entry.and_then(|e| e.versions.as_ref()) {
         rules.push(

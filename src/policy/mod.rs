@@ -981,8 +981,7 @@ impl PolicySet {
         // not: the system's is a floor that no user entry lowers. Every
         // entry that applies (by name, source or signer) adds its own.
         let mut paths_said = false;
-        for rules in self.layers.iter().flat_map(|p| p.runs_for(subject))
-        {
+        for rules in self.layers.iter().flat_map(|p| p.runs_for(subject)) {
             let rules = &rules;
             out.guard = stricter(out.guard, rules.guard, |a, b| a || b);
             out.sandbox = stricter(out.sandbox, rules.sandbox, Ord::max);

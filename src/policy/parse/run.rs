@@ -400,10 +400,7 @@ mod tests {
         assert_eq!(paths(&run.read_paths), ["/srv/data", "~/docs"]);
         // The system's own entry sets one server apart in its file; the
         // user's still cannot go below it.
-        assert_eq!(
-            run_rules("legacy").sandbox,
-            Some(SandboxMode::BestEffort)
-        );
+        assert_eq!(run_rules("legacy").sandbox, Some(SandboxMode::BestEffort));
 
         for (path, within, want) in [
             ("/srv/data", "/srv/data", true),
