@@ -85,13 +85,7 @@ fn judge_inner(
             None,
         )
     })?;
-    let (origin, signers) = (entry.origin(), entry.artifact_signers());
-    let subject = crate::policy::Subject {
-        name: server,
-        origin: &origin,
-        signers: &signers,
-    };
-    let mut found = crate::policy::judge_resolved(policies, &subject, &sbom, db);
+    let mut found = judge_sbom(server, entry, &sbom, (policies, db));
     // What is said of the database itself, unless the given SBOM's
     // judgement said it already.
     for d in crate::policy::advisory_db_findings(policies, db, jiff::Timestamp::now()) {
@@ -398,19 +392,30 @@ pub fn judge_kept(
             None,
         )
     })?;
-    let (origin, signers) = (entry.origin(), entry.artifact_signers());
-    let subject = crate::policy::Subject {
-        name: server,
-        origin: &origin,
-        signers: &signers,
-    };
-    let mut found = crate::policy::judge_resolved(policies, &subject, &sbom, db);
+    let mut found = judge_sbom(server, entry, &sbom, (policies, db));
     found.extend(crate::policy::advisory_db_findings(
         policies,
         db,
         jiff::Timestamp::now(),
     ));
     Ok(found)
+}
+
+/// The SBOM policy's findings on a pinned tree's SBOM, under every entry
+/// that applies to the server (by name, source or signer).
+fn judge_sbom(
+    server: &str,
+    entry: &Entry,
+    sbom: &crate::sbom::Sbom,
+    (policies, db): (&PolicySet, Option<&AdvisoryDb>),
+) -> Vec<Diagnostic> {
+    let (origin, signers) = (entry.origin(), entry.artifact_signers());
+    let subject = crate::policy::Subject {
+        name: server,
+        origin: &origin,
+        signers: &signers,
+    };
+    crate::policy::judge_resolved(policies, &subject, sbom, db)
 }
 
 /// The bytes of the SBOM kept for `entry`, checked against the digest the

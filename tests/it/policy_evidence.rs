@@ -11,14 +11,9 @@ use serde_json::{Value, json};
 
 use super::support::util::*;
 
-const GHA: &str = "https://token.actions.githubusercontent.com";
-/// SLSA v0.2 by the generic generator, from slsa-framework/example-package
-/// at refs/heads/main (fixtures/README.md).
-const GHA_GENERIC: &str = "slsa/gha_generic/v2.1.0/binary-linux-amd64-workflow_dispatch";
-const GHA_GENERIC_PROV: &str =
-    "slsa/gha_generic/v2.1.0/binary-linux-amd64-workflow_dispatch.intoto.jsonl";
-const GENERATOR: &str = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_generic_slsa3.yml@refs/tags/v2.1.0";
-const GENERATOR_GLOB: &str = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_generic_slsa3.yml@refs/tags/v*";
+// SLSA v0.2 by the generic generator, from slsa-framework/example-package
+// at refs/heads/main (fixtures/README.md).
+use super::provenance::{GENERATOR, GENERATOR_GLOB, GHA, GHA_GENERIC, GHA_GENERIC_PROV};
 
 const SLSA_V1: &str = "https://slsa.dev/provenance/v1";
 const TEST_RESULT: &str = "https://in-toto.io/attestation/test-result/v0.1";

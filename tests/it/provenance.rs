@@ -11,14 +11,14 @@ use serde_json::{Value, json};
 
 use super::support::util::*;
 
-const GHA: &str = "https://token.actions.githubusercontent.com";
+pub(super) const GHA: &str = "https://token.actions.githubusercontent.com";
 
 /// SLSA v0.2 by the generic generator, from slsa-framework/example-package.
-const GHA_GENERIC: &str = "slsa/gha_generic/v2.1.0/binary-linux-amd64-workflow_dispatch";
-const GHA_GENERIC_PROV: &str =
+pub(super) const GHA_GENERIC: &str = "slsa/gha_generic/v2.1.0/binary-linux-amd64-workflow_dispatch";
+pub(super) const GHA_GENERIC_PROV: &str =
     "slsa/gha_generic/v2.1.0/binary-linux-amd64-workflow_dispatch.intoto.jsonl";
-const GENERATOR: &str = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_generic_slsa3.yml@refs/tags/v2.1.0";
-const GENERATOR_GLOB: &str = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_generic_slsa3.yml@refs/tags/v*";
+pub(super) const GENERATOR: &str = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_generic_slsa3.yml@refs/tags/v2.1.0";
+pub(super) const GENERATOR_GLOB: &str = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_generic_slsa3.yml@refs/tags/v*";
 const GENERIC_TYPE: &str = "https://github.com/slsa-framework/slsa-github-generator/generic@v1";
 const EXAMPLE_REPO: &str = "https://github.com/slsa-framework/example-package";
 const EXAMPLE_COMMIT: &str = "4d329c75e7ec1725f7c9ce917a8799d408d06be3";
