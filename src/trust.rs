@@ -124,14 +124,7 @@ impl Scopes {
 /// Server-name globs: `*`, `?`, `[…]`, `{a,b}`; `*` crosses `/` because
 /// registry names such as `io.github.acme/server` contain one.
 pub fn compile_glob(pattern: &str) -> Result<Glob, String> {
-    if pattern.trim().is_empty() {
-        return Err("empty pattern".into());
-    }
-    globset::GlobBuilder::new(pattern)
-        .literal_separator(false)
-        .backslash_escape(true)
-        .build()
-        .map_err(|e| e.kind().to_string())
+    build_glob(pattern, false)
 }
 
 /// Globs over git refs and workflow paths: `*` and `?` stop at
@@ -139,11 +132,15 @@ pub fn compile_glob(pattern: &str) -> Result<Glob, String> {
 /// `refs/tags/v1/../../heads/main`; only a whole `**` segment (`refs/**`,
 /// `**/release.yml`, `a/**/b`) crosses `/`, and elsewhere `**` is `*`.
 pub fn compile_path_glob(pattern: &str) -> Result<Glob, String> {
+    build_glob(pattern, true)
+}
+
+fn build_glob(pattern: &str, literal_separator: bool) -> Result<Glob, String> {
     if pattern.trim().is_empty() {
         return Err("empty pattern".into());
     }
     globset::GlobBuilder::new(pattern)
-        .literal_separator(true)
+        .literal_separator(literal_separator)
         .backslash_escape(true)
         .build()
         .map_err(|e| e.kind().to_string())
