@@ -88,11 +88,26 @@ pub fn check(ctx: &Context, file: Option<&Path>) -> Result<Checked, Failure> {
     if file.is_none() && files.len() == 2 {
         // Loosening is only visible with both layers loaded.
         if let Ok(set) = load_policies(ctx, &trust) {
-            diags.extend(
-                set.warnings
-                    .into_iter()
-                    .filter(|d| d.code == Code::PolicyLoosening),
-            );
+            // Each pinned server as well, so that a system entry bound to
+            // its source or signer is compared whatever its local name.
+            let mut found: Vec<Diagnostic> = set.warnings.clone();
+            for (name, e) in &lock.servers {
+                let (origin, signers) = (e.origin(), e.artifact_signers());
+                found.extend(set.run_loosening_for(&policy::Subject {
+                    name,
+                    origin: &origin,
+                    signers: &signers,
+                }));
+            }
+            for d in found
+                .into_iter()
+                .filter(|d| d.code == Code::PolicyLoosening)
+            {
+                let seen = |e: &Diagnostic| e.message == d.message && e.location == d.location;
+                if !diags.iter().any(seen) {
+                    diags.push(d);
+                }
+            }
         }
     }
     Ok(Checked {

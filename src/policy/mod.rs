@@ -970,87 +970,110 @@ impl PolicySet {
     /// ([`Policy::rules_for`]): a system entry for a source or a signer
     /// holds whatever the local name.
     pub fn run_rules(&self, subject: &Subject) -> RunRules {
-        let mut out = RunRules::default();
-        fn stricter<T: Copy>(a: Option<T>, b: Option<T>, pick: fn(T, T) -> T) -> Option<T> {
-            match (a, b) {
-                (Some(a), Some(b)) => Some(pick(a, b)),
-                (a, b) => a.or(b),
-            }
-        }
-        // Each layer's `[defaults.run]` counts for every server, named or
-        // not: the system's is a floor that no user entry lowers. Every
-        // entry that applies (by name, source or signer) adds its own.
-        let mut paths_said = false;
-        for rules in self.layers.iter().flat_map(|p| p.runs_for(subject)) {
-            let rules = &rules;
-            out.guard = stricter(out.guard, rules.guard, |a, b| a || b);
-            out.sandbox = stricter(out.sandbox, rules.sandbox, Ord::max);
-            out.network = stricter(out.network, rules.network, |a, b| a && b);
-            out.grant_arg_paths =
-                stricter(out.grant_arg_paths, rules.grant_arg_paths, |a, b| a && b);
-            out.strict_arguments =
-                stricter(out.strict_arguments, rules.strict_arguments, |a, b| a || b);
-            out.rate_overall = stricter(out.rate_overall, rules.rate_overall, f64::min);
-            out.rate_per_tool = stricter(out.rate_per_tool, rules.rate_per_tool, f64::min);
-            out.rate_burst = stricter(out.rate_burst, rules.rate_burst, Ord::min);
-            out.max_message_size = stricter(out.max_message_size, rules.max_message_size, Ord::min);
-            out.max_depth = stricter(out.max_depth, rules.max_depth, Ord::min);
-            out.max_in_flight = stricter(out.max_in_flight, rules.max_in_flight, Ord::min);
-            out.max_processes = stricter(out.max_processes, rules.max_processes, Ord::min);
-            out.max_memory_mib = stricter(out.max_memory_mib, rules.max_memory_mib, Ord::min);
-            out.max_file_size_mib =
-                stricter(out.max_file_size_mib, rules.max_file_size_mib, Ord::min);
-            out.max_open_files = stricter(out.max_open_files, rules.max_open_files, Ord::min);
-            // Paths are openings: the first layer that names any grants
-            // the most there is; a later layer may narrow that to its own
-            // paths within it (a read under a granted read or write, a
-            // write under a granted write), never widen it.
-            let names_paths = !rules.read_paths.is_empty() || !rules.write_paths.is_empty();
-            if names_paths && !paths_said {
-                out.read_paths = rules.read_paths.clone();
-                out.write_paths = rules.write_paths.clone();
-            } else if names_paths {
-                let (reads, writes) = (&out.read_paths, &out.write_paths);
-                let under = |p: &At<String>, l: &[At<String>]| {
-                    l.iter().any(|w| path_within(&p.value, &w.value))
-                };
-                let read: Vec<At<String>> = (rules.read_paths.iter())
-                    .filter(|p| under(p, reads) || under(p, writes))
-                    .cloned()
-                    .collect();
-                let write: Vec<At<String>> = (rules.write_paths.iter())
-                    .filter(|p| under(p, writes))
-                    .cloned()
-                    .collect();
-                (out.read_paths, out.write_paths) = (read, write);
-            }
-            paths_said |= names_paths;
-            for p in &rules.confirm_tools {
-                if !out.confirm_tools.contains(p) {
-                    out.confirm_tools.push(p.clone());
-                }
-            }
-            for p in &rules.deny_tools {
-                if !out.deny_tools.contains(p) {
-                    out.deny_tools.push(p.clone());
-                }
-            }
-            for (name, rule, loc) in &rules.env {
-                match out.env.iter_mut().find(|(n, _, _)| n == name) {
-                    Some(have) if *rule == EnvRule::Keychain => {
-                        have.1 = EnvRule::Keychain;
-                        have.2 = loc.clone();
-                    }
-                    Some(_) => {}
-                    None => out.env.push((name.clone(), *rule, loc.clone())),
-                }
-            }
-            if out.interpreter.is_none() {
-                out.interpreter = rules.interpreter.clone();
-            }
-        }
-        out
+        merge_runs(self.layers.iter().flat_map(|p| p.runs_for(subject)))
     }
+
+    /// `policy check` for one pinned server: each user entry that applies
+    /// to it (by name, source or signer) against all the system layer
+    /// gives it, so that a system entry bound to its source or signer is
+    /// compared too, whatever the local name.
+    pub fn run_loosening_for(&self, subject: &Subject) -> Vec<Diagnostic> {
+        let [system, user] = &self.layers[..] else {
+            return Vec::new();
+        };
+        if system.layer != Layer::System {
+            return Vec::new();
+        }
+        let s = merge_runs(system.runs_for(subject).into_iter());
+        let pairs: Vec<(String, RunRules, &RunRules)> = (user.rules_for(subject).into_iter())
+            .filter_map(|e| Some((format!("`{}`", e.name), s.clone(), e.run.as_ref()?)))
+            .collect();
+        compare_runs(user, &pairs)
+    }
+}
+
+/// Run settings over several layers or entries: for the guard and sandbox
+/// the stricter, the lower of two limits, every pattern, paths narrowed
+/// (see [`PolicySet::run_rules`]).
+fn merge_runs(runs: impl Iterator<Item = RunRules>) -> RunRules {
+    let mut out = RunRules::default();
+    fn stricter<T: Copy>(a: Option<T>, b: Option<T>, pick: fn(T, T) -> T) -> Option<T> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(pick(a, b)),
+            (a, b) => a.or(b),
+        }
+    }
+    // Each layer's `[defaults.run]` counts for every server, named or
+    // not: the system's is a floor that no user entry lowers. Every
+    // entry that applies (by name, source or signer) adds its own.
+    let mut paths_said = false;
+    for rules in runs {
+        let rules = &rules;
+        out.guard = stricter(out.guard, rules.guard, |a, b| a || b);
+        out.sandbox = stricter(out.sandbox, rules.sandbox, Ord::max);
+        out.network = stricter(out.network, rules.network, |a, b| a && b);
+        out.grant_arg_paths = stricter(out.grant_arg_paths, rules.grant_arg_paths, |a, b| a && b);
+        out.strict_arguments =
+            stricter(out.strict_arguments, rules.strict_arguments, |a, b| a || b);
+        out.rate_overall = stricter(out.rate_overall, rules.rate_overall, f64::min);
+        out.rate_per_tool = stricter(out.rate_per_tool, rules.rate_per_tool, f64::min);
+        out.rate_burst = stricter(out.rate_burst, rules.rate_burst, Ord::min);
+        out.max_message_size = stricter(out.max_message_size, rules.max_message_size, Ord::min);
+        out.max_depth = stricter(out.max_depth, rules.max_depth, Ord::min);
+        out.max_in_flight = stricter(out.max_in_flight, rules.max_in_flight, Ord::min);
+        out.max_processes = stricter(out.max_processes, rules.max_processes, Ord::min);
+        out.max_memory_mib = stricter(out.max_memory_mib, rules.max_memory_mib, Ord::min);
+        out.max_file_size_mib = stricter(out.max_file_size_mib, rules.max_file_size_mib, Ord::min);
+        out.max_open_files = stricter(out.max_open_files, rules.max_open_files, Ord::min);
+        // Paths are openings: the first layer that names any grants
+        // the most there is; a later layer may narrow that to its own
+        // paths within it (a read under a granted read or write, a
+        // write under a granted write), never widen it.
+        let names_paths = !rules.read_paths.is_empty() || !rules.write_paths.is_empty();
+        if names_paths && !paths_said {
+            out.read_paths = rules.read_paths.clone();
+            out.write_paths = rules.write_paths.clone();
+        } else if names_paths {
+            let (reads, writes) = (&out.read_paths, &out.write_paths);
+            let under = |p: &At<String>, l: &[At<String>]| {
+                l.iter().any(|w| path_within(&p.value, &w.value))
+            };
+            let read: Vec<At<String>> = (rules.read_paths.iter())
+                .filter(|p| under(p, reads) || under(p, writes))
+                .cloned()
+                .collect();
+            let write: Vec<At<String>> = (rules.write_paths.iter())
+                .filter(|p| under(p, writes))
+                .cloned()
+                .collect();
+            (out.read_paths, out.write_paths) = (read, write);
+        }
+        paths_said |= names_paths;
+        for p in &rules.confirm_tools {
+            if !out.confirm_tools.contains(p) {
+                out.confirm_tools.push(p.clone());
+            }
+        }
+        for p in &rules.deny_tools {
+            if !out.deny_tools.contains(p) {
+                out.deny_tools.push(p.clone());
+            }
+        }
+        for (name, rule, loc) in &rules.env {
+            match out.env.iter_mut().find(|(n, _, _)| n == name) {
+                Some(have) if *rule == EnvRule::Keychain => {
+                    have.1 = EnvRule::Keychain;
+                    have.2 = loc.clone();
+                }
+                Some(_) => {}
+                None => out.env.push((name.clone(), *rule, loc.clone())),
+            }
+        }
+        if out.interpreter.is_none() {
+            out.interpreter = rules.interpreter.clone();
+        }
+    }
+    out
 }
 
 /// What in the user's file tries to relax the system's; reported, and
@@ -1184,8 +1207,14 @@ fn run_loosening(system: &Policy, user: &Policy) -> Vec<Diagnostic> {
             pairs.push((format!("`{}`", e.name), s, u));
         }
     }
+    compare_runs(user, &pairs)
+}
+
+/// The loosenings of each `(scope, system's, user's)` run settings, at the
+/// user's lines, in file order.
+fn compare_runs(user: &Policy, pairs: &[(String, RunRules, &RunRules)]) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    for (scope, s, u) in &pairs {
+    for (scope, s, u) in pairs {
         let mut warn = |key: &'static str, msg: String| {
             let d = Diagnostic::warning(Code::PolicyLoosening, msg).hint(
                 "the system policy's setting still applies; ask the administrator to change it",

@@ -449,6 +449,13 @@ fn a_system_entry_for_a_source_applies_under_any_local_name() {
     env.run(["policy", "explain", "acme-y"])
         .code(0)
         .stdout_has("entry `acme-x` applies too, by its source npm:demo-server");
+    // `policy check` compares the user's `guard = false` for the pinned
+    // `acme-y` with the system entry bound to its source, not with the
+    // (absent) system entry of that name.
+    env.run(["policy", "check"])
+        .code(0)
+        .diag("policy-loosening")
+        .stdout_has("`guard = false` for `acme-y` cannot relax the system policy's `guard = true`");
 
     // The administrator pins the digests again: `run` and `verify
     // --server` of the pin made before are judged by the system entry.
