@@ -172,16 +172,7 @@ mod tests {
     use crate::trust::TrustStore;
     use std::path::Path;
 
-    fn layer(text: &str, layer: Layer) -> Policy {
-        let (p, d) = super::super::parse(
-            &format!("version = 1\n{text}"),
-            Path::new("p.toml"),
-            layer,
-            &TrustStore::default(),
-        );
-        assert!(d.is_empty(), "{d:?}");
-        p.unwrap()
-    }
+    use crate::policy::parse::tests::clean as layer;
 
     fn set(layers: Vec<Policy>) -> PolicySet {
         PolicySet {

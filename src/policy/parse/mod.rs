@@ -610,8 +610,21 @@ impl<T> At<T> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// `version = 1` and `text`, read as `layer`'s file, which must be
+    /// read without a finding.
+    pub(crate) fn clean(text: &str, layer: Layer) -> Policy {
+        let (p, d) = parse(
+            &format!("version = 1\n{text}"),
+            Path::new("p.toml"),
+            layer,
+            &TrustStore::default(),
+        );
+        assert!(d.is_empty(), "{d:?}");
+        p.unwrap()
+    }
 
     pub(super) fn check(text: &str) -> (Option<Policy>, Vec<Diagnostic>) {
         parse(

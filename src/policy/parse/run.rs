@@ -349,16 +349,7 @@ mod tests {
 
     #[test]
     fn defaults_run_is_a_floor_for_every_server_and_paths_only_narrow() {
-        let policy = |layer, text: &str| {
-            let (p, d) = parse(
-                &format!("version = 1\n{text}"),
-                Path::new("p.toml"),
-                layer,
-                &TrustStore::default(),
-            );
-            assert!(d.is_empty(), "{d:?}");
-            p.unwrap()
-        };
+        let policy = |layer, text: &str| crate::policy::parse::tests::clean(text, layer);
         let system = policy(
             Layer::System,
             "[defaults.run]\nsandbox = \"require\"\nguard = true\nnetwork = false\ndeny-tools = [\"shell\"]\nread-paths = [\"/srv/data\", \"~/docs\"]\nwrite-paths = [\"/srv/out\"]\nmax-processes = 64\n\
